@@ -1,0 +1,54 @@
+/**
+ * Stable exit codes. Each folder has one error class with a closed set of codes; the CLI
+ * maps the class to a family exit code and prints the code itself (and `--json` gives the
+ * full error with evidence). These numbers never change meaning.
+ */
+export const EXIT = {
+  OK: 0,
+  /** a verification refused: the thing checked is not what it claims (VerifierError) */
+  VERIFICATION_FAILED: 1,
+  /** bad flags or arguments */
+  USAGE: 2,
+  /** the log refused or failed (LogError) */
+  LOG_ERROR: 3,
+  /** the builder refused or failed (BuilderError) */
+  BUILD_ERROR: 4,
+  /** the enclave or NSM refused or failed (EnclaveError) */
+  ENCLAVE_ERROR: 5,
+  /** I/O: a file or a network peer could not be read */
+  IO_ERROR: 6,
+  /** a bug: anything uncoded */
+  INTERNAL: 70,
+} as const;
+
+const FAMILY: Record<string, number> = {
+  VerifierError: EXIT.VERIFICATION_FAILED,
+  UsageError: EXIT.USAGE,
+  LogError: EXIT.LOG_ERROR,
+  BuilderError: EXIT.BUILD_ERROR,
+  EnclaveError: EXIT.ENCLAVE_ERROR,
+};
+
+export interface CodedError {
+  name: string;
+  code: string;
+  message: string;
+  evidence?: unknown;
+}
+
+export function isCoded(e: unknown): e is CodedError {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as Error).name in FAMILY;
+}
+
+export function exitCodeFor(e: unknown): number {
+  if (isCoded(e)) return FAMILY[e.name] ?? EXIT.INTERNAL;
+  const sys = (e as { code?: unknown } | undefined)?.code;
+  if (typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) return EXIT.IO_ERROR;
+  return EXIT.INTERNAL;
+}
+
+/** Thrown by argument parsing. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly code = 'USAGE';
+}

@@ -1,0 +1,3 @@
+/** Which folder answers which first word. Each folder adds its line when its CLI lands. */
+import { group } from './registry.ts';
+

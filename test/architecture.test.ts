@@ -1,0 +1,77 @@
+/**
+ * The dependency rules of the repository, enforced:
+ *  - verifier/ imports nothing from the other folders, and its library code (verifier/src)
+ *    does no I/O (no fs, net, http, child_process, …);
+ *  - builder/, log-server/, enclave/ import verifier/ only through `#verifier`, and each other not at all;
+ *  - cli/, test/ and bench/ import a folder only through its public entry (index.ts or cli.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const FOLDERS = ['verifier', 'builder', 'log-server', 'enclave', 'cli', 'test', 'bench', 'scripts'];
+const PUBLIC = new Set(['index.ts', 'cli.ts']);
+const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dgram|tls|dns|worker_threads|cluster)$/;
+
+function tsFiles(dir: string, out: string[] = []): string[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return out; }
+  for (const n of names) {
+    if (n === 'node_modules' || n.startsWith('.')) continue;
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) tsFiles(p, out);
+    else if (/\.(ts|mts|mjs)$/.test(n)) out.push(p);
+  }
+  return out;
+}
+
+/** Import specifiers: static imports/exports and dynamic import() with a string literal. */
+export function specifiers(src: string): string[] {
+  const out: string[] = [];
+  const re = /(?:^|[\s;])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  for (const m of src.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3])!);
+  return out;
+}
+
+function folderOf(abs: string): string {
+  return relative(root, abs).split(sep)[0] ?? '';
+}
+
+function violations(): string[] {
+  const bad: string[] = [];
+  for (const folder of FOLDERS) {
+    for (const file of tsFiles(join(root, folder))) {
+      const rel = relative(root, file);
+      if (file === import.meta.filename) continue; // its own examples are strings, not imports
+      for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+        const libraryCode = rel.startsWith(`verifier${sep}src${sep}`);
+        if (libraryCode && IO_MODULES.test(spec)) bad.push(`${rel}: verifier library code does I/O (${spec})`);
+        if (spec.startsWith('#')) {
+          if (folder === 'verifier') bad.push(`${rel}: verifier/ must import itself relatively, not ${spec}`);
+          continue;
+        }
+        if (!spec.startsWith('.')) continue;
+        const target = resolve(dirname(file), spec);
+        const tf = folderOf(target);
+        if (tf === folder) continue;
+        if (folder === 'verifier') { bad.push(`${rel}: verifier/ imports ${spec} outside itself`); continue; }
+        if (tf === 'verifier') { bad.push(`${rel}: imports verifier internals (${spec}); use '#verifier'`); continue; }
+        const isPublic = relative(join(root, tf), target).split(sep).length === 1 && PUBLIC.has(target.split(sep).pop()!);
+        const mayUsePublic = ['cli', 'test', 'bench', 'scripts'].includes(folder);
+        if (!(mayUsePublic && isPublic)) bad.push(`${rel}: imports ${spec} from ${tf}/ (only cli/, test/, bench/ may, and only ${[...PUBLIC].join(' or ')})`);
+      }
+    }
+  }
+  return bad;
+}
+
+test('the specifier scanner sees every import form', () => {
+  const src = `import a from './a.ts';\nimport { b } from "../b.ts";\nexport * from './c.ts';\nimport './d.ts';\nconst e = await import('../e.ts');\nimport type { F } from '#verifier';`;
+  assert.deepEqual(specifiers(src), ['./a.ts', '../b.ts', './c.ts', './d.ts', '../e.ts', '#verifier']);
+});
+
+test('folders import each other only through public entry points, and verifier/src does no I/O', () => {
+  assert.deepEqual(violations(), []);
+});

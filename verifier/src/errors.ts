@@ -1,0 +1,66 @@
+/**
+ * The verifier's one error class. Every composite check in verifier/ that fails throws a
+ * VerifierError whose `code` is one of the closed set below, with the evidence a studio needs
+ * to file a complaint (checkpoints, proofs, expected/actual values) attached. Evidence never
+ * holds secrets: only public material (hashes, notes, certificates, measurements).
+ *
+ * Caller misuse (wrong argument types) throws TypeError/RangeError instead; raw signature
+ * primitives return booleans. Add new codes here, keep the list sorted within each group, and
+ * never reuse or rename a code: the CLI maps them to exit codes and HTTP servers map them to
+ * statuses.
+ */
+export const VERIFIER_ERROR_CODES = [
+  // input shape
+  'MALFORMED',
+  'OVERSIZED',
+  // Merkle proofs (RFC 6962 / RFC 9162)
+  'PROOF_INVALID',
+  'PROOF_SIZE',
+  'ROOT_MISMATCH',
+  'INCONSISTENT',
+  // signed notes, checkpoints, cosignatures, tiles
+  'NOTE_MALFORMED',
+  'NOTE_UNVERIFIED',
+  'NOTE_BAD_SIGNATURE',
+  'KEY_MALFORMED',
+  'CHECKPOINT_MALFORMED',
+  'CHECKPOINT_ORIGIN',
+  'CHECKPOINT_STALE',
+  'COSIGNATURE_INVALID',
+  'WITNESS_POLICY',
+  'TILE_PATH_INVALID',
+  'TILE_MISMATCH',
+  'TLOG_PROOF_MALFORMED',
+] as const;
+
+export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];
+
+/** Public evidence attached to a refusal. Values must be JSON-serialisable or Uint8Array. */
+export type Evidence = Record<string, unknown>;
+
+export class VerifierError extends Error {
+  override readonly name = 'VerifierError';
+  readonly code: VerifierErrorCode;
+  readonly evidence: Evidence;
+
+  constructor(code: VerifierErrorCode, message: string, evidence: Evidence = {}, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+    this.code = code;
+    this.evidence = evidence;
+  }
+
+  /** A JSON view for CLIs and HTTP bodies; byte strings become hex. */
+  toJSON(): { error: string; code: VerifierErrorCode; message: string; evidence: Evidence } {
+    return { error: this.name, code: this.code, message: this.message, evidence: jsonEvidence(this.evidence) };
+  }
+}
+
+function jsonEvidence(e: Evidence): Evidence {
+  const out: Evidence = {};
+  for (const [k, v] of Object.entries(e)) out[k] = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+  return out;
+}
+
+export function isVerifierError(e: unknown, code?: VerifierErrorCode): e is VerifierError {
+  return e instanceof VerifierError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,74 @@
+/**
+ * Byte helpers shared across verifier/ (and importable by anyone through `#verifier`).
+ * Encodings: hex (RFC 4648 §8, either case on input, lowercase on output) and standard
+ * padded base64 (RFC 4648 §4). Decoders are strict: they throw TypeError on anything that
+ * is not the canonical encoding of some byte string, so a parser built on them never
+ * accepts two spellings of the same value.
+ */
+import { timingSafeEqual } from 'node:crypto';
+
+const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
+const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function view(u8: Uint8Array): Buffer {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+/** Lowercase hex of `u8`. */
+export function toHex(u8: Uint8Array): string {
+  return view(u8).toString('hex');
+}
+
+/** Strict hex decode (even length, [0-9a-fA-F] only). Throws TypeError otherwise. */
+export function fromHex(s: string): Uint8Array {
+  if (typeof s !== 'string' || !HEX_RE.test(s)) throw new TypeError('fromHex: not a hex string');
+  return new Uint8Array(Buffer.from(s, 'hex'));
+}
+
+/** Standard padded base64 of `u8`. */
+export function toBase64(u8: Uint8Array): string {
+  return view(u8).toString('base64');
+}
+
+/**
+ * Strict standard padded base64 decode. Rejects missing/extra padding, whitespace, the URL
+ * alphabet and non-zero trailing bits (non-canonical spellings). Throws TypeError.
+ */
+export function fromBase64(s: string): Uint8Array {
+  if (typeof s !== 'string' || !B64_RE.test(s)) throw new TypeError('fromBase64: not canonical padded base64');
+  const out = Buffer.from(s, 'base64');
+  if (out.toString('base64') !== s) throw new TypeError('fromBase64: non-canonical trailing bits');
+  return new Uint8Array(out);
+}
+
+/** Concatenation of byte strings into a new Uint8Array. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Equality in time independent of where the inputs differ (length is not secret). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** 8-byte big-endian encoding of a non-negative integer below 2^64. Throws RangeError. */
+export function u64be(n: number | bigint): Uint8Array {
+  const v = typeof n === 'bigint' ? n : Number.isSafeInteger(n) ? BigInt(n) : -1n;
+  if (v < 0n || v >= 1n << 64n) throw new RangeError(`u64be: ${String(n)} is not a uint64`);
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, v, false);
+  return out;
+}
+
+/** UTF-8 encoding of `s`. */
+export function utf8(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'utf8'));
+}

@@ -1,0 +1,127 @@
+/**
+ * The log server's ports: the small interfaces the sequencer and the HTTP app depend on, with
+ * their contracts. Implementations: storage/sqlite.ts (LogStorage), objectstore/memory.ts and
+ * objectstore/s3.ts (ObjectStore), witness/client.ts (Witnesses), admission.ts (EntryPolicy).
+ *
+ * Modelled on sunlight's Backend/LockBackend (internal/ctlog/ctlog.go) and sumdb's ServerOps.
+ */
+
+/** Object keys are tlog-tiles paths relative to the log prefix: `checkpoint`, `tile/0/x001/234`, `tile/entries/000.p/7`. */
+export interface ObjectStore {
+  /**
+   * Stores `body` under `key`, durably, before resolving. `immutable` objects (tiles, entry
+   * bundles) never change once written: a second put of the same key carries the same bytes, and
+   * the store may serve them with long cache lifetimes. Mutable objects (`checkpoint`) must not be
+   * cached for more than a few seconds. Puts may run concurrently for different keys; for one
+   * mutable key the caller serialises them (the sequencer publishes one checkpoint at a time).
+   * Rejects on failure (the caller retries or fails the batch; nothing is acknowledged).
+   */
+  put(key: string, body: Uint8Array, opts: { contentType: string; immutable: boolean }): Promise<void>;
+  /** The stored bytes, or null if the key was never written. Rejects only on I/O failure. */
+  get(key: string): Promise<Uint8Array | null>;
+}
+
+/**
+ * The witnesses a log asks to cosign each new checkpoint (c2sp.org/tlog-witness).
+ */
+export interface Witnesses {
+  /**
+   * Submits `signedCheckpoint` (the log-signed note) to every configured witness, with the
+   * consistency proof from `oldSize` (the size of the previous checkpoint this log submitted,
+   * 0 for the first) to the new size. A witness that answers 409 is resynced by the
+   * implementation (it knows how to ask the log for another proof). Resolves to the cosignature
+   * lines (each `— <name> <base64>\n`) it collected and verified; a witness that is down or
+   * refuses contributes nothing (logged, not fatal). Never rejects; may take up to its own timeout.
+   */
+  cosign(signedCheckpoint: string, oldSize: number, consistencyProof: Uint8Array[]): Promise<string[]>;
+}
+
+/** What the log knows about a stored entry, beyond the leaf bytes. */
+export type EntryKind = 'release' | 'revocation' | 'rebuild';
+
+/** The result of admitting a submitted bundle: the leaf to log and the fields it is indexed by. */
+export interface AdmittedEntry {
+  /** The exact leaf bytes (≤ 65,535 bytes: they travel in tlog-tiles entry bundles). */
+  leaf: Uint8Array;
+  kind: EntryKind;
+  /** Lowercase hex, 96 digits, when the entry names an enclave image. */
+  pcr0?: string;
+  /** Lowercase hex SHA-256 of the EIF, when present. */
+  eifSha256?: string;
+  /** Lowercase hex, 40 digits, the source commit, when present. */
+  commit?: string;
+  /** For revocations: the leaf index of the revoked release and the PCR0 it must carry. */
+  revokes?: { index: number; pcr0: string };
+}
+
+/**
+ * The log's admission policy for POST /add-entry. Pure and synchronous: verifies the bundle
+ * (signature, statement schema, signer allowed) and derives the leaf. Throws a coded error
+ * (VerifierError or LogError) on refusal; never stores anything.
+ */
+export interface EntryPolicy {
+  admit(bundleJson: string): AdmittedEntry;
+}
+
+export interface StoredEntry extends AdmittedEntry {
+  index: number;
+  leafHash: Uint8Array;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  /** The note as signed by the log (what the compare-and-swap compares). */
+  note: string;
+  /** The note with the witness cosignatures appended (what GET /checkpoint serves). */
+  cosigned: string;
+}
+
+/** A subtree hash as stored: the hash of leaves [index·2^level, (index+1)·2^level). */
+export interface StoredHash {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+/**
+ * Durable log state: the sequencing lock (checkpoint CAS), the entries, and the subtree hashes.
+ *
+ * Durability: `commitBatch` returns only after the batch is on stable storage (fsync); a crash
+ * at any point leaves either the whole batch and its checkpoint, or none of it.
+ * Concurrency: one writer (the sequencer) per database; readers may run at any time and see
+ * either the state before or after a batch, never part of one.
+ * Not found: readers return null/undefined; they never throw for absent data.
+ */
+export interface LogStorage {
+  /** Log identity, fixed at creation. */
+  readonly origin: string;
+  readonly vkey: string;
+  /** The latest checkpoint, or null for a log that never signed one. */
+  latestCheckpoint(): StoredCheckpoint | null;
+  /** Number of entries stored (equals the latest checkpoint's size in a consistent log). */
+  entryCount(): number;
+  /** One stored subtree hash. */
+  readHash(level: number, index: number): Uint8Array | undefined;
+  /** `count` consecutive hashes at `level` starting at `start`, concatenated (shorter if absent). */
+  readHashes(level: number, start: number, count: number): Uint8Array;
+  entry(index: number): StoredEntry | null;
+  /** Leaves [start, start+count), in order (shorter if absent). */
+  leaves(start: number, count: number): Uint8Array[];
+  indexOfLeafHash(leafHash: Uint8Array): number | null;
+  /** The newest release entry with this field value, or null. */
+  findRelease(field: 'pcr0' | 'eifSha256' | 'commit', value: string): number | null;
+  /** The index of the revocation entry that revoked `index`, or null. */
+  revokedBy(index: number): number | null;
+  /**
+   * Atomically appends `entries` (indexes oldSize…), stores `hashes`, and moves the checkpoint
+   * from `expected` (null: no checkpoint yet) to `next`. Throws LogError CHECKPOINT_CONFLICT if
+   * the stored checkpoint is not `expected` (nothing written).
+   */
+  commitBatch(batch: { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }): void;
+  /** Replaces the cosigned form of the current checkpoint (`note` must equal the stored note). */
+  setCosigned(note: string, cosigned: string): void;
+  /** The tree size last fully published to the object store (0 if never). */
+  publishedSize(): number;
+  setPublishedSize(size: number): void;
+  close(): void;
+}

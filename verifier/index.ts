@@ -10,3 +10,10 @@ export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, u64be, u
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
 export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, MemoryTree } from './src/tlog/proof.ts';
 export type { HashReader } from './src/tlog/proof.ts';
+// C2SP signed-note and tlog-checkpoint
+export { SIG_ED25519, SIG_COSIGNATURE_V1, isValidKeyName, verifierKeyId, keyIdHex, parseVerifierKey, formatVerifierKey, parseSignerKey, formatSignerKey, generateNoteKey, noteSigner, noteVerifier } from './src/note/keys.ts';
+export type { NoteSigner, NoteVerifier, Signer, Verifier, VerifierKey, SignerKey } from './src/note/keys.ts';
+export { MAX_SIGNATURES, MAX_NOTE_BYTES, isValidNoteText, splitNote, formatSignatureLine, signatureLines, signNote, openNote } from './src/note/note.ts';
+export type { NoteSignature, SplitNote, OpenedNote } from './src/note/note.ts';
+export { parseTreeSize, formatCheckpoint, parseCheckpoint, openCheckpoint } from './src/checkpoint.ts';
+export type { Checkpoint } from './src/checkpoint.ts';

@@ -128,7 +128,8 @@ function mutations(proof: Uint8Array[]): Uint8Array[][] {
   const out: Uint8Array[][] = [];
   for (let i = 0; i < proof.length; i++) {
     const m = proof.map((h) => h.slice());
-    m[i]![i % 32] ^= 0x01;
+    const h = m[i]!;
+    h[i % 32] = h[i % 32]! ^ 0x01;
     out.push(m);
   }
   return out;

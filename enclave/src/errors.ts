@@ -1,0 +1,57 @@
+/**
+ * The enclave folder's one error class. Everything in enclave/ that refuses or fails throws an
+ * EnclaveError whose `code` is one of the closed set below, with public evidence attached
+ * (PCR indexes, lengths, NSM error names, errno values). Evidence never holds secrets: no
+ * private keys, no sealed material, no plaintext, never the bytes a caller asked to attest.
+ *
+ * The NSM_* codes mirror the device's own `ErrorCode` enum one to one
+ * (aws/aws-nitro-enclaves-nsm-api src/api/mod.rs), so a caller sees the same code whether the
+ * refusal came from /dev/nsm or from the simulator. Caller misuse (wrong argument types)
+ * throws TypeError/RangeError. Never reuse or rename a code: the CLI prints them.
+ */
+export const ENCLAVE_ERROR_CODES = [
+  // the NSM answered Response::Error(<ErrorCode>) — one code per device ErrorCode
+  'NSM_INVALID_ARGUMENT',
+  'NSM_INVALID_INDEX',
+  'NSM_INVALID_OPERATION',
+  'NSM_INVALID_RESPONSE',
+  'NSM_BUFFER_TOO_SMALL',
+  'NSM_INPUT_TOO_LARGE',
+  'NSM_INTERNAL_ERROR',
+  'NSM_READ_ONLY_INDEX',
+  // transport: the device or its answer
+  'NSM_UNAVAILABLE',
+  'NSM_IOCTL_FAILED',
+  'NSM_REQUEST_TOO_LARGE',
+  'NSM_RESPONSE_MALFORMED',
+  // the simulator's test PKI
+  'PKI_MALFORMED',
+] as const;
+
+export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];
+
+/** Public evidence attached to a refusal. Values must be JSON-serialisable or Uint8Array. */
+export type Evidence = Record<string, unknown>;
+
+export class EnclaveError extends Error {
+  override readonly name = 'EnclaveError';
+  readonly code: EnclaveErrorCode;
+  readonly evidence: Evidence;
+
+  constructor(code: EnclaveErrorCode, message: string, evidence: Evidence = {}, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
+    this.code = code;
+    this.evidence = evidence;
+  }
+
+  /** A JSON view for CLIs and HTTP bodies; byte strings become hex. */
+  toJSON(): { error: string; code: EnclaveErrorCode; message: string; evidence: Evidence } {
+    const evidence: Evidence = {};
+    for (const [k, v] of Object.entries(this.evidence)) evidence[k] = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+    return { error: this.name, code: this.code, message: this.message, evidence };
+  }
+}
+
+export function isEnclaveError(e: unknown, code?: EnclaveErrorCode): e is EnclaveError {
+  return e instanceof EnclaveError && (code === undefined || e.code === code);
+}

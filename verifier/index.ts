@@ -17,3 +17,6 @@ export { MAX_SIGNATURES, MAX_NOTE_BYTES, isValidNoteText, splitNote, formatSigna
 export type { NoteSignature, SplitNote, OpenedNote } from './src/note/note.ts';
 export { parseTreeSize, formatCheckpoint, parseCheckpoint, openCheckpoint } from './src/checkpoint.ts';
 export type { Checkpoint } from './src/checkpoint.ts';
+// C2SP tlog-tiles
+export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, encodeTileIndex, tilePath, entriesPath, parseTilePath, tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile, MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './src/tlog/tiles.ts';
+export type { Tile } from './src/tlog/tiles.ts';

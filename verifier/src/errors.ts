@@ -31,6 +31,15 @@ export const VERIFIER_ERROR_CODES = [
   'TILE_PATH_INVALID',
   'TILE_MISMATCH',
   'TLOG_PROOF_MALFORMED',
+  // release entries (issue #3): DSSE bundles over in-toto statements, their leaves and TLEs
+  'RELEASE_MALFORMED',
+  'STATEMENT_TYPE',
+  'PREDICATE_INVALID',
+  'SIGNATURE_INVALID',
+  'SIGNER_NOT_ALLOWED',
+  'REVOCATION_INVALID',
+  'SIGSTORE_INVALID',
+  'TLE_INVALID',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

@@ -1,0 +1,128 @@
+/**
+ * C2SP tlog-proof (https://c2sp.org/tlog-proof, `c2sp.org/tlog-proof@v1`): an
+ * offline-verifiable proof that an entry is in a log, seen by witnesses:
+ *   c2sp.org/tlog-proof@v1
+ *   [extra <base64 opaque data>]
+ *   index <canonical decimal>
+ *   <base64 inclusion-proof hash>*      (leaf's sibling first, RFC 6962 §2.1.1)
+ *   <empty line>
+ *   <signed checkpoint note, verbatim, cosignatures included>
+ * Verification order (spec): leaf hash, origin and log signature, witness policy, inclusion.
+ * The extra data is not authenticated and is returned only for the caller to interpret.
+ */
+import { VerifierError, isVerifierError } from './errors.ts';
+import { fromBase64, toBase64 } from './bytes.ts';
+import { HASH_SIZE, hashLeaf } from './tlog/hash.ts';
+import { checkInclusion } from './tlog/verify.ts';
+import { MAX_NOTE_BYTES, splitNote } from './note/note.ts';
+import type { NoteVerifier } from './note/keys.ts';
+import { openCheckpoint, parseCheckpoint, parseTreeSize, type Checkpoint } from './checkpoint.ts';
+import { checkWitnessPolicy, type WitnessPolicy } from './cosignature.ts';
+
+export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
+/** More proof hashes than a 2^63-leaf tree needs is malformed. */
+export const MAX_PROOF_HASHES = 63;
+
+export interface TlogProof {
+  index: number;
+  extra?: Uint8Array;
+  proof: Uint8Array[];
+  /** The full signed checkpoint note, cosignatures included. */
+  checkpoint: string;
+}
+
+function bad(reason: string): VerifierError {
+  return new VerifierError('TLOG_PROOF_MALFORMED', `malformed tlog-proof: ${reason}`, { reason });
+}
+
+/** Formats a proof. Throws TypeError on an unrepresentable proof. */
+export function formatTlogProof(p: TlogProof): string {
+  if (!Number.isSafeInteger(p.index) || p.index < 0) throw new TypeError('tlog-proof index must be a safe non-negative integer');
+  if (p.proof.length > MAX_PROOF_HASHES || p.proof.some((h) => h.length !== HASH_SIZE)) throw new TypeError('tlog-proof hashes must be 32 bytes, at most 63');
+  if (!p.checkpoint.endsWith('\n')) throw new TypeError('tlog-proof checkpoint must be a signed note');
+  const extra = p.extra !== undefined && p.extra.length > 0 ? [`extra ${toBase64(p.extra)}`] : [];
+  return [TLOG_PROOF_HEADER, ...extra, `index ${p.index}`, ...p.proof.map(toBase64), '', p.checkpoint].join('\n');
+}
+
+function decodeLine(line: string, what: string): Uint8Array {
+  try {
+    return fromBase64(line);
+  } catch {
+    throw bad(`${what} is not base64`);
+  }
+}
+
+/**
+ * Parses a proof. Throws TLOG_PROOF_MALFORMED for the proof's own lines, OVERSIZED above
+ * the note size limit, and the note/checkpoint codes if the embedded checkpoint is not a
+ * well-formed signed checkpoint (signatures are not verified here).
+ */
+export function parseTlogProof(text: string): TlogProof {
+  if (typeof text !== 'string') throw bad('not a string');
+  if (text.length > MAX_NOTE_BYTES + 4096) throw new VerifierError('OVERSIZED', 'tlog-proof too large', { limit: MAX_NOTE_BYTES });
+  const blank = text.indexOf('\n\n');
+  if (blank < 0) throw bad('no empty line before the checkpoint');
+  const lines = text.slice(0, blank).split('\n');
+  const checkpoint = text.slice(blank + 2);
+  if (lines.shift() !== TLOG_PROOF_HEADER) throw bad(`first line must be ${TLOG_PROOF_HEADER}`);
+  let extra: Uint8Array | undefined;
+  if (lines[0]?.startsWith('extra ')) {
+    extra = decodeLine(lines.shift()!.slice('extra '.length), 'extra');
+    if (extra.length === 0) throw bad('empty extra');
+  }
+  const indexLine = lines.shift();
+  const index = indexLine?.startsWith('index ') ? parseTreeSize(indexLine.slice('index '.length)) : undefined;
+  if (index === undefined) throw bad('missing or non-canonical index line');
+  if (lines.length > MAX_PROOF_HASHES) throw bad(`more than ${MAX_PROOF_HASHES} proof hashes`);
+  const proof = lines.map((l, i) => {
+    const h = decodeLine(l, `proof hash ${i}`);
+    if (h.length !== HASH_SIZE) throw bad(`proof hash ${i} is not 32 bytes`);
+    return h;
+  });
+  parseCheckpoint(splitNote(checkpoint).text);
+  return extra === undefined ? { index, proof, checkpoint } : { index, extra, proof, checkpoint };
+}
+
+export interface TlogProofOptions {
+  /** The entry bytes (leaf input); or give `leafHash` instead. */
+  leaf?: Uint8Array;
+  leafHash?: Uint8Array;
+  logVerifier: NoteVerifier;
+  origin: string;
+  /** Witness quorum; `now` defaults to opts.now, then the system clock. */
+  witnessPolicy?: Omit<WitnessPolicy, 'now'> & { now?: number };
+  /** Unix seconds. */
+  now?: number;
+  /** The freshest policy cosignature must be at most this old (needs witnessPolicy), else CHECKPOINT_STALE. */
+  maxAgeSeconds?: number;
+}
+
+/**
+ * Verifies a tlog-proof for `leaf`: the checkpoint's origin and log signature, the witness
+ * policy, freshness, and the inclusion proof. Throws VerifierError; inclusion failures carry
+ * the checkpoint note as evidence.
+ */
+export function verifyTlogProof(text: string, opts: TlogProofOptions): { index: number; checkpoint: Checkpoint; cosigners: Array<{ name: string; timestamp: number }>; extra?: Uint8Array } {
+  if ((opts.leaf === undefined) === (opts.leafHash === undefined)) throw new TypeError('verifyTlogProof needs exactly one of leaf or leafHash');
+  const leafHash = opts.leafHash ?? hashLeaf(opts.leaf!);
+  const p = parseTlogProof(text);
+  const { checkpoint } = openCheckpoint(p.checkpoint, opts.logVerifier, opts.origin);
+  const now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1000;
+  const cosigners = opts.witnessPolicy ? checkWitnessPolicy(p.checkpoint, { ...opts.witnessPolicy, now }).cosigners : [];
+  if (opts.maxAgeSeconds !== undefined) {
+    if (!opts.witnessPolicy) throw new TypeError('maxAgeSeconds needs a witnessPolicy: only cosignatures carry time');
+    const newest = Math.max(-Infinity, ...cosigners.map((c) => c.timestamp));
+    if (!(now - newest <= opts.maxAgeSeconds)) {
+      throw new VerifierError('CHECKPOINT_STALE', `no witness cosigned the checkpoint in the last ${opts.maxAgeSeconds} s`, {
+        now, maxAgeSeconds: opts.maxAgeSeconds, newest: Number.isFinite(newest) ? newest : null, checkpoint: p.checkpoint,
+      });
+    }
+  }
+  try {
+    checkInclusion(p.proof, p.index, checkpoint.size, leafHash, checkpoint.rootHash);
+  } catch (e) {
+    if (!isVerifierError(e)) throw e;
+    throw new VerifierError(e.code, e.message.replace(/^[A-Z_]+: /, ''), { ...e.evidence, checkpoint: p.checkpoint }, { cause: e });
+  }
+  return p.extra === undefined ? { index: p.index, checkpoint, cosigners } : { index: p.index, checkpoint, cosigners, extra: p.extra };
+}

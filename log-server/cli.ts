@@ -1,0 +1,131 @@
+/**
+ * `keycast log …` commands: init, vkey, serve. Matches cli/command.ts structurally.
+ */
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLog, DB_FILE } from './src/log.ts';
+import { openSqliteStorage } from './src/storage/sqlite.ts';
+import { serve } from './src/serve.ts';
+import type { ServeOptions } from './src/serve.ts';
+
+interface Command {
+  path: string[];
+  summary: string;
+  help: string;
+  run(args: string[]): Promise<number>;
+}
+
+function usageError(message: string): Error {
+  const e = new Error(message);
+  e.name = 'UsageError';
+  (e as Error & { code: string }).code = 'USAGE';
+  return e;
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, unknown> {
+  try {
+    return parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+}
+
+function need(v: Record<string, unknown>, name: string): string {
+  const s = v[name];
+  if (typeof s !== 'string' || s === '') throw usageError(`--${name} is required`);
+  return s;
+}
+
+const init: Command = {
+  path: ['log', 'init'],
+  summary: 'create a log database and its Ed25519 checkpoint key',
+  help: `keycast log init --data DIR --origin ORIGIN [--json]
+
+Creates DIR/log.db (SQLite) and DIR/log.key (mode 0600; the checkpoint signing key, named ORIGIN),
+signs the empty checkpoint, and prints the log's verifier key (vkey). ORIGIN is the log's
+scheme-less URL prefix, e.g. log.example.com/keycast. Refuses to overwrite an existing log.`,
+  async run(args) {
+    const v = parse(args, { data: { type: 'string' }, origin: { type: 'string' } });
+    const { vkey } = createLog(need(v, 'data'), need(v, 'origin'));
+    console.log(v.json ? JSON.stringify({ vkey, origin: v.origin }) : vkey);
+    return 0;
+  },
+};
+
+const vkey: Command = {
+  path: ['log', 'vkey'],
+  summary: "print the log's verifier key",
+  help: `keycast log vkey --data DIR [--json]
+
+Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db.`,
+  async run(args) {
+    const v = parse(args, { data: { type: 'string' } });
+    const storage = openSqliteStorage(join(need(v, 'data'), DB_FILE));
+    try {
+      console.log(v.json ? JSON.stringify({ vkey: storage.vkey, origin: storage.origin }) : storage.vkey);
+    } finally {
+      storage.close();
+    }
+    return 0;
+  },
+};
+
+const serveCmd: Command = {
+  path: ['log', 'serve'],
+  summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
+  help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...]
+       [--witness VKEY=URL ...] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
+       [--batch-max N] [--pool-max N] [--json]
+
+Opens the log in DIR (fails closed unless key, database and last checkpoint agree) and serves:
+  POST /add-entry                      a Sigstore bundle → { index, leafHash, transparencyLogEntry }
+  GET  /checkpoint, /tile/…            c2sp.org/tlog-tiles
+  GET  /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency
+--trust-signer   a PEM file with a public key (or certificate) allowed to publish; repeatable.
+--witness        a witness verifier key and its add-checkpoint URL prefix; repeatable.
+--s3-bucket      mirror tiles and checkpoints to S3 (credentials from the usual AWS settings).
+Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
+  async run(args) {
+    const v = parse(args, {
+      data: { type: 'string' }, listen: { type: 'string' },
+      'trust-signer': { type: 'string', multiple: true }, witness: { type: 'string', multiple: true },
+      's3-bucket': { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-prefix': { type: 'string' },
+      'batch-max': { type: 'string' }, 'pool-max': { type: 'string' },
+    });
+    const opts: ServeOptions = {
+      dir: need(v, 'data'),
+      ...hostPort(need(v, 'listen')),
+      allowedSigners: ((v['trust-signer'] as string[] | undefined) ?? []).map((f) => readFileSync(f, 'utf8')),
+      witnesses: ((v.witness as string[] | undefined) ?? []).map(witnessSpec),
+      batchMax: intFlag(v, 'batch-max', 4096),
+      poolMax: intFlag(v, 'pool-max', 16384),
+    };
+    if (typeof v['s3-bucket'] === 'string') {
+      opts.s3 = { bucket: v['s3-bucket'], endpoint: v['s3-endpoint'] as string | undefined, region: v['s3-region'] as string | undefined, prefix: v['s3-prefix'] as string | undefined };
+    }
+    return serve(opts);
+  },
+};
+
+function hostPort(s: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[2]) > 65535) throw usageError('--listen must be HOST:PORT');
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+function witnessSpec(s: string): { vkey: string; url: string } {
+  const i = s.indexOf('=');
+  if (i <= 0) throw usageError('--witness must be VKEY=URL');
+  return { vkey: s.slice(0, i), url: s.slice(i + 1) };
+}
+
+function intFlag(v: Record<string, unknown>, name: string, dflt: number): number {
+  const s = v[name];
+  if (s === undefined) return dflt;
+  if (typeof s !== 'string' || !/^[1-9][0-9]{0,6}$/.test(s)) throw usageError(`--${name} must be a positive integer`);
+  return Number(s);
+}
+
+export const commands: Command[] = [init, vkey, serveCmd];

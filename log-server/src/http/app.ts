@@ -1,0 +1,62 @@
+/**
+ * The log's HTTP API as a fastify app, built separately from `listen` so tests use inject() or
+ * a loopback port (fastify docs/Guides/Testing.md). Routes are schema-first; every error goes
+ * through one mapping (http/errors.ts) to a status and a coded JSON body; pushback is 503 with
+ * Retry-After; request bodies are capped.
+ *
+ * Routes: POST /add-entry; GET /checkpoint, /tile/…, /tile/entries/… (c2sp.org/tlog-tiles);
+ * GET /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency; plus
+ * any plugins passed in (the explorer page at `/`).
+ */
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { LogError } from '../errors.ts';
+import type { Log } from '../log.ts';
+import { toHttpError } from './errors.ts';
+import { writeRoutes } from './routes/write.ts';
+import { tileRoutes } from './routes/tiles.ts';
+import { readRoutes } from './routes/reads.ts';
+
+export interface AppDeps {
+  log: Log;
+  /** Largest accepted POST body in bytes (default 256 KiB: a bundle around a ≤ 64 KiB leaf). */
+  bodyLimit?: number;
+  /** Extra fastify plugins (e.g. the explorer page), registered after the API routes. */
+  plugins?: Array<{ plugin: FastifyPluginAsync<Record<string, unknown>>; opts?: Record<string, unknown> }>;
+  /** Log each request (default false: the CLI turns it on). */
+  logger?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 256 * 1024;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit,
+    return503OnClosing: true,
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 128 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  const asString = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, body);
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, asString);
+  app.addContentTypeParser(/^application\/[a-z0-9.+-]+\+json$/, { parseAs: 'string', bodyLimit }, asString);
+
+  app.setErrorHandler((err, _req, reply) => {
+    const h = toHttpError(err);
+    if (h.status >= 500 && h.body.code === 'INTERNAL') app.log.error(err);
+    if (h.retryAfter !== undefined) reply.header('retry-after', String(h.retryAfter));
+    reply.code(h.status).type('application/json').send(h.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) });
+    reply.code(404).type('application/json').send(e.toJSON());
+  });
+
+  writeRoutes(app, deps.log, bodyLimit);
+  tileRoutes(app, deps.log);
+  readRoutes(app, deps.log);
+  for (const p of deps.plugins ?? []) await app.register(p.plugin, p.opts ?? {});
+  return app;
+}

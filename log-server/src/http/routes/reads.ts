@@ -1,0 +1,67 @@
+/**
+ * Convenience reads: GET /entry/<index>, GET /lookup/{pcr0,eif,commit}/<hex>, and
+ * GET /proof/inclusion?index=&size=, GET /proof/consistency?old=&new= (base64 hashes).
+ * Numbers must be canonical decimals (NON_CANONICAL_NUMBER otherwise).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Log } from '../../log.ts';
+import { consistency, inclusion, lookup, readEntry } from '../../reads.ts';
+import type { LookupField } from '../../reads.ts';
+import { canonicalNumber } from '../../proofs.ts';
+import { errorSchema } from '../errors.ts';
+
+const num = { type: 'string', maxLength: 20 } as const;
+const errors = { '4xx': errorSchema, '5xx': errorSchema };
+const hashes = { type: 'array', items: { type: 'string' } } as const;
+const status = { type: 'string', enum: ['active', 'revoked'] } as const;
+
+const entryReply = {
+  type: 'object',
+  required: ['index', 'leaf', 'kind', 'status'],
+  properties: { index: { type: 'integer' }, leaf: { type: 'string' }, kind: { type: 'string' }, status, revokedBy: { type: 'integer' } },
+} as const;
+
+const lookupReply = {
+  type: 'object',
+  required: ['index', 'status', 'entry', 'proof'],
+  properties: { index: { type: 'integer' }, status, entry: { type: 'string' }, proof: { type: 'string' }, revokedBy: { type: 'integer' } },
+} as const;
+
+const LOOKUPS: Array<{ path: string; field: LookupField; hexLen: number }> = [
+  { path: 'pcr0', field: 'pcr0', hexLen: 96 },
+  { path: 'eif', field: 'eifSha256', hexLen: 64 },
+  { path: 'commit', field: 'commit', hexLen: 40 },
+];
+
+export function readRoutes(app: FastifyInstance, log: Log): void {
+  app.get('/entry/:index', {
+    schema: { params: { type: 'object', required: ['index'], properties: { index: num } }, response: { 200: entryReply, ...errors } },
+  }, async (req) => readEntry(log, canonicalNumber((req.params as { index: string }).index, 'index')));
+
+  for (const l of LOOKUPS) {
+    const value = { type: 'string', pattern: `^[0-9a-fA-F]{${l.hexLen}}$` };
+    app.get(`/lookup/${l.path}/:value`, {
+      schema: { params: { type: 'object', required: ['value'], properties: { value } }, response: { 200: lookupReply, ...errors } },
+    }, async (req) => lookup(log, l.field, (req.params as { value: string }).value));
+  }
+
+  app.get('/proof/inclusion', {
+    schema: {
+      querystring: { type: 'object', required: ['index', 'size'], additionalProperties: false, properties: { index: num, size: num } },
+      response: { 200: { type: 'object', properties: { index: { type: 'integer' }, treeSize: { type: 'integer' }, hashes } }, ...errors },
+    },
+  }, async (req) => {
+    const q = req.query as { index: string; size: string };
+    return inclusion(log, canonicalNumber(q.index, 'index'), canonicalNumber(q.size, 'size'));
+  });
+
+  app.get('/proof/consistency', {
+    schema: {
+      querystring: { type: 'object', required: ['old', 'new'], additionalProperties: false, properties: { old: num, new: num } },
+      response: { 200: { type: 'object', properties: { old: { type: 'integer' }, new: { type: 'integer' }, hashes } }, ...errors },
+    },
+  }, async (req) => {
+    const q = req.query as { old: string; new: string };
+    return consistency(log, canonicalNumber(q.old, 'old'), canonicalNumber(q.new, 'new'));
+  });
+}

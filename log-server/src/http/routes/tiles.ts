@@ -1,0 +1,28 @@
+/**
+ * c2sp.org/tlog-tiles read endpoints: GET /checkpoint (text/plain, short-lived) and
+ * GET /tile/<L>/<N>[.p/<W>], /tile/entries/<N>[.p/<W>] (application/octet-stream, immutable).
+ * A tile the current checkpoint does not imply is 404 TILE_NOT_FOUND; a malformed or
+ * non-canonical path is 404 TILE_PATH_INVALID.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Log } from '../../log.ts';
+import { errorSchema } from '../errors.ts';
+
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+export const CHECKPOINT_CACHE = 'public, max-age=2';
+
+export function tileRoutes(app: FastifyInstance, log: Log): void {
+  app.get('/checkpoint', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
+    reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', CHECKPOINT_CACHE);
+    return log.sequencer.current.cosigned;
+  });
+
+  app.get('/tile/*', {
+    schema: { params: { type: 'object', properties: { '*': { type: 'string', maxLength: 64 } } }, response: { '4xx': errorSchema } },
+  }, async (req, reply) => {
+    const rest = (req.params as { '*': string })['*'];
+    const { body } = log.tiles.read(`tile/${rest}`, log.sequencer.current.size);
+    reply.header('content-type', 'application/octet-stream').header('cache-control', IMMUTABLE);
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  });
+}

@@ -1,0 +1,176 @@
+/**
+ * The integration loop, after sunlight's sequencePool (internal/ctlog/ctlog.go): submissions
+ * are pooled; one batch at a time is sequenced, its subtree hashes computed in memory
+ * (RFC 6962 via #verifier), the checkpoint signed (c2sp.org/tlog-checkpoint), and entries,
+ * hashes and checkpoint committed in ONE SQLite transaction with a compare-and-swap on the
+ * checkpoint. Only then are tiles published, witnesses asked, and the waiting requests answered.
+ * A batch forms while the previous one commits (group commit), so batches grow with load.
+ *
+ * Never acknowledges an entry before its batch is durable; never signs a checkpoint that does not
+ * extend the stored one (the CAS fails closed and the sequencer stops).
+ */
+import { formatCheckpoint, signNote, subtreeHashesForAppend, treeHash, toHex } from '#verifier';
+import { LogError } from './errors.ts';
+import type { AdmittedEntry, LogStorage, StoredCheckpoint, StoredEntry, StoredHash, Witnesses } from './ports.ts';
+import type { LogKey } from './keys.ts';
+import { HashCache, overlayKey, overlayReader } from './tree.ts';
+import type { Publisher } from './publish.ts';
+import { consistencyProof } from './proofs.ts';
+
+export interface Integrated {
+  index: number;
+  leafHash: Uint8Array;
+  /** The checkpoint (with cosignatures) the entry was first included in, or the current one for a duplicate. */
+  checkpoint: StoredCheckpoint;
+  duplicate: boolean;
+}
+
+export interface SequencerOptions {
+  /** Largest batch integrated at once. */
+  batchMax: number;
+  /** Most submissions waiting; beyond it, PUSHBACK (503 + Retry-After). */
+  poolMax: number;
+  log?: (msg: string) => void;
+}
+
+interface Pending {
+  entry: AdmittedEntry;
+  leafHash: Uint8Array;
+  resolve: (r: Integrated) => void;
+  reject: (e: unknown) => void;
+}
+
+export class Sequencer {
+  private pool: Pending[] = [];
+  private readonly inflight = new Map<string, Promise<Integrated>>();
+  private running: Promise<void> | null = null;
+  private failed: LogError | null = null;
+  private closing = false;
+  current: StoredCheckpoint;
+
+  constructor(
+    private readonly storage: LogStorage,
+    private readonly key: LogKey,
+    readonly hashes: HashCache,
+    private readonly opts: SequencerOptions,
+    private readonly publisher: Publisher | null,
+    private readonly witnesses: Witnesses | null,
+  ) {
+    const cp = storage.latestCheckpoint();
+    if (!cp) throw new LogError('STARTUP_MISMATCH', 'log has no checkpoint', {});
+    this.current = cp;
+  }
+
+  /** Queues an admitted entry; resolves once it is durably integrated (or already was). */
+  submit(entry: AdmittedEntry, leafHash: Uint8Array): Promise<Integrated> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closing) return Promise.reject(new LogError('SHUTTING_DOWN', 'the log is shutting down', {}));
+    const existing = this.storage.indexOfLeafHash(leafHash);
+    if (existing !== null) return Promise.resolve({ index: existing, leafHash, checkpoint: this.current, duplicate: true });
+    const hex = toHex(leafHash);
+    const waiting = this.inflight.get(hex);
+    if (waiting) return waiting.then((r) => ({ ...r, duplicate: true }));
+    if (this.pool.length >= this.opts.poolMax) {
+      return Promise.reject(new LogError('PUSHBACK', 'too many entries waiting to be integrated; retry shortly', { pending: this.pool.length }));
+    }
+    const p = new Promise<Integrated>((resolve, reject) => this.pool.push({ entry, leafHash, resolve, reject }));
+    this.inflight.set(hex, p);
+    const forget = () => this.inflight.delete(hex);
+    p.then(forget, forget);
+    this.kick();
+    return p;
+  }
+
+  /** Stops taking submissions and waits for the batches already pooled. */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.running) await this.running;
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = new Promise<void>((done) => setImmediate(() => this.loop().finally(() => { this.running = null; done(); })));
+  }
+
+  private async loop(): Promise<void> {
+    while (this.pool.length > 0 && !this.failed) {
+      const batch = this.pool.splice(0, this.opts.batchMax);
+      try {
+        await this.integrate(batch);
+      } catch (e) {
+        for (const p of batch) p.reject(e);
+        if (e instanceof LogError && e.code === 'CHECKPOINT_CONFLICT') this.failed = e;
+        this.opts.log?.(`log: batch of ${batch.length} failed: ${(e as Error).message}`);
+      }
+    }
+    if (this.failed) for (const p of this.pool.splice(0)) p.reject(this.failed);
+  }
+
+  private async integrate(batch: Pending[]): Promise<void> {
+    const prev = this.current;
+    const { accepted, rejected } = this.checkRevocations(batch, prev.size);
+    for (const [p, e] of rejected) p.reject(e);
+    if (accepted.length === 0) return;
+    const pending = new Map<number, Uint8Array>();
+    const read = overlayReader(this.hashes.read, pending);
+    const entries: StoredEntry[] = [];
+    const hashes: StoredHash[] = [];
+    let size = prev.size;
+    for (const p of accepted) {
+      for (const h of subtreeHashesForAppend(size, p.leafHash, read)) {
+        pending.set(overlayKey(h.level, h.index), h.hash);
+        hashes.push(h);
+      }
+      entries.push({ ...p.entry, index: size, leafHash: p.leafHash });
+      size++;
+    }
+    const text = formatCheckpoint({ origin: this.key.origin, size, rootHash: treeHash(size, read), extensions: [] });
+    const note = signNote(text, [this.key.signer]);
+    const next: StoredCheckpoint = { size, note, cosigned: note };
+    this.storage.commitBatch({ expected: prev.note, next, entries, hashes });
+    this.hashes.remember(hashes);
+    this.current = next;
+    await this.afterCommit(prev, next);
+    const cp = this.current;
+    entries.forEach((e, i) => accepted[i]!.resolve({ index: e.index, leafHash: e.leafHash, checkpoint: cp, duplicate: false }));
+  }
+
+  /** Publishes tiles, collects cosignatures, publishes the checkpoint. Failures here never lose entries. */
+  private async afterCommit(prev: StoredCheckpoint, next: StoredCheckpoint): Promise<void> {
+    if (this.publisher) await this.publisher.publishTiles(next.size).catch((e) => this.opts.log?.(`log: tile publish failed (will retry): ${e.message}`));
+    if (this.witnesses) {
+      const proof = prev.size === 0 ? [] : consistencyProof(prev.size, next.size, this.hashes.read);
+      const lines = await this.witnesses.cosign(next.note, prev.size, proof);
+      if (lines.length > 0 && this.current === next) {
+        const cosigned = next.note + lines.join('');
+        this.storage.setCosigned(next.note, cosigned);
+        this.current = { ...next, cosigned };
+      }
+    }
+    if (this.publisher) await this.publisher.publishCheckpoint(this.current).catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${e.message}`));
+  }
+
+  /** A revocation must name an integrated, unrevoked release with the PCR0 it claims. */
+  private checkRevocations(batch: Pending[], size: number): { accepted: Pending[]; rejected: Array<[Pending, LogError]> } {
+    const accepted: Pending[] = [];
+    const rejected: Array<[Pending, LogError]> = [];
+    const revokedHere = new Set<number>();
+    for (const p of batch) {
+      const r = p.entry.revokes;
+      if (r) {
+        const target = r.index < size ? this.storage.entry(r.index) : null;
+        let why: string | null = null;
+        if (!target || target.kind !== 'release') why = 'no release entry at that index';
+        else if (target.pcr0 !== r.pcr0) why = 'the PCR0 does not match the release at that index';
+        else if (revokedHere.has(r.index) || this.storage.revokedBy(r.index) !== null) why = 'that release is already revoked';
+        if (why) {
+          rejected.push([p, new LogError('REVOCATION_TARGET', why, { index: r.index, pcr0: r.pcr0 })]);
+          continue;
+        }
+        revokedHere.add(r.index);
+      }
+      accepted.push(p);
+    }
+    return { accepted, rejected };
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * `keycast log serve`: the only place that reads flags' consequences into I/O — opens the log
+ * (fail closed), wires the admission policy, the optional S3 mirror and witnesses, builds the
+ * fastify app and listens. SIGTERM/SIGINT stop accepting, drain the pool, close the database.
+ */
+import { openLog } from './log.ts';
+import type { ObjectStore, Witnesses } from './ports.ts';
+import { buildApp } from './http/app.ts';
+import { releasePolicy } from './admission.ts';
+import { explorerPlugins, makeObjectStore, makeWitnesses } from './wiring.ts';
+
+export interface ServeOptions {
+  dir: string;
+  host: string;
+  port: number;
+  /** PEM public keys or certificates allowed to publish. */
+  allowedSigners: string[];
+  witnesses: Array<{ vkey: string; url: string }>;
+  s3?: { bucket: string; endpoint?: string | undefined; region?: string | undefined; prefix?: string | undefined };
+  batchMax: number;
+  poolMax: number;
+}
+
+export async function serve(o: ServeOptions): Promise<number> {
+  const say = (m: string) => process.stderr.write(m + '\n');
+  const objectStore: ObjectStore | null = o.s3 ? await makeObjectStore(o.s3) : null;
+  let witnesses: Witnesses | null = null;
+  const log = await openLog(o.dir, {
+    policy: releasePolicy({ allowedSigners: o.allowedSigners }),
+    objectStore,
+    witnesses: {
+      cosign: (note, oldSize, proof) => (witnesses ? witnesses.cosign(note, oldSize, proof) : Promise.resolve([])),
+    },
+    batchMax: o.batchMax,
+    poolMax: o.poolMax,
+    log: say,
+  });
+  if (o.witnesses.length > 0) witnesses = await makeWitnesses(o.witnesses, log);
+  const app = await buildApp({ log, plugins: await explorerPlugins(log) });
+  const address = await app.listen({ host: o.host, port: o.port });
+  say(`log ${log.key.origin} at size ${log.sequencer.current.size}; vkey ${log.key.vkey}`);
+  process.stdout.write(`listening ${address}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  say('log: shutting down');
+  await app.close();
+  await log.close();
+  return 0;
+}

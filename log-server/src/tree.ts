@@ -1,0 +1,47 @@
+/**
+ * The log's view of its Merkle tree (RFC 6962 via #verifier): a HashReader over stored subtree
+ * hashes with a bounded cache, plus an overlay for the hashes a batch is about to commit.
+ *
+ * A tlog-tiles hash tile at tile level L holds the stored hashes of Merkle level 8·L
+ * (c2sp.org/tlog-tiles: hash i of tile n at level l is MTH of 256^l leaves), so tiles are read
+ * straight out of the same table.
+ */
+import type { HashReader } from '#verifier';
+import type { LogStorage, StoredHash } from './ports.ts';
+
+const CACHE_MAX = 1 << 18;
+
+/** Reads stored hashes through a cache. Stored hashes are immutable, so caching is always safe. */
+export class HashCache {
+  private readonly cache = new Map<number, Uint8Array>();
+
+  constructor(private readonly storage: LogStorage) {}
+
+  /** Throws if the hash is absent (the HashReader contract): the caller asked beyond the tree. */
+  readonly read: HashReader = (level, index) => {
+    const key = index * 64 + level;
+    let h = this.cache.get(key);
+    if (h === undefined) {
+      h = this.storage.readHash(level, index);
+      if (h === undefined) throw new RangeError(`no stored hash at level ${level} index ${index}`);
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(key, h);
+    }
+    return h;
+  };
+
+  /** Seeds the cache with hashes just committed (saves re-reading them for proofs). */
+  remember(hashes: StoredHash[]): void {
+    if (this.cache.size + hashes.length >= CACHE_MAX) this.cache.clear();
+    for (const h of hashes) this.cache.set(h.index * 64 + h.level, h.hash);
+  }
+}
+
+/** A reader that sees `pending` hashes (not yet committed) on top of `base`. */
+export function overlayReader(base: HashReader, pending: Map<number, Uint8Array>): HashReader {
+  return (level, index) => pending.get(index * 64 + level) ?? base(level, index);
+}
+
+export function overlayKey(level: number, index: number): number {
+  return index * 64 + level;
+}

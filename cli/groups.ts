@@ -1,3 +1,4 @@
 /** Which folder answers which first word. Each folder adds its line when its CLI lands. */
 import { group } from './registry.ts';
 
+group(['log'], () => import('../log-server/cli.ts'));

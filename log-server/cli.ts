@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLog, DB_FILE } from './src/log.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
-import { serve } from './src/serve.ts';
 import type { ServeOptions } from './src/serve.ts';
 
 interface Command {
@@ -105,6 +104,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
     if (typeof v['s3-bucket'] === 'string') {
       opts.s3 = { bucket: v['s3-bucket'], endpoint: v['s3-endpoint'] as string | undefined, region: v['s3-region'] as string | undefined, prefix: v['s3-prefix'] as string | undefined };
     }
+    const { serve } = await import('./src/serve.ts'); // loads fastify, the policy and the AWS SDK only when serving
     return serve(opts);
   },
 };

@@ -35,13 +35,16 @@ export function encodeTileIndex(n: number): string {
 function checkTile(t: Tile): void {
   if (!Number.isInteger(t.level) || t.level < 0 || t.level > MAX_TILE_LEVEL) throw new RangeError(`tile level ${t.level} out of range`);
   if (!Number.isInteger(t.width) || t.width < 1 || t.width > TILE_WIDTH) throw new RangeError(`tile width ${t.width} out of range`);
+  if (!Number.isSafeInteger(t.index) || t.index < 0 || t.index * TILE_WIDTH ** (t.level + 1) > Number.MAX_SAFE_INTEGER) {
+    throw new RangeError(`tile index ${t.index} at level ${t.level} starts beyond 2^53 leaves`);
+  }
 }
 
 function suffix(width: number): string {
   return width === TILE_WIDTH ? '' : `.p/${width}`;
 }
 
-/** `tile/<L>/<N>[.p/<W>]`. Throws RangeError for an invalid tile. */
+/** `tile/<L>/<N>[.p/<W>]`. Throws RangeError for an invalid tile (incl. one starting beyond 2^53 leaves). */
 export function tilePath(t: Tile): string {
   checkTile(t);
   return `tile/${t.level}/${encodeTileIndex(t.index)}${suffix(t.width)}`;

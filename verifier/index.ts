@@ -25,3 +25,21 @@ export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatur
 export type { CosignatureVerifier, WitnessPolicy } from './src/cosignature.ts';
 export { TLOG_PROOF_HEADER, MAX_PROOF_HASHES, formatTlogProof, parseTlogProof, verifyTlogProof } from './src/tlog-proof.ts';
 export type { TlogProof, TlogProofOptions } from './src/tlog-proof.ts';
+// release entries (issue #3): schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
+export { IN_TOTO_STATEMENT_V1, IN_TOTO_PAYLOAD_TYPE, RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1, PREDICATE_KINDS, validateStatement, validateMeasurements, validateSource, validateReleasePredicate, validateRevocationPredicate, validateRebuildPredicate } from './src/release/schema.ts';
+export type { EntryKind, Measurements, SourceRef, ReleasePredicate, RevocationPredicate, RebuildPredicate, Subject, ReleaseStatement, RevocationStatement, RebuildStatement, KeycastStatement } from './src/release/schema.ts';
+export { canonicalize, parseJsonStrict } from './src/release/canonical-json.ts';
+export { dssePae, parseTrustedKey, certificateKey, verifyDsseSignature } from './src/release/dsse.ts';
+export type { ReleaseSigner } from './src/release/dsse.ts';
+export { BUNDLE_MEDIA_TYPES, MAX_BUNDLE_BYTES, parseBundle, parseEnvelope } from './src/release/bundle.ts';
+export type { ParsedBundle, EnvelopeJson } from './src/release/bundle.ts';
+export { MAX_LEAF_BYTES, encodeLeaf, decodeLeaf } from './src/release/leaf.ts';
+export type { DecodedEntry } from './src/release/leaf.ts';
+export { verifyEntryBundle, checkRevocation } from './src/release/entry.ts';
+export type { EntryPolicyOptions, TrustedKey } from './src/release/entry.ts';
+export { logIdFor, ed25519Spki, buildTransparencyLogEntry, trustedRootForLog, TRUSTED_ROOT_MEDIA_TYPE } from './src/release/tle.ts';
+export type { TleInput, TleJson, TrustedRootJson } from './src/release/tle.ts';
+export { checkLogBinding } from './src/release/log-binding.ts';
+export type { BoundEntry } from './src/release/log-binding.ts';
+export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';
+export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';

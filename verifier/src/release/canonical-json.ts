@@ -1,0 +1,86 @@
+/**
+ * Canonical JSON in the style of RFC 8785 (JCS) for the values release entries contain:
+ * objects with keys sorted by UTF-16 code units, arrays, strings (serialized exactly as
+ * ECMAScript JSON.stringify does, which is what JCS specifies), booleans, null and safe
+ * integers. Non-integer numbers are refused rather than approximated: no field of a release
+ * entry is fractional, and refusing them keeps "same value ⇒ same bytes" trivially true.
+ *
+ * Also a bounded JSON parser: size-limited, refuses duplicate object keys (which JSON.parse
+ * would silently resolve, letting two byte strings mean the same thing).
+ */
+import { VerifierError } from '../errors.ts';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Canonical JSON text of `v`. Throws RELEASE_MALFORMED on values JCS cannot carry here. */
+export function canonicalize(v: unknown): string {
+  if (v === null || typeof v === 'boolean') return JSON.stringify(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new VerifierError('RELEASE_MALFORMED', 'only safe integers are allowed in canonical JSON', { value: String(v) });
+    return String(v);
+  }
+  if (Array.isArray(v)) return `[${v.map(canonicalize).join(',')}]`;
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalize(x)}`).join(',')}}`;
+  }
+  throw new VerifierError('RELEASE_MALFORMED', `value of type ${typeof v} cannot be canonicalized`);
+}
+
+/**
+ * Parses JSON text of at most `maxBytes` UTF-8 bytes. Throws OVERSIZED when larger and
+ * RELEASE_MALFORMED when it is not JSON or repeats a key within one object.
+ */
+export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, what: string): unknown {
+  const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
+  if (size > maxBytes) throw new VerifierError('OVERSIZED', `${what} is ${size} bytes, over the ${maxBytes}-byte limit`, { size, limit: maxBytes });
+  const s = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(s);
+  } catch (e) {
+    throw new VerifierError('RELEASE_MALFORMED', `${what} is not JSON`, {}, { cause: e });
+  }
+  if (hasDuplicateKeys(s)) throw new VerifierError('RELEASE_MALFORMED', `${what} repeats a key within one object`);
+  return value;
+}
+
+/** True when some object in the JSON text `s` names the same key twice. `s` must be valid JSON. */
+function hasDuplicateKeys(s: string): boolean {
+  const stack: Array<Set<string> | null> = [];
+  let expectKey = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (expectKey && top) {
+        const key = JSON.parse(s.slice(i, j + 1)) as string;
+        if (top.has(key)) return true;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{') { stack.push(new Set()); expectKey = true; }
+    else if (c === '[') { stack.push(null); expectKey = false; }
+    else if (c === '}' || c === ']') { stack.pop(); expectKey = false; }
+    else if (c === ',') expectKey = stack[stack.length - 1] instanceof Set;
+  }
+  return false;
+}
+
+/** A plain object (not null, not an array). */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Throws `code` unless `o` has exactly the `required` keys plus any of `optional`. */
+export function exactKeys(o: Record<string, unknown>, required: string[], optional: string[], where: string, code: 'RELEASE_MALFORMED' | 'PREDICATE_INVALID' = 'RELEASE_MALFORMED'): void {
+  for (const k of required) if (!(k in o)) throw new VerifierError(code, `${where}: missing field ${k}`, { field: `${where}.${k}` });
+  for (const k of Object.keys(o)) {
+    if (!required.includes(k) && !optional.includes(k)) throw new VerifierError(code, `${where}: unknown field ${k}`, { field: `${where}.${k}` });
+  }
+}

@@ -9,10 +9,11 @@ export { MemoryObjectStore } from './src/objectstore/memory.ts';
 export { createSqliteStorage, openSqliteStorage, SqliteStorage } from './src/storage/sqlite.ts';
 export { createLog, openLog, startLog, KEY_FILE, DB_FILE } from './src/log.ts';
 export type { Log, LogOptions } from './src/log.ts';
-export { loadLogKey, newLogKey, logIdFor } from './src/keys.ts';
+export { loadLogKey, newLogKey } from './src/keys.ts';
 export type { LogKey } from './src/keys.ts';
 export { addEntry, MAX_LEAF_BYTES } from './src/add.ts';
 export type { AddEntryResult } from './src/add.ts';
 export { buildApp, DEFAULT_BODY_LIMIT } from './src/http/app.ts';
 export type { AppDeps } from './src/http/app.ts';
-
+export { releasePolicy } from './src/admission.ts';
+export type { ReleasePolicyOptions } from './src/admission.ts';

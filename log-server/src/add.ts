@@ -3,11 +3,10 @@
  * wait for durable integration, and answer with the Sigstore TransparencyLogEntry (tlog.md §3.4)
  * whose inclusion proof and checkpoint the builder embeds in the bundle.
  */
-import { hashLeaf, proveInclusion, toHex } from '#verifier';
+import { buildTransparencyLogEntry, hashLeaf, proveInclusion, toHex } from '#verifier';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
 import { readCheckpointRoot } from './reads.ts';
-import { transparencyLogEntry } from './tle.ts';
 
 /** c2sp.org/tlog-tiles entry bundles use uint16 lengths. */
 export const MAX_LEAF_BYTES = 65_535;
@@ -20,14 +19,16 @@ export interface AddEntryResult {
 }
 
 export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryResult> {
-  const admitted = log.policy.admit(bundleJson);
+  const admitted = log.policy.admit(bundleJson, {
+    leafAt: (i) => (i < log.sequencer.current.size ? (log.storage.entry(i)?.leaf ?? undefined) : undefined),
+  });
   if (admitted.leaf.length > MAX_LEAF_BYTES) {
     throw new LogError('ENTRY_TOO_LARGE', 'the entry exceeds the 65,535-byte tlog-tiles limit', { size: admitted.leaf.length, limit: MAX_LEAF_BYTES });
   }
   const leafHash = hashLeaf(admitted.leaf);
   const r = await log.sequencer.submit(admitted, leafHash);
   const { size, cosigned } = r.checkpoint;
-  const tle = transparencyLogEntry({
+  const tle = buildTransparencyLogEntry({
     index: r.index,
     origin: log.key.origin,
     logPublicKey: log.key.publicKey,

@@ -6,9 +6,8 @@
  * Rekor v2 uses for Sigstore's `logId.keyId`. The private key lives in DATA/log.key (mode 0600)
  * and is never logged or put into an error.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, statSync } from 'node:fs';
-import { noteSigner, noteVerifier, parseVerifierKey, signNote, openNote, generateNoteKey } from '#verifier';
+import { noteSigner, noteVerifier, parseVerifierKey, signNote, openNote, generateNoteKey, logIdFor } from '#verifier';
 import type { NoteSigner, NoteVerifier } from '#verifier';
 import { LogError } from './errors.ts';
 
@@ -21,10 +20,6 @@ export interface LogKey {
   publicKey: Uint8Array;
   /** SHA-256(origin ‖ 0x0A ‖ 0x01 ‖ publicKey). */
   logId: Uint8Array;
-}
-
-export function logIdFor(origin: string, publicKey: Uint8Array): Uint8Array {
-  return createHash('sha256').update(origin).update(Uint8Array.of(0x0a, 0x01)).update(publicKey).digest();
 }
 
 /** A fresh key pair for `origin`. */

@@ -60,7 +60,12 @@ export interface AdmittedEntry {
  * (VerifierError or LogError) on refusal; never stores anything.
  */
 export interface EntryPolicy {
-  admit(bundleJson: string): AdmittedEntry;
+  admit(bundleJson: string, ctx: AdmissionContext): AdmittedEntry;
+}
+
+/** What admission may read from the log: integrated leaves only (undefined beyond the checkpoint). */
+export interface AdmissionContext {
+  leafAt(index: number): Uint8Array | undefined;
 }
 
 export interface StoredEntry extends AdmittedEntry {

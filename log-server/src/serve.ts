@@ -7,7 +7,6 @@ import { openLog } from './log.ts';
 import type { ObjectStore, Witnesses } from './ports.ts';
 import { buildApp } from './http/app.ts';
 import { releasePolicy } from './admission.ts';
-import { explorerPlugins, makeObjectStore, makeWitnesses } from './wiring.ts';
 
 export interface ServeOptions {
   dir: string;
@@ -23,20 +22,17 @@ export interface ServeOptions {
 
 export async function serve(o: ServeOptions): Promise<number> {
   const say = (m: string) => process.stderr.write(m + '\n');
-  const objectStore: ObjectStore | null = o.s3 ? await makeObjectStore(o.s3) : null;
-  let witnesses: Witnesses | null = null;
+  const objectStore: ObjectStore | null = null;
+  const witnesses = new LateWitnesses();
   const log = await openLog(o.dir, {
     policy: releasePolicy({ allowedSigners: o.allowedSigners }),
     objectStore,
-    witnesses: {
-      cosign: (note, oldSize, proof) => (witnesses ? witnesses.cosign(note, oldSize, proof) : Promise.resolve([])),
-    },
+    witnesses,
     batchMax: o.batchMax,
     poolMax: o.poolMax,
     log: say,
   });
-  if (o.witnesses.length > 0) witnesses = await makeWitnesses(o.witnesses, log);
-  const app = await buildApp({ log, plugins: await explorerPlugins(log) });
+  const app = await buildApp({ log });
   const address = await app.listen({ host: o.host, port: o.port });
   say(`log ${log.key.origin} at size ${log.sequencer.current.size}; vkey ${log.key.vkey}`);
   process.stdout.write(`listening ${address}\n`);
@@ -49,4 +45,12 @@ export async function serve(o: ServeOptions): Promise<number> {
   await app.close();
   await log.close();
   return 0;
+}
+
+/** Witnesses bound after the log opens (the witness client needs the log to prove consistency on 409). */
+class LateWitnesses implements Witnesses {
+  target: Witnesses | null = null;
+  cosign(note: string, oldSize: number, proof: Uint8Array[]): Promise<string[]> {
+    return this.target ? this.target.cosign(note, oldSize, proof) : Promise.resolve([]);
+  }
 }

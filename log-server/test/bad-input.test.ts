@@ -13,8 +13,8 @@ import { rawLeafPolicy } from './helpers.ts';
 
 /** A policy that refuses like the release policy does, by the first byte of the leaf. */
 const refusing: EntryPolicy = {
-  admit(json) {
-    const e = rawLeafPolicy.admit(json);
+  admit(json, ctx) {
+    const e = rawLeafPolicy.admit(json, ctx);
     if (e.leaf[0] === 0x21) throw new VerifierError('SIGNER_NOT_ALLOWED', 'unknown signer', {});
     if (e.leaf[0] === 0x3f) throw new VerifierError('SIGNATURE_INVALID' as never, 'bad signature', {});
     return e;

@@ -36,12 +36,13 @@ export function canonicalize(v: unknown): string {
 export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, what: string): unknown {
   const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
   if (size > maxBytes) throw new VerifierError('OVERSIZED', `${what} is ${size} bytes, over the ${maxBytes}-byte limit`, { size, limit: maxBytes });
-  const s = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
   let value: unknown;
+  let s: string;
   try {
+    s = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
     value = JSON.parse(s);
   } catch (e) {
-    throw new VerifierError('RELEASE_MALFORMED', `${what} is not JSON`, {}, { cause: e });
+    throw new VerifierError('RELEASE_MALFORMED', `${what} is not UTF-8 JSON`, {}, { cause: e });
   }
   if (hasDuplicateKeys(s)) throw new VerifierError('RELEASE_MALFORMED', `${what} repeats a key within one object`);
   return value;

@@ -1,12 +1,12 @@
 /**
  * One mapping from every error the log can raise to an HTTP status and a JSON body
  * `{ error, code, message, evidence }`. LogError statuses come from LOG_ERROR_STATUS;
- * VerifierErrors (a refused bundle, a bad tile path) are client errors; fastify's own
+ * VerifierErrors (a refused bundle, a bad tile path) are client errors: malformed input 400,
+ * oversized 413, signer not allowed 403, bad tile path 404, any other refusal 422; fastify's own
  * request errors (body too large, bad JSON, schema failures) get log codes; anything else is
  * a 500 that reveals nothing.
  */
 import { isVerifierError } from '#verifier';
-import type { VerifierErrorCode } from '#verifier';
 import { LogError, isLogError } from '../errors.ts';
 
 export interface HttpError {
@@ -15,7 +15,9 @@ export interface HttpError {
   retryAfter?: number;
 }
 
-const VERIFIER_STATUS: Partial<Record<VerifierErrorCode, number>> = {
+const VERIFIER_STATUS: Partial<Record<string, number>> = {
+  MALFORMED: 400,
+  RELEASE_MALFORMED: 400,
   OVERSIZED: 413,
   TILE_PATH_INVALID: 404,
 };
@@ -38,7 +40,7 @@ export function toHttpError(e: unknown): HttpError {
     return out;
   }
   if (isVerifierError(e)) {
-    const status = FORBIDDEN.has(e.code) ? 403 : (VERIFIER_STATUS[e.code] ?? (e.code === 'MALFORMED' ? 400 : 422));
+    const status = FORBIDDEN.has(e.code) ? 403 : (VERIFIER_STATUS[e.code] ?? 422);
     return { status, body: e.toJSON() as HttpError['body'] };
   }
   const fcode = (e as { code?: unknown })?.code;

@@ -74,6 +74,6 @@ export function openCheckpoint(note: string | Uint8Array, logVerifier: NoteVerif
       expected: expectedOrigin, got: checkpoint.origin,
     });
   }
-  const noteText = typeof note === 'string' ? note : new TextDecoder().decode(note);
+  const noteText = typeof note === 'string' ? note : new TextDecoder('utf-8', { ignoreBOM: true }).decode(note);
   return { checkpoint, note: noteText, opened };
 }

@@ -52,12 +52,8 @@ function decodeLine(line: string, what: string): Uint8Array {
   }
 }
 
-/**
- * Parses a proof. Throws TLOG_PROOF_MALFORMED for the proof's own lines, OVERSIZED above
- * the note size limit, and the note/checkpoint codes if the embedded checkpoint is not a
- * well-formed signed checkpoint (signatures are not verified here).
- */
-export function parseTlogProof(text: string): TlogProof {
+/** Parses the proof's own lines; the checkpoint is returned unchecked. */
+function parseLines(text: string): TlogProof {
   if (typeof text !== 'string') throw bad('not a string');
   if (text.length > MAX_NOTE_BYTES + 4096) throw new VerifierError('OVERSIZED', 'tlog-proof too large', { limit: MAX_NOTE_BYTES });
   const blank = text.indexOf('\n\n');
@@ -79,8 +75,18 @@ export function parseTlogProof(text: string): TlogProof {
     if (h.length !== HASH_SIZE) throw bad(`proof hash ${i} is not 32 bytes`);
     return h;
   });
-  parseCheckpoint(splitNote(checkpoint).text);
   return extra === undefined ? { index, proof, checkpoint } : { index, extra, proof, checkpoint };
+}
+
+/**
+ * Parses a proof. Throws TLOG_PROOF_MALFORMED for the proof's own lines, OVERSIZED above
+ * the note size limit, and the note/checkpoint codes if the embedded checkpoint is not a
+ * well-formed signed checkpoint (signatures are not verified here).
+ */
+export function parseTlogProof(text: string): TlogProof {
+  const p = parseLines(text);
+  parseCheckpoint(splitNote(p.checkpoint).text);
+  return p;
 }
 
 export interface TlogProofOptions {
@@ -105,7 +111,7 @@ export interface TlogProofOptions {
 export function verifyTlogProof(text: string, opts: TlogProofOptions): { index: number; checkpoint: Checkpoint; cosigners: Array<{ name: string; timestamp: number }>; extra?: Uint8Array } {
   if ((opts.leaf === undefined) === (opts.leafHash === undefined)) throw new TypeError('verifyTlogProof needs exactly one of leaf or leafHash');
   const leafHash = opts.leafHash ?? hashLeaf(opts.leaf!);
-  const p = parseTlogProof(text);
+  const p = parseLines(text);
   const { checkpoint } = openCheckpoint(p.checkpoint, opts.logVerifier, opts.origin);
   const now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1000;
   const cosigners = opts.witnessPolicy ? checkWitnessPolicy(p.checkpoint, { ...opts.witnessPolicy, now }).cosigners : [];

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   formatCheckpoint, parseCheckpoint, openCheckpoint, noteVerifier, fromBase64, toBase64, isVerifierError, checkInclusion, hashLeaf,
+  checkCheckpointConsistency, proveConsistency, MemoryTree, EMPTY_ROOT, utf8, type Checkpoint,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
@@ -74,4 +75,27 @@ test('format/parse round trip and canonical-form rejections', () => {
   }
   assert.equal(parseCheckpoint(`o\n0\n${root}\n`).size, 0);
   assert.equal(parseCheckpoint(`o\n9007199254740991\n${root}\n`).size, 2 ** 53 - 1);
+});
+
+test('checkpoint consistency: extension passes; fork, rollback, other log and bad size-0 checkpoints carry both checkpoints', () => {
+  const v = noteVerifier(notes.testKeys.log.vkey);
+  const c4 = openCheckpoint(notes.checkpoints.size4, v).checkpoint;
+  const c8 = openCheckpoint(notes.checkpoints.size8, v).checkpoint;
+  const tree = new MemoryTree();
+  for (const h of ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f']) tree.append(Buffer.from(h, 'hex'));
+  const proof = proveConsistency(4, 8, tree.hashReader());
+  checkCheckpointConsistency(proof, c4, c8);
+  checkCheckpointConsistency([], c8, c8);
+  const empty: Checkpoint = { origin: c8.origin, size: 0, rootHash: EMPTY_ROOT, extensions: [] };
+  checkCheckpointConsistency([], empty, c8);
+  const notesEv = { older: notes.checkpoints.size4, newer: notes.checkpoints.size8 };
+  const fork: Checkpoint = { ...c8, rootHash: hashLeaf(utf8('fork')) };
+  assert.throws(() => checkCheckpointConsistency(proof, c4, fork, notesEv),
+    (e) => isVerifierError(e, 'INCONSISTENT') && e.evidence.older === notes.checkpoints.size4 && e.evidence.newer === notes.checkpoints.size8 && e.evidence.oldSize === 4);
+  assert.throws(() => checkCheckpointConsistency([], c8, fork), (e) => isVerifierError(e, 'INCONSISTENT') && typeof e.evidence.older === 'string');
+  assert.throws(() => checkCheckpointConsistency(proof, c8, c4), (e) => isVerifierError(e, 'CHECKPOINT_STALE'));
+  assert.throws(() => checkCheckpointConsistency(proof, c4, { ...c8, origin: 'other' }), (e) => isVerifierError(e, 'CHECKPOINT_ORIGIN'));
+  assert.throws(() => checkCheckpointConsistency([], { ...empty, rootHash: c4.rootHash }, c8), (e) => isVerifierError(e, 'INCONSISTENT'));
+  assert.throws(() => checkCheckpointConsistency(proof, empty, c8), (e) => isVerifierError(e, 'PROOF_SIZE'));
+  assert.throws(() => checkCheckpointConsistency(proof.slice(1), c4, c8), (e) => isVerifierError(e, 'PROOF_SIZE'));
 });

@@ -46,3 +46,5 @@ export type { BoundEntry } from './src/release/log-binding.ts';
 export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';
 export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';
 export { checkCheckpointConsistency } from './src/checkpoint-consistency.ts';
+export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';
+export type { AddCheckpointRequest } from './src/tlog/witness-request.ts';

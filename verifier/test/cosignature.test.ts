@@ -89,3 +89,25 @@ test('witness policy: a forged cosignature from a policy witness is COSIGNATURE_
   assert.throws(() => checkWitnessPolicy(dup.replace(/— w1\.example .*\n/, ''), { witnesses: vkeys, threshold: 2, now }), (e) => isVerifierError(e, 'WITNESS_POLICY'));
   assert.throws(() => checkWitnessPolicy('garbage', { witnesses: vkeys, threshold: 1, now }), (e) => isVerifierError(e, 'NOTE_MALFORMED'));
 });
+
+test('tlog-witness add-checkpoint bodies of the vectors parse, check, and cosign to the expected line', async () => {
+  const { parseAddCheckpoint, formatAddCheckpoint, checkCheckpointConsistency, openCheckpoint: open } = await import('../index.ts');
+  const logV = noteVerifier(notes.testKeys.log.vkey);
+  const [first, second] = notes.tlogWitnessAddCheckpoint;
+  const a = parseAddCheckpoint(first.requestBody);
+  assert.equal(a.oldSize, 0);
+  assert.deepEqual(a.proof, []);
+  assert.equal(open(a.checkpoint, logV).checkpoint.size, 4);
+  assert.equal(formatAddCheckpoint(a), first.requestBody);
+  const b = parseAddCheckpoint(second.requestBody);
+  assert.equal(b.oldSize, 6);
+  const older = open(notes.checkpoints.size6, logV).checkpoint;
+  const newer = open(b.checkpoint, logV).checkpoint;
+  checkCheckpointConsistency(b.proof, older, newer);
+  const skey = formatSignerKey(W.name, 0x04, fromHex(W.seedHex));
+  const text = b.checkpoint.slice(0, b.checkpoint.indexOf('\n\n') + 1);
+  assert.equal(signatureLines(text, [cosignatureSigner(skey, () => 1700000000)]), second.expectedCosignatureLineIfTimestampIs1700000000 + '\n');
+  for (const body of ['', 'old 0\n', 'old 01\n\nx', 'old -1\n\nx', 'new 0\n\nx', 'old 6\nAAAA\n\nx', 'old 6\n!!\n\nx', 'old 0\n\n', `old 0\n${'DrxdNDf74tsVi58Sah0RjjCBgQMdCpSfje3t68VY72o=\n'.repeat(64)}\nx`]) {
+    assert.throws(() => parseAddCheckpoint(body), (e) => isVerifierError(e, 'MALFORMED'), JSON.stringify(body.slice(0, 30)));
+  }
+});

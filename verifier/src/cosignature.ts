@@ -15,7 +15,11 @@ import { splitNote } from './note/note.ts';
 export const MAX_FUTURE_SECONDS = 300;
 const TIMESTAMPED_SIG_SIZE = 8 + 64;
 
-/** A cosignature/v1 verifier; `timestamp` is that of the last signature it verified. */
+/**
+ * A cosignature/v1 verifier; `timestamp` is that of the last signature it verified
+ * (undefined before the first). Read it right after verify/openNote returns: verification
+ * is synchronous, so nothing can interleave, but a later verify overwrites it.
+ */
 export interface CosignatureVerifier extends NoteVerifier {
   readonly timestamp: number | undefined;
 }

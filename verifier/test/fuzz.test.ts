@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import {
   parseCheckpoint, formatCheckpoint, openNote, signNote, noteSigner, noteVerifier, parseVerifierKey, parseTilePath, tilePath, entriesPath,
   parseTlogProof, formatTlogProof, verifyTlogProof, decodeEntryBundle, encodeEntryBundle, checkInclusion, checkConsistency, checkWitnessPolicy,
-  toBase64, fromBase64, toHex, fromHex, utf8, fromHex as hex, isVerifierError, VerifierError, type Checkpoint,
+  toBase64, fromBase64, toHex, fromHex, utf8, fromHex as hex, isVerifierError, VerifierError, parseAddCheckpoint, formatAddCheckpoint, type Checkpoint,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
@@ -181,4 +181,15 @@ test('proof checkers: arbitrary sizes, indexes and hash lists give coded errors 
     if (threw === undefined) assert.ok(a === b && a > 0 && toHex(x) === toHex(y) && p.length === 0, 'only equal trees pass without a proof');
     else assert.ok(isVerifierError(threw), String(threw));
   }), { numRuns: 1000 });
+});
+
+test('round trip: tlog-witness add-checkpoint bodies; random and mutated bodies throw only coded errors', () => {
+  const cp: string = notes.checkpoints.size8;
+  const arb = fc.record({ oldSize: fc.maxSafeNat(), proof: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 63 }) });
+  fc.assert(fc.property(arb, (r) => assert.deepEqual(parseAddCheckpoint(formatAddCheckpoint({ ...r, checkpoint: cp })), { ...r, checkpoint: cp })), RUNS);
+  const body: string = notes.tlogWitnessAddCheckpoint[1].requestBody;
+  fc.assert(fc.property(fc.oneof(anyString, mutated(body)), (s) => {
+    const r = codedOnly(() => parseAddCheckpoint(s));
+    if (r) assert.equal(formatAddCheckpoint(r), s);
+  }), RUNS);
 });

@@ -40,6 +40,11 @@ export const VERIFIER_ERROR_CODES = [
   'REVOCATION_INVALID',
   'SIGSTORE_INVALID',
   'TLE_INVALID',
+  // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
+  'EIF_MALFORMED',
+  'EIF_CRC',
+  'EIF_UNSUPPORTED',
+  'CPIO_MALFORMED',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

@@ -4,6 +4,7 @@
  * signer allowed, revocation rule checked against the leaf it names), mapped to the fields the
  * log indexes (PCR0, EIF SHA-256, commit, revoked index).
  */
+import { createPublicKey } from 'node:crypto';
 import { verifyEntryBundle } from '#verifier';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy } from './ports.ts';
 
@@ -15,11 +16,13 @@ export interface ReleasePolicyOptions {
 }
 
 export function releasePolicy(opts: ReleasePolicyOptions): EntryPolicy {
+  const allowedSigners = opts.allowedSigners.map(toDer);
+  const allowedRebuilders = (opts.allowedRebuilders ?? []).map(toDer);
   return {
     admit(bundleJson: string, ctx: AdmissionContext): AdmittedEntry {
       const d = verifyEntryBundle(bundleJson, {
-        allowedSigners: opts.allowedSigners,
-        allowedRebuilders: opts.allowedRebuilders ?? [],
+        allowedSigners,
+        allowedRebuilders,
         lookupLeaf: (i) => ctx.leafAt(i),
       });
       const e: AdmittedEntry = { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0 };
@@ -29,4 +32,19 @@ export function releasePolicy(opts: ReleasePolicyOptions): EntryPolicy {
       return e;
     },
   };
+}
+
+/**
+ * SPKI PEM public keys are converted to DER once, up front: the verifier parses the policy's
+ * keys on every call, and OpenSSL's PEM decoding costs about as much as the whole rest of an
+ * admission. Certificates and anything unparseable pass through unchanged (the verifier
+ * reports them with its own codes).
+ */
+function toDer(k: string | Uint8Array): string | Uint8Array {
+  if (typeof k !== 'string' || k.includes('CERTIFICATE') || k.includes('PRIVATE')) return k;
+  try {
+    return new Uint8Array(createPublicKey({ key: k, format: 'pem' }).export({ type: 'spki', format: 'der' }));
+  } catch {
+    return k;
+  }
 }

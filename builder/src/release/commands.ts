@@ -1,0 +1,221 @@
+/**
+ * `keycast release …` (issue #4): keygen, sign, publish, revoke, attest-rebuild, verify.
+ * Structurally the cli/command.ts shape; builder/cli.ts spreads `releaseCommands` into its list.
+ * Files: keys are PEM (private keys written with mode 0600, never printed); bundles are
+ * Sigstore bundle JSON. Progress goes to stderr, results to stdout (JSON with --json).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as verifier from '#verifier';
+import type { Measurements } from '#verifier';
+import { generateSigningKey } from './keys.ts';
+import { parseSourceRef } from './statement.ts';
+import { signRelease, signRebuild, signRevocation, type SignReleaseInput } from './release.ts';
+import { publishRelease } from './publish.ts';
+import { fetchEntry } from './log-client.ts';
+import type { BundleJson, SigningMethod } from './sign.ts';
+import { defaultBuilderVersion, logIdentity, measurementsFromJson, need, optInt, parseFlags, readMeasurements, usageError, type Flags } from './cli-input.ts';
+
+interface Command { path: string[]; summary: string; help: string; run(args: string[]): Promise<number> }
+
+const SIGN_FLAGS = {
+  key: { type: 'string' }, keyless: { type: 'boolean' }, 'id-token': { type: 'string' },
+  'fulcio-url': { type: 'string' }, 'rekor-url': { type: 'string' },
+} as const;
+const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen)
+  --keyless              sign with Sigstore Fulcio + Rekor instead (CI with OIDC): the token comes
+                         from --id-token or SIGSTORE_ID_TOKEN; --fulcio-url/--rekor-url override
+                         the public-good instances`;
+const ARTIFACT_FLAGS = {
+  eif: { type: 'string' }, pcrs: { type: 'string' }, source: { type: 'string' }, lock: { type: 'string' },
+  'builder-version': { type: 'string' }, out: { type: 'string' },
+} as const;
+
+function signingMethod(f: Flags): SigningMethod {
+  if (f.keyless) {
+    if (f.key) throw usageError('give either --key or --keyless, not both');
+    const token = (f['id-token'] as string | undefined) ?? process.env.SIGSTORE_ID_TOKEN ?? '';
+    if (!token) throw usageError('--keyless needs an OIDC token: --id-token or SIGSTORE_ID_TOKEN');
+    const keyless: { identityToken: string; fulcioUrl?: string; rekorUrl?: string } = { identityToken: token };
+    if (typeof f['fulcio-url'] === 'string') keyless.fulcioUrl = f['fulcio-url'];
+    if (typeof f['rekor-url'] === 'string') keyless.rekorUrl = f['rekor-url'];
+    return { keyless };
+  }
+  return { keyPem: readFileSync(need(f, 'key'), 'utf8') };
+}
+
+/** The EIF measuring function from #verifier (verifier/src/eif), when it is available. */
+function eifMeasurer(): ((eif: Uint8Array) => Measurements) | undefined {
+  const f = (verifier as Record<string, unknown>).measureEif;
+  if (typeof f !== 'function') return undefined;
+  return (eif) => measurementsFromJson((f as (b: Uint8Array) => unknown)(eif));
+}
+
+function artifactInput(f: Flags): SignReleaseInput {
+  const eifPath = need(f, 'eif');
+  process.stderr.write(`reading ${eifPath}\n`);
+  const input: SignReleaseInput = {
+    eifBytes: readFileSync(eifPath),
+    eifName: eifPath.split('/').pop() ?? 'enclave.eif',
+    source: parseSourceRef(need(f, 'source')),
+    lockBytes: readFileSync(need(f, 'lock')),
+    builderVersion: typeof f['builder-version'] === 'string' ? f['builder-version'] : defaultBuilderVersion(),
+  };
+  if (typeof f.pcrs === 'string') input.measurements = readMeasurements(f.pcrs);
+  else {
+    const m = eifMeasurer();
+    if (!m) throw usageError('this build cannot measure EIFs yet: pass --pcrs FILE (nitro-cli describe-eif JSON or pcr.json)');
+    input.measure = m;
+  }
+  return input;
+}
+
+function writeBundle(path: string, bundle: BundleJson): void {
+  writeFileSync(path, JSON.stringify(bundle, null, 2) + '\n');
+}
+
+function print(f: Flags, json: Record<string, unknown>, text: string): void {
+  console.log(f.json ? JSON.stringify(json) : text);
+}
+
+function eifSha256Of(bundle: BundleJson): string {
+  const p = verifier.parseBundle(bundle);
+  return verifier.validateStatement(JSON.parse(Buffer.from(p.payload).toString('utf8'))).statement.subject[0]!.digest.sha256 ?? '';
+}
+
+const keygen: Command = {
+  path: ['release', 'keygen'],
+  summary: 'create an ECDSA P-256 release signing key',
+  help: `keycast release keygen --out KEY.pem [--json]
+
+Writes a new P-256 private key to KEY.pem (PKCS#8, mode 0600, refuses to overwrite) and its
+public key to KEY.pem.pub (SPKI PEM: give it to the log operator's --allow list and verifiers).`,
+  async run(args) {
+    const { flags } = parseFlags(args, { out: { type: 'string' } });
+    const out = need(flags, 'out');
+    const k = generateSigningKey();
+    writeFileSync(out, k.privateKeyPem, { mode: 0o600, flag: 'wx' });
+    writeFileSync(`${out}.pub`, k.publicKeyPem, { flag: 'wx' });
+    const id = verifier.parseTrustedKey(k.publicKeyPem).spkiSha256;
+    print(flags, { privateKey: out, publicKey: `${out}.pub`, keyId: id }, `wrote ${out} (private, 0600) and ${out}.pub; key id ${id}`);
+    return 0;
+  },
+};
+
+const sign: Command = {
+  path: ['release', 'sign'],
+  summary: 'sign a release statement (PCRs, source, lock) into a Sigstore bundle',
+  help: `keycast release sign --eif FILE --source REPO@COMMIT --lock builder.lock.json --out BUNDLE
+                     (--key KEY.pem | --keyless) [--pcrs FILE] [--builder-version V] [--json]
+
+Writes an in-toto statement (predicate https://keycast.dev/release/v1: subject = the EIF's
+SHA-256; PCR0/1/2(/8), source repo and 40-hex commit, lock file SHA-256, builder version) as a
+DSSE envelope in a Sigstore v0.3 bundle. No network with --key. PCRs come from --pcrs (nitro-cli
+describe-eif JSON or pcr.json) or are computed from the EIF.
+${SIGN_HELP}`,
+  async run(args) {
+    const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS });
+    const out = need(flags, 'out');
+    const bundle = await signRelease({ ...artifactInput(flags), ...signingMethod(flags) });
+    writeBundle(out, bundle);
+    print(flags, { bundle: out, eifSha256: eifSha256Of(bundle) }, `wrote ${out}`);
+    return 0;
+  },
+};
+
+async function publishAndWrite(flags: Flags, bundle: BundleJson, out: string): Promise<number> {
+  const logUrl = need(flags, 'log');
+  process.stderr.write(`submitting to ${logUrl}/add-entry\n`);
+  const opts = typeof flags['log-key'] === 'string' ? { log: logIdentity(flags['log-key']) } : {};
+  const r = await publishRelease(logUrl, bundle, opts);
+  writeBundle(out, r.bundle);
+  print(flags, { index: r.index, leafHash: r.leafHash, duplicate: r.duplicate, bundle: out }, `logged at index ${r.index}${r.duplicate ? ' (already present)' : ''}; wrote ${out}`);
+  return 0;
+}
+
+const publish: Command = {
+  path: ['release', 'publish'],
+  summary: 'submit a signed bundle to a Keycast log and write back its tlog entry',
+  help: `keycast release publish --log URL BUNDLE [--out FILE] [--log-key VKEY] [--json]
+
+POSTs BUNDLE to URL/add-entry, checks the answer is the canonical leaf of this envelope (and,
+with --log-key, that the checkpoint and inclusion proof verify under the log's key), then writes
+the bundle with verificationMaterial.tlogEntries = [the log's entry] to --out (default: BUNDLE).`,
+  async run(args) {
+    const { flags, positionals } = parseFlags(args, { log: { type: 'string' }, out: { type: 'string' }, 'log-key': { type: 'string' } }, 1);
+    const path = positionals[0];
+    if (!path) throw usageError('give the bundle file');
+    const bundle = JSON.parse(readFileSync(path, 'utf8')) as BundleJson;
+    return publishAndWrite(flags, bundle, typeof flags.out === 'string' ? flags.out : path);
+  },
+};
+
+const revoke: Command = {
+  path: ['release', 'revoke'],
+  summary: 'sign and publish a revocation of a logged release',
+  help: `keycast release revoke --log URL --index N --reason TEXT (--key KEY.pem | --keyless)
+                       [--pcr0 HEX] [--out FILE] [--log-key VKEY] [--json]
+
+Reads entry N from the log (GET URL/entry/N; its leaf is checked, and must be a release), signs
+a revocation (https://keycast.dev/revocation/v1) naming index N and its PCR0, and publishes it.
+The log accepts it only from an allowed publisher or from the key that signed release N.
+--pcr0 skips the read. Writes the published revocation bundle to --out (default revocation-N.json).
+${SIGN_HELP}`,
+  async run(args) {
+    const { flags } = parseFlags(args, { ...SIGN_FLAGS, log: { type: 'string' }, index: { type: 'string' }, reason: { type: 'string' }, pcr0: { type: 'string' }, out: { type: 'string' }, 'log-key': { type: 'string' } });
+    const index = optInt(flags, 'index');
+    if (index === undefined) throw usageError('--index is required');
+    let pcr0 = typeof flags.pcr0 === 'string' ? flags.pcr0.toLowerCase() : undefined;
+    if (!pcr0) {
+      const e = await fetchEntry(need(flags, 'log'), index);
+      if (e.kind !== 'release') throw usageError(`entry ${index} is a ${e.kind}, not a release`);
+      pcr0 = e.pcr0;
+    }
+    const bundle = await signRevocation({ logIndex: index, pcr0, reason: need(flags, 'reason'), ...signingMethod(flags) });
+    return publishAndWrite(flags, bundle, typeof flags.out === 'string' ? flags.out : `revocation-${index}.json`);
+  },
+};
+
+const attestRebuild: Command = {
+  path: ['release', 'attest-rebuild'],
+  summary: 'sign (and optionally publish) "I rebuilt this source and got these PCRs"',
+  help: `keycast release attest-rebuild --eif FILE --source REPO@COMMIT --lock FILE --out BUNDLE
+                               (--key KEY.pem | --keyless) [--pcrs FILE] [--release-index N]
+                               [--log URL [--log-key VKEY]] [--builder-version V] [--json]
+
+Signs a rebuild attestation (https://keycast.dev/rebuild/v1) over the EIF you rebuilt, optionally
+naming the logged release it reproduces; with --log also publishes it (the log admits rebuilds
+only from its allowed rebuilders).
+${SIGN_HELP}`,
+  async run(args) {
+    const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS, 'release-index': { type: 'string' }, log: { type: 'string' }, 'log-key': { type: 'string' } });
+    const out = need(flags, 'out');
+    const releaseIndex = optInt(flags, 'release-index');
+    const input = { ...artifactInput(flags), ...signingMethod(flags), ...(releaseIndex === undefined ? {} : { releaseIndex }) };
+    const bundle = await signRebuild(input);
+    if (typeof flags.log === 'string') return publishAndWrite(flags, bundle, out);
+    writeBundle(out, bundle);
+    print(flags, { bundle: out }, `wrote ${out}`);
+    return 0;
+  },
+};
+
+const verify: Command = {
+  path: ['release', 'verify'],
+  summary: 'verify a published release bundle with stock @sigstore/verify plus Keycast checks',
+  help: `keycast release verify BUNDLE --log-key VKEY --public-key PUB.pem [--json]
+
+Runs @sigstore/verify 3.1.1 with a TrustedRoot naming the log (from its vkey), the log-ID and
+duplicate checks 3.1.1 lacks, checkpoint/proof checks, and the release schema; prints the entry.`,
+  async run(args) {
+    const { flags, positionals } = parseFlags(args, { 'log-key': { type: 'string' }, 'public-key': { type: 'string' } }, 1);
+    const path = positionals[0];
+    if (!path) throw usageError('give the bundle file');
+    const { origin, publicKey } = logIdentity(need(flags, 'log-key'));
+    const r = verifier.verifyReleaseBundleWithSigstore(readFileSync(path, 'utf8'), verifier.trustedRootForLog({ origin, logPublicKey: publicKey }), { publicKey: readFileSync(need(flags, 'public-key'), 'utf8') });
+    const out = { kind: r.entry.kind, pcr0: r.entry.pcr0, eifSha256: r.entry.eifSha256 ?? null, commit: r.entry.commit ?? null, logIndex: r.tlogEntries[0]?.logIndex ?? null, statement: r.entry.statement };
+    print(flags, out, `OK ${r.entry.kind} pcr0=${r.entry.pcr0} at log index ${out.logIndex}`);
+    return 0;
+  },
+};
+
+export const releaseCommands: Command[] = [keygen, sign, publish, revoke, attestRebuild, verify];

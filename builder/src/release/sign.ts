@@ -1,0 +1,75 @@
+/**
+ * Signing a Keycast statement into a Sigstore bundle (issue #4) with @sigstore/sign 4.1.1's
+ * DSSEBundleBuilder (notes/peers.md §1.3): the signer receives the DSSE PAE and signs it.
+ *  - local key (default): a P-256 key from PEM, no network, no witnesses — the bundle gets its
+ *    tlog entry when `publishRelease` submits it to a Keycast log;
+ *  - keyless (`keyless` options): FulcioSigner (ephemeral key, certificate for the OIDC
+ *    identity in the token) and RekorWitness (public Rekor dsse entry). For CI with OIDC; it is
+ *    not exercised by the tests (they run offline).
+ * The output is the bundle JSON (media type v0.3), verified once more by the verifier's own
+ * DSSE check before it is returned.
+ */
+import { sign as cryptoSign } from 'node:crypto';
+import { DSSEBundleBuilder, FulcioSigner, RekorWitness, DEFAULT_FULCIO_URL, DEFAULT_REKOR_URL, type Signer, type Signature, type Witness } from '@sigstore/sign';
+import { bundleToJSON } from '@sigstore/bundle';
+import { IN_TOTO_PAYLOAD_TYPE, parseBundle, verifyDsseSignature, parseTrustedKey, type KeycastStatement } from '#verifier';
+import { BuilderError } from '../errors.ts';
+import { loadSigningKey, type SigningKey } from './keys.ts';
+
+/** A @sigstore/sign Signer over a local P-256 key; the data it gets is already the DSSE PAE. */
+export class LocalKeySigner implements Signer {
+  constructor(private readonly key: SigningKey) {}
+
+  async sign(data: Buffer): Promise<Signature> {
+    return {
+      signature: cryptoSign('sha256', data, this.key.privateKey),
+      key: { $case: 'publicKey', publicKey: this.key.publicKeyPem, hint: this.key.hint },
+    };
+  }
+}
+
+export interface KeylessOptions {
+  /** The OIDC identity token (e.g. from SIGSTORE_ID_TOKEN or the CI provider). */
+  identityToken: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+}
+
+export type SigningMethod = { keyPem: string } | { keyless: KeylessOptions };
+
+export type BundleJson = Record<string, unknown>;
+
+function builderFor(method: SigningMethod): { signer: Signer; witnesses: Witness[]; key?: SigningKey } {
+  if ('keyPem' in method) {
+    const key = loadSigningKey(method.keyPem);
+    return { signer: new LocalKeySigner(key), witnesses: [], key };
+  }
+  const { identityToken, fulcioUrl, rekorUrl } = method.keyless;
+  if (!identityToken) throw new BuilderError('SIGN_FAILED', 'keyless signing needs an OIDC identity token (SIGSTORE_ID_TOKEN)');
+  const signer = new FulcioSigner({ identityProvider: { getToken: async () => identityToken }, fulcioBaseURL: fulcioUrl ?? DEFAULT_FULCIO_URL });
+  return { signer, witnesses: [new RekorWitness({ rekorBaseURL: rekorUrl ?? DEFAULT_REKOR_URL, entryType: 'dsse' })] };
+}
+
+/** Signs `statement` as an in-toto DSSE envelope into a Sigstore bundle (JSON). */
+export async function signStatement(statement: KeycastStatement, method: SigningMethod): Promise<BundleJson> {
+  const { signer, witnesses, key } = builderFor(method);
+  const payload = Buffer.from(JSON.stringify(statement));
+  let json: BundleJson;
+  try {
+    const bundle = await new DSSEBundleBuilder({ signer, witnesses }).create({ data: payload, type: IN_TOTO_PAYLOAD_TYPE });
+    json = bundleToJSON(bundle) as unknown as BundleJson;
+  } catch (e) {
+    throw new BuilderError('SIGN_FAILED', `signing failed: ${(e as Error).message}`, {}, { cause: e });
+  }
+  selfCheck(json, key);
+  return json;
+}
+
+/** The bundle must verify under our own key before we hand it out (catches a broken signer). */
+function selfCheck(json: BundleJson, key: SigningKey | undefined): void {
+  const parsed = parseBundle(json);
+  if (!key) return; // keyless: the certificate-bound signature is checked by the log and verifiers
+  if (!verifyDsseSignature(parseTrustedKey(key.publicKeyPem), parsed.envelope.payloadType, parsed.payload, parsed.signature)) {
+    throw new BuilderError('SIGN_FAILED', 'the produced signature does not verify under the signing key');
+  }
+}

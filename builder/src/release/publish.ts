@@ -6,7 +6,8 @@
  * envelope (decodeLeaf + byte equality with what we would log), its leaf hash and index must
  * match, and — when the log's identity is pinned (`log: { origin, publicKey }`) — the checkpoint
  * must open under that key with an inclusion proof of our leaf (checkLogBinding). Then the
- * bundle is written back with `verificationMaterial.tlogEntries = [TLE]`.
+ * bundle is written back with the TLE in `verificationMaterial.tlogEntries` (replacing an
+ * earlier entry from the same log, keeping entries from other logs such as Rekor's).
  *
  * Network behaviour: one request at a time; 429/503 answers are retried (honouring
  * Retry-After, at most `retries` times); any other non-200 is a BuilderError PUBLISH_REFUSED
@@ -41,7 +42,10 @@ export async function publishRelease(logUrl: string, bundle: BundleJson, opts: P
   const tle = answer.transparencyLogEntry as Record<string, unknown>;
   checkAnswer(answer, parsed.envelope);
   const out = structuredClone(bundle) as { verificationMaterial: Record<string, unknown> };
-  out.verificationMaterial.tlogEntries = [tle];
+  // Keep entries from other logs (keyless bundles carry a Rekor entry); replace any earlier one from this log.
+  const earlier = Array.isArray(out.verificationMaterial.tlogEntries) ? out.verificationMaterial.tlogEntries as Array<{ logId?: { keyId?: unknown } }> : [];
+  const logId = (tle.logId as { keyId?: unknown } | undefined)?.keyId;
+  out.verificationMaterial.tlogEntries = [...earlier.filter((e) => e?.logId?.keyId !== logId), tle];
   if (opts.log) {
     try {
       checkLogBinding(out, trustedRootForLog({ origin: opts.log.origin, logPublicKey: opts.log.publicKey }));

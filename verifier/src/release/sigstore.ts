@@ -52,7 +52,11 @@ export function verifyReleaseBundleWithSigstore(bundleJson: string | Record<stri
   if (bound.length < threshold) throw new VerifierError('TLE_INVALID', `the bundle has ${bound.length} tlog entries, fewer than ${threshold}`, { count: bound.length, threshold });
   runStock(parsed.json, trustedRoot, signer, threshold, parsed.certificate !== undefined);
   const leaf = encodeLeaf(parsed, signer);
-  for (const b of bound) {
+  // Entries from C2SP (Ed25519) logs are Keycast logs: their body must be our canonical leaf.
+  // Entries from other logs (e.g. public Rekor for keyless bundles) were checked by stock only.
+  const keycast = bound.filter((b) => b.checkpoint !== undefined);
+  if (keycast.length === 0) throw new VerifierError('TLE_INVALID', 'the bundle has no entry from a Keycast (C2SP checkpoint) log', { count: bound.length });
+  for (const b of keycast) {
     if (!bytesEqual(b.canonicalizedBody, leaf)) {
       throw new VerifierError('TLE_INVALID', 'the logged body is not the canonical Keycast leaf of this envelope', { logIndex: b.logIndex, logId: b.logId });
     }

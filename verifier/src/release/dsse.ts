@@ -20,12 +20,12 @@ export function dssePae(payloadType: string, payload: Uint8Array): Uint8Array {
 
 /** A signer's public identity, as a log entry records it. */
 export interface ReleaseSigner {
-  key: KeyObject;
+  readonly key: KeyObject;
   /** What the leaf's `spec.signatures[0].verifier` holds (base64 of this): SPKI or certificate PEM. */
-  pem: string;
-  certificate: boolean;
+  readonly pem: string;
+  readonly certificate: boolean;
   /** Lowercase hex SHA-256 of the DER SPKI: the stable key fingerprint and the bundle `publicKey.hint` our signer uses. */
-  spkiSha256: string;
+  readonly spkiSha256: string;
 }
 
 function checkKeyType(key: KeyObject): void {
@@ -39,7 +39,7 @@ function fromKey(key: KeyObject, pem: string, certificate: boolean): ReleaseSign
   if (key.type !== 'public') throw new TypeError('a signer key must be a public key');
   checkKeyType(key);
   const der = key.export({ format: 'der', type: 'spki' });
-  return { key, pem, certificate, spkiSha256: createHash('sha256').update(der).digest('hex') };
+  return Object.freeze({ key, pem, certificate, spkiSha256: createHash('sha256').update(der).digest('hex') });
 }
 
 /**
@@ -48,6 +48,24 @@ function fromKey(key: KeyObject, pem: string, certificate: boolean): ReleaseSign
  * Throws KEY_MALFORMED.
  */
 export function parseTrustedKey(input: string | Uint8Array): ReleaseSigner {
+  const id = typeof input === 'string' ? `s:${input}` : `b:${toHex(input)}`;
+  const hit = KEY_CACHE.get(id);
+  if (hit) return hit;
+  const k = parseUncached(input);
+  if (KEY_CACHE.size >= KEY_CACHE_MAX) KEY_CACHE.delete(KEY_CACHE.keys().next().value!);
+  KEY_CACHE.set(id, k);
+  return k;
+}
+
+/**
+ * Parsed keys by their input text: OpenSSL's PEM decoder costs ~0.2–0.5 ms a key, more than the
+ * signature check itself, and a log or monitor sees the same few signers over and over. Entries
+ * are immutable public values; the oldest is dropped past KEY_CACHE_MAX.
+ */
+const KEY_CACHE = new Map<string, ReleaseSigner>();
+const KEY_CACHE_MAX = 256;
+
+function parseUncached(input: string | Uint8Array): ReleaseSigner {
   try {
     if (typeof input === 'string') {
       if (input.includes('PRIVATE KEY')) throw new TypeError('private key given where a public key is expected');

@@ -48,3 +48,27 @@ export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigst
 export { checkCheckpointConsistency } from './src/checkpoint-consistency.ts';
 export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';
 export type { AddCheckpointRequest } from './src/tlog/witness-request.ts';
+// enclave images (issue #4): EIF v4 format, measurements, describe-eif, cpio newc ramdisks
+export { EIF_MAGIC, EIF_VERSION, EIF_HEADER_SIZE, EIF_SECTION_HEADER_SIZE, EIF_MAX_SECTIONS, EIF_CRC_OFFSET, EIF_FLAG_ARM64, SectionType, SECTION_TYPE_NAMES, encodeHeader, decodeHeader, encodeSectionHeader, decodeSectionHeader, sectionOffsets, crc32, eifCrc32, archFromFlags } from './src/eif/format.ts';
+export type { EifArch, EifHeader, SectionHeader, SectionTypeCode } from './src/eif/format.ts';
+export { crc32Combine } from './src/eif/crc-combine.ts';
+export { FIXED_BUILD_TIME, serdeJson, encodeMetadata, decodeMetadata } from './src/eif/metadata.ts';
+export type { EifMetadata, EifBuildInfo } from './src/eif/metadata.ts';
+export { PCR_SIZE, pcrFromDigest, pcrOf, EifMeasurer } from './src/eif/measure.ts';
+export type { EifPcrs } from './src/eif/measure.ts';
+export { pemToDer, pcrPayload, coseAlgFor, encodeSignatureSection, decodeSignatureSection, checkSignature } from './src/eif/signature.ts';
+export type { EifSignature } from './src/eif/signature.ts';
+export { EIF_MAX_METADATA_SIZE, EifScanner, scanEif } from './src/eif/scan.ts';
+export type { EifScan, ScannedSection } from './src/eif/scan.ts';
+export { parseEif, measureEif, measurementOf, crcError } from './src/eif/parse.ts';
+export type { ParsedEif, EifSection, EifMeasurement } from './src/eif/parse.ts';
+export { HASH_ALGORITHM, describeEif, describeScan } from './src/eif/describe.ts';
+export type { EifDescription } from './src/eif/describe.ts';
+export { planSections, layoutEif, writeEif } from './src/eif/write.ts';
+export type { SectionPlan, EifSigning, EifParts } from './src/eif/write.ts';
+export { CPIO_MAGIC, CPIO_HEADER_SIZE, CPIO_TRAILER_NAME, CPIO_BLOCK, DIALECTS, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, pad4, encodeNewcHeader, trailerHeader, finalPadding } from './src/cpio/newc.ts';
+export type { CpioDialect, NewcHeader, DialectRules } from './src/cpio/newc.ts';
+export { planArchive } from './src/cpio/plan.ts';
+export type { CpioMember, MemberType, PlannedMember } from './src/cpio/plan.ts';
+export { readCpio } from './src/cpio/read.ts';
+export type { CpioEntry } from './src/cpio/read.ts';

@@ -83,7 +83,12 @@ function parseUncached(input: string | Uint8Array): ReleaseSigner {
 
 /** The public key of an X.509 certificate (PEM or DER), keeping the certificate PEM as the identity. */
 export function certificateKey(cert: string | Uint8Array): ReleaseSigner {
-  const x = new X509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert));
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert));
+  } catch (e) {
+    throw new VerifierError('KEY_MALFORMED', 'not an X.509 certificate', {}, { cause: e });
+  }
   return fromKey(x.publicKey, x.toString(), true);
 }
 

@@ -59,7 +59,11 @@ export async function signStatement(statement: KeycastStatement, method: Signing
     const bundle = await new DSSEBundleBuilder({ signer, witnesses }).create({ data: payload, type: IN_TOTO_PAYLOAD_TYPE });
     json = bundleToJSON(bundle) as unknown as BundleJson;
   } catch (e) {
-    throw new BuilderError('SIGN_FAILED', `signing failed: ${(e as Error).message}`, {}, { cause: e });
+    // Library messages may quote the OIDC token (e.g. "invalid identity token: <jwt>"): redact
+    // it and drop the cause, so no bearer credential reaches a log line or --json output.
+    const token = 'keyless' in method ? method.keyless.identityToken : undefined;
+    const message = String((e as Error).message ?? e);
+    throw new BuilderError('SIGN_FAILED', `signing failed: ${token ? message.split(token).join('[redacted token]') : message}`);
   }
   selfCheck(json, key);
   return json;

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { createLog, DB_FILE } from './src/log.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
@@ -76,7 +77,7 @@ const serveCmd: Command = {
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
   help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...]
        [--witness VKEY=URL ...] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
-       [--batch-max N] [--pool-max N] [--json]
+       [--batch-max N] [--pool-max N] [--admission-workers N] [--json]
 
 Opens the log in DIR (fails closed unless key, database and last checkpoint agree) and serves:
   POST /add-entry                      a Sigstore bundle → { index, leafHash, transparencyLogEntry }
@@ -85,13 +86,15 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
 --trust-signer   a PEM file with a public key (or certificate) allowed to publish; repeatable.
 --witness        a witness verifier key and its add-checkpoint URL prefix; repeatable.
 --s3-bucket      mirror tiles and checkpoints to S3 (credentials from the usual AWS settings).
+--admission-workers  threads verifying submitted bundles (default: cores - 1, at most 2; 0 = inline).
+--pool-max       submissions waiting at most; beyond it 503 + Retry-After (default 16384).
 Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
   async run(args) {
     const v = parse(args, {
       data: { type: 'string' }, listen: { type: 'string' },
       'trust-signer': { type: 'string', multiple: true }, witness: { type: 'string', multiple: true },
       's3-bucket': { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-prefix': { type: 'string' },
-      'batch-max': { type: 'string' }, 'pool-max': { type: 'string' },
+      'batch-max': { type: 'string' }, 'pool-max': { type: 'string' }, 'admission-workers': { type: 'string' },
     });
     const opts: ServeOptions = {
       dir: need(v, 'data'),
@@ -100,6 +103,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       witnesses: ((v.witness as string[] | undefined) ?? []).map(witnessSpec),
       batchMax: intFlag(v, 'batch-max', 4096),
       poolMax: intFlag(v, 'pool-max', 16384),
+      admissionWorkers: v['admission-workers'] === '0' ? 0 : intFlag(v, 'admission-workers', Math.min(2, Math.max(1, availableParallelism() - 1))),
     };
     if (typeof v['s3-bucket'] === 'string') {
       opts.s3 = { bucket: v['s3-bucket'], endpoint: v['s3-endpoint'] as string | undefined, region: v['s3-region'] as string | undefined, prefix: v['s3-prefix'] as string | undefined };

@@ -10,9 +10,9 @@ import { isVerifierError, verifyEntryBundle } from '#verifier';
 import { releasePolicy } from '../log-server/index.ts';
 import { newPublisher, releaseBundle, revocationBundle } from './log-fixtures.ts';
 
-function outcome(f: () => { leaf: Uint8Array; kind: string; pcr0?: string; eifSha256?: string; commit?: string; revokes?: unknown }) {
+async function outcome(f: () => Promise<{ leaf: Uint8Array; kind: string; pcr0?: string; eifSha256?: string; commit?: string; revokes?: unknown }> | { leaf: Uint8Array; kind: string; pcr0?: string; eifSha256?: string; commit?: string; revokes?: unknown }) {
   try {
-    const e = f();
+    const e = await f();
     return { ok: true, leaf: Buffer.from(e.leaf).toString('base64'), kind: e.kind, pcr0: e.pcr0, eif: e.eifSha256, commit: e.commit, revokes: e.revokes };
   } catch (err) {
     assert.ok(isVerifierError(err), `only coded errors: ${String(err)}`);
@@ -20,11 +20,13 @@ function outcome(f: () => { leaf: Uint8Array; kind: string; pcr0?: string; eifSh
   }
 }
 
-test('the admission hot path agrees with verifyEntryBundle on every bundle of a corpus', () => {
+test('the admission hot path, inline and on worker threads, agrees with verifyEntryBundle on every bundle of a corpus', async (t) => {
   const pub = newPublisher();
   const rebuilder = newPublisher();
   const stranger = newPublisher();
   const policy = releasePolicy({ allowedSigners: [pub.publicPem], allowedRebuilders: [rebuilder.publicPem] });
+  const pooled = releasePolicy({ allowedSigners: [pub.publicPem], allowedRebuilders: [rebuilder.publicPem], workers: 2 });
+  t.after(() => pooled.close?.());
   const reference = { allowedSigners: [pub.publicPem], allowedRebuilders: [rebuilder.publicPem] };
   const release = releaseBundle(pub, 'a');
   const leafAt = (i: number) => (i === 0 ? verifyEntryBundle(release, reference).leaf : undefined);
@@ -55,11 +57,13 @@ test('the admission hot path agrees with verifyEntryBundle on every bundle of a 
     ['empty object', '{}'],
   ];
   for (const [what, bundle] of corpus) {
-    const mine = outcome(() => policy.admit(bundle, { leafAt }));
-    const ref = outcome(() => {
+    const mine = await outcome(() => policy.admit(bundle, { leafAt }));
+    const onWorker = await outcome(() => pooled.admit(bundle, { leafAt }));
+    const ref = await outcome(() => {
       const d = verifyEntryBundle(bundle, { ...reference, lookupLeaf: leafAt });
       return { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0, eifSha256: d.eifSha256, commit: d.commit, revokes: d.revokes };
     });
     assert.deepEqual(mine, ref, what);
+    assert.deepEqual(onWorker, ref, `${what} (worker)`);
   }
 });

@@ -66,7 +66,7 @@ test('SIGKILL during heavy appends loses no acknowledged entry, and every served
       }
     };
     const loops = [...Array.from({ length: CLIENTS }, client), poller()];
-    await sleep(400 + Math.floor(Math.random() * 900));
+    await sleep(600 + Math.floor(Math.random() * 900));
     s.child.kill('SIGKILL');
     kills++;
     await once(s.child, 'exit');

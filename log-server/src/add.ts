@@ -19,7 +19,7 @@ export interface AddEntryResult {
 }
 
 export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryResult> {
-  const admitted = log.policy.admit(bundleJson, {
+  const admitted = await log.policy.admit(bundleJson, {
     leafAt: (i) => (i < log.sequencer.current.size ? (log.storage.entry(i)?.leaf ?? undefined) : undefined),
   });
   if (admitted.leaf.length > MAX_LEAF_BYTES) {

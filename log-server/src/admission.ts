@@ -18,6 +18,7 @@ import {
 } from '#verifier';
 import type { ReleaseSigner, ReleaseStatement, RebuildStatement } from '#verifier';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy } from './ports.ts';
+import { AdmissionPool } from './admission-pool.ts';
 
 export interface ReleasePolicyOptions {
   /** Public keys (SPKI PEM or DER) or certificate PEMs allowed to publish releases and revocations. */
@@ -32,10 +33,9 @@ interface PolicyKey {
   rebuilder: boolean;
 }
 
-export function releasePolicy(opts: ReleasePolicyOptions): EntryPolicy {
+export function releasePolicy(opts: ReleasePolicyOptions & { workers?: number }): EntryPolicy {
   const allowedSigners = opts.allowedSigners.map(toDer);
   const allowedRebuilders = (opts.allowedRebuilders ?? []).map(toDer);
-  const byHint = hintIndex(allowedSigners, allowedRebuilders);
   const slow = (bundleJson: string, ctx: AdmissionContext): AdmittedEntry => {
     const d = verifyEntryBundle(bundleJson, { allowedSigners, allowedRebuilders, lookupLeaf: (i: number) => ctx.leafAt(i) });
     const e: AdmittedEntry = { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0 };
@@ -44,11 +44,30 @@ export function releasePolicy(opts: ReleasePolicyOptions): EntryPolicy {
     if (d.revokes !== undefined) e.revokes = { index: d.revokes.index, pcr0: d.revokes.pcr0 };
     return e;
   };
+  if (opts.workers && opts.workers > 0) {
+    const pool = new AdmissionPool({ allowedSigners, allowedRebuilders }, opts.workers);
+    return {
+      async admit(bundleJson, ctx) {
+        return (await pool.admit(bundleJson)) ?? slow(bundleJson, ctx);
+      },
+      close: () => pool.close(),
+    };
+  }
+  const fast = fastAdmitter({ allowedSigners, allowedRebuilders });
   return {
     admit(bundleJson: string, ctx: AdmissionContext): AdmittedEntry {
-      return fast(bundleJson, byHint) ?? slow(bundleJson, ctx);
+      return fast(bundleJson) ?? slow(bundleJson, ctx);
     },
   };
+}
+
+/**
+ * The hot path as a function (also run on worker threads): an admitted entry, or null for
+ * "let verifyEntryBundle decide" (it also produces every error).
+ */
+export function fastAdmitter(opts: { allowedSigners: Array<string | Uint8Array>; allowedRebuilders: Array<string | Uint8Array> }): (bundleJson: string) => AdmittedEntry | null {
+  const byHint = hintIndex(opts.allowedSigners, opts.allowedRebuilders);
+  return (bundleJson) => fast(bundleJson, byHint);
 }
 
 /** The hot path; null means "let verifyEntryBundle decide" (it also produces every error). */

@@ -11,10 +11,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, formatCheckpoint, hashLeaf, openCheckpoint, signNote, treeHash, EMPTY_ROOT } from '#verifier';
 import { LogError } from './errors.ts';
-import type { EntryPolicy, LogStorage, ObjectStore, Witnesses } from './ports.ts';
+import type { EntryPolicy, LogStorage, LogWriter, ObjectStore, Witnesses } from './ports.ts';
 import { loadLogKey, newLogKey, readKeyFile, writeKeyFile } from './keys.ts';
 import type { LogKey } from './keys.ts';
 import { createSqliteStorage, openSqliteStorage } from './storage/sqlite.ts';
+import { SqliteWorkerWriter, syncWriter } from './storage/writer.ts';
 import { HashCache } from './tree.ts';
 import { TileReader } from './tiles.ts';
 import { Publisher } from './publish.ts';
@@ -61,28 +62,33 @@ export function createLog(dir: string, origin: string): { vkey: string } {
 /** Opens the log in `dir` after the fail-closed checks. */
 export async function openLog(dir: string, opts: LogOptions): Promise<Log> {
   const storage = openSqliteStorage(join(dir, DB_FILE));
+  let writer: LogWriter | null = null;
   try {
     const key = loadLogKey(readKeyFile(join(dir, KEY_FILE)), storage.vkey, storage.origin);
-    return await startLog(storage, key, opts);
+    writer = new SqliteWorkerWriter(join(dir, DB_FILE));
+    return await startLog(storage, key, opts, writer);
   } catch (e) {
+    await writer?.close();
     storage.close();
     throw e;
   }
 }
 
-/** Starts a log on already-opened storage and key (also used by in-process tests). */
-export async function startLog(storage: LogStorage, key: LogKey, opts: LogOptions): Promise<Log> {
+/** Starts a log on already-opened storage and key; writes go through `writer` (default: on this thread). */
+export async function startLog(storage: LogStorage, key: LogKey, opts: LogOptions, writer: LogWriter = syncWriter(storage)): Promise<Log> {
   const hashes = new HashCache(storage);
   checkState(storage, key, hashes);
   const tiles = new TileReader(storage);
-  const publisher = opts.objectStore ? new Publisher(storage, tiles, opts.objectStore) : null;
+  const publisher = opts.objectStore ? new Publisher(storage, tiles, opts.objectStore, writer) : null;
   const seqOpts = { batchMax: opts.batchMax ?? 4096, poolMax: opts.poolMax ?? 16384, ...(opts.log ? { log: opts.log } : {}) };
-  const sequencer = new Sequencer(storage, key, hashes, seqOpts, publisher, opts.witnesses ?? null);
+  const sequencer = new Sequencer(storage, key, hashes, seqOpts, publisher, opts.witnesses ?? null, writer);
   if (publisher && storage.publishedSize() < sequencer.current.size) await publisher.publishCheckpoint(sequencer.current);
   return {
     key, storage, hashes, tiles, sequencer, policy: opts.policy,
     async close() {
       await sequencer.close();
+      await opts.policy.close?.();
+      await writer.close();
       storage.close();
     },
   };

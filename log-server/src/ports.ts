@@ -55,12 +55,14 @@ export interface AdmittedEntry {
 }
 
 /**
- * The log's admission policy for POST /add-entry. Pure and synchronous: verifies the bundle
- * (signature, statement schema, signer allowed) and derives the leaf. Throws a coded error
- * (VerifierError or LogError) on refusal; never stores anything.
+ * The log's admission policy for POST /add-entry: verifies the bundle (signature, statement
+ * schema, signer allowed) and derives the leaf. Throws (or rejects with) a coded error
+ * (VerifierError or LogError) on refusal; never stores anything. May run concurrently for
+ * different bundles (a pooled policy verifies on worker threads). `close` releases its workers.
  */
 export interface EntryPolicy {
-  admit(bundleJson: string, ctx: AdmissionContext): AdmittedEntry;
+  admit(bundleJson: string, ctx: AdmissionContext): AdmittedEntry | Promise<AdmittedEntry>;
+  close?(): Promise<void>;
 }
 
 /** What admission may read from the log: integrated leaves only (undefined beyond the checkpoint). */
@@ -129,4 +131,17 @@ export interface LogStorage {
   publishedSize(): number;
   setPublishedSize(size: number): void;
   close(): void;
+}
+
+/**
+ * The write half of the log's storage, which may run on another thread so a commit's fsync
+ * never stalls the HTTP event loop. Same contract as LogStorage.commitBatch (atomic, durable
+ * before the promise resolves, CHECKPOINT_CONFLICT on a failed compare-and-swap). The
+ * sequencer issues one call at a time; readers (LogStorage) see a commit once it resolved.
+ */
+export interface LogWriter {
+  commitBatch(batch: { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }): Promise<void>;
+  setCosigned(note: string, cosigned: string): Promise<void>;
+  setPublishedSize(size: number): Promise<void>;
+  close(): Promise<void>;
 }

@@ -6,7 +6,7 @@
  * or a crash, so nothing depends on an upload succeeding the first time.
  */
 import { entriesPath, newEntryBundles, newTiles, tilePath, utf8 } from '#verifier';
-import type { LogStorage, ObjectStore, StoredCheckpoint } from './ports.ts';
+import type { LogStorage, LogWriter, ObjectStore, StoredCheckpoint } from './ports.ts';
 import type { TileReader } from './tiles.ts';
 
 const TILE = { contentType: 'application/octet-stream', immutable: true };
@@ -15,16 +15,18 @@ const PARALLEL = 8;
 
 export class Publisher {
   private tilesDone = 0;
+  private published = 0;
 
   constructor(
     private readonly storage: LogStorage,
     private readonly tiles: TileReader,
     private readonly store: ObjectStore,
+    private readonly writer: LogWriter,
   ) {}
 
   /** Uploads every tile and bundle new between the last published size and `size`. */
   async publishTiles(size: number): Promise<void> {
-    const from = this.storage.publishedSize();
+    const from = Math.max(this.published, this.storage.publishedSize());
     if (size <= from) return;
     const jobs: Array<() => Promise<void>> = [];
     for (const t of newEntryBundles(from, size)) {
@@ -39,7 +41,8 @@ export class Publisher {
   async publishCheckpoint(cp: StoredCheckpoint): Promise<void> {
     if (this.tilesDone < cp.size) await this.publishTiles(cp.size);
     await this.store.put('checkpoint', utf8(cp.cosigned), CHECKPOINT);
-    this.storage.setPublishedSize(cp.size);
+    await this.writer.setPublishedSize(cp.size);
+    this.published = cp.size;
   }
 
 }

@@ -11,7 +11,7 @@
  */
 import { formatCheckpoint, signNote, subtreeHashesForAppend, treeHash, toHex } from '#verifier';
 import { LogError } from './errors.ts';
-import type { AdmittedEntry, LogStorage, StoredCheckpoint, StoredEntry, StoredHash, Witnesses } from './ports.ts';
+import type { AdmittedEntry, LogStorage, LogWriter, StoredCheckpoint, StoredEntry, StoredHash, Witnesses } from './ports.ts';
 import type { LogKey } from './keys.ts';
 import { HashCache, overlayKey, overlayReader } from './tree.ts';
 import type { Publisher } from './publish.ts';
@@ -55,6 +55,7 @@ export class Sequencer {
     private readonly opts: SequencerOptions,
     private readonly publisher: Publisher | null,
     private readonly witnesses: Witnesses | null,
+    private readonly writer: LogWriter,
   ) {
     const cp = storage.latestCheckpoint();
     if (!cp) throw new LogError('STARTUP_MISMATCH', 'log has no checkpoint', {});
@@ -65,11 +66,13 @@ export class Sequencer {
   submit(entry: AdmittedEntry, leafHash: Uint8Array): Promise<Integrated> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closing) return Promise.reject(new LogError('SHUTTING_DOWN', 'the log is shutting down', {}));
-    const existing = this.storage.indexOfLeafHash(leafHash);
-    if (existing !== null) return Promise.resolve({ index: existing, leafHash, checkpoint: this.current, duplicate: true });
+    // In-flight first: a batch's rows become readable just before `current` moves past them.
     const hex = toHex(leafHash);
     const waiting = this.inflight.get(hex);
     if (waiting) return waiting.then((r) => ({ ...r, duplicate: true }));
+    const existing = this.storage.indexOfLeafHash(leafHash);
+    if (existing !== null && existing < this.current.size) return Promise.resolve({ index: existing, leafHash, checkpoint: this.current, duplicate: true });
+    if (existing !== null) return this.afterRunning().then(() => this.submit(entry, leafHash));
     if (this.pool.length >= this.opts.poolMax) {
       return Promise.reject(new LogError('PUSHBACK', 'too many entries waiting to be integrated; retry shortly', { pending: this.pool.length }));
     }
@@ -79,6 +82,10 @@ export class Sequencer {
     p.then(forget, forget);
     this.kick();
     return p;
+  }
+
+  private async afterRunning(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   /** Stops taking submissions and waits for the batches already pooled. */
@@ -127,7 +134,7 @@ export class Sequencer {
     const text = formatCheckpoint({ origin: this.key.origin, size, rootHash: treeHash(size, read), extensions: [] });
     const note = signNote(text, [this.key.signer]);
     const next: StoredCheckpoint = { size, note, cosigned: note };
-    this.storage.commitBatch({ expected: prev.note, next, entries, hashes });
+    await this.writer.commitBatch({ expected: prev.note, next, entries, hashes });
     this.hashes.remember(hashes);
     this.current = next;
     await this.afterCommit(prev, next);
@@ -143,7 +150,7 @@ export class Sequencer {
       const lines = await this.witnesses.cosign(next.note, prev.size, proof);
       if (lines.length > 0 && this.current === next) {
         const cosigned = next.note + lines.join('');
-        this.storage.setCosigned(next.note, cosigned);
+        await this.writer.setCosigned(next.note, cosigned);
         this.current = { ...next, cosigned };
       }
     }

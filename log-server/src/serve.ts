@@ -18,6 +18,8 @@ export interface ServeOptions {
   s3?: { bucket: string; endpoint?: string | undefined; region?: string | undefined; prefix?: string | undefined };
   batchMax: number;
   poolMax: number;
+  /** Worker threads verifying submissions (0: on the main thread). */
+  admissionWorkers: number;
 }
 
 export async function serve(o: ServeOptions): Promise<number> {
@@ -25,7 +27,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const objectStore: ObjectStore | null = null;
   const witnesses = new LateWitnesses();
   const log = await openLog(o.dir, {
-    policy: releasePolicy({ allowedSigners: o.allowedSigners }),
+    policy: releasePolicy({ allowedSigners: o.allowedSigners, workers: o.admissionWorkers }),
     objectStore,
     witnesses,
     batchMax: o.batchMax,

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBase64 } from '#verifier';
 import { LogError } from '../src/errors.ts';
-import type { AdmittedEntry, EntryPolicy, ObjectStore, Witnesses } from '../src/ports.ts';
+import type { AdmissionContext, AdmittedEntry, EntryPolicy, ObjectStore, Witnesses } from '../src/ports.ts';
 import { createLog, openLog } from '../src/log.ts';
 import type { Log } from '../src/log.ts';
 import { buildApp } from '../src/http/app.ts';
 
-export const rawLeafPolicy: EntryPolicy = {
+export const rawLeafPolicy: { admit(bundleJson: string, ctx?: AdmissionContext): AdmittedEntry } = {
   admit(bundleJson: string): AdmittedEntry {
     let b: Record<string, unknown>;
     try {

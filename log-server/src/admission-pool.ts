@@ -1,0 +1,71 @@
+/**
+ * Runs the admission hot path (admission.ts fastAdmitter) on worker threads, so signature
+ * checks and canonical encoding use the machine's other cores while the main thread parses
+ * HTTP and sequences. A worker answers an entry or null ("not decidable here": the caller runs
+ * the full verifyEntryBundle path itself). Requests go to the least-loaded worker; a worker
+ * that dies fails its in-flight requests (they are not acknowledged) and is replaced.
+ */
+import { Worker } from 'node:worker_threads';
+import type { AdmittedEntry } from './ports.ts';
+
+interface Slot {
+  worker: Worker;
+  inflight: Map<number, { resolve: (e: AdmittedEntry | null) => void; reject: (e: unknown) => void }>;
+}
+
+export interface PoolKeys {
+  allowedSigners: Array<string | Uint8Array>;
+  allowedRebuilders: Array<string | Uint8Array>;
+}
+
+/** Workers run TypeScript too: register tsx's loader in the worker, then load the worker body. */
+const BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./admission-worker.ts', import.meta.url).href)}); })`;
+
+export class AdmissionPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 0;
+  private closed = false;
+
+  constructor(private readonly keys: PoolKeys, size: number) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  admit(bundleJson: string): Promise<AdmittedEntry | null> {
+    if (this.closed) return Promise.resolve(null);
+    const slot = this.slots.reduce((a, b) => (b.inflight.size < a.inflight.size ? b : a));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (slot.inflight.size === 0) slot.worker.ref();
+      slot.inflight.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, bundleJson });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(BOOT, { eval: true, workerData: this.keys });
+    const slot: Slot = { worker, inflight: new Map() };
+    worker.on('message', (m: { id: number; entry: AdmittedEntry | null }) => {
+      const p = slot.inflight.get(m.id);
+      slot.inflight.delete(m.id);
+      if (slot.inflight.size === 0) slot.worker.unref(); // an idle pool never keeps the process alive
+      p?.resolve(m.entry);
+    });
+    worker.on('error', (e) => this.fail(slot, e));
+    worker.on('exit', () => this.fail(slot, new Error('admission worker exited')));
+    worker.unref();
+    return slot;
+  }
+
+  private fail(slot: Slot, e: unknown): void {
+    for (const p of slot.inflight.values()) p.reject(e);
+    slot.inflight.clear();
+    const i = this.slots.indexOf(slot);
+    if (i >= 0 && !this.closed) this.slots[i] = this.spawn();
+  }
+}

@@ -34,6 +34,12 @@ export const LOG_ERROR_CODES = [
   'KEY_INVALID',
   'STORAGE_FAILED',
   'PUBLISH_FAILED',
+  // witness (c2sp.org/tlog-witness add-checkpoint)
+  'WITNESS_UNKNOWN_LOG',
+  'WITNESS_UNTRUSTED',
+  'WITNESS_CONFLICT',
+  'WITNESS_INCONSISTENT',
+  'WITNESS_STATE',
 ] as const;
 
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
@@ -60,6 +66,11 @@ export const LOG_ERROR_STATUS: Record<LogErrorCode, number> = {
   KEY_INVALID: 500,
   STORAGE_FAILED: 500,
   PUBLISH_FAILED: 500,
+  WITNESS_UNKNOWN_LOG: 404,
+  WITNESS_UNTRUSTED: 403,
+  WITNESS_CONFLICT: 409,
+  WITNESS_INCONSISTENT: 422,
+  WITNESS_STATE: 500,
 };
 
 export type Evidence = Record<string, unknown>;

@@ -13,7 +13,7 @@ import { signRelease, signRebuild, signRevocation, type SignReleaseInput } from 
 import { publishRelease } from './publish.ts';
 import { fetchEntry } from './log-client.ts';
 import type { BundleJson, SigningMethod } from './sign.ts';
-import { defaultBuilderVersion, logIdentity, measurementsFromJson, need, optInt, parseFlags, readMeasurements, usageError, type Flags } from './cli-input.ts';
+import { defaultBuilderVersion, logIdentity, need, optInt, parseFlags, readMeasurements, usageError, type Flags } from './cli-input.ts';
 
 interface Command { path: string[]; summary: string; help: string; run(args: string[]): Promise<number> }
 
@@ -43,11 +43,12 @@ function signingMethod(f: Flags): SigningMethod {
   return { keyPem: readFileSync(need(f, 'key'), 'utf8') };
 }
 
-/** The EIF measuring function from #verifier (verifier/src/eif), when it is available. */
-function eifMeasurer(): ((eif: Uint8Array) => Measurements) | undefined {
-  const f = (verifier as Record<string, unknown>).measureEif;
-  if (typeof f !== 'function') return undefined;
-  return (eif) => measurementsFromJson((f as (b: Uint8Array) => unknown)(eif));
+/** PCR0/1/2(/8) of an EIF, computed by the verifier's nitro-cli-compatible measurer. */
+function measureEifPcrs(eif: Uint8Array): Measurements {
+  const m = verifier.measureEif(eif);
+  const out: Measurements = { pcr0: m.pcr0, pcr1: m.pcr1, pcr2: m.pcr2 };
+  if (m.pcr8) out.pcr8 = m.pcr8;
+  return out;
 }
 
 function artifactInput(f: Flags): SignReleaseInput {
@@ -61,11 +62,7 @@ function artifactInput(f: Flags): SignReleaseInput {
     builderVersion: typeof f['builder-version'] === 'string' ? f['builder-version'] : defaultBuilderVersion(),
   };
   if (typeof f.pcrs === 'string') input.measurements = readMeasurements(f.pcrs);
-  else {
-    const m = eifMeasurer();
-    if (!m) throw usageError('this build cannot measure EIFs yet: pass --pcrs FILE (nitro-cli describe-eif JSON or pcr.json)');
-    input.measure = m;
-  }
+  else input.measure = measureEifPcrs;
   return input;
 }
 
@@ -110,7 +107,8 @@ const sign: Command = {
 Writes an in-toto statement (predicate https://keycast.dev/release/v1: subject = the EIF's
 SHA-256; PCR0/1/2(/8), source repo and 40-hex commit, lock file SHA-256, builder version) as a
 DSSE envelope in a Sigstore v0.3 bundle. No network with --key. PCRs come from --pcrs (nitro-cli
-describe-eif JSON or pcr.json) or are computed from the EIF.
+describe-eif JSON or pcr.json, for EIFs built elsewhere) or are computed from the EIF (EIF v4,
+CRC checked; the same PCRs nitro-cli reports).
 ${SIGN_HELP}`,
   async run(args) {
     const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS });

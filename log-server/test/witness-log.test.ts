@@ -1,0 +1,143 @@
+/**
+ * Witness round trips between a real log (loopback) and real witness servers (loopback): the
+ * log serves checkpoints with the cosignatures it collected; a witness that is behind is
+ * resynced through 409; a witness that is ahead (the log was rolled back) refuses and the log
+ * carries on without its cosignature; a witness that is down costs nothing but a log line.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkWitnessPolicy, cosignatureSigner, cosignatureVerifierKey, formatSignerKey, openCheckpoint, noteVerifier, SIG_COSIGNATURE_V1 } from '#verifier';
+import { randomBytes } from 'node:crypto';
+import { createLog } from '../src/log.ts';
+import type { Log } from '../src/log.ts';
+import { consistencyProof } from '../src/proofs.ts';
+import { buildWitnessApp } from '../src/witness/server.ts';
+import { FileWitnessState } from '../src/witness/state.ts';
+import { WitnessClient } from '../src/witness/client.ts';
+import { ORIGIN, leafBundle, post, startTestLog } from './helpers.ts';
+import type { TestLog } from './helpers.ts';
+
+async function startWitness(name: string, logVkey: string, dir = mkdtempSync(join(tmpdir(), 'keycast-w-'))) {
+  const skey = formatSignerKey(name, SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32)));
+  const state = new FileWitnessState(dir);
+  const app = await buildWitnessApp({ state, signer: cosignatureSigner(skey), logs: [{ origin: ORIGIN, vkey: logVkey }] });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { url, state, vkey: cosignatureVerifierKey(skey), close: async () => { await app.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** A log in `dir` whose witness client proves consistency from the log's own hashes. */
+async function logWith(dir: string, witnesses: Array<{ vkey: string; url: string }>, messages: string[]): Promise<TestLog> {
+  let log: Log | undefined;
+  const client = new WitnessClient({
+    witnesses, timeoutMs: 1000, log: (m) => messages.push(m),
+    prove: (o, n) => consistencyProof(o, n, log!.hashes.read),
+  });
+  const t = await startTestLog({ dir, witnesses: client });
+  log = t.log;
+  return t;
+}
+
+async function checkpoint(url: string): Promise<string> {
+  const r = await fetch(`${url}/checkpoint`);
+  assert.equal(r.status, 200);
+  return r.text();
+}
+
+async function add(t: TestLog, text: string): Promise<void> {
+  const r = await post(t.url, leafBundle(text));
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+}
+
+test('the log serves checkpoints cosigned by its witnesses; a late witness is resynced via 409', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-log-'));
+  const { vkey } = createLog(dir, ORIGIN);
+  const w1 = await startWitness('w1.keycast.test', vkey);
+  const w2 = await startWitness('w2.keycast.test', vkey);
+  const messages: string[] = [];
+  let t = await logWith(dir, [{ vkey: w1.vkey, url: w1.url }], messages);
+  try {
+    await add(t, 'one');
+    await add(t, 'two');
+    const cp = await checkpoint(t.url);
+    assert.equal(openCheckpoint(cp, noteVerifier(vkey), ORIGIN).checkpoint.size, 2);
+    assert.deepEqual(checkWitnessPolicy(cp, { witnesses: [w1.vkey], threshold: 1, now: Date.now() / 1000 }).cosigners.map((c) => c.name), ['w1.keycast.test']);
+    assert.equal(w1.state.latest(ORIGIN)?.size, 2);
+    await t.close();
+
+    // Restart with a second witness that has never seen this log: its first answer is 409 "0".
+    t = await logWith(dir, [{ vkey: w1.vkey, url: w1.url }, { vkey: w2.vkey, url: w2.url }], messages);
+    await add(t, 'three');
+    const cp3 = await checkpoint(t.url);
+    checkWitnessPolicy(cp3, { witnesses: [w1.vkey, w2.vkey], threshold: 2, now: Date.now() / 1000 });
+    assert.equal(w2.state.latest(ORIGIN)?.size, 3);
+    await add(t, 'four');
+    checkWitnessPolicy(await checkpoint(t.url), { witnesses: [w1.vkey, w2.vkey], threshold: 2, now: Date.now() / 1000 });
+    assert.equal(w1.state.latest(ORIGIN)?.size, 4);
+    assert.equal(w2.state.latest(ORIGIN)?.size, 4);
+  } finally {
+    await t.close();
+    await w1.close();
+    await w2.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a witness that is ahead (the log was rolled back) refuses; the log keeps serving without it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-log-'));
+  const snapshot = mkdtempSync(join(tmpdir(), 'keycast-snap-'));
+  const { vkey } = createLog(dir, ORIGIN);
+  cpSync(dir, snapshot, { recursive: true });
+  const w = await startWitness('w1.keycast.test', vkey);
+  const messages: string[] = [];
+  let t = await logWith(dir, [{ vkey: w.vkey, url: w.url }], messages);
+  try {
+    for (const s of ['a', 'b', 'c']) await add(t, s);
+    assert.equal(w.state.latest(ORIGIN)?.size, 3);
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(snapshot, dir, { recursive: true }); // the operator restores an old backup: a fork
+    t = await logWith(dir, [{ vkey: w.vkey, url: w.url }], messages);
+    await add(t, 'x');
+    const cp = await checkpoint(t.url);
+    assert.equal(openCheckpoint(cp, noteVerifier(vkey), ORIGIN).checkpoint.size, 1, 'the entry is still acknowledged and served');
+    assert.throws(() => checkWitnessPolicy(cp, { witnesses: [w.vkey], threshold: 1, now: Date.now() / 1000 }), { code: 'WITNESS_POLICY' });
+    assert.equal(w.state.latest(ORIGIN)?.size, 3, 'the witness did not roll back');
+    assert.ok(messages.some((m) => /w1\.keycast\.test/.test(m) && /409/.test(m)), messages.join('\n'));
+  } finally {
+    await t.close();
+    await w.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(snapshot, { recursive: true, force: true });
+  }
+});
+
+test('a witness that is down or returns a forged cosignature contributes nothing and is not fatal', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-log-'));
+  const { vkey } = createLog(dir, ORIGIN);
+  const good = await startWitness('good.keycast.test', vkey);
+  const liar = await startWitness('liar.keycast.test', vkey);
+  const impostorKey = cosignatureVerifierKey(formatSignerKey('liar.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32))));
+  const messages: string[] = [];
+  const witnesses = [
+    { vkey: good.vkey, url: good.url },
+    { vkey: impostorKey, url: liar.url }, // answers 200, but not with the key we pinned
+    { vkey: cosignatureVerifierKey(formatSignerKey('down.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32))), url: 'http://127.0.0.1:9' },
+  ];
+  const t = await logWith(dir, witnesses, messages);
+  try {
+    await add(t, 'only');
+    const cp = await checkpoint(t.url);
+    const lines = cp.split('\n').filter((l) => l.startsWith('— '));
+    assert.deepEqual(lines.map((l) => l.split(' ')[1]), [ORIGIN, 'good.keycast.test']);
+    assert.ok(messages.some((m) => /liar/.test(m) && /no valid cosignature/.test(m)), messages.join('\n'));
+    assert.ok(messages.some((m) => /down\.keycast\.test/.test(m)), messages.join('\n'));
+  } finally {
+    await t.close();
+    await good.close();
+    await liar.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -51,8 +51,12 @@ export interface Head {
   end: number;
 }
 
-/** Reads one head at `off`, strictly (shortest form, definite, safe-integer argument). Returns null if malformed. */
-export function readHead(buf: Uint8Array, off: number): Head | null {
+/**
+ * Reads one head at `off`, strictly (definite, safe-integer argument, and shortest form unless
+ * `allowWide`, which the payload walker uses because the NSM writes its timestamp in 8 bytes).
+ * Returns null if malformed.
+ */
+export function readHead(buf: Uint8Array, off: number, allowWide = false): Head | null {
   if (off >= buf.length) return null;
   const b = buf[off]!;
   const major = b >> 5;
@@ -66,7 +70,7 @@ export function readHead(buf: Uint8Array, off: number): Head | null {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
   const arg = Number(v);
   const min = w === 1 ? 24 : w === 2 ? 0x100 : w === 4 ? 0x10000 : 0x100000000;
-  if (arg < min) return null;
+  if (arg < min && !allowWide) return null;
   return { major, arg, end: off + 1 + w };
 }
 
@@ -94,8 +98,8 @@ export function isPlainCbor(buf: Uint8Array): boolean {
       continue;
     }
     pending[pending.length - 1]!--;
-    const h = readHead(buf, off);
-    if (!h) return false;
+    const h = readHead(buf, off, true);
+    if (!h || (h.major !== MT.UINT && !readHead(buf, off))) return false; // only uints may be wide
     off = h.end;
     switch (h.major) {
       case MT.UINT:

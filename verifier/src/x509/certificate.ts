@@ -58,7 +58,8 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     return parse(der);
   } catch (e) {
     if (e instanceof DerError) malformed(e.message, e.at);
-    throw e;
+    if (e instanceof VerifierError) throw e;
+    malformed(`undecodable: ${(e as Error).message}`); // e.g. invalid UTF-8 in a name
   }
 }
 

@@ -62,7 +62,14 @@ function load(der: Uint8Array, index: number, role: string): Entry {
     if (e instanceof VerifierError) throw new VerifierError(e.code, `${role}: ${e.message}`, { ...e.evidence, index, role, sha256 }, { cause: e });
     throw e;
   }
-  const entry = { cert, key: createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' }), sha256 };
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
+  } catch (e) {
+    // e.g. a point not on P-384: OpenSSL refuses to load it
+    throw new VerifierError('CERT_MALFORMED', `${role}: unusable public key (${(e as Error).message})`, { reason: 'unusable public key', index, role, subject: cert.subject, sha256 }, { cause: e });
+  }
+  const entry = { cert, key, sha256 };
   if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(sha256, entry);
   return entry;

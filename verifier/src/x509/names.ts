@@ -16,6 +16,7 @@ const SHORT: Record<string, string> = {
 };
 const BY_SHORT: Record<string, string> = Object.fromEntries(Object.entries(SHORT).map(([k, v]) => [v, k]));
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const STRING_TAGS = new Set([TAG.UTF8_STRING, TAG.PRINTABLE_STRING, TAG.IA5_STRING, 0x14 /* T61 */]);
 
 /** One line like `C=US, O=Amazon, OU=AWS, CN=aws.nitro-enclaves`, in encoding order. */
@@ -31,7 +32,12 @@ export function nameToString(name: Tlv): string {
       if (!type || !value || extra) throw new DerError('bad AttributeTypeAndValue', atv.start);
       const oid = readOid(type);
       if (!STRING_TAGS.has(value.tag as never)) throw new DerError(`unsupported attribute value tag 0x${value.tag.toString(16)}`, value.start);
-      const text = value.tag === TAG.UTF8_STRING ? new TextDecoder('utf-8', { fatal: true }).decode(value.content) : String.fromCharCode(...value.content);
+      let text: string;
+      try {
+        text = value.tag === TAG.UTF8_STRING ? UTF8.decode(value.content) : String.fromCharCode(...value.content);
+      } catch {
+        throw new DerError('invalid UTF-8 in a name', value.start);
+      }
       parts.push(`${SHORT[oid] ?? oid}=${text}`);
     }
   }

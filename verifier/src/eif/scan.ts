@@ -135,7 +135,7 @@ export class EifScanner {
     this.crc = crc32(part, this.crc);
     this.measurer.update(part);
     this.secHash!.update(part);
-    this.keep?.push(part.slice());
+    this.keep?.push(new Uint8Array(part)); // copy: callers may reuse their chunk
     st.left -= take;
     this.offset += take;
     if (st.left === 0) this.endSection();

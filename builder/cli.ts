@@ -1,0 +1,108 @@
+/**
+ * `keycast build`, `keycast describe-eif`, `keycast diff-eif` (issue #4). Matches
+ * cli/command.ts structurally. Heavy modules load inside `run`. The release signer adds its
+ * commands by appending to `commands` below.
+ */
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+
+interface Command {
+  path: string[];
+  summary: string;
+  help: string;
+  run(args: string[]): Promise<number>;
+}
+
+function usageError(message: string): Error {
+  const e = new Error(message);
+  e.name = 'UsageError';
+  (e as Error & { code: string }).code = 'USAGE';
+  return e;
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals = false): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    return parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: positionals });
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+}
+
+const BUILD_FLAGS = {
+  lock: { type: 'string' }, out: { type: 'string' }, kernel: { type: 'string' }, 'kernel-config': { type: 'string' },
+  init: { type: 'string' }, nsm: { type: 'string' }, rootfs: { type: 'string' }, 'rootfs-type': { type: 'string' },
+  cmdline: { type: 'string' }, 'cmdline-file': { type: 'string' }, arg: { type: 'string', multiple: true }, env: { type: 'string', multiple: true },
+  arch: { type: 'string' }, format: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' },
+  'signing-certificate': { type: 'string' }, 'signing-key': { type: 'string' },
+} as const;
+
+const buildCmd: Command = {
+  path: ['build'],
+  summary: 'build a byte-reproducible EIF from pinned inputs',
+  help: `keycast build --out DIR [--lock builder.lock.json] [input flags] [--json]
+
+Assembles DIR/enclave.eif from pinned inputs and writes DIR/measurements.json (PCR0/1/2[/8],
+sha256, size) and DIR/builder.lock.json (the lock actually used, every digest filled in).
+
+With --lock, every input is checked against the lock's SHA-256 (a mismatch refuses with the
+file, expected and actual digests); input flags then only override paths. Without --lock, the
+flags define the inputs and the generated DIR/builder.lock.json pins them for the next build.
+
+Inputs:
+  --kernel FILE            bzImage (x86_64) or Image (aarch64)
+  --kernel-config FILE     optional; fills OperatingSystem/KernelVersion like nitro-cli
+  --init FILE              the enclave init binary
+  --nsm FILE               nsm.ko (omit for kernels with NSM built in)
+  --rootfs PATH            a directory, a docker-save tarball or an OCI layout
+  --rootfs-type T          dir | docker-save | oci (default dir)
+  --cmdline STR | --cmdline-file FILE (trimmed, as nitro-cli does)
+  --arg A (repeat)         the app's argv, written to /cmd
+  --env K=V (repeat)       the app's environment, written to /env
+  --arch x86_64|aarch64    (default x86_64)   --format linuxkit|canonical (default linuxkit)
+  --name N --version V     ImageName / ImageVersion in the metadata
+  --signing-certificate PEM --signing-key PEM   sign PCR0 (adds PCR8)
+The build never reads the clock, the owner, mtimes, umask, locale or directory order.`,
+  async run(args) {
+    const { values: v } = parse(args, BUILD_FLAGS);
+    const { runBuild } = await import('./src/build-cli.ts');
+    return runBuild(v, usageError);
+  },
+};
+
+const describeCmd: Command = {
+  path: ['describe-eif'],
+  summary: "print an EIF's measurements and metadata as nitro-cli describe-eif does",
+  help: `keycast describe-eif FILE [--json]
+
+Reads FILE in one streaming pass (bounded memory), checks its structure and CRC-32, and
+prints nitro-cli's describe-eif JSON: EifVersion, Measurements {HashAlgorithm, PCR0, PCR1,
+PCR2[, PCR8]}, IsSigned, CheckCRC, [SignatureCheck], ImageName, ImageVersion, Metadata.
+With --json it adds Keycast's view (sha256 of the file, sections with offsets and SHA-384).
+Exit 0 when the CRC matches, 1 (EIF_CRC) when it does not; malformed files: EIF_MALFORMED.`,
+  async run(args) {
+    const { values: v, positionals } = parse(args, {}, true);
+    if (positionals.length !== 1) throw usageError('describe-eif takes exactly one FILE');
+    const { runDescribe } = await import('./src/build-cli.ts');
+    return runDescribe(positionals[0]!, v.json === true);
+  },
+};
+
+const diffCmd: Command = {
+  path: ['diff-eif'],
+  summary: 'explain why two EIFs differ (sections, PCRs, files in the ramdisks)',
+  help: `keycast diff-eif A B [--json]
+
+Compares two EIFs: which PCRs differ, which sections, and for ramdisks which files differ
+(added, removed, content, type, mode, owner, link target, mtime, nlink) or whether only the
+cpio encoding differs (hex case, inode numbering, order). Exit 0 identical, 1 different.`,
+  async run(args) {
+    const { values: v, positionals } = parse(args, {}, true);
+    if (positionals.length !== 2) throw usageError('diff-eif takes two files: A B');
+    const { runDiff } = await import('./src/build-cli.ts');
+    return runDiff(positionals[0]!, positionals[1]!, v.json === true);
+  },
+};
+
+export const buildCommands: Command[] = [buildCmd, describeCmd, diffCmd];
+
+export const commands: Command[] = [...buildCommands];

@@ -2,4 +2,5 @@
 import { group } from './registry.ts';
 
 group(['log'], () => import('../log-server/cli.ts'));
+group(['witness'], () => import('../log-server/cli.ts'));
 group(['build', 'describe-eif', 'diff-eif', 'release'], () => import('../builder/cli.ts'));

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { createLog, DB_FILE } from './src/log.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
+import { witnessCommands } from './src/witness/cli.ts';
 
 interface Command {
   path: string[];
@@ -132,4 +133,4 @@ function intFlag(v: Record<string, unknown>, name: string, dflt: number): number
   return Number(s);
 }
 
-export const commands: Command[] = [init, vkey, serveCmd];
+export const commands: Command[] = [init, vkey, serveCmd, ...witnessCommands];

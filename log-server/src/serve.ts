@@ -7,6 +7,8 @@ import { openLog } from './log.ts';
 import type { ObjectStore, Witnesses } from './ports.ts';
 import { buildApp } from './http/app.ts';
 import { releasePolicy } from './admission.ts';
+import { consistencyProof } from './proofs.ts';
+import { WitnessClient } from './witness/client.ts';
 
 export interface ServeOptions {
   dir: string;
@@ -24,7 +26,7 @@ export interface ServeOptions {
 
 export async function serve(o: ServeOptions): Promise<number> {
   const say = (m: string) => process.stderr.write(m + '\n');
-  const objectStore: ObjectStore | null = null;
+  const objectStore: ObjectStore | null = o.s3 ? new (await import('./objectstore/s3.ts')).S3ObjectStore(o.s3) : null;
   const witnesses = new LateWitnesses();
   const log = await openLog(o.dir, {
     policy: releasePolicy({ allowedSigners: o.allowedSigners, workers: o.admissionWorkers }),
@@ -34,6 +36,9 @@ export async function serve(o: ServeOptions): Promise<number> {
     poolMax: o.poolMax,
     log: say,
   });
+  if (o.witnesses.length > 0) {
+    witnesses.target = new WitnessClient({ witnesses: o.witnesses, prove: (a, b) => consistencyProof(a, b, log.hashes.read), log: say });
+  }
   const app = await buildApp({ log });
   const address = await app.listen({ host: o.host, port: o.port });
   say(`log ${log.key.origin} at size ${log.sequencer.current.size}; vkey ${log.key.vkey}`);

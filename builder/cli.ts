@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
+import { releaseCommands } from './src/release/commands.ts';
 
 interface Command {
   path: string[];
@@ -105,4 +106,4 @@ cpio encoding differs (hex case, inode numbering, order). Exit 0 identical, 1 di
 
 export const buildCommands: Command[] = [buildCmd, describeCmd, diffCmd];
 
-export const commands: Command[] = [...buildCommands];
+export const commands: Command[] = [...buildCommands, ...releaseCommands];

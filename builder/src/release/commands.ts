@@ -1,17 +1,15 @@
 /**
  * `keycast release …` (issue #4): keygen, sign, publish, revoke, attest-rebuild, verify.
  * Structurally the cli/command.ts shape; builder/cli.ts spreads `releaseCommands` into its list.
- * Files: keys are PEM (private keys written with mode 0600, never printed); bundles are
+ * The signing and network modules (@sigstore/sign) load inside `run`, so `keycast build` does
+ * not pay for them. Files: keys are PEM (private keys written with mode 0600, never printed); bundles are
  * Sigstore bundle JSON. Progress goes to stderr, results to stdout (JSON with --json).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as verifier from '#verifier';
 import type { Measurements } from '#verifier';
-import { generateSigningKey } from './keys.ts';
 import { parseSourceRef } from './statement.ts';
-import { signRelease, signRebuild, signRevocation, type SignReleaseInput } from './release.ts';
-import { publishRelease } from './publish.ts';
-import { fetchEntry } from './log-client.ts';
+import type { SignReleaseInput } from './release.ts';
 import type { BundleJson, SigningMethod } from './sign.ts';
 import { defaultBuilderVersion, logIdentity, need, optInt, parseFlags, readMeasurements, usageError, type Flags } from './cli-input.ts';
 
@@ -89,6 +87,7 @@ public key to KEY.pem.pub (SPKI PEM: give it to the log operator's --allow list 
   async run(args) {
     const { flags } = parseFlags(args, { out: { type: 'string' } });
     const out = need(flags, 'out');
+    const { generateSigningKey } = await import('./keys.ts');
     const k = generateSigningKey();
     writeFileSync(out, k.privateKeyPem, { mode: 0o600, flag: 'wx' });
     writeFileSync(`${out}.pub`, k.publicKeyPem, { flag: 'wx' });
@@ -113,6 +112,7 @@ ${SIGN_HELP}`,
   async run(args) {
     const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS });
     const out = need(flags, 'out');
+    const { signRelease } = await import('./release.ts');
     const bundle = await signRelease({ ...artifactInput(flags), ...signingMethod(flags) });
     writeBundle(out, bundle);
     print(flags, { bundle: out, eifSha256: eifSha256Of(bundle) }, `wrote ${out}`);
@@ -124,6 +124,7 @@ async function publishAndWrite(flags: Flags, bundle: BundleJson, out: string): P
   const logUrl = need(flags, 'log');
   process.stderr.write(`submitting to ${logUrl}/add-entry\n`);
   const opts = typeof flags['log-key'] === 'string' ? { log: logIdentity(flags['log-key']) } : {};
+  const { publishRelease } = await import('./publish.ts');
   const r = await publishRelease(logUrl, bundle, opts);
   writeBundle(out, r.bundle);
   print(flags, { index: r.index, leafHash: r.leafHash, duplicate: r.duplicate, bundle: out }, `logged at index ${r.index}${r.duplicate ? ' (already present)' : ''}; wrote ${out}`);
@@ -164,10 +165,12 @@ ${SIGN_HELP}`,
     if (index === undefined) throw usageError('--index is required');
     let pcr0 = typeof flags.pcr0 === 'string' ? flags.pcr0.toLowerCase() : undefined;
     if (!pcr0) {
+      const { fetchEntry } = await import('./log-client.ts');
       const e = await fetchEntry(need(flags, 'log'), index);
       if (e.kind !== 'release') throw usageError(`entry ${index} is a ${e.kind}, not a release`);
       pcr0 = e.pcr0;
     }
+    const { signRevocation } = await import('./release.ts');
     const bundle = await signRevocation({ logIndex: index, pcr0, reason: need(flags, 'reason'), ...signingMethod(flags) });
     return publishAndWrite(flags, bundle, typeof flags.out === 'string' ? flags.out : `revocation-${index}.json`);
   },
@@ -189,6 +192,7 @@ ${SIGN_HELP}`,
     const out = need(flags, 'out');
     const releaseIndex = optInt(flags, 'release-index');
     const input = { ...artifactInput(flags), ...signingMethod(flags), ...(releaseIndex === undefined ? {} : { releaseIndex }) };
+    const { signRebuild } = await import('./release.ts');
     const bundle = await signRebuild(input);
     if (typeof flags.log === 'string') return publishAndWrite(flags, bundle, out);
     writeBundle(out, bundle);

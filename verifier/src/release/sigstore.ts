@@ -7,9 +7,11 @@
  * they are verified with timestampThreshold 0 (notes/tlog.md §3.4 (c)); certificate bundles
  * keep the default of 1 and need timestamp and CA material in the root.
  */
-import { bundleFromJSON } from '@sigstore/bundle';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toSignedEntity, toTrustMaterial, Verifier, type KeyFinderFunc } from '@sigstore/verify';
+import { createRequire } from 'node:module';
+import type * as SigstoreBundle from '@sigstore/bundle';
+import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
+import type * as SigstoreVerify from '@sigstore/verify';
+import type { KeyFinderFunc } from '@sigstore/verify';
 import { VerifierError } from '../errors.ts';
 import { bytesEqual } from '../bytes.ts';
 import { parseBundle } from './bundle.ts';
@@ -30,6 +32,19 @@ export interface VerifiedRelease {
   entry: DecodedEntry;
   /** The bundle's tlog entries after the binding checks (index, log ID, checkpoint). */
   tlogEntries: BoundEntry[];
+}
+
+/**
+ * The sigstore-js packages (CommonJS) are loaded on first use: they cost ~0.5 s and ~10 MB at
+ * startup, and most importers of #verifier (the enclave, the log's hot path) never call this.
+ */
+let sigstoreLibs: { bundle: typeof SigstoreBundle; specs: typeof ProtobufSpecs; verify: typeof SigstoreVerify } | undefined;
+function libs(): NonNullable<typeof sigstoreLibs> {
+  if (!sigstoreLibs) {
+    const req = createRequire(import.meta.url);
+    sigstoreLibs = { bundle: req('@sigstore/bundle'), specs: req('@sigstore/protobuf-specs'), verify: req('@sigstore/verify') };
+  }
+  return sigstoreLibs;
 }
 
 function keyFinder(key: ReleaseSigner | undefined): KeyFinderFunc {
@@ -67,9 +82,10 @@ export function verifyReleaseBundleWithSigstore(bundleJson: string | Record<stri
 
 function runStock(json: Record<string, unknown>, root: TrustedRootJson, signer: ReleaseSigner | undefined, tlogThreshold: number, keyless: boolean): void {
   try {
-    const trust = toTrustMaterial(TrustedRoot.fromJSON(root), keyFinder(signer));
-    const verifier = new Verifier(trust, { tlogThreshold, ctlogThreshold: keyless ? 1 : 0, timestampThreshold: keyless ? 1 : 0 });
-    verifier.verify(toSignedEntity(bundleFromJSON(json)));
+    const { bundle, specs, verify } = libs();
+    const trust = verify.toTrustMaterial(specs.TrustedRoot.fromJSON(root), keyFinder(signer));
+    const verifier = new verify.Verifier(trust, { tlogThreshold, ctlogThreshold: keyless ? 1 : 0, timestampThreshold: keyless ? 1 : 0 });
+    verifier.verify(verify.toSignedEntity(bundle.bundleFromJSON(json)));
   } catch (e) {
     if (e instanceof VerifierError) throw e;
     const code = (e as { code?: unknown }).code;

@@ -9,6 +9,7 @@
  *    linuxkit's initrd.go does with tar hard links.
  * Symlink data is the target path. Pure and deterministic: same list in, same headers out.
  */
+import { posix } from 'node:path';
 import { VerifierError } from '../errors.ts';
 import { DIALECTS, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, type CpioDialect, type NewcHeader } from './newc.ts';
 
@@ -43,9 +44,9 @@ function parentOf(name: string): string {
   return i < 0 ? '' : name.slice(0, i);
 }
 
+/** Relative link target from `from`'s directory to `to` (valid before and after a chroot). */
 function relativeTarget(from: string, to: string): string {
-  const up = from.split('/').length - 1;
-  return '../'.repeat(up) + to;
+  return posix.relative(posix.dirname(from), to);
 }
 
 export function planArchive(members: readonly CpioMember[], dialect: CpioDialect): { planned: PlannedMember[]; nextIno: number } {

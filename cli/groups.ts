@@ -4,3 +4,4 @@ import { group } from './registry.ts';
 group(['log'], () => import('../log-server/cli.ts'));
 group(['witness'], () => import('../log-server/cli.ts'));
 group(['build', 'describe-eif', 'diff-eif', 'release'], () => import('../builder/cli.ts'));
+group(['verify'], () => import('../verifier/cli.ts'));

@@ -91,3 +91,5 @@ export { MAX_CLOCK_SKEW_MS, isDebugMode, checkPolicy } from './src/attestation/p
 export type { AttestationPolicy } from './src/attestation/policy.ts';
 export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
+export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
+export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';

@@ -55,6 +55,8 @@ export const VERIFIER_ERROR_CODES = [
   'USER_DATA_MISMATCH',
   'PUBLIC_KEY_MISMATCH',
   'ATTESTATION_AGE',
+  'RELEASE_NOT_LOGGED',
+  'RELEASE_REVOKED',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',

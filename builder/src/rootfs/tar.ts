@@ -29,7 +29,13 @@ export class ByteReader {
 
   private async fill(n: number): Promise<boolean> {
     while (this.buf.length < n && !this.done) {
-      const r = await this.it.next();
+      let r: IteratorResult<Buffer | Uint8Array>;
+      try {
+        r = await this.it.next();
+      } catch (e) {
+        if (e instanceof BuilderError) throw e;
+        throw new BuilderError('ROOTFS_MALFORMED', `cannot read layer stream: ${(e as Error).message}`, {}, { cause: e });
+      }
       if (r.done) this.done = true;
       else this.buf = this.buf.length === 0 ? Buffer.from(r.value) : Buffer.concat([this.buf, r.value]);
     }

@@ -171,3 +171,38 @@ test('a decoded leaf is self-checking: tampering with any part of it is detected
   rejects(() => decodeLeaf(swapped), 'RELEASE_MALFORMED');
   rejects(() => decodeLeaf(Buffer.from([0xff, 0xfe])), 'RELEASE_MALFORMED');
 });
+
+/** The other valid ECDSA signature (r, n − s) of the same message, DER-encoded. */
+function malleate(derSig: Buffer): Buffer {
+  const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const readInt = (at: number): [bigint, number] => {
+    const len = derSig[at + 1]!;
+    return [BigInt('0x' + derSig.subarray(at + 2, at + 2 + len).toString('hex')), at + 2 + len];
+  };
+  const [r, next] = readInt(2);
+  const [s] = readInt(next);
+  const int = (v: bigint) => {
+    let h = v.toString(16);
+    if (h.length % 2) h = '0' + h;
+    if (parseInt(h.slice(0, 2), 16) & 0x80) h = '00' + h;
+    return Buffer.concat([Buffer.from([0x02, h.length / 2]), Buffer.from(h, 'hex')]);
+  };
+  const body = Buffer.concat([int(r), int(N - s)]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
+
+test('replays: an edited keyid gives the same leaf; a malleated signature a new leaf with the same replayKey', () => {
+  const bundle = makeBundle(releaseStatement(), publisher) as { dsseEnvelope: { signatures: Array<{ sig: string; keyid?: string }> } };
+  const a = verifyEntryBundle(bundle, policy);
+  const edited = structuredClone(bundle);
+  edited.dsseEnvelope.signatures[0]!.keyid = 'something-else';
+  assert.deepEqual(verifyEntryBundle(edited, policy).leaf, a.leaf);
+  const flipped = structuredClone(bundle);
+  flipped.dsseEnvelope.signatures[0]!.sig = malleate(Buffer.from(bundle.dsseEnvelope.signatures[0]!.sig, 'base64')).toString('base64');
+  const b = verifyEntryBundle(flipped, policy);
+  assert.notDeepEqual(b.leaf, a.leaf);
+  assert.equal(b.replayKey, a.replayKey);
+  assert.match(a.replayKey, /^[0-9a-f]{64}$/);
+  // a different statement by the same key has a different replay key
+  assert.notEqual(verifyEntryBundle(makeBundle(releaseStatement({ builder: { version: 'v2' } }), publisher), policy).replayKey, a.replayKey);
+});

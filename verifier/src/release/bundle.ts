@@ -18,7 +18,7 @@ export const MAX_BUNDLE_BYTES = 256 * 1024;
 export interface EnvelopeJson {
   payloadType: string;
   payload: string;
-  signatures: [{ sig: string; keyid?: string }];
+  signatures: [{ sig: string }];
 }
 
 export interface ParsedBundle {
@@ -51,7 +51,11 @@ function b64(v: unknown, field: string, allowEmpty = false): Uint8Array {
   }
 }
 
-/** Validates a DSSE envelope JSON object and returns it normalised (keyid kept only if non-empty). */
+/**
+ * Validates a DSSE envelope JSON object and returns it normalised. The signature's `keyid` is
+ * checked for shape but dropped: DSSE does not sign it, so keeping it would let anyone make a
+ * second leaf for the same signed statement by editing it.
+ */
 export function parseEnvelope(v: unknown): { envelope: EnvelopeJson; payload: Uint8Array; signature: Uint8Array } {
   if (!isObject(v)) throw malformed('dsseEnvelope must be an object');
   exactKeys(v, ['payloadType', 'payload', 'signatures'], [], 'dsseEnvelope');
@@ -66,9 +70,7 @@ export function parseEnvelope(v: unknown): { envelope: EnvelopeJson; payload: Ui
   const signature = b64(s.sig, 'dsseEnvelope.signatures[0].sig');
   if (signature.length > 1024) throw malformed('the DSSE signature is implausibly long', { length: signature.length });
   if (s.keyid !== undefined && (typeof s.keyid !== 'string' || s.keyid.length > 256)) throw malformed('dsseEnvelope.signatures[0].keyid must be a short string');
-  const sig: EnvelopeJson['signatures'][0] = { sig: toBase64(signature) };
-  if (typeof s.keyid === 'string' && s.keyid !== '') sig.keyid = s.keyid;
-  return { envelope: { payloadType: v.payloadType, payload: toBase64(payload), signatures: [sig] }, payload, signature };
+  return { envelope: { payloadType: v.payloadType, payload: toBase64(payload), signatures: [{ sig: toBase64(signature) }] }, payload, signature };
 }
 
 function signerMaterial(vm: Record<string, unknown>): { hint?: string; certificate?: Uint8Array } {

@@ -6,7 +6,7 @@
  * envelope signature, and spec.payloadHash.value = hex SHA-256 of the payload):
  *
  *   {"apiVersion":"0.0.1","kind":"dsse","spec":{
- *      "envelope":{"payload":b64,"payloadType":…,"signatures":[{"keyid"?:…,"sig":b64}]},
+ *      "envelope":{"payload":b64,"payloadType":…,"signatures":[{"sig":b64}]},
  *      "envelopeHash":{"algorithm":"sha256","value":hex SHA-256(canonical envelope JSON)},
  *      "payloadHash":{"algorithm":"sha256","value":hex SHA-256(payload)},
  *      "signatures":[{"signature":b64,"verifier":b64(signer SPKI or certificate PEM)}]}}
@@ -15,10 +15,10 @@
  * leaf alone sees the PCRs and can check the signature with the embedded verifier key.
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64, toBase64, utf8 } from '../bytes.ts';
+import { concatBytes, fromBase64, toBase64, utf8 } from '../bytes.ts';
 import { canonicalize, exactKeys, isObject, parseJsonStrict } from './canonical-json.ts';
 import { parseEnvelope, type EnvelopeJson, type ParsedBundle } from './bundle.ts';
-import { certificateKey, parseTrustedKey, sha256Hex, verifyDsseSignature, type ReleaseSigner } from './dsse.ts';
+import { certificateKey, dssePae, parseTrustedKey, sha256Hex, verifyDsseSignature, type ReleaseSigner } from './dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, validateStatement, type EntryKind, type KeycastStatement } from './schema.ts';
 
 /** c2sp.org/tlog-tiles entry bundles carry leaves with a uint16 length. */
@@ -39,6 +39,13 @@ export interface DecodedEntry {
   commit?: string;
   /** For revocations: the revoked release's leaf index and PCR0. */
   revokes?: { index: number; pcr0: string };
+  /**
+   * Lowercase hex SHA-256(signer SPKI fingerprint ‖ PAE): the same for every leaf of the same
+   * signed statement by the same key, whatever the signature bytes. ECDSA signatures are
+   * malleable ((r, s) and (r, n−s) both verify), so anyone holding a published bundle can make a
+   * second valid leaf of it; a log that wants to refuse such replays deduplicates by this key.
+   */
+  replayKey: string;
 }
 
 function malformed(message: string, evidence: Record<string, unknown> = {}): VerifierError {
@@ -80,7 +87,8 @@ export function entryFrom(envelope: EnvelopeJson, payload: Uint8Array, signature
     throw new VerifierError('SIGNATURE_INVALID', 'the DSSE signature does not verify under the signer key', { signerSpkiSha256: signer.spkiSha256 });
   }
   const { kind, statement } = validateStatement(parseJsonStrict(payload, MAX_LEAF_BYTES, 'the statement'));
-  const base = { kind, statement, envelope, signer, leaf };
+  const replayKey = sha256Hex(concatBytes(utf8(signer.spkiSha256), dssePae(envelope.payloadType, payload)));
+  const base = { kind, statement, envelope, signer, leaf, replayKey };
   if (statement.predicateType === 'https://keycast.dev/revocation/v1') {
     const r = statement.predicate.revokes;
     return { ...base, pcr0: r.pcr0, revokes: { index: r.logIndex, pcr0: r.pcr0 } };

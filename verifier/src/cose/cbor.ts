@@ -13,21 +13,21 @@ export function head(major: number, arg: number, width?: 1 | 2 | 4 | 8): Uint8Ar
   if (!Number.isSafeInteger(arg) || arg < 0) throw new RangeError('cbor head: argument must be a non-negative safe integer');
   const w = width ?? (arg < 24 ? 0 : arg < 0x100 ? 1 : arg < 0x10000 ? 2 : arg < 0x100000000 ? 4 : 8);
   if (w === 0) return Uint8Array.of((major << 5) | arg);
-  const ai = w === 1 ? 24 : w === 2 ? 25 : w === 4 ? 26 : 27;
+  if (arg >= 2 ** (8 * w)) throw new RangeError('cbor head: argument does not fit the width');
   const out = new Uint8Array(1 + w);
-  out[0] = (major << 5) | ai;
-  let v = BigInt(arg);
+  out[0] = (major << 5) | (w === 1 ? 24 : w === 2 ? 25 : w === 4 ? 26 : 27);
+  let v = arg;
   for (let i = w; i >= 1; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
+    out[i] = v % 256;
+    v = Math.floor(v / 256);
   }
-  if (v !== 0n) throw new RangeError('cbor head: argument does not fit the width');
   return out;
 }
 
 export const bstr = (b: Uint8Array): Uint8Array => cat(head(MT.BYTES, b.length), b);
+const UTF8 = new TextEncoder();
 export const tstr = (s: string): Uint8Array => {
-  const u = new TextEncoder().encode(s);
+  const u = UTF8.encode(s);
   return cat(head(MT.TEXT, u.length), u);
 };
 export const NULL = Uint8Array.of(0xf6);
@@ -65,10 +65,9 @@ export function readHead(buf: Uint8Array, off: number, allowWide = false): Head 
   if (ai > 27) return null;
   const w = 1 << (ai - 24);
   if (off + 1 + w > buf.length) return null;
-  let v = 0n;
-  for (let i = 1; i <= w; i++) v = (v << 8n) | BigInt(buf[off + i]!);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
-  const arg = Number(v);
+  let arg = 0;
+  for (let i = 1; i <= w; i++) arg = arg * 256 + buf[off + i]!;
+  if (!Number.isSafeInteger(arg)) return null; // beyond 2^53: no exact number
   const min = w === 1 ? 24 : w === 2 ? 0x100 : w === 4 ? 0x10000 : 0x100000000;
   if (arg < min && !allowWide) return null;
   return { major, arg, end: off + 1 + w };

@@ -1,0 +1,115 @@
+/**
+ * `keycast verify attestation` end to end (the CLI as users run it) and the --log check:
+ * a real document verifies at its own time, refusals exit 1 with the code as JSON, and with a
+ * Keycast-log-shaped HTTP server (a C2SP tlog built from the verifier's own primitives) the
+ * document's PCR0 must be a logged, unrevoked release under the pinned log key.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import {
+  MemoryTree, generateNoteKey, noteSigner, noteVerifier, signNote, formatCheckpoint, proveInclusion, formatTlogProof, parseBundle, encodeLeaf, parseTrustedKey,
+  verifyLoggedPcr0, toBase64, toHex, utf8, isVerifierError,
+} from '../index.ts';
+import { makeTestPki, issueDocument, pcrs, NITRO } from './attestation-fixtures.ts';
+import { makeBundle, newKey, releaseStatement, revocationStatement } from './release-fixtures.ts';
+
+const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');
+const tmp = mkdtempSync(join(tmpdir(), 'keycast-att-'));
+
+function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+  });
+}
+
+// ----- a tiny log holding a release of our simulated document's PCR0 -----
+const NOW = Date.UTC(2026, 0, 1);
+const pki = makeTestPki(NOW);
+const PCRS = pcrs((i) => 0x40 + i);
+const doc = issueDocument(pki, NOW, { pcrs: PCRS });
+const pcr0 = toHex(PCRS.get(0)!);
+const origin = 'log.keycast.test/releases';
+const logKey = generateNoteKey(origin);
+const signerKey = newKey();
+const releaseLeaf = encodeLeaf(parseBundle(makeBundle(releaseStatement({ measurements: { pcr0, pcr1: toHex(PCRS.get(1)!), pcr2: toHex(PCRS.get(2)!) } }), signerKey)), parseTrustedKey(signerKey.pem));
+const otherLeaf = encodeLeaf(parseBundle(makeBundle(releaseStatement(), signerKey)), parseTrustedKey(signerKey.pem));
+const revocationLeaf = encodeLeaf(parseBundle(makeBundle(revocationStatement(1, pcr0), signerKey)), parseTrustedKey(signerKey.pem));
+const tree = new MemoryTree();
+tree.append(utf8('filler'));
+const INDEX = tree.append(releaseLeaf);
+tree.append(otherLeaf);
+tree.append(revocationLeaf);
+const note = signNote(formatCheckpoint({ origin, size: tree.size, rootHash: tree.root(), extensions: [] }), [noteSigner(logKey.skey)]);
+const answer = (index: number, leaf: Uint8Array, status = 'active') => ({ index, status, entry: toBase64(leaf), proof: formatTlogProof({ index, proof: proveInclusion(index, tree.size, tree.hashReader()), checkpoint: note }) });
+const opts = { logVerifier: noteVerifier(logKey.vkey), origin };
+
+test('verifyLoggedPcr0: a logged release of this PCR0 passes; revoked, other-PCR0, mismatched and malformed answers are refused', () => {
+  assert.equal(verifyLoggedPcr0(answer(INDEX, releaseLeaf), PCRS.get(0)!, opts).index, INDEX);
+  assert.throws(() => verifyLoggedPcr0(answer(INDEX, releaseLeaf, 'revoked'), PCRS.get(0)!, opts), (e: unknown) => isVerifierError(e, 'RELEASE_REVOKED'));
+  assert.throws(() => verifyLoggedPcr0(answer(2, otherLeaf), PCRS.get(0)!, opts), (e: unknown) => isVerifierError(e, 'PCR_MISMATCH') && e.evidence.index === 2);
+  assert.throws(() => verifyLoggedPcr0(answer(3, revocationLeaf), PCRS.get(0)!, opts), (e: unknown) => isVerifierError(e, 'PCR_MISMATCH') && e.evidence.kind === 'revocation');
+  // the entry is not the leaf the proof is for
+  assert.throws(() => verifyLoggedPcr0({ ...answer(INDEX, releaseLeaf), entry: toBase64(otherLeaf) }, PCRS.get(0)!, opts), (e: unknown) => isVerifierError(e));
+  assert.throws(() => verifyLoggedPcr0({ ...answer(INDEX, releaseLeaf), index: 2 }, PCRS.get(0)!, opts), (e: unknown) => isVerifierError(e, 'PROOF_INVALID'));
+  // a checkpoint under another key
+  assert.throws(() => verifyLoggedPcr0(answer(INDEX, releaseLeaf), PCRS.get(0)!, { logVerifier: noteVerifier(generateNoteKey(origin).vkey), origin }), (e: unknown) => isVerifierError(e));
+  for (const bad of [null, [], { index: -1 }, { ...answer(INDEX, releaseLeaf), status: 'fine' }, { ...answer(INDEX, releaseLeaf), entry: '%%%' }]) assert.throws(() => verifyLoggedPcr0(bad, PCRS.get(0)!, opts), (e: unknown) => isVerifierError(e, 'MALFORMED'));
+});
+
+function serve(status: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    if (req.url === `/lookup/pcr0/${pcr0}`) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer(INDEX, releaseLeaf, status)));
+    } else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
+}
+
+const docFile = join(tmp, 'doc.cbor');
+writeFileSync(docFile, doc.bytes);
+const rootFile = join(tmp, 'root.pem');
+writeFileSync(rootFile, new X509Certificate(pki.root.der).toString());
+const base = ['verify', 'attestation', docFile, '--trust-root', rootFile, '--at', String(NOW + 60_000), '--json'];
+
+test('CLI: a real document verifies at its own time (base64 file), and is refused as JSON when a PCR differs', async () => {
+  const real = join(NITRO, 'attestation/marlin-aws-2024-12-13.cbor');
+  const b64 = join(tmp, 'real.b64');
+  const { readFileSync } = await import('node:fs');
+  writeFileSync(b64, readFileSync(real).toString('base64') + '\n');
+  const ok = await keycast(['verify', 'attestation', b64, '--at', 'document', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const out = JSON.parse(ok.stdout);
+  assert.equal(out.moduleId, 'i-0f1cd77d37fd8bcc9-enc018e7aa61e2040ff');
+  assert.equal(out.pcrs['0'], '189038eccf28a3a098949e402f3b3d86a876f4915c5b02d546abb5d8c507ceb1755b8192d8cfca66e8f226160ca4c7a6');
+  const bad = await keycast(['verify', 'attestation', real, '--at', 'document', '--expect-pcr', `1=${'00'.repeat(48)}`, '--json']);
+  assert.equal(bad.code, 1);
+  assert.deepEqual([JSON.parse(bad.stdout).code, JSON.parse(bad.stdout).evidence.pcr], ['PCR_MISMATCH', 1]);
+  assert.equal((await keycast(['verify', 'attestation', real, '--expect-pcr', '40=00'])).code, 2);
+});
+
+test('CLI --log: logged → 0, revoked → RELEASE_REVOKED, unknown → RELEASE_NOT_LOGGED, no test root → ROOT_UNTRUSTED', async () => {
+  const active = await serve('active');
+  const revoked = await serve('revoked');
+  try {
+    const ok = await keycast([...base, '--log', active.url, '--log-key', logKey.vkey]);
+    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+    assert.deepEqual(JSON.parse(ok.stdout).log, { index: INDEX, status: 'active', treeSize: 4, origin });
+    const rev = await keycast([...base, '--log', revoked.url, '--log-key', logKey.vkey]);
+    assert.deepEqual([rev.code, JSON.parse(rev.stdout).code], [1, 'RELEASE_REVOKED']);
+    const other = issueDocument(pki, NOW); // default PCRs: not logged
+    writeFileSync(join(tmp, 'other.cbor'), other.bytes);
+    const missing = await keycast(['verify', 'attestation', join(tmp, 'other.cbor'), '--trust-root', rootFile, '--at', String(NOW + 60_000), '--json', '--log', active.url, '--log-key', logKey.vkey]);
+    assert.deepEqual([missing.code, JSON.parse(missing.stdout).code], [1, 'RELEASE_NOT_LOGGED']);
+    const untrusted = await keycast(['verify', 'attestation', docFile, '--at', String(NOW + 60_000), '--json']);
+    assert.deepEqual([untrusted.code, JSON.parse(untrusted.stdout).code], [1, 'ROOT_UNTRUSTED']);
+  } finally {
+    active.server.close();
+    revoked.server.close();
+  }
+});

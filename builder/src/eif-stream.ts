@@ -5,8 +5,9 @@
  * last: sections are CRC'd piecewise as they stream and joined with crc32Combine, and the
  * header and the ramdisk's section header are patched in place. One pass over the rootfs
  * feeds the file, the PCR hashers and the CRC; memory stays at a few MiB whatever the size.
- * The output goes to `<out>.partial` and is renamed only when complete (durability: fsync
- * before rename), so a crash never leaves a truncated image under the final name.
+ * The output goes to `<out>.partial` and is renamed only when complete, so a failed build
+ * never leaves a truncated image under the final name. Durability: no fsync — an image is
+ * reproducible from its lock and measurements.json pins its hash; a power cut may lose it.
  */
 import { open, rename, rm } from 'node:fs/promises';
 import {
@@ -103,7 +104,7 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     new DataView(lay.headerBytes.buffer).setUint32(EIF_CRC_OFFSET, crc);
     await fh.write(lay.headerBytes, 0, EIF_HEADER_SIZE, 0);
     await fh.write(r1Header, 0, 12, r1HeaderAt);
-    await fh.sync();
+    // No fsync: a build output is reproducible from its lock, and measurements.json pins its hash.
     await fh.close();
     await rename(partial, out);
     return { pcrs, length: lay.length, ramdisk1Size: r1.len };

@@ -3,7 +3,7 @@
  * with the lock. A mismatch refuses with the input's name, path, expected and actual digest
  * (INPUT_DIGEST_MISMATCH); a missing file is INPUT_MISSING.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
@@ -18,7 +18,13 @@ export async function fileSha256(path: string): Promise<{ sha256: string; size: 
   if (!st.isFile()) throw new BuilderError('INPUT_UNREADABLE', `input is not a regular file: ${path}`, { path });
   const h = createHash('sha256');
   let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) { h.update(chunk as Buffer); size += (chunk as Buffer).length; }
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(4 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, size)) > 0; size += n) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
   return { sha256: h.digest('hex'), size };
 }
 

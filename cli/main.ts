@@ -8,14 +8,11 @@ import { LOADERS } from './registry.ts';
 import './groups.ts';
 
 async function allCommands(): Promise<Command[]> {
-  const seen = new Set<unknown>();
-  const out: Command[] = [];
-  for (const load of Object.values(LOADERS)) {
-    if (seen.has(load)) continue;
-    seen.add(load);
-    out.push(...(await load()).commands);
-  }
-  return out;
+  // Several first words may share a module (log, witness); modules are cached, so the same
+  // command objects come back and a Set removes the repeats.
+  const all = new Set<Command>();
+  for (const load of Object.values(LOADERS)) for (const c of (await load()).commands) all.add(c);
+  return [...all];
 }
 
 function usage(cmds: Command[]): string {

@@ -14,3 +14,13 @@ export { openDeviceNsm, DeviceTransport, loadKoffiIoctl, encodeNsmRaw, decodeNsm
 export type { IoctlFfi, NsmRaw } from './src/nsm/device.ts';
 export { PcrBank, extendDigest, measureContent, MAX_PCRS, BOOT_LOCKED_PCRS, PCR_LENGTH } from './src/nsm/pcr-bank.ts';
 export type { BootPcrs } from './src/nsm/pcr-bank.ts';
+export { SimulatedNsm, SimulatorTransport, SIM_RANDOM_BYTES } from './src/nsm/simulator.ts';
+export type { SimulatedNsmOptions } from './src/nsm/simulator.ts';
+export { launchPcrs, eifPcrsToIndexMap } from './src/nsm/boot-pcrs.ts';
+export type { EifPcrs, LaunchOptions } from './src/nsm/boot-pcrs.ts';
+export { issueAttestationDocument } from './src/nsm/attestation.ts';
+export type { DocumentInput } from './src/nsm/attestation.ts';
+export { TestPki, createTestPki, renewTestPki, LIFETIME_MS } from './src/nsm/test-pki.ts';
+export type { TestPkiOptions, Issued } from './src/nsm/test-pki.ts';
+export { exportTestPki, importTestPki, TEST_PKI_FORMAT } from './src/nsm/test-pki-json.ts';
+export type { TestPkiJson, KeyExport } from './src/nsm/test-pki-json.ts';

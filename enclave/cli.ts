@@ -1,0 +1,157 @@
+/**
+ * `keycast nsm …`: talk to the Nitro Security Module (real /dev/nsm or the simulator) and
+ * manage the simulator's test PKI. Commands match cli/command.ts structurally.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { openDeviceNsm } from './src/nsm/device.ts';
+import { SimulatedNsm } from './src/nsm/simulator.ts';
+import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
+import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki-json.ts';
+import type { Nsm } from './src/nsm/types.ts';
+import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
+
+interface Command { path: string[]; summary: string; help: string; run(args: string[]): Promise<number> }
+
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { name: 'UsageError', code: 'USAGE' });
+}
+
+type Spec = Record<string, { type: 'string' | 'boolean' }>;
+function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args, options: { json: { type: 'boolean' }, ...options }, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+function fromHexFlag(v: unknown, flag: string): Uint8Array | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(v)) throw usage(`--${flag} must be hex`);
+  return Uint8Array.from(Buffer.from(v, 'hex'));
+}
+
+const BACKEND_FLAGS: Spec = { device: { type: 'string' }, sim: { type: 'boolean' }, pki: { type: 'string' }, pcrs: { type: 'string' }, 'module-id': { type: 'string' } };
+const BACKEND_HELP = `Backend:
+  --device PATH     the NSM device (default /dev/nsm)
+  --sim             use the simulator instead; needs --pki and --pcrs
+  --pki FILE        test PKI JSON from 'keycast nsm test-pki init' (with the instance key)
+  --pcrs FILE       EIF measurement JSON: {"pcr0","pcr1","pcr2","pcr8"?} hex (also accepted under "pcrs"/"Measurements")
+  --module-id ID    simulated module id (default <instance-id>-enc<random>)`;
+
+function readPcrs(file: string): Record<string, string> {
+  const j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const m = (j.pcrs ?? j.Measurements ?? j) as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) if (/^pcr\d+$/i.test(k) && typeof v === 'string') out[k.toLowerCase()] = v;
+  return out;
+}
+
+async function backend(v: Record<string, string | boolean | undefined>): Promise<Nsm> {
+  if (!v.sim) return openDeviceNsm(typeof v.device === 'string' ? { path: v.device } : {});
+  if (typeof v.pki !== 'string' || typeof v.pcrs !== 'string') throw usage('--sim needs --pki FILE and --pcrs FILE');
+  const pki = importTestPki(readFileSync(v.pki, 'utf8'));
+  return new SimulatedNsm({ pki, pcrs: readPcrs(v.pcrs), ...(typeof v['module-id'] === 'string' ? { moduleId: v['module-id'] } : {}) });
+}
+
+const describe: Command = {
+  path: ['nsm', 'describe'],
+  summary: 'Describe the NSM and every PCR (device or simulator)',
+  help: `Usage: keycast nsm describe [--device PATH | --sim --pki FILE --pcrs FILE] [--json]\n\nPrints DescribeNSM (version, module id, max PCRs, locked PCRs, digest) and DescribePCR for each PCR.\n\n${BACKEND_HELP}`,
+  async run(args) {
+    const v = parse(args, BACKEND_FLAGS);
+    const nsm = await backend(v);
+    try {
+      const d = await nsm.describeNsm();
+      const pcrs = [];
+      for (let i = 0; i < Math.min(d.maxPcrs, MAX_PCRS); i++) {
+        const p = await nsm.describePcr(i);
+        pcrs.push({ index: i, locked: p.lock, value: hex(p.data) });
+      }
+      if (v.json) console.log(JSON.stringify({ ...d, pcrs }, null, 2));
+      else {
+        console.log(`NSM ${d.versionMajor}.${d.versionMinor}.${d.versionPatch}  module ${d.moduleId}  ${d.maxPcrs} PCRs (${d.digest})`);
+        for (const p of pcrs) console.log(`PCR${String(p.index).padEnd(2)} ${p.locked ? 'locked  ' : 'unlocked'} ${p.value}`);
+      }
+      return 0;
+    } finally {
+      await nsm.close();
+    }
+  },
+};
+
+const attest: Command = {
+  path: ['nsm', 'attest'],
+  summary: 'Get a signed attestation document from the NSM (device or simulator)',
+  help: `Usage: keycast nsm attest --out FILE [--user-data HEX] [--nonce HEX] [--public-key FILE] [backend flags] [--json]\n\nWrites the COSE_Sign1 attestation document bytes to FILE. Each of user_data, nonce and public_key is at most 1024 bytes.\n\n${BACKEND_HELP}`,
+  async run(args) {
+    const v = parse(args, { ...BACKEND_FLAGS, out: { type: 'string' }, 'user-data': { type: 'string' }, nonce: { type: 'string' }, 'public-key': { type: 'string' } });
+    if (typeof v.out !== 'string') throw usage('--out FILE is required');
+    const req = {
+      userData: fromHexFlag(v['user-data'], 'user-data'),
+      nonce: fromHexFlag(v.nonce, 'nonce'),
+      publicKey: typeof v['public-key'] === 'string' ? new Uint8Array(readFileSync(v['public-key'])) : null,
+    };
+    const nsm = await backend(v);
+    try {
+      const doc = await nsm.attestation(req);
+      writeFileSync(v.out, doc);
+      const sha256 = createHash('sha256').update(doc).digest('hex');
+      if (v.json) console.log(JSON.stringify({ out: v.out, bytes: doc.length, sha256 }));
+      else console.log(`wrote ${doc.length}-byte attestation document to ${v.out} (sha256 ${sha256})`);
+      return 0;
+    } finally {
+      await nsm.close();
+    }
+  },
+};
+
+const pkiInit: Command = {
+  path: ['nsm', 'test-pki', 'init'],
+  summary: 'Create a simulator test PKI (AWS-shaped P-384 chain under a NEW, untrusted test root)',
+  help: `Usage: keycast nsm test-pki init --out FILE --keys all|issuing|none [--root-out FILE] [--region R] [--instance-id ID] [--json]
+
+Creates root → regional → zonal → instance certificates for the NSM simulator and writes them as JSON.
+--keys chooses which private keys go into FILE (written with mode 0600): 'all' (can renew the chain),
+'issuing' (instance key only: can sign documents until the instance certificate expires in 1 day),
+'none' (certificates only). --root-out writes the root certificate PEM: pass it to a verifier as a
+trusted root explicitly — nothing trusts it by default.`,
+  async run(args) {
+    const v = parse(args, { out: { type: 'string' }, keys: { type: 'string' }, 'root-out': { type: 'string' }, region: { type: 'string' }, 'instance-id': { type: 'string' } });
+    if (typeof v.out !== 'string') throw usage('--out FILE is required');
+    if (v.keys !== 'all' && v.keys !== 'issuing' && v.keys !== 'none') throw usage('--keys must be all, issuing or none');
+    let pki;
+    try {
+      pki = createTestPki({ ...(typeof v.region === 'string' ? { region: v.region } : {}), ...(typeof v['instance-id'] === 'string' ? { instanceId: v['instance-id'] } : {}) });
+    } catch (e) {
+      if (e instanceof RangeError) throw usage(e.message);
+      throw e;
+    }
+    writeFileSync(v.out, JSON.stringify(exportTestPki(pki, { keys: v.keys as KeyExport }), null, 2) + '\n', { mode: 0o600 });
+    if (typeof v['root-out'] === 'string') writeFileSync(v['root-out'], pki.rootPem);
+    const fingerprint = createHash('sha256').update(pki.rootDer).digest('hex');
+    if (v.json) console.log(JSON.stringify({ out: v.out, rootSha256: fingerprint, instanceId: pki.instanceId, region: pki.region }));
+    else console.log(`test PKI for ${pki.instanceId} (${pki.region}) written to ${v.out}; root sha256 ${fingerprint}`);
+    return 0;
+  },
+};
+
+const pkiRenew: Command = {
+  path: ['nsm', 'test-pki', 'renew'],
+  summary: 'Reissue the test PKI intermediates (same root) so they are valid from now',
+  help: 'Usage: keycast nsm test-pki renew --pki FILE [--json]\n\nNeeds a PKI file exported with --keys all. Rewrites FILE in place, keeping the root.',
+  async run(args) {
+    const v = parse(args, { pki: { type: 'string' } });
+    if (typeof v.pki !== 'string') throw usage('--pki FILE is required');
+    const pki = renewTestPki(importTestPki(readFileSync(v.pki, 'utf8')));
+    writeFileSync(v.pki, JSON.stringify(exportTestPki(pki, { keys: 'all' }), null, 2) + '\n', { mode: 0o600 });
+    if (v.json) console.log(JSON.stringify({ out: v.pki, renewed: true }));
+    else console.log(`renewed the intermediates of ${v.pki}`);
+    return 0;
+  },
+};
+
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew];

@@ -124,6 +124,7 @@ async function publishAndWrite(flags: Flags, bundle: BundleJson, out: string): P
   const logUrl = need(flags, 'log');
   process.stderr.write(`submitting to ${logUrl}/add-entry\n`);
   const opts = typeof flags['log-key'] === 'string' ? { log: logIdentity(flags['log-key']) } : {};
+  if (!opts.log) process.stderr.write("note: the log's checkpoint is not checked against its key (pass --log-key VKEY to pin the log)\n");
   const { publishRelease } = await import('./publish.ts');
   const r = await publishRelease(logUrl, bundle, opts);
   writeBundle(out, r.bundle);

@@ -9,6 +9,7 @@ import { buildApp } from './http/app.ts';
 import { releasePolicy } from './admission.ts';
 import { consistencyProof } from './proofs.ts';
 import { WitnessClient } from './witness/client.ts';
+import { explorerPlugin } from './explorer/plugin.ts';
 
 export interface ServeOptions {
   dir: string;
@@ -39,7 +40,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   if (o.witnesses.length > 0) {
     witnesses.target = new WitnessClient({ witnesses: o.witnesses, prove: (a, b) => consistencyProof(a, b, log.hashes.read), log: say });
   }
-  const app = await buildApp({ log });
+  const app = await buildApp({ log, plugins: [{ plugin: explorerPlugin, opts: { vkey: log.key.vkey } }] });
   const address = await app.listen({ host: o.host, port: o.port });
   say(`log ${log.key.origin} at size ${log.sequencer.current.size}; vkey ${log.key.vkey}`);
   process.stdout.write(`listening ${address}\n`);

@@ -120,3 +120,45 @@ test('validity is checked for every certificate, root included, with its window 
   assert.throws(() => verifyCertificateChain(pki.cabundle, l, [pki.root.der], new Date(NOW - 2 * 86400_000)), coded('CERT_VALIDITY', 0));
   assert.throws(() => verifyCertificateChain(pki.cabundle, l, [pki.root.der], new Date(Number.NaN)), TypeError);
 });
+
+test('an unknown critical extension is refused (RFC 5280 §4.2); an unknown non-critical one is ignored', async () => {
+  const { seq, tlv, derInteger, derOid, derBoolean, derOctets, derBits, derTime } = await import('../src/x509/der.ts');
+  const { encodeName } = await import('../src/x509/names.ts');
+  const { sign } = await import('node:crypto');
+  const pki = makeTestPki(NOW);
+  const k = p384();
+  const alg = seq(derOid('1.2.840.10045.4.3.3'));
+  const make = (critical: boolean) => {
+    const ext = (oid: string, crit: boolean, value: Uint8Array) => seq(derOid(oid), ...(crit ? [derBoolean(true)] : []), derOctets(value));
+    const tbs = seq(
+      tlv(0xa0, derInteger(2)), derInteger(9), alg, encodeName(pki.instance.name), seq(derTime(new Date(NOW)), derTime(new Date(NOW + 3600_000))), encodeName({ CN: 'leaf' }),
+      new Uint8Array(k.publicKey.export({ type: 'spki', format: 'der' })),
+      tlv(0xa3, seq(ext('2.5.29.19', true, seq()), ext('2.5.29.15', false, derBits(Uint8Array.of(0x80), 7)), ext('1.3.6.1.4.1.99999.1', critical, seq()))),
+    );
+    return seq(tbs, alg, derBits(new Uint8Array(sign('sha384', tbs, pki.instance.key))));
+  };
+  assert.deepEqual(parseCertificate(make(true)).unknownCritical, ['1.3.6.1.4.1.99999.1']);
+  assert.throws(() => verifyCertificateChain(pki.cabundle, make(true), [pki.root.der], AT), (e: unknown) => coded('CERT_CONSTRAINTS', 4)(e) && JSON.stringify((e as { evidence: unknown }).evidence).includes('99999'));
+  assert.equal(verifyCertificateChain(pki.cabundle, make(false), [pki.root.der], AT).certificates.length, 5);
+});
+
+test('fuzz: mutated real certificates parse or fail only with CERT_MALFORMED', async () => {
+  const fc = (await import('fast-check')).default;
+  const certs = parseAttestationDocument(realVectors()[0]!.bytes).cabundle;
+  fc.assert(
+    fc.property(fc.nat({ max: certs.length - 1 }), fc.array(fc.tuple(fc.nat({ max: 700 }), fc.integer({ min: 1, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 3 }), (ci, edits) => {
+      let b = [...certs[ci]!];
+      for (const [pos, x, del] of edits) {
+        const p = pos % b.length;
+        if (del) b.splice(p, 1);
+        else b[p]! ^= x;
+      }
+      try {
+        parseCertificate(Uint8Array.from(b));
+      } catch (e) {
+        assert.ok(isVerifierError(e, 'CERT_MALFORMED'), String(e));
+      }
+    }),
+    { numRuns: 1000 },
+  );
+});

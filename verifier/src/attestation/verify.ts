@@ -47,12 +47,12 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
   expectedPcrEntries(policy.expectedPcrs); // refuse a malformed policy before looking at the document
   const doc = parseAttestationDocument(bytes);
   const chain = verifyCertificateChain(doc.cabundle, doc.certificate, options.trustedRoots ?? AWS_ROOTS, at);
+  const leaf = chain.certificates[chain.certificates.length - 1]!;
   if (!verifyCoseSign1(doc, chain.leafKey)) {
-    throw new VerifierError('ATTESTATION_SIGNATURE', 'the COSE_Sign1 signature does not verify under the document certificate', { subject: chain.leaf.subject, signature: toHex(doc.signature) });
+    throw new VerifierError('ATTESTATION_SIGNATURE', 'the COSE_Sign1 signature does not verify under the document certificate', { subject: leaf.subject, signature: toHex(doc.signature) });
   }
-  const leaf = chain.leaf;
-  if (doc.timestamp < leaf.notBefore.getTime() || doc.timestamp > leaf.notAfter.getTime()) {
-    throw new VerifierError('CERT_VALIDITY', 'the document timestamp lies outside its certificate validity', { role: 'certificate', subject: leaf.subject, timestamp: new Date(doc.timestamp).toISOString(), notBefore: leaf.notBefore.toISOString(), notAfter: leaf.notAfter.toISOString() });
+  if (doc.timestamp < chain.leafNotBefore.getTime() || doc.timestamp > chain.leafNotAfter.getTime()) {
+    throw new VerifierError('CERT_VALIDITY', 'the document timestamp lies outside its certificate validity', { ...leaf, timestamp: new Date(doc.timestamp).toISOString() });
   }
   checkPolicy(doc, policy, at);
   return {

@@ -37,7 +37,9 @@ export interface VerifiedChain {
   certificates: CertificateInfo[];
   /** the leaf's public key, for the document signature */
   leafKey: KeyObject;
-  leaf: ParsedCertificate;
+  /** the leaf's validity (fresh copies: cached certificates are never handed out) */
+  leafNotBefore: Date;
+  leafNotAfter: Date;
   rootSha256: string;
 }
 
@@ -113,7 +115,7 @@ export function verifyCertificateChain(cabundle: readonly Uint8Array[], leaf: Ui
   for (let i = 0; i < n; i++) checkValidity(entries[i]!.cert, infos[i]!, at);
   for (let i = 0; i < n; i++) checkConstraints(entries[i]!.cert, infos[i]!, i === n - 1, n - 2 - i);
   const last = entries[n - 1]!;
-  return { certificates: infos, leafKey: last.key, leaf: last.cert, rootSha256: entries[0]!.sha256 };
+  return { certificates: infos, leafKey: last.key, leafNotBefore: new Date(last.cert.notBefore), leafNotAfter: new Date(last.cert.notAfter), rootSha256: entries[0]!.sha256 };
 }
 
 function checkLink(parent: Entry, child: Entry, who: CertificateInfo): void {

@@ -39,12 +39,12 @@ const BACKEND_HELP = `Backend:
   --device PATH     the NSM device (default /dev/nsm)
   --sim             use the simulator instead; needs --pki and --pcrs
   --pki FILE        test PKI JSON from 'keycast nsm test-pki init' (with the instance key)
-  --pcrs FILE       EIF measurement JSON: {"pcr0","pcr1","pcr2","pcr8"?} hex (also accepted under "pcrs"/"Measurements")
+  --pcrs FILE       EIF measurement JSON: {"pcr0","pcr1","pcr2","pcr8"?} hex (also under "pcrs"/"measurements"/"Measurements", as keycast build and nitro-cli write it)
   --module-id ID    simulated module id (default <instance-id>-enc<random>)`;
 
 function readPcrs(file: string): Record<string, string> {
   const j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const m = (j.pcrs ?? j.Measurements ?? j) as Record<string, unknown>;
+  const m = (j.pcrs ?? j.measurements ?? j.Measurements ?? j) as Record<string, unknown>;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(m)) if (/^pcr\d+$/i.test(k) && typeof v === 'string') out[k.toLowerCase()] = v;
   return out;

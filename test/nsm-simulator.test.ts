@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SimulatedNsm, createTestPki, exportTestPki, importTestPki } from '../enclave/index.ts';
-import { parseAttestationDocument, verifyAttestationDocument, isVerifierError } from '#verifier';
+import { measureEif, parseAttestationDocument, verifyAttestationDocument, isVerifierError } from '#verifier';
 
 const vectors = resolve(import.meta.dirname, '../../shared/testvectors/nitro');
-const eif = JSON.parse(readFileSync(resolve(vectors, 'eif/synthetic-x86_64.json'), 'utf8'));
-const pcrs = { pcr0: eif.expected_measurements.PCR0, pcr1: eif.expected_measurements.PCR1, pcr2: eif.expected_measurements.PCR2 };
+const sidecar = JSON.parse(readFileSync(resolve(vectors, 'eif/synthetic-x86_64.json'), 'utf8'));
+/** A real EIF measured from its bytes (the same measureEif the builder and release signer use). */
+const pcrs = measureEif(new Uint8Array(readFileSync(resolve(vectors, 'eif/synthetic-x86_64.eif'))));
 const NOW = Date.UTC(2026, 10, 26, 22, 0, 0);
 const pki = createTestPki({ now: NOW - 60_000 });
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
@@ -28,6 +29,22 @@ test('a simulated document verifies with the test root trusted, and not by defau
   const ok = verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at });
   assert.ok(ok);
   assert.throws(() => verifyAttestationDocument(doc, { at }), (e: unknown) => isVerifierError(e, 'ROOT_UNTRUSTED'));
+});
+
+test('the PCRs come from the measured EIF (matching the reference tool), passed to the simulator as measureEif returns them', () => {
+  assert.equal(pcrs.pcr0, sidecar.expected_measurements.PCR0);
+  assert.equal(pcrs.pcr1, sidecar.expected_measurements.PCR1);
+  assert.equal(pcrs.pcr2, sidecar.expected_measurements.PCR2);
+});
+
+test('expected-PCR policy and debug mode: the verifier policy sees the simulator PCRs', async () => {
+  const doc = await sim().attestation();
+  const at = new Date(NOW);
+  assert.ok(verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at, policy: { expectedPcrs: { 0: pcrs.pcr0, 1: pcrs.pcr1, 2: pcrs.pcr2 } } }));
+  assert.throws(() => verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at, policy: { expectedPcrs: { 0: 'ab'.repeat(48) } } }), (e: unknown) => isVerifierError(e, 'PCR_MISMATCH'));
+  const debugDoc = await new SimulatedNsm({ pki, pcrs, clock: () => NOW, debug: true }).attestation();
+  assert.throws(() => verifyAttestationDocument(debugDoc, { trustedRoots: [pki.rootDer], at }), (e: unknown) => isVerifierError(e, 'DEBUG_MODE'));
+  assert.ok(verifyAttestationDocument(debugDoc, { trustedRoots: [pki.rootDer], at, policy: { allowDebug: true } }));
 });
 
 test('the document has the real structure: untagged COSE_Sign1 ES384, 9 keys, locked PCRs 0..15, EIF PCRs', async () => {
@@ -84,7 +101,10 @@ test('tampering with any byte makes verification fail', async () => {
   for (let i = 0; i < doc.length; i += i < 64 || i > doc.length - 128 ? 1 : step) {
     const bad = Uint8Array.from(doc);
     bad[i]! ^= 0x01;
-    assert.throws(() => verifyAttestationDocument(bad, { trustedRoots: [pki.rootDer], at }), (e: unknown) => isVerifierError(e), `byte ${i}`);
+    assert.throws(() => verifyAttestationDocument(bad, { trustedRoots: [pki.rootDer], at }), (e: unknown) => {
+      assert.ok(isVerifierError(e), `byte ${i} of ${doc.length}: expected a coded VerifierError, got ${(e as Error)?.stack ?? String(e)}`);
+      return true;
+    }, `byte ${i} of ${doc.length} was accepted after tampering`);
     checked++;
   }
   assert.ok(checked > 300);

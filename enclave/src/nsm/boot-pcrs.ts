@@ -18,8 +18,8 @@ export interface EifPcrs {
 }
 
 export interface LaunchOptions {
-  /** The EIF measurement ({pcr0,pcr1,pcr2,pcr8?}, any case of the `pcrN` keys) or explicit index → hex. */
-  pcrs: EifPcrs | BootPcrs | Record<string, string>;
+  /** The EIF measurement ({pcr0,pcr1,pcr2,pcr8?}, any case of the `pcrN` keys, extra fields ignored) or explicit index → hex. */
+  pcrs: EifPcrs | BootPcrs | Record<string, unknown>;
   /** Parent instance id (`i-` + 17 hex): feeds PCR4. */
   instanceId: string;
   /** Parent IAM role ARN: feeds PCR3; absent/null → zero. */
@@ -30,14 +30,20 @@ export interface LaunchOptions {
 
 const ZERO = (): Uint8Array => new Uint8Array(PCR_LENGTH);
 
-/** Normalises an EIF measurement or an index map into index → value (before PCR3/4 are set). */
+/**
+ * Normalises the PCR input into index → value (before PCR3/4 are set). An EIF measurement
+ * (an object with a `pcr0`/`PCR0` key, e.g. #verifier's measureEif result or nitro-cli's
+ * Measurements map) contributes only its pcrN keys; its other fields (sha256, sections,
+ * HashAlgorithm) are ignored. An index map ({0: hex, …}) must hold nothing else.
+ */
 export function eifPcrsToIndexMap(pcrs: LaunchOptions['pcrs']): BootPcrs {
   const out: BootPcrs = {};
+  const isMeasurement = Object.keys(pcrs).some((k) => /^pcr0$/i.test(k));
   for (const [k, v] of Object.entries(pcrs)) {
     if (v === undefined) continue;
-    const m = /^(?:pcr)?(\d{1,2})$/i.exec(k);
+    const m = (isMeasurement ? /^pcr(\d{1,2})$/i : /^(?:pcr)?(\d{1,2})$/i).exec(k);
     if (!m) {
-      if (/^hashalgorithm$/i.test(k)) continue; // nitro-cli's Measurements map carries it; cosmetic
+      if (isMeasurement) continue;
       throw new RangeError(`unknown PCR key ${JSON.stringify(k)} (use pcr0/pcr1/pcr2/pcr8 or 0..15)`);
     }
     out[Number(m[1])] = v as Uint8Array | string;

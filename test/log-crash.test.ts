@@ -66,7 +66,10 @@ test('SIGKILL during heavy appends loses no acknowledged entry, and every served
       }
     };
     const loops = [...Array.from({ length: CLIENTS }, client), poller()];
-    await sleep(600 + Math.floor(Math.random() * 900));
+    // Kill at a random point once appends are flowing in this round (bounded wait).
+    const before = acked.size;
+    for (let waited = 0; acked.size < before + 20 && waited < 10_000; waited += 20) await sleep(20);
+    await sleep(Math.floor(Math.random() * 700));
     s.child.kill('SIGKILL');
     kills++;
     await once(s.child, 'exit');

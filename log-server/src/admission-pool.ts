@@ -10,6 +10,7 @@ import type { AdmittedEntry } from './ports.ts';
 
 interface Slot {
   worker: Worker;
+  ready: Promise<void>;
   inflight: Map<number, { resolve: (e: AdmittedEntry | null) => void; reject: (e: unknown) => void }>;
 }
 
@@ -42,6 +43,11 @@ export class AdmissionPool {
     });
   }
 
+  /** Resolves once every worker has loaded its code. */
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
@@ -49,8 +55,10 @@ export class AdmissionPool {
 
   private spawn(): Slot {
     const worker = new Worker(BOOT, { eval: true, workerData: this.keys });
-    const slot: Slot = { worker, inflight: new Map() };
-    worker.on('message', (m: { id: number; entry: AdmittedEntry | null }) => {
+    let loaded!: () => void;
+    const slot: Slot = { worker, inflight: new Map(), ready: new Promise((r) => (loaded = r)) };
+    worker.on('message', (m: { id: number; entry: AdmittedEntry | null } | { ready: true }) => {
+      if ('ready' in m) return loaded();
       const p = slot.inflight.get(m.id);
       slot.inflight.delete(m.id);
       if (slot.inflight.size === 0) slot.worker.unref(); // an idle pool never keeps the process alive

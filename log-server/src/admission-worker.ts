@@ -15,3 +15,4 @@ parentPort!.on('message', (m: { id: number; bundleJson: string }) => {
   const leaf = new Uint8Array(entry.leaf);
   parentPort!.postMessage({ id: m.id, entry: { ...entry, leaf } }, [leaf.buffer]);
 });
+parentPort!.postMessage({ ready: true });

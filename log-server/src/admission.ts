@@ -50,6 +50,7 @@ export function releasePolicy(opts: ReleasePolicyOptions & { workers?: number })
       async admit(bundleJson, ctx) {
         return (await pool.admit(bundleJson)) ?? slow(bundleJson, ctx);
       },
+      ready: () => pool.ready(),
       close: () => pool.close(),
     };
   }

@@ -62,6 +62,8 @@ export interface AdmittedEntry {
  */
 export interface EntryPolicy {
   admit(bundleJson: string, ctx: AdmissionContext): AdmittedEntry | Promise<AdmittedEntry>;
+  /** Resolves once the policy can answer at full speed (its workers are loaded). */
+  ready?(): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -17,3 +17,14 @@ export { buildApp, DEFAULT_BODY_LIMIT } from './src/http/app.ts';
 export type { AppDeps } from './src/http/app.ts';
 export { releasePolicy } from './src/admission.ts';
 export type { ReleasePolicyOptions } from './src/admission.ts';
+// witnesses (c2sp.org/tlog-witness) and the explorer page; S3ObjectStore stays in
+// src/objectstore/s3.ts so importing this file never loads the AWS SDK.
+export { WitnessClient } from './src/witness/client.ts';
+export type { WitnessClientOptions, WitnessEndpoint } from './src/witness/client.ts';
+export { buildWitnessApp } from './src/witness/server.ts';
+export type { WitnessAppOptions } from './src/witness/server.ts';
+export { FileWitnessState } from './src/witness/state.ts';
+export type { WitnessState, LogRecord } from './src/witness/state.ts';
+export { loadOrCreateWitnessKey, readWitnessKey } from './src/witness/keys.ts';
+export { explorerPlugin } from './src/explorer/plugin.ts';
+export type { ExplorerOptions } from './src/explorer/plugin.ts';

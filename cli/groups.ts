@@ -6,3 +6,4 @@ group(['witness'], () => import('../log-server/cli.ts'));
 group(['build', 'describe-eif', 'diff-eif', 'release'], () => import('../builder/cli.ts'));
 group(['verify'], () => import('../verifier/cli.ts'));
 group(['nsm'], () => import('../enclave/cli.ts'));
+group(['demo'], () => import('./demo.ts'));

@@ -1,0 +1,122 @@
+/**
+ * `keycast demo` (npm run demo): the whole Keycast story on embedded defaults, on loopback,
+ * with the real CLI and no network beyond 127.0.0.1:
+ *
+ *   build an EIF twice (byte-identical) → run a log (SQLite) and a witness → sign the release
+ *   into a Sigstore bundle and publish it → stock @sigstore/verify accepts it → a simulated NSM
+ *   (test PKI, PCRs from the build) attests → the attestation verifies and its PCR0 is proven
+ *   logged, witnessed and fresh with the same verifier code an enclave runs at boot → a modified
+ *   image is refused (not logged) and diff-eif says why → after revocation the release is refused.
+ *
+ * The demo's "kernel", init and nsm.ko are deterministic filler bytes, not bootable binaries:
+ * the image does not boot, but every byte is measured exactly as nitro-cli would.
+ */
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { noteVerifier, verifyTlogProof, fromBase64 } from '#verifier';
+import type { Command } from './command.ts';
+import { freePort, keycast, keycastOk, startService, type Narrator, type Service } from './demo-steps.ts';
+import { demoChecks, type Check } from './demo-checks.ts';
+
+const ORIGIN = 'demo.keycast.test/log';
+const SOURCE = `https://github.com/keycast/demo-enclave@${'c0ffee'.padEnd(40, '0')}`;
+
+function filler(label: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  for (let off = 0, i = 0; off < size; i++) off += createHash('sha256').update(`${label}/${i}`).digest().copy(out, off);
+  return out;
+}
+
+/** Writes the pinned inputs of the demo enclave; `variant` changes one byte of the app. */
+function writeInputs(dir: string, variant: string): void {
+  mkdirSync(join(dir, 'rootfs/app'), { recursive: true });
+  writeFileSync(join(dir, 'bzImage'), filler('keycast demo kernel (not bootable)', 256 * 1024));
+  writeFileSync(join(dir, 'init'), filler('keycast demo init', 16 * 1024));
+  writeFileSync(join(dir, 'nsm.ko'), filler('keycast demo nsm.ko', 8 * 1024));
+  writeFileSync(join(dir, 'rootfs/app/forwarder.js'),
+    `// content-key forwarder (${variant})\nprocess.stdout.write('forwarding sealed keys to allowed projectors\\n');\n`);
+  writeFileSync(join(dir, 'rootfs/app/projectors.json'), JSON.stringify({ allowed: ['projector-1', 'projector-2'] }) + '\n');
+}
+
+function buildArgs(inputs: string, out: string): string[] {
+  return ['build', '--kernel', join(inputs, 'bzImage'), '--init', join(inputs, 'init'), '--nsm', join(inputs, 'nsm.ko'),
+    '--rootfs', join(inputs, 'rootfs'), '--cmdline', 'reboot=k panic=30 pci=off nomodules console=ttyS0',
+    '--arg', '/usr/bin/node', '--arg', '/app/forwarder.js', '--env', 'NODE_ENV=production',
+    '--name', 'demo-forwarder', '--version', '1.0.0', '--out', out, '--json'];
+}
+
+function narrator(json: boolean): Narrator & { n: number } {
+  const w = (s: string): void => { if (!json) process.stdout.write(s + '\n'); };
+  return {
+    n: 0,
+    step(title) { this.n++; w(`\n${this.n}. ${title}`); },
+    say(text) { w(`   ${text}`); },
+    command(args) { w(`   $ keycast ${args.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`); },
+  };
+}
+
+export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
+  const say = narrator(json);
+  const services: Service[] = [];
+  const p = (...s: string[]): string => join(dir, ...s);
+  try {
+    return await demoChecks({
+      say, p, services, writeInputs, buildArgs, ORIGIN, SOURCE,
+      keycast: (a) => keycast(a, say), keycastOk: (a) => keycastOk(a, say),
+      startService: (a) => startService(a, say), freePort,
+      gate: (lookup, logVkey, witnessVkey, pcr0) => gate(lookup, logVkey, witnessVkey, pcr0),
+      readJson: (f) => JSON.parse(readFileSync(f, 'utf8')) as unknown,
+    });
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+  }
+}
+
+/**
+ * The enclave's boot gate, as the enclave runs it: the log's answer for our PCR0 must carry a
+ * c2sp.org/tlog-proof@v1 whose checkpoint is signed by the pinned log key, cosigned by the pinned
+ * witness no more than 10 minutes ago, and includes the entry; and the entry must be active.
+ */
+function gate(lookup: { status: string; entry: string; proof: string }, logVkey: string, witnessVkey: string, pcr0: string): string {
+  const r = verifyTlogProof(lookup.proof, {
+    leaf: fromBase64(lookup.entry), logVerifier: noteVerifier(logVkey), origin: ORIGIN,
+    witnessPolicy: { witnesses: [witnessVkey], threshold: 1, maxAgeSeconds: 600, now: Math.floor(Date.now() / 1000) },
+  });
+  if (lookup.status !== 'active') return `refuse: PCR0 ${pcr0.slice(0, 16)}… is ${lookup.status}`;
+  return `serve: PCR0 ${pcr0.slice(0, 16)}… is entry ${r.index} of a ${r.checkpoint.size}-entry tree, cosigned by ${r.cosigners.map((c) => c.name).join(', ')}`;
+}
+
+export const commands: Command[] = [{
+  path: ['demo'],
+  summary: 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, revoke)',
+  help: `keycast demo [--dir DIR] [--keep] [--json]
+
+Runs every part of Keycast on loopback with embedded defaults (SQLite log, local keys, simulated
+NSM with a test PKI trusted only here) through the real CLI, narrating each command, and checks
+every outcome. Exit 0 when every check passed, 1 otherwise.
+  --dir DIR   work in DIR (default: a new temporary directory)
+  --keep      keep the work directory (always kept with --dir)
+  --json      print only a JSON summary of the checks`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { dir: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } } });
+    const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'keycast-demo-'));
+    mkdirSync(dir, { recursive: true });
+    const json = values.json === true;
+    let checks: Check[] = [];
+    try {
+      checks = await runDemo(dir, json);
+    } finally {
+      if (!values.dir && !values.keep) rmSync(dir, { recursive: true, force: true });
+    }
+    const failed = checks.filter((c) => !c.ok);
+    if (json) console.log(JSON.stringify({ ok: failed.length === 0, dir: values.dir || values.keep ? dir : null, checks }, null, 2));
+    else {
+      console.log(`\n${checks.length - failed.length} passed, ${failed.length} failed`);
+      for (const f of failed) console.log(`FAILED: ${f.name}: ${f.detail}`);
+    }
+    return failed.length === 0 ? 0 : 1;
+  },
+}];

@@ -1,0 +1,24 @@
+/**
+ * End to end: `keycast demo --json` runs the whole story through the real CLI (build twice,
+ * log + witness, sign/publish/verify with stock @sigstore/verify, simulated NSM attestation,
+ * the enclave gate, a modified image refused, revocation refused) and every check must pass.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const KEYCAST = fileURLToPath(new URL('../bin/keycast.mjs', import.meta.url));
+
+test('npm run demo: every step of the story passes its check', { timeout: 240_000 }, () => {
+  const r = spawnSync(process.execPath, [KEYCAST, 'demo', '--json'], { encoding: 'utf8', timeout: 230_000 });
+  assert.equal(r.status, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
+  assert.equal(out.ok, true);
+  const names = out.checks.map((c) => c.name);
+  for (const must of ['reproducible', 'published + sigstore', 'test root not trusted by default', 'studio verifies', 'gate serves',
+    'diff-eif explains', 'unlogged refused', 'gate refuses unlogged', 'revoked refused', 'gate refuses revoked']) {
+    assert.ok(names.includes(must), `missing check ${must}`);
+  }
+  assert.deepEqual(out.checks.filter((c) => !c.ok), []);
+});

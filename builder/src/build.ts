@@ -20,6 +20,7 @@ import { loadRootfs } from './rootfs/load.ts';
 import { treeDigest } from './tree-digest.ts';
 import { MemorySink } from './sink.ts';
 import { writeEifStreaming } from './eif-stream.ts';
+import { OffThreadHashes } from './hash-worker.ts';
 
 export const BUILD_TOOL = 'keycast';
 export const BUILD_TOOL_VERSION = '0.1.0';
@@ -85,15 +86,18 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     let digests = new Map<string, string>();
     let last = 0;
     const signing = await signingFor(o);
+    const off = new OffThreadHashes();
     const res = await writeEifStreaming(eifPath, {
+      offThread: off,
       arch: l.arch, kernelPath: kernel.path, kernelSize: kernel.size, cmdline: new Uint8Array(Buffer.from(l.cmdline, 'utf8')), metadata, ramdisk0: boot.bytes(),
       writeRamdisk1: async (sink) => {
         digests = await streamCpio(sink, customerMembers(rootfs.tree, l.argv, l.env, l.format), l.format, (n) => {
           if (n - last >= 64 << 20) { last = n; say(`customer ramdisk: ${Math.round(n / (1 << 20))} MiB`); }
-        });
+        }, off);
       },
       ...(signing ? { signing } : {}),
     });
+    if (res.fileDigests) digests = res.fileDigests;
     const rootfsSha = rootfs.digest ?? treeDigest(rootfs.tree, (e) => groupDigest(e, rootfs.tree, digests));
     if (o.verify && rootfsSha !== l.inputs.rootfs.sha256) {
       await rm(eifPath, { force: true });

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { DIALECTS, encodeNewcHeader, finalPadding, pad4, planArchive, trailerHeader, type CpioDialect, type CpioMember } from '#verifier';
 import { BuilderError } from './errors.ts';
 import type { ByteSink } from './sink.ts';
+import type { OffThreadHashes } from './hash-worker.ts';
 
 /** A member plus where its content comes from (a host file or inline bytes). */
 export interface SourcedMember extends CpioMember {
@@ -20,8 +21,8 @@ export interface SourcedMember extends CpioMember {
 const ZERO = new Uint8Array(512);
 const SLICE = 4 << 20;
 
-async function copyFile(sink: ByteSink, path: string, size: number, buf: Buffer): Promise<string> {
-  const h = createHash('sha256');
+async function copyFile(sink: ByteSink, path: string, size: number, buf: Buffer, off?: OffThreadHashes): Promise<string> {
+  const h = off ? undefined : createHash('sha256');
   let fd: number;
   try { fd = openSync(path, 'r'); } catch (e) { throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e }); }
   try {
@@ -31,8 +32,10 @@ async function copyFile(sink: ByteSink, path: string, size: number, buf: Buffer)
       const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, size - done), done);
       if (bytesRead === 0) break;
       const part = buf.subarray(0, bytesRead);
-      h.update(part);
+      if (off) off.file(part);
+      else h!.update(part);
       await sink.write(part);
+      if (off) await off.drain();
       done += bytesRead;
     }
     const extra = readSync(fd, buf, 0, 1, done);
@@ -40,10 +43,14 @@ async function copyFile(sink: ByteSink, path: string, size: number, buf: Buffer)
   } finally {
     closeSync(fd);
   }
-  return h.digest('hex');
+  return h ? h.digest('hex') : '';
 }
 
-export async function streamCpio(sink: ByteSink, members: SourcedMember[], dialect: CpioDialect, onProgress?: (bytes: number) => void): Promise<Map<string, string>> {
+/**
+ * With `off`, per-file SHA-256s are computed by the worker (read them from its `finish`);
+ * the returned map is then empty.
+ */
+export async function streamCpio(sink: ByteSink, members: SourcedMember[], dialect: CpioDialect, onProgress?: (bytes: number) => void, off?: OffThreadHashes): Promise<Map<string, string>> {
   const { planned, nextIno } = planArchive(members, dialect);
   const upper = DIALECTS[dialect].upper;
   const digests = new Map<string, string>();
@@ -53,11 +60,19 @@ export async function streamCpio(sink: ByteSink, members: SourcedMember[], diale
     await sink.write(encodeNewcHeader(p.header, upper));
     const m = p.member as SourcedMember;
     if (p.data === 'source') {
-      if (m.content) { await sink.write(m.content); digests.set(m.name, createHash('sha256').update(m.content).digest('hex')); }
-      else digests.set(m.name, await copyFile(sink, m.source!, p.header.size, buf));
+      if (m.content) {
+        await sink.write(m.content);
+        if (off) off.file(m.content);
+        else digests.set(m.name, createHash('sha256').update(m.content).digest('hex'));
+      } else {
+        const d = await copyFile(sink, m.source!, p.header.size, buf, off);
+        if (!off) digests.set(m.name, d);
+      }
+      off?.fileEnd(m.name); // only members that carry their data get a digest
     } else if (p.data !== 'none') await sink.write(p.data);
     await sink.write(ZERO.subarray(0, pad4(p.header.size)));
     onProgress?.(sink.length - start);
+    if (off) await off.drain();
   }
   await sink.write(trailerHeader(dialect, nextIno));
   await sink.write(ZERO.subarray(0, finalPadding(sink.length - start)));

@@ -16,6 +16,7 @@ import {
 } from '#verifier';
 import { BuilderError } from './errors.ts';
 import { FileSink, type ByteSink } from './sink.ts';
+import type { OffThreadHashes } from './hash-worker.ts';
 
 export interface StreamedEifInput {
   arch: EifArch;
@@ -27,9 +28,11 @@ export interface StreamedEifInput {
   /** Writes the customer ramdisk into the sink; resolves when done. */
   writeRamdisk1: (sink: ByteSink) => Promise<void>;
   signing?: EifSigning;
+  /** Hash PCR2's stream (and the caller's per-file digests) on this worker. */
+  offThread?: OffThreadHashes;
 }
 
-export interface StreamedEif { pcrs: EifPcrs; length: number; ramdisk1Size: number }
+export interface StreamedEif { pcrs: EifPcrs; length: number; ramdisk1Size: number; fileDigests?: Map<string, string> }
 
 class CrcPieces {
   crc = 0;
@@ -49,7 +52,8 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
   const partial = `${out}.partial`;
   const fh = await open(partial, 'w', 0o644).catch((e) => { throw new BuilderError('OUTPUT_FAILED', `cannot create ${partial}`, { path: partial }, { cause: e }); });
   try {
-    const m = new EifMeasurer();
+    const off = i.offThread;
+    const m = new EifMeasurer({ appHashedElsewhere: off !== undefined });
     const sink = new FileSink(fh, EIF_HEADER_SIZE);
     sink.observers.push((c) => m.update(c));
     const before = runningCrc();
@@ -79,6 +83,7 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     await sink.flush();
     const r1 = runningCrc();
     sink.observers.push((c) => r1.observe(c));
+    if (off) sink.observers.push((c) => off.app(c));
     m.begin(SectionType.Ramdisk);
     await i.writeRamdisk1(sink);
     await sink.flush();
@@ -87,7 +92,8 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     pieces.add({ crc: r1.crc, len: r1.len });
     let sigLen: number | undefined;
     if (i.signing) m.signingCertificate(pemToDer(i.signing.certificatePem));
-    const pcrs = m.digest();
+    const fin = off ? await off.finish() : undefined;
+    const pcrs = m.digest(fin?.app);
     if (i.signing) {
       const sig = encodeSignatureSection(i.signing.certificatePem, Buffer.from(pcrs.pcr0, 'hex'), i.signing.sign);
       sigLen = sig.length;
@@ -107,8 +113,9 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     // No fsync: a build output is reproducible from its lock, and measurements.json pins its hash.
     await fh.close();
     await rename(partial, out);
-    return { pcrs, length: lay.length, ramdisk1Size: r1.len };
+    return { pcrs, length: lay.length, ramdisk1Size: r1.len, ...(fin ? { fileDigests: fin.files } : {}) };
   } catch (e) {
+    await i.offThread?.abort();
     await fh.close().catch(() => {});
     await rm(partial, { force: true });
     throw e;

@@ -39,6 +39,13 @@ export class EifMeasurer {
   private ramdisks = 0;
   private current: SectionTypeCode | undefined;
 
+  /**
+   * `appHashedElsewhere`: the caller hashes ramdisks 1.. itself (e.g. on another thread, so
+   * PCR0 and PCR2 — two SHA-384 streams over the same bytes — run in parallel) and passes
+   * SHA384(ramdisk1 ‖ …) to `digest`.
+   */
+  constructor(private readonly opts: { appHashedElsewhere?: boolean } = {}) {}
+
   /** Starts a section (file order). Ramdisks are numbered by the order they begin. */
   begin(type: SectionTypeCode): void {
     this.closeRamdisk0();
@@ -57,7 +64,7 @@ export class EifMeasurer {
       case SectionType.Ramdisk:
         this.image.update(chunk);
         if (this.ramdisks === 1) this.bootstrap?.update(chunk);
-        else this.app.update(chunk);
+        else if (!this.opts.appHashedElsewhere) this.app.update(chunk);
         return;
       case undefined:
         throw new RangeError('EifMeasurer.update before begin');
@@ -78,11 +85,13 @@ export class EifMeasurer {
     }
   }
 
-  /** The PCRs; the measurer is finished afterwards. */
-  digest(): EifPcrs {
+  /** The PCRs; the measurer is finished afterwards. `appDigest`: see the constructor. */
+  digest(appDigest?: Uint8Array): EifPcrs {
     this.closeRamdisk0();
+    if (this.opts.appHashedElsewhere && !appDigest) throw new RangeError('EifMeasurer.digest: appDigest required');
     const b = this.bootstrapDigest ?? this.bootstrap!.digest();
-    const out: EifPcrs = { pcr0: pcrFromDigest(this.image.digest()), pcr1: pcrFromDigest(b), pcr2: pcrFromDigest(this.app.digest()) };
+    const app = this.opts.appHashedElsewhere ? appDigest! : this.app.digest();
+    const out: EifPcrs = { pcr0: pcrFromDigest(this.image.digest()), pcr1: pcrFromDigest(b), pcr2: pcrFromDigest(app) };
     if (this.certDer) out.pcr8 = pcrOf(this.certDer);
     return out;
   }

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkWitnessPolicy, cosignatureSigner, cosignatureVerifierKey, formatSignerKey, openCheckpoint, noteVerifier, SIG_COSIGNATURE_V1 } from '#verifier';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createLog } from '../src/log.ts';
 import type { Log } from '../src/log.ts';
 import { consistencyProof } from '../src/proofs.ts';
@@ -114,8 +116,12 @@ test('a witness that is ahead (the log was rolled back) refuses; the log keeps s
   }
 });
 
-test('a witness that is down or returns a forged cosignature contributes nothing and is not fatal', async () => {
+test('a witness that is down, hangs, or returns a forged cosignature contributes nothing and is not fatal', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-log-'));
+  const sockets: Socket[] = [];
+  const hanging = createServer((s) => sockets.push(s)); // accepts, never answers
+  await new Promise<void>((ok) => hanging.listen(0, '127.0.0.1', ok));
+  const hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
   const { vkey } = createLog(dir, ORIGIN);
   const good = await startWitness('good.keycast.test', vkey);
   const liar = await startWitness('liar.keycast.test', vkey);
@@ -125,16 +131,22 @@ test('a witness that is down or returns a forged cosignature contributes nothing
     { vkey: good.vkey, url: good.url },
     { vkey: impostorKey, url: liar.url }, // answers 200, but not with the key we pinned
     { vkey: cosignatureVerifierKey(formatSignerKey('down.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32))), url: 'http://127.0.0.1:9' },
+    { vkey: cosignatureVerifierKey(formatSignerKey('hang.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(1))), url: hangingUrl },
   ];
   const t = await logWith(dir, witnesses, messages);
   try {
+    const t0 = Date.now();
     await add(t, 'only');
+    assert.ok(Date.now() - t0 < 5000, 'the 1 s witness timeout bounds the wait');
     const cp = await checkpoint(t.url);
     const lines = cp.split('\n').filter((l) => l.startsWith('— '));
     assert.deepEqual(lines.map((l) => l.split(' ')[1]), [ORIGIN, 'good.keycast.test']);
     assert.ok(messages.some((m) => /liar/.test(m) && /no valid cosignature/.test(m)), messages.join('\n'));
     assert.ok(messages.some((m) => /down\.keycast\.test/.test(m)), messages.join('\n'));
+    assert.ok(messages.some((m) => /hang\.keycast\.test/.test(m) && /abort|timeout/i.test(m)), messages.join('\n'));
   } finally {
+    for (const s of sockets) s.destroy();
+    hanging.close();
     await t.close();
     await good.close();
     await liar.close();

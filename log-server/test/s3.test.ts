@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import {
   checkEntryBundle, checkTile, entriesPath, entryBundlesForSize, noteVerifier, openCheckpoint, tileHashReader, tilePath, tilesForSize,
@@ -76,6 +78,35 @@ test('a missing key is null; a missing bucket or a bad bucket name is an error, 
   } finally {
     s.close();
     nb.close();
+  }
+});
+
+test('transient S3 errors (503 SlowDown) are retried; persistent ones reject after maxAttempts', async () => {
+  let requests = 0;
+  let failFirst = 1;
+  const flaky = createServer((req, res) => {
+    requests++;
+    req.resume();
+    req.on('end', () => {
+      if (requests <= failFirst) {
+        res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>slow down</Message></Error>');
+      } else {
+        res.writeHead(200, { etag: '"x"' }).end();
+      }
+    });
+  });
+  await new Promise<void>((ok) => flaky.listen(0, '127.0.0.1', ok));
+  const s = new S3ObjectStore({ bucket: BUCKET, endpoint: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, region: 'us-east-1', credentials: CREDS, maxAttempts: 3 });
+  try {
+    await s.put('checkpoint', new Uint8Array(3), { contentType: 'text/plain', immutable: false });
+    assert.equal(requests, 2, 'one failure, one retry');
+    requests = 0;
+    failFirst = 100;
+    await assert.rejects(s.put('checkpoint', new Uint8Array(3), { contentType: 'text/plain', immutable: false }));
+    assert.equal(requests, 3, 'gave up after maxAttempts');
+  } finally {
+    s.close();
+    flaky.close();
   }
 });
 

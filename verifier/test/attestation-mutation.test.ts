@@ -143,3 +143,34 @@ test('fuzz: payload fields round-trip through the canonical encoding, and out-of
     { numRuns: 300 },
   );
 });
+
+test('payload encodings other than the NSM canonical one are refused: reordered, duplicated, extra or missing keys, other integer widths, floats, tags, indefinite lengths', () => {
+  const base = decodeAttestationPayload(decodeCoseSign1(v.bytes).payload);
+  const good = encodeAttestationPayload(base);
+  const asMap = (order: string[], over: Record<string, unknown> = {}) => {
+    const fields: Record<string, unknown> = { module_id: base.moduleId, digest: base.digest, timestamp: base.timestamp, pcrs: base.pcrs, certificate: base.certificate, cabundle: base.cabundle, public_key: base.publicKey, user_data: base.userData, nonce: base.nonce, ...over };
+    return encode(new Map(order.map((k) => [k, fields[k]])));
+  };
+  const ORDER = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
+  const hexGood = Buffer.from(good).toString('hex');
+  const small = encodeAttestationPayload({ ...base, timestamp: 1000 }); // the NSM writes even small timestamps in 8 bytes
+  const dup = Buffer.from(hexGood.replace(Buffer.from('user_data').toString('hex'), Buffer.from('module_id').toString('hex')), 'hex');
+  const cases: Array<[string, Uint8Array]> = [
+    ['reordered keys', asMap(['digest', ...ORDER.filter((k) => k !== 'digest')])],
+    ['extra key', asMap([...ORDER, 'extra'], { extra: 1 })],
+    ['missing nonce', asMap(ORDER.slice(0, 8))],
+    ['duplicate key', dup],
+    ['timestamp in shortest form', Buffer.from(Buffer.from(small).toString('hex').replace('1b00000000000003e8', '1903e8'), 'hex')],
+    ['float timestamp', asMap(ORDER, { timestamp: base.timestamp + 0.5 })],
+    ['tagged value', Buffer.from(hexGood.replace(/^a9/, 'c0a9'), 'hex')],
+    ['indefinite map', Buffer.from(hexGood.replace(/^a9/, 'bf') + 'ff', 'hex')],
+    ['pcr of 32 bytes', asMap(ORDER, { pcrs: new Map([...base.pcrs].map(([i, b]) => [i, b.subarray(0, 32)])) })],
+    ['digest SHA256', asMap(ORDER, { digest: 'SHA256' })],
+    ['PCR15 missing', asMap(ORDER, { pcrs: new Map([...base.pcrs].filter(([i]) => i !== 15)) })],
+    ['1025-byte nonce', asMap(ORDER, { nonce: new Uint8Array(1025) })],
+    ['empty cabundle', asMap(ORDER, { cabundle: [] })],
+    ['text user_data', asMap(ORDER, { user_data: 'hello' })],
+  ];
+  assert.deepEqual(decodeAttestationPayload(small).timestamp, 1000);
+  for (const [what, bytes] of cases) assert.throws(() => decodeAttestationPayload(bytes), (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'), what);
+});

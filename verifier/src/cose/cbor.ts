@@ -117,7 +117,7 @@ export function isPlainCbor(buf: Uint8Array): boolean {
         break;
       }
       case MT.SIMPLE:
-        if (h.arg < 20 || h.arg > 22 || h.end !== off || buf[off - 1]! > 0xf6) return false;
+        if (h.arg < 20 || h.arg > 22) return false; // false, true, null only (no floats or undefined)
         break;
       default:
         return false;

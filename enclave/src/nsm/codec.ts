@@ -219,9 +219,7 @@ export function decodeResponse(b: Uint8Array): NsmResponse {
     return decodeResponseOrThrow(b);
   } catch (e) {
     if (!(e instanceof NsmDecodeError)) throw e;
-    throw new EnclaveError('NSM_RESPONSE_MALFORMED', `the NSM response is not a valid message: ${e.message}`, {
-      length: b.length,
-      prefix: b.subarray(0, 32),
-    });
+    // evidence: the length only — a response may carry entropy or a document meant for one reader
+    throw new EnclaveError('NSM_RESPONSE_MALFORMED', `the NSM response is not a valid message: ${e.message}`, { length: b.length });
   }
 }

@@ -67,7 +67,12 @@ export async function loadKoffiIoctl(): Promise<IoctlFfi> {
   } catch (e) {
     throw new EnclaveError('NSM_UNAVAILABLE', 'the koffi FFI package is not installed; it is needed to issue the NSM ioctl', { package: 'koffi' }, { cause: e });
   }
-  const fn = koffi.load(null).func('int ioctl(int, unsigned long, _Inout_ uint8_t *)');
+  let fn: (fd: number, req: number, arg: Uint8Array) => unknown;
+  try {
+    fn = koffi.load(null).func('int ioctl(int, unsigned long, _Inout_ uint8_t *)');
+  } catch (e) {
+    throw new EnclaveError('NSM_UNAVAILABLE', `koffi cannot bind ioctl from this process's libc: ${(e as Error).message}`, { package: 'koffi' }, { cause: e });
+  }
   const names = new Map(Object.entries(koffi.os.errno).map(([k, v]) => [v, k] as const));
   return {
     ioctl: (fd, req, arg) => fn(fd, req, arg) as number,

@@ -95,7 +95,7 @@ export class SimulatorTransport implements NsmTransport {
         const document = issueAttestationDocument({
           pki: this.opts.pki,
           moduleId: this.moduleId,
-          timestamp: this.clock(),
+          timestamp: Math.floor(this.clock()),
           pcrs: this.bank.lockedValues(),
           userData: req.userData,
           nonce: req.nonce,

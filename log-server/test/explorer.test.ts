@@ -81,7 +81,7 @@ test('lists every release with its PCRs, each verified ✓ in the browser', asyn
   const page = await browser.newPage();
   try {
     await page.goto(`${url}/`);
-    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 20_000 });
+    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 40_000 });
     assert.equal(await page.getAttribute('#checkpoint', 'data-verified'), 'ok');
     const rows = await page.$$eval('#entries tr', (trs) => trs.map((tr) => ({ index: (tr as HTMLElement).dataset.index, verified: (tr as HTMLElement).dataset.verified, pcr0: tr.querySelector('.pcr0')?.getAttribute('title') })));
     assert.equal(rows.length, N);
@@ -101,16 +101,16 @@ test('search by PCR0 finds the release and verifies it; an unknown PCR0 says so'
   const page = await browser.newPage();
   try {
     await page.goto(`${url}/`);
-    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 20_000 });
+    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 40_000 });
     await page.fill('#pcr0', hex('pcr0-2', 48));
     await page.click('#search button');
-    await page.waitForSelector('#results[data-done="true"] tr[data-verified]', { state: 'attached', timeout: 10_000 });
+    await page.waitForSelector('#results[data-done="true"] tr[data-verified]', { state: 'attached', timeout: 20_000 });
     assert.equal(await page.getAttribute('#results tr', 'data-index'), '2');
     assert.equal(await page.getAttribute('#results tr', 'data-verified'), 'ok');
     await page.evaluate(() => { delete (document.getElementById('results') as HTMLElement).dataset.done; });
     await page.fill('#pcr0', 'ab'.repeat(48));
     await page.click('#search button');
-    await page.waitForSelector('#results[data-done="true"]', { state: 'attached', timeout: 10_000 });
+    await page.waitForSelector('#results[data-done="true"]', { state: 'attached', timeout: 20_000 });
     assert.match(String(await page.textContent('#search-status')), /no release/);
   } finally {
     await page.close();
@@ -130,7 +130,7 @@ test('a tampered inclusion proof shows ✗ for that entry only', async (t) => {
       await route.fulfill({ response: res, json: body });
     });
     await page.goto(`${url}/`);
-    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 20_000 });
+    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 40_000 });
     const verified = await page.$$eval('#entries tr', (trs) => Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.index, (tr as HTMLElement).dataset.verified])));
     assert.deepEqual(verified, { 4: 'ok', 3: 'fail', 2: 'ok', 1: 'ok', 0: 'ok' });
     assert.equal(await page.textContent('#entries tr[data-index="3"] td:last-child'), '✗');
@@ -150,7 +150,7 @@ test('a checkpoint with a forged root fails its signature check and no entry sho
       await route.fulfill({ response: res, body: lines.join('\n') });
     });
     await page.goto(`${url}/`);
-    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 20_000 });
+    await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 40_000 });
     assert.equal(await page.getAttribute('#checkpoint', 'data-verified'), 'fail');
     const verified = await page.$$eval('#entries tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.verified));
     assert.deepEqual(verified, ['fail', 'fail', 'fail', 'fail', 'fail']);

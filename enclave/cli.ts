@@ -43,7 +43,14 @@ const BACKEND_HELP = `Backend:
   --module-id ID    simulated module id (default <instance-id>-enc<random>)`;
 
 function readPcrs(file: string): Record<string, string> {
-  const j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof SyntaxError) throw usage(`--pcrs ${file} is not JSON`);
+    throw e;
+  }
+  if (j === null || typeof j !== 'object') throw usage(`--pcrs ${file} is not a JSON object`);
   const m = (j.pcrs ?? j.measurements ?? j.Measurements ?? j) as Record<string, unknown>;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(m)) if (/^pcr\d+$/i.test(k) && typeof v === 'string') out[k.toLowerCase()] = v;

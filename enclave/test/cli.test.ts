@@ -87,6 +87,9 @@ test('bad flags are usage errors', async () => {
   await assert.rejects(run('nsm test-pki init', ['--out', join(dir, 'z'), '--keys', 'some']), usage);
   await assert.rejects(run('nsm test-pki init', ['--out', join(dir, 'z'), '--keys', 'all', '--instance-id', 'i-1']), usage);
   await assert.rejects(run('nsm test-pki renew', []), usage);
+  const notJson = join(dir, 'not.json');
+  writeFileSync(notJson, '{pcr0');
+  await assert.rejects(run('nsm attest', ['--sim', '--pki', join(dir, 'pki.json'), '--pcrs', notJson, '--out', join(dir, 'y')]), usage);
 });
 
 test('describe on a machine without /dev/nsm is a coded NSM_UNAVAILABLE', async () => {

@@ -1,5 +1,5 @@
 /**
- * One build in a fresh process, for bench/builder/run.ts: prints {seconds, maxRssMiB, pcr0}
+ * One build in a fresh process, for bench/builder/run.ts: prints {seconds, cpuSeconds, maxRssMiB, pcr0}
  * as JSON. Usage: node --import tsx bench/builder/child.ts LOCK OUTDIR
  */
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { parseLock } from '../../builder/src/lock.ts';
 
 const [lockPath, out] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();
+const c0 = process.cpuUsage();
 const r = await build({ lock: parseLock(readFileSync(lockPath!, 'utf8')), lockDir: dirname(resolve(lockPath!)), outDir: resolve(out!), verify: false });
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-console.log(JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, pcr0: r.pcr0, size: r.size }));
+const cpu = process.cpuUsage(c0);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6; // all threads of this process
+console.log(JSON.stringify({ seconds, cpuSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, pcr0: r.pcr0, size: r.size }));

@@ -32,10 +32,9 @@ async function copyFile(sink: ByteSink, path: string, size: number, buf: Buffer,
       const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, size - done), done);
       if (bytesRead === 0) break;
       const part = buf.subarray(0, bytesRead);
-      if (off) off.file(part);
+      if (off) await off.file(part);
       else h!.update(part);
       await sink.write(part);
-      if (off) await off.drain();
       done += bytesRead;
     }
     const extra = readSync(fd, buf, 0, 1, done);
@@ -62,7 +61,7 @@ export async function streamCpio(sink: ByteSink, members: SourcedMember[], diale
     if (p.data === 'source') {
       if (m.content) {
         await sink.write(m.content);
-        if (off) off.file(m.content);
+        if (off) await off.file(m.content);
         else digests.set(m.name, createHash('sha256').update(m.content).digest('hex'));
       } else {
         const d = await copyFile(sink, m.source!, p.header.size, buf, off);
@@ -72,7 +71,6 @@ export async function streamCpio(sink: ByteSink, members: SourcedMember[], diale
     } else if (p.data !== 'none') await sink.write(p.data);
     await sink.write(ZERO.subarray(0, pad4(p.header.size)));
     onProgress?.(sink.length - start);
-    if (off) await off.drain();
   }
   await sink.write(trailerHeader(dialect, nextIno));
   await sink.write(ZERO.subarray(0, finalPadding(sink.length - start)));

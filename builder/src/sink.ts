@@ -8,7 +8,8 @@
 import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
-export type Observer = (chunk: Uint8Array) => void;
+/** Sees every byte once, in order; may return a promise (backpressure), awaited before the write. */
+export type Observer = (chunk: Uint8Array) => void | Promise<void>;
 
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
@@ -52,7 +53,10 @@ export class FileSink implements ByteSink {
   }
 
   private async out(chunk: Uint8Array): Promise<void> {
-    for (const o of this.observers) o(chunk);
+    for (const o of this.observers) {
+      const r = o(chunk);
+      if (r) await r;
+    }
     let off = 0;
     while (off < chunk.length) {
       // Synchronous on purpose: a build is a sequential CLI job and the libuv threadpool

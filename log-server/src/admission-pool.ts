@@ -58,7 +58,10 @@ export class AdmissionPool {
     let loaded!: () => void;
     const slot: Slot = { worker, inflight: new Map(), ready: new Promise((r) => (loaded = r)) };
     worker.on('message', (m: { id: number; entry: AdmittedEntry | null } | { ready: true }) => {
-      if ('ready' in m) return loaded();
+      if ('ready' in m) {
+        if (slot.inflight.size === 0) worker.unref(); // loading keeps the process alive; an idle pool does not
+        return loaded();
+      }
       const p = slot.inflight.get(m.id);
       slot.inflight.delete(m.id);
       if (slot.inflight.size === 0) slot.worker.unref(); // an idle pool never keeps the process alive
@@ -66,7 +69,6 @@ export class AdmissionPool {
     });
     worker.on('error', (e) => this.fail(slot, e));
     worker.on('exit', () => this.fail(slot, new Error('admission worker exited')));
-    worker.unref();
     return slot;
   }
 

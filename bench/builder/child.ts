@@ -4,8 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { build } from '../../builder/src/build.ts';
-import { parseLock } from '../../builder/src/lock.ts';
+import { build, parseLock } from '../../builder/index.ts';
 
 const [lockPath, out] = process.argv.slice(2);
 const t0 = process.hrtime.bigint();

@@ -106,7 +106,7 @@ export async function runDescribe(path: string, json: boolean): Promise<number> 
   const scan = await scanFile(path);
   const d = describeScan(scan);
   const view = json ? { ...d, Keycast: { sha256: scan.sha256, length: scan.length, sections: scan.sections.map(({ typeName, offset, size, sha384 }) => ({ type: typeName, offset, size, sha384 })) } } : d;
-  console.log(JSON.stringify(view, null, json ? 0 : 4));
+  console.log(JSON.stringify(view, null, json ? 0 : 2)); // serde_json::to_string_pretty indents by 2
   if (!scan.crcOk) {
     process.stderr.write(`${crcError(scan).message}\n`);
     return 1;

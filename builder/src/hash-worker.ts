@@ -35,7 +35,7 @@ parentPort.on('message', (m) => {
 
 export class OffThreadHashes {
   private readonly slots = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(SLOT));
-  private readonly views = this.slots.map((s) => new Uint8Array(s));
+  private readonly views = this.slots.map((s) => Buffer.from(s));
   private readonly free: number[] = this.slots.map((_, i) => i);
   private waiters: Array<() => void> = [];
   private readonly w = new Worker(WORKER_JS, { eval: true, workerData: { slots: this.slots } });
@@ -63,7 +63,7 @@ export class OffThreadHashes {
     for (let off = 0; off < chunk.length; off += SLOT) {
       const piece = chunk.subarray(off, off + SLOT);
       const s = await this.slot();
-      this.views[s]!.set(piece);
+      Buffer.from(piece.buffer, piece.byteOffset, piece.length).copy(this.views[s]!); // memcpy
       this.w.postMessage({ op, slot: s, n: piece.length });
     }
   }

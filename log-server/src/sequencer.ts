@@ -9,7 +9,7 @@
  * Never acknowledges an entry before its batch is durable; never signs a checkpoint that does not
  * extend the stored one (the CAS fails closed and the sequencer stops).
  */
-import { formatCheckpoint, signNote, subtreeHashesForAppend, treeHash, toHex } from '#verifier';
+import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex } from '#verifier';
 import { LogError } from './errors.ts';
 import type { AdmittedEntry, LogStorage, LogWriter, StoredCheckpoint, StoredEntry, StoredHash, Witnesses } from './ports.ts';
 import type { LogKey } from './keys.ts';
@@ -149,9 +149,13 @@ export class Sequencer {
       const proof = prev.size === 0 ? [] : consistencyProof(prev.size, next.size, this.hashes.read);
       const lines = await this.witnesses.cosign(next.note, prev.size, proof);
       if (lines.length > 0 && this.current === next) {
-        const cosigned = next.note + lines.join('');
-        await this.writer.setCosigned(next.note, cosigned);
-        this.current = { ...next, cosigned };
+        const cosigned = next.note + lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
+        if (wellFormed(cosigned)) {
+          await this.writer.setCosigned(next.note, cosigned);
+          this.current = { ...next, cosigned };
+        } else {
+          this.opts.log?.('log: dropping malformed cosignature lines; serving the checkpoint without them');
+        }
       }
     }
     if (this.publisher) await this.publisher.publishCheckpoint(this.current).catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${e.message}`));
@@ -179,5 +183,15 @@ export class Sequencer {
       accepted.push(p);
     }
     return { accepted, rejected };
+  }
+}
+
+/** A served checkpoint must stay a well-formed note, whatever a witness sent back. */
+function wellFormed(note: string): boolean {
+  try {
+    splitNote(note);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -5,7 +5,7 @@
  *   - acknowledged appends/s with N concurrent clients (durable: WAL + synchronous=FULL, one
  *     fsync'd transaction per batch; every reply carries a signed checkpoint and proof), p50/p99;
  *   - tile reads/s and inclusion-proof reads/s.
- * Usage: node --import tsx bench/log/run.ts [--clients 64] [--seconds 5]
+ * Usage: node --import tsx bench/log/run.ts [--clients 64] [--seconds 5] [--workers N (admission threads)]
  * Targets (issue #3, 2 cores): ≥ 3,000 appends/s; tile and proof reads ≥ 50% of hello-world.
  */
 import { spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ import { runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '5' }, workers: { type: 'string' } } });
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 
@@ -50,7 +50,7 @@ writeFileSync(join(dir, 'pub.pem'), pub.publicPem);
 const n = 4000 * seconds;
 process.stderr.write(`signing ${n} release bundles…\n`);
 const bundles = Array.from({ length: n }, (_, i) => pub.bundle(`b-${i}`));
-const log = await start([resolve(root, 'bin/keycast.mjs'), 'log', 'serve', '--data', join(dir, 'log'), '--listen', '127.0.0.1:0', '--trust-signer', join(dir, 'pub.pem')]);
+const log = await start([resolve(root, 'bin/keycast.mjs'), 'log', 'serve', '--data', join(dir, 'log'), '--listen', '127.0.0.1:0', '--trust-signer', join(dir, 'pub.pem'), ...(values.workers ? ['--admission-workers', values.workers] : [])]);
 const warm = 500;
 await runLoad(log.url, clients, 30, (i) => (i < warm ? { method: 'POST', path: '/add-entry', body: bundles[i]! } : null));
 

@@ -62,3 +62,24 @@ test('every log error code has an HTTP status; pushback maps to 503 with Retry-A
   assert.equal(toHttpError(new VerifierError('MALFORMED', 'x', {})).status, 400);
   assert.equal(toHttpError(new VerifierError('SIGNER_NOT_ALLOWED' as never, 'x', {})).status, 403);
 });
+
+test('under pushback the HTTP answer is 503 PUSHBACK with Retry-After, and a retried entry lands exactly once', async (t) => {
+  const l = await startTestLog({ poolMax: 1 });
+  t.after(() => l.close());
+  const bodies = Array.from({ length: 60 }, (_, i) => leafBundle(`push-${i}`));
+  let pushed = 0;
+  const indexes = await Promise.all(bodies.map(async (b) => {
+    for (;;) {
+      const r = await post(l.url, b);
+      if (r.status === 200) return r.json.index as number;
+      assert.equal(r.status, 503);
+      assert.equal(r.json.code, 'PUSHBACK');
+      assert.equal(r.headers.get('retry-after'), '1');
+      pushed++;
+      await new Promise((ok) => setTimeout(ok, 5));
+    }
+  }));
+  assert.equal(new Set(indexes).size, 60);
+  assert.equal(l.log.storage.entryCount(), 60);
+  t.diagnostic(`${pushed} pushbacks`);
+});

@@ -10,10 +10,12 @@ import { isVerifierError, verifyEntryBundle } from '#verifier';
 import { releasePolicy } from '../log-server/index.ts';
 import { newPublisher, releaseBundle, revocationBundle } from './log-fixtures.ts';
 
-async function outcome(f: () => Promise<{ leaf: Uint8Array; kind: string; pcr0?: string; eifSha256?: string; commit?: string; revokes?: unknown }> | { leaf: Uint8Array; kind: string; pcr0?: string; eifSha256?: string; commit?: string; revokes?: unknown }) {
+type Admitted = { leaf: Uint8Array; kind: string; pcr0?: string; eifSha256?: string; commit?: string; revokes?: unknown; replayKey?: string };
+
+async function outcome(f: () => Promise<Admitted> | Admitted) {
   try {
     const e = await f();
-    return { ok: true, leaf: Buffer.from(e.leaf).toString('base64'), kind: e.kind, pcr0: e.pcr0, eif: e.eifSha256, commit: e.commit, revokes: e.revokes };
+    return { ok: true, leaf: Buffer.from(e.leaf).toString('base64'), kind: e.kind, pcr0: e.pcr0, eif: e.eifSha256, commit: e.commit, revokes: e.revokes, replayKey: e.replayKey };
   } catch (err) {
     assert.ok(isVerifierError(err), `only coded errors: ${String(err)}`);
     return { ok: false, code: err.code };
@@ -61,7 +63,7 @@ test('the admission hot path, inline and on worker threads, agrees with verifyEn
     const onWorker = await outcome(() => pooled.admit(bundle, { leafAt }));
     const ref = await outcome(() => {
       const d = verifyEntryBundle(bundle, { ...reference, lookupLeaf: leafAt });
-      return { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0, eifSha256: d.eifSha256, commit: d.commit, revokes: d.revokes };
+      return { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0, eifSha256: d.eifSha256, commit: d.commit, revokes: d.revokes, replayKey: d.replayKey };
     });
     assert.deepEqual(mine, ref, what);
     assert.deepEqual(onWorker, ref, `${what} (worker)`);

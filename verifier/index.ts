@@ -35,7 +35,7 @@ export { dssePae, parseTrustedKey, certificateKey, verifyDsseSignature } from '.
 export type { ReleaseSigner } from './src/release/dsse.ts';
 export { BUNDLE_MEDIA_TYPES, MAX_BUNDLE_BYTES, parseBundle, parseEnvelope } from './src/release/bundle.ts';
 export type { ParsedBundle, EnvelopeJson } from './src/release/bundle.ts';
-export { MAX_LEAF_BYTES, encodeLeaf, decodeLeaf } from './src/release/leaf.ts';
+export { MAX_LEAF_BYTES, encodeLeaf, decodeLeaf, entryReplayKey } from './src/release/leaf.ts';
 export type { DecodedEntry } from './src/release/leaf.ts';
 export { verifyEntryBundle, checkRevocation } from './src/release/entry.ts';
 export type { EntryPolicyOptions, TrustedKey } from './src/release/entry.ts';

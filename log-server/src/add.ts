@@ -1,5 +1,6 @@
 /**
- * Adding an entry: admit (verify the bundle under the log's policy), deduplicate by leaf hash,
+ * Adding an entry: admit (verify the bundle under the log's policy), deduplicate by replay key
+ * (signer + signed statement; see AdmittedEntry.replayKey),
  * wait for durable integration, and answer with the Sigstore TransparencyLogEntry (tlog.md §3.4)
  * whose inclusion proof and checkpoint the builder embeds in the bundle.
  */
@@ -32,11 +33,11 @@ export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryRe
     index: r.index,
     origin: log.key.origin,
     logPublicKey: log.key.publicKey,
-    leaf: admitted.leaf,
+    leaf: r.leaf,
     proof: proveInclusion(r.index, size, log.hashes.read),
     checkpointNote: cosigned,
     rootHash: readCheckpointRoot(r.checkpoint),
     treeSize: size,
   });
-  return { index: r.index, leafHash: toHex(leafHash), duplicate: r.duplicate, transparencyLogEntry: tle };
+  return { index: r.index, leafHash: toHex(r.leafHash), duplicate: r.duplicate, transparencyLogEntry: tle };
 }

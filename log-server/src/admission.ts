@@ -14,7 +14,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import {
-  IN_TOTO_PAYLOAD_TYPE, MAX_LEAF_BYTES, encodeLeaf, parseBundle, parseJsonStrict, parseTrustedKey, validateStatement, verifyDsseSignature, verifyEntryBundle,
+  IN_TOTO_PAYLOAD_TYPE, MAX_LEAF_BYTES, encodeLeaf, entryReplayKey, parseBundle, parseJsonStrict, parseTrustedKey, validateStatement, verifyDsseSignature, verifyEntryBundle,
 } from '#verifier';
 import type { ReleaseSigner, ReleaseStatement, RebuildStatement } from '#verifier';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy } from './ports.ts';
@@ -38,7 +38,7 @@ export function releasePolicy(opts: ReleasePolicyOptions & { workers?: number })
   const allowedRebuilders = (opts.allowedRebuilders ?? []).map(toDer);
   const slow = (bundleJson: string, ctx: AdmissionContext): AdmittedEntry => {
     const d = verifyEntryBundle(bundleJson, { allowedSigners, allowedRebuilders, lookupLeaf: (i: number) => ctx.leafAt(i) });
-    const e: AdmittedEntry = { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0 };
+    const e: AdmittedEntry = { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0, replayKey: d.replayKey };
     if (d.eifSha256 !== undefined) e.eifSha256 = d.eifSha256;
     if (d.commit !== undefined) e.commit = d.commit;
     if (d.revokes !== undefined) e.revokes = { index: d.revokes.index, pcr0: d.revokes.pcr0 };
@@ -81,7 +81,8 @@ function fast(bundleJson: string, byHint: Map<string, PolicyKey>): AdmittedEntry
     const { kind, statement } = validateStatement(parseJsonStrict(b.payload, MAX_LEAF_BYTES, 'the statement'));
     if (!((kind === 'release' && k.publisher) || (kind === 'rebuild' && k.rebuilder))) return null;
     const p = (statement as ReleaseStatement | RebuildStatement).predicate;
-    return { leaf: encodeLeaf(b, k.signer), kind, pcr0: p.measurements.pcr0, eifSha256: p.eif.sha256, commit: p.source.commit };
+    const replayKey = entryReplayKey(k.signer.spkiSha256, b.envelope.payloadType, b.payload);
+    return { leaf: encodeLeaf(b, k.signer), kind, pcr0: p.measurements.pcr0, eifSha256: p.eif.sha256, commit: p.source.commit, replayKey };
   } catch {
     return null;
   }

@@ -52,6 +52,13 @@ export interface AdmittedEntry {
   commit?: string;
   /** For revocations: the leaf index of the revoked release and the PCR0 it must carry. */
   revokes?: { index: number; pcr0: string };
+  /**
+   * Deduplication key (lowercase hex): submissions with the same key are one entry. Release
+   * policies set it to the signer + signed statement (verifier's entryReplayKey), so a replayed
+   * bundle with a re-encoded or malleated signature returns the existing index instead of
+   * logging the statement twice. Defaults to the leaf hash.
+   */
+  replayKey?: string;
 }
 
 /**
@@ -116,7 +123,8 @@ export interface LogStorage {
   entry(index: number): StoredEntry | null;
   /** Leaves [start, start+count), in order (shorter if absent). */
   leaves(start: number, count: number): Uint8Array[];
-  indexOfLeafHash(leafHash: Uint8Array): number | null;
+  /** The index of the integrated entry with this dedup key (AdmittedEntry.replayKey), or null. */
+  indexOfReplayKey(replayKey: string): number | null;
   /** The newest release entry with this field value, or null. */
   findRelease(field: 'pcr0' | 'eifSha256' | 'commit', value: string): number | null;
   /** The index of the revocation entry that revoked `index`, or null. */

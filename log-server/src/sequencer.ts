@@ -19,6 +19,8 @@ import { consistencyProof } from './proofs.ts';
 
 export interface Integrated {
   index: number;
+  /** The integrated leaf: for a replay (same replayKey, other bytes) the one logged first. */
+  leaf: Uint8Array;
   leafHash: Uint8Array;
   /** The checkpoint (with cosignatures) the entry was first included in, or the current one for a duplicate. */
   checkpoint: StoredCheckpoint;
@@ -66,12 +68,17 @@ export class Sequencer {
   submit(entry: AdmittedEntry, leafHash: Uint8Array): Promise<Integrated> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closing) return Promise.reject(new LogError('SHUTTING_DOWN', 'the log is shutting down', {}));
+    // Deduplicate by the replay key (signer + signed statement), not the leaf bytes, so a
+    // replayed bundle with a malleated signature answers with the entry logged first.
     // In-flight first: a batch's rows become readable just before `current` moves past them.
-    const hex = toHex(leafHash);
+    const hex = entry.replayKey ?? toHex(leafHash);
     const waiting = this.inflight.get(hex);
     if (waiting) return waiting.then((r) => ({ ...r, duplicate: true }));
-    const existing = this.storage.indexOfLeafHash(leafHash);
-    if (existing !== null && existing < this.current.size) return Promise.resolve({ index: existing, leafHash, checkpoint: this.current, duplicate: true });
+    const existing = this.storage.indexOfReplayKey(hex);
+    if (existing !== null && existing < this.current.size) {
+      const stored = this.storage.entry(existing)!;
+      return Promise.resolve({ index: existing, leaf: stored.leaf, leafHash: stored.leafHash, checkpoint: this.current, duplicate: true });
+    }
     if (existing !== null) return this.afterRunning().then(() => this.submit(entry, leafHash));
     if (this.pool.length >= this.opts.poolMax) {
       return Promise.reject(new LogError('PUSHBACK', 'too many entries waiting to be integrated; retry shortly', { pending: this.pool.length }));
@@ -139,7 +146,7 @@ export class Sequencer {
     this.current = next;
     await this.afterCommit(prev, next);
     const cp = this.current;
-    entries.forEach((e, i) => accepted[i]!.resolve({ index: e.index, leafHash: e.leafHash, checkpoint: cp, duplicate: false }));
+    entries.forEach((e, i) => accepted[i]!.resolve({ index: e.index, leaf: e.leaf, leafHash: e.leafHash, checkpoint: cp, duplicate: false }));
   }
 
   /** Publishes tiles, collects cosignatures, publishes the checkpoint. Failures here never lose entries. */

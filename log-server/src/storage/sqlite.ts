@@ -17,7 +17,7 @@ const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL, cosigned TEXT NOT NULL);
 CREATE TABLE entries (
-  idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL UNIQUE, kind TEXT NOT NULL,
+  idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL UNIQUE, replay_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
   pcr0 TEXT, eif TEXT, commit_sha TEXT, revokes INTEGER);
 CREATE INDEX entries_pcr0 ON entries (pcr0) WHERE pcr0 IS NOT NULL;
 CREATE INDEX entries_eif ON entries (eif) WHERE eif IS NOT NULL;
@@ -82,9 +82,9 @@ export class SqliteStorage implements LogStorage {
       hashes: db.prepare('SELECT hash FROM hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
       entry: db.prepare('SELECT * FROM entries WHERE idx = ?'),
       leaves: db.prepare('SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-      byLeafHash: db.prepare('SELECT idx FROM entries WHERE leaf_hash = ?').pluck(),
+      byReplayKey: db.prepare('SELECT idx FROM entries WHERE replay_key = ?').pluck(),
       revokedBy: db.prepare('SELECT idx FROM entries WHERE revokes = ?').pluck(),
-      insertEntry: db.prepare('INSERT INTO entries (idx, leaf, leaf_hash, kind, pcr0, eif, commit_sha, revokes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertEntry: db.prepare('INSERT INTO entries (idx, leaf, leaf_hash, replay_key, kind, pcr0, eif, commit_sha, revokes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertHash: db.prepare('INSERT INTO hashes (level, idx, hash) VALUES (?, ?, ?)'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -126,8 +126,8 @@ export class SqliteStorage implements LogStorage {
     return this.s.leaves.all(start, start + count) as Buffer[];
   }
 
-  indexOfLeafHash(leafHash: Uint8Array): number | null {
-    return (this.s.byLeafHash.get(leafHash) as number | undefined) ?? null;
+  indexOfReplayKey(replayKey: string): number | null {
+    return (this.s.byReplayKey.get(replayKey) as number | undefined) ?? null;
   }
 
   findRelease(field: 'pcr0' | 'eifSha256' | 'commit', value: string): number | null {
@@ -142,7 +142,7 @@ export class SqliteStorage implements LogStorage {
     const { expected, next } = batch;
     this.db.transaction(() => {
       for (const e of batch.entries) {
-        this.s.insertEntry.run(e.index, e.leaf, e.leafHash, e.kind, e.pcr0 ?? null, e.eifSha256 ?? null, e.commit ?? null, e.revokes?.index ?? null);
+        this.s.insertEntry.run(e.index, e.leaf, e.leafHash, e.replayKey ?? Buffer.from(e.leafHash).toString('hex'), e.kind, e.pcr0 ?? null, e.eifSha256 ?? null, e.commit ?? null, e.revokes?.index ?? null);
       }
       for (const h of batch.hashes) this.s.insertHash.run(h.level, h.index, h.hash);
       if (expected === null) {

@@ -80,6 +80,16 @@ export function encodeLeaf(bundle: ParsedBundle, signer?: ReleaseSigner): Uint8A
   return leaf;
 }
 
+/**
+ * What makes two submissions "the same entry" for a log: the signer and the exact signed
+ * statement (its DSSE PAE), not the signature bytes. ECDSA signatures are malleable (s and n−s
+ * both verify), so anyone holding a published bundle could otherwise flip its signature and
+ * get the same release logged again under a new leaf. Lowercase hex SHA-256.
+ */
+export function entryReplayKey(signerSpkiSha256: string, payloadType: string, payload: Uint8Array): string {
+  return sha256Hex(concatBytes(utf8(signerSpkiSha256), dssePae(payloadType, payload)));
+}
+
 /** Checks the envelope's signature and statement; builds the decoded entry. */
 export function entryFrom(envelope: EnvelopeJson, payload: Uint8Array, signature: Uint8Array, signer: ReleaseSigner, leaf: Uint8Array): DecodedEntry {
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new VerifierError('STATEMENT_TYPE', `payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`, { payloadType: envelope.payloadType });
@@ -87,7 +97,7 @@ export function entryFrom(envelope: EnvelopeJson, payload: Uint8Array, signature
     throw new VerifierError('SIGNATURE_INVALID', 'the DSSE signature does not verify under the signer key', { signerSpkiSha256: signer.spkiSha256 });
   }
   const { kind, statement } = validateStatement(parseJsonStrict(payload, MAX_LEAF_BYTES, 'the statement'));
-  const replayKey = sha256Hex(concatBytes(utf8(signer.spkiSha256), dssePae(envelope.payloadType, payload)));
+  const replayKey = entryReplayKey(signer.spkiSha256, envelope.payloadType, payload);
   const base = { kind, statement, envelope, signer, leaf, replayKey };
   if (statement.predicateType === 'https://keycast.dev/revocation/v1') {
     const r = statement.predicate.revokes;

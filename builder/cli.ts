@@ -3,31 +3,8 @@
  * cli/command.ts structurally. Heavy modules load inside `run`. The release signer adds its
  * commands by appending to `commands` below.
  */
-import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
+import { parseFlags, usageError, type Command } from '#cli-kit';
 import { releaseCommands } from './src/release/commands.ts';
-
-interface Command {
-  path: string[];
-  summary: string;
-  help: string;
-  run(args: string[]): Promise<number>;
-}
-
-function usageError(message: string): Error {
-  const e = new Error(message);
-  e.name = 'UsageError';
-  (e as Error & { code: string }).code = 'USAGE';
-  return e;
-}
-
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals = false): { values: Record<string, unknown>; positionals: string[] } {
-  try {
-    return parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: positionals });
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-}
 
 const BUILD_FLAGS = {
   lock: { type: 'string' }, out: { type: 'string' }, kernel: { type: 'string' }, 'kernel-config': { type: 'string' },
@@ -64,7 +41,7 @@ Inputs:
   --signing-certificate PEM --signing-key PEM   sign PCR0 (adds PCR8)
 The build never reads the clock, the owner, mtimes, umask, locale or directory order.`,
   async run(args) {
-    const { values: v } = parse(args, BUILD_FLAGS);
+    const { values: v } = parseFlags(args, BUILD_FLAGS);
     const { runBuild } = await import('./src/build-cli.ts');
     return runBuild(v, usageError);
   },
@@ -81,7 +58,7 @@ PCR2[, PCR8]}, IsSigned, CheckCRC, [SignatureCheck], ImageName, ImageVersion, Me
 With --json it adds Keycast's view (sha256 of the file, sections with offsets and SHA-384).
 Exit 0 when the CRC matches, 1 (EIF_CRC) when it does not; malformed files: EIF_MALFORMED.`,
   async run(args) {
-    const { values: v, positionals } = parse(args, {}, true);
+    const { values: v, positionals } = parseFlags(args, {}, 1);
     if (positionals.length !== 1) throw usageError('describe-eif takes exactly one FILE');
     const { runDescribe } = await import('./src/build-cli.ts');
     return runDescribe(positionals[0]!, v.json === true);
@@ -97,7 +74,7 @@ Compares two EIFs: which PCRs differ, which sections, and for ramdisks which fil
 (added, removed, content, type, mode, owner, link target, mtime, nlink) or whether only the
 cpio encoding differs (hex case, inode numbering, order). Exit 0 identical, 1 different.`,
   async run(args) {
-    const { values: v, positionals } = parse(args, {}, true);
+    const { values: v, positionals } = parseFlags(args, {}, 2);
     if (positionals.length !== 2) throw usageError('diff-eif takes two files: A B');
     const { runDiff } = await import('./src/build-cli.ts');
     return runDiff(positionals[0]!, positionals[1]!, v.json === true);

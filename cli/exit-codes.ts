@@ -47,8 +47,5 @@ export function exitCodeFor(e: unknown): number {
   return EXIT.INTERNAL;
 }
 
-/** Thrown by argument parsing. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  readonly code = 'USAGE';
-}
+/** Thrown by argument parsing (defined in the kit every folder's cli.ts uses). */
+export { UsageError } from './kit.ts';

@@ -3,7 +3,7 @@
  * print coded errors (text, or JSON with --json) and return a stable exit code.
  */
 import type { Command } from './command.ts';
-import { EXIT, UsageError, exitCodeFor, isCoded } from './exit-codes.ts';
+import { EXIT, exitCodeFor, isCoded } from './exit-codes.ts';
 import { LOADERS } from './registry.ts';
 import './groups.ts';
 
@@ -75,7 +75,7 @@ function report(e: unknown, json: boolean): number {
         : { error: e.name, code: e.code, message: e.message, evidence: e.evidence ?? {} }
       : { error: 'Error', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
     console.log(JSON.stringify(body, null, 2));
-  } else if (e instanceof UsageError) {
+  } else if (e instanceof Error && e.name === 'UsageError') {
     console.error(`keycast: ${e.message} (see --help)`);
   } else if (isCoded(e)) {
     console.error(`keycast: ${e.message}`);

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { parseFlags, usageError as usage, type Command } from '#cli-kit';
 import { openDeviceNsm } from './src/nsm/device.ts';
 import { SimulatedNsm } from './src/nsm/simulator.ts';
 import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
@@ -12,19 +12,9 @@ import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki
 import type { Nsm } from './src/nsm/types.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
 
-interface Command { path: string[]; summary: string; help: string; run(args: string[]): Promise<number> }
-
-function usage(message: string): Error {
-  return Object.assign(new Error(message), { name: 'UsageError', code: 'USAGE' });
-}
-
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({ args, options: { json: { type: 'boolean' }, ...options }, allowPositionals: false, strict: true }).values;
-  } catch (e) {
-    throw usage((e as Error).message);
-  }
+  return parseFlags(args, options).values as Record<string, string | boolean | undefined>;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

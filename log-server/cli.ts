@@ -1,8 +1,7 @@
 /**
  * `keycast log …` commands: init, vkey, serve. Matches cli/command.ts structurally.
  */
-import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
+import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -10,34 +9,6 @@ import { createLog, DB_FILE } from './src/log.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
 import { witnessCommands } from './src/witness/cli.ts';
-
-interface Command {
-  path: string[];
-  summary: string;
-  help: string;
-  run(args: string[]): Promise<number>;
-}
-
-function usageError(message: string): Error {
-  const e = new Error(message);
-  e.name = 'UsageError';
-  (e as Error & { code: string }).code = 'USAGE';
-  return e;
-}
-
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, unknown> {
-  try {
-    return parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-}
-
-function need(v: Record<string, unknown>, name: string): string {
-  const s = v[name];
-  if (typeof s !== 'string' || s === '') throw usageError(`--${name} is required`);
-  return s;
-}
 
 const init: Command = {
   path: ['log', 'init'],
@@ -48,8 +19,8 @@ Creates DIR/log.db (SQLite) and DIR/log.key (mode 0600; the checkpoint signing k
 signs the empty checkpoint, and prints the log's verifier key (vkey). ORIGIN is the log's
 scheme-less URL prefix, e.g. log.example.com/keycast. Refuses to overwrite an existing log.`,
   async run(args) {
-    const v = parse(args, { data: { type: 'string' }, origin: { type: 'string' } });
-    const { vkey } = createLog(need(v, 'data'), need(v, 'origin'));
+    const v = parseFlags(args, { data: { type: 'string' }, origin: { type: 'string' } }).values;
+    const { vkey } = createLog(requireFlag(v, 'data'), requireFlag(v, 'origin'));
     console.log(v.json ? JSON.stringify({ vkey, origin: v.origin }) : vkey);
     return 0;
   },
@@ -62,8 +33,8 @@ const vkey: Command = {
 
 Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db.`,
   async run(args) {
-    const v = parse(args, { data: { type: 'string' } });
-    const storage = openSqliteStorage(join(need(v, 'data'), DB_FILE));
+    const v = parseFlags(args, { data: { type: 'string' } }).values;
+    const storage = openSqliteStorage(join(requireFlag(v, 'data'), DB_FILE));
     try {
       console.log(v.json ? JSON.stringify({ vkey: storage.vkey, origin: storage.origin }) : storage.vkey);
     } finally {
@@ -91,15 +62,15 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
 --pool-max       submissions waiting at most; beyond it 503 + Retry-After (default 16384).
 Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
   async run(args) {
-    const v = parse(args, {
+    const v = parseFlags(args, {
       data: { type: 'string' }, listen: { type: 'string' },
       'trust-signer': { type: 'string', multiple: true }, witness: { type: 'string', multiple: true },
       's3-bucket': { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-prefix': { type: 'string' },
       'batch-max': { type: 'string' }, 'pool-max': { type: 'string' }, 'admission-workers': { type: 'string' },
-    });
+    }).values;
     const opts: ServeOptions = {
-      dir: need(v, 'data'),
-      ...hostPort(need(v, 'listen')),
+      dir: requireFlag(v, 'data'),
+      ...hostPort(requireFlag(v, 'listen')),
       allowedSigners: ((v['trust-signer'] as string[] | undefined) ?? []).map((f) => readFileSync(f, 'utf8')),
       witnesses: ((v.witness as string[] | undefined) ?? []).map(witnessSpec),
       batchMax: intFlag(v, 'batch-max', 4096),
@@ -113,12 +84,6 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
     return serve(opts);
   },
 };
-
-function hostPort(s: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[2]) > 65535) throw usageError('--listen must be HOST:PORT');
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
-}
 
 function witnessSpec(s: string): { vkey: string; url: string } {
   const i = s.indexOf('=');

@@ -6,34 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseFlags as kitParseFlags, requireFlag, usageError, type FlagOptions } from '#cli-kit';
 import { parseVerifierKey, validateMeasurements, type Measurements } from '#verifier';
 
-export function usageError(message: string): Error {
-  const e = new Error(message);
-  e.name = 'UsageError';
-  (e as Error & { code: string }).code = 'USAGE';
-  return e;
-}
-
+export { usageError, requireFlag as need };
 export type Flags = Record<string, string | boolean | undefined>;
 
-/** Strict flag parsing; `--json` is always accepted. Throws UsageError. */
-export function parseFlags(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals = 0): { flags: Flags; positionals: string[] } {
-  let r: { values: Record<string, unknown>; positionals: string[] };
-  try {
-    r = parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: positionals > 0 });
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-  if (r.positionals.length > positionals) throw usageError(`unexpected argument ${r.positionals[positionals]}`);
+/** Strict flag parsing (the shared kit's); `--json` is always accepted. Throws UsageError. */
+export function parseFlags(args: string[], options: FlagOptions, positionals = 0): { flags: Flags; positionals: string[] } {
+  const r = kitParseFlags(args, options, positionals);
   return { flags: r.values as Flags, positionals: r.positionals };
-}
-
-export function need(f: Flags, name: string): string {
-  const s = f[name];
-  if (typeof s !== 'string' || s === '') throw usageError(`--${name} is required`);
-  return s;
 }
 
 export function optInt(f: Flags, name: string): number | undefined {

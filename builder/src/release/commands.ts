@@ -13,7 +13,7 @@ import type { SignReleaseInput } from './release.ts';
 import type { BundleJson, SigningMethod } from './sign.ts';
 import { defaultBuilderVersion, logIdentity, need, optInt, parseFlags, readMeasurements, usageError, type Flags } from './cli-input.ts';
 
-interface Command { path: string[]; summary: string; help: string; run(args: string[]): Promise<number> }
+import type { Command } from '#cli-kit';
 
 const SIGN_FLAGS = {
   key: { type: 'string' }, keyless: { type: 'boolean' }, 'id-token': { type: 'string' },

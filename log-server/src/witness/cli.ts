@@ -3,43 +3,8 @@
  * (a studio, an auditor). Registered through log-server/cli.ts; matches cli/command.ts
  * structurally.
  */
-import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
+import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
 import { hostname } from 'node:os';
-
-interface Command {
-  path: string[];
-  summary: string;
-  help: string;
-  run(args: string[]): Promise<number>;
-}
-
-function usageError(message: string): Error {
-  const e = new Error(message);
-  e.name = 'UsageError';
-  (e as Error & { code: string }).code = 'USAGE';
-  return e;
-}
-
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, unknown> {
-  try {
-    return parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-}
-
-function need(v: Record<string, unknown>, name: string): string {
-  const s = v[name];
-  if (typeof s !== 'string' || s === '') throw usageError(`--${name} is required`);
-  return s;
-}
-
-function hostPort(s: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[2]) > 65535) throw usageError('--listen must be HOST:PORT');
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
-}
 
 const serveCmd: Command = {
   path: ['witness', 'serve'],
@@ -55,9 +20,9 @@ On first run creates DIR/witness.key (mode 0600; a cosignature/v1 key named NAME
 witness.<hostname>) and prints its verifier key on stderr. Prints "listening <url>" on stdout
 once ready; SIGTERM/SIGINT stop it.`,
   async run(args) {
-    const v = parse(args, { data: { type: 'string' }, listen: { type: 'string' }, log: { type: 'string', multiple: true }, name: { type: 'string' } });
-    const dir = need(v, 'data');
-    const { host, port } = hostPort(need(v, 'listen'));
+    const v = parseFlags(args, { data: { type: 'string' }, listen: { type: 'string' }, log: { type: 'string', multiple: true }, name: { type: 'string' } }).values;
+    const dir = requireFlag(v, 'data');
+    const { host, port } = hostPort(requireFlag(v, 'listen'));
     const logs = (v.log as string[] | undefined) ?? [];
     if (logs.length === 0) throw usageError('at least one --log VKEY is required');
     const { serveWitness } = await import('./serve.ts');
@@ -72,9 +37,9 @@ const vkeyCmd: Command = {
 
 Prints the cosignature/v1 verifier key of DIR/witness.key (the key a log's --witness flag pins).`,
   async run(args) {
-    const v = parse(args, { data: { type: 'string' } });
+    const v = parseFlags(args, { data: { type: 'string' } }).values;
     const { readWitnessKey } = await import('./keys.ts');
-    const { vkey } = readWitnessKey(need(v, 'data'));
+    const { vkey } = readWitnessKey(requireFlag(v, 'data'));
     console.log(v.json ? JSON.stringify({ vkey }) : vkey);
     return 0;
   },

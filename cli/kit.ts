@@ -1,0 +1,60 @@
+/**
+ * The command-line kit every folder's `cli.ts` uses (as `#cli-kit`): the Command shape,
+ * strict flag parsing that always accepts --json, and the UsageError the CLI maps to exit 2.
+ * Shell plumbing only — no trust decisions live here. verifier/ keeps its own copy, since it
+ * depends on nothing internal.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export interface Command {
+  /** Words after `keycast`, e.g. ['log', 'init']. */
+  path: string[];
+  /** One line for `keycast --help`. */
+  summary: string;
+  /** Full help text for `keycast <path> --help`. */
+  help: string;
+  /** Runs the command; resolves to an exit code. Throws coded errors (mapped by exit-codes.ts). */
+  run(args: string[]): Promise<number>;
+}
+
+/** Bad flags or arguments: exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly code = 'USAGE';
+}
+
+export function usageError(message: string): UsageError {
+  return new UsageError(message);
+}
+
+export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+export type Flags = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+/**
+ * Strict parsing (unknown flags are usage errors); `--json` is always accepted.
+ * `positionals` is how many positional arguments are allowed (default none).
+ */
+export function parseFlags(args: string[], options: FlagOptions, positionals = 0): { values: Flags; positionals: string[] } {
+  let r: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    r = parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: positionals > 0 });
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+  if (r.positionals.length > positionals) throw usageError(`unexpected argument ${r.positionals[positionals]}`);
+  return { values: r.values as Flags, positionals: r.positionals };
+}
+
+/** The value of a required string flag. */
+export function requireFlag(values: Record<string, unknown>, name: string): string {
+  const s = values[name];
+  if (typeof s !== 'string' || s === '') throw usageError(`--${name} is required`);
+  return s;
+}
+
+/** `HOST:PORT` (IPv6 hosts in brackets) for --listen. */
+export function hostPort(s: string, flag = 'listen'): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[2]) > 65535) throw usageError(`--${flag} must be HOST:PORT`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}

@@ -22,7 +22,8 @@ export interface DemoContext {
   startService(args: string[]): Promise<Service>;
   freePort(): Promise<number>;
   gate(lookup: Lookup, logVkey: string, witnessVkey: string, pcr0: string): string;
-  readJson(file: string): unknown;
+  /** A cosignature key of a witness that never saw this log. */
+  otherWitnessVkey: string;
 }
 
 /** The error code a refused `--json` command printed, or '' when none. */
@@ -69,12 +70,15 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   await c.keycastOk(['nsm', 'attest', '--sim', '--pki', p('test-pki.json'), '--pcrs', p('build', 'measurements.json'), '--nonce', 'ab'.repeat(16), '--out', p('attestation.cbor')]);
   const untrusted = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--json']);
   check('test root not trusted by default', untrusted.code === 1, `without --trust-root the document is refused: ${errorCode(untrusted) || `exit ${untrusted.code}`}`);
+  await waitForCosignature(log.url, witnessVkey);
   const studio = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--trust-root', p('test-root.pem'), '--expect-pcr0', pcr0,
-    '--nonce', 'ab'.repeat(16), '--max-age', '300', '--log', log.url, '--log-key', logVkey, '--json']);
-  check('studio verifies', studio.code === 0, `studio's check (chain, signature, PCR0, nonce, logged and active): ${studio.code === 0 ? 'verified' : `refused ${errorCode(studio)}`}`);
+    '--nonce', 'ab'.repeat(16), '--max-age', '300', '--log', log.url, '--log-key', logVkey, '--witness', witnessVkey, '--max-checkpoint-age', '600', '--json']);
+  check('studio verifies', studio.code === 0, `studio's check (chain, signature, PCR0, nonce, logged, witnessed, fresh, active): ${studio.code === 0 ? 'verified' : `refused ${errorCode(studio)}`}`);
+  const unwitnessed = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--trust-root', p('test-root.pem'),
+    '--log', log.url, '--log-key', logVkey, '--witness', c.otherWitnessVkey, '--json']);
+  check('unwitnessed refused', unwitnessed.code === 1, `requiring a witness that never saw this log: ${unwitnessed.code === 1 ? `refused ${errorCode(unwitnessed)}` : 'ACCEPTED'}`);
 
   say.step('The enclave gate: logged, witnessed, fresh — with the verifier the studio uses');
-  await waitForCosignature(log.url, witnessVkey);
   const lookup = await fetchLookup(log.url, pcr0);
   let gateOk = false;
   try {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { noteVerifier, verifyTlogProof, fromBase64 } from '#verifier';
+import { cosignatureVerifierKey, generateNoteKey, noteVerifier, verifyTlogProof, fromBase64 } from '#verifier';
 import type { Command } from './command.ts';
 import { freePort, keycast, keycastOk, startService, type Narrator, type Service } from './demo-steps.ts';
 import { demoChecks, type Check } from './demo-checks.ts';
@@ -68,7 +68,7 @@ export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
       keycast: (a) => keycast(a, say), keycastOk: (a) => keycastOk(a, say),
       startService: (a) => startService(a, say), freePort,
       gate: (lookup, logVkey, witnessVkey, pcr0) => gate(lookup, logVkey, witnessVkey, pcr0),
-      readJson: (f) => JSON.parse(readFileSync(f, 'utf8')) as unknown,
+      otherWitnessVkey: cosignatureVerifierKey(generateNoteKey('absent-witness.demo.keycast.test').skey),
     });
   } finally {
     await Promise.all(services.map((s) => s.stop()));

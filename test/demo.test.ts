@@ -16,7 +16,7 @@ test('npm run demo: every step of the story passes its check', { timeout: 240_00
   const out = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
   assert.equal(out.ok, true);
   const names = out.checks.map((c) => c.name);
-  for (const must of ['reproducible', 'published + sigstore', 'test root not trusted by default', 'studio verifies', 'gate serves',
+  for (const must of ['reproducible', 'published + sigstore', 'test root not trusted by default', 'studio verifies', 'unwitnessed refused', 'gate serves',
     'diff-eif explains', 'unlogged refused', 'gate refuses unlogged', 'revoked refused', 'gate refuses revoked']) {
     assert.ok(names.includes(must), `missing check ${must}`);
   }

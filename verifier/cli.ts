@@ -87,7 +87,7 @@ function readVkey(s: string): string {
 }
 
 /** Fetches the log's lookup answer for PCR0 and verifies it against the pinned key. */
-async function checkLog(url: string, vkey: string, pcr0: Uint8Array): Promise<LoggedRelease> {
+async function checkLog(url: string, vkey: string, pcr0: Uint8Array, witnesses: WitnessFlags | null): Promise<LoggedRelease> {
   const logVerifier = noteVerifier(vkey);
   const origin = parseVerifierKey(vkey).name;
   const target = `${url.replace(/\/+$/, '')}/lookup/pcr0/${toHex(pcr0)}`;
@@ -112,14 +112,36 @@ async function checkLog(url: string, vkey: string, pcr0: Uint8Array): Promise<Lo
   } catch {
     body = null;
   }
-  return verifyLoggedPcr0(body, pcr0, { logVerifier, origin });
+  return verifyLoggedPcr0(body, pcr0, {
+    logVerifier, origin,
+    ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
+  });
+}
+
+interface WitnessFlags { vkeys: string[]; threshold: number; maxAgeSeconds: number }
+
+/** --witness/--witness-threshold/--max-checkpoint-age: the checkpoint must be cosigned, and recently. */
+function witnessFlags(v: { witness?: string[]; 'witness-threshold'?: string; 'max-checkpoint-age'?: string }): WitnessFlags | null {
+  const vkeys = (v.witness ?? []).map(readVkey);
+  if (vkeys.length === 0) {
+    if (v['witness-threshold'] !== undefined || v['max-checkpoint-age'] !== undefined) throw usageError('--witness-threshold and --max-checkpoint-age need --witness');
+    return null;
+  }
+  const int = (s: string | undefined, name: string, dflt: number): number => {
+    if (s === undefined) return dflt;
+    if (!/^[1-9][0-9]{0,9}$/.test(s)) throw usageError(`--${name} must be a positive integer`);
+    return Number(s);
+  };
+  const threshold = int(v['witness-threshold'], 'witness-threshold', vkeys.length);
+  if (threshold > vkeys.length) throw usageError(`--witness-threshold ${threshold} exceeds the ${vkeys.length} witnesses given`);
+  return { vkeys, threshold, maxAgeSeconds: int(v['max-checkpoint-age'], 'max-checkpoint-age', 3600) };
 }
 
 const hexOrNull = (b: Uint8Array | null) => (b === null ? null : toHex(b));
 
 function report(r: VerifiedAttestation, logged: LoggedRelease | null, json: boolean): void {
   const pcrs = Object.fromEntries([...r.pcrs].map(([i, b]) => [i, toHex(b)]));
-  const log = logged && { index: logged.index, status: logged.status, treeSize: logged.checkpoint.size, origin: logged.checkpoint.origin };
+  const log = logged && { index: logged.index, status: logged.status, treeSize: logged.checkpoint.size, origin: logged.checkpoint.origin, cosigners: logged.cosigners };
   if (json) {
     console.log(JSON.stringify({ verified: true, moduleId: r.moduleId, timestamp: r.timestamp, timestampIso: new Date(r.timestamp).toISOString(), verifiedAt: r.verifiedAt.toISOString(), debug: r.debug, rootSha256: r.rootSha256, pcrs, publicKey: hexOrNull(r.publicKey), userData: hexOrNull(r.userData), nonce: hexOrNull(r.nonce), chain: r.chain, log }, null, 2));
     return;
@@ -137,6 +159,7 @@ function report(r: VerifiedAttestation, logged: LoggedRelease | null, json: bool
     `  nonce      ${show(r.nonce)}`,
   ];
   if (log) lines.push(`  log        PCR0 is release #${log.index} of ${log.origin} (inclusion proven in a tree of ${log.treeSize}; status as the log states it: ${log.status})`);
+  if (log && log.cosigners.length > 0) lines.push(`  witnessed  ${log.cosigners.map((c) => `${c.name} at ${new Date(c.timestamp * 1000).toISOString()}`).join(', ')}`);
   console.log(lines.join('\n'));
 }
 
@@ -163,6 +186,12 @@ DOC is a file holding the raw CBOR or base64 of it, or the base64 itself.
                         inclusion proof against a checkpoint signed by --log-key; refused when the
                         log says the release is revoked
   --log-key VKEY        the log's note verifier key (or a file holding it); required with --log
+  --witness VKEY        with --log: the checkpoint must be cosigned (cosignature/v1) by this
+                        witness (vkey or a file holding it); repeatable
+  --witness-threshold K how many of the --witness keys must cosign (default: all of them)
+  --max-checkpoint-age SECONDS
+                        the freshest required cosignature must be at most this old (default 3600):
+                        a log cannot keep showing you an old view of itself
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
 (--json: the VerifierError as JSON) when refused; 2 on bad flags; 6 when the log is unreachable.`,
@@ -177,6 +206,7 @@ Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code 
           at: { type: 'string' }, 'expect-pcr': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' }, 'allow-debug': { type: 'boolean' },
           'trust-root': { type: 'string', multiple: true }, nonce: { type: 'string' }, 'user-data': { type: 'string' }, 'max-age': { type: 'string' },
           log: { type: 'string' }, 'log-key': { type: 'string' }, json: { type: 'boolean' },
+          witness: { type: 'string', multiple: true }, 'witness-threshold': { type: 'string' }, 'max-checkpoint-age': { type: 'string' },
         },
       });
     } catch (e) {
@@ -185,11 +215,13 @@ Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code 
     const { values: v, positionals } = parsed;
     if (positionals.length !== 1) throw usageError('expected exactly one DOC (see keycast verify attestation --help)');
     if (v.log !== undefined && v['log-key'] === undefined) throw usageError('--log needs --log-key (the log\'s verifier key)');
+    const witnesses = witnessFlags(v);
+    if (witnesses && v.log === undefined) throw usageError('--witness needs --log');
     const doc = readDocument(positionals[0]!);
     const policy = policyFrom(v);
     const trustedRoots = v['trust-root']?.map(readRoot);
     const r = verifyAttestationDocument(doc, { at: parseAt(v.at, doc), policy, ...(trustedRoots ? { trustedRoots } : {}) });
-    const logged = v.log === undefined ? null : await checkLog(v.log, readVkey(v['log-key']!), r.pcrs.get(0)!);
+    const logged = v.log === undefined ? null : await checkLog(v.log, readVkey(v['log-key']!), r.pcrs.get(0)!, witnesses);
     report(r, logged, v.json === true);
     return 0;
   },

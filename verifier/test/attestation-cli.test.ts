@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import {
   MemoryTree, generateNoteKey, noteSigner, noteVerifier, signNote, formatCheckpoint, proveInclusion, formatTlogProof, parseBundle, encodeLeaf, parseTrustedKey,
-  verifyLoggedPcr0, toBase64, toHex, utf8, isVerifierError,
+  verifyLoggedPcr0, toBase64, toHex, utf8, isVerifierError, cosignatureSigner, cosignatureVerifierKey,
 } from '../index.ts';
 import { makeTestPki, issueDocument, pcrs, NITRO } from './attestation-fixtures.ts';
 import { makeBundle, newKey, releaseStatement, revocationStatement } from './release-fixtures.ts';
@@ -62,10 +62,12 @@ test('verifyLoggedPcr0: a logged release of this PCR0 passes; revoked, other-PCR
   for (const bad of [null, [], { index: -1 }, { ...answer(INDEX, releaseLeaf), status: 'fine' }, { ...answer(INDEX, releaseLeaf), entry: '%%%' }]) assert.throws(() => verifyLoggedPcr0(bad, PCRS.get(0)!, opts), (e: unknown) => isVerifierError(e, 'MALFORMED'));
 });
 
-function serve(status: string): Promise<{ server: Server; url: string }> {
+function serve(status: string, checkpoint = note): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     if (req.url === `/lookup/pcr0/${pcr0}`) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer(INDEX, releaseLeaf, status)));
+      const a = answer(INDEX, releaseLeaf, status);
+      a.proof = formatTlogProof({ index: INDEX, proof: proveInclusion(INDEX, tree.size, tree.hashReader()), checkpoint });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(a));
     } else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
@@ -99,7 +101,7 @@ test('CLI --log: logged → 0, revoked → RELEASE_REVOKED, unknown → RELEASE_
   try {
     const ok = await keycast([...base, '--log', active.url, '--log-key', logKey.vkey]);
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
-    assert.deepEqual(JSON.parse(ok.stdout).log, { index: INDEX, status: 'active', treeSize: 4, origin });
+    assert.deepEqual(JSON.parse(ok.stdout).log, { index: INDEX, status: 'active', treeSize: 4, origin, cosigners: [] });
     const rev = await keycast([...base, '--log', revoked.url, '--log-key', logKey.vkey]);
     assert.deepEqual([rev.code, JSON.parse(rev.stdout).code], [1, 'RELEASE_REVOKED']);
     const other = issueDocument(pki, NOW); // default PCRs: not logged
@@ -111,5 +113,39 @@ test('CLI --log: logged → 0, revoked → RELEASE_REVOKED, unknown → RELEASE_
   } finally {
     active.server.close();
     revoked.server.close();
+  }
+});
+
+test('CLI --log --witness: the checkpoint must be cosigned by the pinned witnesses, recently; flags are checked', async () => {
+  const witness = generateNoteKey('witness.keycast.test/w1');
+  const stranger = generateNoteKey('witness.keycast.test/w2');
+  const wv = cosignatureVerifierKey(witness.skey);
+  const nowS = Math.floor(Date.now() / 1000);
+  const cosigned = (at: number) => {
+    const text = formatCheckpoint({ origin, size: tree.size, rootHash: tree.root(), extensions: [] });
+    return signNote(text, [noteSigner(logKey.skey), cosignatureSigner(witness.skey, () => at)]);
+  };
+  const fresh = await serve('active', cosigned(nowS));
+  const stale = await serve('active', cosigned(nowS - 7200));
+  const plain = await serve('active');
+  try {
+    const log = ['--log', fresh.url, '--log-key', logKey.vkey];
+    const ok = await keycast([...base, ...log, '--witness', wv]);
+    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+    assert.deepEqual(JSON.parse(ok.stdout).log.cosigners, [{ name: 'witness.keycast.test/w1', timestamp: nowS }]);
+    const other = await keycast([...base, ...log, '--witness', cosignatureVerifierKey(stranger.skey)]);
+    assert.deepEqual([other.code, JSON.parse(other.stdout).code], [1, 'WITNESS_POLICY']);
+    const unwitnessed = await keycast([...base, '--log', plain.url, '--log-key', logKey.vkey, '--witness', wv]);
+    assert.deepEqual([unwitnessed.code, JSON.parse(unwitnessed.stdout).code], [1, 'WITNESS_POLICY']);
+    const old = await keycast([...base, '--log', stale.url, '--log-key', logKey.vkey, '--witness', wv, '--max-checkpoint-age', '600']);
+    assert.equal(old.code, 1);
+    assert.ok(['CHECKPOINT_STALE', 'WITNESS_POLICY'].includes(JSON.parse(old.stdout).code), old.stdout);
+    assert.equal((await keycast([...base, '--witness', wv])).code, 2, '--witness without --log');
+    assert.equal((await keycast([...base, ...log, '--witness', wv, '--witness-threshold', '2'])).code, 2, 'threshold above the witnesses given');
+    assert.equal((await keycast([...base, ...log, '--max-checkpoint-age', '60'])).code, 2, 'age without a witness');
+  } finally {
+    fresh.server.close();
+    stale.server.close();
+    plain.server.close();
   }
 });

@@ -23,6 +23,8 @@ export interface LoggedRelease {
   status: 'active';
   entry: DecodedEntry;
   checkpoint: Checkpoint;
+  /** Witnesses whose cosignatures satisfied opts.witnessPolicy (empty without one). */
+  cosigners: Array<{ name: string; timestamp: number }>;
 }
 
 export type LogCheckOptions = Omit<TlogProofOptions, 'leaf' | 'leafHash'>;
@@ -49,7 +51,7 @@ export function verifyLoggedPcr0(answer: unknown, pcr0: Uint8Array, opts: LogChe
   const want = toHex(pcr0);
   if (entry.kind !== 'release' || entry.pcr0 !== want) throw new VerifierError('PCR_MISMATCH', `log entry ${proven.index} is not a release of this PCR0`, { pcr: 0, index: proven.index, kind: entry.kind, expected: want, actual: entry.pcr0 });
   if (a.status === 'revoked') throw new VerifierError('RELEASE_REVOKED', `the release at log index ${proven.index} has been revoked`, { index: proven.index, pcr0: want, revokedBy: Number.isSafeInteger(a.revokedBy) ? a.revokedBy : null });
-  return { index: proven.index, status: 'active', entry, checkpoint: proven.checkpoint };
+  return { index: proven.index, status: 'active', entry, checkpoint: proven.checkpoint, cosigners: proven.cosigners };
 }
 
 /** The answer when the log has no release with this PCR0 (HTTP 404). */

@@ -76,11 +76,9 @@ export interface Served {
   stderr: () => string;
 }
 
-/** Starts `keycast log serve` on an ephemeral loopback port and resolves once it listens. */
-export function serveLog(dir: string, extra: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'bin/keycast.mjs'), 'log', 'serve', '--data', dir, '--listen', '127.0.0.1:0', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Starts `keycast ARGS` (a server that prints "listening <url>") and resolves once it listens. */
+export function serveKeycast(args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [resolve(ROOT, 'bin/keycast.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   return new Promise((ok, fail) => {
@@ -90,6 +88,11 @@ export function serveLog(dir: string, extra: string[]): Promise<Served> {
       const m = /listening (\S+)\n/.exec(out);
       if (m) ok({ child, url: m[1]!, stderr: () => err });
     });
-    child.on('exit', (code) => fail(new Error(`log serve exited ${code}: ${err}`)));
+    child.on('exit', (code) => fail(new Error(`keycast ${args.slice(0, 2).join(' ')} exited ${code}: ${err}`)));
   });
+}
+
+/** Starts `keycast log serve` on an ephemeral loopback port and resolves once it listens. */
+export function serveLog(dir: string, extra: string[]): Promise<Served> {
+  return serveKeycast(['log', 'serve', '--data', dir, '--listen', '127.0.0.1:0', ...extra]);
 }

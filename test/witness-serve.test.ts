@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { checkWitnessPolicy, noteVerifier, openCheckpoint, splitNote } from '#verifier';
-import { ROOT, newPublisher, releaseBundle, serveLog } from './log-fixtures.ts';
+import { ROOT, newPublisher, releaseBundle, serveKeycast, serveLog } from './log-fixtures.ts';
 
 const KEYCAST = resolve(ROOT, 'bin/keycast.mjs');
 const ORIGIN = 'witnessed.keycast.test/log';
@@ -28,18 +28,7 @@ function keycast(...args: string[]): string {
 }
 
 function serveWitness(dir: string, logVkey: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [KEYCAST, 'witness', 'serve', '--data', dir, '--listen', '127.0.0.1:0', '--log', logVkey, '--name', 'w1.keycast.test'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening (\S+)\n/.exec(out);
-      if (m) ok({ child, url: m[1]! });
-    });
-    child.on('exit', (code) => fail(new Error(`witness serve exited ${code}: ${err}`)));
-  });
+  return serveKeycast(['witness', 'serve', '--data', dir, '--listen', '127.0.0.1:0', '--log', logVkey, '--name', 'w1.keycast.test']);
 }
 
 function stop(child: ChildProcess): Promise<number | null> {

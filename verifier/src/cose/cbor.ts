@@ -5,6 +5,7 @@
  * Full decoding of the payload is done with cbor-x; this file is for the bytes we must
  * produce or check exactly.
  */
+import { concatBytes } from '../bytes.ts';
 
 export const MT = { UINT: 0, NINT: 1, BYTES: 2, TEXT: 3, ARRAY: 4, MAP: 5, TAG: 6, SIMPLE: 7 } as const;
 
@@ -32,17 +33,8 @@ export const tstr = (s: string): Uint8Array => {
 };
 export const NULL = Uint8Array.of(0xf6);
 
-export function cat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+/** Concatenation (the shared byte helper). */
+export const cat = concatBytes;
 
 /** A decoded head: major type, argument and the offset just past the head. */
 export interface Head {

@@ -57,7 +57,8 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   const log = await c.startService(['log', 'serve', '--data', p('log'), '--listen', `127.0.0.1:${await c.freePort()}`,
     '--trust-signer', p('release.pem.pub'), '--witness', `${witnessVkey}=${witness.url}`]);
   c.services.push(log);
-  check('log up', true, `log at ${log.url}, witness ${witnessVkey.split('+')[0]} at ${witness.url}`);
+  const served = await (await fetch(`${log.url}/checkpoint`)).text();
+  check('log up', served.startsWith(`${c.ORIGIN}\n0\n`), `log at ${log.url} serves its empty checkpoint; witness ${witnessVkey.split('+')[0]} at ${witness.url}`);
 
   say.step('Sign the release into a Sigstore bundle and publish it to the log');
   await c.keycastOk(['release', 'sign', '--eif', p('build', 'enclave.eif'), '--source', c.SOURCE, '--lock', p('build', 'builder.lock.json'), '--key', p('release.pem'), '--out', p('release.bundle.json')]);

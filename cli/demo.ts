@@ -11,7 +11,7 @@
  * The demo's "kernel", init and nsm.ko are deterministic filler bytes, not bootable binaries:
  * the image does not boot, but every byte is measured exactly as nitro-cli would.
  */
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';

@@ -8,6 +8,9 @@ import type { KeyObject } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { buildApp, openLog, releasePolicy } from '../log-server/index.ts';
+import type { Log } from '../log-server/index.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -95,4 +98,21 @@ export function serveKeycast(args: string[]): Promise<Served> {
 /** Starts `keycast log serve` on an ephemeral loopback port and resolves once it listens. */
 export function serveLog(dir: string, extra: string[]): Promise<Served> {
   return serveKeycast(['log', 'serve', '--data', dir, '--listen', '127.0.0.1:0', ...extra]);
+}
+
+/**
+ * Opens the log in `logDir` (already created) with the real release policy admitting `allowed`
+ * keys, serves it in-process on an ephemeral loopback port, and closes both (and removes
+ * `cleanup`) after the test.
+ */
+export async function listenLog(t: { after: (fn: () => unknown) => void }, logDir: string, allowed: string[], cleanup: string): Promise<{ log: Log; url: string }> {
+  const log = await openLog(logDir, { policy: releasePolicy({ allowedSigners: allowed }) });
+  const app = await buildApp({ log });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(async () => {
+    await app.close();
+    await log.close();
+    rmSync(cleanup, { recursive: true, force: true });
+  });
+  return { log, url };
 }

@@ -6,26 +6,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBase64, noteVerifier, trustedRootForLog, verifyReleaseBundleWithSigstore, verifyTlogProof } from '#verifier';
-import { buildApp, createLog, openLog, releasePolicy } from '../log-server/index.ts';
-import { newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
+import { createLog } from '../log-server/index.ts';
+import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 
 const ORIGIN = 'releases.keycast.test/log';
 
 async function start(t: { after: (fn: () => unknown) => void }, allowed: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-release-'));
   createLog(dir, ORIGIN);
-  const log = await openLog(dir, { policy: releasePolicy({ allowedSigners: allowed }) });
-  const app = await buildApp({ log });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  t.after(async () => {
-    await app.close();
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { log, url } = await listenLog(t, dir, allowed, dir);
   const add = async (body: string) => {
     const r = await fetch(`${url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     return { status: r.status, json: await r.json() };

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -17,8 +17,9 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { parseVerifierKey, trustedRootForLog, verifyEntryBundle } from '#verifier';
-import { buildApp, createLog, openLog, releasePolicy } from '../log-server/index.ts';
+import { createLog } from '../log-server/index.ts';
 import { commands } from '../builder/cli.ts';
+import { listenLog } from './log-fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const ORIGIN = 'releases.keycast.test/e2e';
@@ -80,14 +81,7 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   const pubPem = readFileSync(join(dir, 'k.pem.pub'), 'utf8');
   await assert.rejects(ok(['release', 'keygen', '--out', 'k.pem'], dir), (e: unknown) => (e as { code?: string }).code === 'EEXIST', 'refuses to overwrite a key');
 
-  const log = await openLog(logDir, { policy: releasePolicy({ allowedSigners: [pubPem] }) });
-  const app = await buildApp({ log });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  t.after(async () => {
-    await app.close();
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { log, url } = await listenLog(t, logDir, [pubPem], dir);
 
   const pcr = (c: string) => c.repeat(96);
   writeFileSync(join(dir, 'enclave.eif'), randomBytes(4096));

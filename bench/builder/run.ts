@@ -20,7 +20,11 @@ const V = resolve(REPO, '../shared/testvectors/nitro/eif');
 const small = process.argv.includes('--small');
 const MiB = 1 << 20;
 
-/** A rootfs of `total` bytes: 8 MiB files plus 2,000 small ones (a node_modules-like tail). */
+/**
+ * A rootfs of `total` bytes: 8 MiB files plus 2,000 small ones (a node_modules-like tail).
+ * Returns every file's path: the baseline hashes all of them, as the build reads all of them
+ * (opening 2,000 files is part of the work on both sides).
+ */
 function makeRootfs(dir: string, total: number): string[] {
   const files: string[] = [];
   const block = randomBytes(MiB);
@@ -40,6 +44,7 @@ function makeRootfs(dir: string, total: number): string[] {
     const d = join(dir, 'small', `p${i % 50}`);
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, `f${i}.js`), `module.exports = ${i};\n`);
+    files.push(join(d, `f${i}.js`));
   }
   return files;
 }

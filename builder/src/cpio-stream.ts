@@ -1,16 +1,15 @@
 /**
  * Streams a planned newc archive (verifier's planArchive) into a sink: header, then the
- * member's file content read in 1 MiB slices (never whole), then padding; trailer and the
- * 512-byte block padding at the end. A file whose size changed since it was listed is
- * refused (INPUT_UNREADABLE) rather than archived inconsistently. Returns each streamed
- * file's SHA-256 so the caller can pin the rootfs (tree-digest.ts).
+ * member's file content read straight into the sink's buffer in slices (never whole), then
+ * padding; trailer and the 512-byte block padding at the end. A file whose size changed
+ * since it was listed is refused (INPUT_UNREADABLE) rather than archived inconsistently.
+ * Returns where each data-carrying member's content sits in the stream, so the caller can
+ * hash exactly what was archived (the rootfs pin, tree-digest.ts) from the finished image.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { DIALECTS, encodeNewcHeader, finalPadding, pad4, planArchive, trailerHeader, type CpioDialect, type CpioMember } from '#verifier';
 import { BuilderError } from './errors.ts';
 import type { ByteSink } from './sink.ts';
-import type { OffThreadHashes } from './hash-worker.ts';
 
 /** A member plus where its content comes from (a host file or inline bytes). */
 export interface SourcedMember extends CpioMember {
@@ -18,61 +17,57 @@ export interface SourcedMember extends CpioMember {
   content?: Uint8Array;
 }
 
-const ZERO = new Uint8Array(512);
-const SLICE = 4 << 20;
+/** A member's content: `offset` bytes after the archive's first byte, `size` long. */
+export interface ContentRange { name: string; offset: number; size: number }
 
-async function copyFile(sink: ByteSink, path: string, size: number, buf: Buffer, off?: OffThreadHashes): Promise<string> {
-  const h = off ? undefined : createHash('sha256');
+const ZERO = new Uint8Array(512);
+
+async function copyFile(sink: ByteSink, path: string, size: number): Promise<void> {
   let fd: number;
   try { fd = openSync(path, 'r'); } catch (e) { throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e }); }
   try {
     let done = 0;
+    let atEof = false; // a read asked for more than was left and got exactly what was left
+    let grew = false;
     while (done < size) {
       // Synchronous reads: sequential streaming without a threadpool round trip per slice.
-      const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, size - done), done);
-      if (bytesRead === 0) break;
-      const part = buf.subarray(0, bytesRead);
-      if (off) await off.file(part);
-      else h!.update(part);
-      await sink.write(part);
-      done += bytesRead;
+      // Ask for one byte more than is left, so the usual last read also proves the end of
+      // the file (a file that grew is caught without a second read per file).
+      const n = await sink.fillFrom(size - done + 1, (dst) => {
+        const left = size - done;
+        const r = readSync(fd, dst, 0, dst.length, done);
+        if (r > left) { grew = true; return left; }
+        if (dst.length > left) atEof = r === left;
+        return r;
+      });
+      if (n === 0 || grew) break;
+      done += n;
     }
-    const extra = readSync(fd, buf, 0, 1, done);
-    if (done !== size || extra !== 0) throw new BuilderError('INPUT_UNREADABLE', 'file changed size while building', { path, expected: size });
+    if (!atEof && !grew && done === size) atEof = readSync(fd, Buffer.alloc(1), 0, 1, done) === 0;
+    if (done !== size || !atEof) throw new BuilderError('INPUT_UNREADABLE', 'file changed size while building', { path, expected: size });
   } finally {
     closeSync(fd);
   }
-  return h ? h.digest('hex') : '';
 }
 
-/**
- * With `off`, per-file SHA-256s are computed by the worker (read them from its `finish`);
- * the returned map is then empty.
- */
-export async function streamCpio(sink: ByteSink, members: SourcedMember[], dialect: CpioDialect, onProgress?: (bytes: number) => void, off?: OffThreadHashes): Promise<Map<string, string>> {
+export async function streamCpio(sink: ByteSink, members: SourcedMember[], dialect: CpioDialect, onProgress?: (bytes: number) => void): Promise<ContentRange[]> {
   const { planned, nextIno } = planArchive(members, dialect);
   const upper = DIALECTS[dialect].upper;
-  const digests = new Map<string, string>();
-  const buf = Buffer.allocUnsafe(SLICE);
+  const ranges: ContentRange[] = [];
   const start = sink.length;
   for (const p of planned) {
     await sink.write(encodeNewcHeader(p.header, upper));
     const m = p.member as SourcedMember;
     if (p.data === 'source') {
-      if (m.content) {
-        await sink.write(m.content);
-        if (off) await off.file(m.content);
-        else digests.set(m.name, createHash('sha256').update(m.content).digest('hex'));
-      } else {
-        const d = await copyFile(sink, m.source!, p.header.size, buf, off);
-        if (!off) digests.set(m.name, d);
-      }
-      off?.fileEnd(m.name); // only members that carry their data get a digest
+      // Only members that carry their data get a range (a hard link's later names do not).
+      ranges.push({ name: m.name, offset: sink.length - start, size: p.header.size });
+      if (m.content) await sink.write(m.content);
+      else await copyFile(sink, m.source!, p.header.size);
     } else if (p.data !== 'none') await sink.write(p.data);
     await sink.write(ZERO.subarray(0, pad4(p.header.size)));
     onProgress?.(sink.length - start);
   }
   await sink.write(trailerHeader(dialect, nextIno));
   await sink.write(ZERO.subarray(0, finalPadding(sink.length - start)));
-  return digests;
+  return ranges;
 }

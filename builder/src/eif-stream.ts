@@ -3,20 +3,27 @@
  * The customer ramdisk is written straight into the image, so its size is only known at the
  * end; the header (which lists every size and comes first in the CRC) is therefore written
  * last: sections are CRC'd piecewise as they stream and joined with crc32Combine, and the
- * header and the ramdisk's section header are patched in place. One pass over the rootfs
- * feeds the file, the PCR hashers and the CRC; memory stays at a few MiB whatever the size.
+ * header and the ramdisk's section header are patched in place.
+ *
+ * One pass over the rootfs: the main thread reads each byte into a shared slot, CRCs it and
+ * writes it; one worker folds it into PCR0's SHA-384 (kernel ‖ cmdline ‖ ramdisks) and
+ * another into PCR2's (ramdisk1); PCR1's (kernel ‖ cmdline ‖ ramdisk0, small) stays on the
+ * main thread. Memory stays at the slot pool whatever the size.
  * The output goes to `<out>.partial` and is renamed only when complete, so a failed build
  * never leaves a truncated image under the final name. Durability: no fsync — an image is
  * reproducible from its lock and measurements.json pins its hash; a power cut may lose it.
  */
 import { open, rename, rm } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import {
-  EIF_CRC_OFFSET, EIF_HEADER_SIZE, EifMeasurer, SectionType, crc32, crc32Combine, encodeSectionHeader, encodeSignatureSection,
-  layoutEif, pemToDer, planSections, type EifArch, type EifPcrs, type EifSigning, type SectionTypeCode,
+  EIF_CRC_OFFSET, EIF_HEADER_SIZE, SectionType, crc32, crc32Combine, encodeSectionHeader, encodeSignatureSection,
+  layoutEif, pcrFromDigest, pcrOf, pemToDer, planSections, type EifArch, type EifPcrs, type EifSigning, type SectionTypeCode,
 } from '#verifier';
 import { BuilderError } from './errors.ts';
-import { FileSink, type ByteSink } from './sink.ts';
-import type { OffThreadHashes } from './hash-worker.ts';
+import { SlotSink, type ByteSink, type Observer } from './sink.ts';
+import { SlotPool } from './slots.ts';
+import { HashWorker } from './hash-worker.ts';
 
 export interface StreamedEifInput {
   arch: EifArch;
@@ -28,81 +35,91 @@ export interface StreamedEifInput {
   /** Writes the customer ramdisk into the sink; resolves when done. */
   writeRamdisk1: (sink: ByteSink) => Promise<void>;
   signing?: EifSigning;
-  /** Hash PCR2's stream (and the caller's per-file digests) on this worker. */
-  offThread?: OffThreadHashes;
+  /** Hash threads to use (and leave running for the caller); by default the writer starts and stops its own. */
+  hashers?: BuildHashers;
 }
 
-export interface StreamedEif { pcrs: EifPcrs; length: number; ramdisk1Size: number; fileDigests?: Map<string, string> }
+export interface StreamedEif {
+  pcrs: EifPcrs;
+  length: number;
+  ramdisk1Size: number;
+  /** File offset of the customer ramdisk's first byte. */
+  ramdisk1Offset: number;
+}
 
-class CrcPieces {
+/** The slot pool and the two SHA-384 workers of one build. */
+export class BuildHashers {
+  readonly image: HashWorker;
+  readonly app: HashWorker;
+  /** `pool`: tests pass tiny slots to exercise slot boundaries. */
+  constructor(readonly pool = new SlotPool()) {
+    this.image = new HashWorker(pool);
+    this.app = new HashWorker(pool);
+  }
+  async close(): Promise<void> {
+    await Promise.all([this.image.close(), this.app.close()]);
+  }
+}
+
+class Crc {
   crc = 0;
   len = 0;
+  readonly observe: Observer = (c) => { this.crc = crc32(c, this.crc); this.len += c.length; };
   add(piece: { crc: number; len: number }): void {
     this.crc = crc32Combine(this.crc, piece.crc, piece.len);
     this.len += piece.len;
   }
 }
 
-function runningCrc(): { crc: number; len: number; observe: (c: Uint8Array) => void } {
-  const r = { crc: 0, len: 0, observe: (c: Uint8Array) => { r.crc = crc32(c, r.crc); r.len += c.length; } };
-  return r;
-}
-
 export async function writeEifStreaming(out: string, i: StreamedEifInput): Promise<StreamedEif> {
   const partial = `${out}.partial`;
   const fh = await open(partial, 'w', 0o644).catch((e) => { throw new BuilderError('OUTPUT_FAILED', `cannot create ${partial}`, { path: partial }, { cause: e }); });
+  const own = i.hashers ? undefined : new BuildHashers();
+  const h = (i.hashers ?? own)!;
   try {
-    const off = i.offThread;
-    const m = new EifMeasurer({ appHashedElsewhere: off !== undefined });
-    const sink = new FileSink(fh, EIF_HEADER_SIZE);
-    sink.observers.push((c) => m.update(c));
-    const before = runningCrc();
-    sink.observers.push((c) => before.observe(c));
-    // The measurer must not see section headers: it is parked on an unmeasured section type
-    // (Metadata) while a header goes through, and switched to the section's type after.
-    const section = async (t: SectionTypeCode, size: number, data?: Uint8Array) => {
-      m.begin(SectionType.Metadata);
+    const sink = new SlotSink(fh.fd, EIF_HEADER_SIZE, h.pool);
+    const before = new Crc(); // kernel section header … ramdisk0 data
+    const boot = createHash('sha384'); // PCR1
+    const bootObs: Observer = (c) => { boot.update(c); };
+    // Section headers reach the CRC only; section data also the PCR streams it belongs to.
+    const section = async (t: SectionTypeCode, size: number, measured: boolean) => {
+      await sink.route([before.observe], []);
       await sink.write(encodeSectionHeader(t, size));
-      await sink.flush();
-      m.begin(t);
-      if (data) await sink.write(data);
-      await sink.flush();
+      await sink.route(measured ? [before.observe, bootObs] : [before.observe], measured ? [h.image] : []);
     };
-    await section(SectionType.Kernel, i.kernelSize);
+    await section(SectionType.Kernel, i.kernelSize, true);
     await copyInto(sink, i.kernelPath, i.kernelSize);
-    await sink.flush();
-    await section(SectionType.Cmdline, i.cmdline.length, i.cmdline);
-    await section(SectionType.Metadata, i.metadata.length, i.metadata);
-    await section(SectionType.Ramdisk, i.ramdisk0.length, i.ramdisk0);
-    const pieces = new CrcPieces();
-    pieces.add(before); // kernel header … ramdisk0 data
-    sink.observers.splice(1); // keep only the measurer
-    m.begin(SectionType.Metadata);
+    await section(SectionType.Cmdline, i.cmdline.length, true);
+    await sink.write(i.cmdline);
+    await section(SectionType.Metadata, i.metadata.length, false);
+    await sink.write(i.metadata);
+    await section(SectionType.Ramdisk, i.ramdisk0.length, true);
+    await sink.write(i.ramdisk0);
+    await sink.route([], []);
     const r1HeaderAt = EIF_HEADER_SIZE + sink.length;
     await sink.write(new Uint8Array(12)); // patched below once the size is known
-    await sink.flush();
-    const r1 = runningCrc();
-    sink.observers.push((c) => r1.observe(c));
-    if (off) sink.observers.push((c) => off.app(c));
-    m.begin(SectionType.Ramdisk);
+    const r1 = new Crc();
+    await sink.route([r1.observe], [h.image, h.app]);
+    const r1Start = sink.length;
     await i.writeRamdisk1(sink);
-    await sink.flush();
+    await sink.route([], []);
     const r1Header = encodeSectionHeader(SectionType.Ramdisk, r1.len);
+    const pieces = new Crc();
+    pieces.add(before);
     pieces.add({ crc: crc32(r1Header), len: 12 });
-    pieces.add({ crc: r1.crc, len: r1.len });
+    pieces.add(r1);
+    const [image, app] = await Promise.all([h.image.digest(), h.app.digest()]);
+    const pcrs: EifPcrs = { pcr0: pcrFromDigest(image), pcr1: pcrFromDigest(boot.digest()), pcr2: pcrFromDigest(app) };
     let sigLen: number | undefined;
-    if (i.signing) m.signingCertificate(pemToDer(i.signing.certificatePem));
-    const fin = off ? await off.finish() : undefined;
-    const pcrs = m.digest(fin?.app);
     if (i.signing) {
+      pcrs.pcr8 = pcrOf(pemToDer(i.signing.certificatePem));
       const sig = encodeSignatureSection(i.signing.certificatePem, Buffer.from(pcrs.pcr0, 'hex'), i.signing.sign);
       sigLen = sig.length;
-      sink.observers.length = 0;
-      const s = runningCrc();
-      sink.observers.push((c) => s.observe(c));
+      const s = new Crc();
+      await sink.route([s.observe], []);
       await sink.write(encodeSectionHeader(SectionType.Signature, sig.length));
       await sink.write(sig);
-      await sink.flush();
+      await sink.route([], []);
       pieces.add(s);
     }
     const lay = layoutEif(i.arch, planSections(i.kernelSize, i.cmdline.length, i.metadata.length, [i.ramdisk0.length, r1.len], sigLen));
@@ -113,27 +130,26 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     // No fsync: a build output is reproducible from its lock, and measurements.json pins its hash.
     await fh.close();
     await rename(partial, out);
-    return { pcrs, length: lay.length, ramdisk1Size: r1.len, ...(fin ? { fileDigests: fin.files } : {}) };
+    return { pcrs, length: lay.length, ramdisk1Size: r1.len, ramdisk1Offset: EIF_HEADER_SIZE + r1Start };
   } catch (e) {
-    await i.offThread?.abort();
     await fh.close().catch(() => {});
     await rm(partial, { force: true });
     throw e;
+  } finally {
+    await own?.close();
   }
 }
 
 async function copyInto(sink: ByteSink, path: string, size: number): Promise<void> {
-  const fh = await open(path, 'r').catch((e) => { throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e }); });
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch (e) { throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e }); }
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    let done = 0;
-    while (done < size) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - done), done);
-      if (bytesRead === 0) throw new BuilderError('INPUT_UNREADABLE', 'input shrank while building', { path, expected: size });
-      await sink.write(buf.subarray(0, bytesRead));
-      done += bytesRead;
+    for (let done = 0; done < size;) {
+      const n = await sink.fillFrom(size - done, (dst) => readSync(fd, dst, 0, dst.length, done));
+      if (n === 0) throw new BuilderError('INPUT_UNREADABLE', 'input shrank while building', { path, expected: size });
+      done += n;
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

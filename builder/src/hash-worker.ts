@@ -1,86 +1,105 @@
 /**
- * Off-thread hashing for the build. PCR0 and PCR2 are two SHA-384 streams over the same
- * customer-ramdisk bytes (nitro.md §1.6) and the rootfs pin needs a SHA-256 per file, so a
- * single thread hashes every byte three times. This worker takes the PCR2 stream and the
- * per-file SHA-256s; the main thread keeps PCR0, the CRC and the I/O.
+ * Hashing off the main thread. PCR0 and PCR2 are two SHA-384 streams over the same customer
+ * ramdisk bytes (nitro.md §1.6), so the build runs each on its own worker while the main
+ * thread reads, CRCs and writes: with three threads the OS keeps both cores busy without
+ * hand balancing. Data arrives as (slot, length) in a shared SlotPool; the worker releases
+ * the slot once hashed. Messages stay in order, so a worker's digest covers exactly the
+ * slots posted before `digest()`.
  *
- * Bytes travel through a fixed pool of shared 4 MiB slots (no per-chunk allocation, bounded
- * memory): `app`/`file` copy into a free slot and resolve once it is queued — awaiting them is
- * the backpressure. Messages stay in order. `finish` returns the digests and stops the
- * worker; `abort` stops it. One producer. The worker is plain JS evaluated from a string, so
- * it needs no TypeScript loader.
+ * `hashRanges` hashes byte ranges of a file with SHA-256 on the worker (the rootfs pin's
+ * per-file digests, read back from the finished image while the main thread computes the
+ * image's own SHA-256). The worker is plain JS evaluated from a string, so it needs no
+ * TypeScript loader.
  */
 import { Worker } from 'node:worker_threads';
-
-const SLOT = 4 << 20;
-const SLOTS = 8;
+import type { SlotPool } from './slots.ts';
 
 const WORKER_JS = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { openSync, readSync, closeSync } = require('node:fs');
 const views = workerData.slots.map((s) => new Uint8Array(s));
-const app = createHash('sha384');
-let file = null;
-const files = [];
+let h = createHash('sha384');
+function ranges(path, list) {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(4 << 20);
+    return list.map(([offset, size]) => {
+      const d = createHash('sha256');
+      for (let done = 0; done < size;) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, size - done), offset + done);
+        if (n === 0) throw new Error('file shorter than expected: ' + path);
+        d.update(buf.subarray(0, n));
+        done += n;
+      }
+      return d.digest('hex');
+    });
+  } finally { closeSync(fd); }
+}
 parentPort.on('message', (m) => {
-  if (m.op === 'app' || m.op === 'file') {
-    const b = views[m.slot].subarray(0, m.n);
-    if (m.op === 'app') app.update(b);
-    else { if (!file) file = createHash('sha256'); file.update(b); }
-    parentPort.postMessage({ op: 'free', slot: m.slot });
-  } else if (m.op === 'fileEnd') { files.push([m.name, (file || createHash('sha256')).digest('hex')]); file = null; }
-  else if (m.op === 'end') parentPort.postMessage({ op: 'done', app: app.digest(), files });
+  if (m.op === 'update') { h.update(views[m.slot].subarray(0, m.n)); parentPort.postMessage({ op: 'free', slot: m.slot }); }
+  else if (m.op === 'digest') { parentPort.postMessage({ op: 'digest', id: m.id, digest: h.digest() }); h = createHash('sha384'); }
+  else if (m.op === 'ranges') {
+    try { parentPort.postMessage({ op: 'ranges', id: m.id, digests: ranges(m.path, m.ranges) }); }
+    catch (e) { parentPort.postMessage({ op: 'failed', id: m.id, message: String(e && e.message || e) }); }
+  }
 });
 `;
 
-export class OffThreadHashes {
-  private readonly slots = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(SLOT));
-  private readonly views = this.slots.map((s) => Buffer.from(s));
-  private readonly free: number[] = this.slots.map((_, i) => i);
-  private waiters: Array<() => void> = [];
-  private readonly w = new Worker(WORKER_JS, { eval: true, workerData: { slots: this.slots } });
-  private readonly done: Promise<{ app: Uint8Array; files: Map<string, string> }>;
+type Reply = { op: 'free'; slot: number } | { op: 'digest'; id: number; digest: Uint8Array } | { op: 'ranges'; id: number; digests: string[] } | { op: 'failed'; id: number; message: string };
 
-  constructor() {
-    this.done = new Promise((resolve, reject) => {
-      this.w.on('error', reject);
-      this.w.on('message', (m: { op: string; slot?: number; app?: Uint8Array; files?: Array<[string, string]> }) => {
-        if (m.op === 'free') {
-          this.free.push(m.slot!);
-          this.waiters.shift()?.();
-        } else if (m.op === 'done') resolve({ app: new Uint8Array(m.app!), files: new Map(m.files) });
-      });
+export class HashWorker {
+  private readonly w: Worker;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
+  constructor(private readonly pool: SlotPool) {
+    this.w = new Worker(WORKER_JS, { eval: true, workerData: { slots: pool.buffers } });
+    this.w.on('message', (m: Reply) => {
+      if (m.op === 'free') return this.pool.release(m.slot);
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.op === 'failed') p?.reject(new Error(m.message));
+      else p?.resolve(m.op === 'digest' ? new Uint8Array(m.digest) : m.digests);
     });
-    this.done.catch(() => {});
+    this.w.on('error', (e) => this.fail(e));
+    this.w.on('exit', () => this.fail(new Error('hash worker exited')));
   }
 
-  private async slot(): Promise<number> {
-    while (this.free.length === 0) await new Promise<void>((r) => this.waiters.push(r));
-    return this.free.pop()!;
+  private fail(e: Error): void {
+    this.failure ??= e;
+    this.pool.abort(e);
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
   }
 
-  private async post(op: 'app' | 'file', chunk: Uint8Array): Promise<void> {
-    for (let off = 0; off < chunk.length; off += SLOT) {
-      const piece = chunk.subarray(off, off + SLOT);
-      const s = await this.slot();
-      Buffer.from(piece.buffer, piece.byteOffset, piece.length).copy(this.views[s]!); // memcpy
-      this.w.postMessage({ op, slot: s, n: piece.length });
-    }
+  private ask<T>(msg: Record<string, unknown>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.w.postMessage({ ...msg, id });
+    });
   }
 
-  /** Bytes of the PCR2 stream (ramdisk1 …), in order. */
-  app(chunk: Uint8Array): Promise<void> { return this.post('app', chunk); }
-  /** Bytes of the current file's content, in order. */
-  file(chunk: Uint8Array): Promise<void> { return this.post('file', chunk); }
-  /** Closes the current file's digest under `name`. */
-  fileEnd(name: string): void { this.w.postMessage({ op: 'fileEnd', name }); }
-
-  async finish(): Promise<{ app: Uint8Array; files: Map<string, string> }> {
-    this.w.postMessage({ op: 'end' });
-    try { return await this.done; } finally { await this.w.terminate(); }
+  /** Hashes slot[0, n) into the running SHA-384; the slot is released when done. */
+  update(slot: number, n: number): void {
+    this.w.postMessage({ op: 'update', slot, n });
   }
 
-  async abort(): Promise<void> {
+  /** SHA-384 of everything updated since the last digest (then starts afresh). */
+  digest(): Promise<Uint8Array> {
+    return this.ask<Uint8Array>({ op: 'digest' });
+  }
+
+  /** SHA-256 (hex) of each [offset, size) range of `path`, in order. */
+  hashRanges(path: string, ranges: ReadonlyArray<readonly [number, number]>): Promise<string[]> {
+    return this.ask<string[]>({ op: 'ranges', path, ranges });
+  }
+
+  async close(): Promise<void> {
+    this.w.removeAllListeners('exit');
     await this.w.terminate();
   }
 }

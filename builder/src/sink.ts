@@ -1,32 +1,43 @@
 /**
- * A buffered, observed byte sink over a file handle. Every byte written passes through the
- * observers exactly once, in order (hashers, CRC) before it reaches the file, so the builder
- * measures what it writes in the same pass. Small writes are coalesced into a 1 MiB buffer;
- * large writes go straight through. Callers may reuse a chunk's memory once `write` resolves.
- * Not safe for concurrent writers: await each write.
+ * Where the build's bytes go. `SlotSink` streams an image into a file through a SlotPool:
+ * bytes are gathered in a shared 4 MiB slot (copied from small writes, or read straight into
+ * it with `fillFrom`), and each full slot is, in this order, handed to the current hash
+ * workers, passed to the main-thread observers (CRC, PCR1) and written to the file. So every
+ * byte is read once, measured where it is written, and never copied for the hashers.
+ * `route` (flushing first) switches who sees the following bytes — the EIF writer uses it so
+ * section headers reach the CRC but not the PCRs. Not safe for concurrent writers: await
+ * each call. `MemorySink` keeps a small archive (the bootstrap ramdisk) in memory.
  */
 import { writeSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import type { SlotPool } from './slots.ts';
+import type { HashWorker } from './hash-worker.ts';
 
-/** Sees every byte once, in order; may return a promise (backpressure), awaited before the write. */
-export type Observer = (chunk: Uint8Array) => void | Promise<void>;
+/** Sees every routed byte once, in order, on the main thread. */
+export type Observer = (chunk: Uint8Array) => void;
 
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Lets `read` fill up to `max` bytes of the sink's own buffer (e.g. readSync into it);
+   * resolves with the count it returned. Saves a copy for file content.
+   */
+  fillFrom(max: number, read: (dst: Buffer) => number): Promise<number>;
   /** Bytes accepted so far. */
   readonly length: number;
 }
 
-const BUF = 4 << 20;
+/** Below this much room left in a slot, `fillFrom` starts a fresh one. */
+const MIN_FILL = 256 << 10;
 
-export class FileSink implements ByteSink {
-  private buf = Buffer.allocUnsafe(BUF);
+export class SlotSink implements ByteSink {
+  private slot = -1;
   private used = 0;
   private written = 0;
   private position: number;
-  readonly observers: Observer[] = [];
+  private observers: Observer[] = [];
+  private workers: HashWorker[] = [];
 
-  constructor(private readonly fh: FileHandle, start: number) {
+  constructor(private readonly fd: number, start: number, private readonly pool: SlotPool) {
     this.position = start;
   }
 
@@ -34,38 +45,55 @@ export class FileSink implements ByteSink {
     return this.written + this.used;
   }
 
+  /** Flushes, then sends what follows to these observers and workers only. */
+  async route(observers: Observer[], workers: HashWorker[]): Promise<void> {
+    await this.flush();
+    this.observers = observers;
+    this.workers = workers;
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
-    if (chunk.length >= BUF / 4) {
-      await this.flush();
-      await this.out(chunk);
-      return;
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.slot < 0) this.slot = await this.pool.acquire();
+      const view = this.pool.views[this.slot]!;
+      const n = Math.min(view.length - this.used, chunk.length - off);
+      view.set(chunk.subarray(off, off + n), this.used);
+      this.used += n;
+      off += n;
+      if (this.used === view.length) await this.flush();
     }
-    if (this.used + chunk.length > BUF) await this.flush();
-    this.buf.set(chunk, this.used);
-    this.used += chunk.length;
+  }
+
+  async fillFrom(max: number, read: (dst: Buffer) => number): Promise<number> {
+    if (this.slot >= 0 && this.pool.views[this.slot]!.length - this.used < Math.min(max, MIN_FILL)) await this.flush();
+    if (this.slot < 0) this.slot = await this.pool.acquire();
+    const view = this.pool.views[this.slot]!;
+    const n = read(view.subarray(this.used, this.used + Math.min(max, view.length - this.used)));
+    this.used += n;
+    if (this.used === view.length) await this.flush();
+    return n;
   }
 
   async flush(): Promise<void> {
-    if (this.used === 0) return;
-    const part = this.buf.subarray(0, this.used);
+    if (this.slot < 0) return;
+    const slot = this.slot;
+    const n = this.used;
+    this.slot = -1;
     this.used = 0;
-    await this.out(part);
-  }
-
-  private async out(chunk: Uint8Array): Promise<void> {
-    for (const o of this.observers) {
-      const r = o(chunk);
-      if (r) await r;
+    if (n === 0) return this.pool.hold(slot, 0);
+    const chunk = this.pool.views[slot]!.subarray(0, n);
+    for (const w of this.workers) w.update(slot, n); // they hash while this thread writes
+    for (const o of this.observers) o(chunk);
+    for (let off = 0; off < n;) {
+      // Synchronous on purpose: a build is a sequential CLI job; the threadpool hop costs
+      // more than it overlaps when the hash workers already fill the cores.
+      const w = writeSync(this.fd, chunk, off, n - off, this.position);
+      off += w;
+      this.position += w;
     }
-    let off = 0;
-    while (off < chunk.length) {
-      // Synchronous on purpose: a build is a sequential CLI job and the libuv threadpool
-      // hop per MiB costs more than it overlaps on a loaded 2-core machine.
-      const bytesWritten = writeSync(this.fh.fd, chunk, off, chunk.length - off, this.position);
-      off += bytesWritten;
-      this.position += bytesWritten;
-    }
-    this.written += chunk.length;
+    this.written += n;
+    this.pool.hold(slot, this.workers.length);
   }
 }
 
@@ -76,6 +104,12 @@ export class MemorySink implements ByteSink {
   async write(chunk: Uint8Array): Promise<void> {
     this.parts.push(new Uint8Array(chunk)); // a copy (Buffer#slice would be a view)
     this.length += chunk.length;
+  }
+  async fillFrom(max: number, read: (dst: Buffer) => number): Promise<number> {
+    const buf = Buffer.allocUnsafe(Math.min(max, 1 << 20));
+    const n = read(buf);
+    await this.write(buf.subarray(0, n));
+    return n;
   }
   bytes(): Uint8Array {
     return new Uint8Array(Buffer.concat(this.parts));

@@ -3,9 +3,11 @@
  * lstat only, symlinks are recorded (never followed), sockets are refused
  * (ROOTFS_UNSUPPORTED), names that are not valid UTF-8 are refused (ROOTFS_MALFORMED) since
  * they would not round-trip. Directory listing order from the OS never matters: entries
- * are sorted bytewise. Memory: one small record per entry, no file data.
+ * are sorted bytewise. Memory: one small record per entry, no file data. The walk is
+ * synchronous: a build is a sequential job, and a threadpool round trip per lstat costs
+ * more than the whole syscall on a node_modules-sized tree.
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.ts';
 import { byteOrder, normalPerm, type EntryType, type RootfsEntry } from './tree.ts';
@@ -22,12 +24,13 @@ function typeOf(st: import('node:fs').Stats): EntryType | undefined {
 
 /** Entries under `root` (the root itself excluded), sorted bytewise by path. */
 export async function readRootfsDir(root: string): Promise<RootfsEntry[]> {
-  const rootSt = await lstat(root).catch((e) => { throw new BuilderError('INPUT_MISSING', `rootfs directory not found: ${root}`, { path: root }, { cause: e }); });
+  let rootSt;
+  try { rootSt = lstatSync(root); } catch (e) { throw new BuilderError('INPUT_MISSING', `rootfs directory not found: ${root}`, { path: root }, { cause: e }); }
   if (!rootSt.isDirectory()) throw new BuilderError('ROOTFS_UNSUPPORTED', 'rootfs path is not a directory', { path: root });
   const out: RootfsEntry[] = [];
   const links = new Map<string, number>();
-  async function walk(dir: string, prefix: string): Promise<void> {
-    const names = (await readdir(dir, { encoding: 'buffer' })).map((b) => {
+  function walk(dir: string, prefix: string): void {
+    const names = readdirSync(dir, { encoding: 'buffer' }).map((b) => {
       const s = b.toString('utf8');
       if (!Buffer.from(s, 'utf8').equals(b)) throw new BuilderError('ROOTFS_MALFORMED', 'file name is not valid UTF-8', { dir, name: b.toString('hex') });
       return s;
@@ -35,7 +38,7 @@ export async function readRootfsDir(root: string): Promise<RootfsEntry[]> {
     for (const n of names) {
       const host = join(dir, n);
       const name = prefix ? `${prefix}/${n}` : n;
-      const st = await lstat(host, { bigint: true });
+      const st = lstatSync(host, { bigint: true });
       const type = typeOf(st as unknown as import('node:fs').Stats);
       if (!type) throw new BuilderError('ROOTFS_UNSUPPORTED', 'sockets cannot go into a ramdisk', { path: name });
       const e: RootfsEntry = { name, type, perm: normalPerm(type, Number(st.mode)), size: type === 'file' ? Number(st.size) : 0 };
@@ -47,13 +50,13 @@ export async function readRootfsDir(root: string): Promise<RootfsEntry[]> {
           e.linkGroup = key;
         }
       }
-      if (type === 'symlink') e.target = await readlink(host);
+      if (type === 'symlink') e.target = readlinkSync(host);
       if (type === 'char' || type === 'block') e.rdev = [Number((st.rdev >> 8n) & 0xfffn), Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & 0xfff00n))];
       out.push(e);
-      if (type === 'dir') await walk(host, name);
+      if (type === 'dir') walk(host, name);
     }
   }
-  await walk(root, '');
+  walk(root, '');
   // A hard-link group whose other links lie outside the rootfs is just a file here.
   for (const e of out) if (e.linkGroup && links.get(e.linkGroup) === 1) delete e.linkGroup;
   return out.sort((a, b) => byteOrder(a.name, b.name));

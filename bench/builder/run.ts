@@ -5,6 +5,8 @@
  *     image, PCR hashing, CRC, and the final SHA-256 pass over the image.
  *  2. peak RSS of a build with a 1 GiB rootfs (target ≤ 256 MiB), measured in a fresh process.
  * Run: node --import tsx bench/builder/run.ts [--small]   (--small: 64 MiB / 256 MiB)
+ * The baseline hashes every rootfs file (the build reads every one); the figure against the
+ * large files alone is printed too.
  * The machine is shared (2 cores, other engineers' jobs): figures are noisy; each timing is
  * the best of 3 alternating runs so both sides see the same conditions, and CPU seconds are
  * printed too (steadier than wall time when the cores are oversubscribed).
@@ -25,8 +27,9 @@ const MiB = 1 << 20;
  * Returns every file's path: the baseline hashes all of them, as the build reads all of them
  * (opening 2,000 files is part of the work on both sides).
  */
-function makeRootfs(dir: string, total: number): string[] {
+function makeRootfs(dir: string, total: number): { files: string[]; big: string[] } {
   const files: string[] = [];
+  const big: string[] = [];
   const block = randomBytes(MiB);
   let left = total;
   for (let i = 0; left > 0; i++) {
@@ -38,6 +41,7 @@ function makeRootfs(dir: string, total: number): string[] {
     for (let w = 0; w < size; w += MiB) { block[0] = i; block[1] = w / MiB; writeSync(fd, block, 0, Math.min(MiB, size - w)); }
     closeSync(fd);
     files.push(p);
+    big.push(p);
     left -= size;
   }
   for (let i = 0; i < 2000; i++) {
@@ -46,7 +50,7 @@ function makeRootfs(dir: string, total: number): string[] {
     writeFileSync(join(d, `f${i}.js`), `module.exports = ${i};\n`);
     files.push(join(d, `f${i}.js`));
   }
-  return files;
+  return { files, big };
 }
 
 function lockFor(root: string): string {
@@ -78,21 +82,23 @@ function scenario(label: string, bytes: number, timing: boolean): void {
   const dir = mkdtempSync(join(tmpdir(), 'kc-bench-'));
   try {
     const root = join(dir, 'root');
-    const files = makeRootfs(root, bytes);
+    const { files, big } = makeRootfs(root, bytes);
     const lock = join(dir, 'builder.lock.json');
     writeFileSync(lock, lockFor(root));
     if (timing) {
-      let best = Infinity, bestSum = Infinity, cpu = Infinity, cpuSum = Infinity;
+      let best = Infinity, bestSum = Infinity, cpu = Infinity, cpuSum = Infinity, bestBig = Infinity;
       for (let i = 0; i < 3; i++) {
         const s = sha384sum(files);
         bestSum = Math.min(bestSum, s.seconds);
         cpuSum = Math.min(cpuSum, s.cpuSeconds);
+        bestBig = Math.min(bestBig, sha384sum(big).seconds);
         const b = childBuild(lock, join(dir, 'out'));
         best = Math.min(best, b.seconds);
         cpu = Math.min(cpu, b.cpuSeconds);
       }
       console.log(`${label}: keycast build ${best.toFixed(2)} s wall | sha384sum same bytes ${bestSum.toFixed(2)} s wall | ratio ${(best / bestSum).toFixed(2)}x (target <= 2.0x)`);
-      console.log(`${label}: CPU time build ${cpu.toFixed(2)} s (all threads) | sha384sum ${cpuSum.toFixed(2)} s | ratio ${(cpu / cpuSum).toFixed(2)}x (the build hashes PCR0 and PCR2 as two SHA-384 streams)`);
+      console.log(`${label}: sha384sum of the ${big.length} large files only (skipping the 2,000 small ones) ${bestBig.toFixed(2)} s | ratio ${(best / bestBig).toFixed(2)}x`);
+      console.log(`${label}: CPU time build ${cpu.toFixed(2)} s (all threads) | sha384sum ${cpuSum.toFixed(2)} s | ratio ${(cpu / cpuSum).toFixed(2)}x (the build hashes every byte with SHA-384 twice, PCR0 and PCR2, and SHA-256 twice, per file and the whole image)`);
     } else {
       const r = childBuild(lock, join(dir, 'out'));
       console.log(`${label}: peak RSS ${r.maxRssMiB.toFixed(0)} MiB (target <= 256 MiB), build ${r.seconds.toFixed(1)} s`);

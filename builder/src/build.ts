@@ -14,12 +14,12 @@ import { FIXED_BUILD_TIME, encodeMetadata, type EifSigning } from '#verifier';
 import { BuilderError } from './errors.ts';
 import { checkDigest, fileSha256, kernelIdentity, resolveInput } from './inputs.ts';
 import { formatLock, type BuildLock } from './lock.ts';
-import { streamCpio, type ContentRange } from './cpio-stream.ts';
+import { streamCpio } from './cpio-stream.ts';
 import { bootstrapMembers, customerMembers } from './ramdisk.ts';
 import { loadRootfs } from './rootfs/load.ts';
 import { treeDigest } from './tree-digest.ts';
 import { MemorySink } from './sink.ts';
-import { BuildHashers, writeEifStreaming, type StreamedEif } from './eif-stream.ts';
+import { writeEifStreaming } from './eif-stream.ts';
 
 export const BUILD_TOOL = 'keycast';
 export const BUILD_TOOL_VERSION = '0.1.0';
@@ -82,36 +82,18 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       DockerInfo: null, CustomMetadata: l.customMetadata ?? null,
     });
     const eifPath = join(o.outDir, 'enclave.eif');
-    let ranges: ContentRange[] = [];
     let last = 0;
     const signing = await signingFor(o);
-    const hashers = new BuildHashers();
-    let res: StreamedEif;
-    let eifDigest: { sha256: string; size: number };
-    const digests = new Map<string, string>();
-    try {
-      res = await writeEifStreaming(eifPath, {
-        hashers,
-        arch: l.arch, kernelPath: kernel.path, kernelSize: kernel.size, cmdline: new Uint8Array(Buffer.from(l.cmdline, 'utf8')), metadata, ramdisk0: boot.bytes(),
-        writeRamdisk1: async (sink) => {
-          ranges = await streamCpio(sink, customerMembers(rootfs.tree, l.argv, l.env, l.format), l.format, (n) => {
-            if (n - last >= 64 << 20) { last = n; say(`customer ramdisk: ${Math.round(n / (1 << 20))} MiB`); }
-          });
-        },
-        ...(signing ? { signing } : {}),
-      });
-      // The rootfs pin hashes each file as archived, read back from the image on a worker
-      // while this thread computes the image's SHA-256 (the same bytes, already in cache).
-      const at = res.ramdisk1Offset;
-      const [files, whole] = await Promise.all([
-        hashers.app.hashRanges(eifPath, ranges.map((r) => [at + r.offset, r.size] as const)),
-        fileSha256(eifPath),
-      ]);
-      eifDigest = whole;
-      ranges.forEach((r, k) => digests.set(r.name, files[k]!));
-    } finally {
-      await hashers.close();
-    }
+    const res = await writeEifStreaming(eifPath, {
+      arch: l.arch, kernelPath: kernel.path, kernelSize: kernel.size, cmdline: new Uint8Array(Buffer.from(l.cmdline, 'utf8')), metadata, ramdisk0: boot.bytes(),
+      writeRamdisk1: async (sink) => {
+        await streamCpio(sink, customerMembers(rootfs.tree, l.argv, l.env, l.format), l.format, (n) => {
+          if (n - last >= 64 << 20) { last = n; say(`customer ramdisk: ${Math.round(n / (1 << 20))} MiB`); }
+        });
+      },
+      ...(signing ? { signing } : {}),
+    });
+    const digests = res.files; // each file's SHA-256 as archived, by archive name
     const rootfsSha = rootfs.digest ?? treeDigest(rootfs.tree, (e) => groupDigest(e, rootfs.tree, digests));
     if (o.verify && rootfsSha !== l.inputs.rootfs.sha256) {
       await rm(eifPath, { force: true });
@@ -121,7 +103,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     if (nsm && l.inputs.nsm) used.inputs.nsm = { ...l.inputs.nsm, sha256: nsm.sha256 };
     if (config && l.inputs.kernelConfig) used.inputs.kernelConfig = { ...l.inputs.kernelConfig, sha256: config.sha256 };
     const lockText = formatLock(used);
-    const result: BuildResult = { eifPath, sha256: eifDigest.sha256, size: eifDigest.size, ...res.pcrs, lock: used, lockSha256: createHash('sha256').update(lockText).digest('hex') };
+    const result: BuildResult = { eifPath, sha256: res.sha256, size: res.length, ...res.pcrs, lock: used, lockSha256: createHash('sha256').update(lockText).digest('hex') };
     await writeFile(join(o.outDir, 'builder.lock.json'), lockText);
     await writeFile(join(o.outDir, 'measurements.json'), JSON.stringify(measurementsJson(result, l), null, 2) + '\n');
     return result;

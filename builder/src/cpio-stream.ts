@@ -3,8 +3,9 @@
  * member's file content read straight into the sink's buffer in slices (never whole), then
  * padding; trailer and the 512-byte block padding at the end. A file whose size changed
  * since it was listed is refused (INPUT_UNREADABLE) rather than archived inconsistently.
- * Returns where each data-carrying member's content sits in the stream, so the caller can
- * hash exactly what was archived (the rootfs pin, tree-digest.ts) from the finished image.
+ * Each data-carrying member's content is marked on the sink (contentStart/End), so a sink
+ * that hashes per file (SlotSink) digests exactly what was archived — the rootfs pin,
+ * tree-digest.ts; the returned ranges say where each content sits in the stream.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DIALECTS, encodeNewcHeader, finalPadding, pad4, planArchive, trailerHeader, type CpioDialect, type CpioMember } from '#verifier';
@@ -61,8 +62,10 @@ export async function streamCpio(sink: ByteSink, members: SourcedMember[], diale
     if (p.data === 'source') {
       // Only members that carry their data get a range (a hard link's later names do not).
       ranges.push({ name: m.name, offset: sink.length - start, size: p.header.size });
+      sink.contentStart();
       if (m.content) await sink.write(m.content);
       else await copyFile(sink, m.source!, p.header.size);
+      sink.contentEnd(m.name);
     } else if (p.data !== 'none') await sink.write(p.data);
     await sink.write(ZERO.subarray(0, pad4(p.header.size)));
     onProgress?.(sink.length - start);

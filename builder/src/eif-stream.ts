@@ -7,8 +7,10 @@
  *
  * One pass over the rootfs: the main thread reads each byte into a shared slot, CRCs it and
  * writes it; one worker folds it into PCR0's SHA-384 (kernel ‖ cmdline ‖ ramdisks) and
- * another into PCR2's (ramdisk1); PCR1's (kernel ‖ cmdline ‖ ramdisk0, small) stays on the
- * main thread. Memory stays at the slot pool whatever the size.
+ * another into PCR2's (ramdisk1) and into each file's SHA-256; PCR1's (kernel ‖ cmdline ‖
+ * ramdisk0, small) stays on the main thread. The image's own SHA-256 needs a second read
+ * (the header, first in the file, holds the CRC of everything), done on the main thread
+ * while the workers drain. Memory stays at the slot pool whatever the size.
  * The output goes to `<out>.partial` and is renamed only when complete, so a failed build
  * never leaves a truncated image under the final name. Durability: no fsync — an image is
  * reproducible from its lock and measurements.json pins its hash; a power cut may lose it.
@@ -24,6 +26,7 @@ import { BuilderError } from './errors.ts';
 import { SlotSink, type ByteSink, type Observer } from './sink.ts';
 import { SlotPool } from './slots.ts';
 import { HashWorker } from './hash-worker.ts';
+import { fileSha256 } from './inputs.ts';
 
 export interface StreamedEifInput {
   arch: EifArch;
@@ -41,6 +44,10 @@ export interface StreamedEifInput {
 
 export interface StreamedEif {
   pcrs: EifPcrs;
+  /** SHA-256 of the image file (hex). */
+  sha256: string;
+  /** SHA-256 (hex) of each file's content in the customer ramdisk, by archive name (as marked by the writer). */
+  files: Map<string, string>;
   length: number;
   ramdisk1Size: number;
   /** File offset of the customer ramdisk's first byte. */
@@ -76,6 +83,7 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
   const fh = await open(partial, 'w', 0o644).catch((e) => { throw new BuilderError('OUTPUT_FAILED', `cannot create ${partial}`, { path: partial }, { cause: e }); });
   const own = i.hashers ? undefined : new BuildHashers();
   const h = (i.hashers ?? own)!;
+  let renamed = false;
   try {
     const sink = new SlotSink(fh.fd, EIF_HEADER_SIZE, h.pool);
     const before = new Crc(); // kernel section header … ramdisk0 data
@@ -99,7 +107,7 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     const r1HeaderAt = EIF_HEADER_SIZE + sink.length;
     await sink.write(new Uint8Array(12)); // patched below once the size is known
     const r1 = new Crc();
-    await sink.route([r1.observe], [h.image, h.app]);
+    await sink.route([r1.observe], [h.image, h.app], h.app);
     const r1Start = sink.length;
     await i.writeRamdisk1(sink);
     await sink.route([], []);
@@ -108,12 +116,14 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     pieces.add(before);
     pieces.add({ crc: crc32(r1Header), len: 12 });
     pieces.add(r1);
-    const [image, app] = await Promise.all([h.image.digest(), h.app.digest()]);
-    const pcrs: EifPcrs = { pcr0: pcrFromDigest(image), pcr1: pcrFromDigest(boot.digest()), pcr2: pcrFromDigest(app) };
+    const digests = Promise.all([h.image.digest(), h.app.digest()]);
+    digests.catch(() => {});
     let sigLen: number | undefined;
+    let pcr0: string | undefined;
     if (i.signing) {
-      pcrs.pcr8 = pcrOf(pemToDer(i.signing.certificatePem));
-      const sig = encodeSignatureSection(i.signing.certificatePem, Buffer.from(pcrs.pcr0, 'hex'), i.signing.sign);
+      // The signature covers PCR0, so a signed image waits for the PCR0 worker here.
+      pcr0 = pcrFromDigest((await digests)[0].sha384);
+      const sig = encodeSignatureSection(i.signing.certificatePem, Buffer.from(pcr0, 'hex'), i.signing.sign);
       sigLen = sig.length;
       const s = new Crc();
       await sink.route([s.observe], []);
@@ -130,10 +140,17 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     // No fsync: a build output is reproducible from its lock, and measurements.json pins its hash.
     await fh.close();
     await rename(partial, out);
-    return { pcrs, length: lay.length, ramdisk1Size: r1.len, ramdisk1Offset: EIF_HEADER_SIZE + r1Start };
+    renamed = true;
+    // The image's SHA-256 needs the header, which needs every byte's CRC: one more pass, on
+    // this thread, while the workers finish their backlog.
+    const whole = await fileSha256(out);
+    const [image, app] = await digests;
+    const pcrs: EifPcrs = { pcr0: pcr0 ?? pcrFromDigest(image.sha384), pcr1: pcrFromDigest(boot.digest()), pcr2: pcrFromDigest(app.sha384) };
+    if (i.signing) pcrs.pcr8 = pcrOf(pemToDer(i.signing.certificatePem));
+    return { pcrs, sha256: whole.sha256, length: lay.length, ramdisk1Size: r1.len, ramdisk1Offset: EIF_HEADER_SIZE + r1Start, files: app.files };
   } catch (e) {
     await fh.close().catch(() => {});
-    await rm(partial, { force: true });
+    await rm(renamed ? out : partial, { force: true });
     throw e;
   } finally {
     await own?.close();

@@ -2,9 +2,10 @@
  * The build's byte path in small pieces: SlotSink writes exactly what MemorySink collects,
  * across slot boundaries (tiny slots); file content that grows or shrinks between listing
  * and streaming is refused in both sinks, including when a file ends exactly on a slot
- * boundary (the end-of-file probe path); the hash workers' digests equal a one-thread hash
- * of the same stream; hashRanges reads back the right bytes and refuses ranges past the end;
- * a full image built through tiny slots equals one built through the default pool.
+ * boundary (the end-of-file probe path); the hash worker's SHA-384 equals a one-thread hash
+ * of the same stream and its per-file SHA-256s equal each file's (files split across slots,
+ * empty, or ending on a boundary); an image built through tiny slots equals one built
+ * through the default pool.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,18 +25,19 @@ const V = resolve(import.meta.dirname, '../../../shared/testvectors/nitro/eif');
 const SIZES = [0, 1, 63, 64, 65, 127, 128, 129, 200, 1000];
 
 function fixture(dir: string): SourcedMember[] {
-  return SIZES.map((n, i) => {
+  return SIZES.map((n, i): SourcedMember => {
     const source = join(dir, `f${i}`);
     writeFileSync(source, randomBytes(n));
     return { name: `f${String(i).padStart(2, '0')}`, type: 'file' as const, perm: 0o644, size: n, source };
   }).concat([{ name: 'inline', type: 'file', perm: 0o644, size: 5, content: new Uint8Array(Buffer.from('hello')) }]);
 }
 
-async function viaSlots(dir: string, members: SourcedMember[], pool: SlotPool): Promise<Buffer> {
+async function viaSlots(dir: string, members: SourcedMember[], pool: SlotPool, files?: HashWorker): Promise<Buffer> {
   const out = join(dir, 'slots.out');
   const fd = openSync(out, 'w');
   try {
     const sink = new SlotSink(fd, 0, pool);
+    if (files) await sink.route([], [files], files);
     await streamCpio(sink, members, 'canonical');
     await sink.flush();
   } finally {
@@ -44,6 +46,8 @@ async function viaSlots(dir: string, members: SourcedMember[], pool: SlotPool): 
   return readFileSync(out);
 }
 
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
 test('SlotSink writes the same archive as MemorySink across 64-byte slot boundaries; ranges point at each file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kc-stream-'));
   try {
@@ -51,7 +55,17 @@ test('SlotSink writes the same archive as MemorySink across 64-byte slot boundar
     const mem = new MemorySink();
     const ranges = await streamCpio(mem, members, 'canonical');
     const viaMem = Buffer.from(mem.bytes());
-    assert.deepEqual(await viaSlots(dir, members, new SlotPool(3, 64)), viaMem);
+    const tiny = new SlotPool(3, 64);
+    const w = new HashWorker(tiny);
+    try {
+      assert.deepEqual(await viaSlots(dir, members, tiny, w), viaMem);
+      const d = await w.digest();
+      assert.deepEqual(Buffer.from(d.sha384), createHash('sha384').update(viaMem).digest(), 'the worker saw every byte, in order');
+      assert.deepEqual([...d.files.keys()], members.map((m) => m.name));
+      for (const m of members) assert.equal(d.files.get(m.name), sha256(m.content ?? readFileSync(m.source!)), `${m.name}: digest of the file as archived`);
+    } finally {
+      await w.close();
+    }
     assert.deepEqual(await viaSlots(dir, members, new SlotPool()), viaMem);
     assert.equal(ranges.length, members.length);
     for (const r of ranges) {
@@ -96,27 +110,36 @@ test('a file that grew or shrank since it was listed is refused (INPUT_UNREADABL
   }
 });
 
-test('hash workers: digest equals one-thread SHA-384 of the same slots; hashRanges reads back ranges and refuses past the end', async () => {
+test('hash worker: files closed on a slot boundary, empty files, and digests that start afresh', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kc-stream-'));
-  const pool = new SlotPool(2, 1000);
+  const pool = new SlotPool(2, 100);
   const w = new HashWorker(pool);
   try {
-    const data = randomBytes(10_000);
-    const path = join(dir, 'data');
-    writeFileSync(path, data);
+    const a = randomBytes(250);
+    const b = randomBytes(100);
     const fd = openSync(join(dir, 'copy'), 'w');
     const sink = new SlotSink(fd, 0, pool);
-    await sink.route([], [w]);
-    for (let i = 0; i < data.length; i += 333) await sink.write(data.subarray(i, i + 333));
+    await sink.route([], [w], w);
+    await sink.write(randomBytes(50)); // not file content
+    sink.contentStart();
+    for (let i = 0; i < a.length; i += 33) await sink.write(a.subarray(i, i + 33));
+    sink.contentEnd('a');
+    sink.contentStart();
+    sink.contentEnd('empty');
+    await sink.write(randomBytes(100)); // fills the slot exactly: 'b' starts a fresh one
+    sink.contentStart();
+    await sink.write(b); // ends exactly on the slot boundary: its name travels alone
+    sink.contentEnd('b');
     await sink.flush();
     closeSync(fd);
-    assert.deepEqual(Buffer.from(await w.digest()), createHash('sha384').update(data).digest());
-    assert.deepEqual(Buffer.from(await w.digest()), createHash('sha384').digest(), 'digest starts afresh');
-    assert.deepEqual(readFileSync(join(dir, 'copy')), data);
-    const ranges = [[0, 0], [5, 100], [9_000, 1_000]] as const;
-    assert.deepEqual(await w.hashRanges(path, ranges), ranges.map(([o, n]) => createHash('sha256').update(data.subarray(o, o + n)).digest('hex')));
-    await assert.rejects(w.hashRanges(path, [[9_999, 2]]), /shorter than expected/);
-    await assert.rejects(w.hashRanges(join(dir, 'missing'), [[0, 1]]), /ENOENT/);
+    const d = await w.digest();
+    assert.deepEqual([...d.files], [['a', sha256(a)], ['empty', sha256(new Uint8Array())], ['b', sha256(b)]]);
+    assert.deepEqual(Buffer.from(d.sha384), createHash('sha384').update(readFileSync(join(dir, 'copy'))).digest());
+    const again = await w.digest();
+    assert.deepEqual(Buffer.from(again.sha384), createHash('sha384').digest(), 'digest starts afresh');
+    assert.equal(again.files.size, 0);
+    await assert.rejects(sink.route([], [], w), /must also be routed/);
+    assert.throws(() => w.marks([[0, 1]]), /need a slot/);
   } finally {
     await w.close();
     rmSync(dir, { recursive: true, force: true });
@@ -139,6 +162,9 @@ test('an image streamed through tiny slots is byte-identical to one through the 
     assert.deepEqual(readFileSync(join(dir, 'a.eif')), readFileSync(join(dir, 'b.eif')));
     assert.deepEqual(a.pcrs, b.pcrs);
     assert.equal(a.ramdisk1Offset, b.ramdisk1Offset);
+    assert.equal(a.sha256, sha256(readFileSync(join(dir, 'a.eif'))));
+    assert.deepEqual(a.files, b.files);
+    assert.equal(a.files.get('f03'), sha256(readFileSync(members[3]!.source!)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,6 @@
 import { timingSafeEqual } from 'node:crypto';
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function view(u8: Uint8Array): Buffer {
   return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
@@ -35,9 +34,12 @@ export function toBase64(u8: Uint8Array): string {
  * alphabet and non-zero trailing bits (non-canonical spellings). Throws TypeError.
  */
 export function fromBase64(s: string): Uint8Array {
-  if (typeof s !== 'string' || !B64_RE.test(s)) throw new TypeError('fromBase64: not canonical padded base64');
+  if (typeof s !== 'string') throw new TypeError('fromBase64: not a string');
+  // Node's decoder is lenient (skips whitespace and unknown characters, takes the URL
+  // alphabet, tolerates missing padding and non-zero trailing bits); re-encoding the result
+  // gives the one canonical spelling, so equality with the input rejects every other one.
   const out = Buffer.from(s, 'base64');
-  if (out.toString('base64') !== s) throw new TypeError('fromBase64: non-canonical trailing bits');
+  if (out.toString('base64') !== s) throw new TypeError('fromBase64: not canonical padded base64');
   return new Uint8Array(out);
 }
 

@@ -48,6 +48,14 @@ function mutated(s: string): fc.Arbitrary<string> {
 }
 const anyString = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: fc.constantFrom(...CHARS), maxLength: 200 }));
 
+test('fromBase64 takes only canonical padded base64', () => {
+  for (const bad of ['AA', 'AA=', 'A===', 'AA==\n', ' AA==', 'A A=', 'AB==', 'AAB=', '-_8=', '+/8', 'AA==AA==', 'QQ==\u0000', 'Zg=\u0000=']) {
+    assert.throws(() => fromBase64(bad), TypeError, JSON.stringify(bad));
+  }
+  assert.deepEqual(fromBase64(''), new Uint8Array());
+  assert.deepEqual(fromBase64('+/8='), new Uint8Array([0xfb, 0xff]));
+});
+
 test('round trip: bytes encodings', () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (b) => {
     assert.deepEqual(fromBase64(toBase64(b)), b);

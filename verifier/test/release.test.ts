@@ -11,6 +11,7 @@ import {
 } from '../index.ts';
 import { hex, newKey, makeBundle, releaseStatement, revocationStatement, rebuildStatement, releasePredicate } from './release-fixtures.ts';
 
+const IN_TOTO = 'application/vnd.in-toto+json';
 const publisher = newKey();
 const stranger = newKey();
 const rebuilder = newKey();
@@ -50,6 +51,16 @@ test('the leaf is canonical: key order, whitespace and tlog entries do not chang
   const text = Buffer.from(a).toString();
   assert.equal(text, canonicalize(JSON.parse(text)));
   rejects(() => decodeLeaf(Buffer.from(JSON.stringify(JSON.parse(text), null, 1))), 'RELEASE_MALFORMED');
+});
+
+test('encodeLeaf writes canonical JSON even for payload types that need escaping', () => {
+  for (const payloadType of [IN_TOTO, 'x"y\\z', 'caf\u00e9 \u2028 \ud83d\ude00', 'tab\there']) {
+    const bundle = parseBundle(makeBundle(releaseStatement(), publisher, payloadType));
+    const text = Buffer.from(encodeLeaf(bundle, verifyEntryBundle(JSON.stringify(makeBundle(releaseStatement(), publisher)), policy).signer)).toString();
+    assert.equal(text, canonicalize(JSON.parse(text)), payloadType);
+    const body = JSON.parse(text) as { spec: { envelope: { payloadType: string } } };
+    assert.equal(body.spec.envelope.payloadType, payloadType);
+  }
 });
 
 test('tampered payload, signature and signer are refused with distinct codes', () => {

@@ -7,7 +7,7 @@
  * checked by verifyReleaseBundleWithSigstore, not by the log's admission.
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64, toBase64 } from '../bytes.ts';
+import { fromBase64 } from '../bytes.ts';
 import { exactKeys, isObject, parseJsonStrict } from './canonical-json.ts';
 
 export const BUNDLE_MEDIA_TYPES = ['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.2'];
@@ -70,7 +70,8 @@ export function parseEnvelope(v: unknown): { envelope: EnvelopeJson; payload: Ui
   const signature = b64(s.sig, 'dsseEnvelope.signatures[0].sig');
   if (signature.length > 1024) throw malformed('the DSSE signature is implausibly long', { length: signature.length });
   if (s.keyid !== undefined && (typeof s.keyid !== 'string' || s.keyid.length > 256)) throw malformed('dsseEnvelope.signatures[0].keyid must be a short string');
-  return { envelope: { payloadType: v.payloadType, payload: toBase64(payload), signatures: [{ sig: toBase64(signature) }] }, payload, signature };
+  // b64 accepted only the canonical spelling, so the strings are already normalised.
+  return { envelope: { payloadType: v.payloadType, payload: v.payload as string, signatures: [{ sig: s.sig as string }] }, payload, signature };
 }
 
 function signerMaterial(vm: Record<string, unknown>): { hint?: string; certificate?: Uint8Array } {

@@ -33,13 +33,15 @@ export function canonicalize(v: unknown): string {
  * Parses JSON text of at most `maxBytes` UTF-8 bytes. Throws OVERSIZED when larger and
  * RELEASE_MALFORMED when it is not JSON or repeats a key within one object.
  */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, what: string): unknown {
   const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
   if (size > maxBytes) throw new VerifierError('OVERSIZED', `${what} is ${size} bytes, over the ${maxBytes}-byte limit`, { size, limit: maxBytes });
   let value: unknown;
   let s: string;
   try {
-    s = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
+    s = typeof text === 'string' ? text : STRICT_UTF8.decode(text);
     value = JSON.parse(s);
   } catch (e) {
     throw new VerifierError('RELEASE_MALFORMED', `${what} is not UTF-8 JSON`, {}, { cause: e });
@@ -48,27 +50,33 @@ export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, wha
   return value;
 }
 
-/** True when some object in the JSON text `s` names the same key twice. `s` must be valid JSON. */
+/**
+ * True when some object in the JSON text `s` names the same key twice. `s` must be valid JSON
+ * (so every string is well formed). Keys are compared decoded: "\u0061" and "a" are the same key.
+ */
 function hasDuplicateKeys(s: string): boolean {
   const stack: Array<Set<string> | null> = [];
   let expectKey = false;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '"') {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 /* " */) {
       let j = i + 1;
-      while (s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
+      let escaped = false;
+      for (let d = s.charCodeAt(j); d !== 0x22; d = s.charCodeAt(j)) {
+        if (d === 0x5c /* \ */) { escaped = true; j += 2; } else j++;
+      }
       const top = stack[stack.length - 1];
       if (expectKey && top) {
-        const key = JSON.parse(s.slice(i, j + 1)) as string;
+        const key = escaped ? (JSON.parse(s.slice(i, j + 1)) as string) : s.slice(i + 1, j);
         if (top.has(key)) return true;
         top.add(key);
         expectKey = false;
       }
       i = j;
-    } else if (c === '{') { stack.push(new Set()); expectKey = true; }
-    else if (c === '[') { stack.push(null); expectKey = false; }
-    else if (c === '}' || c === ']') { stack.pop(); expectKey = false; }
-    else if (c === ',') expectKey = stack[stack.length - 1] instanceof Set;
+    } else if (c === 0x7b /* { */) { stack.push(new Set()); expectKey = true; }
+    else if (c === 0x5b /* [ */) { stack.push(null); expectKey = false; }
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) { stack.pop(); expectKey = false; }
+    else if (c === 0x2c /* , */) expectKey = stack[stack.length - 1] instanceof Set;
   }
   return false;
 }

@@ -75,9 +75,25 @@ export function leafBody(envelope: EnvelopeJson, signer: ReleaseSigner): Record<
 export function encodeLeaf(bundle: ParsedBundle, signer?: ReleaseSigner): Uint8Array {
   const key = signer ?? (bundle.certificate ? certificateKey(bundle.certificate) : undefined);
   if (!key) throw malformed('a public-key bundle does not carry its key: pass the signer key');
-  const leaf = utf8(canonicalize(leafBody(bundle.envelope, key)));
+  // canonicalize(leafBody(…)) written out (a log's hot path): the same keys in the same
+  // order, with the envelope canonicalised once and the payload decoded once.
+  // test/release tests check the two agree.
+  const env = bundle.envelope;
+  const envText = canonicalize(env);
+  const text = `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelope":${envText},"envelopeHash":{"algorithm":"sha256","value":"${sha256Hex(utf8(envText))}"},`
+    + `"payloadHash":{"algorithm":"sha256","value":"${sha256Hex(bundle.payload)}"},"signatures":[{"signature":${JSON.stringify(env.signatures[0].sig)},"verifier":${JSON.stringify(verifierField(key))}}]}}`;
+  const leaf = utf8(text);
   if (leaf.length > MAX_LEAF_BYTES) throw new VerifierError('OVERSIZED', `the leaf is ${leaf.length} bytes, over ${MAX_LEAF_BYTES}`, { size: leaf.length, limit: MAX_LEAF_BYTES });
   return leaf;
+}
+
+const VERIFIER_FIELD = new WeakMap<ReleaseSigner, string>();
+
+/** base64 of the signer's PEM, once per signer object. */
+function verifierField(k: ReleaseSigner): string {
+  let v = VERIFIER_FIELD.get(k);
+  if (v === undefined) VERIFIER_FIELD.set(k, (v = toBase64(utf8(k.pem))));
+  return v;
 }
 
 /**

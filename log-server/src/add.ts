@@ -34,7 +34,7 @@ export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryRe
     origin: log.key.origin,
     logPublicKey: log.key.publicKey,
     leaf: r.leaf,
-    proof: proveInclusion(r.index, size, log.hashes.read),
+    proof: proveInclusion(r.index, size, log.hashes.read, log.hashes.edgeMemo(size)),
     checkpointNote: cosigned,
     rootHash: readCheckpointRoot(r.checkpoint),
     treeSize: size,

@@ -135,6 +135,12 @@ export interface LogStorage {
    * the stored checkpoint is not `expected` (nothing written).
    */
   commitBatch(batch: { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }): void;
+  /**
+   * Folds committed entries into the lookup indexes. Lookups are correct whether or not it has
+   * run (they also read the unindexed entries), only slower; call it after commits, off the
+   * acknowledged path. Never loses data: the indexes are derived from the entries.
+   */
+  indexPending(): void;
   /** Replaces the cosigned form of the current checkpoint (`note` must equal the stored note). */
   setCosigned(note: string, cosigned: string): void;
   /** The tree size last fully published to the object store (0 if never). */

@@ -30,6 +30,18 @@ export class HashCache {
     return h;
   };
 
+  private edge = { size: -1, memo: new Map<number, Uint8Array>() };
+
+  /**
+   * The memo of right-edge range hashes for proofs at `size` (proveInclusion's `rightEdge`):
+   * every proof at one size shares those, so answering many proofs at the current size hashes
+   * them once. Kept for the last size asked.
+   */
+  edgeMemo(size: number): Map<number, Uint8Array> {
+    if (this.edge.size !== size) this.edge = { size, memo: new Map() };
+    return this.edge.memo;
+  }
+
   /** Seeds the cache with hashes just committed (saves re-reading them for proofs). */
   remember(hashes: StoredHash[]): void {
     if (this.cache.size + hashes.length >= CACHE_MAX) this.cache.clear();

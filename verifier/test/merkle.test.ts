@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   EMPTY_ROOT, hashLeaf, hashChildren, MemoryTree, treeHash, proveInclusion, proveConsistency,
-  checkInclusion, checkConsistency, subtreeHashesForAppend, fromBase64, fromHex, toHex, isVerifierError,
+  checkInclusion, checkConsistency, subtreeHashesForAppend, rangeHash, fromBase64, fromHex, toHex, isVerifierError,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
@@ -154,6 +154,21 @@ test('exhaustive: every inclusion proof in every tree of size 1..128 verifies; e
     }
   }
   assert.ok(checked > 40000);
+});
+
+test('proveInclusion with a right-edge memo gives the same proofs, every index of every size 1..128, whatever the order', () => {
+  const t = new MemoryTree();
+  for (let i = 0; i < 128; i++) t.append(new TextEncoder().encode(`leaf ${i}`));
+  const read = t.hashReader();
+  let memoised = 0;
+  for (let size = 1; size <= 128; size++) {
+    const memo = new Map<number, Uint8Array>();
+    // descending, so early proofs fill the memo that later ones read
+    for (let index = size - 1; index >= 0; index--) assert.deepEqual(proveInclusion(index, size, read, memo), proveInclusion(index, size, read), `${index}/${size}`);
+    memoised += memo.size;
+    for (const [start, h] of memo) assert.deepEqual(h, rangeHash(start, size, read), `memo entry ${start}..${size}`);
+  }
+  assert.ok(memoised > 100);
 });
 
 test('exhaustive: every consistency proof (m, n) with 1 ≤ m ≤ n ≤ 128 verifies; every single-hash mutation is rejected', () => {

@@ -7,6 +7,15 @@
  * checkpoint are written in ONE transaction, so a crash leaves all of a batch or none of it.
  * `openSqliteStorage` never creates a database (fail closed on a missing file); only
  * `createSqliteStorage` does, and it refuses an existing one.
+ *
+ * Lookup indexes (replay key → entry, PCR0/EIF/commit → release) are derived data, kept out
+ * of the acknowledged commit: each one is a random-key B-tree insert per entry, and they
+ * made up most of a batch's commit time (bench/log). `indexPending` folds committed entries
+ * into them afterwards (the writer thread runs it right after answering), with
+ * synchronous=NORMAL since it can always be redone; `meta.indexed_size` says how far it got,
+ * and every lookup also scans the few entries past it, so answers never depend on whether
+ * indexing has caught up. Opening a database finishes any indexing a crash interrupted, and
+ * upgrades a database from before this split.
  */
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
@@ -17,14 +26,24 @@ const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL, cosigned TEXT NOT NULL);
 CREATE TABLE entries (
-  idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL UNIQUE, replay_key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+  idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL, replay_key TEXT NOT NULL, kind TEXT NOT NULL,
   pcr0 TEXT, eif TEXT, commit_sha TEXT, revokes INTEGER);
-CREATE INDEX entries_pcr0 ON entries (pcr0) WHERE pcr0 IS NOT NULL;
-CREATE INDEX entries_eif ON entries (eif) WHERE eif IS NOT NULL;
-CREATE INDEX entries_commit ON entries (commit_sha) WHERE commit_sha IS NOT NULL;
 CREATE UNIQUE INDEX entries_revokes ON entries (revokes) WHERE revokes IS NOT NULL;
 CREATE TABLE hashes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
 `;
+
+/** The derived lookup indexes (see the header); also added to databases created before them. */
+const INDEX_SCHEMA = `
+CREATE TABLE replay_keys (key TEXT PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE release_lookup (field INTEGER NOT NULL, value TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (field, value, idx)) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('indexed_size', '0');
+`;
+
+/** release_lookup.field codes. */
+const FIELD = { pcr0: 0, eifSha256: 1, commit: 2 } as const;
+
+/** Entries not yet folded into the lookup indexes (a short tail, scanned by rowid). */
+const TAIL = `idx >= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_size')`;
 
 const COLUMN = { pcr0: 'pcr0', eifSha256: 'eif', commit: 'commit_sha' } as const;
 
@@ -41,6 +60,7 @@ export function createSqliteStorage(path: string, meta: { origin: string; vkey: 
   const db = new Database(path);
   pragmas(db);
   db.exec(SCHEMA);
+  db.exec(INDEX_SCHEMA);
   const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
   db.transaction(() => {
     put.run('origin', meta.origin);
@@ -55,7 +75,21 @@ export function openSqliteStorage(path: string): SqliteStorage {
   if (!existsSync(path)) throw new LogError('DATA_MISSING', `no log database at ${path} (run keycast log init)`, { path });
   const db = new Database(path, { fileMustExist: true });
   pragmas(db);
-  return new SqliteStorage(db);
+  upgrade(db);
+  const s = new SqliteStorage(db);
+  s.indexPending(); // finish what a crash interrupted
+  return s;
+}
+
+/** Databases created before the derived indexes: add them, drop the per-insert ones (indexPending fills the new ones). */
+function upgrade(db: Database.Database): void {
+  const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'replay_keys'`).get() !== undefined;
+  if (has()) return;
+  db.transaction(() => {
+    if (has()) return; // another connection (the writer thread) got here first
+    db.exec(INDEX_SCHEMA);
+    db.exec('DROP INDEX IF EXISTS entries_pcr0; DROP INDEX IF EXISTS entries_eif; DROP INDEX IF EXISTS entries_commit;');
+  }).immediate();
 }
 
 type Row = { idx: number; leaf: Buffer; leaf_hash: Buffer; kind: EntryKind; pcr0: string | null; eif: string | null; commit_sha: string | null; revokes: number | null };
@@ -82,15 +116,24 @@ export class SqliteStorage implements LogStorage {
       hashes: db.prepare('SELECT hash FROM hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
       entry: db.prepare('SELECT * FROM entries WHERE idx = ?'),
       leaves: db.prepare('SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-      byReplayKey: db.prepare('SELECT idx FROM entries WHERE replay_key = ?').pluck(),
+      byReplayKey: db.prepare(`SELECT idx FROM replay_keys WHERE key = @key UNION ALL SELECT idx FROM entries WHERE ${TAIL} AND replay_key = @key LIMIT 1`).pluck(),
       revokedBy: db.prepare('SELECT idx FROM entries WHERE revokes = ?').pluck(),
       insertEntry: db.prepare('INSERT INTO entries (idx, leaf, leaf_hash, replay_key, kind, pcr0, eif, commit_sha, revokes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertHash: db.prepare('INSERT INTO hashes (level, idx, hash) VALUES (?, ?, ?)'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       find: Object.fromEntries(
-        Object.entries(COLUMN).map(([k, col]) => [k, db.prepare(`SELECT idx FROM entries WHERE ${col} = ? AND kind = 'release' ORDER BY idx DESC LIMIT 1`).pluck()]),
+        Object.entries(COLUMN).map(([k, col]) => [k, db.prepare(
+          `SELECT idx FROM (SELECT idx FROM entries WHERE ${TAIL} AND ${col} = @value AND kind = 'release'
+             UNION ALL SELECT idx FROM release_lookup WHERE field = ${FIELD[k as keyof typeof FIELD]} AND value = @value) ORDER BY idx DESC LIMIT 1`,
+        ).pluck()]),
       ) as Record<keyof typeof COLUMN, Database.Statement>,
+      indexed: db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_size'`).pluck(),
+      indexReplay: db.prepare('INSERT OR IGNORE INTO replay_keys (key, idx) SELECT replay_key, idx FROM entries WHERE idx >= ? ORDER BY idx'),
+      indexRelease: Object.entries(COLUMN).map(([k, col]) => db.prepare(
+        `INSERT OR IGNORE INTO release_lookup (field, value, idx) SELECT ${FIELD[k as keyof typeof FIELD]}, ${col}, idx FROM entries WHERE idx >= ? AND kind = 'release' AND ${col} IS NOT NULL`,
+      )),
+      setIndexed: db.prepare(`UPDATE meta SET value = (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries) WHERE key = 'indexed_size'`),
     };
   }
 
@@ -127,11 +170,27 @@ export class SqliteStorage implements LogStorage {
   }
 
   indexOfReplayKey(replayKey: string): number | null {
-    return (this.s.byReplayKey.get(replayKey) as number | undefined) ?? null;
+    return (this.s.byReplayKey.get({ key: replayKey }) as number | undefined) ?? null;
   }
 
   findRelease(field: 'pcr0' | 'eifSha256' | 'commit', value: string): number | null {
-    return (this.s.find[field].get(value) as number | undefined) ?? null;
+    return (this.s.find[field].get({ value }) as number | undefined) ?? null;
+  }
+
+  indexPending(): void {
+    // Derived data, redone on open after a crash: no fsync of its own (the next commit's
+    // covers it). The first replay key wins, as dedup answers with the entry logged first.
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.transaction(() => {
+        const from = this.s.indexed.get() as number;
+        this.s.indexReplay.run(from);
+        for (const st of this.s.indexRelease) st.run(from);
+        this.s.setIndexed.run();
+      }).immediate();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   revokedBy(index: number): number | null {

@@ -2,24 +2,28 @@
  * LogWriter implementations: `syncWriter` runs writes on the caller's thread (in-process tests,
  * any LogStorage); `SqliteWorkerWriter` runs them on a worker thread with its own connection to
  * the same SQLite file (WAL lets the main thread keep reading), so the per-batch fsync of
- * synchronous=FULL overlaps with request handling instead of blocking it. Errors cross the
- * thread boundary as LogErrors with their code and evidence.
+ * synchronous=FULL overlaps with request handling instead of blocking it. Batches cross packed
+ * (batch-wire.ts). Errors cross the thread boundary as LogErrors with their code and evidence.
  */
 import { Worker } from 'node:worker_threads';
 import { LogError, isLogError } from '../errors.ts';
 import type { LogErrorCode } from '../errors.ts';
 import type { LogStorage, LogWriter } from '../ports.ts';
+import { packBatch, type PackedBatch } from './batch-wire.ts';
 
 export function syncWriter(storage: LogStorage): LogWriter {
   return {
-    commitBatch: async (b) => storage.commitBatch(b),
+    commitBatch: async (b) => {
+      storage.commitBatch(b);
+      storage.indexPending();
+    },
     setCosigned: async (note, cosigned) => storage.setCosigned(note, cosigned),
     setPublishedSize: async (size) => storage.setPublishedSize(size),
     close: async () => {},
   };
 }
 
-type Op = { op: 'commitBatch'; args: Parameters<LogWriter['commitBatch']> } | { op: 'setCosigned'; args: [string, string] } | { op: 'setPublishedSize'; args: [number] };
+type Op = { op: 'commitBatch'; args: [PackedBatch] } | { op: 'setCosigned'; args: [string, string] } | { op: 'setPublishedSize'; args: [number] };
 type Reply = { id: number; error?: { log: boolean; code: string; message: string; evidence: Record<string, unknown> } };
 
 const BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
@@ -40,7 +44,8 @@ export class SqliteWorkerWriter implements LogWriter {
   }
 
   commitBatch(batch: Parameters<LogWriter['commitBatch']>[0]): Promise<void> {
-    return this.call({ op: 'commitBatch', args: [batch] });
+    const packed = packBatch(batch);
+    return this.call({ op: 'commitBatch', args: [packed] }, [packed.bytes]);
   }
 
   setCosigned(note: string, cosigned: string): Promise<void> {
@@ -56,13 +61,13 @@ export class SqliteWorkerWriter implements LogWriter {
     await this.worker.terminate();
   }
 
-  private call(op: Op): Promise<void> {
+  private call(op: Op, transfer: ArrayBuffer[] = []): Promise<void> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     if (this.pending.size === 0) this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ...op });
+      this.worker.postMessage({ id, ...op }, transfer);
     });
   }
 

@@ -64,7 +64,7 @@ export function subtreeHashesForAppend(size: number, leafHash: Uint8Array, read:
 }
 
 /** RFC 6962 PATH(index, D[0:size]), leaf to root. Throws RangeError unless index < size. */
-export function proveInclusion(index: number, size: number, read: HashReader): Uint8Array[] {
+export function proveInclusion(index: number, size: number, read: HashReader, rightEdge?: Map<number, Uint8Array>): Uint8Array[] {
   checkSize('index', index);
   checkSize('size', size);
   if (index >= size) throw new RangeError(`proveInclusion: index ${index} is not below size ${size}`);
@@ -74,7 +74,14 @@ export function proveInclusion(index: number, size: number, read: HashReader): U
   while (hi - lo > 1) {
     const k = splitPoint(hi - lo);
     if (index < lo + k) {
-      out.push(rangeHash(lo + k, hi, read));
+      // [lo+k, hi) is the only range that can be incomplete, and only when hi = size: every
+      // proof at this size shares it, so a server answering many may memoise it (`rightEdge`,
+      // keyed by lo+k; one map per size, owned by the caller).
+      if (rightEdge && hi === size) {
+        let h = rightEdge.get(lo + k);
+        if (!h) rightEdge.set(lo + k, (h = rangeHash(lo + k, hi, read)));
+        out.push(h);
+      } else out.push(rangeHash(lo + k, hi, read));
       hi = lo + k;
     } else {
       out.push(rangeHash(lo, lo + k, read));

@@ -1,0 +1,55 @@
+/**
+ * Small pieces of the log's hot paths: a commit batch packed for the writer thread unpacks
+ * to the same batch (every field, optional ones absent or present); proof hashes encode to
+ * the same base64 as one at a time; a right-edge memo belongs to one size.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { packBatch, unpackBatch, type CommitBatch } from '../src/storage/batch-wire.ts';
+import { hashesBase64 } from '../src/proofs.ts';
+import { HashCache } from '../src/tree.ts';
+import type { LogStorage } from '../src/ports.ts';
+
+test('packBatch → unpackBatch gives back the batch, with one transferable buffer', () => {
+  const batch: CommitBatch = {
+    expected: 'old note\n',
+    next: { size: 3, note: 'new\n', cosigned: 'new\n— w x\n' },
+    entries: [
+      { index: 0, leaf: randomBytes(1500), leafHash: randomBytes(32), kind: 'release', replayKey: 'aa'.repeat(32), pcr0: 'b'.repeat(96), eifSha256: 'c'.repeat(64), commit: 'd'.repeat(40) },
+      { index: 1, leaf: randomBytes(0), leafHash: randomBytes(32), kind: 'rebuild' },
+      { index: 2, leaf: randomBytes(700), leafHash: randomBytes(32), kind: 'revocation', replayKey: 'ee'.repeat(32), pcr0: 'f'.repeat(96), revokes: { index: 0, pcr0: 'f'.repeat(96) } },
+    ].map((e) => ({ ...e, leaf: new Uint8Array(e.leaf), leafHash: new Uint8Array(e.leafHash) })) as CommitBatch['entries'],
+    hashes: [{ level: 0, index: 2, hash: new Uint8Array(randomBytes(32)) }, { level: 1, index: 0, hash: new Uint8Array(randomBytes(32)) }],
+  };
+  const packed = packBatch(batch);
+  assert.ok(packed.bytes instanceof ArrayBuffer);
+  const back = unpackBatch(structuredClone(packed, { transfer: [packed.bytes] }));
+  assert.equal(packed.bytes.byteLength, 0, 'the buffer was transferred');
+  assert.deepEqual(back.expected, batch.expected);
+  assert.deepEqual(back.next, batch.next);
+  assert.equal(back.entries.length, 3);
+  back.entries.forEach((e, i) => {
+    const want = batch.entries[i]!;
+    assert.deepEqual({ ...e, leaf: [...e.leaf], leafHash: [...e.leafHash] }, { ...want, leaf: [...want.leaf], leafHash: [...want.leafHash] });
+  });
+  assert.deepEqual(back.hashes.map((h) => ({ ...h, hash: [...h.hash] })), batch.hashes.map((h) => ({ ...h, hash: [...h.hash] })));
+  assert.throws(() => packBatch({ ...batch, entries: [{ ...batch.entries[0]!, leafHash: new Uint8Array(31) }] }), RangeError);
+});
+
+test('hashesBase64 equals per-hash base64 and refuses other lengths', () => {
+  const hs = Array.from({ length: 17 }, () => new Uint8Array(randomBytes(32)));
+  assert.deepEqual(hashesBase64(hs), hs.map((h) => Buffer.from(h).toString('base64')));
+  assert.deepEqual(hashesBase64([]), []);
+  assert.throws(() => hashesBase64([new Uint8Array(33)]), RangeError);
+});
+
+test('a right-edge memo is per size: asking for another size starts a new one', () => {
+  const cache = new HashCache({} as LogStorage);
+  const a = cache.edgeMemo(10);
+  a.set(8, new Uint8Array(32));
+  assert.equal(cache.edgeMemo(10), a);
+  const b = cache.edgeMemo(11);
+  assert.notEqual(b, a);
+  assert.equal(b.size, 0);
+});

@@ -125,6 +125,8 @@ export interface LogStorage {
   leaves(start: number, count: number): Uint8Array[];
   /** The index of the integrated entry with this dedup key (AdmittedEntry.replayKey), or null. */
   indexOfReplayKey(replayKey: string): number | null;
+  /** Every stored entry's dedup key, in no particular order (to build an in-memory filter at startup). */
+  replayKeys(): Iterable<string>;
   /** The newest release entry with this field value, or null. */
   findRelease(field: 'pcr0' | 'eifSha256' | 'commit', value: string): number | null;
   /** The index of the revocation entry that revoked `index`, or null. */

@@ -16,6 +16,7 @@ import type { LogKey } from './keys.ts';
 import { HashCache, overlayKey, overlayReader } from './tree.ts';
 import type { Publisher } from './publish.ts';
 import { consistencyProof } from './proofs.ts';
+import { SeenKeys } from './seen.ts';
 
 export interface Integrated {
   index: number;
@@ -48,6 +49,7 @@ export class Sequencer {
   private running: Promise<void> | null = null;
   private failed: LogError | null = null;
   private closing = false;
+  private readonly seen: SeenKeys;
   current: StoredCheckpoint;
 
   constructor(
@@ -62,6 +64,7 @@ export class Sequencer {
     const cp = storage.latestCheckpoint();
     if (!cp) throw new LogError('STARTUP_MISMATCH', 'log has no checkpoint', {});
     this.current = cp;
+    this.seen = SeenKeys.load(storage);
   }
 
   /** Queues an admitted entry; resolves once it is durably integrated (or already was). */
@@ -74,7 +77,7 @@ export class Sequencer {
     const hex = entry.replayKey ?? toHex(leafHash);
     const waiting = this.inflight.get(hex);
     if (waiting) return waiting.then((r) => ({ ...r, duplicate: true }));
-    const existing = this.storage.indexOfReplayKey(hex);
+    const existing = this.seen.mightContain(hex) ? this.storage.indexOfReplayKey(hex) : null;
     if (existing !== null && existing < this.current.size) {
       const stored = this.storage.entry(existing)!;
       return Promise.resolve({ index: existing, leaf: stored.leaf, leafHash: stored.leafHash, checkpoint: this.current, duplicate: true });
@@ -84,6 +87,7 @@ export class Sequencer {
       return Promise.reject(new LogError('PUSHBACK', 'too many entries waiting to be integrated; retry shortly', { pending: this.pool.length }));
     }
     const p = new Promise<Integrated>((resolve, reject) => this.pool.push({ entry, leafHash, resolve, reject }));
+    this.seen.add(hex); // before it can be stored: the filter stays a superset
     this.inflight.set(hex, p);
     const forget = () => this.inflight.delete(hex);
     p.then(forget, forget);

@@ -11,6 +11,12 @@ import {
 import type { Checkpoint, Tile } from '#verifier';
 import { MemoryObjectStore } from '../src/objectstore/memory.ts';
 import { ORIGIN, leafBundle, post, startTestLog } from './helpers.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createLog } from '../src/log.ts';
+import { SeenKeys } from '../src/seen.ts';
 
 async function checkpointOf(url: string, vkey: string): Promise<{ note: string; cp: Checkpoint }> {
   const r = await fetch(`${url}/checkpoint`);
@@ -75,6 +81,41 @@ test('concurrent appends are each acknowledged with a proof that verifies agains
     assert.ok(at >= 0 && at < cpAt, `${tilePath(tile)} uploaded before the checkpoint`);
     assert.deepEqual(await store.get(tilePath(tile)), tiles.get(tilePath(tile)));
   }
+});
+
+test('duplicates are recognised across a restart (the in-memory filter is rebuilt from storage)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-log-'));
+  try {
+    createLog(dir, ORIGIN);
+    const first = await startTestLog({ dir });
+    const a = await post(first.url, leafBundle('kept'));
+    const b = await post(first.url, leafBundle('also kept'));
+    await first.close();
+    const second = await startTestLog({ dir });
+    try {
+      const again = await post(second.url, leafBundle('kept'));
+      assert.equal(again.json.duplicate, true);
+      assert.equal(again.json.index, a.json.index);
+      assert.equal((await post(second.url, leafBundle('also kept'))).json.index, b.json.index);
+      assert.equal((await post(second.url, leafBundle('new'))).json.index, 2);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the seen-keys filter never forgets a key it was given (no false negatives)', () => {
+  const s = new SeenKeys();
+  const keys = Array.from({ length: 5000 }, () => randomBytes(32).toString('hex'));
+  for (const k of keys) s.add(k);
+  for (const k of keys) assert.equal(s.mightContain(k), true);
+  let hits = 0;
+  for (let i = 0; i < 5000; i++) if (s.mightContain(randomBytes(32).toString('hex'))) hits++;
+  assert.ok(hits < 5, `false positives should be rare: ${hits}/5000`);
+  s.add('not hex at all');
+  assert.equal(s.mightContain('not hex at all'), true, 'any key that was added is found');
 });
 
 test('a duplicate submission returns the existing index and stores nothing new', async (t) => {

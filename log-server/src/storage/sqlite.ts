@@ -128,6 +128,7 @@ export class SqliteStorage implements LogStorage {
              UNION ALL SELECT idx FROM release_lookup WHERE field = ${FIELD[k as keyof typeof FIELD]} AND value = @value) ORDER BY idx DESC LIMIT 1`,
         ).pluck()]),
       ) as Record<keyof typeof COLUMN, Database.Statement>,
+      allReplayKeys: db.prepare(`SELECT key FROM replay_keys UNION ALL SELECT replay_key FROM entries WHERE ${TAIL}`).pluck(),
       indexed: db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_size'`).pluck(),
       indexReplay: db.prepare('INSERT OR IGNORE INTO replay_keys (key, idx) SELECT replay_key, idx FROM entries WHERE idx >= ? ORDER BY idx'),
       indexRelease: Object.entries(COLUMN).map(([k, col]) => db.prepare(
@@ -171,6 +172,10 @@ export class SqliteStorage implements LogStorage {
 
   indexOfReplayKey(replayKey: string): number | null {
     return (this.s.byReplayKey.get({ key: replayKey }) as number | undefined) ?? null;
+  }
+
+  replayKeys(): Iterable<string> {
+    return this.s.allReplayKeys.iterate() as IterableIterator<string>;
   }
 
   findRelease(field: 'pcr0' | 'eifSha256' | 'commit', value: string): number | null {

@@ -23,13 +23,34 @@ parentPort!.on('message', (m: { id: number; op: 'commitBatch' | 'setCosigned' | 
     parentPort!.postMessage({ id: m.id, error });
     return;
   }
-  // After answering: the lookup indexes are derived data, off the acknowledged path. A
-  // failure here loses nothing (lookups also read unindexed entries); the next commit retries.
-  if (m.op === 'commitBatch') {
-    try {
-      storage.indexPending();
-    } catch (e) {
-      process.emitWarning(`log: lookup indexing failed, will retry after the next commit: ${(e as Error).message}`);
-    }
-  }
+  if (m.op === 'commitBatch') afterCommit((m.args[0] as PackedBatch).entries);
 });
+
+// The lookup indexes are derived data, kept off the acknowledged path: they are folded in once
+// INDEX_EVERY entries have piled up, or when commits pause for INDEX_IDLE_MS, so a busy log
+// pays one indexing transaction per several batches and a commit rarely waits behind one.
+// Lookups read the unindexed tail too, so its length only costs lookup time. A failure here
+// loses nothing; the next round retries.
+const INDEX_EVERY = 512;
+const INDEX_IDLE_MS = 20;
+let unindexed = 0;
+let idle: NodeJS.Timeout | undefined;
+
+function index(): void {
+  clearTimeout(idle);
+  idle = undefined;
+  try {
+    storage.indexPending();
+    unindexed = 0;
+  } catch (e) {
+    process.emitWarning(`log: lookup indexing failed, will retry: ${(e as Error).message}`);
+  }
+}
+
+function afterCommit(entries: number): void {
+  unindexed += entries;
+  if (unindexed >= INDEX_EVERY) return index();
+  clearTimeout(idle);
+  idle = setTimeout(index, INDEX_IDLE_MS);
+  idle.unref();
+}

@@ -68,4 +68,10 @@ test('the admission hot path, inline and on worker threads, agrees with verifyEn
     assert.deepEqual(mine, ref, what);
     assert.deepEqual(onWorker, ref, `${what} (worker)`);
   }
+  // All at once, twice over (more than one 16-bundle message per worker): every answer still
+  // goes to its own request.
+  const twice = [...corpus, ...corpus];
+  const together = await Promise.all(twice.map(([, b]) => outcome(() => pooled.admit(b, { leafAt }))));
+  const alone = await Promise.all(twice.map(([, b]) => outcome(() => policy.admit(b, { leafAt }))));
+  twice.forEach(([what], i) => assert.deepEqual(together[i], alone[i], `${what} (batched)`));
 });

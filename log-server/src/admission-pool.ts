@@ -12,7 +12,12 @@ interface Slot {
   worker: Worker;
   ready: Promise<void>;
   inflight: Map<number, { resolve: (e: AdmittedEntry | null) => void; reject: (e: unknown) => void }>;
+  /** Requests waiting for this turn of the event loop to end, then sent as one message. */
+  outbox: Array<[number, string]>;
 }
+
+/** Most bundles per message: a batch is answered as a whole, so this bounds the added wait. */
+const BATCH_MAX = 16;
 
 export interface PoolKeys {
   allowedSigners: Array<string | Uint8Array>;
@@ -39,8 +44,17 @@ export class AdmissionPool {
     return new Promise((resolve, reject) => {
       if (slot.inflight.size === 0) slot.worker.ref();
       slot.inflight.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, bundleJson });
+      // Requests parsed in one turn of the event loop travel together: one message (and one
+      // thread wake-up) per batch instead of per bundle, both ways.
+      if (slot.outbox.push([id, bundleJson]) === 1) setImmediate(() => this.flush(slot));
+      else if (slot.outbox.length >= BATCH_MAX) this.flush(slot);
     });
+  }
+
+  private flush(slot: Slot): void {
+    if (slot.outbox.length === 0) return;
+    slot.worker.postMessage({ batch: slot.outbox });
+    slot.outbox = [];
   }
 
   /** Resolves once every worker has loaded its code. */
@@ -56,16 +70,18 @@ export class AdmissionPool {
   private spawn(): Slot {
     const worker = new Worker(BOOT, { eval: true, workerData: this.keys });
     let loaded!: () => void;
-    const slot: Slot = { worker, inflight: new Map(), ready: new Promise((r) => (loaded = r)) };
-    worker.on('message', (m: { id: number; entry: AdmittedEntry | null } | { ready: true }) => {
+    const slot: Slot = { worker, inflight: new Map(), outbox: [], ready: new Promise((r) => (loaded = r)) };
+    worker.on('message', (m: { results: Array<[number, AdmittedEntry | null]> } | { ready: true }) => {
       if ('ready' in m) {
         if (slot.inflight.size === 0) worker.unref(); // loading keeps the process alive; an idle pool does not
         return loaded();
       }
-      const p = slot.inflight.get(m.id);
-      slot.inflight.delete(m.id);
+      for (const [id, entry] of m.results) {
+        const p = slot.inflight.get(id);
+        slot.inflight.delete(id);
+        p?.resolve(entry);
+      }
       if (slot.inflight.size === 0) slot.worker.unref(); // an idle pool never keeps the process alive
-      p?.resolve(m.entry);
     });
     worker.on('error', (e) => this.fail(slot, e));
     worker.on('exit', () => this.fail(slot, new Error('admission worker exited')));

@@ -14,18 +14,6 @@ export function inclusionProof(index: number, size: number, current: number, rea
   return proveInclusion(index, size, read, rightEdge);
 }
 
-/** Base64 of each 32-byte hash, encoded in one pass (a proof is up to 64 of them). */
-export function hashesBase64(hashes: Uint8Array[]): string[] {
-  const all = Buffer.allocUnsafe(hashes.length * 32);
-  hashes.forEach((h, i) => {
-    if (h.length !== 32) throw new RangeError('hashesBase64: hashes are 32 bytes');
-    all.set(h, i * 32);
-  });
-  // Each hash encoded on its own (32 bytes is not a multiple of 3, so the text of the whole
-  // buffer cannot simply be cut), from one buffer rather than one Buffer object per hash.
-  return hashes.map((_, i) => all.toString('base64', i * 32, i * 32 + 32));
-}
-
 /** PROOF(old, new); requires 0 < old ≤ new ≤ current (old = 0 has no proof: c2sp tlog-witness sends none). */
 export function consistencyProof(oldSize: number, newSize: number, read: HashReader, current = newSize): Uint8Array[] {
   if (!(oldSize > 0 && oldSize <= newSize && newSize <= current)) {

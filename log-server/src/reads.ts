@@ -8,7 +8,7 @@ import { formatTlogProof, parseCheckpoint, splitNote, toBase64 } from '#verifier
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
 import type { StoredCheckpoint, EntryKind } from './ports.ts';
-import { consistencyProof, hashesBase64, inclusionProof } from './proofs.ts';
+import { consistencyProof, inclusionProof } from './proofs.ts';
 
 let lastNote = '';
 let lastRoot: Uint8Array = new Uint8Array(32);
@@ -63,7 +63,7 @@ export function lookup(log: Log, field: LookupField, value: string): LookupResul
 
 export function inclusion(log: Log, index: number, size: number): { index: number; treeSize: number; hashes: string[] } {
   const hashes = inclusionProof(index, size, log.sequencer.current.size, log.hashes.read, log.hashes.edgeMemo(size));
-  return { index, treeSize: size, hashes: hashesBase64(hashes) };
+  return { index, treeSize: size, hashes: log.hashes.base64(hashes) };
 }
 
 export function consistency(log: Log, oldSize: number, newSize: number): { old: number; new: number; hashes: string[] } {

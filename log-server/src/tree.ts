@@ -31,6 +31,22 @@ export class HashCache {
   };
 
   private edge = { size: -1, memo: new Map<number, Uint8Array>() };
+  private readonly b64 = new WeakMap<Uint8Array, string>();
+
+  /**
+   * Base64 of hashes handed out by `read` or a memo, remembered per hash object: proofs
+   * repeat the same upper-level hashes, so most are encoded once rather than per answer.
+   */
+  base64(hashes: Uint8Array[]): string[] {
+    const out = new Array<string>(hashes.length);
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i]!;
+      let s = this.b64.get(h);
+      if (s === undefined) this.b64.set(h, (s = Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('base64')));
+      out[i] = s;
+    }
+    return out;
+  }
 
   /**
    * The memo of right-edge range hashes for proofs at `size` (proveInclusion's `rightEdge`):

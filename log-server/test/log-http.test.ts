@@ -155,6 +155,8 @@ test('inclusion and consistency proof routes verify; bad numbers and ranges are 
     ['/proof/inclusion?index=1&size=38', 400, 'OUT_OF_RANGE'],
     ['/proof/inclusion?index=1', 400, 'MALFORMED_REQUEST'],
     ['/proof/inclusion?index=1&size=3&x=1', 400, 'MALFORMED_REQUEST'],
+    ['/proof/inclusion?index=1&index=2&size=3', 400, 'MALFORMED_REQUEST'],
+    ['/proof/inclusion?index=1&size=99999999999999999999', 400, 'NON_CANONICAL_NUMBER'],
     ['/proof/consistency?old=0&new=5', 400, 'OUT_OF_RANGE'],
     ['/proof/consistency?old=6&new=5', 400, 'OUT_OF_RANGE'],
     ['/proof/consistency?old=1e3&new=5', 400, 'NON_CANONICAL_NUMBER'],

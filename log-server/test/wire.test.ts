@@ -1,13 +1,12 @@
 /**
  * Small pieces of the log's hot paths: a commit batch packed for the writer thread unpacks
  * to the same batch (every field, optional ones absent or present); proof hashes encode to
- * the same base64 as one at a time; a right-edge memo belongs to one size.
+ * the same base64 as one at a time (and are remembered); a right-edge memo belongs to one size.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { packBatch, unpackBatch, type CommitBatch } from '../src/storage/batch-wire.ts';
-import { hashesBase64 } from '../src/proofs.ts';
 import { HashCache } from '../src/tree.ts';
 import type { LogStorage } from '../src/ports.ts';
 
@@ -37,11 +36,15 @@ test('packBatch → unpackBatch gives back the batch, with one transferable buff
   assert.throws(() => packBatch({ ...batch, entries: [{ ...batch.entries[0]!, leafHash: new Uint8Array(31) }] }), RangeError);
 });
 
-test('hashesBase64 equals per-hash base64 and refuses other lengths', () => {
+test('HashCache.base64 equals per-hash base64 and remembers each hash object', () => {
+  const cache = new HashCache({} as LogStorage);
   const hs = Array.from({ length: 17 }, () => new Uint8Array(randomBytes(32)));
-  assert.deepEqual(hashesBase64(hs), hs.map((h) => Buffer.from(h).toString('base64')));
-  assert.deepEqual(hashesBase64([]), []);
-  assert.throws(() => hashesBase64([new Uint8Array(33)]), RangeError);
+  const want = hs.map((h) => Buffer.from(h).toString('base64'));
+  assert.deepEqual(cache.base64(hs), want);
+  assert.deepEqual(cache.base64(hs), want, 'from the memo');
+  const view = new Uint8Array(randomBytes(64)).subarray(16, 48);
+  assert.equal(cache.base64([view])[0], Buffer.from(view).toString('base64'), 'a view encodes only its own bytes');
+  assert.deepEqual(cache.base64([]), []);
 });
 
 test('a right-edge memo is per size: asking for another size starts a new one', () => {

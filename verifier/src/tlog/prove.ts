@@ -73,18 +73,21 @@ export function proveInclusion(index: number, size: number, read: HashReader, ri
   let hi = size;
   while (hi - lo > 1) {
     const k = splitPoint(hi - lo);
+    const level = bitLen(k) - 1;
     if (index < lo + k) {
-      // [lo+k, hi) is the only range that can be incomplete, and only when hi = size: every
-      // proof at this size shares it, so a server answering many may memoise it (`rightEdge`,
-      // keyed by lo+k; one map per size, owned by the caller).
-      if (rightEdge && hi === size) {
+      const n = hi - lo - k;
+      if (n === 2 ** (bitLen(n) - 1)) out.push(read(bitLen(n) - 1, (lo + k) / n)); // a complete subtree: one stored hash
+      else if (rightEdge) {
+        // Only a range ending at `size` can be incomplete: every proof at this size shares
+        // it, so a server answering many may memoise it (`rightEdge`, keyed by its start;
+        // one map per size, owned by the caller).
         let h = rightEdge.get(lo + k);
         if (!h) rightEdge.set(lo + k, (h = rangeHash(lo + k, hi, read)));
         out.push(h);
       } else out.push(rangeHash(lo + k, hi, read));
       hi = lo + k;
     } else {
-      out.push(rangeHash(lo, lo + k, read));
+      out.push(read(level, lo / k)); // [lo, lo+k) is always complete and aligned
       lo += k;
     }
   }

@@ -7,12 +7,12 @@
  * synchronous: a build is a sequential job, and a threadpool round trip per lstat costs
  * more than the whole syscall on a node_modules-sized tree.
  */
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.ts';
 import { byteOrder, normalPerm, type EntryType, type RootfsEntry } from './tree.ts';
 
-function typeOf(st: import('node:fs').Stats): EntryType | undefined {
+function typeOf(st: Stats): EntryType | undefined {
   if (st.isDirectory()) return 'dir';
   if (st.isFile()) return 'file';
   if (st.isSymbolicLink()) return 'symlink';
@@ -38,20 +38,25 @@ export async function readRootfsDir(root: string): Promise<RootfsEntry[]> {
     for (const n of names) {
       const host = join(dir, n);
       const name = prefix ? `${prefix}/${n}` : n;
-      const st = lstatSync(host, { bigint: true });
-      const type = typeOf(st as unknown as import('node:fs').Stats);
+      const st = lstatSync(host);
+      const type = typeOf(st);
       if (!type) throw new BuilderError('ROOTFS_UNSUPPORTED', 'sockets cannot go into a ramdisk', { path: name });
-      const e: RootfsEntry = { name, type, perm: normalPerm(type, Number(st.mode)), size: type === 'file' ? Number(st.size) : 0 };
+      const e: RootfsEntry = { name, type, perm: normalPerm(type, st.mode), size: type === 'file' ? st.size : 0 };
       if (type === 'file') {
         e.source = host;
-        if (st.nlink > 1n) {
-          const key = `${st.dev}:${st.ino}`;
+        if (st.nlink > 1) {
+          // Hard links are grouped by (dev, ino), read exactly (64-bit) only for these.
+          const big = lstatSync(host, { bigint: true });
+          const key = `${big.dev}:${big.ino}`;
           links.set(key, (links.get(key) ?? 0) + 1);
           e.linkGroup = key;
         }
       }
       if (type === 'symlink') e.target = readlinkSync(host);
-      if (type === 'char' || type === 'block') e.rdev = [Number((st.rdev >> 8n) & 0xfffn), Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & 0xfff00n))];
+      if (type === 'char' || type === 'block') {
+        const rdev = lstatSync(host, { bigint: true }).rdev;
+        e.rdev = [Number((rdev >> 8n) & 0xfffn), Number((rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n))];
+      }
       out.push(e);
       if (type === 'dir') walk(host, name);
     }

@@ -28,10 +28,11 @@ parentPort!.on('message', (m: { id: number; op: 'commitBatch' | 'setCosigned' | 
 
 // The lookup indexes are derived data, kept off the acknowledged path: they are folded in once
 // INDEX_EVERY entries have piled up, or when commits pause for INDEX_IDLE_MS, so a busy log
-// pays one indexing transaction per several batches and a commit rarely waits behind one.
-// Lookups read the unindexed tail too, so its length only costs lookup time. A failure here
-// loses nothing; the next round retries.
-const INDEX_EVERY = 512;
+// pays one indexing transaction per many batches. Bigger rounds share B-tree pages between
+// more keys (measured at 30k entries: ~90 µs per entry in rounds of 512, ~33 in rounds of
+// 2048), while lookups, which also scan the unindexed tail, stay under ~0.2 ms at 2048.
+// A failure here loses nothing; the next round retries.
+const INDEX_EVERY = 2048;
 const INDEX_IDLE_MS = 20;
 let unindexed = 0;
 let idle: NodeJS.Timeout | undefined;

@@ -4,7 +4,8 @@
  * wait for durable integration, and answer with the Sigstore TransparencyLogEntry (tlog.md §3.4)
  * whose inclusion proof and checkpoint the builder embeds in the bundle.
  */
-import { buildTransparencyLogEntry, hashLeaf, proveInclusion, toHex } from '#verifier';
+import { buildTransparencyLogEntry, hashLeaf, toHex } from '#verifier';
+import { inclusionProof } from './proofs.ts';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
 import { readCheckpointRoot } from './reads.ts';
@@ -34,7 +35,7 @@ export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryRe
     origin: log.key.origin,
     logPublicKey: log.key.publicKey,
     leaf: r.leaf,
-    proof: proveInclusion(r.index, size, log.hashes.read, log.hashes.edgeMemo(size)),
+    proof: inclusionProof(r.index, size, size, log.hashes.read, log.hashes.proofMemo(size)),
     checkpointNote: cosigned,
     rootHash: readCheckpointRoot(r.checkpoint),
     treeSize: size,

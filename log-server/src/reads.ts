@@ -62,7 +62,7 @@ export function lookup(log: Log, field: LookupField, value: string): LookupResul
 }
 
 export function inclusion(log: Log, index: number, size: number): { index: number; treeSize: number; hashes: string[] } {
-  const hashes = inclusionProof(index, size, log.sequencer.current.size, log.hashes.read, log.hashes.edgeMemo(size));
+  const hashes = inclusionProof(index, size, log.sequencer.current.size, log.hashes.read, log.hashes.proofMemo(size));
   return { index, treeSize: size, hashes: log.hashes.base64(hashes) };
 }
 

@@ -8,6 +8,7 @@
  */
 import type { HashReader } from '#verifier';
 import type { LogStorage, StoredHash } from './ports.ts';
+import type { ProofMemo } from './proofs.ts';
 
 const CACHE_MAX = 1 << 18;
 
@@ -30,7 +31,7 @@ export class HashCache {
     return h;
   };
 
-  private edge = { size: -1, memo: new Map<number, Uint8Array>() };
+  private memo: ProofMemo = { size: -1, edge: new Map(), upper: new Map() };
   private readonly b64 = new WeakMap<Uint8Array, string>();
 
   /**
@@ -49,13 +50,12 @@ export class HashCache {
   }
 
   /**
-   * The memo of right-edge range hashes for proofs at `size` (proveInclusion's `rightEdge`):
-   * every proof at one size shares those, so answering many proofs at the current size hashes
-   * them once. Kept for the last size asked.
+   * What proofs at `size` share (proofs.ts inclusionProof): the right-edge range hashes and the
+   * part of each 256-leaf block's proofs above the block. Kept for the last size asked.
    */
-  edgeMemo(size: number): Map<number, Uint8Array> {
-    if (this.edge.size !== size) this.edge = { size, memo: new Map() };
-    return this.edge.memo;
+  proofMemo(size: number): ProofMemo {
+    if (this.memo.size !== size) this.memo = { size, edge: new Map(), upper: new Map() };
+    return this.memo;
   }
 
   /** Seeds the cache with hashes just committed (saves re-reading them for proofs). */

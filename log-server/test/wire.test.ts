@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { packBatch, unpackBatch, type CommitBatch } from '../src/storage/batch-wire.ts';
 import { HashCache } from '../src/tree.ts';
+import { inclusionProof } from '../src/proofs.ts';
+import { MemoryTree, proveInclusion } from '#verifier';
 import type { LogStorage } from '../src/ports.ts';
 
 test('packBatch → unpackBatch gives back the batch, with one transferable buffer', () => {
@@ -47,12 +49,29 @@ test('HashCache.base64 equals per-hash base64 and remembers each hash object', (
   assert.deepEqual(cache.base64([]), []);
 });
 
-test('a right-edge memo is per size: asking for another size starts a new one', () => {
+test('a proof memo is per size: asking for another size starts a new one', () => {
   const cache = new HashCache({} as LogStorage);
-  const a = cache.edgeMemo(10);
-  a.set(8, new Uint8Array(32));
-  assert.equal(cache.edgeMemo(10), a);
-  const b = cache.edgeMemo(11);
+  const a = cache.proofMemo(10);
+  a.edge.set(8, new Uint8Array(32));
+  assert.equal(cache.proofMemo(10), a);
+  const b = cache.proofMemo(11);
   assert.notEqual(b, a);
-  assert.equal(b.size, 0);
+  assert.equal(b.edge.size + b.upper.size, 0);
+});
+
+test('inclusionProof with a memo equals proveInclusion for every index of sizes around 256-leaf blocks, in any order', () => {
+  const t = new MemoryTree();
+  for (let i = 0; i < 1300; i++) t.append(new TextEncoder().encode(`leaf ${i}`));
+  const read = t.hashReader();
+  for (const size of [1, 255, 256, 257, 511, 512, 513, 768, 1000, 1024, 1025, 1300]) {
+    const cache = new HashCache({} as LogStorage);
+    const order = Array.from({ length: size }, (_, i) => (i * 7919) % size); // scattered, so memo entries are reused across blocks
+    for (const index of order) {
+      assert.deepEqual(inclusionProof(index, size, size, read, cache.proofMemo(size)), proveInclusion(index, size, read), `${index}/${size}`);
+    }
+    if (size > 512) assert.ok(cache.proofMemo(size).upper.size > 0, 'full blocks were memoised');
+  }
+  // a memo for another size is ignored, not misused
+  const other = new HashCache({} as LogStorage).proofMemo(999);
+  assert.deepEqual(inclusionProof(300, 1000, 1000, read, other), proveInclusion(300, 1000, read));
 });

@@ -23,7 +23,11 @@ export interface ContentRange { name: string; offset: number; size: number }
 
 const ZERO = new Uint8Array(512);
 
-async function copyFile(sink: ByteSink, path: string, size: number): Promise<void> {
+/**
+ * Streams the `size` bytes of the file at `path` into the sink, refusing (INPUT_UNREADABLE) a
+ * file that cannot be opened or whose size is no longer `size`. Also used for the kernel.
+ */
+export async function copyFile(sink: ByteSink, path: string, size: number): Promise<void> {
   let fd: number;
   try { fd = openSync(path, 'r'); } catch (e) { throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e }); }
   try {

@@ -16,7 +16,6 @@
  * reproducible from its lock and measurements.json pins its hash; a power cut may lose it.
  */
 import { open, rename, rm } from 'node:fs/promises';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import {
   EIF_CRC_OFFSET, EIF_HEADER_SIZE, SectionType, crc32, crc32Combine, encodeSectionHeader, encodeSignatureSection,
@@ -26,6 +25,7 @@ import { BuilderError } from './errors.ts';
 import { SlotSink, type ByteSink, type Observer } from './sink.ts';
 import { SlotPool } from './slots.ts';
 import { HashWorker } from './hash-worker.ts';
+import { copyFile } from './cpio-stream.ts';
 import { fileSha256 } from './inputs.ts';
 
 export interface StreamedEifInput {
@@ -96,7 +96,7 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
       await sink.route(measured ? [before.observe, bootObs] : [before.observe], measured ? [h.image] : []);
     };
     await section(SectionType.Kernel, i.kernelSize, true);
-    await copyInto(sink, i.kernelPath, i.kernelSize);
+    await copyFile(sink, i.kernelPath, i.kernelSize);
     await section(SectionType.Cmdline, i.cmdline.length, true);
     await sink.write(i.cmdline);
     await section(SectionType.Metadata, i.metadata.length, false);
@@ -154,19 +154,5 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     throw e;
   } finally {
     await own?.close();
-  }
-}
-
-async function copyInto(sink: ByteSink, path: string, size: number): Promise<void> {
-  let fd: number;
-  try { fd = openSync(path, 'r'); } catch (e) { throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e }); }
-  try {
-    for (let done = 0; done < size;) {
-      const n = await sink.fillFrom(size - done, (dst) => readSync(fd, dst, 0, dst.length, done));
-      if (n === 0) throw new BuilderError('INPUT_UNREADABLE', 'input shrank while building', { path, expected: size });
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
   }
 }

@@ -52,19 +52,25 @@ function malformed(message: string, evidence: Record<string, unknown> = {}): Ver
   return new VerifierError('RELEASE_MALFORMED', message, evidence);
 }
 
-/** The canonical dsse 0.0.1 body for an envelope signed by `signer`. */
-export function leafBody(envelope: EnvelopeJson, signer: ReleaseSigner): Record<string, unknown> {
-  const payload = fromBase64(envelope.payload);
-  return {
-    apiVersion: '0.0.1',
-    kind: 'dsse',
-    spec: {
-      envelope,
-      envelopeHash: { algorithm: 'sha256', value: sha256Hex(utf8(canonicalize(envelope))) },
-      payloadHash: { algorithm: 'sha256', value: sha256Hex(payload) },
-      signatures: [{ signature: envelope.signatures[0].sig, verifier: toBase64(utf8(signer.pem)) }],
-    },
-  };
+/**
+ * The canonical dsse 0.0.1 body (the leaf text) for an envelope, its decoded payload and its
+ * signer: the JSON above with keys in canonical order, written out directly because a log
+ * builds one per admission. The one writer of the leaf format: encodeLeaf produces it and
+ * decodeLeaf requires it byte for byte (tests check it is canonical JSON).
+ */
+function leafText(envelope: EnvelopeJson, payload: Uint8Array, signer: ReleaseSigner): string {
+  const envText = canonicalize(envelope);
+  return `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelope":${envText},"envelopeHash":{"algorithm":"sha256","value":"${sha256Hex(utf8(envText))}"},`
+    + `"payloadHash":{"algorithm":"sha256","value":"${sha256Hex(payload)}"},"signatures":[{"signature":${JSON.stringify(envelope.signatures[0].sig)},"verifier":${JSON.stringify(verifierField(signer))}}]}}`;
+}
+
+const VERIFIER_FIELD = new WeakMap<ReleaseSigner, string>();
+
+/** base64 of the signer's PEM, once per signer object. */
+function verifierField(k: ReleaseSigner): string {
+  let v = VERIFIER_FIELD.get(k);
+  if (v === undefined) VERIFIER_FIELD.set(k, (v = toBase64(utf8(k.pem))));
+  return v;
 }
 
 /**
@@ -75,25 +81,9 @@ export function leafBody(envelope: EnvelopeJson, signer: ReleaseSigner): Record<
 export function encodeLeaf(bundle: ParsedBundle, signer?: ReleaseSigner): Uint8Array {
   const key = signer ?? (bundle.certificate ? certificateKey(bundle.certificate) : undefined);
   if (!key) throw malformed('a public-key bundle does not carry its key: pass the signer key');
-  // canonicalize(leafBody(…)) written out (a log's hot path): the same keys in the same
-  // order, with the envelope canonicalised once and the payload decoded once.
-  // test/release tests check the two agree.
-  const env = bundle.envelope;
-  const envText = canonicalize(env);
-  const text = `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelope":${envText},"envelopeHash":{"algorithm":"sha256","value":"${sha256Hex(utf8(envText))}"},`
-    + `"payloadHash":{"algorithm":"sha256","value":"${sha256Hex(bundle.payload)}"},"signatures":[{"signature":${JSON.stringify(env.signatures[0].sig)},"verifier":${JSON.stringify(verifierField(key))}}]}}`;
-  const leaf = utf8(text);
+  const leaf = utf8(leafText(bundle.envelope, bundle.payload, key));
   if (leaf.length > MAX_LEAF_BYTES) throw new VerifierError('OVERSIZED', `the leaf is ${leaf.length} bytes, over ${MAX_LEAF_BYTES}`, { size: leaf.length, limit: MAX_LEAF_BYTES });
   return leaf;
-}
-
-const VERIFIER_FIELD = new WeakMap<ReleaseSigner, string>();
-
-/** base64 of the signer's PEM, once per signer object. */
-function verifierField(k: ReleaseSigner): string {
-  let v = VERIFIER_FIELD.get(k);
-  if (v === undefined) VERIFIER_FIELD.set(k, (v = toBase64(utf8(k.pem))));
-  return v;
 }
 
 /**
@@ -147,7 +137,7 @@ export function decodeLeaf(bytes: Uint8Array): DecodedEntry {
     throw malformed('leaf.spec.signatures[0].verifier must be base64 PEM');
   }
   const signer = parseTrustedKey(pem);
-  const expected = canonicalize(leafBody(envelope, signer));
+  const expected = leafText(envelope, payload, signer);
   if (expected !== Buffer.from(bytes).toString('utf8')) {
     throw malformed('the leaf is not the canonical dsse body of its envelope (hash, signature or encoding differs)');
   }

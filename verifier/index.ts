@@ -41,6 +41,8 @@ export { verifyEntryBundle, checkRevocation } from './src/release/entry.ts';
 export type { EntryPolicyOptions, TrustedKey } from './src/release/entry.ts';
 export { logIdFor, ed25519Spki, buildTransparencyLogEntry, trustedRootForLog, TRUSTED_ROOT_MEDIA_TYPE } from './src/release/tle.ts';
 export type { TleInput, TleJson, TrustedRootJson } from './src/release/tle.ts';
+export { RELEASE_STATUS_HEADER, formatReleaseStatus, parseReleaseStatus, signReleaseStatus, openReleaseStatus, requireActiveStatus } from './src/release/status.ts';
+export type { ReleaseStatus, ReleaseState } from './src/release/status.ts';
 export { checkLogBinding } from './src/release/log-binding.ts';
 export type { BoundEntry } from './src/release/log-binding.ts';
 export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';

@@ -26,6 +26,10 @@ export const ENCLAVE_ERROR_CODES = [
   'NSM_RESPONSE_MALFORMED',
   // the simulator's test PKI
   'PKI_MALFORMED',
+  // KMS (see src/kms/port.ts for the contract)
+  'KMS_DENIED',
+  'KMS_UNAVAILABLE',
+  'KMS_INVALID_CIPHERTEXT',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

@@ -57,6 +57,10 @@ export const VERIFIER_ERROR_CODES = [
   'ATTESTATION_AGE',
   'RELEASE_NOT_LOGGED',
   'RELEASE_REVOKED',
+  // the log's signed release-status statement
+  'STATUS_MALFORMED',
+  'STATUS_TREE_MISMATCH',
+  'STATUS_MISMATCH',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',

@@ -27,6 +27,8 @@ const FAMILY: Record<string, number> = {
   LogError: EXIT.LOG_ERROR,
   BuilderError: EXIT.BUILD_ERROR,
   EnclaveError: EXIT.ENCLAVE_ERROR,
+  /** a file the user named could not be read (a directory, missing, not a regular file) */
+  IoError: EXIT.IO_ERROR,
 };
 
 export interface CodedError {

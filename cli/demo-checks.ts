@@ -63,13 +63,13 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   say.step('Sign the release into a Sigstore bundle and publish it to the log');
   await c.keycastOk(['release', 'sign', '--eif', p('build', 'enclave.eif'), '--source', c.SOURCE, '--lock', p('build', 'builder.lock.json'), '--key', p('release.pem'), '--out', p('release.bundle.json')]);
   const pub = JSON.parse((await c.keycastOk(['release', 'publish', '--log', log.url, p('release.bundle.json'), '--log-key', logVkey, '--json'])).stdout) as { index?: number };
-  const verified = await c.keycast(['release', 'verify', p('release.bundle.json'), '--log-key', logVkey, '--public-key', p('release.pem.pub')]);
+  const verified = await c.keycast(['verify', 'release', '--bundle', p('release.bundle.json'), '--log-key', logVkey, '--publisher', p('release.pem.pub')]);
   check('published + sigstore', verified.code === 0, `entry ${pub.index ?? '?'}; stock @sigstore/verify with a trusted root naming the log: ${verified.code === 0 ? 'accepted' : `refused (${verified.stderr.trim()})`}`);
 
   say.step('The enclave boots: the simulated NSM attests to the measured image');
   await c.keycastOk(['nsm', 'test-pki', 'init', '--out', p('test-pki.json'), '--keys', 'issuing', '--root-out', p('test-root.pem')]);
   await c.keycastOk(['nsm', 'attest', '--sim', '--pki', p('test-pki.json'), '--pcrs', p('build', 'measurements.json'), '--nonce', 'ab'.repeat(16), '--out', p('attestation.cbor')]);
-  const untrusted = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--json']);
+  const untrusted = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--expect-pcr0', pcr0, '--json']);
   check('test root not trusted by default', untrusted.code === 1, `without --trust-root the document is refused: ${errorCode(untrusted) || `exit ${untrusted.code}`}`);
   await waitForCosignature(log.url, witnessVkey);
   const studio = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--trust-root', p('test-root.pem'), '--expect-pcr0', pcr0,

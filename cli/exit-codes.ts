@@ -1,3 +1,5 @@
+import { IoError, fileError } from './kit.ts';
+
 /**
  * Stable exit codes. Each folder has one error class with a closed set of codes; the CLI
  * maps the class to a family exit code and prints the code itself (and `--json` gives the
@@ -47,6 +49,32 @@ export function exitCodeFor(e: unknown): number {
   const sys = (e as { code?: unknown } | undefined)?.code;
   if (typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) return EXIT.IO_ERROR;
   return EXIT.INTERNAL;
+}
+
+/** A Node system error (errno code) with the path it concerns, if any. */
+function systemError(e: unknown): { code: string; path?: string; message: string } | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code) && (c as Error).name !== 'IoError') {
+      const path = (c as { path?: unknown }).path;
+      return { code, message: c.message, ...(typeof path === 'string' ? { path } : {}) };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One I/O error everywhere: an uncoded system error (a read that failed, a peer that refused),
+ * or a folder's coded error whose cause is a failed file read, becomes an IoError (exit 6)
+ * naming the file, so the same mistake gives the same exit code and JSON in every command.
+ */
+export function normalizeError(e: unknown): unknown {
+  if (e instanceof IoError || (e instanceof Error && e.name === 'IoError')) return e;
+  const sys = systemError(e);
+  if (!sys) return e;
+  if (sys.path !== undefined) return fileError(sys.code, sys.path);
+  if (isCoded(e)) return e;
+  return new IoError(sys.code, e instanceof Error ? e.message : sys.message);
 }
 
 /** Thrown by argument parsing (defined in the kit every folder's cli.ts uses). */

@@ -1,9 +1,42 @@
-/** Which folder answers which first word. Each folder adds its line when its CLI lands. */
+/**
+ * Which folder answers which words, and the static command table `keycast --help` prints
+ * without loading any module. Each folder adds its lines when its CLI lands; the summaries
+ * must equal the commands' own (cli/test/table.test.ts).
+ */
 import { group } from './registry.ts';
 
-group(['log'], () => import('../log-server/cli.ts'));
-group(['witness'], () => import('../log-server/cli.ts'));
-group(['build', 'describe-eif', 'diff-eif', 'release'], () => import('../builder/cli.ts'));
-group(['verify'], () => import('../verifier/cli.ts'));
-group(['nsm'], () => import('../enclave/cli.ts'));
-group(['demo'], () => import('./demo.ts'));
+const logServer = () => import('../log-server/cli.ts');
+group(['log', 'witness'], logServer, [
+  ['log init', 'create a log database and its Ed25519 checkpoint key'],
+  ['log serve', 'serve the log over HTTP (add-entry, tiles, lookups, proofs)'],
+  ['log vkey', "print the log's verifier key"],
+  ['witness serve', 'run a c2sp.org/tlog-witness that cosigns consistent checkpoints of the given logs'],
+  ['witness vkey', "print the witness's cosignature verifier key"],
+]);
+group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import('../builder/cli.ts'), [
+  ['build', 'build a byte-reproducible EIF from pinned inputs'],
+  ['describe-eif', "print an EIF's measurements and metadata as nitro-cli describe-eif does"],
+  ['diff-eif', 'explain why two EIFs differ (sections, PCRs, files in the ramdisks)'],
+  ['release keygen', 'create an ECDSA P-256 release signing key'],
+  ['release sign', 'sign a release statement (PCRs, source, lock) into a Sigstore bundle'],
+  ['release publish', 'submit a signed bundle to a Keycast log and write back its tlog entry'],
+  ['release revoke', 'sign and publish a revocation of a logged release'],
+  ['release attest-rebuild', 'deprecated name of keycast endorse'],
+  ['endorse', 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"'],
+]);
+group(['verify'], () => import('../verifier/cli.ts'), [
+  ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
+  ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
+]);
+group(['nsm'], () => import('../enclave/cli.ts'), [
+  ['nsm describe', 'Describe the NSM and every PCR (device or simulator)'],
+  ['nsm attest', 'Get a signed attestation document from the NSM (device or simulator)'],
+  ['nsm test-pki init', 'Create a simulator test PKI (AWS-shaped P-384 chain under a NEW, untrusted test root)'],
+  ['nsm test-pki renew', 'Reissue the test PKI intermediates (same root) so they are valid from now'],
+]);
+group(['demo'], () => import('./demo.ts'), [
+  ['demo', 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, revoke)'],
+]);
+group([], () => import('./aliases.ts'), [
+  ['release verify', 'deprecated name of keycast verify release --bundle'],
+]);

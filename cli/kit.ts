@@ -58,3 +58,29 @@ export function hostPort(s: string, flag = 'listen'): { host: string; port: numb
   if (!m || Number(m[2]) > 65535) throw usageError(`--${flag} must be HOST:PORT`);
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
 }
+
+/**
+ * A file or peer the user named could not be read (exit 6): `code` is the system's (ENOENT,
+ * EISDIR, EACCES, ECONNREFUSED, …) and the evidence names the file. The one I/O error every
+ * command reports, whichever folder's code hit it.
+ */
+export class IoError extends Error {
+  override readonly name = 'IoError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly evidence: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory', EISDIR: 'is a directory', ENOTDIR: 'a parent is not a directory',
+  EACCES: 'permission denied', EPERM: 'operation not permitted', ELOOP: 'too many symbolic links', ENAMETOOLONG: 'name too long',
+};
+
+/** The IoError for a failed file read of `path` (a Node system error code). */
+export function fileError(code: string, path: string, what = 'file'): IoError {
+  return new IoError(code, `${what} ${path}: ${REASONS[code] ?? code}`, { file: path });
+}

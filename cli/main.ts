@@ -1,72 +1,145 @@
 /**
- * `keycast` entry: dispatch to the command whose path matches the longest prefix of argv,
- * print coded errors (text, or JSON with --json) and return a stable exit code.
+ * `keycast` entry: dispatch to the command whose path is the longest prefix of argv (loading
+ * only the module it lives in), answer `--help`, group help, `help CMD` and `--version` from
+ * the static table, print coded errors (text, or JSON with --json) and return a stable exit code.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
-import { EXIT, exitCodeFor, isCoded } from './exit-codes.ts';
-import { LOADERS } from './registry.ts';
+import { EXIT, exitCodeFor, isCoded, normalizeError } from './exit-codes.ts';
+import { LOADERS, TABLE, entriesUnder, findEntry, type TableEntry } from './registry.ts';
 import './groups.ts';
 
-async function allCommands(): Promise<Command[]> {
-  // Several first words may share a module (log, witness); modules are cached, so the same
-  // command objects come back and a Set removes the repeats.
-  const all = new Set<Command>();
-  for (const load of Object.values(LOADERS)) for (const c of (await load()).commands) all.add(c);
-  return [...all];
+const EXIT_LINE = [
+  'Exit codes: 0 ok, 1 verification failed, 2 usage, 3 log error, 4 build error,',
+  '            5 enclave error, 6 I/O error, 70 internal error.',
+];
+
+function lines(entries: Array<{ path: string[]; summary: string }>): string[] {
+  const width = Math.max(24, ...entries.map((e) => e.path.join(' ').length));
+  return entries.map((e) => `  keycast ${e.path.join(' ').padEnd(width)} ${e.summary}`);
 }
 
-function usage(cmds: Command[]): string {
-  const lines = cmds
-    .map((c) => [c.path.join(' '), c.summary] as const)
-    .sort((a, b) => a[0].localeCompare(b[0]))
-    .map(([p, s]) => `  keycast ${p.padEnd(24)} ${s}`);
+/** Commands of groups registered without a static table (loaded only for help). */
+async function untabled(): Promise<Command[]> {
+  const tabled = new Set(TABLE.map((e) => e.path[0]));
+  const out = new Set<Command>();
+  for (const [word, load] of Object.entries(LOADERS)) {
+    if (tabled.has(word)) continue;
+    for (const c of (await load()).commands) if (c.path[0] === word) out.add(c);
+  }
+  return [...out];
+}
+
+async function usage(): Promise<string> {
+  const all = [...TABLE, ...(await untabled())].sort((a, b) => a.path.join(' ').localeCompare(b.path.join(' ')));
   return [
     'keycast — verifiable AWS Nitro Enclave releases',
     '',
-    'Usage: keycast <command> [flags]   (keycast <command> --help for details)',
+    'Usage: keycast <command> [flags]   (keycast <command> --help, or keycast help <command>)',
+    '       keycast --version',
     '',
     'Commands:',
-    ...lines,
+    ...lines(all),
     '',
-    'Exit codes: 0 ok, 1 verification failed, 2 usage, 3 log error, 4 build error,',
-    '            5 enclave error, 6 I/O error, 70 internal error.',
+    ...EXIT_LINE,
   ].join('\n');
+}
+
+function groupHelp(words: string[], entries: TableEntry[]): string {
+  return [`keycast ${words.join(' ')} — commands in this group (keycast <command> --help for details):`, '', ...lines(entries)].join('\n');
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `keycast ${pkg.version}`;
+}
+
+async function commandFor(entry: TableEntry): Promise<Command> {
+  const { commands } = await entry.load();
+  const cmd = commands.find((c) => c.path.join(' ') === entry.path.join(' '));
+  if (!cmd) throw new Error(`the command table names 'keycast ${entry.path.join(' ')}' but its module does not define it`);
+  return cmd;
+}
+
+/** Help for the words after `keycast help` (or before `--help`): a command's, a group's, or all. */
+async function help(words: string[]): Promise<number> {
+  if (words.length === 0) {
+    console.log(await usage());
+    return EXIT.OK;
+  }
+  const entry = findEntry(words);
+  if (entry && entry.path.length === words.length) {
+    console.log((await commandFor(entry)).help);
+    return EXIT.OK;
+  }
+  const under = entriesUnder(words);
+  if (under.length > 0) {
+    console.log(groupHelp(words, under));
+    return EXIT.OK;
+  }
+  const legacy = await untabledCommand(words);
+  if (legacy) {
+    console.log(legacy.help);
+    return EXIT.OK;
+  }
+  console.error(`keycast: no command 'keycast ${words.join(' ')}' (try keycast --help)`);
+  return EXIT.USAGE;
+}
+
+async function untabledCommand(argv: string[]): Promise<Command | undefined> {
+  if (TABLE.some((e) => e.path[0] === argv[0])) return undefined;
+  const load = argv[0] === undefined ? undefined : LOADERS[argv[0]];
+  if (!load) return undefined;
+  return (await load()).commands.filter((c) => c.path.every((w, i) => argv[i] === w)).sort((a, b) => b.path.length - a.path.length)[0];
 }
 
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const first = argv[0];
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    console.log(usage(await allCommands()));
-    return first === undefined ? EXIT.USAGE : EXIT.OK;
-  }
-  const load = LOADERS[first];
-  if (!load) {
-    console.error(`keycast: unknown command '${first}' (try keycast --help)`);
+  if (first === undefined) {
+    console.error(await usage());
     return EXIT.USAGE;
   }
-  const { commands } = await load();
-  const cmd = commands
-    .filter((c) => c.path.every((w, i) => argv[i] === w))
-    .sort((a, b) => b.path.length - a.path.length)[0];
-  if (!cmd) {
-    console.error(`keycast: unknown command '${argv.slice(0, 2).join(' ')}'. Commands in this group:`);
-    for (const c of commands) console.error(`  keycast ${c.path.join(' ')}  ${c.summary}`);
-    return EXIT.USAGE;
-  }
-  const rest = argv.slice(cmd.path.length);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(cmd.help);
+  if (first === '--help' || first === '-h') return help([]);
+  if (first === 'help') return help(argv.slice(1).filter((a) => !a.startsWith('-')));
+  if (first === '--version' || first === '-V') {
+    console.log(version());
     return EXIT.OK;
   }
   try {
+    const entry = findEntry(argv);
+    const cmd = entry ? await commandFor(entry) : await untabledCommand(argv);
+    if (!cmd) {
+      const flagAt = argv.findIndex((a) => a.startsWith('-'));
+      const words = flagAt < 0 ? argv : argv.slice(0, flagAt);
+      for (let n = words.length; n > 0; n--) {
+        const under = entriesUnder(words.slice(0, n));
+        if (under.length === 0) continue;
+        const asked = argv.includes('--help') || argv.includes('-h');
+        if (asked && n === words.length) {
+          console.log(groupHelp(words, under));
+          return EXIT.OK;
+        }
+        console.error(`keycast: ${n === words.length ? `'keycast ${words.join(' ')}' needs a command` : `unknown command 'keycast ${words.slice(0, n + 1).join(' ')}'`}.`);
+        console.error(groupHelp(words.slice(0, n), under));
+        return EXIT.USAGE;
+      }
+      console.error(`keycast: unknown command '${first}' (try keycast --help)`);
+      return EXIT.USAGE;
+    }
+    const rest = argv.slice(cmd.path.length);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(cmd.help);
+      return EXIT.OK;
+    }
     return await cmd.run(rest);
   } catch (e) {
     return report(e, json);
   }
 }
 
-function report(e: unknown, json: boolean): number {
+function report(raw: unknown, json: boolean): number {
+  const e = normalizeError(raw);
   const code = exitCodeFor(e);
   if (json) {
     const body = isCoded(e)

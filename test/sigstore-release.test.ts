@@ -2,7 +2,8 @@
  * The release path end to end, as a user runs it (issue #4): `keycast release keygen`, `sign`
  * (@sigstore/sign DSSEBundleBuilder, local P-256 key, offline), `publish` to a real Keycast log
  * over loopback (log-server with the verifier's admission policy), then stock @sigstore/verify
- * 3.1.1 on the written-back bundle given the log's TrustedRoot, `release verify`, `revoke`, and
+ * 3.1.1 on the written-back bundle given the log's TrustedRoot, `verify release` (and its old name
+ * `release verify`), `revoke`, `endorse`, and
  * the refusals: a tampered checkpoint, bad flags, a missing key file.
  */
 import { test } from 'node:test';
@@ -76,6 +77,7 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   const { vkey } = createLog(logDir, ORIGIN);
 
   const kg = await ok(['release', 'keygen', '--out', 'k.pem'], dir);
+  await ok(['release', 'keygen', '--out', 'other.pem'], dir);
   assert.equal(kg.privateKey, 'k.pem');
   assert.equal(statSync(join(dir, 'k.pem')).mode & 0o777, 0o600);
   const pubPem = readFileSync(join(dir, 'k.pem.pub'), 'utf8');
@@ -104,10 +106,19 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   assert.equal(stmt.predicate.measurements.pcr0, pcr('a'));
   assert.equal(stmt.predicate.source.commit, commit);
 
-  const v = await ok(['release', 'verify', 'bundle.json', '--log-key', vkey, '--public-key', 'k.pem.pub'], dir);
-  assert.equal(v.kind, 'release');
-  assert.equal(v.pcr0, pcr('a'));
-  assert.equal(v.logIndex, 0);
+  // the studio's command (the verifier's CLI), and its deprecated builder-era name
+  const [studio, legacy, stranger] = await Promise.all([
+    keycast(['verify', 'release', '--bundle', 'bundle.json', '--log-key', vkey, '--publisher', 'k.pem.pub', '--json'], dir),
+    keycast(['release', 'verify', 'bundle.json', '--log-key', vkey, '--public-key', 'k.pem.pub', '--json'], dir),
+    keycast(['verify', 'release', '--bundle', 'bundle.json', '--log-key', vkey, '--publisher', 'other.pem.pub', '--json'], dir),
+  ]);
+  assert.equal(studio.code, 0, studio.stderr);
+  const v = JSON.parse(studio.stdout);
+  assert.deepEqual([v.kind, v.pcr0, v.logIndex, v.commit, v.publisher], ['release', pcr('a'), 0, commit, kg.keyId]);
+  assert.equal(legacy.code, 0, legacy.stderr);
+  assert.match(legacy.stderr, /deprecated; use keycast verify release/);
+  assert.deepEqual(JSON.parse(legacy.stdout), v);
+  assert.deepEqual([stranger.code, JSON.parse(stranger.stdout).code], [1, 'SIGNER_NOT_ALLOWED']);
 
   const rev = await ok(['release', 'revoke', '--log', url, '--index', '0', '--reason', 'runtime CVE', '--key', 'k.pem', '--out', 'rev.json', '--log-key', vkey], dir);
   assert.equal(rev.index, 1);
@@ -115,7 +126,7 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   assert.equal(entry.status, 'revoked');
 
   // a third party's rebuild attestation, signed offline; this log admits no rebuilders
-  await ok(['release', 'attest-rebuild', '--eif', 'enclave.eif', '--pcrs', 'pcrs.json', '--source', `https://github.com/keycast/demo@${commit}`, '--lock', 'builder.lock.json', '--key', 'k.pem', '--release-index', '0', '--out', 'rebuild.json'], dir);
+  await ok(['endorse', '--eif', 'enclave.eif', '--pcrs', 'pcrs.json', '--source', `https://github.com/keycast/demo@${commit}`, '--lock', 'builder.lock.json', '--key', 'k.pem', '--release-index', '0', '--out', 'rebuild.json'], dir);
   const rb = verifyEntryBundle(readFileSync(join(dir, 'rebuild.json'), 'utf8'), { allowedSigners: [], allowedRebuilders: [pubPem] });
   assert.equal(rb.kind, 'rebuild');
   assert.equal(rb.pcr0, pcr('a'));
@@ -142,7 +153,7 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   cp.envelope = cp.envelope.replace('\n1\n', '\n2\n');
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
   const [refused, bogus, missing, help] = await Promise.all([
-    keycast(['release', 'verify', 'bad.json', '--log-key', vkey, '--public-key', 'k.pem.pub', '--json'], dir),
+    keycast(['verify', 'release', '--bundle', 'bad.json', '--log-key', vkey, '--publisher', 'k.pem.pub', '--json'], dir),
     keycast(['release', 'sign', '--bogus'], dir),
     keycast(['release', 'sign', '--eif', 'enclave.eif', '--pcrs', 'pcrs.json', '--source', `https://github.com/keycast/demo@${commit}`, '--key', 'missing.pem', '--lock', 'builder.lock.json', '--out', 'x.json'], dir),
     keycast(['release', 'sign', '--help'], dir),

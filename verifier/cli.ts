@@ -1,90 +1,35 @@
 /**
- * `keycast verify …` commands (the verifier's CLI; matches cli/command.ts structurally).
- * The library under verifier/src does no I/O; reading files and fetching from a log happen here.
+ * `keycast verify …` and the other studio commands (the verifier's CLI; matches cli/command.ts
+ * structurally). The library under verifier/src does no I/O; reading files and fetching from a
+ * log happen here and in verifier/cli/ (one small file per command), whose commands this file
+ * re-exports.
  *
  *   keycast verify attestation DOC [--at TIME|document] [--expect-pcr N=HEX ...] [--expect-pcr0 HEX]
  *       [--allow-debug] [--trust-root FILE ...] [--nonce HEX] [--user-data HEX] [--max-age SECONDS]
  *       [--log URL --log-key VKEY] [--json]
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
-  verifyAttestationDocument, parseAttestationDocument, verifyLoggedPcr0, notLogged, noteVerifier, parseVerifierKey, fromHex, toHex,
-  AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, MAX_CERTIFICATE_BYTES, VerifierError, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
+  verifyAttestationDocument, parseAttestationDocument, verifyLoggedPcr0, notLogged, noteVerifier, parseVerifierKey, toHex,
+  AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, MAX_CERTIFICATE_BYTES, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
+import { readInput, readUserFile, readVkey } from './cli/io.ts';
+import { hexArg, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
+import { studioCommands } from './cli/commands.ts';
 
-interface Command {
-  path: string[];
-  summary: string;
-  help: string;
-  run(args: string[]): Promise<number>;
-}
-
-function usageError(message: string): Error {
-  const e = new Error(message);
-  e.name = 'UsageError';
-  (e as Error & { code: string }).code = 'USAGE';
-  return e;
-}
-
-/** A file the user named could not be read (exit 6 through cli/exit-codes.ts). */
-function ioError(code: string, message: string, evidence: Record<string, unknown>): Error {
-  const e = new Error(message);
-  e.name = 'IoError';
-  Object.assign(e, { code, evidence });
-  return e;
-}
-
-/** Whether `path` names something on disk (a DOC or vkey argument may instead be the value itself). */
-function onDisk(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Reads a user-named file of at most `limit` bytes. The size is checked with fstat on the open
- * descriptor before anything is read, and the read itself stops at limit + 1 bytes (a file that
- * grows in between is still refused), so a huge file costs no memory. A directory or any
- * other non-regular file is a coded I/O error, never a stack trace.
- */
-export function readUserFile(path: string, limit: number, what: string): Uint8Array {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    const code = (e as { code?: string }).code ?? 'EIO';
-    throw ioError(code, `${what} ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code})`}`, { file: path });
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw ioError(st.isDirectory() ? 'EISDIR' : 'EINVAL', `${what} ${path}: is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`, { file: path });
-    if (st.size > limit) throw new VerifierError('OVERSIZED', `${what} ${path} is ${st.size} bytes, more than the ${limit} allowed`, { file: path, size: st.size, limit });
-    const buf = new Uint8Array(limit + 1);
-    let n = 0;
-    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
-    if (n > limit) throw new VerifierError('OVERSIZED', `${what} ${path} grew past the ${limit} bytes allowed while it was read`, { file: path, limit });
-    return buf.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
+export { readUserFile };
 
 /** Base64 of a maximal COSE_Sign1, with room for line breaks: the most a DOC file may hold. */
 const MAX_DOC_FILE_BYTES = Math.ceil(MAX_COSE_BYTES / 3) * 4 * 2;
-const MAX_KEY_FILE_BYTES = 4096;
 const MAX_ROOT_FILE_BYTES = MAX_CERTIFICATE_BYTES * 2;
 
-/** DOC: a file holding raw CBOR or base64 of it, or base64 given inline. */
+/** DOC: a file (or `-` for stdin) holding the raw CBOR or base64 of it. */
 export function readDocument(arg: string): Uint8Array {
-  const raw: Uint8Array = onDisk(arg) ? readUserFile(arg, MAX_DOC_FILE_BYTES, 'DOC') : new TextEncoder().encode(arg);
+  const raw = readInput(arg, MAX_DOC_FILE_BYTES, 'DOC');
   if (raw[0] === 0x84 || raw[0] === 0xd2) return raw; // untagged or tagged COSE_Sign1
   const text = new TextDecoder().decode(raw).replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw usageError(`DOC must be a file or base64 of an attestation document: ${arg.slice(0, 40)}`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw usageError(`DOC ${arg} holds neither CBOR nor base64 of an attestation document`);
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
@@ -95,16 +40,6 @@ function readRoot(file: string): Uint8Array {
   } catch {
     throw usageError(`--trust-root ${file}: not a PEM or DER certificate`);
   }
-}
-
-function hexArg(flag: string, v: string, len?: number): Uint8Array {
-  try {
-    const b = fromHex(v);
-    if (len === undefined || b.length === len) return b;
-  } catch {
-    /* fall through */
-  }
-  throw usageError(`${flag}: expected ${len === undefined ? '' : `${len} bytes of `}hex`);
 }
 
 function parseAt(v: string | undefined, doc: Uint8Array): Date {
@@ -131,10 +66,6 @@ function policyFrom(v: Record<string, unknown>): AttestationPolicy {
     p.maxAgeMs = Number(v['max-age']) * 1000;
   }
   return p;
-}
-
-function readVkey(s: string): string {
-  return onDisk(s) ? new TextDecoder().decode(readUserFile(s, MAX_KEY_FILE_BYTES, 'key file')).trim() : s;
 }
 
 /** Fetches the log's lookup answer for PCR0 and verifies it against the pinned key. */
@@ -167,25 +98,6 @@ async function checkLog(url: string, vkey: string, pcr0: Uint8Array, witnesses: 
     logVerifier, origin,
     ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
   });
-}
-
-interface WitnessFlags { vkeys: string[]; threshold: number; maxAgeSeconds: number }
-
-/** --witness/--witness-threshold/--max-checkpoint-age: the checkpoint must be cosigned, and recently. */
-function witnessFlags(v: { witness?: string[]; 'witness-threshold'?: string; 'max-checkpoint-age'?: string }): WitnessFlags | null {
-  const vkeys = (v.witness ?? []).map(readVkey);
-  if (vkeys.length === 0) {
-    if (v['witness-threshold'] !== undefined || v['max-checkpoint-age'] !== undefined) throw usageError('--witness-threshold and --max-checkpoint-age need --witness');
-    return null;
-  }
-  const int = (s: string | undefined, name: string, dflt: number): number => {
-    if (s === undefined) return dflt;
-    if (!/^[1-9][0-9]{0,9}$/.test(s)) throw usageError(`--${name} must be a positive integer`);
-    return Number(s);
-  };
-  const threshold = int(v['witness-threshold'], 'witness-threshold', vkeys.length);
-  if (threshold > vkeys.length) throw usageError(`--witness-threshold ${threshold} exceeds the ${vkeys.length} witnesses given`);
-  return { vkeys, threshold, maxAgeSeconds: int(v['max-checkpoint-age'], 'max-checkpoint-age', 3600) };
 }
 
 const hexOrNull = (b: Uint8Array | null) => (b === null ? null : toHex(b));
@@ -222,13 +134,18 @@ const attestation: Command = {
 Verifies an AWS Nitro Enclaves attestation document: its COSE_Sign1 ES384 signature, its
 certificate chain to the pinned AWS Nitro Enclaves Root G1 (sha256 ${AWS_NITRO_ROOT_G1_SHA256.slice(0, 8)}…) at a
 given time (validity, CA, keyUsage and path-length constraints), its structure, and a policy.
-DOC is a file holding the raw CBOR or base64 of it, or the base64 itself.
+DOC is a file holding the raw CBOR or base64 of it; \`-\` reads it from stdin.
+
+A PCR policy is required, so that "verified" never means "some enclave": give
+--expect-pcr0/--expect-pcr, or --log (PCR0 must be a logged release), or say --any-pcr
+(prints a warning: any code running in any enclave passes).
 
   --at TIME             check the chain at TIME (ISO 8601, epoch ms, "now" (default), or
                         "document" for the document's own timestamp, for archived documents)
   --expect-pcr N=HEX    require PCR N (0..31) to equal HEX (96 hex digits); repeatable; a PCR
                         missing from the document fails
   --expect-pcr0 HEX     same as --expect-pcr 0=HEX
+  --any-pcr             accept any PCRs (no PCR policy; a warning is printed)
   --allow-debug         accept debug-mode enclaves (all-zero PCR0/1/2); refused by default
   --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root (repeatable; for test PKIs)
   --nonce HEX           require this nonce          --user-data HEX  require this user_data
@@ -245,7 +162,8 @@ DOC is a file holding the raw CBOR or base64 of it, or the base64 itself.
                         a log cannot keep showing you an old view of itself
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
-(--json: the VerifierError as JSON) when refused; 2 on bad flags; 6 when the log is unreachable.`,
+(--json: the VerifierError as JSON) when refused; 2 on bad flags; 6 when a file or the log
+cannot be read.`,
   async run(args) {
     let parsed;
     try {
@@ -254,7 +172,7 @@ Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code 
         allowPositionals: true,
         strict: true,
         options: {
-          at: { type: 'string' }, 'expect-pcr': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' }, 'allow-debug': { type: 'boolean' },
+          at: { type: 'string' }, 'expect-pcr': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' }, 'allow-debug': { type: 'boolean' }, 'any-pcr': { type: 'boolean' },
           'trust-root': { type: 'string', multiple: true }, nonce: { type: 'string' }, 'user-data': { type: 'string' }, 'max-age': { type: 'string' },
           log: { type: 'string' }, 'log-key': { type: 'string' }, json: { type: 'boolean' },
           witness: { type: 'string', multiple: true }, 'witness-threshold': { type: 'string' }, 'max-checkpoint-age': { type: 'string' },
@@ -268,14 +186,18 @@ Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code 
     if (v.log !== undefined && v['log-key'] === undefined) throw usageError('--log needs --log-key (the log\'s verifier key)');
     const witnesses = witnessFlags(v);
     if (witnesses && v.log === undefined) throw usageError('--witness needs --log');
+    const pinned = v['expect-pcr0'] !== undefined || (v['expect-pcr'] ?? []).length > 0 || v.log !== undefined;
+    if (!pinned && v['any-pcr'] !== true) throw usageError('no PCR policy: give --expect-pcr0 HEX, --expect-pcr N=HEX or --log URL (or --any-pcr to accept any enclave)');
+    if (pinned && v['any-pcr'] === true) throw usageError('--any-pcr contradicts --expect-pcr0/--expect-pcr/--log');
+    if (!pinned) process.stderr.write('warning: --any-pcr: no PCR policy; this accepts a genuine Nitro enclave running ANY code\n');
     const doc = readDocument(positionals[0]!);
     const policy = policyFrom(v);
     const trustedRoots = v['trust-root']?.map(readRoot);
     const r = verifyAttestationDocument(doc, { at: parseAt(v.at, doc), policy, ...(trustedRoots ? { trustedRoots } : {}) });
-    const logged = v.log === undefined ? null : await checkLog(v.log, readVkey(v['log-key']!), r.pcrs.get(0)!, witnesses);
+    const logged = v.log === undefined ? null : await checkLog(v.log, readVkey(v['log-key']!, '--log-key'), r.pcrs.get(0)!, witnesses);
     report(r, logged, v.json === true);
     return 0;
   },
 };
 
-export const commands: Command[] = [attestation];
+export const commands: Command[] = [attestation, ...studioCommands];

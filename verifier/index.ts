@@ -44,6 +44,7 @@ export type { TleInput, TleJson, TrustedRootJson } from './src/release/tle.ts';
 export { RELEASE_STATUS_HEADER, formatReleaseStatus, parseReleaseStatus, signReleaseStatus, openReleaseStatus, requireActiveStatus } from './src/release/status.ts';
 export type { ReleaseStatus, ReleaseState } from './src/release/status.ts';
 export { checkLogBinding } from './src/release/log-binding.ts';
+export { publisherForBundle, requirePublisher } from './src/release/publisher.ts';
 export type { BoundEntry } from './src/release/log-binding.ts';
 export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';
 export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';

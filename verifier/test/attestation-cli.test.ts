@@ -84,7 +84,7 @@ test('CLI: a real document verifies at its own time (base64 file), and is refuse
   const b64 = join(tmp, 'real.b64');
   const { readFileSync } = await import('node:fs');
   writeFileSync(b64, readFileSync(real).toString('base64') + '\n');
-  const ok = await keycast(['verify', 'attestation', b64, '--at', 'document', '--json']);
+  const ok = await keycast(['verify', 'attestation', b64, '--at', 'document', '--any-pcr', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
   const out = JSON.parse(ok.stdout);
   assert.equal(out.moduleId, 'i-0f1cd77d37fd8bcc9-enc018e7aa61e2040ff');
@@ -108,7 +108,7 @@ test('CLI --log: logged → 0, revoked → RELEASE_REVOKED, unknown → RELEASE_
     writeFileSync(join(tmp, 'other.cbor'), other.bytes);
     const missing = await keycast(['verify', 'attestation', join(tmp, 'other.cbor'), '--trust-root', rootFile, '--at', String(NOW + 60_000), '--json', '--log', active.url, '--log-key', logKey.vkey]);
     assert.deepEqual([missing.code, JSON.parse(missing.stdout).code], [1, 'RELEASE_NOT_LOGGED']);
-    const untrusted = await keycast(['verify', 'attestation', docFile, '--at', String(NOW + 60_000), '--json']);
+    const untrusted = await keycast(['verify', 'attestation', docFile, '--at', String(NOW + 60_000), '--any-pcr', '--json']);
     assert.deepEqual([untrusted.code, JSON.parse(untrusted.stdout).code], [1, 'ROOT_UNTRUSTED']);
   } finally {
     active.server.close();
@@ -157,23 +157,23 @@ test('CLI reads user files with caps: an oversized DOC is refused before it is r
   const fd = openSync(huge, 'w');
   ftruncateSync(fd, 1024 ** 3);
   closeSync(fd);
-  const big = await keycast([...base.slice(0, 2), huge, ...base.slice(3)]);
+  const big = await keycast([...base.slice(0, 2), huge, ...base.slice(3), '--any-pcr']);
   assert.equal(big.code, 1, big.stderr);
   assert.deepEqual([JSON.parse(big.stdout).code, JSON.parse(big.stdout).evidence.size], ['OVERSIZED', 1024 ** 3]);
   const dir = join(tmp, 'a-directory');
   mkdirSync(dir);
-  const isDir = await keycast(['verify', 'attestation', dir]);
+  const isDir = await keycast(['verify', 'attestation', dir, '--any-pcr']);
   assert.equal(isDir.code, 6, isDir.stderr);
   assert.match(isDir.stderr, /DOC .*a-directory: is a directory/);
   assert.doesNotMatch(isDir.stderr, /\n\s+at /, 'no stack trace');
-  const asJson = await keycast(['verify', 'attestation', dir, '--json']);
+  const asJson = await keycast(['verify', 'attestation', dir, '--any-pcr', '--json']);
   assert.deepEqual([asJson.code, JSON.parse(asJson.stdout).code, JSON.parse(asJson.stdout).error], [6, 'EISDIR', 'IoError']);
   // the same for the other files the command reads
-  const rootDir = await keycast(['verify', 'attestation', docFile, '--trust-root', dir, '--json']);
+  const rootDir = await keycast(['verify', 'attestation', docFile, '--trust-root', dir, '--any-pcr', '--json']);
   assert.deepEqual([rootDir.code, JSON.parse(rootDir.stdout).code], [6, 'EISDIR']);
   const keyDir = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', dir]);
   assert.deepEqual([keyDir.code, JSON.parse(keyDir.stdout).code], [6, 'EISDIR']);
-  const hugeRoot = await keycast(['verify', 'attestation', docFile, '--trust-root', huge, '--json']);
+  const hugeRoot = await keycast(['verify', 'attestation', docFile, '--trust-root', huge, '--any-pcr', '--json']);
   assert.deepEqual([hugeRoot.code, JSON.parse(hugeRoot.stdout).code], [1, 'OVERSIZED']);
   const hugeKey = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', huge]);
   assert.deepEqual([hugeKey.code, JSON.parse(hugeKey.stdout).code], [1, 'OVERSIZED']);
@@ -186,4 +186,34 @@ test('readUserFile: reads at most the cap, refuses a missing file with a coded e
   assert.deepEqual(readUserFile(f, 5, 'x'), utf8('hello'));
   assert.throws(() => readUserFile(f, 4, 'x'), (e: unknown) => isVerifierError(e, 'OVERSIZED'));
   assert.throws(() => readUserFile(join(tmp, 'nope'), 4, 'x'), (e: unknown) => (e as { code?: string; name?: string }).code === 'ENOENT' && (e as Error).name === 'IoError');
+});
+
+test('CLI: no PCR policy is a usage error unless --any-pcr, which warns; DOC is a file or -, never inline', async () => {
+  const none = await keycast(['verify', 'attestation', docFile, '--trust-root', rootFile, '--at', String(NOW + 60_000)]);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(none.stderr, /no PCR policy/);
+  const any = await keycast(['verify', 'attestation', docFile, '--trust-root', rootFile, '--at', String(NOW + 60_000), '--any-pcr']);
+  assert.equal(any.code, 0, any.stderr);
+  assert.match(any.stderr, /warning: --any-pcr/);
+  const both = await keycast(['verify', 'attestation', docFile, '--any-pcr', '--expect-pcr0', pcr0]);
+  assert.equal(both.code, 2);
+  const pinned = await keycast(['verify', 'attestation', docFile, '--trust-root', rootFile, '--at', String(NOW + 60_000), '--expect-pcr0', pcr0, '--json']);
+  assert.equal(pinned.code, 0, pinned.stderr);
+  assert.doesNotMatch(pinned.stderr, /warning/);
+  // stdin with `-`
+  const viaStdin = await new Promise<{ code: number; stdout: string }>((done) => {
+    const child = execFile(process.execPath, [BIN, 'verify', 'attestation', '-', '--trust-root', rootFile, '--at', String(NOW + 60_000), '--expect-pcr0', pcr0, '--json'], (err, stdout) => done({ code: err ? (err.code as number) : 0, stdout }));
+    child.stdin!.end(Buffer.from(doc.bytes).toString('base64'));
+  });
+  assert.equal(viaStdin.code, 0);
+  assert.equal(JSON.parse(viaStdin.stdout).pcrs['0'], pcr0);
+  // base64 given inline is a missing file now (exit 6, the path named), not a guess
+  const inline = await keycast(['verify', 'attestation', Buffer.from(doc.bytes).toString('base64').slice(0, 60), '--any-pcr', '--json']);
+  assert.deepEqual([inline.code, JSON.parse(inline.stdout).code, JSON.parse(inline.stdout).error], [6, 'ENOENT', 'IoError']);
+  const missing = await keycast(['verify', 'attestation', join(tmp, 'no-such.cbor'), '--any-pcr']);
+  assert.equal(missing.code, 6);
+  assert.match(missing.stderr, /no-such\.cbor: no such file/);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /);
+  const badKey = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', join(tmp, 'no-key.vkey')]);
+  assert.deepEqual([badKey.code, JSON.parse(badKey.stdout).code, JSON.parse(badKey.stdout).evidence.file], [6, 'ENOENT', join(tmp, 'no-key.vkey')]);
 });

@@ -1,5 +1,7 @@
 /**
- * `keycast release …` (issue #4): keygen, sign, publish, revoke, attest-rebuild, verify.
+ * `keycast release …`: keygen, sign, publish, revoke; and `keycast endorse` (a rebuilder's
+ * signed endorsement; `release attest-rebuild` is its deprecated name). Verifying a release is
+ * the verifier's (`keycast verify release`): a studio needs no builder for it.
  * Structurally the cli/command.ts shape; builder/cli.ts spreads `releaseCommands` into its list.
  * The signing and network modules (@sigstore/sign) load inside `run`, so `keycast build` does
  * not pay for them. Files: keys are PEM (private keys written with mode 0600, never printed); bundles are
@@ -19,10 +21,9 @@ const SIGN_FLAGS = {
   key: { type: 'string' }, keyless: { type: 'boolean' }, 'id-token': { type: 'string' },
   'fulcio-url': { type: 'string' }, 'rekor-url': { type: 'string' },
 } as const;
-const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen)
-  --keyless              sign with Sigstore Fulcio + Rekor instead (CI with OIDC): the token comes
-                         from --id-token or SIGSTORE_ID_TOKEN; --fulcio-url/--rekor-url override
-                         the public-good instances`;
+// --keyless (Fulcio + Rekor, an OIDC token from --id-token or SIGSTORE_ID_TOKEN) still works but
+// is not shown: a studio cannot verify keyless bundles by signer identity yet.
+const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen)`;
 const ARTIFACT_FLAGS = {
   eif: { type: 'string' }, pcrs: { type: 'string' }, source: { type: 'string' }, lock: { type: 'string' },
   'builder-version': { type: 'string' }, out: { type: 'string' },
@@ -101,7 +102,7 @@ const sign: Command = {
   path: ['release', 'sign'],
   summary: 'sign a release statement (PCRs, source, lock) into a Sigstore bundle',
   help: `keycast release sign --eif FILE --source REPO@COMMIT --lock builder.lock.json --out BUNDLE
-                     (--key KEY.pem | --keyless) [--pcrs FILE] [--builder-version V] [--json]
+                     --key KEY.pem [--pcrs FILE] [--builder-version V] [--json]
 
 Writes an in-toto statement (predicate https://keycast.dev/release/v1: subject = the EIF's
 SHA-256; PCR0/1/2(/8), source repo and 40-hex commit, lock file SHA-256, builder version) as a
@@ -152,7 +153,7 @@ the bundle with verificationMaterial.tlogEntries = [the log's entry] to --out (d
 const revoke: Command = {
   path: ['release', 'revoke'],
   summary: 'sign and publish a revocation of a logged release',
-  help: `keycast release revoke --log URL --index N --reason TEXT (--key KEY.pem | --keyless)
+  help: `keycast release revoke --log URL --index N --reason TEXT --key KEY.pem
                        [--pcr0 HEX] [--out FILE] [--log-key VKEY] [--json]
 
 Reads entry N from the log (GET URL/entry/N; its leaf is checked, and must be a release), signs
@@ -177,48 +178,46 @@ ${SIGN_HELP}`,
   },
 };
 
+const ENDORSE_FLAGS = { ...SIGN_FLAGS, ...ARTIFACT_FLAGS, 'release-index': { type: 'string' }, log: { type: 'string' }, 'log-key': { type: 'string' } } as const;
+
+async function runEndorse(args: string[]): Promise<number> {
+  const { flags } = parseFlags(args, ENDORSE_FLAGS);
+  const out = need(flags, 'out');
+  const releaseIndex = optInt(flags, 'release-index');
+  const input = { ...artifactInput(flags), ...signingMethod(flags), ...(releaseIndex === undefined ? {} : { releaseIndex }) };
+  const { signRebuild } = await import('./release.ts');
+  const bundle = await signRebuild(input);
+  if (typeof flags.log === 'string') return publishAndWrite(flags, bundle, out);
+  writeBundle(out, bundle);
+  print(flags, { bundle: out }, `wrote ${out}`);
+  return 0;
+}
+
+const endorse: Command = {
+  path: ['endorse'],
+  summary: 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"',
+  help: `keycast endorse --eif FILE --source REPO@COMMIT --lock FILE --out BUNDLE --key KEY.pem
+                [--pcrs FILE] [--release-index N] [--log URL [--log-key VKEY]]
+                [--builder-version V] [--json]
+
+Signs a rebuild endorsement (https://keycast.dev/rebuild/v1) over the EIF you rebuilt, optionally
+naming the logged release it reproduces; with --log also publishes it (the log admits rebuilds
+only from its allowed rebuilders). Run it after keycast verify rebuild reports a match.
+${SIGN_HELP}`,
+  run: runEndorse,
+};
+
+/** The old name, kept working: it says so on stderr and runs keycast endorse. */
 const attestRebuild: Command = {
   path: ['release', 'attest-rebuild'],
-  summary: 'sign (and optionally publish) "I rebuilt this source and got these PCRs"',
-  help: `keycast release attest-rebuild --eif FILE --source REPO@COMMIT --lock FILE --out BUNDLE
-                               (--key KEY.pem | --keyless) [--pcrs FILE] [--release-index N]
-                               [--log URL [--log-key VKEY]] [--builder-version V] [--json]
+  summary: 'deprecated name of keycast endorse',
+  help: `keycast release attest-rebuild … is the old name of keycast endorse (same flags).
 
-Signs a rebuild attestation (https://keycast.dev/rebuild/v1) over the EIF you rebuilt, optionally
-naming the logged release it reproduces; with --log also publishes it (the log admits rebuilds
-only from its allowed rebuilders).
-${SIGN_HELP}`,
+${endorse.help}`,
   async run(args) {
-    const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS, 'release-index': { type: 'string' }, log: { type: 'string' }, 'log-key': { type: 'string' } });
-    const out = need(flags, 'out');
-    const releaseIndex = optInt(flags, 'release-index');
-    const input = { ...artifactInput(flags), ...signingMethod(flags), ...(releaseIndex === undefined ? {} : { releaseIndex }) };
-    const { signRebuild } = await import('./release.ts');
-    const bundle = await signRebuild(input);
-    if (typeof flags.log === 'string') return publishAndWrite(flags, bundle, out);
-    writeBundle(out, bundle);
-    print(flags, { bundle: out }, `wrote ${out}`);
-    return 0;
+    process.stderr.write('note: keycast release attest-rebuild is deprecated; use keycast endorse (same flags)\n');
+    return runEndorse(args);
   },
 };
 
-const verify: Command = {
-  path: ['release', 'verify'],
-  summary: 'verify a published release bundle with stock @sigstore/verify plus Keycast checks',
-  help: `keycast release verify BUNDLE --log-key VKEY --public-key PUB.pem [--json]
-
-Runs @sigstore/verify 3.1.1 with a TrustedRoot naming the log (from its vkey), the log-ID and
-duplicate checks 3.1.1 lacks, checkpoint/proof checks, and the release schema; prints the entry.`,
-  async run(args) {
-    const { flags, positionals } = parseFlags(args, { 'log-key': { type: 'string' }, 'public-key': { type: 'string' } }, 1);
-    const path = positionals[0];
-    if (!path) throw usageError('give the bundle file');
-    const { origin, publicKey } = logIdentity(need(flags, 'log-key'));
-    const r = verifier.verifyReleaseBundleWithSigstore(readFileSync(path, 'utf8'), verifier.trustedRootForLog({ origin, logPublicKey: publicKey }), { publicKey: readFileSync(need(flags, 'public-key'), 'utf8') });
-    const out = { kind: r.entry.kind, pcr0: r.entry.pcr0, eifSha256: r.entry.eifSha256 ?? null, commit: r.entry.commit ?? null, logIndex: r.tlogEntries[0]?.logIndex ?? null, statement: r.entry.statement };
-    print(flags, out, `OK ${r.entry.kind} pcr0=${r.entry.pcr0} at log index ${out.logIndex}`);
-    return 0;
-  },
-};
-
-export const releaseCommands: Command[] = [keygen, sign, publish, revoke, attestRebuild, verify];
+export const releaseCommands: Command[] = [keygen, sign, publish, revoke, endorse, attestRebuild];

@@ -1,0 +1,5 @@
+/** The studio commands that live in verifier/cli/ (verifier/cli.ts appends them to its list). */
+import type { Command } from './flags.ts';
+import { verifyRelease } from './release.ts';
+
+export const studioCommands: Command[] = [verifyRelease];

@@ -6,6 +6,9 @@
 export { VerifierError, VERIFIER_ERROR_CODES, isVerifierError } from './src/errors.ts';
 export type { VerifierErrorCode, Evidence } from './src/errors.ts';
 // transparency log core (issue #2): bytes, RFC 6962 Merkle proofs
+// the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
+export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';
+export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
 export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, u64be, utf8 } from './src/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
 export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, MemoryTree } from './src/tlog/proof.ts';

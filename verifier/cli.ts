@@ -10,7 +10,7 @@ import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
-  verifyAttestationDocument, parseAttestationDocument, verifyLoggedPcr0, notLogged, noteVerifier, parseVerifierKey, fromHex, toHex,
+  verifyAttestationDocument, parseAttestationDocument, LogClient, fromHex, toHex,
   AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, MAX_CERTIFICATE_BYTES, VerifierError, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
 
@@ -137,36 +137,15 @@ function readVkey(s: string): string {
   return onDisk(s) ? new TextDecoder().decode(readUserFile(s, MAX_KEY_FILE_BYTES, 'key file')).trim() : s;
 }
 
-/** Fetches the log's lookup answer for PCR0 and verifies it against the pinned key. */
+/** Proves PCR0 is a logged release with the log client (over this process's fetch), under the pinned key. */
 async function checkLog(url: string, vkey: string, pcr0: Uint8Array, witnesses: WitnessFlags | null): Promise<LoggedRelease> {
-  const logVerifier = noteVerifier(vkey);
-  const origin = parseVerifierKey(vkey).name;
-  const target = `${url.replace(/\/+$/, '')}/lookup/pcr0/${toHex(pcr0)}`;
-  process.stderr.write(`verify: looking up PCR0 in ${target}\n`);
-  let res: Response;
-  try {
-    res = await fetch(target, { signal: AbortSignal.timeout(30_000) });
-  } catch (e) {
-    const err = new Error(`cannot reach the log at ${url}: ${(e as Error).message}`, { cause: e });
-    (err as Error & { code: string }).code = ((e as { cause?: { code?: string } }).cause?.code) ?? 'EFETCH';
-    throw err;
-  }
-  if (res.status === 404) throw notLogged(pcr0, url);
-  if (!res.ok) {
-    const err = new Error(`the log answered HTTP ${res.status} for ${target}`);
-    (err as Error & { code: string }).code = 'EHTTP';
-    throw err;
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await res.text());
-  } catch {
-    body = null;
-  }
-  return verifyLoggedPcr0(body, pcr0, {
-    logVerifier, origin,
+  const client = new LogClient({
+    url, fetch: globalThis.fetch, logKey: vkey,
     ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
+    onRetry: (e) => process.stderr.write(`verify: the log is busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s\n`),
   });
+  process.stderr.write(`verify: looking up PCR0 in ${new URL(`lookup/pcr0/${toHex(pcr0)}`, client.url).href}\n`);
+  return client.loggedPcr0(pcr0);
 }
 
 interface WitnessFlags { vkeys: string[]; threshold: number; maxAgeSeconds: number }
@@ -245,7 +224,9 @@ DOC is a file holding the raw CBOR or base64 of it, or the base64 itself.
                         a log cannot keep showing you an old view of itself
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
-(--json: the VerifierError as JSON) when refused; 2 on bad flags; 6 when the log is unreachable.`,
+(--json: the VerifierError as JSON) when refused; 2 on bad flags; 3 when the log is unreachable
+or answers malformed, oversized or refusing (LOG_* codes; transient failures are retried and
+reported on stderr first); 6 when a file cannot be read.`,
   async run(args) {
     let parsed;
     try {

@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
-  verifyAttestationDocument, parseAttestationDocument, verifyLoggedPcr0, notLogged, noteVerifier, parseVerifierKey, toHex,
+  verifyAttestationDocument, parseAttestationDocument, LogClient, toHex,
   AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, MAX_CERTIFICATE_BYTES, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
 import { readInput, readUserFile, readVkey } from './cli/io.ts';
@@ -68,36 +68,15 @@ function policyFrom(v: Record<string, unknown>): AttestationPolicy {
   return p;
 }
 
-/** Fetches the log's lookup answer for PCR0 and verifies it against the pinned key. */
+/** Proves PCR0 is a logged release with the log client (over this process's fetch), under the pinned key. */
 async function checkLog(url: string, vkey: string, pcr0: Uint8Array, witnesses: WitnessFlags | null): Promise<LoggedRelease> {
-  const logVerifier = noteVerifier(vkey);
-  const origin = parseVerifierKey(vkey).name;
-  const target = `${url.replace(/\/+$/, '')}/lookup/pcr0/${toHex(pcr0)}`;
-  process.stderr.write(`verify: looking up PCR0 in ${target}\n`);
-  let res: Response;
-  try {
-    res = await fetch(target, { signal: AbortSignal.timeout(30_000) });
-  } catch (e) {
-    const err = new Error(`cannot reach the log at ${url}: ${(e as Error).message}`, { cause: e });
-    (err as Error & { code: string }).code = ((e as { cause?: { code?: string } }).cause?.code) ?? 'EFETCH';
-    throw err;
-  }
-  if (res.status === 404) throw notLogged(pcr0, url);
-  if (!res.ok) {
-    const err = new Error(`the log answered HTTP ${res.status} for ${target}`);
-    (err as Error & { code: string }).code = 'EHTTP';
-    throw err;
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await res.text());
-  } catch {
-    body = null;
-  }
-  return verifyLoggedPcr0(body, pcr0, {
-    logVerifier, origin,
+  const client = new LogClient({
+    url, fetch: globalThis.fetch, logKey: vkey,
     ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
+    onRetry: (e) => process.stderr.write(`verify: the log is busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s\n`),
   });
+  process.stderr.write(`verify: looking up PCR0 in ${new URL(`lookup/pcr0/${toHex(pcr0)}`, client.url).href}\n`);
+  return client.loggedPcr0(pcr0);
 }
 
 const hexOrNull = (b: Uint8Array | null) => (b === null ? null : toHex(b));
@@ -162,8 +141,9 @@ A PCR policy is required, so that "verified" never means "some enclave": give
                         a log cannot keep showing you an old view of itself
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
-(--json: the VerifierError as JSON) when refused; 2 on bad flags; 6 when a file or the log
-cannot be read.`,
+(--json: the VerifierError as JSON) when refused; 2 on bad flags; 3 when the log is unreachable
+or answers malformed, oversized or refusing (LOG_* codes; transient failures are retried and
+reported on stderr first); 6 when a file cannot be read.`,
   async run(args) {
     let parsed;
     try {

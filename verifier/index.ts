@@ -99,3 +99,10 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// checkpoints as a relying party opens them, and the one client of a Keycast log (over an injected fetch)
+export { openWitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
+export type { CheckpointPolicy, WitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
+export { LogClient } from './src/client/log-client.ts';
+export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as EntryStatus, AddEntryAnswer } from './src/client/log-client.ts';
+export { readCapped } from './src/client/transport.ts';
+export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';

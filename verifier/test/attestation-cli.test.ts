@@ -217,3 +217,20 @@ test('CLI: no PCR policy is a usage error unless --any-pcr, which warns; DOC is 
   const badKey = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', join(tmp, 'no-key.vkey')]);
   assert.deepEqual([badKey.code, JSON.parse(badKey.stdout).code, JSON.parse(badKey.stdout).evidence.file], [6, 'ENOENT', join(tmp, 'no-key.vkey')]);
 });
+
+test('CLI --log: a log that is down is retried (each retry on stderr), then exit 3 LOG_UNAVAILABLE; a log answering junk is exit 3', async () => {
+  const down = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"error":"LogError","code":"PUSHBACK","message":"busy"}'));
+  const junk = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'));
+  const url = (s: Server) => new Promise<string>((ok) => s.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(s.address() as { port: number }).port}`)));
+  try {
+    const r = await keycast([...base, '--log', await url(down), '--log-key', logKey.vkey]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual([JSON.parse(r.stdout).code, JSON.parse(r.stdout).evidence.attempts, JSON.parse(r.stdout).evidence.logCode], ['LOG_UNAVAILABLE', 4, 'PUSHBACK']);
+    assert.equal(r.stderr.match(/retry \d of 3/g)?.length, 3, r.stderr);
+    const j = await keycast([...base, '--log', await url(junk), '--log-key', logKey.vkey]);
+    assert.deepEqual([j.code, JSON.parse(j.stdout).code], [3, 'LOG_RESPONSE_INVALID']);
+  } finally {
+    down.close();
+    junk.close();
+  }
+});

@@ -48,6 +48,8 @@ export { RELEASE_STATUS_HEADER, formatReleaseStatus, parseReleaseStatus, signRel
 export type { ReleaseStatus, ReleaseState } from './src/release/status.ts';
 export { checkLogBinding } from './src/release/log-binding.ts';
 export { publisherForBundle, requirePublisher } from './src/release/publisher.ts';
+export { endorsementsOf, requireEndorsements } from './src/release/endorsements.ts';
+export type { IndexedEntry, Endorsement } from './src/release/endorsements.ts';
 export type { BoundEntry } from './src/release/log-binding.ts';
 export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';
 export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';

@@ -1,88 +1,197 @@
 /**
- * `keycast verify release`: is this a logged, published, unrevoked release, and who says so?
- * With --bundle and no --log it checks the bundle alone (stock @sigstore/verify plus Keycast's
- * checks, under the pinned log key and publisher keys).
+ * `keycast verify release`: is this a logged, published, unrevoked (and independently rebuilt)
+ * release — proven through the log, trusting neither the operator nor the log? With --bundle and
+ * no --log it checks the bundle alone (stock @sigstore/verify plus Keycast's checks).
  */
 import {
-  MAX_BUNDLE_BYTES, parseBundle, parseTrustedKey, parseVerifierKey, publisherForBundle, trustedRootForLog, verifyReleaseBundleWithSigstore,
-  type ReleaseSigner, type VerifiedRelease,
+  MAX_BUNDLE_BYTES, VerifierError, buildTransparencyLogEntry, decodeLeaf, fromBase64, hashLeaf, notLogged, parseBundle, parseTrustedKey,
+  parseVerifierKey, publisherForBundle, requireActiveStatus, requireEndorsements, toHex, trustedRootForLog, verifyReleaseBundleWithSigstore,
+  type DecodedEntry, type Endorsement, type IndexedEntry, type LogClient, type ReleaseSigner, type VerifiedRelease, type WitnessedCheckpoint,
 } from '../index.ts';
 import { readInput, readVkey } from './io.ts';
-import { list, need, parse, usageError, type Command, type Values } from './flags.ts';
+import { WITNESS_HELP, hexArg, list, need, parse, positiveInt, str, usageError, type Command, type Values } from './flags.ts';
+import { LOG_HELP, LOG_OPTIONS, logSetup, say } from './log.ts';
+import { currentCheckpoint } from './memory.ts';
 
 const MAX_PEM_BYTES = 16 * 1024;
 
-export function readPublishers(v: Values): ReleaseSigner[] {
-  return list(v, 'publisher').map((f) => {
-    const pem = new TextDecoder().decode(readInput(f, MAX_PEM_BYTES, '--publisher'));
+export function readKeys(v: Values, flag: string): ReleaseSigner[] {
+  return list(v, flag).map((f) => {
+    const pem = new TextDecoder().decode(readInput(f, MAX_PEM_BYTES, `--${flag}`));
     try {
       return parseTrustedKey(pem);
     } catch {
-      throw usageError(`--publisher ${f}: not a PEM public key`);
+      throw usageError(`--${flag} ${f}: not a PEM public key`);
     }
   });
 }
 
-export interface BundleCheck {
-  verified: VerifiedRelease;
-  publisher: ReleaseSigner;
-}
-
 /** The bundle alone: Sigstore verification under the log key, signed by a pinned publisher. */
-export function checkBundle(bundleText: string, logVkey: string, publishers: ReleaseSigner[]): BundleCheck {
-  const parsed = parseBundle(bundleText);
+export function checkBundle(bundle: string | Record<string, unknown>, logVkey: string, publishers: ReleaseSigner[]): { verified: VerifiedRelease; publisher: ReleaseSigner } {
+  const parsed = parseBundle(bundle);
   const publisher = publisherForBundle(parsed, publishers);
   const k = parseVerifierKey(logVkey);
   const verified = verifyReleaseBundleWithSigstore(parsed.json, trustedRootForLog({ origin: k.name, logPublicKey: k.publicKey }), { publicKey: publisher.pem });
   return { verified, publisher };
 }
 
-function releaseFacts(r: VerifiedRelease, publisher: ReleaseSigner): Record<string, unknown> {
-  const e = r.entry;
-  const tle = r.tlogEntries.find((t) => t.checkpoint !== undefined);
-  const source = e.kind === 'release' ? (e.statement.predicate as { source?: { repo: string; commit: string } }).source ?? null : null;
+/** The Sigstore bundle a logged leaf stands for, with its entry proven in `cp`'s tree. */
+function bundleFromLog(entry: DecodedEntry, index: number, proof: Uint8Array[], cp: WitnessedCheckpoint, logVkey: string): Record<string, unknown> {
+  const k = parseVerifierKey(logVkey);
+  const tle = buildTransparencyLogEntry({
+    index, origin: k.name, logPublicKey: k.publicKey, leaf: entry.leaf, proof, checkpointNote: cp.note, rootHash: cp.checkpoint.rootHash, treeSize: cp.checkpoint.size,
+  });
   return {
-    kind: e.kind, pcr0: e.pcr0, eifSha256: e.eifSha256 ?? null, commit: e.commit ?? null, repo: source?.repo ?? null,
-    logIndex: tle?.logIndex ?? null, bundleTreeSize: tle?.checkpoint?.size ?? null, publisher: publisher.spkiSha256, statement: e.statement,
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: entry.signer.spkiSha256 }, tlogEntries: [tle] },
+    dsseEnvelope: entry.envelope,
   };
+}
+
+interface Facts { kind: string; pcr0: string; eifSha256: string | null; commit: string | null; repo: string | null; publisher: string; statement: unknown }
+
+function facts(e: DecodedEntry, publisher: ReleaseSigner): Facts {
+  const source = e.kind === 'release' ? (e.statement.predicate as { source?: { repo: string; commit: string } }).source ?? null : null;
+  return { kind: e.kind, pcr0: e.pcr0, eifSha256: e.eifSha256 ?? null, commit: e.commit ?? null, repo: source?.repo ?? null, publisher: publisher.spkiSha256, statement: e.statement };
+}
+
+/** Reads every entry of `cp`'s tree through the tiles (progress on stderr), decoding what decodes. */
+export async function readAllEntries(client: LogClient, cp: WitnessedCheckpoint, from = 0): Promise<IndexedEntry[]> {
+  const out: IndexedEntry[] = [];
+  let last = 0;
+  for await (const { index, leaf } of client.entries(from, cp, (done, total) => {
+    if (Date.now() - last > 1000 || done === total) {
+      last = Date.now();
+      say(`keycast: read entries ${done}/${total}`);
+    }
+  })) {
+    try {
+      out.push({ index, entry: decodeLeaf(leaf) });
+    } catch {
+      /* not a Keycast entry; `keycast monitor` reports such leaves */
+    }
+  }
+  return out;
 }
 
 export const verifyRelease: Command = {
   path: ['verify', 'release'],
   summary: 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds',
-  help: `keycast verify release --bundle FILE --log-key VKEY --publisher KEY.pem… [--json]
+  help: `keycast verify release (PCR0 | --bundle FILE) --log URL --log-key VKEY --publisher KEY.pem…
+                       [--witness VKEY… [--witness-threshold K] [--max-checkpoint-age S]]
+                       [--require-rebuilds K --rebuilder KEY.pem…] [--state DIR] [--json]
+keycast verify release --bundle FILE --log-key VKEY --publisher KEY.pem…   (offline: the bundle alone)
 
-Verifies a published release bundle (FILE, or - for stdin): stock @sigstore/verify with a
-TrustedRoot naming the log (from its vkey), the log-ID and duplicate checks it lacks, the
-bundle's checkpoint signature and inclusion proof, the release schema, and that it is signed
-by one of the pinned publisher keys.
+Proves, trusting neither the operator nor the log:
+  1. the log's current checkpoint is signed by --log-key (and cosigned by the witnesses, fresh);
+  2. it extends the last checkpoint you verified of this log (consistency proof; a log that
+     rewrote history is LOG_INCONSISTENT with both checkpoints as evidence); it is then saved;
+  3. the release (the newest one of PCR0, or the bundle's entry) is included in that tree;
+  4. its Sigstore bundle verifies with stock @sigstore/verify plus Keycast's checks, and it is
+     signed by one of the --publisher keys;
+  5. the log's signed status statement for that tree says "active" (RELEASE_REVOKED otherwise);
+  6. with --require-rebuilds K: K distinct --rebuilder keys logged rebuilds with the same PCRs.
 
-  --bundle FILE         the Sigstore bundle (as keycast release publish wrote it back)
-  --log-key VKEY        the log's note verifier key (or a file holding it)
-  --publisher KEY.pem   a release publisher's public key (repeatable); the bundle must be
-                        signed by one of them
+  PCR0                  96 hex digits: the enclave image (use this or --bundle)
+  --bundle FILE         a published Sigstore bundle (- for stdin)
+  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+  --require-rebuilds K  at least K independent rebuild endorsements (reads every entry)
+  --rebuilder KEY.pem   a rebuilder's public key (repeatable)
+${LOG_HELP}
+${WITNESS_HELP}
 
-Exit 0 verified (prints the release), 1 refused (code and evidence), 2 bad flags, 6 a file
-cannot be read.`,
+Exit 0 verified, 1 refused (code and evidence; --json as JSON), 2 bad flags, 3 the log is
+unreachable or answers nonsense, 6 a file cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(args, { bundle: { type: 'string' }, 'log-key': { type: 'string' }, publisher: { type: 'string', multiple: true } }, 0);
-    if (positionals.length > 0) throw usageError('give the bundle with --bundle FILE');
-    const bundlePath = need(v, 'bundle');
-    const publishers = readPublishers(v);
+    const { v, positionals } = parse(args, {
+      ...LOG_OPTIONS, bundle: { type: 'string' }, publisher: { type: 'string', multiple: true },
+      'require-rebuilds': { type: 'string' }, rebuilder: { type: 'string', multiple: true },
+    }, 1);
+    const bundlePath = str(v, 'bundle');
+    const pcr0Arg = positionals[0];
+    if ((pcr0Arg === undefined) === (bundlePath === undefined)) throw usageError('give either PCR0 or --bundle FILE');
+    const pcr0 = pcr0Arg === undefined ? undefined : toHex(hexArg('PCR0', pcr0Arg, 48));
+    const publishers = readKeys(v, 'publisher');
     if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
-    const logVkey = readVkey(need(v, 'log-key'), '--log-key');
-    const text = new TextDecoder().decode(readInput(bundlePath, MAX_BUNDLE_BYTES, '--bundle'));
-    const { verified, publisher } = checkBundle(text, logVkey, publishers);
-    const facts = releaseFacts(verified, publisher);
-    if (v.json === true) console.log(JSON.stringify({ verified: true, ...facts }, null, 2));
+    const rebuilders = readKeys(v, 'rebuilder');
+    const k = str(v, 'require-rebuilds') === undefined ? 0 : positiveInt(str(v, 'require-rebuilds'), 'require-rebuilds', 1);
+    if (k > 0 && rebuilders.length < k) throw usageError(`--require-rebuilds ${k} needs at least ${k} --rebuilder keys`);
+    if (k === 0 && rebuilders.length > 0) throw usageError('--rebuilder needs --require-rebuilds K');
+    const json = v.json === true;
+    const bundle = bundlePath === undefined ? undefined : checkBundle(new TextDecoder().decode(readInput(bundlePath, MAX_BUNDLE_BYTES, '--bundle')), readVkey(need(v, 'log-key'), '--log-key'), publishers);
+
+    if (str(v, 'log') === undefined) {
+      if (bundle === undefined) throw usageError('PCR0 needs --log URL');
+      if (k > 0 || list(v, 'witness').length > 0) throw usageError('--require-rebuilds and --witness need --log URL');
+      const tle = bundle.verified.tlogEntries.find((t) => t.checkpoint !== undefined);
+      const out = { verified: true, mode: 'bundle', ...facts(bundle.verified.entry, bundle.publisher), logIndex: tle?.logIndex ?? null, treeSize: tle?.checkpoint?.size ?? null };
+      if (json) console.log(JSON.stringify(out, null, 2));
+      else console.log([
+        `OK ${out.kind} pcr0=${out.pcr0} at log index ${out.logIndex} (offline: against the checkpoint in the bundle)`,
+        `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`, `  eif sha256 ${out.eifSha256 ?? '-'}`, `  publisher  ${out.publisher}`,
+        '  pass --log URL to check the log\'s current view, the release status and rebuilds',
+      ].join('\n'));
+      return 0;
+    }
+
+    const log = logSetup(v);
+    say(`keycast: reading ${new URL('checkpoint', log.client.url).href}`);
+    const { current, previous } = await currentCheckpoint(log.client, log.store, log.logKey);
+    const cp = current.checkpoint;
+    let index: number;
+    let entry: DecodedEntry;
+    let publisher: ReleaseSigner;
+    if (bundle !== undefined) {
+      const tle = bundle.verified.tlogEntries.find((t) => t.checkpoint !== undefined)!;
+      index = tle.logIndex;
+      entry = bundle.verified.entry;
+      publisher = bundle.publisher;
+      if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the bundle's entry ${index} is beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
+      await log.client.inclusionProof(index, hashLeaf(entry.leaf), current);
+    } else {
+      const answer = await log.client.lookup('pcr0', pcr0!);
+      if (answer === null) throw notLogged(fromHexStrict(pcr0!), log.client.url.href);
+      index = answer.index;
+      const leaf = fromBase64(answer.entry);
+      entry = decodeLeaf(leaf);
+      if (entry.kind !== 'release' || entry.pcr0 !== pcr0) throw new VerifierError('PCR_MISMATCH', `log entry ${index} is not a release of this PCR0`, { pcr: 0, index, kind: entry.kind, expected: pcr0, actual: entry.pcr0 });
+      if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the lookup names entry ${index}, beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
+      const proof = await log.client.inclusionProof(index, hashLeaf(leaf), current);
+      const rebuilt = checkBundle(bundleFromLog(entry, index, proof, current, log.logKey), log.logKey, publishers);
+      entry = rebuilt.verified.entry;
+      publisher = rebuilt.publisher;
+    }
+    const { status, note } = await log.client.signedStatus(index, current);
+    try {
+      requireActiveStatus(status, cp, { index, pcr0: entry.pcr0 });
+    } catch (e) {
+      if (e instanceof VerifierError && e.code === 'RELEASE_REVOKED') throw new VerifierError('RELEASE_REVOKED', e.message.replace(/^[A-Z_]+: /, ''), { ...e.evidence, statement: note, checkpoint: current.note }, { cause: e });
+      throw e;
+    }
+    let endorsements: Endorsement[] = [];
+    if (k > 0) endorsements = requireEndorsements({ index, entry }, await readAllEntries(log.client, current), rebuilders, k);
+
+    const out = {
+      verified: true, mode: bundle === undefined ? 'pcr0' : 'bundle', ...facts(entry, publisher), logIndex: index, status: 'active',
+      treeSize: cp.size, origin: cp.origin, cosigners: current.cosigners, previousTreeSize: previous?.size ?? null, endorsements,
+    };
+    if (json) console.log(JSON.stringify(out, null, 2));
     else {
-      console.log(`OK ${verified.entry.kind} pcr0=${verified.entry.pcr0} at log index ${facts.logIndex}`);
-      console.log(`  source     ${facts.repo ?? '-'}@${facts.commit ?? '-'}`);
-      console.log(`  eif sha256 ${facts.eifSha256 ?? '-'}`);
-      console.log(`  publisher  ${publisher.spkiSha256}`);
-      console.log(`  (checked against the checkpoint in the bundle; pass --log URL for the log's current view and status)`);
+      console.log([
+        `OK release #${index} of ${cp.origin} is active in its tree of ${cp.size} (signed status statement)`,
+        `  pcr0       ${entry.pcr0}`,
+        `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`,
+        `  eif sha256 ${out.eifSha256 ?? '-'}`,
+        `  publisher  ${publisher.spkiSha256}`,
+        `  log        ${previous ? `consistent with the tree of ${previous.size} you verified before` : 'first checkpoint of this log remembered'}`,
+        ...(current.cosigners.length > 0 ? [`  witnessed  ${current.cosigners.map((c) => `${c.name} at ${new Date(c.timestamp * 1000).toISOString()}`).join(', ')}`] : []),
+        ...(k > 0 ? [`  rebuilds   ${endorsements.length} independent: ${endorsements.map((e) => `${e.rebuilder.slice(0, 16)}… (entry ${e.index})`).join(', ')}`] : []),
+      ].join('\n'));
     }
     return 0;
   },
 };
 
+function fromHexStrict(h: string): Uint8Array {
+  return hexArg('PCR0', h, 48);
+}

@@ -71,6 +71,10 @@ export const VERIFIER_ERROR_CODES = [
   'LOG_REFUSED',
   'LOG_RESPONSE_INVALID',
   'LOG_RESPONSE_OVERSIZED',
+  // what a studio holds the log to across calls and against its own entries
+  'LOG_INCONSISTENT',
+  'STATUS_CONTRADICTED',
+  'REBUILDS_MISSING',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

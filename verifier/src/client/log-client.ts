@@ -9,6 +9,8 @@
  *   GET  proof/inclusion?index=&size=    → checked against a checkpoint root
  *   GET  proof/consistency?old=&new=     → checked between two checkpoints
  *   GET  entry/<i>                       → shape-checked; inclusion checked when given a checkpoint
+ *   GET  status/<i>?size=<n>             → the signed release-status note, opened under the log key,
+ *                                          for exactly that checkpoint's tree and that release
  *   GET  lookup/{pcr0,eif,commit}/<hex>  → shape-checked (lookup), or fully verified (loggedPcr0)
  *   POST add-entry                       → shape-checked (the caller checks it is about its entry)
  *
@@ -17,7 +19,7 @@
  * New endpoints are one method each over the private get/post primitives.
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64, toHex } from '../bytes.ts';
+import { bytesEqual, fromBase64, toHex } from '../bytes.ts';
 import { HASH_SIZE, hashLeaf } from '../tlog/hash.ts';
 import { checkInclusion } from '../tlog/verify.ts';
 import { checkTile, tileHashReader, tileWidthInTree } from '../tlog/tile-math.ts';
@@ -32,6 +34,7 @@ import type { WitnessPolicy } from '../cosignature.ts';
 import { openWitnessedCheckpoint, type WitnessedCheckpoint } from '../witnessed-checkpoint.ts';
 import { MAX_LEAF_BYTES } from '../release/leaf.ts';
 import { verifyLoggedPcr0, notLogged, type LoggedRelease } from '../attestation/logged.ts';
+import { openReleaseStatus, type ReleaseStatus as SignedStatus } from '../release/status.ts';
 import { request, type RequestSpec, type TransportOptions } from './transport.ts';
 
 export interface LogClientOptions extends TransportOptions {
@@ -194,6 +197,41 @@ export class LogClient {
     const out: LogEntry = { index, leaf: this.base64(j.leaf, `entry/${index}`), kind: j.kind as string, ...this.status(j, `entry/${index}`) };
     if (cp !== undefined) await this.inclusionProof(index, hashLeaf(out.leaf), cp);
     return out;
+  }
+
+  /**
+   * GET status/<index>?size=<n>: the log's signed statement of release `index`'s status in `cp`'s
+   * tree (n = cp.size), opened under the pinned key and origin. STATUS_TREE_MISMATCH when it
+   * speaks for another tree, STATUS_MISMATCH for another release; a "revoked" statement is
+   * returned (the caller decides: requireActiveStatus refuses it).
+   */
+  async signedStatus(index: number, cp: Checkpoint | WitnessedCheckpoint): Promise<{ status: SignedStatus; note: string }> {
+    const c = checkpointOf(cp);
+    const path = `status/${index}?size=${c.size}`;
+    const { body } = await this.get(path, { cap: CAP.checkpoint, accept: TEXT_TYPES });
+    const s = openReleaseStatus(body, this.needKey(), this.origin);
+    const note = new TextDecoder().decode(body);
+    if (s.treeSize !== c.size || !bytesEqual(s.rootHash, c.rootHash)) {
+      throw new VerifierError('STATUS_TREE_MISMATCH', `the status for ${path} speaks for tree ${s.treeSize}, not the checkpoint's ${c.size}`, { statusSize: s.treeSize, statusRoot: s.rootHash, checkpointSize: c.size, checkpointRoot: c.rootHash, note });
+    }
+    if (s.index !== index) throw new VerifierError('STATUS_MISMATCH', `the status is for release ${s.index}, not ${index}`, { statusIndex: s.index, index, note });
+    return { status: s, note };
+  }
+
+  /**
+   * Every leaf from `from` up to `cp`'s size, in order, read through the entry bundles (each
+   * checked against its level-0 tile, which is checked against `cp`). `onBundle` reports progress.
+   */
+  async *entries(from: number, cp: Checkpoint | WitnessedCheckpoint, onBundle?: (done: number, total: number) => void): AsyncGenerator<{ index: number; leaf: Uint8Array }> {
+    const c = checkpointOf(cp);
+    for (let b = Math.floor(from / TILE_WIDTH); b * TILE_WIDTH < c.size; b++) {
+      const leaves = await this.entryBundle(b, c);
+      onBundle?.(Math.min((b + 1) * TILE_WIDTH, c.size), c.size);
+      for (let i = 0; i < leaves.length; i++) {
+        const index = b * TILE_WIDTH + i;
+        if (index >= from) yield { index, leaf: leaves[i]! };
+      }
+    }
   }
 
   /** The log's statement of entry `index`'s status (GET entry/<index>). */

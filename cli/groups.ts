@@ -24,9 +24,10 @@ group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import(
   ['release attest-rebuild', 'deprecated name of keycast endorse'],
   ['endorse', 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"'],
 ]);
-group(['verify'], () => import('../verifier/cli.ts'), [
+group(['verify', 'monitor'], () => import('../verifier/cli.ts'), [
   ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
   ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
+  ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
 ]);
 group(['nsm'], () => import('../enclave/cli.ts'), [
   ['nsm describe', 'Describe the NSM and every PCR (device or simulator)'],

@@ -1,5 +1,6 @@
 /** The studio commands that live in verifier/cli/ (verifier/cli.ts appends them to its list). */
 import type { Command } from './flags.ts';
 import { verifyRelease } from './release.ts';
+import { monitor } from './monitor.ts';
 
-export const studioCommands: Command[] = [verifyRelease];
+export const studioCommands: Command[] = [verifyRelease, monitor];

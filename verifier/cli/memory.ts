@@ -3,7 +3,7 @@
  * signature, origin, witness policy, freshness) must be an append-only extension of the last
  * one this user verified, proven by the log's own consistency proof. A log that rewrote history
  * is LOG_INCONSISTENT with both signed checkpoints as evidence; one that shows a smaller tree than
- * already seen is CHECKPOINT_STALE. Only a checkpoint that passed all of this is saved.
+ * already seen is CHECKPOINT_STALE (a rollback, or a fork that has not caught up), with both too. Only a checkpoint that passed all of this is saved.
  */
 import { VerifierError, isVerifierError, noteVerifier, openCheckpoint, type Checkpoint, type LogClient, type WitnessedCheckpoint } from '../index.ts';
 import type { CheckpointStore } from './state.ts';
@@ -44,7 +44,6 @@ export async function currentCheckpoint(client: LogClient, store: CheckpointStor
   const a = saved.checkpoint;
   const b = current.checkpoint;
   if (b.size < a.size) {
-    await requireConsistent(client, current, { checkpoint: a, note: savedNote }, `the tree of ${b.size} it shows now is not a prefix of the tree of ${a.size} you verified before`);
     throw new VerifierError('CHECKPOINT_STALE', `the log shows a tree of ${b.size}; you already verified its tree of ${a.size}`, { older: current.note, newer: savedNote });
   }
   await requireConsistent(client, { checkpoint: a, note: savedNote }, current, `the tree of ${a.size} you verified before is not a prefix of the tree of ${b.size} it shows now`);

@@ -1,0 +1,155 @@
+/**
+ * One pass of `keycast monitor` over a log: the new checkpoint must extend the last one
+ * (consistency), every other view of the log (--witness-url) must agree with it (no split view),
+ * every new entry must decode (schema, signature) and not repeat a logged statement, every
+ * revocation must name a logged release, and every signed status statement the log gives for the
+ * releases watched must agree with the entries up to its tree (an "active" release revoked below
+ * that size is a provable lie). Returns the events and alarms and the state to save when clean.
+ */
+import {
+  VerifierError, decodeLeaf, isVerifierError, noteVerifier, openCheckpoint, type LogClient, type WitnessedCheckpoint,
+} from '../index.ts';
+import { requireConsistent } from './memory.ts';
+import type { MonitorState } from './monitor-state.ts';
+
+export interface Alarm {
+  code: string;
+  message: string;
+  evidence: Record<string, unknown>;
+}
+
+export type MonitorEvent =
+  | { type: 'release'; index: number; pcr0: string; repo: string | null; commit: string | null }
+  | { type: 'revocation'; index: number; revokes: number; pcr0: string }
+  | { type: 'endorsement'; index: number; release: number | null; pcr0: string; rebuilder: string; repo: string | null };
+
+export interface PassInput {
+  client: LogClient;
+  logKey: string;
+  /** Other views of the same log (witnesses, mirrors), by URL. */
+  views: Array<{ url: string; client: LogClient }>;
+  /** Report events only for these source repositories (all when empty). */
+  watch: string[];
+  state: MonitorState;
+  progress?: (done: number, total: number) => void;
+}
+
+export interface PassResult {
+  checkpoint: WitnessedCheckpoint;
+  events: MonitorEvent[];
+  alarms: Alarm[];
+  /** The state to save: only when there are no alarms. */
+  next: MonitorState | null;
+}
+
+function alarmOf(e: unknown): Alarm {
+  if (isVerifierError(e)) return e.toJSON() as unknown as Alarm;
+  throw e;
+}
+
+/** Checks another view of the log against `cp`, proving consistency with whichever server has the larger tree. */
+async function compareView(input: PassInput, cp: WitnessedCheckpoint, view: { url: string; client: LogClient }): Promise<Alarm | null> {
+  const seen = await view.client.checkpoint();
+  const a = cp.checkpoint;
+  const b = seen.checkpoint;
+  const context = `the log shows a tree of ${a.size}, ${view.url} a tree of ${b.size}, and they do not agree`;
+  try {
+    if (b.size <= a.size) await requireConsistent(input.client, seen, cp, context);
+    else await requireConsistent(view.client, cp, seen, context);
+    return null;
+  } catch (e) {
+    const alarm = alarmOf(e);
+    alarm.evidence = { ...alarm.evidence, view: view.url };
+    return alarm;
+  }
+}
+
+const watched = (watch: string[], repo: string | null) => watch.length === 0 || (repo !== null && watch.includes(repo));
+
+export async function monitorPass(input: PassInput): Promise<PassResult> {
+  const { client, state } = input;
+  const events: MonitorEvent[] = [];
+  const alarms: Alarm[] = [];
+  const cp = await client.checkpoint();
+  const size = cp.checkpoint.size;
+
+  if (state.checkpoint !== null) {
+    const prev = openCheckpoint(state.checkpoint, noteVerifier(input.logKey), client.origin);
+    try {
+      if (size < prev.checkpoint.size) {
+        throw new VerifierError('CHECKPOINT_STALE', `the log went back from a tree of ${prev.checkpoint.size} to one of ${size}`, { older: cp.note, newer: state.checkpoint });
+      }
+      await requireConsistent(client, prev, cp, `the tree of ${prev.checkpoint.size} seen before is not a prefix of the tree of ${size}`);
+    } catch (e) {
+      alarms.push(alarmOf(e));
+      return { checkpoint: cp, events, alarms, next: null };
+    }
+  }
+  for (const view of input.views) {
+    const a = await compareView(input, cp, view);
+    if (a) alarms.push(a);
+  }
+  if (alarms.length > 0) return { checkpoint: cp, events, alarms, next: null };
+
+  const next: MonitorState = structuredClone(state);
+  const replay = new Set(next.replayKeys);
+  for await (const { index, leaf } of client.entries(next.next, cp, input.progress)) {
+    let e;
+    try {
+      e = decodeLeaf(leaf);
+    } catch (err) {
+      const a = alarmOf(err);
+      alarms.push({ code: 'ENTRY_INVALID', message: `entry ${index} is not a valid Keycast entry: ${a.message}`, evidence: { index, check: a.code, ...a.evidence } });
+      continue;
+    }
+    if (replay.has(e.replayKey)) {
+      alarms.push({ code: 'ENTRY_DUPLICATE', message: `entry ${index} repeats a statement already logged`, evidence: { index, replayKey: e.replayKey } });
+      continue;
+    }
+    replay.add(e.replayKey);
+    next.replayKeys.push(e.replayKey);
+    const source = (e.statement.predicate as { source?: { repo: string; commit: string } }).source;
+    const repo = source?.repo ?? null;
+    if (e.kind === 'release') {
+      next.releases[index] = { pcr0: e.pcr0, repo, commit: source?.commit ?? null };
+      if (watched(input.watch, repo)) events.push({ type: 'release', index, pcr0: e.pcr0, repo, commit: source?.commit ?? null });
+    } else if (e.kind === 'revocation') {
+      const target = e.revokes!;
+      const rel = next.releases[target.index];
+      if (!rel || rel.pcr0 !== target.pcr0) {
+        alarms.push({ code: 'REVOCATION_INVALID', message: `entry ${index} revokes entry ${target.index}, which is not a release of that PCR0`, evidence: { index, revokes: target.index, pcr0: target.pcr0 } });
+        continue;
+      }
+      next.revocations[index] = target.index;
+      if (next.revoked[target.index] === undefined) next.revoked[target.index] = index;
+      if (watched(input.watch, rel.repo)) events.push({ type: 'revocation', index, revokes: target.index, pcr0: target.pcr0 });
+    } else if (e.kind === 'rebuild') {
+      const named = (e.statement.predicate as { release?: { logIndex: number } }).release?.logIndex ?? null;
+      if (watched(input.watch, repo)) events.push({ type: 'endorsement', index, release: named, pcr0: e.pcr0, rebuilder: e.signer.spkiSha256, repo });
+    }
+  }
+  next.next = size;
+  next.checkpoint = cp.note;
+
+  // Every signed status statement for the releases watched, held against the entries.
+  for (const [i, rel] of Object.entries(next.releases)) {
+    if (!watched(input.watch, rel.repo)) continue;
+    const index = Number(i);
+    const { status, note } = await client.signedStatus(index, cp);
+    const revokedBy = next.revoked[index];
+    if (status.pcr0 !== rel.pcr0) {
+      alarms.push({ code: 'STATUS_CONTRADICTED', message: `the status statement for release ${index} names another PCR0`, evidence: { index, statement: note, pcr0: rel.pcr0 } });
+    } else if (status.status.state === 'active' && revokedBy !== undefined) {
+      alarms.push({
+        code: 'STATUS_CONTRADICTED', message: `the log signed "active" for release ${index} in its tree of ${size}, but entry ${revokedBy} of that tree revokes it`,
+        evidence: { index, revokedBy, treeSize: size, statement: note, checkpoint: cp.note },
+      });
+    } else if (status.status.state === 'revoked' && next.revocations[status.status.revokedBy] !== index) {
+      alarms.push({
+        code: 'STATUS_CONTRADICTED', message: `the log signed "revoked by ${status.status.revokedBy}" for release ${index}, but that entry is not a revocation of it`,
+        evidence: { index, claimedRevokedBy: status.status.revokedBy, treeSize: size, statement: note, checkpoint: cp.note },
+      });
+    }
+  }
+  return { checkpoint: cp, events, alarms, next: alarms.length === 0 ? next : null };
+}

@@ -1,0 +1,105 @@
+/**
+ * `keycast monitor`: follow a log through its tiles and hold it to what it signed (see
+ * monitor-pass.ts for what one pass checks). Events and alarms go to stdout (one JSON object per
+ * pass with --json), progress to stderr; an alarm exits 1 and is POSTed to --webhook. State is
+ * saved only after a pass verified without alarms, so a bad pass is re-checked next time.
+ */
+import { LogClient } from '../index.ts';
+import { WITNESS_HELP, list, parse, positiveInt, str, usageError, type Command } from './flags.ts';
+import { LOG_HELP, LOG_OPTIONS, logSetup, say } from './log.ts';
+import { FileMonitorStore } from './monitor-state.ts';
+import { defaultStateDir } from './state.ts';
+import { monitorPass, type Alarm, type MonitorEvent, type PassResult } from './monitor-pass.ts';
+
+function describe(e: MonitorEvent): string {
+  switch (e.type) {
+    case 'release': return `release     #${e.index} pcr0=${e.pcr0} ${e.repo ?? '-'}@${e.commit ?? '-'}`;
+    case 'revocation': return `revocation  #${e.index} revokes release #${e.revokes} (pcr0=${e.pcr0})`;
+    case 'endorsement': return `endorsement #${e.index} of ${e.release === null ? `pcr0=${e.pcr0}` : `release #${e.release}`} by rebuilder ${e.rebuilder}`;
+  }
+}
+
+async function postWebhook(url: string, body: unknown): Promise<void> {
+  try {
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    if (!r.ok) say(`keycast: webhook ${url} answered HTTP ${r.status}`);
+  } catch (e) {
+    say(`keycast: webhook ${url} failed: ${(e as Error).message}`);
+  }
+}
+
+function print(r: PassResult, json: boolean): void {
+  const cp = r.checkpoint.checkpoint;
+  if (json) {
+    console.log(JSON.stringify({ origin: cp.origin, treeSize: cp.size, events: r.events, alarms: r.alarms }));
+    return;
+  }
+  for (const e of r.events) console.log(describe(e));
+  for (const a of r.alarms) console.log(`ALARM ${a.code}: ${a.message}\n${JSON.stringify(a.evidence, null, 2)}`);
+  say(`keycast: ${cp.origin} at ${cp.size}: ${r.events.length} events, ${r.alarms.length} alarms`);
+}
+
+export const monitor: Command = {
+  path: ['monitor'],
+  summary: 'follow a log and alarm on forks, split views, bad entries and lying status statements',
+  help: `keycast monitor --log URL --log-key VKEY [--witness-url URL…] [--watch-source REPO…]
+                [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
+
+Reads the log through its tiles (every tile checked against the signed checkpoint) and checks:
+  - each new checkpoint is consistent with the last one seen (a fork: LOG_INCONSISTENT);
+  - the checkpoint seen through each --witness-url agrees with it (a split view);
+  - every new entry decodes (schema, DSSE signature; ENTRY_INVALID) and repeats no logged
+    statement (ENTRY_DUPLICATE); every revocation names a logged release (REVOCATION_INVALID);
+  - the log's signed status statement for every watched release, at the current tree, agrees with
+    the entries (STATUS_CONTRADICTED: "active" for a release revoked below that size, with the
+    statement and checkpoint as evidence).
+Reports new releases, revocations and rebuild endorsements (only for --watch-source repos when
+given). Alarms exit 1 and are POSTed as JSON to --webhook. State is saved (per log, under
+--state) only after a pass verified without alarms.
+
+  --witness-url URL     another view of this log serving URL/checkpoint (a witness's or a
+                        mirror's, or the log reached another way); repeatable
+  --watch-source REPO   report and check releases of this source repository (repeatable)
+  --once                one pass (default)      --follow  keep following, every --interval S (10)
+  --webhook URL         POST {origin, treeSize, events, alarms} when there are alarms
+${LOG_HELP}
+${WITNESS_HELP}
+
+Exit 0 clean, 1 alarm, 2 bad flags, 3 the log is unreachable or answers nonsense (tiles that do
+not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file cannot be read.`,
+  async run(args) {
+    const { v } = parse(args, {
+      ...LOG_OPTIONS, 'witness-url': { type: 'string', multiple: true }, 'watch-source': { type: 'string', multiple: true },
+      once: { type: 'boolean' }, follow: { type: 'boolean' }, interval: { type: 'string' }, webhook: { type: 'string' },
+    });
+    if (v.once === true && v.follow === true) throw usageError('give --once or --follow, not both');
+    if (v.follow !== true && str(v, 'interval') !== undefined) throw usageError('--interval needs --follow');
+    const interval = positiveInt(str(v, 'interval'), 'interval', 10);
+    const log = logSetup(v);
+    const views = list(v, 'witness-url').map((url) => ({ url, client: new LogClient({ url, fetch: globalThis.fetch, logKey: log.logKey }) }));
+    const store = new FileMonitorStore(str(v, 'state') ?? defaultStateDir());
+    const json = v.json === true;
+    const webhook = str(v, 'webhook');
+    for (;;) {
+      const state = store.load(log.logKey);
+      let lastSay = 0;
+      const r = await monitorPass({
+        client: log.client, logKey: log.logKey, views, watch: list(v, 'watch-source'), state,
+        progress: (done, total) => {
+          if (Date.now() - lastSay > 1000 || done === total) {
+            lastSay = Date.now();
+            say(`keycast: read tiles for entries ${done}/${total}`);
+          }
+        },
+      });
+      print(r, json);
+      if (r.alarms.length > 0) {
+        if (webhook !== undefined) await postWebhook(webhook, { origin: r.checkpoint.checkpoint.origin, treeSize: r.checkpoint.checkpoint.size, events: r.events, alarms: r.alarms as Alarm[] });
+        return 1;
+      }
+      if (r.next) store.save(log.logKey, r.next);
+      if (v.follow !== true) return 0;
+      await new Promise((ok) => setTimeout(ok, interval * 1000));
+    }
+  },
+};

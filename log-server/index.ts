@@ -2,7 +2,9 @@
  * Public entry of log-server/ for test/, bench/ and the demo: create or open a log, build the
  * HTTP app, and the ports with their in-memory implementations.
  */
-export { LogError, LOG_ERROR_CODES, LOG_ERROR_STATUS, isLogError } from './src/errors.ts';
+export { LogError, LOG_ERROR_CODES, isLogError } from './src/errors.ts';
+export { HTTP_ERROR_CODES, HTTP_STATUS, LOG_ERROR_STATUS } from './src/http/errors.ts';
+export type { HttpErrorCode } from './src/http/errors.ts';
 export type { LogErrorCode } from './src/errors.ts';
 export type { ObjectStore, Witnesses, EntryPolicy, AdmittedEntry, EntryKind, LogStorage, StoredCheckpoint, StoredEntry, StoredHash } from './src/ports.ts';
 export { MemoryObjectStore } from './src/objectstore/memory.ts';

@@ -3,8 +3,8 @@
  * this file (as `#verifier`). Library code here does no I/O: bytes and trusted inputs in,
  * a typed result or a coded VerifierError out.
  */
-export { VerifierError, VERIFIER_ERROR_CODES, isVerifierError } from './src/errors.ts';
-export type { VerifierErrorCode, Evidence } from './src/errors.ts';
+export { CodedError, VerifierError, VERIFIER_ERROR_CODES, isVerifierError, errorText, jsonEvidence } from './src/errors.ts';
+export type { VerifierErrorCode, Evidence, CodedErrorJson } from './src/errors.ts';
 // transparency log core (issue #2): bytes, RFC 6962 Merkle proofs
 // the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
 export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';

@@ -5,6 +5,7 @@
  */
 export { CodedError, VerifierError, VERIFIER_ERROR_CODES, isVerifierError, errorText, jsonEvidence } from './src/errors.ts';
 export type { VerifierErrorCode, Evidence, CodedErrorJson } from './src/errors.ts';
+export { SECRET_FILE_FORBIDDEN_BITS, secretFileModeProblem, secretFileText } from './src/secret-file.ts';
 // transparency log core (issue #2): bytes, RFC 6962 Merkle proofs
 // the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
 export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';

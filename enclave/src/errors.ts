@@ -28,6 +28,7 @@ export const ENCLAVE_ERROR_CODES = [
   'NSM_RESPONSE_MALFORMED',
   // the simulator's test PKI
   'PKI_MALFORMED',
+  'PKI_FILE_EXPOSED',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

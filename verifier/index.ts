@@ -10,7 +10,7 @@ export { SECRET_FILE_FORBIDDEN_BITS, secretFileModeProblem, secretFileText } fro
 // the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
 export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';
 export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
-export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, u64be, utf8 } from './src/bytes.ts';
+export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
 export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, MemoryTree } from './src/tlog/proof.ts';
 export type { HashReader } from './src/tlog/proof.ts';

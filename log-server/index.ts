@@ -13,7 +13,7 @@ export { createLog, openLog, startLog, KEY_FILE, DB_FILE } from './src/log.ts';
 export type { Log, LogOptions } from './src/log.ts';
 export { loadLogKey, newLogKey } from './src/keys.ts';
 export type { LogKey } from './src/keys.ts';
-export { addEntry, MAX_LEAF_BYTES } from './src/add.ts';
+export { addEntry } from './src/add.ts';
 export type { AddEntryResult } from './src/add.ts';
 export { buildApp, DEFAULT_BODY_LIMIT } from './src/http/app.ts';
 export type { AppDeps } from './src/http/app.ts';

@@ -58,7 +58,7 @@ export type { EifArch, EifHeader, SectionHeader, SectionTypeCode } from './src/e
 export { crc32Combine } from './src/eif/crc-combine.ts';
 export { FIXED_BUILD_TIME, serdeJson, encodeMetadata, decodeMetadata } from './src/eif/metadata.ts';
 export type { EifMetadata, EifBuildInfo } from './src/eif/metadata.ts';
-export { PCR_SIZE, pcrFromDigest, pcrOf, EifMeasurer } from './src/eif/measure.ts';
+export { PCR_BYTES, pcrFromDigest, pcrOf, EifMeasurer } from './src/eif/measure.ts';
 export type { EifPcrs } from './src/eif/measure.ts';
 export { pemToDer, pcrPayload, coseAlgFor, encodeSignatureSection, decodeSignatureSection, checkSignature } from './src/eif/signature.ts';
 export type { EifSignature } from './src/eif/signature.ts';
@@ -87,7 +87,7 @@ export type { CertificateInfo, VerifiedChain } from './src/x509/chain.ts';
 export { ES384_PROTECTED, ES384_SIGNATURE_BYTES, MAX_COSE_BYTES, decodeCoseSign1, sigStructure, verifyCoseSign1, signCoseSign1 } from './src/cose/sign1.ts';
 export type { CoseSign1 } from './src/cose/sign1.ts';
 export { AWS_NITRO_ROOT_G1_SHA256, awsNitroRootG1 } from './src/attestation/aws-root.ts';
-export { PCR_BYTES, BOOT_LOCKED_PCRS, MAX_OPTIONAL_BYTES, encodeAttestationPayload, decodeAttestationPayload } from './src/attestation/payload.ts';
+export { BOOT_LOCKED_PCRS, MAX_OPTIONAL_BYTES, encodeAttestationPayload, decodeAttestationPayload } from './src/attestation/payload.ts';
 export type { AttestationPayload } from './src/attestation/payload.ts';
 export { parseAttestationDocument } from './src/attestation/document.ts';
 export type { AttestationDocument } from './src/attestation/document.ts';

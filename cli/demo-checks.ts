@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { LogClient } from '#verifier';
 import type { Narrator, RunResult, Service } from './demo-steps.ts';
+import { errorText } from '#verifier';
 
 export interface Check { name: string; ok: boolean; detail: string }
 
@@ -89,7 +90,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     gateOk = verdict.startsWith('serve');
     check('gate serves', gateOk, verdict);
   } catch (e) {
-    check('gate serves', false, `gate refused: ${(e as Error).message}`);
+    check('gate serves', false, `gate refused: ${errorText(e)}`);
   }
 
   say.step('An operator swaps in modified code');
@@ -115,7 +116,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
 }
 
 function safeGate(c: DemoContext, l: Lookup, logVkey: string, witnessVkey: string, pcr0: string): string {
-  try { return c.gate(l, logVkey, witnessVkey, pcr0); } catch (e) { return `refuse: ${(e as Error).message}`; }
+  try { return c.gate(l, logVkey, witnessVkey, pcr0); } catch (e) { return `refuse: ${errorText(e)}`; }
 }
 
 /** Cosignatures arrive as the log submits each checkpoint; wait (bounded) until one is served. */

@@ -1,10 +1,12 @@
-import { IoError, fileError } from './kit.ts';
-
 /**
  * Stable exit codes. Each folder has one error class with a closed set of codes; the CLI
  * maps the class to a family exit code and prints the code itself (and `--json` gives the
  * full error with evidence). These numbers never change meaning.
  */
+// Types only: `keycast --help` must not load the verifier.
+import type { VerifierErrorCode } from '#verifier';
+import { IoError, fileError } from './kit.ts';
+
 export const EXIT = {
   OK: 0,
   /** a verification refused: the thing checked is not what it claims (VerifierError) */
@@ -22,6 +24,20 @@ export const EXIT = {
   /** a bug: anything uncoded */
   INTERNAL: 70,
 } as const;
+
+/**
+ * VerifierError codes whose exit code is not their family's: not a verdict on what was checked
+ * but on the log it was checked against (unreachable, refusing, answering nonsense) — the log's
+ * exit code; and the verifier CLI's older failed-read codes, I/O.
+ */
+const BY_CODE = {
+  LOG_UNAVAILABLE: EXIT.LOG_ERROR,
+  LOG_REFUSED: EXIT.LOG_ERROR,
+  LOG_RESPONSE_INVALID: EXIT.LOG_ERROR,
+  LOG_RESPONSE_OVERSIZED: EXIT.LOG_ERROR,
+  LOG_UNREACHABLE: EXIT.IO_ERROR,
+  LOG_HTTP_STATUS: EXIT.IO_ERROR,
+} satisfies Partial<Record<VerifierErrorCode, number>>;
 
 const FAMILY: Record<string, number> = {
   VerifierError: EXIT.VERIFICATION_FAILED,
@@ -44,15 +60,10 @@ export function isCoded(e: unknown): e is CodedError {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as Error).name in FAMILY;
 }
 
-/**
- * VerifierError codes that are not a verdict on what was checked but on the log it was checked
- * against (unreachable, refusing, answering nonsense): the log's exit code.
- */
-const VERIFIER_LOG_CODES = new Set(['LOG_UNAVAILABLE', 'LOG_REFUSED', 'LOG_RESPONSE_INVALID', 'LOG_RESPONSE_OVERSIZED']);
-
 export function exitCodeFor(e: unknown): number {
-  if (isCoded(e) && e.name === 'VerifierError' && VERIFIER_LOG_CODES.has(e.code)) return EXIT.LOG_ERROR;
+  if (isCoded(e) && e.name === 'VerifierError' && Object.hasOwn(BY_CODE, e.code)) return BY_CODE[e.code as keyof typeof BY_CODE];
   if (isCoded(e)) return FAMILY[e.name] ?? EXIT.INTERNAL;
+  // node's own system errors (ENOENT, EACCES, …) reading files the user named
   const sys = (e as { code?: unknown } | undefined)?.code;
   if (typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) return EXIT.IO_ERROR;
   return EXIT.INTERNAL;

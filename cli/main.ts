@@ -31,7 +31,8 @@ async function untabled(): Promise<Command[]> {
 }
 
 async function usage(): Promise<string> {
-  const all = [...TABLE, ...(await untabled())].sort((a, b) => a.path.join(' ').localeCompare(b.path.join(' ')));
+  // command words are ASCII, so code-unit order is byte order, whatever the locale
+  const all = [...TABLE, ...(await untabled())].map((e) => ({ ...e, key: e.path.join(' ') })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return [
     'keycast — verifiable AWS Nitro Enclave releases',
     '',
@@ -134,11 +135,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await cmd.run(rest);
   } catch (e) {
-    return report(e, json);
+    return await report(e, json);
   }
 }
 
-function report(raw: unknown, json: boolean): number {
+async function report(raw: unknown, json: boolean): Promise<number> {
+  // the verifier loads only on this path: --help and dispatch do not need it
+  const { errorText } = await import('#verifier');
   const e = normalizeError(raw);
   const code = exitCodeFor(e);
   if (json) {
@@ -151,7 +154,7 @@ function report(raw: unknown, json: boolean): number {
   } else if (e instanceof Error && e.name === 'UsageError') {
     console.error(`keycast: ${e.message} (see --help)`);
   } else if (isCoded(e)) {
-    console.error(`keycast: ${e.message}`);
+    console.error(`keycast: ${errorText(e)}`); // CODE: message
   } else {
     console.error(`keycast: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }

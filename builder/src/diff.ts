@@ -7,7 +7,7 @@
  * tool; use describe-eif for bounded-memory measurement). Malformed inputs → VerifierError.
  */
 import { createHash } from 'node:crypto';
-import { S_IFMT, readCpio, scanEif, EIF_SECTION_HEADER_SIZE, type CpioEntry, type EifScan } from '#verifier';
+import { S_IFMT, compareUtf8, readCpio, scanEif, EIF_SECTION_HEADER_SIZE, type CpioEntry, type EifScan } from '#verifier';
 
 export interface FileChange { ramdisk: number; path: string; changes: string[]; a?: string; b?: string }
 
@@ -36,7 +36,7 @@ export function diffCpio(ramdisk: number, a: Uint8Array, b: Uint8Array): { files
   const rb = readCpio(b);
   const ma = new Map(ra.entries.map((e) => [e.name, e]));
   const mb = new Map(rb.entries.map((e) => [e.name, e]));
-  const names = [...new Set([...ma.keys(), ...mb.keys()])].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  const names = [...new Set([...ma.keys(), ...mb.keys()])].sort(compareUtf8);
   const files: FileChange[] = [];
   for (const n of names) {
     const x = ma.get(n);

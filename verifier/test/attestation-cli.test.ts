@@ -116,6 +116,30 @@ test('CLI --log: logged → 0, revoked → RELEASE_REVOKED, unknown → RELEASE_
   }
 });
 
+test('CLI --log: an unreachable log or an HTTP failure is exit 3 with a coded LOG_* error; text output prints the code once', async () => {
+  const { createServer: httpServer } = await import('node:http');
+  const closed = httpServer();
+  await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
+  const deadUrl = `http://127.0.0.1:${(closed.address() as { port: number }).port}`;
+  await new Promise((ok) => closed.close(ok)); // nothing listens there now
+  const failing = httpServer((_req, res) => res.writeHead(500).end('boom'));
+  await new Promise<void>((ok) => failing.listen(0, '127.0.0.1', ok));
+  try {
+    const down = await keycast([...base, '--log', deadUrl, '--log-key', logKey.vkey]);
+    assert.deepEqual([down.code, JSON.parse(down.stdout).code], [3, 'LOG_UNAVAILABLE']);
+    const url = `http://127.0.0.1:${(failing.address() as { port: number }).port}`;
+    const http = await keycast([...base, '--log', url, '--log-key', logKey.vkey]);
+    assert.equal(http.code, 3, http.stderr);
+    assert.match(JSON.parse(http.stdout).code, /^LOG_(UNAVAILABLE|REFUSED)$/);
+    const text = await keycast(base.filter((a) => a !== '--json').concat(['--log', url, '--log-key', logKey.vkey]));
+    assert.equal(text.code, 3);
+    assert.match(text.stderr, /^keycast: (LOG_\w+): /m);
+    assert.doesNotMatch(text.stderr, /(LOG_\w+): \1/);
+  } finally {
+    failing.close();
+  }
+});
+
 test('CLI --log --witness: the checkpoint must be cosigned by the pinned witnesses, recently; flags are checked', async () => {
   const witness = generateNoteKey('witness.keycast.test/w1');
   const stranger = generateNoteKey('witness.keycast.test/w2');

@@ -10,6 +10,7 @@
  * COSE_MALFORMED; verifyCoseSign1 is a raw primitive and returns a boolean.
  */
 import { sign, verify, type KeyObject } from 'node:crypto';
+import { bytesEqual } from '../bytes.ts';
 import { VerifierError } from '../errors.ts';
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
 
@@ -42,7 +43,7 @@ export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   if (!Array.isArray(item) || item.length !== 4) malformed('not a 4-element array');
   const [prot, unprotected, payload, signature] = item;
   if (!(prot instanceof Uint8Array)) malformed('protected header is not a byte string');
-  if (!equal(prot, ES384_PROTECTED)) malformed('protected header must be exactly {1: -35} (ES384)', { protected: prot });
+  if (!bytesEqual(prot, ES384_PROTECTED)) malformed('protected header must be exactly {1: -35} (ES384)', { protected: prot });
   if (!(unprotected instanceof Map) || unprotected.size !== 0) malformed('unprotected header must be an empty map');
   if (!(payload instanceof Uint8Array)) malformed('payload is not an attached byte string');
   if (!(signature instanceof Uint8Array)) malformed('signature is not a byte string');
@@ -66,8 +67,4 @@ export function signCoseSign1(payload: Uint8Array, privateKey: KeyObject): Uint8
   if (privateKey.type !== 'private' || privateKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw new TypeError('signCoseSign1: need a P-384 private key');
   const signature = sign('sha384', sigStructure(ES384_PROTECTED, payload), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return encodeCbor([ES384_PROTECTED, new Map(), payload, new Uint8Array(signature)]);
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }

@@ -9,6 +9,8 @@
  * never reuse or rename a code: the CLI maps them to exit codes and HTTP servers map them to
  * statuses.
  */
+import { toHex } from './bytes.ts';
+
 export const VERIFIER_ERROR_CODES = [
   // input shape
   'MALFORMED',
@@ -93,7 +95,7 @@ export class VerifierError extends Error {
 
 function jsonEvidence(e: Evidence): Evidence {
   const out: Evidence = {};
-  for (const [k, v] of Object.entries(e)) out[k] = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+  for (const [k, v] of Object.entries(e)) out[k] = v instanceof Uint8Array ? toHex(v) : v;
   return out;
 }
 

@@ -9,6 +9,8 @@
  * never reuse or rename a code: the CLI maps them to exit codes and HTTP servers map them to
  * statuses.
  */
+import { toHex } from './bytes.ts';
+
 export const VERIFIER_ERROR_CODES = [
   // input shape
   'MALFORMED',
@@ -123,7 +125,7 @@ export function jsonEvidence(e: Evidence): Evidence {
 }
 
 function hexIfBytes(v: unknown): unknown {
-  return v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+  return v instanceof Uint8Array ? toHex(v) : v;
 }
 
 /** One line for text output: `CODE: message` for a coded error, the message otherwise. */

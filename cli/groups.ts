@@ -41,3 +41,6 @@ group(['demo'], () => import('./demo.ts'), [
 group([], () => import('./aliases.ts'), [
   ['release verify', 'deprecated name of keycast verify release --bundle'],
 ]);
+group([], () => import('./verify-rebuild.ts'), [
+  ['verify rebuild', 'rebuild an enclave image from its lock and compare PCR0/1/2 with the logged release'],
+]);

@@ -19,6 +19,10 @@ import { hexArg, usageError, witnessFlags, type Command, type WitnessFlags } fro
 import { studioCommands } from './cli/commands.ts';
 
 export { readUserFile };
+// For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
+export { verifyReleaseThroughLog, readKeys, type LoggedReleaseCheck } from './cli/release.ts';
+export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
+export { WITNESS_HELP, parse as parseVerifyFlags, usageError as verifyUsageError } from './cli/flags.ts';
 
 /** Base64 of a maximal COSE_Sign1, with room for line breaks: the most a DOC file may hold. */
 const MAX_DOC_FILE_BYTES = Math.ceil(MAX_COSE_BYTES / 3) * 4 * 2;

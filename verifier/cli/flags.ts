@@ -70,7 +70,6 @@ export function positiveInt(s: string | undefined, name: string, dflt: number): 
 
 export interface WitnessFlags { vkeys: string[]; threshold: number; maxAgeSeconds: number }
 
-export const WITNESS_OPTIONS = { witness: { type: 'string', multiple: true }, 'witness-threshold': { type: 'string' }, 'max-checkpoint-age': { type: 'string' } } as const;
 
 export const WITNESS_HELP = `  --witness VKEY        the checkpoint must be cosigned (cosignature/v1) by this witness (vkey or
                         a file holding it); repeatable

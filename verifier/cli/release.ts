@@ -74,6 +74,64 @@ export async function readAllEntries(client: LogClient, cp: WitnessedCheckpoint,
   return out;
 }
 
+
+export interface LoggedReleaseCheck {
+  index: number;
+  entry: DecodedEntry;
+  publisher: ReleaseSigner;
+  current: WitnessedCheckpoint;
+  previous: { size: number } | null;
+  endorsements: Endorsement[];
+}
+
+/**
+ * Steps 1–6 of the help below, from the log flags in `v`: the release (the newest of a PCR0, or a
+ * checked bundle's entry) proven in the log's current tree, held against the remembered one,
+ * published by a pinned key, active by the log's signed statement, and rebuilt k times.
+ */
+export async function verifyReleaseThroughLog(v: Values, target: { pcr0: string } | { bundle: { verified: VerifiedRelease; publisher: ReleaseSigner } }, publishers: ReleaseSigner[], rebuilders: ReleaseSigner[] = [], k = 0): Promise<LoggedReleaseCheck> {
+  const log = logSetup(v);
+  say(`keycast: reading ${new URL('checkpoint', log.client.url).href}`);
+  const { current, previous } = await currentCheckpoint(log.client, log.store, log.logKey);
+  const cp = current.checkpoint;
+  let index: number;
+  let entry: DecodedEntry;
+  let publisher: ReleaseSigner;
+  if ('bundle' in target) {
+    const bundle = target.bundle;
+    const tle = bundle.verified.tlogEntries.find((t) => t.checkpoint !== undefined)!;
+    index = tle.logIndex;
+    entry = bundle.verified.entry;
+    publisher = bundle.publisher;
+    if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the bundle's entry ${index} is beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
+    await log.client.inclusionProof(index, hashLeaf(entry.leaf), current);
+  } else {
+    const pcr0 = target.pcr0;
+    const answer = await log.client.lookup('pcr0', pcr0);
+    if (answer === null) throw notLogged(fromHexStrict(pcr0), log.client.url.href);
+    index = answer.index;
+    const leaf = fromBase64(answer.entry);
+    entry = decodeLeaf(leaf);
+    if (entry.kind !== 'release' || entry.pcr0 !== pcr0) throw new VerifierError('PCR_MISMATCH', `log entry ${index} is not a release of this PCR0`, { pcr: 0, index, kind: entry.kind, expected: pcr0, actual: entry.pcr0 });
+    if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the lookup names entry ${index}, beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
+    const proof = await log.client.inclusionProof(index, hashLeaf(leaf), current);
+    const rebuilt = checkBundle(bundleFromLog(entry, index, proof, current, log.logKey), log.logKey, publishers);
+    entry = rebuilt.verified.entry;
+    publisher = rebuilt.publisher;
+  }
+  const { status, note } = await log.client.signedStatus(index, current);
+  try {
+    requireActiveStatus(status, cp, { index, pcr0: entry.pcr0 });
+  } catch (e) {
+    if (e instanceof VerifierError && e.code === 'RELEASE_REVOKED') throw new VerifierError('RELEASE_REVOKED', e.message.replace(/^[A-Z_]+: /, ''), { ...e.evidence, statement: note, checkpoint: current.note }, { cause: e });
+    throw e;
+  }
+  let endorsements: Endorsement[] = [];
+  if (k > 0) endorsements = requireEndorsements({ index, entry }, await readAllEntries(log.client, current), rebuilders, k);
+
+  return { index, entry, publisher, current, previous, endorsements };
+}
+
 export const verifyRelease: Command = {
   path: ['verify', 'release'],
   summary: 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds',
@@ -134,43 +192,9 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
       return 0;
     }
 
-    const log = logSetup(v);
-    say(`keycast: reading ${new URL('checkpoint', log.client.url).href}`);
-    const { current, previous } = await currentCheckpoint(log.client, log.store, log.logKey);
+    const r = await verifyReleaseThroughLog(v, bundle === undefined ? { pcr0: pcr0! } : { bundle }, publishers, rebuilders, k);
+    const { index, entry, publisher, current, previous, endorsements } = r;
     const cp = current.checkpoint;
-    let index: number;
-    let entry: DecodedEntry;
-    let publisher: ReleaseSigner;
-    if (bundle !== undefined) {
-      const tle = bundle.verified.tlogEntries.find((t) => t.checkpoint !== undefined)!;
-      index = tle.logIndex;
-      entry = bundle.verified.entry;
-      publisher = bundle.publisher;
-      if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the bundle's entry ${index} is beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
-      await log.client.inclusionProof(index, hashLeaf(entry.leaf), current);
-    } else {
-      const answer = await log.client.lookup('pcr0', pcr0!);
-      if (answer === null) throw notLogged(fromHexStrict(pcr0!), log.client.url.href);
-      index = answer.index;
-      const leaf = fromBase64(answer.entry);
-      entry = decodeLeaf(leaf);
-      if (entry.kind !== 'release' || entry.pcr0 !== pcr0) throw new VerifierError('PCR_MISMATCH', `log entry ${index} is not a release of this PCR0`, { pcr: 0, index, kind: entry.kind, expected: pcr0, actual: entry.pcr0 });
-      if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the lookup names entry ${index}, beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
-      const proof = await log.client.inclusionProof(index, hashLeaf(leaf), current);
-      const rebuilt = checkBundle(bundleFromLog(entry, index, proof, current, log.logKey), log.logKey, publishers);
-      entry = rebuilt.verified.entry;
-      publisher = rebuilt.publisher;
-    }
-    const { status, note } = await log.client.signedStatus(index, current);
-    try {
-      requireActiveStatus(status, cp, { index, pcr0: entry.pcr0 });
-    } catch (e) {
-      if (e instanceof VerifierError && e.code === 'RELEASE_REVOKED') throw new VerifierError('RELEASE_REVOKED', e.message.replace(/^[A-Z_]+: /, ''), { ...e.evidence, statement: note, checkpoint: current.note }, { cause: e });
-      throw e;
-    }
-    let endorsements: Endorsement[] = [];
-    if (k > 0) endorsements = requireEndorsements({ index, entry }, await readAllEntries(log.client, current), rebuilders, k);
-
     const out = {
       verified: true, mode: bundle === undefined ? 'pcr0' : 'bundle', ...facts(entry, publisher), logIndex: index, status: 'active',
       treeSize: cp.size, origin: cp.origin, cosigners: current.cosigners, previousTreeSize: previous?.size ?? null, endorsements,

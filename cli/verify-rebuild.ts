@@ -1,0 +1,89 @@
+/**
+ * `keycast verify rebuild`: rebuild the enclave image from a lock with the builder, and compare
+ * its PCR0/1/2 with the release the log holds (proven through the log exactly as `keycast verify
+ * release` proves it). On a mismatch, `--released-eif` (its SHA-256 must be the release's) is
+ * compared with the rebuild by diff-eif, which names the sections and files that differ. This
+ * command lives in cli/ because it needs the builder; studios verifying without rebuilding do not.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { VerifierError, type ReleasePredicate } from '#verifier';
+import { build, diffEif, formatDiff, parseLock } from '../builder/index.ts';
+import { LOG_HELP, LOG_OPTIONS, WITNESS_HELP, parseVerifyFlags, readKeys, verifyReleaseThroughLog, verifyUsageError } from '../verifier/cli.ts';
+import type { Command } from './command.ts';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+export const verifyRebuild: Command = {
+  path: ['verify', 'rebuild'],
+  summary: 'rebuild an enclave image from its lock and compare PCR0/1/2 with the logged release',
+  help: `keycast verify rebuild --lock FILE --log URL --log-key VKEY --publisher KEY.pem…
+                       [--release PCR0] [--released-eif FILE] [--out DIR] [--witness VKEY…]
+                       [--state DIR] [--json]
+
+Rebuilds the EIF from --lock (every input checked against its pinned SHA-256) into --out (default
+a new temporary directory), proves the release through the log as keycast verify release does
+(checkpoint, memory, inclusion, Sigstore bundle, publisher, signed status), and compares PCR0,
+PCR1 and PCR2 with the release's.
+
+  --release PCR0        the logged release to reproduce (default: the rebuild's own PCR0)
+  --released-eif FILE   the released image (its SHA-256 must be the release's eif digest): on a
+                        mismatch it is compared with the rebuild, naming what differs
+  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+${LOG_HELP}
+${WITNESS_HELP}
+
+Exit 0 reproduced (then sign it: keycast endorse), 1 not reproduced (PCR_MISMATCH, with the PCRs
+and the differing sections and files as evidence), 2 bad flags, 3 log error, 4 build error,
+6 a file cannot be read.`,
+  async run(args) {
+    const { v } = parseVerifyFlags(args, { ...LOG_OPTIONS, lock: { type: 'string' }, publisher: { type: 'string', multiple: true }, release: { type: 'string' }, 'released-eif': { type: 'string' }, out: { type: 'string' } });
+    const lockPath = v.lock;
+    if (typeof lockPath !== 'string') throw verifyUsageError('--lock FILE is required');
+    const publishers = readKeys(v, 'publisher');
+    if (publishers.length === 0) throw verifyUsageError('--publisher KEY.pem is required: whose releases do you trust?');
+    if (typeof v.log !== 'string') throw verifyUsageError('--log URL is required');
+    const want = typeof v.release === 'string' ? v.release.toLowerCase() : undefined;
+    if (want !== undefined && !/^[0-9a-f]{96}$/.test(want)) throw verifyUsageError('--release: expected a PCR0 of 96 hex digits');
+    const outDir = typeof v.out === 'string' ? v.out : mkdtempSync(join(tmpdir(), 'keycast-rebuild-'));
+
+    say(`keycast: rebuilding from ${lockPath} into ${outDir}`);
+    const rebuilt = await build({ lock: parseLock(readFileSync(lockPath, 'utf8')), lockDir: dirname(lockPath), outDir, verify: true, progress: (m) => say(`keycast: build: ${m}`) });
+    say(`keycast: rebuilt PCR0 ${rebuilt.pcr0}`);
+    const r = await verifyReleaseThroughLog(v, { pcr0: want ?? rebuilt.pcr0 }, publishers);
+    const logged = (r.entry.statement.predicate as ReleasePredicate).measurements;
+    const pcrs = { pcr0: [logged.pcr0, rebuilt.pcr0], pcr1: [logged.pcr1, rebuilt.pcr1], pcr2: [logged.pcr2, rebuilt.pcr2] } as const;
+    const differ = Object.entries(pcrs).filter(([, [a, b]]) => a !== b).map(([k]) => k);
+    const source = (r.entry.statement.predicate as ReleasePredicate).source;
+    if (differ.length === 0) {
+      const out = { reproduced: true, index: r.index, pcr0: rebuilt.pcr0, pcr1: rebuilt.pcr1, pcr2: rebuilt.pcr2, eif: rebuilt.eifPath, eifSha256: rebuilt.sha256, releasedEifSha256: r.entry.eifSha256 ?? null, treeSize: r.current.checkpoint.size };
+      if (v.json === true) console.log(JSON.stringify(out, null, 2));
+      else console.log([
+        `REPRODUCED release #${r.index} of ${r.current.checkpoint.origin}: PCR0, PCR1 and PCR2 match`,
+        `  pcr0 ${rebuilt.pcr0}`, `  eif  ${rebuilt.eifPath} (sha256 ${rebuilt.sha256})`,
+        `  endorse it: keycast endorse --eif ${rebuilt.eifPath} --source ${source.repo}@${source.commit} --lock ${lockPath} --release-index ${r.index} --key YOUR.pem --log ${v.log}`,
+      ].join('\n'));
+      return 0;
+    }
+    const evidence: Record<string, unknown> = { index: r.index, differ, logged: { pcr0: logged.pcr0, pcr1: logged.pcr1, pcr2: logged.pcr2 }, rebuilt: { pcr0: rebuilt.pcr0, pcr1: rebuilt.pcr1, pcr2: rebuilt.pcr2 }, eif: rebuilt.eifPath };
+    let explained = 'pass --released-eif FILE to see which sections and files differ';
+    if (typeof v['released-eif'] === 'string') {
+      const released = readFileSync(v['released-eif']);
+      const digest = createHash('sha256').update(released).digest('hex');
+      if (digest !== r.entry.eifSha256) {
+        throw new VerifierError('MALFORMED', `--released-eif ${v['released-eif']} is not the released image (sha256 ${digest}, the release names ${r.entry.eifSha256})`, { file: v['released-eif'], expected: r.entry.eifSha256 ?? null, actual: digest });
+      }
+      const d = diffEif(released, readFileSync(rebuilt.eifPath));
+      evidence.files = d.files.map((f) => ({ ramdisk: f.ramdisk, path: f.path, changes: f.changes }));
+      evidence.sections = d.sections.filter((s) => !s.same).map((s) => s.index);
+      evidence.diff = formatDiff(d);
+      explained = d.files.length > 0 ? `files that differ: ${d.files.map((f) => f.path).join(', ')}` : `differing sections: ${(evidence.sections as number[]).join(', ')}`;
+      if (v.json !== true) process.stdout.write(`diff (a = released, b = rebuilt):\n${formatDiff(d)}`);
+    }
+    throw new VerifierError('PCR_MISMATCH', `the rebuild does not reproduce release #${r.index}: ${differ.map((k) => k.toUpperCase()).join(', ')} differ; ${explained}`, evidence);
+  },
+};
+
+export const commands: Command[] = [verifyRebuild];

@@ -27,6 +27,7 @@ group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import(
 group(['verify', 'monitor'], () => import('../verifier/cli.ts'), [
   ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
   ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
+  ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
   ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
 ]);
 group(['nsm'], () => import('../enclave/cli.ts'), [

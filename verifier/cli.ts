@@ -8,14 +8,13 @@
  *       [--allow-debug] [--trust-root FILE ...] [--nonce HEX] [--user-data HEX] [--max-age SECONDS]
  *       [--log URL --log-key VKEY] [--json]
  */
-import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
   verifyAttestationDocument, parseAttestationDocument, LogClient, toHex,
-  AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, MAX_CERTIFICATE_BYTES, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
+  AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
 import { readInput, readUserFile, readVkey } from './cli/io.ts';
-import { hexArg, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
+import { hexArg, readRoot, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
 
 export { readUserFile };
@@ -26,7 +25,6 @@ export { WITNESS_HELP, parse as parseVerifyFlags, usageError as verifyUsageError
 
 /** Base64 of a maximal COSE_Sign1, with room for line breaks: the most a DOC file may hold. */
 const MAX_DOC_FILE_BYTES = Math.ceil(MAX_COSE_BYTES / 3) * 4 * 2;
-const MAX_ROOT_FILE_BYTES = MAX_CERTIFICATE_BYTES * 2;
 
 /** DOC: a file (or `-` for stdin) holding the raw CBOR or base64 of it. */
 export function readDocument(arg: string): Uint8Array {
@@ -35,15 +33,6 @@ export function readDocument(arg: string): Uint8Array {
   const text = new TextDecoder().decode(raw).replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw usageError(`DOC ${arg} holds neither CBOR nor base64 of an attestation document`);
   return new Uint8Array(Buffer.from(text, 'base64'));
-}
-
-function readRoot(file: string): Uint8Array {
-  const bytes = readUserFile(file, MAX_ROOT_FILE_BYTES, '--trust-root');
-  try {
-    return new Uint8Array(new X509Certificate(bytes).raw);
-  } catch {
-    throw usageError(`--trust-root ${file}: not a PEM or DER certificate`);
-  }
 }
 
 function parseAt(v: string | undefined, doc: Uint8Array): Date {

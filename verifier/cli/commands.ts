@@ -2,5 +2,6 @@
 import type { Command } from './flags.ts';
 import { verifyRelease } from './release.ts';
 import { monitor } from './monitor.ts';
+import { verifyEnclave } from './enclave.ts';
 
-export const studioCommands: Command[] = [verifyRelease, monitor];
+export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor];

@@ -3,9 +3,10 @@
  * internal, so not #cli-kit), the UsageError cli/exit-codes.ts maps to exit 2, strict parsing,
  * and the flags several `keycast verify …` commands share (log, witnesses, hex).
  */
+import { X509Certificate } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { fromHex } from '../index.ts';
-import { readVkey } from './io.ts';
+import { MAX_CERTIFICATE_BYTES, fromHex } from '../index.ts';
+import { readUserFile, readVkey } from './io.ts';
 
 export interface Command {
   path: string[];
@@ -88,4 +89,14 @@ export function witnessFlags(v: { witness?: string[]; 'witness-threshold'?: stri
   const threshold = positiveInt(v['witness-threshold'], 'witness-threshold', vkeys.length);
   if (threshold > vkeys.length) throw usageError(`--witness-threshold ${threshold} exceeds the ${vkeys.length} witnesses given`);
   return { vkeys, threshold, maxAgeSeconds: positiveInt(v['max-checkpoint-age'], 'max-checkpoint-age', 3600) };
+}
+
+/** --trust-root FILE: a PEM or DER certificate to trust INSTEAD of the AWS root (test PKIs). */
+export function readRoot(file: string): Uint8Array {
+  const bytes = readUserFile(file, MAX_CERTIFICATE_BYTES * 2, '--trust-root');
+  try {
+    return new Uint8Array(new X509Certificate(bytes).raw);
+  } catch {
+    throw usageError(`--trust-root ${file}: not a PEM or DER certificate`);
+  }
 }

@@ -1,0 +1,80 @@
+/**
+ * `keycast verify enclave` against the simulator behind a loopback host and a real log: an
+ * enclave running a logged, active release passes and its bound keys are written for sealing;
+ * an unlogged image and a replayed document (a host answering an old nonce) are refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SimulatedNsm, createTestPki } from '../enclave/index.ts';
+import { createLog } from '../log-server/index.ts';
+import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
+import { createHash } from 'node:crypto';
+
+const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
+const ORIGIN = 'releases.keycast.test/enclave';
+
+function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+  });
+}
+
+const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
+const HPKE = new Uint8Array(32).fill(0x11);
+const BINDING = new TextEncoder().encode('identity-binding');
+
+/** A host serving GET /v1/attestation from an NSM; `replay` answers every request with the first document. */
+function host(nsm: SimulatedNsm, replay = false): Promise<{ url: string; server: Server }> {
+  let first: Uint8Array | undefined;
+  const server = createServer(async (req, res) => {
+    const u = new URL(req.url ?? '/', 'http://h');
+    const nonce = u.searchParams.get('nonce');
+    if (u.pathname !== '/v1/attestation' || nonce === null) return void res.writeHead(404).end();
+    const doc = replay && first ? first : await nsm.attestation({ nonce: Buffer.from(nonce, 'hex'), publicKey: HPKE, userData: BINDING });
+    first ??= doc;
+    res.writeHead(200, { 'content-type': 'application/cbor' }).end(Buffer.from(doc));
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
+}
+
+test('verify enclave: a logged release passes and its keys are written; unlogged and replayed are refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-enclave-'));
+  const { vkey } = createLog(join(dir, 'log'), ORIGIN);
+  const p = newPublisher();
+  writeFileSync(join(dir, 'publisher.pem'), p.publicPem);
+  const { url } = await listenLog(t, join(dir, 'log'), [p.publicPem], join(dir, 'log'));
+  const r = await fetch(`${url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: releaseBundle(p, 'live') });
+  assert.equal(r.status, 200);
+
+  const pki = createTestPki();
+  writeFileSync(join(dir, 'root.pem'), pki.rootPem);
+  const logged = new SimulatedNsm({ pki, pcrs: { pcr0: releaseFields('live').pcr0, pcr1: sha384('pcr1-live'), pcr2: sha384('pcr2-live') } });
+  const unlogged = new SimulatedNsm({ pki, pcrs: { pcr0: sha384('x'), pcr1: sha384('y'), pcr2: sha384('z') } });
+  const good = await host(logged);
+  const stale = await host(logged, true);
+  const other = await host(unlogged);
+  t.after(() => [good, stale, other].forEach((h) => h.server.close()));
+  const flags = ['--log', url, '--log-key', vkey, '--publisher', join(dir, 'publisher.pem'), '--trust-root', join(dir, 'root.pem'), '--state', join(dir, 'state'), '--json'];
+
+  await fetch(`${stale.url}/v1/attestation?nonce=${'00'.repeat(32)}`); // the document the replaying host will keep serving
+  const [ok, replayed, notLogged, noRoot] = await Promise.all([
+    keycast(['verify', 'enclave', good.url, ...flags, '--out', join(dir, 'enclave.json')]),
+    keycast(['verify', 'enclave', stale.url, ...flags]),
+    keycast(['verify', 'enclave', other.url, ...flags]),
+    keycast(['verify', 'enclave', good.url, ...flags.filter((f, i, a) => f !== '--trust-root' && a[i - 1] !== '--trust-root')]),
+  ]);
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  const out = JSON.parse(ok.stdout);
+  assert.deepEqual([out.releaseIndex, out.status, out.pcr0], [0, 'active', releaseFields('live').pcr0]);
+  assert.equal(out.publicKey, Buffer.from(HPKE).toString('base64'));
+  assert.equal(out.userData, Buffer.from(BINDING).toString('base64'));
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'enclave.json'), 'utf8')), out);
+  assert.deepEqual([replayed.code, JSON.parse(replayed.stdout).code], [1, 'NONCE_MISMATCH']);
+  assert.deepEqual([notLogged.code, JSON.parse(notLogged.stdout).code], [1, 'RELEASE_NOT_LOGGED']);
+  assert.deepEqual([noRoot.code, JSON.parse(noRoot.stdout).code], [1, 'ROOT_UNTRUSTED'], 'the test PKI is not trusted by default');
+});

@@ -1,0 +1,125 @@
+/**
+ * `keycast verify enclave HOST_URL`: is the enclave behind this host running a logged, active
+ * release, right now? Sends a fresh random nonce to the host's GET /v1/attestation, verifies the
+ * document (chain to the AWS root or --trust-root, signature, this nonce, freshness), proves its
+ * PCR0 is a logged, active release through the log (as keycast verify release does) and that
+ * PCR1/PCR2 are the release's too, and prints the keys bound in the document: public_key (the
+ * HPKE key studios encrypt to) and user_data (the enclave's identity binding, with the receipt
+ * key). --out writes them as JSON for sealing content keys to this enclave.
+ */
+import { randomBytes } from 'node:crypto';
+import { VerifierError, MAX_COSE_BYTES, toBase64, toHex, verifyAttestationDocument, type ReleasePredicate } from '../index.ts';
+import { WITNESS_HELP, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
+import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
+import { readKeys, verifyReleaseThroughLog } from './release.ts';
+import { writeAtomic } from './state.ts';
+import { dirname, resolve } from 'node:path';
+
+const HOST_TIMEOUT_MS = 30_000;
+
+function hostError(url: string, reason: string, evidence: Record<string, unknown> = {}): Error {
+  const e = new Error(`the host at ${url}: ${reason}`) as Error & { code: string; evidence: Record<string, unknown> };
+  e.name = 'IoError';
+  e.code = 'EHOST';
+  e.evidence = { url, ...evidence };
+  return e;
+}
+
+/** GET the document, with a timeout over headers and body and a byte cap (a host is not trusted either). */
+async function fetchAttestation(host: string, nonce: Uint8Array): Promise<Uint8Array> {
+  const url = new URL(`v1/attestation?nonce=${toHex(nonce)}`, host.endsWith('/') ? host : `${host}/`);
+  const signal = AbortSignal.timeout(HOST_TIMEOUT_MS);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal, headers: { accept: 'application/cbor' } });
+  } catch (e) {
+    throw hostError(url.href, `unreachable (${(e as Error).message})`);
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => {});
+    throw hostError(url.href, `answered HTTP ${res.status}`, { status: res.status });
+  }
+  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  if (type !== 'application/cbor') {
+    await res.body?.cancel().catch(() => {});
+    throw hostError(url.href, `answered ${type || 'no content type'}, not application/cbor`);
+  }
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  try {
+    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+      n += c.length;
+      if (n > MAX_COSE_BYTES) throw new VerifierError('OVERSIZED', `the host's attestation document is larger than ${MAX_COSE_BYTES} bytes`, { url: url.href, cap: MAX_COSE_BYTES });
+      chunks.push(c);
+    }
+  } catch (e) {
+    if (e instanceof VerifierError) throw e;
+    throw hostError(url.href, `the answer did not arrive (${(e as Error).message})`);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+export const verifyEnclave: Command = {
+  path: ['verify', 'enclave'],
+  summary: 'attest a live enclave with a fresh nonce and prove it runs a logged, active release',
+  help: `keycast verify enclave HOST_URL --log URL --log-key VKEY --publisher KEY.pem…
+                       [--witness VKEY…] [--trust-root FILE] [--max-age S] [--out ENCLAVE.json]
+                       [--state DIR] [--json]
+
+Sends a fresh 32-byte random nonce to HOST_URL/v1/attestation, then verifies the document: its
+chain to the AWS Nitro root (or --trust-root, for the simulator's test PKI), its signature,
+that it carries this very nonce (a replayed document is NONCE_MISMATCH) and is at most --max-age
+seconds old (default 300), not debug mode. Its PCR0 must be a logged, active release signed by a
+--publisher key (proven through the log as keycast verify release does), and its PCR1/PCR2 the
+release's. Prints the keys the document binds: public_key (the HPKE key you encrypt to) and
+user_data (the enclave's identity binding, which names its receipt key).
+
+  --out ENCLAVE.json    write { host, pcr0, releaseIndex, publicKey, userData (base64), ... }
+  --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root (test PKIs)
+  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+${LOG_HELP}
+${WITNESS_HELP}
+
+Exit 0 verified, 1 refused (code and evidence), 2 bad flags, 3 log error, 6 the host or a file
+cannot be read.`,
+  async run(args) {
+    const { v, positionals } = parse(args, { ...LOG_OPTIONS, publisher: { type: 'string', multiple: true }, 'trust-root': { type: 'string', multiple: true }, 'max-age': { type: 'string' }, out: { type: 'string' } }, 1);
+    const host = positionals[0];
+    if (host === undefined || !/^https?:\/\//.test(host)) throw usageError('give the host as HOST_URL (http:// or https://)');
+    const publishers = readKeys(v, 'publisher');
+    if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
+    if (str(v, 'log') === undefined) throw usageError('--log URL is required: the enclave must run a logged release');
+    const roots = list(v, 'trust-root').map(readRoot);
+    const maxAge = positiveInt(str(v, 'max-age'), 'max-age', 300);
+
+    const nonce = new Uint8Array(randomBytes(32));
+    say(`keycast: asking ${host} for an attestation with nonce ${toHex(nonce)}`);
+    const doc = await fetchAttestation(host, nonce);
+    const att = verifyAttestationDocument(doc, { at: new Date(), policy: { nonce, maxAgeMs: maxAge * 1000, allowDebug: false }, ...(roots.length > 0 ? { trustedRoots: roots } : {}) });
+    const pcr0 = toHex(att.pcrs.get(0)!);
+    const r = await verifyReleaseThroughLog(v, { pcr0 }, publishers);
+    const m = (r.entry.statement.predicate as ReleasePredicate).measurements;
+    for (const [i, want] of [[1, m.pcr1], [2, m.pcr2]] as const) {
+      const got = att.pcrs.get(i);
+      if (got === undefined || toHex(got) !== want) throw new VerifierError('PCR_MISMATCH', `PCR${i} of the enclave is not release #${r.index}'s`, { pcr: i, index: r.index, expected: want, actual: got === undefined ? null : toHex(got) });
+    }
+    const out = {
+      verified: true, host, moduleId: att.moduleId, timestamp: new Date(att.timestamp).toISOString(), pcr0, releaseIndex: r.index,
+      origin: r.current.checkpoint.origin, treeSize: r.current.checkpoint.size, status: 'active',
+      publicKey: att.publicKey === null ? null : toBase64(att.publicKey), userData: att.userData === null ? null : toBase64(att.userData),
+      nonce: toHex(nonce), rootSha256: att.rootSha256,
+    };
+    const file = str(v, 'out');
+    if (file !== undefined) writeAtomic(resolve(file), dirname(resolve(file)), new TextEncoder().encode(JSON.stringify(out, null, 2) + '\n'));
+    if (v.json === true) console.log(JSON.stringify(out, null, 2));
+    else console.log([
+      `OK enclave ${att.moduleId} at ${host} runs release #${r.index} of ${out.origin} (active in its tree of ${out.treeSize})`,
+      `  pcr0        ${pcr0}`,
+      `  attested    ${out.timestamp}, with the nonce sent`,
+      `  public_key  ${out.publicKey ?? '(none)'}   (HPKE: encrypt content keys to this)`,
+      `  user_data   ${out.userData ?? '(none)'}   (identity binding: the receipt key)`,
+      ...(file !== undefined ? [`  wrote       ${file}`] : []),
+    ].join('\n'));
+    return 0;
+  },
+};

@@ -1623,12 +1623,11 @@ function utf8(s) {
   return utf8Encode(s);
 }
 
-var VerifierError = class extends Error {
-  name = "VerifierError";
+var CodedError = class extends Error {
   code;
   evidence;
   constructor(code, message, evidence = {}, options) {
-    super(`${code}: ${message}`, options), this.code = code, this.evidence = evidence;
+    super(message, options), this.code = code, this.evidence = evidence;
   }
   /** A JSON view for CLIs and HTTP bodies; byte strings become hex. */
   toJSON() {
@@ -1637,9 +1636,15 @@ var VerifierError = class extends Error {
 };
 function jsonEvidence(e) {
   let out = {};
-  for (let [k, v] of Object.entries(e)) out[k] = v instanceof Uint8Array ? toHex(v) : v;
+  for (let [k, v] of Object.entries(e)) out[k] = Array.isArray(v) ? v.map(hexIfBytes) : hexIfBytes(v);
   return out;
 }
+function hexIfBytes(v) {
+  return v instanceof Uint8Array ? toHex(v) : v;
+}
+var VerifierError = class extends CodedError {
+  name = "VerifierError";
+};
 function isVerifierError(e, code) {
   return e instanceof VerifierError && (code === void 0 || e.code === code);
 }
@@ -2033,7 +2038,7 @@ function checkCheckpointConsistency(proof, older, newer, notes = {}) {
   try {
     checkConsistency(proof, older.size, newer.size, older.rootHash, newer.rootHash);
   } catch (e) {
-    throw isVerifierError(e) ? new VerifierError(e.code, e.message.replace(/^[A-Z_]+: /, ""), { ...e.evidence, ...evidence }, { cause: e }) : e;
+    throw isVerifierError(e) ? new VerifierError(e.code, e.message, { ...e.evidence, ...evidence }, { cause: e }) : e;
   }
 }
 
@@ -2208,7 +2213,7 @@ function verifyTlogProof(text, opts) {
   try {
     checkInclusion(p.proof, p.index, checkpoint.size, leafHash, checkpoint.rootHash);
   } catch (e) {
-    throw isVerifierError(e) ? new VerifierError(e.code, e.message.replace(/^[A-Z_]+: /, ""), { ...e.evidence, checkpoint: p.checkpoint }, { cause: e }) : e;
+    throw isVerifierError(e) ? new VerifierError(e.code, e.message, { ...e.evidence, checkpoint: p.checkpoint }, { cause: e }) : e;
   }
   return p.extra === void 0 ? { index: p.index, checkpoint, cosigners } : { index: p.index, checkpoint, cosigners, extra: p.extra };
 }

@@ -156,3 +156,39 @@ test('monitor: events, a lying status statement, a fork through another view, an
     if (m === 'slow') assert.match(r.stderr, /retry 1 of 3/, 'retries are said on stderr');
   }
 });
+
+test('monitor --follow: keeps reading and reports each new entry once', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-follow-'));
+  const { vkey } = createLog(join(dir, 'a'), ORIGIN);
+  const p = newPublisher();
+  const a = await listenLog(t, join(dir, 'a'), [p.publicPem], join(dir, 'a'));
+  await add(a.url, releaseBundle(p, 'f1'));
+  const child = spawn(process.execPath, [BIN, 'monitor', '--log', a.url, '--log-key', vkey, '--state', join(dir, 'state'), '--follow', '--interval', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill());
+  const passes: Array<{ treeSize: number; events: Array<{ type: string; index: number }> }> = [];
+  let buf = '';
+  const waiters = new Set<() => void>();
+  child.stdout!.on('data', (d) => {
+    buf += d;
+    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) passes.push(JSON.parse(buf.slice(0, i)));
+    for (const w of waiters) w();
+  });
+  const waitFor = (pred: () => boolean) => new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`timed out; passes: ${JSON.stringify(passes)}`)), 45_000);
+    const check = () => {
+      if (!pred()) return;
+      clearTimeout(timer);
+      waiters.delete(check);
+      ok();
+    };
+    waiters.add(check);
+    check();
+  });
+  await waitFor(() => passes.length >= 1);
+  assert.deepEqual(passes[0]!.events.map((e) => e.index), [0]);
+  await add(a.url, releaseBundle(p, 'f2'));
+  await waitFor(() => passes.some((x) => x.treeSize === 2));
+  const events = passes.flatMap((x) => x.events.map((e) => e.index));
+  assert.deepEqual(events, [0, 1], 'each entry reported once across passes');
+});

@@ -16,7 +16,7 @@ import { verifyAttestationDocument, parseAttestationDocument, parseCertificate, 
 const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string', default: '6' } } });
 const SECONDS = Number(values.seconds);
 
-const DIR = resolve(import.meta.dirname, '../../../shared/testvectors/nitro/attestation');
+const DIR = resolve(import.meta.dirname, '../../testdata/nitro/attestation');
 const NAME = 'marlin-verifier-2024-08-07';
 const bytes = new Uint8Array(readFileSync(resolve(DIR, `${NAME}.cbor`)));
 const at = new Date(JSON.parse(readFileSync(resolve(DIR, `${NAME}.json`), 'utf8')).verify_at_unix_ms);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const V = resolve(REPO, '../shared/testvectors/nitro/eif');
+const V = resolve(REPO, 'testdata/nitro/eif');
 const small = process.argv.includes('--small');
 const MiB = 1 << 20;
 const ROUNDS = 5;

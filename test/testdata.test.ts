@@ -10,7 +10,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const TESTDATA = resolve(import.meta.dirname, '../testdata');
-const sets = readdirSync(TESTDATA).filter((n) => statSync(join(TESTDATA, n)).isDirectory()).sort();
+const sets = readdirSync(TESTDATA)
+  .filter((n) => statSync(join(TESTDATA, n)).isDirectory())
+  .sort();
 
 function filesUnder(dir: string, prefix = ''): string[] {
   return readdirSync(join(dir, prefix)).flatMap((n) => {
@@ -32,8 +34,17 @@ for (const set of sets) {
       assert.ok(m, `malformed SHA256SUMS line: ${line}`);
       listed.set(m[2]!, m[1]!);
     }
-    const present = filesUnder(dir).filter((f) => f !== 'SHA256SUMS' && f !== 'README.md').sort();
+    const present = filesUnder(dir)
+      .filter((f) => f !== 'SHA256SUMS' && f !== 'README.md')
+      .sort();
     assert.deepEqual(present, [...listed.keys()].sort());
-    for (const [f, want] of listed) assert.equal(createHash('sha256').update(readFileSync(join(dir, f))).digest('hex'), want, `${set}/${f} was changed`);
+    for (const [f, want] of listed)
+      assert.equal(
+        createHash('sha256')
+          .update(readFileSync(join(dir, f)))
+          .digest('hex'),
+        want,
+        `${set}/${f} was changed`,
+      );
   });
 }

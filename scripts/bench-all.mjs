@@ -130,7 +130,9 @@ for (const r of runs) {
     for (const f of res.figures) {
       const base = f.baseline
         ? `${cell(f.baseline.what)}: ${num(f.baseline.value)} ${f.baseline.unit}`
-        : '— (absolute budget)';
+        : f.target
+          ? '— (absolute budget)'
+          : '—';
       const ok = meets(f);
       lines.push(
         `| ${cell(f.figure)} | ${num(f.value)} ${f.unit} | ${base} | ${f.ratio === null ? '—' : f.ratio} | ${targetText(f.target)} | ${ok === null ? '—' : ok ? 'yes' : '**no**'} |`,

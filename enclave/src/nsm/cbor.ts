@@ -1,7 +1,7 @@
 /**
  * The small CBOR subset (RFC 8949) the NSM API speaks: unsigned ints, byte strings, text
  * strings, arrays, maps, booleans and null — exactly what serde_cbor 0.11 emits for the
- * nsm-api Request/Response enums (see testvectors/nitro/nsm-cbor-encodings.json).
+ * nsm-api Request/Response enums (see testdata/nitro/nsm-cbor-encodings.json).
  *
  * Encoding is deterministic: shortest-form heads, definite lengths, map entries in insertion
  * order (serde emits struct fields in declaration order, so callers build maps in that order).

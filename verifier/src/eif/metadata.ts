@@ -1,6 +1,6 @@
 /**
  * The EIF v4 metadata section (IMGFMT src/defs/mod.rs `EifIdentityInfo`/`EifBuildInfo`;
- * shared/notes/nitro.md §1.5): compact `serde_json::to_vec` of
+ * exact bytes in testdata/nitro/eif/*.json): compact `serde_json::to_vec` of
  *   {"ImageName","ImageVersion","BuildMetadata":{"BuildTime","BuildTool","BuildToolVersion",
  *    "OperatingSystem","KernelVersion"},"DockerInfo":<Value>,"CustomMetadata":<Value>}
  * Struct fields keep declaration order; `serde_json::Value` objects (DockerInfo,

@@ -95,3 +95,6 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// Limits every Keycast HTTP server runs with (pure options; the servers apply them).
+export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
+export type { ServerLimits } from './src/server-limits.ts';

@@ -16,6 +16,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { LogError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { toHttpError } from './errors.ts';
+import { strictUtf8Body } from './body.ts';
 import { writeRoutes } from './routes/write.ts';
 import { tileRoutes } from './routes/tiles.ts';
 import { readRoutes } from './routes/reads.ts';
@@ -47,9 +48,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   limitConnections(app.server, limits);
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  const asString = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, body);
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, asString);
-  app.addContentTypeParser(/^application\/[a-z0-9.+-]+\+json$/, { parseAs: 'string', bodyLimit }, asString);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, strictUtf8Body);
+  app.addContentTypeParser(/^application\/[a-z0-9.+-]+\+json$/, { parseAs: 'buffer', bodyLimit }, strictUtf8Body);
 
   app.setErrorHandler((err, _req, reply) => {
     const h = toHttpError(err);

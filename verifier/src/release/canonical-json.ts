@@ -31,9 +31,12 @@ export function canonicalize(v: unknown): string {
 
 /**
  * Parses JSON text of at most `maxBytes` UTF-8 bytes. Throws OVERSIZED when larger and
- * RELEASE_MALFORMED when it is not JSON or repeats a key within one object.
+ * RELEASE_MALFORMED when it is not well-formed UTF-8 JSON, starts with a byte-order mark
+ * (JSON forbids it; strict in-toto parsers refuse it, so a statement one reader accepts and
+ * another refuses must not be logged), or repeats a key within one object.
  */
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text (the default silently drops it), so it is refused below.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, what: string): unknown {
   const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
@@ -42,6 +45,11 @@ export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, wha
   let s: string;
   try {
     s = typeof text === 'string' ? text : STRICT_UTF8.decode(text);
+  } catch (e) {
+    throw new VerifierError('RELEASE_MALFORMED', `${what} is not well-formed UTF-8`, {}, { cause: e });
+  }
+  if (s.charCodeAt(0) === 0xfeff) throw new VerifierError('RELEASE_MALFORMED', `${what} starts with a byte-order mark`);
+  try {
     value = JSON.parse(s);
   } catch (e) {
     throw new VerifierError('RELEASE_MALFORMED', `${what} is not UTF-8 JSON`, {}, { cause: e });

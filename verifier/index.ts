@@ -30,7 +30,7 @@ export type { TlogProof, TlogProofOptions } from './src/tlog-proof.ts';
 // release entries (issue #3): schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
 export { IN_TOTO_STATEMENT_V1, IN_TOTO_PAYLOAD_TYPE, RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1, PREDICATE_KINDS, validateStatement, validateMeasurements, validateSource, validateReleasePredicate, validateRevocationPredicate, validateRebuildPredicate } from './src/release/schema.ts';
 export type { EntryKind, Measurements, SourceRef, ReleasePredicate, RevocationPredicate, RebuildPredicate, Subject, ReleaseStatement, RevocationStatement, RebuildStatement, KeycastStatement } from './src/release/schema.ts';
-export { canonicalize, parseJsonStrict } from './src/release/canonical-json.ts';
+export { canonicalize, parseJsonStrict, jsonStructure, MAX_JSON_DEPTH } from './src/release/canonical-json.ts';
 export { dssePae, parseTrustedKey, certificateKey, verifyDsseSignature } from './src/release/dsse.ts';
 export type { ReleaseSigner } from './src/release/dsse.ts';
 export { BUNDLE_MEDIA_TYPES, MAX_BUNDLE_BYTES, parseBundle, parseEnvelope } from './src/release/bundle.ts';
@@ -95,3 +95,6 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// Limits every Keycast HTTP server runs with (pure options; the servers apply them).
+export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
+export type { ServerLimits } from './src/server-limits.ts';

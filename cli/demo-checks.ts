@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Narrator, RunResult, Service } from './demo-steps.ts';
+import { errorText } from '#verifier';
 
 export interface Check { name: string; ok: boolean; detail: string }
 
@@ -87,7 +88,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     gateOk = verdict.startsWith('serve');
     check('gate serves', gateOk, verdict);
   } catch (e) {
-    check('gate serves', false, `gate refused: ${(e as Error).message}`);
+    check('gate serves', false, `gate refused: ${errorText(e)}`);
   }
 
   say.step('An operator swaps in modified code');
@@ -113,7 +114,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
 }
 
 function safeGate(c: DemoContext, l: Lookup, logVkey: string, witnessVkey: string, pcr0: string): string {
-  try { return c.gate(l, logVkey, witnessVkey, pcr0); } catch (e) { return `refuse: ${(e as Error).message}`; }
+  try { return c.gate(l, logVkey, witnessVkey, pcr0); } catch (e) { return `refuse: ${errorText(e)}`; }
 }
 
 async function fetchLookup(logUrl: string, pcr0: string): Promise<Lookup | null> {

@@ -3,6 +3,8 @@
  * maps the class to a family exit code and prints the code itself (and `--json` gives the
  * full error with evidence). These numbers never change meaning.
  */
+import { isVerifierError, type VerifierErrorCode } from '#verifier';
+
 export const EXIT = {
   OK: 0,
   /** a verification refused: the thing checked is not what it claims (VerifierError) */
@@ -20,6 +22,12 @@ export const EXIT = {
   /** a bug: anything uncoded */
   INTERNAL: 70,
 } as const;
+
+/** Codes whose exit code is not their family's: the verifier CLI's failed reads are I/O. */
+const BY_CODE = {
+  LOG_UNREACHABLE: EXIT.IO_ERROR,
+  LOG_HTTP_STATUS: EXIT.IO_ERROR,
+} satisfies Partial<Record<VerifierErrorCode, number>>;
 
 const FAMILY: Record<string, number> = {
   VerifierError: EXIT.VERIFICATION_FAILED,
@@ -41,7 +49,9 @@ export function isCoded(e: unknown): e is CodedError {
 }
 
 export function exitCodeFor(e: unknown): number {
+  if (isVerifierError(e) && Object.hasOwn(BY_CODE, e.code)) return BY_CODE[e.code as keyof typeof BY_CODE];
   if (isCoded(e)) return FAMILY[e.name] ?? EXIT.INTERNAL;
+  // node's own system errors (ENOENT, EACCES, …) reading files the user named
   const sys = (e as { code?: unknown } | undefined)?.code;
   if (typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) return EXIT.IO_ERROR;
   return EXIT.INTERNAL;

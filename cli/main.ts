@@ -3,6 +3,7 @@
  * print coded errors (text, or JSON with --json) and return a stable exit code.
  */
 import type { Command } from './command.ts';
+import { compareUtf8, errorText } from '#verifier';
 import { EXIT, exitCodeFor, isCoded } from './exit-codes.ts';
 import { LOADERS } from './registry.ts';
 import './groups.ts';
@@ -18,7 +19,7 @@ async function allCommands(): Promise<Command[]> {
 function usage(cmds: Command[]): string {
   const lines = cmds
     .map((c) => [c.path.join(' '), c.summary] as const)
-    .sort((a, b) => a[0].localeCompare(b[0]))
+    .sort((a, b) => compareUtf8(a[0], b[0]))
     .map(([p, s]) => `  keycast ${p.padEnd(24)} ${s}`);
   return [
     'keycast — verifiable AWS Nitro Enclave releases',
@@ -78,7 +79,7 @@ function report(e: unknown, json: boolean): number {
   } else if (e instanceof Error && e.name === 'UsageError') {
     console.error(`keycast: ${e.message} (see --help)`);
   } else if (isCoded(e)) {
-    console.error(`keycast: ${e.message}`);
+    console.error(`keycast: ${errorText(e)}`); // CODE: message
   } else {
     console.error(`keycast: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }

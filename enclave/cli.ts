@@ -2,9 +2,11 @@
  * `keycast nsm …`: talk to the Nitro Security Module (real /dev/nsm or the simulator) and
  * manage the simulator's test PKI. Commands match cli/command.ts structurally.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { parseFlags, usageError as usage, type Command } from '#cli-kit';
+import { secretFileModeProblem } from '#verifier';
+import { EnclaveError } from './src/errors.ts';
 import { openDeviceNsm } from './src/nsm/device.ts';
 import { SimulatedNsm } from './src/nsm/simulator.ts';
 import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
@@ -47,10 +49,27 @@ function readPcrs(file: string): Record<string, string> {
   return out;
 }
 
+/**
+ * A test PKI file holds the simulator's private keys: read it under the verifier's secret-file
+ * policy (owner-only mode, checked on the open descriptor before reading). Content problems are
+ * importTestPki's (PKI_MALFORMED).
+ */
+function readPkiFile(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const mode = fstatSync(fd).mode;
+    const problem = secretFileModeProblem(mode);
+    if (problem) throw new EnclaveError('PKI_FILE_EXPOSED', `test PKI file ${path} is ${problem}`, { path, mode: mode & 0o777 });
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function backend(v: Record<string, string | boolean | undefined>): Promise<Nsm> {
   if (!v.sim) return openDeviceNsm(typeof v.device === 'string' ? { path: v.device } : {});
   if (typeof v.pki !== 'string' || typeof v.pcrs !== 'string') throw usage('--sim needs --pki FILE and --pcrs FILE');
-  const pki = importTestPki(readFileSync(v.pki, 'utf8'));
+  const pki = importTestPki(readPkiFile(v.pki));
   return new SimulatedNsm({ pki, pcrs: readPcrs(v.pcrs), ...(typeof v['module-id'] === 'string' ? { moduleId: v['module-id'] } : {}) });
 }
 
@@ -143,7 +162,7 @@ const pkiRenew: Command = {
   async run(args) {
     const v = parse(args, { pki: { type: 'string' } });
     if (typeof v.pki !== 'string') throw usage('--pki FILE is required');
-    const pki = renewTestPki(importTestPki(readFileSync(v.pki, 'utf8')));
+    const pki = renewTestPki(importTestPki(readPkiFile(v.pki)));
     writeFileSync(v.pki, JSON.stringify(exportTestPki(pki, { keys: 'all' }), null, 2) + '\n', { mode: 0o600 });
     if (v.json) console.log(JSON.stringify({ out: v.pki, renewed: true }));
     else console.log(`renewed the intermediates of ${v.pki}`);

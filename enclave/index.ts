@@ -12,7 +12,7 @@ export type { NsmRequest, NsmResponse } from './src/nsm/codec.ts';
 export { NsmClient } from './src/nsm/client.ts';
 export { openDeviceNsm, DeviceTransport, loadKoffiIoctl, encodeNsmRaw, decodeNsmRaw, NSM_DEVICE_PATH, NSM_IOCTL_RAW, NSM_RAW_SIZE } from './src/nsm/device.ts';
 export type { IoctlFfi, NsmRaw } from './src/nsm/device.ts';
-export { PcrBank, extendDigest, measureContent, MAX_PCRS, BOOT_LOCKED_PCRS, PCR_LENGTH } from './src/nsm/pcr-bank.ts';
+export { PcrBank, extendDigest, measureContent, MAX_PCRS, BOOT_LOCKED_PCRS } from './src/nsm/pcr-bank.ts';
 export type { BootPcrs } from './src/nsm/pcr-bank.ts';
 export { SimulatedNsm, SimulatorTransport, SIM_RANDOM_BYTES } from './src/nsm/simulator.ts';
 export type { SimulatedNsmOptions } from './src/nsm/simulator.ts';

@@ -2,7 +2,9 @@
  * Public entry of log-server/ for test/, bench/ and the demo: create or open a log, build the
  * HTTP app, and the ports with their in-memory implementations.
  */
-export { LogError, LOG_ERROR_CODES, LOG_ERROR_STATUS, isLogError } from './src/errors.ts';
+export { LogError, LOG_ERROR_CODES, isLogError } from './src/errors.ts';
+export { HTTP_ERROR_CODES, HTTP_STATUS, LOG_ERROR_STATUS } from './src/http/errors.ts';
+export type { HttpErrorCode } from './src/http/errors.ts';
 export type { LogErrorCode } from './src/errors.ts';
 export type { ObjectStore, Witnesses, EntryPolicy, AdmittedEntry, EntryKind, LogStorage, StoredCheckpoint, StoredEntry, StoredHash } from './src/ports.ts';
 export { MemoryObjectStore } from './src/objectstore/memory.ts';
@@ -11,7 +13,7 @@ export { createLog, openLog, startLog, KEY_FILE, DB_FILE } from './src/log.ts';
 export type { Log, LogOptions } from './src/log.ts';
 export { loadLogKey, newLogKey } from './src/keys.ts';
 export type { LogKey } from './src/keys.ts';
-export { addEntry, MAX_LEAF_BYTES } from './src/add.ts';
+export { addEntry } from './src/add.ts';
 export type { AddEntryResult } from './src/add.ts';
 export { buildApp, DEFAULT_BODY_LIMIT } from './src/http/app.ts';
 export type { AppDeps } from './src/http/app.ts';

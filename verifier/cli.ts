@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
   verifyAttestationDocument, parseAttestationDocument, verifyLoggedPcr0, notLogged, noteVerifier, parseVerifierKey, fromHex, toHex,
-  AWS_NITRO_ROOT_G1_SHA256, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
+  AWS_NITRO_ROOT_G1_SHA256, VerifierError, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
 
 interface Command {
@@ -96,15 +96,12 @@ async function checkLog(url: string, vkey: string, pcr0: Uint8Array, witnesses: 
   try {
     res = await fetch(target, { signal: AbortSignal.timeout(30_000) });
   } catch (e) {
-    const err = new Error(`cannot reach the log at ${url}: ${(e as Error).message}`, { cause: e });
-    (err as Error & { code: string }).code = ((e as { cause?: { code?: string } }).cause?.code) ?? 'EFETCH';
-    throw err;
+    const errno = (e as { cause?: { code?: unknown } }).cause?.code;
+    throw new VerifierError('LOG_UNREACHABLE', `cannot reach the log at ${url}: ${(e as Error).message}`, { url, ...(typeof errno === 'string' ? { errno } : {}) }, { cause: e });
   }
   if (res.status === 404) throw notLogged(pcr0, url);
   if (!res.ok) {
-    const err = new Error(`the log answered HTTP ${res.status} for ${target}`);
-    (err as Error & { code: string }).code = 'EHTTP';
-    throw err;
+    throw new VerifierError('LOG_HTTP_STATUS', `the log answered HTTP ${res.status} for ${target}`, { url: target, status: res.status });
   }
   let body: unknown;
   try {

@@ -3,10 +3,14 @@
  * this file (as `#verifier`). Library code here does no I/O: bytes and trusted inputs in,
  * a typed result or a coded VerifierError out.
  */
-export { VerifierError, VERIFIER_ERROR_CODES, isVerifierError } from './src/errors.ts';
-export type { VerifierErrorCode, Evidence } from './src/errors.ts';
+export { CodedError, VerifierError, VERIFIER_ERROR_CODES, isVerifierError, errorText, jsonEvidence } from './src/errors.ts';
+export type { VerifierErrorCode, Evidence, CodedErrorJson } from './src/errors.ts';
+export { SECRET_FILE_FORBIDDEN_BITS, secretFileModeProblem, secretFileText } from './src/secret-file.ts';
 // transparency log core (issue #2): bytes, RFC 6962 Merkle proofs
-export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, u64be, utf8 } from './src/bytes.ts';
+// the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
+export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';
+export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
+export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
 export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, MemoryTree } from './src/tlog/proof.ts';
 export type { HashReader } from './src/tlog/proof.ts';
@@ -56,7 +60,7 @@ export type { EifArch, EifHeader, SectionHeader, SectionTypeCode } from './src/e
 export { crc32Combine } from './src/eif/crc-combine.ts';
 export { FIXED_BUILD_TIME, serdeJson, encodeMetadata, decodeMetadata } from './src/eif/metadata.ts';
 export type { EifMetadata, EifBuildInfo } from './src/eif/metadata.ts';
-export { PCR_SIZE, pcrFromDigest, pcrOf, EifMeasurer } from './src/eif/measure.ts';
+export { PCR_BYTES, pcrFromDigest, pcrOf, EifMeasurer } from './src/eif/measure.ts';
 export type { EifPcrs } from './src/eif/measure.ts';
 export { pemToDer, pcrPayload, coseAlgFor, encodeSignatureSection, decodeSignatureSection, checkSignature } from './src/eif/signature.ts';
 export type { EifSignature } from './src/eif/signature.ts';
@@ -85,7 +89,7 @@ export type { CertificateInfo, VerifiedChain } from './src/x509/chain.ts';
 export { ES384_PROTECTED, ES384_SIGNATURE_BYTES, MAX_COSE_BYTES, decodeCoseSign1, sigStructure, verifyCoseSign1, signCoseSign1 } from './src/cose/sign1.ts';
 export type { CoseSign1 } from './src/cose/sign1.ts';
 export { AWS_NITRO_ROOT_G1_SHA256, awsNitroRootG1 } from './src/attestation/aws-root.ts';
-export { PCR_BYTES, BOOT_LOCKED_PCRS, MAX_OPTIONAL_BYTES, encodeAttestationPayload, decodeAttestationPayload } from './src/attestation/payload.ts';
+export { BOOT_LOCKED_PCRS, MAX_OPTIONAL_BYTES, encodeAttestationPayload, decodeAttestationPayload } from './src/attestation/payload.ts';
 export type { AttestationPayload } from './src/attestation/payload.ts';
 export { parseAttestationDocument } from './src/attestation/document.ts';
 export type { AttestationDocument } from './src/attestation/document.ts';

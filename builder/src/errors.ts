@@ -4,6 +4,8 @@
  * never key material or file contents. cli/exit-codes.ts maps `BuilderError` to exit 4.
  * Never rename or reuse a code; add new ones to the right group.
  */
+import { CodedError } from '#verifier';
+
 export const BUILDER_ERROR_CODES = [
   // inputs and the lock file (builder.lock.json)
   'INPUT_MISSING',
@@ -32,20 +34,8 @@ export const BUILDER_ERROR_CODES = [
 
 export type BuilderErrorCode = (typeof BUILDER_ERROR_CODES)[number];
 
-export class BuilderError extends Error {
+export class BuilderError extends CodedError<BuilderErrorCode> {
   override readonly name = 'BuilderError';
-  readonly code: BuilderErrorCode;
-  readonly evidence: Record<string, unknown>;
-
-  constructor(code: BuilderErrorCode, message: string, evidence: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.code = code;
-    this.evidence = evidence;
-  }
-
-  toJSON(): { error: string; code: BuilderErrorCode; message: string; evidence: Record<string, unknown> } {
-    return { error: this.name, code: this.code, message: this.message, evidence: this.evidence };
-  }
 }
 
 export function isBuilderError(e: unknown, code?: BuilderErrorCode): e is BuilderError {

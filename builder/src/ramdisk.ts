@@ -12,7 +12,8 @@
  */
 import type { CpioDialect } from '#verifier';
 import type { SourcedMember } from './cpio-stream.ts';
-import { byteOrder, type RootfsEntry } from './rootfs/tree.ts';
+import { compareUtf8 } from '#verifier';
+import type { RootfsEntry } from './rootfs/tree.ts';
 
 export const INIT_DIRS = ['dev', 'run', 'sys', 'var', 'proc', 'tmp'] as const;
 
@@ -50,5 +51,5 @@ export function customerMembers(tree: readonly RootfsEntry[], argv: readonly str
   ];
   const top: SourcedMember = { name: 'rootfs', type: 'dir', perm: 0o755, size: 0 };
   if (dialect === 'linuxkit') return [top, ...rootfs, ...dirs, ...files];
-  return [top, ...rootfs, ...dirs, ...files].sort((a, b) => byteOrder(a.name, b.name));
+  return [top, ...rootfs, ...dirs, ...files].sort((a, b) => compareUtf8(a.name, b.name));
 }

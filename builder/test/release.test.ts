@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { verifyEntryBundle, verifyReleaseBundleWithSigstore, trustedRootForLog, fromBase64, toBase64, isVerifierError, parseVerifierKey } from '#verifier';
 import { isBuilderError, type BuilderErrorCode } from '../src/errors.ts';
-import { generateSigningKey } from '../src/release/keys.ts';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSigningKey, readSigningKeyFile } from '../src/release/keys.ts';
 import { signRelease, signRevocation, signRebuild } from '../src/release/release.ts';
 import { publishRelease } from '../src/release/publish.ts';
 import { fetchEntry } from '../src/release/log-client.ts';
@@ -131,4 +134,21 @@ test('PCR files: nitro-cli, pcr.json and Keycast shapes', () => {
   assert.throws(() => measurementsFromJson({ PCR0: 'a'.repeat(96) }), (e: unknown) => isVerifierError(e, 'PREDICATE_INVALID'));
   assert.ok(parseVerifierKey(new FakeLog([]).vkey).publicKey.length === 32);
   assert.equal(fromBase64(toBase64(Uint8Array.of(1))).length, 1);
+});
+
+test('a signing key file readable by group or others is refused (KEY_INVALID), before its key is used', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-key-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'release.pem');
+  const { privateKeyPem } = generateSigningKey();
+  writeFileSync(file, privateKeyPem, { mode: 0o600 });
+  assert.equal(readSigningKeyFile(file), privateKeyPem.trim());
+  for (const mode of [0o644, 0o640, 0o604]) {
+    chmodSync(file, mode);
+    assert.throws(() => readSigningKeyFile(file), (e: unknown) => isBuilderError(e, 'KEY_INVALID') && e.evidence.mode === mode && !e.message.includes('PRIVATE'));
+  }
+  chmodSync(file, 0o600);
+  writeFileSync(file, Uint8Array.of(0xff, 0xfe));
+  assert.throws(() => readSigningKeyFile(file), (e: unknown) => isBuilderError(e, 'KEY_INVALID'));
+  assert.throws(() => readSigningKeyFile(join(dir, 'missing.pem')), (e: unknown) => (e as { code?: string }).code === 'ENOENT'); // exit 6, as before
 });

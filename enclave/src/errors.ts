@@ -9,6 +9,8 @@
  * refusal came from /dev/nsm or from the simulator. Caller misuse (wrong argument types)
  * throws TypeError/RangeError. Never reuse or rename a code: the CLI prints them.
  */
+import { CodedError } from '#verifier';
+
 export const ENCLAVE_ERROR_CODES = [
   // the NSM answered Response::Error(<ErrorCode>) — one code per device ErrorCode
   'NSM_INVALID_ARGUMENT',
@@ -26,6 +28,7 @@ export const ENCLAVE_ERROR_CODES = [
   'NSM_RESPONSE_MALFORMED',
   // the simulator's test PKI
   'PKI_MALFORMED',
+  'PKI_FILE_EXPOSED',
   // KMS (see src/kms/port.ts for the contract)
   'KMS_DENIED',
   'KMS_UNAVAILABLE',
@@ -34,26 +37,10 @@ export const ENCLAVE_ERROR_CODES = [
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];
 
-/** Public evidence attached to a refusal. Values must be JSON-serialisable or Uint8Array. */
-export type Evidence = Record<string, unknown>;
+export type { Evidence } from '#verifier';
 
-export class EnclaveError extends Error {
+export class EnclaveError extends CodedError<EnclaveErrorCode> {
   override readonly name = 'EnclaveError';
-  readonly code: EnclaveErrorCode;
-  readonly evidence: Evidence;
-
-  constructor(code: EnclaveErrorCode, message: string, evidence: Evidence = {}, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.code = code;
-    this.evidence = evidence;
-  }
-
-  /** A JSON view for CLIs and HTTP bodies; byte strings become hex. */
-  toJSON(): { error: string; code: EnclaveErrorCode; message: string; evidence: Evidence } {
-    const evidence: Evidence = {};
-    for (const [k, v] of Object.entries(this.evidence)) evidence[k] = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
-    return { error: this.name, code: this.code, message: this.message, evidence };
-  }
 }
 
 export function isEnclaveError(e: unknown, code?: EnclaveErrorCode): e is EnclaveError {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands } from '../cli.ts';
@@ -78,6 +78,23 @@ test('--keys none writes no private key; attest with it is a coded PKI_MALFORMED
   const pcrsFile = join(dir, 'p.json');
   writeFileSync(pcrsFile, JSON.stringify({ pcr0: '11'.repeat(48), pcr1: '22'.repeat(48), pcr2: '33'.repeat(48) }));
   await assert.rejects(run('nsm attest', ['--sim', '--pki', pkiFile, '--pcrs', pcrsFile, '--out', join(dir, 'x.cbor')]), (e: unknown) => (e as { code?: string }).code === 'PKI_MALFORMED');
+});
+
+test('a test PKI file readable by group or others is refused (PKI_FILE_EXPOSED) by attest and renew', async () => {
+  const pkiFile = join(dir, 'exposed.json');
+  assert.equal((await run('nsm test-pki init', ['--out', pkiFile, '--keys', 'all'])).code, 0);
+  const pcrsFile = join(dir, 'e.json');
+  writeFileSync(pcrsFile, JSON.stringify({ pcr0: '11'.repeat(48), pcr1: '22'.repeat(48), pcr2: '33'.repeat(48) }));
+  chmodSync(pkiFile, 0o644);
+  const before = readFileSync(pkiFile, 'utf8');
+  const exposed = (e: unknown) => (e as { code?: string }).code === 'PKI_FILE_EXPOSED';
+  await assert.rejects(run('nsm attest', ['--sim', '--pki', pkiFile, '--pcrs', pcrsFile, '--out', join(dir, 'e.cbor')]), exposed);
+  await assert.rejects(run('nsm test-pki renew', ['--pki', pkiFile]), exposed);
+  assert.equal(readFileSync(pkiFile, 'utf8'), before, 'nothing rewritten');
+  const copy = join(dir, 'owner-only.json');
+  copyFileSync(pkiFile, copy);
+  chmodSync(copy, 0o600);
+  assert.equal((await run('nsm attest', ['--sim', '--pki', copy, '--pcrs', pcrsFile, '--out', join(dir, 'e.cbor')])).code, 0);
 });
 
 test('bad flags are usage errors', async () => {

@@ -4,14 +4,11 @@
  * wait for durable integration, and answer with the Sigstore TransparencyLogEntry (tlog.md §3.4)
  * whose inclusion proof and checkpoint the builder embeds in the bundle.
  */
-import { buildTransparencyLogEntry, hashLeaf, toHex } from '#verifier';
+import { MAX_LEAF_BYTES, buildTransparencyLogEntry, hashLeaf, toHex } from '#verifier';
 import { inclusionProof } from './proofs.ts';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
 import { readCheckpointRoot } from './reads.ts';
-
-/** c2sp.org/tlog-tiles entry bundles use uint16 lengths. */
-export const MAX_LEAF_BYTES = 65_535;
 
 export interface AddEntryResult {
   index: number;
@@ -25,7 +22,7 @@ export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryRe
     leafAt: (i) => (i < log.sequencer.current.size ? (log.storage.entry(i)?.leaf ?? undefined) : undefined),
   });
   if (admitted.leaf.length > MAX_LEAF_BYTES) {
-    throw new LogError('ENTRY_TOO_LARGE', 'the entry exceeds the 65,535-byte tlog-tiles limit', { size: admitted.leaf.length, limit: MAX_LEAF_BYTES });
+    throw new LogError('ENTRY_TOO_LARGE', `the entry exceeds the ${MAX_LEAF_BYTES}-byte tlog-tiles limit`, { size: admitted.leaf.length, limit: MAX_LEAF_BYTES });
   }
   const leafHash = hashLeaf(admitted.leaf);
   const r = await log.sequencer.submit(admitted, leafHash);
@@ -37,7 +34,7 @@ export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryRe
     leaf: r.leaf,
     proof: inclusionProof(r.index, size, size, log.hashes.read, log.hashes.proofMemo(size)),
     checkpointNote: cosigned,
-    rootHash: readCheckpointRoot(r.checkpoint),
+    rootHash: readCheckpointRoot(log, r.checkpoint),
     treeSize: size,
   });
   return { index: r.index, leafHash: toHex(r.leafHash), duplicate: r.duplicate, transparencyLogEntry: tle };

@@ -2,15 +2,19 @@
  * The log server's one error class and its code registry (the LOG_ERR table).
  *
  * Every refusal the log makes carries one of the closed set of codes below. Each code maps to
- * exactly one HTTP status in LOG_ERROR_STATUS, which the HTTP layer uses for every reply, so a
- * client can rely on `code` rather than on message text. Evidence is public material only
+ * exactly one HTTP status in HTTP_STATUS (src/http/errors.ts), the one table both servers (log
+ * and witness) answer from, so a client can rely on `code` rather than on message text. Evidence is public material only
  * (sizes, indexes, hashes, checkpoints); never keys, never submitted secrets.
  *
  * Pushback (the pool is full) is 503 with a Retry-After header, as tessera's ErrPushback.
  */
+import { CodedError } from '#verifier';
+
 export const LOG_ERROR_CODES = [
-  // request shape (400/413/415)
+  // request shape (400/408/413/415/431), including what fastify and node's HTTP parser refuse
   'MALFORMED_REQUEST',
+  'REQUEST_TIMEOUT',
+  'HEADERS_TOO_LARGE',
   'NON_CANONICAL_NUMBER',
   'PAYLOAD_TOO_LARGE',
   'ENTRY_TOO_LARGE',
@@ -35,6 +39,8 @@ export const LOG_ERROR_CODES = [
   'KEY_INVALID',
   'STORAGE_FAILED',
   'PUBLISH_FAILED',
+  // a bug or an unexpected failure: the body says nothing more
+  'INTERNAL',
   // witness (c2sp.org/tlog-witness add-checkpoint)
   'WITNESS_UNKNOWN_LOG',
   'WITNESS_UNTRUSTED',
@@ -45,58 +51,10 @@ export const LOG_ERROR_CODES = [
 
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
 
-/** HTTP status for every code. Integrity codes are 500: the client did nothing wrong. */
-export const LOG_ERROR_STATUS: Record<LogErrorCode, number> = {
-  MALFORMED_REQUEST: 400,
-  NON_CANONICAL_NUMBER: 400,
-  PAYLOAD_TOO_LARGE: 413,
-  ENTRY_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  ENTRY_REJECTED: 422,
-  SIGNER_NOT_ALLOWED: 403,
-  REVOCATION_TARGET: 422,
-  MEASUREMENT_REVOKED: 422,
-  NOT_FOUND: 404,
-  TILE_NOT_FOUND: 404,
-  OUT_OF_RANGE: 400,
-  PUSHBACK: 503,
-  SHUTTING_DOWN: 503,
-  CHECKPOINT_CONFLICT: 500,
-  STARTUP_MISMATCH: 500,
-  DATA_EXISTS: 409,
-  DATA_MISSING: 500,
-  KEY_INVALID: 500,
-  STORAGE_FAILED: 500,
-  PUBLISH_FAILED: 500,
-  WITNESS_UNKNOWN_LOG: 404,
-  WITNESS_UNTRUSTED: 403,
-  WITNESS_CONFLICT: 409,
-  WITNESS_INCONSISTENT: 422,
-  WITNESS_STATE: 500,
-};
+export type { Evidence } from '#verifier';
 
-export type Evidence = Record<string, unknown>;
-
-export class LogError extends Error {
+export class LogError extends CodedError<LogErrorCode> {
   override readonly name = 'LogError';
-  readonly code: LogErrorCode;
-  readonly evidence: Evidence;
-
-  constructor(code: LogErrorCode, message: string, evidence: Evidence = {}, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.code = code;
-    this.evidence = evidence;
-  }
-
-  get status(): number {
-    return LOG_ERROR_STATUS[this.code];
-  }
-
-  toJSON(): { error: string; code: LogErrorCode; message: string; evidence: Evidence } {
-    const evidence: Evidence = {};
-    for (const [k, v] of Object.entries(this.evidence)) evidence[k] = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
-    return { error: this.name, code: this.code, message: this.message, evidence };
-  }
 }
 
 export function isLogError(e: unknown, code?: LogErrorCode): e is LogError {

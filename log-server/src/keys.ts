@@ -6,10 +6,11 @@
  * Rekor v2 uses for Sigstore's `logId.keyId`. The private key lives in DATA/log.key (mode 0600)
  * and is never logged or put into an error.
  */
-import { readFileSync, writeFileSync, statSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { noteSigner, noteVerifier, parseVerifierKey, signNote, openNote, generateNoteKey, logIdFor } from '#verifier';
 import type { NoteSigner, NoteVerifier } from '#verifier';
 import { LogError } from './errors.ts';
+import { readSecretFile } from './secret-file.ts';
 
 export interface LogKey {
   origin: string;
@@ -38,14 +39,7 @@ export function writeKeyFile(path: string, skey: string): void {
 }
 
 export function readKeyFile(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new LogError('DATA_MISSING', `cannot read the log key ${path}`, { path, errno: (e as NodeJS.ErrnoException).code });
-  }
-  if ((statSync(path).mode & 0o077) !== 0) throw new LogError('KEY_INVALID', `log key ${path} is readable by group/others (chmod 600)`, { path });
-  return text.trim();
+  return readSecretFile(path, 'log key');
 }
 
 /**

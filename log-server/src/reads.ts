@@ -11,16 +11,16 @@ import type { Log } from './log.ts';
 import type { StoredCheckpoint, EntryKind } from './ports.ts';
 import { consistencyProof, inclusionProof } from './proofs.ts';
 
-let lastNote = '';
-let lastRoot: Uint8Array = new Uint8Array(32);
+/** Each log's last parsed checkpoint, so every log in a process keeps its own (and none thrash another's). */
+const lastParsed = new WeakMap<Log, { note: string; root: Uint8Array }>();
 
-/** The root hash of a stored checkpoint (parsed once per checkpoint). */
-export function readCheckpointRoot(cp: StoredCheckpoint): Uint8Array {
-  if (cp.note !== lastNote) {
-    lastRoot = parseCheckpoint(splitNote(cp.note).text).rootHash;
-    lastNote = cp.note;
-  }
-  return lastRoot;
+/** The root hash of one of `log`'s stored checkpoints (parsed once per checkpoint per log). */
+export function readCheckpointRoot(log: Log, cp: StoredCheckpoint): Uint8Array {
+  const last = lastParsed.get(log);
+  if (last?.note === cp.note) return last.root;
+  const root = parseCheckpoint(splitNote(cp.note).text).rootHash;
+  lastParsed.set(log, { note: cp.note, root });
+  return root;
 }
 
 export interface EntryView {
@@ -76,7 +76,7 @@ export function releaseStatus(log: Log, index: number, size?: number): string {
     throw new LogError('MEASUREMENT_REVOKED', `that release's PCR0 was already revoked by entry ${st.retiredBefore} when it was logged`, { index, pcr0: e.pcr0, revokedBy: st.retiredBefore });
   }
   const status: ReleaseState = st.state === 'active' ? { state: 'active' } : { state: 'revoked', revokedBy: st.revokedBy };
-  const rootHash = n === current ? readCheckpointRoot(log.sequencer.current) : treeHash(n, log.hashes.read);
+  const rootHash = n === current ? readCheckpointRoot(log, log.sequencer.current) : treeHash(n, log.hashes.read);
   return signReleaseStatus({ origin: log.key.origin, treeSize: n, rootHash, index, pcr0: e.pcr0, status }, log.key.signer);
 }
 

@@ -9,7 +9,7 @@
  * Never acknowledges an entry before its batch is durable; never signs a checkpoint that does not
  * extend the stored one (the CAS fails closed and the sequencer stops).
  */
-import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex } from '#verifier';
+import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex, errorText } from '#verifier';
 import { LogError } from './errors.ts';
 import type { AdmittedEntry, LogStorage, LogWriter, StoredCheckpoint, StoredEntry, StoredHash, Witnesses } from './ports.ts';
 import type { LogKey } from './keys.ts';
@@ -118,7 +118,7 @@ export class Sequencer {
       } catch (e) {
         for (const p of batch) p.reject(e);
         if (e instanceof LogError && e.code === 'CHECKPOINT_CONFLICT') this.failed = e;
-        this.opts.log?.(`log: batch of ${batch.length} failed: ${(e as Error).message}`);
+        this.opts.log?.(`log: batch of ${batch.length} failed: ${errorText(e)}`);
       }
     }
     if (this.failed) for (const p of this.pool.splice(0)) p.reject(this.failed);
@@ -157,7 +157,7 @@ export class Sequencer {
 
   /** Publishes tiles, collects cosignatures, publishes the checkpoint. Failures here never lose entries. */
   private async afterCommit(prev: StoredCheckpoint, next: StoredCheckpoint): Promise<void> {
-    if (this.publisher) await this.publisher.publishTiles(next.size).catch((e) => this.opts.log?.(`log: tile publish failed (will retry): ${e.message}`));
+    if (this.publisher) await this.publisher.publishTiles(next.size).catch((e) => this.opts.log?.(`log: tile publish failed (will retry): ${errorText(e)}`));
     if (this.witnesses) {
       const proof = prev.size === 0 ? [] : consistencyProof(prev.size, next.size, this.hashes.read);
       const lines = await this.witnesses.cosign(next.note, prev.size, proof);
@@ -171,7 +171,7 @@ export class Sequencer {
         }
       }
     }
-    if (this.publisher) await this.publisher.publishCheckpoint(this.current).catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${e.message}`));
+    if (this.publisher) await this.publisher.publishCheckpoint(this.current).catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${errorText(e)}`));
   }
 
   /**

@@ -12,6 +12,7 @@ import { generateNoteKey } from '#verifier';
 import { createLog, openLog, KEY_FILE, DB_FILE } from '../src/log.ts';
 import { openSqliteStorage } from '../src/storage/sqlite.ts';
 import { isLogError } from '../src/errors.ts';
+import { HTTP_STATUS } from '../src/http/errors.ts';
 import { ORIGIN, leafBundle, rawLeafPolicy } from './helpers.ts';
 import { addEntry } from '../src/add.ts';
 
@@ -103,7 +104,7 @@ test('pushback: a full pool refuses with PUSHBACK instead of queueing without bo
   const log = await openLog(dir, { policy: rawLeafPolicy, poolMax: 2 });
   t.after(() => log.close());
   const first = [addEntry(log, leafBundle('a')), addEntry(log, leafBundle('b'))];
-  await assert.rejects(addEntry(log, leafBundle('c')), (e) => isLogError(e, 'PUSHBACK') && e.status === 503);
+  await assert.rejects(addEntry(log, leafBundle('c')), (e) => isLogError(e, 'PUSHBACK') && HTTP_STATUS[e.code] === 503);
   await Promise.all(first);
   assert.equal((await addEntry(log, leafBundle('c'))).index, 2);
 });

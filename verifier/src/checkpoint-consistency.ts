@@ -34,6 +34,6 @@ export function checkCheckpointConsistency(proof: Uint8Array[], older: Checkpoin
     checkConsistency(proof, older.size, newer.size, older.rootHash, newer.rootHash);
   } catch (e) {
     if (!isVerifierError(e)) throw e;
-    throw new VerifierError(e.code, e.message.replace(/^[A-Z_]+: /, ''), { ...e.evidence, ...evidence }, { cause: e });
+    throw new VerifierError(e.code, e.message, { ...e.evidence, ...evidence }, { cause: e });
   }
 }

@@ -66,6 +66,9 @@ export const VERIFIER_ERROR_CODES = [
   'EIF_CRC',
   'EIF_UNSUPPORTED',
   'CPIO_MALFORMED',
+  // the `keycast verify` command's own reads (verifier/cli.ts): the log could not be asked
+  'LOG_UNREACHABLE',
+  'LOG_HTTP_STATUS',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];
@@ -73,27 +76,55 @@ export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];
 /** Public evidence attached to a refusal. Values must be JSON-serialisable or Uint8Array. */
 export type Evidence = Record<string, unknown>;
 
-export class VerifierError extends Error {
-  override readonly name = 'VerifierError';
-  readonly code: VerifierErrorCode;
+/** The JSON view of a coded error (CLI `--json` output, HTTP error bodies). */
+export interface CodedErrorJson<Code extends string = string> {
+  error: string;
+  code: Code;
+  message: string;
+  evidence: Evidence;
+}
+
+/**
+ * The one coded-error base every folder instantiates with its own closed code list
+ * (VerifierError, LogError, BuilderError, EnclaveError). `code` is the stable, machine-read
+ * part; `message` is prose without the code (text output prints the code beside it, see
+ * errorText); `evidence` is public material only; `cause` chains the underlying error.
+ */
+export class CodedError<Code extends string> extends Error {
+  readonly code: Code;
   readonly evidence: Evidence;
 
-  constructor(code: VerifierErrorCode, message: string, evidence: Evidence = {}, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
+  constructor(code: Code, message: string, evidence: Evidence = {}, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = code;
     this.evidence = evidence;
   }
 
   /** A JSON view for CLIs and HTTP bodies; byte strings become hex. */
-  toJSON(): { error: string; code: VerifierErrorCode; message: string; evidence: Evidence } {
+  toJSON(): CodedErrorJson<Code> {
     return { error: this.name, code: this.code, message: this.message, evidence: jsonEvidence(this.evidence) };
   }
 }
 
-function jsonEvidence(e: Evidence): Evidence {
+/** Evidence as JSON: byte strings (also inside arrays) become lowercase hex. */
+export function jsonEvidence(e: Evidence): Evidence {
   const out: Evidence = {};
-  for (const [k, v] of Object.entries(e)) out[k] = v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+  for (const [k, v] of Object.entries(e)) out[k] = Array.isArray(v) ? v.map(hexIfBytes) : hexIfBytes(v);
   return out;
+}
+
+function hexIfBytes(v: unknown): unknown {
+  return v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v;
+}
+
+/** One line for text output: `CODE: message` for a coded error, the message otherwise. */
+export function errorText(e: unknown): string {
+  if (e instanceof CodedError) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class VerifierError extends CodedError<VerifierErrorCode> {
+  override readonly name = 'VerifierError';
 }
 
 export function isVerifierError(e: unknown, code?: VerifierErrorCode): e is VerifierError {

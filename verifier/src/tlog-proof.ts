@@ -128,7 +128,7 @@ export function verifyTlogProof(text: string, opts: TlogProofOptions): { index: 
     checkInclusion(p.proof, p.index, checkpoint.size, leafHash, checkpoint.rootHash);
   } catch (e) {
     if (!isVerifierError(e)) throw e;
-    throw new VerifierError(e.code, e.message.replace(/^[A-Z_]+: /, ''), { ...e.evidence, checkpoint: p.checkpoint }, { cause: e });
+    throw new VerifierError(e.code, e.message, { ...e.evidence, checkpoint: p.checkpoint }, { cause: e });
   }
   return p.extra === undefined ? { index: p.index, checkpoint, cosigners } : { index: p.index, checkpoint, cosigners, extra: p.extra };
 }

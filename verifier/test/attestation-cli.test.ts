@@ -116,6 +116,29 @@ test('CLI --log: logged → 0, revoked → RELEASE_REVOKED, unknown → RELEASE_
   }
 });
 
+test('CLI --log: an unreachable log or an HTTP failure is exit 6 with a coded error; text output prints the code once', async () => {
+  const { createServer: httpServer } = await import('node:http');
+  const closed = httpServer();
+  await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
+  const deadUrl = `http://127.0.0.1:${(closed.address() as { port: number }).port}`;
+  await new Promise((ok) => closed.close(ok)); // nothing listens there now
+  const failing = httpServer((_req, res) => res.writeHead(500).end('boom'));
+  await new Promise<void>((ok) => failing.listen(0, '127.0.0.1', ok));
+  try {
+    const down = await keycast([...base, '--log', deadUrl, '--log-key', logKey.vkey]);
+    assert.deepEqual([down.code, JSON.parse(down.stdout).code], [6, 'LOG_UNREACHABLE']);
+    const url = `http://127.0.0.1:${(failing.address() as { port: number }).port}`;
+    const http = await keycast([...base, '--log', url, '--log-key', logKey.vkey]);
+    assert.deepEqual([http.code, JSON.parse(http.stdout).code, JSON.parse(http.stdout).evidence.status], [6, 'LOG_HTTP_STATUS', 500]);
+    const text = await keycast(base.filter((a) => a !== '--json').concat(['--log', url, '--log-key', logKey.vkey]));
+    assert.equal(text.code, 6);
+    assert.match(text.stderr, /^keycast: LOG_HTTP_STATUS: the log answered HTTP 500/m);
+    assert.doesNotMatch(text.stderr, /LOG_HTTP_STATUS: LOG_HTTP_STATUS/);
+  } finally {
+    failing.close();
+  }
+});
+
 test('CLI --log --witness: the checkpoint must be cosigned by the pinned witnesses, recently; flags are checked', async () => {
   const witness = generateNoteKey('witness.keycast.test/w1');
   const stranger = generateNoteKey('witness.keycast.test/w2');

@@ -12,6 +12,7 @@ import { parseSourceRef } from './statement.ts';
 import type { SignReleaseInput } from './release.ts';
 import type { BundleJson, SigningMethod } from './sign.ts';
 import { defaultBuilderVersion, logIdentity, need, optInt, parseFlags, readMeasurements, usageError, type Flags } from './cli-input.ts';
+import { readSigningKeyFile } from './keys.ts';
 
 import type { Command } from '#cli-kit';
 
@@ -38,7 +39,7 @@ function signingMethod(f: Flags): SigningMethod {
     if (typeof f['rekor-url'] === 'string') keyless.rekorUrl = f['rekor-url'];
     return { keyless };
   }
-  return { keyPem: readFileSync(need(f, 'key'), 'utf8') };
+  return { keyPem: readSigningKeyFile(need(f, 'key')) };
 }
 
 /** PCR0/1/2(/8) of an EIF, computed by the verifier's nitro-cli-compatible measurer. */

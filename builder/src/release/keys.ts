@@ -5,6 +5,8 @@
  * The private key never leaves this module in an error or log line.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { secretFileModeProblem, secretFileText } from '#verifier';
 import { BuilderError } from '../errors.ts';
 
 export interface SigningKey {
@@ -14,6 +16,25 @@ export interface SigningKey {
   publicKeyPem: string;
   /** Lowercase hex SHA-256 of the DER SPKI. */
   hint: string;
+}
+
+/**
+ * Reads a signing key file under the verifier's secret-file policy (owner-only mode, checked on
+ * the open descriptor before reading). A file that cannot be opened throws node's own error
+ * (ENOENT, EACCES: exit 6); an exposed or non-text file is KEY_INVALID.
+ */
+export function readSigningKeyFile(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const mode = fstatSync(fd).mode;
+    const problem = secretFileModeProblem(mode);
+    if (problem) throw new BuilderError('KEY_INVALID', `signing key ${path} is ${problem}`, { path, mode: mode & 0o777 });
+    const text = secretFileText(readFileSync(fd));
+    if (text === null) throw new BuilderError('KEY_INVALID', `signing key ${path} is empty or not UTF-8 text`, { path });
+    return text;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Parses a P-256 private key PEM (PKCS#8 or SEC1). Throws BuilderError KEY_INVALID (no key material in it). */

@@ -10,7 +10,8 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.ts';
-import { byteOrder, normalPerm, type EntryType, type RootfsEntry } from './tree.ts';
+import { compareUtf8 } from '#verifier';
+import { normalPerm, type EntryType, type RootfsEntry } from './tree.ts';
 
 function typeOf(st: Stats): EntryType | undefined {
   if (st.isDirectory()) return 'dir';
@@ -64,5 +65,5 @@ export async function readRootfsDir(root: string): Promise<RootfsEntry[]> {
   walk(root, '');
   // A hard-link group whose other links lie outside the rootfs is just a file here.
   for (const e of out) if (e.linkGroup && links.get(e.linkGroup) === 1) delete e.linkGroup;
-  return out.sort((a, b) => byteOrder(a.name, b.name));
+  return out.sort((a, b) => compareUtf8(a.name, b.name));
 }

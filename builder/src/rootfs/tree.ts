@@ -28,16 +28,6 @@ export function normalPerm(type: EntryType, mode: number): number {
   return 0o644;
 }
 
-/** Code units from U+D800 up are where UTF-16 order and UTF-8 byte order can disagree. */
-const WIDE = /[\ud800-\uffff]/;
-
-export function byteOrder(a: string, b: string): number {
-  // Below U+D800 every code unit is a code point and UTF-8 preserves code-point order, so
-  // plain string comparison is byte order, without encoding two strings per comparison
-  // (sorting a node_modules-sized tree did tens of thousands of those).
-  if (!WIDE.test(a) && !WIDE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 /** A path component that cannot escape or confuse the archive. */
 export function safeComponent(c: string): boolean {

@@ -7,15 +7,11 @@
  * - PCR4 = SHA384(0⁴⁸ ‖ utf8(parent instance id)), checked on 13 real documents;
  * - every other boot PCR is zero.
  */
-import { extendDigest, PCR_LENGTH, type BootPcrs } from './pcr-bank.ts';
+import { PCR_BYTES, type EifPcrs } from '#verifier';
+import { extendDigest, type BootPcrs } from './pcr-bank.ts';
 
 /** An EIF measurement as the builder/verifier report it: hex PCR0/1/2 and PCR8 when signed. */
-export interface EifPcrs {
-  pcr0: string;
-  pcr1: string;
-  pcr2: string;
-  pcr8?: string;
-}
+export type { EifPcrs };
 
 export interface LaunchOptions {
   /** The EIF measurement ({pcr0,pcr1,pcr2,pcr8?}, any case of the `pcrN` keys, extra fields ignored) or explicit index → hex. */
@@ -28,7 +24,7 @@ export interface LaunchOptions {
   debug?: boolean;
 }
 
-const ZERO = (): Uint8Array => new Uint8Array(PCR_LENGTH);
+const ZERO = (): Uint8Array => new Uint8Array(PCR_BYTES);
 
 /**
  * Normalises the PCR input into index → value (before PCR3/4 are set). An EIF measurement

@@ -7,12 +7,14 @@
  *
  * Encoders check the caller's arguments (RangeError on misuse). Decoders treat bytes as
  * untrusted: anything that is not exactly a known message throws EnclaveError
- * NSM_RESPONSE_MALFORMED (responses) or a CborError/RangeError-derived NsmDecodeError
- * (requests, for the simulator to answer with InvalidArgument).
+ * NSM_RESPONSE_MALFORMED (responses) or NsmDecodeError (requests, for the simulator to answer
+ * with InvalidArgument). The bytes go through the verifier's strict CBOR codec (shortest heads,
+ * definite lengths, no tags or floats, no duplicate keys, bounded depth); the NSM speaks only
+ * unsigned integers, so a negative one is refused here.
  */
+import { decodeCbor, encodeCbor, isVerifierError, type CborMap, type CborValue } from '#verifier';
 import { EnclaveError } from '../errors.ts';
-import { CborError, decodeCbor, encodeCbor, type CborMap, type CborValue } from './cbor.ts';
-import { NSM_DIGESTS, NSM_ERROR_NAMES, type NsmDescription, type NsmDigest, type NsmErrorName } from './types.ts';
+import { NSM_DIGESTS, NSM_ERROR_NAMES, NSM_LIMITS, type NsmDescription, type NsmDigest, type NsmErrorName } from './types.ts';
 
 type Opt = Uint8Array | null;
 
@@ -115,9 +117,11 @@ function fields(m: CborMap | null, names: readonly string[]): Map<string, CborVa
   return m as Map<string, CborValue>;
 }
 
+const isU16 = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff;
+
 function getU16(f: Map<string, CborValue>, k: string): number {
   const v = f.get(k);
-  if (typeof v !== 'number' || v > 0xffff) throw new NsmDecodeError(`${k} is not a u16`);
+  if (!isU16(v)) throw new NsmDecodeError(`${k} is not a u16`);
   return v;
 }
 function getBytes(f: Map<string, CborValue>, k: string): Uint8Array {
@@ -135,9 +139,9 @@ function unit(m: CborMap | null, name: string): void {
 
 function parse(b: Uint8Array): [string, CborMap | null] {
   try {
-    return untag(decodeCbor(b));
+    return untag(decodeCbor(b, { maxBytes: NSM_LIMITS.response }));
   } catch (e) {
-    if (e instanceof CborError) throw new NsmDecodeError(e.message);
+    if (isVerifierError(e)) throw new NsmDecodeError(e.message, { cause: e });
     throw e;
   }
 }
@@ -172,7 +176,7 @@ function decodeDescribeNsm(m: CborMap | null): NsmResponse {
   const locked = f.get('locked_pcrs');
   const digest = f.get('digest');
   if (typeof moduleId !== 'string') throw new NsmDecodeError('module_id is not text');
-  if (!Array.isArray(locked) || !locked.every((i) => typeof i === 'number' && i <= 0xffff)) throw new NsmDecodeError('locked_pcrs is not a u16 array');
+  if (!Array.isArray(locked) || !locked.every(isU16)) throw new NsmDecodeError('locked_pcrs is not a u16 array');
   if (!NSM_DIGESTS.includes(digest as NsmDigest)) throw new NsmDecodeError(`unknown digest ${JSON.stringify(digest)}`);
   return {
     type: 'DescribeNSM',

@@ -12,11 +12,11 @@
  * In memory only: a new bank is a freshly booted enclave.
  */
 import { createHash } from 'node:crypto';
+import { BOOT_LOCKED_PCRS, PCR_BYTES } from '#verifier';
 import type { NsmErrorName } from './types.ts';
 
 export const MAX_PCRS = 32;
-export const BOOT_LOCKED_PCRS = 16;
-export const PCR_LENGTH = 48;
+export { BOOT_LOCKED_PCRS };
 
 /** A refusal in device terms; the simulator turns it into Response::Error(name). */
 export class PcrRefusal extends Error {
@@ -33,7 +33,7 @@ export function extendDigest(old: Uint8Array, data: Uint8Array): Uint8Array {
 
 /** The value a boot-time PCR gets from its content: one extend of SHA384(content) from zero. */
 export function measureContent(content: Uint8Array | string): Uint8Array {
-  return extendDigest(new Uint8Array(PCR_LENGTH), createHash('sha384').update(content).digest());
+  return extendDigest(new Uint8Array(PCR_BYTES), createHash('sha384').update(content).digest());
 }
 
 /** Boot values of PCRs 0..15, hex or bytes, 48 bytes each. Missing indexes are zero. */
@@ -41,8 +41,8 @@ export type BootPcrs = Partial<Record<number, Uint8Array | string>>;
 
 function toBytes(v: Uint8Array | string, i: number): Uint8Array {
   const b = typeof v === 'string' ? Uint8Array.from(Buffer.from(v, 'hex')) : Uint8Array.from(v);
-  if (b.length !== PCR_LENGTH || (typeof v === 'string' && !/^[0-9a-fA-F]{96}$/.test(v))) {
-    throw new RangeError(`PCR${i} must be ${PCR_LENGTH} bytes (96 hex digits)`);
+  if (b.length !== PCR_BYTES || (typeof v === 'string' && !/^[0-9a-fA-F]{96}$/.test(v))) {
+    throw new RangeError(`PCR${i} must be ${PCR_BYTES} bytes (96 hex digits)`);
   }
   return b;
 }
@@ -53,7 +53,7 @@ export class PcrBank {
 
   /** Boots a bank: `boot` gives PCRs 0..15 (zero where absent); all of 0..15 end up locked. */
   constructor(boot: BootPcrs = {}) {
-    this.values = Array.from({ length: MAX_PCRS }, () => new Uint8Array(PCR_LENGTH));
+    this.values = Array.from({ length: MAX_PCRS }, () => new Uint8Array(PCR_BYTES));
     this.locked = Array.from({ length: MAX_PCRS }, (_, i) => i < BOOT_LOCKED_PCRS);
     for (const [k, v] of Object.entries(boot)) {
       const i = Number(k);

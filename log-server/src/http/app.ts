@@ -15,7 +15,7 @@ import type { ServerLimits } from '#verifier';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { LogError } from '../errors.ts';
 import type { Log } from '../log.ts';
-import { toHttpError } from './errors.ts';
+import { errorOptions, sendHttpError, toHttpError } from './errors.ts';
 import { strictUtf8Body } from './body.ts';
 import { writeRoutes } from './routes/write.ts';
 import { tileRoutes } from './routes/tiles.ts';
@@ -45,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 128 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    ...errorOptions,
   });
   limitConnections(app.server, limits);
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -54,12 +55,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err, _req, reply) => {
     const h = toHttpError(err);
     if (h.status >= 500 && h.body.code === 'INTERNAL') app.log.error(err);
-    if (h.retryAfter !== undefined) reply.header('retry-after', String(h.retryAfter));
-    reply.code(h.status).type('application/json').send(h.body);
+    sendHttpError(reply, h);
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) });
-    reply.code(404).type('application/json').send(e.toJSON());
+    sendHttpError(reply, toHttpError(new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) })));
   });
 
   writeRoutes(app, deps.log, bodyLimit);

@@ -78,7 +78,7 @@ export class SqliteWorkerWriter implements LogWriter {
     if (!p) return;
     if (!m.error) return p.resolve();
     const e = m.error;
-    p.reject(e.log ? new LogError(e.code as LogErrorCode, e.message.replace(/^[A-Z_]+: /, ''), e.evidence) : new LogError('STORAGE_FAILED', e.message, {}));
+    p.reject(e.log ? new LogError(e.code as LogErrorCode, e.message, e.evidence) : new LogError('STORAGE_FAILED', e.message, {}));
   }
 
   private fail(e: unknown): void {

@@ -11,7 +11,7 @@
  *   accepted; lines from other keys are dropped.
  * - A witness that is down, slow (timeout), or refuses contributes nothing: logged, never fatal.
  */
-import { formatAddCheckpoint, formatSignatureLine, openNote, cosignatureVerifier, splitNote, parseCheckpoint, parseTreeSize } from '#verifier';
+import { formatAddCheckpoint, formatSignatureLine, openNote, cosignatureVerifier, splitNote, parseCheckpoint, parseTreeSize, errorText } from '#verifier';
 import type { CosignatureVerifier } from '#verifier';
 import type { Witnesses } from '../ports.ts';
 
@@ -56,7 +56,7 @@ export class WitnessClient implements Witnesses {
       text = splitNote(signedCheckpoint).text;
       size = parseCheckpoint(text).size;
     } catch (e) {
-      this.say(`witness: not submitting a malformed checkpoint: ${(e as Error).message}`);
+      this.say(`witness: not submitting a malformed checkpoint: ${errorText(e)}`);
       return [];
     }
     const results = await Promise.all(this.targets.map((t) => this.submit(t, signedCheckpoint, text, size, oldSize, consistencyProof)));
@@ -83,7 +83,7 @@ export class WitnessClient implements Witnesses {
       }
     } catch (e) {
       t.size = undefined;
-      this.say(`witness ${t.verifier.name} at ${t.url}: no cosignature for size ${size}: ${(e as Error).message}`);
+      this.say(`witness ${t.verifier.name} at ${t.url}: no cosignature for size ${size}: ${errorText(e)}`);
       return null;
     }
   }

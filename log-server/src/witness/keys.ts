@@ -3,11 +3,12 @@
  * DIR/witness.key with mode 0600. Created on first use, never overwritten, never logged.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIG_COSIGNATURE_V1, cosignatureSigner, cosignatureVerifierKey, formatSignerKey, isValidKeyName } from '#verifier';
 import type { NoteSigner } from '#verifier';
 import { LogError } from '../errors.ts';
+import { readSecretFile } from '../secret-file.ts';
 
 export const WITNESS_KEY_FILE = 'witness.key';
 
@@ -36,13 +37,7 @@ export function loadOrCreateWitnessKey(dir: string, name: string, now?: () => nu
 /** Reads DIR/witness.key; KEY_INVALID if missing, malformed, or readable by others. */
 export function readWitnessKey(dir: string, now?: () => number): { signer: NoteSigner; vkey: string } {
   const path = join(dir, WITNESS_KEY_FILE);
-  let skey: string;
-  try {
-    skey = readFileSync(path, 'utf8').trim();
-  } catch (e) {
-    throw new LogError('DATA_MISSING', `cannot read the witness key ${path}`, { path, errno: (e as NodeJS.ErrnoException).code });
-  }
-  if ((statSync(path).mode & 0o077) !== 0) throw new LogError('KEY_INVALID', `witness key ${path} is readable by group/others (chmod 600)`, { path });
+  const skey = readSecretFile(path, 'witness key');
   try {
     return { signer: cosignatureSigner(skey, now), vkey: cosignatureVerifierKey(skey) };
   } catch (e) {

@@ -12,7 +12,8 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { limitConnections, serverLimits, serverOptions } from '#verifier';
 import type { NoteSigner, ServerLimits } from '#verifier';
-import { LogError, isLogError } from '../errors.ts';
+import { LogError } from '../errors.ts';
+import { errorOptions, sendHttpError, toHttpError } from '../http/errors.ts';
 import { Witness } from './witness.ts';
 import { strictUtf8Body } from '../http/body.ts';
 import type { WitnessedLog } from './witness.ts';
@@ -34,22 +35,20 @@ export interface WitnessAppOptions {
 export async function buildWitnessApp(o: WitnessAppOptions): Promise<FastifyInstance> {
   const witness = new Witness({ state: o.state, signer: o.signer, logs: o.logs, ...(o.log ? { log: o.log } : {}) });
   const limits = o.limits ?? serverLimits();
-  const app = Fastify({ ...serverOptions(limits), logger: o.logger ?? false, bodyLimit: WITNESS_BODY_LIMIT, routerOptions: { caseSensitive: true } });
+  const app = Fastify({ ...serverOptions(limits), logger: o.logger ?? false, bodyLimit: WITNESS_BODY_LIMIT, routerOptions: { caseSensitive: true }, ...errorOptions });
   limitConnections(app.server, limits);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WITNESS_BODY_LIMIT }, strictUtf8Body);
 
   app.setErrorHandler((err, _req, reply) => {
-    const e = asLogError(err);
-    if (e.code === 'WITNESS_CONFLICT') {
-      return reply.code(409).type(SIZE_CONTENT_TYPE).send(`${e.evidence.size}\n`);
-    }
-    if (e.status >= 500) app.log.error(err);
-    return reply.code(e.status).type('application/json').send(e.toJSON());
+    const h = toHttpError(err);
+    // the spec's one non-JSON refusal: the size this witness last cosigned, as text
+    if (h.body.code === 'WITNESS_CONFLICT') return reply.code(h.status).type(SIZE_CONTENT_TYPE).send(`${h.body.evidence.size}\n`);
+    if (h.status >= 500) app.log.error(err);
+    return sendHttpError(reply, h);
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) });
-    reply.code(404).type('application/json').send(e.toJSON());
+    sendHttpError(reply, toHttpError(new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) })));
   });
 
   app.post('/add-checkpoint', async (req, reply) => {
@@ -59,13 +58,4 @@ export async function buildWitnessApp(o: WitnessAppOptions): Promise<FastifyInst
   });
   app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(`c2sp.org/tlog-witness ${witness.name}\n`));
   return app;
-}
-
-function asLogError(err: unknown): LogError {
-  if (isLogError(err)) return err;
-  const code = (err as { code?: unknown })?.code;
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new LogError('PAYLOAD_TOO_LARGE', 'request body too large', { limit: WITNESS_BODY_LIMIT });
-  const status = (err as { statusCode?: unknown })?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return new LogError('MALFORMED_REQUEST', 'bad request', {});
-  return new LogError('WITNESS_STATE', 'internal witness error', {});
 }

@@ -5,16 +5,16 @@
  * public_key, user_data, nonce — with the timestamp always in 8-byte form, PCR keys ascending,
  * and public_key/user_data/nonce null or a byte string of 0..1024 bytes (null ≠ empty).
  *
- * Decoding: a strict well-formedness walk, then cbor-x, then type/size checks, then a byte
+ * Decoding: the strict CBOR codec (encoding/cbor.ts: shortest heads except the 8-byte
+ * timestamp, no duplicate keys, no tags or floats), then type/size checks, then a byte
  * comparison with our own canonical encoding, so there is exactly one accepted spelling of
- * every payload (no duplicate keys, reordered maps or alternative integer widths).
+ * every payload (no reordered maps, no timestamp in another width).
  * Pure; throws VerifierError ATTESTATION_MALFORMED with the failing field.
  */
-import { Decoder } from 'cbor-x';
 import { VerifierError } from '../errors.ts';
-import { MT, NULL, bstr, cat, head, isPlainCbor, tstr } from '../cose/cbor.ts';
+import { WideUint, decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
+import { PCR_BYTES } from '../eif/measure.ts';
 
-export const PCR_BYTES = 48;
 export const MAX_PCR_INDEX = 31;
 /** PCRs 0..15 are locked at boot, so every genuine document carries them (NSM nsm-check). */
 export const BOOT_LOCKED_PCRS = 16;
@@ -41,29 +41,24 @@ export interface AttestationPayload {
 
 const KEYS = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'] as const;
 
-const optional = (b: Uint8Array | null): Uint8Array => (b === null ? NULL : bstr(b));
-
 /** The exact bytes the NSM emits for these fields. Throws RangeError on out-of-profile input. */
 export function encodeAttestationPayload(p: AttestationPayload): Uint8Array {
   checkFields(p, (field, reason) => {
     throw new RangeError(`encodeAttestationPayload: ${field}: ${reason}`);
   });
   const pcrs = [...p.pcrs.entries()].sort((a, b) => a[0] - b[0]);
-  return cat(
-    head(MT.MAP, KEYS.length),
-    tstr('module_id'), tstr(p.moduleId),
-    tstr('digest'), tstr(p.digest),
-    tstr('timestamp'), head(MT.UINT, p.timestamp, 8),
-    tstr('pcrs'), head(MT.MAP, pcrs.length), ...pcrs.flatMap(([i, v]) => [head(MT.UINT, i), bstr(v)]),
-    tstr('certificate'), bstr(p.certificate),
-    tstr('cabundle'), head(MT.ARRAY, p.cabundle.length), ...p.cabundle.map(bstr),
-    tstr('public_key'), optional(p.publicKey),
-    tstr('user_data'), optional(p.userData),
-    tstr('nonce'), optional(p.nonce),
-  );
+  return encodeCbor(new Map<string, CborValue>([
+    ['module_id', p.moduleId],
+    ['digest', p.digest],
+    ['timestamp', new WideUint(p.timestamp, 8)],
+    ['pcrs', new Map(pcrs)],
+    ['certificate', p.certificate],
+    ['cabundle', p.cabundle],
+    ['public_key', p.publicKey],
+    ['user_data', p.userData],
+    ['nonce', p.nonce],
+  ]));
 }
-
-const decoder = new Decoder({ mapsAsObjects: false, useRecords: false });
 
 function malformed(field: string, reason: string): never {
   throw new VerifierError('ATTESTATION_MALFORMED', `attestation payload: ${field}: ${reason}`, { field, reason });
@@ -71,19 +66,13 @@ function malformed(field: string, reason: string): never {
 
 /** Decodes and strictly checks a payload. */
 export function decodeAttestationPayload(bytes: Uint8Array): AttestationPayload {
-  if (!isPlainCbor(bytes)) malformed('payload', 'not a single well-formed CBOR item of the allowed kinds');
-  let m: unknown;
-  try {
-    m = decoder.decode(bytes);
-  } catch (e) {
-    malformed('payload', `CBOR decode failed: ${(e as Error).message}`);
-  }
+  const m = decodeCbor(bytes, { code: 'ATTESTATION_MALFORMED', maxDepth: 3, wideUints: true });
   if (!(m instanceof Map)) malformed('payload', 'not a map');
   if (m.size !== KEYS.length) malformed('payload', `expected ${KEYS.length} keys, got ${m.size}`);
   for (const k of KEYS) if (!m.has(k)) malformed(k, 'missing');
   const p: AttestationPayload = {
-    moduleId: m.get('module_id'),
-    digest: m.get('digest'),
+    moduleId: m.get('module_id') as string,
+    digest: m.get('digest') as 'SHA384',
     timestamp: integer(m.get('timestamp')),
     pcrs: pcrMap(m.get('pcrs')),
     certificate: bytesOf(m.get('certificate'), 'certificate'),
@@ -94,19 +83,19 @@ export function decodeAttestationPayload(bytes: Uint8Array): AttestationPayload 
   };
   checkFields(p, malformed);
   const canonical = encodeAttestationPayload(p);
-  if (Buffer.compare(canonical, bytes) !== 0) malformed('payload', 'not in the canonical NSM encoding (key order, integer widths or duplicates differ)');
+  if (Buffer.compare(canonical, bytes) !== 0) malformed('payload', 'not in the canonical NSM encoding (key order or timestamp width differ)');
   return p;
 }
 
-/** cbor-x returns 8-byte integers as bigint; take them as numbers when exact. */
+/** The timestamp: an unsigned integer, in 8 bytes even when small (the re-encoding checks the width). */
 function integer(v: unknown): number {
-  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : malformed('timestamp', 'too large');
+  if (v instanceof WideUint) return v.value;
   return typeof v === 'number' ? v : malformed('timestamp', 'must be an unsigned integer');
 }
 
 function bytesOf(v: unknown, field: string): Uint8Array {
   if (!(v instanceof Uint8Array)) malformed(field, 'must be a byte string');
-  return new Uint8Array(v);
+  return v; // the codec hands out copies
 }
 
 function nullable(v: unknown, field: string): Uint8Array | null {

@@ -8,7 +8,8 @@
  */
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
 import { bytesEqual, fromHex, toHex } from '../bytes.ts';
-import { MAX_PCR_INDEX, PCR_BYTES, type AttestationPayload } from './payload.ts';
+import { PCR_BYTES } from '../eif/measure.ts';
+import { MAX_PCR_INDEX, type AttestationPayload } from './payload.ts';
 
 export interface AttestationPolicy {
   /** PCR index → expected value (48 bytes or 96 hex chars). Every listed PCR must be present and equal. */

@@ -5,13 +5,14 @@
  * `a1 01 38 22` ({1: -35}), empty unprotected map, attached payload, and a raw 96-byte r‖s
  * P-384 signature over Sig_structure ["Signature1", protected, h'', payload].
  *
- * Reading uses the received protected and payload bytes verbatim (never re-encoded). Pure:
- * decodeCoseSign1 throws VerifierError COSE_MALFORMED; verifyCoseSign1 is a raw primitive
- * and returns a boolean.
+ * Reading goes through the strict CBOR codec (encoding/cbor.ts) and uses the received protected
+ * and payload bytes verbatim (never re-encoded). Pure: decodeCoseSign1 throws VerifierError
+ * COSE_MALFORMED; verifyCoseSign1 is a raw primitive and returns a boolean.
  */
 import { sign, verify, type KeyObject } from 'node:crypto';
+import { bytesEqual } from '../bytes.ts';
 import { VerifierError } from '../errors.ts';
-import { MT, bstr, cat, head, readBstr, readHead, tstr } from './cbor.ts';
+import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
 
 /** The only protected header accepted and produced: {1: -35} (alg ES384). */
 export const ES384_PROTECTED = Uint8Array.from([0xa1, 0x01, 0x38, 0x22]);
@@ -36,30 +37,23 @@ function malformed(reason: string, evidence: Record<string, unknown> = {}): neve
 /** Parses a COSE_Sign1 (tag 18 optional) with an ES384 protected header. */
 export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeCoseSign1: expected bytes');
-  if (bytes.length > MAX_COSE_BYTES) throw new VerifierError('OVERSIZED', `COSE_Sign1 of ${bytes.length} bytes exceeds ${MAX_COSE_BYTES}`, { size: bytes.length, max: MAX_COSE_BYTES });
-  let off = 0;
-  let tagged = false;
-  const first = readHead(bytes, 0);
-  if (first?.major === MT.TAG) {
-    if (first.arg !== 18) malformed(`unexpected tag ${first.arg}`);
-    tagged = true;
-    off = first.end;
-  }
-  const arr = readHead(bytes, off);
-  if (!arr || arr.major !== MT.ARRAY || arr.arg !== 4) malformed('not a 4-element array');
-  const prot = readBstr(bytes, arr.end) ?? malformed('protected header is not a byte string');
-  if (!equal(prot.value, ES384_PROTECTED)) malformed('protected header must be exactly {1: -35} (ES384)', { protected: prot.value });
-  if (bytes[prot.end] !== 0xa0) malformed('unprotected header must be an empty map');
-  const payload = readBstr(bytes, prot.end + 1) ?? malformed('payload is not an attached byte string');
-  const sig = readBstr(bytes, payload.end) ?? malformed('signature is not a byte string');
-  if (sig.value.length !== ES384_SIGNATURE_BYTES) malformed(`signature must be ${ES384_SIGNATURE_BYTES} bytes`, { length: sig.value.length });
-  if (sig.end !== bytes.length) malformed('trailing bytes after the COSE_Sign1', { trailing: bytes.length - sig.end });
-  return { protected: prot.value, payload: payload.value, signature: sig.value, tagged };
+  let item: CborValue = decodeCbor(bytes, { code: 'COSE_MALFORMED', maxBytes: MAX_COSE_BYTES, maxDepth: 4, tags: [18] });
+  const tagged = item instanceof CborTag;
+  if (item instanceof CborTag) item = item.value;
+  if (!Array.isArray(item) || item.length !== 4) malformed('not a 4-element array');
+  const [prot, unprotected, payload, signature] = item;
+  if (!(prot instanceof Uint8Array)) malformed('protected header is not a byte string');
+  if (!bytesEqual(prot, ES384_PROTECTED)) malformed('protected header must be exactly {1: -35} (ES384)', { protected: prot });
+  if (!(unprotected instanceof Map) || unprotected.size !== 0) malformed('unprotected header must be an empty map');
+  if (!(payload instanceof Uint8Array)) malformed('payload is not an attached byte string');
+  if (!(signature instanceof Uint8Array)) malformed('signature is not a byte string');
+  if (signature.length !== ES384_SIGNATURE_BYTES) malformed(`signature must be ${ES384_SIGNATURE_BYTES} bytes`, { length: signature.length });
+  return { protected: prot, payload, signature, tagged };
 }
 
 /** Sig_structure = ["Signature1", body_protected, external_aad = h'', payload] (RFC 9052 §4.4). */
 export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return cat(head(MT.ARRAY, 4), tstr('Signature1'), bstr(protectedBytes), bstr(new Uint8Array(0)), bstr(payload));
+  return encodeCbor(['Signature1', protectedBytes, new Uint8Array(0), payload]);
 }
 
 /** Verifies the ES384 signature of a COSE_Sign1 (bytes or decoded) under a P-384 public key. */
@@ -72,9 +66,5 @@ export function verifyCoseSign1(doc: Uint8Array | CoseSign1, publicKey: KeyObjec
 export function signCoseSign1(payload: Uint8Array, privateKey: KeyObject): Uint8Array {
   if (privateKey.type !== 'private' || privateKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw new TypeError('signCoseSign1: need a P-384 private key');
   const signature = sign('sha384', sigStructure(ES384_PROTECTED, payload), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return cat(head(MT.ARRAY, 4), bstr(ES384_PROTECTED), Uint8Array.of(0xa0), bstr(payload), bstr(new Uint8Array(signature)));
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+  return encodeCbor([ES384_PROTECTED, new Map(), payload, new Uint8Array(signature)]);
 }

@@ -8,6 +8,7 @@
  * Limitation: JS numbers cannot tell `2.0` from `2`; integral floats are written as `2`.
  * The metadata is not measured, but it changes the file bytes and the CRC.
  */
+import { compareUtf8 } from '../bytes.ts';
 import { VerifierError } from '../errors.ts';
 import { MAX_JSON_DEPTH, jsonStructure } from '../release/canonical-json.ts';
 
@@ -30,9 +31,6 @@ export interface EifMetadata {
 /** Keycast's fixed build info: no clock, no host facts (the build time is the Unix epoch). */
 export const FIXED_BUILD_TIME = '1970-01-01T00:00:00+00:00';
 
-function byteCompare(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 /** serde_json-compatible compact serialisation of a JSON value with sorted object keys. */
 export function serdeJson(v: unknown): string {
@@ -43,7 +41,7 @@ export function serdeJson(v: unknown): string {
   }
   if (Array.isArray(v)) return `[${v.map(serdeJson).join(',')}]`;
   if (typeof v === 'object') {
-    const keys = Object.keys(v as object).sort(byteCompare);
+    const keys = Object.keys(v as object).sort(compareUtf8);
     return `{${keys.map((k) => `${JSON.stringify(k)}:${serdeJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   throw new TypeError(`serdeJson: cannot serialise ${typeof v}`);

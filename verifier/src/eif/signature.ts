@@ -5,11 +5,13 @@
  *   COSE_Sign1 (untagged) = [ bstr protected {1: alg}, {}, bstr payload, bstr r‖s ]
  *   payload = CBOR { "register_index": 0, "register_value": [48 uints of PCR0] }
  * alg: ES256 -7 / ES384 -35 / ES512 -36 by the key's curve. Only PCR0 is signed.
- * Pure: encoding, decoding and verification; signing takes a caller-supplied sign function.
+ * serde_cbor writes a `Vec<u8>` as an array of uints, hence uintArray/bytesFromUintArray.
+ * Pure: encoding, decoding (strict CBOR codec, EIF_MALFORMED) and verification; signing takes a
+ * caller-supplied sign function.
  */
 import { X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { cborDecode, cborEncode, mapGet, bytesFromUintArray, uintArray, type CborValue } from './cbor.ts';
+import { decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
 
 export const COSE_ALGS = { 'P-256': { alg: -7, hash: 'sha256' }, 'P-384': { alg: -35, hash: 'sha384' }, 'P-521': { alg: -36, hash: 'sha512' } } as const;
 
@@ -26,12 +28,35 @@ export function pemToDer(pem: string): Uint8Array {
   return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
 }
 
+/** A byte string as serde encodes a plain `Vec<u8>`: an array of uints. */
+function uintArray(b: Uint8Array): number[] {
+  return Array.from(b);
+}
+
+/** Reads a serde `Vec<u8>` (array of uints < 256) back into bytes, or undefined. */
+function bytesFromUintArray(v: CborValue | undefined): Uint8Array | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out = new Uint8Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'number' || x < 0 || x > 255) return undefined;
+    out[i] = x;
+  }
+  return out;
+}
+
+function mapGet(m: CborValue | undefined, key: string | number): CborValue | undefined {
+  return m instanceof Map ? m.get(key) : undefined;
+}
+
+const decode = (b: Uint8Array): CborValue => decodeCbor(b, { code: 'EIF_MALFORMED' });
+
 export function pcrPayload(pcr0: Uint8Array): Uint8Array {
-  return cborEncode({ map: [['register_index', 0], ['register_value', uintArray(pcr0)]] });
+  return encodeCbor(new Map<string, CborValue>([['register_index', 0], ['register_value', uintArray(pcr0)]]));
 }
 
 function sigStructure(protectedHdr: Uint8Array, payload: Uint8Array): Uint8Array {
-  return cborEncode(['Signature1', protectedHdr, new Uint8Array(0), payload]);
+  return encodeCbor(['Signature1', protectedHdr, new Uint8Array(0), payload]);
 }
 
 /** Which COSE algorithm a certificate's EC key implies. */
@@ -49,15 +74,15 @@ export function coseAlgFor(certPem: string): (typeof COSE_ALGS)[keyof typeof COS
  */
 export function encodeSignatureSection(certPem: string, pcr0: Uint8Array, sign: (tbs: Uint8Array, hash: string) => Uint8Array): Uint8Array {
   const { alg, hash } = coseAlgFor(certPem);
-  const protectedHdr = cborEncode({ map: [[1, alg]] });
+  const protectedHdr = encodeCbor(new Map([[1, alg]]));
   const payload = pcrPayload(pcr0);
   const sig = sign(sigStructure(protectedHdr, payload), hash);
-  const cose = cborEncode([protectedHdr, { map: [] }, payload, sig]);
-  return cborEncode([{ map: [['signing_certificate', uintArray(Buffer.from(certPem, 'utf8'))], ['signature', uintArray(cose)]] }]);
+  const cose = encodeCbor([protectedHdr, new Map(), payload, sig]);
+  return encodeCbor([new Map([['signing_certificate', uintArray(Buffer.from(certPem, 'utf8'))], ['signature', uintArray(cose)]])]);
 }
 
 export function decodeSignatureSection(b: Uint8Array): EifSignature {
-  const v = cborDecode(b);
+  const v = decode(b);
   if (!Array.isArray(v) || v.length < 1) throw bad('not a non-empty array');
   const pem = bytesFromUintArray(mapGet(v[0]!, 'signing_certificate'));
   const cose = bytesFromUintArray(mapGet(v[0]!, 'signature'));
@@ -70,12 +95,12 @@ export function decodeSignatureSection(b: Uint8Array): EifSignature {
 /** describe-eif's SignatureCheck: the COSE signature verifies and signs this PCR0. */
 export function checkSignature(s: EifSignature, pcr0: Uint8Array): boolean {
   try {
-    const c = cborDecode(s.cose) as CborValue[];
+    const c = decode(s.cose);
     if (!Array.isArray(c) || c.length !== 4) return false;
     const [p, , payload, sig] = c;
     if (!(p instanceof Uint8Array) || !(payload instanceof Uint8Array) || !(sig instanceof Uint8Array)) return false;
     const { alg, hash } = coseAlgFor(s.certificatePem);
-    if (mapGet(cborDecode(p), 1) !== alg) return false;
+    if (mapGet(decode(p), 1) !== alg) return false;
     if (Buffer.compare(Buffer.from(payload), Buffer.from(pcrPayload(pcr0))) !== 0) return false;
     const key = createPublicKey(s.certificatePem);
     return cryptoVerify(hash, sigStructure(p, payload), { key, dsaEncoding: 'ieee-p1363' }, sig);

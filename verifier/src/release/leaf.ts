@@ -15,14 +15,15 @@
  * leaf alone sees the PCRs and can check the signature with the embedded verifier key.
  */
 import { VerifierError } from '../errors.ts';
+import { MAX_ENTRY_SIZE } from '../tlog/entry-bundle.ts';
 import { concatBytes, fromBase64, toBase64, utf8 } from '../bytes.ts';
 import { canonicalize, exactKeys, isObject, parseJsonStrict } from './canonical-json.ts';
 import { parseEnvelope, type EnvelopeJson, type ParsedBundle } from './bundle.ts';
 import { certificateKey, dssePae, parseTrustedKey, sha256Hex, verifyDsseSignature, type ReleaseSigner } from './dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, validateStatement, type EntryKind, type KeycastStatement } from './schema.ts';
 
-/** c2sp.org/tlog-tiles entry bundles carry leaves with a uint16 length. */
-export const MAX_LEAF_BYTES = 65_535;
+/** c2sp.org/tlog-tiles entry bundles carry leaves with a uint16 length: the leaf limit is the entry limit. */
+export const MAX_LEAF_BYTES = MAX_ENTRY_SIZE;
 
 /** A verified, decoded release-log entry. */
 export interface DecodedEntry {

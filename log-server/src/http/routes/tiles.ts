@@ -5,11 +5,14 @@
  * non-canonical path is 404 TILE_PATH_INVALID.
  */
 import type { FastifyInstance } from 'fastify';
+import { VerifierError } from '#verifier';
 import type { Log } from '../../log.ts';
 import { errorSchema } from '../errors.ts';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const CHECKPOINT_CACHE = 'public, max-age=2';
+/** Longer than any valid tile path after `tile/` (the deepest is about 40 characters). */
+const MAX_TILE_PATH = 64;
 
 export function tileRoutes(app: FastifyInstance, log: Log): void {
   app.get('/checkpoint', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
@@ -18,9 +21,11 @@ export function tileRoutes(app: FastifyInstance, log: Log): void {
   });
 
   app.get('/tile/*', {
-    schema: { params: { type: 'object', properties: { '*': { type: 'string', maxLength: 64 } } }, response: { '4xx': errorSchema } },
+    schema: { response: { '4xx': errorSchema } },
   }, async (req, reply) => {
     const rest = (req.params as { '*': string })['*'];
+    // the longest valid path is well under this; refuse before parsing, with the tile code
+    if (rest.length > MAX_TILE_PATH) throw new VerifierError('TILE_PATH_INVALID', `invalid tile path: longer than ${MAX_TILE_PATH} characters`, { length: rest.length, max: MAX_TILE_PATH });
     const { body } = log.tiles.read(`tile/${rest}`, log.sequencer.current.size);
     reply.header('content-type', 'application/octet-stream').header('cache-control', IMMUTABLE);
     return Buffer.from(body.buffer, body.byteOffset, body.byteLength);

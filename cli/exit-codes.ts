@@ -23,10 +23,12 @@ export const EXIT = {
   INTERNAL: 70,
 } as const;
 
-/** Codes whose exit code is not their family's: the verifier CLI's failed reads are I/O. */
+/** VerifierError codes whose exit code is not their family's: a log that could not be asked or answered nonsense is not a verdict on what was checked. */
 const BY_CODE = {
-  LOG_UNREACHABLE: EXIT.IO_ERROR,
-  LOG_HTTP_STATUS: EXIT.IO_ERROR,
+  LOG_UNAVAILABLE: EXIT.LOG_ERROR,
+  LOG_REFUSED: EXIT.LOG_ERROR,
+  LOG_RESPONSE_INVALID: EXIT.LOG_ERROR,
+  LOG_RESPONSE_OVERSIZED: EXIT.LOG_ERROR,
 } satisfies Partial<Record<VerifierErrorCode, number>>;
 
 const FAMILY: Record<string, number> = {
@@ -35,6 +37,8 @@ const FAMILY: Record<string, number> = {
   LogError: EXIT.LOG_ERROR,
   BuilderError: EXIT.BUILD_ERROR,
   EnclaveError: EXIT.ENCLAVE_ERROR,
+  /** a file the user named could not be read (a directory, missing, not a regular file) */
+  IoError: EXIT.IO_ERROR,
 };
 
 export interface CodedError {

@@ -5,28 +5,24 @@
  * is not the canonical encoding of some byte string, so a parser built on them never
  * accepts two spellings of the same value.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { base64DecodeCanonical, base64Encode, constantTimeEqual, hexDecode, hexEncode, utf8Encode } from './crypto/provider.ts';
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
-function view(u8: Uint8Array): Buffer {
-  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-}
-
 /** Lowercase hex of `u8`. */
 export function toHex(u8: Uint8Array): string {
-  return view(u8).toString('hex');
+  return hexEncode(u8);
 }
 
 /** Strict hex decode (even length, [0-9a-fA-F] only). Throws TypeError otherwise. */
 export function fromHex(s: string): Uint8Array {
   if (typeof s !== 'string' || !HEX_RE.test(s)) throw new TypeError('fromHex: not a hex string');
-  return new Uint8Array(Buffer.from(s, 'hex'));
+  return hexDecode(s);
 }
 
 /** Standard padded base64 of `u8`. */
 export function toBase64(u8: Uint8Array): string {
-  return view(u8).toString('base64');
+  return base64Encode(u8);
 }
 
 /**
@@ -35,12 +31,9 @@ export function toBase64(u8: Uint8Array): string {
  */
 export function fromBase64(s: string): Uint8Array {
   if (typeof s !== 'string') throw new TypeError('fromBase64: not a string');
-  // Node's decoder is lenient (skips whitespace and unknown characters, takes the URL
-  // alphabet, tolerates missing padding and non-zero trailing bits); re-encoding the result
-  // gives the one canonical spelling, so equality with the input rejects every other one.
-  const out = Buffer.from(s, 'base64');
-  if (out.toString('base64') !== s) throw new TypeError('fromBase64: not canonical padded base64');
-  return new Uint8Array(out);
+  const out = base64DecodeCanonical(s);
+  if (out === undefined) throw new TypeError('fromBase64: not canonical padded base64');
+  return out;
 }
 
 /** Concatenation of byte strings into a new Uint8Array. */
@@ -73,7 +66,7 @@ export function compareUtf8(a: string, b: string): number {
 
 /** Equality in time independent of where the inputs differ (length is not secret). */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && constantTimeEqual(a, b);
 }
 
 /** 8-byte big-endian encoding of a non-negative integer below 2^64. Throws RangeError. */
@@ -87,5 +80,5 @@ export function u64be(n: number | bigint): Uint8Array {
 
 /** UTF-8 encoding of `s`. */
 export function utf8(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'utf8'));
+  return utf8Encode(s);
 }

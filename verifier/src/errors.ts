@@ -9,6 +9,8 @@
  * never reuse or rename a code: the CLI maps them to exit codes and HTTP servers map them to
  * statuses.
  */
+import { toHex } from './bytes.ts';
+
 export const VERIFIER_ERROR_CODES = [
   // input shape
   'MALFORMED',
@@ -66,9 +68,11 @@ export const VERIFIER_ERROR_CODES = [
   'EIF_CRC',
   'EIF_UNSUPPORTED',
   'CPIO_MALFORMED',
-  // the `keycast verify` command's own reads (verifier/cli.ts): the log could not be asked
-  'LOG_UNREACHABLE',
-  'LOG_HTTP_STATUS',
+  // talking to a log (the log client): not a verdict on what was checked, but on the log itself
+  'LOG_UNAVAILABLE',
+  'LOG_REFUSED',
+  'LOG_RESPONSE_INVALID',
+  'LOG_RESPONSE_OVERSIZED',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

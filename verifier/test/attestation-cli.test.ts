@@ -116,7 +116,7 @@ test('CLI --log: logged → 0, revoked → RELEASE_REVOKED, unknown → RELEASE_
   }
 });
 
-test('CLI --log: an unreachable log or an HTTP failure is exit 6 with a coded error; text output prints the code once', async () => {
+test('CLI --log: an unreachable log or an HTTP failure is exit 3 with a coded LOG_* error; text output prints the code once', async () => {
   const { createServer: httpServer } = await import('node:http');
   const closed = httpServer();
   await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
@@ -126,14 +126,15 @@ test('CLI --log: an unreachable log or an HTTP failure is exit 6 with a coded er
   await new Promise<void>((ok) => failing.listen(0, '127.0.0.1', ok));
   try {
     const down = await keycast([...base, '--log', deadUrl, '--log-key', logKey.vkey]);
-    assert.deepEqual([down.code, JSON.parse(down.stdout).code], [6, 'LOG_UNREACHABLE']);
+    assert.deepEqual([down.code, JSON.parse(down.stdout).code], [3, 'LOG_UNAVAILABLE']);
     const url = `http://127.0.0.1:${(failing.address() as { port: number }).port}`;
     const http = await keycast([...base, '--log', url, '--log-key', logKey.vkey]);
-    assert.deepEqual([http.code, JSON.parse(http.stdout).code, JSON.parse(http.stdout).evidence.status], [6, 'LOG_HTTP_STATUS', 500]);
+    assert.equal(http.code, 3, http.stderr);
+    assert.match(JSON.parse(http.stdout).code, /^LOG_(UNAVAILABLE|REFUSED)$/);
     const text = await keycast(base.filter((a) => a !== '--json').concat(['--log', url, '--log-key', logKey.vkey]));
-    assert.equal(text.code, 6);
-    assert.match(text.stderr, /^keycast: LOG_HTTP_STATUS: the log answered HTTP 500/m);
-    assert.doesNotMatch(text.stderr, /LOG_HTTP_STATUS: LOG_HTTP_STATUS/);
+    assert.equal(text.code, 3);
+    assert.match(text.stderr, /^keycast: (LOG_\w+): /m);
+    assert.doesNotMatch(text.stderr, /(LOG_\w+): \1/);
   } finally {
     failing.close();
   }
@@ -170,5 +171,60 @@ test('CLI --log --witness: the checkpoint must be cosigned by the pinned witness
     fresh.server.close();
     stale.server.close();
     plain.server.close();
+  }
+});
+
+test('CLI reads user files with caps: an oversized DOC is refused before it is read, a directory is a coded I/O error', async () => {
+  const { openSync, ftruncateSync, closeSync, mkdirSync } = await import('node:fs');
+  // A sparse 1 GiB file: without the size check first it would be read (and decoded) whole.
+  const huge = join(tmp, 'huge.cbor');
+  const fd = openSync(huge, 'w');
+  ftruncateSync(fd, 1024 ** 3);
+  closeSync(fd);
+  const big = await keycast([...base.slice(0, 2), huge, ...base.slice(3)]);
+  assert.equal(big.code, 1, big.stderr);
+  assert.deepEqual([JSON.parse(big.stdout).code, JSON.parse(big.stdout).evidence.size], ['OVERSIZED', 1024 ** 3]);
+  const dir = join(tmp, 'a-directory');
+  mkdirSync(dir);
+  const isDir = await keycast(['verify', 'attestation', dir]);
+  assert.equal(isDir.code, 6, isDir.stderr);
+  assert.match(isDir.stderr, /DOC .*a-directory: is a directory/);
+  assert.doesNotMatch(isDir.stderr, /\n\s+at /, 'no stack trace');
+  const asJson = await keycast(['verify', 'attestation', dir, '--json']);
+  assert.deepEqual([asJson.code, JSON.parse(asJson.stdout).code, JSON.parse(asJson.stdout).error], [6, 'EISDIR', 'IoError']);
+  // the same for the other files the command reads
+  const rootDir = await keycast(['verify', 'attestation', docFile, '--trust-root', dir, '--json']);
+  assert.deepEqual([rootDir.code, JSON.parse(rootDir.stdout).code], [6, 'EISDIR']);
+  const keyDir = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', dir]);
+  assert.deepEqual([keyDir.code, JSON.parse(keyDir.stdout).code], [6, 'EISDIR']);
+  const hugeRoot = await keycast(['verify', 'attestation', docFile, '--trust-root', huge, '--json']);
+  assert.deepEqual([hugeRoot.code, JSON.parse(hugeRoot.stdout).code], [1, 'OVERSIZED']);
+  const hugeKey = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', huge]);
+  assert.deepEqual([hugeKey.code, JSON.parse(hugeKey.stdout).code], [1, 'OVERSIZED']);
+});
+
+test('readUserFile: reads at most the cap, refuses a missing file with a coded error', async () => {
+  const { readUserFile } = await import('../cli.ts');
+  const f = join(tmp, 'small.txt');
+  writeFileSync(f, 'hello');
+  assert.deepEqual(readUserFile(f, 5, 'x'), utf8('hello'));
+  assert.throws(() => readUserFile(f, 4, 'x'), (e: unknown) => isVerifierError(e, 'OVERSIZED'));
+  assert.throws(() => readUserFile(join(tmp, 'nope'), 4, 'x'), (e: unknown) => (e as { code?: string; name?: string }).code === 'ENOENT' && (e as Error).name === 'IoError');
+});
+
+test('CLI --log: a log that is down is retried (each retry on stderr), then exit 3 LOG_UNAVAILABLE; a log answering junk is exit 3', async () => {
+  const down = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"error":"LogError","code":"PUSHBACK","message":"busy"}'));
+  const junk = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'));
+  const url = (s: Server) => new Promise<string>((ok) => s.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(s.address() as { port: number }).port}`)));
+  try {
+    const r = await keycast([...base, '--log', await url(down), '--log-key', logKey.vkey]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual([JSON.parse(r.stdout).code, JSON.parse(r.stdout).evidence.attempts, JSON.parse(r.stdout).evidence.logCode], ['LOG_UNAVAILABLE', 4, 'PUSHBACK']);
+    assert.equal(r.stderr.match(/retry \d of 3/g)?.length, 3, r.stderr);
+    const j = await keycast([...base, '--log', await url(junk), '--log-key', logKey.vkey]);
+    assert.deepEqual([j.code, JSON.parse(j.stdout).code], [3, 'LOG_RESPONSE_INVALID']);
+  } finally {
+    down.close();
+    junk.close();
   }
 });

@@ -1,25 +1,18 @@
-// Keycast log explorer (browser side). Verifies everything it shows with WebCrypto:
-//  - the checkpoint's Ed25519 note signature under the log vkey (c2sp.org/signed-note,
-//    c2sp.org/tlog-checkpoint),
-//  - each entry's leaf hash SHA-256(0x00 ‖ leaf) and its inclusion proof against the
-//    checkpoint root (RFC 9162 §2.1.3.2).
+// Keycast log explorer (browser side). Everything it shows as ✓ is checked with the verifier
+// itself — verifier.js, the esbuild bundle of verifier/browser.ts (the same note, checkpoint
+// and proof code the CLI and the enclave run, over the @noble crypto provider):
+//  - the checkpoint's Ed25519 note signature under the log vkey and its origin
+//    (c2sp.org/signed-note, c2sp.org/tlog-checkpoint),
+//  - each entry's leaf hash and its inclusion proof against the checkpoint root (RFC 9162).
 // Data from the server is only ever inserted with textContent, never as HTML.
-'use strict';
+import * as V from './verifier.js';
 
-const enc = new TextEncoder();
+// The verifier, for the browser console and the page tests.
+window.keycastVerifier = V;
+
 const dec = new TextDecoder();
 const PAGE = 20;
 const $ = (id) => document.getElementById(id);
-
-const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-const concat = (...parts) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-};
-const sha256 = async (bytes) => new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 async function getJson(path) {
   const r = await fetch(path);
@@ -27,63 +20,29 @@ async function getJson(path) {
   return r.json();
 }
 
-/** vkey = name+hex(keyId)+base64(0x01 ‖ pub32). */
-function parseVkey(vkey) {
-  const [name, id, ...rest] = vkey.split('+'); // base64 may itself contain '+'
-  const raw = b64(rest.join('+'));
-  if (raw.length !== 33 || raw[0] !== 1) throw new Error('not an Ed25519 note key');
-  return { name, keyId: id, pub: raw.slice(1) };
-}
-
-/** Opens a signed checkpoint note; resolves to { ok, origin, size, root, error }. */
-async function openCheckpoint(note, vkey) {
-  const split = note.lastIndexOf('\n\n');
-  if (split < 0) return { ok: false, error: 'malformed note' };
-  const text = note.slice(0, split + 1);
-  const [origin, sizeLine, rootLine] = text.split('\n');
-  const cp = { origin, size: Number(sizeLine), root: b64(rootLine), ok: false };
-  const k = parseVkey(vkey);
-  const key = await crypto.subtle.importKey('raw', k.pub, { name: 'Ed25519' }, false, ['verify']);
-  for (const line of note.slice(split + 2).split('\n')) {
-    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
-    if (!m || m[1] !== k.name) continue;
-    const sig = b64(m[2]);
-    const id = [...sig.slice(0, 4)].map((x) => x.toString(16).padStart(2, '0')).join('');
-    if (id !== k.keyId) continue;
-    cp.ok = await crypto.subtle.verify({ name: 'Ed25519' }, key, sig.slice(4), enc.encode(text));
-    if (!cp.ok) cp.error = 'bad log signature';
-    return cp;
+/**
+ * Opens the signed checkpoint under the page's vkey. Resolves to { ok, origin, size, rootHash,
+ * error }: origin and size are shown (and entries listed) even when the signature fails, but
+ * nothing verifies against an unverified checkpoint.
+ */
+function openCheckpoint(note, vkey) {
+  try {
+    const { checkpoint } = V.openCheckpoint(note, V.noteVerifier(vkey), V.parseVerifierKey(vkey).name);
+    return { ok: true, ...checkpoint };
+  } catch (e) {
+    let shown = { origin: '?', size: 0, rootHash: new Uint8Array() };
+    try { shown = V.parseCheckpoint(V.splitNote(note).text); } catch { /* unparseable: nothing to list */ }
+    return { ok: false, ...shown, error: e.code ?? e.message };
   }
-  cp.error = 'no signature by the log key';
-  return cp;
-}
-
-/** RFC 9162 §2.1.3.2: the root implied by an inclusion proof (null if the proof has the wrong shape). */
-async function rootFromProof(index, size, leafHash, proof) {
-  if (index >= size) return null;
-  let fn = index, sn = size - 1, r = leafHash;
-  const node = (l, rt) => sha256(concat(Uint8Array.of(1), l, rt));
-  for (const p of proof) {
-    if (sn === 0) return null;
-    if (fn % 2 === 1 || fn === sn) {
-      r = await node(p, r);
-      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
-    } else {
-      r = await node(r, p);
-    }
-    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
-  }
-  return sn === 0 ? r : null;
 }
 
 /** Verifies one entry's inclusion in the checkpoint; resolves to true/false. */
 async function verifyEntry(index, leaf, cp) {
   if (!cp.ok) return false;
   try {
-    const leafHash = await sha256(concat(Uint8Array.of(0), leaf));
     const p = await getJson(`proof/inclusion?index=${index}&size=${cp.size}`);
-    const root = await rootFromProof(index, cp.size, leafHash, p.hashes.map(b64));
-    return root !== null && equal(root, cp.root);
+    V.checkInclusion(p.hashes.map(V.fromBase64), index, cp.size, V.hashLeaf(leaf), cp.rootHash);
+    return true;
   } catch {
     return false;
   }
@@ -93,7 +52,7 @@ async function verifyEntry(index, leaf, cp) {
 function describe(leaf) {
   try {
     const body = JSON.parse(dec.decode(leaf));
-    const st = JSON.parse(dec.decode(b64(body.spec.envelope.payload)));
+    const st = JSON.parse(dec.decode(V.fromBase64(body.spec.envelope.payload)));
     const p = st.predicate || {};
     const m = p.measurements || {};
     const src = p.source ? `${p.source.repo}@${p.source.commit.slice(0, 12)}` : '';
@@ -114,7 +73,7 @@ function cell(tr, text, title) {
 const short = (hex) => (hex.length > 16 ? `${hex.slice(0, 16)}…` : hex);
 
 async function renderEntry(tbody, entry, cp) {
-  const leaf = b64(entry.leaf);
+  const leaf = V.fromBase64(entry.leaf);
   const d = describe(leaf);
   const tr = tbody.insertRow();
   tr.dataset.index = String(entry.index);
@@ -138,7 +97,7 @@ let next = -1;
 async function loadCheckpoint() {
   const vkey = document.querySelector('meta[name="keycast-log-vkey"]').content;
   const note = await (await fetch('checkpoint', { cache: 'no-store' })).text();
-  checkpoint = await openCheckpoint(note, vkey);
+  checkpoint = openCheckpoint(note, vkey);
   const s = $('checkpoint');
   s.textContent = `${checkpoint.origin} — size ${checkpoint.size} — signature ${checkpoint.ok ? '✓' : '✗ ' + checkpoint.error}`;
   s.className = checkpoint.ok ? 'ok' : 'bad';

@@ -1,10 +1,12 @@
 /**
  * The log explorer page, as a fastify plugin for the log's app (buildApp's `plugins`):
  *   GET /             the HTML page (the log vkey embedded in a meta tag)
- *   GET /explorer.js  the browser script (explorer.js next to this file)
+ *   GET /explorer.js  the page's script (explorer.js next to this file, an ES module)
+ *   GET /verifier.js  the verifier it imports (verifier.js next to this file: the esbuild bundle
+ *                     of verifier/browser.ts made by scripts/build-explorer-verifier.mjs)
  * The page lists the newest releases (GET /entry/<i>), searches by PCR0 (GET /lookup/pcr0/…),
- * and verifies in the browser, with WebCrypto, the checkpoint's Ed25519 signature under the
- * vkey and each entry's inclusion proof (GET /proof/inclusion) against that checkpoint. It
+ * and verifies in the browser, with the verifier's own code, the checkpoint's signature under
+ * the vkey and each entry's inclusion proof (GET /proof/inclusion) against that checkpoint. It
  * uses relative URLs, so it works under any path prefix a proxy adds.
  *
  * The vkey shown comes from this server; someone who does not trust the server pins the vkey
@@ -21,6 +23,7 @@ export interface ExplorerOptions {
 }
 
 const SCRIPT = readFileSync(new URL('./explorer.js', import.meta.url), 'utf8');
+const VERIFIER = readFileSync(new URL('./verifier.js', import.meta.url), 'utf8');
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'",
   'x-content-type-options': 'nosniff',
@@ -51,7 +54,7 @@ export function explorerHtml(o: ExplorerOptions): string {
 <table><thead><tr><th>#</th><th>kind</th><th>PCR0</th><th>PCR1</th><th>PCR2</th><th>source</th><th>status</th><th>verified</th></tr></thead>
 <tbody id="entries"></tbody></table>
 <button id="more" hidden>older entries</button>
-<script src="explorer.js" defer></script>
+<script type="module" src="explorer.js"></script>
 </body></html>
 `;
 }
@@ -63,4 +66,5 @@ export const explorerPlugin: FastifyPluginAsync<Record<string, unknown>> = async
   const html = explorerHtml({ vkey, ...(typeof title === 'string' ? { title } : {}) });
   app.get('/', async (_req, reply) => reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html));
   app.get('/explorer.js', async (_req, reply) => reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT));
+  app.get('/verifier.js', async (_req, reply) => reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(VERIFIER));
 };

@@ -6,7 +6,7 @@
  * Strings split only at the first `+` separators: base64 may itself contain `+`.
  * Private keys never appear in errors or evidence.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto/provider.ts';
 import { VerifierError } from '../errors.ts';
 import { concatBytes, fromBase64, fromHex, toBase64, utf8 } from '../bytes.ts';
 import { sha256 } from '../tlog/hash.ts';

@@ -100,3 +100,6 @@ export { MAX_CMS_BYTES, RSA_MODULUS_BITS as CMS_RSA_MODULUS_BITS } from './src/c
 export { sealForRecipient, recipientKey } from './src/cms/seal.ts';
 export { openForRecipient, parseRecipientEnvelope } from './src/cms/open.ts';
 export type { RecipientEnvelope } from './src/cms/open.ts';
+// Limits every Keycast HTTP server runs with (pure options; the servers apply them).
+export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
+export type { ServerLimits } from './src/server-limits.ts';

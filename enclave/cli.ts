@@ -11,6 +11,7 @@ import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
 import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki-json.ts';
 import type { Nsm } from './src/nsm/types.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
+import { devKmsCommand } from './src/kms/dev-kms/command.ts';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
@@ -151,4 +152,4 @@ const pkiRenew: Command = {
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew];
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand];

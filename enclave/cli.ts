@@ -12,6 +12,7 @@ import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki
 import type { Nsm } from './src/nsm/types.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
 import { devKmsCommand } from './src/kms/dev-kms/command.ts';
+import { kmsPolicyCommands } from './src/kms/policy-command.ts';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
@@ -152,4 +153,4 @@ const pkiRenew: Command = {
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand];
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands];

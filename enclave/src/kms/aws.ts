@@ -15,7 +15,7 @@
  */
 import { Agent } from 'node:https';
 import { connect } from 'node:tls';
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient, type DecryptCommandOutput, type GenerateDataKeyCommandOutput, type KMSClientConfig } from '@aws-sdk/client-kms';
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
 import { KEY_ENCRYPTION_ALGORITHM, type DataKeyForRecipient, type KmsPort, type RecipientCall } from './port.ts';
 
@@ -92,7 +92,7 @@ export class AwsKmsPort implements KmsPort {
 
   async generateDataKey(call: RecipientCall): Promise<DataKeyForRecipient> {
     const Recipient = recipient(call);
-    let r;
+    let r: GenerateDataKeyCommandOutput;
     try {
       r = await this.client.send(new GenerateDataKeyCommand({ KeyId: call.keyId, KeySpec: 'AES_256', Recipient }));
     } catch (e) {
@@ -106,7 +106,7 @@ export class AwsKmsPort implements KmsPort {
   async decrypt(call: RecipientCall & { ciphertextBlob: Uint8Array }): Promise<{ keyId: string; ciphertextForRecipient: Uint8Array }> {
     const Recipient = recipient(call);
     if (!(call.ciphertextBlob instanceof Uint8Array)) throw new TypeError('KmsPort.decrypt: ciphertextBlob must be bytes');
-    let r;
+    let r: DecryptCommandOutput;
     try {
       r = await this.client.send(new DecryptCommand({ KeyId: call.keyId, CiphertextBlob: call.ciphertextBlob, Recipient }));
     } catch (e) {

@@ -77,7 +77,7 @@ Every request prints one line (operation, principal, status, error code) — nev
     if (typeof v.account === 'string' && !/^\d{12}$/.test(v.account)) throw usageError('--account must be twelve digits');
     if (typeof v.region === 'string' && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(v.region)) throw usageError('--region must look like us-east-1');
     if (typeof v.caller === 'string' && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\x21-\x7e]+$/.test(v.caller)) throw usageError('--caller must be an IAM ARN');
-    let limits;
+    let limits: ReturnType<typeof serverLimitsFromFlags>;
     try {
       limits = serverLimitsFromFlags(v);
     } catch (e) {

@@ -175,6 +175,19 @@ test('malformed, oversized, wrong-content-type and unknown-target requests are 4
     assert.equal(r.json.__type, type, name);
     assert.equal(typeof r.json.message, 'string', name);
   }
+  // random bodies for every operation: always a 4xx with an AWS type, never a 5xx, nothing stored
+  const ops = ['CreateKey', 'GenerateDataKey', 'Encrypt', 'Decrypt', 'GetKeyPolicy', 'PutKeyPolicy'];
+  const values = [null, true, 1, -1, 1e309, '', 'x', 'AAAA', [], {}, [1], { a: 'b' }, 'a'.repeat(3000)];
+  const members = ['KeyId', 'Plaintext', 'CiphertextBlob', 'Recipient', 'EncryptionContext', 'KeySpec', 'NumberOfBytes', 'Policy', 'PolicyName', 'GrantTokens', 'DryRun', '__proto__', 'constructor'];
+  for (let i = 0; i < 120; i++) {
+    const entries: Array<[string, unknown]> = [];
+    for (let k = 0; k < 1 + (i % 4); k++) entries.push([members[(i * 7 + k * 3) % members.length]!, values[(i * 5 + k) % values.length]]);
+    if (i % 5 === 0) entries.push(['Recipient', { AttestationDocument: 'AAAA', KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }]);
+    const body = `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
+    const r = await post(`TrentService.${ops[i % ops.length]}`, body);
+    assert.ok(r.status >= 400 && r.status < 500, `${ops[i % ops.length]} ${body.slice(0, 200)} → ${r.status}`);
+    assert.equal(typeof r.json.__type, 'string');
+  }
   assert.equal(s.keyFiles(), 0, 'nothing stored');
   const ok = await post('TrentService.CreateKey', '{"Description":"still serving"}');
   assert.equal(ok.status, 200);

@@ -136,3 +136,22 @@ test('openssl cms cross-check: openssl -stream output opens here, and openssl op
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('random corruption never escapes as an uncoded error', async () => {
+  const cms = sealForRecipient(randomBytes(32), mySpki);
+  const codes = new Set<string>();
+  for (let i = 0; i < 300; i++) {
+    const t = Uint8Array.from(cms);
+    const n = 1 + (i % 4);
+    for (let k = 0; k < n; k++) t[Math.floor(Math.random() * t.length)] = Math.floor(Math.random() * 256);
+    const cut = i % 7 === 0 ? t.subarray(0, Math.floor(Math.random() * t.length)) : t;
+    try {
+      await openForRecipient(cut, me.privateKey);
+      codes.add('opened');
+    } catch (e) {
+      assert.ok(isVerifierError(e), `uncoded ${String(e)}`);
+      codes.add(e.code);
+    }
+  }
+  assert.ok(codes.has('CMS_MALFORMED') || codes.has('CMS_UNSUPPORTED'));
+});

@@ -99,6 +99,11 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient): the one profile KMS writes
+export { MAX_CMS_BYTES, RSA_MODULUS_BITS as CMS_RSA_MODULUS_BITS } from './src/cms/profile.ts';
+export { sealForRecipient, recipientKey } from './src/cms/seal.ts';
+export { openForRecipient, parseRecipientEnvelope } from './src/cms/open.ts';
+export type { RecipientEnvelope } from './src/cms/open.ts';
 // Limits every Keycast HTTP server runs with (pure options; the servers apply them).
 export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
 export type { ServerLimits } from './src/server-limits.ts';

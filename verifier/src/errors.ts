@@ -63,6 +63,10 @@ export const VERIFIER_ERROR_CODES = [
   'STATUS_MALFORMED',
   'STATUS_TREE_MISMATCH',
   'STATUS_MISMATCH',
+  // CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient)
+  'CMS_MALFORMED',
+  'CMS_UNSUPPORTED',
+  'CMS_DECRYPT',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',

@@ -25,18 +25,12 @@ export const EXIT = {
   INTERNAL: 70,
 } as const;
 
-/**
- * VerifierError codes whose exit code is not their family's: not a verdict on what was checked
- * but on the log it was checked against (unreachable, refusing, answering nonsense) — the log's
- * exit code; and the verifier CLI's older failed-read codes, I/O.
- */
+/** VerifierError codes whose exit code is not their family's: a log that could not be asked or answered nonsense is not a verdict on what was checked. */
 const BY_CODE = {
   LOG_UNAVAILABLE: EXIT.LOG_ERROR,
   LOG_REFUSED: EXIT.LOG_ERROR,
   LOG_RESPONSE_INVALID: EXIT.LOG_ERROR,
   LOG_RESPONSE_OVERSIZED: EXIT.LOG_ERROR,
-  LOG_UNREACHABLE: EXIT.IO_ERROR,
-  LOG_HTTP_STATUS: EXIT.IO_ERROR,
 } satisfies Partial<Record<VerifierErrorCode, number>>;
 
 const FAMILY: Record<string, number> = {

@@ -30,11 +30,14 @@ group(['verify', 'monitor'], () => import('../verifier/cli.ts'), [
   ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
   ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
 ]);
-group(['nsm'], () => import('../enclave/cli.ts'), [
+group(['nsm', 'dev-kms', 'kms-policy'], () => import('../enclave/cli.ts'), [
   ['nsm describe', 'Describe the NSM and every PCR (device or simulator)'],
   ['nsm attest', 'Get a signed attestation document from the NSM (device or simulator)'],
   ['nsm test-pki init', 'Create a simulator test PKI (AWS-shaped P-384 chain under a NEW, untrusted test root)'],
   ['nsm test-pki renew', 'Reissue the test PKI intermediates (same root) so they are valid from now'],
+  ['dev-kms', 'A local KMS speaking the real KMS JSON 1.1 protocol, enforcing RecipientAttestation policies'],
+  ['kms-policy', 'Print a KMS key policy that lets only the logged, active releases decrypt (read through the verified log)'],
+  ['kms-policy check', 'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition'],
 ]);
 group(['demo'], () => import('./demo.ts'), [
   ['demo', 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, revoke)'],

@@ -13,6 +13,8 @@ import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
 import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki-json.ts';
 import type { Nsm } from './src/nsm/types.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
+import { devKmsCommand } from './src/kms/dev-kms/command.ts';
+import { kmsPolicyCommands } from './src/kms/policy-command.ts';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
@@ -170,4 +172,4 @@ const pkiRenew: Command = {
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew];
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands];

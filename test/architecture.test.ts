@@ -4,11 +4,14 @@
  *    does no I/O (no fs, net, http, child_process, …);
  *  - builder/, log-server/, enclave/ import verifier/ only through `#verifier`, and each other not at all;
  *  - cli/, test/ and bench/ import a folder only through its public entry (index.ts or cli.ts);
- *    the verifier's library entry is `#verifier`, and only cli/ may load verifier/cli.ts.
+ *    the verifier's library entry is `#verifier`, and only cli/ may load verifier/cli.ts;
+ *  - nothing reads test data from outside the repository: every vector lives under testdata/,
+ *    so a fresh clone runs its tests with nothing beside it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -76,4 +79,54 @@ test('the specifier scanner sees every import form', () => {
 
 test('folders import each other only through public entry points, and verifier/src does no I/O', () => {
   assert.deepEqual(violations(), []);
+});
+
+// Source files, scripts, configs and nix expressions (testdata/ is data and is never edited).
+const SOURCE = /(\.(ts|mts|cts|js|mjs|cjs|json|nix|sh)$|^\.ci\/[^/]+$)/;
+// Built from parts so this file does not match its own pattern.
+const SHARED = 'shar' + 'ed';
+const OUTSIDE_DATA = new RegExp(`\\.\\./${SHARED}\\b|\\b${SHARED}/testvectors\\b`);
+
+/** Tracked files (git), or a walk of the tree when this is not a git checkout. */
+function sourceFiles(): string[] {
+  let all: string[];
+  try {
+    all = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\0').filter(Boolean);
+  } catch {
+    all = [];
+    const walk = (dir: string): void => {
+      for (const n of readdirSync(join(root, dir))) {
+        if (n === 'node_modules' || n === '.git' || n === '.data') continue;
+        const rel = dir ? `${dir}/${n}` : n;
+        if (statSync(join(root, rel)).isDirectory()) walk(rel);
+        else all.push(rel);
+      }
+    };
+    walk('');
+  }
+  return all.filter((f) => SOURCE.test(f) && !f.startsWith('testdata/') && !f.startsWith('node_modules/') && existsSync(join(root, f)));
+}
+
+export function outsideDataRefs(files: string[], read: (f: string) => string): string[] {
+  const bad: string[] = [];
+  for (const f of files) {
+    read(f).split('\n').forEach((line, i) => { if (OUTSIDE_DATA.test(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`); });
+  }
+  return bad;
+}
+
+test('the outside-data scanner flags relative and named paths to the team collection, and only those', () => {
+  const files: Record<string, string> = {
+    'a.ts': `const V = resolve(dir, '../../../${SHARED}/testvectors/nitro');`,
+    'b.json': `{ "x": "../${SHARED}/notes" }`,
+    'c.ts': `// vectors: ${SHARED}/testvectors/tlog`,
+    'd.ts': `const slot = 'a ${SHARED} 1 MiB buffer'; const v = resolve(dir, '../../testdata/nitro');`,
+  };
+  assert.deepEqual(outsideDataRefs(Object.keys(files), (f) => files[f]!).map((s) => s.split(':')[0]), ['a.ts', 'b.json', 'c.ts']);
+});
+
+test('no source, script or config reads test data from outside the repository (it belongs in testdata/)', () => {
+  const files = sourceFiles();
+  assert.ok(files.includes('test/architecture.test.ts') && files.includes('package.json'), 'the scan sees the tree');
+  assert.deepEqual(outsideDataRefs(files, (f) => readFileSync(join(root, f), 'utf8')), []);
 });

@@ -1,7 +1,6 @@
 /**
  * Cross-check against an independent implementation: golang.org/x/mod/sumdb/{note,tlog}
- * (Debian golang-go + golang-golang-x-mod-dev, used fully offline in GOPATH mode; see
- * shared/notes/tlog.md §6). The TypeScript verifier builds a log, signs a checkpoint, makes
+ * (Debian golang-go + golang-golang-x-mod-dev, used fully offline in GOPATH mode). The TypeScript verifier builds a log, signs a checkpoint, makes
  * proofs and tiles; the Go program opens the note, checks every proof, re-derives every
  * proof and tile, reads proofs through x/mod's verifying TileHashReader over our tiles, and
  * re-signs the note. Skips when `go` or x/mod is absent.

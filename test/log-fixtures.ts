@@ -34,7 +34,11 @@ function pae(type: string, payload: Buffer): Buffer {
 }
 
 function bundle(p: Publisher, statement: unknown): string {
-  const payload = Buffer.from(JSON.stringify(statement));
+  return bundleOfPayload(p, Buffer.from(JSON.stringify(statement)));
+}
+
+/** A bundle signing exactly these payload bytes (for payloads no honest publisher would write). */
+export function bundleOfPayload(p: Publisher, payload: Buffer): string {
   const sig = sign('sha256', pae(PAYLOAD_TYPE, payload), p.privateKey);
   return JSON.stringify({
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',

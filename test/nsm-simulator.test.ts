@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { SimulatedNsm, createTestPki, exportTestPki, importTestPki } from '../enclave/index.ts';
 import { measureEif, parseAttestationDocument, verifyAttestationDocument, isVerifierError } from '#verifier';
 
-const vectors = resolve(import.meta.dirname, '../../shared/testvectors/nitro');
+const vectors = resolve(import.meta.dirname, '../testdata/nitro');
 const sidecar = JSON.parse(readFileSync(resolve(vectors, 'eif/synthetic-x86_64.json'), 'utf8'));
 /** A real EIF measured from its bytes (the same measureEif the builder and release signer use). */
 const pcrs = measureEif(new Uint8Array(readFileSync(resolve(vectors, 'eif/synthetic-x86_64.eif'))));

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const REPO = resolve(import.meta.dirname, '..');
-const V = resolve(REPO, '../shared/testvectors/nitro/eif');
+const V = resolve(REPO, 'testdata/nitro/eif');
 const CLI = join(REPO, 'bin', 'keycast.mjs');
 
 const FILES: Array<[string, string, number]> = [

@@ -136,7 +136,7 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   });
 
   // without --pcrs the PCRs are measured from the EIF itself (shared vector, nitro-cli values)
-  const vector = resolve(ROOT, '../shared/testvectors/nitro/eif/synthetic-x86_64');
+  const vector = resolve(ROOT, 'testdata/nitro/eif/synthetic-x86_64');
   const expected = JSON.parse(readFileSync(`${vector}.json`, 'utf8'));
   await ok(['release', 'sign', '--eif', `${vector}.eif`, '--source', `https://github.com/keycast/demo@${commit}`, '--key', 'k.pem', '--lock', 'builder.lock.json', '--out', 'measured.json'], dir);
   const measured = verifyEntryBundle(readFileSync(join(dir, 'measured.json'), 'utf8'), { allowedSigners: [pubPem] });

@@ -34,7 +34,7 @@ export type { TlogProof, TlogProofOptions } from './src/tlog-proof.ts';
 // release entries (issue #3): schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
 export { IN_TOTO_STATEMENT_V1, IN_TOTO_PAYLOAD_TYPE, RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1, PREDICATE_KINDS, validateStatement, validateMeasurements, validateSource, validateReleasePredicate, validateRevocationPredicate, validateRebuildPredicate } from './src/release/schema.ts';
 export type { EntryKind, Measurements, SourceRef, ReleasePredicate, RevocationPredicate, RebuildPredicate, Subject, ReleaseStatement, RevocationStatement, RebuildStatement, KeycastStatement } from './src/release/schema.ts';
-export { canonicalize, parseJsonStrict } from './src/release/canonical-json.ts';
+export { canonicalize, parseJsonStrict, jsonStructure, MAX_JSON_DEPTH } from './src/release/canonical-json.ts';
 export { dssePae, parseTrustedKey, certificateKey, verifyDsseSignature } from './src/release/dsse.ts';
 export type { ReleaseSigner } from './src/release/dsse.ts';
 export { BUNDLE_MEDIA_TYPES, MAX_BUNDLE_BYTES, parseBundle, parseEnvelope } from './src/release/bundle.ts';
@@ -102,10 +102,18 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient): the one profile KMS writes
+export { MAX_CMS_BYTES, RSA_MODULUS_BITS as CMS_RSA_MODULUS_BITS } from './src/cms/profile.ts';
+export { sealForRecipient, recipientKey } from './src/cms/seal.ts';
+export { openForRecipient, parseRecipientEnvelope } from './src/cms/open.ts';
+export type { RecipientEnvelope } from './src/cms/open.ts';
+// Limits every Keycast HTTP server runs with (pure options; the servers apply them).
+export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
+export type { ServerLimits } from './src/server-limits.ts';
 // checkpoints as a relying party opens them, and the one client of a Keycast log (over an injected fetch)
 export { openWitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
 export type { CheckpointPolicy, WitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
 export { LogClient } from './src/client/log-client.ts';
-export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as EntryStatus, AddEntryAnswer } from './src/client/log-client.ts';
+export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
 export { readCapped } from './src/client/transport.ts';
 export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';

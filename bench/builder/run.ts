@@ -4,7 +4,8 @@
  *     (target ≤ 2.0×). The build includes reading the rootfs, writing the ramdisk into the
  *     image, PCR hashing, CRC, and the final SHA-256 pass over the image.
  *  2. peak RSS of a build with a 1 GiB rootfs (target ≤ 256 MiB), measured in a fresh process.
- * Run: node --import tsx bench/builder/run.ts [--small]   (--small: 64 MiB / 256 MiB)
+ * Run: node --import tsx bench/builder/run.ts [--small] [--quick]   (--small: 64 MiB / 256 MiB;
+ *      --quick: the --small sizes and 3 rounds)
  * The baseline hashes every rootfs file (the build reads every one); the figure against the
  * large files alone is printed too.
  * The machine is shared (2 cores) and drifts: each ratio is taken within one of 5 alternating
@@ -15,12 +16,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, clo
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { emitResult, type BenchFigure } from '../result.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const V = resolve(REPO, '../shared/testvectors/nitro/eif');
-const small = process.argv.includes('--small');
+const V = resolve(REPO, 'testdata/nitro/eif');
+const quick = process.argv.includes('--quick');
+const small = quick || process.argv.includes('--small');
 const MiB = 1 << 20;
-const ROUNDS = 5;
+const ROUNDS = quick ? 3 : 5;
+const figures: BenchFigure[] = [];
 
 /**
  * A rootfs of `total` bytes: 8 MiB files plus 2,000 small ones (a node_modules-like tail).
@@ -103,10 +107,17 @@ function scenario(label: string, bytes: number, timing: boolean): void {
       console.log(`${label}, median of ${ROUNDS} alternating rounds:`);
       console.log(`  keycast build ${f(med((r) => r.build))} s wall | sha384sum same bytes ${f(med((r) => r.sum))} s | ratio ${f(med((r) => r.build / r.sum))}x (target <= 2.0x)`);
       console.log(`  against sha384sum of the ${bigFiles.length} large files only (skipping the 2,000 small ones) ${f(med((r) => r.big))} s | ratio ${f(med((r) => r.build / r.big))}x`);
+      const ratio = med((r) => r.build / r.sum);
+      const rng = (x: { lo: number; hi: number }) => `rounds ${x.lo.toFixed(2)}–${x.hi.toFixed(2)}`;
+      figures.push(
+        { figure: `${label}: keycast build wall time`, value: +med((r) => r.build).mid.toFixed(3), unit: 's', baseline: { what: 'sha384sum of the same rootfs files', value: +med((r) => r.sum).mid.toFixed(3), unit: 's' }, ratio: +ratio.mid.toFixed(3), target: { on: 'ratio', op: '<=', bound: 2.0 }, note: `ratio is build/sha384sum, median of ${ROUNDS} alternating rounds (${rng(ratio)})` },
+        { figure: `${label}: keycast build CPU time`, value: +med((r) => r.cpu).mid.toFixed(3), unit: 's', baseline: { what: 'sha384sum CPU time', value: +med((r) => r.sumCpu).mid.toFixed(3), unit: 's' }, ratio: +med((r) => r.cpu / r.sumCpu).mid.toFixed(3), target: null, note: 'every byte is hashed with SHA-384 twice and SHA-256 twice' },
+      );
       console.log(`  CPU time build ${f(med((r) => r.cpu))} s (all threads) | sha384sum ${f(med((r) => r.sumCpu))} s | ratio ${f(med((r) => r.cpu / r.sumCpu))}x (every byte is hashed with SHA-384 twice, PCR0 and PCR2, and SHA-256 twice, per file and the whole image)`);
     } else {
       const r = childBuild(lock, join(dir, 'out'));
       console.log(`${label}: peak RSS ${r.maxRssMiB.toFixed(0)} MiB (target <= 256 MiB), build ${r.seconds.toFixed(1)} s`);
+      figures.push({ figure: `${label}: peak RSS of the build`, value: Math.round(r.maxRssMiB), unit: 'MiB', baseline: null, ratio: null, target: { on: 'value', op: '<=', bound: 256 }, note: `${small ? 'smaller rootfs than the 1 GiB the target is set for; ' : ''}build took ${r.seconds.toFixed(1)} s` });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -115,3 +126,6 @@ function scenario(label: string, bytes: number, timing: boolean): void {
 
 scenario(`build time, ${small ? 64 : 256} MiB rootfs`, (small ? 64 : 256) * MiB, true);
 scenario(`memory, ${small ? 256 : 1024} MiB rootfs`, (small ? 256 : 1024) * MiB, false);
+
+// The shared result line (bench/result.ts) for `npm run bench`.
+emitResult({ bench: 'builder', quick, figures });

@@ -5,7 +5,8 @@
  *   - acknowledged appends/s with N concurrent clients (durable: WAL + synchronous=FULL, one
  *     fsync'd transaction per batch; every reply carries a signed checkpoint and proof), p50/p99;
  *   - tile reads/s and inclusion-proof reads/s.
- * Usage: node --import tsx bench/log/run.ts [--clients 64] [--seconds 5] [--rounds 5] [--workers N (admission threads)]
+ * Usage: node --import tsx bench/log/run.ts [--clients 64] [--seconds 5] [--rounds 5] [--workers N (admission threads)] [--quick]
+ *        (--quick: 1.5 s and 3 rounds per figure unless given)
  * Each figure is the median of `rounds` rounds of seconds/rounds each, every round right after
  * its own hello-world baseline (the shared machine drifts); the range of rounds is printed.
  * Targets (issue #3, 2 cores): ≥ 3,000 appends/s; tile and proof reads ≥ 50% of hello-world.
@@ -20,11 +21,12 @@ import { createLog } from '../../log-server/index.ts';
 import { benchPublisher } from './bundles.ts';
 import { runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
+import { emitResult, type BenchFigure } from '../result.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '5' }, workers: { type: 'string' } } });
+const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string' }, rounds: { type: 'string' }, workers: { type: 'string' }, quick: { type: 'boolean' } } });
 const clients = Number(values.clients);
-const seconds = Number(values.seconds);
+const seconds = Number(values.seconds ?? (values.quick ? 1.5 : 5));
 
 function start(args: string[]): Promise<{ url: string; stop: () => void }> {
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -59,7 +61,7 @@ await runLoad(log.url, clients, 30, (i) => (i < warm ? { method: 'POST', path: '
 // The machine is shared and drifts by tens of percent within a minute, so every figure is
 // taken in short rounds, each right after its own hello-world baseline, and the median
 // round is reported (with the range): both sides of a ratio see the same conditions.
-const rounds = Number(values.rounds);
+const rounds = Number(values.rounds ?? (values.quick ? 3 : 5));
 const slice = seconds / rounds;
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 type Round = { base: LoadResult; run: LoadResult };
@@ -87,17 +89,22 @@ const rate = (r: Round[], f: (x: Round) => number) => {
   const xs = r.map(f);
   return { mid: median(xs), lo: Math.min(...xs), hi: Math.max(...xs) };
 };
-const line = (label: string, r: Round[], target: string) => {
+const figures: BenchFigure[] = [];
+const line = (label: string, r: Round[], target: string, goal: BenchFigure['target']) => {
   const run = rate(r, (x) => x.run.perSecond);
   const base = rate(r, (x) => x.base.perSecond);
   const ratio = rate(r, (x) => x.run.perSecond / x.base.perSecond);
   const p50 = median(r.map((x) => x.run.p50ms));
   const p99 = median(r.map((x) => x.run.p99ms));
   const failed = r.reduce((k, x) => k + x.run.requests - x.run.ok, 0);
+  figures.push({ figure: label, value: Math.round(run.mid), unit: '/s', baseline: { what: 'fastify hello-world, same client, measured just before', value: Math.round(base.mid), unit: '/s' }, ratio: +ratio.mid.toFixed(3), target: goal, note: `median of ${rounds} rounds (value ${run.lo.toFixed(0)}–${run.hi.toFixed(0)}/s); p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ${failed} failed; ${clients} clients` });
   console.log(`  ${label.padEnd(31)} ${run.mid.toFixed(0).padStart(6)}/s (rounds ${run.lo.toFixed(0)}–${run.hi.toFixed(0)})  p50 ${p50.toFixed(2)} ms  p99 ${p99.toFixed(2)} ms  ${failed} failed`);
   console.log(`  ${'  beside hello-world'.padEnd(31)} ${base.mid.toFixed(0).padStart(6)}/s (rounds ${base.lo.toFixed(0)}–${base.hi.toFixed(0)})  ratio ${(100 * ratio.mid).toFixed(0)}% (rounds ${(100 * ratio.lo).toFixed(0)}–${(100 * ratio.hi).toFixed(0)}%)   ${target}`);
 };
 console.log(`bench/log  (${clients} clients; ${rounds} rounds of ${slice.toFixed(1)} s per figure, each after its own hello-world baseline; tree size ${size}; 2 shared cores)`);
-line('acknowledged appends (durable)', appendRounds, 'target ≥ 3000/s');
-line('tile reads', tileRounds, 'target ≥ 50% of hello-world');
-line('inclusion-proof reads', proofRounds, 'target ≥ 50% of hello-world');
+line('acknowledged appends (durable)', appendRounds, 'target ≥ 3000/s', { on: 'value', op: '>=', bound: 3000 });
+line('tile reads', tileRounds, 'target ≥ 50% of hello-world', { on: 'ratio', op: '>=', bound: 0.5 });
+line('inclusion-proof reads', proofRounds, 'target ≥ 50% of hello-world', { on: 'ratio', op: '>=', bound: 0.5 });
+
+// The shared result line (bench/result.ts) for `npm run bench`.
+emitResult({ bench: 'log', quick: Boolean(values.quick), figures });

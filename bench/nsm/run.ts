@@ -4,15 +4,18 @@
  * leaf, one ECDSA-P384 signature for the leaf certificate, one for the COSE_Sign1). Also the
  * round-trip rate of a cheap request (DescribePCR) through the byte-level codec.
  *
- *   node --import tsx bench/nsm/run.ts [seconds-per-measurement]
+ *   node --import tsx bench/nsm/run.ts [seconds-per-measurement] [--quick]   (--quick: 1 s)
  *
  * The two rates are taken in alternating slices so machine noise hits both alike; the ratio is
  * the figure to watch (2 cores shared with other work: absolute numbers are noisy).
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { parseArgs } from 'node:util';
 import { SimulatedNsm, createTestPki } from '../../enclave/index.ts';
+import { emitResult, ratio } from '../result.ts';
 
-const seconds = Number(process.argv[2] ?? 3);
+const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' } }, allowPositionals: true });
+const seconds = Number(positionals[0] ?? (values.quick ? 1 : 3));
 const SLICES = 6;
 
 async function rate(fn: () => unknown | Promise<unknown>, ms: number): Promise<number> {
@@ -51,3 +54,13 @@ console.log(`simulated attestation documents: ${docs.toFixed(0)}/s`);
 console.log(`baseline (P-384 keygen + 2 ECDSA-P384 signs, same run): ${base.toFixed(0)}/s`);
 console.log(`ratio: ${(docs / base).toFixed(2)} of the crypto floor`);
 console.log(`DescribePCR round trips through the CBOR codec: ${(totals.describe / 0.5).toFixed(0)}/s`);
+
+// The shared result line (bench/result.ts) for `npm run bench`.
+emitResult({
+  bench: 'nsm',
+  quick: Boolean(values.quick),
+  figures: [
+    { figure: 'simulated attestation documents', value: Math.round(docs), unit: '/s', baseline: { what: 'P-384 keygen + 2 ECDSA-P384 signs (the crypto floor)', value: Math.round(base), unit: '/s' }, ratio: ratio(docs, base), target: null, note: `alternating slices over ${seconds} s` },
+    { figure: 'DescribePCR round trips through the CBOR codec', value: Math.round(totals.describe / 0.5), unit: '/s', baseline: null, ratio: null, target: null },
+  ],
+});

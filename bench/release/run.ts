@@ -6,7 +6,7 @@
  *  - decodeLeaf/s (a monitor re-checking a leaf) vs the same raw rate;
  *  - full outsider verifications/s (verifyReleaseBundleWithSigstore: stock @sigstore/verify +
  *    binding + checkpoint + proof + leaf) vs raw ECDSA + Ed25519 verify pairs/s.
- * Usage: node --import tsx bench/release/run.ts [--json] [--seconds N]
+ * Usage: node --import tsx bench/release/run.ts [--json] [--seconds N] [--quick]   (--quick: 0.5 s per figure)
  * Figures are noisy on a shared 2-core machine; compare ratios, not absolutes.
  */
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
@@ -15,9 +15,10 @@ import {
   MemoryTree, generateNoteKey, noteSigner, parseVerifierKey, signNote, formatCheckpoint, proveInclusion, buildTransparencyLogEntry,
   trustedRootForLog, verifyEntryBundle, decodeLeaf, verifyReleaseBundleWithSigstore, dssePae,
 } from '#verifier';
+import { emitResult } from '../result.ts';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string', default: '2' } } });
-const SECONDS = Number(values.seconds);
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string' }, quick: { type: 'boolean' } } });
+const SECONDS = Number(values.seconds ?? (values.quick ? 0.5 : 2));
 const ROUNDS = 5;
 
 function slice(fn: () => void): number {
@@ -100,4 +101,13 @@ if (values.json) console.log(JSON.stringify({ leafBytes: leaf.length, bundleByte
 else {
   console.log(`leaf ${leaf.length} bytes, published bundle ${published.length} bytes (2 cores, shared: noisy)`);
   for (const r of rows) console.log(`${r.figure.padEnd(66)} ${String(r.value).padStart(7)}   baseline ${r.baseline}: ${r.baselineValue}  ratio ${r.ratio}`);
+}
+
+// The shared result line (bench/result.ts) for `npm run bench`; --json keeps its own output.
+if (!values.json) {
+  emitResult({
+    bench: 'release',
+    quick: Boolean(values.quick),
+    figures: rows.map((r) => ({ figure: r.figure, value: r.value, unit: '/s', baseline: { what: r.baseline, value: r.baselineValue, unit: '/s' }, ratio: r.ratio, target: null })),
+  });
 }

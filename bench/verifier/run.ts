@@ -2,7 +2,7 @@
  * Verifier throughput, each figure beside the raw node:crypto rate it is built on, measured
  * in the same run (issue #2): inclusion-proof checks/s vs raw SHA-256 node hashes/s, and
  * note (checkpoint) verifications/s vs raw Ed25519 verifies/s (target ratio ≥ 0.8).
- * Usage: node --import tsx bench/verifier/run.ts [--json] [--seconds N]
+ * Usage: node --import tsx bench/verifier/run.ts [--json] [--seconds N] [--quick]   (--quick: 0.5 s per figure)
  * Figures are noisy on a shared 2-core machine; compare ratios, not absolutes.
  */
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
@@ -11,9 +11,10 @@ import {
   MemoryTree, proveInclusion, checkInclusion, generateNoteKey, noteSigner, noteVerifier, signNote, openNote, openCheckpoint, formatCheckpoint,
   formatTlogProof, verifyTlogProof, utf8,
 } from '#verifier';
+import { emitResult, ratio } from '../result.ts';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string', default: '2' } } });
-const SECONDS = Number(values.seconds);
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string' }, quick: { type: 'boolean' } } });
+const SECONDS = Number(values.seconds ?? (values.quick ? 0.5 : 2));
 
 const ROUNDS = 5;
 
@@ -111,3 +112,16 @@ if (values.json) {
   console.log(`checkpoint opens            ${f(result.checkpointOpenPerSec).padStart(12)} /s   = ${result.checkpointVsRawEd25519} of raw Ed25519 (its own paired baseline)`);
   console.log(`tlog-proof verifications    ${f(result.tlogProofVerifyPerSec).padStart(12)} /s   = ${result.tlogProofVsRawEd25519} of raw Ed25519 (its own paired baseline)`);
 }
+
+const perSec = (what: string, value: number) => ({ what, value, unit: '/s' });
+// The shared result line (bench/result.ts) for `npm run bench`; --json keeps its own output.
+if (!values.json) emitResult({
+  bench: 'verifier',
+  quick: Boolean(values.quick),
+  figures: [
+    { figure: 'inclusion-proof checks', value: result.inclusionChecksPerSec, unit: '/s', baseline: perSec('raw SHA-256 of a 65-byte node', result.rawSha256PerSec), ratio: result.inclusionHashRatio, target: null, note: `ratio counts the ${proof.length} node hashes each check does; tree size ${SIZE}` },
+    { figure: 'note verifications', value: result.noteVerifyPerSec, unit: '/s', baseline: perSec('raw Ed25519 verify', result.rawEd25519VerifyPerSec), ratio: result.noteVsRawEd25519, target: { on: 'ratio', op: '>=', bound: 0.8 } },
+    { figure: 'checkpoint opens', value: result.checkpointOpenPerSec, unit: '/s', baseline: perSec('raw Ed25519 verify', Math.round(rawEd2)), ratio: ratio(cpRate, rawEd2), target: null },
+    { figure: 'tlog-proof verifications', value: result.tlogProofVerifyPerSec, unit: '/s', baseline: perSec('raw Ed25519 verify', Math.round(rawEd3)), ratio: ratio(tpRate, rawEd3), target: null },
+  ],
+});

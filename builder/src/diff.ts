@@ -3,13 +3,27 @@
  * (type, size, SHA-384), says which PCRs differ and why, and for differing ramdisks lists
  * the files that differ: added/removed, content, type, mode, owner, link target, mtime,
  * nlink, device numbers, and archive-level encoding (hex case, inode numbering, padding) when
- * the files are equal but the bytes are not. Both images are read into memory (a debugging
+ * the files are equal but the bytes are not. Members are matched by their raw name bytes and,
+ * for a name that repeats, by occurrence; such members and those whose names are not UTF-8 are
+ * named by position and raw bytes, so no difference hides behind a lossy or repeated name. Both images are read into memory (a debugging
  * tool; use describe-eif for bounded-memory measurement). Malformed inputs → VerifierError.
  */
 import { createHash } from 'node:crypto';
-import { S_IFMT, compareUtf8, readCpio, scanEif, EIF_SECTION_HEADER_SIZE, type CpioEntry, type EifScan } from '#verifier';
+import { isUtf8 } from 'node:buffer';
+import { S_IFMT, readCpio, scanEif, EIF_SECTION_HEADER_SIZE, type CpioEntry, type EifScan } from '#verifier';
 
-export interface FileChange { ramdisk: number; path: string; changes: string[]; a?: string; b?: string }
+export interface FileChange {
+  ramdisk: number;
+  /** The member's name; for a name that repeats or is not UTF-8, a label with its position and raw bytes. */
+  path: string;
+  changes: string[];
+  a?: string;
+  b?: string;
+  /** Position of the member in each archive (0-based), when the name alone does not identify it. */
+  member?: { a?: number; b?: number };
+  /** The name's raw bytes (hex), when the name repeats or is not UTF-8. */
+  nameHex?: string;
+}
 
 export interface EifDiff {
   identical: boolean;
@@ -31,17 +45,64 @@ function describeEntry(e: CpioEntry): string {
   return `${t} ${(e.mode & 0o7777).toString(8)} ${e.uid}:${e.gid} ${e.size}B`;
 }
 
+/** A member as the diff keys it: raw name bytes and which occurrence of that name it is. */
+interface Member { entry: CpioEntry; position: number; hex: string; nth: number; count: number }
+
+/**
+ * Members keyed by raw name bytes and occurrence (`<hex>/<n>`), so a name that repeats pairs
+ * its n-th occurrence in A with the n-th in B, and names that are not UTF-8 are never merged
+ * by their lossy decoding.
+ */
+function members(entries: CpioEntry[]): Map<string, Member> {
+  const count = new Map<string, number>();
+  for (const e of entries) { const h = Buffer.from(e.nameBytes).toString('hex'); count.set(h, (count.get(h) ?? 0) + 1); }
+  const seen = new Map<string, number>();
+  const out = new Map<string, Member>();
+  entries.forEach((entry, position) => {
+    const hex = Buffer.from(entry.nameBytes).toString('hex');
+    const nth = seen.get(hex) ?? 0;
+    seen.set(hex, nth + 1);
+    out.set(`${hex}/${nth}`, { entry, position, hex, nth, count: count.get(hex)! });
+  });
+  return out;
+}
+
+/** The name as shown: plain when it is UTF-8 and unique in both archives, else position and raw bytes. */
+function memberName(x: Member | undefined, y: Member | undefined): Pick<FileChange, 'path' | 'member' | 'nameHex'> {
+  const m = (x ?? y)!;
+  const plain = isUtf8(m.entry.nameBytes) && (x?.count ?? 1) === 1 && (y?.count ?? 1) === 1;
+  if (plain) return { path: m.entry.name };
+  const where = [x ? `#${x.position} in a` : '', y ? `#${y.position} in b` : ''].filter(Boolean).join(', ');
+  const count = Math.max(x?.count ?? 0, y?.count ?? 0);
+  const which = count > 1 ? `, occurrence ${m.nth + 1} of the name` : '';
+  const shown = isUtf8(m.entry.nameBytes) ? JSON.stringify(m.entry.name) : 'a name that is not UTF-8';
+  return {
+    path: `member ${where}: ${shown} (bytes ${m.hex}${which})`,
+    member: { ...(x ? { a: x.position } : {}), ...(y ? { b: y.position } : {}) },
+    nameHex: m.hex,
+  };
+}
+
+function byRawName(p: string, q: string): number {
+  const [ph, pn] = p.split('/') as [string, string];
+  const [qh, qn] = q.split('/') as [string, string];
+  return Buffer.compare(Buffer.from(ph, 'hex'), Buffer.from(qh, 'hex')) || Number(pn) - Number(qn);
+}
+
 export function diffCpio(ramdisk: number, a: Uint8Array, b: Uint8Array): { files: FileChange[]; encoding: string[] } {
   const ra = readCpio(a);
   const rb = readCpio(b);
-  const ma = new Map(ra.entries.map((e) => [e.name, e]));
-  const mb = new Map(rb.entries.map((e) => [e.name, e]));
-  const names = [...new Set([...ma.keys(), ...mb.keys()])].sort(compareUtf8);
+  const ma = members(ra.entries);
+  const mb = members(rb.entries);
+  const names = [...new Set([...ma.keys(), ...mb.keys()])].sort(byRawName);
   const files: FileChange[] = [];
   for (const n of names) {
-    const x = ma.get(n);
-    const y = mb.get(n);
-    if (!x || !y) { files.push({ ramdisk, path: n, changes: [x ? 'removed' : 'added'], ...(x ? { a: describeEntry(x) } : { b: describeEntry(y!) }) }); continue; }
+    const mx = ma.get(n);
+    const my = mb.get(n);
+    const x = mx?.entry;
+    const y = my?.entry;
+    const label = memberName(mx, my);
+    if (!x || !y) { files.push({ ramdisk, ...label, changes: [x ? 'removed' : 'added'], ...(x ? { a: describeEntry(x) } : { b: describeEntry(y!) }) }); continue; }
     const c: string[] = [];
     if ((x.mode & S_IFMT) !== (y.mode & S_IFMT)) c.push('type');
     if ((x.mode & 0o7777) !== (y.mode & 0o7777)) c.push('mode');
@@ -52,11 +113,11 @@ export function diffCpio(ramdisk: number, a: Uint8Array, b: Uint8Array): { files
     if (x.mtime !== y.mtime) c.push('mtime');
     if (x.nlink !== y.nlink) c.push('nlink');
     if (x.rdevMajor !== y.rdevMajor || x.rdevMinor !== y.rdevMinor) c.push('rdev');
-    if (c.length) files.push({ ramdisk, path: n, changes: c, a: `${describeEntry(x)} mtime=${x.mtime}`, b: `${describeEntry(y)} mtime=${y.mtime}` });
+    if (c.length) files.push({ ramdisk, ...label, changes: c, a: `${describeEntry(x)} mtime=${x.mtime}`, b: `${describeEntry(y)} mtime=${y.mtime}` });
   }
   const encoding: string[] = [];
-  const ea = ra.entries.map((e) => e.name).join('\0');
-  const eb = rb.entries.map((e) => e.name).join('\0');
+  const ea = ra.entries.map((e) => Buffer.from(e.nameBytes).toString('hex')).join('/');
+  const eb = rb.entries.map((e) => Buffer.from(e.nameBytes).toString('hex')).join('/');
   if (ea !== eb && names.length === ra.entries.length && names.length === rb.entries.length) encoding.push('same members in a different order');
   if (ra.trailer.upperHex !== rb.trailer.upperHex) encoding.push(`header hex case differs (${ra.trailer.upperHex ? 'upper' : 'lower'} vs ${rb.trailer.upperHex ? 'upper' : 'lower'}): different cpio writers`);
   if (ra.entries[0] && rb.entries[0] && ra.entries[0].ino !== rb.entries[0].ino) encoding.push(`inode numbering differs (first ino ${ra.entries[0].ino} vs ${rb.entries[0].ino})`);

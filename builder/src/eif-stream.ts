@@ -1,5 +1,5 @@
 /**
- * Streaming EIF assembly (format: verifier/src/eif/format.ts; shared/notes/nitro.md §1.3–1.6).
+ * Streaming EIF assembly (format: verifier/src/eif/format.ts; testdata/nitro/eif/ pins whole images).
  * The customer ramdisk is written straight into the image, so its size is only known at the
  * end; the header (which lists every size and comes first in the CRC) is therefore written
  * last: sections are CRC'd piecewise as they stream and joined with crc32Combine, and the

@@ -1,5 +1,5 @@
 /**
- * The two ramdisks nitro-cli puts in an EIF (shared/notes/nitro.md §2.1–2.2):
+ * The two ramdisks nitro-cli puts in an EIF (byte-exact examples: testdata/nitro/eif/ramdisk*.cpio):
  *  - bootstrap (ramdisk0, PCR1): `dev/` (0755), `init` (0755), `nsm.ko` (0755, omitted when
  *    the kernel has NSM built in) — nitro-cli's bootstrap YAML, byte-identical in the
  *    linuxkit dialect.

@@ -17,7 +17,7 @@ import { build, type BuildOptions } from '../src/build.ts';
 import { parseLock, formatLock, type BuildLock } from '../src/lock.ts';
 import { isBuilderError } from '../src/errors.ts';
 
-const V = resolve(import.meta.dirname, '../../../shared/testvectors/nitro/eif');
+const V = resolve(import.meta.dirname, '../../testdata/nitro/eif');
 const sidecar = (n: string) => JSON.parse(readFileSync(join(V, n), 'utf8'));
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

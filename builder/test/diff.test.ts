@@ -14,7 +14,7 @@ import { diffEif } from '../src/diff.ts';
 import { parseLock } from '../src/lock.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const V = resolve(REPO, '../shared/testvectors/nitro/eif');
+const V = resolve(REPO, 'testdata/nitro/eif');
 
 function lockFor(root: string, format: 'linuxkit' | 'canonical') {
   const z = '0'.repeat(64);

@@ -14,7 +14,7 @@ import { parseLock, type RootfsType } from '../src/lock.ts';
 import { isBuilderError } from '../src/errors.ts';
 import { dockerSave, ociLayout, tarOf } from './tar-fixture.ts';
 
-const V = resolve(import.meta.dirname, '../../../shared/testvectors/nitro/eif');
+const V = resolve(import.meta.dirname, '../../testdata/nitro/eif');
 
 const LOWER = tarOf([
   { name: 'etc/', type: '5' }, { name: 'etc/keep', data: 'keep' }, { name: 'etc/gone', data: 'gone' },

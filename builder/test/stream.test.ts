@@ -21,7 +21,7 @@ import { HashWorker } from '../src/hash-worker.ts';
 import { BuildHashers, writeEifStreaming } from '../src/eif-stream.ts';
 import { isBuilderError } from '../src/errors.ts';
 
-const V = resolve(import.meta.dirname, '../../../shared/testvectors/nitro/eif');
+const V = resolve(import.meta.dirname, '../../testdata/nitro/eif');
 const SIZES = [0, 1, 63, 64, 65, 127, 128, 129, 200, 1000];
 
 function fixture(dir: string): SourcedMember[] {

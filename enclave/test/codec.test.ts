@@ -1,6 +1,6 @@
 /**
  * The NSM request/response codec, byte for byte against the serde_cbor encodings of the real
- * nsm-api enums (testvectors/nitro/nsm-cbor-encodings.json), plus the attacker's side:
+ * nsm-api enums (testdata/nitro/nsm-cbor-encodings.json), plus the attacker's side:
  * malformed, truncated, oversized and unknown responses are coded refusals.
  */
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, NsmDecode
 import { decodeCbor, encodeCbor, isVerifierError } from '#verifier';
 import { EnclaveError } from '../src/errors.ts';
 
-const vectors = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../shared/testvectors/nitro/nsm-cbor-encodings.json'), 'utf8')) as {
+const vectors = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/nsm-cbor-encodings.json'), 'utf8')) as {
   encodings: { value: string; cbor_hex: string }[];
   transport: { ioctl_request: string };
 };

@@ -1,6 +1,6 @@
 /**
  * The PCR bank against the device's semantics (nsm-check.rs) and the extend vectors in
- * testvectors/nitro/pcr-formulas.json.
+ * testdata/nitro/pcr-formulas.json.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PcrBank, PcrRefusal, extendDigest, measureContent, MAX_PCRS } from '../src/nsm/pcr-bank.ts';
 
-const formulas = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../shared/testvectors/nitro/pcr-formulas.json'), 'utf8'));
+const formulas = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/pcr-formulas.json'), 'utf8'));
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
 const refusal = (name: string) => (e: unknown) => e instanceof PcrRefusal && e.nsmError === name;
 

@@ -12,8 +12,8 @@ import { createTestPki } from '../src/nsm/test-pki.ts';
 import { decodeResponse, encodeRequest } from '../src/nsm/codec.ts';
 import { EnclaveError } from '../src/errors.ts';
 
-const eif = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../shared/testvectors/nitro/eif/synthetic-x86_64.json'), 'utf8'));
-const formulas = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../shared/testvectors/nitro/pcr-formulas.json'), 'utf8'));
+const eif = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/eif/synthetic-x86_64.json'), 'utf8'));
+const formulas = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/pcr-formulas.json'), 'utf8'));
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;
 const pki = createTestPki({ instanceId: 'i-0918f6c55e3b61d89' });

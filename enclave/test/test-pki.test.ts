@@ -16,7 +16,7 @@ const pki = createTestPki({ now: NOW, region: 'eu-west-1', instanceId: 'i-012345
 const x = (der: Uint8Array) => new X509Certificate(der);
 const life = (c: X509Certificate) => Date.parse(c.validTo) - Date.parse(c.validFrom);
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;
-const awsRoot = readFileSync(resolve(import.meta.dirname, '../../../shared/testvectors/nitro/aws-nitro-enclaves-root-g1.der'));
+const awsRoot = readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/aws-nitro-enclaves-root-g1.der'));
 
 test('chain root → regional → zonal → instance → leaf, P-384, names and signatures link', () => {
   const [root, regional, zonal, instance] = pki.cabundle().map(x) as [X509Certificate, X509Certificate, X509Certificate, X509Certificate];

@@ -151,3 +151,25 @@ test('a release and a revocation of its PCR0 in one batch: the release after the
   await assert.rejects(relP, (e: any) => e.code === 'MEASUREMENT_REVOKED' && e.evidence.revokedBy === rev.index);
   assert.equal(l.log.sequencer.current.size, 2);
 });
+
+test('a release logged after its PCR0 was revoked (a database from before the rule) reads as revoked, and no statement is signed for it', async (t) => {
+  const l = await startTestLog();
+  t.after(() => l.close());
+  const a = await post(l.url, leafBundle('release-x', { pcr0: X }));
+  const rev = await post(l.url, leafBundle('revoke-x', { kind: 'revocation', revokes: { index: a.json.index, pcr0: X } }));
+  // Simulate the log version that did not refuse it: its sequencer saw no revocation.
+  const storage = l.log.storage as { firstRevocation: (...a: [string, number, number]) => number | null };
+  const real = storage.firstRevocation;
+  storage.firstRevocation = () => null;
+  const late = await post(l.url, leafBundle('release-x-late', { pcr0: X }));
+  storage.firstRevocation = real;
+  assert.equal(late.status, 200);
+  const entry = await getJson(l, `/entry/${late.json.index}`);
+  assert.deepEqual([entry.json.status, entry.json.revokedBy], ['revoked', rev.json.index]);
+  const look = await getJson(l, `/lookup/pcr0/${X}`);
+  assert.deepEqual([look.json.index, look.json.status, look.json.revokedBy], [late.json.index, 'revoked', rev.json.index]);
+  const st = await getJson(l, `/status/${late.json.index}`);
+  assert.equal(st.status, 422);
+  assert.equal(st.json.code, 'MEASUREMENT_REVOKED');
+  assert.equal(st.json.evidence.revokedBy, rev.json.index);
+});

@@ -1,5 +1,5 @@
 /**
- * The tlog-witness server against the c2sp vectors (shared/testvectors/tlog/signed-notes.json):
+ * The tlog-witness server against the c2sp vectors (testdata/tlog/signed-notes.json):
  * the exact cosignature line, then the attacker's cases — unknown log, foreign signature,
  * rollback, stale old size (409 + size), inconsistent checkpoints (422 + evidence, state kept),
  * malformed and oversized bodies, racing submissions — and state that survives a restart.
@@ -16,8 +16,8 @@ import {
 import { buildWitnessApp } from '../src/witness/server.ts';
 import { FileWitnessState, STATE_FILE } from '../src/witness/state.ts';
 
-const V = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../shared/testvectors/tlog/signed-notes.json'), 'utf8'));
-const TREE = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../shared/testvectors/tlog/rfc6962-8leaf.json'), 'utf8'));
+const V = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/tlog/signed-notes.json'), 'utf8'));
+const TREE = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/tlog/rfc6962-8leaf.json'), 'utf8'));
 const ORIGIN = V.testKeys.log.name as string;
 const LOG_VKEY = V.testKeys.log.vkey as string;
 const WITNESS_SKEY = formatSignerKey(V.testKeys.witness.name, SIG_COSIGNATURE_V1, fromHex(V.testKeys.witness.seedHex));

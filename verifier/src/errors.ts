@@ -63,6 +63,10 @@ export const VERIFIER_ERROR_CODES = [
   'STATUS_MALFORMED',
   'STATUS_TREE_MISMATCH',
   'STATUS_MISMATCH',
+  // CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient)
+  'CMS_MALFORMED',
+  'CMS_UNSUPPORTED',
+  'CMS_DECRYPT',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',
@@ -77,9 +81,6 @@ export const VERIFIER_ERROR_CODES = [
   'LOG_INCONSISTENT',
   'STATUS_CONTRADICTED',
   'REBUILDS_MISSING',
-  // the `keycast verify` command's own reads (verifier/cli.ts): the log could not be asked
-  'LOG_UNREACHABLE',
-  'LOG_HTTP_STATUS',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

@@ -1,5 +1,5 @@
 /**
- * Test helpers for the attestation tests: the real documents in shared/testvectors/nitro with
+ * Test helpers for the attestation tests: the real documents in testdata/nitro with
  * their sidecars, and a throw-away AWS-shaped test PKI (root → regional → zonal → instance →
  * per-document leaf, P-384 / ecdsa-with-SHA384, notes/nitro.md §3.3) built with the verifier's
  * own buildCertificate, signing documents with signCoseSign1 exactly as the simulator does.
@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { buildCertificate, encodeAttestationPayload, signCoseSign1, fromHex, type AttestationPayload, type CertificateInput } from '../index.ts';
 
-export const NITRO = resolve(import.meta.dirname, '../../../shared/testvectors/nitro');
+export const NITRO = resolve(import.meta.dirname, '../../testdata/nitro');
 const DIR = resolve(NITRO, 'attestation');
 
 export interface Vector {

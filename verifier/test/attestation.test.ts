@@ -1,6 +1,6 @@
 /**
  * Nitro attestation documents (issue #5) against the 13 real documents and 2 NEGATIVE ones in
- * shared/testvectors/nitro/attestation, the pinned AWS root, policy checks, and sign→verify
+ * testdata/nitro/attestation, the pinned AWS root, policy checks, and sign→verify
  * round trips with an AWS-shaped test PKI (which is trusted only when passed explicitly).
  */
 import { test } from 'node:test';

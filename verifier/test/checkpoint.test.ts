@@ -1,6 +1,6 @@
 /**
  * C2SP tlog-checkpoint v1.0.0: the test-key checkpoints and the real sum.golang.org and
- * Rekor v2 checkpoints of shared/testvectors/tlog, and canonical-form rejections.
+ * Rekor v2 checkpoints of testdata/tlog, and canonical-form rejections.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import {
   checkCheckpointConsistency, proveConsistency, MemoryTree, EMPTY_ROOT, utf8, type Checkpoint,
 } from '../index.ts';
 
-const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
+const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const load = (n: string) => JSON.parse(readFileSync(resolve(VEC, n), 'utf8'));
 const notes = load('signed-notes.json');
 const real = load('real-checkpoints.json');

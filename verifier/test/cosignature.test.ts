@@ -11,7 +11,7 @@ import {
   signatureLines, openNote, openCheckpoint, formatSignerKey, fromHex, utf8, isVerifierError, keyIdHex,
 } from '../index.ts';
 
-const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
+const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const notes = JSON.parse(readFileSync(resolve(VEC, 'signed-notes.json'), 'utf8'));
 const W = notes.testKeys.witness;
 const cosigned: string = notes.checkpoints.size8Cosigned;

@@ -1,12 +1,12 @@
 /**
- * Shared helpers for the EIF/cpio tests: the synthetic vectors in ../shared/testvectors/nitro/eif
+ * Shared helpers for the EIF/cpio tests: the synthetic vectors in testdata/nitro/eif
  * and the cpio archives rebuilt from their inputs with the verifier's own writer.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DIALECTS, encodeNewcHeader, finalPadding, pad4, planArchive, readCpio, trailerHeader, type CpioDialect, type CpioMember } from '../index.ts';
 
-export const EIF_DIR = resolve(import.meta.dirname, '../../../shared/testvectors/nitro/eif');
+export const EIF_DIR = resolve(import.meta.dirname, '../../testdata/nitro/eif');
 export const vec = (name: string): Uint8Array => new Uint8Array(readFileSync(resolve(EIF_DIR, name)));
 export const sidecar = (name: string): Record<string, any> => JSON.parse(readFileSync(resolve(EIF_DIR, name), 'utf8'));
 

@@ -1,6 +1,6 @@
 /**
  * EIF v4 against the synthetic vectors built by AWS's reference image-format code
- * (../shared/testvectors/nitro/eif/*.json): header, offsets, sizes, CRC, metadata bytes and
+ * (testdata/nitro/eif/*.json): header, offsets, sizes, CRC, metadata bytes and
  * PCRs; byte-for-byte reproduction from the inputs; describe-eif's JSON shape.
  */
 import { test } from 'node:test';

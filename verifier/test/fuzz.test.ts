@@ -14,7 +14,7 @@ import {
   toBase64, fromBase64, toHex, fromHex, utf8, fromHex as hex, isVerifierError, VerifierError, parseAddCheckpoint, formatAddCheckpoint, type Checkpoint,
 } from '../index.ts';
 
-const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
+const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const notes = JSON.parse(readFileSync(resolve(VEC, 'signed-notes.json'), 'utf8'));
 const logV = noteVerifier(notes.testKeys.log.vkey);
 const RUNS = { numRuns: 400 };

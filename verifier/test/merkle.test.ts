@@ -1,5 +1,5 @@
 /**
- * RFC 6962 / RFC 9162 hashing and proofs against shared/testvectors/tlog (the 8-leaf tree and
+ * RFC 6962 / RFC 9162 hashing and proofs against testdata/tlog (the 8-leaf tree and
  * the 196 transparency-dev/merkle probes), plus exhaustive checks over every tree up to 128.
  */
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ import {
   checkInclusion, checkConsistency, subtreeHashesForAppend, rangeHash, fromBase64, fromHex, toHex, isVerifierError,
 } from '../index.ts';
 
-const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
+const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const load = (name: string) => JSON.parse(readFileSync(resolve(VEC, name), 'utf8'));
 const b64 = (s: string) => fromBase64(s);
 /** Probe byte strings are base64 but not always 32 bytes (placeholders); decode leniently. */

@@ -1,5 +1,5 @@
 /**
- * C2SP signed-note v1.0.0 against shared/testvectors/tlog/signed-notes.json (key IDs, the
+ * C2SP signed-note v1.0.0 against testdata/tlog/signed-notes.json (key IDs, the
  * accept/reject cases, the spec and x/mod examples) and attacker-side malformed input.
  */
 import { test } from 'node:test';
@@ -11,7 +11,7 @@ import {
   parseVerifierKey, parseSignerKey, formatSignerKey, fromHex, toHex, isVerifierError, MAX_SIGNATURES, formatSignatureLine, utf8,
 } from '../index.ts';
 
-const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
+const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const notes = JSON.parse(readFileSync(resolve(VEC, 'signed-notes.json'), 'utf8'));
 const logKey = notes.testKeys.log;
 

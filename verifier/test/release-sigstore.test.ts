@@ -18,7 +18,7 @@ import {
 } from '../index.ts';
 import { newKey, makeBundle, releaseStatement, TestLog, withTle } from './release-fixtures.ts';
 
-const VECTOR = resolve(import.meta.dirname, '../../../shared/testvectors/tlog/sigstore-custom-log-bundle.json');
+const VECTOR = resolve(import.meta.dirname, '../../testdata/tlog/sigstore-custom-log-bundle.json');
 
 function rejects(fn: () => unknown, code: VerifierErrorCode): void {
   assert.throws(fn, (e: unknown) => {

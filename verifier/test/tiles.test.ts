@@ -13,7 +13,7 @@ import {
   checkInclusion, sumdbTilePath, parseSumdbTilePath, sha256, toHex, toBase64, fromBase64, utf8, isVerifierError, type Tile, type Checkpoint,
 } from '../index.ts';
 
-const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
+const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const load = (n: string) => JSON.parse(readFileSync(resolve(VEC, n), 'utf8'));
 const paths = load('tile-paths.json');
 const big = load('tiles-70000.json');

@@ -11,7 +11,7 @@ import {
   proveInclusion, formatCheckpoint, signNote, noteSigner, utf8,
 } from '../index.ts';
 
-const VEC = resolve(import.meta.dirname, '../../../shared/testvectors/tlog');
+const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const notes = JSON.parse(readFileSync(resolve(VEC, 'signed-notes.json'), 'utf8'));
 const ex = notes.tlogProof;
 const logV = noteVerifier(notes.testKeys.log.vkey);

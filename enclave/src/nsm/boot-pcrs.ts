@@ -1,6 +1,6 @@
 /**
  * The launch measurements a Nitro hypervisor puts in PCRs 0..15 (notes/nitro.md §3.5;
- * testvectors/nitro/pcr-formulas.json), for the simulator:
+ * testdata/nitro/pcr-formulas.json), for the simulator:
  * - PCR0/1/2 (and PCR8 for a signed EIF) come from the EIF measurement the builder produces;
  *   debug mode zeroes them, as real debug-mode documents show;
  * - PCR3 = SHA384(0⁴⁸ ‖ utf8(IAM role ARN of the parent)), zero without a role;

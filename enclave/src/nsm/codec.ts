@@ -1,7 +1,7 @@
 /**
  * NSM API messages ⇄ CBOR bytes, byte-exact with serde_cbor 0.11 on the nsm-api enums
  * (aws/aws-nitro-enclaves-nsm-api src/api/mod.rs; notes/nitro.md §5.2;
- * testvectors/nitro/nsm-cbor-encodings.json). Externally tagged enums: a unit variant is the
+ * testdata/nitro/nsm-cbor-encodings.json). Externally tagged enums: a unit variant is the
  * bare text string of its name; a struct variant is map(1){name: map(fields in declaration
  * order)}; Error is map(1){"Error": text}. Option::None is CBOR null with the key present.
  *

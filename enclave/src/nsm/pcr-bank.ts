@@ -1,7 +1,7 @@
 /**
  * The NSM's PCR bank as a state machine, with the device's semantics
  * (aws/aws-nitro-enclaves-nsm-api nsm-test/src/bin/nsm-check.rs; notes/nitro.md §3.5, §5.2;
- * testvectors/nitro/pcr-formulas.json):
+ * testdata/nitro/pcr-formulas.json):
  * - 32 SHA-384 registers. 0..15 are locked at boot with the launch measurements (0/1/2 EIF,
  *   3 IAM role, 4 parent instance id, 8 signing cert; the rest zero). 16..31 start at 48 zero
  *   bytes and are unlocked.

@@ -1,7 +1,7 @@
 /**
  * SVR4 "newc" cpio (magic 070701), the initramfs format the Linux kernel unpacks
  * (Documentation/driver-api/early-userspace/buffer-format.rst), in the two dialects that
- * matter for Nitro PCRs (shared/notes/nitro.md §2.1, §2.4):
+ * matter for Nitro PCRs (one of each, with sidecars: testdata/nitro/eif/ramdisk*.cpio):
  *
  * | dialect    | writer it matches                     | hex   | ino            | dev | dir nlink   | mtime       |
  * |------------|---------------------------------------|-------|----------------|-----|-------------|-------------|

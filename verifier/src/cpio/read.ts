@@ -8,6 +8,8 @@ import { VerifierError } from '../errors.ts';
 import { CPIO_HEADER_SIZE, CPIO_MAGIC, CPIO_TRAILER_NAME, pad4, type NewcHeader } from './newc.ts';
 
 export interface CpioEntry extends NewcHeader {
+  /** The name exactly as stored (without its NUL); `name` is its UTF-8 decoding, lossy if not UTF-8. */
+  nameBytes: Uint8Array;
   offset: number;
   /** True when the header's hex digits are upper case (GNU), false for lower (gocpio). */
   upperHex: boolean;
@@ -46,7 +48,7 @@ export function readCpio(b: Uint8Array): { entries: CpioEntry[]; trailer: CpioEn
     if (dataStart + size > b.length) throw bad('member data runs past the end', off);
     const upperHex = /[A-F]/.test(head.slice(6)) || !/[a-f]/.test(head.slice(6));
     const e: CpioEntry = {
-      name, ino, mode, uid, gid, nlink, mtime, size, devMajor, devMinor, rdevMajor, rdevMinor, check, offset: off, upperHex,
+      name, nameBytes, ino, mode, uid, gid, nlink, mtime, size, devMajor, devMinor, rdevMajor, rdevMinor, check, offset: off, upperHex,
       data: b.subarray(dataStart, dataStart + size),
     };
     off = dataStart + size + pad4(size);

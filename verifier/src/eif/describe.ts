@@ -1,6 +1,6 @@
 /**
  * `nitro-cli describe-eif` output (CLI src/lib.rs `describe_eif`, src/common/json_output.rs
- * `EifDescribeInfo`; shared/notes/nitro.md §1.6–1.7): EifVersion, Measurements
+ * `EifDescribeInfo`; the reference output is in testdata/nitro/eif/*.json): EifVersion, Measurements
  * {HashAlgorithm, PCR0, PCR1, PCR2, [PCR8]}, IsSigned, [SigningCertificate], CheckCRC,
  * [SignatureCheck], ImageName, ImageVersion, Metadata {BuildTime, BuildTool,
  * BuildToolVersion, OperatingSystem, KernelVersion, DockerInfo, …custom metadata flattened}.

@@ -1,7 +1,7 @@
 /**
  * EIF v4 container format, exactly as aws/aws-nitro-enclaves-image-format v0.5.0 writes it
  * (src/defs/mod.rs `EifHeader`/`EifSectionHeader`, src/utils/mod.rs `EifBuilder::write_to`,
- * `compute_crc`; shared/notes/nitro.md §1.1–1.4). All integers are big-endian.
+ * `compute_crc`; vectors in testdata/nitro/eif/). All integers are big-endian.
  *
  *   header (548 bytes): magic ".eif" | u16 version | u16 flags | u64 default_mem |
  *     u64 default_cpus | u16 reserved | u16 num_sections | u64 offsets[32] | u64 sizes[32] |

@@ -1,7 +1,7 @@
 /**
  * EIF measurements exactly as `nitro-cli describe-eif` / `EifBuilder::measure` compute them
  * (IMGFMT src/defs/eif_hasher.rs `tpm_extend_finalize_reset`, src/utils/mod.rs `get_pcrs`;
- * shared/notes/nitro.md §1.6):
+ * expected PCRs in testdata/nitro/eif/*.json):
  *   PCRn = SHA384(0x00×48 ‖ SHA384(content_n))
  *   PCR0: kernel ‖ cmdline ‖ ramdisk0 ‖ ramdisk1 ‖ …    PCR1: kernel ‖ cmdline ‖ ramdisk0
  *   PCR2: ramdisk1 ‖ … (empty when one ramdisk)          PCR8: DER of the signing cert

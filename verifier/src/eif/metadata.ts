@@ -1,6 +1,6 @@
 /**
  * The EIF v4 metadata section (IMGFMT src/defs/mod.rs `EifIdentityInfo`/`EifBuildInfo`;
- * shared/notes/nitro.md §1.5): compact `serde_json::to_vec` of
+ * exact bytes in testdata/nitro/eif/*.json): compact `serde_json::to_vec` of
  *   {"ImageName","ImageVersion","BuildMetadata":{"BuildTime","BuildTool","BuildToolVersion",
  *    "OperatingSystem","KernelVersion"},"DockerInfo":<Value>,"CustomMetadata":<Value>}
  * Struct fields keep declaration order; `serde_json::Value` objects (DockerInfo,
@@ -10,6 +10,7 @@
  */
 import { compareUtf8 } from '../bytes.ts';
 import { VerifierError } from '../errors.ts';
+import { MAX_JSON_DEPTH, jsonStructure } from '../release/canonical-json.ts';
 
 export interface EifBuildInfo {
   BuildTime: string;
@@ -64,13 +65,28 @@ export function encodeMetadata(m: EifMetadata): Uint8Array {
 const STR_FIELDS = ['ImageName', 'ImageVersion'] as const;
 const BUILD_FIELDS = ['BuildTime', 'BuildTool', 'BuildToolVersion', 'OperatingSystem', 'KernelVersion'] as const;
 
-/** Parses a metadata section as the reader does (serde_json::from_slice). EIF_MALFORMED if not. */
+// ignoreBOM: a leading U+FEFF stays in the text, so JSON.parse refuses it as serde_json does.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Parses a metadata section as the reader does (serde_json::from_slice), as strictly: nesting
+ * deeper than serde_json's recursion limit (128) and a key repeated within one object (serde's
+ * derived structs refuse a duplicate field) are refused rather than overflowing the stack or
+ * letting the last one win. EIF_MALFORMED, with the reason in the evidence.
+ */
 export function decodeMetadata(bytes: Uint8Array): EifMetadata {
   let v: unknown;
+  let text: string;
   try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = STRICT_UTF8.decode(bytes);
+    v = JSON.parse(text);
   } catch (e) {
     throw new VerifierError('EIF_MALFORMED', 'metadata section is not UTF-8 JSON', { size: bytes.length }, { cause: e });
+  }
+  const shape = jsonStructure(text);
+  if (shape.tooDeep) throw new VerifierError('EIF_MALFORMED', `metadata section nests deeper than ${MAX_JSON_DEPTH} levels`, { size: bytes.length, reason: 'depth', limit: MAX_JSON_DEPTH });
+  if (shape.duplicateKey !== undefined) {
+    throw new VerifierError('EIF_MALFORMED', 'metadata section repeats a key within one object', { size: bytes.length, reason: 'duplicate key', key: shape.duplicateKey.slice(0, 200) });
   }
   const o = v as Record<string, unknown>;
   const bm = (o && typeof o === 'object' ? o.BuildMetadata : undefined) as Record<string, unknown> | undefined;

@@ -1,6 +1,6 @@
 /**
  * Streaming EIF reader: what IMGFMT src/utils/eif_reader.rs `EifReader::from_eif` does
- * (shared/notes/nitro.md §1.7) — read the 548-byte header, then (section header, data) pairs
+ * — read the 548-byte header, then (section header, data) pairs
  * sequentially to EOF, feeding the CRC and the PCR hashers — plus the structural checks a
  * verifier wants: the header's num_sections/offsets/sizes must describe the file exactly,
  * one kernel, one cmdline, ≥ 1 ramdisk, metadata present in v4, at most one signature.

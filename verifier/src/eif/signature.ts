@@ -1,6 +1,6 @@
 /**
  * The EIF signature section and PCR8 (IMGFMT README "EifSectionSignature", src/defs/mod.rs
- * `PcrSignature`/`PcrInfo`, src/utils/eif_signer.rs; shared/notes/nitro.md §1.6):
+ * `PcrSignature`/`PcrInfo`, src/utils/eif_signer.rs):
  *   section = CBOR [ { "signing_certificate": [PEM bytes as uints], "signature": [COSE bytes as uints] } ]
  *   COSE_Sign1 (untagged) = [ bstr protected {1: alg}, {}, bstr payload, bstr r‖s ]
  *   payload = CBOR { "register_index": 0, "register_value": [48 uints of PCR0] }

@@ -1,6 +1,6 @@
 /**
  * EIF v4 writer, byte-compatible with IMGFMT src/utils/mod.rs `EifBuilder::write_to` and
- * `EifSigner::write_signature` (shared/notes/nitro.md §1.3–1.6): header, then kernel,
+ * `EifSigner::write_signature` (vectors in testdata/nitro/eif/): header, then kernel,
  * cmdline, metadata, ramdisks…, [signature], contiguous; CRC-32 over all but [544,548).
  * `layoutEif` is the streaming half (header and section headers from sizes alone);
  * `writeEif` assembles a small image in memory (tests, fixtures).

@@ -31,9 +31,13 @@ export function canonicalize(v: unknown): string {
 
 /**
  * Parses JSON text of at most `maxBytes` UTF-8 bytes. Throws OVERSIZED when larger and
- * RELEASE_MALFORMED when it is not JSON or repeats a key within one object.
+ * RELEASE_MALFORMED when it is not well-formed UTF-8 JSON, starts with a byte-order mark
+ * (JSON forbids it; strict in-toto parsers refuse it, so a statement one reader accepts and
+ * another refuses must not be logged), nests deeper than MAX_JSON_DEPTH, or repeats a key
+ * within one object.
  */
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text (the default silently drops it), so it is refused below.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, what: string): unknown {
   const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
@@ -42,19 +46,36 @@ export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, wha
   let s: string;
   try {
     s = typeof text === 'string' ? text : STRICT_UTF8.decode(text);
+  } catch (e) {
+    throw new VerifierError('RELEASE_MALFORMED', `${what} is not well-formed UTF-8`, {}, { cause: e });
+  }
+  if (s.charCodeAt(0) === 0xfeff) throw new VerifierError('RELEASE_MALFORMED', `${what} starts with a byte-order mark`);
+  try {
     value = JSON.parse(s);
   } catch (e) {
     throw new VerifierError('RELEASE_MALFORMED', `${what} is not UTF-8 JSON`, {}, { cause: e });
   }
-  if (hasDuplicateKeys(s)) throw new VerifierError('RELEASE_MALFORMED', `${what} repeats a key within one object`);
+  const shape = jsonStructure(s);
+  if (shape.tooDeep) throw new VerifierError('RELEASE_MALFORMED', `${what} nests deeper than ${MAX_JSON_DEPTH} levels`, { limit: MAX_JSON_DEPTH });
+  if (shape.duplicateKey !== undefined) throw new VerifierError('RELEASE_MALFORMED', `${what} repeats a key within one object`);
   return value;
 }
 
 /**
- * True when some object in the JSON text `s` names the same key twice. `s` must be valid JSON
- * (so every string is well formed). Keys are compared decoded: "\u0061" and "a" are the same key.
+ * The deepest nesting of arrays and objects accepted: serde_json's (its recursion limit of 128
+ * refuses the 128th level), so nitro-cli and Keycast refuse the same metadata; no Keycast JSON
+ * comes near it.
  */
-function hasDuplicateKeys(s: string): boolean {
+export const MAX_JSON_DEPTH = 127;
+
+/**
+ * One iterative pass over the JSON text `s`: whether arrays and objects nest deeper than
+ * `maxDepth`, and the first key some object names twice (keys compared decoded: "\u0061" and
+ * "a" are the same key). `s` must be valid JSON (JSON.parse it first: V8's parser is
+ * iterative, so deep input parses; it is the recursive consumers after it — JSON.stringify,
+ * canonical re-encoding — that overflow the stack, which this check keeps them from seeing).
+ */
+export function jsonStructure(s: string, maxDepth = MAX_JSON_DEPTH): { tooDeep: boolean; duplicateKey?: string } {
   const stack: Array<Set<string> | null> = [];
   let expectKey = false;
   for (let i = 0; i < s.length; i++) {
@@ -62,23 +83,25 @@ function hasDuplicateKeys(s: string): boolean {
     if (c === 0x22 /* " */) {
       let j = i + 1;
       let escaped = false;
-      for (let d = s.charCodeAt(j); d !== 0x22; d = s.charCodeAt(j)) {
+      for (let d = s.charCodeAt(j); d !== 0x22 && j < s.length; d = s.charCodeAt(j)) {
         if (d === 0x5c /* \ */) { escaped = true; j += 2; } else j++;
       }
       const top = stack[stack.length - 1];
       if (expectKey && top) {
         const key = escaped ? (JSON.parse(s.slice(i, j + 1)) as string) : s.slice(i + 1, j);
-        if (top.has(key)) return true;
+        if (top.has(key)) return { tooDeep: false, duplicateKey: key };
         top.add(key);
         expectKey = false;
       }
       i = j;
-    } else if (c === 0x7b /* { */) { stack.push(new Set()); expectKey = true; }
-    else if (c === 0x5b /* [ */) { stack.push(null); expectKey = false; }
-    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) { stack.pop(); expectKey = false; }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (stack.length >= maxDepth) return { tooDeep: true };
+      stack.push(c === 0x7b ? new Set() : null);
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) { stack.pop(); expectKey = false; }
     else if (c === 0x2c /* , */) expectKey = stack[stack.length - 1] instanceof Set;
   }
-  return false;
+  return { tooDeep: false };
 }
 
 /** A plain object (not null, not an array). */

@@ -65,6 +65,8 @@ const COMMIT_RE = HEX(40);
 const REPO_RE = /^https:\/\/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+\-/@:]{0,127}$/;
 const PRINTABLE_RE = /^[^\p{Cc}\p{Cs}\p{Co}\p{Cn}]+$/u;
+/** Unicode bidirectional controls (ALM, LRM, RLM, LRE…RLO, LRI…PDI): they make a name display as another. */
+const BIDI_RE = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 function bad(message: string, field: string, value?: unknown): VerifierError {
   return new VerifierError('PREDICATE_INVALID', message, value === undefined ? { field } : { field, value: String(value).slice(0, 200) });
@@ -159,6 +161,7 @@ function validateSubjects(v: unknown): Subject[] {
   const s = obj(v[0], 'subject[0]');
   exactKeys(s, ['name', 'digest'], [], 'subject[0]', 'PREDICATE_INVALID');
   if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 256 || !PRINTABLE_RE.test(s.name)) throw bad('subject[0].name must be 1–256 printable characters', 'subject[0].name');
+  if (BIDI_RE.test(s.name)) throw bad('subject[0].name must not contain bidirectional control characters', 'subject[0].name');
   const d = obj(s.digest, 'subject[0].digest');
   const keys = Object.keys(d);
   if (keys.length !== 1 || (keys[0] !== 'sha256' && keys[0] !== 'sha384')) throw bad('subject[0].digest must hold exactly one sha256 or sha384', 'subject[0].digest');

@@ -1,0 +1,15 @@
+/**
+ * Request bodies as text, strictly: the bytes must be well-formed UTF-8. fastify's
+ * `parseAs: 'string'` decodes with replacement characters, silently repairing a body into one
+ * the client never sent (and a bundle whose bytes differ from what was signed or logged); here
+ * the body is read as bytes and refused (MALFORMED_REQUEST) unless it decodes exactly.
+ */
+import { isUtf8 } from 'node:buffer';
+import { LogError } from '../errors.ts';
+
+/** A fastify content-type parser body (use with `parseAs: 'buffer'`). */
+export function strictUtf8Body(_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  if (typeof body === 'string') return done(null, body);
+  if (!isUtf8(body)) return done(new LogError('MALFORMED_REQUEST', 'the request body is not well-formed UTF-8', { bytes: body.length }));
+  done(null, body.toString('utf8'));
+}

@@ -131,8 +131,10 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
   next.next = size;
   next.checkpoint = cp.note;
 
-  // Every signed status statement for the releases watched, held against the entries.
-  for (const [i, rel] of Object.entries(next.releases)) {
+  // Every signed status statement for the releases watched, held against the entries — once per
+  // tree size (a statement for a size never changes), so an idle --follow asks nothing.
+  const grew = state.checkpoint === null || state.next !== size;
+  for (const [i, rel] of grew ? Object.entries(next.releases) : []) {
     if (!watched(input.watch, rel.repo)) continue;
     const index = Number(i);
     const { status, note } = await client.signedStatus(index, cp);

@@ -104,6 +104,8 @@ every outcome. Exit 0 when every check passed, 1 otherwise.
     const { values } = parseArgs({ args, options: { dir: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } } });
     const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'keycast-demo-'));
     mkdirSync(dir, { recursive: true });
+    // the studio commands remember each log's checkpoint: the demo's logs are its own, so is that memory
+    process.env.XDG_STATE_HOME = join(dir, 'state');
     const json = values.json === true;
     let checks: Check[] = [];
     try {

@@ -10,12 +10,15 @@
  */
 import { parseArgs } from 'node:util';
 import {
-  verifyAttestationDocument, parseAttestationDocument, LogClient, toHex,
+  verifyAttestationDocument, parseAttestationDocument, formatCheckpoint, toHex,
   AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
 import { readInput, readUserFile, readVkey } from './cli/io.ts';
 import { hexArg, readRoot, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
+import { logSetup } from './cli/log.ts';
+import { currentCheckpoint, requireConsistent } from './cli/memory.ts';
+import type { Values } from './cli/flags.ts';
 
 export { readUserFile };
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
@@ -61,15 +64,20 @@ function policyFrom(v: Record<string, unknown>): AttestationPolicy {
   return p;
 }
 
-/** Proves PCR0 is a logged release with the log client (over this process's fetch), under the pinned key. */
-async function checkLog(url: string, vkey: string, pcr0: Uint8Array, witnesses: WitnessFlags | null): Promise<LoggedRelease> {
-  const client = new LogClient({
-    url, fetch: globalThis.fetch, logKey: vkey,
-    ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
-    onRetry: (e) => process.stderr.write(`verify: the log is busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s\n`),
-  });
-  process.stderr.write(`verify: looking up PCR0 in ${new URL(`lookup/pcr0/${toHex(pcr0)}`, client.url).href}\n`);
-  return client.loggedPcr0(pcr0);
+/**
+ * Proves PCR0 is a logged release with the log client (over this process's fetch), under the
+ * pinned key, and holds the log to what this user verified before: the current checkpoint must
+ * extend the remembered one (then it is remembered), and the lookup's must agree with it.
+ */
+async function checkLog(v: Record<string, unknown>, pcr0: Uint8Array): Promise<LoggedRelease> {
+  const log = logSetup(v as Values);
+  const { current } = await currentCheckpoint(log.client, log.store, log.logKey);
+  process.stderr.write(`verify: looking up PCR0 in ${new URL(`lookup/pcr0/${toHex(pcr0)}`, log.client.url).href}\n`);
+  const logged = await log.client.loggedPcr0(pcr0);
+  const proven = { checkpoint: logged.checkpoint, note: formatCheckpoint(logged.checkpoint) };
+  const [older, newer] = logged.checkpoint.size <= current.checkpoint.size ? [proven, current] : [current, proven];
+  await requireConsistent(log.client, older, newer, 'the lookup\'s checkpoint and the current one do not agree');
+  return logged;
 }
 
 const hexOrNull = (b: Uint8Array | null) => (b === null ? null : toHex(b));
@@ -132,6 +140,9 @@ A PCR policy is required, so that "verified" never means "some enclave": give
   --max-checkpoint-age SECONDS
                         the freshest required cosignature must be at most this old (default 3600):
                         a log cannot keep showing you an old view of itself
+  --state DIR           with --log: where the last verified checkpoint of each log is kept (default
+                        $XDG_STATE_HOME/keycast); the log must prove it extends it (LOG_INCONSISTENT)
+  --timeout SECONDS     with --log: per request, headers and body (default 30)
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
 (--json: the VerifierError as JSON) when refused; 2 on bad flags; 3 when the log is unreachable
@@ -147,7 +158,7 @@ reported on stderr first); 6 when a file cannot be read.`,
         options: {
           at: { type: 'string' }, 'expect-pcr': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' }, 'allow-debug': { type: 'boolean' }, 'any-pcr': { type: 'boolean' },
           'trust-root': { type: 'string', multiple: true }, nonce: { type: 'string' }, 'user-data': { type: 'string' }, 'max-age': { type: 'string' },
-          log: { type: 'string' }, 'log-key': { type: 'string' }, json: { type: 'boolean' },
+          log: { type: 'string' }, 'log-key': { type: 'string' }, json: { type: 'boolean' }, state: { type: 'string' }, timeout: { type: 'string' },
           witness: { type: 'string', multiple: true }, 'witness-threshold': { type: 'string' }, 'max-checkpoint-age': { type: 'string' },
         },
       });
@@ -167,7 +178,8 @@ reported on stderr first); 6 when a file cannot be read.`,
     const policy = policyFrom(v);
     const trustedRoots = v['trust-root']?.map(readRoot);
     const r = verifyAttestationDocument(doc, { at: parseAt(v.at, doc), policy, ...(trustedRoots ? { trustedRoots } : {}) });
-    const logged = v.log === undefined ? null : await checkLog(v.log, readVkey(v['log-key']!, '--log-key'), r.pcrs.get(0)!, witnesses);
+    if (v.log === undefined && (v.state !== undefined || v.timeout !== undefined)) throw usageError('--state and --timeout need --log');
+    const logged = v.log === undefined ? null : await checkLog(v, r.pcrs.get(0)!);
     report(r, logged, v.json === true);
     return 0;
   },

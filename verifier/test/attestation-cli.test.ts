@@ -24,7 +24,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'keycast-att-'));
 
 function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000, env: { ...process.env, XDG_STATE_HOME: join(tmp, 'state') } }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
   });
 }
 
@@ -64,7 +64,8 @@ test('verifyLoggedPcr0: a logged release of this PCR0 passes; revoked, other-PCR
 
 function serve(status: string, checkpoint = note): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
-    if (req.url === `/lookup/pcr0/${pcr0}`) {
+    if (req.url === '/checkpoint') res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(checkpoint);
+    else if (req.url === `/lookup/pcr0/${pcr0}`) {
       const a = answer(INDEX, releaseLeaf, status);
       a.proof = formatTlogProof({ index: INDEX, proof: proveInclusion(INDEX, tree.size, tree.hashReader()), checkpoint });
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(a));
@@ -256,5 +257,34 @@ test('CLI --log: a log that is down is retried (each retry on stderr), then exit
   } finally {
     down.close();
     junk.close();
+  }
+});
+
+test('CLI --log remembers the log: a second tree of the same size under the same key is LOG_INCONSISTENT, nothing saved', async () => {
+  const state = join(tmp, 'memory-state');
+  const forked = new MemoryTree();
+  for (const l of [utf8('another filler'), releaseLeaf, otherLeaf, revocationLeaf]) forked.append(l);
+  const forkNote = signNote(formatCheckpoint({ origin, size: forked.size, rootHash: forked.root(), extensions: [] }), [noteSigner(logKey.skey)]);
+  const fork = createServer((req, res) => {
+    if (req.url === '/checkpoint') res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(forkNote);
+    else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND"}');
+  });
+  await new Promise<void>((ok) => fork.listen(0, '127.0.0.1', ok));
+  const honest = await serve('active');
+  try {
+    const first = await keycast([...base, '--log', honest.url, '--log-key', logKey.vkey, '--state', state]);
+    assert.equal(first.code, 0, first.stderr);
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const file = join(state, 'checkpoints', readdirSync(join(state, 'checkpoints'))[0]!);
+    const saved = readFileSync(file, 'utf8');
+    const r = await keycast([...base, '--log', `http://127.0.0.1:${(fork.address() as { port: number }).port}`, '--log-key', logKey.vkey, '--state', state]);
+    assert.equal(r.code, 1, r.stderr);
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.code, 'LOG_INCONSISTENT');
+    assert.deepEqual([e.evidence.older, e.evidence.newer], [saved, forkNote]);
+    assert.equal(readFileSync(file, 'utf8'), saved);
+  } finally {
+    fork.close();
+    honest.server.close();
   }
 });

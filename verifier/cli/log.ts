@@ -3,7 +3,7 @@
  * [--timeout S]) and the one LogClient built from them over this process's fetch: byte caps and
  * timeouts are the client's, and every retry is said on stderr.
  */
-import { LogClient, parseVerifierKey } from '../index.ts';
+import { LogClient, parseVerifierKey, type RetryEvent } from '../index.ts';
 import { readVkey } from './io.ts';
 import { need, positiveInt, str, witnessFlags, type Values, type WitnessFlags } from './flags.ts';
 import { FileCheckpointStore, type CheckpointStore } from './state.ts';
@@ -32,16 +32,23 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** This process's fetch with --timeout, and every retry said on stderr. */
+export function transport(v: Values): { fetch: typeof globalThis.fetch; timeoutMs?: number; onRetry: (e: RetryEvent) => void } {
+  const timeout = str(v, 'timeout');
+  return {
+    fetch: globalThis.fetch,
+    ...(timeout === undefined ? {} : { timeoutMs: positiveInt(timeout, 'timeout', 30) * 1000 }),
+    onRetry: (e) => say(`keycast: ${e.url}: ${e.reason}; retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s`),
+  };
+}
+
 export function logSetup(v: Values, url = need(v, 'log')): LogSetup {
   const logKey = readVkey(need(v, 'log-key'), '--log-key');
   const origin = parseVerifierKey(logKey).name;
   const witnesses = witnessFlags(v as Parameters<typeof witnessFlags>[0]);
-  const timeout = str(v, 'timeout');
   const client = new LogClient({
-    url, fetch: globalThis.fetch, logKey,
-    ...(timeout === undefined ? {} : { timeoutMs: positiveInt(timeout, 'timeout', 30) * 1000 }),
+    ...transport(v), url, logKey,
     ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
-    onRetry: (e) => say(`keycast: ${e.url}: ${e.reason}; retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s`),
   });
   const state = str(v, 'state');
   return { client, logKey, origin, witnesses, store: new FileCheckpointStore(...(state === undefined ? [] : [state])) };

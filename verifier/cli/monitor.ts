@@ -6,7 +6,7 @@
  */
 import { LogClient } from '../index.ts';
 import { WITNESS_HELP, list, parse, positiveInt, str, usageError, type Command } from './flags.ts';
-import { LOG_HELP, LOG_OPTIONS, logSetup, say } from './log.ts';
+import { LOG_HELP, LOG_OPTIONS, logSetup, say, transport } from './log.ts';
 import { FileMonitorStore } from './monitor-state.ts';
 import { defaultStateDir } from './state.ts';
 import { monitorPass, type Alarm, type MonitorEvent, type PassResult } from './monitor-pass.ts';
@@ -76,7 +76,7 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
     if (v.follow !== true && str(v, 'interval') !== undefined) throw usageError('--interval needs --follow');
     const interval = positiveInt(str(v, 'interval'), 'interval', 10);
     const log = logSetup(v);
-    const views = list(v, 'witness-url').map((url) => ({ url, client: new LogClient({ url, fetch: globalThis.fetch, logKey: log.logKey }) }));
+    const views = list(v, 'witness-url').map((url) => ({ url, client: new LogClient({ ...transport(v), url, logKey: log.logKey }) }));
     const store = new FileMonitorStore(str(v, 'state') ?? defaultStateDir());
     const json = v.json === true;
     const webhook = str(v, 'webhook');

@@ -95,3 +95,10 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// the enclave's boot gate: pinned configuration, the host's proof bundle, the pure decision
+export { ENCLAVE_CONFIG_PATH, MAX_ENCLAVE_CONFIG_BYTES, parseEnclaveConfig, formatEnclaveConfig, configPublishers } from './src/gate/config.ts';
+export type { EnclaveConfig } from './src/gate/config.ts';
+export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './src/gate/bundle.ts';
+export type { ProofBundle } from './src/gate/bundle.ts';
+export { decideGate } from './src/gate/decide.ts';
+export type { GateInput, GateDecision, GateOpen, GateRefusal, HeldCheckpoint } from './src/gate/decide.ts';

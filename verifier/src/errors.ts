@@ -61,6 +61,10 @@ export const VERIFIER_ERROR_CODES = [
   'STATUS_MALFORMED',
   'STATUS_TREE_MISMATCH',
   'STATUS_MISMATCH',
+  // the enclave's boot gate: its pinned configuration and the proof bundle the host hands it
+  'GATE_CONFIG_MALFORMED',
+  'GATE_BUNDLE_MALFORMED',
+  'PROOF_MISSING',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',

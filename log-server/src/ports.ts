@@ -132,6 +132,11 @@ export interface LogStorage {
   /** The index of the revocation entry that revoked `index`, or null. */
   revokedBy(index: number): number | null;
   /**
+   * The lowest index i with after < i < before of a revocation entry that retires `pcr0` (a
+   * revocation of any release carrying that PCR0), or null.
+   */
+  firstRevocation(pcr0: string, after: number, before: number): number | null;
+  /**
    * Atomically appends `entries` (indexes oldSize…), stores `hashes`, and moves the checkpoint
    * from `expected` (null: no checkpoint yet) to `next`. Throws LogError CHECKPOINT_CONFLICT if
    * the stored checkpoint is not `expected` (nothing written).

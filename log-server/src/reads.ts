@@ -4,7 +4,8 @@
  * latest (cosigned) checkpoint, and inclusion/consistency proofs. Every answer is computed
  * against one checkpoint snapshot, so the proof always verifies against the checkpoint it names.
  */
-import { formatTlogProof, parseCheckpoint, splitNote, toBase64 } from '#verifier';
+import { formatTlogProof, parseCheckpoint, signReleaseStatus, splitNote, toBase64, treeHash } from '#verifier';
+import type { ReleaseState } from '#verifier';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
 import type { StoredCheckpoint, EntryKind } from './ports.ts';
@@ -30,14 +31,53 @@ export interface EntryView {
   revokedBy?: number;
 }
 
+/**
+ * What the log says about the entry at `index` in the tree of `size`. A revocation retires the
+ * release's measurement: a release is revoked by the first revocation of its PCR0 (of it, or of
+ * any other release carrying that PCR0) below `size` — the first one after it, as a status
+ * statement requires. Non-release entries are never revoked.
+ *
+ * `retiredBefore`: a revocation of the PCR0 that precedes the release itself. The log refuses
+ * such releases (MEASUREMENT_REVOKED), so only a database from before that rule holds one; the
+ * release counts as revoked by it, though no status statement can say so.
+ */
+export function releaseState(log: Log, entry: { index: number; kind: EntryKind; pcr0?: string }, size: number): ReleaseState & { retiredBefore?: number } {
+  if (entry.kind !== 'release' || entry.pcr0 === undefined) return { state: 'active' };
+  const after = log.storage.firstRevocation(entry.pcr0, entry.index, size);
+  const before = log.storage.firstRevocation(entry.pcr0, -1, entry.index);
+  if (before !== null) return { state: 'revoked', revokedBy: after ?? before, retiredBefore: before };
+  return after === null ? { state: 'active' } : { state: 'revoked', revokedBy: after };
+}
+
 export function readEntry(log: Log, index: number): EntryView {
   const size = log.sequencer.current.size;
   const e = index < size ? log.storage.entry(index) : null;
   if (!e) throw new LogError('NOT_FOUND', 'no entry at that index', { index, size });
-  const by = log.storage.revokedBy(index);
-  const view: EntryView = { index, leaf: toBase64(e.leaf), kind: e.kind, status: by === null || by >= size ? 'active' : 'revoked' };
-  if (by !== null && by < size) view.revokedBy = by;
+  const st = releaseState(log, e, size);
+  const view: EntryView = { index, leaf: toBase64(e.leaf), kind: e.kind, status: st.state };
+  if (st.state === 'revoked') view.revokedBy = st.revokedBy;
   return view;
+}
+
+/**
+ * The log's signed release-status statement (#verifier signReleaseStatus) for release `index`
+ * at the tree of `size` (default: the current checkpoint's), any size from index + 1 up to the
+ * current one: a gate asks at exactly the size it holds an inclusion proof for. The root is
+ * recomputed from the stored tree, so a past size speaks for that past root.
+ */
+export function releaseStatus(log: Log, index: number, size?: number): string {
+  const current = log.sequencer.current.size;
+  const e = index < current ? log.storage.entry(index) : null;
+  if (!e || e.kind !== 'release' || e.pcr0 === undefined) throw new LogError('NOT_FOUND', 'no release entry at that index', { index, size: current });
+  const n = size ?? current;
+  if (!(index < n && n <= current)) throw new LogError('OUT_OF_RANGE', 'need index < size ≤ the current tree size', { index, size: n, current });
+  const st = releaseState(log, e, n);
+  if (st.state === 'revoked' && st.retiredBefore !== undefined && st.revokedBy < index) {
+    throw new LogError('MEASUREMENT_REVOKED', `that release's PCR0 was already revoked by entry ${st.retiredBefore} when it was logged`, { index, pcr0: e.pcr0, revokedBy: st.retiredBefore });
+  }
+  const status: ReleaseState = st.state === 'active' ? { state: 'active' } : { state: 'revoked', revokedBy: st.revokedBy };
+  const rootHash = n === current ? readCheckpointRoot(log.sequencer.current) : treeHash(n, log.hashes.read);
+  return signReleaseStatus({ origin: log.key.origin, treeSize: n, rootHash, index, pcr0: e.pcr0, status }, log.key.signer);
 }
 
 export type LookupField = 'pcr0' | 'eifSha256' | 'commit';

@@ -139,7 +139,9 @@ export class Sequencer {
         pending.set(overlayKey(h.level, h.index), h.hash);
         hashes.push(h);
       }
-      entries.push({ ...p.entry, index: size, leafHash: p.leafHash });
+      // A revocation is stored under the PCR0 it retires (storage.firstRevocation finds it there).
+      const pcr0 = p.entry.revokes ? { pcr0: p.entry.revokes.pcr0 } : {};
+      entries.push({ ...p.entry, ...pcr0, index: size, leafHash: p.leafHash });
       size++;
     }
     const text = formatCheckpoint({ origin: this.key.origin, size, rootHash: treeHash(size, read), extensions: [] });
@@ -172,11 +174,16 @@ export class Sequencer {
     if (this.publisher) await this.publisher.publishCheckpoint(this.current).catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${e.message}`));
   }
 
-  /** A revocation must name an integrated, unrevoked release with the PCR0 it claims. */
+  /**
+   * A revocation must name an integrated, unrevoked release with the PCR0 it claims. A release
+   * whose PCR0 a revocation already retired (stored, or earlier in this batch) is refused:
+   * revoking a release retires its measurement, and a later release must not make it active again.
+   */
   private checkRevocations(batch: Pending[], size: number): { accepted: Pending[]; rejected: Array<[Pending, LogError]> } {
     const accepted: Pending[] = [];
     const rejected: Array<[Pending, LogError]> = [];
     const revokedHere = new Set<number>();
+    const retiredHere = new Map<string, number>(); // PCR0 → its batch position's future index
     for (const p of batch) {
       const r = p.entry.revokes;
       if (r) {
@@ -190,6 +197,13 @@ export class Sequencer {
           continue;
         }
         revokedHere.add(r.index);
+        if (!retiredHere.has(r.pcr0)) retiredHere.set(r.pcr0, size + accepted.length);
+      } else if (p.entry.kind === 'release' && p.entry.pcr0 !== undefined) {
+        const by = this.storage.firstRevocation(p.entry.pcr0, -1, size) ?? retiredHere.get(p.entry.pcr0) ?? null;
+        if (by !== null) {
+          rejected.push([p, new LogError('MEASUREMENT_REVOKED', `that PCR0 was revoked by entry ${by}; a revoked measurement is not admitted again`, { pcr0: p.entry.pcr0, revokedBy: by })]);
+          continue;
+        }
       }
       accepted.push(p);
     }

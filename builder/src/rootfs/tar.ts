@@ -95,8 +95,9 @@ function checksumOk(h: Buffer): boolean {
 
 const TYPES: Record<string, TarType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo' };
 
+/** Pax records by keyword, in a null-prototype object: keywords are the archive's strings. */
 function parsePax(b: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   let off = 0;
   while (off < b.length) {
     const sp = b.indexOf(0x20, off);
@@ -114,7 +115,7 @@ const MAX_META = 1 << 20;
 
 /** Yields entries; after each, the caller must call `r.pipe(size, …)` or `skip` exactly once. */
 export async function* tarEntries(r: ByteReader): AsyncGenerator<TarEntry> {
-  let pax: Record<string, string> = {};
+  let pax: Record<string, string> = Object.create(null);
   let longName: string | undefined;
   let longLink: string | undefined;
   for (;;) {
@@ -139,7 +140,7 @@ export async function* tarEntries(r: ByteReader): AsyncGenerator<TarEntry> {
     const name = pax.path ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
     const linkname = pax.linkpath ?? longLink ?? str(h, 157, 100);
     const realSize = pax.size !== undefined ? Number(pax.size) : size;
-    pax = {};
+    pax = Object.create(null);
     longName = longLink = undefined;
     const e: TarEntry = { name, type: type ?? 'file', mode: num(h, 100, 8), size: type === 'file' ? realSize : 0, linkname, devmajor: num(h, 329, 8), devminor: num(h, 337, 8) };
     const dataSize = type === 'file' || type === undefined ? realSize : flag === '1' || flag === '2' || flag === '5' ? 0 : realSize;

@@ -22,6 +22,12 @@ import { existsSync } from 'node:fs';
 import { LogError } from '../errors.ts';
 import type { LogStorage, StoredCheckpoint, StoredEntry, StoredHash, EntryKind } from '../ports.ts';
 
+/**
+ * Revocations by the PCR0 they retire. Partial, so only revocation rows (rare) pay for it on
+ * the acknowledged commit; databases from before it get it on open.
+ */
+const REVOCATION_INDEX = `CREATE INDEX IF NOT EXISTS entries_revocations ON entries (pcr0, idx) WHERE kind = 'revocation';`;
+
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL, cosigned TEXT NOT NULL);
@@ -29,6 +35,7 @@ CREATE TABLE entries (
   idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL, replay_key TEXT NOT NULL, kind TEXT NOT NULL,
   pcr0 TEXT, eif TEXT, commit_sha TEXT, revokes INTEGER);
 CREATE UNIQUE INDEX entries_revokes ON entries (revokes) WHERE revokes IS NOT NULL;
+${REVOCATION_INDEX}
 CREATE TABLE hashes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
 `;
 
@@ -86,6 +93,9 @@ export function openSqliteStorage(path: string): SqliteStorage {
 
 /** Databases created before the derived indexes: add them, drop the per-insert ones (indexPending fills the new ones). */
 function upgrade(db: Database.Database): void {
+  if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'entries_revocations'`).get() === undefined) {
+    db.transaction(() => db.exec(REVOCATION_INDEX)).immediate();
+  }
   const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'replay_keys'`).get() !== undefined;
   if (has()) return;
   db.transaction(() => {
@@ -121,6 +131,7 @@ export class SqliteStorage implements LogStorage {
       leaves: db.prepare('SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
       byReplayKey: db.prepare(`SELECT idx FROM replay_keys WHERE key = @key UNION ALL SELECT idx FROM entries WHERE ${TAIL} AND replay_key = @key LIMIT 1`).pluck(),
       revokedBy: db.prepare('SELECT idx FROM entries WHERE revokes = ?').pluck(),
+      firstRevocation: db.prepare(`SELECT MIN(idx) FROM entries WHERE kind = 'revocation' AND pcr0 = ? AND idx > ? AND idx < ?`).pluck(),
       insertEntry: db.prepare('INSERT INTO entries (idx, leaf, leaf_hash, replay_key, kind, pcr0, eif, commit_sha, revokes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertHash: db.prepare('INSERT INTO hashes (level, idx, hash) VALUES (?, ?, ?)'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -203,6 +214,10 @@ export class SqliteStorage implements LogStorage {
 
   revokedBy(index: number): number | null {
     return (this.s.revokedBy.get(index) as number | undefined) ?? null;
+  }
+
+  firstRevocation(pcr0: string, after: number, before: number): number | null {
+    return (this.s.firstRevocation.get(pcr0, after, before) as number | null | undefined) ?? null;
   }
 
   commitBatch(batch: { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }): void {

@@ -7,6 +7,13 @@
  * On disk: DIR/witness-state.json, replaced by write-temp + fsync + rename + fsync(dir), so a
  * crash leaves either the old or the new file, never a torn one. Refused checkpoints that
  * prove a log misbehaved (a fork, a rollback) are kept as evidence files in DIR/evidence/.
+ *
+ * Records are keyed by the log's origin, an outside string that may be any valid C2SP key
+ * name — `__proto__` and `constructor` included — so they live in a Map, never in a plain
+ * object (where `__proto__` would set the prototype instead of storing the record, and a
+ * restarted witness would forget the log and cosign a fork of a tree it already cosigned).
+ * The file keeps the `{ "logs": { origin: record } }` shape; JSON.parse stores `__proto__` as
+ * an own property, and Object.entries reads it back.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +55,14 @@ interface StateFile {
   logs: Record<string, LogRecord>;
 }
 
+/** The file text for `logs` (a null-prototype object, so every origin is an own key). */
+function formatState(logs: ReadonlyMap<string, LogRecord>): string {
+  const out: Record<string, LogRecord> = Object.create(null);
+  for (const [origin, r] of logs) Object.defineProperty(out, origin, { value: { size: r.size, checkpoint: r.checkpoint }, enumerable: true, writable: true, configurable: true });
+  const file: StateFile = { version: 1, logs: out };
+  return JSON.stringify(file, null, 1) + '\n';
+}
+
 /** Writes `data` to `path` atomically and durably (temp file, fsync, rename, fsync of the directory). */
 export function writeFileAtomic(dir: string, name: string, data: string, mode = 0o600): void {
   const tmp = join(dir, `.${name}.${process.pid}.tmp`);
@@ -68,7 +83,7 @@ export function writeFileAtomic(dir: string, name: string, data: string, mode = 
 }
 
 export class FileWitnessState implements WitnessState {
-  private logs: Record<string, LogRecord>;
+  private logs: ReadonlyMap<string, LogRecord>;
   private queue: Promise<unknown> = Promise.resolve();
 
   /** Opens (or starts empty) the state in `dir`. A corrupt state file is WITNESS_STATE: never silently reset. */
@@ -78,16 +93,15 @@ export class FileWitnessState implements WitnessState {
   }
 
   latest(origin: string): LogRecord | null {
-    return Object.hasOwn(this.logs, origin) ? this.logs[origin]! : null;
+    return this.logs.get(origin) ?? null;
   }
 
   update(origin: string, fn: (current: LogRecord | null) => LogRecord | null): Promise<LogRecord | null> {
     const run = this.queue.then(() => {
       const next = fn(this.latest(origin));
       if (next === null) return null;
-      const logs = { ...this.logs, [origin]: { size: next.size, checkpoint: next.checkpoint } };
-      const file: StateFile = { version: 1, logs };
-      writeFileAtomic(this.dir, STATE_FILE, JSON.stringify(file, null, 1) + '\n');
+      const logs = new Map(this.logs).set(origin, { size: next.size, checkpoint: next.checkpoint });
+      writeFileAtomic(this.dir, STATE_FILE, formatState(logs));
       this.logs = logs;
       return next;
     });
@@ -105,12 +119,12 @@ export class FileWitnessState implements WitnessState {
   }
 }
 
-function readState(path: string): Record<string, LogRecord> {
+function readState(path: string): Map<string, LogRecord> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
     throw new LogError('WITNESS_STATE', `cannot read witness state ${path}`, { path, errno: (e as NodeJS.ErrnoException).code });
   }
   let parsed: unknown;
@@ -121,12 +135,12 @@ function readState(path: string): Record<string, LogRecord> {
   }
   const f = parsed as Partial<StateFile>;
   if (f?.version !== 1 || typeof f.logs !== 'object' || f.logs === null) throw new LogError('WITNESS_STATE', 'unknown witness state format', { path });
-  const logs: Record<string, LogRecord> = {};
+  const logs = new Map<string, LogRecord>();
   for (const [origin, r] of Object.entries(f.logs)) {
     if (!Number.isSafeInteger(r?.size) || r.size < 0 || typeof r.checkpoint !== 'string') {
       throw new LogError('WITNESS_STATE', 'malformed record in witness state', { path, origin });
     }
-    logs[origin] = { size: r.size, checkpoint: r.checkpoint };
+    logs.set(origin, { size: r.size, checkpoint: r.checkpoint });
   }
   return logs;
 }

@@ -1,11 +1,12 @@
 /**
  * Convenience reads: GET /entry/<index>, GET /lookup/{pcr0,eif,commit}/<hex>, and
- * GET /proof/inclusion?index=&size=, GET /proof/consistency?old=&new= (base64 hashes).
+ * GET /proof/inclusion?index=&size=, GET /proof/consistency?old=&new= (base64 hashes), and
+ * GET /status/<index>[?size=<n>], the signed release-status note (text/plain).
  * Numbers must be canonical decimals (NON_CANONICAL_NUMBER otherwise).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Log } from '../../log.ts';
-import { consistency, inclusion, lookup, readEntry } from '../../reads.ts';
+import { consistency, inclusion, lookup, readEntry, releaseStatus } from '../../reads.ts';
 import type { LookupField } from '../../reads.ts';
 import { canonicalNumber } from '../../proofs.ts';
 import { errorSchema } from '../errors.ts';
@@ -45,6 +46,23 @@ export function readRoutes(app: FastifyInstance, log: Log): void {
       schema: { params: { type: 'object', required: ['value'], properties: { value } }, response: { 200: lookupReply, ...errors } },
     }, async (req) => lookup(log, l.field, (req.params as { value: string }).value));
   }
+
+  // A statement for an explicit size never changes (Ed25519 signatures are deterministic);
+  // one for "the current size" moves with the checkpoint.
+  app.get('/status/:index', {
+    schema: { params: { type: 'object', required: ['index'], properties: { index: num } }, response: errors },
+  }, (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const keys = Object.keys(q);
+    if (keys.some((k) => k !== 'size') || (q.size !== undefined && typeof q.size !== 'string')) {
+      throw new LogError('MALFORMED_REQUEST', 'the query may only be size=<n>', { query: keys.slice(0, 8) });
+    }
+    const index = canonicalNumber((req.params as { index: string }).index, 'index');
+    const size = typeof q.size === 'string' ? canonicalNumber(q.size, 'size') : undefined;
+    const note = releaseStatus(log, index, size);
+    reply.header('cache-control', size === undefined ? 'max-age=2' : 'public, max-age=31536000, immutable');
+    reply.type('text/plain; charset=utf-8').send(note);
+  });
 
   // The hottest read after tiles, so its query is checked here rather than by the schema
   // validator (same rules: exactly index and size, canonical decimals), and its answer is

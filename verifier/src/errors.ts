@@ -65,6 +65,10 @@ export const VERIFIER_ERROR_CODES = [
   'GATE_CONFIG_MALFORMED',
   'GATE_BUNDLE_MALFORMED',
   'PROOF_MISSING',
+  // CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient)
+  'CMS_MALFORMED',
+  'CMS_UNSUPPORTED',
+  'CMS_DECRYPT',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',

@@ -24,3 +24,17 @@ export { TestPki, createTestPki, renewTestPki, LIFETIME_MS } from './src/nsm/tes
 export type { TestPkiOptions, Issued } from './src/nsm/test-pki.ts';
 export { exportTestPki, importTestPki, TEST_PKI_FORMAT } from './src/nsm/test-pki-json.ts';
 export type { TestPkiJson, KeyExport } from './src/nsm/test-pki-json.ts';
+// the enclave runtime: boot sequence, gate keeper, identity, HTTP API
+export type { KmsPort, RecipientCall, DataKeyForRecipient } from './src/kms/port.ts';
+export { KEY_ENCRYPTION_ALGORITHM } from './src/kms/port.ts';
+export { bootEnclave, readPcrs, MEASURED_PCRS } from './src/runtime/boot.ts';
+export type { BootOptions, BootedEnclave } from './src/runtime/boot.ts';
+export { Gatekeeper } from './src/runtime/gatekeeper.ts';
+export type { GateState, GatekeeperOptions } from './src/runtime/gatekeeper.ts';
+export { buildEnclaveApp } from './src/runtime/server.ts';
+export { IdentityKeeper } from './src/identity/keeper.ts';
+export type { StoredIdentity, Established } from './src/identity/keeper.ts';
+export { generateIdentity, publicIdentity } from './src/identity/keys.ts';
+export type { IdentityKeys, PublicIdentity } from './src/identity/keys.ts';
+export { sealIdentity, unsealIdentity, MAX_SEALED_BYTES } from './src/identity/seal.ts';
+export { ENCLAVE_HTTP_STATUS, toHttpError } from './src/http/errors.ts';

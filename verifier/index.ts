@@ -107,3 +107,5 @@ export { MAX_CMS_BYTES, RSA_MODULUS_BITS as CMS_RSA_MODULUS_BITS } from './src/c
 export { sealForRecipient, recipientKey } from './src/cms/seal.ts';
 export { openForRecipient, parseRecipientEnvelope } from './src/cms/open.ts';
 export type { RecipientEnvelope } from './src/cms/open.ts';
+export { IDENTITY_BINDING_HEADER, formatIdentityBinding, parseIdentityBinding } from './src/gate/identity.ts';
+export type { IdentityBinding } from './src/gate/identity.ts';

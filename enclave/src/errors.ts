@@ -30,6 +30,23 @@ export const ENCLAVE_ERROR_CODES = [
   'KMS_DENIED',
   'KMS_UNAVAILABLE',
   'KMS_INVALID_CIPHERTEXT',
+  // the boot gate and the enclave's identity
+  'CONFIG_MISSING',
+  'GATE_CLOSED',
+  'BUNDLE_REPLAYED',
+  'IDENTITY_NOT_READY',
+  'IDENTITY_EXISTS',
+  'SEALED_MALFORMED',
+  'UNSEAL_FAILED',
+  // the enclave's and the host's HTTP boundaries
+  'REQUEST_MALFORMED',
+  'REQUEST_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'NOT_FOUND',
+  'NONCE_REPLAYED',
+  'ENCLAVE_UNREACHABLE',
+  'LOG_UNREACHABLE',
+  'STORE_FAILED',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

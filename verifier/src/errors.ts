@@ -69,6 +69,7 @@ export const VERIFIER_ERROR_CODES = [
   'CMS_MALFORMED',
   'CMS_UNSUPPORTED',
   'CMS_DECRYPT',
+  'IDENTITY_BINDING',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',

@@ -3,6 +3,7 @@
  * outcome is decided by what the commands answered, never assumed.
  */
 import { readFileSync } from 'node:fs';
+import { LogClient } from '#verifier';
 import type { Narrator, RunResult, Service } from './demo-steps.ts';
 
 export interface Check { name: string; ok: boolean; detail: string }
@@ -57,8 +58,9 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   const log = await c.startService(['log', 'serve', '--data', p('log'), '--listen', `127.0.0.1:${await c.freePort()}`,
     '--trust-signer', p('release.pem.pub'), '--witness', `${witnessVkey}=${witness.url}`]);
   c.services.push(log);
-  const served = await (await fetch(`${log.url}/checkpoint`)).text();
-  check('log up', served.startsWith(`${c.ORIGIN}\n0\n`), `log at ${log.url} serves its empty checkpoint; witness ${witnessVkey.split('+')[0]} at ${witness.url}`);
+  const client = new LogClient({ url: log.url, fetch: globalThis.fetch, logKey: logVkey });
+  const served = (await client.checkpoint()).checkpoint;
+  check('log up', served.origin === c.ORIGIN && served.size === 0, `log at ${log.url} serves its empty checkpoint, signed by its key; witness ${witnessVkey.split('+')[0]} at ${witness.url}`);
 
   say.step('Sign the release into a Sigstore bundle and publish it to the log');
   await c.keycastOk(['release', 'sign', '--eif', p('build', 'enclave.eif'), '--source', c.SOURCE, '--lock', p('build', 'builder.lock.json'), '--key', p('release.pem'), '--out', p('release.bundle.json')]);
@@ -71,7 +73,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   await c.keycastOk(['nsm', 'attest', '--sim', '--pki', p('test-pki.json'), '--pcrs', p('build', 'measurements.json'), '--nonce', 'ab'.repeat(16), '--out', p('attestation.cbor')]);
   const untrusted = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--json']);
   check('test root not trusted by default', untrusted.code === 1, `without --trust-root the document is refused: ${errorCode(untrusted) || `exit ${untrusted.code}`}`);
-  await waitForCosignature(log.url, witnessVkey);
+  await waitForCosignature(client, witnessVkey);
   const studio = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--trust-root', p('test-root.pem'), '--expect-pcr0', pcr0,
     '--nonce', 'ab'.repeat(16), '--max-age', '300', '--log', log.url, '--log-key', logVkey, '--witness', witnessVkey, '--max-checkpoint-age', '600', '--json']);
   check('studio verifies', studio.code === 0, `studio's check (chain, signature, PCR0, nonce, logged, witnessed, fresh, active): ${studio.code === 0 ? 'verified' : `refused ${errorCode(studio)}`}`);
@@ -80,7 +82,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   check('unwitnessed refused', unwitnessed.code === 1, `requiring a witness that never saw this log: ${unwitnessed.code === 1 ? `refused ${errorCode(unwitnessed)}` : 'ACCEPTED'}`);
 
   say.step('The enclave gate: logged, witnessed, fresh — with the verifier the studio uses');
-  const lookup = await fetchLookup(log.url, pcr0);
+  const lookup = await client.lookup('pcr0', pcr0);
   let gateOk = false;
   try {
     const verdict = c.gate(lookup!, logVkey, witnessVkey, pcr0);
@@ -99,14 +101,14 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   await c.keycastOk(['nsm', 'attest', '--sim', '--pki', p('test-pki.json'), '--pcrs', p('evil', 'measurements.json'), '--out', p('evil.cbor')]);
   const evil = await c.keycast(['verify', 'attestation', p('evil.cbor'), '--trust-root', p('test-root.pem'), '--log', log.url, '--log-key', logVkey, '--json']);
   check('unlogged refused', evil.code === 1, `PCR0 ${b2.measurements.PCR0!.slice(0, 16)}… is not in the log: ${evil.code === 1 ? `refused ${errorCode(evil)}` : 'ACCEPTED'}`);
-  const evilLookup = await fetchLookup(log.url, b2.measurements.PCR0!);
+  const evilLookup = await client.lookup('pcr0', b2.measurements.PCR0!);
   check('gate refuses unlogged', evilLookup === null, `the gate has no proof to check, so the enclave would not serve`);
 
   say.step('The publisher revokes the release');
   await c.keycastOk(['release', 'revoke', '--log', log.url, '--index', String(lookup?.index ?? 0), '--reason', 'demo: key rotation', '--key', p('release.pem'), '--out', p('revocation.json')]);
   const after = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--trust-root', p('test-root.pem'), '--log', log.url, '--log-key', logVkey, '--json']);
   check('revoked refused', after.code === 1, `studio's check after revocation: ${after.code === 1 ? `refused ${errorCode(after)}` : 'ACCEPTED'}`);
-  const revoked = await fetchLookup(log.url, pcr0);
+  const revoked = await client.lookup('pcr0', pcr0);
   const verdict = revoked ? safeGate(c, revoked, logVkey, witnessVkey, pcr0) : 'refuse: not found';
   check('gate refuses revoked', verdict.startsWith('refuse'), verdict);
   return checks;
@@ -116,19 +118,11 @@ function safeGate(c: DemoContext, l: Lookup, logVkey: string, witnessVkey: strin
   try { return c.gate(l, logVkey, witnessVkey, pcr0); } catch (e) { return `refuse: ${(e as Error).message}`; }
 }
 
-async function fetchLookup(logUrl: string, pcr0: string): Promise<Lookup | null> {
-  const r = await fetch(`${logUrl}/lookup/pcr0/${pcr0}`);
-  if (r.status === 404) return null;
-  if (!r.ok) throw new Error(`lookup answered ${r.status}`);
-  return (await r.json()) as Lookup;
-}
-
 /** Cosignatures arrive as the log submits each checkpoint; wait (bounded) until one is served. */
-async function waitForCosignature(logUrl: string, witnessVkey: string): Promise<void> {
+async function waitForCosignature(client: LogClient, witnessVkey: string): Promise<void> {
   const name = witnessVkey.split('+')[0]!;
   for (let i = 0; i < 50; i++) {
-    const cp = await (await fetch(`${logUrl}/checkpoint`)).text();
-    if (cp.includes(`— ${name} `)) return;
+    if ((await client.checkpoint()).note.includes(`\u2014 ${name} `)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
 }

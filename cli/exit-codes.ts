@@ -27,6 +27,8 @@ const FAMILY: Record<string, number> = {
   LogError: EXIT.LOG_ERROR,
   BuilderError: EXIT.BUILD_ERROR,
   EnclaveError: EXIT.ENCLAVE_ERROR,
+  /** a file the user named could not be read (a directory, missing, not a regular file) */
+  IoError: EXIT.IO_ERROR,
 };
 
 export interface CodedError {
@@ -40,7 +42,14 @@ export function isCoded(e: unknown): e is CodedError {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as Error).name in FAMILY;
 }
 
+/**
+ * VerifierError codes that are not a verdict on what was checked but on the log it was checked
+ * against (unreachable, refusing, answering nonsense): the log's exit code.
+ */
+const VERIFIER_LOG_CODES = new Set(['LOG_UNAVAILABLE', 'LOG_REFUSED', 'LOG_RESPONSE_INVALID', 'LOG_RESPONSE_OVERSIZED']);
+
 export function exitCodeFor(e: unknown): number {
+  if (isCoded(e) && e.name === 'VerifierError' && VERIFIER_LOG_CODES.has(e.code)) return EXIT.LOG_ERROR;
   if (isCoded(e)) return FAMILY[e.name] ?? EXIT.INTERNAL;
   const sys = (e as { code?: unknown } | undefined)?.code;
   if (typeof sys === 'string' && /^E[A-Z]+$/.test(sys)) return EXIT.IO_ERROR;

@@ -24,9 +24,21 @@ export { TestPki, createTestPki, renewTestPki, LIFETIME_MS } from './src/nsm/tes
 export type { TestPkiOptions, Issued } from './src/nsm/test-pki.ts';
 export { exportTestPki, importTestPki, TEST_PKI_FORMAT } from './src/nsm/test-pki-json.ts';
 export type { TestPkiJson, KeyExport } from './src/nsm/test-pki-json.ts';
-// the enclave runtime: boot sequence, gate keeper, identity, HTTP API
-export type { KmsPort, RecipientCall, DataKeyForRecipient } from './src/kms/port.ts';
+// KMS (the port the runtime uses, the core dev-kms serves, key storage, key policies)
 export { KEY_ENCRYPTION_ALGORITHM } from './src/kms/port.ts';
+export type { KmsPort, RecipientCall, DataKeyForRecipient } from './src/kms/port.ts';
+export { KmsCore } from './src/kms/core.ts';
+export type { KmsCoreOptions, KeyMetadata, CreateKeyInput, GenerateDataKeyInput, DecryptInput } from './src/kms/core.ts';
+export { MemoryKmsPort, memoryKms } from './src/kms/memory.ts';
+export { MemoryKeyStore, UUID_RE } from './src/kms/store.ts';
+export type { KeyStore, StoredKey } from './src/kms/store.ts';
+export { DirectoryKeyStore } from './src/kms/directory-store.ts';
+export { parseKeyPolicy, evaluatePolicy, wildcard, MAX_POLICY_BYTES } from './src/kms/policy.ts';
+export type { KeyPolicy, Statement, Condition, RequestContext } from './src/kms/policy.ts';
+export { IMAGE_SHA384, pcrConditionKey, verifyRecipient } from './src/kms/recipient.ts';
+export type { RecipientInput, VerifiedRecipient } from './src/kms/recipient.ts';
+export type { EncryptionContext } from './src/kms/blob.ts';
+// the enclave runtime: boot sequence, gate keeper, identity, HTTP API
 export { bootEnclave, readPcrs, MEASURED_PCRS } from './src/runtime/boot.ts';
 export type { BootOptions, BootedEnclave } from './src/runtime/boot.ts';
 export { Gatekeeper } from './src/runtime/gatekeeper.ts';

@@ -8,7 +8,8 @@ import { availableParallelism } from 'node:os';
 import { createLog, DB_FILE } from './src/log.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
-import { witnessCommands } from './src/witness/cli.ts';
+import { witnessCommands, limitsFlags } from './src/witness/cli.ts';
+import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions } from '#verifier';
 
 const init: Command = {
   path: ['log', 'init'],
@@ -49,7 +50,8 @@ const serveCmd: Command = {
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
   help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...]
        [--witness VKEY=URL ...] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
-       [--batch-max N] [--pool-max N] [--admission-workers N] [--json]
+       [--batch-max N] [--pool-max N] [--admission-workers N]
+       [--max-connections N] [--request-timeout MS] [--headers-timeout MS] [--keep-alive-timeout MS] [--json]
 
 Opens the log in DIR (fails closed unless key, database and last checkpoint agree) and serves:
   POST /add-entry                      a Sigstore bundle → { index, leafHash, transparencyLogEntry }
@@ -60,6 +62,7 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
 --s3-bucket      mirror tiles and checkpoints to S3 (credentials from the usual AWS settings).
 --admission-workers  threads verifying submitted bundles (default: cores - 1, at most 2; 0 = inline).
 --pool-max       submissions waiting at most; beyond it 503 + Retry-After (default 16384).
+${SERVER_LIMIT_FLAGS_HELP}
 Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
   async run(args) {
     const v = parseFlags(args, {
@@ -67,6 +70,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       'trust-signer': { type: 'string', multiple: true }, witness: { type: 'string', multiple: true },
       's3-bucket': { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-prefix': { type: 'string' },
       'batch-max': { type: 'string' }, 'pool-max': { type: 'string' }, 'admission-workers': { type: 'string' },
+      ...serverLimitFlagOptions(),
     }).values;
     const opts: ServeOptions = {
       dir: requireFlag(v, 'data'),
@@ -76,6 +80,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       batchMax: intFlag(v, 'batch-max', 4096),
       poolMax: intFlag(v, 'pool-max', 16384),
       admissionWorkers: v['admission-workers'] === '0' ? 0 : intFlag(v, 'admission-workers', Math.min(2, Math.max(1, availableParallelism() - 1))),
+      limits: limitsFlags(v),
     };
     if (typeof v['s3-bucket'] === 'string') {
       opts.s3 = { bucket: v['s3-bucket'], endpoint: v['s3-endpoint'] as string | undefined, region: v['s3-region'] as string | undefined, prefix: v['s3-prefix'] as string | undefined };

@@ -6,12 +6,12 @@
  *       [--allow-debug] [--trust-root FILE ...] [--nonce HEX] [--user-data HEX] [--max-age SECONDS]
  *       [--log URL --log-key VKEY] [--json]
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
-  verifyAttestationDocument, parseAttestationDocument, verifyLoggedPcr0, notLogged, noteVerifier, parseVerifierKey, fromHex, toHex,
-  AWS_NITRO_ROOT_G1_SHA256, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
+  verifyAttestationDocument, parseAttestationDocument, LogClient, fromHex, toHex,
+  AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, MAX_CERTIFICATE_BYTES, VerifierError, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
 
 interface Command {
@@ -28,9 +28,60 @@ function usageError(message: string): Error {
   return e;
 }
 
+/** A file the user named could not be read (exit 6 through cli/exit-codes.ts). */
+function ioError(code: string, message: string, evidence: Record<string, unknown>): Error {
+  const e = new Error(message);
+  e.name = 'IoError';
+  Object.assign(e, { code, evidence });
+  return e;
+}
+
+/** Whether `path` names something on disk (a DOC or vkey argument may instead be the value itself). */
+function onDisk(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads a user-named file of at most `limit` bytes. The size is checked with fstat on the open
+ * descriptor before anything is read, and the read itself stops at limit + 1 bytes (a file that
+ * grows in between is still refused), so a huge file costs no memory. A directory or any
+ * other non-regular file is a coded I/O error, never a stack trace.
+ */
+export function readUserFile(path: string, limit: number, what: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'EIO';
+    throw ioError(code, `${what} ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code})`}`, { file: path });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw ioError(st.isDirectory() ? 'EISDIR' : 'EINVAL', `${what} ${path}: is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`, { file: path });
+    if (st.size > limit) throw new VerifierError('OVERSIZED', `${what} ${path} is ${st.size} bytes, more than the ${limit} allowed`, { file: path, size: st.size, limit });
+    const buf = new Uint8Array(limit + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
+    if (n > limit) throw new VerifierError('OVERSIZED', `${what} ${path} grew past the ${limit} bytes allowed while it was read`, { file: path, limit });
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Base64 of a maximal COSE_Sign1, with room for line breaks: the most a DOC file may hold. */
+const MAX_DOC_FILE_BYTES = Math.ceil(MAX_COSE_BYTES / 3) * 4 * 2;
+const MAX_KEY_FILE_BYTES = 4096;
+const MAX_ROOT_FILE_BYTES = MAX_CERTIFICATE_BYTES * 2;
+
 /** DOC: a file holding raw CBOR or base64 of it, or base64 given inline. */
 export function readDocument(arg: string): Uint8Array {
-  const raw: Uint8Array = existsSync(arg) ? new Uint8Array(readFileSync(arg)) : new TextEncoder().encode(arg);
+  const raw: Uint8Array = onDisk(arg) ? readUserFile(arg, MAX_DOC_FILE_BYTES, 'DOC') : new TextEncoder().encode(arg);
   if (raw[0] === 0x84 || raw[0] === 0xd2) return raw; // untagged or tagged COSE_Sign1
   const text = new TextDecoder().decode(raw).replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw usageError(`DOC must be a file or base64 of an attestation document: ${arg.slice(0, 40)}`);
@@ -38,10 +89,10 @@ export function readDocument(arg: string): Uint8Array {
 }
 
 function readRoot(file: string): Uint8Array {
+  const bytes = readUserFile(file, MAX_ROOT_FILE_BYTES, '--trust-root');
   try {
-    return new Uint8Array(new X509Certificate(readFileSync(file)).raw);
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') throw e;
+    return new Uint8Array(new X509Certificate(bytes).raw);
+  } catch {
     throw usageError(`--trust-root ${file}: not a PEM or DER certificate`);
   }
 }
@@ -83,39 +134,18 @@ function policyFrom(v: Record<string, unknown>): AttestationPolicy {
 }
 
 function readVkey(s: string): string {
-  return existsSync(s) ? readFileSync(s, 'utf8').trim() : s;
+  return onDisk(s) ? new TextDecoder().decode(readUserFile(s, MAX_KEY_FILE_BYTES, 'key file')).trim() : s;
 }
 
-/** Fetches the log's lookup answer for PCR0 and verifies it against the pinned key. */
+/** Proves PCR0 is a logged release with the log client (over this process's fetch), under the pinned key. */
 async function checkLog(url: string, vkey: string, pcr0: Uint8Array, witnesses: WitnessFlags | null): Promise<LoggedRelease> {
-  const logVerifier = noteVerifier(vkey);
-  const origin = parseVerifierKey(vkey).name;
-  const target = `${url.replace(/\/+$/, '')}/lookup/pcr0/${toHex(pcr0)}`;
-  process.stderr.write(`verify: looking up PCR0 in ${target}\n`);
-  let res: Response;
-  try {
-    res = await fetch(target, { signal: AbortSignal.timeout(30_000) });
-  } catch (e) {
-    const err = new Error(`cannot reach the log at ${url}: ${(e as Error).message}`, { cause: e });
-    (err as Error & { code: string }).code = ((e as { cause?: { code?: string } }).cause?.code) ?? 'EFETCH';
-    throw err;
-  }
-  if (res.status === 404) throw notLogged(pcr0, url);
-  if (!res.ok) {
-    const err = new Error(`the log answered HTTP ${res.status} for ${target}`);
-    (err as Error & { code: string }).code = 'EHTTP';
-    throw err;
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await res.text());
-  } catch {
-    body = null;
-  }
-  return verifyLoggedPcr0(body, pcr0, {
-    logVerifier, origin,
+  const client = new LogClient({
+    url, fetch: globalThis.fetch, logKey: vkey,
     ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
+    onRetry: (e) => process.stderr.write(`verify: the log is busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s\n`),
   });
+  process.stderr.write(`verify: looking up PCR0 in ${new URL(`lookup/pcr0/${toHex(pcr0)}`, client.url).href}\n`);
+  return client.loggedPcr0(pcr0);
 }
 
 interface WitnessFlags { vkeys: string[]; threshold: number; maxAgeSeconds: number }
@@ -194,7 +224,9 @@ DOC is a file holding the raw CBOR or base64 of it, or the base64 itself.
                         a log cannot keep showing you an old view of itself
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
-(--json: the VerifierError as JSON) when refused; 2 on bad flags; 6 when the log is unreachable.`,
+(--json: the VerifierError as JSON) when refused; 2 on bad flags; 3 when the log is unreachable
+or answers malformed, oversized or refusing (LOG_* codes; transient failures are retried and
+reported on stderr first); 6 when a file cannot be read.`,
   async run(args) {
     let parsed;
     try {

@@ -109,3 +109,13 @@ export { openForRecipient, parseRecipientEnvelope } from './src/cms/open.ts';
 export type { RecipientEnvelope } from './src/cms/open.ts';
 export { IDENTITY_BINDING_HEADER, formatIdentityBinding, parseIdentityBinding } from './src/gate/identity.ts';
 export type { IdentityBinding } from './src/gate/identity.ts';
+// Limits every Keycast HTTP server runs with (pure options; the servers apply them).
+export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
+export type { ServerLimits } from './src/server-limits.ts';
+// checkpoints as a relying party opens them, and the one client of a Keycast log (over an injected fetch)
+export { openWitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
+export type { CheckpointPolicy, WitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
+export { LogClient } from './src/client/log-client.ts';
+export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
+export { readCapped } from './src/client/transport.ts';
+export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';

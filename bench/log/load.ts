@@ -62,13 +62,17 @@ export async function runLoad(base: string, clients: number, seconds: number, ne
       const send = () => {
         const r = performance.now() < deadline ? next(issued++) : null;
         if (!r) {
+          done = true;
           sock.end();
           return resolve();
         }
         sent = performance.now();
         sock.write(requestBytes(host, r));
       };
+      let done = false;
       sock.on('connect', send);
+      // The server closes a connection after SERVER_LIMITS.maxRequestsPerSocket requests: reconnect.
+      sock.on('close', () => { if (!done) loop().then(resolve, reject); });
       sock.on('data', (d: Buffer) => {
         buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
         const res = parseResponse(buf);
@@ -79,7 +83,7 @@ export async function runLoad(base: string, clients: number, seconds: number, ne
         if (res.status === 200) ok++;
         send();
       });
-      sock.on('error', reject);
+      sock.on('error', (e) => { done = true; reject(e); });
     });
   await Promise.all(Array.from({ length: clients }, loop));
   const elapsed = (performance.now() - t0) / 1000;

@@ -11,8 +11,7 @@ import { verifyEntryBundle, verifyReleaseBundleWithSigstore, trustedRootForLog, 
 import { isBuilderError, type BuilderErrorCode } from '../src/errors.ts';
 import { generateSigningKey } from '../src/release/keys.ts';
 import { signRelease, signRevocation, signRebuild } from '../src/release/release.ts';
-import { publishRelease } from '../src/release/publish.ts';
-import { fetchEntry } from '../src/release/log-client.ts';
+import { publishRelease, readLoggedEntry } from '../src/release/publish.ts';
 import { parseSourceRef } from '../src/release/statement.ts';
 import { measurementsFromJson } from '../src/release/cli-input.ts';
 import { FakeLog } from './release-fake-log.ts';
@@ -103,14 +102,16 @@ test('a log that refuses, lies, is not the pinned log, or is busy', async () => 
   assert.equal(open.requests - before, 3);
   assert.ok(r.index >= 1);
   const down = (async () => { throw new TypeError('fetch failed'); }) as unknown as typeof fetch;
-  await rejectsWith(publishRelease(open.url, signed, { fetch: down }), 'PUBLISH_UNREACHABLE');
+  const retried: number[] = [];
+  await rejectsWith(publishRelease(open.url, signed, { fetch: down, retries: 2, onRetry: (e) => retried.push(e.attempt) }), 'PUBLISH_UNREACHABLE');
+  assert.deepEqual(retried, [1, 2], 'each retry is reported');
 });
 
 test('revocations and rebuild attestations go through the same path', async () => {
   const rebuilder = generateSigningKey();
   const log = new FakeLog([key.publicKeyPem], [rebuilder.publicKeyPem]);
   const r = await publishRelease(log.url, await release(), { fetch: log.fetch });
-  const logged = await fetchEntry(log.url, r.index, log.fetch);
+  const logged = await readLoggedEntry(log.url, r.index, { fetch: log.fetch });
   assert.equal(logged.kind, 'release');
   const rev = await signRevocation({ logIndex: r.index, pcr0: logged.pcr0, reason: 'superseded by a fixed runtime', keyPem: key.privateKeyPem });
   const pr = await publishRelease(log.url, rev, { fetch: log.fetch });
@@ -120,7 +121,7 @@ test('revocations and rebuild attestations go through the same path', async () =
   await rejectsWith(publishRelease(log.url, wrong, { fetch: log.fetch }), 'PUBLISH_REFUSED');
   const rb = await signRebuild({ eifBytes, measurements: pcrs, source, lockDigest: 'c'.repeat(64), builderVersion: 'studio-rebuilder/2', releaseIndex: r.index, keyPem: rebuilder.privateKeyPem });
   assert.equal((await publishRelease(log.url, rb, { fetch: log.fetch })).index, 3);
-  await rejectsWith(fetchEntry(log.url, 99, log.fetch), 'PUBLISH_REFUSED');
+  await rejectsWith(readLoggedEntry(log.url, 99, { fetch: log.fetch }), 'PUBLISH_REFUSED');
 });
 
 test('PCR files: nitro-cli, pcr.json and Keycast shapes', () => {

@@ -47,6 +47,21 @@ export const ENCLAVE_ERROR_CODES = [
   'ENCLAVE_UNREACHABLE',
   'LOG_UNREACHABLE',
   'STORE_FAILED',
+  // KMS requests refused for what they ask (the KMS core; dev-kms answers them as AWS error types)
+  'KMS_NOT_FOUND',
+  'KMS_VALIDATION',
+  'KMS_MALFORMED_POLICY',
+  'KMS_INCORRECT_KEY',
+  'KMS_KEY_STORE',
+  // KMS requests refused at dev-kms's HTTP boundary (the JSON 1.1 protocol and SigV4)
+  'KMS_UNKNOWN_OPERATION',
+  'KMS_SERIALIZATION',
+  'KMS_UNSUPPORTED_MEDIA',
+  'KMS_REQUEST_TOO_LARGE',
+  'KMS_MISSING_AUTHENTICATION',
+  'KMS_UNRECOGNIZED_CLIENT',
+  'KMS_INVALID_SIGNATURE',
+  'KMS_REPLAYED',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

@@ -3,6 +3,7 @@
  * (fail closed), wires the admission policy, the optional S3 mirror and witnesses, builds the
  * fastify app and listens. SIGTERM/SIGINT stop accepting, drain the pool, close the database.
  */
+import type { ServerLimits } from '#verifier';
 import { openLog } from './log.ts';
 import type { ObjectStore, Witnesses } from './ports.ts';
 import { buildApp } from './http/app.ts';
@@ -23,6 +24,8 @@ export interface ServeOptions {
   poolMax: number;
   /** Worker threads verifying submissions (0: on the main thread). */
   admissionWorkers: number;
+  /** Timeouts and connection caps (default SERVER_LIMITS). */
+  limits?: ServerLimits;
 }
 
 export async function serve(o: ServeOptions): Promise<number> {
@@ -41,7 +44,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     witnesses.target = new WitnessClient({ witnesses: o.witnesses, prove: (a, b) => consistencyProof(a, b, log.hashes.read), log: say });
   }
   await log.policy.ready?.(); // 'listening' means the admission workers are loaded
-  const app = await buildApp({ log, plugins: [{ plugin: explorerPlugin, opts: { vkey: log.key.vkey } }] });
+  const app = await buildApp({ log, ...(o.limits ? { limits: o.limits } : {}), plugins: [{ plugin: explorerPlugin, opts: { vkey: log.key.vkey } }] });
   const address = await app.listen({ host: o.host, port: o.port });
   say(`log ${log.key.origin} at size ${log.sequencer.current.size}; vkey ${log.key.vkey}`);
   process.stdout.write(`listening ${address}\n`);

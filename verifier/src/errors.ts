@@ -75,6 +75,11 @@ export const VERIFIER_ERROR_CODES = [
   'EIF_CRC',
   'EIF_UNSUPPORTED',
   'CPIO_MALFORMED',
+  // talking to a log (the log client): not a verdict on what was checked, but on the log itself
+  'LOG_UNAVAILABLE',
+  'LOG_REFUSED',
+  'LOG_RESPONSE_INVALID',
+  'LOG_RESPONSE_OVERSIZED',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

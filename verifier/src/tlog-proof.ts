@@ -15,9 +15,8 @@ import { fromBase64, toBase64 } from './bytes.ts';
 import { HASH_SIZE, hashLeaf } from './tlog/hash.ts';
 import { checkInclusion } from './tlog/verify.ts';
 import { MAX_NOTE_BYTES, splitNote } from './note/note.ts';
-import type { NoteVerifier } from './note/keys.ts';
-import { openCheckpoint, parseCheckpoint, parseTreeSize, type Checkpoint } from './checkpoint.ts';
-import { checkWitnessPolicy, type WitnessPolicy } from './cosignature.ts';
+import { parseCheckpoint, parseTreeSize, type Checkpoint } from './checkpoint.ts';
+import { openWitnessedCheckpoint, type CheckpointPolicy } from './witnessed-checkpoint.ts';
 
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
 /** More proof hashes than a 2^63-leaf tree needs is malformed. */
@@ -89,41 +88,22 @@ export function parseTlogProof(text: string): TlogProof {
   return p;
 }
 
-export interface TlogProofOptions {
+export interface TlogProofOptions extends CheckpointPolicy {
   /** The entry bytes (leaf input); or give `leafHash` instead. */
   leaf?: Uint8Array;
   leafHash?: Uint8Array;
-  logVerifier: NoteVerifier;
-  origin: string;
-  /** Witness quorum; `now` defaults to opts.now, then the system clock. */
-  witnessPolicy?: Omit<WitnessPolicy, 'now'> & { now?: number };
-  /** Unix seconds. */
-  now?: number;
-  /** The freshest policy cosignature must be at most this old (needs witnessPolicy), else CHECKPOINT_STALE. */
-  maxAgeSeconds?: number;
 }
 
 /**
  * Verifies a tlog-proof for `leaf`: the checkpoint's origin and log signature, the witness
- * policy, freshness, and the inclusion proof. Throws VerifierError; inclusion failures carry
- * the checkpoint note as evidence.
+ * policy, freshness (openWitnessedCheckpoint), and the inclusion proof. Throws VerifierError;
+ * inclusion failures carry the checkpoint note as evidence.
  */
 export function verifyTlogProof(text: string, opts: TlogProofOptions): { index: number; checkpoint: Checkpoint; cosigners: Array<{ name: string; timestamp: number }>; extra?: Uint8Array } {
   if ((opts.leaf === undefined) === (opts.leafHash === undefined)) throw new TypeError('verifyTlogProof needs exactly one of leaf or leafHash');
   const leafHash = opts.leafHash ?? hashLeaf(opts.leaf!);
   const p = parseLines(text);
-  const { checkpoint } = openCheckpoint(p.checkpoint, opts.logVerifier, opts.origin);
-  const now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1000;
-  const cosigners = opts.witnessPolicy ? checkWitnessPolicy(p.checkpoint, { ...opts.witnessPolicy, now }).cosigners : [];
-  if (opts.maxAgeSeconds !== undefined) {
-    if (!opts.witnessPolicy) throw new TypeError('maxAgeSeconds needs a witnessPolicy: only cosignatures carry time');
-    const newest = Math.max(-Infinity, ...cosigners.map((c) => c.timestamp));
-    if (!(now - newest <= opts.maxAgeSeconds)) {
-      throw new VerifierError('CHECKPOINT_STALE', `no witness cosigned the checkpoint in the last ${opts.maxAgeSeconds} s`, {
-        now, maxAgeSeconds: opts.maxAgeSeconds, newest: Number.isFinite(newest) ? newest : null, checkpoint: p.checkpoint,
-      });
-    }
-  }
+  const { checkpoint, cosigners } = openWitnessedCheckpoint(p.checkpoint, opts);
   try {
     checkInclusion(p.proof, p.index, checkpoint.size, leafHash, checkpoint.rootHash);
   } catch (e) {

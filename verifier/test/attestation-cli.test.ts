@@ -149,3 +149,58 @@ test('CLI --log --witness: the checkpoint must be cosigned by the pinned witness
     plain.server.close();
   }
 });
+
+test('CLI reads user files with caps: an oversized DOC is refused before it is read, a directory is a coded I/O error', async () => {
+  const { openSync, ftruncateSync, closeSync, mkdirSync } = await import('node:fs');
+  // A sparse 1 GiB file: without the size check first it would be read (and decoded) whole.
+  const huge = join(tmp, 'huge.cbor');
+  const fd = openSync(huge, 'w');
+  ftruncateSync(fd, 1024 ** 3);
+  closeSync(fd);
+  const big = await keycast([...base.slice(0, 2), huge, ...base.slice(3)]);
+  assert.equal(big.code, 1, big.stderr);
+  assert.deepEqual([JSON.parse(big.stdout).code, JSON.parse(big.stdout).evidence.size], ['OVERSIZED', 1024 ** 3]);
+  const dir = join(tmp, 'a-directory');
+  mkdirSync(dir);
+  const isDir = await keycast(['verify', 'attestation', dir]);
+  assert.equal(isDir.code, 6, isDir.stderr);
+  assert.match(isDir.stderr, /DOC .*a-directory: is a directory/);
+  assert.doesNotMatch(isDir.stderr, /\n\s+at /, 'no stack trace');
+  const asJson = await keycast(['verify', 'attestation', dir, '--json']);
+  assert.deepEqual([asJson.code, JSON.parse(asJson.stdout).code, JSON.parse(asJson.stdout).error], [6, 'EISDIR', 'IoError']);
+  // the same for the other files the command reads
+  const rootDir = await keycast(['verify', 'attestation', docFile, '--trust-root', dir, '--json']);
+  assert.deepEqual([rootDir.code, JSON.parse(rootDir.stdout).code], [6, 'EISDIR']);
+  const keyDir = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', dir]);
+  assert.deepEqual([keyDir.code, JSON.parse(keyDir.stdout).code], [6, 'EISDIR']);
+  const hugeRoot = await keycast(['verify', 'attestation', docFile, '--trust-root', huge, '--json']);
+  assert.deepEqual([hugeRoot.code, JSON.parse(hugeRoot.stdout).code], [1, 'OVERSIZED']);
+  const hugeKey = await keycast([...base, '--log', 'http://127.0.0.1:9', '--log-key', huge]);
+  assert.deepEqual([hugeKey.code, JSON.parse(hugeKey.stdout).code], [1, 'OVERSIZED']);
+});
+
+test('readUserFile: reads at most the cap, refuses a missing file with a coded error', async () => {
+  const { readUserFile } = await import('../cli.ts');
+  const f = join(tmp, 'small.txt');
+  writeFileSync(f, 'hello');
+  assert.deepEqual(readUserFile(f, 5, 'x'), utf8('hello'));
+  assert.throws(() => readUserFile(f, 4, 'x'), (e: unknown) => isVerifierError(e, 'OVERSIZED'));
+  assert.throws(() => readUserFile(join(tmp, 'nope'), 4, 'x'), (e: unknown) => (e as { code?: string; name?: string }).code === 'ENOENT' && (e as Error).name === 'IoError');
+});
+
+test('CLI --log: a log that is down is retried (each retry on stderr), then exit 3 LOG_UNAVAILABLE; a log answering junk is exit 3', async () => {
+  const down = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"error":"LogError","code":"PUSHBACK","message":"busy"}'));
+  const junk = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'));
+  const url = (s: Server) => new Promise<string>((ok) => s.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(s.address() as { port: number }).port}`)));
+  try {
+    const r = await keycast([...base, '--log', await url(down), '--log-key', logKey.vkey]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual([JSON.parse(r.stdout).code, JSON.parse(r.stdout).evidence.attempts, JSON.parse(r.stdout).evidence.logCode], ['LOG_UNAVAILABLE', 4, 'PUSHBACK']);
+    assert.equal(r.stderr.match(/retry \d of 3/g)?.length, 3, r.stderr);
+    const j = await keycast([...base, '--log', await url(junk), '--log-key', logKey.vkey]);
+    assert.deepEqual([j.code, JSON.parse(j.stdout).code], [3, 'LOG_RESPONSE_INVALID']);
+  } finally {
+    down.close();
+    junk.close();
+  }
+});

@@ -7,7 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as verifier from '#verifier';
-import type { Measurements } from '#verifier';
+import type { Measurements, RetryEvent } from '#verifier';
 import { parseSourceRef } from './statement.ts';
 import type { SignReleaseInput } from './release.ts';
 import type { BundleJson, SigningMethod } from './sign.ts';
@@ -120,13 +120,18 @@ ${SIGN_HELP}`,
   },
 };
 
+/** Transient log failures are retried; say so on stderr, so a slow publish is not a silent one. */
+function reportRetry(e: RetryEvent): void {
+  process.stderr.write(`log busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s\n`);
+}
+
 async function publishAndWrite(flags: Flags, bundle: BundleJson, out: string): Promise<number> {
   const logUrl = need(flags, 'log');
   process.stderr.write(`submitting to ${logUrl}/add-entry\n`);
   const opts = typeof flags['log-key'] === 'string' ? { log: logIdentity(flags['log-key']) } : {};
   if (!opts.log) process.stderr.write("note: the log's checkpoint is not checked against its key (pass --log-key VKEY to pin the log)\n");
   const { publishRelease } = await import('./publish.ts');
-  const r = await publishRelease(logUrl, bundle, opts);
+  const r = await publishRelease(logUrl, bundle, { ...opts, onRetry: reportRetry });
   writeBundle(out, r.bundle);
   print(flags, { index: r.index, leafHash: r.leafHash, duplicate: r.duplicate, bundle: out }, `logged at index ${r.index}${r.duplicate ? ' (already present)' : ''}; wrote ${out}`);
   return 0;
@@ -166,8 +171,8 @@ ${SIGN_HELP}`,
     if (index === undefined) throw usageError('--index is required');
     let pcr0 = typeof flags.pcr0 === 'string' ? flags.pcr0.toLowerCase() : undefined;
     if (!pcr0) {
-      const { fetchEntry } = await import('./log-client.ts');
-      const e = await fetchEntry(need(flags, 'log'), index);
+      const { readLoggedEntry } = await import('./publish.ts');
+      const e = await readLoggedEntry(need(flags, 'log'), index, { onRetry: reportRetry });
       if (e.kind !== 'release') throw usageError(`entry ${index} is a ${e.kind}, not a release`);
       pcr0 = e.pcr0;
     }

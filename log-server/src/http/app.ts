@@ -2,13 +2,16 @@
  * The log's HTTP API as a fastify app, built separately from `listen` so tests use inject() or
  * a loopback port (fastify docs/Guides/Testing.md). Routes are schema-first; every error goes
  * through one mapping (http/errors.ts) to a status and a coded JSON body; pushback is 503 with
- * Retry-After; request bodies are capped.
+ * Retry-After; request bodies are capped, and the server runs with the shared SERVER_LIMITS
+ * (#verifier: header, request, keep-alive and socket timeouts, requests per socket, connections).
  *
  * Routes: POST /add-entry; GET /checkpoint, /tile/…, /tile/entries/… (c2sp.org/tlog-tiles);
  * GET /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency; plus
  * any plugins passed in (the explorer page at `/`).
  */
 import Fastify from 'fastify';
+import { limitConnections, serverLimits, serverOptions } from '#verifier';
+import type { ServerLimits } from '#verifier';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { LogError } from '../errors.ts';
 import type { Log } from '../log.ts';
@@ -25,19 +28,24 @@ export interface AppDeps {
   plugins?: Array<{ plugin: FastifyPluginAsync<Record<string, unknown>>; opts?: Record<string, unknown> }>;
   /** Log each request (default false: the CLI turns it on). */
   logger?: boolean;
+  /** Timeouts and connection caps (default SERVER_LIMITS from #verifier). */
+  limits?: ServerLimits;
 }
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const limits = deps.limits ?? serverLimits();
   const app = Fastify({
+    ...serverOptions(limits),
     logger: deps.logger ?? false,
     bodyLimit,
     return503OnClosing: true,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 128 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
+  limitConnections(app.server, limits);
   app.removeContentTypeParser(['application/json', 'text/plain']);
   const asString = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, body);
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, asString);

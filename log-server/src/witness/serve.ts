@@ -3,6 +3,7 @@
  * witness app and listens until SIGTERM/SIGINT.
  */
 import { noteVerifier } from '#verifier';
+import type { ServerLimits } from '#verifier';
 import { loadOrCreateWitnessKey } from './keys.ts';
 import { FileWitnessState } from './state.ts';
 import { buildWitnessApp } from './server.ts';
@@ -15,6 +16,7 @@ export interface WitnessServeOptions {
   logVkeys: string[];
   name: string;
   json: boolean;
+  limits?: ServerLimits;
 }
 
 export async function serveWitness(o: WitnessServeOptions): Promise<number> {
@@ -23,7 +25,7 @@ export async function serveWitness(o: WitnessServeOptions): Promise<number> {
   const key = loadOrCreateWitnessKey(o.dir, o.name);
   say(`${key.created ? 'created' : 'loaded'} witness key; vkey ${key.vkey}`);
   const state = new FileWitnessState(o.dir);
-  const app = await buildWitnessApp({ state, signer: key.signer, logs, log: say });
+  const app = await buildWitnessApp({ state, signer: key.signer, logs, log: say, ...(o.limits ? { limits: o.limits } : {}) });
   const address = await app.listen({ host: o.host, port: o.port });
   for (const l of logs) say(`witnessing ${l.origin} (cosigned size ${state.latest(l.origin)?.size ?? 'none'})`);
   process.stdout.write(o.json ? JSON.stringify({ listening: address, vkey: key.vkey }) + '\n' : `listening ${address}\n`);

@@ -4,11 +4,13 @@
  *   409  text/x.tlog.size        "<size>\n", the size this witness last cosigned for the log
  *   400/403/404/422/413          JSON { error, code, message, evidence } (LogError codes)
  * The body is read as text whatever its Content-Type (the spec names none) and capped at
- * 64 KiB. The new state is durable before the 200 is sent (Witness.addCheckpoint).
+ * 64 KiB. The new state is durable before the 200 is sent (Witness.addCheckpoint). The server
+ * runs with the shared SERVER_LIMITS (#verifier).
  */
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import type { NoteSigner } from '#verifier';
+import { limitConnections, serverLimits, serverOptions } from '#verifier';
+import type { NoteSigner, ServerLimits } from '#verifier';
 import { LogError, isLogError } from '../errors.ts';
 import { Witness } from './witness.ts';
 import type { WitnessedLog } from './witness.ts';
@@ -23,11 +25,15 @@ export interface WitnessAppOptions {
   logs: WitnessedLog[];
   logger?: boolean;
   log?: (msg: string) => void;
+  /** Timeouts and connection caps (default SERVER_LIMITS from #verifier). */
+  limits?: ServerLimits;
 }
 
 export async function buildWitnessApp(o: WitnessAppOptions): Promise<FastifyInstance> {
   const witness = new Witness({ state: o.state, signer: o.signer, logs: o.logs, ...(o.log ? { log: o.log } : {}) });
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: WITNESS_BODY_LIMIT, routerOptions: { caseSensitive: true } });
+  const limits = o.limits ?? serverLimits();
+  const app = Fastify({ ...serverOptions(limits), logger: o.logger ?? false, bodyLimit: WITNESS_BODY_LIMIT, routerOptions: { caseSensitive: true } });
+  limitConnections(app.server, limits);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: WITNESS_BODY_LIMIT }, (_req, body, done) => done(null, body));
 

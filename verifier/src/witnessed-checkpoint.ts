@@ -1,0 +1,47 @@
+/**
+ * Opening a checkpoint the way a relying party must before trusting anything under it: the
+ * log's signature and origin (openCheckpoint), the witness quorum (checkWitnessPolicy) and,
+ * optionally, freshness — the newest policy cosignature at most `maxAgeSeconds` old, so a log
+ * cannot keep showing one party an old view of itself. Used by verifyTlogProof and by the log
+ * client, so both judge a checkpoint by the same rules.
+ */
+import { VerifierError } from './errors.ts';
+import type { NoteVerifier } from './note/keys.ts';
+import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { checkWitnessPolicy, type WitnessPolicy } from './cosignature.ts';
+
+export interface CheckpointPolicy {
+  logVerifier: NoteVerifier;
+  origin: string;
+  /** Witness quorum; `now` defaults to opts.now, then the system clock. */
+  witnessPolicy?: Omit<WitnessPolicy, 'now'> & { now?: number };
+  /** Unix seconds. */
+  now?: number;
+  /** The freshest policy cosignature must be at most this old (needs witnessPolicy), else CHECKPOINT_STALE. */
+  maxAgeSeconds?: number;
+}
+
+export interface WitnessedCheckpoint {
+  checkpoint: Checkpoint;
+  /** The note as received, cosignatures included. */
+  note: string;
+  /** Witnesses whose cosignatures satisfied the policy (empty without one). */
+  cosigners: Array<{ name: string; timestamp: number }>;
+}
+
+/** Throws VerifierError (any code of openCheckpoint/checkWitnessPolicy, CHECKPOINT_STALE). */
+export function openWitnessedCheckpoint(note: string | Uint8Array, opts: CheckpointPolicy): WitnessedCheckpoint {
+  const opened = openCheckpoint(note, opts.logVerifier, opts.origin);
+  const now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1000;
+  const cosigners = opts.witnessPolicy ? checkWitnessPolicy(opened.note, { ...opts.witnessPolicy, now }).cosigners : [];
+  if (opts.maxAgeSeconds !== undefined) {
+    if (!opts.witnessPolicy) throw new TypeError('maxAgeSeconds needs a witnessPolicy: only cosignatures carry time');
+    const newest = Math.max(-Infinity, ...cosigners.map((c) => c.timestamp));
+    if (!(now - newest <= opts.maxAgeSeconds)) {
+      throw new VerifierError('CHECKPOINT_STALE', `no witness cosigned the checkpoint in the last ${opts.maxAgeSeconds} s`, {
+        now, maxAgeSeconds: opts.maxAgeSeconds, newest: Number.isFinite(newest) ? newest : null, checkpoint: opened.note,
+      });
+    }
+  }
+  return { checkpoint: opened.checkpoint, note: opened.note, cosigners };
+}

@@ -82,14 +82,14 @@ test('a tampered sealed blob is refused (UNSEAL_FAILED) and the enclave keeps se
   const b = await start(v1);
   await gate(b, w, i1);
   const sealed = fromBase64(stored.sealed);
-  sealed[sealed.length - 20] ^= 1;
+  sealed[sealed.length - 20]! ^= 1;
   const r = await b.app.inject(json({ sealed: toBase64(sealed), ciphertextBlob: stored.ciphertextBlob }));
   assert.equal(r.statusCode, 422);
   assert.equal(r.json().code, 'UNSEAL_FAILED');
   const junk = await b.app.inject(json({ sealed: toBase64(new Uint8Array(40)), ciphertextBlob: stored.ciphertextBlob }));
   assert.equal(junk.json().code, 'SEALED_MALFORMED');
   const blob = fromBase64(stored.ciphertextBlob);
-  blob[blob.length - 1] ^= 1;
+  blob[blob.length - 1]! ^= 1;
   const badBlob = await b.app.inject(json({ sealed: stored.sealed, ciphertextBlob: toBase64(blob) }));
   assert.equal(badBlob.statusCode >= 400 && badBlob.statusCode < 500, true, badBlob.body);
   // still serving, and a good pair still works

@@ -4,7 +4,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { parseFlags, usageError as usage, type Command } from '#cli-kit';
+import { hostPort, parseFlags, usageError as usage, type Command } from '#cli-kit';
+import { ENCLAVE_CONFIG_PATH, SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags, type ServerLimits } from '#verifier';
+import { EnclaveError } from './src/errors.ts';
+import type { KmsPort } from './src/kms/port.ts';
+import { runEnclave } from './src/runtime/run.ts';
+import { runHost } from './src/host/run.ts';
 import { openDeviceNsm } from './src/nsm/device.ts';
 import { SimulatedNsm } from './src/nsm/simulator.ts';
 import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
@@ -151,4 +156,97 @@ const pkiRenew: Command = {
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew];
+const noKms: KmsPort = {
+  async generateDataKey() { throw new EnclaveError('KMS_UNAVAILABLE', 'no KMS endpoint is configured for this enclave'); },
+  async decrypt() { throw new EnclaveError('KMS_UNAVAILABLE', 'no KMS endpoint is configured for this enclave'); },
+};
+
+function seconds(v: unknown, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,5}$/.test(v)) throw usage(`--${flag} must be a positive number of seconds`);
+  return Number(v);
+}
+
+function limitsFrom(v: Record<string, unknown>): ServerLimits {
+  try {
+    return serverLimitsFromFlags(v);
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+}
+
+const enclaveRun: Command = {
+  path: ['enclave', 'run'],
+  summary: 'Run the enclave service: fail-closed boot gate, KMS-sealed identity, the enclave API',
+  help: `Usage: keycast enclave run --nsm device|sim [--pki FILE --pcrs FILE] [--config FILE] --listen HOST:PORT [--recheck S]
+
+Runs inside the enclave. Reads its own PCRs from the NSM and its pinned configuration from its own
+image, then answers every request 503 GATE_CLOSED (with the refusal's code and reason) until the
+host brings a proof bundle that passes the gate; KMS is never called before. Re-checks every
+--recheck seconds and shuts the door when the proof goes stale, the release is revoked or the log
+shows an inconsistent checkpoint. Prints "listening <url>" once ready.
+
+  --nsm device|sim   the NSM: /dev/nsm (default), or the simulator (needs --pki and --pcrs)
+  --device PATH      the NSM device (default /dev/nsm)
+  --pki FILE         simulator: test PKI JSON with the instance key
+  --pcrs FILE        simulator: the image's measurements JSON (keycast build writes it)
+  --config FILE      the pinned configuration (default /${ENCLAVE_CONFIG_PATH}, where keycast build
+                     --enclave-config puts it)
+  --listen HOST:PORT where the host reaches the API (on AWS: socat VSOCK-LISTEN forwards here)
+  --recheck S        re-check period in seconds (default 30)
+${SERVER_LIMIT_FLAGS_HELP}`,
+  async run(args) {
+    const v = parse(args, { nsm: { type: 'string' }, device: { type: 'string' }, pki: { type: 'string' }, pcrs: { type: 'string' }, config: { type: 'string' }, listen: { type: 'string' }, recheck: { type: 'string' }, ...serverLimitFlagOptions() });
+    const mode = v.nsm ?? 'device';
+    if (mode !== 'device' && mode !== 'sim') throw usage('--nsm must be device or sim');
+    if (typeof v.listen !== 'string') throw usage('--listen HOST:PORT is required');
+    const { host, port } = hostPort(v.listen);
+    const limits = limitsFrom(v);
+    const nsm = await backend({ ...v, sim: mode === 'sim' });
+    return runEnclave({ nsm, kms: noKms, configPath: typeof v.config === 'string' ? v.config : `/${ENCLAVE_CONFIG_PATH}`, host, port, recheckSeconds: seconds(v.recheck, 'recheck', 30), limits });
+  },
+};
+
+const hostRun: Command = {
+  path: ['host', 'run'],
+  summary: 'Run the parent-instance host: proofs from the log, sealed-artefact store, public API',
+  help: `Usage: keycast host run --enclave HOST:PORT|URL --log URL --listen HOST:PORT [--store DIR|s3://bucket/prefix] [--refresh S] [--kms-listen HOST:PORT --kms-target HOST:PORT]
+
+Runs on the parent instance. Every --refresh seconds: asks the enclave which PCR0 it measures and
+which tree it holds, fetches the newest proof bundle for it from the log (lookup, the log's signed
+status at the proven tree size, a consistency proof from the held tree) and hands it to the
+enclave's gate; once the gate is open, passes the stored sealed identity back (or stores the one
+a first boot hands out). Serves GET /v1/status and GET /v1/attestation?nonce=HEX. Prints
+"listening <url>" once ready.
+
+  --enclave ADDR     the enclave API (HOST:PORT or http URL; on AWS the socat VSOCK-CONNECT bridge)
+  --log URL          the Keycast log
+  --listen HOST:PORT the public API
+  --store DIR|s3://bucket/prefix   where sealed artefacts go (default ./keycast-host-store)
+  --s3-endpoint URL, --s3-region R  for an S3 store (credentials from the usual AWS chain)
+  --refresh S        seconds between proof refreshes (default 30)
+  --kms-listen HOST:PORT --kms-target HOST:PORT   relay TCP to KMS (dev-kms locally; vsock-proxy on AWS)
+${SERVER_LIMIT_FLAGS_HELP}`,
+  async run(args) {
+    const v = parse(args, {
+      enclave: { type: 'string' }, log: { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' },
+      refresh: { type: 'string' }, 'kms-listen': { type: 'string' }, 'kms-target': { type: 'string' }, ...serverLimitFlagOptions(),
+    });
+    for (const f of ['enclave', 'log', 'listen']) if (typeof v[f] !== 'string') throw usage(`--${f} is required`);
+    const enclave = v.enclave as string;
+    const enclaveUrl = /^https?:\/\//.test(enclave) ? enclave : (() => { const a = hostPort(enclave, 'enclave'); return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`; })();
+    if (!/^https?:\/\//.test(v.log as string)) throw usage('--log must be an http(s) URL');
+    const { host, port } = hostPort(v.listen as string);
+    if ((v['kms-listen'] === undefined) !== (v['kms-target'] === undefined)) throw usage('--kms-listen and --kms-target go together');
+    const s3: Record<string, unknown> = {};
+    if (typeof v['s3-endpoint'] === 'string') Object.assign(s3, { endpoint: v['s3-endpoint'], forcePathStyle: true });
+    if (typeof v['s3-region'] === 'string') s3.region = v['s3-region'];
+    return runHost({
+      enclaveUrl, logUrl: v.log as string, host, port, store: typeof v.store === 'string' ? v.store : 'keycast-host-store', s3,
+      refreshSeconds: seconds(v.refresh, 'refresh', 30), limits: limitsFrom(v),
+      ...(typeof v['kms-listen'] === 'string' ? { kmsRelay: { listen: hostPort(v['kms-listen'], 'kms-listen'), target: hostPort(v['kms-target'] as string, 'kms-target') } } : {}),
+    });
+  },
+};
+
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, enclaveRun, hostRun];

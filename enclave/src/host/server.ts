@@ -13,6 +13,7 @@
  * cannot be reached is 502 ENCLAVE_UNREACHABLE.
  */
 import type { FastifyInstance } from 'fastify';
+import type { ServerLimits } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { createApp } from '../http/app.ts';
 import type { EnclaveClient } from './enclave-client.ts';
@@ -26,10 +27,11 @@ export interface HostAppDeps {
   logUrl: string;
   storeWhere: string;
   log?: (line: string) => void;
+  limits?: ServerLimits;
 }
 
 export function buildHostApp(d: HostAppDeps): FastifyInstance {
-  const app = createApp({ bodyLimit: 64 * 1024 }, d.log);
+  const app = createApp({ bodyLimit: 64 * 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
   const seen = new Set<string>();
 
   app.get('/v1/status', async (_req, reply) => {

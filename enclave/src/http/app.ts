@@ -1,28 +1,27 @@
 /**
- * The fastify instance both of this folder's servers start from: bounded bodies and timeouts
- * (set here: no shared server-limits mechanism is merged into this branch), JSON accepted only
+ * The fastify instance both of this folder's servers start from: bounded bodies, the shared
+ * server limits (#verifier SERVER_LIMITS: timeouts, requests per socket; the connection cap is
+ * applied by the caller after listen with limitConnections), JSON accepted only
  * as `application/json` and parsed strictly by the route, every error answered through the one
  * status table (errors.ts), unknown routes NOT_FOUND, and nothing logged but the method, route
  * and status (bodies never: they may carry sealed material).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { serverLimits, serverOptions, type ServerLimits } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { toHttpError } from './errors.ts';
 
 export interface AppLimits {
   /** largest request body, bytes */
   bodyLimit: number;
-  /** whole-request timeout, ms */
-  requestTimeout?: number;
+  server?: ServerLimits;
 }
 
 export function createApp(limits: AppLimits, log?: (line: string) => void): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: limits.bodyLimit,
-    requestTimeout: limits.requestTimeout ?? 30_000,
-    connectionTimeout: 10_000,
-    keepAliveTimeout: 5_000,
+    ...serverOptions(limits.server ?? serverLimits()),
     return503OnClosing: true,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 128 },
   });

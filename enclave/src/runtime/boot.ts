@@ -5,7 +5,7 @@
  * schedule, and build the HTTP API. Nothing here talks to KMS; the identity is established
  * only when the host asks, behind the open gate.
  */
-import { parseEnclaveConfig, toHex, type EnclaveConfig } from '#verifier';
+import { parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from '../nsm/types.ts';
 import type { KmsPort } from '../kms/port.ts';
@@ -25,6 +25,7 @@ export interface BootOptions {
   /** re-check period, ms (default 30 s; 0 = no schedule) */
   recheckMs?: number;
   log?: (line: string) => void;
+  limits?: ServerLimits;
 }
 
 export interface BootedEnclave {
@@ -51,7 +52,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     onChange: (s: GateState) => log?.(s.open ? `gate open: release ${s.release!.index}, tree ${s.heldSize}` : `gate closed: ${s.refusal!.code}`),
   });
   const identity = new IdentityKeeper({ nsm: o.nsm, kms: o.kms, keyArn: config.kms.keyArn, beforeKms: () => gate.requireOpen() });
-  const app = buildEnclaveApp({ gate, identity, nsm: o.nsm, pcr0: toHex(pcrs.get(0)!), ...(log ? { log } : {}) });
+  const app = buildEnclaveApp({ gate, identity, nsm: o.nsm, pcr0: toHex(pcrs.get(0)!), ...(log ? { log } : {}), ...(o.limits ? { limits: o.limits } : {}) });
   if ((o.recheckMs ?? 30_000) > 0) gate.schedule(o.recheckMs ?? 30_000);
   return {
     config, pcrs, gate, identity, app,

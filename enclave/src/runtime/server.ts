@@ -19,7 +19,7 @@
  * status from http/errors.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import { formatIdentityBinding, fromBase64, parseProofBundle, toBase64, MAX_PROOF_BUNDLE_BYTES } from '#verifier';
+import { formatIdentityBinding, fromBase64, parseProofBundle, toBase64, MAX_PROOF_BUNDLE_BYTES, type ServerLimits } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { createApp, jsonBody } from '../http/app.ts';
 import { toHttpError } from '../http/errors.ts';
@@ -34,6 +34,7 @@ export interface EnclaveAppDeps {
   nsm: Nsm;
   pcr0: string;
   log?: (line: string) => void;
+  limits?: ServerLimits;
 }
 
 const MAX_NONCE_BYTES = 512;
@@ -48,7 +49,7 @@ function b64(v: unknown, field: string, max: number): Uint8Array {
 }
 
 export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
-  const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024 }, d.log);
+  const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
 
   const identityView = (): Record<string, unknown> => {
     const p = d.identity.publicKeys;

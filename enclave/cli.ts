@@ -5,8 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { hostPort, parseFlags, usageError as usage, type Command } from '#cli-kit';
-import { ENCLAVE_CONFIG_PATH, SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags, type ServerLimits } from '#verifier';
-import { EnclaveError } from './src/errors.ts';
+import { ENCLAVE_CONFIG_PATH, SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags, type EnclaveConfig, type ServerLimits } from '#verifier';
+import { AwsKmsPort } from './src/kms/aws.ts';
 import type { KmsPort } from './src/kms/port.ts';
 import { runEnclave } from './src/runtime/run.ts';
 import { runHost } from './src/host/run.ts';
@@ -16,6 +16,7 @@ import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
 import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki-json.ts';
 import type { Nsm } from './src/nsm/types.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
+import { devKmsCommand } from './src/kms/dev-kms/command.ts';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
@@ -156,11 +157,6 @@ const pkiRenew: Command = {
   },
 };
 
-const noKms: KmsPort = {
-  async generateDataKey() { throw new EnclaveError('KMS_UNAVAILABLE', 'no KMS endpoint is configured for this enclave'); },
-  async decrypt() { throw new EnclaveError('KMS_UNAVAILABLE', 'no KMS endpoint is configured for this enclave'); },
-};
-
 function seconds(v: unknown, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'string' || !/^[1-9][0-9]{0,5}$/.test(v)) throw usage(`--${flag} must be a positive number of seconds`);
@@ -194,16 +190,25 @@ shows an inconsistent checkpoint. Prints "listening <url>" once ready.
                      --enclave-config puts it)
   --listen HOST:PORT where the host reaches the API (on AWS: socat VSOCK-LISTEN forwards here)
   --recheck S        re-check period in seconds (default 30)
+  --kms-endpoint URL KMS endpoint (e.g. keycast dev-kms, or the host's KMS relay); default the
+                     region's KMS (region and key from the pinned config); credentials from the
+                     AWS SDK's default chain
+  --kms-bridge HOST:PORT  dial every KMS connection here (the in-enclave end of the socat →
+                     vsock-proxy bridge), keeping TLS and SNI for the real KMS host
 ${SERVER_LIMIT_FLAGS_HELP}`,
   async run(args) {
-    const v = parse(args, { nsm: { type: 'string' }, device: { type: 'string' }, pki: { type: 'string' }, pcrs: { type: 'string' }, config: { type: 'string' }, listen: { type: 'string' }, recheck: { type: 'string' }, ...serverLimitFlagOptions() });
+    const v = parse(args, { nsm: { type: 'string' }, device: { type: 'string' }, pki: { type: 'string' }, pcrs: { type: 'string' }, config: { type: 'string' }, listen: { type: 'string' }, recheck: { type: 'string' }, 'kms-endpoint': { type: 'string' }, 'kms-bridge': { type: 'string' }, ...serverLimitFlagOptions() });
+    const endpoint = typeof v['kms-endpoint'] === 'string' ? v['kms-endpoint'] : undefined;
+    if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) throw usage('--kms-endpoint must be an http(s) URL');
+    const bridge = typeof v['kms-bridge'] === 'string' ? hostPort(v['kms-bridge'], 'kms-bridge') : undefined;
     const mode = v.nsm ?? 'device';
     if (mode !== 'device' && mode !== 'sim') throw usage('--nsm must be device or sim');
     if (typeof v.listen !== 'string') throw usage('--listen HOST:PORT is required');
     const { host, port } = hostPort(v.listen);
     const limits = limitsFrom(v);
     const nsm = await backend({ ...v, sim: mode === 'sim' });
-    return runEnclave({ nsm, kms: noKms, configPath: typeof v.config === 'string' ? v.config : `/${ENCLAVE_CONFIG_PATH}`, host, port, recheckSeconds: seconds(v.recheck, 'recheck', 30), limits });
+    const kms = (c: EnclaveConfig): KmsPort => new AwsKmsPort({ region: c.kms.region, ...(endpoint ? { endpoint } : {}), ...(bridge ? { bridge } : {}) });
+    return runEnclave({ nsm, kms, configPath: typeof v.config === 'string' ? v.config : `/${ENCLAVE_CONFIG_PATH}`, host, port, recheckSeconds: seconds(v.recheck, 'recheck', 30), limits });
   },
 };
 
@@ -249,4 +254,4 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, enclaveRun, hostRun];
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, enclaveRun, hostRun];

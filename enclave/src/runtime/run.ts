@@ -5,7 +5,7 @@
  * and on SIGTERM/SIGINT stops. Logs name routes, statuses and gate transitions only.
  */
 import { readFileSync } from 'node:fs';
-import { limitConnections, type ServerLimits } from '#verifier';
+import { limitConnections, parseEnclaveConfig, type EnclaveConfig, type ServerLimits } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import type { KmsPort } from '../kms/port.ts';
 import type { Nsm } from '../nsm/types.ts';
@@ -13,7 +13,8 @@ import { bootEnclave } from './boot.ts';
 
 export interface EnclaveRunOptions {
   nsm: Nsm;
-  kms: KmsPort;
+  /** the KMS port for the parsed config (its region) */
+  kms: (config: EnclaveConfig) => KmsPort;
   configPath: string;
   host: string;
   port: number;
@@ -29,7 +30,7 @@ export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
   } catch (e) {
     throw new EnclaveError('CONFIG_MISSING', `the pinned configuration ${o.configPath} cannot be read`, { path: o.configPath, errno: (e as NodeJS.ErrnoException).code ?? null });
   }
-  const e = await bootEnclave({ nsm: o.nsm, kms: o.kms, configBytes, recheckMs: o.recheckSeconds * 1000, log: say, ...(o.limits ? { limits: o.limits } : {}) });
+  const e = await bootEnclave({ nsm: o.nsm, kms: o.kms(parseEnclaveConfig(configBytes)), configBytes, recheckMs: o.recheckSeconds * 1000, log: say, ...(o.limits ? { limits: o.limits } : {}) });
   const address = await e.app.listen({ host: o.host, port: o.port });
   limitConnections(e.app.server, o.limits);
   say(`PCR0 ${Buffer.from(e.pcrs.get(0)!).toString('hex').slice(0, 16)}…, log ${e.config.log.origin}, ${e.config.witnesses.threshold} of ${e.config.witnesses.vkeys.length} witnesses; gate closed until the host brings a proof`);

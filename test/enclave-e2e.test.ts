@@ -12,7 +12,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,7 +21,7 @@ import { CreateKeyCommand, DecryptCommand, KMSClient } from '@aws-sdk/client-kms
 import { formatEnclaveConfig, fromBase64, openForRecipient, parseIdentityBinding, toBase64, verifyAttestationDocument, type EnclaveConfig } from '#verifier';
 import { SimulatedNsm, createTestPki, exportTestPki, importTestPki, unsealIdentity } from '../enclave/index.ts';
 import { ROOT, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
-import { freePort } from './enclave-e2e-helpers.ts';
+import { freePort, start, until, type Proc } from './enclave-e2e-helpers.ts';
 
 const KEYCAST = resolve(ROOT, 'bin/keycast.mjs');
 const ORIGIN = 'e2e.keycast.test/log';
@@ -39,41 +39,6 @@ function keycast(...args: string[]): string {
   const r = spawnSync(process.execPath, [KEYCAST, ...args], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim();
-}
-
-interface Proc { child: ChildProcess; url: string; out: () => string; stop(): Promise<void> }
-
-/** Starts `keycast ARGS`, resolves once it prints "listening [on] <url>"; every byte it prints is kept. */
-function start(args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn(process.execPath, [KEYCAST, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`keycast ${args.slice(0, 2).join(' ')} did not start: ${out}`)), 30_000);
-    const check = () => {
-      const m = /listening (?:on )?(\S+?)[\s(]/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', check);
-      ok({
-        child, url: m[1]!.replace(/\/$/, ''), out: () => out,
-        stop: () => new Promise((done) => { if (child.exitCode !== null) return done(); child.once('exit', () => done()); child.kill('SIGTERM'); }),
-      });
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`keycast ${args.slice(0, 2).join(' ')} exited ${code}: ${out}`)); });
-  });
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
 }
 
 interface HostStatus {

@@ -17,6 +17,7 @@ import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki
 import type { Nsm } from './src/nsm/types.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
 import { devKmsCommand } from './src/kms/dev-kms/command.ts';
+import { kmsPolicyCommands } from './src/kms/policy-command.ts';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
@@ -254,4 +255,4 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, enclaveRun, hostRun];
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands, enclaveRun, hostRun];

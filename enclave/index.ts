@@ -38,6 +38,20 @@ export type { KeyPolicy, Statement, Condition, RequestContext } from './src/kms/
 export { IMAGE_SHA384, pcrConditionKey, verifyRecipient } from './src/kms/recipient.ts';
 export type { RecipientInput, VerifiedRecipient } from './src/kms/recipient.ts';
 export type { EncryptionContext } from './src/kms/blob.ts';
+export { AwsKmsPort, kmsClientConfig } from './src/kms/aws.ts';
+export type { AwsKmsOptions } from './src/kms/aws.ts';
+export { buildDevKmsApp, DEV_KMS_BODY_LIMIT, JSON_11 } from './src/kms/dev-kms/app.ts';
+export type { DevKmsAppOptions } from './src/kms/dev-kms/app.ts';
+export { serveDevKms } from './src/kms/dev-kms/serve.ts';
+export type { ServeDevKmsOptions } from './src/kms/dev-kms/serve.ts';
+export type { Credential as DevKmsCredential } from './src/kms/dev-kms/sigv4.ts';
+export { KMS_ERRORS } from './src/kms/dev-kms/statuses.ts';
+export { buildKmsKeyPolicy, DECRYPT_PATHS, ADMIN_ACTIONS } from './src/kms/policy-build.ts';
+export type { KmsPolicyInput } from './src/kms/policy-build.ts';
+export { checkKmsKeyPolicy } from './src/kms/policy-check.ts';
+export type { PolicyFinding } from './src/kms/policy-check.ts';
+export { activeReleases } from './src/kms/active-releases.ts';
+export type { ActiveReleases } from './src/kms/active-releases.ts';
 // the enclave runtime: boot sequence, gate keeper, identity, HTTP API
 export { bootEnclave, readPcrs, MEASURED_PCRS } from './src/runtime/boot.ts';
 export type { BootOptions, BootedEnclave } from './src/runtime/boot.ts';

@@ -45,3 +45,17 @@ test('wildcards escape regex syntax', () => {
   assert.equal(wildcard('a?c', 'abc'), true);
   assert.equal(wildcard('(x)', '(x)'), true);
 });
+
+test('wildcard matching stays linear on hostile patterns', () => {
+  const value = 'a'.repeat(8000);
+  const t0 = Date.now();
+  assert.equal(wildcard('*a*a*a*a*a*a*a*a*a*a*b', value), false);
+  assert.equal(wildcard('*a*a*a*a*a*a*a*a*a*a*', value), true);
+  assert.ok(Date.now() - t0 < 500);
+  assert.equal(wildcard('', ''), true);
+  assert.equal(wildcard('*', ''), true);
+  assert.equal(wildcard('?', ''), false);
+  assert.equal(wildcard('kms:*Key*', 'kms:GenerateDataKeyPair'), true);
+  assert.equal(wildcard('a*b?c', 'aXXbYc'), true);
+  assert.equal(wildcard('a*b?c', 'aXXbc'), false);
+});

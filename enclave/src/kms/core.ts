@@ -14,7 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sealForRecipient } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { evaluatePolicy, parseKeyPolicy } from './policy.ts';
-import { blobKeyId, openBlob, sealBlob, MAX_BLOB, MAX_PLAINTEXT, type EncryptionContext } from './blob.ts';
+import { blobKeyId, openBlob, sealBlob, MAX_PLAINTEXT, type EncryptionContext } from './blob.ts';
 import { verifyRecipient, type RecipientInput, type VerifiedRecipient } from './recipient.ts';
 import { UUID_RE, type KeyStore, type StoredKey } from './store.ts';
 
@@ -79,6 +79,8 @@ export interface SecretOut {
   ciphertextForRecipient?: Uint8Array;
 }
 
+/** KMS's limit on a CiphertextBlob */
+const MAX_CIPHERTEXT_BLOB = 6144;
 const MAX_CONTEXT_PAIRS = 64;
 const MAX_CONTEXT_BYTES = 8192;
 const MAX_DESCRIPTION = 8192;
@@ -220,7 +222,7 @@ export class KmsCore {
   }
 
   async decrypt(principal: string, i: DecryptInput): Promise<{ keyId: string } & SecretOut> {
-    if (!(i.ciphertextBlob instanceof Uint8Array) || i.ciphertextBlob.length === 0 || i.ciphertextBlob.length > MAX_BLOB + 2048) throw validation('CiphertextBlob must be 1..6144 bytes');
+    if (!(i.ciphertextBlob instanceof Uint8Array) || i.ciphertextBlob.length === 0 || i.ciphertextBlob.length > MAX_CIPHERTEXT_BLOB) throw validation(`CiphertextBlob must be 1..${MAX_CIPHERTEXT_BLOB} bytes`);
     if ((i.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') throw validation('EncryptionAlgorithm must be SYMMETRIC_DEFAULT');
     const context = checkContext(i.encryptionContext);
     const key = await this.resolve(blobKeyId(i.ciphertextBlob));

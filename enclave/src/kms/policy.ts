@@ -139,12 +139,31 @@ export function parseKeyPolicy(text: string): KeyPolicy {
   return { statements: list.map(statement) };
 }
 
-/** IAM-style wildcard match (`*` any run, `?` one character). */
+/**
+ * IAM-style wildcard match (`*` any run, `?` one character), in linear time: the classic
+ * two-pointer glob with one backtrack point, so no pattern can make a long value expensive.
+ */
 export function wildcard(pattern: string, value: string, ignoreCase = false): boolean {
   const p = ignoreCase ? pattern.toLowerCase() : pattern;
   const v = ignoreCase ? value.toLowerCase() : value;
-  const re = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
-  return re.test(v);
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let mark = 0;
+  while (j < v.length) {
+    if (i < p.length && (p[i] === '?' || p[i] === v[j])) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      mark = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++mark;
+    } else return false;
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 const accountOf = (arn: string): string | null => /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/.exec(arn)?.[1] ?? null;

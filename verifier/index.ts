@@ -93,3 +93,12 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// forwarding (content keys → projectors): signed rules, HPKE-sealed content keys, receipts with delivery proofs
+export { RULES_TYPE, RULES_PAYLOAD_TYPE, MAX_RULES_BYTES, UUID_URN, KDM_TIME, validateRules, formatRules, parseRules, signRules, openRules, checkRulesTime, keyFingerprint, parseInstant } from './src/forward/rules.ts';
+export type { ForwardRules, OpenedRules } from './src/forward/rules.ts';
+export { signEnvelope, openEnvelope } from './src/forward/envelope.ts';
+export type { SignedEnvelope } from './src/forward/envelope.ts';
+export { SEALED_TYPE, MAX_SEALED_BYTES, MAX_CONTENT_KEYS, KEY_TYPES, hpkeSuite, generateHpkeKeyPair, deriveHpkeKeyPair, sealContentKeys, parseSealedKeys, openSealedKeys } from './src/forward/sealed-keys.ts';
+export type { ContentKey, FilmKeys, KeyType, SealedHeader } from './src/forward/sealed-keys.ts';
+export { RECEIPT_TYPE, RECEIPT_PAYLOAD_TYPE, OUTPUT_FORMATS, deliveryLeaf, DeliveryTree, signReceipt, openReceipt, parseDeliveryProof, checkDelivery } from './src/forward/receipt.ts';
+export type { Receipt, DeliveryProof, OutputFormat } from './src/forward/receipt.ts';

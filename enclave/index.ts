@@ -24,3 +24,6 @@ export { TestPki, createTestPki, renewTestPki, LIFETIME_MS } from './src/nsm/tes
 export type { TestPkiOptions, Issued } from './src/nsm/test-pki.ts';
 export { exportTestPki, importTestPki, TEST_PKI_FORMAT } from './src/nsm/test-pki-json.ts';
 export type { TestPkiJson, KeyExport } from './src/nsm/test-pki-json.ts';
+// forwarding: ST 430-2 signer chain (first boot) and projector test PKIs
+export { rsa2048, createSignerChain, exportSignerChain, importSignerChain, createProjectorPki } from './src/forward/pki.ts';
+export type { SignerChain, SignerChainOptions, SignerChainJson, ProjectorPki, ProjectorPkiOptions } from './src/forward/pki.ts';

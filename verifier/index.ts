@@ -102,3 +102,16 @@ export { SEALED_TYPE, MAX_SEALED_BYTES, MAX_CONTENT_KEYS, KEY_TYPES, hpkeSuite, 
 export type { ContentKey, FilmKeys, KeyType, SealedHeader } from './src/forward/sealed-keys.ts';
 export { RECEIPT_TYPE, RECEIPT_PAYLOAD_TYPE, OUTPUT_FORMATS, deliveryLeaf, DeliveryTree, signReceipt, openReceipt, parseDeliveryProof, checkDelivery } from './src/forward/receipt.ts';
 export type { Receipt, DeliveryProof, OutputFormat } from './src/forward/receipt.ts';
+// D-cinema (ST 430-2) certificates and SMPTE ST 430-1 KDMs
+export { OID_RSA, OID_SHA256_RSA, MAX_DC_CERTIFICATE_BYTES, parseDcCertificate, rfc2253, nameValue, publicKeyThumbprint, certificateThumbprint, pemCertificates, certificatePem } from './src/kdm/certificate.ts';
+export type { DcCertificate, NameAttribute } from './src/kdm/certificate.ts';
+export { cnRoles, checkDcProfile, verifyDcChain } from './src/kdm/profile.ts';
+export type { DcRole, DcChainOptions } from './src/kdm/profile.ts';
+export { buildDcCertificate } from './src/kdm/certificate-build.ts';
+export type { DcCertificateInput } from './src/kdm/certificate-build.ts';
+export { KEY_BLOCK_BYTES, KEY_BLOCK_STRUCTURE_ID, uuidBytes, uuidUrn, encodeKeyBlock, decodeKeyBlock, encryptKeyBlock, decryptKeyBlock } from './src/kdm/block.ts';
+export type { KeyBlock } from './src/kdm/block.ts';
+export { NS_ETM, NS_KDM, NS_DS, NS_ENC, KDM_MESSAGE_TYPE, ASSUME_TRUST_THUMBPRINT, xmlText, kdmSigner, buildKdm } from './src/kdm/write.ts';
+export type { KdmContentKey, KdmSigner, KdmInput } from './src/kdm/write.ts';
+export { MAX_KDM_BYTES, parseKdm, verifyKdmSignature, checkKdmSignerChain, checkKdmRecipient, decryptKdm } from './src/kdm/read.ts';
+export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';

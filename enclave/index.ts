@@ -27,3 +27,12 @@ export type { TestPkiJson, KeyExport } from './src/nsm/test-pki-json.ts';
 // forwarding: ST 430-2 signer chain (first boot) and projector test PKIs
 export { rsa2048, createSignerChain, exportSignerChain, importSignerChain, createProjectorPki } from './src/forward/pki.ts';
 export type { SignerChain, SignerChainOptions, SignerChainJson, ProjectorPki, ProjectorPkiOptions } from './src/forward/pki.ts';
+// forwarding core: open and check a forward request, then deliver KDMs (or raw ciphertexts) and sign the receipt
+export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, validateForwardRequest, forwardRequestDigest, openForwardRequest } from './src/forward/request.ts';
+export type { ForwardRequest, ForwardFormat, OpenContext, OpenedForward } from './src/forward/request.ts';
+export { MAX_CERTIFICATE_TEXT, checkRecipients, rulesRoots } from './src/forward/recipients.ts';
+export type { Recipient } from './src/forward/recipients.ts';
+export { MemoryReplayGuard } from './src/forward/replay.ts';
+export type { ReplayGuard } from './src/forward/replay.ts';
+export { kdmTime, deliver, forwardRange, receiptFor, forward, wipe } from './src/forward/engine.ts';
+export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';

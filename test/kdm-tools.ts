@@ -4,7 +4,7 @@
  * check passes, or the reason; `toolsMissing()` says which Debian tools are absent so tests can
  * skip with that reason.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +31,12 @@ export function xsdValidate(files: string[]): string | null {
 
 const ID_ATTRS = ['--id-attr:Id', 'http://www.smpte-ra.org/schemas/430-3/2006/ETM:AuthenticatedPublic', '--id-attr:Id', 'http://www.smpte-ra.org/schemas/430-3/2006/ETM:AuthenticatedPrivate'];
 
-/** xmlsec1 --verify of one KDM file against the signer root (intermediates given as untrusted). */
-export function xmlsecVerify(file: string, rootPem: string, intermediatePems: string[]): string | null {
+/**
+ * xmlsec1 --verify of KDM files (one run for all; xmlsec1 stops at the first failure) against the
+ * signer root, intermediates given as untrusted. Null when every file printed OK.
+ */
+export function xmlsecVerify(files: string | string[], rootPem: string, intermediatePems: string[]): string | null {
+  const list = typeof files === 'string' ? [files] : files;
   const dir = mkdtempSync(join(tmpdir(), 'kdm-xmlsec-'));
   try {
     const root = join(dir, 'root.pem');
@@ -42,10 +46,10 @@ export function xmlsecVerify(file: string, rootPem: string, intermediatePems: st
       writeFileSync(f, p);
       return ['--untrusted-pem', f];
     });
-    execFileSync('xmlsec1', ['--verify', ...ID_ATTRS, '--trusted-pem', root, ...ints.flat(), file], { stdio: 'pipe' });
-    return null;
-  } catch (e) {
-    return String((e as { stderr?: Buffer }).stderr ?? e);
+    const r = spawnSync('xmlsec1', ['--verify', ...ID_ATTRS, '--trusted-pem', root, ...ints.flat(), ...list], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const ok = (r.stderr.match(/^OK$/gm) ?? []).length;
+    if (r.status === 0 && ok === list.length) return null;
+    return `xmlsec1 verified ${ok} of ${list.length}: ${r.stderr.split('\n').filter((l) => l.startsWith('Error') || l.includes('error=')).slice(0, 3).join(' | ')}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -26,6 +26,18 @@ export const ENCLAVE_ERROR_CODES = [
   'NSM_RESPONSE_MALFORMED',
   // the simulator's test PKI
   'PKI_MALFORMED',
+  // forwarding content keys to projectors (POST /v1/forward): every refusal emits nothing
+  'FORWARD_REQUEST_MALFORMED',
+  'FORWARD_OVERSIZED',
+  'FORWARD_REPLAY',
+  'FORWARD_SEALED_INVALID',
+  'FORWARD_SEALED_BINDING',
+  'FORWARD_RULES_INVALID',
+  'FORWARD_RULES_SIGNATURE',
+  'FORWARD_RULES_EXPIRED',
+  'FORWARD_KEYS_MISMATCH',
+  'FORWARD_RECIPIENT_INVALID',
+  'FORWARD_RECIPIENT_NOT_ALLOWED',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

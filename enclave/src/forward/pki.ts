@@ -90,6 +90,8 @@ export interface ProjectorPkiOptions {
    * thumbprint (its dnQualifier matches the shared key).
    */
   keyPool?: number;
+  /** RSA modulus size of the leaves (default 2048; other sizes only to test refusals) */
+  leafBits?: number;
 }
 
 /** A manufacturer root, its Security Manager CA and `count` projector (SM) leaf certificates. */
@@ -106,7 +108,7 @@ export function createProjectorPki(o: ProjectorPkiOptions): ProjectorPki {
   const pool: Array<{ publicKey: KeyObject; privateKey: KeyObject }> = [];
   const projectors: ProjectorPki['projectors'] = [];
   for (let i = 0; i < o.count; i++) {
-    const keys = o.keyPool && pool.length >= o.keyPool ? pool[i % o.keyPool]! : rsa2048();
+    const keys = o.keyPool && pool.length >= o.keyPool ? pool[i % o.keyPool]! : o.leafBits ? generateKeyPairSync('rsa', { modulusLength: o.leafBits, publicExponent: 65537 }) : rsa2048();
     if (o.keyPool && pool.length < o.keyPool) pool.push(keys);
     const cn = `LE SPB MD SM.${model}-${String(i + 1).padStart(6, '0')}.${maker}`;
     const der = buildDcCertificate({ subject: subj(cn), issuer: intermediate, serial: serial(), notBefore: sec(now + 2000), notAfter: sec(now + days * DAY), publicKey: keys.publicKey, issuerPrivateKey: caKeys.privateKey, ca: false, keyUsage: ['digitalSignature', 'keyEncipherment', 'dataEncipherment'] });

@@ -65,6 +65,12 @@ export class DeliveryTree {
     return digest;
   }
 
+  /** Adds a delivery whose output digest is already known (e.g. computed on another thread). */
+  addDigest(thumbprint: Uint8Array, digest: Uint8Array): void {
+    this.tree.appendLeafHash(hashLeaf(deliveryLeaf(thumbprint, digest)));
+    this.items.push({ thumbprint, digest });
+  }
+
   get size(): number {
     return this.tree.size;
   }

@@ -5,6 +5,7 @@
  *   keycast verify attestation DOC [--at TIME|document] [--expect-pcr N=HEX ...] [--expect-pcr0 HEX]
  *       [--allow-debug] [--trust-root FILE ...] [--nonce HEX] [--user-data HEX] [--max-age SECONDS]
  *       [--log URL --log-key VKEY] [--json]
+ *   keycast rules sign | seal | kdm inspect | receipt verify   (studio tools, verifier/cli/forward.ts)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
@@ -13,6 +14,7 @@ import {
   verifyAttestationDocument, parseAttestationDocument, verifyLoggedPcr0, notLogged, noteVerifier, parseVerifierKey, fromHex, toHex,
   AWS_NITRO_ROOT_G1_SHA256, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
+import { commands as forwardCommands } from './cli/forward.ts';
 
 interface Command {
   path: string[];
@@ -227,4 +229,4 @@ Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code 
   },
 };
 
-export const commands: Command[] = [attestation];
+export const commands: Command[] = [attestation, ...forwardCommands];

@@ -90,15 +90,24 @@ export function forwardRange(o: OpenedForward, signer: KdmSigner, from: number, 
 /** Signs the receipt over every recipient's (thumbprint, output digest), in request order. */
 export function receiptFor(o: OpenedForward, keys: ForwardKeys, digests: Uint8Array[]): ForwardResult {
   if (digests.length !== o.recipients.length) throw new RangeError('receiptFor: one digest per recipient');
+  return signForwardReceipt({ requestDigest: o.requestDigest, rulesDigest: o.rules.digest, now: o.now, format: o.format }, keys, o.recipients.map((r) => r.certificate.thumbprint), digests);
+}
+
+/**
+ * The receipt from its parts, for callers that kept only the recipients' thumbprints (raw
+ * 20-byte SHA-1 of each TBSCertificate, request order) and the output digests.
+ */
+export function signForwardReceipt(meta: { requestDigest: string; rulesDigest: string; now: Date; format: OpenedForward['format'] }, keys: ForwardKeys, thumbprints: Uint8Array[], digests: Uint8Array[]): ForwardResult {
+  if (digests.length !== thumbprints.length || digests.length === 0) throw new RangeError('signForwardReceipt: one digest per recipient, at least one');
   const tree = new DeliveryTree();
-  for (const [i, d] of digests.entries()) tree.addDigest(o.recipients[i]!.certificate.thumbprint, d);
+  for (const [i, d] of digests.entries()) tree.addDigest(thumbprints[i]!, d);
   const receipt: Receipt = {
     type: 'keycast-forward-receipt/v1',
-    requestDigest: o.requestDigest,
-    rulesDigest: o.rules.digest,
+    requestDigest: meta.requestDigest,
+    rulesDigest: meta.rulesDigest,
     pcr0: Buffer.from(keys.pcr0).toString('hex'),
-    time: o.now.toISOString(),
-    format: o.format,
+    time: meta.now.toISOString(),
+    format: meta.format,
     recipients: tree.size,
     root: Buffer.from(tree.root()).toString('hex'),
   };

@@ -68,7 +68,13 @@ const workers = await Promise.all(Array.from({ length: W }, () => new Promise<Wo
   w.once('message', () => ok(w));
   w.once('error', fail);
 })));
-const ask = <T>(w: Worker, msg: unknown, transfer: ArrayBuffer[] = []): Promise<T> => new Promise((ok, fail) => { w.once('message', ok); w.once('error', fail); w.postMessage(msg, transfer); });
+const ask = <T>(w: Worker, msg: unknown, transfer: ArrayBuffer[] = []): Promise<T> => new Promise((ok, fail) => {
+  const onMessage = (m: T) => { w.off('error', onError); ok(m); };
+  const onError = (e: Error) => { w.off('message', onMessage); fail(e); };
+  w.once('message', onMessage);
+  w.once('error', onError);
+  w.postMessage(msg, transfer);
+});
 
 const shard = (i: number, from = 0, to = COUNT) => {
   const per = Math.ceil((to - from) / W);

@@ -92,3 +92,23 @@ test('ST 430-2 profile and chain: names, dnQualifier, roles, key size, validity,
   const small = chain({ leafBits: 1024, leafCn: 'SM.small' });
   assert.throws(() => verifyDcChain(small.leaf, { intermediates: [small.ca], roots: [small.root], at: now }), (e) => isVerifierError(e, 'CERT_PROFILE'));
 });
+
+test('mutated KDM bytes never crash the reader: a coded refusal or a clean parse', async () => {
+  const xml = Buffer.from(buildKdm(input));
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  for (let i = 0; i < 60; i++) {
+    const b = Buffer.from(xml);
+    for (let j = 0; j < 3; j++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+    try {
+      // a byte outside the signed elements (e.g. whitespace between them) may legitimately still verify;
+      // then what it carries must be unchanged
+      const { kdm, signer: s } = await verifyKdmSignature(new Uint8Array(b));
+      assert.deepEqual(decryptKdm(kdm, projector.leafKey, s).map((k) => k.key), keys.map((k) => k.key));
+    } catch (e) {
+      if (e instanceof assert.AssertionError) throw e;
+      assert.ok(isVerifierError(e), String(e));
+    }
+  }
+  await assert.rejects(verifyKdmSignature('x'.repeat(1024 * 1024 + 1)), (e) => isVerifierError(e, 'OVERSIZED'));
+});

@@ -34,5 +34,5 @@ export { MAX_CERTIFICATE_TEXT, checkRecipients, rulesRoots } from './src/forward
 export type { Recipient } from './src/forward/recipients.ts';
 export { MemoryReplayGuard } from './src/forward/replay.ts';
 export type { ReplayGuard } from './src/forward/replay.ts';
-export { kdmTime, deliver, forwardRange, receiptFor, signForwardReceipt, forward, wipe } from './src/forward/engine.ts';
+export { kdmTime, deliver, checkSignerValidity, forwardRange, receiptFor, signForwardReceipt, forward, wipe } from './src/forward/engine.ts';
 export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';

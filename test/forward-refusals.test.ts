@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { buildDcCertificate, certificatePem, certificateThumbprint, decodeKeyBlock, parseDcCertificate } from '#verifier';
-import { EnclaveError, MemoryReplayGuard, createProjectorPki, forward, openForwardRequest, type EnclaveErrorCode } from '../enclave/index.ts';
+import { buildDcCertificate, certificatePem, certificateThumbprint, decodeKeyBlock, kdmSigner, parseDcCertificate } from '#verifier';
+import { EnclaveError, MemoryReplayGuard, createProjectorPki, createSignerChain, forward, openForwardRequest, type EnclaveErrorCode } from '../enclave/index.ts';
 import { DAY, ctx, leaks, request, rules, sealed, world, type World } from './forward-fixtures.ts';
 
 const w: World = await world(3);
@@ -110,6 +110,14 @@ test('oversized requests, malformed bodies and replays', async () => {
   forward(await openForwardRequest(body, c), w.enclave.keys, () => {});
   await refused(body, 'FORWARD_REPLAY', c);
   await serves();
+});
+
+test('a KDM signer chain that does not cover the window emits nothing', async () => {
+  const old = createSignerChain({ now: new Date(w.now.getTime() - 3640 * DAY) }); // expires in ~8 days, before the window ends
+  const opened = await openForwardRequest(await request(w), ctx(w));
+  let emitted = 0;
+  assert.throws(() => forward(opened, { ...w.enclave.keys, signer: kdmSigner(old.chain, old.privateKey) }, () => emitted++), (e) => e instanceof EnclaveError && e.code === 'FORWARD_SIGNER_VALIDITY');
+  assert.equal(emitted, 0);
 });
 
 test('raw RSA-OAEP-SHA256 output decrypts with the projector key to the keys sent', async () => {

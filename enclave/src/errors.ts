@@ -38,6 +38,7 @@ export const ENCLAVE_ERROR_CODES = [
   'FORWARD_KEYS_MISMATCH',
   'FORWARD_RECIPIENT_INVALID',
   'FORWARD_RECIPIENT_NOT_ALLOWED',
+  'FORWARD_SIGNER_VALIDITY',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

@@ -15,7 +15,8 @@
  * several worker threads can share one request; receiptFor() then signs over all of them.
  */
 import { constants, publicEncrypt, type KeyObject } from 'node:crypto';
-import { DeliveryTree, buildKdm, encodeKeyBlock, sha256, signReceipt, type DeliveryProof, type KdmSigner, type Receipt } from '#verifier';
+import { DeliveryTree, buildKdm, encodeKeyBlock, parseInstant, sha256, signReceipt, type DeliveryProof, type KdmSigner, type Receipt } from '#verifier';
+import { EnclaveError } from '../errors.ts';
 import type { OpenedForward } from './request.ts';
 import type { Recipient } from './recipients.ts';
 
@@ -75,8 +76,21 @@ export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint
   return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
 }
 
+/**
+ * Throws FORWARD_SIGNER_VALIDITY unless every certificate of the signer chain is valid now and
+ * through the whole KDM window (libdcp refuses to write such a KDM; a Security Manager may refuse it).
+ */
+export function checkSignerValidity(o: OpenedForward, signer: KdmSigner): void {
+  const from = Math.min(o.now.getTime(), parseInstant(o.rules.rules.kdmWindow.notBefore));
+  const to = parseInstant(o.rules.rules.kdmWindow.notAfter);
+  for (const c of signer.chain) {
+    if (c.notBefore.getTime() > from || c.notAfter.getTime() < to) throw new EnclaveError('FORWARD_SIGNER_VALIDITY', `the KDM signer certificate ${c.subject} does not cover the KDM window`, { subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() });
+  }
+}
+
 /** Delivers recipients [from, to) to `emit`; returns their output digests (32 bytes each) in order. */
 export function forwardRange(o: OpenedForward, signer: KdmSigner, from: number, to: number, emit: (out: ForwardOutput) => void): Uint8Array[] {
+  if (o.format === 'kdm') checkSignerValidity(o, signer);
   const digests: Uint8Array[] = [];
   for (let i = from; i < to; i++) {
     const r = o.recipients[i]!;
@@ -116,6 +130,7 @@ export function signForwardReceipt(meta: { requestDigest: string; rulesDigest: s
 
 /** The whole request on this thread: every output to `emit`, then the signed receipt. */
 export function forward(o: OpenedForward, keys: ForwardKeys, emit: (out: ForwardOutput) => void): ForwardResult {
+  if (o.format === 'kdm') checkSignerValidity(o, keys.signer);
   const digests = forwardRange(o, keys.signer, 0, o.recipients.length, emit);
   return receiptFor(o, keys, digests);
 }

@@ -103,8 +103,8 @@ export function forwardRange(o: OpenedForward, signer: KdmSigner, from: number, 
 
 /** Signs the receipt over every recipient's (thumbprint, output digest), in request order. */
 export function receiptFor(o: OpenedForward, keys: ForwardKeys, digests: Uint8Array[]): ForwardResult {
-  if (digests.length !== o.recipients.length) throw new RangeError('receiptFor: one digest per recipient');
-  return signForwardReceipt({ requestDigest: o.requestDigest, rulesDigest: o.rules.digest, now: o.now, format: o.format }, keys, o.recipients.map((r) => r.certificate.thumbprint), digests);
+  if (digests.length !== o.thumbprints.length) throw new RangeError('receiptFor: one digest per recipient');
+  return signForwardReceipt({ requestDigest: o.requestDigest, rulesDigest: o.rules.digest, now: o.now, format: o.format }, keys, o.thumbprints, digests);
 }
 
 /**

@@ -92,6 +92,8 @@ export interface ProjectorPkiOptions {
   keyPool?: number;
   /** RSA modulus size of the leaves (default 2048; other sizes only to test refusals) */
   leafBits?: number;
+  /** stream each projector here instead of keeping them all (`projectors` is then empty): for very large counts */
+  onProjector?: (p: { certificate: DcCertificate; privateKey: KeyObject }, index: number) => void;
 }
 
 /** A manufacturer root, its Security Manager CA and `count` projector (SM) leaf certificates. */
@@ -112,7 +114,9 @@ export function createProjectorPki(o: ProjectorPkiOptions): ProjectorPki {
     if (o.keyPool && pool.length < o.keyPool) pool.push(keys);
     const cn = `LE SPB MD SM.${model}-${String(i + 1).padStart(6, '0')}.${maker}`;
     const der = buildDcCertificate({ subject: subj(cn), issuer: intermediate, serial: serial(), notBefore: sec(now + 2000), notAfter: sec(now + days * DAY), publicKey: keys.publicKey, issuerPrivateKey: caKeys.privateKey, ca: false, keyUsage: ['digitalSignature', 'keyEncipherment', 'dataEncipherment'] });
-    projectors.push({ certificate: parseDcCertificate(der), privateKey: keys.privateKey });
+    const p = { certificate: parseDcCertificate(der), privateKey: keys.privateKey };
+    if (o.onProjector) o.onProjector(p, i);
+    else projectors.push(p);
   }
   return { root, intermediate, projectors };
 }

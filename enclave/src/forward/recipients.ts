@@ -44,7 +44,7 @@ export interface RecipientCheck {
 }
 
 /** Parses and checks every recipient; returns them in request order or throws on the first refusal. */
-export function checkRecipients(inputs: ReadonlyArray<string | Uint8Array>, ctx: Omit<RecipientCheck, 'roots' | 'intermediates'> & { intermediates: ReadonlyArray<string | Uint8Array> }): Recipient[] {
+export function checkRecipients(inputs: ReadonlyArray<string | Uint8Array>, ctx: Omit<RecipientCheck, 'roots' | 'intermediates'> & { intermediates: ReadonlyArray<string | Uint8Array>; retain?: boolean; onChecked?: (c: DcCertificate) => void }): Recipient[] {
   const roots = rulesRoots(ctx.rules);
   const intermediates = ctx.intermediates.flatMap((t, i) => decode(t, `intermediate ${i}`));
   const allowed = new Set(ctx.rules.recipients.thumbprints);
@@ -77,7 +77,8 @@ export function checkRecipients(inputs: ReadonlyArray<string | Uint8Array>, ctx:
       throw e;
     }
     if (leaf!.notAfter.getTime() < windowEnd) refuse('certificate expires before the KDM window ends', 'CERT_VALIDITY');
-    out.push({ index, certificate: leaf!, thumbprint });
+    ctx.onChecked?.(leaf!);
+    if (ctx.retain !== false) out.push({ index, certificate: leaf!, thumbprint });
   }
   return out;
 }

@@ -38,6 +38,12 @@ export interface OpenContext {
   pcr0: Uint8Array;
   now: Date;
   replay?: ReplayGuard;
+  /**
+   * Keep the parsed recipient certificates (default true). A runtime that only checks the whole
+   * request here and emits from worker threads (each opening its own shard) passes false: memory
+   * then stays flat in the number of recipients, and `thumbprints` still feeds the receipt.
+   */
+  retainCertificates?: boolean;
 }
 
 /** A request that passed every check: the pure forwarding core's input. */
@@ -45,6 +51,8 @@ export interface OpenedForward {
   film: FilmKeys;
   rules: OpenedRules;
   recipients: Recipient[];
+  /** raw certificate thumbprints (SHA-1 of each TBSCertificate), request order */
+  thumbprints: Uint8Array[];
   format: ForwardFormat;
   /** hex SHA-256 of the canonical request */
   requestDigest: string;
@@ -123,12 +131,13 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       throw new EnclaveError('FORWARD_KEYS_MISMATCH', 'the sealed keys are not exactly the content keys and CPL the rules name', { rulesCplId: r.film.cplId, sealedCplId: film.cplId });
     }
     if (req.recipients.length > r.limits.maxRecipients) throw new EnclaveError('FORWARD_OVERSIZED', `the rules allow at most ${r.limits.maxRecipients} recipients`, { recipients: req.recipients.length, limit: r.limits.maxRecipients });
-    const recipients = checkRecipients(req.recipients, { rules: r, intermediates: req.intermediates ?? [], now: ctx.now, kdm: req.format === 'kdm' });
+    const thumbprints: Uint8Array[] = [];
+    const recipients = checkRecipients(req.recipients, { rules: r, intermediates: req.intermediates ?? [], now: ctx.now, kdm: req.format === 'kdm', retain: ctx.retainCertificates !== false, onChecked: (c) => thumbprints.push(c.thumbprint) });
     // claimed last: a refused request can be corrected and sent again
     if (ctx.replay && !ctx.replay.claim(requestDigest, new Date(parseInstant(r.forwardUntil)), ctx.now)) {
       throw new EnclaveError('FORWARD_REPLAY', 'this request has already been served', { requestDigest });
     }
-    return { film: { cplId: film.cplId, keys: film.keys }, rules, recipients, format: req.format ?? 'kdm', requestDigest, now: ctx.now };
+    return { film: { cplId: film.cplId, keys: film.keys }, rules, recipients, thumbprints, format: req.format ?? 'kdm', requestDigest, now: ctx.now };
   } catch (e) {
     for (const k of film.keys) k.key.fill(0);
     throw e;

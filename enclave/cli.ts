@@ -1,8 +1,12 @@
 /**
  * `keycast nsm …`: talk to the Nitro Security Module (real /dev/nsm or the simulator) and
- * manage the simulator's test PKI. Commands match cli/command.ts structurally.
+ * manage the simulator's test PKI; `keycast dev certs` makes projector test PKIs. Commands match
+ * cli/command.ts structurally.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { certificatePem, certificateThumbprint } from '#verifier';
+import { createProjectorPki } from './src/forward/pki.ts';
 import { createHash } from 'node:crypto';
 import { hostPort, parseFlags, usageError as usage, type Command } from '#cli-kit';
 import { ENCLAVE_CONFIG_PATH, SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags, type EnclaveConfig, type ServerLimits } from '#verifier';
@@ -255,4 +259,46 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands, enclaveRun, hostRun];
+
+const devCerts: Command = {
+  path: ['dev', 'certs'],
+  summary: 'generate realistic ST 430-2 projector chains (maker root → SM CA → SM leaves) for tests and demos',
+  help: `keycast dev certs --projectors N --out DIR [--maker NAME] [--days D] [--key-pool K] [--json]
+
+Writes a manufacturer PKI shaped like real D-cinema Security Manager chains (SMPTE ST 430-2:
+RSA-2048/65537, sha256WithRSAEncryption, O/OU/CN/dnQualifier names, CN roles "LE SPB MD SM"):
+  DIR/maker-root.pem, DIR/maker-ca.pem
+  DIR/projectors/NNNNNN.pem (SM leaf certificate) and NNNNNN.key (its private key, PKCS#8)
+  DIR/recipients.json  {"roots":[<root DER base64>],"thumbprints":[…]} for forwarding rules
+FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
+  --maker NAME     manufacturer name (default ACME-CINEMA; PrintableString characters)
+  --days D         leaf validity in days (default 1825)
+  --key-pool K     reuse K RSA keys across the leaves (each leaf keeps its own certificate);
+                   generating thousands of RSA keys takes minutes`,
+  async run(args) {
+    const v = parse(args, { projectors: { type: 'string' }, out: { type: 'string' }, maker: { type: 'string' }, days: { type: 'string' }, 'key-pool': { type: 'string' }, json: { type: 'boolean' } });
+    const int = (name: string, x: unknown, max: number) => {
+      if (typeof x !== 'string' || !/^\d+$/.test(x) || Number(x) < 1 || Number(x) > max) throw usage(`--${name} must be a whole number 1..${max}`);
+      return Number(x);
+    };
+    const count = int('projectors', v.projectors, 1_000_000);
+    if (typeof v.out !== 'string') throw usage('--out is required');
+    const pki = createProjectorPki({ count, maker: typeof v.maker === 'string' ? v.maker : undefined, days: v.days === undefined ? undefined : int('days', v.days, 3650), keyPool: v['key-pool'] === undefined ? undefined : int('key-pool', v['key-pool'], 1_000_000) });
+    mkdirSync(join(v.out, 'projectors'), { recursive: true });
+    writeFileSync(join(v.out, 'maker-root.pem'), certificatePem(pki.root.der));
+    writeFileSync(join(v.out, 'maker-ca.pem'), certificatePem(pki.intermediate.der));
+    const thumbprints: string[] = [];
+    for (const [i, p] of pki.projectors.entries()) {
+      const n = String(i + 1).padStart(6, '0');
+      writeFileSync(join(v.out, 'projectors', `${n}.pem`), certificatePem(p.certificate.der));
+      writeFileSync(join(v.out, 'projectors', `${n}.key`), p.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      thumbprints.push(certificateThumbprint(p.certificate));
+    }
+    writeFileSync(join(v.out, 'recipients.json'), JSON.stringify({ roots: [Buffer.from(pki.root.der).toString('base64')], thumbprints }, null, 2));
+    if (v.json) console.log(JSON.stringify({ out: v.out, projectors: count, root: pki.root.subject }));
+    else console.log(`${count} projector certificate(s) under ${pki.root.subject} → ${v.out}`);
+    return 0;
+  },
+};
+
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands, enclaveRun, hostRun, devCerts];

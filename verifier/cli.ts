@@ -5,6 +5,7 @@
  *   keycast verify attestation DOC [--at TIME|document] [--expect-pcr N=HEX ...] [--expect-pcr0 HEX]
  *       [--allow-debug] [--trust-root FILE ...] [--nonce HEX] [--user-data HEX] [--max-age SECONDS]
  *       [--log URL --log-key VKEY] [--json]
+ *   keycast rules sign | seal | kdm inspect | receipt verify   (studio tools, verifier/cli/forward.ts)
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
@@ -13,6 +14,7 @@ import {
   verifyAttestationDocument, parseAttestationDocument, LogClient, fromHex, toHex,
   AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, MAX_CERTIFICATE_BYTES, VerifierError, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
 } from './index.ts';
+import { commands as forwardCommands } from './cli/forward.ts';
 
 interface Command {
   path: string[];
@@ -259,4 +261,4 @@ reported on stderr first); 6 when a file cannot be read.`,
   },
 };
 
-export const commands: Command[] = [attestation];
+export const commands: Command[] = [attestation, ...forwardCommands];

@@ -80,6 +80,18 @@ export const VERIFIER_ERROR_CODES = [
   'LOG_REFUSED',
   'LOG_RESPONSE_INVALID',
   'LOG_RESPONSE_OVERSIZED',
+  // forwarding (content keys → projectors): rules, sealed keys, receipts, ST 430-2 certificates, KDMs
+  'RULES_INVALID',
+  'RULES_SIGNATURE',
+  'RULES_EXPIRED',
+  'SEALED_INVALID',
+  'SEALED_BINDING',
+  'RECEIPT_INVALID',
+  'RECIPIENT_NOT_ALLOWED',
+  'CERT_PROFILE',
+  'KDM_MALFORMED',
+  'KDM_SIGNATURE',
+  'KDM_DECRYPT',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

@@ -19,6 +19,7 @@ export interface EnclaveStatusBody {
 }
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
+const MAX_FORWARD_ANSWER_BYTES = 512 * 1024 * 1024;
 
 export class EnclaveClient {
   private readonly base: string;
@@ -27,7 +28,7 @@ export class EnclaveClient {
     this.base = enclaveUrl.replace(/\/+$/, '');
   }
 
-  private async call(path: string, init: RequestInit = {}): Promise<{ status: number; bytes: Uint8Array; type: string }> {
+  private async call(path: string, init: RequestInit = {}, cap = MAX_ANSWER_BYTES): Promise<{ status: number; bytes: Uint8Array; type: string }> {
     let r: Response;
     try {
       r = await this.fetchFn(`${this.base}${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
@@ -35,7 +36,7 @@ export class EnclaveClient {
       throw new EnclaveError('ENCLAVE_UNREACHABLE', `the enclave did not answer ${path.split('?')[0]}`, { path: path.split('?')[0], reason: (e as Error).name });
     }
     const bytes = new Uint8Array(await r.arrayBuffer());
-    if (bytes.length > MAX_ANSWER_BYTES) throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered too much', { size: bytes.length });
+    if (bytes.length > cap) throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered too much', { size: bytes.length });
     return { status: r.status, bytes, type: r.headers.get('content-type') ?? '' };
   }
 
@@ -58,6 +59,12 @@ export class EnclaveClient {
 
   identity(body: { sealed?: string; ciphertextBlob?: string }): Promise<EnclaveAnswer> {
     return this.json('/v1/identity', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  /** A forward request (JSON bytes, passed through unparsed); the enclave's answer as bytes. */
+  async forward(body: Uint8Array): Promise<{ status: number; bytes: Uint8Array }> {
+    const r = await this.call('/v1/forward', { method: 'POST', headers: { 'content-type': 'application/json' }, body: body as unknown as BodyInit }, MAX_FORWARD_ANSWER_BYTES);
+    return { status: r.status, bytes: r.bytes };
   }
 
   /** The attestation document bytes, or the enclave's error answer. */

@@ -31,7 +31,7 @@ export async function runHost(o: HostRunOptions): Promise<number> {
   const relay = o.kmsRelay ? await startTcpRelay(o.kmsRelay.listen, o.kmsRelay.target) : null;
   if (relay) say(`KMS relay ${relay.address} → ${o.kmsRelay!.target.host}:${o.kmsRelay!.target.port}`);
   const host = new Host({ enclave, source: new LogProofSource(o.logUrl), store, log: say });
-  const app = buildHostApp({ host, enclave, logUrl: o.logUrl, storeWhere: store.where, log: say, ...(o.limits ? { limits: o.limits } : {}) });
+  const app = buildHostApp({ host, enclave, logUrl: o.logUrl, storeWhere: store.where, store, log: say, ...(o.limits ? { limits: o.limits } : {}) });
   const address = await app.listen({ host: o.host, port: o.port });
   limitConnections(app.server, o.limits);
   await host.refresh();

@@ -9,6 +9,10 @@
  *                                NONCE_REPLAYED (the host remembers the last 65,536); the enclave's
  *                                own refusals (503 GATE_CLOSED, IDENTITY_NOT_READY) pass through
  *
+ *   POST /v1/forward             application/json forward request, passed to the enclave unchanged
+ *                                (≤ 32 MiB); the enclave's answer { requestDigest, receipt, outputs } is
+ *                                stored as forward-<requestDigest>.json and returned; refusals pass through
+ *
  * Errors: { error, code, message, evidence } with statuses from http/errors.ts; an enclave that
  * cannot be reached is 502 ENCLAVE_UNREACHABLE.
  */
@@ -18,6 +22,7 @@ import { EnclaveError } from '../errors.ts';
 import { createApp } from '../http/app.ts';
 import type { EnclaveClient } from './enclave-client.ts';
 import type { Host } from './host.ts';
+import type { ArtefactStore } from './store.ts';
 
 const MAX_REMEMBERED_NONCES = 65_536;
 
@@ -26,6 +31,7 @@ export interface HostAppDeps {
   enclave: EnclaveClient;
   logUrl: string;
   storeWhere: string;
+  store: ArtefactStore;
   log?: (line: string) => void;
   limits?: ServerLimits;
 }
@@ -53,6 +59,22 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
       return reply.type('application/cbor').send(Buffer.from(r.document));
     }
     return reply.status(r.status).send(r.body);
+  });
+
+  app.post('/v1/forward', { bodyLimit: 32 * 1024 * 1024 }, async (req, reply) => {
+    if (!(req.body instanceof Buffer)) throw new EnclaveError('REQUEST_MALFORMED', 'expected an application/json body');
+    const r = await d.enclave.forward(new Uint8Array(req.body));
+    if (r.status === 200) {
+      let digest: unknown;
+      try {
+        digest = (JSON.parse(Buffer.from(r.bytes).toString('utf8')) as { requestDigest?: unknown }).requestDigest;
+      } catch {
+        digest = undefined;
+      }
+      if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered a forward request without its digest');
+      await d.store.put(`forward-${digest}.json`, r.bytes);
+    }
+    return reply.status(r.status).type('application/json; charset=utf-8').send(Buffer.from(r.bytes));
   });
 
   return app;

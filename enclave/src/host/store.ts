@@ -1,7 +1,7 @@
 /**
  * Where the host keeps what the enclave hands out to store: the sealed identity and KMS's
  * CiphertextBlob (and later, forwarding outputs). Contract: `put` is all-or-nothing (a reader
- * never sees half a write), `get` of a missing name is null, names are [a-z0-9._-]{1,64}.
+ * never sees half a write), `get` of a missing name is null, names are [a-z0-9._-]{1,128}, not starting with a dot.
  * Three implementations: a local directory (default), S3 (@aws-sdk/client-s3), and memory.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ export interface ArtefactStore {
 }
 
 function checkName(name: string): void {
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw new TypeError(`bad artefact name ${JSON.stringify(name)}`);
+  if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(name)) throw new TypeError(`bad artefact name ${JSON.stringify(name)}`);
 }
 
 export class MemoryStore implements ArtefactStore {

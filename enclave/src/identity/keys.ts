@@ -1,10 +1,11 @@
 /**
- * The enclave's identity: an X25519 key senders HPKE-encrypt to and an Ed25519 key that signs
- * receipts, generated once inside the enclave and kept only in memory (sealed copies go to the
+ * The enclave's identity: an X25519 key senders HPKE-encrypt to, an Ed25519 key that signs
+ * receipts, and the ST 430-2 chain (RSA-2048) that signs KDMs, generated once inside the enclave and kept only in memory (sealed copies go to the
  * host, see seal.ts). Raw private bytes exist only while being sealed or unsealed, in Buffers
  * that are zeroed right after; the KeyObjects keep the material inside OpenSSL.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createSignerChain, type SignerChain } from '../forward/pki.ts';
 
 const PKCS8_PREFIX = {
   x25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),
@@ -14,11 +15,15 @@ const PKCS8_PREFIX = {
 export interface IdentityKeys {
   hpke: { privateKey: KeyObject; publicKey: Uint8Array };
   receipts: { privateKey: KeyObject; publicKey: Uint8Array };
+  /** the KDM signer: certificates leaf first, and the leaf's private key */
+  kdm: SignerChain;
 }
 
 export interface PublicIdentity {
   hpkeX25519: Uint8Array;
   receiptsEd25519: Uint8Array;
+  /** SHA-256 over the KDM signer chain's DER certificates, leaf first */
+  kdmChainSha256: Uint8Array;
 }
 
 function rawPublic(k: KeyObject): Uint8Array {
@@ -26,14 +31,15 @@ function rawPublic(k: KeyObject): Uint8Array {
   return new Uint8Array(der.subarray(der.length - 32));
 }
 
-function pair(kind: 'x25519' | 'ed25519', privateKey: KeyObject): { privateKey: KeyObject; publicKey: Uint8Array } {
+function pair(privateKey: KeyObject): { privateKey: KeyObject; publicKey: Uint8Array } {
   return { privateKey, publicKey: rawPublic(privateKey) };
 }
 
 export function generateIdentity(): IdentityKeys {
   return {
-    hpke: pair('x25519', generateKeyPairSync('x25519').privateKey),
-    receipts: pair('ed25519', generateKeyPairSync('ed25519').privateKey),
+    hpke: pair(generateKeyPairSync('x25519').privateKey),
+    receipts: pair(generateKeyPairSync('ed25519').privateKey),
+    kdm: createSignerChain({ name: 'keycast.enclave' }),
   };
 }
 
@@ -50,12 +56,18 @@ export function privateFromRaw(kind: 'x25519' | 'ed25519', raw: Uint8Array): { p
   if (raw.length !== 32) throw new RangeError(`${kind} private keys are 32 bytes`);
   const der = Buffer.concat([PKCS8_PREFIX[kind], raw]);
   try {
-    return pair(kind, createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
+    return pair(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
   } finally {
     der.fill(0);
   }
 }
 
+export function chainSha256(chain: SignerChain['chain']): Uint8Array {
+  const h = createHash('sha256');
+  for (const c of chain) h.update(c.der);
+  return new Uint8Array(h.digest());
+}
+
 export function publicIdentity(k: IdentityKeys): PublicIdentity {
-  return { hpkeX25519: k.hpke.publicKey, receiptsEd25519: k.receipts.publicKey };
+  return { hpkeX25519: k.hpke.publicKey, receiptsEd25519: k.receipts.publicKey, kdmChainSha256: chainSha256(k.kdm.chain) };
 }

@@ -5,9 +5,10 @@
  *
  *   "KCID" ‖ 0x01 (version) ‖ nonce (12) ‖ ciphertext ‖ tag (16)
  *   AAD = "keycast.dev/enclave-identity-seal/v1\n" ‖ key ARN ‖ "\n"
- *   plaintext = records of  type (u8) ‖ length (u16 BE) ‖ bytes,  type 1 = X25519 private key,
- *               2 = Ed25519 private key; other types are reserved for later keys (the KDM
- *               signing chain) and refused by this version.
+ *   plaintext = records of  type (u8) ‖ length (u16 BE) ‖ bytes:  1 = X25519 private key (32),
+ *               2 = Ed25519 private key (32), 3 = the KDM signer chain (u8 count, then u16 BE
+ *               length ‖ DER per certificate, leaf first), 4 = the KDM signer's private key
+ *               (PKCS#8 DER); every type exactly once, any other refused.
  *
  * Only the enclave writes and reads this format. A wrong data key, a tampered byte or another
  * ARN all fail the tag check (UNSEAL_FAILED); a blob of the wrong shape is SEALED_MALFORMED.
@@ -15,13 +16,42 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { EnclaveError } from '../errors.ts';
+import { createPrivateKey } from 'node:crypto';
+import { parseDcCertificate } from '#verifier';
 import { privateFromRaw, rawPrivate, type IdentityKeys } from './keys.ts';
+
+const RECORDS = [1, 2, 3, 4];
+
+function chainRecord(chain: IdentityKeys['kdm']['chain']): Buffer {
+  const parts: Buffer[] = [Buffer.of(chain.length)];
+  for (const c of chain) {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(c.der.length);
+    parts.push(len, Buffer.from(c.der));
+  }
+  return Buffer.concat(parts);
+}
+
+function readChain(b: Buffer): IdentityKeys['kdm']['chain'] {
+  const n = b.readUInt8(0);
+  const out: IdentityKeys['kdm']['chain'] = [];
+  let at = 1;
+  for (let i = 0; i < n; i++) {
+    if (at + 2 > b.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated KDM chain in the sealed identity');
+    const len = b.readUInt16BE(at);
+    if (at + 2 + len > b.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated KDM chain in the sealed identity');
+    out.push(parseDcCertificate(new Uint8Array(b.subarray(at + 2, at + 2 + len))));
+    at += 2 + len;
+  }
+  if (n === 0 || at !== b.length) throw new EnclaveError('SEALED_MALFORMED', 'malformed KDM chain in the sealed identity');
+  return out;
+}
 
 const MAGIC = Buffer.from('KCID');
 const VERSION = 1;
 const NONCE = 12;
 const TAG = 16;
-export const MAX_SEALED_BYTES = 4096;
+export const MAX_SEALED_BYTES = 16 * 1024;
 
 function aad(keyArn: string): Buffer {
   return Buffer.from(`keycast.dev/enclave-identity-seal/v${VERSION}\n${keyArn}\n`, 'utf8');
@@ -38,9 +68,11 @@ export function sealIdentity(keys: IdentityKeys, dataKey: Uint8Array, keyArn: st
   if (dataKey.length !== 32) throw new RangeError('the data key must be 32 bytes');
   const x = rawPrivate(keys.hpke.privateKey);
   const e = rawPrivate(keys.receipts.privateKey);
+  const k = keys.kdm.privateKey.export({ format: 'der', type: 'pkcs8' });
   const r1 = record(1, x);
   const r2 = record(2, e);
-  const plain = Buffer.concat([r1, r2]);
+  const r4 = record(4, k);
+  const plain = Buffer.concat([r1, r2, record(3, chainRecord(keys.kdm.chain)), r4]);
   const nonce = randomBytes(NONCE);
   try {
     const c = createCipheriv('aes-256-gcm', dataKey, nonce);
@@ -48,7 +80,7 @@ export function sealIdentity(keys: IdentityKeys, dataKey: Uint8Array, keyArn: st
     const body = Buffer.concat([c.update(plain), c.final()]);
     return new Uint8Array(Buffer.concat([MAGIC, Buffer.of(VERSION), nonce, body, c.getAuthTag()]));
   } finally {
-    for (const b of [x, e, r1, r2, plain]) b.fill(0);
+    for (const b of [x, e, k, r1, r2, r4, plain]) b.fill(0);
   }
 }
 
@@ -75,16 +107,17 @@ export function unsealIdentity(sealed: Uint8Array, dataKey: Uint8Array, keyArn: 
       if (at + 3 > plain.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated record in the sealed identity');
       const type = plain.readUInt8(at);
       const len = plain.readUInt16BE(at + 1);
-      if (at + 3 + len > plain.length || raws.has(type) || (type !== 1 && type !== 2)) throw new EnclaveError('SEALED_MALFORMED', 'unexpected record in the sealed identity', { type });
+      if (at + 3 + len > plain.length || raws.has(type) || !RECORDS.includes(type)) throw new EnclaveError('SEALED_MALFORMED', 'unexpected record in the sealed identity', { type });
       raws.set(type, plain.subarray(at + 3, at + 3 + len));
       at += 3 + len;
     }
-    if (!raws.has(1) || !raws.has(2)) throw new EnclaveError('SEALED_MALFORMED', 'the sealed identity lacks a key');
+    if (RECORDS.some((t) => !raws.has(t))) throw new EnclaveError('SEALED_MALFORMED', 'the sealed identity lacks a key');
     try {
-      return { hpke: privateFromRaw('x25519', raws.get(1)!), receipts: privateFromRaw('ed25519', raws.get(2)!) };
+      const kdm = { chain: readChain(raws.get(3)!), privateKey: createPrivateKey({ key: raws.get(4)!, format: 'der', type: 'pkcs8' }) };
+      return { hpke: privateFromRaw('x25519', raws.get(1)!), receipts: privateFromRaw('ed25519', raws.get(2)!), kdm };
     } catch (e) {
-      if (e instanceof RangeError) throw new EnclaveError('SEALED_MALFORMED', 'a sealed key has the wrong length');
-      throw e;
+      if (e instanceof EnclaveError) throw e;
+      throw new EnclaveError('SEALED_MALFORMED', 'a sealed key or certificate does not parse');
     }
   } finally {
     plain.fill(0);

@@ -8,8 +8,10 @@
  *                                 200 { gate } when it opens the gate, 503 GATE_CLOSED (evidence.refusal:
  *                                 the verifier code) when refused, 409 BUNDLE_REPLAYED for an older tree
  *   POST /v1/identity             application/json { sealed?: b64, ciphertextBlob?: b64 } (both or neither) →
- *                                 200 { created, identity: { hpkeX25519, receiptsEd25519 } (b64),
+ *                                 200 { created, identity: { hpkeX25519, receiptsEd25519, kdmChainSha256 } (b64),
  *                                 stored?: { sealed, ciphertextBlob } (b64, first boot only) }
+ *   POST /v1/forward              application/json forward request → { requestDigest, receipt, outputs }
+ *                                 (runtime/forward-route.ts)
  *   GET  /v1/attestation?nonce=HEX  application/cbor: a fresh attestation document whose public_key
  *                                 is the HPKE key and user_data the identity binding (#verifier
  *                                 formatIdentityBinding); nonce 1..512 hex bytes, required
@@ -27,6 +29,8 @@ import type { Nsm } from '../nsm/types.ts';
 import type { IdentityKeeper, StoredIdentity } from '../identity/keeper.ts';
 import { MAX_SEALED_BYTES } from '../identity/seal.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
+import type { PublicIdentity } from '../identity/keys.ts';
+import { forwardRoute } from './forward-route.ts';
 
 export interface EnclaveAppDeps {
   gate: Gatekeeper;
@@ -53,7 +57,7 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
 
   const identityView = (): Record<string, unknown> => {
     const p = d.identity.publicKeys;
-    return p ? { ready: true, hpkeX25519: toBase64(p.hpkeX25519), receiptsEd25519: toBase64(p.receiptsEd25519) } : { ready: false };
+    return p ? { ready: true, ...identityJson(p) } : { ready: false };
   };
 
   app.get('/v1/status', async (_req, reply) => {
@@ -79,7 +83,7 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
     const stored: StoredIdentity | null = body.sealed === undefined ? null
       : { sealed: b64(body.sealed, 'sealed', MAX_SEALED_BYTES), ciphertextBlob: b64(body.ciphertextBlob, 'ciphertextBlob', 8192) };
     const r = await d.identity.establish(stored);
-    const identity = { hpkeX25519: toBase64(r.identity.hpkeX25519), receiptsEd25519: toBase64(r.identity.receiptsEd25519) };
+    const identity = identityJson(r.identity);
     return r.created
       ? { created: true, identity, stored: { sealed: toBase64(r.stored.sealed), ciphertextBlob: toBase64(r.stored.ciphertextBlob) } }
       : { created: false, identity };
@@ -97,7 +101,12 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
     return reply.type('application/cbor').send(Buffer.from(doc));
   });
 
+  forwardRoute(app, { gate: d.gate, identity: d.identity, pcr0: fromHexStrict(d.pcr0) });
   return app;
+}
+
+function identityJson(p: PublicIdentity): Record<string, string> {
+  return { hpkeX25519: toBase64(p.hpkeX25519), receiptsEd25519: toBase64(p.receiptsEd25519), kdmChainSha256: toBase64(p.kdmChainSha256) };
 }
 
 function fromHexStrict(s: string): Uint8Array {

@@ -77,6 +77,9 @@ test('opens on a good bundle; revocation shuts it at the next bundle; staleness 
   const rv = await e.app.inject(post(w.bundle(i, { fromSize: e.gate.state().heldSize! })));
   assert.equal(rv.statusCode, 503);
   assert.equal(rv.json().evidence.refusal, 'RELEASE_REVOKED');
+  // the scheduled re-check does not reopen the door with the bundle from before the revocation
+  assert.equal(e.gate.recheck().refusal?.code, 'RELEASE_REVOKED');
+  assert.equal(e.gate.isOpen, false);
   await e.stop();
 });
 

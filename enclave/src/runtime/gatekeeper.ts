@@ -7,8 +7,9 @@
  *  - A submitted bundle that is refused shuts the door (fail closed), except a bundle whose
  *    checkpoint is older than the held one: that is a replay, answered BUNDLE_REPLAYED and
  *    ignored, so an old bundle can neither reopen nor close it.
- *  - recheck() re-decides the held bundle at the current time, so a host that stops supplying
- *    newer proofs finds the door shut once the cosignatures go stale.
+ *  - recheck() re-decides the bundle that opened the door at the current time, so a host that
+ *    stops supplying newer proofs finds the door shut once the cosignatures go stale; a shut
+ *    door is not re-checked (an older bundle never undoes a newer refusal).
  *  - An inconsistent checkpoint (a split view of the log) latches the door shut for the life
  *    of the process: only a restart, with its own fresh checks, can reopen it.
  */
@@ -71,8 +72,13 @@ export class Gatekeeper {
     return this.state();
   }
 
-  /** Re-decides the held bundle at the current time. */
+  /**
+   * Re-decides the bundle that opened the door at the current time (it goes stale). Only an
+   * open door is re-checked: a shut one stays shut, with its reason, until a newer bundle passes
+   * — never reopened by the older bundle a revocation or a split view superseded.
+   */
   recheck(): GateState {
+    if (!this.isOpen) return this.state();
     const d = decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle: this.bundle, now: this.now(), held: null });
     this.apply(d, this.bundle);
     return this.state();

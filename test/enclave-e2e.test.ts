@@ -200,7 +200,7 @@ test('enclave + host + dev-kms + log on loopback: the whole boot story, and noth
   const rv = await fetch(`${log.url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: revocationBundle(pub, index, f.pcr0) });
   assert.equal(rv.status, 200, await rv.text());
   for (const x of [b, c]) {
-    const shut = await x.when('the gate to shut', (s) => s.code === 503, 5_000);
+    const shut = await x.when('the gate to shut on the revocation', (s) => s.code === 503 && s.body.enclave.gate.refusal?.code === 'RELEASE_REVOKED', 5_000);
     assert.equal(shut.body.enclave.gate.refusal?.code, 'RELEASE_REVOKED');
   }
   const att2 = await fetch(`${b.host.url}/v1/attestation?nonce=${'d4'.repeat(32)}`);

@@ -97,6 +97,21 @@ test('a replayed older bundle is 409 BUNDLE_REPLAYED and changes nothing', async
   await e.stop();
 });
 
+test('while open, an under-witnessed newer bundle is 409 BUNDLE_UNWITNESSED and the held one stands until stale', async () => {
+  const w = new GateWorld();
+  const i = w.publish(mine);
+  const { e, clock } = await boot(w);
+  assert.equal((await e.app.inject(post(w.bundle(i)))).statusCode, 200);
+  w.revoke(i);
+  const r = await e.app.inject(post(w.bundle(i, { witnesses: 1, fromSize: e.gate.state().heldSize! })));
+  assert.equal(r.statusCode, 409);
+  assert.equal(r.json().code, 'BUNDLE_UNWITNESSED');
+  assert.equal(e.gate.isOpen, true);
+  clock.now += 601;
+  assert.equal(e.gate.recheck().refusal?.code, 'CHECKPOINT_STALE', 'withholding the witnessed revocation buys no more than the age limit');
+  await e.stop();
+});
+
 test('an inconsistent newer checkpoint latches the door shut', async () => {
   const w = new GateWorld();
   const i = w.publish(mine);

@@ -10,6 +10,8 @@
  *  - recheck() re-decides the bundle that opened the door at the current time, so a host that
  *    stops supplying newer proofs finds the door shut once the cosignatures go stale; a shut
  *    door is not re-checked (an older bundle never undoes a newer refusal).
+ *  - While open, a bundle refused only for its witnessing (WITNESS_POLICY, CHECKPOINT_STALE) is
+ *    answered BUNDLE_UNWITNESSED and ignored: the held bundle stays until it goes stale.
  *  - An inconsistent checkpoint (a split view of the log) latches the door shut for the life
  *    of the process: only a restart, with its own fresh checks, can reopen it.
  */
@@ -68,7 +70,14 @@ export class Gatekeeper {
     if (this.held && size !== null && size < this.held.checkpoint.size) {
       throw new EnclaveError('BUNDLE_REPLAYED', `the bundle speaks for tree ${size}, older than the held tree ${this.held.checkpoint.size}`, { size, heldSize: this.held.checkpoint.size });
     }
-    this.apply(decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle, now: this.now(), held: this.held }), bundle);
+    const d = decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle, now: this.now(), held: this.held });
+    if (!d.open && this.isOpen && (d.code === 'WITNESS_POLICY' || d.code === 'CHECKPOINT_STALE')) {
+      // A newer checkpoint the witnesses have not cosigned (yet) proves nothing new. The bundle
+      // that opened the door stands until it goes stale itself — the same bound a host that
+      // withholds proofs already gets — so a log append does not shut every enclave meanwhile.
+      throw new EnclaveError('BUNDLE_UNWITNESSED', `the bundle is not witnessed enough to replace the held one (${d.code})`, { refusal: d.code, reason: d.message });
+    }
+    this.apply(d, bundle);
     return this.state();
   }
 

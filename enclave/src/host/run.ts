@@ -4,7 +4,7 @@
  * source, the artefact store and optionally the local KMS relay; runs a first refresh, then one
  * every --refresh seconds; serves the public API; prints "listening <url>"; stops on SIGTERM.
  */
-import { limitConnections, type ServerLimits } from '#verifier';
+import type { ServerLimits } from '#verifier';
 import { EnclaveClient } from './enclave-client.ts';
 import { Host } from './host.ts';
 import { LogProofSource } from './proof-source.ts';
@@ -33,7 +33,6 @@ export async function runHost(o: HostRunOptions): Promise<number> {
   const host = new Host({ enclave, source: new LogProofSource(o.logUrl), store, log: say });
   const app = buildHostApp({ host, enclave, logUrl: o.logUrl, storeWhere: store.where, store, log: say, ...(o.limits ? { limits: o.limits } : {}) });
   const address = await app.listen({ host: o.host, port: o.port });
-  limitConnections(app.server, o.limits);
   await host.refresh();
   host.schedule(o.refreshSeconds * 1000);
   process.stdout.write(`listening ${address}\n`);

@@ -1,13 +1,13 @@
 /**
  * The fastify instance both of this folder's servers start from: bounded bodies, the shared
- * server limits (#verifier SERVER_LIMITS: timeouts, requests per socket; the connection cap is
- * applied by the caller after listen with limitConnections), JSON accepted only
+ * server limits (#verifier SERVER_LIMITS: timeouts, requests per socket, and the connection cap
+ * once listening), JSON accepted only
  * as `application/json` and parsed strictly by the route, every error answered through the one
  * status table (errors.ts), unknown routes NOT_FOUND, and nothing logged but the method, route
  * and status (bodies never: they may carry sealed material).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { serverLimits, serverOptions, type ServerLimits } from '#verifier';
+import { limitConnections, serverLimits, serverOptions, type ServerLimits } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { toHttpError } from './errors.ts';
 
@@ -18,13 +18,15 @@ export interface AppLimits {
 }
 
 export function createApp(limits: AppLimits, log?: (line: string) => void): FastifyInstance {
+  const server = limits.server ?? serverLimits();
   const app = Fastify({
     logger: false,
     bodyLimit: limits.bodyLimit,
-    ...serverOptions(limits.server ?? serverLimits()),
+    ...serverOptions(server),
     return503OnClosing: true,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 128 },
   });
+  app.addHook('onListen', async () => limitConnections(app.server, server));
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setNotFoundHandler((req, reply) => {

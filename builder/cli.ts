@@ -11,7 +11,7 @@ const BUILD_FLAGS = {
   init: { type: 'string' }, nsm: { type: 'string' }, rootfs: { type: 'string' }, 'rootfs-type': { type: 'string' },
   cmdline: { type: 'string' }, 'cmdline-file': { type: 'string' }, arg: { type: 'string', multiple: true }, env: { type: 'string', multiple: true },
   arch: { type: 'string' }, format: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' },
-  'signing-certificate': { type: 'string' }, 'signing-key': { type: 'string' },
+  'signing-certificate': { type: 'string' }, 'signing-key': { type: 'string' }, 'enclave-config': { type: 'string' },
 } as const;
 
 const buildCmd: Command = {
@@ -33,6 +33,9 @@ Inputs:
   --nsm FILE               nsm.ko (omit for kernels with NSM built in)
   --rootfs PATH            a directory, a docker-save tarball or an OCI layout
   --rootfs-type T          dir | docker-save | oci (default dir)
+  --enclave-config FILE    the Keycast enclave's pinned configuration (log key and origin, witnesses,
+                           max checkpoint age, publisher keys, KMS key); checked, pinned in the lock
+                           and placed at /rootfs/etc/keycast/enclave.json, so it is part of PCR0/PCR2
   --cmdline STR | --cmdline-file FILE (trimmed, as nitro-cli does)
   --arg A (repeat)         the app's argv, written to /cmd
   --env K=V (repeat)       the app's environment, written to /env

@@ -2,11 +2,13 @@
  * `keycast demo` (npm run demo): the whole Keycast story on embedded defaults, on loopback,
  * with the real CLI and no network beyond 127.0.0.1:
  *
- *   build an EIF twice (byte-identical) → run a log (SQLite) and a witness → sign the release
- *   into a Sigstore bundle and publish it → stock @sigstore/verify accepts it → a simulated NSM
- *   (test PKI, PCRs from the build) attests → the attestation verifies and its PCR0 is proven
- *   logged, witnessed and fresh with the same verifier code an enclave runs at boot → a modified
- *   image is refused (not logged) and diff-eif says why → after revocation the release is refused.
+ *   run a log (SQLite), a witness and dev-kms → build an EIF twice (byte-identical) with the
+ *   enclave's pinned config inside → run the enclave (simulated NSM) and its host: the gate
+ *   answers 503 while the image is unlogged → sign the release into a Sigstore bundle and
+ *   publish it → stock @sigstore/verify accepts it → the gate opens and the enclave seals its
+ *   identity through KMS → a studio verifies the enclave's attestation (logged, witnessed,
+ *   fresh, keys bound) → a restart unseals the same keys → a modified image is refused and
+ *   diff-eif says why → after revocation the gate shuts and the studio refuses.
  *
  * The demo's "kernel", init and nsm.ko are deterministic filler bytes, not bootable binaries:
  * the image does not boot, but every byte is measured exactly as nitro-cli would.
@@ -16,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { cosignatureVerifierKey, generateNoteKey, noteVerifier, verifyTlogProof, fromBase64 } from '#verifier';
+import { cosignatureVerifierKey, generateNoteKey } from '#verifier';
 import type { Command } from './command.ts';
 import { freePort, keycast, keycastOk, startService, type Narrator, type Service } from './demo-steps.ts';
 import { demoChecks, type Check } from './demo-checks.ts';
@@ -41,9 +43,9 @@ function writeInputs(dir: string, variant: string): void {
   writeFileSync(join(dir, 'rootfs/app/projectors.json'), JSON.stringify({ allowed: ['projector-1', 'projector-2'] }) + '\n');
 }
 
-function buildArgs(inputs: string, out: string): string[] {
+function buildArgs(inputs: string, out: string, enclaveConfig: string): string[] {
   return ['build', '--kernel', join(inputs, 'bzImage'), '--init', join(inputs, 'init'), '--nsm', join(inputs, 'nsm.ko'),
-    '--rootfs', join(inputs, 'rootfs'), '--cmdline', 'reboot=k panic=30 pci=off nomodules console=ttyS0',
+    '--rootfs', join(inputs, 'rootfs'), '--enclave-config', enclaveConfig, '--cmdline', 'reboot=k panic=30 pci=off nomodules console=ttyS0',
     '--arg', '/usr/bin/node', '--arg', '/app/forwarder.js', '--env', 'NODE_ENV=production',
     '--name', 'demo-forwarder', '--version', '1.0.0', '--out', out, '--json'];
 }
@@ -67,26 +69,11 @@ export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
       say, p, services, writeInputs, buildArgs, ORIGIN, SOURCE,
       keycast: (a) => keycast(a, say), keycastOk: (a) => keycastOk(a, say),
       startService: (a) => startService(a, say), freePort,
-      gate: (lookup, logVkey, witnessVkey, pcr0) => gate(lookup, logVkey, witnessVkey, pcr0),
       otherWitnessVkey: cosignatureVerifierKey(generateNoteKey('absent-witness.demo.keycast.test').skey),
     });
   } finally {
     await Promise.all(services.map((s) => s.stop()));
   }
-}
-
-/**
- * The enclave's boot gate, as the enclave runs it: the log's answer for our PCR0 must carry a
- * c2sp.org/tlog-proof@v1 whose checkpoint is signed by the pinned log key, cosigned by the pinned
- * witness no more than 10 minutes ago, and includes the entry; and the entry must be active.
- */
-function gate(lookup: { status: string; entry: string; proof: string }, logVkey: string, witnessVkey: string, pcr0: string): string {
-  const r = verifyTlogProof(lookup.proof, {
-    leaf: fromBase64(lookup.entry), logVerifier: noteVerifier(logVkey), origin: ORIGIN,
-    witnessPolicy: { witnesses: [witnessVkey], threshold: 1, maxAgeSeconds: 600, now: Math.floor(Date.now() / 1000) },
-  });
-  if (lookup.status !== 'active') return `refuse: PCR0 ${pcr0.slice(0, 16)}… is ${lookup.status}`;
-  return `serve: PCR0 ${pcr0.slice(0, 16)}… is entry ${r.index} of a ${r.checkpoint.size}-entry tree, cosigned by ${r.cosigners.map((c) => c.name).join(', ')}`;
 }
 
 export const commands: Command[] = [{

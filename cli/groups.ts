@@ -24,19 +24,26 @@ group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import(
   ['release attest-rebuild', 'deprecated name of keycast endorse'],
   ['endorse', 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"'],
 ]);
-group(['verify', 'monitor'], () => import('../verifier/cli.ts'), [
+group(['verify', 'monitor', 'rules', 'seal', 'kdm', 'receipt'], () => import('../verifier/cli.ts'), [
   ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
   ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
   ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
   ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
+  ['rules sign', 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key'],
+  ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key"],
+  ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
+  ['receipt verify', "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion"],
 ]);
-group(['nsm', 'dev-kms', 'kms-policy'], () => import('../enclave/cli.ts'), [
+group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('../enclave/cli.ts'), [
   ['nsm describe', 'Describe the NSM and every PCR (device or simulator)'],
   ['nsm attest', 'Get a signed attestation document from the NSM (device or simulator)'],
   ['nsm test-pki init', 'Create a simulator test PKI (AWS-shaped P-384 chain under a NEW, untrusted test root)'],
   ['nsm test-pki renew', 'Reissue the test PKI intermediates (same root) so they are valid from now'],
   ['dev-kms', 'A local KMS speaking the real KMS JSON 1.1 protocol, enforcing RecipientAttestation policies'],
   ['kms-policy', 'Print a KMS key policy that lets only the logged, active releases decrypt (read through the verified log)'],
+  ['enclave run', 'Run the enclave service: fail-closed boot gate, KMS-sealed identity, the enclave API'],
+  ['host run', 'Run the parent-instance host: proofs from the log, sealed-artefact store, public API'],
+  ['dev certs', 'generate realistic ST 430-2 projector chains (maker root → SM CA → SM leaves) for tests and demos'],
   ['kms-policy check', 'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition'],
 ]);
 group(['demo'], () => import('./demo.ts'), [

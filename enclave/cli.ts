@@ -1,12 +1,20 @@
 /**
  * `keycast nsm …`: talk to the Nitro Security Module (real /dev/nsm or the simulator) and
- * manage the simulator's test PKI. Commands match cli/command.ts structurally.
+ * manage the simulator's test PKI; `keycast dev certs` makes projector test PKIs. Commands match
+ * cli/command.ts structurally.
  */
-import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { parseFlags, usageError as usage, type Command } from '#cli-kit';
-import { secretFileModeProblem } from '#verifier';
+import { hostPort, parseFlags, usageError as usage, type Command } from '#cli-kit';
+import { certificatePem, certificateThumbprint, secretFileModeProblem } from '#verifier';
+import { ENCLAVE_CONFIG_PATH, SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags, type EnclaveConfig, type ServerLimits } from '#verifier';
 import { EnclaveError } from './src/errors.ts';
+import { createProjectorPki } from './src/forward/pki.ts';
+import { AwsKmsPort } from './src/kms/aws.ts';
+import type { KmsPort } from './src/kms/port.ts';
+import { runEnclave } from './src/runtime/run.ts';
+import { runHost } from './src/host/run.ts';
 import { openDeviceNsm } from './src/nsm/device.ts';
 import { SimulatedNsm } from './src/nsm/simulator.ts';
 import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
@@ -172,4 +180,143 @@ const pkiRenew: Command = {
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands];
+function seconds(v: unknown, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,5}$/.test(v)) throw usage(`--${flag} must be a positive number of seconds`);
+  return Number(v);
+}
+
+function limitsFrom(v: Record<string, unknown>): ServerLimits {
+  try {
+    return serverLimitsFromFlags(v);
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+}
+
+const enclaveRun: Command = {
+  path: ['enclave', 'run'],
+  summary: 'Run the enclave service: fail-closed boot gate, KMS-sealed identity, the enclave API',
+  help: `Usage: keycast enclave run --nsm device|sim [--pki FILE --pcrs FILE] [--config FILE] --listen HOST:PORT [--recheck S]
+
+Runs inside the enclave. Reads its own PCRs from the NSM and its pinned configuration from its own
+image, then answers every request 503 GATE_CLOSED (with the refusal's code and reason) until the
+host brings a proof bundle that passes the gate; KMS is never called before. Re-checks every
+--recheck seconds and shuts the door when the proof goes stale, the release is revoked or the log
+shows an inconsistent checkpoint. Prints "listening <url>" once ready.
+
+  --nsm device|sim   the NSM: /dev/nsm (default), or the simulator (needs --pki and --pcrs)
+  --device PATH      the NSM device (default /dev/nsm)
+  --pki FILE         simulator: test PKI JSON with the instance key
+  --pcrs FILE        simulator: the image's measurements JSON (keycast build writes it)
+  --config FILE      the pinned configuration (default /${ENCLAVE_CONFIG_PATH}, where keycast build
+                     --enclave-config puts it)
+  --listen HOST:PORT where the host reaches the API (on AWS: socat VSOCK-LISTEN forwards here)
+  --recheck S        re-check period in seconds (default 30)
+  --kms-endpoint URL KMS endpoint (e.g. keycast dev-kms, or the host's KMS relay); default the
+                     region's KMS (region and key from the pinned config); credentials from the
+                     AWS SDK's default chain
+  --kms-bridge HOST:PORT  dial every KMS connection here (the in-enclave end of the socat →
+                     vsock-proxy bridge), keeping TLS and SNI for the real KMS host
+${SERVER_LIMIT_FLAGS_HELP}`,
+  async run(args) {
+    const v = parse(args, { nsm: { type: 'string' }, device: { type: 'string' }, pki: { type: 'string' }, pcrs: { type: 'string' }, config: { type: 'string' }, listen: { type: 'string' }, recheck: { type: 'string' }, 'kms-endpoint': { type: 'string' }, 'kms-bridge': { type: 'string' }, ...serverLimitFlagOptions() });
+    const endpoint = typeof v['kms-endpoint'] === 'string' ? v['kms-endpoint'] : undefined;
+    if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) throw usage('--kms-endpoint must be an http(s) URL');
+    const bridge = typeof v['kms-bridge'] === 'string' ? hostPort(v['kms-bridge'], 'kms-bridge') : undefined;
+    const mode = v.nsm ?? 'device';
+    if (mode !== 'device' && mode !== 'sim') throw usage('--nsm must be device or sim');
+    if (typeof v.listen !== 'string') throw usage('--listen HOST:PORT is required');
+    const { host, port } = hostPort(v.listen);
+    const limits = limitsFrom(v);
+    const nsm = await backend({ ...v, sim: mode === 'sim' });
+    const kms = (c: EnclaveConfig): KmsPort => new AwsKmsPort({ region: c.kms.region, ...(endpoint ? { endpoint } : {}), ...(bridge ? { bridge } : {}) });
+    return runEnclave({ nsm, kms, configPath: typeof v.config === 'string' ? v.config : `/${ENCLAVE_CONFIG_PATH}`, host, port, recheckSeconds: seconds(v.recheck, 'recheck', 30), limits });
+  },
+};
+
+const hostRun: Command = {
+  path: ['host', 'run'],
+  summary: 'Run the parent-instance host: proofs from the log, sealed-artefact store, public API',
+  help: `Usage: keycast host run --enclave HOST:PORT|URL --log URL --listen HOST:PORT [--store DIR|s3://bucket/prefix] [--refresh S] [--kms-listen HOST:PORT --kms-target HOST:PORT]
+
+Runs on the parent instance. Every --refresh seconds: asks the enclave which PCR0 it measures and
+which tree it holds, fetches the newest proof bundle for it from the log (lookup, the log's signed
+status at the proven tree size, a consistency proof from the held tree) and hands it to the
+enclave's gate; once the gate is open, passes the stored sealed identity back (or stores the one
+a first boot hands out). Serves GET /v1/status and GET /v1/attestation?nonce=HEX. Prints
+"listening <url>" once ready.
+
+  --enclave ADDR     the enclave API (HOST:PORT or http URL; on AWS the socat VSOCK-CONNECT bridge)
+  --log URL          the Keycast log
+  --listen HOST:PORT the public API
+  --store DIR|s3://bucket/prefix   where sealed artefacts go (default ./keycast-host-store)
+  --s3-endpoint URL, --s3-region R  for an S3 store (credentials from the usual AWS chain)
+  --refresh S        seconds between proof refreshes (default 30)
+  --kms-listen HOST:PORT --kms-target HOST:PORT   relay TCP to KMS (dev-kms locally; vsock-proxy on AWS)
+${SERVER_LIMIT_FLAGS_HELP}`,
+  async run(args) {
+    const v = parse(args, {
+      enclave: { type: 'string' }, log: { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' },
+      refresh: { type: 'string' }, 'kms-listen': { type: 'string' }, 'kms-target': { type: 'string' }, ...serverLimitFlagOptions(),
+    });
+    for (const f of ['enclave', 'log', 'listen']) if (typeof v[f] !== 'string') throw usage(`--${f} is required`);
+    const enclave = v.enclave as string;
+    const enclaveUrl = /^https?:\/\//.test(enclave) ? enclave : (() => { const a = hostPort(enclave, 'enclave'); return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`; })();
+    if (!/^https?:\/\//.test(v.log as string)) throw usage('--log must be an http(s) URL');
+    const { host, port } = hostPort(v.listen as string);
+    if ((v['kms-listen'] === undefined) !== (v['kms-target'] === undefined)) throw usage('--kms-listen and --kms-target go together');
+    const s3: Record<string, unknown> = {};
+    if (typeof v['s3-endpoint'] === 'string') Object.assign(s3, { endpoint: v['s3-endpoint'], forcePathStyle: true });
+    if (typeof v['s3-region'] === 'string') s3.region = v['s3-region'];
+    return runHost({
+      enclaveUrl, logUrl: v.log as string, host, port, store: typeof v.store === 'string' ? v.store : 'keycast-host-store', s3,
+      refreshSeconds: seconds(v.refresh, 'refresh', 30), limits: limitsFrom(v),
+      ...(typeof v['kms-listen'] === 'string' ? { kmsRelay: { listen: hostPort(v['kms-listen'], 'kms-listen'), target: hostPort(v['kms-target'] as string, 'kms-target') } } : {}),
+    });
+  },
+};
+
+
+const devCerts: Command = {
+  path: ['dev', 'certs'],
+  summary: 'generate realistic ST 430-2 projector chains (maker root → SM CA → SM leaves) for tests and demos',
+  help: `keycast dev certs --projectors N --out DIR [--maker NAME] [--days D] [--key-pool K] [--json]
+
+Writes a manufacturer PKI shaped like real D-cinema Security Manager chains (SMPTE ST 430-2:
+RSA-2048/65537, sha256WithRSAEncryption, O/OU/CN/dnQualifier names, CN roles "LE SPB MD SM"):
+  DIR/maker-root.pem, DIR/maker-ca.pem
+  DIR/projectors/NNNNNN.pem (SM leaf certificate) and NNNNNN.key (its private key, PKCS#8)
+  DIR/recipients.json  {"roots":[<root DER base64>],"thumbprints":[…]} for forwarding rules
+FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
+  --maker NAME     manufacturer name (default ACME-CINEMA; PrintableString characters)
+  --days D         leaf validity in days (default 1825)
+  --key-pool K     reuse K RSA keys across the leaves (each leaf keeps its own certificate);
+                   generating thousands of RSA keys takes minutes`,
+  async run(args) {
+    const v = parse(args, { projectors: { type: 'string' }, out: { type: 'string' }, maker: { type: 'string' }, days: { type: 'string' }, 'key-pool': { type: 'string' }, json: { type: 'boolean' } });
+    const int = (name: string, x: unknown, max: number) => {
+      if (typeof x !== 'string' || !/^\d+$/.test(x) || Number(x) < 1 || Number(x) > max) throw usage(`--${name} must be a whole number 1..${max}`);
+      return Number(x);
+    };
+    const count = int('projectors', v.projectors, 1_000_000);
+    if (typeof v.out !== 'string') throw usage('--out is required');
+    const pki = createProjectorPki({ count, maker: typeof v.maker === 'string' ? v.maker : undefined, days: v.days === undefined ? undefined : int('days', v.days, 3650), keyPool: v['key-pool'] === undefined ? undefined : int('key-pool', v['key-pool'], 1_000_000) });
+    mkdirSync(join(v.out, 'projectors'), { recursive: true });
+    writeFileSync(join(v.out, 'maker-root.pem'), certificatePem(pki.root.der));
+    writeFileSync(join(v.out, 'maker-ca.pem'), certificatePem(pki.intermediate.der));
+    const thumbprints: string[] = [];
+    for (const [i, p] of pki.projectors.entries()) {
+      const n = String(i + 1).padStart(6, '0');
+      writeFileSync(join(v.out, 'projectors', `${n}.pem`), certificatePem(p.certificate.der));
+      writeFileSync(join(v.out, 'projectors', `${n}.key`), p.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      thumbprints.push(certificateThumbprint(p.certificate));
+    }
+    writeFileSync(join(v.out, 'recipients.json'), JSON.stringify({ roots: [Buffer.from(pki.root.der).toString('base64')], thumbprints }, null, 2));
+    if (v.json) console.log(JSON.stringify({ out: v.out, projectors: count, root: pki.root.subject }));
+    else console.log(`${count} projector certificate(s) under ${pki.root.subject} → ${v.out}`);
+    return 0;
+  },
+};
+
+export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands, enclaveRun, hostRun, devCerts];

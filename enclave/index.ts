@@ -52,3 +52,27 @@ export { checkKmsKeyPolicy } from './src/kms/policy-check.ts';
 export type { PolicyFinding } from './src/kms/policy-check.ts';
 export { activeReleases } from './src/kms/active-releases.ts';
 export type { ActiveReleases } from './src/kms/active-releases.ts';
+// the enclave runtime: boot sequence, gate keeper, identity, HTTP API
+export { bootEnclave, readPcrs, MEASURED_PCRS } from './src/runtime/boot.ts';
+export type { BootOptions, BootedEnclave } from './src/runtime/boot.ts';
+export { Gatekeeper } from './src/runtime/gatekeeper.ts';
+export type { GateState, GatekeeperOptions } from './src/runtime/gatekeeper.ts';
+export { buildEnclaveApp } from './src/runtime/server.ts';
+export { IdentityKeeper } from './src/identity/keeper.ts';
+export type { StoredIdentity, Established } from './src/identity/keeper.ts';
+export { generateIdentity, publicIdentity } from './src/identity/keys.ts';
+export type { IdentityKeys, PublicIdentity } from './src/identity/keys.ts';
+export { sealIdentity, unsealIdentity, MAX_SEALED_BYTES } from './src/identity/seal.ts';
+export { ENCLAVE_HTTP_STATUS, toHttpError } from './src/http/errors.ts';
+// forwarding: ST 430-2 signer chain (first boot) and projector test PKIs
+export { rsa2048, createSignerChain, exportSignerChain, importSignerChain, createProjectorPki } from './src/forward/pki.ts';
+export type { SignerChain, SignerChainOptions, SignerChainJson, ProjectorPki, ProjectorPkiOptions } from './src/forward/pki.ts';
+// forwarding core: open and check a forward request, then deliver KDMs (or raw ciphertexts) and sign the receipt
+export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, validateForwardRequest, forwardRequestDigest, openForwardRequest } from './src/forward/request.ts';
+export type { ForwardRequest, ForwardFormat, OpenContext, OpenedForward } from './src/forward/request.ts';
+export { MAX_CERTIFICATE_TEXT, checkRecipients, rulesRoots } from './src/forward/recipients.ts';
+export type { Recipient } from './src/forward/recipients.ts';
+export { MemoryReplayGuard } from './src/forward/replay.ts';
+export type { ReplayGuard } from './src/forward/replay.ts';
+export { kdmTime, deliver, checkSignerValidity, forwardRange, receiptFor, signForwardReceipt, forward, wipe } from './src/forward/engine.ts';
+export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';

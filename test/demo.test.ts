@@ -1,7 +1,8 @@
 /**
  * End to end: `keycast demo --json` runs the whole story through the real CLI (build twice,
  * log + witness, sign/publish/verify with stock @sigstore/verify, simulated NSM attestation,
- * the enclave gate, a modified image refused, revocation refused) and every check must pass.
+ * the enclave and its host: 503 until logged, gate open and identity sealed through dev-kms, the
+ * same keys after a restart, a modified image refused, revocation shuts the gate) and every check must pass.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ test('npm run demo: every step of the story passes its check', { timeout: 240_00
   assert.equal(out.ok, true);
   const names = out.checks.map((c) => c.name);
   for (const must of ['reproducible', 'published + sigstore', 'test root not trusted by default', 'studio verifies', 'unwitnessed refused', 'gate serves',
-    'diff-eif explains', 'unlogged refused', 'gate refuses unlogged', 'revoked refused', 'gate refuses revoked']) {
+    'identity sealed', 'restart same keys', 'diff-eif explains', 'unlogged refused', 'gate refuses unlogged', 'modified enclave refuses', 'revoked refused', 'gate refuses revoked']) {
     assert.ok(names.includes(must), `missing check ${must}`);
   }
   assert.deepEqual(out.checks.filter((c) => !c.ok), []);

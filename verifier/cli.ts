@@ -7,6 +7,7 @@
  *   keycast verify attestation DOC [--at TIME|document] [--expect-pcr N=HEX ...] [--expect-pcr0 HEX]
  *       [--allow-debug] [--trust-root FILE ...] [--nonce HEX] [--user-data HEX] [--max-age SECONDS]
  *       [--log URL --log-key VKEY] [--json]
+ *   keycast rules sign | seal | kdm inspect | receipt verify   (studio tools, verifier/cli/forward.ts)
  */
 import { parseArgs } from 'node:util';
 import {
@@ -19,6 +20,7 @@ import { studioCommands } from './cli/commands.ts';
 import { logSetup } from './cli/log.ts';
 import { currentCheckpoint, requireConsistent } from './cli/memory.ts';
 import type { Values } from './cli/flags.ts';
+import { commands as forwardCommands } from './cli/forward.ts';
 
 export { readUserFile };
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
@@ -185,4 +187,4 @@ reported on stderr first); 6 when a file cannot be read.`,
   },
 };
 
-export const commands: Command[] = [attestation, ...studioCommands];
+export const commands: Command[] = [attestation, ...studioCommands, ...forwardCommands];

@@ -102,11 +102,20 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
+// the enclave's boot gate: pinned configuration, the host's proof bundle, the pure decision
+export { ENCLAVE_CONFIG_PATH, MAX_ENCLAVE_CONFIG_BYTES, parseEnclaveConfig, formatEnclaveConfig, configPublishers } from './src/gate/config.ts';
+export type { EnclaveConfig } from './src/gate/config.ts';
+export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './src/gate/bundle.ts';
+export type { ProofBundle } from './src/gate/bundle.ts';
+export { decideGate } from './src/gate/decide.ts';
+export type { GateInput, GateDecision, GateOpen, GateRefusal, HeldCheckpoint } from './src/gate/decide.ts';
 // CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient): the one profile KMS writes
 export { MAX_CMS_BYTES, RSA_MODULUS_BITS as CMS_RSA_MODULUS_BITS } from './src/cms/profile.ts';
 export { sealForRecipient, recipientKey } from './src/cms/seal.ts';
 export { openForRecipient, parseRecipientEnvelope } from './src/cms/open.ts';
 export type { RecipientEnvelope } from './src/cms/open.ts';
+export { IDENTITY_BINDING_HEADER, formatIdentityBinding, parseIdentityBinding } from './src/gate/identity.ts';
+export type { IdentityBinding } from './src/gate/identity.ts';
 // Limits every Keycast HTTP server runs with (pure options; the servers apply them).
 export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
 export type { ServerLimits } from './src/server-limits.ts';
@@ -117,3 +126,27 @@ export { LogClient } from './src/client/log-client.ts';
 export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
 export { readCapped } from './src/client/transport.ts';
 export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';
+// forwarding (content keys → projectors): signed rules, HPKE-sealed content keys, receipts with delivery proofs
+export { RULES_TYPE, RULES_PAYLOAD_TYPE, MAX_RULES_BYTES, UUID_URN, KDM_TIME, validateRules, formatRules, parseRules, signRules, openRules, checkRulesTime, keyFingerprint, parseInstant } from './src/forward/rules.ts';
+export type { ForwardRules, OpenedRules } from './src/forward/rules.ts';
+export { signEnvelope, openEnvelope } from './src/forward/envelope.ts';
+export type { SignedEnvelope } from './src/forward/envelope.ts';
+export { SEALED_TYPE, MAX_SEALED_BYTES, MAX_CONTENT_KEYS, KEY_TYPES, hpkeSuite, generateHpkeKeyPair, deriveHpkeKeyPair, sealContentKeys, parseSealedKeys, openSealedKeys } from './src/forward/sealed-keys.ts';
+export type { ContentKey, FilmKeys, KeyType, SealedHeader } from './src/forward/sealed-keys.ts';
+export { RECEIPT_TYPE, RECEIPT_PAYLOAD_TYPE, OUTPUT_FORMATS, deliveryLeaf, DeliveryTree, signReceipt, openReceipt, parseDeliveryProof, checkDelivery } from './src/forward/receipt.ts';
+export type { Receipt, DeliveryProof, OutputFormat } from './src/forward/receipt.ts';
+// D-cinema (ST 430-2) certificates and SMPTE ST 430-1 KDMs
+export { OID_RSA, OID_SHA256_RSA, MAX_DC_CERTIFICATE_BYTES, parseDcCertificate, rfc2253, nameValue, publicKeyThumbprint, certificateThumbprint, pemCertificates, certificatePem } from './src/kdm/certificate.ts';
+export type { DcCertificate, NameAttribute } from './src/kdm/certificate.ts';
+export { cnRoles, checkDcProfile, verifyDcChain } from './src/kdm/profile.ts';
+export type { DcRole, DcChainOptions } from './src/kdm/profile.ts';
+export { buildDcCertificate } from './src/kdm/certificate-build.ts';
+export type { DcCertificateInput } from './src/kdm/certificate-build.ts';
+export { KEY_BLOCK_BYTES, KEY_BLOCK_STRUCTURE_ID, uuidBytes, uuidUrn, encodeKeyBlock, decodeKeyBlock, encryptKeyBlock, decryptKeyBlock } from './src/kdm/block.ts';
+export type { KeyBlock } from './src/kdm/block.ts';
+export { NS_ETM, NS_KDM, NS_DS, NS_ENC, KDM_MESSAGE_TYPE, ASSUME_TRUST_THUMBPRINT, xmlText, kdmSigner, buildKdm } from './src/kdm/write.ts';
+export type { KdmContentKey, KdmSigner, KdmInput } from './src/kdm/write.ts';
+export { MAX_KDM_BYTES, parseKdm, verifyKdmSignature, checkKdmSignerChain, checkKdmRecipient, decryptKdm } from './src/kdm/read.ts';
+export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';
+export { ENCLAVE_KEYS_BYTES, formatEnclaveKeys, enclaveKeysFromAttestation } from './src/forward/enclave-keys.ts';
+export type { EnclaveKeys } from './src/forward/enclave-keys.ts';

@@ -41,6 +41,7 @@ async function lockFromFlags(v: Record<string, unknown>, outDir: string, usage: 
       init: { path: rel(need('init')), sha256: none },
       ...(opt(v, 'nsm') ? { nsm: { path: rel(opt(v, 'nsm')!), sha256: none } } : {}),
       rootfs: { path: rel(need('rootfs')), sha256: none, type },
+      ...(opt(v, 'enclave-config') ? { enclaveConfig: { path: rel(opt(v, 'enclave-config')!), sha256: none } } : {}),
     },
     cmdline, argv: (v.arg as string[] | undefined) ?? [], env: (v.env as string[] | undefined) ?? [],
     image: { name: opt(v, 'name') ?? 'enclave', version: opt(v, 'version') ?? '1.0' },
@@ -59,6 +60,7 @@ async function lockWithOverrides(v: Record<string, unknown>, usage: Usage): Prom
   if (over('init')) i.init.path = over('init')!;
   if (over('rootfs')) i.rootfs.path = over('rootfs')!;
   if (over('nsm')) { if (!i.nsm) throw usage('--nsm overrides a path, but the lock pins no nsm'); i.nsm.path = over('nsm')!; }
+  if (over('enclave-config')) { if (!i.enclaveConfig) throw usage('--enclave-config overrides a path, but the lock pins no enclaveConfig'); i.enclaveConfig.path = over('enclave-config')!; }
   if (over('kernel-config')) { if (!i.kernelConfig) throw usage('the lock pins no kernelConfig'); i.kernelConfig.path = over('kernel-config')!; }
   for (const k of ['cmdline', 'cmdline-file', 'arg', 'env', 'arch', 'format', 'name', 'version', 'rootfs-type']) {
     if (v[k] !== undefined) throw usage(`--${k} cannot change a locked build; edit the lock instead`);

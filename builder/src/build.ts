@@ -10,13 +10,14 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash, sign as cryptoSign } from 'node:crypto';
 import { join } from 'node:path';
-import { FIXED_BUILD_TIME, encodeMetadata, type EifSigning } from '#verifier';
+import { ENCLAVE_CONFIG_PATH, compareUtf8, FIXED_BUILD_TIME, encodeMetadata, isVerifierError, parseEnclaveConfig, type EifSigning } from '#verifier';
 import { BuilderError } from './errors.ts';
 import { checkDigest, fileSha256, kernelIdentity, resolveInput } from './inputs.ts';
 import { formatLock, type BuildLock } from './lock.ts';
 import { streamCpio } from './cpio-stream.ts';
 import { bootstrapMembers, customerMembers } from './ramdisk.ts';
 import { loadRootfs } from './rootfs/load.ts';
+import type { RootfsEntry } from './rootfs/tree.ts';
 import { treeDigest } from './tree-digest.ts';
 import { MemorySink } from './sink.ts';
 import { writeEifStreaming } from './eif-stream.ts';
@@ -71,8 +72,10 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const config = l.inputs.kernelConfig ? await pin('kernelConfig', o, l.inputs.kernelConfig) : undefined;
   const ident = config ? kernelIdentity(await readFile(config.path, 'utf8')) : { os: 'OS', kernel: 'kernel' };
   await mkdir(o.outDir, { recursive: true });
+  const enclaveConfig = l.inputs.enclaveConfig ? await pinEnclaveConfig(o, l.inputs.enclaveConfig) : undefined;
   const rootfs = await loadRootfs(resolveInput(o.lockDir, l.inputs.rootfs.path), l.inputs.rootfs.type, o.outDir, say);
   try {
+    const tree = enclaveConfig ? withEnclaveConfig(rootfs.tree, enclaveConfig) : rootfs.tree;
     say(`rootfs: ${rootfs.tree.length} entries`);
     const boot = new MemorySink();
     await streamCpio(boot, bootstrapMembers({ init: init.path, initSize: init.size, ...(nsm ? { nsm: nsm.path, nsmSize: nsm.size } : {}) }), l.format);
@@ -87,7 +90,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     const res = await writeEifStreaming(eifPath, {
       arch: l.arch, kernelPath: kernel.path, kernelSize: kernel.size, cmdline: new Uint8Array(Buffer.from(l.cmdline, 'utf8')), metadata, ramdisk0: boot.bytes(),
       writeRamdisk1: async (sink) => {
-        await streamCpio(sink, customerMembers(rootfs.tree, l.argv, l.env, l.format), l.format, (n) => {
+        await streamCpio(sink, customerMembers(tree, l.argv, l.env, l.format), l.format, (n) => {
           if (n - last >= 64 << 20) { last = n; say(`customer ramdisk: ${Math.round(n / (1 << 20))} MiB`); }
         });
       },
@@ -99,8 +102,13 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       await rm(eifPath, { force: true });
       checkDigest('rootfs', l.inputs.rootfs.path, l.inputs.rootfs.sha256, rootfsSha);
     }
+    if (enclaveConfig && digests.get(`rootfs/${ENCLAVE_CONFIG_PATH}`) !== enclaveConfig.sha256) {
+      await rm(eifPath, { force: true });
+      checkDigest('enclaveConfig', l.inputs.enclaveConfig!.path, enclaveConfig.sha256, digests.get(`rootfs/${ENCLAVE_CONFIG_PATH}`) ?? 'changed while building');
+    }
     const used: BuildLock = { ...l, inputs: { ...l.inputs, kernel: { ...l.inputs.kernel, sha256: kernel.sha256 }, init: { ...l.inputs.init, sha256: init.sha256 }, rootfs: { ...l.inputs.rootfs, sha256: rootfsSha } } };
     if (nsm && l.inputs.nsm) used.inputs.nsm = { ...l.inputs.nsm, sha256: nsm.sha256 };
+    if (enclaveConfig && l.inputs.enclaveConfig) used.inputs.enclaveConfig = { ...l.inputs.enclaveConfig, sha256: enclaveConfig.sha256 };
     if (config && l.inputs.kernelConfig) used.inputs.kernelConfig = { ...l.inputs.kernelConfig, sha256: config.sha256 };
     const lockText = formatLock(used);
     const result: BuildResult = { eifPath, sha256: res.sha256, size: res.length, ...res.pcrs, lock: used, lockSha256: createHash('sha256').update(lockText).digest('hex') };
@@ -110,6 +118,39 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   } finally {
     await rootfs.cleanup();
   }
+}
+
+/** The enclave's pinned configuration: pinned like any input and refused unless it parses. */
+async function pinEnclaveConfig(o: BuildOptions, f: { path: string; sha256: string }): Promise<{ path: string; size: number; sha256: string }> {
+  const p = await pin('enclaveConfig', o, f);
+  try {
+    parseEnclaveConfig(await readFile(p.path));
+  } catch (e) {
+    if (!isVerifierError(e)) throw e;
+    throw new BuilderError('INPUT_UNREADABLE', `the enclave config ${f.path} is not a valid Keycast enclave config: ${e.message}`, { input: 'enclaveConfig', path: f.path, code: e.code });
+  }
+  return p;
+}
+
+/**
+ * The rootfs tree with the enclave config at ENCLAVE_CONFIG_PATH (and its parent directories
+ * when missing), in byte order. A rootfs that already has a file there is refused: the image
+ * must hold exactly the pinned config.
+ */
+function withEnclaveConfig(tree: readonly RootfsEntry[], f: { path: string; size: number }): RootfsEntry[] {
+  if (tree.some((e) => e.name === ENCLAVE_CONFIG_PATH)) {
+    throw new BuilderError('ROOTFS_MALFORMED', `the rootfs already has ${ENCLAVE_CONFIG_PATH}; pass the config with --enclave-config only`, { path: ENCLAVE_CONFIG_PATH });
+  }
+  const parts = ENCLAVE_CONFIG_PATH.split('/');
+  const out = [...tree];
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join('/');
+    const have = out.find((e) => e.name === dir);
+    if (have && have.type !== 'dir') throw new BuilderError('ROOTFS_MALFORMED', `the rootfs has ${dir} as a ${have.type}, where the enclave config needs a directory`, { path: dir });
+    if (!have) out.push({ name: dir, type: 'dir', perm: 0o755, size: 0 });
+  }
+  out.push({ name: ENCLAVE_CONFIG_PATH, type: 'file', perm: 0o644, size: f.size, source: f.path });
+  return out.sort((a, b) => compareUtf8(a.name, b.name));
 }
 
 function groupDigest(e: { name: string; linkGroup?: string }, tree: readonly { name: string; linkGroup?: string }[], d: Map<string, string>): string | undefined {

@@ -24,7 +24,7 @@ export interface BuildLock {
   version: 1;
   arch: 'x86_64' | 'aarch64';
   format: 'linuxkit' | 'canonical';
-  inputs: { kernel: PinnedFile; kernelConfig?: PinnedFile; init: PinnedFile; nsm?: PinnedFile; rootfs: PinnedRootfs };
+  inputs: { kernel: PinnedFile; kernelConfig?: PinnedFile; init: PinnedFile; nsm?: PinnedFile; rootfs: PinnedRootfs; enclaveConfig?: PinnedFile };
   cmdline: string;
   argv: string[];
   env: string[];
@@ -72,7 +72,7 @@ export function parseLock(text: string): BuildLock {
   if (o.version !== 1) bad('unsupported lock version (want 1)', 'version');
   if (o.arch !== 'x86_64' && o.arch !== 'aarch64') bad('arch must be x86_64 or aarch64', 'arch');
   if (o.format !== 'linuxkit' && o.format !== 'canonical') bad('format must be linuxkit or canonical', 'format');
-  const i = obj(o.inputs, 'inputs', ['kernel', 'init', 'rootfs'], ['kernelConfig', 'nsm']);
+  const i = obj(o.inputs, 'inputs', ['kernel', 'init', 'rootfs'], ['kernelConfig', 'nsm', 'enclaveConfig']);
   const r = obj(i.rootfs, 'inputs.rootfs', ['path', 'sha256', 'type']);
   if (r.type !== 'dir' && r.type !== 'docker-save' && r.type !== 'oci') bad('inputs.rootfs.type must be dir, docker-save or oci', 'inputs.rootfs.type');
   const img = obj(o.image, 'image', ['name', 'version']);
@@ -86,6 +86,7 @@ export function parseLock(text: string): BuildLock {
   };
   if (i.kernelConfig !== undefined) lock.inputs.kernelConfig = pinned(i.kernelConfig, 'inputs.kernelConfig');
   if (i.nsm !== undefined) lock.inputs.nsm = pinned(i.nsm, 'inputs.nsm');
+  if (i.enclaveConfig !== undefined) lock.inputs.enclaveConfig = pinned(i.enclaveConfig, 'inputs.enclaveConfig');
   if (o.customMetadata !== undefined) lock.customMetadata = o.customMetadata as Record<string, unknown>;
   return lock;
 }

@@ -33,6 +33,24 @@ export const ENCLAVE_ERROR_CODES = [
   'KMS_DENIED',
   'KMS_UNAVAILABLE',
   'KMS_INVALID_CIPHERTEXT',
+  // the boot gate and the enclave's identity
+  'CONFIG_MISSING',
+  'GATE_CLOSED',
+  'BUNDLE_REPLAYED',
+  'BUNDLE_UNWITNESSED',
+  'IDENTITY_NOT_READY',
+  'IDENTITY_EXISTS',
+  'SEALED_MALFORMED',
+  'UNSEAL_FAILED',
+  // the enclave's and the host's HTTP boundaries
+  'REQUEST_MALFORMED',
+  'REQUEST_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'NOT_FOUND',
+  'NONCE_REPLAYED',
+  'ENCLAVE_UNREACHABLE',
+  'LOG_UNREACHABLE',
+  'STORE_FAILED',
   // KMS requests refused for what they ask (the KMS core; dev-kms answers them as AWS error types)
   'KMS_NOT_FOUND',
   'KMS_VALIDATION',
@@ -48,6 +66,19 @@ export const ENCLAVE_ERROR_CODES = [
   'KMS_UNRECOGNIZED_CLIENT',
   'KMS_INVALID_SIGNATURE',
   'KMS_REPLAYED',
+  // forwarding content keys to projectors (POST /v1/forward): every refusal emits nothing
+  'FORWARD_REQUEST_MALFORMED',
+  'FORWARD_OVERSIZED',
+  'FORWARD_REPLAY',
+  'FORWARD_SEALED_INVALID',
+  'FORWARD_SEALED_BINDING',
+  'FORWARD_RULES_INVALID',
+  'FORWARD_RULES_SIGNATURE',
+  'FORWARD_RULES_EXPIRED',
+  'FORWARD_KEYS_MISMATCH',
+  'FORWARD_RECIPIENT_INVALID',
+  'FORWARD_RECIPIENT_NOT_ALLOWED',
+  'FORWARD_SIGNER_VALIDITY',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

@@ -29,11 +29,11 @@ async function run(path: string, args: string[]): Promise<{ code: number; out: s
 
 const usage = (e: unknown) => (e as Error).name === 'UsageError' && (e as { code?: string }).code === 'USAGE';
 
-test('every command has a path under nsm, dev-kms or kms-policy, a summary and help', () => {
-  assert.deepEqual(commands.map((c) => c.path.join(' ')).sort(), ['dev-kms', 'kms-policy', 'kms-policy check', 'nsm attest', 'nsm describe', 'nsm test-pki init', 'nsm test-pki renew']);
+test('every command has a path under nsm, dev-kms, kms-policy, enclave or host, a summary and help', () => {
+  assert.deepEqual(commands.map((c) => c.path.join(' ')).sort(), ['dev certs', 'dev-kms', 'enclave run', 'host run', 'kms-policy', 'kms-policy check', 'nsm attest', 'nsm describe', 'nsm test-pki init', 'nsm test-pki renew']);
   for (const c of commands) {
     assert.ok(c.summary.length > 10);
-    assert.ok(c.help.startsWith(`Usage: keycast ${c.path.join(' ')} `), c.path.join(' '));
+    assert.ok(c.help.startsWith(`Usage: keycast ${c.path.join(' ')} `) || c.help.startsWith(`keycast ${c.path.join(' ')} `), c.path.join(' '));
   }
 });
 

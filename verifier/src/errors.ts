@@ -63,10 +63,15 @@ export const VERIFIER_ERROR_CODES = [
   'STATUS_MALFORMED',
   'STATUS_TREE_MISMATCH',
   'STATUS_MISMATCH',
+  // the enclave's boot gate: its pinned configuration and the proof bundle the host hands it
+  'GATE_CONFIG_MALFORMED',
+  'GATE_BUNDLE_MALFORMED',
+  'PROOF_MISSING',
   // CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient)
   'CMS_MALFORMED',
   'CMS_UNSUPPORTED',
   'CMS_DECRYPT',
+  'IDENTITY_BINDING',
   // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',
@@ -81,6 +86,18 @@ export const VERIFIER_ERROR_CODES = [
   'LOG_INCONSISTENT',
   'STATUS_CONTRADICTED',
   'REBUILDS_MISSING',
+  // forwarding (content keys → projectors): rules, sealed keys, receipts, ST 430-2 certificates, KDMs
+  'RULES_INVALID',
+  'RULES_SIGNATURE',
+  'RULES_EXPIRED',
+  'SEALED_INVALID',
+  'SEALED_BINDING',
+  'RECEIPT_INVALID',
+  'RECIPIENT_NOT_ALLOWED',
+  'CERT_PROFILE',
+  'KDM_MALFORMED',
+  'KDM_SIGNATURE',
+  'KDM_DECRYPT',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

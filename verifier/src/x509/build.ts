@@ -59,13 +59,13 @@ function spkiOf(k: KeyObject | Uint8Array): Uint8Array {
   return new Uint8Array(key.export({ type: 'spki', format: 'der' }));
 }
 
-function basicConstraintsExt(ca: boolean, pathLen: number | undefined): Uint8Array {
+export function basicConstraintsExt(ca: boolean, pathLen: number | undefined): Uint8Array {
   // DER omits DEFAULT FALSE, so a leaf's value is the empty SEQUENCE (openssl prints CA:FALSE).
   const inner = ca ? seq(derBoolean(true), ...(pathLen === undefined ? [] : [derInteger(pathLen)])) : seq();
   return seq(derOid(OID.basicConstraints), derBoolean(true), derOctets(inner));
 }
 
-function keyUsageExt(usages: readonly string[], critical: boolean): Uint8Array {
+export function keyUsageExt(usages: readonly string[], critical: boolean): Uint8Array {
   let bits = 0;
   for (const u of usages) {
     const i = KEY_USAGE_BITS.indexOf(u as KeyUsage);

@@ -120,7 +120,8 @@ function checkSpki(t: Tlv): Uint8Array {
   return t.bytes;
 }
 
-function extensions(ext: Tlv | undefined): Pick<ParsedCertificate, 'basicConstraints' | 'keyUsage' | 'unknownCritical'> {
+/** Parses an Extensions SEQUENCE for basicConstraints, keyUsage and unknown critical extensions (shared with the ST 430-2 parser). */
+export function extensions(ext: Tlv | undefined): Pick<ParsedCertificate, 'basicConstraints' | 'keyUsage' | 'unknownCritical'> {
   const out: Pick<ParsedCertificate, 'basicConstraints' | 'keyUsage' | 'unknownCritical'> = { basicConstraints: null, keyUsage: null, unknownCritical: [] };
   if (!ext) return out;
   const items = children(expect(ext, TAG.SEQUENCE));

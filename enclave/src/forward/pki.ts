@@ -1,0 +1,122 @@
+/**
+ * ST 430-2 certificate chains the enclave makes:
+ * - its KDM signer chain (root → intermediate → signer leaf `CS.<name>`), created at first boot;
+ *   only the leaf's private key is kept (the runtime seals it with the enclave's identity), the
+ *   CA keys are dropped once they have signed, so nobody can issue another signer under this root;
+ * - realistic manufacturer projector chains (root → Security Manager CA → leaf
+ *   `LE SPB MD SM.<MODEL>-<SERIAL>.<maker>`) for tests, demos and the benchmark (`keycast dev certs`).
+ * Values follow notes/kdm.md §5 (DCP-o-matic's chains and real SM certificates).
+ */
+import { generateKeyPairSync, randomBytes, createPrivateKey, type KeyObject } from 'node:crypto';
+import { buildDcCertificate, parseDcCertificate, type DcCertificate } from '#verifier';
+
+const DAY = 86_400_000;
+
+export function rsa2048(): { publicKey: KeyObject; privateKey: KeyObject } {
+  return generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+}
+
+function serial(): bigint {
+  return BigInt(`0x${randomBytes(8).toString('hex')}`) | 1n;
+}
+
+/** Whole seconds (DER times carry no fraction). */
+function sec(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
+}
+
+export interface SignerChain {
+  /** leaf first, root last (the order KDM KeyInfo uses) */
+  chain: DcCertificate[];
+  /** the signer leaf's private key: never leaves the enclave except sealed */
+  privateKey: KeyObject;
+}
+
+export interface SignerChainOptions {
+  /** organisation name; also the root name (O) of every certificate */
+  name?: string;
+  now?: Date;
+  /** root validity in days (default 10 years); intermediate one day less, leaf two */
+  days?: number;
+}
+
+/** Creates a fresh ST 430-2 KDM signer chain. Called by the runtime at first boot. */
+export function createSignerChain(o: SignerChainOptions = {}): SignerChain {
+  const name = o.name ?? 'keycast.enclave';
+  const now = (o.now ?? new Date()).getTime() - DAY; // a day's slack for projectors' clocks
+  const days = o.days ?? 3650;
+  const subj = (CN: string) => ({ O: name, OU: 'Keycast forwarding enclave', CN });
+  const rootKeys = rsa2048();
+  const root = parseDcCertificate(buildDcCertificate({ subject: subj(`.${name}.ROOT`), serial: serial(), notBefore: sec(now), notAfter: sec(now + days * DAY), publicKey: rootKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 3, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const intKeys = rsa2048();
+  const intermediate = parseDcCertificate(buildDcCertificate({ subject: subj(`.${name}.INTERMEDIATE`), issuer: root, serial: serial(), notBefore: sec(now + 1000), notAfter: sec(now + (days - 1) * DAY), publicKey: intKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 2, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const leafKeys = rsa2048();
+  const leaf = parseDcCertificate(buildDcCertificate({ subject: subj(`CS.${name}`), issuer: intermediate, serial: serial(), notBefore: sec(now + 2000), notAfter: sec(now + (days - 2) * DAY), publicKey: leafKeys.publicKey, issuerPrivateKey: intKeys.privateKey, ca: false, keyUsage: ['digitalSignature', 'keyEncipherment'] }));
+  return { chain: [leaf, intermediate, root], privateKey: leafKeys.privateKey };
+}
+
+/** The form the runtime seals: chain DER (base64, leaf first) and the leaf key (PKCS#8 PEM). */
+export interface SignerChainJson {
+  format: 'keycast-kdm-signer/v1';
+  chain: string[];
+  privateKey: string;
+}
+
+export function exportSignerChain(s: SignerChain): SignerChainJson {
+  return { format: 'keycast-kdm-signer/v1', chain: s.chain.map((c) => Buffer.from(c.der).toString('base64')), privateKey: s.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+export function importSignerChain(j: SignerChainJson): SignerChain {
+  if (j.format !== 'keycast-kdm-signer/v1' || !Array.isArray(j.chain) || j.chain.length < 1) throw new TypeError('importSignerChain: not a keycast-kdm-signer/v1 document');
+  return { chain: j.chain.map((b) => parseDcCertificate(new Uint8Array(Buffer.from(b, 'base64')))), privateKey: createPrivateKey(j.privateKey) };
+}
+
+export interface ProjectorPki {
+  root: DcCertificate;
+  intermediate: DcCertificate;
+  projectors: Array<{ certificate: DcCertificate; privateKey: KeyObject }>;
+}
+
+export interface ProjectorPkiOptions {
+  maker?: string;
+  model?: string;
+  count: number;
+  now?: Date;
+  /** leaf validity in days (default 5 years) */
+  days?: number;
+  /**
+   * Reuse this many RSA keys across the leaves (default: one per projector). Key generation
+   * dominates for thousands of projectors; every leaf still has its own certificate, serial and
+   * thumbprint (its dnQualifier matches the shared key).
+   */
+  keyPool?: number;
+  /** RSA modulus size of the leaves (default 2048; other sizes only to test refusals) */
+  leafBits?: number;
+  /** stream each projector here instead of keeping them all (`projectors` is then empty): for very large counts */
+  onProjector?: (p: { certificate: DcCertificate; privateKey: KeyObject }, index: number) => void;
+}
+
+/** A manufacturer root, its Security Manager CA and `count` projector (SM) leaf certificates. */
+export function createProjectorPki(o: ProjectorPkiOptions): ProjectorPki {
+  const maker = o.maker ?? 'ACME-CINEMA';
+  const model = o.model ?? 'PROJECTOR';
+  const now = (o.now ?? new Date()).getTime() - DAY;
+  const days = o.days ?? 1825;
+  const subj = (CN: string) => ({ O: `${maker}.COM`, OU: `${maker} Security`, CN });
+  const rootKeys = rsa2048();
+  const root = parseDcCertificate(buildDcCertificate({ subject: subj(`.${maker}.ROOT`), serial: serial(), notBefore: sec(now), notAfter: sec(now + (days + 10) * DAY), publicKey: rootKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 2, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const caKeys = rsa2048();
+  const intermediate = parseDcCertificate(buildDcCertificate({ subject: subj(`.${maker}.SM-CA`), issuer: root, serial: serial(), notBefore: sec(now + 1000), notAfter: sec(now + (days + 5) * DAY), publicKey: caKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 0, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const pool: Array<{ publicKey: KeyObject; privateKey: KeyObject }> = [];
+  const projectors: ProjectorPki['projectors'] = [];
+  for (let i = 0; i < o.count; i++) {
+    const keys = o.keyPool && pool.length >= o.keyPool ? pool[i % o.keyPool]! : o.leafBits ? generateKeyPairSync('rsa', { modulusLength: o.leafBits, publicExponent: 65537 }) : rsa2048();
+    if (o.keyPool && pool.length < o.keyPool) pool.push(keys);
+    const cn = `LE SPB MD SM.${model}-${String(i + 1).padStart(6, '0')}.${maker}`;
+    const der = buildDcCertificate({ subject: subj(cn), issuer: intermediate, serial: serial(), notBefore: sec(now + 2000), notAfter: sec(now + days * DAY), publicKey: keys.publicKey, issuerPrivateKey: caKeys.privateKey, ca: false, keyUsage: ['digitalSignature', 'keyEncipherment', 'dataEncipherment'] });
+    const p = { certificate: parseDcCertificate(der), privateKey: keys.privateKey };
+    if (o.onProjector) o.onProjector(p, i);
+    else projectors.push(p);
+  }
+  return { root, intermediate, projectors };
+}

@@ -1,0 +1,47 @@
+/**
+ * `keycast host run`: the process on the parent instance. Wires the enclave client (the
+ * enclave's address: loopback locally, the socat VSOCK-CONNECT bridge on AWS), the log proof
+ * source, the artefact store and optionally the local KMS relay; runs a first refresh, then one
+ * every --refresh seconds; serves the public API; prints "listening <url>"; stops on SIGTERM.
+ */
+import type { ServerLimits } from '#verifier';
+import { EnclaveClient } from './enclave-client.ts';
+import { Host } from './host.ts';
+import { LogProofSource } from './proof-source.ts';
+import { openStore } from './store.ts';
+import { buildHostApp } from './server.ts';
+import { startTcpRelay } from './kms-proxy.ts';
+
+export interface HostRunOptions {
+  enclaveUrl: string;
+  logUrl: string;
+  host: string;
+  port: number;
+  store: string;
+  s3?: Record<string, unknown>;
+  refreshSeconds: number;
+  kmsRelay?: { listen: { host: string; port: number }; target: { host: string; port: number } };
+  limits?: ServerLimits;
+}
+
+export async function runHost(o: HostRunOptions): Promise<number> {
+  const say = (m: string) => process.stderr.write(`host: ${m}\n`);
+  const store = openStore(o.store, o.s3 ?? {});
+  const enclave = new EnclaveClient(o.enclaveUrl);
+  const relay = o.kmsRelay ? await startTcpRelay(o.kmsRelay.listen, o.kmsRelay.target) : null;
+  if (relay) say(`KMS relay ${relay.address} → ${o.kmsRelay!.target.host}:${o.kmsRelay!.target.port}`);
+  const host = new Host({ enclave, source: new LogProofSource(o.logUrl), store, log: say });
+  const app = buildHostApp({ host, enclave, logUrl: o.logUrl, storeWhere: store.where, store, log: say, ...(o.limits ? { limits: o.limits } : {}) });
+  const address = await app.listen({ host: o.host, port: o.port });
+  await host.refresh();
+  host.schedule(o.refreshSeconds * 1000);
+  process.stdout.write(`listening ${address}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  host.stop();
+  await app.close();
+  relay?.server.close();
+  return 0;
+}

@@ -1,0 +1,73 @@
+/**
+ * The enclave's identity: an X25519 key senders HPKE-encrypt to, an Ed25519 key that signs
+ * receipts, and the ST 430-2 chain (RSA-2048) that signs KDMs, generated once inside the enclave and kept only in memory (sealed copies go to the
+ * host, see seal.ts). Raw private bytes exist only while being sealed or unsealed, in Buffers
+ * that are zeroed right after; the KeyObjects keep the material inside OpenSSL.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createSignerChain, type SignerChain } from '../forward/pki.ts';
+
+const PKCS8_PREFIX = {
+  x25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),
+  ed25519: Buffer.from('302e020100300506032b657004220420', 'hex'),
+} as const;
+
+export interface IdentityKeys {
+  hpke: { privateKey: KeyObject; publicKey: Uint8Array };
+  receipts: { privateKey: KeyObject; publicKey: Uint8Array };
+  /** the KDM signer: certificates leaf first, and the leaf's private key */
+  kdm: SignerChain;
+}
+
+export interface PublicIdentity {
+  hpkeX25519: Uint8Array;
+  receiptsEd25519: Uint8Array;
+  /** SHA-256 over the KDM signer chain's DER certificates, leaf first */
+  kdmChainSha256: Uint8Array;
+}
+
+function rawPublic(k: KeyObject): Uint8Array {
+  const der = createPublicKey(k).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(der.subarray(der.length - 32));
+}
+
+function pair(privateKey: KeyObject): { privateKey: KeyObject; publicKey: Uint8Array } {
+  return { privateKey, publicKey: rawPublic(privateKey) };
+}
+
+export function generateIdentity(): IdentityKeys {
+  return {
+    hpke: pair(generateKeyPairSync('x25519').privateKey),
+    receipts: pair(generateKeyPairSync('ed25519').privateKey),
+    kdm: createSignerChain({ name: 'keycast.enclave' }),
+  };
+}
+
+/** The raw 32-byte private key (the caller zeroes it). */
+export function rawPrivate(k: KeyObject): Buffer {
+  const der = k.export({ format: 'der', type: 'pkcs8' });
+  const raw = Buffer.from(der.subarray(der.length - 32));
+  der.fill(0);
+  return raw;
+}
+
+/** A private KeyObject from raw bytes; the temporary DER is zeroed. */
+export function privateFromRaw(kind: 'x25519' | 'ed25519', raw: Uint8Array): { privateKey: KeyObject; publicKey: Uint8Array } {
+  if (raw.length !== 32) throw new RangeError(`${kind} private keys are 32 bytes`);
+  const der = Buffer.concat([PKCS8_PREFIX[kind], raw]);
+  try {
+    return pair(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
+  } finally {
+    der.fill(0);
+  }
+}
+
+export function chainSha256(chain: SignerChain['chain']): Uint8Array {
+  const h = createHash('sha256');
+  for (const c of chain) h.update(c.der);
+  return new Uint8Array(h.digest());
+}
+
+export function publicIdentity(k: IdentityKeys): PublicIdentity {
+  return { hpkeX25519: k.hpke.publicKey, receiptsEd25519: k.receipts.publicKey, kdmChainSha256: chainSha256(k.kdm.chain) };
+}

@@ -1,0 +1,125 @@
+/**
+ * The sealed identity the host stores: the enclave's private keys under a KMS data key,
+ * AES-256-GCM, with additional data binding the KMS key ARN and the format version, so a blob
+ * cannot be replayed under another key or read as another format. Bytes:
+ *
+ *   "KCID" ‖ 0x01 (version) ‖ nonce (12) ‖ ciphertext ‖ tag (16)
+ *   AAD = "keycast.dev/enclave-identity-seal/v1\n" ‖ key ARN ‖ "\n"
+ *   plaintext = records of  type (u8) ‖ length (u16 BE) ‖ bytes:  1 = X25519 private key (32),
+ *               2 = Ed25519 private key (32), 3 = the KDM signer chain (u8 count, then u16 BE
+ *               length ‖ DER per certificate, leaf first), 4 = the KDM signer's private key
+ *               (PKCS#8 DER); every type exactly once, any other refused.
+ *
+ * Only the enclave writes and reads this format. A wrong data key, a tampered byte or another
+ * ARN all fail the tag check (UNSEAL_FAILED); a blob of the wrong shape is SEALED_MALFORMED.
+ * Plaintext buffers are zeroed after use.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { EnclaveError } from '../errors.ts';
+import { createPrivateKey } from 'node:crypto';
+import { parseDcCertificate } from '#verifier';
+import { privateFromRaw, rawPrivate, type IdentityKeys } from './keys.ts';
+
+const RECORDS = [1, 2, 3, 4];
+
+function chainRecord(chain: IdentityKeys['kdm']['chain']): Buffer {
+  const parts: Buffer[] = [Buffer.of(chain.length)];
+  for (const c of chain) {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(c.der.length);
+    parts.push(len, Buffer.from(c.der));
+  }
+  return Buffer.concat(parts);
+}
+
+function readChain(b: Buffer): IdentityKeys['kdm']['chain'] {
+  const n = b.readUInt8(0);
+  const out: IdentityKeys['kdm']['chain'] = [];
+  let at = 1;
+  for (let i = 0; i < n; i++) {
+    if (at + 2 > b.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated KDM chain in the sealed identity');
+    const len = b.readUInt16BE(at);
+    if (at + 2 + len > b.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated KDM chain in the sealed identity');
+    out.push(parseDcCertificate(new Uint8Array(b.subarray(at + 2, at + 2 + len))));
+    at += 2 + len;
+  }
+  if (n === 0 || at !== b.length) throw new EnclaveError('SEALED_MALFORMED', 'malformed KDM chain in the sealed identity');
+  return out;
+}
+
+const MAGIC = Buffer.from('KCID');
+const VERSION = 1;
+const NONCE = 12;
+const TAG = 16;
+export const MAX_SEALED_BYTES = 16 * 1024;
+
+function aad(keyArn: string): Buffer {
+  return Buffer.from(`keycast.dev/enclave-identity-seal/v${VERSION}\n${keyArn}\n`, 'utf8');
+}
+
+function record(type: number, bytes: Buffer): Buffer {
+  const head = Buffer.alloc(3);
+  head.writeUInt8(type, 0);
+  head.writeUInt16BE(bytes.length, 1);
+  return Buffer.concat([head, bytes]);
+}
+
+export function sealIdentity(keys: IdentityKeys, dataKey: Uint8Array, keyArn: string): Uint8Array {
+  if (dataKey.length !== 32) throw new RangeError('the data key must be 32 bytes');
+  const x = rawPrivate(keys.hpke.privateKey);
+  const e = rawPrivate(keys.receipts.privateKey);
+  const k = keys.kdm.privateKey.export({ format: 'der', type: 'pkcs8' });
+  const r1 = record(1, x);
+  const r2 = record(2, e);
+  const r4 = record(4, k);
+  const plain = Buffer.concat([r1, r2, record(3, chainRecord(keys.kdm.chain)), r4]);
+  const nonce = randomBytes(NONCE);
+  try {
+    const c = createCipheriv('aes-256-gcm', dataKey, nonce);
+    c.setAAD(aad(keyArn));
+    const body = Buffer.concat([c.update(plain), c.final()]);
+    return new Uint8Array(Buffer.concat([MAGIC, Buffer.of(VERSION), nonce, body, c.getAuthTag()]));
+  } finally {
+    for (const b of [x, e, k, r1, r2, r4, plain]) b.fill(0);
+  }
+}
+
+export function unsealIdentity(sealed: Uint8Array, dataKey: Uint8Array, keyArn: string): IdentityKeys {
+  const b = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  if (b.length < MAGIC.length + 1 + NONCE + TAG || b.length > MAX_SEALED_BYTES || !b.subarray(0, 4).equals(MAGIC)) {
+    throw new EnclaveError('SEALED_MALFORMED', 'not a sealed Keycast identity', { size: b.length });
+  }
+  if (b[4] !== VERSION) throw new EnclaveError('SEALED_MALFORMED', `sealed identity version ${b[4]} is not ${VERSION}`, { version: b[4] });
+  const nonce = b.subarray(5, 5 + NONCE);
+  const tag = b.subarray(b.length - TAG);
+  let plain: Buffer;
+  try {
+    const d = createDecipheriv('aes-256-gcm', dataKey, nonce);
+    d.setAAD(aad(keyArn));
+    d.setAuthTag(tag);
+    plain = Buffer.concat([d.update(b.subarray(5 + NONCE, b.length - TAG)), d.final()]);
+  } catch {
+    throw new EnclaveError('UNSEAL_FAILED', 'the sealed identity does not open under this data key and key ARN (tampered, or sealed for another key)');
+  }
+  try {
+    const raws = new Map<number, Buffer>();
+    for (let at = 0; at < plain.length;) {
+      if (at + 3 > plain.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated record in the sealed identity');
+      const type = plain.readUInt8(at);
+      const len = plain.readUInt16BE(at + 1);
+      if (at + 3 + len > plain.length || raws.has(type) || !RECORDS.includes(type)) throw new EnclaveError('SEALED_MALFORMED', 'unexpected record in the sealed identity', { type });
+      raws.set(type, plain.subarray(at + 3, at + 3 + len));
+      at += 3 + len;
+    }
+    if (RECORDS.some((t) => !raws.has(t))) throw new EnclaveError('SEALED_MALFORMED', 'the sealed identity lacks a key');
+    try {
+      const kdm = { chain: readChain(raws.get(3)!), privateKey: createPrivateKey({ key: raws.get(4)!, format: 'der', type: 'pkcs8' }) };
+      return { hpke: privateFromRaw('x25519', raws.get(1)!), receipts: privateFromRaw('ed25519', raws.get(2)!), kdm };
+    } catch (e) {
+      if (e instanceof EnclaveError) throw e;
+      throw new EnclaveError('SEALED_MALFORMED', 'a sealed key or certificate does not parse');
+    }
+  } finally {
+    plain.fill(0);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The enclave's boot sequence, fail closed, in order: read its own measurements from the NSM
+ * (PCR0/1/2/3/4/8), parse its pinned configuration (bytes read from its own image by the
+ * caller: a config that does not parse stops the boot), start the gate shut and its re-check
+ * schedule, and build the HTTP API. Nothing here talks to KMS; the identity is established
+ * only when the host asks, behind the open gate.
+ */
+import { parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
+import type { FastifyInstance } from 'fastify';
+import type { Nsm } from '../nsm/types.ts';
+import type { KmsPort } from '../kms/port.ts';
+import { IdentityKeeper } from '../identity/keeper.ts';
+import { Gatekeeper, type GateState } from './gatekeeper.ts';
+import { buildEnclaveApp } from './server.ts';
+
+export const MEASURED_PCRS = [0, 1, 2, 3, 4, 8] as const;
+
+export interface BootOptions {
+  nsm: Nsm;
+  kms: KmsPort;
+  /** the pinned configuration file's bytes, as read from the image */
+  configBytes: Uint8Array | string;
+  /** Unix seconds (default: the system clock) */
+  now?: () => number;
+  /** re-check period, ms (default 30 s; 0 = no schedule) */
+  recheckMs?: number;
+  log?: (line: string) => void;
+  limits?: ServerLimits;
+}
+
+export interface BootedEnclave {
+  config: EnclaveConfig;
+  pcrs: Map<number, Uint8Array>;
+  gate: Gatekeeper;
+  identity: IdentityKeeper;
+  app: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+export async function readPcrs(nsm: Nsm): Promise<Map<number, Uint8Array>> {
+  const pcrs = new Map<number, Uint8Array>();
+  for (const i of MEASURED_PCRS) pcrs.set(i, (await nsm.describePcr(i)).data);
+  return pcrs;
+}
+
+export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
+  const pcrs = await readPcrs(o.nsm);
+  const config = parseEnclaveConfig(o.configBytes);
+  const log = o.log;
+  const gate = new Gatekeeper({
+    pcrs, config, ...(o.now ? { now: o.now } : {}),
+    onChange: (s: GateState) => log?.(s.open ? `gate open: release ${s.release!.index}, tree ${s.heldSize}` : `gate closed: ${s.refusal!.code}`),
+  });
+  const identity = new IdentityKeeper({ nsm: o.nsm, kms: o.kms, keyArn: config.kms.keyArn, beforeKms: () => gate.requireOpen() });
+  const app = buildEnclaveApp({ gate, identity, nsm: o.nsm, pcr0: toHex(pcrs.get(0)!), ...(log ? { log } : {}), ...(o.limits ? { limits: o.limits } : {}) });
+  if ((o.recheckMs ?? 30_000) > 0) gate.schedule(o.recheckMs ?? 30_000);
+  return {
+    config, pcrs, gate, identity, app,
+    async stop() {
+      gate.stop();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The enclave's HTTP API (served to the host only, over vsock through socat, or loopback
+ * locally). Every request carries what it needs; the enclave keeps nothing on disk.
+ *
+ *   GET  /v1/status               200 while the gate is open, else 503 — same body either way:
+ *                                 { gate: GateState, identity: { ready, hpkeX25519?, receiptsEd25519? }, pcr0 }
+ *   POST /v1/gate                 application/json proof bundle (#verifier parseProofBundle) →
+ *                                 200 { gate } when it opens the gate, 503 GATE_CLOSED (evidence.refusal:
+ *                                 the verifier code) when refused, 409 BUNDLE_REPLAYED for an older tree
+ *   POST /v1/identity             application/json { sealed?: b64, ciphertextBlob?: b64 } (both or neither) →
+ *                                 200 { created, identity: { hpkeX25519, receiptsEd25519, kdmChainSha256 } (b64),
+ *                                 stored?: { sealed, ciphertextBlob } (b64, first boot only) }
+ *   POST /v1/forward              application/json forward request → { requestDigest, receipt, outputs }
+ *                                 (runtime/forward-route.ts)
+ *   GET  /v1/attestation?nonce=HEX  application/cbor: a fresh attestation document whose public_key
+ *                                 is the HPKE key and user_data the identity binding (#verifier
+ *                                 formatIdentityBinding); nonce 1..512 hex bytes, required
+ *
+ * While the gate is shut, everything but /v1/gate answers 503 GATE_CLOSED with the refusal's
+ * code and reason, and KMS is never called. Errors: { error, code, message, evidence } with the
+ * status from http/errors.ts.
+ */
+import type { FastifyInstance } from 'fastify';
+import { formatIdentityBinding, fromBase64, parseProofBundle, toBase64, MAX_PROOF_BUNDLE_BYTES, type ServerLimits } from '#verifier';
+import { EnclaveError } from '../errors.ts';
+import { createApp, jsonBody } from '../http/app.ts';
+import { toHttpError } from '../http/errors.ts';
+import type { Nsm } from '../nsm/types.ts';
+import type { IdentityKeeper, StoredIdentity } from '../identity/keeper.ts';
+import { MAX_SEALED_BYTES } from '../identity/seal.ts';
+import type { Gatekeeper } from './gatekeeper.ts';
+import type { PublicIdentity } from '../identity/keys.ts';
+import { forwardRoute } from './forward-route.ts';
+
+export interface EnclaveAppDeps {
+  gate: Gatekeeper;
+  identity: IdentityKeeper;
+  nsm: Nsm;
+  pcr0: string;
+  log?: (line: string) => void;
+  limits?: ServerLimits;
+}
+
+const MAX_NONCE_BYTES = 512;
+
+function b64(v: unknown, field: string, max: number): Uint8Array {
+  if (typeof v !== 'string' || v.length === 0 || v.length > Math.ceil(max / 3) * 4) throw new EnclaveError('REQUEST_MALFORMED', `${field} must be base64 of at most ${max} bytes`, { field });
+  try {
+    return fromBase64(v);
+  } catch {
+    throw new EnclaveError('REQUEST_MALFORMED', `${field} is not base64`, { field });
+  }
+}
+
+export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
+  const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
+
+  const identityView = (): Record<string, unknown> => {
+    const p = d.identity.publicKeys;
+    return p ? { ready: true, ...identityJson(p) } : { ready: false };
+  };
+
+  app.get('/v1/status', async (_req, reply) => {
+    const gate = d.gate.state();
+    return reply.status(gate.open ? 200 : 503).send({ gate, identity: identityView(), pcr0: d.pcr0 });
+  });
+
+  app.post('/v1/gate', async (req, reply) => {
+    const bundle = parseProofBundle(req.body instanceof Buffer ? new Uint8Array(req.body) : jsonBody(req.body));
+    const gate = d.gate.submit(bundle);
+    if (!gate.open) {
+      const h = toHttpError(new EnclaveError('GATE_CLOSED', `the gate refused the bundle: ${gate.refusal!.message}`, { refusal: gate.refusal!.code, reason: gate.refusal!.message, evidence: gate.refusal!.evidence }));
+      return reply.status(h.status).send(h.body);
+    }
+    return { gate };
+  });
+
+  app.post('/v1/identity', async (req) => {
+    d.gate.requireOpen();
+    const body = jsonBody(req.body);
+    for (const k of Object.keys(body)) if (k !== 'sealed' && k !== 'ciphertextBlob') throw new EnclaveError('REQUEST_MALFORMED', `unknown field ${k.slice(0, 64)}`, { field: k.slice(0, 64) });
+    if ((body.sealed === undefined) !== (body.ciphertextBlob === undefined)) throw new EnclaveError('REQUEST_MALFORMED', 'give both sealed and ciphertextBlob, or neither (first boot)');
+    const stored: StoredIdentity | null = body.sealed === undefined ? null
+      : { sealed: b64(body.sealed, 'sealed', MAX_SEALED_BYTES), ciphertextBlob: b64(body.ciphertextBlob, 'ciphertextBlob', 8192) };
+    const r = await d.identity.establish(stored);
+    const identity = identityJson(r.identity);
+    return r.created
+      ? { created: true, identity, stored: { sealed: toBase64(r.stored.sealed), ciphertextBlob: toBase64(r.stored.ciphertextBlob) } }
+      : { created: false, identity };
+  });
+
+  app.get('/v1/attestation', async (req, reply) => {
+    d.gate.requireOpen();
+    const q = req.query as Record<string, unknown>;
+    if (Object.keys(q).some((k) => k !== 'nonce') || typeof q.nonce !== 'string' || !/^([0-9a-f]{2}){1,512}$/.test(q.nonce)) {
+      throw new EnclaveError('REQUEST_MALFORMED', `the query must be exactly nonce=<1..${MAX_NONCE_BYTES} bytes, lowercase hex>`);
+    }
+    const p = d.identity.publicKeys;
+    if (!p) throw new EnclaveError('IDENTITY_NOT_READY', 'the enclave has not established its identity yet');
+    const doc = await d.nsm.attestation({ nonce: fromHexStrict(q.nonce), publicKey: p.hpkeX25519, userData: formatIdentityBinding(p) });
+    return reply.type('application/cbor').send(Buffer.from(doc));
+  });
+
+  forwardRoute(app, { gate: d.gate, identity: d.identity, pcr0: fromHexStrict(d.pcr0) });
+  return app;
+}
+
+function identityJson(p: PublicIdentity): Record<string, string> {
+  return { hpkeX25519: toBase64(p.hpkeX25519), receiptsEd25519: toBase64(p.receiptsEd25519), kdmChainSha256: toBase64(p.kdmChainSha256) };
+}
+
+function fromHexStrict(s: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(s, 'hex'));
+}

@@ -1,0 +1,126 @@
+/**
+ * The enclave's identity through KMS (the in-memory KmsPort over the same core dev-kms serves):
+ * first boot seals, a restart and a second instance of the same image unseal the same keys, a
+ * new logged release unseals them once the key policy lists its PCR0 (and not before), a
+ * tampered blob is refused, the keys are bound into every attestation document, and nothing
+ * private ever appears in a response.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatEnclaveConfig, formatProofBundle, verifyAttestationDocument, parseIdentityBinding, fromBase64, toBase64 } from '#verifier';
+import { bootEnclave, SimulatedNsm, memoryKms, createTestPki, type KmsPort, type BootedEnclave } from '../index.ts';
+import { rawPrivate } from '../src/identity/keys.ts';
+import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
+import { GateWorld, measurements, type Measured } from './world.ts';
+
+const pki = createTestPki();
+const v1 = measurements('identity-v1');
+const v2 = measurements('identity-v2');
+
+async function setup() {
+  const w = new GateWorld();
+  const i1 = w.publish(v1);
+  const kms = memoryKms(ENCLAVE_ROLE, { trustedRoots: [pki.rootDer] });
+  const key = await kms.core.createKey(ADMIN, { policy: attestedPolicy([v1.pcr0]) });
+  let calls = 0;
+  const port: KmsPort = {
+    generateDataKey: (c) => { calls++; return kms.port.generateDataKey(c); },
+    decrypt: (c) => { calls++; return kms.port.decrypt(c); },
+  };
+  const config = formatEnclaveConfig(w.config({ kms: { keyArn: key.Arn, region: 'us-east-1' } }));
+  const start = async (m: Measured): Promise<BootedEnclave> => bootEnclave({ nsm: new SimulatedNsm({ pki, pcrs: m }), kms: port, configBytes: config, now: () => w.now, recheckMs: 0 });
+  return { w, i1, kms, key, start, calls: () => calls };
+}
+
+const json = (payload: unknown) => ({ method: 'POST' as const, url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+const gate = (e: BootedEnclave, w: GateWorld, i: number) => e.app.inject({ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: formatProofBundle(w.bundle(i)) });
+
+test('first boot seals; restart and a second instance unseal the same keys; attestation binds them', async () => {
+  const { w, i1, start, calls } = await setup();
+  const a = await start(v1);
+  assert.equal((await gate(a, w, i1)).statusCode, 200);
+  const first = await a.app.inject(json({}));
+  assert.equal(first.statusCode, 200, first.body);
+  const f = first.json();
+  assert.equal(f.created, true);
+  assert.equal(calls(), 1);
+  // a second establish in the same process is refused
+  assert.equal((await a.app.inject(json({}))).json().code, 'IDENTITY_EXISTS');
+
+  const b = await start(v1); // restart, or a second instance of the same image
+  assert.equal((await gate(b, w, i1)).statusCode, 200);
+  const again = await b.app.inject(json(f.stored));
+  assert.equal(again.statusCode, 200, again.body);
+  assert.deepEqual(again.json(), { created: false, identity: f.identity });
+
+  const nonce = 'ab'.repeat(32);
+  const doc = await b.app.inject({ method: 'GET', url: `/v1/attestation?nonce=${nonce}` });
+  assert.equal(doc.statusCode, 200);
+  assert.equal(doc.headers['content-type'], 'application/cbor');
+  const v = verifyAttestationDocument(new Uint8Array(doc.rawPayload), { trustedRoots: [pki.rootDer], policy: { expectedPcrs: { 0: v1.pcr0 }, nonce: Uint8Array.from(Buffer.from(nonce, 'hex')) } });
+  const bound = parseIdentityBinding(v.userData, v.publicKey);
+  assert.equal(toBase64(bound.hpkeX25519), f.identity.hpkeX25519);
+  assert.equal(toBase64(bound.receiptsEd25519), f.identity.receiptsEd25519);
+
+  // no private key or sealed plaintext in anything the enclave answered
+  const k = b.identity.current!;
+  const secrets = [rawPrivate(k.hpke.privateKey), rawPrivate(k.receipts.privateKey)];
+  for (const body of [first.body, again.body, Buffer.from(doc.rawPayload).toString('latin1')]) {
+    for (const s of secrets) {
+      assert.ok(!body.includes(s.toString('hex')) && !body.includes(s.toString('base64')) && !body.includes(s.toString('latin1')), 'a private key leaked');
+    }
+  }
+  await a.stop();
+  await b.stop();
+});
+
+test('a tampered sealed blob is refused (UNSEAL_FAILED) and the enclave keeps serving', async () => {
+  const { w, i1, start } = await setup();
+  const a = await start(v1);
+  await gate(a, w, i1);
+  const stored = (await a.app.inject(json({}))).json().stored as { sealed: string; ciphertextBlob: string };
+  const b = await start(v1);
+  await gate(b, w, i1);
+  const sealed = fromBase64(stored.sealed);
+  sealed[sealed.length - 20]! ^= 1;
+  const r = await b.app.inject(json({ sealed: toBase64(sealed), ciphertextBlob: stored.ciphertextBlob }));
+  assert.equal(r.statusCode, 422);
+  assert.equal(r.json().code, 'UNSEAL_FAILED');
+  const junk = await b.app.inject(json({ sealed: toBase64(new Uint8Array(40)), ciphertextBlob: stored.ciphertextBlob }));
+  assert.equal(junk.json().code, 'SEALED_MALFORMED');
+  const blob = fromBase64(stored.ciphertextBlob);
+  blob[blob.length - 1]! ^= 1;
+  const badBlob = await b.app.inject(json({ sealed: stored.sealed, ciphertextBlob: toBase64(blob) }));
+  assert.equal(badBlob.statusCode >= 400 && badBlob.statusCode < 500, true, badBlob.body);
+  // still serving, and a good pair still works
+  assert.equal((await b.app.inject(json(stored))).statusCode, 200);
+  await a.stop();
+  await b.stop();
+});
+
+test('a new logged release unseals the identity once the key policy lists its PCR0; an unlogged image never calls KMS', async () => {
+  const { w, i1, kms, key, start, calls } = await setup();
+  const a = await start(v1);
+  await gate(a, w, i1);
+  const f = (await a.app.inject(json({}))).json() as { identity: unknown; stored: unknown };
+  const i2 = w.publish(v2);
+  const b = await start(v2);
+  assert.equal((await gate(b, w, i2)).statusCode, 200);
+  const denied = await b.app.inject(json(f.stored));
+  assert.equal(denied.statusCode, 403);
+  assert.equal(denied.json().code, 'KMS_DENIED');
+  await kms.core.putKeyPolicy(ADMIN, { keyId: key.KeyId, policy: attestedPolicy([v1.pcr0, v2.pcr0]) });
+  const ok = await b.app.inject(json(f.stored));
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual(ok.json().identity, f.identity);
+
+  const before = calls();
+  const rogue = await start(measurements('unlogged'));
+  const r1 = await rogue.app.inject({ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: formatProofBundle(w.bundle(i2)) });
+  assert.equal(r1.statusCode, 503);
+  const r2 = await rogue.app.inject(json(f.stored));
+  assert.equal(r2.statusCode, 503);
+  assert.equal(r2.json().code, 'GATE_CLOSED');
+  assert.equal(calls(), before, 'KMS was called by an image the gate refused');
+  for (const e of [a, b, rogue]) await e.stop();
+});

@@ -1,0 +1,216 @@
+/**
+ * Studio tools for forwarding (the library does the work; this file reads and writes files):
+ *
+ *   keycast rules sign RULES.json --key KEY --out RULES.dsse
+ *   keycast seal --enclave ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
+ *   keycast kdm inspect KDM.xml [--key PROJECTOR.pem] [--at TIME] [--signer-root ROOT.pem]
+ *   keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE])
+ *       [--delivery KDM --proof PROOF.json]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import {
+  VerifierError, validateRules, signRules, parseJsonStrict, sealContentKeys, verifyAttestationDocument, enclaveKeysFromAttestation, toHex, fromHex,
+  verifyKdmSignature, parseKdm, checkKdmSignerChain, decryptKdm, parseDcCertificate, pemCertificates, certificateThumbprint, openReceipt, parseDeliveryProof,
+  checkDelivery, type FilmKeys, type KeyType, type DcCertificate,
+} from '../index.ts';
+
+interface Command {
+  path: string[];
+  summary: string;
+  help: string;
+  run(args: string[]): Promise<number>;
+}
+
+function usageError(message: string): Error {
+  const e = new Error(message);
+  e.name = 'UsageError';
+  (e as Error & { code: string }).code = 'USAGE';
+  return e;
+}
+
+type Opts = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+function flags(args: string[], options: Opts, positionals: number): { v: Record<string, string | boolean | string[] | undefined>; p: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: true });
+    if (r.positionals.length !== positionals) throw new Error(`expected ${positionals} argument(s), got ${r.positionals.length}`);
+    return { v: r.values as Record<string, string | boolean | string[] | undefined>, p: r.positionals };
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+}
+
+function need(v: Record<string, unknown>, name: string): string {
+  const s = v[name];
+  if (typeof s !== 'string' || !s) throw usageError(`--${name} is required`);
+  return s;
+}
+
+function privateKeyFile(file: string): KeyObject {
+  try {
+    return createPrivateKey(readFileSync(file));
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') throw e;
+    throw usageError(`${file}: not a PEM private key`);
+  }
+}
+
+/** DOC: raw CBOR COSE_Sign1 or base64 of it. Anything else (a bare key file) is refused. */
+function readAttestation(file: string): Uint8Array {
+  const raw = new Uint8Array(readFileSync(file));
+  if (raw[0] === 0x84 || raw[0] === 0xd2) return raw;
+  const text = Buffer.from(raw).toString('utf8').replace(/\s+/g, '');
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length > 100) return new Uint8Array(Buffer.from(text, 'base64'));
+  throw new VerifierError('PUBLIC_KEY_MISMATCH', `${file} is not an attestation document: an enclave key is only accepted inside a verified attestation`);
+}
+
+function attestedKeys(v: Record<string, unknown>) {
+  const roots = ((v['trust-root'] as string[] | undefined) ?? []).map((f) => pemCertificates(readFileSync(f, 'utf8'))[0]!);
+  const expect: Record<number, Uint8Array> = typeof v['expect-pcr0'] === 'string' ? { 0: fromHex(v['expect-pcr0']) } : {};
+  const a = verifyAttestationDocument(readAttestation(need(v, 'enclave')), { ...(roots.length ? { trustedRoots: roots } : {}), policy: { expectedPcrs: expect } });
+  return enclaveKeysFromAttestation(a);
+}
+
+const out = (json: boolean, obj: unknown, text: string) => console.log(json ? JSON.stringify(obj, null, 2) : text);
+
+const rulesSign: Command = {
+  path: ['rules', 'sign'],
+  summary: 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key',
+  help: `keycast rules sign RULES.json --key KEY --out RULES.dsse [--json]
+
+Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v1; unknown fields
+refused), writes its canonical form signed as a DSSE envelope (payload type
+application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 private key (PEM).
+Exit 1 (RULES_INVALID) when the rules are malformed.`,
+  async run(args) {
+    const { v, p } = flags(args, { key: { type: 'string' }, out: { type: 'string' } }, 1);
+    const rules = validateRules(parseJsonStrict(readFileSync(p[0]!), 4 << 20, 'rules'));
+    const env = signRules(rules, privateKeyFile(need(v, 'key')));
+    writeFileSync(need(v, 'out'), env);
+    out(v.json === true, { out: v.out, film: rules.film }, `signed rules for ${rules.film.title} (${rules.film.cplId}) → ${v.out}`);
+    return 0;
+  },
+};
+
+const seal: Command = {
+  path: ['seal'],
+  summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key",
+  help: `keycast seal --enclave ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX] [--json]
+
+Verifies ATTESTATION (an AWS Nitro attestation document: CBOR or base64; chain to the AWS root or
+--trust-root, PCR policy), reads the enclave's HPKE key from its public_key binding, and seals the
+keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0 and the studio key PUB, so
+only rules signed by PUB can release them. A bare key file is refused: the enclave key must come
+inside a verified attestation.
+KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}`,
+  async run(args) {
+    const { v } = flags(args, { enclave: { type: 'string' }, keys: { type: 'string' }, 'rules-key': { type: 'string' }, out: { type: 'string' }, 'trust-root': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' } }, 0);
+    const ek = attestedKeys(v);
+    const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as { cplId: string; keys: Array<{ id: string; type: KeyType; key: string }> };
+    let fk: FilmKeys;
+    try {
+      fk = { cplId: j.cplId, keys: j.keys.map((k) => ({ id: k.id, type: k.type, key: fromHex(k.key) })) };
+    } catch {
+      throw usageError('KEYS.json must be {"cplId","keys":[{"id","type","key":"<32 hex>"}]}');
+    }
+    let sealed: string;
+    try {
+      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, readFileSync(need(v, 'rules-key'), 'utf8'));
+    } catch (e) {
+      if (e instanceof RangeError) throw usageError(e.message);
+      throw e;
+    }
+    writeFileSync(need(v, 'out'), sealed);
+    out(v.json === true, { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length }, `sealed ${fk.keys.length} key(s) of ${fk.cplId} for PCR0 ${toHex(ek.pcr0).slice(0, 16)}… → ${v.out}`);
+    return 0;
+  },
+};
+
+const kdmInspect: Command = {
+  path: ['kdm', 'inspect'],
+  summary: 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key',
+  help: `keycast kdm inspect KDM.xml [--key PROJECTOR.pem] [--at TIME] [--signer-root ROOT.pem] [--json]
+
+Parses an SMPTE ST 430-1 KDM, verifies its XML signature (exactly the two ST 430-3 references)
+and its KeyInfo chain (to --signer-root, or to the chain's own root: self-consistency) at --at
+(default now). With --key (the projector's private key, for testing) decrypts every key block and
+checks it against the XML; the content keys are PRINTED. Exit 1 when the signature or a block fails.`,
+  async run(args) {
+    const { v, p } = flags(args, { key: { type: 'string' }, at: { type: 'string' }, 'signer-root': { type: 'string' } }, 1);
+    const xml = readFileSync(p[0]!);
+    const at = typeof v.at === 'string' ? new Date(v.at) : new Date();
+    if (Number.isNaN(at.getTime())) throw usageError('--at must be an ISO time');
+    const kdm = parseKdm(new Uint8Array(xml));
+    let signature = 'verified';
+    let chain = '';
+    let signer: DcCertificate | undefined;
+    try {
+      signer = (await verifyKdmSignature(new Uint8Array(xml))).signer;
+      const roots = typeof v['signer-root'] === 'string' ? pemCertificates(readFileSync(v['signer-root'], 'utf8')).map(parseDcCertificate) : undefined;
+      try {
+        chain = `${checkKdmSignerChain(kdm, signer, { at, roots, profile: false }).length} certificates to ${roots ? 'the given root' : 'its own root'}`;
+      } catch (e) {
+        chain = `FAILED: ${(e as Error).message}`;
+      }
+    } catch (e) {
+      signature = `FAILED: ${(e as Error).message}`;
+    }
+    const keys = typeof v.key === 'string' ? decryptKdm(kdm, privateKeyFile(v.key), signer) : null;
+    const view = {
+      messageId: kdm.messageId, annotation: kdm.annotation, issueDate: kdm.issueDate, recipient: kdm.recipient, cplId: kdm.cplId, title: kdm.title,
+      window: [kdm.notBefore, kdm.notAfter], deviceList: kdm.deviceList, keyIds: kdm.keyIds, signer: kdm.signer,
+      signerThumbprint: signer ? certificateThumbprint(signer) : null, signature, chain,
+      ...(keys ? { keys: keys.map((k) => ({ id: k.id, type: k.type, key: toHex(k.key) })) } : {}),
+    };
+    const lines = [
+      `KDM         ${kdm.messageId}  issued ${kdm.issueDate}`,
+      `recipient   ${kdm.recipient.subjectName}`,
+      `            issuer ${kdm.recipient.issuerName}  serial ${kdm.recipient.serial}`,
+      `CPL         ${kdm.cplId}  "${kdm.title}"`,
+      `window      ${kdm.notBefore} → ${kdm.notAfter}`,
+      `key ids     ${kdm.keyIds.map((k) => `${k.type} ${k.id}`).join('\n            ')}`,
+      `signature   ${signature}${chain ? `; chain ${chain}` : ''}`,
+      ...(keys ? [`keys        ${keys.map((k) => `${k.type} ${k.id} ${toHex(k.key)}`).join('\n            ')}`] : []),
+    ];
+    out(v.json === true, view, lines.join('\n'));
+    return signature === 'verified' && !chain.startsWith('FAILED') ? 0 : 1;
+  },
+};
+
+const receiptVerify: Command = {
+  path: ['receipt', 'verify'],
+  summary: "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion",
+  help: `keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE] [--expect-pcr0 HEX])
+    [--delivery KDM --proof PROOF.json] [--json]
+
+Checks the receipt's signature with the enclave's receipt key (PEM, or read from a verified
+attestation's public_key binding), prints what it states (request and rules digests, PCR0, time,
+number of recipients, Merkle root). With --delivery and --proof: proves that exactly these
+delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof).`,
+  async run(args) {
+    const { v, p } = flags(args, { 'receipt-key': { type: 'string' }, enclave: { type: 'string' }, 'trust-root': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' }, delivery: { type: 'string' }, proof: { type: 'string' } }, 1);
+    if ((v['receipt-key'] === undefined) === (v.enclave === undefined)) throw usageError('give exactly one of --receipt-key and --enclave');
+    if ((v.delivery === undefined) !== (v.proof === undefined)) throw usageError('--delivery and --proof go together');
+    let key: string | Uint8Array;
+    let attestedPcr0: string | null = null;
+    if (typeof v['receipt-key'] === 'string') key = readFileSync(v['receipt-key'], 'utf8');
+    else {
+      const ek = attestedKeys(v);
+      key = new Uint8Array(ek.receipt.export({ type: 'spki', format: 'der' }));
+      attestedPcr0 = toHex(ek.pcr0);
+    }
+    const r = openReceipt(readFileSync(p[0]!), key);
+    if (attestedPcr0 && attestedPcr0 !== r.pcr0) throw new VerifierError('RECEIPT_INVALID', 'the receipt names another PCR0 than the attested enclave', { receipt: r.pcr0, attested: attestedPcr0 });
+    let delivery = '';
+    if (typeof v.proof === 'string') {
+      const proof = parseDeliveryProof(readFileSync(v.proof));
+      checkDelivery(r, proof, new Uint8Array(readFileSync(v.delivery as string)));
+      delivery = `delivery #${proof.index} to certificate ${proof.thumbprint} is in the receipt`;
+    }
+    out(v.json === true, { receipt: r, delivery: delivery || null }, [`receipt     ${r.recipients} ${r.format} deliveries at ${r.time}`, `PCR0        ${r.pcr0}`, `request     ${r.requestDigest}`, `rules       ${r.rulesDigest}`, `root        ${r.root}`, ...(delivery ? [delivery] : [])].join('\n'));
+    return 0;
+  },
+};
+
+export const commands: Command[] = [rulesSign, seal, kdmInspect, receiptVerify];

@@ -1,0 +1,181 @@
+/**
+ * Forwarding rules: the JSON document a studio signs to say which projectors may receive one
+ * film's content keys, when, and for how long. Strict schema (every field required unless noted,
+ * unknown fields refused), carried as canonical JSON (canonical-json.ts) inside a DSSE envelope
+ * of its own payload type; a payload that is not byte-for-byte canonical is refused, so one rules
+ * document has exactly one digest.
+ *
+ * ```json
+ * { "type": "keycast-forward-rules/v1",
+ *   "film": { "cplId": "urn:uuid:…", "title": "…" },
+ *   "contentKeyIds": ["urn:uuid:…", …],
+ *   "kdmWindow": { "notBefore": "2026-01-01T00:00:00+00:00", "notAfter": "…+00:00" },
+ *   "forwardUntil": "2026-02-01T00:00:00Z",            // no forwarding after this instant
+ *   "forwardFrom": "2025-12-01T00:00:00Z",             // nor before this one
+ *   "recipients": { "thumbprints": ["<base64 SHA-1 of TBSCertificate>", …],
+ *                   "roots": ["<base64 DER of a manufacturer root certificate>", …],
+ *                   "excluded": ["<thumbprint>", …] },
+ *   "limits": { "maxKdmValidityDays": 30, "maxRecipients": 5000 } }
+ * ```
+ * `kdmWindow` strings are exactly the 25-character form KDMs carry (`+00:00`, no fraction).
+ */
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { VerifierError } from '../errors.ts';
+import { canonicalize, exactKeys, isObject } from '../release/canonical-json.ts';
+import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
+import { fromBase64, toHex, utf8 } from '../bytes.ts';
+import { openEnvelope, signEnvelope, type SignedEnvelope } from './envelope.ts';
+
+export const RULES_TYPE = 'keycast-forward-rules/v1';
+export const RULES_PAYLOAD_TYPE = 'application/vnd.keycast.forward-rules+json';
+export const MAX_RULES_BYTES = 4 * 1024 * 1024;
+export const MAX_RULES_THUMBPRINTS = 100_000;
+export const MAX_RULES_ROOTS = 64;
+
+export interface ForwardRules {
+  type: typeof RULES_TYPE;
+  film: { cplId: string; title: string };
+  contentKeyIds: string[];
+  kdmWindow: { notBefore: string; notAfter: string };
+  forwardFrom: string;
+  forwardUntil: string;
+  recipients: { thumbprints: string[]; roots: string[]; excluded: string[] };
+  limits: { maxKdmValidityDays: number; maxRecipients: number };
+}
+
+export const UUID_URN = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The KDM dateTime profile: `YYYY-MM-DDThh:mm:ss±hh:mm`, 25 characters. */
+export const KDM_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/;
+const ISO_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+const THUMB = /^[A-Za-z0-9+/]{27}=$/;
+
+function bad(message: string, field?: string): never {
+  throw new VerifierError('RULES_INVALID', message, field ? { field } : {});
+}
+
+function str(v: unknown, field: string, re?: RegExp, max = 1024): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || (re && !re.test(v))) bad(`${field} is missing or malformed`, field);
+  return v;
+}
+
+function strList(v: unknown, field: string, re: RegExp | undefined, max: number, maxLen = 1024): string[] {
+  if (!Array.isArray(v) || v.length > max) bad(`${field} must be a list of at most ${max}`, field);
+  const out = v.map((x, i) => str(x, `${field}[${i}]`, re, maxLen));
+  if (new Set(out).size !== out.length) bad(`${field} repeats an entry`, field);
+  return out;
+}
+
+function obj(v: unknown, field: string, keys: string[]): Record<string, unknown> {
+  if (!isObject(v)) bad(`${field} must be an object`, field);
+  try {
+    exactKeys(v, keys, [], field);
+  } catch (e) {
+    bad((e as Error).message, field);
+  }
+  return v;
+}
+
+function posInt(v: unknown, field: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) <= 0) bad(`${field} must be a positive integer`, field);
+  return v as number;
+}
+
+/** Milliseconds since the epoch of a KDM-profile or `Z` timestamp (refuses impossible dates). */
+export function parseInstant(s: string): number {
+  const ms = Date.parse(s);
+  if (!Number.isFinite(ms)) throw new VerifierError('RULES_INVALID', `not a valid time: ${s}`);
+  return ms;
+}
+
+/** Validates a parsed value against the schema; returns it typed. Throws RULES_INVALID. */
+export function validateRules(v: unknown): ForwardRules {
+  const o = obj(v, 'rules', ['type', 'film', 'contentKeyIds', 'kdmWindow', 'forwardFrom', 'forwardUntil', 'recipients', 'limits']);
+  if (o.type !== RULES_TYPE) bad(`rules.type must be ${RULES_TYPE}`, 'rules.type');
+  const film = obj(o.film, 'rules.film', ['cplId', 'title']);
+  str(film.cplId, 'rules.film.cplId', UUID_URN);
+  str(film.title, 'rules.film.title', /^[^\u0000-\u001f]+$/, 256);
+  const ids = strList(o.contentKeyIds, 'rules.contentKeyIds', UUID_URN, 256);
+  if (ids.length === 0) bad('rules.contentKeyIds is empty', 'rules.contentKeyIds');
+  const w = obj(o.kdmWindow, 'rules.kdmWindow', ['notBefore', 'notAfter']);
+  const nb = parseInstant(str(w.notBefore, 'rules.kdmWindow.notBefore', KDM_TIME));
+  const na = parseInstant(str(w.notAfter, 'rules.kdmWindow.notAfter', KDM_TIME));
+  if (!(nb < na)) bad('rules.kdmWindow must end after it starts', 'rules.kdmWindow');
+  const ff = parseInstant(str(o.forwardFrom, 'rules.forwardFrom', ISO_Z));
+  const fu = parseInstant(str(o.forwardUntil, 'rules.forwardUntil', ISO_Z));
+  if (!(ff < fu)) bad('rules.forwardUntil must be after rules.forwardFrom', 'rules.forwardUntil');
+  const r = obj(o.recipients, 'rules.recipients', ['thumbprints', 'roots', 'excluded']);
+  const thumbs = strList(r.thumbprints, 'rules.recipients.thumbprints', THUMB, MAX_RULES_THUMBPRINTS);
+  const roots = strList(r.roots, 'rules.recipients.roots', /^[A-Za-z0-9+/]+={0,2}$/, MAX_RULES_ROOTS, 16384);
+  for (const [i, b] of roots.entries()) {
+    try {
+      fromBase64(b);
+    } catch {
+      bad(`rules.recipients.roots[${i}] is not base64`, `rules.recipients.roots[${i}]`);
+    }
+  }
+  strList(r.excluded, 'rules.recipients.excluded', THUMB, MAX_RULES_THUMBPRINTS);
+  if (thumbs.length === 0 && roots.length === 0) bad('rules name no recipient: give thumbprints or roots', 'rules.recipients');
+  const l = obj(o.limits, 'rules.limits', ['maxKdmValidityDays', 'maxRecipients']);
+  const maxDays = posInt(l.maxKdmValidityDays, 'rules.limits.maxKdmValidityDays');
+  posInt(l.maxRecipients, 'rules.limits.maxRecipients');
+  if (na - nb > maxDays * 86_400_000) bad(`rules.kdmWindow is longer than rules.limits.maxKdmValidityDays (${maxDays})`, 'rules.kdmWindow');
+  return o as unknown as ForwardRules;
+}
+
+/** Canonical payload bytes of valid rules. */
+export function formatRules(rules: ForwardRules): Uint8Array {
+  return utf8(canonicalize(validateRules(rules)));
+}
+
+/** Parses payload bytes: strict JSON, schema, and canonical form. Throws RULES_INVALID / OVERSIZED. */
+export function parseRules(payload: Uint8Array): ForwardRules {
+  if (payload.length > MAX_RULES_BYTES) throw new VerifierError('OVERSIZED', `rules are ${payload.length} bytes, over ${MAX_RULES_BYTES}`, { size: payload.length, limit: MAX_RULES_BYTES });
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch (e) {
+    throw new VerifierError('RULES_INVALID', 'rules are not UTF-8 JSON', {}, { cause: e });
+  }
+  const rules = validateRules(v);
+  // canonical form: sorted keys, no whitespace, one spelling — also rules out duplicate keys
+  if (Buffer.compare(Buffer.from(utf8(canonicalize(rules))), Buffer.from(payload)) !== 0) bad('rules payload is not in canonical JSON form');
+  return rules;
+}
+
+/** Signs rules with the studio's rules key (Ed25519 or P-256); returns the envelope JSON text. */
+export function signRules(rules: ForwardRules, studioKey: KeyObject): string {
+  const env: SignedEnvelope = signEnvelope(RULES_PAYLOAD_TYPE, formatRules(rules), studioKey);
+  return JSON.stringify(env);
+}
+
+export interface OpenedRules {
+  rules: ForwardRules;
+  /** lowercase hex SHA-256 of the canonical payload */
+  digest: string;
+  /** lowercase hex SHA-256 of the signer's DER SPKI */
+  signerSpkiSha256: string;
+}
+
+/**
+ * Opens a rules envelope signed by `studioKey` (SPKI PEM/DER or a ReleaseSigner). Throws
+ * RULES_INVALID (shape), RULES_SIGNATURE (wrong key or tampered), OVERSIZED.
+ */
+export function openRules(envelope: string | Uint8Array, studioKey: string | Uint8Array | ReleaseSigner): OpenedRules {
+  const signer = typeof studioKey === 'object' && 'spkiSha256' in studioKey ? studioKey : parseTrustedKey(studioKey);
+  const payload = openEnvelope(envelope, RULES_PAYLOAD_TYPE, signer, MAX_RULES_BYTES + 1024 * 1024, 'RULES_INVALID', 'RULES_SIGNATURE');
+  return { rules: parseRules(payload), digest: toHex(createHash('sha256').update(payload).digest()), signerSpkiSha256: signer.spkiSha256 };
+}
+
+/** Throws RULES_EXPIRED unless `now` lies in [forwardFrom, forwardUntil] and before the KDM window closes. */
+export function checkRulesTime(rules: ForwardRules, now: Date): void {
+  const t = now.getTime();
+  if (t < parseInstant(rules.forwardFrom)) throw new VerifierError('RULES_EXPIRED', 'rules are not valid yet', { forwardFrom: rules.forwardFrom, now: now.toISOString() });
+  if (t > parseInstant(rules.forwardUntil)) throw new VerifierError('RULES_EXPIRED', 'rules have expired', { forwardUntil: rules.forwardUntil, now: now.toISOString() });
+  if (t >= parseInstant(rules.kdmWindow.notAfter)) throw new VerifierError('RULES_EXPIRED', 'the KDM window has already closed', { notAfter: rules.kdmWindow.notAfter, now: now.toISOString() });
+}
+
+/** The SPKI SHA-256 fingerprint (lowercase hex) of a public or private key. */
+export function keyFingerprint(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return toHex(createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest());
+}

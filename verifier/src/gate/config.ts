@@ -1,0 +1,117 @@
+/**
+ * The enclave's pinned configuration: the file `keycast build --enclave-config` places at
+ * ENCLAVE_CONFIG_PATH inside the image, so it is measured into PCR0 (and PCR2) and the host
+ * cannot change it without changing the measurement the log must hold. JSON, version 1:
+ *
+ *   {
+ *     "version": 1,
+ *     "log": { "origin": "<checkpoint origin>", "vkey": "<Ed25519 note verifier key>" },
+ *     "witnesses": { "vkeys": ["<cosignature/v1 verifier key>", …], "threshold": k },
+ *     "maxCheckpointAgeSeconds": 600,
+ *     "publishers": ["<SPKI PEM of an accepted release signer>", …],
+ *     "kms": { "keyArn": "arn:aws:kms:…:key/…", "region": "us-east-1" }
+ *   }
+ *
+ * Parsing is strict (unknown keys, duplicates, empty lists, a threshold outside 1..n, keys that
+ * do not parse → GATE_CONFIG_MALFORMED naming the field): a typo must fail the boot, never
+ * silently weaken the gate.
+ */
+import { VerifierError, isVerifierError } from '../errors.ts';
+import { canonicalize, isObject, parseJsonStrict } from '../release/canonical-json.ts';
+import { noteVerifier } from '../note/keys.ts';
+import { cosignatureVerifier } from '../cosignature.ts';
+import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
+
+/** Where the config lives in the enclave's root filesystem (the customer ramdisk's /rootfs). */
+export const ENCLAVE_CONFIG_PATH = 'etc/keycast/enclave.json';
+export const MAX_ENCLAVE_CONFIG_BYTES = 64 * 1024;
+
+export interface EnclaveConfig {
+  version: 1;
+  log: { origin: string; vkey: string };
+  witnesses: { vkeys: string[]; threshold: number };
+  maxCheckpointAgeSeconds: number;
+  /** SPKI PEM of each accepted release signer */
+  publishers: string[];
+  kms: { keyArn: string; region: string };
+}
+
+function bad(field: string, reason: string): VerifierError {
+  return new VerifierError('GATE_CONFIG_MALFORMED', `enclave config ${field}: ${reason}`, { field, reason });
+}
+
+function keys(o: unknown, field: string, required: string[]): Record<string, unknown> {
+  if (!isObject(o)) throw bad(field, 'must be an object');
+  for (const k of required) if (!(k in o)) throw bad(`${field}.${k}`, 'missing');
+  for (const k of Object.keys(o)) if (!required.includes(k)) throw bad(`${field}.${k}`, 'unknown field');
+  return o;
+}
+
+function str(v: unknown, field: string, max = 4096): string {
+  if (typeof v !== 'string' || v === '' || v.length > max || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(v)) throw bad(field, 'must be a non-empty string without control characters');
+  return v;
+}
+
+function count(v: unknown, field: string, min: number, max: number): number {
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw bad(field, `must be an integer in ${min}..${max}`);
+  return v as number;
+}
+
+function list(v: unknown, field: string, check: (s: string) => unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 64) throw bad(field, 'must be a list of 1..64 strings');
+  const out = v.map((x, i) => str(x, `${field}[${i}]`));
+  if (new Set(out).size !== out.length) throw bad(field, 'duplicate entry');
+  out.forEach((s, i) => {
+    try {
+      check(s);
+    } catch (e) {
+      if (!isVerifierError(e)) throw e;
+      throw bad(`${field}[${i}]`, e.message);
+    }
+  });
+  return out;
+}
+
+/** Parses and checks the config bytes (or text). Throws GATE_CONFIG_MALFORMED or OVERSIZED. */
+export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
+  let json: unknown;
+  try {
+    json = parseJsonStrict(input, MAX_ENCLAVE_CONFIG_BYTES, 'the enclave config');
+  } catch (e) {
+    if (isVerifierError(e) && e.code !== 'OVERSIZED') throw bad('(document)', e.message);
+    throw e;
+  }
+  const o = keys(json, 'config', ['version', 'log', 'witnesses', 'maxCheckpointAgeSeconds', 'publishers', 'kms']);
+  if (o.version !== 1) throw bad('version', 'must be 1');
+  const log = keys(o.log, 'log', ['origin', 'vkey']);
+  const origin = str(log.origin, 'log.origin', 1024);
+  const vkey = str(log.vkey, 'log.vkey');
+  try {
+    noteVerifier(vkey);
+  } catch (e) {
+    if (!isVerifierError(e)) throw e;
+    throw bad('log.vkey', e.message);
+  }
+  const w = keys(o.witnesses, 'witnesses', ['vkeys', 'threshold']);
+  const vkeys = list(w.vkeys, 'witnesses.vkeys', cosignatureVerifier);
+  const threshold = count(w.threshold, 'witnesses.threshold', 1, vkeys.length);
+  const maxCheckpointAgeSeconds = count(o.maxCheckpointAgeSeconds, 'maxCheckpointAgeSeconds', 1, 7 * 24 * 3600);
+  const publishers = list(o.publishers, 'publishers', parseTrustedKey);
+  const kms = keys(o.kms, 'kms', ['keyArn', 'region']);
+  const keyArn = str(kms.keyArn, 'kms.keyArn', 2048);
+  const region = str(kms.region, 'kms.region', 64);
+  if (!/^[a-z0-9-]+$/.test(region)) throw bad('kms.region', 'must be an AWS region name');
+  return { version: 1, log: { origin, vkey }, witnesses: { vkeys, threshold }, maxCheckpointAgeSeconds, publishers, kms: { keyArn, region } };
+}
+
+/** The canonical bytes of a config (what `keycast build --enclave-config` writes into the image). */
+export function formatEnclaveConfig(c: EnclaveConfig): string {
+  const text = canonicalize(c) + '\n';
+  parseEnclaveConfig(text);
+  return text;
+}
+
+/** The accepted release signers of a parsed config. */
+export function configPublishers(c: EnclaveConfig): ReleaseSigner[] {
+  return c.publishers.map((p) => parseTrustedKey(p));
+}

@@ -281,7 +281,7 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
 const devCerts: Command = {
   path: ['dev', 'certs'],
   summary: 'generate realistic ST 430-2 projector chains (maker root → SM CA → SM leaves) for tests and demos',
-  help: `keycast dev certs --projectors N --out DIR [--maker NAME] [--days D] [--key-pool K] [--json]
+  help: `Usage: keycast dev certs --projectors N --out DIR [--maker NAME] [--days D] [--key-pool K] [--json]
 
 Writes a manufacturer PKI shaped like real D-cinema Security Manager chains (SMPTE ST 430-2:
 RSA-2048/65537, sha256WithRSAEncryption, O/OU/CN/dnQualifier names, CN roles "LE SPB MD SM"):

@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { buildDcCertificate, certificatePem, certificateThumbprint, decodeKeyBlock, kdmSigner, parseDcCertificate } from '#verifier';
-import { EnclaveError, MemoryReplayGuard, createProjectorPki, createSignerChain, forward, openForwardRequest, type EnclaveErrorCode } from '../enclave/index.ts';
+import { constants, createHash, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { buildDcCertificate, canonicalize, certificatePem, certificateThumbprint, decodeKeyBlock, kdmSigner, parseDcCertificate } from '#verifier';
+import { EnclaveError, MemoryReplayGuard, createProjectorPki, createSignerChain, forward, forwardRequestDigest, openForwardRequest, type EnclaveErrorCode } from '../enclave/index.ts';
 import { DAY, ctx, leaks, request, rules, sealed, world, type World } from './forward-fixtures.ts';
 
 const w: World = await world(3);
@@ -95,6 +95,12 @@ test('recipient certificates: malformed, expired, wrong key size, self-signed ou
   assert.equal(parseDcCertificate(self).subject.includes('ROGUE'), true);
   assert.equal((await refused(await request(w, { recipients: [pemOf(self)] }), 'FORWARD_RECIPIENT_NOT_ALLOWED')).evidence.cause, 'CERT_CHAIN');
   await serves();
+});
+
+test('the request digest is SHA-256 of the canonical JSON request', async () => {
+  const body = await request(w);
+  const expected = createHash('sha256').update(canonicalize({ ...body, recipients: [...body.recipients.slice(0, 2), new Uint8Array(w.pki.root.der)].map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString('base64'))) })).digest('hex');
+  assert.equal(forwardRequestDigest({ ...body, recipients: [...body.recipients.slice(0, 2), new Uint8Array(w.pki.root.der)] }), expected);
 });
 
 test('oversized requests, malformed bodies and replays', async () => {

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { constants, createPrivateKey, createPublicKey, publicEncrypt, sign } from 'node:crypto';
 import { deriveHpkeKeyPair, kdmSigner, parseDcCertificate } from '#verifier';
-import { forwardRange, openForwardRequest, type ForwardRequest } from '../../enclave/index.ts';
+import { forwardRange, openForwardRequest, wipe, type ForwardRequest } from '../../enclave/index.ts';
 
 interface Init {
   hpkeSeed: Uint8Array;
@@ -50,7 +50,7 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
       first ??= out.bytes;
     });
     const ms = performance.now() - t;
-    for (const k of o.film.keys) k.key.fill(0);
+    wipe(o);
     opened = null;
     const flat = new Uint8Array(digests.length * 32);
     digests.forEach((d, i) => flat.set(d, i * 32));

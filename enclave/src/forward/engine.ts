@@ -56,6 +56,22 @@ export function kdmTime(d: Date): string {
 
 const RAW_FORMAT = 'keycast-raw-keys/v1';
 
+/**
+ * The 138-byte blocks are the same for every recipient of a request: encoded once per request
+ * (and signer) and zeroed by wipe(), instead of once per recipient.
+ */
+const BLOCKS = new WeakMap<OpenedForward, { thumbprint: Uint8Array; blocks: Uint8Array[] }>();
+
+function blocksFor(o: OpenedForward, signer: KdmSigner): Uint8Array[] {
+  const hit = BLOCKS.get(o);
+  if (hit && Buffer.compare(hit.thumbprint, signer.thumbprint) === 0) return hit.blocks;
+  const w = o.rules.rules.kdmWindow;
+  const blocks = o.film.keys.map((k) => encodeKeyBlock({ signerThumbprint: signer.thumbprint, cplId: o.film.cplId, keyType: k.type, keyId: k.id, notBefore: w.notBefore, notAfter: w.notAfter, key: k.key }));
+  if (hit) for (const b of hit.blocks) b.fill(0);
+  BLOCKS.set(o, { thumbprint: signer.thumbprint, blocks });
+  return blocks;
+}
+
 /** One recipient's output bytes. */
 export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint8Array {
   const w = o.rules.rules.kdmWindow;
@@ -63,14 +79,10 @@ export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint
     const xml = buildKdm({ cplId: o.film.cplId, title: o.rules.rules.film.title, keys: o.film.keys, notBefore: w.notBefore, notAfter: w.notAfter, issueDate: kdmTime(o.now), recipient: r.certificate, signer });
     return new Uint8Array(Buffer.from(xml, 'utf8'));
   }
-  const keys = o.film.keys.map((k) => {
-    const block = encodeKeyBlock({ signerThumbprint: signer.thumbprint, cplId: o.film.cplId, keyType: k.type, keyId: k.id, notBefore: w.notBefore, notAfter: w.notAfter, key: k.key });
-    try {
-      const ct = publicEncrypt({ key: r.certificate.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, block);
-      return { id: k.id, type: k.type, ciphertext: ct.toString('base64') };
-    } finally {
-      block.fill(0);
-    }
+  const blocks = blocksFor(o, signer);
+  const keys = o.film.keys.map((k, i) => {
+    const ct = publicEncrypt({ key: r.certificate.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, blocks[i]!);
+    return { id: k.id, type: k.type, ciphertext: ct.toString('base64') };
   });
   const doc = { format: RAW_FORMAT, encryption: 'RSA-OAEP-SHA256', recipient: r.thumbprint, cplId: o.film.cplId, notBefore: w.notBefore, notAfter: w.notAfter, keys };
   return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
@@ -138,4 +150,6 @@ export function forward(o: OpenedForward, keys: ForwardKeys, emit: (out: Forward
 /** Drops the content keys from memory once a request is done. */
 export function wipe(o: OpenedForward): void {
   for (const k of o.film.keys) k.key.fill(0);
+  for (const b of BLOCKS.get(o)?.blocks ?? []) b.fill(0);
+  BLOCKS.delete(o);
 }

@@ -1,5 +1,5 @@
 /**
- * `keycast build`, `keycast describe-eif`, `keycast diff-eif` (issue #4). Matches
+ * `keycast build`, `keycast describe-eif`, `keycast diff-eif`. Matches
  * cli/command.ts structurally. Heavy modules load inside `run`. The release signer adds its
  * commands by appending to `commands` below.
  */

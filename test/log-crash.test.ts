@@ -1,5 +1,5 @@
 /**
- * Crash safety of the log (issue #3): the real `keycast log serve` process is SIGKILLed at random
+ * Crash safety of the log: the real `keycast log serve` process is SIGKILLed at random
  * points during heavy concurrent appends, several times, and restarted. Afterwards every entry
  * the log ever acknowledged must be present with the same leaf, and every checkpoint it ever
  * served must be consistent (RFC 6962 consistency proof, checked with #verifier) with the final

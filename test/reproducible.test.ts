@@ -1,5 +1,5 @@
 /**
- * Issue #4 reproducibility: the same pinned inputs built twice by the real CLI (child
+ * Reproducibility: the same pinned inputs built twice by the real CLI (child
  * processes) under different TZ, locale, umask, working directory, uid (setpriv when
  * available, else only input ownership), environment, input mtimes, input ownership and
  * directory creation order give byte-identical EIFs — and the second build runs from the

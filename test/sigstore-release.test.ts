@@ -1,5 +1,5 @@
 /**
- * The release path end to end, as a user runs it (issue #4): `keycast release keygen`, `sign`
+ * The release path end to end, as a user runs it: `keycast release keygen`, `sign`
  * (@sigstore/sign DSSEBundleBuilder, local P-256 key, offline), `publish` to a real Keycast log
  * over loopback (log-server with the verifier's admission policy), then stock @sigstore/verify
  * 3.1.1 on the written-back bundle given the log's TrustedRoot, `verify release` (and its old name

@@ -6,7 +6,7 @@
 export { CodedError, VerifierError, VERIFIER_ERROR_CODES, isVerifierError, errorText, jsonEvidence } from './src/errors.ts';
 export type { VerifierErrorCode, Evidence, CodedErrorJson } from './src/errors.ts';
 export { SECRET_FILE_FORBIDDEN_BITS, secretFileModeProblem, secretFileText } from './src/secret-file.ts';
-// transparency log core (issue #2): bytes, RFC 6962 Merkle proofs
+// transparency log core: bytes, RFC 6962 Merkle proofs
 // the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
 export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';
 export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
@@ -31,7 +31,7 @@ export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatur
 export type { CosignatureVerifier, WitnessPolicy } from './src/cosignature.ts';
 export { TLOG_PROOF_HEADER, MAX_PROOF_HASHES, formatTlogProof, parseTlogProof, verifyTlogProof } from './src/tlog-proof.ts';
 export type { TlogProof, TlogProofOptions } from './src/tlog-proof.ts';
-// release entries (issue #3): schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
+// release entries: schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
 export { IN_TOTO_STATEMENT_V1, IN_TOTO_PAYLOAD_TYPE, RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1, PREDICATE_KINDS, validateStatement, validateMeasurements, validateSource, validateReleasePredicate, validateRevocationPredicate, validateRebuildPredicate } from './src/release/schema.ts';
 export type { EntryKind, Measurements, SourceRef, ReleasePredicate, RevocationPredicate, RebuildPredicate, Subject, ReleaseStatement, RevocationStatement, RebuildStatement, KeycastStatement } from './src/release/schema.ts';
 export { canonicalize, parseJsonStrict, jsonStructure, MAX_JSON_DEPTH } from './src/release/canonical-json.ts';
@@ -57,7 +57,7 @@ export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigst
 export { checkCheckpointConsistency } from './src/checkpoint-consistency.ts';
 export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';
 export type { AddCheckpointRequest } from './src/tlog/witness-request.ts';
-// enclave images (issue #4): EIF v4 format, measurements, describe-eif, cpio newc ramdisks
+// enclave images: EIF v4 format, measurements, describe-eif, cpio newc ramdisks
 export { EIF_MAGIC, EIF_VERSION, EIF_HEADER_SIZE, EIF_SECTION_HEADER_SIZE, EIF_MAX_SECTIONS, EIF_CRC_OFFSET, EIF_FLAG_ARM64, SectionType, SECTION_TYPE_NAMES, encodeHeader, decodeHeader, encodeSectionHeader, decodeSectionHeader, sectionOffsets, crc32, eifCrc32, archFromFlags } from './src/eif/format.ts';
 export type { EifArch, EifHeader, SectionHeader, SectionTypeCode } from './src/eif/format.ts';
 export { crc32Combine } from './src/eif/crc-combine.ts';
@@ -81,7 +81,7 @@ export { planArchive } from './src/cpio/plan.ts';
 export type { CpioMember, MemberType, PlannedMember } from './src/cpio/plan.ts';
 export { readCpio } from './src/cpio/read.ts';
 export type { CpioEntry } from './src/cpio/read.ts';
-// Nitro attestation documents (issue #5): strict DER/X.509, COSE_Sign1 ES384, chain to the pinned AWS root, policy
+// Nitro attestation documents: strict DER/X.509, COSE_Sign1 ES384, chain to the pinned AWS root, policy
 export { parseCertificate, KEY_USAGE_BITS, MAX_CERTIFICATE_BYTES } from './src/x509/certificate.ts';
 export type { ParsedCertificate, KeyUsage } from './src/x509/certificate.ts';
 export { buildCertificate } from './src/x509/build.ts';

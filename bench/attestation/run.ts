@@ -1,5 +1,5 @@
 /**
- * Attestation verification throughput (issue #5): full verifyAttestationDocument calls/s on a
+ * Attestation verification throughput: full verifyAttestationDocument calls/s on a
  * real production-mode Nitro document, beside the raw cost of the P-384 signature checks it
  * must do — 1 COSE ES384 check + 4 certificate links (root→regional→zonal→instance→leaf) with
  * node:crypto on pre-loaded keys — measured interleaved op by op in the same run.

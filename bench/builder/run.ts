@@ -1,5 +1,5 @@
 /**
- * bench/builder — issue #4 figures, each printed beside its same-run baseline:
+ * bench/builder — figures, each printed beside its same-run baseline:
  *  1. build time of an EIF with a 256 MiB rootfs vs `sha384sum` over the same rootfs bytes
  *     (target ≤ 2.0×). The build includes reading the rootfs, writing the ramdisk into the
  *     image, PCR hashing, CRC, and the final SHA-256 pass over the image.

@@ -9,7 +9,7 @@
  *        (--quick: 1.5 s and 3 rounds per figure unless given)
  * Each figure is the median of `rounds` rounds of seconds/rounds each, every round right after
  * its own hello-world baseline (the shared machine drifts); the range of rounds is printed.
- * Targets (issue #3, 2 cores): ≥ 3,000 appends/s; tile and proof reads ≥ 50% of hello-world.
+ * Targets (2 cores): ≥ 3,000 appends/s; tile and proof reads ≥ 50% of hello-world.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Release-entry throughput (issue #3), each figure beside the raw node:crypto rate it is built
+ * Release-entry throughput, each figure beside the raw node:crypto rate it is built
  * on, measured in the same run in alternating slices:
  *  - admissions/s (verifyEntryBundle: parse, DSSE ECDSA P-256 verify, schema, policy, canonical
  *    leaf) vs raw ECDSA P-256 verifies/s over the same PAE;

@@ -1,6 +1,6 @@
 /**
  * Verifier throughput, each figure beside the raw node:crypto rate it is built on, measured
- * in the same run (issue #2): inclusion-proof checks/s vs raw SHA-256 node hashes/s, and
+ * in the same run: inclusion-proof checks/s vs raw SHA-256 node hashes/s, and
  * note (checkpoint) verifications/s vs raw Ed25519 verifies/s (target ratio ≥ 0.8).
  * Usage: node --import tsx bench/verifier/run.ts [--json] [--seconds N] [--quick]   (--quick: 0.5 s per figure)
  * Figures are noisy on a shared 2-core machine; compare ratios, not absolutes.

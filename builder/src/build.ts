@@ -1,5 +1,5 @@
 /**
- * `keycast build`: pinned inputs → a deterministic EIF (issue #4). Nothing from the host
+ * `keycast build`: pinned inputs → a deterministic EIF. Nothing from the host
  * reaches the image: no clock (build time is the epoch), no owner/mtime/umask/order (the
  * rootfs is normalised, rootfs/tree.ts), no locale/TZ/cwd (paths resolve against the lock's
  * directory; names sort bytewise). Inputs are checked against the lock before use; the rootfs

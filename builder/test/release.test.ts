@@ -1,5 +1,5 @@
 /**
- * The builder's release path (issue #4): signRelease with @sigstore/sign's DSSEBundleBuilder
+ * The builder's release path: signRelease with @sigstore/sign's DSSEBundleBuilder
  * and a local P-256 key (offline), publishRelease against an in-process log, revocations and
  * rebuild attestations, and the refusals: bad keys and sources, a log that refuses, a log that
  * lies about the entry or is not the pinned log, a busy log.

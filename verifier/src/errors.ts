@@ -33,7 +33,7 @@ export const VERIFIER_ERROR_CODES = [
   'TILE_PATH_INVALID',
   'TILE_MISMATCH',
   'TLOG_PROOF_MALFORMED',
-  // release entries (issue #3): DSSE bundles over in-toto statements, their leaves and TLEs
+  // release entries: DSSE bundles over in-toto statements, their leaves and TLEs
   'RELEASE_MALFORMED',
   'STATEMENT_TYPE',
   'PREDICATE_INVALID',
@@ -42,7 +42,7 @@ export const VERIFIER_ERROR_CODES = [
   'REVOCATION_INVALID',
   'SIGSTORE_INVALID',
   'TLE_INVALID',
-  // Nitro attestation documents (issue #5): COSE_Sign1, X.509 chain to a pinned root, policy
+  // Nitro attestation documents: COSE_Sign1, X.509 chain to a pinned root, policy
   'COSE_MALFORMED',
   'ATTESTATION_MALFORMED',
   'ATTESTATION_SIGNATURE',
@@ -72,7 +72,7 @@ export const VERIFIER_ERROR_CODES = [
   'CMS_UNSUPPORTED',
   'CMS_DECRYPT',
   'IDENTITY_BINDING',
-  // enclave images (issue #4): EIF v4 container, cpio newc ramdisks
+  // enclave images: EIF v4 container, cpio newc ramdisks
   'EIF_MALFORMED',
   'EIF_CRC',
   'EIF_UNSUPPORTED',

@@ -1,5 +1,5 @@
 /**
- * Nitro attestation documents (issue #5) against the 13 real documents and 2 NEGATIVE ones in
+ * Nitro attestation documents against the 13 real documents and 2 NEGATIVE ones in
  * testdata/nitro/attestation, the pinned AWS root, policy checks, and sign→verify
  * round trips with an AWS-shaped test PKI (which is trusted only when passed explicitly).
  */

@@ -1,5 +1,5 @@
 /**
- * Release entries (issue #3): statement schema, admission (verifyEntryBundle), the canonical
+ * Release entries: statement schema, admission (verifyEntryBundle), the canonical
  * dsse 0.0.1 leaf round trip, and the attacker's inputs: tampered payload or signature,
  * unknown signer, wrong predicate type, unknown fields, oversized bundles, bad revocations.
  */

@@ -1,5 +1,5 @@
 /**
- * Publishing a signed bundle to a Keycast log (issue #4): POST <log>/add-entry with the
+ * Publishing a signed bundle to a Keycast log: POST <log>/add-entry with the
  * bundle JSON as body; the log answers `{ index, leafHash, transparencyLogEntry }` once the
  * entry is durably integrated (a duplicate gets its existing index). Before trusting the
  * answer we check it is about OUR entry: the TLE's body must be the canonical leaf of our

@@ -1,5 +1,5 @@
 /**
- * The builder's release operations (issue #4), composed from statement.ts, sign.ts and
+ * The builder's release operations, composed from statement.ts, sign.ts and
  * publish.ts: sign a release from the EIF (or given measurements), sign a revocation, sign a
  * rebuild attestation. Pure apart from the optional network of keyless signing; files are read
  * and written by the CLI.

@@ -1,5 +1,5 @@
 /**
- * Signing a Keycast statement into a Sigstore bundle (issue #4) with @sigstore/sign 4.1.1's
+ * Signing a Keycast statement into a Sigstore bundle with @sigstore/sign 4.1.1's
  * DSSEBundleBuilder (notes/peers.md §1.3): the signer receives the DSSE PAE and signs it.
  *  - local key (default): a P-256 key from PEM, no network, no witnesses — the bundle gets its
  *    tlog entry when `publishRelease` submits it to a Keycast log;

@@ -1,5 +1,5 @@
 /**
- * Building the Keycast in-toto statements (schema: verifier/src/release/schema.ts, issue #3)
+ * Building the Keycast in-toto statements (schema: verifier/src/release/schema.ts)
  * from what the builder knows, validated with the verifier's own strict validator before
  * anything is signed, so the builder never signs an entry the log would refuse.
  */

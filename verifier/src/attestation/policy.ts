@@ -1,5 +1,5 @@
 /**
- * Policy checks on a verified attestation document (issue #5): expected PCRs (iterating the
+ * Policy checks on a verified attestation document: expected PCRs (iterating the
  * EXPECTED set, so a PCR missing from the document fails — the CVE-2025-64186 class of bug),
  * debug mode (PCR0/1/2 all zero, notes/nitro.md §3.5) refused unless allowed, exact nonce /
  * user-data / public-key binding (null and empty are different), and maximum age.

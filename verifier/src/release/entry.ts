@@ -1,5 +1,5 @@
 /**
- * Admission of a release-log entry (issue #3, POST /add-entry): parse the Sigstore DSSE
+ * Admission of a release-log entry (POST /add-entry): parse the Sigstore DSSE
  * bundle, check the DSSE signature over PAE ourselves, the in-toto statement and its Keycast
  * predicate, and that the signer is allowed by the log's policy; derive the canonical leaf.
  *

@@ -1,5 +1,5 @@
 /**
- * The log leaf of a release entry (issue #3): a Rekor `dsse` 0.0.1 body, written as canonical
+ * The log leaf of a release entry: a Rekor `dsse` 0.0.1 body, written as canonical
  * JSON (RFC 8785 style) so the same signed envelope always yields the same bytes — the log
  * deduplicates by leaf hash — and stock @sigstore/verify 3.1.x accepts it as the tlog body
  * (tlog/dsse.js checks kind/apiVersion, exactly one spec.signatures[].signature equal to the

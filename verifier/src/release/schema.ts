@@ -1,5 +1,5 @@
 /**
- * The statements a Keycast log stores (issue #3): in-toto Statement v1
+ * The statements a Keycast log stores: in-toto Statement v1
  * (https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md) with one of three
  * Keycast predicates. Validation is strict: exact field sets (unknown fields refused, as
  * Tinfoil's verifier does), lowercase hex of the exact lengths (PCRs are SHA-384: 96 hex

@@ -177,6 +177,7 @@ test('malformed, oversized, wrong-content-type and unknown-target requests are 4
   }
   // random bodies for every operation: always a 4xx with an AWS type, never a 5xx, nothing stored
   const ops = ['CreateKey', 'GenerateDataKey', 'Encrypt', 'Decrypt', 'GetKeyPolicy', 'PutKeyPolicy'];
+  // biome-ignore lint/correctness/noPrecisionLoss: 1e309 is deliberately Infinity, which JSON.stringify writes as null
   const values = [null, true, 1, -1, 1e309, '', 'x', 'AAAA', [], {}, [1], { a: 'b' }, 'a'.repeat(3000)];
   const members = ['KeyId', 'Plaintext', 'CiphertextBlob', 'Recipient', 'EncryptionContext', 'KeySpec', 'NumberOfBytes', 'Policy', 'PolicyName', 'GrantTokens', 'DryRun', '__proto__', 'constructor'];
   for (let i = 0; i < 120; i++) {

@@ -9,7 +9,7 @@ import { LogError } from '../errors.ts';
 
 /** A fastify content-type parser body (use with `parseAs: 'buffer'`). */
 export function strictUtf8Body(_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
-  if (typeof body === 'string') return done(null, body);
-  if (!isUtf8(body)) return done(new LogError('MALFORMED_REQUEST', 'the request body is not well-formed UTF-8', { bytes: body.length }));
-  done(null, body.toString('utf8'));
+  if (typeof body === 'string') done(null, body);
+  else if (!isUtf8(body)) done(new LogError('MALFORMED_REQUEST', 'the request body is not well-formed UTF-8', { bytes: body.length }));
+  else done(null, body.toString('utf8'));
 }

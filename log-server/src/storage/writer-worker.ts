@@ -50,7 +50,10 @@ function index(): void {
 
 function afterCommit(entries: number): void {
   unindexed += entries;
-  if (unindexed >= INDEX_EVERY) return index();
+  if (unindexed >= INDEX_EVERY) {
+    index();
+    return;
+  }
   clearTimeout(idle);
   idle = setTimeout(index, INDEX_IDLE_MS);
   idle.unref();

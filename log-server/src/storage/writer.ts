@@ -76,7 +76,10 @@ export class SqliteWorkerWriter implements LogWriter {
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.worker.unref();
     if (!p) return;
-    if (!m.error) return p.resolve();
+    if (!m.error) {
+      p.resolve();
+      return;
+    }
     const e = m.error;
     p.reject(e.log ? new LogError(e.code as LogErrorCode, e.message, e.evidence) : new LogError('STORAGE_FAILED', e.message, {}));
   }

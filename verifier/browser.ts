@@ -7,16 +7,16 @@
  * Only modules free of node: imports belong here (the bundle build fails otherwise).
  */
 export { VerifierError, isVerifierError } from './src/errors.ts';
-export { toHex, fromHex, toBase64, fromBase64, bytesEqual, utf8 } from './src/bytes.ts';
+export { toHex, fromHex, toBase64, fromBase64, bytesEqual, utf8 } from './src/encoding/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT } from './src/tlog/hash.ts';
 export { rootFromInclusionProof, checkInclusion, checkConsistency } from './src/tlog/verify.ts';
 export { parseVerifierKey, noteVerifier } from './src/note/keys.ts';
 export { openNote, splitNote } from './src/note/note.ts';
-export { parseCheckpoint, openCheckpoint } from './src/checkpoint.ts';
-export { cosignatureVerifier, checkWitnessPolicy } from './src/cosignature.ts';
-export { openWitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
-export { checkCheckpointConsistency } from './src/checkpoint-consistency.ts';
+export { parseCheckpoint, openCheckpoint } from './src/tlog/checkpoint.ts';
+export { cosignatureVerifier, checkWitnessPolicy } from './src/note/cosignature.ts';
+export { openWitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
+export { checkCheckpointConsistency } from './src/tlog/checkpoint-consistency.ts';
 export { tilePath, entriesPath, parseTilePath } from './src/tlog/tile-path.ts';
 export { checkTile, tileHashReader, tileWidthInTree } from './src/tlog/tile-math.ts';
 export { decodeEntryBundle, checkEntryBundle } from './src/tlog/entry-bundle.ts';
-export { parseTlogProof, verifyTlogProof } from './src/tlog-proof.ts';
+export { parseTlogProof, verifyTlogProof } from './src/tlog/tlog-proof.ts';

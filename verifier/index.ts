@@ -10,7 +10,7 @@ export { SECRET_FILE_FORBIDDEN_BITS, secretFileModeProblem, secretFileText } fro
 // the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
 export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';
 export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
-export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/bytes.ts';
+export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/encoding/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
 export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, MemoryTree } from './src/tlog/proof.ts';
 export type { HashReader } from './src/tlog/proof.ts';
@@ -19,22 +19,22 @@ export { SIG_ED25519, SIG_COSIGNATURE_V1, isValidKeyName, verifierKeyId, keyIdHe
 export type { NoteSigner, NoteVerifier, Signer, Verifier, VerifierKey, SignerKey } from './src/note/keys.ts';
 export { MAX_SIGNATURES, MAX_NOTE_BYTES, isValidNoteText, splitNote, formatSignatureLine, signatureLines, signNote, openNote } from './src/note/note.ts';
 export type { NoteSignature, SplitNote, OpenedNote } from './src/note/note.ts';
-export { parseTreeSize, formatCheckpoint, parseCheckpoint, openCheckpoint } from './src/checkpoint.ts';
-export type { Checkpoint } from './src/checkpoint.ts';
+export { parseTreeSize, formatCheckpoint, parseCheckpoint, openCheckpoint } from './src/tlog/checkpoint.ts';
+export type { Checkpoint } from './src/tlog/checkpoint.ts';
 // C2SP tlog-tiles
 export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, encodeTileIndex, tilePath, entriesPath, parseTilePath, tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile, MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './src/tlog/tiles.ts';
 export type { Tile } from './src/tlog/tiles.ts';
 export { sumdbTilePath, parseSumdbTilePath } from './src/tlog/tiles.ts';
 export type { SumdbTile } from './src/tlog/tiles.ts';
 // C2SP tlog-cosignature and tlog-proof
-export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatureVerifierKey, cosignatureVerifier, checkWitnessPolicy } from './src/cosignature.ts';
-export type { CosignatureVerifier, WitnessPolicy } from './src/cosignature.ts';
-export { TLOG_PROOF_HEADER, MAX_PROOF_HASHES, formatTlogProof, parseTlogProof, verifyTlogProof } from './src/tlog-proof.ts';
-export type { TlogProof, TlogProofOptions } from './src/tlog-proof.ts';
+export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatureVerifierKey, cosignatureVerifier, checkWitnessPolicy } from './src/note/cosignature.ts';
+export type { CosignatureVerifier, WitnessPolicy } from './src/note/cosignature.ts';
+export { TLOG_PROOF_HEADER, MAX_PROOF_HASHES, formatTlogProof, parseTlogProof, verifyTlogProof } from './src/tlog/tlog-proof.ts';
+export type { TlogProof, TlogProofOptions } from './src/tlog/tlog-proof.ts';
 // release entries: schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
 export { IN_TOTO_STATEMENT_V1, IN_TOTO_PAYLOAD_TYPE, RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1, PREDICATE_KINDS, validateStatement, validateMeasurements, validateSource, validateReleasePredicate, validateRevocationPredicate, validateRebuildPredicate } from './src/release/schema.ts';
 export type { EntryKind, Measurements, SourceRef, ReleasePredicate, RevocationPredicate, RebuildPredicate, Subject, ReleaseStatement, RevocationStatement, RebuildStatement, KeycastStatement } from './src/release/schema.ts';
-export { canonicalize, parseJsonStrict, jsonStructure, MAX_JSON_DEPTH } from './src/release/canonical-json.ts';
+export { canonicalize, parseJsonStrict, jsonStructure, MAX_JSON_DEPTH } from './src/encoding/canonical-json.ts';
 export { dssePae, parseTrustedKey, certificateKey, verifyDsseSignature } from './src/release/dsse.ts';
 export type { ReleaseSigner } from './src/release/dsse.ts';
 export { BUNDLE_MEDIA_TYPES, MAX_BUNDLE_BYTES, parseBundle, parseEnvelope } from './src/release/bundle.ts';
@@ -54,7 +54,7 @@ export type { IndexedEntry, Endorsement } from './src/release/endorsements.ts';
 export type { BoundEntry } from './src/release/log-binding.ts';
 export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';
 export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';
-export { checkCheckpointConsistency } from './src/checkpoint-consistency.ts';
+export { checkCheckpointConsistency } from './src/tlog/checkpoint-consistency.ts';
 export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';
 export type { AddCheckpointRequest } from './src/tlog/witness-request.ts';
 // enclave images: EIF v4 format, measurements, describe-eif, cpio newc ramdisks
@@ -120,8 +120,8 @@ export type { IdentityBinding } from './src/gate/identity.ts';
 export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
 export type { ServerLimits } from './src/server-limits.ts';
 // checkpoints as a relying party opens them, and the one client of a Keycast log (over an injected fetch)
-export { openWitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
-export type { CheckpointPolicy, WitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
+export { openWitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
+export type { CheckpointPolicy, WitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
 export { LogClient } from './src/client/log-client.ts';
 export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
 export { readCapped } from './src/client/transport.ts';

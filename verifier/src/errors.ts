@@ -9,7 +9,7 @@
  * never reuse or rename a code: the CLI maps them to exit codes and HTTP servers map them to
  * statuses.
  */
-import { toHex } from './bytes.ts';
+import { toHex } from './encoding/bytes.ts';
 
 export const VERIFIER_ERROR_CODES = [
   // input shape

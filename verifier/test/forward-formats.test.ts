@@ -9,7 +9,7 @@ import { isVerifierError } from '../src/errors.ts';
 import { type ForwardRules, signRules, openRules, checkRulesTime, parseRules } from '../src/forward/rules.ts';
 import { sealContentKeys, openSealedKeys, generateHpkeKeyPair } from '../src/forward/sealed-keys.ts';
 import { DeliveryTree, signReceipt, openReceipt, checkDelivery, parseDeliveryProof, type Receipt } from '../src/forward/receipt.ts';
-import { toHex, utf8 } from '../src/bytes.ts';
+import { toHex, utf8 } from '../src/encoding/bytes.ts';
 
 const studio = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');

@@ -122,7 +122,7 @@ test('validity is checked for every certificate, root included, with its window 
 });
 
 test('an unknown critical extension is refused (RFC 5280 §4.2); an unknown non-critical one is ignored', async () => {
-  const { seq, tlv, derInteger, derOid, derBoolean, derOctets, derBits, derTime } = await import('../src/x509/der.ts');
+  const { seq, tlv, derInteger, derOid, derBoolean, derOctets, derBits, derTime } = await import('../src/encoding/der.ts');
   const { encodeName } = await import('../src/x509/names.ts');
   const { sign } = await import('node:crypto');
   const pki = makeTestPki(NOW);

@@ -12,10 +12,10 @@
  * verifyTlogProof/decodeLeaf.
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64, toHex } from '../bytes.ts';
-import { verifyTlogProof, type TlogProofOptions } from '../tlog-proof.ts';
+import { fromBase64, toHex } from '../encoding/bytes.ts';
+import { verifyTlogProof, type TlogProofOptions } from '../tlog/tlog-proof.ts';
 import { decodeLeaf, type DecodedEntry } from '../release/leaf.ts';
-import type { Checkpoint } from '../checkpoint.ts';
+import type { Checkpoint } from '../tlog/checkpoint.ts';
 
 export interface LoggedRelease {
   index: number;

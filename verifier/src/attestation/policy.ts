@@ -7,7 +7,7 @@
  * PUBLIC_KEY_MISMATCH or ATTESTATION_AGE with expected and actual values as evidence.
  */
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
-import { bytesEqual, fromHex, toHex } from '../bytes.ts';
+import { bytesEqual, fromHex, toHex } from '../encoding/bytes.ts';
 import { PCR_BYTES } from '../eif/measure.ts';
 import { MAX_PCR_INDEX, type AttestationPayload } from './payload.ts';
 

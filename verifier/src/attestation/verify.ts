@@ -8,7 +8,7 @@
  * VerifierError whose evidence names the certificate, PCR or field that failed.
  */
 import { VerifierError } from '../errors.ts';
-import { toHex } from '../bytes.ts';
+import { toHex } from '../encoding/bytes.ts';
 import { verifyCoseSign1 } from '../cose/sign1.ts';
 import { verifyCertificateChain, type CertificateInfo } from '../x509/chain.ts';
 import { awsNitroRootG1 } from './aws-root.ts';

@@ -19,7 +19,7 @@
  * New endpoints are one method each over the private get/post primitives.
  */
 import { VerifierError } from '../errors.ts';
-import { bytesEqual, fromBase64, toHex } from '../bytes.ts';
+import { bytesEqual, fromBase64, toHex } from '../encoding/bytes.ts';
 import { HASH_SIZE, hashLeaf } from '../tlog/hash.ts';
 import { checkInclusion } from '../tlog/verify.ts';
 import { checkTile, tileHashReader, tileWidthInTree } from '../tlog/tile-math.ts';
@@ -28,10 +28,10 @@ import { MAX_ENTRY_SIZE, checkEntryBundle } from '../tlog/entry-bundle.ts';
 import type { HashReader } from '../tlog/prove.ts';
 import { MAX_NOTE_BYTES } from '../note/note.ts';
 import { noteVerifier, parseVerifierKey, type NoteVerifier } from '../note/keys.ts';
-import type { Checkpoint } from '../checkpoint.ts';
-import { checkCheckpointConsistency } from '../checkpoint-consistency.ts';
-import type { WitnessPolicy } from '../cosignature.ts';
-import { openWitnessedCheckpoint, type WitnessedCheckpoint } from '../witnessed-checkpoint.ts';
+import type { Checkpoint } from '../tlog/checkpoint.ts';
+import { checkCheckpointConsistency } from '../tlog/checkpoint-consistency.ts';
+import type { WitnessPolicy } from '../note/cosignature.ts';
+import { openWitnessedCheckpoint, type WitnessedCheckpoint } from '../tlog/witnessed-checkpoint.ts';
 import { MAX_LEAF_BYTES } from '../release/leaf.ts';
 import { verifyLoggedPcr0, notLogged, type LoggedRelease } from '../attestation/logged.ts';
 import { openReleaseStatus, type ReleaseStatus as SignedStatus } from '../release/status.ts';

@@ -6,8 +6,8 @@
  */
 import { constants, createCipheriv, createHash, createPublicKey, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { concatBytes } from '../bytes.ts';
-import { children, DerError, derInteger, derOctets, derOid, readBitString, readOnly, seq, TAG, tlv } from '../x509/der.ts';
+import { concatBytes } from '../encoding/bytes.ts';
+import { children, DerError, derInteger, derOctets, derOid, readBitString, readOnly, seq, TAG, tlv } from '../encoding/der.ts';
 import { CEK_BYTES, CONTENT_CHUNK, ENVELOPED_DATA_VERSION, IV_BYTES, KTRI_VERSION, MAX_CMS_BYTES, OID, RSA_MODULUS_BITS } from './profile.ts';
 
 const EOC = Uint8Array.of(0, 0);

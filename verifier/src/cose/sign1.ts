@@ -10,7 +10,7 @@
  * COSE_MALFORMED; verifyCoseSign1 is a raw primitive and returns a boolean.
  */
 import { sign, verify, type KeyObject } from 'node:crypto';
-import { bytesEqual } from '../bytes.ts';
+import { bytesEqual } from '../encoding/bytes.ts';
 import { VerifierError } from '../errors.ts';
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
 

@@ -10,7 +10,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { concatBytes, utf8 } from '../bytes.ts';
+import { concatBytes, utf8 } from '../encoding/bytes.ts';
 import type { VerifiedAttestation } from '../attestation/verify.ts';
 
 const TAG = utf8('keycast-forward/v1\0');

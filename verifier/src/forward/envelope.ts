@@ -7,8 +7,8 @@
 import { sign as cryptoSign, type KeyObject, createPublicKey } from 'node:crypto';
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
 import { dssePae, parseTrustedKey, verifyDsseSignature, type ReleaseSigner } from '../release/dsse.ts';
-import { exactKeys, isObject, parseJsonStrict } from '../release/canonical-json.ts';
-import { fromBase64, toBase64 } from '../bytes.ts';
+import { exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
+import { fromBase64, toBase64 } from '../encoding/bytes.ts';
 
 export interface SignedEnvelope {
   payloadType: string;

@@ -15,9 +15,9 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../release/canonical-json.ts';
+import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
-import { concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../bytes.ts';
+import { concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { hashLeaf } from '../tlog/hash.ts';
 import { MemoryTree, proveInclusion, rootFromInclusionProof } from '../tlog/proof.ts';
 import { openEnvelope, signEnvelope } from './envelope.ts';

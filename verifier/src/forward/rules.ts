@@ -21,9 +21,9 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { canonicalize, exactKeys, isObject } from '../release/canonical-json.ts';
+import { canonicalize, exactKeys, isObject } from '../encoding/canonical-json.ts';
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
-import { fromBase64, toHex, utf8 } from '../bytes.ts';
+import { fromBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { openEnvelope, signEnvelope, type SignedEnvelope } from './envelope.ts';
 
 export const RULES_TYPE = 'keycast-forward-rules/v1';

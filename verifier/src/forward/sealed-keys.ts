@@ -17,9 +17,9 @@
 import { CipherSuite, DhkemX25519HkdfSha256, HkdfSha256, Aes256Gcm } from '@hpke/core';
 import { createHash } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../release/canonical-json.ts';
+import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
-import { concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../bytes.ts';
+import { concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { UUID_URN } from './rules.ts';
 
 export const SEALED_TYPE = 'keycast-sealed-keys/v1';

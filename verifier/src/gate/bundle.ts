@@ -15,12 +15,12 @@
  * (GATE_BUNDLE_MALFORMED, OVERSIZED); decideGate checks meaning.
  */
 import { VerifierError, isVerifierError } from '../errors.ts';
-import { fromBase64, toBase64 } from '../bytes.ts';
+import { fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { HASH_SIZE } from '../tlog/hash.ts';
-import { canonicalize, isObject, parseJsonStrict } from '../release/canonical-json.ts';
+import { canonicalize, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { MAX_LEAF_BYTES } from '../release/leaf.ts';
 import { MAX_NOTE_BYTES } from '../note/note.ts';
-import { MAX_PROOF_HASHES } from '../tlog-proof.ts';
+import { MAX_PROOF_HASHES } from '../tlog/tlog-proof.ts';
 
 export const MAX_PROOF_BUNDLE_BYTES = 256 * 1024;
 

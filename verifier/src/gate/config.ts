@@ -17,9 +17,9 @@
  * silently weaken the gate.
  */
 import { VerifierError, isVerifierError } from '../errors.ts';
-import { canonicalize, isObject, parseJsonStrict } from '../release/canonical-json.ts';
+import { canonicalize, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { noteVerifier } from '../note/keys.ts';
-import { cosignatureVerifier } from '../cosignature.ts';
+import { cosignatureVerifier } from '../note/cosignature.ts';
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
 
 /** Where the config lives in the enclave's root filesystem (the customer ramdisk's /rootfs). */

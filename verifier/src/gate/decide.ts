@@ -22,11 +22,11 @@
  * Throws only on caller misuse (TypeError/RangeError); every refusal is a returned value.
  */
 import { VerifierError, isVerifierError, type Evidence, type VerifierErrorCode } from '../errors.ts';
-import { bytesEqual, toHex } from '../bytes.ts';
+import { bytesEqual, toHex } from '../encoding/bytes.ts';
 import { noteVerifier } from '../note/keys.ts';
-import { verifyTlogProof } from '../tlog-proof.ts';
-import { checkCheckpointConsistency } from '../checkpoint-consistency.ts';
-import type { Checkpoint } from '../checkpoint.ts';
+import { verifyTlogProof } from '../tlog/tlog-proof.ts';
+import { checkCheckpointConsistency } from '../tlog/checkpoint-consistency.ts';
+import type { Checkpoint } from '../tlog/checkpoint.ts';
 import { decodeLeaf } from '../release/leaf.ts';
 import { openReleaseStatus, requireActiveStatus } from '../release/status.ts';
 import { isDebugMode } from '../attestation/policy.ts';

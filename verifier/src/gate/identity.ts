@@ -12,7 +12,7 @@
  * Parsing is strict and requires public_key to equal the hpke line (IDENTITY_BINDING).
  */
 import { VerifierError } from '../errors.ts';
-import { bytesEqual, fromBase64, toBase64, utf8 } from '../bytes.ts';
+import { bytesEqual, fromBase64, toBase64, utf8 } from '../encoding/bytes.ts';
 
 export const IDENTITY_BINDING_HEADER = 'keycast.dev/enclave-identity/v1';
 

@@ -1,6 +1,6 @@
 /**
  * D-cinema (SMPTE ST 430-2) certificates: a strict parser for RSA X.509 v3 certificates built on
- * the verifier's own DER reader (x509/der.ts) and extension parser (x509/certificate.ts), plus the
+ * the verifier's own DER reader (encoding/der.ts) and extension parser (x509/certificate.ts), plus the
  * three identifiers KDMs use (notes/kdm.md §3):
  * - certificate thumbprint: SHA-1 over the DER TBSCertificate (ST 430-2 §5.4);
  * - public-key thumbprint (the `dnQualifier`): SHA-1 over the PKCS#1 RSAPublicKey;
@@ -11,7 +11,7 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { DerError, TAG, children, expect, readBitString, readInteger, readOid, readOnly, readTime, type Tlv } from '../x509/der.ts';
+import { DerError, TAG, children, expect, readBitString, readInteger, readOid, readOnly, readTime, type Tlv } from '../encoding/der.ts';
 import { extensions } from '../x509/certificate.ts';
 import type { KeyUsage } from '../x509/certificate.ts';
 

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from '../crypto/provider.ts';
 import { VerifierError } from '../errors.ts';
-import { concatBytes, fromBase64, fromHex, toBase64, utf8 } from '../bytes.ts';
+import { concatBytes, fromBase64, fromHex, toBase64, utf8 } from '../encoding/bytes.ts';
 import { sha256 } from '../tlog/hash.ts';
 import { ed25519FromSeed, ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.ts';
 

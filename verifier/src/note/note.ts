@@ -9,7 +9,7 @@
  * requires at least one verified signature. Duplicate signature lines are dropped.
  */
 import { VerifierError } from '../errors.ts';
-import { concatBytes, fromBase64, toBase64, utf8 } from '../bytes.ts';
+import { concatBytes, fromBase64, toBase64, utf8 } from '../encoding/bytes.ts';
 import { isValidKeyName, type NoteSigner, type NoteVerifier } from './keys.ts';
 
 /** Notes are refused above this many signature lines (the spec requires ≥ 16; x/mod uses 100). */

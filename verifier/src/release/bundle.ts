@@ -7,8 +7,8 @@
  * checked by verifyReleaseBundleWithSigstore, not by the log's admission.
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64 } from '../bytes.ts';
-import { exactKeys, isObject, parseJsonStrict } from './canonical-json.ts';
+import { fromBase64 } from '../encoding/bytes.ts';
+import { exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 
 export const BUNDLE_MEDIA_TYPES = ['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.2'];
 /** Bundles larger than this are refused before parsing (a release bundle is a few KiB). */

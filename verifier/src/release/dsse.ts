@@ -10,7 +10,7 @@
  */
 import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { toHex, utf8, concatBytes } from '../bytes.ts';
+import { toHex, utf8, concatBytes } from '../encoding/bytes.ts';
 
 /** The pre-authentication encoding DSSE signs. */
 export function dssePae(payloadType: string, payload: Uint8Array): Uint8Array {

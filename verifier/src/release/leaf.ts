@@ -16,8 +16,8 @@
  */
 import { VerifierError } from '../errors.ts';
 import { MAX_ENTRY_SIZE } from '../tlog/entry-bundle.ts';
-import { concatBytes, fromBase64, toBase64, utf8 } from '../bytes.ts';
-import { canonicalize, exactKeys, isObject, parseJsonStrict } from './canonical-json.ts';
+import { concatBytes, fromBase64, toBase64, utf8 } from '../encoding/bytes.ts';
+import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { parseEnvelope, type EnvelopeJson, type ParsedBundle } from './bundle.ts';
 import { certificateKey, dssePae, parseTrustedKey, sha256Hex, verifyDsseSignature, type ReleaseSigner } from './dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, validateStatement, type EntryKind, type KeycastStatement } from './schema.ts';

@@ -13,12 +13,12 @@
  * Throws TLE_INVALID (evidence: which entry, what differed).
  */
 import { VerifierError } from '../errors.ts';
-import { bytesEqual, fromBase64, toBase64 } from '../bytes.ts';
+import { bytesEqual, fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { hashLeaf } from '../tlog/hash.ts';
 import { checkInclusion } from '../tlog/proof.ts';
-import { openCheckpoint, parseTreeSize, type Checkpoint } from '../checkpoint.ts';
+import { openCheckpoint, parseTreeSize, type Checkpoint } from '../tlog/checkpoint.ts';
 import { formatVerifierKey, noteVerifier, SIG_ED25519 } from '../note/keys.ts';
-import { isObject } from './canonical-json.ts';
+import { isObject } from '../encoding/canonical-json.ts';
 import { logIdFor, type TrustedRootJson } from './tle.ts';
 
 const ED25519_SPKI_PREFIX_LEN = 12;

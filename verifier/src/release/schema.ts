@@ -13,7 +13,7 @@
  *                    a release, optionally naming the release it reproduces).
  */
 import { VerifierError } from '../errors.ts';
-import { exactKeys, isObject } from './canonical-json.ts';
+import { exactKeys, isObject } from '../encoding/canonical-json.ts';
 
 export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';

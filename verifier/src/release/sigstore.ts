@@ -13,7 +13,7 @@ import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
 import type * as SigstoreVerify from '@sigstore/verify';
 import type { KeyFinderFunc } from '@sigstore/verify';
 import { VerifierError } from '../errors.ts';
-import { bytesEqual } from '../bytes.ts';
+import { bytesEqual } from '../encoding/bytes.ts';
 import { parseBundle } from './bundle.ts';
 import { parseTrustedKey, type ReleaseSigner } from './dsse.ts';
 import { decodeLeaf, encodeLeaf, entryFrom, type DecodedEntry } from './leaf.ts';

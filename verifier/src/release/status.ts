@@ -16,11 +16,11 @@
  * parsing as a checkpoint of the same log (a checkpoint's second line is a tree size).
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64, toBase64 } from '../bytes.ts';
+import { fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { HASH_SIZE } from '../tlog/hash.ts';
 import { openNote, signNote } from '../note/note.ts';
 import type { NoteSigner, NoteVerifier } from '../note/keys.ts';
-import { parseTreeSize, type Checkpoint } from '../checkpoint.ts';
+import { parseTreeSize, type Checkpoint } from '../tlog/checkpoint.ts';
 
 export const RELEASE_STATUS_HEADER = 'keycast.dev/release-status/v1';
 

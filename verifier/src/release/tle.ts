@@ -11,7 +11,7 @@
  *  - inclusionProof with the log's signed checkpoint (C2SP signed note) as envelope.
  */
 import { VerifierError } from '../errors.ts';
-import { concatBytes, fromHex, toBase64, utf8 } from '../bytes.ts';
+import { concatBytes, fromHex, toBase64, utf8 } from '../encoding/bytes.ts';
 import { sha256 } from '../tlog/hash.ts';
 
 export interface TleJson {

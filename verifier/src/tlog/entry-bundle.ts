@@ -3,7 +3,7 @@
  * followed by that many bytes; at most 256 entries, each at most 65,535 bytes.
  */
 import { VerifierError } from '../errors.ts';
-import { bytesEqual } from '../bytes.ts';
+import { bytesEqual } from '../encoding/bytes.ts';
 import { HASH_SIZE, hashLeaf } from './hash.ts';
 import { TILE_WIDTH } from './tile-path.ts';
 

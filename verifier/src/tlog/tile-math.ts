@@ -6,12 +6,12 @@
  * has floor(s / 256^L) mod 256 hashes; partial tiles never feed the level above.
  */
 import { VerifierError } from '../errors.ts';
-import { bytesEqual, concatBytes } from '../bytes.ts';
+import { bytesEqual, concatBytes } from '../encoding/bytes.ts';
 import { HASH_SIZE, hashChildren } from './hash.ts';
 import { isUint53, splitPoint } from './bits.ts';
 import { type HashReader, rangeHash } from './prove.ts';
 import { TILE_HEIGHT, TILE_WIDTH, tilePath, type Tile } from './tile-path.ts';
-import type { Checkpoint } from '../checkpoint.ts';
+import type { Checkpoint } from './checkpoint.ts';
 
 /** Number of hashes at stored level 8·level in a tree of `size` leaves. */
 function hashesAtTileLevel(size: number, level: number): number {

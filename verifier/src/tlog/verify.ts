@@ -14,7 +14,7 @@
  *    or INCONSISTENT (consistency, with both sizes and roots as evidence).
  */
 import { VerifierError } from '../errors.ts';
-import { bytesEqual, toBase64 } from '../bytes.ts';
+import { bytesEqual, toBase64 } from '../encoding/bytes.ts';
 import { HASH_SIZE, hashChildren } from './hash.ts';
 import { bitAt, bitLen, isUint53, popCount, shr, trailingZeros, xor } from './bits.ts';
 

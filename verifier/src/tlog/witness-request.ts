@@ -9,10 +9,10 @@
  * with openCheckpoint and the proof with checkCheckpointConsistency.
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64, toBase64 } from '../bytes.ts';
+import { fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { HASH_SIZE } from './hash.ts';
 import { MAX_NOTE_BYTES } from '../note/note.ts';
-import { parseTreeSize } from '../checkpoint.ts';
+import { parseTreeSize } from './checkpoint.ts';
 
 /** At most this many consistency-proof lines (the spec's 63). */
 export const MAX_CONSISTENCY_LINES = 63;

@@ -8,7 +8,7 @@
  * Deterministic given its inputs (ECDSA signatures aside). Never logs or embeds the private key.
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { TAG, derBits, derBoolean, derInteger, derOctets, derOid, derTime, seq, tlv } from './der.ts';
+import { TAG, derBits, derBoolean, derInteger, derOctets, derOid, derTime, seq, tlv } from '../encoding/der.ts';
 import { encodeName, type NameInput } from './names.ts';
 import { KEY_USAGE_BITS, OID, type KeyUsage } from './certificate.ts';
 

@@ -8,7 +8,7 @@
  * can refuse it. Throws VerifierError CERT_MALFORMED (evidence: reason, byte offset). Pure.
  */
 import { VerifierError } from '../errors.ts';
-import { DerError, TAG, children, expect, readBitString, readBoolean, readInteger, readOid, readOnly, readTime, type Tlv } from './der.ts';
+import { DerError, TAG, children, expect, readBitString, readBoolean, readInteger, readOid, readOnly, readTime, type Tlv } from '../encoding/der.ts';
 import { nameToString } from './names.ts';
 
 export const OID = {

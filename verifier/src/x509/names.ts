@@ -3,7 +3,7 @@
  * form for evidence. Names are compared by their exact DER bytes (RFC 5280 §7.1 allows
  * binary comparison, and every issuer in an AWS Nitro chain is a byte copy of its parent's subject).
  */
-import { DerError, TAG, children, derOid, derPrintable, derUtf8, expect, readOid, seq, tlv, type Tlv } from './der.ts';
+import { DerError, TAG, children, derOid, derPrintable, derUtf8, expect, readOid, seq, tlv, type Tlv } from '../encoding/der.ts';
 
 const SHORT: Record<string, string> = {
   '2.5.4.3': 'CN',

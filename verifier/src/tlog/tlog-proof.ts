@@ -10,11 +10,11 @@
  * Verification order (spec): leaf hash, origin and log signature, witness policy, inclusion.
  * The extra data is not authenticated and is returned only for the caller to interpret.
  */
-import { VerifierError, isVerifierError } from './errors.ts';
-import { fromBase64, toBase64 } from './bytes.ts';
-import { HASH_SIZE, hashLeaf } from './tlog/hash.ts';
-import { checkInclusion } from './tlog/verify.ts';
-import { MAX_NOTE_BYTES, splitNote } from './note/note.ts';
+import { VerifierError, isVerifierError } from '../errors.ts';
+import { fromBase64, toBase64 } from '../encoding/bytes.ts';
+import { HASH_SIZE, hashLeaf } from './hash.ts';
+import { checkInclusion } from './verify.ts';
+import { MAX_NOTE_BYTES, splitNote } from '../note/note.ts';
 import { parseCheckpoint, parseTreeSize, type Checkpoint } from './checkpoint.ts';
 import { openWitnessedCheckpoint, type CheckpointPolicy } from './witnessed-checkpoint.ts';
 

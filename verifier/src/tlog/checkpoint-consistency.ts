@@ -4,10 +4,10 @@
  * root). Failures carry BOTH checkpoints as evidence — two signed notes that cannot both be
  * honest are exactly what a complaint about a split view needs.
  */
-import { VerifierError, isVerifierError } from './errors.ts';
-import { bytesEqual } from './bytes.ts';
-import { EMPTY_ROOT } from './tlog/hash.ts';
-import { checkConsistency } from './tlog/verify.ts';
+import { VerifierError, isVerifierError } from '../errors.ts';
+import { bytesEqual } from '../encoding/bytes.ts';
+import { EMPTY_ROOT } from './hash.ts';
+import { checkConsistency } from './verify.ts';
 import { formatCheckpoint, type Checkpoint } from './checkpoint.ts';
 
 /**

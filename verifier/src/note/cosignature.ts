@@ -5,11 +5,11 @@
  * (timestamp in Unix seconds, ≤ 2^63−1; here also ≤ 2^53−1). Plus a witness policy:
  * "at least k of these n witnesses cosigned, each no older than T".
  */
-import { VerifierError } from './errors.ts';
-import { concatBytes, u64be, utf8 } from './bytes.ts';
-import { ed25519FromSeed, ed25519PublicKey, ed25519Sign, ed25519Verify } from './note/ed25519.ts';
-import { formatVerifierKey, keyIdHex, parseSignerKey, parseVerifierKey, SIG_COSIGNATURE_V1, verifierKeyId, type NoteSigner, type NoteVerifier } from './note/keys.ts';
-import { splitNote } from './note/note.ts';
+import { VerifierError } from '../errors.ts';
+import { concatBytes, u64be, utf8 } from '../encoding/bytes.ts';
+import { ed25519FromSeed, ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.ts';
+import { formatVerifierKey, keyIdHex, parseSignerKey, parseVerifierKey, SIG_COSIGNATURE_V1, verifierKeyId, type NoteSigner, type NoteVerifier } from './keys.ts';
+import { splitNote } from './note.ts';
 
 /** Cosignatures more than this many seconds in the future do not count towards a policy. */
 export const MAX_FUTURE_SECONDS = 300;

@@ -5,11 +5,11 @@
  * sizes are canonical decimals below 2^53; roots are canonical base64 of 32 bytes;
  * extension lines are non-empty and otherwise opaque.
  */
-import { VerifierError } from './errors.ts';
-import { fromBase64, toBase64 } from './bytes.ts';
-import { HASH_SIZE } from './tlog/hash.ts';
-import { openNote, type OpenedNote } from './note/note.ts';
-import type { NoteVerifier } from './note/keys.ts';
+import { VerifierError } from '../errors.ts';
+import { fromBase64, toBase64 } from '../encoding/bytes.ts';
+import { HASH_SIZE } from './hash.ts';
+import { openNote, type OpenedNote } from '../note/note.ts';
+import type { NoteVerifier } from '../note/keys.ts';
 
 export interface Checkpoint {
   origin: string;

@@ -5,10 +5,10 @@
  * cannot keep showing one party an old view of itself. Used by verifyTlogProof and by the log
  * client, so both judge a checkpoint by the same rules.
  */
-import { VerifierError } from './errors.ts';
-import type { NoteVerifier } from './note/keys.ts';
+import { VerifierError } from '../errors.ts';
+import type { NoteVerifier } from '../note/keys.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { checkWitnessPolicy, type WitnessPolicy } from './cosignature.ts';
+import { checkWitnessPolicy, type WitnessPolicy } from '../note/cosignature.ts';
 
 export interface CheckpointPolicy {
   logVerifier: NoteVerifier;

@@ -24,8 +24,6 @@ export type { Checkpoint } from './src/checkpoint.ts';
 // C2SP tlog-tiles
 export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, encodeTileIndex, tilePath, entriesPath, parseTilePath, tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile, MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './src/tlog/tiles.ts';
 export type { Tile } from './src/tlog/tiles.ts';
-export { sumdbTilePath, parseSumdbTilePath } from './src/tlog/tiles.ts';
-export type { SumdbTile } from './src/tlog/tiles.ts';
 // C2SP tlog-cosignature and tlog-proof
 export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatureVerifierKey, cosignatureVerifier, checkWitnessPolicy } from './src/cosignature.ts';
 export type { CosignatureVerifier, WitnessPolicy } from './src/cosignature.ts';

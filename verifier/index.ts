@@ -121,6 +121,7 @@ export type { ServerLimits } from './src/server-limits.ts';
 export { openWitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
 export type { CheckpointPolicy, WitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
 export { LogClient } from './src/client/log-client.ts';
+export { fetchProofBundle } from './src/client/proof-bundle.ts';
 export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
 export { readCapped } from './src/client/transport.ts';
 export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';

@@ -69,7 +69,7 @@ test('the enclave in a loopback-only network namespace, reachable only through s
   const log = await start(['log', 'serve', '--data', join(tmp, 'log'), '--listen', '127.0.0.1:0', '--trust-signer', join(tmp, 'signer.pem'), '--witness', `${witnessVkey}=${witness.url}`, '--admission-workers', '0']);
   procs.push(log);
   const pki = createTestPki();
-  writeFileSync(join(tmp, 'pki.json'), JSON.stringify(exportTestPki(pki, { keys: 'issuing' })));
+  writeFileSync(join(tmp, 'pki.json'), JSON.stringify(exportTestPki(pki, { keys: 'issuing' })), { mode: 0o600 });
   writeFileSync(join(tmp, 'root.pem'), pki.rootPem);
   const kms = await start(['dev-kms', '--data', join(tmp, 'kms'), '--listen', '127.0.0.1:0', '--trust-root', join(tmp, 'root.pem'), '--caller', CALLER]);
   procs.push(kms);

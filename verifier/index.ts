@@ -12,7 +12,7 @@ export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCb
 export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
 export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
-export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, MemoryTree } from './src/tlog/proof.ts';
+export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, checkConsistencyToRoot, MemoryTree } from './src/tlog/proof.ts';
 export type { HashReader } from './src/tlog/proof.ts';
 // C2SP signed-note and tlog-checkpoint
 export { SIG_ED25519, SIG_COSIGNATURE_V1, isValidKeyName, verifierKeyId, keyIdHex, parseVerifierKey, formatVerifierKey, parseSignerKey, formatSignerKey, generateNoteKey, noteSigner, noteVerifier } from './src/note/keys.ts';

@@ -316,11 +316,18 @@ test('the gate bundle from the attacker\'s side: wrong key, a status for another
     const keyless = new LogClient({ url: 'http://log.keycast.test/log', fetch: fakeLog(hook).fetch });
     await rejectsCode(fetchProofBundle(keyless, release, null), code);
   }
-  // consistency for other sizes, with short hashes, or too long
+  // consistency for other sizes, with short hashes, leading elsewhere
   const otherSizes = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 299, new: 700, hashes: proveConsistency(299, 700, tree.hashReader()).map(toBase64) }) : undefined));
   await rejectsCode(fetchProofBundle(client(otherSizes).c, release, 300), 'LOG_RESPONSE_INVALID');
   const short = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 300, new: 700, hashes: ['AAAA'] }) : undefined));
-  await rejectsCode(client(short).c.consistencyFrom(300, cp), 'LOG_RESPONSE_INVALID');
+  await rejectsCode(client(short).c.consistencyFrom(300, cp), 'PROOF_INVALID');
+  const fork = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 300, new: 700, hashes: proveConsistency(300, 699, tree.hashReader()).map(toBase64) }) : undefined));
+  await assert.rejects(client(fork).c.consistencyFrom(300, cp), (e: unknown) => isVerifierError(e) && ['INCONSISTENT', 'PROOF_SIZE'].includes(e.code));
+  const flipped = proveConsistency(300, 700, tree.hashReader());
+  flipped[0] = flipped[0]!.slice();
+  flipped[0]![0]! ^= 1;
+  const tamperedProof = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 300, new: 700, hashes: flipped.map(toBase64) }) : undefined));
+  await rejectsCode(fetchProofBundle(client(tamperedProof).c, release, 300), 'INCONSISTENT');
   // a tampered leaf is not included; another release's leaf is not this PCR0's
   const tampered = releaseLeaf.slice();
   tampered[tampered.length - 5]! ^= 1;

@@ -23,7 +23,7 @@
 import { VerifierError } from '../errors.ts';
 import { bytesEqual, fromBase64, toHex } from '../bytes.ts';
 import { HASH_SIZE, hashLeaf } from '../tlog/hash.ts';
-import { checkInclusion } from '../tlog/verify.ts';
+import { checkConsistencyToRoot, checkInclusion } from '../tlog/verify.ts';
 import { checkTile, tileHashReader, tileWidthInTree } from '../tlog/tile-math.ts';
 import { TILE_WIDTH, entriesPath, tilePath, type Tile } from '../tlog/tile-path.ts';
 import { MAX_ENTRY_SIZE, checkEntryBundle } from '../tlog/entry-bundle.ts';
@@ -241,8 +241,10 @@ export class LogClient {
 
   /**
    * GET proof/consistency from a tree the caller knows only by size (`fromSize`, e.g. the tree an
-   * enclave holds) to `cp`'s: the sizes must be echoed and every hash be 32 bytes; the proof is
-   * checked by whoever holds the old root. Empty (no request) when the sizes are equal.
+   * enclave holds) to `cp`'s: the sizes must be echoed, and the proof is checked as far as it can
+   * be without the old root (checkConsistencyToRoot: its length, and that it leads to `cp`'s root
+   * unless `fromSize` is a power of two); whoever holds the old root checks the rest. Empty (no
+   * request) when the sizes are equal.
    */
   async consistencyFrom(fromSize: number, cp: Checkpoint | WitnessedCheckpoint): Promise<Uint8Array[]> {
     const c = checkpointOf(cp);
@@ -252,7 +254,7 @@ export class LogClient {
     const j = await this.getJson(path, CAP.proof);
     if (j.old !== fromSize || j.new !== c.size) this.invalid('proof/consistency', 'the proof is for other sizes', { old: fromSize, new: c.size });
     const proof = this.hashes(j.hashes, 'proof/consistency');
-    if (proof.some((h) => h.length !== HASH_SIZE)) this.invalid('proof/consistency', 'every hash must be 32 bytes', {});
+    checkConsistencyToRoot(proof, fromSize, c.size, c.rootHash);
     return proof;
   }
 

@@ -9,9 +9,9 @@
  * key: the leaf's inclusion under the proof's checkpoint, that the leaf is a validly signed
  * release of exactly this PCR0 (decodeLeaf), that the status speaks for that checkpoint's tree
  * and that release, that the consistency proof leads to that checkpoint's root (unless the held
- * size is a power of two: that proof starts from the held root) — and, when the client pins the log key, the checkpoint's and the status's
- * signatures (with the client's witness policy). A "revoked" status is returned, not refused:
- * the gate must hear it to close.
+ * size is a power of two: that proof starts from the held root) — and, when the client pins the
+ * log key, the checkpoint's and the status's signatures (with the client's witness policy).
+ * A "revoked" status is returned, not refused: the gate must hear it to close.
  */
 import { VerifierError } from '../errors.ts';
 import { fromBase64, toHex } from '../bytes.ts';

@@ -22,7 +22,7 @@ import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki
 import type { Nsm } from './src/nsm/types.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
 import { devKmsCommand } from './src/kms/dev-kms/command.ts';
-import { kmsPolicyCommands } from './src/kms/policy-command.ts';
+import { kmsPolicyCommands, vkeyArg } from './src/kms/policy-command.ts';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {
@@ -238,7 +238,7 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
 const hostRun: Command = {
   path: ['host', 'run'],
   summary: 'Run the parent-instance host: proofs from the log, sealed-artefact store, public API',
-  help: `Usage: keycast host run --enclave HOST:PORT|URL --log URL --listen HOST:PORT [--store DIR|s3://bucket/prefix] [--refresh S] [--kms-listen HOST:PORT --kms-target HOST:PORT]
+  help: `Usage: keycast host run --enclave HOST:PORT|URL --log URL [--log-key VKEY|FILE] --listen HOST:PORT [--store DIR|s3://bucket/prefix] [--refresh S] [--kms-listen HOST:PORT --kms-target HOST:PORT]
 
 Runs on the parent instance. Every --refresh seconds: asks the enclave which PCR0 it measures and
 which tree it holds, fetches the newest proof bundle for it from the log (lookup, the log's signed
@@ -248,7 +248,9 @@ a first boot hands out). Serves GET /v1/status and GET /v1/attestation?nonce=HEX
 "listening <url>" once ready.
 
   --enclave ADDR     the enclave API (HOST:PORT or http URL; on AWS the socat VSOCK-CONNECT bridge)
-  --log URL          the Keycast log
+  --log URL          the Keycast log (read through the verifying log client; retries are said on stderr)
+  --log-key VKEY|FILE  the log's note verifier key: the host then also checks the checkpoint's and
+                     the status's signatures before forwarding (the enclave checks them regardless)
   --listen HOST:PORT the public API
   --store DIR|s3://bucket/prefix   where sealed artefacts go (default ./keycast-host-store)
   --s3-endpoint URL, --s3-region R  for an S3 store (credentials from the usual AWS chain)
@@ -257,7 +259,7 @@ a first boot hands out). Serves GET /v1/status and GET /v1/attestation?nonce=HEX
 ${SERVER_LIMIT_FLAGS_HELP}`,
   async run(args) {
     const v = parse(args, {
-      enclave: { type: 'string' }, log: { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' },
+      enclave: { type: 'string' }, log: { type: 'string' }, 'log-key': { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' },
       refresh: { type: 'string' }, 'kms-listen': { type: 'string' }, 'kms-target': { type: 'string' }, ...serverLimitFlagOptions(),
     });
     for (const f of ['enclave', 'log', 'listen']) if (typeof v[f] !== 'string') throw usage(`--${f} is required`);
@@ -270,7 +272,7 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
     if (typeof v['s3-endpoint'] === 'string') Object.assign(s3, { endpoint: v['s3-endpoint'], forcePathStyle: true });
     if (typeof v['s3-region'] === 'string') s3.region = v['s3-region'];
     return runHost({
-      enclaveUrl, logUrl: v.log as string, host, port, store: typeof v.store === 'string' ? v.store : 'keycast-host-store', s3,
+      enclaveUrl, logUrl: v.log as string, ...(typeof v['log-key'] === 'string' ? { logKey: vkeyArg(v['log-key']) } : {}), host, port, store: typeof v.store === 'string' ? v.store : 'keycast-host-store', s3,
       refreshSeconds: seconds(v.refresh, 'refresh', 30), limits: limitsFrom(v),
       ...(typeof v['kms-listen'] === 'string' ? { kmsRelay: { listen: hostPort(v['kms-listen'], 'kms-listen'), target: hostPort(v['kms-target'] as string, 'kms-target') } } : {}),
     });

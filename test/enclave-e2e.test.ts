@@ -101,7 +101,7 @@ test('enclave + host + dev-kms + log on loopback: the whole boot story, and noth
     const enclave = await run(['enclave', 'run', '--nsm', 'sim', '--pki', join(tmp, 'pki.json'), '--pcrs', join(tmp, 'pcrs.json'), '--config', join(tmp, cfg),
       '--listen', '127.0.0.1:0', '--recheck', '1', '--kms-endpoint', `http://127.0.0.1:${relay}`], enclaveEnv);
     const kmsAddr = new URL(kms.url);
-    const host = await run(['host', 'run', '--enclave', enclave.url, '--log', log.url, '--listen', '127.0.0.1:0', '--store', join(tmp, store), '--refresh', '1',
+    const host = await run(['host', 'run', '--enclave', enclave.url, '--log', log.url, '--log-key', logVkey, '--listen', '127.0.0.1:0', '--store', join(tmp, store), '--refresh', '1',
       '--kms-listen', `127.0.0.1:${relay}`, '--kms-target', `${kmsAddr.hostname}:${kmsAddr.port}`]);
     const status = async () => {
       const r = await fetch(`${host.url}/v1/status`);

@@ -12,7 +12,7 @@ export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCb
 export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
 export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/encoding/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
-export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, MemoryTree } from './src/tlog/proof.ts';
+export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, checkConsistencyToRoot, MemoryTree } from './src/tlog/proof.ts';
 export type { HashReader } from './src/tlog/proof.ts';
 // C2SP signed-note and tlog-checkpoint
 export { SIG_ED25519, SIG_COSIGNATURE_V1, isValidKeyName, verifierKeyId, keyIdHex, parseVerifierKey, formatVerifierKey, parseSignerKey, formatSignerKey, generateNoteKey, noteSigner, noteVerifier } from './src/note/keys.ts';
@@ -24,8 +24,6 @@ export type { Checkpoint } from './src/tlog/checkpoint.ts';
 // C2SP tlog-tiles
 export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, encodeTileIndex, tilePath, entriesPath, parseTilePath, tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile, MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './src/tlog/tiles.ts';
 export type { Tile } from './src/tlog/tiles.ts';
-export { sumdbTilePath, parseSumdbTilePath } from './src/tlog/tiles.ts';
-export type { SumdbTile } from './src/tlog/tiles.ts';
 // C2SP tlog-cosignature and tlog-proof
 export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatureVerifierKey, cosignatureVerifier, checkWitnessPolicy } from './src/note/cosignature.ts';
 export type { CosignatureVerifier, WitnessPolicy } from './src/note/cosignature.ts';
@@ -123,6 +121,7 @@ export type { ServerLimits } from './src/server-limits.ts';
 export { openWitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
 export type { CheckpointPolicy, WitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
 export { LogClient } from './src/client/log-client.ts';
+export { fetchProofBundle } from './src/client/proof-bundle.ts';
 export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
 export { readCapped } from './src/client/transport.ts';
 export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';

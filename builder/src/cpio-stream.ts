@@ -5,7 +5,7 @@
  * since it was listed is refused (INPUT_UNREADABLE) rather than archived inconsistently.
  * Each data-carrying member's content is marked on the sink (contentStart/End), so a sink
  * that hashes per file (SlotSink) digests exactly what was archived — the rootfs pin,
- * tree-digest.ts; the returned ranges say where each content sits in the stream.
+ * tree-digest.ts.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DIALECTS, encodeNewcHeader, finalPadding, pad4, planArchive, trailerHeader, type CpioDialect, type CpioMember } from '#verifier';
@@ -17,9 +17,6 @@ export interface SourcedMember extends CpioMember {
   source?: string;
   content?: Uint8Array;
 }
-
-/** A member's content: `offset` bytes after the archive's first byte, `size` long. */
-export interface ContentRange { name: string; offset: number; size: number }
 
 const ZERO = new Uint8Array(512);
 
@@ -55,17 +52,14 @@ export async function copyFile(sink: ByteSink, path: string, size: number): Prom
   }
 }
 
-export async function streamCpio(sink: ByteSink, members: SourcedMember[], dialect: CpioDialect, onProgress?: (bytes: number) => void): Promise<ContentRange[]> {
+export async function streamCpio(sink: ByteSink, members: SourcedMember[], dialect: CpioDialect, onProgress?: (bytes: number) => void): Promise<void> {
   const { planned, nextIno } = planArchive(members, dialect);
   const upper = DIALECTS[dialect].upper;
-  const ranges: ContentRange[] = [];
   const start = sink.length;
   for (const p of planned) {
     await sink.write(encodeNewcHeader(p.header, upper));
     const m = p.member as SourcedMember;
     if (p.data === 'source') {
-      // Only members that carry their data get a range (a hard link's later names do not).
-      ranges.push({ name: m.name, offset: sink.length - start, size: p.header.size });
       sink.contentStart();
       if (m.content) await sink.write(m.content);
       else await copyFile(sink, m.source!, p.header.size);
@@ -76,5 +70,4 @@ export async function streamCpio(sink: ByteSink, members: SourcedMember[], diale
   }
   await sink.write(trailerHeader(dialect, nextIno));
   await sink.write(ZERO.subarray(0, finalPadding(sink.length - start)));
-  return ranges;
 }

@@ -50,8 +50,6 @@ export interface StreamedEif {
   files: Map<string, string>;
   length: number;
   ramdisk1Size: number;
-  /** File offset of the customer ramdisk's first byte. */
-  ramdisk1Offset: number;
 }
 
 /** The slot pool and the two SHA-384 workers of one build. */
@@ -108,7 +106,6 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     await sink.write(new Uint8Array(12)); // patched below once the size is known
     const r1 = new Crc();
     await sink.route([r1.observe], [h.image, h.app], h.app);
-    const r1Start = sink.length;
     await i.writeRamdisk1(sink);
     await sink.route([], []);
     const r1Header = encodeSectionHeader(SectionType.Ramdisk, r1.len);
@@ -147,7 +144,7 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     const [image, app] = await digests;
     const pcrs: EifPcrs = { pcr0: pcr0 ?? pcrFromDigest(image.sha384), pcr1: pcrFromDigest(boot.digest()), pcr2: pcrFromDigest(app.sha384) };
     if (i.signing) pcrs.pcr8 = pcrOf(pemToDer(i.signing.certificatePem));
-    return { pcrs, sha256: whole.sha256, length: lay.length, ramdisk1Size: r1.len, ramdisk1Offset: EIF_HEADER_SIZE + r1Start, files: app.files };
+    return { pcrs, sha256: whole.sha256, length: lay.length, ramdisk1Size: r1.len, files: app.files };
   } catch (e) {
     await fh.close().catch(() => {});
     await rm(renamed ? out : partial, { force: true });

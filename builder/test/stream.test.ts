@@ -48,12 +48,12 @@ async function viaSlots(dir: string, members: SourcedMember[], pool: SlotPool, f
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-test('SlotSink writes the same archive as MemorySink across 64-byte slot boundaries; ranges point at each file', async () => {
+test('SlotSink writes the same archive as MemorySink across 64-byte slot boundaries; the archive holds each file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kc-stream-'));
   try {
     const members = fixture(dir);
     const mem = new MemorySink();
-    const ranges = await streamCpio(mem, members, 'canonical');
+    await streamCpio(mem, members, 'canonical');
     const viaMem = Buffer.from(mem.bytes());
     const tiny = new SlotPool(3, 64);
     const w = new HashWorker(tiny);
@@ -67,12 +67,6 @@ test('SlotSink writes the same archive as MemorySink across 64-byte slot boundar
       await w.close();
     }
     assert.deepEqual(await viaSlots(dir, members, new SlotPool()), viaMem);
-    assert.equal(ranges.length, members.length);
-    for (const r of ranges) {
-      const m = members.find((x) => x.name === r.name)!;
-      const want = m.content ? Buffer.from(m.content) : readFileSync(m.source!);
-      assert.deepEqual(viaMem.subarray(r.offset, r.offset + r.size), want, r.name);
-    }
     assert.equal(readCpio(new Uint8Array(viaMem)).entries.filter((e) => e.name.startsWith('f')).length, SIZES.length);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -161,7 +155,7 @@ test('an image streamed through tiny slots is byte-identical to one through the 
     const b = await writeEifStreaming(join(dir, 'b.eif'), input());
     assert.deepEqual(readFileSync(join(dir, 'a.eif')), readFileSync(join(dir, 'b.eif')));
     assert.deepEqual(a.pcrs, b.pcrs);
-    assert.equal(a.ramdisk1Offset, b.ramdisk1Offset);
+    assert.equal(a.ramdisk1Size, b.ramdisk1Size);
     assert.equal(a.sha256, sha256(readFileSync(join(dir, 'a.eif'))));
     assert.deepEqual(a.files, b.files);
     assert.equal(a.files.get('f03'), sha256(readFileSync(members[3]!.source!)));

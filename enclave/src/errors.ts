@@ -50,6 +50,7 @@ export const ENCLAVE_ERROR_CODES = [
   'NONCE_REPLAYED',
   'ENCLAVE_UNREACHABLE',
   'LOG_UNREACHABLE',
+  'LOG_ANSWER_INVALID',
   'STORE_FAILED',
   // KMS requests refused for what they ask (the KMS core; dev-kms answers them as AWS error types)
   'KMS_NOT_FOUND',

@@ -2,7 +2,8 @@
  * Witness round trips between a real log (loopback) and real witness servers (loopback): the
  * log serves checkpoints with the cosignatures it collected; a witness that is behind is
  * resynced through 409; a witness that is ahead (the log was rolled back) refuses and the log
- * carries on without its cosignature; a witness that is down costs nothing but a log line.
+ * carries on without its cosignature; a witness that is down costs nothing but a log line, and
+ * one that streams an endless or huge answer costs a capped read.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { checkWitnessPolicy, cosignatureSigner, cosignatureVerifierKey, formatSignerKey, openCheckpoint, noteVerifier, SIG_COSIGNATURE_V1 } from '#verifier';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createLog } from '../src/log.ts';
 import type { Log } from '../src/log.ts';
@@ -150,6 +152,67 @@ test('a witness that is down, hangs, or returns a forged cosignature contributes
     await t.close();
     await good.close();
     await liar.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a hostile witness streaming an endless body or declaring a huge one costs a capped read; the log keeps serving without its cosignature', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-log-'));
+  const chunk = new Uint8Array(16 * 1024).fill(0x41);
+  let streamed = 0;
+  let endlessClosed = false;
+  const endless = createHttpServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.on('close', () => (endlessClosed = true));
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk)) streamed += chunk.length;
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    pump();
+  });
+  const huge = createHttpServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(2 ** 40) });
+    res.write('— huge.keycast.test AAAA\n'); // then nothing: the declared length alone is refused
+  });
+  const urlOf = async (s: ReturnType<typeof createHttpServer>) => {
+    await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  };
+  const { vkey } = createLog(dir, ORIGIN);
+  const good = await startWitness('good.keycast.test', vkey);
+  const messages: string[] = [];
+  const witnesses = [
+    { vkey: good.vkey, url: good.url },
+    { vkey: cosignatureVerifierKey(formatSignerKey('endless.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(2))), url: await urlOf(endless) },
+    { vkey: cosignatureVerifierKey(formatSignerKey('huge.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(3))), url: await urlOf(huge) },
+  ];
+  const t = await logWith(dir, witnesses, messages);
+  try {
+    const t0 = Date.now();
+    await add(t, 'first');
+    assert.ok(Date.now() - t0 < 5000, 'the hostile witnesses do not hold the log up');
+    const cosigners = (cp: string) => cp.split('\n').filter((l) => l.startsWith('— ')).map((l) => l.split(' ')[1]);
+    assert.deepEqual(cosigners(await checkpoint(t.url)), [ORIGIN, 'good.keycast.test']);
+    for (const name of ['endless', 'huge']) {
+      assert.ok(messages.some((m) => m.includes(`${name}.keycast.test`) && /larger than 65536 bytes/.test(m)), messages.join('\n'));
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+    assert.ok(endlessClosed, 'the log hung up on the endless body');
+    assert.ok(streamed < 64 * 1024 * 1024, `the endless witness got to send ${streamed} bytes`);
+    // The log keeps serving and sequencing; the next round is cosigned by the good witness again.
+    await add(t, 'second');
+    const cp2 = await checkpoint(t.url);
+    assert.equal(openCheckpoint(cp2, noteVerifier(vkey), ORIGIN).checkpoint.size, 2);
+    assert.deepEqual(cosigners(cp2), [ORIGIN, 'good.keycast.test']);
+  } finally {
+    endless.closeAllConnections();
+    huge.closeAllConnections();
+    endless.close();
+    huge.close();
+    await t.close();
+    await good.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

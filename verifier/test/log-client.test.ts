@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import {
   LogClient, MemoryTree, generateNoteKey, noteSigner, signNote, formatCheckpoint, proveInclusion, proveConsistency, formatTlogProof, readTileData,
   encodeEntryBundle, parseTilePath, parseBundle, encodeLeaf, parseTrustedKey, hashLeaf, toBase64, toHex, utf8, isVerifierError, cosignatureSigner,
-  cosignatureVerifierKey, type RetryEvent, type VerifierErrorCode,
+  cosignatureVerifierKey, signReleaseStatus, fetchProofBundle, parseProofBundle, formatProofBundle, type RetryEvent, type VerifierErrorCode,
 } from '../index.ts';
 import { makeBundle, newKey, releaseStatement, releasePredicate } from './release-fixtures.ts';
 
@@ -27,6 +27,13 @@ const RELEASE = 600;
 const NOW = 1_800_000_000;
 const noteAt = (size: number, signers = [noteSigner(logKey.skey), cosignatureSigner(witness.skey, () => NOW)]) =>
   signNote(formatCheckpoint({ origin, size, rootHash: tree.root(size), extensions: [] }), signers);
+
+/** The log's signed status of the fixture release (or another index) at `size`. */
+const statusAt = (size: number, o: { index?: number; key?: string; root?: Uint8Array; revokedBy?: number } = {}) => signReleaseStatus({
+  origin, treeSize: size, rootHash: o.root ?? tree.root(size), index: o.index ?? RELEASE, pcr0: PCR0_OF_RELEASE,
+  status: o.revokedBy === undefined ? { state: 'active' } : { state: 'revoked', revokedBy: o.revokedBy },
+}, noteSigner(o.key ?? logKey.skey));
+const text = (body: string) => new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
 
 const json = (status: number, body: unknown, type = 'application/json; charset=utf-8') => new Response(JSON.stringify(body), { status, headers: { 'content-type': type } });
 const octets = (b: Uint8Array) => new Response(b as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } });
@@ -59,6 +66,8 @@ function fakeLog(hook?: (path: string, init?: RequestInit) => Response | Promise
       if (m[1] !== PCR0_OF_RELEASE) return json(404, { error: 'LogError', code: 'NOT_FOUND', message: 'no release' }, 'application/json');
       return json(200, { index: RELEASE, status: 'active', entry: toBase64(releaseLeaf), proof: formatTlogProof({ index: RELEASE, proof: proveInclusion(RELEASE, size, tree.hashReader()), checkpoint: note }) });
     }
+    m = /^status\/(\d+)\?size=(\d+)$/.exec(path);
+    if (m) return text(statusAt(Number(m[2]), { index: Number(m[1]) }));
     m = /^proof\/inclusion\?index=(\d+)&size=(\d+)$/.exec(path);
     if (m) return json(200, { index: Number(m[1]), treeSize: Number(m[2]), hashes: proveInclusion(Number(m[1]), Number(m[2]), tree.hashReader()).map(toBase64) });
     m = /^proof\/consistency\?old=(\d+)&new=(\d+)$/.exec(path);
@@ -255,4 +264,82 @@ test('permanent failures: 500s and network errors give up after N retries with b
   await rejectsCode(notJson.c.entry(1), 'LOG_RESPONSE_INVALID');
   const badStatus = client(fakeLog((p) => (p.startsWith('entry/') ? json(200, { index: 1, leaf: 'AA==', kind: 'x', status: 'fine' }) : undefined)));
   await rejectsCode(badStatus.c.entry(1), 'LOG_RESPONSE_INVALID');
+});
+
+test('the gate bundle: lookup, the signed status at the proof\'s size, consistency from a held size — each checked', async () => {
+  const release = Buffer.from(PCR0_OF_RELEASE, 'hex');
+  const { c } = client(fakeLog());
+  const cp = await c.checkpoint();
+  const s = await c.statusNote(RELEASE, cp);
+  assert.deepEqual([s.verified, s.note, s.status.treeSize, s.status.index], [true, statusAt(700), 700, RELEASE]);
+  assert.equal((await c.signedStatus(RELEASE, cp)).note, statusAt(700), 'the exact note text');
+  assert.deepEqual(await c.consistencyFrom(300, cp), proveConsistency(300, 700, tree.hashReader()));
+  assert.deepEqual(await c.consistencyFrom(700, cp), []);
+  await assert.rejects(c.consistencyFrom(701, cp), RangeError);
+  await assert.rejects(c.consistencyFrom(0, cp), RangeError);
+  const b = (await fetchProofBundle(c, release, 300))!;
+  assert.deepEqual(b.entry, releaseLeaf);
+  assert.equal(b.status, statusAt(700));
+  assert.deepEqual(b.consistency, { fromSize: 300, hashes: proveConsistency(300, 700, tree.hashReader()) });
+  assert.deepEqual(parseProofBundle(formatProofBundle(b)), b, 'the bundle is one the gate parses');
+  assert.deepEqual((await fetchProofBundle(c, release, 700))!.consistency, { fromSize: 700, hashes: [] });
+  assert.equal((await fetchProofBundle(c, release, null))!.consistency, undefined);
+  assert.equal(await fetchProofBundle(c, new Uint8Array(48).fill(0xcd), null), null, 'not logged');
+  // without a pinned key: the same bundle, the status parsed but not verified (the gate verifies it)
+  const keyless = new LogClient({ url: 'http://log.keycast.test/log', fetch: fakeLog().fetch });
+  assert.deepEqual(await fetchProofBundle(keyless, release, 300), b);
+  await assert.rejects(keyless.signedStatus(RELEASE, cp), TypeError, 'signedStatus still needs the key');
+  assert.equal((await keyless.statusNote(RELEASE, cp)).verified, false);
+  // a revoked status is handed on, not refused: the gate must hear it
+  const revoked = fakeLog((p) => (p.startsWith('status/') ? text(statusAt(700, { revokedBy: 650 })) : undefined));
+  assert.equal((await fetchProofBundle(client(revoked).c, release, null))!.status, statusAt(700, { revokedBy: 650 }));
+});
+
+test('the gate bundle from the attacker\'s side: wrong key, a status for another size, root or release, forged proofs, oversized answers', async () => {
+  const release = Buffer.from(PCR0_OF_RELEASE, 'hex');
+  const cp = await client(fakeLog()).c.checkpoint();
+  const impostor = generateNoteKey(origin);
+  const forgedStatus = fakeLog((p) => (p.startsWith('status/') ? text(statusAt(700, { key: impostor.skey })) : undefined));
+  await assert.rejects(client(forgedStatus).c.statusNote(RELEASE, cp), (e: unknown) => isVerifierError(e) && e.code.startsWith('NOTE_'));
+  await assert.rejects(fetchProofBundle(client(forgedStatus).c, release, null), (e: unknown) => isVerifierError(e) && e.code.startsWith('NOTE_'));
+  // a lookup whose checkpoint is under another key
+  const forgedLookup = fakeLog((p) => (p.startsWith('lookup/') ? json(200, { index: RELEASE, status: 'active', entry: toBase64(releaseLeaf), proof: formatTlogProof({ index: RELEASE, proof: proveInclusion(RELEASE, 700, tree.hashReader()), checkpoint: signNote(formatCheckpoint({ origin, size: 700, rootHash: tree.root(), extensions: [] }), [noteSigner(impostor.skey)]) }) }) : undefined));
+  await assert.rejects(fetchProofBundle(client(forgedLookup).c, release, null), (e: unknown) => isVerifierError(e) && e.code.startsWith('NOTE_'));
+  // statuses that speak for another tree (an older size; the same size with another root) or another release
+  for (const [hook, code] of [
+    [(p: string) => (p.startsWith('status/') ? text(statusAt(650)) : undefined), 'STATUS_TREE_MISMATCH'],
+    [(p: string) => (p.startsWith('status/') ? text(statusAt(700, { root: tree.root(699) })) : undefined), 'STATUS_TREE_MISMATCH'],
+    [(p: string) => (p.startsWith('status/') ? text(statusAt(700, { index: 601 })) : undefined), 'STATUS_MISMATCH'],
+  ] as const) {
+    await rejectsCode(client(fakeLog(hook)).c.statusNote(RELEASE, cp), code);
+    await rejectsCode(fetchProofBundle(client(fakeLog(hook)).c, release, null), code);
+    const keyless = new LogClient({ url: 'http://log.keycast.test/log', fetch: fakeLog(hook).fetch });
+    await rejectsCode(fetchProofBundle(keyless, release, null), code);
+  }
+  // consistency for other sizes, with short hashes, leading elsewhere
+  const otherSizes = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 299, new: 700, hashes: proveConsistency(299, 700, tree.hashReader()).map(toBase64) }) : undefined));
+  await rejectsCode(fetchProofBundle(client(otherSizes).c, release, 300), 'LOG_RESPONSE_INVALID');
+  const short = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 300, new: 700, hashes: ['AAAA'] }) : undefined));
+  await rejectsCode(client(short).c.consistencyFrom(300, cp), 'PROOF_INVALID');
+  const fork = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 300, new: 700, hashes: proveConsistency(300, 699, tree.hashReader()).map(toBase64) }) : undefined));
+  await assert.rejects(client(fork).c.consistencyFrom(300, cp), (e: unknown) => isVerifierError(e) && ['INCONSISTENT', 'PROOF_SIZE'].includes(e.code));
+  const flipped = proveConsistency(300, 700, tree.hashReader());
+  flipped[0] = flipped[0]!.slice();
+  flipped[0]![0]! ^= 1;
+  const tamperedProof = fakeLog((p) => (p.startsWith('proof/consistency') ? json(200, { old: 300, new: 700, hashes: flipped.map(toBase64) }) : undefined));
+  await rejectsCode(fetchProofBundle(client(tamperedProof).c, release, 300), 'INCONSISTENT');
+  // a tampered leaf is not included; another release's leaf is not this PCR0's
+  const tampered = releaseLeaf.slice();
+  tampered[tampered.length - 5]! ^= 1;
+  const badLeaf = fakeLog((p) => (p.startsWith('lookup/') ? json(200, { index: RELEASE, status: 'active', entry: toBase64(tampered), proof: formatTlogProof({ index: RELEASE, proof: proveInclusion(RELEASE, 700, tree.hashReader()), checkpoint: noteAt(700) }) }) : undefined));
+  await rejectsCode(fetchProofBundle(client(badLeaf).c, release, null), 'ROOT_MISMATCH');
+  await rejectsCode(fetchProofBundle(client(fakeLog((p) => (p.startsWith('lookup/pcr0/cd') ? fakeLog().fetch(`http://log.keycast.test/log/lookup/pcr0/${PCR0_OF_RELEASE}`) : undefined))).c, new Uint8Array(48).fill(0xcd), null), 'PCR_MISMATCH');
+  // oversized: an endless status, a consistency proof past its cap, a status declaring a huge length
+  const s = endless('text/plain');
+  await rejectsCode(fetchProofBundle(client(fakeLog((p) => (p.startsWith('status/') ? s.res() : undefined))).c, release, null), 'LOG_RESPONSE_OVERSIZED');
+  assert.ok(s.pulled() <= (1 << 20) + 65536 * 2, `pulled ${s.pulled()} bytes`);
+  const j = endless('application/json');
+  await rejectsCode(client(fakeLog((p) => (p.startsWith('proof/consistency') ? j.res() : undefined))).c.consistencyFrom(300, cp), 'LOG_RESPONSE_OVERSIZED');
+  const huge = fakeLog((p) => (p.startsWith('status/') ? new Response('x', { headers: { 'content-type': 'text/plain', 'content-length': String(2 ** 40) } }) : undefined));
+  await rejectsCode(client(huge).c.statusNote(RELEASE, cp), 'LOG_RESPONSE_OVERSIZED');
 });

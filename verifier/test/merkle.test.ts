@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   EMPTY_ROOT, hashLeaf, hashChildren, MemoryTree, treeHash, proveInclusion, proveConsistency,
-  checkInclusion, checkConsistency, subtreeHashesForAppend, rangeHash, fromBase64, fromHex, toHex, isVerifierError,
+  checkInclusion, checkConsistency, checkConsistencyToRoot, subtreeHashesForAppend, rangeHash, fromBase64, fromHex, toHex, isVerifierError,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
@@ -189,4 +189,28 @@ test('exhaustive: every consistency proof (m, n) with 1 ≤ m ≤ n ≤ 128 veri
     }
   }
   assert.ok(checked > 40000);
+});
+
+test('a consistency proof from a tree known only by its size: leads to the new root and names the old one, unless the old size is a power of two', () => {
+  const t = new MemoryTree();
+  for (let i = 0; i < 64; i++) t.append(new TextEncoder().encode(`leaf ${i}`));
+  const read = t.hashReader();
+  const roots = Array.from({ length: 65 }, (_, n) => t.root(n));
+  const perfect = (m: number) => (m & (m - 1)) === 0;
+  for (let n = 1; n <= 64; n++) {
+    for (let m = 1; m <= n; m++) {
+      const proof = proveConsistency(m, n, read);
+      const old = checkConsistencyToRoot(proof, m, n, roots[n]!);
+      if (m < n && perfect(m)) assert.equal(old, null, `${m} → ${n}`);
+      else assert.deepEqual(old, roots[m], `${m} → ${n}`);
+      if (m < n && !perfect(m)) {
+        for (const bad of mutations(proof)) assert.throws(() => checkConsistencyToRoot(bad, m, n, roots[n]!), (e) => isVerifierError(e, 'INCONSISTENT'));
+        assert.throws(() => checkConsistencyToRoot(proof, m, n, roots[n - 1]!), (e) => isVerifierError(e, 'INCONSISTENT'));
+      }
+      if (m < n) assert.throws(() => checkConsistencyToRoot(proof.slice(1), m, n, roots[n]!), (e) => isVerifierError(e, 'PROOF_SIZE'));
+    }
+  }
+  assert.throws(() => checkConsistencyToRoot([], 0, 3, roots[3]!), (e) => isVerifierError(e, 'PROOF_SIZE'));
+  assert.throws(() => checkConsistencyToRoot([], 4, 3, roots[3]!), (e) => isVerifierError(e, 'PROOF_SIZE'));
+  assert.throws(() => checkConsistencyToRoot([new Uint8Array(5)], 3, 5, roots[5]!), (e) => isVerifierError(e, 'PROOF_INVALID'));
 });

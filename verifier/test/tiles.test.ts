@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import {
   MemoryTree, tilePath, entriesPath, parseTilePath, encodeTileIndex, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles,
   readTileData, tileHashReader, checkTile, encodeEntryBundle, decodeEntryBundle, checkEntryBundle, proveInclusion, proveConsistency,
-  checkInclusion, sumdbTilePath, parseSumdbTilePath, sha256, toHex, toBase64, fromBase64, utf8, isVerifierError, type Tile, type Checkpoint,
+  checkInclusion, sha256, toHex, toBase64, fromBase64, utf8, isVerifierError, type Tile, type Checkpoint,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
@@ -32,17 +32,6 @@ test('index encoding and c2sp paths match the vectors, and parse back', () => {
     const entries = p.level === -1;
     assert.equal(entries ? entriesPath(p.index, p.width) : tilePath(p), p.path);
     assert.deepEqual(parseTilePath(p.path), { tile: { level: entries ? 0 : p.level, index: p.index, width: p.width }, entries });
-  }
-});
-
-test('Go sumdb tile paths (tile/<H>/<L>/<N>, tile/<H>/data/<N>) format and parse as x/mod does', () => {
-  for (const p of paths.goSumdbPaths) {
-    const t = { height: p.height, level: p.level, index: p.index, width: p.width };
-    assert.equal(sumdbTilePath(t), p.goSumdbPath);
-    assert.deepEqual(parseSumdbTilePath(p.goSumdbPath), t);
-  }
-  for (const p of [...paths.goSumdbInvalidPaths, 'tile/0/0/000', 'tile/31/0/000', 'tile/4/0/001.p/16', 'tile/4/0/001.p/0', 'tile/4/00/001', 'tile/4/0/x000/001', 'tile/0/000']) {
-    assert.throws(() => parseSumdbTilePath(p), (e) => isVerifierError(e, 'TILE_PATH_INVALID'), p);
   }
 });
 

@@ -1,16 +1,15 @@
 /**
- * Where the host gets the enclave's proof bundle: a small interface, so the fetching can move
- * to the shared verifying log client when it lands, and one implementation over an injected
- * `fetch` against a Keycast log's HTTP API:
+ * Where the host gets the enclave's proof bundle: a small interface, and one implementation — a
+ * thin adapter over the verifier's log client (fetchProofBundle over LogClient: byte caps,
+ * timeouts, retries reported to the host's log, every answer checked before it is forwarded).
  *
- *   GET /lookup/pcr0/<pcr0>                → { index, entry, proof }   (404: not logged → null)
- *   GET /status/<index>?size=<n>           → the signed status at the proof's tree size n
- *   GET /proof/consistency?old=<h>&new=<n> → hashes from the size the enclave holds (when 0 < h < n)
- *
- * The host checks nothing for trust — the enclave's gate does — but refuses answers of the
- * wrong shape or size (LOG_UNREACHABLE) so garbage is not forwarded.
+ * With the log's key (`keycast host run --log-key`) the host also checks the checkpoint's and the
+ * status's signatures; without it, the shape, the inclusion of the release and the status's
+ * binding to the proven tree. The enclave's gate re-verifies everything under its own pinned key.
+ * A log that cannot be reached (or refuses) is LOG_UNREACHABLE; a log whose answer fails a check
+ * is LOG_ANSWER_INVALID, carrying the verifier's code — nothing is forwarded either way.
  */
-import { fromBase64, parseCheckpoint, parseTlogProof, splitNote, type ProofBundle } from '#verifier';
+import { LogClient, VerifierError, fetchProofBundle, fromHex, type FetchLike, type ProofBundle } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 
 export interface ProofSource {
@@ -20,58 +19,42 @@ export interface ProofSource {
 
 export type Fetch = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
 
-const MAX_ANSWER_BYTES = 512 * 1024;
+export interface LogProofSourceOptions {
+  logUrl: string;
+  /** The log's note verifier key; when given, signatures are checked too. */
+  logKey?: string;
+  fetch?: FetchLike;
+  /** Per attempt (default 10 s); transient failures are retried `retries` times (default 2). */
+  timeoutMs?: number;
+  retries?: number;
+  /** Where retries are said (the host's stderr logger). */
+  log?: (line: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Transport failures: the log is not there (or says no); everything else is a bad answer. */
+const UNREACHABLE = new Set(['LOG_UNAVAILABLE', 'LOG_REFUSED']);
 
 export class LogProofSource implements ProofSource {
-  private readonly base: string;
+  readonly client: LogClient;
 
-  constructor(logUrl: string, private readonly fetchFn: Fetch = fetch, private readonly timeoutMs = 10_000) {
-    this.base = logUrl.replace(/\/+$/, '');
-  }
-
-  private async get(path: string): Promise<{ status: number; text: string }> {
-    let r: Response;
-    try {
-      r = await this.fetchFn(`${this.base}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (e) {
-      throw new EnclaveError('LOG_UNREACHABLE', `the log did not answer ${path.split('?')[0]}`, { path: path.split('?')[0], reason: (e as Error).name });
-    }
-    const buf = new Uint8Array(await r.arrayBuffer());
-    if (buf.length > MAX_ANSWER_BYTES) throw new EnclaveError('LOG_UNREACHABLE', 'the log answered too much', { path: path.split('?')[0], size: buf.length });
-    return { status: r.status, text: Buffer.from(buf).toString('utf8') };
+  constructor(o: LogProofSourceOptions) {
+    this.client = new LogClient({
+      url: o.logUrl, fetch: o.fetch ?? globalThis.fetch, timeoutMs: o.timeoutMs ?? 10_000, retries: o.retries ?? 2,
+      ...(o.logKey === undefined ? {} : { logKey: o.logKey }),
+      ...(o.sleep ? { sleep: o.sleep } : {}),
+      onRetry: (e) => o.log?.(`log: retry ${e.attempt}/${e.retries} of ${new URL(e.url).pathname} in ${e.delayMs} ms: ${e.reason}`),
+    });
   }
 
   async bundleFor(pcr0: string, heldSize: number | null): Promise<ProofBundle | null> {
     if (!/^[0-9a-f]{96}$/.test(pcr0)) throw new TypeError('pcr0 must be 96 lowercase hex digits');
-    const l = await this.get(`/lookup/pcr0/${pcr0}`);
-    if (l.status === 404) return null;
-    if (l.status !== 200) throw new EnclaveError('LOG_UNREACHABLE', `the log answered ${l.status} to a lookup`, { status: l.status });
-    let index: number, entry: Uint8Array, proof: string, size: number;
     try {
-      const a = JSON.parse(l.text) as { index: number; entry: string; proof: string };
-      index = a.index;
-      entry = fromBase64(a.entry);
-      proof = a.proof;
-      size = parseCheckpoint(splitNote(parseTlogProof(proof).checkpoint).text).size;
-      if (!Number.isSafeInteger(index) || index < 0) throw new Error('index');
-    } catch {
-      throw new EnclaveError('LOG_UNREACHABLE', 'the log answered a malformed lookup');
+      return await fetchProofBundle(this.client, fromHex(pcr0), heldSize);
+    } catch (e) {
+      if (!(e instanceof VerifierError)) throw e;
+      if (UNREACHABLE.has(e.code)) throw new EnclaveError('LOG_UNREACHABLE', e.message, { verifierCode: e.code }, { cause: e });
+      throw new EnclaveError('LOG_ANSWER_INVALID', `the log's answer fails a check: ${e.message}`, { verifierCode: e.code }, { cause: e });
     }
-    const s = await this.get(`/status/${index}?size=${size}`);
-    if (s.status !== 200) throw new EnclaveError('LOG_UNREACHABLE', `the log answered ${s.status} to a status request`, { status: s.status });
-    const bundle: ProofBundle = { entry, proof, status: s.text };
-    if (heldSize !== null && heldSize > 0 && heldSize < size) {
-      const c = await this.get(`/proof/consistency?old=${heldSize}&new=${size}`);
-      if (c.status !== 200) throw new EnclaveError('LOG_UNREACHABLE', `the log answered ${c.status} to a consistency request`, { status: c.status });
-      try {
-        const hashes = (JSON.parse(c.text) as { hashes: string[] }).hashes.map((h) => fromBase64(h));
-        bundle.consistency = { fromSize: heldSize, hashes };
-      } catch {
-        throw new EnclaveError('LOG_UNREACHABLE', 'the log answered a malformed consistency proof');
-      }
-    } else if (heldSize !== null && heldSize === size) {
-      bundle.consistency = { fromSize: heldSize, hashes: [] };
-    }
-    return bundle;
   }
 }

@@ -15,6 +15,8 @@ import { startTcpRelay } from './kms-proxy.ts';
 export interface HostRunOptions {
   enclaveUrl: string;
   logUrl: string;
+  /** The log's note verifier key: the host then checks signatures before forwarding too. */
+  logKey?: string;
   host: string;
   port: number;
   store: string;
@@ -30,7 +32,7 @@ export async function runHost(o: HostRunOptions): Promise<number> {
   const enclave = new EnclaveClient(o.enclaveUrl);
   const relay = o.kmsRelay ? await startTcpRelay(o.kmsRelay.listen, o.kmsRelay.target) : null;
   if (relay) say(`KMS relay ${relay.address} → ${o.kmsRelay!.target.host}:${o.kmsRelay!.target.port}`);
-  const host = new Host({ enclave, source: new LogProofSource(o.logUrl), store, log: say });
+  const host = new Host({ enclave, source: new LogProofSource({ logUrl: o.logUrl, ...(o.logKey === undefined ? {} : { logKey: o.logKey }), log: say }), store, log: say });
   const app = buildHostApp({ host, enclave, logUrl: o.logUrl, storeWhere: store.where, store, log: say, ...(o.limits ? { limits: o.limits } : {}) });
   const address = await app.listen({ host: o.host, port: o.port });
   await host.refresh();

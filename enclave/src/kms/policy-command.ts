@@ -8,7 +8,8 @@ import { checkKmsKeyPolicy } from './policy-check.ts';
 
 const MAX_POLICY_FILE = 1024 * 1024;
 
-function vkeyArg(s: string): string {
+/** A note verifier key given inline or as a file holding one. */
+export function vkeyArg(s: string): string {
   if (/^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(s)) return s;
   try {
     return readFileSync(s, 'utf8').trim();

@@ -10,8 +10,10 @@
  * - Every returned cosignature is verified with the witness's cosignature/v1 vkey before it is
  *   accepted; lines from other keys are dropped.
  * - A witness that is down, slow (timeout), or refuses contributes nothing: logged, never fatal.
+ * - Its answer is read through the verifier's capped reader under the same timeout, so a witness
+ *   that streams an endless or huge body costs at most MAX_WITNESS_ANSWER bytes and the timeout.
  */
-import { formatAddCheckpoint, formatSignatureLine, openNote, cosignatureVerifier, splitNote, parseCheckpoint, parseTreeSize, errorText } from '#verifier';
+import { formatAddCheckpoint, formatSignatureLine, openNote, cosignatureVerifier, splitNote, parseCheckpoint, parseTreeSize, errorText, readCapped } from '#verifier';
 import type { CosignatureVerifier } from '#verifier';
 import type { Witnesses } from '../ports.ts';
 
@@ -39,6 +41,9 @@ interface Target {
 }
 
 class WitnessRefused extends Error {}
+
+/** A witness answers a few cosignature lines, a size, or a short error: far below this. */
+export const MAX_WITNESS_ANSWER = 64 * 1024;
 
 export class WitnessClient implements Witnesses {
   private readonly targets: Target[];
@@ -93,14 +98,11 @@ export class WitnessClient implements Witnesses {
   }
 
   private async post(t: Target, body: string): Promise<{ status: number; body: string }> {
-    const r = await fetch(`${t.url}/add-checkpoint`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-      body,
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text };
+    const url = new URL(`${t.url}/add-checkpoint`);
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, body, signal });
+    const bytes = await readCapped(r, MAX_WITNESS_ANSWER, signal, url);
+    return { status: r.status, body: new TextDecoder().decode(bytes) };
   }
 
   /** The witness's own cosignature line from a 200 body, verified over the checkpoint text. */

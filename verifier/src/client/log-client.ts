@@ -7,10 +7,12 @@
  *   GET  tile/<L>/<N>[.p/<W>]            → checked against a checkpoint (checkTile)
  *   GET  tile/entries/<N>[.p/<W>]        → checked against its level-0 tile (checkEntryBundle)
  *   GET  proof/inclusion?index=&size=    → checked against a checkpoint root
- *   GET  proof/consistency?old=&new=     → checked between two checkpoints
+ *   GET  proof/consistency?old=&new=     → checked between two checkpoints (consistencyProof), or
+ *                                          shape-checked from a size held without its root (consistencyFrom)
  *   GET  entry/<i>                       → shape-checked; inclusion checked when given a checkpoint
  *   GET  status/<i>?size=<n>             → the signed release-status note, opened under the log key,
  *                                          for exactly that checkpoint's tree and that release
+ *                                          (statusNote: the exact note text, parsed only when no key is pinned)
  *   GET  lookup/{pcr0,eif,commit}/<hex>  → shape-checked (lookup), or fully verified (loggedPcr0)
  *   POST add-entry                       → shape-checked (the caller checks it is about its entry)
  *
@@ -21,7 +23,7 @@
 import { VerifierError } from '../errors.ts';
 import { bytesEqual, fromBase64, toHex } from '../encoding/bytes.ts';
 import { HASH_SIZE, hashLeaf } from '../tlog/hash.ts';
-import { checkInclusion } from '../tlog/verify.ts';
+import { checkConsistencyToRoot, checkInclusion } from '../tlog/verify.ts';
 import { checkTile, tileHashReader, tileWidthInTree } from '../tlog/tile-math.ts';
 import { TILE_WIDTH, entriesPath, tilePath, type Tile } from '../tlog/tile-path.ts';
 import { MAX_ENTRY_SIZE, checkEntryBundle } from '../tlog/entry-bundle.ts';
@@ -34,7 +36,8 @@ import type { WitnessPolicy } from '../note/cosignature.ts';
 import { openWitnessedCheckpoint, type WitnessedCheckpoint } from '../tlog/witnessed-checkpoint.ts';
 import { MAX_LEAF_BYTES } from '../release/leaf.ts';
 import { verifyLoggedPcr0, notLogged, type LoggedRelease } from '../attestation/logged.ts';
-import { openReleaseStatus, type ReleaseStatus as SignedStatus } from '../release/status.ts';
+import { openReleaseStatus, parseReleaseStatus, type ReleaseStatus as SignedStatus } from '../release/status.ts';
+import { splitNote } from '../note/note.ts';
 import { request, type RequestSpec, type TransportOptions } from './transport.ts';
 
 export interface LogClientOptions extends TransportOptions {
@@ -199,6 +202,11 @@ export class LogClient {
     return out;
   }
 
+  /** Whether a log key is pinned (the signature-checking methods need one). */
+  get pinned(): boolean {
+    return this.verifier !== undefined;
+  }
+
   /**
    * GET status/<index>?size=<n>: the log's signed statement of release `index`'s status in `cp`'s
    * tree (n = cp.size), opened under the pinned key and origin. STATUS_TREE_MISMATCH when it
@@ -206,16 +214,48 @@ export class LogClient {
    * returned (the caller decides: requireActiveStatus refuses it).
    */
   async signedStatus(index: number, cp: Checkpoint | WitnessedCheckpoint): Promise<{ status: SignedStatus; note: string }> {
+    this.needKey();
+    const { status, note } = await this.statusNote(index, cp);
+    return { status, note };
+  }
+
+  /**
+   * The same statement as its exact note text (what a gate bundle carries), checked as
+   * signedStatus does when a key is pinned; without one (a forwarder whose verifier holds the
+   * key) only parsed, and still required to speak for `cp`'s origin, tree and release.
+   * `verified` says which.
+   */
+  async statusNote(index: number, cp: Checkpoint | WitnessedCheckpoint): Promise<{ status: SignedStatus; note: string; verified: boolean }> {
     const c = checkpointOf(cp);
     const path = `status/${index}?size=${c.size}`;
     const { body } = await this.get(path, { cap: CAP.checkpoint, accept: TEXT_TYPES });
-    const s = openReleaseStatus(body, this.needKey(), this.origin);
+    const verified = this.verifier !== undefined;
+    const s = verified ? openReleaseStatus(body, this.verifier!, this.origin) : parseReleaseStatus(splitNote(body).text);
     const note = new TextDecoder().decode(body);
-    if (s.treeSize !== c.size || !bytesEqual(s.rootHash, c.rootHash)) {
+    if (s.origin !== c.origin || s.treeSize !== c.size || !bytesEqual(s.rootHash, c.rootHash)) {
       throw new VerifierError('STATUS_TREE_MISMATCH', `the status for ${path} speaks for tree ${s.treeSize}, not the checkpoint's ${c.size}`, { statusSize: s.treeSize, statusRoot: s.rootHash, checkpointSize: c.size, checkpointRoot: c.rootHash, note });
     }
     if (s.index !== index) throw new VerifierError('STATUS_MISMATCH', `the status is for release ${s.index}, not ${index}`, { statusIndex: s.index, index, note });
-    return { status: s, note };
+    return { status: s, note, verified };
+  }
+
+  /**
+   * GET proof/consistency from a tree the caller knows only by size (`fromSize`, e.g. the tree an
+   * enclave holds) to `cp`'s: the sizes must be echoed, and the proof is checked as far as it can
+   * be without the old root (checkConsistencyToRoot: its length, and that it leads to `cp`'s root
+   * unless `fromSize` is a power of two); whoever holds the old root checks the rest. Empty (no
+   * request) when the sizes are equal.
+   */
+  async consistencyFrom(fromSize: number, cp: Checkpoint | WitnessedCheckpoint): Promise<Uint8Array[]> {
+    const c = checkpointOf(cp);
+    if (!Number.isSafeInteger(fromSize) || fromSize < 1 || fromSize > c.size) throw new RangeError(`no consistency proof from size ${fromSize} to ${c.size}`);
+    if (fromSize === c.size) return [];
+    const path = `proof/consistency?old=${fromSize}&new=${c.size}`;
+    const j = await this.getJson(path, CAP.proof);
+    if (j.old !== fromSize || j.new !== c.size) this.invalid('proof/consistency', 'the proof is for other sizes', { old: fromSize, new: c.size });
+    const proof = this.hashes(j.hashes, 'proof/consistency');
+    checkConsistencyToRoot(proof, fromSize, c.size, c.rootHash);
+    return proof;
   }
 
   /**

@@ -5,4 +5,3 @@
 export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, type Tile, encodeTileIndex, tilePath, entriesPath, parseTilePath } from './tile-path.ts';
 export { tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile } from './tile-math.ts';
 export { MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './entry-bundle.ts';
-export { type SumdbTile, sumdbTilePath, parseSumdbTilePath } from './tile-path-sumdb.ts';

@@ -103,6 +103,18 @@ export function checkConsistency(proof: Uint8Array[], oldSize: number, newSize: 
     if (!bytesEqual(oldRoot, newRoot)) throw inconsistent('consistency: equal sizes with different roots', proof, oldSize, newSize, oldRoot, newRoot);
     return;
   }
+  const { hash1, hash2 } = chainConsistency(proof, oldSize, newSize, oldRoot)!;
+  if (!bytesEqual(hash1, oldRoot) || !bytesEqual(hash2, newRoot)) {
+    throw inconsistent(`consistency: proof from ${oldSize} to ${newSize} does not match the roots`, proof, oldSize, newSize, oldRoot, newRoot);
+  }
+}
+
+/**
+ * The old and new roots a consistency proof (0 < oldSize < newSize, hashes checked) yields,
+ * after checking its length (PROOF_SIZE). When oldSize is a power of two the proof starts from
+ * the old root itself: without `oldRoot` there is nothing to chain (null).
+ */
+function chainConsistency(proof: Uint8Array[], oldSize: number, newSize: number, oldRoot: Uint8Array | null): { hash1: Uint8Array; hash2: Uint8Array } | null {
   const { inner: fullInner, border } = decompose(oldSize - 1, newSize);
   const shift = trailingZeros(oldSize);
   const inner = fullInner - shift;
@@ -112,11 +124,36 @@ export function checkConsistency(proof: Uint8Array[], oldSize: number, newSize: 
     throw new VerifierError('PROOF_SIZE', `consistency: proof has ${proof.length} hashes, want ${start + inner + border}`, { oldSize, newSize, got: proof.length, want: start + inner + border });
   }
   const seed = oldIsPerfect ? oldRoot : proof[0]!;
+  if (seed === null) return null;
   const rest = proof.slice(start);
   const mask = shr(oldSize - 1, shift);
-  const hash1 = chainBorderRight(chainInnerRight(seed, rest.slice(0, inner), mask), rest.slice(inner));
-  const hash2 = chainBorderRight(chainInner(seed, rest.slice(0, inner), mask), rest.slice(inner));
-  if (!bytesEqual(hash1, oldRoot) || !bytesEqual(hash2, newRoot)) {
-    throw inconsistent(`consistency: proof from ${oldSize} to ${newSize} does not match the roots`, proof, oldSize, newSize, oldRoot, newRoot);
+  return {
+    hash1: chainBorderRight(chainInnerRight(seed, rest.slice(0, inner), mask), rest.slice(inner)),
+    hash2: chainBorderRight(chainInner(seed, rest.slice(0, inner), mask), rest.slice(inner)),
+  };
+}
+
+/**
+ * Checks what can be checked of a consistency proof from a tree known only by its size (one a
+ * verifier elsewhere holds) to (`newSize`, `newRoot`): sizes, hashes and length — and, unless
+ * `oldSize` is a power of two (the proof then starts from the old root, which only its holder
+ * has), that it leads to `newRoot` (INCONSISTENT). Returns the old root the proof implies, or
+ * null when it cannot say. The holder must still run checkConsistency with its root.
+ */
+export function checkConsistencyToRoot(proof: Uint8Array[], oldSize: number, newSize: number, newRoot: Uint8Array): Uint8Array | null {
+  if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize) {
+    throw new VerifierError('PROOF_SIZE', `consistency: old size ${oldSize} is not ≤ new size ${newSize}`, { oldSize, newSize });
   }
+  if (oldSize === 0) throw new VerifierError('PROOF_SIZE', 'consistency: old size 0 proves nothing', { oldSize, newSize });
+  checkHashes(proof, 'consistency');
+  if (oldSize === newSize) {
+    if (proof.length !== 0) throw new VerifierError('PROOF_SIZE', 'consistency: equal sizes need an empty proof', { oldSize, newSize, got: proof.length, want: 0 });
+    return newRoot;
+  }
+  const chained = chainConsistency(proof, oldSize, newSize, null);
+  if (chained === null) return null;
+  if (!bytesEqual(chained.hash2, newRoot)) {
+    throw new VerifierError('INCONSISTENT', `consistency: proof from ${oldSize} to ${newSize} does not lead to the new root`, { oldSize, newSize, newRoot, proof: proof.map(toBase64) });
+  }
+  return chained.hash1;
 }

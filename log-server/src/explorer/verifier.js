@@ -1761,12 +1761,21 @@ function checkConsistency(proof, oldSize, newSize, oldRoot, newRoot) {
     if (!bytesEqual(oldRoot, newRoot)) throw inconsistent("consistency: equal sizes with different roots", proof, oldSize, newSize, oldRoot, newRoot);
     return;
   }
+  let { hash1, hash2 } = chainConsistency(proof, oldSize, newSize, oldRoot);
+  if (!bytesEqual(hash1, oldRoot) || !bytesEqual(hash2, newRoot))
+    throw inconsistent(`consistency: proof from ${oldSize} to ${newSize} does not match the roots`, proof, oldSize, newSize, oldRoot, newRoot);
+}
+function chainConsistency(proof, oldSize, newSize, oldRoot) {
   let { inner: fullInner, border } = decompose(oldSize - 1, newSize), shift = trailingZeros(oldSize), inner = fullInner - shift, oldIsPerfect = oldSize === 2 ** shift, start = oldIsPerfect ? 0 : 1;
   if (proof.length !== start + inner + border)
     throw new VerifierError("PROOF_SIZE", `consistency: proof has ${proof.length} hashes, want ${start + inner + border}`, { oldSize, newSize, got: proof.length, want: start + inner + border });
-  let seed = oldIsPerfect ? oldRoot : proof[0], rest = proof.slice(start), mask = shr(oldSize - 1, shift), hash1 = chainBorderRight(chainInnerRight(seed, rest.slice(0, inner), mask), rest.slice(inner)), hash2 = chainBorderRight(chainInner(seed, rest.slice(0, inner), mask), rest.slice(inner));
-  if (!bytesEqual(hash1, oldRoot) || !bytesEqual(hash2, newRoot))
-    throw inconsistent(`consistency: proof from ${oldSize} to ${newSize} does not match the roots`, proof, oldSize, newSize, oldRoot, newRoot);
+  let seed = oldIsPerfect ? oldRoot : proof[0];
+  if (seed === null) return null;
+  let rest = proof.slice(start), mask = shr(oldSize - 1, shift);
+  return {
+    hash1: chainBorderRight(chainInnerRight(seed, rest.slice(0, inner), mask), rest.slice(inner)),
+    hash2: chainBorderRight(chainInner(seed, rest.slice(0, inner), mask), rest.slice(inner))
+  };
 }
 
 var ED25519_KEY_SIZE = 32, ED25519_SIG_SIZE = 64;

@@ -14,12 +14,12 @@
  * A "revoked" status is returned, not refused: the gate must hear it to close.
  */
 import { VerifierError } from '../errors.ts';
-import { fromBase64, toHex } from '../bytes.ts';
+import { fromBase64, toHex } from '../encoding/bytes.ts';
 import { hashLeaf } from '../tlog/hash.ts';
 import { checkInclusion } from '../tlog/verify.ts';
 import { splitNote } from '../note/note.ts';
-import { parseCheckpoint, type Checkpoint } from '../checkpoint.ts';
-import { parseTlogProof } from '../tlog-proof.ts';
+import { parseCheckpoint, type Checkpoint } from '../tlog/checkpoint.ts';
+import { parseTlogProof } from '../tlog/tlog-proof.ts';
 import { decodeLeaf } from '../release/leaf.ts';
 import type { ProofBundle } from '../gate/bundle.ts';
 import type { LogClient } from './log-client.ts';

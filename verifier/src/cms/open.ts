@@ -99,6 +99,17 @@ function content(el: El | undefined): Uint8Array {
 export function parseRecipientEnvelope(cms: Uint8Array): RecipientEnvelope {
   if (!(cms instanceof Uint8Array)) throw new TypeError('parseRecipientEnvelope: expected bytes');
   if (cms.length > MAX_CMS_BYTES) throw new VerifierError('OVERSIZED', 'CiphertextForRecipient is too large', { bytes: cms.length, max: MAX_CMS_BYTES });
+  // asn1js can throw its own plain Errors on hostile bytes (e.g. an OID it cannot print): every
+  // refusal leaves here coded.
+  try {
+    return readEnvelope(cms);
+  } catch (e) {
+    if (e instanceof VerifierError) throw e;
+    throw malformed('the ASN.1 parser refused the encoding');
+  }
+}
+
+function readEnvelope(cms: Uint8Array): RecipientEnvelope {
   const r = asn1js.fromBER(cms);
   if (r.offset === -1 || r.result.error !== '' || r.offset !== cms.length) throw malformed(r.offset === -1 ? 'not BER' : 'trailing bytes or a broken encoding');
   const ci = kids(r.result as El, UNIVERSAL, T.SEQUENCE, 'ContentInfo', [2, 2]);

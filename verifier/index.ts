@@ -12,8 +12,8 @@ export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCb
 export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
 export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/encoding/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
-export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, checkConsistencyToRoot, MemoryTree } from './src/tlog/proof.ts';
-export type { HashReader } from './src/tlog/proof.ts';
+export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, checkConsistencyToRoot, MemoryTree } from './src/tlog/index.ts';
+export type { HashReader } from './src/tlog/index.ts';
 // C2SP signed-note and tlog-checkpoint
 export { SIG_ED25519, SIG_COSIGNATURE_V1, isValidKeyName, verifierKeyId, keyIdHex, parseVerifierKey, formatVerifierKey, parseSignerKey, formatSignerKey, generateNoteKey, noteSigner, noteVerifier } from './src/note/keys.ts';
 export type { NoteSigner, NoteVerifier, Signer, Verifier, VerifierKey, SignerKey } from './src/note/keys.ts';
@@ -22,8 +22,8 @@ export type { NoteSignature, SplitNote, OpenedNote } from './src/note/note.ts';
 export { parseTreeSize, formatCheckpoint, parseCheckpoint, openCheckpoint } from './src/tlog/checkpoint.ts';
 export type { Checkpoint } from './src/tlog/checkpoint.ts';
 // C2SP tlog-tiles
-export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, encodeTileIndex, tilePath, entriesPath, parseTilePath, tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile, MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './src/tlog/tiles.ts';
-export type { Tile } from './src/tlog/tiles.ts';
+export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, encodeTileIndex, tilePath, entriesPath, parseTilePath, tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile, MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './src/tlog/index.ts';
+export type { Tile } from './src/tlog/index.ts';
 // C2SP tlog-cosignature and tlog-proof
 export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatureVerifierKey, cosignatureVerifier, checkWitnessPolicy } from './src/note/cosignature.ts';
 export type { CosignatureVerifier, WitnessPolicy } from './src/note/cosignature.ts';

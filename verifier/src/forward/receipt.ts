@@ -19,7 +19,7 @@ import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../encoding/
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
 import { concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { hashLeaf } from '../tlog/hash.ts';
-import { MemoryTree, proveInclusion, rootFromInclusionProof } from '../tlog/proof.ts';
+import { MemoryTree, proveInclusion, rootFromInclusionProof } from '../tlog/index.ts';
 import { openEnvelope, signEnvelope } from './envelope.ts';
 
 export const RECEIPT_TYPE = 'keycast-forward-receipt/v1';

@@ -15,7 +15,7 @@
 import { VerifierError } from '../errors.ts';
 import { bytesEqual, fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { hashLeaf } from '../tlog/hash.ts';
-import { checkInclusion } from '../tlog/proof.ts';
+import { checkInclusion } from '../tlog/index.ts';
 import { openCheckpoint, parseTreeSize, type Checkpoint } from '../tlog/checkpoint.ts';
 import { formatVerifierKey, noteVerifier, SIG_ED25519 } from '../note/keys.ts';
 import { isObject } from '../encoding/canonical-json.ts';

@@ -124,8 +124,8 @@ export { openWitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
 export type { CheckpointPolicy, WitnessedCheckpoint } from './src/witnessed-checkpoint.ts';
 export { LogClient } from './src/client/log-client.ts';
 export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
-export { readCapped } from './src/client/transport.ts';
-export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';
+export { readCapped, request as httpRequest } from './src/client/transport.ts';
+export type { FetchLike, RetryEvent, TransportOptions, RequestSpec, RawAnswer } from './src/client/transport.ts';
 // forwarding (content keys → projectors): signed rules, HPKE-sealed content keys, receipts with delivery proofs
 export { RULES_TYPE, RULES_PAYLOAD_TYPE, MAX_RULES_BYTES, UUID_URN, KDM_TIME, validateRules, formatRules, parseRules, signRules, openRules, checkRulesTime, keyFingerprint, parseInstant } from './src/forward/rules.ts';
 export type { ForwardRules, OpenedRules } from './src/forward/rules.ts';

@@ -48,7 +48,7 @@ group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('
   ['kms-policy check', 'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition'],
 ]);
 group(['demo'], () => import('./demo.ts'), [
-  ['demo', 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, revoke)'],
+  ['demo', 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, forward, revoke)'],
 ]);
 group([], () => import('./aliases.ts'), [
   ['release verify', 'deprecated name of keycast verify release --bundle'],

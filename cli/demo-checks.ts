@@ -7,7 +7,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { LogClient, formatEnclaveConfig, parseIdentityBinding, verifyAttestationDocument, toBase64 } from '#verifier';
 import type { Narrator, RunResult, Service } from './demo-steps.ts';
-import { errorText } from '#verifier';
 import { forwardChecks } from './demo-forward.ts';
 
 export interface Check { name: string; ok: boolean; detail: string }

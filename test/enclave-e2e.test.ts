@@ -37,7 +37,7 @@ test('enclave + host + dev-kms + log on loopback: the whole boot story, and noth
     return p;
   };
 
-  const { witnessVkey, pub, log, pki, kms, kmsCalls, admin, key, f, pcrs, seed, config, pair, publish } = await startStack(tmp, run, answers);
+  const { pub, log, pki, kms, kmsCalls, admin, key, f, pcrs, config, pair, publish } = await startStack(tmp, run, answers);
   writeFileSync(join(tmp, 'enclave-short.json'), formatEnclaveConfig(config(3)));
 
   // 1. unlogged image: 503 with the code, and KMS never called

@@ -67,7 +67,9 @@ test('verify enclave: a logged release passes and its keys are written; unlogged
   const stale = await host(logged, true);
   const other = await host(unlogged);
   const lying = await host(logged, false, CONTRADICTING);
-  t.after(() => [good, stale, other, lying].forEach((h) => h.server.close()));
+  t.after(() => {
+    for (const h of [good, stale, other, lying]) h.server.close();
+  });
   const flags = ['--log', url, '--log-key', vkey, '--publisher', join(dir, 'publisher.pem'), '--trust-root', join(dir, 'root.pem'), '--state', join(dir, 'state'), '--json'];
 
   await fetch(`${stale.url}/v1/attestation?nonce=${'00'.repeat(32)}`); // the document the replaying host will keep serving

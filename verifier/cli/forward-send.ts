@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import {
   VerifierError, DeliveryTree, certificateThumbprint, checkDelivery, forwardRequestDigest, formatForwardRequest, fromBase64, openReceipt, parseDcCertificate,
   parseForwardAnswer, parseJsonStrict, parseVerifiedEnclave, pemCertificates, httpRequest, certificatePem, sha256, toHex, MAX_FORWARD_RECIPIENTS, type DcCertificate, type ForwardFormat,
-  type ForwardRequest, type Receipt,
+  type ForwardRequest, type RawAnswer, type Receipt,
 } from '../index.ts';
 import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
 import { readUserFile } from './io.ts';
@@ -67,7 +67,7 @@ function readCertificates(path: string, extra: string[]): Certs {
     }
     add(ders, file, separate);
   };
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch {
@@ -168,7 +168,7 @@ cannot be read.`,
     const url = new URL('v1/forward', host.endsWith('/') ? host : `${host}/`);
     say(`keycast: forwarding ${certs.recipients.length} recipient(s) (${certs.intermediates.length} intermediate CA(s), ${format}) to ${url.href}`);
     const started = Date.now();
-    let answer;
+    let answer: RawAnswer;
     try {
       answer = await httpRequest({ fetch: globalThis.fetch, timeoutMs: timeoutS * 1000, retries: 0 }, url, {
         method: 'POST', body, contentType: 'application/json', accept: ['application/json'], cap: answerCap(certs.recipients.length),
@@ -209,11 +209,11 @@ cannot be read.`,
         const proof = tree.prove(i);
         checkDelivery(receipt, proof, o.bytes);
         writeFileSync(join(tmp, file), o.bytes);
-        writeFileSync(join(tmp, 'proofs', `${name}.json`), JSON.stringify(proof) + '\n');
+        writeFileSync(join(tmp, 'proofs', `${name}.json`), `${JSON.stringify(proof)}\n`);
         index.push({ index: i, thumbprint: o.thumbprint, subject: o.subject, file, proof: `proofs/${name}.json`, source: certs.recipients[i]!.from });
       }
       writeFileSync(join(tmp, 'receipt.json'), parsed.receipt);
-      writeFileSync(join(tmp, 'index.json'), JSON.stringify({ requestDigest: receipt.requestDigest, format, recipients: index }, null, 2) + '\n');
+      writeFileSync(join(tmp, 'index.json'), `${JSON.stringify({ requestDigest: receipt.requestDigest, format, recipients: index }, null, 2)}\n`);
       renameSync(tmp, outDir);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });

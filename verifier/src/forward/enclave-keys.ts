@@ -109,7 +109,7 @@ export function verifiedEnclaveRecord(f: Omit<VerifiedEnclaveRecord, 'type' | 'v
 }
 
 export function formatVerifiedEnclave(r: VerifiedEnclaveRecord): string {
-  return JSON.stringify(r, null, 2) + '\n';
+  return `${JSON.stringify(r, null, 2)}\n`;
 }
 
 /**

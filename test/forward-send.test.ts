@@ -3,7 +3,8 @@
  * in-process — honestly, or lying: a tampered output, outputs swapped between recipients, a
  * receipt from another enclave's key, no answer at all. Only an honest answer is written; every
  * lie is RECEIPT_INVALID (or a coded I/O error for silence) and nothing appears under --out.
- * Also: recipients as one PEM bundle, --format raw, and an --out that already exists.
+ * KDMs must carry the KDM signer chain the attestation binds (else KDM_SIGNATURE). Also:
+ * recipients as one PEM bundle, --format raw, and an --out that already exists.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync, constants, privateDecrypt } from 'node:crypto';
-import { certificatePem, formatIdentityBinding, formatVerifiedEnclave, parseIdentityBinding, signRules, toBase64, toHex, verifiedEnclaveRecord } from '#verifier';
+import { certificatePem, kdmChainSha256, formatIdentityBinding, formatVerifiedEnclave, parseIdentityBinding, signRules, toBase64, toHex, verifiedEnclaveRecord } from '#verifier';
 import { forward, openForwardRequest, wipe } from '../enclave/index.ts';
 import { ctx, keySpellings, rules, sealed, world, type World } from './forward-fixtures.ts';
 
@@ -57,8 +58,8 @@ function host(w: World, mode: () => Mode): Promise<{ url: string; server: Server
 }
 
 /** The verified-enclave record a studio would hold for this enclave (receipt key `receipts`). */
-function record(w: World, receipts: Uint8Array): string {
-  const binding = { hpkeX25519: w.enclave.hpke.publicKey, receiptsEd25519: receipts };
+function record(w: World, receipts: Uint8Array, kdmChain = kdmChainSha256(w.enclave.signerChain.chain)): string {
+  const binding = { hpkeX25519: w.enclave.hpke.publicKey, receiptsEd25519: receipts, kdmChainSha256: kdmChain };
   const userData = formatIdentityBinding(binding);
   return formatVerifiedEnclave(verifiedEnclaveRecord({
     host: 'http://127.0.0.1', moduleId: 'i-test-enc0', timestamp: new Date().toISOString(), pcr0: toHex(w.enclave.pcr0), releaseIndex: 0, origin: 'test/log', treeSize: 1,
@@ -80,6 +81,7 @@ test('keycast forward: an honest answer is written; a lying host or another encl
   writeFileSync(f('enclave.json'), record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))));
   const stranger = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
   writeFileSync(f('other-enclave.json'), record(w, new Uint8Array(stranger)));
+  writeFileSync(f('other-chain.json'), record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32)), new Uint8Array(32).fill(9)));
   writeFileSync(f('sealed.json'), await sealed(w));
   writeFileSync(f('rules.dsse'), signRules(rules(w), w.studio.privateKey));
   // one PEM bundle: the maker CA (sent as intermediate) and the three projectors
@@ -98,6 +100,13 @@ test('keycast forward: an honest answer is written; a lying host or another encl
   const foreign = await send('o-foreign', [], 'other-enclave.json');
   assert.deepEqual([foreign.code, code(foreign)], [1, 'RECEIPT_INVALID'], 'a receipt not signed by the verified enclave\'s key');
   assert.equal(existsSync(f('o-foreign')), false);
+
+  const chain = await send('o-chain', [], 'other-chain.json');
+  assert.deepEqual([chain.code, code(chain)], [1, 'KDM_SIGNATURE'], 'KDMs signed with another chain than the attested one');
+  assert.equal(existsSync(f('o-chain')), false);
+  const kdms = await send('o-kdm');
+  assert.equal(kdms.code, 0, kdms.stderr + kdms.stdout);
+  assert.match(kdms.stderr, /every KDM carries the attested KDM signer chain/);
 
   mode = 'silent';
   const silent = await send('o-silent', ['--timeout', '1']);

@@ -150,5 +150,5 @@ export { NS_ETM, NS_KDM, NS_DS, NS_ENC, KDM_MESSAGE_TYPE, ASSUME_TRUST_THUMBPRIN
 export type { KdmContentKey, KdmSigner, KdmInput } from './src/kdm/write.ts';
 export { MAX_KDM_BYTES, parseKdm, verifyKdmSignature, checkKdmSignerChain, checkKdmRecipient, decryptKdm } from './src/kdm/read.ts';
 export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';
-export { ENCLAVE_KEYS_BYTES, VERIFIED_ENCLAVE_TYPE, formatEnclaveKeys, enclaveKeysFromAttestation, ed25519PublicKey, verifiedEnclaveRecord, formatVerifiedEnclave, parseVerifiedEnclave } from './src/forward/enclave-keys.ts';
+export { ENCLAVE_KEYS_BYTES, VERIFIED_ENCLAVE_TYPE, formatEnclaveKeys, enclaveKeysFromAttestation, ed25519PublicKey, kdmChainSha256, verifiedEnclaveRecord, formatVerifiedEnclave, parseVerifiedEnclave } from './src/forward/enclave-keys.ts';
 export type { EnclaveKeys, VerifiedEnclaveRecord } from './src/forward/enclave-keys.ts';

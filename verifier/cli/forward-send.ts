@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   VerifierError, DeliveryTree, certificateThumbprint, checkDelivery, forwardRequestDigest, formatForwardRequest, fromBase64, openReceipt, parseDcCertificate,
-  parseForwardAnswer, parseJsonStrict, parseVerifiedEnclave, pemCertificates, httpRequest, certificatePem, sha256, toHex, MAX_FORWARD_RECIPIENTS, type DcCertificate, type ForwardFormat,
+  parseForwardAnswer, parseJsonStrict, parseKdm, kdmChainSha256, bytesEqual, parseVerifiedEnclave, pemCertificates, httpRequest, certificatePem, sha256, toHex, MAX_FORWARD_RECIPIENTS, type DcCertificate, type ForwardFormat,
   type ForwardRequest, type RawAnswer, type Receipt,
 } from '../index.ts';
 import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
@@ -137,7 +137,8 @@ shared intermediates. The answer is read with a byte cap and --timeout (default 
 
 Before anything is written, the receipt is verified with the receipt key of ENCLAVE.json (the
 record keycast verify enclave --out wrote): its signature, PCR0, this request's digest, and a
-Merkle root over exactly the outputs received, one per recipient in order. Then DIR (which must
+Merkle root over exactly the outputs received, one per recipient in order; and every KDM's
+signer chain must be the one the attestation binds (kdm-chain-sha256). Then DIR (which must
 not exist) gets, per recipient, <thumbprint hex>.kdm.xml (or .raw.json with --format raw) and
 proofs/<thumbprint hex>.json (for keycast receipt verify --delivery … --proof …), plus
 receipt.json and index.json (recipient, subject, file). Progress goes to stderr.
@@ -197,6 +198,13 @@ cannot be read.`,
     const outputs = parsed.outputs.map((o) => ({ thumbprint: o.thumbprint, format: o.format, subject: o.subject, bytes: fromBase64(o.bytes) }));
     const tree = checkAnswer(receipt, req, certs, outputs, enclave.record.pcr0);
     if (parsed.requestDigest !== receipt.requestDigest) throw new VerifierError('RECEIPT_INVALID', 'the answer names another request than its receipt', { answer: parsed.requestDigest });
+    const boundChain = enclave.binding.kdmChainSha256;
+    if (format === 'kdm' && boundChain) {
+      for (const [i, o] of outputs.entries()) {
+        if (!bytesEqual(kdmChainSha256(parseKdm(o.bytes).signerChain), boundChain)) throw new VerifierError('KDM_SIGNATURE', `KDM ${i} is not signed with the KDM signer chain the enclave's attestation binds`, { index: i });
+      }
+      say('keycast: every KDM carries the attested KDM signer chain');
+    }
 
     // everything checked: write into a fresh sibling directory, then move it into place
     const tmp = join(dirname(outDir), `.${basename(outDir)}.partial-${randomBytes(4).toString('hex')}`);

@@ -22,7 +22,7 @@
  * Parsing re-reads the keys from publicKey/userData (parseIdentityBinding) and requires the
  * convenience fields to agree with them. Pure.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
 import { concatBytes, utf8 } from '../bytes.ts';
 import type { VerifiedAttestation } from '../attestation/verify.ts';
@@ -49,6 +49,16 @@ export function formatEnclaveKeys(hpke: Uint8Array, receipt: KeyObject): Uint8Ar
   const pub = receipt.type === 'private' ? createPublicKey(receipt) : receipt;
   if (pub.asymmetricKeyType !== 'ed25519') throw new TypeError('formatEnclaveKeys: the receipt key must be Ed25519');
   return concatBytes(TAG, hpke, new Uint8Array(pub.export({ type: 'spki', format: 'der' })).subarray(ED25519_SPKI_PREFIX.length));
+}
+
+/**
+ * The digest an enclave's identity binding gives for its KDM signer chain (`kdm-chain-sha256`):
+ * SHA-256 over the certificates' DER, leaf first — the order KDMs carry them in KeyInfo.
+ */
+export function kdmChainSha256(chain: ReadonlyArray<{ der: Uint8Array }>): Uint8Array {
+  const h = createHash('sha256');
+  for (const c of chain) h.update(c.der);
+  return new Uint8Array(h.digest());
 }
 
 /** An Ed25519 public key from its 32 raw bytes. */

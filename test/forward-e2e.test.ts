@@ -110,6 +110,7 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   const sent = await forward('out');
   assert.equal(sent.code, 0, sent.stderr + sent.stdout);
   assert.match(sent.stderr, /receipt verified/);
+  assert.match(sent.stderr, /every KDM carries the attested KDM signer chain/);
   const index = JSON.parse(readFileSync(f('out', 'index.json'), 'utf8')) as { recipients: Array<{ index: number; file: string; proof: string; source: string; thumbprint: string }> };
   assert.equal(index.recipients.length, PROJECTORS - 1);
   const files = index.recipients.map((r) => f('out', r.file));

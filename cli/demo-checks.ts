@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { LogClient, formatEnclaveConfig, parseIdentityBinding, verifyAttestationDocument, toBase64 } from '#verifier';
 import type { Narrator, RunResult, Service } from './demo-steps.ts';
-import { errorText } from '#verifier';
+import { forwardChecks } from './demo-forward.ts';
 
 export interface Check { name: string; ok: boolean; detail: string }
 
@@ -158,6 +158,8 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   const unwitnessed = await c.keycast(['verify', 'attestation', p('attestation.cbor'), '--trust-root', p('test-root.pem'),
     '--log', log.url, '--log-key', logVkey, '--witness', c.otherWitnessVkey, '--json']);
   check('unwitnessed refused', unwitnessed.code === 1, `requiring a witness that never saw this log: ${unwitnessed.code === 1 ? `refused ${errorCode(unwitnessed)}` : 'ACCEPTED'}`);
+
+  await forwardChecks(c, { hostUrl: a.host.url, logUrl: log.url, logVkey, witnessVkey, hpke, check });
 
   say.step('Restart the enclave: KMS Decrypt+Recipient unseals the same identity');
   await a.stop();

@@ -7,7 +7,9 @@
  *   answers 503 while the image is unlogged → sign the release into a Sigstore bundle and
  *   publish it → stock @sigstore/verify accepts it → the gate opens and the enclave seals its
  *   identity through KMS → a studio verifies the enclave's attestation (logged, witnessed,
- *   fresh, keys bound) → a restart unseals the same keys → a modified image is refused and
+ *   fresh, keys bound) → the studio forwards a film's two content keys through the host to 300
+ *   projectors (rules, sealed keys, KDMs, a verified receipt; one projector decrypts its KDM; an
+ *   excluded projector is refused) → a restart unseals the same keys → a modified image is refused and
  *   diff-eif says why → after revocation the gate shuts and the studio refuses.
  *
  * The demo's "kernel", init and nsm.ko are deterministic filler bytes, not bootable binaries:
@@ -78,7 +80,7 @@ export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
 
 export const commands: Command[] = [{
   path: ['demo'],
-  summary: 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, revoke)',
+  summary: 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, forward, revoke)',
   help: `keycast demo [--dir DIR] [--keep] [--json]
 
 Runs every part of Keycast on loopback with embedded defaults (SQLite log, local keys, simulated

@@ -31,6 +31,8 @@ const BY_CODE = {
   LOG_REFUSED: EXIT.LOG_ERROR,
   LOG_RESPONSE_INVALID: EXIT.LOG_ERROR,
   LOG_RESPONSE_OVERSIZED: EXIT.LOG_ERROR,
+  /** the enclave refused a forward request: its refusal, relayed to the studio */
+  FORWARD_REFUSED: EXIT.ENCLAVE_ERROR,
 } satisfies Partial<Record<VerifierErrorCode, number>>;
 
 const FAMILY: Record<string, number> = {

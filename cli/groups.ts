@@ -24,13 +24,14 @@ group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import(
   ['release attest-rebuild', 'deprecated name of keycast endorse'],
   ['endorse', 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"'],
 ]);
-group(['verify', 'monitor', 'rules', 'seal', 'kdm', 'receipt'], () => import('../verifier/cli.ts'), [
+group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'receipt'], () => import('../verifier/cli.ts'), [
   ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
   ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
   ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
   ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
   ['rules sign', 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key'],
   ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key"],
+  ['forward', 'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt'],
   ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
   ['receipt verify', "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion"],
 ]);
@@ -47,7 +48,7 @@ group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('
   ['kms-policy check', 'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition'],
 ]);
 group(['demo'], () => import('./demo.ts'), [
-  ['demo', 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, revoke)'],
+  ['demo', 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, forward, revoke)'],
 ]);
 group([], () => import('./aliases.ts'), [
   ['release verify', 'deprecated name of keycast verify release --bundle'],

@@ -1,8 +1,10 @@
 /**
  * End to end: `keycast demo --json` runs the whole story through the real CLI (build twice,
  * log + witness, sign/publish/verify with stock @sigstore/verify, simulated NSM attestation,
- * the enclave and its host: 503 until logged, gate open and identity sealed through dev-kms, the
- * same keys after a restart, a modified image refused, revocation shuts the gate) and every check must pass.
+ * the enclave and its host: 503 until logged, gate open and identity sealed through dev-kms, a studio
+ * forwarding a film's keys to 300 projectors (verify enclave --out, dev certs, rules sign, seal,
+ * forward, kdm inspect, receipt verify; an excluded projector refused), the same keys after a
+ * restart, a modified image refused, revocation shuts the gate) and every check must pass.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +20,7 @@ test('npm run demo: every step of the story passes its check', { timeout: 240_00
   assert.equal(out.ok, true);
   const names = out.checks.map((c) => c.name);
   for (const must of ['reproducible', 'published + sigstore', 'test root not trusted by default', 'studio verifies', 'unwitnessed refused', 'gate serves',
-    'identity sealed', 'restart same keys', 'diff-eif explains', 'unlogged refused', 'gate refuses unlogged', 'modified enclave refuses', 'revoked refused', 'gate refuses revoked']) {
+    'identity sealed', 'enclave keys bound', 'forwarded 300 KDMs', 'projector decrypts', 'delivery in receipt', 'excluded refused', 'restart same keys', 'diff-eif explains', 'unlogged refused', 'gate refuses unlogged', 'modified enclave refuses', 'revoked refused', 'gate refuses revoked']) {
     assert.ok(names.includes(must), `missing check ${must}`);
   }
   assert.deepEqual(out.checks.filter((c) => !c.ok), []);

@@ -123,8 +123,8 @@ export type { CheckpointPolicy, WitnessedCheckpoint } from './src/tlog/witnessed
 export { LogClient } from './src/client/log-client.ts';
 export { fetchProofBundle } from './src/client/proof-bundle.ts';
 export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
-export { readCapped } from './src/client/transport.ts';
-export type { FetchLike, RetryEvent, TransportOptions } from './src/client/transport.ts';
+export { readCapped, request as httpRequest } from './src/client/transport.ts';
+export type { FetchLike, RetryEvent, TransportOptions, RequestSpec, RawAnswer } from './src/client/transport.ts';
 // forwarding (content keys → projectors): signed rules, HPKE-sealed content keys, receipts with delivery proofs
 export { RULES_TYPE, RULES_PAYLOAD_TYPE, MAX_RULES_BYTES, UUID_URN, KDM_TIME, validateRules, formatRules, parseRules, signRules, openRules, checkRulesTime, keyFingerprint, parseInstant } from './src/forward/rules.ts';
 export type { ForwardRules, OpenedRules } from './src/forward/rules.ts';
@@ -134,6 +134,8 @@ export { SEALED_TYPE, MAX_SEALED_BYTES, MAX_CONTENT_KEYS, KEY_TYPES, hpkeSuite, 
 export type { ContentKey, FilmKeys, KeyType, SealedHeader } from './src/forward/sealed-keys.ts';
 export { RECEIPT_TYPE, RECEIPT_PAYLOAD_TYPE, OUTPUT_FORMATS, deliveryLeaf, DeliveryTree, signReceipt, openReceipt, parseDeliveryProof, checkDelivery } from './src/forward/receipt.ts';
 export type { Receipt, DeliveryProof, OutputFormat } from './src/forward/receipt.ts';
+export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, parseForwardRequest, formatForwardRequest, forwardRequestDigest, parseForwardAnswer } from './src/forward/request.ts';
+export type { ForwardFormat, ForwardRequest, ForwardAnswer, ForwardOutputJson } from './src/forward/request.ts';
 // D-cinema (ST 430-2) certificates and SMPTE ST 430-1 KDMs
 export { OID_RSA, OID_SHA256_RSA, MAX_DC_CERTIFICATE_BYTES, parseDcCertificate, rfc2253, nameValue, publicKeyThumbprint, certificateThumbprint, pemCertificates, certificatePem } from './src/kdm/certificate.ts';
 export type { DcCertificate, NameAttribute } from './src/kdm/certificate.ts';
@@ -147,5 +149,5 @@ export { NS_ETM, NS_KDM, NS_DS, NS_ENC, KDM_MESSAGE_TYPE, ASSUME_TRUST_THUMBPRIN
 export type { KdmContentKey, KdmSigner, KdmInput } from './src/kdm/write.ts';
 export { MAX_KDM_BYTES, parseKdm, verifyKdmSignature, checkKdmSignerChain, checkKdmRecipient, decryptKdm } from './src/kdm/read.ts';
 export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';
-export { ENCLAVE_KEYS_BYTES, formatEnclaveKeys, enclaveKeysFromAttestation } from './src/forward/enclave-keys.ts';
-export type { EnclaveKeys } from './src/forward/enclave-keys.ts';
+export { ENCLAVE_KEYS_BYTES, VERIFIED_ENCLAVE_TYPE, formatEnclaveKeys, enclaveKeysFromAttestation, ed25519PublicKey, kdmChainSha256, verifiedEnclaveRecord, formatVerifiedEnclave, parseVerifiedEnclave } from './src/forward/enclave-keys.ts';
+export type { EnclaveKeys, VerifiedEnclaveRecord } from './src/forward/enclave-keys.ts';

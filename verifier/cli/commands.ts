@@ -3,5 +3,6 @@ import type { Command } from './flags.ts';
 import { verifyRelease } from './release.ts';
 import { monitor } from './monitor.ts';
 import { verifyEnclave } from './enclave.ts';
+import { forwardSend } from './forward-send.ts';
 
-export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor];
+export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor, forwardSend];

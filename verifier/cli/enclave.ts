@@ -4,11 +4,13 @@
  * document (chain to the AWS root or --trust-root, signature, this nonce, freshness), proves its
  * PCR0 is a logged, active release through the log (as keycast verify release does) and that
  * PCR1/PCR2 are the release's too, and prints the keys bound in the document: public_key (the
- * HPKE key studios encrypt to) and user_data (the enclave's identity binding, with the receipt
- * key). --out writes them as JSON for sealing content keys to this enclave.
+ * HPKE key studios encrypt to) and user_data, read as the enclave's identity binding
+ * (parseIdentityBinding: the HPKE key, the receipt key, the KDM chain digest; a binding that
+ * contradicts public_key is refused). --out writes the verified-enclave record `keycast seal
+ * --enclave` and `keycast forward --enclave` read (verifier/src/forward/enclave-keys.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { VerifierError, MAX_COSE_BYTES, toBase64, toHex, verifyAttestationDocument, type ReleasePredicate } from '../index.ts';
+import { VerifierError, MAX_COSE_BYTES, toBase64, toHex, verifyAttestationDocument, parseIdentityBinding, verifiedEnclaveRecord, formatVerifiedEnclave, type ReleasePredicate } from '../index.ts';
 import { WITNESS_HELP, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
 import { readKeys, verifyReleaseThroughLog } from './release.ts';
@@ -71,10 +73,13 @@ chain to the AWS Nitro root (or --trust-root, for the simulator's test PKI), its
 that it carries this very nonce (a replayed document is NONCE_MISMATCH) and is at most --max-age
 seconds old (default 300), not debug mode. Its PCR0 must be a logged, active release signed by a
 --publisher key (proven through the log as keycast verify release does), and its PCR1/PCR2 the
-release's. Prints the keys the document binds: public_key (the HPKE key you encrypt to) and
-user_data (the enclave's identity binding, which names its receipt key).
+release's. Its user_data must be the enclave's identity binding and agree with public_key
+(else IDENTITY_BINDING); prints the keys it binds: the HPKE key (you seal content keys to it),
+the receipt key (it signs forwarding receipts) and the KDM signer chain's digest.
 
-  --out ENCLAVE.json    write { host, pcr0, releaseIndex, publicKey, userData (base64), ... }
+  --out ENCLAVE.json    write the verified-enclave record (keycast-verified-enclave/v1: host,
+                        pcr0, release, publicKey/userData and the keys read from them) that
+                        keycast seal --enclave and keycast forward --enclave read
   --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root (test PKIs)
   --publisher KEY.pem   a release publisher's public key (repeatable; required)
 ${LOG_HELP}
@@ -103,21 +108,22 @@ cannot be read.`,
       const got = att.pcrs.get(i);
       if (got === undefined || toHex(got) !== want) throw new VerifierError('PCR_MISMATCH', `PCR${i} of the enclave is not release #${r.index}'s`, { pcr: i, index: r.index, expected: want, actual: got === undefined ? null : toHex(got) });
     }
-    const out = {
-      verified: true, host, moduleId: att.moduleId, timestamp: new Date(att.timestamp).toISOString(), pcr0, releaseIndex: r.index,
-      origin: r.current.checkpoint.origin, treeSize: r.current.checkpoint.size, status: 'active',
-      publicKey: att.publicKey === null ? null : toBase64(att.publicKey), userData: att.userData === null ? null : toBase64(att.userData),
-      nonce: toHex(nonce), rootSha256: att.rootSha256,
-    };
+    const binding = parseIdentityBinding(att.userData, att.publicKey);
+    const out = verifiedEnclaveRecord({
+      host, moduleId: att.moduleId, timestamp: new Date(att.timestamp).toISOString(), pcr0, releaseIndex: r.index,
+      origin: r.current.checkpoint.origin, treeSize: r.current.checkpoint.size,
+      publicKey: toBase64(att.publicKey!), userData: toBase64(att.userData!), nonce: toHex(nonce), rootSha256: att.rootSha256,
+    }, binding);
     const file = str(v, 'out');
-    if (file !== undefined) writeAtomic(resolve(file), dirname(resolve(file)), new TextEncoder().encode(JSON.stringify(out, null, 2) + '\n'));
+    if (file !== undefined) writeAtomic(resolve(file), dirname(resolve(file)), new TextEncoder().encode(formatVerifiedEnclave(out)));
     if (v.json === true) console.log(JSON.stringify(out, null, 2));
     else console.log([
       `OK enclave ${att.moduleId} at ${host} runs release #${r.index} of ${out.origin} (active in its tree of ${out.treeSize})`,
       `  pcr0        ${pcr0}`,
       `  attested    ${out.timestamp}, with the nonce sent`,
-      `  public_key  ${out.publicKey ?? '(none)'}   (HPKE: encrypt content keys to this)`,
-      `  user_data   ${out.userData ?? '(none)'}   (identity binding: the receipt key)`,
+      `  hpke key    ${out.hpkeX25519}   (X25519, = public_key: seal content keys to this)`,
+      `  receipt key ${out.receiptsEd25519}   (Ed25519: signs forwarding receipts)`,
+      `  kdm chain   ${out.kdmChainSha256 ?? '(not bound)'}   (SHA-256 of the KDM signer chain)`,
       ...(file !== undefined ? [`  wrote       ${file}`] : []),
     ].join('\n'));
     return 0;

@@ -2,7 +2,7 @@
  * Studio tools for forwarding (the library does the work; this file reads and writes files):
  *
  *   keycast rules sign RULES.json --key KEY --out RULES.dsse
- *   keycast seal --enclave ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
+ *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
  *   keycast kdm inspect KDM.xml [--key PROJECTOR.pem] [--at TIME] [--signer-root ROOT.pem]
  *   keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE])
  *       [--delivery KDM --proof PROOF.json]
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import {
   VerifierError, validateRules, signRules, parseJsonStrict, sealContentKeys, verifyAttestationDocument, enclaveKeysFromAttestation, toHex, fromHex,
   verifyKdmSignature, parseKdm, checkKdmSignerChain, decryptKdm, parseDcCertificate, pemCertificates, certificateThumbprint, openReceipt, parseDeliveryProof,
-  checkDelivery, type FilmKeys, type KeyType, type DcCertificate,
+  checkDelivery, parseVerifiedEnclave, type FilmKeys, type KeyType, type DcCertificate,
 } from '../index.ts';
 
 interface Command {
@@ -65,7 +65,18 @@ function readAttestation(file: string): Uint8Array {
   throw new VerifierError('PUBLIC_KEY_MISMATCH', `${file} is not an attestation document: an enclave key is only accepted inside a verified attestation`);
 }
 
+/**
+ * The enclave's keys from --enclave: a verified-enclave record (keycast verify enclave --out,
+ * JSON) or an attestation document verified here.
+ */
 function attestedKeys(v: Record<string, unknown>) {
+  const file = need(v, 'enclave');
+  const raw = readFileSync(file);
+  if (raw[0] === 0x7b) {
+    const ek = parseVerifiedEnclave(raw);
+    if (typeof v['expect-pcr0'] === 'string' && toHex(fromHex(v['expect-pcr0'])) !== ek.record.pcr0) throw new VerifierError('PCR_MISMATCH', 'the verified enclave runs another PCR0', { pcr: 0, expected: v['expect-pcr0'], actual: ek.record.pcr0 });
+    return ek;
+  }
   const roots = ((v['trust-root'] as string[] | undefined) ?? []).map((f) => pemCertificates(readFileSync(f, 'utf8'))[0]!);
   const expect: Record<number, Uint8Array> = typeof v['expect-pcr0'] === 'string' ? { 0: fromHex(v['expect-pcr0']) } : {};
   const a = verifyAttestationDocument(readAttestation(need(v, 'enclave')), { ...(roots.length ? { trustedRoots: roots } : {}), policy: { expectedPcrs: expect } });
@@ -96,9 +107,11 @@ Exit 1 (RULES_INVALID) when the rules are malformed.`,
 const seal: Command = {
   path: ['seal'],
   summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key",
-  help: `keycast seal --enclave ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX] [--json]
+  help: `keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX] [--json]
 
-Verifies ATTESTATION (an AWS Nitro attestation document: CBOR or base64; chain to the AWS root or
+ENCLAVE.json: the record keycast verify enclave --out wrote (the enclave attested live with a
+fresh nonce, its release proven logged and active); its keys are re-read from the bound
+public_key/user_data. Or verifies ATTESTATION (an AWS Nitro attestation document: CBOR or base64; chain to the AWS root or
 --trust-root, PCR policy), reads the enclave's HPKE key from its public_key binding, and seals the
 keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0 and the studio key PUB, so
 only rules signed by PUB can release them. A bare key file is refused: the enclave key must come
@@ -181,7 +194,7 @@ checks it against the XML; the content keys are PRINTED. Exit 1 when the signatu
 const receiptVerify: Command = {
   path: ['receipt', 'verify'],
   summary: "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion",
-  help: `keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE] [--expect-pcr0 HEX])
+  help: `keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ENCLAVE.json|ATTESTATION [--trust-root FILE] [--expect-pcr0 HEX])
     [--delivery KDM --proof PROOF.json] [--json]
 
 Checks the receipt's signature with the enclave's receipt key (PEM, or read from a verified

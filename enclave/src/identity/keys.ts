@@ -4,8 +4,9 @@
  * host, see seal.ts). Raw private bytes exist only while being sealed or unsealed, in Buffers
  * that are zeroed right after; the KeyObjects keep the material inside OpenSSL.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createSignerChain, type SignerChain } from '../forward/pki.ts';
+import { kdmChainSha256 } from '#verifier';
 
 const PKCS8_PREFIX = {
   x25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),
@@ -62,10 +63,9 @@ export function privateFromRaw(kind: 'x25519' | 'ed25519', raw: Uint8Array): { p
   }
 }
 
+/** The KDM signer chain's digest the attestation binds (the verifier's format: studios check KDMs against it). */
 export function chainSha256(chain: SignerChain['chain']): Uint8Array {
-  const h = createHash('sha256');
-  for (const c of chain) h.update(c.der);
-  return new Uint8Array(h.digest());
+  return kdmChainSha256(chain);
 }
 
 export function publicIdentity(k: IdentityKeys): PublicIdentity {

@@ -6,12 +6,29 @@
  *
  * (83 bytes, within the NSM's 1024-byte limit). A studio seals content keys only to an HPKE key
  * read this way from a verified attestation, and checks receipts with the receipt key read the
- * same way. Pure.
+ * same way. The enclave runtime binds them the other way (gate/identity.ts: public_key = the raw
+ * HPKE key, user_data = the identity binding); enclaveKeysFromAttestation reads either.
+ *
+ * The verified-enclave record (`keycast verify enclave --out ENCLAVE.json`, read by `keycast seal
+ * --enclave` and `keycast forward --enclave`): what the studio's own verification established,
+ *
+ * ```json
+ * { "type": "keycast-verified-enclave/v1", "verified": true, "host": "http://…", "moduleId": "…",
+ *   "timestamp": "<ISO>", "pcr0": "<96 hex>", "releaseIndex": 3, "origin": "…", "treeSize": 9,
+ *   "status": "active", "publicKey": "<base64>", "userData": "<base64>",
+ *   "hpkeX25519": "<base64>", "receiptsEd25519": "<base64>", "kdmChainSha256": "<base64>" | null,
+ *   "nonce": "<hex>", "rootSha256": "<hex>" }
+ * ```
+ * Parsing re-reads the keys from publicKey/userData (parseIdentityBinding) and requires the
+ * convenience fields to agree with them. Pure.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
 import { concatBytes, utf8 } from '../encoding/bytes.ts';
 import type { VerifiedAttestation } from '../attestation/verify.ts';
+import { parseIdentityBinding, type IdentityBinding } from '../gate/identity.ts';
+import { fromBase64, fromHex, toBase64 } from '../encoding/bytes.ts';
+import { isObject } from '../encoding/canonical-json.ts';
 
 const TAG = utf8('keycast-forward/v1\0');
 export const ENCLAVE_KEYS_BYTES = TAG.length + 64;
@@ -34,12 +51,104 @@ export function formatEnclaveKeys(hpke: Uint8Array, receipt: KeyObject): Uint8Ar
   return concatBytes(TAG, hpke, new Uint8Array(pub.export({ type: 'spki', format: 'der' })).subarray(ED25519_SPKI_PREFIX.length));
 }
 
-/** Reads the keys from a verified attestation. Throws PUBLIC_KEY_MISMATCH when it binds none. */
+/**
+ * The digest an enclave's identity binding gives for its KDM signer chain (`kdm-chain-sha256`):
+ * SHA-256 over the certificates' DER, leaf first — the order KDMs carry them in KeyInfo.
+ */
+export function kdmChainSha256(chain: ReadonlyArray<{ der: Uint8Array }>): Uint8Array {
+  const h = createHash('sha256');
+  for (const c of chain) h.update(c.der);
+  return new Uint8Array(h.digest());
+}
+
+/** An Ed25519 public key from its 32 raw bytes. */
+export function ed25519PublicKey(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32) throw new RangeError('ed25519PublicKey: 32 bytes');
+  return createPublicKey({ key: Buffer.from(concatBytes(ED25519_SPKI_PREFIX, raw)), format: 'der', type: 'spki' });
+}
+
+/**
+ * Reads the keys from a verified attestation: the enclave runtime's identity binding (32-byte
+ * public_key + user_data) or the tagged public_key above. Throws PUBLIC_KEY_MISMATCH when it
+ * binds neither, IDENTITY_BINDING when user_data contradicts public_key.
+ */
 export function enclaveKeysFromAttestation(a: VerifiedAttestation): EnclaveKeys {
   const pk = a.publicKey;
+  if (pk && pk.length === 32) {
+    const b = parseIdentityBinding(a.userData, pk);
+    return { hpke: b.hpkeX25519.slice(), receipt: ed25519PublicKey(b.receiptsEd25519), pcr0: a.pcrs.get(0)! };
+  }
   if (!pk || pk.length !== ENCLAVE_KEYS_BYTES || Buffer.compare(pk.subarray(0, TAG.length), TAG) !== 0) {
     throw new VerifierError('PUBLIC_KEY_MISMATCH', 'the attestation does not bind keycast forwarding keys in public_key', { length: pk?.length ?? 0 });
   }
-  const receipt = createPublicKey({ key: Buffer.from(concatBytes(ED25519_SPKI_PREFIX, pk.subarray(TAG.length + 32))), format: 'der', type: 'spki' });
+  const receipt = ed25519PublicKey(pk.subarray(TAG.length + 32));
   return { hpke: pk.slice(TAG.length, TAG.length + 32), receipt, pcr0: a.pcrs.get(0)! };
+}
+
+export const VERIFIED_ENCLAVE_TYPE = 'keycast-verified-enclave/v1';
+const MAX_VERIFIED_ENCLAVE_BYTES = 64 * 1024;
+
+export interface VerifiedEnclaveRecord {
+  type: typeof VERIFIED_ENCLAVE_TYPE;
+  verified: true;
+  host: string;
+  moduleId: string;
+  timestamp: string;
+  pcr0: string;
+  releaseIndex: number;
+  origin: string;
+  treeSize: number;
+  status: 'active';
+  publicKey: string;
+  userData: string;
+  hpkeX25519: string;
+  receiptsEd25519: string;
+  kdmChainSha256: string | null;
+  nonce: string;
+  rootSha256: string;
+}
+
+/** The record's fields from a verified attestation and its binding (the keys filled in from `binding`). */
+export function verifiedEnclaveRecord(f: Omit<VerifiedEnclaveRecord, 'type' | 'verified' | 'status' | 'hpkeX25519' | 'receiptsEd25519' | 'kdmChainSha256'>, binding: IdentityBinding): VerifiedEnclaveRecord {
+  return {
+    type: VERIFIED_ENCLAVE_TYPE, verified: true, host: f.host, moduleId: f.moduleId, timestamp: f.timestamp, pcr0: f.pcr0, releaseIndex: f.releaseIndex,
+    origin: f.origin, treeSize: f.treeSize, status: 'active', publicKey: f.publicKey, userData: f.userData,
+    hpkeX25519: toBase64(binding.hpkeX25519), receiptsEd25519: toBase64(binding.receiptsEd25519),
+    kdmChainSha256: binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null, nonce: f.nonce, rootSha256: f.rootSha256,
+  };
+}
+
+export function formatVerifiedEnclave(r: VerifiedEnclaveRecord): string {
+  return `${JSON.stringify(r, null, 2)}\n`;
+}
+
+/**
+ * Reads a verified-enclave record: the keys come from its publicKey/userData through
+ * parseIdentityBinding, and the written key fields and PCR0 must agree. Throws IDENTITY_BINDING.
+ */
+export function parseVerifiedEnclave(input: string | Uint8Array): EnclaveKeys & { record: VerifiedEnclaveRecord; binding: IdentityBinding } {
+  const bad = (m: string): never => {
+    throw new VerifierError('IDENTITY_BINDING', `verified-enclave record: ${m}`, { reason: m });
+  };
+  const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
+  if (text.length > MAX_VERIFIED_ENCLAVE_BYTES) bad('larger than 64 KiB');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return bad('not JSON');
+  }
+  if (!isObject(v) || v.type !== VERIFIED_ENCLAVE_TYPE || v.verified !== true) return bad(`type must be ${VERIFIED_ENCLAVE_TYPE} and verified true`);
+  if (typeof v.pcr0 !== 'string' || !/^[0-9a-f]{96}$/.test(v.pcr0)) bad('pcr0 must be 96 lowercase hex');
+  let binding: IdentityBinding;
+  try {
+    binding = parseIdentityBinding(fromBase64(String(v.userData)), fromBase64(String(v.publicKey)));
+  } catch (e) {
+    if (e instanceof VerifierError) throw e;
+    return bad('publicKey and userData must be base64');
+  }
+  if (v.hpkeX25519 !== toBase64(binding.hpkeX25519) || v.receiptsEd25519 !== toBase64(binding.receiptsEd25519) || (v.kdmChainSha256 ?? null) !== (binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null)) {
+    bad('the key fields do not match the bound keys');
+  }
+  return { hpke: binding.hpkeX25519, receipt: ed25519PublicKey(binding.receiptsEd25519), pcr0: fromHex(v.pcr0 as string), record: v as unknown as VerifiedEnclaveRecord, binding };
 }

@@ -1,0 +1,136 @@
+/**
+ * `keycast forward` (the studio's side) against a loopback host that runs the forwarding core
+ * in-process — honestly, or lying: a tampered output, outputs swapped between recipients, a
+ * receipt from another enclave's key, no answer at all. Only an honest answer is written; every
+ * lie is RECEIPT_INVALID (or a coded I/O error for silence) and nothing appears under --out.
+ * KDMs must carry the KDM signer chain the attestation binds (else KDM_SIGNATURE). Also:
+ * recipients as one PEM bundle, --format raw, and an --out that already exists.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { generateKeyPairSync, constants, privateDecrypt } from 'node:crypto';
+import { certificatePem, kdmChainSha256, formatIdentityBinding, formatVerifiedEnclave, parseIdentityBinding, signRules, toBase64, toHex, verifiedEnclaveRecord } from '#verifier';
+import { forward, openForwardRequest, wipe } from '../enclave/index.ts';
+import { ctx, keySpellings, rules, sealed, world, type World } from './forward-fixtures.ts';
+
+const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
+
+function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+  });
+}
+
+type Mode = 'honest' | 'tamper' | 'swap' | 'silent';
+
+/** A host whose answer is the core's, then changed as `mode()` says. */
+function host(w: World, mode: () => Mode): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const m = mode();
+      if (m === 'silent') return; // never answers
+      try {
+        const opened = await openForwardRequest(JSON.parse(Buffer.concat(chunks).toString('utf8')), { ...ctx(w), now: new Date() });
+        const outputs: Array<{ index: number; thumbprint: string; subject: string; format: string; bytes: string }> = [];
+        const r = forward(opened, w.enclave.keys, (o) => outputs.push({ index: o.index, thumbprint: o.thumbprint, subject: o.subject, format: o.format, bytes: Buffer.from(o.bytes).toString('base64') }));
+        wipe(opened);
+        if (m === 'tamper') {
+          const b = Buffer.from(outputs[0]!.bytes, 'base64');
+          b[b.length - 5]! ^= 1;
+          outputs[0]!.bytes = b.toString('base64');
+        }
+        if (m === 'swap') [outputs[0]!.bytes, outputs[1]!.bytes] = [outputs[1]!.bytes, outputs[0]!.bytes];
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ requestDigest: opened.requestDigest, receipt: r.receipt, outputs }));
+      } catch (e) {
+        const err = e as { code?: string; message?: string; toJSON?: () => unknown };
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify(err.toJSON?.() ?? { code: 'INTERNAL' }));
+      }
+    });
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
+}
+
+/** The verified-enclave record a studio would hold for this enclave (receipt key `receipts`). */
+function record(w: World, receipts: Uint8Array, kdmChain = kdmChainSha256(w.enclave.signerChain.chain)): string {
+  const binding = { hpkeX25519: w.enclave.hpke.publicKey, receiptsEd25519: receipts, kdmChainSha256: kdmChain };
+  const userData = formatIdentityBinding(binding);
+  return formatVerifiedEnclave(verifiedEnclaveRecord({
+    host: 'http://127.0.0.1', moduleId: 'i-test-enc0', timestamp: new Date().toISOString(), pcr0: toHex(w.enclave.pcr0), releaseIndex: 0, origin: 'test/log', treeSize: 1,
+    publicKey: toBase64(w.enclave.hpke.publicKey), userData: toBase64(userData), nonce: '00'.repeat(32), rootSha256: '00'.repeat(32),
+  }, parseIdentityBinding(userData, w.enclave.hpke.publicKey)));
+}
+
+test('keycast forward: an honest answer is written; a lying host or another enclave\'s receipt is refused and nothing is written', { timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'forward-send-'));
+  const w = await world(3, 1);
+  let mode: Mode = 'honest';
+  const h = await host(w, () => mode);
+  t.after(() => {
+    h.server.close();
+    h.server.closeAllConnections();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const f = (n: string) => join(dir, n);
+  writeFileSync(f('enclave.json'), record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))));
+  const stranger = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
+  writeFileSync(f('other-enclave.json'), record(w, new Uint8Array(stranger)));
+  writeFileSync(f('other-chain.json'), record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32)), new Uint8Array(32).fill(9)));
+  writeFileSync(f('sealed.json'), await sealed(w));
+  writeFileSync(f('rules.dsse'), signRules(rules(w), w.studio.privateKey));
+  // one PEM bundle: the maker CA (sent as intermediate) and the three projectors
+  writeFileSync(f('bundle.pem'), [w.pki.intermediate, ...w.pki.projectors.map((p) => p.certificate)].map((c) => certificatePem(c.der)).join(''));
+  const send = (out: string, extra: string[] = [], enclave = 'enclave.json') => keycast(['forward', '--host', h.url, '--enclave', f(enclave), '--sealed', f('sealed.json'),
+    '--rules', f('rules.dsse'), '--recipients', f('bundle.pem'), '--out', f(out), '--json', ...extra]);
+  const code = (r: { stdout: string }) => (JSON.parse(r.stdout) as { code: string }).code;
+
+  for (const [m, out] of [['tamper', 'o-tamper'], ['swap', 'o-swap']] as const) {
+    mode = m;
+    const r = await send(out);
+    assert.deepEqual([r.code, code(r)], [1, 'RECEIPT_INVALID'], `${m}: ${r.stdout}`);
+    assert.equal(existsSync(f(out)), false, `${m}: nothing written`);
+  }
+  mode = 'honest';
+  const foreign = await send('o-foreign', [], 'other-enclave.json');
+  assert.deepEqual([foreign.code, code(foreign)], [1, 'RECEIPT_INVALID'], 'a receipt not signed by the verified enclave\'s key');
+  assert.equal(existsSync(f('o-foreign')), false);
+
+  const chain = await send('o-chain', [], 'other-chain.json');
+  assert.deepEqual([chain.code, code(chain)], [1, 'KDM_SIGNATURE'], 'KDMs signed with another chain than the attested one');
+  assert.equal(existsSync(f('o-chain')), false);
+  const kdms = await send('o-kdm');
+  assert.equal(kdms.code, 0, kdms.stderr + kdms.stdout);
+  assert.match(kdms.stderr, /every KDM carries the attested KDM signer chain/);
+
+  mode = 'silent';
+  const silent = await send('o-silent', ['--timeout', '1']);
+  assert.equal(silent.code, 6, silent.stdout);
+  assert.equal(existsSync(f('o-silent')), false);
+
+  // honest, raw format: one RSA-OAEP document per projector, decrypting with its key
+  mode = 'honest';
+  const ok = await send('o-raw', ['--format', 'raw']);
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  assert.match(ok.stderr, /forwarding 3 recipient\(s\) \(1 intermediate CA\(s\), raw-rsa-oaep\)/);
+  const files = readdirSync(f('o-raw')).sort();
+  assert.deepEqual(files.filter((n) => n.endsWith('.raw.json')).length, 3);
+  assert.ok(files.includes('receipt.json') && files.includes('index.json') && files.includes('proofs'));
+  const index = JSON.parse(readFileSync(join(f('o-raw'), 'index.json'), 'utf8')) as { recipients: Array<{ file: string }> };
+  for (const [i, r] of index.recipients.entries()) {
+    const doc = JSON.parse(readFileSync(join(f('o-raw'), r.file), 'utf8')) as { keys: Array<{ ciphertext: string }> };
+    const block = privateDecrypt({ key: w.pki.projectors[i]!.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(doc.keys[0]!.ciphertext, 'base64'));
+    assert.ok(block.includes(Buffer.from(w.contentKeys[0]!.key)), 'projector i decrypts its own document');
+  }
+  const all = [ok.stdout, ok.stderr, ...readdirSync(f('o-raw')).filter((n) => n !== 'proofs').map((n) => readFileSync(join(f('o-raw'), n), 'latin1'))].join('\n');
+  assert.ok(!keySpellings(w).some((s) => all.includes(s)), 'no content key in the outputs');
+
+  // an --out that exists is a usage error, before anything is sent
+  mkdirSync(f('exists'));
+  assert.equal((await send('exists')).code, 2);
+});

@@ -7,11 +7,25 @@ import { parseFlags, usageError, type Command } from '#cli-kit';
 import { releaseCommands } from './src/release/commands.ts';
 
 const BUILD_FLAGS = {
-  lock: { type: 'string' }, out: { type: 'string' }, kernel: { type: 'string' }, 'kernel-config': { type: 'string' },
-  init: { type: 'string' }, nsm: { type: 'string' }, rootfs: { type: 'string' }, 'rootfs-type': { type: 'string' },
-  cmdline: { type: 'string' }, 'cmdline-file': { type: 'string' }, arg: { type: 'string', multiple: true }, env: { type: 'string', multiple: true },
-  arch: { type: 'string' }, format: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' },
-  'signing-certificate': { type: 'string' }, 'signing-key': { type: 'string' }, 'enclave-config': { type: 'string' },
+  lock: { type: 'string' },
+  out: { type: 'string' },
+  kernel: { type: 'string' },
+  'kernel-config': { type: 'string' },
+  init: { type: 'string' },
+  nsm: { type: 'string' },
+  rootfs: { type: 'string' },
+  'rootfs-type': { type: 'string' },
+  cmdline: { type: 'string' },
+  'cmdline-file': { type: 'string' },
+  arg: { type: 'string', multiple: true },
+  env: { type: 'string', multiple: true },
+  arch: { type: 'string' },
+  format: { type: 'string' },
+  name: { type: 'string' },
+  version: { type: 'string' },
+  'signing-certificate': { type: 'string' },
+  'signing-key': { type: 'string' },
+  'enclave-config': { type: 'string' },
 } as const;
 
 const buildCmd: Command = {

@@ -19,7 +19,8 @@ function releaseVerifyArgs(args: string[]): string[] {
     const a = args[i]!;
     if (a === '--public-key') out.push('--publisher');
     else if (a.startsWith('--public-key=')) out.push(`--publisher=${a.slice('--public-key='.length)}`);
-    else if (!a.startsWith('-') && (i === 0 || !['--log-key', '--public-key'].includes(args[i - 1]!))) out.push('--bundle', a);
+    else if (!a.startsWith('-') && (i === 0 || !['--log-key', '--public-key'].includes(args[i - 1]!)))
+      out.push('--bundle', a);
     else out.push(a);
   }
   return out;
@@ -33,7 +34,9 @@ const releaseVerify: Command = {
 The old name of: keycast verify release --bundle BUNDLE --log-key VKEY --publisher PUB.pem
 (see keycast verify release --help).`,
   async run(args) {
-    process.stderr.write('note: keycast release verify is deprecated; use keycast verify release --bundle FILE --publisher KEY\n');
+    process.stderr.write(
+      'note: keycast release verify is deprecated; use keycast verify release --bundle FILE --publisher KEY\n',
+    );
     return target('verify release').run(releaseVerifyArgs(args));
   },
 };

@@ -44,72 +44,242 @@ export interface ForwardDemo {
 
 export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<void> {
   const { say, p } = c;
-  say.step('The studio verifies the live enclave and keeps what it proved: its HPKE key, receipt key and KDM signer chain digest');
-  const ve = await c.keycast(['verify', 'enclave', d.hostUrl, '--log', d.logUrl, '--log-key', d.logVkey, '--witness', d.witnessVkey, '--publisher', p('release.pem.pub'),
-    '--trust-root', p('test-root.pem'), '--out', p('enclave-verified.json'), '--json']);
-  const rec = json<{ hpkeX25519?: string; receiptsEd25519?: string; kdmChainSha256?: string | null; releaseIndex?: number }>(ve);
-  d.check('enclave keys bound', ve.code === 0 && rec?.hpkeX25519 === d.hpke && typeof rec.receiptsEd25519 === 'string' && typeof rec.kdmChainSha256 === 'string',
-    ve.code === 0 ? `release #${rec?.releaseIndex}, fresh nonce; identity binding: HPKE ${rec?.hpkeX25519?.slice(0, 12)}… (the host's), receipts ${rec?.receiptsEd25519?.slice(0, 12)}…, KDM chain ${rec?.kdmChainSha256?.slice(0, 12)}… → enclave-verified.json`
-      : `refused: ${ve.stdout.trim().slice(0, 200)}`);
+  say.step(
+    'The studio verifies the live enclave and keeps what it proved: its HPKE key, receipt key and KDM signer chain digest',
+  );
+  const ve = await c.keycast([
+    'verify',
+    'enclave',
+    d.hostUrl,
+    '--log',
+    d.logUrl,
+    '--log-key',
+    d.logVkey,
+    '--witness',
+    d.witnessVkey,
+    '--publisher',
+    p('release.pem.pub'),
+    '--trust-root',
+    p('test-root.pem'),
+    '--out',
+    p('enclave-verified.json'),
+    '--json',
+  ]);
+  const rec = json<{
+    hpkeX25519?: string;
+    receiptsEd25519?: string;
+    kdmChainSha256?: string | null;
+    releaseIndex?: number;
+  }>(ve);
+  d.check(
+    'enclave keys bound',
+    ve.code === 0 &&
+      rec?.hpkeX25519 === d.hpke &&
+      typeof rec.receiptsEd25519 === 'string' &&
+      typeof rec.kdmChainSha256 === 'string',
+    ve.code === 0
+      ? `release #${rec?.releaseIndex}, fresh nonce; identity binding: HPKE ${rec?.hpkeX25519?.slice(0, 12)}… (the host's), receipts ${rec?.receiptsEd25519?.slice(0, 12)}…, KDM chain ${rec?.kdmChainSha256?.slice(0, 12)}… → enclave-verified.json`
+      : `refused: ${ve.stdout.trim().slice(0, 200)}`,
+  );
 
-  say.step(`A projector maker's PKI (${PROJECTORS} Security Manager certificates), the studio's rules, and the film's content keys sealed to the enclave`);
+  say.step(
+    `A projector maker's PKI (${PROJECTORS} Security Manager certificates), the studio's rules, and the film's content keys sealed to the enclave`,
+  );
   await c.keycastOk(['dev', 'certs', '--projectors', String(PROJECTORS), '--key-pool', '8', '--out', p('projectors')]);
-  const made = JSON.parse(readFileSync(p('projectors', 'recipients.json'), 'utf8')) as { roots: string[]; thumbprints: string[] };
+  const made = JSON.parse(readFileSync(p('projectors', 'recipients.json'), 'utf8')) as {
+    roots: string[];
+    thumbprints: string[];
+  };
   const excludedThumb = made.thumbprints[PROJECTORS - 1]!;
   await c.keycastOk(['release', 'keygen', '--out', p('studio.pem')]);
   const cplId = `urn:uuid:${randomUUID()}`;
   const keyIds = [`urn:uuid:${randomUUID()}`, `urn:uuid:${randomUUID()}`];
   const now = Date.now();
   const window = { notBefore: kdmTime(now + DAY), notAfter: kdmTime(now + 8 * DAY) };
-  writeFileSync(p('rules.json'), JSON.stringify({
-    type: 'keycast-forward-rules/v1', film: { cplId, title: 'Keycast Demo Feature' }, contentKeyIds: keyIds, kdmWindow: window,
-    forwardFrom: isoZ(now - DAY), forwardUntil: isoZ(now + 7 * DAY),
-    recipients: { thumbprints: [], roots: made.roots, excluded: [excludedThumb] }, limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
-  }, null, 2));
-  say.say(`rules.json: CPL ${cplId}, KDM window ${window.notBefore} → ${window.notAfter}, every projector under the maker's root except ${excludedThumb}`);
+  writeFileSync(
+    p('rules.json'),
+    JSON.stringify(
+      {
+        type: 'keycast-forward-rules/v1',
+        film: { cplId, title: 'Keycast Demo Feature' },
+        contentKeyIds: keyIds,
+        kdmWindow: window,
+        forwardFrom: isoZ(now - DAY),
+        forwardUntil: isoZ(now + 7 * DAY),
+        recipients: { thumbprints: [], roots: made.roots, excluded: [excludedThumb] },
+        limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
+      },
+      null,
+      2,
+    ),
+  );
+  say.say(
+    `rules.json: CPL ${cplId}, KDM window ${window.notBefore} → ${window.notAfter}, every projector under the maker's root except ${excludedThumb}`,
+  );
   await c.keycastOk(['rules', 'sign', p('rules.json'), '--key', p('studio.pem'), '--out', p('rules.dsse')]);
   const keys = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')];
-  writeFileSync(p('film-keys.json'), JSON.stringify({ cplId, keys: [{ id: keyIds[0], type: 'MDIK', key: keys[0] }, { id: keyIds[1], type: 'MDAK', key: keys[1] }] }), { mode: 0o600 });
-  await c.keycastOk(['seal', '--enclave', p('enclave-verified.json'), '--keys', p('film-keys.json'), '--rules-key', p('studio.pem.pub'), '--out', p('sealed.json')]);
+  writeFileSync(
+    p('film-keys.json'),
+    JSON.stringify({
+      cplId,
+      keys: [
+        { id: keyIds[0], type: 'MDIK', key: keys[0] },
+        { id: keyIds[1], type: 'MDAK', key: keys[1] },
+      ],
+    }),
+    { mode: 0o600 },
+  );
+  await c.keycastOk([
+    'seal',
+    '--enclave',
+    p('enclave-verified.json'),
+    '--keys',
+    p('film-keys.json'),
+    '--rules-key',
+    p('studio.pem.pub'),
+    '--out',
+    p('sealed.json'),
+  ]);
 
   // the studio's recipient list: every projector certificate but the excluded one, and the maker CA
-  const pems = readdirSync(p('projectors', 'projectors')).filter((n) => n.endsWith('.pem')).sort();
+  const pems = readdirSync(p('projectors', 'projectors'))
+    .filter((n) => n.endsWith('.pem'))
+    .sort();
   const excludedFile = pems[PROJECTORS - 1]!;
-  for (const [dir, list] of [['recipients', pems.slice(0, -1)], ['recipients-all', pems]] as const) {
+  for (const [dir, list] of [
+    ['recipients', pems.slice(0, -1)],
+    ['recipients-all', pems],
+  ] as const) {
     mkdirSync(p(dir), { recursive: true });
     for (const n of list) copyFileSync(p('projectors', 'projectors', n), p(dir, n));
     copyFileSync(p('projectors', 'maker-ca.pem'), p(dir, 'maker-ca.pem'));
   }
 
-  say.step('The studio forwards the keys through the host: the enclave checks every projector against the rules, writes one KDM each, signs a receipt');
-  const fwd = await c.keycast(['forward', '--host', d.hostUrl, '--enclave', p('enclave-verified.json'), '--sealed', p('sealed.json'), '--rules', p('rules.dsse'),
-    '--recipients', p('recipients'), '--out', p('kdms'), '--json']);
+  say.step(
+    'The studio forwards the keys through the host: the enclave checks every projector against the rules, writes one KDM each, signs a receipt',
+  );
+  const fwd = await c.keycast([
+    'forward',
+    '--host',
+    d.hostUrl,
+    '--enclave',
+    p('enclave-verified.json'),
+    '--sealed',
+    p('sealed.json'),
+    '--rules',
+    p('rules.dsse'),
+    '--recipients',
+    p('recipients'),
+    '--out',
+    p('kdms'),
+    '--json',
+  ]);
   const sum = json<{ recipients?: number; root?: string }>(fwd);
-  const index = fwd.code === 0 ? (JSON.parse(readFileSync(p('kdms', 'index.json'), 'utf8')) as { recipients: Array<{ file: string; proof: string; source: string; thumbprint: string }> }).recipients : [];
+  const index =
+    fwd.code === 0
+      ? (
+          JSON.parse(readFileSync(p('kdms', 'index.json'), 'utf8')) as {
+            recipients: Array<{ file: string; proof: string; source: string; thumbprint: string }>;
+          }
+        ).recipients
+      : [];
   const kdmFiles = index.filter((r) => r.file.endsWith('.kdm.xml') && existsSync(p('kdms', r.file))).length;
-  d.check('forwarded 300 KDMs', fwd.code === 0 && sum?.recipients === PROJECTORS - 1 && kdmFiles === PROJECTORS - 1 && existsSync(p('kdms', 'receipt.json')),
-    fwd.code === 0 ? `${kdmFiles} KDMs + receipt.json in kdms/; the receipt (root ${sum?.root?.slice(0, 16)}…) verified with the attested receipt key before anything was written`
-      : `refused: ${fwd.stdout.trim().slice(0, 300)}`);
+  d.check(
+    'forwarded 300 KDMs',
+    fwd.code === 0 &&
+      sum?.recipients === PROJECTORS - 1 &&
+      kdmFiles === PROJECTORS - 1 &&
+      existsSync(p('kdms', 'receipt.json')),
+    fwd.code === 0
+      ? `${kdmFiles} KDMs + receipt.json in kdms/; the receipt (root ${sum?.root?.slice(0, 16)}…) verified with the attested receipt key before anything was written`
+      : `refused: ${fwd.stdout.trim().slice(0, 300)}`,
+  );
 
   say.step('Projector #42 opens its KDM with its own private key; the studio proves that delivery from the receipt');
   const sample = index[41];
   if (sample) {
-    const inspect = await c.keycast(['kdm', 'inspect', p('kdms', sample.file), '--key', p('projectors', 'projectors', basename(sample.source).replace(/\.pem$/, '.key')), '--json']);
-    const view = json<{ signature?: string; cplId?: string; window?: string[]; keys?: Array<{ id: string; type: string; key: string }> }>(inspect);
+    const inspect = await c.keycast([
+      'kdm',
+      'inspect',
+      p('kdms', sample.file),
+      '--key',
+      p('projectors', 'projectors', basename(sample.source).replace(/\.pem$/, '.key')),
+      '--json',
+    ]);
+    const view = json<{
+      signature?: string;
+      cplId?: string;
+      window?: string[];
+      keys?: Array<{ id: string; type: string; key: string }>;
+    }>(inspect);
     const got = JSON.stringify(view?.keys?.map((k) => [k.id, k.type, k.key]) ?? null);
-    const want = JSON.stringify([[keyIds[0], 'MDIK', keys[0]], [keyIds[1], 'MDAK', keys[1]]]);
-    const okView = inspect.code === 0 && view?.signature === 'verified' && got === want && view.cplId === cplId && JSON.stringify(view.window) === JSON.stringify([window.notBefore, window.notAfter]);
-    d.check('projector decrypts', okView, okView ? `signature verified; exactly the 2 sealed keys (MDIK, MDAK) for CPL ${cplId.slice(9, 17)}…, window ${window.notBefore} → ${window.notAfter}`
-      : `kdm inspect exit ${inspect.code}: ${inspect.stdout.trim().slice(0, 200)}`);
-    const rv = await c.keycast(['receipt', 'verify', p('kdms', 'receipt.json'), '--enclave', p('enclave-verified.json'), '--delivery', p('kdms', sample.file), '--proof', p('kdms', sample.proof)]);
-    d.check('delivery in receipt', rv.code === 0 && rv.stdout.includes('is in the receipt'), rv.code === 0 ? rv.stdout.trim().split('\n').pop()! : `refused: ${rv.stderr.trim()}`);
+    const want = JSON.stringify([
+      [keyIds[0], 'MDIK', keys[0]],
+      [keyIds[1], 'MDAK', keys[1]],
+    ]);
+    const okView =
+      inspect.code === 0 &&
+      view?.signature === 'verified' &&
+      got === want &&
+      view.cplId === cplId &&
+      JSON.stringify(view.window) === JSON.stringify([window.notBefore, window.notAfter]);
+    d.check(
+      'projector decrypts',
+      okView,
+      okView
+        ? `signature verified; exactly the 2 sealed keys (MDIK, MDAK) for CPL ${cplId.slice(9, 17)}…, window ${window.notBefore} → ${window.notAfter}`
+        : `kdm inspect exit ${inspect.code}: ${inspect.stdout.trim().slice(0, 200)}`,
+    );
+    const rv = await c.keycast([
+      'receipt',
+      'verify',
+      p('kdms', 'receipt.json'),
+      '--enclave',
+      p('enclave-verified.json'),
+      '--delivery',
+      p('kdms', sample.file),
+      '--proof',
+      p('kdms', sample.proof),
+    ]);
+    d.check(
+      'delivery in receipt',
+      rv.code === 0 && rv.stdout.includes('is in the receipt'),
+      rv.code === 0 ? rv.stdout.trim().split('\n').pop()! : `refused: ${rv.stderr.trim()}`,
+    );
   } else d.check('projector decrypts', false, 'no KDM to open');
 
   say.step('A request that also names the excluded projector is refused whole');
-  const bad = await c.keycast(['forward', '--host', d.hostUrl, '--enclave', p('enclave-verified.json'), '--sealed', p('sealed.json'), '--rules', p('rules.dsse'),
-    '--recipients', p('recipients-all'), '--out', p('kdms-refused'), '--json']);
-  const err = json<{ code?: string; evidence?: { enclaveCode?: string; recipient?: { thumbprint?: string; subject?: string } } }>(bad);
-  const refusedOk = bad.code === 5 && err?.code === 'FORWARD_REFUSED' && err.evidence?.enclaveCode === 'FORWARD_RECIPIENT_NOT_ALLOWED' && err.evidence.recipient?.thumbprint === excludedThumb && !existsSync(p('kdms-refused'));
-  d.check('excluded refused', refusedOk, refusedOk ? `${err?.evidence?.enclaveCode} for ${excludedFile} (${err?.evidence?.recipient?.thumbprint}); no KDM for anyone, nothing written`
-    : `exit ${bad.code}: ${bad.stdout.trim().slice(0, 200)}`);
+  const bad = await c.keycast([
+    'forward',
+    '--host',
+    d.hostUrl,
+    '--enclave',
+    p('enclave-verified.json'),
+    '--sealed',
+    p('sealed.json'),
+    '--rules',
+    p('rules.dsse'),
+    '--recipients',
+    p('recipients-all'),
+    '--out',
+    p('kdms-refused'),
+    '--json',
+  ]);
+  const err = json<{
+    code?: string;
+    evidence?: { enclaveCode?: string; recipient?: { thumbprint?: string; subject?: string } };
+  }>(bad);
+  const refusedOk =
+    bad.code === 5 &&
+    err?.code === 'FORWARD_REFUSED' &&
+    err.evidence?.enclaveCode === 'FORWARD_RECIPIENT_NOT_ALLOWED' &&
+    err.evidence.recipient?.thumbprint === excludedThumb &&
+    !existsSync(p('kdms-refused'));
+  d.check(
+    'excluded refused',
+    refusedOk,
+    refusedOk
+      ? `${err?.evidence?.enclaveCode} for ${excludedFile} (${err?.evidence?.recipient?.thumbprint}); no KDM for anyone, nothing written`
+      : `exit ${bad.code}: ${bad.stdout.trim().slice(0, 200)}`,
+  );
 }

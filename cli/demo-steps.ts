@@ -9,7 +9,11 @@ import { fileURLToPath } from 'node:url';
 
 const KEYCAST = fileURLToPath(new URL('../bin/keycast.mjs', import.meta.url));
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface Narrator {
   /** prints a step heading */
@@ -43,7 +47,11 @@ export async function keycastOk(args: string[], narrator?: Narrator): Promise<Ru
   return r;
 }
 
-export interface Service { url: string; child: ChildProcess; stop(): Promise<void> }
+export interface Service {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
 
 /** Starts `keycast ARGS` and resolves once it prints "listening <url>" (rejects after 30 s or on exit). */
 export function startService(args: string[], narrator?: Narrator): Promise<Service> {
@@ -52,7 +60,10 @@ export function startService(args: string[], narrator?: Narrator): Promise<Servi
   let out = '';
   let err = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`keycast ${args[0]} did not start in 30 s\n${err}`)); }, 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`keycast ${args[0]} did not start in 30 s\n${err}`));
+    }, 30_000);
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -61,7 +72,10 @@ export function startService(args: string[], narrator?: Narrator): Promise<Servi
       clearTimeout(timer);
       resolve({ url: m[1]!.replace(/\/$/, ''), child, stop: () => stop(child) });
     });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`keycast ${args[0]} exited ${code} before listening\n${err}`)); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`keycast ${args[0]} exited ${code} before listening\n${err}`));
+    });
   });
 }
 
@@ -69,7 +83,10 @@ function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => { clearTimeout(kill); resolve(); });
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
     child.kill('SIGTERM');
   });
 }

@@ -40,25 +40,63 @@ function writeInputs(dir: string, variant: string): void {
   writeFileSync(join(dir, 'bzImage'), filler('keycast demo kernel (not bootable)', 256 * 1024));
   writeFileSync(join(dir, 'init'), filler('keycast demo init', 16 * 1024));
   writeFileSync(join(dir, 'nsm.ko'), filler('keycast demo nsm.ko', 8 * 1024));
-  writeFileSync(join(dir, 'rootfs/app/forwarder.js'),
-    `// content-key forwarder (${variant})\nprocess.stdout.write('forwarding sealed keys to allowed projectors\\n');\n`);
-  writeFileSync(join(dir, 'rootfs/app/projectors.json'), JSON.stringify({ allowed: ['projector-1', 'projector-2'] }) + '\n');
+  writeFileSync(
+    join(dir, 'rootfs/app/forwarder.js'),
+    `// content-key forwarder (${variant})\nprocess.stdout.write('forwarding sealed keys to allowed projectors\\n');\n`,
+  );
+  writeFileSync(
+    join(dir, 'rootfs/app/projectors.json'),
+    JSON.stringify({ allowed: ['projector-1', 'projector-2'] }) + '\n',
+  );
 }
 
 function buildArgs(inputs: string, out: string, enclaveConfig: string): string[] {
-  return ['build', '--kernel', join(inputs, 'bzImage'), '--init', join(inputs, 'init'), '--nsm', join(inputs, 'nsm.ko'),
-    '--rootfs', join(inputs, 'rootfs'), '--enclave-config', enclaveConfig, '--cmdline', 'reboot=k panic=30 pci=off nomodules console=ttyS0',
-    '--arg', '/usr/bin/node', '--arg', '/app/forwarder.js', '--env', 'NODE_ENV=production',
-    '--name', 'demo-forwarder', '--version', '1.0.0', '--out', out, '--json'];
+  return [
+    'build',
+    '--kernel',
+    join(inputs, 'bzImage'),
+    '--init',
+    join(inputs, 'init'),
+    '--nsm',
+    join(inputs, 'nsm.ko'),
+    '--rootfs',
+    join(inputs, 'rootfs'),
+    '--enclave-config',
+    enclaveConfig,
+    '--cmdline',
+    'reboot=k panic=30 pci=off nomodules console=ttyS0',
+    '--arg',
+    '/usr/bin/node',
+    '--arg',
+    '/app/forwarder.js',
+    '--env',
+    'NODE_ENV=production',
+    '--name',
+    'demo-forwarder',
+    '--version',
+    '1.0.0',
+    '--out',
+    out,
+    '--json',
+  ];
 }
 
 function narrator(json: boolean): Narrator & { n: number } {
-  const w = (s: string): void => { if (!json) process.stdout.write(s + '\n'); };
+  const w = (s: string): void => {
+    if (!json) process.stdout.write(s + '\n');
+  };
   return {
     n: 0,
-    step(title) { this.n++; w(`\n${this.n}. ${title}`); },
-    say(text) { w(`   ${text}`); },
-    command(args) { w(`   $ keycast ${args.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`); },
+    step(title) {
+      this.n++;
+      w(`\n${this.n}. ${title}`);
+    },
+    say(text) {
+      w(`   ${text}`);
+    },
+    command(args) {
+      w(`   $ keycast ${args.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+    },
   };
 }
 
@@ -68,9 +106,17 @@ export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
   const p = (...s: string[]): string => join(dir, ...s);
   try {
     return await demoChecks({
-      say, p, services, writeInputs, buildArgs, ORIGIN, SOURCE,
-      keycast: (a) => keycast(a, say), keycastOk: (a) => keycastOk(a, say),
-      startService: (a) => startService(a, say), freePort,
+      say,
+      p,
+      services,
+      writeInputs,
+      buildArgs,
+      ORIGIN,
+      SOURCE,
+      keycast: (a) => keycast(a, say),
+      keycastOk: (a) => keycastOk(a, say),
+      startService: (a) => startService(a, say),
+      freePort,
       otherWitnessVkey: cosignatureVerifierKey(generateNoteKey('absent-witness.demo.keycast.test').skey),
     });
   } finally {
@@ -78,10 +124,11 @@ export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
   }
 }
 
-export const commands: Command[] = [{
-  path: ['demo'],
-  summary: 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, forward, revoke)',
-  help: `keycast demo [--dir DIR] [--keep] [--json]
+export const commands: Command[] = [
+  {
+    path: ['demo'],
+    summary: 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, forward, revoke)',
+    help: `keycast demo [--dir DIR] [--keep] [--json]
 
 Runs every part of Keycast on loopback with embedded defaults (SQLite log, local keys, simulated
 NSM with a test PKI trusted only here) through the real CLI, narrating each command, and checks
@@ -89,25 +136,32 @@ every outcome. Exit 0 when every check passed, 1 otherwise.
   --dir DIR   work in DIR (default: a new temporary directory)
   --keep      keep the work directory (always kept with --dir)
   --json      print only a JSON summary of the checks`,
-  async run(args) {
-    const { values } = parseArgs({ args, options: { dir: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } } });
-    const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'keycast-demo-'));
-    mkdirSync(dir, { recursive: true });
-    // the studio commands remember each log's checkpoint: the demo's logs are its own, so is that memory
-    process.env.XDG_STATE_HOME = join(dir, 'state');
-    const json = values.json === true;
-    let checks: Check[] = [];
-    try {
-      checks = await runDemo(dir, json);
-    } finally {
-      if (!values.dir && !values.keep) rmSync(dir, { recursive: true, force: true });
-    }
-    const failed = checks.filter((c) => !c.ok);
-    if (json) console.log(JSON.stringify({ ok: failed.length === 0, dir: values.dir || values.keep ? dir : null, checks }, null, 2));
-    else {
-      console.log(`\n${checks.length - failed.length} passed, ${failed.length} failed`);
-      for (const f of failed) console.log(`FAILED: ${f.name}: ${f.detail}`);
-    }
-    return failed.length === 0 ? 0 : 1;
+    async run(args) {
+      const { values } = parseArgs({
+        args,
+        options: { dir: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } },
+      });
+      const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'keycast-demo-'));
+      mkdirSync(dir, { recursive: true });
+      // the studio commands remember each log's checkpoint: the demo's logs are its own, so is that memory
+      process.env.XDG_STATE_HOME = join(dir, 'state');
+      const json = values.json === true;
+      let checks: Check[] = [];
+      try {
+        checks = await runDemo(dir, json);
+      } finally {
+        if (!values.dir && !values.keep) rmSync(dir, { recursive: true, force: true });
+      }
+      const failed = checks.filter((c) => !c.ok);
+      if (json)
+        console.log(
+          JSON.stringify({ ok: failed.length === 0, dir: values.dir || values.keep ? dir : null, checks }, null, 2),
+        );
+      else {
+        console.log(`\n${checks.length - failed.length} passed, ${failed.length} failed`);
+        for (const f of failed) console.log(`FAILED: ${f.name}: ${f.detail}`);
+      }
+      return failed.length === 0 ? 0 : 1;
+    },
   },
-}];
+];

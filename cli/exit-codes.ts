@@ -57,7 +57,8 @@ export function isCoded(e: unknown): e is CodedError {
 }
 
 export function exitCodeFor(e: unknown): number {
-  if (isCoded(e) && e.name === 'VerifierError' && Object.hasOwn(BY_CODE, e.code)) return BY_CODE[e.code as keyof typeof BY_CODE];
+  if (isCoded(e) && e.name === 'VerifierError' && Object.hasOwn(BY_CODE, e.code))
+    return BY_CODE[e.code as keyof typeof BY_CODE];
   if (isCoded(e)) return FAMILY[e.name] ?? EXIT.INTERNAL;
   // node's own system errors (ENOENT, EACCES, …) reading files the user named
   const sys = (e as { code?: unknown } | undefined)?.code;

@@ -31,7 +31,10 @@ group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'receipt'], () =>
   ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
   ['rules sign', 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key'],
   ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key"],
-  ['forward', 'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt'],
+  [
+    'forward',
+    'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
+  ],
   ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
   ['receipt verify', "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion"],
 ]);
@@ -41,18 +44,22 @@ group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('
   ['nsm test-pki init', 'Create a simulator test PKI (AWS-shaped P-384 chain under a NEW, untrusted test root)'],
   ['nsm test-pki renew', 'Reissue the test PKI intermediates (same root) so they are valid from now'],
   ['dev-kms', 'A local KMS speaking the real KMS JSON 1.1 protocol, enforcing RecipientAttestation policies'],
-  ['kms-policy', 'Print a KMS key policy that lets only the logged, active releases decrypt (read through the verified log)'],
+  [
+    'kms-policy',
+    'Print a KMS key policy that lets only the logged, active releases decrypt (read through the verified log)',
+  ],
   ['enclave run', 'Run the enclave service: fail-closed boot gate, KMS-sealed identity, the enclave API'],
   ['host run', 'Run the parent-instance host: proofs from the log, sealed-artefact store, public API'],
   ['dev certs', 'generate realistic ST 430-2 projector chains (maker root → SM CA → SM leaves) for tests and demos'],
-  ['kms-policy check', 'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition'],
+  [
+    'kms-policy check',
+    'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition',
+  ],
 ]);
 group(['demo'], () => import('./demo.ts'), [
   ['demo', 'run the whole Keycast story locally (build, log, witness, sign, attest, verify, forward, revoke)'],
 ]);
-group([], () => import('./aliases.ts'), [
-  ['release verify', 'deprecated name of keycast verify release --bundle'],
-]);
+group([], () => import('./aliases.ts'), [['release verify', 'deprecated name of keycast verify release --bundle']]);
 group([], () => import('./verify-rebuild.ts'), [
   ['verify rebuild', 'rebuild an enclave image from its lock and compare PCR0/1/2 with the logged release'],
 ]);

@@ -34,10 +34,19 @@ export type Flags = Record<string, string | boolean | string[] | boolean[] | und
  * Strict parsing (unknown flags are usage errors); `--json` is always accepted.
  * `positionals` is how many positional arguments are allowed (default none).
  */
-export function parseFlags(args: string[], options: FlagOptions, positionals = 0): { values: Flags; positionals: string[] } {
+export function parseFlags(
+  args: string[],
+  options: FlagOptions,
+  positionals = 0,
+): { values: Flags; positionals: string[] } {
   let r: { values: Record<string, unknown>; positionals: string[] };
   try {
-    r = parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: positionals > 0 });
+    r = parseArgs({
+      args,
+      options: { ...options, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: positionals > 0,
+    });
   } catch (e) {
     throw usageError((e as Error).message);
   }
@@ -76,8 +85,13 @@ export class IoError extends Error {
 }
 
 const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory', EISDIR: 'is a directory', ENOTDIR: 'a parent is not a directory',
-  EACCES: 'permission denied', EPERM: 'operation not permitted', ELOOP: 'too many symbolic links', ENAMETOOLONG: 'name too long',
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a parent is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'name too long',
 };
 
 /** The IoError for a failed file read of `path` (a Node system error code). */

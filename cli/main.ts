@@ -32,7 +32,9 @@ async function untabled(): Promise<Command[]> {
 
 async function usage(): Promise<string> {
   // command words are ASCII, so code-unit order is byte order, whatever the locale
-  const all = [...TABLE, ...(await untabled())].map((e) => ({ ...e, key: e.path.join(' ') })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const all = [...TABLE, ...(await untabled())]
+    .map((e) => ({ ...e, key: e.path.join(' ') }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return [
     'keycast — verifiable AWS Nitro Enclave releases',
     '',
@@ -47,7 +49,11 @@ async function usage(): Promise<string> {
 }
 
 function groupHelp(words: string[], entries: TableEntry[]): string {
-  return [`keycast ${words.join(' ')} — commands in this group (keycast <command> --help for details):`, '', ...lines(entries)].join('\n');
+  return [
+    `keycast ${words.join(' ')} — commands in this group (keycast <command> --help for details):`,
+    '',
+    ...lines(entries),
+  ].join('\n');
 }
 
 function version(): string {
@@ -58,7 +64,8 @@ function version(): string {
 async function commandFor(entry: TableEntry): Promise<Command> {
   const { commands } = await entry.load();
   const cmd = commands.find((c) => c.path.join(' ') === entry.path.join(' '));
-  if (!cmd) throw new Error(`the command table names 'keycast ${entry.path.join(' ')}' but its module does not define it`);
+  if (!cmd)
+    throw new Error(`the command table names 'keycast ${entry.path.join(' ')}' but its module does not define it`);
   return cmd;
 }
 
@@ -91,7 +98,9 @@ async function untabledCommand(argv: string[]): Promise<Command | undefined> {
   if (TABLE.some((e) => e.path[0] === argv[0])) return undefined;
   const load = argv[0] === undefined ? undefined : LOADERS[argv[0]];
   if (!load) return undefined;
-  return (await load()).commands.filter((c) => c.path.every((w, i) => argv[i] === w)).sort((a, b) => b.path.length - a.path.length)[0];
+  return (await load()).commands
+    .filter((c) => c.path.every((w, i) => argv[i] === w))
+    .sort((a, b) => b.path.length - a.path.length)[0];
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -121,7 +130,9 @@ export async function main(argv: string[]): Promise<number> {
           console.log(groupHelp(words, under));
           return EXIT.OK;
         }
-        console.error(`keycast: ${n === words.length ? `'keycast ${words.join(' ')}' needs a command` : `unknown command 'keycast ${words.slice(0, n + 1).join(' ')}'`}.`);
+        console.error(
+          `keycast: ${n === words.length ? `'keycast ${words.join(' ')}' needs a command` : `unknown command 'keycast ${words.slice(0, n + 1).join(' ')}'`}.`,
+        );
         console.error(groupHelp(words.slice(0, n), under));
         return EXIT.USAGE;
       }

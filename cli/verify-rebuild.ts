@@ -11,7 +11,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { VerifierError, type ReleasePredicate } from '#verifier';
 import { build, diffEif, formatDiff, parseLock } from '../builder/index.ts';
-import { LOG_HELP, LOG_OPTIONS, WITNESS_HELP, parseVerifyFlags, readKeys, verifyReleaseThroughLog, verifyUsageError } from '../verifier/cli.ts';
+import {
+  LOG_HELP,
+  LOG_OPTIONS,
+  WITNESS_HELP,
+  parseVerifyFlags,
+  readKeys,
+  verifyReleaseThroughLog,
+  verifyUsageError,
+} from '../verifier/cli.ts';
 import type { Command } from './command.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -39,50 +47,102 @@ Exit 0 reproduced (then sign it: keycast endorse), 1 not reproduced (PCR_MISMATC
 and the differing sections and files as evidence), 2 bad flags, 3 log error, 4 build error,
 6 a file cannot be read.`,
   async run(args) {
-    const { v } = parseVerifyFlags(args, { ...LOG_OPTIONS, lock: { type: 'string' }, publisher: { type: 'string', multiple: true }, release: { type: 'string' }, 'released-eif': { type: 'string' }, out: { type: 'string' } });
+    const { v } = parseVerifyFlags(args, {
+      ...LOG_OPTIONS,
+      lock: { type: 'string' },
+      publisher: { type: 'string', multiple: true },
+      release: { type: 'string' },
+      'released-eif': { type: 'string' },
+      out: { type: 'string' },
+    });
     const lockPath = v.lock;
     if (typeof lockPath !== 'string') throw verifyUsageError('--lock FILE is required');
     const publishers = readKeys(v, 'publisher');
-    if (publishers.length === 0) throw verifyUsageError('--publisher KEY.pem is required: whose releases do you trust?');
+    if (publishers.length === 0)
+      throw verifyUsageError('--publisher KEY.pem is required: whose releases do you trust?');
     if (typeof v.log !== 'string') throw verifyUsageError('--log URL is required');
     const want = typeof v.release === 'string' ? v.release.toLowerCase() : undefined;
-    if (want !== undefined && !/^[0-9a-f]{96}$/.test(want)) throw verifyUsageError('--release: expected a PCR0 of 96 hex digits');
+    if (want !== undefined && !/^[0-9a-f]{96}$/.test(want))
+      throw verifyUsageError('--release: expected a PCR0 of 96 hex digits');
     const outDir = typeof v.out === 'string' ? v.out : mkdtempSync(join(tmpdir(), 'keycast-rebuild-'));
 
     say(`keycast: rebuilding from ${lockPath} into ${outDir}`);
-    const rebuilt = await build({ lock: parseLock(readFileSync(lockPath, 'utf8')), lockDir: dirname(lockPath), outDir, verify: true, progress: (m) => say(`keycast: build: ${m}`) });
+    const rebuilt = await build({
+      lock: parseLock(readFileSync(lockPath, 'utf8')),
+      lockDir: dirname(lockPath),
+      outDir,
+      verify: true,
+      progress: (m) => say(`keycast: build: ${m}`),
+    });
     say(`keycast: rebuilt PCR0 ${rebuilt.pcr0}`);
     const r = await verifyReleaseThroughLog(v, { pcr0: want ?? rebuilt.pcr0 }, publishers);
     const logged = (r.entry.statement.predicate as ReleasePredicate).measurements;
-    const pcrs = { pcr0: [logged.pcr0, rebuilt.pcr0], pcr1: [logged.pcr1, rebuilt.pcr1], pcr2: [logged.pcr2, rebuilt.pcr2] } as const;
-    const differ = Object.entries(pcrs).filter(([, [a, b]]) => a !== b).map(([k]) => k);
+    const pcrs = {
+      pcr0: [logged.pcr0, rebuilt.pcr0],
+      pcr1: [logged.pcr1, rebuilt.pcr1],
+      pcr2: [logged.pcr2, rebuilt.pcr2],
+    } as const;
+    const differ = Object.entries(pcrs)
+      .filter(([, [a, b]]) => a !== b)
+      .map(([k]) => k);
     const source = (r.entry.statement.predicate as ReleasePredicate).source;
     if (differ.length === 0) {
-      const out = { reproduced: true, index: r.index, pcr0: rebuilt.pcr0, pcr1: rebuilt.pcr1, pcr2: rebuilt.pcr2, eif: rebuilt.eifPath, eifSha256: rebuilt.sha256, releasedEifSha256: r.entry.eifSha256 ?? null, treeSize: r.current.checkpoint.size };
+      const out = {
+        reproduced: true,
+        index: r.index,
+        pcr0: rebuilt.pcr0,
+        pcr1: rebuilt.pcr1,
+        pcr2: rebuilt.pcr2,
+        eif: rebuilt.eifPath,
+        eifSha256: rebuilt.sha256,
+        releasedEifSha256: r.entry.eifSha256 ?? null,
+        treeSize: r.current.checkpoint.size,
+      };
       if (v.json === true) console.log(JSON.stringify(out, null, 2));
-      else console.log([
-        `REPRODUCED release #${r.index} of ${r.current.checkpoint.origin}: PCR0, PCR1 and PCR2 match`,
-        `  pcr0 ${rebuilt.pcr0}`, `  eif  ${rebuilt.eifPath} (sha256 ${rebuilt.sha256})`,
-        `  endorse it: keycast endorse --eif ${rebuilt.eifPath} --source ${source.repo}@${source.commit} --lock ${lockPath} --release-index ${r.index} --key YOUR.pem --log ${v.log}`,
-      ].join('\n'));
+      else
+        console.log(
+          [
+            `REPRODUCED release #${r.index} of ${r.current.checkpoint.origin}: PCR0, PCR1 and PCR2 match`,
+            `  pcr0 ${rebuilt.pcr0}`,
+            `  eif  ${rebuilt.eifPath} (sha256 ${rebuilt.sha256})`,
+            `  endorse it: keycast endorse --eif ${rebuilt.eifPath} --source ${source.repo}@${source.commit} --lock ${lockPath} --release-index ${r.index} --key YOUR.pem --log ${v.log}`,
+          ].join('\n'),
+        );
       return 0;
     }
-    const evidence: Record<string, unknown> = { index: r.index, differ, logged: { pcr0: logged.pcr0, pcr1: logged.pcr1, pcr2: logged.pcr2 }, rebuilt: { pcr0: rebuilt.pcr0, pcr1: rebuilt.pcr1, pcr2: rebuilt.pcr2 }, eif: rebuilt.eifPath };
+    const evidence: Record<string, unknown> = {
+      index: r.index,
+      differ,
+      logged: { pcr0: logged.pcr0, pcr1: logged.pcr1, pcr2: logged.pcr2 },
+      rebuilt: { pcr0: rebuilt.pcr0, pcr1: rebuilt.pcr1, pcr2: rebuilt.pcr2 },
+      eif: rebuilt.eifPath,
+    };
     let explained = 'pass --released-eif FILE to see which sections and files differ';
     if (typeof v['released-eif'] === 'string') {
       const released = readFileSync(v['released-eif']);
       const digest = createHash('sha256').update(released).digest('hex');
       if (digest !== r.entry.eifSha256) {
-        throw new VerifierError('MALFORMED', `--released-eif ${v['released-eif']} is not the released image (sha256 ${digest}, the release names ${r.entry.eifSha256})`, { file: v['released-eif'], expected: r.entry.eifSha256 ?? null, actual: digest });
+        throw new VerifierError(
+          'MALFORMED',
+          `--released-eif ${v['released-eif']} is not the released image (sha256 ${digest}, the release names ${r.entry.eifSha256})`,
+          { file: v['released-eif'], expected: r.entry.eifSha256 ?? null, actual: digest },
+        );
       }
       const d = diffEif(released, readFileSync(rebuilt.eifPath));
       evidence.files = d.files.map((f) => ({ ramdisk: f.ramdisk, path: f.path, changes: f.changes }));
       evidence.sections = d.sections.filter((s) => !s.same).map((s) => s.index);
       evidence.diff = formatDiff(d);
-      explained = d.files.length > 0 ? `files that differ: ${d.files.map((f) => f.path).join(', ')}` : `differing sections: ${(evidence.sections as number[]).join(', ')}`;
+      explained =
+        d.files.length > 0
+          ? `files that differ: ${d.files.map((f) => f.path).join(', ')}`
+          : `differing sections: ${(evidence.sections as number[]).join(', ')}`;
       if (v.json !== true) process.stdout.write(`diff (a = released, b = rebuilt):\n${formatDiff(d)}`);
     }
-    throw new VerifierError('PCR_MISMATCH', `the rebuild does not reproduce release #${r.index}: ${differ.map((k) => k.toUpperCase()).join(', ')} differ; ${explained}`, evidence);
+    throw new VerifierError(
+      'PCR_MISMATCH',
+      `the rebuild does not reproduce release #${r.index}: ${differ.map((k) => k.toUpperCase()).join(', ')} differ; ${explained}`,
+      evidence,
+    );
   },
 };
 

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { hostPort, parseFlags, usageError as usage, type Command } from '#cli-kit';
 import { certificatePem, certificateThumbprint, secretFileModeProblem } from '#verifier';
-import { ENCLAVE_CONFIG_PATH, SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags, type EnclaveConfig, type ServerLimits } from '#verifier';
+import {
+  ENCLAVE_CONFIG_PATH,
+  SERVER_LIMIT_FLAGS_HELP,
+  serverLimitFlagOptions,
+  serverLimitsFromFlags,
+  type EnclaveConfig,
+  type ServerLimits,
+} from '#verifier';
 import { EnclaveError } from './src/errors.ts';
 import { createProjectorPki } from './src/forward/pki.ts';
 import { AwsKmsPort } from './src/kms/aws.ts';
@@ -36,7 +43,13 @@ function fromHexFlag(v: unknown, flag: string): Uint8Array | null {
   return Uint8Array.from(Buffer.from(v, 'hex'));
 }
 
-const BACKEND_FLAGS: Spec = { device: { type: 'string' }, sim: { type: 'boolean' }, pki: { type: 'string' }, pcrs: { type: 'string' }, 'module-id': { type: 'string' } };
+const BACKEND_FLAGS: Spec = {
+  device: { type: 'string' },
+  sim: { type: 'boolean' },
+  pki: { type: 'string' },
+  pcrs: { type: 'string' },
+  'module-id': { type: 'string' },
+};
 const BACKEND_HELP = `Backend:
   --device PATH     the NSM device (default /dev/nsm)
   --sim             use the simulator instead; needs --pki and --pcrs
@@ -69,7 +82,8 @@ function readPkiFile(path: string): string {
   try {
     const mode = fstatSync(fd).mode;
     const problem = secretFileModeProblem(mode);
-    if (problem) throw new EnclaveError('PKI_FILE_EXPOSED', `test PKI file ${path} is ${problem}`, { path, mode: mode & 0o777 });
+    if (problem)
+      throw new EnclaveError('PKI_FILE_EXPOSED', `test PKI file ${path} is ${problem}`, { path, mode: mode & 0o777 });
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
@@ -80,7 +94,11 @@ async function backend(v: Record<string, string | boolean | undefined>): Promise
   if (!v.sim) return openDeviceNsm(typeof v.device === 'string' ? { path: v.device } : {});
   if (typeof v.pki !== 'string' || typeof v.pcrs !== 'string') throw usage('--sim needs --pki FILE and --pcrs FILE');
   const pki = importTestPki(readPkiFile(v.pki));
-  return new SimulatedNsm({ pki, pcrs: readPcrs(v.pcrs), ...(typeof v['module-id'] === 'string' ? { moduleId: v['module-id'] } : {}) });
+  return new SimulatedNsm({
+    pki,
+    pcrs: readPcrs(v.pcrs),
+    ...(typeof v['module-id'] === 'string' ? { moduleId: v['module-id'] } : {}),
+  });
 }
 
 const describe: Command = {
@@ -99,8 +117,11 @@ const describe: Command = {
       }
       if (v.json) console.log(JSON.stringify({ ...d, pcrs }, null, 2));
       else {
-        console.log(`NSM ${d.versionMajor}.${d.versionMinor}.${d.versionPatch}  module ${d.moduleId}  ${d.maxPcrs} PCRs (${d.digest})`);
-        for (const p of pcrs) console.log(`PCR${String(p.index).padEnd(2)} ${p.locked ? 'locked  ' : 'unlocked'} ${p.value}`);
+        console.log(
+          `NSM ${d.versionMajor}.${d.versionMinor}.${d.versionPatch}  module ${d.moduleId}  ${d.maxPcrs} PCRs (${d.digest})`,
+        );
+        for (const p of pcrs)
+          console.log(`PCR${String(p.index).padEnd(2)} ${p.locked ? 'locked  ' : 'unlocked'} ${p.value}`);
       }
       return 0;
     } finally {
@@ -114,7 +135,13 @@ const attest: Command = {
   summary: 'Get a signed attestation document from the NSM (device or simulator)',
   help: `Usage: keycast nsm attest --out FILE [--user-data HEX] [--nonce HEX] [--public-key FILE] [backend flags] [--json]\n\nWrites the COSE_Sign1 attestation document bytes to FILE. Each of user_data, nonce and public_key is at most 1024 bytes.\n\n${BACKEND_HELP}`,
   async run(args) {
-    const v = parse(args, { ...BACKEND_FLAGS, out: { type: 'string' }, 'user-data': { type: 'string' }, nonce: { type: 'string' }, 'public-key': { type: 'string' } });
+    const v = parse(args, {
+      ...BACKEND_FLAGS,
+      out: { type: 'string' },
+      'user-data': { type: 'string' },
+      nonce: { type: 'string' },
+      'public-key': { type: 'string' },
+    });
     if (typeof v.out !== 'string') throw usage('--out FILE is required');
     const req = {
       userData: fromHexFlag(v['user-data'], 'user-data'),
@@ -146,20 +173,35 @@ Creates root → regional → zonal → instance certificates for the NSM simula
 'none' (certificates only). --root-out writes the root certificate PEM: pass it to a verifier as a
 trusted root explicitly — nothing trusts it by default.`,
   async run(args) {
-    const v = parse(args, { out: { type: 'string' }, keys: { type: 'string' }, 'root-out': { type: 'string' }, region: { type: 'string' }, 'instance-id': { type: 'string' } });
+    const v = parse(args, {
+      out: { type: 'string' },
+      keys: { type: 'string' },
+      'root-out': { type: 'string' },
+      region: { type: 'string' },
+      'instance-id': { type: 'string' },
+    });
     if (typeof v.out !== 'string') throw usage('--out FILE is required');
-    if (v.keys !== 'all' && v.keys !== 'issuing' && v.keys !== 'none') throw usage('--keys must be all, issuing or none');
+    if (v.keys !== 'all' && v.keys !== 'issuing' && v.keys !== 'none')
+      throw usage('--keys must be all, issuing or none');
     let pki;
     try {
-      pki = createTestPki({ ...(typeof v.region === 'string' ? { region: v.region } : {}), ...(typeof v['instance-id'] === 'string' ? { instanceId: v['instance-id'] } : {}) });
+      pki = createTestPki({
+        ...(typeof v.region === 'string' ? { region: v.region } : {}),
+        ...(typeof v['instance-id'] === 'string' ? { instanceId: v['instance-id'] } : {}),
+      });
     } catch (e) {
       if (e instanceof RangeError) throw usage(e.message);
       throw e;
     }
-    writeFileSync(v.out, JSON.stringify(exportTestPki(pki, { keys: v.keys as KeyExport }), null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(v.out, JSON.stringify(exportTestPki(pki, { keys: v.keys as KeyExport }), null, 2) + '\n', {
+      mode: 0o600,
+    });
     if (typeof v['root-out'] === 'string') writeFileSync(v['root-out'], pki.rootPem);
     const fingerprint = createHash('sha256').update(pki.rootDer).digest('hex');
-    if (v.json) console.log(JSON.stringify({ out: v.out, rootSha256: fingerprint, instanceId: pki.instanceId, region: pki.region }));
+    if (v.json)
+      console.log(
+        JSON.stringify({ out: v.out, rootSha256: fingerprint, instanceId: pki.instanceId, region: pki.region }),
+      );
     else console.log(`test PKI for ${pki.instanceId} (${pki.region}) written to ${v.out}; root sha256 ${fingerprint}`);
     return 0;
   },
@@ -182,7 +224,8 @@ const pkiRenew: Command = {
 
 function seconds(v: unknown, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'string' || !/^[1-9][0-9]{0,5}$/.test(v)) throw usage(`--${flag} must be a positive number of seconds`);
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,5}$/.test(v))
+    throw usage(`--${flag} must be a positive number of seconds`);
   return Number(v);
 }
 
@@ -220,7 +263,18 @@ shows an inconsistent checkpoint. Prints "listening <url>" once ready.
                      vsock-proxy bridge), keeping TLS and SNI for the real KMS host
 ${SERVER_LIMIT_FLAGS_HELP}`,
   async run(args) {
-    const v = parse(args, { nsm: { type: 'string' }, device: { type: 'string' }, pki: { type: 'string' }, pcrs: { type: 'string' }, config: { type: 'string' }, listen: { type: 'string' }, recheck: { type: 'string' }, 'kms-endpoint': { type: 'string' }, 'kms-bridge': { type: 'string' }, ...serverLimitFlagOptions() });
+    const v = parse(args, {
+      nsm: { type: 'string' },
+      device: { type: 'string' },
+      pki: { type: 'string' },
+      pcrs: { type: 'string' },
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      recheck: { type: 'string' },
+      'kms-endpoint': { type: 'string' },
+      'kms-bridge': { type: 'string' },
+      ...serverLimitFlagOptions(),
+    });
     const endpoint = typeof v['kms-endpoint'] === 'string' ? v['kms-endpoint'] : undefined;
     if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) throw usage('--kms-endpoint must be an http(s) URL');
     const bridge = typeof v['kms-bridge'] === 'string' ? hostPort(v['kms-bridge'], 'kms-bridge') : undefined;
@@ -230,8 +284,17 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
     const { host, port } = hostPort(v.listen);
     const limits = limitsFrom(v);
     const nsm = await backend({ ...v, sim: mode === 'sim' });
-    const kms = (c: EnclaveConfig): KmsPort => new AwsKmsPort({ region: c.kms.region, ...(endpoint ? { endpoint } : {}), ...(bridge ? { bridge } : {}) });
-    return runEnclave({ nsm, kms, configPath: typeof v.config === 'string' ? v.config : `/${ENCLAVE_CONFIG_PATH}`, host, port, recheckSeconds: seconds(v.recheck, 'recheck', 30), limits });
+    const kms = (c: EnclaveConfig): KmsPort =>
+      new AwsKmsPort({ region: c.kms.region, ...(endpoint ? { endpoint } : {}), ...(bridge ? { bridge } : {}) });
+    return runEnclave({
+      nsm,
+      kms,
+      configPath: typeof v.config === 'string' ? v.config : `/${ENCLAVE_CONFIG_PATH}`,
+      host,
+      port,
+      recheckSeconds: seconds(v.recheck, 'recheck', 30),
+      limits,
+    });
   },
 };
 
@@ -259,26 +322,54 @@ a first boot hands out). Serves GET /v1/status and GET /v1/attestation?nonce=HEX
 ${SERVER_LIMIT_FLAGS_HELP}`,
   async run(args) {
     const v = parse(args, {
-      enclave: { type: 'string' }, log: { type: 'string' }, 'log-key': { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' },
-      refresh: { type: 'string' }, 'kms-listen': { type: 'string' }, 'kms-target': { type: 'string' }, ...serverLimitFlagOptions(),
+      enclave: { type: 'string' },
+      log: { type: 'string' },
+      'log-key': { type: 'string' },
+      listen: { type: 'string' },
+      store: { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      's3-region': { type: 'string' },
+      refresh: { type: 'string' },
+      'kms-listen': { type: 'string' },
+      'kms-target': { type: 'string' },
+      ...serverLimitFlagOptions(),
     });
     for (const f of ['enclave', 'log', 'listen']) if (typeof v[f] !== 'string') throw usage(`--${f} is required`);
     const enclave = v.enclave as string;
-    const enclaveUrl = /^https?:\/\//.test(enclave) ? enclave : (() => { const a = hostPort(enclave, 'enclave'); return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`; })();
+    const enclaveUrl = /^https?:\/\//.test(enclave)
+      ? enclave
+      : (() => {
+          const a = hostPort(enclave, 'enclave');
+          return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+        })();
     if (!/^https?:\/\//.test(v.log as string)) throw usage('--log must be an http(s) URL');
     const { host, port } = hostPort(v.listen as string);
-    if ((v['kms-listen'] === undefined) !== (v['kms-target'] === undefined)) throw usage('--kms-listen and --kms-target go together');
+    if ((v['kms-listen'] === undefined) !== (v['kms-target'] === undefined))
+      throw usage('--kms-listen and --kms-target go together');
     const s3: Record<string, unknown> = {};
     if (typeof v['s3-endpoint'] === 'string') Object.assign(s3, { endpoint: v['s3-endpoint'], forcePathStyle: true });
     if (typeof v['s3-region'] === 'string') s3.region = v['s3-region'];
     return runHost({
-      enclaveUrl, logUrl: v.log as string, ...(typeof v['log-key'] === 'string' ? { logKey: vkeyArg(v['log-key']) } : {}), host, port, store: typeof v.store === 'string' ? v.store : 'keycast-host-store', s3,
-      refreshSeconds: seconds(v.refresh, 'refresh', 30), limits: limitsFrom(v),
-      ...(typeof v['kms-listen'] === 'string' ? { kmsRelay: { listen: hostPort(v['kms-listen'], 'kms-listen'), target: hostPort(v['kms-target'] as string, 'kms-target') } } : {}),
+      enclaveUrl,
+      logUrl: v.log as string,
+      ...(typeof v['log-key'] === 'string' ? { logKey: vkeyArg(v['log-key']) } : {}),
+      host,
+      port,
+      store: typeof v.store === 'string' ? v.store : 'keycast-host-store',
+      s3,
+      refreshSeconds: seconds(v.refresh, 'refresh', 30),
+      limits: limitsFrom(v),
+      ...(typeof v['kms-listen'] === 'string'
+        ? {
+            kmsRelay: {
+              listen: hostPort(v['kms-listen'], 'kms-listen'),
+              target: hostPort(v['kms-target'] as string, 'kms-target'),
+            },
+          }
+        : {}),
     });
   },
 };
-
 
 const devCerts: Command = {
   path: ['dev', 'certs'],
@@ -296,14 +387,27 @@ FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
   --key-pool K     reuse K RSA keys across the leaves (each leaf keeps its own certificate);
                    generating thousands of RSA keys takes minutes`,
   async run(args) {
-    const v = parse(args, { projectors: { type: 'string' }, out: { type: 'string' }, maker: { type: 'string' }, days: { type: 'string' }, 'key-pool': { type: 'string' }, json: { type: 'boolean' } });
+    const v = parse(args, {
+      projectors: { type: 'string' },
+      out: { type: 'string' },
+      maker: { type: 'string' },
+      days: { type: 'string' },
+      'key-pool': { type: 'string' },
+      json: { type: 'boolean' },
+    });
     const int = (name: string, x: unknown, max: number) => {
-      if (typeof x !== 'string' || !/^\d+$/.test(x) || Number(x) < 1 || Number(x) > max) throw usage(`--${name} must be a whole number 1..${max}`);
+      if (typeof x !== 'string' || !/^\d+$/.test(x) || Number(x) < 1 || Number(x) > max)
+        throw usage(`--${name} must be a whole number 1..${max}`);
       return Number(x);
     };
     const count = int('projectors', v.projectors, 1_000_000);
     if (typeof v.out !== 'string') throw usage('--out is required');
-    const pki = createProjectorPki({ count, maker: typeof v.maker === 'string' ? v.maker : undefined, days: v.days === undefined ? undefined : int('days', v.days, 3650), keyPool: v['key-pool'] === undefined ? undefined : int('key-pool', v['key-pool'], 1_000_000) });
+    const pki = createProjectorPki({
+      count,
+      maker: typeof v.maker === 'string' ? v.maker : undefined,
+      days: v.days === undefined ? undefined : int('days', v.days, 3650),
+      keyPool: v['key-pool'] === undefined ? undefined : int('key-pool', v['key-pool'], 1_000_000),
+    });
     mkdirSync(join(v.out, 'projectors'), { recursive: true });
     writeFileSync(join(v.out, 'maker-root.pem'), certificatePem(pki.root.der));
     writeFileSync(join(v.out, 'maker-ca.pem'), certificatePem(pki.intermediate.der));
@@ -311,14 +415,29 @@ FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
     for (const [i, p] of pki.projectors.entries()) {
       const n = String(i + 1).padStart(6, '0');
       writeFileSync(join(v.out, 'projectors', `${n}.pem`), certificatePem(p.certificate.der));
-      writeFileSync(join(v.out, 'projectors', `${n}.key`), p.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      writeFileSync(join(v.out, 'projectors', `${n}.key`), p.privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+        mode: 0o600,
+      });
       thumbprints.push(certificateThumbprint(p.certificate));
     }
-    writeFileSync(join(v.out, 'recipients.json'), JSON.stringify({ roots: [Buffer.from(pki.root.der).toString('base64')], thumbprints }, null, 2));
+    writeFileSync(
+      join(v.out, 'recipients.json'),
+      JSON.stringify({ roots: [Buffer.from(pki.root.der).toString('base64')], thumbprints }, null, 2),
+    );
     if (v.json) console.log(JSON.stringify({ out: v.out, projectors: count, root: pki.root.subject }));
     else console.log(`${count} projector certificate(s) under ${pki.root.subject} → ${v.out}`);
     return 0;
   },
 };
 
-export const commands: Command[] = [describe, attest, pkiInit, pkiRenew, devKmsCommand, ...kmsPolicyCommands, enclaveRun, hostRun, devCerts];
+export const commands: Command[] = [
+  describe,
+  attest,
+  pkiInit,
+  pkiRenew,
+  devKmsCommand,
+  ...kmsPolicyCommands,
+  enclaveRun,
+  hostRun,
+  devCerts,
+];

@@ -6,11 +6,28 @@
 export { EnclaveError, ENCLAVE_ERROR_CODES, isEnclaveError } from './src/errors.ts';
 export type { EnclaveErrorCode } from './src/errors.ts';
 export { NSM_ERROR_NAMES, NSM_DIGESTS, NSM_LIMITS } from './src/nsm/types.ts';
-export type { Nsm, NsmTransport, NsmDescription, PcrDescription, AttestationRequest, NsmErrorName, NsmDigest } from './src/nsm/types.ts';
+export type {
+  Nsm,
+  NsmTransport,
+  NsmDescription,
+  PcrDescription,
+  AttestationRequest,
+  NsmErrorName,
+  NsmDigest,
+} from './src/nsm/types.ts';
 export { encodeRequest, decodeRequest, encodeResponse, decodeResponse, NsmDecodeError } from './src/nsm/codec.ts';
 export type { NsmRequest, NsmResponse } from './src/nsm/codec.ts';
 export { NsmClient } from './src/nsm/client.ts';
-export { openDeviceNsm, DeviceTransport, loadKoffiIoctl, encodeNsmRaw, decodeNsmRaw, NSM_DEVICE_PATH, NSM_IOCTL_RAW, NSM_RAW_SIZE } from './src/nsm/device.ts';
+export {
+  openDeviceNsm,
+  DeviceTransport,
+  loadKoffiIoctl,
+  encodeNsmRaw,
+  decodeNsmRaw,
+  NSM_DEVICE_PATH,
+  NSM_IOCTL_RAW,
+  NSM_RAW_SIZE,
+} from './src/nsm/device.ts';
 export type { IoctlFfi, NsmRaw } from './src/nsm/device.ts';
 export { PcrBank, extendDigest, measureContent, MAX_PCRS, BOOT_LOCKED_PCRS } from './src/nsm/pcr-bank.ts';
 export type { BootPcrs } from './src/nsm/pcr-bank.ts';
@@ -28,7 +45,13 @@ export type { TestPkiJson, KeyExport } from './src/nsm/test-pki-json.ts';
 export { KEY_ENCRYPTION_ALGORITHM } from './src/kms/port.ts';
 export type { KmsPort, RecipientCall, DataKeyForRecipient } from './src/kms/port.ts';
 export { KmsCore } from './src/kms/core.ts';
-export type { KmsCoreOptions, KeyMetadata, CreateKeyInput, GenerateDataKeyInput, DecryptInput } from './src/kms/core.ts';
+export type {
+  KmsCoreOptions,
+  KeyMetadata,
+  CreateKeyInput,
+  GenerateDataKeyInput,
+  DecryptInput,
+} from './src/kms/core.ts';
 export { MemoryKmsPort, memoryKms } from './src/kms/memory.ts';
 export { MemoryKeyStore, UUID_RE } from './src/kms/store.ts';
 export type { KeyStore, StoredKey } from './src/kms/store.ts';
@@ -65,14 +88,42 @@ export type { IdentityKeys, PublicIdentity } from './src/identity/keys.ts';
 export { sealIdentity, unsealIdentity, MAX_SEALED_BYTES } from './src/identity/seal.ts';
 export { ENCLAVE_HTTP_STATUS, toHttpError } from './src/http/errors.ts';
 // forwarding: ST 430-2 signer chain (first boot) and projector test PKIs
-export { rsa2048, createSignerChain, exportSignerChain, importSignerChain, createProjectorPki } from './src/forward/pki.ts';
-export type { SignerChain, SignerChainOptions, SignerChainJson, ProjectorPki, ProjectorPkiOptions } from './src/forward/pki.ts';
+export {
+  rsa2048,
+  createSignerChain,
+  exportSignerChain,
+  importSignerChain,
+  createProjectorPki,
+} from './src/forward/pki.ts';
+export type {
+  SignerChain,
+  SignerChainOptions,
+  SignerChainJson,
+  ProjectorPki,
+  ProjectorPkiOptions,
+} from './src/forward/pki.ts';
 // forwarding core: open and check a forward request, then deliver KDMs (or raw ciphertexts) and sign the receipt
-export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, validateForwardRequest, forwardRequestDigest, openForwardRequest } from './src/forward/request.ts';
+export {
+  FORWARD_FORMATS,
+  MAX_FORWARD_RECIPIENTS,
+  MAX_FORWARD_INTERMEDIATES,
+  validateForwardRequest,
+  forwardRequestDigest,
+  openForwardRequest,
+} from './src/forward/request.ts';
 export type { ForwardRequest, ForwardFormat, OpenContext, OpenedForward } from './src/forward/request.ts';
 export { MAX_CERTIFICATE_TEXT, checkRecipients, rulesRoots } from './src/forward/recipients.ts';
 export type { Recipient } from './src/forward/recipients.ts';
 export { MemoryReplayGuard } from './src/forward/replay.ts';
 export type { ReplayGuard } from './src/forward/replay.ts';
-export { kdmTime, deliver, checkSignerValidity, forwardRange, receiptFor, signForwardReceipt, forward, wipe } from './src/forward/engine.ts';
+export {
+  kdmTime,
+  deliver,
+  checkSignerValidity,
+  forwardRange,
+  receiptFor,
+  signForwardReceipt,
+  forward,
+  wipe,
+} from './src/forward/engine.ts';
 export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';

@@ -66,10 +66,17 @@ ${SERVER_LIMIT_FLAGS_HELP}
 Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
   async run(args) {
     const v = parseFlags(args, {
-      data: { type: 'string' }, listen: { type: 'string' },
-      'trust-signer': { type: 'string', multiple: true }, witness: { type: 'string', multiple: true },
-      's3-bucket': { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-prefix': { type: 'string' },
-      'batch-max': { type: 'string' }, 'pool-max': { type: 'string' }, 'admission-workers': { type: 'string' },
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      'trust-signer': { type: 'string', multiple: true },
+      witness: { type: 'string', multiple: true },
+      's3-bucket': { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      's3-region': { type: 'string' },
+      's3-prefix': { type: 'string' },
+      'batch-max': { type: 'string' },
+      'pool-max': { type: 'string' },
+      'admission-workers': { type: 'string' },
       ...serverLimitFlagOptions(),
     }).values;
     const opts: ServeOptions = {
@@ -79,11 +86,19 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       witnesses: ((v.witness as string[] | undefined) ?? []).map(witnessSpec),
       batchMax: intFlag(v, 'batch-max', 4096),
       poolMax: intFlag(v, 'pool-max', 16384),
-      admissionWorkers: v['admission-workers'] === '0' ? 0 : intFlag(v, 'admission-workers', Math.min(2, Math.max(1, availableParallelism() - 1))),
+      admissionWorkers:
+        v['admission-workers'] === '0'
+          ? 0
+          : intFlag(v, 'admission-workers', Math.min(2, Math.max(1, availableParallelism() - 1))),
       limits: limitsFlags(v),
     };
     if (typeof v['s3-bucket'] === 'string') {
-      opts.s3 = { bucket: v['s3-bucket'], endpoint: v['s3-endpoint'] as string | undefined, region: v['s3-region'] as string | undefined, prefix: v['s3-prefix'] as string | undefined };
+      opts.s3 = {
+        bucket: v['s3-bucket'],
+        endpoint: v['s3-endpoint'] as string | undefined,
+        region: v['s3-region'] as string | undefined,
+        prefix: v['s3-prefix'] as string | undefined,
+      };
     }
     const { serve } = await import('./src/serve.ts'); // loads fastify, the policy and the AWS SDK only when serving
     return serve(opts);

@@ -6,7 +6,17 @@ export { LogError, LOG_ERROR_CODES, isLogError } from './src/errors.ts';
 export { HTTP_ERROR_CODES, HTTP_STATUS, LOG_ERROR_STATUS } from './src/http/errors.ts';
 export type { HttpErrorCode } from './src/http/errors.ts';
 export type { LogErrorCode } from './src/errors.ts';
-export type { ObjectStore, Witnesses, EntryPolicy, AdmittedEntry, EntryKind, LogStorage, StoredCheckpoint, StoredEntry, StoredHash } from './src/ports.ts';
+export type {
+  ObjectStore,
+  Witnesses,
+  EntryPolicy,
+  AdmittedEntry,
+  EntryKind,
+  LogStorage,
+  StoredCheckpoint,
+  StoredEntry,
+  StoredHash,
+} from './src/ports.ts';
 export { MemoryObjectStore } from './src/objectstore/memory.ts';
 export { createSqliteStorage, openSqliteStorage, SqliteStorage } from './src/storage/sqlite.ts';
 export { createLog, openLog, startLog, KEY_FILE, DB_FILE } from './src/log.ts';

@@ -13,8 +13,15 @@ const targets = args.length > 0 ? args : defaults;
 
 function collect(path, out) {
   let st;
-  try { st = statSync(path); } catch { return; }
-  if (st.isFile()) { if (path.endsWith('.test.ts')) out.push(path); return; }
+  try {
+    st = statSync(path);
+  } catch {
+    return;
+  }
+  if (st.isFile()) {
+    if (path.endsWith('.test.ts')) out.push(path);
+    return;
+  }
   for (const name of readdirSync(path).sort()) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     collect(join(path, name), out);
@@ -27,7 +34,11 @@ if (files.length === 0) {
   console.error('run-tests: no test files found under', targets.join(', '));
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files.map((f) => relative(process.cwd(), f))], {
-  stdio: 'inherit',
-});
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', ...files.map((f) => relative(process.cwd(), f))],
+  {
+    stdio: 'inherit',
+  },
+);
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

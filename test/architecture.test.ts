@@ -17,11 +17,16 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const FOLDERS = ['verifier', 'builder', 'log-server', 'enclave', 'cli', 'test', 'bench', 'scripts'];
 const PUBLIC = new Set(['index.ts', 'cli.ts']);
-const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dgram|tls|dns|worker_threads|cluster)$/;
+const IO_MODULES =
+  /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dgram|tls|dns|worker_threads|cluster)$/;
 
 function tsFiles(dir: string, out: string[] = []): string[] {
   let names: string[];
-  try { names = readdirSync(dir); } catch { return out; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const n of names) {
     if (n === 'node_modules' || n.startsWith('.')) continue;
     const p = join(dir, n);
@@ -34,7 +39,8 @@ function tsFiles(dir: string, out: string[] = []): string[] {
 /** Import specifiers: static imports/exports and dynamic import() with a string literal. */
 export function specifiers(src: string): string[] {
   const out: string[] = [];
-  const re = /(?:^|[\s;])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  const re =
+    /(?:^|[\s;])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
   for (const m of src.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3])!);
   return out;
 }
@@ -60,12 +66,22 @@ function violations(): string[] {
         const target = resolve(dirname(file), spec);
         const tf = folderOf(target);
         if (tf === folder) continue;
-        if (folder === 'verifier') { bad.push(`${rel}: verifier/ imports ${spec} outside itself`); continue; }
+        if (folder === 'verifier') {
+          bad.push(`${rel}: verifier/ imports ${spec} outside itself`);
+          continue;
+        }
         const isVerifierCli = folder === 'cli' && relative(root, target) === join('verifier', 'cli.ts');
-        if (tf === 'verifier' && !isVerifierCli) { bad.push(`${rel}: imports verifier internals (${spec}); use '#verifier'`); continue; }
-        const isPublic = relative(join(root, tf), target).split(sep).length === 1 && PUBLIC.has(target.split(sep).pop()!);
+        if (tf === 'verifier' && !isVerifierCli) {
+          bad.push(`${rel}: imports verifier internals (${spec}); use '#verifier'`);
+          continue;
+        }
+        const isPublic =
+          relative(join(root, tf), target).split(sep).length === 1 && PUBLIC.has(target.split(sep).pop()!);
         const mayUsePublic = ['cli', 'test', 'bench', 'scripts'].includes(folder);
-        if (!(mayUsePublic && isPublic)) bad.push(`${rel}: imports ${spec} from ${tf}/ (only cli/, test/, bench/ may, and only ${[...PUBLIC].join(' or ')})`);
+        if (!(mayUsePublic && isPublic))
+          bad.push(
+            `${rel}: imports ${spec} from ${tf}/ (only cli/, test/, bench/ may, and only ${[...PUBLIC].join(' or ')})`,
+          );
       }
     }
   }
@@ -91,7 +107,12 @@ const OUTSIDE_DATA = new RegExp(`\\.\\./${SHARED}\\b|\\b${SHARED}/testvectors\\b
 function sourceFiles(): string[] {
   let all: string[];
   try {
-    all = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\0').filter(Boolean);
+    all = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .split('\0')
+      .filter(Boolean);
   } catch {
     all = [];
     const walk = (dir: string): void => {
@@ -104,13 +125,19 @@ function sourceFiles(): string[] {
     };
     walk('');
   }
-  return all.filter((f) => SOURCE.test(f) && !f.startsWith('testdata/') && !f.startsWith('node_modules/') && existsSync(join(root, f)));
+  return all.filter(
+    (f) => SOURCE.test(f) && !f.startsWith('testdata/') && !f.startsWith('node_modules/') && existsSync(join(root, f)),
+  );
 }
 
 export function outsideDataRefs(files: string[], read: (f: string) => string): string[] {
   const bad: string[] = [];
   for (const f of files) {
-    read(f).split('\n').forEach((line, i) => { if (OUTSIDE_DATA.test(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`); });
+    read(f)
+      .split('\n')
+      .forEach((line, i) => {
+        if (OUTSIDE_DATA.test(line)) bad.push(`${f}:${i + 1}: ${line.trim()}`);
+      });
   }
   return bad;
 }
@@ -122,11 +149,17 @@ test('the outside-data scanner flags relative and named paths to the team collec
     'c.ts': `// vectors: ${SHARED}/testvectors/tlog`,
     'd.ts': `const slot = 'a ${SHARED} 1 MiB buffer'; const v = resolve(dir, '../../testdata/nitro');`,
   };
-  assert.deepEqual(outsideDataRefs(Object.keys(files), (f) => files[f]!).map((s) => s.split(':')[0]), ['a.ts', 'b.json', 'c.ts']);
+  assert.deepEqual(
+    outsideDataRefs(Object.keys(files), (f) => files[f]!).map((s) => s.split(':')[0]),
+    ['a.ts', 'b.json', 'c.ts'],
+  );
 });
 
 test('no source, script or config reads test data from outside the repository (it belongs in testdata/)', () => {
   const files = sourceFiles();
   assert.ok(files.includes('test/architecture.test.ts') && files.includes('package.json'), 'the scan sees the tree');
-  assert.deepEqual(outsideDataRefs(files, (f) => readFileSync(join(root, f), 'utf8')), []);
+  assert.deepEqual(
+    outsideDataRefs(files, (f) => readFileSync(join(root, f), 'utf8')),
+    [],
+  );
 });

@@ -19,9 +19,31 @@ test('npm run demo: every step of the story passes its check', { timeout: 240_00
   const out = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
   assert.equal(out.ok, true);
   const names = out.checks.map((c) => c.name);
-  for (const must of ['reproducible', 'published + sigstore', 'test root not trusted by default', 'studio verifies', 'unwitnessed refused', 'gate serves',
-    'identity sealed', 'enclave keys bound', 'forwarded 300 KDMs', 'projector decrypts', 'delivery in receipt', 'excluded refused', 'restart same keys', 'diff-eif explains', 'unlogged refused', 'gate refuses unlogged', 'modified enclave refuses', 'revoked refused', 'gate refuses revoked']) {
+  for (const must of [
+    'reproducible',
+    'published + sigstore',
+    'test root not trusted by default',
+    'studio verifies',
+    'unwitnessed refused',
+    'gate serves',
+    'identity sealed',
+    'enclave keys bound',
+    'forwarded 300 KDMs',
+    'projector decrypts',
+    'delivery in receipt',
+    'excluded refused',
+    'restart same keys',
+    'diff-eif explains',
+    'unlogged refused',
+    'gate refuses unlogged',
+    'modified enclave refuses',
+    'revoked refused',
+    'gate refuses revoked',
+  ]) {
     assert.ok(names.includes(must), `missing check ${must}`);
   }
-  assert.deepEqual(out.checks.filter((c) => !c.ok), []);
+  assert.deepEqual(
+    out.checks.filter((c) => !c.ok),
+    [],
+  );
 });

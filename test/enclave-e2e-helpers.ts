@@ -18,29 +18,50 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface Proc { child: ChildProcess; url: string; out: () => string; stop(): Promise<void> }
+export interface Proc {
+  child: ChildProcess;
+  url: string;
+  out: () => string;
+  stop(): Promise<void>;
+}
 
 /** Starts `keycast ARGS`, resolves once it prints "listening [on] <url>"; every byte it prints is kept. */
 export function start(args: string[], env: Record<string, string> = {}, prefix: string[] = []): Promise<Proc> {
   const [cmd, ...pre] = prefix.length > 0 ? [...prefix, process.execPath] : [process.execPath];
-  const child = spawn(cmd!, [...pre, KEYCAST, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(cmd!, [...pre, KEYCAST, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`keycast ${args.slice(0, 2).join(' ')} did not start: ${out}`)), 30_000);
+    const timer = setTimeout(
+      () => fail(new Error(`keycast ${args.slice(0, 2).join(' ')} did not start: ${out}`)),
+      30_000,
+    );
     const check = () => {
       const m = /listening (?:on )?(\S+?)[\s(]/.exec(out);
       if (!m) return;
       clearTimeout(timer);
       child.stdout!.off('data', check);
       ok({
-        child, url: m[1]!.replace(/\/$/, ''), out: () => out,
-        stop: () => new Promise((done) => { if (child.exitCode !== null) return done(); child.once('exit', () => done()); child.kill('SIGTERM'); }),
+        child,
+        url: m[1]!.replace(/\/$/, ''),
+        out: () => out,
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
       });
     };
     child.stdout!.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`keycast ${args.slice(0, 2).join(' ')} exited ${code}: ${out}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`keycast ${args.slice(0, 2).join(' ')} exited ${code}: ${out}`));
+    });
   });
 }
 
@@ -53,4 +74,3 @@ export async function until<T>(what: string, f: () => Promise<T | undefined>, ms
     await new Promise((r) => setTimeout(r, 150));
   }
 }
-

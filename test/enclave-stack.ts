@@ -24,7 +24,11 @@ const ADMIN = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
 const ENCLAVE_ROLE = `arn:aws:iam::${ACCOUNT}:role/keycast-enclave`;
 export const CREDS = [
   { accessKeyId: 'AKIAADMINEXAMPLE0001', secretAccessKey: 'admin-secret-0000000000000000000000000', principal: ADMIN },
-  { accessKeyId: 'AKIAENCLAVEEXAMPLE01', secretAccessKey: 'enclave-secret-00000000000000000000000', principal: ENCLAVE_ROLE },
+  {
+    accessKeyId: 'AKIAENCLAVEEXAMPLE01',
+    secretAccessKey: 'enclave-secret-00000000000000000000000',
+    principal: ENCLAVE_ROLE,
+  },
 ];
 
 const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
@@ -37,65 +41,215 @@ export function keycastSync(...args: string[]): string {
 }
 
 export interface HostStatus {
-  enclave: { gate: { open: boolean; refusal: { code: string } | null; release: { index: number } | null }; identity: { ready: boolean; hpkeX25519?: string; receiptsEd25519?: string } };
+  enclave: {
+    gate: { open: boolean; refusal: { code: string } | null; release: { index: number } | null };
+    identity: { ready: boolean; hpkeX25519?: string; receiptsEd25519?: string };
+  };
   host: { lastRefresh: { code: string | null; identity: string } | null };
 }
 
-export async function startStack(tmp: string, run: (args: string[], env?: Record<string, string>) => Promise<Proc>, answers: string[] = [], seed = 'e2e') {
+export async function startStack(
+  tmp: string,
+  run: (args: string[], env?: Record<string, string>) => Promise<Proc>,
+  answers: string[] = [],
+  seed = 'e2e',
+) {
   const logVkey = keycastSync('log', 'init', '--data', join(tmp, 'log'), '--origin', ORIGIN);
-  const witness = await run(['witness', 'serve', '--data', join(tmp, 'w'), '--listen', '127.0.0.1:0', '--log', logVkey, '--name', 'w1.e2e.keycast.test']);
+  const witness = await run([
+    'witness',
+    'serve',
+    '--data',
+    join(tmp, 'w'),
+    '--listen',
+    '127.0.0.1:0',
+    '--log',
+    logVkey,
+    '--name',
+    'w1.e2e.keycast.test',
+  ]);
   const witnessVkey = keycastSync('witness', 'vkey', '--data', join(tmp, 'w'));
   const pub = newPublisher();
   writeFileSync(join(tmp, 'signer.pem'), pub.publicPem);
-  const log = await run(['log', 'serve', '--data', join(tmp, 'log'), '--listen', '127.0.0.1:0', '--trust-signer', join(tmp, 'signer.pem'), '--witness', `${witnessVkey}=${witness.url}`, '--admission-workers', '0']);
+  const log = await run([
+    'log',
+    'serve',
+    '--data',
+    join(tmp, 'log'),
+    '--listen',
+    '127.0.0.1:0',
+    '--trust-signer',
+    join(tmp, 'signer.pem'),
+    '--witness',
+    `${witnessVkey}=${witness.url}`,
+    '--admission-workers',
+    '0',
+  ]);
   const pki = createTestPki();
   writeFileSync(join(tmp, 'pki.json'), JSON.stringify(exportTestPki(pki, { keys: 'issuing' })), { mode: 0o600 });
   writeFileSync(join(tmp, 'root.pem'), pki.rootPem);
   writeFileSync(join(tmp, 'creds.json'), JSON.stringify(CREDS));
-  const kms = await run(['dev-kms', '--data', join(tmp, 'kms'), '--listen', '127.0.0.1:0', '--trust-root', join(tmp, 'root.pem'), '--credentials', join(tmp, 'creds.json')]);
-  const kmsCalls = () => kms.out().split('\n').filter((l) => /^(GenerateDataKey|Decrypt) /.test(l)).length;
+  const kms = await run([
+    'dev-kms',
+    '--data',
+    join(tmp, 'kms'),
+    '--listen',
+    '127.0.0.1:0',
+    '--trust-root',
+    join(tmp, 'root.pem'),
+    '--credentials',
+    join(tmp, 'creds.json'),
+  ]);
+  const kmsCalls = () =>
+    kms
+      .out()
+      .split('\n')
+      .filter((l) => /^(GenerateDataKey|Decrypt) /.test(l)).length;
 
   // the image: the release fixture's PCRs; its config pins the log, the witness, the publisher, the KMS key
   const f = releaseFields(seed);
   const pcrs = { pcr0: f.pcr0, pcr1: sha384(`pcr1-${seed}`), pcr2: sha384(`pcr2-${seed}`) };
   writeFileSync(join(tmp, 'pcrs.json'), JSON.stringify(pcrs));
   const admin = new KMSClient({ region: 'us-east-1', endpoint: kms.url, maxAttempts: 1, credentials: CREDS[0]! });
-  const key = (await admin.send(new CreateKeyCommand({ Description: 'keycast enclave identity', Policy: JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Sid: 'Admins', Effect: 'Allow', Principal: { AWS: ADMIN }, Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy', 'kms:DescribeKey'], Resource: '*' },
-      { Sid: 'LoggedEnclave', Effect: 'Allow', Principal: { AWS: ENCLAVE_ROLE }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': [f.pcr0] } } },
-    ],
-  }) }))).KeyMetadata!.Arn!;
+  const key = (
+    await admin.send(
+      new CreateKeyCommand({
+        Description: 'keycast enclave identity',
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'Admins',
+              Effect: 'Allow',
+              Principal: { AWS: ADMIN },
+              Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy', 'kms:DescribeKey'],
+              Resource: '*',
+            },
+            {
+              Sid: 'LoggedEnclave',
+              Effect: 'Allow',
+              Principal: { AWS: ENCLAVE_ROLE },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+              Resource: '*',
+              Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': [f.pcr0] } },
+            },
+          ],
+        }),
+      }),
+    )
+  ).KeyMetadata!.Arn!;
   const config = (maxAge: number): EnclaveConfig => ({
-    version: 1, log: { origin: ORIGIN, vkey: logVkey }, witnesses: { vkeys: [witnessVkey], threshold: 1 }, maxCheckpointAgeSeconds: maxAge,
-    publishers: [pub.publicPem], kms: { keyArn: key, region: 'us-east-1' },
+    version: 1,
+    log: { origin: ORIGIN, vkey: logVkey },
+    witnesses: { vkeys: [witnessVkey], threshold: 1 },
+    maxCheckpointAgeSeconds: maxAge,
+    publishers: [pub.publicPem],
+    kms: { keyArn: key, region: 'us-east-1' },
   });
   writeFileSync(join(tmp, 'enclave.json'), formatEnclaveConfig(config(600)));
 
-  const enclaveEnv = { AWS_ACCESS_KEY_ID: CREDS[1]!.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS[1]!.secretAccessKey, AWS_REGION: 'us-east-1' };
+  const enclaveEnv = {
+    AWS_ACCESS_KEY_ID: CREDS[1]!.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDS[1]!.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+  };
   /** One enclave and its host; the enclave reaches dev-kms only through its host's relay. */
   const pair = async (store: string, cfg = 'enclave.json') => {
     const relay = await freePort();
-    const enclave = await run(['enclave', 'run', '--nsm', 'sim', '--pki', join(tmp, 'pki.json'), '--pcrs', join(tmp, 'pcrs.json'), '--config', join(tmp, cfg),
-      '--listen', '127.0.0.1:0', '--recheck', '1', '--kms-endpoint', `http://127.0.0.1:${relay}`], enclaveEnv);
+    const enclave = await run(
+      [
+        'enclave',
+        'run',
+        '--nsm',
+        'sim',
+        '--pki',
+        join(tmp, 'pki.json'),
+        '--pcrs',
+        join(tmp, 'pcrs.json'),
+        '--config',
+        join(tmp, cfg),
+        '--listen',
+        '127.0.0.1:0',
+        '--recheck',
+        '1',
+        '--kms-endpoint',
+        `http://127.0.0.1:${relay}`,
+      ],
+      enclaveEnv,
+    );
     const kmsAddr = new URL(kms.url);
-    const host = await run(['host', 'run', '--enclave', enclave.url, '--log', log.url, '--log-key', logVkey, '--listen', '127.0.0.1:0', '--store', join(tmp, store), '--refresh', '1',
-      '--kms-listen', `127.0.0.1:${relay}`, '--kms-target', `${kmsAddr.hostname}:${kmsAddr.port}`]);
+    const host = await run([
+      'host',
+      'run',
+      '--enclave',
+      enclave.url,
+      '--log',
+      log.url,
+      '--log-key',
+      logVkey,
+      '--listen',
+      '127.0.0.1:0',
+      '--store',
+      join(tmp, store),
+      '--refresh',
+      '1',
+      '--kms-listen',
+      `127.0.0.1:${relay}`,
+      '--kms-target',
+      `${kmsAddr.hostname}:${kmsAddr.port}`,
+    ]);
     const status = async () => {
       const r = await fetch(`${host.url}/v1/status`);
       const text = await r.text();
       answers.push(text);
       return { code: r.status, body: JSON.parse(text) as HostStatus };
     };
-    const when = (what: string, ok: (s: { code: number; body: HostStatus }) => boolean, ms?: number) => until(what, async () => { const s = await status(); return ok(s) ? s : undefined; }, ms);
-    return { enclave, host, status, when, async stop() { await host.stop(); await enclave.stop(); } };
+    const when = (what: string, ok: (s: { code: number; body: HostStatus }) => boolean, ms?: number) =>
+      until(
+        what,
+        async () => {
+          const s = await status();
+          return ok(s) ? s : undefined;
+        },
+        ms,
+      );
+    return {
+      enclave,
+      host,
+      status,
+      when,
+      async stop() {
+        await host.stop();
+        await enclave.stop();
+      },
+    };
   };
   /** Publishes this image's release to the log; returns its index. */
   const publish = async () => {
-    const r = await fetch(`${log.url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: releaseBundle(pub, seed) });
+    const r = await fetch(`${log.url}/add-entry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: releaseBundle(pub, seed),
+    });
     assert.equal(r.status, 200, await r.text());
     return ((await (await fetch(`${log.url}/lookup/pcr0/${f.pcr0}`)).json()) as { index: number }).index;
   };
-  return { logVkey, witness, witnessVkey, pub, log, pki, kms, kmsCalls, admin, key, f, pcrs, seed, config, enclaveEnv, pair, publish };
+  return {
+    logVkey,
+    witness,
+    witnessVkey,
+    pub,
+    log,
+    pki,
+    kms,
+    kmsCalls,
+    admin,
+    key,
+    f,
+    pcrs,
+    seed,
+    config,
+    enclaveEnv,
+    pair,
+    publish,
+  };
 }

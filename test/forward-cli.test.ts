@@ -19,7 +19,9 @@ const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
 
 function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -37,40 +39,125 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
     const receiptKey = generateKeyPairSync('ed25519');
     const pcr0 = randomBytes(48).toString('hex');
     const nsmPki = createTestPki();
-    const nsm = new SimulatedNsm({ pki: nsmPki, pcrs: { pcr0, pcr1: randomBytes(48).toString('hex'), pcr2: randomBytes(48).toString('hex') } });
-    writeFileSync(f('att.cbor'), await nsm.attestation({ publicKey: formatEnclaveKeys(hpke.publicKey, receiptKey.publicKey) }));
+    const nsm = new SimulatedNsm({
+      pki: nsmPki,
+      pcrs: { pcr0, pcr1: randomBytes(48).toString('hex'), pcr2: randomBytes(48).toString('hex') },
+    });
+    writeFileSync(
+      f('att.cbor'),
+      await nsm.attestation({ publicKey: formatEnclaveKeys(hpke.publicKey, receiptKey.publicKey) }),
+    );
     writeFileSync(f('nitro-root.pem'), nsmPki.rootPem);
 
     const studio = generateKeyPairSync('ed25519');
     writeFileSync(f('studio.key'), studio.privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(f('studio.pub'), studio.publicKey.export({ type: 'spki', format: 'pem' }));
     const t = Date.now();
-    writeFileSync(f('rules.json'), JSON.stringify({
-      type: 'keycast-forward-rules/v1', film: { cplId: CPL, title: 'CLI Film' }, contentKeyIds: KEY_IDS,
-      kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 8 * DAY) }, forwardFrom: isoZ(t - DAY), forwardUntil: isoZ(t + 5 * DAY),
-      recipients: { thumbprints: [], roots: recipients.roots, excluded: [] }, limits: { maxKdmValidityDays: 14, maxRecipients: 10 },
-    }));
+    writeFileSync(
+      f('rules.json'),
+      JSON.stringify({
+        type: 'keycast-forward-rules/v1',
+        film: { cplId: CPL, title: 'CLI Film' },
+        contentKeyIds: KEY_IDS,
+        kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 8 * DAY) },
+        forwardFrom: isoZ(t - DAY),
+        forwardUntil: isoZ(t + 5 * DAY),
+        recipients: { thumbprints: [], roots: recipients.roots, excluded: [] },
+        limits: { maxKdmValidityDays: 14, maxRecipients: 10 },
+      }),
+    );
     r = await keycast(['rules', 'sign', f('rules.json'), '--key', f('studio.key'), '--out', f('rules.dsse')]);
     assert.equal(r.code, 0, r.stderr);
-    writeFileSync(f('bad-rules.json'), JSON.stringify({ ...JSON.parse(readFileSync(f('rules.json'), 'utf8')), extra: true }));
-    assert.equal((await keycast(['rules', 'sign', f('bad-rules.json'), '--key', f('studio.key'), '--out', f('x')])).code, 1);
+    writeFileSync(
+      f('bad-rules.json'),
+      JSON.stringify({ ...JSON.parse(readFileSync(f('rules.json'), 'utf8')), extra: true }),
+    );
+    assert.equal(
+      (await keycast(['rules', 'sign', f('bad-rules.json'), '--key', f('studio.key'), '--out', f('x')])).code,
+      1,
+    );
 
     const keyHex = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')];
-    writeFileSync(f('keys.json'), JSON.stringify({ cplId: CPL, keys: [{ id: KEY_IDS[0], type: 'MDIK', key: keyHex[0] }, { id: KEY_IDS[1], type: 'MDAK', key: keyHex[1] }] }));
-    r = await keycast(['seal', '--enclave', f('att.cbor'), '--trust-root', f('nitro-root.pem'), '--expect-pcr0', pcr0, '--keys', f('keys.json'), '--rules-key', f('studio.pub'), '--out', f('sealed.json')]);
+    writeFileSync(
+      f('keys.json'),
+      JSON.stringify({
+        cplId: CPL,
+        keys: [
+          { id: KEY_IDS[0], type: 'MDIK', key: keyHex[0] },
+          { id: KEY_IDS[1], type: 'MDAK', key: keyHex[1] },
+        ],
+      }),
+    );
+    r = await keycast([
+      'seal',
+      '--enclave',
+      f('att.cbor'),
+      '--trust-root',
+      f('nitro-root.pem'),
+      '--expect-pcr0',
+      pcr0,
+      '--keys',
+      f('keys.json'),
+      '--rules-key',
+      f('studio.pub'),
+      '--out',
+      f('sealed.json'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const sealedText = readFileSync(f('sealed.json'), 'utf8');
     assert.ok(!keyHex.some((k) => sealedText.includes(k)));
     // a bare key file is not an attested enclave key; an attestation from an untrusted root is refused too
     writeFileSync(f('bare.key'), Buffer.from(hpke.publicKey).toString('hex'));
-    assert.equal((await keycast(['seal', '--enclave', f('bare.key'), '--keys', f('keys.json'), '--rules-key', f('studio.pub'), '--out', f('x')])).code, 1);
-    assert.equal((await keycast(['seal', '--enclave', f('att.cbor'), '--keys', f('keys.json'), '--rules-key', f('studio.pub'), '--out', f('x')])).code, 1);
+    assert.equal(
+      (
+        await keycast([
+          'seal',
+          '--enclave',
+          f('bare.key'),
+          '--keys',
+          f('keys.json'),
+          '--rules-key',
+          f('studio.pub'),
+          '--out',
+          f('x'),
+        ])
+      ).code,
+      1,
+    );
+    assert.equal(
+      (
+        await keycast([
+          'seal',
+          '--enclave',
+          f('att.cbor'),
+          '--keys',
+          f('keys.json'),
+          '--rules-key',
+          f('studio.pub'),
+          '--out',
+          f('x'),
+        ])
+      ).code,
+      1,
+    );
 
     // the enclave side: the forwarding core
     const sc = createSignerChain();
-    const opened = await openForwardRequest({ sealedKeys: sealedText, rules: readFileSync(f('rules.dsse'), 'utf8'), recipients: ['000001', '000002'].map((n) => readFileSync(f(`pki/projectors/${n}.pem`), 'utf8')), intermediates: [readFileSync(f('pki/maker-ca.pem'), 'utf8')] }, { hpkePrivateKey: hpke.privateKey, pcr0: Buffer.from(pcr0, 'hex'), now: new Date() });
+    const opened = await openForwardRequest(
+      {
+        sealedKeys: sealedText,
+        rules: readFileSync(f('rules.dsse'), 'utf8'),
+        recipients: ['000001', '000002'].map((n) => readFileSync(f(`pki/projectors/${n}.pem`), 'utf8')),
+        intermediates: [readFileSync(f('pki/maker-ca.pem'), 'utf8')],
+      },
+      { hpkePrivateKey: hpke.privateKey, pcr0: Buffer.from(pcr0, 'hex'), now: new Date() },
+    );
     const outs: Uint8Array[] = [];
-    const result = forward(opened, { signer: kdmSigner(sc.chain, sc.privateKey), receiptKey: receiptKey.privateKey, pcr0: Buffer.from(pcr0, 'hex') }, (o) => outs.push(o.bytes));
+    const result = forward(
+      opened,
+      { signer: kdmSigner(sc.chain, sc.privateKey), receiptKey: receiptKey.privateKey, pcr0: Buffer.from(pcr0, 'hex') },
+      (o) => outs.push(o.bytes),
+    );
     writeFileSync(f('kdm1.xml'), outs[1]!);
     writeFileSync(f('kdm0.xml'), outs[0]!);
     writeFileSync(f('proof1.json'), JSON.stringify(result.prove(1)));
@@ -81,11 +168,43 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
     const view = JSON.parse(r.stdout);
     assert.equal(view.signature, 'verified');
     assert.equal(view.cplId, CPL);
-    assert.deepEqual(view.keys.map((k: { key: string }) => k.key), keyHex);
-    r = await keycast(['receipt', 'verify', f('receipt.json'), '--enclave', f('att.cbor'), '--trust-root', f('nitro-root.pem'), '--delivery', f('kdm1.xml'), '--proof', f('proof1.json')]);
+    assert.deepEqual(
+      view.keys.map((k: { key: string }) => k.key),
+      keyHex,
+    );
+    r = await keycast([
+      'receipt',
+      'verify',
+      f('receipt.json'),
+      '--enclave',
+      f('att.cbor'),
+      '--trust-root',
+      f('nitro-root.pem'),
+      '--delivery',
+      f('kdm1.xml'),
+      '--proof',
+      f('proof1.json'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /delivery #1/);
-    assert.equal((await keycast(['receipt', 'verify', f('receipt.json'), '--enclave', f('att.cbor'), '--trust-root', f('nitro-root.pem'), '--delivery', f('kdm0.xml'), '--proof', f('proof1.json')])).code, 1);
+    assert.equal(
+      (
+        await keycast([
+          'receipt',
+          'verify',
+          f('receipt.json'),
+          '--enclave',
+          f('att.cbor'),
+          '--trust-root',
+          f('nitro-root.pem'),
+          '--delivery',
+          f('kdm0.xml'),
+          '--proof',
+          f('proof1.json'),
+        ])
+      ).code,
+      1,
+    );
     assert.equal((await keycast(['receipt', 'verify', f('receipt.json'), '--receipt-key', f('studio.pub')])).code, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });

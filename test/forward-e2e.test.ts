@@ -12,7 +12,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -25,9 +35,15 @@ import { toolsMissing, xsdValidate } from './kdm-tools.ts';
 const PROJECTORS = 200;
 const EXCLUDED = 7; // 1-based, as dev certs names the files
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
-test('keycast forward through the host: ~200 KDMs that decrypt to the keys sealed, refusals write nothing, no key bytes anywhere', { timeout: 300_000 }, async (t) => {
+test('keycast forward through the host: ~200 KDMs that decrypt to the keys sealed, refusals write nothing, no key bytes anywhere', {
+  timeout: 300_000,
+}, async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'keycast-forward-e2e-'));
   const procs: Proc[] = [];
   const outputs: string[] = [];
@@ -40,12 +56,18 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
     procs.push(p);
     return p;
   };
-  const keycast = (...args: string[]): Promise<Run> => new Promise((done) => {
-    execFile(process.execPath, [KEYCAST, ...args], { timeout: 180_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      outputs.push(stdout, stderr);
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr });
+  const keycast = (...args: string[]): Promise<Run> =>
+    new Promise((done) => {
+      execFile(
+        process.execPath,
+        [KEYCAST, ...args],
+        { timeout: 180_000, maxBuffer: 64 << 20 },
+        (err, stdout, stderr) => {
+          outputs.push(stdout, stderr);
+          done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr });
+        },
+      );
     });
-  });
   const ok = async (...args: string[]) => {
     const r = await keycast(...args);
     assert.equal(r.code, 0, `keycast ${args.slice(0, 2).join(' ')}: ${r.stderr}${r.stdout}`);
@@ -58,12 +80,32 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   await stack.publish();
   const a = await stack.pair('store');
   await a.when('the enclave to hold its identity', (s) => s.code === 200 && s.body.enclave.identity.ready, 30_000);
-  await ok('verify', 'enclave', a.host.url, '--log', stack.log.url, '--log-key', stack.logVkey, '--witness', stack.witnessVkey, '--publisher', f('signer.pem'),
-    '--trust-root', f('root.pem'), '--state', f('state'), '--out', f('enclave-verified.json'));
+  await ok(
+    'verify',
+    'enclave',
+    a.host.url,
+    '--log',
+    stack.log.url,
+    '--log-key',
+    stack.logVkey,
+    '--witness',
+    stack.witnessVkey,
+    '--publisher',
+    f('signer.pem'),
+    '--trust-root',
+    f('root.pem'),
+    '--state',
+    f('state'),
+    '--out',
+    f('enclave-verified.json'),
+  );
 
   // projectors, rules (the maker's root, one projector excluded), the studio key, the sealed keys
   await ok('dev', 'certs', '--projectors', String(PROJECTORS), '--key-pool', '4', '--out', f('pki'));
-  const made = JSON.parse(readFileSync(f('pki', 'recipients.json'), 'utf8')) as { roots: string[]; thumbprints: string[] };
+  const made = JSON.parse(readFileSync(f('pki', 'recipients.json'), 'utf8')) as {
+    roots: string[];
+    thumbprints: string[];
+  };
   const studio = generateKeyPairSync('ed25519');
   writeFileSync(f('studio.key'), studio.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   writeFileSync(f('studio.pub'), studio.publicKey.export({ type: 'spki', format: 'pem' }));
@@ -71,20 +113,49 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   writeFileSync(f('other.key'), other.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   const now = Date.now();
   const window = { notBefore: kdmT(now + DAY), notAfter: kdmT(now + 8 * DAY) };
-  writeFileSync(f('rules.json'), JSON.stringify({
-    type: 'keycast-forward-rules/v1', film: { cplId: CPL, title: 'E2E Film' }, contentKeyIds: KEY_IDS, kdmWindow: window,
-    forwardFrom: isoZ(now - DAY), forwardUntil: isoZ(now + 5 * DAY),
-    recipients: { thumbprints: [], roots: made.roots, excluded: [made.thumbprints[EXCLUDED - 1]!] }, limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
-  }));
+  writeFileSync(
+    f('rules.json'),
+    JSON.stringify({
+      type: 'keycast-forward-rules/v1',
+      film: { cplId: CPL, title: 'E2E Film' },
+      contentKeyIds: KEY_IDS,
+      kdmWindow: window,
+      forwardFrom: isoZ(now - DAY),
+      forwardUntil: isoZ(now + 5 * DAY),
+      recipients: { thumbprints: [], roots: made.roots, excluded: [made.thumbprints[EXCLUDED - 1]!] },
+      limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
+    }),
+  );
   await ok('rules', 'sign', f('rules.json'), '--key', f('studio.key'), '--out', f('rules.dsse'));
   await ok('rules', 'sign', f('rules.json'), '--key', f('other.key'), '--out', f('rules-other.dsse'));
   const keys = [randomBytes(16), randomBytes(16)];
-  writeFileSync(f('keys.json'), JSON.stringify({ cplId: CPL, keys: [{ id: KEY_IDS[0], type: 'MDIK', key: keys[0]!.toString('hex') }, { id: KEY_IDS[1], type: 'MDAK', key: keys[1]!.toString('hex') }] }));
-  await ok('seal', '--enclave', f('enclave-verified.json'), '--keys', f('keys.json'), '--rules-key', f('studio.pub'), '--out', f('sealed.json'));
+  writeFileSync(
+    f('keys.json'),
+    JSON.stringify({
+      cplId: CPL,
+      keys: [
+        { id: KEY_IDS[0], type: 'MDIK', key: keys[0]!.toString('hex') },
+        { id: KEY_IDS[1], type: 'MDAK', key: keys[1]!.toString('hex') },
+      ],
+    }),
+  );
+  await ok(
+    'seal',
+    '--enclave',
+    f('enclave-verified.json'),
+    '--keys',
+    f('keys.json'),
+    '--rules-key',
+    f('studio.pub'),
+    '--out',
+    f('sealed.json'),
+  );
   rmSync(f('keys.json')); // the studio's plaintext keys are not an output of the run
 
   // the recipients: every projector but the excluded one, and the maker CA (sent as intermediate)
-  const names = readdirSync(f('pki', 'projectors')).filter((n) => n.endsWith('.pem')).sort();
+  const names = readdirSync(f('pki', 'projectors'))
+    .filter((n) => n.endsWith('.pem'))
+    .sort();
   const excludedName = `${String(EXCLUDED).padStart(6, '0')}.pem`;
   mkdirSync(f('allowed'));
   mkdirSync(f('all'));
@@ -93,16 +164,37 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
     if (n !== excludedName) copyFileSync(f('pki', 'projectors', n), f('allowed', n));
   }
   for (const d of ['allowed', 'all']) copyFileSync(f('pki', 'maker-ca.pem'), f(d, 'maker-ca.pem'));
-  const forward = (out: string, recipients = 'allowed', rules = 'rules.dsse') => keycast('forward', '--host', a.host.url, '--enclave', f('enclave-verified.json'),
-    '--sealed', f('sealed.json'), '--rules', f(rules), '--recipients', f(recipients), '--out', f(out), '--json');
+  const forward = (out: string, recipients = 'allowed', rules = 'rules.dsse') =>
+    keycast(
+      'forward',
+      '--host',
+      a.host.url,
+      '--enclave',
+      f('enclave-verified.json'),
+      '--sealed',
+      f('sealed.json'),
+      '--rules',
+      f(rules),
+      '--recipients',
+      f(recipients),
+      '--out',
+      f(out),
+      '--json',
+    );
 
   // 1. an excluded projector refuses the whole request, naming it; nothing is written
   const refused = await forward('out-refused', 'all');
   assert.equal(refused.code, 5, refused.stderr + refused.stdout);
-  const rj = JSON.parse(refused.stdout) as { code: string; evidence: { enclaveCode: string; recipient: { index: number; thumbprint: string } } };
+  const rj = JSON.parse(refused.stdout) as {
+    code: string;
+    evidence: { enclaveCode: string; recipient: { index: number; thumbprint: string } };
+  };
   assert.equal(rj.code, 'FORWARD_REFUSED');
   assert.equal(rj.evidence.enclaveCode, 'FORWARD_RECIPIENT_NOT_ALLOWED');
-  assert.deepEqual([rj.evidence.recipient.index, rj.evidence.recipient.thumbprint], [EXCLUDED - 1, made.thumbprints[EXCLUDED - 1]]);
+  assert.deepEqual(
+    [rj.evidence.recipient.index, rj.evidence.recipient.thumbprint],
+    [EXCLUDED - 1, made.thumbprints[EXCLUDED - 1]],
+  );
   assert.match(refused.stderr, /FORWARD_RECIPIENT_NOT_ALLOWED for recipient 6 .*000007\.pem/);
   assert.equal(existsSync(f('out-refused')), false);
 
@@ -111,7 +203,9 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   assert.equal(sent.code, 0, sent.stderr + sent.stdout);
   assert.match(sent.stderr, /receipt verified/);
   assert.match(sent.stderr, /every KDM carries the attested KDM signer chain/);
-  const index = JSON.parse(readFileSync(f('out', 'index.json'), 'utf8')) as { recipients: Array<{ index: number; file: string; proof: string; source: string; thumbprint: string }> };
+  const index = JSON.parse(readFileSync(f('out', 'index.json'), 'utf8')) as {
+    recipients: Array<{ index: number; file: string; proof: string; source: string; thumbprint: string }>;
+  };
   assert.equal(index.recipients.length, PROJECTORS - 1);
   const files = index.recipients.map((r) => f('out', r.file));
   assert.equal(new Set(files).size, PROJECTORS - 1);
@@ -121,12 +215,33 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   for (const r of index.recipients) {
     const kdm = parseKdm(new Uint8Array(readFileSync(f('out', r.file))));
     assert.deepEqual([kdm.cplId, kdm.notBefore, kdm.notAfter], [CPL, window.notBefore, window.notAfter]);
-    const got = decryptKdm(kdm, createPrivateKey(readFileSync(r.source.replace(/\.pem$/, '.key').replace(/[/\\]allowed[/\\]/, '/pki/projectors/'))));
-    assert.deepEqual(got.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]), [[KEY_IDS[0], 'MDIK', keys[0]!.toString('hex')], [KEY_IDS[1], 'MDAK', keys[1]!.toString('hex')]]);
+    const got = decryptKdm(
+      kdm,
+      createPrivateKey(
+        readFileSync(r.source.replace(/\.pem$/, '.key').replace(/[/\\]allowed[/\\]/, '/pki/projectors/')),
+      ),
+    );
+    assert.deepEqual(
+      got.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]),
+      [
+        [KEY_IDS[0], 'MDIK', keys[0]!.toString('hex')],
+        [KEY_IDS[1], 'MDAK', keys[1]!.toString('hex')],
+      ],
+    );
     for (const k of got) k.key.fill(0);
   }
   const sample = index.recipients[42]!;
-  const rv = await ok('receipt', 'verify', f('out', 'receipt.json'), '--enclave', f('enclave-verified.json'), '--delivery', f('out', sample.file), '--proof', f('out', sample.proof));
+  const rv = await ok(
+    'receipt',
+    'verify',
+    f('out', 'receipt.json'),
+    '--enclave',
+    f('enclave-verified.json'),
+    '--delivery',
+    f('out', sample.file),
+    '--proof',
+    f('out', sample.proof),
+  );
   assert.match(rv.stdout, new RegExp(`${PROJECTORS - 1} kdm deliveries`));
   assert.match(rv.stdout, /delivery #42 /);
 
@@ -145,11 +260,25 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   await a.stop();
 
   // 5. the content keys' bytes appear in no output file, no stdout/stderr, no host store file
-  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
-  const texts = [...outputs, ...procs.map((p) => p.out()), ...[...walk(f('out')), ...walk(f('store')), f('sealed.json')].map((x) => readFileSync(x).toString('latin1'))];
-  assert.ok(walk(f('store')).some((n) => /forward-[0-9a-f]{64}\.json$/.test(n)), 'the host stored the answer');
+  const walk = (d: string): string[] =>
+    readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
+  const texts = [
+    ...outputs,
+    ...procs.map((p) => p.out()),
+    ...[...walk(f('out')), ...walk(f('store')), f('sealed.json')].map((x) => readFileSync(x).toString('latin1')),
+  ];
+  assert.ok(
+    walk(f('store')).some((n) => /forward-[0-9a-f]{64}\.json$/.test(n)),
+    'the host stored the answer',
+  );
   for (const k of keys) {
-    for (const form of [k.toString('hex'), k.toString('hex').toUpperCase(), k.toString('base64'), k.toString('base64url'), k.toString('latin1')]) {
+    for (const form of [
+      k.toString('hex'),
+      k.toString('hex').toUpperCase(),
+      k.toString('base64'),
+      k.toString('base64url'),
+      k.toString('latin1'),
+    ]) {
       assert.ok(!texts.some((x) => x.includes(form)), 'a content key appeared in an output of the run');
     }
   }

@@ -1,11 +1,28 @@
 /** One studio, one enclave and one projector PKI for the forwarding tests. */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { certificatePem, generateHpkeKeyPair, kdmSigner, sealContentKeys, signRules, type ForwardRules, type KdmSigner } from '#verifier';
-import { createProjectorPki, createSignerChain, type ForwardKeys, type ProjectorPki, type SignerChain } from '../enclave/index.ts';
+import {
+  certificatePem,
+  generateHpkeKeyPair,
+  kdmSigner,
+  sealContentKeys,
+  signRules,
+  type ForwardRules,
+  type KdmSigner,
+} from '#verifier';
+import {
+  createProjectorPki,
+  createSignerChain,
+  type ForwardKeys,
+  type ProjectorPki,
+  type SignerChain,
+} from '../enclave/index.ts';
 
 export const DAY = 86_400_000;
 export const CPL = 'urn:uuid:0b5c8a2e-6d7f-4e11-9c3a-2f4e5d6c7b8a';
-export const KEY_IDS = ['urn:uuid:1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d', 'urn:uuid:2b3c4d5e-6f7a-4b2c-9d3e-4f5a6b7c8d9e'];
+export const KEY_IDS = [
+  'urn:uuid:1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d',
+  'urn:uuid:2b3c4d5e-6f7a-4b2c-9d3e-4f5a6b7c8d9e',
+];
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 export const kdmT = (ms: number) => {
@@ -17,7 +34,14 @@ export const isoZ = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISO
 export interface World {
   now: Date;
   studio: { privateKey: KeyObject; publicKey: KeyObject; pem: string };
-  enclave: { hpke: { publicKey: Uint8Array; privateKey: CryptoKey }; pcr0: Uint8Array; signerChain: SignerChain; signer: KdmSigner; receipt: { privateKey: KeyObject; publicKey: KeyObject }; keys: ForwardKeys };
+  enclave: {
+    hpke: { publicKey: Uint8Array; privateKey: CryptoKey };
+    pcr0: Uint8Array;
+    signerChain: SignerChain;
+    signer: KdmSigner;
+    receipt: { privateKey: KeyObject; publicKey: KeyObject };
+    keys: ForwardKeys;
+  };
   contentKeys: Array<{ id: string; type: 'MDIK' | 'MDAK'; key: Uint8Array }>;
   pki: ProjectorPki;
 }
@@ -32,7 +56,14 @@ export async function world(projectors: number, keyPool?: number): Promise<World
   return {
     now,
     studio: { ...studio, pem: studio.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
-    enclave: { hpke: await generateHpkeKeyPair(), pcr0, signerChain, signer, receipt, keys: { signer, receiptKey: receipt.privateKey, pcr0 } },
+    enclave: {
+      hpke: await generateHpkeKeyPair(),
+      pcr0,
+      signerChain,
+      signer,
+      receipt,
+      keys: { signer, receiptKey: receipt.privateKey, pcr0 },
+    },
     contentKeys: [
       { id: KEY_IDS[0]!, type: 'MDIK', key: new Uint8Array(randomBytes(16)) },
       { id: KEY_IDS[1]!, type: 'MDAK', key: new Uint8Array(randomBytes(16)) },
@@ -57,10 +88,24 @@ export function rules(w: World, over: Partial<ForwardRules> = {}): ForwardRules 
 }
 
 export async function sealed(w: World, o: { pcr0?: Uint8Array; rulesKey?: string } = {}): Promise<string> {
-  return sealContentKeys({ cplId: CPL, keys: w.contentKeys.map((k) => ({ ...k, key: k.key.slice() })) }, w.enclave.hpke.publicKey, o.pcr0 ?? w.enclave.pcr0, o.rulesKey ?? w.studio.pem);
+  return sealContentKeys(
+    { cplId: CPL, keys: w.contentKeys.map((k) => ({ ...k, key: k.key.slice() })) },
+    w.enclave.hpke.publicKey,
+    o.pcr0 ?? w.enclave.pcr0,
+    o.rulesKey ?? w.studio.pem,
+  );
 }
 
-export async function request(w: World, o: { rules?: ForwardRules; signWith?: KeyObject; recipients?: string[]; format?: 'kdm' | 'raw-rsa-oaep'; sealedKeys?: string } = {}) {
+export async function request(
+  w: World,
+  o: {
+    rules?: ForwardRules;
+    signWith?: KeyObject;
+    recipients?: string[];
+    format?: 'kdm' | 'raw-rsa-oaep';
+    sealedKeys?: string;
+  } = {},
+) {
   return {
     sealedKeys: o.sealedKeys ?? (await sealed(w)),
     rules: signRules(o.rules ?? rules(w), o.signWith ?? w.studio.privateKey),
@@ -76,7 +121,12 @@ export function ctx(w: World, now = w.now) {
 
 /** Every spelling of a content key a leak could take. */
 export function keySpellings(w: World): string[] {
-  return w.contentKeys.flatMap((k) => [Buffer.from(k.key).toString('hex'), Buffer.from(k.key).toString('hex').toUpperCase(), Buffer.from(k.key).toString('base64').replace(/=+$/, ''), Buffer.from(k.key).toString('latin1')]);
+  return w.contentKeys.flatMap((k) => [
+    Buffer.from(k.key).toString('hex'),
+    Buffer.from(k.key).toString('hex').toUpperCase(),
+    Buffer.from(k.key).toString('base64').replace(/=+$/, ''),
+    Buffer.from(k.key).toString('latin1'),
+  ]);
 }
 
 export function leaks(w: World, output: Uint8Array | string): boolean {

@@ -14,7 +14,17 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync, constants, privateDecrypt } from 'node:crypto';
-import { certificatePem, kdmChainSha256, formatIdentityBinding, formatVerifiedEnclave, parseIdentityBinding, signRules, toBase64, toHex, verifiedEnclaveRecord } from '#verifier';
+import {
+  certificatePem,
+  kdmChainSha256,
+  formatIdentityBinding,
+  formatVerifiedEnclave,
+  parseIdentityBinding,
+  signRules,
+  toBase64,
+  toHex,
+  verifiedEnclaveRecord,
+} from '#verifier';
 import { forward, openForwardRequest, wipe } from '../enclave/index.ts';
 import { ctx, keySpellings, rules, sealed, world, type World } from './forward-fixtures.ts';
 
@@ -22,7 +32,9 @@ const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
 
 function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -37,9 +49,21 @@ function host(w: World, mode: () => Mode): Promise<{ url: string; server: Server
       const m = mode();
       if (m === 'silent') return; // never answers
       try {
-        const opened = await openForwardRequest(JSON.parse(Buffer.concat(chunks).toString('utf8')), { ...ctx(w), now: new Date() });
-        const outputs: Array<{ index: number; thumbprint: string; subject: string; format: string; bytes: string }> = [];
-        const r = forward(opened, w.enclave.keys, (o) => outputs.push({ index: o.index, thumbprint: o.thumbprint, subject: o.subject, format: o.format, bytes: Buffer.from(o.bytes).toString('base64') }));
+        const opened = await openForwardRequest(JSON.parse(Buffer.concat(chunks).toString('utf8')), {
+          ...ctx(w),
+          now: new Date(),
+        });
+        const outputs: Array<{ index: number; thumbprint: string; subject: string; format: string; bytes: string }> =
+          [];
+        const r = forward(opened, w.enclave.keys, (o) =>
+          outputs.push({
+            index: o.index,
+            thumbprint: o.thumbprint,
+            subject: o.subject,
+            format: o.format,
+            bytes: Buffer.from(o.bytes).toString('base64'),
+          }),
+        );
         wipe(opened);
         if (m === 'tamper') {
           const b = Buffer.from(outputs[0]!.bytes, 'base64');
@@ -47,27 +71,51 @@ function host(w: World, mode: () => Mode): Promise<{ url: string; server: Server
           outputs[0]!.bytes = b.toString('base64');
         }
         if (m === 'swap') [outputs[0]!.bytes, outputs[1]!.bytes] = [outputs[1]!.bytes, outputs[0]!.bytes];
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ requestDigest: opened.requestDigest, receipt: r.receipt, outputs }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ requestDigest: opened.requestDigest, receipt: r.receipt, outputs }));
       } catch (e) {
         const err = e as { code?: string; message?: string; toJSON?: () => unknown };
-        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify(err.toJSON?.() ?? { code: 'INTERNAL' }));
+        res
+          .writeHead(403, { 'content-type': 'application/json' })
+          .end(JSON.stringify(err.toJSON?.() ?? { code: 'INTERNAL' }));
       }
     });
   });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
+  return new Promise((ok) =>
+    server.listen(0, '127.0.0.1', () =>
+      ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server }),
+    ),
+  );
 }
 
 /** The verified-enclave record a studio would hold for this enclave (receipt key `receipts`). */
 function record(w: World, receipts: Uint8Array, kdmChain = kdmChainSha256(w.enclave.signerChain.chain)): string {
   const binding = { hpkeX25519: w.enclave.hpke.publicKey, receiptsEd25519: receipts, kdmChainSha256: kdmChain };
   const userData = formatIdentityBinding(binding);
-  return formatVerifiedEnclave(verifiedEnclaveRecord({
-    host: 'http://127.0.0.1', moduleId: 'i-test-enc0', timestamp: new Date().toISOString(), pcr0: toHex(w.enclave.pcr0), releaseIndex: 0, origin: 'test/log', treeSize: 1,
-    publicKey: toBase64(w.enclave.hpke.publicKey), userData: toBase64(userData), nonce: '00'.repeat(32), rootSha256: '00'.repeat(32),
-  }, parseIdentityBinding(userData, w.enclave.hpke.publicKey)));
+  return formatVerifiedEnclave(
+    verifiedEnclaveRecord(
+      {
+        host: 'http://127.0.0.1',
+        moduleId: 'i-test-enc0',
+        timestamp: new Date().toISOString(),
+        pcr0: toHex(w.enclave.pcr0),
+        releaseIndex: 0,
+        origin: 'test/log',
+        treeSize: 1,
+        publicKey: toBase64(w.enclave.hpke.publicKey),
+        userData: toBase64(userData),
+        nonce: '00'.repeat(32),
+        rootSha256: '00'.repeat(32),
+      },
+      parseIdentityBinding(userData, w.enclave.hpke.publicKey),
+    ),
+  );
 }
 
-test('keycast forward: an honest answer is written; a lying host or another enclave\'s receipt is refused and nothing is written', { timeout: 180_000 }, async (t) => {
+test("keycast forward: an honest answer is written; a lying host or another enclave's receipt is refused and nothing is written", {
+  timeout: 180_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'forward-send-'));
   const w = await world(3, 1);
   let mode: Mode = 'honest';
@@ -78,19 +126,51 @@ test('keycast forward: an honest answer is written; a lying host or another encl
     rmSync(dir, { recursive: true, force: true });
   });
   const f = (n: string) => join(dir, n);
-  writeFileSync(f('enclave.json'), record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))));
+  writeFileSync(
+    f('enclave.json'),
+    record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
+  );
   const stranger = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
   writeFileSync(f('other-enclave.json'), record(w, new Uint8Array(stranger)));
-  writeFileSync(f('other-chain.json'), record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32)), new Uint8Array(32).fill(9)));
+  writeFileSync(
+    f('other-chain.json'),
+    record(
+      w,
+      new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32)),
+      new Uint8Array(32).fill(9),
+    ),
+  );
   writeFileSync(f('sealed.json'), await sealed(w));
   writeFileSync(f('rules.dsse'), signRules(rules(w), w.studio.privateKey));
   // one PEM bundle: the maker CA (sent as intermediate) and the three projectors
-  writeFileSync(f('bundle.pem'), [w.pki.intermediate, ...w.pki.projectors.map((p) => p.certificate)].map((c) => certificatePem(c.der)).join(''));
-  const send = (out: string, extra: string[] = [], enclave = 'enclave.json') => keycast(['forward', '--host', h.url, '--enclave', f(enclave), '--sealed', f('sealed.json'),
-    '--rules', f('rules.dsse'), '--recipients', f('bundle.pem'), '--out', f(out), '--json', ...extra]);
+  writeFileSync(
+    f('bundle.pem'),
+    [w.pki.intermediate, ...w.pki.projectors.map((p) => p.certificate)].map((c) => certificatePem(c.der)).join(''),
+  );
+  const send = (out: string, extra: string[] = [], enclave = 'enclave.json') =>
+    keycast([
+      'forward',
+      '--host',
+      h.url,
+      '--enclave',
+      f(enclave),
+      '--sealed',
+      f('sealed.json'),
+      '--rules',
+      f('rules.dsse'),
+      '--recipients',
+      f('bundle.pem'),
+      '--out',
+      f(out),
+      '--json',
+      ...extra,
+    ]);
   const code = (r: { stdout: string }) => (JSON.parse(r.stdout) as { code: string }).code;
 
-  for (const [m, out] of [['tamper', 'o-tamper'], ['swap', 'o-swap']] as const) {
+  for (const [m, out] of [
+    ['tamper', 'o-tamper'],
+    ['swap', 'o-swap'],
+  ] as const) {
     mode = m;
     const r = await send(out);
     assert.deepEqual([r.code, code(r)], [1, 'RECEIPT_INVALID'], `${m}: ${r.stdout}`);
@@ -98,11 +178,19 @@ test('keycast forward: an honest answer is written; a lying host or another encl
   }
   mode = 'honest';
   const foreign = await send('o-foreign', [], 'other-enclave.json');
-  assert.deepEqual([foreign.code, code(foreign)], [1, 'RECEIPT_INVALID'], 'a receipt not signed by the verified enclave\'s key');
+  assert.deepEqual(
+    [foreign.code, code(foreign)],
+    [1, 'RECEIPT_INVALID'],
+    "a receipt not signed by the verified enclave's key",
+  );
   assert.equal(existsSync(f('o-foreign')), false);
 
   const chain = await send('o-chain', [], 'other-chain.json');
-  assert.deepEqual([chain.code, code(chain)], [1, 'KDM_SIGNATURE'], 'KDMs signed with another chain than the attested one');
+  assert.deepEqual(
+    [chain.code, code(chain)],
+    [1, 'KDM_SIGNATURE'],
+    'KDMs signed with another chain than the attested one',
+  );
   assert.equal(existsSync(f('o-chain')), false);
   const kdms = await send('o-kdm');
   assert.equal(kdms.code, 0, kdms.stderr + kdms.stdout);
@@ -121,13 +209,24 @@ test('keycast forward: an honest answer is written; a lying host or another encl
   const files = readdirSync(f('o-raw')).sort();
   assert.deepEqual(files.filter((n) => n.endsWith('.raw.json')).length, 3);
   assert.ok(files.includes('receipt.json') && files.includes('index.json') && files.includes('proofs'));
-  const index = JSON.parse(readFileSync(join(f('o-raw'), 'index.json'), 'utf8')) as { recipients: Array<{ file: string }> };
+  const index = JSON.parse(readFileSync(join(f('o-raw'), 'index.json'), 'utf8')) as {
+    recipients: Array<{ file: string }>;
+  };
   for (const [i, r] of index.recipients.entries()) {
     const doc = JSON.parse(readFileSync(join(f('o-raw'), r.file), 'utf8')) as { keys: Array<{ ciphertext: string }> };
-    const block = privateDecrypt({ key: w.pki.projectors[i]!.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(doc.keys[0]!.ciphertext, 'base64'));
+    const block = privateDecrypt(
+      { key: w.pki.projectors[i]!.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      Buffer.from(doc.keys[0]!.ciphertext, 'base64'),
+    );
     assert.ok(block.includes(Buffer.from(w.contentKeys[0]!.key)), 'projector i decrypts its own document');
   }
-  const all = [ok.stdout, ok.stderr, ...readdirSync(f('o-raw')).filter((n) => n !== 'proofs').map((n) => readFileSync(join(f('o-raw'), n), 'latin1'))].join('\n');
+  const all = [
+    ok.stdout,
+    ok.stderr,
+    ...readdirSync(f('o-raw'))
+      .filter((n) => n !== 'proofs')
+      .map((n) => readFileSync(join(f('o-raw'), n), 'latin1')),
+  ].join('\n');
   assert.ok(!keySpellings(w).some((s) => all.includes(s)), 'no content key in the outputs');
 
   // an --out that exists is a usage error, before anything is sent

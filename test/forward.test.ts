@@ -11,7 +11,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { certificatePem, checkDelivery, checkKdmRecipient, checkKdmSignerChain, decryptKdm, openReceipt, verifyKdmSignature, parseDeliveryProof } from '#verifier';
+import {
+  certificatePem,
+  checkDelivery,
+  checkKdmRecipient,
+  checkKdmSignerChain,
+  decryptKdm,
+  openReceipt,
+  verifyKdmSignature,
+  parseDeliveryProof,
+} from '#verifier';
 import { forward, openForwardRequest, wipe, type ForwardOutput } from '../enclave/index.ts';
 import { toolsMissing, xsdValidate, xmlsecVerify, xmlCryptoVerify } from './kdm-tools.ts';
 import { CPL, ctx, leaks, request, rules, world } from './forward-fixtures.ts';
@@ -28,7 +37,10 @@ test(`one film's keys forwarded to ${N} projectors as KDMs`, { timeout: 600_000 
   const result = forward(opened, w.enclave.keys, (o) => outputs.push(o));
   wipe(opened);
   assert.equal(outputs.length, N);
-  const receipt = openReceipt(result.receipt, w.enclave.receipt.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const receipt = openReceipt(
+    result.receipt,
+    w.enclave.receipt.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  );
   assert.equal(receipt.recipients, N);
   assert.equal(receipt.pcr0, Buffer.from(w.enclave.pcr0).toString('hex'));
   const r = rules(w);
@@ -47,23 +59,34 @@ test(`one film's keys forwarded to ${N} projectors as KDMs`, { timeout: 600_000 
       assert.equal(kdm.notAfter, r.kdmWindow.notAfter);
       assert.equal(checkKdmSignerChain(kdm, signer, { at: w.now, roots: [w.enclave.signerChain.chain[2]!] }).length, 3);
       const keys = decryptKdm(kdm, p.privateKey, signer);
-      assert.deepEqual(keys.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]), w.contentKeys.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]));
+      assert.deepEqual(
+        keys.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]),
+        w.contentKeys.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]),
+      );
       checkDelivery(receipt, parseDeliveryProof(JSON.stringify(result.prove(i))), o.bytes);
       const f = join(dir, `${i}.kdm.xml`);
       writeFileSync(f, o.bytes);
       files.push(f);
     }
     assert.ok(!leaks(w, result.receipt));
-    await t.test('every KDM validates against the SMPTE XSDs and verifies with xmlsec1 and xml-crypto', { skip: tools }, () => {
-      assert.equal(xsdValidate(files), null);
-      const rootPem = certificatePem(w.enclave.signerChain.chain[2]!.der);
-      const intPem = certificatePem(w.enclave.signerChain.chain[1]!.der);
-      const leafPem = certificatePem(w.enclave.signerChain.chain[0]!.der);
-      assert.equal(xmlsecVerify(files, rootPem, [intPem]), null);
-      for (const i of files.keys()) {
-        assert.equal(xmlCryptoVerify(Buffer.from(outputs[i]!.bytes).toString('utf8'), leafPem), null, `xml-crypto KDM ${i}`);
-      }
-    });
+    await t.test(
+      'every KDM validates against the SMPTE XSDs and verifies with xmlsec1 and xml-crypto',
+      { skip: tools },
+      () => {
+        assert.equal(xsdValidate(files), null);
+        const rootPem = certificatePem(w.enclave.signerChain.chain[2]!.der);
+        const intPem = certificatePem(w.enclave.signerChain.chain[1]!.der);
+        const leafPem = certificatePem(w.enclave.signerChain.chain[0]!.der);
+        assert.equal(xmlsecVerify(files, rootPem, [intPem]), null);
+        for (const i of files.keys()) {
+          assert.equal(
+            xmlCryptoVerify(Buffer.from(outputs[i]!.bytes).toString('utf8'), leafPem),
+            null,
+            `xml-crypto KDM ${i}`,
+          );
+        }
+      },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,8 +12,20 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  MemoryTree, generateNoteKey, noteSigner, signNote, formatCheckpoint, proveInclusion, proveConsistency, tilesForSize, readTileData,
-  tilePath, toBase64, utf8, cosignatureSigner, signatureLines,
+  MemoryTree,
+  generateNoteKey,
+  noteSigner,
+  signNote,
+  formatCheckpoint,
+  proveInclusion,
+  proveConsistency,
+  tilesForSize,
+  readTileData,
+  tilePath,
+  toBase64,
+  utf8,
+  cosignatureSigner,
+  signatureLines,
 } from '#verifier';
 
 const GOPATH = '/usr/share/gocode';
@@ -141,22 +153,59 @@ test('x/mod sumdb note and tlog agree with the TypeScript verifier', { timeout: 
   const logOnly = signNote(text, [noteSigner(log.skey)]);
   const note = logOnly + signatureLines(text, [cosignatureSigner(witness.skey, () => 1_800_000_000)]);
   const b64 = (a: Uint8Array[]) => a.map(toBase64);
-  const inclusion = [[0, 1], [5, 8], [255, 256], [256, 257], [1000, 65537], [69_999, SIZE], [65_536, SIZE], [12_345, SIZE], [0, SIZE]].map(([index, size]) => ({
-    Index: index, Size: size, Proof: b64(proveInclusion(index!, size!, read)), Root: toBase64(tree.root(size)),
+  const inclusion = [
+    [0, 1],
+    [5, 8],
+    [255, 256],
+    [256, 257],
+    [1000, 65537],
+    [69_999, SIZE],
+    [65_536, SIZE],
+    [12_345, SIZE],
+    [0, SIZE],
+  ].map(([index, size]) => ({
+    Index: index,
+    Size: size,
+    Proof: b64(proveInclusion(index!, size!, read)),
+    Root: toBase64(tree.root(size)),
   }));
-  const consistency = [[1, 2], [3, 7], [256, 257], [1000, 65537], [65_536, SIZE], [69_999, SIZE], [777, SIZE]].map(([o, n]) => ({
-    Old: o, New: n, Proof: b64(proveConsistency(o!, n!, read)), OldRoot: toBase64(tree.root(o)), NewRoot: toBase64(tree.root(n)),
+  const consistency = [
+    [1, 2],
+    [3, 7],
+    [256, 257],
+    [1000, 65537],
+    [65_536, SIZE],
+    [69_999, SIZE],
+    [777, SIZE],
+  ].map(([o, n]) => ({
+    Old: o,
+    New: n,
+    Proof: b64(proveConsistency(o!, n!, read)),
+    OldRoot: toBase64(tree.root(o)),
+    NewRoot: toBase64(tree.root(n)),
   }));
   const tiles = Object.fromEntries(tilesForSize(SIZE).map((x) => [tilePath(x), toBase64(readTileData(x, read))]));
   const input = {
-    Entries: Array.from({ length: SIZE }, (_, i) => toBase64(tree.entry(i))), Vkey: log.vkey, Skey: log.skey, Note: note, Text: text,
-    LogOnlyNote: logOnly, Size: SIZE, Root: toBase64(tree.root()), Inclusion: inclusion, Consistency: consistency, Tiles: tiles,
+    Entries: Array.from({ length: SIZE }, (_, i) => toBase64(tree.entry(i))),
+    Vkey: log.vkey,
+    Skey: log.skey,
+    Note: note,
+    Text: text,
+    LogOnlyNote: logOnly,
+    Size: SIZE,
+    Root: toBase64(tree.root()),
+    Inclusion: inclusion,
+    Consistency: consistency,
+    Tiles: tiles,
   };
   const dir = mkdtempSync(join(tmpdir(), 'keycast-gocheck-'));
   try {
     writeFileSync(join(dir, 'main.go'), GO_MAIN);
     const r = spawnSync('go', ['run', 'main.go'], {
-      cwd: dir, input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 1 << 24,
+      cwd: dir,
+      input: JSON.stringify(input),
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
       env: { ...process.env, GO111MODULE: 'off', GOPATH, GOPROXY: 'off', GOFLAGS: '', GOCACHE: join(dir, 'cache') },
     });
     assert.equal(r.status, 0, r.stderr);

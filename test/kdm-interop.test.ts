@@ -17,7 +17,9 @@ import { toolsMissing, xsdValidate, xmlsecVerify, xmlCryptoVerify } from './kdm-
 
 const skip = toolsMissing();
 
-test('written KDMs validate against the XSDs, verify with xmlsec1 and xml-crypto, and decrypt with openssl', { skip }, () => {
+test('written KDMs validate against the XSDs, verify with xmlsec1 and xml-crypto, and decrypt with openssl', {
+  skip,
+}, () => {
   const s = createSignerChain({ name: 'keycast.test' });
   const pki = createProjectorPki({ count: 3, keyPool: 2 });
   const signer = kdmSigner(s.chain, s.privateKey);
@@ -29,7 +31,16 @@ test('written KDMs validate against the XSDs, verify with xmlsec1 and xml-crypto
   try {
     const files: string[] = [];
     for (const [i, p] of pki.projectors.entries()) {
-      const xml = buildKdm({ cplId: 'urn:uuid:11111111-2222-4333-8444-555555555555', title: 'Interop & <Test> — é', keys, notBefore: '2026-01-01T00:00:00+00:00', notAfter: '2026-01-15T00:00:00+00:00', issueDate: '2025-12-01T00:00:00+00:00', recipient: p.certificate, signer });
+      const xml = buildKdm({
+        cplId: 'urn:uuid:11111111-2222-4333-8444-555555555555',
+        title: 'Interop & <Test> — é',
+        keys,
+        notBefore: '2026-01-01T00:00:00+00:00',
+        notAfter: '2026-01-15T00:00:00+00:00',
+        issueDate: '2025-12-01T00:00:00+00:00',
+        recipient: p.certificate,
+        signer,
+      });
       const f = join(dir, `kdm-${i}.xml`);
       writeFileSync(f, xml);
       files.push(f);
@@ -38,7 +49,20 @@ test('written KDMs validate against the XSDs, verify with xmlsec1 and xml-crypto
       // openssl decrypts the first block with the exact ST 430-1 OAEP parameters
       writeFileSync(join(dir, 'k.pem'), p.privateKey.export({ type: 'pkcs8', format: 'pem' }));
       writeFileSync(join(dir, 'c.bin'), parseKdm(xml).cipherValues[0]!);
-      const plain = execFileSync('openssl', ['pkeyutl', '-decrypt', '-inkey', join(dir, 'k.pem'), '-in', join(dir, 'c.bin'), '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha1', '-pkeyopt', 'rsa_mgf1_md:sha1']);
+      const plain = execFileSync('openssl', [
+        'pkeyutl',
+        '-decrypt',
+        '-inkey',
+        join(dir, 'k.pem'),
+        '-in',
+        join(dir, 'c.bin'),
+        '-pkeyopt',
+        'rsa_padding_mode:oaep',
+        '-pkeyopt',
+        'rsa_oaep_md:sha1',
+        '-pkeyopt',
+        'rsa_mgf1_md:sha1',
+      ]);
       assert.deepEqual(decodeKeyBlock(new Uint8Array(plain)).key, keys[0]!.key);
     }
     assert.equal(xsdValidate(files), null);
@@ -51,4 +75,3 @@ test('written KDMs validate against the XSDs, verify with xmlsec1 and xml-crypto
     rmSync(dir, { recursive: true, force: true });
   }
 });
-

@@ -24,12 +24,25 @@ export function toolsMissing(): string | false {
 
 /** Validates many KDM files with one xmllint run; returns the failures' output or null. */
 export function xsdValidate(files: string[]): string | null {
-  const r = spawnSync('xmllint', ['--nonet', '--noout', '--schema', XSD, ...files], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('xmllint', ['--nonet', '--noout', '--schema', XSD, ...files], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (r.status === 0) return null;
-  return r.stderr.split('\n').filter((l) => !l.includes('Skipping import') && l.trim() && !l.endsWith(' validates')).join('\n') || `xmllint exit ${r.status}`;
+  return (
+    r.stderr
+      .split('\n')
+      .filter((l) => !l.includes('Skipping import') && l.trim() && !l.endsWith(' validates'))
+      .join('\n') || `xmllint exit ${r.status}`
+  );
 }
 
-const ID_ATTRS = ['--id-attr:Id', 'http://www.smpte-ra.org/schemas/430-3/2006/ETM:AuthenticatedPublic', '--id-attr:Id', 'http://www.smpte-ra.org/schemas/430-3/2006/ETM:AuthenticatedPrivate'];
+const ID_ATTRS = [
+  '--id-attr:Id',
+  'http://www.smpte-ra.org/schemas/430-3/2006/ETM:AuthenticatedPublic',
+  '--id-attr:Id',
+  'http://www.smpte-ra.org/schemas/430-3/2006/ETM:AuthenticatedPrivate',
+];
 
 /**
  * xmlsec1 --verify of KDM files (one run for all; xmlsec1 stops at the first failure) against the
@@ -46,10 +59,17 @@ export function xmlsecVerify(files: string | string[], rootPem: string, intermed
       writeFileSync(f, p);
       return ['--untrusted-pem', f];
     });
-    const r = spawnSync('xmlsec1', ['--verify', ...ID_ATTRS, '--trusted-pem', root, ...ints.flat(), ...list], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync('xmlsec1', ['--verify', ...ID_ATTRS, '--trusted-pem', root, ...ints.flat(), ...list], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     const ok = (r.stderr.match(/^OK$/gm) ?? []).length;
     if (r.status === 0 && ok === list.length) return null;
-    return `xmlsec1 verified ${ok} of ${list.length}: ${r.stderr.split('\n').filter((l) => l.startsWith('Error') || l.includes('error=')).slice(0, 3).join(' | ')}`;
+    return `xmlsec1 verified ${ok} of ${list.length}: ${r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('Error') || l.includes('error='))
+      .slice(0, 3)
+      .join(' | ')}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,7 +19,9 @@ const ROLE = 'arn:aws:iam::111122223333:role/keycast-enclave';
 const ADMIN = 'arn:aws:iam::111122223333:role/key-admin';
 
 async function run(args: string[]): Promise<{ code: number; out: string }> {
-  const cmd = commands.filter((c) => c.path.every((w, i) => args[i] === w)).sort((a, b) => b.path.length - a.path.length)[0]!;
+  const cmd = commands
+    .filter((c) => c.path.every((w, i) => args[i] === w))
+    .sort((a, b) => b.path.length - a.path.length)[0]!;
   const lines: string[] = [];
   const log = console.log;
   const write = process.stderr.write.bind(process.stderr);
@@ -38,28 +40,96 @@ test('kms-policy reads releases and revocations through verified log reads', asy
   createLog(dir, ORIGIN);
   const pub = newPublisher();
   const { log, url } = await listenLog(t, dir, [pub.publicPem], dir);
-  const add = async (body: string) => (await (await fetch(`${url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { index: number };
+  const add = async (body: string) =>
+    (await (
+      await fetch(`${url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    ).json()) as { index: number };
   for (const seed of ['a', 'b', 'c']) await add(releaseBundle(pub, seed));
   await add(revocationBundle(pub, 1, releaseFields('b').pcr0));
 
-  const r = await run(['kms-policy', '--log', url, '--log-key', log.key.vkey, '--enclave-role', ROLE, '--admin', ADMIN, '--policy-admin', ADMIN, '--json']);
+  const r = await run([
+    'kms-policy',
+    '--log',
+    url,
+    '--log-key',
+    log.key.vkey,
+    '--enclave-role',
+    ROLE,
+    '--admin',
+    ADMIN,
+    '--policy-admin',
+    ADMIN,
+    '--json',
+  ]);
   assert.equal(r.code, 0);
   const j = JSON.parse(r.out);
   assert.deepEqual(j.pcr0s, [releaseFields('a').pcr0, releaseFields('c').pcr0].sort());
-  assert.deepEqual(j.releases.map((x: { index: number; active: boolean }) => [x.index, x.active]), [[0, true], [1, false], [2, true]]);
-  assert.deepEqual(j.policy.Statement[0].Condition.StringEqualsIgnoreCase['kms:RecipientAttestation:ImageSha384'], j.pcr0s);
+  assert.deepEqual(
+    j.releases.map((x: { index: number; active: boolean }) => [x.index, x.active]),
+    [
+      [0, true],
+      [1, false],
+      [2, true],
+    ],
+  );
+  assert.deepEqual(
+    j.policy.Statement[0].Condition.StringEqualsIgnoreCase['kms:RecipientAttestation:ImageSha384'],
+    j.pcr0s,
+  );
   assert.ok(!checkKmsKeyPolicy(JSON.stringify(j.policy)).some((f) => f.severity === 'error'));
   const policyFile = join(dir, 'policy.json');
   writeFileSync(policyFile, JSON.stringify(j.policy));
   assert.equal((await run(['kms-policy', 'check', policyFile])).code, 0);
-  writeFileSync(policyFile, JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' }] }));
+  writeFileSync(
+    policyFile,
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' },
+      ],
+    }),
+  );
   const bad = await run(['kms-policy', 'check', policyFile, '--json']);
   assert.equal(bad.code, 1);
-  assert.equal(JSON.parse(bad.out).findings.find((f: { severity: string }) => f.severity === 'error').code, 'UNCONDITIONED_DECRYPT');
+  assert.equal(
+    JSON.parse(bad.out).findings.find((f: { severity: string }) => f.severity === 'error').code,
+    'UNCONDITIONED_DECRYPT',
+  );
 
   // a key that is not the log's, and a witness the log never had cosign: refused, no policy printed
-  await assert.rejects(run(['kms-policy', '--log', url, '--log-key', generateNoteKey(ORIGIN).vkey, '--enclave-role', ROLE, '--admin', ADMIN]), (e) => isVerifierError(e));
-  await assert.rejects(run(['kms-policy', '--log', url, '--log-key', log.key.vkey, '--witness', cosignatureVerifierKey(generateNoteKey('witness.test').skey), '--enclave-role', ROLE, '--admin', ADMIN]), (e) => isVerifierError(e, 'WITNESS_POLICY'));
+  await assert.rejects(
+    run([
+      'kms-policy',
+      '--log',
+      url,
+      '--log-key',
+      generateNoteKey(ORIGIN).vkey,
+      '--enclave-role',
+      ROLE,
+      '--admin',
+      ADMIN,
+    ]),
+    (e) => isVerifierError(e),
+  );
+  await assert.rejects(
+    run([
+      'kms-policy',
+      '--log',
+      url,
+      '--log-key',
+      log.key.vkey,
+      '--witness',
+      cosignatureVerifierKey(generateNoteKey('witness.test').skey),
+      '--enclave-role',
+      ROLE,
+      '--admin',
+      ADMIN,
+    ]),
+    (e) => isVerifierError(e, 'WITNESS_POLICY'),
+  );
   const direct = await run(['kms-policy', '--pcr0', releaseFields('a').pcr0, '--enclave-role', ROLE, '--admin', ADMIN]);
-  assert.equal(JSON.parse(direct.out).Statement[0].Condition.StringEqualsIgnoreCase['kms:RecipientAttestation:ImageSha384'][0], releaseFields('a').pcr0);
+  assert.equal(
+    JSON.parse(direct.out).Statement[0].Condition.StringEqualsIgnoreCase['kms:RecipientAttestation:ImageSha384'][0],
+    releaseFields('a').pcr0,
+  );
 });

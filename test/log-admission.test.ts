@@ -10,12 +10,29 @@ import { isVerifierError, verifyEntryBundle } from '#verifier';
 import { releasePolicy } from '../log-server/index.ts';
 import { newPublisher, releaseBundle, revocationBundle } from './log-fixtures.ts';
 
-type Admitted = { leaf: Uint8Array; kind: string; pcr0?: string; eifSha256?: string; commit?: string; revokes?: unknown; replayKey?: string };
+type Admitted = {
+  leaf: Uint8Array;
+  kind: string;
+  pcr0?: string;
+  eifSha256?: string;
+  commit?: string;
+  revokes?: unknown;
+  replayKey?: string;
+};
 
 async function outcome(f: () => Promise<Admitted> | Admitted) {
   try {
     const e = await f();
-    return { ok: true, leaf: Buffer.from(e.leaf).toString('base64'), kind: e.kind, pcr0: e.pcr0, eif: e.eifSha256, commit: e.commit, revokes: e.revokes, replayKey: e.replayKey };
+    return {
+      ok: true,
+      leaf: Buffer.from(e.leaf).toString('base64'),
+      kind: e.kind,
+      pcr0: e.pcr0,
+      eif: e.eifSha256,
+      commit: e.commit,
+      revokes: e.revokes,
+      replayKey: e.replayKey,
+    };
   } catch (err) {
     assert.ok(isVerifierError(err), `only coded errors: ${String(err)}`);
     return { ok: false, code: err.code };
@@ -27,7 +44,11 @@ test('the admission hot path, inline and on worker threads, agrees with verifyEn
   const rebuilder = newPublisher();
   const stranger = newPublisher();
   const policy = releasePolicy({ allowedSigners: [pub.publicPem], allowedRebuilders: [rebuilder.publicPem] });
-  const pooled = releasePolicy({ allowedSigners: [pub.publicPem], allowedRebuilders: [rebuilder.publicPem], workers: 2 });
+  const pooled = releasePolicy({
+    allowedSigners: [pub.publicPem],
+    allowedRebuilders: [rebuilder.publicPem],
+    workers: 2,
+  });
   t.after(() => pooled.close?.());
   const reference = { allowedSigners: [pub.publicPem], allowedRebuilders: [rebuilder.publicPem] };
   const release = releaseBundle(pub, 'a');
@@ -39,7 +60,8 @@ test('the admission hot path, inline and on worker threads, agrees with verifyEn
     return JSON.stringify(c);
   };
   const stmt = JSON.parse(Buffer.from(j.dsseEnvelope.payload, 'base64').toString());
-  const withStatement = (s: unknown) => mutate((b) => (b.dsseEnvelope.payload = Buffer.from(JSON.stringify(s)).toString('base64')));
+  const withStatement = (s: unknown) =>
+    mutate((b) => (b.dsseEnvelope.payload = Buffer.from(JSON.stringify(s)).toString('base64')));
   const corpus: Array<[string, string]> = [
     ['release', release],
     ['another release', releaseBundle(pub, 'b')],
@@ -63,7 +85,15 @@ test('the admission hot path, inline and on worker threads, agrees with verifyEn
     const onWorker = await outcome(() => pooled.admit(bundle, { leafAt }));
     const ref = await outcome(() => {
       const d = verifyEntryBundle(bundle, { ...reference, lookupLeaf: leafAt });
-      return { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0, eifSha256: d.eifSha256, commit: d.commit, revokes: d.revokes, replayKey: d.replayKey };
+      return {
+        leaf: d.leaf,
+        kind: d.kind,
+        pcr0: d.pcr0,
+        eifSha256: d.eifSha256,
+        commit: d.commit,
+        revokes: d.revokes,
+        replayKey: d.replayKey,
+      };
     });
     assert.deepEqual(mine, ref, what);
     assert.deepEqual(onWorker, ref, `${what} (worker)`);

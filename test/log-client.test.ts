@@ -26,7 +26,14 @@ test('LogClient on loopback: add-entry, then checkpoint, tiles, bundles, proofs,
 
   const added = [];
   for (let i = 0; i < 3; i++) added.push(await client.addEntry(releaseBundle(pub, `v${i}`)));
-  assert.deepEqual(added.map((a) => [a.index, a.duplicate]), [[0, false], [1, false], [2, false]]);
+  assert.deepEqual(
+    added.map((a) => [a.index, a.duplicate]),
+    [
+      [0, false],
+      [1, false],
+      [2, false],
+    ],
+  );
   assert.equal((await client.addEntry(releaseBundle(pub, 'v1'))).duplicate, true);
   const mid = await client.checkpoint();
   await client.addEntry(revocationBundle(pub, 1, releaseFields('v1').pcr0));
@@ -46,13 +53,23 @@ test('LogClient on loopback: add-entry, then checkpoint, tiles, bundles, proofs,
 
   const logged = await client.loggedPcr0(Buffer.from(releaseFields('v2').pcr0, 'hex'));
   assert.deepEqual([logged.index, logged.checkpoint.size], [2, 4]);
-  await assert.rejects(client.loggedPcr0(Buffer.from(releaseFields('v1').pcr0, 'hex')), (err: unknown) => isVerifierError(err, 'RELEASE_REVOKED'));
-  await assert.rejects(client.loggedPcr0(Buffer.from(releaseFields('none').pcr0, 'hex')), (err: unknown) => isVerifierError(err, 'RELEASE_NOT_LOGGED'));
+  await assert.rejects(client.loggedPcr0(Buffer.from(releaseFields('v1').pcr0, 'hex')), (err: unknown) =>
+    isVerifierError(err, 'RELEASE_REVOKED'),
+  );
+  await assert.rejects(client.loggedPcr0(Buffer.from(releaseFields('none').pcr0, 'hex')), (err: unknown) =>
+    isVerifierError(err, 'RELEASE_NOT_LOGGED'),
+  );
   assert.equal((await client.lookup('commit', releaseFields('v0').commit))?.index, 0);
   assert.equal((await client.lookup('eif', releaseFields('v0').eif))?.status, 'active');
 
   // the log's refusals arrive as coded errors with the log's own code
   const stranger = newPublisher();
-  await assert.rejects(client.addEntry(releaseBundle(stranger, 'x')), (err: unknown) => isVerifierError(err, 'LOG_REFUSED') && err.evidence.status === 403);
-  await assert.rejects(client.entry(99), (err: unknown) => isVerifierError(err, 'LOG_REFUSED') && err.evidence.logCode === 'NOT_FOUND');
+  await assert.rejects(
+    client.addEntry(releaseBundle(stranger, 'x')),
+    (err: unknown) => isVerifierError(err, 'LOG_REFUSED') && err.evidence.status === 403,
+  );
+  await assert.rejects(
+    client.entry(99),
+    (err: unknown) => isVerifierError(err, 'LOG_REFUSED') && err.evidence.logCode === 'NOT_FOUND',
+  );
 });

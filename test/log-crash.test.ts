@@ -11,7 +11,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { bytesEqual, checkConsistency, fromBase64, hashLeaf, noteVerifier, openCheckpoint, toHex, EMPTY_ROOT } from '#verifier';
+import {
+  bytesEqual,
+  checkConsistency,
+  fromBase64,
+  hashLeaf,
+  noteVerifier,
+  openCheckpoint,
+  toHex,
+  EMPTY_ROOT,
+} from '#verifier';
 import type { Checkpoint } from '#verifier';
 import { createLog } from '../log-server/index.ts';
 import { newPublisher, releaseBundle, serveLog } from './log-fixtures.ts';
@@ -22,7 +31,9 @@ const CLIENTS = 16;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('SIGKILL during heavy appends loses no acknowledged entry, and every served checkpoint is consistent with the final tree', { timeout: 60_000 }, async (t) => {
+test('SIGKILL during heavy appends loses no acknowledged entry, and every served checkpoint is consistent with the final tree', {
+  timeout: 60_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-crash-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { vkey } = createLog(join(dir, 'log'), ORIGIN);
@@ -42,11 +53,18 @@ test('SIGKILL during heavy appends loses no acknowledged entry, and every served
       while (!stop) {
         const body = releaseBundle(publisher, `crash-${seq++}`);
         try {
-          const r = await fetch(`${s.url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const r = await fetch(`${s.url}/add-entry`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
           const j = await r.json();
           if (r.status === 200) {
             const prior = acked.get(j.index);
-            assert.ok(prior === undefined || prior === j.leafHash, `index ${j.index} acknowledged for two different leaves`);
+            assert.ok(
+              prior === undefined || prior === j.leafHash,
+              `index ${j.index} acknowledged for two different leaves`,
+            );
             acked.set(j.index, j.leafHash);
             served.add(j.transparencyLogEntry.inclusionProof.checkpoint.envelope);
           }
@@ -101,8 +119,14 @@ test('SIGKILL during heavy appends loses no acknowledged entry, and every served
   }
   assert.ok(checked > ROUNDS, `checked ${checked} served checkpoints`);
   // The restarted log still appends.
-  const r = await fetch(`${s.url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: releaseBundle(publisher, 'after-crash') });
+  const r = await fetch(`${s.url}/add-entry`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: releaseBundle(publisher, 'after-crash'),
+  });
   assert.equal(r.status, 200);
   assert.equal((await r.json()).index, final.size);
-  t.diagnostic(`${kills} SIGKILLs, ${acked.size} acknowledged entries, ${served.size} distinct checkpoints, final size ${final.size}`);
+  t.diagnostic(
+    `${kills} SIGKILLs, ${acked.size} acknowledged entries, ${served.size} distinct checkpoints, final size ${final.size}`,
+  );
 });

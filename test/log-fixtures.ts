@@ -24,7 +24,11 @@ export interface Publisher {
 export function newPublisher(): Publisher {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const der = publicKey.export({ type: 'spki', format: 'der' });
-  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), hint: createHash('sha256').update(der).digest('hex') };
+  return {
+    privateKey,
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    hint: createHash('sha256').update(der).digest('hex'),
+  };
 }
 
 const hex = (alg: string, s: string) => createHash(alg).update(s).digest('hex');
@@ -43,13 +47,21 @@ export function bundleOfPayload(p: Publisher, payload: Buffer): string {
   return JSON.stringify({
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
     verificationMaterial: { publicKey: { hint: p.hint }, tlogEntries: [] },
-    dsseEnvelope: { payloadType: PAYLOAD_TYPE, payload: payload.toString('base64'), signatures: [{ sig: sig.toString('base64') }] },
+    dsseEnvelope: {
+      payloadType: PAYLOAD_TYPE,
+      payload: payload.toString('base64'),
+      signatures: [{ sig: sig.toString('base64') }],
+    },
   });
 }
 
 /** Measurements derived from a seed, so each seed gives a distinct release. */
 export function releaseFields(seed: string): { pcr0: string; eif: string; commit: string } {
-  return { pcr0: hex('sha384', `pcr0-${seed}`), eif: hex('sha256', `eif-${seed}`), commit: hex('sha1', `commit-${seed}`) };
+  return {
+    pcr0: hex('sha384', `pcr0-${seed}`),
+    eif: hex('sha256', `eif-${seed}`),
+    commit: hex('sha1', `commit-${seed}`),
+  };
 }
 
 export function releaseBundle(p: Publisher, seed: string): string {
@@ -85,7 +97,9 @@ export interface Served {
 
 /** Starts `keycast ARGS` (a server that prints "listening <url>") and resolves once it listens. */
 export function serveKeycast(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'bin/keycast.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [resolve(ROOT, 'bin/keycast.mjs'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   return new Promise((ok, fail) => {
@@ -109,7 +123,12 @@ export function serveLog(dir: string, extra: string[]): Promise<Served> {
  * keys, serves it in-process on an ephemeral loopback port, and closes both (and removes
  * `cleanup`) after the test.
  */
-export async function listenLog(t: { after: (fn: () => unknown) => void }, logDir: string, allowed: string[], cleanup: string): Promise<{ log: Log; url: string }> {
+export async function listenLog(
+  t: { after: (fn: () => unknown) => void },
+  logDir: string,
+  allowed: string[],
+  cleanup: string,
+): Promise<{ log: Log; url: string }> {
   const log = await openLog(logDir, { policy: releasePolicy({ allowedSigners: allowed }) });
   const app = await buildApp({ log });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

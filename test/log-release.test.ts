@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromBase64, noteVerifier, trustedRootForLog, verifyReleaseBundleWithSigstore, verifyTlogProof } from '#verifier';
+import {
+  fromBase64,
+  noteVerifier,
+  trustedRootForLog,
+  verifyReleaseBundleWithSigstore,
+  verifyTlogProof,
+} from '#verifier';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 
@@ -20,7 +26,11 @@ async function start(t: { after: (fn: () => unknown) => void }, allowed: string[
   createLog(dir, ORIGIN);
   const { log, url } = await listenLog(t, dir, allowed, dir);
   const add = async (body: string) => {
-    const r = await fetch(`${url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const r = await fetch(`${url}/add-entry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     return { status: r.status, json: await r.json() };
   };
   return { url, log, add };
@@ -46,7 +56,11 @@ test('a published release verifies with stock @sigstore/verify against the log T
   const dup = await add(bundle);
   assert.equal(dup.json.index, 0);
   const look = await (await fetch(`${url}/lookup/pcr0/${releaseFields('v1').pcr0}`)).json();
-  verifyTlogProof(look.proof, { leaf: fromBase64(look.entry), logVerifier: noteVerifier(log.key.vkey), origin: ORIGIN });
+  verifyTlogProof(look.proof, {
+    leaf: fromBase64(look.entry),
+    logVerifier: noteVerifier(log.key.vkey),
+    origin: ORIGIN,
+  });
   assert.equal((await fetch(`${url}/lookup/commit/${releaseFields('v1').commit}`)).status, 200);
   assert.equal((await fetch(`${url}/lookup/eif/${releaseFields('v1').eif}`)).status, 200);
 });
@@ -88,7 +102,9 @@ test('tampered, unknown-signer, ill-typed and malformed bundles are refused with
   sig[sig.length - 1]! ^= 1;
   tamperedSig.dsseEnvelope.signatures[0].sig = sig.toString('base64');
   const wrongType = structuredClone(good);
-  wrongType.dsseEnvelope.payload = Buffer.from(JSON.stringify({ ...stmt, predicateType: 'https://slsa.dev/provenance/v1' })).toString('base64');
+  wrongType.dsseEnvelope.payload = Buffer.from(
+    JSON.stringify({ ...stmt, predicateType: 'https://slsa.dev/provenance/v1' }),
+  ).toString('base64');
   const cases: Array<[string, string, number[]]> = [
     ['tampered payload', JSON.stringify(tamperedPayload), [403, 422]],
     ['tampered signature', JSON.stringify(tamperedSig), [403, 422]],

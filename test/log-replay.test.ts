@@ -15,7 +15,9 @@ import { newPublisher, releaseBundle, serveLog, ROOT } from './log-fixtures.ts';
 
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
-function derInt(b: Buffer): bigint { return BigInt('0x' + (b.toString('hex') || '0')); }
+function derInt(b: Buffer): bigint {
+  return BigInt('0x' + (b.toString('hex') || '0'));
+}
 function intDer(n: bigint): Buffer {
   let h = n.toString(16);
   if (h.length % 2) h = '0' + h;
@@ -35,18 +37,36 @@ function malleate(sigB64: string): string {
   return Buffer.concat([Buffer.from([0x30, body.length]), body]).toString('base64');
 }
 
-test('replayed and signature-malleated bundles return the first entry and never grow the log', { timeout: 60_000 }, async (t) => {
+test('replayed and signature-malleated bundles return the first entry and never grow the log', {
+  timeout: 60_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-replay-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const init = spawnSync(process.execPath, [join(ROOT, 'bin/keycast.mjs'), 'log', 'init', '--data', join(dir, 'log'), '--origin', 'replay.keycast.test/log'], { encoding: 'utf8' });
+  const init = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/keycast.mjs'), 'log', 'init', '--data', join(dir, 'log'), '--origin', 'replay.keycast.test/log'],
+    { encoding: 'utf8' },
+  );
   assert.equal(init.status, 0, init.stderr);
   const pub = newPublisher();
   writeFileSync(join(dir, 'pub.pem'), pub.publicPem);
   const served = await serveLog(join(dir, 'log'), ['--trust-signer', join(dir, 'pub.pem')]);
   t.after(() => served.child.kill('SIGKILL'));
   const post = async (body: string) => {
-    const r = await fetch(`${served.url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    return { status: r.status, json: (await r.json()) as { index: number; leafHash: string; duplicate: boolean; transparencyLogEntry: { canonicalizedBody: string } } };
+    const r = await fetch(`${served.url}/add-entry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    return {
+      status: r.status,
+      json: (await r.json()) as {
+        index: number;
+        leafHash: string;
+        duplicate: boolean;
+        transparencyLogEntry: { canonicalizedBody: string };
+      },
+    };
   };
 
   const original = releaseBundle(pub, 'replayed');

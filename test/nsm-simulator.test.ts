@@ -28,7 +28,10 @@ test('a simulated document verifies with the test root trusted, and not by defau
   const at = new Date(NOW + 1000);
   const ok = verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at });
   assert.ok(ok);
-  assert.throws(() => verifyAttestationDocument(doc, { at }), (e: unknown) => isVerifierError(e, 'ROOT_UNTRUSTED'));
+  assert.throws(
+    () => verifyAttestationDocument(doc, { at }),
+    (e: unknown) => isVerifierError(e, 'ROOT_UNTRUSTED'),
+  );
 });
 
 test('the PCRs come from the measured EIF (matching the reference tool), passed to the simulator as measureEif returns them', () => {
@@ -40,10 +43,27 @@ test('the PCRs come from the measured EIF (matching the reference tool), passed 
 test('expected-PCR policy and debug mode: the verifier policy sees the simulator PCRs', async () => {
   const doc = await sim().attestation();
   const at = new Date(NOW);
-  assert.ok(verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at, policy: { expectedPcrs: { 0: pcrs.pcr0, 1: pcrs.pcr1, 2: pcrs.pcr2 } } }));
-  assert.throws(() => verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at, policy: { expectedPcrs: { 0: 'ab'.repeat(48) } } }), (e: unknown) => isVerifierError(e, 'PCR_MISMATCH'));
+  assert.ok(
+    verifyAttestationDocument(doc, {
+      trustedRoots: [pki.rootDer],
+      at,
+      policy: { expectedPcrs: { 0: pcrs.pcr0, 1: pcrs.pcr1, 2: pcrs.pcr2 } },
+    }),
+  );
+  assert.throws(
+    () =>
+      verifyAttestationDocument(doc, {
+        trustedRoots: [pki.rootDer],
+        at,
+        policy: { expectedPcrs: { 0: 'ab'.repeat(48) } },
+      }),
+    (e: unknown) => isVerifierError(e, 'PCR_MISMATCH'),
+  );
   const debugDoc = await new SimulatedNsm({ pki, pcrs, clock: () => NOW, debug: true }).attestation();
-  assert.throws(() => verifyAttestationDocument(debugDoc, { trustedRoots: [pki.rootDer], at }), (e: unknown) => isVerifierError(e, 'DEBUG_MODE'));
+  assert.throws(
+    () => verifyAttestationDocument(debugDoc, { trustedRoots: [pki.rootDer], at }),
+    (e: unknown) => isVerifierError(e, 'DEBUG_MODE'),
+  );
   assert.ok(verifyAttestationDocument(debugDoc, { trustedRoots: [pki.rootDer], at, policy: { allowDebug: true } }));
 });
 
@@ -80,7 +100,7 @@ test('user_data, nonce and public_key round trip; empty stays empty and absent s
   assert.deepEqual(p.publicKey, new Uint8Array(0));
 });
 
-test('each document has a fresh 3-hour leaf and the clock\'s timestamp; it expires with the leaf', async () => {
+test("each document has a fresh 3-hour leaf and the clock's timestamp; it expires with the leaf", async () => {
   let t = NOW;
   const nsm = sim(() => t);
   const a = parseAttestationDocument(await nsm.attestation());
@@ -90,7 +110,10 @@ test('each document has a fresh 3-hour leaf and the clock\'s timestamp; it expir
   assert.notDeepEqual(a.certificate, b.certificate);
   const doc = await nsm.attestation();
   assert.ok(verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at: new Date(t + 2 * 3600_000) }));
-  assert.throws(() => verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at: new Date(t + 3 * 3600_000 + 1000) }), (e: unknown) => isVerifierError(e, 'CERT_VALIDITY'));
+  assert.throws(
+    () => verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at: new Date(t + 3 * 3600_000 + 1000) }),
+    (e: unknown) => isVerifierError(e, 'CERT_VALIDITY'),
+  );
 });
 
 test('tampering with any byte makes verification fail', async () => {
@@ -101,10 +124,17 @@ test('tampering with any byte makes verification fail', async () => {
   for (let i = 0; i < doc.length; i += i < 64 || i > doc.length - 128 ? 1 : step) {
     const bad = Uint8Array.from(doc);
     bad[i]! ^= 0x01;
-    assert.throws(() => verifyAttestationDocument(bad, { trustedRoots: [pki.rootDer], at }), (e: unknown) => {
-      assert.ok(isVerifierError(e), `byte ${i} of ${doc.length}: expected a coded VerifierError, got ${(e as Error)?.stack ?? String(e)}`);
-      return true;
-    }, `byte ${i} of ${doc.length} was accepted after tampering`);
+    assert.throws(
+      () => verifyAttestationDocument(bad, { trustedRoots: [pki.rootDer], at }),
+      (e: unknown) => {
+        assert.ok(
+          isVerifierError(e),
+          `byte ${i} of ${doc.length}: expected a coded VerifierError, got ${(e as Error)?.stack ?? String(e)}`,
+        );
+        return true;
+      },
+      `byte ${i} of ${doc.length} was accepted after tampering`,
+    );
     checked++;
   }
   assert.ok(checked > 300);
@@ -115,5 +145,8 @@ test('a PKI persisted and reloaded (as the demo does across processes) still sig
   const doc = await new SimulatedNsm({ pki: reloaded, pcrs, clock: () => NOW }).attestation();
   assert.ok(verifyAttestationDocument(doc, { trustedRoots: [pki.rootDer], at: new Date(NOW) }));
   const other = createTestPki({ now: NOW - 60_000 });
-  assert.throws(() => verifyAttestationDocument(doc, { trustedRoots: [other.rootDer], at: new Date(NOW) }), (e: unknown) => isVerifierError(e, 'ROOT_UNTRUSTED'));
+  assert.throws(
+    () => verifyAttestationDocument(doc, { trustedRoots: [other.rootDer], at: new Date(NOW) }),
+    (e: unknown) => isVerifierError(e, 'ROOT_UNTRUSTED'),
+  );
 });

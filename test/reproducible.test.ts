@@ -8,7 +8,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync, lchownSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+  existsSync,
+  lchownSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -17,8 +28,12 @@ const V = resolve(REPO, 'testdata/nitro/eif');
 const CLI = join(REPO, 'bin', 'keycast.mjs');
 
 const FILES: Array<[string, string, number]> = [
-  ['app/main.js', 'console.log("hi")\n', 0o644], ['app/run', '#!/bin/sh\nexec node /app/main.js\n', 0o755],
-  ['etc/conf', 'k=v\n', 0o600], ['Z-upper', 'Z', 0o644], ['a-lower', 'a', 0o664], ['app/lib/x.js', 'x', 0o444],
+  ['app/main.js', 'console.log("hi")\n', 0o644],
+  ['app/run', '#!/bin/sh\nexec node /app/main.js\n', 0o755],
+  ['etc/conf', 'k=v\n', 0o600],
+  ['Z-upper', 'Z', 0o644],
+  ['a-lower', 'a', 0o664],
+  ['app/lib/x.js', 'x', 0o444],
 ];
 
 function makeRootfs(root: string, reverse: boolean, uid: number, mtime: number): void {
@@ -38,7 +53,10 @@ function makeRootfs(root: string, reverse: boolean, uid: number, mtime: number):
 
 function run(args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; umask: string; uid?: number }): void {
   const node = `umask ${o.umask}; exec "${process.execPath}" "${CLI}" ${args.map((a) => `'${a}'`).join(' ')}`;
-  const cmd = o.uid !== undefined ? ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', 'sh', '-c', node] : ['sh', '-c', node];
+  const cmd =
+    o.uid !== undefined
+      ? ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', 'sh', '-c', node]
+      : ['sh', '-c', node];
   const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: o.cwd, env: o.env, encoding: 'utf8' });
   assert.equal(r.status, 0, `build failed: ${r.stderr}`);
 }
@@ -57,17 +75,52 @@ test('two builds under different TZ, locale, umask, cwd, uid, env, mtimes, owner
     makeRootfs(rootA, false, 0, 1_700_000_000);
     // B is owned by the (other) builder uid, so its 0600/0700 files stay readable to it.
     makeRootfs(rootB, true, otherUid ?? 4242, 86_400);
-    const inputs = ['--kernel', join(V, 'kernel.fake'), '--init', join(V, 'init.fake'), '--nsm', join(V, 'nsm.ko.fake'), '--cmdline-file', join(V, 'cmdline-x86_64.txt')];
+    const inputs = [
+      '--kernel',
+      join(V, 'kernel.fake'),
+      '--init',
+      join(V, 'init.fake'),
+      '--nsm',
+      join(V, 'nsm.ko.fake'),
+      '--cmdline-file',
+      join(V, 'cmdline-x86_64.txt'),
+    ];
     const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
-    run(['build', '--out', join(dir, 'outA'), ...inputs, '--rootfs', rootA, '--arg', '/app/run', '--env', 'MODE=prod', '--format', 'canonical'],
-      { cwd: '/', umask: '022', env: { ...base, TZ: 'UTC', LANG: 'C', LC_ALL: 'C' } });
+    run(
+      [
+        'build',
+        '--out',
+        join(dir, 'outA'),
+        ...inputs,
+        '--rootfs',
+        rootA,
+        '--arg',
+        '/app/run',
+        '--env',
+        'MODE=prod',
+        '--format',
+        'canonical',
+      ],
+      { cwd: '/', umask: '022', env: { ...base, TZ: 'UTC', LANG: 'C', LC_ALL: 'C' } },
+    );
     const outB = join(dir, 'outB');
     mkdirSync(outB);
     if (otherUid !== undefined) chownSync(outB, otherUid, otherUid);
     const cwdB = join(dir, 'elsewhere');
     mkdirSync(cwdB);
-    run(['build', '--lock', join(dir, 'outA', 'builder.lock.json'), '--rootfs', rootB, '--out', outB],
-      { cwd: cwdB, umask: '077', uid: otherUid, env: { ...base, TZ: 'Pacific/Chatham', LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8', SOURCE_DATE_EPOCH: '12345', KEYCAST_NOISE: 'x'.repeat(1000) } });
+    run(['build', '--lock', join(dir, 'outA', 'builder.lock.json'), '--rootfs', rootB, '--out', outB], {
+      cwd: cwdB,
+      umask: '077',
+      uid: otherUid,
+      env: {
+        ...base,
+        TZ: 'Pacific/Chatham',
+        LANG: 'tr_TR.UTF-8',
+        LC_ALL: 'tr_TR.UTF-8',
+        SOURCE_DATE_EPOCH: '12345',
+        KEYCAST_NOISE: 'x'.repeat(1000),
+      },
+    });
     const a = readFileSync(join(dir, 'outA', 'enclave.eif'));
     const b = readFileSync(join(outB, 'enclave.eif'));
     assert.ok(a.length > 548);
@@ -78,7 +131,21 @@ test('two builds under different TZ, locale, umask, cwd, uid, env, mtimes, owner
     assert.equal(mb.sha256, ma.sha256);
     // a genuine change is caught: a different byte in the rootfs is refused by the lock
     writeFileSync(join(rootB, 'a-lower'), 'b');
-    const r = spawnSync(process.execPath, [CLI, 'build', '--lock', join(dir, 'outA', 'builder.lock.json'), '--rootfs', rootB, '--out', join(dir, 'outC'), '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'build',
+        '--lock',
+        join(dir, 'outA', 'builder.lock.json'),
+        '--rootfs',
+        rootB,
+        '--out',
+        join(dir, 'outC'),
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 4, r.stderr);
     assert.match(r.stderr + r.stdout, /INPUT_DIGEST_MISMATCH/);
     assert.equal(existsSync(join(dir, 'outC', 'enclave.eif')), false);

@@ -27,7 +27,10 @@ const ORIGIN = 'releases.keycast.test/e2e';
 
 function keycast(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/keycast.mjs'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bin/keycast.mjs'), ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -52,13 +55,17 @@ function statExists(p: string): boolean {
  * The exit-code mapping itself is exercised through bin/keycast.mjs below.
  */
 async function ok(args: string[], cwd: string): Promise<Record<string, unknown>> {
-  const cmd = commands.filter((c) => c.path.every((w, i) => args[i] === w)).sort((a, b) => b.path.length - a.path.length)[0];
+  const cmd = commands
+    .filter((c) => c.path.every((w, i) => args[i] === w))
+    .sort((a, b) => b.path.length - a.path.length)[0];
   assert.ok(cmd, `no command for ${args.join(' ')}`);
   const lines: string[] = [];
   const log = console.log;
   const stderr = process.stderr.write;
   const here = process.cwd();
-  console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
+  console.log = (...a: unknown[]) => {
+    lines.push(a.join(' '));
+  };
   process.stderr.write = (() => true) as typeof process.stderr.write;
   process.chdir(cwd);
   try {
@@ -81,16 +88,43 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   assert.equal(kg.privateKey, 'k.pem');
   assert.equal(statSync(join(dir, 'k.pem')).mode & 0o777, 0o600);
   const pubPem = readFileSync(join(dir, 'k.pem.pub'), 'utf8');
-  await assert.rejects(ok(['release', 'keygen', '--out', 'k.pem'], dir), (e: unknown) => (e as { code?: string }).code === 'EEXIST', 'refuses to overwrite a key');
+  await assert.rejects(
+    ok(['release', 'keygen', '--out', 'k.pem'], dir),
+    (e: unknown) => (e as { code?: string }).code === 'EEXIST',
+    'refuses to overwrite a key',
+  );
 
   const { log, url } = await listenLog(t, logDir, [pubPem], dir);
 
   const pcr = (c: string) => c.repeat(96);
   writeFileSync(join(dir, 'enclave.eif'), randomBytes(4096));
-  writeFileSync(join(dir, 'pcrs.json'), JSON.stringify({ Measurements: { HashAlgorithm: 'Sha384 { ... }', PCR0: pcr('a'), PCR1: pcr('b'), PCR2: pcr('c') } }));
+  writeFileSync(
+    join(dir, 'pcrs.json'),
+    JSON.stringify({
+      Measurements: { HashAlgorithm: 'Sha384 { ... }', PCR0: pcr('a'), PCR1: pcr('b'), PCR2: pcr('c') },
+    }),
+  );
   writeFileSync(join(dir, 'builder.lock.json'), '{"inputs":[]}\n');
   const commit = '0123456789abcdef0123456789abcdef01234567';
-  await ok(['release', 'sign', '--eif', 'enclave.eif', '--pcrs', 'pcrs.json', '--source', `https://github.com/keycast/demo@${commit}`, '--key', 'k.pem', '--lock', 'builder.lock.json', '--out', 'bundle.json'], dir);
+  await ok(
+    [
+      'release',
+      'sign',
+      '--eif',
+      'enclave.eif',
+      '--pcrs',
+      'pcrs.json',
+      '--source',
+      `https://github.com/keycast/demo@${commit}`,
+      '--key',
+      'k.pem',
+      '--lock',
+      'builder.lock.json',
+      '--out',
+      'bundle.json',
+    ],
+    dir,
+  );
 
   const pub = await ok(['release', 'publish', '--log', url, 'bundle.json', '--log-key', vkey], dir);
   assert.equal(pub.index, 0);
@@ -100,7 +134,11 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   // stock @sigstore/verify 3.1.1, nothing of ours but the TrustedRoot JSON
   const root = trustedRootForLog({ origin: ORIGIN, logPublicKey: parseVerifierKey(vkey).publicKey });
   const keys = () => ({ publicKey: createPublicKey(pubPem), validFor: () => true });
-  const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root), keys), { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 0 });
+  const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root), keys), {
+    tlogThreshold: 1,
+    ctlogThreshold: 0,
+    timestampThreshold: 0,
+  });
   verifier.verify(toSignedEntity(bundleFromJSON(published)));
   const stmt = JSON.parse(Buffer.from(published.dsseEnvelope.payload, 'base64').toString());
   assert.equal(stmt.predicate.measurements.pcr0, pcr('a'));
@@ -108,9 +146,15 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
 
   // the studio's command (the verifier's CLI), and its deprecated builder-era name
   const [studio, legacy, stranger] = await Promise.all([
-    keycast(['verify', 'release', '--bundle', 'bundle.json', '--log-key', vkey, '--publisher', 'k.pem.pub', '--json'], dir),
+    keycast(
+      ['verify', 'release', '--bundle', 'bundle.json', '--log-key', vkey, '--publisher', 'k.pem.pub', '--json'],
+      dir,
+    ),
     keycast(['release', 'verify', 'bundle.json', '--log-key', vkey, '--public-key', 'k.pem.pub', '--json'], dir),
-    keycast(['verify', 'release', '--bundle', 'bundle.json', '--log-key', vkey, '--publisher', 'other.pem.pub', '--json'], dir),
+    keycast(
+      ['verify', 'release', '--bundle', 'bundle.json', '--log-key', vkey, '--publisher', 'other.pem.pub', '--json'],
+      dir,
+    ),
   ]);
   assert.equal(studio.code, 0, studio.stderr);
   const v = JSON.parse(studio.stdout);
@@ -120,14 +164,54 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   assert.deepEqual(JSON.parse(legacy.stdout), v);
   assert.deepEqual([stranger.code, JSON.parse(stranger.stdout).code], [1, 'SIGNER_NOT_ALLOWED']);
 
-  const rev = await ok(['release', 'revoke', '--log', url, '--index', '0', '--reason', 'runtime CVE', '--key', 'k.pem', '--out', 'rev.json', '--log-key', vkey], dir);
+  const rev = await ok(
+    [
+      'release',
+      'revoke',
+      '--log',
+      url,
+      '--index',
+      '0',
+      '--reason',
+      'runtime CVE',
+      '--key',
+      'k.pem',
+      '--out',
+      'rev.json',
+      '--log-key',
+      vkey,
+    ],
+    dir,
+  );
   assert.equal(rev.index, 1);
   const entry = await (await fetch(`${url}/entry/0`)).json();
   assert.equal(entry.status, 'revoked');
 
   // a third party's rebuild attestation, signed offline; this log admits no rebuilders
-  await ok(['endorse', '--eif', 'enclave.eif', '--pcrs', 'pcrs.json', '--source', `https://github.com/keycast/demo@${commit}`, '--lock', 'builder.lock.json', '--key', 'k.pem', '--release-index', '0', '--out', 'rebuild.json'], dir);
-  const rb = verifyEntryBundle(readFileSync(join(dir, 'rebuild.json'), 'utf8'), { allowedSigners: [], allowedRebuilders: [pubPem] });
+  await ok(
+    [
+      'endorse',
+      '--eif',
+      'enclave.eif',
+      '--pcrs',
+      'pcrs.json',
+      '--source',
+      `https://github.com/keycast/demo@${commit}`,
+      '--lock',
+      'builder.lock.json',
+      '--key',
+      'k.pem',
+      '--release-index',
+      '0',
+      '--out',
+      'rebuild.json',
+    ],
+    dir,
+  );
+  const rb = verifyEntryBundle(readFileSync(join(dir, 'rebuild.json'), 'utf8'), {
+    allowedSigners: [],
+    allowedRebuilders: [pubPem],
+  });
   assert.equal(rb.kind, 'rebuild');
   assert.equal(rb.pcr0, pcr('a'));
   await assert.rejects(ok(['release', 'publish', '--log', url, 'rebuild.json'], dir), (e: unknown) => {
@@ -138,12 +222,50 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   // without --pcrs the PCRs are measured from the EIF itself (shared vector, nitro-cli values)
   const vector = resolve(ROOT, 'testdata/nitro/eif/synthetic-x86_64');
   const expected = JSON.parse(readFileSync(`${vector}.json`, 'utf8'));
-  await ok(['release', 'sign', '--eif', `${vector}.eif`, '--source', `https://github.com/keycast/demo@${commit}`, '--key', 'k.pem', '--lock', 'builder.lock.json', '--out', 'measured.json'], dir);
+  await ok(
+    [
+      'release',
+      'sign',
+      '--eif',
+      `${vector}.eif`,
+      '--source',
+      `https://github.com/keycast/demo@${commit}`,
+      '--key',
+      'k.pem',
+      '--lock',
+      'builder.lock.json',
+      '--out',
+      'measured.json',
+    ],
+    dir,
+  );
   const measured = verifyEntryBundle(readFileSync(join(dir, 'measured.json'), 'utf8'), { allowedSigners: [pubPem] });
   assert.equal(measured.pcr0, expected.expected_measurements.PCR0);
   assert.equal(measured.eifSha256, expected.sha256);
-  writeFileSync(join(dir, 'corrupt.eif'), Buffer.concat([readFileSync(`${vector}.eif`).subarray(0, 100), Buffer.alloc(50)]));
-  await assert.rejects(ok(['release', 'sign', '--eif', 'corrupt.eif', '--source', `https://github.com/keycast/demo@${commit}`, '--key', 'k.pem', '--lock', 'builder.lock.json', '--out', 'c.json'], dir), 'a truncated EIF is not signed');
+  writeFileSync(
+    join(dir, 'corrupt.eif'),
+    Buffer.concat([readFileSync(`${vector}.eif`).subarray(0, 100), Buffer.alloc(50)]),
+  );
+  await assert.rejects(
+    ok(
+      [
+        'release',
+        'sign',
+        '--eif',
+        'corrupt.eif',
+        '--source',
+        `https://github.com/keycast/demo@${commit}`,
+        '--key',
+        'k.pem',
+        '--lock',
+        'builder.lock.json',
+        '--out',
+        'c.json',
+      ],
+      dir,
+    ),
+    'a truncated EIF is not signed',
+  );
   assert.ok(!statExists(join(dir, 'c.json')));
 
   // through the real binary: a tampered checkpoint exits 1 (VerifierError), bad flags 2, a
@@ -153,9 +275,30 @@ test('keygen → sign → publish → stock @sigstore/verify → verify → revo
   cp.envelope = cp.envelope.replace('\n1\n', '\n2\n');
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
   const [refused, bogus, missing, help] = await Promise.all([
-    keycast(['verify', 'release', '--bundle', 'bad.json', '--log-key', vkey, '--publisher', 'k.pem.pub', '--json'], dir),
+    keycast(
+      ['verify', 'release', '--bundle', 'bad.json', '--log-key', vkey, '--publisher', 'k.pem.pub', '--json'],
+      dir,
+    ),
     keycast(['release', 'sign', '--bogus'], dir),
-    keycast(['release', 'sign', '--eif', 'enclave.eif', '--pcrs', 'pcrs.json', '--source', `https://github.com/keycast/demo@${commit}`, '--key', 'missing.pem', '--lock', 'builder.lock.json', '--out', 'x.json'], dir),
+    keycast(
+      [
+        'release',
+        'sign',
+        '--eif',
+        'enclave.eif',
+        '--pcrs',
+        'pcrs.json',
+        '--source',
+        `https://github.com/keycast/demo@${commit}`,
+        '--key',
+        'missing.pem',
+        '--lock',
+        'builder.lock.json',
+        '--out',
+        'x.json',
+      ],
+      dir,
+    ),
     keycast(['release', 'sign', '--help'], dir),
   ]);
   assert.equal(refused.code, 1, refused.stdout + refused.stderr);

@@ -21,7 +21,9 @@ const ORIGIN = 'releases.keycast.test/monitor';
 
 function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 90_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+    execFile(process.execPath, [BIN, ...args], { timeout: 90_000 }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -34,7 +36,12 @@ async function add(url: string, body: string): Promise<number> {
 type Mode = 'honest' | 'lying-status' | 'content-type' | 'truncated-tile' | 'mismatched-tile' | 'oversized' | 'slow';
 
 /** A proxy in front of a real log that misbehaves in one way. */
-function proxy(upstream: string, mode: () => Mode, skey: string, vkey: string): Promise<{ url: string; server: Server }> {
+function proxy(
+  upstream: string,
+  mode: () => Mode,
+  skey: string,
+  vkey: string,
+): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
     const r = await fetch(upstream + req.url);
     let body = Buffer.from(await r.arrayBuffer());
@@ -56,7 +63,11 @@ function proxy(upstream: string, mode: () => Mode, skey: string, vkey: string): 
     }
     res.writeHead(r.status, { 'content-type': type }).end(body);
   });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
+  return new Promise((ok) =>
+    server.listen(0, '127.0.0.1', () =>
+      ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server }),
+    ),
+  );
 }
 
 test('monitor: events, a lying status statement, a fork through another view, and a broken log', async (t) => {
@@ -72,10 +83,12 @@ test('monitor: events, a lying status statement, a fork through another view, an
   const hooks: unknown[] = [];
   const hook = createServer((req, res) => {
     let s = '';
-    req.on('data', (d) => (s += d)).on('end', () => {
-      hooks.push(JSON.parse(s));
-      res.end();
-    });
+    req
+      .on('data', (d) => (s += d))
+      .on('end', () => {
+        hooks.push(JSON.parse(s));
+        res.end();
+      });
   });
   await new Promise<void>((ok) => hook.listen(0, '127.0.0.1', ok));
   t.after(() => {
@@ -85,14 +98,21 @@ test('monitor: events, a lying status statement, a fork through another view, an
   });
   const hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}`;
   const state = join(dir, 'state');
-  const run = (url: string, extra: string[] = [], stateDir = state) => keycast(['monitor', '--log', url, '--log-key', vkey, '--state', stateDir, '--once', '--json', ...extra]);
+  const run = (url: string, extra: string[] = [], stateDir = state) =>
+    keycast(['monitor', '--log', url, '--log-key', vkey, '--state', stateDir, '--once', '--json', ...extra]);
 
   await add(a.url, releaseBundle(p, 'v1'));
   await add(a.url, releaseBundle(p, 'v2'));
   const first = await run(a.url);
   assert.equal(first.code, 0, first.stderr);
   const r1 = JSON.parse(first.stdout);
-  assert.deepEqual(r1.events.map((e: { type: string; index: number }) => [e.type, e.index]), [['release', 0], ['release', 1]]);
+  assert.deepEqual(
+    r1.events.map((e: { type: string; index: number }) => [e.type, e.index]),
+    [
+      ['release', 0],
+      ['release', 1],
+    ],
+  );
   assert.equal(r1.events[0].repo, 'https://github.com/keycast/demo-enclave');
   assert.match(first.stderr, /read tiles for entries 2\/2/);
 
@@ -101,18 +121,24 @@ test('monitor: events, a lying status statement, a fork through another view, an
   cpSync(state, afterRevoke, { recursive: true });
   const second = await run(a.url, ['--watch-source', 'https://github.com/keycast/demo-enclave']);
   assert.equal(second.code, 0, second.stderr);
-  assert.deepEqual(JSON.parse(second.stdout).events, [{ type: 'revocation', index: 2, revokes: 0, pcr0: releaseFields('v1').pcr0 }]);
+  assert.deepEqual(JSON.parse(second.stdout).events, [
+    { type: 'revocation', index: 2, revokes: 0, pcr0: releaseFields('v1').pcr0 },
+  ]);
   const unwatched = await run(a.url, ['--watch-source', 'https://github.com/someone/else']);
   assert.deepEqual([unwatched.code, JSON.parse(unwatched.stdout).events], [0, []]);
 
   // the log (through the proxy, signing with its own key) says "active" for the revoked release
   mode = 'lying-status';
-  const stateFile = () => readFileSync(join(afterRevoke, 'monitor', readdirSync(join(afterRevoke, 'monitor'))[0]!), 'utf8');
+  const stateFile = () =>
+    readFileSync(join(afterRevoke, 'monitor', readdirSync(join(afterRevoke, 'monitor'))[0]!), 'utf8');
   const before = stateFile();
   const lie = await run(bad.url, ['--webhook', hookUrl], afterRevoke);
   assert.equal(lie.code, 1, lie.stderr);
   const alarm = JSON.parse(lie.stdout).alarms[0];
-  assert.deepEqual([alarm.code, alarm.evidence.index, alarm.evidence.revokedBy, alarm.evidence.treeSize], ['STATUS_CONTRADICTED', 0, 2, 3]);
+  assert.deepEqual(
+    [alarm.code, alarm.evidence.index, alarm.evidence.revokedBy, alarm.evidence.treeSize],
+    ['STATUS_CONTRADICTED', 0, 2, 3],
+  );
   assert.match(alarm.evidence.statement, /\n0\n[0-9a-f]{96}\nactive\n/);
   assert.equal(stateFile(), before, 'no state saved after an alarm');
   assert.equal((hooks[0] as { alarms: Array<{ code: string }> }).alarms[0]!.code, 'STATUS_CONTRADICTED');
@@ -164,7 +190,24 @@ test('monitor --follow: keeps reading and reports each new entry once', async (t
   const p = newPublisher();
   const a = await listenLog(t, join(dir, 'a'), [p.publicPem], join(dir, 'a'));
   await add(a.url, releaseBundle(p, 'f1'));
-  const child = spawn(process.execPath, [BIN, 'monitor', '--log', a.url, '--log-key', vkey, '--state', join(dir, 'state'), '--follow', '--interval', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'monitor',
+      '--log',
+      a.url,
+      '--log-key',
+      vkey,
+      '--state',
+      join(dir, 'state'),
+      '--follow',
+      '--interval',
+      '1',
+      '--json',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   t.after(() => child.kill());
   const passes: Array<{ treeSize: number; events: Array<{ type: string; index: number }> }> = [];
   let buf = '';
@@ -174,19 +217,23 @@ test('monitor --follow: keeps reading and reports each new entry once', async (t
     for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) passes.push(JSON.parse(buf.slice(0, i)));
     for (const w of waiters) w();
   });
-  const waitFor = (pred: () => boolean) => new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`timed out; passes: ${JSON.stringify(passes)}`)), 45_000);
-    const check = () => {
-      if (!pred()) return;
-      clearTimeout(timer);
-      waiters.delete(check);
-      ok();
-    };
-    waiters.add(check);
-    check();
-  });
+  const waitFor = (pred: () => boolean) =>
+    new Promise<void>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`timed out; passes: ${JSON.stringify(passes)}`)), 45_000);
+      const check = () => {
+        if (!pred()) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        ok();
+      };
+      waiters.add(check);
+      check();
+    });
   await waitFor(() => passes.length >= 1);
-  assert.deepEqual(passes[0]!.events.map((e) => e.index), [0]);
+  assert.deepEqual(
+    passes[0]!.events.map((e) => e.index),
+    [0],
+  );
   await add(a.url, releaseBundle(p, 'f2'));
   await waitFor(() => passes.some((x) => x.treeSize === 2));
   const events = passes.flatMap((x) => x.events.map((e) => e.index));

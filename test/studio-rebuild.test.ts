@@ -18,7 +18,9 @@ const ORIGIN = 'releases.keycast.test/rebuild';
 
 function keycast(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000, cwd }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+    execFile(process.execPath, [BIN, ...args], { timeout: 120_000, cwd }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -36,17 +38,47 @@ test('verify rebuild: a faithful rebuild reproduces the logged release; one chan
   mkdirSync(join(dir, 'rootfs', 'app'), { recursive: true });
   writeFileSync(join(dir, 'rootfs', 'app', 'main.js'), 'console.log("release")\n');
   writeFileSync(join(dir, 'rootfs', 'app', 'lib.js'), 'export const x = 1;\n');
-  const inputs = ['--kernel', 'bzImage', '--init', 'init', '--rootfs', 'rootfs', '--cmdline', 'console=ttyS0', '--arg', '/app/main.js'];
+  const inputs = [
+    '--kernel',
+    'bzImage',
+    '--init',
+    'init',
+    '--rootfs',
+    'rootfs',
+    '--cmdline',
+    'console=ttyS0',
+    '--arg',
+    '/app/main.js',
+  ];
   const built = await keycast(['build', '--out', 'release', ...inputs, '--json'], dir);
   assert.equal(built.code, 0, built.stderr);
   const commit = 'ab'.repeat(20);
-  const signed = await keycast(['release', 'sign', '--eif', 'release/enclave.eif', '--source', `https://github.com/keycast/demo@${commit}`, '--lock', 'release/builder.lock.json', '--key', 'k.pem', '--out', 'bundle.json'], dir);
+  const signed = await keycast(
+    [
+      'release',
+      'sign',
+      '--eif',
+      'release/enclave.eif',
+      '--source',
+      `https://github.com/keycast/demo@${commit}`,
+      '--lock',
+      'release/builder.lock.json',
+      '--key',
+      'k.pem',
+      '--out',
+      'bundle.json',
+    ],
+    dir,
+  );
   assert.equal(signed.code, 0, signed.stderr);
   const pub = await keycast(['release', 'publish', '--log', url, 'bundle.json', '--log-key', vkey], dir);
   assert.equal(pub.code, 0, pub.stderr);
 
   const flags = ['--log', url, '--log-key', vkey, '--publisher', 'k.pem.pub', '--state', 'state', '--json'];
-  const same = await keycast(['verify', 'rebuild', '--lock', 'release/builder.lock.json', '--out', 'again', ...flags], dir);
+  const same = await keycast(
+    ['verify', 'rebuild', '--lock', 'release/builder.lock.json', '--out', 'again', ...flags],
+    dir,
+  );
   assert.equal(same.code, 0, same.stderr + same.stdout);
   const ok = JSON.parse(same.stdout);
   assert.deepEqual([ok.reproduced, ok.index], [true, 0]);
@@ -59,15 +91,49 @@ test('verify rebuild: a faithful rebuild reproduces the logged release; one chan
   assert.equal(changed.code, 0, changed.stderr);
   const pcr0 = JSON.parse((await keycast(['describe-eif', 'release/enclave.eif'], dir)).stdout).Measurements.PCR0;
   const [bad, text, unexplained] = await Promise.all([
-    keycast(['verify', 'rebuild', '--lock', 'changed/builder.lock.json', '--out', 'again2', '--release', pcr0, '--released-eif', 'release/enclave.eif', ...flags], dir),
-    keycast(['verify', 'rebuild', '--lock', 'changed/builder.lock.json', '--out', 'again3', '--release', pcr0, '--released-eif', 'release/enclave.eif', ...flags.slice(0, -1)], dir),
+    keycast(
+      [
+        'verify',
+        'rebuild',
+        '--lock',
+        'changed/builder.lock.json',
+        '--out',
+        'again2',
+        '--release',
+        pcr0,
+        '--released-eif',
+        'release/enclave.eif',
+        ...flags,
+      ],
+      dir,
+    ),
+    keycast(
+      [
+        'verify',
+        'rebuild',
+        '--lock',
+        'changed/builder.lock.json',
+        '--out',
+        'again3',
+        '--release',
+        pcr0,
+        '--released-eif',
+        'release/enclave.eif',
+        ...flags.slice(0, -1),
+      ],
+      dir,
+    ),
     keycast(['verify', 'rebuild', '--lock', 'changed/builder.lock.json', '--out', 'again4', ...flags], dir),
   ]);
   assert.equal(bad.code, 1, bad.stderr + bad.stdout);
   const err = JSON.parse(bad.stdout);
   assert.equal(err.code, 'PCR_MISMATCH');
   assert.ok(err.evidence.differ.includes('pcr0'));
-  assert.deepEqual(err.evidence.files.map((f: { path: string }) => f.path), ['rootfs/app/main.js'], 'that file and no other');
+  assert.deepEqual(
+    err.evidence.files.map((f: { path: string }) => f.path),
+    ['rootfs/app/main.js'],
+    'that file and no other',
+  );
   assert.equal(text.code, 1);
   assert.match(text.stdout, /app\/main\.js/);
   assert.match(text.stderr, /files that differ: .*app\/main\.js/);

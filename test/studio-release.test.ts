@@ -17,10 +17,23 @@ import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle
 const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
 const ORIGIN = 'releases.keycast.test/studio';
 
-function keycast(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; json: () => Record<string, any> }> {
+function keycast(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string; json: () => Record<string, any> }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr, json: () => JSON.parse(stdout) }));
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { timeout: 60_000, env: { ...process.env, ...env } },
+      (err, stdout, stderr) =>
+        done({
+          code: err ? (typeof err.code === 'number' ? err.code : 70) : 0,
+          stdout,
+          stderr,
+          json: () => JSON.parse(stdout),
+        }),
+    );
   });
 }
 
@@ -41,7 +54,17 @@ test('verify release: happy paths, memory across calls, a fork caught with both 
   const a = await listenLog(t, join(dir, 'a'), [p.publicPem], join(dir, 'a'));
   const b = await listenLog(t, join(dir, 'b'), [p.publicPem], join(dir, 'b'));
   const state = join(dir, 'state');
-  const base = (url: string, publisher = 'publisher.pem', stateDir = state) => ['--log', url, '--log-key', vkey, '--publisher', join(dir, publisher), '--state', stateDir, '--json'];
+  const base = (url: string, publisher = 'publisher.pem', stateDir = state) => [
+    '--log',
+    url,
+    '--log-key',
+    vkey,
+    '--publisher',
+    join(dir, publisher),
+    '--state',
+    stateDir,
+    '--json',
+  ];
 
   const v1 = releaseBundle(p, 'v1');
   const pub = await add(a.url, v1);
@@ -50,7 +73,16 @@ test('verify release: happy paths, memory across calls, a fork caught with both 
 
   const first = await keycast(['verify', 'release', pcr0, ...base(a.url)]);
   assert.equal(first.code, 0, first.stderr + first.stdout);
-  assert.deepEqual([first.json().logIndex, first.json().status, first.json().treeSize, first.json().previousTreeSize, first.json().publisher], [0, 'active', 2, null, p.hint]);
+  assert.deepEqual(
+    [
+      first.json().logIndex,
+      first.json().status,
+      first.json().treeSize,
+      first.json().previousTreeSize,
+      first.json().publisher,
+    ],
+    [0, 'active', 2, null, p.hint],
+  );
   const savedFiles = readdirSync(join(state, 'checkpoints'));
   assert.equal(savedFiles.length, 1);
   const savedAfterFirst = readFileSync(join(state, 'checkpoints', savedFiles[0]!), 'utf8');
@@ -63,7 +95,17 @@ test('verify release: happy paths, memory across calls, a fork caught with both 
   await add(a.url, releaseBundle(p, 'v3'));
   const [second, offline, notPinned, unlogged] = await Promise.all([
     keycast(['verify', 'release', '--bundle', join(dir, 'bundle.json'), ...base(a.url)]),
-    keycast(['verify', 'release', '--bundle', join(dir, 'bundle.json'), '--log-key', vkey, '--publisher', join(dir, 'publisher.pem'), '--json']),
+    keycast([
+      'verify',
+      'release',
+      '--bundle',
+      join(dir, 'bundle.json'),
+      '--log-key',
+      vkey,
+      '--publisher',
+      join(dir, 'publisher.pem'),
+      '--json',
+    ]),
     keycast(['verify', 'release', pcr0, ...base(a.url, 'stranger.pem')]),
     keycast(['verify', 'release', releaseFields('never').pcr0, ...base(a.url)]),
   ]);
@@ -88,7 +130,11 @@ test('verify release: happy paths, memory across calls, a fork caught with both 
   assert.equal(ev.code, 'LOG_INCONSISTENT');
   assert.match(ev.evidence.older, new RegExp(`^${ORIGIN}\\n3\\n`));
   assert.match(ev.evidence.newer, new RegExp(`^${ORIGIN}\\n4\\n`));
-  assert.equal(readFileSync(join(state, 'checkpoints', savedFiles[0]!), 'utf8'), savedBeforeFork, 'nothing unverified is saved');
+  assert.equal(
+    readFileSync(join(state, 'checkpoints', savedFiles[0]!), 'utf8'),
+    savedBeforeFork,
+    'nothing unverified is saved',
+  );
   // a fresh studio (no memory) would accept b: the memory is what caught it
   const fresh = await keycast(['verify', 'release', pcr0, ...base(b.url, 'publisher.pem', join(dir, 'other-state'))]);
   assert.equal(fresh.code, 0, fresh.stderr + fresh.stdout);
@@ -101,8 +147,23 @@ test('verify release: happy paths, memory across calls, a fork caught with both 
 
   // default state directory: $XDG_STATE_HOME/keycast
   const xdg = join(dir, 'xdg');
-  const dflt = await keycast(['verify', 'release', releaseFields('v2').pcr0, '--log', a.url, '--log-key', vkey, '--publisher', join(dir, 'publisher.pem')], { XDG_STATE_HOME: xdg });
+  const dflt = await keycast(
+    [
+      'verify',
+      'release',
+      releaseFields('v2').pcr0,
+      '--log',
+      a.url,
+      '--log-key',
+      vkey,
+      '--publisher',
+      join(dir, 'publisher.pem'),
+    ],
+    { XDG_STATE_HOME: xdg },
+  );
   assert.equal(dflt.code, 0, dflt.stderr);
   assert.match(dflt.stdout, /OK release #1 of releases\.keycast\.test\/studio is active/);
-  assert.ok(existsSync(join(xdg, 'keycast', 'checkpoints')) && readdirSync(join(xdg, 'keycast', 'checkpoints')).length === 1);
+  assert.ok(
+    existsSync(join(xdg, 'keycast', 'checkpoints')) && readdirSync(join(xdg, 'keycast', 'checkpoints')).length === 1,
+  );
 });

@@ -19,7 +19,9 @@ import { ROOT, newPublisher, releaseBundle, serveKeycast, serveLog } from './log
 
 const KEYCAST = resolve(ROOT, 'bin/keycast.mjs');
 const ORIGIN = 'witnessed.keycast.test/log';
-const S3rver = createRequire(import.meta.url)('s3rver') as new (o: Record<string, unknown>) => { run(): Promise<{ port: number }>; close(): Promise<void> };
+const S3rver = createRequire(import.meta.url)('s3rver') as new (
+  o: Record<string, unknown>,
+) => { run(): Promise<{ port: number }>; close(): Promise<void> };
 
 function keycast(...args: string[]): string {
   const r = spawnSync(process.execPath, [KEYCAST, ...args], { encoding: 'utf8' });
@@ -28,7 +30,18 @@ function keycast(...args: string[]): string {
 }
 
 function serveWitness(dir: string, logVkey: string): Promise<{ child: ChildProcess; url: string }> {
-  return serveKeycast(['witness', 'serve', '--data', dir, '--listen', '127.0.0.1:0', '--log', logVkey, '--name', 'w1.keycast.test']);
+  return serveKeycast([
+    'witness',
+    'serve',
+    '--data',
+    dir,
+    '--listen',
+    '127.0.0.1:0',
+    '--log',
+    logVkey,
+    '--name',
+    'w1.keycast.test',
+  ]);
 }
 
 function stop(child: ChildProcess): Promise<number | null> {
@@ -41,7 +54,13 @@ function stop(child: ChildProcess): Promise<number | null> {
 
 test('log serve with a CLI witness and S3: cosigned checkpoints, mirrored, state survives a witness restart', async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'keycast-witness-e2e-'));
-  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(tmp, 's3'), configureBuckets: [{ name: 'keycast' }] });
+  const s3 = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: join(tmp, 's3'),
+    configureBuckets: [{ name: 'keycast' }],
+  });
   const { port } = await s3.run();
   const children: ChildProcess[] = [];
   t.after(async () => {
@@ -60,12 +79,28 @@ test('log serve with a CLI witness and S3: cosigned checkpoints, mirrored, state
   writeFileSync(join(tmp, 'signer.pem'), pub.publicPem);
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }); // the child's default credential chain
   const log = await serveLog(join(tmp, 'log'), [
-    '--trust-signer', join(tmp, 'signer.pem'), '--witness', `${witnessVkey}=${witness.url}`, '--admission-workers', '0',
-    '--s3-bucket', 'keycast', '--s3-endpoint', `http://127.0.0.1:${port}`, '--s3-region', 'us-east-1', '--s3-prefix', 'releases',
+    '--trust-signer',
+    join(tmp, 'signer.pem'),
+    '--witness',
+    `${witnessVkey}=${witness.url}`,
+    '--admission-workers',
+    '0',
+    '--s3-bucket',
+    'keycast',
+    '--s3-endpoint',
+    `http://127.0.0.1:${port}`,
+    '--s3-region',
+    'us-east-1',
+    '--s3-prefix',
+    'releases',
   ]);
   children.push(log.child);
   const add = async (seed: string) => {
-    const r = await fetch(`${log.url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: releaseBundle(pub, seed) });
+    const r = await fetch(`${log.url}/add-entry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: releaseBundle(pub, seed),
+    });
     assert.equal(r.status, 200, await r.text());
   };
   const served = async () => (await fetch(`${log.url}/checkpoint`)).text();
@@ -77,8 +112,15 @@ test('log serve with a CLI witness and S3: cosigned checkpoints, mirrored, state
   assert.equal(openCheckpoint(cp, noteVerifier(logVkey), ORIGIN).checkpoint.size, 2);
   checkWitnessPolicy(cp, policy());
 
-  const client = new S3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-  const mirrored = await (await client.send(new GetObjectCommand({ Bucket: 'keycast', Key: 'releases/checkpoint' }))).Body!.transformToString();
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  const mirrored = await (
+    await client.send(new GetObjectCommand({ Bucket: 'keycast', Key: 'releases/checkpoint' }))
+  ).Body!.transformToString();
   assert.equal(mirrored, cp, 'S3 holds the cosigned checkpoint');
   client.destroy();
 
@@ -101,9 +143,20 @@ test('log serve with a CLI witness and S3: cosigned checkpoints, mirrored, state
   assert.equal(openCheckpoint(cp3, noteVerifier(logVkey), ORIGIN).checkpoint.size, 3);
   assert.throws(() => checkWitnessPolicy(cp3, policy()), { code: 'WITNESS_POLICY' });
   assert.equal(await stop(log.child), 0);
-  const log2 = await serveLog(join(tmp, 'log'), ['--trust-signer', join(tmp, 'signer.pem'), '--witness', `${witnessVkey}=${witness.url}`, '--admission-workers', '0']);
+  const log2 = await serveLog(join(tmp, 'log'), [
+    '--trust-signer',
+    join(tmp, 'signer.pem'),
+    '--witness',
+    `${witnessVkey}=${witness.url}`,
+    '--admission-workers',
+    '0',
+  ]);
   children.push(log2.child);
-  const r = await fetch(`${log2.url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: releaseBundle(pub, 'four') });
+  const r = await fetch(`${log2.url}/add-entry`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: releaseBundle(pub, 'four'),
+  });
   assert.equal(r.status, 200);
   const cp4 = await (await fetch(`${log2.url}/checkpoint`)).text();
   assert.equal(openCheckpoint(cp4, noteVerifier(logVkey), ORIGIN).checkpoint.size, 4);

@@ -11,8 +11,15 @@
  */
 import { parseArgs } from 'node:util';
 import {
-  verifyAttestationDocument, parseAttestationDocument, formatCheckpoint, toHex,
-  AWS_NITRO_ROOT_G1_SHA256, MAX_COSE_BYTES, type AttestationPolicy, type VerifiedAttestation, type LoggedRelease,
+  verifyAttestationDocument,
+  parseAttestationDocument,
+  formatCheckpoint,
+  toHex,
+  AWS_NITRO_ROOT_G1_SHA256,
+  MAX_COSE_BYTES,
+  type AttestationPolicy,
+  type VerifiedAttestation,
+  type LoggedRelease,
 } from './index.ts';
 import { readInput, readUserFile, readVkey } from './cli/io.ts';
 import { hexArg, readRoot, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
@@ -36,7 +43,8 @@ export function readDocument(arg: string): Uint8Array {
   const raw = readInput(arg, MAX_DOC_FILE_BYTES, 'DOC');
   if (raw[0] === 0x84 || raw[0] === 0xd2) return raw; // untagged or tagged COSE_Sign1
   const text = new TextDecoder().decode(raw).replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw usageError(`DOC ${arg} holds neither CBOR nor base64 of an attestation document`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text))
+    throw usageError(`DOC ${arg} holds neither CBOR nor base64 of an attestation document`);
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
@@ -44,7 +52,8 @@ function parseAt(v: string | undefined, doc: Uint8Array): Date {
   if (v === undefined || v === 'now') return new Date();
   if (v === 'document') return new Date(parseAttestationDocument(doc).timestamp);
   const d = /^\d+$/.test(v) ? new Date(Number(v)) : new Date(v);
-  if (Number.isNaN(d.getTime())) throw usageError(`--at: expected an ISO time, epoch milliseconds, "now" or "document", got ${v}`);
+  if (Number.isNaN(d.getTime()))
+    throw usageError(`--at: expected an ISO time, epoch milliseconds, "now" or "document", got ${v}`);
   return d;
 }
 
@@ -78,7 +87,7 @@ async function checkLog(v: Record<string, unknown>, pcr0: Uint8Array): Promise<L
   const logged = await log.client.loggedPcr0(pcr0);
   const proven = { checkpoint: logged.checkpoint, note: formatCheckpoint(logged.checkpoint) };
   const [older, newer] = logged.checkpoint.size <= current.checkpoint.size ? [proven, current] : [current, proven];
-  await requireConsistent(log.client, older, newer, 'the lookup\'s checkpoint and the current one do not agree');
+  await requireConsistent(log.client, older, newer, "the lookup's checkpoint and the current one do not agree");
   return logged;
 }
 
@@ -86,25 +95,60 @@ const hexOrNull = (b: Uint8Array | null) => (b === null ? null : toHex(b));
 
 function report(r: VerifiedAttestation, logged: LoggedRelease | null, json: boolean): void {
   const pcrs = Object.fromEntries([...r.pcrs].map(([i, b]) => [i, toHex(b)]));
-  const log = logged && { index: logged.index, status: logged.status, treeSize: logged.checkpoint.size, origin: logged.checkpoint.origin, cosigners: logged.cosigners };
+  const log = logged && {
+    index: logged.index,
+    status: logged.status,
+    treeSize: logged.checkpoint.size,
+    origin: logged.checkpoint.origin,
+    cosigners: logged.cosigners,
+  };
   if (json) {
-    console.log(JSON.stringify({ verified: true, moduleId: r.moduleId, timestamp: r.timestamp, timestampIso: new Date(r.timestamp).toISOString(), verifiedAt: r.verifiedAt.toISOString(), debug: r.debug, rootSha256: r.rootSha256, pcrs, publicKey: hexOrNull(r.publicKey), userData: hexOrNull(r.userData), nonce: hexOrNull(r.nonce), chain: r.chain, log }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          verified: true,
+          moduleId: r.moduleId,
+          timestamp: r.timestamp,
+          timestampIso: new Date(r.timestamp).toISOString(),
+          verifiedAt: r.verifiedAt.toISOString(),
+          debug: r.debug,
+          rootSha256: r.rootSha256,
+          pcrs,
+          publicKey: hexOrNull(r.publicKey),
+          userData: hexOrNull(r.userData),
+          nonce: hexOrNull(r.nonce),
+          chain: r.chain,
+          log,
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
-  const root = r.rootSha256 === AWS_NITRO_ROOT_G1_SHA256 ? 'AWS Nitro Enclaves Root G1' : 'a root you passed with --trust-root';
+  const root =
+    r.rootSha256 === AWS_NITRO_ROOT_G1_SHA256 ? 'AWS Nitro Enclaves Root G1' : 'a root you passed with --trust-root';
   const show = (b: Uint8Array | null) => (b === null ? 'null' : b.length === 0 ? "h'' (present, empty)" : toHex(b));
   const lines = [
     `verified: attestation document from ${r.moduleId}`,
     `  timestamp  ${new Date(r.timestamp).toISOString()} (chain checked at ${r.verifiedAt.toISOString()})`,
     `  root       ${r.rootSha256} (${root})`,
     `  debug      ${r.debug ? 'YES (PCR0/1/2 are zero; allowed by --allow-debug)' : 'no'}`,
-    ...[...r.pcrs].filter(([i, b]) => i <= 4 || i === 8 || b.some((x) => x !== 0)).map(([i, b]) => `  PCR${String(i).padEnd(2)}      ${toHex(b)}`),
+    ...[...r.pcrs]
+      .filter(([i, b]) => i <= 4 || i === 8 || b.some((x) => x !== 0))
+      .map(([i, b]) => `  PCR${String(i).padEnd(2)}      ${toHex(b)}`),
     `  public_key ${show(r.publicKey)}`,
     `  user_data  ${show(r.userData)}`,
     `  nonce      ${show(r.nonce)}`,
   ];
-  if (log) lines.push(`  log        PCR0 is release #${log.index} of ${log.origin} (inclusion proven in a tree of ${log.treeSize}; status as the log states it: ${log.status})`);
-  if (log && log.cosigners.length > 0) lines.push(`  witnessed  ${log.cosigners.map((c) => `${c.name} at ${new Date(c.timestamp * 1000).toISOString()}`).join(', ')}`);
+  if (log)
+    lines.push(
+      `  log        PCR0 is release #${log.index} of ${log.origin} (inclusion proven in a tree of ${log.treeSize}; status as the log states it: ${log.status})`,
+    );
+  if (log && log.cosigners.length > 0)
+    lines.push(
+      `  witnessed  ${log.cosigners.map((c) => `${c.name} at ${new Date(c.timestamp * 1000).toISOString()}`).join(', ')}`,
+    );
   console.log(lines.join('\n'));
 }
 
@@ -158,10 +202,23 @@ reported on stderr first); 6 when a file cannot be read.`,
         allowPositionals: true,
         strict: true,
         options: {
-          at: { type: 'string' }, 'expect-pcr': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' }, 'allow-debug': { type: 'boolean' }, 'any-pcr': { type: 'boolean' },
-          'trust-root': { type: 'string', multiple: true }, nonce: { type: 'string' }, 'user-data': { type: 'string' }, 'max-age': { type: 'string' },
-          log: { type: 'string' }, 'log-key': { type: 'string' }, json: { type: 'boolean' }, state: { type: 'string' }, timeout: { type: 'string' },
-          witness: { type: 'string', multiple: true }, 'witness-threshold': { type: 'string' }, 'max-checkpoint-age': { type: 'string' },
+          at: { type: 'string' },
+          'expect-pcr': { type: 'string', multiple: true },
+          'expect-pcr0': { type: 'string' },
+          'allow-debug': { type: 'boolean' },
+          'any-pcr': { type: 'boolean' },
+          'trust-root': { type: 'string', multiple: true },
+          nonce: { type: 'string' },
+          'user-data': { type: 'string' },
+          'max-age': { type: 'string' },
+          log: { type: 'string' },
+          'log-key': { type: 'string' },
+          json: { type: 'boolean' },
+          state: { type: 'string' },
+          timeout: { type: 'string' },
+          witness: { type: 'string', multiple: true },
+          'witness-threshold': { type: 'string' },
+          'max-checkpoint-age': { type: 'string' },
         },
       });
     } catch (e) {
@@ -169,18 +226,30 @@ reported on stderr first); 6 when a file cannot be read.`,
     }
     const { values: v, positionals } = parsed;
     if (positionals.length !== 1) throw usageError('expected exactly one DOC (see keycast verify attestation --help)');
-    if (v.log !== undefined && v['log-key'] === undefined) throw usageError('--log needs --log-key (the log\'s verifier key)');
+    if (v.log !== undefined && v['log-key'] === undefined)
+      throw usageError("--log needs --log-key (the log's verifier key)");
     const witnesses = witnessFlags(v);
     if (witnesses && v.log === undefined) throw usageError('--witness needs --log');
     const pinned = v['expect-pcr0'] !== undefined || (v['expect-pcr'] ?? []).length > 0 || v.log !== undefined;
-    if (!pinned && v['any-pcr'] !== true) throw usageError('no PCR policy: give --expect-pcr0 HEX, --expect-pcr N=HEX or --log URL (or --any-pcr to accept any enclave)');
+    if (!pinned && v['any-pcr'] !== true)
+      throw usageError(
+        'no PCR policy: give --expect-pcr0 HEX, --expect-pcr N=HEX or --log URL (or --any-pcr to accept any enclave)',
+      );
     if (pinned && v['any-pcr'] === true) throw usageError('--any-pcr contradicts --expect-pcr0/--expect-pcr/--log');
-    if (!pinned) process.stderr.write('warning: --any-pcr: no PCR policy; this accepts a genuine Nitro enclave running ANY code\n');
+    if (!pinned)
+      process.stderr.write(
+        'warning: --any-pcr: no PCR policy; this accepts a genuine Nitro enclave running ANY code\n',
+      );
     const doc = readDocument(positionals[0]!);
     const policy = policyFrom(v);
     const trustedRoots = v['trust-root']?.map(readRoot);
-    const r = verifyAttestationDocument(doc, { at: parseAt(v.at, doc), policy, ...(trustedRoots ? { trustedRoots } : {}) });
-    if (v.log === undefined && (v.state !== undefined || v.timeout !== undefined)) throw usageError('--state and --timeout need --log');
+    const r = verifyAttestationDocument(doc, {
+      at: parseAt(v.at, doc),
+      policy,
+      ...(trustedRoots ? { trustedRoots } : {}),
+    });
+    if (v.log === undefined && (v.state !== undefined || v.timeout !== undefined))
+      throw usageError('--state and --timeout need --log');
     const logged = v.log === undefined ? null : await checkLog(v, r.pcrs.get(0)!);
     report(r, logged, v.json === true);
     return 0;

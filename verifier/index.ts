@@ -3,35 +3,151 @@
  * this file (as `#verifier`). Library code here does no I/O: bytes and trusted inputs in,
  * a typed result or a coded VerifierError out.
  */
-export { CodedError, VerifierError, VERIFIER_ERROR_CODES, isVerifierError, errorText, jsonEvidence } from './src/errors.ts';
+export {
+  CodedError,
+  VerifierError,
+  VERIFIER_ERROR_CODES,
+  isVerifierError,
+  errorText,
+  jsonEvidence,
+} from './src/errors.ts';
 export type { VerifierErrorCode, Evidence, CodedErrorJson } from './src/errors.ts';
 export { SECRET_FILE_FORBIDDEN_BITS, secretFileModeProblem, secretFileText } from './src/secret-file.ts';
 // transparency log core: bytes, RFC 6962 Merkle proofs
 // the one strict CBOR codec (COSE, attestation payloads, EIF signatures, NSM messages)
-export { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, CborTag, WideUint, decodeCbor, encodeCbor, isCborMap } from './src/encoding/cbor.ts';
+export {
+  CBOR_MAX_BYTES,
+  CBOR_MAX_DEPTH,
+  CborTag,
+  WideUint,
+  decodeCbor,
+  encodeCbor,
+  isCborMap,
+} from './src/encoding/cbor.ts';
 export type { CborKey, CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './src/encoding/cbor.ts';
-export { toHex, fromHex, toBase64, fromBase64, concatBytes, bytesEqual, compareUtf8, u64be, utf8 } from './src/encoding/bytes.ts';
+export {
+  toHex,
+  fromHex,
+  toBase64,
+  fromBase64,
+  concatBytes,
+  bytesEqual,
+  compareUtf8,
+  u64be,
+  utf8,
+} from './src/encoding/bytes.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT, HASH_SIZE } from './src/tlog/hash.ts';
-export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency, rootFromInclusionProof, checkInclusion, checkConsistency, checkConsistencyToRoot, MemoryTree } from './src/tlog/index.ts';
+export {
+  rangeHash,
+  treeHash,
+  subtreeHashesForAppend,
+  proveInclusion,
+  proveConsistency,
+  rootFromInclusionProof,
+  checkInclusion,
+  checkConsistency,
+  checkConsistencyToRoot,
+  MemoryTree,
+} from './src/tlog/index.ts';
 export type { HashReader } from './src/tlog/index.ts';
 // C2SP signed-note and tlog-checkpoint
-export { SIG_ED25519, SIG_COSIGNATURE_V1, isValidKeyName, verifierKeyId, keyIdHex, parseVerifierKey, formatVerifierKey, parseSignerKey, formatSignerKey, generateNoteKey, noteSigner, noteVerifier } from './src/note/keys.ts';
+export {
+  SIG_ED25519,
+  SIG_COSIGNATURE_V1,
+  isValidKeyName,
+  verifierKeyId,
+  keyIdHex,
+  parseVerifierKey,
+  formatVerifierKey,
+  parseSignerKey,
+  formatSignerKey,
+  generateNoteKey,
+  noteSigner,
+  noteVerifier,
+} from './src/note/keys.ts';
 export type { NoteSigner, NoteVerifier, Signer, Verifier, VerifierKey, SignerKey } from './src/note/keys.ts';
-export { MAX_SIGNATURES, MAX_NOTE_BYTES, isValidNoteText, splitNote, formatSignatureLine, signatureLines, signNote, openNote } from './src/note/note.ts';
+export {
+  MAX_SIGNATURES,
+  MAX_NOTE_BYTES,
+  isValidNoteText,
+  splitNote,
+  formatSignatureLine,
+  signatureLines,
+  signNote,
+  openNote,
+} from './src/note/note.ts';
 export type { NoteSignature, SplitNote, OpenedNote } from './src/note/note.ts';
 export { parseTreeSize, formatCheckpoint, parseCheckpoint, openCheckpoint } from './src/tlog/checkpoint.ts';
 export type { Checkpoint } from './src/tlog/checkpoint.ts';
 // C2SP tlog-tiles
-export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, encodeTileIndex, tilePath, entriesPath, parseTilePath, tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile, MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './src/tlog/index.ts';
+export {
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  MAX_TILE_LEVEL,
+  encodeTileIndex,
+  tilePath,
+  entriesPath,
+  parseTilePath,
+  tileWidthInTree,
+  tilesForSize,
+  entryBundlesForSize,
+  newTiles,
+  newEntryBundles,
+  readTileData,
+  tileHashReader,
+  checkTile,
+  MAX_ENTRY_SIZE,
+  encodeEntryBundle,
+  decodeEntryBundle,
+  checkEntryBundle,
+} from './src/tlog/index.ts';
 export type { Tile } from './src/tlog/index.ts';
 // C2SP tlog-cosignature and tlog-proof
-export { MAX_FUTURE_SECONDS, cosignatureTimestamp, cosignatureSigner, cosignatureVerifierKey, cosignatureVerifier, checkWitnessPolicy } from './src/note/cosignature.ts';
+export {
+  MAX_FUTURE_SECONDS,
+  cosignatureTimestamp,
+  cosignatureSigner,
+  cosignatureVerifierKey,
+  cosignatureVerifier,
+  checkWitnessPolicy,
+} from './src/note/cosignature.ts';
 export type { CosignatureVerifier, WitnessPolicy } from './src/note/cosignature.ts';
-export { TLOG_PROOF_HEADER, MAX_PROOF_HASHES, formatTlogProof, parseTlogProof, verifyTlogProof } from './src/tlog/tlog-proof.ts';
+export {
+  TLOG_PROOF_HEADER,
+  MAX_PROOF_HASHES,
+  formatTlogProof,
+  parseTlogProof,
+  verifyTlogProof,
+} from './src/tlog/tlog-proof.ts';
 export type { TlogProof, TlogProofOptions } from './src/tlog/tlog-proof.ts';
 // release entries: schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
-export { IN_TOTO_STATEMENT_V1, IN_TOTO_PAYLOAD_TYPE, RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1, PREDICATE_KINDS, validateStatement, validateMeasurements, validateSource, validateReleasePredicate, validateRevocationPredicate, validateRebuildPredicate } from './src/release/schema.ts';
-export type { EntryKind, Measurements, SourceRef, ReleasePredicate, RevocationPredicate, RebuildPredicate, Subject, ReleaseStatement, RevocationStatement, RebuildStatement, KeycastStatement } from './src/release/schema.ts';
+export {
+  IN_TOTO_STATEMENT_V1,
+  IN_TOTO_PAYLOAD_TYPE,
+  RELEASE_PREDICATE_V1,
+  REVOCATION_PREDICATE_V1,
+  REBUILD_PREDICATE_V1,
+  PREDICATE_KINDS,
+  validateStatement,
+  validateMeasurements,
+  validateSource,
+  validateReleasePredicate,
+  validateRevocationPredicate,
+  validateRebuildPredicate,
+} from './src/release/schema.ts';
+export type {
+  EntryKind,
+  Measurements,
+  SourceRef,
+  ReleasePredicate,
+  RevocationPredicate,
+  RebuildPredicate,
+  Subject,
+  ReleaseStatement,
+  RevocationStatement,
+  RebuildStatement,
+  KeycastStatement,
+} from './src/release/schema.ts';
 export { canonicalize, parseJsonStrict, jsonStructure, MAX_JSON_DEPTH } from './src/encoding/canonical-json.ts';
 export { dssePae, parseTrustedKey, certificateKey, verifyDsseSignature } from './src/release/dsse.ts';
 export type { ReleaseSigner } from './src/release/dsse.ts';
@@ -41,9 +157,22 @@ export { MAX_LEAF_BYTES, encodeLeaf, decodeLeaf, entryReplayKey } from './src/re
 export type { DecodedEntry } from './src/release/leaf.ts';
 export { verifyEntryBundle, checkRevocation } from './src/release/entry.ts';
 export type { EntryPolicyOptions, TrustedKey } from './src/release/entry.ts';
-export { logIdFor, ed25519Spki, buildTransparencyLogEntry, trustedRootForLog, TRUSTED_ROOT_MEDIA_TYPE } from './src/release/tle.ts';
+export {
+  logIdFor,
+  ed25519Spki,
+  buildTransparencyLogEntry,
+  trustedRootForLog,
+  TRUSTED_ROOT_MEDIA_TYPE,
+} from './src/release/tle.ts';
 export type { TleInput, TleJson, TrustedRootJson } from './src/release/tle.ts';
-export { RELEASE_STATUS_HEADER, formatReleaseStatus, parseReleaseStatus, signReleaseStatus, openReleaseStatus, requireActiveStatus } from './src/release/status.ts';
+export {
+  RELEASE_STATUS_HEADER,
+  formatReleaseStatus,
+  parseReleaseStatus,
+  signReleaseStatus,
+  openReleaseStatus,
+  requireActiveStatus,
+} from './src/release/status.ts';
 export type { ReleaseStatus, ReleaseState } from './src/release/status.ts';
 export { checkLogBinding } from './src/release/log-binding.ts';
 export { publisherForBundle, requirePublisher } from './src/release/publisher.ts';
@@ -56,14 +185,39 @@ export { checkCheckpointConsistency } from './src/tlog/checkpoint-consistency.ts
 export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';
 export type { AddCheckpointRequest } from './src/tlog/witness-request.ts';
 // enclave images: EIF v4 format, measurements, describe-eif, cpio newc ramdisks
-export { EIF_MAGIC, EIF_VERSION, EIF_HEADER_SIZE, EIF_SECTION_HEADER_SIZE, EIF_MAX_SECTIONS, EIF_CRC_OFFSET, EIF_FLAG_ARM64, SectionType, SECTION_TYPE_NAMES, encodeHeader, decodeHeader, encodeSectionHeader, decodeSectionHeader, sectionOffsets, crc32, eifCrc32, archFromFlags } from './src/eif/format.ts';
+export {
+  EIF_MAGIC,
+  EIF_VERSION,
+  EIF_HEADER_SIZE,
+  EIF_SECTION_HEADER_SIZE,
+  EIF_MAX_SECTIONS,
+  EIF_CRC_OFFSET,
+  EIF_FLAG_ARM64,
+  SectionType,
+  SECTION_TYPE_NAMES,
+  encodeHeader,
+  decodeHeader,
+  encodeSectionHeader,
+  decodeSectionHeader,
+  sectionOffsets,
+  crc32,
+  eifCrc32,
+  archFromFlags,
+} from './src/eif/format.ts';
 export type { EifArch, EifHeader, SectionHeader, SectionTypeCode } from './src/eif/format.ts';
 export { crc32Combine } from './src/eif/crc-combine.ts';
 export { FIXED_BUILD_TIME, serdeJson, encodeMetadata, decodeMetadata } from './src/eif/metadata.ts';
 export type { EifMetadata, EifBuildInfo } from './src/eif/metadata.ts';
 export { PCR_BYTES, pcrFromDigest, pcrOf, EifMeasurer } from './src/eif/measure.ts';
 export type { EifPcrs } from './src/eif/measure.ts';
-export { pemToDer, pcrPayload, coseAlgFor, encodeSignatureSection, decodeSignatureSection, checkSignature } from './src/eif/signature.ts';
+export {
+  pemToDer,
+  pcrPayload,
+  coseAlgFor,
+  encodeSignatureSection,
+  decodeSignatureSection,
+  checkSignature,
+} from './src/eif/signature.ts';
 export type { EifSignature } from './src/eif/signature.ts';
 export { EIF_MAX_METADATA_SIZE, EifScanner, scanEif } from './src/eif/scan.ts';
 export type { EifScan, ScannedSection } from './src/eif/scan.ts';
@@ -73,7 +227,24 @@ export { HASH_ALGORITHM, describeEif, describeScan } from './src/eif/describe.ts
 export type { EifDescription } from './src/eif/describe.ts';
 export { planSections, layoutEif, writeEif } from './src/eif/write.ts';
 export type { SectionPlan, EifSigning, EifParts } from './src/eif/write.ts';
-export { CPIO_MAGIC, CPIO_HEADER_SIZE, CPIO_TRAILER_NAME, CPIO_BLOCK, DIALECTS, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, pad4, encodeNewcHeader, trailerHeader, finalPadding } from './src/cpio/newc.ts';
+export {
+  CPIO_MAGIC,
+  CPIO_HEADER_SIZE,
+  CPIO_TRAILER_NAME,
+  CPIO_BLOCK,
+  DIALECTS,
+  S_IFMT,
+  S_IFDIR,
+  S_IFREG,
+  S_IFLNK,
+  S_IFCHR,
+  S_IFBLK,
+  S_IFIFO,
+  pad4,
+  encodeNewcHeader,
+  trailerHeader,
+  finalPadding,
+} from './src/cpio/newc.ts';
 export type { CpioDialect, NewcHeader, DialectRules } from './src/cpio/newc.ts';
 export { planArchive } from './src/cpio/plan.ts';
 export type { CpioMember, MemberType, PlannedMember } from './src/cpio/plan.ts';
@@ -87,10 +258,23 @@ export type { CertificateInput } from './src/x509/build.ts';
 export type { NameInput } from './src/x509/names.ts';
 export { verifyCertificateChain } from './src/x509/chain.ts';
 export type { CertificateInfo, VerifiedChain } from './src/x509/chain.ts';
-export { ES384_PROTECTED, ES384_SIGNATURE_BYTES, MAX_COSE_BYTES, decodeCoseSign1, sigStructure, verifyCoseSign1, signCoseSign1 } from './src/cose/sign1.ts';
+export {
+  ES384_PROTECTED,
+  ES384_SIGNATURE_BYTES,
+  MAX_COSE_BYTES,
+  decodeCoseSign1,
+  sigStructure,
+  verifyCoseSign1,
+  signCoseSign1,
+} from './src/cose/sign1.ts';
 export type { CoseSign1 } from './src/cose/sign1.ts';
 export { AWS_NITRO_ROOT_G1_SHA256, awsNitroRootG1 } from './src/attestation/aws-root.ts';
-export { BOOT_LOCKED_PCRS, MAX_OPTIONAL_BYTES, encodeAttestationPayload, decodeAttestationPayload } from './src/attestation/payload.ts';
+export {
+  BOOT_LOCKED_PCRS,
+  MAX_OPTIONAL_BYTES,
+  encodeAttestationPayload,
+  decodeAttestationPayload,
+} from './src/attestation/payload.ts';
 export type { AttestationPayload } from './src/attestation/payload.ts';
 export { parseAttestationDocument } from './src/attestation/document.ts';
 export type { AttestationDocument } from './src/attestation/document.ts';
@@ -101,7 +285,13 @@ export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attest
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
 export type { LoggedRelease, LogCheckOptions } from './src/attestation/logged.ts';
 // the enclave's boot gate: pinned configuration, the host's proof bundle, the pure decision
-export { ENCLAVE_CONFIG_PATH, MAX_ENCLAVE_CONFIG_BYTES, parseEnclaveConfig, formatEnclaveConfig, configPublishers } from './src/gate/config.ts';
+export {
+  ENCLAVE_CONFIG_PATH,
+  MAX_ENCLAVE_CONFIG_BYTES,
+  parseEnclaveConfig,
+  formatEnclaveConfig,
+  configPublishers,
+} from './src/gate/config.ts';
 export type { EnclaveConfig } from './src/gate/config.ts';
 export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './src/gate/bundle.ts';
 export type { ProofBundle } from './src/gate/bundle.ts';
@@ -115,39 +305,145 @@ export type { RecipientEnvelope } from './src/cms/open.ts';
 export { IDENTITY_BINDING_HEADER, formatIdentityBinding, parseIdentityBinding } from './src/gate/identity.ts';
 export type { IdentityBinding } from './src/gate/identity.ts';
 // Limits every Keycast HTTP server runs with (pure options; the servers apply them).
-export { SERVER_LIMITS, SERVER_LIMIT_FLAGS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions, limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './src/server-limits.ts';
+export {
+  SERVER_LIMITS,
+  SERVER_LIMIT_FLAGS,
+  SERVER_LIMIT_FLAGS_HELP,
+  serverLimits,
+  serverOptions,
+  limitConnections,
+  serverLimitFlagOptions,
+  serverLimitsFromFlags,
+} from './src/server-limits.ts';
 export type { ServerLimits } from './src/server-limits.ts';
 // checkpoints as a relying party opens them, and the one client of a Keycast log (over an injected fetch)
 export { openWitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
 export type { CheckpointPolicy, WitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
 export { LogClient } from './src/client/log-client.ts';
 export { fetchProofBundle } from './src/client/proof-bundle.ts';
-export type { LogClientOptions, LogEntry, LookupAnswer, LookupField, ReleaseStatus as LogReleaseStatus, AddEntryAnswer } from './src/client/log-client.ts';
+export type {
+  LogClientOptions,
+  LogEntry,
+  LookupAnswer,
+  LookupField,
+  ReleaseStatus as LogReleaseStatus,
+  AddEntryAnswer,
+} from './src/client/log-client.ts';
 export { readCapped, request as httpRequest } from './src/client/transport.ts';
 export type { FetchLike, RetryEvent, TransportOptions, RequestSpec, RawAnswer } from './src/client/transport.ts';
 // forwarding (content keys → projectors): signed rules, HPKE-sealed content keys, receipts with delivery proofs
-export { RULES_TYPE, RULES_PAYLOAD_TYPE, MAX_RULES_BYTES, UUID_URN, KDM_TIME, validateRules, formatRules, parseRules, signRules, openRules, checkRulesTime, keyFingerprint, parseInstant } from './src/forward/rules.ts';
+export {
+  RULES_TYPE,
+  RULES_PAYLOAD_TYPE,
+  MAX_RULES_BYTES,
+  UUID_URN,
+  KDM_TIME,
+  validateRules,
+  formatRules,
+  parseRules,
+  signRules,
+  openRules,
+  checkRulesTime,
+  keyFingerprint,
+  parseInstant,
+} from './src/forward/rules.ts';
 export type { ForwardRules, OpenedRules } from './src/forward/rules.ts';
 export { signEnvelope, openEnvelope } from './src/forward/envelope.ts';
 export type { SignedEnvelope } from './src/forward/envelope.ts';
-export { SEALED_TYPE, MAX_SEALED_BYTES, MAX_CONTENT_KEYS, KEY_TYPES, hpkeSuite, generateHpkeKeyPair, deriveHpkeKeyPair, sealContentKeys, parseSealedKeys, openSealedKeys } from './src/forward/sealed-keys.ts';
+export {
+  SEALED_TYPE,
+  MAX_SEALED_BYTES,
+  MAX_CONTENT_KEYS,
+  KEY_TYPES,
+  hpkeSuite,
+  generateHpkeKeyPair,
+  deriveHpkeKeyPair,
+  sealContentKeys,
+  parseSealedKeys,
+  openSealedKeys,
+} from './src/forward/sealed-keys.ts';
 export type { ContentKey, FilmKeys, KeyType, SealedHeader } from './src/forward/sealed-keys.ts';
-export { RECEIPT_TYPE, RECEIPT_PAYLOAD_TYPE, OUTPUT_FORMATS, deliveryLeaf, DeliveryTree, signReceipt, openReceipt, parseDeliveryProof, checkDelivery } from './src/forward/receipt.ts';
+export {
+  RECEIPT_TYPE,
+  RECEIPT_PAYLOAD_TYPE,
+  OUTPUT_FORMATS,
+  deliveryLeaf,
+  DeliveryTree,
+  signReceipt,
+  openReceipt,
+  parseDeliveryProof,
+  checkDelivery,
+} from './src/forward/receipt.ts';
 export type { Receipt, DeliveryProof, OutputFormat } from './src/forward/receipt.ts';
-export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, parseForwardRequest, formatForwardRequest, forwardRequestDigest, parseForwardAnswer } from './src/forward/request.ts';
+export {
+  FORWARD_FORMATS,
+  MAX_FORWARD_RECIPIENTS,
+  MAX_FORWARD_INTERMEDIATES,
+  parseForwardRequest,
+  formatForwardRequest,
+  forwardRequestDigest,
+  parseForwardAnswer,
+} from './src/forward/request.ts';
 export type { ForwardFormat, ForwardRequest, ForwardAnswer, ForwardOutputJson } from './src/forward/request.ts';
 // D-cinema (ST 430-2) certificates and SMPTE ST 430-1 KDMs
-export { OID_RSA, OID_SHA256_RSA, MAX_DC_CERTIFICATE_BYTES, parseDcCertificate, rfc2253, nameValue, publicKeyThumbprint, certificateThumbprint, pemCertificates, certificatePem } from './src/kdm/certificate.ts';
+export {
+  OID_RSA,
+  OID_SHA256_RSA,
+  MAX_DC_CERTIFICATE_BYTES,
+  parseDcCertificate,
+  rfc2253,
+  nameValue,
+  publicKeyThumbprint,
+  certificateThumbprint,
+  pemCertificates,
+  certificatePem,
+} from './src/kdm/certificate.ts';
 export type { DcCertificate, NameAttribute } from './src/kdm/certificate.ts';
 export { cnRoles, checkDcProfile, verifyDcChain } from './src/kdm/profile.ts';
 export type { DcRole, DcChainOptions } from './src/kdm/profile.ts';
 export { buildDcCertificate } from './src/kdm/certificate-build.ts';
 export type { DcCertificateInput } from './src/kdm/certificate-build.ts';
-export { KEY_BLOCK_BYTES, KEY_BLOCK_STRUCTURE_ID, uuidBytes, uuidUrn, encodeKeyBlock, decodeKeyBlock, encryptKeyBlock, decryptKeyBlock } from './src/kdm/block.ts';
+export {
+  KEY_BLOCK_BYTES,
+  KEY_BLOCK_STRUCTURE_ID,
+  uuidBytes,
+  uuidUrn,
+  encodeKeyBlock,
+  decodeKeyBlock,
+  encryptKeyBlock,
+  decryptKeyBlock,
+} from './src/kdm/block.ts';
 export type { KeyBlock } from './src/kdm/block.ts';
-export { NS_ETM, NS_KDM, NS_DS, NS_ENC, KDM_MESSAGE_TYPE, ASSUME_TRUST_THUMBPRINT, xmlText, kdmSigner, buildKdm } from './src/kdm/write.ts';
+export {
+  NS_ETM,
+  NS_KDM,
+  NS_DS,
+  NS_ENC,
+  KDM_MESSAGE_TYPE,
+  ASSUME_TRUST_THUMBPRINT,
+  xmlText,
+  kdmSigner,
+  buildKdm,
+} from './src/kdm/write.ts';
 export type { KdmContentKey, KdmSigner, KdmInput } from './src/kdm/write.ts';
-export { MAX_KDM_BYTES, parseKdm, verifyKdmSignature, checkKdmSignerChain, checkKdmRecipient, decryptKdm } from './src/kdm/read.ts';
+export {
+  MAX_KDM_BYTES,
+  parseKdm,
+  verifyKdmSignature,
+  checkKdmSignerChain,
+  checkKdmRecipient,
+  decryptKdm,
+} from './src/kdm/read.ts';
 export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';
-export { ENCLAVE_KEYS_BYTES, VERIFIED_ENCLAVE_TYPE, formatEnclaveKeys, enclaveKeysFromAttestation, ed25519PublicKey, kdmChainSha256, verifiedEnclaveRecord, formatVerifiedEnclave, parseVerifiedEnclave } from './src/forward/enclave-keys.ts';
+export {
+  ENCLAVE_KEYS_BYTES,
+  VERIFIED_ENCLAVE_TYPE,
+  formatEnclaveKeys,
+  enclaveKeysFromAttestation,
+  ed25519PublicKey,
+  kdmChainSha256,
+  verifiedEnclaveRecord,
+  formatVerifiedEnclave,
+  parseVerifiedEnclave,
+} from './src/forward/enclave-keys.ts';
 export type { EnclaveKeys, VerifiedEnclaveRecord } from './src/forward/enclave-keys.ts';

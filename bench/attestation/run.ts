@@ -14,7 +14,9 @@ import { parseArgs } from 'node:util';
 import { verifyAttestationDocument, parseAttestationDocument, parseCertificate, sigStructure } from '#verifier';
 import { emitResult } from '../result.ts';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { json: { type: 'boolean' }, seconds: { type: 'string' }, quick: { type: 'boolean' } },
+});
 const SECONDS = Number(values.seconds ?? (values.quick ? 1.5 : 6));
 
 const DIR = resolve(import.meta.dirname, '../../testdata/nitro/attestation');
@@ -68,7 +70,8 @@ for (let i = 0; i < 20; i++) {
   baseline();
   full();
 }
-if (!values.json) process.stderr.write(`… interleaving baseline and full verification for ${SECONDS} s, document ${NAME}\n`);
+if (!values.json)
+  process.stderr.write(`… interleaving baseline and full verification for ${SECONDS} s, document ${NAME}\n`);
 const t = interleaved();
 const result = {
   document: NAME,
@@ -82,9 +85,15 @@ const result = {
 };
 if (values.json) console.log(JSON.stringify(result));
 else {
-  console.log(`attestation verifications/s          ${result.verificationsPerSecond}   (median of ${result.samples} interleaved samples)`);
-  console.log(`raw P-384 sets/s (1 COSE + 4 links)  ${result.rawSignatureSetsPerSecond}   (${result.rawP384VerifiesPerSecond} single verifies/s)`);
-  console.log(`ratio                                ${result.ratioMedian} (medians)   ${result.ratioTotal} (total time)   target ≥ ${result.target}`);
+  console.log(
+    `attestation verifications/s          ${result.verificationsPerSecond}   (median of ${result.samples} interleaved samples)`,
+  );
+  console.log(
+    `raw P-384 sets/s (1 COSE + 4 links)  ${result.rawSignatureSetsPerSecond}   (${result.rawP384VerifiesPerSecond} single verifies/s)`,
+  );
+  console.log(
+    `ratio                                ${result.ratioMedian} (medians)   ${result.ratioTotal} (total time)   target ≥ ${result.target}`,
+  );
 }
 
 // The shared result line (bench/result.ts) for `npm run bench`; --json keeps its own output.
@@ -92,14 +101,20 @@ if (!values.json) {
   emitResult({
     bench: 'attestation',
     quick: Boolean(values.quick),
-    figures: [{
-      figure: 'attestation verifications (verifyAttestationDocument, real document)',
-      value: result.verificationsPerSecond,
-      unit: '/s',
-      baseline: { what: 'raw P-384 signature sets (1 COSE + 4 certificate links)', value: result.rawSignatureSetsPerSecond, unit: '/s' },
-      ratio: result.ratioMedian,
-      target: { on: 'ratio', op: '>=', bound: result.target },
-      note: `medians of ${result.samples} interleaved samples; ratio of total time ${result.ratioTotal}; document ${NAME}`,
-    }],
+    figures: [
+      {
+        figure: 'attestation verifications (verifyAttestationDocument, real document)',
+        value: result.verificationsPerSecond,
+        unit: '/s',
+        baseline: {
+          what: 'raw P-384 signature sets (1 COSE + 4 certificate links)',
+          value: result.rawSignatureSetsPerSecond,
+          unit: '/s',
+        },
+        ratio: result.ratioMedian,
+        target: { on: 'ratio', op: '>=', bound: result.target },
+        note: `medians of ${result.samples} interleaved samples; ratio of total time ${result.ratioTotal}; document ${NAME}`,
+      },
+    ],
   });
 }

@@ -42,7 +42,11 @@ function makeRootfs(dir: string, total: number): { files: string[]; big: string[
     const p = join(d, `big${i}.bin`);
     const size = Math.min(8 * MiB, left);
     const fd = openSync(p, 'w');
-    for (let w = 0; w < size; w += MiB) { block[0] = i; block[1] = w / MiB; writeSync(fd, block, 0, Math.min(MiB, size - w)); }
+    for (let w = 0; w < size; w += MiB) {
+      block[0] = i;
+      block[1] = w / MiB;
+      writeSync(fd, block, 0, Math.min(MiB, size - w));
+    }
     closeSync(fd);
     files.push(p);
     big.push(p);
@@ -60,15 +64,28 @@ function makeRootfs(dir: string, total: number): { files: string[]; big: string[
 function lockFor(root: string): string {
   const z = '0'.repeat(64);
   return JSON.stringify({
-    version: 1, arch: 'x86_64', format: 'linuxkit',
-    inputs: { kernel: { path: join(V, 'kernel.fake'), sha256: z }, init: { path: join(V, 'init.fake'), sha256: z }, nsm: { path: join(V, 'nsm.ko.fake'), sha256: z }, rootfs: { path: root, sha256: z, type: 'dir' } },
-    cmdline: 'console=ttyS0', argv: ['/bin/app'], env: [], image: { name: 'bench', version: '1' },
+    version: 1,
+    arch: 'x86_64',
+    format: 'linuxkit',
+    inputs: {
+      kernel: { path: join(V, 'kernel.fake'), sha256: z },
+      init: { path: join(V, 'init.fake'), sha256: z },
+      nsm: { path: join(V, 'nsm.ko.fake'), sha256: z },
+      rootfs: { path: root, sha256: z, type: 'dir' },
+    },
+    cmdline: 'console=ttyS0',
+    argv: ['/bin/app'],
+    env: [],
+    image: { name: 'bench', version: '1' },
   });
 }
 
 function childBuild(lock: string, out: string): { seconds: number; cpuSeconds: number; maxRssMiB: number } {
   rmSync(out, { recursive: true, force: true });
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench/builder/child.ts'), lock, out], { cwd: REPO, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench/builder/child.ts'), lock, out], {
+    cwd: REPO,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -76,9 +93,17 @@ function childBuild(lock: string, out: string): { seconds: number; cpuSeconds: n
 /** Wall and CPU seconds of `sha384sum FILES` (CPU from the shell's `times` for its children). */
 function sha384sum(files: string[]): { seconds: number; cpuSeconds: number } {
   const t0 = process.hrtime.bigint();
-  const out = execFileSync('bash', ['-c', 'sha384sum "$@" >/dev/null; times', 'bench', ...files], { encoding: 'utf8', maxBuffer: 64 * MiB });
+  const out = execFileSync('bash', ['-c', 'sha384sum "$@" >/dev/null; times', 'bench', ...files], {
+    encoding: 'utf8',
+    maxBuffer: 64 * MiB,
+  });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const m = [...out.trim().split('\n')[1]!.matchAll(/(\d+)m([\d.]+)s/g)].map((x) => Number(x[1]) * 60 + Number(x[2]));
+  const m = [
+    ...out
+      .trim()
+      .split('\n')[1]!
+      .matchAll(/(\d+)m([\d.]+)s/g),
+  ].map((x) => Number(x[1]) * 60 + Number(x[2]));
   return { seconds, cpuSeconds: (m[0] ?? 0) + (m[1] ?? 0) };
 }
 
@@ -103,21 +128,54 @@ function scenario(label: string, bytes: number, timing: boolean): void {
         const xs = rounds.map(f).sort((x, y) => x - y);
         return { mid: xs[Math.floor(xs.length / 2)]!, lo: xs[0]!, hi: xs[xs.length - 1]! };
       };
-      const f = (x: { mid: number; lo: number; hi: number }, d = 2) => `${x.mid.toFixed(d)} (rounds ${x.lo.toFixed(d)}–${x.hi.toFixed(d)})`;
+      const f = (x: { mid: number; lo: number; hi: number }, d = 2) =>
+        `${x.mid.toFixed(d)} (rounds ${x.lo.toFixed(d)}–${x.hi.toFixed(d)})`;
       console.log(`${label}, median of ${ROUNDS} alternating rounds:`);
-      console.log(`  keycast build ${f(med((r) => r.build))} s wall | sha384sum same bytes ${f(med((r) => r.sum))} s | ratio ${f(med((r) => r.build / r.sum))}x (target <= 2.0x)`);
-      console.log(`  against sha384sum of the ${bigFiles.length} large files only (skipping the 2,000 small ones) ${f(med((r) => r.big))} s | ratio ${f(med((r) => r.build / r.big))}x`);
+      console.log(
+        `  keycast build ${f(med((r) => r.build))} s wall | sha384sum same bytes ${f(med((r) => r.sum))} s | ratio ${f(med((r) => r.build / r.sum))}x (target <= 2.0x)`,
+      );
+      console.log(
+        `  against sha384sum of the ${bigFiles.length} large files only (skipping the 2,000 small ones) ${f(med((r) => r.big))} s | ratio ${f(med((r) => r.build / r.big))}x`,
+      );
       const ratio = med((r) => r.build / r.sum);
       const rng = (x: { lo: number; hi: number }) => `rounds ${x.lo.toFixed(2)}–${x.hi.toFixed(2)}`;
       figures.push(
-        { figure: `${label}: keycast build wall time`, value: +med((r) => r.build).mid.toFixed(3), unit: 's', baseline: { what: 'sha384sum of the same rootfs files', value: +med((r) => r.sum).mid.toFixed(3), unit: 's' }, ratio: +ratio.mid.toFixed(3), target: { on: 'ratio', op: '<=', bound: 2.0 }, note: `ratio is build/sha384sum, median of ${ROUNDS} alternating rounds (${rng(ratio)})` },
-        { figure: `${label}: keycast build CPU time`, value: +med((r) => r.cpu).mid.toFixed(3), unit: 's', baseline: { what: 'sha384sum CPU time', value: +med((r) => r.sumCpu).mid.toFixed(3), unit: 's' }, ratio: +med((r) => r.cpu / r.sumCpu).mid.toFixed(3), target: null, note: 'every byte is hashed with SHA-384 twice and SHA-256 twice' },
+        {
+          figure: `${label}: keycast build wall time`,
+          value: +med((r) => r.build).mid.toFixed(3),
+          unit: 's',
+          baseline: { what: 'sha384sum of the same rootfs files', value: +med((r) => r.sum).mid.toFixed(3), unit: 's' },
+          ratio: +ratio.mid.toFixed(3),
+          target: { on: 'ratio', op: '<=', bound: 2.0 },
+          note: `ratio is build/sha384sum, median of ${ROUNDS} alternating rounds (${rng(ratio)})`,
+        },
+        {
+          figure: `${label}: keycast build CPU time`,
+          value: +med((r) => r.cpu).mid.toFixed(3),
+          unit: 's',
+          baseline: { what: 'sha384sum CPU time', value: +med((r) => r.sumCpu).mid.toFixed(3), unit: 's' },
+          ratio: +med((r) => r.cpu / r.sumCpu).mid.toFixed(3),
+          target: null,
+          note: 'every byte is hashed with SHA-384 twice and SHA-256 twice',
+        },
       );
-      console.log(`  CPU time build ${f(med((r) => r.cpu))} s (all threads) | sha384sum ${f(med((r) => r.sumCpu))} s | ratio ${f(med((r) => r.cpu / r.sumCpu))}x (every byte is hashed with SHA-384 twice, PCR0 and PCR2, and SHA-256 twice, per file and the whole image)`);
+      console.log(
+        `  CPU time build ${f(med((r) => r.cpu))} s (all threads) | sha384sum ${f(med((r) => r.sumCpu))} s | ratio ${f(med((r) => r.cpu / r.sumCpu))}x (every byte is hashed with SHA-384 twice, PCR0 and PCR2, and SHA-256 twice, per file and the whole image)`,
+      );
     } else {
       const r = childBuild(lock, join(dir, 'out'));
-      console.log(`${label}: peak RSS ${r.maxRssMiB.toFixed(0)} MiB (target <= 256 MiB), build ${r.seconds.toFixed(1)} s`);
-      figures.push({ figure: `${label}: peak RSS of the build`, value: Math.round(r.maxRssMiB), unit: 'MiB', baseline: null, ratio: null, target: { on: 'value', op: '<=', bound: 256 }, note: `${small ? 'smaller rootfs than the 1 GiB the target is set for; ' : ''}build took ${r.seconds.toFixed(1)} s` });
+      console.log(
+        `${label}: peak RSS ${r.maxRssMiB.toFixed(0)} MiB (target <= 256 MiB), build ${r.seconds.toFixed(1)} s`,
+      );
+      figures.push({
+        figure: `${label}: peak RSS of the build`,
+        value: Math.round(r.maxRssMiB),
+        unit: 'MiB',
+        baseline: null,
+        ratio: null,
+        target: { on: 'value', op: '<=', bound: 256 },
+        note: `${small ? 'smaller rootfs than the 1 GiB the target is set for; ' : ''}build took ${r.seconds.toFixed(1)} s`,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -14,13 +14,32 @@ import { parseArgs } from 'node:util';
 import { emitResult } from '../result.ts';
 import { createHash, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import {
-  MemoryTree, generateNoteKey, noteSigner, signNote, formatCheckpoint, proveInclusion, formatTlogProof, cosignatureSigner, cosignatureVerifierKey,
-  signReleaseStatus, parseBundle, encodeLeaf, parseTrustedKey, dssePae, IN_TOTO_PAYLOAD_TYPE, formatEnclaveConfig, formatProofBundle, decideGate,
-  type EnclaveConfig, type ProofBundle,
+  MemoryTree,
+  generateNoteKey,
+  noteSigner,
+  signNote,
+  formatCheckpoint,
+  proveInclusion,
+  formatTlogProof,
+  cosignatureSigner,
+  cosignatureVerifierKey,
+  signReleaseStatus,
+  parseBundle,
+  encodeLeaf,
+  parseTrustedKey,
+  dssePae,
+  IN_TOTO_PAYLOAD_TYPE,
+  formatEnclaveConfig,
+  formatProofBundle,
+  decideGate,
+  type EnclaveConfig,
+  type ProofBundle,
 } from '#verifier';
 import { bootEnclave, SimulatedNsm, createTestPki, memoryKms } from '../../enclave/index.ts';
 
-const { values } = parseArgs({ options: { boots: { type: 'string' }, seconds: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { boots: { type: 'string' }, seconds: { type: 'string' }, quick: { type: 'boolean' } },
+});
 values.boots ??= values.quick ? '3' : '5';
 values.seconds ??= values.quick ? '1' : '2';
 const boots = Number(values.boots);
@@ -36,45 +55,108 @@ const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const pubPem = pub.publicKey.export({ format: 'pem', type: 'spki' }).toString();
 const pcrs = { pcr0: sha384('bench-0'), pcr1: sha384('bench-1'), pcr2: sha384('bench-2') };
 const eif = createHash('sha256').update('bench').digest('hex');
-const payload = Buffer.from(JSON.stringify({
-  _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'enclave.eif', digest: { sha256: eif } }], predicateType: 'https://keycast.dev/release/v1',
-  predicate: { eif: { sha256: eif }, measurements: pcrs, source: { repo: 'https://github.com/keycast/bench', commit: 'c'.repeat(40) }, lock: { sha256: 'f'.repeat(64) }, builder: { version: 'keycast-0.1.0' } },
-}));
-const leaf = encodeLeaf(parseBundle(JSON.stringify({
-  mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: 'bench' }, tlogEntries: [] },
-  dsseEnvelope: { payload: payload.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: cryptoSign('sha256', dssePae(IN_TOTO_PAYLOAD_TYPE, payload), pub.privateKey).toString('base64') }] },
-})), parseTrustedKey(pubPem));
+const payload = Buffer.from(
+  JSON.stringify({
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name: 'enclave.eif', digest: { sha256: eif } }],
+    predicateType: 'https://keycast.dev/release/v1',
+    predicate: {
+      eif: { sha256: eif },
+      measurements: pcrs,
+      source: { repo: 'https://github.com/keycast/bench', commit: 'c'.repeat(40) },
+      lock: { sha256: 'f'.repeat(64) },
+      builder: { version: 'keycast-0.1.0' },
+    },
+  }),
+);
+const leaf = encodeLeaf(
+  parseBundle(
+    JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: 'bench' }, tlogEntries: [] },
+      dsseEnvelope: {
+        payload: payload.toString('base64'),
+        payloadType: IN_TOTO_PAYLOAD_TYPE,
+        signatures: [
+          { sig: cryptoSign('sha256', dssePae(IN_TOTO_PAYLOAD_TYPE, payload), pub.privateKey).toString('base64') },
+        ],
+      },
+    }),
+  ),
+  parseTrustedKey(pubPem),
+);
 const tree = new MemoryTree();
 for (let i = 0; i < 1000; i++) tree.append(Buffer.from(`filler-${i}`));
 const index = tree.append(leaf);
 for (let i = 0; i < 23; i++) tree.append(Buffer.from(`after-${i}`));
 const size = tree.size;
-const checkpoint = signNote(formatCheckpoint({ origin, size, rootHash: tree.root(), extensions: [] }), [noteSigner(log.skey), cosignatureSigner(witness.skey)]);
+const checkpoint = signNote(formatCheckpoint({ origin, size, rootHash: tree.root(), extensions: [] }), [
+  noteSigner(log.skey),
+  cosignatureSigner(witness.skey),
+]);
 const bundle: ProofBundle = {
-  entry: leaf, proof: formatTlogProof({ index, proof: proveInclusion(index, size, tree.hashReader()), checkpoint }),
-  status: signReleaseStatus({ origin, treeSize: size, rootHash: tree.root(), index, pcr0: pcrs.pcr0, status: { state: 'active' } }, noteSigner(log.skey)),
+  entry: leaf,
+  proof: formatTlogProof({ index, proof: proveInclusion(index, size, tree.hashReader()), checkpoint }),
+  status: signReleaseStatus(
+    { origin, treeSize: size, rootHash: tree.root(), index, pcr0: pcrs.pcr0, status: { state: 'active' } },
+    noteSigner(log.skey),
+  ),
 };
 
 const pki = createTestPki();
 const kms = memoryKms('arn:aws:iam::111122223333:role/bench', { trustedRoots: [pki.rootDer] });
-const key = await kms.core.createKey('arn:aws:iam::111122223333:role/bench', { policy: JSON.stringify({ Version: '2012-10-17', Statement: [
-  { Sid: 'A', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/bench' }, Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'], Resource: '*' },
-  { Sid: 'E', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/bench' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': [pcrs.pcr0] } } },
-] }) });
+const key = await kms.core.createKey('arn:aws:iam::111122223333:role/bench', {
+  policy: JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'A',
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::111122223333:role/bench' },
+        Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'],
+        Resource: '*',
+      },
+      {
+        Sid: 'E',
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::111122223333:role/bench' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+        Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': [pcrs.pcr0] } },
+      },
+    ],
+  }),
+});
 const config: EnclaveConfig = {
-  version: 1, log: { origin, vkey: log.vkey }, witnesses: { vkeys: [cosignatureVerifierKey(witness.skey)], threshold: 1 }, maxCheckpointAgeSeconds: 600,
-  publishers: [pubPem], kms: { keyArn: key.Arn, region: 'us-east-1' },
+  version: 1,
+  log: { origin, vkey: log.vkey },
+  witnesses: { vkeys: [cosignatureVerifierKey(witness.skey)], threshold: 1 },
+  maxCheckpointAgeSeconds: 600,
+  publishers: [pubPem],
+  kms: { keyArn: key.Arn, region: 'us-east-1' },
 };
 const configBytes = formatEnclaveConfig(config);
 const bundleJson = formatProofBundle(bundle);
 
-async function coldBoot(stored: { sealed: string; ciphertextBlob: string } | null): Promise<{ ms: number; gateMs: number; stored: { sealed: string; ciphertextBlob: string } }> {
+async function coldBoot(
+  stored: { sealed: string; ciphertextBlob: string } | null,
+): Promise<{ ms: number; gateMs: number; stored: { sealed: string; ciphertextBlob: string } }> {
   const t0 = performance.now();
   const e = await bootEnclave({ nsm: new SimulatedNsm({ pki, pcrs }), kms: kms.port, configBytes, recheckMs: 0 });
-  const g = await e.app.inject({ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: bundleJson });
+  const g = await e.app.inject({
+    method: 'POST',
+    url: '/v1/gate',
+    headers: { 'content-type': 'application/json' },
+    payload: bundleJson,
+  });
   const gateMs = performance.now() - t0;
   if (g.statusCode !== 200) throw new Error(`gate refused: ${g.body}`);
-  const id = await e.app.inject({ method: 'POST', url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(stored ?? {}) });
+  const id = await e.app.inject({
+    method: 'POST',
+    url: '/v1/identity',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify(stored ?? {}),
+  });
   const ms = performance.now() - t0;
   if (id.statusCode !== 200) throw new Error(`identity refused: ${id.body}`);
   await e.stop();
@@ -97,18 +179,32 @@ for (let i = 0; i < boots; i++) {
 function rate(fn: () => void): number {
   let n = 0;
   const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) { fn(); n++; }
+  while (performance.now() < end) {
+    fn();
+    n++;
+  }
   return n / seconds;
 }
-const map = new Map<number, Uint8Array>([[0, Buffer.from(pcrs.pcr0, 'hex')], [1, Buffer.from(pcrs.pcr1, 'hex')], [2, Buffer.from(pcrs.pcr2, 'hex')], [8, new Uint8Array(48)]]);
+const map = new Map<number, Uint8Array>([
+  [0, Buffer.from(pcrs.pcr0, 'hex')],
+  [1, Buffer.from(pcrs.pcr1, 'hex')],
+  [2, Buffer.from(pcrs.pcr2, 'hex')],
+  [8, new Uint8Array(48)],
+]);
 const now = Date.now() / 1000;
 if (!decideGate({ pcrs: map, config, bundle, now }).open) throw new Error('the bench bundle does not pass the gate');
 const ed = generateKeyPairSync('ed25519');
 const msg = Buffer.alloc(200, 7);
 const sig = cryptoSign(null, msg, ed.privateKey);
-const edRate = rate(() => { if (!cryptoVerify(null, msg, ed.publicKey, sig)) throw new Error('bad'); });
-const gateRate = rate(() => { if (!decideGate({ pcrs: map, config, bundle, now }).open) throw new Error('refused'); });
-const edRate2 = rate(() => { if (!cryptoVerify(null, msg, ed.publicKey, sig)) throw new Error('bad'); });
+const edRate = rate(() => {
+  if (!cryptoVerify(null, msg, ed.publicKey, sig)) throw new Error('bad');
+});
+const gateRate = rate(() => {
+  if (!decideGate({ pcrs: map, config, bundle, now }).open) throw new Error('refused');
+});
+const edRate2 = rate(() => {
+  if (!cryptoVerify(null, msg, ed.publicKey, sig)) throw new Error('bad');
+});
 
 const r = (x: number) => Math.round(x);
 const edMean = (edRate + edRate2) / 2;
@@ -116,10 +212,41 @@ emitResult({
   bench: 'enclave',
   quick: Boolean(values.quick),
   figures: [
-    { figure: 'cold boot to an open gate', value: r(median(toGate)), unit: 'ms', baseline: null, ratio: null, target: null, note: `median of ${boots} boots` },
-    { figure: 'first boot: generate and seal the identity through KMS', value: r(median(first)), unit: 'ms', baseline: null, ratio: null, target: null, note: 'mostly RSA-2048 key generation (the KDM chain and the ephemeral Recipient key)' },
-    { figure: 'later boot: unseal the identity through KMS', value: r(median(later)), unit: 'ms', baseline: null, ratio: null, target: null },
-    { figure: 'gate re-checks', value: r(gateRate), unit: '/s', baseline: { what: 'raw Ed25519 verifies (node:crypto), same run', value: r(edMean), unit: '/s' }, ratio: Number((gateRate / edMean).toFixed(3)), target: null, note: `tree size ${size}` },
+    {
+      figure: 'cold boot to an open gate',
+      value: r(median(toGate)),
+      unit: 'ms',
+      baseline: null,
+      ratio: null,
+      target: null,
+      note: `median of ${boots} boots`,
+    },
+    {
+      figure: 'first boot: generate and seal the identity through KMS',
+      value: r(median(first)),
+      unit: 'ms',
+      baseline: null,
+      ratio: null,
+      target: null,
+      note: 'mostly RSA-2048 key generation (the KDM chain and the ephemeral Recipient key)',
+    },
+    {
+      figure: 'later boot: unseal the identity through KMS',
+      value: r(median(later)),
+      unit: 'ms',
+      baseline: null,
+      ratio: null,
+      target: null,
+    },
+    {
+      figure: 'gate re-checks',
+      value: r(gateRate),
+      unit: '/s',
+      baseline: { what: 'raw Ed25519 verifies (node:crypto), same run', value: r(edMean), unit: '/s' },
+      ratio: Number((gateRate / edMean).toFixed(3)),
+      target: null,
+      note: `tree size ${size}`,
+    },
   ],
 });
 process.stderr.write(

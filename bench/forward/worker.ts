@@ -18,7 +18,10 @@ interface Init {
 
 const init = workerData as Init;
 const port = parentPort!;
-const signer = kdmSigner(init.signerChain.map((d) => parseDcCertificate(d)), createPrivateKey(init.signerKeyPem));
+const signer = kdmSigner(
+  init.signerChain.map((d) => parseDcCertificate(d)),
+  createPrivateKey(init.signerKeyPem),
+);
 const hpke = await deriveHpkeKeyPair(init.hpkeSeed);
 let opened: Awaited<ReturnType<typeof openForwardRequest>> | null = null;
 
@@ -32,13 +35,18 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     const signed = Buffer.alloc(3000, 1);
     const start = performance.now();
     for (const key of recipientKeys) {
-      for (let k = 0; k < (m.keys as number); k++) publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: m.oaepHash as string }, block);
+      for (let k = 0; k < (m.keys as number); k++)
+        publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: m.oaepHash as string }, block);
       if (m.sign) sign('sha256', signed, signer.privateKey);
     }
     port.postMessage({ n: recipientKeys.length, ms: performance.now() - start });
   } else if (m.cmd === 'open') {
     const t = performance.now();
-    opened = await openForwardRequest(m.request as ForwardRequest, { hpkePrivateKey: hpke.privateKey, pcr0: init.pcr0, now: new Date(init.now) });
+    opened = await openForwardRequest(m.request as ForwardRequest, {
+      hpkePrivateKey: hpke.privateKey,
+      pcr0: init.pcr0,
+      now: new Date(init.now),
+    });
     port.postMessage({ ready: true, ms: performance.now() - t });
   } else if (m.cmd === 'go') {
     const o = opened!;

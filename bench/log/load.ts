@@ -45,7 +45,12 @@ function parseResponse(buf: Buffer): { status: number; length: number } | null {
 }
 
 /** Runs until `next()` returns null or `seconds` pass. */
-export async function runLoad(base: string, clients: number, seconds: number, next: (i: number) => Req | null): Promise<LoadResult> {
+export async function runLoad(
+  base: string,
+  clients: number,
+  seconds: number,
+  next: (i: number) => Req | null,
+): Promise<LoadResult> {
   const url = new URL(base);
   const host = url.host;
   const lat: number[] = [];
@@ -72,7 +77,9 @@ export async function runLoad(base: string, clients: number, seconds: number, ne
       let done = false;
       sock.on('connect', send);
       // The server closes a connection after SERVER_LIMITS.maxRequestsPerSocket requests: reconnect.
-      sock.on('close', () => { if (!done) loop().then(resolve, reject); });
+      sock.on('close', () => {
+        if (!done) loop().then(resolve, reject);
+      });
       sock.on('data', (d: Buffer) => {
         buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
         const res = parseResponse(buf);
@@ -83,11 +90,22 @@ export async function runLoad(base: string, clients: number, seconds: number, ne
         if (res.status === 200) ok++;
         send();
       });
-      sock.on('error', (e) => { done = true; reject(e); });
+      sock.on('error', (e) => {
+        done = true;
+        reject(e);
+      });
     });
   await Promise.all(Array.from({ length: clients }, loop));
   const elapsed = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
-  return { requests: lat.length, ok, seconds: elapsed, perSecond: ok / elapsed, p50ms: pct(0.5), p99ms: pct(0.99), statuses };
+  return {
+    requests: lat.length,
+    ok,
+    seconds: elapsed,
+    perSecond: ok / elapsed,
+    p50ms: pct(0.5),
+    p99ms: pct(0.99),
+    statuses,
+  };
 }

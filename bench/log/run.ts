@@ -24,7 +24,15 @@ import type { LoadResult } from './load.ts';
 import { emitResult, type BenchFigure } from '../result.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string' }, rounds: { type: 'string' }, workers: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '64' },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    workers: { type: 'string' },
+    quick: { type: 'boolean' },
+  },
+});
 const clients = Number(values.clients);
 const seconds = Number(values.seconds ?? (values.quick ? 1.5 : 5));
 
@@ -41,7 +49,8 @@ function start(args: string[]): Promise<{ url: string; stop: () => void }> {
   });
 }
 
-const fmt = (r: LoadResult) => `${r.perSecond.toFixed(0).padStart(7)}/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  (${r.ok}/${r.requests} ok)`;
+const fmt = (r: LoadResult) =>
+  `${r.perSecond.toFixed(0).padStart(7)}/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  (${r.ok}/${r.requests} ok)`;
 
 const hello = await start(['--import', 'tsx', 'bench/log/hello.ts']);
 const helloLoad = (secs: number) => runLoad(hello.url, clients, secs, () => ({ method: 'GET', path: '/' }));
@@ -54,9 +63,22 @@ writeFileSync(join(dir, 'pub.pem'), pub.publicPem);
 const n = 500 + 5000 * seconds;
 process.stderr.write(`signing ${n} release bundles…\n`);
 const bundles = Array.from({ length: n }, (_, i) => pub.bundle(`b-${i}`));
-const log = await start([resolve(root, 'bin/keycast.mjs'), 'log', 'serve', '--data', join(dir, 'log'), '--listen', '127.0.0.1:0', '--trust-signer', join(dir, 'pub.pem'), ...(values.workers ? ['--admission-workers', values.workers] : [])]);
+const log = await start([
+  resolve(root, 'bin/keycast.mjs'),
+  'log',
+  'serve',
+  '--data',
+  join(dir, 'log'),
+  '--listen',
+  '127.0.0.1:0',
+  '--trust-signer',
+  join(dir, 'pub.pem'),
+  ...(values.workers ? ['--admission-workers', values.workers] : []),
+]);
 const warm = 500;
-await runLoad(log.url, clients, 30, (i) => (i < warm ? { method: 'POST', path: '/add-entry', body: bundles[i]! } : null));
+await runLoad(log.url, clients, 30, (i) =>
+  i < warm ? { method: 'POST', path: '/add-entry', body: bundles[i]! } : null,
+);
 
 // The machine is shared and drifts by tens of percent within a minute, so every figure is
 // taken in short rounds, each right after its own hello-world baseline, and the median
@@ -65,7 +87,9 @@ const rounds = Number(values.rounds ?? (values.quick ? 3 : 5));
 const slice = seconds / rounds;
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 type Round = { base: LoadResult; run: LoadResult };
-async function measure(next: (i: number) => { method: 'GET' | 'POST'; path: string; body?: Buffer } | null): Promise<Round[]> {
+async function measure(
+  next: (i: number) => { method: 'GET' | 'POST'; path: string; body?: Buffer } | null,
+): Promise<Round[]> {
   const out: Round[] = [];
   for (let r = 0; r < rounds; r++) {
     const base = await helloLoad(slice);
@@ -75,7 +99,9 @@ async function measure(next: (i: number) => { method: 'GET' | 'POST'; path: stri
   return out;
 }
 let appended = warm;
-const appendRounds = await measure(() => (appended < n ? { method: 'POST', path: '/add-entry', body: bundles[appended++]! } : null));
+const appendRounds = await measure(() =>
+  appended < n ? { method: 'POST', path: '/add-entry', body: bundles[appended++]! } : null,
+);
 const size = warm + appendRounds.reduce((k, x) => k + x.run.ok, 0); // every bundle is distinct: each 200 is one new entry
 const tiles = tilesForSize(size).map((t) => `/${tilePath(t)}`);
 const rand = (k: number) => Math.floor(Math.random() * k);
@@ -97,11 +123,29 @@ const line = (label: string, r: Round[], target: string, goal: BenchFigure['targ
   const p50 = median(r.map((x) => x.run.p50ms));
   const p99 = median(r.map((x) => x.run.p99ms));
   const failed = r.reduce((k, x) => k + x.run.requests - x.run.ok, 0);
-  figures.push({ figure: label, value: Math.round(run.mid), unit: '/s', baseline: { what: 'fastify hello-world, same client, measured just before', value: Math.round(base.mid), unit: '/s' }, ratio: +ratio.mid.toFixed(3), target: goal, note: `median of ${rounds} rounds (value ${run.lo.toFixed(0)}–${run.hi.toFixed(0)}/s); p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ${failed} failed; ${clients} clients` });
-  console.log(`  ${label.padEnd(31)} ${run.mid.toFixed(0).padStart(6)}/s (rounds ${run.lo.toFixed(0)}–${run.hi.toFixed(0)})  p50 ${p50.toFixed(2)} ms  p99 ${p99.toFixed(2)} ms  ${failed} failed`);
-  console.log(`  ${'  beside hello-world'.padEnd(31)} ${base.mid.toFixed(0).padStart(6)}/s (rounds ${base.lo.toFixed(0)}–${base.hi.toFixed(0)})  ratio ${(100 * ratio.mid).toFixed(0)}% (rounds ${(100 * ratio.lo).toFixed(0)}–${(100 * ratio.hi).toFixed(0)}%)   ${target}`);
+  figures.push({
+    figure: label,
+    value: Math.round(run.mid),
+    unit: '/s',
+    baseline: {
+      what: 'fastify hello-world, same client, measured just before',
+      value: Math.round(base.mid),
+      unit: '/s',
+    },
+    ratio: +ratio.mid.toFixed(3),
+    target: goal,
+    note: `median of ${rounds} rounds (value ${run.lo.toFixed(0)}–${run.hi.toFixed(0)}/s); p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ${failed} failed; ${clients} clients`,
+  });
+  console.log(
+    `  ${label.padEnd(31)} ${run.mid.toFixed(0).padStart(6)}/s (rounds ${run.lo.toFixed(0)}–${run.hi.toFixed(0)})  p50 ${p50.toFixed(2)} ms  p99 ${p99.toFixed(2)} ms  ${failed} failed`,
+  );
+  console.log(
+    `  ${'  beside hello-world'.padEnd(31)} ${base.mid.toFixed(0).padStart(6)}/s (rounds ${base.lo.toFixed(0)}–${base.hi.toFixed(0)})  ratio ${(100 * ratio.mid).toFixed(0)}% (rounds ${(100 * ratio.lo).toFixed(0)}–${(100 * ratio.hi).toFixed(0)}%)   ${target}`,
+  );
 };
-console.log(`bench/log  (${clients} clients; ${rounds} rounds of ${slice.toFixed(1)} s per figure, each after its own hello-world baseline; tree size ${size}; 2 shared cores)`);
+console.log(
+  `bench/log  (${clients} clients; ${rounds} rounds of ${slice.toFixed(1)} s per figure, each after its own hello-world baseline; tree size ${size}; 2 shared cores)`,
+);
 line('acknowledged appends (durable)', appendRounds, 'target ≥ 3000/s', { on: 'value', op: '>=', bound: 3000 });
 line('tile reads', tileRounds, 'target ≥ 50% of hello-world', { on: 'ratio', op: '>=', bound: 0.5 });
 line('inclusion-proof reads', proofRounds, 'target ≥ 50% of hello-world', { on: 'ratio', op: '>=', bound: 0.5 });

@@ -60,7 +60,22 @@ emitResult({
   bench: 'nsm',
   quick: Boolean(values.quick),
   figures: [
-    { figure: 'simulated attestation documents', value: Math.round(docs), unit: '/s', baseline: { what: 'P-384 keygen + 2 ECDSA-P384 signs (the crypto floor)', value: Math.round(base), unit: '/s' }, ratio: ratio(docs, base), target: null, note: `alternating slices over ${seconds} s` },
-    { figure: 'DescribePCR round trips through the CBOR codec', value: Math.round(totals.describe / 0.5), unit: '/s', baseline: null, ratio: null, target: null },
+    {
+      figure: 'simulated attestation documents',
+      value: Math.round(docs),
+      unit: '/s',
+      baseline: { what: 'P-384 keygen + 2 ECDSA-P384 signs (the crypto floor)', value: Math.round(base), unit: '/s' },
+      ratio: ratio(docs, base),
+      target: null,
+      note: `alternating slices over ${seconds} s`,
+    },
+    {
+      figure: 'DescribePCR round trips through the CBOR codec',
+      value: Math.round(totals.describe / 0.5),
+      unit: '/s',
+      baseline: null,
+      ratio: null,
+      target: null,
+    },
   ],
 });

@@ -8,12 +8,25 @@
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
-  MemoryTree, proveInclusion, checkInclusion, generateNoteKey, noteSigner, noteVerifier, signNote, openNote, openCheckpoint, formatCheckpoint,
-  formatTlogProof, verifyTlogProof, utf8,
+  MemoryTree,
+  proveInclusion,
+  checkInclusion,
+  generateNoteKey,
+  noteSigner,
+  noteVerifier,
+  signNote,
+  openNote,
+  openCheckpoint,
+  formatCheckpoint,
+  formatTlogProof,
+  verifyTlogProof,
+  utf8,
 } from '#verifier';
 import { emitResult, ratio } from '../result.ts';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, seconds: { type: 'string' }, quick: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { json: { type: 'boolean' }, seconds: { type: 'string' }, quick: { type: 'boolean' } },
+});
 const SECONDS = Number(values.seconds ?? (values.quick ? 0.5 : 2));
 
 const ROUNDS = 5;
@@ -64,7 +77,11 @@ const leaf = read(0, index);
 
 progress('inclusion-proof checks vs raw SHA-256 (RFC 6962 node: 65-byte input)');
 const nodeInput = new Uint8Array(65).fill(1);
-const [inclusion, rawSha] = paired(() => checkInclusion(proof, index, SIZE, leaf, root), () => void createHash('sha256').update(nodeInput).digest(), 64);
+const [inclusion, rawSha] = paired(
+  () => checkInclusion(proof, index, SIZE, leaf, root),
+  () => void createHash('sha256').update(nodeInput).digest(),
+  64,
+);
 
 const log = generateNoteKey('log.keycast.bench');
 const text = formatCheckpoint({ origin: 'log.keycast.bench', size: SIZE, rootHash: root, extensions: [] });
@@ -82,7 +99,11 @@ const [cpRate, rawEd2] = paired(() => void openCheckpoint(note, v, 'log.keycast.
 progress('tlog-proof verification (parse, open, inclusion)');
 const tp = formatTlogProof({ index, proof, checkpoint: note });
 const entry = tree.entry(index);
-const [tpRate, rawEd3] = paired(() => void verifyTlogProof(tp, { leaf: entry, logVerifier: v, origin: 'log.keycast.bench' }), rawVerify, 16);
+const [tpRate, rawEd3] = paired(
+  () => void verifyTlogProof(tp, { leaf: entry, logVerifier: v, origin: 'log.keycast.bench' }),
+  rawVerify,
+  16,
+);
 
 const hashesPerCheck = proof.length; // one node hash per proof element
 const result = {
@@ -106,22 +127,60 @@ if (values.json) {
   const f = (n: number) => n.toLocaleString('en-US');
   console.log(`tree size ${f(SIZE)}, inclusion proof of ${proof.length} hashes`);
   console.log(`raw SHA-256 (65 B)          ${f(result.rawSha256PerSec).padStart(12)} /s   (baseline)`);
-  console.log(`inclusion-proof checks      ${f(result.inclusionChecksPerSec).padStart(12)} /s   = ${result.inclusionHashRatio} of raw SHA-256 (×${proof.length} hashes each)`);
+  console.log(
+    `inclusion-proof checks      ${f(result.inclusionChecksPerSec).padStart(12)} /s   = ${result.inclusionHashRatio} of raw SHA-256 (×${proof.length} hashes each)`,
+  );
   console.log(`raw Ed25519 verify          ${f(result.rawEd25519VerifyPerSec).padStart(12)} /s   (baseline)`);
-  console.log(`note verifications          ${f(result.noteVerifyPerSec).padStart(12)} /s   = ${result.noteVsRawEd25519} of raw Ed25519 (target ≥ 0.8)`);
-  console.log(`checkpoint opens            ${f(result.checkpointOpenPerSec).padStart(12)} /s   = ${result.checkpointVsRawEd25519} of raw Ed25519 (its own paired baseline)`);
-  console.log(`tlog-proof verifications    ${f(result.tlogProofVerifyPerSec).padStart(12)} /s   = ${result.tlogProofVsRawEd25519} of raw Ed25519 (its own paired baseline)`);
+  console.log(
+    `note verifications          ${f(result.noteVerifyPerSec).padStart(12)} /s   = ${result.noteVsRawEd25519} of raw Ed25519 (target ≥ 0.8)`,
+  );
+  console.log(
+    `checkpoint opens            ${f(result.checkpointOpenPerSec).padStart(12)} /s   = ${result.checkpointVsRawEd25519} of raw Ed25519 (its own paired baseline)`,
+  );
+  console.log(
+    `tlog-proof verifications    ${f(result.tlogProofVerifyPerSec).padStart(12)} /s   = ${result.tlogProofVsRawEd25519} of raw Ed25519 (its own paired baseline)`,
+  );
 }
 
 const perSec = (what: string, value: number) => ({ what, value, unit: '/s' });
 // The shared result line (bench/result.ts) for `npm run bench`; --json keeps its own output.
-if (!values.json) emitResult({
-  bench: 'verifier',
-  quick: Boolean(values.quick),
-  figures: [
-    { figure: 'inclusion-proof checks', value: result.inclusionChecksPerSec, unit: '/s', baseline: perSec('raw SHA-256 of a 65-byte node', result.rawSha256PerSec), ratio: result.inclusionHashRatio, target: null, note: `ratio counts the ${proof.length} node hashes each check does; tree size ${SIZE}` },
-    { figure: 'note verifications', value: result.noteVerifyPerSec, unit: '/s', baseline: perSec('raw Ed25519 verify', result.rawEd25519VerifyPerSec), ratio: result.noteVsRawEd25519, target: { on: 'ratio', op: '>=', bound: 0.8 } },
-    { figure: 'checkpoint opens', value: result.checkpointOpenPerSec, unit: '/s', baseline: perSec('raw Ed25519 verify', Math.round(rawEd2)), ratio: ratio(cpRate, rawEd2), target: null },
-    { figure: 'tlog-proof verifications', value: result.tlogProofVerifyPerSec, unit: '/s', baseline: perSec('raw Ed25519 verify', Math.round(rawEd3)), ratio: ratio(tpRate, rawEd3), target: null },
-  ],
-});
+if (!values.json)
+  emitResult({
+    bench: 'verifier',
+    quick: Boolean(values.quick),
+    figures: [
+      {
+        figure: 'inclusion-proof checks',
+        value: result.inclusionChecksPerSec,
+        unit: '/s',
+        baseline: perSec('raw SHA-256 of a 65-byte node', result.rawSha256PerSec),
+        ratio: result.inclusionHashRatio,
+        target: null,
+        note: `ratio counts the ${proof.length} node hashes each check does; tree size ${SIZE}`,
+      },
+      {
+        figure: 'note verifications',
+        value: result.noteVerifyPerSec,
+        unit: '/s',
+        baseline: perSec('raw Ed25519 verify', result.rawEd25519VerifyPerSec),
+        ratio: result.noteVsRawEd25519,
+        target: { on: 'ratio', op: '>=', bound: 0.8 },
+      },
+      {
+        figure: 'checkpoint opens',
+        value: result.checkpointOpenPerSec,
+        unit: '/s',
+        baseline: perSec('raw Ed25519 verify', Math.round(rawEd2)),
+        ratio: ratio(cpRate, rawEd2),
+        target: null,
+      },
+      {
+        figure: 'tlog-proof verifications',
+        value: result.tlogProofVerifyPerSec,
+        unit: '/s',
+        baseline: perSec('raw Ed25519 verify', Math.round(rawEd3)),
+        ratio: ratio(tpRate, rawEd3),
+        target: null,
+      },
+    ],
+  });

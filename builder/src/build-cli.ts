@@ -25,7 +25,11 @@ async function cmdlineOf(v: Record<string, unknown>): Promise<string | undefined
 
 /** A lock from flags alone (first build): paths relative to the output dir, digests unknown. */
 async function lockFromFlags(v: Record<string, unknown>, outDir: string, usage: Usage): Promise<BuildLock> {
-  const need = (k: string) => opt(v, k) ?? (() => { throw usage(`--${k} is required without --lock`); })();
+  const need = (k: string) =>
+    opt(v, k) ??
+    (() => {
+      throw usage(`--${k} is required without --lock`);
+    })();
   const rel = (p: string) => relative(outDir, resolve(p)) || '.';
   const cmdline = await cmdlineOf(v);
   if (cmdline === undefined) throw usage('--cmdline or --cmdline-file is required without --lock');
@@ -34,7 +38,9 @@ async function lockFromFlags(v: Record<string, unknown>, outDir: string, usage: 
   const type = (opt(v, 'rootfs-type') ?? 'dir') as RootfsType;
   const none = '0'.repeat(64);
   const lock = {
-    version: 1, arch, format,
+    version: 1,
+    arch,
+    format,
     inputs: {
       kernel: { path: rel(need('kernel')), sha256: none },
       ...(opt(v, 'kernel-config') ? { kernelConfig: { path: rel(opt(v, 'kernel-config')!), sha256: none } } : {}),
@@ -43,25 +49,41 @@ async function lockFromFlags(v: Record<string, unknown>, outDir: string, usage: 
       rootfs: { path: rel(need('rootfs')), sha256: none, type },
       ...(opt(v, 'enclave-config') ? { enclaveConfig: { path: rel(opt(v, 'enclave-config')!), sha256: none } } : {}),
     },
-    cmdline, argv: (v.arg as string[] | undefined) ?? [], env: (v.env as string[] | undefined) ?? [],
+    cmdline,
+    argv: (v.arg as string[] | undefined) ?? [],
+    env: (v.env as string[] | undefined) ?? [],
     image: { name: opt(v, 'name') ?? 'enclave', version: opt(v, 'version') ?? '1.0' },
   };
   return parseLock(JSON.stringify(lock));
 }
 
 /** --lock plus path overrides from flags (digests still checked). */
-async function lockWithOverrides(v: Record<string, unknown>, usage: Usage): Promise<{ lock: BuildLock; lockDir: string }> {
+async function lockWithOverrides(
+  v: Record<string, unknown>,
+  usage: Usage,
+): Promise<{ lock: BuildLock; lockDir: string }> {
   const path = opt(v, 'lock')!;
-  const text = await readFile(path, 'utf8').catch((e) => { throw new BuilderError('LOCK_MISSING', `cannot read lock ${path}`, { path }, { cause: e }); });
+  const text = await readFile(path, 'utf8').catch((e) => {
+    throw new BuilderError('LOCK_MISSING', `cannot read lock ${path}`, { path }, { cause: e });
+  });
   const lock = parseLock(text);
   const i = lock.inputs;
   const over = (k: string) => (opt(v, k) ? resolve(opt(v, k)!) : undefined);
   if (over('kernel')) i.kernel.path = over('kernel')!;
   if (over('init')) i.init.path = over('init')!;
   if (over('rootfs')) i.rootfs.path = over('rootfs')!;
-  if (over('nsm')) { if (!i.nsm) throw usage('--nsm overrides a path, but the lock pins no nsm'); i.nsm.path = over('nsm')!; }
-  if (over('enclave-config')) { if (!i.enclaveConfig) throw usage('--enclave-config overrides a path, but the lock pins no enclaveConfig'); i.enclaveConfig.path = over('enclave-config')!; }
-  if (over('kernel-config')) { if (!i.kernelConfig) throw usage('the lock pins no kernelConfig'); i.kernelConfig.path = over('kernel-config')!; }
+  if (over('nsm')) {
+    if (!i.nsm) throw usage('--nsm overrides a path, but the lock pins no nsm');
+    i.nsm.path = over('nsm')!;
+  }
+  if (over('enclave-config')) {
+    if (!i.enclaveConfig) throw usage('--enclave-config overrides a path, but the lock pins no enclaveConfig');
+    i.enclaveConfig.path = over('enclave-config')!;
+  }
+  if (over('kernel-config')) {
+    if (!i.kernelConfig) throw usage('the lock pins no kernelConfig');
+    i.kernelConfig.path = over('kernel-config')!;
+  }
   for (const k of ['cmdline', 'cmdline-file', 'arg', 'env', 'arch', 'format', 'name', 'version', 'rootfs-type']) {
     if (v[k] !== undefined) throw usage(`--${k} cannot change a locked build; edit the lock instead`);
   }
@@ -75,16 +97,24 @@ export async function runBuild(v: Record<string, unknown>, usage: Usage): Promis
   const cert = opt(v, 'signing-certificate');
   const key = opt(v, 'signing-key');
   if (!!cert !== !!key) throw usage('--signing-certificate and --signing-key go together');
-  const { lock, lockDir } = opt(v, 'lock') ? await lockWithOverrides(v, usage) : { lock: await lockFromFlags(v, outDir, usage), lockDir: outDir };
+  const { lock, lockDir } = opt(v, 'lock')
+    ? await lockWithOverrides(v, usage)
+    : { lock: await lockFromFlags(v, outDir, usage), lockDir: outDir };
   const started = Date.now();
   const r = await build({
-    lock, lockDir, outDir, verify: opt(v, 'lock') !== undefined,
+    lock,
+    lockDir,
+    outDir,
+    verify: opt(v, 'lock') !== undefined,
     ...(cert && key ? { signing: { certificatePath: resolve(cert), keyPath: resolve(key) } } : {}),
     progress: (m) => process.stderr.write(`build: ${m}\n`),
   });
   process.stderr.write(`build: done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   const m: Record<string, string> = { PCR0: r.pcr0, PCR1: r.pcr1, PCR2: r.pcr2, ...(r.pcr8 ? { PCR8: r.pcr8 } : {}) };
-  if (v.json) console.log(JSON.stringify({ eif: r.eifPath, sha256: r.sha256, size: r.size, measurements: m, lockSha256: r.lockSha256 }));
+  if (v.json)
+    console.log(
+      JSON.stringify({ eif: r.eifPath, sha256: r.sha256, size: r.size, measurements: m, lockSha256: r.lockSha256 }),
+    );
   else {
     console.log(`${r.eifPath}\nsha256 ${r.sha256}\nsize   ${r.size}`);
     for (const [k, x] of Object.entries(m)) console.log(`${k.padEnd(6)} ${x}`);
@@ -98,7 +128,8 @@ export async function scanFile(path: string): Promise<ReturnType<EifScanner['fin
   try {
     for await (const chunk of stream) s.push(chunk as Buffer);
   } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'EISDIR') throw new BuilderError('INPUT_MISSING', `cannot read ${path}`, { path }, { cause: e });
+    if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'EISDIR')
+      throw new BuilderError('INPUT_MISSING', `cannot read ${path}`, { path }, { cause: e });
     throw e;
   }
   return s.finish();
@@ -107,7 +138,21 @@ export async function scanFile(path: string): Promise<ReturnType<EifScanner['fin
 export async function runDescribe(path: string, json: boolean): Promise<number> {
   const scan = await scanFile(path);
   const d = describeScan(scan);
-  const view = json ? { ...d, Keycast: { sha256: scan.sha256, length: scan.length, sections: scan.sections.map(({ typeName, offset, size, sha384 }) => ({ type: typeName, offset, size, sha384 })) } } : d;
+  const view = json
+    ? {
+        ...d,
+        Keycast: {
+          sha256: scan.sha256,
+          length: scan.length,
+          sections: scan.sections.map(({ typeName, offset, size, sha384 }) => ({
+            type: typeName,
+            offset,
+            size,
+            sha384,
+          })),
+        },
+      }
+    : d;
   console.log(JSON.stringify(view, null, json ? 0 : 2)); // serde_json::to_string_pretty indents by 2
   if (!scan.crcOk) {
     process.stderr.write(`${crcError(scan).message}\n`);
@@ -117,7 +162,9 @@ export async function runDescribe(path: string, json: boolean): Promise<number> 
 }
 
 export async function runDiff(a: string, b: string, json: boolean): Promise<number> {
-  const [x, y] = await Promise.all([readFile(a), readFile(b)]).catch((e) => { throw new BuilderError('INPUT_MISSING', 'cannot read an image to compare', { a, b }, { cause: e }); });
+  const [x, y] = await Promise.all([readFile(a), readFile(b)]).catch((e) => {
+    throw new BuilderError('INPUT_MISSING', 'cannot read an image to compare', { a, b }, { cause: e });
+  });
   const d = diffEif(x, y);
   process.stdout.write(json ? JSON.stringify(d) + '\n' : formatDiff(d));
   return d.identical ? 0 : 1;

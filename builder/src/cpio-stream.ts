@@ -8,7 +8,16 @@
  * tree-digest.ts.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { DIALECTS, encodeNewcHeader, finalPadding, pad4, planArchive, trailerHeader, type CpioDialect, type CpioMember } from '#verifier';
+import {
+  DIALECTS,
+  encodeNewcHeader,
+  finalPadding,
+  pad4,
+  planArchive,
+  trailerHeader,
+  type CpioDialect,
+  type CpioMember,
+} from '#verifier';
 import { BuilderError } from './errors.ts';
 import type { ByteSink } from './sink.ts';
 
@@ -26,7 +35,11 @@ const ZERO = new Uint8Array(512);
  */
 export async function copyFile(sink: ByteSink, path: string, size: number): Promise<void> {
   let fd: number;
-  try { fd = openSync(path, 'r'); } catch (e) { throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e }); }
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new BuilderError('INPUT_UNREADABLE', `cannot open ${path}`, { path }, { cause: e });
+  }
   try {
     let done = 0;
     let atEof = false; // a read asked for more than was left and got exactly what was left
@@ -38,7 +51,10 @@ export async function copyFile(sink: ByteSink, path: string, size: number): Prom
       const n = await sink.fillFrom(size - done + 1, (dst) => {
         const left = size - done;
         const r = readSync(fd, dst, 0, dst.length, done);
-        if (r > left) { grew = true; return left; }
+        if (r > left) {
+          grew = true;
+          return left;
+        }
         if (dst.length > left) atEof = r === left;
         return r;
       });
@@ -46,13 +62,19 @@ export async function copyFile(sink: ByteSink, path: string, size: number): Prom
       done += n;
     }
     if (!atEof && !grew && done === size) atEof = readSync(fd, Buffer.alloc(1), 0, 1, done) === 0;
-    if (done !== size || !atEof) throw new BuilderError('INPUT_UNREADABLE', 'file changed size while building', { path, expected: size });
+    if (done !== size || !atEof)
+      throw new BuilderError('INPUT_UNREADABLE', 'file changed size while building', { path, expected: size });
   } finally {
     closeSync(fd);
   }
 }
 
-export async function streamCpio(sink: ByteSink, members: SourcedMember[], dialect: CpioDialect, onProgress?: (bytes: number) => void): Promise<void> {
+export async function streamCpio(
+  sink: ByteSink,
+  members: SourcedMember[],
+  dialect: CpioDialect,
+  onProgress?: (bytes: number) => void,
+): Promise<void> {
   const { planned, nextIno } = planArchive(members, dialect);
   const upper = DIALECTS[dialect].upper;
   const start = sink.length;

@@ -34,7 +34,14 @@ export interface EifDiff {
   ramdiskEncoding: Array<{ ramdisk: number; note: string }>;
 }
 
-const TYPE_NAMES: Record<number, string> = { 0o040000: 'dir', 0o100000: 'file', 0o120000: 'symlink', 0o020000: 'char', 0o060000: 'block', 0o010000: 'fifo' };
+const TYPE_NAMES: Record<number, string> = {
+  0o040000: 'dir',
+  0o100000: 'file',
+  0o120000: 'symlink',
+  0o020000: 'char',
+  0o060000: 'block',
+  0o010000: 'fifo',
+};
 
 function secLabel(s: EifScan['sections'][number] | undefined): string | undefined {
   return s ? `${s.typeName}:${s.size}:${s.sha384.slice(0, 16)}` : undefined;
@@ -46,7 +53,13 @@ function describeEntry(e: CpioEntry): string {
 }
 
 /** A member as the diff keys it: raw name bytes and which occurrence of that name it is. */
-interface Member { entry: CpioEntry; position: number; hex: string; nth: number; count: number }
+interface Member {
+  entry: CpioEntry;
+  position: number;
+  hex: string;
+  nth: number;
+  count: number;
+}
 
 /**
  * Members keyed by raw name bytes and occurrence (`<hex>/<n>`), so a name that repeats pairs
@@ -55,7 +68,10 @@ interface Member { entry: CpioEntry; position: number; hex: string; nth: number;
  */
 function members(entries: CpioEntry[]): Map<string, Member> {
   const count = new Map<string, number>();
-  for (const e of entries) { const h = Buffer.from(e.nameBytes).toString('hex'); count.set(h, (count.get(h) ?? 0) + 1); }
+  for (const e of entries) {
+    const h = Buffer.from(e.nameBytes).toString('hex');
+    count.set(h, (count.get(h) ?? 0) + 1);
+  }
   const seen = new Map<string, number>();
   const out = new Map<string, Member>();
   entries.forEach((entry, position) => {
@@ -102,27 +118,54 @@ export function diffCpio(ramdisk: number, a: Uint8Array, b: Uint8Array): { files
     const x = mx?.entry;
     const y = my?.entry;
     const label = memberName(mx, my);
-    if (!x || !y) { files.push({ ramdisk, ...label, changes: [x ? 'removed' : 'added'], ...(x ? { a: describeEntry(x) } : { b: describeEntry(y!) }) }); continue; }
+    if (!x || !y) {
+      files.push({
+        ramdisk,
+        ...label,
+        changes: [x ? 'removed' : 'added'],
+        ...(x ? { a: describeEntry(x) } : { b: describeEntry(y!) }),
+      });
+      continue;
+    }
     const c: string[] = [];
     if ((x.mode & S_IFMT) !== (y.mode & S_IFMT)) c.push('type');
     if ((x.mode & 0o7777) !== (y.mode & 0o7777)) c.push('mode');
     if (x.uid !== y.uid || x.gid !== y.gid) c.push('owner');
     const sha = (e: CpioEntry) => createHash('sha256').update(e.data).digest('hex');
-    if ((x.mode & S_IFMT) === 0o120000 && (y.mode & S_IFMT) === 0o120000) { if (sha(x) !== sha(y)) c.push('link-target'); }
-    else if (x.size !== y.size || sha(x) !== sha(y)) c.push('content');
+    if ((x.mode & S_IFMT) === 0o120000 && (y.mode & S_IFMT) === 0o120000) {
+      if (sha(x) !== sha(y)) c.push('link-target');
+    } else if (x.size !== y.size || sha(x) !== sha(y)) c.push('content');
     if (x.mtime !== y.mtime) c.push('mtime');
     if (x.nlink !== y.nlink) c.push('nlink');
     if (x.rdevMajor !== y.rdevMajor || x.rdevMinor !== y.rdevMinor) c.push('rdev');
-    if (c.length) files.push({ ramdisk, ...label, changes: c, a: `${describeEntry(x)} mtime=${x.mtime}`, b: `${describeEntry(y)} mtime=${y.mtime}` });
+    if (c.length)
+      files.push({
+        ramdisk,
+        ...label,
+        changes: c,
+        a: `${describeEntry(x)} mtime=${x.mtime}`,
+        b: `${describeEntry(y)} mtime=${y.mtime}`,
+      });
   }
   const encoding: string[] = [];
   const ea = ra.entries.map((e) => Buffer.from(e.nameBytes).toString('hex')).join('/');
   const eb = rb.entries.map((e) => Buffer.from(e.nameBytes).toString('hex')).join('/');
-  if (ea !== eb && names.length === ra.entries.length && names.length === rb.entries.length) encoding.push('same members in a different order');
-  if (ra.trailer.upperHex !== rb.trailer.upperHex) encoding.push(`header hex case differs (${ra.trailer.upperHex ? 'upper' : 'lower'} vs ${rb.trailer.upperHex ? 'upper' : 'lower'}): different cpio writers`);
-  if (ra.entries[0] && rb.entries[0] && ra.entries[0].ino !== rb.entries[0].ino) encoding.push(`inode numbering differs (first ino ${ra.entries[0].ino} vs ${rb.entries[0].ino})`);
-  if (ra.entries[0] && rb.entries[0] && (ra.entries[0].devMajor !== rb.entries[0].devMajor || ra.entries[0].devMinor !== rb.entries[0].devMinor)) encoding.push('device numbers of the archive differ');
-  if (a.length !== b.length && files.length === 0) encoding.push(`archive length differs (${a.length} vs ${b.length}): padding or encoding`);
+  if (ea !== eb && names.length === ra.entries.length && names.length === rb.entries.length)
+    encoding.push('same members in a different order');
+  if (ra.trailer.upperHex !== rb.trailer.upperHex)
+    encoding.push(
+      `header hex case differs (${ra.trailer.upperHex ? 'upper' : 'lower'} vs ${rb.trailer.upperHex ? 'upper' : 'lower'}): different cpio writers`,
+    );
+  if (ra.entries[0] && rb.entries[0] && ra.entries[0].ino !== rb.entries[0].ino)
+    encoding.push(`inode numbering differs (first ino ${ra.entries[0].ino} vs ${rb.entries[0].ino})`);
+  if (
+    ra.entries[0] &&
+    rb.entries[0] &&
+    (ra.entries[0].devMajor !== rb.entries[0].devMajor || ra.entries[0].devMinor !== rb.entries[0].devMinor)
+  )
+    encoding.push('device numbers of the archive differ');
+  if (a.length !== b.length && files.length === 0)
+    encoding.push(`archive length differs (${a.length} vs ${b.length}): padding or encoding`);
   return { files, encoding };
 }
 
@@ -132,26 +175,39 @@ export function diffEif(a: Uint8Array, b: Uint8Array): EifDiff {
   const pcrs: EifDiff['pcrs'] = {};
   for (const k of ['pcr0', 'pcr1', 'pcr2', 'pcr8'] as const) {
     if (sa.pcrs[k] === undefined && sb.pcrs[k] === undefined) continue;
-    pcrs[k] = { same: sa.pcrs[k] === sb.pcrs[k], ...(sa.pcrs[k] ? { a: sa.pcrs[k] } : {}), ...(sb.pcrs[k] ? { b: sb.pcrs[k] } : {}) };
+    pcrs[k] = {
+      same: sa.pcrs[k] === sb.pcrs[k],
+      ...(sa.pcrs[k] ? { a: sa.pcrs[k] } : {}),
+      ...(sb.pcrs[k] ? { b: sb.pcrs[k] } : {}),
+    };
   }
   const header: string[] = [];
   if (sa.header.version !== sb.header.version) header.push(`version ${sa.header.version} vs ${sb.header.version}`);
   if (sa.header.flags !== sb.header.flags) header.push(`flags (arch) ${sa.header.flags} vs ${sb.header.flags}`);
-  if (sa.header.numSections !== sb.header.numSections) header.push(`num_sections ${sa.header.numSections} vs ${sb.header.numSections}`);
+  if (sa.header.numSections !== sb.header.numSections)
+    header.push(`num_sections ${sa.header.numSections} vs ${sb.header.numSections}`);
   if (sa.crcOk !== sb.crcOk) header.push(`CRC ok: ${sa.crcOk} vs ${sb.crcOk}`);
   const sections: EifDiff['sections'] = [];
   const files: FileChange[] = [];
   const ramdiskEncoding: EifDiff['ramdiskEncoding'] = [];
-  const data = (buf: Uint8Array, s: EifScan['sections'][number]) => buf.subarray(s.offset + EIF_SECTION_HEADER_SIZE, s.offset + EIF_SECTION_HEADER_SIZE + s.size);
+  const data = (buf: Uint8Array, s: EifScan['sections'][number]) =>
+    buf.subarray(s.offset + EIF_SECTION_HEADER_SIZE, s.offset + EIF_SECTION_HEADER_SIZE + s.size);
   const ramA = sa.sections.filter((s) => s.typeName === 'EifSectionRamdisk');
   const ramB = sb.sections.filter((s) => s.typeName === 'EifSectionRamdisk');
   for (let i = 0; i < Math.max(sa.sections.length, sb.sections.length); i++) {
     const x = sa.sections[i];
     const y = sb.sections[i];
     const same = !!x && !!y && x.type === y.type && x.sha384 === y.sha384;
-    const entry: EifDiff['sections'][number] = { index: i, same, ...(x ? { a: secLabel(x) } : {}), ...(y ? { b: secLabel(y) } : {}) };
-    if (!same && x && y && x.typeName === 'EifSectionCmdline' && y.typeName === 'EifSectionCmdline') entry.note = `cmdline ${JSON.stringify(Buffer.from(data(a, x)).toString())} vs ${JSON.stringify(Buffer.from(data(b, y)).toString())}`;
-    if (!same && x && y && x.typeName === 'EifSectionMetadata') entry.note = 'metadata differs (not measured: changes the file hash, not the PCRs)';
+    const entry: EifDiff['sections'][number] = {
+      index: i,
+      same,
+      ...(x ? { a: secLabel(x) } : {}),
+      ...(y ? { b: secLabel(y) } : {}),
+    };
+    if (!same && x && y && x.typeName === 'EifSectionCmdline' && y.typeName === 'EifSectionCmdline')
+      entry.note = `cmdline ${JSON.stringify(Buffer.from(data(a, x)).toString())} vs ${JSON.stringify(Buffer.from(data(b, y)).toString())}`;
+    if (!same && x && y && x.typeName === 'EifSectionMetadata')
+      entry.note = 'metadata differs (not measured: changes the file hash, not the PCRs)';
     sections.push(entry);
   }
   for (let r = 0; r < Math.min(ramA.length, ramB.length); r++) {
@@ -171,11 +227,18 @@ export function diffEif(a: Uint8Array, b: Uint8Array): EifDiff {
 export function formatDiff(d: EifDiff): string {
   if (d.identical) return 'identical: the two images are byte for byte the same\n';
   const out: string[] = [];
-  for (const [k, v] of Object.entries(d.pcrs)) out.push(`${k.toUpperCase()}: ${v.same ? 'same' : `DIFFERS\n  a ${v.a ?? '(absent)'}\n  b ${v.b ?? '(absent)'}`}`);
+  for (const [k, v] of Object.entries(d.pcrs))
+    out.push(`${k.toUpperCase()}: ${v.same ? 'same' : `DIFFERS\n  a ${v.a ?? '(absent)'}\n  b ${v.b ?? '(absent)'}`}`);
   for (const h of d.header) out.push(`header: ${h}`);
-  for (const s of d.sections) if (!s.same) out.push(`section ${s.index}: ${s.a ?? '(absent)'} vs ${s.b ?? '(absent)'}${s.note ? `\n  ${s.note}` : ''}`);
-  for (const f of d.files) out.push(`ramdisk${f.ramdisk} ${f.path}: ${f.changes.join(', ')}${f.a ? `\n  a ${f.a}` : ''}${f.b ? `\n  b ${f.b}` : ''}`);
+  for (const s of d.sections)
+    if (!s.same)
+      out.push(`section ${s.index}: ${s.a ?? '(absent)'} vs ${s.b ?? '(absent)'}${s.note ? `\n  ${s.note}` : ''}`);
+  for (const f of d.files)
+    out.push(
+      `ramdisk${f.ramdisk} ${f.path}: ${f.changes.join(', ')}${f.a ? `\n  a ${f.a}` : ''}${f.b ? `\n  b ${f.b}` : ''}`,
+    );
   for (const e of d.ramdiskEncoding) out.push(`ramdisk${e.ramdisk}: ${e.note}`);
-  if (out.length === Object.keys(d.pcrs).length) out.push('PCR inputs agree; the images differ only in unmeasured bytes (metadata, signature or header)');
+  if (out.length === Object.keys(d.pcrs).length)
+    out.push('PCR inputs agree; the images differ only in unmeasured bytes (metadata, signature or header)');
   return out.join('\n') + '\n';
 }

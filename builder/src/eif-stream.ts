@@ -18,8 +18,22 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import {
-  EIF_CRC_OFFSET, EIF_HEADER_SIZE, SectionType, crc32, crc32Combine, encodeSectionHeader, encodeSignatureSection,
-  layoutEif, pcrFromDigest, pcrOf, pemToDer, planSections, type EifArch, type EifPcrs, type EifSigning, type SectionTypeCode,
+  EIF_CRC_OFFSET,
+  EIF_HEADER_SIZE,
+  SectionType,
+  crc32,
+  crc32Combine,
+  encodeSectionHeader,
+  encodeSignatureSection,
+  layoutEif,
+  pcrFromDigest,
+  pcrOf,
+  pemToDer,
+  planSections,
+  type EifArch,
+  type EifPcrs,
+  type EifSigning,
+  type SectionTypeCode,
 } from '#verifier';
 import { BuilderError } from './errors.ts';
 import { SlotSink, type ByteSink, type Observer } from './sink.ts';
@@ -69,7 +83,10 @@ export class BuildHashers {
 class Crc {
   crc = 0;
   len = 0;
-  readonly observe: Observer = (c) => { this.crc = crc32(c, this.crc); this.len += c.length; };
+  readonly observe: Observer = (c) => {
+    this.crc = crc32(c, this.crc);
+    this.len += c.length;
+  };
   add(piece: { crc: number; len: number }): void {
     this.crc = crc32Combine(this.crc, piece.crc, piece.len);
     this.len += piece.len;
@@ -78,7 +95,9 @@ class Crc {
 
 export async function writeEifStreaming(out: string, i: StreamedEifInput): Promise<StreamedEif> {
   const partial = `${out}.partial`;
-  const fh = await open(partial, 'w', 0o644).catch((e) => { throw new BuilderError('OUTPUT_FAILED', `cannot create ${partial}`, { path: partial }, { cause: e }); });
+  const fh = await open(partial, 'w', 0o644).catch((e) => {
+    throw new BuilderError('OUTPUT_FAILED', `cannot create ${partial}`, { path: partial }, { cause: e });
+  });
   const own = i.hashers ? undefined : new BuildHashers();
   const h = (i.hashers ?? own)!;
   let renamed = false;
@@ -86,7 +105,9 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     const sink = new SlotSink(fh.fd, EIF_HEADER_SIZE, h.pool);
     const before = new Crc(); // kernel section header … ramdisk0 data
     const boot = createHash('sha384'); // PCR1
-    const bootObs: Observer = (c) => { boot.update(c); };
+    const bootObs: Observer = (c) => {
+      boot.update(c);
+    };
     // Section headers reach the CRC only; section data also the PCR streams it belongs to.
     const section = async (t: SectionTypeCode, size: number, measured: boolean) => {
       await sink.route([before.observe], []);
@@ -129,7 +150,10 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
       await sink.route([], []);
       pieces.add(s);
     }
-    const lay = layoutEif(i.arch, planSections(i.kernelSize, i.cmdline.length, i.metadata.length, [i.ramdisk0.length, r1.len], sigLen));
+    const lay = layoutEif(
+      i.arch,
+      planSections(i.kernelSize, i.cmdline.length, i.metadata.length, [i.ramdisk0.length, r1.len], sigLen),
+    );
     const crc = crc32Combine(crc32(lay.headerBytes.subarray(0, EIF_CRC_OFFSET)), pieces.crc, pieces.len);
     new DataView(lay.headerBytes.buffer).setUint32(EIF_CRC_OFFSET, crc);
     await fh.write(lay.headerBytes, 0, EIF_HEADER_SIZE, 0);
@@ -142,7 +166,11 @@ export async function writeEifStreaming(out: string, i: StreamedEifInput): Promi
     // this thread, while the workers finish their backlog.
     const whole = await fileSha256(out);
     const [image, app] = await digests;
-    const pcrs: EifPcrs = { pcr0: pcr0 ?? pcrFromDigest(image.sha384), pcr1: pcrFromDigest(boot.digest()), pcr2: pcrFromDigest(app.sha384) };
+    const pcrs: EifPcrs = {
+      pcr0: pcr0 ?? pcrFromDigest(image.sha384),
+      pcr1: pcrFromDigest(boot.digest()),
+      pcr2: pcrFromDigest(app.sha384),
+    };
     if (i.signing) pcrs.pcr8 = pcrOf(pemToDer(i.signing.certificatePem));
     return { pcrs, sha256: whole.sha256, length: lay.length, ramdisk1Size: r1.len, files: app.files };
   } catch (e) {

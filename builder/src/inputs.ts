@@ -14,7 +14,9 @@ export function resolveInput(lockDir: string, p: string): string {
 }
 
 export async function fileSha256(path: string): Promise<{ sha256: string; size: number }> {
-  const st = await stat(path).catch((e) => { throw new BuilderError('INPUT_MISSING', `input not found: ${path}`, { path }, { cause: e }); });
+  const st = await stat(path).catch((e) => {
+    throw new BuilderError('INPUT_MISSING', `input not found: ${path}`, { path }, { cause: e });
+  });
   if (!st.isFile()) throw new BuilderError('INPUT_UNREADABLE', `input is not a regular file: ${path}`, { path });
   const h = createHash('sha256');
   let size = 0;
@@ -31,7 +33,12 @@ export async function fileSha256(path: string): Promise<{ sha256: string; size: 
 /** Throws INPUT_DIGEST_MISMATCH unless `actual` equals `expected` (when one is pinned). */
 export function checkDigest(input: string, path: string, expected: string | undefined, actual: string): void {
   if (expected !== undefined && expected !== actual) {
-    throw new BuilderError('INPUT_DIGEST_MISMATCH', `${input} ${path}: sha256 ${actual}, lock pins ${expected}`, { input, path, expected, actual });
+    throw new BuilderError('INPUT_DIGEST_MISMATCH', `${input} ${path}: sha256 ${actual}, lock pins ${expected}`, {
+      input,
+      path,
+      expected,
+      actual,
+    });
   }
 }
 

@@ -17,7 +17,12 @@ import type { RootfsEntry } from './rootfs/tree.ts';
 
 export const INIT_DIRS = ['dev', 'run', 'sys', 'var', 'proc', 'tmp'] as const;
 
-export interface BootstrapInputs { init: string; initSize: number; nsm?: string; nsmSize?: number }
+export interface BootstrapInputs {
+  init: string;
+  initSize: number;
+  nsm?: string;
+  nsmSize?: number;
+}
 
 export function bootstrapMembers(b: BootstrapInputs): SourcedMember[] {
   const out: SourcedMember[] = [
@@ -32,7 +37,12 @@ export function lineFile(items: readonly string[]): Uint8Array {
   return new Uint8Array(Buffer.from(items.map((x) => `${x}\n`).join(''), 'utf8'));
 }
 
-export function customerMembers(tree: readonly RootfsEntry[], argv: readonly string[], env: readonly string[], dialect: CpioDialect): SourcedMember[] {
+export function customerMembers(
+  tree: readonly RootfsEntry[],
+  argv: readonly string[],
+  env: readonly string[],
+  dialect: CpioDialect,
+): SourcedMember[] {
   const rootfs: SourcedMember[] = tree.map((e) => {
     const m: SourcedMember = { name: `rootfs/${e.name}`, type: e.type, perm: e.perm, size: e.size };
     if (e.source !== undefined) m.source = e.source;
@@ -42,7 +52,12 @@ export function customerMembers(tree: readonly RootfsEntry[], argv: readonly str
     return m;
   });
   const present = new Set(tree.map((e) => e.name));
-  const dirs: SourcedMember[] = INIT_DIRS.filter((d) => !present.has(d)).map((d) => ({ name: `rootfs/${d}`, type: 'dir', perm: 0o755, size: 0 }));
+  const dirs: SourcedMember[] = INIT_DIRS.filter((d) => !present.has(d)).map((d) => ({
+    name: `rootfs/${d}`,
+    type: 'dir',
+    perm: 0o755,
+    size: 0,
+  }));
   const cmd = lineFile(argv);
   const envf = lineFile(env);
   const files: SourcedMember[] = [

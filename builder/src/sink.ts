@@ -45,7 +45,11 @@ export class SlotSink implements ByteSink {
   private inFile = false;
   private marks: FileMark[] = [];
 
-  constructor(private readonly fd: number, start: number, private readonly pool: SlotPool) {
+  constructor(
+    private readonly fd: number,
+    start: number,
+    private readonly pool: SlotPool,
+  ) {
     this.position = start;
   }
 
@@ -118,7 +122,7 @@ export class SlotSink implements ByteSink {
     const chunk = this.pool.views[slot]!.subarray(0, n);
     for (const w of this.workers) w.update(slot, n, w === this.files ? marks : undefined); // they hash while this thread writes
     for (const o of this.observers) o(chunk);
-    for (let off = 0; off < n;) {
+    for (let off = 0; off < n; ) {
       // Synchronous on purpose: a build is a sequential CLI job; the threadpool hop costs
       // more than it overlaps when the hash workers already fill the cores.
       const w = writeSync(this.fd, chunk, off, n - off, this.position);

@@ -6,7 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -37,14 +48,31 @@ function rootfs(dir: string): string {
 
 function lockFor(dir: string, root: string, format: 'linuxkit' | 'canonical' = 'linuxkit'): BuildLock {
   const z = '0'.repeat(64);
-  return parseLock(JSON.stringify({
-    version: 1, arch: 'x86_64', format,
-    inputs: { kernel: { path: join(V, 'kernel.fake'), sha256: z }, init: { path: join(V, 'init.fake'), sha256: z }, nsm: { path: join(V, 'nsm.ko.fake'), sha256: z }, rootfs: { path: root, sha256: z, type: 'dir' } },
-    cmdline: readFileSync(join(V, 'cmdline-x86_64.txt'), 'utf8').trim(), argv: ['/bin/app'], env: ['A=1'], image: { name: 'test', version: '1' },
-  }));
+  return parseLock(
+    JSON.stringify({
+      version: 1,
+      arch: 'x86_64',
+      format,
+      inputs: {
+        kernel: { path: join(V, 'kernel.fake'), sha256: z },
+        init: { path: join(V, 'init.fake'), sha256: z },
+        nsm: { path: join(V, 'nsm.ko.fake'), sha256: z },
+        rootfs: { path: root, sha256: z, type: 'dir' },
+      },
+      cmdline: readFileSync(join(V, 'cmdline-x86_64.txt'), 'utf8').trim(),
+      argv: ['/bin/app'],
+      env: ['A=1'],
+      image: { name: 'test', version: '1' },
+    }),
+  );
 }
 
-const opts = (lock: BuildLock, outDir: string, verify: boolean): BuildOptions => ({ lock, lockDir: outDir, outDir, verify });
+const opts = (lock: BuildLock, outDir: string, verify: boolean): BuildOptions => ({
+  lock,
+  lockDir: outDir,
+  outDir,
+  verify,
+});
 
 test('streaming writer reproduces synthetic-x86_64.eif byte for byte', async () => {
   const s = sidecar('synthetic-x86_64.json');
@@ -54,9 +82,15 @@ test('streaming writer reproduces synthetic-x86_64.eif byte for byte', async () 
     const md = encodeMetadata(decodeMetadata(new Uint8Array(Buffer.from(s.metadata_json_exact))));
     const out = join(dir, 'x.eif');
     const res = await writeEifStreaming(out, {
-      arch: 'x86_64', kernelPath: join(V, 'kernel.fake'), kernelSize: 3000, cmdline: new Uint8Array(readFileSync(join(V, 'cmdline-x86_64.txt'))), metadata: md,
+      arch: 'x86_64',
+      kernelPath: join(V, 'kernel.fake'),
+      kernelSize: 3000,
+      cmdline: new Uint8Array(readFileSync(join(V, 'cmdline-x86_64.txt'))),
+      metadata: md,
       ramdisk0: new Uint8Array(readFileSync(join(V, 'ramdisk0.linuxkit.cpio'))),
-      writeRamdisk1: async (sink) => { for (let i = 0; i < r1.length; i += 100) await sink.write(r1.subarray(i, i + 100)); },
+      writeRamdisk1: async (sink) => {
+        for (let i = 0; i < r1.length; i += 100) await sink.write(r1.subarray(i, i + 100));
+      },
     });
     assert.equal(sha256(readFileSync(out)), s.sha256);
     assert.equal(res.pcrs.pcr0, s.expected_measurements.PCR0);
@@ -125,9 +159,20 @@ test('a tampered input is refused with file, expected and actual digest; a tampe
       return true;
     });
     writeFileSync(join(root, 'data.txt'), 'HELLO');
-    await assert.rejects(build({ lock, lockDir: join(dir, 'a'), outDir: join(dir, 'c'), verify: true }), (e) => isBuilderError(e, 'INPUT_DIGEST_MISMATCH') && e.evidence.input === 'rootfs');
+    await assert.rejects(
+      build({ lock, lockDir: join(dir, 'a'), outDir: join(dir, 'c'), verify: true }),
+      (e) => isBuilderError(e, 'INPUT_DIGEST_MISMATCH') && e.evidence.input === 'rootfs',
+    );
     assert.equal(existsSync(join(dir, 'c', 'enclave.eif')), false);
-    await assert.rejects(build({ lock: { ...lock, inputs: { ...lock.inputs, init: { ...lock.inputs.init, path: join(dir, 'nope') } } }, lockDir: dir, outDir: join(dir, 'd'), verify: true }), (e) => isBuilderError(e, 'INPUT_MISSING'));
+    await assert.rejects(
+      build({
+        lock: { ...lock, inputs: { ...lock.inputs, init: { ...lock.inputs.init, path: join(dir, 'nope') } } },
+        lockDir: dir,
+        outDir: join(dir, 'd'),
+        verify: true,
+      }),
+      (e) => isBuilderError(e, 'INPUT_MISSING'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -136,16 +181,68 @@ test('a tampered input is refused with file, expected and actual digest; a tampe
 test('malformed locks are LOCK_MALFORMED naming the field', () => {
   const good = JSON.parse(formatLock(lockFor('/x', '/x/root')));
   const bad: Array<[string, (l: any) => void]> = [
-    ['version', (l) => { l.version = 2; }], ['arch', (l) => { l.arch = 'mips'; }], ['format', (l) => { l.format = 'zip'; }],
-    ['inputs.kernel.sha256', (l) => { l.inputs.kernel.sha256 = 'ABC'; }], ['argv[0]', (l) => { l.argv = ['a\nb']; }],
-    ['env[0]', (l) => { l.env = ['NOEQUALS']; }], ['lock.extra', (l) => { l.extra = 1; }], ['inputs.rootfs.type', (l) => { l.inputs.rootfs.type = 'zip'; }],
+    [
+      'version',
+      (l) => {
+        l.version = 2;
+      },
+    ],
+    [
+      'arch',
+      (l) => {
+        l.arch = 'mips';
+      },
+    ],
+    [
+      'format',
+      (l) => {
+        l.format = 'zip';
+      },
+    ],
+    [
+      'inputs.kernel.sha256',
+      (l) => {
+        l.inputs.kernel.sha256 = 'ABC';
+      },
+    ],
+    [
+      'argv[0]',
+      (l) => {
+        l.argv = ['a\nb'];
+      },
+    ],
+    [
+      'env[0]',
+      (l) => {
+        l.env = ['NOEQUALS'];
+      },
+    ],
+    [
+      'lock.extra',
+      (l) => {
+        l.extra = 1;
+      },
+    ],
+    [
+      'inputs.rootfs.type',
+      (l) => {
+        l.inputs.rootfs.type = 'zip';
+      },
+    ],
   ];
   for (const [field, mutate] of bad) {
     const l = structuredClone(good);
     mutate(l);
-    assert.throws(() => parseLock(JSON.stringify(l)), (e) => isBuilderError(e, 'LOCK_MALFORMED') && String(e.evidence.field).startsWith(field), field);
+    assert.throws(
+      () => parseLock(JSON.stringify(l)),
+      (e) => isBuilderError(e, 'LOCK_MALFORMED') && String(e.evidence.field).startsWith(field),
+      field,
+    );
   }
-  assert.throws(() => parseLock('{'), (e) => isBuilderError(e, 'LOCK_MALFORMED'));
+  assert.throws(
+    () => parseLock('{'),
+    (e) => isBuilderError(e, 'LOCK_MALFORMED'),
+  );
   assert.deepEqual(parseLock(formatLock(good)), good);
 });
 
@@ -153,13 +250,36 @@ test('signed build: PCR8 present, signature checks, PCR0 unchanged', async (t) =
   const dir = tmp();
   try {
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '30', '-subj', '/CN=kc'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:secp384r1',
+          '-nodes',
+          '-keyout',
+          join(dir, 'k.pem'),
+          '-out',
+          join(dir, 'c.pem'),
+          '-days',
+          '30',
+          '-subj',
+          '/CN=kc',
+        ],
+        { stdio: 'ignore' },
+      );
     } catch {
       return t.skip('openssl not available');
     }
     const root = rootfs(dir);
     const plain = await build(opts(lockFor(dir, root), join(dir, 'p'), false));
-    const signed = await build({ ...opts(lockFor(dir, root), join(dir, 's'), false), signing: { certificatePath: join(dir, 'c.pem'), keyPath: join(dir, 'k.pem') } });
+    const signed = await build({
+      ...opts(lockFor(dir, root), join(dir, 's'), false),
+      signing: { certificatePath: join(dir, 'c.pem'), keyPath: join(dir, 'k.pem') },
+    });
     assert.equal(signed.pcr0, plain.pcr0);
     assert.match(signed.pcr8 ?? '', /^[0-9a-f]{96}$/);
     const d = describeEif(readFileSync(signed.eifPath));

@@ -18,11 +18,22 @@ const V = resolve(REPO, 'testdata/nitro/eif');
 
 function lockFor(root: string, format: 'linuxkit' | 'canonical') {
   const z = '0'.repeat(64);
-  return parseLock(JSON.stringify({
-    version: 1, arch: 'x86_64', format,
-    inputs: { kernel: { path: join(V, 'kernel.fake'), sha256: z }, init: { path: join(V, 'init.fake'), sha256: z }, rootfs: { path: root, sha256: z, type: 'dir' } },
-    cmdline: 'console=ttyS0', argv: ['/bin/a'], env: [], image: { name: 'd', version: '1' },
-  }));
+  return parseLock(
+    JSON.stringify({
+      version: 1,
+      arch: 'x86_64',
+      format,
+      inputs: {
+        kernel: { path: join(V, 'kernel.fake'), sha256: z },
+        init: { path: join(V, 'init.fake'), sha256: z },
+        rootfs: { path: root, sha256: z, type: 'dir' },
+      },
+      cmdline: 'console=ttyS0',
+      argv: ['/bin/a'],
+      env: [],
+      image: { name: 'd', version: '1' },
+    }),
+  );
 }
 
 test('diff-eif names the file and the kind of change, and encoding-only differences', async () => {
@@ -36,9 +47,24 @@ test('diff-eif names the file and the kind of change, and encoding-only differen
       chmodSync(join(r, 'bin', 'b'), mode);
       return r;
     };
-    const a = await build({ lock: lockFor(mk('ra', 'one', 0o644), 'canonical'), lockDir: dir, outDir: join(dir, 'a'), verify: false });
-    const b = await build({ lock: lockFor(mk('rb', 'two', 0o755), 'canonical'), lockDir: dir, outDir: join(dir, 'b'), verify: false });
-    const c = await build({ lock: lockFor(join(dir, 'ra'), 'linuxkit'), lockDir: dir, outDir: join(dir, 'c'), verify: false });
+    const a = await build({
+      lock: lockFor(mk('ra', 'one', 0o644), 'canonical'),
+      lockDir: dir,
+      outDir: join(dir, 'a'),
+      verify: false,
+    });
+    const b = await build({
+      lock: lockFor(mk('rb', 'two', 0o755), 'canonical'),
+      lockDir: dir,
+      outDir: join(dir, 'b'),
+      verify: false,
+    });
+    const c = await build({
+      lock: lockFor(join(dir, 'ra'), 'linuxkit'),
+      lockDir: dir,
+      outDir: join(dir, 'c'),
+      verify: false,
+    });
     const d = diffEif(readFileSync(a.eifPath), readFileSync(b.eifPath));
     assert.equal(d.identical, false);
     assert.equal(d.pcrs.pcr1!.same, true);
@@ -47,10 +73,14 @@ test('diff-eif names the file and the kind of change, and encoding-only differen
     assert.deepEqual(fb.changes, ['mode', 'content']);
     assert.equal(d.files.length, 1);
     const e = diffEif(readFileSync(a.eifPath), readFileSync(c.eifPath));
-    assert.ok(e.files.every((f) => f.changes.every((k) => k === 'mtime' || k === 'nlink')), JSON.stringify(e.files));
+    assert.ok(
+      e.files.every((f) => f.changes.every((k) => k === 'mtime' || k === 'nlink')),
+      JSON.stringify(e.files),
+    );
     assert.ok(e.ramdiskEncoding.some((x) => /hex case/.test(x.note)));
     assert.equal(diffEif(readFileSync(a.eifPath), readFileSync(a.eifPath)).identical, true);
-    const cli = (args: string[]) => spawnSync(process.execPath, [join(REPO, 'bin', 'keycast.mjs'), ...args], { encoding: 'utf8' });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [join(REPO, 'bin', 'keycast.mjs'), ...args], { encoding: 'utf8' });
     const r = cli(['diff-eif', a.eifPath, b.eifPath]);
     assert.equal(r.status, 1);
     assert.match(r.stdout, /rootfs\/bin\/b: mode, content/);

@@ -15,7 +15,8 @@ const REPO = resolve(import.meta.dirname, '../..');
 const NIX = join(REPO, 'nix');
 
 test('every .nix file parses', (t) => {
-  if (spawnSync('nix-instantiate', ['--version']).status !== 0) return t.skip('nix-instantiate (Debian nix-bin) not installed');
+  if (spawnSync('nix-instantiate', ['--version']).status !== 0)
+    return t.skip('nix-instantiate (Debian nix-bin) not installed');
   const files = readdirSync(NIX).filter((f) => f.endsWith('.nix'));
   assert.ok(files.includes('flake.nix') && files.includes('keycast.nix'));
   for (const f of files) {
@@ -39,10 +40,25 @@ test('the flake fixture builds to the pinned PCRs and EIF hash', () => {
   const want = JSON.parse(readFileSync(join(NIX, 'fixture', 'expected.json'), 'utf8'));
   const out = mkdtempSync(join(tmpdir(), 'kc-nixfix-'));
   try {
-    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'keycast.mjs'), 'build', '--lock', join(NIX, 'fixture', 'builder.lock.json'), '--out', out, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(REPO, 'bin', 'keycast.mjs'),
+        'build',
+        '--lock',
+        join(NIX, 'fixture', 'builder.lock.json'),
+        '--out',
+        out,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const got = JSON.parse(r.stdout);
-    assert.deepEqual([got.measurements.PCR0, got.measurements.PCR1, got.measurements.PCR2, got.sha256, got.size], [want.pcr0, want.pcr1, want.pcr2, want.eifSha256, want.size]);
+    assert.deepEqual(
+      [got.measurements.PCR0, got.measurements.PCR1, got.measurements.PCR2, got.sha256, got.size],
+      [want.pcr0, want.pcr1, want.pcr2, want.eifSha256, want.size],
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -5,8 +5,20 @@
  * /entry/N returns the leaf. `tamper` lets a test make it lie.
  */
 import {
-  MemoryTree, generateNoteKey, noteSigner, parseVerifierKey, signNote, formatCheckpoint, proveInclusion,
-  buildTransparencyLogEntry, verifyEntryBundle, hashLeaf, toHex, toBase64, isVerifierError, type TleJson,
+  MemoryTree,
+  generateNoteKey,
+  noteSigner,
+  parseVerifierKey,
+  signNote,
+  formatCheckpoint,
+  proveInclusion,
+  buildTransparencyLogEntry,
+  verifyEntryBundle,
+  hashLeaf,
+  toHex,
+  toBase64,
+  isVerifierError,
+  type TleJson,
 } from '#verifier';
 
 export class FakeLog {
@@ -22,7 +34,10 @@ export class FakeLog {
   private readonly skey: string;
   private readonly byHash = new Map<string, number>();
 
-  constructor(readonly allowedSigners: string[], readonly allowedRebuilders: string[] = []) {
+  constructor(
+    readonly allowedSigners: string[],
+    readonly allowedRebuilders: string[] = [],
+  ) {
     const k = generateNoteKey(this.origin);
     this.skey = k.skey;
     this.vkey = k.vkey;
@@ -33,7 +48,10 @@ export class FakeLog {
   readonly fetch = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     this.requests++;
     const url = new URL(String(input));
-    if (this.busy > 0) { this.busy--; return new Response('{}', { status: 503, headers: { 'retry-after': '0' } }); }
+    if (this.busy > 0) {
+      this.busy--;
+      return new Response('{}', { status: 503, headers: { 'retry-after': '0' } });
+    }
     const entry = /^\/fake\/entry\/(\d+)$/.exec(url.pathname);
     if (entry && (init?.method ?? 'GET') === 'GET') {
       const i = Number(entry[1]);
@@ -50,15 +68,30 @@ export class FakeLog {
   }) as typeof fetch;
 
   private add(body: string) {
-    const d = verifyEntryBundle(body, { allowedSigners: this.allowedSigners, allowedRebuilders: this.allowedRebuilders, lookupLeaf: (i) => (i < this.tree.size ? this.tree.entry(i) : undefined) });
+    const d = verifyEntryBundle(body, {
+      allowedSigners: this.allowedSigners,
+      allowedRebuilders: this.allowedRebuilders,
+      lookupLeaf: (i) => (i < this.tree.size ? this.tree.entry(i) : undefined),
+    });
     const leafHash = toHex(hashLeaf(d.leaf));
     const index = this.byHash.get(leafHash) ?? this.tree.append(d.leaf);
     const duplicate = this.byHash.has(leafHash);
     this.byHash.set(leafHash, index);
     const size = this.tree.size;
     const rootHash = this.tree.root();
-    const note = signNote(formatCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }), [noteSigner(this.skey)]);
-    const transparencyLogEntry = buildTransparencyLogEntry({ index, origin: this.origin, logPublicKey: this.publicKey, leaf: d.leaf, proof: proveInclusion(index, size, this.tree.hashReader()), checkpointNote: note, rootHash, treeSize: size });
+    const note = signNote(formatCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }), [
+      noteSigner(this.skey),
+    ]);
+    const transparencyLogEntry = buildTransparencyLogEntry({
+      index,
+      origin: this.origin,
+      logPublicKey: this.publicKey,
+      leaf: d.leaf,
+      proof: proveInclusion(index, size, this.tree.hashReader()),
+      checkpointNote: note,
+      rootHash,
+      treeSize: size,
+    });
     const answer = { index, leafHash, duplicate, transparencyLogEntry };
     this.tamper?.(answer);
     return answer;

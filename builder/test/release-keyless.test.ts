@@ -25,13 +25,18 @@ test('keyless signing fails closed with a coded error and never echoes the token
   const url = `http://127.0.0.1:${await closedPort()}`;
   const stmt = revocationStatement(0, '0'.repeat(96), 'test');
   for (const identityToken of [TOKEN, 'not-a-jwt-but-secret-material']) {
-    await assert.rejects(signStatement(stmt, { keyless: { identityToken, fulcioUrl: url, rekorUrl: url } }), (e: unknown) => {
-      assert.ok(isBuilderError(e, 'SIGN_FAILED'), String(e));
-      assert.ok(!e.message.includes(identityToken), 'the token leaked into the message');
-      assert.ok(!JSON.stringify(e.toJSON()).includes(identityToken), 'the token leaked into the JSON error');
-      assert.equal(e.cause, undefined);
-      return true;
-    });
+    await assert.rejects(
+      signStatement(stmt, { keyless: { identityToken, fulcioUrl: url, rekorUrl: url } }),
+      (e: unknown) => {
+        assert.ok(isBuilderError(e, 'SIGN_FAILED'), String(e));
+        assert.ok(!e.message.includes(identityToken), 'the token leaked into the message');
+        assert.ok(!JSON.stringify(e.toJSON()).includes(identityToken), 'the token leaked into the JSON error');
+        assert.equal(e.cause, undefined);
+        return true;
+      },
+    );
   }
-  await assert.rejects(signStatement(stmt, { keyless: { identityToken: '' } }), (e: unknown) => isBuilderError(e, 'SIGN_FAILED'));
+  await assert.rejects(signStatement(stmt, { keyless: { identityToken: '' } }), (e: unknown) =>
+    isBuilderError(e, 'SIGN_FAILED'),
+  );
 });

@@ -60,9 +60,21 @@ test('SlotSink writes the same archive as MemorySink across 64-byte slot boundar
     try {
       assert.deepEqual(await viaSlots(dir, members, tiny, w), viaMem);
       const d = await w.digest();
-      assert.deepEqual(Buffer.from(d.sha384), createHash('sha384').update(viaMem).digest(), 'the worker saw every byte, in order');
-      assert.deepEqual([...d.files.keys()], members.map((m) => m.name));
-      for (const m of members) assert.equal(d.files.get(m.name), sha256(m.content ?? readFileSync(m.source!)), `${m.name}: digest of the file as archived`);
+      assert.deepEqual(
+        Buffer.from(d.sha384),
+        createHash('sha384').update(viaMem).digest(),
+        'the worker saw every byte, in order',
+      );
+      assert.deepEqual(
+        [...d.files.keys()],
+        members.map((m) => m.name),
+      );
+      for (const m of members)
+        assert.equal(
+          d.files.get(m.name),
+          sha256(m.content ?? readFileSync(m.source!)),
+          `${m.name}: digest of the file as archived`,
+        );
     } finally {
       await w.close();
     }
@@ -82,8 +94,15 @@ test('a file that grew or shrank since it was listed is refused (INPUT_UNREADABL
         const source = join(dir, `g${actual}`);
         writeFileSync(source, randomBytes(actual));
         const members: SourcedMember[] = [{ name: 'g', type: 'file', perm: 0o644, size: listed, source }];
-        const refused = (e: unknown) => isBuilderError(e) && e.code === 'INPUT_UNREADABLE' && (e.evidence as { expected: number }).expected === listed;
-        await assert.rejects(streamCpio(new MemorySink(), members, 'canonical'), refused, `memory ${actual} listed ${listed}`);
+        const refused = (e: unknown) =>
+          isBuilderError(e) &&
+          e.code === 'INPUT_UNREADABLE' &&
+          (e.evidence as { expected: number }).expected === listed;
+        await assert.rejects(
+          streamCpio(new MemorySink(), members, 'canonical'),
+          refused,
+          `memory ${actual} listed ${listed}`,
+        );
         await assert.rejects(viaSlots(dir, members, new SlotPool(3, 64)), refused, `slots ${actual} listed ${listed}`);
       }
     }
@@ -98,7 +117,10 @@ test('a file that grew or shrank since it was listed is refused (INPUT_UNREADABL
     await streamCpio(mem, member, 'canonical');
     assert.deepEqual(ok, Buffer.from(mem.bytes()));
     writeFileSync(edge, randomBytes(81));
-    await assert.rejects(viaSlots(dir, member, new SlotPool(3, 64)), (e: unknown) => isBuilderError(e) && e.code === 'INPUT_UNREADABLE');
+    await assert.rejects(
+      viaSlots(dir, member, new SlotPool(3, 64)),
+      (e: unknown) => isBuilderError(e) && e.code === 'INPUT_UNREADABLE',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -127,8 +149,20 @@ test('hash worker: files closed on a slot boundary, empty files, and digests tha
     await sink.flush();
     closeSync(fd);
     const d = await w.digest();
-    assert.deepEqual([...d.files], [['a', sha256(a)], ['empty', sha256(new Uint8Array())], ['b', sha256(b)]]);
-    assert.deepEqual(Buffer.from(d.sha384), createHash('sha384').update(readFileSync(join(dir, 'copy'))).digest());
+    assert.deepEqual(
+      [...d.files],
+      [
+        ['a', sha256(a)],
+        ['empty', sha256(new Uint8Array())],
+        ['b', sha256(b)],
+      ],
+    );
+    assert.deepEqual(
+      Buffer.from(d.sha384),
+      createHash('sha384')
+        .update(readFileSync(join(dir, 'copy')))
+        .digest(),
+    );
     const again = await w.digest();
     assert.deepEqual(Buffer.from(again.sha384), createHash('sha384').digest(), 'digest starts afresh');
     assert.equal(again.files.size, 0);
@@ -145,9 +179,15 @@ test('an image streamed through tiny slots is byte-identical to one through the 
   try {
     const members = fixture(dir);
     const input = (hashers?: BuildHashers) => ({
-      arch: 'x86_64' as const, kernelPath: join(V, 'kernel.fake'), kernelSize: 3000, cmdline: new Uint8Array(Buffer.from('console=ttyS0')), metadata: new Uint8Array(Buffer.from('{}')),
+      arch: 'x86_64' as const,
+      kernelPath: join(V, 'kernel.fake'),
+      kernelSize: 3000,
+      cmdline: new Uint8Array(Buffer.from('console=ttyS0')),
+      metadata: new Uint8Array(Buffer.from('{}')),
       ramdisk0: new Uint8Array(readFileSync(join(V, 'ramdisk0.linuxkit.cpio'))),
-      writeRamdisk1: async (sink: Parameters<Parameters<typeof writeEifStreaming>[1]['writeRamdisk1']>[0]) => { await streamCpio(sink, members, 'canonical'); },
+      writeRamdisk1: async (sink: Parameters<Parameters<typeof writeEifStreaming>[1]['writeRamdisk1']>[0]) => {
+        await streamCpio(sink, members, 'canonical');
+      },
       ...(hashers ? { hashers } : {}),
     });
     const tiny = new BuildHashers(new SlotPool(2, 100));

@@ -17,11 +17,16 @@ const dir = mkdtempSync(join(tmpdir(), 'keycast-io-'));
 const missing = join(dir, 'missing');
 const COMMIT = '0'.repeat(40);
 const pub = join(dir, 'publisher.pem');
-writeFileSync(pub, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
+writeFileSync(
+  pub,
+  generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }),
+);
 
 function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }));
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -29,11 +34,34 @@ const CASES: Array<[string, string[], string]> = [
   ['describe-eif', ['describe-eif', missing], missing],
   ['diff-eif', ['diff-eif', missing, missing], missing],
   ['build --lock', ['build', '--lock', missing, '--out', join(dir, 'out')], missing],
-  ['release sign --key', ['release', 'sign', '--eif', BIN, '--pcrs', missing, '--source', `https://github.com/a/b@${COMMIT}`, '--lock', BIN, '--key', missing, '--out', join(dir, 'b.json')], missing],
+  [
+    'release sign --key',
+    [
+      'release',
+      'sign',
+      '--eif',
+      BIN,
+      '--pcrs',
+      missing,
+      '--source',
+      `https://github.com/a/b@${COMMIT}`,
+      '--lock',
+      BIN,
+      '--key',
+      missing,
+      '--out',
+      join(dir, 'b.json'),
+    ],
+    missing,
+  ],
   ['release publish', ['release', 'publish', '--log', 'http://127.0.0.1:9', missing], missing],
   ['verify attestation', ['verify', 'attestation', missing, '--any-pcr'], missing],
   ['verify attestation (directory)', ['verify', 'attestation', dir, '--any-pcr'], dir],
-  ['verify release --bundle', ['verify', 'release', '--bundle', missing, '--log-key', 'log+01234567+AQ==', '--publisher', pub], missing],
+  [
+    'verify release --bundle',
+    ['verify', 'release', '--bundle', missing, '--log-key', 'log+01234567+AQ==', '--publisher', pub],
+    missing,
+  ],
 ];
 
 test('a missing or unreadable file: exit 6, the path named, no stack, --json IoError', async () => {
@@ -53,7 +81,10 @@ test('a missing or unreadable file: exit 6, the path named, no stack, --json IoE
 
 test('normalizeError: a coded error caused by a failed read becomes the IoError; others are left alone', () => {
   const enoent = Object.assign(new Error('ENOENT: open /x'), { code: 'ENOENT', path: '/x' });
-  const wrapped = Object.assign(new Error('cannot read lock /x', { cause: enoent }), { name: 'BuilderError', code: 'LOCK_MISSING' });
+  const wrapped = Object.assign(new Error('cannot read lock /x', { cause: enoent }), {
+    name: 'BuilderError',
+    code: 'LOCK_MISSING',
+  });
   const n = normalizeError(wrapped) as { name: string; code: string; evidence: { file: string } };
   assert.deepEqual([n.name, n.code, n.evidence.file, exitCodeFor(n)], ['IoError', 'ENOENT', '/x', 6]);
   const refused = Object.assign(new Error('ECONNREFUSED'), { code: 'ECONNREFUSED' });

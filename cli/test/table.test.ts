@@ -29,12 +29,23 @@ test('--help, group help and --version read the table alone: no command module i
   const loaded: string[] = [];
   const saved = TABLE.map((e) => e.load);
   const savedLoaders = { ...LOADERS };
-  TABLE.forEach((e) => (e.load = async () => { loaded.push(e.path.join(' ')); throw new Error('loaded'); }));
-  for (const w of Object.keys(LOADERS)) LOADERS[w] = async () => { loaded.push(w); throw new Error('loaded'); };
+  TABLE.forEach(
+    (e) =>
+      (e.load = async () => {
+        loaded.push(e.path.join(' '));
+        throw new Error('loaded');
+      }),
+  );
+  for (const w of Object.keys(LOADERS))
+    LOADERS[w] = async () => {
+      loaded.push(w);
+      throw new Error('loaded');
+    };
   try {
     const all = await capture(() => main(['--help']));
     assert.equal(all.code, 0);
-    for (const e of TABLE) assert.ok(all.out.includes(`keycast ${e.path.join(' ')} `), `--help lists ${e.path.join(' ')}`);
+    for (const e of TABLE)
+      assert.ok(all.out.includes(`keycast ${e.path.join(' ')} `), `--help lists ${e.path.join(' ')}`);
     const verify = await capture(() => main(['verify', '--help']));
     assert.equal(verify.code, 0);
     assert.match(verify.out, /keycast verify attestation/);
@@ -50,7 +61,10 @@ test('--help, group help and --version read the table alone: no command module i
     assert.equal(typo.code, 2);
     assert.match(typo.err, /unknown command 'keycast verify atestation'/);
     const version = await capture(() => main(['--version']));
-    assert.equal(version.out, `keycast ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}`);
+    assert.equal(
+      version.out,
+      `keycast ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}`,
+    );
     assert.deepEqual(loaded, []);
   } finally {
     TABLE.forEach((e, i) => (e.load = saved[i]!));

@@ -19,7 +19,9 @@ async function run(path: string, args: string[]): Promise<{ code: number; out: s
   assert.ok(cmd, `command ${path} exists`);
   const lines: string[] = [];
   const orig = console.log;
-  console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
+  console.log = (...a: unknown[]) => {
+    lines.push(a.join(' '));
+  };
   try {
     return { code: await cmd.run(args), out: lines.join('\n') };
   } finally {
@@ -30,17 +32,41 @@ async function run(path: string, args: string[]): Promise<{ code: number; out: s
 const usage = (e: unknown) => (e as Error).name === 'UsageError' && (e as { code?: string }).code === 'USAGE';
 
 test('every command has a path under nsm, dev-kms, kms-policy, enclave or host, a summary and help', () => {
-  assert.deepEqual(commands.map((c) => c.path.join(' ')).sort(), ['dev certs', 'dev-kms', 'enclave run', 'host run', 'kms-policy', 'kms-policy check', 'nsm attest', 'nsm describe', 'nsm test-pki init', 'nsm test-pki renew']);
+  assert.deepEqual(commands.map((c) => c.path.join(' ')).sort(), [
+    'dev certs',
+    'dev-kms',
+    'enclave run',
+    'host run',
+    'kms-policy',
+    'kms-policy check',
+    'nsm attest',
+    'nsm describe',
+    'nsm test-pki init',
+    'nsm test-pki renew',
+  ]);
   for (const c of commands) {
     assert.ok(c.summary.length > 10);
-    assert.ok(c.help.startsWith(`Usage: keycast ${c.path.join(' ')} `) || c.help.startsWith(`keycast ${c.path.join(' ')} `), c.path.join(' '));
+    assert.ok(
+      c.help.startsWith(`Usage: keycast ${c.path.join(' ')} `) || c.help.startsWith(`keycast ${c.path.join(' ')} `),
+      c.path.join(' '),
+    );
   }
 });
 
 test('test-pki init → attest --sim → verified with the written root; renew keeps the root', async () => {
   const pkiFile = join(dir, 'pki.json');
   const rootFile = join(dir, 'root.pem');
-  const init = await run('nsm test-pki init', ['--out', pkiFile, '--keys', 'all', '--root-out', rootFile, '--instance-id', 'i-0123456789abcdef0', '--json']);
+  const init = await run('nsm test-pki init', [
+    '--out',
+    pkiFile,
+    '--keys',
+    'all',
+    '--root-out',
+    rootFile,
+    '--instance-id',
+    'i-0123456789abcdef0',
+    '--json',
+  ]);
   assert.equal(init.code, 0);
   assert.equal(statSync(pkiFile).mode & 0o777, 0o600);
   const j = JSON.parse(readFileSync(pkiFile, 'utf8'));
@@ -48,13 +74,39 @@ test('test-pki init → attest --sim → verified with the written root; renew k
   const rootSha = JSON.parse(init.out).rootSha256;
 
   const pcrsFile = join(dir, 'pcrs.json');
-  writeFileSync(pcrsFile, JSON.stringify({ Measurements: { HashAlgorithm: 'Sha384 { ... }', PCR0: '11'.repeat(48), PCR1: '22'.repeat(48), PCR2: '33'.repeat(48) } }));
+  writeFileSync(
+    pcrsFile,
+    JSON.stringify({
+      Measurements: {
+        HashAlgorithm: 'Sha384 { ... }',
+        PCR0: '11'.repeat(48),
+        PCR1: '22'.repeat(48),
+        PCR2: '33'.repeat(48),
+      },
+    }),
+  );
   const docFile = join(dir, 'doc.cbor');
-  const att = await run('nsm attest', ['--sim', '--pki', pkiFile, '--pcrs', pcrsFile, '--nonce', 'c0ffee', '--user-data', '', '--out', docFile, '--json']);
+  const att = await run('nsm attest', [
+    '--sim',
+    '--pki',
+    pkiFile,
+    '--pcrs',
+    pcrsFile,
+    '--nonce',
+    'c0ffee',
+    '--user-data',
+    '',
+    '--out',
+    docFile,
+    '--json',
+  ]);
   assert.equal(att.code, 0);
   const doc = new Uint8Array(readFileSync(docFile));
   const root = new Uint8Array(Buffer.from(readFileSync(rootFile, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64'));
-  const v = verifyAttestationDocument(doc, { trustedRoots: [root], policy: { nonce: Uint8Array.of(0xc0, 0xff, 0xee), userData: new Uint8Array(0) } });
+  const v = verifyAttestationDocument(doc, {
+    trustedRoots: [root],
+    policy: { nonce: Uint8Array.of(0xc0, 0xff, 0xee), userData: new Uint8Array(0) },
+  });
   assert.equal(v.rootSha256, rootSha);
   assert.equal(Buffer.from(v.pcrs.get(0)!).toString('hex'), '11'.repeat(48));
 
@@ -77,7 +129,10 @@ test('--keys none writes no private key; attest with it is a coded PKI_MALFORMED
   assert.equal(readFileSync(pkiFile, 'utf8').includes('PRIVATE KEY'), false);
   const pcrsFile = join(dir, 'p.json');
   writeFileSync(pcrsFile, JSON.stringify({ pcr0: '11'.repeat(48), pcr1: '22'.repeat(48), pcr2: '33'.repeat(48) }));
-  await assert.rejects(run('nsm attest', ['--sim', '--pki', pkiFile, '--pcrs', pcrsFile, '--out', join(dir, 'x.cbor')]), (e: unknown) => (e as { code?: string }).code === 'PKI_MALFORMED');
+  await assert.rejects(
+    run('nsm attest', ['--sim', '--pki', pkiFile, '--pcrs', pcrsFile, '--out', join(dir, 'x.cbor')]),
+    (e: unknown) => (e as { code?: string }).code === 'PKI_MALFORMED',
+  );
 });
 
 test('a test PKI file readable by group or others is refused (PKI_FILE_EXPOSED) by attest and renew', async () => {
@@ -88,13 +143,19 @@ test('a test PKI file readable by group or others is refused (PKI_FILE_EXPOSED) 
   chmodSync(pkiFile, 0o644);
   const before = readFileSync(pkiFile, 'utf8');
   const exposed = (e: unknown) => (e as { code?: string }).code === 'PKI_FILE_EXPOSED';
-  await assert.rejects(run('nsm attest', ['--sim', '--pki', pkiFile, '--pcrs', pcrsFile, '--out', join(dir, 'e.cbor')]), exposed);
+  await assert.rejects(
+    run('nsm attest', ['--sim', '--pki', pkiFile, '--pcrs', pcrsFile, '--out', join(dir, 'e.cbor')]),
+    exposed,
+  );
   await assert.rejects(run('nsm test-pki renew', ['--pki', pkiFile]), exposed);
   assert.equal(readFileSync(pkiFile, 'utf8'), before, 'nothing rewritten');
   const copy = join(dir, 'owner-only.json');
   copyFileSync(pkiFile, copy);
   chmodSync(copy, 0o600);
-  assert.equal((await run('nsm attest', ['--sim', '--pki', copy, '--pcrs', pcrsFile, '--out', join(dir, 'e.cbor')])).code, 0);
+  assert.equal(
+    (await run('nsm attest', ['--sim', '--pki', copy, '--pcrs', pcrsFile, '--out', join(dir, 'e.cbor')])).code,
+    0,
+  );
 });
 
 test('bad flags are usage errors', async () => {
@@ -102,13 +163,22 @@ test('bad flags are usage errors', async () => {
   await assert.rejects(run('nsm attest', ['--sim', '--out', join(dir, 'y')]), usage);
   await assert.rejects(run('nsm attest', ['--out', join(dir, 'y'), '--nonce', 'xyz']), usage);
   await assert.rejects(run('nsm test-pki init', ['--out', join(dir, 'z'), '--keys', 'some']), usage);
-  await assert.rejects(run('nsm test-pki init', ['--out', join(dir, 'z'), '--keys', 'all', '--instance-id', 'i-1']), usage);
+  await assert.rejects(
+    run('nsm test-pki init', ['--out', join(dir, 'z'), '--keys', 'all', '--instance-id', 'i-1']),
+    usage,
+  );
   await assert.rejects(run('nsm test-pki renew', []), usage);
   const notJson = join(dir, 'not.json');
   writeFileSync(notJson, '{pcr0');
-  await assert.rejects(run('nsm attest', ['--sim', '--pki', join(dir, 'pki.json'), '--pcrs', notJson, '--out', join(dir, 'y')]), usage);
+  await assert.rejects(
+    run('nsm attest', ['--sim', '--pki', join(dir, 'pki.json'), '--pcrs', notJson, '--out', join(dir, 'y')]),
+    usage,
+  );
 });
 
 test('describe on a machine without /dev/nsm is a coded NSM_UNAVAILABLE', async () => {
-  await assert.rejects(run('nsm describe', ['--device', join(dir, 'no-such-nsm')]), (e: unknown) => (e as { code?: string }).code === 'NSM_UNAVAILABLE');
+  await assert.rejects(
+    run('nsm describe', ['--device', join(dir, 'no-such-nsm')]),
+    (e: unknown) => (e as { code?: string }).code === 'NSM_UNAVAILABLE',
+  );
 });

@@ -7,11 +7,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, NsmDecodeError, type NsmRequest, type NsmResponse } from '../src/nsm/codec.ts';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  NsmDecodeError,
+  type NsmRequest,
+  type NsmResponse,
+} from '../src/nsm/codec.ts';
 import { decodeCbor, encodeCbor, isVerifierError } from '#verifier';
 import { EnclaveError } from '../src/errors.ts';
 
-const vectors = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/nsm-cbor-encodings.json'), 'utf8')) as {
+const vectors = JSON.parse(
+  readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/nsm-cbor-encodings.json'), 'utf8'),
+) as {
   encodings: { value: string; cbor_hex: string }[];
   transport: { ioctl_request: string };
 };
@@ -25,7 +35,12 @@ const REQUESTS: Record<string, NsmRequest> = {
   'Request::LockPCRs{range:20}': { type: 'LockPCRs', range: 20 },
   'Request::DescribeNSM': { type: 'DescribeNSM' },
   'Request::Attestation{None,None,None}': { type: 'Attestation', userData: null, nonce: null, publicKey: null },
-  'Request::Attestation{ud=[0xaa],nonce=[0xbb],pk=[0xcc]}': { type: 'Attestation', userData: b(0xaa), nonce: b(0xbb), publicKey: b(0xcc) },
+  'Request::Attestation{ud=[0xaa],nonce=[0xbb],pk=[0xcc]}': {
+    type: 'Attestation',
+    userData: b(0xaa),
+    nonce: b(0xbb),
+    publicKey: b(0xcc),
+  },
   'Request::GetRandom': { type: 'GetRandom' },
 };
 
@@ -35,7 +50,14 @@ const RESPONSES: Record<string, NsmResponse> = {
   'Response::LockPCR': { type: 'LockPCR' },
   'Response::LockPCRs': { type: 'LockPCRs' },
   'Response::DescribeNSM{1,0,0,"m",32,{0,1},SHA384}': {
-    type: 'DescribeNSM', versionMajor: 1, versionMinor: 0, versionPatch: 0, moduleId: 'm', maxPcrs: 32, lockedPcrs: [0, 1], digest: 'SHA384',
+    type: 'DescribeNSM',
+    versionMajor: 1,
+    versionMinor: 0,
+    versionPatch: 0,
+    moduleId: 'm',
+    maxPcrs: 32,
+    lockedPcrs: [0, 1],
+    digest: 'SHA384',
   },
   'Response::Attestation{document:[0x84]}': { type: 'Attestation', document: b(0x84) },
   'Response::GetRandom{random:[7,7]}': { type: 'GetRandom', random: b(7, 7) },
@@ -73,7 +95,12 @@ test('large fields use the long CBOR heads serde_cbor uses (1024-byte user_data)
   const enc = encodeRequest({ type: 'Attestation', userData: ud, nonce: null, publicKey: new Uint8Array(0) });
   const at = Buffer.from(enc).indexOf(Buffer.from('user_data')) + 9;
   assert.deepEqual([...enc.subarray(at, at + 3)], [0x59, 0x04, 0x00]);
-  assert.deepEqual(decodeRequest(enc), { type: 'Attestation', userData: ud, nonce: null, publicKey: new Uint8Array(0) });
+  assert.deepEqual(decodeRequest(enc), {
+    type: 'Attestation',
+    userData: ud,
+    nonce: null,
+    publicKey: new Uint8Array(0),
+  });
 });
 
 test('encoders refuse non-u16 indexes (caller misuse)', () => {
@@ -107,34 +134,62 @@ const MALFORMED: [string, string][] = [
 
 for (const [what, h] of MALFORMED) {
   test(`malformed response is a coded refusal: ${what}`, () => {
-    assert.throws(() => decodeResponse(hex(h)), (e: unknown) => e instanceof EnclaveError && e.code === 'NSM_RESPONSE_MALFORMED');
+    assert.throws(
+      () => decodeResponse(hex(h)),
+      (e: unknown) => e instanceof EnclaveError && e.code === 'NSM_RESPONSE_MALFORMED',
+    );
     assert.throws(() => decodeRequest(hex(h)), NsmDecodeError);
   });
 }
 
 test('deep nesting is refused, not a stack overflow', () => {
   const deep = new Uint8Array(100_000).fill(0x81);
-  assert.throws(() => decodeCbor(deep), (e: unknown) => isVerifierError(e, 'MALFORMED'));
-  assert.throws(() => decodeResponse(deep), (e: unknown) => e instanceof EnclaveError && e.code === 'NSM_RESPONSE_MALFORMED');
+  assert.throws(
+    () => decodeCbor(deep),
+    (e: unknown) => isVerifierError(e, 'MALFORMED'),
+  );
+  assert.throws(
+    () => decodeResponse(deep),
+    (e: unknown) => e instanceof EnclaveError && e.code === 'NSM_RESPONSE_MALFORMED',
+  );
 });
 
 test('CBOR round trip over random NSM-shaped values', async () => {
   const fc = (await import('fast-check')).default;
   const leaf = fc.oneof(fc.nat(), fc.boolean(), fc.constant(null), fc.string(), fc.uint8Array({ maxLength: 300 }));
   const value = fc.letrec((tie) => ({
-    v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v')), fc.uniqueArray(fc.tuple(fc.string(), tie('v')), { selector: (t) => t[0] }).map((es) => new Map(es))),
+    v: fc.oneof(
+      { depthSize: 'small' },
+      leaf,
+      fc.array(tie('v')),
+      fc.uniqueArray(fc.tuple(fc.string(), tie('v')), { selector: (t) => t[0] }).map((es) => new Map(es)),
+    ),
   })).v;
-  fc.assert(fc.property(value, (v) => {
-    const enc = encodeCbor(v as never);
-    assert.deepEqual(decodeCbor(enc), v);
-    assert.deepEqual(encodeCbor(decodeCbor(enc)), enc);
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(value, (v) => {
+      const enc = encodeCbor(v as never);
+      assert.deepEqual(decodeCbor(enc), v);
+      assert.deepEqual(encodeCbor(decodeCbor(enc)), enc);
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('decoders never throw anything but their coded error on random bytes', async () => {
   const fc = (await import('fast-check')).default;
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-    try { decodeResponse(bytes); } catch (e) { assert.ok(e instanceof EnclaveError && e.code === 'NSM_RESPONSE_MALFORMED', String(e)); }
-    try { decodeRequest(bytes); } catch (e) { assert.ok(e instanceof NsmDecodeError, String(e)); }
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      try {
+        decodeResponse(bytes);
+      } catch (e) {
+        assert.ok(e instanceof EnclaveError && e.code === 'NSM_RESPONSE_MALFORMED', String(e));
+      }
+      try {
+        decodeRequest(bytes);
+      } catch (e) {
+        assert.ok(e instanceof NsmDecodeError, String(e));
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });

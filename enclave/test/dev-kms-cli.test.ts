@@ -27,7 +27,23 @@ test('keycast dev-kms serves the SDK with the test root passed by flag, logs no 
   writeFileSync(join(dir, 'root.pem'), pki.rootPem);
   writeFileSync(join(dir, 'creds.json'), JSON.stringify(CREDS));
   const data = join(dir, 'kms');
-  const child = spawn(process.execPath, [BIN, 'dev-kms', '--data', data, '--listen', '127.0.0.1:0', '--trust-root', join(dir, 'root.pem'), '--credentials', join(dir, 'creds.json'), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'dev-kms',
+      '--data',
+      data,
+      '--listen',
+      '127.0.0.1:0',
+      '--trust-root',
+      join(dir, 'root.pem'),
+      '--credentials',
+      join(dir, 'creds.json'),
+      '--json',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -51,15 +67,47 @@ test('keycast dev-kms serves the SDK with the test root passed by flag, logs no 
   admin.destroy();
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.filter((l) => l.event === 'request').map((l) => [l.operation, l.status, l.principal]), [['CreateKey', 200, ADMIN], ['GenerateDataKey', 200, ENCLAVE_ROLE]]);
-  for (const s of [out, err]) assert.ok(!s.includes(Buffer.from(dk).toString('base64')) && !s.includes(Buffer.from(dk).toString('hex')));
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.filter((l) => l.event === 'request').map((l) => [l.operation, l.status, l.principal]),
+    [
+      ['CreateKey', 200, ADMIN],
+      ['GenerateDataKey', 200, ENCLAVE_ROLE],
+    ],
+  );
+  for (const s of [out, err])
+    assert.ok(!s.includes(Buffer.from(dk).toString('base64')) && !s.includes(Buffer.from(dk).toString('hex')));
 
-  const again = spawnSync(process.execPath, [BIN, 'dev-kms', '--data', data, '--listen', '127.0.0.1:0', '--region', 'eu-west-1'], { encoding: 'utf8', timeout: 30_000 });
+  const again = spawnSync(
+    process.execPath,
+    [BIN, 'dev-kms', '--data', data, '--listen', '127.0.0.1:0', '--region', 'eu-west-1'],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
   assert.equal(again.status, 5, again.stderr);
   assert.match(again.stderr, /KMS_KEY_STORE/);
-  const usage = spawnSync(process.execPath, [BIN, 'dev-kms', '--data', data, '--listen', 'nope'], { encoding: 'utf8', timeout: 30_000 });
+  const usage = spawnSync(process.execPath, [BIN, 'dev-kms', '--data', data, '--listen', 'nope'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   assert.equal(usage.status, 2);
-  const both = spawnSync(process.execPath, [BIN, 'dev-kms', '--data', data, '--listen', '127.0.0.1:0', '--credentials', join(dir, 'creds.json'), '--caller', ADMIN], { encoding: 'utf8', timeout: 30_000 });
+  const both = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'dev-kms',
+      '--data',
+      data,
+      '--listen',
+      '127.0.0.1:0',
+      '--credentials',
+      join(dir, 'creds.json'),
+      '--caller',
+      ADMIN,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
   assert.equal(both.status, 2);
 });

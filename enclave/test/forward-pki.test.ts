@@ -21,7 +21,10 @@ test('the signer chain is a valid ST 430-2 chain whose leaf is a CS signer; expo
   assert.equal(j.chain.length, 3);
   assert.equal((j.privateKey.match(/BEGIN PRIVATE KEY/g) ?? []).length, 1);
   const back = importSignerChain(JSON.parse(JSON.stringify(j)));
-  assert.deepEqual(back.chain.map((c) => c.thumbprint), s.chain.map((c) => c.thumbprint));
+  assert.deepEqual(
+    back.chain.map((c) => c.thumbprint),
+    s.chain.map((c) => c.thumbprint),
+  );
   assert.throws(() => importSignerChain({ ...j, format: 'x' as never }), TypeError);
 });
 
@@ -30,7 +33,15 @@ test('projector PKI: SM leaves chain to the maker root; a key pool still gives d
   const thumbs = new Set(p.projectors.map((x) => Buffer.from(x.certificate.thumbprint).toString('hex')));
   assert.equal(thumbs.size, 4);
   for (const x of p.projectors) {
-    assert.equal(verifyDcChain(x.certificate, { intermediates: [p.intermediate], roots: [p.root], at: new Date(), requiredRole: 'SM' }).length, 3);
+    assert.equal(
+      verifyDcChain(x.certificate, {
+        intermediates: [p.intermediate],
+        roots: [p.root],
+        at: new Date(),
+        requiredRole: 'SM',
+      }).length,
+      3,
+    );
     assert.ok(nameValue(x.certificate.subjectRdns, 'CN')!.startsWith('LE SPB MD SM.PROJECTOR-'));
   }
 });

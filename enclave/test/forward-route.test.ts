@@ -7,8 +7,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { certificatePem, formatEnclaveConfig, formatProofBundle, fromBase64, openReceipt, sealContentKeys, signRules, ed25519Spki, type ForwardRules } from '#verifier';
-import { bootEnclave, SimulatedNsm, createTestPki, memoryKms, createProjectorPki, type BootedEnclave } from '../index.ts';
+import {
+  certificatePem,
+  formatEnclaveConfig,
+  formatProofBundle,
+  fromBase64,
+  openReceipt,
+  sealContentKeys,
+  signRules,
+  ed25519Spki,
+  type ForwardRules,
+} from '#verifier';
+import {
+  bootEnclave,
+  SimulatedNsm,
+  createTestPki,
+  memoryKms,
+  createProjectorPki,
+  type BootedEnclave,
+} from '../index.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
 import { GateWorld, measurements } from './world.ts';
 
@@ -18,21 +35,48 @@ const CPL = 'urn:uuid:0b5c8a2e-6d7f-4e11-9c3a-2f4e5d6c7b8a';
 const KEY_IDS = ['urn:uuid:1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d'];
 const DAY = 86_400_000;
 const pad = (n: number) => String(n).padStart(2, '0');
-const kdmT = (ms: number) => { const d = new Date(Math.floor(ms / 1000) * 1000); return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}+00:00`; };
+const kdmT = (ms: number) => {
+  const d = new Date(Math.floor(ms / 1000) * 1000);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}+00:00`;
+};
 const isoZ = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
-test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt, the same signer after a restart', { timeout: 120_000 }, async () => {
+test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt, the same signer after a restart', {
+  timeout: 120_000,
+}, async () => {
   const w = new GateWorld();
   const i = w.publish(m);
   const kms = memoryKms(ENCLAVE_ROLE, { trustedRoots: [pki.rootDer] });
   const key = await kms.core.createKey(ADMIN, { policy: attestedPolicy([m.pcr0]) });
   const config = formatEnclaveConfig(w.config({ kms: { keyArn: key.Arn, region: 'us-east-1' } }));
   const boot = async (): Promise<BootedEnclave> => {
-    const e = await bootEnclave({ nsm: new SimulatedNsm({ pki, pcrs: m }), kms: kms.port, configBytes: config, now: () => w.now, recheckMs: 0 });
-    assert.equal((await e.app.inject({ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: formatProofBundle(w.bundle(i)) })).statusCode, 200);
+    const e = await bootEnclave({
+      nsm: new SimulatedNsm({ pki, pcrs: m }),
+      kms: kms.port,
+      configBytes: config,
+      now: () => w.now,
+      recheckMs: 0,
+    });
+    assert.equal(
+      (
+        await e.app.inject({
+          method: 'POST',
+          url: '/v1/gate',
+          headers: { 'content-type': 'application/json' },
+          payload: formatProofBundle(w.bundle(i)),
+        })
+      ).statusCode,
+      200,
+    );
     return e;
   };
-  const post = (e: BootedEnclave, url: string, body: unknown) => e.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  const post = (e: BootedEnclave, url: string, body: unknown) =>
+    e.app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
 
   const a = await boot();
   const projectors = createProjectorPki({ count: 3 });
@@ -40,16 +84,29 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
   const contentKey = new Uint8Array(randomBytes(16));
   const t = Date.now();
   const rules: ForwardRules = {
-    type: 'keycast-forward-rules/v1', film: { cplId: CPL, title: 'Keycast Forward Test' }, contentKeyIds: KEY_IDS,
-    kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 10 * DAY) }, forwardFrom: isoZ(t - DAY), forwardUntil: isoZ(t + 5 * DAY),
-    recipients: { thumbprints: [], roots: [Buffer.from(projectors.root.der).toString('base64')], excluded: [] }, limits: { maxKdmValidityDays: 30, maxRecipients: 10 },
+    type: 'keycast-forward-rules/v1',
+    film: { cplId: CPL, title: 'Keycast Forward Test' },
+    contentKeyIds: KEY_IDS,
+    kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 10 * DAY) },
+    forwardFrom: isoZ(t - DAY),
+    forwardUntil: isoZ(t + 5 * DAY),
+    recipients: { thumbprints: [], roots: [Buffer.from(projectors.root.der).toString('base64')], excluded: [] },
+    limits: { maxKdmValidityDays: 30, maxRecipients: 10 },
   };
 
   // before the identity exists, forwarding is refused
   assert.equal((await post(a, '/v1/forward', {})).json().code, 'IDENTITY_NOT_READY');
-  const id = (await post(a, '/v1/identity', {})).json() as { identity: { hpkeX25519: string; receiptsEd25519: string; kdmChainSha256: string }; stored: unknown };
+  const id = (await post(a, '/v1/identity', {})).json() as {
+    identity: { hpkeX25519: string; receiptsEd25519: string; kdmChainSha256: string };
+    stored: unknown;
+  };
   const request = async () => ({
-    sealedKeys: await sealContentKeys({ cplId: CPL, keys: [{ id: KEY_IDS[0]!, type: 'MDIK', key: contentKey.slice() }] }, fromBase64(id.identity.hpkeX25519), Buffer.from(m.pcr0, 'hex'), studio.publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    sealedKeys: await sealContentKeys(
+      { cplId: CPL, keys: [{ id: KEY_IDS[0]!, type: 'MDIK', key: contentKey.slice() }] },
+      fromBase64(id.identity.hpkeX25519),
+      Buffer.from(m.pcr0, 'hex'),
+      studio.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ),
     rules: signRules(rules, studio.privateKey),
     recipients: projectors.projectors.map((p) => certificatePem(p.certificate.der)),
     intermediates: [certificatePem(projectors.intermediate.der)],
@@ -63,7 +120,11 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
   assert.ok(Buffer.from(out.outputs[0]!.bytes, 'base64').toString('utf8').includes('DCinemaSecurityMessage'));
   const receipt = openReceipt(out.receipt, ed25519Spki(fromBase64(id.identity.receiptsEd25519)));
   assert.equal(receipt.pcr0, m.pcr0);
-  for (const spelling of [Buffer.from(contentKey).toString('hex'), Buffer.from(contentKey).toString('base64').replace(/=+$/, '')]) assert.ok(!r.body.includes(spelling), 'a content key leaked');
+  for (const spelling of [
+    Buffer.from(contentKey).toString('hex'),
+    Buffer.from(contentKey).toString('base64').replace(/=+$/, ''),
+  ])
+    assert.ok(!r.body.includes(spelling), 'a content key leaked');
 
   // the same request again is a replay
   assert.equal((await post(a, '/v1/forward', req)).statusCode, 409);

@@ -5,7 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideGate, generateNoteKey, noteSigner, parseProofBundle, formatProofBundle, type GateDecision, type GateInput } from '#verifier';
+import {
+  decideGate,
+  generateNoteKey,
+  noteSigner,
+  parseProofBundle,
+  formatProofBundle,
+  type GateDecision,
+  type GateInput,
+} from '#verifier';
 import { GateWorld, measurements, newPublisher, pcrMap } from './world.ts';
 
 const mine = measurements('v1');
@@ -118,7 +126,10 @@ test('an inconsistent newer checkpoint: INCONSISTENT', () => {
   assert.ok(first.open);
   const forged = { ...first.held, checkpoint: { ...first.held.checkpoint, rootHash: new Uint8Array(32).fill(3) } };
   w.publish(measurements('later'));
-  refused(decideGate({ ...input, held: forged, bundle: w.bundle(index, { fromSize: forged.checkpoint.size }) }), 'INCONSISTENT');
+  refused(
+    decideGate({ ...input, held: forged, bundle: w.bundle(index, { fromSize: forged.checkpoint.size }) }),
+    'INCONSISTENT',
+  );
 });
 
 test('a newer checkpoint extends the held one with a consistency proof; without one, or rolled back, refused', () => {
@@ -129,7 +140,10 @@ test('a newer checkpoint extends the held one with a consistency proof; without 
   w.publish(measurements('later'));
   assert.equal(decideGate({ ...input, held: first.held, bundle: w.bundle(index, { fromSize: heldSize }) }).open, true);
   refused(decideGate({ ...input, held: first.held, bundle: w.bundle(index) }), 'PROOF_MISSING');
-  refused(decideGate({ ...input, held: first.held, bundle: w.bundle(index, { size: heldSize - 1 }) }), 'CHECKPOINT_STALE');
+  refused(
+    decideGate({ ...input, held: first.held, bundle: w.bundle(index, { size: heldSize - 1 }) }),
+    'CHECKPOINT_STALE',
+  );
   assert.equal(decideGate({ ...input, held: first.held, bundle: w.bundle(index, { size: heldSize }) }).open, true);
 });
 
@@ -141,7 +155,10 @@ test('debug-mode PCRs: DEBUG_MODE, even with a valid proof', () => {
 test('a release signed by a key the image does not pin: SIGNER_NOT_ALLOWED', () => {
   const w = new GateWorld();
   const i = w.publish(mine, newPublisher());
-  refused(decideGate({ pcrs: pcrMap(mine), config: w.config(), bundle: w.bundle(i), now: w.now }), 'SIGNER_NOT_ALLOWED');
+  refused(
+    decideGate({ pcrs: pcrMap(mine), config: w.config(), bundle: w.bundle(i), now: w.now }),
+    'SIGNER_NOT_ALLOWED',
+  );
 });
 
 test('the decision for a revocation entry is a refusal, not an opening', () => {
@@ -166,16 +183,39 @@ test('the pinned config parses strictly: a typo fails the boot instead of weaken
     { ...good, kms: { ...good.kms, region: 'US East' } },
     { ...good, extra: true },
   ];
-  for (const b of bad) assert.throws(() => parseEnclaveConfig(JSON.stringify(b)), (e) => isVerifierError(e, 'GATE_CONFIG_MALFORMED'), JSON.stringify(b).slice(0, 80));
-  assert.throws(() => parseEnclaveConfig('{"version":1,"version":1}'), (e) => isVerifierError(e, 'GATE_CONFIG_MALFORMED'));
+  for (const b of bad)
+    assert.throws(
+      () => parseEnclaveConfig(JSON.stringify(b)),
+      (e) => isVerifierError(e, 'GATE_CONFIG_MALFORMED'),
+      JSON.stringify(b).slice(0, 80),
+    );
+  assert.throws(
+    () => parseEnclaveConfig('{"version":1,"version":1}'),
+    (e) => isVerifierError(e, 'GATE_CONFIG_MALFORMED'),
+  );
 });
 
 test('malformed bundles are GATE_BUNDLE_MALFORMED or OVERSIZED', async () => {
   const { isVerifierError } = await import('#verifier');
   const { input } = setup();
   const good = JSON.parse(formatProofBundle(input.bundle!)) as Record<string, unknown>;
-  for (const b of [{ ...good, version: 2 }, { ...good, entry: '***' }, { ...good, proof: 5 }, { ...good, more: 1 }, { ...good, consistency: { fromSize: -1, hashes: [] } }, { ...good, consistency: { fromSize: 1, hashes: ['AAAA'] } }, [], 'x']) {
-    assert.throws(() => parseProofBundle(JSON.stringify(b)), (e) => isVerifierError(e, 'GATE_BUNDLE_MALFORMED'));
+  for (const b of [
+    { ...good, version: 2 },
+    { ...good, entry: '***' },
+    { ...good, proof: 5 },
+    { ...good, more: 1 },
+    { ...good, consistency: { fromSize: -1, hashes: [] } },
+    { ...good, consistency: { fromSize: 1, hashes: ['AAAA'] } },
+    [],
+    'x',
+  ]) {
+    assert.throws(
+      () => parseProofBundle(JSON.stringify(b)),
+      (e) => isVerifierError(e, 'GATE_BUNDLE_MALFORMED'),
+    );
   }
-  assert.throws(() => parseProofBundle('x'.repeat(300 * 1024)), (e) => isVerifierError(e, 'OVERSIZED'));
+  assert.throws(
+    () => parseProofBundle('x'.repeat(300 * 1024)),
+    (e) => isVerifierError(e, 'OVERSIZED'),
+  );
 });

@@ -7,7 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatEnclaveConfig, formatProofBundle, verifyAttestationDocument, parseIdentityBinding, fromBase64, toBase64 } from '#verifier';
+import {
+  formatEnclaveConfig,
+  formatProofBundle,
+  verifyAttestationDocument,
+  parseIdentityBinding,
+  fromBase64,
+  toBase64,
+} from '#verifier';
 import { bootEnclave, SimulatedNsm, memoryKms, createTestPki, type KmsPort, type BootedEnclave } from '../index.ts';
 import { rawPrivate } from '../src/identity/keys.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
@@ -24,16 +31,40 @@ async function setup() {
   const key = await kms.core.createKey(ADMIN, { policy: attestedPolicy([v1.pcr0]) });
   let calls = 0;
   const port: KmsPort = {
-    generateDataKey: (c) => { calls++; return kms.port.generateDataKey(c); },
-    decrypt: (c) => { calls++; return kms.port.decrypt(c); },
+    generateDataKey: (c) => {
+      calls++;
+      return kms.port.generateDataKey(c);
+    },
+    decrypt: (c) => {
+      calls++;
+      return kms.port.decrypt(c);
+    },
   };
   const config = formatEnclaveConfig(w.config({ kms: { keyArn: key.Arn, region: 'us-east-1' } }));
-  const start = async (m: Measured): Promise<BootedEnclave> => bootEnclave({ nsm: new SimulatedNsm({ pki, pcrs: m }), kms: port, configBytes: config, now: () => w.now, recheckMs: 0 });
+  const start = async (m: Measured): Promise<BootedEnclave> =>
+    bootEnclave({
+      nsm: new SimulatedNsm({ pki, pcrs: m }),
+      kms: port,
+      configBytes: config,
+      now: () => w.now,
+      recheckMs: 0,
+    });
   return { w, i1, kms, key, start, calls: () => calls };
 }
 
-const json = (payload: unknown) => ({ method: 'POST' as const, url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
-const gate = (e: BootedEnclave, w: GateWorld, i: number) => e.app.inject({ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: formatProofBundle(w.bundle(i)) });
+const json = (payload: unknown) => ({
+  method: 'POST' as const,
+  url: '/v1/identity',
+  headers: { 'content-type': 'application/json' },
+  payload: JSON.stringify(payload),
+});
+const gate = (e: BootedEnclave, w: GateWorld, i: number) =>
+  e.app.inject({
+    method: 'POST',
+    url: '/v1/gate',
+    headers: { 'content-type': 'application/json' },
+    payload: formatProofBundle(w.bundle(i)),
+  });
 
 test('first boot seals; restart and a second instance unseal the same keys; attestation binds them', async () => {
   const { w, i1, start, calls } = await setup();
@@ -57,7 +88,10 @@ test('first boot seals; restart and a second instance unseal the same keys; atte
   const doc = await b.app.inject({ method: 'GET', url: `/v1/attestation?nonce=${nonce}` });
   assert.equal(doc.statusCode, 200);
   assert.equal(doc.headers['content-type'], 'application/cbor');
-  const v = verifyAttestationDocument(new Uint8Array(doc.rawPayload), { trustedRoots: [pki.rootDer], policy: { expectedPcrs: { 0: v1.pcr0 }, nonce: Uint8Array.from(Buffer.from(nonce, 'hex')) } });
+  const v = verifyAttestationDocument(new Uint8Array(doc.rawPayload), {
+    trustedRoots: [pki.rootDer],
+    policy: { expectedPcrs: { 0: v1.pcr0 }, nonce: Uint8Array.from(Buffer.from(nonce, 'hex')) },
+  });
   const bound = parseIdentityBinding(v.userData, v.publicKey);
   assert.equal(toBase64(bound.hpkeX25519), f.identity.hpkeX25519);
   assert.equal(toBase64(bound.receiptsEd25519), f.identity.receiptsEd25519);
@@ -67,7 +101,12 @@ test('first boot seals; restart and a second instance unseal the same keys; atte
   const secrets = [rawPrivate(k.hpke.privateKey), rawPrivate(k.receipts.privateKey)];
   for (const body of [first.body, again.body, Buffer.from(doc.rawPayload).toString('latin1')]) {
     for (const s of secrets) {
-      assert.ok(!body.includes(s.toString('hex')) && !body.includes(s.toString('base64')) && !body.includes(s.toString('latin1')), 'a private key leaked');
+      assert.ok(
+        !body.includes(s.toString('hex')) &&
+          !body.includes(s.toString('base64')) &&
+          !body.includes(s.toString('latin1')),
+        'a private key leaked',
+      );
     }
   }
   await a.stop();
@@ -86,7 +125,9 @@ test('a tampered sealed blob is refused (UNSEAL_FAILED) and the enclave keeps se
   const r = await b.app.inject(json({ sealed: toBase64(sealed), ciphertextBlob: stored.ciphertextBlob }));
   assert.equal(r.statusCode, 422);
   assert.equal(r.json().code, 'UNSEAL_FAILED');
-  const junk = await b.app.inject(json({ sealed: toBase64(new Uint8Array(40)), ciphertextBlob: stored.ciphertextBlob }));
+  const junk = await b.app.inject(
+    json({ sealed: toBase64(new Uint8Array(40)), ciphertextBlob: stored.ciphertextBlob }),
+  );
   assert.equal(junk.json().code, 'SEALED_MALFORMED');
   const blob = fromBase64(stored.ciphertextBlob);
   blob[blob.length - 1]! ^= 1;
@@ -116,7 +157,12 @@ test('a new logged release unseals the identity once the key policy lists its PC
 
   const before = calls();
   const rogue = await start(measurements('unlogged'));
-  const r1 = await rogue.app.inject({ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: formatProofBundle(w.bundle(i2)) });
+  const r1 = await rogue.app.inject({
+    method: 'POST',
+    url: '/v1/gate',
+    headers: { 'content-type': 'application/json' },
+    payload: formatProofBundle(w.bundle(i2)),
+  });
   assert.equal(r1.statusCode, 503);
   const r2 = await rogue.app.inject(json(f.stored));
   assert.equal(r2.statusCode, 503);

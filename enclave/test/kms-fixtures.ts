@@ -28,9 +28,19 @@ export function attestedPolicy(pcr0s: string[], opts: { enclaveRole?: string; ad
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'Admins', Effect: 'Allow', Principal: { AWS: opts.admin ?? ADMIN }, Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy', 'kms:DescribeKey'], Resource: '*' },
       {
-        Sid: 'EnclaveAttested', Effect: 'Allow', Principal: { AWS: opts.enclaveRole ?? ENCLAVE_ROLE }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*',
+        Sid: 'Admins',
+        Effect: 'Allow',
+        Principal: { AWS: opts.admin ?? ADMIN },
+        Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy', 'kms:DescribeKey'],
+        Resource: '*',
+      },
+      {
+        Sid: 'EnclaveAttested',
+        Effect: 'Allow',
+        Principal: { AWS: opts.enclaveRole ?? ENCLAVE_ROLE },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
         Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': pcr0s } },
       },
     ],

@@ -13,7 +13,14 @@ test('keys persist as 0600 files, replace atomically and survive a new store ins
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const s = new DirectoryKeyStore(dir);
   const keyId = randomUUID();
-  const key = { keyId, arn: `arn:aws:kms:us-east-1:111122223333:key/${keyId}`, creationDate: 1, description: 'd', material: new Uint8Array(32).fill(7), policy: '{}' };
+  const key = {
+    keyId,
+    arn: `arn:aws:kms:us-east-1:111122223333:key/${keyId}`,
+    creationDate: 1,
+    description: 'd',
+    material: new Uint8Array(32).fill(7),
+    policy: '{}',
+  };
   assert.equal(await s.get(keyId), undefined);
   await s.put(key);
   await s.put({ ...key, policy: '{"v":2}' });
@@ -24,6 +31,9 @@ test('keys persist as 0600 files, replace atomically and survive a new store ins
   assert.equal(statSync(join(dir, 'keys', `${keyId}.json`)).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, 'keys')).mode & 0o077, 0);
   writeFileSync(join(dir, 'keys', `${keyId}.json`), '{"format":"other"}');
-  await assert.rejects(again.get(keyId), (e) => e instanceof EnclaveError && e.code === 'KMS_KEY_STORE' && !e.message.includes('BwcH'));
+  await assert.rejects(
+    again.get(keyId),
+    (e) => e instanceof EnclaveError && e.code === 'KMS_KEY_STORE' && !e.message.includes('BwcH'),
+  );
   await assert.rejects(again.get('../../etc/passwd'), RangeError);
 });

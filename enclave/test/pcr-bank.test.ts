@@ -8,13 +8,18 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PcrBank, PcrRefusal, extendDigest, measureContent, MAX_PCRS } from '../src/nsm/pcr-bank.ts';
 
-const formulas = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/pcr-formulas.json'), 'utf8'));
+const formulas = JSON.parse(
+  readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/pcr-formulas.json'), 'utf8'),
+);
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
 const refusal = (name: string) => (e: unknown) => e instanceof PcrRefusal && e.nsmError === name;
 
 test('extend = SHA384(old ‖ raw data): the pcr-formulas vectors', () => {
   for (const ex of formulas.nsm_extend.examples) {
-    assert.equal(hex(extendDigest(Buffer.from(ex.pcr_old_hex, 'hex'), Buffer.from(ex.data_hex, 'hex'))), ex.pcr_new_hex);
+    assert.equal(
+      hex(extendDigest(Buffer.from(ex.pcr_old_hex, 'hex'), Buffer.from(ex.data_hex, 'hex'))),
+      ex.pcr_new_hex,
+    );
   }
   const bank = new PcrBank();
   bank.extend(16, Uint8Array.of(1, 2, 3));
@@ -24,7 +29,10 @@ test('extend = SHA384(old ‖ raw data): the pcr-formulas vectors', () => {
 test('measureContent gives the empty-content PCR; PCR3/PCR4 are one raw extend from zero', () => {
   assert.equal(hex(measureContent(new Uint8Array(0))), formulas.eif_measurement.empty_content.pcr);
   const zero = new Uint8Array(48);
-  assert.equal(hex(extendDigest(zero, Buffer.from(formulas.pcr3_role_arn.example_arn))), formulas.pcr3_role_arn.example_pcr3);
+  assert.equal(
+    hex(extendDigest(zero, Buffer.from(formulas.pcr3_role_arn.example_arn))),
+    formulas.pcr3_role_arn.example_pcr3,
+  );
   for (const doc of formulas.pcr4_instance_id.verified_against_real_documents) {
     assert.equal(hex(extendDigest(zero, Buffer.from(doc.instance_id))), doc.computed_pcr4);
   }

@@ -7,7 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTlogProof, generateNoteKey, noteSigner, proveConsistency, proveInclusion, signReleaseStatus, toBase64 } from '#verifier';
+import {
+  formatTlogProof,
+  generateNoteKey,
+  noteSigner,
+  proveConsistency,
+  proveInclusion,
+  signReleaseStatus,
+  toBase64,
+} from '#verifier';
 import { LogProofSource } from '../src/host/proof-source.ts';
 import { isEnclaveError } from '../src/errors.ts';
 import { GateWorld, ORIGIN, measurements } from './world.ts';
@@ -18,7 +26,8 @@ const RELEASE = world.publish(m);
 for (let i = 0; i < 5; i++) world.publish(measurements(`later-${i}`));
 const SIZE = world.tree.size;
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 const text = (body: string) => new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
 
 /** A fake Keycast log over the world's tree; `hook` answers first (the attacker's seat). */
@@ -32,23 +41,47 @@ function fakeLog(hook?: (path: string) => Response | undefined) {
     if (r) {
       const i = world.pcr0s.indexOf(r[1]!);
       if (i < 0) return json(404, { code: 'NOT_FOUND' });
-      return json(200, { index: i, status: 'active', entry: toBase64(world.tree.entry(i)), proof: formatTlogProof({ index: i, proof: proveInclusion(i, SIZE, world.tree.hashReader()), checkpoint: world.checkpointNote(SIZE) }) });
+      return json(200, {
+        index: i,
+        status: 'active',
+        entry: toBase64(world.tree.entry(i)),
+        proof: formatTlogProof({
+          index: i,
+          proof: proveInclusion(i, SIZE, world.tree.hashReader()),
+          checkpoint: world.checkpointNote(SIZE),
+        }),
+      });
     }
     r = /^\/status\/(\d+)\?size=(\d+)$/.exec(path);
     if (r) return text(world.statusNote(Number(r[1]), Number(r[2])));
     r = /^\/proof\/consistency\?old=(\d+)&new=(\d+)$/.exec(path);
-    if (r) return json(200, { old: Number(r[1]), new: Number(r[2]), hashes: proveConsistency(Number(r[1]), Number(r[2]), world.tree.hashReader()).map(toBase64) });
+    if (r)
+      return json(200, {
+        old: Number(r[1]),
+        new: Number(r[2]),
+        hashes: proveConsistency(Number(r[1]), Number(r[2]), world.tree.hashReader()).map(toBase64),
+      });
     return json(404, { code: 'NOT_FOUND' });
   };
 }
 
 function source(fetch: ReturnType<typeof fakeLog>, logKey?: string) {
   const lines: string[] = [];
-  const s = new LogProofSource({ logUrl: 'http://log.keycast.test', fetch, ...(logKey ? { logKey } : {}), log: (l) => lines.push(l), sleep: async () => {} });
+  const s = new LogProofSource({
+    logUrl: 'http://log.keycast.test',
+    fetch,
+    ...(logKey ? { logKey } : {}),
+    log: (l) => lines.push(l),
+    sleep: async () => {},
+  });
   return { s, lines };
 }
 
-async function refused(p: Promise<unknown>, code: 'LOG_UNREACHABLE' | 'LOG_ANSWER_INVALID', verifierCode: RegExp): Promise<void> {
+async function refused(
+  p: Promise<unknown>,
+  code: 'LOG_UNREACHABLE' | 'LOG_ANSWER_INVALID',
+  verifierCode: RegExp,
+): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(isEnclaveError(e, code), String(e));
     assert.match(String(e.evidence.verifierCode), verifierCode);
@@ -69,23 +102,57 @@ test('the host hands on exactly the bundle the gate opens with, with or without 
 
 test('transient failures are retried and said on the host log; a log that stays down is LOG_UNREACHABLE', async () => {
   let n = 0;
-  const flaky = source(fakeLog((p) => (p.startsWith('/lookup/') && n++ === 0 ? json(503, { code: 'PUSHBACK' }) : undefined)), world.log.vkey);
+  const flaky = source(
+    fakeLog((p) => (p.startsWith('/lookup/') && n++ === 0 ? json(503, { code: 'PUSHBACK' }) : undefined)),
+    world.log.vkey,
+  );
   assert.deepEqual(await flaky.s.bundleFor(m.pcr0, null), world.bundle(RELEASE));
   assert.equal(flaky.lines.length, 1);
   assert.match(flaky.lines[0]!, /^log: retry 1\/2 of \/lookup\/pcr0\/[0-9a-f]{96} in \d+ ms: HTTP 503 PUSHBACK$/);
-  const down = source(async () => { throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }); });
+  const down = source(async () => {
+    throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+  });
   await refused(down.s.bundleFor(m.pcr0, null), 'LOG_UNREACHABLE', /^LOG_UNAVAILABLE$/);
   assert.equal(down.lines.length, 2);
 });
 
 test('a lying log is LOG_ANSWER_INVALID and nothing is handed on: another key, a status for another tree, an endless body', async () => {
   const impostor = generateNoteKey(ORIGIN);
-  const forged = fakeLog((p) => (p.startsWith('/status/') ? text(signReleaseStatus({ origin: ORIGIN, treeSize: SIZE, rootHash: world.tree.root(SIZE), index: RELEASE, pcr0: m.pcr0, status: { state: 'active' } }, noteSigner(impostor.skey))) : undefined));
+  const forged = fakeLog((p) =>
+    p.startsWith('/status/')
+      ? text(
+          signReleaseStatus(
+            {
+              origin: ORIGIN,
+              treeSize: SIZE,
+              rootHash: world.tree.root(SIZE),
+              index: RELEASE,
+              pcr0: m.pcr0,
+              status: { state: 'active' },
+            },
+            noteSigner(impostor.skey),
+          ),
+        )
+      : undefined,
+  );
   await refused(source(forged, world.log.vkey).s.bundleFor(m.pcr0, null), 'LOG_ANSWER_INVALID', /^NOTE_/);
   const stale = fakeLog((p) => (p.startsWith('/status/') ? text(world.statusNote(RELEASE, SIZE - 1)) : undefined));
-  for (const key of [world.log.vkey, undefined]) await refused(source(stale, key).s.bundleFor(m.pcr0, null), 'LOG_ANSWER_INVALID', /^STATUS_TREE_MISMATCH$/);
+  for (const key of [world.log.vkey, undefined])
+    await refused(source(stale, key).s.bundleFor(m.pcr0, null), 'LOG_ANSWER_INVALID', /^STATUS_TREE_MISMATCH$/);
   let pulled = 0;
-  const endless = fakeLog((p) => (p.startsWith('/lookup/') ? new Response(new ReadableStream({ pull(c) { pulled += 65536; c.enqueue(new Uint8Array(65536).fill(0x20)); } }), { headers: { 'content-type': 'application/json' } }) : undefined));
+  const endless = fakeLog((p) =>
+    p.startsWith('/lookup/')
+      ? new Response(
+          new ReadableStream({
+            pull(c) {
+              pulled += 65536;
+              c.enqueue(new Uint8Array(65536).fill(0x20));
+            },
+          }),
+          { headers: { 'content-type': 'application/json' } },
+        )
+      : undefined,
+  );
   await refused(source(endless).s.bundleFor(m.pcr0, null), 'LOG_ANSWER_INVALID', /^LOG_RESPONSE_OVERSIZED$/);
   assert.ok(pulled < 4 << 20, `pulled ${pulled} bytes`);
 });

@@ -17,8 +17,14 @@ const pki = createTestPki();
 function countingKms(): KmsPort & { calls: number } {
   const k = {
     calls: 0,
-    async generateDataKey(): Promise<never> { k.calls++; throw new Error('not in this test'); },
-    async decrypt(): Promise<never> { k.calls++; throw new Error('not in this test'); },
+    async generateDataKey(): Promise<never> {
+      k.calls++;
+      throw new Error('not in this test');
+    },
+    async decrypt(): Promise<never> {
+      k.calls++;
+      throw new Error('not in this test');
+    },
   };
   return k;
 }
@@ -26,11 +32,22 @@ function countingKms(): KmsPort & { calls: number } {
 async function boot(w: GateWorld, clock = { now: w.now }) {
   const kms = countingKms();
   const nsm = new SimulatedNsm({ pki, pcrs: mine });
-  const e = await bootEnclave({ nsm, kms, configBytes: formatEnclaveConfig(w.config()), now: () => clock.now, recheckMs: 0 });
+  const e = await bootEnclave({
+    nsm,
+    kms,
+    configBytes: formatEnclaveConfig(w.config()),
+    now: () => clock.now,
+    recheckMs: 0,
+  });
   return { e, kms, clock };
 }
 
-const post = (bundle: unknown) => ({ method: 'POST' as const, url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: typeof bundle === 'string' ? bundle : formatProofBundle(bundle as never) });
+const post = (bundle: unknown) => ({
+  method: 'POST' as const,
+  url: '/v1/gate',
+  headers: { 'content-type': 'application/json' },
+  payload: typeof bundle === 'string' ? bundle : formatProofBundle(bundle as never),
+});
 
 test('shut until a good bundle: every route 503 GATE_CLOSED with the reason, zero KMS calls', async () => {
   const w = new GateWorld();
@@ -38,7 +55,12 @@ test('shut until a good bundle: every route 503 GATE_CLOSED with the reason, zer
   const s = await e.app.inject({ method: 'GET', url: '/v1/status' });
   assert.equal(s.statusCode, 503);
   assert.equal(s.json().gate.refusal.code, 'PROOF_MISSING');
-  const id = await e.app.inject({ method: 'POST', url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: '{}' });
+  const id = await e.app.inject({
+    method: 'POST',
+    url: '/v1/identity',
+    headers: { 'content-type': 'application/json' },
+    payload: '{}',
+  });
   assert.equal(id.statusCode, 503);
   assert.equal(id.json().code, 'GATE_CLOSED');
   assert.equal(id.json().evidence.refusal, 'PROOF_MISSING');
@@ -108,7 +130,11 @@ test('while open, an under-witnessed newer bundle is 409 BUNDLE_UNWITNESSED and 
   assert.equal(r.json().code, 'BUNDLE_UNWITNESSED');
   assert.equal(e.gate.isOpen, true);
   clock.now += 601;
-  assert.equal(e.gate.recheck().refusal?.code, 'CHECKPOINT_STALE', 'withholding the witnessed revocation buys no more than the age limit');
+  assert.equal(
+    e.gate.recheck().refusal?.code,
+    'CHECKPOINT_STALE',
+    'withholding the witnessed revocation buys no more than the age limit',
+  );
   await e.stop();
 });
 
@@ -143,11 +169,46 @@ test('bad input at the enclave API: 4xx with a code, state unchanged, still serv
     [post('{"version":1'), 400, 'GATE_BUNDLE_MALFORMED'],
     [post('[]'), 400, 'GATE_BUNDLE_MALFORMED'],
     [post('{"version":1,"entry":"AA==","proof":"x","status":"y","evil":1}'), 400, 'GATE_BUNDLE_MALFORMED'],
-    [{ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'text/plain' }, payload: 'hi' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    [{ method: 'POST', url: '/v1/gate', headers: { 'content-type': 'application/json' }, payload: 'x'.repeat(400 * 1024) }, 413, 'REQUEST_TOO_LARGE'],
-    [{ method: 'POST', url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: '{"sealed":"AAAA"}' }, 400, 'REQUEST_MALFORMED'],
-    [{ method: 'POST', url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: '{"sealed":"!!","ciphertextBlob":"AAAA"}' }, 400, 'REQUEST_MALFORMED'],
-    [{ method: 'POST', url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: '{"x":1}' }, 400, 'REQUEST_MALFORMED'],
+    [
+      { method: 'POST', url: '/v1/gate', headers: { 'content-type': 'text/plain' }, payload: 'hi' },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      {
+        method: 'POST',
+        url: '/v1/gate',
+        headers: { 'content-type': 'application/json' },
+        payload: 'x'.repeat(400 * 1024),
+      },
+      413,
+      'REQUEST_TOO_LARGE',
+    ],
+    [
+      {
+        method: 'POST',
+        url: '/v1/identity',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"sealed":"AAAA"}',
+      },
+      400,
+      'REQUEST_MALFORMED',
+    ],
+    [
+      {
+        method: 'POST',
+        url: '/v1/identity',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"sealed":"!!","ciphertextBlob":"AAAA"}',
+      },
+      400,
+      'REQUEST_MALFORMED',
+    ],
+    [
+      { method: 'POST', url: '/v1/identity', headers: { 'content-type': 'application/json' }, payload: '{"x":1}' },
+      400,
+      'REQUEST_MALFORMED',
+    ],
     [{ method: 'GET', url: '/v1/attestation' }, 400, 'REQUEST_MALFORMED'],
     [{ method: 'GET', url: '/v1/attestation?nonce=XYZ' }, 400, 'REQUEST_MALFORMED'],
     [{ method: 'GET', url: `/v1/attestation?nonce=${'ab'.repeat(513)}` }, 400, 'REQUEST_MALFORMED'],
@@ -168,7 +229,13 @@ test('debug-mode enclave never opens', async () => {
   const w = new GateWorld();
   const i = w.publish(mine);
   const nsm = new SimulatedNsm({ pki, pcrs: mine, debug: true });
-  const e = await bootEnclave({ nsm, kms: countingKms(), configBytes: formatEnclaveConfig(w.config()), now: () => w.now, recheckMs: 0 });
+  const e = await bootEnclave({
+    nsm,
+    kms: countingKms(),
+    configBytes: formatEnclaveConfig(w.config()),
+    now: () => w.now,
+    recheckMs: 0,
+  });
   const r = await e.app.inject(post(w.bundle(i)));
   assert.equal(r.json().evidence.refusal, 'DEBUG_MODE');
   await e.stop();

@@ -12,8 +12,12 @@ import { createTestPki } from '../src/nsm/test-pki.ts';
 import { decodeResponse, encodeRequest } from '../src/nsm/codec.ts';
 import { EnclaveError } from '../src/errors.ts';
 
-const eif = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/eif/synthetic-x86_64.json'), 'utf8'));
-const formulas = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/pcr-formulas.json'), 'utf8'));
+const eif = JSON.parse(
+  readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/eif/synthetic-x86_64.json'), 'utf8'),
+);
+const formulas = JSON.parse(
+  readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/pcr-formulas.json'), 'utf8'),
+);
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;
 const pki = createTestPki({ instanceId: 'i-0918f6c55e3b61d89' });
@@ -36,7 +40,10 @@ test('boot state matches the device: 32 SHA384 PCRs, 0..15 locked, EIF PCRs, PCR
   assert.equal(hex((await nsm.describePcr(1)).data), m.pcr1);
   assert.equal(hex((await nsm.describePcr(2)).data), m.pcr2);
   assert.equal(hex((await nsm.describePcr(3)).data), formulas.pcr3_role_arn.example_pcr3);
-  assert.equal(hex((await nsm.describePcr(4)).data), formulas.pcr4_instance_id.verified_against_real_documents[0].computed_pcr4);
+  assert.equal(
+    hex((await nsm.describePcr(4)).data),
+    formulas.pcr4_instance_id.verified_against_real_documents[0].computed_pcr4,
+  );
   for (const i of [5, 8, 15, 16, 31]) assert.equal(hex((await nsm.describePcr(i)).data), '00'.repeat(48));
   assert.equal((await nsm.describePcr(15)).lock, true);
   assert.equal((await nsm.describePcr(16)).lock, false);
@@ -89,7 +96,11 @@ test('attestation fields: 1024 bytes each accepted, 1025 refused with InputTooLa
   for (const field of ['userData', 'nonce', 'publicKey'] as const) {
     await assert.rejects(nsm.attestation({ [field]: new Uint8Array(1025) }), (e: unknown) => {
       assert.ok(coded('NSM_INPUT_TOO_LARGE')(e));
-      assert.equal(JSON.stringify((e as EnclaveError).toJSON()).includes('8080'), false, 'evidence never carries the payload');
+      assert.equal(
+        JSON.stringify((e as EnclaveError).toJSON()).includes('8080'),
+        false,
+        'evidence never carries the payload',
+      );
       return true;
     });
   }
@@ -97,7 +108,12 @@ test('attestation fields: 1024 bytes each accepted, 1025 refused with InputTooLa
 
 test('a request that is not an NSM message gets Error(InvalidArgument), like a bad ioctl payload', async () => {
   const nsm = new SimulatedNsm({ pki, pcrs: measurement() });
-  for (const bad of [new Uint8Array(0), Uint8Array.of(0xff), Buffer.from('6b4e6f7441526571756573ff', 'hex'), encodeRequest({ type: 'LockPCR', index: 1 }).subarray(0, 5)]) {
+  for (const bad of [
+    new Uint8Array(0),
+    Uint8Array.of(0xff),
+    Buffer.from('6b4e6f7441526571756573ff', 'hex'),
+    encodeRequest({ type: 'LockPCR', index: 1 }).subarray(0, 5),
+  ]) {
     assert.deepEqual(decodeResponse(await nsm.device.roundTrip(bad)), { type: 'Error', error: 'InvalidArgument' });
   }
   await assert.rejects(nsm.device.roundTrip(new Uint8Array(4097)), coded('NSM_IOCTL_FAILED'));
@@ -107,7 +123,13 @@ test('closed simulator refuses like a closed device; bad options are caller erro
   const nsm = new SimulatedNsm({ pki, pcrs: measurement() });
   await nsm.close();
   await assert.rejects(nsm.getRandom(), coded('NSM_UNAVAILABLE'));
-  assert.throws(() => new SimulatedNsm({ pki, pcrs: { pcr0: 'aa'.repeat(48), pcr1: 'aa'.repeat(48) } as never }), RangeError);
+  assert.throws(
+    () => new SimulatedNsm({ pki, pcrs: { pcr0: 'aa'.repeat(48), pcr1: 'aa'.repeat(48) } as never }),
+    RangeError,
+  );
   assert.throws(() => new SimulatedNsm({ pki, pcrs: { ...measurement(), pcr4: 'aa'.repeat(48) } }), RangeError);
-  assert.throws(() => new SimulatedNsm({ pki, pcrs: measurement(), moduleId: 'i-00000000000000000-enc0000000000000000' }), RangeError);
+  assert.throws(
+    () => new SimulatedNsm({ pki, pcrs: measurement(), moduleId: 'i-00000000000000000-enc0000000000000000' }),
+    RangeError,
+  );
 });

@@ -19,7 +19,12 @@ const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.c
 const awsRoot = readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/aws-nitro-enclaves-root-g1.der'));
 
 test('chain root → regional → zonal → instance → leaf, P-384, names and signatures link', () => {
-  const [root, regional, zonal, instance] = pki.cabundle().map(x) as [X509Certificate, X509Certificate, X509Certificate, X509Certificate];
+  const [root, regional, zonal, instance] = pki.cabundle().map(x) as [
+    X509Certificate,
+    X509Certificate,
+    X509Certificate,
+    X509Certificate,
+  ];
   const leaf = x(pki.issueLeaf('i-0123456789abcdef0-enc0123456789abcdef', NOW).der);
   const chain = [root, regional, zonal, instance, leaf];
   chain.forEach((c, i) => {
@@ -28,7 +33,10 @@ test('chain root → regional → zonal → instance → leaf, P-384, names and 
     assert.ok(c.verify(issuer.publicKey), `cert ${i} is signed by its issuer`);
     assert.equal(c.publicKey.asymmetricKeyDetails?.namedCurve, 'secp384r1');
   });
-  assert.deepEqual(chain.map((c) => c.ca), [true, true, true, true, false]);
+  assert.deepEqual(
+    chain.map((c) => c.ca),
+    [true, true, true, true, false],
+  );
   assert.match(root.subject, /CN=keycast-test\.nitro-enclaves/);
   assert.match(regional.subject, /CN=[0-9a-f]{16}\.eu-west-1\.keycast-test\.nitro-enclaves/);
   assert.match(zonal.subject, /CN=[0-9a-f]{16}\.zonal\.eu-west-1\./);
@@ -40,13 +48,16 @@ test('chain root → regional → zonal → instance → leaf, P-384, names and 
   assert.equal(Date.parse(leaf.validFrom), NOW);
 });
 
-test('the test root is not AWS\'s root and each leaf has its own key', () => {
+test("the test root is not AWS's root and each leaf has its own key", () => {
   assert.notDeepEqual(Buffer.from(pki.rootDer), awsRoot);
   assert.equal(pki.rootPem, x(pki.rootDer).toString());
   const a = pki.issueLeaf('i-0123456789abcdef0-enc0000000000000000', NOW);
   const b = pki.issueLeaf('i-0123456789abcdef0-enc0000000000000000', NOW);
   assert.notEqual(x(a.der).serialNumber, x(b.der).serialNumber);
-  assert.notEqual(x(a.der).publicKey.export({ format: 'der', type: 'spki' }).toString('hex'), x(b.der).publicKey.export({ format: 'der', type: 'spki' }).toString('hex'));
+  assert.notEqual(
+    x(a.der).publicKey.export({ format: 'der', type: 'spki' }).toString('hex'),
+    x(b.der).publicKey.export({ format: 'der', type: 'spki' }).toString('hex'),
+  );
 });
 
 test('export/import round trip keeps the same root; keys only when asked', () => {
@@ -55,14 +66,19 @@ test('export/import round trip keeps the same root; keys only when asked', () =>
   const back = importTestPki(JSON.stringify(all));
   assert.deepEqual(back.rootDer, pki.rootDer);
   assert.deepEqual(back.cabundle(), pki.cabundle());
-  assert.ok(x(back.issueLeaf('i-0123456789abcdef0-enc1111111111111111', NOW).der).verify(x(pki.instance.der).publicKey));
+  assert.ok(
+    x(back.issueLeaf('i-0123456789abcdef0-enc1111111111111111', NOW).der).verify(x(pki.instance.der).publicKey),
+  );
   const issuing = exportTestPki(pki, { keys: 'issuing' });
   assert.deepEqual(Object.keys(issuing.privateKeys), ['instance']);
   assert.throws(() => renewTestPki(importTestPki(issuing)), coded('PKI_MALFORMED'));
   const none = exportTestPki(pki, { keys: 'none' });
   assert.deepEqual(none.privateKeys, {});
   assert.equal(JSON.stringify(none).includes('PRIVATE KEY'), false);
-  assert.throws(() => importTestPki(none).issueLeaf('i-0123456789abcdef0-enc1111111111111111', NOW), coded('PKI_MALFORMED'));
+  assert.throws(
+    () => importTestPki(none).issueLeaf('i-0123456789abcdef0-enc1111111111111111', NOW),
+    coded('PKI_MALFORMED'),
+  );
 });
 
 test('renew keeps the root and reissues valid intermediates', () => {
@@ -82,18 +98,28 @@ test('import refuses tampered or mismatched files with PKI_MALFORMED and no key 
     ['wrong format', { ...good, format: 'x' }],
     ['bad instance id', { ...good, instanceId: 'i-1' }],
     ['missing cert', { ...good, certificates: { ...good.certificates, zonal: undefined } }],
-    ['garbage cert', { ...good, certificates: { ...good.certificates, root: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' } }],
+    [
+      'garbage cert',
+      {
+        ...good,
+        certificates: { ...good.certificates, root: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' },
+      },
+    ],
     ['foreign intermediate', { ...good, certificates: { ...good.certificates, zonal: other.certificates.zonal } }],
     ['foreign root', { ...good, certificates: { ...good.certificates, root: other.certificates.root } }],
     ['key of another cert', { ...good, privateKeys: { ...good.privateKeys, instance: other.privateKeys.instance } }],
     ['garbage key', { ...good, privateKeys: { instance: 'nope' } }],
   ];
   for (const [what, input] of cases) {
-    assert.throws(() => importTestPki(input), (e: unknown) => {
-      assert.ok(coded('PKI_MALFORMED')(e), `${what}: ${String(e)}`);
-      assert.equal(JSON.stringify((e as EnclaveError).toJSON()).includes('PRIVATE KEY'), false);
-      return true;
-    }, what);
+    assert.throws(
+      () => importTestPki(input),
+      (e: unknown) => {
+        assert.ok(coded('PKI_MALFORMED')(e), `${what}: ${String(e)}`);
+        assert.equal(JSON.stringify((e as EnclaveError).toJSON()).includes('PRIVATE KEY'), false);
+        return true;
+      },
+      what,
+    );
   }
 });
 

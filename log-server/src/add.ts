@@ -22,7 +22,10 @@ export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryRe
     leafAt: (i) => (i < log.sequencer.current.size ? (log.storage.entry(i)?.leaf ?? undefined) : undefined),
   });
   if (admitted.leaf.length > MAX_LEAF_BYTES) {
-    throw new LogError('ENTRY_TOO_LARGE', `the entry exceeds the ${MAX_LEAF_BYTES}-byte tlog-tiles limit`, { size: admitted.leaf.length, limit: MAX_LEAF_BYTES });
+    throw new LogError('ENTRY_TOO_LARGE', `the entry exceeds the ${MAX_LEAF_BYTES}-byte tlog-tiles limit`, {
+      size: admitted.leaf.length,
+      limit: MAX_LEAF_BYTES,
+    });
   }
   const leafHash = hashLeaf(admitted.leaf);
   const r = await log.sequencer.submit(admitted, leafHash);

@@ -33,7 +33,10 @@ export class AdmissionPool {
   private nextId = 0;
   private closed = false;
 
-  constructor(private readonly keys: PoolKeys, size: number) {
+  constructor(
+    private readonly keys: PoolKeys,
+    size: number,
+  ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 

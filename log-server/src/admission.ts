@@ -14,7 +14,16 @@
  */
 import { createPublicKey } from 'node:crypto';
 import {
-  IN_TOTO_PAYLOAD_TYPE, MAX_LEAF_BYTES, encodeLeaf, entryReplayKey, parseBundle, parseJsonStrict, parseTrustedKey, validateStatement, verifyDsseSignature, verifyEntryBundle,
+  IN_TOTO_PAYLOAD_TYPE,
+  MAX_LEAF_BYTES,
+  encodeLeaf,
+  entryReplayKey,
+  parseBundle,
+  parseJsonStrict,
+  parseTrustedKey,
+  validateStatement,
+  verifyDsseSignature,
+  verifyEntryBundle,
 } from '#verifier';
 import type { ReleaseSigner, ReleaseStatement, RebuildStatement } from '#verifier';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy } from './ports.ts';
@@ -37,7 +46,11 @@ export function releasePolicy(opts: ReleasePolicyOptions & { workers?: number })
   const allowedSigners = opts.allowedSigners.map(toDer);
   const allowedRebuilders = (opts.allowedRebuilders ?? []).map(toDer);
   const slow = (bundleJson: string, ctx: AdmissionContext): AdmittedEntry => {
-    const d = verifyEntryBundle(bundleJson, { allowedSigners, allowedRebuilders, lookupLeaf: (i: number) => ctx.leafAt(i) });
+    const d = verifyEntryBundle(bundleJson, {
+      allowedSigners,
+      allowedRebuilders,
+      lookupLeaf: (i: number) => ctx.leafAt(i),
+    });
     const e: AdmittedEntry = { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0, replayKey: d.replayKey };
     if (d.eifSha256 !== undefined) e.eifSha256 = d.eifSha256;
     if (d.commit !== undefined) e.commit = d.commit;
@@ -66,7 +79,10 @@ export function releasePolicy(opts: ReleasePolicyOptions & { workers?: number })
  * The hot path as a function (also run on worker threads): an admitted entry, or null for
  * "let verifyEntryBundle decide" (it also produces every error).
  */
-export function fastAdmitter(opts: { allowedSigners: Array<string | Uint8Array>; allowedRebuilders: Array<string | Uint8Array> }): (bundleJson: string) => AdmittedEntry | null {
+export function fastAdmitter(opts: {
+  allowedSigners: Array<string | Uint8Array>;
+  allowedRebuilders: Array<string | Uint8Array>;
+}): (bundleJson: string) => AdmittedEntry | null {
   const byHint = hintIndex(opts.allowedSigners, opts.allowedRebuilders);
   return (bundleJson) => fast(bundleJson, byHint);
 }
@@ -82,13 +98,23 @@ function fast(bundleJson: string, byHint: Map<string, PolicyKey>): AdmittedEntry
     if (!((kind === 'release' && k.publisher) || (kind === 'rebuild' && k.rebuilder))) return null;
     const p = (statement as ReleaseStatement | RebuildStatement).predicate;
     const replayKey = entryReplayKey(k.signer.spkiSha256, b.envelope.payloadType, b.payload);
-    return { leaf: encodeLeaf(b, k.signer), kind, pcr0: p.measurements.pcr0, eifSha256: p.eif.sha256, commit: p.source.commit, replayKey };
+    return {
+      leaf: encodeLeaf(b, k.signer),
+      kind,
+      pcr0: p.measurements.pcr0,
+      eifSha256: p.eif.sha256,
+      commit: p.source.commit,
+      replayKey,
+    };
   } catch {
     return null;
   }
 }
 
-function hintIndex(publishers: Array<string | Uint8Array>, rebuilders: Array<string | Uint8Array>): Map<string, PolicyKey> {
+function hintIndex(
+  publishers: Array<string | Uint8Array>,
+  rebuilders: Array<string | Uint8Array>,
+): Map<string, PolicyKey> {
   const out = new Map<string, PolicyKey>();
   const add = (k: string | Uint8Array, role: 'publisher' | 'rebuilder') => {
     let signer: ReleaseSigner;

@@ -33,7 +33,8 @@ export function writeKeyFile(path: string, skey: string): void {
   try {
     writeFileSync(path, skey + '\n', { mode: 0o600, flag: 'wx' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LogError('DATA_EXISTS', `refusing to overwrite key file ${path}`, { path });
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new LogError('DATA_EXISTS', `refusing to overwrite key file ${path}`, { path });
     throw e;
   }
 }
@@ -56,12 +57,21 @@ export function loadLogKey(skey: string, vkey: string, origin: string): LogKey {
     throw new LogError('KEY_INVALID', 'the log key or verifier key is malformed', { vkey }, { cause: e });
   }
   if (signer.name !== origin || verifier.name !== origin) {
-    throw new LogError('STARTUP_MISMATCH', 'the key name is not the log origin', { origin, keyName: signer.name, vkeyName: verifier.name });
+    throw new LogError('STARTUP_MISMATCH', 'the key name is not the log origin', {
+      origin,
+      keyName: signer.name,
+      vkeyName: verifier.name,
+    });
   }
   try {
     openNote(signNote('keycast key probe\n', [signer]), [verifier]);
   } catch (e) {
-    throw new LogError('STARTUP_MISMATCH', 'the private key does not match the log verifier key', { vkey }, { cause: e });
+    throw new LogError(
+      'STARTUP_MISMATCH',
+      'the private key does not match the log verifier key',
+      { vkey },
+      { cause: e },
+    );
   }
   const publicKey = parseVerifierKey(vkey).publicKey;
   return { origin, vkey, signer, verifier, publicKey, logId: logIdFor(origin, publicKey) };

@@ -75,16 +75,31 @@ export async function openLog(dir: string, opts: LogOptions): Promise<Log> {
 }
 
 /** Starts a log on already-opened storage and key; writes go through `writer` (default: on this thread). */
-export async function startLog(storage: LogStorage, key: LogKey, opts: LogOptions, writer: LogWriter = syncWriter(storage)): Promise<Log> {
+export async function startLog(
+  storage: LogStorage,
+  key: LogKey,
+  opts: LogOptions,
+  writer: LogWriter = syncWriter(storage),
+): Promise<Log> {
   const hashes = new HashCache(storage);
   checkState(storage, key, hashes);
   const tiles = new TileReader(storage);
   const publisher = opts.objectStore ? new Publisher(storage, tiles, opts.objectStore, writer) : null;
-  const seqOpts = { batchMax: opts.batchMax ?? 4096, poolMax: opts.poolMax ?? 16384, ...(opts.log ? { log: opts.log } : {}) };
+  const seqOpts = {
+    batchMax: opts.batchMax ?? 4096,
+    poolMax: opts.poolMax ?? 16384,
+    ...(opts.log ? { log: opts.log } : {}),
+  };
   const sequencer = new Sequencer(storage, key, hashes, seqOpts, publisher, opts.witnesses ?? null, writer);
-  if (publisher && storage.publishedSize() < sequencer.current.size) await publisher.publishCheckpoint(sequencer.current);
+  if (publisher && storage.publishedSize() < sequencer.current.size)
+    await publisher.publishCheckpoint(sequencer.current);
   return {
-    key, storage, hashes, tiles, sequencer, policy: opts.policy,
+    key,
+    storage,
+    hashes,
+    tiles,
+    sequencer,
+    policy: opts.policy,
     async close() {
       await sequencer.close();
       await opts.policy.close?.();
@@ -101,26 +116,47 @@ function checkState(storage: LogStorage, key: LogKey, hashes: HashCache): void {
   try {
     opened = openCheckpoint(cp.note, key.verifier, key.origin).checkpoint;
   } catch (e) {
-    throw new LogError('STARTUP_MISMATCH', 'the stored checkpoint does not verify under the log key', { checkpoint: cp.note }, { cause: e });
+    throw new LogError(
+      'STARTUP_MISMATCH',
+      'the stored checkpoint does not verify under the log key',
+      { checkpoint: cp.note },
+      { cause: e },
+    );
   }
   const count = storage.entryCount();
   if (opened.size !== cp.size || count !== cp.size) {
-    throw new LogError('STARTUP_MISMATCH', 'the checkpoint size disagrees with the stored entries', { checkpointSize: opened.size, recordedSize: cp.size, entries: count });
+    throw new LogError('STARTUP_MISMATCH', 'the checkpoint size disagrees with the stored entries', {
+      checkpointSize: opened.size,
+      recordedSize: cp.size,
+      entries: count,
+    });
   }
-  if (!cp.cosigned.startsWith(cp.note)) throw new LogError('STARTUP_MISMATCH', 'the served checkpoint is not the signed one', { checkpoint: cp.note });
+  if (!cp.cosigned.startsWith(cp.note))
+    throw new LogError('STARTUP_MISMATCH', 'the served checkpoint is not the signed one', { checkpoint: cp.note });
   let root: Uint8Array;
   try {
     root = treeHash(cp.size, hashes.read);
   } catch (e) {
-    throw new LogError('STARTUP_MISMATCH', 'stored hashes are missing for the checkpoint size', { size: cp.size }, { cause: e });
+    throw new LogError(
+      'STARTUP_MISMATCH',
+      'stored hashes are missing for the checkpoint size',
+      { size: cp.size },
+      { cause: e },
+    );
   }
   if (!bytesEqual(root, opened.rootHash)) {
-    throw new LogError('STARTUP_MISMATCH', 'the stored tree does not hash to the checkpoint root', { size: cp.size, checkpointRoot: opened.rootHash, storedRoot: root });
+    throw new LogError('STARTUP_MISMATCH', 'the stored tree does not hash to the checkpoint root', {
+      size: cp.size,
+      checkpointRoot: opened.rootHash,
+      storedRoot: root,
+    });
   }
   if (cp.size > 0) {
     const last = storage.entry(cp.size - 1)!;
     if (!bytesEqual(hashLeaf(last.leaf), hashes.read(0, cp.size - 1))) {
-      throw new LogError('STARTUP_MISMATCH', 'the last stored leaf does not hash to its stored leaf hash', { index: cp.size - 1 });
+      throw new LogError('STARTUP_MISMATCH', 'the last stored leaf does not hash to its stored leaf hash', {
+        index: cp.size - 1,
+      });
     }
   }
 }

@@ -141,7 +141,12 @@ export interface LogStorage {
    * from `expected` (null: no checkpoint yet) to `next`. Throws LogError CHECKPOINT_CONFLICT if
    * the stored checkpoint is not `expected` (nothing written).
    */
-  commitBatch(batch: { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }): void;
+  commitBatch(batch: {
+    expected: string | null;
+    next: StoredCheckpoint;
+    entries: StoredEntry[];
+    hashes: StoredHash[];
+  }): void;
   /**
    * Folds committed entries into the lookup indexes. Lookups are correct whether or not it has
    * run (they also read the unindexed entries), only slower; call it after commits, off the
@@ -163,7 +168,12 @@ export interface LogStorage {
  * sequencer issues one call at a time; readers (LogStorage) see a commit once it resolved.
  */
 export interface LogWriter {
-  commitBatch(batch: { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }): Promise<void>;
+  commitBatch(batch: {
+    expected: string | null;
+    next: StoredCheckpoint;
+    entries: StoredEntry[];
+    hashes: StoredHash[];
+  }): Promise<void>;
   setCosigned(note: string, cosigned: string): Promise<void>;
   setPublishedSize(size: number): Promise<void>;
   close(): Promise<void>;

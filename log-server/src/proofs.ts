@@ -26,7 +26,13 @@ const BLOCK_LEVELS = 8;
  * every index of several sizes); a server answering many proofs at one size reads 8 hashes
  * per answer instead of ~log2(size).
  */
-export function inclusionProof(index: number, size: number, current: number, read: HashReader, memo?: ProofMemo): Uint8Array[] {
+export function inclusionProof(
+  index: number,
+  size: number,
+  current: number,
+  read: HashReader,
+  memo?: ProofMemo,
+): Uint8Array[] {
   if (!(index < size && size <= current)) {
     throw new LogError('OUT_OF_RANGE', 'need index < size ≤ the current tree size', { index, size, current });
   }
@@ -42,14 +48,21 @@ export function inclusionProof(index: number, size: number, current: number, rea
 /** PROOF(old, new); requires 0 < old ≤ new ≤ current (old = 0 has no proof: c2sp tlog-witness sends none). */
 export function consistencyProof(oldSize: number, newSize: number, read: HashReader, current = newSize): Uint8Array[] {
   if (!(oldSize > 0 && oldSize <= newSize && newSize <= current)) {
-    throw new LogError('OUT_OF_RANGE', 'need 0 < old ≤ new ≤ the current tree size', { old: oldSize, new: newSize, current });
+    throw new LogError('OUT_OF_RANGE', 'need 0 < old ≤ new ≤ the current tree size', {
+      old: oldSize,
+      new: newSize,
+      current,
+    });
   }
   return proveConsistency(oldSize, newSize, read);
 }
 
 /** Parses a decimal uint53 with no sign, no leading zeros, no spaces (NON_CANONICAL_NUMBER otherwise). */
 export function canonicalNumber(s: string, what: string): number {
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(s)) throw new LogError('NON_CANONICAL_NUMBER', `${what} must be a canonical decimal number`, { [what]: s.slice(0, 32) });
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(s))
+    throw new LogError('NON_CANONICAL_NUMBER', `${what} must be a canonical decimal number`, {
+      [what]: s.slice(0, 32),
+    });
   const n = Number(s);
   if (!Number.isSafeInteger(n)) throw new LogError('NON_CANONICAL_NUMBER', `${what} is too large`, { [what]: s });
   return n;

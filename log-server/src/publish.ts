@@ -30,9 +30,12 @@ export class Publisher {
     if (size <= from) return;
     const jobs: Array<() => Promise<void>> = [];
     for (const t of newEntryBundles(from, size)) {
-      jobs.push(() => this.store.put(entriesPath(t.index, t.width), this.tiles.entryBundle(t.index, t.width, size), TILE));
+      jobs.push(() =>
+        this.store.put(entriesPath(t.index, t.width), this.tiles.entryBundle(t.index, t.width, size), TILE),
+      );
     }
-    for (const t of newTiles(from, size)) jobs.push(() => this.store.put(tilePath(t), this.tiles.hashTile(t, size), TILE));
+    for (const t of newTiles(from, size))
+      jobs.push(() => this.store.put(tilePath(t), this.tiles.hashTile(t, size), TILE));
     for (let i = 0; i < jobs.length; i += PARALLEL) await Promise.all(jobs.slice(i, i + PARALLEL).map((j) => j()));
     this.tilesDone = size;
   }
@@ -44,5 +47,4 @@ export class Publisher {
     await this.writer.setPublishedSize(cp.size);
     this.published = cp.size;
   }
-
 }

@@ -41,7 +41,11 @@ export interface EntryView {
  * such releases (MEASUREMENT_REVOKED), so only a database from before that rule holds one; the
  * release counts as revoked by it, though no status statement can say so.
  */
-export function releaseState(log: Log, entry: { index: number; kind: EntryKind; pcr0?: string }, size: number): ReleaseState & { retiredBefore?: number } {
+export function releaseState(
+  log: Log,
+  entry: { index: number; kind: EntryKind; pcr0?: string },
+  size: number,
+): ReleaseState & { retiredBefore?: number } {
   if (entry.kind !== 'release' || entry.pcr0 === undefined) return { state: 'active' };
   const after = log.storage.firstRevocation(entry.pcr0, entry.index, size);
   const before = log.storage.firstRevocation(entry.pcr0, -1, entry.index);
@@ -68,16 +72,26 @@ export function readEntry(log: Log, index: number): EntryView {
 export function releaseStatus(log: Log, index: number, size?: number): string {
   const current = log.sequencer.current.size;
   const e = index < current ? log.storage.entry(index) : null;
-  if (!e || e.kind !== 'release' || e.pcr0 === undefined) throw new LogError('NOT_FOUND', 'no release entry at that index', { index, size: current });
+  if (!e || e.kind !== 'release' || e.pcr0 === undefined)
+    throw new LogError('NOT_FOUND', 'no release entry at that index', { index, size: current });
   const n = size ?? current;
-  if (!(index < n && n <= current)) throw new LogError('OUT_OF_RANGE', 'need index < size ≤ the current tree size', { index, size: n, current });
+  if (!(index < n && n <= current))
+    throw new LogError('OUT_OF_RANGE', 'need index < size ≤ the current tree size', { index, size: n, current });
   const st = releaseState(log, e, n);
   if (st.state === 'revoked' && st.retiredBefore !== undefined && st.revokedBy < index) {
-    throw new LogError('MEASUREMENT_REVOKED', `that release's PCR0 was already revoked by entry ${st.retiredBefore} when it was logged`, { index, pcr0: e.pcr0, revokedBy: st.retiredBefore });
+    throw new LogError(
+      'MEASUREMENT_REVOKED',
+      `that release's PCR0 was already revoked by entry ${st.retiredBefore} when it was logged`,
+      { index, pcr0: e.pcr0, revokedBy: st.retiredBefore },
+    );
   }
-  const status: ReleaseState = st.state === 'active' ? { state: 'active' } : { state: 'revoked', revokedBy: st.revokedBy };
+  const status: ReleaseState =
+    st.state === 'active' ? { state: 'active' } : { state: 'revoked', revokedBy: st.revokedBy };
   const rootHash = n === current ? readCheckpointRoot(log, log.sequencer.current) : treeHash(n, log.hashes.read);
-  return signReleaseStatus({ origin: log.key.origin, treeSize: n, rootHash, index, pcr0: e.pcr0, status }, log.key.signer);
+  return signReleaseStatus(
+    { origin: log.key.origin, treeSize: n, rootHash, index, pcr0: e.pcr0, status },
+    log.key.signer,
+  );
 }
 
 export type LookupField = 'pcr0' | 'eifSha256' | 'commit';
@@ -93,20 +107,33 @@ export interface LookupResult {
 export function lookup(log: Log, field: LookupField, value: string): LookupResult {
   const cp = log.sequencer.current;
   const index = log.storage.findRelease(field, value.toLowerCase());
-  if (index === null || index >= cp.size) throw new LogError('NOT_FOUND', `no release with that ${field}`, { [field]: value });
+  if (index === null || index >= cp.size)
+    throw new LogError('NOT_FOUND', `no release with that ${field}`, { [field]: value });
   const view = readEntry(log, index);
-  const proof = formatTlogProof({ index, proof: inclusionProof(index, cp.size, cp.size, log.hashes.read), checkpoint: cp.cosigned });
+  const proof = formatTlogProof({
+    index,
+    proof: inclusionProof(index, cp.size, cp.size, log.hashes.read),
+    checkpoint: cp.cosigned,
+  });
   const out: LookupResult = { index, status: view.status, entry: view.leaf, proof };
   if (view.revokedBy !== undefined) out.revokedBy = view.revokedBy;
   return out;
 }
 
-export function inclusion(log: Log, index: number, size: number): { index: number; treeSize: number; hashes: string[] } {
+export function inclusion(
+  log: Log,
+  index: number,
+  size: number,
+): { index: number; treeSize: number; hashes: string[] } {
   const hashes = inclusionProof(index, size, log.sequencer.current.size, log.hashes.read, log.hashes.proofMemo(size));
   return { index, treeSize: size, hashes: log.hashes.base64(hashes) };
 }
 
-export function consistency(log: Log, oldSize: number, newSize: number): { old: number; new: number; hashes: string[] } {
+export function consistency(
+  log: Log,
+  oldSize: number,
+  newSize: number,
+): { old: number; new: number; hashes: string[] } {
   const hashes = consistencyProof(oldSize, newSize, log.hashes.read, log.sequencer.current.size);
   return { old: oldSize, new: newSize, hashes: hashes.map(toBase64) };
 }

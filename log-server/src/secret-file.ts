@@ -12,7 +12,10 @@ export function readSecretFile(path: string, what: string): string {
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    throw new LogError('DATA_MISSING', `cannot read the ${what} ${path}`, { path, errno: (e as NodeJS.ErrnoException).code });
+    throw new LogError('DATA_MISSING', `cannot read the ${what} ${path}`, {
+      path,
+      errno: (e as NodeJS.ErrnoException).code,
+    });
   }
   try {
     const mode = fstatSync(fd).mode;

@@ -11,7 +11,15 @@
  */
 import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex, errorText } from '#verifier';
 import { LogError } from './errors.ts';
-import type { AdmittedEntry, LogStorage, LogWriter, StoredCheckpoint, StoredEntry, StoredHash, Witnesses } from './ports.ts';
+import type {
+  AdmittedEntry,
+  LogStorage,
+  LogWriter,
+  StoredCheckpoint,
+  StoredEntry,
+  StoredHash,
+  Witnesses,
+} from './ports.ts';
 import type { LogKey } from './keys.ts';
 import { HashCache, overlayKey, overlayReader } from './tree.ts';
 import type { Publisher } from './publish.ts';
@@ -80,11 +88,21 @@ export class Sequencer {
     const existing = this.seen.mightContain(hex) ? this.storage.indexOfReplayKey(hex) : null;
     if (existing !== null && existing < this.current.size) {
       const stored = this.storage.entry(existing)!;
-      return Promise.resolve({ index: existing, leaf: stored.leaf, leafHash: stored.leafHash, checkpoint: this.current, duplicate: true });
+      return Promise.resolve({
+        index: existing,
+        leaf: stored.leaf,
+        leafHash: stored.leafHash,
+        checkpoint: this.current,
+        duplicate: true,
+      });
     }
     if (existing !== null) return this.afterRunning().then(() => this.submit(entry, leafHash));
     if (this.pool.length >= this.opts.poolMax) {
-      return Promise.reject(new LogError('PUSHBACK', 'too many entries waiting to be integrated; retry shortly', { pending: this.pool.length }));
+      return Promise.reject(
+        new LogError('PUSHBACK', 'too many entries waiting to be integrated; retry shortly', {
+          pending: this.pool.length,
+        }),
+      );
     }
     const p = new Promise<Integrated>((resolve, reject) => this.pool.push({ entry, leafHash, resolve, reject }));
     this.seen.add(hex); // before it can be stored: the filter stays a superset
@@ -107,7 +125,14 @@ export class Sequencer {
 
   private kick(): void {
     if (this.running) return;
-    this.running = new Promise<void>((done) => setImmediate(() => this.loop().finally(() => { this.running = null; done(); })));
+    this.running = new Promise<void>((done) =>
+      setImmediate(() =>
+        this.loop().finally(() => {
+          this.running = null;
+          done();
+        }),
+      ),
+    );
   }
 
   private async loop(): Promise<void> {
@@ -152,12 +177,17 @@ export class Sequencer {
     this.current = next;
     await this.afterCommit(prev, next);
     const cp = this.current;
-    entries.forEach((e, i) => accepted[i]!.resolve({ index: e.index, leaf: e.leaf, leafHash: e.leafHash, checkpoint: cp, duplicate: false }));
+    entries.forEach((e, i) =>
+      accepted[i]!.resolve({ index: e.index, leaf: e.leaf, leafHash: e.leafHash, checkpoint: cp, duplicate: false }),
+    );
   }
 
   /** Publishes tiles, collects cosignatures, publishes the checkpoint. Failures here never lose entries. */
   private async afterCommit(prev: StoredCheckpoint, next: StoredCheckpoint): Promise<void> {
-    if (this.publisher) await this.publisher.publishTiles(next.size).catch((e) => this.opts.log?.(`log: tile publish failed (will retry): ${errorText(e)}`));
+    if (this.publisher)
+      await this.publisher
+        .publishTiles(next.size)
+        .catch((e) => this.opts.log?.(`log: tile publish failed (will retry): ${errorText(e)}`));
     if (this.witnesses) {
       const proof = prev.size === 0 ? [] : consistencyProof(prev.size, next.size, this.hashes.read);
       const lines = await this.witnesses.cosign(next.note, prev.size, proof);
@@ -171,7 +201,10 @@ export class Sequencer {
         }
       }
     }
-    if (this.publisher) await this.publisher.publishCheckpoint(this.current).catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${errorText(e)}`));
+    if (this.publisher)
+      await this.publisher
+        .publishCheckpoint(this.current)
+        .catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${errorText(e)}`));
   }
 
   /**
@@ -179,7 +212,10 @@ export class Sequencer {
    * whose PCR0 a revocation already retired (stored, or earlier in this batch) is refused:
    * revoking a release retires its measurement, and a later release must not make it active again.
    */
-  private checkRevocations(batch: Pending[], size: number): { accepted: Pending[]; rejected: Array<[Pending, LogError]> } {
+  private checkRevocations(
+    batch: Pending[],
+    size: number,
+  ): { accepted: Pending[]; rejected: Array<[Pending, LogError]> } {
     const accepted: Pending[] = [];
     const rejected: Array<[Pending, LogError]> = [];
     const revokedHere = new Set<number>();
@@ -191,7 +227,8 @@ export class Sequencer {
         let why: string | null = null;
         if (!target || target.kind !== 'release') why = 'no release entry at that index';
         else if (target.pcr0 !== r.pcr0) why = 'the PCR0 does not match the release at that index';
-        else if (revokedHere.has(r.index) || this.storage.revokedBy(r.index) !== null) why = 'that release is already revoked';
+        else if (revokedHere.has(r.index) || this.storage.revokedBy(r.index) !== null)
+          why = 'that release is already revoked';
         if (why) {
           rejected.push([p, new LogError('REVOCATION_TARGET', why, { index: r.index, pcr0: r.pcr0 })]);
           continue;
@@ -201,7 +238,14 @@ export class Sequencer {
       } else if (p.entry.kind === 'release' && p.entry.pcr0 !== undefined) {
         const by = this.storage.firstRevocation(p.entry.pcr0, -1, size) ?? retiredHere.get(p.entry.pcr0) ?? null;
         if (by !== null) {
-          rejected.push([p, new LogError('MEASUREMENT_REVOKED', `that PCR0 was revoked by entry ${by}; a revoked measurement is not admitted again`, { pcr0: p.entry.pcr0, revokedBy: by })]);
+          rejected.push([
+            p,
+            new LogError(
+              'MEASUREMENT_REVOKED',
+              `that PCR0 was revoked by entry ${by}; a revoked measurement is not admitted again`,
+              { pcr0: p.entry.pcr0, revokedBy: by },
+            ),
+          ]);
           continue;
         }
       }

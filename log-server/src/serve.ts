@@ -41,10 +41,18 @@ export async function serve(o: ServeOptions): Promise<number> {
     log: say,
   });
   if (o.witnesses.length > 0) {
-    witnesses.target = new WitnessClient({ witnesses: o.witnesses, prove: (a, b) => consistencyProof(a, b, log.hashes.read), log: say });
+    witnesses.target = new WitnessClient({
+      witnesses: o.witnesses,
+      prove: (a, b) => consistencyProof(a, b, log.hashes.read),
+      log: say,
+    });
   }
   await log.policy.ready?.(); // 'listening' means the admission workers are loaded
-  const app = await buildApp({ log, ...(o.limits ? { limits: o.limits } : {}), plugins: [{ plugin: explorerPlugin, opts: { vkey: log.key.vkey } }] });
+  const app = await buildApp({
+    log,
+    ...(o.limits ? { limits: o.limits } : {}),
+    plugins: [{ plugin: explorerPlugin, opts: { vkey: log.key.vkey } }],
+  });
   const address = await app.listen({ host: o.host, port: o.port });
   say(`log ${log.key.origin} at size ${log.sequencer.current.size}; vkey ${log.key.vkey}`);
   process.stdout.write(`listening ${address}\n`);

@@ -26,7 +26,9 @@ export class TileReader {
   /** The hash tile's bytes, or TILE_NOT_FOUND if tree `size` does not contain it. */
   hashTile(t: Tile, size: number): Uint8Array {
     checkInTree(t, size);
-    return this.cached(`h/${t.level}/${t.index}/${t.width}`, () => this.storage.readHashes(t.level * TILE_HEIGHT, t.index * TILE_WIDTH, t.width));
+    return this.cached(`h/${t.level}/${t.index}/${t.width}`, () =>
+      this.storage.readHashes(t.level * TILE_HEIGHT, t.index * TILE_WIDTH, t.width),
+    );
   }
 
   /** The entry bundle's bytes, or TILE_NOT_FOUND if tree `size` does not contain it. */
@@ -55,6 +57,11 @@ export class TileReader {
 function checkInTree(t: Tile, size: number): void {
   const available = Math.floor(size / TILE_WIDTH ** t.level);
   if (t.index * TILE_WIDTH + t.width > available) {
-    throw new LogError('TILE_NOT_FOUND', 'no such tile in the current tree', { level: t.level, index: t.index, width: t.width, size });
+    throw new LogError('TILE_NOT_FOUND', 'no such tile in the current tree', {
+      level: t.level,
+      index: t.index,
+      width: t.width,
+      size,
+    });
   }
 }

@@ -57,7 +57,8 @@ test('malformed, oversized and mistyped bodies are refused with codes and store 
 
 test('every log error code has an HTTP status; pushback maps to 503 with Retry-After; internals leak nothing', () => {
   for (const c of LOG_ERROR_CODES) assert.ok(LOG_ERROR_STATUS[c] >= 400 && LOG_ERROR_STATUS[c] < 600, c);
-  for (const c of [...LOG_ERROR_CODES, ...VERIFIER_ERROR_CODES]) assert.ok(HTTP_ERROR_CODES.includes(c) && HTTP_STATUS[c] >= 400 && HTTP_STATUS[c] < 600, c);
+  for (const c of [...LOG_ERROR_CODES, ...VERIFIER_ERROR_CODES])
+    assert.ok(HTTP_ERROR_CODES.includes(c) && HTTP_STATUS[c] >= 400 && HTTP_STATUS[c] < 600, c);
   const p = toHttpError(new LogError('PUSHBACK', 'busy', { pending: 5 }));
   assert.equal(p.status, 503);
   assert.equal(p.retryAfter, 1);
@@ -75,17 +76,19 @@ test('under pushback the HTTP answer is 503 PUSHBACK with Retry-After, and a ret
   t.after(() => l.close());
   const bodies = Array.from({ length: 60 }, (_, i) => leafBundle(`push-${i}`));
   let pushed = 0;
-  const indexes = await Promise.all(bodies.map(async (b) => {
-    for (;;) {
-      const r = await post(l.url, b);
-      if (r.status === 200) return r.json.index as number;
-      assert.equal(r.status, 503);
-      assert.equal(r.json.code, 'PUSHBACK');
-      assert.equal(r.headers.get('retry-after'), '1');
-      pushed++;
-      await new Promise((ok) => setTimeout(ok, 5));
-    }
-  }));
+  const indexes = await Promise.all(
+    bodies.map(async (b) => {
+      for (;;) {
+        const r = await post(l.url, b);
+        if (r.status === 200) return r.json.index as number;
+        assert.equal(r.status, 503);
+        assert.equal(r.json.code, 'PUSHBACK');
+        assert.equal(r.headers.get('retry-after'), '1');
+        pushed++;
+        await new Promise((ok) => setTimeout(ok, 5));
+      }
+    }),
+  );
   assert.equal(new Set(indexes).size, 60);
   assert.equal(l.log.storage.entryCount(), 60);
   t.diagnostic(`${pushed} pushbacks`);
@@ -120,7 +123,10 @@ async function everyErrorBody(url: string, extra: Array<[string, number, string]
     const json = (await r.json()) as { code?: unknown };
     assert.equal(r.status, status, `${path.slice(0, 40)}: ${JSON.stringify(json).slice(0, 200)}`);
     assert.equal(json.code, code, path.slice(0, 40));
-    assert.ok(HTTP_ERROR_CODES.includes(json.code as never), `${path.slice(0, 40)}: ${String(json.code)} is not in the closed set`);
+    assert.ok(
+      HTTP_ERROR_CODES.includes(json.code as never),
+      `${path.slice(0, 40)}: ${String(json.code)} is not in the closed set`,
+    );
   }
   const raw: Array<[string, number, string]> = [
     ['GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n', 400, 'MALFORMED_REQUEST'],
@@ -134,7 +140,7 @@ async function everyErrorBody(url: string, extra: Array<[string, number, string]
   }
 }
 
-test('log server: every error body, including fastify\'s and the HTTP parser\'s, carries a code from the closed set', async (t) => {
+test("log server: every error body, including fastify's and the HTTP parser's, carries a code from the closed set", async (t) => {
   const l = await startTestLog();
   t.after(() => l.close());
   await everyErrorBody(l.url, [
@@ -148,7 +154,12 @@ test('log server: every error body, including fastify\'s and the HTTP parser\'s,
     ['/entry/99', 404, 'NOT_FOUND'],
     ['/proof/inclusion?index=1', 400, 'MALFORMED_REQUEST'],
   ]);
-  for (const [body, type] of [['{bad', 'application/json'], ['', 'application/json'], ['x', 'text/plain'], ['{}', 'application/json; charset=nope']] as const) {
+  for (const [body, type] of [
+    ['{bad', 'application/json'],
+    ['', 'application/json'],
+    ['x', 'text/plain'],
+    ['{}', 'application/json; charset=nope'],
+  ] as const) {
     const r = await post(l.url, body, type);
     assert.ok(HTTP_ERROR_CODES.includes(r.json.code), `${type} ${JSON.stringify(body)}: ${JSON.stringify(r.json)}`);
   }
@@ -159,7 +170,11 @@ test('witness server: every error body carries a code from the closed set, throu
   const dir = mkdtempSync(join(tmpdir(), 'keycast-witness-'));
   const key = generateNoteKey('witness.keycast.test');
   const logKey = generateNoteKey('log.keycast.test/w');
-  const app = await buildWitnessApp({ state: new FileWitnessState(dir), signer: cosignatureSigner(key.skey, () => 1700000000), logs: [{ origin: 'log.keycast.test/w', vkey: logKey.vkey }] });
+  const app = await buildWitnessApp({
+    state: new FileWitnessState(dir),
+    signer: cosignatureSigner(key.skey, () => 1700000000),
+    logs: [{ origin: 'log.keycast.test/w', vkey: logKey.vkey }],
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   t.after(async () => {
     await app.close();
@@ -169,7 +184,10 @@ test('witness server: every error body carries a code from the closed set, throu
   for (const body of ['', 'old 0\n\nnot a checkpoint\n', 'x'.repeat(70 * 1024)]) {
     const r = await fetch(`${url}/add-checkpoint`, { method: 'POST', body });
     const json = (await r.json()) as { code?: unknown };
-    assert.ok(r.status >= 400 && HTTP_ERROR_CODES.includes(json.code as never), `${r.status} ${JSON.stringify(json).slice(0, 200)}`);
+    assert.ok(
+      r.status >= 400 && HTTP_ERROR_CODES.includes(json.code as never),
+      `${r.status} ${JSON.stringify(json).slice(0, 200)}`,
+    );
     assert.equal(r.status, HTTP_STATUS[json.code as keyof typeof HTTP_STATUS]);
   }
 });

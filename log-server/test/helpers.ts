@@ -45,14 +45,24 @@ export interface TestLog {
 
 export const ORIGIN = 'log.keycast.test/t1';
 
-export async function startTestLog(opts: { policy?: EntryPolicy; objectStore?: ObjectStore; witnesses?: Witnesses; dir?: string; poolMax?: number } = {}): Promise<TestLog> {
+export async function startTestLog(
+  opts: { policy?: EntryPolicy; objectStore?: ObjectStore; witnesses?: Witnesses; dir?: string; poolMax?: number } = {},
+): Promise<TestLog> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'keycast-log-'));
   const vkey = opts.dir ? '' : createLog(dir, ORIGIN).vkey;
-  const log = await openLog(dir, { policy: opts.policy ?? rawLeafPolicy, objectStore: opts.objectStore ?? null, witnesses: opts.witnesses ?? null, poolMax: opts.poolMax ?? 16384 });
+  const log = await openLog(dir, {
+    policy: opts.policy ?? rawLeafPolicy,
+    objectStore: opts.objectStore ?? null,
+    witnesses: opts.witnesses ?? null,
+    poolMax: opts.poolMax ?? 16384,
+  });
   const app = await buildApp({ log });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
-    dir, url, log, vkey: vkey || log.key.vkey,
+    dir,
+    url,
+    log,
+    vkey: vkey || log.key.vkey,
     async close() {
       await app.close();
       await log.close();
@@ -61,7 +71,11 @@ export async function startTestLog(opts: { policy?: EntryPolicy; objectStore?: O
   };
 }
 
-export async function post(url: string, body: string, type = 'application/json'): Promise<{ status: number; json: any; headers: Headers }> {
+export async function post(
+  url: string,
+  body: string,
+  type = 'application/json',
+): Promise<{ status: number; json: any; headers: Headers }> {
   const r = await fetch(`${url}/add-entry`, { method: 'POST', headers: { 'content-type': type }, body });
   return { status: r.status, json: await r.json(), headers: r.headers };
 }

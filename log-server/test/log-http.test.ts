@@ -5,8 +5,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  checkConsistency, checkEntryBundle, checkInclusion, checkTile, entriesPath, fromBase64, hashLeaf, noteVerifier,
-  openCheckpoint, tileHashReader, tilePath, tilesForSize, verifyTlogProof,
+  checkConsistency,
+  checkEntryBundle,
+  checkInclusion,
+  checkTile,
+  entriesPath,
+  fromBase64,
+  hashLeaf,
+  noteVerifier,
+  openCheckpoint,
+  tileHashReader,
+  tilePath,
+  tilesForSize,
+  verifyTlogProof,
 } from '#verifier';
 import type { Checkpoint, Tile } from '#verifier';
 import { MemoryObjectStore } from '../src/objectstore/memory.ts';
@@ -49,11 +60,20 @@ test('concurrent appends are each acknowledged with a proof that verifies agains
     assert.equal(tle.logIndex, String(r.json.index));
     const { checkpoint } = openCheckpoint(tle.inclusionProof.checkpoint.envelope, noteVerifier(l.vkey), ORIGIN);
     assert.equal(String(checkpoint.size), tle.inclusionProof.treeSize);
-    checkInclusion(tle.inclusionProof.hashes.map(fromBase64), r.json.index, checkpoint.size, hashLeaf(leaf), checkpoint.rootHash);
+    checkInclusion(
+      tle.inclusionProof.hashes.map(fromBase64),
+      r.json.index,
+      checkpoint.size,
+      hashLeaf(leaf),
+      checkpoint.rootHash,
+    );
     seen.add(r.json.index);
   }
   assert.equal(seen.size, N);
-  assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i));
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    Array.from({ length: N }, (_, i) => i),
+  );
 
   const { cp } = await checkpointOf(l.url, l.vkey);
   assert.equal(cp.size, N);
@@ -211,19 +231,37 @@ test('lookups by PCR0, EIF digest and commit return status and a tlog-proof; rev
   assert.equal((await missing.json()).code, 'NOT_FOUND');
 
   // A revocation must name the right PCR0 of an integrated release.
-  const wrong = await post(l.url, leafBundle('revoke-wrong', { kind: 'revocation', revokes: { index: rel.json.index, pcr0: '11'.repeat(48) } }));
+  const wrong = await post(
+    l.url,
+    leafBundle('revoke-wrong', { kind: 'revocation', revokes: { index: rel.json.index, pcr0: '11'.repeat(48) } }),
+  );
   assert.equal(wrong.status, 422);
   assert.equal(wrong.json.code, 'REVOCATION_TARGET');
-  const notRelease = await post(l.url, leafBundle('revoke-filler', { kind: 'revocation', revokes: { index: 0, pcr0 } }));
+  const notRelease = await post(
+    l.url,
+    leafBundle('revoke-filler', { kind: 'revocation', revokes: { index: 0, pcr0 } }),
+  );
   assert.equal(notRelease.json.code, 'REVOCATION_TARGET');
-  const rev = await post(l.url, leafBundle('revoke-1', { kind: 'revocation', revokes: { index: rel.json.index, pcr0 } }));
+  const rev = await post(
+    l.url,
+    leafBundle('revoke-1', { kind: 'revocation', revokes: { index: rel.json.index, pcr0 } }),
+  );
   assert.equal(rev.status, 200);
-  const again = await post(l.url, leafBundle('revoke-2', { kind: 'revocation', revokes: { index: rel.json.index, pcr0 } }));
+  const again = await post(
+    l.url,
+    leafBundle('revoke-2', { kind: 'revocation', revokes: { index: rel.json.index, pcr0 } }),
+  );
   assert.equal(again.json.code, 'REVOCATION_TARGET');
   const after = await (await fetch(`${l.url}/lookup/pcr0/${pcr0}`)).json();
   assert.equal(after.status, 'revoked');
   assert.equal(after.revokedBy, rev.json.index);
   const entry = await (await fetch(`${l.url}/entry/${rel.json.index}`)).json();
-  assert.deepEqual(entry, { index: rel.json.index, leaf: Buffer.from('release-1').toString('base64'), kind: 'release', status: 'revoked', revokedBy: rev.json.index });
+  assert.deepEqual(entry, {
+    index: rel.json.index,
+    leaf: Buffer.from('release-1').toString('base64'),
+    kind: 'release',
+    status: 'revoked',
+    revokedBy: rev.json.index,
+  });
   assert.equal(l.log.storage.entryCount(), 3);
 });

@@ -11,7 +11,7 @@ import { leafBundle, startTestLog } from './helpers.ts';
 
 type Tle = { inclusionProof: { rootHash: string; treeSize: string; checkpoint: { envelope: string } } };
 
-test('two logs in one process never see each other\'s checkpoint', async (t) => {
+test("two logs in one process never see each other's checkpoint", async (t) => {
   const a = await startTestLog();
   const b = await startTestLog();
   t.after(async () => {
@@ -19,12 +19,18 @@ test('two logs in one process never see each other\'s checkpoint', async (t) => 
     await b.close();
   });
   for (let i = 0; i < 4; i++) {
-    for (const [l, other, name] of [[a, b, 'a'], [b, a, 'b']] as const) {
+    for (const [l, other, name] of [
+      [a, b, 'a'],
+      [b, a, 'b'],
+    ] as const) {
       const r = await addEntry(l.log, leafBundle(`${name}-${i}${name === 'b' ? '-more' : ''}`));
       const tle = r.transparencyLogEntry as Tle;
       const note = tle.inclusionProof.checkpoint.envelope;
       openNote(note, [noteVerifier(l.vkey)]); // signed by this log
-      assert.throws(() => openNote(note, [noteVerifier(other.vkey)]), `log ${name}'s checkpoint is not the other log's`);
+      assert.throws(
+        () => openNote(note, [noteVerifier(other.vkey)]),
+        `log ${name}'s checkpoint is not the other log's`,
+      );
       const cp = parseCheckpoint(splitNote(note).text);
       assert.equal(tle.inclusionProof.rootHash, toBase64(cp.rootHash));
       assert.equal(toBase64(readCheckpointRoot(l.log, l.log.sequencer.current)), toBase64(cp.rootHash));

@@ -14,7 +14,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import {
-  checkEntryBundle, checkTile, entriesPath, entryBundlesForSize, noteVerifier, openCheckpoint, tileHashReader, tilePath, tilesForSize,
+  checkEntryBundle,
+  checkTile,
+  entriesPath,
+  entryBundlesForSize,
+  noteVerifier,
+  openCheckpoint,
+  tileHashReader,
+  tilePath,
+  tilesForSize,
 } from '#verifier';
 import type { Tile } from '#verifier';
 import { S3ObjectStore, IMMUTABLE_CACHE_CONTROL, MUTABLE_CACHE_CONTROL } from '../src/objectstore/s3.ts';
@@ -35,7 +43,13 @@ let dir: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keycast-s3rver-'));
-  server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
+  server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: BUCKET }],
+  });
   const { port } = await server.run();
   endpoint = `http://127.0.0.1:${port}`;
 });
@@ -89,14 +103,22 @@ test('transient S3 errors (503 SlowDown) are retried; persistent ones reject aft
     req.resume();
     req.on('end', () => {
       if (requests <= failFirst) {
-        res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>slow down</Message></Error>');
+        res
+          .writeHead(503, { 'content-type': 'application/xml' })
+          .end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>slow down</Message></Error>');
       } else {
         res.writeHead(200, { etag: '"x"' }).end();
       }
     });
   });
   await new Promise<void>((ok) => flaky.listen(0, '127.0.0.1', ok));
-  const s = new S3ObjectStore({ bucket: BUCKET, endpoint: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, region: 'us-east-1', credentials: CREDS, maxAttempts: 3 });
+  const s = new S3ObjectStore({
+    bucket: BUCKET,
+    endpoint: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`,
+    region: 'us-east-1',
+    credentials: CREDS,
+    maxAttempts: 3,
+  });
   try {
     await s.put('checkpoint', new Uint8Array(3), { contentType: 'text/plain', immutable: false });
     assert.equal(requests, 2, 'one failure, one retry');
@@ -152,17 +174,23 @@ test('a log publishing to S3: tiles, entry bundles and checkpoint read back from
     for (const b of entryBundlesForSize(checkpoint.size)) {
       const bundle = await reader.get(entriesPath(b.index, b.width));
       assert.ok(bundle, `bundle ${entriesPath(b.index, b.width)} is in S3`);
-      for (const e of checkEntryBundle(bundle, get({ level: 0, index: b.index, width: b.width }))) got.push(Buffer.from(e).toString());
+      for (const e of checkEntryBundle(bundle, get({ level: 0, index: b.index, width: b.width })))
+        got.push(Buffer.from(e).toString());
     }
     assert.deepEqual(got.sort(), [...leaves].sort());
 
     const lastCheckpoint = rec.order.lastIndexOf('checkpoint');
     for (const tile of tilesForSize(checkpoint.size)) {
-      assert.ok(rec.order.indexOf(tilePath(tile)) < lastCheckpoint, `${tilePath(tile)} was uploaded before the checkpoint implying it`);
+      assert.ok(
+        rec.order.indexOf(tilePath(tile)) < lastCheckpoint,
+        `${tilePath(tile)} was uploaded before the checkpoint implying it`,
+      );
     }
     const tampered = new Uint8Array(get({ level: 0, index: 0, width: 256 }));
     tampered[5]! ^= 1;
-    assert.throws(() => checkTile({ level: 0, index: 0, width: 256 }, tampered, checkpoint, read), { code: 'TILE_MISMATCH' });
+    assert.throws(() => checkTile({ level: 0, index: 0, width: 256 }, tampered, checkpoint, read), {
+      code: 'TILE_MISMATCH',
+    });
     reader.close();
   } finally {
     await t.close();

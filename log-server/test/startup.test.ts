@@ -36,7 +36,10 @@ async function refuses(dir: string, code: string, why: string): Promise<void> {
 test('init writes a 0600 key, refuses to overwrite, and a reopened log keeps its entries', async (t) => {
   const dir = freshLog(t);
   assert.equal(statSync(join(dir, KEY_FILE)).mode & 0o777, 0o600);
-  assert.throws(() => createLog(dir, ORIGIN), (e) => isLogError(e, 'DATA_EXISTS'));
+  assert.throws(
+    () => createLog(dir, ORIGIN),
+    (e) => isLogError(e, 'DATA_EXISTS'),
+  );
   await withEntries(dir, 5);
   const log = await openLog(dir, { policy: rawLeafPolicy });
   assert.equal(log.sequencer.current.size, 5);
@@ -68,7 +71,10 @@ test('a checkpoint, entry or hash tampered in the database refuses to start', as
   const cases: Array<[string, string]> = [
     ["UPDATE checkpoint SET note = replace(note, '\n4\n', '\n3\n')", 'checkpoint text edited (signature breaks)'],
     ['DELETE FROM entries WHERE idx = 3', 'an acknowledged entry removed'],
-    ["UPDATE hashes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0", 'a stored subtree hash on the right edge replaced'],
+    [
+      'UPDATE hashes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0',
+      'a stored subtree hash on the right edge replaced',
+    ],
     ["UPDATE entries SET leaf = X'00' WHERE idx = 3", 'the last leaf replaced'],
     ["UPDATE checkpoint SET cosigned = 'x'", 'served checkpoint unrelated to the signed one'],
   ];
@@ -87,13 +93,30 @@ test('the checkpoint only moves by compare-and-swap: a stale writer changes noth
   await withEntries(dir, 2);
   const a = openSqliteStorage(join(dir, DB_FILE));
   const b = openSqliteStorage(join(dir, DB_FILE));
-  t.after(() => { a.close(); b.close(); });
+  t.after(() => {
+    a.close();
+    b.close();
+  });
   const cp = a.latestCheckpoint()!;
   const next = { size: 2, note: cp.note, cosigned: cp.note };
-  a.commitBatch({ expected: cp.note, next: { ...next, note: cp.note + 'x' , cosigned: cp.note + 'x' }, entries: [], hashes: [] });
-  assert.throws(() => b.commitBatch({ expected: cp.note, next, entries: [], hashes: [] }), (e) => isLogError(e, 'CHECKPOINT_CONFLICT'));
+  a.commitBatch({
+    expected: cp.note,
+    next: { ...next, note: cp.note + 'x', cosigned: cp.note + 'x' },
+    entries: [],
+    hashes: [],
+  });
   assert.throws(
-    () => b.commitBatch({ expected: cp.note, next, entries: [{ index: 2, leaf: new Uint8Array([1]), leafHash: new Uint8Array(32).fill(7), kind: 'release' }], hashes: [] }),
+    () => b.commitBatch({ expected: cp.note, next, entries: [], hashes: [] }),
+    (e) => isLogError(e, 'CHECKPOINT_CONFLICT'),
+  );
+  assert.throws(
+    () =>
+      b.commitBatch({
+        expected: cp.note,
+        next,
+        entries: [{ index: 2, leaf: new Uint8Array([1]), leafHash: new Uint8Array(32).fill(7), kind: 'release' }],
+        hashes: [],
+      }),
     (e) => isLogError(e, 'CHECKPOINT_CONFLICT'),
   );
   assert.equal(b.entryCount(), 2, 'the conflicting batch wrote no entry');

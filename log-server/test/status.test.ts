@@ -46,7 +46,10 @@ test('status statements: active, revoked at and after the revocation, active at 
 
   await post(l.url, leafBundle('filler-1'));
   const cp2 = await checkpoint(l);
-  const rev = await post(l.url, leafBundle('revoke-x', { kind: 'revocation', revokes: { index: rel.json.index, pcr0: X } }));
+  const rev = await post(
+    l.url,
+    leafBundle('revoke-x', { kind: 'revocation', revokes: { index: rel.json.index, pcr0: X } }),
+  );
   assert.equal(rev.status, 200, JSON.stringify(rev.json));
   await post(l.url, leafBundle('filler-2'));
   const cp4 = await checkpoint(l);
@@ -110,7 +113,10 @@ test('a revocation retires the measurement: a new release of that PCR0 is refuse
   const a = await post(l.url, leafBundle('release-x-a', { pcr0: X }));
   const b = await post(l.url, leafBundle('release-x-b', { pcr0: X })); // the same image released twice
   const y = await post(l.url, leafBundle('release-y', { pcr0: Y }));
-  const rev = await post(l.url, leafBundle('revoke-x-a', { kind: 'revocation', revokes: { index: a.json.index, pcr0: X } }));
+  const rev = await post(
+    l.url,
+    leafBundle('revoke-x-a', { kind: 'revocation', revokes: { index: a.json.index, pcr0: X } }),
+  );
   assert.equal(rev.status, 200);
 
   // The release logged again after the revocation: refused, with the revocation as evidence.
@@ -145,7 +151,10 @@ test('a release and a revocation of its PCR0 in one batch: the release after the
   const leaf = (s: string) => new Uint8Array(Buffer.from(s));
   const { hashLeaf } = await import('#verifier');
   // Submitted synchronously, so both wait in the pool for the same batch, revocation first.
-  const revP = l.log.sequencer.submit({ leaf: leaf('rev'), kind: 'revocation', revokes: { index: a.json.index, pcr0: X } }, hashLeaf(leaf('rev')));
+  const revP = l.log.sequencer.submit(
+    { leaf: leaf('rev'), kind: 'revocation', revokes: { index: a.json.index, pcr0: X } },
+    hashLeaf(leaf('rev')),
+  );
   const relP = l.log.sequencer.submit({ leaf: leaf('rel'), kind: 'release', pcr0: X }, hashLeaf(leaf('rel')));
   const rev = await revP;
   await assert.rejects(relP, (e: any) => e.code === 'MEASUREMENT_REVOKED' && e.evidence.revokedBy === rev.index);
@@ -156,7 +165,10 @@ test('a release logged after its PCR0 was revoked (a database from before the ru
   const l = await startTestLog();
   t.after(() => l.close());
   const a = await post(l.url, leafBundle('release-x', { pcr0: X }));
-  const rev = await post(l.url, leafBundle('revoke-x', { kind: 'revocation', revokes: { index: a.json.index, pcr0: X } }));
+  const rev = await post(
+    l.url,
+    leafBundle('revoke-x', { kind: 'revocation', revokes: { index: a.json.index, pcr0: X } }),
+  );
   // Simulate the log version that did not refuse it: its sequencer saw no revocation.
   const storage = l.log.storage as { firstRevocation: (...a: [string, number, number]) => number | null };
   const real = storage.firstRevocation;
@@ -167,7 +179,10 @@ test('a release logged after its PCR0 was revoked (a database from before the ru
   const entry = await getJson(l, `/entry/${late.json.index}`);
   assert.deepEqual([entry.json.status, entry.json.revokedBy], ['revoked', rev.json.index]);
   const look = await getJson(l, `/lookup/pcr0/${X}`);
-  assert.deepEqual([look.json.index, look.json.status, look.json.revokedBy], [late.json.index, 'revoked', rev.json.index]);
+  assert.deepEqual(
+    [look.json.index, look.json.status, look.json.revokedBy],
+    [late.json.index, 'revoked', rev.json.index],
+  );
   const st = await getJson(l, `/status/${late.json.index}`);
   assert.equal(st.status, 422);
   assert.equal(st.json.code, 'MEASUREMENT_REVOKED');

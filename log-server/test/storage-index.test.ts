@@ -15,8 +15,15 @@ import type { StoredEntry } from '../src/ports.ts';
 
 const hex = (n: number, c: string) => c.repeat(n);
 const entry = (index: number, over: Partial<StoredEntry> = {}): StoredEntry => ({
-  index, leaf: new Uint8Array([index]), leafHash: new Uint8Array(32).fill(index), kind: 'release',
-  replayKey: hex(64, (index % 16).toString(16)), pcr0: hex(96, 'a'), eifSha256: hex(63, 'e') + (index % 10), commit: hex(39, 'c') + (index % 10), ...over,
+  index,
+  leaf: new Uint8Array([index]),
+  leafHash: new Uint8Array(32).fill(index),
+  kind: 'release',
+  replayKey: hex(64, (index % 16).toString(16)),
+  pcr0: hex(96, 'a'),
+  eifSha256: hex(63, 'e') + (index % 10),
+  commit: hex(39, 'c') + (index % 10),
+  ...over,
 });
 
 function tmp(): string {
@@ -27,7 +34,12 @@ test('lookups see committed entries before and after indexPending; the first rep
   const dir = tmp();
   try {
     const s = createSqliteStorage(join(dir, 'log.db'), { origin: 'o', vkey: 'v' });
-    s.commitBatch({ expected: null, next: { size: 3, note: 'n1', cosigned: 'n1' }, entries: [entry(0), entry(1), entry(2, { kind: 'rebuild' })], hashes: [] });
+    s.commitBatch({
+      expected: null,
+      next: { size: 3, note: 'n1', cosigned: 'n1' },
+      entries: [entry(0), entry(1), entry(2, { kind: 'rebuild' })],
+      hashes: [],
+    });
     const check = () => {
       assert.equal(s.indexOfReplayKey(hex(64, '1')), 1);
       assert.equal(s.indexOfReplayKey(hex(64, '9')), null);
@@ -41,7 +53,12 @@ test('lookups see committed entries before and after indexPending; the first rep
     s.indexPending();
     check(); // idempotent
     // A second entry with replay key of entry 1 (a bug elsewhere) must not move the answer.
-    s.commitBatch({ expected: 'n1', next: { size: 4, note: 'n2', cosigned: 'n2' }, entries: [entry(3, { replayKey: hex(64, '1') })], hashes: [] });
+    s.commitBatch({
+      expected: 'n1',
+      next: { size: 4, note: 'n2', cosigned: 'n2' },
+      entries: [entry(3, { replayKey: hex(64, '1') })],
+      hashes: [],
+    });
     assert.equal(s.indexOfReplayKey(hex(64, '1')), 1);
     s.indexPending();
     assert.equal(s.indexOfReplayKey(hex(64, '1')), 1);
@@ -72,14 +89,17 @@ CREATE TABLE hashes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT
 INSERT INTO meta VALUES ('origin', 'o'), ('vkey', 'v'), ('published_size', '0');
 INSERT INTO checkpoint VALUES (1, 2, 'n', 'n');`);
     const ins = db.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)');
-    for (const e of [entry(0), entry(1)]) ins.run(e.index, e.leaf, e.leafHash, e.replayKey, e.kind, e.pcr0, e.eifSha256, e.commit);
+    for (const e of [entry(0), entry(1)])
+      ins.run(e.index, e.leaf, e.leafHash, e.replayKey, e.kind, e.pcr0, e.eifSha256, e.commit);
     db.close();
     const s = openSqliteStorage(path);
     assert.equal(s.indexOfReplayKey(hex(64, '0')), 0);
     assert.equal(s.findRelease('pcr0', hex(96, 'a')), 1);
     s.close();
     const raw = new Database(path, { readonly: true });
-    const names = (raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as Array<{ name: string }>).map((r) => r.name);
+    const names = (
+      raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as Array<{ name: string }>
+    ).map((r) => r.name);
     for (const old of ['entries_pcr0', 'entries_eif', 'entries_commit']) assert.ok(!names.includes(old), old);
     assert.equal(raw.prepare(`SELECT COUNT(*) FROM replay_keys`).pluck().get(), 2);
     assert.equal(raw.prepare(`SELECT value FROM meta WHERE key = 'indexed_size'`).pluck().get(), '2');

@@ -17,11 +17,35 @@ test('packBatch → unpackBatch gives back the batch, with one transferable buff
     expected: 'old note\n',
     next: { size: 3, note: 'new\n', cosigned: 'new\n— w x\n' },
     entries: [
-      { index: 0, leaf: randomBytes(1500), leafHash: randomBytes(32), kind: 'release', replayKey: 'aa'.repeat(32), pcr0: 'b'.repeat(96), eifSha256: 'c'.repeat(64), commit: 'd'.repeat(40) },
+      {
+        index: 0,
+        leaf: randomBytes(1500),
+        leafHash: randomBytes(32),
+        kind: 'release',
+        replayKey: 'aa'.repeat(32),
+        pcr0: 'b'.repeat(96),
+        eifSha256: 'c'.repeat(64),
+        commit: 'd'.repeat(40),
+      },
       { index: 1, leaf: randomBytes(0), leafHash: randomBytes(32), kind: 'rebuild' },
-      { index: 2, leaf: randomBytes(700), leafHash: randomBytes(32), kind: 'revocation', replayKey: 'ee'.repeat(32), pcr0: 'f'.repeat(96), revokes: { index: 0, pcr0: 'f'.repeat(96) } },
-    ].map((e) => ({ ...e, leaf: new Uint8Array(e.leaf), leafHash: new Uint8Array(e.leafHash) })) as CommitBatch['entries'],
-    hashes: [{ level: 0, index: 2, hash: new Uint8Array(randomBytes(32)) }, { level: 1, index: 0, hash: new Uint8Array(randomBytes(32)) }],
+      {
+        index: 2,
+        leaf: randomBytes(700),
+        leafHash: randomBytes(32),
+        kind: 'revocation',
+        replayKey: 'ee'.repeat(32),
+        pcr0: 'f'.repeat(96),
+        revokes: { index: 0, pcr0: 'f'.repeat(96) },
+      },
+    ].map((e) => ({
+      ...e,
+      leaf: new Uint8Array(e.leaf),
+      leafHash: new Uint8Array(e.leafHash),
+    })) as CommitBatch['entries'],
+    hashes: [
+      { level: 0, index: 2, hash: new Uint8Array(randomBytes(32)) },
+      { level: 1, index: 0, hash: new Uint8Array(randomBytes(32)) },
+    ],
   };
   const packed = packBatch(batch);
   assert.ok(packed.bytes instanceof ArrayBuffer);
@@ -32,10 +56,19 @@ test('packBatch → unpackBatch gives back the batch, with one transferable buff
   assert.equal(back.entries.length, 3);
   back.entries.forEach((e, i) => {
     const want = batch.entries[i]!;
-    assert.deepEqual({ ...e, leaf: [...e.leaf], leafHash: [...e.leafHash] }, { ...want, leaf: [...want.leaf], leafHash: [...want.leafHash] });
+    assert.deepEqual(
+      { ...e, leaf: [...e.leaf], leafHash: [...e.leafHash] },
+      { ...want, leaf: [...want.leaf], leafHash: [...want.leafHash] },
+    );
   });
-  assert.deepEqual(back.hashes.map((h) => ({ ...h, hash: [...h.hash] })), batch.hashes.map((h) => ({ ...h, hash: [...h.hash] })));
-  assert.throws(() => packBatch({ ...batch, entries: [{ ...batch.entries[0]!, leafHash: new Uint8Array(31) }] }), RangeError);
+  assert.deepEqual(
+    back.hashes.map((h) => ({ ...h, hash: [...h.hash] })),
+    batch.hashes.map((h) => ({ ...h, hash: [...h.hash] })),
+  );
+  assert.throws(
+    () => packBatch({ ...batch, entries: [{ ...batch.entries[0]!, leafHash: new Uint8Array(31) }] }),
+    RangeError,
+  );
 });
 
 test('HashCache.base64 equals per-hash base64 and remembers each hash object', () => {
@@ -67,7 +100,11 @@ test('inclusionProof with a memo equals proveInclusion for every index of sizes 
     const cache = new HashCache({} as LogStorage);
     const order = Array.from({ length: size }, (_, i) => (i * 7919) % size); // scattered, so memo entries are reused across blocks
     for (const index of order) {
-      assert.deepEqual(inclusionProof(index, size, size, read, cache.proofMemo(size)), proveInclusion(index, size, read), `${index}/${size}`);
+      assert.deepEqual(
+        inclusionProof(index, size, size, read, cache.proofMemo(size)),
+        proveInclusion(index, size, read),
+        `${index}/${size}`,
+      );
     }
     if (size > 512) assert.ok(cache.proofMemo(size).upper.size > 0, 'full blocks were memoised');
   }

@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkWitnessPolicy, cosignatureSigner, cosignatureVerifierKey, formatSignerKey, openCheckpoint, noteVerifier, SIG_COSIGNATURE_V1 } from '#verifier';
+import {
+  checkWitnessPolicy,
+  cosignatureSigner,
+  cosignatureVerifierKey,
+  formatSignerKey,
+  openCheckpoint,
+  noteVerifier,
+  SIG_COSIGNATURE_V1,
+} from '#verifier';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
@@ -27,16 +35,34 @@ import type { TestLog } from './helpers.ts';
 async function startWitness(name: string, logVkey: string, dir = mkdtempSync(join(tmpdir(), 'keycast-w-'))) {
   const skey = formatSignerKey(name, SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32)));
   const state = new FileWitnessState(dir);
-  const app = await buildWitnessApp({ state, signer: cosignatureSigner(skey), logs: [{ origin: ORIGIN, vkey: logVkey }] });
+  const app = await buildWitnessApp({
+    state,
+    signer: cosignatureSigner(skey),
+    logs: [{ origin: ORIGIN, vkey: logVkey }],
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, state, vkey: cosignatureVerifierKey(skey), close: async () => { await app.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    url,
+    state,
+    vkey: cosignatureVerifierKey(skey),
+    close: async () => {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A log in `dir` whose witness client proves consistency from the log's own hashes. */
-async function logWith(dir: string, witnesses: Array<{ vkey: string; url: string }>, messages: string[]): Promise<TestLog> {
+async function logWith(
+  dir: string,
+  witnesses: Array<{ vkey: string; url: string }>,
+  messages: string[],
+): Promise<TestLog> {
   let log: Log | undefined;
   const client = new WitnessClient({
-    witnesses, timeoutMs: 1000, log: (m) => messages.push(m),
+    witnesses,
+    timeoutMs: 1000,
+    log: (m) => messages.push(m),
     prove: (o, n) => consistencyProof(o, n, log!.hashes.read),
   });
   const t = await startTestLog({ dir, witnesses: client });
@@ -67,18 +93,34 @@ test('the log serves checkpoints cosigned by its witnesses; a late witness is re
     await add(t, 'two');
     const cp = await checkpoint(t.url);
     assert.equal(openCheckpoint(cp, noteVerifier(vkey), ORIGIN).checkpoint.size, 2);
-    assert.deepEqual(checkWitnessPolicy(cp, { witnesses: [w1.vkey], threshold: 1, now: Date.now() / 1000 }).cosigners.map((c) => c.name), ['w1.keycast.test']);
+    assert.deepEqual(
+      checkWitnessPolicy(cp, { witnesses: [w1.vkey], threshold: 1, now: Date.now() / 1000 }).cosigners.map(
+        (c) => c.name,
+      ),
+      ['w1.keycast.test'],
+    );
     assert.equal(w1.state.latest(ORIGIN)?.size, 2);
     await t.close();
 
     // Restart with a second witness that has never seen this log: its first answer is 409 "0".
-    t = await logWith(dir, [{ vkey: w1.vkey, url: w1.url }, { vkey: w2.vkey, url: w2.url }], messages);
+    t = await logWith(
+      dir,
+      [
+        { vkey: w1.vkey, url: w1.url },
+        { vkey: w2.vkey, url: w2.url },
+      ],
+      messages,
+    );
     await add(t, 'three');
     const cp3 = await checkpoint(t.url);
     checkWitnessPolicy(cp3, { witnesses: [w1.vkey, w2.vkey], threshold: 2, now: Date.now() / 1000 });
     assert.equal(w2.state.latest(ORIGIN)?.size, 3);
     await add(t, 'four');
-    checkWitnessPolicy(await checkpoint(t.url), { witnesses: [w1.vkey, w2.vkey], threshold: 2, now: Date.now() / 1000 });
+    checkWitnessPolicy(await checkpoint(t.url), {
+      witnesses: [w1.vkey, w2.vkey],
+      threshold: 2,
+      now: Date.now() / 1000,
+    });
     assert.equal(w1.state.latest(ORIGIN)?.size, 4);
     assert.equal(w2.state.latest(ORIGIN)?.size, 4);
   } finally {
@@ -106,10 +148,19 @@ test('a witness that is ahead (the log was rolled back) refuses; the log keeps s
     t = await logWith(dir, [{ vkey: w.vkey, url: w.url }], messages);
     await add(t, 'x');
     const cp = await checkpoint(t.url);
-    assert.equal(openCheckpoint(cp, noteVerifier(vkey), ORIGIN).checkpoint.size, 1, 'the entry is still acknowledged and served');
-    assert.throws(() => checkWitnessPolicy(cp, { witnesses: [w.vkey], threshold: 1, now: Date.now() / 1000 }), { code: 'WITNESS_POLICY' });
+    assert.equal(
+      openCheckpoint(cp, noteVerifier(vkey), ORIGIN).checkpoint.size,
+      1,
+      'the entry is still acknowledged and served',
+    );
+    assert.throws(() => checkWitnessPolicy(cp, { witnesses: [w.vkey], threshold: 1, now: Date.now() / 1000 }), {
+      code: 'WITNESS_POLICY',
+    });
     assert.equal(w.state.latest(ORIGIN)?.size, 3, 'the witness did not roll back');
-    assert.ok(messages.some((m) => /w1\.keycast\.test/.test(m) && /409/.test(m)), messages.join('\n'));
+    assert.ok(
+      messages.some((m) => /w1\.keycast\.test/.test(m) && /409/.test(m)),
+      messages.join('\n'),
+    );
   } finally {
     await t.close();
     await w.close();
@@ -127,13 +178,23 @@ test('a witness that is down, hangs, or returns a forged cosignature contributes
   const { vkey } = createLog(dir, ORIGIN);
   const good = await startWitness('good.keycast.test', vkey);
   const liar = await startWitness('liar.keycast.test', vkey);
-  const impostorKey = cosignatureVerifierKey(formatSignerKey('liar.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32))));
+  const impostorKey = cosignatureVerifierKey(
+    formatSignerKey('liar.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32))),
+  );
   const messages: string[] = [];
   const witnesses = [
     { vkey: good.vkey, url: good.url },
     { vkey: impostorKey, url: liar.url }, // answers 200, but not with the key we pinned
-    { vkey: cosignatureVerifierKey(formatSignerKey('down.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32))), url: 'http://127.0.0.1:9' },
-    { vkey: cosignatureVerifierKey(formatSignerKey('hang.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(1))), url: hangingUrl },
+    {
+      vkey: cosignatureVerifierKey(formatSignerKey('down.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32))),
+      url: 'http://127.0.0.1:9',
+    },
+    {
+      vkey: cosignatureVerifierKey(
+        formatSignerKey('hang.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(1)),
+      ),
+      url: hangingUrl,
+    },
   ];
   const t = await logWith(dir, witnesses, messages);
   try {
@@ -142,10 +203,22 @@ test('a witness that is down, hangs, or returns a forged cosignature contributes
     assert.ok(Date.now() - t0 < 5000, 'the 1 s witness timeout bounds the wait');
     const cp = await checkpoint(t.url);
     const lines = cp.split('\n').filter((l) => l.startsWith('— '));
-    assert.deepEqual(lines.map((l) => l.split(' ')[1]), [ORIGIN, 'good.keycast.test']);
-    assert.ok(messages.some((m) => /liar/.test(m) && /no valid cosignature/.test(m)), messages.join('\n'));
-    assert.ok(messages.some((m) => /down\.keycast\.test/.test(m)), messages.join('\n'));
-    assert.ok(messages.some((m) => /hang\.keycast\.test/.test(m) && /abort|timeout/i.test(m)), messages.join('\n'));
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[1]),
+      [ORIGIN, 'good.keycast.test'],
+    );
+    assert.ok(
+      messages.some((m) => /liar/.test(m) && /no valid cosignature/.test(m)),
+      messages.join('\n'),
+    );
+    assert.ok(
+      messages.some((m) => /down\.keycast\.test/.test(m)),
+      messages.join('\n'),
+    );
+    assert.ok(
+      messages.some((m) => /hang\.keycast\.test/.test(m) && /abort|timeout/i.test(m)),
+      messages.join('\n'),
+    );
   } finally {
     for (const s of sockets) s.destroy();
     hanging.close();
@@ -185,18 +258,35 @@ test('a hostile witness streaming an endless body or declaring a huge one costs 
   const messages: string[] = [];
   const witnesses = [
     { vkey: good.vkey, url: good.url },
-    { vkey: cosignatureVerifierKey(formatSignerKey('endless.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(2))), url: await urlOf(endless) },
-    { vkey: cosignatureVerifierKey(formatSignerKey('huge.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(3))), url: await urlOf(huge) },
+    {
+      vkey: cosignatureVerifierKey(
+        formatSignerKey('endless.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(2)),
+      ),
+      url: await urlOf(endless),
+    },
+    {
+      vkey: cosignatureVerifierKey(
+        formatSignerKey('huge.keycast.test', SIG_COSIGNATURE_V1, new Uint8Array(32).fill(3)),
+      ),
+      url: await urlOf(huge),
+    },
   ];
   const t = await logWith(dir, witnesses, messages);
   try {
     const t0 = Date.now();
     await add(t, 'first');
     assert.ok(Date.now() - t0 < 5000, 'the hostile witnesses do not hold the log up');
-    const cosigners = (cp: string) => cp.split('\n').filter((l) => l.startsWith('— ')).map((l) => l.split(' ')[1]);
+    const cosigners = (cp: string) =>
+      cp
+        .split('\n')
+        .filter((l) => l.startsWith('— '))
+        .map((l) => l.split(' ')[1]);
     assert.deepEqual(cosigners(await checkpoint(t.url)), [ORIGIN, 'good.keycast.test']);
     for (const name of ['endless', 'huge']) {
-      assert.ok(messages.some((m) => m.includes(`${name}.keycast.test`) && /larger than 65536 bytes/.test(m)), messages.join('\n'));
+      assert.ok(
+        messages.some((m) => m.includes(`${name}.keycast.test`) && /larger than 65536 bytes/.test(m)),
+        messages.join('\n'),
+      );
     }
     await new Promise((ok) => setTimeout(ok, 100));
     assert.ok(endlessClosed, 'the log hung up on the endless body');

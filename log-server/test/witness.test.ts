@@ -10,8 +10,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  MemoryTree, SIG_COSIGNATURE_V1, cosignatureSigner, formatAddCheckpoint, formatCheckpoint, formatSignerKey, fromHex, generateNoteKey, noteSigner,
-  proveConsistency, signNote,
+  MemoryTree,
+  SIG_COSIGNATURE_V1,
+  cosignatureSigner,
+  formatAddCheckpoint,
+  formatCheckpoint,
+  formatSignerKey,
+  fromHex,
+  generateNoteKey,
+  noteSigner,
+  proveConsistency,
+  signNote,
 } from '#verifier';
 import { buildWitnessApp } from '../src/witness/server.ts';
 import { FileWitnessState, STATE_FILE } from '../src/witness/state.ts';
@@ -21,7 +30,10 @@ const TREE = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../testdat
 const ORIGIN = V.testKeys.log.name as string;
 const LOG_VKEY = V.testKeys.log.vkey as string;
 const WITNESS_SKEY = formatSignerKey(V.testKeys.witness.name, SIG_COSIGNATURE_V1, fromHex(V.testKeys.witness.seedHex));
-const [FIRST, SIX_TO_EIGHT] = V.tlogWitnessAddCheckpoint as Array<{ requestBody: string; expectedCosignatureLineIfTimestampIs1700000000?: string }>;
+const [FIRST, SIX_TO_EIGHT] = V.tlogWitnessAddCheckpoint as Array<{
+  requestBody: string;
+  expectedCosignatureLineIfTimestampIs1700000000?: string;
+}>;
 
 function tree(): MemoryTree {
   const t = new MemoryTree();
@@ -31,16 +43,35 @@ function tree(): MemoryTree {
 
 async function witness(dir = mkdtempSync(join(tmpdir(), 'keycast-witness-'))) {
   const state = new FileWitnessState(dir);
-  const app = await buildWitnessApp({ state, signer: cosignatureSigner(WITNESS_SKEY, () => 1700000000), logs: [{ origin: ORIGIN, vkey: LOG_VKEY }] });
+  const app = await buildWitnessApp({
+    state,
+    signer: cosignatureSigner(WITNESS_SKEY, () => 1700000000),
+    logs: [{ origin: ORIGIN, vkey: LOG_VKEY }],
+  });
   const post = async (body: string) => {
-    const r = await app.inject({ method: 'POST', url: '/add-checkpoint', headers: { 'content-type': 'text/plain' }, payload: body });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/add-checkpoint',
+      headers: { 'content-type': 'text/plain' },
+      payload: body,
+    });
     return { status: r.statusCode, body: r.body, type: String(r.headers['content-type']) };
   };
-  return { dir, state, app, post, close: async () => { await app.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    dir,
+    state,
+    app,
+    post,
+    close: async () => {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const cp = (size: number) => V.checkpoints[`size${size}`] as string;
-const body = (old: number, proof: Uint8Array[], note: string) => formatAddCheckpoint({ oldSize: old, proof, checkpoint: note });
+const body = (old: number, proof: Uint8Array[], note: string) =>
+  formatAddCheckpoint({ oldSize: old, proof, checkpoint: note });
 
 test('vectors: old 0 is accepted, then 6→8 yields the expected cosignature line', async () => {
   const w = await witness();
@@ -55,7 +86,11 @@ test('vectors: old 0 is accepted, then 6→8 yields the expected cosignature lin
     assert.equal(eight.body, SIX_TO_EIGHT!.expectedCosignatureLineIfTimestampIs1700000000 + '\n');
     assert.equal(w.state.latest(ORIGIN)?.size, 8);
     assert.equal(new FileWitnessState(w.dir).latest(ORIGIN)?.checkpoint, cp(8), 'state is on disk');
-    assert.deepEqual(readdirSync(w.dir).filter((f) => f.includes('tmp')), [], 'no temp files left');
+    assert.deepEqual(
+      readdirSync(w.dir).filter((f) => f.includes('tmp')),
+      [],
+      'no temp files left',
+    );
   } finally {
     await w.close();
   }
@@ -82,7 +117,10 @@ test('refusals: unknown log 404, foreign signature 403, old > size 400, malforme
   const w = await witness();
   try {
     const other = noteSigner(generateNoteKey('example.com/other').skey);
-    const foreign = signNote(formatCheckpoint({ origin: 'example.com/other', size: 1, rootHash: new Uint8Array(32), extensions: [] }), [other]);
+    const foreign = signNote(
+      formatCheckpoint({ origin: 'example.com/other', size: 1, rootHash: new Uint8Array(32), extensions: [] }),
+      [other],
+    );
     const nf = await w.post(body(0, [], foreign));
     assert.equal(nf.status, 404, nf.body);
     assert.equal(JSON.parse(nf.body).code, 'WITNESS_UNKNOWN_LOG');
@@ -108,11 +146,17 @@ test('inconsistent checkpoints are refused with 422, kept as evidence, and do no
   try {
     assert.equal((await w.post(body(0, [], cp(6)))).status, 200);
     const logSigner = noteSigner(V.testKeys.log.skey);
-    const fork8 = signNote(formatCheckpoint({ origin: ORIGIN, size: 8, rootHash: new Uint8Array(32).fill(7), extensions: [] }), [logSigner]);
+    const fork8 = signNote(
+      formatCheckpoint({ origin: ORIGIN, size: 8, rootHash: new Uint8Array(32).fill(7), extensions: [] }),
+      [logSigner],
+    );
     const r = await w.post(body(6, proveConsistency(6, 8, tree().hashReader()), fork8));
     assert.equal(r.status, 422, r.body);
     assert.equal(JSON.parse(r.body).code, 'WITNESS_INCONSISTENT');
-    const fork6 = signNote(formatCheckpoint({ origin: ORIGIN, size: 6, rootHash: new Uint8Array(32).fill(9), extensions: [] }), [logSigner]);
+    const fork6 = signNote(
+      formatCheckpoint({ origin: ORIGIN, size: 6, rootHash: new Uint8Array(32).fill(9), extensions: [] }),
+      [logSigner],
+    );
     assert.equal((await w.post(body(6, [], fork6))).status, 422, 'same size, other root');
     const tampered = proveConsistency(6, 8, tree().hashReader()).map((h, i) => (i === 0 ? h.map((b) => b ^ 1) : h));
     assert.equal((await w.post(body(6, tampered, cp(8)))).status, 422, 'tampered proof');

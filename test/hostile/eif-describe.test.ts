@@ -16,27 +16,50 @@ import { GOOD_METADATA, rawEif } from './eif-fixture.ts';
 const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');
 
 function nested(depth: number): string {
-  return GOOD_METADATA.replace('"CustomMetadata":null', `"CustomMetadata":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`);
+  return GOOD_METADATA.replace(
+    '"CustomMetadata":null',
+    `"CustomMetadata":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+  );
 }
 
 const CASES: Array<[string, string, string]> = [
   ['nested 150k levels (objects)', nested(150_000), 'depth'],
-  ['nested 150k levels (arrays)', GOOD_METADATA.replace('"DockerInfo":null', `"DockerInfo":${'['.repeat(150_000)}${']'.repeat(150_000)}`), 'depth'],
+  [
+    'nested 150k levels (arrays)',
+    GOOD_METADATA.replace('"DockerInfo":null', `"DockerInfo":${'['.repeat(150_000)}${']'.repeat(150_000)}`),
+    'depth',
+  ],
   ['one level past serde_json', nested(MAX_JSON_DEPTH), 'depth'],
-  ['ImageName twice', GOOD_METADATA.replace('{"ImageName":"n",', '{"ImageName":"n","ImageName":"evil",'), 'duplicate key'],
+  [
+    'ImageName twice',
+    GOOD_METADATA.replace('{"ImageName":"n",', '{"ImageName":"n","ImageName":"evil",'),
+    'duplicate key',
+  ],
   ['BuildTool twice', GOOD_METADATA.replace('"BuildTool":"k",', '"BuildTool":"k","BuildTool":"x",'), 'duplicate key'],
-  ['a custom key twice, one escaped', GOOD_METADATA.replace('"CustomMetadata":null', '"CustomMetadata":{"a":1,"\\u0061":2}'), 'duplicate key'],
+  [
+    'a custom key twice, one escaped',
+    GOOD_METADATA.replace('"CustomMetadata":null', '"CustomMetadata":{"a":1,"\\u0061":2}'),
+    'duplicate key',
+  ],
 ];
 
 test('describe-eif refuses over-deep and duplicate-key metadata with EIF_MALFORMED, in memory', () => {
   for (const [what, text, reason] of CASES) {
-    assert.throws(() => describeEif(rawEif(new Uint8Array(Buffer.from(text)))), (e) => isVerifierError(e, 'EIF_MALFORMED') && e.evidence.reason === reason, what);
+    assert.throws(
+      () => describeEif(rawEif(new Uint8Array(Buffer.from(text)))),
+      (e) => isVerifierError(e, 'EIF_MALFORMED') && e.evidence.reason === reason,
+      what,
+    );
   }
   // The deepest serde_json accepts (the metadata object itself is one level) still describes.
   const deepest = describeEif(rawEif(new Uint8Array(Buffer.from(nested(MAX_JSON_DEPTH - 2)))));
   assert.equal(deepest.ImageName, 'n');
   // A BOM before the metadata is refused as serde_json refuses it.
-  assert.throws(() => describeEif(rawEif(new Uint8Array(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(GOOD_METADATA)])))), (e) => isVerifierError(e, 'EIF_MALFORMED'));
+  assert.throws(
+    () =>
+      describeEif(rawEif(new Uint8Array(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(GOOD_METADATA)])))),
+    (e) => isVerifierError(e, 'EIF_MALFORMED'),
+  );
 });
 
 test('keycast describe-eif exits 1 with the code, never 70, on hostile metadata', (t) => {

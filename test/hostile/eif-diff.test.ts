@@ -15,14 +15,26 @@ import { GOOD_METADATA, rawCpio, rawEif } from './eif-fixture.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');
 const META = new Uint8Array(Buffer.from(GOOD_METADATA));
-const m = (name: number[] | string, data: string) => ({ name: typeof name === 'string' ? Buffer.from(name) : Buffer.from(name), data: Buffer.from(data) });
+const m = (name: number[] | string, data: string) => ({
+  name: typeof name === 'string' ? Buffer.from(name) : Buffer.from(name),
+  data: Buffer.from(data),
+});
 
-function diff(t: { after: (fn: () => void) => void }, a: Uint8Array, b: Uint8Array): { status: number | null; json: any; text: string } {
+function diff(
+  t: { after: (fn: () => void) => void },
+  a: Uint8Array,
+  b: Uint8Array,
+): { status: number | null; json: any; text: string } {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-hostile-diff-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'a.eif'), a);
   writeFileSync(join(dir, 'b.eif'), b);
-  const run = (json: boolean) => spawnSync(process.execPath, [BIN, 'diff-eif', join(dir, 'a.eif'), join(dir, 'b.eif'), ...(json ? ['--json'] : [])], { encoding: 'utf8', timeout: 30_000 });
+  const run = (json: boolean) =>
+    spawnSync(
+      process.execPath,
+      [BIN, 'diff-eif', join(dir, 'a.eif'), join(dir, 'b.eif'), ...(json ? ['--json'] : [])],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
   const j = run(true);
   return { status: j.status, json: JSON.parse(j.stdout), text: run(false).stdout };
 }
@@ -62,5 +74,8 @@ test('ordinary names keep their plain path', (t) => {
   const a = rawEif(META, [rawCpio([m('init', '#!a'), m('app', 'x')])]);
   const b = rawEif(META, [rawCpio([m('init', '#!b'), m('app', 'x')])]);
   const d = diff(t, a, b);
-  assert.deepEqual(d.json.files.map((f: any) => [f.path, f.changes, f.member, f.nameHex]), [['init', ['content'], undefined, undefined]]);
+  assert.deepEqual(
+    d.json.files.map((f: any) => [f.path, f.changes, f.member, f.nameHex]),
+    [['init', ['content'], undefined, undefined]],
+  );
 });

@@ -16,25 +16,61 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SIG_COSIGNATURE_V1, SERVER_LIMITS, cosignatureSigner, formatSignerKey, generateNoteKey, serverLimits, serverLimitsFromFlags, serverOptions } from '#verifier';
+import {
+  SIG_COSIGNATURE_V1,
+  SERVER_LIMITS,
+  cosignatureSigner,
+  formatSignerKey,
+  generateNoteKey,
+  serverLimits,
+  serverLimitsFromFlags,
+  serverOptions,
+} from '#verifier';
 import type { ServerLimits } from '#verifier';
 import { FileWitnessState, buildApp, buildWitnessApp, createLog, openLog } from '../../log-server/index.ts';
 
 const HEADERS_MS = 800;
 const REQUEST_MS = 1200;
-const LIMITS = serverLimits({ headersTimeoutMs: HEADERS_MS, requestTimeoutMs: REQUEST_MS, keepAliveTimeoutMs: 800, socketTimeoutMs: 4000, maxRequestsPerSocket: 3, maxConnections: 24 });
+const LIMITS = serverLimits({
+  headersTimeoutMs: HEADERS_MS,
+  requestTimeoutMs: REQUEST_MS,
+  keepAliveTimeoutMs: 800,
+  socketTimeoutMs: 4000,
+  maxRequestsPerSocket: 3,
+  maxConnections: 24,
+});
 /** A peer must be cut by its timeout plus one sweep, plus scheduling slack on a shared machine. */
 const CUT_BY = (ms: number) => ms + LIMITS.checkIntervalMs + 1500;
 
-interface Target { name: string; url: URL; postPath: string; close(): Promise<void> }
+interface Target {
+  name: string;
+  url: URL;
+  postPath: string;
+  close(): Promise<void>;
+}
 
 async function logTarget(limits: ServerLimits): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-hostile-log-'));
   createLog(dir, 'log.hostile.test/slow');
-  const log = await openLog(dir, { policy: { admit: () => { throw new Error('not reached'); } } });
+  const log = await openLog(dir, {
+    policy: {
+      admit: () => {
+        throw new Error('not reached');
+      },
+    },
+  });
   const app = await buildApp({ log, limits });
   const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
-  return { name: 'log', url, postPath: '/add-entry', close: async () => { await app.close(); await log.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    name: 'log',
+    url,
+    postPath: '/add-entry',
+    close: async () => {
+      await app.close();
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function witnessTarget(limits: ServerLimits): Promise<Target> {
@@ -42,9 +78,22 @@ async function witnessTarget(limits: ServerLimits): Promise<Target> {
   const state = new FileWitnessState(dir);
   const signer = cosignatureSigner(formatSignerKey('witness.hostile.test/w', SIG_COSIGNATURE_V1, randomBytes(32)));
   const logKey = generateNoteKey('log.hostile.test/slow');
-  const app = await buildWitnessApp({ state, signer, logs: [{ origin: 'log.hostile.test/slow', vkey: logKey.vkey }], limits });
+  const app = await buildWitnessApp({
+    state,
+    signer,
+    logs: [{ origin: 'log.hostile.test/slow', vkey: logKey.vkey }],
+    limits,
+  });
   const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
-  return { name: 'witness', url, postPath: '/add-checkpoint', close: async () => { await app.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    name: 'witness',
+    url,
+    postPath: '/add-checkpoint',
+    close: async () => {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A raw connection that records what the server sent and when it closed. */
@@ -54,7 +103,9 @@ function open(url: URL): Promise<{ socket: Socket; received: () => string; close
     let data = '';
     const socket = connect({ host: url.hostname, port: Number(url.port) });
     const closed = new Promise<number>((c) => socket.on('close', () => c(Date.now() - started)));
-    socket.on('data', (d) => { data += d.toString('latin1'); });
+    socket.on('data', (d) => {
+      data += d.toString('latin1');
+    });
     socket.on('error', () => {});
     socket.once('connect', () => res({ socket, received: () => data, closed }));
     socket.once('error', rej);
@@ -87,11 +138,15 @@ for (const make of [logTarget, witnessTarget]) {
     trickle(slowHeaders.socket, 'X-Slow: a\r\n');
 
     const slowBody = await open(target.url);
-    slowBody.socket.write(`POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nContent-Length: 50000\r\n\r\n`);
+    slowBody.socket.write(
+      `POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nContent-Length: 50000\r\n\r\n`,
+    );
     trickle(slowBody.socket, 'a');
 
     const gigaChunk = await open(target.url);
-    gigaChunk.socket.write(`POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n`);
+    gigaChunk.socket.write(
+      `POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n`,
+    );
     trickle(gigaChunk.socket, 'b');
 
     // While they trickle, a normal client is served, repeatedly.
@@ -102,7 +157,8 @@ for (const make of [logTarget, witnessTarget]) {
     assert.ok(b <= CUT_BY(REQUEST_MS), `slow body cut after ${b} ms`);
     assert.ok(g <= CUT_BY(REQUEST_MS), `trickled gigabyte chunk cut after ${g} ms`);
     assert.ok(h >= HEADERS_MS - 50 && b >= REQUEST_MS - 50, 'and not before their timeouts');
-    for (const c of [slowHeaders, slowBody]) assert.match(c.received(), /^(HTTP\/1\.1 408 |)/, 'a 408 or a plain close, never a 2xx');
+    for (const c of [slowHeaders, slowBody])
+      assert.match(c.received(), /^(HTTP\/1\.1 408 |)/, 'a 408 or a plain close, never a 2xx');
     await servedNormally(target);
   });
 
@@ -112,16 +168,28 @@ for (const make of [logTarget, witnessTarget]) {
     const host = `Host: ${target.url.host}\r\n`;
 
     const announced = await open(target.url);
-    announced.socket.write(`POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{`);
-    const cutAnnounced = await Promise.race([announced.closed, new Promise<number>((r) => setTimeout(() => r(-1), CUT_BY(REQUEST_MS)))]);
-    assert.match(announced.received(), /^HTTP\/1\.1 413 /, `10 GB Content-Length: ${announced.received().slice(0, 80)}`);
+    announced.socket.write(
+      `POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{`,
+    );
+    const cutAnnounced = await Promise.race([
+      announced.closed,
+      new Promise<number>((r) => setTimeout(() => r(-1), CUT_BY(REQUEST_MS))),
+    ]);
+    assert.match(
+      announced.received(),
+      /^HTTP\/1\.1 413 /,
+      `10 GB Content-Length: ${announced.received().slice(0, 80)}`,
+    );
     announced.socket.destroy();
     assert.ok(cutAnnounced === -1 || cutAnnounced <= CUT_BY(REQUEST_MS));
 
     const streamed = await open(target.url);
-    streamed.socket.write(`POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n`);
+    streamed.socket.write(
+      `POST ${target.postPath} HTTP/1.1\r\n${host}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n`,
+    );
     const mib = Buffer.alloc(1 << 20, 0x61);
-    for (let i = 0; i < 4 && !streamed.socket.destroyed; i++) await new Promise<void>((r) => streamed.socket.write(mib, () => r()));
+    for (let i = 0; i < 4 && !streamed.socket.destroyed; i++)
+      await new Promise<void>((r) => streamed.socket.write(mib, () => r()));
     const ms = await streamed.closed;
     assert.match(streamed.received(), /^HTTP\/1\.1 413 /, 'a chunked body past the limit is 413');
     assert.ok(ms <= CUT_BY(REQUEST_MS), `closed after ${ms} ms`);
@@ -141,7 +209,10 @@ for (const make of [logTarget, witnessTarget]) {
     const answers = pipelined.received().match(/HTTP\/1\.1 \d{3} /g) ?? [];
     const served = answers.filter((a) => !a.includes(' 503 '));
     assert.equal(served.length, LIMITS.maxRequestsPerSocket, answers.join('|'));
-    assert.ok(answers.slice(LIMITS.maxRequestsPerSocket).every((a) => a.includes(' 503 ')), answers.join('|'));
+    assert.ok(
+      answers.slice(LIMITS.maxRequestsPerSocket).every((a) => a.includes(' 503 ')),
+      answers.join('|'),
+    );
     assert.match(pipelined.received(), /connection: close/i);
 
     // Fill every slot with idle connections: the next one is closed on accept.
@@ -153,7 +224,10 @@ for (const make of [logTarget, witnessTarget]) {
     assert.equal(extra.received(), '');
     // Idle connections that never send a request are themselves cut by the headers timeout…
     const idleCut = await Promise.all(idle.map((c) => c.closed));
-    assert.ok(Math.max(...idleCut) <= CUT_BY(HEADERS_MS) + 500, `idle connections closed after ${Math.max(...idleCut)} ms`);
+    assert.ok(
+      Math.max(...idleCut) <= CUT_BY(HEADERS_MS) + 500,
+      `idle connections closed after ${Math.max(...idleCut)} ms`,
+    );
     // …after which the server takes connections again.
     await servedNormally(target);
   });
@@ -161,14 +235,16 @@ for (const make of [logTarget, witnessTarget]) {
 
 test('the shared limits: defaults, validation, flags, and fastify/node options', () => {
   assert.deepEqual(serverLimits(), { ...SERVER_LIMITS });
-  for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 60]) assert.throws(() => serverLimits({ requestTimeoutMs: bad }), TypeError);
+  for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 60])
+    assert.throws(() => serverLimits({ requestTimeoutMs: bad }), TypeError);
   assert.throws(() => serverLimits({ headersTimeoutMs: 20_000, requestTimeoutMs: 10_000 }), /headersTimeoutMs/);
   assert.throws(() => serverLimits({ nope: 1 } as never), /unknown/);
   const l = serverLimitsFromFlags({ 'max-connections': '2048', 'request-timeout': '5000', 'headers-timeout': '2000' });
   assert.equal(l.maxConnections, 2048);
   assert.equal(l.requestTimeoutMs, 5000);
   assert.equal(l.checkIntervalMs, 500, 'the sweep follows a short headers timeout');
-  for (const bad of ['0', '-5', '1e3', '', ' 5', '99999999999']) assert.throws(() => serverLimitsFromFlags({ 'max-connections': bad }), /--max-connections/);
+  for (const bad of ['0', '-5', '1e3', '', ' 5', '99999999999'])
+    assert.throws(() => serverLimitsFromFlags({ 'max-connections': bad }), /--max-connections/);
   const o = serverOptions(l);
   assert.equal(o.requestTimeout, 5000);
   assert.equal(o.http.headersTimeout, 2000);
@@ -189,11 +265,16 @@ test('every fastify server in the source tree applies the shared limits', () => 
         const text = readFileSync(p, 'utf8');
         if (!/\bFastify\s*\(/.test(text)) continue;
         servers++;
-        if (!/\.\.\.serverOptions\(/.test(text) || !/\blimitConnections\(/.test(text)) offenders.push(p.slice(root.length + 1));
+        if (!/\.\.\.serverOptions\(/.test(text) || !/\blimitConnections\(/.test(text))
+          offenders.push(p.slice(root.length + 1));
       }
     }
   };
   for (const folder of ['verifier', 'log-server', 'enclave', 'builder', 'cli']) walk(join(root, folder));
   assert.ok(servers >= 2, 'found the log and witness servers');
-  assert.deepEqual(offenders, [], 'these build a fastify server without serverOptions(...) and limitConnections(...) from #verifier');
+  assert.deepEqual(
+    offenders,
+    [],
+    'these build a fastify server without serverOptions(...) and limitConnections(...) from #verifier',
+  );
 });

@@ -12,7 +12,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SIG_COSIGNATURE_V1, cosignatureSigner, formatSignerKey, generateNoteKey, parseJsonStrict, validateStatement } from '#verifier';
+import {
+  SIG_COSIGNATURE_V1,
+  cosignatureSigner,
+  formatSignerKey,
+  generateNoteKey,
+  parseJsonStrict,
+  validateStatement,
+} from '#verifier';
 import { FileWitnessState, buildWitnessApp, createLog } from '../../log-server/index.ts';
 import { bundleOfPayload, listenLog, newPublisher, releaseBundle, releaseFields } from '../log-fixtures.ts';
 
@@ -40,8 +47,17 @@ function statement(seed: string, name = 'enclave.eif'): Record<string, unknown> 
   };
 }
 
-async function post(url: string, path: string, body: Buffer | string, type = 'application/json'): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+async function post(
+  url: string,
+  path: string,
+  body: Buffer | string,
+  type = 'application/json',
+): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': type },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
   const text = await r.text();
   return { status: r.status, json: text.startsWith('{') ? JSON.parse(text) : text };
 }
@@ -64,7 +80,10 @@ test('the log refuses bodies that are not UTF-8, BOM-prefixed statements and bid
   }
 
   // A statement payload with a byte-order mark, properly signed.
-  const bom = bundleOfPayload(pub, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(statement('strict-bom')))]));
+  const bom = bundleOfPayload(
+    pub,
+    Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(statement('strict-bom')))]),
+  );
   const rb = await post(url, '/add-entry', bom);
   assert.equal(rb.status, 400, JSON.stringify(rb.json));
   assert.equal(rb.json.code, 'RELEASE_MALFORMED');
@@ -75,8 +94,18 @@ test('the log refuses bodies that are not UTF-8, BOM-prefixed statements and bid
   assert.equal(rb2.json.code, 'RELEASE_MALFORMED');
 
   // Subject names that display as another name.
-  for (const name of ['enclave\u202efie.eif', '\u2067enclave.eif', 'enclave.eif\u200f', 'a\u061cb.eif', 'x\u2069.eif']) {
-    const r = await post(url, '/add-entry', bundleOfPayload(pub, Buffer.from(JSON.stringify(statement('strict-bidi', name)))));
+  for (const name of [
+    'enclave\u202efie.eif',
+    '\u2067enclave.eif',
+    'enclave.eif\u200f',
+    'a\u061cb.eif',
+    'x\u2069.eif',
+  ]) {
+    const r = await post(
+      url,
+      '/add-entry',
+      bundleOfPayload(pub, Buffer.from(JSON.stringify(statement('strict-bidi', name)))),
+    );
     assert.equal(r.status, 422, `${JSON.stringify(name)}: ${JSON.stringify(r.json)}`);
     assert.equal(r.json.code, 'PREDICATE_INVALID');
     assert.equal(r.json.evidence.field, 'subject[0].name');
@@ -86,7 +115,11 @@ test('the log refuses bodies that are not UTF-8, BOM-prefixed statements and bid
   const ok = await post(url, '/add-entry', good);
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
   // A name in another script, without controls, is fine.
-  const arabic = await post(url, '/add-entry', bundleOfPayload(pub, Buffer.from(JSON.stringify(statement('strict-ar', 'صورة.eif')))));
+  const arabic = await post(
+    url,
+    '/add-entry',
+    bundleOfPayload(pub, Buffer.from(JSON.stringify(statement('strict-ar', 'صورة.eif')))),
+  );
   assert.equal(arabic.status, 200, JSON.stringify(arabic.json));
 });
 
@@ -100,7 +133,12 @@ test('the witness refuses an add-checkpoint body that is not UTF-8', async (t) =
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => app.close());
   for (const [what, bytes] of INVALID_UTF8) {
-    const r = await post(url, '/add-checkpoint', Buffer.concat([Buffer.from('old 0\n\nlog.hostile.test/strict\n1\n'), Buffer.from(bytes), Buffer.from('\n')]), 'text/plain');
+    const r = await post(
+      url,
+      '/add-checkpoint',
+      Buffer.concat([Buffer.from('old 0\n\nlog.hostile.test/strict\n1\n'), Buffer.from(bytes), Buffer.from('\n')]),
+      'text/plain',
+    );
     assert.equal(r.status, 400, what);
     assert.equal(r.json.code, 'MALFORMED_REQUEST', what);
   }
@@ -109,8 +147,14 @@ test('the witness refuses an add-checkpoint body that is not UTF-8', async (t) =
 test('parseJsonStrict and validateStatement: BOM and bidi refused whether given bytes or text', () => {
   const text = JSON.stringify(statement('unit'));
   for (const input of ['\ufeff' + text, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])]) {
-    assert.throws(() => parseJsonStrict(input, 1 << 16, 'the statement'), (e: any) => e.code === 'RELEASE_MALFORMED');
+    assert.throws(
+      () => parseJsonStrict(input, 1 << 16, 'the statement'),
+      (e: any) => e.code === 'RELEASE_MALFORMED',
+    );
   }
   assert.doesNotThrow(() => validateStatement(parseJsonStrict(text, 1 << 16, 'the statement')));
-  assert.throws(() => validateStatement(statement('unit', 'a\u202eb')), (e: any) => e.code === 'PREDICATE_INVALID');
+  assert.throws(
+    () => validateStatement(statement('unit', 'a\u202eb')),
+    (e: any) => e.code === 'PREDICATE_INVALID',
+  );
 });

@@ -15,7 +15,16 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  MemoryTree, SIG_COSIGNATURE_V1, cosignatureSigner, formatAddCheckpoint, formatCheckpoint, formatSignerKey, generateNoteKey, noteSigner, proveConsistency, signNote,
+  MemoryTree,
+  SIG_COSIGNATURE_V1,
+  cosignatureSigner,
+  formatAddCheckpoint,
+  formatCheckpoint,
+  formatSignerKey,
+  generateNoteKey,
+  noteSigner,
+  proveConsistency,
+  signNote,
 } from '#verifier';
 import { FileWitnessState, buildWitnessApp } from '../../log-server/index.ts';
 
@@ -40,11 +49,15 @@ for (const origin of ORIGINS) {
     const log = generateNoteKey(origin);
     const signer = noteSigner(log.skey);
     const witnessSkey = formatSignerKey('witness.test/w', SIG_COSIGNATURE_V1, randomBytes(32));
-    const checkpoint = (t: MemoryTree, size: number) => signNote(formatCheckpoint({ origin, size, rootHash: t.root(size), extensions: [] }), [signer]);
+    const checkpoint = (t: MemoryTree, size: number) =>
+      signNote(formatCheckpoint({ origin, size, rootHash: t.root(size), extensions: [] }), [signer]);
     const a = treeOf('a', 10);
     const b = treeOf('b', 10);
     const send = async (url: string, oldSize: number, proof: Uint8Array[], note: string) => {
-      const r = await fetch(`${url}/add-checkpoint`, { method: 'POST', body: formatAddCheckpoint({ oldSize, proof, checkpoint: note }) });
+      const r = await fetch(`${url}/add-checkpoint`, {
+        method: 'POST',
+        body: formatAddCheckpoint({ oldSize, proof, checkpoint: note }),
+      });
       return { status: r.status, body: await r.text() };
     };
     try {
@@ -92,7 +105,8 @@ test('FileWitnessState keeps prototype-named origins apart from each other and f
     const s = new FileWitnessState(dir);
     for (const [i, o] of ORIGINS.entries()) await s.update(o, () => ({ size: i + 1, checkpoint: `cp-${i}` }));
     const again = new FileWitnessState(dir);
-    for (const [i, o] of ORIGINS.entries()) assert.deepEqual(again.latest(o), { size: i + 1, checkpoint: `cp-${i}` }, o);
+    for (const [i, o] of ORIGINS.entries())
+      assert.deepEqual(again.latest(o), { size: i + 1, checkpoint: `cp-${i}` }, o);
     assert.equal(again.latest('valueOf'), null);
     assert.equal(Object.getPrototypeOf({}).size, undefined, 'nothing leaked into Object.prototype');
   } finally {

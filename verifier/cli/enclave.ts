@@ -10,7 +10,17 @@
  * --enclave` and `keycast forward --enclave` read (verifier/src/forward/enclave-keys.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { VerifierError, MAX_COSE_BYTES, toBase64, toHex, verifyAttestationDocument, parseIdentityBinding, verifiedEnclaveRecord, formatVerifiedEnclave, type ReleasePredicate } from '../index.ts';
+import {
+  VerifierError,
+  MAX_COSE_BYTES,
+  toBase64,
+  toHex,
+  verifyAttestationDocument,
+  parseIdentityBinding,
+  verifiedEnclaveRecord,
+  formatVerifiedEnclave,
+  type ReleasePredicate,
+} from '../index.ts';
 import { WITNESS_HELP, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
 import { readKeys, verifyReleaseThroughLog } from './release.ts';
@@ -51,7 +61,11 @@ async function fetchAttestation(host: string, nonce: Uint8Array): Promise<Uint8A
   try {
     for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
       n += c.length;
-      if (n > MAX_COSE_BYTES) throw new VerifierError('OVERSIZED', `the host's attestation document is larger than ${MAX_COSE_BYTES} bytes`, { url: url.href, cap: MAX_COSE_BYTES });
+      if (n > MAX_COSE_BYTES)
+        throw new VerifierError('OVERSIZED', `the host's attestation document is larger than ${MAX_COSE_BYTES} bytes`, {
+          url: url.href,
+          cap: MAX_COSE_BYTES,
+        });
       chunks.push(c);
     }
   } catch (e) {
@@ -88,9 +102,20 @@ ${WITNESS_HELP}
 Exit 0 verified, 1 refused (code and evidence), 2 bad flags, 3 log error, 6 the host or a file
 cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(args, { ...LOG_OPTIONS, publisher: { type: 'string', multiple: true }, 'trust-root': { type: 'string', multiple: true }, 'max-age': { type: 'string' }, out: { type: 'string' } }, 1);
+    const { v, positionals } = parse(
+      args,
+      {
+        ...LOG_OPTIONS,
+        publisher: { type: 'string', multiple: true },
+        'trust-root': { type: 'string', multiple: true },
+        'max-age': { type: 'string' },
+        out: { type: 'string' },
+      },
+      1,
+    );
     const host = positionals[0];
-    if (host === undefined || !/^https?:\/\//.test(host)) throw usageError('give the host as HOST_URL (http:// or https://)');
+    if (host === undefined || !/^https?:\/\//.test(host))
+      throw usageError('give the host as HOST_URL (http:// or https://)');
     const publishers = readKeys(v, 'publisher');
     if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
     if (str(v, 'log') === undefined) throw usageError('--log URL is required: the enclave must run a logged release');
@@ -100,32 +125,60 @@ cannot be read.`,
     const nonce = new Uint8Array(randomBytes(32));
     say(`keycast: asking ${host} for an attestation with nonce ${toHex(nonce)}`);
     const doc = await fetchAttestation(host, nonce);
-    const att = verifyAttestationDocument(doc, { at: new Date(), policy: { nonce, maxAgeMs: maxAge * 1000, allowDebug: false }, ...(roots.length > 0 ? { trustedRoots: roots } : {}) });
+    const att = verifyAttestationDocument(doc, {
+      at: new Date(),
+      policy: { nonce, maxAgeMs: maxAge * 1000, allowDebug: false },
+      ...(roots.length > 0 ? { trustedRoots: roots } : {}),
+    });
     const pcr0 = toHex(att.pcrs.get(0)!);
     const r = await verifyReleaseThroughLog(v, { pcr0 }, publishers);
     const m = (r.entry.statement.predicate as ReleasePredicate).measurements;
-    for (const [i, want] of [[1, m.pcr1], [2, m.pcr2]] as const) {
+    for (const [i, want] of [
+      [1, m.pcr1],
+      [2, m.pcr2],
+    ] as const) {
       const got = att.pcrs.get(i);
-      if (got === undefined || toHex(got) !== want) throw new VerifierError('PCR_MISMATCH', `PCR${i} of the enclave is not release #${r.index}'s`, { pcr: i, index: r.index, expected: want, actual: got === undefined ? null : toHex(got) });
+      if (got === undefined || toHex(got) !== want)
+        throw new VerifierError('PCR_MISMATCH', `PCR${i} of the enclave is not release #${r.index}'s`, {
+          pcr: i,
+          index: r.index,
+          expected: want,
+          actual: got === undefined ? null : toHex(got),
+        });
     }
     const binding = parseIdentityBinding(att.userData, att.publicKey);
-    const out = verifiedEnclaveRecord({
-      host, moduleId: att.moduleId, timestamp: new Date(att.timestamp).toISOString(), pcr0, releaseIndex: r.index,
-      origin: r.current.checkpoint.origin, treeSize: r.current.checkpoint.size,
-      publicKey: toBase64(att.publicKey!), userData: toBase64(att.userData!), nonce: toHex(nonce), rootSha256: att.rootSha256,
-    }, binding);
+    const out = verifiedEnclaveRecord(
+      {
+        host,
+        moduleId: att.moduleId,
+        timestamp: new Date(att.timestamp).toISOString(),
+        pcr0,
+        releaseIndex: r.index,
+        origin: r.current.checkpoint.origin,
+        treeSize: r.current.checkpoint.size,
+        publicKey: toBase64(att.publicKey!),
+        userData: toBase64(att.userData!),
+        nonce: toHex(nonce),
+        rootSha256: att.rootSha256,
+      },
+      binding,
+    );
     const file = str(v, 'out');
-    if (file !== undefined) writeAtomic(resolve(file), dirname(resolve(file)), new TextEncoder().encode(formatVerifiedEnclave(out)));
+    if (file !== undefined)
+      writeAtomic(resolve(file), dirname(resolve(file)), new TextEncoder().encode(formatVerifiedEnclave(out)));
     if (v.json === true) console.log(JSON.stringify(out, null, 2));
-    else console.log([
-      `OK enclave ${att.moduleId} at ${host} runs release #${r.index} of ${out.origin} (active in its tree of ${out.treeSize})`,
-      `  pcr0        ${pcr0}`,
-      `  attested    ${out.timestamp}, with the nonce sent`,
-      `  hpke key    ${out.hpkeX25519}   (X25519, = public_key: seal content keys to this)`,
-      `  receipt key ${out.receiptsEd25519}   (Ed25519: signs forwarding receipts)`,
-      `  kdm chain   ${out.kdmChainSha256 ?? '(not bound)'}   (SHA-256 of the KDM signer chain)`,
-      ...(file !== undefined ? [`  wrote       ${file}`] : []),
-    ].join('\n'));
+    else
+      console.log(
+        [
+          `OK enclave ${att.moduleId} at ${host} runs release #${r.index} of ${out.origin} (active in its tree of ${out.treeSize})`,
+          `  pcr0        ${pcr0}`,
+          `  attested    ${out.timestamp}, with the nonce sent`,
+          `  hpke key    ${out.hpkeX25519}   (X25519, = public_key: seal content keys to this)`,
+          `  receipt key ${out.receiptsEd25519}   (Ed25519: signs forwarding receipts)`,
+          `  kdm chain   ${out.kdmChainSha256 ?? '(not bound)'}   (SHA-256 of the KDM signer chain)`,
+          ...(file !== undefined ? [`  wrote       ${file}`] : []),
+        ].join('\n'),
+      );
     return 0;
   },
 };

@@ -29,7 +29,12 @@ export type Values = Record<string, string | boolean | string[] | boolean[] | un
 export function parse(args: string[], options: Options, maxPositionals = 0): { v: Values; positionals: string[] } {
   let r: { values: Record<string, unknown>; positionals: string[] };
   try {
-    r = parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: maxPositionals > 0 });
+    r = parseArgs({
+      args,
+      options: { ...options, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: maxPositionals > 0,
+    });
   } catch (e) {
     throw usageError((e as Error).message);
   }
@@ -69,8 +74,11 @@ export function positiveInt(s: string | undefined, name: string, dflt: number): 
   return Number(s);
 }
 
-export interface WitnessFlags { vkeys: string[]; threshold: number; maxAgeSeconds: number }
-
+export interface WitnessFlags {
+  vkeys: string[];
+  threshold: number;
+  maxAgeSeconds: number;
+}
 
 export const WITNESS_HELP = `  --witness VKEY        the checkpoint must be cosigned (cosignature/v1) by this witness (vkey or
                         a file holding it); repeatable
@@ -80,14 +88,20 @@ export const WITNESS_HELP = `  --witness VKEY        the checkpoint must be cosi
                         a log cannot keep showing you an old view of itself`;
 
 /** --witness/--witness-threshold/--max-checkpoint-age: the checkpoint must be cosigned, and recently. */
-export function witnessFlags(v: { witness?: string[]; 'witness-threshold'?: string; 'max-checkpoint-age'?: string }): WitnessFlags | null {
+export function witnessFlags(v: {
+  witness?: string[];
+  'witness-threshold'?: string;
+  'max-checkpoint-age'?: string;
+}): WitnessFlags | null {
   const vkeys = (v.witness ?? []).map((s) => readVkey(s, '--witness'));
   if (vkeys.length === 0) {
-    if (v['witness-threshold'] !== undefined || v['max-checkpoint-age'] !== undefined) throw usageError('--witness-threshold and --max-checkpoint-age need --witness');
+    if (v['witness-threshold'] !== undefined || v['max-checkpoint-age'] !== undefined)
+      throw usageError('--witness-threshold and --max-checkpoint-age need --witness');
     return null;
   }
   const threshold = positiveInt(v['witness-threshold'], 'witness-threshold', vkeys.length);
-  if (threshold > vkeys.length) throw usageError(`--witness-threshold ${threshold} exceeds the ${vkeys.length} witnesses given`);
+  if (threshold > vkeys.length)
+    throw usageError(`--witness-threshold ${threshold} exceeds the ${vkeys.length} witnesses given`);
   return { vkeys, threshold, maxAgeSeconds: positiveInt(v['max-checkpoint-age'], 'max-checkpoint-age', 3600) };
 }
 

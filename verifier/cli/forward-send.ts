@@ -11,9 +11,32 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, ex
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  VerifierError, DeliveryTree, certificateThumbprint, checkDelivery, forwardRequestDigest, formatForwardRequest, fromBase64, openReceipt, parseDcCertificate,
-  parseForwardAnswer, parseJsonStrict, parseKdm, kdmChainSha256, bytesEqual, parseVerifiedEnclave, pemCertificates, httpRequest, certificatePem, sha256, toHex, MAX_FORWARD_RECIPIENTS, type DcCertificate, type ForwardFormat,
-  type ForwardRequest, type RawAnswer, type Receipt,
+  VerifierError,
+  DeliveryTree,
+  certificateThumbprint,
+  checkDelivery,
+  forwardRequestDigest,
+  formatForwardRequest,
+  fromBase64,
+  openReceipt,
+  parseDcCertificate,
+  parseForwardAnswer,
+  parseJsonStrict,
+  parseKdm,
+  kdmChainSha256,
+  bytesEqual,
+  parseVerifiedEnclave,
+  pemCertificates,
+  httpRequest,
+  certificatePem,
+  sha256,
+  toHex,
+  MAX_FORWARD_RECIPIENTS,
+  type DcCertificate,
+  type ForwardFormat,
+  type ForwardRequest,
+  type RawAnswer,
+  type Receipt,
 } from '../index.ts';
 import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
 import { readUserFile } from './io.ts';
@@ -25,7 +48,10 @@ const MAX_INPUT_FILE = 4 * 1024 * 1024;
 /** The answer carries every output: allow 64 KiB per recipient and a margin. */
 const answerCap = (recipients: number) => 1024 * 1024 + recipients * 64 * 1024;
 
-interface Certs { recipients: Array<{ text: string; cert: DcCertificate; from: string }>; intermediates: string[] }
+interface Certs {
+  recipients: Array<{ text: string; cert: DcCertificate; from: string }>;
+  intermediates: string[];
+}
 
 function parseCert(der: Uint8Array, from: string): DcCertificate {
   try {
@@ -46,7 +72,9 @@ function readCertificates(path: string, extra: string[]): Certs {
   const out: Certs = { recipients: [], intermediates: [] };
   const add = (ders: Uint8Array[], from: string, separate: boolean) => {
     const certs = ders.map((d, i) => parseCert(d, `${from}${ders.length > 1 ? ` #${i + 1}` : ''}`));
-    const groups = separate ? certs.map((c, i) => [[c, ders[i]!]] as Array<[DcCertificate, Uint8Array]>) : [certs.map((c, i) => [c, ders[i]!] as [DcCertificate, Uint8Array])];
+    const groups = separate
+      ? certs.map((c, i) => [[c, ders[i]!]] as Array<[DcCertificate, Uint8Array]>)
+      : [certs.map((c, i) => [c, ders[i]!] as [DcCertificate, Uint8Array])];
     for (const g of groups) {
       const [leaf] = g[0]!;
       if (leaf.basicConstraints?.ca) {
@@ -75,8 +103,11 @@ function readCertificates(path: string, extra: string[]): Certs {
     throw usageError(`--recipients ${path} cannot be read`);
   }
   if (st.isDirectory()) {
-    const names = readdirSync(path).filter((n) => /\.(pem|crt|cer|der)$/i.test(n)).sort();
-    if (names.length === 0) throw usageError(`--recipients ${path} holds no certificate files (*.pem, *.crt, *.cer, *.der)`);
+    const names = readdirSync(path)
+      .filter((n) => /\.(pem|crt|cer|der)$/i.test(n))
+      .sort();
+    if (names.length === 0)
+      throw usageError(`--recipients ${path} holds no certificate files (*.pem, *.crt, *.cer, *.der)`);
     for (const n of names) readOne(join(path, n), false);
   } else readOne(path, true);
   for (const f of extra) {
@@ -84,7 +115,8 @@ function readCertificates(path: string, extra: string[]): Certs {
     out.intermediates.push(...pemCertificates(text).map(pem));
   }
   if (out.recipients.length === 0) throw usageError('no recipient (end-entity) certificate was given');
-  if (out.recipients.length > MAX_FORWARD_RECIPIENTS) throw usageError(`at most ${MAX_FORWARD_RECIPIENTS} recipients per request`);
+  if (out.recipients.length > MAX_FORWARD_RECIPIENTS)
+    throw usageError(`at most ${MAX_FORWARD_RECIPIENTS} recipients per request`);
   return out;
 }
 
@@ -98,24 +130,45 @@ function refusal(status: number, body: Uint8Array, url: string): VerifierError {
   }
   const code = typeof j.code === 'string' ? j.code.slice(0, 64) : `HTTP_${status}`;
   const ev = typeof j.evidence === 'object' && j.evidence !== null ? j.evidence : {};
-  const recipient = typeof ev.index === 'number' ? { index: ev.index, thumbprint: ev.thumbprint, subject: ev.subject } : undefined;
+  const recipient =
+    typeof ev.index === 'number' ? { index: ev.index, thumbprint: ev.thumbprint, subject: ev.subject } : undefined;
   const msg = typeof j.message === 'string' ? j.message.slice(0, 500) : `HTTP ${status}`;
-  return new VerifierError('FORWARD_REFUSED', `the enclave refused the request: ${code}: ${msg}`, { url, status, enclaveCode: code, ...(recipient ? { recipient } : {}), enclaveEvidence: ev });
+  return new VerifierError('FORWARD_REFUSED', `the enclave refused the request: ${code}: ${msg}`, {
+    url,
+    status,
+    enclaveCode: code,
+    ...(recipient ? { recipient } : {}),
+    enclaveEvidence: ev,
+  });
 }
 
 /** Checks the receipt and every output against what was sent; returns the delivery tree. */
-function checkAnswer(r: Receipt, req: ForwardRequest, certs: Certs, outputs: Array<{ thumbprint: string; bytes: Uint8Array; format: ForwardFormat }>, pcr0: string): DeliveryTree {
+function checkAnswer(
+  r: Receipt,
+  req: ForwardRequest,
+  certs: Certs,
+  outputs: Array<{ thumbprint: string; bytes: Uint8Array; format: ForwardFormat }>,
+  pcr0: string,
+): DeliveryTree {
   const bad = (m: string, ev: Record<string, unknown> = {}): never => {
     throw new VerifierError('RECEIPT_INVALID', m, ev);
   };
-  if (r.pcr0 !== pcr0) bad('the receipt names another PCR0 than the verified enclave', { receipt: r.pcr0, attested: pcr0 });
-  if (r.requestDigest !== forwardRequestDigest(req)) bad('the receipt is for another request', { receipt: r.requestDigest });
+  if (r.pcr0 !== pcr0)
+    bad('the receipt names another PCR0 than the verified enclave', { receipt: r.pcr0, attested: pcr0 });
+  if (r.requestDigest !== forwardRequestDigest(req))
+    bad('the receipt is for another request', { receipt: r.requestDigest });
   if (r.format !== (req.format ?? 'kdm')) bad('the receipt names another output format', { receipt: r.format });
-  if (r.recipients !== certs.recipients.length || outputs.length !== certs.recipients.length) bad('the answer does not cover every recipient exactly once', { sent: certs.recipients.length, receipt: r.recipients, outputs: outputs.length });
+  if (r.recipients !== certs.recipients.length || outputs.length !== certs.recipients.length)
+    bad('the answer does not cover every recipient exactly once', {
+      sent: certs.recipients.length,
+      receipt: r.recipients,
+      outputs: outputs.length,
+    });
   const tree = new DeliveryTree();
   for (const [i, o] of outputs.entries()) {
     const want = certificateThumbprint(certs.recipients[i]!.cert);
-    if (o.thumbprint !== want || o.format !== r.format) bad(`output ${i} is not for recipient ${i}`, { index: i, thumbprint: o.thumbprint, expected: want });
+    if (o.thumbprint !== want || o.format !== r.format)
+      bad(`output ${i} is not for recipient ${i}`, { index: i, thumbprint: o.thumbprint, expected: want });
     tree.addDigest(fromBase64(o.thumbprint), sha256(o.bytes));
   }
   if (toHex(tree.root()) !== r.root) bad('the outputs are not the deliveries the receipt signs', { root: r.root });
@@ -124,7 +177,8 @@ function checkAnswer(r: Receipt, req: ForwardRequest, certs: Certs, outputs: Arr
 
 export const forwardSend: Command = {
   path: ['forward'],
-  summary: 'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
+  summary:
+    'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
                 --recipients DIR|FILE [--intermediate PEM…] [--format kdm|raw] --out DIR
                 [--timeout S] [--json]
@@ -148,8 +202,15 @@ nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad flags; 6 a file o
 cannot be read.`,
   async run(args) {
     const { v } = parse(args, {
-      host: { type: 'string' }, enclave: { type: 'string' }, sealed: { type: 'string' }, rules: { type: 'string' }, recipients: { type: 'string' },
-      intermediate: { type: 'string', multiple: true }, format: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' },
+      host: { type: 'string' },
+      enclave: { type: 'string' },
+      sealed: { type: 'string' },
+      rules: { type: 'string' },
+      recipients: { type: 'string' },
+      intermediate: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      out: { type: 'string' },
+      timeout: { type: 'string' },
     });
     const host = need(v, 'host');
     if (!/^https?:\/\//.test(host)) throw usageError('--host must be an http:// or https:// URL');
@@ -163,45 +224,84 @@ cannot be read.`,
     const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
     const rules = Buffer.from(readUserFile(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));
-    const req: ForwardRequest = { sealedKeys, rules, recipients: certs.recipients.map((r) => r.text), intermediates: certs.intermediates, format };
+    const req: ForwardRequest = {
+      sealedKeys,
+      rules,
+      recipients: certs.recipients.map((r) => r.text),
+      intermediates: certs.intermediates,
+      format,
+    };
     const body = formatForwardRequest(req);
 
     const url = new URL('v1/forward', host.endsWith('/') ? host : `${host}/`);
-    say(`keycast: forwarding ${certs.recipients.length} recipient(s) (${certs.intermediates.length} intermediate CA(s), ${format}) to ${url.href}`);
+    say(
+      `keycast: forwarding ${certs.recipients.length} recipient(s) (${certs.intermediates.length} intermediate CA(s), ${format}) to ${url.href}`,
+    );
     const started = Date.now();
     let answer: RawAnswer;
     try {
       answer = await httpRequest({ fetch: globalThis.fetch, timeoutMs: timeoutS * 1000, retries: 0 }, url, {
-        method: 'POST', body, contentType: 'application/json', accept: ['application/json'], cap: answerCap(certs.recipients.length),
+        method: 'POST',
+        body,
+        contentType: 'application/json',
+        accept: ['application/json'],
+        cap: answerCap(certs.recipients.length),
         pass: Array.from({ length: 200 }, (_, i) => 400 + i),
       });
     } catch (e) {
       if (e instanceof VerifierError && e.code === 'LOG_UNAVAILABLE') {
-        const io = new Error(`the host at ${url.href} did not answer: ${String(e.evidence.reason ?? e.message)}`) as Error & { code: string; evidence: Record<string, unknown> };
+        const io = new Error(
+          `the host at ${url.href} did not answer: ${String(e.evidence.reason ?? e.message)}`,
+        ) as Error & { code: string; evidence: Record<string, unknown> };
         io.name = 'IoError';
         io.code = 'EHOST';
         io.evidence = { url: url.href };
         throw io;
       }
-      if (e instanceof VerifierError && e.code === 'LOG_RESPONSE_OVERSIZED') throw new VerifierError('OVERSIZED', `the host's answer is larger than ${answerCap(certs.recipients.length)} bytes`, { url: url.href });
+      if (e instanceof VerifierError && e.code === 'LOG_RESPONSE_OVERSIZED')
+        throw new VerifierError(
+          'OVERSIZED',
+          `the host's answer is larger than ${answerCap(certs.recipients.length)} bytes`,
+          { url: url.href },
+        );
       throw e;
     }
     if (answer.status !== 200) {
       const r = refusal(answer.status, answer.body, url.href);
       const rec = r.evidence.recipient as { index: number; subject: string } | undefined;
-      say(`keycast: refused ${String(r.evidence.enclaveCode)}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${certs.recipients[rec.index]?.from ?? '?'})` : ''}; nothing written`);
+      say(
+        `keycast: refused ${String(r.evidence.enclaveCode)}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${certs.recipients[rec.index]?.from ?? '?'})` : ''}; nothing written`,
+      );
       throw r;
     }
-    say(`keycast: the enclave answered in ${((Date.now() - started) / 1000).toFixed(1)} s (${answer.body.length} bytes); verifying the receipt`);
+    say(
+      `keycast: the enclave answered in ${((Date.now() - started) / 1000).toFixed(1)} s (${answer.body.length} bytes); verifying the receipt`,
+    );
     const parsed = parseForwardAnswer(parseJsonStrict(answer.body, answer.body.length, 'forward answer'));
-    const receipt = openReceipt(parsed.receipt, new Uint8Array(enclave.receipt.export({ type: 'spki', format: 'der' })));
-    const outputs = parsed.outputs.map((o) => ({ thumbprint: o.thumbprint, format: o.format, subject: o.subject, bytes: fromBase64(o.bytes) }));
+    const receipt = openReceipt(
+      parsed.receipt,
+      new Uint8Array(enclave.receipt.export({ type: 'spki', format: 'der' })),
+    );
+    const outputs = parsed.outputs.map((o) => ({
+      thumbprint: o.thumbprint,
+      format: o.format,
+      subject: o.subject,
+      bytes: fromBase64(o.bytes),
+    }));
     const tree = checkAnswer(receipt, req, certs, outputs, enclave.record.pcr0);
-    if (parsed.requestDigest !== receipt.requestDigest) throw new VerifierError('RECEIPT_INVALID', 'the answer names another request than its receipt', { answer: parsed.requestDigest });
+    if (parsed.requestDigest !== receipt.requestDigest)
+      throw new VerifierError('RECEIPT_INVALID', 'the answer names another request than its receipt', {
+        answer: parsed.requestDigest,
+      });
     const boundChain = enclave.binding.kdmChainSha256;
     if (format === 'kdm' && boundChain) {
       for (const [i, o] of outputs.entries()) {
-        if (!bytesEqual(kdmChainSha256(parseKdm(o.bytes).signerChain), boundChain)) throw new VerifierError('KDM_SIGNATURE', `KDM ${i} is not signed with the KDM signer chain the enclave's attestation binds`, { index: i });
+        if (!bytesEqual(kdmChainSha256(parseKdm(o.bytes).signerChain), boundChain))
+          throw new VerifierError(
+            'KDM_SIGNATURE',
+            `KDM ${i} is not signed with the KDM signer chain the enclave's attestation binds`,
+            { index: i },
+          );
       }
       say('keycast: every KDM carries the attested KDM signer chain');
     }
@@ -210,7 +310,14 @@ cannot be read.`,
     const tmp = join(dirname(outDir), `.${basename(outDir)}.partial-${randomBytes(4).toString('hex')}`);
     mkdirSync(join(tmp, 'proofs'), { recursive: true });
     try {
-      const index: Array<{ index: number; thumbprint: string; subject: string; file: string; proof: string; source: string }> = [];
+      const index: Array<{
+        index: number;
+        thumbprint: string;
+        subject: string;
+        file: string;
+        proof: string;
+        source: string;
+      }> = [];
       for (const [i, o] of outputs.entries()) {
         const name = toHex(fromBase64(o.thumbprint));
         const file = `${name}.${format === 'kdm' ? 'kdm.xml' : 'raw.json'}`;
@@ -218,19 +325,43 @@ cannot be read.`,
         checkDelivery(receipt, proof, o.bytes);
         writeFileSync(join(tmp, file), o.bytes);
         writeFileSync(join(tmp, 'proofs', `${name}.json`), `${JSON.stringify(proof)}\n`);
-        index.push({ index: i, thumbprint: o.thumbprint, subject: o.subject, file, proof: `proofs/${name}.json`, source: certs.recipients[i]!.from });
+        index.push({
+          index: i,
+          thumbprint: o.thumbprint,
+          subject: o.subject,
+          file,
+          proof: `proofs/${name}.json`,
+          source: certs.recipients[i]!.from,
+        });
       }
       writeFileSync(join(tmp, 'receipt.json'), parsed.receipt);
-      writeFileSync(join(tmp, 'index.json'), `${JSON.stringify({ requestDigest: receipt.requestDigest, format, recipients: index }, null, 2)}\n`);
+      writeFileSync(
+        join(tmp, 'index.json'),
+        `${JSON.stringify({ requestDigest: receipt.requestDigest, format, recipients: index }, null, 2)}\n`,
+      );
       renameSync(tmp, outDir);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       throw e;
     }
-    say(`keycast: receipt verified (root ${receipt.root.slice(0, 16)}…); wrote ${outputs.length} output(s) → ${outDir}`);
-    const summary = { out: outDir, recipients: outputs.length, format, requestDigest: receipt.requestDigest, rulesDigest: receipt.rulesDigest, pcr0: receipt.pcr0, time: receipt.time, root: receipt.root };
+    say(
+      `keycast: receipt verified (root ${receipt.root.slice(0, 16)}…); wrote ${outputs.length} output(s) → ${outDir}`,
+    );
+    const summary = {
+      out: outDir,
+      recipients: outputs.length,
+      format,
+      requestDigest: receipt.requestDigest,
+      rulesDigest: receipt.rulesDigest,
+      pcr0: receipt.pcr0,
+      time: receipt.time,
+      root: receipt.root,
+    };
     if (v.json === true) console.log(JSON.stringify(summary, null, 2));
-    else console.log(`forwarded ${outputs.length} ${format} output(s) for PCR0 ${receipt.pcr0.slice(0, 16)}…, receipt verified → ${outDir}`);
+    else
+      console.log(
+        `forwarded ${outputs.length} ${format} output(s) for PCR0 ${receipt.pcr0.slice(0, 16)}…, receipt verified → ${outDir}`,
+      );
     return 0;
   },
 };

@@ -11,9 +11,29 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
-  VerifierError, validateRules, signRules, parseJsonStrict, sealContentKeys, verifyAttestationDocument, enclaveKeysFromAttestation, toHex, fromHex,
-  verifyKdmSignature, parseKdm, checkKdmSignerChain, decryptKdm, parseDcCertificate, pemCertificates, certificateThumbprint, openReceipt, parseDeliveryProof,
-  checkDelivery, parseVerifiedEnclave, type FilmKeys, type KeyType, type DcCertificate,
+  VerifierError,
+  validateRules,
+  signRules,
+  parseJsonStrict,
+  sealContentKeys,
+  verifyAttestationDocument,
+  enclaveKeysFromAttestation,
+  toHex,
+  fromHex,
+  verifyKdmSignature,
+  parseKdm,
+  checkKdmSignerChain,
+  decryptKdm,
+  parseDcCertificate,
+  pemCertificates,
+  certificateThumbprint,
+  openReceipt,
+  parseDeliveryProof,
+  checkDelivery,
+  parseVerifiedEnclave,
+  type FilmKeys,
+  type KeyType,
+  type DcCertificate,
 } from '../index.ts';
 
 interface Command {
@@ -31,10 +51,20 @@ function usageError(message: string): Error {
 }
 
 type Opts = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
-function flags(args: string[], options: Opts, positionals: number): { v: Record<string, string | boolean | string[] | undefined>; p: string[] } {
+function flags(
+  args: string[],
+  options: Opts,
+  positionals: number,
+): { v: Record<string, string | boolean | string[] | undefined>; p: string[] } {
   try {
-    const r = parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, strict: true, allowPositionals: true });
-    if (r.positionals.length !== positionals) throw new Error(`expected ${positionals} argument(s), got ${r.positionals.length}`);
+    const r = parseArgs({
+      args,
+      options: { ...options, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (r.positionals.length !== positionals)
+      throw new Error(`expected ${positionals} argument(s), got ${r.positionals.length}`);
     return { v: r.values as Record<string, string | boolean | string[] | undefined>, p: r.positionals };
   } catch (e) {
     throw usageError((e as Error).message);
@@ -62,7 +92,10 @@ function readAttestation(file: string): Uint8Array {
   if (raw[0] === 0x84 || raw[0] === 0xd2) return raw;
   const text = Buffer.from(raw).toString('utf8').replace(/\s+/g, '');
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length > 100) return new Uint8Array(Buffer.from(text, 'base64'));
-  throw new VerifierError('PUBLIC_KEY_MISMATCH', `${file} is not an attestation document: an enclave key is only accepted inside a verified attestation`);
+  throw new VerifierError(
+    'PUBLIC_KEY_MISMATCH',
+    `${file} is not an attestation document: an enclave key is only accepted inside a verified attestation`,
+  );
 }
 
 /**
@@ -74,12 +107,23 @@ function attestedKeys(v: Record<string, unknown>) {
   const raw = readFileSync(file);
   if (raw[0] === 0x7b) {
     const ek = parseVerifiedEnclave(raw);
-    if (typeof v['expect-pcr0'] === 'string' && toHex(fromHex(v['expect-pcr0'])) !== ek.record.pcr0) throw new VerifierError('PCR_MISMATCH', 'the verified enclave runs another PCR0', { pcr: 0, expected: v['expect-pcr0'], actual: ek.record.pcr0 });
+    if (typeof v['expect-pcr0'] === 'string' && toHex(fromHex(v['expect-pcr0'])) !== ek.record.pcr0)
+      throw new VerifierError('PCR_MISMATCH', 'the verified enclave runs another PCR0', {
+        pcr: 0,
+        expected: v['expect-pcr0'],
+        actual: ek.record.pcr0,
+      });
     return ek;
   }
-  const roots = ((v['trust-root'] as string[] | undefined) ?? []).map((f) => pemCertificates(readFileSync(f, 'utf8'))[0]!);
-  const expect: Record<number, Uint8Array> = typeof v['expect-pcr0'] === 'string' ? { 0: fromHex(v['expect-pcr0']) } : {};
-  const a = verifyAttestationDocument(readAttestation(need(v, 'enclave')), { ...(roots.length ? { trustedRoots: roots } : {}), policy: { expectedPcrs: expect } });
+  const roots = ((v['trust-root'] as string[] | undefined) ?? []).map(
+    (f) => pemCertificates(readFileSync(f, 'utf8'))[0]!,
+  );
+  const expect: Record<number, Uint8Array> =
+    typeof v['expect-pcr0'] === 'string' ? { 0: fromHex(v['expect-pcr0']) } : {};
+  const a = verifyAttestationDocument(readAttestation(need(v, 'enclave')), {
+    ...(roots.length ? { trustedRoots: roots } : {}),
+    policy: { expectedPcrs: expect },
+  });
   return enclaveKeysFromAttestation(a);
 }
 
@@ -99,7 +143,11 @@ Exit 1 (RULES_INVALID) when the rules are malformed.`,
     const rules = validateRules(parseJsonStrict(readFileSync(p[0]!), 4 << 20, 'rules'));
     const env = signRules(rules, privateKeyFile(need(v, 'key')));
     writeFileSync(need(v, 'out'), env);
-    out(v.json === true, { out: v.out, film: rules.film }, `signed rules for ${rules.film.title} (${rules.film.cplId}) → ${v.out}`);
+    out(
+      v.json === true,
+      { out: v.out, film: rules.film },
+      `signed rules for ${rules.film.title} (${rules.film.cplId}) → ${v.out}`,
+    );
     return 0;
   },
 };
@@ -118,9 +166,23 @@ only rules signed by PUB can release them. A bare key file is refused: the encla
 inside a verified attestation.
 KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}`,
   async run(args) {
-    const { v } = flags(args, { enclave: { type: 'string' }, keys: { type: 'string' }, 'rules-key': { type: 'string' }, out: { type: 'string' }, 'trust-root': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' } }, 0);
+    const { v } = flags(
+      args,
+      {
+        enclave: { type: 'string' },
+        keys: { type: 'string' },
+        'rules-key': { type: 'string' },
+        out: { type: 'string' },
+        'trust-root': { type: 'string', multiple: true },
+        'expect-pcr0': { type: 'string' },
+      },
+      0,
+    );
     const ek = attestedKeys(v);
-    const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as { cplId: string; keys: Array<{ id: string; type: KeyType; key: string }> };
+    const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as {
+      cplId: string;
+      keys: Array<{ id: string; type: KeyType; key: string }>;
+    };
     let fk: FilmKeys;
     try {
       fk = { cplId: j.cplId, keys: j.keys.map((k) => ({ id: k.id, type: k.type, key: fromHex(k.key) })) };
@@ -135,7 +197,11 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
       throw e;
     }
     writeFileSync(need(v, 'out'), sealed);
-    out(v.json === true, { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length }, `sealed ${fk.keys.length} key(s) of ${fk.cplId} for PCR0 ${toHex(ek.pcr0).slice(0, 16)}… → ${v.out}`);
+    out(
+      v.json === true,
+      { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length },
+      `sealed ${fk.keys.length} key(s) of ${fk.cplId} for PCR0 ${toHex(ek.pcr0).slice(0, 16)}… → ${v.out}`,
+    );
     return 0;
   },
 };
@@ -150,7 +216,11 @@ and its KeyInfo chain (to --signer-root, or to the chain's own root: self-consis
 (default now). With --key (the projector's private key, for testing) decrypts every key block and
 checks it against the XML; the content keys are PRINTED. Exit 1 when the signature or a block fails.`,
   async run(args) {
-    const { v, p } = flags(args, { key: { type: 'string' }, at: { type: 'string' }, 'signer-root': { type: 'string' } }, 1);
+    const { v, p } = flags(
+      args,
+      { key: { type: 'string' }, at: { type: 'string' }, 'signer-root': { type: 'string' } },
+      1,
+    );
     const xml = readFileSync(p[0]!);
     const at = typeof v.at === 'string' ? new Date(v.at) : new Date();
     if (Number.isNaN(at.getTime())) throw usageError('--at must be an ISO time');
@@ -160,7 +230,10 @@ checks it against the XML; the content keys are PRINTED. Exit 1 when the signatu
     let signer: DcCertificate | undefined;
     try {
       signer = (await verifyKdmSignature(new Uint8Array(xml))).signer;
-      const roots = typeof v['signer-root'] === 'string' ? pemCertificates(readFileSync(v['signer-root'], 'utf8')).map(parseDcCertificate) : undefined;
+      const roots =
+        typeof v['signer-root'] === 'string'
+          ? pemCertificates(readFileSync(v['signer-root'], 'utf8')).map(parseDcCertificate)
+          : undefined;
       try {
         chain = `${checkKdmSignerChain(kdm, signer, { at, roots, profile: false }).length} certificates to ${roots ? 'the given root' : 'its own root'}`;
       } catch (e) {
@@ -171,9 +244,19 @@ checks it against the XML; the content keys are PRINTED. Exit 1 when the signatu
     }
     const keys = typeof v.key === 'string' ? decryptKdm(kdm, privateKeyFile(v.key), signer) : null;
     const view = {
-      messageId: kdm.messageId, annotation: kdm.annotation, issueDate: kdm.issueDate, recipient: kdm.recipient, cplId: kdm.cplId, title: kdm.title,
-      window: [kdm.notBefore, kdm.notAfter], deviceList: kdm.deviceList, keyIds: kdm.keyIds, signer: kdm.signer,
-      signerThumbprint: signer ? certificateThumbprint(signer) : null, signature, chain,
+      messageId: kdm.messageId,
+      annotation: kdm.annotation,
+      issueDate: kdm.issueDate,
+      recipient: kdm.recipient,
+      cplId: kdm.cplId,
+      title: kdm.title,
+      window: [kdm.notBefore, kdm.notAfter],
+      deviceList: kdm.deviceList,
+      keyIds: kdm.keyIds,
+      signer: kdm.signer,
+      signerThumbprint: signer ? certificateThumbprint(signer) : null,
+      signature,
+      chain,
       ...(keys ? { keys: keys.map((k) => ({ id: k.id, type: k.type, key: toHex(k.key) })) } : {}),
     };
     const lines = [
@@ -202,8 +285,20 @@ attestation's public_key binding), prints what it states (request and rules dige
 number of recipients, Merkle root). With --delivery and --proof: proves that exactly these
 delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof).`,
   async run(args) {
-    const { v, p } = flags(args, { 'receipt-key': { type: 'string' }, enclave: { type: 'string' }, 'trust-root': { type: 'string', multiple: true }, 'expect-pcr0': { type: 'string' }, delivery: { type: 'string' }, proof: { type: 'string' } }, 1);
-    if ((v['receipt-key'] === undefined) === (v.enclave === undefined)) throw usageError('give exactly one of --receipt-key and --enclave');
+    const { v, p } = flags(
+      args,
+      {
+        'receipt-key': { type: 'string' },
+        enclave: { type: 'string' },
+        'trust-root': { type: 'string', multiple: true },
+        'expect-pcr0': { type: 'string' },
+        delivery: { type: 'string' },
+        proof: { type: 'string' },
+      },
+      1,
+    );
+    if ((v['receipt-key'] === undefined) === (v.enclave === undefined))
+      throw usageError('give exactly one of --receipt-key and --enclave');
     if ((v.delivery === undefined) !== (v.proof === undefined)) throw usageError('--delivery and --proof go together');
     let key: string | Uint8Array;
     let attestedPcr0: string | null = null;
@@ -214,14 +309,29 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
       attestedPcr0 = toHex(ek.pcr0);
     }
     const r = openReceipt(readFileSync(p[0]!), key);
-    if (attestedPcr0 && attestedPcr0 !== r.pcr0) throw new VerifierError('RECEIPT_INVALID', 'the receipt names another PCR0 than the attested enclave', { receipt: r.pcr0, attested: attestedPcr0 });
+    if (attestedPcr0 && attestedPcr0 !== r.pcr0)
+      throw new VerifierError('RECEIPT_INVALID', 'the receipt names another PCR0 than the attested enclave', {
+        receipt: r.pcr0,
+        attested: attestedPcr0,
+      });
     let delivery = '';
     if (typeof v.proof === 'string') {
       const proof = parseDeliveryProof(readFileSync(v.proof));
       checkDelivery(r, proof, new Uint8Array(readFileSync(v.delivery as string)));
       delivery = `delivery #${proof.index} to certificate ${proof.thumbprint} is in the receipt`;
     }
-    out(v.json === true, { receipt: r, delivery: delivery || null }, [`receipt     ${r.recipients} ${r.format} deliveries at ${r.time}`, `PCR0        ${r.pcr0}`, `request     ${r.requestDigest}`, `rules       ${r.rulesDigest}`, `root        ${r.root}`, ...(delivery ? [delivery] : [])].join('\n'));
+    out(
+      v.json === true,
+      { receipt: r, delivery: delivery || null },
+      [
+        `receipt     ${r.recipients} ${r.format} deliveries at ${r.time}`,
+        `PCR0        ${r.pcr0}`,
+        `request     ${r.requestDigest}`,
+        `rules       ${r.rulesDigest}`,
+        `root        ${r.root}`,
+        ...(delivery ? [delivery] : []),
+      ].join('\n'),
+    );
     return 0;
   },
 };

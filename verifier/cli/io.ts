@@ -14,8 +14,12 @@ export interface IoErrorShape extends Error {
 }
 
 const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory', EISDIR: 'is a directory', ENOTDIR: 'a parent is not a directory',
-  EACCES: 'permission denied', EPERM: 'operation not permitted', EINVAL: 'not a regular file',
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a parent is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EINVAL: 'not a regular file',
 };
 
 /** A file the user named could not be read (exit 6 through cli/exit-codes.ts). */
@@ -33,8 +37,12 @@ export function fileError(code: string, path: string, what: string): IoErrorShap
 function readCapped(fd: number, limit: number, what: string, path: string): Uint8Array {
   const buf = new Uint8Array(limit + 1);
   let n = 0;
-  for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
-  if (n > limit) throw new VerifierError('OVERSIZED', `${what} ${path} is more than the ${limit} bytes allowed`, { file: path, limit });
+  for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+  if (n > limit)
+    throw new VerifierError('OVERSIZED', `${what} ${path} is more than the ${limit} bytes allowed`, {
+      file: path,
+      limit,
+    });
   return buf.subarray(0, n);
 }
 
@@ -54,7 +62,12 @@ export function readUserFile(path: string, limit: number, what: string): Uint8Ar
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw fileError(st.isDirectory() ? 'EISDIR' : 'EINVAL', path, what);
-    if (st.size > limit) throw new VerifierError('OVERSIZED', `${what} ${path} is ${st.size} bytes, more than the ${limit} allowed`, { file: path, size: st.size, limit });
+    if (st.size > limit)
+      throw new VerifierError('OVERSIZED', `${what} ${path} is ${st.size} bytes, more than the ${limit} allowed`, {
+        file: path,
+        size: st.size,
+        limit,
+      });
     return readCapped(fd, limit, what, path);
   } finally {
     closeSync(fd);

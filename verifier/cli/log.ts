@@ -9,8 +9,13 @@ import { need, positiveInt, str, witnessFlags, type Values, type WitnessFlags } 
 import { FileCheckpointStore, type CheckpointStore } from './state.ts';
 
 export const LOG_OPTIONS = {
-  log: { type: 'string' }, 'log-key': { type: 'string' }, state: { type: 'string' }, timeout: { type: 'string' },
-  witness: { type: 'string', multiple: true }, 'witness-threshold': { type: 'string' }, 'max-checkpoint-age': { type: 'string' },
+  log: { type: 'string' },
+  'log-key': { type: 'string' },
+  state: { type: 'string' },
+  timeout: { type: 'string' },
+  witness: { type: 'string', multiple: true },
+  'witness-threshold': { type: 'string' },
+  'max-checkpoint-age': { type: 'string' },
 } as const;
 
 export const LOG_HELP = `  --log URL             the log (its checkpoint, tiles, proofs and signed status statements)
@@ -33,12 +38,17 @@ export function say(line: string): void {
 }
 
 /** This process's fetch with --timeout, and every retry said on stderr. */
-export function transport(v: Values): { fetch: typeof globalThis.fetch; timeoutMs?: number; onRetry: (e: RetryEvent) => void } {
+export function transport(v: Values): {
+  fetch: typeof globalThis.fetch;
+  timeoutMs?: number;
+  onRetry: (e: RetryEvent) => void;
+} {
   const timeout = str(v, 'timeout');
   return {
     fetch: globalThis.fetch,
     ...(timeout === undefined ? {} : { timeoutMs: positiveInt(timeout, 'timeout', 30) * 1000 }),
-    onRetry: (e) => say(`keycast: ${e.url}: ${e.reason}; retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s`),
+    onRetry: (e) =>
+      say(`keycast: ${e.url}: ${e.reason}; retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s`),
   };
 }
 
@@ -47,8 +57,15 @@ export function logSetup(v: Values, url = need(v, 'log')): LogSetup {
   const origin = parseVerifierKey(logKey).name;
   const witnesses = witnessFlags(v as Parameters<typeof witnessFlags>[0]);
   const client = new LogClient({
-    ...transport(v), url, logKey,
-    ...(witnesses ? { witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold }, maxAgeSeconds: witnesses.maxAgeSeconds } : {}),
+    ...transport(v),
+    url,
+    logKey,
+    ...(witnesses
+      ? {
+          witnessPolicy: { witnesses: witnesses.vkeys, threshold: witnesses.threshold },
+          maxAgeSeconds: witnesses.maxAgeSeconds,
+        }
+      : {}),
   });
   const state = str(v, 'state');
   return { client, logKey, origin, witnesses, store: new FileCheckpointStore(...(state === undefined ? [] : [state])) };

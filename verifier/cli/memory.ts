@@ -5,7 +5,15 @@
  * is LOG_INCONSISTENT with both signed checkpoints as evidence; one that shows a smaller tree than
  * already seen is CHECKPOINT_STALE (a rollback, or a fork that has not caught up), with both too. Only a checkpoint that passed all of this is saved.
  */
-import { VerifierError, isVerifierError, noteVerifier, openCheckpoint, type Checkpoint, type LogClient, type WitnessedCheckpoint } from '../index.ts';
+import {
+  VerifierError,
+  isVerifierError,
+  noteVerifier,
+  openCheckpoint,
+  type Checkpoint,
+  type LogClient,
+  type WitnessedCheckpoint,
+} from '../index.ts';
 import type { CheckpointStore } from './state.ts';
 
 /** Codes of a consistency check that mean the two checkpoints cannot both be honest. */
@@ -13,11 +21,21 @@ const FORK_CODES = new Set(['INCONSISTENT', 'ROOT_MISMATCH', 'PROOF_INVALID', 'P
 
 export function logInconsistent(older: string, newer: string, cause: unknown, context: string): VerifierError {
   const code = isVerifierError(cause) ? cause.code : 'INCONSISTENT';
-  return new VerifierError('LOG_INCONSISTENT', `the log rewrote history: ${context} (${code})`, { older, newer, check: code }, { cause });
+  return new VerifierError(
+    'LOG_INCONSISTENT',
+    `the log rewrote history: ${context} (${code})`,
+    { older, newer, check: code },
+    { cause },
+  );
 }
 
 /** Proves `newer` extends `older` through the log; a failure that is a fork becomes LOG_INCONSISTENT. */
-export async function requireConsistent(client: LogClient, older: { checkpoint: Checkpoint; note: string }, newer: { checkpoint: Checkpoint; note: string }, context: string): Promise<void> {
+export async function requireConsistent(
+  client: LogClient,
+  older: { checkpoint: Checkpoint; note: string },
+  newer: { checkpoint: Checkpoint; note: string },
+  context: string,
+): Promise<void> {
   try {
     await client.consistencyProof({ cosigners: [], ...older }, { cosigners: [], ...newer });
   } catch (e) {
@@ -33,7 +51,11 @@ export interface Remembered {
 }
 
 /** The log's current checkpoint, held against the saved one; saves it once it is proven. */
-export async function currentCheckpoint(client: LogClient, store: CheckpointStore, logKey: string): Promise<Remembered> {
+export async function currentCheckpoint(
+  client: LogClient,
+  store: CheckpointStore,
+  logKey: string,
+): Promise<Remembered> {
   const current = await client.checkpoint();
   const savedNote = store.load(logKey);
   if (savedNote === null) {
@@ -44,9 +66,18 @@ export async function currentCheckpoint(client: LogClient, store: CheckpointStor
   const a = saved.checkpoint;
   const b = current.checkpoint;
   if (b.size < a.size) {
-    throw new VerifierError('CHECKPOINT_STALE', `the log shows a tree of ${b.size}; you already verified its tree of ${a.size}`, { older: current.note, newer: savedNote });
+    throw new VerifierError(
+      'CHECKPOINT_STALE',
+      `the log shows a tree of ${b.size}; you already verified its tree of ${a.size}`,
+      { older: current.note, newer: savedNote },
+    );
   }
-  await requireConsistent(client, { checkpoint: a, note: savedNote }, current, `the tree of ${a.size} you verified before is not a prefix of the tree of ${b.size} it shows now`);
+  await requireConsistent(
+    client,
+    { checkpoint: a, note: savedNote },
+    current,
+    `the tree of ${a.size} you verified before is not a prefix of the tree of ${b.size} it shows now`,
+  );
   if (b.size > a.size) store.save(logKey, current.note);
   return { current, previous: a };
 }

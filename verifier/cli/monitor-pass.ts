@@ -7,7 +7,13 @@
  * that size is a provable lie). Returns the events and alarms and the state to save when clean.
  */
 import {
-  VerifierError, decodeLeaf, isVerifierError, noteVerifier, openCheckpoint, type LogClient, type WitnessedCheckpoint,
+  VerifierError,
+  decodeLeaf,
+  isVerifierError,
+  noteVerifier,
+  openCheckpoint,
+  type LogClient,
+  type WitnessedCheckpoint,
 } from '../index.ts';
 import { requireConsistent } from './memory.ts';
 import type { MonitorState } from './monitor-state.ts';
@@ -21,7 +27,14 @@ export interface Alarm {
 export type MonitorEvent =
   | { type: 'release'; index: number; pcr0: string; repo: string | null; commit: string | null }
   | { type: 'revocation'; index: number; revokes: number; pcr0: string }
-  | { type: 'endorsement'; index: number; release: number | null; pcr0: string; rebuilder: string; repo: string | null };
+  | {
+      type: 'endorsement';
+      index: number;
+      release: number | null;
+      pcr0: string;
+      rebuilder: string;
+      repo: string | null;
+    };
 
 export interface PassInput {
   client: LogClient;
@@ -48,7 +61,11 @@ function alarmOf(e: unknown): Alarm {
 }
 
 /** Checks another view of the log against `cp`, proving consistency with whichever server has the larger tree. */
-async function compareView(input: PassInput, cp: WitnessedCheckpoint, view: { url: string; client: LogClient }): Promise<Alarm | null> {
+async function compareView(
+  input: PassInput,
+  cp: WitnessedCheckpoint,
+  view: { url: string; client: LogClient },
+): Promise<Alarm | null> {
   const seen = await view.client.checkpoint();
   const a = cp.checkpoint;
   const b = seen.checkpoint;
@@ -77,9 +94,18 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
     const prev = openCheckpoint(state.checkpoint, noteVerifier(input.logKey), client.origin);
     try {
       if (size < prev.checkpoint.size) {
-        throw new VerifierError('CHECKPOINT_STALE', `the log went back from a tree of ${prev.checkpoint.size} to one of ${size}`, { older: cp.note, newer: state.checkpoint });
+        throw new VerifierError(
+          'CHECKPOINT_STALE',
+          `the log went back from a tree of ${prev.checkpoint.size} to one of ${size}`,
+          { older: cp.note, newer: state.checkpoint },
+        );
       }
-      await requireConsistent(client, prev, cp, `the tree of ${prev.checkpoint.size} seen before is not a prefix of the tree of ${size}`);
+      await requireConsistent(
+        client,
+        prev,
+        cp,
+        `the tree of ${prev.checkpoint.size} seen before is not a prefix of the tree of ${size}`,
+      );
     } catch (e) {
       alarms.push(alarmOf(e));
       return { checkpoint: cp, events, alarms, next: null };
@@ -99,11 +125,19 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
       e = decodeLeaf(leaf);
     } catch (err) {
       const a = alarmOf(err);
-      alarms.push({ code: 'ENTRY_INVALID', message: `entry ${index} is not a valid Keycast entry: ${a.message}`, evidence: { index, check: a.code, ...a.evidence } });
+      alarms.push({
+        code: 'ENTRY_INVALID',
+        message: `entry ${index} is not a valid Keycast entry: ${a.message}`,
+        evidence: { index, check: a.code, ...a.evidence },
+      });
       continue;
     }
     if (replay.has(e.replayKey)) {
-      alarms.push({ code: 'ENTRY_DUPLICATE', message: `entry ${index} repeats a statement already logged`, evidence: { index, replayKey: e.replayKey } });
+      alarms.push({
+        code: 'ENTRY_DUPLICATE',
+        message: `entry ${index} repeats a statement already logged`,
+        evidence: { index, replayKey: e.replayKey },
+      });
       continue;
     }
     replay.add(e.replayKey);
@@ -112,20 +146,27 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
     const repo = source?.repo ?? null;
     if (e.kind === 'release') {
       next.releases[index] = { pcr0: e.pcr0, repo, commit: source?.commit ?? null };
-      if (watched(input.watch, repo)) events.push({ type: 'release', index, pcr0: e.pcr0, repo, commit: source?.commit ?? null });
+      if (watched(input.watch, repo))
+        events.push({ type: 'release', index, pcr0: e.pcr0, repo, commit: source?.commit ?? null });
     } else if (e.kind === 'revocation') {
       const target = e.revokes!;
       const rel = next.releases[target.index];
       if (!rel || rel.pcr0 !== target.pcr0) {
-        alarms.push({ code: 'REVOCATION_INVALID', message: `entry ${index} revokes entry ${target.index}, which is not a release of that PCR0`, evidence: { index, revokes: target.index, pcr0: target.pcr0 } });
+        alarms.push({
+          code: 'REVOCATION_INVALID',
+          message: `entry ${index} revokes entry ${target.index}, which is not a release of that PCR0`,
+          evidence: { index, revokes: target.index, pcr0: target.pcr0 },
+        });
         continue;
       }
       next.revocations[index] = target.index;
       if (next.revoked[target.index] === undefined) next.revoked[target.index] = index;
-      if (watched(input.watch, rel.repo)) events.push({ type: 'revocation', index, revokes: target.index, pcr0: target.pcr0 });
+      if (watched(input.watch, rel.repo))
+        events.push({ type: 'revocation', index, revokes: target.index, pcr0: target.pcr0 });
     } else if (e.kind === 'rebuild') {
       const named = (e.statement.predicate as { release?: { logIndex: number } }).release?.logIndex ?? null;
-      if (watched(input.watch, repo)) events.push({ type: 'endorsement', index, release: named, pcr0: e.pcr0, rebuilder: e.signer.spkiSha256, repo });
+      if (watched(input.watch, repo))
+        events.push({ type: 'endorsement', index, release: named, pcr0: e.pcr0, rebuilder: e.signer.spkiSha256, repo });
     }
   }
   next.next = size;
@@ -140,16 +181,28 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
     const { status, note } = await client.signedStatus(index, cp);
     const revokedBy = next.revoked[index];
     if (status.pcr0 !== rel.pcr0) {
-      alarms.push({ code: 'STATUS_CONTRADICTED', message: `the status statement for release ${index} names another PCR0`, evidence: { index, statement: note, pcr0: rel.pcr0 } });
+      alarms.push({
+        code: 'STATUS_CONTRADICTED',
+        message: `the status statement for release ${index} names another PCR0`,
+        evidence: { index, statement: note, pcr0: rel.pcr0 },
+      });
     } else if (status.status.state === 'active' && revokedBy !== undefined) {
       alarms.push({
-        code: 'STATUS_CONTRADICTED', message: `the log signed "active" for release ${index} in its tree of ${size}, but entry ${revokedBy} of that tree revokes it`,
+        code: 'STATUS_CONTRADICTED',
+        message: `the log signed "active" for release ${index} in its tree of ${size}, but entry ${revokedBy} of that tree revokes it`,
         evidence: { index, revokedBy, treeSize: size, statement: note, checkpoint: cp.note },
       });
     } else if (status.status.state === 'revoked' && next.revocations[status.status.revokedBy] !== index) {
       alarms.push({
-        code: 'STATUS_CONTRADICTED', message: `the log signed "revoked by ${status.status.revokedBy}" for release ${index}, but that entry is not a revocation of it`,
-        evidence: { index, claimedRevokedBy: status.status.revokedBy, treeSize: size, statement: note, checkpoint: cp.note },
+        code: 'STATUS_CONTRADICTED',
+        message: `the log signed "revoked by ${status.status.revokedBy}" for release ${index}, but that entry is not a revocation of it`,
+        evidence: {
+          index,
+          claimedRevokedBy: status.status.revokedBy,
+          treeSize: size,
+          statement: note,
+          checkpoint: cp.note,
+        },
       });
     }
   }

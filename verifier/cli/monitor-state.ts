@@ -58,7 +58,9 @@ export class FileMonitorStore implements MonitorStore {
     this.dir = join(stateDir, 'monitor');
   }
   fileFor(logKey: string): string {
-    const name = parseVerifierKey(logKey).name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
+    const name = parseVerifierKey(logKey)
+      .name.replace(/[^A-Za-z0-9._-]/g, '_')
+      .slice(0, 100);
     return join(this.dir, `${name}.${toHex(sha256(utf8(logKey))).slice(0, 16)}.json`);
   }
   load(logKey: string): MonitorState {
@@ -70,7 +72,8 @@ export class FileMonitorStore implements MonitorStore {
       throw e;
     }
     const s = JSON.parse(new TextDecoder().decode(bytes)) as MonitorState;
-    if (s.version !== 1 || !Number.isSafeInteger(s.next)) throw new Error(`${this.fileFor(logKey)} is not a keycast monitor state file`);
+    if (s.version !== 1 || !Number.isSafeInteger(s.next))
+      throw new Error(`${this.fileFor(logKey)} is not a keycast monitor state file`);
     return s;
   }
   save(logKey: string, s: MonitorState): void {

@@ -13,15 +13,23 @@ import { monitorPass, type Alarm, type MonitorEvent, type PassResult } from './m
 
 function describe(e: MonitorEvent): string {
   switch (e.type) {
-    case 'release': return `release     #${e.index} pcr0=${e.pcr0} ${e.repo ?? '-'}@${e.commit ?? '-'}`;
-    case 'revocation': return `revocation  #${e.index} revokes release #${e.revokes} (pcr0=${e.pcr0})`;
-    case 'endorsement': return `endorsement #${e.index} of ${e.release === null ? `pcr0=${e.pcr0}` : `release #${e.release}`} by rebuilder ${e.rebuilder}`;
+    case 'release':
+      return `release     #${e.index} pcr0=${e.pcr0} ${e.repo ?? '-'}@${e.commit ?? '-'}`;
+    case 'revocation':
+      return `revocation  #${e.index} revokes release #${e.revokes} (pcr0=${e.pcr0})`;
+    case 'endorsement':
+      return `endorsement #${e.index} of ${e.release === null ? `pcr0=${e.pcr0}` : `release #${e.release}`} by rebuilder ${e.rebuilder}`;
   }
 }
 
 async function postWebhook(url: string, body: unknown): Promise<void> {
   try {
-    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
     if (!r.ok) say(`keycast: webhook ${url} answered HTTP ${r.status}`);
   } catch (e) {
     say(`keycast: webhook ${url} failed: ${(e as Error).message}`);
@@ -69,14 +77,22 @@ Exit 0 clean, 1 alarm, 2 bad flags, 3 the log is unreachable or answers nonsense
 not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file cannot be read.`,
   async run(args) {
     const { v } = parse(args, {
-      ...LOG_OPTIONS, 'witness-url': { type: 'string', multiple: true }, 'watch-source': { type: 'string', multiple: true },
-      once: { type: 'boolean' }, follow: { type: 'boolean' }, interval: { type: 'string' }, webhook: { type: 'string' },
+      ...LOG_OPTIONS,
+      'witness-url': { type: 'string', multiple: true },
+      'watch-source': { type: 'string', multiple: true },
+      once: { type: 'boolean' },
+      follow: { type: 'boolean' },
+      interval: { type: 'string' },
+      webhook: { type: 'string' },
     });
     if (v.once === true && v.follow === true) throw usageError('give --once or --follow, not both');
     if (v.follow !== true && str(v, 'interval') !== undefined) throw usageError('--interval needs --follow');
     const interval = positiveInt(str(v, 'interval'), 'interval', 10);
     const log = logSetup(v);
-    const views = list(v, 'witness-url').map((url) => ({ url, client: new LogClient({ ...transport(v), url, logKey: log.logKey }) }));
+    const views = list(v, 'witness-url').map((url) => ({
+      url,
+      client: new LogClient({ ...transport(v), url, logKey: log.logKey }),
+    }));
     const store = new FileMonitorStore(str(v, 'state') ?? defaultStateDir());
     const json = v.json === true;
     const webhook = str(v, 'webhook');
@@ -84,7 +100,11 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
       const state = store.load(log.logKey);
       let lastSay = 0;
       const r = await monitorPass({
-        client: log.client, logKey: log.logKey, views, watch: list(v, 'watch-source'), state,
+        client: log.client,
+        logKey: log.logKey,
+        views,
+        watch: list(v, 'watch-source'),
+        state,
         progress: (done, total) => {
           if (Date.now() - lastSay > 1000 || done === total) {
             lastSay = Date.now();
@@ -94,7 +114,13 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
       });
       print(r, json);
       if (r.alarms.length > 0) {
-        if (webhook !== undefined) await postWebhook(webhook, { origin: r.checkpoint.checkpoint.origin, treeSize: r.checkpoint.checkpoint.size, events: r.events, alarms: r.alarms as Alarm[] });
+        if (webhook !== undefined)
+          await postWebhook(webhook, {
+            origin: r.checkpoint.checkpoint.origin,
+            treeSize: r.checkpoint.checkpoint.size,
+            events: r.events,
+            alarms: r.alarms as Alarm[],
+          });
         return 1;
       }
       if (r.next) store.save(log.logKey, r.next);

@@ -4,12 +4,43 @@
  * no --log it checks the bundle alone (stock @sigstore/verify plus Keycast's checks).
  */
 import {
-  MAX_BUNDLE_BYTES, VerifierError, buildTransparencyLogEntry, decodeLeaf, fromBase64, hashLeaf, notLogged, parseBundle, parseTrustedKey,
-  parseVerifierKey, publisherForBundle, requireActiveStatus, requireEndorsements, toHex, trustedRootForLog, verifyReleaseBundleWithSigstore,
-  type DecodedEntry, type Endorsement, type IndexedEntry, type LogClient, type ReleaseSigner, type VerifiedRelease, type WitnessedCheckpoint,
+  MAX_BUNDLE_BYTES,
+  VerifierError,
+  buildTransparencyLogEntry,
+  decodeLeaf,
+  fromBase64,
+  hashLeaf,
+  notLogged,
+  parseBundle,
+  parseTrustedKey,
+  parseVerifierKey,
+  publisherForBundle,
+  requireActiveStatus,
+  requireEndorsements,
+  toHex,
+  trustedRootForLog,
+  verifyReleaseBundleWithSigstore,
+  type DecodedEntry,
+  type Endorsement,
+  type IndexedEntry,
+  type LogClient,
+  type ReleaseSigner,
+  type VerifiedRelease,
+  type WitnessedCheckpoint,
 } from '../index.ts';
 import { readInput, readVkey } from './io.ts';
-import { WITNESS_HELP, hexArg, list, need, parse, positiveInt, str, usageError, type Command, type Values } from './flags.ts';
+import {
+  WITNESS_HELP,
+  hexArg,
+  list,
+  need,
+  parse,
+  positiveInt,
+  str,
+  usageError,
+  type Command,
+  type Values,
+} from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say } from './log.ts';
 import { currentCheckpoint } from './memory.ts';
 
@@ -27,19 +58,40 @@ export function readKeys(v: Values, flag: string): ReleaseSigner[] {
 }
 
 /** The bundle alone: Sigstore verification under the log key, signed by a pinned publisher. */
-export function checkBundle(bundle: string | Record<string, unknown>, logVkey: string, publishers: ReleaseSigner[]): { verified: VerifiedRelease; publisher: ReleaseSigner } {
+export function checkBundle(
+  bundle: string | Record<string, unknown>,
+  logVkey: string,
+  publishers: ReleaseSigner[],
+): { verified: VerifiedRelease; publisher: ReleaseSigner } {
   const parsed = parseBundle(bundle);
   const publisher = publisherForBundle(parsed, publishers);
   const k = parseVerifierKey(logVkey);
-  const verified = verifyReleaseBundleWithSigstore(parsed.json, trustedRootForLog({ origin: k.name, logPublicKey: k.publicKey }), { publicKey: publisher.pem });
+  const verified = verifyReleaseBundleWithSigstore(
+    parsed.json,
+    trustedRootForLog({ origin: k.name, logPublicKey: k.publicKey }),
+    { publicKey: publisher.pem },
+  );
   return { verified, publisher };
 }
 
 /** The Sigstore bundle a logged leaf stands for, with its entry proven in `cp`'s tree. */
-function bundleFromLog(entry: DecodedEntry, index: number, proof: Uint8Array[], cp: WitnessedCheckpoint, logVkey: string): Record<string, unknown> {
+function bundleFromLog(
+  entry: DecodedEntry,
+  index: number,
+  proof: Uint8Array[],
+  cp: WitnessedCheckpoint,
+  logVkey: string,
+): Record<string, unknown> {
   const k = parseVerifierKey(logVkey);
   const tle = buildTransparencyLogEntry({
-    index, origin: k.name, logPublicKey: k.publicKey, leaf: entry.leaf, proof, checkpointNote: cp.note, rootHash: cp.checkpoint.rootHash, treeSize: cp.checkpoint.size,
+    index,
+    origin: k.name,
+    logPublicKey: k.publicKey,
+    leaf: entry.leaf,
+    proof,
+    checkpointNote: cp.note,
+    rootHash: cp.checkpoint.rootHash,
+    treeSize: cp.checkpoint.size,
   });
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
@@ -48,11 +100,30 @@ function bundleFromLog(entry: DecodedEntry, index: number, proof: Uint8Array[], 
   };
 }
 
-interface Facts { kind: string; pcr0: string; eifSha256: string | null; commit: string | null; repo: string | null; publisher: string; statement: unknown }
+interface Facts {
+  kind: string;
+  pcr0: string;
+  eifSha256: string | null;
+  commit: string | null;
+  repo: string | null;
+  publisher: string;
+  statement: unknown;
+}
 
 function facts(e: DecodedEntry, publisher: ReleaseSigner): Facts {
-  const source = e.kind === 'release' ? (e.statement.predicate as { source?: { repo: string; commit: string } }).source ?? null : null;
-  return { kind: e.kind, pcr0: e.pcr0, eifSha256: e.eifSha256 ?? null, commit: e.commit ?? null, repo: source?.repo ?? null, publisher: publisher.spkiSha256, statement: e.statement };
+  const source =
+    e.kind === 'release'
+      ? ((e.statement.predicate as { source?: { repo: string; commit: string } }).source ?? null)
+      : null;
+  return {
+    kind: e.kind,
+    pcr0: e.pcr0,
+    eifSha256: e.eifSha256 ?? null,
+    commit: e.commit ?? null,
+    repo: source?.repo ?? null,
+    publisher: publisher.spkiSha256,
+    statement: e.statement,
+  };
 }
 
 /** Reads every entry of `cp`'s tree through the tiles (progress on stderr), decoding what decodes. */
@@ -74,7 +145,6 @@ export async function readAllEntries(client: LogClient, cp: WitnessedCheckpoint,
   return out;
 }
 
-
 export interface LoggedReleaseCheck {
   index: number;
   entry: DecodedEntry;
@@ -89,7 +159,13 @@ export interface LoggedReleaseCheck {
  * checked bundle's entry) proven in the log's current tree, held against the remembered one,
  * published by a pinned key, active by the log's signed statement, and rebuilt k times.
  */
-export async function verifyReleaseThroughLog(v: Values, target: { pcr0: string } | { bundle: { verified: VerifiedRelease; publisher: ReleaseSigner } }, publishers: ReleaseSigner[], rebuilders: ReleaseSigner[] = [], k = 0): Promise<LoggedReleaseCheck> {
+export async function verifyReleaseThroughLog(
+  v: Values,
+  target: { pcr0: string } | { bundle: { verified: VerifiedRelease; publisher: ReleaseSigner } },
+  publishers: ReleaseSigner[],
+  rebuilders: ReleaseSigner[] = [],
+  k = 0,
+): Promise<LoggedReleaseCheck> {
   const log = logSetup(v);
   say(`keycast: reading ${new URL('checkpoint', log.client.url).href}`);
   const { current, previous } = await currentCheckpoint(log.client, log.store, log.logKey);
@@ -103,7 +179,12 @@ export async function verifyReleaseThroughLog(v: Values, target: { pcr0: string 
     index = tle.logIndex;
     entry = bundle.verified.entry;
     publisher = bundle.publisher;
-    if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the bundle's entry ${index} is beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
+    if (index >= cp.size)
+      throw new VerifierError(
+        'CHECKPOINT_STALE',
+        `the bundle's entry ${index} is beyond the log's tree of ${cp.size}`,
+        { index, treeSize: cp.size, checkpoint: current.note },
+      );
     await log.client.inclusionProof(index, hashLeaf(entry.leaf), current);
   } else {
     const pcr0 = target.pcr0;
@@ -112,8 +193,20 @@ export async function verifyReleaseThroughLog(v: Values, target: { pcr0: string 
     index = answer.index;
     const leaf = fromBase64(answer.entry);
     entry = decodeLeaf(leaf);
-    if (entry.kind !== 'release' || entry.pcr0 !== pcr0) throw new VerifierError('PCR_MISMATCH', `log entry ${index} is not a release of this PCR0`, { pcr: 0, index, kind: entry.kind, expected: pcr0, actual: entry.pcr0 });
-    if (index >= cp.size) throw new VerifierError('CHECKPOINT_STALE', `the lookup names entry ${index}, beyond the log's tree of ${cp.size}`, { index, treeSize: cp.size, checkpoint: current.note });
+    if (entry.kind !== 'release' || entry.pcr0 !== pcr0)
+      throw new VerifierError('PCR_MISMATCH', `log entry ${index} is not a release of this PCR0`, {
+        pcr: 0,
+        index,
+        kind: entry.kind,
+        expected: pcr0,
+        actual: entry.pcr0,
+      });
+    if (index >= cp.size)
+      throw new VerifierError(
+        'CHECKPOINT_STALE',
+        `the lookup names entry ${index}, beyond the log's tree of ${cp.size}`,
+        { index, treeSize: cp.size, checkpoint: current.note },
+      );
     const proof = await log.client.inclusionProof(index, hashLeaf(leaf), current);
     const rebuilt = checkBundle(bundleFromLog(entry, index, proof, current, log.logKey), log.logKey, publishers);
     entry = rebuilt.verified.entry;
@@ -123,11 +216,18 @@ export async function verifyReleaseThroughLog(v: Values, target: { pcr0: string 
   try {
     requireActiveStatus(status, cp, { index, pcr0: entry.pcr0 });
   } catch (e) {
-    if (e instanceof VerifierError && e.code === 'RELEASE_REVOKED') throw new VerifierError('RELEASE_REVOKED', e.message.replace(/^[A-Z_]+: /, ''), { ...e.evidence, statement: note, checkpoint: current.note }, { cause: e });
+    if (e instanceof VerifierError && e.code === 'RELEASE_REVOKED')
+      throw new VerifierError(
+        'RELEASE_REVOKED',
+        e.message.replace(/^[A-Z_]+: /, ''),
+        { ...e.evidence, statement: note, checkpoint: current.note },
+        { cause: e },
+      );
     throw e;
   }
   let endorsements: Endorsement[] = [];
-  if (k > 0) endorsements = requireEndorsements({ index, entry }, await readAllEntries(log.client, current), rebuilders, k);
+  if (k > 0)
+    endorsements = requireEndorsements({ index, entry }, await readAllEntries(log.client, current), rebuilders, k);
 
   return { index, entry, publisher, current, previous, endorsements };
 }
@@ -161,10 +261,17 @@ ${WITNESS_HELP}
 Exit 0 verified, 1 refused (code and evidence; --json as JSON), 2 bad flags, 3 the log is
 unreachable or answers nonsense, 6 a file cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(args, {
-      ...LOG_OPTIONS, bundle: { type: 'string' }, publisher: { type: 'string', multiple: true },
-      'require-rebuilds': { type: 'string' }, rebuilder: { type: 'string', multiple: true },
-    }, 1);
+    const { v, positionals } = parse(
+      args,
+      {
+        ...LOG_OPTIONS,
+        bundle: { type: 'string' },
+        publisher: { type: 'string', multiple: true },
+        'require-rebuilds': { type: 'string' },
+        rebuilder: { type: 'string', multiple: true },
+      },
+      1,
+    );
     const bundlePath = str(v, 'bundle');
     const pcr0Arg = positionals[0];
     if ((pcr0Arg === undefined) === (bundlePath === undefined)) throw usageError('give either PCR0 or --bundle FILE');
@@ -172,45 +279,89 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
     const publishers = readKeys(v, 'publisher');
     if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
     const rebuilders = readKeys(v, 'rebuilder');
-    const k = str(v, 'require-rebuilds') === undefined ? 0 : positiveInt(str(v, 'require-rebuilds'), 'require-rebuilds', 1);
-    if (k > 0 && rebuilders.length < k) throw usageError(`--require-rebuilds ${k} needs at least ${k} --rebuilder keys`);
+    const k =
+      str(v, 'require-rebuilds') === undefined ? 0 : positiveInt(str(v, 'require-rebuilds'), 'require-rebuilds', 1);
+    if (k > 0 && rebuilders.length < k)
+      throw usageError(`--require-rebuilds ${k} needs at least ${k} --rebuilder keys`);
     if (k === 0 && rebuilders.length > 0) throw usageError('--rebuilder needs --require-rebuilds K');
     const json = v.json === true;
-    const bundle = bundlePath === undefined ? undefined : checkBundle(new TextDecoder().decode(readInput(bundlePath, MAX_BUNDLE_BYTES, '--bundle')), readVkey(need(v, 'log-key'), '--log-key'), publishers);
+    const bundle =
+      bundlePath === undefined
+        ? undefined
+        : checkBundle(
+            new TextDecoder().decode(readInput(bundlePath, MAX_BUNDLE_BYTES, '--bundle')),
+            readVkey(need(v, 'log-key'), '--log-key'),
+            publishers,
+          );
 
     if (str(v, 'log') === undefined) {
       if (bundle === undefined) throw usageError('PCR0 needs --log URL');
       if (k > 0 || list(v, 'witness').length > 0) throw usageError('--require-rebuilds and --witness need --log URL');
       const tle = bundle.verified.tlogEntries.find((t) => t.checkpoint !== undefined);
-      const out = { verified: true, mode: 'bundle', ...facts(bundle.verified.entry, bundle.publisher), logIndex: tle?.logIndex ?? null, treeSize: tle?.checkpoint?.size ?? null };
+      const out = {
+        verified: true,
+        mode: 'bundle',
+        ...facts(bundle.verified.entry, bundle.publisher),
+        logIndex: tle?.logIndex ?? null,
+        treeSize: tle?.checkpoint?.size ?? null,
+      };
       if (json) console.log(JSON.stringify(out, null, 2));
-      else console.log([
-        `OK ${out.kind} pcr0=${out.pcr0} at log index ${out.logIndex} (offline: against the checkpoint in the bundle)`,
-        `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`, `  eif sha256 ${out.eifSha256 ?? '-'}`, `  publisher  ${out.publisher}`,
-        '  pass --log URL to check the log\'s current view, the release status and rebuilds',
-      ].join('\n'));
+      else
+        console.log(
+          [
+            `OK ${out.kind} pcr0=${out.pcr0} at log index ${out.logIndex} (offline: against the checkpoint in the bundle)`,
+            `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`,
+            `  eif sha256 ${out.eifSha256 ?? '-'}`,
+            `  publisher  ${out.publisher}`,
+            "  pass --log URL to check the log's current view, the release status and rebuilds",
+          ].join('\n'),
+        );
       return 0;
     }
 
-    const r = await verifyReleaseThroughLog(v, bundle === undefined ? { pcr0: pcr0! } : { bundle }, publishers, rebuilders, k);
+    const r = await verifyReleaseThroughLog(
+      v,
+      bundle === undefined ? { pcr0: pcr0! } : { bundle },
+      publishers,
+      rebuilders,
+      k,
+    );
     const { index, entry, publisher, current, previous, endorsements } = r;
     const cp = current.checkpoint;
     const out = {
-      verified: true, mode: bundle === undefined ? 'pcr0' : 'bundle', ...facts(entry, publisher), logIndex: index, status: 'active',
-      treeSize: cp.size, origin: cp.origin, cosigners: current.cosigners, previousTreeSize: previous?.size ?? null, endorsements,
+      verified: true,
+      mode: bundle === undefined ? 'pcr0' : 'bundle',
+      ...facts(entry, publisher),
+      logIndex: index,
+      status: 'active',
+      treeSize: cp.size,
+      origin: cp.origin,
+      cosigners: current.cosigners,
+      previousTreeSize: previous?.size ?? null,
+      endorsements,
     };
     if (json) console.log(JSON.stringify(out, null, 2));
     else {
-      console.log([
-        `OK release #${index} of ${cp.origin} is active in its tree of ${cp.size} (signed status statement)`,
-        `  pcr0       ${entry.pcr0}`,
-        `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`,
-        `  eif sha256 ${out.eifSha256 ?? '-'}`,
-        `  publisher  ${publisher.spkiSha256}`,
-        `  log        ${previous ? `consistent with the tree of ${previous.size} you verified before` : 'first checkpoint of this log remembered'}`,
-        ...(current.cosigners.length > 0 ? [`  witnessed  ${current.cosigners.map((c) => `${c.name} at ${new Date(c.timestamp * 1000).toISOString()}`).join(', ')}`] : []),
-        ...(k > 0 ? [`  rebuilds   ${endorsements.length} independent: ${endorsements.map((e) => `${e.rebuilder.slice(0, 16)}… (entry ${e.index})`).join(', ')}`] : []),
-      ].join('\n'));
+      console.log(
+        [
+          `OK release #${index} of ${cp.origin} is active in its tree of ${cp.size} (signed status statement)`,
+          `  pcr0       ${entry.pcr0}`,
+          `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`,
+          `  eif sha256 ${out.eifSha256 ?? '-'}`,
+          `  publisher  ${publisher.spkiSha256}`,
+          `  log        ${previous ? `consistent with the tree of ${previous.size} you verified before` : 'first checkpoint of this log remembered'}`,
+          ...(current.cosigners.length > 0
+            ? [
+                `  witnessed  ${current.cosigners.map((c) => `${c.name} at ${new Date(c.timestamp * 1000).toISOString()}`).join(', ')}`,
+              ]
+            : []),
+          ...(k > 0
+            ? [
+                `  rebuilds   ${endorsements.length} independent: ${endorsements.map((e) => `${e.rebuilder.slice(0, 16)}… (entry ${e.index})`).join(', ')}`,
+              ]
+            : []),
+        ].join('\n'),
+      );
     }
     return 0;
   },

@@ -41,7 +41,7 @@ export function writeAtomic(path: string, dir: string, data: Uint8Array): void {
   const tmp = join(dir, `.tmp-${process.pid}-${toHex(randomBytes(6))}`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -66,7 +66,9 @@ export class FileCheckpointStore implements CheckpointStore {
 
   /** `<origin with unsafe characters as _>.<first 16 hex of SHA-256(vkey)>` */
   fileFor(logKey: string): string {
-    const name = parseVerifierKey(logKey).name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
+    const name = parseVerifierKey(logKey)
+      .name.replace(/[^A-Za-z0-9._-]/g, '_')
+      .slice(0, 100);
     return join(this.dir, `${name}.${toHex(sha256(utf8(logKey))).slice(0, 16)}`);
   }
 

@@ -71,11 +71,14 @@ export function serverLimits(overrides: Partial<ServerLimits> = {}): ServerLimit
   for (const [k, v] of Object.entries(overrides)) {
     if (!(KEYS as string[]).includes(k)) throw new TypeError(`unknown server limit ${k}`);
     if (v === undefined) continue;
-    if (!Number.isSafeInteger(v) || (v as number) <= 0) throw new TypeError(`server limit ${k} must be a positive integer, got ${String(v)}`);
+    if (!Number.isSafeInteger(v) || (v as number) <= 0)
+      throw new TypeError(`server limit ${k} must be a positive integer, got ${String(v)}`);
     out[k as keyof ServerLimits] = v as number;
   }
-  if (out.headersTimeoutMs > out.requestTimeoutMs) throw new TypeError('headersTimeoutMs must not exceed requestTimeoutMs');
-  if (overrides.checkIntervalMs === undefined) out.checkIntervalMs = Math.min(SERVER_LIMITS.checkIntervalMs, Math.ceil(out.headersTimeoutMs / 4));
+  if (out.headersTimeoutMs > out.requestTimeoutMs)
+    throw new TypeError('headersTimeoutMs must not exceed requestTimeoutMs');
+  if (overrides.checkIntervalMs === undefined)
+    out.checkIntervalMs = Math.min(SERVER_LIMITS.checkIntervalMs, Math.ceil(out.headersTimeoutMs / 4));
   return out;
 }
 
@@ -85,7 +88,12 @@ export function serverOptions(limits: ServerLimits = serverLimits()): {
   connectionTimeout: number;
   keepAliveTimeout: number;
   maxRequestsPerSocket: number;
-  http: { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; connectionsCheckingInterval: number };
+  http: {
+    headersTimeout: number;
+    requestTimeout: number;
+    keepAliveTimeout: number;
+    connectionsCheckingInterval: number;
+  };
 } {
   return {
     requestTimeout: limits.requestTimeoutMs,
@@ -116,7 +124,12 @@ export const SERVER_LIMIT_FLAGS = Object.freeze({
 
 /** The parseArgs option specs for SERVER_LIMIT_FLAGS (spread into a command's flag options). */
 export function serverLimitFlagOptions(): Record<keyof typeof SERVER_LIMIT_FLAGS, { type: 'string' }> {
-  return { 'max-connections': { type: 'string' }, 'request-timeout': { type: 'string' }, 'headers-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' } };
+  return {
+    'max-connections': { type: 'string' },
+    'request-timeout': { type: 'string' },
+    'headers-timeout': { type: 'string' },
+    'keep-alive-timeout': { type: 'string' },
+  };
 }
 
 /** Help text lines for SERVER_LIMIT_FLAGS, with the defaults. */
@@ -134,7 +147,8 @@ export function serverLimitsFromFlags(values: Readonly<Record<string, unknown>>)
   for (const [flag, key] of Object.entries(SERVER_LIMIT_FLAGS)) {
     const v = Object.hasOwn(values, flag) ? values[flag] : undefined;
     if (v === undefined) continue;
-    if (typeof v !== 'string' || !/^[1-9][0-9]{0,9}$/.test(v)) throw new TypeError(`--${flag} must be a positive integer`);
+    if (typeof v !== 'string' || !/^[1-9][0-9]{0,9}$/.test(v))
+      throw new TypeError(`--${flag} must be a positive integer`);
     overrides[key] = Number(v);
   }
   return serverLimits(overrides);

@@ -7,7 +7,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { buildCertificate, encodeAttestationPayload, signCoseSign1, fromHex, type AttestationPayload, type CertificateInput } from '../index.ts';
+import {
+  buildCertificate,
+  encodeAttestationPayload,
+  signCoseSign1,
+  fromHex,
+  type AttestationPayload,
+  type CertificateInput,
+} from '../index.ts';
 
 export const NITRO = resolve(import.meta.dirname, '../../testdata/nitro');
 const DIR = resolve(NITRO, 'attestation');
@@ -33,7 +40,11 @@ export function vectors(): Vector[] {
   return readdirSync(DIR)
     .filter((f) => f.endsWith('.cbor'))
     .sort()
-    .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(resolve(DIR, f))), side: JSON.parse(readFileSync(resolve(DIR, f.replace(/\.cbor$/, '.json')), 'utf8')) }));
+    .map((f) => ({
+      name: f,
+      bytes: new Uint8Array(readFileSync(resolve(DIR, f))),
+      side: JSON.parse(readFileSync(resolve(DIR, f.replace(/\.cbor$/, '.json')), 'utf8')),
+    }));
 }
 
 export const realVectors = (): Vector[] => vectors().filter((v) => !v.name.startsWith('NEGATIVE-'));
@@ -59,7 +70,13 @@ export interface TestPki {
   cabundle: Uint8Array[];
 }
 
-function issue(subject: Record<string, string>, issuer: TestCa | null, from: number, life: number, extra: Partial<CertificateInput>): TestCa {
+function issue(
+  subject: Record<string, string>,
+  issuer: TestCa | null,
+  from: number,
+  life: number,
+  extra: Partial<CertificateInput>,
+): TestCa {
   const k = p384();
   const der = buildCertificate({
     subject,
@@ -77,12 +94,30 @@ function issue(subject: Record<string, string>, issuer: TestCa | null, from: num
 }
 
 /** A fresh AWS-shaped test PKI whose intermediates are valid from `now`. */
-export function makeTestPki(now: number, opts: { pathLens?: [number | undefined, number | undefined, number | undefined] } = {}): TestPki {
+export function makeTestPki(
+  now: number,
+  opts: { pathLens?: [number | undefined, number | undefined, number | undefined] } = {},
+): TestPki {
   const [p1, p2, p3] = opts.pathLens ?? [2, 1, 0];
   const root = issue(name('keycast-test.nitro-enclaves'), null, now - DAY, 30 * 365 * DAY, {});
-  const regional = issue(name('0123456789abcdef.us-east-1.keycast-test.nitro-enclaves'), root, now - HOUR, 30 * DAY, p1 === undefined ? {} : { pathLen: p1 });
-  const zonal = issue(name('0123456789abcdef.zonal.us-east-1.keycast-test.nitro-enclaves'), regional, now - HOUR, 6 * DAY, p2 === undefined ? {} : { pathLen: p2 });
-  const instance = issue(name('i-0123456789abcdef0.us-east-1.keycast-test.nitro-enclaves'), zonal, now - HOUR, DAY, { keyUsage: ['keyCertSign'], ...(p3 === undefined ? {} : { pathLen: p3 }) });
+  const regional = issue(
+    name('0123456789abcdef.us-east-1.keycast-test.nitro-enclaves'),
+    root,
+    now - HOUR,
+    30 * DAY,
+    p1 === undefined ? {} : { pathLen: p1 },
+  );
+  const zonal = issue(
+    name('0123456789abcdef.zonal.us-east-1.keycast-test.nitro-enclaves'),
+    regional,
+    now - HOUR,
+    6 * DAY,
+    p2 === undefined ? {} : { pathLen: p2 },
+  );
+  const instance = issue(name('i-0123456789abcdef0.us-east-1.keycast-test.nitro-enclaves'), zonal, now - HOUR, DAY, {
+    keyUsage: ['keyCertSign'],
+    ...(p3 === undefined ? {} : { pathLen: p3 }),
+  });
   return { root, regional, zonal, instance, cabundle: [root.der, regional.der, zonal.der, instance.der] };
 }
 
@@ -93,7 +128,12 @@ export function pcrs(fill: (i: number) => number = (i) => i + 1, count = 16): Ma
 }
 
 /** Issues a leaf under `pki.instance` and signs a document, like the NSM. Overrides replace payload fields. */
-export function issueDocument(pki: TestPki, timestamp: number, over: Partial<AttestationPayload> = {}, leafExtra: Partial<CertificateInput> = {}): { bytes: Uint8Array; leafKey: KeyObject; payload: AttestationPayload } {
+export function issueDocument(
+  pki: TestPki,
+  timestamp: number,
+  over: Partial<AttestationPayload> = {},
+  leafExtra: Partial<CertificateInput> = {},
+): { bytes: Uint8Array; leafKey: KeyObject; payload: AttestationPayload } {
   const k = p384();
   const leaf = buildCertificate({
     subject: name(`${MODULE_ID}.us-east-1.aws`),
@@ -107,6 +147,17 @@ export function issueDocument(pki: TestPki, timestamp: number, over: Partial<Att
     keyUsage: ['digitalSignature', 'nonRepudiation'],
     ...leafExtra,
   });
-  const payload: AttestationPayload = { moduleId: MODULE_ID, digest: 'SHA384', timestamp, pcrs: pcrs(), certificate: leaf, cabundle: pki.cabundle, publicKey: null, userData: null, nonce: null, ...over };
+  const payload: AttestationPayload = {
+    moduleId: MODULE_ID,
+    digest: 'SHA384',
+    timestamp,
+    pcrs: pcrs(),
+    certificate: leaf,
+    cabundle: pki.cabundle,
+    publicKey: null,
+    userData: null,
+    nonce: null,
+    ...over,
+  };
   return { bytes: signCoseSign1(encodeAttestationPayload(payload), k.privateKey), leafKey: k.privateKey, payload };
 }

@@ -7,7 +7,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { verifyAttestationDocument, WideUint, encodeCbor, toHex, fromHex, type CborValue, parseAttestationDocument, decodeAttestationPayload, encodeAttestationPayload, decodeCoseSign1, signCoseSign1, VerifierError, isVerifierError, type AttestationPayload } from '../index.ts';
+import {
+  verifyAttestationDocument,
+  WideUint,
+  encodeCbor,
+  toHex,
+  fromHex,
+  type CborValue,
+  parseAttestationDocument,
+  decodeAttestationPayload,
+  encodeAttestationPayload,
+  decodeCoseSign1,
+  signCoseSign1,
+  VerifierError,
+  isVerifierError,
+  type AttestationPayload,
+} from '../index.ts';
 import { realVectors, makeTestPki, issueDocument, pcrs } from './attestation-fixtures.ts';
 import { cborValue } from './cbor-arbitrary.ts';
 
@@ -37,13 +52,18 @@ test('the unmodified document verifies (baseline for the mutations below)', () =
 
 test('flipping any byte of the COSE signature fails with ATTESTATION_SIGNATURE', () => {
   const sigStart = v.bytes.length - 96;
-  for (let i = sigStart; i < v.bytes.length; i++) for (const mask of [0x01, 0x80]) assert.equal(codeOf(flipped(v.bytes, i, mask)), 'ATTESTATION_SIGNATURE', `byte ${i} mask ${mask}`);
+  for (let i = sigStart; i < v.bytes.length; i++)
+    for (const mask of [0x01, 0x80])
+      assert.equal(codeOf(flipped(v.bytes, i, mask)), 'ATTESTATION_SIGNATURE', `byte ${i} mask ${mask}`);
 });
 
 /** Byte ranges of the document's certificates inside the raw bytes. */
 function certRanges(): Array<[string, number, number]> {
   const doc = parseAttestationDocument(v.bytes);
-  const certs = [...doc.cabundle.map((c, i) => [`cabundle[${i}]`, c] as const), ['certificate', doc.certificate] as const];
+  const certs = [
+    ...doc.cabundle.map((c, i) => [`cabundle[${i}]`, c] as const),
+    ['certificate', doc.certificate] as const,
+  ];
   return certs.map(([role, der]) => {
     const off = Buffer.from(v.bytes).indexOf(Buffer.from(der));
     assert.ok(off > 0, role);
@@ -61,14 +81,18 @@ test('flipping any byte of the envelope or payload fails (every byte outside the
     assert.notEqual(code, 'ACCEPTED', `byte ${i}`);
     seen.add(code);
   }
-  for (const c of ['ATTESTATION_MALFORMED', 'ATTESTATION_SIGNATURE']) assert.ok(seen.has(c), `saw ${[...seen].join(',')}`);
+  for (const c of ['ATTESTATION_MALFORMED', 'ATTESTATION_SIGNATURE'])
+    assert.ok(seen.has(c), `saw ${[...seen].join(',')}`);
 });
 
 test('flipping any byte of any certificate is caught by the chain checks, not only by the document signature', () => {
   for (const [role, off, end] of certRanges()) {
     for (let i = off; i < end; i++) {
       const code = codeOf(flipped(v.bytes, i));
-      assert.ok(role === 'cabundle[0]' ? code === 'ROOT_UNTRUSTED' : /^CERT_/.test(code), `${role} byte ${i - off}: ${code}`);
+      assert.ok(
+        role === 'cabundle[0]' ? code === 'ROOT_UNTRUSTED' : /^CERT_/.test(code),
+        `${role} byte ${i - off}: ${code}`,
+      );
     }
   }
 });
@@ -80,26 +104,52 @@ test('a document re-signed by a different key, or with a swapped leaf, is refuse
   const b = issueDocument(pki, now);
   const opts = { at: new Date(now + 1000), trustedRoots: [pki.root.der] };
   // payload of a, signed by b's leaf key
-  assert.throws(() => verifyAttestationDocument(signCoseSign1(decodeCoseSign1(a.bytes).payload, b.leafKey), opts), (e: unknown) => isVerifierError(e, 'ATTESTATION_SIGNATURE'));
+  assert.throws(
+    () => verifyAttestationDocument(signCoseSign1(decodeCoseSign1(a.bytes).payload, b.leafKey), opts),
+    (e: unknown) => isVerifierError(e, 'ATTESTATION_SIGNATURE'),
+  );
   // b's leaf certificate inside a's otherwise identical payload, signed by a's key
   const swapped: AttestationPayload = { ...a.payload, certificate: b.payload.certificate };
-  assert.throws(() => verifyAttestationDocument(signCoseSign1(encodeAttestationPayload(swapped), a.leafKey), opts), (e: unknown) => isVerifierError(e, 'ATTESTATION_SIGNATURE'));
+  assert.throws(
+    () => verifyAttestationDocument(signCoseSign1(encodeAttestationPayload(swapped), a.leafKey), opts),
+    (e: unknown) => isVerifierError(e, 'ATTESTATION_SIGNATURE'),
+  );
   // a replayed document is still a valid document: freshness comes from the nonce binding
-  assert.throws(() => verifyAttestationDocument(a.bytes, { ...opts, policy: { nonce: Uint8Array.of(9) } }), (e: unknown) => isVerifierError(e, 'NONCE_MISMATCH'));
+  assert.throws(
+    () => verifyAttestationDocument(a.bytes, { ...opts, policy: { nonce: Uint8Array.of(9) } }),
+    (e: unknown) => isVerifierError(e, 'NONCE_MISMATCH'),
+  );
 });
 
 test('oversized and truncated documents are refused with codes', () => {
-  assert.throws(() => verify(new Uint8Array(70_000)), (e: unknown) => isVerifierError(e, 'OVERSIZED'));
-  for (const n of [0, 1, 5, 100, v.bytes.length - 1]) assert.throws(() => verify(v.bytes.subarray(0, n)), (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'));
-  assert.throws(() => verify(new Uint8Array([...v.bytes, 0])), (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'));
+  assert.throws(
+    () => verify(new Uint8Array(70_000)),
+    (e: unknown) => isVerifierError(e, 'OVERSIZED'),
+  );
+  for (const n of [0, 1, 5, 100, v.bytes.length - 1])
+    assert.throws(
+      () => verify(v.bytes.subarray(0, n)),
+      (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'),
+    );
+  assert.throws(
+    () => verify(new Uint8Array([...v.bytes, 0])),
+    (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'),
+  );
 });
 
 test('fuzz: random bytes never crash and are refused with a code', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 6000 }), (b) => assert.notEqual(codeOf(b), 'ACCEPTED')), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 6000 }), (b) => assert.notEqual(codeOf(b), 'ACCEPTED')),
+    { numRuns: 500 },
+  );
 });
 
 test('fuzz: mutated real documents (flips, deletions, insertions, truncation) are refused with a code', () => {
-  const edit = fc.tuple(fc.nat({ max: v.bytes.length - 1 }), fc.constantFrom('flip', 'del', 'ins', 'cut'), fc.integer({ min: 1, max: 255 }));
+  const edit = fc.tuple(
+    fc.nat({ max: v.bytes.length - 1 }),
+    fc.constantFrom('flip', 'del', 'ins', 'cut'),
+    fc.integer({ min: 1, max: 255 }),
+  );
   fc.assert(
     fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => {
       let b = [...v.bytes];
@@ -120,7 +170,10 @@ test('fuzz: any CBOR value as a payload decodes only to a coded ATTESTATION_MALF
   fc.assert(
     fc.property(cborValue, (x) => {
       const bytes = encodeCbor(x);
-      assert.throws(() => decodeAttestationPayload(bytes), (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'));
+      assert.throws(
+        () => decodeAttestationPayload(bytes),
+        (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'),
+      );
     }),
     { numRuns: 500 },
   );
@@ -129,12 +182,34 @@ test('fuzz: any CBOR value as a payload decodes only to a coded ATTESTATION_MALF
 test('fuzz: payload fields round-trip through the canonical encoding, and out-of-profile fields are refused', () => {
   const bytesOrNull = fc.option(fc.uint8Array({ maxLength: 1100 }), { nil: null });
   fc.assert(
-    fc.property(fc.integer({ min: -5, max: 2 ** 53 }), bytesOrNull, bytesOrNull, bytesOrNull, fc.integer({ min: 14, max: 33 }), (timestamp, publicKey, userData, nonce, n) => {
-      const p: AttestationPayload = { moduleId: 'i-0123456789abcdef0-enc0123456789abcdef', digest: 'SHA384', timestamp, pcrs: pcrs((i) => i, n), certificate: new Uint8Array(10).fill(1), cabundle: [new Uint8Array(5)], publicKey, userData, nonce };
-      const ok = timestamp > 0 && timestamp <= Number.MAX_SAFE_INTEGER && n >= 16 && n <= 32 && [publicKey, userData, nonce].every((x) => x === null || x.length <= 1024);
-      if (!ok) return assert.throws(() => encodeAttestationPayload(p), RangeError);
-      assert.deepEqual(decodeAttestationPayload(encodeAttestationPayload(p)), p);
-    }),
+    fc.property(
+      fc.integer({ min: -5, max: 2 ** 53 }),
+      bytesOrNull,
+      bytesOrNull,
+      bytesOrNull,
+      fc.integer({ min: 14, max: 33 }),
+      (timestamp, publicKey, userData, nonce, n) => {
+        const p: AttestationPayload = {
+          moduleId: 'i-0123456789abcdef0-enc0123456789abcdef',
+          digest: 'SHA384',
+          timestamp,
+          pcrs: pcrs((i) => i, n),
+          certificate: new Uint8Array(10).fill(1),
+          cabundle: [new Uint8Array(5)],
+          publicKey,
+          userData,
+          nonce,
+        };
+        const ok =
+          timestamp > 0 &&
+          timestamp <= Number.MAX_SAFE_INTEGER &&
+          n >= 16 &&
+          n <= 32 &&
+          [publicKey, userData, nonce].every((x) => x === null || x.length <= 1024);
+        if (!ok) return assert.throws(() => encodeAttestationPayload(p), RangeError);
+        assert.deepEqual(decodeAttestationPayload(encodeAttestationPayload(p)), p);
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -144,13 +219,37 @@ test('payload encodings other than the NSM canonical one are refused: reordered,
   const good = encodeAttestationPayload(base);
   const asMap = (order: string[], over: Record<string, unknown> = {}) => {
     // the timestamp in 8 bytes as the NSM writes it, so each case differs from a genuine payload only where it says
-    const fields: Record<string, CborValue> = { module_id: base.moduleId, digest: base.digest, timestamp: new WideUint(base.timestamp, 8), pcrs: base.pcrs, certificate: base.certificate, cabundle: base.cabundle, public_key: base.publicKey, user_data: base.userData, nonce: base.nonce, ...over };
+    const fields: Record<string, CborValue> = {
+      module_id: base.moduleId,
+      digest: base.digest,
+      timestamp: new WideUint(base.timestamp, 8),
+      pcrs: base.pcrs,
+      certificate: base.certificate,
+      cabundle: base.cabundle,
+      public_key: base.publicKey,
+      user_data: base.userData,
+      nonce: base.nonce,
+      ...over,
+    };
     return encodeCbor(new Map(order.map((k) => [k, fields[k]!])));
   };
-  const ORDER = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'];
+  const ORDER = [
+    'module_id',
+    'digest',
+    'timestamp',
+    'pcrs',
+    'certificate',
+    'cabundle',
+    'public_key',
+    'user_data',
+    'nonce',
+  ];
   const hexGood = Buffer.from(good).toString('hex');
   const small = encodeAttestationPayload({ ...base, timestamp: 1000 }); // the NSM writes even small timestamps in 8 bytes
-  const dup = Buffer.from(hexGood.replace(Buffer.from('user_data').toString('hex'), Buffer.from('module_id').toString('hex')), 'hex');
+  const dup = Buffer.from(
+    hexGood.replace(Buffer.from('user_data').toString('hex'), Buffer.from('module_id').toString('hex')),
+    'hex',
+  );
   const tsHead = toHex(encodeCbor('timestamp')) + '1b';
   const at = hexGood.indexOf(tsHead) + tsHead.length - 2;
   const float = Buffer.alloc(8);
@@ -161,7 +260,10 @@ test('payload encodings other than the NSM canonical one are refused: reordered,
     ['extra key', asMap([...ORDER, 'extra'], { extra: 1 })],
     ['missing nonce', asMap(ORDER.slice(0, 8))],
     ['duplicate key', dup],
-    ['timestamp in shortest form', Buffer.from(Buffer.from(small).toString('hex').replace('1b00000000000003e8', '1903e8'), 'hex')],
+    [
+      'timestamp in shortest form',
+      Buffer.from(Buffer.from(small).toString('hex').replace('1b00000000000003e8', '1903e8'), 'hex'),
+    ],
     ['float timestamp', fromHex(hexGood.slice(0, at) + 'fb' + float.toString('hex') + hexGood.slice(at + 18))],
     ['tagged value', Buffer.from(hexGood.replace(/^a9/, 'c0a9'), 'hex')],
     ['indefinite map', Buffer.from(hexGood.replace(/^a9/, 'bf') + 'ff', 'hex')],
@@ -173,5 +275,10 @@ test('payload encodings other than the NSM canonical one are refused: reordered,
     ['text user_data', asMap(ORDER, { user_data: 'hello' })],
   ];
   assert.deepEqual(decodeAttestationPayload(small).timestamp, 1000);
-  for (const [what, bytes] of cases) assert.throws(() => decodeAttestationPayload(bytes), (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'), what);
+  for (const [what, bytes] of cases)
+    assert.throws(
+      () => decodeAttestationPayload(bytes),
+      (e: unknown) => isVerifierError(e, 'ATTESTATION_MALFORMED'),
+      what,
+    );
 });

@@ -9,10 +9,26 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  verifyAttestationDocument, parseAttestationDocument, awsNitroRootG1, AWS_NITRO_ROOT_G1_SHA256, isVerifierError, toHex, fromHex, isDebugMode,
+  verifyAttestationDocument,
+  parseAttestationDocument,
+  awsNitroRootG1,
+  AWS_NITRO_ROOT_G1_SHA256,
+  isVerifierError,
+  toHex,
+  fromHex,
+  isDebugMode,
   type VerifierErrorCode,
 } from '../index.ts';
-import { NITRO, realVectors, vectors, hexOrNull, makeTestPki, issueDocument, pcrs, MODULE_ID } from './attestation-fixtures.ts';
+import {
+  NITRO,
+  realVectors,
+  vectors,
+  hexOrNull,
+  makeTestPki,
+  issueDocument,
+  pcrs,
+  MODULE_ID,
+} from './attestation-fixtures.ts';
 
 const coded = (code: VerifierErrorCode) => (e: unknown) => isVerifierError(e, code);
 const atOf = (ms: number) => new Date(ms);
@@ -40,7 +56,13 @@ for (const v of realVectors()) {
     const expectedPcrs = Object.fromEntries(Object.entries(v.side.pcrs).map(([k, h]) => [Number(k), h]));
     const r = verifyAttestationDocument(v.bytes, {
       at: atOf(v.side.verify_at_unix_ms),
-      policy: { allowDebug: debug, expectedPcrs, nonce: hexOrNull(v.side.nonce_hex), userData: hexOrNull(v.side.user_data_hex), publicKey: hexOrNull(v.side.public_key_hex) },
+      policy: {
+        allowDebug: debug,
+        expectedPcrs,
+        nonce: hexOrNull(v.side.nonce_hex),
+        userData: hexOrNull(v.side.user_data_hex),
+        publicKey: hexOrNull(v.side.public_key_hex),
+      },
     });
     assert.equal(r.moduleId, v.side.module_id);
     assert.equal(r.timestamp, v.side.timestamp_ms);
@@ -53,18 +75,25 @@ for (const v of realVectors()) {
     assert.equal(r.chain[0]!.subject, 'C=US, O=Amazon, OU=AWS, CN=aws.nitro-enclaves');
     // the same bytes with CBOR tag 18 (COSE_Sign1_Tagged) verify too
     const tagged = new Uint8Array([0xd2, ...v.bytes]);
-    assert.equal(verifyAttestationDocument(tagged, { at: atOf(v.side.verify_at_unix_ms), policy: { allowDebug: true } }).document.tagged, true);
+    assert.equal(
+      verifyAttestationDocument(tagged, { at: atOf(v.side.verify_at_unix_ms), policy: { allowDebug: true } }).document
+        .tagged,
+      true,
+    );
   });
 
   test(`real document ${v.name} is refused outside its chain's validity window`, () => {
     const [from, to] = v.side.chain_validity_window.map((s) => Date.parse(s)) as [number, number];
     for (const at of [from - 1000, to + 1000, Date.UTC(2049, 11, 31), Date.UTC(2019, 0, 1)]) {
-      assert.throws(() => verifyAttestationDocument(v.bytes, { at: atOf(at), policy: { allowDebug: true } }), (e: unknown) => {
-        assert.ok(isVerifierError(e, 'CERT_VALIDITY'), String(e));
-        assert.equal(typeof e.evidence.subject, 'string');
-        assert.equal(typeof e.evidence.notAfter, 'string');
-        return true;
-      });
+      assert.throws(
+        () => verifyAttestationDocument(v.bytes, { at: atOf(at), policy: { allowDebug: true } }),
+        (e: unknown) => {
+          assert.ok(isVerifierError(e, 'CERT_VALIDITY'), String(e));
+          assert.equal(typeof e.evidence.subject, 'string');
+          assert.equal(typeof e.evidence.notAfter, 'string');
+          return true;
+        },
+      );
     }
     // and "now" (the default) is long past every real document's 3-hour leaf
     assert.throws(() => verifyAttestationDocument(v.bytes, { policy: { allowDebug: true } }), coded('CERT_VALIDITY'));
@@ -73,40 +102,64 @@ for (const v of realVectors()) {
 
 test('NEGATIVE: the document with an invalid COSE signature is refused with ATTESTATION_SIGNATURE', () => {
   const v = vectors().find((x) => x.name.startsWith('NEGATIVE-eternis-invalid-signature'))!;
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at: atOf(v.side.verify_at_unix_ms), policy: { allowDebug: true } }), coded('ATTESTATION_SIGNATURE'));
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at: atOf(v.side.verify_at_unix_ms), policy: { allowDebug: true } }),
+    coded('ATTESTATION_SIGNATURE'),
+  );
 });
 
 test('NEGATIVE: the self-consistent document under a mock root is refused with ROOT_UNTRUSTED, and passes only when that root is trusted explicitly', () => {
   const v = vectors().find((x) => x.name.startsWith('NEGATIVE-marlin-custom-root'))!;
   const at = atOf(v.side.verify_at_unix_ms);
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at }), (e: unknown) => isVerifierError(e, 'ROOT_UNTRUSTED') && e.evidence.subject === 'CN=root');
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at }),
+    (e: unknown) => isVerifierError(e, 'ROOT_UNTRUSTED') && e.evidence.subject === 'CN=root',
+  );
   // root pinning is the only thing wrong with it: trusting its mock root explicitly, it verifies
   const mockRoot = parseAttestationDocument(v.bytes).cabundle[0]!;
   const r = verifyAttestationDocument(v.bytes, { at, trustedRoots: [mockRoot] });
   assert.equal(r.rootSha256, createHash('sha256').update(mockRoot).digest('hex'));
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at, trustedRoots: [awsNitroRootG1(), makeTestPki(Date.now()).root.der] }), coded('ROOT_UNTRUSTED'));
+  assert.throws(
+    () =>
+      verifyAttestationDocument(v.bytes, { at, trustedRoots: [awsNitroRootG1(), makeTestPki(Date.now()).root.der] }),
+    coded('ROOT_UNTRUSTED'),
+  );
 });
 
 test('debug-mode documents are refused by default and accepted only with allowDebug', () => {
   const debug = realVectors().filter((v) => /^0+$/.test(v.side.pcrs['0']!));
-  assert.deepEqual(debug, realVectors().filter((v) => v.name.includes('debugmode')));
+  assert.deepEqual(
+    debug,
+    realVectors().filter((v) => v.name.includes('debugmode')),
+  );
   assert.equal(debug.length, 6); // the 7th debug-mode capture is the NEGATIVE bad-signature one
   for (const v of debug) {
     const at = atOf(v.side.verify_at_unix_ms);
     assert.throws(() => verifyAttestationDocument(v.bytes, { at }), coded('DEBUG_MODE'));
     assert.equal(verifyAttestationDocument(v.bytes, { at, policy: { allowDebug: true } }).debug, true);
   }
-  for (const v of realVectors().filter((x) => !x.name.includes('debugmode'))) assert.equal(verifyAttestationDocument(v.bytes, { at: atOf(v.side.verify_at_unix_ms) }).debug, false);
+  for (const v of realVectors().filter((x) => !x.name.includes('debugmode')))
+    assert.equal(verifyAttestationDocument(v.bytes, { at: atOf(v.side.verify_at_unix_ms) }).debug, false);
 });
 
 test('expected PCRs are checked by iterating the expected set: a missing PCR fails, a wrong one fails with both values', () => {
   const v = realVectors().find((x) => x.name.startsWith('marlin-aws-pcr16'))!;
   const at = atOf(v.side.verify_at_unix_ms);
   // PCR16 present in this document: expecting it passes; PCR17 is not in it: expecting it fails
-  verifyAttestationDocument(v.bytes, { at, policy: { expectedPcrs: { 0: v.side.pcrs['0']!, 16: v.side.pcrs['16']! } } });
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at, policy: { expectedPcrs: { 17: '00'.repeat(48) } } }), (e: unknown) => isVerifierError(e, 'PCR_MISMATCH') && e.evidence.pcr === 17 && e.evidence.actual === null);
+  verifyAttestationDocument(v.bytes, {
+    at,
+    policy: { expectedPcrs: { 0: v.side.pcrs['0']!, 16: v.side.pcrs['16']! } },
+  });
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at, policy: { expectedPcrs: { 17: '00'.repeat(48) } } }),
+    (e: unknown) => isVerifierError(e, 'PCR_MISMATCH') && e.evidence.pcr === 17 && e.evidence.actual === null,
+  );
   const wrong = 'ab'.repeat(48);
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at, policy: { expectedPcrs: new Map([[0, fromHex(wrong)]]) } }), (e: unknown) => isVerifierError(e, 'PCR_MISMATCH') && e.evidence.expected === wrong && e.evidence.actual === v.side.pcrs['0']);
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at, policy: { expectedPcrs: new Map([[0, fromHex(wrong)]]) } }),
+    (e: unknown) =>
+      isVerifierError(e, 'PCR_MISMATCH') && e.evidence.expected === wrong && e.evidence.actual === v.side.pcrs['0'],
+  );
   // a malformed policy is the caller's bug, not the document's
   assert.throws(() => verifyAttestationDocument(v.bytes, { at, policy: { expectedPcrs: { 0: 'abcd' } } }), RangeError);
   assert.throws(() => verifyAttestationDocument(v.bytes, { at, policy: { expectedPcrs: { 32: wrong } } }), RangeError);
@@ -116,21 +169,37 @@ test('nonce, user data and public key bind exactly; null and empty are different
   const v = realVectors().find((x) => x.name.startsWith('marlin-aws-pcr16'))!; // user_data = h'', nonce = null
   const at = atOf(v.side.verify_at_unix_ms);
   verifyAttestationDocument(v.bytes, { at, policy: { userData: new Uint8Array(0), nonce: null } });
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at, policy: { userData: null } }), coded('USER_DATA_MISMATCH'));
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at, policy: { nonce: new Uint8Array(0) } }), coded('NONCE_MISMATCH'));
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at, policy: { publicKey: new Uint8Array(32) } }), coded('PUBLIC_KEY_MISMATCH'));
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at, policy: { userData: null } }),
+    coded('USER_DATA_MISMATCH'),
+  );
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at, policy: { nonce: new Uint8Array(0) } }),
+    coded('NONCE_MISMATCH'),
+  );
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at, policy: { publicKey: new Uint8Array(32) } }),
+    coded('PUBLIC_KEY_MISMATCH'),
+  );
   const e = realVectors().find((x) => x.name.startsWith('eternis-example'))!; // has a nonce
   const nonce = fromHex(e.side.nonce_hex!);
   verifyAttestationDocument(e.bytes, { at: atOf(e.side.verify_at_unix_ms), policy: { allowDebug: true, nonce } });
   nonce[nonce.length - 1]! ^= 1;
-  assert.throws(() => verifyAttestationDocument(e.bytes, { at: atOf(e.side.verify_at_unix_ms), policy: { allowDebug: true, nonce } }), coded('NONCE_MISMATCH'));
+  assert.throws(
+    () =>
+      verifyAttestationDocument(e.bytes, { at: atOf(e.side.verify_at_unix_ms), policy: { allowDebug: true, nonce } }),
+    coded('NONCE_MISMATCH'),
+  );
 });
 
 test('maximum age: refused when older than maxAgeMs or dated in the future beyond the skew', () => {
   const v = realVectors().find((x) => x.name.startsWith('marlin-verifier'))!;
   const ts = v.side.timestamp_ms;
   verifyAttestationDocument(v.bytes, { at: atOf(ts + 60_000), policy: { maxAgeMs: 120_000 } });
-  assert.throws(() => verifyAttestationDocument(v.bytes, { at: atOf(ts + 60_000), policy: { maxAgeMs: 30_000 } }), (e: unknown) => isVerifierError(e, 'ATTESTATION_AGE') && e.evidence.ageMs === 60_000);
+  assert.throws(
+    () => verifyAttestationDocument(v.bytes, { at: atOf(ts + 60_000), policy: { maxAgeMs: 30_000 } }),
+    (e: unknown) => isVerifierError(e, 'ATTESTATION_AGE') && e.evidence.ageMs === 60_000,
+  );
 });
 
 test('simulated documents (test PKI, AWS shape) verify with the test root and are refused without it', () => {
@@ -138,15 +207,30 @@ test('simulated documents (test PKI, AWS shape) verify with the test root and ar
   const pki = makeTestPki(now);
   const doc = issueDocument(pki, now, { nonce: new Uint8Array([1, 2, 3]), userData: new Uint8Array(0) });
   const at = atOf(now + 60_000);
-  const r = verifyAttestationDocument(doc.bytes, { at, trustedRoots: [pki.root.der], policy: { nonce: Uint8Array.of(1, 2, 3), userData: new Uint8Array(0), publicKey: null, expectedPcrs: { 0: pcrs().get(0)! } } });
+  const r = verifyAttestationDocument(doc.bytes, {
+    at,
+    trustedRoots: [pki.root.der],
+    policy: {
+      nonce: Uint8Array.of(1, 2, 3),
+      userData: new Uint8Array(0),
+      publicKey: null,
+      expectedPcrs: { 0: pcrs().get(0)! },
+    },
+  });
   assert.equal(r.moduleId, MODULE_ID);
   assert.equal(r.chain.length, 5);
   assert.throws(() => verifyAttestationDocument(doc.bytes, { at }), coded('ROOT_UNTRUSTED'));
   // another test root is not this one
-  assert.throws(() => verifyAttestationDocument(doc.bytes, { at, trustedRoots: [makeTestPki(now).root.der] }), coded('ROOT_UNTRUSTED'));
+  assert.throws(
+    () => verifyAttestationDocument(doc.bytes, { at, trustedRoots: [makeTestPki(now).root.der] }),
+    coded('ROOT_UNTRUSTED'),
+  );
   // the document is accepted exactly as parsed: the parse gives back what was encoded
   const p = parseAttestationDocument(doc.bytes);
-  assert.deepEqual([p.moduleId, p.timestamp, p.nonce, p.userData, p.publicKey], [MODULE_ID, now, Uint8Array.of(1, 2, 3), new Uint8Array(0), null]);
+  assert.deepEqual(
+    [p.moduleId, p.timestamp, p.nonce, p.userData, p.publicKey],
+    [MODULE_ID, now, Uint8Array.of(1, 2, 3), new Uint8Array(0), null],
+  );
 });
 
 test('simulated debug-mode documents (all-zero PCR0/1/2/8) are refused unless allowed', () => {
@@ -163,6 +247,14 @@ test('simulated debug-mode documents (all-zero PCR0/1/2/8) are refused unless al
 test('a document dated outside its leaf certificate is refused', () => {
   const now = Date.UTC(2026, 0, 1);
   const pki = makeTestPki(now);
-  const doc = issueDocument(pki, now + 4 * 3600_000, {}, { notBefore: new Date(now), notAfter: new Date(now + 3 * 3600_000) });
-  assert.throws(() => verifyAttestationDocument(doc.bytes, { at: atOf(now + 60_000), trustedRoots: [pki.root.der] }), (e: unknown) => isVerifierError(e, 'CERT_VALIDITY') && e.evidence.role === 'certificate');
+  const doc = issueDocument(
+    pki,
+    now + 4 * 3600_000,
+    {},
+    { notBefore: new Date(now), notAfter: new Date(now + 3 * 3600_000) },
+  );
+  assert.throws(
+    () => verifyAttestationDocument(doc.bytes, { at: atOf(now + 60_000), trustedRoots: [pki.root.der] }),
+    (e: unknown) => isVerifierError(e, 'CERT_VALIDITY') && e.evidence.role === 'certificate',
+  );
 });

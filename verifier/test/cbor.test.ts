@@ -6,7 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CborTag, WideUint, decodeCbor, encodeCbor, fromHex, toHex, isVerifierError, type CborDecodeOptions } from '../index.ts';
+import {
+  CborTag,
+  WideUint,
+  decodeCbor,
+  encodeCbor,
+  fromHex,
+  toHex,
+  isVerifierError,
+  type CborDecodeOptions,
+} from '../index.ts';
 import { cborValue } from './cbor-arbitrary.ts';
 
 /** Asserts `hex` is refused with `code` (MALFORMED by default) at `offset`. */
@@ -20,12 +29,49 @@ function refused(hex: string, offset: number, opts: CborDecodeOptions = {}, code
 
 test('known encodings (RFC 8949 appendix A) decode and re-encode byte for byte', () => {
   const cases: Array<[string, unknown]> = [
-    ['00', 0], ['17', 23], ['1818', 24], ['1903e8', 1000], ['1a000f4240', 1000000], ['1b000000e8d4a51000', 1000000000000],
-    ['1b001fffffffffffff', Number.MAX_SAFE_INTEGER], ['20', -1], ['3903e7', -1000], ['3b001ffffffffffffe', -Number.MAX_SAFE_INTEGER],
-    ['f4', false], ['f5', true], ['f6', null], ['40', new Uint8Array(0)], ['4401020304', Uint8Array.of(1, 2, 3, 4)],
-    ['60', ''], ['6161', 'a'], ['62c3bc', 'ü'], ['64f0908591', '𐅑'], ['80', []], ['83010203', [1, 2, 3]],
-    ['a0', new Map()], ['a201020304', new Map([[1, 2], [3, 4]])], ['a26161016162820203', new Map<string, unknown>([['a', 1], ['b', [2, 3]]])],
-    ['a2616201616101', new Map([['b', 1], ['a', 1]])], // wire order kept, not sorted
+    ['00', 0],
+    ['17', 23],
+    ['1818', 24],
+    ['1903e8', 1000],
+    ['1a000f4240', 1000000],
+    ['1b000000e8d4a51000', 1000000000000],
+    ['1b001fffffffffffff', Number.MAX_SAFE_INTEGER],
+    ['20', -1],
+    ['3903e7', -1000],
+    ['3b001ffffffffffffe', -Number.MAX_SAFE_INTEGER],
+    ['f4', false],
+    ['f5', true],
+    ['f6', null],
+    ['40', new Uint8Array(0)],
+    ['4401020304', Uint8Array.of(1, 2, 3, 4)],
+    ['60', ''],
+    ['6161', 'a'],
+    ['62c3bc', 'ü'],
+    ['64f0908591', '𐅑'],
+    ['80', []],
+    ['83010203', [1, 2, 3]],
+    ['a0', new Map()],
+    [
+      'a201020304',
+      new Map([
+        [1, 2],
+        [3, 4],
+      ]),
+    ],
+    [
+      'a26161016162820203',
+      new Map<string, unknown>([
+        ['a', 1],
+        ['b', [2, 3]],
+      ]),
+    ],
+    [
+      'a2616201616101',
+      new Map([
+        ['b', 1],
+        ['a', 1],
+      ]),
+    ], // wire order kept, not sorted
   ];
   for (const [hex, value] of cases) {
     assert.deepEqual(decodeCbor(fromHex(hex)), value, hex);
@@ -59,7 +105,13 @@ test('rule: definite lengths only (no indefinite strings, arrays, maps, no break
 test('rule: no duplicate map keys (text or integer), offset of the second key', () => {
   refused('a2616101616102', 4);
   refused('a201010102', 3);
-  assert.deepEqual(decodeCbor(fromHex('a20161616131' + '01')), new Map<string | number, unknown>([[1, 'a'], ['1', 1]])); // the integer 1 and the text "1" are different keys
+  assert.deepEqual(
+    decodeCbor(fromHex('a20161616131' + '01')),
+    new Map<string | number, unknown>([
+      [1, 'a'],
+      ['1', 1],
+    ]),
+  ); // the integer 1 and the text "1" are different keys
   refused('a1a00101', 1); // map keys must be text or integers
   refused('a1400101', 1); // byte-string keys are refused too
 });
@@ -69,7 +121,10 @@ test('rule: nesting depth is bounded (and deep input is a coded error, not a sta
   assert.deepEqual(decodeCbor(fromHex(deep(16))), JSON.parse('['.repeat(16) + '0' + ']'.repeat(16)));
   refused(deep(17), 17);
   refused(deep(4), 3, { maxDepth: 2 });
-  assert.throws(() => decodeCbor(new Uint8Array(200_000).fill(0x81)), (e: unknown) => isVerifierError(e, 'MALFORMED'));
+  assert.throws(
+    () => decodeCbor(new Uint8Array(200_000).fill(0x81)),
+    (e: unknown) => isVerifierError(e, 'MALFORMED'),
+  );
 });
 
 test('rule: text strings are well-formed UTF-8 (fatal), and the encoder refuses lone surrogates', () => {
@@ -100,8 +155,14 @@ test('rule: sizes are bounded before allocating (counts beyond the input, maxByt
   refused('9a7fffffff00', 0);
   refused('1bffffffffffffffff', 0); // beyond 2^53: no exact number
   refused('3b001fffffffffffff', 0); // -2^53 is not exactly representable either
-  assert.throws(() => decodeCbor(new Uint8Array(11), { maxBytes: 10 }), (e: unknown) => isVerifierError(e, 'OVERSIZED') && e.evidence.size === 11);
-  assert.throws(() => decodeCbor(new Uint8Array(1024 * 1024 + 1)), (e: unknown) => isVerifierError(e, 'OVERSIZED'));
+  assert.throws(
+    () => decodeCbor(new Uint8Array(11), { maxBytes: 10 }),
+    (e: unknown) => isVerifierError(e, 'OVERSIZED') && e.evidence.size === 11,
+  );
+  assert.throws(
+    () => decodeCbor(new Uint8Array(1024 * 1024 + 1)),
+    (e: unknown) => isVerifierError(e, 'OVERSIZED'),
+  );
 });
 
 test('rule: no floats, undefined or other simple values; tags only when named', () => {
@@ -117,7 +178,7 @@ test('rule: no floats, undefined or other simple values; tags only when named', 
   assert.throws(() => encodeCbor(new Map([[Uint8Array.of(1) as never, 1]])), TypeError);
 });
 
-test('errors carry the caller\'s more specific code', () => {
+test("errors carry the caller's more specific code", () => {
   refused('1817', 0, { code: 'EIF_MALFORMED' });
   refused('a2616101616102', 4, { code: 'ATTESTATION_MALFORMED' });
 });

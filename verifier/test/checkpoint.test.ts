@@ -7,8 +7,21 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  formatCheckpoint, parseCheckpoint, openCheckpoint, noteVerifier, fromBase64, toBase64, isVerifierError, checkInclusion, hashLeaf,
-  checkCheckpointConsistency, proveConsistency, MemoryTree, EMPTY_ROOT, utf8, type Checkpoint,
+  formatCheckpoint,
+  parseCheckpoint,
+  openCheckpoint,
+  noteVerifier,
+  fromBase64,
+  toBase64,
+  isVerifierError,
+  checkInclusion,
+  hashLeaf,
+  checkCheckpointConsistency,
+  proveConsistency,
+  MemoryTree,
+  EMPTY_ROOT,
+  utf8,
+  type Checkpoint,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
@@ -19,7 +32,12 @@ const real = load('real-checkpoints.json');
 test('the test-key checkpoints open and parse (sizes 4, 6, 8, extension line, cosigned)', () => {
   const v = noteVerifier(notes.testKeys.log.vkey);
   const origin = notes.testKeys.log.name;
-  for (const [k, size] of [['size4', 4], ['size6', 6], ['size8', 8], ['size8Cosigned', 8]] as const) {
+  for (const [k, size] of [
+    ['size4', 4],
+    ['size6', 6],
+    ['size8', 8],
+    ['size8Cosigned', 8],
+  ] as const) {
     const { checkpoint } = openCheckpoint(notes.checkpoints[k], v, origin);
     assert.equal(checkpoint.size, size);
     assert.equal(checkpoint.origin, origin);
@@ -56,22 +74,46 @@ test('real Rekor v2 checkpoints verify, and the real Rekor v2 entries are includ
 
 test('a wrong origin is CHECKPOINT_ORIGIN with both origins as evidence', () => {
   const v = noteVerifier(notes.testKeys.log.vkey);
-  assert.throws(() => openCheckpoint(notes.checkpoints.size8, v, 'example.com/other'),
-    (e) => isVerifierError(e, 'CHECKPOINT_ORIGIN') && e.evidence.expected === 'example.com/other' && e.evidence.got === notes.testKeys.log.name);
+  assert.throws(
+    () => openCheckpoint(notes.checkpoints.size8, v, 'example.com/other'),
+    (e) =>
+      isVerifierError(e, 'CHECKPOINT_ORIGIN') &&
+      e.evidence.expected === 'example.com/other' &&
+      e.evidence.got === notes.testKeys.log.name,
+  );
 });
 
 test('format/parse round trip and canonical-form rejections', () => {
-  const c = { origin: 'example.com/log', size: 20852163, rootHash: new Uint8Array(32).fill(7), extensions: ['ext a', 'ext b'] };
+  const c = {
+    origin: 'example.com/log',
+    size: 20852163,
+    rootHash: new Uint8Array(32).fill(7),
+    extensions: ['ext a', 'ext b'],
+  };
   const text = formatCheckpoint(c);
   assert.equal(text, `example.com/log\n20852163\n${toBase64(c.rootHash)}\next a\next b\n`);
   assert.deepEqual(parseCheckpoint(text), c);
   const root = toBase64(c.rootHash);
   for (const bad of [
-    'o\n1\n' + root, 'o\n01\n' + root + '\n', 'o\n+1\n' + root + '\n', 'o\n-1\n' + root + '\n', 'o\n1.0\n' + root + '\n',
-    'o\n9007199254740992\n' + root + '\n', 'o\n1\n' + root.slice(0, -1) + '\n', 'o\n1\nAAAA\n', '\n1\n' + root + '\n',
-    'o\n1\n' + root + '\n\n', 'o\n1\n', 'o\n1 \n' + root + '\n', 'o\n١\n' + root + '\n',
+    'o\n1\n' + root,
+    'o\n01\n' + root + '\n',
+    'o\n+1\n' + root + '\n',
+    'o\n-1\n' + root + '\n',
+    'o\n1.0\n' + root + '\n',
+    'o\n9007199254740992\n' + root + '\n',
+    'o\n1\n' + root.slice(0, -1) + '\n',
+    'o\n1\nAAAA\n',
+    '\n1\n' + root + '\n',
+    'o\n1\n' + root + '\n\n',
+    'o\n1\n',
+    'o\n1 \n' + root + '\n',
+    'o\n١\n' + root + '\n',
   ]) {
-    assert.throws(() => parseCheckpoint(bad), (e) => isVerifierError(e, 'CHECKPOINT_MALFORMED'), JSON.stringify(bad));
+    assert.throws(
+      () => parseCheckpoint(bad),
+      (e) => isVerifierError(e, 'CHECKPOINT_MALFORMED'),
+      JSON.stringify(bad),
+    );
   }
   assert.equal(parseCheckpoint(`o\n0\n${root}\n`).size, 0);
   assert.equal(parseCheckpoint(`o\n9007199254740991\n${root}\n`).size, 2 ** 53 - 1);
@@ -82,7 +124,8 @@ test('checkpoint consistency: extension passes; fork, rollback, other log and ba
   const c4 = openCheckpoint(notes.checkpoints.size4, v).checkpoint;
   const c8 = openCheckpoint(notes.checkpoints.size8, v).checkpoint;
   const tree = new MemoryTree();
-  for (const h of ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f']) tree.append(Buffer.from(h, 'hex'));
+  for (const h of ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'])
+    tree.append(Buffer.from(h, 'hex'));
   const proof = proveConsistency(4, 8, tree.hashReader());
   checkCheckpointConsistency(proof, c4, c8);
   checkCheckpointConsistency([], c8, c8);
@@ -90,12 +133,36 @@ test('checkpoint consistency: extension passes; fork, rollback, other log and ba
   checkCheckpointConsistency([], empty, c8);
   const notesEv = { older: notes.checkpoints.size4, newer: notes.checkpoints.size8 };
   const fork: Checkpoint = { ...c8, rootHash: hashLeaf(utf8('fork')) };
-  assert.throws(() => checkCheckpointConsistency(proof, c4, fork, notesEv),
-    (e) => isVerifierError(e, 'INCONSISTENT') && e.evidence.older === notes.checkpoints.size4 && e.evidence.newer === notes.checkpoints.size8 && e.evidence.oldSize === 4);
-  assert.throws(() => checkCheckpointConsistency([], c8, fork), (e) => isVerifierError(e, 'INCONSISTENT') && typeof e.evidence.older === 'string');
-  assert.throws(() => checkCheckpointConsistency(proof, c8, c4), (e) => isVerifierError(e, 'CHECKPOINT_STALE'));
-  assert.throws(() => checkCheckpointConsistency(proof, c4, { ...c8, origin: 'other' }), (e) => isVerifierError(e, 'CHECKPOINT_ORIGIN'));
-  assert.throws(() => checkCheckpointConsistency([], { ...empty, rootHash: c4.rootHash }, c8), (e) => isVerifierError(e, 'INCONSISTENT'));
-  assert.throws(() => checkCheckpointConsistency(proof, empty, c8), (e) => isVerifierError(e, 'PROOF_SIZE'));
-  assert.throws(() => checkCheckpointConsistency(proof.slice(1), c4, c8), (e) => isVerifierError(e, 'PROOF_SIZE'));
+  assert.throws(
+    () => checkCheckpointConsistency(proof, c4, fork, notesEv),
+    (e) =>
+      isVerifierError(e, 'INCONSISTENT') &&
+      e.evidence.older === notes.checkpoints.size4 &&
+      e.evidence.newer === notes.checkpoints.size8 &&
+      e.evidence.oldSize === 4,
+  );
+  assert.throws(
+    () => checkCheckpointConsistency([], c8, fork),
+    (e) => isVerifierError(e, 'INCONSISTENT') && typeof e.evidence.older === 'string',
+  );
+  assert.throws(
+    () => checkCheckpointConsistency(proof, c8, c4),
+    (e) => isVerifierError(e, 'CHECKPOINT_STALE'),
+  );
+  assert.throws(
+    () => checkCheckpointConsistency(proof, c4, { ...c8, origin: 'other' }),
+    (e) => isVerifierError(e, 'CHECKPOINT_ORIGIN'),
+  );
+  assert.throws(
+    () => checkCheckpointConsistency([], { ...empty, rootHash: c4.rootHash }, c8),
+    (e) => isVerifierError(e, 'INCONSISTENT'),
+  );
+  assert.throws(
+    () => checkCheckpointConsistency(proof, empty, c8),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
+  assert.throws(
+    () => checkCheckpointConsistency(proof.slice(1), c4, c8),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
 });

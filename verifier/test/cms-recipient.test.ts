@@ -10,7 +10,15 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sealForRecipient, openForRecipient, parseRecipientEnvelope, isVerifierError, toHex, MAX_CMS_BYTES, type VerifierErrorCode } from '../index.ts';
+import {
+  sealForRecipient,
+  openForRecipient,
+  parseRecipientEnvelope,
+  isVerifierError,
+  toHex,
+  MAX_CMS_BYTES,
+  type VerifierErrorCode,
+} from '../index.ts';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
 const me = rsa();
@@ -32,7 +40,10 @@ test('seal → open round trips 0, 32 and 10000 bytes; long content is chunked',
     const pt = randomBytes(n);
     const cms = sealForRecipient(pt, mySpki);
     assert.deepEqual(Buffer.from(await openForRecipient(cms, me.privateKey)), pt);
-    assert.deepEqual(Buffer.from(await openForRecipient(cms, new Uint8Array(me.privateKey.export({ type: 'pkcs8', format: 'der' })))), pt);
+    assert.deepEqual(
+      Buffer.from(await openForRecipient(cms, new Uint8Array(me.privateKey.export({ type: 'pkcs8', format: 'der' })))),
+      pt,
+    );
   }
   const big = sealForRecipient(randomBytes(10000), mySpki);
   assert.equal(parseRecipientEnvelope(big).encryptedContent.length, 10000 + 16 - (10000 % 16));
@@ -44,7 +55,8 @@ test('the envelope is KMS profile: BER indefinite lengths, v2, ktri v2 by SKID, 
   const cms = sealForRecipient(new Uint8Array(32), mySpki);
   assert.equal(toHex(cms.subarray(0, 20)), '3080' + '06092a864886f70d010703' + 'a080' + '3080' + '020102');
   assert.deepEqual([...cms.subarray(cms.length - 10)], new Array(10).fill(0)); // five EOCs
-  const oaep = '06092a864886f70d010107302ba00d300b0609608648016503040201a11a301806092a864886f70d010108300b0609608648016503040201';
+  const oaep =
+    '06092a864886f70d010107302ba00d300b0609608648016503040201a11a301806092a864886f70d010108300b0609608648016503040201';
   assert.ok(toHex(cms).includes(oaep));
   assert.ok(toHex(cms).includes('060960864801650304012a0410')); // aes256-CBC, 16-byte IV
   const env = parseRecipientEnvelope(cms);
@@ -67,14 +79,21 @@ test('a wrong key, a tampered key or content, truncation and trailing bytes are 
     return t;
   };
   // the wrapped key (OAEP is checked) and the padding (the last byte of the second-to-last block)
-  for (const at of [keyAt + 100, ctAt + 31]) await assert.rejects(openForRecipient(flip(at), me.privateKey), coded('CMS_DECRYPT'), `flip at ${at}`);
+  for (const at of [keyAt + 100, ctAt + 31])
+    await assert.rejects(openForRecipient(flip(at), me.privateKey), coded('CMS_DECRYPT'), `flip at ${at}`);
   // the profile has no MAC: CBC bits flipped in an earlier block change the plaintext unnoticed.
   // Whoever relays the envelope can garble the key it carries (denial of service), never read it.
-  assert.notDeepEqual(await openForRecipient(flip(ctAt + 3), me.privateKey), await openForRecipient(cms, me.privateKey));
+  assert.notDeepEqual(
+    await openForRecipient(flip(ctAt + 3), me.privateKey),
+    await openForRecipient(cms, me.privateKey),
+  );
   await assert.rejects(openForRecipient(cms.subarray(0, cms.length - 3), me.privateKey), coded('CMS_MALFORMED'));
   await assert.rejects(openForRecipient(Uint8Array.of(...cms, 0), me.privateKey), coded('CMS_MALFORMED'));
   await assert.rejects(openForRecipient(new Uint8Array(0), me.privateKey), coded('CMS_MALFORMED'));
-  await assert.rejects(openForRecipient(randomBytes(300), me.privateKey), (e) => isVerifierError(e, 'CMS_MALFORMED') || isVerifierError(e, 'CMS_UNSUPPORTED'));
+  await assert.rejects(
+    openForRecipient(randomBytes(300), me.privateKey),
+    (e) => isVerifierError(e, 'CMS_MALFORMED') || isVerifierError(e, 'CMS_UNSUPPORTED'),
+  );
   await assert.rejects(openForRecipient(new Uint8Array(MAX_CMS_BYTES + 1), me.privateKey), coded('OVERSIZED'));
 });
 
@@ -90,12 +109,37 @@ test('other versions and algorithms are CMS_UNSUPPORTED, not guessed at', async 
   const cases: Array<[string, Uint8Array]> = [
     ['EnvelopedData v0', patch([0x30, 0x80, 0x02, 0x01, 0x02], [0x30, 0x80, 0x02, 0x01, 0x00])],
     ['ktri v0', patch([0x02, 0x01, 0x02, 0x80, 0x14], [0x02, 0x01, 0x00, 0x80, 0x14])],
-    ['aes-128-cbc', patch([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a], [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02])],
-    ['OAEP with SHA-384', patch([0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01], [0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02])],
-    ['PKCS#1 v1.5 key transport', patch([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x07], [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01])],
-    ['signedData content type', patch([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03], [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02])],
+    [
+      'aes-128-cbc',
+      patch(
+        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a],
+        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02],
+      ),
+    ],
+    [
+      'OAEP with SHA-384',
+      patch(
+        [0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01],
+        [0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02],
+      ),
+    ],
+    [
+      'PKCS#1 v1.5 key transport',
+      patch(
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x07],
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+      ),
+    ],
+    [
+      'signedData content type',
+      patch(
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03],
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02],
+      ),
+    ],
   ];
-  for (const [name, bytes] of cases) await assert.rejects(openForRecipient(bytes, me.privateKey), coded('CMS_UNSUPPORTED'), name);
+  for (const [name, bytes] of cases)
+    await assert.rejects(openForRecipient(bytes, me.privateKey), coded('CMS_UNSUPPORTED'), name);
 });
 
 test('sealForRecipient takes only an RSA-2048 SubjectPublicKeyInfo', () => {
@@ -108,29 +152,67 @@ test('sealForRecipient takes only an RSA-2048 SubjectPublicKeyInfo', () => {
 
 const opensslMissing = spawnSync('openssl', ['version']).status === 0 ? false : 'Debian openssl is not installed';
 
-test('openssl cms cross-check: openssl -stream output opens here, and openssl opens ours', { skip: opensslMissing }, async () => {
+test('openssl cms cross-check: openssl -stream output opens here, and openssl opens ours', {
+  skip: opensslMissing,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-cms-'));
   try {
     const key = join(dir, 'k.pem');
     const cert = join(dir, 'c.pem');
     writeFileSync(key, me.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    execFileSync('openssl', ['req', '-x509', '-new', '-key', key, '-out', cert, '-subj', '/CN=keycast-test', '-days', '1'], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-new', '-key', key, '-out', cert, '-subj', '/CN=keycast-test', '-days', '1'],
+      { stdio: 'pipe' },
+    );
     const pt = randomBytes(10000);
     writeFileSync(join(dir, 'pt'), pt);
     const ossl = (extra: string[]) => {
-      execFileSync('openssl', ['cms', '-encrypt', '-binary', '-keyid', '-stream', '-outform', 'DER', '-in', join(dir, 'pt'), '-out', join(dir, 'ct.der'), '-recip', cert, ...extra], { stdio: 'pipe' });
+      execFileSync(
+        'openssl',
+        [
+          'cms',
+          '-encrypt',
+          '-binary',
+          '-keyid',
+          '-stream',
+          '-outform',
+          'DER',
+          '-in',
+          join(dir, 'pt'),
+          '-out',
+          join(dir, 'ct.der'),
+          '-recip',
+          cert,
+          ...extra,
+        ],
+        { stdio: 'pipe' },
+      );
       return new Uint8Array(readFileSync(join(dir, 'ct.der')));
     };
     const theirs = ossl(['-aes-256-cbc', '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256']);
     assert.deepEqual(Buffer.from(await openForRecipient(theirs, me.privateKey)), pt);
     // what KMS never sends: SHA-1 OAEP, PKCS#1 v1.5, AES-128
-    await assert.rejects(openForRecipient(ossl(['-aes-256-cbc', '-keyopt', 'rsa_padding_mode:oaep']), me.privateKey), coded('CMS_UNSUPPORTED'));
+    await assert.rejects(
+      openForRecipient(ossl(['-aes-256-cbc', '-keyopt', 'rsa_padding_mode:oaep']), me.privateKey),
+      coded('CMS_UNSUPPORTED'),
+    );
     await assert.rejects(openForRecipient(ossl(['-aes-256-cbc']), me.privateKey), coded('CMS_UNSUPPORTED'));
-    await assert.rejects(openForRecipient(ossl(['-aes-128-cbc', '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256']), me.privateKey), coded('CMS_UNSUPPORTED'));
+    await assert.rejects(
+      openForRecipient(
+        ossl(['-aes-128-cbc', '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256']),
+        me.privateKey,
+      ),
+      coded('CMS_UNSUPPORTED'),
+    );
 
     const small = randomBytes(32);
     writeFileSync(join(dir, 'ours.der'), sealForRecipient(small, mySpki));
-    const out = execFileSync('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', join(dir, 'ours.der'), '-inkey', key, '-recip', cert], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(
+      'openssl',
+      ['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', join(dir, 'ours.der'), '-inkey', key, '-recip', cert],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     assert.deepEqual(out, small);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,13 +10,23 @@ import { compareUtf8 } from '../index.ts';
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 test('compareUtf8 agrees with comparing UTF-8 bytes, on any strings', () => {
-  fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (a, b) => {
-    assert.equal(compareUtf8(a, b), utf8Order(a, b));
-  }), { numRuns: 2000 });
-  fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', 'z', '/', '.', '\u00e9', '\ue000', '\uffff', '\u{1f600}', '\u{10000}') }), fc.string(), (a, b) => {
-    assert.equal(compareUtf8(a, b), utf8Order(a, b));
-    assert.equal(compareUtf8(a, a), 0);
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (a, b) => {
+      assert.equal(compareUtf8(a, b), utf8Order(a, b));
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(
+      fc.string({ unit: fc.constantFrom('a', 'z', '/', '.', '\u00e9', '\ue000', '\uffff', '\u{1f600}', '\u{10000}') }),
+      fc.string(),
+      (a, b) => {
+        assert.equal(compareUtf8(a, b), utf8Order(a, b));
+        assert.equal(compareUtf8(a, a), 0);
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
 
 test('where UTF-16 and UTF-8 order differ, compareUtf8 follows UTF-8', () => {

@@ -5,7 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { signCoseSign1, verifyCoseSign1, decodeCoseSign1, sigStructure, ES384_PROTECTED, toHex, fromHex, isVerifierError } from '../index.ts';
+import {
+  signCoseSign1,
+  verifyCoseSign1,
+  decodeCoseSign1,
+  sigStructure,
+  ES384_PROTECTED,
+  toHex,
+  fromHex,
+  isVerifierError,
+} from '../index.ts';
 import { vectors } from './attestation-fixtures.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
@@ -17,7 +26,10 @@ test('sign → verify round trip; the output is the untagged NSM layout', () => 
   const doc = signCoseSign1(payload, privateKey);
   assert.equal(toHex(doc.subarray(0, 7)), '8444a1013822a0');
   const c = decodeCoseSign1(doc);
-  assert.deepEqual([toHex(c.protected), toHex(c.payload), c.signature.length, c.tagged], ['a1013822', 'a10102', 96, false]);
+  assert.deepEqual(
+    [toHex(c.protected), toHex(c.payload), c.signature.length, c.tagged],
+    ['a1013822', 'a10102', 96, false],
+  );
   assert.equal(verifyCoseSign1(doc, publicKey), true);
   assert.equal(verifyCoseSign1(doc, other.publicKey), false);
   const tagged = new Uint8Array([0xd2, ...doc]);
@@ -26,8 +38,14 @@ test('sign → verify round trip; the output is the untagged NSM layout', () => 
 });
 
 test('Sig_structure is ["Signature1", protected, h\'\', payload] with definite lengths', () => {
-  assert.equal(toHex(sigStructure(ES384_PROTECTED, Uint8Array.of(1, 2, 3))), '846a5369676e61747572653144a101382240' + '43010203');
-  assert.equal(toHex(sigStructure(ES384_PROTECTED, new Uint8Array(300)).subarray(0, 21)), '846a5369676e61747572653144a101382240' + '59012c');
+  assert.equal(
+    toHex(sigStructure(ES384_PROTECTED, Uint8Array.of(1, 2, 3))),
+    '846a5369676e61747572653144a101382240' + '43010203',
+  );
+  assert.equal(
+    toHex(sigStructure(ES384_PROTECTED, new Uint8Array(300)).subarray(0, 21)),
+    '846a5369676e61747572653144a101382240' + '59012c',
+  );
 });
 
 test('every test vector envelope decodes as its sidecar describes', () => {
@@ -56,6 +74,12 @@ test('the envelope is strict: tags, headers, lengths and trailing bytes', () => 
     '9f44a1013822a041a05860' + '00'.repeat(96) + 'ff', // indefinite-length array
   ];
   for (const b of bad) assert.throws(() => decodeCoseSign1(fromHex(b)), malformed, b.slice(0, 24));
-  assert.throws(() => decodeCoseSign1(new Uint8Array(65 * 1024)), (e: unknown) => isVerifierError(e, 'OVERSIZED'));
-  assert.throws(() => signCoseSign1(Uint8Array.of(0), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey), TypeError);
+  assert.throws(
+    () => decodeCoseSign1(new Uint8Array(65 * 1024)),
+    (e: unknown) => isVerifierError(e, 'OVERSIZED'),
+  );
+  assert.throws(
+    () => signCoseSign1(Uint8Array.of(0), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+    TypeError,
+  );
 });

@@ -7,8 +7,22 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  cosignatureSigner, cosignatureVerifier, cosignatureVerifierKey, checkWitnessPolicy, generateNoteKey, noteSigner, noteVerifier, signNote,
-  signatureLines, openNote, openCheckpoint, formatSignerKey, fromHex, utf8, isVerifierError, keyIdHex,
+  cosignatureSigner,
+  cosignatureVerifier,
+  cosignatureVerifierKey,
+  checkWitnessPolicy,
+  generateNoteKey,
+  noteSigner,
+  noteVerifier,
+  signNote,
+  signatureLines,
+  openNote,
+  openCheckpoint,
+  formatSignerKey,
+  fromHex,
+  utf8,
+  isVerifierError,
+  keyIdHex,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
@@ -46,7 +60,10 @@ test('a cosignature over different text, a changed timestamp, or a truncated sig
   assert.equal(v.verify(utf8(body), ts), false);
   assert.equal(v.verify(utf8(body), sig.subarray(0, 71)), false);
   assert.equal(v.verify(utf8(body), new Uint8Array(72).fill(0xff)), false);
-  assert.throws(() => cosignatureVerifier(notes.testKeys.log.vkey), (e) => isVerifierError(e, 'KEY_MALFORMED'));
+  assert.throws(
+    () => cosignatureVerifier(notes.testKeys.log.vkey),
+    (e) => isVerifierError(e, 'KEY_MALFORMED'),
+  );
 });
 
 function setup(n: number, times: number[]) {
@@ -54,7 +71,10 @@ function setup(n: number, times: number[]) {
   const ws = Array.from({ length: n }, (_, i) => generateNoteKey(`w${i}.example`));
   const text = 'log.example\n3\n' + Buffer.alloc(32, 1).toString('base64') + '\n';
   let note = signNote(text, [noteSigner(log.skey)]);
-  ws.forEach((w, i) => { if (times[i] !== undefined && times[i]! >= 0) note += signatureLines(text, [cosignatureSigner(w.skey, () => times[i]!)]); });
+  ws.forEach((w, i) => {
+    if (times[i] !== undefined && times[i]! >= 0)
+      note += signatureLines(text, [cosignatureSigner(w.skey, () => times[i]!)]);
+  });
   return { note, vkeys: ws.map((w) => cosignatureVerifierKey(w.skey)), text };
 }
 
@@ -62,18 +82,27 @@ test('witness policy: k of n fresh cosigners pass; too few, stale, or future one
   const now = 1_800_000_000;
   const { note, vkeys } = setup(4, [now - 10, now - 100, now - 5000, -1]);
   const ok = checkWitnessPolicy(note, { witnesses: vkeys, threshold: 2, maxAgeSeconds: 600, now });
-  assert.deepEqual(ok.cosigners.map((c) => c.name), ['w0.example', 'w1.example']);
+  assert.deepEqual(
+    ok.cosigners.map((c) => c.name),
+    ['w0.example', 'w1.example'],
+  );
   assert.equal(checkWitnessPolicy(note, { witnesses: vkeys, threshold: 3, now }).cosigners.length, 3);
   try {
     checkWitnessPolicy(note, { witnesses: vkeys, threshold: 3, maxAgeSeconds: 600, now });
     assert.fail('accepted');
   } catch (e) {
     assert.ok(isVerifierError(e, 'WITNESS_POLICY'));
-    assert.deepEqual((e.evidence.stale as Array<{ name: string }>).map((s) => s.name), ['w2.example']);
+    assert.deepEqual(
+      (e.evidence.stale as Array<{ name: string }>).map((s) => s.name),
+      ['w2.example'],
+    );
     assert.deepEqual(e.evidence.missing, ['w3.example']);
   }
   const fut = setup(1, [now + 3600]);
-  assert.throws(() => checkWitnessPolicy(fut.note, { witnesses: fut.vkeys, threshold: 1, now }), (e) => isVerifierError(e, 'WITNESS_POLICY') && (e.evidence.future as unknown[]).length === 1);
+  assert.throws(
+    () => checkWitnessPolicy(fut.note, { witnesses: fut.vkeys, threshold: 1, now }),
+    (e) => isVerifierError(e, 'WITNESS_POLICY') && (e.evidence.future as unknown[]).length === 1,
+  );
   assert.equal(checkWitnessPolicy(note, { witnesses: vkeys, threshold: 0, now }).cosigners.length, 3);
   assert.throws(() => checkWitnessPolicy(note, { witnesses: vkeys, threshold: 5, now }), RangeError);
 });
@@ -83,15 +112,29 @@ test('witness policy: a forged cosignature from a policy witness is COSIGNATURE_
   const { note, vkeys } = setup(2, [now, now]);
   const lines = note.split('\n');
   const forged = lines.map((l) => (l.startsWith('— w1.example ') ? l.slice(0, -6) + 'AAAAA=' : l)).join('\n');
-  assert.throws(() => checkWitnessPolicy(forged, { witnesses: vkeys, threshold: 1, now }), (e) => isVerifierError(e, 'COSIGNATURE_INVALID') && e.evidence.name === 'w1.example');
+  assert.throws(
+    () => checkWitnessPolicy(forged, { witnesses: vkeys, threshold: 1, now }),
+    (e) => isVerifierError(e, 'COSIGNATURE_INVALID') && e.evidence.name === 'w1.example',
+  );
   const w0line = lines.find((l) => l.startsWith('— w0.example '))!;
   const dup = note + w0line + '\n' + w0line + '\n';
-  assert.throws(() => checkWitnessPolicy(dup.replace(/— w1\.example .*\n/, ''), { witnesses: vkeys, threshold: 2, now }), (e) => isVerifierError(e, 'WITNESS_POLICY'));
-  assert.throws(() => checkWitnessPolicy('garbage', { witnesses: vkeys, threshold: 1, now }), (e) => isVerifierError(e, 'NOTE_MALFORMED'));
+  assert.throws(
+    () => checkWitnessPolicy(dup.replace(/— w1\.example .*\n/, ''), { witnesses: vkeys, threshold: 2, now }),
+    (e) => isVerifierError(e, 'WITNESS_POLICY'),
+  );
+  assert.throws(
+    () => checkWitnessPolicy('garbage', { witnesses: vkeys, threshold: 1, now }),
+    (e) => isVerifierError(e, 'NOTE_MALFORMED'),
+  );
 });
 
 test('tlog-witness add-checkpoint bodies of the vectors parse, check, and cosign to the expected line', async () => {
-  const { parseAddCheckpoint, formatAddCheckpoint, checkCheckpointConsistency, openCheckpoint: open } = await import('../index.ts');
+  const {
+    parseAddCheckpoint,
+    formatAddCheckpoint,
+    checkCheckpointConsistency,
+    openCheckpoint: open,
+  } = await import('../index.ts');
   const logV = noteVerifier(notes.testKeys.log.vkey);
   const [first, second] = notes.tlogWitnessAddCheckpoint;
   const a = parseAddCheckpoint(first.requestBody);
@@ -106,8 +149,25 @@ test('tlog-witness add-checkpoint bodies of the vectors parse, check, and cosign
   checkCheckpointConsistency(b.proof, older, newer);
   const skey = formatSignerKey(W.name, 0x04, fromHex(W.seedHex));
   const text = b.checkpoint.slice(0, b.checkpoint.indexOf('\n\n') + 1);
-  assert.equal(signatureLines(text, [cosignatureSigner(skey, () => 1700000000)]), second.expectedCosignatureLineIfTimestampIs1700000000 + '\n');
-  for (const body of ['', 'old 0\n', 'old 01\n\nx', 'old -1\n\nx', 'new 0\n\nx', 'old 6\nAAAA\n\nx', 'old 6\n!!\n\nx', 'old 0\n\n', `old 0\n${'DrxdNDf74tsVi58Sah0RjjCBgQMdCpSfje3t68VY72o=\n'.repeat(64)}\nx`]) {
-    assert.throws(() => parseAddCheckpoint(body), (e) => isVerifierError(e, 'MALFORMED'), JSON.stringify(body.slice(0, 30)));
+  assert.equal(
+    signatureLines(text, [cosignatureSigner(skey, () => 1700000000)]),
+    second.expectedCosignatureLineIfTimestampIs1700000000 + '\n',
+  );
+  for (const body of [
+    '',
+    'old 0\n',
+    'old 01\n\nx',
+    'old -1\n\nx',
+    'new 0\n\nx',
+    'old 6\nAAAA\n\nx',
+    'old 6\n!!\n\nx',
+    'old 0\n\n',
+    `old 0\n${'DrxdNDf74tsVi58Sah0RjjCBgQMdCpSfje3t68VY72o=\n'.repeat(64)}\nx`,
+  ]) {
+    assert.throws(
+      () => parseAddCheckpoint(body),
+      (e) => isVerifierError(e, 'MALFORMED'),
+      JSON.stringify(body.slice(0, 30)),
+    );
   }
 });

@@ -56,7 +56,10 @@ test('hard links: canonical shares the inode and puts data on the last link; lin
     { name: 'b/y', type: 'file', perm: 0o644, size: data.length, linkGroup: 'g' },
     { name: 'l', type: 'symlink', perm: 0o777, size: 0, target: 'a/x' },
   ];
-  const content = new Map([['a/x', data], ['b/y', data]]);
+  const content = new Map([
+    ['a/x', data],
+    ['b/y', data],
+  ]);
   const c = readCpio(writeCpio(members, content, 'canonical')).entries;
   const [x, y] = [c.find((e) => e.name === 'a/x')!, c.find((e) => e.name === 'b/y')!];
   assert.equal(x.ino, y.ino);
@@ -73,28 +76,62 @@ test('hard links: canonical shares the inode and puts data on the last link; lin
 
 test('writer → reader round trip over random trees', () => {
   const name = fc.stringMatching(/^[a-z0-9._-]{1,12}$/).filter((s) => s !== '.' && s !== '..' && s !== 'TRAILER!!!');
-  fc.assert(fc.property(fc.uniqueArray(fc.tuple(name, fc.uint8Array({ maxLength: 300 }), fc.boolean()), { selector: (t) => t[0], maxLength: 20 }), fc.constantFrom('linuxkit', 'canonical' as const), (files, d) => {
-    const members: CpioMember[] = files.map(([n, b, x]) => ({ name: n, type: 'file', perm: x ? 0o755 : 0o644, size: b.length }));
-    const content = new Map(files.map(([n, b]) => [n, b]));
-    const r = readCpio(writeCpio(members, content, d as 'linuxkit' | 'canonical'));
-    assert.equal(r.entries.length, files.length);
-    for (const e of r.entries) {
-      assert.deepEqual(Buffer.from(e.data), Buffer.from(content.get(e.name)!));
-      assert.equal(e.uid, 0);
-    }
-    assert.equal(r.length % 512, 0);
-  }), { numRuns: 100 });
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.tuple(name, fc.uint8Array({ maxLength: 300 }), fc.boolean()), {
+        selector: (t) => t[0],
+        maxLength: 20,
+      }),
+      fc.constantFrom('linuxkit', 'canonical' as const),
+      (files, d) => {
+        const members: CpioMember[] = files.map(([n, b, x]) => ({
+          name: n,
+          type: 'file',
+          perm: x ? 0o755 : 0o644,
+          size: b.length,
+        }));
+        const content = new Map(files.map(([n, b]) => [n, b]));
+        const r = readCpio(writeCpio(members, content, d as 'linuxkit' | 'canonical'));
+        assert.equal(r.entries.length, files.length);
+        for (const e of r.entries) {
+          assert.deepEqual(Buffer.from(e.data), Buffer.from(content.get(e.name)!));
+          assert.equal(e.uid, 0);
+        }
+        assert.equal(r.length % 512, 0);
+      },
+    ),
+    { numRuns: 100 },
+  );
 });
 
 test('truncated, corrupted or random archives are CPIO_MALFORMED, never a crash', () => {
   const good = vec('ramdisk1.gnu.cpio');
-  for (const n of [0, 5, 109, 110, 130, 600, 1528, 1600]) assert.throws(() => readCpio(good.subarray(0, n)), (e) => isVerifierError(e, 'CPIO_MALFORMED'), `cut at ${n}`);
-  fc.assert(fc.property(fc.integer({ min: 0, max: good.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, x) => {
-    const b = good.slice();
-    b[at] = b[at]! ^ x;
-    try { readCpio(b); } catch (e) { assert.ok(isVerifierError(e, 'CPIO_MALFORMED'), String(e)); }
-  }), { numRuns: 500 });
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => {
-    try { readCpio(b); } catch (e) { assert.ok(isVerifierError(e, 'CPIO_MALFORMED'), String(e)); }
-  }), { numRuns: 300 });
+  for (const n of [0, 5, 109, 110, 130, 600, 1528, 1600])
+    assert.throws(
+      () => readCpio(good.subarray(0, n)),
+      (e) => isVerifierError(e, 'CPIO_MALFORMED'),
+      `cut at ${n}`,
+    );
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: good.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, x) => {
+      const b = good.slice();
+      b[at] = b[at]! ^ x;
+      try {
+        readCpio(b);
+      } catch (e) {
+        assert.ok(isVerifierError(e, 'CPIO_MALFORMED'), String(e));
+      }
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (b) => {
+      try {
+        readCpio(b);
+      } catch (e) {
+        assert.ok(isVerifierError(e, 'CPIO_MALFORMED'), String(e));
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

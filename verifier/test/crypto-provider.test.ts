@@ -13,7 +13,10 @@ import * as provider from '../src/crypto/provider.ts';
 
 // Both implementations satisfy one shape (a compile-time check as much as a runtime one).
 type Contract = Omit<typeof node, 'Sha256'>;
-const implementations: Array<[string, Contract]> = [['node', node], ['browser', browser as unknown as Contract]];
+const implementations: Array<[string, Contract]> = [
+  ['node', node],
+  ['browser', browser as unknown as Contract],
+];
 
 test('the provider on Node is node:crypto, and both implementations export the same functions', () => {
   assert.equal(provider.createSha256, node.createSha256);
@@ -23,8 +26,16 @@ test('the provider on Node is node:crypto, and both implementations export the s
 test('SHA-256: incremental digests agree with each other and with FIPS 180-4 vectors', () => {
   const abc = new TextEncoder().encode('abc');
   for (const [name, p] of implementations) {
-    assert.equal(p.hexEncode(p.createSha256().update(abc).digest()), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', name);
-    assert.equal(p.hexEncode(p.createSha256().digest()), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', name);
+    assert.equal(
+      p.hexEncode(p.createSha256().update(abc).digest()),
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      name,
+    );
+    assert.equal(
+      p.hexEncode(p.createSha256().digest()),
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      name,
+    );
   }
   const parts = [new Uint8Array([0]), new Uint8Array(1000).fill(7), new Uint8Array(3)];
   const digest = (p: Contract) => parts.reduce((h, x) => h.update(x), p.createSha256()).digest();
@@ -38,7 +49,11 @@ test('Ed25519: same public keys and signatures from a seed; verdicts agree on go
   const b = browser.ed25519FromSeed(seed);
   assert.deepEqual(Uint8Array.from(n.publicKey), Uint8Array.from(b.publicKey));
   const sig = node.ed25519Sign(n.privateKey, msg);
-  assert.deepEqual(Uint8Array.from(browser.ed25519Sign(b.privateKey, msg)), Uint8Array.from(sig), 'RFC 8032 signatures are deterministic');
+  assert.deepEqual(
+    Uint8Array.from(browser.ed25519Sign(b.privateKey, msg)),
+    Uint8Array.from(sig),
+    'RFC 8032 signatures are deterministic',
+  );
   const nk = node.ed25519PublicKey(n.publicKey);
   const bk = browser.ed25519PublicKey(b.publicKey);
   const flipped = sig.slice();
@@ -49,7 +64,10 @@ test('Ed25519: same public keys and signatures from a seed; verdicts agree on go
   for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]!);
   const sPlusL = sig.slice();
   let v = s + L;
-  for (let i = 32; i < 64; i++) { sPlusL[i] = Number(v & 0xffn); v >>= 8n; }
+  for (let i = 32; i < 64; i++) {
+    sPlusL[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
   const cases: Array<[string, Uint8Array, Uint8Array, boolean]> = [
     ['good', msg, sig, true],
     ['other message', new TextEncoder().encode('other'), sig, false],

@@ -4,7 +4,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DIALECTS, encodeNewcHeader, finalPadding, pad4, planArchive, readCpio, trailerHeader, type CpioDialect, type CpioMember } from '../index.ts';
+import {
+  DIALECTS,
+  encodeNewcHeader,
+  finalPadding,
+  pad4,
+  planArchive,
+  readCpio,
+  trailerHeader,
+  type CpioDialect,
+  type CpioMember,
+} from '../index.ts';
 
 export const EIF_DIR = resolve(import.meta.dirname, '../../testdata/nitro/eif');
 export const vec = (name: string): Uint8Array => new Uint8Array(readFileSync(resolve(EIF_DIR, name)));
@@ -29,11 +39,18 @@ export function writeCpio(members: CpioMember[], content: Map<string, Uint8Array
 export function bootstrapFromInputs(): Uint8Array {
   const init = vec('init.fake');
   const nsm = vec('nsm.ko.fake');
-  return writeCpio([
-    { name: 'dev', type: 'dir', perm: 0o755, size: 0 },
-    { name: 'init', type: 'file', perm: 0o755, size: init.length },
-    { name: 'nsm.ko', type: 'file', perm: 0o755, size: nsm.length },
-  ], new Map([['init', init], ['nsm.ko', nsm]]), 'linuxkit');
+  return writeCpio(
+    [
+      { name: 'dev', type: 'dir', perm: 0o755, size: 0 },
+      { name: 'init', type: 'file', perm: 0o755, size: init.length },
+      { name: 'nsm.ko', type: 'file', perm: 0o755, size: nsm.length },
+    ],
+    new Map([
+      ['init', init],
+      ['nsm.ko', nsm],
+    ]),
+    'linuxkit',
+  );
 }
 
 /** ramdisk1.gnu.cpio from its inputs: cmd/env from the sidecar, hello.sh's bytes, the nitro-cli dirs. */
@@ -44,9 +61,25 @@ export function customerFromInputs(): Uint8Array {
   // hello.sh's 54 bytes are only published inside the archive itself.
   const hello = readCpio(vec('ramdisk1.gnu.cpio')).entries.find((e) => e.name === 'rootfs/bin/hello.sh')!.data;
   const dir = (name: string): CpioMember => ({ name, type: 'dir', perm: 0o755, size: 0 });
-  return writeCpio([
-    { name: 'cmd', type: 'file', perm: 0o644, size: cmd.length }, { name: 'env', type: 'file', perm: 0o644, size: env.length },
-    dir('rootfs'), dir('rootfs/bin'), { name: 'rootfs/bin/hello.sh', type: 'file', perm: 0o755, size: hello.length },
-    dir('rootfs/dev'), dir('rootfs/proc'), dir('rootfs/run'), dir('rootfs/sys'), dir('rootfs/tmp'), dir('rootfs/var'),
-  ], new Map([['cmd', cmd], ['env', env], ['rootfs/bin/hello.sh', hello]]), 'canonical');
+  return writeCpio(
+    [
+      { name: 'cmd', type: 'file', perm: 0o644, size: cmd.length },
+      { name: 'env', type: 'file', perm: 0o644, size: env.length },
+      dir('rootfs'),
+      dir('rootfs/bin'),
+      { name: 'rootfs/bin/hello.sh', type: 'file', perm: 0o755, size: hello.length },
+      dir('rootfs/dev'),
+      dir('rootfs/proc'),
+      dir('rootfs/run'),
+      dir('rootfs/sys'),
+      dir('rootfs/tmp'),
+      dir('rootfs/var'),
+    ],
+    new Map([
+      ['cmd', cmd],
+      ['env', env],
+      ['rootfs/bin/hello.sh', hello],
+    ]),
+    'canonical',
+  );
 }

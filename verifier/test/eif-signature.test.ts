@@ -12,15 +12,51 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sign } from 'node:crypto';
 import { cborPayloadBytes } from './eif-fixtures-cbor.ts';
-import { describeEif, pcrOf, pemToDer, pcrPayload, scanEif, writeEif, measureEif, decodeSignatureSection, type EifMetadata } from '../index.ts';
+import {
+  describeEif,
+  pcrOf,
+  pemToDer,
+  pcrPayload,
+  scanEif,
+  writeEif,
+  measureEif,
+  decodeSignatureSection,
+  type EifMetadata,
+} from '../index.ts';
 import { vec } from './eif-fixtures.ts';
 
-const MD: EifMetadata = { ImageName: 's', ImageVersion: '1', BuildMetadata: { BuildTime: 't', BuildTool: 'k', BuildToolVersion: '0', OperatingSystem: 'o', KernelVersion: 'k' }, DockerInfo: null, CustomMetadata: null };
+const MD: EifMetadata = {
+  ImageName: 's',
+  ImageVersion: '1',
+  BuildMetadata: { BuildTime: 't', BuildTool: 'k', BuildToolVersion: '0', OperatingSystem: 'o', KernelVersion: 'k' },
+  DockerInfo: null,
+  CustomMetadata: null,
+};
 
 function makeCert(): { cert: string; key: string } | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'eif-sig-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '30', '-subj', '/CN=keycast-test'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:secp384r1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        join(dir, 'c.pem'),
+        '-days',
+        '30',
+        '-subj',
+        '/CN=keycast-test',
+      ],
+      { stdio: 'ignore' },
+    );
     return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
   } catch {
     return undefined;
@@ -37,8 +73,19 @@ test('payload CBOR matches the image-format cbor.rs vector', () => {
 test('signed EIF: PCR8 is the cert DER PCR and describe-eif verifies the signature', (t) => {
   const kc = makeCert();
   if (!kc) return t.skip('openssl not available');
-  const signing = { certificatePem: kc.cert, sign: (tbs: Uint8Array, hash: string) => new Uint8Array(sign(hash, tbs, { key: kc.key, dsaEncoding: 'ieee-p1363' })) };
-  const { bytes, pcrs } = writeEif({ arch: 'x86_64', kernel: vec('kernel.fake'), cmdline: 'console=ttyS0', metadata: MD, ramdisks: [vec('ramdisk0.linuxkit.cpio'), vec('ramdisk1.gnu.cpio')], signing });
+  const signing = {
+    certificatePem: kc.cert,
+    sign: (tbs: Uint8Array, hash: string) =>
+      new Uint8Array(sign(hash, tbs, { key: kc.key, dsaEncoding: 'ieee-p1363' })),
+  };
+  const { bytes, pcrs } = writeEif({
+    arch: 'x86_64',
+    kernel: vec('kernel.fake'),
+    cmdline: 'console=ttyS0',
+    metadata: MD,
+    ramdisks: [vec('ramdisk0.linuxkit.cpio'), vec('ramdisk1.gnu.cpio')],
+    signing,
+  });
   assert.equal(pcrs.pcr8, pcrOf(pemToDer(kc.cert)));
   const d = describeEif(bytes);
   assert.equal(d.IsSigned, true);
@@ -52,9 +99,22 @@ test('signed EIF: PCR8 is the cert DER PCR and describe-eif verifies the signatu
   assert.equal(raw[0], 0x81); // array(1)
   assert.equal(decodeSignatureSection(raw).certificatePem, kc.cert);
   // Same PCR0/1/2 as the unsigned image: the signature is not measured.
-  const unsigned = writeEif({ arch: 'x86_64', kernel: vec('kernel.fake'), cmdline: 'console=ttyS0', metadata: MD, ramdisks: [vec('ramdisk0.linuxkit.cpio'), vec('ramdisk1.gnu.cpio')] });
+  const unsigned = writeEif({
+    arch: 'x86_64',
+    kernel: vec('kernel.fake'),
+    cmdline: 'console=ttyS0',
+    metadata: MD,
+    ramdisks: [vec('ramdisk0.linuxkit.cpio'), vec('ramdisk1.gnu.cpio')],
+  });
   assert.equal(unsigned.pcrs.pcr0, pcrs.pcr0);
   // A signature over another PCR0 fails the check.
-  const other = writeEif({ arch: 'x86_64', kernel: vec('init.fake'), cmdline: 'console=ttyS0', metadata: MD, ramdisks: [vec('ramdisk0.linuxkit.cpio')], signing: { ...signing, sign: () => new Uint8Array(96) } });
+  const other = writeEif({
+    arch: 'x86_64',
+    kernel: vec('init.fake'),
+    cmdline: 'console=ttyS0',
+    metadata: MD,
+    ramdisks: [vec('ramdisk0.linuxkit.cpio')],
+    signing: { ...signing, sign: () => new Uint8Array(96) },
+  });
   assert.equal(describeEif(other.bytes).SignatureCheck, false);
 });

@@ -7,14 +7,38 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  SectionType, crc32Combine, crc32, describeEif, encodeMetadata, eifCrc32, measureEif, parseEif, pcrOf, scanEif, writeEif,
-  decodeMetadata, serdeJson, isVerifierError, EifMeasurer, EifScanner,
+  SectionType,
+  crc32Combine,
+  crc32,
+  describeEif,
+  encodeMetadata,
+  eifCrc32,
+  measureEif,
+  parseEif,
+  pcrOf,
+  scanEif,
+  writeEif,
+  decodeMetadata,
+  serdeJson,
+  isVerifierError,
+  EifMeasurer,
+  EifScanner,
 } from '../index.ts';
 import { bootstrapFromInputs, customerFromInputs, sidecar, vec } from './eif-fixtures.ts';
 
 const CASES = [
-  { file: 'synthetic-x86_64', arch: 'x86_64' as const, cmdline: 'cmdline-x86_64.txt', ramdisks: () => [bootstrapFromInputs(), customerFromInputs()] },
-  { file: 'synthetic-aarch64-1ramdisk', arch: 'aarch64' as const, cmdline: 'cmdline-aarch64.txt', ramdisks: () => [bootstrapFromInputs()] },
+  {
+    file: 'synthetic-x86_64',
+    arch: 'x86_64' as const,
+    cmdline: 'cmdline-x86_64.txt',
+    ramdisks: () => [bootstrapFromInputs(), customerFromInputs()],
+  },
+  {
+    file: 'synthetic-aarch64-1ramdisk',
+    arch: 'aarch64' as const,
+    cmdline: 'cmdline-aarch64.txt',
+    ramdisks: () => [bootstrapFromInputs()],
+  },
 ];
 
 for (const c of CASES) {
@@ -32,7 +56,10 @@ for (const c of CASES) {
     assert.deepEqual(p.header.sectionSizes, s.section_sizes);
     assert.equal(p.header.crc32.toString(16).padStart(8, '0'), s.eif_crc32_hex);
     assert.equal(eifCrc32(bytes).toString(16).padStart(8, '0'), s.eif_crc32_hex);
-    assert.deepEqual(p.sections.map((x) => ({ type: x.type, flags: 0, size: x.size, hdr_off: x.offset })), s.sections_in_file_order);
+    assert.deepEqual(
+      p.sections.map((x) => ({ type: x.type, flags: 0, size: x.size, hdr_off: x.offset })),
+      s.sections_in_file_order,
+    );
     assert.equal(p.arch, c.arch);
     const m = measureEif(bytes);
     assert.equal(m.pcr0, s.expected_measurements.PCR0);
@@ -45,7 +72,13 @@ for (const c of CASES) {
 
   test(`${c.file}: rebuilt byte for byte from its inputs`, () => {
     const md = decodeMetadata(new Uint8Array(Buffer.from(s.metadata_json_exact)));
-    const { bytes: out, pcrs } = writeEif({ arch: c.arch, kernel: vec('kernel.fake'), cmdline: Buffer.from(vec(c.cmdline)).toString('utf8').trim(), metadata: md, ramdisks: c.ramdisks() });
+    const { bytes: out, pcrs } = writeEif({
+      arch: c.arch,
+      kernel: vec('kernel.fake'),
+      cmdline: Buffer.from(vec(c.cmdline)).toString('utf8').trim(),
+      metadata: md,
+      ramdisks: c.ramdisks(),
+    });
     assert.equal(createHash('sha256').update(out).digest('hex'), s.sha256);
     assert.equal(out.length, s.length);
     assert.equal(pcrs.pcr0, s.expected_measurements.PCR0);
@@ -65,7 +98,10 @@ for (const c of CASES) {
 }
 
 test('PCR of empty content and pcrOf match pcr-formulas', () => {
-  assert.equal(pcrOf(new Uint8Array(0)), '21b9efbc184807662e966d34f390821309eeac6802309798826296bf3e8bec7c10edb30948c90ba67310f7b964fc500a');
+  assert.equal(
+    pcrOf(new Uint8Array(0)),
+    '21b9efbc184807662e966d34f390821309eeac6802309798826296bf3e8bec7c10edb30948c90ba67310f7b964fc500a',
+  );
 });
 
 test('the incremental measurer gives the same PCRs for any chunking', () => {
@@ -99,7 +135,13 @@ test('crc32Combine equals the CRC of the concatenation', () => {
 
 test('metadata: sorted keys in DockerInfo/CustomMetadata, struct order elsewhere', () => {
   assert.equal(serdeJson({ b: 1, a: [{ z: null, B: 'x' }], A: true }), '{"A":true,"a":[{"B":"x","z":null}],"b":1}');
-  const md = { ImageName: 'n', ImageVersion: 'v', BuildMetadata: { BuildTime: 't', BuildTool: 'k', BuildToolVersion: '1', OperatingSystem: 'o', KernelVersion: 'kv' }, DockerInfo: null, CustomMetadata: { y: 2, x: 1 } };
+  const md = {
+    ImageName: 'n',
+    ImageVersion: 'v',
+    BuildMetadata: { BuildTime: 't', BuildTool: 'k', BuildToolVersion: '1', OperatingSystem: 'o', KernelVersion: 'kv' },
+    DockerInfo: null,
+    CustomMetadata: { y: 2, x: 1 },
+  };
   const enc = Buffer.from(encodeMetadata(md)).toString();
   assert.ok(enc.startsWith('{"ImageName":"n","ImageVersion":"v","BuildMetadata":{"BuildTime":"t"'));
   assert.ok(enc.endsWith('"CustomMetadata":{"x":1,"y":2}}'));
@@ -109,7 +151,10 @@ test('metadata: sorted keys in DockerInfo/CustomMetadata, struct order elsewhere
 test('a flipped data byte is a CRC mismatch: parseEif refuses, describe reports CheckCRC false', () => {
   const bad = vec('synthetic-x86_64.eif').slice();
   bad[600] = bad[600]! ^ 0x01; // inside the kernel data: PCRs unchanged
-  assert.throws(() => parseEif(bad), (e) => isVerifierError(e, 'EIF_CRC'));
+  assert.throws(
+    () => parseEif(bad),
+    (e) => isVerifierError(e, 'EIF_CRC'),
+  );
   const d = describeEif(bad);
   assert.equal(d.CheckCRC, false);
   assert.equal(scanEif(bad).crcOk, false);
@@ -118,17 +163,63 @@ test('a flipped data byte is a CRC mismatch: parseEif refuses, describe reports 
 test('malformed headers are coded errors with the offset', () => {
   const good = vec('synthetic-x86_64.eif');
   const cases: Array<[string, (b: Uint8Array) => void, string]> = [
-    ['magic', (b) => { b[0] = 0x00; }, 'EIF_MALFORMED'],
-    ['version 9', (b) => { b[5] = 9; }, 'EIF_UNSUPPORTED'],
-    ['num_sections 33', (b) => { b[27] = 33; }, 'EIF_MALFORMED'],
-    ['num_sections 4', (b) => { b[27] = 4; }, 'EIF_MALFORMED'],
-    ['offset moved', (b) => { b[28 + 8 + 7] = 0; }, 'EIF_MALFORMED'],
-    ['section type 6', (b) => { b[548 + 1] = 6; }, 'EIF_MALFORMED'],
-    ['section size huge', (b) => { b[548 + 4] = 0xff; }, 'EIF_MALFORMED'],
+    [
+      'magic',
+      (b) => {
+        b[0] = 0x00;
+      },
+      'EIF_MALFORMED',
+    ],
+    [
+      'version 9',
+      (b) => {
+        b[5] = 9;
+      },
+      'EIF_UNSUPPORTED',
+    ],
+    [
+      'num_sections 33',
+      (b) => {
+        b[27] = 33;
+      },
+      'EIF_MALFORMED',
+    ],
+    [
+      'num_sections 4',
+      (b) => {
+        b[27] = 4;
+      },
+      'EIF_MALFORMED',
+    ],
+    [
+      'offset moved',
+      (b) => {
+        b[28 + 8 + 7] = 0;
+      },
+      'EIF_MALFORMED',
+    ],
+    [
+      'section type 6',
+      (b) => {
+        b[548 + 1] = 6;
+      },
+      'EIF_MALFORMED',
+    ],
+    [
+      'section size huge',
+      (b) => {
+        b[548 + 4] = 0xff;
+      },
+      'EIF_MALFORMED',
+    ],
   ];
   for (const [name, mutate, code] of cases) {
     const b = good.slice();
     mutate(b);
-    assert.throws(() => scanEif(b), (e) => isVerifierError(e, code as 'EIF_MALFORMED'), name);
+    assert.throws(
+      () => scanEif(b),
+      (e) => isVerifierError(e, code as 'EIF_MALFORMED'),
+      name,
+    );
   }
 });

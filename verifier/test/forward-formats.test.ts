@@ -8,7 +8,14 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isVerifierError } from '../src/errors.ts';
 import { type ForwardRules, signRules, openRules, checkRulesTime, parseRules } from '../src/forward/rules.ts';
 import { sealContentKeys, openSealedKeys, generateHpkeKeyPair } from '../src/forward/sealed-keys.ts';
-import { DeliveryTree, signReceipt, openReceipt, checkDelivery, parseDeliveryProof, type Receipt } from '../src/forward/receipt.ts';
+import {
+  DeliveryTree,
+  signReceipt,
+  openReceipt,
+  checkDelivery,
+  parseDeliveryProof,
+  type Receipt,
+} from '../src/forward/receipt.ts';
 import { toHex, utf8 } from '../src/encoding/bytes.ts';
 
 const studio = generateKeyPairSync('ed25519');
@@ -39,42 +46,81 @@ test('rules: sign → open round trip, digest over the canonical payload', () =>
 
 test('rules: another key, tampering, unknown fields, non-canonical payloads are refused', () => {
   const env = signRules(sampleRules(), studio.privateKey);
-  assert.throws(() => openRules(env, pem(other)), (e) => isVerifierError(e, 'RULES_SIGNATURE'));
+  assert.throws(
+    () => openRules(env, pem(other)),
+    (e) => isVerifierError(e, 'RULES_SIGNATURE'),
+  );
   const j = JSON.parse(env);
   const payload = JSON.parse(Buffer.from(j.payload, 'base64').toString());
   payload.film.title = 'Other';
   j.payload = Buffer.from(JSON.stringify(payload)).toString('base64');
-  assert.throws(() => openRules(JSON.stringify(j), pem(studio)), (e) => isVerifierError(e, 'RULES_SIGNATURE'));
-  assert.throws(() => parseRules(utf8(JSON.stringify({ ...sampleRules(), extra: 1 }))), (e) => isVerifierError(e, 'RULES_INVALID'));
-  assert.throws(() => parseRules(utf8(JSON.stringify(sampleRules(), null, 1))), (e) => isVerifierError(e, 'RULES_INVALID'));
-  assert.throws(() => signRules(sampleRules({ kdmWindow: { notBefore: '2026-01-01T00:00:00Z', notAfter: '2026-01-15T00:00:00+00:00' } }), studio.privateKey), (e) => isVerifierError(e, 'RULES_INVALID'));
-  assert.throws(() => signRules(sampleRules({ limits: { maxKdmValidityDays: 3, maxRecipients: 1 } }), studio.privateKey), (e) => isVerifierError(e, 'RULES_INVALID'));
+  assert.throws(
+    () => openRules(JSON.stringify(j), pem(studio)),
+    (e) => isVerifierError(e, 'RULES_SIGNATURE'),
+  );
+  assert.throws(
+    () => parseRules(utf8(JSON.stringify({ ...sampleRules(), extra: 1 }))),
+    (e) => isVerifierError(e, 'RULES_INVALID'),
+  );
+  assert.throws(
+    () => parseRules(utf8(JSON.stringify(sampleRules(), null, 1))),
+    (e) => isVerifierError(e, 'RULES_INVALID'),
+  );
+  assert.throws(
+    () =>
+      signRules(
+        sampleRules({ kdmWindow: { notBefore: '2026-01-01T00:00:00Z', notAfter: '2026-01-15T00:00:00+00:00' } }),
+        studio.privateKey,
+      ),
+    (e) => isVerifierError(e, 'RULES_INVALID'),
+  );
+  assert.throws(
+    () => signRules(sampleRules({ limits: { maxKdmValidityDays: 3, maxRecipients: 1 } }), studio.privateKey),
+    (e) => isVerifierError(e, 'RULES_INVALID'),
+  );
 });
 
 test('rules: expired and not-yet-valid rules are RULES_EXPIRED', () => {
   const r = sampleRules();
-  assert.throws(() => checkRulesTime(r, new Date('2025-11-30T00:00:00Z')), (e) => isVerifierError(e, 'RULES_EXPIRED'));
-  assert.throws(() => checkRulesTime(r, new Date('2026-01-11T00:00:00Z')), (e) => isVerifierError(e, 'RULES_EXPIRED'));
+  assert.throws(
+    () => checkRulesTime(r, new Date('2025-11-30T00:00:00Z')),
+    (e) => isVerifierError(e, 'RULES_EXPIRED'),
+  );
+  assert.throws(
+    () => checkRulesTime(r, new Date('2026-01-11T00:00:00Z')),
+    (e) => isVerifierError(e, 'RULES_EXPIRED'),
+  );
 });
 
 test('sealed keys: open only with the same PCR0, enclave key and header', async () => {
   const enclave = await generateHpkeKeyPair();
   const pcr0 = new Uint8Array(randomBytes(48));
   const key = new Uint8Array(randomBytes(16));
-  const fk = { cplId: 'urn:uuid:11111111-2222-4333-8444-555555555555', keys: [{ id: 'urn:uuid:aaaaaaaa-2222-4333-8444-555555555555', type: 'MDIK' as const, key }] };
+  const fk = {
+    cplId: 'urn:uuid:11111111-2222-4333-8444-555555555555',
+    keys: [{ id: 'urn:uuid:aaaaaaaa-2222-4333-8444-555555555555', type: 'MDIK' as const, key }],
+  };
   const sealed = await sealContentKeys(fk, enclave.publicKey, pcr0, pem(studio));
   assert.ok(!sealed.includes(toHex(key)) && !sealed.includes(Buffer.from(key).toString('base64')));
   const opened = await openSealedKeys(sealed, enclave.privateKey, pcr0);
   assert.deepEqual(opened.keys[0]!.key, key);
   assert.equal(opened.rulesKey.pem, pem(studio));
-  await assert.rejects(openSealedKeys(sealed, enclave.privateKey, new Uint8Array(48)), (e) => isVerifierError(e, 'SEALED_BINDING'));
+  await assert.rejects(openSealedKeys(sealed, enclave.privateKey, new Uint8Array(48)), (e) =>
+    isVerifierError(e, 'SEALED_BINDING'),
+  );
   const wrongEnclave = await generateHpkeKeyPair();
-  await assert.rejects(openSealedKeys(sealed, wrongEnclave.privateKey, pcr0), (e) => isVerifierError(e, 'SEALED_BINDING'));
+  await assert.rejects(openSealedKeys(sealed, wrongEnclave.privateKey, pcr0), (e) =>
+    isVerifierError(e, 'SEALED_BINDING'),
+  );
   // swapping in another studio's key in the header breaks the HPKE binding
   const j = JSON.parse(sealed);
   j.rulesKey = other.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  await assert.rejects(openSealedKeys(JSON.stringify(j), enclave.privateKey, pcr0), (e) => isVerifierError(e, 'SEALED_BINDING'));
-  await assert.rejects(openSealedKeys('{"type":1}', enclave.privateKey, pcr0), (e) => isVerifierError(e, 'SEALED_INVALID'));
+  await assert.rejects(openSealedKeys(JSON.stringify(j), enclave.privateKey, pcr0), (e) =>
+    isVerifierError(e, 'SEALED_BINDING'),
+  );
+  await assert.rejects(openSealedKeys('{"type":1}', enclave.privateKey, pcr0), (e) =>
+    isVerifierError(e, 'SEALED_INVALID'),
+  );
 });
 
 test('receipts: signed root, every delivery provable, tampering refused', () => {
@@ -82,13 +128,31 @@ test('receipts: signed root, every delivery provable, tampering refused', () => 
   const outs = Array.from({ length: 7 }, (_, i) => utf8(`kdm ${i}`));
   for (const [i, o] of outs.entries()) t.add(new Uint8Array(20).fill(i), o);
   const receiptKey = generateKeyPairSync('ed25519');
-  const r: Receipt = { type: 'keycast-forward-receipt/v1', requestDigest: '0'.repeat(64), rulesDigest: '1'.repeat(64), pcr0: '2'.repeat(96), time: '2026-01-01T00:00:00.000Z', format: 'kdm', recipients: t.size, root: toHex(t.root()) };
+  const r: Receipt = {
+    type: 'keycast-forward-receipt/v1',
+    requestDigest: '0'.repeat(64),
+    rulesDigest: '1'.repeat(64),
+    pcr0: '2'.repeat(96),
+    time: '2026-01-01T00:00:00.000Z',
+    format: 'kdm',
+    recipients: t.size,
+    root: toHex(t.root()),
+  };
   const env = signReceipt(r, receiptKey.privateKey);
   const opened = openReceipt(env, pem(receiptKey));
   for (let i = 0; i < outs.length; i++) checkDelivery(opened, parseDeliveryProof(JSON.stringify(t.prove(i))), outs[i]);
-  assert.throws(() => checkDelivery(opened, t.prove(2), outs[3]), (e) => isVerifierError(e, 'RECEIPT_INVALID'));
+  assert.throws(
+    () => checkDelivery(opened, t.prove(2), outs[3]),
+    (e) => isVerifierError(e, 'RECEIPT_INVALID'),
+  );
   const p = t.prove(2);
   p.thumbprint = Buffer.alloc(20, 9).toString('base64');
-  assert.throws(() => checkDelivery(opened, p), (e) => isVerifierError(e, 'RECEIPT_INVALID'));
-  assert.throws(() => openReceipt(env, pem(other)), (e) => isVerifierError(e, 'RECEIPT_INVALID'));
+  assert.throws(
+    () => checkDelivery(opened, p),
+    (e) => isVerifierError(e, 'RECEIPT_INVALID'),
+  );
+  assert.throws(
+    () => openReceipt(env, pem(other)),
+    (e) => isVerifierError(e, 'RECEIPT_INVALID'),
+  );
 });

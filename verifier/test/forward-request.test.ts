@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { canonicalize } from '../src/encoding/canonical-json.ts';
 import { isVerifierError } from '../src/errors.ts';
-import { formatForwardRequest, forwardRequestDigest, parseForwardAnswer, parseForwardRequest, MAX_FORWARD_RECIPIENTS } from '../src/forward/request.ts';
+import {
+  formatForwardRequest,
+  forwardRequestDigest,
+  parseForwardAnswer,
+  parseForwardRequest,
+  MAX_FORWARD_RECIPIENTS,
+} from '../src/forward/request.ts';
 import { formatVerifiedEnclave, parseVerifiedEnclave, verifiedEnclaveRecord } from '../src/forward/enclave-keys.ts';
 import { formatIdentityBinding, parseIdentityBinding } from '../src/gate/identity.ts';
 import { toBase64, toHex } from '../src/encoding/bytes.ts';
@@ -24,38 +30,102 @@ test('forward request: round trip, one digest for DER bytes and their base64, ma
   assert.notEqual(forwardRequestDigest({ ...base, format: 'raw-rsa-oaep' }), forwardRequestDigest(base));
   // the streamed digest hashes exactly the canonical JSON of the request, escapes included
   const odd = { ...base, rules: '{"r":"\u2028 \\ \" é \u0001"}', recipients: ['PEM\n+/=', der], intermediates: [der] };
-  const canonical = canonicalize({ ...odd, recipients: odd.recipients.map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString('base64'))), intermediates: [Buffer.from(der).toString('base64')] });
+  const canonical = canonicalize({
+    ...odd,
+    recipients: odd.recipients.map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString('base64'))),
+    intermediates: [Buffer.from(der).toString('base64')],
+  });
   assert.equal(forwardRequestDigest(odd), createHash('sha256').update(canonical).digest('hex'));
-  for (const bad of [null, [], { ...base, extra: 1 }, { ...base, recipients: [] }, { ...base, recipients: [1] }, { ...base, format: 'pdf' }, { ...base, sealedKeys: 3 }, { ...base, intermediates: new Array(65).fill('x') }]) {
-    assert.throws(() => parseForwardRequest(bad), (e) => isVerifierError(e, 'MALFORMED'));
+  for (const bad of [
+    null,
+    [],
+    { ...base, extra: 1 },
+    { ...base, recipients: [] },
+    { ...base, recipients: [1] },
+    { ...base, format: 'pdf' },
+    { ...base, sealedKeys: 3 },
+    { ...base, intermediates: new Array(65).fill('x') },
+  ]) {
+    assert.throws(
+      () => parseForwardRequest(bad),
+      (e) => isVerifierError(e, 'MALFORMED'),
+    );
   }
-  assert.throws(() => parseForwardRequest({ ...base, recipients: new Array(MAX_FORWARD_RECIPIENTS + 1).fill('x') }), (e) => isVerifierError(e, 'OVERSIZED'));
+  assert.throws(
+    () => parseForwardRequest({ ...base, recipients: new Array(MAX_FORWARD_RECIPIENTS + 1).fill('x') }),
+    (e) => isVerifierError(e, 'OVERSIZED'),
+  );
 });
 
 test('forward answer: outputs in order with 20-byte thumbprints, anything else MALFORMED', () => {
-  const out = { index: 0, thumbprint: toBase64(new Uint8Array(20)), subject: 'CN=x', format: 'kdm', bytes: toBase64(new Uint8Array([1, 2])) };
+  const out = {
+    index: 0,
+    thumbprint: toBase64(new Uint8Array(20)),
+    subject: 'CN=x',
+    format: 'kdm',
+    bytes: toBase64(new Uint8Array([1, 2])),
+  };
   const good = { requestDigest: 'ab'.repeat(32), receipt: '{}', outputs: [out] };
   assert.equal(parseForwardAnswer(good).outputs.length, 1);
-  for (const bad of [null, { ...good, requestDigest: 'x' }, { ...good, outputs: [{ ...out, index: 1 }] }, { ...good, outputs: [{ ...out, thumbprint: toBase64(new Uint8Array(19)) }] },
-    { ...good, outputs: [{ ...out, bytes: 'not base64!' }] }, { ...good, outputs: [{ ...out, format: 'pdf' }] }, { ...good, receipt: 1 }]) {
-    assert.throws(() => parseForwardAnswer(bad), (e) => isVerifierError(e, 'MALFORMED'));
+  for (const bad of [
+    null,
+    { ...good, requestDigest: 'x' },
+    { ...good, outputs: [{ ...out, index: 1 }] },
+    { ...good, outputs: [{ ...out, thumbprint: toBase64(new Uint8Array(19)) }] },
+    { ...good, outputs: [{ ...out, bytes: 'not base64!' }] },
+    { ...good, outputs: [{ ...out, format: 'pdf' }] },
+    { ...good, receipt: 1 },
+  ]) {
+    assert.throws(
+      () => parseForwardAnswer(bad),
+      (e) => isVerifierError(e, 'MALFORMED'),
+    );
   }
 });
 
 test('verified-enclave record: keys from the binding; edited keys, another type or a contradicting binding refused', () => {
   const hpke = new Uint8Array(randomBytes(32));
-  const receipts = new Uint8Array(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32));
+  const receipts = new Uint8Array(
+    generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32),
+  );
   const userData = formatIdentityBinding({ hpkeX25519: hpke, receiptsEd25519: receipts });
   const pcr0 = toHex(new Uint8Array(randomBytes(48)));
-  const fields = { host: 'http://127.0.0.1:1', moduleId: 'i-x-enc1', timestamp: new Date().toISOString(), pcr0, releaseIndex: 2, origin: 'o', treeSize: 3,
-    publicKey: toBase64(hpke), userData: toBase64(userData), nonce: '00'.repeat(32), rootSha256: '11'.repeat(32) };
+  const fields = {
+    host: 'http://127.0.0.1:1',
+    moduleId: 'i-x-enc1',
+    timestamp: new Date().toISOString(),
+    pcr0,
+    releaseIndex: 2,
+    origin: 'o',
+    treeSize: 3,
+    publicKey: toBase64(hpke),
+    userData: toBase64(userData),
+    nonce: '00'.repeat(32),
+    rootSha256: '11'.repeat(32),
+  };
   const text = formatVerifiedEnclave(verifiedEnclaveRecord(fields, parseIdentityBinding(userData, hpke)));
   const r = parseVerifiedEnclave(text);
-  assert.deepEqual([toHex(r.hpke), toHex(r.pcr0), r.receipt.asymmetricKeyType, r.record.kdmChainSha256], [toHex(hpke), pcr0, 'ed25519', null]);
+  assert.deepEqual(
+    [toHex(r.hpke), toHex(r.pcr0), r.receipt.asymmetricKeyType, r.record.kdmChainSha256],
+    [toHex(hpke), pcr0, 'ed25519', null],
+  );
   const j = JSON.parse(text);
-  for (const bad of [{ ...j, hpkeX25519: toBase64(new Uint8Array(32)) }, { ...j, receiptsEd25519: toBase64(new Uint8Array(32)) }, { ...j, type: 'other' }, { ...j, verified: false },
-    { ...j, pcr0: 'ab' }, { ...j, publicKey: toBase64(new Uint8Array(randomBytes(32))) }, { ...j, userData: 'x' }]) {
-    assert.throws(() => parseVerifiedEnclave(JSON.stringify(bad)), (e) => isVerifierError(e, 'IDENTITY_BINDING'));
+  for (const bad of [
+    { ...j, hpkeX25519: toBase64(new Uint8Array(32)) },
+    { ...j, receiptsEd25519: toBase64(new Uint8Array(32)) },
+    { ...j, type: 'other' },
+    { ...j, verified: false },
+    { ...j, pcr0: 'ab' },
+    { ...j, publicKey: toBase64(new Uint8Array(randomBytes(32))) },
+    { ...j, userData: 'x' },
+  ]) {
+    assert.throws(
+      () => parseVerifiedEnclave(JSON.stringify(bad)),
+      (e) => isVerifierError(e, 'IDENTITY_BINDING'),
+    );
   }
-  assert.throws(() => parseVerifiedEnclave('x'.repeat(70_000)), (e) => isVerifierError(e, 'IDENTITY_BINDING'));
+  assert.throws(
+    () => parseVerifiedEnclave('x'.repeat(70_000)),
+    (e) => isVerifierError(e, 'IDENTITY_BINDING'),
+  );
 });

@@ -15,16 +15,55 @@ export interface Chain {
   caKey: KeyObject;
 }
 
-export function chain(o: { O?: string; leafCn?: string; now?: number; leafBits?: number; leafDays?: number; leafFrom?: number } = {}): Chain {
+export function chain(
+  o: { O?: string; leafCn?: string; now?: number; leafBits?: number; leafDays?: number; leafFrom?: number } = {},
+): Chain {
   const now = o.now ?? Date.now() - DAY;
   const O = o.O ?? 'TEST.COM';
   const s = (CN: string) => ({ O, OU: 'Tests', CN });
   const rk = rsa();
-  const root = parseDcCertificate(buildDcCertificate({ subject: s('.test.ROOT'), serial: 5n, notBefore: sec(now), notAfter: sec(now + 3650 * DAY), publicKey: rk.publicKey, issuerPrivateKey: rk.privateKey, ca: true, pathLen: 3, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const root = parseDcCertificate(
+    buildDcCertificate({
+      subject: s('.test.ROOT'),
+      serial: 5n,
+      notBefore: sec(now),
+      notAfter: sec(now + 3650 * DAY),
+      publicKey: rk.publicKey,
+      issuerPrivateKey: rk.privateKey,
+      ca: true,
+      pathLen: 3,
+      keyUsage: ['keyCertSign', 'cRLSign'],
+    }),
+  );
   const ck = rsa();
-  const ca = parseDcCertificate(buildDcCertificate({ subject: s('.test.INTERMEDIATE'), issuer: root, serial: 6n, notBefore: sec(now + 1000), notAfter: sec(now + 3649 * DAY), publicKey: ck.publicKey, issuerPrivateKey: rk.privateKey, ca: true, pathLen: 2, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const ca = parseDcCertificate(
+    buildDcCertificate({
+      subject: s('.test.INTERMEDIATE'),
+      issuer: root,
+      serial: 6n,
+      notBefore: sec(now + 1000),
+      notAfter: sec(now + 3649 * DAY),
+      publicKey: ck.publicKey,
+      issuerPrivateKey: rk.privateKey,
+      ca: true,
+      pathLen: 2,
+      keyUsage: ['keyCertSign', 'cRLSign'],
+    }),
+  );
   const lk = rsa(o.leafBits);
   const from = o.leafFrom ?? now + 2000;
-  const leaf = parseDcCertificate(buildDcCertificate({ subject: s(o.leafCn ?? 'CS SM.test-leaf'), issuer: ca, serial: 7n, notBefore: sec(from), notAfter: sec(from + (o.leafDays ?? 3000) * DAY), publicKey: lk.publicKey, issuerPrivateKey: ck.privateKey, ca: false, keyUsage: ['digitalSignature', 'keyEncipherment'] }));
+  const leaf = parseDcCertificate(
+    buildDcCertificate({
+      subject: s(o.leafCn ?? 'CS SM.test-leaf'),
+      issuer: ca,
+      serial: 7n,
+      notBefore: sec(from),
+      notAfter: sec(from + (o.leafDays ?? 3000) * DAY),
+      publicKey: lk.publicKey,
+      issuerPrivateKey: ck.privateKey,
+      ca: false,
+      keyUsage: ['digitalSignature', 'keyEncipherment'],
+    }),
+  );
   return { root, ca, leaf, leafKey: lk.privateKey, caKey: ck.privateKey };
 }

@@ -34,7 +34,10 @@ const input = {
 
 test('a written KDM verifies with xmldsigjs and decrypts to exactly the keys sent', async () => {
   const xml = buildKdm(input);
-  for (const k of keys) assert.ok(!xml.includes(Buffer.from(k.key).toString('base64')) && !xml.includes(Buffer.from(k.key).toString('hex')));
+  for (const k of keys)
+    assert.ok(
+      !xml.includes(Buffer.from(k.key).toString('base64')) && !xml.includes(Buffer.from(k.key).toString('hex')),
+    );
   const { kdm, signer: s } = await verifyKdmSignature(xml);
   assert.equal(kdm.cplId, input.cplId);
   assert.equal(kdm.title, input.title);
@@ -42,37 +45,85 @@ test('a written KDM verifies with xmldsigjs and decrypts to exactly the keys sen
   checkKdmRecipient(kdm, projector.leaf);
   assert.equal(checkKdmSignerChain(kdm, s, { at: new Date() }).length, 3);
   const got = decryptKdm(kdm, projector.leafKey, s);
-  assert.deepEqual(got.map((g) => [g.id, g.type, Buffer.from(g.key).toString('hex')]), keys.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]));
-  assert.throws(() => checkKdmRecipient(kdm, signer.leaf), (e) => isVerifierError(e, 'KDM_MALFORMED'));
+  assert.deepEqual(
+    got.map((g) => [g.id, g.type, Buffer.from(g.key).toString('hex')]),
+    keys.map((k) => [k.id, k.type, Buffer.from(k.key).toString('hex')]),
+  );
+  assert.throws(
+    () => checkKdmRecipient(kdm, signer.leaf),
+    (e) => isVerifierError(e, 'KDM_MALFORMED'),
+  );
 });
 
 test('tampered KDMs fail the signature; wrong private keys fail decryption', async () => {
   const xml = buildKdm(input);
-  for (const [from, to] of [['2026-01-15T00:00:00+00:00</ContentKeysNotValidAfter>', '2027-01-15T00:00:00+00:00</ContentKeysNotValidAfter>'], ['>MDAK</KeyType>', '>MDSK</KeyType>'], ['<enc:CipherValue>', '<enc:CipherValue>AAAA']] as const) {
+  for (const [from, to] of [
+    ['2026-01-15T00:00:00+00:00</ContentKeysNotValidAfter>', '2027-01-15T00:00:00+00:00</ContentKeysNotValidAfter>'],
+    ['>MDAK</KeyType>', '>MDSK</KeyType>'],
+    ['<enc:CipherValue>', '<enc:CipherValue>AAAA'],
+  ] as const) {
     const bad = xml.replace(from, to);
     assert.notEqual(bad, xml);
-    await assert.rejects(verifyKdmSignature(bad), (e) => isVerifierError(e, 'KDM_SIGNATURE') || isVerifierError(e, 'KDM_MALFORMED'), from);
+    await assert.rejects(
+      verifyKdmSignature(bad),
+      (e) => isVerifierError(e, 'KDM_SIGNATURE') || isVerifierError(e, 'KDM_MALFORMED'),
+      from,
+    );
   }
   // whitespace inside a signed element is part of the canonical form
-  await assert.rejects(verifyKdmSignature(xml.replace('<MessageId>', '<MessageId> ')), (e) => isVerifierError(e, 'KDM_SIGNATURE'));
-  assert.throws(() => decryptKdm(parseKdm(xml), signer.leafKey), (e) => isVerifierError(e, 'KDM_DECRYPT'));
+  await assert.rejects(verifyKdmSignature(xml.replace('<MessageId>', '<MessageId> ')), (e) =>
+    isVerifierError(e, 'KDM_SIGNATURE'),
+  );
+  assert.throws(
+    () => decryptKdm(parseKdm(xml), signer.leafKey),
+    (e) => isVerifierError(e, 'KDM_DECRYPT'),
+  );
 });
 
 test('wrapping routes are refused: DOCTYPE, duplicate Id, extra references', async () => {
   const xml = buildKdm(input);
-  assert.throws(() => parseKdm(xml.replace('<?xml version="1.0" encoding="UTF-8"?>\n', '<?xml version="1.0"?>\n<!DOCTYPE x [<!ATTLIST x Id ID #IMPLIED>]>\n')), (e) => isVerifierError(e, 'KDM_MALFORMED'));
-  assert.throws(() => parseKdm(xml.replace('<NonCriticalExtensions>', '<NonCriticalExtensions Id="ID_AuthenticatedPrivate">')), (e) => isVerifierError(e, 'KDM_MALFORMED'));
-  assert.throws(() => parseKdm('<a>'), (e) => isVerifierError(e, 'KDM_MALFORMED'));
-  assert.throws(() => parseKdm(new Uint8Array([0xff, 0xfe])), (e) => isVerifierError(e, 'KDM_MALFORMED'));
+  assert.throws(
+    () =>
+      parseKdm(
+        xml.replace(
+          '<?xml version="1.0" encoding="UTF-8"?>\n',
+          '<?xml version="1.0"?>\n<!DOCTYPE x [<!ATTLIST x Id ID #IMPLIED>]>\n',
+        ),
+      ),
+    (e) => isVerifierError(e, 'KDM_MALFORMED'),
+  );
+  assert.throws(
+    () => parseKdm(xml.replace('<NonCriticalExtensions>', '<NonCriticalExtensions Id="ID_AuthenticatedPrivate">')),
+    (e) => isVerifierError(e, 'KDM_MALFORMED'),
+  );
+  assert.throws(
+    () => parseKdm('<a>'),
+    (e) => isVerifierError(e, 'KDM_MALFORMED'),
+  );
+  assert.throws(
+    () => parseKdm(new Uint8Array([0xff, 0xfe])),
+    (e) => isVerifierError(e, 'KDM_MALFORMED'),
+  );
 });
 
 test('the 138-byte block round-trips and refuses a wrong structure id', () => {
-  const b = { signerThumbprint: new Uint8Array(20).fill(1), cplId: input.cplId, keyType: 'MDIK', keyId: keys[0]!.id, notBefore: input.notBefore, notAfter: input.notAfter, key: keys[0]!.key };
+  const b = {
+    signerThumbprint: new Uint8Array(20).fill(1),
+    cplId: input.cplId,
+    keyType: 'MDIK',
+    keyId: keys[0]!.id,
+    notBefore: input.notBefore,
+    notAfter: input.notAfter,
+    key: keys[0]!.key,
+  };
   const enc = encodeKeyBlock(b);
   assert.equal(enc.length, KEY_BLOCK_BYTES);
   assert.deepEqual(decodeKeyBlock(enc), b);
   enc[0] = 0;
-  assert.throws(() => decodeKeyBlock(enc), (e) => isVerifierError(e, 'KDM_MALFORMED'));
+  assert.throws(
+    () => decodeKeyBlock(enc),
+    (e) => isVerifierError(e, 'KDM_MALFORMED'),
+  );
   assert.throws(() => encodeKeyBlock({ ...b, notBefore: '2026-01-01T00:00:00Z' }), RangeError);
 });
 
@@ -82,15 +133,41 @@ test('ST 430-2 profile and chain: names, dnQualifier, roles, key size, validity,
   assert.ok(rfc2253(c.subjectRdns).startsWith('dnQualifier='));
   assert.ok(c.subject.includes(',CN=LE SPB MD SM.PROJ-1.MAKER,OU=Tests,O=MAKER.COM'));
   checkDcProfile(c, 'leaf', 'SM');
-  assert.throws(() => checkDcProfile(signer.leaf, 'leaf', 'SM'), (e) => isVerifierError(e, 'CERT_PROFILE'));
-  assert.throws(() => checkDcProfile(projector.root, 'leaf'), (e) => isVerifierError(e, 'CERT_PROFILE'));
+  assert.throws(
+    () => checkDcProfile(signer.leaf, 'leaf', 'SM'),
+    (e) => isVerifierError(e, 'CERT_PROFILE'),
+  );
+  assert.throws(
+    () => checkDcProfile(projector.root, 'leaf'),
+    (e) => isVerifierError(e, 'CERT_PROFILE'),
+  );
   const now = new Date();
-  assert.equal(verifyDcChain(c, { intermediates: [projector.ca], roots: [projector.root], at: now, requiredRole: 'SM' }).length, 3);
-  assert.throws(() => verifyDcChain(c, { intermediates: [projector.ca], roots: [signer.root], at: now }), (e) => isVerifierError(e, 'CERT_CHAIN'));
-  assert.throws(() => verifyDcChain(c, { intermediates: [], roots: [projector.root], at: now }), (e) => isVerifierError(e, 'CERT_CHAIN'));
-  assert.throws(() => verifyDcChain(c, { intermediates: [projector.ca], roots: [projector.root], at: new Date(Date.now() + 20 * 365 * 86_400_000) }), (e) => isVerifierError(e, 'CERT_VALIDITY'));
+  assert.equal(
+    verifyDcChain(c, { intermediates: [projector.ca], roots: [projector.root], at: now, requiredRole: 'SM' }).length,
+    3,
+  );
+  assert.throws(
+    () => verifyDcChain(c, { intermediates: [projector.ca], roots: [signer.root], at: now }),
+    (e) => isVerifierError(e, 'CERT_CHAIN'),
+  );
+  assert.throws(
+    () => verifyDcChain(c, { intermediates: [], roots: [projector.root], at: now }),
+    (e) => isVerifierError(e, 'CERT_CHAIN'),
+  );
+  assert.throws(
+    () =>
+      verifyDcChain(c, {
+        intermediates: [projector.ca],
+        roots: [projector.root],
+        at: new Date(Date.now() + 20 * 365 * 86_400_000),
+      }),
+    (e) => isVerifierError(e, 'CERT_VALIDITY'),
+  );
   const small = chain({ leafBits: 1024, leafCn: 'SM.small' });
-  assert.throws(() => verifyDcChain(small.leaf, { intermediates: [small.ca], roots: [small.root], at: now }), (e) => isVerifierError(e, 'CERT_PROFILE'));
+  assert.throws(
+    () => verifyDcChain(small.leaf, { intermediates: [small.ca], roots: [small.root], at: now }),
+    (e) => isVerifierError(e, 'CERT_PROFILE'),
+  );
 });
 
 test('mutated KDM bytes never crash the reader: a coded refusal or a clean parse', async () => {
@@ -104,7 +181,10 @@ test('mutated KDM bytes never crash the reader: a coded refusal or a clean parse
       // a byte outside the signed elements (e.g. whitespace between them) may legitimately still verify;
       // then what it carries must be unchanged
       const { kdm, signer: s } = await verifyKdmSignature(new Uint8Array(b));
-      assert.deepEqual(decryptKdm(kdm, projector.leafKey, s).map((k) => k.key), keys.map((k) => k.key));
+      assert.deepEqual(
+        decryptKdm(kdm, projector.leafKey, s).map((k) => k.key),
+        keys.map((k) => k.key),
+      );
     } catch (e) {
       if (e instanceof assert.AssertionError) throw e;
       assert.ok(isVerifierError(e), String(e));

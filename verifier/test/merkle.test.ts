@@ -7,8 +7,22 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  EMPTY_ROOT, hashLeaf, hashChildren, MemoryTree, treeHash, proveInclusion, proveConsistency,
-  checkInclusion, checkConsistency, checkConsistencyToRoot, subtreeHashesForAppend, rangeHash, fromBase64, fromHex, toHex, isVerifierError,
+  EMPTY_ROOT,
+  hashLeaf,
+  hashChildren,
+  MemoryTree,
+  treeHash,
+  proveInclusion,
+  proveConsistency,
+  checkInclusion,
+  checkConsistency,
+  checkConsistencyToRoot,
+  subtreeHashesForAppend,
+  rangeHash,
+  fromBase64,
+  fromHex,
+  toHex,
+  isVerifierError,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
@@ -42,7 +56,10 @@ test('every inclusion proof of the 8-leaf tree: produced identically and verifie
   assert.equal(eightLeaf.inclusionProofs.length, 36);
   for (const p of eightLeaf.inclusionProofs) {
     const proof = proveInclusion(p.leafIndex, p.treeSize, t.hashReader());
-    assert.deepEqual(proof.map((h) => Buffer.from(h).toString('base64')), p.proofB64);
+    assert.deepEqual(
+      proof.map((h) => Buffer.from(h).toString('base64')),
+      p.proofB64,
+    );
     checkInclusion(proof, p.leafIndex, p.treeSize, b64(p.leafHashB64), b64(p.rootB64));
   }
 });
@@ -52,7 +69,11 @@ test('every consistency proof of the 8-leaf tree: produced identically and verif
   assert.equal(eightLeaf.consistencyProofs.length, 36);
   for (const p of eightLeaf.consistencyProofs) {
     const proof = proveConsistency(p.size1, p.size2, t.hashReader());
-    assert.deepEqual(proof.map((h) => Buffer.from(h).toString('base64')), p.proofB64, `${p.size1}->${p.size2}`);
+    assert.deepEqual(
+      proof.map((h) => Buffer.from(h).toString('base64')),
+      p.proofB64,
+      `${p.size1}->${p.size2}`,
+    );
     checkConsistency(proof, p.size1, p.size2, b64(p.root1B64), b64(p.root2B64));
   }
 });
@@ -80,13 +101,31 @@ test('all 98 transparency-dev/merkle consistency probes give the expected verdic
 test('edge cases are coded: index ≥ size, size 0, sizes beyond 2^53, equal sizes', () => {
   const t = eightTree();
   const leaf = hashLeaf(new Uint8Array());
-  assert.throws(() => checkInclusion([], 0, 0, leaf, EMPTY_ROOT), (e) => isVerifierError(e, 'PROOF_SIZE'));
-  assert.throws(() => checkInclusion([], 8, 8, leaf, t.root()), (e) => isVerifierError(e, 'PROOF_SIZE'));
-  assert.throws(() => checkInclusion([], 2 ** 53, 2 ** 53 + 2, leaf, t.root()), (e) => isVerifierError(e, 'PROOF_SIZE'));
-  assert.throws(() => checkConsistency([], 0, 8, EMPTY_ROOT, t.root()), (e) => isVerifierError(e, 'PROOF_SIZE'));
-  assert.throws(() => checkConsistency([], 0, 0, EMPTY_ROOT, EMPTY_ROOT), (e) => isVerifierError(e, 'PROOF_SIZE'));
+  assert.throws(
+    () => checkInclusion([], 0, 0, leaf, EMPTY_ROOT),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
+  assert.throws(
+    () => checkInclusion([], 8, 8, leaf, t.root()),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
+  assert.throws(
+    () => checkInclusion([], 2 ** 53, 2 ** 53 + 2, leaf, t.root()),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
+  assert.throws(
+    () => checkConsistency([], 0, 8, EMPTY_ROOT, t.root()),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
+  assert.throws(
+    () => checkConsistency([], 0, 0, EMPTY_ROOT, EMPTY_ROOT),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
   checkConsistency([], 8, 8, t.root(), t.root());
-  assert.throws(() => checkConsistency([], 7, 8, t.root(8), t.root(8)), (e) => isVerifierError(e, 'PROOF_SIZE'));
+  assert.throws(
+    () => checkConsistency([], 7, 8, t.root(8), t.root(8)),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
   assert.throws(() => proveInclusion(8, 8, t.hashReader()), RangeError);
   assert.throws(() => proveConsistency(0, 8, t.hashReader()), RangeError);
   assert.deepEqual(proveConsistency(8, 8, t.hashReader()), []);
@@ -113,7 +152,15 @@ test('an inconsistency carries both sizes and both roots as evidence', () => {
 test('subtreeHashesForAppend lists the leaf and each completed parent', () => {
   const t = eightTree();
   const got = subtreeHashesForAppend(7, hashLeaf(fromHex(eightLeaf.leafInputsHex[7])), eightTreeReader(7));
-  assert.deepEqual(got.map((x) => [x.level, x.index]), [[0, 7], [1, 3], [2, 1], [3, 0]]);
+  assert.deepEqual(
+    got.map((x) => [x.level, x.index]),
+    [
+      [0, 7],
+      [1, 3],
+      [2, 1],
+      [3, 0],
+    ],
+  );
   assert.deepEqual(got[3]!.hash, t.root(8));
   assert.equal(subtreeHashesForAppend(4, new Uint8Array(32), t.hashReader()).length, 1);
 });
@@ -147,10 +194,17 @@ test('exhaustive: every inclusion proof in every tree of size 1..128 verifies; e
       const proof = proveInclusion(index, size, read);
       checkInclusion(proof, index, size, leaf, root);
       for (const m of mutations(proof)) {
-        assert.throws(() => checkInclusion(m, index, size, leaf, root), (e) => isVerifierError(e, 'ROOT_MISMATCH'));
+        assert.throws(
+          () => checkInclusion(m, index, size, leaf, root),
+          (e) => isVerifierError(e, 'ROOT_MISMATCH'),
+        );
         checked++;
       }
-      if (size > 1) assert.throws(() => checkInclusion(proof, (index + 1) % size, size, leaf, root), (e) => isVerifierError(e));
+      if (size > 1)
+        assert.throws(
+          () => checkInclusion(proof, (index + 1) % size, size, leaf, root),
+          (e) => isVerifierError(e),
+        );
     }
   }
   assert.ok(checked > 40000);
@@ -164,7 +218,8 @@ test('proveInclusion with a right-edge memo gives the same proofs, every index o
   for (let size = 1; size <= 128; size++) {
     const memo = new Map<number, Uint8Array>();
     // descending, so early proofs fill the memo that later ones read
-    for (let index = size - 1; index >= 0; index--) assert.deepEqual(proveInclusion(index, size, read, memo), proveInclusion(index, size, read), `${index}/${size}`);
+    for (let index = size - 1; index >= 0; index--)
+      assert.deepEqual(proveInclusion(index, size, read, memo), proveInclusion(index, size, read), `${index}/${size}`);
     memoised += memo.size;
     for (const [start, h] of memo) assert.deepEqual(h, rangeHash(start, size, read), `memo entry ${start}..${size}`);
   }
@@ -182,10 +237,17 @@ test('exhaustive: every consistency proof (m, n) with 1 ≤ m ≤ n ≤ 128 veri
       const proof = proveConsistency(m, n, read);
       checkConsistency(proof, m, n, roots[m]!, roots[n]!);
       for (const bad of mutations(proof)) {
-        assert.throws(() => checkConsistency(bad, m, n, roots[m]!, roots[n]!), (e) => isVerifierError(e, 'INCONSISTENT'));
+        assert.throws(
+          () => checkConsistency(bad, m, n, roots[m]!, roots[n]!),
+          (e) => isVerifierError(e, 'INCONSISTENT'),
+        );
         checked++;
       }
-      if (m < n) assert.throws(() => checkConsistency(proof, m, n, roots[m]!, roots[n - 1]!), (e) => isVerifierError(e));
+      if (m < n)
+        assert.throws(
+          () => checkConsistency(proof, m, n, roots[m]!, roots[n - 1]!),
+          (e) => isVerifierError(e),
+        );
     }
   }
   assert.ok(checked > 40000);
@@ -204,13 +266,33 @@ test('a consistency proof from a tree known only by its size: leads to the new r
       if (m < n && perfect(m)) assert.equal(old, null, `${m} → ${n}`);
       else assert.deepEqual(old, roots[m], `${m} → ${n}`);
       if (m < n && !perfect(m)) {
-        for (const bad of mutations(proof)) assert.throws(() => checkConsistencyToRoot(bad, m, n, roots[n]!), (e) => isVerifierError(e, 'INCONSISTENT'));
-        assert.throws(() => checkConsistencyToRoot(proof, m, n, roots[n - 1]!), (e) => isVerifierError(e, 'INCONSISTENT'));
+        for (const bad of mutations(proof))
+          assert.throws(
+            () => checkConsistencyToRoot(bad, m, n, roots[n]!),
+            (e) => isVerifierError(e, 'INCONSISTENT'),
+          );
+        assert.throws(
+          () => checkConsistencyToRoot(proof, m, n, roots[n - 1]!),
+          (e) => isVerifierError(e, 'INCONSISTENT'),
+        );
       }
-      if (m < n) assert.throws(() => checkConsistencyToRoot(proof.slice(1), m, n, roots[n]!), (e) => isVerifierError(e, 'PROOF_SIZE'));
+      if (m < n)
+        assert.throws(
+          () => checkConsistencyToRoot(proof.slice(1), m, n, roots[n]!),
+          (e) => isVerifierError(e, 'PROOF_SIZE'),
+        );
     }
   }
-  assert.throws(() => checkConsistencyToRoot([], 0, 3, roots[3]!), (e) => isVerifierError(e, 'PROOF_SIZE'));
-  assert.throws(() => checkConsistencyToRoot([], 4, 3, roots[3]!), (e) => isVerifierError(e, 'PROOF_SIZE'));
-  assert.throws(() => checkConsistencyToRoot([new Uint8Array(5)], 3, 5, roots[5]!), (e) => isVerifierError(e, 'PROOF_INVALID'));
+  assert.throws(
+    () => checkConsistencyToRoot([], 0, 3, roots[3]!),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
+  assert.throws(
+    () => checkConsistencyToRoot([], 4, 3, roots[3]!),
+    (e) => isVerifierError(e, 'PROOF_SIZE'),
+  );
+  assert.throws(
+    () => checkConsistencyToRoot([new Uint8Array(5)], 3, 5, roots[5]!),
+    (e) => isVerifierError(e, 'PROOF_INVALID'),
+  );
 });

@@ -7,8 +7,23 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  generateNoteKey, noteSigner, noteVerifier, signNote, openNote, splitNote, verifierKeyId, keyIdHex,
-  parseVerifierKey, parseSignerKey, formatSignerKey, fromHex, toHex, isVerifierError, MAX_SIGNATURES, formatSignatureLine, utf8,
+  generateNoteKey,
+  noteSigner,
+  noteVerifier,
+  signNote,
+  openNote,
+  splitNote,
+  verifierKeyId,
+  keyIdHex,
+  parseVerifierKey,
+  parseSignerKey,
+  formatSignerKey,
+  fromHex,
+  toHex,
+  isVerifierError,
+  MAX_SIGNATURES,
+  formatSignatureLine,
+  utf8,
 } from '../index.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
@@ -44,7 +59,11 @@ test('every signed-note accept/reject case gives the expected verdict', () => {
       const bytes = openNote(utf8(c.note), verifiers);
       assert.equal(bytes.text, n.text);
     } else {
-      assert.throws(() => openNote(c.note, verifiers), (e) => isVerifierError(e) && e.code.startsWith('NOTE_'), c.desc);
+      assert.throws(
+        () => openNote(c.note, verifiers),
+        (e) => isVerifierError(e) && e.code.startsWith('NOTE_'),
+        c.desc,
+      );
     }
   }
 });
@@ -52,10 +71,22 @@ test('every signed-note accept/reject case gives the expected verdict', () => {
 test('reject cases carry the right codes', () => {
   const v = noteVerifier(logKey.vkey);
   const byDesc = (p: string) => notes.noteCases.find((c: { desc: string }) => c.desc.startsWith(p)).note;
-  assert.throws(() => openNote(byDesc('text tampered'), [v]), (e) => isVerifierError(e, 'NOTE_BAD_SIGNATURE') && e.evidence.name === logKey.name);
-  assert.throws(() => openNote(byDesc('signed only by an unknown key'), [v]), (e) => isVerifierError(e, 'NOTE_UNVERIFIED'));
-  assert.throws(() => openNote(byDesc('known name+keyID but corrupted'), [v]), (e) => isVerifierError(e, 'NOTE_BAD_SIGNATURE'));
-  assert.throws(() => openNote(byDesc('missing blank line'), [v]), (e) => isVerifierError(e, 'NOTE_MALFORMED'));
+  assert.throws(
+    () => openNote(byDesc('text tampered'), [v]),
+    (e) => isVerifierError(e, 'NOTE_BAD_SIGNATURE') && e.evidence.name === logKey.name,
+  );
+  assert.throws(
+    () => openNote(byDesc('signed only by an unknown key'), [v]),
+    (e) => isVerifierError(e, 'NOTE_UNVERIFIED'),
+  );
+  assert.throws(
+    () => openNote(byDesc('known name+keyID but corrupted'), [v]),
+    (e) => isVerifierError(e, 'NOTE_BAD_SIGNATURE'),
+  );
+  assert.throws(
+    () => openNote(byDesc('missing blank line'), [v]),
+    (e) => isVerifierError(e, 'NOTE_MALFORMED'),
+  );
 });
 
 test('the published test skey re-signs the log checkpoint byte for byte (Ed25519 is deterministic)', () => {
@@ -73,7 +104,10 @@ test('generateNoteKey round-trips: sign then open; another key is unknown; skey 
   const note = signNote('hello\nworld\n', [noteSigner(a.skey), noteSigner(b.skey)]);
   const opened = openNote(note, [noteVerifier(a.vkey)]);
   assert.equal(opened.text, 'hello\nworld\n');
-  assert.deepEqual(opened.unverified.map((u) => u.name), ['example.org/b']);
+  assert.deepEqual(
+    opened.unverified.map((u) => u.name),
+    ['example.org/b'],
+  );
   const broken = a.skey.slice(0, -6) + 'AAAAA=';
   try {
     parseSignerKey(broken);
@@ -87,17 +121,34 @@ test('generateNoteKey round-trips: sign then open; another key is unknown; skey 
 
 test('at least 16 signatures are accepted, more than MAX_SIGNATURES refused', () => {
   const keys = Array.from({ length: 16 }, (_, i) => generateNoteKey(`w${i}.example`));
-  const note = signNote('text\n', keys.map((k) => noteSigner(k.skey)));
-  assert.equal(openNote(note, keys.map((k) => noteVerifier(k.vkey))).sigs.length, 16);
-  const filler = Array.from({ length: MAX_SIGNATURES }, (_, i) => formatSignatureLine(`x${i}`, i, new Uint8Array(64)) + '\n').join('');
-  assert.throws(() => openNote(note + filler, [noteVerifier(keys[0]!.vkey)]), (e) => isVerifierError(e, 'NOTE_MALFORMED'));
+  const note = signNote(
+    'text\n',
+    keys.map((k) => noteSigner(k.skey)),
+  );
+  assert.equal(
+    openNote(
+      note,
+      keys.map((k) => noteVerifier(k.vkey)),
+    ).sigs.length,
+    16,
+  );
+  const filler = Array.from(
+    { length: MAX_SIGNATURES },
+    (_, i) => formatSignatureLine(`x${i}`, i, new Uint8Array(64)) + '\n',
+  ).join('');
+  assert.throws(
+    () => openNote(note + filler, [noteVerifier(keys[0]!.vkey)]),
+    (e) => isVerifierError(e, 'NOTE_MALFORMED'),
+  );
 });
 
 test('duplicate signatures are dropped; unknown duplicates are listed once', () => {
   const k = generateNoteKey('dup.example');
   const note = signNote('t\n', [noteSigner(k.skey)]);
   const sigLine = note.slice(3);
-  const opened = openNote(note + sigLine + '— other.example AQIDBAU=\n— other.example AQIDBAU=\n', [noteVerifier(k.vkey)]);
+  const opened = openNote(note + sigLine + '— other.example AQIDBAU=\n— other.example AQIDBAU=\n', [
+    noteVerifier(k.vkey),
+  ]);
   assert.equal(opened.sigs.length, 1);
   assert.equal(opened.unverified.length, 1);
 });
@@ -107,26 +158,65 @@ test('malformed notes from the attacker side: coded errors only', () => {
   const v = noteVerifier(k.vkey);
   const good = signNote('a\nb\n', [noteSigner(k.skey)]);
   const cases: Array<string | Uint8Array> = [
-    '', '\n\n', 'a\n\n', good.replace('\u2014', '-'), good.replace('a\nb', 'a\tb'), good.slice(0, -1),
-    good.replace(/ [A-Za-z0-9+/=]+\n$/, ' !!!\n'), good.replace(/ [A-Za-z0-9+/=]+\n$/, ' AQID\n'), good.replace(/ [A-Za-z0-9+/=]+\n$/, '\n'),
-    good + 'trailing', good.replace('a\nb', 'a\u0000b'), Uint8Array.from([0x61, 0x0a, 0x0a, 0xff, 0x0a]), 'x'.repeat(2_000_000),
-    good.replace('m.example', 'm example'), good.replace('a\nb', 'a\ud800b'),
+    '',
+    '\n\n',
+    'a\n\n',
+    good.replace('\u2014', '-'),
+    good.replace('a\nb', 'a\tb'),
+    good.slice(0, -1),
+    good.replace(/ [A-Za-z0-9+/=]+\n$/, ' !!!\n'),
+    good.replace(/ [A-Za-z0-9+/=]+\n$/, ' AQID\n'),
+    good.replace(/ [A-Za-z0-9+/=]+\n$/, '\n'),
+    good + 'trailing',
+    good.replace('a\nb', 'a\u0000b'),
+    Uint8Array.from([0x61, 0x0a, 0x0a, 0xff, 0x0a]),
+    'x'.repeat(2_000_000),
+    good.replace('m.example', 'm example'),
+    good.replace('a\nb', 'a\ud800b'),
   ];
   for (const c of cases) {
-    assert.throws(() => openNote(c, [v]), (e) => isVerifierError(e), JSON.stringify(String(c).slice(0, 40)));
+    assert.throws(
+      () => openNote(c, [v]),
+      (e) => isVerifierError(e),
+      JSON.stringify(String(c).slice(0, 40)),
+    );
   }
-  assert.throws(() => signNote('no newline', [noteSigner(k.skey)]), (e) => isVerifierError(e, 'NOTE_MALFORMED'));
-  assert.throws(() => signNote('ctl\x01\n', [noteSigner(k.skey)]), (e) => isVerifierError(e, 'NOTE_MALFORMED'));
+  assert.throws(
+    () => signNote('no newline', [noteSigner(k.skey)]),
+    (e) => isVerifierError(e, 'NOTE_MALFORMED'),
+  );
+  assert.throws(
+    () => signNote('ctl\x01\n', [noteSigner(k.skey)]),
+    (e) => isVerifierError(e, 'NOTE_MALFORMED'),
+  );
   assert.equal(splitNote(good).signatures.length, 1);
 });
 
 test('malformed keys: coded KEY_MALFORMED', () => {
-  for (const vkey of ['', 'name', 'name+0000000', 'name+zzzzzzzz+AQ==', 'na me+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k',
-    'example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k', 'example.com/foo+530d903a+', 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2']) {
-    assert.throws(() => noteVerifier(vkey), (e) => isVerifierError(e, 'KEY_MALFORMED'), vkey);
+  for (const vkey of [
+    '',
+    'name',
+    'name+0000000',
+    'name+zzzzzzzz+AQ==',
+    'na me+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k',
+    'example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k',
+    'example.com/foo+530d903a+',
+    'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2',
+  ]) {
+    assert.throws(
+      () => noteVerifier(vkey),
+      (e) => isVerifierError(e, 'KEY_MALFORMED'),
+      vkey,
+    );
   }
-  assert.throws(() => noteVerifier(notes.testKeys.witness.vkey), (e) => isVerifierError(e, 'KEY_MALFORMED'));
+  assert.throws(
+    () => noteVerifier(notes.testKeys.witness.vkey),
+    (e) => isVerifierError(e, 'KEY_MALFORMED'),
+  );
   for (const skey of ['', 'PRIVATE+KEY+', 'PRIVATE+KEY+n+00000000+AQ==', 'PRIVATE+KEY+n+00000000']) {
-    assert.throws(() => noteSigner(skey), (e) => isVerifierError(e, 'KEY_MALFORMED'));
+    assert.throws(
+      () => noteSigner(skey),
+      (e) => isVerifierError(e, 'KEY_MALFORMED'),
+    );
   }
 });

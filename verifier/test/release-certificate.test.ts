@@ -17,7 +17,27 @@ import { newKey, releaseStatement } from './release-fixtures.ts';
 function opensslCert(): { certPem: string; keyPem: string } | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-cert-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=release-ci'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        join(dir, 'c.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=release-ci',
+      ],
+      { stdio: 'ignore' },
+    );
     return { certPem: readFileSync(join(dir, 'c.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'k.pem'), 'utf8') };
   } catch {
     return undefined;
@@ -31,8 +51,15 @@ function certBundle(certPem: string, keyPem: string, statement: unknown): Record
   const sig = sign('sha256', dssePae(IN_TOTO_PAYLOAD_TYPE, payload), createPrivateKey(keyPem));
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-    verificationMaterial: { certificate: { rawBytes: new X509Certificate(certPem).raw.toString('base64') }, tlogEntries: [] },
-    dsseEnvelope: { payload: payload.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE, signatures: [{ sig: sig.toString('base64') }] },
+    verificationMaterial: {
+      certificate: { rawBytes: new X509Certificate(certPem).raw.toString('base64') },
+      tlogEntries: [],
+    },
+    dsseEnvelope: {
+      payload: payload.toString('base64'),
+      payloadType: IN_TOTO_PAYLOAD_TYPE,
+      signatures: [{ sig: sig.toString('base64') }],
+    },
   };
 }
 
@@ -45,12 +72,21 @@ test('certificate bundles: admitted only with the certificate key pinned; the le
   const leaf = decodeLeaf(e.leaf);
   assert.equal(leaf.signer.certificate, true);
   assert.match(leaf.signer.pem, /BEGIN CERTIFICATE/);
-  assert.throws(() => verifyEntryBundle(bundle, { allowedSigners: [newKey().pem] }), (x: unknown) => isVerifierError(x, 'SIGNER_NOT_ALLOWED'));
+  assert.throws(
+    () => verifyEntryBundle(bundle, { allowedSigners: [newKey().pem] }),
+    (x: unknown) => isVerifierError(x, 'SIGNER_NOT_ALLOWED'),
+  );
   const garbage = structuredClone(bundle) as { verificationMaterial: { certificate: { rawBytes: string } } };
   garbage.verificationMaterial.certificate.rawBytes = Buffer.from('not a certificate').toString('base64');
-  assert.throws(() => verifyEntryBundle(garbage, { allowedSigners: [c.certPem] }), (x: unknown) => isVerifierError(x, 'KEY_MALFORMED'));
+  assert.throws(
+    () => verifyEntryBundle(garbage, { allowedSigners: [c.certPem] }),
+    (x: unknown) => isVerifierError(x, 'KEY_MALFORMED'),
+  );
   const other = certBundle(c.certPem, newKeyPem(), releaseStatement());
-  assert.throws(() => verifyEntryBundle(other, { allowedSigners: [c.certPem] }), (x: unknown) => isVerifierError(x, 'SIGNATURE_INVALID'));
+  assert.throws(
+    () => verifyEntryBundle(other, { allowedSigners: [c.certPem] }),
+    (x: unknown) => isVerifierError(x, 'SIGNATURE_INVALID'),
+  );
 });
 
 function newKeyPem(): string {

@@ -5,18 +5,37 @@
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import {
-  MemoryTree, generateNoteKey, noteSigner, parseVerifierKey, signNote, formatCheckpoint, proveInclusion,
-  buildTransparencyLogEntry, dssePae, IN_TOTO_PAYLOAD_TYPE, type TleJson,
+  MemoryTree,
+  generateNoteKey,
+  noteSigner,
+  parseVerifierKey,
+  signNote,
+  formatCheckpoint,
+  proveInclusion,
+  buildTransparencyLogEntry,
+  dssePae,
+  IN_TOTO_PAYLOAD_TYPE,
+  type TleJson,
 } from '../index.ts';
 
 export const hex = (n: number, c = 'a') => c.repeat(n);
 
-export interface TestKey { priv: KeyObject; pub: KeyObject; pem: string; hint: string }
+export interface TestKey {
+  priv: KeyObject;
+  pub: KeyObject;
+  pem: string;
+  hint: string;
+}
 
 export function newKey(): TestKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const der = publicKey.export({ format: 'der', type: 'spki' });
-  return { priv: privateKey, pub: publicKey, pem: publicKey.export({ format: 'pem', type: 'spki' }).toString(), hint: createHash('sha256').update(der).digest('hex') };
+  return {
+    priv: privateKey,
+    pub: publicKey,
+    pem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    hint: createHash('sha256').update(der).digest('hex'),
+  };
 }
 
 export function releasePredicate(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -49,17 +68,33 @@ export function revocationStatement(index: number, pcr0 = hex(96, '0')): Record<
 }
 
 export function rebuildStatement(): Record<string, unknown> {
-  return { ...releaseStatement(), predicateType: 'https://keycast.dev/rebuild/v1', predicate: { ...releasePredicate(), release: { logIndex: 0 } } };
+  return {
+    ...releaseStatement(),
+    predicateType: 'https://keycast.dev/rebuild/v1',
+    predicate: { ...releasePredicate(), release: { logIndex: 0 } },
+  };
 }
 
 /** A v0.3 DSSE bundle signed by `key` over `statement` (or raw payload bytes). */
-export function makeBundle(statement: unknown, key: TestKey, payloadType = IN_TOTO_PAYLOAD_TYPE): Record<string, unknown> {
+export function makeBundle(
+  statement: unknown,
+  key: TestKey,
+  payloadType = IN_TOTO_PAYLOAD_TYPE,
+): Record<string, unknown> {
   const payload = Buffer.from(typeof statement === 'string' ? statement : JSON.stringify(statement));
   const sig = sign('sha256', dssePae(payloadType, payload), key.priv);
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-    verificationMaterial: { publicKey: { hint: key.hint }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
-    dsseEnvelope: { payload: payload.toString('base64'), payloadType, signatures: [{ sig: sig.toString('base64'), keyid: key.hint }] },
+    verificationMaterial: {
+      publicKey: { hint: key.hint },
+      tlogEntries: [],
+      timestampVerificationData: { rfc3161Timestamps: [] },
+    },
+    dsseEnvelope: {
+      payload: payload.toString('base64'),
+      payloadType,
+      signatures: [{ sig: sig.toString('base64'), keyid: key.hint }],
+    },
   };
 }
 
@@ -85,10 +120,18 @@ export class TestLog {
     for (let i = 0; i < after; i++) this.tree.append(Buffer.from(`after-${index}-${i}`));
     const size = this.tree.size;
     const rootHash = this.tree.root();
-    const note = signNote(formatCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }), [noteSigner(this.skey)]);
+    const note = signNote(formatCheckpoint({ origin: this.origin, size, rootHash, extensions: [] }), [
+      noteSigner(this.skey),
+    ]);
     return buildTransparencyLogEntry({
-      index, origin: this.origin, logPublicKey: this.publicKey, leaf,
-      proof: proveInclusion(index, size, this.tree.hashReader()), checkpointNote: note, rootHash, treeSize: size,
+      index,
+      origin: this.origin,
+      logPublicKey: this.publicKey,
+      leaf,
+      proof: proveInclusion(index, size, this.tree.hashReader()),
+      checkpointNote: note,
+      rootHash,
+      treeSize: size,
     });
   }
 }

@@ -21,7 +21,10 @@ const mutation = fc.oneof(
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
 );
 
-function mutate(bytes: Uint8Array, ms: Array<{ op: 'flip' | 'cut' | 'insert'; at: number; bit?: number; byte?: number }>): Uint8Array {
+function mutate(
+  bytes: Uint8Array,
+  ms: Array<{ op: 'flip' | 'cut' | 'insert'; at: number; bit?: number; byte?: number }>,
+): Uint8Array {
   let b = Buffer.from(bytes);
   for (const m of ms) {
     const at = m.at % Math.max(1, b.length);
@@ -42,20 +45,35 @@ function onlyCoded(fn: () => { statement: unknown }): void {
 }
 
 test('mutated bundles are refused with a code or accepted as the signed statement', () => {
-  fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 3 }), (ms) => {
-    onlyCoded(() => verifyEntryBundle(mutate(Buffer.from(bundleText), ms), policy));
-  }), { numRuns: 400 });
+  fc.assert(
+    fc.property(fc.array(mutation, { minLength: 1, maxLength: 3 }), (ms) => {
+      onlyCoded(() => verifyEntryBundle(mutate(Buffer.from(bundleText), ms), policy));
+    }),
+    { numRuns: 400 },
+  );
 });
 
 test('mutated leaves are refused with a code or decode to the signed statement', () => {
-  fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 3 }), (ms) => {
-    onlyCoded(() => decodeLeaf(mutate(good.leaf, ms)));
-  }), { numRuns: 400 });
+  fc.assert(
+    fc.property(fc.array(mutation, { minLength: 1, maxLength: 3 }), (ms) => {
+      onlyCoded(() => decodeLeaf(mutate(good.leaf, ms)));
+    }),
+    { numRuns: 400 },
+  );
 });
 
 test('arbitrary JSON is refused with a code', () => {
-  fc.assert(fc.property(fc.json(), (text) => {
-    assert.throws(() => verifyEntryBundle(text, policy), (e: unknown) => isVerifierError(e));
-    assert.throws(() => decodeLeaf(Buffer.from(text)), (e: unknown) => isVerifierError(e));
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.json(), (text) => {
+      assert.throws(
+        () => verifyEntryBundle(text, policy),
+        (e: unknown) => isVerifierError(e),
+      );
+      assert.throws(
+        () => decodeLeaf(Buffer.from(text)),
+        (e: unknown) => isVerifierError(e),
+      );
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -13,8 +13,14 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import {
-  verifyEntryBundle, verifyReleaseBundleWithSigstore, trustedRootForLog, checkLogBinding, logIdFor,
-  isVerifierError, type TrustedRootJson, type VerifierErrorCode,
+  verifyEntryBundle,
+  verifyReleaseBundleWithSigstore,
+  trustedRootForLog,
+  checkLogBinding,
+  logIdFor,
+  isVerifierError,
+  type TrustedRootJson,
+  type VerifierErrorCode,
 } from '../index.ts';
 import { newKey, makeBundle, releaseStatement, TestLog, withTle } from './release-fixtures.ts';
 
@@ -30,13 +36,19 @@ function rejects(fn: () => unknown, code: VerifierErrorCode): void {
 
 function stockVerify(bundle: unknown, root: unknown, spkiPem: string, artifact?: Buffer): void {
   const keys = () => ({ publicKey: createPublicKey(spkiPem), validFor: () => true });
-  const v = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root), keys), { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 0 });
+  const v = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root), keys), {
+    tlogThreshold: 1,
+    ctlogThreshold: 0,
+    timestampThreshold: 0,
+  });
   v.verify(toSignedEntity(bundleFromJSON(bundle), artifact));
 }
 
 test('shared vector: stock @sigstore/verify accepts the custom-log bundle and our binding checks agree', () => {
   const v = JSON.parse(readFileSync(VECTOR, 'utf8'));
-  const pem = createPublicKey({ key: Buffer.from(v.artifactPublicKeySpkiB64, 'base64'), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+  const pem = createPublicKey({ key: Buffer.from(v.artifactPublicKeySpkiB64, 'base64'), format: 'der', type: 'spki' })
+    .export({ format: 'pem', type: 'spki' })
+    .toString();
   const artifact = Buffer.from(v.artifactUtf8, 'utf8');
   stockVerify(v.bundleInclusionProofOnly, v.trustedRoot, pem, artifact);
   stockVerify(v.bundleWithSET, v.trustedRoot, pem, artifact);
@@ -46,7 +58,10 @@ test('shared vector: stock @sigstore/verify accepts the custom-log bundle and ou
   assert.equal(bound[0]!.checkpoint?.size, 7);
   assert.equal(bound[0]!.checkpoint?.origin, v.logOrigin);
   // the vector's log ID is the C2SP key hash we compute
-  assert.equal(Buffer.from(logIdFor(v.logOrigin, Buffer.from(v.logPublicKeyRawHex, 'hex'))).toString('base64'), v.checkpointKeyIdFullB64);
+  assert.equal(
+    Buffer.from(logIdFor(v.logOrigin, Buffer.from(v.logPublicKeyRawHex, 'hex'))).toString('base64'),
+    v.checkpointKeyIdFullB64,
+  );
 
   // 3.1.1 compares only the 4-byte key hint: a log ID with the right first 4 bytes passes stock…
   const forged = structuredClone(v.bundleInclusionProofOnly);
@@ -93,18 +108,71 @@ test('round trip: tampered checkpoint, proof, log ID, duplicates and foreign log
     f(b.verificationMaterial.tlogEntries[0]);
     return b;
   };
-  rejects(() => verifyReleaseBundleWithSigstore(mutate((t) => { t.inclusionProof.checkpoint.envelope = t.inclusionProof.checkpoint.envelope.replace('\n6\n', '\n7\n'); }), root, opts), 'TLE_INVALID');
-  const flipped = mutate((t) => { const h = Buffer.from(t.inclusionProof.hashes[0], 'base64'); h[0]! ^= 1; t.inclusionProof.hashes[0] = h.toString('base64'); });
+  rejects(
+    () =>
+      verifyReleaseBundleWithSigstore(
+        mutate((t) => {
+          t.inclusionProof.checkpoint.envelope = t.inclusionProof.checkpoint.envelope.replace('\n6\n', '\n7\n');
+        }),
+        root,
+        opts,
+      ),
+    'TLE_INVALID',
+  );
+  const flipped = mutate((t) => {
+    const h = Buffer.from(t.inclusionProof.hashes[0], 'base64');
+    h[0]! ^= 1;
+    t.inclusionProof.hashes[0] = h.toString('base64');
+  });
   rejects(() => verifyReleaseBundleWithSigstore(flipped, root, opts), 'TLE_INVALID');
   assert.throws(() => stockVerify(flipped, root, signer.pem), /TLOG_INCLUSION_PROOF_ERROR|calculated root/);
-  rejects(() => verifyReleaseBundleWithSigstore(mutate((t) => { t.logId.keyId = Buffer.alloc(32, 7).toString('base64'); }), root, opts), 'TLE_INVALID');
-  rejects(() => verifyReleaseBundleWithSigstore(mutate((t) => { t.logIndex = '2'; t.inclusionProof.logIndex = '2'; }), root, opts), 'TLE_INVALID');
-  rejects(() => verifyReleaseBundleWithSigstore(mutate((t) => { t.inclusionProof.treeSize = '5'; }), root, opts), 'TLE_INVALID');
+  rejects(
+    () =>
+      verifyReleaseBundleWithSigstore(
+        mutate((t) => {
+          t.logId.keyId = Buffer.alloc(32, 7).toString('base64');
+        }),
+        root,
+        opts,
+      ),
+    'TLE_INVALID',
+  );
+  rejects(
+    () =>
+      verifyReleaseBundleWithSigstore(
+        mutate((t) => {
+          t.logIndex = '2';
+          t.inclusionProof.logIndex = '2';
+        }),
+        root,
+        opts,
+      ),
+    'TLE_INVALID',
+  );
+  rejects(
+    () =>
+      verifyReleaseBundleWithSigstore(
+        mutate((t) => {
+          t.inclusionProof.treeSize = '5';
+        }),
+        root,
+        opts,
+      ),
+    'TLE_INVALID',
+  );
   const dup = structuredClone(bundle) as any;
   dup.verificationMaterial.tlogEntries.push(dup.verificationMaterial.tlogEntries[0]);
   rejects(() => verifyReleaseBundleWithSigstore(dup, root, opts), 'TLE_INVALID');
   const other = new TestLog();
-  rejects(() => verifyReleaseBundleWithSigstore(bundle, trustedRootForLog({ origin: other.origin, logPublicKey: other.publicKey }), opts), 'TLE_INVALID');
+  rejects(
+    () =>
+      verifyReleaseBundleWithSigstore(
+        bundle,
+        trustedRootForLog({ origin: other.origin, logPublicKey: other.publicKey }),
+        opts,
+      ),
+    'TLE_INVALID',
+  );
   rejects(() => verifyReleaseBundleWithSigstore(withTle(bundle, []), root, opts), 'TLE_INVALID');
   // the right log, the wrong signer key: stock verification refuses the signature
   rejects(() => verifyReleaseBundleWithSigstore(bundle, root, { publicKey: newKey().pem }), 'SIGSTORE_INVALID');

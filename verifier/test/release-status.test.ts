@@ -5,15 +5,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  formatReleaseStatus, parseReleaseStatus, signReleaseStatus, openReleaseStatus, requireActiveStatus, generateNoteKey,
-  noteSigner, noteVerifier, parseCheckpoint, isVerifierError, type ReleaseStatus, type Checkpoint,
+  formatReleaseStatus,
+  parseReleaseStatus,
+  signReleaseStatus,
+  openReleaseStatus,
+  requireActiveStatus,
+  generateNoteKey,
+  noteSigner,
+  noteVerifier,
+  parseCheckpoint,
+  isVerifierError,
+  type ReleaseStatus,
+  type Checkpoint,
 } from '../index.ts';
 
 const log = generateNoteKey('log.example/keycast');
 const other = generateNoteKey('log.example/keycast');
 const root = new Uint8Array(32).fill(7);
 const pcr0 = 'ab'.repeat(48);
-const base: ReleaseStatus = { origin: 'log.example/keycast', treeSize: 10, rootHash: root, index: 3, pcr0, status: { state: 'active' } };
+const base: ReleaseStatus = {
+  origin: 'log.example/keycast',
+  treeSize: 10,
+  rootHash: root,
+  index: 3,
+  pcr0,
+  status: { state: 'active' },
+};
 const cp: Checkpoint = { origin: 'log.example/keycast', size: 10, rootHash: root, extensions: [] };
 
 test('a signed status round-trips through sign and open with the log key', () => {
@@ -21,14 +38,23 @@ test('a signed status round-trips through sign and open with the log key', () =>
   const s = openReleaseStatus(note, noteVerifier(log.vkey), 'log.example/keycast');
   assert.deepEqual(s, base);
   const revoked = { ...base, status: { state: 'revoked' as const, revokedBy: 7 } };
-  assert.deepEqual(openReleaseStatus(signReleaseStatus(revoked, noteSigner(log.skey)), noteVerifier(log.vkey)), revoked);
+  assert.deepEqual(
+    openReleaseStatus(signReleaseStatus(revoked, noteSigner(log.skey)), noteVerifier(log.vkey)),
+    revoked,
+  );
 });
 
 test('a status signed by another key, or for another origin, is refused', () => {
   const note = signReleaseStatus(base, noteSigner(other.skey));
-  assert.throws(() => openReleaseStatus(note, noteVerifier(log.vkey)), (e) => isVerifierError(e) && e.code.startsWith('NOTE_'));
+  assert.throws(
+    () => openReleaseStatus(note, noteVerifier(log.vkey)),
+    (e) => isVerifierError(e) && e.code.startsWith('NOTE_'),
+  );
   const good = signReleaseStatus(base, noteSigner(log.skey));
-  assert.throws(() => openReleaseStatus(good, noteVerifier(log.vkey), 'other.example/log'), (e) => isVerifierError(e, 'CHECKPOINT_ORIGIN'));
+  assert.throws(
+    () => openReleaseStatus(good, noteVerifier(log.vkey), 'other.example/log'),
+    (e) => isVerifierError(e, 'CHECKPOINT_ORIGIN'),
+  );
 });
 
 test('non-canonical or impossible statements are STATUS_MALFORMED', () => {
@@ -44,7 +70,12 @@ test('non-canonical or impossible statements are STATUS_MALFORMED', () => {
     text + 'extra\n',
     text.slice(0, -1),
   ];
-  for (const t of bad) assert.throws(() => parseReleaseStatus(t), (e) => isVerifierError(e, 'STATUS_MALFORMED'), t);
+  for (const t of bad)
+    assert.throws(
+      () => parseReleaseStatus(t),
+      (e) => isVerifierError(e, 'STATUS_MALFORMED'),
+      t,
+    );
 });
 
 test('a status never parses as a checkpoint of the same log', () => {
@@ -53,9 +84,24 @@ test('a status never parses as a checkpoint of the same log', () => {
 
 test('requireActiveStatus: the proven tree, the same release, and active', () => {
   requireActiveStatus(base, cp, { index: 3, pcr0 });
-  assert.throws(() => requireActiveStatus({ ...base, treeSize: 9 }, cp, { index: 3, pcr0 }), (e) => isVerifierError(e, 'STATUS_TREE_MISMATCH'));
-  assert.throws(() => requireActiveStatus({ ...base, rootHash: new Uint8Array(32) }, cp, { index: 3, pcr0 }), (e) => isVerifierError(e, 'STATUS_TREE_MISMATCH'));
-  assert.throws(() => requireActiveStatus(base, cp, { index: 4, pcr0 }), (e) => isVerifierError(e, 'STATUS_MISMATCH'));
-  assert.throws(() => requireActiveStatus(base, cp, { index: 3, pcr0: 'cd'.repeat(48) }), (e) => isVerifierError(e, 'STATUS_MISMATCH'));
-  assert.throws(() => requireActiveStatus({ ...base, status: { state: 'revoked', revokedBy: 5 } }, cp, { index: 3, pcr0 }), (e) => isVerifierError(e, 'RELEASE_REVOKED'));
+  assert.throws(
+    () => requireActiveStatus({ ...base, treeSize: 9 }, cp, { index: 3, pcr0 }),
+    (e) => isVerifierError(e, 'STATUS_TREE_MISMATCH'),
+  );
+  assert.throws(
+    () => requireActiveStatus({ ...base, rootHash: new Uint8Array(32) }, cp, { index: 3, pcr0 }),
+    (e) => isVerifierError(e, 'STATUS_TREE_MISMATCH'),
+  );
+  assert.throws(
+    () => requireActiveStatus(base, cp, { index: 4, pcr0 }),
+    (e) => isVerifierError(e, 'STATUS_MISMATCH'),
+  );
+  assert.throws(
+    () => requireActiveStatus(base, cp, { index: 3, pcr0: 'cd'.repeat(48) }),
+    (e) => isVerifierError(e, 'STATUS_MISMATCH'),
+  );
+  assert.throws(
+    () => requireActiveStatus({ ...base, status: { state: 'revoked', revokedBy: 5 } }, cp, { index: 3, pcr0 }),
+    (e) => isVerifierError(e, 'RELEASE_REVOKED'),
+  );
 });

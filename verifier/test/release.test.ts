@@ -6,10 +6,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  verifyEntryBundle, decodeLeaf, encodeLeaf, parseBundle, validateStatement, canonicalize, checkRevocation,
-  isVerifierError, type VerifierErrorCode,
+  verifyEntryBundle,
+  decodeLeaf,
+  encodeLeaf,
+  parseBundle,
+  validateStatement,
+  canonicalize,
+  checkRevocation,
+  isVerifierError,
+  type VerifierErrorCode,
 } from '../index.ts';
-import { hex, newKey, makeBundle, releaseStatement, revocationStatement, rebuildStatement, releasePredicate } from './release-fixtures.ts';
+import {
+  hex,
+  newKey,
+  makeBundle,
+  releaseStatement,
+  revocationStatement,
+  rebuildStatement,
+  releasePredicate,
+} from './release-fixtures.ts';
 
 const IN_TOTO = 'application/vnd.in-toto+json';
 const publisher = newKey();
@@ -37,7 +52,11 @@ test('a signed release bundle is admitted and its leaf round-trips', () => {
   assert.deepEqual(decoded.statement, entry.statement);
   assert.equal(decoded.signer.spkiSha256, publisher.hint);
   assert.deepEqual(encodeLeaf(parseBundle(bundle), entry.signer), entry.leaf);
-  const body = JSON.parse(Buffer.from(entry.leaf).toString()) as { kind: string; apiVersion: string; spec: { payloadHash: { value: string }; envelope: unknown } };
+  const body = JSON.parse(Buffer.from(entry.leaf).toString()) as {
+    kind: string;
+    apiVersion: string;
+    spec: { payloadHash: { value: string }; envelope: unknown };
+  };
   assert.equal(body.kind, 'dsse');
   assert.equal(body.apiVersion, '0.0.1');
   assert.ok(body.spec.envelope, 'the full envelope rides along');
@@ -46,7 +65,15 @@ test('a signed release bundle is admitted and its leaf round-trips', () => {
 test('the leaf is canonical: key order, whitespace and tlog entries do not change it', () => {
   const bundle = makeBundle(releaseStatement(), publisher);
   const a = verifyEntryBundle(JSON.stringify(bundle), policy).leaf;
-  const reordered = JSON.stringify({ dsseEnvelope: bundle.dsseEnvelope, verificationMaterial: { ...(bundle.verificationMaterial as object), tlogEntries: [{ x: 1 }] }, mediaType: bundle.mediaType }, null, 2);
+  const reordered = JSON.stringify(
+    {
+      dsseEnvelope: bundle.dsseEnvelope,
+      verificationMaterial: { ...(bundle.verificationMaterial as object), tlogEntries: [{ x: 1 }] },
+      mediaType: bundle.mediaType,
+    },
+    null,
+    2,
+  );
   assert.deepEqual(verifyEntryBundle(reordered, policy).leaf, a);
   const text = Buffer.from(a).toString();
   assert.equal(text, canonicalize(JSON.parse(text)));
@@ -56,7 +83,9 @@ test('the leaf is canonical: key order, whitespace and tlog entries do not chang
 test('encodeLeaf writes canonical JSON even for payload types that need escaping', () => {
   for (const payloadType of [IN_TOTO, 'x"y\\z', 'caf\u00e9 \u2028 \ud83d\ude00', 'tab\there']) {
     const bundle = parseBundle(makeBundle(releaseStatement(), publisher, payloadType));
-    const text = Buffer.from(encodeLeaf(bundle, verifyEntryBundle(JSON.stringify(makeBundle(releaseStatement(), publisher)), policy).signer)).toString();
+    const text = Buffer.from(
+      encodeLeaf(bundle, verifyEntryBundle(JSON.stringify(makeBundle(releaseStatement(), publisher)), policy).signer),
+    ).toString();
     assert.equal(text, canonicalize(JSON.parse(text)), payloadType);
     const body = JSON.parse(text) as { spec: { envelope: { payloadType: string } } };
     assert.equal(body.spec.envelope.payloadType, payloadType);
@@ -64,9 +93,13 @@ test('encodeLeaf writes canonical JSON even for payload types that need escaping
 });
 
 test('tampered payload, signature and signer are refused with distinct codes', () => {
-  const bundle = makeBundle(releaseStatement(), publisher) as { dsseEnvelope: { payload: string; signatures: Array<{ sig: string }> } };
+  const bundle = makeBundle(releaseStatement(), publisher) as {
+    dsseEnvelope: { payload: string; signatures: Array<{ sig: string }> };
+  };
   const t1 = structuredClone(bundle);
-  t1.dsseEnvelope.payload = Buffer.from(JSON.stringify(releaseStatement({ builder: { version: 'evil' } }))).toString('base64');
+  t1.dsseEnvelope.payload = Buffer.from(JSON.stringify(releaseStatement({ builder: { version: 'evil' } }))).toString(
+    'base64',
+  );
   rejects(() => verifyEntryBundle(t1, policy), 'SIGNATURE_INVALID');
   const t2 = structuredClone(bundle);
   const sig = Buffer.from(t2.dsseEnvelope.signatures[0]!.sig, 'base64');
@@ -80,8 +113,22 @@ test('tampered payload, signature and signer are refused with distinct codes', (
 });
 
 test('statement and predicate schema are strict', () => {
-  rejects(() => verifyEntryBundle(makeBundle({ ...releaseStatement(), predicateType: 'https://slsa.dev/provenance/v1' }, publisher), policy), 'STATEMENT_TYPE');
-  rejects(() => verifyEntryBundle(makeBundle({ ...releaseStatement(), _type: 'https://in-toto.io/Statement/v0.1' }, publisher), policy), 'STATEMENT_TYPE');
+  rejects(
+    () =>
+      verifyEntryBundle(
+        makeBundle({ ...releaseStatement(), predicateType: 'https://slsa.dev/provenance/v1' }, publisher),
+        policy,
+      ),
+    'STATEMENT_TYPE',
+  );
+  rejects(
+    () =>
+      verifyEntryBundle(
+        makeBundle({ ...releaseStatement(), _type: 'https://in-toto.io/Statement/v0.1' }, publisher),
+        policy,
+      ),
+    'STATEMENT_TYPE',
+  );
   rejects(() => verifyEntryBundle(makeBundle(releaseStatement(), publisher, 'text/plain'), policy), 'STATEMENT_TYPE');
   rejects(() => verifyEntryBundle(makeBundle('not json', publisher), policy), 'RELEASE_MALFORMED');
   const cases: Array<Record<string, unknown>> = [
@@ -101,7 +148,11 @@ test('statement and predicate schema are strict', () => {
   }
   rejects(() => validateStatement(releaseStatement({}, hex(64, 'd'))), 'PREDICATE_INVALID');
   rejects(() => validateStatement({ ...releaseStatement(), extra: 1 }), 'PREDICATE_INVALID');
-  const pcr8 = validateStatement(releaseStatement({ measurements: { pcr0: hex(96, '0'), pcr1: hex(96, '1'), pcr2: hex(96, '2'), pcr8: hex(96, '8') } }));
+  const pcr8 = validateStatement(
+    releaseStatement({
+      measurements: { pcr0: hex(96, '0'), pcr1: hex(96, '1'), pcr2: hex(96, '2'), pcr8: hex(96, '8') },
+    }),
+  );
   assert.equal(pcr8.kind, 'release');
   assert.equal(validateStatement({ ...releaseStatement(), predicate: releasePredicate() }).kind, 'release');
 });
@@ -115,13 +166,20 @@ test('malformed, duplicate-key and oversized bundles are refused before any cryp
   two.dsseEnvelope.signatures.push(two.dsseEnvelope.signatures[0]);
   rejects(() => verifyEntryBundle(two, policy), 'RELEASE_MALFORMED');
   const text = JSON.stringify(b);
-  rejects(() => verifyEntryBundle(text.replace('{"mediaType"', '{"mediaType":"x","mediaType"'), policy), 'RELEASE_MALFORMED');
+  rejects(
+    () => verifyEntryBundle(text.replace('{"mediaType"', '{"mediaType":"x","mediaType"'), policy),
+    'RELEASE_MALFORMED',
+  );
   rejects(() => verifyEntryBundle(text + ' '.repeat(300 * 1024), policy), 'OVERSIZED');
-  const big = makeBundle({ ...releaseStatement(), subject: [{ name: 'x'.repeat(70_000), digest: { sha256: hex(64, 'e') } }] }, publisher);
+  const big = makeBundle(
+    { ...releaseStatement(), subject: [{ name: 'x'.repeat(70_000), digest: { sha256: hex(64, 'e') } }] },
+    publisher,
+  );
   rejects(() => verifyEntryBundle(big, policy), 'OVERSIZED');
   const nonCanonicalB64 = structuredClone(b) as { dsseEnvelope: { payload: string } };
   nonCanonicalB64.dsseEnvelope.payload = nonCanonicalB64.dsseEnvelope.payload.replace(/=*$/, '');
-  if (nonCanonicalB64.dsseEnvelope.payload !== (b.dsseEnvelope as { payload: string }).payload) rejects(() => verifyEntryBundle(nonCanonicalB64, policy), 'RELEASE_MALFORMED');
+  if (nonCanonicalB64.dsseEnvelope.payload !== (b.dsseEnvelope as { payload: string }).payload)
+    rejects(() => verifyEntryBundle(nonCanonicalB64, policy), 'RELEASE_MALFORMED');
 });
 
 test('rebuild attestations need an allowed rebuilder; publishers cannot log them and rebuilders cannot publish', () => {
@@ -148,7 +206,10 @@ test('revocations: by an allowed publisher or the release signer, naming a logge
   // a stranger may not
   rejects(() => verifyEntryBundle(makeBundle(revocationStatement(0), stranger), strict), 'SIGNER_NOT_ALLOWED');
   // wrong PCR0, missing index, revoking a revocation
-  rejects(() => verifyEntryBundle(makeBundle(revocationStatement(0, hex(96, '9')), publisher), strict), 'REVOCATION_INVALID');
+  rejects(
+    () => verifyEntryBundle(makeBundle(revocationStatement(0, hex(96, '9')), publisher), strict),
+    'REVOCATION_INVALID',
+  );
   rejects(() => verifyEntryBundle(makeBundle(revocationStatement(7), publisher), strict), 'REVOCATION_INVALID');
   leaves.push(r1.leaf);
   rejects(() => verifyEntryBundle(makeBundle(revocationStatement(1), publisher), strict), 'REVOCATION_INVALID');
@@ -172,12 +233,46 @@ test('a decoded leaf is self-checking: tampering with any part of it is detected
     f(c);
     return Buffer.from(canonicalize(c));
   };
-  rejects(() => decodeLeaf(mutate((b) => { b.spec.payloadHash.value = hex(64, '0'); })), 'RELEASE_MALFORMED');
-  rejects(() => decodeLeaf(mutate((b) => { b.spec.envelopeHash.value = hex(64, '0'); })), 'RELEASE_MALFORMED');
-  rejects(() => decodeLeaf(mutate((b) => { b.spec.signatures[0].verifier = Buffer.from(stranger.pem).toString('base64'); })), 'SIGNATURE_INVALID');
-  rejects(() => decodeLeaf(mutate((b) => { b.spec.extra = 1; })), 'RELEASE_MALFORMED');
+  rejects(
+    () =>
+      decodeLeaf(
+        mutate((b) => {
+          b.spec.payloadHash.value = hex(64, '0');
+        }),
+      ),
+    'RELEASE_MALFORMED',
+  );
+  rejects(
+    () =>
+      decodeLeaf(
+        mutate((b) => {
+          b.spec.envelopeHash.value = hex(64, '0');
+        }),
+      ),
+    'RELEASE_MALFORMED',
+  );
+  rejects(
+    () =>
+      decodeLeaf(
+        mutate((b) => {
+          b.spec.signatures[0].verifier = Buffer.from(stranger.pem).toString('base64');
+        }),
+      ),
+    'SIGNATURE_INVALID',
+  );
+  rejects(
+    () =>
+      decodeLeaf(
+        mutate((b) => {
+          b.spec.extra = 1;
+        }),
+      ),
+    'RELEASE_MALFORMED',
+  );
   const swapped = mutate((b) => {
-    b.spec.envelope.payload = Buffer.from(JSON.stringify(releaseStatement({ builder: { version: 'x' } }))).toString('base64');
+    b.spec.envelope.payload = Buffer.from(JSON.stringify(releaseStatement({ builder: { version: 'x' } }))).toString(
+      'base64',
+    );
   });
   rejects(() => decodeLeaf(swapped), 'RELEASE_MALFORMED');
   rejects(() => decodeLeaf(Buffer.from([0xff, 0xfe])), 'RELEASE_MALFORMED');
@@ -203,17 +298,24 @@ function malleate(derSig: Buffer): Buffer {
 }
 
 test('replays: an edited keyid gives the same leaf; a malleated signature a new leaf with the same replayKey', () => {
-  const bundle = makeBundle(releaseStatement(), publisher) as { dsseEnvelope: { signatures: Array<{ sig: string; keyid?: string }> } };
+  const bundle = makeBundle(releaseStatement(), publisher) as {
+    dsseEnvelope: { signatures: Array<{ sig: string; keyid?: string }> };
+  };
   const a = verifyEntryBundle(bundle, policy);
   const edited = structuredClone(bundle);
   edited.dsseEnvelope.signatures[0]!.keyid = 'something-else';
   assert.deepEqual(verifyEntryBundle(edited, policy).leaf, a.leaf);
   const flipped = structuredClone(bundle);
-  flipped.dsseEnvelope.signatures[0]!.sig = malleate(Buffer.from(bundle.dsseEnvelope.signatures[0]!.sig, 'base64')).toString('base64');
+  flipped.dsseEnvelope.signatures[0]!.sig = malleate(
+    Buffer.from(bundle.dsseEnvelope.signatures[0]!.sig, 'base64'),
+  ).toString('base64');
   const b = verifyEntryBundle(flipped, policy);
   assert.notDeepEqual(b.leaf, a.leaf);
   assert.equal(b.replayKey, a.replayKey);
   assert.match(a.replayKey, /^[0-9a-f]{64}$/);
   // a different statement by the same key has a different replay key
-  assert.notEqual(verifyEntryBundle(makeBundle(releaseStatement({ builder: { version: 'v2' } }), publisher), policy).replayKey, a.replayKey);
+  assert.notEqual(
+    verifyEntryBundle(makeBundle(releaseStatement({ builder: { version: 'v2' } }), publisher), policy).replayKey,
+    a.replayKey,
+  );
 });

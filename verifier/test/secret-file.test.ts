@@ -4,10 +4,14 @@ import assert from 'node:assert/strict';
 import { secretFileModeProblem, secretFileText } from '../index.ts';
 
 test('only owner access passes; any group or other bit is refused with the mode in the reason', () => {
-  for (const mode of [0o100600, 0o100400, 0o100700, 0o600]) assert.equal(secretFileModeProblem(mode), null, mode.toString(8));
+  for (const mode of [0o100600, 0o100400, 0o100700, 0o600])
+    assert.equal(secretFileModeProblem(mode), null, mode.toString(8));
   for (const mode of [0o100644, 0o100640, 0o100604, 0o100660, 0o100601, 0o100610, 0o777]) {
     const p = secretFileModeProblem(mode);
-    assert.ok(p !== null && p.includes(`mode ${(mode & 0o777).toString(8)}`) && p.includes('chmod 600'), `${mode.toString(8)}: ${p}`);
+    assert.ok(
+      p !== null && p.includes(`mode ${(mode & 0o777).toString(8)}`) && p.includes('chmod 600'),
+      `${mode.toString(8)}: ${p}`,
+    );
   }
 });
 

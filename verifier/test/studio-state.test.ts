@@ -10,8 +10,22 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  LogClient, MemoryTree, decodeLeaf, encodeLeaf, endorsementsOf, formatCheckpoint, generateNoteKey, isVerifierError, noteSigner, parseBundle, parseTrustedKey,
-  proveConsistency, requireEndorsements, signNote, toBase64, utf8,
+  LogClient,
+  MemoryTree,
+  decodeLeaf,
+  encodeLeaf,
+  endorsementsOf,
+  formatCheckpoint,
+  generateNoteKey,
+  isVerifierError,
+  noteSigner,
+  parseBundle,
+  parseTrustedKey,
+  proveConsistency,
+  requireEndorsements,
+  signNote,
+  toBase64,
+  utf8,
 } from '../index.ts';
 import { FileCheckpointStore, MemoryCheckpointStore, defaultStateDir } from '../cli/state.ts';
 import { currentCheckpoint } from '../cli/memory.ts';
@@ -41,10 +55,14 @@ test('FileCheckpointStore: nothing → null; save is atomic (no temp file left) 
 function memoryLog(leaves: string[]): { tree: MemoryTree; note: () => string; fetch: typeof fetch } {
   const tree = new MemoryTree();
   for (const l of leaves) tree.append(utf8(l));
-  const note = () => signNote(formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), extensions: [] }), [noteSigner(key.skey)]);
+  const note = () =>
+    signNote(formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), extensions: [] }), [
+      noteSigner(key.skey),
+    ]);
   const f = (async (input: string | URL) => {
     const u = new URL(String(input));
-    if (u.pathname === '/checkpoint') return new Response(note(), { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    if (u.pathname === '/checkpoint')
+      return new Response(note(), { headers: { 'content-type': 'text/plain; charset=utf-8' } });
     if (u.pathname === '/proof/consistency') {
       const o = Number(u.searchParams.get('old'));
       const n = Number(u.searchParams.get('new'));
@@ -55,7 +73,8 @@ function memoryLog(leaves: string[]): { tree: MemoryTree; note: () => string; fe
   return { tree, note, fetch: f };
 }
 
-const client = (f: typeof fetch) => new LogClient({ url: 'http://127.0.0.1:1/', fetch: f, logKey: key.vkey, retries: 0 });
+const client = (f: typeof fetch) =>
+  new LogClient({ url: 'http://127.0.0.1:1/', fetch: f, logKey: key.vkey, retries: 0 });
 
 test('currentCheckpoint: remembers, demands consistency, refuses a fork or a rollback without saving', async () => {
   const store = new MemoryCheckpointStore();
@@ -70,21 +89,36 @@ test('currentCheckpoint: remembers, demands consistency, refuses a fork or a rol
   const saved = store.load(key.vkey)!;
 
   const fork = memoryLog(['a', 'x', 'c', 'd']);
-  await assert.rejects(currentCheckpoint(client(fork.fetch), store, key.vkey), (e: unknown) =>
-    isVerifierError(e, 'LOG_INCONSISTENT') && e.evidence.older === saved && e.evidence.newer === fork.note());
+  await assert.rejects(
+    currentCheckpoint(client(fork.fetch), store, key.vkey),
+    (e: unknown) =>
+      isVerifierError(e, 'LOG_INCONSISTENT') && e.evidence.older === saved && e.evidence.newer === fork.note(),
+  );
   const sameSize = memoryLog(['a', 'x', 'c']);
-  await assert.rejects(currentCheckpoint(client(sameSize.fetch), store, key.vkey), (e: unknown) => isVerifierError(e, 'LOG_INCONSISTENT'));
+  await assert.rejects(currentCheckpoint(client(sameSize.fetch), store, key.vkey), (e: unknown) =>
+    isVerifierError(e, 'LOG_INCONSISTENT'),
+  );
   const behind = memoryLog(['a']);
-  await assert.rejects(currentCheckpoint(client(behind.fetch), store, key.vkey), (e: unknown) => isVerifierError(e, 'CHECKPOINT_STALE') && e.evidence.newer === saved);
+  await assert.rejects(
+    currentCheckpoint(client(behind.fetch), store, key.vkey),
+    (e: unknown) => isVerifierError(e, 'CHECKPOINT_STALE') && e.evidence.newer === saved,
+  );
   assert.equal(store.load(key.vkey), saved, 'nothing unverified saved');
 });
 
 test('endorsementsOf / requireEndorsements: distinct pinned rebuilders with the same PCRs naming this release', () => {
   const publisher = newKey();
   const [r1, r2, stranger] = [newKey(), newKey(), newKey()];
-  const leaf = (statement: Record<string, unknown>, k: typeof publisher) => decodeLeaf(encodeLeaf(parseBundle(makeBundle(statement, k)), parseTrustedKey(k.pem)));
+  const leaf = (statement: Record<string, unknown>, k: typeof publisher) =>
+    decodeLeaf(encodeLeaf(parseBundle(makeBundle(statement, k)), parseTrustedKey(k.pem)));
   const release = { index: 0, entry: leaf(releaseStatement(), publisher) };
-  const otherPcrs = { ...rebuildStatement(), predicate: { ...releasePredicate({ measurements: { pcr0: '0'.repeat(96), pcr1: '9'.repeat(96), pcr2: '2'.repeat(96) } }), release: { logIndex: 0 } } };
+  const otherPcrs = {
+    ...rebuildStatement(),
+    predicate: {
+      ...releasePredicate({ measurements: { pcr0: '0'.repeat(96), pcr1: '9'.repeat(96), pcr2: '2'.repeat(96) } }),
+      release: { logIndex: 0 },
+    },
+  };
   const otherRelease = { ...rebuildStatement(), predicate: { ...releasePredicate(), release: { logIndex: 7 } } };
   const entries = [
     { index: 1, entry: leaf(rebuildStatement(), r1) },
@@ -96,7 +130,13 @@ test('endorsementsOf / requireEndorsements: distinct pinned rebuilders with the 
   const pinned = [parseTrustedKey(r1.pem), parseTrustedKey(r2.pem)];
   assert.deepEqual(endorsementsOf(release, entries, pinned), [{ index: 1, rebuilder: pinned[0]!.spkiSha256 }]);
   assert.equal(requireEndorsements(release, entries, pinned, 1).length, 1);
-  assert.throws(() => requireEndorsements(release, entries, pinned, 2), (e: unknown) => isVerifierError(e, 'REBUILDS_MISSING') && e.evidence.found === 1);
-  const good = [...entries, { index: 6, entry: leaf({ ...rebuildStatement(), predicate: { ...releasePredicate() } }, r2) }];
+  assert.throws(
+    () => requireEndorsements(release, entries, pinned, 2),
+    (e: unknown) => isVerifierError(e, 'REBUILDS_MISSING') && e.evidence.found === 1,
+  );
+  const good = [
+    ...entries,
+    { index: 6, entry: leaf({ ...rebuildStatement(), predicate: { ...releasePredicate() } }, r2) },
+  ];
   assert.equal(requireEndorsements(release, good, pinned, 2).length, 2);
 });

@@ -13,7 +13,11 @@ export { usageError, requireFlag as need };
 export type Flags = Record<string, string | boolean | undefined>;
 
 /** Strict flag parsing (the shared kit's); `--json` is always accepted. Throws UsageError. */
-export function parseFlags(args: string[], options: FlagOptions, positionals = 0): { flags: Flags; positionals: string[] } {
+export function parseFlags(
+  args: string[],
+  options: FlagOptions,
+  positionals = 0,
+): { flags: Flags; positionals: string[] } {
   const r = kitParseFlags(args, options, positionals);
   return { flags: r.values as Flags, positionals: r.positionals };
 }
@@ -21,13 +25,16 @@ export function parseFlags(args: string[], options: FlagOptions, positionals = 0
 export function optInt(f: Flags, name: string): number | undefined {
   const s = f[name];
   if (s === undefined) return undefined;
-  if (typeof s !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(s)) throw usageError(`--${name} must be a non-negative integer`);
+  if (typeof s !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(s))
+    throw usageError(`--${name} must be a non-negative integer`);
   return Number(s);
 }
 
 /** Measurements from a PCR JSON file's parsed value (see header for accepted shapes). */
 export function measurementsFromJson(v: unknown): Measurements {
-  const o = (v && typeof v === 'object' && 'Measurements' in v ? (v as { Measurements: unknown }).Measurements : v) as Record<string, unknown>;
+  const o = (
+    v && typeof v === 'object' && 'Measurements' in v ? (v as { Measurements: unknown }).Measurements : v
+  ) as Record<string, unknown>;
   if (!o || typeof o !== 'object') throw usageError('the PCR file is not a JSON object');
   const pick = (k: string): unknown => o[k] ?? o[k.toUpperCase()];
   const m: Record<string, unknown> = {};
@@ -58,7 +65,9 @@ export function logIdentity(vkey: string): { origin: string; publicKey: Uint8Arr
 /** `keycast/<package.json version>`: the builder version recorded in statements by default. */
 export function defaultBuilderVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../package.json'), 'utf8')) as {
+      version?: string;
+    };
     return `keycast/${pkg.version ?? '0.0.0'}`;
   } catch {
     return 'keycast/0.0.0';

@@ -13,21 +13,37 @@ import type { Measurements, RetryEvent } from '#verifier';
 import { parseSourceRef } from './statement.ts';
 import type { SignReleaseInput } from './release.ts';
 import type { BundleJson, SigningMethod } from './sign.ts';
-import { defaultBuilderVersion, logIdentity, need, optInt, parseFlags, readMeasurements, usageError, type Flags } from './cli-input.ts';
+import {
+  defaultBuilderVersion,
+  logIdentity,
+  need,
+  optInt,
+  parseFlags,
+  readMeasurements,
+  usageError,
+  type Flags,
+} from './cli-input.ts';
 import { readSigningKeyFile } from './keys.ts';
 
 import type { Command } from '#cli-kit';
 
 const SIGN_FLAGS = {
-  key: { type: 'string' }, keyless: { type: 'boolean' }, 'id-token': { type: 'string' },
-  'fulcio-url': { type: 'string' }, 'rekor-url': { type: 'string' },
+  key: { type: 'string' },
+  keyless: { type: 'boolean' },
+  'id-token': { type: 'string' },
+  'fulcio-url': { type: 'string' },
+  'rekor-url': { type: 'string' },
 } as const;
 // --keyless (Fulcio + Rekor, an OIDC token from --id-token or SIGSTORE_ID_TOKEN) still works but
 // is not shown: a studio cannot verify keyless bundles by signer identity yet.
 const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen)`;
 const ARTIFACT_FLAGS = {
-  eif: { type: 'string' }, pcrs: { type: 'string' }, source: { type: 'string' }, lock: { type: 'string' },
-  'builder-version': { type: 'string' }, out: { type: 'string' },
+  eif: { type: 'string' },
+  pcrs: { type: 'string' },
+  source: { type: 'string' },
+  lock: { type: 'string' },
+  'builder-version': { type: 'string' },
+  out: { type: 'string' },
 } as const;
 
 function signingMethod(f: Flags): SigningMethod {
@@ -76,7 +92,10 @@ function print(f: Flags, json: Record<string, unknown>, text: string): void {
 
 function eifSha256Of(bundle: BundleJson): string {
   const p = verifier.parseBundle(bundle);
-  return verifier.validateStatement(JSON.parse(Buffer.from(p.payload).toString('utf8'))).statement.subject[0]!.digest.sha256 ?? '';
+  return (
+    verifier.validateStatement(JSON.parse(Buffer.from(p.payload).toString('utf8'))).statement.subject[0]!.digest
+      .sha256 ?? ''
+  );
 }
 
 const keygen: Command = {
@@ -94,7 +113,11 @@ public key to KEY.pem.pub (SPKI PEM: give it to the log operator's --allow list 
     writeFileSync(out, k.privateKeyPem, { mode: 0o600, flag: 'wx' });
     writeFileSync(`${out}.pub`, k.publicKeyPem, { flag: 'wx' });
     const id = verifier.parseTrustedKey(k.publicKeyPem).spkiSha256;
-    print(flags, { privateKey: out, publicKey: `${out}.pub`, keyId: id }, `wrote ${out} (private, 0600) and ${out}.pub; key id ${id}`);
+    print(
+      flags,
+      { privateKey: out, publicKey: `${out}.pub`, keyId: id },
+      `wrote ${out} (private, 0600) and ${out}.pub; key id ${id}`,
+    );
     return 0;
   },
 };
@@ -124,18 +147,27 @@ ${SIGN_HELP}`,
 
 /** Transient log failures are retried; say so on stderr, so a slow publish is not a silent one. */
 function reportRetry(e: RetryEvent): void {
-  process.stderr.write(`log busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `log busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries} in ${(e.delayMs / 1000).toFixed(1)} s\n`,
+  );
 }
 
 async function publishAndWrite(flags: Flags, bundle: BundleJson, out: string): Promise<number> {
   const logUrl = need(flags, 'log');
   process.stderr.write(`submitting to ${logUrl}/add-entry\n`);
   const opts = typeof flags['log-key'] === 'string' ? { log: logIdentity(flags['log-key']) } : {};
-  if (!opts.log) process.stderr.write("note: the log's checkpoint is not checked against its key (pass --log-key VKEY to pin the log)\n");
+  if (!opts.log)
+    process.stderr.write(
+      "note: the log's checkpoint is not checked against its key (pass --log-key VKEY to pin the log)\n",
+    );
   const { publishRelease } = await import('./publish.ts');
   const r = await publishRelease(logUrl, bundle, { ...opts, onRetry: reportRetry });
   writeBundle(out, r.bundle);
-  print(flags, { index: r.index, leafHash: r.leafHash, duplicate: r.duplicate, bundle: out }, `logged at index ${r.index}${r.duplicate ? ' (already present)' : ''}; wrote ${out}`);
+  print(
+    flags,
+    { index: r.index, leafHash: r.leafHash, duplicate: r.duplicate, bundle: out },
+    `logged at index ${r.index}${r.duplicate ? ' (already present)' : ''}; wrote ${out}`,
+  );
   return 0;
 }
 
@@ -148,7 +180,11 @@ POSTs BUNDLE to URL/add-entry, checks the answer is the canonical leaf of this e
 with --log-key, that the checkpoint and inclusion proof verify under the log's key), then writes
 the bundle with verificationMaterial.tlogEntries = [the log's entry] to --out (default: BUNDLE).`,
   async run(args) {
-    const { flags, positionals } = parseFlags(args, { log: { type: 'string' }, out: { type: 'string' }, 'log-key': { type: 'string' } }, 1);
+    const { flags, positionals } = parseFlags(
+      args,
+      { log: { type: 'string' }, out: { type: 'string' }, 'log-key': { type: 'string' } },
+      1,
+    );
     const path = positionals[0];
     if (!path) throw usageError('give the bundle file');
     const bundle = JSON.parse(readFileSync(path, 'utf8')) as BundleJson;
@@ -168,7 +204,15 @@ The log accepts it only from an allowed publisher or from the key that signed re
 --pcr0 skips the read. Writes the published revocation bundle to --out (default revocation-N.json).
 ${SIGN_HELP}`,
   async run(args) {
-    const { flags } = parseFlags(args, { ...SIGN_FLAGS, log: { type: 'string' }, index: { type: 'string' }, reason: { type: 'string' }, pcr0: { type: 'string' }, out: { type: 'string' }, 'log-key': { type: 'string' } });
+    const { flags } = parseFlags(args, {
+      ...SIGN_FLAGS,
+      log: { type: 'string' },
+      index: { type: 'string' },
+      reason: { type: 'string' },
+      pcr0: { type: 'string' },
+      out: { type: 'string' },
+      'log-key': { type: 'string' },
+    });
     const index = optInt(flags, 'index');
     if (index === undefined) throw usageError('--index is required');
     let pcr0 = typeof flags.pcr0 === 'string' ? flags.pcr0.toLowerCase() : undefined;
@@ -179,18 +223,33 @@ ${SIGN_HELP}`,
       pcr0 = e.pcr0;
     }
     const { signRevocation } = await import('./release.ts');
-    const bundle = await signRevocation({ logIndex: index, pcr0, reason: need(flags, 'reason'), ...signingMethod(flags) });
+    const bundle = await signRevocation({
+      logIndex: index,
+      pcr0,
+      reason: need(flags, 'reason'),
+      ...signingMethod(flags),
+    });
     return publishAndWrite(flags, bundle, typeof flags.out === 'string' ? flags.out : `revocation-${index}.json`);
   },
 };
 
-const ENDORSE_FLAGS = { ...SIGN_FLAGS, ...ARTIFACT_FLAGS, 'release-index': { type: 'string' }, log: { type: 'string' }, 'log-key': { type: 'string' } } as const;
+const ENDORSE_FLAGS = {
+  ...SIGN_FLAGS,
+  ...ARTIFACT_FLAGS,
+  'release-index': { type: 'string' },
+  log: { type: 'string' },
+  'log-key': { type: 'string' },
+} as const;
 
 async function runEndorse(args: string[]): Promise<number> {
   const { flags } = parseFlags(args, ENDORSE_FLAGS);
   const out = need(flags, 'out');
   const releaseIndex = optInt(flags, 'release-index');
-  const input = { ...artifactInput(flags), ...signingMethod(flags), ...(releaseIndex === undefined ? {} : { releaseIndex }) };
+  const input = {
+    ...artifactInput(flags),
+    ...signingMethod(flags),
+    ...(releaseIndex === undefined ? {} : { releaseIndex }),
+  };
   const { signRebuild } = await import('./release.ts');
   const bundle = await signRebuild(input);
   if (typeof flags.log === 'string') return publishAndWrite(flags, bundle, out);

@@ -28,9 +28,11 @@ export function readSigningKeyFile(path: string): string {
   try {
     const mode = fstatSync(fd).mode;
     const problem = secretFileModeProblem(mode);
-    if (problem) throw new BuilderError('KEY_INVALID', `signing key ${path} is ${problem}`, { path, mode: mode & 0o777 });
+    if (problem)
+      throw new BuilderError('KEY_INVALID', `signing key ${path} is ${problem}`, { path, mode: mode & 0o777 });
     const text = secretFileText(readFileSync(fd));
-    if (text === null) throw new BuilderError('KEY_INVALID', `signing key ${path} is empty or not UTF-8 text`, { path });
+    if (text === null)
+      throw new BuilderError('KEY_INVALID', `signing key ${path} is empty or not UTF-8 text`, { path });
     return text;
   } finally {
     closeSync(fd);
@@ -46,7 +48,9 @@ export function loadSigningKey(pem: string): SigningKey {
     throw new BuilderError('KEY_INVALID', 'the signing key is not a PEM private key');
   }
   if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new BuilderError('KEY_INVALID', 'the signing key must be ECDSA P-256', { keyType: privateKey.asymmetricKeyType ?? null });
+    throw new BuilderError('KEY_INVALID', 'the signing key must be ECDSA P-256', {
+      keyType: privateKey.asymmetricKeyType ?? null,
+    });
   }
   const publicKey = createPublicKey(privateKey);
   const der = publicKey.export({ format: 'der', type: 'spki' });

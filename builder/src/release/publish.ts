@@ -16,8 +16,20 @@
  * body, a malformed or oversized answer → PUBLISH_BAD_ANSWER.
  */
 import {
-  LogClient, checkLogBinding, decodeLeaf, hashLeaf, parseBundle, toHex, trustedRootForLog, fromBase64, canonicalize, isVerifierError,
-  type AddEntryAnswer, type DecodedEntry, type FetchLike, type RetryEvent,
+  LogClient,
+  checkLogBinding,
+  decodeLeaf,
+  hashLeaf,
+  parseBundle,
+  toHex,
+  trustedRootForLog,
+  fromBase64,
+  canonicalize,
+  isVerifierError,
+  type AddEntryAnswer,
+  type DecodedEntry,
+  type FetchLike,
+  type RetryEvent,
 } from '#verifier';
 import { BuilderError } from '../errors.ts';
 import type { BundleJson } from './sign.ts';
@@ -40,7 +52,11 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
-export async function publishRelease(logUrl: string, bundle: BundleJson, opts: PublishOptions = {}): Promise<PublishResult> {
+export async function publishRelease(
+  logUrl: string,
+  bundle: BundleJson,
+  opts: PublishOptions = {},
+): Promise<PublishResult> {
   const parsed = parseBundle(bundle);
   const client = clientFor(logUrl, opts);
   const url = new URL('add-entry', client.url);
@@ -49,14 +65,21 @@ export async function publishRelease(logUrl: string, bundle: BundleJson, opts: P
   checkAnswer(answer, parsed.envelope);
   const out = structuredClone(bundle) as { verificationMaterial: Record<string, unknown> };
   // Keep entries from other logs (keyless bundles carry a Rekor entry); replace any earlier one from this log.
-  const earlier = Array.isArray(out.verificationMaterial.tlogEntries) ? out.verificationMaterial.tlogEntries as Array<{ logId?: { keyId?: unknown } }> : [];
+  const earlier = Array.isArray(out.verificationMaterial.tlogEntries)
+    ? (out.verificationMaterial.tlogEntries as Array<{ logId?: { keyId?: unknown } }>)
+    : [];
   const logId = (tle.logId as { keyId?: unknown } | undefined)?.keyId;
   out.verificationMaterial.tlogEntries = [...earlier.filter((e) => e?.logId?.keyId !== logId), tle];
   if (opts.log) {
     try {
       checkLogBinding(out, trustedRootForLog({ origin: opts.log.origin, logPublicKey: opts.log.publicKey }));
     } catch (e) {
-      throw new BuilderError('PUBLISH_BAD_ANSWER', `the log's entry does not verify against the pinned log key: ${(e as Error).message}`, { url: url.href }, { cause: e });
+      throw new BuilderError(
+        'PUBLISH_BAD_ANSWER',
+        `the log's entry does not verify against the pinned log key: ${(e as Error).message}`,
+        { url: url.href },
+        { cause: e },
+      );
     }
   }
   return { bundle: out as BundleJson, index: answer.index, leafHash: answer.leafHash, duplicate: answer.duplicate };
@@ -67,7 +90,11 @@ export async function publishRelease(logUrl: string, bundle: BundleJson, opts: P
  * with decodeLeaf (signature under its embedded key, schema), so what we act on — e.g. the PCR0
  * a revocation must name — is what that leaf's signer signed, not what the server claims.
  */
-export async function readLoggedEntry(logUrl: string, index: number, opts: Omit<PublishOptions, 'log'> = {}): Promise<DecodedEntry & { status: string }> {
+export async function readLoggedEntry(
+  logUrl: string,
+  index: number,
+  opts: Omit<PublishOptions, 'log'> = {},
+): Promise<DecodedEntry & { status: string }> {
   const client = clientFor(logUrl, { timeoutMs: 30_000, ...opts });
   const e = await builderErrors(() => client.entry(index));
   return { ...decodeLeaf(e.leaf), status: e.status };
@@ -75,7 +102,10 @@ export async function readLoggedEntry(logUrl: string, index: number, opts: Omit<
 
 function clientFor(logUrl: string, opts: PublishOptions): LogClient {
   return new LogClient({
-    url: logUrl, fetch: opts.fetch ?? globalThis.fetch, retries: opts.retries ?? 5, timeoutMs: opts.timeoutMs ?? 60_000,
+    url: logUrl,
+    fetch: opts.fetch ?? globalThis.fetch,
+    retries: opts.retries ?? 5,
+    timeoutMs: opts.timeoutMs ?? 60_000,
     ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
   });
 }
@@ -86,7 +116,12 @@ async function builderErrors<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (!isVerifierError(e) || !e.code.startsWith('LOG_')) throw e;
-    const code = e.code === 'LOG_UNAVAILABLE' ? 'PUBLISH_UNREACHABLE' : e.code === 'LOG_REFUSED' ? 'PUBLISH_REFUSED' : 'PUBLISH_BAD_ANSWER';
+    const code =
+      e.code === 'LOG_UNAVAILABLE'
+        ? 'PUBLISH_UNREACHABLE'
+        : e.code === 'LOG_REFUSED'
+          ? 'PUBLISH_REFUSED'
+          : 'PUBLISH_BAD_ANSWER';
     throw new BuilderError(code, e.message.replace(/^[A-Z_]+: /, ''), e.evidence, { cause: e });
   }
 }
@@ -97,7 +132,8 @@ function bad(message: string, evidence: Record<string, unknown> = {}): BuilderEr
 
 function checkAnswer(a: AddEntryAnswer, envelope: unknown): void {
   const tle = a.transparencyLogEntry;
-  if (!Number.isSafeInteger(a.index) || typeof a.leafHash !== 'string' || typeof tle !== 'object' || tle === null) throw bad('the log answer lacks index, leafHash or transparencyLogEntry');
+  if (!Number.isSafeInteger(a.index) || typeof a.leafHash !== 'string' || typeof tle !== 'object' || tle === null)
+    throw bad('the log answer lacks index, leafHash or transparencyLogEntry');
   let body: Uint8Array;
   try {
     body = fromBase64(tle.canonicalizedBody as string);
@@ -105,7 +141,10 @@ function checkAnswer(a: AddEntryAnswer, envelope: unknown): void {
     throw bad('transparencyLogEntry.canonicalizedBody is not base64');
   }
   const logged = decodeLeaf(body);
-  if (canonicalize(logged.envelope) !== canonicalize(envelope)) throw bad('the log answered with a different envelope than the one submitted', { index: a.index });
-  if (toHex(hashLeaf(body)) !== a.leafHash) throw bad('leafHash is not the hash of the logged body', { leafHash: a.leafHash });
-  if (tle.logIndex !== String(a.index)) throw bad('transparencyLogEntry.logIndex differs from index', { index: a.index, logIndex: tle.logIndex });
+  if (canonicalize(logged.envelope) !== canonicalize(envelope))
+    throw bad('the log answered with a different envelope than the one submitted', { index: a.index });
+  if (toHex(hashLeaf(body)) !== a.leafHash)
+    throw bad('leafHash is not the hash of the logged body', { leafHash: a.leafHash });
+  if (tle.logIndex !== String(a.index))
+    throw bad('transparencyLogEntry.logIndex differs from index', { index: a.index, logIndex: tle.logIndex });
 }

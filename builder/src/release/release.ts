@@ -29,9 +29,14 @@ type Facts = Parameters<typeof releaseStatement>[0];
 function facts(i: SignReleaseInput): Facts {
   const eifSha256 = i.eifBytes ? sha256Hex(i.eifBytes) : i.eifSha256;
   if (!eifSha256) throw new BuilderError('EIF_MISSING', 'give the EIF bytes or its SHA-256');
-  if (i.eifBytes && i.eifSha256 && i.eifSha256 !== eifSha256) throw new BuilderError('EIF_MISSING', 'the given EIF SHA-256 does not match the EIF bytes', { given: i.eifSha256, actual: eifSha256 });
+  if (i.eifBytes && i.eifSha256 && i.eifSha256 !== eifSha256)
+    throw new BuilderError('EIF_MISSING', 'the given EIF SHA-256 does not match the EIF bytes', {
+      given: i.eifSha256,
+      actual: eifSha256,
+    });
   const measurements = i.measurements ?? (i.eifBytes && i.measure ? i.measure(i.eifBytes) : undefined);
-  if (!measurements) throw new BuilderError('MEASUREMENTS_MISSING', 'no PCRs: give measurements or an EIF with a measuring function');
+  if (!measurements)
+    throw new BuilderError('MEASUREMENTS_MISSING', 'no PCRs: give measurements or an EIF with a measuring function');
   const lockSha256 = i.lockBytes ? sha256Hex(i.lockBytes) : i.lockDigest;
   if (!lockSha256) throw new BuilderError('LOCK_MISSING', 'give the input lock file or its SHA-256');
   const f: Facts = { eifSha256, measurements, source: i.source, lockSha256, builderVersion: i.builderVersion };
@@ -45,11 +50,15 @@ export async function signRelease(input: SignReleaseInput & SigningMethod): Prom
 }
 
 /** Signs a rebuild/v1 attestation ("I rebuilt this source and got these PCRs"). */
-export async function signRebuild(input: SignReleaseInput & { releaseIndex?: number } & SigningMethod): Promise<BundleJson> {
+export async function signRebuild(
+  input: SignReleaseInput & { releaseIndex?: number } & SigningMethod,
+): Promise<BundleJson> {
   return signStatement(rebuildStatement(facts(input), input.releaseIndex), input);
 }
 
 /** Signs a revocation/v1 of the release at `logIndex` whose PCR0 is `pcr0`. */
-export async function signRevocation(input: { logIndex: number; pcr0: string; reason: string } & SigningMethod): Promise<BundleJson> {
+export async function signRevocation(
+  input: { logIndex: number; pcr0: string; reason: string } & SigningMethod,
+): Promise<BundleJson> {
   return signStatement(revocationStatement(input.logIndex, input.pcr0, input.reason), input);
 }

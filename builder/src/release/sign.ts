@@ -10,9 +10,24 @@
  * DSSE check before it is returned.
  */
 import { sign as cryptoSign } from 'node:crypto';
-import { DSSEBundleBuilder, FulcioSigner, RekorWitness, DEFAULT_FULCIO_URL, DEFAULT_REKOR_URL, type Signer, type Signature, type Witness } from '@sigstore/sign';
+import {
+  DSSEBundleBuilder,
+  FulcioSigner,
+  RekorWitness,
+  DEFAULT_FULCIO_URL,
+  DEFAULT_REKOR_URL,
+  type Signer,
+  type Signature,
+  type Witness,
+} from '@sigstore/sign';
 import { bundleToJSON } from '@sigstore/bundle';
-import { IN_TOTO_PAYLOAD_TYPE, parseBundle, verifyDsseSignature, parseTrustedKey, type KeycastStatement } from '#verifier';
+import {
+  IN_TOTO_PAYLOAD_TYPE,
+  parseBundle,
+  verifyDsseSignature,
+  parseTrustedKey,
+  type KeycastStatement,
+} from '#verifier';
 import { BuilderError } from '../errors.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 
@@ -45,8 +60,12 @@ function builderFor(method: SigningMethod): { signer: Signer; witnesses: Witness
     return { signer: new LocalKeySigner(key), witnesses: [], key };
   }
   const { identityToken, fulcioUrl, rekorUrl } = method.keyless;
-  if (!identityToken) throw new BuilderError('SIGN_FAILED', 'keyless signing needs an OIDC identity token (SIGSTORE_ID_TOKEN)');
-  const signer = new FulcioSigner({ identityProvider: { getToken: async () => identityToken }, fulcioBaseURL: fulcioUrl ?? DEFAULT_FULCIO_URL });
+  if (!identityToken)
+    throw new BuilderError('SIGN_FAILED', 'keyless signing needs an OIDC identity token (SIGSTORE_ID_TOKEN)');
+  const signer = new FulcioSigner({
+    identityProvider: { getToken: async () => identityToken },
+    fulcioBaseURL: fulcioUrl ?? DEFAULT_FULCIO_URL,
+  });
   return { signer, witnesses: [new RekorWitness({ rekorBaseURL: rekorUrl ?? DEFAULT_REKOR_URL, entryType: 'dsse' })] };
 }
 
@@ -56,14 +75,20 @@ export async function signStatement(statement: KeycastStatement, method: Signing
   const payload = Buffer.from(JSON.stringify(statement));
   let json: BundleJson;
   try {
-    const bundle = await new DSSEBundleBuilder({ signer, witnesses }).create({ data: payload, type: IN_TOTO_PAYLOAD_TYPE });
+    const bundle = await new DSSEBundleBuilder({ signer, witnesses }).create({
+      data: payload,
+      type: IN_TOTO_PAYLOAD_TYPE,
+    });
     json = bundleToJSON(bundle) as unknown as BundleJson;
   } catch (e) {
     // Library messages may quote the OIDC token (e.g. "invalid identity token: <jwt>"): redact
     // it and drop the cause, so no bearer credential reaches a log line or --json output.
     const token = 'keyless' in method ? method.keyless.identityToken : undefined;
     const message = String((e as Error).message ?? e);
-    throw new BuilderError('SIGN_FAILED', `signing failed: ${token ? message.split(token).join('[redacted token]') : message}`);
+    throw new BuilderError(
+      'SIGN_FAILED',
+      `signing failed: ${token ? message.split(token).join('[redacted token]') : message}`,
+    );
   }
   selfCheck(json, key);
   return json;
@@ -73,7 +98,14 @@ export async function signStatement(statement: KeycastStatement, method: Signing
 function selfCheck(json: BundleJson, key: SigningKey | undefined): void {
   const parsed = parseBundle(json);
   if (!key) return; // keyless: the certificate-bound signature is checked by the log and verifiers
-  if (!verifyDsseSignature(parseTrustedKey(key.publicKeyPem), parsed.envelope.payloadType, parsed.payload, parsed.signature)) {
+  if (
+    !verifyDsseSignature(
+      parseTrustedKey(key.publicKeyPem),
+      parsed.envelope.payloadType,
+      parsed.payload,
+      parsed.signature,
+    )
+  ) {
     throw new BuilderError('SIGN_FAILED', 'the produced signature does not verify under the signing key');
   }
 }

@@ -5,8 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  IN_TOTO_STATEMENT_V1, RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1, validateStatement,
-  type KeycastStatement, type Measurements, type SourceRef,
+  IN_TOTO_STATEMENT_V1,
+  RELEASE_PREDICATE_V1,
+  REVOCATION_PREDICATE_V1,
+  REBUILD_PREDICATE_V1,
+  validateStatement,
+  type KeycastStatement,
+  type Measurements,
+  type SourceRef,
 } from '#verifier';
 import { BuilderError } from '../errors.ts';
 
@@ -29,7 +35,12 @@ export function sha256Hex(b: Uint8Array): string {
 /** Parses `REPO@COMMIT` (split at the last "@"; the repo is an https URL). Throws BuilderError SOURCE_INVALID. */
 export function parseSourceRef(s: string): SourceRef {
   const at = s.lastIndexOf('@');
-  if (at <= 0) throw new BuilderError('SOURCE_INVALID', 'the source must be REPO@COMMIT, e.g. https://github.com/org/repo@<40 hex>', { source: s.slice(0, 300) });
+  if (at <= 0)
+    throw new BuilderError(
+      'SOURCE_INVALID',
+      'the source must be REPO@COMMIT, e.g. https://github.com/org/repo@<40 hex>',
+      { source: s.slice(0, 300) },
+    );
   return { repo: s.slice(0, at), commit: s.slice(at + 1).toLowerCase() };
 }
 
@@ -49,16 +60,32 @@ function releaseFields(f: ReleaseFacts): Record<string, unknown> {
 
 /** The release/v1 statement: subject = the EIF (sha256), predicate = PCRs, source, lock, builder. */
 export function releaseStatement(f: ReleaseFacts): KeycastStatement {
-  return checked({ _type: IN_TOTO_STATEMENT_V1, subject: [{ name: f.eifName ?? 'enclave.eif', digest: { sha256: f.eifSha256 } }], predicateType: RELEASE_PREDICATE_V1, predicate: releaseFields(f) });
+  return checked({
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ name: f.eifName ?? 'enclave.eif', digest: { sha256: f.eifSha256 } }],
+    predicateType: RELEASE_PREDICATE_V1,
+    predicate: releaseFields(f),
+  });
 }
 
 /** The rebuild/v1 statement a third party signs after rebuilding; `releaseIndex` names the logged release it reproduces. */
 export function rebuildStatement(f: ReleaseFacts, releaseIndex?: number): KeycastStatement {
-  const predicate = releaseIndex === undefined ? releaseFields(f) : { ...releaseFields(f), release: { logIndex: releaseIndex } };
-  return checked({ _type: IN_TOTO_STATEMENT_V1, subject: [{ name: f.eifName ?? 'enclave.eif', digest: { sha256: f.eifSha256 } }], predicateType: REBUILD_PREDICATE_V1, predicate });
+  const predicate =
+    releaseIndex === undefined ? releaseFields(f) : { ...releaseFields(f), release: { logIndex: releaseIndex } };
+  return checked({
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ name: f.eifName ?? 'enclave.eif', digest: { sha256: f.eifSha256 } }],
+    predicateType: REBUILD_PREDICATE_V1,
+    predicate,
+  });
 }
 
 /** The revocation/v1 statement: subject = the revoked PCR0 (sha384). */
 export function revocationStatement(logIndex: number, pcr0: string, reason: string): KeycastStatement {
-  return checked({ _type: IN_TOTO_STATEMENT_V1, subject: [{ name: 'pcr0', digest: { sha384: pcr0 } }], predicateType: REVOCATION_PREDICATE_V1, predicate: { revokes: { logIndex, pcr0 }, reason } });
+  return checked({
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ name: 'pcr0', digest: { sha384: pcr0 } }],
+    predicateType: REVOCATION_PREDICATE_V1,
+    predicate: { revokes: { logIndex, pcr0 }, reason },
+  });
 }

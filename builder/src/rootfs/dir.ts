@@ -26,14 +26,20 @@ function typeOf(st: Stats): EntryType | undefined {
 /** Entries under `root` (the root itself excluded), sorted bytewise by path. */
 export async function readRootfsDir(root: string): Promise<RootfsEntry[]> {
   let rootSt;
-  try { rootSt = lstatSync(root); } catch (e) { throw new BuilderError('INPUT_MISSING', `rootfs directory not found: ${root}`, { path: root }, { cause: e }); }
-  if (!rootSt.isDirectory()) throw new BuilderError('ROOTFS_UNSUPPORTED', 'rootfs path is not a directory', { path: root });
+  try {
+    rootSt = lstatSync(root);
+  } catch (e) {
+    throw new BuilderError('INPUT_MISSING', `rootfs directory not found: ${root}`, { path: root }, { cause: e });
+  }
+  if (!rootSt.isDirectory())
+    throw new BuilderError('ROOTFS_UNSUPPORTED', 'rootfs path is not a directory', { path: root });
   const out: RootfsEntry[] = [];
   const links = new Map<string, number>();
   function walk(dir: string, prefix: string): void {
     const names = readdirSync(dir, { encoding: 'buffer' }).map((b) => {
       const s = b.toString('utf8');
-      if (!Buffer.from(s, 'utf8').equals(b)) throw new BuilderError('ROOTFS_MALFORMED', 'file name is not valid UTF-8', { dir, name: b.toString('hex') });
+      if (!Buffer.from(s, 'utf8').equals(b))
+        throw new BuilderError('ROOTFS_MALFORMED', 'file name is not valid UTF-8', { dir, name: b.toString('hex') });
       return s;
     });
     for (const n of names) {

@@ -17,7 +17,8 @@ const OPAQUE = '.wh..wh..opq';
 
 export function cleanPath(p: string): string[] {
   const parts = p.split('/').filter((c) => c !== '' && c !== '.');
-  for (const c of parts) if (!safeComponent(c)) throw new BuilderError('PATH_UNSAFE', 'layer path escapes the rootfs', { path: p });
+  for (const c of parts)
+    if (!safeComponent(c)) throw new BuilderError('PATH_UNSAFE', 'layer path escapes the rootfs', { path: p });
   return parts;
 }
 
@@ -27,7 +28,8 @@ async function ensureParents(root: string, parts: string[]): Promise<string> {
     dir = join(dir, c);
     const st = await lstat(dir).catch(() => undefined);
     if (!st) await mkdir(dir, { mode: 0o755 });
-    else if (st.isSymbolicLink() || !st.isDirectory()) throw new BuilderError('PATH_UNSAFE', 'layer writes through a non-directory parent', { path: parts.join('/') });
+    else if (st.isSymbolicLink() || !st.isDirectory())
+      throw new BuilderError('PATH_UNSAFE', 'layer writes through a non-directory parent', { path: parts.join('/') });
   }
   return join(dir, parts[parts.length - 1]!);
 }
@@ -59,7 +61,13 @@ export async function applyLayer(root: string, r: ByteReader, note: (m: string) 
         break;
       case 'file': {
         const fh = await open(dest, 'wx', 0o600);
-        try { await r.pipe(e.size, async (c) => { await fh.write(c); }); } finally { await fh.close(); }
+        try {
+          await r.pipe(e.size, async (c) => {
+            await fh.write(c);
+          });
+        } finally {
+          await fh.close();
+        }
         await chmod(dest, e.mode & 0o777);
         break;
       }
@@ -69,7 +77,11 @@ export async function applyLayer(root: string, r: ByteReader, note: (m: string) 
       case 'hardlink': {
         const target = join(root, ...cleanPath(e.linkname));
         const st = await lstat(target).catch(() => undefined);
-        if (!st?.isFile()) throw new BuilderError('ROOTFS_MALFORMED', 'hard link to a missing or non-regular file', { path: e.name, target: e.linkname });
+        if (!st?.isFile())
+          throw new BuilderError('ROOTFS_MALFORMED', 'hard link to a missing or non-regular file', {
+            path: e.name,
+            target: e.linkname,
+          });
         await link(target, dest);
         break;
       }

@@ -23,16 +23,32 @@ async function peek(path: string, start: number): Promise<Buffer> {
   return Buffer.alloc(0);
 }
 
-async function layerReader(path: string, start: number, size: number, expectSha256?: string): Promise<{ reader: ByteReader; check: () => void }> {
+async function layerReader(
+  path: string,
+  start: number,
+  size: number,
+  expectSha256?: string,
+): Promise<{ reader: ByteReader; check: () => void }> {
   const head = await peek(path, start);
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) throw new BuilderError('ROOTFS_UNSUPPORTED', 'zstd layers are not supported; re-save the image with gzip or uncompressed layers', { path });
-  const raw = size === 0 ? Readable.from([]) : createReadStream(path, { start, end: start + size - 1, highWaterMark: 1 << 20 });
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528)
+    throw new BuilderError(
+      'ROOTFS_UNSUPPORTED',
+      'zstd layers are not supported; re-save the image with gzip or uncompressed layers',
+      { path },
+    );
+  const raw =
+    size === 0 ? Readable.from([]) : createReadStream(path, { start, end: start + size - 1, highWaterMark: 1 << 20 });
   const h = createHash('sha256');
   raw.on('data', (c: Buffer) => h.update(c));
   const stream = head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
   const check = () => {
     const actual = h.digest('hex');
-    if (expectSha256 && actual !== expectSha256) throw new BuilderError('INPUT_DIGEST_MISMATCH', 'OCI blob does not match its digest', { path, expected: expectSha256, actual });
+    if (expectSha256 && actual !== expectSha256)
+      throw new BuilderError('INPUT_DIGEST_MISMATCH', 'OCI blob does not match its digest', {
+        path,
+        expected: expectSha256,
+        actual,
+      });
   };
   return { reader: new ByteReader(stream[Symbol.asyncIterator]()), check };
 }
@@ -56,11 +72,21 @@ export async function extractDockerSave(tarPath: string, dest: string, note: (m:
   if (!m) throw new BuilderError('ROOTFS_MALFORMED', 'docker-save tarball has no manifest.json', { path: tarPath });
   const text = Buffer.alloc(m.size);
   const fh = await (await import('node:fs/promises')).open(tarPath, 'r');
-  try { await fh.read(text, 0, m.size, m.offset); } finally { await fh.close(); }
+  try {
+    await fh.read(text, 0, m.size, m.offset);
+  } finally {
+    await fh.close();
+  }
   let manifest: Array<{ Layers?: unknown }>;
-  try { manifest = JSON.parse(text.toString('utf8')); } catch { throw new BuilderError('ROOTFS_MALFORMED', 'manifest.json is not JSON', { path: tarPath }); }
+  try {
+    manifest = JSON.parse(text.toString('utf8'));
+  } catch {
+    throw new BuilderError('ROOTFS_MALFORMED', 'manifest.json is not JSON', { path: tarPath });
+  }
   if (!Array.isArray(manifest) || manifest.length !== 1 || !Array.isArray(manifest[0]!.Layers)) {
-    throw new BuilderError('ROOTFS_UNSUPPORTED', 'docker-save tarball must hold exactly one image', { images: Array.isArray(manifest) ? manifest.length : 0 });
+    throw new BuilderError('ROOTFS_UNSUPPORTED', 'docker-save tarball must hold exactly one image', {
+      images: Array.isArray(manifest) ? manifest.length : 0,
+    });
   }
   for (const [i, layer] of (manifest[0]!.Layers as unknown[]).entries()) {
     const at = typeof layer === 'string' ? idx.get(layer) : undefined;
@@ -71,7 +97,10 @@ export async function extractDockerSave(tarPath: string, dest: string, note: (m:
   }
 }
 
-interface Descriptor { digest?: unknown; mediaType?: unknown }
+interface Descriptor {
+  digest?: unknown;
+  mediaType?: unknown;
+}
 
 function blobPath(layout: string, d: Descriptor): { path: string; hex: string } {
   const m = typeof d.digest === 'string' ? /^sha256:([0-9a-f]{64})$/.exec(d.digest) : null;
@@ -81,17 +110,28 @@ function blobPath(layout: string, d: Descriptor): { path: string; hex: string } 
 
 async function readBlobJson(layout: string, d: Descriptor): Promise<Record<string, unknown>> {
   const { path, hex } = blobPath(layout, d);
-  const b = await readFile(path).catch((e) => { throw new BuilderError('ROOTFS_MALFORMED', 'OCI blob missing', { path }, { cause: e }); });
+  const b = await readFile(path).catch((e) => {
+    throw new BuilderError('ROOTFS_MALFORMED', 'OCI blob missing', { path }, { cause: e });
+  });
   const actual = createHash('sha256').update(b).digest('hex');
-  if (actual !== hex) throw new BuilderError('INPUT_DIGEST_MISMATCH', 'OCI blob does not match its digest', { path, expected: hex, actual });
+  if (actual !== hex)
+    throw new BuilderError('INPUT_DIGEST_MISMATCH', 'OCI blob does not match its digest', {
+      path,
+      expected: hex,
+      actual,
+    });
   return JSON.parse(b.toString('utf8'));
 }
 
 export async function extractOci(layout: string, dest: string, note: (m: string) => void): Promise<void> {
   const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests?: Descriptor[] };
-  if (!Array.isArray(index.manifests) || index.manifests.length !== 1) throw new BuilderError('ROOTFS_UNSUPPORTED', 'OCI layout must hold exactly one manifest', { manifests: index.manifests?.length ?? 0 });
+  if (!Array.isArray(index.manifests) || index.manifests.length !== 1)
+    throw new BuilderError('ROOTFS_UNSUPPORTED', 'OCI layout must hold exactly one manifest', {
+      manifests: index.manifests?.length ?? 0,
+    });
   const manifest = await readBlobJson(layout, index.manifests[0]!);
-  if (!Array.isArray(manifest.layers)) throw new BuilderError('ROOTFS_UNSUPPORTED', 'OCI index entry is not an image manifest', {});
+  if (!Array.isArray(manifest.layers))
+    throw new BuilderError('ROOTFS_UNSUPPORTED', 'OCI index entry is not an image manifest', {});
   for (const [i, d] of (manifest.layers as Descriptor[]).entries()) {
     const { path, hex } = blobPath(layout, d);
     note(`layer ${i + 1}: sha256:${hex.slice(0, 12)}`);

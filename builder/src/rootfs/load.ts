@@ -20,7 +20,12 @@ export interface LoadedRootfs {
   cleanup: () => Promise<void>;
 }
 
-export async function loadRootfs(path: string, type: RootfsType, outDir: string, note: (m: string) => void): Promise<LoadedRootfs> {
+export async function loadRootfs(
+  path: string,
+  type: RootfsType,
+  outDir: string,
+  note: (m: string) => void,
+): Promise<LoadedRootfs> {
   if (type === 'dir') return { tree: await readRootfsDir(path), cleanup: async () => {} };
   const scratch = join(outDir, `.rootfs-${process.pid}`);
   await rm(scratch, { recursive: true, force: true });

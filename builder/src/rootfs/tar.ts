@@ -34,7 +34,12 @@ export class ByteReader {
         r = await this.it.next();
       } catch (e) {
         if (e instanceof BuilderError) throw e;
-        throw new BuilderError('ROOTFS_MALFORMED', `cannot read layer stream: ${(e as Error).message}`, {}, { cause: e });
+        throw new BuilderError(
+          'ROOTFS_MALFORMED',
+          `cannot read layer stream: ${(e as Error).message}`,
+          {},
+          { cause: e },
+        );
       }
       if (r.done) this.done = true;
       else this.buf = this.buf.length === 0 ? Buffer.from(r.value) : Buffer.concat([this.buf, r.value]);
@@ -58,7 +63,8 @@ export class ByteReader {
   async pipe(n: number, sink: (chunk: Buffer) => Promise<void> | void): Promise<void> {
     let left = n;
     while (left > 0) {
-      if (this.buf.length === 0 && !(await this.fill(1))) throw new BuilderError('ROOTFS_MALFORMED', 'tar entry data is truncated', { missing: left });
+      if (this.buf.length === 0 && !(await this.fill(1)))
+        throw new BuilderError('ROOTFS_MALFORMED', 'tar entry data is truncated', { missing: left });
       const take = Math.min(left, this.buf.length);
       const part = this.buf.subarray(0, take);
       this.buf = this.buf.subarray(take);
@@ -83,7 +89,8 @@ function num(b: Buffer, off: number, len: number): number {
   }
   const s = str(b, off, len).trim();
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new BuilderError('ROOTFS_MALFORMED', 'bad octal field in tar header', { field: s.slice(0, 20) });
+  if (!/^[0-7]+$/.test(s))
+    throw new BuilderError('ROOTFS_MALFORMED', 'bad octal field in tar header', { field: s.slice(0, 20) });
   return parseInt(s, 8);
 }
 
@@ -93,7 +100,17 @@ function checksumOk(h: Buffer): boolean {
   return sum === num(h, 148, 8);
 }
 
-const TYPES: Record<string, TarType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo' };
+const TYPES: Record<string, TarType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  '6': 'fifo',
+};
 
 /** Pax records by keyword, in a null-prototype object: keywords are the archive's strings. */
 function parsePax(b: Buffer): Record<string, string> {
@@ -102,7 +119,8 @@ function parsePax(b: Buffer): Record<string, string> {
   while (off < b.length) {
     const sp = b.indexOf(0x20, off);
     const len = sp < 0 ? NaN : parseInt(b.subarray(off, sp).toString('ascii'), 10);
-    if (!Number.isInteger(len) || len <= 0 || off + len > b.length) throw new BuilderError('ROOTFS_MALFORMED', 'bad pax record', { offset: off });
+    if (!Number.isInteger(len) || len <= 0 || off + len > b.length)
+      throw new BuilderError('ROOTFS_MALFORMED', 'bad pax record', { offset: off });
     const rec = b.subarray(sp + 1, off + len - 1).toString('utf8');
     const eq = rec.indexOf('=');
     if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
@@ -142,9 +160,19 @@ export async function* tarEntries(r: ByteReader): AsyncGenerator<TarEntry> {
     const realSize = pax.size !== undefined ? Number(pax.size) : size;
     pax = Object.create(null);
     longName = longLink = undefined;
-    const e: TarEntry = { name, type: type ?? 'file', mode: num(h, 100, 8), size: type === 'file' ? realSize : 0, linkname, devmajor: num(h, 329, 8), devminor: num(h, 337, 8) };
-    const dataSize = type === 'file' || type === undefined ? realSize : flag === '1' || flag === '2' || flag === '5' ? 0 : realSize;
-    if (type === undefined) throw new BuilderError('ROOTFS_UNSUPPORTED', `tar entry type '${flag}' is not supported`, { name });
+    const e: TarEntry = {
+      name,
+      type: type ?? 'file',
+      mode: num(h, 100, 8),
+      size: type === 'file' ? realSize : 0,
+      linkname,
+      devmajor: num(h, 329, 8),
+      devminor: num(h, 337, 8),
+    };
+    const dataSize =
+      type === 'file' || type === undefined ? realSize : flag === '1' || flag === '2' || flag === '5' ? 0 : realSize;
+    if (type === undefined)
+      throw new BuilderError('ROOTFS_UNSUPPORTED', `tar entry type '${flag}' is not supported`, { name });
     yield e;
     // The consumer piped e.size bytes of a file; skip anything else plus the padding.
     const consumed = e.type === 'file' ? e.size : 0;

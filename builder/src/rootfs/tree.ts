@@ -28,7 +28,6 @@ export function normalPerm(type: EntryType, mode: number): number {
   return 0o644;
 }
 
-
 /** A path component that cannot escape or confuse the archive. */
 export function safeComponent(c: string): boolean {
   return c.length > 0 && c !== '.' && c !== '..' && !c.includes('/') && !c.includes('\0');

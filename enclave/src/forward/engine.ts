@@ -15,7 +15,17 @@
  * several worker threads can share one request; receiptFor() then signs over all of them.
  */
 import { constants, publicEncrypt, type KeyObject } from 'node:crypto';
-import { DeliveryTree, buildKdm, encodeKeyBlock, parseInstant, sha256, signReceipt, type DeliveryProof, type KdmSigner, type Receipt } from '#verifier';
+import {
+  DeliveryTree,
+  buildKdm,
+  encodeKeyBlock,
+  parseInstant,
+  sha256,
+  signReceipt,
+  type DeliveryProof,
+  type KdmSigner,
+  type Receipt,
+} from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import type { OpenedForward } from './request.ts';
 import type { Recipient } from './recipients.ts';
@@ -66,7 +76,17 @@ function blocksFor(o: OpenedForward, signer: KdmSigner): Uint8Array[] {
   const hit = BLOCKS.get(o);
   if (hit && Buffer.compare(hit.thumbprint, signer.thumbprint) === 0) return hit.blocks;
   const w = o.rules.rules.kdmWindow;
-  const blocks = o.film.keys.map((k) => encodeKeyBlock({ signerThumbprint: signer.thumbprint, cplId: o.film.cplId, keyType: k.type, keyId: k.id, notBefore: w.notBefore, notAfter: w.notAfter, key: k.key }));
+  const blocks = o.film.keys.map((k) =>
+    encodeKeyBlock({
+      signerThumbprint: signer.thumbprint,
+      cplId: o.film.cplId,
+      keyType: k.type,
+      keyId: k.id,
+      notBefore: w.notBefore,
+      notAfter: w.notAfter,
+      key: k.key,
+    }),
+  );
   if (hit) for (const b of hit.blocks) b.fill(0);
   BLOCKS.set(o, { thumbprint: signer.thumbprint, blocks });
   return blocks;
@@ -76,15 +96,35 @@ function blocksFor(o: OpenedForward, signer: KdmSigner): Uint8Array[] {
 export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint8Array {
   const w = o.rules.rules.kdmWindow;
   if (o.format === 'kdm') {
-    const xml = buildKdm({ cplId: o.film.cplId, title: o.rules.rules.film.title, keys: o.film.keys, notBefore: w.notBefore, notAfter: w.notAfter, issueDate: kdmTime(o.now), recipient: r.certificate, signer });
+    const xml = buildKdm({
+      cplId: o.film.cplId,
+      title: o.rules.rules.film.title,
+      keys: o.film.keys,
+      notBefore: w.notBefore,
+      notAfter: w.notAfter,
+      issueDate: kdmTime(o.now),
+      recipient: r.certificate,
+      signer,
+    });
     return new Uint8Array(Buffer.from(xml, 'utf8'));
   }
   const blocks = blocksFor(o, signer);
   const keys = o.film.keys.map((k, i) => {
-    const ct = publicEncrypt({ key: r.certificate.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, blocks[i]!);
+    const ct = publicEncrypt(
+      { key: r.certificate.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      blocks[i]!,
+    );
     return { id: k.id, type: k.type, ciphertext: ct.toString('base64') };
   });
-  const doc = { format: RAW_FORMAT, encryption: 'RSA-OAEP-SHA256', recipient: r.thumbprint, cplId: o.film.cplId, notBefore: w.notBefore, notAfter: w.notAfter, keys };
+  const doc = {
+    format: RAW_FORMAT,
+    encryption: 'RSA-OAEP-SHA256',
+    recipient: r.thumbprint,
+    cplId: o.film.cplId,
+    notBefore: w.notBefore,
+    notAfter: w.notAfter,
+    keys,
+  };
   return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
 }
 
@@ -96,12 +136,23 @@ export function checkSignerValidity(o: OpenedForward, signer: KdmSigner): void {
   const from = Math.min(o.now.getTime(), parseInstant(o.rules.rules.kdmWindow.notBefore));
   const to = parseInstant(o.rules.rules.kdmWindow.notAfter);
   for (const c of signer.chain) {
-    if (c.notBefore.getTime() > from || c.notAfter.getTime() < to) throw new EnclaveError('FORWARD_SIGNER_VALIDITY', `the KDM signer certificate ${c.subject} does not cover the KDM window`, { subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() });
+    if (c.notBefore.getTime() > from || c.notAfter.getTime() < to)
+      throw new EnclaveError(
+        'FORWARD_SIGNER_VALIDITY',
+        `the KDM signer certificate ${c.subject} does not cover the KDM window`,
+        { subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() },
+      );
   }
 }
 
 /** Delivers recipients [from, to) to `emit`; returns their output digests (32 bytes each) in order. */
-export function forwardRange(o: OpenedForward, signer: KdmSigner, from: number, to: number, emit: (out: ForwardOutput) => void): Uint8Array[] {
+export function forwardRange(
+  o: OpenedForward,
+  signer: KdmSigner,
+  from: number,
+  to: number,
+  emit: (out: ForwardOutput) => void,
+): Uint8Array[] {
   if (o.format === 'kdm') checkSignerValidity(o, signer);
   const digests: Uint8Array[] = [];
   for (let i = from; i < to; i++) {
@@ -116,15 +167,26 @@ export function forwardRange(o: OpenedForward, signer: KdmSigner, from: number, 
 /** Signs the receipt over every recipient's (thumbprint, output digest), in request order. */
 export function receiptFor(o: OpenedForward, keys: ForwardKeys, digests: Uint8Array[]): ForwardResult {
   if (digests.length !== o.thumbprints.length) throw new RangeError('receiptFor: one digest per recipient');
-  return signForwardReceipt({ requestDigest: o.requestDigest, rulesDigest: o.rules.digest, now: o.now, format: o.format }, keys, o.thumbprints, digests);
+  return signForwardReceipt(
+    { requestDigest: o.requestDigest, rulesDigest: o.rules.digest, now: o.now, format: o.format },
+    keys,
+    o.thumbprints,
+    digests,
+  );
 }
 
 /**
  * The receipt from its parts, for callers that kept only the recipients' thumbprints (raw
  * 20-byte SHA-1 of each TBSCertificate, request order) and the output digests.
  */
-export function signForwardReceipt(meta: { requestDigest: string; rulesDigest: string; now: Date; format: OpenedForward['format'] }, keys: ForwardKeys, thumbprints: Uint8Array[], digests: Uint8Array[]): ForwardResult {
-  if (digests.length !== thumbprints.length || digests.length === 0) throw new RangeError('signForwardReceipt: one digest per recipient, at least one');
+export function signForwardReceipt(
+  meta: { requestDigest: string; rulesDigest: string; now: Date; format: OpenedForward['format'] },
+  keys: ForwardKeys,
+  thumbprints: Uint8Array[],
+  digests: Uint8Array[],
+): ForwardResult {
+  if (digests.length !== thumbprints.length || digests.length === 0)
+    throw new RangeError('signForwardReceipt: one digest per recipient, at least one');
   const tree = new DeliveryTree();
   for (const [i, d] of digests.entries()) tree.addDigest(thumbprints[i]!, d);
   const receipt: Receipt = {

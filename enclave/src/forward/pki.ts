@@ -47,11 +47,48 @@ export function createSignerChain(o: SignerChainOptions = {}): SignerChain {
   const days = o.days ?? 3650;
   const subj = (CN: string) => ({ O: name, OU: 'Keycast forwarding enclave', CN });
   const rootKeys = rsa2048();
-  const root = parseDcCertificate(buildDcCertificate({ subject: subj(`.${name}.ROOT`), serial: serial(), notBefore: sec(now), notAfter: sec(now + days * DAY), publicKey: rootKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 3, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const root = parseDcCertificate(
+    buildDcCertificate({
+      subject: subj(`.${name}.ROOT`),
+      serial: serial(),
+      notBefore: sec(now),
+      notAfter: sec(now + days * DAY),
+      publicKey: rootKeys.publicKey,
+      issuerPrivateKey: rootKeys.privateKey,
+      ca: true,
+      pathLen: 3,
+      keyUsage: ['keyCertSign', 'cRLSign'],
+    }),
+  );
   const intKeys = rsa2048();
-  const intermediate = parseDcCertificate(buildDcCertificate({ subject: subj(`.${name}.INTERMEDIATE`), issuer: root, serial: serial(), notBefore: sec(now + 1000), notAfter: sec(now + (days - 1) * DAY), publicKey: intKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 2, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const intermediate = parseDcCertificate(
+    buildDcCertificate({
+      subject: subj(`.${name}.INTERMEDIATE`),
+      issuer: root,
+      serial: serial(),
+      notBefore: sec(now + 1000),
+      notAfter: sec(now + (days - 1) * DAY),
+      publicKey: intKeys.publicKey,
+      issuerPrivateKey: rootKeys.privateKey,
+      ca: true,
+      pathLen: 2,
+      keyUsage: ['keyCertSign', 'cRLSign'],
+    }),
+  );
   const leafKeys = rsa2048();
-  const leaf = parseDcCertificate(buildDcCertificate({ subject: subj(`CS.${name}`), issuer: intermediate, serial: serial(), notBefore: sec(now + 2000), notAfter: sec(now + (days - 2) * DAY), publicKey: leafKeys.publicKey, issuerPrivateKey: intKeys.privateKey, ca: false, keyUsage: ['digitalSignature', 'keyEncipherment'] }));
+  const leaf = parseDcCertificate(
+    buildDcCertificate({
+      subject: subj(`CS.${name}`),
+      issuer: intermediate,
+      serial: serial(),
+      notBefore: sec(now + 2000),
+      notAfter: sec(now + (days - 2) * DAY),
+      publicKey: leafKeys.publicKey,
+      issuerPrivateKey: intKeys.privateKey,
+      ca: false,
+      keyUsage: ['digitalSignature', 'keyEncipherment'],
+    }),
+  );
   return { chain: [leaf, intermediate, root], privateKey: leafKeys.privateKey };
 }
 
@@ -63,12 +100,20 @@ export interface SignerChainJson {
 }
 
 export function exportSignerChain(s: SignerChain): SignerChainJson {
-  return { format: 'keycast-kdm-signer/v1', chain: s.chain.map((c) => Buffer.from(c.der).toString('base64')), privateKey: s.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return {
+    format: 'keycast-kdm-signer/v1',
+    chain: s.chain.map((c) => Buffer.from(c.der).toString('base64')),
+    privateKey: s.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 export function importSignerChain(j: SignerChainJson): SignerChain {
-  if (j.format !== 'keycast-kdm-signer/v1' || !Array.isArray(j.chain) || j.chain.length < 1) throw new TypeError('importSignerChain: not a keycast-kdm-signer/v1 document');
-  return { chain: j.chain.map((b) => parseDcCertificate(new Uint8Array(Buffer.from(b, 'base64')))), privateKey: createPrivateKey(j.privateKey) };
+  if (j.format !== 'keycast-kdm-signer/v1' || !Array.isArray(j.chain) || j.chain.length < 1)
+    throw new TypeError('importSignerChain: not a keycast-kdm-signer/v1 document');
+  return {
+    chain: j.chain.map((b) => parseDcCertificate(new Uint8Array(Buffer.from(b, 'base64')))),
+    privateKey: createPrivateKey(j.privateKey),
+  };
 }
 
 export interface ProjectorPki {
@@ -104,16 +149,56 @@ export function createProjectorPki(o: ProjectorPkiOptions): ProjectorPki {
   const days = o.days ?? 1825;
   const subj = (CN: string) => ({ O: `${maker}.COM`, OU: `${maker} Security`, CN });
   const rootKeys = rsa2048();
-  const root = parseDcCertificate(buildDcCertificate({ subject: subj(`.${maker}.ROOT`), serial: serial(), notBefore: sec(now), notAfter: sec(now + (days + 10) * DAY), publicKey: rootKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 2, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const root = parseDcCertificate(
+    buildDcCertificate({
+      subject: subj(`.${maker}.ROOT`),
+      serial: serial(),
+      notBefore: sec(now),
+      notAfter: sec(now + (days + 10) * DAY),
+      publicKey: rootKeys.publicKey,
+      issuerPrivateKey: rootKeys.privateKey,
+      ca: true,
+      pathLen: 2,
+      keyUsage: ['keyCertSign', 'cRLSign'],
+    }),
+  );
   const caKeys = rsa2048();
-  const intermediate = parseDcCertificate(buildDcCertificate({ subject: subj(`.${maker}.SM-CA`), issuer: root, serial: serial(), notBefore: sec(now + 1000), notAfter: sec(now + (days + 5) * DAY), publicKey: caKeys.publicKey, issuerPrivateKey: rootKeys.privateKey, ca: true, pathLen: 0, keyUsage: ['keyCertSign', 'cRLSign'] }));
+  const intermediate = parseDcCertificate(
+    buildDcCertificate({
+      subject: subj(`.${maker}.SM-CA`),
+      issuer: root,
+      serial: serial(),
+      notBefore: sec(now + 1000),
+      notAfter: sec(now + (days + 5) * DAY),
+      publicKey: caKeys.publicKey,
+      issuerPrivateKey: rootKeys.privateKey,
+      ca: true,
+      pathLen: 0,
+      keyUsage: ['keyCertSign', 'cRLSign'],
+    }),
+  );
   const pool: Array<{ publicKey: KeyObject; privateKey: KeyObject }> = [];
   const projectors: ProjectorPki['projectors'] = [];
   for (let i = 0; i < o.count; i++) {
-    const keys = o.keyPool && pool.length >= o.keyPool ? pool[i % o.keyPool]! : o.leafBits ? generateKeyPairSync('rsa', { modulusLength: o.leafBits, publicExponent: 65537 }) : rsa2048();
+    const keys =
+      o.keyPool && pool.length >= o.keyPool
+        ? pool[i % o.keyPool]!
+        : o.leafBits
+          ? generateKeyPairSync('rsa', { modulusLength: o.leafBits, publicExponent: 65537 })
+          : rsa2048();
     if (o.keyPool && pool.length < o.keyPool) pool.push(keys);
     const cn = `LE SPB MD SM.${model}-${String(i + 1).padStart(6, '0')}.${maker}`;
-    const der = buildDcCertificate({ subject: subj(cn), issuer: intermediate, serial: serial(), notBefore: sec(now + 2000), notAfter: sec(now + days * DAY), publicKey: keys.publicKey, issuerPrivateKey: caKeys.privateKey, ca: false, keyUsage: ['digitalSignature', 'keyEncipherment', 'dataEncipherment'] });
+    const der = buildDcCertificate({
+      subject: subj(cn),
+      issuer: intermediate,
+      serial: serial(),
+      notBefore: sec(now + 2000),
+      notAfter: sec(now + days * DAY),
+      publicKey: keys.publicKey,
+      issuerPrivateKey: caKeys.privateKey,
+      ca: false,
+      keyUsage: ['digitalSignature', 'keyEncipherment', 'dataEncipherment'],
+    });
     const p = { certificate: parseDcCertificate(der), privateKey: keys.privateKey };
     if (o.onProjector) o.onProjector(p, i);
     else projectors.push(p);

@@ -6,7 +6,17 @@
  * Security Manager role. The first failure throws an EnclaveError naming the recipient (index,
  * thumbprint, subject); the caller then emits nothing.
  */
-import { VerifierError, certificateThumbprint, checkDcProfile, parseDcCertificate, pemCertificates, verifyDcChain, parseInstant, type DcCertificate, type ForwardRules } from '#verifier';
+import {
+  VerifierError,
+  certificateThumbprint,
+  checkDcProfile,
+  parseDcCertificate,
+  pemCertificates,
+  verifyDcChain,
+  parseInstant,
+  type DcCertificate,
+  type ForwardRules,
+} from '#verifier';
 import { EnclaveError } from '../errors.ts';
 
 export const MAX_CERTIFICATE_TEXT = 16 * 1024;
@@ -20,13 +30,17 @@ export interface Recipient {
 function decode(text: string | Uint8Array, what: string): DcCertificate[] {
   try {
     if (text instanceof Uint8Array) return [parseDcCertificate(text)];
-    if (typeof text !== 'string' || text.length > MAX_CERTIFICATE_TEXT) throw new Error('not a string of at most 16 KiB');
+    if (typeof text !== 'string' || text.length > MAX_CERTIFICATE_TEXT)
+      throw new Error('not a string of at most 16 KiB');
     if (text.includes('-----BEGIN')) return pemCertificates(text).map(parseDcCertificate);
     const der = Buffer.from(text, 'base64');
     if (der.toString('base64') !== text.replace(/\s+/g, '')) throw new Error('neither PEM nor base64 DER');
     return [parseDcCertificate(new Uint8Array(der))];
   } catch (e) {
-    throw new EnclaveError('FORWARD_RECIPIENT_INVALID', `${what} is not a valid certificate: ${(e as Error).message}`, { what, cause: e instanceof VerifierError ? e.code : 'MALFORMED' });
+    throw new EnclaveError('FORWARD_RECIPIENT_INVALID', `${what} is not a valid certificate: ${(e as Error).message}`, {
+      what,
+      cause: e instanceof VerifierError ? e.code : 'MALFORMED',
+    });
   }
 }
 
@@ -44,7 +58,14 @@ export interface RecipientCheck {
 }
 
 /** Parses and checks every recipient; returns them in request order or throws on the first refusal. */
-export function checkRecipients(inputs: ReadonlyArray<string | Uint8Array>, ctx: Omit<RecipientCheck, 'roots' | 'intermediates'> & { intermediates: ReadonlyArray<string | Uint8Array>; retain?: boolean; onChecked?: (c: DcCertificate) => void }): Recipient[] {
+export function checkRecipients(
+  inputs: ReadonlyArray<string | Uint8Array>,
+  ctx: Omit<RecipientCheck, 'roots' | 'intermediates'> & {
+    intermediates: ReadonlyArray<string | Uint8Array>;
+    retain?: boolean;
+    onChecked?: (c: DcCertificate) => void;
+  },
+): Recipient[] {
   const roots = rulesRoots(ctx.rules);
   const intermediates = ctx.intermediates.flatMap((t, i) => decode(t, `intermediate ${i}`));
   const allowed = new Set(ctx.rules.recipients.thumbprints);
@@ -58,7 +79,11 @@ export function checkRecipients(inputs: ReadonlyArray<string | Uint8Array>, ctx:
     const thumbprint = certificateThumbprint(leaf!);
     const who = { index, thumbprint, subject: leaf!.subject };
     const refuse = (reason: string, cause?: string): never => {
-      throw new EnclaveError('FORWARD_RECIPIENT_NOT_ALLOWED', `recipient ${index} (${leaf!.subject}, thumbprint ${thumbprint}) is outside the rules: ${reason}`, cause ? { ...who, cause } : who);
+      throw new EnclaveError(
+        'FORWARD_RECIPIENT_NOT_ALLOWED',
+        `recipient ${index} (${leaf!.subject}, thumbprint ${thumbprint}) is outside the rules: ${reason}`,
+        cause ? { ...who, cause } : who,
+      );
     };
     if (seen.has(thumbprint)) refuse('listed twice in this request');
     seen.add(thumbprint);
@@ -66,11 +91,21 @@ export function checkRecipients(inputs: ReadonlyArray<string | Uint8Array>, ctx:
     try {
       if (allowed.has(thumbprint)) {
         if (ctx.kdm) checkDcProfile(leaf!, 'leaf', 'SM');
-        else if (leaf!.basicConstraints?.ca || leaf!.modulusBits < 2048) refuse('a raw recipient must be an RSA ≥ 2048 end-entity certificate');
-        if (ctx.now < leaf!.notBefore || ctx.now > leaf!.notAfter) refuse('certificate is not valid now', 'CERT_VALIDITY');
+        else if (leaf!.basicConstraints?.ca || leaf!.modulusBits < 2048)
+          refuse('a raw recipient must be an RSA ≥ 2048 end-entity certificate');
+        if (ctx.now < leaf!.notBefore || ctx.now > leaf!.notAfter)
+          refuse('certificate is not valid now', 'CERT_VALIDITY');
       } else if (roots.length > 0) {
-        verifyDcChain(leaf!, { intermediates: [...extra, ...intermediates], roots, at: ctx.now, requiredRole: ctx.kdm ? 'SM' : undefined, profile: ctx.kdm, verifiedCas });
-        if (!ctx.kdm && (leaf!.basicConstraints?.ca || leaf!.modulusBits < 2048)) refuse('a raw recipient must be an RSA ≥ 2048 end-entity certificate');
+        verifyDcChain(leaf!, {
+          intermediates: [...extra, ...intermediates],
+          roots,
+          at: ctx.now,
+          requiredRole: ctx.kdm ? 'SM' : undefined,
+          profile: ctx.kdm,
+          verifiedCas,
+        });
+        if (!ctx.kdm && (leaf!.basicConstraints?.ca || leaf!.modulusBits < 2048))
+          refuse('a raw recipient must be an RSA ≥ 2048 end-entity certificate');
       } else refuse('not listed by thumbprint');
     } catch (e) {
       if (e instanceof VerifierError) refuse(e.message, e.code);

@@ -6,7 +6,17 @@
  * are exactly the rules' content keys for the rules' CPL → every recipient is allowed. Any
  * failure throws a coded EnclaveError and nothing is emitted. Pure apart from the replay guard.
  */
-import { VerifierError, checkRulesTime, forwardRequestDigest, parseForwardRequest, openRules, openSealedKeys, parseInstant, type FilmKeys, type OpenedRules } from '#verifier';
+import {
+  VerifierError,
+  checkRulesTime,
+  forwardRequestDigest,
+  parseForwardRequest,
+  openRules,
+  openSealedKeys,
+  parseInstant,
+  type FilmKeys,
+  type OpenedRules,
+} from '#verifier';
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
 import { checkRecipients, type Recipient } from './recipients.ts';
 import type { ReplayGuard } from './replay.ts';
@@ -56,7 +66,11 @@ const MAP: Partial<Record<string, EnclaveErrorCode>> = {
 
 /** A VerifierError as the matching EnclaveError (public evidence only); anything else unchanged. */
 function lifted(e: unknown): unknown {
-  if (e instanceof VerifierError) return new EnclaveError(MAP[e.code] ?? 'FORWARD_REQUEST_MALFORMED', e.message, { cause: e.code, ...e.toJSON().evidence });
+  if (e instanceof VerifierError)
+    return new EnclaveError(MAP[e.code] ?? 'FORWARD_REQUEST_MALFORMED', e.message, {
+      cause: e.code,
+      ...e.toJSON().evidence,
+    });
   return e;
 }
 
@@ -89,16 +103,39 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
     const r = rules.rules;
     const want = new Set(r.contentKeyIds);
     if (film.cplId !== r.film.cplId || film.keys.length !== want.size || !film.keys.every((k) => want.has(k.id))) {
-      throw new EnclaveError('FORWARD_KEYS_MISMATCH', 'the sealed keys are not exactly the content keys and CPL the rules name', { rulesCplId: r.film.cplId, sealedCplId: film.cplId });
+      throw new EnclaveError(
+        'FORWARD_KEYS_MISMATCH',
+        'the sealed keys are not exactly the content keys and CPL the rules name',
+        { rulesCplId: r.film.cplId, sealedCplId: film.cplId },
+      );
     }
-    if (req.recipients.length > r.limits.maxRecipients) throw new EnclaveError('FORWARD_OVERSIZED', `the rules allow at most ${r.limits.maxRecipients} recipients`, { recipients: req.recipients.length, limit: r.limits.maxRecipients });
+    if (req.recipients.length > r.limits.maxRecipients)
+      throw new EnclaveError('FORWARD_OVERSIZED', `the rules allow at most ${r.limits.maxRecipients} recipients`, {
+        recipients: req.recipients.length,
+        limit: r.limits.maxRecipients,
+      });
     const thumbprints: Uint8Array[] = [];
-    const recipients = checkRecipients(req.recipients, { rules: r, intermediates: req.intermediates ?? [], now: ctx.now, kdm: req.format === 'kdm', retain: ctx.retainCertificates !== false, onChecked: (c) => thumbprints.push(c.thumbprint) });
+    const recipients = checkRecipients(req.recipients, {
+      rules: r,
+      intermediates: req.intermediates ?? [],
+      now: ctx.now,
+      kdm: req.format === 'kdm',
+      retain: ctx.retainCertificates !== false,
+      onChecked: (c) => thumbprints.push(c.thumbprint),
+    });
     // claimed last: a refused request can be corrected and sent again
     if (ctx.replay && !ctx.replay.claim(requestDigest, new Date(parseInstant(r.forwardUntil)), ctx.now)) {
       throw new EnclaveError('FORWARD_REPLAY', 'this request has already been served', { requestDigest });
     }
-    return { film: { cplId: film.cplId, keys: film.keys }, rules, recipients, thumbprints, format: req.format ?? 'kdm', requestDigest, now: ctx.now };
+    return {
+      film: { cplId: film.cplId, keys: film.keys },
+      rules,
+      recipients,
+      thumbprints,
+      format: req.format ?? 'kdm',
+      requestDigest,
+      now: ctx.now,
+    };
   } catch (e) {
     for (const k of film.keys) k.key.fill(0);
     throw e;

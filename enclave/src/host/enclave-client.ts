@@ -13,7 +13,12 @@ export interface EnclaveAnswer<T = Record<string, unknown>> {
 }
 
 export interface EnclaveStatusBody {
-  gate: { open: boolean; heldSize: number | null; refusal: { code: string; message: string } | null; release: { index: number; pcr0: string } | null };
+  gate: {
+    open: boolean;
+    heldSize: number | null;
+    refusal: { code: string; message: string } | null;
+    release: { index: number; pcr0: string } | null;
+  };
   identity: { ready: boolean; hpkeX25519?: string; receiptsEd25519?: string };
   pcr0: string;
 }
@@ -24,19 +29,31 @@ const MAX_FORWARD_ANSWER_BYTES = 512 * 1024 * 1024;
 export class EnclaveClient {
   private readonly base: string;
 
-  constructor(enclaveUrl: string, private readonly fetchFn: Fetch & ((u: string, i?: RequestInit) => Promise<Response>) = fetch, private readonly timeoutMs = 15_000) {
+  constructor(
+    enclaveUrl: string,
+    private readonly fetchFn: Fetch & ((u: string, i?: RequestInit) => Promise<Response>) = fetch,
+    private readonly timeoutMs = 15_000,
+  ) {
     this.base = enclaveUrl.replace(/\/+$/, '');
   }
 
-  private async call(path: string, init: RequestInit = {}, cap = MAX_ANSWER_BYTES): Promise<{ status: number; bytes: Uint8Array; type: string }> {
+  private async call(
+    path: string,
+    init: RequestInit = {},
+    cap = MAX_ANSWER_BYTES,
+  ): Promise<{ status: number; bytes: Uint8Array; type: string }> {
     let r: Response;
     try {
       r = await this.fetchFn(`${this.base}${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (e) {
-      throw new EnclaveError('ENCLAVE_UNREACHABLE', `the enclave did not answer ${path.split('?')[0]}`, { path: path.split('?')[0], reason: (e as Error).name });
+      throw new EnclaveError('ENCLAVE_UNREACHABLE', `the enclave did not answer ${path.split('?')[0]}`, {
+        path: path.split('?')[0],
+        reason: (e as Error).name,
+      });
     }
     const bytes = new Uint8Array(await r.arrayBuffer());
-    if (bytes.length > cap) throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered too much', { size: bytes.length });
+    if (bytes.length > cap)
+      throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered too much', { size: bytes.length });
     return { status: r.status, bytes, type: r.headers.get('content-type') ?? '' };
   }
 
@@ -45,7 +62,11 @@ export class EnclaveClient {
     try {
       return { status: r.status, body: JSON.parse(Buffer.from(r.bytes).toString('utf8')) as T };
     } catch {
-      throw new EnclaveError('ENCLAVE_UNREACHABLE', `the enclave answered ${path.split('?')[0]} with something other than JSON`, { status: r.status });
+      throw new EnclaveError(
+        'ENCLAVE_UNREACHABLE',
+        `the enclave answered ${path.split('?')[0]} with something other than JSON`,
+        { status: r.status },
+      );
     }
   }
 
@@ -54,27 +75,45 @@ export class EnclaveClient {
   }
 
   gate(bundle: ProofBundle): Promise<EnclaveAnswer> {
-    return this.json('/v1/gate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: formatProofBundle(bundle) });
+    return this.json('/v1/gate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: formatProofBundle(bundle),
+    });
   }
 
   identity(body: { sealed?: string; ciphertextBlob?: string }): Promise<EnclaveAnswer> {
-    return this.json('/v1/identity', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return this.json('/v1/identity', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   }
 
   /** A forward request (JSON bytes, passed through unparsed); the enclave's answer as bytes. */
   async forward(body: Uint8Array): Promise<{ status: number; bytes: Uint8Array }> {
-    const r = await this.call('/v1/forward', { method: 'POST', headers: { 'content-type': 'application/json' }, body: body as unknown as BodyInit }, MAX_FORWARD_ANSWER_BYTES);
+    const r = await this.call(
+      '/v1/forward',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: body as unknown as BodyInit },
+      MAX_FORWARD_ANSWER_BYTES,
+    );
     return { status: r.status, bytes: r.bytes };
   }
 
   /** The attestation document bytes, or the enclave's error answer. */
-  async attestation(nonceHex: string): Promise<{ status: number; document?: Uint8Array; body?: Record<string, unknown> }> {
+  async attestation(
+    nonceHex: string,
+  ): Promise<{ status: number; document?: Uint8Array; body?: Record<string, unknown> }> {
     const r = await this.call(`/v1/attestation?nonce=${nonceHex}`);
     if (r.status === 200 && r.type.startsWith('application/cbor')) return { status: 200, document: r.bytes };
     try {
       return { status: r.status, body: JSON.parse(Buffer.from(r.bytes).toString('utf8')) as Record<string, unknown> };
     } catch {
-      throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered the attestation request with something unreadable', { status: r.status });
+      throw new EnclaveError(
+        'ENCLAVE_UNREACHABLE',
+        'the enclave answered the attestation request with something unreadable',
+        { status: r.status },
+      );
     }
   }
 }

@@ -36,7 +36,14 @@ export class Host {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<RefreshOutcome> | null = null;
 
-  constructor(private readonly d: { enclave: EnclaveClient; source: ProofSource; store: ArtefactStore; log?: (line: string) => void }) {}
+  constructor(
+    private readonly d: {
+      enclave: EnclaveClient;
+      source: ProofSource;
+      store: ArtefactStore;
+      log?: (line: string) => void;
+    },
+  ) {}
 
   get lastRefresh(): RefreshOutcome | null {
     return this.last;
@@ -69,7 +76,8 @@ export class Host {
       out = { at, gateOpen: e instanceof RoundFailure, code, identity: 'waiting' };
       this.d.log?.(`refresh failed: ${code}`);
     }
-    if (this.last?.gateOpen !== out.gateOpen || this.last?.code !== out.code) this.d.log?.(`enclave gate ${out.gateOpen ? 'open' : `closed (${out.code})`}, identity ${out.identity}`);
+    if (this.last?.gateOpen !== out.gateOpen || this.last?.code !== out.code)
+      this.d.log?.(`enclave gate ${out.gateOpen ? 'open' : `closed (${out.code})`}, identity ${out.identity}`);
     this.last = out;
     return out;
   }
@@ -82,7 +90,13 @@ export class Host {
       const g = await this.d.enclave.gate(bundle);
       if (g.status === 200 || g.status === 503) gate = (await this.d.enclave.status()).body.gate;
     }
-    if (!gate.open) return { at, gateOpen: false, code: gate.refusal?.code ?? (bundle ? 'GATE_CLOSED' : 'PROOF_MISSING'), identity: 'waiting' };
+    if (!gate.open)
+      return {
+        at,
+        gateOpen: false,
+        code: gate.refusal?.code ?? (bundle ? 'GATE_CLOSED' : 'PROOF_MISSING'),
+        identity: 'waiting',
+      };
     if (s.identity.ready) return { at, gateOpen: true, code: null, identity: 'ready' };
     return { at, gateOpen: true, code: null, identity: await this.establish() };
   }
@@ -96,15 +110,23 @@ export class Host {
         if (typeof j.sealed !== 'string' || typeof j.ciphertextBlob !== 'string') throw new Error('shape');
         body = { sealed: j.sealed, ciphertextBlob: j.ciphertextBlob };
       } catch {
-        throw new EnclaveError('STORE_FAILED', `${IDENTITY_ARTEFACT} in the store is unreadable; refusing to create a second identity`, { name: IDENTITY_ARTEFACT });
+        throw new EnclaveError(
+          'STORE_FAILED',
+          `${IDENTITY_ARTEFACT} in the store is unreadable; refusing to create a second identity`,
+          { name: IDENTITY_ARTEFACT },
+        );
       }
     }
     const r = await this.d.enclave.identity(body);
     if (r.status === 409) return 'ready';
-    if (r.status !== 200) throw new RoundFailure(typeof r.body.code === 'string' ? r.body.code.slice(0, 64) : `HTTP_${r.status}`);
+    if (r.status !== 200)
+      throw new RoundFailure(typeof r.body.code === 'string' ? r.body.code.slice(0, 64) : `HTTP_${r.status}`);
     if (r.body.created === true) {
       const st = r.body.stored as { sealed: string; ciphertextBlob: string };
-      await this.d.store.put(IDENTITY_ARTEFACT, new TextEncoder().encode(JSON.stringify({ sealed: st.sealed, ciphertextBlob: st.ciphertextBlob }) + '\n'));
+      await this.d.store.put(
+        IDENTITY_ARTEFACT,
+        new TextEncoder().encode(JSON.stringify({ sealed: st.sealed, ciphertextBlob: st.ciphertextBlob }) + '\n'),
+      );
       return 'created';
     }
     return 'unsealed';

@@ -6,11 +6,17 @@
  */
 import { createConnection, createServer, type Server } from 'node:net';
 
-export function startTcpRelay(listen: { host: string; port: number }, target: { host: string; port: number }): Promise<{ server: Server; address: string }> {
+export function startTcpRelay(
+  listen: { host: string; port: number },
+  target: { host: string; port: number },
+): Promise<{ server: Server; address: string }> {
   const server = createServer((inbound) => {
     const outbound = createConnection(target);
     inbound.pipe(outbound).pipe(inbound);
-    const end = () => { inbound.destroy(); outbound.destroy(); };
+    const end = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
     inbound.on('error', end);
     outbound.on('error', end);
     inbound.setTimeout(120_000, end);

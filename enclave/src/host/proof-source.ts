@@ -40,10 +40,14 @@ export class LogProofSource implements ProofSource {
 
   constructor(o: LogProofSourceOptions) {
     this.client = new LogClient({
-      url: o.logUrl, fetch: o.fetch ?? globalThis.fetch, timeoutMs: o.timeoutMs ?? 10_000, retries: o.retries ?? 2,
+      url: o.logUrl,
+      fetch: o.fetch ?? globalThis.fetch,
+      timeoutMs: o.timeoutMs ?? 10_000,
+      retries: o.retries ?? 2,
       ...(o.logKey === undefined ? {} : { logKey: o.logKey }),
       ...(o.sleep ? { sleep: o.sleep } : {}),
-      onRetry: (e) => o.log?.(`log: retry ${e.attempt}/${e.retries} of ${new URL(e.url).pathname} in ${e.delayMs} ms: ${e.reason}`),
+      onRetry: (e) =>
+        o.log?.(`log: retry ${e.attempt}/${e.retries} of ${new URL(e.url).pathname} in ${e.delayMs} ms: ${e.reason}`),
     });
   }
 
@@ -53,8 +57,14 @@ export class LogProofSource implements ProofSource {
       return await fetchProofBundle(this.client, fromHex(pcr0), heldSize);
     } catch (e) {
       if (!(e instanceof VerifierError)) throw e;
-      if (UNREACHABLE.has(e.code)) throw new EnclaveError('LOG_UNREACHABLE', e.message, { verifierCode: e.code }, { cause: e });
-      throw new EnclaveError('LOG_ANSWER_INVALID', `the log's answer fails a check: ${e.message}`, { verifierCode: e.code }, { cause: e });
+      if (UNREACHABLE.has(e.code))
+        throw new EnclaveError('LOG_UNREACHABLE', e.message, { verifierCode: e.code }, { cause: e });
+      throw new EnclaveError(
+        'LOG_ANSWER_INVALID',
+        `the log's answer fails a check: ${e.message}`,
+        { verifierCode: e.code },
+        { cause: e },
+      );
     }
   }
 }

@@ -32,8 +32,21 @@ export async function runHost(o: HostRunOptions): Promise<number> {
   const enclave = new EnclaveClient(o.enclaveUrl);
   const relay = o.kmsRelay ? await startTcpRelay(o.kmsRelay.listen, o.kmsRelay.target) : null;
   if (relay) say(`KMS relay ${relay.address} → ${o.kmsRelay!.target.host}:${o.kmsRelay!.target.port}`);
-  const host = new Host({ enclave, source: new LogProofSource({ logUrl: o.logUrl, ...(o.logKey === undefined ? {} : { logKey: o.logKey }), log: say }), store, log: say });
-  const app = buildHostApp({ host, enclave, logUrl: o.logUrl, storeWhere: store.where, store, log: say, ...(o.limits ? { limits: o.limits } : {}) });
+  const host = new Host({
+    enclave,
+    source: new LogProofSource({ logUrl: o.logUrl, ...(o.logKey === undefined ? {} : { logKey: o.logKey }), log: say }),
+    store,
+    log: say,
+  });
+  const app = buildHostApp({
+    host,
+    enclave,
+    logUrl: o.logUrl,
+    storeWhere: store.where,
+    store,
+    log: say,
+    ...(o.limits ? { limits: o.limits } : {}),
+  });
   const address = await app.listen({ host: o.host, port: o.port });
   await host.refresh();
   host.schedule(o.refreshSeconds * 1000);

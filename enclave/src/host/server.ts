@@ -43,15 +43,22 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
   app.get('/v1/status', async (_req, reply) => {
     const s = await d.enclave.status();
     const open = s.status === 200 && s.body.gate?.open === true;
-    return reply.status(open ? 200 : 503).send({ enclave: s.body, host: { log: d.logUrl, store: d.storeWhere, lastRefresh: d.host.lastRefresh } });
+    return reply
+      .status(open ? 200 : 503)
+      .send({ enclave: s.body, host: { log: d.logUrl, store: d.storeWhere, lastRefresh: d.host.lastRefresh } });
   });
 
   app.get('/v1/attestation', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
-    if (Object.keys(q).some((k) => k !== 'nonce') || typeof q.nonce !== 'string' || !/^([0-9a-f]{2}){16,512}$/.test(q.nonce)) {
+    if (
+      Object.keys(q).some((k) => k !== 'nonce') ||
+      typeof q.nonce !== 'string' ||
+      !/^([0-9a-f]{2}){16,512}$/.test(q.nonce)
+    ) {
       throw new EnclaveError('REQUEST_MALFORMED', 'the query must be exactly nonce=<16..512 bytes, lowercase hex>');
     }
-    if (seen.has(q.nonce)) throw new EnclaveError('NONCE_REPLAYED', 'this nonce was already used; send a fresh random one');
+    if (seen.has(q.nonce))
+      throw new EnclaveError('NONCE_REPLAYED', 'this nonce was already used; send a fresh random one');
     const r = await d.enclave.attestation(q.nonce);
     if (r.document) {
       seen.add(q.nonce);
@@ -71,7 +78,8 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
       } catch {
         digest = undefined;
       }
-      if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered a forward request without its digest');
+      if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest))
+        throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered a forward request without its digest');
       await d.store.put(`forward-${digest}.json`, r.bytes);
     }
     return reply.status(r.status).type('application/json; charset=utf-8').send(Buffer.from(r.bytes));

@@ -42,7 +42,10 @@ export class DirStore implements ArtefactStore {
       return new Uint8Array(readFileSync(join(this.where, name)));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new EnclaveError('STORE_FAILED', `could not read ${name}`, { name, errno: (e as NodeJS.ErrnoException).code ?? null });
+      throw new EnclaveError('STORE_FAILED', `could not read ${name}`, {
+        name,
+        errno: (e as NodeJS.ErrnoException).code ?? null,
+      });
     }
   }
   async put(name: string, bytes: Uint8Array): Promise<void> {
@@ -52,7 +55,10 @@ export class DirStore implements ArtefactStore {
       writeFileSync(tmp, bytes, { mode: 0o600, flush: true });
       renameSync(tmp, join(this.where, name));
     } catch (e) {
-      throw new EnclaveError('STORE_FAILED', `could not write ${name}`, { name, errno: (e as NodeJS.ErrnoException).code ?? null });
+      throw new EnclaveError('STORE_FAILED', `could not write ${name}`, {
+        name,
+        errno: (e as NodeJS.ErrnoException).code ?? null,
+      });
     }
   }
 }
@@ -83,7 +89,10 @@ export class S3Store implements ArtefactStore {
       return r.Body ? await r.Body.transformToByteArray() : new Uint8Array();
     } catch (e) {
       if ((e as { name?: string }).name === 'NoSuchKey') return null;
-      throw new EnclaveError('STORE_FAILED', `could not read ${name} from S3`, { name, reason: (e as { name?: string }).name ?? 'error' });
+      throw new EnclaveError('STORE_FAILED', `could not read ${name} from S3`, {
+        name,
+        reason: (e as { name?: string }).name ?? 'error',
+      });
     }
   }
 
@@ -93,7 +102,10 @@ export class S3Store implements ArtefactStore {
     try {
       await c.send(new mod.PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + name, Body: bytes }));
     } catch (e) {
-      throw new EnclaveError('STORE_FAILED', `could not write ${name} to S3`, { name, reason: (e as { name?: string }).name ?? 'error' });
+      throw new EnclaveError('STORE_FAILED', `could not write ${name} to S3`, {
+        name,
+        reason: (e as { name?: string }).name ?? 'error',
+      });
     }
   }
 }

@@ -30,14 +30,19 @@ export function createApp(limits: AppLimits, log?: (line: string) => void): Fast
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setNotFoundHandler((req, reply) => {
-    const h = toHttpError(new EnclaveError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 128)}`));
+    const h = toHttpError(
+      new EnclaveError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 128)}`),
+    );
     void reply.status(h.status).send(h.body);
   });
   app.setErrorHandler((e, _req, reply) => {
     const h = toHttpError(e);
     void reply.status(h.status).send(h.body);
   });
-  if (log) app.addHook('onResponse', async (req, reply) => log(`${req.method} ${req.routeOptions.url ?? '-'} ${reply.statusCode}`));
+  if (log)
+    app.addHook('onResponse', async (req, reply) =>
+      log(`${req.method} ${req.routeOptions.url ?? '-'} ${reply.statusCode}`),
+    );
   return app;
 }
 
@@ -50,6 +55,7 @@ export function jsonBody(body: unknown): Record<string, unknown> {
   } catch {
     throw new EnclaveError('REQUEST_MALFORMED', 'the body is not JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EnclaveError('REQUEST_MALFORMED', 'the body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new EnclaveError('REQUEST_MALFORMED', 'the body must be a JSON object');
   return v as Record<string, unknown>;
 }

@@ -27,7 +27,9 @@ export interface StoredIdentity {
   ciphertextBlob: Uint8Array;
 }
 
-export type Established = { created: true; identity: PublicIdentity; stored: StoredIdentity } | { created: false; identity: PublicIdentity };
+export type Established =
+  | { created: true; identity: PublicIdentity; stored: StoredIdentity }
+  | { created: false; identity: PublicIdentity };
 
 export class IdentityKeeper {
   private keys: IdentityKeys | null = null;
@@ -45,7 +47,8 @@ export class IdentityKeeper {
 
   /** Creates (stored = null) or unseals the identity. IDENTITY_EXISTS once one is held. */
   async establish(stored: StoredIdentity | null): Promise<Established> {
-    if (this.keys || this.busy) throw new EnclaveError('IDENTITY_EXISTS', 'this enclave already holds its identity (or is establishing it)');
+    if (this.keys || this.busy)
+      throw new EnclaveError('IDENTITY_EXISTS', 'this enclave already holds its identity (or is establishing it)');
     this.busy = true;
     try {
       if (stored === null) {
@@ -63,7 +66,11 @@ export class IdentityKeeper {
         }
       }
       const { dataKey } = await this.dataKey(async (doc) => {
-        const r = await this.deps.kms.decrypt({ keyId: this.deps.keyArn, attestationDocument: doc, ciphertextBlob: stored.ciphertextBlob });
+        const r = await this.deps.kms.decrypt({
+          keyId: this.deps.keyArn,
+          attestationDocument: doc,
+          ciphertextBlob: stored.ciphertextBlob,
+        });
         return { cfr: r.ciphertextForRecipient, ciphertextBlob: stored.ciphertextBlob };
       });
       try {
@@ -78,7 +85,9 @@ export class IdentityKeeper {
   }
 
   /** One KMS call with a fresh Recipient; opens the data key it returns for us. */
-  private async dataKey(call: (doc: Uint8Array) => Promise<{ cfr: Uint8Array; ciphertextBlob: Uint8Array }>): Promise<{ dataKey: Uint8Array; ciphertextBlob: Uint8Array }> {
+  private async dataKey(
+    call: (doc: Uint8Array) => Promise<{ cfr: Uint8Array; ciphertextBlob: Uint8Array }>,
+  ): Promise<{ dataKey: Uint8Array; ciphertextBlob: Uint8Array }> {
     this.deps.beforeKms();
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const spki = new Uint8Array(rsa.publicKey.export({ format: 'der', type: 'spki' }));
@@ -88,12 +97,19 @@ export class IdentityKeeper {
     try {
       dataKey = await openForRecipient(cfr, rsa.privateKey);
     } catch (e) {
-      if (isVerifierError(e)) throw new EnclaveError('KMS_INVALID_CIPHERTEXT', `KMS answered a CiphertextForRecipient this enclave cannot open (${e.code})`, { cause: e.code });
+      if (isVerifierError(e))
+        throw new EnclaveError(
+          'KMS_INVALID_CIPHERTEXT',
+          `KMS answered a CiphertextForRecipient this enclave cannot open (${e.code})`,
+          { cause: e.code },
+        );
       throw e;
     }
     if (dataKey.length !== 32) {
       dataKey.fill(0);
-      throw new EnclaveError('KMS_INVALID_CIPHERTEXT', 'the data key KMS returned is not 32 bytes', { size: dataKey.length });
+      throw new EnclaveError('KMS_INVALID_CIPHERTEXT', 'the data key KMS returned is not 32 bytes', {
+        size: dataKey.length,
+      });
     }
     return { dataKey, ciphertextBlob };
   }

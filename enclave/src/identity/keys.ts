@@ -53,7 +53,10 @@ export function rawPrivate(k: KeyObject): Buffer {
 }
 
 /** A private KeyObject from raw bytes; the temporary DER is zeroed. */
-export function privateFromRaw(kind: 'x25519' | 'ed25519', raw: Uint8Array): { privateKey: KeyObject; publicKey: Uint8Array } {
+export function privateFromRaw(
+  kind: 'x25519' | 'ed25519',
+  raw: Uint8Array,
+): { privateKey: KeyObject; publicKey: Uint8Array } {
   if (raw.length !== 32) throw new RangeError(`${kind} private keys are 32 bytes`);
   const der = Buffer.concat([PKCS8_PREFIX[kind], raw]);
   try {
@@ -69,5 +72,9 @@ export function chainSha256(chain: SignerChain['chain']): Uint8Array {
 }
 
 export function publicIdentity(k: IdentityKeys): PublicIdentity {
-  return { hpkeX25519: k.hpke.publicKey, receiptsEd25519: k.receipts.publicKey, kdmChainSha256: chainSha256(k.kdm.chain) };
+  return {
+    hpkeX25519: k.hpke.publicKey,
+    receiptsEd25519: k.receipts.publicKey,
+    kdmChainSha256: chainSha256(k.kdm.chain),
+  };
 }

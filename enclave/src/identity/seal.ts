@@ -39,11 +39,13 @@ function readChain(b: Buffer): IdentityKeys['kdm']['chain'] {
   for (let i = 0; i < n; i++) {
     if (at + 2 > b.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated KDM chain in the sealed identity');
     const len = b.readUInt16BE(at);
-    if (at + 2 + len > b.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated KDM chain in the sealed identity');
+    if (at + 2 + len > b.length)
+      throw new EnclaveError('SEALED_MALFORMED', 'truncated KDM chain in the sealed identity');
     out.push(parseDcCertificate(new Uint8Array(b.subarray(at + 2, at + 2 + len))));
     at += 2 + len;
   }
-  if (n === 0 || at !== b.length) throw new EnclaveError('SEALED_MALFORMED', 'malformed KDM chain in the sealed identity');
+  if (n === 0 || at !== b.length)
+    throw new EnclaveError('SEALED_MALFORMED', 'malformed KDM chain in the sealed identity');
   return out;
 }
 
@@ -89,7 +91,8 @@ export function unsealIdentity(sealed: Uint8Array, dataKey: Uint8Array, keyArn: 
   if (b.length < MAGIC.length + 1 + NONCE + TAG || b.length > MAX_SEALED_BYTES || !b.subarray(0, 4).equals(MAGIC)) {
     throw new EnclaveError('SEALED_MALFORMED', 'not a sealed Keycast identity', { size: b.length });
   }
-  if (b[4] !== VERSION) throw new EnclaveError('SEALED_MALFORMED', `sealed identity version ${b[4]} is not ${VERSION}`, { version: b[4] });
+  if (b[4] !== VERSION)
+    throw new EnclaveError('SEALED_MALFORMED', `sealed identity version ${b[4]} is not ${VERSION}`, { version: b[4] });
   const nonce = b.subarray(5, 5 + NONCE);
   const tag = b.subarray(b.length - TAG);
   let plain: Buffer;
@@ -99,21 +102,29 @@ export function unsealIdentity(sealed: Uint8Array, dataKey: Uint8Array, keyArn: 
     d.setAuthTag(tag);
     plain = Buffer.concat([d.update(b.subarray(5 + NONCE, b.length - TAG)), d.final()]);
   } catch {
-    throw new EnclaveError('UNSEAL_FAILED', 'the sealed identity does not open under this data key and key ARN (tampered, or sealed for another key)');
+    throw new EnclaveError(
+      'UNSEAL_FAILED',
+      'the sealed identity does not open under this data key and key ARN (tampered, or sealed for another key)',
+    );
   }
   try {
     const raws = new Map<number, Buffer>();
-    for (let at = 0; at < plain.length;) {
+    for (let at = 0; at < plain.length; ) {
       if (at + 3 > plain.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated record in the sealed identity');
       const type = plain.readUInt8(at);
       const len = plain.readUInt16BE(at + 1);
-      if (at + 3 + len > plain.length || raws.has(type) || !RECORDS.includes(type)) throw new EnclaveError('SEALED_MALFORMED', 'unexpected record in the sealed identity', { type });
+      if (at + 3 + len > plain.length || raws.has(type) || !RECORDS.includes(type))
+        throw new EnclaveError('SEALED_MALFORMED', 'unexpected record in the sealed identity', { type });
       raws.set(type, plain.subarray(at + 3, at + 3 + len));
       at += 3 + len;
     }
-    if (RECORDS.some((t) => !raws.has(t))) throw new EnclaveError('SEALED_MALFORMED', 'the sealed identity lacks a key');
+    if (RECORDS.some((t) => !raws.has(t)))
+      throw new EnclaveError('SEALED_MALFORMED', 'the sealed identity lacks a key');
     try {
-      const kdm = { chain: readChain(raws.get(3)!), privateKey: createPrivateKey({ key: raws.get(4)!, format: 'der', type: 'pkcs8' }) };
+      const kdm = {
+        chain: readChain(raws.get(3)!),
+        privateKey: createPrivateKey({ key: raws.get(4)!, format: 'der', type: 'pkcs8' }),
+      };
       return { hpke: privateFromRaw('x25519', raws.get(1)!), receipts: privateFromRaw('ed25519', raws.get(2)!), kdm };
     } catch (e) {
       if (e instanceof EnclaveError) throw e;

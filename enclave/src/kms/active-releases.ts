@@ -28,7 +28,8 @@ export async function activeReleases(client: LogClient): Promise<ActiveReleases>
       const index = b * TILE_WIDTH + j;
       const e = decodeLeaf(leaf);
       if (e.kind === 'release') releases.push({ index, pcr0: e.pcr0, active: true });
-      else if (e.kind === 'revocation' && e.revokes) revocations.push({ index, revokes: e.revokes.index, pcr0: e.revokes.pcr0 });
+      else if (e.kind === 'revocation' && e.revokes)
+        revocations.push({ index, revokes: e.revokes.index, pcr0: e.revokes.pcr0 });
     });
   }
   const retired = new Set<string>();

@@ -15,7 +15,14 @@
  */
 import { Agent } from 'node:https';
 import { connect } from 'node:tls';
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient, type DecryptCommandOutput, type GenerateDataKeyCommandOutput, type KMSClientConfig } from '@aws-sdk/client-kms';
+import {
+  DecryptCommand,
+  GenerateDataKeyCommand,
+  KMSClient,
+  type DecryptCommandOutput,
+  type GenerateDataKeyCommandOutput,
+  type KMSClientConfig,
+} from '@aws-sdk/client-kms';
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
 import { KEY_ENCRYPTION_ALGORITHM, type DataKeyForRecipient, type KmsPort, type RecipientCall } from './port.ts';
 
@@ -50,7 +57,10 @@ export function kmsClientConfig(o: AwsKmsOptions): KMSClientConfig {
     const { host, port } = o.bridge;
     const servername = o.endpoint ? new URL(o.endpoint).hostname : `kms.${o.region}.amazonaws.com`;
     httpsAgent = new Agent({ keepAlive: true });
-    (httpsAgent as unknown as { createConnection: typeof connect }).createConnection = ((opts: object, cb?: () => void) => connect({ ...opts, host, port, servername }, cb)) as typeof connect;
+    (httpsAgent as unknown as { createConnection: typeof connect }).createConnection = ((
+      opts: object,
+      cb?: () => void,
+    ) => connect({ ...opts, host, port, servername }, cb)) as typeof connect;
   }
   return {
     region: o.region,
@@ -65,21 +75,34 @@ function mapError(e: unknown): EnclaveError {
   const name = typeof (e as { name?: unknown })?.name === 'string' ? (e as { name: string }).name : 'Error';
   const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode ?? null;
   const code = BY_AWS_NAME[name] ?? 'KMS_UNAVAILABLE';
-  const message = typeof (e as { message?: unknown })?.message === 'string' ? (e as { message: string }).message.slice(0, 300) : '';
-  return new EnclaveError(code, `KMS answered ${name}${status ? ` (HTTP ${status})` : ''}: ${message}`, { awsError: name, httpStatus: status });
+  const message =
+    typeof (e as { message?: unknown })?.message === 'string' ? (e as { message: string }).message.slice(0, 300) : '';
+  return new EnclaveError(code, `KMS answered ${name}${status ? ` (HTTP ${status})` : ''}: ${message}`, {
+    awsError: name,
+    httpStatus: status,
+  });
 }
 
 function recipient(call: RecipientCall) {
-  if (typeof call.keyId !== 'string' || !(call.attestationDocument instanceof Uint8Array)) throw new TypeError('KmsPort: keyId string and attestationDocument bytes are required');
+  if (typeof call.keyId !== 'string' || !(call.attestationDocument instanceof Uint8Array))
+    throw new TypeError('KmsPort: keyId string and attestationDocument bytes are required');
   return { AttestationDocument: call.attestationDocument, KeyEncryptionAlgorithm: KEY_ENCRYPTION_ALGORITHM } as const;
 }
 
-function sealedOnly(r: { Plaintext?: Uint8Array; CiphertextForRecipient?: Uint8Array; KeyId?: string }): { keyId: string; ciphertextForRecipient: Uint8Array } {
+function sealedOnly(r: { Plaintext?: Uint8Array; CiphertextForRecipient?: Uint8Array; KeyId?: string }): {
+  keyId: string;
+  ciphertextForRecipient: Uint8Array;
+} {
   if (r.Plaintext && r.Plaintext.length > 0) {
     r.Plaintext.fill(0);
     throw new EnclaveError('KMS_UNAVAILABLE', 'KMS answered with a plaintext despite the Recipient; refused');
   }
-  if (!(r.CiphertextForRecipient instanceof Uint8Array) || r.CiphertextForRecipient.length === 0 || typeof r.KeyId !== 'string') throw new EnclaveError('KMS_UNAVAILABLE', 'KMS answered without CiphertextForRecipient or KeyId');
+  if (
+    !(r.CiphertextForRecipient instanceof Uint8Array) ||
+    r.CiphertextForRecipient.length === 0 ||
+    typeof r.KeyId !== 'string'
+  )
+    throw new EnclaveError('KMS_UNAVAILABLE', 'KMS answered without CiphertextForRecipient or KeyId');
   return { keyId: r.KeyId, ciphertextForRecipient: r.CiphertextForRecipient };
 }
 
@@ -99,16 +122,22 @@ export class AwsKmsPort implements KmsPort {
       throw mapError(e);
     }
     const out = sealedOnly(r);
-    if (!(r.CiphertextBlob instanceof Uint8Array) || r.CiphertextBlob.length === 0) throw new EnclaveError('KMS_UNAVAILABLE', 'KMS answered without CiphertextBlob');
+    if (!(r.CiphertextBlob instanceof Uint8Array) || r.CiphertextBlob.length === 0)
+      throw new EnclaveError('KMS_UNAVAILABLE', 'KMS answered without CiphertextBlob');
     return { keyId: out.keyId, ciphertextBlob: r.CiphertextBlob, ciphertextForRecipient: out.ciphertextForRecipient };
   }
 
-  async decrypt(call: RecipientCall & { ciphertextBlob: Uint8Array }): Promise<{ keyId: string; ciphertextForRecipient: Uint8Array }> {
+  async decrypt(
+    call: RecipientCall & { ciphertextBlob: Uint8Array },
+  ): Promise<{ keyId: string; ciphertextForRecipient: Uint8Array }> {
     const Recipient = recipient(call);
-    if (!(call.ciphertextBlob instanceof Uint8Array)) throw new TypeError('KmsPort.decrypt: ciphertextBlob must be bytes');
+    if (!(call.ciphertextBlob instanceof Uint8Array))
+      throw new TypeError('KmsPort.decrypt: ciphertextBlob must be bytes');
     let r: DecryptCommandOutput;
     try {
-      r = await this.client.send(new DecryptCommand({ KeyId: call.keyId, CiphertextBlob: call.ciphertextBlob, Recipient }));
+      r = await this.client.send(
+        new DecryptCommand({ KeyId: call.keyId, CiphertextBlob: call.ciphertextBlob, Recipient }),
+      );
     } catch (e) {
       throw mapError(e);
     }

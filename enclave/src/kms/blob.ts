@@ -29,7 +29,12 @@ function aad(keyId: string, context: EncryptionContext): Buffer {
   return Buffer.concat([MAGIC, Buffer.from(keyId, 'ascii'), Buffer.from(canonicalize(context))]);
 }
 
-export function sealBlob(material: Uint8Array, keyId: string, plaintext: Uint8Array, context: EncryptionContext): Uint8Array {
+export function sealBlob(
+  material: Uint8Array,
+  keyId: string,
+  plaintext: Uint8Array,
+  context: EncryptionContext,
+): Uint8Array {
   const iv = randomBytes(IV);
   const c = createCipheriv('aes-256-gcm', material, iv);
   c.setAAD(aad(keyId, context));
@@ -37,11 +42,16 @@ export function sealBlob(material: Uint8Array, keyId: string, plaintext: Uint8Ar
   return new Uint8Array(Buffer.concat([MAGIC, Buffer.from(keyId, 'ascii'), iv, c.getAuthTag(), ct]));
 }
 
-const invalid = (): EnclaveError => new EnclaveError('KMS_INVALID_CIPHERTEXT', 'the ciphertext blob does not open (tampered, truncated, another key, or another encryption context)');
+const invalid = (): EnclaveError =>
+  new EnclaveError(
+    'KMS_INVALID_CIPHERTEXT',
+    'the ciphertext blob does not open (tampered, truncated, another key, or another encryption context)',
+  );
 
 /** The key id a blob names, before anything is decrypted; KMS_INVALID_CIPHERTEXT if it has none. */
 export function blobKeyId(blob: Uint8Array): string {
-  if (blob.length < HEADER || blob.length > MAX_BLOB || !Buffer.from(blob.subarray(0, 4)).equals(MAGIC)) throw invalid();
+  if (blob.length < HEADER || blob.length > MAX_BLOB || !Buffer.from(blob.subarray(0, 4)).equals(MAGIC))
+    throw invalid();
   const id = Buffer.from(blob.subarray(4, 4 + ID)).toString('latin1');
   if (!UUID_RE.test(id)) throw invalid();
   return id;

@@ -85,23 +85,28 @@ const MAX_CONTEXT_PAIRS = 64;
 const MAX_CONTEXT_BYTES = 8192;
 const MAX_DESCRIPTION = 8192;
 
-const validation = (message: string, evidence: Record<string, unknown> = {}): EnclaveError => new EnclaveError('KMS_VALIDATION', message, evidence);
+const validation = (message: string, evidence: Record<string, unknown> = {}): EnclaveError =>
+  new EnclaveError('KMS_VALIDATION', message, evidence);
 
 function checkContext(c: EncryptionContext | undefined): EncryptionContext {
   if (c === undefined) return {};
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw validation('EncryptionContext must be a map of strings');
+  if (c === null || typeof c !== 'object' || Array.isArray(c))
+    throw validation('EncryptionContext must be a map of strings');
   const entries = Object.entries(c);
   let bytes = 0;
   for (const [k, v] of entries) {
-    if (typeof v !== 'string' || k.length === 0) throw validation('EncryptionContext keys must be non-empty and values strings');
+    if (typeof v !== 'string' || k.length === 0)
+      throw validation('EncryptionContext keys must be non-empty and values strings');
     bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
-  if (entries.length > MAX_CONTEXT_PAIRS || bytes > MAX_CONTEXT_BYTES) throw validation('EncryptionContext is too large', { pairs: entries.length, bytes });
+  if (entries.length > MAX_CONTEXT_PAIRS || bytes > MAX_CONTEXT_BYTES)
+    throw validation('EncryptionContext is too large', { pairs: entries.length, bytes });
   return c;
 }
 
 function dataKeyBytes(i: GenerateDataKeyInput): number {
-  if ((i.keySpec === undefined) === (i.numberOfBytes === undefined)) throw validation('give exactly one of KeySpec and NumberOfBytes');
+  if ((i.keySpec === undefined) === (i.numberOfBytes === undefined))
+    throw validation('give exactly one of KeySpec and NumberOfBytes');
   if (i.keySpec !== undefined) {
     if (i.keySpec === 'AES_256') return 32;
     if (i.keySpec === 'AES_128') return 16;
@@ -137,36 +142,87 @@ export class KmsCore {
 
   /** The policy AWS gives a key created without one: the account root gets kms:*. */
   defaultPolicy(): string {
-    return JSON.stringify({ Version: '2012-10-17', Id: 'key-default-1', Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${this.accountId}:root` }, Action: 'kms:*', Resource: '*' }] });
+    return JSON.stringify({
+      Version: '2012-10-17',
+      Id: 'key-default-1',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${this.accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    });
   }
 
   private metadata(k: StoredKey): KeyMetadata {
-    return { AWSAccountId: this.accountId, KeyId: k.keyId, Arn: k.arn, CreationDate: k.creationDate, Enabled: true, Description: k.description, KeyUsage: 'ENCRYPT_DECRYPT', KeyState: 'Enabled', Origin: 'AWS_KMS', KeyManager: 'CUSTOMER', KeySpec: 'SYMMETRIC_DEFAULT', CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT', EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'], MultiRegion: false };
+    return {
+      AWSAccountId: this.accountId,
+      KeyId: k.keyId,
+      Arn: k.arn,
+      CreationDate: k.creationDate,
+      Enabled: true,
+      Description: k.description,
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      KeyState: 'Enabled',
+      Origin: 'AWS_KMS',
+      KeyManager: 'CUSTOMER',
+      KeySpec: 'SYMMETRIC_DEFAULT',
+      CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
+      EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+      MultiRegion: false,
+    };
   }
 
   /** A key by UUID or key ARN of this region and account (aliases are not supported). */
   private async resolve(keyId: unknown): Promise<StoredKey> {
-    if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 2048) throw validation('KeyId must be a non-empty string');
+    if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 2048)
+      throw validation('KeyId must be a non-empty string');
     const prefix = `arn:aws:kms:${this.region}:${this.accountId}:key/`;
     const id = keyId.startsWith(prefix) ? keyId.slice(prefix.length) : keyId;
     const k = UUID_RE.test(id) ? await this.store.get(id) : undefined;
-    if (!k) throw new EnclaveError('KMS_NOT_FOUND', 'no such key in this region and account (dev-kms takes key ids and key ARNs, not aliases)', { keyId: keyId.slice(0, 256) });
+    if (!k)
+      throw new EnclaveError(
+        'KMS_NOT_FOUND',
+        'no such key in this region and account (dev-kms takes key ids and key ARNs, not aliases)',
+        { keyId: keyId.slice(0, 256) },
+      );
     return k;
   }
 
   private authorize(principal: string, key: StoredKey, action: string, context: Record<string, string>): void {
     const r = evaluatePolicy(parseKeyPolicy(key.policy), { principal, action, resource: key.arn, context });
-    if (r.decision !== 'allow') throw new EnclaveError('KMS_DENIED', `${principal} is not allowed ${action} on this key: ${r.reason}`, { principal, action, keyArn: key.arn, reason: r.reason });
+    if (r.decision !== 'allow')
+      throw new EnclaveError('KMS_DENIED', `${principal} is not allowed ${action} on this key: ${r.reason}`, {
+        principal,
+        action,
+        keyArn: key.arn,
+        reason: r.reason,
+      });
   }
 
   private recipient(r: RecipientInput | undefined): VerifiedRecipient | null {
     if (r === undefined) return null;
-    if (!(r.attestationDocument instanceof Uint8Array) || r.attestationDocument.length === 0) throw validation('Recipient.AttestationDocument is required');
-    return verifyRecipient(r, { ...(this.trustedRoots ? { trustedRoots: this.trustedRoots } : {}), maxAgeMs: this.maxAgeMs, at: new Date(this.now()) });
+    if (!(r.attestationDocument instanceof Uint8Array) || r.attestationDocument.length === 0)
+      throw validation('Recipient.AttestationDocument is required');
+    return verifyRecipient(r, {
+      ...(this.trustedRoots ? { trustedRoots: this.trustedRoots } : {}),
+      maxAgeMs: this.maxAgeMs,
+      at: new Date(this.now()),
+    });
   }
 
-  private conditionKeys(principal: string, context: EncryptionContext, rec: VerifiedRecipient | null): Record<string, string> {
-    const out: Record<string, string> = { 'aws:PrincipalArn': principal, 'kms:CallerAccount': /::(\d{12}):/.exec(principal)?.[1] ?? '' };
+  private conditionKeys(
+    principal: string,
+    context: EncryptionContext,
+    rec: VerifiedRecipient | null,
+  ): Record<string, string> {
+    const out: Record<string, string> = {
+      'aws:PrincipalArn': principal,
+      'kms:CallerAccount': /::(\d{12}):/.exec(principal)?.[1] ?? '',
+    };
     for (const [k, v] of Object.entries(context)) out[`kms:EncryptionContext:${k}`] = v;
     return rec ? { ...out, ...rec.conditionKeys } : out;
   }
@@ -182,14 +238,24 @@ export class KmsCore {
   }
 
   async createKey(principal: string, i: CreateKeyInput = {}): Promise<KeyMetadata> {
-    if ((i.keyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT') throw validation('dev-kms keys are ENCRYPT_DECRYPT only');
-    if ((i.keySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') throw validation('dev-kms keys are SYMMETRIC_DEFAULT only');
+    if ((i.keyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT')
+      throw validation('dev-kms keys are ENCRYPT_DECRYPT only');
+    if ((i.keySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT')
+      throw validation('dev-kms keys are SYMMETRIC_DEFAULT only');
     const description = i.description ?? '';
-    if (typeof description !== 'string' || description.length > MAX_DESCRIPTION) throw validation('Description must be a string of at most 8192 characters');
+    if (typeof description !== 'string' || description.length > MAX_DESCRIPTION)
+      throw validation('Description must be a string of at most 8192 characters');
     const keyId = randomUUID();
     const policy = i.policy ?? this.defaultPolicy();
     this.checkPolicy(principal, this.arnOf(keyId), policy, i.bypassPolicyLockoutSafetyCheck === true);
-    const key: StoredKey = { keyId, arn: this.arnOf(keyId), creationDate: Math.floor(this.now() / 1000), description, material: new Uint8Array(randomBytes(32)), policy };
+    const key: StoredKey = {
+      keyId,
+      arn: this.arnOf(keyId),
+      creationDate: Math.floor(this.now() / 1000),
+      description,
+      material: new Uint8Array(randomBytes(32)),
+      policy,
+    };
     await this.store.put(key);
     return this.metadata(key);
   }
@@ -198,11 +264,24 @@ export class KmsCore {
   private checkPolicy(principal: string, arn: string, policy: string, bypass: boolean): void {
     const parsed = parseKeyPolicy(policy);
     if (bypass) return;
-    const r = evaluatePolicy(parsed, { principal, action: 'kms:PutKeyPolicy', resource: arn, context: this.conditionKeys(principal, {}, null) });
-    if (r.decision !== 'allow') throw new EnclaveError('KMS_MALFORMED_POLICY', 'the new key policy would not allow the caller to change it again (set BypassPolicyLockoutSafetyCheck to insist)', { principal });
+    const r = evaluatePolicy(parsed, {
+      principal,
+      action: 'kms:PutKeyPolicy',
+      resource: arn,
+      context: this.conditionKeys(principal, {}, null),
+    });
+    if (r.decision !== 'allow')
+      throw new EnclaveError(
+        'KMS_MALFORMED_POLICY',
+        'the new key policy would not allow the caller to change it again (set BypassPolicyLockoutSafetyCheck to insist)',
+        { principal },
+      );
   }
 
-  async generateDataKey(principal: string, i: GenerateDataKeyInput): Promise<{ keyId: string; ciphertextBlob: Uint8Array } & SecretOut> {
+  async generateDataKey(
+    principal: string,
+    i: GenerateDataKeyInput,
+  ): Promise<{ keyId: string; ciphertextBlob: Uint8Array } & SecretOut> {
     const n = dataKeyBytes(i);
     const context = checkContext(i.encryptionContext);
     const key = await this.resolve(i.keyId);
@@ -213,8 +292,12 @@ export class KmsCore {
     return { keyId: key.arn, ciphertextBlob, ...this.release(dataKey, rec) };
   }
 
-  async encrypt(principal: string, i: { keyId: string; plaintext: Uint8Array; encryptionContext?: EncryptionContext }): Promise<{ keyId: string; ciphertextBlob: Uint8Array }> {
-    if (!(i.plaintext instanceof Uint8Array) || i.plaintext.length === 0 || i.plaintext.length > MAX_PLAINTEXT) throw validation(`Plaintext must be 1..${MAX_PLAINTEXT} bytes`);
+  async encrypt(
+    principal: string,
+    i: { keyId: string; plaintext: Uint8Array; encryptionContext?: EncryptionContext },
+  ): Promise<{ keyId: string; ciphertextBlob: Uint8Array }> {
+    if (!(i.plaintext instanceof Uint8Array) || i.plaintext.length === 0 || i.plaintext.length > MAX_PLAINTEXT)
+      throw validation(`Plaintext must be 1..${MAX_PLAINTEXT} bytes`);
     const context = checkContext(i.encryptionContext);
     const key = await this.resolve(i.keyId);
     this.authorize(principal, key, 'kms:Encrypt', this.conditionKeys(principal, context, null));
@@ -222,24 +305,40 @@ export class KmsCore {
   }
 
   async decrypt(principal: string, i: DecryptInput): Promise<{ keyId: string } & SecretOut> {
-    if (!(i.ciphertextBlob instanceof Uint8Array) || i.ciphertextBlob.length === 0 || i.ciphertextBlob.length > MAX_CIPHERTEXT_BLOB) throw validation(`CiphertextBlob must be 1..${MAX_CIPHERTEXT_BLOB} bytes`);
-    if ((i.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') throw validation('EncryptionAlgorithm must be SYMMETRIC_DEFAULT');
+    if (
+      !(i.ciphertextBlob instanceof Uint8Array) ||
+      i.ciphertextBlob.length === 0 ||
+      i.ciphertextBlob.length > MAX_CIPHERTEXT_BLOB
+    )
+      throw validation(`CiphertextBlob must be 1..${MAX_CIPHERTEXT_BLOB} bytes`);
+    if ((i.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT')
+      throw validation('EncryptionAlgorithm must be SYMMETRIC_DEFAULT');
     const context = checkContext(i.encryptionContext);
     const key = await this.resolve(blobKeyId(i.ciphertextBlob));
-    if (i.keyId !== undefined && (await this.resolve(i.keyId)).keyId !== key.keyId) throw new EnclaveError('KMS_INCORRECT_KEY', 'the ciphertext was made under another key than the KeyId given', { keyId: String(i.keyId).slice(0, 256) });
+    if (i.keyId !== undefined && (await this.resolve(i.keyId)).keyId !== key.keyId)
+      throw new EnclaveError('KMS_INCORRECT_KEY', 'the ciphertext was made under another key than the KeyId given', {
+        keyId: String(i.keyId).slice(0, 256),
+      });
     const rec = this.recipient(i.recipient);
     this.authorize(principal, key, 'kms:Decrypt', this.conditionKeys(principal, context, rec));
     return { keyId: key.arn, ...this.release(openBlob(key.material, i.ciphertextBlob, context), rec) };
   }
 
-  async getKeyPolicy(principal: string, i: { keyId: string; policyName?: string }): Promise<{ policy: string; policyName: string }> {
-    if ((i.policyName ?? 'default') !== 'default') throw new EnclaveError('KMS_NOT_FOUND', 'the only key policy name is "default"');
+  async getKeyPolicy(
+    principal: string,
+    i: { keyId: string; policyName?: string },
+  ): Promise<{ policy: string; policyName: string }> {
+    if ((i.policyName ?? 'default') !== 'default')
+      throw new EnclaveError('KMS_NOT_FOUND', 'the only key policy name is "default"');
     const key = await this.resolve(i.keyId);
     this.authorize(principal, key, 'kms:GetKeyPolicy', this.conditionKeys(principal, {}, null));
     return { policy: key.policy, policyName: 'default' };
   }
 
-  async putKeyPolicy(principal: string, i: { keyId: string; policy: string; policyName?: string; bypassPolicyLockoutSafetyCheck?: boolean }): Promise<void> {
+  async putKeyPolicy(
+    principal: string,
+    i: { keyId: string; policy: string; policyName?: string; bypassPolicyLockoutSafetyCheck?: boolean },
+  ): Promise<void> {
     if ((i.policyName ?? 'default') !== 'default') throw validation('PolicyName must be "default"');
     if (typeof i.policy !== 'string') throw validation('Policy is required');
     const key = await this.resolve(i.keyId);

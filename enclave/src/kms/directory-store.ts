@@ -40,7 +40,10 @@ export class DirectoryKeyStore implements KeyStore {
       text = await readFile(file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new EnclaveError('KMS_KEY_STORE', 'a key file could not be read', { keyId, errno: (e as NodeJS.ErrnoException).code ?? null });
+      throw new EnclaveError('KMS_KEY_STORE', 'a key file could not be read', {
+        keyId,
+        errno: (e as NodeJS.ErrnoException).code ?? null,
+      });
     }
     let f: KeyFile;
     try {
@@ -49,16 +52,36 @@ export class DirectoryKeyStore implements KeyStore {
       throw new EnclaveError('KMS_KEY_STORE', 'a key file is not JSON', { keyId });
     }
     const material = Buffer.from(typeof f.material === 'string' ? f.material : '', 'base64');
-    if (f.format !== 'keycast-dev-kms-key-v1' || f.keyId !== keyId || material.length !== 32 || typeof f.policy !== 'string') {
+    if (
+      f.format !== 'keycast-dev-kms-key-v1' ||
+      f.keyId !== keyId ||
+      material.length !== 32 ||
+      typeof f.policy !== 'string'
+    ) {
       throw new EnclaveError('KMS_KEY_STORE', 'a key file is not a dev-kms key', { keyId });
     }
-    return { keyId, arn: f.arn, creationDate: f.creationDate, description: f.description, material: new Uint8Array(material), policy: f.policy };
+    return {
+      keyId,
+      arn: f.arn,
+      creationDate: f.creationDate,
+      description: f.description,
+      material: new Uint8Array(material),
+      policy: f.policy,
+    };
   }
 
   async put(key: StoredKey): Promise<void> {
     const final = this.path(key.keyId);
     const tmp = join(this.dir, `.${key.keyId}.${randomBytes(6).toString('hex')}.tmp`);
-    const body: KeyFile = { format: 'keycast-dev-kms-key-v1', keyId: key.keyId, arn: key.arn, creationDate: key.creationDate, description: key.description, material: Buffer.from(key.material).toString('base64'), policy: key.policy };
+    const body: KeyFile = {
+      format: 'keycast-dev-kms-key-v1',
+      keyId: key.keyId,
+      arn: key.arn,
+      creationDate: key.creationDate,
+      description: key.description,
+      material: Buffer.from(key.material).toString('base64'),
+      policy: key.policy,
+    };
     const fh = await open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(JSON.stringify(body));
@@ -70,7 +93,10 @@ export class DirectoryKeyStore implements KeyStore {
       await rename(tmp, final);
     } catch (e) {
       await unlink(tmp).catch(() => {});
-      throw new EnclaveError('KMS_KEY_STORE', 'a key file could not be written', { keyId: key.keyId, errno: (e as NodeJS.ErrnoException).code ?? null });
+      throw new EnclaveError('KMS_KEY_STORE', 'a key file could not be written', {
+        keyId: key.keyId,
+        errno: (e as NodeJS.ErrnoException).code ?? null,
+      });
     }
     const d = await open(this.dir, 'r');
     try {

@@ -11,7 +11,8 @@ import { KEY_ENCRYPTION_ALGORITHM, type DataKeyForRecipient, type KmsPort, type 
 import { MemoryKeyStore } from './store.ts';
 
 function recipientOf(call: RecipientCall) {
-  if (!(call.attestationDocument instanceof Uint8Array)) throw new TypeError('KmsPort: attestationDocument must be bytes');
+  if (!(call.attestationDocument instanceof Uint8Array))
+    throw new TypeError('KmsPort: attestationDocument must be bytes');
   return { attestationDocument: call.attestationDocument, keyEncryptionAlgorithm: KEY_ENCRYPTION_ALGORITHM };
 }
 
@@ -23,20 +24,35 @@ export class MemoryKmsPort implements KmsPort {
   ) {}
 
   async generateDataKey(call: RecipientCall): Promise<DataKeyForRecipient> {
-    const r = await this.core.generateDataKey(this.principal, { keyId: call.keyId, keySpec: 'AES_256', recipient: recipientOf(call) });
-    if (r.plaintext || !r.ciphertextForRecipient) throw new EnclaveError('KMS_UNAVAILABLE', 'the KMS answered without CiphertextForRecipient');
+    const r = await this.core.generateDataKey(this.principal, {
+      keyId: call.keyId,
+      keySpec: 'AES_256',
+      recipient: recipientOf(call),
+    });
+    if (r.plaintext || !r.ciphertextForRecipient)
+      throw new EnclaveError('KMS_UNAVAILABLE', 'the KMS answered without CiphertextForRecipient');
     return { keyId: r.keyId, ciphertextBlob: r.ciphertextBlob, ciphertextForRecipient: r.ciphertextForRecipient };
   }
 
-  async decrypt(call: RecipientCall & { ciphertextBlob: Uint8Array }): Promise<{ keyId: string; ciphertextForRecipient: Uint8Array }> {
-    const r = await this.core.decrypt(this.principal, { ciphertextBlob: call.ciphertextBlob, keyId: call.keyId, recipient: recipientOf(call) });
-    if (r.plaintext || !r.ciphertextForRecipient) throw new EnclaveError('KMS_UNAVAILABLE', 'the KMS answered without CiphertextForRecipient');
+  async decrypt(
+    call: RecipientCall & { ciphertextBlob: Uint8Array },
+  ): Promise<{ keyId: string; ciphertextForRecipient: Uint8Array }> {
+    const r = await this.core.decrypt(this.principal, {
+      ciphertextBlob: call.ciphertextBlob,
+      keyId: call.keyId,
+      recipient: recipientOf(call),
+    });
+    if (r.plaintext || !r.ciphertextForRecipient)
+      throw new EnclaveError('KMS_UNAVAILABLE', 'the KMS answered without CiphertextForRecipient');
     return { keyId: r.keyId, ciphertextForRecipient: r.ciphertextForRecipient };
   }
 }
 
 /** A KmsCore over memory, and the port that calls it as `principal`. */
-export function memoryKms(principal: string, options: Omit<KmsCoreOptions, 'store'> = {}): { core: KmsCore; port: MemoryKmsPort } {
+export function memoryKms(
+  principal: string,
+  options: Omit<KmsCoreOptions, 'store'> = {},
+): { core: KmsCore; port: MemoryKmsPort } {
   const core = new KmsCore({ ...options, store: new MemoryKeyStore() });
   return { core, port: new MemoryKmsPort(core, principal) };
 }

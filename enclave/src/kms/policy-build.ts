@@ -29,32 +29,95 @@ export interface KmsPolicyInput {
   keyArn?: string;
 }
 
-export const DECRYPT_PATHS = ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*', 'kms:DeriveSharedSecret', 'kms:CreateGrant'] as const;
+export const DECRYPT_PATHS = [
+  'kms:Decrypt',
+  'kms:GenerateDataKey*',
+  'kms:ReEncrypt*',
+  'kms:DeriveSharedSecret',
+  'kms:CreateGrant',
+] as const;
 export const ADMIN_ACTIONS = [
-  'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListKeyPolicies', 'kms:GetKeyRotationStatus', 'kms:ListResourceTags', 'kms:ListGrants',
-  'kms:TagResource', 'kms:UntagResource', 'kms:UpdateKeyDescription', 'kms:EnableKey', 'kms:DisableKey', 'kms:EnableKeyRotation',
-  'kms:DisableKeyRotation', 'kms:RevokeGrant', 'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion', 'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias',
+  'kms:DescribeKey',
+  'kms:GetKeyPolicy',
+  'kms:ListKeyPolicies',
+  'kms:GetKeyRotationStatus',
+  'kms:ListResourceTags',
+  'kms:ListGrants',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateKeyDescription',
+  'kms:EnableKey',
+  'kms:DisableKey',
+  'kms:EnableKeyRotation',
+  'kms:DisableKeyRotation',
+  'kms:RevokeGrant',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
 ] as const;
 
 const ARN_RE = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\x21-\x7e]{1,512}$/;
 const PCR_RE = /^[0-9a-f]{96}$/;
 
 export function buildKmsKeyPolicy(i: KmsPolicyInput): Record<string, unknown> {
-  const bad = (message: string, evidence: Record<string, unknown>) => new EnclaveError('KMS_VALIDATION', message, evidence);
+  const bad = (message: string, evidence: Record<string, unknown>) =>
+    new EnclaveError('KMS_VALIDATION', message, evidence);
   const pcr0s = [...new Set(i.pcr0s.map((p) => String(p).toLowerCase()))].sort();
-  for (const p of pcr0s) if (!PCR_RE.test(p) || /^0+$/.test(p)) throw bad('every PCR0 must be 96 hex digits and not all zero (debug mode)', { pcr0: p.slice(0, 100) });
-  for (const a of [i.enclaveRoleArn, ...i.adminArns, ...(i.policyAdminArns ?? [])]) if (!ARN_RE.test(a)) throw bad('principals must be IAM role or user ARNs (never an account root or "*")', { principal: String(a).slice(0, 200) });
+  for (const p of pcr0s)
+    if (!PCR_RE.test(p) || /^0+$/.test(p))
+      throw bad('every PCR0 must be 96 hex digits and not all zero (debug mode)', { pcr0: p.slice(0, 100) });
+  for (const a of [i.enclaveRoleArn, ...i.adminArns, ...(i.policyAdminArns ?? [])])
+    if (!ARN_RE.test(a))
+      throw bad('principals must be IAM role or user ARNs (never an account root or "*")', {
+        principal: String(a).slice(0, 200),
+      });
   if (i.adminArns.length === 0) throw bad('name at least one administrator', {});
-  if (i.adminArns.includes(i.enclaveRoleArn) || (i.policyAdminArns ?? []).includes(i.enclaveRoleArn)) throw bad('the enclave role must not also administer the key', { principal: i.enclaveRoleArn });
+  if (i.adminArns.includes(i.enclaveRoleArn) || (i.policyAdminArns ?? []).includes(i.enclaveRoleArn))
+    throw bad('the enclave role must not also administer the key', { principal: i.enclaveRoleArn });
   const resource = i.keyArn ?? '*';
   const statements: Record<string, unknown>[] = [];
   if (pcr0s.length > 0) {
-    statements.push({ Sid: 'KeycastEnclaveAttested', Effect: 'Allow', Principal: { AWS: i.enclaveRoleArn }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: resource, Condition: { StringEqualsIgnoreCase: { [IMAGE_SHA384]: pcr0s } } });
-    statements.push({ Sid: 'KeycastDenyUnattested', Effect: 'Deny', Principal: '*', Action: [...DECRYPT_PATHS], Resource: resource, Condition: { StringNotEqualsIgnoreCase: { [IMAGE_SHA384]: pcr0s } } });
+    statements.push({
+      Sid: 'KeycastEnclaveAttested',
+      Effect: 'Allow',
+      Principal: { AWS: i.enclaveRoleArn },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: resource,
+      Condition: { StringEqualsIgnoreCase: { [IMAGE_SHA384]: pcr0s } },
+    });
+    statements.push({
+      Sid: 'KeycastDenyUnattested',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: [...DECRYPT_PATHS],
+      Resource: resource,
+      Condition: { StringNotEqualsIgnoreCase: { [IMAGE_SHA384]: pcr0s } },
+    });
   } else {
-    statements.push({ Sid: 'KeycastDenyUnattested', Effect: 'Deny', Principal: '*', Action: [...DECRYPT_PATHS], Resource: resource });
+    statements.push({
+      Sid: 'KeycastDenyUnattested',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: [...DECRYPT_PATHS],
+      Resource: resource,
+    });
   }
-  statements.push({ Sid: 'KeycastKeyAdministration', Effect: 'Allow', Principal: { AWS: [...i.adminArns] }, Action: [...ADMIN_ACTIONS], Resource: resource });
-  if ((i.policyAdminArns ?? []).length > 0) statements.push({ Sid: 'KeycastPolicyUpdates', Effect: 'Allow', Principal: { AWS: [...i.policyAdminArns!] }, Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'], Resource: resource });
+  statements.push({
+    Sid: 'KeycastKeyAdministration',
+    Effect: 'Allow',
+    Principal: { AWS: [...i.adminArns] },
+    Action: [...ADMIN_ACTIONS],
+    Resource: resource,
+  });
+  if ((i.policyAdminArns ?? []).length > 0)
+    statements.push({
+      Sid: 'KeycastPolicyUpdates',
+      Effect: 'Allow',
+      Principal: { AWS: [...i.policyAdminArns!] },
+      Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'],
+      Resource: resource,
+    });
   return { Version: '2012-10-17', Id: 'keycast-attested-releases', Statement: statements };
 }

@@ -20,7 +20,13 @@ import { wildcard } from './policy.ts';
 
 export interface PolicyFinding {
   severity: 'error' | 'warning';
-  code: 'UNCONDITIONED_DECRYPT' | 'BYPASSABLE_CONDITION' | 'NOT_A_MEASUREMENT' | 'ANY_PRINCIPAL' | 'POLICY_REWRITE' | 'MALFORMED';
+  code:
+    | 'UNCONDITIONED_DECRYPT'
+    | 'BYPASSABLE_CONDITION'
+    | 'NOT_A_MEASUREMENT'
+    | 'ANY_PRINCIPAL'
+    | 'POLICY_REWRITE'
+    | 'MALFORMED';
   statement: number | null;
   sid: string | null;
   message: string;
@@ -28,7 +34,17 @@ export interface PolicyFinding {
   principals?: unknown;
 }
 
-const DECRYPT_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:GenerateDataKeyPair', 'kms:GenerateDataKeyPairWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:DeriveSharedSecret', 'kms:CreateGrant'];
+const DECRYPT_ACTIONS = [
+  'kms:Decrypt',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:GenerateDataKeyPair',
+  'kms:GenerateDataKeyPairWithoutPlaintext',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:DeriveSharedSecret',
+  'kms:CreateGrant',
+];
 const ATTESTATION_KEY = /^kms:recipientattestation:(imagesha384|pcr([0-9]|[12][0-9]|3[01]))$/;
 const SAFE_OPERATORS = new Set(['stringequals', 'stringequalsignorecase']);
 const PCR_RE = /^[0-9a-f]{96}$/i;
@@ -77,30 +93,81 @@ export function checkKmsKeyPolicy(text: string): PolicyFinding[] {
   } catch {
     return [{ severity: 'error', code: 'MALFORMED', statement: null, sid: null, message: 'the policy is not JSON' }];
   }
-  const stmts = doc && typeof doc === 'object' && !Array.isArray(doc) ? list((doc as Record<string, unknown>).Statement) : [];
-  if (stmts.length === 0) return [{ severity: 'error', code: 'MALFORMED', statement: null, sid: null, message: 'the policy has no Statement' }];
+  const stmts =
+    doc && typeof doc === 'object' && !Array.isArray(doc) ? list((doc as Record<string, unknown>).Statement) : [];
+  if (stmts.length === 0)
+    return [
+      { severity: 'error', code: 'MALFORMED', statement: null, sid: null, message: 'the policy has no Statement' },
+    ];
   const findings: PolicyFinding[] = [];
   stmts.forEach((raw, i) => {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-      findings.push({ severity: 'error', code: 'MALFORMED', statement: i, sid: null, message: `statement ${i} is not an object` });
+      findings.push({
+        severity: 'error',
+        code: 'MALFORMED',
+        statement: i,
+        sid: null,
+        message: `statement ${i} is not an object`,
+      });
       return;
     }
     const s = raw as Record<string, unknown>;
-    const base = { statement: i, sid: typeof s.Sid === 'string' ? s.Sid : null, principals: s.Principal ?? { NotPrincipal: s.NotPrincipal } };
+    const base = {
+      statement: i,
+      sid: typeof s.Sid === 'string' ? s.Sid : null,
+      principals: s.Principal ?? { NotPrincipal: s.NotPrincipal },
+    };
     if (s.Effect !== 'Allow') return;
     const patterns = list(s.Action ?? s.NotAction).filter((a): a is string => typeof a === 'string');
-    const rewrites = s.NotAction !== undefined ? !patterns.some((p) => wildcard(p, 'kms:PutKeyPolicy', true)) : patterns.some((p) => wildcard(p, 'kms:PutKeyPolicy', true));
-    if (rewrites) findings.push({ severity: 'warning', code: 'POLICY_REWRITE', ...base, message: 'grants PutKeyPolicy: these principals can rewrite the policy, attestation conditions included' });
+    const rewrites =
+      s.NotAction !== undefined
+        ? !patterns.some((p) => wildcard(p, 'kms:PutKeyPolicy', true))
+        : patterns.some((p) => wildcard(p, 'kms:PutKeyPolicy', true));
+    if (rewrites)
+      findings.push({
+        severity: 'warning',
+        code: 'POLICY_REWRITE',
+        ...base,
+        message: 'grants PutKeyPolicy: these principals can rewrite the policy, attestation conditions included',
+      });
     const actions = reached(s);
     if (actions.length === 0) return;
     const via = s.NotAction !== undefined ? 'through NotAction' : 'through Action';
     const a = attestation(s.Condition);
-    if (a.bypassable.length > 0 && a.sound === 0 && a.badValues.length === 0) findings.push({ severity: 'error', code: 'BYPASSABLE_CONDITION', ...base, actions, message: `RecipientAttestation condition(s) ${a.bypassable.join(', ')} let a request without a Recipient pass; use StringEqualsIgnoreCase` });
-    if (a.badValues.length > 0) findings.push({ severity: 'error', code: 'NOT_A_MEASUREMENT', ...base, actions, message: `condition values are not release measurements: ${a.badValues.join(', ')}` });
+    if (a.bypassable.length > 0 && a.sound === 0 && a.badValues.length === 0)
+      findings.push({
+        severity: 'error',
+        code: 'BYPASSABLE_CONDITION',
+        ...base,
+        actions,
+        message: `RecipientAttestation condition(s) ${a.bypassable.join(', ')} let a request without a Recipient pass; use StringEqualsIgnoreCase`,
+      });
+    if (a.badValues.length > 0)
+      findings.push({
+        severity: 'error',
+        code: 'NOT_A_MEASUREMENT',
+        ...base,
+        actions,
+        message: `condition values are not release measurements: ${a.badValues.join(', ')}`,
+      });
     if (a.sound === 0 && a.bypassable.length === 0 && a.badValues.length === 0) {
-      findings.push({ severity: 'error', code: 'UNCONDITIONED_DECRYPT', ...base, actions, message: `allows ${actions.join(', ')} ${via} without any kms:RecipientAttestation condition` });
+      findings.push({
+        severity: 'error',
+        code: 'UNCONDITIONED_DECRYPT',
+        ...base,
+        actions,
+        message: `allows ${actions.join(', ')} ${via} without any kms:RecipientAttestation condition`,
+      });
     }
-    if (anyPrincipal(s)) findings.push({ severity: 'error', code: 'ANY_PRINCIPAL', ...base, actions, message: 'a decrypt path open to any principal: anyone running a logged image in their own AWS account would pass the attestation condition' });
+    if (anyPrincipal(s))
+      findings.push({
+        severity: 'error',
+        code: 'ANY_PRINCIPAL',
+        ...base,
+        actions,
+        message:
+          'a decrypt path open to any principal: anyone running a logged image in their own AWS account would pass the attestation condition',
+      });
   });
   return findings;
 }

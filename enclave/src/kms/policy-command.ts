@@ -45,11 +45,20 @@ With --json, prints {policy, releases, checkpoint}; otherwise the policy JSON al
 Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://policy.json`,
   async run(args) {
     const { values: v } = parseFlags(args, {
-      log: { type: 'string' }, 'log-key': { type: 'string' }, witness: { type: 'string', multiple: true }, 'witness-threshold': { type: 'string' }, 'max-checkpoint-age': { type: 'string' },
-      pcr0: { type: 'string', multiple: true }, 'enclave-role': { type: 'string' }, admin: { type: 'string', multiple: true }, 'policy-admin': { type: 'string', multiple: true }, 'key-arn': { type: 'string' },
+      log: { type: 'string' },
+      'log-key': { type: 'string' },
+      witness: { type: 'string', multiple: true },
+      'witness-threshold': { type: 'string' },
+      'max-checkpoint-age': { type: 'string' },
+      pcr0: { type: 'string', multiple: true },
+      'enclave-role': { type: 'string' },
+      admin: { type: 'string', multiple: true },
+      'policy-admin': { type: 'string', multiple: true },
+      'key-arn': { type: 'string' },
     });
     const pcr0Flags = (v.pcr0 as string[] | undefined) ?? [];
-    if ((v.log === undefined) === (pcr0Flags.length === 0)) throw usageError('give either --log URL --log-key VKEY or --pcr0 HEX');
+    if ((v.log === undefined) === (pcr0Flags.length === 0))
+      throw usageError('give either --log URL --log-key VKEY or --pcr0 HEX');
     const enclaveRoleArn = requireFlag(v, 'enclave-role');
     const adminArns = (v.admin as string[] | undefined) ?? [];
     if (adminArns.length === 0) throw usageError('--admin ARN is required');
@@ -57,20 +66,46 @@ Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://
     let provenance: Record<string, unknown> = { source: '--pcr0' };
     if (typeof v.log === 'string') {
       const witnesses = ((v.witness as string[] | undefined) ?? []).map(vkeyArg);
-      if (witnesses.length === 0 && (v['witness-threshold'] !== undefined || v['max-checkpoint-age'] !== undefined)) throw usageError('--witness-threshold and --max-checkpoint-age need --witness');
+      if (witnesses.length === 0 && (v['witness-threshold'] !== undefined || v['max-checkpoint-age'] !== undefined))
+        throw usageError('--witness-threshold and --max-checkpoint-age need --witness');
       const threshold = positiveInt(v['witness-threshold'], 'witness-threshold', witnesses.length);
-      if (threshold > witnesses.length && witnesses.length > 0) throw usageError(`--witness-threshold ${threshold} exceeds the ${witnesses.length} witnesses given`);
+      if (threshold > witnesses.length && witnesses.length > 0)
+        throw usageError(`--witness-threshold ${threshold} exceeds the ${witnesses.length} witnesses given`);
       const client = new LogClient({
-        url: v.log, fetch: globalThis.fetch, logKey: vkeyArg(requireFlag(v, 'log-key')),
-        ...(witnesses.length > 0 ? { witnessPolicy: { witnesses, threshold }, maxAgeSeconds: positiveInt(v['max-checkpoint-age'], 'max-checkpoint-age', 3600) } : {}),
-        onRetry: (e) => process.stderr.write(`kms-policy: the log is busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries}\n`),
+        url: v.log,
+        fetch: globalThis.fetch,
+        logKey: vkeyArg(requireFlag(v, 'log-key')),
+        ...(witnesses.length > 0
+          ? {
+              witnessPolicy: { witnesses, threshold },
+              maxAgeSeconds: positiveInt(v['max-checkpoint-age'], 'max-checkpoint-age', 3600),
+            }
+          : {}),
+        onRetry: (e) =>
+          process.stderr.write(
+            `kms-policy: the log is busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries}\n`,
+          ),
       });
       const a = await activeReleases(client);
       pcr0s = a.pcr0s;
-      provenance = { source: client.url.href, checkpoint: a.checkpoint.note, cosigners: a.checkpoint.cosigners, releases: a.releases, revocations: a.revocations };
-      process.stderr.write(`kms-policy: ${a.releases.length} release(s), ${a.revocations.length} revocation(s) in ${a.checkpoint.checkpoint.origin} at size ${a.checkpoint.checkpoint.size}; ${pcr0s.length} active PCR0(s)\n`);
+      provenance = {
+        source: client.url.href,
+        checkpoint: a.checkpoint.note,
+        cosigners: a.checkpoint.cosigners,
+        releases: a.releases,
+        revocations: a.revocations,
+      };
+      process.stderr.write(
+        `kms-policy: ${a.releases.length} release(s), ${a.revocations.length} revocation(s) in ${a.checkpoint.checkpoint.origin} at size ${a.checkpoint.checkpoint.size}; ${pcr0s.length} active PCR0(s)\n`,
+      );
     }
-    const policy = buildKmsKeyPolicy({ pcr0s, enclaveRoleArn, adminArns, policyAdminArns: (v['policy-admin'] as string[] | undefined) ?? [], ...(typeof v['key-arn'] === 'string' ? { keyArn: v['key-arn'] } : {}) });
+    const policy = buildKmsKeyPolicy({
+      pcr0s,
+      enclaveRoleArn,
+      adminArns,
+      policyAdminArns: (v['policy-admin'] as string[] | undefined) ?? [],
+      ...(typeof v['key-arn'] === 'string' ? { keyArn: v['key-arn'] } : {}),
+    });
     console.log(v.json ? JSON.stringify({ policy, pcr0s, ...provenance }, null, 2) : JSON.stringify(policy, null, 2));
     return 0;
   },
@@ -78,7 +113,8 @@ Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://
 
 const check: Command = {
   path: ['kms-policy', 'check'],
-  summary: 'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition',
+  summary:
+    'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition',
   help: `Usage: keycast kms-policy check POLICY.json [--json]
 
 Flags each Allow statement that reaches Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret or
@@ -99,8 +135,15 @@ Check a live key with: aws kms get-key-policy --key-id KEY --policy-name default
     const ok = !findings.some((f) => f.severity === 'error');
     if (v.json) console.log(JSON.stringify({ ok, findings }, null, 2));
     else {
-      for (const f of findings) console.log(`${f.severity} ${f.code} statement ${f.statement ?? '-'}${f.sid ? ` (${f.sid})` : ''}: ${f.message}`);
-      console.log(ok ? `ok: no statement reaches a decrypt path without a RecipientAttestation condition${findings.length ? ` (${findings.length} warning(s))` : ''}` : `refused: ${findings.filter((f) => f.severity === 'error').length} finding(s)`);
+      for (const f of findings)
+        console.log(
+          `${f.severity} ${f.code} statement ${f.statement ?? '-'}${f.sid ? ` (${f.sid})` : ''}: ${f.message}`,
+        );
+      console.log(
+        ok
+          ? `ok: no statement reaches a decrypt path without a RecipientAttestation condition${findings.length ? ` (${findings.length} warning(s))` : ''}`
+          : `refused: ${findings.filter((f) => f.severity === 'error').length} finding(s)`,
+      );
     }
     return ok ? 0 : 1;
   },

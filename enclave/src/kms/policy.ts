@@ -17,7 +17,16 @@ import { EnclaveError } from '../errors.ts';
 
 export const MAX_POLICY_BYTES = 32 * 1024;
 const VERSION = '2012-10-17';
-const OPERATORS = new Set(['stringequals', 'stringnotequals', 'stringequalsignorecase', 'stringnotequalsignorecase', 'stringlike', 'stringnotlike', 'bool', 'null']);
+const OPERATORS = new Set([
+  'stringequals',
+  'stringnotequals',
+  'stringequalsignorecase',
+  'stringnotequalsignorecase',
+  'stringlike',
+  'stringnotlike',
+  'bool',
+  'null',
+]);
 const STATEMENT_KEYS = new Set(['Sid', 'Effect', 'Principal', 'Action', 'NotAction', 'Resource', 'Condition']);
 
 export interface Condition {
@@ -57,23 +66,27 @@ export interface RequestContext {
   context: Record<string, string | string[]>;
 }
 
-const bad = (message: string, evidence: Record<string, unknown> = {}): EnclaveError => new EnclaveError('KMS_MALFORMED_POLICY', message, evidence);
+const bad = (message: string, evidence: Record<string, unknown> = {}): EnclaveError =>
+  new EnclaveError('KMS_MALFORMED_POLICY', message, evidence);
 
 function strings(v: unknown, what: string): string[] {
   const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 2048)) throw bad(`${what} must be a non-empty string or list of strings`, { field: what });
+  if (list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 2048))
+    throw bad(`${what} must be a non-empty string or list of strings`, { field: what });
   return list as string[];
 }
 
 function principals(v: unknown): '*' | string[] {
   if (v === '*') return '*';
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad('Principal must be "*" or an object', { field: 'Principal' });
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw bad('Principal must be "*" or an object', { field: 'Principal' });
   const out: string[] = [];
   for (const [kind, list] of Object.entries(v)) {
     if (kind === 'AWS') {
       for (const p of strings(list, 'Principal.AWS')) {
         if (p === '*') return '*';
-        if (!/^(\d{12}|arn:aws[a-z-]*:(iam|sts)::\d{12}:[\x21-\x7e]+)$/.test(p)) throw bad('a Principal.AWS entry is neither an account id nor an IAM ARN', { principal: p });
+        if (!/^(\d{12}|arn:aws[a-z-]*:(iam|sts)::\d{12}:[\x21-\x7e]+)$/.test(p))
+          throw bad('a Principal.AWS entry is neither an account id nor an IAM ARN', { principal: p });
         out.push(p);
       }
     } else if (kind === 'Service') out.push(...strings(list, 'Principal.Service').map((s) => `service:${s}`));
@@ -85,14 +98,16 @@ function principals(v: unknown): '*' | string[] {
 
 function conditions(v: unknown): Condition[] {
   if (v === undefined) return [];
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad('Condition must be an object', { field: 'Condition' });
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw bad('Condition must be an object', { field: 'Condition' });
   const out: Condition[] = [];
   for (const [op, block] of Object.entries(v)) {
     const lower = op.toLowerCase();
     const ifExists = lower.endsWith('ifexists') && lower !== 'null';
     const operator = ifExists ? lower.slice(0, -'ifexists'.length) : lower;
     if (!OPERATORS.has(operator)) throw bad(`condition operator ${op} is not supported by dev-kms`, { operator: op });
-    if (block === null || typeof block !== 'object' || Array.isArray(block) || Object.keys(block).length === 0) throw bad(`Condition.${op} must be a non-empty object`, { operator: op });
+    if (block === null || typeof block !== 'object' || Array.isArray(block) || Object.keys(block).length === 0)
+      throw bad(`Condition.${op} must be a non-empty object`, { operator: op });
     for (const [key, values] of Object.entries(block)) {
       const vals = (Array.isArray(values) ? values : [values]).map((x) => (typeof x === 'boolean' ? String(x) : x));
       out.push({ operator, ifExists, key: key.toLowerCase(), values: strings(vals, `Condition.${op}.${key}`) });
@@ -102,12 +117,18 @@ function conditions(v: unknown): Condition[] {
 }
 
 function statement(s: unknown, i: number): Statement {
-  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw bad(`Statement ${i} must be an object`, { statement: i });
+  if (s === null || typeof s !== 'object' || Array.isArray(s))
+    throw bad(`Statement ${i} must be an object`, { statement: i });
   const o = s as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!STATEMENT_KEYS.has(k)) throw bad(`Statement ${i} has ${k}, which dev-kms does not support`, { statement: i, field: k });
-  if (o.Effect !== 'Allow' && o.Effect !== 'Deny') throw bad(`Statement ${i}: Effect must be Allow or Deny`, { statement: i });
-  if (o.Sid !== undefined && typeof o.Sid !== 'string') throw bad(`Statement ${i}: Sid must be a string`, { statement: i });
-  if ((o.Action === undefined) === (o.NotAction === undefined)) throw bad(`Statement ${i} needs exactly one of Action and NotAction`, { statement: i });
+  for (const k of Object.keys(o))
+    if (!STATEMENT_KEYS.has(k))
+      throw bad(`Statement ${i} has ${k}, which dev-kms does not support`, { statement: i, field: k });
+  if (o.Effect !== 'Allow' && o.Effect !== 'Deny')
+    throw bad(`Statement ${i}: Effect must be Allow or Deny`, { statement: i });
+  if (o.Sid !== undefined && typeof o.Sid !== 'string')
+    throw bad(`Statement ${i}: Sid must be a string`, { statement: i });
+  if ((o.Action === undefined) === (o.NotAction === undefined))
+    throw bad(`Statement ${i} needs exactly one of Action and NotAction`, { statement: i });
   if (o.Principal === undefined) throw bad(`Statement ${i} has no Principal (key policies need one)`, { statement: i });
   return {
     sid: (o.Sid as string | undefined) ?? null,
@@ -123,7 +144,8 @@ function statement(s: unknown, i: number): Statement {
 /** Parses a key policy document; KMS_MALFORMED_POLICY on anything outside the subset. */
 export function parseKeyPolicy(text: string): KeyPolicy {
   if (typeof text !== 'string' || text.length === 0) throw bad('the policy is empty');
-  if (Buffer.byteLength(text) > MAX_POLICY_BYTES) throw bad('the policy is larger than 32 KiB', { bytes: Buffer.byteLength(text) });
+  if (Buffer.byteLength(text) > MAX_POLICY_BYTES)
+    throw bad('the policy is larger than 32 KiB', { bytes: Buffer.byteLength(text) });
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -132,7 +154,8 @@ export function parseKeyPolicy(text: string): KeyPolicy {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw bad('the policy must be a JSON object');
   const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) if (!['Version', 'Id', 'Statement'].includes(k)) throw bad(`the policy has ${k}`, { field: k });
+  for (const k of Object.keys(d))
+    if (!['Version', 'Id', 'Statement'].includes(k)) throw bad(`the policy has ${k}`, { field: k });
   if (d.Version !== VERSION) throw bad(`Version must be ${VERSION}`, { version: d.Version ?? null });
   const list = Array.isArray(d.Statement) ? d.Statement : d.Statement === undefined ? [] : [d.Statement];
   if (list.length === 0) throw bad('the policy has no Statement');
@@ -181,17 +204,26 @@ function conditionHolds(c: Condition, ctx: Map<string, string[]>): boolean {
     return want.some((w) => (w === 'true' ? got === undefined : w === 'false' ? got !== undefined : false));
   }
   if (got === undefined) return c.ifExists || c.operator.includes('not');
-  const anyEq = (ic: boolean) => got.some((g) => c.values.some((w) => (ic ? g.toLowerCase() === w.toLowerCase() : g === w)));
+  const anyEq = (ic: boolean) =>
+    got.some((g) => c.values.some((w) => (ic ? g.toLowerCase() === w.toLowerCase() : g === w)));
   const anyLike = () => got.some((g) => c.values.some((w) => wildcard(w, g)));
   switch (c.operator) {
-    case 'stringequals': return anyEq(false);
-    case 'stringnotequals': return !anyEq(false);
-    case 'stringequalsignorecase': return anyEq(true);
-    case 'stringnotequalsignorecase': return !anyEq(true);
-    case 'stringlike': return anyLike();
-    case 'stringnotlike': return !anyLike();
-    case 'bool': return got.some((g) => c.values.some((w) => w.toLowerCase() === g.toLowerCase()));
-    default: return false;
+    case 'stringequals':
+      return anyEq(false);
+    case 'stringnotequals':
+      return !anyEq(false);
+    case 'stringequalsignorecase':
+      return anyEq(true);
+    case 'stringnotequalsignorecase':
+      return !anyEq(true);
+    case 'stringlike':
+      return anyLike();
+    case 'stringnotlike':
+      return !anyLike();
+    case 'bool':
+      return got.some((g) => c.values.some((w) => w.toLowerCase() === g.toLowerCase()));
+    default:
+      return false;
   }
 }
 

@@ -37,5 +37,7 @@ export interface KmsPort {
   /** GenerateDataKey (KeySpec AES_256) with Recipient. */
   generateDataKey(call: RecipientCall): Promise<DataKeyForRecipient>;
   /** Decrypt of a CiphertextBlob with Recipient. */
-  decrypt(call: RecipientCall & { ciphertextBlob: Uint8Array }): Promise<{ keyId: string; ciphertextForRecipient: Uint8Array }>;
+  decrypt(
+    call: RecipientCall & { ciphertextBlob: Uint8Array },
+  ): Promise<{ keyId: string; ciphertextForRecipient: Uint8Array }>;
 }

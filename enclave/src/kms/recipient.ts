@@ -36,21 +36,34 @@ export const pcrConditionKey = (i: number): string => `kms:RecipientAttestation:
 
 export function verifyRecipient(r: RecipientInput, o: RecipientOptions): VerifiedRecipient {
   if (r.keyEncryptionAlgorithm !== KEY_ENCRYPTION_ALGORITHM) {
-    throw new EnclaveError('KMS_VALIDATION', `Recipient.KeyEncryptionAlgorithm must be ${KEY_ENCRYPTION_ALGORITHM}`, { keyEncryptionAlgorithm: String(r.keyEncryptionAlgorithm).slice(0, 64) });
+    throw new EnclaveError('KMS_VALIDATION', `Recipient.KeyEncryptionAlgorithm must be ${KEY_ENCRYPTION_ALGORITHM}`, {
+      keyEncryptionAlgorithm: String(r.keyEncryptionAlgorithm).slice(0, 64),
+    });
   }
   let v: ReturnType<typeof verifyAttestationDocument>;
   try {
-    v = verifyAttestationDocument(r.attestationDocument, { ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}), at: o.at, policy: { allowDebug: true, maxAgeMs: o.maxAgeMs } });
+    v = verifyAttestationDocument(r.attestationDocument, {
+      ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}),
+      at: o.at,
+      policy: { allowDebug: true, maxAgeMs: o.maxAgeMs },
+    });
   } catch (e) {
     if (!isVerifierError(e)) throw e;
-    throw new EnclaveError('KMS_DENIED', `the Recipient attestation document does not verify (${e.code})`, { verifierCode: e.code });
+    throw new EnclaveError('KMS_DENIED', `the Recipient attestation document does not verify (${e.code})`, {
+      verifierCode: e.code,
+    });
   }
-  if (!v.publicKey || v.publicKey.length === 0) throw new EnclaveError('KMS_VALIDATION', 'the attestation document carries no public key to encrypt for');
+  if (!v.publicKey || v.publicKey.length === 0)
+    throw new EnclaveError('KMS_VALIDATION', 'the attestation document carries no public key to encrypt for');
   try {
     recipientKey(v.publicKey);
   } catch (e) {
     if (!isVerifierError(e)) throw e;
-    throw new EnclaveError('KMS_VALIDATION', 'the attestation document public key must be an RSA-2048 SubjectPublicKeyInfo', { verifierCode: e.code });
+    throw new EnclaveError(
+      'KMS_VALIDATION',
+      'the attestation document public key must be an RSA-2048 SubjectPublicKeyInfo',
+      { verifierCode: e.code },
+    );
   }
   const conditionKeys: Record<string, string> = {};
   for (const [i, value] of v.pcrs) conditionKeys[pcrConditionKey(i)] = toHex(value);

@@ -49,10 +49,12 @@ export function eifPcrsToIndexMap(pcrs: LaunchOptions['pcrs']): BootPcrs {
 
 /** The full boot state of PCRs 0..15 for one simulated launch. */
 export function launchPcrs(o: LaunchOptions): BootPcrs {
-  if (!/^i-[0-9a-f]{17}$/.test(o.instanceId)) throw new RangeError(`instance id must be i- and 17 lower-case hex digits, got ${JSON.stringify(o.instanceId)}`);
+  if (!/^i-[0-9a-f]{17}$/.test(o.instanceId))
+    throw new RangeError(`instance id must be i- and 17 lower-case hex digits, got ${JSON.stringify(o.instanceId)}`);
   const pcrs = eifPcrsToIndexMap(o.pcrs);
   for (const i of [0, 1, 2]) if (pcrs[i] === undefined) throw new RangeError(`the EIF measurement lacks PCR${i}`);
-  if (pcrs[3] !== undefined || pcrs[4] !== undefined) throw new RangeError('PCR3/PCR4 are derived from iamRoleArn/instanceId, not given');
+  if (pcrs[3] !== undefined || pcrs[4] !== undefined)
+    throw new RangeError('PCR3/PCR4 are derived from iamRoleArn/instanceId, not given');
   if (o.debug) for (const i of [0, 1, 2, 8]) pcrs[i] = ZERO();
   pcrs[3] = o.iamRoleArn ? extendDigest(ZERO(), Buffer.from(o.iamRoleArn, 'utf8')) : ZERO();
   pcrs[4] = extendDigest(ZERO(), Buffer.from(o.instanceId, 'utf8'));

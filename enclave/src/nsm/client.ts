@@ -6,7 +6,15 @@
  */
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
 import { decodeResponse, encodeRequest, type NsmRequest, type NsmResponse } from './codec.ts';
-import { NSM_LIMITS, type AttestationRequest, type Nsm, type NsmDescription, type NsmErrorName, type NsmTransport, type PcrDescription } from './types.ts';
+import {
+  NSM_LIMITS,
+  type AttestationRequest,
+  type Nsm,
+  type NsmDescription,
+  type NsmErrorName,
+  type NsmTransport,
+  type PcrDescription,
+} from './types.ts';
 
 const ERROR_CODE: Record<NsmErrorName, EnclaveErrorCode> = {
   // "Success" inside an Error response is contradictory: treat it as an invalid response
@@ -27,11 +35,19 @@ function describe(req: NsmRequest): Record<string, unknown> {
     case 'DescribePCR':
     case 'LockPCR':
       return { request: req.type, index: req.index };
-    case 'ExtendPCR': return { request: req.type, index: req.index, dataLength: req.data.length };
-    case 'LockPCRs': return { request: req.type, range: req.range };
+    case 'ExtendPCR':
+      return { request: req.type, index: req.index, dataLength: req.data.length };
+    case 'LockPCRs':
+      return { request: req.type, range: req.range };
     case 'Attestation':
-      return { request: req.type, userDataLength: req.userData?.length ?? null, nonceLength: req.nonce?.length ?? null, publicKeyLength: req.publicKey?.length ?? null };
-    default: return { request: req.type };
+      return {
+        request: req.type,
+        userDataLength: req.userData?.length ?? null,
+        nonceLength: req.nonce?.length ?? null,
+        publicKeyLength: req.publicKey?.length ?? null,
+      };
+    default:
+      return { request: req.type };
   }
 }
 
@@ -44,14 +60,24 @@ export class NsmClient implements Nsm {
   async call<T extends NsmResponse['type']>(req: NsmRequest, expect: T): Promise<Of<T>> {
     const bytes = encodeRequest(req);
     if (bytes.length > NSM_LIMITS.request) {
-      throw new EnclaveError('NSM_REQUEST_TOO_LARGE', `encoded ${req.type} request is ${bytes.length} bytes; the driver takes at most ${NSM_LIMITS.request}`, { ...describe(req), encodedLength: bytes.length });
+      throw new EnclaveError(
+        'NSM_REQUEST_TOO_LARGE',
+        `encoded ${req.type} request is ${bytes.length} bytes; the driver takes at most ${NSM_LIMITS.request}`,
+        { ...describe(req), encodedLength: bytes.length },
+      );
     }
     const res = decodeResponse(await this.transport.roundTrip(bytes));
     if (res.type === 'Error') {
-      throw new EnclaveError(ERROR_CODE[res.error], `the NSM refused ${req.type}: ${res.error}`, { ...describe(req), nsmError: res.error });
+      throw new EnclaveError(ERROR_CODE[res.error], `the NSM refused ${req.type}: ${res.error}`, {
+        ...describe(req),
+        nsmError: res.error,
+      });
     }
     if (res.type !== expect) {
-      throw new EnclaveError('NSM_RESPONSE_MALFORMED', `the NSM answered ${req.type} with ${res.type}`, { ...describe(req), responseType: res.type });
+      throw new EnclaveError('NSM_RESPONSE_MALFORMED', `the NSM answered ${req.type} with ${res.type}`, {
+        ...describe(req),
+        responseType: res.type,
+      });
     }
     return res as Of<T>;
   }
@@ -79,7 +105,12 @@ export class NsmClient implements Nsm {
   }
 
   async attestation(req: AttestationRequest = {}): Promise<Uint8Array> {
-    const r: NsmRequest = { type: 'Attestation', userData: req.userData ?? null, nonce: req.nonce ?? null, publicKey: req.publicKey ?? null };
+    const r: NsmRequest = {
+      type: 'Attestation',
+      userData: req.userData ?? null,
+      nonce: req.nonce ?? null,
+      publicKey: req.publicKey ?? null,
+    };
     return (await this.call(r, 'Attestation')).document;
   }
 

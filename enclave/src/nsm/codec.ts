@@ -14,7 +14,14 @@
  */
 import { decodeCbor, encodeCbor, isVerifierError, type CborMap, type CborValue } from '#verifier';
 import { EnclaveError } from '../errors.ts';
-import { NSM_DIGESTS, NSM_ERROR_NAMES, NSM_LIMITS, type NsmDescription, type NsmDigest, type NsmErrorName } from './types.ts';
+import {
+  NSM_DIGESTS,
+  NSM_ERROR_NAMES,
+  NSM_LIMITS,
+  type NsmDescription,
+  type NsmDigest,
+  type NsmErrorName,
+} from './types.ts';
 
 type Opt = Uint8Array | null;
 
@@ -57,16 +64,27 @@ const variant = (name: string, fields: [string, CborValue][]): CborMap => new Ma
 /** Encodes a request exactly as nsm-api's serde_cbor does. */
 export function encodeRequest(r: NsmRequest): Uint8Array {
   switch (r.type) {
-    case 'DescribePCR': return encodeCbor(variant(r.type, [['index', u16(r.index, 'index')]]));
-    case 'ExtendPCR': return encodeCbor(variant(r.type, [['index', u16(r.index, 'index')], ['data', bytes(r.data, 'data')]]));
-    case 'LockPCR': return encodeCbor(variant(r.type, [['index', u16(r.index, 'index')]]));
-    case 'LockPCRs': return encodeCbor(variant(r.type, [['range', u16(r.range, 'range')]]));
+    case 'DescribePCR':
+      return encodeCbor(variant(r.type, [['index', u16(r.index, 'index')]]));
+    case 'ExtendPCR':
+      return encodeCbor(
+        variant(r.type, [
+          ['index', u16(r.index, 'index')],
+          ['data', bytes(r.data, 'data')],
+        ]),
+      );
+    case 'LockPCR':
+      return encodeCbor(variant(r.type, [['index', u16(r.index, 'index')]]));
+    case 'LockPCRs':
+      return encodeCbor(variant(r.type, [['range', u16(r.range, 'range')]]));
     case 'Attestation':
-      return encodeCbor(variant(r.type, [
-        ['user_data', r.userData === null ? null : bytes(r.userData, 'user_data')],
-        ['nonce', r.nonce === null ? null : bytes(r.nonce, 'nonce')],
-        ['public_key', r.publicKey === null ? null : bytes(r.publicKey, 'public_key')],
-      ]));
+      return encodeCbor(
+        variant(r.type, [
+          ['user_data', r.userData === null ? null : bytes(r.userData, 'user_data')],
+          ['nonce', r.nonce === null ? null : bytes(r.nonce, 'nonce')],
+          ['public_key', r.publicKey === null ? null : bytes(r.publicKey, 'public_key')],
+        ]),
+      );
     case 'DescribeNSM':
     case 'GetRandom':
       return encodeCbor(r.type);
@@ -76,24 +94,36 @@ export function encodeRequest(r: NsmRequest): Uint8Array {
 /** Encodes a response exactly as the device (serde_cbor) does; used by the simulator. */
 export function encodeResponse(r: NsmResponse): Uint8Array {
   switch (r.type) {
-    case 'DescribePCR': return encodeCbor(variant(r.type, [['lock', r.lock], ['data', r.data]]));
-    case 'ExtendPCR': return encodeCbor(variant(r.type, [['data', r.data]]));
+    case 'DescribePCR':
+      return encodeCbor(
+        variant(r.type, [
+          ['lock', r.lock],
+          ['data', r.data],
+        ]),
+      );
+    case 'ExtendPCR':
+      return encodeCbor(variant(r.type, [['data', r.data]]));
     case 'LockPCR':
     case 'LockPCRs':
       return encodeCbor(r.type);
     case 'DescribeNSM':
-      return encodeCbor(variant(r.type, [
-        ['version_major', u16(r.versionMajor, 'version_major')],
-        ['version_minor', u16(r.versionMinor, 'version_minor')],
-        ['version_patch', u16(r.versionPatch, 'version_patch')],
-        ['module_id', r.moduleId],
-        ['max_pcrs', u16(r.maxPcrs, 'max_pcrs')],
-        ['locked_pcrs', [...new Set(r.lockedPcrs.map((i) => u16(i, 'locked_pcrs[]')))].sort((a, b) => a - b)],
-        ['digest', r.digest],
-      ]));
-    case 'Attestation': return encodeCbor(variant(r.type, [['document', r.document]]));
-    case 'GetRandom': return encodeCbor(variant(r.type, [['random', r.random]]));
-    case 'Error': return encodeCbor(new Map([['Error', r.error]]));
+      return encodeCbor(
+        variant(r.type, [
+          ['version_major', u16(r.versionMajor, 'version_major')],
+          ['version_minor', u16(r.versionMinor, 'version_minor')],
+          ['version_patch', u16(r.versionPatch, 'version_patch')],
+          ['module_id', r.moduleId],
+          ['max_pcrs', u16(r.maxPcrs, 'max_pcrs')],
+          ['locked_pcrs', [...new Set(r.lockedPcrs.map((i) => u16(i, 'locked_pcrs[]')))].sort((a, b) => a - b)],
+          ['digest', r.digest],
+        ]),
+      );
+    case 'Attestation':
+      return encodeCbor(variant(r.type, [['document', r.document]]));
+    case 'GetRandom':
+      return encodeCbor(variant(r.type, [['random', r.random]]));
+    case 'Error':
+      return encodeCbor(new Map([['Error', r.error]]));
   }
 }
 
@@ -150,16 +180,24 @@ function parse(b: Uint8Array): [string, CborMap | null] {
 export function decodeRequest(b: Uint8Array): NsmRequest {
   const [name, m] = parse(b);
   switch (name) {
-    case 'DescribePCR': return { type: name, index: getU16(fields(m, ['index']), 'index') };
-    case 'LockPCR': return { type: name, index: getU16(fields(m, ['index']), 'index') };
-    case 'LockPCRs': return { type: name, range: getU16(fields(m, ['range']), 'range') };
+    case 'DescribePCR':
+      return { type: name, index: getU16(fields(m, ['index']), 'index') };
+    case 'LockPCR':
+      return { type: name, index: getU16(fields(m, ['index']), 'index') };
+    case 'LockPCRs':
+      return { type: name, range: getU16(fields(m, ['range']), 'range') };
     case 'ExtendPCR': {
       const f = fields(m, ['index', 'data']);
       return { type: name, index: getU16(f, 'index'), data: getBytes(f, 'data') };
     }
     case 'Attestation': {
       const f = fields(m, ['user_data', 'nonce', 'public_key']);
-      return { type: name, userData: getOpt(f, 'user_data'), nonce: getOpt(f, 'nonce'), publicKey: getOpt(f, 'public_key') };
+      return {
+        type: name,
+        userData: getOpt(f, 'user_data'),
+        nonce: getOpt(f, 'nonce'),
+        publicKey: getOpt(f, 'public_key'),
+      };
     }
     case 'DescribeNSM':
     case 'GetRandom':
@@ -171,7 +209,15 @@ export function decodeRequest(b: Uint8Array): NsmRequest {
 }
 
 function decodeDescribeNsm(m: CborMap | null): NsmResponse {
-  const f = fields(m, ['version_major', 'version_minor', 'version_patch', 'module_id', 'max_pcrs', 'locked_pcrs', 'digest']);
+  const f = fields(m, [
+    'version_major',
+    'version_minor',
+    'version_patch',
+    'module_id',
+    'max_pcrs',
+    'locked_pcrs',
+    'digest',
+  ]);
   const moduleId = f.get('module_id');
   const locked = f.get('locked_pcrs');
   const digest = f.get('digest');
@@ -199,17 +245,22 @@ function decodeResponseOrThrow(b: Uint8Array): NsmResponse {
       if (typeof lock !== 'boolean') throw new NsmDecodeError('lock is not a bool');
       return { type: name, lock, data: getBytes(f, 'data') };
     }
-    case 'ExtendPCR': return { type: name, data: getBytes(fields(m, ['data']), 'data') };
+    case 'ExtendPCR':
+      return { type: name, data: getBytes(fields(m, ['data']), 'data') };
     case 'LockPCR':
     case 'LockPCRs':
       unit(m, name);
       return { type: name };
-    case 'DescribeNSM': return decodeDescribeNsm(m);
-    case 'Attestation': return { type: name, document: getBytes(fields(m, ['document']), 'document') };
-    case 'GetRandom': return { type: name, random: getBytes(fields(m, ['random']), 'random') };
+    case 'DescribeNSM':
+      return decodeDescribeNsm(m);
+    case 'Attestation':
+      return { type: name, document: getBytes(fields(m, ['document']), 'document') };
+    case 'GetRandom':
+      return { type: name, random: getBytes(fields(m, ['random']), 'random') };
     case 'Error': {
       const e = m?.get('');
-      if (!NSM_ERROR_NAMES.includes(e as NsmErrorName)) throw new NsmDecodeError(`unknown NSM error code ${JSON.stringify(e)}`);
+      if (!NSM_ERROR_NAMES.includes(e as NsmErrorName))
+        throw new NsmDecodeError(`unknown NSM error code ${JSON.stringify(e)}`);
       return { type: 'Error', error: e as NsmErrorName };
     }
     default:
@@ -224,6 +275,8 @@ export function decodeResponse(b: Uint8Array): NsmResponse {
   } catch (e) {
     if (!(e instanceof NsmDecodeError)) throw e;
     // evidence: the length only — a response may carry entropy or a document meant for one reader
-    throw new EnclaveError('NSM_RESPONSE_MALFORMED', `the NSM response is not a valid message: ${e.message}`, { length: b.length });
+    throw new EnclaveError('NSM_RESPONSE_MALFORMED', `the NSM response is not a valid message: ${e.message}`, {
+      length: b.length,
+    });
   }
 }

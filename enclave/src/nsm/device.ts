@@ -44,7 +44,12 @@ export function encodeNsmRaw(r: NsmRaw): Uint8Array {
 export function decodeNsmRaw(b: Uint8Array): NsmRaw {
   if (b.length !== NSM_RAW_SIZE) throw new RangeError(`struct nsm_raw is ${NSM_RAW_SIZE} bytes, got ${b.length}`);
   const v = Buffer.from(b.buffer, b.byteOffset, b.length);
-  return { requestAddr: v.readBigUInt64LE(0), requestLen: v.readBigUInt64LE(8), responseAddr: v.readBigUInt64LE(16), responseLen: v.readBigUInt64LE(24) };
+  return {
+    requestAddr: v.readBigUInt64LE(0),
+    requestLen: v.readBigUInt64LE(8),
+    responseAddr: v.readBigUInt64LE(16),
+    responseLen: v.readBigUInt64LE(24),
+  };
 }
 
 /** What device.ts needs from koffi; injectable so tests can check the call without a device. */
@@ -61,17 +66,27 @@ export interface IoctlFfi {
 
 /** Loads koffi and binds ioctl from the process's own libc (glibc or musl alike). */
 export async function loadKoffiIoctl(): Promise<IoctlFfi> {
-  let koffi: (typeof import('koffi'))['default'];
+  let koffi: typeof import('koffi')['default'];
   try {
     koffi = (await import('koffi')).default;
   } catch (e) {
-    throw new EnclaveError('NSM_UNAVAILABLE', 'the koffi FFI package is not installed; it is needed to issue the NSM ioctl', { package: 'koffi' }, { cause: e });
+    throw new EnclaveError(
+      'NSM_UNAVAILABLE',
+      'the koffi FFI package is not installed; it is needed to issue the NSM ioctl',
+      { package: 'koffi' },
+      { cause: e },
+    );
   }
   let fn: (fd: number, req: number, arg: Uint8Array) => unknown;
   try {
     fn = koffi.load(null).func('int ioctl(int, unsigned long, _Inout_ uint8_t *)');
   } catch (e) {
-    throw new EnclaveError('NSM_UNAVAILABLE', `koffi cannot bind ioctl from this process's libc: ${(e as Error).message}`, { package: 'koffi' }, { cause: e });
+    throw new EnclaveError(
+      'NSM_UNAVAILABLE',
+      `koffi cannot bind ioctl from this process's libc: ${(e as Error).message}`,
+      { package: 'koffi' },
+      { cause: e },
+    );
   }
   const names = new Map(Object.entries(koffi.os.errno).map(([k, v]) => [v, k] as const));
   return {
@@ -86,7 +101,11 @@ export async function loadKoffiIoctl(): Promise<IoctlFfi> {
 export class DeviceTransport implements NsmTransport {
   private fd: number | null;
 
-  constructor(fd: number, private readonly ffi: IoctlFfi, readonly path: string) {
+  constructor(
+    fd: number,
+    private readonly ffi: IoctlFfi,
+    readonly path: string,
+  ) {
     this.fd = fd;
   }
 
@@ -98,7 +117,12 @@ export class DeviceTransport implements NsmTransport {
       fd = openSync(path, 'r+');
     } catch (e) {
       const sys = (e as { code?: string }).code ?? 'unknown';
-      throw new EnclaveError('NSM_UNAVAILABLE', `cannot open ${path} (${sys}): not inside a Nitro Enclave, or the nsm driver is not loaded`, { path, errno: sys }, { cause: e });
+      throw new EnclaveError(
+        'NSM_UNAVAILABLE',
+        `cannot open ${path} (${sys}): not inside a Nitro Enclave, or the nsm driver is not loaded`,
+        { path, errno: sys },
+        { cause: e },
+      );
     }
     try {
       return new DeviceTransport(fd, opts.ffi ?? (await loadKoffiIoctl()), path);
@@ -111,7 +135,11 @@ export class DeviceTransport implements NsmTransport {
   async roundTrip(request: Uint8Array): Promise<Uint8Array> {
     if (this.fd === null) throw new EnclaveError('NSM_UNAVAILABLE', `${this.path} is closed`, { path: this.path });
     if (request.length > NSM_LIMITS.request) {
-      throw new EnclaveError('NSM_REQUEST_TOO_LARGE', `request is ${request.length} bytes; the driver takes at most ${NSM_LIMITS.request}`, { encodedLength: request.length });
+      throw new EnclaveError(
+        'NSM_REQUEST_TOO_LARGE',
+        `request is ${request.length} bytes; the driver takes at most ${NSM_LIMITS.request}`,
+        { encodedLength: request.length },
+      );
     }
     const req = Buffer.from(request); // a private copy whose address stays valid for the call
     const resp = Buffer.alloc(NSM_LIMITS.response);
@@ -123,11 +151,19 @@ export class DeviceTransport implements NsmTransport {
     });
     if (this.ffi.ioctl(this.fd, NSM_IOCTL_RAW, raw) !== 0) {
       const errno = this.ffi.errno();
-      throw new EnclaveError('NSM_IOCTL_FAILED', `ioctl(${this.path}, 0x${NSM_IOCTL_RAW.toString(16)}) failed: ${this.ffi.errnoName(errno)}`, { path: this.path, errno, errnoName: this.ffi.errnoName(errno) });
+      throw new EnclaveError(
+        'NSM_IOCTL_FAILED',
+        `ioctl(${this.path}, 0x${NSM_IOCTL_RAW.toString(16)}) failed: ${this.ffi.errnoName(errno)}`,
+        { path: this.path, errno, errnoName: this.ffi.errnoName(errno) },
+      );
     }
     const written = decodeNsmRaw(raw).responseLen;
     if (written > BigInt(resp.length)) {
-      throw new EnclaveError('NSM_RESPONSE_MALFORMED', `the driver reports ${written} response bytes in a ${resp.length}-byte buffer`, { written: String(written) });
+      throw new EnclaveError(
+        'NSM_RESPONSE_MALFORMED',
+        `the driver reports ${written} response bytes in a ${resp.length}-byte buffer`,
+        { written: String(written) },
+      );
     }
     return Uint8Array.from(resp.subarray(0, Number(written)));
   }

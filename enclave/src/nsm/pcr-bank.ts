@@ -21,7 +21,10 @@ export { BOOT_LOCKED_PCRS };
 /** A refusal in device terms; the simulator turns it into Response::Error(name). */
 export class PcrRefusal extends Error {
   override readonly name = 'PcrRefusal';
-  constructor(readonly nsmError: NsmErrorName, message: string) {
+  constructor(
+    readonly nsmError: NsmErrorName,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -57,13 +60,15 @@ export class PcrBank {
     this.locked = Array.from({ length: MAX_PCRS }, (_, i) => i < BOOT_LOCKED_PCRS);
     for (const [k, v] of Object.entries(boot)) {
       const i = Number(k);
-      if (!Number.isInteger(i) || i < 0 || i >= BOOT_LOCKED_PCRS) throw new RangeError(`boot PCRs are 0..${BOOT_LOCKED_PCRS - 1}, got ${k}`);
+      if (!Number.isInteger(i) || i < 0 || i >= BOOT_LOCKED_PCRS)
+        throw new RangeError(`boot PCRs are 0..${BOOT_LOCKED_PCRS - 1}, got ${k}`);
       if (v !== undefined) this.values[i] = toBytes(v, i);
     }
   }
 
   private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= MAX_PCRS) throw new PcrRefusal('InvalidIndex', `PCR index ${i} is outside 0..${MAX_PCRS - 1}`);
+    if (!Number.isInteger(i) || i < 0 || i >= MAX_PCRS)
+      throw new PcrRefusal('InvalidIndex', `PCR index ${i} is outside 0..${MAX_PCRS - 1}`);
   }
 
   describe(i: number): { lock: boolean; data: Uint8Array } {
@@ -85,7 +90,8 @@ export class PcrBank {
   }
 
   lockRange(range: number): void {
-    if (!Number.isInteger(range) || range < 0 || range > MAX_PCRS) throw new PcrRefusal('InvalidIndex', `range ${range} exceeds ${MAX_PCRS} PCRs`);
+    if (!Number.isInteger(range) || range < 0 || range > MAX_PCRS)
+      throw new PcrRefusal('InvalidIndex', `range ${range} exceeds ${MAX_PCRS} PCRs`);
     for (let i = 0; i < range; i++) this.locked[i] = true;
   }
 

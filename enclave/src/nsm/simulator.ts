@@ -51,14 +51,26 @@ export class SimulatorTransport implements NsmTransport {
     if (!this.moduleId.startsWith(`${opts.pki.instanceId}-enc`)) {
       throw new RangeError(`module id must start with the PKI's instance id ${opts.pki.instanceId}-enc`);
     }
-    this.bank = new PcrBank(launchPcrs({ pcrs: opts.pcrs as EifPcrs, instanceId: opts.pki.instanceId, iamRoleArn: opts.iamRoleArn ?? null, debug: opts.debug ?? false }));
+    this.bank = new PcrBank(
+      launchPcrs({
+        pcrs: opts.pcrs as EifPcrs,
+        instanceId: opts.pki.instanceId,
+        iamRoleArn: opts.iamRoleArn ?? null,
+        debug: opts.debug ?? false,
+      }),
+    );
     this.clock = opts.clock ?? Date.now;
   }
 
   async roundTrip(request: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) throw new EnclaveError('NSM_UNAVAILABLE', 'the simulated NSM is closed', { moduleId: this.moduleId });
+    if (this.closed)
+      throw new EnclaveError('NSM_UNAVAILABLE', 'the simulated NSM is closed', { moduleId: this.moduleId });
     if (request.length > NSM_LIMITS.request) {
-      throw new EnclaveError('NSM_IOCTL_FAILED', `request is ${request.length} bytes; the driver refuses more than ${NSM_LIMITS.request} (EMSGSIZE)`, { errno: 90, errnoName: 'EMSGSIZE' });
+      throw new EnclaveError(
+        'NSM_IOCTL_FAILED',
+        `request is ${request.length} bytes; the driver refuses more than ${NSM_LIMITS.request} (EMSGSIZE)`,
+        { errno: 90, errnoName: 'EMSGSIZE' },
+      );
     }
     let req: NsmRequest;
     try {
@@ -82,13 +94,29 @@ export class SimulatorTransport implements NsmTransport {
 
   private dispatch(req: NsmRequest): NsmResponse {
     switch (req.type) {
-      case 'DescribePCR': return { type: 'DescribePCR', ...this.bank.describe(req.index) };
-      case 'ExtendPCR': return { type: 'ExtendPCR', data: this.bank.extend(req.index, req.data) };
-      case 'LockPCR': this.bank.lock(req.index); return { type: 'LockPCR' };
-      case 'LockPCRs': this.bank.lockRange(req.range); return { type: 'LockPCRs' };
+      case 'DescribePCR':
+        return { type: 'DescribePCR', ...this.bank.describe(req.index) };
+      case 'ExtendPCR':
+        return { type: 'ExtendPCR', data: this.bank.extend(req.index, req.data) };
+      case 'LockPCR':
+        this.bank.lock(req.index);
+        return { type: 'LockPCR' };
+      case 'LockPCRs':
+        this.bank.lockRange(req.range);
+        return { type: 'LockPCRs' };
       case 'DescribeNSM':
-        return { type: 'DescribeNSM', versionMajor: 1, versionMinor: 0, versionPatch: 0, moduleId: this.moduleId, maxPcrs: MAX_PCRS, lockedPcrs: this.bank.lockedIndexes(), digest: 'SHA384' };
-      case 'GetRandom': return { type: 'GetRandom', random: new Uint8Array(randomBytes(SIM_RANDOM_BYTES)) };
+        return {
+          type: 'DescribeNSM',
+          versionMajor: 1,
+          versionMinor: 0,
+          versionPatch: 0,
+          moduleId: this.moduleId,
+          maxPcrs: MAX_PCRS,
+          lockedPcrs: this.bank.lockedIndexes(),
+          digest: 'SHA384',
+        };
+      case 'GetRandom':
+        return { type: 'GetRandom', random: new Uint8Array(randomBytes(SIM_RANDOM_BYTES)) };
       case 'Attestation': {
         const sizes = [req.userData, req.nonce, req.publicKey].map((f) => f?.length ?? 0);
         if (sizes.some((n) => n > NSM_LIMITS.attestationField)) return { type: 'Error', error: 'InputTooLarge' };

@@ -44,7 +44,8 @@ export function exportTestPki(pki: TestPki, o: { keys: KeyExport }): TestPkiJson
   return { format: TEST_PKI_FORMAT, region: pki.region, instanceId: pki.instanceId, certificates, privateKeys };
 }
 
-const bad = (message: string, evidence: Record<string, unknown> = {}): EnclaveError => new EnclaveError('PKI_MALFORMED', message, evidence);
+const bad = (message: string, evidence: Record<string, unknown> = {}): EnclaveError =>
+  new EnclaveError('PKI_MALFORMED', message, evidence);
 
 function cert(pem: unknown, level: Level): X509Certificate {
   if (typeof pem !== 'string') throw bad(`certificates.${level} is missing`, { level });
@@ -64,8 +65,13 @@ function key(pem: unknown, level: Level, c: X509Certificate): KeyObject | undefi
   } catch {
     throw bad(`privateKeys.${level} is not a PEM private key`, { level });
   }
-  if (k.asymmetricKeyType !== 'ec' || k.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw bad(`privateKeys.${level} is not a P-384 key`, { level });
-  if (!c.checkPrivateKey(k)) throw bad(`privateKeys.${level} does not match certificates.${level}`, { level, certificateFingerprint256: c.fingerprint256 });
+  if (k.asymmetricKeyType !== 'ec' || k.asymmetricKeyDetails?.namedCurve !== 'secp384r1')
+    throw bad(`privateKeys.${level} is not a P-384 key`, { level });
+  if (!c.checkPrivateKey(k))
+    throw bad(`privateKeys.${level} does not match certificates.${level}`, {
+      level,
+      certificateFingerprint256: c.fingerprint256,
+    });
   return k;
 }
 
@@ -77,14 +83,19 @@ export function importTestPki(input: string | unknown): TestPki {
   } catch {
     throw bad('test PKI file is not JSON');
   }
-  if (j === null || typeof j !== 'object' || j.format !== TEST_PKI_FORMAT) throw bad(`not a ${TEST_PKI_FORMAT} document`, { format: (j as { format?: unknown } | null)?.format ?? null });
-  if (typeof j.region !== 'string' || typeof j.instanceId !== 'string' || !/^i-[0-9a-f]{17}$/.test(j.instanceId)) throw bad('region/instanceId missing or malformed');
+  if (j === null || typeof j !== 'object' || j.format !== TEST_PKI_FORMAT)
+    throw bad(`not a ${TEST_PKI_FORMAT} document`, { format: (j as { format?: unknown } | null)?.format ?? null });
+  if (typeof j.region !== 'string' || typeof j.instanceId !== 'string' || !/^i-[0-9a-f]{17}$/.test(j.instanceId))
+    throw bad('region/instanceId missing or malformed');
   const certs = j.certificates ?? ({} as Record<Level, string>);
   const keys = j.privateKeys ?? {};
   const parsed = LEVELS.map((l) => cert(certs[l], l));
   parsed.forEach((c, i) => {
     const issuer = parsed[Math.max(0, i - 1)]!;
-    if (!c.checkIssued(issuer) || !c.verify(issuer.publicKey)) throw bad(`certificates.${LEVELS[i]} is not issued by certificates.${LEVELS[Math.max(0, i - 1)]}`, { level: LEVELS[i] });
+    if (!c.checkIssued(issuer) || !c.verify(issuer.publicKey))
+      throw bad(`certificates.${LEVELS[i]} is not issued by certificates.${LEVELS[Math.max(0, i - 1)]}`, {
+        level: LEVELS[i],
+      });
   });
   const issued = LEVELS.map((l, i): Issued => {
     const k = key((keys as Record<string, unknown>)[l], l, parsed[i]!);

@@ -22,7 +22,13 @@ import { EnclaveError } from '../errors.ts';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
-export const LIFETIME_MS = { root: 30 * 365 * DAY, regional: 30 * DAY, zonal: 6 * DAY, instance: DAY, leaf: 3 * HOUR } as const;
+export const LIFETIME_MS = {
+  root: 30 * 365 * DAY,
+  regional: 30 * DAY,
+  zonal: 6 * DAY,
+  instance: DAY,
+  leaf: 3 * HOUR,
+} as const;
 const DOMAIN = 'keycast-test.nitro-enclaves';
 
 export interface Issued {
@@ -44,7 +50,17 @@ function serial(): Uint8Array {
   return new Uint8Array(s);
 }
 
-function issue(o: { subject: ReturnType<typeof name>; issuer: ReturnType<typeof name>; issuerKey: KeyObject; publicKey: KeyObject; from: number; life: number; ca: boolean; pathLen?: number; keyUsage: string[] }): Uint8Array {
+function issue(o: {
+  subject: ReturnType<typeof name>;
+  issuer: ReturnType<typeof name>;
+  issuerKey: KeyObject;
+  publicKey: KeyObject;
+  from: number;
+  life: number;
+  ca: boolean;
+  pathLen?: number;
+  keyUsage: string[];
+}): Uint8Array {
   return buildCertificate({
     subject: o.subject,
     issuer: o.issuer,
@@ -94,19 +110,35 @@ export class TestPki {
   /** A fresh per-document leaf (new P-384 key) valid for 3 hours from `nowMs`. */
   issueLeaf(moduleId: string, nowMs: number): { der: Uint8Array; privateKey: KeyObject } {
     const key = this.instance.privateKey;
-    if (!key) throw new EnclaveError('PKI_MALFORMED', 'this test PKI holds no instance key, so it cannot issue leaf certificates', { instanceId: this.instanceId });
+    if (!key)
+      throw new EnclaveError(
+        'PKI_MALFORMED',
+        'this test PKI holds no instance key, so it cannot issue leaf certificates',
+        { instanceId: this.instanceId },
+      );
     const { publicKey, privateKey } = p384();
     const der = issue({
       subject: name(`${moduleId}.${this.region}.aws`),
       issuer: name(`${this.instanceId}.${this.region}.${DOMAIN}`),
-      issuerKey: key, publicKey, from: nowMs, life: LIFETIME_MS.leaf, ca: false, keyUsage: ['digitalSignature', 'nonRepudiation'],
+      issuerKey: key,
+      publicKey,
+      from: nowMs,
+      life: LIFETIME_MS.leaf,
+      ca: false,
+      keyUsage: ['digitalSignature', 'nonRepudiation'],
     });
     return { der, privateKey };
   }
 }
 
 /** Issues regional → zonal → instance under `root` (whose key is required) from `now`. */
-function issueChain(root: Required<Issued>, rootName: ReturnType<typeof name>, region: string, instanceId: string, now: number): [Issued, Issued, Issued] {
+function issueChain(
+  root: Required<Issued>,
+  rootName: ReturnType<typeof name>,
+  region: string,
+  instanceId: string,
+  now: number,
+): [Issued, Issued, Issued] {
   const keys = [p384(), p384(), p384()] as const;
   const names = [
     name(`${randomBytes(8).toString('hex')}.${region}.${DOMAIN}`),
@@ -114,9 +146,39 @@ function issueChain(root: Required<Issued>, rootName: ReturnType<typeof name>, r
     name(`${instanceId}.${region}.${DOMAIN}`),
   ] as const;
   const ca = ['digitalSignature', 'keyCertSign', 'cRLSign'];
-  const regional = issue({ subject: names[0], issuer: rootName, issuerKey: root.privateKey, publicKey: keys[0].publicKey, from: now, life: LIFETIME_MS.regional, ca: true, pathLen: 2, keyUsage: ca });
-  const zonal = issue({ subject: names[1], issuer: names[0], issuerKey: keys[0].privateKey, publicKey: keys[1].publicKey, from: now, life: LIFETIME_MS.zonal, ca: true, pathLen: 1, keyUsage: ca });
-  const instance = issue({ subject: names[2], issuer: names[1], issuerKey: keys[1].privateKey, publicKey: keys[2].publicKey, from: now, life: LIFETIME_MS.instance, ca: true, pathLen: 0, keyUsage: ['keyCertSign'] });
+  const regional = issue({
+    subject: names[0],
+    issuer: rootName,
+    issuerKey: root.privateKey,
+    publicKey: keys[0].publicKey,
+    from: now,
+    life: LIFETIME_MS.regional,
+    ca: true,
+    pathLen: 2,
+    keyUsage: ca,
+  });
+  const zonal = issue({
+    subject: names[1],
+    issuer: names[0],
+    issuerKey: keys[0].privateKey,
+    publicKey: keys[1].publicKey,
+    from: now,
+    life: LIFETIME_MS.zonal,
+    ca: true,
+    pathLen: 1,
+    keyUsage: ca,
+  });
+  const instance = issue({
+    subject: names[2],
+    issuer: names[1],
+    issuerKey: keys[1].privateKey,
+    publicKey: keys[2].publicKey,
+    from: now,
+    life: LIFETIME_MS.instance,
+    ca: true,
+    pathLen: 0,
+    keyUsage: ['keyCertSign'],
+  });
   return [
     { der: regional, privateKey: keys[0].privateKey },
     { der: zonal, privateKey: keys[1].privateKey },
@@ -131,10 +193,21 @@ export function createTestPki(o: TestPkiOptions = {}): TestPki {
   const now = o.now ?? Date.now();
   const region = o.region ?? 'us-east-1';
   const instanceId = o.instanceId ?? `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
-  if (!/^i-[0-9a-f]{17}$/.test(instanceId)) throw new RangeError(`instance id must be i- and 17 lower-case hex digits, got ${JSON.stringify(instanceId)}`);
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new RangeError(`region must look like us-east-1, got ${JSON.stringify(region)}`);
+  if (!/^i-[0-9a-f]{17}$/.test(instanceId))
+    throw new RangeError(`instance id must be i- and 17 lower-case hex digits, got ${JSON.stringify(instanceId)}`);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+    throw new RangeError(`region must look like us-east-1, got ${JSON.stringify(region)}`);
   const k = p384();
-  const rootDer = issue({ subject: ROOT_NAME, issuer: ROOT_NAME, issuerKey: k.privateKey, publicKey: k.publicKey, from: now, life: LIFETIME_MS.root, ca: true, keyUsage: ['digitalSignature', 'keyCertSign', 'cRLSign'] });
+  const rootDer = issue({
+    subject: ROOT_NAME,
+    issuer: ROOT_NAME,
+    issuerKey: k.privateKey,
+    publicKey: k.publicKey,
+    from: now,
+    life: LIFETIME_MS.root,
+    ca: true,
+    keyUsage: ['digitalSignature', 'keyCertSign', 'cRLSign'],
+  });
   const root = { der: rootDer, privateKey: k.privateKey };
   return new TestPki(region, instanceId, root, ...issueChain(root, ROOT_NAME, region, instanceId, now));
 }
@@ -145,6 +218,16 @@ export function createTestPki(o: TestPkiOptions = {}): TestPki {
  */
 export function renewTestPki(pki: TestPki, now: number = Date.now()): TestPki {
   const key = pki.root.privateKey;
-  if (!key) throw new EnclaveError('PKI_MALFORMED', 'renewing the chain needs the root private key, which this PKI does not hold', { instanceId: pki.instanceId });
-  return new TestPki(pki.region, pki.instanceId, pki.root, ...issueChain({ der: pki.root.der, privateKey: key }, ROOT_NAME, pki.region, pki.instanceId, now));
+  if (!key)
+    throw new EnclaveError(
+      'PKI_MALFORMED',
+      'renewing the chain needs the root private key, which this PKI does not hold',
+      { instanceId: pki.instanceId },
+    );
+  return new TestPki(
+    pki.region,
+    pki.instanceId,
+    pki.root,
+    ...issueChain({ der: pki.root.der, privateKey: key }, ROOT_NAME, pki.region, pki.instanceId, now),
+  );
 }

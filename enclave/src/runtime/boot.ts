@@ -48,14 +48,33 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
   const config = parseEnclaveConfig(o.configBytes);
   const log = o.log;
   const gate = new Gatekeeper({
-    pcrs, config, ...(o.now ? { now: o.now } : {}),
-    onChange: (s: GateState) => log?.(s.open ? `gate open: release ${s.release!.index}, tree ${s.heldSize}` : `gate closed: ${s.refusal!.code}`),
+    pcrs,
+    config,
+    ...(o.now ? { now: o.now } : {}),
+    onChange: (s: GateState) =>
+      log?.(s.open ? `gate open: release ${s.release!.index}, tree ${s.heldSize}` : `gate closed: ${s.refusal!.code}`),
   });
-  const identity = new IdentityKeeper({ nsm: o.nsm, kms: o.kms, keyArn: config.kms.keyArn, beforeKms: () => gate.requireOpen() });
-  const app = buildEnclaveApp({ gate, identity, nsm: o.nsm, pcr0: toHex(pcrs.get(0)!), ...(log ? { log } : {}), ...(o.limits ? { limits: o.limits } : {}) });
+  const identity = new IdentityKeeper({
+    nsm: o.nsm,
+    kms: o.kms,
+    keyArn: config.kms.keyArn,
+    beforeKms: () => gate.requireOpen(),
+  });
+  const app = buildEnclaveApp({
+    gate,
+    identity,
+    nsm: o.nsm,
+    pcr0: toHex(pcrs.get(0)!),
+    ...(log ? { log } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+  });
   if ((o.recheckMs ?? 30_000) > 0) gate.schedule(o.recheckMs ?? 30_000);
   return {
-    config, pcrs, gate, identity, app,
+    config,
+    pcrs,
+    gate,
+    identity,
+    app,
     async stop() {
       gate.stop();
       await app.close();

@@ -25,7 +25,10 @@ import type { Gatekeeper } from './gatekeeper.ts';
 /** Forward requests carry one certificate per recipient: up to 32 MiB. */
 export const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
-export function forwardRoute(app: FastifyInstance, d: { gate: Gatekeeper; identity: IdentityKeeper; pcr0: Uint8Array; now?: () => Date }): void {
+export function forwardRoute(
+  app: FastifyInstance,
+  d: { gate: Gatekeeper; identity: IdentityKeeper; pcr0: Uint8Array; now?: () => Date },
+): void {
   const replay = new MemoryReplayGuard();
   let cached: { keys: IdentityKeys; hpke: CryptoKey; signer: KdmSigner } | null = null;
   const material = async () => {
@@ -34,7 +37,11 @@ export function forwardRoute(app: FastifyInstance, d: { gate: Gatekeeper; identi
     if (cached?.keys !== k) {
       const raw = rawPrivate(k.hpke.privateKey);
       try {
-        cached = { keys: k, hpke: await hpkeSuite().kem.deserializePrivateKey(raw), signer: kdmSigner(k.kdm.chain, k.kdm.privateKey) };
+        cached = {
+          keys: k,
+          hpke: await hpkeSuite().kem.deserializePrivateKey(raw),
+          signer: kdmSigner(k.kdm.chain, k.kdm.privateKey),
+        };
       } finally {
         raw.fill(0);
       }
@@ -46,10 +53,17 @@ export function forwardRoute(app: FastifyInstance, d: { gate: Gatekeeper; identi
     d.gate.requireOpen();
     const m = await material();
     const body = jsonBody(req.body);
-    const opened = await openForwardRequest(body, { hpkePrivateKey: m.hpke, pcr0: d.pcr0, now: d.now?.() ?? new Date(), replay });
+    const opened = await openForwardRequest(body, {
+      hpkePrivateKey: m.hpke,
+      pcr0: d.pcr0,
+      now: d.now?.() ?? new Date(),
+      replay,
+    });
     const outputs: Array<Omit<ForwardOutput, 'bytes'> & { bytes: string }> = [];
     try {
-      const r = forward(opened, { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 }, (o) => outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') }));
+      const r = forward(opened, { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 }, (o) =>
+        outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') }),
+      );
       return { requestDigest: opened.requestDigest, receipt: r.receipt, outputs };
     } finally {
       wipe(opened);

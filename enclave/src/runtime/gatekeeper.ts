@@ -15,7 +15,18 @@
  *  - An inconsistent checkpoint (a split view of the log) latches the door shut for the life
  *    of the process: only a restart, with its own fresh checks, can reopen it.
  */
-import { decideGate, isVerifierError, parseCheckpoint, parseTlogProof, splitNote, type EnclaveConfig, type GateDecision, type GateOpen, type GateRefusal, type ProofBundle } from '#verifier';
+import {
+  decideGate,
+  isVerifierError,
+  parseCheckpoint,
+  parseTlogProof,
+  splitNote,
+  type EnclaveConfig,
+  type GateDecision,
+  type GateOpen,
+  type GateRefusal,
+  type ProofBundle,
+} from '#verifier';
 import { EnclaveError } from '../errors.ts';
 
 export interface GateState {
@@ -61,21 +72,33 @@ export class Gatekeeper {
   requireOpen(): void {
     if (this.isOpen) return;
     const r = this.state().refusal!;
-    throw new EnclaveError('GATE_CLOSED', `the gate is closed: ${r.message}`, { refusal: r.code, reason: r.message, evidence: r.evidence });
+    throw new EnclaveError('GATE_CLOSED', `the gate is closed: ${r.message}`, {
+      refusal: r.code,
+      reason: r.message,
+      evidence: r.evidence,
+    });
   }
 
   /** Decides a bundle from the host. Throws BUNDLE_REPLAYED for one older than the held checkpoint. */
   submit(bundle: ProofBundle): GateState {
     const size = proofTreeSize(bundle);
     if (this.held && size !== null && size < this.held.checkpoint.size) {
-      throw new EnclaveError('BUNDLE_REPLAYED', `the bundle speaks for tree ${size}, older than the held tree ${this.held.checkpoint.size}`, { size, heldSize: this.held.checkpoint.size });
+      throw new EnclaveError(
+        'BUNDLE_REPLAYED',
+        `the bundle speaks for tree ${size}, older than the held tree ${this.held.checkpoint.size}`,
+        { size, heldSize: this.held.checkpoint.size },
+      );
     }
     const d = decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle, now: this.now(), held: this.held });
     if (!d.open && this.isOpen && (d.code === 'WITNESS_POLICY' || d.code === 'CHECKPOINT_STALE')) {
       // A newer checkpoint the witnesses have not cosigned (yet) proves nothing new. The bundle
       // that opened the door stands until it goes stale itself — the same bound a host that
       // withholds proofs already gets — so a log append does not shut every enclave meanwhile.
-      throw new EnclaveError('BUNDLE_UNWITNESSED', `the bundle is not witnessed enough to replace the held one (${d.code})`, { refusal: d.code, reason: d.message });
+      throw new EnclaveError(
+        'BUNDLE_UNWITNESSED',
+        `the bundle is not witnessed enough to replace the held one (${d.code})`,
+        { refusal: d.code, reason: d.message },
+      );
     }
     this.apply(d, bundle);
     return this.state();
@@ -88,7 +111,13 @@ export class Gatekeeper {
    */
   recheck(): GateState {
     if (!this.isOpen) return this.state();
-    const d = decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle: this.bundle, now: this.now(), held: null });
+    const d = decideGate({
+      pcrs: this.opts.pcrs,
+      config: this.opts.config,
+      bundle: this.bundle,
+      now: this.now(),
+      held: null,
+    });
     this.apply(d, this.bundle);
     return this.state();
   }
@@ -107,13 +136,24 @@ export class Gatekeeper {
 
   state(): GateState {
     const d = this.last;
-    const refusal = this.latched && d.open
-      ? { code: 'INCONSISTENT' as const, message: 'the log showed an inconsistent checkpoint earlier; the gate stays closed until restart', evidence: {} }
-      : d.open ? null : { code: d.code, message: d.message, evidence: d.evidence };
+    const refusal =
+      this.latched && d.open
+        ? {
+            code: 'INCONSISTENT' as const,
+            message: 'the log showed an inconsistent checkpoint earlier; the gate stays closed until restart',
+            evidence: {},
+          }
+        : d.open
+          ? null
+          : { code: d.code, message: d.message, evidence: d.evidence };
     return {
-      open: this.isOpen, refusal, release: d.open ? { index: d.index, pcr0: d.pcr0 } : null,
-      heldSize: this.held ? this.held.checkpoint.size : null, checkedAt: this.checkedAt,
-      freshUntil: d.open ? d.freshUntil : null, latched: this.latched,
+      open: this.isOpen,
+      refusal,
+      release: d.open ? { index: d.index, pcr0: d.pcr0 } : null,
+      heldSize: this.held ? this.held.checkpoint.size : null,
+      checkedAt: this.checkedAt,
+      freshUntil: d.open ? d.freshUntil : null,
+      latched: this.latched,
     };
   }
 

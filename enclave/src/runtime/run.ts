@@ -28,11 +28,23 @@ export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
   try {
     configBytes = readFileSync(o.configPath);
   } catch (e) {
-    throw new EnclaveError('CONFIG_MISSING', `the pinned configuration ${o.configPath} cannot be read`, { path: o.configPath, errno: (e as NodeJS.ErrnoException).code ?? null });
+    throw new EnclaveError('CONFIG_MISSING', `the pinned configuration ${o.configPath} cannot be read`, {
+      path: o.configPath,
+      errno: (e as NodeJS.ErrnoException).code ?? null,
+    });
   }
-  const e = await bootEnclave({ nsm: o.nsm, kms: o.kms(parseEnclaveConfig(configBytes)), configBytes, recheckMs: o.recheckSeconds * 1000, log: say, ...(o.limits ? { limits: o.limits } : {}) });
+  const e = await bootEnclave({
+    nsm: o.nsm,
+    kms: o.kms(parseEnclaveConfig(configBytes)),
+    configBytes,
+    recheckMs: o.recheckSeconds * 1000,
+    log: say,
+    ...(o.limits ? { limits: o.limits } : {}),
+  });
   const address = await e.app.listen({ host: o.host, port: o.port });
-  say(`PCR0 ${Buffer.from(e.pcrs.get(0)!).toString('hex').slice(0, 16)}…, log ${e.config.log.origin}, ${e.config.witnesses.threshold} of ${e.config.witnesses.vkeys.length} witnesses; gate closed until the host brings a proof`);
+  say(
+    `PCR0 ${Buffer.from(e.pcrs.get(0)!).toString('hex').slice(0, 16)}…, log ${e.config.log.origin}, ${e.config.witnesses.threshold} of ${e.config.witnesses.vkeys.length} witnesses; gate closed until the host brings a proof`,
+  );
   process.stdout.write(`listening ${address}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -21,7 +21,14 @@
  * status from http/errors.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import { formatIdentityBinding, fromBase64, parseProofBundle, toBase64, MAX_PROOF_BUNDLE_BYTES, type ServerLimits } from '#verifier';
+import {
+  formatIdentityBinding,
+  fromBase64,
+  parseProofBundle,
+  toBase64,
+  MAX_PROOF_BUNDLE_BYTES,
+  type ServerLimits,
+} from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { createApp, jsonBody } from '../http/app.ts';
 import { toHttpError } from '../http/errors.ts';
@@ -44,7 +51,8 @@ export interface EnclaveAppDeps {
 const MAX_NONCE_BYTES = 512;
 
 function b64(v: unknown, field: string, max: number): Uint8Array {
-  if (typeof v !== 'string' || v.length === 0 || v.length > Math.ceil(max / 3) * 4) throw new EnclaveError('REQUEST_MALFORMED', `${field} must be base64 of at most ${max} bytes`, { field });
+  if (typeof v !== 'string' || v.length === 0 || v.length > Math.ceil(max / 3) * 4)
+    throw new EnclaveError('REQUEST_MALFORMED', `${field} must be base64 of at most ${max} bytes`, { field });
   try {
     return fromBase64(v);
   } catch {
@@ -69,7 +77,13 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
     const bundle = parseProofBundle(req.body instanceof Buffer ? new Uint8Array(req.body) : jsonBody(req.body));
     const gate = d.gate.submit(bundle);
     if (!gate.open) {
-      const h = toHttpError(new EnclaveError('GATE_CLOSED', `the gate refused the bundle: ${gate.refusal!.message}`, { refusal: gate.refusal!.code, reason: gate.refusal!.message, evidence: gate.refusal!.evidence }));
+      const h = toHttpError(
+        new EnclaveError('GATE_CLOSED', `the gate refused the bundle: ${gate.refusal!.message}`, {
+          refusal: gate.refusal!.code,
+          reason: gate.refusal!.message,
+          evidence: gate.refusal!.evidence,
+        }),
+      );
       return reply.status(h.status).send(h.body);
     }
     return { gate };
@@ -78,26 +92,49 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
   app.post('/v1/identity', async (req) => {
     d.gate.requireOpen();
     const body = jsonBody(req.body);
-    for (const k of Object.keys(body)) if (k !== 'sealed' && k !== 'ciphertextBlob') throw new EnclaveError('REQUEST_MALFORMED', `unknown field ${k.slice(0, 64)}`, { field: k.slice(0, 64) });
-    if ((body.sealed === undefined) !== (body.ciphertextBlob === undefined)) throw new EnclaveError('REQUEST_MALFORMED', 'give both sealed and ciphertextBlob, or neither (first boot)');
-    const stored: StoredIdentity | null = body.sealed === undefined ? null
-      : { sealed: b64(body.sealed, 'sealed', MAX_SEALED_BYTES), ciphertextBlob: b64(body.ciphertextBlob, 'ciphertextBlob', 8192) };
+    for (const k of Object.keys(body))
+      if (k !== 'sealed' && k !== 'ciphertextBlob')
+        throw new EnclaveError('REQUEST_MALFORMED', `unknown field ${k.slice(0, 64)}`, { field: k.slice(0, 64) });
+    if ((body.sealed === undefined) !== (body.ciphertextBlob === undefined))
+      throw new EnclaveError('REQUEST_MALFORMED', 'give both sealed and ciphertextBlob, or neither (first boot)');
+    const stored: StoredIdentity | null =
+      body.sealed === undefined
+        ? null
+        : {
+            sealed: b64(body.sealed, 'sealed', MAX_SEALED_BYTES),
+            ciphertextBlob: b64(body.ciphertextBlob, 'ciphertextBlob', 8192),
+          };
     const r = await d.identity.establish(stored);
     const identity = identityJson(r.identity);
     return r.created
-      ? { created: true, identity, stored: { sealed: toBase64(r.stored.sealed), ciphertextBlob: toBase64(r.stored.ciphertextBlob) } }
+      ? {
+          created: true,
+          identity,
+          stored: { sealed: toBase64(r.stored.sealed), ciphertextBlob: toBase64(r.stored.ciphertextBlob) },
+        }
       : { created: false, identity };
   });
 
   app.get('/v1/attestation', async (req, reply) => {
     d.gate.requireOpen();
     const q = req.query as Record<string, unknown>;
-    if (Object.keys(q).some((k) => k !== 'nonce') || typeof q.nonce !== 'string' || !/^([0-9a-f]{2}){1,512}$/.test(q.nonce)) {
-      throw new EnclaveError('REQUEST_MALFORMED', `the query must be exactly nonce=<1..${MAX_NONCE_BYTES} bytes, lowercase hex>`);
+    if (
+      Object.keys(q).some((k) => k !== 'nonce') ||
+      typeof q.nonce !== 'string' ||
+      !/^([0-9a-f]{2}){1,512}$/.test(q.nonce)
+    ) {
+      throw new EnclaveError(
+        'REQUEST_MALFORMED',
+        `the query must be exactly nonce=<1..${MAX_NONCE_BYTES} bytes, lowercase hex>`,
+      );
     }
     const p = d.identity.publicKeys;
     if (!p) throw new EnclaveError('IDENTITY_NOT_READY', 'the enclave has not established its identity yet');
-    const doc = await d.nsm.attestation({ nonce: fromHexStrict(q.nonce), publicKey: p.hpkeX25519, userData: formatIdentityBinding(p) });
+    const doc = await d.nsm.attestation({
+      nonce: fromHexStrict(q.nonce),
+      publicKey: p.hpkeX25519,
+      userData: formatIdentityBinding(p),
+    });
     return reply.type('application/cbor').send(Buffer.from(doc));
   });
 
@@ -106,7 +143,11 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
 }
 
 function identityJson(p: PublicIdentity): Record<string, string> {
-  return { hpkeX25519: toBase64(p.hpkeX25519), receiptsEd25519: toBase64(p.receiptsEd25519), kdmChainSha256: toBase64(p.kdmChainSha256) };
+  return {
+    hpkeX25519: toBase64(p.hpkeX25519),
+    receiptsEd25519: toBase64(p.receiptsEd25519),
+    kdmChainSha256: toBase64(p.kdmChainSha256),
+  };
 }
 
 function fromHexStrict(s: string): Uint8Array {

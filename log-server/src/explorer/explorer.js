@@ -31,7 +31,11 @@ function openCheckpoint(note, vkey) {
     return { ok: true, ...checkpoint };
   } catch (e) {
     let shown = { origin: '?', size: 0, rootHash: new Uint8Array() };
-    try { shown = V.parseCheckpoint(V.splitNote(note).text); } catch { /* unparseable: nothing to list */ }
+    try {
+      shown = V.parseCheckpoint(V.splitNote(note).text);
+    } catch {
+      /* unparseable: nothing to list */
+    }
     return { ok: false, ...shown, error: e.code ?? e.message };
   }
 }

@@ -65,6 +65,10 @@ export const explorerPlugin: FastifyPluginAsync<Record<string, unknown>> = async
   if (typeof vkey !== 'string' || vkey === '') throw new TypeError('explorerPlugin needs the log vkey');
   const html = explorerHtml({ vkey, ...(typeof title === 'string' ? { title } : {}) });
   app.get('/', async (_req, reply) => reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html));
-  app.get('/explorer.js', async (_req, reply) => reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT));
-  app.get('/verifier.js', async (_req, reply) => reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(VERIFIER));
+  app.get('/explorer.js', async (_req, reply) =>
+    reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(SCRIPT),
+  );
+  app.get('/verifier.js', async (_req, reply) =>
+    reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(VERIFIER),
+  );
 };

@@ -1733,42 +1733,72 @@ function rootFromInclusionProof(proof, index, size, leafHash) {
   checkHashes(proof, "inclusion");
   let { inner, border } = decompose(index, size);
   if (proof.length !== inner + border)
-    throw new VerifierError("PROOF_SIZE", `inclusion: proof has ${proof.length} hashes, want ${inner + border}`, { index, size, got: proof.length, want: inner + border });
+    throw new VerifierError("PROOF_SIZE", `inclusion: proof has ${proof.length} hashes, want ${inner + border}`, {
+      index,
+      size,
+      got: proof.length,
+      want: inner + border
+    });
   let res = chainInner(leafHash, proof.slice(0, inner), index);
   return chainBorderRight(res, proof.slice(inner));
 }
 function checkInclusion(proof, index, size, leafHash, root) {
   let got = rootFromInclusionProof(proof, index, size, leafHash);
   if (!(root instanceof Uint8Array) || !bytesEqual(got, root))
-    throw new VerifierError("ROOT_MISMATCH", `inclusion: proof for index ${index} does not lead to the root of size ${size}`, {
-      index,
-      size,
-      leafHash,
-      expectedRoot: root,
-      computedRoot: got
-    });
+    throw new VerifierError(
+      "ROOT_MISMATCH",
+      `inclusion: proof for index ${index} does not lead to the root of size ${size}`,
+      {
+        index,
+        size,
+        leafHash,
+        expectedRoot: root,
+        computedRoot: got
+      }
+    );
 }
 function inconsistent(msg, proof, oldSize, newSize, oldRoot, newRoot) {
   return new VerifierError("INCONSISTENT", msg, { oldSize, newSize, oldRoot, newRoot, proof: proof.map(toBase64) });
 }
 function checkConsistency(proof, oldSize, newSize, oldRoot, newRoot) {
   if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize)
-    throw new VerifierError("PROOF_SIZE", `consistency: old size ${oldSize} is not ≤ new size ${newSize}`, { oldSize, newSize });
+    throw new VerifierError("PROOF_SIZE", `consistency: old size ${oldSize} is not ≤ new size ${newSize}`, {
+      oldSize,
+      newSize
+    });
   if (oldSize === 0)
     throw new VerifierError("PROOF_SIZE", "consistency: old size 0 proves nothing", { oldSize, newSize });
   if (checkHashes(proof, "consistency"), oldSize === newSize) {
-    if (proof.length !== 0) throw new VerifierError("PROOF_SIZE", "consistency: equal sizes need an empty proof", { oldSize, newSize, got: proof.length, want: 0 });
-    if (!bytesEqual(oldRoot, newRoot)) throw inconsistent("consistency: equal sizes with different roots", proof, oldSize, newSize, oldRoot, newRoot);
+    if (proof.length !== 0)
+      throw new VerifierError("PROOF_SIZE", "consistency: equal sizes need an empty proof", {
+        oldSize,
+        newSize,
+        got: proof.length,
+        want: 0
+      });
+    if (!bytesEqual(oldRoot, newRoot))
+      throw inconsistent("consistency: equal sizes with different roots", proof, oldSize, newSize, oldRoot, newRoot);
     return;
   }
   let { hash1, hash2 } = chainConsistency(proof, oldSize, newSize, oldRoot);
   if (!bytesEqual(hash1, oldRoot) || !bytesEqual(hash2, newRoot))
-    throw inconsistent(`consistency: proof from ${oldSize} to ${newSize} does not match the roots`, proof, oldSize, newSize, oldRoot, newRoot);
+    throw inconsistent(
+      `consistency: proof from ${oldSize} to ${newSize} does not match the roots`,
+      proof,
+      oldSize,
+      newSize,
+      oldRoot,
+      newRoot
+    );
 }
 function chainConsistency(proof, oldSize, newSize, oldRoot) {
   let { inner: fullInner, border } = decompose(oldSize - 1, newSize), shift = trailingZeros(oldSize), inner = fullInner - shift, oldIsPerfect = oldSize === 2 ** shift, start = oldIsPerfect ? 0 : 1;
   if (proof.length !== start + inner + border)
-    throw new VerifierError("PROOF_SIZE", `consistency: proof has ${proof.length} hashes, want ${start + inner + border}`, { oldSize, newSize, got: proof.length, want: start + inner + border });
+    throw new VerifierError(
+      "PROOF_SIZE",
+      `consistency: proof has ${proof.length} hashes, want ${start + inner + border}`,
+      { oldSize, newSize, got: proof.length, want: start + inner + border }
+    );
   let seed = oldIsPerfect ? oldRoot : proof[0];
   if (seed === null) return null;
   let rest = proof.slice(start), mask = shr(oldSize - 1, shift);
@@ -1818,13 +1848,16 @@ function parseVerifierKey(vkey) {
   let i = vkey.indexOf("+"), j = i < 0 ? -1 : vkey.indexOf("+", i + 1);
   if (j < 0) throw keyError("verifier key needs name+keyid+key", { vkey });
   let name = vkey.slice(0, i), keyId = parseKeyId(vkey.slice(i + 1, j)), key = decodeKey(vkey.slice(j + 1));
-  if (!isValidKeyName(name) || keyId === void 0 || key === void 0) throw keyError("malformed verifier key", { vkey });
-  if (verifierKeyId(name, key[0], key.subarray(1)) !== keyId) throw keyError("verifier key ID does not match the key", { vkey });
+  if (!isValidKeyName(name) || keyId === void 0 || key === void 0)
+    throw keyError("malformed verifier key", { vkey });
+  if (verifierKeyId(name, key[0], key.subarray(1)) !== keyId)
+    throw keyError("verifier key ID does not match the key", { vkey });
   return { name, keyId, type: key[0], publicKey: key.slice(1) };
 }
 function noteVerifier(vkey) {
   let k = parseVerifierKey(vkey);
-  if (k.type !== SIG_ED25519 || k.publicKey.length !== 32) throw keyError("not an Ed25519 note verifier key (type 0x01)", { vkey });
+  if (k.type !== SIG_ED25519 || k.publicKey.length !== 32)
+    throw keyError("not an Ed25519 note verifier key (type 0x01)", { vkey });
   let key = ed25519PublicKey2(k.publicKey);
   return { name: k.name, keyId: k.keyId, verify: (msg, sig) => ed25519Verify2(key, msg, sig) };
 }
@@ -1839,7 +1872,8 @@ function toText(msg) {
     return msg;
   }
   if (!(msg instanceof Uint8Array)) throw new TypeError("note must be a string or Uint8Array");
-  if (msg.length > MAX_NOTE_BYTES) throw new VerifierError("OVERSIZED", "note too large", { limit: MAX_NOTE_BYTES, size: msg.length });
+  if (msg.length > MAX_NOTE_BYTES)
+    throw new VerifierError("OVERSIZED", "note too large", { limit: MAX_NOTE_BYTES, size: msg.length });
   try {
     return decoder.decode(msg);
   } catch {
@@ -1855,7 +1889,8 @@ function splitNote(msg) {
   if (split2 < 0) throw malformed("no blank line before the signatures");
   let text = s.slice(0, split2 + 1), block = s.slice(split2 + 2);
   if (block.length === 0 || !block.endsWith(`
-`)) throw malformed("signature block must be non-empty and end in a newline");
+`))
+    throw malformed("signature block must be non-empty and end in a newline");
   let lines = block.slice(0, -1).split(`
 `);
   if (lines.length > MAX_SIGNATURES) throw malformed(`more than ${MAX_SIGNATURES} signatures`);
@@ -1896,7 +1931,11 @@ ${s.keyId}`);
 ${s.keyId}`;
     if (!seen.has(id)) {
       if (seen.add(id), !v.verify(textBytes, s.sig))
-        throw new VerifierError("NOTE_BAD_SIGNATURE", `invalid signature for key ${s.name}`, { name: s.name, keyId: s.keyId, text });
+        throw new VerifierError("NOTE_BAD_SIGNATURE", `invalid signature for key ${s.name}`, {
+          name: s.name,
+          keyId: s.keyId,
+          text
+        });
       sigs.push({ name: s.name, keyId: s.keyId, sig: s.sig });
     }
   }
@@ -1919,9 +1958,13 @@ function parseTreeSize(s) {
 }
 function formatCheckpoint(c) {
   if (!ORIGIN_RE.test(c.origin)) throw new TypeError("checkpoint origin must be non-empty without control characters");
-  if (!Number.isSafeInteger(c.size) || c.size < 0) throw new TypeError("checkpoint size must be a safe non-negative integer");
-  if (!(c.rootHash instanceof Uint8Array) || c.rootHash.length !== HASH_SIZE) throw new TypeError("checkpoint root must be 32 bytes");
-  for (let e of c.extensions) if (e.length === 0 || /[\n\p{Cc}\p{Cs}]/u.test(e)) throw new TypeError("checkpoint extension lines must be non-empty single lines");
+  if (!Number.isSafeInteger(c.size) || c.size < 0)
+    throw new TypeError("checkpoint size must be a safe non-negative integer");
+  if (!(c.rootHash instanceof Uint8Array) || c.rootHash.length !== HASH_SIZE)
+    throw new TypeError("checkpoint root must be 32 bytes");
+  for (let e of c.extensions)
+    if (e.length === 0 || /[\n\p{Cc}\p{Cs}]/u.test(e))
+      throw new TypeError("checkpoint extension lines must be non-empty single lines");
   return [c.origin, String(c.size), toBase64(c.rootHash), ...c.extensions].join(`
 `) + `
 `;
@@ -1935,7 +1978,8 @@ function parseCheckpoint(text) {
   let [origin, sizeLine, rootLine, ...extensions] = lines;
   if (!ORIGIN_RE.test(origin)) throw bad("bad origin line");
   let size = parseTreeSize(sizeLine);
-  if (size === void 0) throw bad("tree size is not a canonical decimal below 2^53", { sizeLine: sizeLine.slice(0, 64) });
+  if (size === void 0)
+    throw bad("tree size is not a canonical decimal below 2^53", { sizeLine: sizeLine.slice(0, 64) });
   let rootHash;
   try {
     rootHash = fromBase64(rootLine);
@@ -1949,10 +1993,14 @@ function parseCheckpoint(text) {
 function openCheckpoint(note, logVerifier, expectedOrigin) {
   let opened = openNote(note, [logVerifier]), checkpoint = parseCheckpoint(opened.text);
   if (expectedOrigin !== void 0 && checkpoint.origin !== expectedOrigin)
-    throw new VerifierError("CHECKPOINT_ORIGIN", `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not ${JSON.stringify(expectedOrigin)}`, {
-      expected: expectedOrigin,
-      got: checkpoint.origin
-    });
+    throw new VerifierError(
+      "CHECKPOINT_ORIGIN",
+      `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not ${JSON.stringify(expectedOrigin)}`,
+      {
+        expected: expectedOrigin,
+        got: checkpoint.origin
+      }
+    );
   let noteText = typeof note == "string" ? note : new TextDecoder("utf-8", { ignoreBOM: !0 }).decode(note);
   return { checkpoint, note: noteText, opened };
 }
@@ -1998,21 +2046,29 @@ function checkWitnessPolicy(note, policy) {
       continue;
     }
     if (!v.verify(body, line.sig))
-      throw new VerifierError("COSIGNATURE_INVALID", `invalid cosignature from ${v.name}`, { name: v.name, keyId: keyIdHex(v.keyId), text });
+      throw new VerifierError("COSIGNATURE_INVALID", `invalid cosignature from ${v.name}`, {
+        name: v.name,
+        keyId: keyIdHex(v.keyId),
+        text
+      });
     let c = { name: v.name, timestamp: v.timestamp };
     c.timestamp > policy.now + MAX_FUTURE_SECONDS ? future.push(c) : policy.maxAgeSeconds !== void 0 && policy.now - c.timestamp > policy.maxAgeSeconds ? stale.push(c) : cosigners.push(c);
   }
   if (cosigners.length < policy.threshold)
-    throw new VerifierError("WITNESS_POLICY", `${cosigners.length} of the required ${policy.threshold} witness cosignatures`, {
-      threshold: policy.threshold,
-      maxAgeSeconds: policy.maxAgeSeconds,
-      now: policy.now,
-      cosigners,
-      stale,
-      future,
-      missing,
-      text
-    });
+    throw new VerifierError(
+      "WITNESS_POLICY",
+      `${cosigners.length} of the required ${policy.threshold} witness cosignatures`,
+      {
+        threshold: policy.threshold,
+        maxAgeSeconds: policy.maxAgeSeconds,
+        now: policy.now,
+        cosigners,
+        stale,
+        future,
+        missing,
+        text
+      }
+    );
   return { cosigners };
 }
 
@@ -2022,12 +2078,16 @@ function openWitnessedCheckpoint(note, opts) {
     if (!opts.witnessPolicy) throw new TypeError("maxAgeSeconds needs a witnessPolicy: only cosignatures carry time");
     let newest = Math.max(-1 / 0, ...cosigners.map((c) => c.timestamp));
     if (!(now - newest <= opts.maxAgeSeconds))
-      throw new VerifierError("CHECKPOINT_STALE", `no witness cosigned the checkpoint in the last ${opts.maxAgeSeconds} s`, {
-        now,
-        maxAgeSeconds: opts.maxAgeSeconds,
-        newest: Number.isFinite(newest) ? newest : null,
-        checkpoint: opened.note
-      });
+      throw new VerifierError(
+        "CHECKPOINT_STALE",
+        `no witness cosigned the checkpoint in the last ${opts.maxAgeSeconds} s`,
+        {
+          now,
+          maxAgeSeconds: opts.maxAgeSeconds,
+          newest: Number.isFinite(newest) ? newest : null,
+          checkpoint: opened.note
+        }
+      );
   }
   return { checkpoint: opened.checkpoint, note: opened.note, cosigners };
 }
@@ -2035,13 +2095,28 @@ function openWitnessedCheckpoint(note, opts) {
 function checkCheckpointConsistency(proof, older, newer, notes = {}) {
   let evidence = { older: notes.older ?? formatCheckpoint(older), newer: notes.newer ?? formatCheckpoint(newer) };
   if (older.origin !== newer.origin)
-    throw new VerifierError("CHECKPOINT_ORIGIN", "checkpoints are from different logs", { expected: older.origin, got: newer.origin, ...evidence });
+    throw new VerifierError("CHECKPOINT_ORIGIN", "checkpoints are from different logs", {
+      expected: older.origin,
+      got: newer.origin,
+      ...evidence
+    });
   if (newer.size < older.size)
-    throw new VerifierError("CHECKPOINT_STALE", `checkpoint of size ${newer.size} is older than the known size ${older.size}`, evidence);
+    throw new VerifierError(
+      "CHECKPOINT_STALE",
+      `checkpoint of size ${newer.size} is older than the known size ${older.size}`,
+      evidence
+    );
   if (older.size === 0) {
-    if (!bytesEqual(older.rootHash, EMPTY_ROOT)) throw new VerifierError("INCONSISTENT", "a size-0 checkpoint must carry the empty-tree root", evidence);
-    if (proof.length !== 0) throw new VerifierError("PROOF_SIZE", "a consistency proof from size 0 must be empty", { ...evidence, got: proof.length, want: 0 });
-    if (newer.size === 0 && !bytesEqual(newer.rootHash, EMPTY_ROOT)) throw new VerifierError("INCONSISTENT", "a size-0 checkpoint must carry the empty-tree root", evidence);
+    if (!bytesEqual(older.rootHash, EMPTY_ROOT))
+      throw new VerifierError("INCONSISTENT", "a size-0 checkpoint must carry the empty-tree root", evidence);
+    if (proof.length !== 0)
+      throw new VerifierError("PROOF_SIZE", "a consistency proof from size 0 must be empty", {
+        ...evidence,
+        got: proof.length,
+        want: 0
+      });
+    if (newer.size === 0 && !bytesEqual(newer.rootHash, EMPTY_ROOT))
+      throw new VerifierError("INCONSISTENT", "a size-0 checkpoint must carry the empty-tree root", evidence);
     return;
   }
   try {
@@ -2059,8 +2134,10 @@ function encodeTileIndex(n) {
   return s;
 }
 function checkTile(t) {
-  if (!Number.isInteger(t.level) || t.level < 0 || t.level > MAX_TILE_LEVEL) throw new RangeError(`tile level ${t.level} out of range`);
-  if (!Number.isInteger(t.width) || t.width < 1 || t.width > TILE_WIDTH) throw new RangeError(`tile width ${t.width} out of range`);
+  if (!Number.isInteger(t.level) || t.level < 0 || t.level > MAX_TILE_LEVEL)
+    throw new RangeError(`tile level ${t.level} out of range`);
+  if (!Number.isInteger(t.width) || t.width < 1 || t.width > TILE_WIDTH)
+    throw new RangeError(`tile width ${t.width} out of range`);
   if (!Number.isSafeInteger(t.index) || t.index < 0 || t.index * TILE_WIDTH ** (t.level + 1) > Number.MAX_SAFE_INTEGER)
     throw new RangeError(`tile index ${t.index} at level ${t.level} starts beyond 2^53 leaves`);
 }
@@ -2082,8 +2159,10 @@ function parseTilePath(path) {
   let m = PATH_RE.exec(path);
   if (!m) throw invalid(path, "not tile/<L>/<N>[.p/<W>]");
   let entries = m[1] === "entries", level = entries ? 0 : Number(m[1]), index = Number(m[2].replace(/x|\//g, "")), width = m[3] === void 0 ? TILE_WIDTH : Number(m[3]);
-  if (level > MAX_TILE_LEVEL || m[3] !== void 0 && width >= TILE_WIDTH) throw invalid(path, "level or width out of range");
-  if (!Number.isSafeInteger(index) || index * TILE_WIDTH ** (level + 1) > Number.MAX_SAFE_INTEGER) throw invalid(path, "tile beyond 2^53 leaves");
+  if (level > MAX_TILE_LEVEL || m[3] !== void 0 && width >= TILE_WIDTH)
+    throw invalid(path, "level or width out of range");
+  if (!Number.isSafeInteger(index) || index * TILE_WIDTH ** (level + 1) > Number.MAX_SAFE_INTEGER)
+    throw invalid(path, "tile beyond 2^53 leaves");
   let tile = { level, index, width };
   if ((entries ? entriesPath(index, width) : tilePath(tile)) !== path) throw invalid(path, "non-canonical index");
   return { tile, entries };
@@ -2110,7 +2189,11 @@ function tileWidthInTree(level, index, size) {
 }
 function tileHashes(t, data) {
   if (!(data instanceof Uint8Array) || data.length !== t.width * HASH_SIZE)
-    throw new VerifierError("TILE_MISMATCH", `tile ${tilePath(t)} has ${data?.length} bytes, want ${t.width * HASH_SIZE}`, { path: tilePath(t) });
+    throw new VerifierError(
+      "TILE_MISMATCH",
+      `tile ${tilePath(t)} has ${data?.length} bytes, want ${t.width * HASH_SIZE}`,
+      { path: tilePath(t) }
+    );
   let out = [];
   for (let i = 0; i < t.width; i++) out.push(data.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
   return out;
@@ -2138,7 +2221,8 @@ function noReader() {
 }
 function checkTile2(t, data, checkpoint, read = noReader) {
   let path = tilePath(t), size = checkpoint.size, n = hashesAtTileLevel(size, t.level);
-  if (t.index * TILE_WIDTH + t.width > n) throw new VerifierError("TILE_MISMATCH", `tile ${path} is not in a tree of size ${size}`, { path, size });
+  if (t.index * TILE_WIDTH + t.width > n)
+    throw new VerifierError("TILE_MISMATCH", `tile ${path} is not in a tree of size ${size}`, { path, size });
   let hashes = tileHashes(t, data), unit = TILE_WIDTH ** t.level, covLo = t.index * TILE_WIDTH * unit, covHi = covLo + t.width * unit, used = 0, mth = (lo, hi) => {
     if (hi <= covLo || lo >= covHi || hi - lo < unit) return rangeHash(lo, hi, read);
     if (lo >= covLo && hi <= covHi && (lo - covLo) % unit === 0 && (hi - covLo) % unit === 0)
@@ -2158,23 +2242,34 @@ function checkTile2(t, data, checkpoint, read = noReader) {
 function decodeEntryBundle(bytes, width) {
   let out = [], off = 0;
   for (; off < bytes.length; ) {
-    if (out.length === TILE_WIDTH) throw new VerifierError("MALFORMED", `entry bundle holds more than ${TILE_WIDTH} entries`, { offset: off });
-    if (off + 2 > bytes.length) throw new VerifierError("MALFORMED", "entry bundle: truncated length prefix", { offset: off });
+    if (out.length === TILE_WIDTH)
+      throw new VerifierError("MALFORMED", `entry bundle holds more than ${TILE_WIDTH} entries`, { offset: off });
+    if (off + 2 > bytes.length)
+      throw new VerifierError("MALFORMED", "entry bundle: truncated length prefix", { offset: off });
     let len = bytes[off] << 8 | bytes[off + 1];
-    if (off + 2 + len > bytes.length) throw new VerifierError("MALFORMED", "entry bundle: truncated entry", { offset: off, length: len });
+    if (off + 2 + len > bytes.length)
+      throw new VerifierError("MALFORMED", "entry bundle: truncated entry", { offset: off, length: len });
     out.push(bytes.slice(off + 2, off + 2 + len)), off += 2 + len;
   }
   if (width !== void 0 && out.length !== width)
-    throw new VerifierError("TILE_MISMATCH", `entry bundle holds ${out.length} entries, want ${width}`, { got: out.length, want: width });
+    throw new VerifierError("TILE_MISMATCH", `entry bundle holds ${out.length} entries, want ${width}`, {
+      got: out.length,
+      want: width
+    });
   return out;
 }
 function checkEntryBundle(bundle, levelZeroTile) {
   let width = levelZeroTile.length / HASH_SIZE;
-  if (!Number.isInteger(width)) throw new VerifierError("TILE_MISMATCH", "level-0 tile length is not a multiple of 32", { length: levelZeroTile.length });
+  if (!Number.isInteger(width))
+    throw new VerifierError("TILE_MISMATCH", "level-0 tile length is not a multiple of 32", {
+      length: levelZeroTile.length
+    });
   let entries = decodeEntryBundle(bundle, width);
   return entries.forEach((e, i) => {
     if (!bytesEqual(hashLeaf(e), levelZeroTile.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)))
-      throw new VerifierError("TILE_MISMATCH", `entry ${i} of the bundle does not match its leaf hash`, { position: i });
+      throw new VerifierError("TILE_MISMATCH", `entry ${i} of the bundle does not match its leaf hash`, {
+        position: i
+      });
   }), entries;
 }
 
@@ -2191,7 +2286,8 @@ function decodeLine(line, what) {
 }
 function parseLines(text) {
   if (typeof text != "string") throw bad2("not a string");
-  if (text.length > MAX_NOTE_BYTES + 4096) throw new VerifierError("OVERSIZED", "tlog-proof too large", { limit: MAX_NOTE_BYTES });
+  if (text.length > MAX_NOTE_BYTES + 4096)
+    throw new VerifierError("OVERSIZED", "tlog-proof too large", { limit: MAX_NOTE_BYTES });
   let blank = text.indexOf(`
 
 `);
@@ -2217,7 +2313,8 @@ function parseTlogProof(text) {
   return parseCheckpoint(splitNote(p.checkpoint).text), p;
 }
 function verifyTlogProof(text, opts) {
-  if (opts.leaf === void 0 == (opts.leafHash === void 0)) throw new TypeError("verifyTlogProof needs exactly one of leaf or leafHash");
+  if (opts.leaf === void 0 == (opts.leafHash === void 0))
+    throw new TypeError("verifyTlogProof needs exactly one of leaf or leafHash");
   let leafHash = opts.leafHash ?? hashLeaf(opts.leaf), p = parseLines(text), { checkpoint, cosigners } = openWitnessedCheckpoint(p.checkpoint, opts);
   try {
     checkInclusion(p.proof, p.index, checkpoint.size, leafHash, checkpoint.rootHash);

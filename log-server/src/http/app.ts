@@ -58,7 +58,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendHttpError(reply, h);
   });
   app.setNotFoundHandler((req, reply) => {
-    sendHttpError(reply, toHttpError(new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) })));
+    sendHttpError(
+      reply,
+      toHttpError(new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) })),
+    );
   });
 
   writeRoutes(app, deps.log, bodyLimit);

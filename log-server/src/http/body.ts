@@ -8,8 +8,13 @@ import { isUtf8 } from 'node:buffer';
 import { LogError } from '../errors.ts';
 
 /** A fastify content-type parser body (use with `parseAs: 'buffer'`). */
-export function strictUtf8Body(_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+export function strictUtf8Body(
+  _req: unknown,
+  body: string | Buffer,
+  done: (err: Error | null, body?: unknown) => void,
+): void {
   if (typeof body === 'string') done(null, body);
-  else if (!isUtf8(body)) done(new LogError('MALFORMED_REQUEST', 'the request body is not well-formed UTF-8', { bytes: body.length }));
+  else if (!isUtf8(body))
+    done(new LogError('MALFORMED_REQUEST', 'the request body is not well-formed UTF-8', { bytes: body.length }));
   else done(null, body.toString('utf8'));
 }

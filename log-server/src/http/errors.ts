@@ -18,7 +18,9 @@ import { LOG_ERROR_CODES, LogError, isLogError, type LogErrorCode } from '../err
 export type HttpErrorCode = LogErrorCode | VerifierErrorCode;
 
 /** Every `code` an error body can carry. */
-export const HTTP_ERROR_CODES: readonly HttpErrorCode[] = [...new Set<HttpErrorCode>([...LOG_ERROR_CODES, ...VERIFIER_ERROR_CODES])];
+export const HTTP_ERROR_CODES: readonly HttpErrorCode[] = [
+  ...new Set<HttpErrorCode>([...LOG_ERROR_CODES, ...VERIFIER_ERROR_CODES]),
+];
 
 /** HTTP status of every log code. Integrity codes are 500: the client did nothing wrong. */
 export const LOG_ERROR_STATUS: Record<LogErrorCode, number> = {
@@ -64,7 +66,9 @@ const VERIFIER_SPECIAL = {
 
 /** The one table: the HTTP status of every code an error body can carry. */
 export const HTTP_STATUS: Record<HttpErrorCode, number> = {
-  ...(Object.fromEntries(VERIFIER_ERROR_CODES.map((c) => [c, (VERIFIER_SPECIAL as Partial<Record<VerifierErrorCode, number>>)[c] ?? 422])) as Record<VerifierErrorCode, number>),
+  ...(Object.fromEntries(
+    VERIFIER_ERROR_CODES.map((c) => [c, (VERIFIER_SPECIAL as Partial<Record<VerifierErrorCode, number>>)[c] ?? 422]),
+  ) as Record<VerifierErrorCode, number>),
   ...LOG_ERROR_STATUS,
 };
 
@@ -106,7 +110,8 @@ export function toHttpError(e: unknown): HttpError {
     return logAnswer(new LogError(code, (e as Error).message.slice(0, 200), {}));
   }
   const status = (e as { statusCode?: unknown } | null)?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return logAnswer(new LogError('MALFORMED_REQUEST', (e as Error).message.slice(0, 200), {}));
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return logAnswer(new LogError('MALFORMED_REQUEST', (e as Error).message.slice(0, 200), {}));
   return logAnswer(new LogError('INTERNAL', 'internal error', {}));
 }
 
@@ -130,7 +135,10 @@ export const errorOptions = {
     const e = new LogError(PARSER[err.code ?? ''] ?? 'MALFORMED_REQUEST', 'the HTTP request could not be parsed', {});
     const status = HTTP_STATUS[e.code];
     const body = JSON.stringify(e.toJSON());
-    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    if (socket.writable)
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+      );
     socket.destroy();
   },
 } satisfies Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'>;

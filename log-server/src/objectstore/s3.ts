@@ -36,10 +36,14 @@ export class S3ObjectStore implements ObjectStore {
   private readonly prefix: string;
 
   constructor(o: S3ObjectStoreOptions) {
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) throw new TypeError(`invalid S3 bucket name ${JSON.stringify(o.bucket)}`);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket))
+      throw new TypeError(`invalid S3 bucket name ${JSON.stringify(o.bucket)}`);
     this.bucket = o.bucket;
     this.prefix = o.prefix ? o.prefix.replace(/^\/+/, '').replace(/\/*$/, '/') : '';
-    const config: S3ClientConfig = { maxAttempts: o.maxAttempts ?? 5, forcePathStyle: o.forcePathStyle ?? o.endpoint !== undefined };
+    const config: S3ClientConfig = {
+      maxAttempts: o.maxAttempts ?? 5,
+      forcePathStyle: o.forcePathStyle ?? o.endpoint !== undefined,
+    };
     if (o.endpoint) config.endpoint = o.endpoint;
     const region = o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     config.region = region ?? 'us-east-1';
@@ -48,14 +52,16 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, opts: { contentType: string; immutable: boolean }): Promise<void> {
-    await this.client.send(new PutObjectCommand({
-      Bucket: this.bucket,
-      Key: this.prefix + key,
-      Body: body,
-      ContentLength: body.length,
-      ContentType: opts.contentType,
-      CacheControl: opts.immutable ? IMMUTABLE_CACHE_CONTROL : MUTABLE_CACHE_CONTROL,
-    }));
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.prefix + key,
+        Body: body,
+        ContentLength: body.length,
+        ContentType: opts.contentType,
+        CacheControl: opts.immutable ? IMMUTABLE_CACHE_CONTROL : MUTABLE_CACHE_CONTROL,
+      }),
+    );
   }
 
   async get(key: string): Promise<Uint8Array | null> {

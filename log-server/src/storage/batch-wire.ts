@@ -7,7 +7,12 @@
  */
 import type { EntryKind, StoredCheckpoint, StoredEntry, StoredHash } from '../ports.ts';
 
-export interface CommitBatch { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }
+export interface CommitBatch {
+  expected: string | null;
+  next: StoredCheckpoint;
+  entries: StoredEntry[];
+  hashes: StoredHash[];
+}
 
 export interface PackedBatch {
   expected: string | null;
@@ -49,7 +54,15 @@ export function packBatch(b: CommitBatch): PackedBatch {
     nums[n++] = h.index;
     nums[n++] = h.hash.length;
   }
-  return { expected: b.expected, next: b.next, nums, text, bytes: bytes.buffer, entries: b.entries.length, hashes: b.hashes.length };
+  return {
+    expected: b.expected,
+    next: b.next,
+    nums,
+    text,
+    bytes: bytes.buffer,
+    entries: b.entries.length,
+    hashes: b.hashes.length,
+  };
 }
 
 export function unpackBatch(p: PackedBatch): CommitBatch {
@@ -62,8 +75,16 @@ export function unpackBatch(p: PackedBatch): CommitBatch {
     const index = p.nums[n++]!;
     const len = p.nums[n++]!;
     const revoked = p.nums[n++]!;
-    const [replayKey, kind, pcr0, eif, commit, revokedPcr0] = p.text.slice(i * TEXT_PER_ENTRY, (i + 1) * TEXT_PER_ENTRY) as string[];
-    const e: StoredEntry = { index, leaf: bytes.subarray(at, at + len), leafHash: bytes.subarray(at + len, at + len + 32), kind: kind as EntryKind };
+    const [replayKey, kind, pcr0, eif, commit, revokedPcr0] = p.text.slice(
+      i * TEXT_PER_ENTRY,
+      (i + 1) * TEXT_PER_ENTRY,
+    ) as string[];
+    const e: StoredEntry = {
+      index,
+      leaf: bytes.subarray(at, at + len),
+      leafHash: bytes.subarray(at + len, at + len + 32),
+      kind: kind as EntryKind,
+    };
     at += len + 32;
     if (replayKey) e.replayKey = replayKey;
     if (pcr0) e.pcr0 = pcr0;

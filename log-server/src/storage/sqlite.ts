@@ -66,7 +66,8 @@ function pragmas(db: Database.Database): void {
 
 /** Creates a new log database at `path`; refuses if the file exists. */
 export function createSqliteStorage(path: string, meta: { origin: string; vkey: string }): SqliteStorage {
-  if (existsSync(path)) throw new LogError('DATA_EXISTS', `refusing to overwrite existing log database ${path}`, { path });
+  if (existsSync(path))
+    throw new LogError('DATA_EXISTS', `refusing to overwrite existing log database ${path}`, { path });
   const db = new Database(path);
   pragmas(db);
   db.exec(SCHEMA);
@@ -82,7 +83,8 @@ export function createSqliteStorage(path: string, meta: { origin: string; vkey: 
 
 /** Opens an existing log database; refuses (fail closed) if it is missing or not a log. */
 export function openSqliteStorage(path: string): SqliteStorage {
-  if (!existsSync(path)) throw new LogError('DATA_MISSING', `no log database at ${path} (run keycast log init)`, { path });
+  if (!existsSync(path))
+    throw new LogError('DATA_MISSING', `no log database at ${path} (run keycast log init)`, { path });
   const db = new Database(path, { fileMustExist: true });
   pragmas(db);
   upgrade(db);
@@ -93,19 +95,33 @@ export function openSqliteStorage(path: string): SqliteStorage {
 
 /** Databases created before the derived indexes: add them, drop the per-insert ones (indexPending fills the new ones). */
 function upgrade(db: Database.Database): void {
-  if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'entries_revocations'`).get() === undefined) {
+  if (
+    db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'entries_revocations'`).get() === undefined
+  ) {
     db.transaction(() => db.exec(REVOCATION_INDEX)).immediate();
   }
-  const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'replay_keys'`).get() !== undefined;
+  const has = () =>
+    db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'replay_keys'`).get() !== undefined;
   if (has()) return;
   db.transaction(() => {
     if (has()) return; // another connection (the writer thread) got here first
     db.exec(INDEX_SCHEMA);
-    db.exec('DROP INDEX IF EXISTS entries_pcr0; DROP INDEX IF EXISTS entries_eif; DROP INDEX IF EXISTS entries_commit;');
+    db.exec(
+      'DROP INDEX IF EXISTS entries_pcr0; DROP INDEX IF EXISTS entries_eif; DROP INDEX IF EXISTS entries_commit;',
+    );
   }).immediate();
 }
 
-type Row = { idx: number; leaf: Buffer; leaf_hash: Buffer; kind: EntryKind; pcr0: string | null; eif: string | null; commit_sha: string | null; revokes: number | null };
+type Row = {
+  idx: number;
+  leaf: Buffer;
+  leaf_hash: Buffer;
+  kind: EntryKind;
+  pcr0: string | null;
+  eif: string | null;
+  commit_sha: string | null;
+  revokes: number | null;
+};
 
 export class SqliteStorage implements LogStorage {
   readonly origin: string;
@@ -113,7 +129,12 @@ export class SqliteStorage implements LogStorage {
   private readonly s;
 
   constructor(private readonly db: Database.Database) {
-    const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    const meta = new Map(
+      (db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [
+        r.key,
+        r.value,
+      ]),
+    );
     const origin = meta.get('origin');
     const vkey = meta.get('vkey');
     if (!origin || !vkey) throw new LogError('STARTUP_MISMATCH', 'log database has no origin/vkey metadata', {});
@@ -129,26 +150,49 @@ export class SqliteStorage implements LogStorage {
       hashes: db.prepare('SELECT hash FROM hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
       entry: db.prepare('SELECT * FROM entries WHERE idx = ?'),
       leaves: db.prepare('SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-      byReplayKey: db.prepare(`SELECT idx FROM replay_keys WHERE key = @key UNION ALL SELECT idx FROM entries WHERE ${TAIL} AND replay_key = @key LIMIT 1`).pluck(),
+      byReplayKey: db
+        .prepare(
+          `SELECT idx FROM replay_keys WHERE key = @key UNION ALL SELECT idx FROM entries WHERE ${TAIL} AND replay_key = @key LIMIT 1`,
+        )
+        .pluck(),
       revokedBy: db.prepare('SELECT idx FROM entries WHERE revokes = ?').pluck(),
-      firstRevocation: db.prepare(`SELECT MIN(idx) FROM entries WHERE kind = 'revocation' AND pcr0 = ? AND idx > ? AND idx < ?`).pluck(),
-      insertEntry: db.prepare('INSERT INTO entries (idx, leaf, leaf_hash, replay_key, kind, pcr0, eif, commit_sha, revokes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      firstRevocation: db
+        .prepare(`SELECT MIN(idx) FROM entries WHERE kind = 'revocation' AND pcr0 = ? AND idx > ? AND idx < ?`)
+        .pluck(),
+      insertEntry: db.prepare(
+        'INSERT INTO entries (idx, leaf, leaf_hash, replay_key, kind, pcr0, eif, commit_sha, revokes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
       insertHash: db.prepare('INSERT INTO hashes (level, idx, hash) VALUES (?, ?, ?)'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
       find: Object.fromEntries(
-        Object.entries(COLUMN).map(([k, col]) => [k, db.prepare(
-          `SELECT idx FROM (SELECT idx FROM entries WHERE ${TAIL} AND ${col} = @value AND kind = 'release'
+        Object.entries(COLUMN).map(([k, col]) => [
+          k,
+          db
+            .prepare(
+              `SELECT idx FROM (SELECT idx FROM entries WHERE ${TAIL} AND ${col} = @value AND kind = 'release'
              UNION ALL SELECT idx FROM release_lookup WHERE field = ${FIELD[k as keyof typeof FIELD]} AND value = @value) ORDER BY idx DESC LIMIT 1`,
-        ).pluck()]),
+            )
+            .pluck(),
+        ]),
       ) as Record<keyof typeof COLUMN, Database.Statement>,
-      allReplayKeys: db.prepare(`SELECT key FROM replay_keys UNION ALL SELECT replay_key FROM entries WHERE ${TAIL}`).pluck(),
+      allReplayKeys: db
+        .prepare(`SELECT key FROM replay_keys UNION ALL SELECT replay_key FROM entries WHERE ${TAIL}`)
+        .pluck(),
       indexed: db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_size'`).pluck(),
-      indexReplay: db.prepare('INSERT OR IGNORE INTO replay_keys (key, idx) SELECT replay_key, idx FROM entries WHERE idx >= ? ORDER BY idx'),
-      indexRelease: Object.entries(COLUMN).map(([k, col]) => db.prepare(
-        `INSERT OR IGNORE INTO release_lookup (field, value, idx) SELECT ${FIELD[k as keyof typeof FIELD]}, ${col}, idx FROM entries WHERE idx >= ? AND kind = 'release' AND ${col} IS NOT NULL`,
-      )),
-      setIndexed: db.prepare(`UPDATE meta SET value = (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries) WHERE key = 'indexed_size'`),
+      indexReplay: db.prepare(
+        'INSERT OR IGNORE INTO replay_keys (key, idx) SELECT replay_key, idx FROM entries WHERE idx >= ? ORDER BY idx',
+      ),
+      indexRelease: Object.entries(COLUMN).map(([k, col]) =>
+        db.prepare(
+          `INSERT OR IGNORE INTO release_lookup (field, value, idx) SELECT ${FIELD[k as keyof typeof FIELD]}, ${col}, idx FROM entries WHERE idx >= ? AND kind = 'release' AND ${col} IS NOT NULL`,
+        ),
+      ),
+      setIndexed: db.prepare(
+        `UPDATE meta SET value = (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries) WHERE key = 'indexed_size'`,
+      ),
     };
   }
 
@@ -201,12 +245,14 @@ export class SqliteStorage implements LogStorage {
     // covers it). The first replay key wins, as dedup answers with the entry logged first.
     this.db.pragma('synchronous = NORMAL');
     try {
-      this.db.transaction(() => {
-        const from = this.s.indexed.get() as number;
-        this.s.indexReplay.run(from);
-        for (const st of this.s.indexRelease) st.run(from);
-        this.s.setIndexed.run();
-      }).immediate();
+      this.db
+        .transaction(() => {
+          const from = this.s.indexed.get() as number;
+          this.s.indexReplay.run(from);
+          for (const st of this.s.indexRelease) st.run(from);
+          this.s.setIndexed.run();
+        })
+        .immediate();
     } finally {
       this.db.pragma('synchronous = FULL');
     }
@@ -220,11 +266,26 @@ export class SqliteStorage implements LogStorage {
     return (this.s.firstRevocation.get(pcr0, after, before) as number | null | undefined) ?? null;
   }
 
-  commitBatch(batch: { expected: string | null; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] }): void {
+  commitBatch(batch: {
+    expected: string | null;
+    next: StoredCheckpoint;
+    entries: StoredEntry[];
+    hashes: StoredHash[];
+  }): void {
     const { expected, next } = batch;
     this.db.transaction(() => {
       for (const e of batch.entries) {
-        this.s.insertEntry.run(e.index, e.leaf, e.leafHash, e.replayKey ?? Buffer.from(e.leafHash).toString('hex'), e.kind, e.pcr0 ?? null, e.eifSha256 ?? null, e.commit ?? null, e.revokes?.index ?? null);
+        this.s.insertEntry.run(
+          e.index,
+          e.leaf,
+          e.leafHash,
+          e.replayKey ?? Buffer.from(e.leafHash).toString('hex'),
+          e.kind,
+          e.pcr0 ?? null,
+          e.eifSha256 ?? null,
+          e.commit ?? null,
+          e.revokes?.index ?? null,
+        );
       }
       for (const h of batch.hashes) this.s.insertHash.run(h.level, h.index, h.hash);
       if (expected === null) {
@@ -254,5 +315,9 @@ export class SqliteStorage implements LogStorage {
 }
 
 function conflict(expected: string | null): LogError {
-  return new LogError('CHECKPOINT_CONFLICT', 'the stored checkpoint is not the one this batch extends (another writer?)', { expected });
+  return new LogError(
+    'CHECKPOINT_CONFLICT',
+    'the stored checkpoint is not the one this batch extends (another writer?)',
+    { expected },
+  );
 }

@@ -10,21 +10,24 @@ import { unpackBatch, type PackedBatch } from './batch-wire.ts';
 
 const storage = openSqliteStorage((workerData as { path: string }).path);
 
-parentPort!.on('message', (m: { id: number; op: 'commitBatch' | 'setCosigned' | 'setPublishedSize'; args: unknown[] }) => {
-  try {
-    if (m.op === 'commitBatch') storage.commitBatch(unpackBatch(m.args[0] as PackedBatch));
-    else if (m.op === 'setCosigned') storage.setCosigned(m.args[0] as string, m.args[1] as string);
-    else storage.setPublishedSize(m.args[0] as number);
-    parentPort!.postMessage({ id: m.id });
-  } catch (e) {
-    const error = isLogError(e)
-      ? { log: true, code: e.code, message: e.message, evidence: (e as LogError).toJSON().evidence }
-      : { log: false, code: 'STORAGE_FAILED', message: (e as Error).message, evidence: {} };
-    parentPort!.postMessage({ id: m.id, error });
-    return;
-  }
-  if (m.op === 'commitBatch') afterCommit((m.args[0] as PackedBatch).entries);
-});
+parentPort!.on(
+  'message',
+  (m: { id: number; op: 'commitBatch' | 'setCosigned' | 'setPublishedSize'; args: unknown[] }) => {
+    try {
+      if (m.op === 'commitBatch') storage.commitBatch(unpackBatch(m.args[0] as PackedBatch));
+      else if (m.op === 'setCosigned') storage.setCosigned(m.args[0] as string, m.args[1] as string);
+      else storage.setPublishedSize(m.args[0] as number);
+      parentPort!.postMessage({ id: m.id });
+    } catch (e) {
+      const error = isLogError(e)
+        ? { log: true, code: e.code, message: e.message, evidence: (e as LogError).toJSON().evidence }
+        : { log: false, code: 'STORAGE_FAILED', message: (e as Error).message, evidence: {} };
+      parentPort!.postMessage({ id: m.id, error });
+      return;
+    }
+    if (m.op === 'commitBatch') afterCommit((m.args[0] as PackedBatch).entries);
+  },
+);
 
 // The lookup indexes are derived data, kept off the acknowledged path: they are folded in once
 // INDEX_EVERY entries have piled up, or when commits pause for INDEX_IDLE_MS, so a busy log

@@ -23,7 +23,10 @@ export function syncWriter(storage: LogStorage): LogWriter {
   };
 }
 
-type Op = { op: 'commitBatch'; args: [PackedBatch] } | { op: 'setCosigned'; args: [string, string] } | { op: 'setPublishedSize'; args: [number] };
+type Op =
+  | { op: 'commitBatch'; args: [PackedBatch] }
+  | { op: 'setCosigned'; args: [string, string] }
+  | { op: 'setPublishedSize'; args: [number] };
 type Reply = { id: number; error?: { log: boolean; code: string; message: string; evidence: Record<string, unknown> } };
 
 const BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
@@ -81,11 +84,17 @@ export class SqliteWorkerWriter implements LogWriter {
       return;
     }
     const e = m.error;
-    p.reject(e.log ? new LogError(e.code as LogErrorCode, e.message, e.evidence) : new LogError('STORAGE_FAILED', e.message, {}));
+    p.reject(
+      e.log
+        ? new LogError(e.code as LogErrorCode, e.message, e.evidence)
+        : new LogError('STORAGE_FAILED', e.message, {}),
+    );
   }
 
   private fail(e: unknown): void {
-    this.dead ??= isLogError(e) ? e : new LogError('STORAGE_FAILED', `storage writer failed: ${(e as Error).message}`, {});
+    this.dead ??= isLogError(e)
+      ? e
+      : new LogError('STORAGE_FAILED', `storage writer failed: ${(e as Error).message}`, {});
     for (const p of this.pending.values()) p.reject(this.dead);
     this.pending.clear();
   }

@@ -24,14 +24,28 @@ witness.<hostname>) and prints its verifier key on stderr. Prints "listening <ur
 once ready; SIGTERM/SIGINT stop it.
 ${SERVER_LIMIT_FLAGS_HELP}`,
   async run(args) {
-    const v = parseFlags(args, { data: { type: 'string' }, listen: { type: 'string' }, log: { type: 'string', multiple: true }, name: { type: 'string' }, ...serverLimitFlagOptions() }).values;
+    const v = parseFlags(args, {
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      log: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      ...serverLimitFlagOptions(),
+    }).values;
     const limits = limitsFlags(v);
     const dir = requireFlag(v, 'data');
     const { host, port } = hostPort(requireFlag(v, 'listen'));
     const logs = (v.log as string[] | undefined) ?? [];
     if (logs.length === 0) throw usageError('at least one --log VKEY is required');
     const { serveWitness } = await import('./serve.ts');
-    return serveWitness({ dir, host, port, logVkeys: logs, name: (v.name as string | undefined) ?? defaultName(), json: v.json === true, limits });
+    return serveWitness({
+      dir,
+      host,
+      port,
+      logVkeys: logs,
+      name: (v.name as string | undefined) ?? defaultName(),
+      json: v.json === true,
+      limits,
+    });
   },
 };
 
@@ -60,7 +74,10 @@ export function limitsFlags(v: Record<string, unknown>): ServerLimits {
 }
 
 function defaultName(): string {
-  const h = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-') || 'localhost';
+  const h =
+    hostname()
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]/g, '-') || 'localhost';
   return `witness.${h}`;
 }
 

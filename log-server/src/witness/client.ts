@@ -13,7 +13,17 @@
  * - Its answer is read through the verifier's capped reader under the same timeout, so a witness
  *   that streams an endless or huge body costs at most MAX_WITNESS_ANSWER bytes and the timeout.
  */
-import { formatAddCheckpoint, formatSignatureLine, openNote, cosignatureVerifier, splitNote, parseCheckpoint, parseTreeSize, errorText, readCapped } from '#verifier';
+import {
+  formatAddCheckpoint,
+  formatSignatureLine,
+  openNote,
+  cosignatureVerifier,
+  splitNote,
+  parseCheckpoint,
+  parseTreeSize,
+  errorText,
+  readCapped,
+} from '#verifier';
 import type { CosignatureVerifier } from '#verifier';
 import type { Witnesses } from '../ports.ts';
 
@@ -50,7 +60,11 @@ export class WitnessClient implements Witnesses {
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: WitnessClientOptions) {
-    this.targets = opts.witnesses.map((w) => ({ url: w.url.replace(/\/+$/, ''), verifier: cosignatureVerifier(w.vkey), size: undefined }));
+    this.targets = opts.witnesses.map((w) => ({
+      url: w.url.replace(/\/+$/, ''),
+      verifier: cosignatureVerifier(w.vkey),
+      size: undefined,
+    }));
     this.timeoutMs = opts.timeoutMs ?? 3000;
   }
 
@@ -64,12 +78,21 @@ export class WitnessClient implements Witnesses {
       this.say(`witness: not submitting a malformed checkpoint: ${errorText(e)}`);
       return [];
     }
-    const results = await Promise.all(this.targets.map((t) => this.submit(t, signedCheckpoint, text, size, oldSize, consistencyProof)));
+    const results = await Promise.all(
+      this.targets.map((t) => this.submit(t, signedCheckpoint, text, size, oldSize, consistencyProof)),
+    );
     return results.flatMap((r) => (r === null ? [] : [r]));
   }
 
   /** One witness: submit, resync once on 409, verify. Resolves to a cosignature line or null. */
-  private async submit(t: Target, note: string, text: string, size: number, oldSize: number, proof: Uint8Array[]): Promise<string | null> {
+  private async submit(
+    t: Target,
+    note: string,
+    text: string,
+    size: number,
+    oldSize: number,
+    proof: Uint8Array[],
+  ): Promise<string | null> {
     try {
       let from = t.size ?? oldSize;
       let hashes = from === oldSize ? proof : await this.proofFrom(from, size);
@@ -82,7 +105,8 @@ export class WitnessClient implements Witnesses {
         }
         if (r.status !== 409 || attempt > 0) throw new WitnessRefused(`HTTP ${r.status}: ${r.body.slice(0, 200)}`);
         const theirs = parseTreeSize(r.body.replace(/\n$/, ''));
-        if (theirs === undefined || theirs > size) throw new WitnessRefused(`409 with an unusable size ${JSON.stringify(r.body.slice(0, 40))}`);
+        if (theirs === undefined || theirs > size)
+          throw new WitnessRefused(`409 with an unusable size ${JSON.stringify(r.body.slice(0, 40))}`);
         from = theirs;
         hashes = await this.proofFrom(from, size);
       }
@@ -100,7 +124,12 @@ export class WitnessClient implements Witnesses {
   private async post(t: Target, body: string): Promise<{ status: number; body: string }> {
     const url = new URL(`${t.url}/add-checkpoint`);
     const signal = AbortSignal.timeout(this.timeoutMs);
-    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, body, signal });
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body,
+      signal,
+    });
     const bytes = await readCapped(r, MAX_WITNESS_ANSWER, signal, url);
     return { status: r.status, body: new TextDecoder().decode(bytes) };
   }

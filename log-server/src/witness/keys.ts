@@ -5,7 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SIG_COSIGNATURE_V1, cosignatureSigner, cosignatureVerifierKey, formatSignerKey, isValidKeyName } from '#verifier';
+import {
+  SIG_COSIGNATURE_V1,
+  cosignatureSigner,
+  cosignatureVerifierKey,
+  formatSignerKey,
+  isValidKeyName,
+} from '#verifier';
 import type { NoteSigner } from '#verifier';
 import { LogError } from '../errors.ts';
 import { readSecretFile } from '../secret-file.ts';
@@ -26,7 +32,10 @@ export function loadOrCreateWitnessKey(dir: string, name: string, now?: () => nu
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
     if (!isValidKeyName(name)) throw new LogError('KEY_INVALID', 'invalid witness key name', { name });
-    writeFileSync(path, formatSignerKey(name, SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32))) + '\n', { mode: 0o600, flag: 'wx' });
+    writeFileSync(path, formatSignerKey(name, SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32))) + '\n', {
+      mode: 0o600,
+      flag: 'wx',
+    });
     created = true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -25,10 +25,18 @@ export async function serveWitness(o: WitnessServeOptions): Promise<number> {
   const key = loadOrCreateWitnessKey(o.dir, o.name);
   say(`${key.created ? 'created' : 'loaded'} witness key; vkey ${key.vkey}`);
   const state = new FileWitnessState(o.dir);
-  const app = await buildWitnessApp({ state, signer: key.signer, logs, log: say, ...(o.limits ? { limits: o.limits } : {}) });
+  const app = await buildWitnessApp({
+    state,
+    signer: key.signer,
+    logs,
+    log: say,
+    ...(o.limits ? { limits: o.limits } : {}),
+  });
   const address = await app.listen({ host: o.host, port: o.port });
   for (const l of logs) say(`witnessing ${l.origin} (cosigned size ${state.latest(l.origin)?.size ?? 'none'})`);
-  process.stdout.write(o.json ? JSON.stringify({ listening: address, vkey: key.vkey }) + '\n' : `listening ${address}\n`);
+  process.stdout.write(
+    o.json ? JSON.stringify({ listening: address, vkey: key.vkey }) + '\n' : `listening ${address}\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

@@ -35,7 +35,13 @@ export interface WitnessAppOptions {
 export async function buildWitnessApp(o: WitnessAppOptions): Promise<FastifyInstance> {
   const witness = new Witness({ state: o.state, signer: o.signer, logs: o.logs, ...(o.log ? { log: o.log } : {}) });
   const limits = o.limits ?? serverLimits();
-  const app = Fastify({ ...serverOptions(limits), logger: o.logger ?? false, bodyLimit: WITNESS_BODY_LIMIT, routerOptions: { caseSensitive: true }, ...errorOptions });
+  const app = Fastify({
+    ...serverOptions(limits),
+    logger: o.logger ?? false,
+    bodyLimit: WITNESS_BODY_LIMIT,
+    routerOptions: { caseSensitive: true },
+    ...errorOptions,
+  });
   limitConnections(app.server, limits);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WITNESS_BODY_LIMIT }, strictUtf8Body);
@@ -43,12 +49,16 @@ export async function buildWitnessApp(o: WitnessAppOptions): Promise<FastifyInst
   app.setErrorHandler((err, _req, reply) => {
     const h = toHttpError(err);
     // the spec's one non-JSON refusal: the size this witness last cosigned, as text
-    if (h.body.code === 'WITNESS_CONFLICT') return reply.code(h.status).type(SIZE_CONTENT_TYPE).send(`${h.body.evidence.size}\n`);
+    if (h.body.code === 'WITNESS_CONFLICT')
+      return reply.code(h.status).type(SIZE_CONTENT_TYPE).send(`${h.body.evidence.size}\n`);
     if (h.status >= 500) app.log.error(err);
     return sendHttpError(reply, h);
   });
   app.setNotFoundHandler((req, reply) => {
-    sendHttpError(reply, toHttpError(new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) })));
+    sendHttpError(
+      reply,
+      toHttpError(new LogError('NOT_FOUND', 'no such route', { method: req.method, url: req.url.slice(0, 200) })),
+    );
   });
 
   app.post('/add-checkpoint', async (req, reply) => {
@@ -56,6 +66,8 @@ export async function buildWitnessApp(o: WitnessAppOptions): Promise<FastifyInst
     const lines = await witness.addCheckpoint(body);
     return reply.code(200).type('text/plain; charset=utf-8').send(lines);
   });
-  app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(`c2sp.org/tlog-witness ${witness.name}\n`));
+  app.get('/', async (_req, reply) =>
+    reply.type('text/plain; charset=utf-8').send(`c2sp.org/tlog-witness ${witness.name}\n`),
+  );
   return app;
 }

@@ -58,7 +58,13 @@ interface StateFile {
 /** The file text for `logs` (a null-prototype object, so every origin is an own key). */
 function formatState(logs: ReadonlyMap<string, LogRecord>): string {
   const out: Record<string, LogRecord> = Object.create(null);
-  for (const [origin, r] of logs) Object.defineProperty(out, origin, { value: { size: r.size, checkpoint: r.checkpoint }, enumerable: true, writable: true, configurable: true });
+  for (const [origin, r] of logs)
+    Object.defineProperty(out, origin, {
+      value: { size: r.size, checkpoint: r.checkpoint },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   const file: StateFile = { version: 1, logs: out };
   return JSON.stringify(file, null, 1) + '\n';
 }
@@ -125,7 +131,10 @@ function readState(path: string): Map<string, LogRecord> {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new LogError('WITNESS_STATE', `cannot read witness state ${path}`, { path, errno: (e as NodeJS.ErrnoException).code });
+    throw new LogError('WITNESS_STATE', `cannot read witness state ${path}`, {
+      path,
+      errno: (e as NodeJS.ErrnoException).code,
+    });
   }
   let parsed: unknown;
   try {
@@ -134,7 +143,8 @@ function readState(path: string): Map<string, LogRecord> {
     throw new LogError('WITNESS_STATE', `witness state ${path} is not JSON`, { path });
   }
   const f = parsed as Partial<StateFile>;
-  if (f?.version !== 1 || typeof f.logs !== 'object' || f.logs === null) throw new LogError('WITNESS_STATE', 'unknown witness state format', { path });
+  if (f?.version !== 1 || typeof f.logs !== 'object' || f.logs === null)
+    throw new LogError('WITNESS_STATE', 'unknown witness state format', { path });
   const logs = new Map<string, LogRecord>();
   for (const [origin, r] of Object.entries(f.logs)) {
     if (!Number.isSafeInteger(r?.size) || r.size < 0 || typeof r.checkpoint !== 'string') {

@@ -11,8 +11,15 @@
  * cosignature/v1); nothing here hashes or signs by hand.
  */
 import {
-  EMPTY_ROOT, checkCheckpointConsistency, isVerifierError, noteVerifier, openCheckpoint, parseAddCheckpoint,
-  parseCheckpoint, signatureLines, splitNote,
+  EMPTY_ROOT,
+  checkCheckpointConsistency,
+  isVerifierError,
+  noteVerifier,
+  openCheckpoint,
+  parseAddCheckpoint,
+  parseCheckpoint,
+  signatureLines,
+  splitNote,
 } from '#verifier';
 import type { AddCheckpointRequest, Checkpoint, NoteSigner, NoteVerifier } from '#verifier';
 import { LogError } from '../errors.ts';
@@ -55,7 +62,10 @@ export class Witness {
     const req = parseRequest(body);
     const { checkpoint, text } = this.open(req.checkpoint);
     if (req.oldSize > checkpoint.size) {
-      throw new LogError('MALFORMED_REQUEST', 'old size is larger than the checkpoint size', { old: req.oldSize, size: checkpoint.size });
+      throw new LogError('MALFORMED_REQUEST', 'old size is larger than the checkpoint size', {
+        old: req.oldSize,
+        size: checkpoint.size,
+      });
     }
     await this.opts.state.update(checkpoint.origin, (current) => this.check(req, checkpoint, current));
     return signatureLines(text, [this.opts.signer]);
@@ -67,7 +77,9 @@ export class Witness {
     try {
       origin = parseCheckpoint(splitNote(note).text).origin;
     } catch (e) {
-      throw new LogError('MALFORMED_REQUEST', 'the checkpoint is malformed', { reason: (e as Error).message.slice(0, 200) });
+      throw new LogError('MALFORMED_REQUEST', 'the checkpoint is malformed', {
+        reason: (e as Error).message.slice(0, 200),
+      });
     }
     const v = this.verifiers.get(origin);
     if (!v) throw new LogError('WITNESS_UNKNOWN_LOG', 'this witness does not follow that log', { origin });
@@ -76,7 +88,8 @@ export class Witness {
       return { checkpoint: opened.checkpoint, text: opened.opened.text };
     } catch (e) {
       throw new LogError('WITNESS_UNTRUSTED', 'the checkpoint carries no valid signature by the log key', {
-        origin, reason: isVerifierError(e) ? e.code : 'error',
+        origin,
+        reason: isVerifierError(e) ? e.code : 'error',
       });
     }
   }
@@ -85,19 +98,38 @@ export class Witness {
   private check(req: AddCheckpointRequest, next: Checkpoint, current: LogRecord | null): LogRecord | null {
     const known = current?.size ?? 0;
     if (req.oldSize !== known) {
-      throw new LogError('WITNESS_CONFLICT', 'old size is not the size this witness last cosigned', { size: known, old: req.oldSize, origin: next.origin });
+      throw new LogError('WITNESS_CONFLICT', 'old size is not the size this witness last cosigned', {
+        size: known,
+        old: req.oldSize,
+        origin: next.origin,
+      });
     }
     const older: Checkpoint = current
       ? parseCheckpoint(splitNote(current.checkpoint).text)
       : { origin: next.origin, size: 0, rootHash: EMPTY_ROOT, extensions: [] };
     try {
-      checkCheckpointConsistency(req.proof, older, next, { ...(current ? { older: current.checkpoint } : {}), newer: req.checkpoint });
+      checkCheckpointConsistency(req.proof, older, next, {
+        ...(current ? { older: current.checkpoint } : {}),
+        newer: req.checkpoint,
+      });
     } catch (e) {
       if (!isVerifierError(e) || !CONSISTENCY_CODES.has(e.code)) throw e;
-      const evidence = { reason: e.code, older: current?.checkpoint ?? null, newer: req.checkpoint, oldSize: req.oldSize, proof: req.proof.map((h) => Buffer.from(h).toString('base64')) };
+      const evidence = {
+        reason: e.code,
+        older: current?.checkpoint ?? null,
+        newer: req.checkpoint,
+        oldSize: req.oldSize,
+        proof: req.proof.map((h) => Buffer.from(h).toString('base64')),
+      };
       const file = this.opts.state.recordEvidence(next.origin, evidence);
-      this.opts.log?.(`witness: refused an inconsistent checkpoint from ${next.origin} (${e.code}); evidence in ${file}`);
-      throw new LogError('WITNESS_INCONSISTENT', 'the checkpoint is not consistent with the one this witness cosigned', { origin: next.origin, reason: e.code, evidence: file });
+      this.opts.log?.(
+        `witness: refused an inconsistent checkpoint from ${next.origin} (${e.code}); evidence in ${file}`,
+      );
+      throw new LogError(
+        'WITNESS_INCONSISTENT',
+        'the checkpoint is not consistent with the one this witness cosigned',
+        { origin: next.origin, reason: e.code, evidence: file },
+      );
     }
     if (current && current.size === next.size) return null; // same tree head again: cosign, nothing to store
     return { size: next.size, checkpoint: req.checkpoint };
@@ -108,6 +140,8 @@ function parseRequest(body: string): AddCheckpointRequest {
   try {
     return parseAddCheckpoint(body);
   } catch (e) {
-    throw new LogError('MALFORMED_REQUEST', 'malformed add-checkpoint body', { reason: isVerifierError(e) ? e.code : 'error' });
+    throw new LogError('MALFORMED_REQUEST', 'malformed add-checkpoint body', {
+      reason: isVerifierError(e) ? e.code : 'error',
+    });
   }
 }

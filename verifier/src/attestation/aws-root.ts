@@ -20,4 +20,5 @@ export function awsNitroRootG1(): Uint8Array {
 }
 
 const PINNED = new Uint8Array(Buffer.from(DER_BASE64, 'base64'));
-if (createHash('sha256').update(PINNED).digest('hex') !== AWS_NITRO_ROOT_G1_SHA256) throw new Error('aws-root.ts: embedded AWS Nitro root does not match its pinned fingerprint');
+if (createHash('sha256').update(PINNED).digest('hex') !== AWS_NITRO_ROOT_G1_SHA256)
+  throw new Error('aws-root.ts: embedded AWS Nitro root does not match its pinned fingerprint');

@@ -30,8 +30,16 @@ export function parseAttestationDocument(bytes: Uint8Array): AttestationDocument
   try {
     cose = decodeCoseSign1(raw);
   } catch (e) {
-    if (e instanceof VerifierError && e.code === 'COSE_MALFORMED') throw new VerifierError('ATTESTATION_MALFORMED', e.message, { field: 'cose', ...e.evidence }, { cause: e });
+    if (e instanceof VerifierError && e.code === 'COSE_MALFORMED')
+      throw new VerifierError('ATTESTATION_MALFORMED', e.message, { field: 'cose', ...e.evidence }, { cause: e });
     throw e;
   }
-  return { ...decodeAttestationPayload(cose.payload), protected: cose.protected, payload: cose.payload, signature: cose.signature, tagged: cose.tagged, raw };
+  return {
+    ...decodeAttestationPayload(cose.payload),
+    protected: cose.protected,
+    payload: cose.payload,
+    signature: cose.signature,
+    tagged: cose.tagged,
+    raw,
+  };
 }

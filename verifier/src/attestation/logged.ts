@@ -46,15 +46,35 @@ export function verifyLoggedPcr0(answer: unknown, pcr0: Uint8Array, opts: LogChe
     malformed('entry is not base64');
   }
   const proven = verifyTlogProof(a.proof, { ...opts, leaf });
-  if (proven.index !== a.index) throw new VerifierError('PROOF_INVALID', `the proof is for index ${proven.index}, the answer says ${a.index as number}`, { index: a.index, proofIndex: proven.index });
+  if (proven.index !== a.index)
+    throw new VerifierError(
+      'PROOF_INVALID',
+      `the proof is for index ${proven.index}, the answer says ${a.index as number}`,
+      { index: a.index, proofIndex: proven.index },
+    );
   const entry = decodeLeaf(leaf);
   const want = toHex(pcr0);
-  if (entry.kind !== 'release' || entry.pcr0 !== want) throw new VerifierError('PCR_MISMATCH', `log entry ${proven.index} is not a release of this PCR0`, { pcr: 0, index: proven.index, kind: entry.kind, expected: want, actual: entry.pcr0 });
-  if (a.status === 'revoked') throw new VerifierError('RELEASE_REVOKED', `the release at log index ${proven.index} has been revoked`, { index: proven.index, pcr0: want, revokedBy: Number.isSafeInteger(a.revokedBy) ? a.revokedBy : null });
+  if (entry.kind !== 'release' || entry.pcr0 !== want)
+    throw new VerifierError('PCR_MISMATCH', `log entry ${proven.index} is not a release of this PCR0`, {
+      pcr: 0,
+      index: proven.index,
+      kind: entry.kind,
+      expected: want,
+      actual: entry.pcr0,
+    });
+  if (a.status === 'revoked')
+    throw new VerifierError('RELEASE_REVOKED', `the release at log index ${proven.index} has been revoked`, {
+      index: proven.index,
+      pcr0: want,
+      revokedBy: Number.isSafeInteger(a.revokedBy) ? a.revokedBy : null,
+    });
   return { index: proven.index, status: 'active', entry, checkpoint: proven.checkpoint, cosigners: proven.cosigners };
 }
 
 /** The answer when the log has no release with this PCR0 (HTTP 404). */
 export function notLogged(pcr0: Uint8Array, log: string): VerifierError {
-  return new VerifierError('RELEASE_NOT_LOGGED', `PCR0 ${toHex(pcr0)} is not a release in ${log}`, { pcr0: toHex(pcr0), log });
+  return new VerifierError('RELEASE_NOT_LOGGED', `PCR0 ${toHex(pcr0)} is not a release in ${log}`, {
+    pcr0: toHex(pcr0),
+    log,
+  });
 }

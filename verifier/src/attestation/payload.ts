@@ -39,7 +39,17 @@ export interface AttestationPayload {
   nonce: Uint8Array | null;
 }
 
-const KEYS = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'] as const;
+const KEYS = [
+  'module_id',
+  'digest',
+  'timestamp',
+  'pcrs',
+  'certificate',
+  'cabundle',
+  'public_key',
+  'user_data',
+  'nonce',
+] as const;
 
 /** The exact bytes the NSM emits for these fields. Throws RangeError on out-of-profile input. */
 export function encodeAttestationPayload(p: AttestationPayload): Uint8Array {
@@ -47,17 +57,19 @@ export function encodeAttestationPayload(p: AttestationPayload): Uint8Array {
     throw new RangeError(`encodeAttestationPayload: ${field}: ${reason}`);
   });
   const pcrs = [...p.pcrs.entries()].sort((a, b) => a[0] - b[0]);
-  return encodeCbor(new Map<string, CborValue>([
-    ['module_id', p.moduleId],
-    ['digest', p.digest],
-    ['timestamp', new WideUint(p.timestamp, 8)],
-    ['pcrs', new Map(pcrs)],
-    ['certificate', p.certificate],
-    ['cabundle', p.cabundle],
-    ['public_key', p.publicKey],
-    ['user_data', p.userData],
-    ['nonce', p.nonce],
-  ]));
+  return encodeCbor(
+    new Map<string, CborValue>([
+      ['module_id', p.moduleId],
+      ['digest', p.digest],
+      ['timestamp', new WideUint(p.timestamp, 8)],
+      ['pcrs', new Map(pcrs)],
+      ['certificate', p.certificate],
+      ['cabundle', p.cabundle],
+      ['public_key', p.publicKey],
+      ['user_data', p.userData],
+      ['nonce', p.nonce],
+    ]),
+  );
 }
 
 function malformed(field: string, reason: string): never {
@@ -83,7 +95,8 @@ export function decodeAttestationPayload(bytes: Uint8Array): AttestationPayload 
   };
   checkFields(p, malformed);
   const canonical = encodeAttestationPayload(p);
-  if (Buffer.compare(canonical, bytes) !== 0) malformed('payload', 'not in the canonical NSM encoding (key order or timestamp width differ)');
+  if (Buffer.compare(canonical, bytes) !== 0)
+    malformed('payload', 'not in the canonical NSM encoding (key order or timestamp width differ)');
   return p;
 }
 
@@ -120,24 +133,35 @@ function cabundle(v: unknown): Uint8Array[] {
 type Fail = (field: string, reason: string) => never;
 
 function checkFields(p: AttestationPayload, fail: Fail): void {
-  if (typeof p.moduleId !== 'string' || !/^[\x21-\x7e]+$/.test(p.moduleId) || p.moduleId.length > MAX_MODULE_ID) fail('module_id', `must be 1..${MAX_MODULE_ID} printable ASCII characters`);
+  if (typeof p.moduleId !== 'string' || !/^[\x21-\x7e]+$/.test(p.moduleId) || p.moduleId.length > MAX_MODULE_ID)
+    fail('module_id', `must be 1..${MAX_MODULE_ID} printable ASCII characters`);
   if (p.digest !== 'SHA384') fail('digest', 'must be "SHA384"');
   if (!Number.isSafeInteger(p.timestamp) || p.timestamp <= 0) fail('timestamp', 'must be a positive integer (ms)');
-  if (!(p.pcrs instanceof Map) || p.pcrs.size > MAX_PCR_INDEX + 1) fail('pcrs', `must be a map of at most ${MAX_PCR_INDEX + 1} entries`);
+  if (!(p.pcrs instanceof Map) || p.pcrs.size > MAX_PCR_INDEX + 1)
+    fail('pcrs', `must be a map of at most ${MAX_PCR_INDEX + 1} entries`);
   let last = -1;
   for (const [i, v] of p.pcrs) {
     if (!Number.isInteger(i) || i < 0 || i > MAX_PCR_INDEX) fail('pcrs', `index ${i} out of 0..${MAX_PCR_INDEX}`);
     if (i <= last) fail('pcrs', 'indexes must be ascending');
     last = i;
-    if (!(v instanceof Uint8Array) || v.length !== PCR_BYTES) fail(`pcrs[${i}]`, `must be ${PCR_BYTES} bytes for SHA384`);
+    if (!(v instanceof Uint8Array) || v.length !== PCR_BYTES)
+      fail(`pcrs[${i}]`, `must be ${PCR_BYTES} bytes for SHA384`);
   }
-  for (let i = 0; i < BOOT_LOCKED_PCRS; i++) if (!p.pcrs.has(i)) fail(`pcrs[${i}]`, 'missing (PCRs 0..15 are always present)');
+  for (let i = 0; i < BOOT_LOCKED_PCRS; i++)
+    if (!p.pcrs.has(i)) fail(`pcrs[${i}]`, 'missing (PCRs 0..15 are always present)');
   sized(p.certificate, 'certificate', 1, MAX_CERT_BYTES, fail);
-  if (!Array.isArray(p.cabundle) || p.cabundle.length < 1 || p.cabundle.length > MAX_CABUNDLE) fail('cabundle', `must hold 1..${MAX_CABUNDLE} certificates`);
+  if (!Array.isArray(p.cabundle) || p.cabundle.length < 1 || p.cabundle.length > MAX_CABUNDLE)
+    fail('cabundle', `must hold 1..${MAX_CABUNDLE} certificates`);
   p.cabundle.forEach((c, i) => sized(c, `cabundle[${i}]`, 1, MAX_CERT_BYTES, fail));
-  for (const [f, v] of [['public_key', p.publicKey], ['user_data', p.userData], ['nonce', p.nonce]] as const) if (v !== null) sized(v, f, 0, MAX_OPTIONAL_BYTES, fail);
+  for (const [f, v] of [
+    ['public_key', p.publicKey],
+    ['user_data', p.userData],
+    ['nonce', p.nonce],
+  ] as const)
+    if (v !== null) sized(v, f, 0, MAX_OPTIONAL_BYTES, fail);
 }
 
 function sized(v: unknown, field: string, min: number, max: number, fail: Fail): void {
-  if (!(v instanceof Uint8Array) || v.length < min || v.length > max) fail(field, `must be a byte string of ${min}..${max} bytes`);
+  if (!(v instanceof Uint8Array) || v.length < min || v.length > max)
+    fail(field, `must be a byte string of ${min}..${max} bytes`);
 }

@@ -35,9 +35,11 @@ export function isDebugMode(pcrs: Map<number, Uint8Array>): boolean {
 }
 
 function normalizePcr(i: number, v: Uint8Array | string): Uint8Array {
-  if (!Number.isInteger(i) || i < 0 || i > MAX_PCR_INDEX) throw new RangeError(`expectedPcrs: index ${i} out of 0..${MAX_PCR_INDEX}`);
+  if (!Number.isInteger(i) || i < 0 || i > MAX_PCR_INDEX)
+    throw new RangeError(`expectedPcrs: index ${i} out of 0..${MAX_PCR_INDEX}`);
   const b = typeof v === 'string' ? fromHex(v) : v;
-  if (!(b instanceof Uint8Array) || b.length !== PCR_BYTES) throw new RangeError(`expectedPcrs: PCR${i} must be ${PCR_BYTES} bytes`);
+  if (!(b instanceof Uint8Array) || b.length !== PCR_BYTES)
+    throw new RangeError(`expectedPcrs: PCR${i} must be ${PCR_BYTES} bytes`);
   return b;
 }
 
@@ -50,11 +52,26 @@ export function expectedPcrEntries(e: AttestationPolicy['expectedPcrs']): Array<
 
 export function checkPolicy(doc: AttestationPayload, policy: AttestationPolicy, at: Date): void {
   const expected = expectedPcrEntries(policy.expectedPcrs);
-  if (!policy.allowDebug && isDebugMode(doc.pcrs)) throw new VerifierError('DEBUG_MODE', 'the enclave runs in debug mode (PCR0/1/2 are zero); refused unless debug is explicitly allowed', { moduleId: doc.moduleId });
+  if (!policy.allowDebug && isDebugMode(doc.pcrs))
+    throw new VerifierError(
+      'DEBUG_MODE',
+      'the enclave runs in debug mode (PCR0/1/2 are zero); refused unless debug is explicitly allowed',
+      { moduleId: doc.moduleId },
+    );
   for (const [i, want] of expected) {
     const got = doc.pcrs.get(i);
-    if (!got) throw new VerifierError('PCR_MISMATCH', `PCR${i} is missing from the document`, { pcr: i, expected: toHex(want), actual: null });
-    if (!bytesEqual(got, want)) throw new VerifierError('PCR_MISMATCH', `PCR${i} differs from the expected value`, { pcr: i, expected: toHex(want), actual: toHex(got) });
+    if (!got)
+      throw new VerifierError('PCR_MISMATCH', `PCR${i} is missing from the document`, {
+        pcr: i,
+        expected: toHex(want),
+        actual: null,
+      });
+    if (!bytesEqual(got, want))
+      throw new VerifierError('PCR_MISMATCH', `PCR${i} differs from the expected value`, {
+        pcr: i,
+        expected: toHex(want),
+        actual: toHex(got),
+      });
   }
   binding('NONCE_MISMATCH', 'nonce', policy.nonce, doc.nonce);
   binding('USER_DATA_MISMATCH', 'user_data', policy.userData, doc.userData);
@@ -62,17 +79,33 @@ export function checkPolicy(doc: AttestationPayload, policy: AttestationPolicy, 
   if (policy.maxAgeMs !== undefined) checkAge(doc.timestamp, policy.maxAgeMs, at);
 }
 
-function binding(code: VerifierErrorCode, field: string, want: Uint8Array | null | undefined, got: Uint8Array | null): void {
+function binding(
+  code: VerifierErrorCode,
+  field: string,
+  want: Uint8Array | null | undefined,
+  got: Uint8Array | null,
+): void {
   if (want === undefined) return;
   if (want !== null && !(want instanceof Uint8Array)) throw new TypeError(`policy ${field}: expected bytes or null`);
   const same = want === null ? got === null : got !== null && bytesEqual(got, want);
-  if (!same) throw new VerifierError(code, `${field} does not match the expected value`, { field, expected: want === null ? null : toHex(want), actual: got === null ? null : toHex(got) });
+  if (!same)
+    throw new VerifierError(code, `${field} does not match the expected value`, {
+      field,
+      expected: want === null ? null : toHex(want),
+      actual: got === null ? null : toHex(got),
+    });
 }
 
 function checkAge(timestamp: number, maxAgeMs: number, at: Date): void {
   if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) throw new RangeError('policy maxAgeMs must be a non-negative number');
   const age = at.getTime() - timestamp;
   const ev = { timestamp: new Date(timestamp).toISOString(), at: at.toISOString(), ageMs: age, maxAgeMs };
-  if (age > maxAgeMs) throw new VerifierError('ATTESTATION_AGE', `the document is ${age} ms old, more than the allowed ${maxAgeMs} ms`, ev);
-  if (age < -MAX_CLOCK_SKEW_MS) throw new VerifierError('ATTESTATION_AGE', `the document is dated ${-age} ms after the verification time`, ev);
+  if (age > maxAgeMs)
+    throw new VerifierError(
+      'ATTESTATION_AGE',
+      `the document is ${age} ms old, more than the allowed ${maxAgeMs} ms`,
+      ev,
+    );
+  if (age < -MAX_CLOCK_SKEW_MS)
+    throw new VerifierError('ATTESTATION_AGE', `the document is dated ${-age} ms after the verification time`, ev);
 }

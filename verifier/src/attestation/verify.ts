@@ -40,19 +40,30 @@ export interface VerifiedAttestation {
 
 const AWS_ROOTS: readonly Uint8Array[] = [awsNitroRootG1()];
 
-export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAttestationOptions = {}): VerifiedAttestation {
+export function verifyAttestationDocument(
+  bytes: Uint8Array,
+  options: VerifyAttestationOptions = {},
+): VerifiedAttestation {
   const at = options.at ?? new Date();
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new TypeError('verifyAttestationDocument: `at` must be a valid Date');
+  if (!(at instanceof Date) || Number.isNaN(at.getTime()))
+    throw new TypeError('verifyAttestationDocument: `at` must be a valid Date');
   const policy = options.policy ?? {};
   expectedPcrEntries(policy.expectedPcrs); // refuse a malformed policy before looking at the document
   const doc = parseAttestationDocument(bytes);
   const chain = verifyCertificateChain(doc.cabundle, doc.certificate, options.trustedRoots ?? AWS_ROOTS, at);
   const leaf = chain.certificates[chain.certificates.length - 1]!;
   if (!verifyCoseSign1(doc, chain.leafKey)) {
-    throw new VerifierError('ATTESTATION_SIGNATURE', 'the COSE_Sign1 signature does not verify under the document certificate', { subject: leaf.subject, signature: toHex(doc.signature) });
+    throw new VerifierError(
+      'ATTESTATION_SIGNATURE',
+      'the COSE_Sign1 signature does not verify under the document certificate',
+      { subject: leaf.subject, signature: toHex(doc.signature) },
+    );
   }
   if (doc.timestamp < chain.leafNotBefore.getTime() || doc.timestamp > chain.leafNotAfter.getTime()) {
-    throw new VerifierError('CERT_VALIDITY', 'the document timestamp lies outside its certificate validity', { ...leaf, timestamp: new Date(doc.timestamp).toISOString() });
+    throw new VerifierError('CERT_VALIDITY', 'the document timestamp lies outside its certificate validity', {
+      ...leaf,
+      timestamp: new Date(doc.timestamp).toISOString(),
+    });
   }
   checkPolicy(doc, policy, at);
   return {

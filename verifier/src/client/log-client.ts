@@ -119,7 +119,8 @@ export class LogClient {
     } else {
       this.origin = o.origin;
     }
-    if (o.maxAgeSeconds !== undefined && o.witnessPolicy === undefined) throw new TypeError('maxAgeSeconds needs a witnessPolicy');
+    if (o.maxAgeSeconds !== undefined && o.witnessPolicy === undefined)
+      throw new TypeError('maxAgeSeconds needs a witnessPolicy');
   }
 
   /** The latest checkpoint, opened under the pinned key and checked against the witness policy. */
@@ -132,7 +133,9 @@ export class LogClient {
   openCheckpoint(note: string | Uint8Array): WitnessedCheckpoint {
     const now = (this.o.now ?? (() => Date.now() / 1000))();
     return openWitnessedCheckpoint(note, {
-      logVerifier: this.needKey(), origin: this.origin!, now,
+      logVerifier: this.needKey(),
+      origin: this.origin!,
+      now,
       ...(this.o.witnessPolicy ? { witnessPolicy: this.o.witnessPolicy } : {}),
       ...(this.o.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: this.o.maxAgeSeconds }),
     });
@@ -167,23 +170,32 @@ export class LogClient {
   }
 
   /** GET proof/inclusion for `leafHash` at `index`, verified against `cp`'s root. */
-  async inclusionProof(index: number, leafHash: Uint8Array, cp: Checkpoint | WitnessedCheckpoint): Promise<Uint8Array[]> {
+  async inclusionProof(
+    index: number,
+    leafHash: Uint8Array,
+    cp: Checkpoint | WitnessedCheckpoint,
+  ): Promise<Uint8Array[]> {
     const c = checkpointOf(cp);
     const j = await this.getJson(`proof/inclusion?index=${index}&size=${c.size}`, CAP.proof);
-    if (j.index !== index || j.treeSize !== c.size) this.invalid('proof/inclusion', 'the proof is for another index or size', { index, size: c.size });
+    if (j.index !== index || j.treeSize !== c.size)
+      this.invalid('proof/inclusion', 'the proof is for another index or size', { index, size: c.size });
     const proof = this.hashes(j.hashes, 'proof/inclusion');
     checkInclusion(proof, index, c.size, leafHash, c.rootHash);
     return proof;
   }
 
   /** GET proof/consistency between two checkpoints of this log, verified (a fork is INCONSISTENT with both notes as evidence). */
-  async consistencyProof(older: Checkpoint | WitnessedCheckpoint, newer: Checkpoint | WitnessedCheckpoint): Promise<Uint8Array[]> {
+  async consistencyProof(
+    older: Checkpoint | WitnessedCheckpoint,
+    newer: Checkpoint | WitnessedCheckpoint,
+  ): Promise<Uint8Array[]> {
     const a = checkpointOf(older);
     const b = checkpointOf(newer);
     let proof: Uint8Array[] = [];
     if (a.size > 0 && a.size < b.size) {
       const j = await this.getJson(`proof/consistency?old=${a.size}&new=${b.size}`, CAP.proof);
-      if (j.old !== a.size || j.new !== b.size) this.invalid('proof/consistency', 'the proof is for other sizes', { old: a.size, new: b.size });
+      if (j.old !== a.size || j.new !== b.size)
+        this.invalid('proof/consistency', 'the proof is for other sizes', { old: a.size, new: b.size });
       proof = this.hashes(j.hashes, 'proof/consistency');
     }
     checkCheckpointConsistency(proof, a, b, { ...noteOf(older), ...noteOf(newer, 'newer') });
@@ -196,8 +208,14 @@ export class LogClient {
    */
   async entry(index: number, cp?: Checkpoint | WitnessedCheckpoint): Promise<LogEntry> {
     const j = await this.getJson(`entry/${index}`, CAP.entry);
-    if (j.index !== index || typeof j.leaf !== 'string' || typeof j.kind !== 'string') this.invalid(`entry/${index}`, 'not { index, leaf, kind, status }', { index });
-    const out: LogEntry = { index, leaf: this.base64(j.leaf, `entry/${index}`), kind: j.kind as string, ...this.status(j, `entry/${index}`) };
+    if (j.index !== index || typeof j.leaf !== 'string' || typeof j.kind !== 'string')
+      this.invalid(`entry/${index}`, 'not { index, leaf, kind, status }', { index });
+    const out: LogEntry = {
+      index,
+      leaf: this.base64(j.leaf, `entry/${index}`),
+      kind: j.kind as string,
+      ...this.status(j, `entry/${index}`),
+    };
     if (cp !== undefined) await this.inclusionProof(index, hashLeaf(out.leaf), cp);
     return out;
   }
@@ -213,7 +231,10 @@ export class LogClient {
    * speaks for another tree, STATUS_MISMATCH for another release; a "revoked" statement is
    * returned (the caller decides: requireActiveStatus refuses it).
    */
-  async signedStatus(index: number, cp: Checkpoint | WitnessedCheckpoint): Promise<{ status: SignedStatus; note: string }> {
+  async signedStatus(
+    index: number,
+    cp: Checkpoint | WitnessedCheckpoint,
+  ): Promise<{ status: SignedStatus; note: string }> {
     this.needKey();
     const { status, note } = await this.statusNote(index, cp);
     return { status, note };
@@ -225,17 +246,31 @@ export class LogClient {
    * key) only parsed, and still required to speak for `cp`'s origin, tree and release.
    * `verified` says which.
    */
-  async statusNote(index: number, cp: Checkpoint | WitnessedCheckpoint): Promise<{ status: SignedStatus; note: string; verified: boolean }> {
+  async statusNote(
+    index: number,
+    cp: Checkpoint | WitnessedCheckpoint,
+  ): Promise<{ status: SignedStatus; note: string; verified: boolean }> {
     const c = checkpointOf(cp);
     const path = `status/${index}?size=${c.size}`;
     const { body } = await this.get(path, { cap: CAP.checkpoint, accept: TEXT_TYPES });
     const verified = this.verifier !== undefined;
-    const s = verified ? openReleaseStatus(body, this.verifier!, this.origin) : parseReleaseStatus(splitNote(body).text);
+    const s = verified
+      ? openReleaseStatus(body, this.verifier!, this.origin)
+      : parseReleaseStatus(splitNote(body).text);
     const note = new TextDecoder().decode(body);
     if (s.origin !== c.origin || s.treeSize !== c.size || !bytesEqual(s.rootHash, c.rootHash)) {
-      throw new VerifierError('STATUS_TREE_MISMATCH', `the status for ${path} speaks for tree ${s.treeSize}, not the checkpoint's ${c.size}`, { statusSize: s.treeSize, statusRoot: s.rootHash, checkpointSize: c.size, checkpointRoot: c.rootHash, note });
+      throw new VerifierError(
+        'STATUS_TREE_MISMATCH',
+        `the status for ${path} speaks for tree ${s.treeSize}, not the checkpoint's ${c.size}`,
+        { statusSize: s.treeSize, statusRoot: s.rootHash, checkpointSize: c.size, checkpointRoot: c.rootHash, note },
+      );
     }
-    if (s.index !== index) throw new VerifierError('STATUS_MISMATCH', `the status is for release ${s.index}, not ${index}`, { statusIndex: s.index, index, note });
+    if (s.index !== index)
+      throw new VerifierError('STATUS_MISMATCH', `the status is for release ${s.index}, not ${index}`, {
+        statusIndex: s.index,
+        index,
+        note,
+      });
     return { status: s, note, verified };
   }
 
@@ -248,11 +283,13 @@ export class LogClient {
    */
   async consistencyFrom(fromSize: number, cp: Checkpoint | WitnessedCheckpoint): Promise<Uint8Array[]> {
     const c = checkpointOf(cp);
-    if (!Number.isSafeInteger(fromSize) || fromSize < 1 || fromSize > c.size) throw new RangeError(`no consistency proof from size ${fromSize} to ${c.size}`);
+    if (!Number.isSafeInteger(fromSize) || fromSize < 1 || fromSize > c.size)
+      throw new RangeError(`no consistency proof from size ${fromSize} to ${c.size}`);
     if (fromSize === c.size) return [];
     const path = `proof/consistency?old=${fromSize}&new=${c.size}`;
     const j = await this.getJson(path, CAP.proof);
-    if (j.old !== fromSize || j.new !== c.size) this.invalid('proof/consistency', 'the proof is for other sizes', { old: fromSize, new: c.size });
+    if (j.old !== fromSize || j.new !== c.size)
+      this.invalid('proof/consistency', 'the proof is for other sizes', { old: fromSize, new: c.size });
     const proof = this.hashes(j.hashes, 'proof/consistency');
     checkConsistencyToRoot(proof, fromSize, c.size, c.rootHash);
     return proof;
@@ -262,7 +299,11 @@ export class LogClient {
    * Every leaf from `from` up to `cp`'s size, in order, read through the entry bundles (each
    * checked against its level-0 tile, which is checked against `cp`). `onBundle` reports progress.
    */
-  async *entries(from: number, cp: Checkpoint | WitnessedCheckpoint, onBundle?: (done: number, total: number) => void): AsyncGenerator<{ index: number; leaf: Uint8Array }> {
+  async *entries(
+    from: number,
+    cp: Checkpoint | WitnessedCheckpoint,
+    onBundle?: (done: number, total: number) => void,
+  ): AsyncGenerator<{ index: number; leaf: Uint8Array }> {
     const c = checkpointOf(cp);
     for (let b = Math.floor(from / TILE_WIDTH); b * TILE_WIDTH < c.size; b++) {
       const leaves = await this.entryBundle(b, c);
@@ -286,7 +327,8 @@ export class LogClient {
     const path = `lookup/${field}/${hex.toLowerCase()}`;
     const j = await this.getJson(path, CAP.lookup, [404]);
     if (j === null) return null;
-    if (!Number.isSafeInteger(j.index) || typeof j.entry !== 'string' || typeof j.proof !== 'string') this.invalid(path, 'not { index, status, entry, proof }', {});
+    if (!Number.isSafeInteger(j.index) || typeof j.entry !== 'string' || typeof j.proof !== 'string')
+      this.invalid(path, 'not { index, status, entry, proof }', {});
     return { index: j.index as number, entry: j.entry as string, proof: j.proof as string, ...this.status(j, path) };
   }
 
@@ -299,7 +341,9 @@ export class LogClient {
     if (answer === null) throw notLogged(pcr0, this.url.href.replace(/\/$/, ''));
     const now = (this.o.now ?? (() => Date.now() / 1000))();
     return verifyLoggedPcr0(answer, pcr0, {
-      logVerifier: this.needKey(), origin: this.origin!, now,
+      logVerifier: this.needKey(),
+      origin: this.origin!,
+      now,
       ...(this.o.witnessPolicy ? { witnessPolicy: this.o.witnessPolicy } : {}),
       ...(this.o.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: this.o.maxAgeSeconds }),
     });
@@ -314,10 +358,21 @@ export class LogClient {
     const { body } = await this.post('add-entry', bundleJson, { cap: CAP.addEntry, accept: JSON_TYPES });
     const j = this.json(body, 'add-entry');
     const tle = j.transparencyLogEntry;
-    if (!Number.isSafeInteger(j.index) || typeof j.leafHash !== 'string' || typeof tle !== 'object' || tle === null || Array.isArray(tle)) {
+    if (
+      !Number.isSafeInteger(j.index) ||
+      typeof j.leafHash !== 'string' ||
+      typeof tle !== 'object' ||
+      tle === null ||
+      Array.isArray(tle)
+    ) {
       this.invalid('add-entry', 'the answer lacks index, leafHash or transparencyLogEntry', {});
     }
-    return { index: j.index as number, leafHash: j.leafHash as string, duplicate: j.duplicate === true, transparencyLogEntry: tle as Record<string, unknown> };
+    return {
+      index: j.index as number,
+      leafHash: j.leafHash as string,
+      duplicate: j.duplicate === true,
+      transparencyLogEntry: tle as Record<string, unknown>,
+    };
   }
 
   // ----- primitives: every request goes through get/post -----
@@ -342,7 +397,11 @@ export class LogClient {
    * a missing tile fetches it and runs again (a check touches O(log size) tiles). Fetched tiles
    * are not trusted on their own; `fn` must verify what it reads against a checkpoint.
    */
-  private async withTiles<T>(size: number, have: Map<string, Uint8Array>, fn: (read: { tile: (t: Tile) => Uint8Array; hashes: HashReader }) => T): Promise<T> {
+  private async withTiles<T>(
+    size: number,
+    have: Map<string, Uint8Array>,
+    fn: (read: { tile: (t: Tile) => Uint8Array; hashes: HashReader }) => T,
+  ): Promise<T> {
     const tile = (t: Tile) => {
       const d = have.get(tilePath(t));
       if (d === undefined) throw new MissingTile(t);
@@ -356,7 +415,11 @@ export class LogClient {
         const path = tilePath(e.tile);
         const { body } = await this.get(path, { cap: CAP.tile, accept: OCTETS });
         if (body.length !== e.tile.width * HASH_SIZE) {
-          throw new VerifierError('TILE_MISMATCH', `tile ${path} has ${body.length} bytes, want ${e.tile.width * HASH_SIZE}`, { path, got: body.length, want: e.tile.width * HASH_SIZE });
+          throw new VerifierError(
+            'TILE_MISMATCH',
+            `tile ${path} has ${body.length} bytes, want ${e.tile.width * HASH_SIZE}`,
+            { path, got: body.length, want: e.tile.width * HASH_SIZE },
+          );
         }
         have.set(path, body);
       }
@@ -380,9 +443,14 @@ export class LogClient {
   }
 
   private status(j: Record<string, unknown>, path: string): { status: ReleaseStatus; revokedBy?: number } {
-    if (j.status !== 'active' && j.status !== 'revoked') this.invalid(path, 'status must be "active" or "revoked"', { status: String(j.status).slice(0, 40) });
-    if (j.revokedBy !== undefined && !Number.isSafeInteger(j.revokedBy)) this.invalid(path, 'revokedBy must be an integer', {});
-    return { status: j.status as ReleaseStatus, ...(j.revokedBy === undefined ? {} : { revokedBy: j.revokedBy as number }) };
+    if (j.status !== 'active' && j.status !== 'revoked')
+      this.invalid(path, 'status must be "active" or "revoked"', { status: String(j.status).slice(0, 40) });
+    if (j.revokedBy !== undefined && !Number.isSafeInteger(j.revokedBy))
+      this.invalid(path, 'revokedBy must be an integer', {});
+    return {
+      status: j.status as ReleaseStatus,
+      ...(j.revokedBy === undefined ? {} : { revokedBy: j.revokedBy as number }),
+    };
   }
 
   private base64(s: string, path: string): Uint8Array {
@@ -394,12 +462,17 @@ export class LogClient {
   }
 
   private hashes(v: unknown, path: string): Uint8Array[] {
-    if (!Array.isArray(v) || v.length > 64 || !v.every((h) => typeof h === 'string')) this.invalid(path, 'hashes must be a list of base64 strings', {});
+    if (!Array.isArray(v) || v.length > 64 || !v.every((h) => typeof h === 'string'))
+      this.invalid(path, 'hashes must be a list of base64 strings', {});
     return (v as string[]).map((h) => this.base64(h, path));
   }
 
   private invalid(path: string, reason: string, evidence: Record<string, unknown>): never {
-    throw new VerifierError('LOG_RESPONSE_INVALID', `the log's answer for ${path} is malformed: ${reason}`, { url: new URL(path, this.url).href, reason, ...evidence });
+    throw new VerifierError('LOG_RESPONSE_INVALID', `the log's answer for ${path} is malformed: ${reason}`, {
+      url: new URL(path, this.url).href,
+      reason,
+      ...evidence,
+    });
   }
 }
 

@@ -25,7 +25,11 @@ import type { ProofBundle } from '../gate/bundle.ts';
 import type { LogClient } from './log-client.ts';
 
 /** The newest bundle for `pcr0` extending a held tree of `heldSize` (null: none held); null when the log has no such release. */
-export async function fetchProofBundle(client: LogClient, pcr0: Uint8Array, heldSize: number | null): Promise<ProofBundle | null> {
+export async function fetchProofBundle(
+  client: LogClient,
+  pcr0: Uint8Array,
+  heldSize: number | null,
+): Promise<ProofBundle | null> {
   const hex = toHex(pcr0);
   const answer = await client.lookup('pcr0', hex);
   if (answer === null) return null;
@@ -33,21 +37,44 @@ export async function fetchProofBundle(client: LogClient, pcr0: Uint8Array, held
   try {
     leaf = fromBase64(answer.entry);
   } catch {
-    throw new VerifierError('LOG_RESPONSE_INVALID', `the log's lookup of ${hex} carries an entry that is not base64`, { pcr0: hex });
+    throw new VerifierError('LOG_RESPONSE_INVALID', `the log's lookup of ${hex} carries an entry that is not base64`, {
+      pcr0: hex,
+    });
   }
   const proof = parseTlogProof(answer.proof);
-  const checkpoint: Checkpoint = client.pinned ? client.openCheckpoint(proof.checkpoint).checkpoint : parseCheckpoint(splitNote(proof.checkpoint).text);
+  const checkpoint: Checkpoint = client.pinned
+    ? client.openCheckpoint(proof.checkpoint).checkpoint
+    : parseCheckpoint(splitNote(proof.checkpoint).text);
   if (client.origin !== undefined && checkpoint.origin !== client.origin) {
-    throw new VerifierError('CHECKPOINT_ORIGIN', `the proof's checkpoint is for ${JSON.stringify(checkpoint.origin)}, not ${JSON.stringify(client.origin)}`, { expected: client.origin, got: checkpoint.origin });
+    throw new VerifierError(
+      'CHECKPOINT_ORIGIN',
+      `the proof's checkpoint is for ${JSON.stringify(checkpoint.origin)}, not ${JSON.stringify(client.origin)}`,
+      { expected: client.origin, got: checkpoint.origin },
+    );
   }
-  if (proof.index !== answer.index) throw new VerifierError('PROOF_INVALID', `the proof is for index ${proof.index}, the answer says ${answer.index}`, { index: answer.index, proofIndex: proof.index });
+  if (proof.index !== answer.index)
+    throw new VerifierError('PROOF_INVALID', `the proof is for index ${proof.index}, the answer says ${answer.index}`, {
+      index: answer.index,
+      proofIndex: proof.index,
+    });
   checkInclusion(proof.proof, proof.index, checkpoint.size, hashLeaf(leaf), checkpoint.rootHash);
   const entry = decodeLeaf(leaf);
   if (entry.kind !== 'release' || entry.pcr0 !== hex) {
-    throw new VerifierError('PCR_MISMATCH', `log entry ${proof.index} is not a release of this PCR0`, { pcr: 0, index: proof.index, kind: entry.kind, expected: hex, actual: entry.pcr0 });
+    throw new VerifierError('PCR_MISMATCH', `log entry ${proof.index} is not a release of this PCR0`, {
+      pcr: 0,
+      index: proof.index,
+      kind: entry.kind,
+      expected: hex,
+      actual: entry.pcr0,
+    });
   }
   const { status, note } = await client.statusNote(proof.index, checkpoint);
-  if (status.pcr0 !== hex) throw new VerifierError('STATUS_MISMATCH', `the status is for PCR0 ${status.pcr0}, not ${hex}`, { statusPcr0: status.pcr0, pcr0: hex, note });
+  if (status.pcr0 !== hex)
+    throw new VerifierError('STATUS_MISMATCH', `the status is for PCR0 ${status.pcr0}, not ${hex}`, {
+      statusPcr0: status.pcr0,
+      pcr0: hex,
+      note,
+    });
   const bundle: ProofBundle = { entry: leaf, proof: answer.proof, status: note };
   if (heldSize !== null && heldSize > 0 && heldSize <= checkpoint.size) {
     bundle.consistency = { fromSize: heldSize, hashes: await client.consistencyFrom(heldSize, checkpoint) };

@@ -66,7 +66,12 @@ const defaultSleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms
 
 class Timeout extends Error {}
 class Transient extends Error {
-  constructor(readonly reason: string, readonly status?: number, readonly retryAfterMs?: number, readonly logEvidence?: Record<string, unknown>) {
+  constructor(
+    readonly reason: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+    readonly logEvidence?: Record<string, unknown>,
+  ) {
     super(reason);
   }
 }
@@ -81,13 +86,28 @@ export async function request(o: TransportOptions, url: URL, spec: RequestSpec):
     } catch (e) {
       if (!(e instanceof Transient)) throw e;
       if (attempt >= retries) {
-        throw new VerifierError('LOG_UNAVAILABLE', `the log at ${url.origin} failed ${attempt + 1} times for ${url.pathname}: ${e.reason}`, {
-          url: url.href, attempts: attempt + 1, ...(e.status === undefined ? {} : { status: e.status }), reason: e.reason, ...e.logEvidence,
-        });
+        throw new VerifierError(
+          'LOG_UNAVAILABLE',
+          `the log at ${url.origin} failed ${attempt + 1} times for ${url.pathname}: ${e.reason}`,
+          {
+            url: url.href,
+            attempts: attempt + 1,
+            ...(e.status === undefined ? {} : { status: e.status }),
+            reason: e.reason,
+            ...e.logEvidence,
+          },
+        );
       }
       const backoff = Math.min((o.backoffMs ?? 250) * 2 ** attempt, o.maxDelayMs ?? 8000);
       const delayMs = e.retryAfterMs === undefined ? backoff : Math.min(e.retryAfterMs, o.maxDelayMs ?? 8000);
-      o.onRetry?.({ url: url.href, attempt: attempt + 1, retries, delayMs, ...(e.status === undefined ? {} : { status: e.status }), reason: e.reason });
+      o.onRetry?.({
+        url: url.href,
+        attempt: attempt + 1,
+        retries,
+        delayMs,
+        ...(e.status === undefined ? {} : { status: e.status }),
+        reason: e.reason,
+      });
       await sleep(delayMs);
     }
   }
@@ -106,9 +126,16 @@ async function once(o: TransportOptions, url: URL, spec: RequestSpec): Promise<R
   try {
     let res: Response;
     try {
-      res = await o.fetch(url, { method: spec.method ?? 'GET', headers, signal: ctl.signal, ...(spec.body === undefined ? {} : { body: spec.body }) });
+      res = await o.fetch(url, {
+        method: spec.method ?? 'GET',
+        headers,
+        signal: ctl.signal,
+        ...(spec.body === undefined ? {} : { body: spec.body }),
+      });
     } catch (e) {
-      throw new Transient(timedOut ? `no answer within ${o.timeoutMs ?? 30_000} ms` : `cannot reach the log: ${describe(e)}`);
+      throw new Transient(
+        timedOut ? `no answer within ${o.timeoutMs ?? 30_000} ms` : `cannot reach the log: ${describe(e)}`,
+      );
     }
     const ok = res.status === 200 || (spec.pass ?? []).includes(res.status);
     const cap = ok ? spec.cap : MAX_ERROR_BODY;
@@ -116,18 +143,34 @@ async function once(o: TransportOptions, url: URL, spec: RequestSpec): Promise<R
     try {
       body = await readCapped(res, cap, ctl.signal, url);
     } catch (e) {
-      if (e instanceof VerifierError && !ok) body = new Uint8Array(); // an oversized error body: the status is what matters
+      if (e instanceof VerifierError && !ok)
+        body = new Uint8Array(); // an oversized error body: the status is what matters
       else if (e instanceof VerifierError) throw e;
-      else throw new Transient(timedOut ? `the answer did not complete within ${o.timeoutMs ?? 30_000} ms` : `the answer broke off: ${describe(e)}`, res.status);
+      else
+        throw new Transient(
+          timedOut
+            ? `the answer did not complete within ${o.timeoutMs ?? 30_000} ms`
+            : `the answer broke off: ${describe(e)}`,
+          res.status,
+        );
     }
     const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (TRANSIENT(res.status)) throw new Transient(`HTTP ${res.status}${logCodeOf(body)}`, res.status, retryAfter(res), logEvidence(body));
+    if (TRANSIENT(res.status))
+      throw new Transient(`HTTP ${res.status}${logCodeOf(body)}`, res.status, retryAfter(res), logEvidence(body));
     if (!ok) {
       const ev = logEvidence(body);
-      throw new VerifierError('LOG_REFUSED', `the log answered HTTP ${res.status}${logCodeOf(body)} for ${url.pathname}${typeof ev.logMessage === 'string' ? `: ${ev.logMessage}` : ''}`, { url: url.href, status: res.status, ...ev });
+      throw new VerifierError(
+        'LOG_REFUSED',
+        `the log answered HTTP ${res.status}${logCodeOf(body)} for ${url.pathname}${typeof ev.logMessage === 'string' ? `: ${ev.logMessage}` : ''}`,
+        { url: url.href, status: res.status, ...ev },
+      );
     }
     if (spec.accept.length > 0 && !spec.accept.includes(contentType)) {
-      throw new VerifierError('LOG_RESPONSE_INVALID', `the log answered ${url.pathname} with content-type ${JSON.stringify(contentType)}, want ${spec.accept.join(' or ')}`, { url: url.href, contentType, accept: spec.accept });
+      throw new VerifierError(
+        'LOG_RESPONSE_INVALID',
+        `the log answered ${url.pathname} with content-type ${JSON.stringify(contentType)}, want ${spec.accept.join(' or ')}`,
+        { url: url.href, contentType, accept: spec.accept },
+      );
     }
     return { status: res.status, contentType, body };
   } finally {
@@ -141,7 +184,12 @@ async function once(o: TransportOptions, url: URL, spec: RequestSpec): Promise<R
  * if the stream never yields again. The stream is cancelled on every exit.
  */
 export async function readCapped(res: Response, cap: number, signal: AbortSignal, url: URL): Promise<Uint8Array> {
-  const oversized = (got: number) => new VerifierError('LOG_RESPONSE_OVERSIZED', `the log's answer for ${url.pathname} is larger than ${cap} bytes`, { url: url.href, cap, got });
+  const oversized = (got: number) =>
+    new VerifierError('LOG_RESPONSE_OVERSIZED', `the log's answer for ${url.pathname} is larger than ${cap} bytes`, {
+      url: url.href,
+      cap,
+      got,
+    });
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > cap) {
     await res.body?.cancel().catch(() => {});

@@ -37,17 +37,24 @@ function malformed(reason: string, evidence: Record<string, unknown> = {}): neve
 /** Parses a COSE_Sign1 (tag 18 optional) with an ES384 protected header. */
 export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeCoseSign1: expected bytes');
-  let item: CborValue = decodeCbor(bytes, { code: 'COSE_MALFORMED', maxBytes: MAX_COSE_BYTES, maxDepth: 4, tags: [18] });
+  let item: CborValue = decodeCbor(bytes, {
+    code: 'COSE_MALFORMED',
+    maxBytes: MAX_COSE_BYTES,
+    maxDepth: 4,
+    tags: [18],
+  });
   const tagged = item instanceof CborTag;
   if (item instanceof CborTag) item = item.value;
   if (!Array.isArray(item) || item.length !== 4) malformed('not a 4-element array');
   const [prot, unprotected, payload, signature] = item;
   if (!(prot instanceof Uint8Array)) malformed('protected header is not a byte string');
-  if (!bytesEqual(prot, ES384_PROTECTED)) malformed('protected header must be exactly {1: -35} (ES384)', { protected: prot });
+  if (!bytesEqual(prot, ES384_PROTECTED))
+    malformed('protected header must be exactly {1: -35} (ES384)', { protected: prot });
   if (!(unprotected instanceof Map) || unprotected.size !== 0) malformed('unprotected header must be an empty map');
   if (!(payload instanceof Uint8Array)) malformed('payload is not an attached byte string');
   if (!(signature instanceof Uint8Array)) malformed('signature is not a byte string');
-  if (signature.length !== ES384_SIGNATURE_BYTES) malformed(`signature must be ${ES384_SIGNATURE_BYTES} bytes`, { length: signature.length });
+  if (signature.length !== ES384_SIGNATURE_BYTES)
+    malformed(`signature must be ${ES384_SIGNATURE_BYTES} bytes`, { length: signature.length });
   return { protected: prot, payload, signature, tagged };
 }
 
@@ -59,12 +66,21 @@ export function sigStructure(protectedBytes: Uint8Array, payload: Uint8Array): U
 /** Verifies the ES384 signature of a COSE_Sign1 (bytes or decoded) under a P-384 public key. */
 export function verifyCoseSign1(doc: Uint8Array | CoseSign1, publicKey: KeyObject): boolean {
   const c = doc instanceof Uint8Array ? decodeCoseSign1(doc) : doc;
-  return verify('sha384', sigStructure(c.protected, c.payload), { key: publicKey, dsaEncoding: 'ieee-p1363' }, c.signature);
+  return verify(
+    'sha384',
+    sigStructure(c.protected, c.payload),
+    { key: publicKey, dsaEncoding: 'ieee-p1363' },
+    c.signature,
+  );
 }
 
 /** Signs `payload` as an untagged ES384 COSE_Sign1, exactly as the NSM emits it. */
 export function signCoseSign1(payload: Uint8Array, privateKey: KeyObject): Uint8Array {
-  if (privateKey.type !== 'private' || privateKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw new TypeError('signCoseSign1: need a P-384 private key');
-  const signature = sign('sha384', sigStructure(ES384_PROTECTED, payload), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1')
+    throw new TypeError('signCoseSign1: need a P-384 private key');
+  const signature = sign('sha384', sigStructure(ES384_PROTECTED, payload), {
+    key: privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
   return encodeCbor([ES384_PROTECTED, new Map(), payload, new Uint8Array(signature)]);
 }

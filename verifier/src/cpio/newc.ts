@@ -64,7 +64,8 @@ export function pad4(n: number): number {
 }
 
 function hex8(n: number, upper: boolean): string {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`cpio: field value ${n} does not fit 32 bits`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new RangeError(`cpio: field value ${n} does not fit 32 bits`);
   const s = n.toString(16).padStart(8, '0');
   return upper ? s.toUpperCase() : s;
 }
@@ -73,7 +74,21 @@ function hex8(n: number, upper: boolean): string {
 export function encodeNewcHeader(h: NewcHeader, upper: boolean): Uint8Array {
   const name = Buffer.from(h.name, 'utf8');
   if (name.includes(0)) throw new RangeError('cpio: NUL in name');
-  const fields = [h.ino, h.mode, h.uid, h.gid, h.nlink, h.mtime, h.size, h.devMajor, h.devMinor, h.rdevMajor, h.rdevMinor, name.length + 1, 0];
+  const fields = [
+    h.ino,
+    h.mode,
+    h.uid,
+    h.gid,
+    h.nlink,
+    h.mtime,
+    h.size,
+    h.devMajor,
+    h.devMinor,
+    h.rdevMajor,
+    h.rdevMinor,
+    name.length + 1,
+    0,
+  ];
   const head = Buffer.from(CPIO_MAGIC + fields.map((f) => hex8(f, upper)).join(''), 'ascii');
   const total = CPIO_HEADER_SIZE + name.length + 1;
   const out = new Uint8Array(total + pad4(total));
@@ -87,7 +102,23 @@ export function trailerHeader(d: CpioDialect, nextIno: number): Uint8Array {
   const r = DIALECTS[d];
   const ino = r.trailerIno === 'next' ? nextIno : r.trailerIno;
   const dev = r.trailerIno === 'next' ? r.dev : [0, 0];
-  return encodeNewcHeader({ name: CPIO_TRAILER_NAME, ino, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0, devMajor: dev[0]!, devMinor: dev[1]!, rdevMajor: 0, rdevMinor: 0 }, r.upper);
+  return encodeNewcHeader(
+    {
+      name: CPIO_TRAILER_NAME,
+      ino,
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      nlink: 1,
+      mtime: 0,
+      size: 0,
+      devMajor: dev[0]!,
+      devMinor: dev[1]!,
+      rdevMajor: 0,
+      rdevMinor: 0,
+    },
+    r.upper,
+  );
 }
 
 /** Zero bytes that bring an archive of `length` bytes to a multiple of 512. */

@@ -11,7 +11,17 @@
  */
 import { posix } from 'node:path';
 import { VerifierError } from '../errors.ts';
-import { DIALECTS, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, type CpioDialect, type NewcHeader } from './newc.ts';
+import {
+  DIALECTS,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFREG,
+  type CpioDialect,
+  type NewcHeader,
+} from './newc.ts';
 
 export type MemberType = 'dir' | 'file' | 'symlink' | 'char' | 'block' | 'fifo';
 
@@ -37,7 +47,14 @@ export interface PlannedMember {
   member: CpioMember;
 }
 
-const TYPE_BITS: Record<MemberType, number> = { dir: S_IFDIR, file: S_IFREG, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO };
+const TYPE_BITS: Record<MemberType, number> = {
+  dir: S_IFDIR,
+  file: S_IFREG,
+  symlink: S_IFLNK,
+  char: S_IFCHR,
+  block: S_IFBLK,
+  fifo: S_IFIFO,
+};
 
 function parentOf(name: string): string {
   const i = name.lastIndexOf('/');
@@ -49,7 +66,10 @@ function relativeTarget(from: string, to: string): string {
   return posix.relative(posix.dirname(from), to);
 }
 
-export function planArchive(members: readonly CpioMember[], dialect: CpioDialect): { planned: PlannedMember[]; nextIno: number } {
+export function planArchive(
+  members: readonly CpioMember[],
+  dialect: CpioDialect,
+): { planned: PlannedMember[]; nextIno: number } {
   const r = DIALECTS[dialect];
   const subdirs = new Map<string, number>();
   const groups = new Map<string, CpioMember[]>();
@@ -61,10 +81,13 @@ export function planArchive(members: readonly CpioMember[], dialect: CpioDialect
   let ino = r.firstIno;
   const planned: PlannedMember[] = [];
   for (const m of members) {
-    const group = m.linkGroup !== undefined && (groups.get(m.linkGroup)?.length ?? 0) > 1 ? groups.get(m.linkGroup)! : undefined;
+    const group =
+      m.linkGroup !== undefined && (groups.get(m.linkGroup)?.length ?? 0) > 1 ? groups.get(m.linkGroup)! : undefined;
     if (group && dialect === 'linuxkit' && group[0] !== m) {
       const target = relativeTarget(m.name, group[0]!.name);
-      planned.push(entry({ ...m, type: 'symlink', perm: 0o777, target, size: 0 }, ino++, 1, Buffer.from(target, 'utf8')));
+      planned.push(
+        entry({ ...m, type: 'symlink', perm: 0o777, target, size: 0 }, ino++, 1, Buffer.from(target, 'utf8')),
+      );
       continue;
     }
     let myIno: number;
@@ -73,22 +96,42 @@ export function planArchive(members: readonly CpioMember[], dialect: CpioDialect
       myIno = seen ?? ino++;
       groupIno.set(m.linkGroup!, myIno);
     } else myIno = ino++;
-    const nlink = m.type === 'dir' ? (r.dirNlink === 'two' ? 2 : 2 + (subdirs.get(m.name) ?? 0)) : group && dialect === 'canonical' ? group.length : 1;
+    const nlink =
+      m.type === 'dir'
+        ? r.dirNlink === 'two'
+          ? 2
+          : 2 + (subdirs.get(m.name) ?? 0)
+        : group && dialect === 'canonical'
+          ? group.length
+          : 1;
     if (m.type === 'symlink') planned.push(entry(m, myIno, nlink, Buffer.from(m.target ?? '', 'utf8')));
-    else if (m.type === 'file' && !(group && dialect === 'canonical' && group[group.length - 1] !== m)) planned.push(entry(m, myIno, nlink, 'source'));
+    else if (m.type === 'file' && !(group && dialect === 'canonical' && group[group.length - 1] !== m))
+      planned.push(entry(m, myIno, nlink, 'source'));
     else planned.push(entry(m, myIno, nlink, 'none'));
   }
   return { planned, nextIno: ino };
 
   function entry(m: CpioMember, i: number, nlink: number, data: PlannedMember['data']): PlannedMember {
-    if (m.type === 'symlink' && !m.target) throw new VerifierError('CPIO_MALFORMED', 'symlink without a target', { name: m.name });
+    if (m.type === 'symlink' && !m.target)
+      throw new VerifierError('CPIO_MALFORMED', 'symlink without a target', { name: m.name });
     const size = data === 'source' ? m.size : data === 'none' ? 0 : data.length;
     const [rdevMajor, rdevMinor] = m.rdev ?? [0, 0];
     return {
-      member: m, data,
+      member: m,
+      data,
       header: {
-        name: m.name, ino: i, mode: TYPE_BITS[m.type] | (m.perm & 0o7777), uid: 0, gid: 0, nlink, mtime: r.mtime, size,
-        devMajor: r.dev[0], devMinor: r.dev[1], rdevMajor, rdevMinor,
+        name: m.name,
+        ino: i,
+        mode: TYPE_BITS[m.type] | (m.perm & 0o7777),
+        uid: 0,
+        gid: 0,
+        nlink,
+        mtime: r.mtime,
+        size,
+        devMajor: r.dev[0],
+        devMinor: r.dev[1],
+        rdevMajor,
+        rdevMinor,
       },
     };
   }

@@ -37,7 +37,21 @@ export function readCpio(b: Uint8Array): { entries: CpioEntry[]; trailer: CpioEn
       if (!HEX.test(s)) throw bad(`non-hex header field ${i}`, off);
       f.push(parseInt(s, 16));
     }
-    const [ino, mode, uid, gid, nlink, mtime, size, devMajor, devMinor, rdevMajor, rdevMinor, namesize, check] = f as [number, number, number, number, number, number, number, number, number, number, number, number, number];
+    const [ino, mode, uid, gid, nlink, mtime, size, devMajor, devMinor, rdevMajor, rdevMinor, namesize, check] = f as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     if (namesize < 1 || namesize > MAX_NAME) throw bad('bad namesize', off);
     const nameEnd = off + CPIO_HEADER_SIZE + namesize;
     if (nameEnd > b.length || b[nameEnd - 1] !== 0) throw bad('name not NUL-terminated within the archive', off);
@@ -48,7 +62,22 @@ export function readCpio(b: Uint8Array): { entries: CpioEntry[]; trailer: CpioEn
     if (dataStart + size > b.length) throw bad('member data runs past the end', off);
     const upperHex = /[A-F]/.test(head.slice(6)) || !/[a-f]/.test(head.slice(6));
     const e: CpioEntry = {
-      name, nameBytes, ino, mode, uid, gid, nlink, mtime, size, devMajor, devMinor, rdevMajor, rdevMinor, check, offset: off, upperHex,
+      name,
+      nameBytes,
+      ino,
+      mode,
+      uid,
+      gid,
+      nlink,
+      mtime,
+      size,
+      devMajor,
+      devMinor,
+      rdevMajor,
+      rdevMinor,
+      check,
+      offset: off,
+      upperHex,
       data: b.subarray(dataStart, dataStart + size),
     };
     off = dataStart + size + pad4(size);

@@ -3,7 +3,16 @@
  * Ed25519 raw keys are wrapped in fixed DER prefixes (SPKI for public keys, PKCS#8 for
  * seeds, RFC 8410) once, so each verify is a single crypto.verify call on a cached KeyObject.
  */
-import { createHash, createPrivateKey, createPublicKey, randomBytes as nodeRandomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes as nodeRandomBytes,
+  sign,
+  timingSafeEqual,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 
 export interface Sha256 {
   update(data: Uint8Array): Sha256;
@@ -13,7 +22,9 @@ export type Ed25519PublicKey = KeyObject;
 export type Ed25519PrivateKey = KeyObject;
 
 const SPKI_PREFIX = Buffer.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
-const PKCS8_PREFIX = Buffer.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const PKCS8_PREFIX = Buffer.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
 
 function view(u8: Uint8Array): Buffer {
   return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);

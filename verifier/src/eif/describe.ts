@@ -15,7 +15,13 @@ export interface EifDescription {
   EifVersion: number;
   Measurements: { HashAlgorithm: string; PCR0: string; PCR1: string; PCR2: string; PCR8?: string };
   IsSigned: boolean;
-  SigningCertificate?: { IssuerName: string; Algorithm: string; NotBefore: string; NotAfter: string; Signature: string };
+  SigningCertificate?: {
+    IssuerName: string;
+    Algorithm: string;
+    NotBefore: string;
+    NotAfter: string;
+    Signature: string;
+  };
   CheckCRC: boolean;
   SignatureCheck?: boolean;
   ImageName?: string;
@@ -25,13 +31,29 @@ export interface EifDescription {
 
 function certInfo(pem: string): NonNullable<EifDescription['SigningCertificate']> {
   const c = new X509Certificate(pem);
-  return { IssuerName: c.issuer, Algorithm: c.publicKey.asymmetricKeyType ?? 'unknown', NotBefore: c.validFrom, NotAfter: c.validTo, Signature: c.fingerprint256 };
+  return {
+    IssuerName: c.issuer,
+    Algorithm: c.publicKey.asymmetricKeyType ?? 'unknown',
+    NotBefore: c.validFrom,
+    NotAfter: c.validTo,
+    Signature: c.fingerprint256,
+  };
 }
 
 export function describeScan(scan: EifScan): EifDescription {
-  const m: EifDescription['Measurements'] = { HashAlgorithm: HASH_ALGORITHM, PCR0: scan.pcrs.pcr0, PCR1: scan.pcrs.pcr1, PCR2: scan.pcrs.pcr2 };
+  const m: EifDescription['Measurements'] = {
+    HashAlgorithm: HASH_ALGORITHM,
+    PCR0: scan.pcrs.pcr0,
+    PCR1: scan.pcrs.pcr1,
+    PCR2: scan.pcrs.pcr2,
+  };
   if (scan.pcrs.pcr8) m.PCR8 = scan.pcrs.pcr8;
-  const d: EifDescription = { EifVersion: scan.header.version, Measurements: m, IsSigned: scan.signature !== undefined, CheckCRC: scan.crcOk };
+  const d: EifDescription = {
+    EifVersion: scan.header.version,
+    Measurements: m,
+    IsSigned: scan.signature !== undefined,
+    CheckCRC: scan.crcOk,
+  };
   if (scan.signature) {
     d.SigningCertificate = certInfo(scan.signature.certificatePem);
     d.SignatureCheck = scan.signatureOk === true;
@@ -40,7 +62,10 @@ export function describeScan(scan: EifScan): EifDescription {
     const md = scan.metadata;
     d.ImageName = md.ImageName;
     d.ImageVersion = md.ImageVersion;
-    const custom = md.CustomMetadata && typeof md.CustomMetadata === 'object' && !Array.isArray(md.CustomMetadata) ? (md.CustomMetadata as Record<string, unknown>) : {};
+    const custom =
+      md.CustomMetadata && typeof md.CustomMetadata === 'object' && !Array.isArray(md.CustomMetadata)
+        ? (md.CustomMetadata as Record<string, unknown>)
+        : {};
     d.Metadata = { ...md.BuildMetadata, DockerInfo: md.DockerInfo, ...custom };
   }
   return d;

@@ -33,7 +33,14 @@ export const EIF_MAX_SIGNATURE_SIZE = 32768;
 /** `EifSectionType` (#[repr(u16)]); values ≥ 6 are invalid. */
 export const SectionType = { Invalid: 0, Kernel: 1, Cmdline: 2, Ramdisk: 3, Signature: 4, Metadata: 5 } as const;
 export type SectionTypeCode = (typeof SectionType)[keyof typeof SectionType];
-export const SECTION_TYPE_NAMES = ['EifSectionInvalid', 'EifSectionKernel', 'EifSectionCmdline', 'EifSectionRamdisk', 'EifSectionSignature', 'EifSectionMetadata'] as const;
+export const SECTION_TYPE_NAMES = [
+  'EifSectionInvalid',
+  'EifSectionKernel',
+  'EifSectionCmdline',
+  'EifSectionRamdisk',
+  'EifSectionSignature',
+  'EifSectionMetadata',
+] as const;
 
 export type EifArch = 'x86_64' | 'aarch64';
 
@@ -69,7 +76,11 @@ function readU64(dv: DataView, off: number, field: string): number {
 
 /** Encodes a header; `crc32` is written as given (0 while it is being computed). */
 export function encodeHeader(h: EifHeader): Uint8Array {
-  if (h.numSections > EIF_MAX_SECTIONS || h.sectionOffsets.length !== h.numSections || h.sectionSizes.length !== h.numSections) {
+  if (
+    h.numSections > EIF_MAX_SECTIONS ||
+    h.sectionOffsets.length !== h.numSections ||
+    h.sectionSizes.length !== h.numSections
+  ) {
     throw new RangeError('encodeHeader: num_sections must match offsets/sizes and be ≤ 32');
   }
   const out = new Uint8Array(EIF_HEADER_SIZE);
@@ -91,10 +102,13 @@ export function encodeHeader(h: EifHeader): Uint8Array {
 /** Decodes and sanity-checks a 548-byte header. Throws EIF_MALFORMED / EIF_UNSUPPORTED. */
 export function decodeHeader(b: Uint8Array): EifHeader {
   if (b.length < EIF_HEADER_SIZE) throw malformed('file shorter than the 548-byte EIF header', { length: b.length });
-  for (let i = 0; i < 4; i++) if (b[i] !== EIF_MAGIC[i]) throw malformed('bad magic (not an EIF)', { magic: Buffer.from(b.subarray(0, 4)).toString('hex') });
+  for (let i = 0; i < 4; i++)
+    if (b[i] !== EIF_MAGIC[i])
+      throw malformed('bad magic (not an EIF)', { magic: Buffer.from(b.subarray(0, 4)).toString('hex') });
   const dv = new DataView(b.buffer, b.byteOffset, EIF_HEADER_SIZE);
   const version = dv.getUint16(4);
-  if (version < 1 || version > EIF_VERSION) throw new VerifierError('EIF_UNSUPPORTED', `EIF version ${version} is not supported (1..4)`, { version });
+  if (version < 1 || version > EIF_VERSION)
+    throw new VerifierError('EIF_UNSUPPORTED', `EIF version ${version} is not supported (1..4)`, { version });
   const numSections = dv.getUint16(26);
   if (numSections > EIF_MAX_SECTIONS) throw malformed('num_sections exceeds 32', { numSections });
   const sectionOffsets: number[] = [];
@@ -102,11 +116,22 @@ export function decodeHeader(b: Uint8Array): EifHeader {
   for (let i = 0; i < EIF_MAX_SECTIONS; i++) {
     const o = readU64(dv, 28 + 8 * i, `section_offsets[${i}]`);
     const s = readU64(dv, 284 + 8 * i, `section_sizes[${i}]`);
-    if (i < numSections) { sectionOffsets.push(o); sectionSizes.push(s); }
+    if (i < numSections) {
+      sectionOffsets.push(o);
+      sectionSizes.push(s);
+    }
   }
   return {
-    version, flags: dv.getUint16(6), defaultMem: readU64(dv, 8, 'default_mem'), defaultCpus: readU64(dv, 16, 'default_cpus'),
-    reserved: dv.getUint16(24), numSections, sectionOffsets, sectionSizes, unused: dv.getUint32(540), crc32: dv.getUint32(EIF_CRC_OFFSET),
+    version,
+    flags: dv.getUint16(6),
+    defaultMem: readU64(dv, 8, 'default_mem'),
+    defaultCpus: readU64(dv, 16, 'default_cpus'),
+    reserved: dv.getUint16(24),
+    numSections,
+    sectionOffsets,
+    sectionSizes,
+    unused: dv.getUint32(540),
+    crc32: dv.getUint32(EIF_CRC_OFFSET),
   };
 }
 
@@ -124,7 +149,8 @@ export function decodeSectionHeader(b: Uint8Array, at = 0): SectionHeader {
   if (b.length < EIF_SECTION_HEADER_SIZE) throw malformed('truncated section header', { offset: at });
   const dv = new DataView(b.buffer, b.byteOffset, EIF_SECTION_HEADER_SIZE);
   const type = dv.getUint16(0);
-  if (type === SectionType.Invalid || type > SectionType.Metadata) throw malformed(`invalid section type ${type}`, { offset: at, type });
+  if (type === SectionType.Invalid || type > SectionType.Metadata)
+    throw malformed(`invalid section type ${type}`, { offset: at, type });
   return { type: type as SectionTypeCode, flags: dv.getUint16(2), size: readU64(dv, 4, 'section_size') };
 }
 
@@ -132,7 +158,10 @@ export function decodeSectionHeader(b: Uint8Array, at = 0): SectionHeader {
 export function sectionOffsets(sizes: readonly number[]): number[] {
   const out: number[] = [];
   let off = EIF_HEADER_SIZE;
-  for (const s of sizes) { out.push(off); off += EIF_SECTION_HEADER_SIZE + s; }
+  for (const s of sizes) {
+    out.push(off);
+    off += EIF_SECTION_HEADER_SIZE + s;
+  }
   return out;
 }
 

@@ -19,7 +19,12 @@ export const PCR_BYTES = 48;
 const ZEROS = new Uint8Array(PCR_BYTES);
 
 /** Lowercase-hex PCRs of an EIF; pcr8 only when the image is signed. */
-export interface EifPcrs { pcr0: string; pcr1: string; pcr2: string; pcr8?: string }
+export interface EifPcrs {
+  pcr0: string;
+  pcr1: string;
+  pcr2: string;
+  pcr8?: string;
+}
 
 /** SHA384(0⁴⁸ ‖ contentDigest) as lowercase hex. */
 export function pcrFromDigest(contentDigest: Uint8Array): string {

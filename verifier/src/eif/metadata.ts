@@ -31,7 +31,6 @@ export interface EifMetadata {
 /** Keycast's fixed build info: no clock, no host facts (the build time is the Unix epoch). */
 export const FIXED_BUILD_TIME = '1970-01-01T00:00:00+00:00';
 
-
 /** serde_json-compatible compact serialisation of a JSON value with sorted object keys. */
 export function serdeJson(v: unknown): string {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
@@ -50,15 +49,18 @@ export function serdeJson(v: unknown): string {
 /** The exact metadata section bytes for `m`. */
 export function encodeMetadata(m: EifMetadata): Uint8Array {
   const b = m.BuildMetadata;
-  const s = '{' + [
-    `"ImageName":${JSON.stringify(m.ImageName)}`,
-    `"ImageVersion":${JSON.stringify(m.ImageVersion)}`,
-    `"BuildMetadata":{"BuildTime":${JSON.stringify(b.BuildTime)},"BuildTool":${JSON.stringify(b.BuildTool)},` +
-      `"BuildToolVersion":${JSON.stringify(b.BuildToolVersion)},"OperatingSystem":${JSON.stringify(b.OperatingSystem)},` +
-      `"KernelVersion":${JSON.stringify(b.KernelVersion)}}`,
-    `"DockerInfo":${serdeJson(m.DockerInfo ?? null)}`,
-    `"CustomMetadata":${serdeJson(m.CustomMetadata ?? null)}`,
-  ].join(',') + '}';
+  const s =
+    '{' +
+    [
+      `"ImageName":${JSON.stringify(m.ImageName)}`,
+      `"ImageVersion":${JSON.stringify(m.ImageVersion)}`,
+      `"BuildMetadata":{"BuildTime":${JSON.stringify(b.BuildTime)},"BuildTool":${JSON.stringify(b.BuildTool)},` +
+        `"BuildToolVersion":${JSON.stringify(b.BuildToolVersion)},"OperatingSystem":${JSON.stringify(b.OperatingSystem)},` +
+        `"KernelVersion":${JSON.stringify(b.KernelVersion)}}`,
+      `"DockerInfo":${serdeJson(m.DockerInfo ?? null)}`,
+      `"CustomMetadata":${serdeJson(m.CustomMetadata ?? null)}`,
+    ].join(',') +
+    '}';
   return new Uint8Array(Buffer.from(s, 'utf8'));
 }
 
@@ -81,21 +83,46 @@ export function decodeMetadata(bytes: Uint8Array): EifMetadata {
     text = STRICT_UTF8.decode(bytes);
     v = JSON.parse(text);
   } catch (e) {
-    throw new VerifierError('EIF_MALFORMED', 'metadata section is not UTF-8 JSON', { size: bytes.length }, { cause: e });
+    throw new VerifierError(
+      'EIF_MALFORMED',
+      'metadata section is not UTF-8 JSON',
+      { size: bytes.length },
+      { cause: e },
+    );
   }
   const shape = jsonStructure(text);
-  if (shape.tooDeep) throw new VerifierError('EIF_MALFORMED', `metadata section nests deeper than ${MAX_JSON_DEPTH} levels`, { size: bytes.length, reason: 'depth', limit: MAX_JSON_DEPTH });
+  if (shape.tooDeep)
+    throw new VerifierError('EIF_MALFORMED', `metadata section nests deeper than ${MAX_JSON_DEPTH} levels`, {
+      size: bytes.length,
+      reason: 'depth',
+      limit: MAX_JSON_DEPTH,
+    });
   if (shape.duplicateKey !== undefined) {
-    throw new VerifierError('EIF_MALFORMED', 'metadata section repeats a key within one object', { size: bytes.length, reason: 'duplicate key', key: shape.duplicateKey.slice(0, 200) });
+    throw new VerifierError('EIF_MALFORMED', 'metadata section repeats a key within one object', {
+      size: bytes.length,
+      reason: 'duplicate key',
+      key: shape.duplicateKey.slice(0, 200),
+    });
   }
   const o = v as Record<string, unknown>;
   const bm = (o && typeof o === 'object' ? o.BuildMetadata : undefined) as Record<string, unknown> | undefined;
-  const ok = o && typeof o === 'object' && !Array.isArray(o) && STR_FIELDS.every((k) => typeof o[k] === 'string') &&
-    bm && typeof bm === 'object' && BUILD_FIELDS.every((k) => typeof bm[k] === 'string');
-  if (!ok) throw new VerifierError('EIF_MALFORMED', 'metadata section lacks the EifIdentityInfo fields', { size: bytes.length });
+  const ok =
+    o &&
+    typeof o === 'object' &&
+    !Array.isArray(o) &&
+    STR_FIELDS.every((k) => typeof o[k] === 'string') &&
+    bm &&
+    typeof bm === 'object' &&
+    BUILD_FIELDS.every((k) => typeof bm[k] === 'string');
+  if (!ok)
+    throw new VerifierError('EIF_MALFORMED', 'metadata section lacks the EifIdentityInfo fields', {
+      size: bytes.length,
+    });
   return {
-    ImageName: o.ImageName as string, ImageVersion: o.ImageVersion as string,
+    ImageName: o.ImageName as string,
+    ImageVersion: o.ImageVersion as string,
     BuildMetadata: Object.fromEntries(BUILD_FIELDS.map((k) => [k, bm[k]])) as unknown as EifBuildInfo,
-    DockerInfo: o.DockerInfo ?? null, CustomMetadata: o.CustomMetadata ?? null,
+    DockerInfo: o.DockerInfo ?? null,
+    CustomMetadata: o.CustomMetadata ?? null,
   };
 }

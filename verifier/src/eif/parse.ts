@@ -6,7 +6,13 @@
  * a damaged file instead.
  */
 import { VerifierError } from '../errors.ts';
-import { EIF_SECTION_HEADER_SIZE, archFromFlags, type EifArch, type EifHeader, type SectionTypeCode } from './format.ts';
+import {
+  EIF_SECTION_HEADER_SIZE,
+  archFromFlags,
+  type EifArch,
+  type EifHeader,
+  type SectionTypeCode,
+} from './format.ts';
 import type { EifMetadata } from './metadata.ts';
 import { scanEif, type EifScan } from './scan.ts';
 import type { EifSignature } from './signature.ts';
@@ -34,17 +40,27 @@ export interface ParsedEif {
 
 export function crcError(scan: EifScan): VerifierError {
   const hex = (n: number) => n.toString(16).padStart(8, '0');
-  return new VerifierError('EIF_CRC', 'EIF CRC-32 does not match its contents', { header: hex(scan.header.crc32), computed: hex(scan.crcComputed) });
+  return new VerifierError('EIF_CRC', 'EIF CRC-32 does not match its contents', {
+    header: hex(scan.header.crc32),
+    computed: hex(scan.crcComputed),
+  });
 }
 
 export function parseEif(bytes: Uint8Array): ParsedEif {
   const scan = scanEif(bytes);
   if (!scan.crcOk) throw crcError(scan);
-  const sections = scan.sections.map((s) => ({ ...s, data: bytes.subarray(s.offset + EIF_SECTION_HEADER_SIZE, s.offset + EIF_SECTION_HEADER_SIZE + s.size) }));
+  const sections = scan.sections.map((s) => ({
+    ...s,
+    data: bytes.subarray(s.offset + EIF_SECTION_HEADER_SIZE, s.offset + EIF_SECTION_HEADER_SIZE + s.size),
+  }));
   const of = (t: number) => sections.filter((s) => s.type === t).map((s) => s.data);
   const out: ParsedEif = {
-    header: scan.header, arch: archFromFlags(scan.header.flags), sections,
-    kernel: of(1)[0]!, cmdline: Buffer.from(of(2)[0]!).toString('utf8'), ramdisks: of(3),
+    header: scan.header,
+    arch: archFromFlags(scan.header.flags),
+    sections,
+    kernel: of(1)[0]!,
+    cmdline: Buffer.from(of(2)[0]!).toString('utf8'),
+    ramdisks: of(3),
   };
   if (scan.metadata) out.metadata = scan.metadata;
   if (scan.signature) out.signature = scan.signature;
@@ -64,7 +80,11 @@ export interface EifMeasurement {
 
 export function measurementOf(scan: EifScan): EifMeasurement {
   const out: EifMeasurement = {
-    pcr0: scan.pcrs.pcr0, pcr1: scan.pcrs.pcr1, pcr2: scan.pcrs.pcr2, sha256: scan.sha256, sha384: scan.sha384,
+    pcr0: scan.pcrs.pcr0,
+    pcr1: scan.pcrs.pcr1,
+    pcr2: scan.pcrs.pcr2,
+    sha256: scan.sha256,
+    sha384: scan.sha384,
     sections: scan.sections.map((s) => ({ type: s.typeName, size: s.size, sha384: s.sha384 })),
   };
   if (scan.pcrs.pcr8) out.pcr8 = scan.pcrs.pcr8;

@@ -13,8 +13,17 @@
 import { createHash, type Hash } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
 import {
-  EIF_HEADER_SIZE, EIF_SECTION_HEADER_SIZE, EIF_CRC_OFFSET, EIF_MAX_SIGNATURE_SIZE, SECTION_TYPE_NAMES, SectionType,
-  crc32, decodeHeader, decodeSectionHeader, type EifHeader, type SectionHeader,
+  EIF_HEADER_SIZE,
+  EIF_SECTION_HEADER_SIZE,
+  EIF_CRC_OFFSET,
+  EIF_MAX_SIGNATURE_SIZE,
+  SECTION_TYPE_NAMES,
+  SectionType,
+  crc32,
+  decodeHeader,
+  decodeSectionHeader,
+  type EifHeader,
+  type SectionHeader,
 } from './format.ts';
 import { EifMeasurer, type EifPcrs } from './measure.ts';
 import { decodeMetadata, type EifMetadata } from './metadata.ts';
@@ -105,25 +114,44 @@ export class EifScanner {
   private onSectionHeader(rec: Uint8Array): void {
     const h = this.header!;
     const index = this.sections.length;
-    if (index >= h.numSections) this.fail('more sections in the file than num_sections', { numSections: h.numSections });
+    if (index >= h.numSections)
+      this.fail('more sections in the file than num_sections', { numSections: h.numSections });
     const sec = decodeSectionHeader(rec, this.offset);
-    if (h.sectionOffsets[index] !== this.offset) this.fail(`section ${index} header is not where section_offsets says`, { expected: h.sectionOffsets[index] });
-    if (h.sectionSizes[index] !== sec.size) this.fail(`section ${index} size disagrees with section_sizes`, { header: h.sectionSizes[index], section: sec.size });
+    if (h.sectionOffsets[index] !== this.offset)
+      this.fail(`section ${index} header is not where section_offsets says`, { expected: h.sectionOffsets[index] });
+    if (h.sectionSizes[index] !== sec.size)
+      this.fail(`section ${index} size disagrees with section_sizes`, {
+        header: h.sectionSizes[index],
+        section: sec.size,
+      });
     this.checkOrder(sec);
     this.crc = crc32(rec, this.crc);
     this.measurer.begin(sec.type);
     this.secHash = createHash('sha384');
     this.keep = sec.type === SectionType.Metadata || sec.type === SectionType.Signature ? [] : undefined;
-    this.sections.push({ index, type: sec.type, typeName: SECTION_TYPE_NAMES[sec.type], offset: this.offset, size: sec.size, sha384: '' });
+    this.sections.push({
+      index,
+      type: sec.type,
+      typeName: SECTION_TYPE_NAMES[sec.type],
+      offset: this.offset,
+      size: sec.size,
+      sha384: '',
+    });
     this.state = { kind: 'data', sec, left: sec.size };
     if (sec.size === 0) this.endSection();
   }
 
   private checkOrder(sec: SectionHeader): void {
     const seen = (t: number) => this.sections.some((s) => s.type === t);
-    const limit = sec.type === SectionType.Metadata ? EIF_MAX_METADATA_SIZE : sec.type === SectionType.Signature ? EIF_MAX_SIGNATURE_SIZE : Infinity;
+    const limit =
+      sec.type === SectionType.Metadata
+        ? EIF_MAX_METADATA_SIZE
+        : sec.type === SectionType.Signature
+          ? EIF_MAX_SIGNATURE_SIZE
+          : Infinity;
     if (sec.size > limit) this.fail(`${SECTION_TYPE_NAMES[sec.type]} section too large`, { size: sec.size, limit });
-    if (sec.type !== SectionType.Ramdisk && seen(sec.type)) this.fail(`duplicate ${SECTION_TYPE_NAMES[sec.type]} section`);
+    if (sec.type !== SectionType.Ramdisk && seen(sec.type))
+      this.fail(`duplicate ${SECTION_TYPE_NAMES[sec.type]} section`);
     if (sec.type === SectionType.Ramdisk && !seen(SectionType.Kernel)) this.fail('ramdisk before the kernel');
     if (sec.type === SectionType.Metadata && this.header!.version < 4) this.fail('metadata section in a pre-v4 EIF');
     if (sec.type === SectionType.Signature && this.header!.version < 3) this.fail('signature section in a pre-v3 EIF');
@@ -161,8 +189,10 @@ export class EifScanner {
     if (this.state.kind === 'data') this.fail('truncated section data', { missing: this.state.left });
     const h = this.header!;
     const count = (t: number) => this.sections.filter((s) => s.type === t).length;
-    if (this.sections.length !== h.numSections) this.fail('file ends before num_sections sections', { numSections: h.numSections, found: this.sections.length });
-    if (count(SectionType.Kernel) !== 1 || count(SectionType.Cmdline) !== 1) this.fail('an EIF needs exactly one kernel and one cmdline section');
+    if (this.sections.length !== h.numSections)
+      this.fail('file ends before num_sections sections', { numSections: h.numSections, found: this.sections.length });
+    if (count(SectionType.Kernel) !== 1 || count(SectionType.Cmdline) !== 1)
+      this.fail('an EIF needs exactly one kernel and one cmdline section');
     if (count(SectionType.Ramdisk) < 1) this.fail('an EIF needs at least one ramdisk');
     if (h.version >= 4 && !this.metadataBytes) this.fail('EIF v4 without a metadata section');
     return this.result(h);
@@ -173,11 +203,23 @@ export class EifScanner {
     if (signature) this.measurer.signingCertificate(signature.certificateDer);
     const pcrs = this.measurer.digest();
     const out: EifScan = {
-      header: h, sections: this.sections, crcComputed: this.crc, crcOk: this.crc === h.crc32, pcrs,
-      length: this.offset, sha256: this.fileSha256.digest('hex'), sha384: this.fileSha384.digest('hex'),
+      header: h,
+      sections: this.sections,
+      crcComputed: this.crc,
+      crcOk: this.crc === h.crc32,
+      pcrs,
+      length: this.offset,
+      sha256: this.fileSha256.digest('hex'),
+      sha384: this.fileSha384.digest('hex'),
     };
-    if (this.metadataBytes) { out.metadataBytes = this.metadataBytes; out.metadata = decodeMetadata(this.metadataBytes); }
-    if (signature) { out.signature = signature; out.signatureOk = checkSignature(signature, Buffer.from(pcrs.pcr0, 'hex')); }
+    if (this.metadataBytes) {
+      out.metadataBytes = this.metadataBytes;
+      out.metadata = decodeMetadata(this.metadataBytes);
+    }
+    if (signature) {
+      out.signature = signature;
+      out.signatureOk = checkSignature(signature, Buffer.from(pcrs.pcr0, 'hex'));
+    }
     return out;
   }
 }

@@ -13,9 +13,17 @@ import { X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:c
 import { VerifierError } from '../errors.ts';
 import { decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
 
-export const COSE_ALGS = { 'P-256': { alg: -7, hash: 'sha256' }, 'P-384': { alg: -35, hash: 'sha384' }, 'P-521': { alg: -36, hash: 'sha512' } } as const;
+export const COSE_ALGS = {
+  'P-256': { alg: -7, hash: 'sha256' },
+  'P-384': { alg: -35, hash: 'sha384' },
+  'P-521': { alg: -36, hash: 'sha512' },
+} as const;
 
-export interface EifSignature { certificatePem: string; certificateDer: Uint8Array; cose: Uint8Array }
+export interface EifSignature {
+  certificatePem: string;
+  certificateDer: Uint8Array;
+  cose: Uint8Array;
+}
 
 function bad(msg: string, ev: Record<string, unknown> = {}): VerifierError {
   return new VerifierError('EIF_MALFORMED', `signature section: ${msg}`, ev);
@@ -52,7 +60,12 @@ function mapGet(m: CborValue | undefined, key: string | number): CborValue | und
 const decode = (b: Uint8Array): CborValue => decodeCbor(b, { code: 'EIF_MALFORMED' });
 
 export function pcrPayload(pcr0: Uint8Array): Uint8Array {
-  return encodeCbor(new Map<string, CborValue>([['register_index', 0], ['register_value', uintArray(pcr0)]]));
+  return encodeCbor(
+    new Map<string, CborValue>([
+      ['register_index', 0],
+      ['register_value', uintArray(pcr0)],
+    ]),
+  );
 }
 
 function sigStructure(protectedHdr: Uint8Array, payload: Uint8Array): Uint8Array {
@@ -63,7 +76,8 @@ function sigStructure(protectedHdr: Uint8Array, payload: Uint8Array): Uint8Array
 export function coseAlgFor(certPem: string): (typeof COSE_ALGS)[keyof typeof COSE_ALGS] {
   const key = new X509Certificate(certPem).publicKey;
   const curve = key.asymmetricKeyDetails?.namedCurve;
-  const name = curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : curve === 'secp521r1' ? 'P-521' : undefined;
+  const name =
+    curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : curve === 'secp521r1' ? 'P-521' : undefined;
   if (!name) throw bad('signing certificate must carry a P-256/P-384/P-521 key', { curve });
   return COSE_ALGS[name];
 }
@@ -72,13 +86,22 @@ export function coseAlgFor(certPem: string): (typeof COSE_ALGS)[keyof typeof COS
  * Builds the signature section for `pcr0`. `sign(toBeSigned, hash)` must return the raw
  * r‖s (IEEE P1363) signature by the certificate's key — the key never enters this module.
  */
-export function encodeSignatureSection(certPem: string, pcr0: Uint8Array, sign: (tbs: Uint8Array, hash: string) => Uint8Array): Uint8Array {
+export function encodeSignatureSection(
+  certPem: string,
+  pcr0: Uint8Array,
+  sign: (tbs: Uint8Array, hash: string) => Uint8Array,
+): Uint8Array {
   const { alg, hash } = coseAlgFor(certPem);
   const protectedHdr = encodeCbor(new Map([[1, alg]]));
   const payload = pcrPayload(pcr0);
   const sig = sign(sigStructure(protectedHdr, payload), hash);
   const cose = encodeCbor([protectedHdr, new Map(), payload, sig]);
-  return encodeCbor([new Map([['signing_certificate', uintArray(Buffer.from(certPem, 'utf8'))], ['signature', uintArray(cose)]])]);
+  return encodeCbor([
+    new Map([
+      ['signing_certificate', uintArray(Buffer.from(certPem, 'utf8'))],
+      ['signature', uintArray(cose)],
+    ]),
+  ]);
 }
 
 export function decodeSignatureSection(b: Uint8Array): EifSignature {
@@ -88,7 +111,11 @@ export function decodeSignatureSection(b: Uint8Array): EifSignature {
   const cose = bytesFromUintArray(mapGet(v[0]!, 'signature'));
   if (!pem || !cose) throw bad('missing signing_certificate or signature');
   let certificatePem: string;
-  try { certificatePem = new TextDecoder('utf-8', { fatal: true }).decode(pem); } catch { throw bad('certificate is not UTF-8 PEM'); }
+  try {
+    certificatePem = new TextDecoder('utf-8', { fatal: true }).decode(pem);
+  } catch {
+    throw bad('certificate is not UTF-8 PEM');
+  }
   return { certificatePem, certificateDer: pemToDer(certificatePem), cose };
 }
 

@@ -5,7 +5,14 @@
  * is not the canonical encoding of some byte string, so a parser built on them never
  * accepts two spellings of the same value.
  */
-import { base64DecodeCanonical, base64Encode, constantTimeEqual, hexDecode, hexEncode, utf8Encode } from '../crypto/provider.ts';
+import {
+  base64DecodeCanonical,
+  base64Encode,
+  constantTimeEqual,
+  hexDecode,
+  hexEncode,
+  utf8Encode,
+} from '../crypto/provider.ts';
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 

@@ -17,7 +17,10 @@ export function canonicalize(v: unknown): string {
   if (v === null || typeof v === 'boolean') return JSON.stringify(v);
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new VerifierError('RELEASE_MALFORMED', 'only safe integers are allowed in canonical JSON', { value: String(v) });
+    if (!Number.isSafeInteger(v))
+      throw new VerifierError('RELEASE_MALFORMED', 'only safe integers are allowed in canonical JSON', {
+        value: String(v),
+      });
     return String(v);
   }
   if (Array.isArray(v)) return `[${v.map(canonicalize).join(',')}]`;
@@ -41,7 +44,11 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, what: string): unknown {
   const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength;
-  if (size > maxBytes) throw new VerifierError('OVERSIZED', `${what} is ${size} bytes, over the ${maxBytes}-byte limit`, { size, limit: maxBytes });
+  if (size > maxBytes)
+    throw new VerifierError('OVERSIZED', `${what} is ${size} bytes, over the ${maxBytes}-byte limit`, {
+      size,
+      limit: maxBytes,
+    });
   let value: unknown;
   let s: string;
   try {
@@ -56,8 +63,12 @@ export function parseJsonStrict(text: string | Uint8Array, maxBytes: number, wha
     throw new VerifierError('RELEASE_MALFORMED', `${what} is not UTF-8 JSON`, {}, { cause: e });
   }
   const shape = jsonStructure(s);
-  if (shape.tooDeep) throw new VerifierError('RELEASE_MALFORMED', `${what} nests deeper than ${MAX_JSON_DEPTH} levels`, { limit: MAX_JSON_DEPTH });
-  if (shape.duplicateKey !== undefined) throw new VerifierError('RELEASE_MALFORMED', `${what} repeats a key within one object`);
+  if (shape.tooDeep)
+    throw new VerifierError('RELEASE_MALFORMED', `${what} nests deeper than ${MAX_JSON_DEPTH} levels`, {
+      limit: MAX_JSON_DEPTH,
+    });
+  if (shape.duplicateKey !== undefined)
+    throw new VerifierError('RELEASE_MALFORMED', `${what} repeats a key within one object`);
   return value;
 }
 
@@ -84,7 +95,10 @@ export function jsonStructure(s: string, maxDepth = MAX_JSON_DEPTH): { tooDeep: 
       let j = i + 1;
       let escaped = false;
       for (let d = s.charCodeAt(j); d !== 0x22 && j < s.length; d = s.charCodeAt(j)) {
-        if (d === 0x5c /* \ */) { escaped = true; j += 2; } else j++;
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          j += 2;
+        } else j++;
       }
       const top = stack[stack.length - 1];
       if (expectKey && top) {
@@ -98,8 +112,10 @@ export function jsonStructure(s: string, maxDepth = MAX_JSON_DEPTH): { tooDeep: 
       if (stack.length >= maxDepth) return { tooDeep: true };
       stack.push(c === 0x7b ? new Set() : null);
       expectKey = c === 0x7b;
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) { stack.pop(); expectKey = false; }
-    else if (c === 0x2c /* , */) expectKey = stack[stack.length - 1] instanceof Set;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c /* , */) expectKey = stack[stack.length - 1] instanceof Set;
   }
   return { tooDeep: false };
 }
@@ -110,9 +126,17 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Throws `code` unless `o` has exactly the `required` keys plus any of `optional`. */
-export function exactKeys(o: Record<string, unknown>, required: string[], optional: string[], where: string, code: 'RELEASE_MALFORMED' | 'PREDICATE_INVALID' = 'RELEASE_MALFORMED'): void {
-  for (const k of required) if (!(k in o)) throw new VerifierError(code, `${where}: missing field ${k}`, { field: `${where}.${k}` });
+export function exactKeys(
+  o: Record<string, unknown>,
+  required: string[],
+  optional: string[],
+  where: string,
+  code: 'RELEASE_MALFORMED' | 'PREDICATE_INVALID' = 'RELEASE_MALFORMED',
+): void {
+  for (const k of required)
+    if (!(k in o)) throw new VerifierError(code, `${where}: missing field ${k}`, { field: `${where}.${k}` });
   for (const k of Object.keys(o)) {
-    if (!required.includes(k) && !optional.includes(k)) throw new VerifierError(code, `${where}: unknown field ${k}`, { field: `${where}.${k}` });
+    if (!required.includes(k) && !optional.includes(k))
+      throw new VerifierError(code, `${where}: unknown field ${k}`, { field: `${where}.${k}` });
   }
 }

@@ -35,13 +35,20 @@ export type CborValue = number | string | Uint8Array | boolean | null | CborValu
 
 /** A tagged item (major type 6), e.g. tag 18 for COSE_Sign1. */
 export class CborTag {
-  constructor(readonly tag: number, readonly value: CborValue) {}
+  constructor(
+    readonly tag: number,
+    readonly value: CborValue,
+  ) {}
 }
 
 /** An unsigned integer written in a fixed head width (1, 2, 4 or 8 bytes), shortest or not. */
 export class WideUint {
-  constructor(readonly value: number, readonly width: 1 | 2 | 4 | 8) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('cbor: WideUint needs a non-negative safe integer');
+  constructor(
+    readonly value: number,
+    readonly width: 1 | 2 | 4 | 8,
+  ) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError('cbor: WideUint needs a non-negative safe integer');
     if (width !== 8 && value >= 2 ** (8 * width)) throw new RangeError(`cbor: ${value} does not fit in ${width} bytes`);
   }
 }
@@ -85,7 +92,8 @@ class Writer {
   }
 
   head(major: number, arg: number, width?: 1 | 2 | 4 | 8): void {
-    if (!Number.isSafeInteger(arg) || arg < 0) throw new RangeError(`cbor: head argument ${arg} is not a non-negative safe integer`);
+    if (!Number.isSafeInteger(arg) || arg < 0)
+      throw new RangeError(`cbor: head argument ${arg} is not a non-negative safe integer`);
     const w = width ?? (arg < 24 ? 0 : arg < 0x100 ? 1 : arg < 0x10000 ? 2 : arg < 0x100000000 ? 4 : 8);
     this.room(9);
     const b = this.buf;
@@ -132,7 +140,8 @@ class Writer {
     } else if (v instanceof Map) {
       this.head(MAJOR.MAP, v.size);
       for (const [k, x] of v) {
-        if (typeof k !== 'string' && typeof k !== 'number') throw new TypeError('cbor: map keys must be text or integers');
+        if (typeof k !== 'string' && typeof k !== 'number')
+          throw new TypeError('cbor: map keys must be text or integers');
         this.value(k, depth + 1);
         this.value(x, depth + 1);
       }
@@ -144,7 +153,8 @@ class Writer {
   }
 
   int(n: number): void {
-    if (!Number.isSafeInteger(n)) throw new RangeError(`cbor: ${n} is not a safe integer (no floats, nothing beyond 2^53)`);
+    if (!Number.isSafeInteger(n))
+      throw new RangeError(`cbor: ${n} is not a safe integer (no floats, nothing beyond 2^53)`);
     if (n >= 0) this.head(MAJOR.UINT, n);
     else this.head(MAJOR.NINT, -1 - n);
   }
@@ -243,7 +253,8 @@ class Reader {
           const at = this.pos;
           const k = this.item(depth + 1);
           if (typeof k !== 'string' && typeof k !== 'number') this.fail('map key is not text or an integer', at);
-          if (out.has(k)) this.fail(`duplicate map key ${JSON.stringify(typeof k === 'string' ? k.slice(0, 64) : k)}`, at);
+          if (out.has(k))
+            this.fail(`duplicate map key ${JSON.stringify(typeof k === 'string' ? k.slice(0, 64) : k)}`, at);
           out.set(k, this.item(depth + 1));
         }
         return out;
@@ -255,7 +266,8 @@ class Reader {
   }
 
   take(n: number, start: number): Uint8Array {
-    if (n > this.b.length - this.pos) this.fail(`truncated: ${n} bytes announced, ${this.b.length - this.pos} left`, start);
+    if (n > this.b.length - this.pos)
+      this.fail(`truncated: ${n} bytes announced, ${this.b.length - this.pos} left`, start);
     const s = this.b.subarray(this.pos, this.pos + n);
     this.pos += n;
     return s;
@@ -270,7 +282,11 @@ export function decodeCbor(bytes: Uint8Array, opts: DecodeOptions = {}): CborVal
   if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeCbor: expected bytes');
   const maxBytes = opts.maxBytes ?? CBOR_MAX_BYTES;
   const code = opts.code ?? 'MALFORMED';
-  if (bytes.length > maxBytes) throw new VerifierError('OVERSIZED', `CBOR input of ${bytes.length} bytes exceeds ${maxBytes}`, { size: bytes.length, max: maxBytes });
+  if (bytes.length > maxBytes)
+    throw new VerifierError('OVERSIZED', `CBOR input of ${bytes.length} bytes exceeds ${maxBytes}`, {
+      size: bytes.length,
+      max: maxBytes,
+    });
   const r = new Reader(bytes, code, opts.maxDepth ?? CBOR_MAX_DEPTH, opts.tags ?? [], opts.wideUints ?? false);
   const v = r.item(0);
   if (r.pos !== bytes.length) r.fail(`${bytes.length - r.pos} trailing bytes after the item`);

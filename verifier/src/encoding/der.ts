@@ -11,7 +11,10 @@
 /** Thrown by the reader on any non-DER input; `at` is the byte offset. Internal to x509/. */
 export class DerError extends Error {
   override readonly name = 'DerError';
-  constructor(message: string, readonly at: number) {
+  constructor(
+    message: string,
+    readonly at: number,
+  ) {
     super(`${message} (at byte ${at})`);
   }
 }
@@ -98,7 +101,8 @@ export function children(t: Tlv): Tlv[] {
 /** A DER BOOLEAN: 0x00 or 0xff only. */
 export function readBoolean(t: Tlv): boolean {
   expect(t, TAG.BOOLEAN);
-  if (t.content.length !== 1 || (t.content[0] !== 0 && t.content[0] !== 0xff)) throw new DerError('BOOLEAN must be 00 or ff', t.start);
+  if (t.content.length !== 1 || (t.content[0] !== 0 && t.content[0] !== 0xff))
+    throw new DerError('BOOLEAN must be 00 or ff', t.start);
   return t.content[0] === 0xff;
 }
 
@@ -107,7 +111,8 @@ export function readInteger(t: Tlv): bigint {
   expect(t, TAG.INTEGER);
   const c = t.content;
   if (c.length === 0) throw new DerError('empty INTEGER', t.start);
-  if (c.length > 1 && ((c[0] === 0 && (c[1]! & 0x80) === 0) || (c[0] === 0xff && (c[1]! & 0x80) !== 0))) throw new DerError('INTEGER not minimal', t.start);
+  if (c.length > 1 && ((c[0] === 0 && (c[1]! & 0x80) === 0) || (c[0] === 0xff && (c[1]! & 0x80) !== 0)))
+    throw new DerError('INTEGER not minimal', t.start);
   let v = 0n;
   for (const b of c) v = (v << 8n) | BigInt(b);
   if (c[0]! & 0x80) v -= 1n << BigInt(8 * c.length);
@@ -142,11 +147,15 @@ export function readBitString(t: Tlv): { bytes: Uint8Array; unused: number } {
   if (c.length === 0 || c[0]! > 7 || (c.length === 1 && c[0] !== 0)) throw new DerError('bad BIT STRING', t.start);
   const unused = c[0]!;
   const bytes = c.subarray(1);
-  if (unused > 0 && (bytes[bytes.length - 1]! & ((1 << unused) - 1)) !== 0) throw new DerError('BIT STRING unused bits not zero', t.start);
+  if (unused > 0 && (bytes[bytes.length - 1]! & ((1 << unused) - 1)) !== 0)
+    throw new DerError('BIT STRING unused bits not zero', t.start);
   return { bytes, unused };
 }
 
-const TIME_RE = { [TAG.UTC_TIME]: /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/, [TAG.GENERALIZED_TIME]: /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ } as const;
+const TIME_RE = {
+  [TAG.UTC_TIME]: /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/,
+  [TAG.GENERALIZED_TIME]: /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/,
+} as const;
 
 /** UTCTime (YYMMDDHHMMSSZ, 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), RFC 5280 §4.1.2.5. */
 export function readTime(t: Tlv): Date {
@@ -159,7 +168,8 @@ export function readTime(t: Tlv): Date {
   const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
   const ms = Date.UTC(year, mo - 1, d, h, mi, se);
   const back = new Date(ms);
-  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) throw new DerError(`impossible time ${s}`, t.start);
+  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || se > 59)
+    throw new DerError(`impossible time ${s}`, t.start);
   return back;
 }
 

@@ -48,7 +48,11 @@ export function formatEnclaveKeys(hpke: Uint8Array, receipt: KeyObject): Uint8Ar
   if (hpke.length !== 32) throw new RangeError('formatEnclaveKeys: X25519 key must be 32 bytes');
   const pub = receipt.type === 'private' ? createPublicKey(receipt) : receipt;
   if (pub.asymmetricKeyType !== 'ed25519') throw new TypeError('formatEnclaveKeys: the receipt key must be Ed25519');
-  return concatBytes(TAG, hpke, new Uint8Array(pub.export({ type: 'spki', format: 'der' })).subarray(ED25519_SPKI_PREFIX.length));
+  return concatBytes(
+    TAG,
+    hpke,
+    new Uint8Array(pub.export({ type: 'spki', format: 'der' })).subarray(ED25519_SPKI_PREFIX.length),
+  );
 }
 
 /**
@@ -79,7 +83,11 @@ export function enclaveKeysFromAttestation(a: VerifiedAttestation): EnclaveKeys 
     return { hpke: b.hpkeX25519.slice(), receipt: ed25519PublicKey(b.receiptsEd25519), pcr0: a.pcrs.get(0)! };
   }
   if (!pk || pk.length !== ENCLAVE_KEYS_BYTES || Buffer.compare(pk.subarray(0, TAG.length), TAG) !== 0) {
-    throw new VerifierError('PUBLIC_KEY_MISMATCH', 'the attestation does not bind keycast forwarding keys in public_key', { length: pk?.length ?? 0 });
+    throw new VerifierError(
+      'PUBLIC_KEY_MISMATCH',
+      'the attestation does not bind keycast forwarding keys in public_key',
+      { length: pk?.length ?? 0 },
+    );
   }
   const receipt = ed25519PublicKey(pk.subarray(TAG.length + 32));
   return { hpke: pk.slice(TAG.length, TAG.length + 32), receipt, pcr0: a.pcrs.get(0)! };
@@ -109,12 +117,28 @@ export interface VerifiedEnclaveRecord {
 }
 
 /** The record's fields from a verified attestation and its binding (the keys filled in from `binding`). */
-export function verifiedEnclaveRecord(f: Omit<VerifiedEnclaveRecord, 'type' | 'verified' | 'status' | 'hpkeX25519' | 'receiptsEd25519' | 'kdmChainSha256'>, binding: IdentityBinding): VerifiedEnclaveRecord {
+export function verifiedEnclaveRecord(
+  f: Omit<VerifiedEnclaveRecord, 'type' | 'verified' | 'status' | 'hpkeX25519' | 'receiptsEd25519' | 'kdmChainSha256'>,
+  binding: IdentityBinding,
+): VerifiedEnclaveRecord {
   return {
-    type: VERIFIED_ENCLAVE_TYPE, verified: true, host: f.host, moduleId: f.moduleId, timestamp: f.timestamp, pcr0: f.pcr0, releaseIndex: f.releaseIndex,
-    origin: f.origin, treeSize: f.treeSize, status: 'active', publicKey: f.publicKey, userData: f.userData,
-    hpkeX25519: toBase64(binding.hpkeX25519), receiptsEd25519: toBase64(binding.receiptsEd25519),
-    kdmChainSha256: binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null, nonce: f.nonce, rootSha256: f.rootSha256,
+    type: VERIFIED_ENCLAVE_TYPE,
+    verified: true,
+    host: f.host,
+    moduleId: f.moduleId,
+    timestamp: f.timestamp,
+    pcr0: f.pcr0,
+    releaseIndex: f.releaseIndex,
+    origin: f.origin,
+    treeSize: f.treeSize,
+    status: 'active',
+    publicKey: f.publicKey,
+    userData: f.userData,
+    hpkeX25519: toBase64(binding.hpkeX25519),
+    receiptsEd25519: toBase64(binding.receiptsEd25519),
+    kdmChainSha256: binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null,
+    nonce: f.nonce,
+    rootSha256: f.rootSha256,
   };
 }
 
@@ -126,7 +150,9 @@ export function formatVerifiedEnclave(r: VerifiedEnclaveRecord): string {
  * Reads a verified-enclave record: the keys come from its publicKey/userData through
  * parseIdentityBinding, and the written key fields and PCR0 must agree. Throws IDENTITY_BINDING.
  */
-export function parseVerifiedEnclave(input: string | Uint8Array): EnclaveKeys & { record: VerifiedEnclaveRecord; binding: IdentityBinding } {
+export function parseVerifiedEnclave(
+  input: string | Uint8Array,
+): EnclaveKeys & { record: VerifiedEnclaveRecord; binding: IdentityBinding } {
   const bad = (m: string): never => {
     throw new VerifierError('IDENTITY_BINDING', `verified-enclave record: ${m}`, { reason: m });
   };
@@ -138,7 +164,8 @@ export function parseVerifiedEnclave(input: string | Uint8Array): EnclaveKeys & 
   } catch {
     return bad('not JSON');
   }
-  if (!isObject(v) || v.type !== VERIFIED_ENCLAVE_TYPE || v.verified !== true) return bad(`type must be ${VERIFIED_ENCLAVE_TYPE} and verified true`);
+  if (!isObject(v) || v.type !== VERIFIED_ENCLAVE_TYPE || v.verified !== true)
+    return bad(`type must be ${VERIFIED_ENCLAVE_TYPE} and verified true`);
   if (typeof v.pcr0 !== 'string' || !/^[0-9a-f]{96}$/.test(v.pcr0)) bad('pcr0 must be 96 lowercase hex');
   let binding: IdentityBinding;
   try {
@@ -147,8 +174,18 @@ export function parseVerifiedEnclave(input: string | Uint8Array): EnclaveKeys & 
     if (e instanceof VerifierError) throw e;
     return bad('publicKey and userData must be base64');
   }
-  if (v.hpkeX25519 !== toBase64(binding.hpkeX25519) || v.receiptsEd25519 !== toBase64(binding.receiptsEd25519) || (v.kdmChainSha256 ?? null) !== (binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null)) {
+  if (
+    v.hpkeX25519 !== toBase64(binding.hpkeX25519) ||
+    v.receiptsEd25519 !== toBase64(binding.receiptsEd25519) ||
+    (v.kdmChainSha256 ?? null) !== (binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null)
+  ) {
     bad('the key fields do not match the bound keys');
   }
-  return { hpke: binding.hpkeX25519, receipt: ed25519PublicKey(binding.receiptsEd25519), pcr0: fromHex(v.pcr0 as string), record: v as unknown as VerifiedEnclaveRecord, binding };
+  return {
+    hpke: binding.hpkeX25519,
+    receipt: ed25519PublicKey(binding.receiptsEd25519),
+    pcr0: fromHex(v.pcr0 as string),
+    record: v as unknown as VerifiedEnclaveRecord,
+    binding,
+  };
 }

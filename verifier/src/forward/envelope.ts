@@ -22,7 +22,11 @@ export function signEnvelope(payloadType: string, payload: Uint8Array, privateKe
   const signer = parseTrustedKey(createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString());
   const alg = privateKey.asymmetricKeyType === 'ed25519' ? null : 'sha256';
   const sig = cryptoSign(alg, dssePae(payloadType, payload), privateKey);
-  return { payloadType, payload: toBase64(payload), signatures: [{ keyid: signer.spkiSha256, sig: toBase64(new Uint8Array(sig)) }] };
+  return {
+    payloadType,
+    payload: toBase64(payload),
+    signatures: [{ keyid: signer.spkiSha256, sig: toBase64(new Uint8Array(sig)) }],
+  };
 }
 
 /**
@@ -30,7 +34,14 @@ export function signEnvelope(payloadType: string, payload: Uint8Array, privateKe
  * against `signer`; returns the payload bytes. Throws `malformedCode` for shape errors and
  * `signatureCode` when the signature does not verify.
  */
-export function openEnvelope(input: string | Uint8Array, payloadType: string, signer: ReleaseSigner, maxBytes: number, malformedCode: VerifierErrorCode, signatureCode: VerifierErrorCode): Uint8Array {
+export function openEnvelope(
+  input: string | Uint8Array,
+  payloadType: string,
+  signer: ReleaseSigner,
+  maxBytes: number,
+  malformedCode: VerifierErrorCode,
+  signatureCode: VerifierErrorCode,
+): Uint8Array {
   let env: unknown;
   try {
     env = parseJsonStrict(input, maxBytes, 'envelope');
@@ -44,9 +55,13 @@ export function openEnvelope(input: string | Uint8Array, payloadType: string, si
   } catch (e) {
     throw new VerifierError(malformedCode, (e as Error).message);
   }
-  if (env.payloadType !== payloadType) throw new VerifierError(malformedCode, `envelope payloadType must be ${payloadType}`, { payloadType: String(env.payloadType) });
+  if (env.payloadType !== payloadType)
+    throw new VerifierError(malformedCode, `envelope payloadType must be ${payloadType}`, {
+      payloadType: String(env.payloadType),
+    });
   const sigs = env.signatures;
-  if (!Array.isArray(sigs) || sigs.length !== 1 || !isObject(sigs[0]) || typeof sigs[0].sig !== 'string') throw new VerifierError(malformedCode, 'envelope must carry exactly one signature');
+  if (!Array.isArray(sigs) || sigs.length !== 1 || !isObject(sigs[0]) || typeof sigs[0].sig !== 'string')
+    throw new VerifierError(malformedCode, 'envelope must carry exactly one signature');
   if (typeof env.payload !== 'string') throw new VerifierError(malformedCode, 'envelope payload must be base64');
   let payload: Uint8Array;
   let sig: Uint8Array;
@@ -56,6 +71,9 @@ export function openEnvelope(input: string | Uint8Array, payloadType: string, si
   } catch (e) {
     throw new VerifierError(malformedCode, 'envelope payload or signature is not base64', {}, { cause: e });
   }
-  if (!verifyDsseSignature(signer, payloadType, payload, sig)) throw new VerifierError(signatureCode, 'envelope signature does not verify with the expected key', { keyid: signer.spkiSha256 });
+  if (!verifyDsseSignature(signer, payloadType, payload, sig))
+    throw new VerifierError(signatureCode, 'envelope signature does not verify with the expected key', {
+      keyid: signer.spkiSha256,
+    });
   return payload;
 }

@@ -49,7 +49,8 @@ export interface DeliveryProof {
 
 /** The 52-byte leaf entry for one delivery. */
 export function deliveryLeaf(thumbprint: Uint8Array, outputDigest: Uint8Array): Uint8Array {
-  if (thumbprint.length !== 20 || outputDigest.length !== 32) throw new RangeError('deliveryLeaf: 20-byte thumbprint and 32-byte digest');
+  if (thumbprint.length !== 20 || outputDigest.length !== 32)
+    throw new RangeError('deliveryLeaf: 20-byte thumbprint and 32-byte digest');
   return concatBytes(thumbprint, outputDigest);
 }
 
@@ -94,16 +95,24 @@ function bad(message: string): never {
 function validate(v: unknown): Receipt {
   if (!isObject(v)) bad('receipt must be an object');
   try {
-    exactKeys(v, ['type', 'requestDigest', 'rulesDigest', 'pcr0', 'time', 'format', 'recipients', 'root'], [], 'receipt');
+    exactKeys(
+      v,
+      ['type', 'requestDigest', 'rulesDigest', 'pcr0', 'time', 'format', 'recipients', 'root'],
+      [],
+      'receipt',
+    );
   } catch (e) {
     bad((e as Error).message);
   }
   const hex = (k: string, n: number) => typeof v[k] === 'string' && new RegExp(`^[0-9a-f]{${n}}$`).test(v[k] as string);
   if (v.type !== RECEIPT_TYPE) bad(`receipt.type must be ${RECEIPT_TYPE}`);
-  if (!hex('requestDigest', 64) || !hex('rulesDigest', 64) || !hex('root', 64) || !hex('pcr0', 96)) bad('receipt digests must be lowercase hex');
-  if (typeof v.time !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/.test(v.time)) bad('receipt.time must be an ISO UTC time');
+  if (!hex('requestDigest', 64) || !hex('rulesDigest', 64) || !hex('root', 64) || !hex('pcr0', 96))
+    bad('receipt digests must be lowercase hex');
+  if (typeof v.time !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/.test(v.time))
+    bad('receipt.time must be an ISO UTC time');
   if (!OUTPUT_FORMATS.includes(v.format as OutputFormat)) bad('receipt.format is unknown');
-  if (!Number.isSafeInteger(v.recipients) || (v.recipients as number) < 1) bad('receipt.recipients must be a positive integer');
+  if (!Number.isSafeInteger(v.recipients) || (v.recipients as number) < 1)
+    bad('receipt.recipients must be a positive integer');
   return v as unknown as Receipt;
 }
 
@@ -117,7 +126,8 @@ export function signReceipt(r: Receipt, receiptKey: KeyObject): string {
  * Throws RECEIPT_INVALID for shape and signature failures.
  */
 export function openReceipt(envelope: string | Uint8Array, receiptKey: string | Uint8Array | ReleaseSigner): Receipt {
-  const signer = typeof receiptKey === 'object' && 'spkiSha256' in receiptKey ? receiptKey : parseTrustedKey(receiptKey);
+  const signer =
+    typeof receiptKey === 'object' && 'spkiSha256' in receiptKey ? receiptKey : parseTrustedKey(receiptKey);
   const payload = openEnvelope(envelope, RECEIPT_PAYLOAD_TYPE, signer, 64 * 1024, 'RECEIPT_INVALID', 'RECEIPT_INVALID');
   let v: unknown;
   try {
@@ -134,13 +144,19 @@ export function openReceipt(envelope: string | Uint8Array, receiptKey: string | 
 export function parseDeliveryProof(input: string | Uint8Array | unknown): DeliveryProof {
   let v: unknown = input;
   try {
-    if (typeof input === 'string' || input instanceof Uint8Array) v = parseJsonStrict(input, 64 * 1024, 'delivery proof');
+    if (typeof input === 'string' || input instanceof Uint8Array)
+      v = parseJsonStrict(input, 64 * 1024, 'delivery proof');
     if (!isObject(v)) throw new Error('not an object');
     exactKeys(v, ['index', 'thumbprint', 'outputDigest', 'proof'], [], 'proof');
     if (!Number.isSafeInteger(v.index) || (v.index as number) < 0) throw new Error('bad index');
     if (fromBase64(v.thumbprint as string).length !== 20) throw new Error('bad thumbprint');
     if (!/^[0-9a-f]{64}$/.test(v.outputDigest as string)) throw new Error('bad outputDigest');
-    if (!Array.isArray(v.proof) || v.proof.length > 64 || !v.proof.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))) throw new Error('bad proof');
+    if (
+      !Array.isArray(v.proof) ||
+      v.proof.length > 64 ||
+      !v.proof.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))
+    )
+      throw new Error('bad proof');
   } catch (e) {
     throw new VerifierError('RECEIPT_INVALID', `delivery proof: ${(e as Error).message}`);
   }
@@ -154,14 +170,26 @@ export function parseDeliveryProof(input: string | Uint8Array | unknown): Delive
 export function checkDelivery(receipt: Receipt, proof: DeliveryProof, output?: Uint8Array): void {
   if (output) {
     const d = toHex(createHash('sha256').update(output).digest());
-    if (d !== proof.outputDigest) throw new VerifierError('RECEIPT_INVALID', 'the delivered bytes are not the ones the proof names', { outputDigest: d, proved: proof.outputDigest });
+    if (d !== proof.outputDigest)
+      throw new VerifierError('RECEIPT_INVALID', 'the delivered bytes are not the ones the proof names', {
+        outputDigest: d,
+        proved: proof.outputDigest,
+      });
   }
   if (proof.index >= receipt.recipients) bad('delivery index is outside the receipt');
   let root: Uint8Array;
   try {
-    root = rootFromInclusionProof(proof.proof.map(fromHex), proof.index, receipt.recipients, hashLeaf(deliveryLeaf(fromBase64(proof.thumbprint), fromHex(proof.outputDigest))));
+    root = rootFromInclusionProof(
+      proof.proof.map(fromHex),
+      proof.index,
+      receipt.recipients,
+      hashLeaf(deliveryLeaf(fromBase64(proof.thumbprint), fromHex(proof.outputDigest))),
+    );
   } catch (e) {
     throw new VerifierError('RECEIPT_INVALID', 'delivery proof is malformed', {}, { cause: e });
   }
-  if (toHex(root) !== receipt.root) throw new VerifierError('RECEIPT_INVALID', 'delivery proof does not lead to the receipt root', { index: proof.index });
+  if (toHex(root) !== receipt.root)
+    throw new VerifierError('RECEIPT_INVALID', 'delivery proof does not lead to the receipt root', {
+      index: proof.index,
+    });
 }

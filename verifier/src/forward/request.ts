@@ -62,23 +62,42 @@ const certText = (c: string | Uint8Array) => (typeof c === 'string' ? c : Buffer
 export function parseForwardRequest(body: unknown): ForwardRequest {
   if (!isObject(body)) malformed('request must be a JSON object');
   const o = body;
-  for (const k of Object.keys(o)) if (!['sealedKeys', 'rules', 'recipients', 'intermediates', 'format'].includes(k)) malformed(`unknown field ${k}`);
-  if (typeof o.sealedKeys !== 'string' || typeof o.rules !== 'string') malformed('sealedKeys and rules must be strings');
+  for (const k of Object.keys(o))
+    if (!['sealedKeys', 'rules', 'recipients', 'intermediates', 'format'].includes(k)) malformed(`unknown field ${k}`);
+  if (typeof o.sealedKeys !== 'string' || typeof o.rules !== 'string')
+    malformed('sealedKeys and rules must be strings');
   if (!Array.isArray(o.recipients) || o.recipients.length === 0) malformed('recipients must be a non-empty list');
-  if (o.recipients.length > MAX_FORWARD_RECIPIENTS) throw new VerifierError('OVERSIZED', `at most ${MAX_FORWARD_RECIPIENTS} recipients per request`, { recipients: o.recipients.length, limit: MAX_FORWARD_RECIPIENTS });
+  if (o.recipients.length > MAX_FORWARD_RECIPIENTS)
+    throw new VerifierError('OVERSIZED', `at most ${MAX_FORWARD_RECIPIENTS} recipients per request`, {
+      recipients: o.recipients.length,
+      limit: MAX_FORWARD_RECIPIENTS,
+    });
   const ints = o.intermediates ?? [];
-  if (!Array.isArray(ints) || ints.length > MAX_FORWARD_INTERMEDIATES) malformed(`intermediates must be a list of at most ${MAX_FORWARD_INTERMEDIATES}`);
+  if (!Array.isArray(ints) || ints.length > MAX_FORWARD_INTERMEDIATES)
+    malformed(`intermediates must be a list of at most ${MAX_FORWARD_INTERMEDIATES}`);
   const certOk = (c: unknown) => typeof c === 'string' || c instanceof Uint8Array;
   if (!o.recipients.every(certOk) || !ints.every(certOk)) malformed('certificates must be PEM or base64 DER strings');
   const format = (o.format ?? 'kdm') as ForwardFormat;
   if (!FORWARD_FORMATS.includes(format)) malformed(`format must be one of ${FORWARD_FORMATS.join(', ')}`);
-  return { sealedKeys: o.sealedKeys, rules: o.rules, recipients: o.recipients as ForwardRequest['recipients'], intermediates: ints as ForwardRequest['intermediates'], format };
+  return {
+    sealedKeys: o.sealedKeys,
+    rules: o.rules,
+    recipients: o.recipients as ForwardRequest['recipients'],
+    intermediates: ints as ForwardRequest['intermediates'],
+    format,
+  };
 }
 
 /** The request body as sent (JSON text; DER certificates as base64). */
 export function formatForwardRequest(r: ForwardRequest): string {
   const req = parseForwardRequest(r);
-  return JSON.stringify({ sealedKeys: req.sealedKeys, rules: req.rules, recipients: req.recipients.map(certText), intermediates: (req.intermediates ?? []).map(certText), format: req.format ?? 'kdm' });
+  return JSON.stringify({
+    sealedKeys: req.sealedKeys,
+    rules: req.rules,
+    recipients: req.recipients.map(certText),
+    intermediates: (req.intermediates ?? []).map(certText),
+    format: req.format ?? 'kdm',
+  });
 }
 
 /**
@@ -108,11 +127,20 @@ export function parseForwardAnswer(v: unknown): ForwardAnswer {
     throw new VerifierError('MALFORMED', `forward answer: ${m}`);
   };
   if (!isObject(v)) return bad('not a JSON object');
-  if (typeof v.requestDigest !== 'string' || !/^[0-9a-f]{64}$/.test(v.requestDigest)) bad('requestDigest must be 64 hex');
+  if (typeof v.requestDigest !== 'string' || !/^[0-9a-f]{64}$/.test(v.requestDigest))
+    bad('requestDigest must be 64 hex');
   if (typeof v.receipt !== 'string') bad('receipt must be a string');
   if (!Array.isArray(v.outputs)) bad('outputs must be a list');
   for (const [i, o] of (v.outputs as unknown[]).entries()) {
-    if (!isObject(o) || o.index !== i || typeof o.thumbprint !== 'string' || typeof o.subject !== 'string' || typeof o.bytes !== 'string' || !FORWARD_FORMATS.includes(o.format as ForwardFormat)) bad(`output ${i} is malformed`);
+    if (
+      !isObject(o) ||
+      o.index !== i ||
+      typeof o.thumbprint !== 'string' ||
+      typeof o.subject !== 'string' ||
+      typeof o.bytes !== 'string' ||
+      !FORWARD_FORMATS.includes(o.format as ForwardFormat)
+    )
+      bad(`output ${i} is malformed`);
     try {
       if (fromBase64((o as { thumbprint: string }).thumbprint).length !== 20) throw new Error('length');
       fromBase64((o as { bytes: string }).bytes);

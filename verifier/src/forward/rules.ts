@@ -54,7 +54,8 @@ function bad(message: string, field?: string): never {
 }
 
 function str(v: unknown, field: string, re?: RegExp, max = 1024): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > max || (re && !re.test(v))) bad(`${field} is missing or malformed`, field);
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || (re && !re.test(v)))
+    bad(`${field} is missing or malformed`, field);
   return v;
 }
 
@@ -89,7 +90,16 @@ export function parseInstant(s: string): number {
 
 /** Validates a parsed value against the schema; returns it typed. Throws RULES_INVALID. */
 export function validateRules(v: unknown): ForwardRules {
-  const o = obj(v, 'rules', ['type', 'film', 'contentKeyIds', 'kdmWindow', 'forwardFrom', 'forwardUntil', 'recipients', 'limits']);
+  const o = obj(v, 'rules', [
+    'type',
+    'film',
+    'contentKeyIds',
+    'kdmWindow',
+    'forwardFrom',
+    'forwardUntil',
+    'recipients',
+    'limits',
+  ]);
   if (o.type !== RULES_TYPE) bad(`rules.type must be ${RULES_TYPE}`, 'rules.type');
   const film = obj(o.film, 'rules.film', ['cplId', 'title']);
   str(film.cplId, 'rules.film.cplId', UUID_URN);
@@ -114,11 +124,13 @@ export function validateRules(v: unknown): ForwardRules {
     }
   }
   strList(r.excluded, 'rules.recipients.excluded', THUMB, MAX_RULES_THUMBPRINTS);
-  if (thumbs.length === 0 && roots.length === 0) bad('rules name no recipient: give thumbprints or roots', 'rules.recipients');
+  if (thumbs.length === 0 && roots.length === 0)
+    bad('rules name no recipient: give thumbprints or roots', 'rules.recipients');
   const l = obj(o.limits, 'rules.limits', ['maxKdmValidityDays', 'maxRecipients']);
   const maxDays = posInt(l.maxKdmValidityDays, 'rules.limits.maxKdmValidityDays');
   posInt(l.maxRecipients, 'rules.limits.maxRecipients');
-  if (na - nb > maxDays * 86_400_000) bad(`rules.kdmWindow is longer than rules.limits.maxKdmValidityDays (${maxDays})`, 'rules.kdmWindow');
+  if (na - nb > maxDays * 86_400_000)
+    bad(`rules.kdmWindow is longer than rules.limits.maxKdmValidityDays (${maxDays})`, 'rules.kdmWindow');
   return o as unknown as ForwardRules;
 }
 
@@ -129,7 +141,11 @@ export function formatRules(rules: ForwardRules): Uint8Array {
 
 /** Parses payload bytes: strict JSON, schema, and canonical form. Throws RULES_INVALID / OVERSIZED. */
 export function parseRules(payload: Uint8Array): ForwardRules {
-  if (payload.length > MAX_RULES_BYTES) throw new VerifierError('OVERSIZED', `rules are ${payload.length} bytes, over ${MAX_RULES_BYTES}`, { size: payload.length, limit: MAX_RULES_BYTES });
+  if (payload.length > MAX_RULES_BYTES)
+    throw new VerifierError('OVERSIZED', `rules are ${payload.length} bytes, over ${MAX_RULES_BYTES}`, {
+      size: payload.length,
+      limit: MAX_RULES_BYTES,
+    });
   let v: unknown;
   try {
     v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
@@ -138,7 +154,8 @@ export function parseRules(payload: Uint8Array): ForwardRules {
   }
   const rules = validateRules(v);
   // canonical form: sorted keys, no whitespace, one spelling — also rules out duplicate keys
-  if (Buffer.compare(Buffer.from(utf8(canonicalize(rules))), Buffer.from(payload)) !== 0) bad('rules payload is not in canonical JSON form');
+  if (Buffer.compare(Buffer.from(utf8(canonicalize(rules))), Buffer.from(payload)) !== 0)
+    bad('rules payload is not in canonical JSON form');
   return rules;
 }
 
@@ -162,20 +179,47 @@ export interface OpenedRules {
  */
 export function openRules(envelope: string | Uint8Array, studioKey: string | Uint8Array | ReleaseSigner): OpenedRules {
   const signer = typeof studioKey === 'object' && 'spkiSha256' in studioKey ? studioKey : parseTrustedKey(studioKey);
-  const payload = openEnvelope(envelope, RULES_PAYLOAD_TYPE, signer, MAX_RULES_BYTES + 1024 * 1024, 'RULES_INVALID', 'RULES_SIGNATURE');
-  return { rules: parseRules(payload), digest: toHex(createHash('sha256').update(payload).digest()), signerSpkiSha256: signer.spkiSha256 };
+  const payload = openEnvelope(
+    envelope,
+    RULES_PAYLOAD_TYPE,
+    signer,
+    MAX_RULES_BYTES + 1024 * 1024,
+    'RULES_INVALID',
+    'RULES_SIGNATURE',
+  );
+  return {
+    rules: parseRules(payload),
+    digest: toHex(createHash('sha256').update(payload).digest()),
+    signerSpkiSha256: signer.spkiSha256,
+  };
 }
 
 /** Throws RULES_EXPIRED unless `now` lies in [forwardFrom, forwardUntil] and before the KDM window closes. */
 export function checkRulesTime(rules: ForwardRules, now: Date): void {
   const t = now.getTime();
-  if (t < parseInstant(rules.forwardFrom)) throw new VerifierError('RULES_EXPIRED', 'rules are not valid yet', { forwardFrom: rules.forwardFrom, now: now.toISOString() });
-  if (t > parseInstant(rules.forwardUntil)) throw new VerifierError('RULES_EXPIRED', 'rules have expired', { forwardUntil: rules.forwardUntil, now: now.toISOString() });
-  if (t >= parseInstant(rules.kdmWindow.notAfter)) throw new VerifierError('RULES_EXPIRED', 'the KDM window has already closed', { notAfter: rules.kdmWindow.notAfter, now: now.toISOString() });
+  if (t < parseInstant(rules.forwardFrom))
+    throw new VerifierError('RULES_EXPIRED', 'rules are not valid yet', {
+      forwardFrom: rules.forwardFrom,
+      now: now.toISOString(),
+    });
+  if (t > parseInstant(rules.forwardUntil))
+    throw new VerifierError('RULES_EXPIRED', 'rules have expired', {
+      forwardUntil: rules.forwardUntil,
+      now: now.toISOString(),
+    });
+  if (t >= parseInstant(rules.kdmWindow.notAfter))
+    throw new VerifierError('RULES_EXPIRED', 'the KDM window has already closed', {
+      notAfter: rules.kdmWindow.notAfter,
+      now: now.toISOString(),
+    });
 }
 
 /** The SPKI SHA-256 fingerprint (lowercase hex) of a public or private key. */
 export function keyFingerprint(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return toHex(createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest());
+  return toHex(
+    createHash('sha256')
+      .update(pub.export({ type: 'spki', format: 'der' }))
+      .digest(),
+  );
 }

@@ -60,7 +60,12 @@ export async function deriveHpkeKeyPair(ikm: Uint8Array): Promise<{ publicKey: U
 }
 
 function hpkeInfo(pcr0: Uint8Array, rulesSpki: Uint8Array): Uint8Array {
-  return concatBytes(utf8(SEALED_TYPE), new Uint8Array(1), pcr0, new Uint8Array(createHash('sha256').update(rulesSpki).digest()));
+  return concatBytes(
+    utf8(SEALED_TYPE),
+    new Uint8Array(1),
+    pcr0,
+    new Uint8Array(createHash('sha256').update(rulesSpki).digest()),
+  );
 }
 
 function header(pcr0: string, rulesKey: string): Uint8Array {
@@ -69,10 +74,12 @@ function header(pcr0: string, rulesKey: string): Uint8Array {
 
 function validateKeys(fk: FilmKeys): void {
   if (!UUID_URN.test(fk.cplId)) throw new RangeError('seal: cplId must be a lowercase urn:uuid');
-  if (fk.keys.length === 0 || fk.keys.length > MAX_CONTENT_KEYS) throw new RangeError(`seal: 1..${MAX_CONTENT_KEYS} keys`);
+  if (fk.keys.length === 0 || fk.keys.length > MAX_CONTENT_KEYS)
+    throw new RangeError(`seal: 1..${MAX_CONTENT_KEYS} keys`);
   const ids = new Set<string>();
   for (const k of fk.keys) {
-    if (!UUID_URN.test(k.id) || !KEY_TYPES.includes(k.type) || !(k.key instanceof Uint8Array) || k.key.length !== 16) throw new RangeError('seal: each key needs a urn:uuid id, an ST 430-1 type and 16 bytes');
+    if (!UUID_URN.test(k.id) || !KEY_TYPES.includes(k.type) || !(k.key instanceof Uint8Array) || k.key.length !== 16)
+      throw new RangeError('seal: each key needs a urn:uuid id, an ST 430-1 type and 16 bytes');
     if (ids.has(k.id)) throw new RangeError('seal: repeated key id');
     ids.add(k.id);
   }
@@ -83,18 +90,31 @@ function validateKeys(fk: FilmKeys): void {
  * attestation) for the release `pcr0`, usable only with rules signed by `rulesKey` (SPKI PEM/DER).
  * Returns the sealed JSON text.
  */
-export async function sealContentKeys(fk: FilmKeys, enclavePublicKey: Uint8Array, pcr0: Uint8Array, rulesKey: string | Uint8Array): Promise<string> {
+export async function sealContentKeys(
+  fk: FilmKeys,
+  enclavePublicKey: Uint8Array,
+  pcr0: Uint8Array,
+  rulesKey: string | Uint8Array,
+): Promise<string> {
   validateKeys(fk);
   const signer = parseTrustedKey(rulesKey);
   const spki = new Uint8Array(signer.key.export({ type: 'spki', format: 'der' }));
   const suite = hpkeSuite();
   const recipientPublicKey = await suite.kem.deserializePublicKey(enclavePublicKey.slice().buffer);
   const ctx = await suite.createSenderContext({ recipientPublicKey, info: hpkeInfo(pcr0, spki).slice().buffer });
-  const plain = utf8(canonicalize({ cplId: fk.cplId, keys: fk.keys.map((k) => ({ id: k.id, type: k.type, key: toHex(k.key) })) }));
+  const plain = utf8(
+    canonicalize({ cplId: fk.cplId, keys: fk.keys.map((k) => ({ id: k.id, type: k.type, key: toHex(k.key) })) }),
+  );
   const rulesKeyB64 = toBase64(spki);
   const ct = await ctx.seal(plain.slice().buffer, header(toHex(pcr0), rulesKeyB64).slice().buffer);
   plain.fill(0);
-  return canonicalize({ type: SEALED_TYPE, pcr0: toHex(pcr0), rulesKey: rulesKeyB64, enc: toBase64(new Uint8Array(ctx.enc)), ciphertext: toBase64(new Uint8Array(ct)) });
+  return canonicalize({
+    type: SEALED_TYPE,
+    pcr0: toHex(pcr0),
+    rulesKey: rulesKeyB64,
+    enc: toBase64(new Uint8Array(ctx.enc)),
+    ciphertext: toBase64(new Uint8Array(ct)),
+  });
 }
 
 export interface SealedHeader {
@@ -118,8 +138,15 @@ export function parseSealedKeys(sealed: string | Uint8Array): SealedHeader {
   try {
     exactKeys(o, ['type', 'pcr0', 'rulesKey', 'enc', 'ciphertext'], [], 'sealed');
     if (o.type !== SEALED_TYPE) throw new Error(`type must be ${SEALED_TYPE}`);
-    if (typeof o.pcr0 !== 'string' || !/^[0-9a-f]{96}$/.test(o.pcr0)) throw new Error('pcr0 must be 96 lowercase hex digits');
-    return { pcr0: fromHex(o.pcr0), rulesKey: parseTrustedKey(fromBase64(o.rulesKey as string)), enc: fromBase64(o.enc as string), ciphertext: fromBase64(o.ciphertext as string), rulesKeyB64: o.rulesKey as string };
+    if (typeof o.pcr0 !== 'string' || !/^[0-9a-f]{96}$/.test(o.pcr0))
+      throw new Error('pcr0 must be 96 lowercase hex digits');
+    return {
+      pcr0: fromHex(o.pcr0),
+      rulesKey: parseTrustedKey(fromBase64(o.rulesKey as string)),
+      enc: fromBase64(o.enc as string),
+      ciphertext: fromBase64(o.ciphertext as string),
+      rulesKeyB64: o.rulesKey as string,
+    };
   } catch (e) {
     throw new VerifierError('SEALED_INVALID', `sealed keys: ${(e as Error).message}`, {}, { cause: e });
   }
@@ -131,23 +158,52 @@ export function parseSealedKeys(sealed: string | Uint8Array): SealedHeader {
  * ciphertext does not open under this PCR0 and the header's studio key (tampered, or sealed to
  * another enclave key), SEALED_INVALID when the plaintext is not the expected shape.
  */
-export async function openSealedKeys(sealed: string | Uint8Array, privateKey: CryptoKey, pcr0: Uint8Array): Promise<FilmKeys & { rulesKey: ReleaseSigner }> {
+export async function openSealedKeys(
+  sealed: string | Uint8Array,
+  privateKey: CryptoKey,
+  pcr0: Uint8Array,
+): Promise<FilmKeys & { rulesKey: ReleaseSigner }> {
   const h = parseSealedKeys(sealed);
-  if (toHex(h.pcr0) !== toHex(pcr0)) throw new VerifierError('SEALED_BINDING', 'sealed keys are bound to another enclave release (PCR0)', { sealedPcr0: toHex(h.pcr0), pcr0: toHex(pcr0) });
+  if (toHex(h.pcr0) !== toHex(pcr0))
+    throw new VerifierError('SEALED_BINDING', 'sealed keys are bound to another enclave release (PCR0)', {
+      sealedPcr0: toHex(h.pcr0),
+      pcr0: toHex(pcr0),
+    });
   const spki = new Uint8Array(h.rulesKey.key.export({ type: 'spki', format: 'der' }));
   let plain: Uint8Array;
   try {
     const suite = hpkeSuite();
-    const ctx = await suite.createRecipientContext({ recipientKey: privateKey, enc: h.enc.slice().buffer, info: hpkeInfo(pcr0, spki).slice().buffer });
-    plain = new Uint8Array(await ctx.open(h.ciphertext.slice().buffer, header(toHex(pcr0), h.rulesKeyB64).slice().buffer));
+    const ctx = await suite.createRecipientContext({
+      recipientKey: privateKey,
+      enc: h.enc.slice().buffer,
+      info: hpkeInfo(pcr0, spki).slice().buffer,
+    });
+    plain = new Uint8Array(
+      await ctx.open(h.ciphertext.slice().buffer, header(toHex(pcr0), h.rulesKeyB64).slice().buffer),
+    );
   } catch (e) {
-    throw new VerifierError('SEALED_BINDING', 'sealed keys do not open for this enclave key, release and studio key', {}, { cause: e });
+    throw new VerifierError(
+      'SEALED_BINDING',
+      'sealed keys do not open for this enclave key, release and studio key',
+      {},
+      { cause: e },
+    );
   }
   try {
-    const o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain)) as { cplId: string; keys: Array<{ id: string; type: KeyType; key: string }> };
+    const o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain)) as {
+      cplId: string;
+      keys: Array<{ id: string; type: KeyType; key: string }>;
+    };
     plain.fill(0);
     if (!isObject(o) || !Array.isArray(o.keys)) throw new Error('bad shape');
-    const fk: FilmKeys = { cplId: o.cplId, keys: o.keys.map((k) => ({ id: k.id, type: k.type, key: /^[0-9a-f]{32}$/.test(k.key) ? fromHex(k.key) : new Uint8Array(0) })) };
+    const fk: FilmKeys = {
+      cplId: o.cplId,
+      keys: o.keys.map((k) => ({
+        id: k.id,
+        type: k.type,
+        key: /^[0-9a-f]{32}$/.test(k.key) ? fromHex(k.key) : new Uint8Array(0),
+      })),
+    };
     validateKeys(fk);
     return { ...fk, rulesKey: h.rulesKey };
   } catch {

@@ -36,7 +36,8 @@ function bad(field: string, reason: string): VerifierError {
 }
 
 function b64(v: unknown, field: string, max: number): Uint8Array {
-  if (typeof v !== 'string' || v.length === 0 || v.length > Math.ceil(max / 3) * 4) throw bad(field, 'must be non-empty base64');
+  if (typeof v !== 'string' || v.length === 0 || v.length > Math.ceil(max / 3) * 4)
+    throw bad(field, 'must be non-empty base64');
   try {
     return fromBase64(v);
   } catch {
@@ -45,7 +46,8 @@ function b64(v: unknown, field: string, max: number): Uint8Array {
 }
 
 function note(v: unknown, field: string): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_NOTE_BYTES + 4096) throw bad(field, 'must be note text');
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_NOTE_BYTES + 4096)
+    throw bad(field, 'must be note text');
   return v;
 }
 
@@ -61,14 +63,22 @@ export function parseProofBundle(input: string | Uint8Array | unknown): ProofBun
     }
   }
   if (!isObject(json)) throw bad('(document)', 'must be a JSON object');
-  for (const k of Object.keys(json)) if (!['version', 'entry', 'proof', 'status', 'consistency'].includes(k)) throw bad(k, 'unknown field');
+  for (const k of Object.keys(json))
+    if (!['version', 'entry', 'proof', 'status', 'consistency'].includes(k)) throw bad(k, 'unknown field');
   if (json.version !== 1) throw bad('version', 'must be 1');
-  const out: ProofBundle = { entry: b64(json.entry, 'entry', MAX_LEAF_BYTES), proof: note(json.proof, 'proof'), status: note(json.status, 'status') };
+  const out: ProofBundle = {
+    entry: b64(json.entry, 'entry', MAX_LEAF_BYTES),
+    proof: note(json.proof, 'proof'),
+    status: note(json.status, 'status'),
+  };
   if (json.consistency !== undefined) {
     const c = json.consistency;
-    if (!isObject(c) || Object.keys(c).sort().join() !== 'fromSize,hashes') throw bad('consistency', 'must be {fromSize, hashes}');
-    if (!Number.isSafeInteger(c.fromSize) || (c.fromSize as number) < 0) throw bad('consistency.fromSize', 'must be a non-negative integer');
-    if (!Array.isArray(c.hashes) || c.hashes.length > 2 * MAX_PROOF_HASHES) throw bad('consistency.hashes', 'must be a list of base64 hashes');
+    if (!isObject(c) || Object.keys(c).sort().join() !== 'fromSize,hashes')
+      throw bad('consistency', 'must be {fromSize, hashes}');
+    if (!Number.isSafeInteger(c.fromSize) || (c.fromSize as number) < 0)
+      throw bad('consistency.fromSize', 'must be a non-negative integer');
+    if (!Array.isArray(c.hashes) || c.hashes.length > 2 * MAX_PROOF_HASHES)
+      throw bad('consistency.hashes', 'must be a list of base64 hashes');
     const hashes = c.hashes.map((h, i) => {
       const b = b64(h, `consistency.hashes[${i}]`, HASH_SIZE);
       if (b.length !== HASH_SIZE) throw bad(`consistency.hashes[${i}]`, 'is not 32 bytes');

@@ -48,12 +48,14 @@ function keys(o: unknown, field: string, required: string[]): Record<string, unk
 }
 
 function str(v: unknown, field: string, max = 4096): string {
-  if (typeof v !== 'string' || v === '' || v.length > max || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(v)) throw bad(field, 'must be a non-empty string without control characters');
+  if (typeof v !== 'string' || v === '' || v.length > max || /[\u0000-\u0008\u000b-\u001f\u007f]/.test(v))
+    throw bad(field, 'must be a non-empty string without control characters');
   return v;
 }
 
 function count(v: unknown, field: string, min: number, max: number): number {
-  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw bad(field, `must be an integer in ${min}..${max}`);
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)
+    throw bad(field, `must be an integer in ${min}..${max}`);
   return v as number;
 }
 
@@ -101,7 +103,14 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
   const keyArn = str(kms.keyArn, 'kms.keyArn', 2048);
   const region = str(kms.region, 'kms.region', 64);
   if (!/^[a-z0-9-]+$/.test(region)) throw bad('kms.region', 'must be an AWS region name');
-  return { version: 1, log: { origin, vkey }, witnesses: { vkeys, threshold }, maxCheckpointAgeSeconds, publishers, kms: { keyArn, region } };
+  return {
+    version: 1,
+    log: { origin, vkey },
+    witnesses: { vkeys, threshold },
+    maxCheckpointAgeSeconds,
+    publishers,
+    kms: { keyArn, region },
+  };
 }
 
 /** The canonical bytes of a config (what `keycast build --enclave-config` writes into the image). */

@@ -94,43 +94,72 @@ function evaluate({ pcrs, config, bundle, now, held }: GateInput): GateOpen {
   if (bundle === null || bundle === undefined) refuse('PROOF_MISSING', 'no proof bundle from the host yet');
   const k = config.witnesses.threshold;
   const proven = verifyTlogProof(bundle.proof, {
-    leaf: bundle.entry, logVerifier: noteVerifier(config.log.vkey), origin: config.log.origin,
-    witnessPolicy: { witnesses: config.witnesses.vkeys, threshold: k }, now,
+    leaf: bundle.entry,
+    logVerifier: noteVerifier(config.log.vkey),
+    origin: config.log.origin,
+    witnessPolicy: { witnesses: config.witnesses.vkeys, threshold: k },
+    now,
   });
   const checkpointNote = bundle.proof.slice(bundle.proof.indexOf('\n\n') + 2);
-  const fresh = proven.cosigners.filter((c) => now - c.timestamp <= config.maxCheckpointAgeSeconds).sort((a, b) => b.timestamp - a.timestamp);
+  const fresh = proven.cosigners
+    .filter((c) => now - c.timestamp <= config.maxCheckpointAgeSeconds)
+    .sort((a, b) => b.timestamp - a.timestamp);
   if (fresh.length < k) {
-    refuse('CHECKPOINT_STALE', `${fresh.length} of the required ${k} cosignatures are within ${config.maxCheckpointAgeSeconds} s`, {
-      now, maxAgeSeconds: config.maxCheckpointAgeSeconds, threshold: k, cosigners: proven.cosigners,
-    });
+    refuse(
+      'CHECKPOINT_STALE',
+      `${fresh.length} of the required ${k} cosignatures are within ${config.maxCheckpointAgeSeconds} s`,
+      {
+        now,
+        maxAgeSeconds: config.maxCheckpointAgeSeconds,
+        threshold: k,
+        cosigners: proven.cosigners,
+      },
+    );
   }
   if (held) checkExtends(held, proven.checkpoint, checkpointNote, bundle);
   const entry = decodeLeaf(bundle.entry);
   const allowed = configPublishers(config);
   if (!allowed.some((p) => p.spkiSha256 === entry.signer.spkiSha256)) {
-    refuse('SIGNER_NOT_ALLOWED', `entry ${proven.index} is not signed by a pinned publisher key`, { index: proven.index, signerSpkiSha256: entry.signer.spkiSha256 });
+    refuse('SIGNER_NOT_ALLOWED', `entry ${proven.index} is not signed by a pinned publisher key`, {
+      index: proven.index,
+      signerSpkiSha256: entry.signer.spkiSha256,
+    });
   }
   if (entry.kind !== 'release' || entry.statement.predicateType !== 'https://keycast.dev/release/v1') {
-    refuse('PCR_MISMATCH', `entry ${proven.index} is a ${entry.kind}, not a release`, { pcr: 0, index: proven.index, kind: entry.kind });
+    refuse('PCR_MISMATCH', `entry ${proven.index} is a ${entry.kind}, not a release`, {
+      pcr: 0,
+      index: proven.index,
+      kind: entry.kind,
+    });
   }
   const m = entry.statement.predicate.measurements;
   comparePcr(pcrs, 0, m.pcr0, proven.index);
   comparePcr(pcrs, 1, m.pcr1, proven.index);
   comparePcr(pcrs, 2, m.pcr2, proven.index);
   const own8 = pcrs.get(8);
-  if (m.pcr8 !== undefined || (own8 !== undefined && !bytesEqual(own8, ZERO_PCR))) comparePcr(pcrs, 8, m.pcr8 ?? toHex(ZERO_PCR), proven.index);
+  if (m.pcr8 !== undefined || (own8 !== undefined && !bytesEqual(own8, ZERO_PCR)))
+    comparePcr(pcrs, 8, m.pcr8 ?? toHex(ZERO_PCR), proven.index);
   const status = openReleaseStatus(bundle.status, noteVerifier(config.log.vkey), config.log.origin);
   requireActiveStatus(status, proven.checkpoint, { index: proven.index, pcr0: m.pcr0 });
   return {
-    open: true, index: proven.index, pcr0: m.pcr0, held: { checkpoint: proven.checkpoint, note: checkpointNote },
-    cosigners: fresh, freshUntil: fresh[k - 1]!.timestamp + config.maxCheckpointAgeSeconds,
+    open: true,
+    index: proven.index,
+    pcr0: m.pcr0,
+    held: { checkpoint: proven.checkpoint, note: checkpointNote },
+    cosigners: fresh,
+    freshUntil: fresh[k - 1]!.timestamp + config.maxCheckpointAgeSeconds,
   };
 }
 
 function comparePcr(pcrs: Map<number, Uint8Array>, i: number, want: string, index: number): void {
   const got = pcrs.get(i);
   if (!got || toHex(got) !== want) {
-    refuse('PCR_MISMATCH', `log entry ${index} names another PCR${i} than this enclave's`, { pcr: i, index, expected: want, actual: got ? toHex(got) : null });
+    refuse('PCR_MISMATCH', `log entry ${index} names another PCR${i} than this enclave's`, {
+      pcr: i,
+      index,
+      expected: want,
+      actual: got ? toHex(got) : null,
+    });
   }
 }
 
@@ -141,9 +170,15 @@ function checkExtends(held: HeldCheckpoint, next: Checkpoint, nextNote: string, 
   }
   const c = bundle.consistency;
   if (!c || c.fromSize !== held.checkpoint.size) {
-    refuse('PROOF_MISSING', `no consistency proof from the held checkpoint (size ${held.checkpoint.size}) to size ${next.size}`, {
-      heldSize: held.checkpoint.size, newSize: next.size, proofFrom: c ? c.fromSize : null,
-    });
+    refuse(
+      'PROOF_MISSING',
+      `no consistency proof from the held checkpoint (size ${held.checkpoint.size}) to size ${next.size}`,
+      {
+        heldSize: held.checkpoint.size,
+        newSize: next.size,
+        proofFrom: c ? c.fromSize : null,
+      },
+    );
   }
   checkCheckpointConsistency(c.hashes, held.checkpoint, next, { older: held.note, newer: nextNote });
 }

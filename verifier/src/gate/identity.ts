@@ -26,7 +26,11 @@ function bad(reason: string): VerifierError {
   return new VerifierError('IDENTITY_BINDING', `attestation identity binding: ${reason}`, { reason });
 }
 
-const FIELDS = [['hpke-x25519', 'hpkeX25519'], ['receipts-ed25519', 'receiptsEd25519'], ['kdm-chain-sha256', 'kdmChainSha256']] as const;
+const FIELDS = [
+  ['hpke-x25519', 'hpkeX25519'],
+  ['receipts-ed25519', 'receiptsEd25519'],
+  ['kdm-chain-sha256', 'kdmChainSha256'],
+] as const;
 
 /** The user_data bytes for a binding. */
 export function formatIdentityBinding(b: IdentityBinding): Uint8Array {
@@ -42,7 +46,8 @@ export function formatIdentityBinding(b: IdentityBinding): Uint8Array {
 
 /** Reads a document's binding: user_data parsed strictly, public_key equal to the HPKE key. */
 export function parseIdentityBinding(userData: Uint8Array | null, publicKey: Uint8Array | null): IdentityBinding {
-  if (userData === null || publicKey === null) throw bad('the document carries no identity (user_data or public_key is null)');
+  if (userData === null || publicKey === null)
+    throw bad('the document carries no identity (user_data or public_key is null)');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(userData);

@@ -19,7 +19,9 @@ import { constants, privateDecrypt, publicEncrypt, type KeyObject } from 'node:c
 import { VerifierError } from '../errors.ts';
 
 export const KEY_BLOCK_BYTES = 138;
-export const KEY_BLOCK_STRUCTURE_ID = Uint8Array.from([0xf1, 0xdc, 0x12, 0x44, 0x60, 0x16, 0x9a, 0x0e, 0x85, 0xbc, 0x30, 0x06, 0x42, 0xf8, 0x66, 0xab]);
+export const KEY_BLOCK_STRUCTURE_ID = Uint8Array.from([
+  0xf1, 0xdc, 0x12, 0x44, 0x60, 0x16, 0x9a, 0x0e, 0x85, 0xbc, 0x30, 0x06, 0x42, 0xf8, 0x66, 0xab,
+]);
 
 export interface KeyBlock {
   signerThumbprint: Uint8Array;
@@ -33,7 +35,9 @@ export interface KeyBlock {
 
 /** The 16 bytes of `urn:uuid:…` (hex digits in text order). */
 export function uuidBytes(urn: string): Uint8Array {
-  const m = /^urn:uuid:([0-9a-fA-F]{8})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{12})$/.exec(urn);
+  const m = /^urn:uuid:([0-9a-fA-F]{8})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{12})$/.exec(
+    urn,
+  );
   if (!m) throw new RangeError(`not a urn:uuid: ${urn}`);
   return new Uint8Array(Buffer.from(m.slice(1).join(''), 'hex'));
 }
@@ -44,13 +48,15 @@ export function uuidUrn(b: Uint8Array): string {
 }
 
 const ASCII = (s: string, n: number): Uint8Array => {
-  if (s.length !== n || !/^[\x20-\x7e]*$/.test(s)) throw new RangeError(`key block: ${JSON.stringify(s)} must be ${n} ASCII characters`);
+  if (s.length !== n || !/^[\x20-\x7e]*$/.test(s))
+    throw new RangeError(`key block: ${JSON.stringify(s)} must be ${n} ASCII characters`);
   return new Uint8Array(Buffer.from(s, 'latin1'));
 };
 
 /** Encodes one block. The caller must wipe the result after encrypting it. */
 export function encodeKeyBlock(b: KeyBlock): Uint8Array {
-  if (b.signerThumbprint.length !== 20 || b.key.length !== 16) throw new RangeError('key block: 20-byte thumbprint and 16-byte key');
+  if (b.signerThumbprint.length !== 20 || b.key.length !== 16)
+    throw new RangeError('key block: 20-byte thumbprint and 16-byte key');
   const out = new Uint8Array(KEY_BLOCK_BYTES);
   out.set(KEY_BLOCK_STRUCTURE_ID, 0);
   out.set(b.signerThumbprint, 16);
@@ -65,8 +71,12 @@ export function encodeKeyBlock(b: KeyBlock): Uint8Array {
 
 /** Decodes one block. Throws KDM_MALFORMED on a wrong length or structure id. */
 export function decodeKeyBlock(p: Uint8Array): KeyBlock {
-  if (p.length !== KEY_BLOCK_BYTES) throw new VerifierError('KDM_MALFORMED', `key block is ${p.length} bytes, not ${KEY_BLOCK_BYTES}`, { length: p.length });
-  if (Buffer.compare(p.subarray(0, 16), KEY_BLOCK_STRUCTURE_ID) !== 0) throw new VerifierError('KDM_MALFORMED', 'key block structure id is wrong');
+  if (p.length !== KEY_BLOCK_BYTES)
+    throw new VerifierError('KDM_MALFORMED', `key block is ${p.length} bytes, not ${KEY_BLOCK_BYTES}`, {
+      length: p.length,
+    });
+  if (Buffer.compare(p.subarray(0, 16), KEY_BLOCK_STRUCTURE_ID) !== 0)
+    throw new VerifierError('KDM_MALFORMED', 'key block structure id is wrong');
   const latin = (a: number, b: number) => Buffer.from(p.subarray(a, b)).toString('latin1');
   return {
     signerThumbprint: p.slice(16, 36),
@@ -81,7 +91,9 @@ export function decodeKeyBlock(p: Uint8Array): KeyBlock {
 
 /** RSAES-OAEP (SHA-1, MGF1-SHA-1, empty label) encryption of one block to a recipient key. */
 export function encryptKeyBlock(block: Uint8Array, recipient: KeyObject): Uint8Array {
-  return new Uint8Array(publicEncrypt({ key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, block));
+  return new Uint8Array(
+    publicEncrypt({ key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, block),
+  );
 }
 
 /** Decrypts one CipherValue with a recipient private key. Throws KDM_DECRYPT. */
@@ -90,7 +102,12 @@ export function decryptKeyBlock(cipher: Uint8Array, privateKey: KeyObject): KeyB
   try {
     p = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, cipher);
   } catch (e) {
-    throw new VerifierError('KDM_DECRYPT', 'a key block does not decrypt with this private key (RSA-OAEP SHA-1)', {}, { cause: e });
+    throw new VerifierError(
+      'KDM_DECRYPT',
+      'a key block does not decrypt with this private key (RSA-OAEP SHA-1)',
+      {},
+      { cause: e },
+    );
   }
   try {
     return decodeKeyBlock(new Uint8Array(p));

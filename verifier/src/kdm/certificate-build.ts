@@ -36,27 +36,48 @@ function pkcs1Of(key: KeyObject): Uint8Array {
 }
 
 function attr(oid: string, value: string): Uint8Array {
-  if (!/^[A-Za-z0-9 '()+,\-./:=?]+$/.test(value)) throw new RangeError(`buildDcCertificate: ${JSON.stringify(value)} is not a PrintableString`);
+  if (!/^[A-Za-z0-9 '()+,\-./:=?]+$/.test(value))
+    throw new RangeError(`buildDcCertificate: ${JSON.stringify(value)} is not a PrintableString`);
   return tlv(TAG.SET, seq(derOid(oid), derPrintable(value)));
 }
 
 /** Builds and signs one certificate; returns its DER. */
 export function buildDcCertificate(c: DcCertificateInput): Uint8Array {
   const pkcs1 = pkcs1Of(c.publicKey);
-  const spki = new Uint8Array((c.publicKey.type === 'private' ? createPublicKey(c.publicKey) : c.publicKey).export({ type: 'spki', format: 'der' }));
+  const spki = new Uint8Array(
+    (c.publicKey.type === 'private' ? createPublicKey(c.publicKey) : c.publicKey).export({
+      type: 'spki',
+      format: 'der',
+    }),
+  );
   const dnq = publicKeyThumbprint(pkcs1);
-  const subject = seq(attr('2.5.4.10', c.subject.O), attr('2.5.4.11', c.subject.OU), attr('2.5.4.3', c.subject.CN), attr('2.5.4.46', dnq));
+  const subject = seq(
+    attr('2.5.4.10', c.subject.O),
+    attr('2.5.4.11', c.subject.OU),
+    attr('2.5.4.3', c.subject.CN),
+    attr('2.5.4.46', dnq),
+  );
   const ski = new Uint8Array(createHash('sha1').update(pkcs1).digest());
   const issuerName = c.issuer ? c.issuer.subjectDer : subject;
   const issuerSki = c.issuer ? new Uint8Array(createHash('sha1').update(c.issuer.pkcs1).digest()) : ski;
-  if (c.serial <= 0n || c.serial >= 1n << 159n) throw new RangeError('buildDcCertificate: serial must be positive and fit 20 octets');
+  if (c.serial <= 0n || c.serial >= 1n << 159n)
+    throw new RangeError('buildDcCertificate: serial must be positive and fit 20 octets');
   const exts = seq(
     basicConstraintsExt(c.ca, c.pathLen),
     keyUsageExt(c.keyUsage, true),
     seq(derOid('2.5.29.14'), derOctets(derOctets(ski))),
     seq(derOid('2.5.29.35'), derOctets(seq(tlv(0x80, issuerSki)))),
   );
-  const tbs = seq(tlv(0xa0, derInteger(2)), derInteger(c.serial), SHA256_RSA, issuerName, seq(derTime(c.notBefore), derTime(c.notAfter)), subject, spki, tlv(0xa3, exts));
+  const tbs = seq(
+    tlv(0xa0, derInteger(2)),
+    derInteger(c.serial),
+    SHA256_RSA,
+    issuerName,
+    seq(derTime(c.notBefore), derTime(c.notAfter)),
+    subject,
+    spki,
+    tlv(0xa3, exts),
+  );
   const sig = sign('sha256', tbs, c.issuerPrivateKey);
   return seq(tbs, SHA256_RSA, derBits(new Uint8Array(sig)));
 }

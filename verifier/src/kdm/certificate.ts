@@ -11,7 +11,18 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { DerError, TAG, children, expect, readBitString, readInteger, readOid, readOnly, readTime, type Tlv } from '../encoding/der.ts';
+import {
+  DerError,
+  TAG,
+  children,
+  expect,
+  readBitString,
+  readInteger,
+  readOid,
+  readOnly,
+  readTime,
+  type Tlv,
+} from '../encoding/der.ts';
 import { extensions } from '../x509/certificate.ts';
 import type { KeyUsage } from '../x509/certificate.ts';
 
@@ -22,7 +33,16 @@ const OID_SKI = '2.5.29.14';
 const OID_AKI = '2.5.29.35';
 export const MAX_DC_CERTIFICATE_BYTES = 8 * 1024;
 
-const ATTR: Record<string, string> = { '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.46': 'dnQualifier', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '2.5.4.5': 'serialNumber' };
+const ATTR: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.46': 'dnQualifier',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.5': 'serialNumber',
+};
 
 export interface NameAttribute {
   /** short name (CN, O, OU, dnQualifier, …) or the dotted OID */
@@ -77,7 +97,8 @@ function readName(t: Tlv): NameAttribute[][] {
       const [type, value, extra] = children(expect(atv, TAG.SEQUENCE));
       if (!type || !value || extra) malformed('bad AttributeTypeAndValue', atv.start);
       const oid = readOid(type);
-      if (![TAG.UTF8_STRING, TAG.PRINTABLE_STRING, TAG.IA5_STRING, 0x14].includes(value.tag as never)) malformed(`unsupported name string tag 0x${value.tag.toString(16)}`, value.start);
+      if (![TAG.UTF8_STRING, TAG.PRINTABLE_STRING, TAG.IA5_STRING, 0x14].includes(value.tag as never))
+        malformed(`unsupported name string tag 0x${value.tag.toString(16)}`, value.start);
       const text = value.tag === TAG.UTF8_STRING ? UTF8.decode(value.content) : String.fromCharCode(...value.content);
       return { type: ATTR[oid] ?? oid, tag: value.tag, value: text };
     });
@@ -94,7 +115,10 @@ function escape2253(v: string): string {
 
 /** The RFC 2253 string of a name: last RDN first, `,` between RDNs, `+` inside a multi-valued RDN. */
 export function rfc2253(rdns: NameAttribute[][]): string {
-  return [...rdns].reverse().map((rdn) => rdn.map((a) => `${a.type}=${escape2253(a.value)}`).join('+')).join(',');
+  return [...rdns]
+    .reverse()
+    .map((rdn) => rdn.map((a) => `${a.type}=${escape2253(a.value)}`).join('+'))
+    .join(',');
 }
 
 /** The first value of attribute `type` in a name, or undefined. */
@@ -111,7 +135,10 @@ export function parseDcCertificate(der: Uint8Array): DcCertificate {
     return parse(der);
   } catch (e) {
     if (e instanceof VerifierError) throw e;
-    malformed(e instanceof DerError ? e.message : `undecodable: ${(e as Error).message}`, e instanceof DerError ? e.at : undefined);
+    malformed(
+      e instanceof DerError ? e.message : `undecodable: ${(e as Error).message}`,
+      e instanceof DerError ? e.at : undefined,
+    );
   }
 }
 
@@ -130,34 +157,40 @@ function parse(der: Uint8Array): DcCertificate {
   const sig = readBitString(sigT);
   if (sig.unused !== 0) malformed('signatureValue has unused bits');
   const [verT, serialT, alg2T, issuerT, validityT, subjectT, spkiT, ...rest] = children(expect(tbsT, TAG.SEQUENCE));
-  if (!verT || !serialT || !alg2T || !issuerT || !validityT || !subjectT || !spkiT) malformed('TBSCertificate is missing fields');
+  if (!verT || !serialT || !alg2T || !issuerT || !validityT || !subjectT || !spkiT)
+    malformed('TBSCertificate is missing fields');
   if (verT.tag !== 0xa0) malformed('only v3 certificates are accepted', verT.start);
   const [v, vx] = children(verT);
   if (!v || vx || readInteger(v) !== 2n) malformed('version must be v3', verT.start);
   const serial = readInteger(serialT);
   // RFC 5280 wants positive serials; real D-cinema CAs (easyDCP) have issued serial 0, so only negatives are refused
-  if (serial < 0n || serialT.content.length > 21) malformed('serial must be non-negative and at most 20 octets', serialT.start);
-  if (Buffer.compare(alg2T.bytes, algT.bytes) !== 0 || sigAlg(alg2T) !== alg) malformed('signature algorithms disagree');
+  if (serial < 0n || serialT.content.length > 21)
+    malformed('serial must be non-negative and at most 20 octets', serialT.start);
+  if (Buffer.compare(alg2T.bytes, algT.bytes) !== 0 || sigAlg(alg2T) !== alg)
+    malformed('signature algorithms disagree');
   const [nb, na, vxx] = children(expect(validityT, TAG.SEQUENCE));
   if (!nb || !na || vxx) malformed('bad Validity', validityT.start);
   const [spkiAlg, spkiBits, sx] = children(expect(spkiT, TAG.SEQUENCE));
   if (!spkiAlg || !spkiBits || sx) malformed('bad SubjectPublicKeyInfo', spkiT.start);
   const [kOid, kParams] = children(expect(spkiAlg, TAG.SEQUENCE));
-  if (!kOid || readOid(kOid) !== OID_RSA || !kParams || kParams.tag !== TAG.NULL) malformed('public key must be rsaEncryption', spkiAlg.start);
+  if (!kOid || readOid(kOid) !== OID_RSA || !kParams || kParams.tag !== TAG.NULL)
+    malformed('public key must be rsaEncryption', spkiAlg.start);
   const bits = readBitString(spkiBits);
   if (bits.unused !== 0) malformed('bad public key bits', spkiBits.start);
   const [nT, eT, kx] = children(readOnly(bits.bytes, TAG.SEQUENCE));
   if (!nT || !eT || kx) malformed('bad RSAPublicKey', spkiBits.start);
   const n = readInteger(nT);
   const exponent = readInteger(eT);
-  if (rest.length > 1 || (rest[0] && rest[0].tag !== 0xa3)) malformed('unique identifiers or unknown TBS fields are not accepted');
+  if (rest.length > 1 || (rest[0] && rest[0].tag !== 0xa3))
+    malformed('unique identifiers or unknown TBS fields are not accepted');
   let ext: Tlv | undefined;
   const oids: string[] = [];
   if (rest[0]) {
     const [e, ex] = children(rest[0]);
     if (!e || ex) malformed('bad extensions wrapper', rest[0].start);
     ext = e;
-    for (const item of children(expect(e, TAG.SEQUENCE))) oids.push(readOid(children(expect(item, TAG.SEQUENCE))[0] ?? malformed('bad extension')));
+    for (const item of children(expect(e, TAG.SEQUENCE)))
+      oids.push(readOid(children(expect(item, TAG.SEQUENCE))[0] ?? malformed('bad extension')));
   }
   const subjectRdns = readName(subjectT);
   const issuerRdns = readName(issuerT);
@@ -206,7 +239,8 @@ export function certificateThumbprint(c: DcCertificate): string {
 export function pemCertificates(pem: string): Uint8Array[] {
   const out: Uint8Array[] = [];
   const re = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(pem); m; m = re.exec(pem)) out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+  for (let m = re.exec(pem); m; m = re.exec(pem))
+    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
   if (out.length === 0) malformed('no PEM CERTIFICATE block');
   return out;
 }

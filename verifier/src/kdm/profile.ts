@@ -8,12 +8,22 @@
  */
 import { verify as cryptoVerify } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { type DcCertificate, OID_SHA256_RSA, nameValue, publicKeyThumbprint, certificateThumbprint } from './certificate.ts';
+import {
+  type DcCertificate,
+  OID_SHA256_RSA,
+  nameValue,
+  publicKeyThumbprint,
+  certificateThumbprint,
+} from './certificate.ts';
 
 export type DcRole = 'ca' | 'leaf';
 
 function profile(c: DcCertificate, reason: string): never {
-  throw new VerifierError('CERT_PROFILE', `certificate ${c.subject} is outside the ST 430-2 profile: ${reason}`, { subject: c.subject, thumbprint: certificateThumbprint(c), reason });
+  throw new VerifierError('CERT_PROFILE', `certificate ${c.subject} is outside the ST 430-2 profile: ${reason}`, {
+    subject: c.subject,
+    thumbprint: certificateThumbprint(c),
+    reason,
+  });
 }
 
 /** The roles of a leaf CN (`SM LE.name` → ['SM', 'LE']); [] for a CN starting with `.`. */
@@ -30,8 +40,10 @@ export function checkDcProfile(c: DcCertificate, role: DcRole, requiredRole?: st
   if (c.signatureAlgorithm !== OID_SHA256_RSA) profile(c, 'not signed with sha256WithRSAEncryption');
   const counts = new Map<string, number>();
   for (const rdn of c.subjectRdns) for (const a of rdn) counts.set(a.type, (counts.get(a.type) ?? 0) + 1);
-  for (const t of ['O', 'OU', 'CN', 'dnQualifier']) if (counts.get(t) !== 1) profile(c, `subject must carry exactly one ${t}`);
-  if (nameValue(c.subjectRdns, 'dnQualifier') !== publicKeyThumbprint(c.pkcs1)) profile(c, 'dnQualifier does not match the public key');
+  for (const t of ['O', 'OU', 'CN', 'dnQualifier'])
+    if (counts.get(t) !== 1) profile(c, `subject must carry exactly one ${t}`);
+  if (nameValue(c.subjectRdns, 'dnQualifier') !== publicKeyThumbprint(c.pkcs1))
+    profile(c, 'dnQualifier does not match the public key');
   if (nameValue(c.issuerRdns, 'O') !== nameValue(c.subjectRdns, 'O')) profile(c, 'issuer O differs from subject O');
   const bc = c.basicConstraints;
   if (!bc || !bc.critical) profile(c, 'basicConstraints missing or not critical');
@@ -43,7 +55,8 @@ export function checkDcProfile(c: DcCertificate, role: DcRole, requiredRole?: st
     if (!cn.startsWith('.')) profile(c, 'a CA certificate CN must start with "."');
   } else {
     if (bc.ca) profile(c, 'a leaf certificate must have CA:FALSE');
-    if (!ku.has('digitalSignature') || !ku.has('keyEncipherment')) profile(c, 'a leaf needs digitalSignature and keyEncipherment');
+    if (!ku.has('digitalSignature') || !ku.has('keyEncipherment'))
+      profile(c, 'a leaf needs digitalSignature and keyEncipherment');
     if (ku.has('keyCertSign')) profile(c, 'a leaf must not have keyCertSign');
     if (requiredRole && !cnRoles(cn).includes(requiredRole)) profile(c, `leaf CN roles do not include ${requiredRole}`);
   }
@@ -68,14 +81,24 @@ export interface DcChainOptions {
 function signedBy(child: DcCertificate, parent: DcCertificate): boolean {
   if (Buffer.compare(child.issuerDer, parent.subjectDer) !== 0) return false;
   try {
-    return cryptoVerify(child.signatureAlgorithm === OID_SHA256_RSA ? 'sha256' : 'sha1', child.tbs, parent.publicKey, child.signature);
+    return cryptoVerify(
+      child.signatureAlgorithm === OID_SHA256_RSA ? 'sha256' : 'sha1',
+      child.tbs,
+      parent.publicKey,
+      child.signature,
+    );
   } catch {
     return false;
   }
 }
 
 function validAt(c: DcCertificate, at: Date): void {
-  if (at < c.notBefore || at > c.notAfter) throw new VerifierError('CERT_VALIDITY', `certificate ${c.subject} is not valid at ${at.toISOString()}`, { subject: c.subject, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() });
+  if (at < c.notBefore || at > c.notAfter)
+    throw new VerifierError('CERT_VALIDITY', `certificate ${c.subject} is not valid at ${at.toISOString()}`, {
+      subject: c.subject,
+      notBefore: c.notBefore.toISOString(),
+      notAfter: c.notAfter.toISOString(),
+    });
 }
 
 /**
@@ -106,11 +129,17 @@ export function verifyDcChain(leaf: DcCertificate, o: DcChainOptions): DcCertifi
     path.push(parent);
     cur = parent;
   }
-  throw new VerifierError('CERT_CHAIN', `certificate ${leaf.subject} does not chain to an allowed root`, { subject: leaf.subject, thumbprint: certificateThumbprint(leaf) });
+  throw new VerifierError('CERT_CHAIN', `certificate ${leaf.subject} does not chain to an allowed root`, {
+    subject: leaf.subject,
+    thumbprint: certificateThumbprint(leaf),
+  });
 }
 
 function nested(child: DcCertificate, parent: DcCertificate): void {
-  if (child.notBefore < parent.notBefore || child.notAfter > parent.notAfter) throw new VerifierError('CERT_VALIDITY', `certificate ${child.subject} is valid outside its issuer's validity`, { subject: child.subject });
+  if (child.notBefore < parent.notBefore || child.notAfter > parent.notAfter)
+    throw new VerifierError('CERT_VALIDITY', `certificate ${child.subject} is valid outside its issuer's validity`, {
+      subject: child.subject,
+    });
 }
 
 function finish(path: DcCertificate[], root: DcCertificate, o: DcChainOptions, check: boolean): DcCertificate[] {
@@ -121,8 +150,11 @@ function finish(path: DcCertificate[], root: DcCertificate, o: DcChainOptions, c
   // pathLenConstraint: a CA may have at most pathLen CAs below it
   for (let i = 1; i < full.length; i++) {
     const pl = full[i]!.basicConstraints?.pathLen;
-    if (pl !== undefined && i - 1 > pl) throw new VerifierError('CERT_CHAIN', 'pathLenConstraint exceeded', { subject: full[i]!.subject });
+    if (pl !== undefined && i - 1 > pl)
+      throw new VerifierError('CERT_CHAIN', 'pathLenConstraint exceeded', { subject: full[i]!.subject });
   }
-  if (o.verifiedCas) for (let i = 1; i < full.length - 1; i++) o.verifiedCas.set(Buffer.from(full[i]!.der).toString('base64'), full.slice(i));
+  if (o.verifiedCas)
+    for (let i = 1; i < full.length - 1; i++)
+      o.verifiedCas.set(Buffer.from(full[i]!.der).toString('base64'), full.slice(i));
   return full;
 }

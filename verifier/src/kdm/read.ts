@@ -53,7 +53,8 @@ type El = Element;
 
 function kids(e: El, ns: string, name: string): El[] {
   const out: El[] = [];
-  for (let n = e.firstChild; n; n = n.nextSibling) if (n.nodeType === 1 && (n as El).namespaceURI === ns && (n as El).localName === name) out.push(n as El);
+  for (let n = e.firstChild; n; n = n.nextSibling)
+    if (n.nodeType === 1 && (n as El).namespaceURI === ns && (n as El).localName === name) out.push(n as El);
   return out;
 }
 
@@ -74,10 +75,15 @@ function b64(s: string, what: string): Uint8Array {
 }
 
 function parseDoc(xml: string): Document {
-  if (xml.length > MAX_KDM_BYTES) throw new VerifierError('OVERSIZED', `KDM is over ${MAX_KDM_BYTES} bytes`, { size: xml.length });
+  if (xml.length > MAX_KDM_BYTES)
+    throw new VerifierError('OVERSIZED', `KDM is over ${MAX_KDM_BYTES} bytes`, { size: xml.length });
   if (/<!DOCTYPE/i.test(xml)) bad('a DOCTYPE is not allowed');
   try {
-    return new DOMParser({ onError: (level: string, msg: string) => { if (level !== 'warning') throw new Error(msg); } }).parseFromString(xml, 'application/xml') as unknown as Document;
+    return new DOMParser({
+      onError: (level: string, msg: string) => {
+        if (level !== 'warning') throw new Error(msg);
+      },
+    }).parseFromString(xml, 'application/xml') as unknown as Document;
   } catch (e) {
     bad(`not well-formed XML: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -93,7 +99,10 @@ function toText(xml: string | Uint8Array): string {
 }
 
 function checkIds(doc: Document): void {
-  const ids = xpath.select('//@*[local-name()="Id" or local-name()="ID" or local-name()="id"]', doc as unknown as Node) as Attr[];
+  const ids = xpath.select(
+    '//@*[local-name()="Id" or local-name()="ID" or local-name()="id"]',
+    doc as unknown as Node,
+  ) as Attr[];
   const seen = new Set<string>();
   for (const a of ids) {
     if (seen.has(a.value)) bad(`Id ${a.value} appears twice`);
@@ -109,11 +118,13 @@ export function parseKdm(input: string | Uint8Array): ParsedKdm {
 
 function parseParts(doc: Document): ParsedKdm {
   const root = doc.documentElement as El | null;
-  if (!root || root.namespaceURI !== NS_ETM || root.localName !== 'DCinemaSecurityMessage') bad('root must be ETM DCinemaSecurityMessage');
+  if (!root || root.namespaceURI !== NS_ETM || root.localName !== 'DCinemaSecurityMessage')
+    bad('root must be ETM DCinemaSecurityMessage');
   checkIds(doc);
   const pub = one(root, NS_ETM, 'AuthenticatedPublic');
   const priv = one(root, NS_ETM, 'AuthenticatedPrivate');
-  if (pub.getAttribute('Id') !== 'ID_AuthenticatedPublic' || priv.getAttribute('Id') !== 'ID_AuthenticatedPrivate') bad('AuthenticatedPublic/Private must carry the ST 430-3 Id values');
+  if (pub.getAttribute('Id') !== 'ID_AuthenticatedPublic' || priv.getAttribute('Id') !== 'ID_AuthenticatedPrivate')
+    bad('AuthenticatedPublic/Private must carry the ST 430-3 Id values');
   if (text(one(pub, NS_ETM, 'MessageType')) !== KDM_MESSAGE_TYPE) bad('MessageType is not the KDM type');
   const signerEl = one(pub, NS_ETM, 'Signer');
   const ext = one(one(pub, NS_ETM, 'RequiredExtensions'), NS_KDM, 'KDMRequiredExtensions');
@@ -127,21 +138,32 @@ function parseParts(doc: Document): ParsedKdm {
   if (keyIds.length === 0) bad('KeyIdList is empty');
   const cipherValues = kids(priv, NS_ENC, 'EncryptedKey').map((ek) => {
     const m = one(ek, NS_ENC, 'EncryptionMethod');
-    if (m.getAttribute('Algorithm') !== 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p') bad('EncryptedKey must use rsa-oaep-mgf1p');
+    if (m.getAttribute('Algorithm') !== 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p')
+      bad('EncryptedKey must use rsa-oaep-mgf1p');
     const dm = kids(m, NS_DS, 'DigestMethod')[0];
-    if (dm && dm.getAttribute('Algorithm') !== 'http://www.w3.org/2000/09/xmldsig#sha1') bad('OAEP digest must be SHA-1');
+    if (dm && dm.getAttribute('Algorithm') !== 'http://www.w3.org/2000/09/xmldsig#sha1')
+      bad('OAEP digest must be SHA-1');
     return b64(text(one(one(ek, NS_ENC, 'CipherData'), NS_ENC, 'CipherValue')), 'CipherValue');
   });
   const sig = one(root, NS_DS, 'Signature');
   const keyInfo = one(sig, NS_DS, 'KeyInfo');
-  const signerChain = kids(keyInfo, NS_DS, 'X509Data').map((d) => parseDcCertificate(b64(text(one(d, NS_DS, 'X509Certificate')), 'X509Certificate')));
+  const signerChain = kids(keyInfo, NS_DS, 'X509Data').map((d) =>
+    parseDcCertificate(b64(text(one(d, NS_DS, 'X509Certificate')), 'X509Certificate')),
+  );
   if (signerChain.length === 0) bad('KeyInfo carries no certificate');
   return {
     messageId: text(one(pub, NS_ETM, 'MessageId')),
     annotation: kids(pub, NS_ETM, 'AnnotationText').length ? text(one(pub, NS_ETM, 'AnnotationText')) : null,
     issueDate: text(one(pub, NS_ETM, 'IssueDate')),
-    signer: { issuerName: text(one(signerEl, NS_DS, 'X509IssuerName')), serial: text(one(signerEl, NS_DS, 'X509SerialNumber')) },
-    recipient: { issuerName: text(one(ris, NS_DS, 'X509IssuerName')), serial: text(one(ris, NS_DS, 'X509SerialNumber')), subjectName: text(one(rec, NS_KDM, 'X509SubjectName')) },
+    signer: {
+      issuerName: text(one(signerEl, NS_DS, 'X509IssuerName')),
+      serial: text(one(signerEl, NS_DS, 'X509SerialNumber')),
+    },
+    recipient: {
+      issuerName: text(one(ris, NS_DS, 'X509IssuerName')),
+      serial: text(one(ris, NS_DS, 'X509SerialNumber')),
+      subjectName: text(one(rec, NS_KDM, 'X509SubjectName')),
+    },
     cplId: text(one(ext, NS_KDM, 'CompositionPlaylistId')),
     title: text(one(ext, NS_KDM, 'ContentTitleText')),
     notBefore: text(one(ext, NS_KDM, 'ContentKeysNotValidBefore')),
@@ -161,8 +183,13 @@ function sameName(a: string, b: string): boolean {
 
 /** Finds the KeyInfo certificate `Signer` names (by issuer and decimal serial). */
 function signerCertificate(k: ParsedKdm): DcCertificate {
-  const c = k.signerChain.find((x) => x.serial.toString(10) === k.signer.serial && sameName(x.issuer, k.signer.issuerName));
-  if (!c) throw new VerifierError('KDM_SIGNATURE', 'no KeyInfo certificate matches AuthenticatedPublic/Signer', { signer: k.signer });
+  const c = k.signerChain.find(
+    (x) => x.serial.toString(10) === k.signer.serial && sameName(x.issuer, k.signer.issuerName),
+  );
+  if (!c)
+    throw new VerifierError('KDM_SIGNATURE', 'no KeyInfo certificate matches AuthenticatedPublic/Signer', {
+      signer: k.signer,
+    });
   return c;
 }
 
@@ -171,19 +198,34 @@ function signerCertificate(k: ParsedKdm): DcCertificate {
  * SignatureValue with the key of the certificate `Signer` names. Returns the parsed KDM and the
  * signer certificate. Throws KDM_SIGNATURE (or KDM_MALFORMED for structure).
  */
-export async function verifyKdmSignature(input: string | Uint8Array): Promise<{ kdm: ParsedKdm; signer: DcCertificate }> {
+export async function verifyKdmSignature(
+  input: string | Uint8Array,
+): Promise<{ kdm: ParsedKdm; signer: DcCertificate }> {
   engine();
   const doc = parseDoc(toText(input));
   const kdm = parseParts(doc);
   const sigEl = one(doc.documentElement as El, NS_DS, 'Signature');
   const si = one(sigEl, NS_DS, 'SignedInfo');
   const refs = kids(si, NS_DS, 'Reference').map((r) => r.getAttribute('URI'));
-  if (refs.length !== 2 || !refs.includes('#ID_AuthenticatedPublic') || !refs.includes('#ID_AuthenticatedPrivate')) throw new VerifierError('KDM_SIGNATURE', 'the signature must reference exactly AuthenticatedPublic and AuthenticatedPrivate', { references: refs });
-  for (const r of kids(si, NS_DS, 'Reference')) if (kids(r, NS_DS, 'Transforms').length) throw new VerifierError('KDM_SIGNATURE', 'KDM references carry no Transforms');
+  if (refs.length !== 2 || !refs.includes('#ID_AuthenticatedPublic') || !refs.includes('#ID_AuthenticatedPrivate'))
+    throw new VerifierError(
+      'KDM_SIGNATURE',
+      'the signature must reference exactly AuthenticatedPublic and AuthenticatedPrivate',
+      { references: refs },
+    );
+  for (const r of kids(si, NS_DS, 'Reference'))
+    if (kids(r, NS_DS, 'Transforms').length)
+      throw new VerifierError('KDM_SIGNATURE', 'KDM references carry no Transforms');
   const signer = signerCertificate(kdm);
   let ok = false;
   try {
-    const key = await webcrypto.subtle.importKey('spki', signer.publicKey.export({ type: 'spki', format: 'der' }), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['verify']);
+    const key = await webcrypto.subtle.importKey(
+      'spki',
+      signer.publicKey.export({ type: 'spki', format: 'der' }),
+      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      true,
+      ['verify'],
+    );
     const signed = new SignedXml(doc);
     signed.LoadXml(sigEl);
     ok = await signed.Verify(key);
@@ -200,14 +242,22 @@ export async function verifyKdmSignature(input: string | Uint8Array): Promise<{ 
  * which is all a KDM signer chain promises without a pinned root), valid at `at`. Set
  * `profile: false` for real-world chains with UTF8String names. Throws CERT_* codes.
  */
-export function checkKdmSignerChain(k: ParsedKdm, signer: DcCertificate, o: { at: Date; roots?: DcCertificate[]; profile?: boolean }): DcCertificate[] {
+export function checkKdmSignerChain(
+  k: ParsedKdm,
+  signer: DcCertificate,
+  o: { at: Date; roots?: DcCertificate[]; profile?: boolean },
+): DcCertificate[] {
   const roots = o.roots ?? [k.signerChain[k.signerChain.length - 1]!];
   return verifyDcChain(signer, { intermediates: k.signerChain, roots, at: o.at, profile: o.profile });
 }
 
 /** Checks that the KDM is addressed to `cert` (issuer, decimal serial, subject). Throws KDM_MALFORMED. */
 export function checkKdmRecipient(k: ParsedKdm, cert: DcCertificate): void {
-  if (k.recipient.serial !== cert.serial.toString(10) || !sameName(k.recipient.issuerName, cert.issuer) || !sameName(k.recipient.subjectName, cert.subject)) {
+  if (
+    k.recipient.serial !== cert.serial.toString(10) ||
+    !sameName(k.recipient.issuerName, cert.issuer) ||
+    !sameName(k.recipient.subjectName, cert.subject)
+  ) {
     bad('the KDM is not addressed to this certificate', { recipient: k.recipient, subject: cert.subject });
   }
 }
@@ -223,7 +273,11 @@ export interface DecryptedKey {
  * XML; `signer` (from verifyKdmSignature) is the certificate whose thumbprint every block must
  * carry (default: the first KeyInfo certificate). Throws KDM_DECRYPT / KDM_MALFORMED.
  */
-export function decryptKdm(k: ParsedKdm, privateKey: KeyObject, signer: DcCertificate = k.signerChain[0]!): DecryptedKey[] {
+export function decryptKdm(
+  k: ParsedKdm,
+  privateKey: KeyObject,
+  signer: DcCertificate = k.signerChain[0]!,
+): DecryptedKey[] {
   if (k.cipherValues.length !== k.keyIds.length) bad('EncryptedKey count differs from KeyIdList');
   const listed = new Map(k.keyIds.map((t) => [t.id.toLowerCase(), t.type]));
   const seen = new Set<string>();
@@ -233,7 +287,8 @@ export function decryptKdm(k: ParsedKdm, privateKey: KeyObject, signer: DcCertif
       b.key.fill(0);
       throw new VerifierError('KDM_DECRYPT', `key block: ${m}`, { keyId: b.keyId });
     };
-    if (Buffer.compare(b.signerThumbprint, signer.thumbprint) !== 0) fail('signer thumbprint is not the signing certificate');
+    if (Buffer.compare(b.signerThumbprint, signer.thumbprint) !== 0)
+      fail('signer thumbprint is not the signing certificate');
     if (b.cplId !== k.cplId.toLowerCase()) fail('CPL id differs from CompositionPlaylistId');
     if (listed.get(b.keyId) !== b.keyType) fail('key id/type not in KeyIdList');
     if (seen.has(b.keyId)) fail('key id repeated');
@@ -242,4 +297,3 @@ export function decryptKdm(k: ParsedKdm, privateKey: KeyObject, signer: DcCertif
     return { id: b.keyId, type: b.keyType, key: b.key };
   });
 }
-

@@ -37,7 +37,8 @@ const ROOT_NS = `xmlns="${NS_ETM}" xmlns:ds="${NS_DS}" xmlns:enc="${NS_ENC}"`;
 
 /** Text content escaped the way C14N writes it (&, <, >; CR never occurs in our input). */
 export function xmlText(s: string): string {
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\r\ufffe\uffff]/.test(s)) throw new RangeError('xmlText: control characters cannot appear in a KDM');
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\r\ufffe\uffff]/.test(s))
+    throw new RangeError('xmlText: control characters cannot appear in a KDM');
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -65,9 +66,18 @@ export function kdmSigner(chain: DcCertificate[], privateKey: KeyObject): KdmSig
   if (chain.length === 0) throw new RangeError('kdmSigner: empty chain');
   const leaf = chain[0]!;
   const keyInfo = chain
-    .map((c) => `      <ds:X509Data>\n        <ds:X509IssuerSerial>\n${issuerSerial(c, '          ')}        </ds:X509IssuerSerial>\n        <ds:X509Certificate>${Buffer.from(c.der).toString('base64')}</ds:X509Certificate>\n      </ds:X509Data>\n`)
+    .map(
+      (c) =>
+        `      <ds:X509Data>\n        <ds:X509IssuerSerial>\n${issuerSerial(c, '          ')}        </ds:X509IssuerSerial>\n        <ds:X509Certificate>${Buffer.from(c.der).toString('base64')}</ds:X509Certificate>\n      </ds:X509Data>\n`,
+    )
     .join('');
-  return Object.freeze({ chain, privateKey, thumbprint: leaf.thumbprint, signerXml: `    <Signer>\n${issuerSerial(leaf, '      ')}    </Signer>\n`, keyInfoXml: `    <ds:KeyInfo>\n${keyInfo}    </ds:KeyInfo>\n` });
+  return Object.freeze({
+    chain,
+    privateKey,
+    thumbprint: leaf.thumbprint,
+    signerXml: `    <Signer>\n${issuerSerial(leaf, '      ')}    </Signer>\n`,
+    keyInfoXml: `    <ds:KeyInfo>\n${keyInfo}    </ds:KeyInfo>\n`,
+  });
 }
 
 export interface KdmInput {
@@ -102,7 +112,10 @@ export function buildKdm(k: KdmInput): string {
   const cn = nameValue(r.subjectRdns, 'CN') ?? '';
   const description = cn.includes('.') ? cn.slice(cn.indexOf('.') + 1) : cn;
   const typed = k.keys
-    .map((key) => `          <TypedKeyId>\n            <KeyType scope="${keyScope(key.type)}">${xmlText(key.type)}</KeyType>\n            <KeyId>${key.id}</KeyId>\n          </TypedKeyId>\n`)
+    .map(
+      (key) =>
+        `          <TypedKeyId>\n            <KeyType scope="${keyScope(key.type)}">${xmlText(key.type)}</KeyType>\n            <KeyId>${key.id}</KeyId>\n          </TypedKeyId>\n`,
+    )
     .join('');
   const pub =
     `<AuthenticatedPublic Id="ID_AuthenticatedPublic">\n` +
@@ -131,7 +144,15 @@ export function buildKdm(k: KdmInput): string {
     `  </AuthenticatedPublic>`;
   const blocks: string[] = [];
   for (const key of k.keys) {
-    const plain = encodeKeyBlock({ signerThumbprint: k.signer.thumbprint, cplId: k.cplId, keyType: key.type, keyId: key.id, notBefore: k.notBefore, notAfter: k.notAfter, key: key.key });
+    const plain = encodeKeyBlock({
+      signerThumbprint: k.signer.thumbprint,
+      cplId: k.cplId,
+      keyType: key.type,
+      keyId: key.id,
+      notBefore: k.notBefore,
+      notAfter: k.notAfter,
+      key: key.key,
+    });
     try {
       const cipher = encryptKeyBlock(plain, r.publicKey);
       blocks.push(

@@ -8,7 +8,16 @@
 import { VerifierError } from '../errors.ts';
 import { concatBytes, u64be, utf8 } from '../encoding/bytes.ts';
 import { ed25519FromSeed, ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.ts';
-import { formatVerifierKey, keyIdHex, parseSignerKey, parseVerifierKey, SIG_COSIGNATURE_V1, verifierKeyId, type NoteSigner, type NoteVerifier } from './keys.ts';
+import {
+  formatVerifierKey,
+  keyIdHex,
+  parseSignerKey,
+  parseVerifierKey,
+  SIG_COSIGNATURE_V1,
+  verifierKeyId,
+  type NoteSigner,
+  type NoteVerifier,
+} from './keys.ts';
 import { splitNote } from './note.ts';
 
 /** Cosignatures more than this many seconds in the future do not count towards a policy. */
@@ -47,7 +56,8 @@ export function cosignatureSigner(skey: string, now: () => number = () => Date.n
     keyId: verifierKeyId(k.name, SIG_COSIGNATURE_V1, publicKey),
     sign(body) {
       const ts = Math.floor(now());
-      if (!Number.isSafeInteger(ts) || ts < 0) throw new RangeError('cosignature timestamp must be a non-negative safe integer');
+      if (!Number.isSafeInteger(ts) || ts < 0)
+        throw new RangeError('cosignature timestamp must be a non-negative safe integer');
       return concatBytes(u64be(ts), ed25519Sign(privateKey, signedMessage(ts, body)));
     },
   };
@@ -98,7 +108,10 @@ export interface WitnessPolicy {
  * (COSIGNATURE_INVALID); too few fresh cosignatures is WITNESS_POLICY with evidence of who
  * cosigned, who was stale or in the future, and who was missing.
  */
-export function checkWitnessPolicy(note: string, policy: WitnessPolicy): { cosigners: Array<{ name: string; timestamp: number }> } {
+export function checkWitnessPolicy(
+  note: string,
+  policy: WitnessPolicy,
+): { cosigners: Array<{ name: string; timestamp: number }> } {
   const verifiers = [...new Set(policy.witnesses)].map(cosignatureVerifier);
   if (!Number.isInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > verifiers.length) {
     throw new RangeError(`witness threshold ${policy.threshold} is not in 0..${verifiers.length}`);
@@ -117,7 +130,11 @@ export function checkWitnessPolicy(note: string, policy: WitnessPolicy): { cosig
       continue;
     }
     if (!v.verify(body, line.sig)) {
-      throw new VerifierError('COSIGNATURE_INVALID', `invalid cosignature from ${v.name}`, { name: v.name, keyId: keyIdHex(v.keyId), text });
+      throw new VerifierError('COSIGNATURE_INVALID', `invalid cosignature from ${v.name}`, {
+        name: v.name,
+        keyId: keyIdHex(v.keyId),
+        text,
+      });
     }
     const c = { name: v.name, timestamp: v.timestamp! };
     if (c.timestamp > policy.now + MAX_FUTURE_SECONDS) future.push(c);
@@ -125,9 +142,20 @@ export function checkWitnessPolicy(note: string, policy: WitnessPolicy): { cosig
     else cosigners.push(c);
   }
   if (cosigners.length < policy.threshold) {
-    throw new VerifierError('WITNESS_POLICY', `${cosigners.length} of the required ${policy.threshold} witness cosignatures`, {
-      threshold: policy.threshold, maxAgeSeconds: policy.maxAgeSeconds, now: policy.now, cosigners, stale, future, missing, text,
-    });
+    throw new VerifierError(
+      'WITNESS_POLICY',
+      `${cosigners.length} of the required ${policy.threshold} witness cosignatures`,
+      {
+        threshold: policy.threshold,
+        maxAgeSeconds: policy.maxAgeSeconds,
+        now: policy.now,
+        cosigners,
+        stale,
+        future,
+        missing,
+        text,
+      },
+    );
   }
   return { cosigners };
 }

@@ -3,7 +3,14 @@
  * (node:crypto KeyObjects on Node, @noble/curves in the browser bundle), with the length
  * checks every caller relies on.
  */
-import { ed25519FromSeed as fromSeed, ed25519PublicKey as publicKey, ed25519Sign as sign, ed25519Verify as verify, type Ed25519PrivateKey, type Ed25519PublicKey } from '../crypto/provider.ts';
+import {
+  ed25519FromSeed as fromSeed,
+  ed25519PublicKey as publicKey,
+  ed25519Sign as sign,
+  ed25519Verify as verify,
+  type Ed25519PrivateKey,
+  type Ed25519PublicKey,
+} from '../crypto/provider.ts';
 
 export const ED25519_KEY_SIZE = 32;
 export const ED25519_SIG_SIZE = 64;

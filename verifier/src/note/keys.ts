@@ -88,8 +88,10 @@ export function parseVerifierKey(vkey: string): VerifierKey {
   const name = vkey.slice(0, i);
   const keyId = parseKeyId(vkey.slice(i + 1, j));
   const key = decodeKey(vkey.slice(j + 1));
-  if (!isValidKeyName(name) || keyId === undefined || key === undefined) throw keyError('malformed verifier key', { vkey });
-  if (verifierKeyId(name, key[0]!, key.subarray(1)) !== keyId) throw keyError('verifier key ID does not match the key', { vkey });
+  if (!isValidKeyName(name) || keyId === undefined || key === undefined)
+    throw keyError('malformed verifier key', { vkey });
+  if (verifierKeyId(name, key[0]!, key.subarray(1)) !== keyId)
+    throw keyError('verifier key ID does not match the key', { vkey });
   return { name, keyId, type: key[0]!, publicKey: key.slice(1) };
 }
 
@@ -110,7 +112,8 @@ export interface SignerKey {
 
 /** Parses `PRIVATE+KEY+name+hexid+base64(type ‖ seed)` (type 0x01 or 0x04). Throws KEY_MALFORMED without echoing the key. */
 export function parseSignerKey(skey: string): SignerKey {
-  if (typeof skey !== 'string' || !skey.startsWith('PRIVATE+KEY+')) throw keyError('private key must start with PRIVATE+KEY+');
+  if (typeof skey !== 'string' || !skey.startsWith('PRIVATE+KEY+'))
+    throw keyError('private key must start with PRIVATE+KEY+');
   const rest = skey.slice('PRIVATE+KEY+'.length);
   const i = rest.indexOf('+');
   const j = i < 0 ? -1 : rest.indexOf('+', i + 1);
@@ -118,9 +121,11 @@ export function parseSignerKey(skey: string): SignerKey {
   const name = rest.slice(0, i);
   const keyId = parseKeyId(rest.slice(i + 1, j));
   const key = decodeKey(rest.slice(j + 1));
-  if (!isValidKeyName(name) || keyId === undefined || key === undefined) throw keyError('malformed private key', { name });
+  if (!isValidKeyName(name) || keyId === undefined || key === undefined)
+    throw keyError('malformed private key', { name });
   const type = key[0]!;
-  if ((type !== SIG_ED25519 && type !== SIG_COSIGNATURE_V1) || key.length !== 33) throw keyError('private key is not an Ed25519 seed', { name, type });
+  if ((type !== SIG_ED25519 && type !== SIG_COSIGNATURE_V1) || key.length !== 33)
+    throw keyError('private key is not an Ed25519 seed', { name, type });
   const seed = key.slice(1);
   const { publicKey } = ed25519FromSeed(seed);
   if (verifierKeyId(name, type, publicKey) !== keyId) throw keyError('private key ID does not match the key', { name });
@@ -137,7 +142,10 @@ export function formatSignerKey(name: string, type: number, seed: Uint8Array): s
 export function generateNoteKey(name: string): { skey: string; vkey: string } {
   if (!isValidKeyName(name)) throw new TypeError('invalid key name');
   const seed = new Uint8Array(randomBytes(32));
-  return { skey: formatSignerKey(name, SIG_ED25519, seed), vkey: formatVerifierKey(name, SIG_ED25519, ed25519FromSeed(seed).publicKey) };
+  return {
+    skey: formatSignerKey(name, SIG_ED25519, seed),
+    vkey: formatVerifierKey(name, SIG_ED25519, ed25519FromSeed(seed).publicKey),
+  };
 }
 
 /** An Ed25519 (type 0x01) note signer from a private key string. */
@@ -151,7 +159,8 @@ export function noteSigner(skey: string): NoteSigner {
 /** An Ed25519 (type 0x01) note verifier from a verifier key string. Throws KEY_MALFORMED. */
 export function noteVerifier(vkey: string): NoteVerifier {
   const k = parseVerifierKey(vkey);
-  if (k.type !== SIG_ED25519 || k.publicKey.length !== 32) throw keyError('not an Ed25519 note verifier key (type 0x01)', { vkey });
+  if (k.type !== SIG_ED25519 || k.publicKey.length !== 32)
+    throw keyError('not an Ed25519 note verifier key (type 0x01)', { vkey });
   const key = ed25519PublicKey(k.publicKey);
   return { name: k.name, keyId: k.keyId, verify: (msg, sig) => ed25519Verify(key, msg, sig) };
 }

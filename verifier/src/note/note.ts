@@ -51,7 +51,8 @@ function toText(msg: string | Uint8Array): string {
     return msg;
   }
   if (!(msg instanceof Uint8Array)) throw new TypeError('note must be a string or Uint8Array');
-  if (msg.length > MAX_NOTE_BYTES) throw new VerifierError('OVERSIZED', 'note too large', { limit: MAX_NOTE_BYTES, size: msg.length });
+  if (msg.length > MAX_NOTE_BYTES)
+    throw new VerifierError('OVERSIZED', 'note too large', { limit: MAX_NOTE_BYTES, size: msg.length });
   try {
     return decoder.decode(msg);
   } catch {
@@ -75,7 +76,8 @@ export function splitNote(msg: string | Uint8Array): SplitNote {
   if (split < 0) throw malformed('no blank line before the signatures');
   const text = s.slice(0, split + 1);
   const block = s.slice(split + 2);
-  if (block.length === 0 || !block.endsWith('\n')) throw malformed('signature block must be non-empty and end in a newline');
+  if (block.length === 0 || !block.endsWith('\n'))
+    throw malformed('signature block must be non-empty and end in a newline');
   const lines = block.slice(0, -1).split('\n');
   if (lines.length > MAX_SIGNATURES) throw malformed(`more than ${MAX_SIGNATURES} signatures`);
   return { text, signatures: lines.map(parseSignatureLine) };
@@ -157,13 +159,18 @@ export function openNote(msg: string | Uint8Array, verifiers: NoteVerifier[]): O
     if (seen.has(id)) continue;
     seen.add(id);
     if (!v.verify(textBytes, s.sig)) {
-      throw new VerifierError('NOTE_BAD_SIGNATURE', `invalid signature for key ${s.name}`, { name: s.name, keyId: s.keyId, text });
+      throw new VerifierError('NOTE_BAD_SIGNATURE', `invalid signature for key ${s.name}`, {
+        name: s.name,
+        keyId: s.keyId,
+        text,
+      });
     }
     sigs.push({ name: s.name, keyId: s.keyId, sig: s.sig });
   }
   if (sigs.length === 0) {
     throw new VerifierError('NOTE_UNVERIFIED', 'note has no verifiable signature from a known key', {
-      text, signers: unverified.map((u) => ({ name: u.name, keyId: u.keyId })),
+      text,
+      signers: unverified.map((u) => ({ name: u.name, keyId: u.keyId })),
     });
   }
   return { text, sigs, unverified };

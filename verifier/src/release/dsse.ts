@@ -32,7 +32,9 @@ function checkKeyType(key: KeyObject): void {
   const t = key.asymmetricKeyType;
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (t === 'ed25519' || (t === 'ec' && curve === 'prime256v1')) return;
-  throw new VerifierError('SIGNER_NOT_ALLOWED', 'only ECDSA P-256 and Ed25519 signer keys are supported', { keyType: `${t ?? '?'}${curve ? `/${curve}` : ''}` });
+  throw new VerifierError('SIGNER_NOT_ALLOWED', 'only ECDSA P-256 and Ed25519 signer keys are supported', {
+    keyType: `${t ?? '?'}${curve ? `/${curve}` : ''}`,
+  });
 }
 
 function fromKey(key: KeyObject, pem: string, certificate: boolean): ReleaseSigner {
@@ -93,7 +95,12 @@ export function certificateKey(cert: string | Uint8Array): ReleaseSigner {
 }
 
 /** Verifies one DSSE signature over PAE(payloadType, payload). Never throws for a bad signature. */
-export function verifyDsseSignature(signer: ReleaseSigner, payloadType: string, payload: Uint8Array, sig: Uint8Array): boolean {
+export function verifyDsseSignature(
+  signer: ReleaseSigner,
+  payloadType: string,
+  payload: Uint8Array,
+  sig: Uint8Array,
+): boolean {
   try {
     const alg = signer.key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
     return cryptoVerify(alg, dssePae(payloadType, payload), signer.key, sig);

@@ -26,7 +26,11 @@ function pcrs(e: DecodedEntry): [string, string, string] {
 }
 
 /** The rebuild entries that endorse `release`, one per pinned rebuilder key (its first entry). */
-export function endorsementsOf(release: IndexedEntry, entries: Iterable<IndexedEntry>, rebuilders: ReleaseSigner[]): Endorsement[] {
+export function endorsementsOf(
+  release: IndexedEntry,
+  entries: Iterable<IndexedEntry>,
+  rebuilders: ReleaseSigner[],
+): Endorsement[] {
   if (release.entry.kind !== 'release') throw new TypeError('endorsementsOf: not a release entry');
   const want = pcrs(release.entry).join(',');
   const pinned = new Set(rebuilders.map((r) => r.spkiSha256));
@@ -42,12 +46,25 @@ export function endorsementsOf(release: IndexedEntry, entries: Iterable<IndexedE
 }
 
 /** Requires at least `k` distinct pinned rebuilders to endorse `release`. */
-export function requireEndorsements(release: IndexedEntry, entries: Iterable<IndexedEntry>, rebuilders: ReleaseSigner[], k: number): Endorsement[] {
+export function requireEndorsements(
+  release: IndexedEntry,
+  entries: Iterable<IndexedEntry>,
+  rebuilders: ReleaseSigner[],
+  k: number,
+): Endorsement[] {
   const found = endorsementsOf(release, entries, rebuilders);
   if (found.length < k) {
-    throw new VerifierError('REBUILDS_MISSING', `release ${release.index} has ${found.length} independent rebuild endorsements of the ${k} required`, {
-      index: release.index, required: k, found: found.length, endorsements: found, rebuilders: rebuilders.map((r) => r.spkiSha256),
-    });
+    throw new VerifierError(
+      'REBUILDS_MISSING',
+      `release ${release.index} has ${found.length} independent rebuild endorsements of the ${k} required`,
+      {
+        index: release.index,
+        required: k,
+        found: found.length,
+        endorsements: found,
+        rebuilders: rebuilders.map((r) => r.spkiSha256),
+      },
+    );
   }
   return found;
 }

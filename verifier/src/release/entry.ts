@@ -42,13 +42,20 @@ function signerFor(bundle: ParsedBundle, candidates: ReleaseSigner[]): ReleaseSi
   }
   const hinted = candidates.find((k) => k.spkiSha256 === bundle.hint);
   if (hinted) return hinted;
-  const verifying = candidates.find((k) => verifyDsseSignature(k, bundle.envelope.payloadType, bundle.payload, bundle.signature));
-  if (!verifying) throw new VerifierError('SIGNER_NOT_ALLOWED', 'the bundle is not signed by any key this log allows', { hint: bundle.hint ?? null });
+  const verifying = candidates.find((k) =>
+    verifyDsseSignature(k, bundle.envelope.payloadType, bundle.payload, bundle.signature),
+  );
+  if (!verifying)
+    throw new VerifierError('SIGNER_NOT_ALLOWED', 'the bundle is not signed by any key this log allows', {
+      hint: bundle.hint ?? null,
+    });
   return verifying;
 }
 
 function notAllowed(k: ReleaseSigner): VerifierError {
-  return new VerifierError('SIGNER_NOT_ALLOWED', 'the signer key is not allowed by this log', { signerSpkiSha256: k.spkiSha256 });
+  return new VerifierError('SIGNER_NOT_ALLOWED', 'the signer key is not allowed by this log', {
+    signerSpkiSha256: k.spkiSha256,
+  });
 }
 
 /**
@@ -57,7 +64,10 @@ function notAllowed(k: ReleaseSigner): VerifierError {
  * STATEMENT_TYPE, PREDICATE_INVALID, SIGNATURE_INVALID, SIGNER_NOT_ALLOWED,
  * REVOCATION_INVALID, KEY_MALFORMED (a bad key in the policy itself).
  */
-export function verifyEntryBundle(bundleJson: string | Uint8Array | Record<string, unknown>, policy: EntryPolicyOptions): DecodedEntry {
+export function verifyEntryBundle(
+  bundleJson: string | Uint8Array | Record<string, unknown>,
+  policy: EntryPolicyOptions,
+): DecodedEntry {
   const bundle = parseBundle(bundleJson);
   const publishers = policy.allowedSigners.map(parseTrustedKey);
   const rebuilders = (policy.allowedRebuilders ?? []).map(parseTrustedKey);
@@ -76,7 +86,9 @@ export function verifyEntryBundle(bundleJson: string | Uint8Array | Record<strin
 function revokerCandidates(bundle: ParsedBundle, policy: EntryPolicyOptions): ReleaseSigner[] {
   if (!policy.lookupLeaf) return [];
   try {
-    const stmt = JSON.parse(Buffer.from(bundle.payload).toString('utf8')) as { predicate?: { revokes?: { logIndex?: unknown } } };
+    const stmt = JSON.parse(Buffer.from(bundle.payload).toString('utf8')) as {
+      predicate?: { revokes?: { logIndex?: unknown } };
+    };
     const index = stmt.predicate?.revokes?.logIndex;
     if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) return [];
     const leaf = policy.lookupLeaf(index);
@@ -86,14 +98,21 @@ function revokerCandidates(bundle: ParsedBundle, policy: EntryPolicyOptions): Re
   }
 }
 
-function checkRevocationSigner(entry: DecodedEntry, publisher: boolean, lookupLeaf?: (index: number) => Uint8Array | undefined): void {
+function checkRevocationSigner(
+  entry: DecodedEntry,
+  publisher: boolean,
+  lookupLeaf?: (index: number) => Uint8Array | undefined,
+): void {
   const revokes = entry.revokes!;
   if (!lookupLeaf) {
     if (!publisher) throw notAllowed(entry.signer);
     return;
   }
   const leaf = lookupLeaf(revokes.index);
-  if (!leaf) throw new VerifierError('REVOCATION_INVALID', 'the revoked index holds no entry in this log', { index: revokes.index });
+  if (!leaf)
+    throw new VerifierError('REVOCATION_INVALID', 'the revoked index holds no entry in this log', {
+      index: revokes.index,
+    });
   checkRevocation(entry, decodeLeaf(leaf), publisher);
 }
 
@@ -105,7 +124,17 @@ function checkRevocationSigner(entry: DecodedEntry, publisher: boolean, lookupLe
 export function checkRevocation(revocation: DecodedEntry, revoked: DecodedEntry, signerIsPublisher: boolean): void {
   const r = revocation.revokes;
   if (!r) throw new VerifierError('REVOCATION_INVALID', 'not a revocation entry', { kind: revocation.kind });
-  if (revoked.kind !== 'release') throw new VerifierError('REVOCATION_INVALID', 'only release entries can be revoked', { index: r.index, kind: revoked.kind });
-  if (revoked.pcr0 !== r.pcr0) throw new VerifierError('REVOCATION_INVALID', 'the revoked entry carries a different PCR0', { index: r.index, expected: r.pcr0, actual: revoked.pcr0 });
-  if (!signerIsPublisher && revoked.signer.spkiSha256 !== revocation.signer.spkiSha256) throw notAllowed(revocation.signer);
+  if (revoked.kind !== 'release')
+    throw new VerifierError('REVOCATION_INVALID', 'only release entries can be revoked', {
+      index: r.index,
+      kind: revoked.kind,
+    });
+  if (revoked.pcr0 !== r.pcr0)
+    throw new VerifierError('REVOCATION_INVALID', 'the revoked entry carries a different PCR0', {
+      index: r.index,
+      expected: r.pcr0,
+      actual: revoked.pcr0,
+    });
+  if (!signerIsPublisher && revoked.signer.spkiSha256 !== revocation.signer.spkiSha256)
+    throw notAllowed(revocation.signer);
 }

@@ -19,7 +19,14 @@ import { MAX_ENTRY_SIZE } from '../tlog/entry-bundle.ts';
 import { concatBytes, fromBase64, toBase64, utf8 } from '../encoding/bytes.ts';
 import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { parseEnvelope, type EnvelopeJson, type ParsedBundle } from './bundle.ts';
-import { certificateKey, dssePae, parseTrustedKey, sha256Hex, verifyDsseSignature, type ReleaseSigner } from './dsse.ts';
+import {
+  certificateKey,
+  dssePae,
+  parseTrustedKey,
+  sha256Hex,
+  verifyDsseSignature,
+  type ReleaseSigner,
+} from './dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE, validateStatement, type EntryKind, type KeycastStatement } from './schema.ts';
 
 /** c2sp.org/tlog-tiles entry bundles carry leaves with a uint16 length: the leaf limit is the entry limit. */
@@ -61,8 +68,10 @@ function malformed(message: string, evidence: Record<string, unknown> = {}): Ver
  */
 function leafText(envelope: EnvelopeJson, payload: Uint8Array, signer: ReleaseSigner): string {
   const envText = canonicalize(envelope);
-  return `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelope":${envText},"envelopeHash":{"algorithm":"sha256","value":"${sha256Hex(utf8(envText))}"},`
-    + `"payloadHash":{"algorithm":"sha256","value":"${sha256Hex(payload)}"},"signatures":[{"signature":${JSON.stringify(envelope.signatures[0].sig)},"verifier":${JSON.stringify(verifierField(signer))}}]}}`;
+  return (
+    `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelope":${envText},"envelopeHash":{"algorithm":"sha256","value":"${sha256Hex(utf8(envText))}"},` +
+    `"payloadHash":{"algorithm":"sha256","value":"${sha256Hex(payload)}"},"signatures":[{"signature":${JSON.stringify(envelope.signatures[0].sig)},"verifier":${JSON.stringify(verifierField(signer))}}]}}`
+  );
 }
 
 const VERIFIER_FIELD = new WeakMap<ReleaseSigner, string>();
@@ -83,7 +92,11 @@ export function encodeLeaf(bundle: ParsedBundle, signer?: ReleaseSigner): Uint8A
   const key = signer ?? (bundle.certificate ? certificateKey(bundle.certificate) : undefined);
   if (!key) throw malformed('a public-key bundle does not carry its key: pass the signer key');
   const leaf = utf8(leafText(bundle.envelope, bundle.payload, key));
-  if (leaf.length > MAX_LEAF_BYTES) throw new VerifierError('OVERSIZED', `the leaf is ${leaf.length} bytes, over ${MAX_LEAF_BYTES}`, { size: leaf.length, limit: MAX_LEAF_BYTES });
+  if (leaf.length > MAX_LEAF_BYTES)
+    throw new VerifierError('OVERSIZED', `the leaf is ${leaf.length} bytes, over ${MAX_LEAF_BYTES}`, {
+      size: leaf.length,
+      limit: MAX_LEAF_BYTES,
+    });
   return leaf;
 }
 
@@ -98,10 +111,21 @@ export function entryReplayKey(signerSpkiSha256: string, payloadType: string, pa
 }
 
 /** Checks the envelope's signature and statement; builds the decoded entry. */
-export function entryFrom(envelope: EnvelopeJson, payload: Uint8Array, signature: Uint8Array, signer: ReleaseSigner, leaf: Uint8Array): DecodedEntry {
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new VerifierError('STATEMENT_TYPE', `payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`, { payloadType: envelope.payloadType });
+export function entryFrom(
+  envelope: EnvelopeJson,
+  payload: Uint8Array,
+  signature: Uint8Array,
+  signer: ReleaseSigner,
+  leaf: Uint8Array,
+): DecodedEntry {
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    throw new VerifierError('STATEMENT_TYPE', `payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`, {
+      payloadType: envelope.payloadType,
+    });
   if (!verifyDsseSignature(signer, envelope.payloadType, payload, signature)) {
-    throw new VerifierError('SIGNATURE_INVALID', 'the DSSE signature does not verify under the signer key', { signerSpkiSha256: signer.spkiSha256 });
+    throw new VerifierError('SIGNATURE_INVALID', 'the DSSE signature does not verify under the signer key', {
+      signerSpkiSha256: signer.spkiSha256,
+    });
   }
   const { kind, statement } = validateStatement(parseJsonStrict(payload, MAX_LEAF_BYTES, 'the statement'));
   const replayKey = entryReplayKey(signer.spkiSha256, envelope.payloadType, payload);
@@ -124,13 +148,18 @@ export function decodeLeaf(bytes: Uint8Array): DecodedEntry {
   const body = parseJsonStrict(bytes, MAX_LEAF_BYTES, 'the leaf');
   if (!isObject(body)) throw malformed('the leaf is not a JSON object');
   exactKeys(body, ['apiVersion', 'kind', 'spec'], [], 'leaf');
-  if (body.kind !== 'dsse' || body.apiVersion !== '0.0.1') throw malformed('the leaf must be a dsse 0.0.1 body', { kind: String(body.kind), apiVersion: String(body.apiVersion) });
+  if (body.kind !== 'dsse' || body.apiVersion !== '0.0.1')
+    throw malformed('the leaf must be a dsse 0.0.1 body', {
+      kind: String(body.kind),
+      apiVersion: String(body.apiVersion),
+    });
   const spec = body.spec;
   if (!isObject(spec)) throw malformed('leaf.spec must be an object');
   exactKeys(spec, ['envelope', 'envelopeHash', 'payloadHash', 'signatures'], [], 'leaf.spec');
   const { envelope, payload, signature } = parseEnvelope(spec.envelope);
   const sigs = spec.signatures;
-  if (!Array.isArray(sigs) || sigs.length !== 1 || !isObject(sigs[0]) || typeof sigs[0].verifier !== 'string') throw malformed('leaf.spec.signatures must hold one {signature, verifier}');
+  if (!Array.isArray(sigs) || sigs.length !== 1 || !isObject(sigs[0]) || typeof sigs[0].verifier !== 'string')
+    throw malformed('leaf.spec.signatures must hold one {signature, verifier}');
   let pem: string;
   try {
     pem = new TextDecoder('utf-8', { fatal: true }).decode(fromBase64(sigs[0].verifier));

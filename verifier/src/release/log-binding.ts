@@ -45,7 +45,8 @@ function b64(v: unknown, field: string): Uint8Array {
 
 function int(v: unknown, field: string): number {
   const n = typeof v === 'string' ? parseTreeSize(v) : undefined;
-  if (n === undefined) throw invalid(`${field} must be a decimal integer string`, { field, value: String(v).slice(0, 40) });
+  if (n === undefined)
+    throw invalid(`${field} must be a decimal integer string`, { field, value: String(v).slice(0, 40) });
   return n;
 }
 
@@ -61,7 +62,8 @@ export function checkLogBinding(bundle: Record<string, unknown>, root: TrustedRo
   const entries = Array.isArray(vm.tlogEntries) ? vm.tlogEntries : [];
   const seen = new Set<string>();
   return entries.map((e: unknown, i: number) => {
-    if (!isObject(e) || !isObject(e.logId) || !isObject(e.inclusionProof)) throw invalid(`tlogEntries[${i}] lacks logId or inclusionProof`, { entry: i });
+    if (!isObject(e) || !isObject(e.logId) || !isObject(e.inclusionProof))
+      throw invalid(`tlogEntries[${i}] lacks logId or inclusionProof`, { entry: i });
     const logId = toBase64(b64(e.logId.keyId, `tlogEntries[${i}].logId.keyId`));
     const tlog = root.tlogs.find((t) => authorityId(t) === logId || t.logId.keyId === logId);
     if (!tlog) throw invalid(`tlogEntries[${i}] names a log the trusted root does not`, { entry: i, logId });
@@ -70,16 +72,26 @@ export function checkLogBinding(bundle: Record<string, unknown>, root: TrustedRo
     const body = b64(e.canonicalizedBody, `tlogEntries[${i}].canonicalizedBody`);
     const logIndex = int(e.logIndex, `tlogEntries[${i}].logIndex`);
     const bound: BoundEntry = { logIndex, logId, canonicalizedBody: body };
-    if (tlog.publicKey.keyDetails === 'PKIX_ED25519') bound.checkpoint = checkC2spProof(e.inclusionProof, i, logIndex, body, tlog);
+    if (tlog.publicKey.keyDetails === 'PKIX_ED25519')
+      bound.checkpoint = checkC2spProof(e.inclusionProof, i, logIndex, body, tlog);
     return bound;
   });
 }
 
-function checkC2spProof(p: Record<string, unknown>, i: number, logIndex: number, body: Uint8Array, tlog: Tlog): Checkpoint {
+function checkC2spProof(
+  p: Record<string, unknown>,
+  i: number,
+  logIndex: number,
+  body: Uint8Array,
+  tlog: Tlog,
+): Checkpoint {
   const origin = tlog.baseUrl.replace(/^https:\/\//, '');
   const pub = b64(tlog.publicKey.rawBytes, 'trustedRoot publicKey.rawBytes').subarray(ED25519_SPKI_PREFIX_LEN);
   if (authorityId(tlog) !== toBase64(logIdFor(origin, pub))) {
-    throw invalid('the trusted root log ID is not SHA-256(origin ‖ 0x0A ‖ 0x01 ‖ key) for origin = baseUrl host/path', { origin, logId: authorityId(tlog) });
+    throw invalid('the trusted root log ID is not SHA-256(origin ‖ 0x0A ‖ 0x01 ‖ key) for origin = baseUrl host/path', {
+      origin,
+      logId: authorityId(tlog),
+    });
   }
   const env = isObject(p.checkpoint) ? p.checkpoint.envelope : undefined;
   if (typeof env !== 'string') throw invalid(`tlogEntries[${i}] has no checkpoint`, { entry: i });
@@ -87,17 +99,33 @@ function checkC2spProof(p: Record<string, unknown>, i: number, logIndex: number,
   try {
     checkpoint = openCheckpoint(env, noteVerifier(formatVerifierKey(origin, SIG_ED25519, pub)), origin).checkpoint;
   } catch (e) {
-    throw new VerifierError('TLE_INVALID', `tlogEntries[${i}] checkpoint does not open under the log's key and origin`, { entry: i, origin, checkpoint: env.slice(0, 2000) }, { cause: e });
+    throw new VerifierError(
+      'TLE_INVALID',
+      `tlogEntries[${i}] checkpoint does not open under the log's key and origin`,
+      { entry: i, origin, checkpoint: env.slice(0, 2000) },
+      { cause: e },
+    );
   }
   const size = int(p.treeSize, `tlogEntries[${i}].inclusionProof.treeSize`);
   const root = b64(p.rootHash, `tlogEntries[${i}].inclusionProof.rootHash`);
-  if (int(p.logIndex, `tlogEntries[${i}].inclusionProof.logIndex`) !== logIndex) throw invalid('inclusionProof.logIndex differs from logIndex', { entry: i });
-  if (checkpoint.size !== size || !bytesEqual(checkpoint.rootHash, root)) throw invalid('inclusionProof treeSize/rootHash differ from the signed checkpoint', { entry: i, checkpointSize: checkpoint.size, treeSize: size });
+  if (int(p.logIndex, `tlogEntries[${i}].inclusionProof.logIndex`) !== logIndex)
+    throw invalid('inclusionProof.logIndex differs from logIndex', { entry: i });
+  if (checkpoint.size !== size || !bytesEqual(checkpoint.rootHash, root))
+    throw invalid('inclusionProof treeSize/rootHash differ from the signed checkpoint', {
+      entry: i,
+      checkpointSize: checkpoint.size,
+      treeSize: size,
+    });
   const hashes = Array.isArray(p.hashes) ? p.hashes.map((h, j) => b64(h, `inclusionProof.hashes[${j}]`)) : [];
   try {
     checkInclusion(hashes, logIndex, size, hashLeaf(body), checkpoint.rootHash);
   } catch (e) {
-    throw new VerifierError('TLE_INVALID', `tlogEntries[${i}] inclusion proof does not lead to the checkpoint root`, { entry: i, logIndex, treeSize: size }, { cause: e });
+    throw new VerifierError(
+      'TLE_INVALID',
+      `tlogEntries[${i}] inclusion proof does not lead to the checkpoint root`,
+      { entry: i, logIndex, treeSize: size },
+      { cause: e },
+    );
   }
   return checkpoint;
 }

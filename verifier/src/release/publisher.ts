@@ -14,11 +14,18 @@ import type { DecodedEntry } from './leaf.ts';
 /** The pinned publisher whose key the bundle's hint names. */
 export function publisherForBundle(bundle: ParsedBundle, publishers: ReleaseSigner[]): ReleaseSigner {
   if (bundle.certificate !== undefined) {
-    throw new VerifierError('SIGNER_NOT_ALLOWED', 'keyless (certificate) bundles are verified by signer identity, which is not supported yet', { keyless: true });
+    throw new VerifierError(
+      'SIGNER_NOT_ALLOWED',
+      'keyless (certificate) bundles are verified by signer identity, which is not supported yet',
+      { keyless: true },
+    );
   }
   const hit = publishers.find((p) => p.spkiSha256 === bundle.hint);
   if (!hit) {
-    throw new VerifierError('SIGNER_NOT_ALLOWED', 'the bundle is not signed by a pinned publisher key', { hint: bundle.hint ?? null, publishers: publishers.map((p) => p.spkiSha256) });
+    throw new VerifierError('SIGNER_NOT_ALLOWED', 'the bundle is not signed by a pinned publisher key', {
+      hint: bundle.hint ?? null,
+      publishers: publishers.map((p) => p.spkiSha256),
+    });
   }
   return hit;
 }
@@ -27,7 +34,11 @@ export function publisherForBundle(bundle: ParsedBundle, publishers: ReleaseSign
 export function requirePublisher(entry: DecodedEntry, publishers: ReleaseSigner[]): ReleaseSigner {
   const hit = publishers.find((p) => p.spkiSha256 === entry.signer.spkiSha256);
   if (!hit) {
-    throw new VerifierError('SIGNER_NOT_ALLOWED', `the ${entry.kind} is signed by key ${entry.signer.spkiSha256}, not a pinned publisher`, { signer: entry.signer.spkiSha256, publishers: publishers.map((p) => p.spkiSha256) });
+    throw new VerifierError(
+      'SIGNER_NOT_ALLOWED',
+      `the ${entry.kind} is signed by key ${entry.signer.spkiSha256}, not a pinned publisher`,
+      { signer: entry.signer.spkiSha256, publishers: publishers.map((p) => p.spkiSha256) },
+    );
   }
   return hit;
 }

@@ -29,9 +29,17 @@ export const PREDICATE_KINDS: Readonly<Record<string, EntryKind>> = {
 };
 
 /** Enclave measurements, lowercase hex SHA-384 (96 digits). PCR8 only for signed EIFs. */
-export interface Measurements { pcr0: string; pcr1: string; pcr2: string; pcr8?: string }
+export interface Measurements {
+  pcr0: string;
+  pcr1: string;
+  pcr2: string;
+  pcr8?: string;
+}
 /** Where the EIF came from: an https git URL and a full 40-hex commit. */
-export interface SourceRef { repo: string; commit: string }
+export interface SourceRef {
+  repo: string;
+  commit: string;
+}
 
 export interface ReleasePredicate {
   eif: { sha256: string };
@@ -51,8 +59,16 @@ export interface RebuildPredicate extends ReleasePredicate {
   release?: { logIndex: number };
 }
 
-export interface Subject { name: string; digest: Record<string, string> }
-interface StatementBase<T extends string, P> { _type: typeof IN_TOTO_STATEMENT_V1; subject: Subject[]; predicateType: T; predicate: P }
+export interface Subject {
+  name: string;
+  digest: Record<string, string>;
+}
+interface StatementBase<T extends string, P> {
+  _type: typeof IN_TOTO_STATEMENT_V1;
+  subject: Subject[];
+  predicateType: T;
+  predicate: P;
+}
 export type ReleaseStatement = StatementBase<typeof RELEASE_PREDICATE_V1, ReleasePredicate>;
 export type RevocationStatement = StatementBase<typeof REVOCATION_PREDICATE_V1, RevocationPredicate>;
 export type RebuildStatement = StatementBase<typeof REBUILD_PREDICATE_V1, RebuildPredicate>;
@@ -62,14 +78,19 @@ const HEX = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
 const PCR_RE = HEX(96);
 const SHA256_RE = HEX(64);
 const COMMIT_RE = HEX(40);
-const REPO_RE = /^https:\/\/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$/;
+const REPO_RE =
+  /^https:\/\/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+\-/@:]{0,127}$/;
 const PRINTABLE_RE = /^[^\p{Cc}\p{Cs}\p{Co}\p{Cn}]+$/u;
 /** Unicode bidirectional controls (ALM, LRM, RLM, LRE…RLO, LRI…PDI): they make a name display as another. */
 const BIDI_RE = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 function bad(message: string, field: string, value?: unknown): VerifierError {
-  return new VerifierError('PREDICATE_INVALID', message, value === undefined ? { field } : { field, value: String(value).slice(0, 200) });
+  return new VerifierError(
+    'PREDICATE_INVALID',
+    message,
+    value === undefined ? { field } : { field, value: String(value).slice(0, 200) },
+  );
 }
 
 function hex(v: unknown, re: RegExp, field: string, what: string): string {
@@ -83,7 +104,8 @@ function obj(v: unknown, field: string): Record<string, unknown> {
 }
 
 function logIndex(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`${field} must be a non-negative integer`, field, v);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw bad(`${field} must be a non-negative integer`, field, v);
   return v;
 }
 
@@ -116,7 +138,12 @@ function digestObject(v: unknown, field: string): { sha256: string } {
 function releaseFields(o: Record<string, unknown>): ReleasePredicate {
   const b = obj(o.builder, 'predicate.builder');
   exactKeys(b, ['version'], [], 'predicate.builder', 'PREDICATE_INVALID');
-  if (typeof b.version !== 'string' || !VERSION_RE.test(b.version)) throw bad('predicate.builder.version must be 1–128 characters [A-Za-z0-9._+-/@:]', 'predicate.builder.version', b.version);
+  if (typeof b.version !== 'string' || !VERSION_RE.test(b.version))
+    throw bad(
+      'predicate.builder.version must be 1–128 characters [A-Za-z0-9._+-/@:]',
+      'predicate.builder.version',
+      b.version,
+    );
   return {
     eif: digestObject(o.eif, 'predicate.eif'),
     measurements: validateMeasurements(o.measurements),
@@ -153,20 +180,36 @@ export function validateRevocationPredicate(v: unknown): RevocationPredicate {
   if (typeof reason !== 'string' || reason.length === 0 || reason.length > 1024 || !PRINTABLE_RE.test(reason)) {
     throw bad('predicate.reason must be 1–1024 printable characters', 'predicate.reason');
   }
-  return { revokes: { logIndex: logIndex(r.logIndex, 'predicate.revokes.logIndex'), pcr0: hex(r.pcr0, PCR_RE, 'predicate.revokes.pcr0', '96 lowercase hex digits') }, reason };
+  return {
+    revokes: {
+      logIndex: logIndex(r.logIndex, 'predicate.revokes.logIndex'),
+      pcr0: hex(r.pcr0, PCR_RE, 'predicate.revokes.pcr0', '96 lowercase hex digits'),
+    },
+    reason,
+  };
 }
 
 function validateSubjects(v: unknown): Subject[] {
   if (!Array.isArray(v) || v.length !== 1) throw bad('subject must list exactly one artifact', 'subject');
   const s = obj(v[0], 'subject[0]');
   exactKeys(s, ['name', 'digest'], [], 'subject[0]', 'PREDICATE_INVALID');
-  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 256 || !PRINTABLE_RE.test(s.name)) throw bad('subject[0].name must be 1–256 printable characters', 'subject[0].name');
-  if (BIDI_RE.test(s.name)) throw bad('subject[0].name must not contain bidirectional control characters', 'subject[0].name');
+  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 256 || !PRINTABLE_RE.test(s.name))
+    throw bad('subject[0].name must be 1–256 printable characters', 'subject[0].name');
+  if (BIDI_RE.test(s.name))
+    throw bad('subject[0].name must not contain bidirectional control characters', 'subject[0].name');
   const d = obj(s.digest, 'subject[0].digest');
   const keys = Object.keys(d);
-  if (keys.length !== 1 || (keys[0] !== 'sha256' && keys[0] !== 'sha384')) throw bad('subject[0].digest must hold exactly one sha256 or sha384', 'subject[0].digest');
+  if (keys.length !== 1 || (keys[0] !== 'sha256' && keys[0] !== 'sha384'))
+    throw bad('subject[0].digest must hold exactly one sha256 or sha384', 'subject[0].digest');
   const alg = keys[0]!;
-  return [{ name: s.name, digest: { [alg]: hex(d[alg], alg === 'sha256' ? SHA256_RE : PCR_RE, `subject[0].digest.${alg}`, `lowercase hex ${alg}`) } }];
+  return [
+    {
+      name: s.name,
+      digest: {
+        [alg]: hex(d[alg], alg === 'sha256' ? SHA256_RE : PCR_RE, `subject[0].digest.${alg}`, `lowercase hex ${alg}`),
+      },
+    },
+  ];
 }
 
 /**
@@ -177,21 +220,32 @@ function validateSubjects(v: unknown): Subject[] {
  */
 export function validateStatement(v: unknown): { kind: EntryKind; statement: KeycastStatement } {
   if (!isObject(v)) throw new VerifierError('STATEMENT_TYPE', 'the payload is not a JSON object');
-  if (v._type !== IN_TOTO_STATEMENT_V1) throw new VerifierError('STATEMENT_TYPE', `_type must be ${IN_TOTO_STATEMENT_V1}`, { _type: String(v._type).slice(0, 200) });
+  if (v._type !== IN_TOTO_STATEMENT_V1)
+    throw new VerifierError('STATEMENT_TYPE', `_type must be ${IN_TOTO_STATEMENT_V1}`, {
+      _type: String(v._type).slice(0, 200),
+    });
   const kind = typeof v.predicateType === 'string' ? PREDICATE_KINDS[v.predicateType] : undefined;
   if (kind === undefined || !Object.hasOwn(PREDICATE_KINDS, String(v.predicateType))) {
-    throw new VerifierError('STATEMENT_TYPE', 'unknown predicateType', { predicateType: String(v.predicateType).slice(0, 200), allowed: Object.keys(PREDICATE_KINDS) });
+    throw new VerifierError('STATEMENT_TYPE', 'unknown predicateType', {
+      predicateType: String(v.predicateType).slice(0, 200),
+      allowed: Object.keys(PREDICATE_KINDS),
+    });
   }
   exactKeys(v, ['_type', 'subject', 'predicateType', 'predicate'], [], 'statement', 'PREDICATE_INVALID');
   const subject = validateSubjects(v.subject);
   const digest = subject[0]!.digest;
   if (kind === 'revocation') {
     const predicate = validateRevocationPredicate(v.predicate);
-    if (digest.sha384 !== predicate.revokes.pcr0) throw bad('a revocation subject must be the revoked PCR0 as sha384', 'subject[0].digest');
-    return { kind, statement: { _type: IN_TOTO_STATEMENT_V1, subject, predicateType: REVOCATION_PREDICATE_V1, predicate } };
+    if (digest.sha384 !== predicate.revokes.pcr0)
+      throw bad('a revocation subject must be the revoked PCR0 as sha384', 'subject[0].digest');
+    return {
+      kind,
+      statement: { _type: IN_TOTO_STATEMENT_V1, subject, predicateType: REVOCATION_PREDICATE_V1, predicate },
+    };
   }
   const predicate = kind === 'release' ? validateReleasePredicate(v.predicate) : validateRebuildPredicate(v.predicate);
-  if (digest.sha256 !== predicate.eif.sha256) throw bad('the subject must be the EIF, with digest.sha256 equal to predicate.eif.sha256', 'subject[0].digest');
+  if (digest.sha256 !== predicate.eif.sha256)
+    throw bad('the subject must be the EIF, with digest.sha256 equal to predicate.eif.sha256', 'subject[0].digest');
   const predicateType = kind === 'release' ? RELEASE_PREDICATE_V1 : REBUILD_PREDICATE_V1;
   return { kind, statement: { _type: IN_TOTO_STATEMENT_V1, subject, predicateType, predicate } as KeycastStatement };
 }

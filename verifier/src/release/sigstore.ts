@@ -38,18 +38,25 @@ export interface VerifiedRelease {
  * The sigstore-js packages (CommonJS) are loaded on first use: they cost ~0.5 s and ~10 MB at
  * startup, and most importers of #verifier (the enclave, the log's hot path) never call this.
  */
-let sigstoreLibs: { bundle: typeof SigstoreBundle; specs: typeof ProtobufSpecs; verify: typeof SigstoreVerify } | undefined;
+let sigstoreLibs:
+  | { bundle: typeof SigstoreBundle; specs: typeof ProtobufSpecs; verify: typeof SigstoreVerify }
+  | undefined;
 function libs(): NonNullable<typeof sigstoreLibs> {
   if (!sigstoreLibs) {
     const req = createRequire(import.meta.url);
-    sigstoreLibs = { bundle: req('@sigstore/bundle'), specs: req('@sigstore/protobuf-specs'), verify: req('@sigstore/verify') };
+    sigstoreLibs = {
+      bundle: req('@sigstore/bundle'),
+      specs: req('@sigstore/protobuf-specs'),
+      verify: req('@sigstore/verify'),
+    };
   }
   return sigstoreLibs;
 }
 
 function keyFinder(key: ReleaseSigner | undefined): KeyFinderFunc {
   return () => {
-    if (!key) throw new VerifierError('SIGSTORE_INVALID', 'a public-key bundle needs the signer key (options.publicKey)');
+    if (!key)
+      throw new VerifierError('SIGSTORE_INVALID', 'a public-key bundle needs the signer key (options.publicKey)');
     return { publicKey: key.key, validFor: () => true };
   };
 }
@@ -59,36 +66,65 @@ function keyFinder(key: ReleaseSigner | undefined): KeyFinderFunc {
  * verification refused; evidence.sigstoreCode), TLE_INVALID (binding checks), or the
  * entry-level codes (RELEASE_MALFORMED, STATEMENT_TYPE, PREDICATE_INVALID, SIGNATURE_INVALID).
  */
-export function verifyReleaseBundleWithSigstore(bundleJson: string | Record<string, unknown>, trustedRoot: TrustedRootJson, opts: SigstoreVerifyOptions = {}): VerifiedRelease {
+export function verifyReleaseBundleWithSigstore(
+  bundleJson: string | Record<string, unknown>,
+  trustedRoot: TrustedRootJson,
+  opts: SigstoreVerifyOptions = {},
+): VerifiedRelease {
   const parsed = parseBundle(bundleJson);
   const signer = opts.publicKey !== undefined ? parseTrustedKey(opts.publicKey) : undefined;
   const bound = checkLogBinding(parsed.json, trustedRoot);
   const threshold = opts.tlogThreshold ?? 1;
-  if (bound.length < threshold) throw new VerifierError('TLE_INVALID', `the bundle has ${bound.length} tlog entries, fewer than ${threshold}`, { count: bound.length, threshold });
+  if (bound.length < threshold)
+    throw new VerifierError('TLE_INVALID', `the bundle has ${bound.length} tlog entries, fewer than ${threshold}`, {
+      count: bound.length,
+      threshold,
+    });
   runStock(parsed.json, trustedRoot, signer, threshold, parsed.certificate !== undefined);
   const leaf = encodeLeaf(parsed, signer);
   // Entries from C2SP (Ed25519) logs are Keycast logs: their body must be our canonical leaf.
   // Entries from other logs (e.g. public Rekor for keyless bundles) were checked by stock only.
   const keycast = bound.filter((b) => b.checkpoint !== undefined);
-  if (keycast.length === 0) throw new VerifierError('TLE_INVALID', 'the bundle has no entry from a Keycast (C2SP checkpoint) log', { count: bound.length });
+  if (keycast.length === 0)
+    throw new VerifierError('TLE_INVALID', 'the bundle has no entry from a Keycast (C2SP checkpoint) log', {
+      count: bound.length,
+    });
   for (const b of keycast) {
     if (!bytesEqual(b.canonicalizedBody, leaf)) {
-      throw new VerifierError('TLE_INVALID', 'the logged body is not the canonical Keycast leaf of this envelope', { logIndex: b.logIndex, logId: b.logId });
+      throw new VerifierError('TLE_INVALID', 'the logged body is not the canonical Keycast leaf of this envelope', {
+        logIndex: b.logIndex,
+        logId: b.logId,
+      });
     }
   }
   const entry = signer ? entryFrom(parsed.envelope, parsed.payload, parsed.signature, signer, leaf) : decodeLeaf(leaf);
   return { entry, tlogEntries: bound };
 }
 
-function runStock(json: Record<string, unknown>, root: TrustedRootJson, signer: ReleaseSigner | undefined, tlogThreshold: number, keyless: boolean): void {
+function runStock(
+  json: Record<string, unknown>,
+  root: TrustedRootJson,
+  signer: ReleaseSigner | undefined,
+  tlogThreshold: number,
+  keyless: boolean,
+): void {
   try {
     const { bundle, specs, verify } = libs();
     const trust = verify.toTrustMaterial(specs.TrustedRoot.fromJSON(root), keyFinder(signer));
-    const verifier = new verify.Verifier(trust, { tlogThreshold, ctlogThreshold: keyless ? 1 : 0, timestampThreshold: keyless ? 1 : 0 });
+    const verifier = new verify.Verifier(trust, {
+      tlogThreshold,
+      ctlogThreshold: keyless ? 1 : 0,
+      timestampThreshold: keyless ? 1 : 0,
+    });
     verifier.verify(verify.toSignedEntity(bundle.bundleFromJSON(json)));
   } catch (e) {
     if (e instanceof VerifierError) throw e;
     const code = (e as { code?: unknown }).code;
-    throw new VerifierError('SIGSTORE_INVALID', `@sigstore/verify refused the bundle: ${(e as Error).message}`, { sigstoreCode: typeof code === 'string' ? code : null }, { cause: e });
+    throw new VerifierError(
+      'SIGSTORE_INVALID',
+      `@sigstore/verify refused the bundle: ${(e as Error).message}`,
+      { sigstoreCode: typeof code === 'string' ? code : null },
+      { cause: e },
+    );
   }
 }

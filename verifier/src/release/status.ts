@@ -45,18 +45,26 @@ function malformed(reason: string): VerifierError {
 /** The note text of a status statement (ends in "\n"). Throws TypeError on unrepresentable input. */
 export function formatReleaseStatus(s: ReleaseStatus): string {
   if (!ORIGIN_RE.test(s.origin)) throw new TypeError('status origin must be non-empty without control characters');
-  for (const n of [s.treeSize, s.index]) if (!Number.isSafeInteger(n) || n < 0) throw new TypeError('status sizes and indexes must be safe non-negative integers');
+  for (const n of [s.treeSize, s.index])
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new TypeError('status sizes and indexes must be safe non-negative integers');
   if (s.index >= s.treeSize) throw new TypeError('the release index must be inside the tree');
-  if (!(s.rootHash instanceof Uint8Array) || s.rootHash.length !== HASH_SIZE) throw new TypeError('status root must be 32 bytes');
+  if (!(s.rootHash instanceof Uint8Array) || s.rootHash.length !== HASH_SIZE)
+    throw new TypeError('status root must be 32 bytes');
   if (!PCR0_RE.test(s.pcr0)) throw new TypeError('status pcr0 must be 96 lowercase hex digits');
   let state: string;
   if (s.status.state === 'active') state = 'active';
   else {
     const by = s.status.revokedBy;
-    if (!Number.isSafeInteger(by) || by <= s.index || by >= s.treeSize) throw new TypeError('a revocation must follow the release inside the tree');
+    if (!Number.isSafeInteger(by) || by <= s.index || by >= s.treeSize)
+      throw new TypeError('a revocation must follow the release inside the tree');
     state = `revoked ${by}`;
   }
-  return [RELEASE_STATUS_HEADER, s.origin, String(s.treeSize), toBase64(s.rootHash), String(s.index), s.pcr0, state].join('\n') + '\n';
+  return (
+    [RELEASE_STATUS_HEADER, s.origin, String(s.treeSize), toBase64(s.rootHash), String(s.index), s.pcr0, state].join(
+      '\n',
+    ) + '\n'
+  );
 }
 
 /** Parses status note text (no signatures). Throws STATUS_MALFORMED. */
@@ -64,7 +72,15 @@ export function parseReleaseStatus(text: string): ReleaseStatus {
   if (typeof text !== 'string' || !text.endsWith('\n')) throw malformed('text must end in a newline');
   const lines = text.slice(0, -1).split('\n');
   if (lines.length !== 7) throw malformed('expected exactly 7 lines');
-  const [header, origin, sizeLine, rootLine, indexLine, pcr0, stateLine] = lines as [string, string, string, string, string, string, string];
+  const [header, origin, sizeLine, rootLine, indexLine, pcr0, stateLine] = lines as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (header !== RELEASE_STATUS_HEADER) throw malformed(`first line is not ${RELEASE_STATUS_HEADER}`);
   if (!ORIGIN_RE.test(origin)) throw malformed('bad origin line');
   const treeSize = parseTreeSize(sizeLine);
@@ -100,11 +116,19 @@ export function signReleaseStatus(s: ReleaseStatus, logSigner: NoteSigner): stri
  * Opens a signed status statement with the log's verifier (NOTE_* codes for the signature)
  * and parses it; the origin must equal `expectedOrigin` when given (CHECKPOINT_ORIGIN).
  */
-export function openReleaseStatus(note: string | Uint8Array, logVerifier: NoteVerifier, expectedOrigin?: string): ReleaseStatus {
+export function openReleaseStatus(
+  note: string | Uint8Array,
+  logVerifier: NoteVerifier,
+  expectedOrigin?: string,
+): ReleaseStatus {
   const opened = openNote(note, [logVerifier]);
   const s = parseReleaseStatus(opened.text);
   if (expectedOrigin !== undefined && s.origin !== expectedOrigin) {
-    throw new VerifierError('CHECKPOINT_ORIGIN', `status origin ${JSON.stringify(s.origin)} is not ${JSON.stringify(expectedOrigin)}`, { expected: expectedOrigin, got: s.origin });
+    throw new VerifierError(
+      'CHECKPOINT_ORIGIN',
+      `status origin ${JSON.stringify(s.origin)} is not ${JSON.stringify(expectedOrigin)}`,
+      { expected: expectedOrigin, got: s.origin },
+    );
   }
   return s;
 }
@@ -114,17 +138,38 @@ export function openReleaseStatus(note: string | Uint8Array, logVerifier: NoteVe
  * and says "active". STATUS_TREE_MISMATCH when it speaks for another tree (an older size, or the
  * same size with another root), STATUS_MISMATCH for another release, RELEASE_REVOKED when revoked.
  */
-export function requireActiveStatus(s: ReleaseStatus, checkpoint: Checkpoint, release: { index: number; pcr0: string }): void {
-  const sameRoot = s.rootHash.length === checkpoint.rootHash.length && s.rootHash.every((b, i) => b === checkpoint.rootHash[i]);
+export function requireActiveStatus(
+  s: ReleaseStatus,
+  checkpoint: Checkpoint,
+  release: { index: number; pcr0: string },
+): void {
+  const sameRoot =
+    s.rootHash.length === checkpoint.rootHash.length && s.rootHash.every((b, i) => b === checkpoint.rootHash[i]);
   if (s.origin !== checkpoint.origin || s.treeSize !== checkpoint.size || !sameRoot) {
-    throw new VerifierError('STATUS_TREE_MISMATCH', `the status speaks for tree ${s.treeSize}, the proof for tree ${checkpoint.size}`, {
-      statusSize: s.treeSize, statusRoot: s.rootHash, checkpointSize: checkpoint.size, checkpointRoot: checkpoint.rootHash,
-    });
+    throw new VerifierError(
+      'STATUS_TREE_MISMATCH',
+      `the status speaks for tree ${s.treeSize}, the proof for tree ${checkpoint.size}`,
+      {
+        statusSize: s.treeSize,
+        statusRoot: s.rootHash,
+        checkpointSize: checkpoint.size,
+        checkpointRoot: checkpoint.rootHash,
+      },
+    );
   }
   if (s.index !== release.index || s.pcr0 !== release.pcr0) {
-    throw new VerifierError('STATUS_MISMATCH', `the status is for release ${s.index}, not ${release.index}`, { statusIndex: s.index, statusPcr0: s.pcr0, index: release.index, pcr0: release.pcr0 });
+    throw new VerifierError('STATUS_MISMATCH', `the status is for release ${s.index}, not ${release.index}`, {
+      statusIndex: s.index,
+      statusPcr0: s.pcr0,
+      index: release.index,
+      pcr0: release.pcr0,
+    });
   }
   if (s.status.state === 'revoked') {
-    throw new VerifierError('RELEASE_REVOKED', `the release at log index ${s.index} was revoked by entry ${s.status.revokedBy}`, { index: s.index, pcr0: s.pcr0, revokedBy: s.status.revokedBy, treeSize: s.treeSize });
+    throw new VerifierError(
+      'RELEASE_REVOKED',
+      `the release at log index ${s.index} was revoked by entry ${s.status.revokedBy}`,
+      { index: s.index, pcr0: s.pcr0, revokedBy: s.status.revokedBy, treeSize: s.treeSize },
+    );
   }
 }

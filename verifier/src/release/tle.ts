@@ -19,7 +19,13 @@ export interface TleJson {
   logId: { keyId: string };
   kindVersion: { kind: string; version: string };
   integratedTime: string;
-  inclusionProof: { logIndex: string; rootHash: string; treeSize: string; hashes: string[]; checkpoint: { envelope: string } };
+  inclusionProof: {
+    logIndex: string;
+    rootHash: string;
+    treeSize: string;
+    hashes: string[];
+    checkpoint: { envelope: string };
+  };
   canonicalizedBody: string;
 }
 
@@ -55,7 +61,11 @@ export function ed25519Spki(raw: Uint8Array): Uint8Array {
 
 function checkOrigin(origin: string): void {
   if (typeof origin !== 'string' || origin.length === 0 || /[\s+]/.test(origin) || REGEX_META.test(origin)) {
-    throw new VerifierError('TLE_INVALID', 'the log origin must be a key name without spaces, "+" or RegExp metacharacters (@sigstore/verify 3.1.1 matches it as a RegExp)', { origin });
+    throw new VerifierError(
+      'TLE_INVALID',
+      'the log origin must be a key name without spaces, "+" or RegExp metacharacters (@sigstore/verify 3.1.1 matches it as a RegExp)',
+      { origin },
+    );
   }
 }
 
@@ -109,13 +119,19 @@ export function trustedRootForLog(o: { origin: string; logPublicKey: Uint8Array;
   const keyId = toBase64(logIdFor(o.origin, o.logPublicKey));
   return {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: [{
-      baseUrl: `https://${o.origin}`,
-      hashAlgorithm: 'SHA2_256',
-      publicKey: { rawBytes: toBase64(ed25519Spki(o.logPublicKey)), keyDetails: 'PKIX_ED25519', validFor: { start: (o.validFrom ?? new Date(0)).toISOString() } },
-      logId: { keyId },
-      checkpointKeyId: { keyId },
-    }],
+    tlogs: [
+      {
+        baseUrl: `https://${o.origin}`,
+        hashAlgorithm: 'SHA2_256',
+        publicKey: {
+          rawBytes: toBase64(ed25519Spki(o.logPublicKey)),
+          keyDetails: 'PKIX_ED25519',
+          validFor: { start: (o.validFrom ?? new Date(0)).toISOString() },
+        },
+        logId: { keyId },
+        checkpointKeyId: { keyId },
+      },
+    ],
     certificateAuthorities: [],
     ctlogs: [],
     timestampAuthorities: [],

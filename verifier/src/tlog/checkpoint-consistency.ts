@@ -16,18 +16,38 @@ import { formatCheckpoint, type Checkpoint } from './checkpoint.ts';
  * Throws CHECKPOINT_ORIGIN (different logs), CHECKPOINT_STALE (newer is smaller: a
  * rollback), PROOF_SIZE / PROOF_INVALID (bad proof shape), INCONSISTENT (a fork).
  */
-export function checkCheckpointConsistency(proof: Uint8Array[], older: Checkpoint, newer: Checkpoint, notes: { older?: string; newer?: string } = {}): void {
+export function checkCheckpointConsistency(
+  proof: Uint8Array[],
+  older: Checkpoint,
+  newer: Checkpoint,
+  notes: { older?: string; newer?: string } = {},
+): void {
   const evidence = { older: notes.older ?? formatCheckpoint(older), newer: notes.newer ?? formatCheckpoint(newer) };
   if (older.origin !== newer.origin) {
-    throw new VerifierError('CHECKPOINT_ORIGIN', 'checkpoints are from different logs', { expected: older.origin, got: newer.origin, ...evidence });
+    throw new VerifierError('CHECKPOINT_ORIGIN', 'checkpoints are from different logs', {
+      expected: older.origin,
+      got: newer.origin,
+      ...evidence,
+    });
   }
   if (newer.size < older.size) {
-    throw new VerifierError('CHECKPOINT_STALE', `checkpoint of size ${newer.size} is older than the known size ${older.size}`, evidence);
+    throw new VerifierError(
+      'CHECKPOINT_STALE',
+      `checkpoint of size ${newer.size} is older than the known size ${older.size}`,
+      evidence,
+    );
   }
   if (older.size === 0) {
-    if (!bytesEqual(older.rootHash, EMPTY_ROOT)) throw new VerifierError('INCONSISTENT', 'a size-0 checkpoint must carry the empty-tree root', evidence);
-    if (proof.length !== 0) throw new VerifierError('PROOF_SIZE', 'a consistency proof from size 0 must be empty', { ...evidence, got: proof.length, want: 0 });
-    if (newer.size === 0 && !bytesEqual(newer.rootHash, EMPTY_ROOT)) throw new VerifierError('INCONSISTENT', 'a size-0 checkpoint must carry the empty-tree root', evidence);
+    if (!bytesEqual(older.rootHash, EMPTY_ROOT))
+      throw new VerifierError('INCONSISTENT', 'a size-0 checkpoint must carry the empty-tree root', evidence);
+    if (proof.length !== 0)
+      throw new VerifierError('PROOF_SIZE', 'a consistency proof from size 0 must be empty', {
+        ...evidence,
+        got: proof.length,
+        want: 0,
+      });
+    if (newer.size === 0 && !bytesEqual(newer.rootHash, EMPTY_ROOT))
+      throw new VerifierError('INCONSISTENT', 'a size-0 checkpoint must carry the empty-tree root', evidence);
     return;
   }
   try {

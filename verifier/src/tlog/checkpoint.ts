@@ -35,9 +35,13 @@ export function parseTreeSize(s: string): number | undefined {
 /** The note text of a checkpoint (ends in "\n"). Throws TypeError on unrepresentable input. */
 export function formatCheckpoint(c: Checkpoint): string {
   if (!ORIGIN_RE.test(c.origin)) throw new TypeError('checkpoint origin must be non-empty without control characters');
-  if (!Number.isSafeInteger(c.size) || c.size < 0) throw new TypeError('checkpoint size must be a safe non-negative integer');
-  if (!(c.rootHash instanceof Uint8Array) || c.rootHash.length !== HASH_SIZE) throw new TypeError('checkpoint root must be 32 bytes');
-  for (const e of c.extensions) if (e.length === 0 || /[\n\p{Cc}\p{Cs}]/u.test(e)) throw new TypeError('checkpoint extension lines must be non-empty single lines');
+  if (!Number.isSafeInteger(c.size) || c.size < 0)
+    throw new TypeError('checkpoint size must be a safe non-negative integer');
+  if (!(c.rootHash instanceof Uint8Array) || c.rootHash.length !== HASH_SIZE)
+    throw new TypeError('checkpoint root must be 32 bytes');
+  for (const e of c.extensions)
+    if (e.length === 0 || /[\n\p{Cc}\p{Cs}]/u.test(e))
+      throw new TypeError('checkpoint extension lines must be non-empty single lines');
   return [c.origin, String(c.size), toBase64(c.rootHash), ...c.extensions].join('\n') + '\n';
 }
 
@@ -49,7 +53,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   const [origin, sizeLine, rootLine, ...extensions] = lines as [string, string, string, ...string[]];
   if (!ORIGIN_RE.test(origin)) throw bad('bad origin line');
   const size = parseTreeSize(sizeLine);
-  if (size === undefined) throw bad('tree size is not a canonical decimal below 2^53', { sizeLine: sizeLine.slice(0, 64) });
+  if (size === undefined)
+    throw bad('tree size is not a canonical decimal below 2^53', { sizeLine: sizeLine.slice(0, 64) });
   let rootHash: Uint8Array;
   try {
     rootHash = fromBase64(rootLine);
@@ -66,13 +71,22 @@ export function parseCheckpoint(text: string): Checkpoint {
  * signatures, e.g. cosignatures, are ignored here), the text must parse, and the origin must
  * equal `expectedOrigin` when given (CHECKPOINT_ORIGIN, evidence: expected, got).
  */
-export function openCheckpoint(note: string | Uint8Array, logVerifier: NoteVerifier, expectedOrigin?: string): { checkpoint: Checkpoint; note: string; opened: OpenedNote } {
+export function openCheckpoint(
+  note: string | Uint8Array,
+  logVerifier: NoteVerifier,
+  expectedOrigin?: string,
+): { checkpoint: Checkpoint; note: string; opened: OpenedNote } {
   const opened = openNote(note, [logVerifier]);
   const checkpoint = parseCheckpoint(opened.text);
   if (expectedOrigin !== undefined && checkpoint.origin !== expectedOrigin) {
-    throw new VerifierError('CHECKPOINT_ORIGIN', `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not ${JSON.stringify(expectedOrigin)}`, {
-      expected: expectedOrigin, got: checkpoint.origin,
-    });
+    throw new VerifierError(
+      'CHECKPOINT_ORIGIN',
+      `checkpoint origin ${JSON.stringify(checkpoint.origin)} is not ${JSON.stringify(expectedOrigin)}`,
+      {
+        expected: expectedOrigin,
+        got: checkpoint.origin,
+      },
+    );
   }
   const noteText = typeof note === 'string' ? note : new TextDecoder('utf-8', { ignoreBOM: true }).decode(note);
   return { checkpoint, note: noteText, opened };

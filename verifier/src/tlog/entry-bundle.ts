@@ -11,7 +11,8 @@ export const MAX_ENTRY_SIZE = 0xffff;
 
 /** Encodes entries as a bundle. Throws RangeError for > 256 entries or an entry > 65,535 bytes. */
 export function encodeEntryBundle(entries: Uint8Array[]): Uint8Array {
-  if (entries.length > TILE_WIDTH) throw new RangeError(`entry bundle of ${entries.length} entries exceeds ${TILE_WIDTH}`);
+  if (entries.length > TILE_WIDTH)
+    throw new RangeError(`entry bundle of ${entries.length} entries exceeds ${TILE_WIDTH}`);
   let n = 0;
   for (const e of entries) {
     if (e.length > MAX_ENTRY_SIZE) throw new RangeError(`entry of ${e.length} bytes exceeds ${MAX_ENTRY_SIZE}`);
@@ -37,15 +38,21 @@ export function decodeEntryBundle(bytes: Uint8Array, width?: number): Uint8Array
   const out: Uint8Array[] = [];
   let off = 0;
   while (off < bytes.length) {
-    if (out.length === TILE_WIDTH) throw new VerifierError('MALFORMED', `entry bundle holds more than ${TILE_WIDTH} entries`, { offset: off });
-    if (off + 2 > bytes.length) throw new VerifierError('MALFORMED', 'entry bundle: truncated length prefix', { offset: off });
+    if (out.length === TILE_WIDTH)
+      throw new VerifierError('MALFORMED', `entry bundle holds more than ${TILE_WIDTH} entries`, { offset: off });
+    if (off + 2 > bytes.length)
+      throw new VerifierError('MALFORMED', 'entry bundle: truncated length prefix', { offset: off });
     const len = (bytes[off]! << 8) | bytes[off + 1]!;
-    if (off + 2 + len > bytes.length) throw new VerifierError('MALFORMED', 'entry bundle: truncated entry', { offset: off, length: len });
+    if (off + 2 + len > bytes.length)
+      throw new VerifierError('MALFORMED', 'entry bundle: truncated entry', { offset: off, length: len });
     out.push(bytes.slice(off + 2, off + 2 + len));
     off += 2 + len;
   }
   if (width !== undefined && out.length !== width) {
-    throw new VerifierError('TILE_MISMATCH', `entry bundle holds ${out.length} entries, want ${width}`, { got: out.length, want: width });
+    throw new VerifierError('TILE_MISMATCH', `entry bundle holds ${out.length} entries, want ${width}`, {
+      got: out.length,
+      want: width,
+    });
   }
   return out;
 }
@@ -56,11 +63,16 @@ export function decodeEntryBundle(bytes: Uint8Array, width?: number): Uint8Array
  */
 export function checkEntryBundle(bundle: Uint8Array, levelZeroTile: Uint8Array): Uint8Array[] {
   const width = levelZeroTile.length / HASH_SIZE;
-  if (!Number.isInteger(width)) throw new VerifierError('TILE_MISMATCH', 'level-0 tile length is not a multiple of 32', { length: levelZeroTile.length });
+  if (!Number.isInteger(width))
+    throw new VerifierError('TILE_MISMATCH', 'level-0 tile length is not a multiple of 32', {
+      length: levelZeroTile.length,
+    });
   const entries = decodeEntryBundle(bundle, width);
   entries.forEach((e, i) => {
     if (!bytesEqual(hashLeaf(e), levelZeroTile.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))) {
-      throw new VerifierError('TILE_MISMATCH', `entry ${i} of the bundle does not match its leaf hash`, { position: i });
+      throw new VerifierError('TILE_MISMATCH', `entry ${i} of the bundle does not match its leaf hash`, {
+        position: i,
+      });
     }
   });
   return entries;

@@ -4,9 +4,34 @@
  * (tile-math.ts), entry bundles (entry-bundle.ts). Modules inside verifier/ import from here or from
  * the file itself.
  */
-export { type HashReader, rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency } from './prove.ts';
+export {
+  type HashReader,
+  rangeHash,
+  treeHash,
+  subtreeHashesForAppend,
+  proveInclusion,
+  proveConsistency,
+} from './prove.ts';
 export { rootFromInclusionProof, checkInclusion, checkConsistency, checkConsistencyToRoot } from './verify.ts';
 export { MemoryTree } from './memory-tree.ts';
-export { TILE_HEIGHT, TILE_WIDTH, MAX_TILE_LEVEL, type Tile, encodeTileIndex, tilePath, entriesPath, parseTilePath } from './tile-path.ts';
-export { tileWidthInTree, tilesForSize, entryBundlesForSize, newTiles, newEntryBundles, readTileData, tileHashReader, checkTile } from './tile-math.ts';
+export {
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  MAX_TILE_LEVEL,
+  type Tile,
+  encodeTileIndex,
+  tilePath,
+  entriesPath,
+  parseTilePath,
+} from './tile-path.ts';
+export {
+  tileWidthInTree,
+  tilesForSize,
+  entryBundlesForSize,
+  newTiles,
+  newEntryBundles,
+  readTileData,
+  tileHashReader,
+  checkTile,
+} from './tile-math.ts';
 export { MAX_ENTRY_SIZE, encodeEntryBundle, decodeEntryBundle, checkEntryBundle } from './entry-bundle.ts';

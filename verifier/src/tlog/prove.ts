@@ -48,7 +48,11 @@ export function treeHash(size: number, read: HashReader): Uint8Array {
  * `leafHash`) is appended to a tree of `size` leaves: level 0 is the leaf itself, then each
  * parent that the append completes, bottom-up. A log stores these (RFC 6962 nodes).
  */
-export function subtreeHashesForAppend(size: number, leafHash: Uint8Array, read: HashReader): Array<{ level: number; index: number; hash: Uint8Array }> {
+export function subtreeHashesForAppend(
+  size: number,
+  leafHash: Uint8Array,
+  read: HashReader,
+): Array<{ level: number; index: number; hash: Uint8Array }> {
   checkSize('size', size);
   const out = [{ level: 0, index: size, hash: leafHash }];
   let h = leafHash;
@@ -64,7 +68,12 @@ export function subtreeHashesForAppend(size: number, leafHash: Uint8Array, read:
 }
 
 /** RFC 6962 PATH(index, D[0:size]), leaf to root. Throws RangeError unless index < size. */
-export function proveInclusion(index: number, size: number, read: HashReader, rightEdge?: Map<number, Uint8Array>): Uint8Array[] {
+export function proveInclusion(
+  index: number,
+  size: number,
+  read: HashReader,
+  rightEdge?: Map<number, Uint8Array>,
+): Uint8Array[] {
   checkSize('index', index);
   checkSize('size', size);
   if (index >= size) throw new RangeError(`proveInclusion: index ${index} is not below size ${size}`);
@@ -76,7 +85,8 @@ export function proveInclusion(index: number, size: number, read: HashReader, ri
     const level = bitLen(k) - 1;
     if (index < lo + k) {
       const n = hi - lo - k;
-      if (n === 2 ** (bitLen(n) - 1)) out.push(read(bitLen(n) - 1, (lo + k) / n)); // a complete subtree: one stored hash
+      if (n === 2 ** (bitLen(n) - 1))
+        out.push(read(bitLen(n) - 1, (lo + k) / n)); // a complete subtree: one stored hash
       else if (rightEdge) {
         // Only a range ending at `size` can be incomplete: every proof at this size shares
         // it, so a server answering many may memoise it (`rightEdge`, keyed by its start;

@@ -36,7 +36,8 @@ function tilesAtLevel(level: number, fromIndex: number, n: number, out: Tile[]):
 export function tilesForSize(size: number): Tile[] {
   if (!isUint53(size)) throw new RangeError(`size ${size} is not a safe non-negative integer`);
   const out: Tile[] = [];
-  for (let level = 0; hashesAtTileLevel(size, level) > 0; level++) tilesAtLevel(level, 0, hashesAtTileLevel(size, level), out);
+  for (let level = 0; hashesAtTileLevel(size, level) > 0; level++)
+    tilesAtLevel(level, 0, hashesAtTileLevel(size, level), out);
   return out;
 }
 
@@ -51,7 +52,8 @@ export function entryBundlesForSize(size: number): Tile[] {
  * partial tile at its final width only.
  */
 export function newTiles(oldSize: number, newSize: number): Tile[] {
-  if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize) throw new RangeError(`newTiles: need 0 ≤ ${oldSize} ≤ ${newSize}`);
+  if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize)
+    throw new RangeError(`newTiles: need 0 ≤ ${oldSize} ≤ ${newSize}`);
   const out: Tile[] = [];
   for (let level = 0; hashesAtTileLevel(newSize, level) > 0; level++) {
     const oldN = hashesAtTileLevel(oldSize, level);
@@ -63,7 +65,8 @@ export function newTiles(oldSize: number, newSize: number): Tile[] {
 
 /** The entry bundles that are new or changed when a tree grows from `oldSize` to `newSize`. */
 export function newEntryBundles(oldSize: number, newSize: number): Tile[] {
-  if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize) throw new RangeError(`newEntryBundles: need 0 ≤ ${oldSize} ≤ ${newSize}`);
+  if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize)
+    throw new RangeError(`newEntryBundles: need 0 ≤ ${oldSize} ≤ ${newSize}`);
   const out: Tile[] = [];
   if (oldSize !== newSize) tilesAtLevel(0, Math.floor(oldSize / TILE_WIDTH), newSize, out);
   return out;
@@ -78,7 +81,11 @@ export function readTileData(t: Tile, read: HashReader): Uint8Array {
 
 function tileHashes(t: Tile, data: Uint8Array): Uint8Array[] {
   if (!(data instanceof Uint8Array) || data.length !== t.width * HASH_SIZE) {
-    throw new VerifierError('TILE_MISMATCH', `tile ${tilePath(t)} has ${data?.length} bytes, want ${t.width * HASH_SIZE}`, { path: tilePath(t) });
+    throw new VerifierError(
+      'TILE_MISMATCH',
+      `tile ${tilePath(t)} has ${data?.length} bytes, want ${t.width * HASH_SIZE}`,
+      { path: tilePath(t) },
+    );
   }
   const out: Uint8Array[] = [];
   for (let i = 0; i < t.width; i++) out.push(data.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
@@ -135,7 +142,8 @@ export function checkTile(t: Tile, data: Uint8Array, checkpoint: Checkpoint, rea
   const path = tilePath(t);
   const size = checkpoint.size;
   const n = hashesAtTileLevel(size, t.level);
-  if (t.index * TILE_WIDTH + t.width > n) throw new VerifierError('TILE_MISMATCH', `tile ${path} is not in a tree of size ${size}`, { path, size });
+  if (t.index * TILE_WIDTH + t.width > n)
+    throw new VerifierError('TILE_MISMATCH', `tile ${path} is not in a tree of size ${size}`, { path, size });
   const hashes = tileHashes(t, data);
   const unit = TILE_WIDTH ** t.level;
   const covLo = t.index * TILE_WIDTH * unit;
@@ -153,8 +161,10 @@ export function checkTile(t: Tile, data: Uint8Array, checkpoint: Checkpoint, rea
   const root = mth(0, size);
   if (used !== t.width || !bytesEqual(root, checkpoint.rootHash)) {
     throw new VerifierError('TILE_MISMATCH', `tile ${path} does not match the checkpoint of size ${size}`, {
-      path, size, expectedRoot: checkpoint.rootHash, computedRoot: root,
+      path,
+      size,
+      expectedRoot: checkpoint.rootHash,
+      computedRoot: root,
     });
   }
 }
-

@@ -33,9 +33,15 @@ export function encodeTileIndex(n: number): string {
 }
 
 function checkTile(t: Tile): void {
-  if (!Number.isInteger(t.level) || t.level < 0 || t.level > MAX_TILE_LEVEL) throw new RangeError(`tile level ${t.level} out of range`);
-  if (!Number.isInteger(t.width) || t.width < 1 || t.width > TILE_WIDTH) throw new RangeError(`tile width ${t.width} out of range`);
-  if (!Number.isSafeInteger(t.index) || t.index < 0 || t.index * TILE_WIDTH ** (t.level + 1) > Number.MAX_SAFE_INTEGER) {
+  if (!Number.isInteger(t.level) || t.level < 0 || t.level > MAX_TILE_LEVEL)
+    throw new RangeError(`tile level ${t.level} out of range`);
+  if (!Number.isInteger(t.width) || t.width < 1 || t.width > TILE_WIDTH)
+    throw new RangeError(`tile width ${t.width} out of range`);
+  if (
+    !Number.isSafeInteger(t.index) ||
+    t.index < 0 ||
+    t.index * TILE_WIDTH ** (t.level + 1) > Number.MAX_SAFE_INTEGER
+  ) {
     throw new RangeError(`tile index ${t.index} at level ${t.level} starts beyond 2^53 leaves`);
   }
 }
@@ -75,8 +81,10 @@ export function parseTilePath(path: string): { tile: Tile; entries: boolean } {
   const level = entries ? 0 : Number(m[1]);
   const index = Number(m[2]!.replace(/x|\//g, ''));
   const width = m[3] === undefined ? TILE_WIDTH : Number(m[3]);
-  if (level > MAX_TILE_LEVEL || (m[3] !== undefined && width >= TILE_WIDTH)) throw invalid(path, 'level or width out of range');
-  if (!Number.isSafeInteger(index) || index * TILE_WIDTH ** (level + 1) > Number.MAX_SAFE_INTEGER) throw invalid(path, 'tile beyond 2^53 leaves');
+  if (level > MAX_TILE_LEVEL || (m[3] !== undefined && width >= TILE_WIDTH))
+    throw invalid(path, 'level or width out of range');
+  if (!Number.isSafeInteger(index) || index * TILE_WIDTH ** (level + 1) > Number.MAX_SAFE_INTEGER)
+    throw invalid(path, 'tile beyond 2^53 leaves');
   const tile = { level, index, width };
   const canonical = entries ? entriesPath(index, width) : tilePath(tile);
   if (canonical !== path) throw invalid(path, 'non-canonical index');

@@ -36,8 +36,10 @@ function bad(reason: string): VerifierError {
 
 /** Formats a proof. Throws TypeError on an unrepresentable proof. */
 export function formatTlogProof(p: TlogProof): string {
-  if (!Number.isSafeInteger(p.index) || p.index < 0) throw new TypeError('tlog-proof index must be a safe non-negative integer');
-  if (p.proof.length > MAX_PROOF_HASHES || p.proof.some((h) => h.length !== HASH_SIZE)) throw new TypeError('tlog-proof hashes must be 32 bytes, at most 63');
+  if (!Number.isSafeInteger(p.index) || p.index < 0)
+    throw new TypeError('tlog-proof index must be a safe non-negative integer');
+  if (p.proof.length > MAX_PROOF_HASHES || p.proof.some((h) => h.length !== HASH_SIZE))
+    throw new TypeError('tlog-proof hashes must be 32 bytes, at most 63');
   if (!p.checkpoint.endsWith('\n')) throw new TypeError('tlog-proof checkpoint must be a signed note');
   const extra = p.extra !== undefined && p.extra.length > 0 ? [`extra ${toBase64(p.extra)}`] : [];
   return [TLOG_PROOF_HEADER, ...extra, `index ${p.index}`, ...p.proof.map(toBase64), '', p.checkpoint].join('\n');
@@ -54,7 +56,8 @@ function decodeLine(line: string, what: string): Uint8Array {
 /** Parses the proof's own lines; the checkpoint is returned unchecked. */
 function parseLines(text: string): TlogProof {
   if (typeof text !== 'string') throw bad('not a string');
-  if (text.length > MAX_NOTE_BYTES + 4096) throw new VerifierError('OVERSIZED', 'tlog-proof too large', { limit: MAX_NOTE_BYTES });
+  if (text.length > MAX_NOTE_BYTES + 4096)
+    throw new VerifierError('OVERSIZED', 'tlog-proof too large', { limit: MAX_NOTE_BYTES });
   const blank = text.indexOf('\n\n');
   if (blank < 0) throw bad('no empty line before the checkpoint');
   const lines = text.slice(0, blank).split('\n');
@@ -99,8 +102,17 @@ export interface TlogProofOptions extends CheckpointPolicy {
  * policy, freshness (openWitnessedCheckpoint), and the inclusion proof. Throws VerifierError;
  * inclusion failures carry the checkpoint note as evidence.
  */
-export function verifyTlogProof(text: string, opts: TlogProofOptions): { index: number; checkpoint: Checkpoint; cosigners: Array<{ name: string; timestamp: number }>; extra?: Uint8Array } {
-  if ((opts.leaf === undefined) === (opts.leafHash === undefined)) throw new TypeError('verifyTlogProof needs exactly one of leaf or leafHash');
+export function verifyTlogProof(
+  text: string,
+  opts: TlogProofOptions,
+): {
+  index: number;
+  checkpoint: Checkpoint;
+  cosigners: Array<{ name: string; timestamp: number }>;
+  extra?: Uint8Array;
+} {
+  if ((opts.leaf === undefined) === (opts.leafHash === undefined))
+    throw new TypeError('verifyTlogProof needs exactly one of leaf or leafHash');
   const leafHash = opts.leafHash ?? hashLeaf(opts.leaf!);
   const p = parseLines(text);
   const { checkpoint, cosigners } = openWitnessedCheckpoint(p.checkpoint, opts);
@@ -110,5 +122,7 @@ export function verifyTlogProof(text: string, opts: TlogProofOptions): { index: 
     if (!isVerifierError(e)) throw e;
     throw new VerifierError(e.code, e.message, { ...e.evidence, checkpoint: p.checkpoint }, { cause: e });
   }
-  return p.extra === undefined ? { index: p.index, checkpoint, cosigners } : { index: p.index, checkpoint, cosigners, extra: p.extra };
+  return p.extra === undefined
+    ? { index: p.index, checkpoint, cosigners }
+    : { index: p.index, checkpoint, cosigners, extra: p.extra };
 }

@@ -56,7 +56,12 @@ function chainBorderRight(seed: Uint8Array, proof: Uint8Array[]): Uint8Array {
  * The root that `proof` yields for `leafHash` at `index` in a tree of `size`.
  * Throws VerifierError PROOF_SIZE / PROOF_INVALID on a proof of the wrong shape.
  */
-export function rootFromInclusionProof(proof: Uint8Array[], index: number, size: number, leafHash: Uint8Array): Uint8Array {
+export function rootFromInclusionProof(
+  proof: Uint8Array[],
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+): Uint8Array {
   if (!isUint53(index) || !isUint53(size) || index >= size) {
     throw new VerifierError('PROOF_SIZE', `inclusion: index ${index} is not below size ${size}`, { index, size });
   }
@@ -66,23 +71,49 @@ export function rootFromInclusionProof(proof: Uint8Array[], index: number, size:
   checkHashes(proof, 'inclusion');
   const { inner, border } = decompose(index, size);
   if (proof.length !== inner + border) {
-    throw new VerifierError('PROOF_SIZE', `inclusion: proof has ${proof.length} hashes, want ${inner + border}`, { index, size, got: proof.length, want: inner + border });
+    throw new VerifierError('PROOF_SIZE', `inclusion: proof has ${proof.length} hashes, want ${inner + border}`, {
+      index,
+      size,
+      got: proof.length,
+      want: inner + border,
+    });
   }
   const res = chainInner(leafHash, proof.slice(0, inner), index);
   return chainBorderRight(res, proof.slice(inner));
 }
 
 /** Checks that `leafHash` is at `index` in the tree of `size` with `root`. Throws VerifierError. */
-export function checkInclusion(proof: Uint8Array[], index: number, size: number, leafHash: Uint8Array, root: Uint8Array): void {
+export function checkInclusion(
+  proof: Uint8Array[],
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  root: Uint8Array,
+): void {
   const got = rootFromInclusionProof(proof, index, size, leafHash);
   if (!(root instanceof Uint8Array) || !bytesEqual(got, root)) {
-    throw new VerifierError('ROOT_MISMATCH', `inclusion: proof for index ${index} does not lead to the root of size ${size}`, {
-      index, size, leafHash, expectedRoot: root, computedRoot: got,
-    });
+    throw new VerifierError(
+      'ROOT_MISMATCH',
+      `inclusion: proof for index ${index} does not lead to the root of size ${size}`,
+      {
+        index,
+        size,
+        leafHash,
+        expectedRoot: root,
+        computedRoot: got,
+      },
+    );
   }
 }
 
-function inconsistent(msg: string, proof: Uint8Array[], oldSize: number, newSize: number, oldRoot: Uint8Array, newRoot: Uint8Array): VerifierError {
+function inconsistent(
+  msg: string,
+  proof: Uint8Array[],
+  oldSize: number,
+  newSize: number,
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+): VerifierError {
   return new VerifierError('INCONSISTENT', msg, { oldSize, newSize, oldRoot, newRoot, proof: proof.map(toBase64) });
 }
 
@@ -90,22 +121,45 @@ function inconsistent(msg: string, proof: Uint8Array[], oldSize: number, newSize
  * Checks that the tree (`oldSize`, `oldRoot`) is a prefix of (`newSize`, `newRoot`).
  * Throws VerifierError; INCONSISTENT carries both sizes and both roots.
  */
-export function checkConsistency(proof: Uint8Array[], oldSize: number, newSize: number, oldRoot: Uint8Array, newRoot: Uint8Array): void {
+export function checkConsistency(
+  proof: Uint8Array[],
+  oldSize: number,
+  newSize: number,
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+): void {
   if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize) {
-    throw new VerifierError('PROOF_SIZE', `consistency: old size ${oldSize} is not ≤ new size ${newSize}`, { oldSize, newSize });
+    throw new VerifierError('PROOF_SIZE', `consistency: old size ${oldSize} is not ≤ new size ${newSize}`, {
+      oldSize,
+      newSize,
+    });
   }
   if (oldSize === 0) {
     throw new VerifierError('PROOF_SIZE', 'consistency: old size 0 proves nothing', { oldSize, newSize });
   }
   checkHashes(proof, 'consistency');
   if (oldSize === newSize) {
-    if (proof.length !== 0) throw new VerifierError('PROOF_SIZE', 'consistency: equal sizes need an empty proof', { oldSize, newSize, got: proof.length, want: 0 });
-    if (!bytesEqual(oldRoot, newRoot)) throw inconsistent('consistency: equal sizes with different roots', proof, oldSize, newSize, oldRoot, newRoot);
+    if (proof.length !== 0)
+      throw new VerifierError('PROOF_SIZE', 'consistency: equal sizes need an empty proof', {
+        oldSize,
+        newSize,
+        got: proof.length,
+        want: 0,
+      });
+    if (!bytesEqual(oldRoot, newRoot))
+      throw inconsistent('consistency: equal sizes with different roots', proof, oldSize, newSize, oldRoot, newRoot);
     return;
   }
   const { hash1, hash2 } = chainConsistency(proof, oldSize, newSize, oldRoot)!;
   if (!bytesEqual(hash1, oldRoot) || !bytesEqual(hash2, newRoot)) {
-    throw inconsistent(`consistency: proof from ${oldSize} to ${newSize} does not match the roots`, proof, oldSize, newSize, oldRoot, newRoot);
+    throw inconsistent(
+      `consistency: proof from ${oldSize} to ${newSize} does not match the roots`,
+      proof,
+      oldSize,
+      newSize,
+      oldRoot,
+      newRoot,
+    );
   }
 }
 
@@ -114,14 +168,23 @@ export function checkConsistency(proof: Uint8Array[], oldSize: number, newSize: 
  * after checking its length (PROOF_SIZE). When oldSize is a power of two the proof starts from
  * the old root itself: without `oldRoot` there is nothing to chain (null).
  */
-function chainConsistency(proof: Uint8Array[], oldSize: number, newSize: number, oldRoot: Uint8Array | null): { hash1: Uint8Array; hash2: Uint8Array } | null {
+function chainConsistency(
+  proof: Uint8Array[],
+  oldSize: number,
+  newSize: number,
+  oldRoot: Uint8Array | null,
+): { hash1: Uint8Array; hash2: Uint8Array } | null {
   const { inner: fullInner, border } = decompose(oldSize - 1, newSize);
   const shift = trailingZeros(oldSize);
   const inner = fullInner - shift;
   const oldIsPerfect = oldSize === 2 ** shift;
   const start = oldIsPerfect ? 0 : 1;
   if (proof.length !== start + inner + border) {
-    throw new VerifierError('PROOF_SIZE', `consistency: proof has ${proof.length} hashes, want ${start + inner + border}`, { oldSize, newSize, got: proof.length, want: start + inner + border });
+    throw new VerifierError(
+      'PROOF_SIZE',
+      `consistency: proof has ${proof.length} hashes, want ${start + inner + border}`,
+      { oldSize, newSize, got: proof.length, want: start + inner + border },
+    );
   }
   const seed = oldIsPerfect ? oldRoot : proof[0]!;
   if (seed === null) return null;
@@ -140,20 +203,39 @@ function chainConsistency(proof: Uint8Array[], oldSize: number, newSize: number,
  * has), that it leads to `newRoot` (INCONSISTENT). Returns the old root the proof implies, or
  * null when it cannot say. The holder must still run checkConsistency with its root.
  */
-export function checkConsistencyToRoot(proof: Uint8Array[], oldSize: number, newSize: number, newRoot: Uint8Array): Uint8Array | null {
+export function checkConsistencyToRoot(
+  proof: Uint8Array[],
+  oldSize: number,
+  newSize: number,
+  newRoot: Uint8Array,
+): Uint8Array | null {
   if (!isUint53(oldSize) || !isUint53(newSize) || oldSize > newSize) {
-    throw new VerifierError('PROOF_SIZE', `consistency: old size ${oldSize} is not ≤ new size ${newSize}`, { oldSize, newSize });
+    throw new VerifierError('PROOF_SIZE', `consistency: old size ${oldSize} is not ≤ new size ${newSize}`, {
+      oldSize,
+      newSize,
+    });
   }
-  if (oldSize === 0) throw new VerifierError('PROOF_SIZE', 'consistency: old size 0 proves nothing', { oldSize, newSize });
+  if (oldSize === 0)
+    throw new VerifierError('PROOF_SIZE', 'consistency: old size 0 proves nothing', { oldSize, newSize });
   checkHashes(proof, 'consistency');
   if (oldSize === newSize) {
-    if (proof.length !== 0) throw new VerifierError('PROOF_SIZE', 'consistency: equal sizes need an empty proof', { oldSize, newSize, got: proof.length, want: 0 });
+    if (proof.length !== 0)
+      throw new VerifierError('PROOF_SIZE', 'consistency: equal sizes need an empty proof', {
+        oldSize,
+        newSize,
+        got: proof.length,
+        want: 0,
+      });
     return newRoot;
   }
   const chained = chainConsistency(proof, oldSize, newSize, null);
   if (chained === null) return null;
   if (!bytesEqual(chained.hash2, newRoot)) {
-    throw new VerifierError('INCONSISTENT', `consistency: proof from ${oldSize} to ${newSize} does not lead to the new root`, { oldSize, newSize, newRoot, proof: proof.map(toBase64) });
+    throw new VerifierError(
+      'INCONSISTENT',
+      `consistency: proof from ${oldSize} to ${newSize} does not lead to the new root`,
+      { oldSize, newSize, newRoot, proof: proof.map(toBase64) },
+    );
   }
   return chained.hash1;
 }

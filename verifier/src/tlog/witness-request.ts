@@ -30,15 +30,18 @@ function bad(reason: string): VerifierError {
 
 /** Formats an add-checkpoint request body. Throws TypeError on unrepresentable input. */
 export function formatAddCheckpoint(r: AddCheckpointRequest): string {
-  if (!Number.isSafeInteger(r.oldSize) || r.oldSize < 0) throw new TypeError('oldSize must be a safe non-negative integer');
-  if (r.proof.length > MAX_CONSISTENCY_LINES || r.proof.some((h) => h.length !== HASH_SIZE)) throw new TypeError('proof must be at most 63 hashes of 32 bytes');
+  if (!Number.isSafeInteger(r.oldSize) || r.oldSize < 0)
+    throw new TypeError('oldSize must be a safe non-negative integer');
+  if (r.proof.length > MAX_CONSISTENCY_LINES || r.proof.some((h) => h.length !== HASH_SIZE))
+    throw new TypeError('proof must be at most 63 hashes of 32 bytes');
   return [`old ${r.oldSize}`, ...r.proof.map(toBase64), '', r.checkpoint].join('\n');
 }
 
 /** Parses an add-checkpoint body strictly. Throws MALFORMED (OVERSIZED above the note limit). */
 export function parseAddCheckpoint(body: string): AddCheckpointRequest {
   if (typeof body !== 'string') throw bad('not a string');
-  if (body.length > MAX_NOTE_BYTES + 4096) throw new VerifierError('OVERSIZED', 'add-checkpoint body too large', { limit: MAX_NOTE_BYTES });
+  if (body.length > MAX_NOTE_BYTES + 4096)
+    throw new VerifierError('OVERSIZED', 'add-checkpoint body too large', { limit: MAX_NOTE_BYTES });
   const blank = body.indexOf('\n\n');
   if (blank < 0) throw bad('no empty line before the checkpoint');
   const lines = body.slice(0, blank).split('\n');

@@ -38,9 +38,16 @@ export function openWitnessedCheckpoint(note: string | Uint8Array, opts: Checkpo
     if (!opts.witnessPolicy) throw new TypeError('maxAgeSeconds needs a witnessPolicy: only cosignatures carry time');
     const newest = Math.max(-Infinity, ...cosigners.map((c) => c.timestamp));
     if (!(now - newest <= opts.maxAgeSeconds)) {
-      throw new VerifierError('CHECKPOINT_STALE', `no witness cosigned the checkpoint in the last ${opts.maxAgeSeconds} s`, {
-        now, maxAgeSeconds: opts.maxAgeSeconds, newest: Number.isFinite(newest) ? newest : null, checkpoint: opened.note,
-      });
+      throw new VerifierError(
+        'CHECKPOINT_STALE',
+        `no witness cosigned the checkpoint in the last ${opts.maxAgeSeconds} s`,
+        {
+          now,
+          maxAgeSeconds: opts.maxAgeSeconds,
+          newest: Number.isFinite(newest) ? newest : null,
+          checkpoint: opened.note,
+        },
+      );
     }
   }
   return { checkpoint: opened.checkpoint, note: opened.note, cosigners };

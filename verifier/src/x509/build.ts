@@ -34,11 +34,16 @@ const ECDSA_SHA384 = seq(derOid(OID.ecdsaWithSHA384));
 /** Builds and signs one certificate; returns its DER. Throws RangeError/TypeError on bad input. */
 export function buildCertificate(c: CertificateInput): Uint8Array {
   const spki = spkiOf(c.publicKey);
-  if (c.issuerPrivateKey.type !== 'private' || c.issuerPrivateKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw new TypeError('buildCertificate: issuerPrivateKey must be a P-384 private key');
-  if (!(c.notBefore.getTime() <= c.notAfter.getTime())) throw new RangeError('buildCertificate: notBefore must not be after notAfter');
-  if (c.pathLen !== undefined && (!c.ca || !Number.isInteger(c.pathLen) || c.pathLen < 0 || c.pathLen > 255)) throw new RangeError('buildCertificate: pathLen needs ca and an integer 0..255');
-  const serial = typeof c.serial === 'bigint' ? c.serial : BigInt('0x' + (Buffer.from(c.serial).toString('hex') || '0'));
-  if (serial <= 0n || serial >= 1n << 160n) throw new RangeError('buildCertificate: serial must be positive and fit in 20 octets');
+  if (c.issuerPrivateKey.type !== 'private' || c.issuerPrivateKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1')
+    throw new TypeError('buildCertificate: issuerPrivateKey must be a P-384 private key');
+  if (!(c.notBefore.getTime() <= c.notAfter.getTime()))
+    throw new RangeError('buildCertificate: notBefore must not be after notAfter');
+  if (c.pathLen !== undefined && (!c.ca || !Number.isInteger(c.pathLen) || c.pathLen < 0 || c.pathLen > 255))
+    throw new RangeError('buildCertificate: pathLen needs ca and an integer 0..255');
+  const serial =
+    typeof c.serial === 'bigint' ? c.serial : BigInt('0x' + (Buffer.from(c.serial).toString('hex') || '0'));
+  if (serial <= 0n || serial >= 1n << 160n)
+    throw new RangeError('buildCertificate: serial must be positive and fit in 20 octets');
   const tbs = seq(
     tlv(0xa0, derInteger(2)),
     derInteger(serial),
@@ -54,8 +59,14 @@ export function buildCertificate(c: CertificateInput): Uint8Array {
 }
 
 function spkiOf(k: KeyObject | Uint8Array): Uint8Array {
-  const key = k instanceof Uint8Array ? createPublicKey({ key: Buffer.from(k), format: 'der', type: 'spki' }) : k.type === 'private' ? createPublicKey(k) : k;
-  if (key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw new TypeError('buildCertificate: publicKey must be EC P-384');
+  const key =
+    k instanceof Uint8Array
+      ? createPublicKey({ key: Buffer.from(k), format: 'der', type: 'spki' })
+      : k.type === 'private'
+        ? createPublicKey(k)
+        : k;
+  if (key.asymmetricKeyDetails?.namedCurve !== 'secp384r1')
+    throw new TypeError('buildCertificate: publicKey must be EC P-384');
   return new Uint8Array(key.export({ type: 'spki', format: 'der' }));
 }
 

@@ -8,7 +8,19 @@
  * can refuse it. Throws VerifierError CERT_MALFORMED (evidence: reason, byte offset). Pure.
  */
 import { VerifierError } from '../errors.ts';
-import { DerError, TAG, children, expect, readBitString, readBoolean, readInteger, readOid, readOnly, readTime, type Tlv } from '../encoding/der.ts';
+import {
+  DerError,
+  TAG,
+  children,
+  expect,
+  readBitString,
+  readBoolean,
+  readInteger,
+  readOid,
+  readOnly,
+  readTime,
+  type Tlv,
+} from '../encoding/der.ts';
 import { nameToString } from './names.ts';
 
 export const OID = {
@@ -20,7 +32,17 @@ export const OID = {
 } as const;
 
 /** RFC 5280 §4.2.1.3 bit numbers. */
-export const KEY_USAGE_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'] as const;
+export const KEY_USAGE_BITS = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
 export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
 
 export const MAX_CERTIFICATE_BYTES = 16 * 1024;
@@ -71,21 +93,24 @@ function parse(der: Uint8Array): ParsedCertificate {
   if (sig.unused !== 0) malformed('signatureValue has unused bits');
   const f = children(expect(tbsT, TAG.SEQUENCE));
   const [verT, serialT, algT2, issuerT, validityT, subjectT, spkiT, ...rest] = f;
-  if (!verT || !serialT || !algT2 || !issuerT || !validityT || !subjectT || !spkiT) malformed('TBSCertificate is missing fields');
+  if (!verT || !serialT || !algT2 || !issuerT || !validityT || !subjectT || !spkiT)
+    malformed('TBSCertificate is missing fields');
   if (verT.tag !== 0xa0) malformed('only v3 certificates are accepted', verT.start);
   const [v, vx] = children(verT);
   if (!v || vx || readInteger(v) !== 2n) malformed('version must be v3', verT.start);
   const serial = readInteger(serialT);
   // RFC 5280 §4.1.2.2 says at most 20 octets, but AWS's instance certificates carry longer
   // serials; like most verifiers we accept up to 32 and require a positive value.
-  if (serial <= 0n || serialT.content.length > 32) malformed('serial must be positive and at most 32 octets', serialT.start);
+  if (serial <= 0n || serialT.content.length > 32)
+    malformed('serial must be positive and at most 32 octets', serialT.start);
   checkSigAlg(algT2);
   if (!bytesEq(algT.bytes, algT2.bytes)) malformed('signature algorithms disagree');
   const [nb, na, vxx] = children(expect(validityT, TAG.SEQUENCE));
   if (!nb || !na || vxx) malformed('bad Validity', validityT.start);
   const spki = checkSpki(spkiT);
   let ext: Tlv | undefined;
-  if (rest.length > 1 || (rest[0] && rest[0].tag !== 0xa3)) malformed('unique identifiers or unknown TBS fields are not accepted');
+  if (rest.length > 1 || (rest[0] && rest[0].tag !== 0xa3))
+    malformed('unique identifiers or unknown TBS fields are not accepted');
   if (rest[0]) {
     const [e, ex] = children(rest[0]);
     if (!e || ex) malformed('bad extensions wrapper', rest[0].start);
@@ -109,20 +134,31 @@ function parse(der: Uint8Array): ParsedCertificate {
 
 const ECDSA_SHA384_ALG = Uint8Array.from([0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03]);
 /** SEQUENCE { SEQUENCE { ecPublicKey, secp384r1 }, BIT STRING (0 unused, 0x04 ‖ X ‖ Y) } prefix */
-const P384_SPKI_PREFIX = Uint8Array.from([0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00, 0x04]);
+const P384_SPKI_PREFIX = Uint8Array.from([
+  0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+  0x22, 0x03, 0x62, 0x00, 0x04,
+]);
 
 function checkSigAlg(t: Tlv): void {
-  if (!bytesEq(t.bytes, ECDSA_SHA384_ALG)) malformed('signature algorithm must be ecdsa-with-SHA384 without parameters', t.start);
+  if (!bytesEq(t.bytes, ECDSA_SHA384_ALG))
+    malformed('signature algorithm must be ecdsa-with-SHA384 without parameters', t.start);
 }
 
 function checkSpki(t: Tlv): Uint8Array {
-  if (t.bytes.length !== 120 || !bytesEq(t.bytes.subarray(0, P384_SPKI_PREFIX.length), P384_SPKI_PREFIX)) malformed('public key must be an uncompressed EC P-384 point', t.start);
+  if (t.bytes.length !== 120 || !bytesEq(t.bytes.subarray(0, P384_SPKI_PREFIX.length), P384_SPKI_PREFIX))
+    malformed('public key must be an uncompressed EC P-384 point', t.start);
   return t.bytes;
 }
 
 /** Parses an Extensions SEQUENCE for basicConstraints, keyUsage and unknown critical extensions (shared with the ST 430-2 parser). */
-export function extensions(ext: Tlv | undefined): Pick<ParsedCertificate, 'basicConstraints' | 'keyUsage' | 'unknownCritical'> {
-  const out: Pick<ParsedCertificate, 'basicConstraints' | 'keyUsage' | 'unknownCritical'> = { basicConstraints: null, keyUsage: null, unknownCritical: [] };
+export function extensions(
+  ext: Tlv | undefined,
+): Pick<ParsedCertificate, 'basicConstraints' | 'keyUsage' | 'unknownCritical'> {
+  const out: Pick<ParsedCertificate, 'basicConstraints' | 'keyUsage' | 'unknownCritical'> = {
+    basicConstraints: null,
+    keyUsage: null,
+    unknownCritical: [],
+  };
   if (!ext) return out;
   const items = children(expect(ext, TAG.SEQUENCE));
   if (items.length === 0) malformed('empty extensions', ext.start);

@@ -61,7 +61,8 @@ function load(der: Uint8Array, index: number, role: string): Entry {
     // parse a private copy: the cached views must not alias a buffer the caller may change
     cert = parseCertificate(new Uint8Array(der));
   } catch (e) {
-    if (e instanceof VerifierError) throw new VerifierError(e.code, `${role}: ${e.message}`, { ...e.evidence, index, role, sha256 }, { cause: e });
+    if (e instanceof VerifierError)
+      throw new VerifierError(e.code, `${role}: ${e.message}`, { ...e.evidence, index, role, sha256 }, { cause: e });
     throw e;
   }
   let key: KeyObject;
@@ -69,7 +70,12 @@ function load(der: Uint8Array, index: number, role: string): Entry {
     key = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
   } catch (e) {
     // e.g. a point not on P-384: OpenSSL refuses to load it
-    throw new VerifierError('CERT_MALFORMED', `${role}: unusable public key (${(e as Error).message})`, { reason: 'unusable public key', index, role, subject: cert.subject, sha256 }, { cause: e });
+    throw new VerifierError(
+      'CERT_MALFORMED',
+      `${role}: unusable public key (${(e as Error).message})`,
+      { reason: 'unusable public key', index, role, subject: cert.subject, sha256 },
+      { cause: e },
+    );
   }
   const entry = { cert, key, sha256 };
   if (cache.size >= CACHE_MAX) cache.clear();
@@ -79,10 +85,24 @@ function load(der: Uint8Array, index: number, role: string): Entry {
 
 function info(e: Entry, index: number, role: string): CertificateInfo {
   const c = e.cert;
-  return { index, role, subject: c.subject, issuer: c.issuer, serialHex: c.serialHex, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), sha256: e.sha256 };
+  return {
+    index,
+    role,
+    subject: c.subject,
+    issuer: c.issuer,
+    serialHex: c.serialHex,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    sha256: e.sha256,
+  };
 }
 
-function fail(code: VerifierErrorCode, message: string, who: CertificateInfo, extra: Record<string, unknown> = {}): never {
+function fail(
+  code: VerifierErrorCode,
+  message: string,
+  who: CertificateInfo,
+  extra: Record<string, unknown> = {},
+): never {
   throw new VerifierError(code, `${who.role} (${who.subject}): ${message}`, { ...who, ...extra });
 }
 
@@ -90,8 +110,14 @@ function fail(code: VerifierErrorCode, message: string, who: CertificateInfo, ex
  * Validates `leaf` through `cabundle` (root first, as in the attestation document) to one of
  * `trustedRoots` (DER) at time `at`.
  */
-export function verifyCertificateChain(cabundle: readonly Uint8Array[], leaf: Uint8Array, trustedRoots: readonly Uint8Array[], at: Date): VerifiedChain {
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new TypeError('verifyCertificateChain: `at` must be a valid Date');
+export function verifyCertificateChain(
+  cabundle: readonly Uint8Array[],
+  leaf: Uint8Array,
+  trustedRoots: readonly Uint8Array[],
+  at: Date,
+): VerifiedChain {
+  if (!(at instanceof Date) || Number.isNaN(at.getTime()))
+    throw new TypeError('verifyCertificateChain: `at` must be a valid Date');
   if (trustedRoots.length === 0) throw new TypeError('verifyCertificateChain: at least one trusted root is required');
   const rootDer = cabundle[0];
   if (!rootDer) throw new VerifierError('CERT_CHAIN', 'cabundle is empty', {});
@@ -104,7 +130,11 @@ export function verifyCertificateChain(cabundle: readonly Uint8Array[], leaf: Ui
       subject = null;
     }
     const trusted = trustedRoots.map((r) => createHash('sha256').update(r).digest('hex'));
-    throw new VerifierError('ROOT_UNTRUSTED', `the document's root (${subject ?? 'unparseable'}) is not a trusted root`, { index: 0, role: 'root', subject, sha256, trusted });
+    throw new VerifierError(
+      'ROOT_UNTRUSTED',
+      `the document's root (${subject ?? 'unparseable'}) is not a trusted root`,
+      { index: 0, role: 'root', subject, sha256, trusted },
+    );
   }
   const ders = [...cabundle, leaf];
   const n = ders.length;
@@ -115,30 +145,52 @@ export function verifyCertificateChain(cabundle: readonly Uint8Array[], leaf: Ui
   for (let i = 0; i < n; i++) checkValidity(entries[i]!.cert, infos[i]!, at);
   for (let i = 0; i < n; i++) checkConstraints(entries[i]!.cert, infos[i]!, i === n - 1, n - 2 - i);
   const last = entries[n - 1]!;
-  return { certificates: infos, leafKey: last.key, leafNotBefore: new Date(last.cert.notBefore), leafNotAfter: new Date(last.cert.notAfter), rootSha256: entries[0]!.sha256 };
+  return {
+    certificates: infos,
+    leafKey: last.key,
+    leafNotBefore: new Date(last.cert.notBefore),
+    leafNotAfter: new Date(last.cert.notAfter),
+    rootSha256: entries[0]!.sha256,
+  };
 }
 
 function checkLink(parent: Entry, child: Entry, who: CertificateInfo): void {
-  if (Buffer.compare(child.cert.issuerDer, parent.cert.subjectDer) !== 0) fail('CERT_CHAIN', `issuer does not match the subject of the certificate above it (${parent.cert.subject})`, who, { expectedIssuer: parent.cert.subject });
-  if (!verify('sha384', child.cert.tbs, parent.key, child.cert.signature)) fail('CERT_CHAIN', `signature does not verify under ${parent.cert.subject}`, who, { signer: parent.cert.subject });
+  if (Buffer.compare(child.cert.issuerDer, parent.cert.subjectDer) !== 0)
+    fail('CERT_CHAIN', `issuer does not match the subject of the certificate above it (${parent.cert.subject})`, who, {
+      expectedIssuer: parent.cert.subject,
+    });
+  if (!verify('sha384', child.cert.tbs, parent.key, child.cert.signature))
+    fail('CERT_CHAIN', `signature does not verify under ${parent.cert.subject}`, who, { signer: parent.cert.subject });
 }
 
 function checkValidity(c: ParsedCertificate, who: CertificateInfo, at: Date): void {
   const t = at.getTime();
-  if (t < c.notBefore.getTime()) fail('CERT_VALIDITY', `not yet valid at ${at.toISOString()}`, who, { at: at.toISOString() });
+  if (t < c.notBefore.getTime())
+    fail('CERT_VALIDITY', `not yet valid at ${at.toISOString()}`, who, { at: at.toISOString() });
   if (t > c.notAfter.getTime()) fail('CERT_VALIDITY', `expired at ${at.toISOString()}`, who, { at: at.toISOString() });
 }
 
 function checkConstraints(c: ParsedCertificate, who: CertificateInfo, isLeaf: boolean, casBelow: number): void {
-  if (c.unknownCritical.length > 0) fail('CERT_CONSTRAINTS', `unknown critical extension ${c.unknownCritical.join(', ')}`, who, { unknownCritical: c.unknownCritical });
+  if (c.unknownCritical.length > 0)
+    fail('CERT_CONSTRAINTS', `unknown critical extension ${c.unknownCritical.join(', ')}`, who, {
+      unknownCritical: c.unknownCritical,
+    });
   const bc = c.basicConstraints;
   const ku = c.keyUsage;
   if (isLeaf) {
     if (bc?.ca) fail('CERT_CONSTRAINTS', 'the document certificate must not be a CA', who);
-    if (!ku?.usages.has('digitalSignature')) fail('CERT_CONSTRAINTS', 'the document certificate lacks keyUsage digitalSignature', who);
+    if (!ku?.usages.has('digitalSignature'))
+      fail('CERT_CONSTRAINTS', 'the document certificate lacks keyUsage digitalSignature', who);
     return;
   }
   if (!bc?.ca) fail('CERT_CONSTRAINTS', 'an issuing certificate lacks basicConstraints cA=TRUE', who);
-  if (!ku?.usages.has('keyCertSign')) fail('CERT_CONSTRAINTS', 'an issuing certificate lacks keyUsage keyCertSign', who);
-  if (bc.pathLen !== undefined && casBelow > bc.pathLen) fail('CERT_CONSTRAINTS', `pathLenConstraint ${bc.pathLen} allows fewer than the ${casBelow} CA certificates below it`, who, { pathLen: bc.pathLen, casBelow });
+  if (!ku?.usages.has('keyCertSign'))
+    fail('CERT_CONSTRAINTS', 'an issuing certificate lacks keyUsage keyCertSign', who);
+  if (bc.pathLen !== undefined && casBelow > bc.pathLen)
+    fail(
+      'CERT_CONSTRAINTS',
+      `pathLenConstraint ${bc.pathLen} allows fewer than the ${casBelow} CA certificates below it`,
+      who,
+      { pathLen: bc.pathLen, casBelow },
+    );
 }

@@ -3,7 +3,19 @@
  * form for evidence. Names are compared by their exact DER bytes (RFC 5280 §7.1 allows
  * binary comparison, and every issuer in an AWS Nitro chain is a byte copy of its parent's subject).
  */
-import { DerError, TAG, children, derOid, derPrintable, derUtf8, expect, readOid, seq, tlv, type Tlv } from '../encoding/der.ts';
+import {
+  DerError,
+  TAG,
+  children,
+  derOid,
+  derPrintable,
+  derUtf8,
+  expect,
+  readOid,
+  seq,
+  tlv,
+  type Tlv,
+} from '../encoding/der.ts';
 
 const SHORT: Record<string, string> = {
   '2.5.4.3': 'CN',
@@ -31,7 +43,8 @@ export function nameToString(name: Tlv): string {
       const [type, value, extra] = children(expect(atv, TAG.SEQUENCE));
       if (!type || !value || extra) throw new DerError('bad AttributeTypeAndValue', atv.start);
       const oid = readOid(type);
-      if (!STRING_TAGS.has(value.tag as never)) throw new DerError(`unsupported attribute value tag 0x${value.tag.toString(16)}`, value.start);
+      if (!STRING_TAGS.has(value.tag as never))
+        throw new DerError(`unsupported attribute value tag 0x${value.tag.toString(16)}`, value.start);
       let text: string;
       try {
         text = value.tag === TAG.UTF8_STRING ? UTF8.decode(value.content) : String.fromCharCode(...value.content);
@@ -53,7 +66,8 @@ export function encodeName(name: NameInput): Uint8Array {
   for (const [key, value] of Object.entries(name)) {
     const oid = BY_SHORT[key] ?? (/^\d+(\.\d+)+$/.test(key) ? key : undefined);
     if (!oid) throw new RangeError(`encodeName: unknown attribute ${key}`);
-    if (typeof value !== 'string' || value.length === 0) throw new RangeError(`encodeName: ${key} must be a non-empty string`);
+    if (typeof value !== 'string' || value.length === 0)
+      throw new RangeError(`encodeName: ${key} must be a non-empty string`);
     const v = key === 'C' ? derPrintable(value) : derUtf8(value);
     rdns.push(tlv(TAG.SET, seq(derOid(oid), v)));
   }

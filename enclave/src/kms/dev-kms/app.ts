@@ -28,7 +28,12 @@ export interface DevKmsAppOptions {
   unverifiedPrincipal?: string;
   limits?: ServerLimits;
   now?: () => number;
-  onRequestDone?: (e: { operation: string | null; status: number; code: string | null; principal: string | null }) => void;
+  onRequestDone?: (e: {
+    operation: string | null;
+    status: number;
+    code: string | null;
+    principal: string | null;
+  }) => void;
 }
 
 interface Outcome {
@@ -43,10 +48,17 @@ export async function buildDevKmsApp(o: DevKmsAppOptions): Promise<FastifyInstan
   const credentials = o.credentials ? new Map(o.credentials.map((c) => [c.accessKeyId, c])) : undefined;
   const unverifiedPrincipal = o.unverifiedPrincipal ?? `arn:aws:iam::${o.core.accountId}:role/dev-kms-caller`;
   const replay = new ReplayGuard(now);
-  const app = Fastify({ ...serverOptions(limits), logger: false, bodyLimit: DEV_KMS_BODY_LIMIT, routerOptions: { caseSensitive: true } });
+  const app = Fastify({
+    ...serverOptions(limits),
+    logger: false,
+    bodyLimit: DEV_KMS_BODY_LIMIT,
+    routerOptions: { caseSensitive: true },
+  });
   limitConnections(app.server, limits);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: DEV_KMS_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: DEV_KMS_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
 
   const outcome = new WeakMap<object, Outcome>();
   const record = (raw: object): Outcome => {
@@ -58,35 +70,55 @@ export async function buildDevKmsApp(o: DevKmsAppOptions): Promise<FastifyInstan
     const m = KMS_ERRORS[e.code] ?? { type: 'KMSInternalException', status: 500 };
     record(req.raw).code = e.code;
     reply.header('x-amzn-ErrorType', m.type);
-    return reply.code(m.status).type(JSON_11).send(JSON.stringify({ __type: m.type, message: e.message, code: e.code }));
+    return reply
+      .code(m.status)
+      .type(JSON_11)
+      .send(JSON.stringify({ __type: m.type, message: e.message, code: e.code }));
   };
 
   app.setErrorHandler((err, req, reply) => send(req, reply, asEnclaveError(err)));
-  app.setNotFoundHandler((req, reply) => send(req, reply, new EnclaveError('KMS_UNKNOWN_OPERATION', 'dev-kms answers POST / only')));
+  app.setNotFoundHandler((req, reply) =>
+    send(req, reply, new EnclaveError('KMS_UNKNOWN_OPERATION', 'dev-kms answers POST / only')),
+  );
   app.addHook('onResponse', async (req, reply) => {
     const r = record(req.raw);
     o.onRequestDone?.({ operation: r.operation, status: reply.statusCode, code: r.code, principal: r.principal });
   });
 
   app.post('/', async (req, reply) => {
-    const ctype = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const ctype = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
     if (ctype !== JSON_11) throw new EnclaveError('KMS_UNSUPPORTED_MEDIA', `Content-Type must be ${JSON_11}`);
     const target = String(req.headers['x-amz-target'] ?? '');
     const m = TARGET_RE.exec(target);
     const op = m && Object.hasOwn(OPERATIONS, m[1]!) ? OPERATIONS[m[1]!]! : null;
-    if (!op || !m) throw new EnclaveError('KMS_UNKNOWN_OPERATION', `X-Amz-Target must be TrentService.<${Object.keys(OPERATIONS).join('|')}>`);
+    if (!op || !m)
+      throw new EnclaveError(
+        'KMS_UNKNOWN_OPERATION',
+        `X-Amz-Target must be TrentService.<${Object.keys(OPERATIONS).join('|')}>`,
+      );
     const rec = record(req.raw);
     rec.operation = m[1]!;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const who = authenticate({ method: req.method, path: req.url, headers: req.headers, body }, { region: o.core.region, ...(credentials ? { credentials } : {}), unverifiedPrincipal, now }, replay);
+    const who = authenticate(
+      { method: req.method, path: req.url, headers: req.headers, body },
+      { region: o.core.region, ...(credentials ? { credentials } : {}), unverifiedPrincipal, now },
+      replay,
+    );
     rec.principal = who.principal;
     let parsed: unknown;
     try {
       parsed = parseJsonStrict(body, DEV_KMS_BODY_LIMIT, 'the request body');
     } catch {
-      throw new EnclaveError('KMS_SERIALIZATION', 'the request body is not one UTF-8 JSON object without repeated keys');
+      throw new EnclaveError(
+        'KMS_SERIALIZATION',
+        'the request body is not one UTF-8 JSON object without repeated keys',
+      );
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new EnclaveError('KMS_SERIALIZATION', 'the request body must be a JSON object');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new EnclaveError('KMS_SERIALIZATION', 'the request body must be a JSON object');
     const answer = await op(o.core, who.principal, parsed as Record<string, unknown>);
     return reply.code(200).type(JSON_11).send(JSON.stringify(answer));
   });
@@ -96,9 +128,12 @@ export async function buildDevKmsApp(o: DevKmsAppOptions): Promise<FastifyInstan
 function asEnclaveError(err: unknown): EnclaveError {
   if (isEnclaveError(err)) return err;
   const code = (err as { code?: unknown })?.code;
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new EnclaveError('KMS_REQUEST_TOO_LARGE', `the request body is over ${DEV_KMS_BODY_LIMIT} bytes`);
-  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new EnclaveError('KMS_UNSUPPORTED_MEDIA', `Content-Type must be ${JSON_11}`);
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new EnclaveError('KMS_REQUEST_TOO_LARGE', `the request body is over ${DEV_KMS_BODY_LIMIT} bytes`);
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new EnclaveError('KMS_UNSUPPORTED_MEDIA', `Content-Type must be ${JSON_11}`);
   const status = (err as { statusCode?: unknown })?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return new EnclaveError('KMS_SERIALIZATION', 'the request could not be read');
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return new EnclaveError('KMS_SERIALIZATION', 'the request could not be read');
   return new EnclaveError('KMS_UNAVAILABLE', 'internal error');
 }

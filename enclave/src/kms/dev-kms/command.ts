@@ -35,9 +35,22 @@ function readCredentials(file: string): Credential[] {
   }
   const ok = (c: unknown): c is Credential => {
     const x = c as Record<string, unknown>;
-    return x !== null && typeof x === 'object' && typeof x.accessKeyId === 'string' && /^[A-Za-z0-9]{1,128}$/.test(x.accessKeyId) && typeof x.secretAccessKey === 'string' && x.secretAccessKey.length > 0 && typeof x.principal === 'string' && /^arn:aws[a-z-]*:(iam|sts)::\d{12}:/.test(x.principal) && (x.sessionToken === undefined || typeof x.sessionToken === 'string');
+    return (
+      x !== null &&
+      typeof x === 'object' &&
+      typeof x.accessKeyId === 'string' &&
+      /^[A-Za-z0-9]{1,128}$/.test(x.accessKeyId) &&
+      typeof x.secretAccessKey === 'string' &&
+      x.secretAccessKey.length > 0 &&
+      typeof x.principal === 'string' &&
+      /^arn:aws[a-z-]*:(iam|sts)::\d{12}:/.test(x.principal) &&
+      (x.sessionToken === undefined || typeof x.sessionToken === 'string')
+    );
   };
-  if (!Array.isArray(j) || j.length === 0 || !j.every(ok)) throw usageError(`--credentials ${file} must be a JSON list of {accessKeyId, secretAccessKey, principal, sessionToken?}`);
+  if (!Array.isArray(j) || j.length === 0 || !j.every(ok))
+    throw usageError(
+      `--credentials ${file} must be a JSON list of {accessKeyId, secretAccessKey, principal, sessionToken?}`,
+    );
   return j;
 }
 
@@ -70,13 +83,26 @@ ${SERVER_LIMIT_FLAGS_HELP.replace(/^/gm, '  ')}
 
 Every request prints one line (operation, principal, status, error code) — never a body or key.`,
   async run(args) {
-    const { values: v } = parseFlags(args, { data: { type: 'string' }, listen: { type: 'string' }, 'trust-root': { type: 'string', multiple: true }, credentials: { type: 'string' }, caller: { type: 'string' }, region: { type: 'string' }, account: { type: 'string' }, ...serverLimitFlagOptions() });
+    const { values: v } = parseFlags(args, {
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      'trust-root': { type: 'string', multiple: true },
+      credentials: { type: 'string' },
+      caller: { type: 'string' },
+      region: { type: 'string' },
+      account: { type: 'string' },
+      ...serverLimitFlagOptions(),
+    });
     const dataDir = requireFlag(v, 'data');
     const { host, port } = hostPort(requireFlag(v, 'listen'));
-    if (v.credentials !== undefined && v.caller !== undefined) throw usageError('--caller applies only without --credentials');
-    if (typeof v.account === 'string' && !/^\d{12}$/.test(v.account)) throw usageError('--account must be twelve digits');
-    if (typeof v.region === 'string' && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(v.region)) throw usageError('--region must look like us-east-1');
-    if (typeof v.caller === 'string' && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\x21-\x7e]+$/.test(v.caller)) throw usageError('--caller must be an IAM ARN');
+    if (v.credentials !== undefined && v.caller !== undefined)
+      throw usageError('--caller applies only without --credentials');
+    if (typeof v.account === 'string' && !/^\d{12}$/.test(v.account))
+      throw usageError('--account must be twelve digits');
+    if (typeof v.region === 'string' && !/^[a-z]{2}(-[a-z]+)+-\d$/.test(v.region))
+      throw usageError('--region must look like us-east-1');
+    if (typeof v.caller === 'string' && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\x21-\x7e]+$/.test(v.caller))
+      throw usageError('--caller must be an IAM ARN');
     let limits: ReturnType<typeof serverLimitsFromFlags>;
     try {
       limits = serverLimitsFromFlags(v);
@@ -87,16 +113,34 @@ Every request prints one line (operation, principal, status, error code) — nev
     const credentials = typeof v.credentials === 'string' ? readCredentials(v.credentials) : undefined;
     const json = v.json === true;
     const server = await serveDevKms({
-      dataDir, host, port, limits,
+      dataDir,
+      host,
+      port,
+      limits,
       ...(typeof v.region === 'string' ? { region: v.region } : {}),
       ...(typeof v.account === 'string' ? { accountId: v.account } : {}),
       ...(roots.length > 0 ? { trustedRoots: roots } : {}),
       ...(credentials ? { credentials } : {}),
       ...(typeof v.caller === 'string' ? { unverifiedPrincipal: v.caller } : {}),
-      onRequestDone: (e) => console.log(json ? JSON.stringify({ event: 'request', ...e }) : `${e.operation ?? '-'} ${e.principal ?? '-'} ${e.status}${e.code ? ` ${e.code}` : ''}`),
+      onRequestDone: (e) =>
+        console.log(
+          json
+            ? JSON.stringify({ event: 'request', ...e })
+            : `${e.operation ?? '-'} ${e.principal ?? '-'} ${e.status}${e.code ? ` ${e.code}` : ''}`,
+        ),
     });
-    const info = { url: server.url, region: server.core.region, account: server.core.accountId, signatures: credentials ? 'verified' : 'NOT verified', attestationRoots: roots.length > 0 ? `${roots.length} root(s) from --trust-root` : 'AWS Nitro Enclaves Root G1' };
-    console.log(json ? JSON.stringify({ event: 'listening', ...info }) : `dev-kms listening on ${info.url} (${info.region}, account ${info.account}); signatures ${info.signatures}; attestation root: ${info.attestationRoots}`);
+    const info = {
+      url: server.url,
+      region: server.core.region,
+      account: server.core.accountId,
+      signatures: credentials ? 'verified' : 'NOT verified',
+      attestationRoots: roots.length > 0 ? `${roots.length} root(s) from --trust-root` : 'AWS Nitro Enclaves Root G1',
+    };
+    console.log(
+      json
+        ? JSON.stringify({ event: 'listening', ...info })
+        : `dev-kms listening on ${info.url} (${info.region}, account ${info.account}); signatures ${info.signatures}; attestation root: ${info.attestationRoots}`,
+    );
     await new Promise<void>((resolve) => {
       const stop = () => void server.close().then(resolve);
       process.once('SIGINT', stop);

@@ -26,19 +26,29 @@ export interface ServeDevKmsOptions {
   onRequestDone?: DevKmsAppOptions['onRequestDone'];
 }
 
-function pinIdentity(dataDir: string, region: string | undefined, accountId: string | undefined): { region: string; accountId: string } {
+function pinIdentity(
+  dataDir: string,
+  region: string | undefined,
+  accountId: string | undefined,
+): { region: string; accountId: string } {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, 'dev-kms.json');
   let saved: { region?: unknown; accountId?: unknown } | null = null;
   try {
     saved = JSON.parse(readFileSync(file, 'utf8')) as { region?: unknown; accountId?: unknown };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new EnclaveError('KMS_KEY_STORE', `${file} is unreadable or not JSON`, { file });
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new EnclaveError('KMS_KEY_STORE', `${file} is unreadable or not JSON`, { file });
   }
   if (saved) {
-    if (typeof saved.region !== 'string' || typeof saved.accountId !== 'string') throw new EnclaveError('KMS_KEY_STORE', `${file} is not a dev-kms identity`, { file });
+    if (typeof saved.region !== 'string' || typeof saved.accountId !== 'string')
+      throw new EnclaveError('KMS_KEY_STORE', `${file} is not a dev-kms identity`, { file });
     if ((region && region !== saved.region) || (accountId && accountId !== saved.accountId)) {
-      throw new EnclaveError('KMS_KEY_STORE', `this data directory holds keys of ${saved.region}/${saved.accountId}; refusing to serve it as ${region ?? saved.region}/${accountId ?? saved.accountId}`, { file });
+      throw new EnclaveError(
+        'KMS_KEY_STORE',
+        `this data directory holds keys of ${saved.region}/${saved.accountId}; refusing to serve it as ${region ?? saved.region}/${accountId ?? saved.accountId}`,
+        { file },
+      );
     }
     return { region: saved.region, accountId: saved.accountId };
   }
@@ -47,10 +57,23 @@ function pinIdentity(dataDir: string, region: string | undefined, accountId: str
   return id;
 }
 
-export async function serveDevKms(o: ServeDevKmsOptions): Promise<{ app: FastifyInstance; url: string; core: KmsCore; close(): Promise<void> }> {
+export async function serveDevKms(
+  o: ServeDevKmsOptions,
+): Promise<{ app: FastifyInstance; url: string; core: KmsCore; close(): Promise<void> }> {
   const { region, accountId } = pinIdentity(o.dataDir, o.region, o.accountId);
-  const core = new KmsCore({ store: new DirectoryKeyStore(o.dataDir), region, accountId, ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}) });
-  const app = await buildDevKmsApp({ core, ...(o.credentials ? { credentials: o.credentials } : {}), ...(o.unverifiedPrincipal ? { unverifiedPrincipal: o.unverifiedPrincipal } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.onRequestDone ? { onRequestDone: o.onRequestDone } : {}) });
+  const core = new KmsCore({
+    store: new DirectoryKeyStore(o.dataDir),
+    region,
+    accountId,
+    ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}),
+  });
+  const app = await buildDevKmsApp({
+    core,
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+    ...(o.unverifiedPrincipal ? { unverifiedPrincipal: o.unverifiedPrincipal } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.onRequestDone ? { onRequestDone: o.onRequestDone } : {}),
+  });
   await app.listen({ host: o.host, port: o.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;

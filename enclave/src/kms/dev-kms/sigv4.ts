@@ -40,11 +40,15 @@ export interface SignedRequest {
 }
 
 export const CLOCK_SKEW_MS = 5 * 60_000;
-const AUTH_RE = /^AWS4-HMAC-SHA256 Credential=([A-Za-z0-9]{1,128})\/(\d{8})\/([a-z0-9-]{1,32})\/([a-z0-9-]{1,32})\/aws4_request, ?SignedHeaders=([a-z0-9;-]{1,1024}), ?Signature=([0-9a-f]{64})$/;
+const AUTH_RE =
+  /^AWS4-HMAC-SHA256 Credential=([A-Za-z0-9]{1,128})\/(\d{8})\/([a-z0-9-]{1,32})\/([a-z0-9-]{1,32})\/aws4_request, ?SignedHeaders=([a-z0-9;-]{1,1024}), ?Signature=([0-9a-f]{64})$/;
 const DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const MUST_SIGN = ['host', 'x-amz-date', 'x-amz-target'];
 
-const refuse = (code: 'KMS_MISSING_AUTHENTICATION' | 'KMS_INVALID_SIGNATURE' | 'KMS_UNRECOGNIZED_CLIENT' | 'KMS_REPLAYED', message: string): EnclaveError => new EnclaveError(code, message);
+const refuse = (
+  code: 'KMS_MISSING_AUTHENTICATION' | 'KMS_INVALID_SIGNATURE' | 'KMS_UNRECOGNIZED_CLIENT' | 'KMS_REPLAYED',
+  message: string,
+): EnclaveError => new EnclaveError(code, message);
 
 function header(h: SignedRequest['headers'], name: string): string | undefined {
   const v = h[name];
@@ -62,38 +66,72 @@ function canonicalRequest(r: SignedRequest, signed: string[], bodyHash: string):
 }
 
 /** Checks a request's SigV4 authentication; returns the caller's principal ARN. */
-export function authenticate(r: SignedRequest, o: SigV4Options, replay: ReplayGuard): { principal: string; accessKeyId: string; verified: boolean } {
+export function authenticate(
+  r: SignedRequest,
+  o: SigV4Options,
+  replay: ReplayGuard,
+): { principal: string; accessKeyId: string; verified: boolean } {
   const auth = header(r.headers, 'authorization');
-  if (auth === undefined) throw refuse('KMS_MISSING_AUTHENTICATION', 'the request is not signed (no Authorization header)');
+  if (auth === undefined)
+    throw refuse('KMS_MISSING_AUTHENTICATION', 'the request is not signed (no Authorization header)');
   const m = AUTH_RE.exec(auth);
-  if (!m) throw refuse('KMS_INVALID_SIGNATURE', 'the Authorization header is not AWS4-HMAC-SHA256 with Credential, SignedHeaders and Signature');
-  const [, accessKeyId, day, region, service, signedList, signature] = m as unknown as [string, string, string, string, string, string, string];
-  if (region !== o.region || service !== 'kms') throw refuse('KMS_INVALID_SIGNATURE', `the credential scope names ${region}/${service}, this is ${o.region}/kms`);
+  if (!m)
+    throw refuse(
+      'KMS_INVALID_SIGNATURE',
+      'the Authorization header is not AWS4-HMAC-SHA256 with Credential, SignedHeaders and Signature',
+    );
+  const [, accessKeyId, day, region, service, signedList, signature] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (region !== o.region || service !== 'kms')
+    throw refuse('KMS_INVALID_SIGNATURE', `the credential scope names ${region}/${service}, this is ${o.region}/kms`);
   const signed = signedList.split(';');
-  if (signed.some((n, i) => n === '' || (i > 0 && signed[i - 1]! >= n))) throw refuse('KMS_INVALID_SIGNATURE', 'SignedHeaders must be sorted, lower-case and unique');
+  if (signed.some((n, i) => n === '' || (i > 0 && signed[i - 1]! >= n)))
+    throw refuse('KMS_INVALID_SIGNATURE', 'SignedHeaders must be sorted, lower-case and unique');
   const missing = MUST_SIGN.filter((n) => !signed.includes(n));
   if (missing.length > 0) throw refuse('KMS_INVALID_SIGNATURE', `these headers must be signed: ${missing.join(', ')}`);
-  if (signed.some((n) => header(r.headers, n) === undefined)) throw refuse('KMS_INVALID_SIGNATURE', 'a signed header is missing from the request');
+  if (signed.some((n) => header(r.headers, n) === undefined))
+    throw refuse('KMS_INVALID_SIGNATURE', 'a signed header is missing from the request');
   const amzDate = header(r.headers, 'x-amz-date') ?? '';
   const d = DATE_RE.exec(amzDate);
   const when = d ? Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!) : NaN;
-  if (!d || !amzDate.startsWith(day) || Number.isNaN(when)) throw refuse('KMS_INVALID_SIGNATURE', 'X-Amz-Date is not a basic ISO 8601 UTC time on the credential day');
-  if (Math.abs(o.now() - when) > CLOCK_SKEW_MS) throw refuse('KMS_INVALID_SIGNATURE', 'Signature expired: X-Amz-Date is more than 5 minutes from the server clock');
+  if (!d || !amzDate.startsWith(day) || Number.isNaN(when))
+    throw refuse('KMS_INVALID_SIGNATURE', 'X-Amz-Date is not a basic ISO 8601 UTC time on the credential day');
+  if (Math.abs(o.now() - when) > CLOCK_SKEW_MS)
+    throw refuse('KMS_INVALID_SIGNATURE', 'Signature expired: X-Amz-Date is more than 5 minutes from the server clock');
   let principal = o.unverifiedPrincipal;
   if (o.credentials) {
     const cred = o.credentials.get(accessKeyId);
-    if (!cred) throw refuse('KMS_UNRECOGNIZED_CLIENT', 'the security token included in the request is invalid (unknown access key)');
-    if ((cred.sessionToken ?? undefined) !== header(r.headers, 'x-amz-security-token') || (cred.sessionToken !== undefined && !signed.includes('x-amz-security-token'))) {
+    if (!cred)
+      throw refuse(
+        'KMS_UNRECOGNIZED_CLIENT',
+        'the security token included in the request is invalid (unknown access key)',
+      );
+    if (
+      (cred.sessionToken ?? undefined) !== header(r.headers, 'x-amz-security-token') ||
+      (cred.sessionToken !== undefined && !signed.includes('x-amz-security-token'))
+    ) {
       throw refuse('KMS_UNRECOGNIZED_CLIENT', 'the security token included in the request is invalid');
     }
     const bodyHash = sha256hex(r.body);
     const claimed = header(r.headers, 'x-amz-content-sha256');
-    if (claimed !== undefined && claimed !== bodyHash) throw refuse('KMS_INVALID_SIGNATURE', 'X-Amz-Content-Sha256 does not match the body');
+    if (claimed !== undefined && claimed !== bodyHash)
+      throw refuse('KMS_INVALID_SIGNATURE', 'X-Amz-Content-Sha256 does not match the body');
     const scope = `${day}/${region}/kms/aws4_request`;
     const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(canonicalRequest(r, signed, bodyHash))].join('\n');
     const key = hmac(hmac(hmac(hmac(`AWS4${cred.secretAccessKey}`, day), region), 'kms'), 'aws4_request');
     const want = hmac(key, toSign);
-    if (!timingSafeEqual(want, Buffer.from(signature, 'hex'))) throw refuse('KMS_INVALID_SIGNATURE', 'the request signature we calculated does not match the signature you provided');
+    if (!timingSafeEqual(want, Buffer.from(signature, 'hex')))
+      throw refuse(
+        'KMS_INVALID_SIGNATURE',
+        'the request signature we calculated does not match the signature you provided',
+      );
     principal = cred.principal;
   }
   replay.check(signature, when + CLOCK_SKEW_MS);
@@ -113,7 +151,8 @@ export class ReplayGuard {
     if (this.seen.has(signature)) throw refuse('KMS_REPLAYED', 'this signed request was already received (replay)');
     if (this.seen.size >= this.max) {
       for (const [s, exp] of this.seen) if (exp < now) this.seen.delete(s);
-      if (this.seen.size >= this.max) throw new EnclaveError('KMS_UNAVAILABLE', 'too many signed requests in the clock window; try again shortly');
+      if (this.seen.size >= this.max)
+        throw new EnclaveError('KMS_UNAVAILABLE', 'too many signed requests in the clock window; try again shortly');
     }
     this.seen.set(signature, expires);
   }

@@ -20,13 +20,25 @@ const status = { type: 'string', enum: ['active', 'revoked'] } as const;
 const entryReply = {
   type: 'object',
   required: ['index', 'leaf', 'kind', 'status'],
-  properties: { index: { type: 'integer' }, leaf: { type: 'string' }, kind: { type: 'string' }, status, revokedBy: { type: 'integer' } },
+  properties: {
+    index: { type: 'integer' },
+    leaf: { type: 'string' },
+    kind: { type: 'string' },
+    status,
+    revokedBy: { type: 'integer' },
+  },
 } as const;
 
 const lookupReply = {
   type: 'object',
   required: ['index', 'status', 'entry', 'proof'],
-  properties: { index: { type: 'integer' }, status, entry: { type: 'string' }, proof: { type: 'string' }, revokedBy: { type: 'integer' } },
+  properties: {
+    index: { type: 'integer' },
+    status,
+    entry: { type: 'string' },
+    proof: { type: 'string' },
+    revokedBy: { type: 'integer' },
+  },
 } as const;
 
 const LOOKUPS: Array<{ path: string; field: LookupField; hexLen: number }> = [
@@ -36,56 +48,99 @@ const LOOKUPS: Array<{ path: string; field: LookupField; hexLen: number }> = [
 ];
 
 export function readRoutes(app: FastifyInstance, log: Log): void {
-  app.get('/entry/:index', {
-    schema: { params: { type: 'object', required: ['index'], properties: { index: num } }, response: { 200: entryReply, ...errors } },
-  }, async (req) => readEntry(log, canonicalNumber((req.params as { index: string }).index, 'index')));
+  app.get(
+    '/entry/:index',
+    {
+      schema: {
+        params: { type: 'object', required: ['index'], properties: { index: num } },
+        response: { 200: entryReply, ...errors },
+      },
+    },
+    async (req) => readEntry(log, canonicalNumber((req.params as { index: string }).index, 'index')),
+  );
 
   for (const l of LOOKUPS) {
     const value = { type: 'string', pattern: `^[0-9a-fA-F]{${l.hexLen}}$` };
-    app.get(`/lookup/${l.path}/:value`, {
-      schema: { params: { type: 'object', required: ['value'], properties: { value } }, response: { 200: lookupReply, ...errors } },
-    }, async (req) => lookup(log, l.field, (req.params as { value: string }).value));
+    app.get(
+      `/lookup/${l.path}/:value`,
+      {
+        schema: {
+          params: { type: 'object', required: ['value'], properties: { value } },
+          response: { 200: lookupReply, ...errors },
+        },
+      },
+      async (req) => lookup(log, l.field, (req.params as { value: string }).value),
+    );
   }
 
   // A statement for an explicit size never changes (Ed25519 signatures are deterministic);
   // one for "the current size" moves with the checkpoint.
-  app.get('/status/:index', {
-    schema: { params: { type: 'object', required: ['index'], properties: { index: num } }, response: errors },
-  }, (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    const keys = Object.keys(q);
-    if (keys.some((k) => k !== 'size') || (q.size !== undefined && typeof q.size !== 'string')) {
-      throw new LogError('MALFORMED_REQUEST', 'the query may only be size=<n>', { query: keys.slice(0, 8) });
-    }
-    const index = canonicalNumber((req.params as { index: string }).index, 'index');
-    const size = typeof q.size === 'string' ? canonicalNumber(q.size, 'size') : undefined;
-    const note = releaseStatus(log, index, size);
-    reply.header('cache-control', size === undefined ? 'max-age=2' : 'public, max-age=31536000, immutable');
-    reply.type('text/plain; charset=utf-8').send(note);
-  });
+  app.get(
+    '/status/:index',
+    {
+      schema: { params: { type: 'object', required: ['index'], properties: { index: num } }, response: errors },
+    },
+    (req, reply) => {
+      const q = req.query as Record<string, unknown>;
+      const keys = Object.keys(q);
+      if (keys.some((k) => k !== 'size') || (q.size !== undefined && typeof q.size !== 'string')) {
+        throw new LogError('MALFORMED_REQUEST', 'the query may only be size=<n>', { query: keys.slice(0, 8) });
+      }
+      const index = canonicalNumber((req.params as { index: string }).index, 'index');
+      const size = typeof q.size === 'string' ? canonicalNumber(q.size, 'size') : undefined;
+      const note = releaseStatus(log, index, size);
+      reply.header('cache-control', size === undefined ? 'max-age=2' : 'public, max-age=31536000, immutable');
+      reply.type('text/plain; charset=utf-8').send(note);
+    },
+  );
 
   // The hottest read after tiles, so its query is checked here rather than by the schema
   // validator (same rules: exactly index and size, canonical decimals), and its answer is
   // written directly (numbers and base64 need no escaping) rather than by the serializer.
-  app.get('/proof/inclusion', {
-    schema: { response: { 200: { type: 'object', properties: { index: { type: 'integer' }, treeSize: { type: 'integer' }, hashes } }, ...errors } },
-  }, (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    const keys = Object.keys(q);
-    if (keys.length !== 2 || typeof q.index !== 'string' || typeof q.size !== 'string') {
-      throw new LogError('MALFORMED_REQUEST', 'the query must be exactly index=<n>&size=<n>', { query: keys.slice(0, 8) });
-    }
-    const p = inclusion(log, canonicalNumber(q.index, 'index'), canonicalNumber(q.size, 'size'));
-    reply.type('application/json; charset=utf-8').send(`{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`);
-  });
-
-  app.get('/proof/consistency', {
-    schema: {
-      querystring: { type: 'object', required: ['old', 'new'], additionalProperties: false, properties: { old: num, new: num } },
-      response: { 200: { type: 'object', properties: { old: { type: 'integer' }, new: { type: 'integer' }, hashes } }, ...errors },
+  app.get(
+    '/proof/inclusion',
+    {
+      schema: {
+        response: {
+          200: { type: 'object', properties: { index: { type: 'integer' }, treeSize: { type: 'integer' }, hashes } },
+          ...errors,
+        },
+      },
     },
-  }, async (req) => {
-    const q = req.query as { old: string; new: string };
-    return consistency(log, canonicalNumber(q.old, 'old'), canonicalNumber(q.new, 'new'));
-  });
+    (req, reply) => {
+      const q = req.query as Record<string, unknown>;
+      const keys = Object.keys(q);
+      if (keys.length !== 2 || typeof q.index !== 'string' || typeof q.size !== 'string') {
+        throw new LogError('MALFORMED_REQUEST', 'the query must be exactly index=<n>&size=<n>', {
+          query: keys.slice(0, 8),
+        });
+      }
+      const p = inclusion(log, canonicalNumber(q.index, 'index'), canonicalNumber(q.size, 'size'));
+      reply
+        .type('application/json; charset=utf-8')
+        .send(`{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`);
+    },
+  );
+
+  app.get(
+    '/proof/consistency',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          required: ['old', 'new'],
+          additionalProperties: false,
+          properties: { old: num, new: num },
+        },
+        response: {
+          200: { type: 'object', properties: { old: { type: 'integer' }, new: { type: 'integer' }, hashes } },
+          ...errors,
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { old: string; new: string };
+      return consistency(log, canonicalNumber(q.old, 'old'), canonicalNumber(q.new, 'new'));
+    },
+  );
 }

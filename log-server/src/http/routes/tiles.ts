@@ -20,14 +20,22 @@ export function tileRoutes(app: FastifyInstance, log: Log): void {
     return log.sequencer.current.cosigned;
   });
 
-  app.get('/tile/*', {
-    schema: { response: { '4xx': errorSchema } },
-  }, async (req, reply) => {
-    const rest = (req.params as { '*': string })['*'];
-    // the longest valid path is well under this; refuse before parsing, with the tile code
-    if (rest.length > MAX_TILE_PATH) throw new VerifierError('TILE_PATH_INVALID', `invalid tile path: longer than ${MAX_TILE_PATH} characters`, { length: rest.length, max: MAX_TILE_PATH });
-    const { body } = log.tiles.read(`tile/${rest}`, log.sequencer.current.size);
-    reply.header('content-type', 'application/octet-stream').header('cache-control', IMMUTABLE);
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  });
+  app.get(
+    '/tile/*',
+    {
+      schema: { response: { '4xx': errorSchema } },
+    },
+    async (req, reply) => {
+      const rest = (req.params as { '*': string })['*'];
+      // the longest valid path is well under this; refuse before parsing, with the tile code
+      if (rest.length > MAX_TILE_PATH)
+        throw new VerifierError('TILE_PATH_INVALID', `invalid tile path: longer than ${MAX_TILE_PATH} characters`, {
+          length: rest.length,
+          max: MAX_TILE_PATH,
+        });
+      const { body } = log.tiles.read(`tile/${rest}`, log.sequencer.current.size);
+      reply.header('content-type', 'application/octet-stream').header('cache-control', IMMUTABLE);
+      return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    },
+  );
 }

@@ -1,7 +1,8 @@
 /**
  * `keycast verify rebuild`: rebuild the enclave image from a lock with the builder, and compare
  * its PCR0/1/2 with the release the log holds (proven through the log exactly as `keycast verify
- * release` proves it). On a mismatch, `--released-eif` (its SHA-256 must be the release's) is
+ * release` proves it). On a mismatch, the released image — `--released-eif`, or else fetched from the
+ * release's predicate.eif.uri (capped, timed, progress on stderr) — is held to the release's SHA-256 and
  * compared with the rebuild by diff-eif, which names the sections and files that differ. This
  * command lives in cli/ because it needs the builder; studios verifying without rebuilding do not.
  */
@@ -9,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { VerifierError, type ReleasePredicate } from '#verifier';
+import { VerifierError, httpRequest, type ReleasePredicate } from '#verifier';
 import { build, diffEif, formatDiff, parseLock } from '../builder/index.ts';
 import {
   LOG_HELP,
@@ -23,6 +24,37 @@ import {
 import type { Command } from './command.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The largest released EIF fetched from predicate.eif.uri, and how long one attempt may take. */
+export const MAX_RELEASED_EIF_BYTES = 1 << 30;
+const RELEASED_EIF_TIMEOUT_MS = 10 * 60_000;
+
+const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
+
+/** Fetches the released EIF through the verifier's transport: capped, timed out, retried, progress on stderr. */
+async function fetchReleasedEif(uri: string): Promise<Uint8Array> {
+  say(`keycast: fetching the released EIF from ${uri}`);
+  let lastSay = 0;
+  const { body } = await httpRequest(
+    {
+      fetch: globalThis.fetch,
+      timeoutMs: RELEASED_EIF_TIMEOUT_MS,
+      onRetry: (e) => say(`keycast: ${uri}: ${e.reason}; retry ${e.attempt} of ${e.retries}`),
+    },
+    new URL(uri),
+    {
+      cap: MAX_RELEASED_EIF_BYTES,
+      accept: [],
+      progress: (got, total) => {
+        if (Date.now() - lastSay < 1000 && got !== total) return;
+        lastSay = Date.now();
+        say(`keycast: released EIF: ${mib(got)}${total === null ? '' : ` of ${mib(total)}`}`);
+      },
+    },
+  );
+  say(`keycast: released EIF: ${mib(body.byteLength)} fetched`);
+  return body;
+}
 
 export const verifyRebuild: Command = {
   path: ['verify', 'rebuild'],
@@ -38,14 +70,17 @@ PCR1 and PCR2 with the release's.
 
   --release PCR0        the logged release to reproduce (default: the rebuild's own PCR0)
   --released-eif FILE   the released image (its SHA-256 must be the release's eif digest): on a
-                        mismatch it is compared with the rebuild, naming what differs
+                        mismatch it is compared with the rebuild, naming what differs; without
+                        it, the image is fetched from the release's eif.uri when it names one
+                        (keycast release sign --eif-uri; at most 1 GiB, 10 min per attempt)
   --publisher KEY.pem   a release publisher's public key (repeatable; required)
 ${LOG_HELP}
 ${WITNESS_HELP}
 
 Exit 0 reproduced (then sign it: keycast endorse), 1 not reproduced (PCR_MISMATCH, with the PCRs
 and the differing sections and files as evidence), 2 bad flags, 3 log error, 4 build error,
-6 a file cannot be read.`,
+6 a file cannot be read. The released image is refused as EIF_DIGEST_MISMATCH (exit 1, nothing
+compared) when its SHA-256 is not the release's; a server it cannot be fetched from is exit 3.`,
   async run(args) {
     const { v } = parseVerifyFlags(args, {
       ...LOG_OPTIONS,
@@ -117,15 +152,23 @@ and the differing sections and files as evidence), 2 bad flags, 3 log error, 4 b
       rebuilt: { pcr0: rebuilt.pcr0, pcr1: rebuilt.pcr1, pcr2: rebuilt.pcr2 },
       eif: rebuilt.eifPath,
     };
+    const uri = (r.entry.statement.predicate as ReleasePredicate).eif.uri;
     let explained = 'pass --released-eif FILE to see which sections and files differ';
-    if (typeof v['released-eif'] === 'string') {
-      const released = readFileSync(v['released-eif']);
+    const from =
+      typeof v['released-eif'] === 'string'
+        ? { what: `--released-eif ${v['released-eif']}`, evidence: { file: v['released-eif'] } }
+        : uri !== undefined
+          ? { what: `the image at ${uri}`, evidence: { uri } }
+          : null;
+    if (from !== null) {
+      const released =
+        typeof v['released-eif'] === 'string' ? readFileSync(v['released-eif']) : await fetchReleasedEif(uri!);
       const digest = createHash('sha256').update(released).digest('hex');
       if (digest !== r.entry.eifSha256) {
         throw new VerifierError(
-          'MALFORMED',
-          `--released-eif ${v['released-eif']} is not the released image (sha256 ${digest}, the release names ${r.entry.eifSha256})`,
-          { file: v['released-eif'], expected: r.entry.eifSha256 ?? null, actual: digest },
+          'EIF_DIGEST_MISMATCH',
+          `${from.what} is not the released image (sha256 ${digest}, the release names ${r.entry.eifSha256}); nothing compared`,
+          { ...from.evidence, expected: r.entry.eifSha256 ?? null, actual: digest, differ, index: r.index },
         );
       }
       const d = diffEif(released, readFileSync(rebuilt.eifPath));

@@ -12,8 +12,19 @@ import { createServer, type Server } from 'node:http';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { formatReleaseStatus, noteSigner, openReleaseStatus, noteVerifier, signNote } from '#verifier';
-import { createLog, KEY_FILE } from '../log-server/index.ts';
+import { randomBytes } from 'node:crypto';
+import {
+  SIG_COSIGNATURE_V1,
+  cosignatureSigner,
+  formatAddCheckpoint,
+  formatReleaseStatus,
+  formatSignerKey,
+  noteSigner,
+  openReleaseStatus,
+  noteVerifier,
+  signNote,
+} from '#verifier';
+import { buildWitnessApp, createLog, FileWitnessState, KEY_FILE } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
@@ -146,13 +157,46 @@ test('monitor: events, a lying status statement, a fork through another view, an
   // a fork: b has the same key and origin but another history; seen as another view of a
   await add(b.url, releaseBundle(p, 'fork-1'));
   await add(b.url, releaseBundle(p, 'fork-2'));
-  const fork = await run(a.url, ['--witness-url', b.url]);
+  const fork = await run(a.url, ['--mirror-url', b.url]);
   assert.equal(fork.code, 1, fork.stderr);
   const f = JSON.parse(fork.stdout).alarms[0];
   assert.equal(f.code, 'LOG_INCONSISTENT');
   assert.equal(f.evidence.view, b.url);
   assert.match(f.evidence.older, new RegExp(`^${ORIGIN}\\n2\\n`));
   assert.match(f.evidence.newer, new RegExp(`^${ORIGIN}\\n3\\n`));
+  // the same split view seen through a witness: it cosigned b's tree, monitor reads a and asks the
+  // witness (GET /logs/<origin>/checkpoint) for what it cosigned; a witness of a's tree is clean
+  const witness = async (name: string, note: string) => {
+    const app = await buildWitnessApp({
+      state: new FileWitnessState(join(dir, name)),
+      signer: cosignatureSigner(formatSignerKey(`${name}.keycast.test/w`, SIG_COSIGNATURE_V1, randomBytes(32))),
+      logs: [{ origin: ORIGIN, vkey }],
+    });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const r = await fetch(`${url}/add-checkpoint`, {
+      method: 'POST',
+      body: formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: note }),
+    });
+    assert.equal(r.status, 200, await r.text());
+    return url;
+  };
+  const bNote = await (await fetch(`${b.url}/checkpoint`)).text();
+  const aNote = await (await fetch(`${a.url}/checkpoint`)).text();
+  const wb = await witness('wb', bNote);
+  const wa = await witness('wa', aNote);
+  const split = await run(a.url, ['--witness-url', wb]);
+  assert.equal(split.code, 1, split.stderr);
+  const sv = JSON.parse(split.stdout).alarms[0];
+  assert.deepEqual([sv.code, sv.evidence.view], ['LOG_INCONSISTENT', wb]);
+  assert.ok(sv.evidence.older.startsWith(bNote), "the witness's view: b's note as b signed it");
+  assert.match(sv.evidence.older, /\n— wb\.keycast\.test\/w [A-Za-z0-9+/=]+\n$/, "with the witness's cosignature");
+  assert.equal(sv.evidence.newer, aNote, "the log's view");
+  const agreed = await run(a.url, ['--witness-url', wa, '--witness-url', `${wa}/`]);
+  assert.deepEqual([agreed.code, JSON.parse(agreed.stdout).alarms], [0, []], agreed.stderr);
+  const unknown = await run(a.url, ['--witness-url', a.url]);
+  assert.equal(unknown.code, 3, 'a server with no such route is an unreachable view, not a clean one');
+
   // and b, monitored with a's history in memory, is a fork of what was seen (once it is larger),
   // or a rollback while it is smaller
   const behind = await run(b.url, [], state);

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLog } from '../log-server/index.ts';
@@ -139,4 +140,107 @@ test('verify rebuild: a faithful rebuild reproduces the logged release; one chan
   assert.match(text.stderr, /files that differ: .*app\/main\.js/);
   // without --release the changed image's own PCR0 is simply not a logged release
   assert.deepEqual([unexplained.code, JSON.parse(unexplained.stdout).code], [1, 'RELEASE_NOT_LOGGED']);
+});
+
+test('verify rebuild: without --released-eif the image is fetched from the release eif.uri and diffed; a wrong image is refused, nothing diffed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-rebuild-uri-'));
+  const { vkey } = createLog(join(dir, 'log'), ORIGIN);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(join(dir, 'k.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const pubPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  writeFileSync(join(dir, 'k.pem.pub'), pubPem);
+  const { url } = await listenLog(t, join(dir, 'log'), [pubPem], join(dir, 'log'));
+  writeFileSync(join(dir, 'bzImage'), Buffer.alloc(4096, 7));
+  writeFileSync(join(dir, 'init'), Buffer.alloc(1024, 3));
+  mkdirSync(join(dir, 'rootfs', 'app'), { recursive: true });
+  writeFileSync(join(dir, 'rootfs', 'app', 'main.js'), 'console.log("release")\n');
+  const inputs = ['--kernel', 'bzImage', '--init', 'init', '--rootfs', 'rootfs', '--cmdline', 'console=ttyS0'];
+  assert.equal((await keycast(['build', '--out', 'release', ...inputs], dir)).code, 0);
+
+  // the EIF's host: the released image, or (once switched) another image of the same size
+  let wrong = false;
+  const host = createServer((req, res) => {
+    if (req.url !== '/images/enclave.eif') return res.writeHead(404).end();
+    const eif = readFileSync(join(dir, 'release', 'enclave.eif'));
+    if (wrong) eif[eif.length - 1]! ^= 1;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': eif.length }).end(eif);
+  });
+  await new Promise<void>((ok) => host.listen(0, '127.0.0.1', ok));
+  t.after(() => host.close());
+  const eifUri = `http://127.0.0.1:${(host.address() as { port: number }).port}/images/enclave.eif`;
+
+  const sign = (uri: string, out: string) =>
+    keycast(
+      [
+        'release',
+        'sign',
+        '--eif',
+        'release/enclave.eif',
+        '--eif-uri',
+        uri,
+        '--source',
+        `https://github.com/keycast/demo@${'cd'.repeat(20)}`,
+        '--lock',
+        'release/builder.lock.json',
+        '--key',
+        'k.pem',
+        '--out',
+        out,
+      ],
+      dir,
+    );
+  const refused = await sign('http://example.com/enclave.eif', 'refused.json');
+  assert.equal(refused.code, 1, 'an http URI off loopback is refused before signing');
+  assert.match(refused.stderr + refused.stdout, /predicate\.eif\.uri/);
+  const signed = await sign(eifUri, 'bundle.json');
+  assert.equal(signed.code, 0, signed.stderr);
+  const pub = await keycast(['release', 'publish', '--log', url, 'bundle.json', '--log-key', vkey], dir);
+  assert.equal(pub.code, 0, pub.stderr);
+
+  writeFileSync(join(dir, 'rootfs', 'app', 'main.js'), 'console.log("tampered")\n');
+  assert.equal((await keycast(['build', '--out', 'changed', ...inputs], dir)).code, 0);
+  const pcr0 = JSON.parse((await keycast(['describe-eif', 'release/enclave.eif'], dir)).stdout).Measurements.PCR0;
+  const rebuild = (out: string) =>
+    keycast(
+      [
+        'verify',
+        'rebuild',
+        '--lock',
+        'changed/builder.lock.json',
+        '--out',
+        out,
+        '--release',
+        pcr0,
+        '--log',
+        url,
+        '--log-key',
+        vkey,
+        '--publisher',
+        'k.pem.pub',
+        '--state',
+        'state',
+        '--json',
+      ],
+      dir,
+    );
+  const fetched = await rebuild('again1');
+  assert.equal(fetched.code, 1, fetched.stderr + fetched.stdout);
+  const err = JSON.parse(fetched.stdout);
+  assert.equal(err.code, 'PCR_MISMATCH');
+  assert.deepEqual(
+    err.evidence.files.map((f: { path: string }) => f.path),
+    ['rootfs/app/main.js'],
+  );
+  assert.match(fetched.stderr, new RegExp(`fetching the released EIF from ${eifUri}`));
+  assert.match(fetched.stderr, /released EIF: [\d.]+ MiB of [\d.]+ MiB/, 'progress on stderr');
+
+  wrong = true;
+  const tampered = await rebuild('again2');
+  assert.equal(tampered.code, 1, tampered.stderr + tampered.stdout);
+  const e2 = JSON.parse(tampered.stdout);
+  assert.equal(e2.code, 'EIF_DIGEST_MISMATCH');
+  assert.equal(e2.evidence.uri, eifUri);
+  assert.notEqual(e2.evidence.actual, e2.evidence.expected);
+  assert.equal(e2.evidence.files, undefined, 'nothing diffed');
+  assert.doesNotMatch(tampered.stdout + tampered.stderr, /diff \(a = released/);
 });

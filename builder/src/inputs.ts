@@ -17,7 +17,12 @@ export async function fileSha256(path: string): Promise<{ sha256: string; size: 
   const st = await stat(path).catch((e) => {
     throw new BuilderError('INPUT_MISSING', `input not found: ${path}`, { path }, { cause: e });
   });
-  if (!st.isFile()) throw new BuilderError('INPUT_UNREADABLE', `input is not a regular file: ${path}`, { path });
+  // caused by a system-style error naming the path, so the CLI reports it as its one I/O error (exit 6)
+  if (!st.isFile()) {
+    const code = st.isDirectory() ? 'EISDIR' : 'EINVAL';
+    const cause = Object.assign(new Error(`${code}: not a regular file, '${path}'`), { code, path });
+    throw new BuilderError('INPUT_UNREADABLE', `input is not a regular file: ${path}`, { path }, { cause });
+  }
   const h = createHash('sha256');
   let size = 0;
   const fd = openSync(path, 'r');

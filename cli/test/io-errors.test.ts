@@ -6,11 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { normalizeError, exitCodeFor } from '../exit-codes.ts';
+import { createLog, KEY_FILE } from '../../log-server/index.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'keycast-io-'));
@@ -94,4 +95,51 @@ test('normalizeError: a coded error caused by a failed read becomes the IoError;
   assert.equal(normalizeError(coded), coded);
   const bug = new TypeError('x is undefined');
   assert.equal(normalizeError(bug), bug);
+});
+
+test('log serve and build: a data dir or input that is missing or unreadable is the I/O error too; an empty data dir stays a log refusal', async () => {
+  const logs = join(dir, 'logs');
+  createLog(join(logs, 'keyless'), 'io.keycast.test/log');
+  rmSync(join(logs, 'keyless', KEY_FILE));
+  const empty = join(logs, 'empty');
+  mkdirSync(empty, { recursive: true });
+  const aFile = join(dir, 'a-file');
+  writeFileSync(aFile, 'x');
+  const lock = join(dir, 'dir-input.lock.json');
+  const z = '0'.repeat(64);
+  writeFileSync(
+    lock,
+    JSON.stringify({
+      version: 1,
+      arch: 'x86_64',
+      format: 'canonical',
+      inputs: {
+        kernel: { path: dir, sha256: z },
+        init: { path: aFile, sha256: z },
+        rootfs: { path: dir, sha256: z, type: 'dir' },
+      },
+      cmdline: 'console=ttyS0',
+      argv: ['/init'],
+      env: [],
+      image: { name: 'img', version: '1' },
+    }),
+  );
+  const serve = (data: string) => ['log', 'serve', '--data', data, '--listen', '127.0.0.1:0', '--json'];
+  const cases: Array<[string, string[], number, string, string]> = [
+    ['log serve --data (missing)', serve(missing), 6, 'ENOENT', missing],
+    ['log serve --data (a file)', serve(aFile), 6, 'ENOTDIR', aFile],
+    ['log serve (key file missing)', serve(join(logs, 'keyless')), 6, 'ENOENT', join(logs, 'keyless', KEY_FILE)],
+    ['build (an input is a directory)', ['build', '--lock', lock, '--out', join(dir, 'o'), '--json'], 6, 'EISDIR', dir],
+    // a readable directory with no log in it is not an I/O failure: the log refuses (run keycast log init)
+    ['log serve --data (no log there)', serve(empty), 3, 'DATA_MISSING', empty],
+  ];
+  const runs = await Promise.all(cases.map(([, args]) => keycast(args)));
+  cases.forEach(([name, , exit, code, path], i) => {
+    const r = runs[i]!;
+    assert.equal(r.code, exit, `${name}: ${r.stderr}${r.stdout}`);
+    const body = JSON.parse(r.stdout);
+    assert.deepEqual([body.error, body.code], [exit === 6 ? 'IoError' : 'LogError', code], name);
+    assert.ok(body.message.includes(path), `${name} names ${path}: ${body.message}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `${name}: no stack trace`);
+  });
 });

@@ -7,7 +7,7 @@
  * is STARTUP_MISMATCH with the evidence; the log never serves or signs from a state it cannot
  * vouch for.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, formatCheckpoint, hashLeaf, openCheckpoint, signNote, treeHash, EMPTY_ROOT } from '#verifier';
 import { LogError } from './errors.ts';
@@ -59,8 +59,14 @@ export function createLog(dir: string, origin: string): { vkey: string } {
   return { vkey };
 }
 
-/** Opens the log in `dir` after the fail-closed checks. */
+/**
+ * Opens the log in `dir` after the fail-closed checks. A `dir` that does not exist or cannot be
+ * read is DATA_MISSING caused by the system error naming it (the CLI reports that as its one I/O
+ * error, exit 6); a readable directory holding no log database is DATA_MISSING on its own (a log
+ * refusal: nothing to serve here, run keycast log init).
+ */
 export async function openLog(dir: string, opts: LogOptions): Promise<Log> {
+  requireReadableDir(dir);
   const storage = openSqliteStorage(join(dir, DB_FILE));
   let writer: LogWriter | null = null;
   try {
@@ -71,6 +77,16 @@ export async function openLog(dir: string, opts: LogOptions): Promise<Log> {
     await writer?.close();
     storage.close();
     throw e;
+  }
+}
+
+function requireReadableDir(dir: string): void {
+  try {
+    if (!statSync(dir).isDirectory())
+      throw Object.assign(new Error(`ENOTDIR: not a directory, '${dir}'`), { code: 'ENOTDIR', path: dir });
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (e) {
+    throw new LogError('DATA_MISSING', `cannot read the log data directory ${dir}`, { path: dir }, { cause: e });
   }
 }
 

@@ -6,16 +6,21 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { secretFileModeProblem, secretFileText } from '#verifier';
 import { LogError } from './errors.ts';
 
-/** The trimmed key text of `path`; DATA_MISSING if it cannot be opened, KEY_INVALID if exposed or not text. */
+/**
+ * The trimmed key text of `path`; DATA_MISSING if it cannot be opened (caused by the system error,
+ * which the CLI reports as its I/O error, exit 6), KEY_INVALID if exposed or not text.
+ */
 export function readSecretFile(path: string, what: string): string {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    throw new LogError('DATA_MISSING', `cannot read the ${what} ${path}`, {
-      path,
-      errno: (e as NodeJS.ErrnoException).code,
-    });
+    throw new LogError(
+      'DATA_MISSING',
+      `cannot read the ${what} ${path}`,
+      { path, errno: (e as NodeJS.ErrnoException).code },
+      { cause: e },
+    );
   }
   try {
     const mode = fstatSync(fd).mode;

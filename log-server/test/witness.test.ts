@@ -210,3 +210,43 @@ test('a corrupt state file is refused, never silently reset', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('GET /logs/<origin>/checkpoint serves the latest cosigned checkpoint with the cosignature; old state still reads', async () => {
+  const w = await witness();
+  const get = async (origin: string) => {
+    const r = await w.app.inject({ method: 'GET', url: `/logs/${encodeURIComponent(origin)}/checkpoint` });
+    return { status: r.statusCode, body: r.body, type: String(r.headers['content-type']) };
+  };
+  try {
+    assert.deepEqual(
+      [(await get(ORIGIN)).status, JSON.parse((await get(ORIGIN)).body).code],
+      [404, 'NOT_FOUND'],
+      'nothing cosigned yet',
+    );
+    assert.equal(JSON.parse((await get('other.example/log')).body).code, 'WITNESS_UNKNOWN_LOG');
+    assert.equal((await w.post(FIRST!.requestBody)).status, 200);
+    assert.equal((await w.post(body(4, proveConsistency(4, 6, tree().hashReader()), cp(6)))).status, 200);
+    assert.equal((await w.post(SIX_TO_EIGHT!.requestBody)).status, 200);
+    const latest = w.state.latest(ORIGIN)!;
+    assert.equal(latest.size, 8);
+    const got = await get(ORIGIN);
+    assert.equal(got.status, 200, got.body);
+    assert.match(got.type, /^text\/plain/);
+    assert.ok(latest.cosignature, 'the cosignature is kept in the state');
+    assert.equal(got.body, latest.checkpoint + latest.cosignature);
+    assert.ok(got.body.startsWith(cp(latest.size)), 'the log-signed note, verbatim');
+    assert.match(got.body, /\n— witness\.example\.com\/w1 [A-Za-z0-9+/=]+\n$/);
+    assert.equal(new FileWitnessState(w.dir).latest(ORIGIN)?.cosignature, latest.cosignature, 'kept on disk');
+
+    // a state file written before cosignatures were kept: the checkpoint is cosigned afresh
+    const old = { version: 1, logs: { [ORIGIN]: { size: latest.size, checkpoint: latest.checkpoint } } };
+    writeFileSync(join(w.dir, STATE_FILE), JSON.stringify(old));
+    const w2 = await witness(w.dir);
+    const r = await w2.app.inject({ method: 'GET', url: `/logs/${encodeURIComponent(ORIGIN)}/checkpoint` });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.body, got.body, 'same checkpoint, same (fixed-clock) cosignature');
+    await w2.app.close();
+  } finally {
+    await w.close();
+  }
+});

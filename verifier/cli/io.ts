@@ -16,7 +16,7 @@ export interface IoErrorShape extends Error {
 const REASONS: Record<string, string> = {
   ENOENT: 'no such file or directory',
   EISDIR: 'is a directory',
-  ENOTDIR: 'a parent is not a directory',
+  ENOTDIR: 'not a directory, or a parent is not',
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   EINVAL: 'not a regular file',

@@ -1,6 +1,6 @@
 /**
  * One pass of `keycast monitor` over a log: the new checkpoint must extend the last one
- * (consistency), every other view of the log (--witness-url) must agree with it (no split view),
+ * (consistency), every other view of the log (--witness-url, --mirror-url) must agree with it (no split view),
  * every new entry must decode (schema, signature) and not repeat a logged statement, every
  * revocation must name a logged release, and every signed status statement the log gives for the
  * releases watched must agree with the entries up to its tree (an "active" release revoked below
@@ -39,12 +39,22 @@ export type MonitorEvent =
 export interface PassInput {
   client: LogClient;
   logKey: string;
-  /** Other views of the same log (witnesses, mirrors), by URL. */
-  views: Array<{ url: string; client: LogClient }>;
+  /**
+   * Other views of the same log, by URL: witnesses (which serve only the checkpoint they last
+   * cosigned, so consistency is proven by the log) and mirrors (which serve proofs too).
+   */
+  views: View[];
   /** Report events only for these source repositories (all when empty). */
   watch: string[];
   state: MonitorState;
   progress?: (done: number, total: number) => void;
+}
+
+export interface View {
+  url: string;
+  client: LogClient;
+  /** Serves only a checkpoint, no proofs (a witness). */
+  witness?: boolean;
 }
 
 export interface PassResult {
@@ -60,19 +70,28 @@ function alarmOf(e: unknown): Alarm {
   throw e;
 }
 
-/** Checks another view of the log against `cp`, proving consistency with whichever server has the larger tree. */
-async function compareView(
-  input: PassInput,
-  cp: WitnessedCheckpoint,
-  view: { url: string; client: LogClient },
-): Promise<Alarm | null> {
+/**
+ * Checks another view of the log against `cp`, proving consistency with whichever server has the
+ * larger tree. A witness serves no proofs: when it has cosigned a larger tree than the log shows,
+ * the log is asked for the proof, and only a proven fork alarms (a witness may briefly be ahead of
+ * the checkpoint a log publishes; a later pass checks again).
+ */
+async function compareView(input: PassInput, cp: WitnessedCheckpoint, view: View): Promise<Alarm | null> {
   const seen = await view.client.checkpoint();
   const a = cp.checkpoint;
   const b = seen.checkpoint;
   const context = `the log shows a tree of ${a.size}, ${view.url} a tree of ${b.size}, and they do not agree`;
   try {
     if (b.size <= a.size) await requireConsistent(input.client, seen, cp, context);
-    else await requireConsistent(view.client, cp, seen, context);
+    else if (!view.witness) await requireConsistent(view.client, cp, seen, context);
+    else {
+      try {
+        await requireConsistent(input.client, cp, seen, context);
+      } catch (e) {
+        if (isVerifierError(e) && e.code === 'LOG_INCONSISTENT') throw e;
+        return null;
+      }
+    }
     return null;
   } catch (e) {
     const alarm = alarmOf(e);

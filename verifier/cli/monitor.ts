@@ -50,12 +50,12 @@ function print(r: PassResult, json: boolean): void {
 export const monitor: Command = {
   path: ['monitor'],
   summary: 'follow a log and alarm on forks, split views, bad entries and lying status statements',
-  help: `keycast monitor --log URL --log-key VKEY [--witness-url URL…] [--watch-source REPO…]
+  help: `keycast monitor --log URL --log-key VKEY [--witness-url URL…] [--mirror-url URL…] [--watch-source REPO…]
                 [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
 
 Reads the log through its tiles (every tile checked against the signed checkpoint) and checks:
   - each new checkpoint is consistent with the last one seen (a fork: LOG_INCONSISTENT);
-  - the checkpoint seen through each --witness-url agrees with it (a split view);
+  - the checkpoint seen through each --witness-url / --mirror-url agrees with it (a split view);
   - every new entry decodes (schema, DSSE signature; ENTRY_INVALID) and repeats no logged
     statement (ENTRY_DUPLICATE); every revocation names a logged release (REVOCATION_INVALID);
   - the log's signed status statement for every watched release, at the current tree, agrees with
@@ -65,8 +65,11 @@ Reports new releases, revocations and rebuild endorsements (only for --watch-sou
 given). Alarms exit 1 and are POSTed as JSON to --webhook. State is saved (per log, under
 --state) only after a pass verified without alarms.
 
-  --witness-url URL     another view of this log serving URL/checkpoint (a witness's or a
-                        mirror's, or the log reached another way); repeatable
+  --witness-url URL     a Keycast witness (keycast witness serve): the latest checkpoint it
+                        cosigned for this log, read from URL/logs/<origin>/checkpoint (origin
+                        from --log-key, URL-escaped); repeatable
+  --mirror-url URL      another view of this log serving URL/checkpoint and proofs (a mirror,
+                        or the log reached another way); repeatable
   --watch-source REPO   report and check releases of this source repository (repeatable)
   --once                one pass (default)      --follow  keep following, every --interval S (10)
   --webhook URL         POST {origin, treeSize, events, alarms} when there are alarms
@@ -79,6 +82,7 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
     const { v } = parse(args, {
       ...LOG_OPTIONS,
       'witness-url': { type: 'string', multiple: true },
+      'mirror-url': { type: 'string', multiple: true },
       'watch-source': { type: 'string', multiple: true },
       once: { type: 'boolean' },
       follow: { type: 'boolean' },
@@ -89,10 +93,24 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
     if (v.follow !== true && str(v, 'interval') !== undefined) throw usageError('--interval needs --follow');
     const interval = positiveInt(str(v, 'interval'), 'interval', 10);
     const log = logSetup(v);
-    const views = list(v, 'witness-url').map((url) => ({
-      url,
-      client: new LogClient({ ...transport(v), url, logKey: log.logKey }),
-    }));
+    const origin = encodeURIComponent(log.client.origin!);
+    const views = [
+      ...list(v, 'witness-url').map((url) => ({
+        url,
+        witness: true,
+        // read through the verifier's transport: capped at one note, timed out, retried
+        client: new LogClient({
+          ...transport(v),
+          url: new URL(`logs/${origin}/`, url.endsWith('/') ? url : `${url}/`),
+          logKey: log.logKey,
+        }),
+      })),
+      ...list(v, 'mirror-url').map((url) => ({
+        url,
+        witness: false,
+        client: new LogClient({ ...transport(v), url, logKey: log.logKey }),
+      })),
+    ];
     const store = new FileMonitorStore(str(v, 'state') ?? defaultStateDir());
     const json = v.json === true;
     const webhook = str(v, 'webhook');

@@ -76,6 +76,8 @@ export const VERIFIER_ERROR_CODES = [
   'EIF_MALFORMED',
   'EIF_CRC',
   'EIF_UNSUPPORTED',
+  /** an EIF fetched or given as the released image is not the one the release names (its SHA-256) */
+  'EIF_DIGEST_MISMATCH',
   'CPIO_MALFORMED',
   // talking to a log (the log client): not a verdict on what was checked, but on the log itself
   'LOG_UNAVAILABLE',

@@ -319,3 +319,40 @@ test('replays: an edited keyid gives the same leaf; a malleated signature a new 
     a.replayKey,
   );
 });
+
+test('predicate.eif.uri: optional; https (http only on loopback), canonical, no credentials or fragment', () => {
+  const withUri = (uri: unknown) => {
+    const s = releaseStatement() as { predicate: { eif: Record<string, unknown> } };
+    s.predicate.eif = { ...s.predicate.eif, uri };
+    return s;
+  };
+  for (const ok of [
+    'https://releases.example.com/v1/enclave.eif',
+    'http://127.0.0.1:8080/enclave.eif',
+    'http://localhost/e.eif',
+    'http://[::1]:9/e.eif',
+  ]) {
+    const { statement } = validateStatement(withUri(ok));
+    assert.equal((statement.predicate as { eif: { uri?: string } }).eif.uri, ok);
+  }
+  for (const bad of [
+    'http://example.com/enclave.eif',
+    'ftp://example.com/e.eif',
+    'https://user:pw@example.com/e.eif',
+    'https://example.com/e.eif#frag',
+    'https://EXAMPLE.com/e.eif',
+    'https://example.com/a/../e.eif',
+    'not a url',
+    `https://example.com/${'a'.repeat(2048)}`,
+    42,
+  ])
+    rejects(() => validateStatement(withUri(bad)), 'PREDICATE_INVALID');
+  const extra = releaseStatement() as { predicate: { eif: Record<string, unknown> } };
+  extra.predicate.eif = { ...extra.predicate.eif, url: 'https://example.com/e.eif' };
+  rejects(() => validateStatement(extra), 'PREDICATE_INVALID');
+  assert.equal(
+    (validateStatement(releaseStatement()).statement.predicate as { eif: { uri?: string } }).eif.uri,
+    undefined,
+    'absent stays absent',
+  );
+});

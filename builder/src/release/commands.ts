@@ -39,6 +39,7 @@ const SIGN_FLAGS = {
 const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen)`;
 const ARTIFACT_FLAGS = {
   eif: { type: 'string' },
+  'eif-uri': { type: 'string' },
   pcrs: { type: 'string' },
   source: { type: 'string' },
   lock: { type: 'string' },
@@ -77,6 +78,7 @@ function artifactInput(f: Flags): SignReleaseInput {
     lockBytes: readFileSync(need(f, 'lock')),
     builderVersion: typeof f['builder-version'] === 'string' ? f['builder-version'] : defaultBuilderVersion(),
   };
+  if (typeof f['eif-uri'] === 'string') input.eifUri = f['eif-uri'];
   if (typeof f.pcrs === 'string') input.measurements = readMeasurements(f.pcrs);
   else input.measure = measureEifPcrs;
   return input;
@@ -126,13 +128,15 @@ const sign: Command = {
   path: ['release', 'sign'],
   summary: 'sign a release statement (PCRs, source, lock) into a Sigstore bundle',
   help: `keycast release sign --eif FILE --source REPO@COMMIT --lock builder.lock.json --out BUNDLE
-                     --key KEY.pem [--pcrs FILE] [--builder-version V] [--json]
+                     --key KEY.pem [--pcrs FILE] [--eif-uri URL] [--builder-version V] [--json]
 
 Writes an in-toto statement (predicate https://keycast.dev/release/v1: subject = the EIF's
 SHA-256; PCR0/1/2(/8), source repo and 40-hex commit, lock file SHA-256, builder version) as a
 DSSE envelope in a Sigstore v0.3 bundle. No network with --key. PCRs come from --pcrs (nitro-cli
 describe-eif JSON or pcr.json, for EIFs built elsewhere) or are computed from the EIF (EIF v4,
 CRC checked; the same PCRs nitro-cli reports).
+  --eif-uri URL          where the EIF can be fetched (https; http only on loopback): recorded as
+                         predicate.eif.uri, so keycast verify rebuild can fetch it to diff a mismatch
 ${SIGN_HELP}`,
   async run(args) {
     const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS });

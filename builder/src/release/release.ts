@@ -14,6 +14,8 @@ export interface SignReleaseInput {
   eifBytes?: Uint8Array;
   eifSha256?: string;
   eifName?: string;
+  /** Where the EIF can be fetched (predicate.eif.uri: https, or http on loopback). */
+  eifUri?: string;
   /** PCRs; if absent, `measure(eifBytes)` computes them. */
   measurements?: Measurements;
   measure?: (eif: Uint8Array) => Measurements;
@@ -41,6 +43,7 @@ function facts(i: SignReleaseInput): Facts {
   if (!lockSha256) throw new BuilderError('LOCK_MISSING', 'give the input lock file or its SHA-256');
   const f: Facts = { eifSha256, measurements, source: i.source, lockSha256, builderVersion: i.builderVersion };
   if (i.eifName !== undefined) f.eifName = i.eifName;
+  if (i.eifUri !== undefined) f.eifUri = i.eifUri;
   return f;
 }
 

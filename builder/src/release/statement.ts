@@ -21,6 +21,8 @@ export interface ReleaseFacts {
   eifSha256: string;
   /** The subject name (default "enclave.eif"). */
   eifName?: string;
+  /** Where the EIF can be fetched (predicate.eif.uri), if the publisher says. */
+  eifUri?: string;
   measurements: Measurements;
   source: SourceRef;
   /** Lowercase hex SHA-256 of the input lock file (builder.lock.json) bytes. */
@@ -50,7 +52,7 @@ function checked(v: unknown): KeycastStatement {
 
 function releaseFields(f: ReleaseFacts): Record<string, unknown> {
   return {
-    eif: { sha256: f.eifSha256 },
+    eif: f.eifUri === undefined ? { sha256: f.eifSha256 } : { sha256: f.eifSha256, uri: f.eifUri },
     measurements: f.measurements,
     source: f.source,
     lock: { sha256: f.lockSha256 },

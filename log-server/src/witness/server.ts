@@ -3,6 +3,12 @@
  *   200  text/plain              the cosignature line(s)
  *   409  text/x.tlog.size        "<size>\n", the size this witness last cosigned for the log
  *   400/403/404/422/413          JSON { error, code, message, evidence } (LogError codes)
+ * and, read-only (Keycast's, not in the spec), `GET /logs/<origin>/checkpoint` with the origin
+ * URL-escaped as one path segment (encodeURIComponent): the latest checkpoint this witness
+ * cosigned for that log, as a signed note carrying the log's signature(s) and this witness's
+ * cosignature (200 text/plain; 404 WITNESS_UNKNOWN_LOG / NOT_FOUND). A monitor reads it as
+ * another view of the log (keycast monitor --witness-url), so a log showing the witness one
+ * tree and everyone else another is caught.
  * The body is read as text whatever its Content-Type (the spec names none), refused unless it
  * is well-formed UTF-8 (a signed note is), and capped at
  * 64 KiB. The new state is durable before the 200 is sent (Witness.addCheckpoint). The server
@@ -66,6 +72,9 @@ export async function buildWitnessApp(o: WitnessAppOptions): Promise<FastifyInst
     const lines = await witness.addCheckpoint(body);
     return reply.code(200).type('text/plain; charset=utf-8').send(lines);
   });
+  app.get<{ Params: { origin: string } }>('/logs/:origin/checkpoint', async (req, reply) =>
+    reply.code(200).type('text/plain; charset=utf-8').send(witness.latestCheckpoint(req.params.origin)),
+  );
   app.get('/', async (_req, reply) =>
     reply.type('text/plain; charset=utf-8').send(`c2sp.org/tlog-witness ${witness.name}\n`),
   );

@@ -28,6 +28,19 @@ export interface LogRecord {
   size: number;
   /** The log-signed checkpoint note, verbatim. */
   checkpoint: string;
+  /**
+   * The cosignature line(s) this witness returned for it (absent in state written before the
+   * witness kept them; GET /logs/<origin>/checkpoint then cosigns the stored checkpoint afresh).
+   */
+  cosignature?: string;
+}
+
+function copyRecord(r: LogRecord): LogRecord {
+  return {
+    size: r.size,
+    checkpoint: r.checkpoint,
+    ...(r.cosignature === undefined ? {} : { cosignature: r.cosignature }),
+  };
 }
 
 /**
@@ -60,7 +73,7 @@ function formatState(logs: ReadonlyMap<string, LogRecord>): string {
   const out: Record<string, LogRecord> = Object.create(null);
   for (const [origin, r] of logs)
     Object.defineProperty(out, origin, {
-      value: { size: r.size, checkpoint: r.checkpoint },
+      value: copyRecord(r),
       enumerable: true,
       writable: true,
       configurable: true,
@@ -106,7 +119,7 @@ export class FileWitnessState implements WitnessState {
     const run = this.queue.then(() => {
       const next = fn(this.latest(origin));
       if (next === null) return null;
-      const logs = new Map(this.logs).set(origin, { size: next.size, checkpoint: next.checkpoint });
+      const logs = new Map(this.logs).set(origin, copyRecord(next));
       writeFileAtomic(this.dir, STATE_FILE, formatState(logs));
       this.logs = logs;
       return next;
@@ -147,10 +160,15 @@ function readState(path: string): Map<string, LogRecord> {
     throw new LogError('WITNESS_STATE', 'unknown witness state format', { path });
   const logs = new Map<string, LogRecord>();
   for (const [origin, r] of Object.entries(f.logs)) {
-    if (!Number.isSafeInteger(r?.size) || r.size < 0 || typeof r.checkpoint !== 'string') {
+    if (
+      !Number.isSafeInteger(r?.size) ||
+      r.size < 0 ||
+      typeof r.checkpoint !== 'string' ||
+      (r.cosignature !== undefined && typeof r.cosignature !== 'string')
+    ) {
       throw new LogError('WITNESS_STATE', 'malformed record in witness state', { path, origin });
     }
-    logs.set(origin, { size: r.size, checkpoint: r.checkpoint });
+    logs.set(origin, copyRecord(r));
   }
   return logs;
 }

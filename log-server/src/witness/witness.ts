@@ -67,8 +67,24 @@ export class Witness {
         size: checkpoint.size,
       });
     }
-    await this.opts.state.update(checkpoint.origin, (current) => this.check(req, checkpoint, current));
-    return signatureLines(text, [this.opts.signer]);
+    const lines = signatureLines(text, [this.opts.signer]);
+    await this.opts.state.update(checkpoint.origin, (current) => this.check(req, checkpoint, current, lines));
+    return lines;
+  }
+
+  /**
+   * The latest checkpoint this witness cosigned for `origin`, as a signed note: the log's note
+   * as it was submitted, followed by this witness's cosignature line(s). A record from state
+   * written before cosignatures were kept is cosigned now (it is still the latest this witness
+   * verified). Unknown origin: WITNESS_UNKNOWN_LOG; known but never cosigned: NOT_FOUND.
+   */
+  latestCheckpoint(origin: string): string {
+    if (!this.verifiers.has(origin))
+      throw new LogError('WITNESS_UNKNOWN_LOG', 'this witness does not follow that log', { origin });
+    const r = this.opts.state.latest(origin);
+    if (r === null) throw new LogError('NOT_FOUND', 'this witness has cosigned no checkpoint of that log', { origin });
+    const lines = r.cosignature ?? signatureLines(splitNote(r.checkpoint).text, [this.opts.signer]);
+    return r.checkpoint + lines;
   }
 
   /** Finds the log by origin and checks its signature (404 / 403). */
@@ -95,7 +111,12 @@ export class Witness {
   }
 
   /** Under the state lock: 409 on a size mismatch, 422 on an inconsistent checkpoint; else the new record. */
-  private check(req: AddCheckpointRequest, next: Checkpoint, current: LogRecord | null): LogRecord | null {
+  private check(
+    req: AddCheckpointRequest,
+    next: Checkpoint,
+    current: LogRecord | null,
+    cosignature: string,
+  ): LogRecord | null {
     const known = current?.size ?? 0;
     if (req.oldSize !== known) {
       throw new LogError('WITNESS_CONFLICT', 'old size is not the size this witness last cosigned', {
@@ -132,7 +153,7 @@ export class Witness {
       );
     }
     if (current && current.size === next.size) return null; // same tree head again: cosign, nothing to store
-    return { size: next.size, checkpoint: req.checkpoint };
+    return { size: next.size, checkpoint: req.checkpoint, cosignature };
   }
 }
 

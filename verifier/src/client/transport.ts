@@ -52,6 +52,8 @@ export interface RequestSpec {
   contentType?: string;
   /** Statuses handed back to the caller instead of raising LOG_REFUSED (e.g. 404 for lookups). */
   pass?: number[];
+  /** Called as the body arrives: bytes so far and the declared Content-Length (null if none). */
+  progress?: (got: number, total: number | null) => void;
 }
 
 export interface RawAnswer {
@@ -141,7 +143,7 @@ async function once(o: TransportOptions, url: URL, spec: RequestSpec): Promise<R
     const cap = ok ? spec.cap : MAX_ERROR_BODY;
     let body: Uint8Array;
     try {
-      body = await readCapped(res, cap, ctl.signal, url);
+      body = await readCapped(res, cap, ctl.signal, url, ok ? spec.progress : undefined);
     } catch (e) {
       if (e instanceof VerifierError && !ok)
         body = new Uint8Array(); // an oversized error body: the status is what matters
@@ -183,7 +185,13 @@ async function once(o: TransportOptions, url: URL, spec: RequestSpec): Promise<R
  * Content-Length is checked first, then every chunk — and giving up when `signal` aborts even
  * if the stream never yields again. The stream is cancelled on every exit.
  */
-export async function readCapped(res: Response, cap: number, signal: AbortSignal, url: URL): Promise<Uint8Array> {
+export async function readCapped(
+  res: Response,
+  cap: number,
+  signal: AbortSignal,
+  url: URL,
+  progress?: (got: number, total: number | null) => void,
+): Promise<Uint8Array> {
   const oversized = (got: number) =>
     new VerifierError('LOG_RESPONSE_OVERSIZED', `the log's answer for ${url.pathname} is larger than ${cap} bytes`, {
       url: url.href,
@@ -213,6 +221,7 @@ export async function readCapped(res: Response, cap: number, signal: AbortSignal
       n += r.value.byteLength;
       if (n > cap) throw oversized(n);
       chunks.push(r.value);
+      progress?.(n, Number.isFinite(declared) && res.headers.has('content-length') ? declared : null);
     }
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -7,7 +7,8 @@
  * no predicate type outside the three below.
  *
  *  - release/v1:    "this EIF (subject sha256) has these PCRs, built from repo@commit with this
- *                    input lock and builder version".
+ *                    input lock and builder version", optionally with where the EIF can be fetched
+ *                    (predicate.eif.uri; whatever is fetched is held to predicate.eif.sha256).
  *  - revocation/v1: "the release at log index N, whose PCR0 is P, must no longer be trusted".
  *  - rebuild/v1:    a third party's "I rebuilt this source and got these PCRs" (same fields as
  *                    a release, optionally naming the release it reproduces).
@@ -42,7 +43,8 @@ export interface SourceRef {
 }
 
 export interface ReleasePredicate {
-  eif: { sha256: string };
+  /** The EIF's SHA-256 and, optionally, where it can be fetched (an https URL; http only on loopback). */
+  eif: { sha256: string; uri?: string };
   measurements: Measurements;
   source: SourceRef;
   /** SHA-256 of the builder's input lock file (builder.lock.json) bytes. */
@@ -135,6 +137,31 @@ function digestObject(v: unknown, field: string): { sha256: string } {
   return { sha256: hex(o.sha256, SHA256_RE, `${field}.sha256`, '64 lowercase hex digits (SHA-256)') };
 }
 
+/** Loopback hosts, the only ones an http (not https) EIF URI may name: a local test log's. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * An EIF URI: an absolute https URL (http only to a loopback host), in the WHATWG URL
+ * serialisation (so one URL has one spelling), without credentials or a fragment, at most 2048
+ * characters. The verifier only validates it; fetching is the CLI's.
+ */
+export function validateEifUri(v: unknown, field = 'predicate.eif.uri'): string {
+  const what = 'an https URL (http only to 127.0.0.1, localhost or [::1]), in canonical form, at most 2048 characters';
+  if (typeof v !== 'string' || v.length > 2048 || !URL.canParse(v)) throw bad(`${field} must be ${what}`, field, v);
+  const u = new URL(v);
+  const okScheme = u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname));
+  if (!okScheme || u.href !== v || u.username !== '' || u.password !== '' || u.hash !== '')
+    throw bad(`${field} must be ${what}, without credentials or a fragment`, field, v);
+  return v;
+}
+
+function eifObject(v: unknown, field: string): { sha256: string; uri?: string } {
+  const o = obj(v, field);
+  exactKeys(o, ['sha256'], ['uri'], field, 'PREDICATE_INVALID');
+  const sha256 = hex(o.sha256, SHA256_RE, `${field}.sha256`, '64 lowercase hex digits (SHA-256)');
+  return 'uri' in o ? { sha256, uri: validateEifUri(o.uri, `${field}.uri`) } : { sha256 };
+}
+
 function releaseFields(o: Record<string, unknown>): ReleasePredicate {
   const b = obj(o.builder, 'predicate.builder');
   exactKeys(b, ['version'], [], 'predicate.builder', 'PREDICATE_INVALID');
@@ -145,7 +172,7 @@ function releaseFields(o: Record<string, unknown>): ReleasePredicate {
       b.version,
     );
   return {
-    eif: digestObject(o.eif, 'predicate.eif'),
+    eif: eifObject(o.eif, 'predicate.eif'),
     measurements: validateMeasurements(o.measurements),
     source: validateSource(o.source),
     lock: digestObject(o.lock, 'predicate.lock'),

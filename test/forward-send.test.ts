@@ -303,6 +303,37 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
       w.contentKeys.map((k) => Buffer.from(k.key).toString('hex')),
     );
   }
+  // keycast raw open: the receiver's side, from its key and certificate files
+  for (const [i, p] of rx.projectors.entries()) {
+    writeFileSync(f(`rx${i}.key`), p.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(f(`rx${i}.pem`), certificatePem(p.certificate.der));
+  }
+  const rawOpen = (file: string, i: number, digest = index.requestDigest, extra: string[] = []) =>
+    keycast(
+      ['raw', 'open', join(f('o-hpke'), file), '--key', f(`rx${i}.key`), '--cert', f(`rx${i}.pem`)].concat([
+        '--request-digest',
+        digest,
+        '--json',
+        ...extra,
+      ]),
+    );
+  const first = index.recipients[0]!.file;
+  const opened = await rawOpen(first, 0, index.requestDigest, ['--cpl', rxRules.film.cplId]);
+  assert.equal(opened.code, 0, opened.stderr + opened.stdout);
+  assert.deepEqual(
+    (JSON.parse(opened.stdout) as { keys: Array<{ key: string }> }).keys.map((k) => k.key),
+    w.contentKeys.map((k) => Buffer.from(k.key).toString('hex')),
+  );
+  for (const r of [
+    await rawOpen(first, 1), // another receiver's key and certificate
+    await rawOpen(first, 0, 'ee'.repeat(32)), // presented as the answer to another request
+    await rawOpen(first, 0, index.requestDigest, ['--cpl', 'urn:uuid:00000000-0000-4000-8000-000000000000']),
+  ]) {
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { code: string }).code, 'RAW_DELIVERY_BINDING');
+    assert.ok(!keySpellings(w).some((k) => (r.stdout + r.stderr).includes(k)), 'a refusal prints no key');
+  }
+
   // the RSA projectors of a KDM-only PKI are refused in a raw-hpke request: exit 5, nothing written
   writeFileSync(f('rsa.pem'), certificatePem(w.pki.projectors[0]!.certificate.der));
   writeFileSync(f('ca.pem'), certificatePem(w.pki.intermediate.der));

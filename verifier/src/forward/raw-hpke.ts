@@ -96,7 +96,8 @@ export async function sealRawHpkeDelivery(
   const ctx = await suite.createSenderContext({ recipientPublicKey, info: info(h) });
   const out: Array<{ id: string; type: string; ciphertext: string }> = [];
   for (const k of keys) {
-    const ct = await ctx.seal(k.block.slice().buffer, aad(h, k));
+    const plain = k.block.slice();
+    const ct = await ctx.seal(plain.buffer, aad(h, k)).finally(() => plain.fill(0));
     out.push({ id: k.id, type: k.type, ciphertext: toBase64(new Uint8Array(ct)) });
   }
   const doc = {
@@ -175,9 +176,8 @@ export async function openRawHpkeDelivery(
   const blocks: KeyBlock[] = [];
   try {
     const suite = hpkeSuite();
-    const recipientKey = await suite.kem.deserializePrivateKey(
-      new Uint8Array(Buffer.from(recipientPrivateKey.export({ format: 'jwk' }).d ?? '', 'base64url')).buffer,
-    );
+    const raw = new Uint8Array(Buffer.from(recipientPrivateKey.export({ format: 'jwk' }).d ?? '', 'base64url'));
+    const recipientKey = await suite.kem.deserializePrivateKey(raw.buffer).finally(() => raw.fill(0));
     const ctx = await suite.createRecipientContext({
       recipientKey,
       enc: fromBase64(h.enc).slice().buffer,

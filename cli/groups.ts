@@ -24,7 +24,7 @@ group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import(
   ['release attest-rebuild', 'deprecated name of keycast endorse'],
   ['endorse', 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"'],
 ]);
-group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'receipt'], () => import('../verifier/cli.ts'), [
+group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'raw', 'receipt'], () => import('../verifier/cli.ts'), [
   ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
   ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
   ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
@@ -36,6 +36,7 @@ group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'receipt'], () =>
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   ],
   ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
+  ['raw open', "open a raw-hpke delivery with the receiver's X25519 key, checking it is for this receiver and request"],
   ['receipt verify', "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion"],
 ]);
 group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('../enclave/cli.ts'), [

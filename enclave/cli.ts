@@ -374,7 +374,8 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
 const devCerts: Command = {
   path: ['dev', 'certs'],
   summary: 'generate realistic ST 430-2 projector chains (maker root → SM CA → SM leaves) for tests and demos',
-  help: `Usage: keycast dev certs --projectors N --out DIR [--maker NAME] [--days D] [--key-pool K] [--json]
+  help: `Usage: keycast dev certs --projectors N --out DIR [--maker NAME] [--days D] [--key-pool K]
+                        [--key-type rsa|x25519] [--json]
 
 Writes a manufacturer PKI shaped like real D-cinema Security Manager chains (SMPTE ST 430-2:
 RSA-2048/65537, sha256WithRSAEncryption, O/OU/CN/dnQualifier names, CN roles "LE SPB MD SM"):
@@ -385,7 +386,10 @@ FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
   --maker NAME     manufacturer name (default ACME-CINEMA; PrintableString characters)
   --days D         leaf validity in days (default 1825)
   --key-pool K     reuse K RSA keys across the leaves (each leaf keeps its own certificate);
-                   generating thousands of RSA keys takes minutes`,
+                   generating thousands of RSA keys takes minutes
+  --key-type T     rsa (default) or x25519: non-DCI receivers for the raw-hpke forwarding format
+                   (X25519 leaves, CN "RX.…", keyAgreement, under the same RSA root and CA; never
+                   valid KDM recipients)`,
   async run(args) {
     const v = parse(args, {
       projectors: { type: 'string' },
@@ -393,6 +397,7 @@ FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
       maker: { type: 'string' },
       days: { type: 'string' },
       'key-pool': { type: 'string' },
+      'key-type': { type: 'string' },
       json: { type: 'boolean' },
     });
     const int = (name: string, x: unknown, max: number) => {
@@ -402,7 +407,10 @@ FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
     };
     const count = int('projectors', v.projectors, 1_000_000);
     if (typeof v.out !== 'string') throw usage('--out is required');
+    const keyType = v['key-type'] ?? 'rsa';
+    if (keyType !== 'rsa' && keyType !== 'x25519') throw usage('--key-type must be rsa or x25519');
     const pki = createProjectorPki({
+      keyType,
       count,
       maker: typeof v.maker === 'string' ? v.maker : undefined,
       days: v.days === undefined ? undefined : int('days', v.days, 3650),

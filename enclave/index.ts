@@ -119,11 +119,13 @@ export type { ReplayGuard } from './src/forward/replay.ts';
 export {
   kdmTime,
   deliver,
+  deliverRawHpke,
   checkSignerValidity,
   forwardRange,
   receiptFor,
   signForwardReceipt,
   forward,
+  forwardRawHpke,
   wipe,
 } from './src/forward/engine.ts';
 export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';

@@ -10,8 +10,15 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { formatEnclaveKeys, generateHpkeKeyPair, kdmSigner } from '#verifier';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  formatEnclaveKeys,
+  generateHpkeKeyPair,
+  kdmSigner,
+  parseDcCertificate,
+  pemCertificates,
+  verifyDcChain,
+} from '#verifier';
 import { SimulatedNsm, createSignerChain, createTestPki, forward, openForwardRequest } from '../enclave/index.ts';
 import { CPL, KEY_IDS, isoZ, kdmT, DAY } from './forward-fixtures.ts';
 
@@ -206,6 +213,41 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
       1,
     );
     assert.equal((await keycast(['receipt', 'verify', f('receipt.json'), '--receipt-key', f('studio.pub')])).code, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dev certs --key-type x25519: raw-hpke receivers with X25519 leaves under the maker root', {
+  timeout: 120_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'forward-cli-x25519-'));
+  try {
+    const f = (n: string) => join(dir, n);
+    assert.equal(
+      (await keycast(['dev', 'certs', '--projectors', '1', '--key-type', 'dsa', '--out', f('bad')])).code,
+      2,
+    );
+    const r = await keycast(['dev', 'certs', '--projectors', '2', '--key-type', 'x25519', '--out', f('pki')]);
+    assert.equal(r.code, 0, r.stderr);
+    const cert = (n: string) => parseDcCertificate(pemCertificates(readFileSync(f(n), 'utf8'))[0]!);
+    const [root, ca] = [cert('pki/maker-root.pem'), cert('pki/maker-ca.pem')];
+    for (const n of ['000001', '000002']) {
+      const leaf = cert(`pki/projectors/${n}.pem`);
+      assert.equal(leaf.keyType, 'x25519');
+      assert.match(leaf.subject, /CN=RX\./);
+      const key = createPrivateKey(readFileSync(f(`pki/projectors/${n}.key`)));
+      assert.equal(key.asymmetricKeyType, 'x25519');
+      assert.ok(
+        createPublicKey(key)
+          .export({ format: 'der', type: 'spki' })
+          .equals(leaf.publicKey.export({ format: 'der', type: 'spki' })),
+      );
+      assert.equal(
+        verifyDcChain(leaf, { intermediates: [ca], roots: [root], at: new Date(), profile: false }).length,
+        3,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -102,7 +102,7 @@ export async function request(
     rules?: ForwardRules;
     signWith?: KeyObject;
     recipients?: string[];
-    format?: 'kdm' | 'raw-rsa-oaep';
+    format?: 'kdm' | 'raw-rsa-oaep' | 'raw-hpke';
     sealedKeys?: string;
   } = {},
 ) {

@@ -4,7 +4,8 @@
  * receipt from another enclave's key, no answer at all. Only an honest answer is written; every
  * lie is RECEIPT_INVALID (or a coded I/O error for silence) and nothing appears under --out.
  * KDMs must carry the KDM signer chain the attestation binds (else KDM_SIGNATURE). Also:
- * recipients as one PEM bundle, --format raw, and an --out that already exists.
+ * recipients as one PEM bundle, --format raw, --format raw-hpke to X25519 receivers, and an --out
+ * that already exists.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,13 +20,21 @@ import {
   kdmChainSha256,
   formatIdentityBinding,
   formatVerifiedEnclave,
+  openRawHpkeDelivery,
   parseIdentityBinding,
   signRules,
   toBase64,
   toHex,
   verifiedEnclaveRecord,
 } from '#verifier';
-import { forward, openForwardRequest, wipe } from '../enclave/index.ts';
+import {
+  createProjectorPki,
+  forward,
+  forwardRawHpke,
+  openForwardRequest,
+  wipe,
+  type ForwardOutput,
+} from '../enclave/index.ts';
 import { ctx, keySpellings, rules, sealed, world, type World } from './forward-fixtures.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
@@ -55,15 +64,18 @@ function host(w: World, mode: () => Mode): Promise<{ url: string; server: Server
         });
         const outputs: Array<{ index: number; thumbprint: string; subject: string; format: string; bytes: string }> =
           [];
-        const r = forward(opened, w.enclave.keys, (o) =>
+        const emit = (o: ForwardOutput) =>
           outputs.push({
             index: o.index,
             thumbprint: o.thumbprint,
             subject: o.subject,
             format: o.format,
             bytes: Buffer.from(o.bytes).toString('base64'),
-          }),
-        );
+          });
+        const r =
+          opened.format === 'raw-hpke'
+            ? await forwardRawHpke(opened, w.enclave.keys, emit)
+            : forward(opened, w.enclave.keys, emit);
         wipe(opened);
         if (m === 'tamper') {
           const b = Buffer.from(outputs[0]!.bytes, 'base64');
@@ -232,4 +244,118 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   // an --out that exists is a usage error, before anything is sent
   mkdirSync(f('exists'));
   assert.equal((await send('exists')).code, 2);
+});
+
+test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, each opening to the keys sent', {
+  timeout: 120_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'forward-send-hpke-'));
+  const w = await world(1);
+  const rx = createProjectorPki({ count: 2, maker: 'RX-MAKER', keyType: 'x25519', now: w.now });
+  const h = await host(w, () => 'honest');
+  t.after(() => {
+    h.server.close();
+    h.server.closeAllConnections();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const f = (n: string) => join(dir, n);
+  writeFileSync(
+    f('enclave.json'),
+    record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
+  );
+  writeFileSync(f('sealed.json'), await sealed(w));
+  const rxRules = rules(w, {
+    recipients: { thumbprints: [], roots: [Buffer.from(rx.root.der).toString('base64')], excluded: [] },
+  });
+  writeFileSync(f('rules.dsse'), signRules(rxRules, w.studio.privateKey));
+  writeFileSync(
+    f('bundle.pem'),
+    [rx.intermediate, ...rx.projectors.map((p) => p.certificate)].map((c) => certificatePem(c.der)).join(''),
+  );
+  const send = (out: string, format: string) =>
+    keycast([
+      'forward',
+      ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json'), '--rules', f('rules.dsse')],
+      ...['--recipients', f('bundle.pem'), '--out', f(out), '--format', format, '--json'],
+    ]);
+  assert.equal((await send('o-bogus', 'raw-aes')).code, 2, 'an unknown format is a usage error');
+  assert.equal(existsSync(f('o-bogus')), false);
+  const ok = await send('o-hpke', 'raw-hpke');
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  assert.match(ok.stderr, /forwarding 2 recipient\(s\) \(1 intermediate CA\(s\), raw-hpke\)/);
+  const index = JSON.parse(readFileSync(join(f('o-hpke'), 'index.json'), 'utf8')) as {
+    requestDigest: string;
+    format: string;
+    recipients: Array<{ file: string; thumbprint: string }>;
+  };
+  assert.equal(index.format, 'raw-hpke');
+  assert.equal(index.recipients.length, 2);
+  for (const [i, r] of index.recipients.entries()) {
+    const bytes = new Uint8Array(readFileSync(join(f('o-hpke'), r.file)));
+    assert.ok(!keySpellings(w).some((k) => Buffer.from(bytes).toString('latin1').includes(k)));
+    const opened = await openRawHpkeDelivery(bytes, rx.projectors[i]!.privateKey, {
+      recipient: r.thumbprint,
+      cplId: rxRules.film.cplId,
+      requestDigest: index.requestDigest,
+    });
+    assert.deepEqual(
+      opened.keys.map((k) => Buffer.from(k.key).toString('hex')),
+      w.contentKeys.map((k) => Buffer.from(k.key).toString('hex')),
+    );
+  }
+  // keycast raw open: the receiver's side, from its key and certificate files
+  for (const [i, p] of rx.projectors.entries()) {
+    writeFileSync(f(`rx${i}.key`), p.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(f(`rx${i}.pem`), certificatePem(p.certificate.der));
+  }
+  const rawOpen = (file: string, i: number, digest = index.requestDigest, extra: string[] = []) =>
+    keycast(
+      ['raw', 'open', join(f('o-hpke'), file), '--key', f(`rx${i}.key`), '--cert', f(`rx${i}.pem`)].concat([
+        '--request-digest',
+        digest,
+        '--json',
+        ...extra,
+      ]),
+    );
+  const first = index.recipients[0]!.file;
+  const opened = await rawOpen(first, 0, index.requestDigest, ['--cpl', rxRules.film.cplId]);
+  assert.equal(opened.code, 0, opened.stderr + opened.stdout);
+  assert.deepEqual(
+    (JSON.parse(opened.stdout) as { keys: Array<{ key: string }> }).keys.map((k) => k.key),
+    w.contentKeys.map((k) => Buffer.from(k.key).toString('hex')),
+  );
+  for (const r of [
+    await rawOpen(first, 1), // another receiver's key and certificate
+    await rawOpen(first, 0, 'ee'.repeat(32)), // presented as the answer to another request
+    await rawOpen(first, 0, index.requestDigest, ['--cpl', 'urn:uuid:00000000-0000-4000-8000-000000000000']),
+  ]) {
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { code: string }).code, 'RAW_DELIVERY_BINDING');
+    assert.ok(!keySpellings(w).some((k) => (r.stdout + r.stderr).includes(k)), 'a refusal prints no key');
+  }
+
+  // the RSA projectors of a KDM-only PKI are refused in a raw-hpke request: exit 5, nothing written
+  writeFileSync(f('rsa.pem'), certificatePem(w.pki.projectors[0]!.certificate.der));
+  writeFileSync(f('ca.pem'), certificatePem(w.pki.intermediate.der));
+  writeFileSync(
+    f('rules-rsa.dsse'),
+    signRules(
+      rules(w, {
+        recipients: {
+          thumbprints: [],
+          roots: [w.pki.root, rx.root].map((c) => Buffer.from(c.der).toString('base64')),
+          excluded: [],
+        },
+      }),
+      w.studio.privateKey,
+    ),
+  );
+  const refused = await keycast([
+    'forward',
+    ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json'), '--rules', f('rules-rsa.dsse')],
+    ...['--recipients', f('rsa.pem'), '--intermediate', f('ca.pem'), '--out', f('o-rsa')],
+    ...['--format', 'raw-hpke', '--json'],
+  ]);
+  assert.equal(refused.code, 5, refused.stdout + refused.stderr);
+  assert.equal(existsSync(f('o-rsa')), false);
 });

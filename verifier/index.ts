@@ -364,6 +364,14 @@ export {
 } from './src/forward/sealed-keys.ts';
 export type { ContentKey, FilmKeys, KeyType, SealedHeader } from './src/forward/sealed-keys.ts';
 export {
+  RAW_KEYS_FORMAT,
+  RAW_HPKE_ENCRYPTION,
+  x25519PublicBytes,
+  sealRawHpkeDelivery,
+  openRawHpkeDelivery,
+} from './src/forward/raw-hpke.ts';
+export type { RawHpkeContext, RawHpkeKey, OpenedRawHpke } from './src/forward/raw-hpke.ts';
+export {
   RECEIPT_TYPE,
   RECEIPT_PAYLOAD_TYPE,
   OUTPUT_FORMATS,

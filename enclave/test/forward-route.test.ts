@@ -12,6 +12,7 @@ import {
   formatEnclaveConfig,
   formatProofBundle,
   fromBase64,
+  openRawHpkeDelivery,
   openReceipt,
   sealContentKeys,
   signRules,
@@ -80,6 +81,7 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
 
   const a = await boot();
   const projectors = createProjectorPki({ count: 3 });
+  const receivers = createProjectorPki({ count: 2, maker: 'RX-MAKER', keyType: 'x25519' });
   const studio = generateKeyPairSync('ed25519');
   const contentKey = new Uint8Array(randomBytes(16));
   const t = Date.now();
@@ -90,7 +92,11 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
     kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 10 * DAY) },
     forwardFrom: isoZ(t - DAY),
     forwardUntil: isoZ(t + 5 * DAY),
-    recipients: { thumbprints: [], roots: [Buffer.from(projectors.root.der).toString('base64')], excluded: [] },
+    recipients: {
+      thumbprints: [],
+      roots: [projectors.root, receivers.root].map((c) => Buffer.from(c.der).toString('base64')),
+      excluded: [],
+    },
     limits: { maxKdmValidityDays: 30, maxRecipients: 10 },
   };
 
@@ -132,6 +138,48 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
   const bad = await post(a, '/v1/forward', { ...(await request()), rules: 'not rules' });
   assert.ok(bad.statusCode >= 400 && bad.statusCode < 500);
   assert.equal(bad.json().outputs, undefined);
+
+  // raw-hpke to X25519 receivers: each opens its own document to the key sent, under the receipt
+  const hpkeReq = {
+    ...(await request()),
+    recipients: receivers.projectors.map((p) => certificatePem(p.certificate.der)),
+    intermediates: [certificatePem(receivers.intermediate.der)],
+    format: 'raw-hpke',
+  };
+  const h = await post(a, '/v1/forward', hpkeReq);
+  assert.equal(h.statusCode, 200, h.body.slice(0, 300));
+  const hOut = h.json() as {
+    requestDigest: string;
+    receipt: string;
+    outputs: Array<{ bytes: string; format: string; thumbprint: string }>;
+  };
+  assert.equal(openReceipt(hOut.receipt, ed25519Spki(fromBase64(id.identity.receiptsEd25519))).format, 'raw-hpke');
+  assert.deepEqual(
+    hOut.outputs.map((o) => o.format),
+    ['raw-hpke', 'raw-hpke'],
+  );
+  for (const [i, o] of hOut.outputs.entries()) {
+    const got = await openRawHpkeDelivery(fromBase64(o.bytes), receivers.projectors[i]!.privateKey, {
+      recipient: o.thumbprint,
+      cplId: CPL,
+      requestDigest: hOut.requestDigest,
+    });
+    assert.deepEqual(
+      got.keys.map((k) => Buffer.from(k.key).toString('hex')),
+      [Buffer.from(contentKey).toString('hex')],
+    );
+  }
+  assert.ok(!h.body.includes(Buffer.from(contentKey).toString('hex')), 'a content key leaked');
+  // an RSA projector in a raw-hpke request: refused, naming it, nothing emitted
+  const mixed = await post(a, '/v1/forward', {
+    ...hpkeReq,
+    sealedKeys: (await request()).sealedKeys,
+    recipients: [certificatePem(projectors.projectors[0]!.certificate.der)],
+    intermediates: [certificatePem(projectors.intermediate.der)],
+  });
+  assert.ok(mixed.statusCode >= 400 && mixed.statusCode < 500, mixed.body);
+  assert.equal(mixed.json().code, 'FORWARD_RECIPIENT_NOT_ALLOWED');
+  assert.equal(mixed.json().outputs, undefined);
 
   // restart: the same KDM signer chain and receipt key come back sealed
   const b = await boot();

@@ -17,6 +17,7 @@ import {
   checkDelivery,
   forwardRequestDigest,
   formatForwardRequest,
+  FORWARD_FORMATS,
   fromBase64,
   openReceipt,
   parseDcCertificate,
@@ -180,7 +181,7 @@ export const forwardSend: Command = {
   summary:
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
-                --recipients DIR|FILE [--intermediate PEM…] [--format kdm|raw] --out DIR
+                --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
                 [--timeout S] [--json]
 
 Posts a forward request (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
@@ -193,9 +194,14 @@ Before anything is written, the receipt is verified with the receipt key of ENCL
 record keycast verify enclave --out wrote): its signature, PCR0, this request's digest, and a
 Merkle root over exactly the outputs received, one per recipient in order; and every KDM's
 signer chain must be the one the attestation binds (kdm-chain-sha256). Then DIR (which must
-not exist) gets, per recipient, <thumbprint hex>.kdm.xml (or .raw.json with --format raw) and
+not exist) gets, per recipient, <thumbprint hex>.kdm.xml (or .raw.json for a raw format) and
 proofs/<thumbprint hex>.json (for keycast receipt verify --delivery … --proof …), plus
 receipt.json and index.json (recipient, subject, file). Progress goes to stderr.
+
+FORMAT: kdm (default: signed SMPTE KDMs for DCI projectors); raw-rsa-oaep (or raw: each key's
+ST 430-1 block under RSA-OAEP-SHA256, for non-DCI receivers with RSA certificates); raw-hpke (the
+same blocks under HPKE X25519/AES-256-GCM, bound to the receiver, CPL and request, for receivers
+with X25519 certificates, who open them with the verifier's openRawHpkeDelivery).
 
 Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names;
 nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad flags; 6 a file or the host
@@ -217,8 +223,9 @@ cannot be read.`,
     const outDir = resolve(need(v, 'out'));
     if (existsSync(outDir)) throw usageError(`--out ${outDir} already exists: give a new directory`);
     const fmt = str(v, 'format') ?? 'kdm';
-    if (fmt !== 'kdm' && fmt !== 'raw') throw usageError('--format must be kdm or raw');
-    const format: ForwardFormat = fmt === 'kdm' ? 'kdm' : 'raw-rsa-oaep';
+    const format = (fmt === 'raw' ? 'raw-rsa-oaep' : fmt) as ForwardFormat;
+    if (!FORWARD_FORMATS.includes(format))
+      throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const enclave = parseVerifiedEnclave(readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
     const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');

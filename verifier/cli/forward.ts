@@ -31,6 +31,7 @@ import {
   parseDeliveryProof,
   checkDelivery,
   parseVerifiedEnclave,
+  openRawHpkeDelivery,
   type FilmKeys,
   type KeyType,
   type DcCertificate,
@@ -336,4 +337,71 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
   },
 };
 
-export const commands: Command[] = [rulesSign, seal, kdmInspect, receiptVerify];
+const rawOpen: Command = {
+  path: ['raw', 'open'],
+  summary: "open a raw-hpke delivery with the receiver's X25519 key, checking it is for this receiver and request",
+  help: `keycast raw open DELIVERY.json --key RECEIVER.key --cert RECEIVER.pem --request-digest HEX
+                [--cpl URN] [--json]
+
+Opens a raw-hpke document (keycast forward --format raw-hpke; verifier/src/forward/raw-hpke.ts)
+with the receiver's X25519 private key. It must name, and open under, the receiver's certificate
+thumbprint (--cert), the forward request's digest (--request-digest: index.json's requestDigest,
+or the receipt's) and, with --cpl, that CPL (otherwise the CPL it names). Every key block is
+decoded; the content keys are PRINTED (for testing). Exit 1 RAW_DELIVERY_BINDING (another
+receiver, request or CPL, the wrong key, or tampered) or RAW_DELIVERY_MALFORMED.`,
+  async run(args) {
+    const { v, p } = flags(
+      args,
+      {
+        key: { type: 'string' },
+        cert: { type: 'string' },
+        'request-digest': { type: 'string' },
+        cpl: { type: 'string' },
+      },
+      1,
+    );
+    const digest = need(v, 'request-digest');
+    if (!/^[0-9a-f]{64}$/.test(digest)) throw usageError('--request-digest must be 64 lowercase hex digits');
+    const [der] = pemCertificates(readFileSync(need(v, 'cert'), 'utf8'));
+    if (!der) throw usageError('--cert holds no certificate');
+    const cert = parseDcCertificate(der);
+    const key = privateKeyFile(need(v, 'key'));
+    if (key.asymmetricKeyType !== 'x25519') throw usageError('--key must be an X25519 private key');
+    const bytes = new Uint8Array(readFileSync(p[0]!));
+    let named: string | undefined;
+    try {
+      const cpl = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { cplId?: unknown }).cplId;
+      named = typeof cpl === 'string' ? cpl : undefined;
+    } catch {
+      named = undefined; // openRawHpkeDelivery reports it as malformed
+    }
+    const cplId = typeof v.cpl === 'string' ? v.cpl : (named ?? '');
+    const o = await openRawHpkeDelivery(bytes, key, {
+      recipient: certificateThumbprint(cert),
+      cplId,
+      requestDigest: digest,
+    });
+    const view = {
+      recipient: cert.subject,
+      thumbprint: certificateThumbprint(cert),
+      cplId: o.cplId,
+      window: [o.notBefore, o.notAfter],
+      requestDigest: digest,
+      keys: o.keys.map((k) => ({ id: k.keyId, type: k.keyType, key: toHex(k.key) })),
+    };
+    out(
+      v.json === true,
+      view,
+      [
+        `raw-hpke    for ${cert.subject} (thumbprint ${view.thumbprint})`,
+        `CPL         ${o.cplId}${typeof v.cpl === 'string' ? '' : ' (as the delivery names it)'}`,
+        `window      ${o.notBefore} → ${o.notAfter}`,
+        `request     ${digest}`,
+        `keys        ${view.keys.map((k) => `${k.type} ${k.id} ${k.key}`).join('\n            ')}`,
+      ].join('\n'),
+    );
+    return 0;
+  },
+};
+
+export const commands: Command[] = [rulesSign, seal, kdmInspect, rawOpen, receiptVerify];

@@ -100,6 +100,8 @@ export const VERIFIER_ERROR_CODES = [
   'KDM_MALFORMED',
   'KDM_SIGNATURE',
   'KDM_DECRYPT',
+  'RAW_DELIVERY_MALFORMED',
+  'RAW_DELIVERY_BINDING',
   // the enclave (through its host) refused a forward request: its code and the recipient it names
   'FORWARD_REFUSED',
 ] as const;

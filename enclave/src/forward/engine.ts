@@ -7,7 +7,7 @@
  * `opened` comes from openForwardRequest (every check already passed, so nothing can be refused
  * half-way). For each recipient in request order it builds the output — a signed SMPTE ST 430-1
  * KDM, or for non-DCI receivers a `raw-rsa-oaep` document (each key's 138-byte block under
- * RSA-OAEP-SHA256) — hands it to `emit` (which may stream it out and drop it: peak memory does not
+ * RSA-OAEP-SHA256) or a `raw-hpke` one (the same blocks under HPKE, forwardRawHpke) — hands it to `emit` (which may stream it out and drop it: peak memory does not
  * grow with the request), and adds (thumbprint, SHA-256(output)) to the receipt's Merkle tree.
  * The receipt is signed last by the enclave's receipt key.
  *
@@ -20,6 +20,7 @@ import {
   buildKdm,
   encodeKeyBlock,
   parseInstant,
+  sealRawHpkeDelivery,
   sha256,
   signReceipt,
   type DeliveryProof,
@@ -92,8 +93,29 @@ function blocksFor(o: OpenedForward, signer: KdmSigner): Uint8Array[] {
   return blocks;
 }
 
-/** One recipient's output bytes. */
+/**
+ * One raw-hpke recipient's output: the raw-rsa-oaep payload (each key's 138-byte block) sealed
+ * with HPKE to the certificate's X25519 key, bound to its thumbprint, the CPL and the request.
+ */
+export function deliverRawHpke(o: OpenedForward, r: Recipient, signer: KdmSigner): Promise<Uint8Array> {
+  const w = o.rules.rules.kdmWindow;
+  const blocks = blocksFor(o, signer);
+  return sealRawHpkeDelivery(
+    r.certificate.publicKey,
+    {
+      recipient: r.thumbprint,
+      cplId: o.film.cplId,
+      requestDigest: o.requestDigest,
+      notBefore: w.notBefore,
+      notAfter: w.notAfter,
+    },
+    o.film.keys.map((k, i) => ({ id: k.id, type: k.type, block: blocks[i]! })),
+  );
+}
+
+/** One recipient's output bytes (kdm or raw-rsa-oaep; raw-hpke is deliverRawHpke). */
 export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint8Array {
+  if (o.format === 'raw-hpke') throw new RangeError('deliver: raw-hpke is asynchronous, use deliverRawHpke');
   const w = o.rules.rules.kdmWindow;
   if (o.format === 'kdm') {
     const xml = buildKdm({
@@ -206,6 +228,26 @@ export function signForwardReceipt(
 export function forward(o: OpenedForward, keys: ForwardKeys, emit: (out: ForwardOutput) => void): ForwardResult {
   if (o.format === 'kdm') checkSignerValidity(o, keys.signer);
   const digests = forwardRange(o, keys.signer, 0, o.recipients.length, emit);
+  return receiptFor(o, keys, digests);
+}
+
+/**
+ * forward() for raw-hpke requests: @hpke/core is asynchronous, so recipients are sealed one after
+ * another with await (still in request order, each emitted as soon as it is sealed); the KDM and
+ * raw-rsa-oaep paths stay on the synchronous forward().
+ */
+export async function forwardRawHpke(
+  o: OpenedForward,
+  keys: ForwardKeys,
+  emit: (out: ForwardOutput) => void,
+): Promise<ForwardResult> {
+  if (o.format !== 'raw-hpke') throw new RangeError('forwardRawHpke: raw-hpke requests only');
+  const digests: Uint8Array[] = [];
+  for (const r of o.recipients) {
+    const bytes = await deliverRawHpke(o, r, keys.signer);
+    digests.push(sha256(bytes));
+    emit({ index: r.index, thumbprint: r.thumbprint, subject: r.certificate.subject, format: o.format, bytes });
+  }
   return receiptFor(o, keys, digests);
 }
 

@@ -4,7 +4,8 @@
  *   only the leaf's private key is kept (the runtime seals it with the enclave's identity), the
  *   CA keys are dropped once they have signed, so nobody can issue another signer under this root;
  * - realistic manufacturer projector chains (root → Security Manager CA → leaf
- *   `LE SPB MD SM.<MODEL>-<SERIAL>.<maker>`) for tests, demos and the benchmark (`keycast dev certs`).
+ *   `LE SPB MD SM.<MODEL>-<SERIAL>.<maker>`) for tests, demos and the benchmark (`keycast dev certs`),
+ *   or non-DCI receivers with X25519 leaves for the raw-hpke format.
  * Values follow notes/kdm.md §5 (DCP-o-matic's chains and real SM certificates).
  */
 import { generateKeyPairSync, randomBytes, createPrivateKey, type KeyObject } from 'node:crypto';
@@ -137,6 +138,11 @@ export interface ProjectorPkiOptions {
   keyPool?: number;
   /** RSA modulus size of the leaves (default 2048; other sizes only to test refusals) */
   leafBits?: number;
+  /**
+   * 'x25519' makes non-DCI receivers for the raw-hpke format instead: X25519 leaves (CN
+   * `RX.<MODEL>-<SERIAL>.<maker>`, keyAgreement) under the same RSA root and CA. Default 'rsa'.
+   */
+  keyType?: 'rsa' | 'x25519';
   /** stream each projector here instead of keeping them all (`projectors` is then empty): for very large counts */
   onProjector?: (p: { certificate: DcCertificate; privateKey: KeyObject }, index: number) => void;
 }
@@ -180,14 +186,17 @@ export function createProjectorPki(o: ProjectorPkiOptions): ProjectorPki {
   const pool: Array<{ publicKey: KeyObject; privateKey: KeyObject }> = [];
   const projectors: ProjectorPki['projectors'] = [];
   for (let i = 0; i < o.count; i++) {
+    const x25519 = o.keyType === 'x25519';
     const keys =
       o.keyPool && pool.length >= o.keyPool
         ? pool[i % o.keyPool]!
-        : o.leafBits
-          ? generateKeyPairSync('rsa', { modulusLength: o.leafBits, publicExponent: 65537 })
-          : rsa2048();
+        : x25519
+          ? generateKeyPairSync('x25519')
+          : o.leafBits
+            ? generateKeyPairSync('rsa', { modulusLength: o.leafBits, publicExponent: 65537 })
+            : rsa2048();
     if (o.keyPool && pool.length < o.keyPool) pool.push(keys);
-    const cn = `LE SPB MD SM.${model}-${String(i + 1).padStart(6, '0')}.${maker}`;
+    const cn = `${x25519 ? 'RX' : 'LE SPB MD SM'}.${model}-${String(i + 1).padStart(6, '0')}.${maker}`;
     const der = buildDcCertificate({
       subject: subj(cn),
       issuer: intermediate,
@@ -197,7 +206,7 @@ export function createProjectorPki(o: ProjectorPkiOptions): ProjectorPki {
       publicKey: keys.publicKey,
       issuerPrivateKey: caKeys.privateKey,
       ca: false,
-      keyUsage: ['digitalSignature', 'keyEncipherment', 'dataEncipherment'],
+      keyUsage: x25519 ? ['keyAgreement'] : ['digitalSignature', 'keyEncipherment', 'dataEncipherment'],
     });
     const p = { certificate: parseDcCertificate(der), privateKey: keys.privateKey };
     if (o.onProjector) o.onProjector(p, i);

@@ -3,7 +3,7 @@
  * is emitted: parse (PEM — leaf first, optionally followed by its CAs — or base64 DER), no
  * duplicates, not excluded, explicitly listed by thumbprint or chaining to a named manufacturer
  * root, valid now and through the KDM window, and (for KDMs) inside the ST 430-2 profile with the
- * Security Manager role. The first failure throws an EnclaveError naming the recipient (index,
+ * Security Manager role; raw-rsa-oaep recipients hold RSA ≥ 2048 keys, raw-hpke recipients X25519 keys. The first failure throws an EnclaveError naming the recipient (index,
  * thumbprint, subject); the caller then emits nothing.
  */
 import {
@@ -55,6 +55,8 @@ export interface RecipientCheck {
   intermediates: DcCertificate[];
   now: Date;
   kdm: boolean;
+  /** raw-hpke: recipients must hold X25519 keys (raw-rsa-oaep: RSA ≥ 2048) */
+  hpke?: boolean;
 }
 
 /** Parses and checks every recipient; returns them in request order or throws on the first refusal. */
@@ -85,14 +87,20 @@ export function checkRecipients(
         cause ? { ...who, cause } : who,
       );
     };
+    const rawKeyCheck = (c: DcCertificate) => {
+      if (ctx.hpke) {
+        if (c.basicConstraints?.ca || c.keyType !== 'x25519')
+          refuse('a raw-hpke recipient must be an X25519 end-entity certificate', 'CERT_KEY_TYPE');
+      } else if (c.basicConstraints?.ca || c.keyType !== 'rsa' || c.modulusBits < 2048)
+        refuse('a raw-rsa-oaep recipient must be an RSA ≥ 2048 end-entity certificate', 'CERT_KEY_TYPE');
+    };
     if (seen.has(thumbprint)) refuse('listed twice in this request');
     seen.add(thumbprint);
     if (excluded.has(thumbprint)) refuse('excluded by the rules');
     try {
       if (allowed.has(thumbprint)) {
         if (ctx.kdm) checkDcProfile(leaf!, 'leaf', 'SM');
-        else if (leaf!.basicConstraints?.ca || leaf!.modulusBits < 2048)
-          refuse('a raw recipient must be an RSA ≥ 2048 end-entity certificate');
+        else rawKeyCheck(leaf!);
         if (ctx.now < leaf!.notBefore || ctx.now > leaf!.notAfter)
           refuse('certificate is not valid now', 'CERT_VALIDITY');
       } else if (roots.length > 0) {
@@ -104,8 +112,7 @@ export function checkRecipients(
           profile: ctx.kdm,
           verifiedCas,
         });
-        if (!ctx.kdm && (leaf!.basicConstraints?.ca || leaf!.modulusBits < 2048))
-          refuse('a raw recipient must be an RSA ≥ 2048 end-entity certificate');
+        if (!ctx.kdm) rawKeyCheck(leaf!);
       } else refuse('not listed by thumbprint');
     } catch (e) {
       if (e instanceof VerifierError) refuse(e.message, e.code);

@@ -120,6 +120,7 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       intermediates: req.intermediates ?? [],
       now: ctx.now,
       kdm: req.format === 'kdm',
+      hpke: req.format === 'raw-hpke',
       retain: ctx.retainCertificates !== false,
       onChecked: (c) => thumbprints.push(c.thumbprint),
     });

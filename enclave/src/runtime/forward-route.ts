@@ -2,7 +2,7 @@
  * POST /v1/forward on the enclave: a studio's forward request (sealed content keys, signed
  * rules, recipient certificates; the forwarding core's format, src/forward/request.ts) opened
  * with the enclave's HPKE key and PCR0 behind the open gate, every recipient checked before
- * anything is emitted, then one KDM (or raw RSA-OAEP ciphertext) per recipient and a receipt
+ * anything is emitted, then one KDM (or raw RSA-OAEP / HPKE ciphertext) per recipient and a receipt
  * signed with the enclave's receipt key. Answer (application/json):
  *
  *   { requestDigest, receipt: <DSSE envelope JSON text>, outputs: [{ index, thumbprint, subject, format, bytes: base64 }] }
@@ -16,7 +16,7 @@ import { hpkeSuite, kdmSigner, type KdmSigner } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { jsonBody } from '../http/app.ts';
 import { openForwardRequest } from '../forward/request.ts';
-import { forward, wipe, type ForwardOutput } from '../forward/engine.ts';
+import { forward, forwardRawHpke, wipe, type ForwardOutput } from '../forward/engine.ts';
 import { MemoryReplayGuard } from '../forward/replay.ts';
 import type { IdentityKeeper } from '../identity/keeper.ts';
 import { rawPrivate, type IdentityKeys } from '../identity/keys.ts';
@@ -61,9 +61,9 @@ export function forwardRoute(
     });
     const outputs: Array<Omit<ForwardOutput, 'bytes'> & { bytes: string }> = [];
     try {
-      const r = forward(opened, { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 }, (o) =>
-        outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') }),
-      );
+      const keys = { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 };
+      const emit = (o: ForwardOutput) => outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') });
+      const r = opened.format === 'raw-hpke' ? await forwardRawHpke(opened, keys, emit) : forward(opened, keys, emit);
       return { requestDigest: opened.requestDigest, receipt: r.receipt, outputs };
     } finally {
       wipe(opened);

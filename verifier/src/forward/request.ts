@@ -7,7 +7,7 @@
  * { "sealedKeys": "<sealed content keys JSON text>", "rules": "<DSSE envelope JSON text>",
  *   "recipients": ["<PEM (leaf first, CAs may follow) or base64 DER>", …],
  *   "intermediates": ["<PEM or base64 DER>", …],        // optional, shared manufacturer CAs
- *   "format": "kdm" | "raw-rsa-oaep" }                   // optional, default "kdm"
+ *   "format": "kdm" | "raw-rsa-oaep" | "raw-hpke" }      // optional, default "kdm"
  * ```
  * Answer (200, application/json):
  * ```json
@@ -22,7 +22,7 @@ import { VerifierError } from '../errors.ts';
 import { isObject } from '../encoding/canonical-json.ts';
 import { fromBase64 } from '../encoding/bytes.ts';
 
-export const FORWARD_FORMATS = ['kdm', 'raw-rsa-oaep'] as const;
+export const FORWARD_FORMATS = ['kdm', 'raw-rsa-oaep', 'raw-hpke'] as const;
 export type ForwardFormat = (typeof FORWARD_FORMATS)[number];
 /** Hard cap on recipients per request, whatever the rules allow. */
 export const MAX_FORWARD_RECIPIENTS = 100_000;

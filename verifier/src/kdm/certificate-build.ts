@@ -3,6 +3,7 @@
  * DCP-o-matic and libdcp generate and like real Security Manager certificates (notes/kdm.md §5):
  * subject `O, OU, CN, dnQualifier` as PrintableString in that DER order, dnQualifier = the key's
  * thumbprint, issuer = the parent's subject bytes, critical basicConstraints, keyUsage, SKI and AKI.
+ * A raw-hpke receiver's leaf may carry an X25519 key instead (signed by the RSA issuer as usual).
  * Uses the verifier's DER writer and extension encoders (x509/). Pure; never embeds a private key.
  */
 import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
@@ -18,7 +19,7 @@ export interface DcCertificateInput {
   serial: bigint;
   notBefore: Date;
   notAfter: Date;
-  /** the subject's RSA public key (or its private key) */
+  /** the subject's RSA public key (or its private key); X25519 only for a raw-hpke receiver's leaf */
   publicKey: KeyObject;
   /** the issuer's RSA private key (the subject's own for a root) */
   issuerPrivateKey: KeyObject;
@@ -29,9 +30,11 @@ export interface DcCertificateInput {
 
 const SHA256_RSA = seq(derOid(OID_SHA256_RSA), tlv(TAG.NULL));
 
+/** The key bytes the dnQualifier and SKI hash: PKCS#1 for RSA, the 32 raw bytes for X25519. */
 function pkcs1Of(key: KeyObject): Uint8Array {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  if (pub.asymmetricKeyType !== 'rsa') throw new TypeError('buildDcCertificate: RSA keys only');
+  if (pub.asymmetricKeyType === 'x25519') return new Uint8Array(pub.export({ format: 'der', type: 'spki' })).slice(-32);
+  if (pub.asymmetricKeyType !== 'rsa') throw new TypeError('buildDcCertificate: RSA or X25519 subject keys only');
   return new Uint8Array(pub.export({ type: 'pkcs1', format: 'der' }));
 }
 

@@ -27,6 +27,7 @@ import { extensions } from '../x509/certificate.ts';
 import type { KeyUsage } from '../x509/certificate.ts';
 
 export const OID_RSA = '1.2.840.113549.1.1.1';
+export const OID_X25519 = '1.3.101.110';
 export const OID_SHA256_RSA = '1.2.840.113549.1.1.11';
 export const OID_SHA1_RSA = '1.2.840.113549.1.1.5';
 const OID_SKI = '2.5.29.14';
@@ -68,8 +69,11 @@ export interface DcCertificate {
   notBefore: Date;
   notAfter: Date;
   publicKey: KeyObject;
-  /** DER RSAPublicKey (PKCS#1) */
+  /** 'x25519' only for raw-hpke receivers; every D-cinema certificate is 'rsa' */
+  keyType: 'rsa' | 'x25519';
+  /** DER RSAPublicKey (PKCS#1), or the 32 raw key bytes of an X25519 key */
   pkcs1: Uint8Array;
+  /** RSA modulus size (0 for X25519) */
   modulusBits: number;
   exponent: bigint;
   signatureAlgorithm: string;
@@ -172,15 +176,23 @@ function parse(der: Uint8Array): DcCertificate {
   if (!nb || !na || vxx) malformed('bad Validity', validityT.start);
   const [spkiAlg, spkiBits, sx] = children(expect(spkiT, TAG.SEQUENCE));
   if (!spkiAlg || !spkiBits || sx) malformed('bad SubjectPublicKeyInfo', spkiT.start);
-  const [kOid, kParams] = children(expect(spkiAlg, TAG.SEQUENCE));
-  if (!kOid || readOid(kOid) !== OID_RSA || !kParams || kParams.tag !== TAG.NULL)
-    malformed('public key must be rsaEncryption', spkiAlg.start);
+  const [kOid, kParams, kx0] = children(expect(spkiAlg, TAG.SEQUENCE));
+  const keyOid = kOid ? readOid(kOid) : '';
   const bits = readBitString(spkiBits);
   if (bits.unused !== 0) malformed('bad public key bits', spkiBits.start);
-  const [nT, eT, kx] = children(readOnly(bits.bytes, TAG.SEQUENCE));
-  if (!nT || !eT || kx) malformed('bad RSAPublicKey', spkiBits.start);
-  const n = readInteger(nT);
-  const exponent = readInteger(eT);
+  let n = 0n;
+  let exponent = 0n;
+  if (keyOid === OID_X25519) {
+    // raw-hpke receivers: RFC 8410 X25519 (no parameters, 32 key bytes); never a KDM recipient or CA
+    if (kParams || bits.bytes.length !== 32) malformed('bad X25519 public key', spkiAlg.start);
+  } else {
+    if (keyOid !== OID_RSA || !kParams || kParams.tag !== TAG.NULL || kx0)
+      malformed('public key must be rsaEncryption or X25519', spkiAlg.start);
+    const [nT, eT, kx] = children(readOnly(bits.bytes, TAG.SEQUENCE));
+    if (!nT || !eT || kx) malformed('bad RSAPublicKey', spkiBits.start);
+    n = readInteger(nT);
+    exponent = readInteger(eT);
+  }
   if (rest.length > 1 || (rest[0] && rest[0].tag !== 0xa3))
     malformed('unique identifiers or unknown TBS fields are not accepted');
   let ext: Tlv | undefined;
@@ -215,7 +227,8 @@ function parse(der: Uint8Array): DcCertificate {
     notAfter: readTime(na),
     publicKey,
     pkcs1: bits.bytes,
-    modulusBits: n.toString(2).length,
+    keyType: keyOid === OID_X25519 ? 'x25519' : 'rsa',
+    modulusBits: n === 0n ? 0 : n.toString(2).length,
     exponent,
     signatureAlgorithm: alg,
     signature: sig.bytes,

@@ -35,6 +35,7 @@ export function cnRoles(cn: string): string[] {
 
 /** Throws CERT_PROFILE unless `c` fits the ST 430-2 profile for `role`; `requiredRole` (e.g. 'SM') must be among a leaf's CN roles. */
 export function checkDcProfile(c: DcCertificate, role: DcRole, requiredRole?: string): void {
+  if (c.keyType !== 'rsa') profile(c, 'an X25519 key is for raw-hpke receivers, not a D-cinema certificate');
   if (c.modulusBits !== 2048) profile(c, `RSA key is ${c.modulusBits} bits, not 2048`);
   if (c.exponent !== 65537n) profile(c, 'RSA public exponent is not 65537');
   if (c.signatureAlgorithm !== OID_SHA256_RSA) profile(c, 'not signed with sha256WithRSAEncryption');

@@ -22,6 +22,7 @@ import { formatEnclaveConfig } from '#verifier';
 import { createTestPki, exportTestPki } from '../enclave/index.ts';
 import { newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
 import { freePort, start, until, type Proc } from './enclave-e2e-helpers.ts';
+import { keycastSync } from './enclave-stack.ts';
 
 function why(): string | false {
   if (process.getuid?.() !== 0) return 'needs root for ip netns';
@@ -58,13 +59,7 @@ test('the enclave in a loopback-only network namespace, reachable only through s
       : spawn('socat', args, { stdio: 'ignore' });
     socats.push(c);
   };
-  const keycast = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'bin/keycast.mjs'), ...args], {
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.trim();
-  };
+  const keycast = keycastSync;
 
   // outside: log, witness, dev-kms
   const origin = 'netns.keycast.test/log';

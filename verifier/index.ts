@@ -432,6 +432,7 @@ export {
   xmlText,
   kdmSigner,
   buildKdm,
+  buildKdmBytes,
 } from './src/kdm/write.ts';
 export type { KdmContentKey, KdmSigner, KdmInput } from './src/kdm/write.ts';
 export {

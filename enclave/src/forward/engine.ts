@@ -17,7 +17,7 @@
 import { constants, publicEncrypt, type KeyObject } from 'node:crypto';
 import {
   DeliveryTree,
-  buildKdm,
+  buildKdmBytes,
   encodeKeyBlock,
   parseInstant,
   sealRawHpkeDelivery,
@@ -118,7 +118,7 @@ export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint
   if (o.format === 'raw-hpke') throw new RangeError('deliver: raw-hpke is asynchronous, use deliverRawHpke');
   const w = o.rules.rules.kdmWindow;
   if (o.format === 'kdm') {
-    const xml = buildKdm({
+    return buildKdmBytes({
       cplId: o.film.cplId,
       title: o.rules.rules.film.title,
       keys: o.film.keys,
@@ -128,7 +128,6 @@ export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint
       recipient: r.certificate,
       signer,
     });
-    return new Uint8Array(Buffer.from(xml, 'utf8'));
   }
   const blocks = blocksFor(o, signer);
   const keys = o.film.keys.map((k, i) => {

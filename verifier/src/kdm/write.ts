@@ -13,7 +13,8 @@
  * element are its own text with the root's three namespace declarations written onto its start
  * tag. Every test KDM is checked by three independent implementations (xmlsec1, xml-crypto, and
  * xmldsigjs in this folder's reader) and against the official XSDs, which is what keeps this honest.
- * Bytes are produced once and never touched after signing. Pure.
+ * Bytes are produced once (each part UTF-8 encoded once, the signed parts hashed from those bytes)
+ * and never touched after signing. Pure.
  */
 import { createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { type DcCertificate, nameValue } from './certificate.ts';
@@ -101,13 +102,33 @@ function keyScope(type: string): string {
   return type === 'MDEK' ? DOLBY_KEY_TYPE_SCOPE : KEY_TYPE_SCOPE;
 }
 
-function withNs(element: string, tag: string): string {
-  // the canonical form of an element whose ancestors declare the root's namespaces
-  return element.replace(`<${tag} `, `<${tag} ${ROOT_NS} `);
+/**
+ * base64 SHA-256 of the canonical form of a signed element (its UTF-8 bytes, which start with
+ * `<tag `) whose ancestors declare the root's namespaces: the declarations written onto its start
+ * tag, hashed piecewise from the bytes already encoded for the document.
+ */
+function digestWithNs(element: Buffer, tag: string): string {
+  const open = `<${tag} `;
+  if (element.toString('latin1', 0, open.length) !== open) throw new RangeError(`digestWithNs: not a <${tag}> element`);
+  return createHash('sha256').update(`${open}${ROOT_NS} `).update(element.subarray(open.length)).digest('base64');
 }
+
+const HEAD = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<DCinemaSecurityMessage ${ROOT_NS}>\n  `);
+const BETWEEN = Buffer.from('\n  ');
+const TAIL = Buffer.from('  </ds:Signature>\n</DCinemaSecurityMessage>\n');
+/** each signer's KeyInfo element, UTF-8 encoded once */
+const KEY_INFO_BYTES = new WeakMap<KdmSigner, Buffer>();
 
 /** Builds and signs one KDM; returns its UTF-8 text. Content keys leave only inside RSA-OAEP ciphertexts. */
 export function buildKdm(k: KdmInput): string {
+  return buildKdmBytes(k).toString('utf8');
+}
+
+/**
+ * buildKdm() as UTF-8 bytes, the form a forward request emits: each part of the document is
+ * encoded once, and the signed elements are hashed from those bytes (no second encoding).
+ */
+export function buildKdmBytes(k: KdmInput): Buffer {
   const r = k.recipient;
   const cn = nameValue(r.subjectRdns, 'CN') ?? '';
   const description = cn.includes('.') ? cn.slice(cn.indexOf('.') + 1) : cn;
@@ -164,18 +185,27 @@ export function buildKdm(k: KdmInput): string {
     }
   }
   const priv = `<AuthenticatedPrivate Id="ID_AuthenticatedPrivate">\n${blocks.join('')}  </AuthenticatedPrivate>`;
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64');
+  const pubBytes = Buffer.from(pub, 'utf8');
+  const privBytes = Buffer.from(priv, 'utf8');
   const ref = (id: string, d: string) =>
     `      <ds:Reference URI="#${id}">\n        <ds:DigestMethod Algorithm="${XMLENC_SHA256}"></ds:DigestMethod>\n        <ds:DigestValue>${d}</ds:DigestValue>\n      </ds:Reference>\n`;
   const signedInfo =
     `<ds:SignedInfo>\n      <ds:CanonicalizationMethod Algorithm="${C14N_WITH_COMMENTS}"></ds:CanonicalizationMethod>\n      <ds:SignatureMethod Algorithm="${RSA_SHA256}"></ds:SignatureMethod>\n` +
-    ref('ID_AuthenticatedPublic', digest(withNs(pub, 'AuthenticatedPublic'))) +
-    ref('ID_AuthenticatedPrivate', digest(withNs(priv, 'AuthenticatedPrivate'))) +
+    ref('ID_AuthenticatedPublic', digestWithNs(pubBytes, 'AuthenticatedPublic')) +
+    ref('ID_AuthenticatedPrivate', digestWithNs(privBytes, 'AuthenticatedPrivate')) +
     `    </ds:SignedInfo>`;
   const canonicalSignedInfo = signedInfo.replace('<ds:SignedInfo>', `<ds:SignedInfo ${ROOT_NS}>`);
-  const signature = sign('sha256', Buffer.from(canonicalSignedInfo, 'utf8'), k.signer.privateKey).toString('base64');
-  return (
-    `<?xml version="1.0" encoding="UTF-8"?>\n<DCinemaSecurityMessage ${ROOT_NS}>\n  ${pub}\n  ${priv}\n  <ds:Signature>\n    ${signedInfo}\n` +
-    `    <ds:SignatureValue>${signature}</ds:SignatureValue>\n${k.signer.keyInfoXml}  </ds:Signature>\n</DCinemaSecurityMessage>\n`
+  const signatureValue = sign('sha256', Buffer.from(canonicalSignedInfo, 'utf8'), k.signer.privateKey).toString(
+    'base64',
   );
+  let keyInfo = KEY_INFO_BYTES.get(k.signer);
+  if (!keyInfo) {
+    keyInfo = Buffer.from(k.signer.keyInfoXml, 'utf8');
+    KEY_INFO_BYTES.set(k.signer, keyInfo);
+  }
+  const signature = Buffer.from(
+    `\n  <ds:Signature>\n    ${signedInfo}\n    <ds:SignatureValue>${signatureValue}</ds:SignatureValue>\n`,
+    'utf8',
+  );
+  return Buffer.concat([HEAD, pubBytes, BETWEEN, privBytes, signature, keyInfo, TAIL]);
 }

@@ -4,9 +4,22 @@
  * each output after the core has hashed it (what a streaming runtime does once it is written out).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { constants, createPrivateKey, createPublicKey, publicEncrypt, sign } from 'node:crypto';
+import { constants, createPrivateKey, publicEncrypt, sign } from 'node:crypto';
 import { deriveHpkeKeyPair, kdmSigner, parseDcCertificate } from '#verifier';
 import { forwardRange, openForwardRequest, wipe, type ForwardRequest } from '../../enclave/index.ts';
+
+/** A worker's recipients: views into the main thread's shared DER buffer (see run.ts). */
+interface Certs {
+  certBytes: SharedArrayBuffer;
+  /** end offsets; when `first` is false, the first entry is the previous recipient's end (the start) */
+  certEnds: Uint32Array;
+  first: boolean;
+}
+
+function views(c: Certs): Uint8Array[] {
+  const ends = c.first ? [0, ...c.certEnds] : [...c.certEnds];
+  return ends.slice(1).map((end, k) => new Uint8Array(c.certBytes, ends[k]!, end - ends[k]!));
+}
 
 interface Init {
   hpkeSeed: Uint8Array;
@@ -30,7 +43,7 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     // the same RSA work as the shard's deliveries, straight on node:crypto: per recipient (its own
     // key object, loaded before timing), `keys` OAEP encryptions of a 138-byte block, plus one
     // RSA-SHA256 signature with the signer key for a KDM
-    const recipientKeys = (m.pems as string[]).map((p) => createPublicKey(p));
+    const recipientKeys = views(m.certs as Certs).map((der) => parseDcCertificate(der).publicKey);
     const block = Buffer.alloc(138, 7);
     const signed = Buffer.alloc(3000, 1);
     const start = performance.now();
@@ -42,7 +55,8 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     port.postMessage({ n: recipientKeys.length, ms: performance.now() - start });
   } else if (m.cmd === 'open') {
     const t = performance.now();
-    opened = await openForwardRequest(m.request as ForwardRequest, {
+    const request = { ...(m.request as Omit<ForwardRequest, 'recipients'>), recipients: views(m.certs as Certs) };
+    opened = await openForwardRequest(request, {
       hpkePrivateKey: hpke.privateKey,
       pcr0: init.pcr0,
       now: new Date(init.now),

@@ -7,14 +7,12 @@
  * receipt are written at once (a new directory, renamed into place). A refusal by the enclave
  * prints its code and the recipient it names, and writes nothing.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   VerifierError,
   DeliveryTree,
   certificateThumbprint,
-  checkDelivery,
   forwardRequestDigest,
   formatForwardRequest,
   FORWARD_FORMATS,
@@ -42,6 +40,7 @@ import {
 import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
 import { readUserFile } from './io.ts';
 import { say } from './log.ts';
+import { DeliveryDir } from './forward-write.ts';
 
 const MAX_CERT_FILE = 64 * 1024;
 const MAX_BUNDLE_FILE = 256 * 1024 * 1024;
@@ -314,41 +313,19 @@ cannot be read.`,
     }
 
     // everything checked: write into a fresh sibling directory, then move it into place
-    const tmp = join(dirname(outDir), `.${basename(outDir)}.partial-${randomBytes(4).toString('hex')}`);
-    mkdirSync(join(tmp, 'proofs'), { recursive: true });
+    const dir = new DeliveryDir(outDir, format, 1);
     try {
-      const index: Array<{
-        index: number;
-        thumbprint: string;
-        subject: string;
-        file: string;
-        proof: string;
-        source: string;
-      }> = [];
-      for (const [i, o] of outputs.entries()) {
-        const name = toHex(fromBase64(o.thumbprint));
-        const file = `${name}.${format === 'kdm' ? 'kdm.xml' : 'raw.json'}`;
-        const proof = tree.prove(i);
-        checkDelivery(receipt, proof, o.bytes);
-        writeFileSync(join(tmp, file), o.bytes);
-        writeFileSync(join(tmp, 'proofs', `${name}.json`), `${JSON.stringify(proof)}\n`);
-        index.push({
-          index: i,
-          thumbprint: o.thumbprint,
-          subject: o.subject,
-          file,
-          proof: `proofs/${name}.json`,
-          source: certs.recipients[i]!.from,
-        });
-      }
-      writeFileSync(join(tmp, 'receipt.json'), parsed.receipt);
-      writeFileSync(
-        join(tmp, 'index.json'),
-        `${JSON.stringify({ requestDigest: receipt.requestDigest, format, recipients: index }, null, 2)}\n`,
-      );
-      renameSync(tmp, outDir);
+      dir.write(1, {
+        receiptText: parsed.receipt,
+        receipt,
+        tree,
+        outputs,
+        first: 0,
+        sources: certs.recipients.map((r) => r.from),
+      });
+      dir.commit();
     } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
+      dir.discard();
       throw e;
     }
     say(

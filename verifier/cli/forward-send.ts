@@ -7,31 +7,25 @@
  * receipt are written at once (a new directory, renamed into place). A refusal by the enclave
  * prints its code and the recipient it names, and writes nothing.
  */
-import { readdirSync, statSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   VerifierError,
   DeliveryTree,
-  certificateThumbprint,
   forwardRequestDigest,
   formatForwardRequest,
   FORWARD_FORMATS,
   fromBase64,
   openReceipt,
-  parseDcCertificate,
   parseForwardAnswer,
   parseJsonStrict,
   parseKdm,
   kdmChainSha256,
   bytesEqual,
   parseVerifiedEnclave,
-  pemCertificates,
   httpRequest,
-  certificatePem,
   sha256,
   toHex,
-  MAX_FORWARD_RECIPIENTS,
-  type DcCertificate,
   type ForwardFormat,
   type ForwardRequest,
   type RawAnswer,
@@ -41,84 +35,11 @@ import { list, need, parse, positiveInt, str, usageError, type Command } from '.
 import { readUserFile } from './io.ts';
 import { say } from './log.ts';
 import { DeliveryDir } from './forward-write.ts';
+import { readCertificates, type Certs } from './forward-recipients.ts';
 
-const MAX_CERT_FILE = 64 * 1024;
-const MAX_BUNDLE_FILE = 256 * 1024 * 1024;
 const MAX_INPUT_FILE = 4 * 1024 * 1024;
 /** The answer carries every output: allow 64 KiB per recipient and a margin. */
 const answerCap = (recipients: number) => 1024 * 1024 + recipients * 64 * 1024;
-
-interface Certs {
-  recipients: Array<{ text: string; cert: DcCertificate; from: string }>;
-  intermediates: string[];
-}
-
-function parseCert(der: Uint8Array, from: string): DcCertificate {
-  try {
-    return parseDcCertificate(der);
-  } catch (e) {
-    throw new VerifierError('CERT_MALFORMED', `${from} is not a certificate: ${(e as Error).message}`, { file: from });
-  }
-}
-
-const pem = certificatePem;
-
-/**
- * Recipient certificates from a directory (every *.pem/*.crt/*.cer/*.der file, in name order; a
- * PEM file may hold a leaf followed by its CAs) or from one PEM bundle (each certificate a
- * recipient). CA certificates found among them are sent as shared intermediates.
- */
-function readCertificates(path: string, extra: string[]): Certs {
-  const out: Certs = { recipients: [], intermediates: [] };
-  const add = (ders: Uint8Array[], from: string, separate: boolean) => {
-    const certs = ders.map((d, i) => parseCert(d, `${from}${ders.length > 1 ? ` #${i + 1}` : ''}`));
-    const groups = separate
-      ? certs.map((c, i) => [[c, ders[i]!]] as Array<[DcCertificate, Uint8Array]>)
-      : [certs.map((c, i) => [c, ders[i]!] as [DcCertificate, Uint8Array])];
-    for (const g of groups) {
-      const [leaf] = g[0]!;
-      if (leaf.basicConstraints?.ca) {
-        for (const [, d] of g) out.intermediates.push(pem(d));
-        continue;
-      }
-      out.recipients.push({ text: g.map(([, d]) => pem(d)).join(''), cert: leaf, from });
-    }
-  };
-  const readOne = (file: string, separate: boolean) => {
-    const bytes = readUserFile(file, separate ? MAX_BUNDLE_FILE : MAX_CERT_FILE, 'certificate file');
-    const text = Buffer.from(bytes).toString('latin1');
-    let ders: Uint8Array[];
-    try {
-      ders = text.includes('-----BEGIN') ? pemCertificates(text) : [bytes];
-    } catch (e) {
-      throw new VerifierError('CERT_MALFORMED', `${file}: ${(e as Error).message}`, { file });
-    }
-    add(ders, file, separate);
-  };
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(path);
-  } catch {
-    readUserFile(path, MAX_BUNDLE_FILE, 'recipients'); // throws the coded I/O error
-    throw usageError(`--recipients ${path} cannot be read`);
-  }
-  if (st.isDirectory()) {
-    const names = readdirSync(path)
-      .filter((n) => /\.(pem|crt|cer|der)$/i.test(n))
-      .sort();
-    if (names.length === 0)
-      throw usageError(`--recipients ${path} holds no certificate files (*.pem, *.crt, *.cer, *.der)`);
-    for (const n of names) readOne(join(path, n), false);
-  } else readOne(path, true);
-  for (const f of extra) {
-    const text = Buffer.from(readUserFile(f, MAX_CERT_FILE, 'intermediate')).toString('latin1');
-    out.intermediates.push(...pemCertificates(text).map(pem));
-  }
-  if (out.recipients.length === 0) throw usageError('no recipient (end-entity) certificate was given');
-  if (out.recipients.length > MAX_FORWARD_RECIPIENTS)
-    throw usageError(`at most ${MAX_FORWARD_RECIPIENTS} recipients per request`);
-  return out;
-}
 
 /** The enclave (or host) refused: its code and the recipient it names, as public evidence. */
 function refusal(status: number, body: Uint8Array, url: string): VerifierError {
@@ -166,7 +87,7 @@ function checkAnswer(
     });
   const tree = new DeliveryTree();
   for (const [i, o] of outputs.entries()) {
-    const want = certificateThumbprint(certs.recipients[i]!.cert);
+    const want = certs.recipients[i]!.thumbprint;
     if (o.thumbprint !== want || o.format !== r.format)
       bad(`output ${i} is not for recipient ${i}`, { index: i, thumbprint: o.thumbprint, expected: want });
     tree.addDigest(fromBase64(o.thumbprint), sha256(o.bytes));

@@ -4,8 +4,8 @@
  * receipt from another enclave's key, no answer at all. Only an honest answer is written; every
  * lie is RECEIPT_INVALID (or a coded I/O error for silence) and nothing appears under --out.
  * KDMs must carry the KDM signer chain the attestation binds (else KDM_SIGNATURE). Also:
- * recipients as one PEM bundle, --format raw, --format raw-hpke to X25519 receivers, and an --out
- * that already exists.
+ * recipients as one PEM bundle, --format raw, --format raw-hpke to X25519 receivers, an --out
+ * that already exists, and --batch: several requests with a receipt each, all or nothing written.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

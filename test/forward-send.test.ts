@@ -4,8 +4,8 @@
  * receipt from another enclave's key, no answer at all. Only an honest answer is written; every
  * lie is RECEIPT_INVALID (or a coded I/O error for silence) and nothing appears under --out.
  * KDMs must carry the KDM signer chain the attestation binds (else KDM_SIGNATURE). Also:
- * recipients as one PEM bundle, --format raw, --format raw-hpke to X25519 receivers, and an --out
- * that already exists.
+ * recipients as one PEM bundle, --format raw, --format raw-hpke to X25519 receivers, an --out
+ * that already exists, and --batch: several requests with a receipt each, all or nothing written.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,11 @@ import { join, resolve } from 'node:path';
 import { generateKeyPairSync, constants, privateDecrypt } from 'node:crypto';
 import {
   certificatePem,
+  certificateThumbprint,
+  checkDelivery,
   kdmChainSha256,
+  openReceipt,
+  parseDeliveryProof,
   formatIdentityBinding,
   formatVerifiedEnclave,
   openRawHpkeDelivery,
@@ -49,12 +53,17 @@ function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr
 
 type Mode = 'honest' | 'tamper' | 'swap' | 'silent';
 
-/** A host whose answer is the core's, then changed as `mode()` says. */
-function host(w: World, mode: () => Mode): Promise<{ url: string; server: Server }> {
+/** A host whose answer is the core's, then changed as `mode()` says; `seen` gets each request's recipient count. */
+function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
+      try {
+        seen.push((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { recipients: unknown[] }).recipients.length);
+      } catch {
+        seen.push(-1);
+      }
       const m = mode();
       if (m === 'silent') return; // never answers
       try {
@@ -222,8 +231,18 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   assert.deepEqual(files.filter((n) => n.endsWith('.raw.json')).length, 3);
   assert.ok(files.includes('receipt.json') && files.includes('index.json') && files.includes('proofs'));
   const index = JSON.parse(readFileSync(join(f('o-raw'), 'index.json'), 'utf8')) as {
-    recipients: Array<{ file: string }>;
+    requestDigest: string;
+    batches: Array<{ receipt: string; requestDigest: string; recipients: number }>;
+    recipients: Array<{ file: string; receipt: string }>;
   };
+  // one batch: today's layout, and every entry names the one receipt
+  assert.deepEqual(
+    index.batches.map((b) => [b.receipt, b.requestDigest, b.recipients]),
+    [['receipt.json', index.requestDigest, 3]],
+  );
+  assert.ok(index.recipients.every((r) => r.receipt === 'receipt.json'));
+  assert.equal(existsSync(join(f('o-raw'), 'receipts')), false);
+  assert.equal((JSON.parse(ok.stdout) as { batches: number }).batches, 1);
   for (const [i, r] of index.recipients.entries()) {
     const doc = JSON.parse(readFileSync(join(f('o-raw'), r.file), 'utf8')) as { keys: Array<{ ciphertext: string }> };
     const block = privateDecrypt(
@@ -358,4 +377,173 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
   ]);
   assert.equal(refused.code, 5, refused.stdout + refused.stderr);
   assert.equal(existsSync(f('o-rsa')), false);
+});
+
+test('keycast forward --batch: several requests, one receipt each; a lie or refusal in the last batch writes nothing', {
+  timeout: 180_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'forward-send-batch-'));
+  const w = await world(7, 1);
+  const seen: number[] = [];
+  let lieAt = 0; // the request (from 1) whose answer is tampered with; 0: none
+  const h = await host(w, () => (seen.length === lieAt ? 'tamper' : 'honest'), seen);
+  t.after(() => {
+    h.server.close();
+    h.server.closeAllConnections();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const f = (...n: string[]) => join(dir, ...n);
+  const receiptKey = w.enclave.receipt.publicKey;
+  writeFileSync(
+    f('enclave.json'),
+    record(w, new Uint8Array(receiptKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
+  );
+  writeFileSync(f('receipt-key.pem'), receiptKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(f('sealed.json'), await sealed(w));
+  writeFileSync(f('rules.dsse'), signRules(rules(w), w.studio.privateKey));
+  // the 7th projector excluded: the enclave refuses it, as recipient 0 of the last batch
+  const last = certificateThumbprint(w.pki.projectors[6]!.certificate);
+  writeFileSync(
+    f('rules-excluding.dsse'),
+    signRules(rules(w, { recipients: { ...rules(w).recipients, excluded: [last] } }), w.studio.privateKey),
+  );
+  const pems = (order: number[]) =>
+    [w.pki.intermediate, ...order.map((i) => w.pki.projectors[i]!.certificate)]
+      .map((c) => certificatePem(c.der))
+      .join('');
+  writeFileSync(f('bundle.pem'), pems([0, 1, 2, 3, 4, 5, 6]));
+  writeFileSync(f('twice.pem'), pems([0, 1, 2, 3, 0]));
+  const send = (out: string, extra: string[], o: { rules?: string; recipients?: string } = {}) =>
+    keycast([
+      'forward',
+      ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json')],
+      ...['--rules', f(o.rules ?? 'rules.dsse'), '--recipients', f(o.recipients ?? 'bundle.pem')],
+      ...['--out', f(out), '--json', ...extra],
+    ]);
+  const leftovers = () => readdirSync(dir).filter((n) => n.includes('.partial-'));
+
+  // bad --batch values are usage errors, before anything is sent
+  for (const b of ['0', 'abc', '-3', '100001']) {
+    const r = await send('o-usage', ['--batch', b]);
+    assert.equal(r.code, 2, `--batch ${b}: ${r.stdout}${r.stderr}`);
+  }
+  // a certificate listed twice (across batches: the enclave could not see it) is refused whole
+  const twice = await send('o-twice', ['--batch', '3'], { recipients: 'twice.pem' });
+  assert.equal(twice.code, 2, twice.stdout + twice.stderr);
+  assert.match(twice.stdout + twice.stderr, /recipient 4 .* same certificate as recipient 0/);
+  assert.deepEqual(seen, [], 'nothing was sent');
+  assert.equal(existsSync(f('o-usage')) || existsSync(f('o-twice')), false);
+
+  // 7 recipients, --batch 3: requests of 3, 3 and 1, each with its own verified receipt
+  const ok = await send('o', ['--batch', '3']);
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  assert.deepEqual(seen, [3, 3, 1]);
+  assert.match(ok.stderr, /in 3 batches of at most 3/);
+  assert.match(ok.stderr, /batch 3\/3 \(recipients 6–6\): every KDM carries the attested KDM signer chain/);
+  assert.match(ok.stderr, /batch 2\/3: 3 recipient\(s\), receipt verified/);
+  const sum = JSON.parse(ok.stdout) as {
+    recipients: number;
+    batches: number;
+    receipts: Array<{ receipt: string; requestDigest: string; recipients: number; root: string }>;
+  };
+  assert.deepEqual([sum.recipients, sum.batches], [7, 3]);
+  assert.deepEqual(
+    sum.receipts.map((r) => [r.receipt, r.recipients]),
+    [
+      ['receipts/0001.json', 3],
+      ['receipts/0002.json', 3],
+      ['receipts/0003.json', 1],
+    ],
+  );
+  assert.equal(existsSync(f('o', 'receipt.json')), false);
+  const index = JSON.parse(readFileSync(f('o', 'index.json'), 'utf8')) as {
+    requestDigest?: string;
+    batches: Array<{ receipt: string; requestDigest: string; recipients: number; root: string }>;
+    recipients: Array<{ index: number; thumbprint: string; file: string; proof: string; receipt: string }>;
+  };
+  assert.equal(index.requestDigest, undefined, 'several batches: the digests are in batches');
+  assert.deepEqual(
+    index.batches,
+    sum.receipts.map((b) => ({
+      receipt: b.receipt,
+      requestDigest: b.requestDigest,
+      recipients: b.recipients,
+      root: b.root,
+    })),
+  );
+  assert.equal(new Set(index.batches.map((b) => b.requestDigest)).size, 3);
+  assert.deepEqual(
+    index.recipients.map((r) => [r.index, r.thumbprint, r.receipt]),
+    w.pki.projectors.map((p, i) => [
+      i,
+      certificateThumbprint(p.certificate),
+      `receipts/000${Math.floor(i / 3) + 1}.json`,
+    ]),
+  );
+  const receipts = new Map(
+    index.batches.map((b) => [
+      b.receipt,
+      openReceipt(readFileSync(f('o', b.receipt)), new Uint8Array(receiptKey.export({ type: 'spki', format: 'der' }))),
+    ]),
+  );
+  for (const r of index.recipients) {
+    const proof = parseDeliveryProof(readFileSync(f('o', r.proof)));
+    const bytes = new Uint8Array(readFileSync(f('o', r.file)));
+    checkDelivery(receipts.get(r.receipt)!, proof, bytes); // throws unless it is in its receipt
+    assert.equal(proof.index, r.index % 3, 'a proof counts within its batch');
+    // and not in another batch's receipt
+    const other = index.batches.find((b) => b.receipt !== r.receipt)!.receipt;
+    assert.throws(() => checkDelivery(receipts.get(other)!, proof, bytes), { code: 'RECEIPT_INVALID' });
+  }
+  // the studio's CLI proves the last recipient's delivery from index.json's receipt field
+  const seventh = index.recipients[6]!;
+  const rv = await keycast([
+    'receipt',
+    'verify',
+    f('o', seventh.receipt),
+    '--receipt-key',
+    f('receipt-key.pem'),
+    '--delivery',
+    f('o', seventh.file),
+    '--proof',
+    f('o', seventh.proof),
+  ]);
+  assert.equal(rv.code, 0, rv.stdout + rv.stderr);
+  assert.match(rv.stdout, /1 kdm deliveries/);
+  assert.match(rv.stdout, /is in the receipt/);
+
+  // the last batch's answer is tampered with: the first two were fine, yet nothing is written
+  seen.length = 0;
+  lieAt = 3;
+  const lie = await send('o-lie', ['--batch', '3']);
+  assert.deepEqual([lie.code, (JSON.parse(lie.stdout) as { code: string }).code], [1, 'RECEIPT_INVALID'], lie.stderr);
+  assert.deepEqual(seen, [3, 3, 1]);
+  assert.match(lie.stdout, /batch 3\/3/);
+  assert.equal(existsSync(f('o-lie')), false);
+  assert.deepEqual(leftovers(), []);
+  lieAt = 0;
+
+  // the enclave refuses the last batch, naming its recipient 0: reported as recipient 6 of the list
+  seen.length = 0;
+  const refused = await send('o-refused', ['--batch', '3'], { rules: 'rules-excluding.dsse' });
+  assert.equal(refused.code, 5, refused.stdout + refused.stderr);
+  assert.deepEqual(seen, [3, 3, 1]);
+  const rj = JSON.parse(refused.stdout) as {
+    code: string;
+    evidence: {
+      enclaveCode: string;
+      recipient: { index: number; thumbprint: string };
+      batch: { number: number; of: number; first: number };
+      enclaveEvidence: { index: number };
+    };
+  };
+  assert.equal(rj.code, 'FORWARD_REFUSED');
+  assert.equal(rj.evidence.enclaveCode, 'FORWARD_RECIPIENT_NOT_ALLOWED');
+  assert.deepEqual([rj.evidence.recipient.index, rj.evidence.recipient.thumbprint], [6, last]);
+  assert.deepEqual([rj.evidence.batch.number, rj.evidence.batch.of, rj.evidence.batch.first], [3, 3, 6]);
+  assert.equal(rj.evidence.enclaveEvidence.index, 0, "the enclave's own words count within the batch");
+  assert.match(refused.stderr, /refused FORWARD_RECIPIENT_NOT_ALLOWED for recipient 6 \(/);
+  assert.equal(existsSync(f('o-refused')), false);
+  assert.deepEqual(leftovers(), []);
+  assert.ok(!keySpellings(w).some((k) => (refused.stdout + refused.stderr + lie.stdout + lie.stderr).includes(k)));
 });

@@ -1,39 +1,34 @@
 /**
  * `keycast forward`: the studio sends sealed content keys, its signed rules and the recipients'
  * certificates through the host to the attested enclave, and gets one KDM (or raw ciphertext)
- * per recipient back with a signed receipt. Nothing is written until the receipt has been
- * verified with the receipt key of the verified enclave (--enclave, from `keycast verify enclave
- * --out`) and every output proven to be in it; then the outputs, their delivery proofs and the
- * receipt are written at once (a new directory, renamed into place). A refusal by the enclave
- * prints its code and the recipient it names, and writes nothing.
+ * per recipient back with a signed receipt. The recipients go in batches (--batch, in order; the
+ * host takes at most 32 MiB a request), each its own request with its own receipt. Each answer
+ * is verified with the receipt key of the verified enclave (--enclave, from `keycast verify
+ * enclave --out`) and every output proven to be in it before the next batch is sent; its outputs
+ * then go to a hidden directory (forward-write.ts), renamed to --out only once every batch has
+ * passed. A refusal by the enclave prints its code and the recipient it names (by its index in
+ * the whole list), and nothing is written.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   VerifierError,
   DeliveryTree,
-  certificateThumbprint,
-  checkDelivery,
   forwardRequestDigest,
   formatForwardRequest,
   FORWARD_FORMATS,
   fromBase64,
   openReceipt,
-  parseDcCertificate,
   parseForwardAnswer,
   parseJsonStrict,
   parseKdm,
   kdmChainSha256,
   bytesEqual,
   parseVerifiedEnclave,
-  pemCertificates,
   httpRequest,
-  certificatePem,
   sha256,
   toHex,
   MAX_FORWARD_RECIPIENTS,
-  type DcCertificate,
   type ForwardFormat,
   type ForwardRequest,
   type RawAnswer,
@@ -42,87 +37,34 @@ import {
 import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
 import { readUserFile } from './io.ts';
 import { say } from './log.ts';
+import { DeliveryDir, type VerifiedBatch } from './forward-write.ts';
+import { readCertificates, type Certs } from './forward-recipients.ts';
 
-const MAX_CERT_FILE = 64 * 1024;
-const MAX_BUNDLE_FILE = 256 * 1024 * 1024;
 const MAX_INPUT_FILE = 4 * 1024 * 1024;
 /** The answer carries every output: allow 64 KiB per recipient and a margin. */
 const answerCap = (recipients: number) => 1024 * 1024 + recipients * 64 * 1024;
 
-interface Certs {
-  recipients: Array<{ text: string; cert: DcCertificate; from: string }>;
-  intermediates: string[];
+/** Recipients per request unless --batch says otherwise: a few MiB of PEM, well under the host's 32 MiB. */
+const DEFAULT_BATCH = 5000;
+
+/** One request's share of the recipients: `first` is its first recipient's index in the whole list. */
+interface Batch {
+  number: number;
+  of: number;
+  first: number;
+  recipients: Certs['recipients'];
 }
 
-function parseCert(der: Uint8Array, from: string): DcCertificate {
-  try {
-    return parseDcCertificate(der);
-  } catch (e) {
-    throw new VerifierError('CERT_MALFORMED', `${from} is not a certificate: ${(e as Error).message}`, { file: from });
-  }
-}
-
-const pem = certificatePem;
+/** How a batch is named on stderr and in errors: empty when the whole list went in one request. */
+const batchLabel = (b: Batch) =>
+  b.of === 1 ? '' : `batch ${b.number}/${b.of} (recipients ${b.first}–${b.first + b.recipients.length - 1})`;
 
 /**
- * Recipient certificates from a directory (every *.pem/*.crt/*.cer/*.der file, in name order; a
- * PEM file may hold a leaf followed by its CAs) or from one PEM bundle (each certificate a
- * recipient). CA certificates found among them are sent as shared intermediates.
+ * The enclave (or host) refused: its code and the recipient it names, as public evidence. The
+ * enclave counts recipients within the batch; the recipient's index reported is its place in the
+ * whole list (enclaveEvidence keeps the enclave's own words).
  */
-function readCertificates(path: string, extra: string[]): Certs {
-  const out: Certs = { recipients: [], intermediates: [] };
-  const add = (ders: Uint8Array[], from: string, separate: boolean) => {
-    const certs = ders.map((d, i) => parseCert(d, `${from}${ders.length > 1 ? ` #${i + 1}` : ''}`));
-    const groups = separate
-      ? certs.map((c, i) => [[c, ders[i]!]] as Array<[DcCertificate, Uint8Array]>)
-      : [certs.map((c, i) => [c, ders[i]!] as [DcCertificate, Uint8Array])];
-    for (const g of groups) {
-      const [leaf] = g[0]!;
-      if (leaf.basicConstraints?.ca) {
-        for (const [, d] of g) out.intermediates.push(pem(d));
-        continue;
-      }
-      out.recipients.push({ text: g.map(([, d]) => pem(d)).join(''), cert: leaf, from });
-    }
-  };
-  const readOne = (file: string, separate: boolean) => {
-    const bytes = readUserFile(file, separate ? MAX_BUNDLE_FILE : MAX_CERT_FILE, 'certificate file');
-    const text = Buffer.from(bytes).toString('latin1');
-    let ders: Uint8Array[];
-    try {
-      ders = text.includes('-----BEGIN') ? pemCertificates(text) : [bytes];
-    } catch (e) {
-      throw new VerifierError('CERT_MALFORMED', `${file}: ${(e as Error).message}`, { file });
-    }
-    add(ders, file, separate);
-  };
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(path);
-  } catch {
-    readUserFile(path, MAX_BUNDLE_FILE, 'recipients'); // throws the coded I/O error
-    throw usageError(`--recipients ${path} cannot be read`);
-  }
-  if (st.isDirectory()) {
-    const names = readdirSync(path)
-      .filter((n) => /\.(pem|crt|cer|der)$/i.test(n))
-      .sort();
-    if (names.length === 0)
-      throw usageError(`--recipients ${path} holds no certificate files (*.pem, *.crt, *.cer, *.der)`);
-    for (const n of names) readOne(join(path, n), false);
-  } else readOne(path, true);
-  for (const f of extra) {
-    const text = Buffer.from(readUserFile(f, MAX_CERT_FILE, 'intermediate')).toString('latin1');
-    out.intermediates.push(...pemCertificates(text).map(pem));
-  }
-  if (out.recipients.length === 0) throw usageError('no recipient (end-entity) certificate was given');
-  if (out.recipients.length > MAX_FORWARD_RECIPIENTS)
-    throw usageError(`at most ${MAX_FORWARD_RECIPIENTS} recipients per request`);
-  return out;
-}
-
-/** The enclave (or host) refused: its code and the recipient it names, as public evidence. */
-function refusal(status: number, body: Uint8Array, url: string): VerifierError {
+function refusal(status: number, body: Uint8Array, url: string, batch: Batch): VerifierError {
   let j: { code?: unknown; message?: unknown; evidence?: Record<string, unknown> } = {};
   try {
     j = JSON.parse(Buffer.from(body).toString('utf8'));
@@ -131,49 +73,163 @@ function refusal(status: number, body: Uint8Array, url: string): VerifierError {
   }
   const code = typeof j.code === 'string' ? j.code.slice(0, 64) : `HTTP_${status}`;
   const ev = typeof j.evidence === 'object' && j.evidence !== null ? j.evidence : {};
+  const at = ev.index;
   const recipient =
-    typeof ev.index === 'number' ? { index: ev.index, thumbprint: ev.thumbprint, subject: ev.subject } : undefined;
+    typeof at === 'number' && Number.isInteger(at) && at >= 0 && at < batch.recipients.length
+      ? { index: batch.first + at, thumbprint: ev.thumbprint, subject: ev.subject }
+      : undefined;
   const msg = typeof j.message === 'string' ? j.message.slice(0, 500) : `HTTP ${status}`;
-  return new VerifierError('FORWARD_REFUSED', `the enclave refused the request: ${code}: ${msg}`, {
-    url,
-    status,
-    enclaveCode: code,
-    ...(recipient ? { recipient } : {}),
-    enclaveEvidence: ev,
-  });
+  const label = batchLabel(batch);
+  return new VerifierError(
+    'FORWARD_REFUSED',
+    `the enclave refused ${label ? `${label} of ` : ''}the request: ${code}: ${msg}`,
+    {
+      url,
+      status,
+      enclaveCode: code,
+      ...(recipient ? { recipient } : {}),
+      ...(label
+        ? { batch: { number: batch.number, of: batch.of, first: batch.first, recipients: batch.recipients.length } }
+        : {}),
+      enclaveEvidence: ev,
+    },
+  );
 }
 
-/** Checks the receipt and every output against what was sent; returns the delivery tree. */
+/** Checks the receipt and every output against what this batch sent; returns the delivery tree. */
 function checkAnswer(
   r: Receipt,
   req: ForwardRequest,
-  certs: Certs,
+  batch: Batch,
   outputs: Array<{ thumbprint: string; bytes: Uint8Array; format: ForwardFormat }>,
   pcr0: string,
 ): DeliveryTree {
   const bad = (m: string, ev: Record<string, unknown> = {}): never => {
-    throw new VerifierError('RECEIPT_INVALID', m, ev);
+    const label = batchLabel(batch);
+    throw new VerifierError(
+      'RECEIPT_INVALID',
+      label ? `${label}: ${m}` : m,
+      label ? { ...ev, batch: batch.number } : ev,
+    );
   };
+  const sent = batch.recipients.length;
   if (r.pcr0 !== pcr0)
     bad('the receipt names another PCR0 than the verified enclave', { receipt: r.pcr0, attested: pcr0 });
   if (r.requestDigest !== forwardRequestDigest(req))
     bad('the receipt is for another request', { receipt: r.requestDigest });
   if (r.format !== (req.format ?? 'kdm')) bad('the receipt names another output format', { receipt: r.format });
-  if (r.recipients !== certs.recipients.length || outputs.length !== certs.recipients.length)
+  if (r.recipients !== sent || outputs.length !== sent)
     bad('the answer does not cover every recipient exactly once', {
-      sent: certs.recipients.length,
+      sent,
       receipt: r.recipients,
       outputs: outputs.length,
     });
   const tree = new DeliveryTree();
   for (const [i, o] of outputs.entries()) {
-    const want = certificateThumbprint(certs.recipients[i]!.cert);
+    const want = batch.recipients[i]!.thumbprint;
+    const at = batch.first + i;
     if (o.thumbprint !== want || o.format !== r.format)
-      bad(`output ${i} is not for recipient ${i}`, { index: i, thumbprint: o.thumbprint, expected: want });
+      bad(`output ${at} is not for recipient ${at}`, { index: at, thumbprint: o.thumbprint, expected: want });
     tree.addDigest(fromBase64(o.thumbprint), sha256(o.bytes));
   }
   if (toHex(tree.root()) !== r.root) bad('the outputs are not the deliveries the receipt signs', { root: r.root });
   return tree;
+}
+
+interface Send {
+  url: URL;
+  timeoutS: number;
+  enclave: ReturnType<typeof parseVerifiedEnclave>;
+  /** everything of a request but its recipients, shared by every batch */
+  shared: Omit<ForwardRequest, 'recipients'>;
+  format: ForwardFormat;
+}
+
+/** Sends one batch and verifies its answer; nothing is written here. */
+async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
+  const { url, format, enclave } = s;
+  const req: ForwardRequest = { ...s.shared, recipients: batch.recipients.map((r) => r.text) };
+  const label = batchLabel(batch);
+  const cap = answerCap(batch.recipients.length);
+  const started = Date.now();
+  let answer: RawAnswer;
+  try {
+    answer = await httpRequest({ fetch: globalThis.fetch, timeoutMs: s.timeoutS * 1000, retries: 0 }, url, {
+      method: 'POST',
+      body: formatForwardRequest(req),
+      contentType: 'application/json',
+      accept: ['application/json'],
+      cap,
+      pass: Array.from({ length: 200 }, (_, i) => 400 + i),
+    });
+  } catch (e) {
+    if (e instanceof VerifierError && e.code === 'LOG_UNAVAILABLE') {
+      const io = new Error(
+        `the host at ${url.href} did not answer${label ? ` ${label}` : ''}: ${String(e.evidence.reason ?? e.message)}`,
+      ) as Error & { code: string; evidence: Record<string, unknown> };
+      io.name = 'IoError';
+      io.code = 'EHOST';
+      io.evidence = { url: url.href, ...(label ? { batch: batch.number } : {}) };
+      throw io;
+    }
+    if (e instanceof VerifierError && e.code === 'LOG_RESPONSE_OVERSIZED')
+      throw new VerifierError(
+        'OVERSIZED',
+        `the host's answer${label ? ` to ${label}` : ''} is larger than ${cap} bytes`,
+        {
+          url: url.href,
+        },
+      );
+    throw e;
+  }
+  if (answer.status !== 200) {
+    const r = refusal(answer.status, answer.body, url.href, batch);
+    const rec = r.evidence.recipient as { index: number; subject: string } | undefined;
+    const served = batch.number > 1 ? ` (the outputs of the ${batch.first} recipient(s) before it are discarded)` : '';
+    const tooBig = answer.status === 413 ? ' (the host takes at most 32 MiB a request: try a smaller --batch)' : '';
+    say(
+      `keycast: ${label ? `${label} ` : ''}refused ${String(r.evidence.enclaveCode)}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${batch.recipients[rec.index - batch.first]?.from ?? '?'})` : ''}${tooBig}; nothing written${served}`,
+    );
+    throw r;
+  }
+  say(
+    `keycast: ${label ? `${label}: ` : ''}the enclave answered in ${((Date.now() - started) / 1000).toFixed(1)} s (${answer.body.length} bytes); verifying the receipt`,
+  );
+  const parsed = parseForwardAnswer(parseJsonStrict(answer.body, answer.body.length, 'forward answer'));
+  const receipt = openReceipt(parsed.receipt, new Uint8Array(enclave.receipt.export({ type: 'spki', format: 'der' })));
+  const outputs = parsed.outputs.map((o) => ({
+    thumbprint: o.thumbprint,
+    format: o.format,
+    subject: o.subject,
+    bytes: fromBase64(o.bytes),
+  }));
+  const tree = checkAnswer(receipt, req, batch, outputs, enclave.record.pcr0);
+  if (parsed.requestDigest !== receipt.requestDigest)
+    throw new VerifierError(
+      'RECEIPT_INVALID',
+      `${label ? `${label}: ` : ''}the answer names another request than its receipt`,
+      { answer: parsed.requestDigest, ...(label ? { batch: batch.number } : {}) },
+    );
+  const boundChain = enclave.binding.kdmChainSha256;
+  if (format === 'kdm' && boundChain) {
+    for (const [i, o] of outputs.entries()) {
+      if (!bytesEqual(kdmChainSha256(parseKdm(o.bytes).signerChain), boundChain))
+        throw new VerifierError(
+          'KDM_SIGNATURE',
+          `KDM ${batch.first + i} is not signed with the KDM signer chain the enclave's attestation binds`,
+          { index: batch.first + i },
+        );
+    }
+    say(`keycast: ${label ? `${label}: ` : ''}every KDM carries the attested KDM signer chain`);
+  }
+  return {
+    receiptText: parsed.receipt,
+    receipt,
+    tree,
+    outputs,
+    first: batch.first,
+    sources: batch.recipients.map((r) => r.from),
+  };
 }
 
 export const forwardSend: Command = {
@@ -182,30 +238,43 @@ export const forwardSend: Command = {
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
                 --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
-                [--timeout S] [--json]
+                [--batch N] [--timeout S] [--json]
 
-Posts a forward request (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
+Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
 keys (keycast seal), the signed rules (keycast rules sign) and the recipient certificates — every
 *.pem/*.crt/*.cer/*.der in DIR in name order (a PEM file may hold a leaf and its CAs), or each
 certificate of one PEM bundle FILE; CA certificates among them (and --intermediate files) go as
-shared intermediates. The answer is read with a byte cap and --timeout (default 300 s).
+shared intermediates. Each recipient at most once (else exit 2).
 
-Before anything is written, the receipt is verified with the receipt key of ENCLAVE.json (the
-record keycast verify enclave --out wrote): its signature, PCR0, this request's digest, and a
-Merkle root over exactly the outputs received, one per recipient in order; and every KDM's
-signer chain must be the one the attestation binds (kdm-chain-sha256). Then DIR (which must
-not exist) gets, per recipient, <thumbprint hex>.kdm.xml (or .raw.json for a raw format) and
-proofs/<thumbprint hex>.json (for keycast receipt verify --delivery … --proof …), plus
-receipt.json and index.json (recipient, subject, file). Progress goes to stderr.
+The recipients go in order, --batch N per request (default ${DEFAULT_BATCH}; the host takes at most
+32 MiB a request): each batch is its own request with the same keys, rules and intermediates, and
+its own receipt. Each answer is read with a byte cap and --timeout (default 300 s), and is
+verified before the next batch is sent: the receipt with the receipt key of ENCLAVE.json (the
+record keycast verify enclave --out wrote) — its signature, PCR0, that batch's request digest,
+and a Merkle root over exactly the outputs received, one per recipient in order — and every
+KDM's signer chain must be the one the attestation binds (kdm-chain-sha256). The batch's outputs
+then go to a hidden sibling directory (.DIR.partial-…), which becomes DIR (it must not exist)
+only once every batch has passed; any refusal or bad answer removes it.
+
+DIR holds, per recipient, <thumbprint hex>.kdm.xml (or .raw.json for a raw format) and
+proofs/<thumbprint hex>.json; the receipt — receipt.json with one batch, receipts/0001.json,
+0002.json … with several; and index.json: format, batches [{ receipt, requestDigest, recipients,
+root }], requestDigest (one batch only) and recipients [{ index (in the whole list), thumbprint,
+subject, file, proof, source, receipt }]. A delivery is proven with keycast receipt verify
+DIR/<its receipt> --delivery DIR/<file> --proof DIR/<proof>; a raw-hpke delivery opens under its
+batch's requestDigest. Progress goes to stderr, per batch.
+
+A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
+the earlier ones' outputs are discarded, so send again with other rules or another --batch.
 
 FORMAT: kdm (default: signed SMPTE KDMs for DCI projectors); raw-rsa-oaep (or raw: each key's
 ST 430-1 block under RSA-OAEP-SHA256, for non-DCI receivers with RSA certificates); raw-hpke (the
 same blocks under HPKE X25519/AES-256-GCM, bound to the receiver, CPL and request, for receivers
 with X25519 certificates, who open them with the verifier's openRawHpkeDelivery).
 
-Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names;
-nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad flags; 6 a file or the host
-cannot be read.`,
+Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names, by
+its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
+flags; 6 a file or the host cannot be read.`,
   async run(args) {
     const { v } = parse(args, {
       host: { type: 'string' },
@@ -216,6 +285,7 @@ cannot be read.`,
       intermediate: { type: 'string', multiple: true },
       format: { type: 'string' },
       out: { type: 'string' },
+      batch: { type: 'string' },
       timeout: { type: 'string' },
     });
     const host = need(v, 'host');
@@ -227,147 +297,99 @@ cannot be read.`,
     if (!FORWARD_FORMATS.includes(format))
       throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
+    const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
+    if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
     const enclave = parseVerifiedEnclave(readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
     const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
     const rules = Buffer.from(readUserFile(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));
-    const req: ForwardRequest = {
-      sealedKeys,
-      rules,
-      recipients: certs.recipients.map((r) => r.text),
-      intermediates: certs.intermediates,
-      format,
-    };
-    const body = formatForwardRequest(req);
+    const total = certs.recipients.length;
+    const count = Math.ceil(total / batchSize);
 
     const url = new URL('v1/forward', host.endsWith('/') ? host : `${host}/`);
+    const send: Send = {
+      url,
+      timeoutS,
+      enclave,
+      shared: { sealedKeys, rules, intermediates: certs.intermediates, format },
+      format,
+    };
     say(
-      `keycast: forwarding ${certs.recipients.length} recipient(s) (${certs.intermediates.length} intermediate CA(s), ${format}) to ${url.href}`,
+      `keycast: forwarding ${total} recipient(s) (${certs.intermediates.length} intermediate CA(s), ${format}) to ${url.href}${count > 1 ? ` in ${count} batches of at most ${batchSize}` : ''}`,
     );
-    const started = Date.now();
-    let answer: RawAnswer;
+    const dir = new DeliveryDir(outDir, format, count);
+    const receipts: Receipt[] = [];
     try {
-      answer = await httpRequest({ fetch: globalThis.fetch, timeoutMs: timeoutS * 1000, retries: 0 }, url, {
-        method: 'POST',
-        body,
-        contentType: 'application/json',
-        accept: ['application/json'],
-        cap: answerCap(certs.recipients.length),
-        pass: Array.from({ length: 200 }, (_, i) => 400 + i),
-      });
-    } catch (e) {
-      if (e instanceof VerifierError && e.code === 'LOG_UNAVAILABLE') {
-        const io = new Error(
-          `the host at ${url.href} did not answer: ${String(e.evidence.reason ?? e.message)}`,
-        ) as Error & { code: string; evidence: Record<string, unknown> };
-        io.name = 'IoError';
-        io.code = 'EHOST';
-        io.evidence = { url: url.href };
-        throw io;
-      }
-      if (e instanceof VerifierError && e.code === 'LOG_RESPONSE_OVERSIZED')
-        throw new VerifierError(
-          'OVERSIZED',
-          `the host's answer is larger than ${answerCap(certs.recipients.length)} bytes`,
-          { url: url.href },
-        );
-      throw e;
-    }
-    if (answer.status !== 200) {
-      const r = refusal(answer.status, answer.body, url.href);
-      const rec = r.evidence.recipient as { index: number; subject: string } | undefined;
-      say(
-        `keycast: refused ${String(r.evidence.enclaveCode)}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${certs.recipients[rec.index]?.from ?? '?'})` : ''}; nothing written`,
-      );
-      throw r;
-    }
-    say(
-      `keycast: the enclave answered in ${((Date.now() - started) / 1000).toFixed(1)} s (${answer.body.length} bytes); verifying the receipt`,
-    );
-    const parsed = parseForwardAnswer(parseJsonStrict(answer.body, answer.body.length, 'forward answer'));
-    const receipt = openReceipt(
-      parsed.receipt,
-      new Uint8Array(enclave.receipt.export({ type: 'spki', format: 'der' })),
-    );
-    const outputs = parsed.outputs.map((o) => ({
-      thumbprint: o.thumbprint,
-      format: o.format,
-      subject: o.subject,
-      bytes: fromBase64(o.bytes),
-    }));
-    const tree = checkAnswer(receipt, req, certs, outputs, enclave.record.pcr0);
-    if (parsed.requestDigest !== receipt.requestDigest)
-      throw new VerifierError('RECEIPT_INVALID', 'the answer names another request than its receipt', {
-        answer: parsed.requestDigest,
-      });
-    const boundChain = enclave.binding.kdmChainSha256;
-    if (format === 'kdm' && boundChain) {
-      for (const [i, o] of outputs.entries()) {
-        if (!bytesEqual(kdmChainSha256(parseKdm(o.bytes).signerChain), boundChain))
+      for (let n = 1; n <= count; n++) {
+        const first = (n - 1) * batchSize;
+        const batch: Batch = {
+          number: n,
+          of: count,
+          first,
+          recipients: certs.recipients.slice(first, first + batchSize),
+        };
+        const verified = await sendBatch(send, batch);
+        const rulesDigest = receipts[0]?.rulesDigest ?? verified.receipt.rulesDigest;
+        if (verified.receipt.rulesDigest !== rulesDigest)
           throw new VerifierError(
-            'KDM_SIGNATURE',
-            `KDM ${i} is not signed with the KDM signer chain the enclave's attestation binds`,
-            { index: i },
+            'RECEIPT_INVALID',
+            `${batchLabel(batch)}: the receipt names other rules than batch 1's`,
+            {
+              receipt: verified.receipt.rulesDigest,
+              first: rulesDigest,
+            },
+          );
+        // written now, and dropped from memory before the next batch is sent
+        dir.write(n, verified);
+        receipts.push(verified.receipt);
+        if (count > 1)
+          say(
+            `keycast: batch ${n}/${count}: ${batch.recipients.length} recipient(s), receipt verified (root ${verified.receipt.root.slice(0, 16)}…); outputs written to the temporary directory`,
           );
       }
-      say('keycast: every KDM carries the attested KDM signer chain');
-    }
-
-    // everything checked: write into a fresh sibling directory, then move it into place
-    const tmp = join(dirname(outDir), `.${basename(outDir)}.partial-${randomBytes(4).toString('hex')}`);
-    mkdirSync(join(tmp, 'proofs'), { recursive: true });
-    try {
-      const index: Array<{
-        index: number;
-        thumbprint: string;
-        subject: string;
-        file: string;
-        proof: string;
-        source: string;
-      }> = [];
-      for (const [i, o] of outputs.entries()) {
-        const name = toHex(fromBase64(o.thumbprint));
-        const file = `${name}.${format === 'kdm' ? 'kdm.xml' : 'raw.json'}`;
-        const proof = tree.prove(i);
-        checkDelivery(receipt, proof, o.bytes);
-        writeFileSync(join(tmp, file), o.bytes);
-        writeFileSync(join(tmp, 'proofs', `${name}.json`), `${JSON.stringify(proof)}\n`);
-        index.push({
-          index: i,
-          thumbprint: o.thumbprint,
-          subject: o.subject,
-          file,
-          proof: `proofs/${name}.json`,
-          source: certs.recipients[i]!.from,
-        });
-      }
-      writeFileSync(join(tmp, 'receipt.json'), parsed.receipt);
-      writeFileSync(
-        join(tmp, 'index.json'),
-        `${JSON.stringify({ requestDigest: receipt.requestDigest, format, recipients: index }, null, 2)}\n`,
-      );
-      renameSync(tmp, outDir);
+      dir.commit();
     } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
+      dir.discard();
       throw e;
     }
+    const one = receipts[0]!;
     say(
-      `keycast: receipt verified (root ${receipt.root.slice(0, 16)}…); wrote ${outputs.length} output(s) → ${outDir}`,
+      count === 1
+        ? `keycast: receipt verified (root ${one.root.slice(0, 16)}…); wrote ${total} output(s) → ${outDir}`
+        : `keycast: all ${count} receipts verified; wrote ${total} output(s) → ${outDir}`,
     );
-    const summary = {
-      out: outDir,
-      recipients: outputs.length,
-      format,
-      requestDigest: receipt.requestDigest,
-      rulesDigest: receipt.rulesDigest,
-      pcr0: receipt.pcr0,
-      time: receipt.time,
-      root: receipt.root,
-    };
+    const summary =
+      count === 1
+        ? {
+            out: outDir,
+            recipients: total,
+            format,
+            batches: 1,
+            requestDigest: one.requestDigest,
+            rulesDigest: one.rulesDigest,
+            pcr0: one.pcr0,
+            time: one.time,
+            root: one.root,
+          }
+        : {
+            out: outDir,
+            recipients: total,
+            format,
+            batches: count,
+            rulesDigest: one.rulesDigest,
+            pcr0: one.pcr0,
+            receipts: receipts.map((r, i) => ({
+              receipt: dir.receiptName(i + 1),
+              requestDigest: r.requestDigest,
+              recipients: r.recipients,
+              time: r.time,
+              root: r.root,
+            })),
+          };
     if (v.json === true) console.log(JSON.stringify(summary, null, 2));
     else
       console.log(
-        `forwarded ${outputs.length} ${format} output(s) for PCR0 ${receipt.pcr0.slice(0, 16)}…, receipt verified → ${outDir}`,
+        `forwarded ${total} ${format} output(s)${count > 1 ? ` in ${count} batches` : ''} for PCR0 ${one.pcr0.slice(0, 16)}…, ${count > 1 ? `${count} receipts` : 'receipt'} verified → ${outDir}`,
       );
     return 0;
   },

@@ -345,8 +345,9 @@ const rawOpen: Command = {
 
 Opens a raw-hpke document (keycast forward --format raw-hpke; verifier/src/forward/raw-hpke.ts)
 with the receiver's X25519 private key. It must name, and open under, the receiver's certificate
-thumbprint (--cert), the forward request's digest (--request-digest: index.json's requestDigest,
-or the receipt's) and, with --cpl, that CPL (otherwise the CPL it names). Every key block is
+thumbprint (--cert), the forward request's digest (--request-digest: index.json's requestDigest
+— when keycast forward sent several batches, that of the batch whose receipt the delivery's entry
+names — or the receipt's) and, with --cpl, that CPL (otherwise the CPL it names). Every key block is
 decoded; the content keys are PRINTED (for testing). Exit 1 RAW_DELIVERY_BINDING (another
 receiver, request or CPL, the wrong key, or tampered) or RAW_DELIVERY_MALFORMED.`,
   async run(args) {

@@ -20,6 +20,7 @@ import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
 import { concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { hashLeaf } from '../tlog/hash.ts';
 import { MemoryTree, proveInclusion, rootFromInclusionProof } from '../tlog/index.ts';
+import { RecordList } from '../encoding/record-list.ts';
 import { openEnvelope, signEnvelope } from './envelope.ts';
 
 export const RECEIPT_TYPE = 'keycast-forward-receipt/v1';
@@ -57,19 +58,21 @@ export function deliveryLeaf(thumbprint: Uint8Array, outputDigest: Uint8Array): 
 /** Collects deliveries in order and proves each one against the final root. */
 export class DeliveryTree {
   private readonly tree = new MemoryTree();
-  private readonly items: Array<{ thumbprint: Uint8Array; digest: Uint8Array }> = [];
+  // flat record lists, not an object per delivery: a receipt may cover 100,000 of them
+  private readonly thumbprints = new RecordList(20);
+  private readonly digests = new RecordList(32);
 
   add(thumbprint: Uint8Array, output: Uint8Array): Uint8Array {
     const digest = new Uint8Array(createHash('sha256').update(output).digest());
-    this.tree.appendLeafHash(hashLeaf(deliveryLeaf(thumbprint, digest)));
-    this.items.push({ thumbprint, digest });
+    this.addDigest(thumbprint, digest);
     return digest;
   }
 
   /** Adds a delivery whose output digest is already known (e.g. computed on another thread). */
   addDigest(thumbprint: Uint8Array, digest: Uint8Array): void {
     this.tree.appendLeafHash(hashLeaf(deliveryLeaf(thumbprint, digest)));
-    this.items.push({ thumbprint, digest });
+    this.thumbprints.push(thumbprint);
+    this.digests.push(digest);
   }
 
   get size(): number {
@@ -81,10 +84,11 @@ export class DeliveryTree {
   }
 
   prove(index: number): DeliveryProof {
-    const it = this.items[index];
-    if (!it) throw new RangeError(`DeliveryTree: no delivery ${index}`);
+    const thumbprint = this.thumbprints.get(index);
+    const digest = this.digests.get(index);
+    if (!thumbprint || !digest) throw new RangeError(`DeliveryTree: no delivery ${index}`);
     const proof = proveInclusion(index, this.size, this.tree.hashReader()).map(toHex);
-    return { index, thumbprint: toBase64(it.thumbprint), outputDigest: toHex(it.digest), proof };
+    return { index, thumbprint: toBase64(thumbprint), outputDigest: toHex(digest), proof };
   }
 }
 

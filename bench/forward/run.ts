@@ -81,6 +81,11 @@ const phase = (name: string) => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
   phasePeak[name] = Math.round(peakRss / 1048576);
   peakRss = 0;
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1048576);
+  log(
+    `  [${name}] peak RSS ${phasePeak[name]} MiB; process max so far ${mb(process.resourceUsage().maxRSS * 1024)} MiB; main heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MiB, array buffers ${mb(m.arrayBuffers)} MiB`,
+  );
 };
 
 // ----- setup (not timed): studio, enclave, projector PKI, the request -----
@@ -167,7 +172,7 @@ const workers = await Promise.all(
         // a bounded heap makes V8 collect the per-KDM garbage early instead of growing the RSS
         const w = new Worker(BOOT, {
           eval: true,
-          resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 },
+          resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
           workerData: {
             hpkeSeed,
             pcr0,
@@ -319,6 +324,7 @@ if (
   contentKeys.map((c) => Buffer.from(c.key).toString('hex')).join()
 )
   throw new Error('the first KDM does not decrypt to the content keys');
+phase('receipt');
 clearInterval(sampler);
 await Promise.all(workers.map((w) => w.terminate()));
 

@@ -13,6 +13,7 @@ import {
   certificateThumbprint,
   decodeKeyBlock,
   kdmSigner,
+  openRawRsaOaepDelivery,
   parseDcCertificate,
 } from '#verifier';
 import {
@@ -247,6 +248,14 @@ test('raw RSA-OAEP-SHA256 output decrypts with the projector key to the keys sen
     );
     assert.deepEqual(
       got.map((g: { key: Uint8Array }) => Buffer.from(g.key).toString('hex')),
+      w.contentKeys.map((k) => Buffer.from(k.key).toString('hex')),
+    );
+    // and the format's own reader (verifier/src/forward/raw-rsa-oaep.ts) agrees
+    const opened = openRawRsaOaepDelivery(b, w.pki.projectors[i]!.privateKey, {
+      recipient: certificateThumbprint(w.pki.projectors[i]!.certificate),
+    });
+    assert.deepEqual(
+      opened.keys.map((g) => Buffer.from(g.key).toString('hex')),
       w.contentKeys.map((k) => Buffer.from(k.key).toString('hex')),
     );
   }

@@ -372,6 +372,12 @@ export {
 } from './src/forward/raw-hpke.ts';
 export type { RawHpkeContext, RawHpkeKey, OpenedRawHpke } from './src/forward/raw-hpke.ts';
 export {
+  RAW_RSA_OAEP_ENCRYPTION,
+  rawRsaOaepSealer,
+  openRawRsaOaepDelivery,
+} from './src/forward/raw-rsa-oaep.ts';
+export type { RawRsaOaepHeader, RawRsaOaepSealer, OpenedRawRsaOaep } from './src/forward/raw-rsa-oaep.ts';
+export {
   RECEIPT_TYPE,
   RECEIPT_PAYLOAD_TYPE,
   OUTPUT_FORMATS,

@@ -14,17 +14,19 @@
  * forwardRange() does the same for a slice of recipients and returns the output digests, so
  * several worker threads can share one request; receiptFor() then signs over all of them.
  */
-import { constants, publicEncrypt, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import {
   DeliveryTree,
   buildKdmBytes,
   encodeKeyBlock,
   parseInstant,
+  rawRsaOaepSealer,
   sealRawHpkeDelivery,
   sha256,
   signReceipt,
   type DeliveryProof,
   type KdmSigner,
+  type RawRsaOaepSealer,
   type Receipt,
 } from '#verifier';
 import { EnclaveError } from '../errors.ts';
@@ -65,13 +67,11 @@ export function kdmTime(d: Date): string {
   return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}+00:00`;
 }
 
-const RAW_FORMAT = 'keycast-raw-keys/v1';
-
 /**
  * The 138-byte blocks are the same for every recipient of a request: encoded once per request
  * (and signer) and zeroed by wipe(), instead of once per recipient.
  */
-const BLOCKS = new WeakMap<OpenedForward, { thumbprint: Uint8Array; blocks: Uint8Array[] }>();
+const BLOCKS = new WeakMap<OpenedForward, { thumbprint: Uint8Array; blocks: Uint8Array[]; rsa?: RawRsaOaepSealer }>();
 
 function blocksFor(o: OpenedForward, signer: KdmSigner): Uint8Array[] {
   const hit = BLOCKS.get(o);
@@ -113,6 +113,20 @@ export function deliverRawHpke(o: OpenedForward, r: Recipient, signer: KdmSigner
   );
 }
 
+/** The request's raw-rsa-oaep writer (verifier/src/forward/raw-rsa-oaep.ts), over its cached blocks. */
+function rsaSealerFor(o: OpenedForward, signer: KdmSigner): RawRsaOaepSealer {
+  const blocks = blocksFor(o, signer);
+  const entry = BLOCKS.get(o)!;
+  if (!entry.rsa) {
+    const w = o.rules.rules.kdmWindow;
+    entry.rsa = rawRsaOaepSealer(
+      { cplId: o.film.cplId, notBefore: w.notBefore, notAfter: w.notAfter },
+      o.film.keys.map((k, i) => ({ id: k.id, type: k.type, block: blocks[i]! })),
+    );
+  }
+  return entry.rsa;
+}
+
 /** One recipient's output bytes (kdm or raw-rsa-oaep; raw-hpke is deliverRawHpke). */
 export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint8Array {
   if (o.format === 'raw-hpke') throw new RangeError('deliver: raw-hpke is asynchronous, use deliverRawHpke');
@@ -129,24 +143,7 @@ export function deliver(o: OpenedForward, r: Recipient, signer: KdmSigner): Uint
       signer,
     });
   }
-  const blocks = blocksFor(o, signer);
-  const keys = o.film.keys.map((k, i) => {
-    const ct = publicEncrypt(
-      { key: r.certificate.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      blocks[i]!,
-    );
-    return { id: k.id, type: k.type, ciphertext: ct.toString('base64') };
-  });
-  const doc = {
-    format: RAW_FORMAT,
-    encryption: 'RSA-OAEP-SHA256',
-    recipient: r.thumbprint,
-    cplId: o.film.cplId,
-    notBefore: w.notBefore,
-    notAfter: w.notAfter,
-    keys,
-  };
-  return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
+  return rsaSealerFor(o, signer).seal(r.certificate.publicKey, r.thumbprint);
 }
 
 /**

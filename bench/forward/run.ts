@@ -219,6 +219,7 @@ async function bound(oaepHash: string, signs: boolean, from = 0, to = COUNT): Pr
   return (to - from) / (Math.max(...r.map((x) => x.ms)) / 1000);
 }
 
+let wallMs = 0;
 async function run(
   format: 'kdm' | 'raw-rsa-oaep',
   from = 0,
@@ -237,7 +238,10 @@ async function run(
   const done = await Promise.all(
     workers.map((w) => ask<{ ms: number; bytes: number; digests: Uint8Array; first: Uint8Array }>(w, { cmd: 'go' })),
   );
-  const ms = performance.now() - t;
+  wallMs += performance.now() - t;
+  // timed like the bound: on the threads themselves, the slowest shard (messages between threads
+  // are the harness's, not forwarding work; the wall time including them is reported beside)
+  const ms = Math.max(...done.map((d) => d.ms));
   // the shards' digests in request order, 32 bytes each, in one buffer
   const digests = new Uint8Array((to - from) * 32);
   let at = 0;
@@ -280,7 +284,8 @@ await run('raw-rsa-oaep', 0, WARM);
  */
 async function paired(
   format: 'kdm' | 'raw-rsa-oaep',
-): Promise<{ ms: number; boundMs: number; bytes: number; first: Uint8Array; digests: Uint8Array }> {
+): Promise<{ ms: number; wallMs: number; boundMs: number; bytes: number; first: Uint8Array; digests: Uint8Array }> {
+  const wall0 = wallMs;
   const oaep = format === 'kdm' ? 'sha1' : 'sha256';
   const per = Math.ceil(COUNT / ROUNDS);
   let ms = 0;
@@ -304,7 +309,7 @@ async function paired(
     digests.set(x.digests, from * 32);
     log(`  ${format} round ${r + 1}/${ROUNDS}: ${to} done`);
   }
-  return { ms, boundMs, bytes, first: first!, digests };
+  return { ms, wallMs: wallMs - wall0, boundMs, bytes, first: first!, digests };
 }
 
 const kdm = await paired('kdm');
@@ -341,6 +346,7 @@ const report = {
     boundPerSecond: rate(COUNT, kdm.boundMs),
     ratio: +(kdm.boundMs / kdm.ms).toFixed(3),
     seconds: +(kdm.ms / 1000).toFixed(2),
+    wallSeconds: +(kdm.wallMs / 1000).toFixed(2),
     meanBytes: Math.round(kdm.bytes / COUNT),
   },
   raw: {
@@ -348,6 +354,7 @@ const report = {
     boundPerSecond: rate(COUNT, raw.boundMs),
     ratio: +(raw.boundMs / raw.ms).toFixed(3),
     seconds: +(raw.ms / 1000).toFixed(2),
+    wallSeconds: +(raw.wallMs / 1000).toFixed(2),
   },
   peakRssMiB: { ...phasePeak, process: maxRss },
 };

@@ -36,7 +36,10 @@ group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'raw', 'receipt']
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   ],
   ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
-  ['raw open', "open a raw-hpke delivery with the receiver's X25519 key, checking it is for this receiver and request"],
+  [
+    'raw open',
+    "open a raw delivery (raw-hpke or raw-rsa-oaep) with the receiver's key, checking it is for this receiver",
+  ],
   ['receipt verify', "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion"],
 ]);
 group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('../enclave/cli.ts'), [

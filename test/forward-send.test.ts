@@ -260,6 +260,28 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   ].join('\n');
   assert.ok(!keySpellings(w).some((s) => all.includes(s)), 'no content key in the outputs');
 
+  // keycast raw open on a raw-rsa-oaep document: the projector's RSA key and certificate open it
+  // (no request digest needed); another projector's, or an X25519 key, cannot
+  for (const i of [0, 1]) {
+    writeFileSync(f(`p${i}.key`), w.pki.projectors[i]!.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(f(`p${i}.pem`), certificatePem(w.pki.projectors[i]!.certificate.der));
+  }
+  const rawDoc = join(f('o-raw'), index.recipients[0]!.file);
+  const opened = await keycast(['raw', 'open', rawDoc, '--key', f('p0.key'), '--cert', f('p0.pem'), '--json']);
+  assert.equal(opened.code, 0, opened.stderr + opened.stdout);
+  const view = JSON.parse(opened.stdout) as { format: string; keys: Array<{ key: string }> };
+  assert.equal(view.format, 'raw-rsa-oaep');
+  assert.deepEqual(
+    view.keys.map((k) => k.key),
+    w.contentKeys.map((k) => Buffer.from(k.key).toString('hex')),
+  );
+  const other = await keycast(['raw', 'open', rawDoc, '--key', f('p1.key'), '--cert', f('p1.pem'), '--json']);
+  assert.equal(other.code, 1, other.stdout + other.stderr);
+  assert.equal((JSON.parse(other.stdout) as { code: string }).code, 'RAW_DELIVERY_BINDING');
+  assert.ok(!keySpellings(w).some((k) => (other.stdout + other.stderr).includes(k)), 'a refusal prints no key');
+  writeFileSync(f('x.key'), generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  assert.equal((await keycast(['raw', 'open', rawDoc, '--key', f('x.key'), '--cert', f('p0.pem')])).code, 2);
+
   // an --out that exists is a usage error, before anything is sent
   mkdirSync(f('exists'));
   assert.equal((await send('exists')).code, 2);

@@ -32,6 +32,8 @@ import {
   checkDelivery,
   parseVerifiedEnclave,
   openRawHpkeDelivery,
+  openRawRsaOaepDelivery,
+  RAW_RSA_OAEP_ENCRYPTION,
   type FilmKeys,
   type KeyType,
   type DcCertificate,
@@ -339,17 +341,25 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
 
 const rawOpen: Command = {
   path: ['raw', 'open'],
-  summary: "open a raw-hpke delivery with the receiver's X25519 key, checking it is for this receiver and request",
-  help: `keycast raw open DELIVERY.json --key RECEIVER.key --cert RECEIVER.pem --request-digest HEX
+  summary: "open a raw delivery (raw-hpke or raw-rsa-oaep) with the receiver's key, checking it is for this receiver",
+  help: `keycast raw open DELIVERY.json --key RECEIVER.key --cert RECEIVER.pem [--request-digest HEX]
                 [--cpl URN] [--json]
 
-Opens a raw-hpke document (keycast forward --format raw-hpke; verifier/src/forward/raw-hpke.ts)
-with the receiver's X25519 private key. It must name, and open under, the receiver's certificate
-thumbprint (--cert), the forward request's digest (--request-digest: index.json's requestDigest
-— when keycast forward sent several batches, that of the batch whose receipt the delivery's entry
-names — or the receipt's) and, with --cpl, that CPL (otherwise the CPL it names). Every key block is
-decoded; the content keys are PRINTED (for testing). Exit 1 RAW_DELIVERY_BINDING (another
-receiver, request or CPL, the wrong key, or tampered) or RAW_DELIVERY_MALFORMED.`,
+Opens a raw delivery written by keycast forward --format raw-hpke or --format raw (raw-rsa-oaep),
+as its "encryption" field says, with the receiver's private key. It must name the receiver's
+certificate thumbprint (--cert) and, with --cpl, that CPL (otherwise the CPL it names); every key
+block is decrypted, decoded and checked against the document. The content keys are PRINTED (for
+testing).
+
+raw-hpke (verifier/src/forward/raw-hpke.ts): an X25519 --key; it must also open under the forward
+request's digest (--request-digest, required: index.json's requestDigest — when keycast forward
+sent several batches, that of the batch whose receipt the delivery's entry names — or the
+receipt's). raw-rsa-oaep (verifier/src/forward/raw-rsa-oaep.ts): an RSA --key; each block is
+RSA-OAEP-SHA256 to the certificate's key, and the document names no request.
+
+Exit 1 RAW_DELIVERY_BINDING (another receiver, request or CPL, the wrong key, or tampered) or
+RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a missing
+--request-digest for raw-hpke).`,
   async run(args) {
     const { v, p } = flags(
       args,
@@ -361,43 +371,57 @@ receiver, request or CPL, the wrong key, or tampered) or RAW_DELIVERY_MALFORMED.
       },
       1,
     );
-    const digest = need(v, 'request-digest');
-    if (!/^[0-9a-f]{64}$/.test(digest)) throw usageError('--request-digest must be 64 lowercase hex digits');
+    const digest = typeof v['request-digest'] === 'string' ? v['request-digest'] : undefined;
+    if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest))
+      throw usageError('--request-digest must be 64 lowercase hex digits');
     const [der] = pemCertificates(readFileSync(need(v, 'cert'), 'utf8'));
     if (!der) throw usageError('--cert holds no certificate');
     const cert = parseDcCertificate(der);
     const key = privateKeyFile(need(v, 'key'));
-    if (key.asymmetricKeyType !== 'x25519') throw usageError('--key must be an X25519 private key');
     const bytes = new Uint8Array(readFileSync(p[0]!));
-    let named: string | undefined;
+    let named: { cplId?: unknown; encryption?: unknown } = {};
     try {
-      const cpl = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { cplId?: unknown }).cplId;
-      named = typeof cpl === 'string' ? cpl : undefined;
+      named = JSON.parse(Buffer.from(bytes).toString('utf8')) ?? {};
     } catch {
-      named = undefined; // openRawHpkeDelivery reports it as malformed
+      named = {}; // the opener reports it as malformed
     }
-    const cplId = typeof v.cpl === 'string' ? v.cpl : (named ?? '');
-    const o = await openRawHpkeDelivery(bytes, key, {
-      recipient: certificateThumbprint(cert),
-      cplId,
-      requestDigest: digest,
-    });
+    const rsa = named.encryption === RAW_RSA_OAEP_ENCRYPTION;
+    const namedCpl = typeof named.cplId === 'string' ? named.cplId : undefined;
+    const cplId = typeof v.cpl === 'string' ? v.cpl : (namedCpl ?? '');
+    const recipient = certificateThumbprint(cert);
+    let o: {
+      cplId: string;
+      notBefore: string;
+      notAfter: string;
+      keys: Array<{ keyId: string; keyType: string; key: Uint8Array }>;
+    };
+    if (rsa) {
+      if (key.asymmetricKeyType !== 'rsa')
+        throw usageError('--key must be an RSA private key for a raw-rsa-oaep delivery');
+      o = openRawRsaOaepDelivery(bytes, key, { recipient, cplId });
+    } else {
+      if (key.asymmetricKeyType !== 'x25519')
+        throw usageError('--key must be an X25519 private key for a raw-hpke delivery');
+      if (digest === undefined) throw usageError('--request-digest is required for a raw-hpke delivery');
+      o = await openRawHpkeDelivery(bytes, key, { recipient, cplId, requestDigest: digest });
+    }
     const view = {
+      format: rsa ? 'raw-rsa-oaep' : 'raw-hpke',
       recipient: cert.subject,
-      thumbprint: certificateThumbprint(cert),
+      thumbprint: recipient,
       cplId: o.cplId,
       window: [o.notBefore, o.notAfter],
-      requestDigest: digest,
+      ...(rsa ? {} : { requestDigest: digest }),
       keys: o.keys.map((k) => ({ id: k.keyId, type: k.keyType, key: toHex(k.key) })),
     };
     out(
       v.json === true,
       view,
       [
-        `raw-hpke    for ${cert.subject} (thumbprint ${view.thumbprint})`,
+        `${view.format.padEnd(12)}for ${cert.subject} (thumbprint ${view.thumbprint})`,
         `CPL         ${o.cplId}${typeof v.cpl === 'string' ? '' : ' (as the delivery names it)'}`,
         `window      ${o.notBefore} → ${o.notAfter}`,
-        `request     ${digest}`,
+        ...(rsa ? [] : [`request     ${digest}`]),
         `keys        ${view.keys.map((k) => `${k.type} ${k.id} ${k.key}`).join('\n            ')}`,
       ].join('\n'),
     );

@@ -18,15 +18,15 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { canonicalize, exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
+import { canonicalize } from '../encoding/canonical-json.ts';
 import { concatBytes, fromBase64, toBase64, utf8 } from '../encoding/bytes.ts';
 import { decodeKeyBlock, type KeyBlock } from '../kdm/block.ts';
-import { hpkeSuite, MAX_CONTENT_KEYS } from './sealed-keys.ts';
+import { hpkeSuite } from './sealed-keys.ts';
+import { RAW_KEYS_FORMAT, parseRawKeysFrame } from './raw-keys.ts';
 
-export const RAW_KEYS_FORMAT = 'keycast-raw-keys/v1';
+export { RAW_KEYS_FORMAT };
 export const RAW_HPKE_ENCRYPTION = 'HPKE-X25519-SHA256-AES256GCM';
 const INFO_TAG = 'keycast-raw-hpke/v1';
-const MAX_DELIVERY_BYTES = 256 * 1024;
 
 /** What binds a delivery: the recipient, the film and the request it answers. */
 export interface RawHpkeContext {
@@ -122,10 +122,6 @@ export interface OpenedRawHpke {
   keys: KeyBlock[];
 }
 
-const malformed = (m: string, cause?: unknown): never => {
-  throw new VerifierError('RAW_DELIVERY_MALFORMED', `raw-hpke delivery: ${m}`, {}, cause ? { cause } : undefined);
-};
-
 /**
  * Opens a raw-hpke delivery with the recipient's X25519 private key, expecting it to name
  * `expected` (the receiver's own thumbprint, the CPL and the request digest the receipt names).
@@ -138,34 +134,9 @@ export async function openRawHpkeDelivery(
   recipientPrivateKey: KeyObject,
   expected: RawHpkeContext,
 ): Promise<OpenedRawHpke> {
-  let o: unknown;
-  try {
-    o = parseJsonStrict(bytes, MAX_DELIVERY_BYTES, 'raw-hpke delivery');
-  } catch (e) {
-    malformed('not JSON', e);
-  }
-  if (!isObject(o)) return malformed('not a JSON object');
-  try {
-    exactKeys(
-      o,
-      ['format', 'encryption', 'recipient', 'cplId', 'requestDigest', 'notBefore', 'notAfter', 'enc', 'keys'],
-      [],
-      'raw-hpke',
-    );
-  } catch (e) {
-    malformed((e as Error).message, e);
-  }
-  if (o.format !== RAW_KEYS_FORMAT || o.encryption !== RAW_HPKE_ENCRYPTION)
-    malformed(`format must be ${RAW_KEYS_FORMAT} with ${RAW_HPKE_ENCRYPTION}`);
-  for (const f of ['recipient', 'cplId', 'requestDigest', 'notBefore', 'notAfter', 'enc'] as const)
-    if (typeof o[f] !== 'string') malformed(`${f} must be a string`);
-  const keys = o.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_CONTENT_KEYS)
-    return malformed(`keys must be a list of 1..${MAX_CONTENT_KEYS}`);
-  for (const k of keys)
-    if (!isObject(k) || typeof k.id !== 'string' || typeof k.type !== 'string' || typeof k.ciphertext !== 'string')
-      malformed('each key needs id, type and ciphertext strings');
-  const h = o as unknown as Header & { enc: string };
+  const f = parseRawKeysFrame(bytes, 'raw-hpke', RAW_HPKE_ENCRYPTION, ['requestDigest', 'enc']);
+  const keys = f.keys;
+  const h = { ...f, requestDigest: f.extra.requestDigest!, enc: f.extra.enc! };
   for (const f of ['recipient', 'cplId', 'requestDigest'] as const)
     if (h[f] !== expected[f])
       throw new VerifierError('RAW_DELIVERY_BINDING', `raw-hpke delivery names another ${f}`, {
@@ -183,7 +154,7 @@ export async function openRawHpkeDelivery(
       enc: fromBase64(h.enc).slice().buffer,
       info: info(expected),
     });
-    for (const k of keys as Array<{ id: string; type: string; ciphertext: string }>) {
+    for (const k of keys) {
       const plain = new Uint8Array(await ctx.open(fromBase64(k.ciphertext).slice().buffer, aad(h, k)));
       const b = decodeKeyBlock(plain);
       plain.fill(0);

@@ -18,14 +18,12 @@
  */
 import { constants, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
-import { exactKeys, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { fromBase64 } from '../encoding/bytes.ts';
 import { decodeKeyBlock, type KeyBlock } from '../kdm/block.ts';
-import { RAW_KEYS_FORMAT } from './raw-hpke.ts';
+import { RAW_KEYS_FORMAT, parseRawKeysFrame } from './raw-keys.ts';
 import { MAX_CONTENT_KEYS } from './sealed-keys.ts';
 
 export const RAW_RSA_OAEP_ENCRYPTION = 'RSA-OAEP-SHA256';
-const MAX_DELIVERY_BYTES = 256 * 1024;
 
 export interface RawRsaOaepHeader {
   cplId: string;
@@ -71,10 +69,6 @@ export interface OpenedRawRsaOaep extends RawRsaOaepHeader {
   keys: KeyBlock[];
 }
 
-const malformed = (m: string, cause?: unknown): never => {
-  throw new VerifierError('RAW_DELIVERY_MALFORMED', `raw-rsa-oaep delivery: ${m}`, {}, cause ? { cause } : undefined);
-};
-
 /**
  * Opens a raw-rsa-oaep delivery with the recipient's RSA private key, expecting it to name
  * `expected.recipient` (the receiver's own base64 thumbprint) and, when given, `expected.cplId`.
@@ -87,29 +81,8 @@ export function openRawRsaOaepDelivery(
   recipientPrivateKey: KeyObject,
   expected: { recipient: string; cplId?: string },
 ): OpenedRawRsaOaep {
-  let o: unknown;
-  try {
-    o = parseJsonStrict(bytes, MAX_DELIVERY_BYTES, 'raw-rsa-oaep delivery');
-  } catch (e) {
-    malformed('not JSON', e);
-  }
-  if (!isObject(o)) return malformed('not a JSON object');
-  try {
-    exactKeys(o, ['format', 'encryption', 'recipient', 'cplId', 'notBefore', 'notAfter', 'keys'], [], 'raw-rsa-oaep');
-  } catch (e) {
-    malformed((e as Error).message, e);
-  }
-  if (o.format !== RAW_KEYS_FORMAT || o.encryption !== RAW_RSA_OAEP_ENCRYPTION)
-    malformed(`format must be ${RAW_KEYS_FORMAT} with ${RAW_RSA_OAEP_ENCRYPTION}`);
-  for (const f of ['recipient', 'cplId', 'notBefore', 'notAfter'] as const)
-    if (typeof o[f] !== 'string') malformed(`${f} must be a string`);
-  const keys = o.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_CONTENT_KEYS)
-    return malformed(`keys must be a list of 1..${MAX_CONTENT_KEYS}`);
-  for (const k of keys)
-    if (!isObject(k) || typeof k.id !== 'string' || typeof k.type !== 'string' || typeof k.ciphertext !== 'string')
-      malformed('each key needs id, type and ciphertext strings');
-  const h = o as unknown as RawRsaOaepHeader & { recipient: string };
+  const h = parseRawKeysFrame(bytes, 'raw-rsa-oaep', RAW_RSA_OAEP_ENCRYPTION);
+  const keys = h.keys;
   const want = { recipient: expected.recipient, cplId: expected.cplId ?? h.cplId };
   for (const f of ['recipient', 'cplId'] as const)
     if (h[f] !== want[f])
@@ -120,7 +93,7 @@ export function openRawRsaOaepDelivery(
       });
   const blocks: KeyBlock[] = [];
   try {
-    for (const k of keys as Array<{ id: string; type: string; ciphertext: string }>) {
+    for (const k of keys) {
       const plain = privateDecrypt(
         { key: recipientPrivateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
         fromBase64(k.ciphertext),

@@ -7,19 +7,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { constants, createPrivateKey, publicEncrypt, sign } from 'node:crypto';
 import { deriveHpkeKeyPair, kdmSigner, parseDcCertificate } from '#verifier';
 import { forwardRange, openForwardRequest, wipe, type ForwardRequest } from '../../enclave/index.ts';
+import { certViews, type SharedCerts } from './shared-certs.ts';
 
-/** A worker's recipients: views into the main thread's shared DER buffer (see run.ts). */
-interface Certs {
-  certBytes: SharedArrayBuffer;
-  /** end offsets; when `first` is false, the first entry is the previous recipient's end (the start) */
-  certEnds: Uint32Array;
-  first: boolean;
+/** A worker's recipients: certificates [from, to) of the main thread's shared DER (shared-certs.ts). */
+interface Shard {
+  certs: SharedCerts;
+  from: number;
+  to: number;
 }
-
-function views(c: Certs): Uint8Array[] {
-  const ends = c.first ? [0, ...c.certEnds] : [...c.certEnds];
-  return ends.slice(1).map((end, k) => new Uint8Array(c.certBytes, ends[k]!, end - ends[k]!));
-}
+const views = (m: unknown) => {
+  const s = m as Shard;
+  return certViews(s.certs, s.from, s.to);
+};
 
 interface Init {
   hpkeSeed: Uint8Array;
@@ -43,7 +42,7 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     // the same RSA work as the shard's deliveries, straight on node:crypto: per recipient (its own
     // key object, loaded before timing), `keys` OAEP encryptions of a 138-byte block, plus one
     // RSA-SHA256 signature with the signer key for a KDM
-    const recipientKeys = views(m.certs as Certs).map((der) => parseDcCertificate(der).publicKey);
+    const recipientKeys = views(m).map((der) => parseDcCertificate(der).publicKey);
     const block = Buffer.alloc(138, 7);
     const signed = Buffer.alloc(3000, 1);
     const start = performance.now();
@@ -55,7 +54,7 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     port.postMessage({ n: recipientKeys.length, ms: performance.now() - start });
   } else if (m.cmd === 'open') {
     const t = performance.now();
-    const request = { ...(m.request as Omit<ForwardRequest, 'recipients'>), recipients: views(m.certs as Certs) };
+    const request = { ...(m.request as Omit<ForwardRequest, 'recipients'>), recipients: views(m) };
     opened = await openForwardRequest(request, {
       hpkePrivateKey: hpke.privateKey,
       pcr0: init.pcr0,

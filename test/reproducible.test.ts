@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  copyFileSync,
   chownSync,
   mkdirSync,
   mkdtempSync,
@@ -21,7 +22,7 @@ import {
   lchownSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 const REPO = resolve(import.meta.dirname, '..');
 const V = resolve(REPO, 'testdata/nitro/eif');
@@ -51,18 +52,46 @@ function makeRootfs(root: string, reverse: boolean, uid: number, mtime: number):
   lchownSync(join(root, 'start'), uid, uid);
 }
 
-function run(args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; umask: string; uid?: number }): void {
-  const node = `umask ${o.umask}; exec "${process.execPath}" "${CLI}" ${args.map((a) => `'${a}'`).join(' ')}`;
-  const cmd =
-    o.uid !== undefined
-      ? ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', 'sh', '-c', node]
-      : ['sh', '-c', node];
+const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Runs the CLI. With a uid, the build runs as that user in a private mount namespace where the
+ * repository and the Node binary's folder are bind-mounted under `mounts` (a 0755 directory), so the
+ * other user can reach them wherever the clone lives (a clone in /root or under a 0700 mktemp
+ * directory is not reachable by another uid through its own path).
+ */
+function run(
+  args: string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; umask: string; uid?: number; mounts?: string },
+): void {
+  const argv = args.map(q).join(' ');
+  let cmd: string[];
+  if (o.uid !== undefined && o.mounts !== undefined) {
+    const repo = join(o.mounts, 'repo');
+    const nodeDir = join(o.mounts, 'node');
+    mkdirSync(repo, { recursive: true });
+    mkdirSync(nodeDir, { recursive: true });
+    const node = join(nodeDir, basename(process.execPath));
+    const inner = `umask ${o.umask}; exec ${q(node)} ${q(join(repo, 'bin', 'keycast.mjs'))} ${argv}`;
+    const script = [
+      `mount --bind ${q(REPO)} ${q(repo)}`,
+      `mount --bind ${q(dirname(process.execPath))} ${q(nodeDir)}`,
+      `exec setpriv --reuid=${o.uid} --regid=${o.uid} --clear-groups sh -c ${q(inner)}`,
+    ].join(' && ');
+    cmd = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script];
+  } else {
+    cmd = ['sh', '-c', `umask ${o.umask}; exec ${q(process.execPath)} ${q(CLI)} ${argv}`];
+  }
   const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: o.cwd, env: o.env, encoding: 'utf8' });
   assert.equal(r.status, 0, `build failed: ${r.stderr}`);
 }
 
 function haveSetpriv(): boolean {
-  return spawnSync('setpriv', ['--version']).status === 0 && process.getuid?.() === 0;
+  return (
+    process.getuid?.() === 0 &&
+    spawnSync('setpriv', ['--version']).status === 0 &&
+    spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0
+  );
 }
 
 test('two builds under different TZ, locale, umask, cwd, uid, env, mtimes, owners and order are byte-identical', () => {
@@ -75,15 +104,22 @@ test('two builds under different TZ, locale, umask, cwd, uid, env, mtimes, owner
     makeRootfs(rootA, false, 0, 1_700_000_000);
     // B is owned by the (other) builder uid, so its 0600/0700 files stay readable to it.
     makeRootfs(rootB, true, otherUid ?? 4242, 86_400);
+    // The boot inputs are copied beside the rootfs: the lock names them by path, and the second builder
+    // (another uid) must reach them however the clone's own folders are protected.
+    const boot = join(dir, 'boot');
+    mkdirSync(boot);
+    for (const f of ['kernel.fake', 'init.fake', 'nsm.ko.fake', 'cmdline-x86_64.txt']) {
+      copyFileSync(join(V, f), join(boot, f));
+    }
     const inputs = [
       '--kernel',
-      join(V, 'kernel.fake'),
+      join(boot, 'kernel.fake'),
       '--init',
-      join(V, 'init.fake'),
+      join(boot, 'init.fake'),
       '--nsm',
-      join(V, 'nsm.ko.fake'),
+      join(boot, 'nsm.ko.fake'),
       '--cmdline-file',
-      join(V, 'cmdline-x86_64.txt'),
+      join(boot, 'cmdline-x86_64.txt'),
     ];
     const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
     run(
@@ -112,6 +148,7 @@ test('two builds under different TZ, locale, umask, cwd, uid, env, mtimes, owner
       cwd: cwdB,
       umask: '077',
       uid: otherUid,
+      mounts: otherUid !== undefined ? join(dir, 'mounts') : undefined,
       env: {
         ...base,
         TZ: 'Pacific/Chatham',

@@ -153,15 +153,16 @@ async function reasonOf(index) {
 /** The status an entry's row shows: [text, class]. */
 async function statusOf(entry, d) {
   if (entry.kind === 'revocation') {
-    const target = d.revokes ? `revokes #${d.revokes.logIndex}` : 'revocation';
+    const target = Number.isSafeInteger(d.revokes?.logIndex) ? `revokes #${d.revokes.logIndex}` : 'revocation';
     return [d.reason ? `${target}: ${d.reason}` : target, 'revoked'];
   }
-  if (entry.status === 'revoked' && entry.revokedBy !== undefined) {
+  if (entry.status === 'revoked' && Number.isSafeInteger(entry.revokedBy)) {
     const reason = await reasonOf(entry.revokedBy);
     return [`revoked by #${entry.revokedBy}${reason ? `: ${reason}` : ''}`, 'revoked'];
   }
   if (entry.status === 'revoked') return ['revoked', 'revoked'];
-  if (entry.kind === 'rebuild') return [d.release ? `rebuild of #${d.release.logIndex}` : 'rebuild', ''];
+  if (entry.kind === 'rebuild')
+    return [Number.isSafeInteger(d.release?.logIndex) ? `rebuild of #${d.release.logIndex}` : 'rebuild', ''];
   return [entry.status, ''];
 }
 
@@ -173,6 +174,7 @@ function cell(tr, text, title) {
 }
 
 function entryLink(index) {
+  if (!Number.isSafeInteger(index) || index < 0) return document.createTextNode(String(index));
   const a = document.createElement('a');
   a.href = `#entry/${index}`;
   a.textContent = String(index);

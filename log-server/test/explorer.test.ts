@@ -208,7 +208,7 @@ test('lists every entry with its full commit and status, each verified ✓ in th
       trs.map((tr) => [
         (tr as HTMLElement).dataset.witness,
         (tr as HTMLElement).dataset.verified,
-        tr.cells[2]!.textContent,
+        (tr as HTMLTableRowElement).cells[2]!.textContent,
       ]),
     );
     assert.deepEqual(

@@ -78,6 +78,12 @@ test('npm pack in verifier/ gives @keycast/verifier: one bundled file, bin keyca
   assert.ok(packed);
   const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   assert.deepEqual([packed.name, packed.version], ['@keycast/verifier', rootPkg.version], 'same version as keycast');
+  assert.ok(
+    readFileSync(join(ROOT, 'README.md'), 'utf8').includes(
+      `npm install /tmp/${packed.filename} && npx keycast verify release --help`,
+    ),
+    'the README installs the tarball npm pack makes',
+  );
   assert.deepEqual(packed.files.map((f) => f.path).sort(), [
     'dist/keycast.mjs',
     'dist/keycast.mjs.LEGAL.txt',

@@ -203,6 +203,13 @@ test('lists every entry with its full commit and status, each verified ✓ in th
     assert.equal(byIndex[5]!.status, `revokes #1: ${REASON}`);
     assert.equal(byIndex[1]!.status, `revoked by #5: ${REASON}`);
     assert.equal(byIndex[0]!.status, 'active');
+    // a release's status is the log's signed statement for this tree, verified in the page
+    assert.deepEqual(
+      await page.$$eval('#entries tr[data-kind="release"]', (trs) =>
+        trs.map((tr) => (tr as HTMLElement).dataset.status),
+      ),
+      ['signed', 'signed', 'signed', 'signed', 'signed'],
+    );
     // witnesses: w1's cosignature verified, with its time; w2 listed but absent
     const witnesses = await page.$$eval('#witnesses tr', (trs) =>
       trs.map((tr) => [
@@ -357,6 +364,34 @@ test('a tampered inclusion proof shows ✗ for that entry only', async (t) => {
     assert.equal(await page.textContent('#entries tr[data-index="3"] td:last-child'), '✗');
   } finally {
     await page.close();
+  }
+});
+
+test('a revoked release the server calls active, with an old signed statement or a forged one, shows ✗', async (t) => {
+  if (!browser) return t.skip(`no ${CHROMIUM}`);
+  // a real statement the log signed when the tree had 2 entries: release #1 was active then
+  const old = await (await fetch(`${url}/status/1?size=2`)).text();
+  assert.match(old, /\nactive\n/);
+  for (const [lie, code] of [
+    [old, 'STATUS_TREE_MISMATCH'],
+    [null, 'NOTE_'],
+  ] as const) {
+    const page = await browser.newPage();
+    try {
+      await page.route('**/status/1?*', async (route) => {
+        if (lie) return route.fulfill({ status: 200, contentType: 'text/plain', body: lie });
+        const res = await route.fetch();
+        return route.fulfill({ response: res, body: (await res.text()).replace(/\nrevoked 5\n/, '\nactive\n') });
+      });
+      await page.goto(`${url}/`);
+      await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 40_000 });
+      const row = (await rowsOf(page, '#entries')).find((r) => r.index === '1')!;
+      assert.equal(row.verified, 'fail', code);
+      assert.match(row.status!, new RegExp(`^revoked\\? its signed status does not verify: ${code}`));
+      assert.equal(await page.getAttribute('#entries tr[data-index="1"]', 'data-status'), 'fail');
+    } finally {
+      await page.close();
+    }
   }
 });
 

@@ -5,9 +5,12 @@
 //    (c2sp.org/signed-note, c2sp.org/tlog-checkpoint),
 //  - each listed witness's cosignature/v1 on that checkpoint, and its time (c2sp.org/tlog-cosignature),
 //  - each entry's leaf hash and its inclusion proof against the checkpoint root (RFC 9162).
-// What an entry says (PCRs, source, reason) is read from its leaf, whose inclusion is what ✓
-// means; a status ("active", "revoked by #n") is the server's word, and the command line each
-// entry offers is how to have `keycast verify release` check it against the log's signed status.
+//  - each release's status ("active", "revoked by #n") from the log's signed release-status
+//    statement for that very tree (keycast.dev/release-status/v1, the one `keycast verify release`
+//    and the enclave's gate check); when it does not verify, the row says so and shows ✗.
+// What an entry says (PCRs, source, a revocation's reason) is read from its leaf, whose inclusion
+// is what ✓ means. The command line each entry offers has `keycast verify release` check it all
+// again, outside the browser.
 // Data from the server is only ever inserted with textContent, never as HTML.
 import * as V from './verifier.js';
 
@@ -92,6 +95,38 @@ function verifyEntry(index, leaf, cp) {
   return included.get(index);
 }
 
+/**
+ * The log's signed status statement for release `index` at the page's checkpoint, checked with
+ * the verifier (signature under the vkey, origin, that very tree, this release and its PCR0):
+ * resolves to { ok: true, state, revokedBy? } or { ok: false, error }. Once per index.
+ */
+const statuses = new Map();
+function verifyStatus(index, pcr0, cp) {
+  if (!statuses.has(index)) {
+    statuses.set(
+      index,
+      (async () => {
+        if (!cp.ok) return { ok: false, error: 'checkpoint not verified' };
+        try {
+          const r = await fetch(`status/${index}?size=${cp.size}`);
+          if (!r.ok) return { ok: false, error: `HTTP ${r.status}` };
+          const s = V.openReleaseStatus(await r.text(), V.noteVerifier(META.vkey), cp.origin);
+          try {
+            V.requireActiveStatus(s, cp, { index, pcr0 });
+            return { ok: true, state: 'active' };
+          } catch (e) {
+            if (e.code === 'RELEASE_REVOKED') return { ok: true, state: 'revoked', revokedBy: s.status.revokedBy };
+            throw e;
+          }
+        } catch (e) {
+          return { ok: false, error: e.code ?? e.message };
+        }
+      })(),
+    );
+  }
+  return statuses.get(index);
+}
+
 /** GET entry/<i>, once per index. */
 const entries = new Map();
 function getEntry(index) {
@@ -150,20 +185,27 @@ async function reasonOf(index) {
   }
 }
 
-/** The status an entry's row shows: [text, class]. */
-async function statusOf(entry, d) {
+/**
+ * The status an entry's row shows: { text, cls, signed } — signed is true when a release's
+ * status comes from the log's verified statement, false when that statement failed (the text
+ * then says so), undefined for entries that have no status statement (revocations, rebuilds).
+ */
+async function statusOf(entry, d, cp) {
   if (entry.kind === 'revocation') {
     const target = Number.isSafeInteger(d.revokes?.logIndex) ? `revokes #${d.revokes.logIndex}` : 'revocation';
-    return [d.reason ? `${target}: ${d.reason}` : target, 'revoked'];
+    return { text: d.reason ? `${target}: ${d.reason}` : target, cls: 'revoked' };
   }
-  if (entry.status === 'revoked' && Number.isSafeInteger(entry.revokedBy)) {
-    const reason = await reasonOf(entry.revokedBy);
-    return [`revoked by #${entry.revokedBy}${reason ? `: ${reason}` : ''}`, 'revoked'];
-  }
-  if (entry.status === 'revoked') return ['revoked', 'revoked'];
   if (entry.kind === 'rebuild')
-    return [Number.isSafeInteger(d.release?.logIndex) ? `rebuild of #${d.release.logIndex}` : 'rebuild', ''];
-  return [entry.status, ''];
+    return {
+      text: Number.isSafeInteger(d.release?.logIndex) ? `rebuild of #${d.release.logIndex}` : 'rebuild',
+      cls: '',
+    };
+  const st = await verifyStatus(entry.index, d.pcr0, cp);
+  if (!st.ok)
+    return { text: `${entry.status}? its signed status does not verify: ${st.error}`, cls: 'bad', signed: false };
+  if (st.state === 'active') return { text: 'active', cls: '', signed: true };
+  const reason = await reasonOf(st.revokedBy);
+  return { text: `revoked by #${st.revokedBy}${reason ? `: ${reason}` : ''}`, cls: 'revoked', signed: true };
 }
 
 function cell(tr, text, title) {
@@ -196,10 +238,14 @@ async function renderRow(tbody, entry, cp) {
   cell(tr, sourceText(d)).className = 'source';
   const status = cell(tr, '…');
   const v = cell(tr, '…');
-  const [[text, cls], ok] = await Promise.all([statusOf(entry, d), verifyEntry(entry.index, leaf, cp)]);
-  status.textContent = text;
-  status.className = `status ${cls}`.trim();
+  const [st, included] = await Promise.all([statusOf(entry, d, cp), verifyEntry(entry.index, leaf, cp)]);
+  status.textContent = st.text;
+  status.className = `status ${st.cls}`.trim();
+  if (st.signed !== undefined) tr.dataset.status = st.signed ? 'signed' : 'fail';
+  // ✓: included in the verified checkpoint, and for a release its status signed for that tree
+  const ok = included && st.signed !== false;
   v.textContent = ok ? '✓' : '✗';
+  v.title = `inclusion ${included ? '✓' : '✗'}${st.signed === undefined ? '' : `; signed status ${st.signed ? '✓' : '✗'}`}`;
   v.className = ok ? 'ok' : 'bad';
   tr.dataset.verified = ok ? 'ok' : 'fail';
 }
@@ -212,7 +258,7 @@ const keyFile = (signer, role) =>
   signer?.publisher ? `publisher-${signer.publisher.spkiSha256.slice(0, 12)}.pem` : `${role}.pem`;
 
 /** `keycast verify release` for this entry, against this log, its key and all its witnesses; and what to expect. */
-function verifyCommand(entry, d) {
+function verifyCommand(entry, d, status) {
   const flags = ['--log', LOG_URL, '--log-key', META.vkey];
   for (const w of META.witnesses) flags.push('--witness', w);
   const line = (words) => words.map(sh).join(' ');
@@ -242,7 +288,7 @@ function verifyCommand(entry, d) {
       ]),
       note: "Counts this endorsement when its signer's key is given as --rebuilder (and the log admits it as a rebuilder); PUBLISHER.pem is the release publisher's key you pinned.",
     };
-  const revoked = entry.status === 'revoked';
+  const revoked = status.signed ? status.text.startsWith('revoked') : entry.status === 'revoked';
   return {
     command: line(['keycast', 'verify', 'release', d.pcr0, ...flags, '--publisher', publisher]),
     note: `${revoked ? 'Expect exit 1, RELEASE_REVOKED.' : "Exit 0 means: logged, inclusion proven against a checkpoint signed by this key and cosigned by every witness above, signed by the publisher, and active in the log's signed status statement."} ${save}`,
@@ -282,17 +328,20 @@ async function showEntry(index) {
   }
   const leaf = V.fromBase64(entry.leaf);
   const d = describe(leaf);
-  const [[status, cls], ok] = await Promise.all([statusOf(entry, d), verifyEntry(index, leaf, checkpoint)]);
+  const [st, included] = await Promise.all([statusOf(entry, d, checkpoint), verifyEntry(index, leaf, checkpoint)]);
   if (section.dataset.index !== String(index)) return; // another entry was asked for meanwhile
+  const ok = included && st.signed !== false;
   field(dl, 'kind', entry.kind);
-  field(dl, 'status', status, cls);
+  field(dl, 'status', st.text, st.cls);
+  if (st.signed === true)
+    field(dl, 'signed status', `✓ the log's statement for the tree of size ${checkpoint.size} (verified here)`, 'ok');
   field(
     dl,
     'included',
-    ok
+    included
       ? `✓ in the tree of size ${checkpoint.size} (verified here)`
       : `✗ not proven in the tree of size ${checkpoint.size}`,
-    ok ? 'ok' : 'bad',
+    included ? 'ok' : 'bad',
   );
   field(dl, 'leaf hash', V.toHex(V.hashLeaf(leaf)));
   if (d.revokes) {
@@ -324,7 +373,7 @@ async function showEntry(index) {
     );
   if (!d.ok) field(dl, 'leaf', '(undecodable)', 'bad');
   if (d.ok && d.pcr0) {
-    const c = verifyCommand(entry, d);
+    const c = verifyCommand(entry, d, st);
     $('entry-command').textContent = c.command;
     $('entry-command-note').textContent = c.note;
   }

@@ -13,6 +13,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { buildKdm, kdmSigner } from '#verifier';
+import { createProjectorPki, createSignerChain } from '../enclave/index.ts';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
 
@@ -203,4 +206,42 @@ test('the installed keycast verifies for real: an AWS-signed attestation documen
   assert.deepEqual([JSON.parse(released.stdout).status, JSON.parse(released.stdout).logIndex], ['active', 0]);
   const notPinned = await keycast(args('stranger.pem'));
   assert.deepEqual([notPinned.code, JSON.parse(notPinned.stdout).code], [1, 'SIGNER_NOT_ALLOWED']);
+});
+
+test('the installed keycast reads a KDM: XML signature, signer chain, and the keys decrypted with the projector key', async () => {
+  const now = new Date();
+  const chain = createSignerChain({ name: 'studio-install.test', now });
+  const pki = createProjectorPki({ count: 1, now });
+  const projector = pki.projectors[0]!;
+  const keys = [
+    { id: 'urn:uuid:8f5c1a2e-0b6d-4c3e-9a7f-1e2d3c4b5a69', type: 'MDIK', key: new Uint8Array(randomBytes(16)) },
+    { id: 'urn:uuid:1b2c3d4e-5f60-4718-a9b0-c1d2e3f4a5b6', type: 'MDAK', key: new Uint8Array(randomBytes(16)) },
+  ];
+  const t = (ms: number) => `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}+00:00`;
+  const xml = buildKdm({
+    cplId: 'urn:uuid:0b5c8a2e-6d7f-4e11-9c3a-2f4e5d6c7b8a',
+    title: 'Studio install',
+    keys,
+    notBefore: t(now.getTime()),
+    notAfter: t(now.getTime() + 7 * 86_400_000),
+    issueDate: t(now.getTime()),
+    recipient: projector.certificate,
+    signer: kdmSigner(chain.chain, chain.privateKey),
+  });
+  writeFileSync(join(tmp, 'kdm.xml'), xml);
+  writeFileSync(join(tmp, 'tampered.xml'), xml.replace('Studio install', 'Studio lnstall'));
+  writeFileSync(join(tmp, 'projector.pem'), projector.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const [ok, tampered] = await Promise.all([
+    keycast(['kdm', 'inspect', join(tmp, 'kdm.xml'), '--key', join(tmp, 'projector.pem'), '--json']),
+    keycast(['kdm', 'inspect', join(tmp, 'tampered.xml'), '--json']),
+  ]);
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  const view = JSON.parse(ok.stdout);
+  assert.equal(view.signature, 'verified');
+  assert.deepEqual(
+    view.keys,
+    keys.map((k) => ({ id: k.id, type: k.type, key: Buffer.from(k.key).toString('hex') })),
+  );
+  assert.equal(tampered.code, 1, tampered.stderr + tampered.stdout);
+  assert.match(JSON.parse(tampered.stdout).signature, /^FAILED/);
 });

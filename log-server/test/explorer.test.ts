@@ -49,6 +49,9 @@ const PUBLISHER = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
 const PUBLISHER_FP = parseTrustedKey(PUBLISHER).spkiSha256;
+const REBUILDER = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
 const WITNESS = generateNoteKey('witness.keycast.test/w1');
 const W1 = cosignatureVerifierKey(WITNESS.skey);
 /** A second listed witness that never cosigns: the page must say so. */
@@ -78,6 +81,13 @@ function releaseLeaf(i: number): string {
     builder: { version: '0.1.0' },
   });
 }
+/** A rebuild endorsement of release #i, signed by a key that is no publisher of this log. */
+function rebuildLeaf(i: number): string {
+  const release = JSON.parse(Buffer.from(JSON.parse(releaseLeaf(i)).spec.envelope.payload, 'base64').toString());
+  const leaf = JSON.parse(leafOf('https://keycast.dev/rebuild/v1', { ...release.predicate, release: { logIndex: i } }));
+  leaf.spec.signatures[0].verifier = Buffer.from(REBUILDER).toString('base64');
+  return JSON.stringify(leaf);
+}
 const REASON = 'signing key compromised';
 const revocationLeaf = (index: number) =>
   leafOf('https://keycast.dev/revocation/v1', {
@@ -90,7 +100,7 @@ let log: Log;
 let app: FastifyInstance;
 let url: string;
 let browser: Browser | undefined;
-/** Releases 0..4, then #5 revoking #1. */
+/** Releases 0..4, then #5 revoking #1, then #6: a third party's rebuild of #0. */
 const RELEASES = 5;
 
 before(async () => {
@@ -115,6 +125,11 @@ before(async () => {
   const pcr0 = hex('pcr0-1', 48);
   const r = await post(url, leafBundle(revocationLeaf(1), { kind: 'revocation', pcr0, revokes: { index: 1, pcr0 } }));
   assert.equal(r.status, 200, JSON.stringify(r.json));
+  const rebuild = await post(
+    url,
+    leafBundle(rebuildLeaf(0), { kind: 'rebuild', pcr0: hex('pcr0-0', 48), eif: hex('eif-0', 32), commit: commit(0) }),
+  );
+  assert.equal(rebuild.status, 200, JSON.stringify(rebuild.json));
   if (existsSync(CHROMIUM)) {
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -185,7 +200,7 @@ test('lists every entry with its full commit and status, each verified ✓ in th
     const rows = await rowsOf(page, '#entries');
     assert.deepEqual(
       rows.map((r) => r.index),
-      ['5', '4', '3', '2', '1', '0'],
+      ['6', '5', '4', '3', '2', '1', '0'],
     );
     assert.ok(
       rows.every((r) => r.verified === 'ok'),
@@ -203,6 +218,7 @@ test('lists every entry with its full commit and status, each verified ✓ in th
     assert.equal(byIndex[5]!.status, `revokes #1: ${REASON}`);
     assert.equal(byIndex[1]!.status, `revoked by #5: ${REASON}`);
     assert.equal(byIndex[0]!.status, 'active');
+    assert.deepEqual([byIndex[6]!.kind, byIndex[6]!.status], ['rebuild', 'rebuild of #0']);
     // a release's status is the log's signed statement for this tree, verified in the page
     assert.deepEqual(
       await page.$$eval('#entries tr[data-kind="release"]', (trs) =>
@@ -271,7 +287,7 @@ test('an entry permalink shows every field in full and a verify command line tha
     assert.equal(fields['lock SHA-256'], hex('lock-2', 32));
     assert.equal(fields.status, 'active');
     assert.equal(fields.signer, `listed publisher ${PUBLISHER_FP}`);
-    assert.match(fields.included!, /^✓ in the tree of size 6/);
+    assert.match(fields.included!, /^✓ in the tree of size 7/);
     assert.equal(
       await page.textContent('#entry-command'),
       `keycast verify release ${hex('pcr0-2', 48)} --log ${url}/ --log-key ${log.key.vkey} --witness ${W1} --witness ${W2} --publisher publisher-${PUBLISHER_FP.slice(0, 12)}.pem`,
@@ -285,6 +301,19 @@ test('an entry permalink shows every field in full and a verify command line tha
       new RegExp(`^keycast verify release ${hex('pcr0-1', 48)} `),
     );
     assert.match(String(await page.textContent('#entry-command-note')), /RELEASE_REVOKED/);
+    // a rebuild's permalink: its signer is no publisher, and the command counts it as a rebuild
+    await page.evaluate(() => (location.hash = '#entry/6'));
+    await page.waitForSelector('#entry[data-index="6"][data-verified="ok"]', { state: 'attached', timeout: 20_000 });
+    assert.equal(
+      await page.textContent('#entry-fields dd[data-field="signer"]'),
+      `not a listed publisher: key SHA-256 ${parseTrustedKey(REBUILDER).spkiSha256}`,
+    );
+    assert.match(
+      String(await page.textContent('#entry-command')),
+      new RegExp(
+        `^keycast verify release ${hex('pcr0-0', 48)} .* --publisher PUBLISHER\\.pem --require-rebuilds 1 --rebuilder rebuilder-${parseTrustedKey(REBUILDER).spkiSha256.slice(0, 12)}\\.pem$`,
+      ),
+    );
     // a number that is no entry says so
     await page.evaluate(() => (location.hash = '#entry/99'));
     await page.waitForSelector('#entry[data-index="99"][data-verified="fail"]', { state: 'attached', timeout: 20_000 });
@@ -360,7 +389,7 @@ test('a tampered inclusion proof shows ✗ for that entry only', async (t) => {
     const verified = await page.$$eval('#entries tr', (trs) =>
       Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.index, (tr as HTMLElement).dataset.verified])),
     );
-    assert.deepEqual(verified, { 5: 'ok', 4: 'ok', 3: 'fail', 2: 'ok', 1: 'ok', 0: 'ok' });
+    assert.deepEqual(verified, { 6: 'ok', 5: 'ok', 4: 'ok', 3: 'fail', 2: 'ok', 1: 'ok', 0: 'ok' });
     assert.equal(await page.textContent('#entries tr[data-index="3"] td:last-child'), '✗');
   } finally {
     await page.close();
@@ -409,7 +438,7 @@ test('a checkpoint with a forged root fails its signature check and no entry sho
     await page.waitForSelector('#entries[data-loaded="true"]', { state: 'attached', timeout: 40_000 });
     assert.equal(await page.getAttribute('#checkpoint', 'data-verified'), 'fail');
     const verified = await page.$$eval('#entries tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.verified));
-    assert.deepEqual(verified, ['fail', 'fail', 'fail', 'fail', 'fail', 'fail']);
+    assert.deepEqual(verified, ['fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'fail']);
     // the witness signed the real body, not the forged one: its cosignature fails too
     assert.equal(
       await page.getAttribute('#witnesses tr[data-witness="witness.keycast.test/w1"]', 'data-verified'),

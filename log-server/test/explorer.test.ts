@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { createLog, openLog } from '../src/log.ts';
 import type { Log } from '../src/log.ts';
@@ -174,7 +174,7 @@ async function open(hash = '') {
   return page;
 }
 
-const rowsOf = (page: import('playwright-core').Page, tbody: string) =>
+const rowsOf = (page: Page, tbody: string) =>
   page.$$eval(`${tbody} tr`, (trs) =>
     trs.map((tr) => ({
       index: (tr as HTMLElement).dataset.index,
@@ -405,9 +405,9 @@ test('a revoked release the server calls active, with an old signed statement or
     [old, 'STATUS_TREE_MISMATCH'],
     [null, 'NOTE_'],
   ] as const) {
-    const page = await browser.newPage();
+    const page: Page = await browser.newPage();
     try {
-      await page.route('**/status/1?*', async (route) => {
+      await page.route('**/status/1?*', async (route: Route) => {
         if (lie) return route.fulfill({ status: 200, contentType: 'text/plain', body: lie });
         const res = await route.fetch();
         return route.fulfill({ response: res, body: (await res.text()).replace(/\nrevoked 5\n/, '\nactive\n') });

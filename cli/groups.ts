@@ -4,6 +4,9 @@
  * must equal the commands' own (cli/test/table.test.ts).
  */
 import { group } from './registry.ts';
+// the verifier's group (verify, monitor, rules, seal, forward, kdm, raw, receipt) is its own file:
+// the studio package registers it alone
+import './groups-verifier.ts';
 
 const logServer = () => import('../log-server/cli.ts');
 group(['log', 'witness'], logServer, [
@@ -23,24 +26,6 @@ group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import(
   ['release revoke', 'sign and publish a revocation of a logged release'],
   ['release attest-rebuild', 'deprecated name of keycast endorse'],
   ['endorse', 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"'],
-]);
-group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'raw', 'receipt'], () => import('../verifier/cli.ts'), [
-  ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
-  ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
-  ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
-  ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
-  ['rules sign', 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key'],
-  ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key"],
-  [
-    'forward',
-    'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
-  ],
-  ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
-  [
-    'raw open',
-    "open a raw delivery (raw-hpke or raw-rsa-oaep) with the receiver's key, checking it is for this receiver",
-  ],
-  ['receipt verify', "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion"],
 ]);
 group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('../enclave/cli.ts'), [
   ['nsm describe', 'Describe the NSM and every PCR (device or simulator)'],

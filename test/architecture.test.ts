@@ -5,6 +5,10 @@
  *  - builder/, log-server/, enclave/ import verifier/ only through `#verifier`, and each other not at all;
  *  - cli/, test/ and bench/ import a folder only through its public entry (index.ts or cli.ts);
  *    the verifier's library entry is `#verifier`, and only cli/ may load verifier/cli.ts;
+ *  - a `#` alias is resolved through package.json "imports" and held to the same rules as the
+ *    path it names (an alias that is not declared there is refused). One known exception, listed
+ *    in UPWARD_ALIASES: `#cli-kit` (cli/kit.ts), the flag kit builder/, log-server/ and enclave/
+ *    still import from the roof until it moves to the ground floor (issue 18);
  *  - nothing reads test data from outside the repository: every vector lives under testdata/,
  *    so a fresh clone runs its tests with nothing beside it.
  */
@@ -17,6 +21,10 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const FOLDERS = ['verifier', 'builder', 'log-server', 'enclave', 'cli', 'test', 'bench', 'scripts'];
 const PUBLIC = new Set(['index.ts', 'cli.ts']);
+/** package.json "imports": alias → path from the root. */
+const ALIASES: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).imports ?? {};
+/** Aliases known to point upwards, and the folders allowed to use them until that is fixed. */
+const UPWARD_ALIASES: Record<string, string[]> = { '#cli-kit': ['builder', 'log-server', 'enclave'] };
 const IO_MODULES =
   /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dgram|tls|dns|worker_threads|cluster)$/;
 
@@ -58,12 +66,25 @@ function violations(): string[] {
       for (const spec of specifiers(readFileSync(file, 'utf8'))) {
         const libraryCode = rel.startsWith(`verifier${sep}src${sep}`);
         if (libraryCode && IO_MODULES.test(spec)) bad.push(`${rel}: verifier library code does I/O (${spec})`);
+        let target: string;
         if (spec.startsWith('#')) {
-          if (folder === 'verifier') bad.push(`${rel}: verifier/ must import itself relatively, not ${spec}`);
+          if (folder === 'verifier') {
+            bad.push(`${rel}: verifier/ must import itself relatively, not ${spec}`);
+            continue;
+          }
+          const aliased = ALIASES[spec];
+          if (aliased === undefined) {
+            bad.push(`${rel}: ${spec} is not an alias declared in package.json "imports"`);
+            continue;
+          }
+          if (spec === '#verifier') continue; // the verifier's public entry, for every folder
+          if (UPWARD_ALIASES[spec]?.includes(folder)) continue;
+          target = resolve(root, aliased);
+        } else if (spec.startsWith('.')) {
+          target = resolve(dirname(file), spec);
+        } else {
           continue;
         }
-        if (!spec.startsWith('.')) continue;
-        const target = resolve(dirname(file), spec);
         const tf = folderOf(target);
         if (tf === folder) continue;
         if (folder === 'verifier') {
@@ -91,6 +112,12 @@ function violations(): string[] {
 test('the specifier scanner sees every import form', () => {
   const src = `import a from './a.ts';\nimport { b } from "../b.ts";\nexport * from './c.ts';\nimport './d.ts';\nconst e = await import('../e.ts');\nimport type { F } from '#verifier';`;
   assert.deepEqual(specifiers(src), ['./a.ts', '../b.ts', './c.ts', './d.ts', '../e.ts', '#verifier']);
+});
+
+test('every alias in package.json "imports" names a file, and #verifier names the verifier entry', () => {
+  assert.equal(ALIASES['#verifier'], './verifier/index.ts');
+  for (const [alias, path] of Object.entries(ALIASES))
+    assert.ok(existsSync(resolve(root, path)), `${alias} → ${path} exists`);
 });
 
 test('folders import each other only through public entry points, and verifier/src does no I/O', () => {

@@ -1,9 +1,10 @@
 /**
  * The verifier's browser entry: the part of #verifier a web page needs to check a Keycast log
  * itself — signed notes and checkpoints under a pinned vkey, witness cosignatures, RFC 6962
- * inclusion and consistency proofs, tiles, tlog-proofs. It is the same code the CLI and the
- * enclave run; scripts/build-explorer-verifier.mjs bundles it with esbuild for the log's
- * explorer page, swapping the crypto provider (crypto/provider.ts → crypto/browser.ts).
+ * inclusion and consistency proofs, tiles, tlog-proofs, and the log's signed release-status
+ * statements. It is the same code the CLI and the enclave run; scripts/build-explorer-verifier.mjs
+ * bundles it with esbuild for the log's explorer page, swapping the crypto provider
+ * (crypto/provider.ts → crypto/browser.ts).
  * Only modules free of node: imports belong here (the bundle build fails otherwise).
  */
 export { VerifierError, isVerifierError } from './src/errors.ts';
@@ -20,3 +21,4 @@ export { tilePath, entriesPath, parseTilePath } from './src/tlog/tile-path.ts';
 export { checkTile, tileHashReader, tileWidthInTree } from './src/tlog/tile-math.ts';
 export { decodeEntryBundle, checkEntryBundle } from './src/tlog/entry-bundle.ts';
 export { parseTlogProof, verifyTlogProof } from './src/tlog/tlog-proof.ts';
+export { openReleaseStatus, requireActiveStatus } from './src/release/status.ts';

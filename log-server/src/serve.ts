@@ -51,7 +51,12 @@ export async function serve(o: ServeOptions): Promise<number> {
   const app = await buildApp({
     log,
     ...(o.limits ? { limits: o.limits } : {}),
-    plugins: [{ plugin: explorerPlugin, opts: { vkey: log.key.vkey } }],
+    plugins: [
+      {
+        plugin: explorerPlugin,
+        opts: { vkey: log.key.vkey, publishers: o.allowedSigners, witnesses: o.witnesses.map((w) => w.vkey) },
+      },
+    ],
   });
   const address = await app.listen({ host: o.host, port: o.port });
   say(`log ${log.key.origin} at size ${log.sequencer.current.size}; vkey ${log.key.vkey}`);

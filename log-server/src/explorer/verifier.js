@@ -2323,6 +2323,78 @@ function verifyTlogProof(text, opts) {
   }
   return p.extra === void 0 ? { index: p.index, checkpoint, cosigners } : { index: p.index, checkpoint, cosigners, extra: p.extra };
 }
+
+var RELEASE_STATUS_HEADER = "keycast.dev/release-status/v1", PCR0_RE = /^[0-9a-f]{96}$/, ORIGIN_RE2 = /^[^\p{Cc}\p{Cs}]+$/u;
+function malformed2(reason) {
+  return new VerifierError("STATUS_MALFORMED", `malformed release status: ${reason}`, { reason });
+}
+function parseReleaseStatus(text) {
+  if (typeof text != "string" || !text.endsWith(`
+`)) throw malformed2("text must end in a newline");
+  let lines = text.slice(0, -1).split(`
+`);
+  if (lines.length !== 7) throw malformed2("expected exactly 7 lines");
+  let [header, origin, sizeLine, rootLine, indexLine, pcr0, stateLine] = lines;
+  if (header !== RELEASE_STATUS_HEADER) throw malformed2(`first line is not ${RELEASE_STATUS_HEADER}`);
+  if (!ORIGIN_RE2.test(origin)) throw malformed2("bad origin line");
+  let treeSize = parseTreeSize(sizeLine), index = parseTreeSize(indexLine);
+  if (treeSize === void 0 || index === void 0) throw malformed2("tree size and index must be canonical decimals");
+  if (index >= treeSize) throw malformed2("the release index is outside the tree");
+  let rootHash;
+  try {
+    rootHash = fromBase64(rootLine);
+  } catch {
+    throw malformed2("root hash is not base64");
+  }
+  if (rootHash.length !== HASH_SIZE) throw malformed2("root hash is not 32 bytes");
+  if (!PCR0_RE.test(pcr0)) throw malformed2("pcr0 must be 96 lowercase hex digits");
+  let status;
+  if (stateLine === "active") status = { state: "active" };
+  else {
+    let m = /^revoked (0|[1-9][0-9]*)$/.exec(stateLine), by = m ? parseTreeSize(m[1]) : void 0;
+    if (by === void 0) throw malformed2('state must be "active" or "revoked <index>"');
+    if (by <= index || by >= treeSize) throw malformed2("the revocation must follow the release inside the tree");
+    status = { state: "revoked", revokedBy: by };
+  }
+  return { origin, treeSize, rootHash, index, pcr0, status };
+}
+function openReleaseStatus(note, logVerifier, expectedOrigin) {
+  let opened = openNote(note, [logVerifier]), s = parseReleaseStatus(opened.text);
+  if (expectedOrigin !== void 0 && s.origin !== expectedOrigin)
+    throw new VerifierError(
+      "CHECKPOINT_ORIGIN",
+      `status origin ${JSON.stringify(s.origin)} is not ${JSON.stringify(expectedOrigin)}`,
+      { expected: expectedOrigin, got: s.origin }
+    );
+  return s;
+}
+function requireActiveStatus(s, checkpoint, release) {
+  let sameRoot = s.rootHash.length === checkpoint.rootHash.length && s.rootHash.every((b, i) => b === checkpoint.rootHash[i]);
+  if (s.origin !== checkpoint.origin || s.treeSize !== checkpoint.size || !sameRoot)
+    throw new VerifierError(
+      "STATUS_TREE_MISMATCH",
+      `the status speaks for tree ${s.treeSize}, the proof for tree ${checkpoint.size}`,
+      {
+        statusSize: s.treeSize,
+        statusRoot: s.rootHash,
+        checkpointSize: checkpoint.size,
+        checkpointRoot: checkpoint.rootHash
+      }
+    );
+  if (s.index !== release.index || s.pcr0 !== release.pcr0)
+    throw new VerifierError("STATUS_MISMATCH", `the status is for release ${s.index}, not ${release.index}`, {
+      statusIndex: s.index,
+      statusPcr0: s.pcr0,
+      index: release.index,
+      pcr0: release.pcr0
+    });
+  if (s.status.state === "revoked")
+    throw new VerifierError(
+      "RELEASE_REVOKED",
+      `the release at log index ${s.index} was revoked by entry ${s.status.revokedBy}`,
+      { index: s.index, pcr0: s.pcr0, revokedBy: s.status.revokedBy, treeSize: s.treeSize }
+    );
+}
 export {
   EMPTY_ROOT,
   VerifierError,
@@ -2344,11 +2416,13 @@ export {
   noteVerifier,
   openCheckpoint,
   openNote,
+  openReleaseStatus,
   openWitnessedCheckpoint,
   parseCheckpoint,
   parseTilePath,
   parseTlogProof,
   parseVerifierKey,
+  requireActiveStatus,
   rootFromInclusionProof,
   sha2562 as sha256,
   splitNote,

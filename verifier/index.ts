@@ -297,6 +297,8 @@ export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './s
 export type { ProofBundle } from './src/gate/bundle.ts';
 export { decideGate } from './src/gate/decide.ts';
 export type { GateInput, GateDecision, GateOpen, GateRefusal, HeldCheckpoint } from './src/gate/decide.ts';
+export { advanceGateHold, LATCHING_REFUSALS } from './src/gate/hold.ts';
+export type { GateHold } from './src/gate/hold.ts';
 // CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient): the one profile KMS writes
 export { MAX_CMS_BYTES, RSA_MODULUS_BITS as CMS_RSA_MODULUS_BITS } from './src/cms/profile.ts';
 export { sealForRecipient, recipientKey } from './src/cms/seal.ts';

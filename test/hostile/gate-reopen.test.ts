@@ -96,7 +96,7 @@ test('a hostile host resubmits the pre-revocation bundle after a refused newer o
   assert.equal(rv.status, 200, await rv.text());
   const after = await until('a witnessed bundle showing the revocation', async () => {
     const b = await fetchProofBundle(client, fromHex(f.pcr0), heldBefore);
-    return b && b.status.includes('\nrevoked ') ? b : undefined;
+    return b?.status.includes('\nrevoked ') ? b : undefined;
   });
   const refused = await gate(after);
   assert.equal(refused.status, 503);

@@ -69,10 +69,10 @@ export { serveDevKms } from './src/kms/dev-kms/serve.ts';
 export type { ServeDevKmsOptions } from './src/kms/dev-kms/serve.ts';
 export type { Credential as DevKmsCredential } from './src/kms/dev-kms/sigv4.ts';
 export { KMS_ERRORS } from './src/kms/dev-kms/statuses.ts';
-export { buildKmsKeyPolicy, DECRYPT_PATHS, ADMIN_ACTIONS } from './src/kms/policy-build.ts';
+export { buildKmsKeyPolicy, DECRYPT_PATHS, ADMIN_ACTIONS, ENCLAVE_ROLE_DENIED } from './src/kms/policy-build.ts';
 export type { KmsPolicyInput } from './src/kms/policy-build.ts';
 export { checkKmsKeyPolicy } from './src/kms/policy-check.ts';
-export type { PolicyFinding } from './src/kms/policy-check.ts';
+export type { PolicyFinding, PolicyCheckOptions } from './src/kms/policy-check.ts';
 export { activeReleases } from './src/kms/active-releases.ts';
 export type { ActiveReleases } from './src/kms/active-releases.ts';
 // the enclave runtime: boot sequence, gate keeper, identity, HTTP API

@@ -81,11 +81,12 @@ export type { BootOptions, BootedEnclave } from './src/runtime/boot.ts';
 export { Gatekeeper } from './src/runtime/gatekeeper.ts';
 export type { GateState, GatekeeperOptions } from './src/runtime/gatekeeper.ts';
 export { buildEnclaveApp } from './src/runtime/server.ts';
-export { IdentityKeeper } from './src/identity/keeper.ts';
-export type { StoredIdentity, Established } from './src/identity/keeper.ts';
+export { IdentityKeeper, sealedDigest } from './src/identity/keeper.ts';
+export type { StoredIdentity, Established, IdentityKeeperDeps } from './src/identity/keeper.ts';
 export { generateIdentity, publicIdentity } from './src/identity/keys.ts';
 export type { IdentityKeys, PublicIdentity } from './src/identity/keys.ts';
-export { sealIdentity, unsealIdentity, MAX_SEALED_BYTES } from './src/identity/seal.ts';
+export { sealIdentity, unsealIdentity, sealedVersion, MAX_SEALED_BYTES } from './src/identity/seal.ts';
+export type { UnsealedIdentity } from './src/identity/seal.ts';
 export { ENCLAVE_HTTP_STATUS, toHttpError } from './src/http/errors.ts';
 // forwarding: ST 430-2 signer chain (first boot) and projector test PKIs
 export {

@@ -14,8 +14,17 @@ import {
   parseIdentityBinding,
   fromBase64,
   toBase64,
+  toHex,
 } from '#verifier';
-import { bootEnclave, SimulatedNsm, memoryKms, createTestPki, type KmsPort, type BootedEnclave } from '../index.ts';
+import {
+  bootEnclave,
+  SimulatedNsm,
+  memoryKms,
+  createTestPki,
+  sealedDigest,
+  type KmsPort,
+  type BootedEnclave,
+} from '../index.ts';
 import { rawPrivate } from '../src/identity/keys.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
 import { GateWorld, measurements, type Measured } from './world.ts';
@@ -48,6 +57,7 @@ async function setup() {
       configBytes: config,
       now: () => w.now,
       recheckMs: 0,
+      attestationRoots: [pki.rootDer],
     });
   return { w, i1, kms, key, start, calls: () => calls };
 }
@@ -74,7 +84,20 @@ test('first boot seals; restart and a second instance unseal the same keys; atte
   assert.equal(first.statusCode, 200, first.body);
   const f = first.json();
   assert.equal(f.created, true);
+  assert.equal(f.pending, true);
   assert.equal(calls(), 1);
+  // pending: nothing is served with it until the host confirms it stored the blob
+  assert.equal((await a.app.inject({ method: 'GET', url: '/v1/status' })).json().identity.ready, false);
+  const early = await a.app.inject({ method: 'GET', url: `/v1/attestation?nonce=${'cd'.repeat(16)}` });
+  assert.equal(early.json().code, 'IDENTITY_NOT_READY');
+  // asked again (a host that died before storing it): the same pending identity, no new KMS call
+  assert.deepEqual((await a.app.inject(json({}))).json(), f);
+  assert.equal(calls(), 1);
+  assert.equal((await a.app.inject(json({ confirm: 'ab'.repeat(32) }))).json().code, 'IDENTITY_NOT_PENDING');
+  const confirmed = await a.app.inject(json({ confirm: toHex(sealedDigest(fromBase64(f.stored.sealed))) }));
+  assert.equal(confirmed.statusCode, 200, confirmed.body);
+  assert.deepEqual(confirmed.json(), { created: true, confirmed: true, identity: f.identity });
+  assert.equal((await a.app.inject({ method: 'GET', url: '/v1/status' })).json().identity.ready, true);
   // a second establish in the same process is refused
   assert.equal((await a.app.inject(json({}))).json().code, 'IDENTITY_EXISTS');
 

@@ -84,6 +84,12 @@ export class Gatekeeper {
     });
   }
 
+  /** The log entry and tlog-proof of the release the open door speaks for (GATE_CLOSED while shut). */
+  openRelease(): { entry: Uint8Array; proof: string } {
+    this.requireOpen();
+    return { entry: this.bundle!.entry, proof: this.bundle!.proof };
+  }
+
   /** Decides a bundle from the host. Throws BUNDLE_REPLAYED for one older than the held checkpoint. */
   submit(bundle: ProofBundle): GateState {
     const size = proofTreeSize(bundle);

@@ -150,38 +150,54 @@ function verifyCheckpoint({ pcrs, config, bundle, now, held }: GateInput): Verif
 /** Steps 6–8: the proven entry is this image's release, by a pinned publisher, active at that tree. */
 function checkRelease({ pcrs, config, bundle }: GateInput, { proven, held, fresh }: VerifiedCheckpoint): GateOpen {
   const k = config.witnesses.threshold;
-  const entry = decodeLeaf(bundle!.entry);
-  const allowed = configPublishers(config);
-  if (!allowed.some((p) => p.spkiSha256 === entry.signer.spkiSha256)) {
-    refuse('SIGNER_NOT_ALLOWED', `entry ${proven.index} is not signed by a pinned publisher key`, {
-      index: proven.index,
-      signerSpkiSha256: entry.signer.spkiSha256,
-    });
-  }
-  if (entry.kind !== 'release' || entry.statement.predicateType !== 'https://keycast.dev/release/v1') {
-    refuse('PCR_MISMATCH', `entry ${proven.index} is a ${entry.kind}, not a release`, {
-      pcr: 0,
-      index: proven.index,
-      kind: entry.kind,
-    });
-  }
-  const m = entry.statement.predicate.measurements;
-  comparePcr(pcrs, 0, m.pcr0, proven.index);
-  comparePcr(pcrs, 1, m.pcr1, proven.index);
-  comparePcr(pcrs, 2, m.pcr2, proven.index);
-  const own8 = pcrs.get(8);
-  if (m.pcr8 !== undefined || (own8 !== undefined && !bytesEqual(own8, ZERO_PCR)))
-    comparePcr(pcrs, 8, m.pcr8 ?? toHex(ZERO_PCR), proven.index);
+  const { pcr0 } = requireReleaseOf(pcrs, config, bundle!.entry, proven.index);
   const status = openReleaseStatus(bundle!.status, noteVerifier(config.log.vkey), config.log.origin);
-  requireActiveStatus(status, proven.checkpoint, { index: proven.index, pcr0: m.pcr0 });
+  requireActiveStatus(status, proven.checkpoint, { index: proven.index, pcr0 });
   return {
     open: true,
     index: proven.index,
-    pcr0: m.pcr0,
+    pcr0,
     held,
     cosigners: fresh,
     freshUntil: fresh[k - 1]!.timestamp + config.maxCheckpointAgeSeconds,
   };
+}
+
+/**
+ * The publisher policy of a pinned config for one log entry: it is a release signed by a pinned
+ * publisher key whose PCR0, PCR1, PCR2 (and PCR8, when either side is signed) equal `pcrs`.
+ * Throws SIGNER_NOT_ALLOWED, PCR_MISMATCH, or decodeLeaf's codes. The gate runs it on its own
+ * PCRs; the identity's genesis check (genesis.ts) on the PCRs of the enclave that created it.
+ */
+export function requireReleaseOf(
+  pcrs: Map<number, Uint8Array>,
+  config: EnclaveConfig,
+  leaf: Uint8Array,
+  index: number,
+): { pcr0: string } {
+  const entry = decodeLeaf(leaf);
+  const allowed = configPublishers(config);
+  if (!allowed.some((p) => p.spkiSha256 === entry.signer.spkiSha256)) {
+    refuse('SIGNER_NOT_ALLOWED', `entry ${index} is not signed by a pinned publisher key`, {
+      index,
+      signerSpkiSha256: entry.signer.spkiSha256,
+    });
+  }
+  if (entry.kind !== 'release' || entry.statement.predicateType !== 'https://keycast.dev/release/v1') {
+    refuse('PCR_MISMATCH', `entry ${index} is a ${entry.kind}, not a release`, {
+      pcr: 0,
+      index,
+      kind: entry.kind,
+    });
+  }
+  const m = entry.statement.predicate.measurements;
+  comparePcr(pcrs, 0, m.pcr0, index);
+  comparePcr(pcrs, 1, m.pcr1, index);
+  comparePcr(pcrs, 2, m.pcr2, index);
+  const own8 = pcrs.get(8);
+  if (m.pcr8 !== undefined || (own8 !== undefined && !bytesEqual(own8, ZERO_PCR)))
+    comparePcr(pcrs, 8, m.pcr8 ?? toHex(ZERO_PCR), index);
+  return { pcr0: m.pcr0 };
 }
 
 function comparePcr(pcrs: Map<number, Uint8Array>, i: number, want: string, index: number): void {

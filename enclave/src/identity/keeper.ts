@@ -97,7 +97,12 @@ export class IdentityKeeper {
     try {
       if (stored === null) {
         this.pending ??= await this.create();
-        return { created: true, pending: true, identity: publicIdentity(this.pending.keys), stored: this.pending.stored };
+        return {
+          created: true,
+          pending: true,
+          identity: publicIdentity(this.pending.keys),
+          stored: this.pending.stored,
+        };
       }
       const keys = await this.unseal(stored);
       this.keys = keys;

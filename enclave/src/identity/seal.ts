@@ -154,7 +154,11 @@ export function unsealIdentity(sealed: Uint8Array, dataKey: Uint8Array, keyArn: 
       if (at + 3 > plain.length) throw new EnclaveError('SEALED_MALFORMED', 'truncated record in the sealed identity');
       const type = plain.readUInt8(at);
       const len = plain.readUInt16BE(at + 1);
-      if (at + 3 + len > plain.length || raws.has(type) || !(KEY_RECORDS.includes(type) || GENESIS_RECORDS.includes(type)))
+      if (
+        at + 3 + len > plain.length ||
+        raws.has(type) ||
+        !(KEY_RECORDS.includes(type) || GENESIS_RECORDS.includes(type))
+      )
         throw new EnclaveError('SEALED_MALFORMED', 'unexpected record in the sealed identity', { type });
       raws.set(type, plain.subarray(at + 3, at + 3 + len));
       at += 3 + len;

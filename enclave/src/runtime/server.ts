@@ -102,7 +102,10 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
         throw new EnclaveError('REQUEST_MALFORMED', `unknown field ${k.slice(0, 64)}`, { field: k.slice(0, 64) });
     if (body.confirm !== undefined) {
       if (fields.length !== 1 || typeof body.confirm !== 'string' || !/^[0-9a-f]{64}$/.test(body.confirm))
-        throw new EnclaveError('REQUEST_MALFORMED', 'confirm is alone and 64 lowercase hex (SHA-256 of the sealed blob)');
+        throw new EnclaveError(
+          'REQUEST_MALFORMED',
+          'confirm is alone and 64 lowercase hex (SHA-256 of the sealed blob)',
+        );
       const r = d.identity.confirm(fromHexStrict(body.confirm));
       return { created: true, confirmed: true, identity: identityJson(r.identity) };
     }

@@ -70,16 +70,23 @@ export function verifyIdentityGenesis(
     throw new TypeError('verifyIdentityGenesis: document and entry must be bytes, proof a string');
   if (!Number.isFinite(o.now)) throw new RangeError('verifyIdentityGenesis: now must be Unix seconds');
   const at = new Date(parseAttestationDocument(g.document).timestamp);
-  const doc = verifyAttestationDocument(g.document, { ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}), at });
+  const doc = verifyAttestationDocument(g.document, {
+    ...(o.trustedRoots ? { trustedRoots: o.trustedRoots } : {}),
+    at,
+  });
   const bound = parseIdentityBinding(doc.userData, doc.publicKey);
   for (const k of BOUND) {
     const got = bound[k];
     if (got === undefined || !bytesEqual(got, keys[k]))
-      throw new VerifierError('IDENTITY_BINDING', `the genesis document binds another ${k} than the sealed identity holds`, {
-        field: k,
-        expected: toBase64(keys[k]),
-        actual: got === undefined ? null : toBase64(got),
-      });
+      throw new VerifierError(
+        'IDENTITY_BINDING',
+        `the genesis document binds another ${k} than the sealed identity holds`,
+        {
+          field: k,
+          expected: toBase64(keys[k]),
+          actual: got === undefined ? null : toBase64(got),
+        },
+      );
   }
   const proven = verifyTlogProof(g.proof, {
     leaf: g.entry,

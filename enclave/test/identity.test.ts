@@ -224,7 +224,13 @@ test('a host allowed kms:Encrypt seals keys of its own choosing: every forged ge
   const { w, i1, kms, key, start, calls } = await setup();
   // the red-team policy: the enclave role (whose credentials the host holds) may also Encrypt
   const bad = JSON.parse(attestedPolicy([v1.pcr0])) as { Statement: object[] };
-  bad.Statement.push({ Sid: 'Oops', Effect: 'Allow', Principal: { AWS: ENCLAVE_ROLE }, Action: 'kms:Encrypt', Resource: '*' });
+  bad.Statement.push({
+    Sid: 'Oops',
+    Effect: 'Allow',
+    Principal: { AWS: ENCLAVE_ROLE },
+    Action: 'kms:Encrypt',
+    Resource: '*',
+  });
   await kms.core.putKeyPolicy(ADMIN, { keyId: key.KeyId, policy: JSON.stringify(bad) });
   const dataKey = randomBytes(32);
   const { ciphertextBlob } = await kms.core.encrypt(ENCLAVE_ROLE, { keyId: key.Arn, plaintext: dataKey });
@@ -250,7 +256,12 @@ test('a host allowed kms:Encrypt seals keys of its own choosing: every forged ge
     publicKey: generateIdentity().hpke.publicKey,
     userData: formatIdentityBinding(publicIdentity(generateIdentity())),
   });
-  forgeries.push(['a genuine document binding other keys', sealedWith(genuine), 'IDENTITY_GENESIS_INVALID', 'IDENTITY_BINDING']);
+  forgeries.push([
+    'a genuine document binding other keys',
+    sealedWith(genuine),
+    'IDENTITY_GENESIS_INVALID',
+    'IDENTITY_BINDING',
+  ]);
   // 3. another AWS customer: a genuine NSM (same root) running an image of its own, attesting the host's keys
   const other = await new SimulatedNsm({ pki, pcrs: measurements('their-own-image') }).attestation(binding);
   forgeries.push(['an unlogged image’s document', sealedWith(other), 'IDENTITY_GENESIS_INVALID', 'PCR_MISMATCH']);

@@ -50,28 +50,9 @@ test('a hostile host resubmits the pre-revocation bundle after a refused newer o
     procs.push(p);
     return p;
   };
-  const { log, kms, logVkey, pub, f, enclaveEnv, publish } = await startStack(tmp, run, [], 'hostile-reopen');
-  const enclave = await run(
-    [
-      'enclave',
-      'run',
-      '--nsm',
-      'sim',
-      '--pki',
-      join(tmp, 'pki.json'),
-      '--pcrs',
-      join(tmp, 'pcrs.json'),
-      '--config',
-      join(tmp, 'enclave.json'),
-      '--listen',
-      '127.0.0.1:0',
-      '--recheck',
-      '1',
-      '--kms-endpoint',
-      kms.url,
-    ],
-    enclaveEnv,
-  );
+  const { log, kms, logVkey, pub, f, enclaveOnly, publish } = await startStack(tmp, run, [], 'hostile-reopen');
+  // no honest host: the test is the host
+  const enclave = await enclaveOnly(kms.url);
   const call = async (path: string, init?: RequestInit): Promise<Answer> => {
     const r = await fetch(`${enclave.url}${path}`, init);
     return { status: r.status, body: (await r.json()) as Answer['body'] };

@@ -42,6 +42,8 @@ export class Host {
       source: ProofSource;
       store: ArtefactStore;
       log?: (line: string) => void;
+      /** run at the start of every round, e.g. handing the enclave its credentials token; never throws */
+      beforeRound?: () => Promise<void>;
     },
   ) {}
 
@@ -83,6 +85,7 @@ export class Host {
   }
 
   private async step(at: number): Promise<RefreshOutcome> {
+    await this.d.beforeRound?.();
     const s = (await this.d.enclave.status()).body as EnclaveStatusBody;
     const bundle = await this.d.source.bundleFor(s.pcr0, s.gate.heldSize);
     let gate = s.gate;

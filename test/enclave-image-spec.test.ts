@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ENCLAVE_CONFIG_PATH } from '#verifier';
 import { commands } from '../enclave/cli.ts';
-import { CREDENTIALS_PATH } from '../enclave/src/host/credentials-server.ts';
+import { CREDENTIALS_PATH } from '../enclave/index.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const DEPLOY = join(REPO, 'enclave/deploy');

@@ -28,5 +28,10 @@ bridge TCP-LISTEN:8002,bind=127.0.0.1,fork,reuseaddr VSOCK-CONNECT:3:8002 &
 # the AWS SDK's container-credentials provider (loopback: the only plain-HTTP host it accepts);
 # the host hands the enclave the endpoint's token over the enclave API
 AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:8002/v1/aws-credentials
-export AWS_CONTAINER_CREDENTIALS_FULL_URI
+# init gives no HOME and the image has no /etc/passwd: without HOME the SDK's shared-config
+# step fails the whole credentials chain (uv_os_homedir ENOENT) before it reaches the URI
+HOME=/var/empty
+# no instance metadata in here: never wait for it
+AWS_EC2_METADATA_DISABLED=true
+export AWS_CONTAINER_CREDENTIALS_FULL_URI HOME AWS_EC2_METADATA_DISABLED
 exec /bin/keycast enclave run --nsm device --listen 127.0.0.1:8443 --kms-bridge 127.0.0.1:8000 "$@"

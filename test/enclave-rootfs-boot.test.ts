@@ -188,8 +188,6 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
   timeout: 240_000,
 }, async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'keycast-boot-'));
-  const T0 = Date.now();
-  const tick = (l: string) => process.stderr.write(`${l} ${Date.now() - T0}\n`);
   const ns = `keycast-boot-${randomBytes(3).toString('hex')}`;
   const procs: Proc[] = [];
   const children: ChildProcess[] = [];
@@ -313,7 +311,6 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
     }),
   );
   const z = '0'.repeat(64);
-  tick('const built = await ');
   const built = await build({
     lock: parseLock(
       JSON.stringify({
@@ -367,7 +364,6 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
   adminClient.destroy();
 
   // unpack the EIF's customer ramdisk: this tree is what boots
-  tick('const root = join(tm');
   const root = join(tmp, 'root');
   const { cmd, env } = unpack(built.eifPath, root);
   assert.deepEqual(cmd, image.argv, 'the image boots the documented entrypoint');
@@ -507,7 +503,6 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
   boot.stdout!.on('data', (d) => (enclaveOut += d));
   boot.stderr!.on('data', (d) => (enclaveOut += d));
 
-  tick('const host = await s');
   const host = await start([
     'host',
     'run',
@@ -544,7 +539,6 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
   assert.equal(shut.code, 503);
   assert.equal(shut.body.enclave?.pcr0, built.pcr0, 'the enclave measures the EIF it booted from');
 
-  tick('// inside, only loop');
   // inside, only loopback
   const links = spawnSync('ip', ['netns', 'exec', ns, 'ip', '-o', 'link'], { encoding: 'utf8' })
     .stdout.trim()
@@ -573,7 +567,6 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
     body: bundleOfPayload(pub, Buffer.from(JSON.stringify(statement))),
   });
   assert.equal(r.status, 200, await r.text());
-  tick('const open = await u');
   const open = await until(
     'the gate to open and the identity to be sealed through KMS with the served credentials',
     async () => {

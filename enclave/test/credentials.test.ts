@@ -38,6 +38,7 @@ async function imdsStandIn(t: import('node:test').TestContext, lifetimeMs: () =>
   const calls: string[] = [];
   let nextSet = 0;
   let failing = false;
+  let huge = false;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     calls.push(`${req.method} ${req.url}`);
     const end = (status: number, body = '') => res.writeHead(status).end(body);
@@ -53,6 +54,12 @@ async function imdsStandIn(t: import('node:test').TestContext, lifetimeMs: () =>
     const until = typeof tok === 'string' ? tokens.get(tok) : undefined;
     if (req.method !== 'GET' || until === undefined || until < Date.now()) return end(401);
     if (failing) return end(500, 'internal error');
+    if (huge) {
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      for (let i = 0; i < 64; i++) res.write(chunk);
+      return res.end();
+    }
     if (req.url === '/latest/meta-data/iam/security-credentials/') return end(200, 'keycast-enclave');
     if (req.url === '/latest/meta-data/iam/security-credentials/keycast-enclave') {
       const set = sets[nextSet++ % sets.length]!;
@@ -80,6 +87,9 @@ async function imdsStandIn(t: import('node:test').TestContext, lifetimeMs: () =>
     tokens,
     fail: (on: boolean) => {
       failing = on;
+    },
+    huge: (on: boolean) => {
+      huge = on;
     },
   };
 }
@@ -187,6 +197,24 @@ test('IMDSv2 → host → container-credentials endpoint → the enclave SDK cha
   const port = new AwsKmsPort({ region: 'us-east-1', endpoint: kmsUrl }); // no credentials: the SDK's chain
   t.after(() => port.destroy());
   const errors: string[] = [];
+  // the enclave's route takes exactly one well-formed token: no header injection, nothing else
+  for (const body of [
+    { token: `${'a'.repeat(40)}\r\nX-Amz-Security-Token: x` },
+    { token: 'short' },
+    { token: 'a'.repeat(43), extra: 1 },
+    { token: 42 },
+  ]) {
+    const r = await fetch(`${enclaveUrl}/v1/aws-credentials-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    assert.equal(r.status, 400);
+    assert.equal(process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN, undefined);
+  }
+  for (const method of ['POST', 'PUT', 'DELETE'])
+    assert.equal((await fetch(credsUrl, { method })).status, 404, `${method} on the credentials route`);
+
   await creds.pushToken();
   assert.match(process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN ?? '', /^[A-Za-z0-9_-]{43}$/);
   const first = await port.generateDataKey({ keyId, attestationDocument: await good.attest() });
@@ -255,6 +283,14 @@ test('the IMDS client: renews a refused session token, and says only which step 
     assert.ok(e instanceof EnclaveError && e.code === 'CREDENTIALS_UNAVAILABLE');
     assert.equal(e.evidence.step, 'role');
     assert.equal(e.evidence.status, 500);
+    return true;
+  });
+  imds.fail(false);
+  imds.huge(true);
+  await assert.rejects(new ImdsCredentials({ endpoint: imds.url }).get(), (e: unknown) => {
+    assert.ok(e instanceof EnclaveError && e.code === 'CREDENTIALS_UNAVAILABLE');
+    assert.match(e.message, /too large/);
+    assert.ok((e.evidence.size as number) <= 64 * 1024 + 65_536);
     return true;
   });
   const down = new ImdsCredentials({ endpoint: 'http://127.0.0.1:9', timeoutMs: 500 });

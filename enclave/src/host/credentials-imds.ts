@@ -128,9 +128,21 @@ export class ImdsCredentials implements CredentialSource {
       await r.body?.cancel();
       throw unavailable(step, `HTTP ${r.status}`, { status: r.status });
     }
-    const bytes = new Uint8Array(await r.arrayBuffer());
-    if (bytes.length > MAX_ANSWER_BYTES) throw unavailable(step, 'the answer is too large', { size: bytes.length });
-    return Buffer.from(bytes).toString('utf8');
+    // read at most MAX_ANSWER_BYTES: a metadata answer is a few KiB
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = r.body?.getReader();
+    for (;;) {
+      const c = reader ? await reader.read() : { done: true as const, value: undefined };
+      if (c.done) break;
+      size += c.value.length;
+      if (size > MAX_ANSWER_BYTES) {
+        await reader!.cancel();
+        throw unavailable(step, 'the answer is too large', { size });
+      }
+      chunks.push(c.value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
   }
 }
 

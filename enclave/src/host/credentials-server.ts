@@ -136,7 +136,7 @@ export async function startCredentialsServer(o: CredentialsServerOptions): Promi
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ token }),
-          signal: AbortSignal.timeout(10_000),
+          signal: AbortSignal.timeout(5_000),
         });
         await r.body?.cancel();
         outcome = r.status === 200 ? 'ok' : `HTTP ${r.status}`;

@@ -57,7 +57,8 @@ test('every command the entrypoint runs is in the image layout, on init’s PATH
       const words = part.trim().replace(/&$/, '').trim().split(/\s+/);
       let w = words[0] ?? '';
       if (w === 'exec') w = words[1] ?? '';
-      if (w === '' || /^[A-Za-z_][A-Za-z0-9_]*=/.test(w) || /\(\)$/.test(w) || builtins.has(w) || w.startsWith('"')) continue;
+      if (w === '' || /^[A-Za-z_][A-Za-z0-9_]*=/.test(w) || /\(\)$/.test(w) || builtins.has(w) || w.startsWith('"'))
+        continue;
       used.add(w);
     }
   }

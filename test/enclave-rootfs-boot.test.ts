@@ -44,7 +44,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { formatEnclaveConfig, parseEif, readCpio, S_IFMT } from '#verifier';
 import { build, parseLock } from '../builder/index.ts';
 import { createTestPki, exportTestPki } from '../enclave/index.ts';
@@ -279,24 +279,34 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
   writeFileSync(join(inputs, 'kernel'), createHash('sha512').update('not booted: the test boots the rootfs').digest());
   writeFileSync(join(inputs, 'init'), createHash('sha512').update('init').digest());
   // the KMS key comes first: its ARN is part of the pinned config, hence of PCR0; its policy
-  // names that PCR0, so it is written once the image is built
-  const adminClient = new KMSClient({ region: 'us-east-1', endpoint: kms.url, maxAttempts: 1, credentials: admin });
+  // names that PCR0, so it is written once the image is built (a fresh client per call: a
+  // kept-alive socket left idle through the build may be closed under it)
+  const withAdmin = async <T>(f: (c: KMSClient) => Promise<T>): Promise<T> => {
+    const client = new KMSClient({ region: 'us-east-1', endpoint: kms.url, maxAttempts: 1, credentials: admin });
+    try {
+      return await f(client);
+    } finally {
+      client.destroy();
+    }
+  };
   const keyArn = (
-    await adminClient.send(
-      new CreateKeyCommand({
-        Policy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Sid: 'Admin',
-              Effect: 'Allow',
-              Principal: { AWS: CALLER },
-              Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'],
-              Resource: '*',
-            },
-          ],
+    await withAdmin((c) =>
+      c.send(
+        new CreateKeyCommand({
+          Policy: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'Admin',
+                Effect: 'Allow',
+                Principal: { AWS: CALLER },
+                Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'],
+                Resource: '*',
+              },
+            ],
+          }),
         }),
-      }),
+      ),
     )
   ).KeyMetadata!.Arn!;
   writeFileSync(
@@ -334,34 +344,34 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
     verify: false,
   });
   rmSync(inputs, { recursive: true, force: true });
-  const { PutKeyPolicyCommand } = await import('@aws-sdk/client-kms');
-  await adminClient.send(
-    new PutKeyPolicyCommand({
-      KeyId: keyArn,
-      PolicyName: 'default',
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'Admin',
-            Effect: 'Allow',
-            Principal: { AWS: CALLER },
-            Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'],
-            Resource: '*',
-          },
-          {
-            Sid: 'Enclave',
-            Effect: 'Allow',
-            Principal: { AWS: CALLER },
-            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-            Resource: '*',
-            Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': [built.pcr0] } },
-          },
-        ],
+  await withAdmin((c) =>
+    c.send(
+      new PutKeyPolicyCommand({
+        KeyId: keyArn,
+        PolicyName: 'default',
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'Admin',
+              Effect: 'Allow',
+              Principal: { AWS: CALLER },
+              Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy'],
+              Resource: '*',
+            },
+            {
+              Sid: 'Enclave',
+              Effect: 'Allow',
+              Principal: { AWS: CALLER },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+              Resource: '*',
+              Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': [built.pcr0] } },
+            },
+          ],
+        }),
       }),
-    }),
+    ),
   );
-  adminClient.destroy();
 
   // unpack the EIF's customer ramdisk: this tree is what boots
   const root = join(tmp, 'root');
@@ -464,44 +474,48 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
   // namespace, proc/dev/tmp as init mounts them, chroot, /cmd with /env as the environment
   assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0);
   let enclaveOut = '';
-  const boot = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      ns,
-      'unshare',
-      '--mount',
-      '--pid',
-      '--fork',
-      '--kill-child',
-      'sh',
-      '-c',
-      'R=$1; shift; mount -t proc proc "$R/proc" && mount --rbind /dev "$R/dev" && mount -t tmpfs tmpfs "$R/tmp" && exec chroot "$R" "$@"',
-      'boot',
-      root,
-      ...cmd,
-      '--nsm',
-      'sim',
-      '--pki',
-      '/run/test/pki.json',
-      '--pcrs',
-      '/run/test/pcrs.json',
-      '--recheck',
-      '1',
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: '/sbin:/usr/sbin:/bin:/usr/bin', // init's
-        ...Object.fromEntries(env.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])),
-        NODE_EXTRA_CA_CERTS: '/run/test/kms-ca.pem', // the test CA of the TLS terminator in front of dev-kms
+  const bootEnclave = (): ChildProcess => {
+    const boot = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        'unshare',
+        '--mount',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        'sh',
+        '-c',
+        'R=$1; shift; mount -t proc proc "$R/proc" && mount --rbind /dev "$R/dev" && mount -t tmpfs tmpfs "$R/tmp" && exec chroot "$R" "$@"',
+        'boot',
+        root,
+        ...cmd,
+        '--nsm',
+        'sim',
+        '--pki',
+        '/run/test/pki.json',
+        '--pcrs',
+        '/run/test/pcrs.json',
+        '--recheck',
+        '1',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          PATH: '/sbin:/usr/sbin:/bin:/usr/bin', // init's
+          ...Object.fromEntries(env.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])),
+          NODE_EXTRA_CA_CERTS: '/run/test/kms-ca.pem', // the test CA of the TLS terminator in front of dev-kms
+        },
       },
-    },
-  );
-  children.push(boot);
-  boot.stdout!.on('data', (d) => (enclaveOut += d));
-  boot.stderr!.on('data', (d) => (enclaveOut += d));
+    );
+    children.push(boot);
+    boot.stdout!.on('data', (d) => (enclaveOut += d));
+    boot.stderr!.on('data', (d) => (enclaveOut += d));
+    return boot;
+  };
+  const boot = bootEnclave();
 
   const host = await start([
     'host',
@@ -527,7 +541,11 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
     return {
       code: r.status,
       body: (await r.json()) as {
-        enclave?: { gate?: { refusal: { code: string } | null }; identity?: { ready: boolean }; pcr0?: string };
+        enclave?: {
+          gate?: { refusal: { code: string } | null };
+          identity?: { ready: boolean; hpkeX25519?: string };
+          pcr0?: string;
+        };
       },
     };
   };
@@ -587,6 +605,28 @@ test('the EIF built from the documented inputs boots its entrypoint in a chroot 
   assert.equal(open.code, 200);
   assert.match(kms.out(), /GenerateDataKey/);
   assert.ok(existsSync(join(tmp, 'store', 'identity.json')));
+  const identity = open.body.enclave?.identity?.hpkeX25519;
+  assert.ok(identity);
+
+  // the service dies (init would reboot: the enclave is gone) and a fresh enclave boots the same
+  // image: a new process with no token and no keys; the host gives it the proof and the token
+  // again, and it unseals the same identity through KMS
+  const died = new Promise((r) => boot.once('exit', r));
+  boot.kill('SIGKILL');
+  await died;
+  await until('the host to see the enclave gone', async () => ((await status()).code === 200 ? undefined : true));
+  bootEnclave();
+  const back = await until(
+    'the rebooted enclave to reopen and unseal the same identity',
+    async () => {
+      const x = await status();
+      return x.code === 200 && x.body.enclave?.identity?.ready ? x : undefined;
+    },
+    60_000,
+  ).catch((e) => assert.fail(`${(e as Error).message}\n--- enclave ---\n${enclaveOut}\n--- host ---\n${host.out()}`));
+  assert.equal(back.body.enclave?.identity?.hpkeX25519, identity, 'the same identity, unsealed');
+  assert.match(host.out(), /identity unsealed/);
+  assert.match(kms.out(), /Decrypt/);
 
   // no credential in any output
   for (const [who, out] of [

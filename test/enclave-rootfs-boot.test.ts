@@ -18,7 +18,9 @@
  * through NODE_EXTRA_CA_CERTS), and `keycast host run --credentials-listen` behind vsock 3:8002
  * reading the role's credentials from an IMDSv2 stand-in. The host sees the gate shut, then open
  * once the release is published, and the enclave seals its identity through KMS signing with the
- * credentials the host served — none of which shows in any output.
+ * credentials the host served — none of which shows in any output. Then the service dies (the
+ * enclave is gone, as init reboots) and the image boots again: the host reopens the gate, hands
+ * the new process the credentials token, and it unseals the same identity.
  * Skipped, with the reason, without root, ip netns, unshare/chroot, socat or openssl.
  */
 import { test } from 'node:test';

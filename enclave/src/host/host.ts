@@ -54,6 +54,8 @@ export class Host {
       source: ProofSource;
       store: ArtefactStore;
       log?: (line: string) => void;
+      /** run at the start of every round, e.g. handing the enclave its credentials token; never throws */
+      beforeRound?: () => Promise<void>;
     },
   ) {}
 
@@ -97,6 +99,7 @@ export class Host {
 
   private async step(at: number): Promise<RefreshOutcome> {
     this.roundGateOpen = false;
+    await this.d.beforeRound?.();
     const s = (await this.d.enclave.status()).body as EnclaveStatusBody;
     this.roundGateOpen = s.gate.open;
     let gate = s.gate;

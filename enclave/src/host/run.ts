@@ -1,7 +1,8 @@
 /**
  * `keycast host run`: the process on the parent instance. Wires the enclave client (the
  * enclave's address: loopback locally, the socat VSOCK-CONNECT bridge on AWS), the log proof
- * source, the artefact store and optionally the local KMS relay; runs a first refresh, then one
+ * source, the artefact store, optionally the local KMS relay and the enclave's AWS credentials
+ * endpoint (credentials-server.ts); runs a first refresh, then one
  * every --refresh seconds; serves the public API; prints "listening <url>"; stops on SIGTERM.
  */
 import type { ServerLimits } from '#verifier';
@@ -11,6 +12,8 @@ import { LogProofSource } from './proof-source.ts';
 import { openStore } from './store.ts';
 import { buildHostApp } from './server.ts';
 import { startTcpRelay } from './kms-proxy.ts';
+import { ImdsCredentials } from './credentials-imds.ts';
+import { startCredentialsServer } from './credentials-server.ts';
 
 export interface HostRunOptions {
   enclaveUrl: string;
@@ -24,6 +27,8 @@ export interface HostRunOptions {
   refreshSeconds: number;
   kmsRelay?: { listen: { host: string; port: number }; target: { host: string; port: number } };
   limits?: ServerLimits;
+  /** serve the instance role's credentials (IMDSv2) to the enclave: credentials-server.ts */
+  credentials?: { listen: { host: string; port: number }; imdsEndpoint?: string };
 }
 
 export async function runHost(o: HostRunOptions): Promise<number> {
@@ -32,11 +37,21 @@ export async function runHost(o: HostRunOptions): Promise<number> {
   const enclave = new EnclaveClient(o.enclaveUrl);
   const relay = o.kmsRelay ? await startTcpRelay(o.kmsRelay.listen, o.kmsRelay.target) : null;
   if (relay) say(`KMS relay ${relay.address} → ${o.kmsRelay!.target.host}:${o.kmsRelay!.target.port}`);
+  const credentials = o.credentials
+    ? await startCredentialsServer({
+        listen: o.credentials.listen,
+        source: new ImdsCredentials(o.credentials.imdsEndpoint ? { endpoint: o.credentials.imdsEndpoint } : {}),
+        enclaveUrl: o.enclaveUrl,
+        log: say,
+      })
+    : null;
+  if (credentials) say(`AWS credentials for the enclave on ${credentials.address} (instance role, IMDSv2)`);
   const host = new Host({
     enclave,
     source: new LogProofSource({ logUrl: o.logUrl, ...(o.logKey === undefined ? {} : { logKey: o.logKey }), log: say }),
     store,
     log: say,
+    ...(credentials ? { beforeRound: () => credentials.pushToken() } : {}),
   });
   const app = buildHostApp({
     host,
@@ -58,5 +73,6 @@ export async function runHost(o: HostRunOptions): Promise<number> {
   host.stop();
   await app.close();
   relay?.server.close();
+  await credentials?.close();
   return 0;
 }

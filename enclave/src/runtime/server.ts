@@ -16,6 +16,8 @@
  *                                   422 UNSEAL_FAILED / IDENTITY_GENESIS_MISSING / IDENTITY_GENESIS_INVALID
  *   POST /v1/forward              application/json forward request → { requestDigest, receipt, outputs }
  *                                 (runtime/forward-route.ts)
+ *   POST /v1/aws-credentials-token  { token } from the host's container-credentials endpoint
+ *                                 (runtime/credentials-token-route.ts)
  *   GET  /v1/attestation?nonce=HEX  application/cbor: a fresh attestation document whose public_key
  *                                 is the HPKE key and user_data the identity binding (#verifier
  *                                 formatIdentityBinding); nonce 1..512 hex bytes, required
@@ -42,6 +44,7 @@ import { MAX_SEALED_BYTES } from '../identity/seal.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
 import type { PublicIdentity } from '../identity/keys.ts';
 import { forwardRoute } from './forward-route.ts';
+import { credentialsTokenRoute } from './credentials-token-route.ts';
 
 export interface EnclaveAppDeps {
   gate: Gatekeeper;
@@ -154,6 +157,7 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
   });
 
   forwardRoute(app, { gate: d.gate, identity: d.identity, pcr0: fromHexStrict(d.pcr0) });
+  credentialsTokenRoute(app);
   return app;
 }
 

@@ -42,6 +42,8 @@ export class Host {
       source: ProofSource;
       store: ArtefactStore;
       log?: (line: string) => void;
+      /** told each round's outcome code (null: open and ready) */
+      onRound?: (code: string | null) => void;
     },
   ) {}
 
@@ -79,6 +81,7 @@ export class Host {
     if (this.last?.gateOpen !== out.gateOpen || this.last?.code !== out.code)
       this.d.log?.(`enclave gate ${out.gateOpen ? 'open' : `closed (${out.code})`}, identity ${out.identity}`);
     this.last = out;
+    this.d.onRound?.(out.code);
     return out;
   }
 

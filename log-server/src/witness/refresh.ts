@@ -3,7 +3,8 @@
  * sequencer asks its witnesses to cosign the current checkpoint again, so a log with no new
  * entries still serves checkpoints whose cosignatures are at most about one period old, and the
  * enclaves that check freshness (#verifier decideGate, maxCheckpointAgeSeconds) stay open
- * through months without a release. One refresh at a time; a slow round delays the next.
+ * through months without a release. One refresh at a time; a slow round delays the next. The
+ * first round runs at once, so a log that was down serves fresh cosignatures as soon as it is back.
  */
 
 /** Default period: well inside the default freshness window (600 s). */
@@ -13,7 +14,7 @@ export interface CosignatureRefresher {
   refreshCosignatures(): Promise<number>;
 }
 
-/** Starts refreshing every `seconds`; the timer never keeps the process alive. */
+/** Refreshes now, then every `seconds` after each round ends; the timer never keeps the process alive. */
 export function startWitnessRefresh(target: CosignatureRefresher, seconds: number): { stop(): void } {
   if (!Number.isSafeInteger(seconds) || seconds < 1) throw new RangeError('witness refresh must be ≥ 1 s');
   let timer: NodeJS.Timeout | null = null;
@@ -30,7 +31,7 @@ export function startWitnessRefresh(target: CosignatureRefresher, seconds: numbe
         }
       });
   };
-  timer = setTimeout(tick, seconds * 1000);
+  timer = setTimeout(tick, 0);
   timer.unref();
   return {
     stop() {

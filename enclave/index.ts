@@ -129,5 +129,5 @@ export {
   wipe,
 } from './src/forward/engine.ts';
 export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';
-export { formatMetrics, freshSecondsLeft, METRICS_CONTENT_TYPE } from './src/host/metrics.ts';
+export { formatMetrics, freshSecondsLeft, relayedEnclave, METRICS_CONTENT_TYPE } from './src/host/metrics.ts';
 export { EnclaveMetrics } from './src/runtime/metrics.ts';

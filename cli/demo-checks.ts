@@ -109,25 +109,28 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     .pop()!
     .trim();
   say.say(`log verifier key: ${logVkey}`);
-  const witnesses: Service[] = [];
-  const witnessVkeys: string[] = [];
-  for (const n of [1, 2, 3]) {
-    const w = await c.startService([
-      'witness',
-      'serve',
-      '--data',
-      p(`witness${n}`),
-      '--listen',
-      `127.0.0.1:${await c.freePort()}`,
-      '--log',
-      logVkey,
-      '--name',
-      `witness${n}.demo.keycast.test`,
-    ]);
-    c.services.push(w);
-    witnesses.push(w);
-    witnessVkeys.push((await c.keycastOk(['witness', 'vkey', '--data', p(`witness${n}`)])).stdout.trim());
-  }
+  // three witnesses, started side by side
+  const witnesses = await Promise.all(
+    [1, 2, 3].map(async (n) => {
+      const w = await c.startService([
+        'witness',
+        'serve',
+        '--data',
+        p(`witness${n}`),
+        '--listen',
+        `127.0.0.1:${await c.freePort()}`,
+        '--log',
+        logVkey,
+        '--name',
+        `witness${n}.demo.keycast.test`,
+      ]);
+      c.services.push(w);
+      return w;
+    }),
+  );
+  const witnessVkeys = await Promise.all(
+    [1, 2, 3].map(async (n) => (await c.keycastOk(['witness', 'vkey', '--data', p(`witness${n}`)])).stdout.trim()),
+  );
   const witnessVkey = witnessVkeys[0]!;
   await c.keycastOk(['release', 'keygen', '--out', p('release.pem')]);
   const log = await c.startService([

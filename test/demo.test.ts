@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const KEYCAST = fileURLToPath(new URL('../bin/keycast.mjs', import.meta.url));
 
-test('npm run demo: every step of the story passes its check', { timeout: 240_000 }, () => {
-  const r = spawnSync(process.execPath, [KEYCAST, 'demo', '--json'], { encoding: 'utf8', timeout: 230_000 });
+test('npm run demo: every step of the story passes its check', { timeout: 300_000 }, () => {
+  const r = spawnSync(process.execPath, [KEYCAST, 'demo', '--json'], { encoding: 'utf8', timeout: 290_000 });
   assert.equal(r.status, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
   const out = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
   assert.equal(out.ok, true);

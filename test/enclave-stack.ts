@@ -70,11 +70,9 @@ export async function startStack(
   opts: StackOptions = {},
 ) {
   const logVkey = keycastSync('log', 'init', '--data', join(tmp, 'log'), '--origin', ORIGIN);
-  const witnesses: Proc[] = [];
-  const witnessVkeys: string[] = [];
-  for (const n of [1, 2, 3]) {
-    witnesses.push(
-      await run([
+  const witnesses = await Promise.all(
+    [1, 2, 3].map((n) =>
+      run([
         'witness',
         'serve',
         '--data',
@@ -86,9 +84,9 @@ export async function startStack(
         '--name',
         `w${n}.e2e.keycast.test`,
       ]),
-    );
-    witnessVkeys.push(keycastSync('witness', 'vkey', '--data', join(tmp, `w${n}`)));
-  }
+    ),
+  );
+  const witnessVkeys = [1, 2, 3].map((n) => keycastSync('witness', 'vkey', '--data', join(tmp, `w${n}`)));
   const witness = witnesses[0]!;
   const witnessVkey = witnessVkeys[0]!;
   const pub = newPublisher();

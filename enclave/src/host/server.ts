@@ -27,7 +27,14 @@ import type { EnclaveClient } from './enclave-client.ts';
 import type { Host } from './host.ts';
 import type { ArtefactStore } from './store.ts';
 import { countRefusals } from '../runtime/metrics.ts';
-import { formatMetrics, freshSecondsLeft, HostMetrics, METRICS_CONTENT_TYPE, relayedEnclave } from './metrics.ts';
+import {
+  formatMetrics,
+  freshSecondsLeft,
+  HostMetrics,
+  METRICS_CONTENT_TYPE,
+  relayedEnclave,
+  type RelayedEnclave,
+} from './metrics.ts';
 
 const MAX_REMEMBERED_NONCES = 65_536;
 
@@ -63,7 +70,7 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
   });
 
   app.get('/metrics', async (_req, reply) => {
-    let enclave = null;
+    let enclave: RelayedEnclave | null = null;
     try {
       const r = await d.enclave.metrics();
       if (r.status === 200) enclave = relayedEnclave(r.body);

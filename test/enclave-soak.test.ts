@@ -15,12 +15,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatEnclaveConfig } from '#verifier';
-import { start, type Proc } from './enclave-e2e-helpers.ts';
+import { processes } from './enclave-e2e-helpers.ts';
 import { startStack } from './enclave-stack.ts';
 import { parseExposition, seriesKey } from './prometheus-text.ts';
 
@@ -31,16 +31,7 @@ test('ten freshness windows without a release: the door stays open through a wit
   timeout: 200_000,
 }, async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'keycast-soak-'));
-  const procs: Proc[] = [];
-  t.after(() => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-    rmSync(tmp, { recursive: true, force: true });
-  });
-  const run = async (args: string[], env?: Record<string, string>) => {
-    const p = await start(args, env);
-    procs.push(p);
-    return p;
-  };
+  const run = processes(t, tmp);
   const stack = await startStack(tmp, run, [], 'soak', { witnessRefreshSeconds: 1, hostRefreshSeconds: 1 });
   writeFileSync(join(tmp, 'enclave-soak.json'), formatEnclaveConfig(stack.config(WINDOW)));
   const a = await stack.pair('store', 'enclave-soak.json');

@@ -21,7 +21,7 @@ import type {
   Witnesses,
 } from './ports.ts';
 import type { LogKey } from './keys.ts';
-import { type HashCache, overlayKey, overlayReader } from './tree.ts';
+import { HashCache, overlayKey, overlayReader } from './tree.ts';
 import type { Publisher } from './publish.ts';
 import { consistencyProof } from './proofs.ts';
 import { SeenKeys } from './seen.ts';

@@ -16,8 +16,8 @@
  *                                 is the HPKE key and user_data the identity binding (#verifier
  *                                 formatIdentityBinding); nonce 1..512 hex bytes, required
  *
- * While the gate is shut, everything but /v1/gate, /v1/status and /v1/metrics answers 503 GATE_CLOSED with the refusal's
- * code and reason, and KMS is never called. Errors: { error, code, message, evidence } with the
+ * While the gate is shut, everything but /v1/gate, /v1/status and /v1/metrics answers 503
+ * GATE_CLOSED with the refusal's code and reason, and KMS is never called. Errors: { error, code, message, evidence } with the
  * status from http/errors.ts.
  */
 import type { FastifyInstance } from 'fastify';

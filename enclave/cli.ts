@@ -309,8 +309,11 @@ Runs on the parent instance. Every --refresh seconds: asks the enclave which PCR
 which tree it holds, fetches the newest proof bundle for it from the log (lookup, the log's signed
 status at the proven tree size, a consistency proof from the held tree) and hands it to the
 enclave's gate; once the gate is open, passes the stored sealed identity back (or stores the one
-a first boot hands out). Serves GET /v1/status and GET /v1/attestation?nonce=HEX. Prints
-"listening <url>" once ready.
+a first boot hands out). The log re-cosigns its checkpoint on a timer, so each refresh brings
+fresh cosignatures even when nothing was published. Serves GET /v1/status (with
+freshSecondsLeft: seconds until the enclave's proof goes stale), GET /metrics (Prometheus text,
+the enclave's figures relayed) and GET /v1/attestation?nonce=HEX. Prints "listening <url>" once
+ready; SIGTERM/SIGINT stop it at once (requests aborted, KMS relay connections cut).
 
   --enclave ADDR     the enclave API (HOST:PORT or http URL; on AWS the socat VSOCK-CONNECT bridge)
   --log URL          the Keycast log (read through the verifying log client; retries are said on stderr)
@@ -319,7 +322,8 @@ a first boot hands out). Serves GET /v1/status and GET /v1/attestation?nonce=HEX
   --listen HOST:PORT the public API
   --store DIR|s3://bucket/prefix   where sealed artefacts go (default ./keycast-host-store)
   --s3-endpoint URL, --s3-region R  for an S3 store (credentials from the usual AWS chain)
-  --refresh S        seconds between proof refreshes (default 30)
+  --refresh S        seconds between proof refreshes (default 30; keep refresh + the log's
+                     --witness-refresh well inside the image's maxCheckpointAgeSeconds)
   --kms-listen HOST:PORT --kms-target HOST:PORT   relay TCP to KMS (dev-kms locally; vsock-proxy on AWS)
   --credentials-listen HOST:PORT  serve the instance role's credentials (read through IMDSv2) to the
                      enclave as the AWS SDK's container-credentials endpoint (GET /v1/aws-credentials,

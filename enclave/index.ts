@@ -136,3 +136,5 @@ export type { CredentialSource, RoleCredentials, ImdsOptions } from './src/host/
 export { CREDENTIALS_PATH, startCredentialsServer } from './src/host/credentials-server.ts';
 export type { CredentialsServer, CredentialsServerOptions } from './src/host/credentials-server.ts';
 export { CREDENTIALS_TOKEN_ROUTE } from './src/runtime/credentials-token-route.ts';
+export { formatMetrics, freshSecondsLeft, relayedEnclave, METRICS_CONTENT_TYPE } from './src/host/metrics.ts';
+export { EnclaveMetrics } from './src/runtime/metrics.ts';

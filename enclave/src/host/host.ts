@@ -56,6 +56,8 @@ export class Host {
       log?: (line: string) => void;
       /** run at the start of every round, e.g. handing the enclave its credentials token; never throws */
       beforeRound?: () => Promise<void>;
+      /** told each round's outcome code (null: open and ready) */
+      onRound?: (code: string | null) => void;
     },
   ) {}
 
@@ -94,6 +96,7 @@ export class Host {
     if (this.last?.gateOpen !== out.gateOpen || this.last?.code !== out.code)
       this.d.log?.(`enclave gate ${out.gateOpen ? 'open' : `closed (${out.code})`}, identity ${out.identity}`);
     this.last = out;
+    this.d.onRound?.(out.code);
     return out;
   }
 

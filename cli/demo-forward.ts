@@ -100,13 +100,14 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     p('rules.json'),
     JSON.stringify(
       {
-        type: 'keycast-forward-rules/v1',
+        type: 'keycast-forward-rules/v2',
         film: { cplId, title: 'Keycast Demo Feature' },
         contentKeyIds: keyIds,
         kdmWindow: window,
         forwardFrom: isoZ(now - DAY),
         forwardUntil: isoZ(now + 7 * DAY),
-        recipients: { thumbprints: [], roots: made.roots, excluded: [excludedThumb] },
+        recipients: { thumbprints: [], roots: made.roots, excluded: [excludedThumb], roles: ['SM', 'RX'] },
+        formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
         limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
       },
       null,
@@ -137,6 +138,8 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     p('film-keys.json'),
     '--rules-key',
     p('studio.pem.pub'),
+    '--rules',
+    p('rules.dsse'),
     '--out',
     p('sealed.json'),
   ]);

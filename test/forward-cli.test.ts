@@ -63,13 +63,14 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
     writeFileSync(
       f('rules.json'),
       JSON.stringify({
-        type: 'keycast-forward-rules/v1',
+        type: 'keycast-forward-rules/v2',
         film: { cplId: CPL, title: 'CLI Film' },
         contentKeyIds: KEY_IDS,
         kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 8 * DAY) },
         forwardFrom: isoZ(t - DAY),
         forwardUntil: isoZ(t + 5 * DAY),
-        recipients: { thumbprints: [], roots: recipients.roots, excluded: [] },
+        recipients: { thumbprints: [], roots: recipients.roots, excluded: [], roles: ['SM', 'RX'] },
+        formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
         limits: { maxKdmValidityDays: 14, maxRecipients: 10 },
       }),
     );
@@ -107,6 +108,8 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
       f('keys.json'),
       '--rules-key',
       f('studio.pub'),
+      '--rules',
+      f('rules.dsse'),
       '--out',
       f('sealed.json'),
     ]);
@@ -125,6 +128,8 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
           f('keys.json'),
           '--rules-key',
           f('studio.pub'),
+          '--rules',
+          f('rules.dsse'),
           '--out',
           f('x'),
         ])
@@ -141,6 +146,8 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
           f('keys.json'),
           '--rules-key',
           f('studio.pub'),
+          '--rules',
+          f('rules.dsse'),
           '--out',
           f('x'),
         ])
@@ -156,6 +163,7 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
         rules: readFileSync(f('rules.dsse'), 'utf8'),
         recipients: ['000001', '000002'].map((n) => readFileSync(f(`pki/projectors/${n}.pem`), 'utf8')),
         intermediates: [readFileSync(f('pki/maker-ca.pem'), 'utf8')],
+        expires: isoZ(Date.now() + 3600_000),
       },
       { hpkePrivateKey: hpke.privateKey, pcr0: Buffer.from(pcr0, 'hex'), now: new Date() },
     );

@@ -116,13 +116,14 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   writeFileSync(
     f('rules.json'),
     JSON.stringify({
-      type: 'keycast-forward-rules/v1',
+      type: 'keycast-forward-rules/v2',
       film: { cplId: CPL, title: 'E2E Film' },
       contentKeyIds: KEY_IDS,
       kdmWindow: window,
       forwardFrom: isoZ(now - DAY),
       forwardUntil: isoZ(now + 5 * DAY),
       recipients: { thumbprints: [], roots: made.roots, excluded: [made.thumbprints[EXCLUDED - 1]!] },
+      formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
       limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
     }),
   );
@@ -147,6 +148,8 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
     f('keys.json'),
     '--rules-key',
     f('studio.pub'),
+    '--rules',
+    f('rules.dsse'),
     '--out',
     f('sealed.json'),
   );

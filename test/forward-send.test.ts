@@ -306,7 +306,12 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
   );
   writeFileSync(f('sealed.json'), await sealed(w));
   const rxRules = rules(w, {
-    recipients: { thumbprints: [], roots: [Buffer.from(rx.root.der).toString('base64')], excluded: [] },
+    recipients: {
+      thumbprints: [],
+      roots: [Buffer.from(rx.root.der).toString('base64')],
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
   });
   writeFileSync(f('rules.dsse'), signRules(rxRules, w.studio.privateKey));
   writeFileSync(
@@ -386,6 +391,7 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
           thumbprints: [],
           roots: [w.pki.root, rx.root].map((c) => Buffer.from(c.der).toString('base64')),
           excluded: [],
+          roles: ['SM', 'RX'],
         },
       }),
       w.studio.privateKey,

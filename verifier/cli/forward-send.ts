@@ -16,6 +16,7 @@ import {
   DeliveryTree,
   forwardRequestDigest,
   formatForwardRequest,
+  MAX_FORWARD_REQUEST_LIFETIME_MS,
   FORWARD_FORMATS,
   fromBase64,
   openReceipt,
@@ -238,7 +239,7 @@ export const forwardSend: Command = {
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
                 --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
-                [--batch N] [--timeout S] [--json]
+                [--batch N] [--timeout S] [--expires S] [--json]
 
 Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
 keys (keycast seal), the signed rules (keycast rules sign) and the recipient certificates — every
@@ -264,6 +265,10 @@ subject, file, proof, source, receipt }]. A delivery is proven with keycast rece
 DIR/<its receipt> --delivery DIR/<file> --proof DIR/<proof>; a raw-hpke delivery opens under its
 batch's requestDigest. Progress goes to stderr, per batch.
 
+Each request carries an expiry (--expires seconds from now, default 3600, at most 86400), bound
+into its digest: the enclave refuses it after that (FORWARD_REQUEST_EXPIRED), and the host keeps
+the digests it served (in its store, across restarts and instances) until then.
+
 A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
 the earlier ones' outputs are discarded, so send again with other rules or another --batch.
 
@@ -287,6 +292,7 @@ flags; 6 a file or the host cannot be read.`,
       out: { type: 'string' },
       batch: { type: 'string' },
       timeout: { type: 'string' },
+      expires: { type: 'string' },
     });
     const host = need(v, 'host');
     if (!/^https?:\/\//.test(host)) throw usageError('--host must be an http:// or https:// URL');
@@ -298,6 +304,12 @@ flags; 6 a file or the host cannot be read.`,
       throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
+    const lifetimeS = positiveInt(str(v, 'expires'), 'expires', 3600);
+    if (lifetimeS * 1000 > MAX_FORWARD_REQUEST_LIFETIME_MS)
+      throw usageError(`--expires must be at most ${MAX_FORWARD_REQUEST_LIFETIME_MS / 1000} seconds`);
+    const expires = new Date(Math.floor(Date.now() / 1000) * 1000 + lifetimeS * 1000)
+      .toISOString()
+      .replace('.000Z', 'Z');
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
     const enclave = parseVerifiedEnclave(readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
     const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
@@ -311,7 +323,7 @@ flags; 6 a file or the host cannot be read.`,
       url,
       timeoutS,
       enclave,
-      shared: { sealedKeys, rules, intermediates: certs.intermediates, format },
+      shared: { sealedKeys, rules, intermediates: certs.intermediates, format, expires },
       format,
     };
     say(

@@ -2,7 +2,7 @@
  * Studio tools for forwarding (the library does the work; this file reads and writes files):
  *
  *   keycast rules sign RULES.json --key KEY --out RULES.dsse
- *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
+ *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules RULES.dsse --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
  *   keycast kdm inspect KDM.xml [--key PROJECTOR.pem] [--at TIME] [--signer-root ROOT.pem]
  *   keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE])
  *       [--delivery KDM --proof PROOF.json]
@@ -14,6 +14,7 @@ import {
   VerifierError,
   validateRules,
   signRules,
+  openRules,
   parseJsonStrict,
   sealContentKeys,
   verifyAttestationDocument,
@@ -137,7 +138,8 @@ const rulesSign: Command = {
   summary: 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key',
   help: `keycast rules sign RULES.json --key KEY --out RULES.dsse [--json]
 
-Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v1; unknown fields
+Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v2: it names the
+output formats and recipient CN roles it allows; v1 is refused as RULES_OUTDATED; unknown fields
 refused), writes its canonical form signed as a DSSE envelope (payload type
 application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 private key (PEM).
 Exit 1 (RULES_INVALID) when the rules are malformed.`,
@@ -157,15 +159,17 @@ Exit 1 (RULES_INVALID) when the rules are malformed.`,
 
 const seal: Command = {
   path: ['seal'],
-  summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key",
-  help: `keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX] [--json]
+  summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's signed rules",
+  help: `keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules RULES.dsse --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX] [--json]
 
 ENCLAVE.json: the record keycast verify enclave --out wrote (the enclave attested live with a
 fresh nonce, its release proven logged and active); its keys are re-read from the bound
 public_key/user_data. Or verifies ATTESTATION (an AWS Nitro attestation document: CBOR or base64; chain to the AWS root or
 --trust-root, PCR policy), reads the enclave's HPKE key from its public_key binding, and seals the
-keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0 and the studio key PUB, so
-only rules signed by PUB can release them. A bare key file is refused: the enclave key must come
+keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0, the studio key PUB and the
+one rules document RULES.dsse (verified with PUB here; keycast-sealed-keys/v2 binds its digest):
+the enclave releases them under exactly those rules — not under older or looser rules the same
+key once signed. New rules (a projector excluded) need the keys sealed again. A bare key file is refused: the enclave key must come
 inside a verified attestation.
 KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}`,
   async run(args) {
@@ -174,6 +178,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
       {
         enclave: { type: 'string' },
         keys: { type: 'string' },
+        rules: { type: 'string' },
         'rules-key': { type: 'string' },
         out: { type: 'string' },
         'trust-root': { type: 'string', multiple: true },
@@ -182,6 +187,8 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
       0,
     );
     const ek = attestedKeys(v);
+    const rulesKey = readFileSync(need(v, 'rules-key'), 'utf8');
+    const rules = openRules(readFileSync(need(v, 'rules')), rulesKey);
     const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as {
       cplId: string;
       keys: Array<{ id: string; type: KeyType; key: string }>;
@@ -194,7 +201,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
     }
     let sealed: string;
     try {
-      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, readFileSync(need(v, 'rules-key'), 'utf8'));
+      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, rulesKey, rules.digest);
     } catch (e) {
       if (e instanceof RangeError) throw usageError(e.message);
       throw e;
@@ -202,7 +209,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
     writeFileSync(need(v, 'out'), sealed);
     out(
       v.json === true,
-      { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length },
+      { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length, rulesDigest: rules.digest },
       `sealed ${fk.keys.length} key(s) of ${fk.cplId} for PCR0 ${toHex(ek.pcr0).slice(0, 16)}… → ${v.out}`,
     );
     return 0;

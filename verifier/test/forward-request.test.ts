@@ -40,7 +40,7 @@ test('forward request: round trip, one digest for DER bytes and their base64, ma
   assert.notEqual(forwardRequestDigest({ ...base, format: 'raw-rsa-oaep' }), forwardRequestDigest(base));
   assert.notEqual(forwardRequestDigest({ ...base, expires: '2026-01-01T00:00:01Z' }), forwardRequestDigest(base));
   // the streamed digest hashes exactly the canonical JSON of the request, escapes included
-  const odd = { ...base, rules: '{"r":"\u2028 \\ \" é \u0001"}', recipients: ['PEM\n+/=', der], intermediates: [der] };
+  const odd = { ...base, rules: '{"r":"\u2028 \\ " é \u0001"}', recipients: ['PEM\n+/=', der], intermediates: [der] };
   const canonical = canonicalize({
     ...odd,
     recipients: odd.recipients.map((c) => (typeof c === 'string' ? c : Buffer.from(c).toString('base64'))),
@@ -89,7 +89,8 @@ test('forward request: without expires is REQUEST_OUTDATED; expired or more than
 test('bounded JSON reader: depth and value count refused while streaming, strings not counted', () => {
   const g = () => new JsonShapeGuard(FORWARD_JSON_LIMITS);
   const ok = g();
-  for (const c of ['{"recipients":["a[[[[,,,,", "b\\"', '],"x":"{{{{\\"}']) ok.push(utf8(c));
+  // an escaped backslash ends a string, an escaped quote does not; brackets inside strings are text
+  for (const c of ['{"recipients":["a[[[[,,,,", "b\\\\"', '],"x":"{{{{\\"[[[["}']) ok.push(utf8(c));
   assert.throws(
     () => g().push(utf8('{"a":[[['.padEnd(64, '['))),
     (e) => isVerifierError(e, 'MALFORMED'),

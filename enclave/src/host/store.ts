@@ -1,10 +1,14 @@
 /**
  * Where the host keeps what the enclave hands out to store: the sealed identity and KMS's
- * CiphertextBlob (and later, forwarding outputs). Contract: `put` is all-or-nothing (a reader
+ * CiphertextBlob, and the answers of forward requests served. Contract: `put` is all-or-nothing (a reader
  * never sees half a write), `get` of a missing name is null, names are [a-z0-9._-]{1,128}, not starting with a dot.
- * Three implementations: a local directory (default), S3 (@aws-sdk/client-s3), and memory.
+ * `putIfAbsent` creates a name only if no object has it yet, atomically across every process and
+ * instance sharing the store: true = created, false = already existed (a directory: the body is
+ * written to a temporary file, then linked to its name, which fails with EEXIST — O_EXCL
+ * semantics, and a reader never sees half a body; S3: PutObject with `If-None-Match: *`, 412 =
+ * existed). Three implementations: a local directory (default), S3 (@aws-sdk/client-s3), and memory.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EnclaveError } from '../errors.ts';
@@ -12,6 +16,8 @@ import { EnclaveError } from '../errors.ts';
 export interface ArtefactStore {
   get(name: string): Promise<Uint8Array | null>;
   put(name: string, bytes: Uint8Array): Promise<void>;
+  /** Creates `key` with `body` unless it exists: true = created, false = already existed. */
+  putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
   readonly where: string;
 }
 
@@ -29,6 +35,12 @@ export class MemoryStore implements ArtefactStore {
   async put(name: string, bytes: Uint8Array): Promise<void> {
     checkName(name);
     this.items.set(name, bytes.slice());
+  }
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    checkName(key);
+    if (this.items.has(key)) return false;
+    this.items.set(key, body.slice());
+    return true;
   }
 }
 
@@ -61,6 +73,26 @@ export class DirStore implements ArtefactStore {
       });
     }
   }
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    checkName(key);
+    const tmp = join(this.where, `.${key}.${randomBytes(6).toString('hex')}`);
+    try {
+      writeFileSync(tmp, body, { mode: 0o600, flush: true });
+      // link(2) fails with EEXIST if the name exists: the same exclusivity as open(O_CREAT|O_EXCL), with the whole body in place
+      linkSync(tmp, join(this.where, key));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new EnclaveError('STORE_FAILED', `could not create ${key}`, {
+        name: key,
+        errno: (e as NodeJS.ErrnoException).code ?? null,
+      });
+    } finally {
+      try {
+        unlinkSync(tmp);
+      } catch {}
+    }
+  }
 }
 
 type S3 = typeof import('@aws-sdk/client-s3');
@@ -91,6 +123,24 @@ export class S3Store implements ArtefactStore {
       if ((e as { name?: string }).name === 'NoSuchKey') return null;
       throw new EnclaveError('STORE_FAILED', `could not read ${name} from S3`, {
         name,
+        reason: (e as { name?: string }).name ?? 'error',
+      });
+    }
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    checkName(key);
+    const { mod, c } = await this.client;
+    try {
+      await c.send(
+        new mod.PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || (e as { name?: string }).name === 'PreconditionFailed') return false;
+      throw new EnclaveError('STORE_FAILED', `could not create ${key} in S3`, {
+        name: key,
         reason: (e as { name?: string }).name ?? 'error',
       });
     }

@@ -6,8 +6,17 @@
  * status table (errors.ts), unknown routes NOT_FOUND, and nothing logged but the method, route
  * and status (bodies never: they may carry sealed material).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
-import { limitConnections, serverLimits, serverOptions, type ServerLimits } from '#verifier';
+import { Transform } from 'node:stream';
+import Fastify, { type FastifyInstance, type preParsingAsyncHookHandler } from 'fastify';
+import {
+  FORWARD_JSON_LIMITS,
+  JsonShapeGuard,
+  isVerifierError,
+  limitConnections,
+  serverLimits,
+  serverOptions,
+  type ServerLimits,
+} from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { toHttpError } from './errors.ts';
 
@@ -59,3 +68,33 @@ export function jsonBody(body: unknown): Record<string, unknown> {
     throw new EnclaveError('REQUEST_MALFORMED', 'the body must be a JSON object');
   return v as Record<string, unknown>;
 }
+
+/**
+ * A preParsing hook for forward requests (enclave and host): the body streams through the
+ * bounded JSON reader (#verifier JsonShapeGuard, FORWARD_JSON_LIMITS), so a body nested deeper
+ * than a forward request can be (FORWARD_REQUEST_MALFORMED) or holding more values than one can
+ * hold (FORWARD_OVERSIZED) is refused while it arrives, before it is buffered whole or parsed.
+ */
+export const boundedForwardJson: preParsingAsyncHookHandler = async (_req, _reply, payload) => {
+  const guard = new JsonShapeGuard(FORWARD_JSON_LIMITS);
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      try {
+        guard.push(chunk);
+        cb(null, chunk);
+      } catch (e) {
+        cb(
+          isVerifierError(e)
+            ? new EnclaveError(
+                e.code === 'OVERSIZED' ? 'FORWARD_OVERSIZED' : 'FORWARD_REQUEST_MALFORMED',
+                `forward request: ${e.message}`,
+                { cause: e.code, ...e.toJSON().evidence },
+              )
+            : (e as Error),
+        );
+      }
+    },
+  });
+  payload.on('error', (e) => t.destroy(e));
+  return payload.pipe(t);
+};

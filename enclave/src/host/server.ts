@@ -35,7 +35,7 @@ import {
   type ServerLimits,
 } from '#verifier';
 import { EnclaveError } from '../errors.ts';
-import { boundedForwardJson, createApp, jsonBody } from '../http/app.ts';
+import { boundedForwardJson, createApp, forwardJsonBody } from '../http/app.ts';
 import type { EnclaveClient } from './enclave-client.ts';
 import type { Host } from './host.ts';
 import type { ArtefactStore } from './store.ts';
@@ -57,7 +57,7 @@ export const servedName = (digest: string) => `forward-${digest}.json`;
 /** The request's shape, as the enclave will read it; refusals carry the enclave's codes. */
 function readForwardRequest(body: unknown, now: Date): { req: ForwardRequest; digest: string } {
   try {
-    const req = parseForwardRequest(jsonBody(body));
+    const req = parseForwardRequest(body);
     checkForwardRequestTime(req, now);
     return { req, digest: forwardRequestDigest(req) };
   } catch (e) {
@@ -117,7 +117,7 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
   });
 
   app.post('/v1/forward', { bodyLimit: 32 * 1024 * 1024, preParsing: boundedForwardJson }, async (req, reply) => {
-    const { req: fr, digest } = readForwardRequest(req.body, d.now?.() ?? new Date());
+    const { req: fr, digest } = readForwardRequest(forwardJsonBody(req), d.now?.() ?? new Date());
     const replayed = () =>
       new EnclaveError('FORWARD_REPLAY', 'this request has already been served', {
         requestDigest: digest,

@@ -69,32 +69,56 @@ export function jsonBody(body: unknown): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** Refusals of the bounded reader, by request: the route throws them (fastify then answers with the code). */
+const SHAPE_REFUSED = new WeakMap<object, EnclaveError>();
+
 /**
  * A preParsing hook for forward requests (enclave and host): the body streams through the
- * bounded JSON reader (#verifier JsonShapeGuard, FORWARD_JSON_LIMITS), so a body nested deeper
- * than a forward request can be (FORWARD_REQUEST_MALFORMED) or holding more values than one can
- * hold (FORWARD_OVERSIZED) is refused while it arrives, before it is buffered whole or parsed.
+ * bounded JSON reader (#verifier JsonShapeGuard, FORWARD_JSON_LIMITS). Once a body is nested
+ * deeper than a forward request can be (FORWARD_REQUEST_MALFORMED) or holds more values than one
+ * can hold (FORWARD_OVERSIZED), the rest of it is read and dropped — nothing more is buffered or
+ * parsed — and forwardJsonBody() throws the refusal. (Failing the stream instead let the error
+ * escape fastify's body reader as an uncaught exception.)
  */
-export const boundedForwardJson: preParsingAsyncHookHandler = async (_req, _reply, payload) => {
+export const boundedForwardJson: preParsingAsyncHookHandler = async (req, _reply, payload) => {
   const guard = new JsonShapeGuard(FORWARD_JSON_LIMITS);
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      try {
-        guard.push(chunk);
-        cb(null, chunk);
-      } catch (e) {
-        cb(
-          isVerifierError(e)
-            ? new EnclaveError(
-                e.code === 'OVERSIZED' ? 'FORWARD_OVERSIZED' : 'FORWARD_REQUEST_MALFORMED',
-                `forward request: ${e.message}`,
-                { cause: e.code, ...e.toJSON().evidence },
-              )
-            : (e as Error),
-        );
-      }
-    },
-  });
+  let refused = false;
+  // fastify compares this with Content-Length: every byte read counts, kept or dropped
+  const counted = { receivedEncodedLength: 0 };
+  const t: Transform & typeof counted = Object.assign(
+    new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        counted.receivedEncodedLength += chunk.length;
+        t.receivedEncodedLength = counted.receivedEncodedLength;
+        if (refused) return cb();
+        try {
+          guard.push(chunk);
+          cb(null, chunk);
+        } catch (e) {
+          refused = true;
+          SHAPE_REFUSED.set(
+            req.raw,
+            isVerifierError(e)
+              ? new EnclaveError(
+                  e.code === 'OVERSIZED' ? 'FORWARD_OVERSIZED' : 'FORWARD_REQUEST_MALFORMED',
+                  `forward request: ${e.message}`,
+                  { cause: e.code, ...e.toJSON().evidence },
+                )
+              : new EnclaveError('FORWARD_REQUEST_MALFORMED', 'forward request: unreadable body'),
+          );
+          cb();
+        }
+      },
+    }),
+    counted,
+  );
   payload.on('error', (e) => t.destroy(e));
   return payload.pipe(t);
 };
+
+/** The forward request body read through boundedForwardJson, parsed; its refusal if it had one. */
+export function forwardJsonBody(req: { raw: object; body: unknown }): Record<string, unknown> {
+  const refused = SHAPE_REFUSED.get(req.raw);
+  if (refused) throw refused;
+  return jsonBody(req.body);
+}

@@ -23,7 +23,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import { hpkeSuite, kdmSigner, type KdmSigner } from '#verifier';
 import { EnclaveError } from '../errors.ts';
-import { boundedForwardJson, jsonBody } from '../http/app.ts';
+import { boundedForwardJson, forwardJsonBody } from '../http/app.ts';
 import { openForwardRequest } from '../forward/request.ts';
 import { forward, forwardRawHpke, wipe, type ForwardOutput } from '../forward/engine.ts';
 import { MemoryReplayGuard } from '../forward/replay.ts';
@@ -94,7 +94,7 @@ export function forwardRoute(
   app.post('/v1/forward', route, async (req, reply) => {
     d.gate.requireOpen();
     const m = await material();
-    const body = jsonBody(req.body);
+    const body = forwardJsonBody(req);
     const opened = await openForwardRequest(body, {
       hpkePrivateKey: m.hpke,
       pcr0: d.pcr0,

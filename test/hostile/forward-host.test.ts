@@ -69,7 +69,7 @@ test('a hostile host cannot loosen, replay or exhaust forwarding', { timeout: 60
 
   // the studio's world: a maker whose root allows one CA level (pathLen 1) with leaves directly under it
   const now = Date.now();
-  const maker = createProjectorPki({ count: 3, now: new Date(now) });
+  const maker = createProjectorPki({ count: 60, keyPool: 4, now: new Date(now) });
   const subj = (CN: string) => ({ O: 'ACME-CINEMA.COM', OU: 'ACME-CINEMA Security', CN });
   const rootKeys = rsa2048();
   const sec = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);

@@ -462,6 +462,7 @@ export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';
 export {
   ENCLAVE_KEYS_BYTES,
   VERIFIED_ENCLAVE_TYPE,
+  VERIFIED_ENCLAVE_TYPE_V1,
   formatEnclaveKeys,
   enclaveKeysFromAttestation,
   ed25519PublicKey,
@@ -469,5 +470,6 @@ export {
   verifiedEnclaveRecord,
   formatVerifiedEnclave,
   parseVerifiedEnclave,
+  reverifyEnclaveRecord,
 } from './src/forward/enclave-keys.ts';
-export type { EnclaveKeys, VerifiedEnclaveRecord } from './src/forward/enclave-keys.ts';
+export type { EnclaveKeys, VerifiedEnclaveRecord, ReverifyOptions } from './src/forward/enclave-keys.ts';

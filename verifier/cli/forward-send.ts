@@ -38,6 +38,7 @@ import {
 import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
 import { readUserFile } from './io.ts';
 import { say } from './log.ts';
+import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
 import { DeliveryDir, type VerifiedBatch } from './forward-write.ts';
 import { readCertificates, type Certs } from './forward-recipients.ts';
 
@@ -239,6 +240,7 @@ export const forwardSend: Command = {
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
                 --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
+                (--expect-pcr0 HEX | --log URL --log-key VKEY [--witness VKEY…]) [--trust-root FILE] [--max-age S]
                 [--batch N] [--timeout S] [--expires S] [--json]
 
 Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
@@ -277,6 +279,10 @@ ST 430-1 block under RSA-OAEP-SHA256, for non-DCI receivers with RSA certificate
 same blocks under HPKE X25519/AES-256-GCM, bound to the receiver, CPL and request, for receivers
 with X25519 certificates, who open them with the verifier's openRawHpkeDelivery).
 
+ENCLAVE.json is verified again before anything is sent, as keycast seal does (its attestation
+document: chain, nonce, age; the record must state what it holds; a PCR policy is required):
+${ENCLAVE_TRUST_HELP}
+
 Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names, by
 its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
 flags; 6 a file or the host cannot be read.`,
@@ -284,6 +290,7 @@ flags; 6 a file or the host cannot be read.`,
     const { v } = parse(args, {
       host: { type: 'string' },
       enclave: { type: 'string' },
+      ...ENCLAVE_TRUST_OPTIONS,
       sealed: { type: 'string' },
       rules: { type: 'string' },
       recipients: { type: 'string' },
@@ -311,7 +318,11 @@ flags; 6 a file or the host cannot be read.`,
       .toISOString()
       .replace('.000Z', 'Z');
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
-    const enclave = parseVerifiedEnclave(readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
+    if ((readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave')[0] ?? 0) !== 0x7b)
+      throw usageError('--enclave must be the record keycast verify enclave --out wrote');
+    const enclave = (await attestedEnclave(v, { policy: 'required', fresh: true })) as ReturnType<
+      typeof parseVerifiedEnclave
+    >;
     const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
     const rules = Buffer.from(readUserFile(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));

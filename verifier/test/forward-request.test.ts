@@ -18,7 +18,12 @@ import {
   FORWARD_JSON_LIMITS,
 } from '../src/forward/request.ts';
 import { JsonShapeGuard } from '../src/encoding/json-shape.ts';
-import { formatVerifiedEnclave, parseVerifiedEnclave, verifiedEnclaveRecord } from '../src/forward/enclave-keys.ts';
+import {
+  formatVerifiedEnclave,
+  parseVerifiedEnclave,
+  reverifyEnclaveRecord,
+  verifiedEnclaveRecord,
+} from '../src/forward/enclave-keys.ts';
 import { formatIdentityBinding, parseIdentityBinding } from '../src/gate/identity.ts';
 import { toBase64, toHex, utf8 } from '../src/encoding/bytes.ts';
 
@@ -150,6 +155,7 @@ test('verified-enclave record: keys from the binding; edited keys, another type 
     userData: toBase64(userData),
     nonce: '00'.repeat(32),
     rootSha256: '11'.repeat(32),
+    attestation: toBase64(new Uint8Array([0x84, 0x40])),
   };
   const text = formatVerifiedEnclave(verifiedEnclaveRecord(fields, parseIdentityBinding(userData, hpke)));
   const r = parseVerifiedEnclave(text);
@@ -176,4 +182,13 @@ test('verified-enclave record: keys from the binding; edited keys, another type 
     () => parseVerifiedEnclave('x'.repeat(70_000)),
     (e) => isVerifierError(e, 'IDENTITY_BINDING'),
   );
+  // a record without the document it was made from cannot be verified again: v1, or the field dropped
+  const { attestation: _a, ...noDoc } = j;
+  for (const bad of [{ ...noDoc, type: 'keycast-verified-enclave/v1' }, noDoc, { ...j, attestation: '' }])
+    assert.throws(
+      () => parseVerifiedEnclave(JSON.stringify(bad)),
+      (e) => isVerifierError(e, 'RECORD_UNVERIFIABLE'),
+    );
+  // a record whose document does not verify: the attestation's own refusal
+  assert.throws(() => reverifyEnclaveRecord(r, { at: new Date(), maxAgeMs: 60_000 }), isVerifierError);
 });

@@ -111,6 +111,8 @@ export function forwardRoute(
       const keys = { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 };
       const emit = (o: ForwardOutput) => outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') });
       const r = opened.format === 'raw-hpke' ? await forwardRawHpke(opened, keys, emit) : forward(opened, keys, emit);
+      // forward() runs synchronously: let a hang-up that arrived meanwhile be seen before answering
+      await new Promise((r) => setImmediate(r));
       if (reply.raw.destroyed || req.raw.socket?.destroyed) {
         replay.release(opened.requestDigest);
         throw new EnclaveError('REQUEST_MALFORMED', 'the host hung up before the answer was ready');

@@ -130,8 +130,14 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     }),
     { mode: 0o600 },
   );
+  // seal and forward verify the record again (its attestation) and ask the log whether its PCR0 is a logged release
+  const trust = [
+    ...['--log', d.logUrl, '--log-key', d.logVkey, '--witness', d.witnessVkey],
+    ...['--trust-root', p('test-root.pem')],
+  ];
   await c.keycastOk([
     'seal',
+    ...trust,
     '--enclave',
     p('enclave-verified.json'),
     '--keys',
@@ -163,6 +169,7 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
   );
   const fwd = await c.keycast([
     'forward',
+    ...trust,
     '--host',
     d.hostUrl,
     '--enclave',
@@ -254,6 +261,7 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
   say.step('A request that also names the excluded projector is refused whole');
   const bad = await c.keycast([
     'forward',
+    ...trust,
     '--host',
     d.hostUrl,
     '--enclave',

@@ -116,7 +116,8 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
     assert.equal(r.code, 0, r.stderr);
     const sealedText = readFileSync(f('sealed.json'), 'utf8');
     assert.ok(!keyHex.some((k) => sealedText.includes(k)));
-    // a bare key file is not an attested enclave key; an attestation from an untrusted root is refused too
+    // a bare key file is not an attested enclave key; an attestation from an untrusted root is refused too;
+    // and without a PCR policy seal does not run at all (issue 16 item 5)
     writeFileSync(f('bare.key'), Buffer.from(hpke.publicKey).toString('hex'));
     assert.equal(
       (
@@ -124,6 +125,8 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
           'seal',
           '--enclave',
           f('bare.key'),
+          '--expect-pcr0',
+          pcr0,
           '--keys',
           f('keys.json'),
           '--rules-key',
@@ -142,6 +145,8 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
           'seal',
           '--enclave',
           f('att.cbor'),
+          '--expect-pcr0',
+          pcr0,
           '--keys',
           f('keys.json'),
           '--rules-key',
@@ -154,6 +159,24 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
       ).code,
       1,
     );
+
+    const noPolicy = await keycast([
+      'seal',
+      '--enclave',
+      f('att.cbor'),
+      '--trust-root',
+      f('nitro-root.pem'),
+      '--keys',
+      f('keys.json'),
+      '--rules-key',
+      f('studio.pub'),
+      '--rules',
+      f('rules.dsse'),
+      '--out',
+      f('x'),
+    ]);
+    assert.equal(noPolicy.code, 2, noPolicy.stderr);
+    assert.match(noPolicy.stderr, /no PCR policy/);
 
     // the enclave side: the forwarding core
     const sc = createSignerChain();

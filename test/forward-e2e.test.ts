@@ -140,8 +140,13 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
       ],
     }),
   );
+  const trust = [
+    ...['--log', stack.log.url, '--log-key', stack.logVkey, '--witness', stack.witnessVkey],
+    ...['--trust-root', f('root.pem'), '--state', f('state')],
+  ];
   await ok(
     'seal',
+    ...trust,
     '--enclave',
     f('enclave-verified.json'),
     '--keys',
@@ -170,6 +175,7 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   const forward = (out: string, recipients = 'allowed', rules = 'rules.dsse') =>
     keycast(
       'forward',
+      ...trust,
       '--host',
       a.host.url,
       '--enclave',

@@ -333,7 +333,6 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
     f('enclave.json'),
     await record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
   );
-  writeFileSync(f('sealed.json'), await sealed(w));
   const rxRules = rules(w, {
     recipients: {
       thumbprints: [],
@@ -343,6 +342,7 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
     },
   });
   writeFileSync(f('rules.dsse'), signRules(rxRules, w.studio.privateKey));
+  writeFileSync(f('sealed.json'), await sealed(w, { rules: rxRules }));
   writeFileSync(
     f('bundle.pem'),
     [rx.intermediate, ...rx.projectors.map((p) => p.certificate)].map((c) => certificatePem(c.der)).join(''),
@@ -413,28 +413,34 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
   // the RSA projectors of a KDM-only PKI are refused in a raw-hpke request: exit 5, nothing written
   writeFileSync(f('rsa.pem'), certificatePem(w.pki.projectors[0]!.certificate.der));
   writeFileSync(f('ca.pem'), certificatePem(w.pki.intermediate.der));
-  writeFileSync(
-    f('rules-rsa.dsse'),
-    signRules(
-      rules(w, {
-        recipients: {
-          thumbprints: [],
-          roots: [w.pki.root, rx.root].map((c) => Buffer.from(c.der).toString('base64')),
-          excluded: [],
-          roles: ['SM', 'RX'],
-        },
-      }),
-      w.studio.privateKey,
-    ),
-  );
+  const rsaRules = rules(w, {
+    recipients: {
+      thumbprints: [],
+      roots: [w.pki.root, rx.root].map((c) => Buffer.from(c.der).toString('base64')),
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
+  });
+  writeFileSync(f('rules-rsa.dsse'), signRules(rsaRules, w.studio.privateKey));
+  writeFileSync(f('sealed-rsa.json'), await sealed(w, { rules: rsaRules }));
   const refused = await keycast([
     'forward',
     ...trust(w),
-    ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json'), '--rules', f('rules-rsa.dsse')],
+    ...[
+      '--host',
+      h.url,
+      '--enclave',
+      f('enclave.json'),
+      '--sealed',
+      f('sealed-rsa.json'),
+      '--rules',
+      f('rules-rsa.dsse'),
+    ],
     ...['--recipients', f('rsa.pem'), '--intermediate', f('ca.pem'), '--out', f('o-rsa')],
     ...['--format', 'raw-hpke', '--json'],
   ]);
   assert.equal(refused.code, 5, refused.stdout + refused.stderr);
+  assert.equal(JSON.parse(refused.stdout).evidence.enclaveCode, 'FORWARD_RECIPIENT_NOT_ALLOWED');
   assert.equal(existsSync(f('o-rsa')), false);
 });
 
@@ -462,21 +468,20 @@ test('keycast forward --batch: several requests, one receipt each; a lie or refu
   writeFileSync(f('rules.dsse'), signRules(rules(w), w.studio.privateKey));
   // the 7th projector excluded: the enclave refuses it, as recipient 0 of the last batch
   const last = certificateThumbprint(w.pki.projectors[6]!.certificate);
-  writeFileSync(
-    f('rules-excluding.dsse'),
-    signRules(rules(w, { recipients: { ...rules(w).recipients, excluded: [last] } }), w.studio.privateKey),
-  );
+  const excluding = rules(w, { recipients: { ...rules(w).recipients, excluded: [last] } });
+  writeFileSync(f('rules-excluding.dsse'), signRules(excluding, w.studio.privateKey));
+  writeFileSync(f('sealed-excluding.json'), await sealed(w, { rules: excluding }));
   const pems = (order: number[]) =>
     [w.pki.intermediate, ...order.map((i) => w.pki.projectors[i]!.certificate)]
       .map((c) => certificatePem(c.der))
       .join('');
   writeFileSync(f('bundle.pem'), pems([0, 1, 2, 3, 4, 5, 6]));
   writeFileSync(f('twice.pem'), pems([0, 1, 2, 3, 0]));
-  const send = (out: string, extra: string[], o: { rules?: string; recipients?: string } = {}) =>
+  const send = (out: string, extra: string[], o: { rules?: string; recipients?: string; sealed?: string } = {}) =>
     keycast([
       'forward',
       ...trust(w),
-      ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json')],
+      ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f(o.sealed ?? 'sealed.json')],
       ...['--rules', f(o.rules ?? 'rules.dsse'), '--recipients', f(o.recipients ?? 'bundle.pem')],
       ...['--out', f(out), '--json', ...extra],
     ]);
@@ -585,7 +590,10 @@ test('keycast forward --batch: several requests, one receipt each; a lie or refu
 
   // the enclave refuses the last batch, naming its recipient 0: reported as recipient 6 of the list
   seen.length = 0;
-  const refused = await send('o-refused', ['--batch', '3'], { rules: 'rules-excluding.dsse' });
+  const refused = await send('o-refused', ['--batch', '3'], {
+    rules: 'rules-excluding.dsse',
+    sealed: 'sealed-excluding.json',
+  });
   assert.equal(refused.code, 5, refused.stdout + refused.stderr);
   assert.deepEqual(seen, [3, 3, 1]);
   const rj = JSON.parse(refused.stdout) as {

@@ -20,11 +20,10 @@ import {
   type VerifiedAttestation,
   type LoggedRelease,
 } from './index.ts';
-import { readInput, readUserFile, readVkey } from './cli/io.ts';
-import { hexArg, readRoot, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
+import { readInput, readUserFile } from './cli/io.ts';
+import { hexArg, readRoot, usageError, witnessFlags, type Command } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
 import { checkLog } from './cli/logged-pcr0.ts';
-import type { Values } from './cli/flags.ts';
 import { commands as forwardCommands } from './cli/forward.ts';
 
 export { readUserFile };

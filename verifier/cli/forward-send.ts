@@ -25,7 +25,7 @@ import {
   parseKdm,
   kdmChainSha256,
   bytesEqual,
-  parseVerifiedEnclave,
+  type parseVerifiedEnclave,
   httpRequest,
   sha256,
   toHex,

@@ -22,4 +22,3 @@ export async function checkLog(v: Record<string, unknown>, pcr0: Uint8Array): Pr
   await requireConsistent(log.client, older, newer, "the lookup's checkpoint and the current one do not agree");
   return logged;
 }
-

@@ -6,7 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isVerifierError } from '../src/errors.ts';
-import { type ForwardRules, signRules, openRules, checkRulesTime, parseRules, rulesDigest } from '../src/forward/rules.ts';
+import {
+  type ForwardRules,
+  signRules,
+  openRules,
+  checkRulesTime,
+  parseRules,
+  rulesDigest,
+} from '../src/forward/rules.ts';
 import { sealContentKeys, openSealedKeys, generateHpkeKeyPair } from '../src/forward/sealed-keys.ts';
 import {
   DeliveryTree,
@@ -148,7 +155,12 @@ test('sealed keys: open only with the same PCR0, enclave key and header', async 
     isVerifierError(e, 'SEALED_INVALID'),
   );
   // other rules (older, looser, the same studio key): refused before and by the HPKE binding
-  const older = rulesDigest(sampleRules({ recipients: { ...sampleRules().recipients, excluded: [] } , limits: { maxKdmValidityDays: 30, maxRecipients: 9 } }));
+  const older = rulesDigest(
+    sampleRules({
+      recipients: { ...sampleRules().recipients, excluded: [] },
+      limits: { maxKdmValidityDays: 30, maxRecipients: 9 },
+    }),
+  );
   await assert.rejects(openSealedKeys(sealed, enclave.privateKey, pcr0, older), (e) =>
     isVerifierError(e, 'SEALED_BINDING'),
   );

@@ -235,7 +235,7 @@ export function reverifyEnclaveRecord(
   try {
     doc = fromBase64(r.attestation);
   } catch {
-    throw new VerifierError('RECORD_UNVERIFIABLE', 'the record\'s attestation is not base64', {});
+    throw new VerifierError('RECORD_UNVERIFIABLE', "the record's attestation is not base64", {});
   }
   const att = verifyAttestationDocument(doc, {
     at: o.at,

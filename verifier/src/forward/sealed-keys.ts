@@ -114,7 +114,9 @@ export async function sealContentKeys(
   const spki = new Uint8Array(signer.key.export({ type: 'spki', format: 'der' }));
   const suite = hpkeSuite();
   const recipientPublicKey = await suite.kem.deserializePublicKey(enclavePublicKey.slice().buffer);
-  const ctx = await suite.createSenderContext({ recipientPublicKey, info: hpkeInfo(pcr0, spki, rulesDigest).slice().buffer,
+  const ctx = await suite.createSenderContext({
+    recipientPublicKey,
+    info: hpkeInfo(pcr0, spki, rulesDigest).slice().buffer,
   });
   const plain = utf8(
     canonicalize({ cplId: fk.cplId, keys: fk.keys.map((k) => ({ id: k.id, type: k.type, key: toHex(k.key) })) }),

@@ -99,8 +99,7 @@ export function checkDcNames(c: DcCertificate): void {
       const why =
         rdn.length !== 1
           ? 'a multi-valued RDN'
-          : // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
-            /[\u0000-\u001f\u007f-\u009f]/.test(rdn[0]!.value)
+          : /[\u0000-\u001f\u007f-\u009f]/.test(rdn[0]!.value)
             ? `a control character in ${rdn[0]!.type}`
             : null;
       if (why)

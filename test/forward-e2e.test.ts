@@ -122,7 +122,7 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
       kdmWindow: window,
       forwardFrom: isoZ(now - DAY),
       forwardUntil: isoZ(now + 5 * DAY),
-      recipients: { thumbprints: [], roots: made.roots, excluded: [made.thumbprints[EXCLUDED - 1]!] },
+      recipients: { thumbprints: [], roots: made.roots, excluded: [made.thumbprints[EXCLUDED - 1]!], roles: ['SM'] },
       formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
       limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
     }),

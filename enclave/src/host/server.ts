@@ -35,7 +35,7 @@ import {
   type ServerLimits,
 } from '#verifier';
 import { EnclaveError } from '../errors.ts';
-import { boundedForwardJson, createApp, forwardJsonBody } from '../http/app.ts';
+import { PER_CLIENT_CONNECTIONS, boundedForwardJson, createApp, forwardJsonBody } from '../http/app.ts';
 import type { EnclaveClient } from './enclave-client.ts';
 import type { Host } from './host.ts';
 import type { ArtefactStore } from './store.ts';
@@ -82,10 +82,19 @@ export interface HostAppDeps {
   log?: (line: string) => void;
   limits?: ServerLimits;
   now?: () => Date;
+  /** open connections one client address may hold (default PER_CLIENT_CONNECTIONS) */
+  perClientConnections?: number;
 }
 
 export function buildHostApp(d: HostAppDeps): FastifyInstance {
-  const app = createApp({ bodyLimit: 64 * 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
+  const app = createApp(
+    {
+      bodyLimit: 64 * 1024,
+      perClientConnections: d.perClientConnections ?? PER_CLIENT_CONNECTIONS,
+      ...(d.limits ? { server: d.limits } : {}),
+    },
+    d.log,
+  );
   const seen = new Set<string>();
 
   app.get('/v1/status', async (_req, reply) => {

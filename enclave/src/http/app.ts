@@ -24,6 +24,35 @@ export interface AppLimits {
   /** largest request body, bytes */
   bodyLimit: number;
   server?: ServerLimits;
+  /**
+   * Open connections one client address may hold at once (public servers: the host's API). Past
+   * it, a new connection from that address is closed on accept, so one slow or greedy peer
+   * cannot fill the server's whole connection cap and starve everyone else. Unset: no per-client cap
+   * (the enclave's API, whose only client is the host).
+   */
+  perClientConnections?: number;
+}
+
+/** Default per-client connection cap of the host's public API: an eighth of the server-wide cap. */
+export const PER_CLIENT_CONNECTIONS = 64;
+
+/** Closes connections past `cap` per remote address (counted while open). */
+export function limitPerClient(server: import('node:net').Server, cap: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const who = socket.remoteAddress ?? '?';
+    const n = (open.get(who) ?? 0) + 1;
+    if (n > cap) {
+      socket.destroy();
+      return;
+    }
+    open.set(who, n);
+    socket.once('close', () => {
+      const left = (open.get(who) ?? 1) - 1;
+      if (left <= 0) open.delete(who);
+      else open.set(who, left);
+    });
+  });
 }
 
 export function createApp(limits: AppLimits, log?: (line: string) => void): FastifyInstance {
@@ -35,7 +64,10 @@ export function createApp(limits: AppLimits, log?: (line: string) => void): Fast
     return503OnClosing: true,
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, maxParamLength: 128 },
   });
-  app.addHook('onListen', async () => limitConnections(app.server, server));
+  app.addHook('onListen', async () => {
+    limitConnections(app.server, server);
+    if (limits.perClientConnections !== undefined) limitPerClient(app.server, limits.perClientConnections);
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.setNotFoundHandler((req, reply) => {

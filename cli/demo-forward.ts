@@ -246,6 +246,8 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
       p('kdms', 'receipt.json'),
       '--enclave',
       p('enclave-verified.json'),
+      '--trust-root',
+      p('test-root.pem'),
       '--delivery',
       p('kdms', sample.file),
       '--proof',

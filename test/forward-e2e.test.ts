@@ -172,6 +172,7 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
     if (n !== excludedName) copyFileSync(f('pki', 'projectors', n), f('allowed', n));
   }
   for (const d of ['allowed', 'all']) copyFileSync(f('pki', 'maker-ca.pem'), f(d, 'maker-ca.pem'));
+  const expires = isoZ(Date.now() + 3600_000);
   const forward = (out: string, recipients = 'allowed', rules = 'rules.dsse') =>
     keycast(
       'forward',
@@ -188,6 +189,8 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
       f(recipients),
       '--out',
       f(out),
+      '--expires',
+      expires, // one instant for every run: sending the same request again is a replay
       '--json',
     );
 
@@ -246,6 +249,8 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
     f('out', 'receipt.json'),
     '--enclave',
     f('enclave-verified.json'),
+    '--trust-root',
+    f('root.pem'),
     '--delivery',
     f('out', sample.file),
     '--proof',

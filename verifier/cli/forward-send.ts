@@ -234,6 +234,20 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
   };
 }
 
+/**
+ * --expires: seconds from now (default 3600) or an instant `YYYY-MM-DDThh:mm:ssZ` — the same
+ * instant makes the same request, so sending it again is refused as a replay rather than served twice.
+ */
+function expiresFlag(flag: string | undefined): string {
+  const now = Date.now();
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(flag ?? '')
+    ? Date.parse(flag!)
+    : Math.floor(now / 1000) * 1000 + positiveInt(flag, 'expires', 3600) * 1000;
+  if (!Number.isFinite(at) || at <= now || at - now > MAX_FORWARD_REQUEST_LIFETIME_MS)
+    throw usageError(`--expires must lie in the next ${MAX_FORWARD_REQUEST_LIFETIME_MS / 1000} seconds`);
+  return new Date(at).toISOString().replace('.000Z', 'Z');
+}
+
 export const forwardSend: Command = {
   path: ['forward'],
   summary:
@@ -241,7 +255,7 @@ export const forwardSend: Command = {
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
                 --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
                 (--expect-pcr0 HEX | --log URL --log-key VKEY [--witness VKEY…]) [--trust-root FILE] [--max-age S]
-                [--batch N] [--timeout S] [--expires S] [--json]
+                [--batch N] [--timeout S] [--expires S|TIME] [--json]
 
 Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
 keys (keycast seal), the signed rules (keycast rules sign) and the recipient certificates — every
@@ -267,8 +281,9 @@ subject, file, proof, source, receipt }]. A delivery is proven with keycast rece
 DIR/<its receipt> --delivery DIR/<file> --proof DIR/<proof>; a raw-hpke delivery opens under its
 batch's requestDigest. Progress goes to stderr, per batch.
 
-Each request carries an expiry (--expires seconds from now, default 3600, at most 86400), bound
-into its digest: the enclave refuses it after that (FORWARD_REQUEST_EXPIRED), and the host keeps
+Each request carries an expiry (--expires: seconds from now, default 3600, or an instant
+YYYY-MM-DDThh:mm:ssZ; at most 24 hours ahead), bound into its digest — the same instant makes the
+same request, so a resend is a replay: the enclave refuses it after that (FORWARD_REQUEST_EXPIRED), and the host keeps
 the digests it served (in its store, across restarts and instances) until then.
 
 A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
@@ -311,12 +326,7 @@ flags; 6 a file or the host cannot be read.`,
       throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
-    const lifetimeS = positiveInt(str(v, 'expires'), 'expires', 3600);
-    if (lifetimeS * 1000 > MAX_FORWARD_REQUEST_LIFETIME_MS)
-      throw usageError(`--expires must be at most ${MAX_FORWARD_REQUEST_LIFETIME_MS / 1000} seconds`);
-    const expires = new Date(Math.floor(Date.now() / 1000) * 1000 + lifetimeS * 1000)
-      .toISOString()
-      .replace('.000Z', 'Z');
+    const expires = expiresFlag(str(v, 'expires'));
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
     if ((readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave')[0] ?? 0) !== 0x7b)
       throw usageError('--enclave must be the record keycast verify enclave --out wrote');

@@ -47,7 +47,7 @@ export function checkDcProfile(c: DcCertificate, role: DcRole, requiredRole?: st
     profile(c, 'dnQualifier does not match the public key');
   if (nameValue(c.issuerRdns, 'O') !== nameValue(c.subjectRdns, 'O')) profile(c, 'issuer O differs from subject O');
   const bc = c.basicConstraints;
-  if (!bc || !bc.critical) profile(c, 'basicConstraints missing or not critical');
+  if (!bc?.critical) profile(c, 'basicConstraints missing or not critical');
   const ku = c.keyUsage?.usages ?? new Set();
   const cn = nameValue(c.subjectRdns, 'CN')!;
   if (role === 'ca') {

@@ -12,7 +12,7 @@ group(['verify', 'monitor', 'rules', 'seal', 'forward', 'kdm', 'raw', 'receipt']
   ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
   ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
   ['rules sign', 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key'],
-  ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key"],
+  ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's signed rules"],
   [
     'forward',
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',

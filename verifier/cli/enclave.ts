@@ -91,9 +91,11 @@ release's. Its user_data must be the enclave's identity binding and agree with p
 (else IDENTITY_BINDING); prints the keys it binds: the HPKE key (you seal content keys to it),
 the receipt key (it signs forwarding receipts) and the KDM signer chain's digest.
 
-  --out ENCLAVE.json    write the verified-enclave record (keycast-verified-enclave/v1: host,
-                        pcr0, release, publicKey/userData and the keys read from them) that
-                        keycast seal --enclave and keycast forward --enclave read
+  --out ENCLAVE.json    write the verified-enclave record (keycast-verified-enclave/v2: host,
+                        pcr0, release, publicKey/userData and the keys read from them, and the
+                        attestation document itself) that keycast seal --enclave and keycast
+                        forward --enclave read — and verify again: the document's chain, nonce
+                        and age, and that the record states what the document holds
   --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root (test PKIs)
   --publisher KEY.pem   a release publisher's public key (repeatable; required)
 ${LOG_HELP}
@@ -160,6 +162,7 @@ cannot be read.`,
         userData: toBase64(att.userData!),
         nonce: toHex(nonce),
         rootSha256: att.rootSha256,
+        attestation: toBase64(doc),
       },
       binding,
     );

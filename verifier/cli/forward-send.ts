@@ -16,6 +16,7 @@ import {
   DeliveryTree,
   forwardRequestDigest,
   formatForwardRequest,
+  MAX_FORWARD_REQUEST_LIFETIME_MS,
   FORWARD_FORMATS,
   fromBase64,
   openReceipt,
@@ -24,7 +25,7 @@ import {
   parseKdm,
   kdmChainSha256,
   bytesEqual,
-  parseVerifiedEnclave,
+  type parseVerifiedEnclave,
   httpRequest,
   sha256,
   toHex,
@@ -37,6 +38,7 @@ import {
 import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
 import { readUserFile } from './io.ts';
 import { say } from './log.ts';
+import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
 import { DeliveryDir, type VerifiedBatch } from './forward-write.ts';
 import { readCertificates, type Certs } from './forward-recipients.ts';
 
@@ -232,13 +234,28 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
   };
 }
 
+/**
+ * --expires: seconds from now (default 3600) or an instant `YYYY-MM-DDThh:mm:ssZ` — the same
+ * instant makes the same request, so sending it again is refused as a replay rather than served twice.
+ */
+function expiresFlag(flag: string | undefined): string {
+  const now = Date.now();
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(flag ?? '')
+    ? Date.parse(flag!)
+    : Math.floor(now / 1000) * 1000 + positiveInt(flag, 'expires', 3600) * 1000;
+  if (!Number.isFinite(at) || at <= now || at - now > MAX_FORWARD_REQUEST_LIFETIME_MS)
+    throw usageError(`--expires must lie in the next ${MAX_FORWARD_REQUEST_LIFETIME_MS / 1000} seconds`);
+  return new Date(at).toISOString().replace('.000Z', 'Z');
+}
+
 export const forwardSend: Command = {
   path: ['forward'],
   summary:
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
                 --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
-                [--batch N] [--timeout S] [--json]
+                (--expect-pcr0 HEX | --log URL --log-key VKEY [--witness VKEY…]) [--trust-root FILE] [--max-age S]
+                [--batch N] [--timeout S] [--expires S|TIME] [--json]
 
 Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
 keys (keycast seal), the signed rules (keycast rules sign) and the recipient certificates — every
@@ -264,6 +281,11 @@ subject, file, proof, source, receipt }]. A delivery is proven with keycast rece
 DIR/<its receipt> --delivery DIR/<file> --proof DIR/<proof>; a raw-hpke delivery opens under its
 batch's requestDigest. Progress goes to stderr, per batch.
 
+Each request carries an expiry (--expires: seconds from now, default 3600, or an instant
+YYYY-MM-DDThh:mm:ssZ; at most 24 hours ahead), bound into its digest — the same instant makes the
+same request, so a resend is a replay: the enclave refuses it after that (FORWARD_REQUEST_EXPIRED), and the host keeps
+the digests it served (in its store, across restarts and instances) until then.
+
 A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
 the earlier ones' outputs are discarded, so send again with other rules or another --batch.
 
@@ -272,6 +294,10 @@ ST 430-1 block under RSA-OAEP-SHA256, for non-DCI receivers with RSA certificate
 same blocks under HPKE X25519/AES-256-GCM, bound to the receiver, CPL and request, for receivers
 with X25519 certificates, who open them with the verifier's openRawHpkeDelivery).
 
+ENCLAVE.json is verified again before anything is sent, as keycast seal does (its attestation
+document: chain, nonce, age; the record must state what it holds; a PCR policy is required):
+${ENCLAVE_TRUST_HELP}
+
 Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names, by
 its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
 flags; 6 a file or the host cannot be read.`,
@@ -279,6 +305,7 @@ flags; 6 a file or the host cannot be read.`,
     const { v } = parse(args, {
       host: { type: 'string' },
       enclave: { type: 'string' },
+      ...ENCLAVE_TRUST_OPTIONS,
       sealed: { type: 'string' },
       rules: { type: 'string' },
       recipients: { type: 'string' },
@@ -287,6 +314,7 @@ flags; 6 a file or the host cannot be read.`,
       out: { type: 'string' },
       batch: { type: 'string' },
       timeout: { type: 'string' },
+      expires: { type: 'string' },
     });
     const host = need(v, 'host');
     if (!/^https?:\/\//.test(host)) throw usageError('--host must be an http:// or https:// URL');
@@ -298,8 +326,13 @@ flags; 6 a file or the host cannot be read.`,
       throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
+    const expires = expiresFlag(str(v, 'expires'));
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
-    const enclave = parseVerifiedEnclave(readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
+    if ((readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave')[0] ?? 0) !== 0x7b)
+      throw usageError('--enclave must be the record keycast verify enclave --out wrote');
+    const enclave = (await attestedEnclave(v, { policy: 'required', fresh: true })) as ReturnType<
+      typeof parseVerifiedEnclave
+    >;
     const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
     const rules = Buffer.from(readUserFile(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));
@@ -311,7 +344,7 @@ flags; 6 a file or the host cannot be read.`,
       url,
       timeoutS,
       enclave,
-      shared: { sealedKeys, rules, intermediates: certs.intermediates, format },
+      shared: { sealedKeys, rules, intermediates: certs.intermediates, format, expires },
       format,
     };
     say(

@@ -2,22 +2,23 @@
  * Studio tools for forwarding (the library does the work; this file reads and writes files):
  *
  *   keycast rules sign RULES.json --key KEY --out RULES.dsse
- *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
+ *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules RULES.dsse --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
  *   keycast kdm inspect KDM.xml [--key PROJECTOR.pem] [--at TIME] [--signer-root ROOT.pem]
  *   keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE])
  *       [--delivery KDM --proof PROOF.json]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
+import type { Values } from './flags.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
   VerifierError,
   validateRules,
   signRules,
+  openRules,
   parseJsonStrict,
   sealContentKeys,
-  verifyAttestationDocument,
-  enclaveKeysFromAttestation,
   toHex,
   fromHex,
   verifyKdmSignature,
@@ -30,7 +31,6 @@ import {
   openReceipt,
   parseDeliveryProof,
   checkDelivery,
-  parseVerifiedEnclave,
   openRawHpkeDelivery,
   openRawRsaOaepDelivery,
   RAW_RSA_OAEP_ENCRYPTION,
@@ -89,47 +89,6 @@ function privateKeyFile(file: string): KeyObject {
   }
 }
 
-/** DOC: raw CBOR COSE_Sign1 or base64 of it. Anything else (a bare key file) is refused. */
-function readAttestation(file: string): Uint8Array {
-  const raw = new Uint8Array(readFileSync(file));
-  if (raw[0] === 0x84 || raw[0] === 0xd2) return raw;
-  const text = Buffer.from(raw).toString('utf8').replace(/\s+/g, '');
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length > 100) return new Uint8Array(Buffer.from(text, 'base64'));
-  throw new VerifierError(
-    'PUBLIC_KEY_MISMATCH',
-    `${file} is not an attestation document: an enclave key is only accepted inside a verified attestation`,
-  );
-}
-
-/**
- * The enclave's keys from --enclave: a verified-enclave record (keycast verify enclave --out,
- * JSON) or an attestation document verified here.
- */
-function attestedKeys(v: Record<string, unknown>) {
-  const file = need(v, 'enclave');
-  const raw = readFileSync(file);
-  if (raw[0] === 0x7b) {
-    const ek = parseVerifiedEnclave(raw);
-    if (typeof v['expect-pcr0'] === 'string' && toHex(fromHex(v['expect-pcr0'])) !== ek.record.pcr0)
-      throw new VerifierError('PCR_MISMATCH', 'the verified enclave runs another PCR0', {
-        pcr: 0,
-        expected: v['expect-pcr0'],
-        actual: ek.record.pcr0,
-      });
-    return ek;
-  }
-  const roots = ((v['trust-root'] as string[] | undefined) ?? []).map(
-    (f) => pemCertificates(readFileSync(f, 'utf8'))[0]!,
-  );
-  const expect: Record<number, Uint8Array> =
-    typeof v['expect-pcr0'] === 'string' ? { 0: fromHex(v['expect-pcr0']) } : {};
-  const a = verifyAttestationDocument(readAttestation(need(v, 'enclave')), {
-    ...(roots.length ? { trustedRoots: roots } : {}),
-    policy: { expectedPcrs: expect },
-  });
-  return enclaveKeysFromAttestation(a);
-}
-
 const out = (json: boolean, obj: unknown, text: string) => console.log(json ? JSON.stringify(obj, null, 2) : text);
 
 const rulesSign: Command = {
@@ -137,7 +96,8 @@ const rulesSign: Command = {
   summary: 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key',
   help: `keycast rules sign RULES.json --key KEY --out RULES.dsse [--json]
 
-Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v1; unknown fields
+Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v2: it names the
+output formats and recipient CN roles it allows; v1 is refused as RULES_OUTDATED; unknown fields
 refused), writes its canonical form signed as a DSSE envelope (payload type
 application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 private key (PEM).
 Exit 1 (RULES_INVALID) when the rules are malformed.`,
@@ -157,31 +117,39 @@ Exit 1 (RULES_INVALID) when the rules are malformed.`,
 
 const seal: Command = {
   path: ['seal'],
-  summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key",
-  help: `keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX] [--json]
+  summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's signed rules",
+  help: `keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules RULES.dsse --rules-key PUB --out SEALED
+             (--expect-pcr0 HEX | --log URL --log-key VKEY [--witness VKEY…]) [--trust-root FILE] [--max-age S] [--json]
 
-ENCLAVE.json: the record keycast verify enclave --out wrote (the enclave attested live with a
-fresh nonce, its release proven logged and active); its keys are re-read from the bound
-public_key/user_data. Or verifies ATTESTATION (an AWS Nitro attestation document: CBOR or base64; chain to the AWS root or
---trust-root, PCR policy), reads the enclave's HPKE key from its public_key binding, and seals the
-keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0 and the studio key PUB, so
-only rules signed by PUB can release them. A bare key file is refused: the enclave key must come
+ENCLAVE.json: the record keycast verify enclave --out wrote; the attestation document it carries
+is verified again (chain, signature, the record's nonce, at most --max-age old) and must hold
+exactly what the record states — a v1 record or a hand-written one is RECORD_UNVERIFIABLE. Or
+ATTESTATION, an AWS Nitro attestation document (CBOR or base64) verified the same way. Either way
+a PCR policy is required, as keycast verify attestation requires one: --expect-pcr0, or --log
+(PCR0 must be a logged release). Then reads the enclave's HPKE key from its binding and seals the
+keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0, the studio key PUB and the
+one rules document RULES.dsse (verified with PUB here; keycast-sealed-keys/v2 binds its digest):
+the enclave releases them under exactly those rules — not under older or looser rules the same
+key once signed. New rules (a projector excluded) need the keys sealed again. A bare key file is refused: the enclave key must come
 inside a verified attestation.
-KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}`,
+KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}
+${ENCLAVE_TRUST_HELP}`,
   async run(args) {
     const { v } = flags(
       args,
       {
         enclave: { type: 'string' },
         keys: { type: 'string' },
+        rules: { type: 'string' },
         'rules-key': { type: 'string' },
         out: { type: 'string' },
-        'trust-root': { type: 'string', multiple: true },
-        'expect-pcr0': { type: 'string' },
+        ...ENCLAVE_TRUST_OPTIONS,
       },
       0,
     );
-    const ek = attestedKeys(v);
+    const ek = await attestedEnclave(v as Values, { policy: 'required', fresh: true });
+    const rulesKey = readFileSync(need(v, 'rules-key'), 'utf8');
+    const rules = openRules(readFileSync(need(v, 'rules')), rulesKey);
     const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as {
       cplId: string;
       keys: Array<{ id: string; type: KeyType; key: string }>;
@@ -194,7 +162,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
     }
     let sealed: string;
     try {
-      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, readFileSync(need(v, 'rules-key'), 'utf8'));
+      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, rulesKey, rules.digest);
     } catch (e) {
       if (e instanceof RangeError) throw usageError(e.message);
       throw e;
@@ -202,7 +170,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
     writeFileSync(need(v, 'out'), sealed);
     out(
       v.json === true,
-      { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length },
+      { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length, rulesDigest: rules.digest },
       `sealed ${fk.keys.length} key(s) of ${fk.cplId} for PCR0 ${toHex(ek.pcr0).slice(0, 16)}… → ${v.out}`,
     );
     return 0;
@@ -280,7 +248,7 @@ checks it against the XML; the content keys are PRINTED. Exit 1 when the signatu
 const receiptVerify: Command = {
   path: ['receipt', 'verify'],
   summary: "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion",
-  help: `keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ENCLAVE.json|ATTESTATION [--trust-root FILE] [--expect-pcr0 HEX])
+  help: `keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ENCLAVE.json|ATTESTATION [--trust-root FILE] [--expect-pcr0 HEX | --log URL --log-key VKEY])
     [--delivery KDM --proof PROOF.json] [--json]
 
 Checks the receipt's signature with the enclave's receipt key (PEM, or read from a verified
@@ -293,8 +261,7 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
       {
         'receipt-key': { type: 'string' },
         enclave: { type: 'string' },
-        'trust-root': { type: 'string', multiple: true },
-        'expect-pcr0': { type: 'string' },
+        ...ENCLAVE_TRUST_OPTIONS,
         delivery: { type: 'string' },
         proof: { type: 'string' },
       },
@@ -307,7 +274,8 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
     let attestedPcr0: string | null = null;
     if (typeof v['receipt-key'] === 'string') key = readFileSync(v['receipt-key'], 'utf8');
     else {
-      const ek = attestedKeys(v);
+      // a receipt is checked long after: the attestation's age is not held against it
+      const ek = await attestedEnclave(v as Values, { policy: 'optional', fresh: false });
       key = new Uint8Array(ek.receipt.export({ type: 'spki', format: 'der' }));
       attestedPcr0 = toHex(ek.pcr0);
     }

@@ -32,6 +32,7 @@ const buildCmd: Command = {
   path: ['build'],
   summary: 'build a byte-reproducible EIF from pinned inputs',
   help: `keycast build --out DIR [--lock builder.lock.json] [input flags] [--json]
+       keycast build --out DIR --kernel F --init F --rootfs PATH --cmdline STR [--arg A…] [--json]
 
 Assembles DIR/enclave.eif from pinned inputs and writes DIR/measurements.json (PCR0/1/2[/8],
 sha256, size) and DIR/builder.lock.json (the lock actually used, every digest filled in).
@@ -40,17 +41,22 @@ With --lock, every input is checked against the lock's SHA-256 (a mismatch refus
 file, expected and actual digests); input flags then only override paths. Without --lock, the
 flags define the inputs and the generated DIR/builder.lock.json pins them for the next build.
 
+Without --lock, --kernel, --init, --rootfs and --cmdline (or --cmdline-file) are required.
+DIR itself may be new, but its parent directory must exist.
+
 Inputs:
-  --kernel FILE            bzImage (x86_64) or Image (aarch64)
+  --kernel FILE            bzImage (x86_64) or Image (aarch64)   (required without --lock)
   --kernel-config FILE     optional; fills OperatingSystem/KernelVersion like nitro-cli
-  --init FILE              the enclave init binary
+  --init FILE              the enclave init binary   (required without --lock)
   --nsm FILE               nsm.ko (omit for kernels with NSM built in)
-  --rootfs PATH            a directory, a docker-save tarball or an OCI layout
+  --rootfs PATH            a directory, a docker-save tarball or an OCI layout   (required without --lock)
   --rootfs-type T          dir | docker-save | oci (default dir)
   --enclave-config FILE    the Keycast enclave's pinned configuration (log key and origin, witnesses,
                            max checkpoint age, publisher keys, KMS key); checked, pinned in the lock
                            and placed at /rootfs/etc/keycast/enclave.json, so it is part of PCR0/PCR2
-  --cmdline STR | --cmdline-file FILE (trimmed, as nitro-cli does)
+  --cmdline STR | --cmdline-file FILE   the kernel command line (file trimmed, as nitro-cli does);
+                           required without --lock (nitro-cli takes it from its blobs' cmdline
+                           file; e.g. "reboot=k panic=30 pci=off nomodules console=ttyS0")
   --arg A (repeat)         the app's argv, written to /cmd
   --env K=V (repeat)       the app's environment, written to /env
   --arch x86_64|aarch64    (default x86_64)   --format linuxkit|canonical (default linuxkit)

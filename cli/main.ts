@@ -166,8 +166,22 @@ async function report(raw: unknown, json: boolean): Promise<number> {
     console.error(`keycast: ${e.message} (see --help)`);
   } else if (isCoded(e)) {
     console.error(`keycast: ${errorText(e)}`); // CODE: message
+    const ev = evidenceText(e);
+    if (ev !== '') console.error(ev);
   } else {
     console.error(`keycast: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }
   return code;
+}
+
+/** A refusal's evidence for text mode (what --json gives under "evidence"), indented; '' when there is none. */
+export function evidenceText(e: { evidence?: unknown }): string {
+  const j =
+    typeof (e as { toJSON?: unknown }).toJSON === 'function' ? (e as { toJSON(): { evidence?: unknown } }).toJSON() : e;
+  const ev = j.evidence;
+  if (typeof ev !== 'object' || ev === null || Object.keys(ev).length === 0) return '';
+  return `evidence:\n${JSON.stringify(ev, null, 2)
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}`;
 }

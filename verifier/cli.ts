@@ -22,14 +22,16 @@ import {
   type LoggedRelease,
 } from './index.ts';
 import { readInput, readUserFile, readVkey } from './cli/io.ts';
-import { hexArg, readRoot, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
+import { checkUrl, hexArg, readRoot, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
 import { logSetup } from './cli/log.ts';
 import { currentCheckpoint, requireConsistent } from './cli/memory.ts';
 import type { Values } from './cli/flags.ts';
 import { commands as forwardCommands } from './cli/forward.ts';
 
-export { readUserFile };
+export { readUserFile, readInput };
+export { requireOutParent } from './cli/io.ts';
+export type { Values } from './cli/flags.ts';
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
 export { verifyReleaseThroughLog, readKeys, type LoggedReleaseCheck } from './cli/release.ts';
 export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
@@ -226,6 +228,7 @@ reported on stderr first); 6 when a file cannot be read.`,
     }
     const { values: v, positionals } = parsed;
     if (positionals.length !== 1) throw usageError('expected exactly one DOC (see keycast verify attestation --help)');
+    if (v.log !== undefined) checkUrl(v.log, 'log');
     if (v.log !== undefined && v['log-key'] === undefined)
       throw usageError("--log needs --log-key (the log's verifier key)");
     const witnesses = witnessFlags(v);

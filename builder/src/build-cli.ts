@@ -10,6 +10,7 @@ import { build } from './build.ts';
 import { diffEif, formatDiff } from './diff.ts';
 import { BuilderError } from './errors.ts';
 import { parseLock, type BuildLock, type RootfsType } from './lock.ts';
+import { requireOutParent } from '#cli-kit';
 
 type Usage = (m: string) => Error;
 
@@ -94,6 +95,7 @@ export async function runBuild(v: Record<string, unknown>, usage: Usage): Promis
   const out = opt(v, 'out');
   if (!out) throw usage('--out DIR is required');
   const outDir = resolve(out);
+  requireOutParent(outDir);
   const cert = opt(v, 'signing-certificate');
   const key = opt(v, 'signing-key');
   if (!!cert !== !!key) throw usage('--signing-certificate and --signing-key go together');

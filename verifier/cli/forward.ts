@@ -7,7 +7,8 @@
  *   keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE])
  *       [--delivery KDM --proof PROOF.json]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { oneStdin, readInput, requireOutParent } from './io.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
@@ -53,6 +54,10 @@ function usageError(message: string): Error {
   return e;
 }
 
+/** Every file a studio tool reads: a path or `-` (stdin), capped (a KDM, a key, a receipt are small). */
+const MAX_INPUT = 64 * 1024 * 1024;
+const read = (path: string, what: string): Buffer => Buffer.from(readInput(path, MAX_INPUT, what));
+
 type Opts = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 function flags(
   args: string[],
@@ -82,16 +87,15 @@ function need(v: Record<string, unknown>, name: string): string {
 
 function privateKeyFile(file: string): KeyObject {
   try {
-    return createPrivateKey(readFileSync(file));
+    return createPrivateKey(read(file, 'private key'));
   } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') throw e;
+    if (e instanceof Error && (e.name === 'IoError' || e instanceof VerifierError)) throw e;
     throw usageError(`${file}: not a PEM private key`);
   }
 }
 
 /** DOC: raw CBOR COSE_Sign1 or base64 of it. Anything else (a bare key file) is refused. */
-function readAttestation(file: string): Uint8Array {
-  const raw = new Uint8Array(readFileSync(file));
+function readAttestation(raw: Uint8Array, file: string): Uint8Array {
   if (raw[0] === 0x84 || raw[0] === 0xd2) return raw;
   const text = Buffer.from(raw).toString('utf8').replace(/\s+/g, '');
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length > 100) return new Uint8Array(Buffer.from(text, 'base64'));
@@ -107,7 +111,7 @@ function readAttestation(file: string): Uint8Array {
  */
 function attestedKeys(v: Record<string, unknown>) {
   const file = need(v, 'enclave');
-  const raw = readFileSync(file);
+  const raw = read(file, '--enclave');
   if (raw[0] === 0x7b) {
     const ek = parseVerifiedEnclave(raw);
     if (typeof v['expect-pcr0'] === 'string' && toHex(fromHex(v['expect-pcr0'])) !== ek.record.pcr0)
@@ -119,11 +123,11 @@ function attestedKeys(v: Record<string, unknown>) {
     return ek;
   }
   const roots = ((v['trust-root'] as string[] | undefined) ?? []).map(
-    (f) => pemCertificates(readFileSync(f, 'utf8'))[0]!,
+    (f) => pemCertificates(read(f, '--trust-root').toString('utf8'))[0]!,
   );
   const expect: Record<number, Uint8Array> =
     typeof v['expect-pcr0'] === 'string' ? { 0: fromHex(v['expect-pcr0']) } : {};
-  const a = verifyAttestationDocument(readAttestation(need(v, 'enclave')), {
+  const a = verifyAttestationDocument(readAttestation(raw, file), {
     ...(roots.length ? { trustedRoots: roots } : {}),
     policy: { expectedPcrs: expect },
   });
@@ -143,7 +147,9 @@ application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 
 Exit 1 (RULES_INVALID) when the rules are malformed.`,
   async run(args) {
     const { v, p } = flags(args, { key: { type: 'string' }, out: { type: 'string' } }, 1);
-    const rules = validateRules(parseJsonStrict(readFileSync(p[0]!), 4 << 20, 'rules'));
+    oneStdin(p[0], v.key as string | undefined);
+    requireOutParent(need(v, 'out'));
+    const rules = validateRules(parseJsonStrict(read(p[0]!, 'rules'), 4 << 20, 'rules'));
     const env = signRules(rules, privateKeyFile(need(v, 'key')));
     writeFileSync(need(v, 'out'), env);
     out(
@@ -181,8 +187,10 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
       },
       0,
     );
+    oneStdin(v.enclave as string | undefined, v.keys as string | undefined, v['rules-key'] as string | undefined);
+    requireOutParent(need(v, 'out'));
     const ek = attestedKeys(v);
-    const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as {
+    const j = parseJsonStrict(read(need(v, 'keys'), '--keys'), 1 << 20, 'keys') as {
       cplId: string;
       keys: Array<{ id: string; type: KeyType; key: string }>;
     };
@@ -194,7 +202,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
     }
     let sealed: string;
     try {
-      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, readFileSync(need(v, 'rules-key'), 'utf8'));
+      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, read(need(v, 'rules-key'), '--rules-key').toString('utf8'));
     } catch (e) {
       if (e instanceof RangeError) throw usageError(e.message);
       throw e;
@@ -224,7 +232,8 @@ checks it against the XML; the content keys are PRINTED. Exit 1 when the signatu
       { key: { type: 'string' }, at: { type: 'string' }, 'signer-root': { type: 'string' } },
       1,
     );
-    const xml = readFileSync(p[0]!);
+    oneStdin(p[0], v.key as string | undefined, v['signer-root'] as string | undefined);
+    const xml = read(p[0]!, 'KDM');
     const at = typeof v.at === 'string' ? new Date(v.at) : new Date();
     if (Number.isNaN(at.getTime())) throw usageError('--at must be an ISO time');
     const kdm = parseKdm(new Uint8Array(xml));
@@ -235,7 +244,7 @@ checks it against the XML; the content keys are PRINTED. Exit 1 when the signatu
       signer = (await verifyKdmSignature(new Uint8Array(xml))).signer;
       const roots =
         typeof v['signer-root'] === 'string'
-          ? pemCertificates(readFileSync(v['signer-root'], 'utf8')).map(parseDcCertificate)
+          ? pemCertificates(read(v['signer-root'], '--signer-root').toString('utf8')).map(parseDcCertificate)
           : undefined;
       try {
         chain = `${checkKdmSignerChain(kdm, signer, { at, roots, profile: false }).length} certificates to ${roots ? 'the given root' : 'its own root'}`;
@@ -303,15 +312,22 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
     if ((v['receipt-key'] === undefined) === (v.enclave === undefined))
       throw usageError('give exactly one of --receipt-key and --enclave');
     if ((v.delivery === undefined) !== (v.proof === undefined)) throw usageError('--delivery and --proof go together');
+    oneStdin(
+      p[0],
+      v['receipt-key'] as string | undefined,
+      v.enclave as string | undefined,
+      v.delivery as string | undefined,
+      v.proof as string | undefined,
+    );
     let key: string | Uint8Array;
     let attestedPcr0: string | null = null;
-    if (typeof v['receipt-key'] === 'string') key = readFileSync(v['receipt-key'], 'utf8');
+    if (typeof v['receipt-key'] === 'string') key = read(v['receipt-key'], '--receipt-key').toString('utf8');
     else {
       const ek = attestedKeys(v);
       key = new Uint8Array(ek.receipt.export({ type: 'spki', format: 'der' }));
       attestedPcr0 = toHex(ek.pcr0);
     }
-    const r = openReceipt(readFileSync(p[0]!), key);
+    const r = openReceipt(read(p[0]!, 'receipt'), key);
     if (attestedPcr0 && attestedPcr0 !== r.pcr0)
       throw new VerifierError('RECEIPT_INVALID', 'the receipt names another PCR0 than the attested enclave', {
         receipt: r.pcr0,
@@ -319,8 +335,8 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
       });
     let delivery = '';
     if (typeof v.proof === 'string') {
-      const proof = parseDeliveryProof(readFileSync(v.proof));
-      checkDelivery(r, proof, new Uint8Array(readFileSync(v.delivery as string)));
+      const proof = parseDeliveryProof(read(v.proof, '--proof'));
+      checkDelivery(r, proof, new Uint8Array(read(v.delivery as string, '--delivery')));
       delivery = `delivery #${proof.index} to certificate ${proof.thumbprint} is in the receipt`;
     }
     out(
@@ -374,11 +390,12 @@ RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a
     const digest = typeof v['request-digest'] === 'string' ? v['request-digest'] : undefined;
     if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest))
       throw usageError('--request-digest must be 64 lowercase hex digits');
-    const [der] = pemCertificates(readFileSync(need(v, 'cert'), 'utf8'));
+    oneStdin(p[0], v.key as string | undefined, v.cert as string | undefined);
+    const [der] = pemCertificates(read(need(v, 'cert'), '--cert').toString('utf8'));
     if (!der) throw usageError('--cert holds no certificate');
     const cert = parseDcCertificate(der);
     const key = privateKeyFile(need(v, 'key'));
-    const bytes = new Uint8Array(readFileSync(p[0]!));
+    const bytes = new Uint8Array(read(p[0]!, 'delivery'));
     let named: { cplId?: unknown; encryption?: unknown } = {};
     try {
       named = JSON.parse(Buffer.from(bytes).toString('utf8')) ?? {};

@@ -5,11 +5,11 @@
  */
 import { LogClient, parseVerifierKey, type RetryEvent } from '../index.ts';
 import { readVkey } from './io.ts';
-import { need, positiveInt, str, witnessFlags, type Values, type WitnessFlags } from './flags.ts';
+import { need, positiveInt, str, urlOption, witnessFlags, type Values, type WitnessFlags } from './flags.ts';
 import { FileCheckpointStore, type CheckpointStore } from './state.ts';
 
 export const LOG_OPTIONS = {
-  log: { type: 'string' },
+  log: urlOption(),
   'log-key': { type: 'string' },
   state: { type: 'string' },
   timeout: { type: 'string' },

@@ -1,6 +1,6 @@
 /** `keycast kms-policy` (build a key policy from the log's active releases) and `keycast kms-policy check`. */
 import { readFileSync } from 'node:fs';
-import { parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
+import { parseFlags, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
 import { LogClient } from '#verifier';
 import { activeReleases } from './active-releases.ts';
 import { buildKmsKeyPolicy } from './policy-build.ts';
@@ -45,7 +45,7 @@ With --json, prints {policy, releases, checkpoint}; otherwise the policy JSON al
 Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://policy.json`,
   async run(args) {
     const { values: v } = parseFlags(args, {
-      log: { type: 'string' },
+      log: urlOption(),
       'log-key': { type: 'string' },
       witness: { type: 'string', multiple: true },
       'witness-threshold': { type: 'string' },

@@ -74,24 +74,26 @@ const describeCmd: Command = {
   path: ['describe-eif'],
   summary: "print an EIF's measurements and metadata as nitro-cli describe-eif does",
   help: `keycast describe-eif FILE [--json]
+keycast describe-eif --eif-path FILE      (nitro-cli's spelling)
 
-Reads FILE in one streaming pass (bounded memory), checks its structure and CRC-32, and
+Reads FILE (\`-\`: stdin) in one streaming pass (bounded memory), checks its structure and CRC-32, and
 prints nitro-cli's describe-eif JSON: EifVersion, Measurements {HashAlgorithm, PCR0, PCR1,
-PCR2[, PCR8]}, IsSigned, CheckCRC, [SignatureCheck], ImageName, ImageVersion, Metadata.
-With --json it adds Keycast's view (sha256 of the file, sections with offsets and SHA-384).
+PCR2[, PCR8]}, IsSigned, CheckCRC, [SignatureCheck], ImageName, ImageVersion, Metadata —
+pretty-printed, as nitro-cli describe-eif prints it. With --json it adds Keycast's view (sha256 of the file, sections with offsets and SHA-384).
 Exit 0 when the CRC matches, 1 (EIF_CRC) when it does not; malformed files: EIF_MALFORMED.`,
   async run(args) {
-    const { values: v, positionals } = parseFlags(args, {}, 1);
-    if (positionals.length !== 1) throw usageError('describe-eif takes exactly one FILE');
+    const { values: v, positionals } = parseFlags(args, { 'eif-path': { type: 'string' } }, 1);
+    const files = [...positionals, ...(typeof v['eif-path'] === 'string' ? [v['eif-path']] : [])];
+    if (files.length !== 1) throw usageError('describe-eif takes exactly one FILE (or --eif-path FILE)');
     const { runDescribe } = await import('./src/build-cli.ts');
-    return runDescribe(positionals[0]!, v.json === true);
+    return runDescribe(files[0]!, v.json === true);
   },
 };
 
 const diffCmd: Command = {
   path: ['diff-eif'],
   summary: 'explain why two EIFs differ (sections, PCRs, files in the ramdisks)',
-  help: `keycast diff-eif A B [--json]
+  help: `keycast diff-eif A B [--json]      (one of A and B may be -: stdin)
 
 Compares two EIFs: which PCRs differ, which sections, and for ramdisks which files differ
 (added, removed, content, type, mode, owner, link target, mtime, nlink) or whether only the
@@ -99,6 +101,7 @@ cpio encoding differs (hex case, inode numbering, order). Exit 0 identical, 1 di
   async run(args) {
     const { values: v, positionals } = parseFlags(args, {}, 2);
     if (positionals.length !== 2) throw usageError('diff-eif takes two files: A B');
+    if (positionals[0] === '-' && positionals[1] === '-') throw usageError('only one of A and B can be - (stdin)');
     const { runDiff } = await import('./src/build-cli.ts');
     return runDiff(positionals[0]!, positionals[1]!, v.json === true);
   },

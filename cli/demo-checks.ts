@@ -119,6 +119,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   c.services.push(witness);
   const witnessVkey = (await c.keycastOk(['witness', 'vkey', '--data', p('witness')])).stdout.trim();
   await c.keycastOk(['release', 'keygen', '--out', p('release.pem')]);
+  await c.keycastOk(['release', 'keygen', '--out', p('rebuilder.pem')]);
   const log = await c.startService([
     'log',
     'serve',
@@ -128,6 +129,8 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     `127.0.0.1:${await c.freePort()}`,
     '--trust-signer',
     p('release.pem.pub'),
+    '--trust-rebuilder',
+    p('rebuilder.pem.pub'),
     '--witness',
     `${witnessVkey}=${witness.url}`,
   ]);
@@ -310,6 +313,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     verified.code === 0,
     `entry ${pub.index ?? '?'}; stock @sigstore/verify with a trusted root naming the log: ${verified.code === 0 ? 'accepted' : `refused (${verified.stderr.trim()})`}`,
   );
+  await rebuildAndEndorse(c, { logUrl: log.url, logVkey, witnessVkey, pcr0, index: pub.index ?? 0, check });
 
   say.step('The enclave gate opens with the verifier the studio uses, and the enclave seals its identity through KMS');
   const opened = await until(async () => {
@@ -509,4 +513,81 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   );
   kms.destroy();
   return checks;
+}
+
+/**
+ * An independent rebuilder (a key the log admits with --trust-rebuilder) reproduces the release
+ * from its lock, checks the released image it was given, and endorses it in the log; the studio then
+ * requires one such rebuild.
+ */
+async function rebuildAndEndorse(
+  c: DemoContext,
+  o: {
+    logUrl: string;
+    logVkey: string;
+    witnessVkey: string;
+    pcr0: string;
+    index: number;
+    check: (name: string, ok: boolean, detail: string) => void;
+  },
+): Promise<void> {
+  const { p, say } = c;
+  say.step('An independent rebuilder reproduces the release from its lock and endorses it in the log');
+  const logFlags = ['--log', o.logUrl, '--log-key', o.logVkey, '--witness', o.witnessVkey];
+  const rebuilt = await c.keycast([
+    'verify',
+    'rebuild',
+    '--lock',
+    p('build', 'builder.lock.json'),
+    '--released-eif',
+    p('build', 'enclave.eif'),
+    '--out',
+    p('rebuilt'),
+    ...logFlags,
+    '--publisher',
+    p('release.pem.pub'),
+    '--json',
+  ]);
+  let reproduced = false;
+  try {
+    reproduced = (JSON.parse(rebuilt.stdout) as { reproduced?: boolean }).reproduced === true;
+  } catch {
+    reproduced = false;
+  }
+  await c.keycast([
+    'endorse',
+    '--eif',
+    p('rebuilt', 'enclave.eif'),
+    '--source',
+    c.SOURCE,
+    '--lock',
+    p('build', 'builder.lock.json'),
+    '--release-index',
+    String(o.index),
+    '--key',
+    p('rebuilder.pem'),
+    '--log',
+    o.logUrl,
+    '--log-key',
+    o.logVkey,
+    '--out',
+    p('endorsement.json'),
+  ]);
+  const required = await c.keycast([
+    'verify',
+    'release',
+    o.pcr0,
+    ...logFlags,
+    '--publisher',
+    p('release.pem.pub'),
+    '--require-rebuilds',
+    '1',
+    '--rebuilder',
+    p('rebuilder.pem.pub'),
+  ]);
+  o.check(
+    'rebuilt + endorsed',
+    rebuilt.code === 0 && reproduced && required.code === 0,
+    `verify rebuild: ${rebuilt.code === 0 && reproduced ? 'REPRODUCED (PCR0/1/2, and --released-eif is the released image)' : `exit ${rebuilt.code} ${errorCode(rebuilt)}`}; endorse → verify release --require-rebuilds 1 --rebuilder rebuilder.pem.pub: ${required.code === 0 ? 'passes' : `exit ${required.code} ${errorCode(required) || required.stderr.trim().split('\n').pop()}`}`,
+  );
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { EXIT, exitCodeFor, isCoded, normalizeError } from './exit-codes.ts';
 import { LOADERS, TABLE, entriesUnder, findEntry, type TableEntry } from './registry.ts';
+import { applyProfile } from './profile.ts';
 import './groups.ts';
 
 const EXIT_LINE = [
@@ -144,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(cmd.help);
       return EXIT.OK;
     }
-    return await cmd.run(rest);
+    return await cmd.run(applyProfile(cmd.path, rest));
   } catch (e) {
     return await report(e, json);
   }

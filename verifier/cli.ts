@@ -191,6 +191,8 @@ A PCR policy is required, so that "verified" never means "some enclave": give
   --state DIR           with --log: where the last verified checkpoint of each log is kept (default
                         $XDG_STATE_HOME/keycast); the log must prove it extends it (LOG_INCONSISTENT)
   --timeout SECONDS     with --log: per request, headers and body (default 30)
+  --profile FILE        take --log, --log-key and --witness from FILE (also KEYCAST_PROFILE);
+                        flags given on the command line win
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
 (--json: the VerifierError as JSON) when refused; 2 on bad flags; 3 when the log is unreachable

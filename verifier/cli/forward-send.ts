@@ -35,7 +35,7 @@ import {
   type Receipt,
 } from '../index.ts';
 import { list, need, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
-import { readUserFile, requireOutParent } from './io.ts';
+import { oneStdin, readInput, requireOutParent } from './io.ts';
 import { say } from './log.ts';
 import { codedBody } from './enclave.ts';
 import { DeliveryDir, type VerifiedBatch } from './forward-write.ts';
@@ -299,9 +299,10 @@ flags; 6 a file or the host cannot be read.`,
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
-    const enclave = parseVerifiedEnclave(readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
-    const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
-    const rules = Buffer.from(readUserFile(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
+    oneStdin(str(v, 'enclave'), str(v, 'sealed'), str(v, 'rules'));
+    const enclave = parseVerifiedEnclave(readInput(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
+    const sealedKeys = Buffer.from(readInput(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
+    const rules = Buffer.from(readInput(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));
     const total = certs.recipients.length;
     const count = Math.ceil(total / batchSize);

@@ -68,14 +68,20 @@ function measureEifPcrs(eif: Uint8Array): Measurements {
   return out;
 }
 
+/** A file the user named, or all of stdin for `-` (at most one input of a command may be -). */
+function readArg(path: string): Buffer {
+  return path === '-' ? readFileSync(0) : readFileSync(path);
+}
+
 function artifactInput(f: Flags): SignReleaseInput {
   const eifPath = need(f, 'eif');
-  process.stderr.write(`reading ${eifPath}\n`);
+  if (eifPath === '-' && f.lock === '-') throw usageError('only one of --eif and --lock can be - (stdin)');
+  process.stderr.write(`reading ${eifPath === '-' ? 'the EIF from stdin' : eifPath}\n`);
   const input: SignReleaseInput = {
-    eifBytes: readFileSync(eifPath),
-    eifName: eifPath.split('/').pop() ?? 'enclave.eif',
+    eifBytes: readArg(eifPath),
+    eifName: eifPath === '-' ? 'enclave.eif' : (eifPath.split('/').pop() ?? 'enclave.eif'),
     source: parseSourceRef(need(f, 'source')),
-    lockBytes: readFileSync(need(f, 'lock')),
+    lockBytes: readArg(need(f, 'lock')),
     builderVersion: typeof f['builder-version'] === 'string' ? f['builder-version'] : defaultBuilderVersion(),
   };
   if (typeof f['eif-uri'] === 'string') input.eifUri = f['eif-uri'];
@@ -183,7 +189,7 @@ const publish: Command = {
   summary: 'submit a signed bundle to a Keycast log and write back its tlog entry',
   help: `keycast release publish --log URL BUNDLE [--out FILE] [--log-key VKEY] [--json]
 
-POSTs BUNDLE to URL/add-entry, checks the answer is the canonical leaf of this envelope (and,
+POSTs BUNDLE (- reads stdin; then --out is required) to URL/add-entry, checks the answer is the canonical leaf of this envelope (and,
 with --log-key, that the checkpoint and inclusion proof verify under the log's key), then writes
 the bundle with verificationMaterial.tlogEntries = [the log's entry] to --out (default: BUNDLE).`,
   async run(args) {
@@ -193,8 +199,9 @@ the bundle with verificationMaterial.tlogEntries = [the log's entry] to --out (d
       1,
     );
     const path = positionals[0];
-    if (!path) throw usageError('give the bundle file');
-    const bundle = JSON.parse(readFileSync(path, 'utf8')) as BundleJson;
+    if (!path) throw usageError('give the bundle file (or - for stdin, with --out)');
+    if (path === '-' && typeof flags.out !== 'string') throw usageError('a bundle read from stdin needs --out FILE');
+    const bundle = JSON.parse(readArg(path).toString('utf8')) as BundleJson;
     return publishAndWrite(flags, bundle, typeof flags.out === 'string' ? flags.out : path);
   },
 };
@@ -283,6 +290,7 @@ naming the logged release it reproduces; with --log also publishes it (the log a
 only from its allowed rebuilders: keycast log serve --trust-rebuilder). Run it after keycast verify
 rebuild reports a match. Writes the bundle (with its tlog entry when published) to --out (default
 endorsement-N.json with --release-index N, else endorsement.json, in the current directory).
+--profile FILE (or KEYCAST_PROFILE) supplies --log and --log-key; flags given win.
 ${SIGN_HELP}`,
   run: runEndorse,
 };

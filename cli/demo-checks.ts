@@ -29,6 +29,20 @@ export interface DemoContext {
   freePort(): Promise<number>;
   /** A cosignature key of a witness that never saw this log. */
   otherWitnessVkey: string;
+  /** Called once while every service is up and the release active (test/readme-commands.test.ts runs the README here). */
+  live?: (s: LiveStack) => Promise<void>;
+}
+
+/** The demo's services while they serve an active, endorsed release, and where its files are. */
+export interface LiveStack {
+  p(...s: string[]): string;
+  logUrl: string;
+  logVkey: string;
+  witnessVkey: string;
+  hostUrl: string;
+  pcr0: string;
+  releaseIndex: number;
+  source: string;
 }
 
 interface HostStatus {
@@ -407,6 +421,16 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   );
 
   await forwardChecks(c, { hostUrl: a.host.url, logUrl: log.url, logVkey, witnessVkey, hpke, check });
+  await c.live?.({
+    p,
+    logUrl: log.url,
+    logVkey,
+    witnessVkey,
+    hostUrl: a.host.url,
+    pcr0,
+    releaseIndex: pub.index ?? 0,
+    source: c.SOURCE,
+  });
 
   say.step('Restart the enclave: KMS Decrypt+Recipient unseals the same identity');
   await a.stop();

@@ -115,7 +115,7 @@ const check: Command = {
   path: ['kms-policy', 'check'],
   summary:
     'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition',
-  help: `Usage: keycast kms-policy check POLICY.json [--json]
+  help: `Usage: keycast kms-policy check POLICY.json|- [--json]      (- reads the policy from stdin)
 
 Flags each Allow statement that reaches Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret or
 CreateGrant (directly, through wildcards such as kms:* or *, or through NotAction) unless it carries a
@@ -129,7 +129,7 @@ Check a live key with: aws kms get-key-policy --key-id KEY --policy-name default
     const { values: v, positionals } = parseFlags(args, {}, 1);
     const file = positionals[0];
     if (!file) throw usageError('POLICY.json is required');
-    const buf = readFileSync(file);
+    const buf = readFileSync(file === '-' ? 0 : file); // - reads stdin (aws kms get-key-policy … | keycast kms-policy check -)
     if (buf.length > MAX_POLICY_FILE) throw usageError(`${file} is larger than 1 MiB`);
     const findings = checkKmsKeyPolicy(buf.toString('utf8'));
     const ok = !findings.some((f) => f.severity === 'error');

@@ -149,6 +149,32 @@ test('verify rebuild checks the --released-eif given and leaves no temporary dir
     process.chdir(cwd);
   }
   assert.ok(existsSync(f('endorsement-0.json')), 'endorse named its own output');
+  // endorsing again (a new ECDSA signature over the same statement): the log's entry is the earlier
+  // envelope, which the written bundle then carries, instead of a refusal of the log's answer
+  const again = await ok([
+    'endorse',
+    '--eif',
+    f('release', 'enclave.eif'),
+    '--source',
+    source,
+    '--lock',
+    f('release', 'builder.lock.json'),
+    '--release-index',
+    '0',
+    '--key',
+    f('rebuilder.pem'),
+    '--log',
+    log.url,
+    '--log-key',
+    vkey,
+    '--out',
+    f('again.json'),
+  ]);
+  assert.match(again.stdout, /logged at index 1 \(already present\)/);
+  assert.deepEqual(
+    (JSON.parse(readFileSync(f('again.json'), 'utf8')) as { dsseEnvelope: unknown }).dsseEnvelope,
+    (JSON.parse(readFileSync(f('endorsement-0.json'), 'utf8')) as { dsseEnvelope: unknown }).dsseEnvelope,
+  );
   const pcr0 = (
     JSON.parse(readFileSync(f('release', 'measurements.json'), 'utf8')) as { measurements: { pcr0: string } }
   ).measurements.pcr0;

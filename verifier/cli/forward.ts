@@ -1,5 +1,6 @@
 /**
- * Studio tools for forwarding (the library does the work; this file reads and writes files):
+ * Studio tools for forwarding (the library does the work; this file reads and writes files; every
+ * input may be `-` for stdin, one per command, and every --out goes into an existing directory):
  *
  *   keycast rules sign RULES.json --key KEY --out RULES.dsse
  *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
@@ -144,7 +145,8 @@ const rulesSign: Command = {
 Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v1; unknown fields
 refused), writes its canonical form signed as a DSSE envelope (payload type
 application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 private key (PEM).
-Exit 1 (RULES_INVALID) when the rules are malformed.`,
+Exit 1 (RULES_INVALID) when the rules are malformed. Any input file may be - (stdin; one per command);
+--out goes into an existing directory (else exit 6).`,
   async run(args) {
     const { v, p } = flags(args, { key: { type: 'string' }, out: { type: 'string' } }, 1);
     oneStdin(p[0], v.key as string | undefined);
@@ -225,7 +227,8 @@ const kdmInspect: Command = {
 Parses an SMPTE ST 430-1 KDM, verifies its XML signature (exactly the two ST 430-3 references)
 and its KeyInfo chain (to --signer-root, or to the chain's own root: self-consistency) at --at
 (default now). With --key (the projector's private key, for testing) decrypts every key block and
-checks it against the XML; the content keys are PRINTED. Exit 1 when the signature or a block fails.`,
+checks it against the XML; the content keys are PRINTED. Exit 1 when the signature or a block fails.
+KDM.xml (or any other input file) may be - (stdin; one per command).`,
   async run(args) {
     const { v, p } = flags(
       args,
@@ -295,7 +298,8 @@ const receiptVerify: Command = {
 Checks the receipt's signature with the enclave's receipt key (PEM, or read from a verified
 attestation's public_key binding), prints what it states (request and rules digests, PCR0, time,
 number of recipients, Merkle root). With --delivery and --proof: proves that exactly these
-delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof).`,
+delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof). RECEIPT (or any
+other input file) may be - (stdin; one per command).`,
   async run(args) {
     const { v, p } = flags(
       args,

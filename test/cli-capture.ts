@@ -3,7 +3,7 @@
  * code exactly as the binary does) with what it prints captured. For tests where the process
  * boundary is not what is tested. Calls are serialised: console and stderr are process-wide.
  */
-import { main } from '../cli/main.ts';
+import { main } from '../cli/index.ts';
 
 export interface Ran {
   code: number;

@@ -20,8 +20,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runDemo } from '../cli/demo.ts';
-import type { LiveStack } from '../cli/demo-checks.ts';
+import { runDemo, type LiveStack } from '../cli/index.ts';
 import { freePort } from './enclave-e2e-helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLog } from '../log-server/index.ts';
-import { applyProfile } from '../cli/profile.ts';
+import { applyProfile } from '../cli/index.ts';
 import {
   bundleOfPayload,
   listenLog,

@@ -54,7 +54,7 @@ function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-type Mode = 'honest' | 'tamper' | 'swap' | 'silent';
+type Mode = 'honest' | 'tamper' | 'swap' | 'silent' | 'gate-closed';
 
 /** A host whose answer is the core's, then changed as `mode()` says; `seen` gets each request's recipient count. */
 function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: string; server: Server }> {
@@ -69,6 +69,16 @@ function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: s
       }
       const m = mode();
       if (m === 'silent') return; // never answers
+      if (m === 'gate-closed')
+        // what a host relays when the enclave's gate shut (a revocation): 503 with the enclave's code and evidence
+        return res.writeHead(503, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: 'EnclaveError',
+            code: 'GATE_CLOSED',
+            message: 'the gate is closed: release 0 is revoked',
+            evidence: { refusal: { code: 'RELEASE_REVOKED', message: 'revoked by entry 3' } },
+          }),
+        );
       try {
         const opened = await openForwardRequest(JSON.parse(Buffer.concat(chunks).toString('utf8')), {
           ...ctx(w),
@@ -250,6 +260,60 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   const silent = await send('o-silent', ['--timeout', '1']);
   assert.equal(silent.code, 6, silent.stdout);
   assert.equal(existsSync(f('o-silent')), false);
+
+  // a host's 503 refusal is the enclave's refusal (exit 5, its code and evidence), not "the host did not answer"
+  mode = 'gate-closed';
+  const shut = await send('o-shut');
+  const shutJson = JSON.parse(shut.stdout) as { code: string; evidence: Record<string, unknown> };
+  assert.equal(shut.code, 5, shut.stdout + shut.stderr);
+  assert.equal(shutJson.code, 'FORWARD_REFUSED');
+  assert.equal(shutJson.evidence.enclaveCode, 'GATE_CLOSED');
+  assert.deepEqual(shutJson.evidence.enclaveEvidence, {
+    refusal: { code: 'RELEASE_REVOKED', message: 'revoked by entry 3' },
+  });
+  assert.equal(existsSync(f('o-shut')), false);
+  // in text mode the refusal prints its evidence too
+  const shutText = await keycast([
+    'forward',
+    '--host',
+    h.url,
+    '--enclave',
+    f('enclave.json'),
+    '--sealed',
+    f('sealed.json'),
+    '--rules',
+    f('rules.dsse'),
+    '--recipients',
+    f('bundle.pem'),
+    '--out',
+    f('o-shut-text'),
+  ]);
+  assert.equal(shutText.code, 5);
+  assert.match(shutText.stderr, /FORWARD_REFUSED: .*GATE_CLOSED/);
+  assert.match(shutText.stderr, /evidence:[\s\S]*"RELEASE_REVOKED"/);
+  // a host that is down is named as what could not be reached (not "the log")
+  const closed = createServer();
+  await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
+  const downUrl = `http://127.0.0.1:${(closed.address() as { port: number }).port}`;
+  await new Promise((ok) => closed.close(ok));
+  const down = await keycast([
+    'forward',
+    '--host',
+    downUrl,
+    '--enclave',
+    f('enclave.json'),
+    '--sealed',
+    f('sealed.json'),
+    '--rules',
+    f('rules.dsse'),
+    '--recipients',
+    f('bundle.pem'),
+    '--out',
+    f('o-down'),
+  ]);
+  assert.equal(down.code, 6, down.stderr);
+  assert.match(down.stderr, /the host at http:\/\/127\.0\.0\.1:\d+\/v1\/forward did not answer: cannot reach the host/);
+  assert.doesNotMatch(down.stderr, /the log/);
 
   // honest, raw format: one RSA-OAEP document per projector, decrypting with its key
   mode = 'honest';

@@ -21,12 +21,14 @@ import {
   type LoggedRelease,
 } from './index.ts';
 import { readInput, readUserFile } from './cli/io.ts';
-import { hexArg, readRoot, usageError, witnessFlags, type Command } from './cli/flags.ts';
+import { checkUrl, hexArg, readRoot, usageError, witnessFlags, type Command } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
 import { checkLog } from './cli/logged-pcr0.ts';
 import { commands as forwardCommands } from './cli/forward.ts';
 
-export { readUserFile };
+export { readUserFile, readInput };
+export { requireOutParent } from './cli/io.ts';
+export type { Values } from './cli/flags.ts';
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
 export { verifyReleaseThroughLog, readKeys, type LoggedReleaseCheck } from './cli/release.ts';
 export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
@@ -170,6 +172,8 @@ A PCR policy is required, so that "verified" never means "some enclave": give
   --state DIR           with --log: where the last verified checkpoint of each log is kept (default
                         $XDG_STATE_HOME/keycast); the log must prove it extends it (LOG_INCONSISTENT)
   --timeout SECONDS     with --log: per request, headers and body (default 30)
+  --profile FILE        take --log, --log-key and --witness from FILE (also KEYCAST_PROFILE);
+                        flags given on the command line win
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
 (--json: the VerifierError as JSON) when refused; 2 on bad flags; 3 when the log is unreachable
@@ -207,6 +211,7 @@ reported on stderr first); 6 when a file cannot be read.`,
     }
     const { values: v, positionals } = parsed;
     if (positionals.length !== 1) throw usageError('expected exactly one DOC (see keycast verify attestation --help)');
+    if (v.log !== undefined) checkUrl(v.log, 'log');
     if (v.log !== undefined && v['log-key'] === undefined)
       throw usageError("--log needs --log-key (the log's verifier key)");
     const witnesses = witnessFlags(v);

@@ -15,7 +15,6 @@
  * seals or forwards refuses to run (exit 2): a genuine attestation proves only that some Nitro
  * enclave runs some image, and anyone can run their own.
  */
-import { readFileSync } from 'node:fs';
 import {
   VerifierError,
   enclaveKeysFromAttestation,
@@ -30,6 +29,7 @@ import {
 } from '../index.ts';
 import { hexArg, readRoot, usageError, type Options, type Values } from './flags.ts';
 import { LOG_OPTIONS } from './log.ts';
+import { readInput } from './io.ts';
 import { checkLog } from './logged-pcr0.ts';
 
 /** The flags of the enclave check (spread into a command's options). */
@@ -93,7 +93,7 @@ export async function attestedEnclave(
           })()
       : DEFAULT_ENCLAVE_MAX_AGE_S;
   const maxAgeMs = o.fresh ? maxAgeS * 1000 : Number.MAX_SAFE_INTEGER;
-  const raw = new Uint8Array(readFileSync(file));
+  const raw = readInput(file, 256 * 1024, 'enclave');
   let out: AttestedEnclave;
   if (raw[0] === 0x7b) {
     const parsed = parseVerifiedEnclave(raw);

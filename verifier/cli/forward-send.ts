@@ -35,10 +35,11 @@ import {
   type RawAnswer,
   type Receipt,
 } from '../index.ts';
-import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
-import { readUserFile } from './io.ts';
+import { list, need, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
+import { oneStdin, readInput, requireOutParent } from './io.ts';
 import { say } from './log.ts';
 import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
+import { codedBody } from './enclave.ts';
 import { DeliveryDir, type VerifiedBatch } from './forward-write.ts';
 import { readCertificates, type Certs } from './forward-recipients.ts';
 
@@ -67,20 +68,15 @@ const batchLabel = (b: Batch) =>
  * whole list (enclaveEvidence keeps the enclave's own words).
  */
 function refusal(status: number, body: Uint8Array, url: string, batch: Batch): VerifierError {
-  let j: { code?: unknown; message?: unknown; evidence?: Record<string, unknown> } = {};
-  try {
-    j = JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch {
-    // not a coded body: the status is all there is
-  }
-  const code = typeof j.code === 'string' ? j.code.slice(0, 64) : `HTTP_${status}`;
-  const ev = typeof j.evidence === 'object' && j.evidence !== null ? j.evidence : {};
+  const j = codedBody(body); // null when not a coded body: the status is all there is
+  const code = j?.code ?? `HTTP_${status}`;
+  const ev = j?.evidence ?? {};
   const at = ev.index;
   const recipient =
     typeof at === 'number' && Number.isInteger(at) && at >= 0 && at < batch.recipients.length
       ? { index: batch.first + at, thumbprint: ev.thumbprint, subject: ev.subject }
       : undefined;
-  const msg = typeof j.message === 'string' ? j.message.slice(0, 500) : `HTTP ${status}`;
+  const msg = j?.message || `HTTP ${status}`;
   const label = batchLabel(batch);
   return new VerifierError(
     'FORWARD_REFUSED',
@@ -156,14 +152,18 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
   const started = Date.now();
   let answer: RawAnswer;
   try {
-    answer = await httpRequest({ fetch: globalThis.fetch, timeoutMs: s.timeoutS * 1000, retries: 0 }, url, {
-      method: 'POST',
-      body: formatForwardRequest(req),
-      contentType: 'application/json',
-      accept: ['application/json'],
-      cap,
-      pass: Array.from({ length: 200 }, (_, i) => 400 + i),
-    });
+    answer = await httpRequest(
+      { fetch: globalThis.fetch, peer: 'the host', timeoutMs: s.timeoutS * 1000, retries: 0 },
+      url,
+      {
+        method: 'POST',
+        body: formatForwardRequest(req),
+        contentType: 'application/json',
+        accept: ['application/json'],
+        cap,
+        pass: Array.from({ length: 200 }, (_, i) => 400 + i),
+      },
+    );
   } catch (e) {
     if (e instanceof VerifierError && e.code === 'LOG_UNAVAILABLE') {
       const io = new Error(
@@ -303,7 +303,7 @@ its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BIN
 flags; 6 a file or the host cannot be read.`,
   async run(args) {
     const { v } = parse(args, {
-      host: { type: 'string' },
+      host: urlOption(),
       enclave: { type: 'string' },
       ...ENCLAVE_TRUST_OPTIONS,
       sealed: { type: 'string' },
@@ -317,8 +317,8 @@ flags; 6 a file or the host cannot be read.`,
       expires: { type: 'string' },
     });
     const host = need(v, 'host');
-    if (!/^https?:\/\//.test(host)) throw usageError('--host must be an http:// or https:// URL');
     const outDir = resolve(need(v, 'out'));
+    requireOutParent(outDir);
     if (existsSync(outDir)) throw usageError(`--out ${outDir} already exists: give a new directory`);
     const fmt = str(v, 'format') ?? 'kdm';
     const format = (fmt === 'raw' ? 'raw-rsa-oaep' : fmt) as ForwardFormat;
@@ -328,13 +328,12 @@ flags; 6 a file or the host cannot be read.`,
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
     const expires = expiresFlag(str(v, 'expires'));
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
-    if ((readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave')[0] ?? 0) !== 0x7b)
-      throw usageError('--enclave must be the record keycast verify enclave --out wrote');
-    const enclave = (await attestedEnclave(v, { policy: 'required', fresh: true })) as ReturnType<
-      typeof parseVerifiedEnclave
-    >;
-    const sealedKeys = Buffer.from(readUserFile(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
-    const rules = Buffer.from(readUserFile(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
+    oneStdin(str(v, 'enclave'), str(v, 'sealed'), str(v, 'rules'));
+    const attested = await attestedEnclave(v, { policy: 'required', fresh: true });
+    if (!attested.record) throw usageError('--enclave must be the record keycast verify enclave --out wrote');
+    const enclave = attested as ReturnType<typeof parseVerifiedEnclave>;
+    const sealedKeys = Buffer.from(readInput(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
+    const rules = Buffer.from(readInput(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));
     const total = certs.recipients.length;
     const count = Math.ceil(total / batchSize);

@@ -1,5 +1,6 @@
 /**
- * Studio tools for forwarding (the library does the work; this file reads and writes files):
+ * Studio tools for forwarding (the library does the work; this file reads and writes files; every
+ * input may be `-` for stdin, one per command, and every --out goes into an existing directory):
  *
  *   keycast rules sign RULES.json --key KEY --out RULES.dsse
  *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules RULES.dsse --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
@@ -7,9 +8,10 @@
  *   keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE])
  *       [--delivery KDM --proof PROOF.json]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
 import type { Values } from './flags.ts';
+import { oneStdin, readInput, requireOutParent } from './io.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
@@ -53,6 +55,10 @@ function usageError(message: string): Error {
   return e;
 }
 
+/** Every file a studio tool reads: a path or `-` (stdin), capped (a KDM, a key, a receipt are small). */
+const MAX_INPUT = 64 * 1024 * 1024;
+const read = (path: string, what: string): Buffer => Buffer.from(readInput(path, MAX_INPUT, what));
+
 type Opts = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 function flags(
   args: string[],
@@ -82,9 +88,9 @@ function need(v: Record<string, unknown>, name: string): string {
 
 function privateKeyFile(file: string): KeyObject {
   try {
-    return createPrivateKey(readFileSync(file));
+    return createPrivateKey(read(file, 'private key'));
   } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') throw e;
+    if (e instanceof Error && (e.name === 'IoError' || e instanceof VerifierError)) throw e;
     throw usageError(`${file}: not a PEM private key`);
   }
 }
@@ -100,10 +106,13 @@ Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v2:
 output formats and recipient CN roles it allows; v1 is refused as RULES_OUTDATED; unknown fields
 refused), writes its canonical form signed as a DSSE envelope (payload type
 application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 private key (PEM).
-Exit 1 (RULES_INVALID) when the rules are malformed.`,
+Exit 1 (RULES_INVALID) when the rules are malformed. Any input file may be - (stdin; one per command);
+--out goes into an existing directory (else exit 6).`,
   async run(args) {
     const { v, p } = flags(args, { key: { type: 'string' }, out: { type: 'string' } }, 1);
-    const rules = validateRules(parseJsonStrict(readFileSync(p[0]!), 4 << 20, 'rules'));
+    oneStdin(p[0], v.key as string | undefined);
+    requireOutParent(need(v, 'out'));
+    const rules = validateRules(parseJsonStrict(read(p[0]!, 'rules'), 4 << 20, 'rules'));
     const env = signRules(rules, privateKeyFile(need(v, 'key')));
     writeFileSync(need(v, 'out'), env);
     out(
@@ -147,10 +156,17 @@ ${ENCLAVE_TRUST_HELP}`,
       },
       0,
     );
+    oneStdin(
+      v.enclave as string | undefined,
+      v.keys as string | undefined,
+      v['rules-key'] as string | undefined,
+      v.rules as string | undefined,
+    );
+    requireOutParent(need(v, 'out'));
     const ek = await attestedEnclave(v as Values, { policy: 'required', fresh: true });
-    const rulesKey = readFileSync(need(v, 'rules-key'), 'utf8');
-    const rules = openRules(readFileSync(need(v, 'rules')), rulesKey);
-    const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as {
+    const rulesKey = read(need(v, 'rules-key'), '--rules-key').toString('utf8');
+    const rules = openRules(read(need(v, 'rules'), '--rules'), rulesKey);
+    const j = parseJsonStrict(read(need(v, 'keys'), '--keys'), 1 << 20, 'keys') as {
       cplId: string;
       keys: Array<{ id: string; type: KeyType; key: string }>;
     };
@@ -185,14 +201,16 @@ const kdmInspect: Command = {
 Parses an SMPTE ST 430-1 KDM, verifies its XML signature (exactly the two ST 430-3 references)
 and its KeyInfo chain (to --signer-root, or to the chain's own root: self-consistency) at --at
 (default now). With --key (the projector's private key, for testing) decrypts every key block and
-checks it against the XML; the content keys are PRINTED. Exit 1 when the signature or a block fails.`,
+checks it against the XML; the content keys are PRINTED. Exit 1 when the signature or a block fails.
+KDM.xml (or any other input file) may be - (stdin; one per command).`,
   async run(args) {
     const { v, p } = flags(
       args,
       { key: { type: 'string' }, at: { type: 'string' }, 'signer-root': { type: 'string' } },
       1,
     );
-    const xml = readFileSync(p[0]!);
+    oneStdin(p[0], v.key as string | undefined, v['signer-root'] as string | undefined);
+    const xml = read(p[0]!, 'KDM');
     const at = typeof v.at === 'string' ? new Date(v.at) : new Date();
     if (Number.isNaN(at.getTime())) throw usageError('--at must be an ISO time');
     const kdm = parseKdm(new Uint8Array(xml));
@@ -203,7 +221,7 @@ checks it against the XML; the content keys are PRINTED. Exit 1 when the signatu
       signer = (await verifyKdmSignature(new Uint8Array(xml))).signer;
       const roots =
         typeof v['signer-root'] === 'string'
-          ? pemCertificates(readFileSync(v['signer-root'], 'utf8')).map(parseDcCertificate)
+          ? pemCertificates(read(v['signer-root'], '--signer-root').toString('utf8')).map(parseDcCertificate)
           : undefined;
       try {
         chain = `${checkKdmSignerChain(kdm, signer, { at, roots, profile: false }).length} certificates to ${roots ? 'the given root' : 'its own root'}`;
@@ -254,7 +272,8 @@ const receiptVerify: Command = {
 Checks the receipt's signature with the enclave's receipt key (PEM, or read from a verified
 attestation's public_key binding), prints what it states (request and rules digests, PCR0, time,
 number of recipients, Merkle root). With --delivery and --proof: proves that exactly these
-delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof).`,
+delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof). RECEIPT (or any
+other input file) may be - (stdin; one per command).`,
   async run(args) {
     const { v, p } = flags(
       args,
@@ -270,16 +289,23 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
     if ((v['receipt-key'] === undefined) === (v.enclave === undefined))
       throw usageError('give exactly one of --receipt-key and --enclave');
     if ((v.delivery === undefined) !== (v.proof === undefined)) throw usageError('--delivery and --proof go together');
+    oneStdin(
+      p[0],
+      v['receipt-key'] as string | undefined,
+      v.enclave as string | undefined,
+      v.delivery as string | undefined,
+      v.proof as string | undefined,
+    );
     let key: string | Uint8Array;
     let attestedPcr0: string | null = null;
-    if (typeof v['receipt-key'] === 'string') key = readFileSync(v['receipt-key'], 'utf8');
+    if (typeof v['receipt-key'] === 'string') key = read(v['receipt-key'], '--receipt-key').toString('utf8');
     else {
       // a receipt is checked long after: the attestation's age is not held against it
       const ek = await attestedEnclave(v as Values, { policy: 'optional', fresh: false });
       key = new Uint8Array(ek.receipt.export({ type: 'spki', format: 'der' }));
       attestedPcr0 = toHex(ek.pcr0);
     }
-    const r = openReceipt(readFileSync(p[0]!), key);
+    const r = openReceipt(read(p[0]!, 'receipt'), key);
     if (attestedPcr0 && attestedPcr0 !== r.pcr0)
       throw new VerifierError('RECEIPT_INVALID', 'the receipt names another PCR0 than the attested enclave', {
         receipt: r.pcr0,
@@ -287,8 +313,8 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
       });
     let delivery = '';
     if (typeof v.proof === 'string') {
-      const proof = parseDeliveryProof(readFileSync(v.proof));
-      checkDelivery(r, proof, new Uint8Array(readFileSync(v.delivery as string)));
+      const proof = parseDeliveryProof(read(v.proof, '--proof'));
+      checkDelivery(r, proof, new Uint8Array(read(v.delivery as string, '--delivery')));
       delivery = `delivery #${proof.index} to certificate ${proof.thumbprint} is in the receipt`;
     }
     out(
@@ -342,11 +368,12 @@ RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a
     const digest = typeof v['request-digest'] === 'string' ? v['request-digest'] : undefined;
     if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest))
       throw usageError('--request-digest must be 64 lowercase hex digits');
-    const [der] = pemCertificates(readFileSync(need(v, 'cert'), 'utf8'));
+    oneStdin(p[0], v.key as string | undefined, v.cert as string | undefined);
+    const [der] = pemCertificates(read(need(v, 'cert'), '--cert').toString('utf8'));
     if (!der) throw usageError('--cert holds no certificate');
     const cert = parseDcCertificate(der);
     const key = privateKeyFile(need(v, 'key'));
-    const bytes = new Uint8Array(readFileSync(p[0]!));
+    const bytes = new Uint8Array(read(p[0]!, 'delivery'));
     let named: { cplId?: unknown; encryption?: unknown } = {};
     try {
       named = JSON.parse(Buffer.from(bytes).toString('utf8')) ?? {};

@@ -110,6 +110,8 @@ export const VERIFIER_ERROR_CODES = [
   'RAW_DELIVERY_BINDING',
   // the enclave (through its host) refused a forward request: its code and the recipient it names
   'FORWARD_REFUSED',
+  // the enclave (through its host) refused another request (an attestation): its code and evidence
+  'ENCLAVE_REFUSED',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

@@ -33,6 +33,14 @@ export { readUserFile };
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
 export { verifyReleaseThroughLog, readKeys, type LoggedReleaseCheck } from './cli/release.ts';
 export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
+export {
+  IDENTITY_OPTIONS,
+  IDENTITY_HELP,
+  PUBLIC_GOOD_TRUSTED_ROOT_SHA256,
+  identityPolicyFromFlags,
+  publicGoodTrustedRootBytes,
+  trustedRootFromFlags,
+} from './cli/identity-flags.ts';
 export { WITNESS_HELP, parse as parseVerifyFlags, usageError as verifyUsageError } from './cli/flags.ts';
 
 /** Base64 of a maximal COSE_Sign1, with room for line breaks: the most a DOC file may hold. */

@@ -180,6 +180,23 @@ export { endorsementsOf, requireEndorsements } from './src/release/endorsements.
 export type { IndexedEntry, Endorsement } from './src/release/endorsements.ts';
 export type { BoundEntry } from './src/release/log-binding.ts';
 export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';
+export { fulcioIdentity, FULCIO_OID } from './src/sigstore/fulcio-identity.ts';
+export type { FulcioIdentity, FulcioField, SubjectAltName } from './src/sigstore/fulcio-identity.ts';
+export {
+  IDENTITY_POLICY_FLAGS,
+  parseIdentityPolicy,
+  checkIdentity,
+  checkCertificateIdentity,
+  describeIdentityPolicy,
+} from './src/sigstore/identity-policy.ts';
+export type { IdentityPolicy } from './src/sigstore/identity-policy.ts';
+export {
+  verifySigstoreBundle,
+  checkTrustedRoot,
+  parseTrustedRoot,
+  MAX_GENERIC_BUNDLE_BYTES,
+} from './src/sigstore/verify-bundle.ts';
+export type { ArtifactInput, BundleVerifyInput, BundleVerifyResult } from './src/sigstore/verify-bundle.ts';
 export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';
 export { checkCheckpointConsistency } from './src/tlog/checkpoint-consistency.ts';
 export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';

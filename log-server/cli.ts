@@ -9,7 +9,15 @@ import { createLog, DB_FILE } from './src/log.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
 import { witnessCommands, limitsFlags } from './src/witness/cli.ts';
-import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions } from '#verifier';
+import {
+  SERVER_LIMIT_FLAGS_HELP,
+  keylessPublishers,
+  parseIdentityPolicy,
+  parseTrustedRoot,
+  publicGoodTrustedRoot,
+  serverLimitFlagOptions,
+  type KeylessPublishers,
+} from '#verifier';
 
 const init: Command = {
   path: ['log', 'init'],
@@ -49,6 +57,7 @@ const serveCmd: Command = {
   path: ['log', 'serve'],
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
   help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...]
+       [--trust-identity POLICY.json ... [--trusted-root FILE]]
        [--witness VKEY=URL ...] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
        [--batch-max N] [--pool-max N] [--admission-workers N]
        [--max-connections N] [--request-timeout MS] [--headers-timeout MS] [--keep-alive-timeout MS] [--json]
@@ -58,6 +67,12 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
   GET  /checkpoint, /tile/…            c2sp.org/tlog-tiles
   GET  /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency
 --trust-signer   a PEM file with a public key (or certificate) allowed to publish; repeatable.
+--trust-identity a JSON file naming a keyless publisher as cosign's flags do:
+                 {"identity" | "identityRegexp", "issuer", "githubWorkflowRepository", "githubWorkflowRef",
+                  "githubWorkflowSha", "githubWorkflowTrigger", "githubWorkflowName"} (or a list of them);
+                 its bundles must verify as keyless Sigstore bundles (Fulcio chain, SCT, a timestamp inside
+                 the certificate's validity) under --trusted-root; repeatable.
+--trusted-root   Sigstore trusted_root.json for --trust-identity (default: the public-good root).
 --witness        a witness verifier key and its add-checkpoint URL prefix; repeatable.
 --s3-bucket      mirror tiles and checkpoints to S3 (credentials from the usual AWS settings).
 --admission-workers  threads verifying submitted bundles (default: cores - 1, at most 2; 0 = inline).
@@ -69,6 +84,8 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       data: { type: 'string' },
       listen: { type: 'string' },
       'trust-signer': { type: 'string', multiple: true },
+      'trust-identity': { type: 'string', multiple: true },
+      'trusted-root': { type: 'string' },
       witness: { type: 'string', multiple: true },
       's3-bucket': { type: 'string' },
       's3-endpoint': { type: 'string' },
@@ -92,6 +109,8 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
           : intFlag(v, 'admission-workers', Math.min(2, Math.max(1, availableParallelism() - 1))),
       limits: limitsFlags(v),
     };
+    const identities = identityPublishers(v);
+    if (identities) opts.allowedIdentities = identities;
     if (typeof v['s3-bucket'] === 'string') {
       opts.s3 = {
         bucket: v['s3-bucket'],
@@ -104,6 +123,27 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
     return serve(opts);
   },
 };
+
+/** --trust-identity FILE… (JSON identity policies) and their --trusted-root; usage errors name the file. */
+function identityPublishers(v: Record<string, unknown>): KeylessPublishers | undefined {
+  const files = (v['trust-identity'] as string[] | undefined) ?? [];
+  if (files.length === 0) {
+    if (v['trusted-root'] !== undefined) throw usageError('--trusted-root needs --trust-identity');
+    return undefined;
+  }
+  const policies = files.flatMap((f) => {
+    try {
+      const j = JSON.parse(readFileSync(f, 'utf8')) as unknown;
+      return (Array.isArray(j) ? j : [j]).map((p) => parseIdentityPolicy(p));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'EACCES') throw e;
+      throw usageError(`--trust-identity ${f}: ${(e as Error).message}`);
+    }
+  });
+  const rootFile = v['trusted-root'];
+  const root = typeof rootFile === 'string' ? parseTrustedRoot(readFileSync(rootFile)) : publicGoodTrustedRoot();
+  return keylessPublishers(policies, root);
+}
 
 function witnessSpec(s: string): { vkey: string; url: string } {
   const i = s.indexOf('=');

@@ -36,9 +36,7 @@ export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
 export {
   IDENTITY_OPTIONS,
   IDENTITY_HELP,
-  PUBLIC_GOOD_TRUSTED_ROOT_SHA256,
   identityPolicyFromFlags,
-  publicGoodTrustedRootBytes,
   trustedRootFromFlags,
 } from './cli/identity-flags.ts';
 export { WITNESS_HELP, parse as parseVerifyFlags, usageError as verifyUsageError } from './cli/flags.ts';

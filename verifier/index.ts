@@ -187,6 +187,7 @@ export {
   parseIdentityPolicy,
   checkIdentity,
   checkCertificateIdentity,
+  matchCertificateIdentity,
   describeIdentityPolicy,
 } from './src/sigstore/identity-policy.ts';
 export type { IdentityPolicy } from './src/sigstore/identity-policy.ts';
@@ -197,6 +198,18 @@ export {
   MAX_GENERIC_BUNDLE_BYTES,
 } from './src/sigstore/verify-bundle.ts';
 export type { ArtifactInput, BundleVerifyInput, BundleVerifyResult } from './src/sigstore/verify-bundle.ts';
+export {
+  keylessPublishers,
+  keylessBundleSigner,
+  keylessLeafSigner,
+  checkFulcioIssued,
+} from './src/sigstore/keyless-publisher.ts';
+export type { KeylessPublishers, KeylessSigner } from './src/sigstore/keyless-publisher.ts';
+export {
+  PUBLIC_GOOD_TRUSTED_ROOT_SHA256,
+  publicGoodTrustedRoot,
+  publicGoodTrustedRootBytes,
+} from './src/sigstore/public-good.ts';
 export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';
 export { checkCheckpointConsistency } from './src/tlog/checkpoint-consistency.ts';
 export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';
@@ -308,6 +321,8 @@ export {
   parseEnclaveConfig,
   formatEnclaveConfig,
   configPublishers,
+  configKeylessPublishers,
+  requireConfigIdentity,
 } from './src/gate/config.ts';
 export type { EnclaveConfig } from './src/gate/config.ts';
 export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './src/gate/bundle.ts';

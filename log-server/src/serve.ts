@@ -3,7 +3,7 @@
  * (fail closed), wires the admission policy, the optional S3 mirror and witnesses, builds the
  * fastify app and listens. SIGTERM/SIGINT stop accepting, drain the pool, close the database.
  */
-import type { ServerLimits } from '#verifier';
+import type { KeylessPublishers, ServerLimits } from '#verifier';
 import { openLog } from './log.ts';
 import type { ObjectStore, Witnesses } from './ports.ts';
 import { buildApp } from './http/app.ts';
@@ -18,6 +18,8 @@ export interface ServeOptions {
   port: number;
   /** PEM public keys or certificates allowed to publish. */
   allowedSigners: string[];
+  /** Publishers pinned by keyless identity (--trust-identity) and their Sigstore trust root. */
+  allowedIdentities?: KeylessPublishers;
   witnesses: Array<{ vkey: string; url: string }>;
   s3?: { bucket: string; endpoint?: string | undefined; region?: string | undefined; prefix?: string | undefined };
   batchMax: number;
@@ -33,7 +35,11 @@ export async function serve(o: ServeOptions): Promise<number> {
   const objectStore: ObjectStore | null = o.s3 ? new (await import('./objectstore/s3.ts')).S3ObjectStore(o.s3) : null;
   const witnesses = new LateWitnesses();
   const log = await openLog(o.dir, {
-    policy: releasePolicy({ allowedSigners: o.allowedSigners, workers: o.admissionWorkers }),
+    policy: releasePolicy({
+      allowedSigners: o.allowedSigners,
+      workers: o.admissionWorkers,
+      ...(o.allowedIdentities ? { allowedIdentities: o.allowedIdentities } : {}),
+    }),
     objectStore,
     witnesses,
     batchMax: o.batchMax,

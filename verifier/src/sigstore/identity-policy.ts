@@ -170,6 +170,41 @@ export function checkCertificateIdentity(policy: IdentityPolicy, certDer: Uint8A
   return id;
 }
 
+/**
+ * The first of several pinned identities the certificate satisfies (a log's --trust-identity
+ * list, an enclave's pinned publishers). With one policy its own IDENTITY_MISMATCH is thrown
+ * (naming the field); with several, IDENTITY_MISMATCH names each policy's failing field.
+ */
+export function matchCertificateIdentity(
+  policies: IdentityPolicy[],
+  certDer: Uint8Array,
+): { policy: IdentityPolicy; identity: FulcioIdentity } {
+  if (policies.length === 0)
+    throw new VerifierError('SIGNER_NOT_ALLOWED', 'no publisher identity is pinned: keyless signers are not allowed', {
+      keyless: true,
+    });
+  const id = fulcioIdentity(certDer);
+  const misses: Array<Record<string, unknown>> = [];
+  for (const policy of policies) {
+    try {
+      checkIdentity(policy, id);
+      return { policy, identity: id };
+    } catch (e) {
+      if (policies.length === 1 || !(e instanceof VerifierError)) throw e;
+      misses.push({ policy: describeIdentityPolicy(policy), ...e.evidence });
+    }
+  }
+  throw new VerifierError(
+    'IDENTITY_MISMATCH',
+    'the signing certificate matches none of the pinned publisher identities',
+    {
+      field: String(misses[0]?.field ?? 'certificate-identity'),
+      sans: id.sans.map((s) => s.value),
+      misses,
+    },
+  );
+}
+
 /** Short text for a policy (help, evidence): "ID (issuer URL)". */
 export function describeIdentityPolicy(p: IdentityPolicy): string {
   return `${p.identity ?? `/${p.identityRegexp}/`} (issuer ${p.issuer})`;

@@ -34,7 +34,7 @@ import { isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { dssePae } from '../release/dsse.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../release/schema.ts';
 import type { FulcioIdentity } from './fulcio-identity.ts';
-import { checkCertificateIdentity, type IdentityPolicy } from './identity-policy.ts';
+import { matchCertificateIdentity, type IdentityPolicy } from './identity-policy.ts';
 
 /** Bundles larger than this are refused before parsing. */
 export const MAX_GENERIC_BUNDLE_BYTES = 1024 * 1024;
@@ -44,24 +44,33 @@ export type ArtifactInput = { bytes: Uint8Array } | { sha256: Uint8Array };
 
 export interface BundleVerifyInput {
   /** The bundle JSON (text or bytes). */
-  bundle: string | Uint8Array;
-  artifact: ArtifactInput;
+  bundle: string | Uint8Array | Record<string, unknown>;
+  /**
+   * The artifact. Required for message signatures; without it a DSSE bundle is checked as a
+   * signed statement (no subject comparison) — what a log admitting a Keycast statement does.
+   */
+  artifact?: ArtifactInput;
   /** A parsed trusted_root.json (Sigstore TrustedRoot, JSON form). */
   trustedRoot: unknown;
   /** Who must have signed: a keyless identity policy, or a public key (PEM) the user trusts. */
-  signer: { policy: IdentityPolicy } | { publicKeyPem: string };
+  signer: { policy: IdentityPolicy } | { anyOf: IdentityPolicy[] } | { publicKeyPem: string };
+  /** Transparency-log entries required (default 1; 0 for a bundle not yet logged). */
+  tlogThreshold?: number;
 }
 
 export interface BundleVerifyResult {
   mediaType: string;
   content: 'messageSignature' | 'dsseEnvelope';
-  /** The certificate's identity (keyless), or the key's SPKI SHA-256 (key). */
+  /** The certificate's identity and the policy it matched (keyless), or the key's SPKI SHA-256 (key). */
   identity?: FulcioIdentity;
+  policy?: IdentityPolicy;
+  /** The signing certificate (DER), keyless only. */
+  certificate?: Uint8Array;
   publicKeySpkiSha256?: string;
   tlogEntries: Array<{ logIndex: string; kind: string; version: string }>;
   rfc3161Timestamps: number;
-  /** Lowercase hex SHA-256 of the artifact. */
-  artifactSha256: string;
+  /** Lowercase hex SHA-256 of the artifact (null when none was given). */
+  artifactSha256: string | null;
 }
 
 let libsCache:
@@ -172,7 +181,11 @@ function checkNoRoot(ders: Uint8Array[]): void {
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
 
 /** What the bundle signs must be the artifact. Returns the artifact's SHA-256. */
-function checkArtifact(json: Record<string, unknown>, artifact: ArtifactInput): Uint8Array {
+function checkArtifact(json: Record<string, unknown>, artifact: ArtifactInput | undefined): Uint8Array | null {
+  if (artifact === undefined) {
+    if (isObject(json.dsseEnvelope)) return null;
+    throw new VerifierError('ARTIFACT_MISMATCH', 'a message signature is verified against its artifact: give one', {});
+  }
   const digest = 'sha256' in artifact ? artifact.sha256 : sha256(artifact.bytes);
   if (isObject(json.messageSignature)) {
     const md = json.messageSignature.messageDigest;
@@ -257,7 +270,7 @@ type Content = SigstoreVerify.SignedEntity['signature'];
 function adjustContent(
   json: Record<string, unknown>,
   content: Content,
-  artifact: ArtifactInput,
+  artifact: ArtifactInput | undefined,
   kinds: Array<{ kind: string; version: string }>,
 ): Content {
   const c = content as Content & { signature: Buffer };
@@ -277,7 +290,7 @@ function adjustContent(
       compareDigest: (d: Buffer) => bytesEqual(d, paeDigest),
     } as unknown as Content;
   }
-  if ('sha256' in artifact) {
+  if (artifact !== undefined && 'sha256' in artifact) {
     const digest = artifact.sha256;
     return {
       get signature() {
@@ -299,9 +312,10 @@ function adjustContent(
  */
 export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerifyResult {
   checkTrustedRoot(input.trustedRoot);
-  let json: unknown;
+  let json: unknown = input.bundle;
   try {
-    json = parseJsonStrict(input.bundle, MAX_GENERIC_BUNDLE_BYTES, 'the bundle');
+    if (typeof input.bundle === 'string' || input.bundle instanceof Uint8Array)
+      json = parseJsonStrict(input.bundle, MAX_GENERIC_BUNDLE_BYTES, 'the bundle');
   } catch (e) {
     if (e instanceof VerifierError && e.code === 'OVERSIZED') throw e;
     throw new VerifierError('MALFORMED', `the bundle is not JSON: ${(e as Error).message}`, {}, { cause: e });
@@ -325,7 +339,7 @@ export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerifyResu
         keyless: true,
       },
     );
-  if (!keyless && 'policy' in input.signer)
+  if (!keyless && !('publicKeyPem' in input.signer))
     throw new VerifierError(
       'SIGNER_NOT_ALLOWED',
       'the bundle is signed with a key, not a certificate: verify it with --key',
@@ -356,10 +370,11 @@ export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerifyResu
       specs.TrustedRoot.fromJSON(input.trustedRoot),
       userKey ? () => ({ publicKey: userKey, validFor: () => true }) : undefined,
     );
-    const artifactBytes = 'bytes' in input.artifact ? Buffer.from(input.artifact.bytes) : undefined;
+    const artifactBytes =
+      input.artifact !== undefined && 'bytes' in input.artifact ? Buffer.from(input.artifact.bytes) : undefined;
     const entity = verify.toSignedEntity(parsed, artifactBytes);
     const adjusted = { ...entity, signature: adjustContent(json, entity.signature, input.artifact, kinds) };
-    new verify.Verifier(trust).verify(adjusted);
+    new verify.Verifier(trust, { tlogThreshold: input.tlogThreshold ?? 1 }).verify(adjusted);
   } catch (e) {
     if (e instanceof VerifierError) throw e;
     const code = (e as { code?: unknown }).code;
@@ -377,9 +392,13 @@ export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerifyResu
       isObject(vm.timestampVerificationData) && Array.isArray(vm.timestampVerificationData.rfc3161Timestamps)
         ? vm.timestampVerificationData.rfc3161Timestamps.length
         : 0,
-    artifactSha256: toHex(digest),
+    artifactSha256: digest === null ? null : toHex(digest),
   };
-  if ('policy' in input.signer) result.identity = checkCertificateIdentity(input.signer.policy, ders[0]!);
+  if (!('publicKeyPem' in input.signer)) {
+    const policies = 'policy' in input.signer ? [input.signer.policy] : input.signer.anyOf;
+    const m = matchCertificateIdentity(policies, ders[0]!);
+    Object.assign(result, { identity: m.identity, policy: m.policy, certificate: ders[0]! });
+  }
   if (keySha) result.publicKeySpkiSha256 = keySha;
   return result;
 }

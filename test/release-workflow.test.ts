@@ -154,6 +154,7 @@ test('release.yml: tag pushes, least privilege, pinned actions, build → sign -
   assert.equal(env.ISSUER, 'https://token.actions.githubusercontent.com');
   assert.equal(
     env.IDENTITY,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub's expression syntax, not a JS template
     'https://github.com/${{ github.repository }}/.github/workflows/release.yml@${{ github.ref }}',
   );
   const steps = job.steps as Yaml[];

@@ -188,6 +188,7 @@ export {
   checkIdentity,
   checkCertificateIdentity,
   matchCertificateIdentity,
+  identityPolicyFromFlagValues,
   describeIdentityPolicy,
 } from './src/sigstore/identity-policy.ts';
 export type { IdentityPolicy } from './src/sigstore/identity-policy.ts';

@@ -71,6 +71,14 @@ export async function startSigstoreStandins(): Promise<SigstoreStandins> {
   const ctlog = await initializeCTLog(p256());
   const ca = await initializeCA(p256(), ctlog);
   const tsa = await initializeTSA(p256());
+  // @sigstore/core reads a GeneralizedTime fraction only as exactly three digits, and DER drops
+  // trailing zeros (".5" for .500): a stand-in stamping at a round millisecond would make one
+  // verification in ten fail. Its clock keeps a fixed .123 (at most a second off "now").
+  (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => {
+    const d = new Date();
+    d.setUTCMilliseconds(123);
+    return d;
+  };
   const seen: string[] = [];
   const routes = new Map<string, HandlerFn>();
   let server: Server;

@@ -62,7 +62,10 @@ async function keylessLeaf(
   const payload = Buffer.from(JSON.stringify(releaseStatement(m)));
   const bundle = {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-    verificationMaterial: { certificate: { rawBytes: Buffer.from(cert).toString('base64') }, tlogEntries: [] },
+    verificationMaterial: {
+      certificate: { rawBytes: Buffer.from(cert.buffer, cert.byteOffset, cert.byteLength).toString('base64') },
+      tlogEntries: [],
+    },
     dsseEnvelope: {
       payload: payload.toString('base64'),
       payloadType: IN_TOTO_PAYLOAD_TYPE,

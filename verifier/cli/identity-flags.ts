@@ -5,9 +5,8 @@
  * identity-policy.ts; this only reads flags and files.
  */
 import {
-  IDENTITY_POLICY_FLAGS,
   VerifierError,
-  parseIdentityPolicy,
+  identityPolicyFromFlagValues,
   parseTrustedRoot,
   publicGoodTrustedRoot,
   type IdentityPolicy,
@@ -39,14 +38,8 @@ export const IDENTITY_HELP = `  --certificate-identity ID
 
 /** The identity policy the flags give, or undefined when none of them is set. Usage errors name the flag. */
 export function identityPolicyFromFlags(v: Values): IdentityPolicy | undefined {
-  const raw: Record<string, string> = {};
-  for (const [field, flag] of Object.entries(IDENTITY_POLICY_FLAGS)) {
-    const s = str(v, flag);
-    if (s !== undefined) raw[field] = s;
-  }
-  if (Object.keys(raw).length === 0) return undefined;
   try {
-    return parseIdentityPolicy(raw);
+    return identityPolicyFromFlagValues((flag) => str(v, flag));
   } catch (e) {
     if (e instanceof VerifierError) throw usageError(e.message);
     throw e;

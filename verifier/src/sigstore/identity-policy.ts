@@ -205,6 +205,19 @@ export function matchCertificateIdentity(
   );
 }
 
+/**
+ * The policy cosign's flags give, read through `get(flagName)` (e.g. parsed CLI values), or
+ * undefined when none of them is set. Throws MALFORMED naming the flag.
+ */
+export function identityPolicyFromFlagValues(get: (flag: string) => unknown): IdentityPolicy | undefined {
+  const raw: Record<string, unknown> = {};
+  for (const [field, flag] of Object.entries(IDENTITY_POLICY_FLAGS)) {
+    const v = get(flag);
+    if (v !== undefined) raw[field] = v;
+  }
+  return Object.keys(raw).length === 0 ? undefined : parseIdentityPolicy(raw);
+}
+
 /** Short text for a policy (help, evidence): "ID (issuer URL)". */
 export function describeIdentityPolicy(p: IdentityPolicy): string {
   return `${p.identity ?? `/${p.identityRegexp}/`} (issuer ${p.issuer})`;

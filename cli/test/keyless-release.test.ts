@@ -261,6 +261,32 @@ test('keyless release → log admission by identity → verify release by identi
   );
   assert.notEqual(keyOnly.code, 0);
 
+  // monitor: every release must be by the pinned identity, else PUBLISHER_UNEXPECTED naming the field
+  const mon = (extra: string[], st: string) =>
+    keycast(
+      ['monitor', '--log', logUrl, '--log-key', vkey, '--state', join(dir, st), '--once', '--json', ...extra],
+      dir,
+    );
+  const clean = await mon(id, 'mon-ok');
+  assert.equal(clean.code, 0, clean.out);
+  const alarmed = await mon(
+    [
+      '--certificate-identity',
+      IDENTITY,
+      '--certificate-oidc-issuer',
+      ISSUER,
+      '--certificate-github-workflow-ref',
+      'refs/heads/main',
+      '--trusted-root',
+      'trusted_root.json',
+    ],
+    'mon-bad',
+  );
+  assert.equal(alarmed.code, 1, alarmed.out);
+  const report = JSON.parse(alarmed.out.slice(alarmed.out.indexOf('{"origin"')).split('\n')[0]!);
+  assert.equal(report.alarms[0].code, 'PUBLISHER_UNEXPECTED');
+  assert.equal(report.alarms[0].evidence.field, 'certificate-github-workflow-ref');
+
   // the log refuses the same workflow at another ref (its --trust-identity pins the ref)
   const otherRef = fakeOidcToken({
     ...claims,

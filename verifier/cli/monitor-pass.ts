@@ -12,6 +12,7 @@ import {
   isVerifierError,
   noteVerifier,
   openCheckpoint,
+  type DecodedEntry,
   type LogClient,
   type WitnessedCheckpoint,
 } from '../index.ts';
@@ -46,6 +47,11 @@ export interface PassInput {
   views: View[];
   /** Report events only for these source repositories (all when empty). */
   watch: string[];
+  /**
+   * The publishers the studio pins (--publisher / --certificate-identity): throws (a coded
+   * VerifierError) for a release by anyone else, which alarms PUBLISHER_UNEXPECTED. None: no check.
+   */
+  publisher?: (entry: DecodedEntry) => void;
   state: MonitorState;
   progress?: (done: number, total: number) => void;
 }
@@ -164,6 +170,18 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
     const source = (e.statement.predicate as { source?: { repo: string; commit: string } }).source;
     const repo = source?.repo ?? null;
     if (e.kind === 'release') {
+      if (input.publisher) {
+        try {
+          input.publisher(e);
+        } catch (err) {
+          const a = alarmOf(err);
+          alarms.push({
+            code: 'PUBLISHER_UNEXPECTED',
+            message: `release ${index} is not by a pinned publisher: ${a.message}`,
+            evidence: { index, pcr0: e.pcr0, check: a.code, ...a.evidence },
+          });
+        }
+      }
       next.releases[index] = { pcr0: e.pcr0, repo, commit: source?.commit ?? null };
       if (watched(input.watch, repo))
         events.push({ type: 'release', index, pcr0: e.pcr0, repo, commit: source?.commit ?? null });

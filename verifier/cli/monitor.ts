@@ -4,7 +4,9 @@
  * pass with --json), progress to stderr; an alarm exits 1 and is POSTed to --webhook. State is
  * saved only after a pass verified without alarms, so a bad pass is re-checked next time.
  */
-import { LogClient } from '../index.ts';
+import { LogClient, requirePublisher, type DecodedEntry } from '../index.ts';
+import { IDENTITY_HELP, IDENTITY_OPTIONS } from './identity-flags.ts';
+import { publishersFromFlags } from './release.ts';
 import { WITNESS_HELP, list, parse, positiveInt, str, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say, transport } from './log.ts';
 import { FileMonitorStore } from './monitor-state.ts';
@@ -51,6 +53,7 @@ export const monitor: Command = {
   path: ['monitor'],
   summary: 'follow a log and alarm on forks, split views, bad entries and lying status statements',
   help: `keycast monitor --log URL --log-key VKEY [--witness-url URL…] [--mirror-url URL…] [--watch-source REPO…]
+                [--publisher KEY.pem… | --certificate-identity ID --certificate-oidc-issuer URL …]
                 [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
 
 Reads the log through its tiles (every tile checked against the signed checkpoint) and checks:
@@ -58,6 +61,8 @@ Reads the log through its tiles (every tile checked against the signed checkpoin
   - the checkpoint seen through each --witness-url / --mirror-url agrees with it (a split view);
   - every new entry decodes (schema, DSSE signature; ENTRY_INVALID) and repeats no logged
     statement (ENTRY_DUPLICATE); every revocation names a logged release (REVOCATION_INVALID);
+  - with --publisher / --certificate-identity: every new release is by one of those publishers,
+    by key or keylessly by identity (PUBLISHER_UNEXPECTED, with the code and field that differ);
   - the log's signed status statement for every watched release, at the current tree, agrees with
     the entries (STATUS_CONTRADICTED: "active" for a release revoked below that size, with the
     statement and checkpoint as evidence).
@@ -71,6 +76,8 @@ given). Alarms exit 1 and are POSTed as JSON to --webhook. State is saved (per l
   --mirror-url URL      another view of this log serving URL/checkpoint and proofs (a mirror,
                         or the log reached another way); repeatable
   --watch-source REPO   report and check releases of this source repository (repeatable)
+  --publisher KEY.pem   a publisher's public key (repeatable)
+${IDENTITY_HELP}
   --once                one pass (default)      --follow  keep following, every --interval S (10)
   --webhook URL         POST {origin, treeSize, events, alarms} when there are alarms
 ${LOG_HELP}
@@ -84,6 +91,8 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
       'witness-url': { type: 'string', multiple: true },
       'mirror-url': { type: 'string', multiple: true },
       'watch-source': { type: 'string', multiple: true },
+      publisher: { type: 'string', multiple: true },
+      ...IDENTITY_OPTIONS,
       once: { type: 'boolean' },
       follow: { type: 'boolean' },
       interval: { type: 'string' },
@@ -111,6 +120,11 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
         client: new LogClient({ ...transport(v), url, logKey: log.logKey }),
       })),
     ];
+    const pinned = publishersFromFlags(v, true);
+    const publisher =
+      pinned.keys.length > 0 || pinned.keyless
+        ? (e: DecodedEntry) => void requirePublisher(e, pinned.keys, pinned.keyless)
+        : undefined;
     const store = new FileMonitorStore(str(v, 'state') ?? defaultStateDir());
     const json = v.json === true;
     const webhook = str(v, 'webhook');
@@ -122,6 +136,7 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
         logKey: log.logKey,
         views,
         watch: list(v, 'watch-source'),
+        ...(publisher ? { publisher } : {}),
         state,
         progress: (done, total) => {
           if (Date.now() - lastSay > 1000 || done === total) {

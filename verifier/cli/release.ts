@@ -96,13 +96,19 @@ export function checkBundle(
   return { verified, publisher };
 }
 
-/** The publishers a studio pins: keys (--publisher) and keyless identities (--certificate-identity …). */
-export function publishersFromFlags(v: Values): { keys: ReleaseSigner[]; keyless?: KeylessPublishers } {
+/**
+ * The publishers a studio pins: keys (--publisher) and keyless identities (--certificate-identity …).
+ * `optional`: none given is allowed (monitor); otherwise it is a usage error.
+ */
+export function publishersFromFlags(
+  v: Values,
+  optional = false,
+): { keys: ReleaseSigner[]; keyless?: KeylessPublishers } {
   const keys = readKeys(v, 'publisher');
   const policy = identityPolicyFromFlags(v);
   if (!policy) {
     if (str(v, 'trusted-root') !== undefined) throw usageError('--trusted-root needs --certificate-identity');
-    if (keys.length === 0)
+    if (keys.length === 0 && !optional)
       throw usageError(
         '--publisher KEY.pem or --certificate-identity ID --certificate-oidc-issuer URL is required: whose releases do you trust?',
       );

@@ -126,3 +126,53 @@ test('the default trust root is the public-good root @sigstore/tuf ships, pinned
   const root = JSON.parse(Buffer.from(bytes).toString('utf8')) as { tlogs: Array<{ baseUrl: string }> };
   assert.ok(root.tlogs.some((t) => t.baseUrl === 'https://rekor.sigstore.dev'));
 });
+
+test('verify bundle: usage errors (exit 2) and refusals (exit 1) name what is wrong', async () => {
+  const happy = protocolArgv('happy-path-v0.3').slice(1); // without the subcommand
+  const bundle = join(CASES, 'happy-path-v0.3/bundle.sigstore.json');
+  const artifact = join(CASES, 'a.txt');
+  const run = (args: string[]) => runInProcess(['verify-bundle', ...args]);
+  const id = ['--certificate-identity', DEFAULT_IDENTITY, '--certificate-oidc-issuer', DEFAULT_ISSUER];
+  assert.equal((await run(happy)).code, 0);
+  // neither or both of identity and key; an identity without an issuer; no artifact; a bad digest
+  assert.equal((await run(['--bundle', bundle, artifact])).code, 2);
+  assert.equal(
+    (await run(['--bundle', bundle, ...id, '--key', join(CASES, 'managed-key-happy-path/key.pub'), artifact])).code,
+    2,
+  );
+  assert.equal((await run(['--bundle', bundle, '--certificate-identity', DEFAULT_IDENTITY, artifact])).code, 2);
+  assert.equal((await run(['--bundle', bundle, ...id])).code, 2);
+  assert.equal((await run(['--bundle', bundle, ...id, 'sha256:abc'])).code, 2);
+  assert.equal((await run(['--bundle', bundle, ...id, '--certificate-identity-regexp', '(', artifact])).code, 2);
+  // a missing file is an I/O error (6), not a verdict
+  assert.equal((await run(['--bundle', join(CASES, 'nope.json'), ...id, artifact])).code, 6);
+  // a keyless bundle given a key, the wrong issuer, a prefix of the identity: refused with the code
+  const key = await run(['--bundle', bundle, '--key', join(CASES, 'managed-key-happy-path/key.pub'), artifact]);
+  assert.equal(key.code, 1);
+  assert.match(key.out, /SIGNER_NOT_ALLOWED/);
+  const issuer = await run([
+    '--bundle',
+    bundle,
+    '--certificate-identity',
+    DEFAULT_IDENTITY,
+    '--certificate-oidc-issuer',
+    'https://accounts.google.com',
+    artifact,
+  ]);
+  assert.equal(issuer.code, 1);
+  assert.match(issuer.out, /IDENTITY_MISMATCH: .*--certificate-oidc-issuer/);
+  const prefix = await run([
+    '--bundle',
+    bundle,
+    '--certificate-identity',
+    DEFAULT_IDENTITY.slice(0, 40),
+    '--certificate-oidc-issuer',
+    DEFAULT_ISSUER,
+    artifact,
+  ]);
+  assert.equal(prefix.code, 1);
+  // another artifact
+  const other = await run(['--bundle', bundle, ...id, join(CASES, 'bundle-with-root-cert_fail/artifact')]);
+  assert.equal(other.code, 1);
+  assert.match(other.out, /ARTIFACT_MISMATCH/);
+});

@@ -13,11 +13,13 @@ import { dirname, join } from 'node:path';
 import { VerifierError, httpRequest, type ReleasePredicate } from '#verifier';
 import { build, diffEif, formatDiff, parseLock } from '../builder/index.ts';
 import {
+  IDENTITY_HELP,
+  IDENTITY_OPTIONS,
   LOG_HELP,
   LOG_OPTIONS,
   WITNESS_HELP,
   parseVerifyFlags,
-  readKeys,
+  publishersFromFlags,
   verifyReleaseThroughLog,
   verifyUsageError,
 } from '../verifier/cli.ts';
@@ -73,7 +75,8 @@ PCR1 and PCR2 with the release's.
                         mismatch it is compared with the rebuild, naming what differs; without
                         it, the image is fetched from the release's eif.uri when it names one
                         (keycast release sign --eif-uri; at most 1 GiB, 10 min per attempt)
-  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+  --publisher KEY.pem   a release publisher's public key (repeatable), and/or a keyless one by identity:
+${IDENTITY_HELP}
 ${LOG_HELP}
 ${WITNESS_HELP}
 
@@ -86,15 +89,14 @@ compared) when its SHA-256 is not the release's; a server it cannot be fetched f
       ...LOG_OPTIONS,
       lock: { type: 'string' },
       publisher: { type: 'string', multiple: true },
+      ...IDENTITY_OPTIONS,
       release: { type: 'string' },
       'released-eif': { type: 'string' },
       out: { type: 'string' },
     });
     const lockPath = v.lock;
     if (typeof lockPath !== 'string') throw verifyUsageError('--lock FILE is required');
-    const publishers = readKeys(v, 'publisher');
-    if (publishers.length === 0)
-      throw verifyUsageError('--publisher KEY.pem is required: whose releases do you trust?');
+    const { keys: publishers, keyless } = publishersFromFlags(v);
     if (typeof v.log !== 'string') throw verifyUsageError('--log URL is required');
     const want = typeof v.release === 'string' ? v.release.toLowerCase() : undefined;
     if (want !== undefined && !/^[0-9a-f]{96}$/.test(want))
@@ -110,7 +112,7 @@ compared) when its SHA-256 is not the release's; a server it cannot be fetched f
       progress: (m) => say(`keycast: build: ${m}`),
     });
     say(`keycast: rebuilt PCR0 ${rebuilt.pcr0}`);
-    const r = await verifyReleaseThroughLog(v, { pcr0: want ?? rebuilt.pcr0 }, publishers);
+    const r = await verifyReleaseThroughLog(v, { pcr0: want ?? rebuilt.pcr0 }, publishers, [], 0, keyless);
     const logged = (r.entry.statement.predicate as ReleasePredicate).measurements;
     const pcrs = {
       pcr0: [logged.pcr0, rebuilt.pcr0],

@@ -31,7 +31,7 @@ import { commands as forwardCommands } from './cli/forward.ts';
 
 export { readUserFile };
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
-export { verifyReleaseThroughLog, readKeys, type LoggedReleaseCheck } from './cli/release.ts';
+export { verifyReleaseThroughLog, readKeys, publishersFromFlags, type LoggedReleaseCheck } from './cli/release.ts';
 export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
 export {
   IDENTITY_OPTIONS,

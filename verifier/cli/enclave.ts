@@ -23,7 +23,8 @@ import {
 } from '../index.ts';
 import { WITNESS_HELP, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
-import { readKeys, verifyReleaseThroughLog } from './release.ts';
+import { publishersFromFlags, verifyReleaseThroughLog } from './release.ts';
+import { IDENTITY_HELP, IDENTITY_OPTIONS } from './identity-flags.ts';
 import { writeAtomic } from './state.ts';
 import { dirname, resolve } from 'node:path';
 
@@ -95,7 +96,8 @@ the receipt key (it signs forwarding receipts) and the KDM signer chain's digest
                         pcr0, release, publicKey/userData and the keys read from them) that
                         keycast seal --enclave and keycast forward --enclave read
   --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root (test PKIs)
-  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+  --publisher KEY.pem   a release publisher's public key (repeatable), and/or a keyless one by identity:
+${IDENTITY_HELP}
 ${LOG_HELP}
 ${WITNESS_HELP}
 
@@ -107,6 +109,7 @@ cannot be read.`,
       {
         ...LOG_OPTIONS,
         publisher: { type: 'string', multiple: true },
+        ...IDENTITY_OPTIONS,
         'trust-root': { type: 'string', multiple: true },
         'max-age': { type: 'string' },
         out: { type: 'string' },
@@ -116,8 +119,7 @@ cannot be read.`,
     const host = positionals[0];
     if (host === undefined || !/^https?:\/\//.test(host))
       throw usageError('give the host as HOST_URL (http:// or https://)');
-    const publishers = readKeys(v, 'publisher');
-    if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
+    const { keys: publishers, keyless } = publishersFromFlags(v);
     if (str(v, 'log') === undefined) throw usageError('--log URL is required: the enclave must run a logged release');
     const roots = list(v, 'trust-root').map(readRoot);
     const maxAge = positiveInt(str(v, 'max-age'), 'max-age', 300);
@@ -131,7 +133,7 @@ cannot be read.`,
       ...(roots.length > 0 ? { trustedRoots: roots } : {}),
     });
     const pcr0 = toHex(att.pcrs.get(0)!);
-    const r = await verifyReleaseThroughLog(v, { pcr0 }, publishers);
+    const r = await verifyReleaseThroughLog(v, { pcr0 }, publishers, [], 0, keyless);
     const m = (r.entry.statement.predicate as ReleasePredicate).measurements;
     for (const [i, want] of [
       [1, m.pcr1],

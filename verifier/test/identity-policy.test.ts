@@ -16,7 +16,7 @@ import {
   parseIdentityPolicy,
   type FulcioIdentity,
   type IdentityPolicy,
-} from '#verifier';
+} from '../index.ts';
 
 const CASES = resolve(import.meta.dirname, '../../testdata/sigstore-conformance/cases');
 function certOf(name: string): Uint8Array {

@@ -23,10 +23,8 @@
  * Pure (no I/O); the libraries load on first use.
  */
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type * as SigstoreBundle from '@sigstore/bundle';
-import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
 import type * as SigstoreVerify from '@sigstore/verify';
+import { sigstoreLibs } from './libs.ts';
 import { p256, p384 } from '@noble/curves/nist.js';
 import { VerifierError } from '../errors.ts';
 import { bytesEqual, fromBase64, toHex } from '../encoding/bytes.ts';
@@ -71,21 +69,6 @@ export interface BundleVerifyResult {
   rfc3161Timestamps: number;
   /** Lowercase hex SHA-256 of the artifact (null when none was given). */
   artifactSha256: string | null;
-}
-
-let libsCache:
-  | { bundle: typeof SigstoreBundle; specs: typeof ProtobufSpecs; verify: typeof SigstoreVerify }
-  | undefined;
-function libs(): NonNullable<typeof libsCache> {
-  if (!libsCache) {
-    const req = createRequire(import.meta.url);
-    libsCache = {
-      bundle: req('@sigstore/bundle'),
-      specs: req('@sigstore/protobuf-specs'),
-      verify: req('@sigstore/verify'),
-    };
-  }
-  return libsCache;
 }
 
 function refused(message: string, evidence: Record<string, unknown> = {}, cause?: unknown): VerifierError {
@@ -321,7 +304,7 @@ export function verifySigstoreBundle(input: BundleVerifyInput): BundleVerifyResu
     throw new VerifierError('MALFORMED', `the bundle is not JSON: ${(e as Error).message}`, {}, { cause: e });
   }
   if (!isObject(json)) throw refused('the bundle must be a JSON object');
-  const { bundle, specs, verify } = libs();
+  const { bundle, specs, verify } = sigstoreLibs();
   let parsed: ReturnType<typeof bundle.bundleFromJSON>;
   try {
     parsed = bundle.bundleFromJSON(json);

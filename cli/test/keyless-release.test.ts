@@ -3,9 +3,10 @@
  * a GitHub Actions workflow identity (the token from a file, a flag, or the runner's ambient token
  * endpoint) and an RFC 3161 timestamp, from @sigstore/mock stand-ins (cli/test/sigstore-standins.ts),
  * never the public instance; a log that pins publishers by identity (`--trust-identity`) admits it;
- * `verify release` proves it by identity (bundle alone, and through the log by PCR0); the logged
- * leaf satisfies an enclave config that pins the identity; and the wrong workflow, ref, issuer,
- * trigger or repository is refused with IDENTITY_MISMATCH naming the field.
+ * `verify release` proves it by identity (bundle alone, and through the log by PCR0); `monitor`
+ * alarms on a release by another identity; the enclave gate (#verifier decideGate, the log's own
+ * proof and status, a witness cosignature) opens for a config pinning the identity; and the wrong
+ * workflow, ref, issuer, trigger or repository is refused with IDENTITY_MISMATCH naming the field.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,9 +15,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  LogClient,
+  cosignatureSigner,
   cosignatureVerifierKey,
+  decideGate,
   decodeLeaf,
+  fetchProofBundle,
+  formatTlogProof,
+  fromHex,
   generateNoteKey,
+  parseTlogProof,
+  signNote,
+  splitNote,
   fromBase64,
   keylessPublishers,
   parseEnclaveConfig,
@@ -323,6 +333,36 @@ test('keyless release → log admission by identity → verify release by identi
       }),
     );
   requireConfigIdentity(config([policy]), entry);
+
+  // …and the gate itself opens: the log's proof for this PCR0, its checkpoint cosigned by the
+  // config's witness, the log's signed status, decided by the enclave's pure gate
+  const witness = generateNoteKey('witness.keycast.test');
+  const gateConfig = (ids: unknown[]): EnclaveConfig => ({
+    ...config(ids),
+    witnesses: { vkeys: [cosignatureVerifierKey(witness.skey)], threshold: 1 },
+  });
+  const client = new LogClient({ url: logUrl, fetch: globalThis.fetch, logKey: vkey });
+  const fetched = await fetchProofBundle(client, fromHex(pcr('a')), null);
+  assert.ok(fetched);
+  const tp = parseTlogProof(fetched.proof);
+  const now = Math.floor(Date.now() / 1000);
+  const text = splitNote(tp.checkpoint).text;
+  const cosig = signNote(text, [cosignatureSigner(witness.skey, () => now)]).slice(text.length + 1);
+  const proofBundle = { ...fetched, proof: formatTlogProof({ ...tp, checkpoint: tp.checkpoint + cosig }) };
+  const pcrs = new Map([0, 1, 2].map((i) => [i, fromHex(pcr('abc'[i]!))] as [number, Uint8Array]));
+  const gate = decideGate({ pcrs, config: gateConfig([policy]), bundle: proofBundle, now });
+  assert.equal(gate.open, true, gate.open ? '' : `${gate.code} ${gate.message}`);
+  const wrongRef = decideGate({
+    pcrs,
+    config: gateConfig([{ ...policy, githubWorkflowRef: 'refs/heads/main' }]),
+    bundle: proofBundle,
+    now,
+  });
+  assert.equal(wrongRef.open, false);
+  if (!wrongRef.open) {
+    assert.equal(wrongRef.code, 'IDENTITY_MISMATCH');
+    assert.equal(wrongRef.evidence.field, 'certificate-github-workflow-ref');
+  }
   assert.throws(
     () => requireConfigIdentity(config([{ ...policy, githubWorkflowRef: 'refs/heads/main' }]), entry),
     (e: unknown) =>

@@ -43,6 +43,9 @@ export class KeycastKeyStack extends Stack {
       value: this.key.attrArn,
       description: 'kms.keyArn of the enclave configuration',
     });
-    new CfnOutput(this, 'EnclaveRoleArn', { value: this.role.roleArn, description: 'keycast kms-policy --enclave-role' });
+    new CfnOutput(this, 'EnclaveRoleArn', {
+      value: this.role.roleArn,
+      description: 'keycast kms-policy --enclave-role',
+    });
   }
 }

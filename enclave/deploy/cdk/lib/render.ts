@@ -25,7 +25,8 @@ export const hostFile = (name: string): string => readFileSync(join(HOST_DIR, na
 /** vsock-proxy.yaml with `${KEYCAST_REGION}` filled in: KMS of this region and nothing else. */
 export function renderAllowlist(region: string): string {
   if (!/^[a-z0-9-]+$/.test(region)) throw new Error(`not a region: ${region}`);
-  const out = hostFile('vsock-proxy.yaml').replaceAll('${KEYCAST_REGION}', region);
+  // the systemd-style placeholder of the deploy file, not a JavaScript template
+  const out = hostFile('vsock-proxy.yaml').replace(/\$\{KEYCAST_REGION\}/g, region);
   if (out.includes('${')) throw new Error('vsock-proxy.yaml names a variable the CDK does not render');
   return out;
 }
@@ -76,7 +77,11 @@ export function instanceFiles(region: string, s: ServiceConfig, storeBucket: str
   });
   return {
     files: [
-      { path: '/etc/nitro_enclaves/allocator.yaml', content: renderAllocator(s.enclaveCpus, s.enclaveMemoryMiB), mode: '0644' },
+      {
+        path: '/etc/nitro_enclaves/allocator.yaml',
+        content: renderAllocator(s.enclaveCpus, s.enclaveMemoryMiB),
+        mode: '0644',
+      },
       { path: '/etc/keycast/keycast.env', content: env, mode: '0644' },
       { path: '/etc/keycast/log.vkey', content: `${s.logKey}\n`, mode: '0644' },
       { path: '/etc/keycast/vsock-proxy.yaml', content: renderAllowlist(region), mode: '0644' },
@@ -119,8 +124,8 @@ export function userDataLines(
     'fetch_verified() {',
     '  local uri=$1 want=$2 dest=$3 got',
     '  case "$uri" in',
-    '    s3://*) aws s3 cp --only-show-errors --region ' + `'${region}'` + ' "$uri" "$dest.part" ;;',
-    "    https://*) curl -fsSL --proto '=https' --retry 5 -o \"$dest.part\" \"$uri\" ;;",
+    `    s3://*) aws s3 cp --only-show-errors --region '${region}' "$uri" "$dest.part" ;;`,
+    '    https://*) curl -fsSL --proto \'=https\' --retry 5 -o "$dest.part" "$uri" ;;',
     '    *) echo "keycast: $uri: only s3:// and https:// are fetched" >&2; return 1 ;;',
     '  esac',
     '  got=$(sha256sum "$dest.part" | cut -d" " -f1)',
@@ -139,7 +144,7 @@ export function userDataLines(
     `systemctl enable --now ${UNITS.join(' ')}`,
     // ready = the host answers 200 (gate open) and the enclave's identity is ready (created or unsealed)
     'ready() {',
-    "  node -e 'fetch(\"http://127.0.0.1:8080/v1/status\").then(async (r) => { const j = await r.json(); process.exit(r.status === 200 && j.enclave?.identity?.ready === true ? 0 : 1); }, () => process.exit(1))'",
+    '  node -e \'fetch("http://127.0.0.1:8080/v1/status").then(async (r) => { const j = await r.json(); process.exit(r.status === 200 && j.enclave?.identity?.ready === true ? 0 : 1); }, () => process.exit(1))\'',
     '}',
     `deadline=$(( $(date +%s) + ${s.readyTimeoutMinutes * 60} ))`,
     'until ready; do',

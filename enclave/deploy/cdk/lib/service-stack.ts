@@ -123,7 +123,9 @@ export class KeycastServiceStack extends Stack {
       new iam.PolicyStatement({
         sid: 'SignalRollout',
         actions: ['cloudformation:SignalResource'],
-        resources: [this.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${this.stackName}/*` })],
+        resources: [
+          this.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${this.stackName}/*` }),
+        ],
       }),
     );
     new iam.Policy(this, 'ParentPolicy', { roles: [keys.role], statements });

@@ -189,6 +189,12 @@ export class KeycastServiceStack extends Stack {
       sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
       open: true,
     });
+    // the host's figures are for the operator's scraper inside the VPC, not for the Internet
+    https.addAction('NoPublicMetrics', {
+      priority: 10,
+      conditions: [elbv2.ListenerCondition.pathPatterns(['/metrics', '/metrics/*'])],
+      action: elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'not here' }),
+    });
     https.addTargets('Hosts', {
       port: HOST_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,

@@ -119,7 +119,9 @@ test('TLS for the public API at the load balancer, with the given certificate, t
   // /metrics answers at the load balancer with 404: scraped inside the VPC only
   service.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
     Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/metrics', '/metrics/*'] } }],
-    Actions: [Match.objectLike({ Type: 'fixed-response', FixedResponseConfig: Match.objectLike({ StatusCode: '404' }) })],
+    Actions: [
+      Match.objectLike({ Type: 'fixed-response', FixedResponseConfig: Match.objectLike({ StatusCode: '404' }) }),
+    ],
   });
   service.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
     Port: 8080,

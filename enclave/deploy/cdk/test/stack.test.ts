@@ -79,7 +79,9 @@ test('the launch template enables Nitro Enclaves and requires IMDSv2 with one ho
 });
 
 test('at least two parent instances in private subnets, rolled one at a time, each signalling a ready enclave', () => {
-  const [asg] = Object.values(svc.Resources).filter((r) => r.Type === 'AWS::AutoScaling::AutoScalingGroup') as {
+  const [asg] = Object.values(svc.Resources).filter(
+    (r) => r.Type === 'AWS::AutoScaling::AutoScalingGroup',
+  ) as unknown as {
     Properties: Record<string, unknown>;
     CreationPolicy: { ResourceSignal: { Count: number } };
     UpdatePolicy: { AutoScalingRollingUpdate: Record<string, unknown> };

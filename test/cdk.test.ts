@@ -25,8 +25,10 @@ const ADMIN = 'arn:aws:iam::111122223333:role/keycast-key-admin';
 const IMAGE_SHA384 = 'kms:RecipientAttestation:ImageSha384';
 
 function node(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  // a child of the test runner would otherwise report to it instead of printing its own results
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   return new Promise((done) =>
-    execFile(process.execPath, args, { cwd, encoding: 'utf8', maxBuffer: 16 << 20 }, (e, out, err) =>
+    execFile(process.execPath, args, { cwd, env, encoding: 'utf8', maxBuffer: 16 << 20 }, (e, out, err) =>
       done({ code: e ? ((e as { code?: number }).code ?? 70) : 0, out, err }),
     ),
   );
@@ -55,7 +57,7 @@ test('the CDK app’s own tests (npm test in enclave/deploy/cdk)', { skip: NOT_I
     .sort()
     .map((f) => join('test', f));
   assert.ok(files.length >= 4);
-  const r = await node(['--import', 'tsx', '--test', '--test-concurrency=2', ...files], CDK);
+  const r = await node(['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...files], CDK);
   assert.equal(r.code, 0, `${r.out.slice(-6000)}\n${r.err.slice(-2000)}`);
   assert.match(r.out, /^# fail 0$/m);
 });

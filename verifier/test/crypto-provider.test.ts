@@ -42,6 +42,24 @@ test('SHA-256: incremental digests agree with each other and with FIPS 180-4 vec
   assert.deepEqual(Uint8Array.from(digest(node)), Uint8Array.from(digest(browser as unknown as Contract)));
 });
 
+test('SHA-256 one-shot: sha256Digest agrees with the incremental digest, as a plain 32-byte Uint8Array', () => {
+  const inputs = [new Uint8Array(0), new Uint8Array(65).fill(1), new Uint8Array(3000).map((_, i) => i * 31)];
+  for (const [name, p] of implementations) {
+    for (const x of inputs) {
+      const once = p.sha256Digest(x);
+      assert.equal(Object.getPrototypeOf(once), Uint8Array.prototype, name);
+      assert.equal(once.length, 32, name);
+      assert.equal(p.hexEncode(once), node.hexEncode(node.createSha256().update(x).digest()), name);
+    }
+    // Every byte value survives the node provider's latin1 round trip (≥ 0x80 included).
+    assert.equal(
+      p.hexEncode(p.sha256Digest(new TextEncoder().encode('abc'))),
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      name,
+    );
+  }
+});
+
 test('Ed25519: same public keys and signatures from a seed; verdicts agree on good, tampered and malformed signatures', () => {
   const seed = new Uint8Array(32).map((_, i) => i * 7);
   const msg = new TextEncoder().encode('log.keycast.test\n1\nAAAA\n');

@@ -7,6 +7,7 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
+  hash,
   randomBytes as nodeRandomBytes,
   sign,
   timingSafeEqual,
@@ -32,6 +33,16 @@ function view(u8: Uint8Array): Buffer {
 
 export function createSha256(): Sha256 {
   return createHash('sha256');
+}
+
+export function sha256Digest(data: Uint8Array): Uint8Array {
+  // One call and no Hash object, and the digest comes back as a 32-character latin1 string (one
+  // char per byte) copied into a small on-heap array: createHash's stream machinery and a
+  // Buffer's off-heap memory per digest cost more than the hashing of a 65-byte Merkle node.
+  const s = hash('sha256', data, 'latin1');
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 export function ed25519PublicKey(raw: Uint8Array): Ed25519PublicKey {

@@ -84,11 +84,50 @@ export function base64Encode(u8: Uint8Array): string {
 }
 
 export function base64DecodeCanonical(s: string): Uint8Array | undefined {
+  if (s.length <= SHORT_BASE64) return decodeShortBase64(s);
   // Node's decoder is lenient (skips whitespace and unknown characters, takes the URL alphabet,
   // tolerates missing padding and non-zero trailing bits); re-encoding the result gives the one
   // canonical spelling, so equality with the input rejects every other one.
   const out = Buffer.from(s, 'base64');
   return out.toString('base64') === s ? new Uint8Array(out) : undefined;
+}
+
+/**
+ * Short strings (hashes, keys, signatures: a tlog-proof has dozens) are decoded here, strictly,
+ * in one pass: a Buffer, its re-encoding and a copy cost more than the decoding.
+ */
+const SHORT_BASE64 = 1024;
+const BASE64_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++)
+  BASE64_VALUES['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+
+function base64Value(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  return c < 128 ? BASE64_VALUES[c]! : -1;
+}
+
+/** Standard padded base64 with zero trailing bits, or undefined: the canonical spelling only. */
+function decodeShortBase64(s: string): Uint8Array | undefined {
+  const n = s.length;
+  if (n % 4 !== 0) return undefined;
+  const pad = n === 0 || s.charCodeAt(n - 1) !== 0x3d ? 0 : s.charCodeAt(n - 2) !== 0x3d ? 1 : 2;
+  const out = new Uint8Array((n / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < n; i += 4) {
+    const tail = i + 4 === n ? pad : 0; // "=" counts only as the last quantum's padding
+    const a = base64Value(s, i);
+    const b = base64Value(s, i + 1);
+    const c = tail === 2 ? 0 : base64Value(s, i + 2);
+    const d = tail >= 1 ? 0 : base64Value(s, i + 3);
+    if ((a | b | c | d) < 0) return undefined;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = v >>> 16;
+    if (tail < 2) out[o++] = (v >>> 8) & 0xff;
+    else if ((v & 0xffff) !== 0) return undefined; // trailing bits must be zero
+    if (tail < 1) out[o++] = v & 0xff;
+    else if ((v & 0xff) !== 0) return undefined;
+  }
+  return out;
 }
 
 export function utf8Encode(s: string): Uint8Array {

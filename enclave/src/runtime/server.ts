@@ -30,6 +30,7 @@ import {
   fromBase64,
   parseProofBundle,
   toBase64,
+  toHex,
   MAX_PROOF_BUNDLE_BYTES,
   type ServerLimits,
 } from '#verifier';
@@ -47,7 +48,8 @@ export interface EnclaveAppDeps {
   gate: Gatekeeper;
   identity: IdentityKeeper;
   nsm: Nsm;
-  pcr0: string;
+  /** This enclave's PCR0, as the NSM reported it (hex only where it is shown, in /v1/status). */
+  pcr0: Uint8Array;
   log?: (line: string) => void;
   limits?: ServerLimits;
 }
@@ -65,6 +67,7 @@ function b64(v: unknown, field: string, max: number): Uint8Array {
 }
 
 export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
+  const pcr0Hex = toHex(d.pcr0);
   const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
 
   const identityView = (): Record<string, unknown> => {
@@ -74,7 +77,7 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
 
   app.get('/v1/status', async (_req, reply) => {
     const gate = d.gate.state();
-    return reply.status(gate.open ? 200 : 503).send({ gate, identity: identityView(), pcr0: d.pcr0 });
+    return reply.status(gate.open ? 200 : 503).send({ gate, identity: identityView(), pcr0: pcr0Hex });
   });
 
   app.post('/v1/gate', async (req, reply) => {
@@ -153,7 +156,7 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
     return reply.type('application/cbor').send(Buffer.from(doc));
   });
 
-  forwardRoute(app, { gate: d.gate, identity: d.identity, pcr0: fromHexStrict(d.pcr0) });
+  forwardRoute(app, { gate: d.gate, identity: d.identity, pcr0: d.pcr0 });
   return app;
 }
 

@@ -45,11 +45,12 @@ export function formatTlogProof(p: TlogProof): string {
   return [TLOG_PROOF_HEADER, ...extra, `index ${p.index}`, ...p.proof.map(toBase64), '', p.checkpoint].join('\n');
 }
 
-function decodeLine(line: string, what: () => string): Uint8Array {
+/** `line` decoded, or undefined if it is not canonical base64. */
+function decodeLine(line: string): Uint8Array | undefined {
   try {
     return fromBase64(line);
   } catch {
-    throw bad(`${what()} is not base64`);
+    return undefined;
   }
 }
 
@@ -66,7 +67,8 @@ function parseLines(text: string): TlogProof {
   let next = 1;
   let extra: Uint8Array | undefined;
   if (lines[next]?.startsWith('extra ')) {
-    extra = decodeLine(lines[next++]!.slice('extra '.length), () => 'extra');
+    extra = decodeLine(lines[next++]!.slice('extra '.length));
+    if (extra === undefined) throw bad('extra is not base64');
     if (extra.length === 0) throw bad('empty extra');
   }
   const indexLine = lines[next++];
@@ -75,7 +77,8 @@ function parseLines(text: string): TlogProof {
   if (lines.length - next > MAX_PROOF_HASHES) throw bad(`more than ${MAX_PROOF_HASHES} proof hashes`);
   const proof: Uint8Array[] = [];
   for (let i = 0; next < lines.length; i++) {
-    const h = decodeLine(lines[next++]!, () => `proof hash ${i}`);
+    const h = decodeLine(lines[next++]!);
+    if (h === undefined) throw bad(`proof hash ${i} is not base64`);
     if (h.length !== HASH_SIZE) throw bad(`proof hash ${i} is not 32 bytes`);
     proof.push(h);
   }

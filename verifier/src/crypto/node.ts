@@ -39,7 +39,7 @@ export function sha256Digest(data: Uint8Array): Uint8Array {
   // One call and no Hash object, and the digest comes back as a 32-character latin1 string (one
   // char per byte) copied into a small on-heap array: createHash's stream machinery and a
   // Buffer's off-heap memory per digest cost more than the hashing of a 65-byte Merkle node.
-  const s = hash('sha256', data, 'latin1');
+  const s = hash('sha256', data, 'binary'); // 'binary' is Node's name for latin1
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;

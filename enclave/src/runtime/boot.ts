@@ -5,7 +5,7 @@
  * schedule, and build the HTTP API. Nothing here talks to KMS; the identity is established
  * only when the host asks, behind the open gate.
  */
-import { parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
+import { parseEnclaveConfig, type EnclaveConfig, type ServerLimits } from '#verifier';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from '../nsm/types.ts';
 import type { KmsPort } from '../kms/port.ts';
@@ -18,8 +18,9 @@ export const MEASURED_PCRS = [0, 1, 2, 3, 4, 8] as const;
 
 export interface BootOptions {
   nsm: Nsm;
-  kms: KmsPort;
-  /** the pinned configuration file's bytes, as read from the image */
+  /** the KMS port, or how to make it from the parsed configuration (its region) */
+  kms: KmsPort | ((config: EnclaveConfig) => KmsPort);
+  /** the pinned configuration file's bytes, as read from the image (parsed here, once) */
   configBytes: Uint8Array | string;
   /** Unix seconds (default: the system clock) */
   now?: () => number;
@@ -65,7 +66,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
   const metrics = new EnclaveMetrics();
   const identity = new IdentityKeeper({
     nsm: o.nsm,
-    kms: timedKms(o.kms, metrics),
+    kms: timedKms(typeof o.kms === 'function' ? o.kms(config) : o.kms, metrics),
     config,
     beforeKms: () => gate.requireOpen(),
     release: () => gate.openRelease(),
@@ -76,7 +77,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     gate,
     identity,
     nsm: o.nsm,
-    pcr0: toHex(pcrs.get(0)!),
+    pcr0: pcrs.get(0)!,
     metrics,
     ...(log ? { log } : {}),
     ...(o.limits ? { limits: o.limits } : {}),

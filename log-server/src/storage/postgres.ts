@@ -378,7 +378,14 @@ async function insertHashes(c: Client, hs: StoredHash[]): Promise<void> {
 }
 
 function newPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 6, types: TYPES, connectionTimeoutMillis: 10_000 });
+  // application_name names the server process in pg_stat_activity (which one holds a lock).
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 6,
+    types: TYPES,
+    connectionTimeoutMillis: 10_000,
+    application_name: `keycast-log-${process.pid}`,
+  });
   pool.on('error', () => {}); // an idle connection dropped (server restart): the next query reconnects
   return pool;
 }

@@ -20,7 +20,13 @@ import {
   utf8,
   formatCheckpoint,
   signNote,
+  formatSignerKey,
+  cosignatureSigner,
+  cosignatureVerifierKey,
+  proveConsistency,
+  SIG_COSIGNATURE_V1,
 } from '#verifier';
+import { randomBytes } from 'node:crypto';
 import {
   MemoryObjectStore,
   addEntry,
@@ -32,6 +38,9 @@ import {
   openPgLog,
   releasePolicy,
   buildApp,
+  buildWitnessApp,
+  FileWitnessState,
+  WitnessClient,
 } from '../log-server/index.ts';
 import type { Log } from '../log-server/index.ts';
 import { bundleOfPayload, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
@@ -188,6 +197,71 @@ test('PostgreSQL store', { skip: skip ?? false, timeout: 120_000 }, async (t) =>
       // The wrong key.
       const other = await newLog();
       await assert.rejects(openPgLog(l.url, other.keyFile, { policy: policy() }), (e) => isLogError(e));
+    },
+  );
+
+  await t.test(
+    'witness cosignatures: whichever server integrates asks the witness, and every server serves the cosigned note',
+    async () => {
+      const l = await newLog();
+      const wdir = mkdtempSync(join(tmp, 'witness-'));
+      const skey = formatSignerKey('witness.pg.test', SIG_COSIGNATURE_V1, new Uint8Array(randomBytes(32)));
+      const wapp = await buildWitnessApp({
+        state: new FileWitnessState(wdir),
+        signer: cosignatureSigner(skey),
+        logs: [{ origin: ORIGIN, vkey: l.vkey }],
+      });
+      const wurl = await wapp.listen({ host: '127.0.0.1', port: 0 });
+      const logs: Log[] = [];
+      const withWitness = async () => {
+        const client = new WitnessClient({
+          witnesses: [{ vkey: cosignatureVerifierKey(skey), url: wurl }],
+          timeoutMs: 2000,
+          prove: (o, n) => proveConsistency(o, n, logs.at(-1)!.hashes.read),
+        });
+        const log = await open(l, { witnesses: client });
+        logs.push(log);
+        return log;
+      };
+      const a = await withWitness();
+      try {
+        await addEntry(a, releaseBundle(publisher, 'w-0'));
+        assert.match(a.sequencer.current.cosigned, /— witness\.pg\.test /);
+        const b = await withWitness();
+        assert.equal(
+          b.sequencer.current.cosigned,
+          a.sequencer.current.cosigned,
+          'the other server serves the cosigned note',
+        );
+        // B integrates next (its witness client starts at old 0 and is resynced by the witness's 409).
+        const r = await addEntry(b, releaseBundle(publisher, 'w-1'));
+        assert.equal(r.index, 1);
+        assert.match(b.sequencer.current.cosigned, /— witness\.pg\.test /);
+        assert.equal(b.sequencer.current.size, 2);
+      } finally {
+        for (const log of logs) await log.close();
+        await wapp.close();
+      }
+    },
+  );
+
+  await t.test(
+    'an object store holding other bytes for a tile stops the integrating server (PUBLISH_FAILED)',
+    async () => {
+      const l = await newLog();
+      const objects = new MemoryObjectStore();
+      await objects.put('tile/0/000.p/1', new Uint8Array(32).fill(9), {
+        contentType: 'application/octet-stream',
+        immutable: true,
+      });
+      const a = await open(l, { objectStore: objects });
+      try {
+        await assert.rejects(addEntry(a, releaseBundle(publisher, 'pf')), (e) => isLogError(e, 'PUBLISH_FAILED'));
+        await assert.rejects(addEntry(a, releaseBundle(publisher, 'pf-2')), (e) => isLogError(e, 'PUBLISH_FAILED'));
+        assert.equal(a.sequencer.current.size, 0, 'no checkpoint was committed past the conflicting tile');
+      } finally {
+        await a.close();
+      }
     },
   );
 

@@ -43,17 +43,23 @@ With --store, the log's tables go into that (empty) PostgreSQL database, shared 
 const vkey: Command = {
   path: ['log', 'vkey'],
   summary: "print the log's verifier key",
-  help: `keycast log vkey --data DIR [--json]
+  help: `keycast log vkey (--data DIR | --store postgres://…) [--json]
 
-Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db.`,
+Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db or in the database.`,
   async run(args) {
-    const v = parseFlags(args, { data: { type: 'string' } }).values;
-    const storage = openSqliteStorage(join(requireFlag(v, 'data'), DB_FILE));
-    try {
-      console.log(v.json ? JSON.stringify({ vkey: storage.vkey, origin: storage.origin }) : storage.vkey);
-    } finally {
+    const v = parseFlags(args, { data: { type: 'string' }, store: { type: 'string' } }).values;
+    let meta: { vkey: string; origin: string };
+    if (typeof v.store === 'string') {
+      const { PgLogStore } = await import('./src/storage/postgres.ts');
+      const store = await PgLogStore.open(pgUrl(v.store));
+      meta = { vkey: store.vkey, origin: store.origin };
+      await store.close();
+    } else {
+      const storage = openSqliteStorage(join(requireFlag(v, 'data'), DB_FILE));
+      meta = { vkey: storage.vkey, origin: storage.origin };
       storage.close();
     }
+    console.log(v.json ? JSON.stringify(meta) : meta.vkey);
     return 0;
   },
 };

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { bytesEqual, hashLeaf, noteVerifier, openCheckpoint, toBase64, toHex } from '#verifier';
-import { createPgLog } from '../log-server/index.ts';
+import { commands } from '../log-server/cli.ts';
 import { newPublisher, releaseBundle, serveKeycast } from './log-fixtures.ts';
 import type { Served } from './log-fixtures.ts';
 import { pgUnavailable, startPgCluster } from './pg-cluster.ts';
@@ -30,6 +30,7 @@ const CLIENTS = 48;
 const KILLS = 5;
 const GOPATH = '/usr/share/gocode';
 
+const init = commands.find((c) => c.path.join(' ') === 'log init')!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function goUnavailable(): string | null {
@@ -115,7 +116,16 @@ test('three servers on one PostgreSQL database survive five SIGKILLs mid-integra
   });
   const url = await cluster.database('failover');
   const keyFile = join(dir, 'log.key');
-  const { vkey } = await createPgLog(url, ORIGIN, keyFile);
+  // keycast log init --store … --key-out …, run in-process (the serve processes below are the real boundary).
+  const out: string[] = [];
+  const print = console.log;
+  console.log = (line: string) => out.push(line);
+  try {
+    assert.equal(await init.run(['--store', url, '--origin', ORIGIN, '--key-out', keyFile, '--json']), 0);
+  } finally {
+    console.log = print;
+  }
+  const { vkey } = JSON.parse(out[0]!) as { vkey: string };
   const publisher = newPublisher();
   writeFileSync(join(dir, 'publisher.pem'), publisher.publicPem);
   const serve = () =>

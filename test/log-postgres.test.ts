@@ -266,6 +266,40 @@ test('PostgreSQL store', { skip: skip ?? false, timeout: 120_000 }, async (t) =>
     },
   );
 
+  await t.test(
+    'a database rolled back under a running server: it stops writing and keeps serving what it verified',
+    async () => {
+      const l = await newLog();
+      const a = await open(l);
+      try {
+        for (let i = 0; i < 3; i++) await addEntry(a, releaseBundle(publisher, `rb-${i}`));
+        const verified = a.sequencer.current;
+        assert.equal(verified.size, 3);
+        // Whoever controls the database moves the head back to an older signed checkpoint.
+        const c = new pg.Client({ connectionString: l.url });
+        await c.connect();
+        const old = (await c.query('SELECT size, note FROM log_checkpoints WHERE size < 3 ORDER BY size DESC LIMIT 1'))
+          .rows[0];
+        await c.query('UPDATE log_tree_head SET size = $1, note = $2, cosigned = $2', [old.size, old.note]);
+        await c.end();
+        await new Promise((r) => setTimeout(r, 400)); // a few polls
+        await assert.rejects(addEntry(a, releaseBundle(publisher, 'rb-after')), (e) =>
+          isLogError(e, 'STARTUP_MISMATCH'),
+        );
+        assert.equal(
+          a.sequencer.current.note,
+          verified.note,
+          'the server still serves the newest checkpoint it verified',
+        );
+        // A fresh server would open at the older head, but could not sign size 3 again with
+        // another root: log_checkpoints still holds size 3 (primary key). An object store holding
+        // the newer checkpoint makes it refuse to start at all (the start-up test).
+      } finally {
+        await a.close();
+      }
+    },
+  );
+
   await t.test('keycast log migrate: a SQLite log moves without changing a byte of its tree', async () => {
     const dir = join(tmp, 'sqlite');
     createLog(dir, ORIGIN);

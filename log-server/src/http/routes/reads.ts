@@ -47,7 +47,12 @@ const LOOKUPS: Array<{ path: string; field: LookupField; hexLen: number }> = [
   { path: 'commit', field: 'commit', hexLen: 40 },
 ];
 
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+/** Inclusion-proof bodies kept (about 1 KiB each at a million entries). */
+const PROOF_BODIES_MAX = 1 << 16;
+
 export function readRoutes(app: FastifyInstance, log: Log): void {
+  const proofBodies = new Map<string, Buffer>();
   app.get(
     '/entry/:index',
     {
@@ -115,10 +120,20 @@ export function readRoutes(app: FastifyInstance, log: Log): void {
           query: keys.slice(0, 8),
         });
       }
-      const p = inclusion(log, canonicalNumber(q.index, 'index'), canonicalNumber(q.size, 'size'));
-      reply
-        .type('application/json; charset=utf-8')
-        .send(`{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`);
+      const index = canonicalNumber(q.index, 'index');
+      const size = canonicalNumber(q.size, 'size');
+      // A proof at a size the log has reached never changes: its body is kept as bytes.
+      const key = `${index},${size}`;
+      let body = proofBodies.get(key);
+      if (body === undefined) {
+        const p = inclusion(log, index, size);
+        body = Buffer.from(
+          `{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`,
+        );
+        if (proofBodies.size >= PROOF_BODIES_MAX) proofBodies.clear();
+        proofBodies.set(key, body);
+      }
+      reply.headers(JSON_HEADERS).send(body);
     },
   );
 

@@ -110,6 +110,21 @@ test('PostgreSQL store', { skip: skip ?? false, timeout: 120_000 }, async (t) =>
         assert.ok(
           bytesEqual(a.tiles.read('tile/entries/000.p/41', 41).body, b.tiles.read('tile/entries/000.p/41', 41).body),
         );
+        // Lookups, status statements and proofs of an entry integrated by either, read from B.
+        const { pcr0 } = releaseFields('two-0');
+        const app = await buildApp({ log: b });
+        try {
+          const lookup = await app.inject(`/lookup/pcr0/${pcr0}`);
+          assert.equal(lookup.statusCode, 200);
+          assert.equal(lookup.json().index, results[0]!.index);
+          const status = await app.inject(`/status/${results[0]!.index}`);
+          assert.equal(status.statusCode, 200);
+          assert.match(status.body, /keycast\.dev\/release-status\/v1/);
+          const proof = await app.inject(`/proof/inclusion?index=${results[0]!.index}&size=41`);
+          assert.equal(proof.statusCode, 200);
+        } finally {
+          await app.close();
+        }
       } finally {
         await a.close();
         await b.close();

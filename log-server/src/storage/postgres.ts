@@ -287,8 +287,12 @@ export class PgLogStore {
 
   /** The stored subtree hashes that a tree of `to` has and a tree of `from` does not. */
   async newHashRows(c: Client | pg.Pool, from: number, to: number): Promise<StoredHash[]> {
+    // One primary-key range per level (a predicate mixing level into the bound would scan the table).
     const r = await c.query(
-      'SELECT level, idx, hash FROM log_hashes WHERE idx >= ($1::bigint >> level::int) AND idx < ($2::bigint >> level::int)',
+      `SELECT h.level, h.idx, h.hash FROM generate_series(0, 63) AS g(l) CROSS JOIN LATERAL (
+         SELECT level, idx, hash FROM log_hashes
+         WHERE level = g.l AND idx >= ($1::bigint >> g.l) AND idx < ($2::bigint >> g.l)) AS h
+       WHERE ($2::bigint >> g.l) > ($1::bigint >> g.l)`,
       [from, to],
     );
     return (r.rows as Array<{ level: number; idx: number; hash: Buffer }>).map((h) => ({

@@ -87,6 +87,7 @@ export class PgSequencer implements LogSequencer {
   private ticking = false;
   private stalledAt = -1;
   private orphanRun = false;
+  private onMove: Array<() => void> = [];
 
   private constructor(
     private readonly store: PgLogStore,
@@ -112,7 +113,10 @@ export class PgSequencer implements LogSequencer {
     const s = new PgSequencer(store, replica, key, hashes, opts);
     await s.withReplica(async () => s.catchUp(store.pool, await store.head()));
     if (opts.objectStore) await s.checkObjectStore(opts.objectStore);
-    s.listener = await store.listen(() => s.tick());
+    s.listener = await store.listen(() => {
+      for (const f of [...s.onMove]) f();
+      s.tick();
+    });
     s.timer = setInterval(() => s.tick(), opts.pollMs ?? 100);
     s.timer.unref();
     return s;
@@ -224,7 +228,12 @@ export class PgSequencer implements LogSequencer {
     while ((this.needsIntegration() || this.orphanRun) && !this.failed) {
       this.orphanRun = false;
       try {
-        await this.integrateOnce();
+        if ((await this.integrateOnce()) === 'busy') {
+          // Another server is integrating (probably our entries too): wait for its commit
+          // (NOTIFY, or a short timeout) and catch up without queueing on its lock.
+          await this.moved(25);
+          await this.refresh();
+        }
         failures = 0;
       } catch (e) {
         if (isLogError(e) && FATAL.has(e.code)) {
@@ -242,8 +251,9 @@ export class PgSequencer implements LogSequencer {
     }
   }
 
-  private async integrateOnce(): Promise<void> {
+  private async integrateOnce(): Promise<'busy' | undefined> {
     let done: { prev: StoredCheckpoint; next: StoredCheckpoint } | null = null;
+    let busy = false;
     await this.withReplica(async () => {
       const r = await this.store.integrate(
         this.opts.batchMax,
@@ -257,12 +267,28 @@ export class PgSequencer implements LogSequencer {
           return { hashes: t.hashes, next: t.next, root: t.root };
         },
       );
-      if (!r) return;
+      if (r === 'busy') busy = true;
+      if (!r || r === 'busy') return;
       this.applyStep(r.prev.note, r.next, r.entries, r.hashes);
       done = r;
     });
+    if (busy) return 'busy';
     if (done)
       await this.afterCommit((done as { prev: StoredCheckpoint }).prev, (done as { next: StoredCheckpoint }).next);
+    return undefined;
+  }
+
+  /** Resolves on the next NOTIFY that the head moved, or after `ms`. */
+  private moved(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.onMove = this.onMove.filter((f) => f !== done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.onMove.push(done);
+    });
   }
 
   /** Witness cosignatures and the `checkpoint` object; failures here lose nothing. */

@@ -241,7 +241,8 @@ export class PgLogStore {
    * read model to `head` (reading through `c`, inside the lock); `build(head, entries)` computes
    * the new hashes and signed checkpoint (and writes tiles) for the sequenced entries past the
    * head, at most `batchMax`. Everything `build` returns commits in this transaction, or nothing
-   * does. Resolves null when there was nothing to integrate.
+   * does. Resolves null when there was nothing to integrate, and 'busy' (without waiting) when
+   * another server holds the lock: it is integrating, and will commit and NOTIFY.
    */
   async integrate(
     batchMax: number,
@@ -250,10 +251,15 @@ export class PgLogStore {
       head: StoredCheckpoint,
       entries: StoredEntry[],
     ) => Promise<{ hashes: StoredHash[]; next: StoredCheckpoint; root: Uint8Array }>,
-  ): Promise<{ prev: StoredCheckpoint; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] } | null> {
+  ): Promise<
+    { prev: StoredCheckpoint; next: StoredCheckpoint; entries: StoredEntry[]; hashes: StoredHash[] } | null | 'busy'
+  > {
     return transaction(this.pool, async (c) => {
-      const head = (await c.query('SELECT size, note, cosigned FROM log_tree_head WHERE id = 1 FOR UPDATE'))
-        .rows[0] as StoredCheckpoint;
+      const locked = await c.query(
+        'SELECT size, note, cosigned FROM log_tree_head WHERE id = 1 FOR UPDATE SKIP LOCKED',
+      );
+      if (locked.rowCount === 0) return 'busy' as const;
+      const head = locked.rows[0] as StoredCheckpoint;
       await catchUp(c, head);
       const entries = await this.entryRows(c, head.size, head.size + batchMax);
       if (entries.length === 0) return null;

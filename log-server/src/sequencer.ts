@@ -79,16 +79,8 @@ export class Sequencer implements LogSequencer {
     const waiting = this.inflight.get(hex);
     if (waiting) return waiting.then((r) => ({ ...r, duplicate: true }));
     const existing = this.seen.mightContain(hex) ? this.storage.indexOfReplayKey(hex) : null;
-    if (existing !== null && existing < this.current.size) {
-      const stored = this.storage.entry(existing)!;
-      return Promise.resolve({
-        index: existing,
-        leaf: stored.leaf,
-        leafHash: stored.leafHash,
-        checkpoint: this.current,
-        duplicate: true,
-      });
-    }
+    if (existing !== null && existing < this.current.size)
+      return Promise.resolve(integratedDuplicate(this.storage, existing, this.current));
     if (existing !== null) return this.afterRunning().then(() => this.submit(entry, leafHash));
     if (this.pool.length >= this.opts.poolMax) {
       return Promise.reject(
@@ -251,6 +243,12 @@ export async function cosign(
   if (wellFormed(cosigned)) return cosigned;
   log?.('log: dropping malformed cosignature lines; serving the checkpoint without them');
   return null;
+}
+
+/** The answer to a submission whose replay key an integrated entry (`index` < current.size) already has. */
+export function integratedDuplicate(storage: LogStorage, index: number, current: StoredCheckpoint): Integrated {
+  const stored = storage.entry(index)!;
+  return { index, leaf: stored.leaf, leafHash: stored.leafHash, checkpoint: current, duplicate: true };
 }
 
 /** The entry as stored at `index`: a revocation is stored under the PCR0 it retires (firstRevocation finds it there). */

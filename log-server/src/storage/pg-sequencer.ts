@@ -37,7 +37,7 @@ import type {
   Witnesses,
 } from '../ports.ts';
 import { newTileObjects, putCheckpoint, putImmutable } from '../publish.ts';
-import { appendHashes, checkRevocations, cosign, extendTree } from '../sequencer.ts';
+import { appendHashes, checkRevocations, cosign, extendTree, integratedDuplicate } from '../sequencer.ts';
 import type { HashCache } from '../tree.ts';
 import type { PgLogStore } from './postgres.ts';
 
@@ -129,16 +129,8 @@ export class PgSequencer implements LogSequencer {
     const waiting = this.inflight.get(replayKey);
     if (waiting) return waiting.then((r) => ({ ...r, duplicate: true }));
     const existing = this.replica.indexOfReplayKey(replayKey);
-    if (existing !== null && existing < this.current.size) {
-      const stored = this.replica.entry(existing)!;
-      return Promise.resolve({
-        index: existing,
-        leaf: stored.leaf,
-        leafHash: stored.leafHash,
-        checkpoint: this.current,
-        duplicate: true,
-      });
-    }
+    if (existing !== null && existing < this.current.size)
+      return Promise.resolve(integratedDuplicate(this.replica, existing, this.current));
     if (this.pool.length >= this.opts.poolMax) {
       return Promise.reject(
         new LogError('PUSHBACK', 'too many entries waiting to be sequenced; retry shortly', {

@@ -195,14 +195,15 @@ export class PgLogStore {
       }
       const out = new Array<Sequenced>(items.length);
       const fresh: Array<{ entry: AdmittedEntry; i: number }> = [];
-      const inBatch = new Map<string, number>();
+      const firstInBatch = new Map<string, number>();
+      const repeats: Array<{ i: number; first: number }> = [];
       items.forEach((it, i) => {
         const hit = existing.get(it.replayKey);
+        const first = firstInBatch.get(it.replayKey);
         if (hit) out[i] = hit;
-        else if (inBatch.has(it.replayKey))
-          out[i] = { error: null as unknown as LogError }; // filled below
+        else if (first !== undefined) repeats.push({ i, first });
         else {
-          inBatch.set(it.replayKey, i);
+          firstInBatch.set(it.replayKey, i);
           fresh.push({ entry: it.entry, i });
         }
       });
@@ -224,12 +225,10 @@ export class PgLogStore {
       for (const { p, index } of rows)
         out[p.i] = { index, leaf: p.entry.leaf, leafHash: items[p.i]!.leafHash, duplicate: false };
       // A second submission of one replay key within the batch: the first one's answer.
-      items.forEach((it, i) => {
-        if (out[i] && 'error' in out[i]! && out[i]!.error === null) {
-          const first = out[inBatch.get(it.replayKey)!]!;
-          out[i] = 'error' in first ? first : { ...first, duplicate: true };
-        }
-      });
+      for (const { i, first } of repeats) {
+        const f = out[first]!;
+        out[i] = 'error' in f ? f : { ...f, duplicate: true };
+      }
       return out;
     }).catch((e) => {
       throw storageError(e, this.url);

@@ -10,6 +10,7 @@ import { consistency, inclusion, lookup, readEntry, releaseStatus } from '../../
 import type { LookupField } from '../../reads.ts';
 import { canonicalNumber } from '../../proofs.ts';
 import { errorSchema } from '../errors.ts';
+import type { ImmutableAnswers } from '../immutable.ts';
 import { LogError } from '../../errors.ts';
 
 const num = { type: 'string', maxLength: 20 } as const;
@@ -48,11 +49,8 @@ const LOOKUPS: Array<{ path: string; field: LookupField; hexLen: number }> = [
 ];
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
-/** Inclusion-proof bodies kept (about 1 KiB each at a million entries). */
-const PROOF_BODIES_MAX = 1 << 16;
 
-export function readRoutes(app: FastifyInstance, log: Log): void {
-  const proofBodies = new Map<string, Buffer>();
+export function readRoutes(app: FastifyInstance, log: Log, answers: ImmutableAnswers): void {
   app.get(
     '/entry/:index',
     {
@@ -122,17 +120,12 @@ export function readRoutes(app: FastifyInstance, log: Log): void {
       }
       const index = canonicalNumber(q.index, 'index');
       const size = canonicalNumber(q.size, 'size');
-      // A proof at a size the log has reached never changes: its body is kept as bytes.
-      const key = `${index},${size}`;
-      let body = proofBodies.get(key);
-      if (body === undefined) {
-        const p = inclusion(log, index, size);
-        body = Buffer.from(
-          `{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`,
-        );
-        if (proofBodies.size >= PROOF_BODIES_MAX) proofBodies.clear();
-        proofBodies.set(key, body);
-      }
+      const p = inclusion(log, index, size);
+      const body = Buffer.from(
+        `{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`,
+      );
+      // A proof at a size the log has reached never changes: later asks get these bytes (http/immutable.ts).
+      answers.remember(req.url, body, JSON_HEADERS);
       reply.headers(JSON_HEADERS).send(body);
     },
   );

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { VerifierError } from '#verifier';
 import type { Log } from '../../log.ts';
 import { errorSchema } from '../errors.ts';
+import type { ImmutableAnswers } from '../immutable.ts';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const CHECKPOINT_CACHE = 'public, max-age=2';
@@ -15,7 +16,7 @@ export const CHECKPOINT_CACHE = 'public, max-age=2';
 const MAX_TILE_PATH = 64;
 const TILE_HEADERS = { 'content-type': 'application/octet-stream', 'cache-control': IMMUTABLE };
 
-export function tileRoutes(app: FastifyInstance, log: Log): void {
+export function tileRoutes(app: FastifyInstance, log: Log, answers: ImmutableAnswers): void {
   app.get('/checkpoint', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
     reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', CHECKPOINT_CACHE);
     return log.sequencer.current.cosigned;
@@ -35,6 +36,7 @@ export function tileRoutes(app: FastifyInstance, log: Log): void {
           max: MAX_TILE_PATH,
         });
       const { body } = log.tiles.read(`tile/${rest}`, log.sequencer.current.size);
+      answers.remember(req.url, body, TILE_HEADERS);
       reply.headers(TILE_HEADERS).send(body);
     },
   );

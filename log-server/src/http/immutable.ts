@@ -10,7 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 interface Answer {
   body: Buffer;
-  head: Record<string, string | number>;
+  /** Headers as node's flat raw list ([name, value, …]): written without building an object. */
+  head: string[];
 }
 
 export class ImmutableAnswers {
@@ -26,7 +27,9 @@ export class ImmutableAnswers {
       this.answers.clear();
       this.bytes = 0;
     }
-    this.answers.set(url, { body, head: { ...headers, 'content-length': body.length } });
+    const head = Object.entries(headers).flat();
+    head.push('content-length', String(body.length));
+    this.answers.set(url, { body, head });
     this.bytes += body.length;
   }
 

@@ -315,6 +315,36 @@ test('PostgreSQL store', { skip: skip ?? false, timeout: 120_000 }, async (t) =>
     },
   );
 
+  await t.test(
+    'the database drops every connection (as in a failover): the servers reconnect, listen again and carry on',
+    async () => {
+      const l = await newLog();
+      const a = await open(l);
+      const b = await open(l);
+      try {
+        await addEntry(a, releaseBundle(publisher, 'drop-0'));
+        const c = new pg.Client({ connectionString: l.url });
+        await c.connect();
+        const killed = await c.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'keycast-log-%' AND pid <> pg_backend_pid()`,
+        );
+        await c.end();
+        assert.ok(killed.rowCount! >= 2, 'the servers had connections to drop');
+        await new Promise((r) => setTimeout(r, 200));
+        const r = await addEntry(b, releaseBundle(publisher, 'drop-1')).catch(() =>
+          addEntry(b, releaseBundle(publisher, 'drop-1')),
+        );
+        assert.equal(r.index, 1);
+        for (let i = 0; i < 100 && a.sequencer.current.size < 2; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(a.sequencer.current.size, 2, 'the other server follows again');
+        assert.equal((await addEntry(a, releaseBundle(publisher, 'drop-2'))).index, 2);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    },
+  );
+
   await t.test('keycast log migrate: a SQLite log moves without changing a byte of its tree', async () => {
     const dir = join(tmp, 'sqlite');
     createLog(dir, ORIGIN);

@@ -113,10 +113,7 @@ export class PgSequencer implements LogSequencer {
     const s = new PgSequencer(store, replica, key, hashes, opts);
     await s.withReplica(async () => s.catchUp(store.pool, await store.head()));
     if (opts.objectStore) await s.checkObjectStore(opts.objectStore);
-    s.listener = await store.listen(() => {
-      for (const f of [...s.onMove]) f();
-      s.tick();
-    });
+    await s.listen();
     s.timer = setInterval(() => s.tick(), opts.pollMs ?? 100);
     s.timer.unref();
     return s;
@@ -464,7 +461,24 @@ export class PgSequencer implements LogSequencer {
       });
   }
 
+  /** (Re)opens the LISTEN connection; until it is back, the poll alone keeps this server in step. */
+  private async listen(): Promise<void> {
+    const lost = () => {
+      if (this.listener === c) this.listener = null;
+    };
+    let c: pg.Client | null = null;
+    c = await this.store.listen(
+      () => {
+        for (const f of [...this.onMove]) f();
+        this.tick();
+      },
+      () => lost(),
+    );
+    this.listener = c;
+  }
+
   private async follow(): Promise<void> {
+    if (!this.listener && !this.closing) await this.listen().catch(() => {});
     const head = await this.store.head();
     if (head.size !== this.current.size || head.cosigned !== this.current.cosigned) {
       await this.withReplica(async () => this.catchUp(this.store.pool, await this.store.head()));

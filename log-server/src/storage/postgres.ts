@@ -337,11 +337,17 @@ export class PgLogStore {
     });
   }
 
-  /** A dedicated connection that calls `onMove` whenever a server integrates. */
-  async listen(onMove: () => void): Promise<pg.Client> {
-    const c = new pg.Client({ connectionString: this.url, types: TYPES });
+  /** A dedicated connection that calls `onMove` whenever a server integrates, and `onLost` if it drops. */
+  async listen(onMove: () => void, onLost: () => void): Promise<pg.Client> {
+    const c = new pg.Client({
+      connectionString: this.url,
+      types: TYPES,
+      application_name: `keycast-log-${process.pid}`,
+    });
     c.on('notification', () => onMove());
-    c.on('error', () => {}); // the poll timer carries on; a dead listener only delays followers
+    // The poll carries on meanwhile; the caller listens again (e.g. after a database failover).
+    c.on('error', () => onLost());
+    c.on('end', () => onLost());
     await c.connect();
     await c.query('LISTEN log_tree');
     return c;

@@ -129,6 +129,7 @@ test('every README command block runs as written against the demo services', { t
     for (const f of ['bzImage', 'init', 'nsm.ko']) copyFileSync(live.p('inputs', f), join(ops, f));
     cpSync(live.p('inputs', 'rootfs'), join(ops, 'app'), { recursive: true });
     copyFileSync(live.p('test-root.pem'), join(ops, 'root.pem'));
+    copyFileSync(live.p('test-root.pem'), join(ops, 'test-root.pem'));
     // …and before the studio block: the publisher's key, the release's lock and image, a rebuild, a rebuilder key
     copyFileSync(live.p('release.pem.pub'), join(studio, 'release.pem.pub'));
     copyFileSync(live.p('build', 'builder.lock.json'), join(studio, 'builder.lock.json'));
@@ -218,7 +219,9 @@ test('every README command block runs as written against the demo services', { t
       const e = hits[0]!;
       const operator = c.block === 1;
       const cwd = operator ? ops : studio;
-      let text = e.optional ? c.text.replace(/\[([^\]]*)\]/g, '$1') : c.text.replace(/\s*\[[^\]]*\]/g, '');
+      // the demo's enclave runs on the NSM simulator, so a [--trust-root …] is always given here
+      const rooted = c.text.replace(/\[(--trust-root [^\]]*)\]/g, '$1');
+      let text = e.optional ? rooted.replace(/\[([^\]]*)\]/g, '$1') : rooted.replace(/\s*\[[^\]]*\]/g, '');
       const subst: Array<[RegExp | string, string]> = operator
         ? [
             ['http://127.0.0.1:9000', `http://127.0.0.1:${ports['9000']}`],

@@ -426,6 +426,7 @@ export {
   decodeKeyBlock,
   encryptKeyBlock,
   decryptKeyBlock,
+  oaepSha1Decrypt,
 } from './src/kdm/block.ts';
 export type { KeyBlock } from './src/kdm/block.ts';
 export {
@@ -450,6 +451,14 @@ export {
   decryptKdm,
 } from './src/kdm/read.ts';
 export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';
+export {
+  INTEROP_KEY_BLOCK_BYTES,
+  KDM_KEY_TYPES,
+  checkDkdm,
+  checkSignerLeaf,
+  chainValidity,
+} from './src/kdm/dkdm-check.ts';
+export type { DkdmRules, DkdmDecrypt, DkdmCheckInput, DkdmVerdict, Validity } from './src/kdm/dkdm-check.ts';
 export {
   ENCLAVE_KEYS_BYTES,
   VERIFIED_ENCLAVE_TYPE,

@@ -104,6 +104,24 @@ export const VERIFIER_ERROR_CODES = [
   'RAW_DELIVERY_BINDING',
   // the enclave (through its host) refused a forward request: its code and the recipient it names
   'FORWARD_REFUSED',
+  // DKDMs (a mastering tool's KDM addressed to the enclave): one code per reason it is refused (kdm/dkdm-check.ts)
+  'DKDM_OVERSIZED',
+  'DKDM_MALFORMED',
+  'DKDM_SIGNATURE',
+  'DKDM_SIGNER_NOT_LEAF',
+  'DKDM_SIGNER_CHAIN',
+  'DKDM_SIGNER_NOT_PINNED',
+  'DKDM_RECIPIENT',
+  'DKDM_DECRYPT',
+  'DKDM_INTEROP_BLOCK',
+  'DKDM_BLOCK_MALFORMED',
+  'DKDM_BLOCK_SIGNER',
+  'DKDM_CPL_MISMATCH',
+  'DKDM_KEY_IDS',
+  'DKDM_BLOCK_WINDOW',
+  'DKDM_WINDOW_SIGNER_CHAIN',
+  'DKDM_WINDOW_OUTSIDE',
+  'DKDM_WINDOW_ENCLAVE_CHAIN',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

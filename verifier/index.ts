@@ -471,3 +471,9 @@ export {
   parseVerifiedEnclave,
 } from './src/forward/enclave-keys.ts';
 export type { EnclaveKeys, VerifiedEnclaveRecord } from './src/forward/enclave-keys.ts';
+export {
+  MAX_ENCLAVE_CHAIN,
+  checkEnclaveCertificates,
+  enclaveCertificatesFromRecord,
+} from './src/forward/dkdm-recipient.ts';
+export type { EnclaveCertificates } from './src/forward/dkdm-recipient.ts';

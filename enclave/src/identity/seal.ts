@@ -8,7 +8,8 @@
  *   plaintext = records of  type (u8) ‖ length (u16 BE) ‖ bytes:  1 = X25519 private key (32),
  *               2 = Ed25519 private key (32), 3 = the KDM signer chain (u8 count, then u16 BE
  *               length ‖ DER per certificate, leaf first), 4 = the KDM signer's private key
- *               (PKCS#8 DER); every type exactly once, any other refused.
+ *               (PKCS#8 DER), 8 = the KDM decryption chain (as 3: leaf, then its CAs), 9 = the
+ *               KDM decryption key (PKCS#8 DER); every type exactly once, any other refused.
  *
  * Only the enclave writes and reads this format. A wrong data key, a tampered byte or another
  * ARN all fail the tag check (UNSEAL_FAILED); a blob of the wrong shape is SEALED_MALFORMED.
@@ -20,7 +21,7 @@ import { createPrivateKey } from 'node:crypto';
 import { parseDcCertificate } from '#verifier';
 import { privateFromRaw, rawPrivate, type IdentityKeys } from './keys.ts';
 
-const RECORDS = [1, 2, 3, 4];
+const RECORDS = [1, 2, 3, 4, 8, 9];
 
 function chainRecord(chain: IdentityKeys['kdm']['chain']): Buffer {
   const parts: Buffer[] = [Buffer.of(chain.length)];
@@ -74,7 +75,16 @@ export function sealIdentity(keys: IdentityKeys, dataKey: Uint8Array, keyArn: st
   const r1 = record(1, x);
   const r2 = record(2, e);
   const r4 = record(4, k);
-  const plain = Buffer.concat([r1, r2, record(3, chainRecord(keys.kdm.chain)), r4]);
+  const d = keys.dkdm.privateKey.export({ format: 'der', type: 'pkcs8' });
+  const r9 = record(9, d);
+  const plain = Buffer.concat([
+    r1,
+    r2,
+    record(3, chainRecord(keys.kdm.chain)),
+    r4,
+    record(8, chainRecord(keys.dkdm.chain)),
+    r9,
+  ]);
   const nonce = randomBytes(NONCE);
   try {
     const c = createCipheriv('aes-256-gcm', dataKey, nonce);
@@ -82,7 +92,7 @@ export function sealIdentity(keys: IdentityKeys, dataKey: Uint8Array, keyArn: st
     const body = Buffer.concat([c.update(plain), c.final()]);
     return new Uint8Array(Buffer.concat([MAGIC, Buffer.of(VERSION), nonce, body, c.getAuthTag()]));
   } finally {
-    for (const b of [x, e, k, r1, r2, r4, plain]) b.fill(0);
+    for (const b of [x, e, k, d, r1, r2, r4, r9, plain]) b.fill(0);
   }
 }
 
@@ -125,7 +135,16 @@ export function unsealIdentity(sealed: Uint8Array, dataKey: Uint8Array, keyArn: 
         chain: readChain(raws.get(3)!),
         privateKey: createPrivateKey({ key: raws.get(4)!, format: 'der', type: 'pkcs8' }),
       };
-      return { hpke: privateFromRaw('x25519', raws.get(1)!), receipts: privateFromRaw('ed25519', raws.get(2)!), kdm };
+      const dkdm = {
+        chain: readChain(raws.get(8)!),
+        privateKey: createPrivateKey({ key: raws.get(9)!, format: 'der', type: 'pkcs8' }),
+      };
+      return {
+        hpke: privateFromRaw('x25519', raws.get(1)!),
+        receipts: privateFromRaw('ed25519', raws.get(2)!),
+        kdm,
+        dkdm,
+      };
     } catch (e) {
       if (e instanceof EnclaveError) throw e;
       throw new EnclaveError('SEALED_MALFORMED', 'a sealed key or certificate does not parse');

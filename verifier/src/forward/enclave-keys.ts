@@ -17,10 +17,15 @@
  *   "timestamp": "<ISO>", "pcr0": "<96 hex>", "releaseIndex": 3, "origin": "…", "treeSize": 9,
  *   "status": "active", "publicKey": "<base64>", "userData": "<base64>",
  *   "hpkeX25519": "<base64>", "receiptsEd25519": "<base64>", "kdmChainSha256": "<base64>" | null,
+ *   "kdmDecryptionSha256": "<base64>" | null,
+ *   "kdmSignerChain": ["<base64 DER>", …] | null, "kdmDecryptionChain": ["<base64 DER>", …] | null,
  *   "nonce": "<hex>", "rootSha256": "<hex>" }
  * ```
  * Parsing re-reads the keys from publicKey/userData (parseIdentityBinding) and requires the
- * convenience fields to agree with them. Pure.
+ * convenience fields to agree with them. The two certificate chains (the KDM signer's and the
+ * KDM decryption certificate's, which DKDMs are addressed to) are recorded only after
+ * checkEnclaveCertificates (dkdm-recipient.ts) proved them bound; readers that use them check
+ * them again (enclaveCertificatesFromRecord). Pure.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
@@ -112,14 +117,34 @@ export interface VerifiedEnclaveRecord {
   hpkeX25519: string;
   receiptsEd25519: string;
   kdmChainSha256: string | null;
+  /** SHA-256 of the KDM decryption leaf's DER, as bound */
+  kdmDecryptionSha256?: string | null;
+  /** base64 DER, leaf first: present when the host served them and they passed checkEnclaveCertificates */
+  kdmSignerChain?: string[] | null;
+  kdmDecryptionChain?: string[] | null;
   nonce: string;
   rootSha256: string;
 }
 
 /** The record's fields from a verified attestation and its binding (the keys filled in from `binding`). */
 export function verifiedEnclaveRecord(
-  f: Omit<VerifiedEnclaveRecord, 'type' | 'verified' | 'status' | 'hpkeX25519' | 'receiptsEd25519' | 'kdmChainSha256'>,
+  f: Omit<
+    VerifiedEnclaveRecord,
+    | 'type'
+    | 'verified'
+    | 'status'
+    | 'hpkeX25519'
+    | 'receiptsEd25519'
+    | 'kdmChainSha256'
+    | 'kdmDecryptionSha256'
+    | 'kdmSignerChain'
+    | 'kdmDecryptionChain'
+  >,
   binding: IdentityBinding,
+  certificates?: {
+    signerChain: ReadonlyArray<{ der: Uint8Array }>;
+    decryptionChain: ReadonlyArray<{ der: Uint8Array }>;
+  },
 ): VerifiedEnclaveRecord {
   return {
     type: VERIFIED_ENCLAVE_TYPE,
@@ -137,6 +162,9 @@ export function verifiedEnclaveRecord(
     hpkeX25519: toBase64(binding.hpkeX25519),
     receiptsEd25519: toBase64(binding.receiptsEd25519),
     kdmChainSha256: binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null,
+    kdmDecryptionSha256: binding.kdmDecryptionSha256 ? toBase64(binding.kdmDecryptionSha256) : null,
+    kdmSignerChain: certificates ? certificates.signerChain.map((c) => toBase64(c.der)) : null,
+    kdmDecryptionChain: certificates ? certificates.decryptionChain.map((c) => toBase64(c.der)) : null,
     nonce: f.nonce,
     rootSha256: f.rootSha256,
   };
@@ -177,7 +205,8 @@ export function parseVerifiedEnclave(
   if (
     v.hpkeX25519 !== toBase64(binding.hpkeX25519) ||
     v.receiptsEd25519 !== toBase64(binding.receiptsEd25519) ||
-    (v.kdmChainSha256 ?? null) !== (binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null)
+    (v.kdmChainSha256 ?? null) !== (binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null) ||
+    (v.kdmDecryptionSha256 ?? null) !== (binding.kdmDecryptionSha256 ? toBase64(binding.kdmDecryptionSha256) : null)
   ) {
     bad('the key fields do not match the bound keys');
   }

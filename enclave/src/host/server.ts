@@ -9,6 +9,8 @@
  *                                NONCE_REPLAYED (the host remembers the last 65,536); the enclave's
  *                                own refusals (503 GATE_CLOSED, IDENTITY_NOT_READY) pass through
  *
+ *   GET /v1/certificates         the enclave's KDM signer and KDM decryption chains, passed through
+ *                                (public; a studio trusts them only as far as the attestation binds them)
  *   POST /v1/forward             application/json forward request, passed to the enclave unchanged
  *                                (≤ 32 MiB); the enclave's answer { requestDigest, receipt, outputs } is
  *                                stored as forward-<requestDigest>.json and returned; refusals pass through
@@ -65,6 +67,11 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
       if (seen.size > MAX_REMEMBERED_NONCES) seen.delete(seen.values().next().value!);
       return reply.type('application/cbor').send(Buffer.from(r.document));
     }
+    return reply.status(r.status).send(r.body);
+  });
+
+  app.get('/v1/certificates', async (_req, reply) => {
+    const r = await d.enclave.certificates();
     return reply.status(r.status).send(r.body);
   });
 

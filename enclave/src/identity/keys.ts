@@ -31,6 +31,8 @@ export interface PublicIdentity {
   kdmChainSha256: Uint8Array;
   /** SHA-256 of the KDM decryption leaf's DER (the DKDM recipient certificate) */
   kdmDecryptionSha256: Uint8Array;
+  /** the two public chains (DER, leaf first), served at GET /v1/certificates */
+  certificates: { kdmSigner: Uint8Array[]; kdmDecryption: Uint8Array[] };
 }
 
 function rawPublic(k: KeyObject): Uint8Array {
@@ -89,5 +91,6 @@ export function publicIdentity(k: IdentityKeys): PublicIdentity {
     receiptsEd25519: k.receipts.publicKey,
     kdmChainSha256: chainSha256(k.kdm.chain),
     kdmDecryptionSha256: new Uint8Array(createHash('sha256').update(k.dkdm.chain[0]!.der).digest()),
+    certificates: { kdmSigner: k.kdm.chain.map((c) => c.der), kdmDecryption: k.dkdm.chain.map((c) => c.der) },
   };
 }

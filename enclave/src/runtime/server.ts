@@ -12,6 +12,9 @@
  *                                 stored?: { sealed, ciphertextBlob } (b64, first boot only) }
  *   POST /v1/forward              application/json forward request → { requestDigest, receipt, outputs }
  *                                 (runtime/forward-route.ts)
+ *   GET  /v1/certificates         200 { kdmSigner: [b64 DER…], kdmDecryption: [b64 DER…] } (leaf first): the
+ *                                KDM signer chain and the KDM decryption (DKDM recipient) chain the
+ *                                attestation binds by digest; 503 IDENTITY_NOT_READY before the identity
  *   GET  /v1/attestation?nonce=HEX  application/cbor: a fresh attestation document whose public_key
  *                                 is the HPKE key and user_data the identity binding (#verifier
  *                                 formatIdentityBinding); nonce 1..512 hex bytes, required
@@ -136,6 +139,15 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
       userData: formatIdentityBinding(p),
     });
     return reply.type('application/cbor').send(Buffer.from(doc));
+  });
+
+  app.get('/v1/certificates', async (_req, reply) => {
+    const p = d.identity.publicKeys;
+    if (!p) throw new EnclaveError('IDENTITY_NOT_READY', 'the enclave has not established its identity yet');
+    return reply.send({
+      kdmSigner: p.certificates.kdmSigner.map(toBase64),
+      kdmDecryption: p.certificates.kdmDecryption.map(toBase64),
+    });
   });
 
   forwardRoute(app, { gate: d.gate, identity: d.identity, pcr0: fromHexStrict(d.pcr0) });

@@ -1,0 +1,155 @@
+/**
+ * `keycast verify enclave --dkdm-certificate`: the KDM decryption certificate (the DKDM
+ * recipient) is written, and recorded in enclave.json, only when the host serves exactly the
+ * chains the attestation binds. A host serving another identity's chain, or an attestation that
+ * binds no decryption certificate, writes nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  enclaveCertificatesFromRecord,
+  formatIdentityBinding,
+  isVerifierError,
+  parseVerifiedEnclave,
+  pemCertificates,
+  toBase64,
+} from '#verifier';
+import { SimulatedNsm, createTestPki, generateIdentity, publicIdentity } from '../enclave/index.ts';
+import { createLog } from '../log-server/index.ts';
+import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
+import { verifyEnclave } from '../verifier/cli/enclave.ts';
+
+const ORIGIN = 'releases.keycast.test/enclave';
+const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
+
+type Pub = ReturnType<typeof publicIdentity>;
+
+/** A host serving the attestation (binding `bound`) and the chains of `served`. */
+function host(
+  nsm: SimulatedNsm,
+  bound: Pub,
+  served: Pub,
+  bindDecryption = true,
+): Promise<{ url: string; server: Server }> {
+  const { kdmDecryptionSha256, ...older } = bound;
+  const userData = formatIdentityBinding(bindDecryption ? bound : older);
+  void kdmDecryptionSha256;
+  const server = createServer(async (req, res) => {
+    const u = new URL(req.url ?? '/', 'http://h');
+    if (u.pathname === '/v1/certificates')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          kdmSigner: served.certificates.kdmSigner.map(toBase64),
+          kdmDecryption: served.certificates.kdmDecryption.map(toBase64),
+        }),
+      );
+    const nonce = u.searchParams.get('nonce');
+    if (u.pathname !== '/v1/attestation' || nonce === null) return void res.writeHead(404).end();
+    const doc = await nsm.attestation({ nonce: Buffer.from(nonce, 'hex'), publicKey: bound.hpkeX25519, userData });
+    res.writeHead(200, { 'content-type': 'application/cbor' }).end(Buffer.from(doc));
+  });
+  return new Promise((ok) =>
+    server.listen(0, '127.0.0.1', () =>
+      ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server }),
+    ),
+  );
+}
+
+async function run(args: string[]): Promise<{ code: number; out: unknown; error?: unknown }> {
+  const lines: string[] = [];
+  const log = console.log;
+  const err = console.error;
+  console.log = (s: string) => lines.push(s);
+  console.error = () => {};
+  try {
+    const code = await verifyEnclave.run(args);
+    return { code, out: JSON.parse(lines.join('\n')) };
+  } catch (e) {
+    return { code: -1, out: null, error: e };
+  } finally {
+    console.log = log;
+    console.error = err;
+  }
+}
+
+test('verify enclave --dkdm-certificate writes only the bound decryption chain', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-dkdm-cert-'));
+  const { vkey } = createLog(join(dir, 'log'), ORIGIN);
+  const p = newPublisher();
+  writeFileSync(join(dir, 'publisher.pem'), p.publicPem);
+  const { url } = await listenLog(t, join(dir, 'log'), [p.publicPem], join(dir, 'log'));
+  const r = await fetch(`${url}/add-entry`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: releaseBundle(p, 'live'),
+  });
+  assert.equal(r.status, 200);
+  const pki = createTestPki();
+  writeFileSync(join(dir, 'root.pem'), pki.rootPem);
+  const nsm = new SimulatedNsm({
+    pki,
+    pcrs: { pcr0: releaseFields('live').pcr0, pcr1: sha384('pcr1-live'), pcr2: sha384('pcr2-live') },
+  });
+  const id = generateIdentity({ release: releaseFields('live').pcr0.slice(0, 16) });
+  const pub = publicIdentity(id);
+  const other = publicIdentity(generateIdentity({ release: 'other' }));
+  const good = await host(nsm, pub, pub);
+  const lying = await host(nsm, pub, other);
+  const older = await host(nsm, pub, pub, false);
+  t.after(() => {
+    for (const h of [good, lying, older]) h.server.close();
+  });
+  const flags = (h: { url: string }, name: string) => [
+    h.url,
+    '--log',
+    url,
+    '--log-key',
+    vkey,
+    '--publisher',
+    join(dir, 'publisher.pem'),
+    '--trust-root',
+    join(dir, 'root.pem'),
+    '--state',
+    join(dir, `state-${name}`),
+    '--json',
+    '--out',
+    join(dir, `${name}.json`),
+    '--dkdm-certificate',
+    join(dir, `${name}.pem`),
+  ];
+
+  const ok = await run(flags(good, 'good'));
+  assert.equal(ok.code, 0, String(ok.error));
+  const pem = pemCertificates(readFileSync(join(dir, 'good.pem'), 'utf8'));
+  assert.deepEqual(
+    pem.map((d) => Buffer.from(d).toString('base64')),
+    id.dkdm.chain.map((c) => Buffer.from(c.der).toString('base64')),
+    'leaf, intermediate, root',
+  );
+  const rec = parseVerifiedEnclave(readFileSync(join(dir, 'good.json')));
+  assert.equal(rec.record.kdmDecryptionSha256, toBase64(pub.kdmDecryptionSha256));
+  const certs = enclaveCertificatesFromRecord(rec.record, rec.binding, new Date());
+  assert.equal(certs.decryptionChain[0]!.subject, id.dkdm.chain[0]!.subject);
+  assert.equal(certs.signerChain.length, 3);
+  // an edited record (another decryption chain) is refused when read
+  const edited = { ...rec.record, kdmDecryptionChain: other.certificates.kdmDecryption.map(toBase64) };
+  assert.throws(
+    () => enclaveCertificatesFromRecord(edited, rec.binding, new Date()),
+    (e) => isVerifierError(e, 'IDENTITY_BINDING'),
+  );
+
+  for (const [h, name] of [
+    [lying, 'lying'],
+    [older, 'older'],
+  ] as const) {
+    const bad = await run(flags(h, name));
+    assert.ok(isVerifierError(bad.error, 'IDENTITY_BINDING'), `${name}: ${String(bad.error)}`);
+    assert.ok(!existsSync(join(dir, `${name}.pem`)), `${name}: no certificate written`);
+    assert.ok(!existsSync(join(dir, `${name}.json`)), `${name}: no record written`);
+  }
+});

@@ -41,11 +41,16 @@ interface HostStatus {
 
 const ACCOUNT = '111122223333';
 const CALLER = `arn:aws:iam::${ACCOUNT}:role/keycast-demo-enclave`;
-// dev-kms runs without --credentials here (signatures not verified, every caller is CALLER);
-// the SDK still needs some credentials to sign with
+const ADMIN = `arn:aws:iam::${ACCOUNT}:role/keycast-demo-key-admin`;
+// dev-kms verifies signatures: the enclave's caller (whose credentials its host relays) is not the
+// key's administrator, and only the administrator may PutKeyPolicy. Demo-only values, not secrets.
 const DEMO_CREDENTIALS = {
   accessKeyId: 'AKIADEMOKEYCAST00001',
   secretAccessKey: 'demo-only-not-a-secret-000000000000000',
+};
+const DEMO_ADMIN_CREDENTIALS = {
+  accessKeyId: 'AKIADEMOKEYCAST00002',
+  secretAccessKey: 'demo-only-not-a-secret-admin-00000000',
 };
 
 /** The error code a refused `--json` command printed, or '' when none. */
@@ -62,7 +67,7 @@ function keyPolicy(pcr0s: string[]): string {
     {
       Sid: 'Admin',
       Effect: 'Allow',
-      Principal: { AWS: CALLER },
+      Principal: { AWS: ADMIN },
       Action: ['kms:PutKeyPolicy', 'kms:GetKeyPolicy', 'kms:DescribeKey'],
       Resource: '*',
     },
@@ -151,6 +156,14 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     p('test-root.pem'),
   ]);
   const kmsPort = await c.freePort();
+  writeFileSync(
+    p('kms-credentials.json'),
+    JSON.stringify([
+      { ...DEMO_CREDENTIALS, principal: CALLER },
+      { ...DEMO_ADMIN_CREDENTIALS, principal: ADMIN },
+    ]),
+    { mode: 0o600 },
+  );
   const kmsUrl = `http://127.0.0.1:${kmsPort}`;
   c.services.push(
     await c.startService([
@@ -161,8 +174,8 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
       `127.0.0.1:${kmsPort}`,
       '--trust-root',
       p('test-root.pem'),
-      '--caller',
-      CALLER,
+      '--credentials',
+      p('kms-credentials.json'),
     ]),
   );
   Object.assign(process.env, {
@@ -170,7 +183,12 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     AWS_SECRET_ACCESS_KEY: DEMO_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
   });
-  const kms = new KMSClient({ region: 'us-east-1', endpoint: kmsUrl, maxAttempts: 1, credentials: DEMO_CREDENTIALS });
+  const kms = new KMSClient({
+    region: 'us-east-1',
+    endpoint: kmsUrl,
+    maxAttempts: 1,
+    credentials: DEMO_ADMIN_CREDENTIALS,
+  });
   const keyArn = (await kms.send(new CreateKeyCommand({ Description: 'demo enclave identity', Policy: keyPolicy([]) })))
     .KeyMetadata!.Arn!;
   say.say(`KMS key ${keyArn} (no image may use it yet)`);

@@ -294,6 +294,8 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
       port,
       recheckSeconds: seconds(v.recheck, 'recheck', 30),
       limits,
+      // a sealed identity's genesis chains to the root of the NSM this enclave runs on
+      ...(nsm instanceof SimulatedNsm ? { attestationRoots: [nsm.rootDer] } : {}),
     });
   },
 };

@@ -69,10 +69,10 @@ export { serveDevKms } from './src/kms/dev-kms/serve.ts';
 export type { ServeDevKmsOptions } from './src/kms/dev-kms/serve.ts';
 export type { Credential as DevKmsCredential } from './src/kms/dev-kms/sigv4.ts';
 export { KMS_ERRORS } from './src/kms/dev-kms/statuses.ts';
-export { buildKmsKeyPolicy, DECRYPT_PATHS, ADMIN_ACTIONS } from './src/kms/policy-build.ts';
+export { buildKmsKeyPolicy, DECRYPT_PATHS, ADMIN_ACTIONS, ENCLAVE_ROLE_DENIED } from './src/kms/policy-build.ts';
 export type { KmsPolicyInput } from './src/kms/policy-build.ts';
 export { checkKmsKeyPolicy } from './src/kms/policy-check.ts';
-export type { PolicyFinding } from './src/kms/policy-check.ts';
+export type { PolicyFinding, PolicyCheckOptions } from './src/kms/policy-check.ts';
 export { activeReleases } from './src/kms/active-releases.ts';
 export type { ActiveReleases } from './src/kms/active-releases.ts';
 // the enclave runtime: boot sequence, gate keeper, identity, HTTP API
@@ -81,11 +81,12 @@ export type { BootOptions, BootedEnclave } from './src/runtime/boot.ts';
 export { Gatekeeper } from './src/runtime/gatekeeper.ts';
 export type { GateState, GatekeeperOptions } from './src/runtime/gatekeeper.ts';
 export { buildEnclaveApp } from './src/runtime/server.ts';
-export { IdentityKeeper } from './src/identity/keeper.ts';
-export type { StoredIdentity, Established } from './src/identity/keeper.ts';
+export { IdentityKeeper, sealedDigest } from './src/identity/keeper.ts';
+export type { StoredIdentity, Established, IdentityKeeperDeps } from './src/identity/keeper.ts';
 export { generateIdentity, publicIdentity } from './src/identity/keys.ts';
 export type { IdentityKeys, PublicIdentity } from './src/identity/keys.ts';
-export { sealIdentity, unsealIdentity, MAX_SEALED_BYTES } from './src/identity/seal.ts';
+export { sealIdentity, unsealIdentity, sealedVersion, MAX_SEALED_BYTES } from './src/identity/seal.ts';
+export type { UnsealedIdentity } from './src/identity/seal.ts';
 export { ENCLAVE_HTTP_STATUS, toHttpError } from './src/http/errors.ts';
 // forwarding: ST 430-2 signer chain (first boot) and projector test PKIs
 export {

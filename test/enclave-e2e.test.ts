@@ -211,7 +211,7 @@ test('enclave + host + dev-kms + log on loopback: the whole boot story, and noth
     }),
   );
   const dataKey = await openForRecipient(dk.CiphertextForRecipient!, rsa.privateKey);
-  const keys = unsealIdentity(fromBase64(stored.sealed), dataKey, key);
+  const { keys } = unsealIdentity(fromBase64(stored.sealed), dataKey, key);
   const secrets = [
     Buffer.from(dataKey),
     ...[keys.hpke.privateKey, keys.receipts.privateKey].map((k) =>

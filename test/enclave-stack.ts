@@ -152,10 +152,9 @@ export async function startStack(
     AWS_SECRET_ACCESS_KEY: CREDS[1]!.secretAccessKey,
     AWS_REGION: 'us-east-1',
   };
-  /** One enclave and its host; the enclave reaches dev-kms only through its host's relay. */
-  const pair = async (store: string, cfg = 'enclave.json') => {
-    const relay = await freePort();
-    const enclave = await run(
+  /** `keycast enclave run --nsm sim` on this image, reaching KMS at `kmsEndpoint`, re-checking every second. */
+  const enclaveOnly = (kmsEndpoint: string, cfg = 'enclave.json') =>
+    run(
       [
         'enclave',
         'run',
@@ -172,10 +171,14 @@ export async function startStack(
         '--recheck',
         '1',
         '--kms-endpoint',
-        `http://127.0.0.1:${relay}`,
+        kmsEndpoint,
       ],
       enclaveEnv,
     );
+  /** One enclave and its host; the enclave reaches dev-kms only through its host's relay. */
+  const pair = async (store: string, cfg = 'enclave.json') => {
+    const relay = await freePort();
+    const enclave = await enclaveOnly(`http://127.0.0.1:${relay}`, cfg);
     const kmsAddr = new URL(kms.url);
     const host = await run([
       'host',
@@ -249,6 +252,7 @@ export async function startStack(
     seed,
     config,
     enclaveEnv,
+    enclaveOnly,
     pair,
     publish,
   };

@@ -295,8 +295,12 @@ export {
 export type { EnclaveConfig } from './src/gate/config.ts';
 export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './src/gate/bundle.ts';
 export type { ProofBundle } from './src/gate/bundle.ts';
-export { decideGate } from './src/gate/decide.ts';
+export { decideGate, requireReleaseOf } from './src/gate/decide.ts';
+export { verifyIdentityGenesis } from './src/gate/genesis.ts';
+export type { IdentityGenesis, GenesisCheckOptions, VerifiedGenesis } from './src/gate/genesis.ts';
 export type { GateInput, GateDecision, GateOpen, GateRefusal, HeldCheckpoint } from './src/gate/decide.ts';
+export { advanceGateHold, LATCHING_REFUSALS } from './src/gate/hold.ts';
+export type { GateHold } from './src/gate/hold.ts';
 // CMS EnvelopedData for a KMS Recipient (CiphertextForRecipient): the one profile KMS writes
 export { MAX_CMS_BYTES, RSA_MODULUS_BITS as CMS_RSA_MODULUS_BITS } from './src/cms/profile.ts';
 export { sealForRecipient, recipientKey } from './src/cms/seal.ts';

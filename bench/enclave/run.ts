@@ -142,7 +142,13 @@ async function coldBoot(
   stored: { sealed: string; ciphertextBlob: string } | null,
 ): Promise<{ ms: number; gateMs: number; stored: { sealed: string; ciphertextBlob: string } }> {
   const t0 = performance.now();
-  const e = await bootEnclave({ nsm: new SimulatedNsm({ pki, pcrs }), kms: kms.port, configBytes, recheckMs: 0 });
+  const e = await bootEnclave({
+    nsm: new SimulatedNsm({ pki, pcrs }),
+    kms: kms.port,
+    configBytes,
+    recheckMs: 0,
+    attestationRoots: [pki.rootDer],
+  });
   const g = await e.app.inject({
     method: 'POST',
     url: '/v1/gate',
@@ -157,8 +163,19 @@ async function coldBoot(
     headers: { 'content-type': 'application/json' },
     payload: JSON.stringify(stored ?? {}),
   });
-  const ms = performance.now() - t0;
   if (id.statusCode !== 200) throw new Error(`identity refused: ${id.body}`);
+  if (stored === null) {
+    // first boot's second phase: the host confirms it stored the sealed blob
+    const sealed = (id.json() as { stored: { sealed: string } }).stored.sealed;
+    const c = await e.app.inject({
+      method: 'POST',
+      url: '/v1/identity',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ confirm: createHash('sha256').update(Buffer.from(sealed, 'base64')).digest('hex') }),
+    });
+    if (c.statusCode !== 200) throw new Error(`identity confirm refused: ${c.body}`);
+  }
+  const ms = performance.now() - t0;
   await e.stop();
   return { ms, gateMs, stored: stored ?? (id.json() as { stored: { sealed: string; ciphertextBlob: string } }).stored };
 }

@@ -25,7 +25,7 @@ import { DirectoryKeyStore } from '../src/kms/directory-store.ts';
 import { AwsKmsPort } from '../src/kms/aws.ts';
 import { buildDevKmsApp, JSON_11 } from '../src/kms/dev-kms/app.ts';
 import { EnclaveError } from '../src/errors.ts';
-import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave } from './kms-fixtures.ts';
+import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave, pcrHex } from './kms-fixtures.ts';
 
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;
 const CREDS = [
@@ -351,4 +351,18 @@ test('malformed, oversized, wrong-content-type and unknown-target requests are 4
   assert.equal(ok.status, 200);
   assert.equal((ok.json.KeyMetadata as Record<string, unknown>).Description, 'still serving');
   assert.equal(s.keyFiles(), 1);
+});
+
+test('without --credentials no caller may PutKeyPolicy, not even one the policy names as administrator', async (t) => {
+  const s = await start(t, { verify: false });
+  // every unverified caller acts as the enclave role; make the policy name it administrator too
+  const keyId = (
+    await s.client(0).send(new CreateKeyCommand({ Policy: attestedPolicy([pcrHex()], { admin: ENCLAVE_ROLE }) }))
+  ).KeyMetadata!.KeyId!;
+  await assert.rejects(
+    s.client(0).send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: attestedPolicy([]) })),
+    (e: { name?: string; message?: string }) =>
+      e.name === 'AccessDeniedException' && /without --credentials/.test(e.message ?? ''),
+  );
+  assert.ok(s.lines.some((l) => l.includes('"operation":"PutKeyPolicy"') && l.includes('"code":"KMS_DENIED"')));
 });

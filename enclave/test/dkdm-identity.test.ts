@@ -60,8 +60,8 @@ test('the decryption certificate is an ST 430-2 leaf under the enclave root, apa
 
 test('sealed and unsealed, the decryption certificate and key are the same', () => {
   const dataKey = new Uint8Array(randomBytes(32));
-  const back = unsealIdentity(sealIdentity(id, dataKey, 'arn:test'), dataKey, 'arn:test');
-  const keys = 'keys' in back ? (back as unknown as { keys: typeof id }).keys : back;
+  const genesis = { document: new Uint8Array([1, 2, 3]), entry: new Uint8Array([4]), proof: 'proof' };
+  const { keys } = unsealIdentity(sealIdentity(id, genesis, dataKey, 'arn:test'), dataKey, 'arn:test');
   assert.deepEqual(der(keys.dkdm), der(id.dkdm));
   assert.deepEqual(
     keys.dkdm.privateKey.export({ type: 'pkcs8', format: 'der' }),

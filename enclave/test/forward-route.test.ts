@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   certificatePem,
   formatEnclaveConfig,
@@ -57,6 +57,7 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
       configBytes: config,
       now: () => w.now,
       recheckMs: 0,
+      attestationRoots: [pki.rootDer],
     });
     assert.equal(
       (
@@ -104,8 +105,12 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
   assert.equal((await post(a, '/v1/forward', {})).json().code, 'IDENTITY_NOT_READY');
   const id = (await post(a, '/v1/identity', {})).json() as {
     identity: { hpkeX25519: string; receiptsEd25519: string; kdmChainSha256: string };
-    stored: unknown;
+    stored: { sealed: string };
   };
+  // pending until the host says it stored the blob (first boot's second phase)
+  assert.equal((await post(a, '/v1/forward', {})).json().code, 'IDENTITY_NOT_READY');
+  const digest = createHash('sha256').update(fromBase64(id.stored.sealed)).digest('hex');
+  assert.equal((await post(a, '/v1/identity', { confirm: digest })).statusCode, 200);
   const request = async () => ({
     sealedKeys: await sealContentKeys(
       { cplId: CPL, keys: [{ id: KEY_IDS[0]!, type: 'MDIK', key: contentKey.slice() }] },

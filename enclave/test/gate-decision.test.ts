@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  advanceGateHold,
   decideGate,
   generateNoteKey,
   noteSigner,
@@ -111,6 +112,47 @@ test('revoked: RELEASE_REVOKED with the revoking entry', () => {
   const by = w.revoke(index);
   const ev = refused(decideGate({ ...input, bundle: w.bundle(index) }), 'RELEASE_REVOKED');
   assert.equal(ev.revokedBy, by);
+});
+
+test('a refusal after the checkpoint verified carries it; the hold advances to it and a revocation latches', () => {
+  const { w, index, input } = setup();
+  const first = decideGate(input);
+  assert.ok(first.open);
+  let hold = advanceGateHold({ held: null, latch: null }, first);
+  const by = w.revoke(index);
+  const d = decideGate({
+    ...input,
+    held: hold.held,
+    bundle: w.bundle(index, { fromSize: hold.held!.checkpoint.size }),
+  });
+  refused(d, 'RELEASE_REVOKED');
+  assert.ok(!d.open && d.checkpoint, 'the revoked bundle proved a checkpoint');
+  assert.equal(d.checkpoint.checkpoint.size, by + 1);
+  hold = advanceGateHold(hold, d);
+  assert.equal(hold.held!.checkpoint.size, by + 1, 'the held tree advanced past the revocation');
+  assert.equal(hold.latch?.code, 'RELEASE_REVOKED');
+  // the pre-revocation bundle is older than the held tree now: it no longer extends it
+  refused(decideGate({ ...input, held: hold.held }), 'CHECKPOINT_STALE');
+  // even an opening decision neither moves the hold back nor lifts the latch
+  const again = advanceGateHold(hold, first);
+  assert.equal(again.held!.checkpoint.size, by + 1);
+  assert.equal(again.latch?.code, 'RELEASE_REVOKED');
+  // refusals before the checkpoint verified carry none: an unwitnessed or stale tree moves nothing
+  for (const o of [{ witnesses: 1 }, { cosignedAt: w.now - 601 }]) {
+    const u = decideGate({ ...input, bundle: w.bundle(index, o) });
+    assert.ok(!u.open && u.checkpoint === undefined, JSON.stringify(o));
+    assert.equal(advanceGateHold({ held: null, latch: null }, u).held, null);
+  }
+  // other refusals after verification advance the hold without latching
+  const other = w.publish(measurements('someone-else'));
+  const pm = decideGate({
+    ...input,
+    held: hold.held,
+    bundle: w.bundle(other, { fromSize: hold.held!.checkpoint.size }),
+  });
+  refused(pm, 'PCR_MISMATCH');
+  assert.equal(advanceGateHold({ held: hold.held, latch: null }, pm).latch, null);
+  assert.equal(advanceGateHold({ held: hold.held, latch: null }, pm).held!.checkpoint.size, w.tree.size);
 });
 
 test('a status for an older tree size: STATUS_TREE_MISMATCH', () => {

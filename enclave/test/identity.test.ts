@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import {
   formatEnclaveConfig,
   formatProofBundle,
@@ -14,8 +15,21 @@ import {
   parseIdentityBinding,
   fromBase64,
   toBase64,
+  toHex,
+  formatIdentityBinding,
 } from '#verifier';
-import { bootEnclave, SimulatedNsm, memoryKms, createTestPki, type KmsPort, type BootedEnclave } from '../index.ts';
+import {
+  bootEnclave,
+  SimulatedNsm,
+  memoryKms,
+  createTestPki,
+  sealedDigest,
+  sealIdentity,
+  generateIdentity,
+  publicIdentity,
+  type KmsPort,
+  type BootedEnclave,
+} from '../index.ts';
 import { rawPrivate } from '../src/identity/keys.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
 import { GateWorld, measurements, type Measured } from './world.ts';
@@ -48,6 +62,7 @@ async function setup() {
       configBytes: config,
       now: () => w.now,
       recheckMs: 0,
+      attestationRoots: [pki.rootDer],
     });
   return { w, i1, kms, key, start, calls: () => calls };
 }
@@ -74,7 +89,20 @@ test('first boot seals; restart and a second instance unseal the same keys; atte
   assert.equal(first.statusCode, 200, first.body);
   const f = first.json();
   assert.equal(f.created, true);
+  assert.equal(f.pending, true);
   assert.equal(calls(), 1);
+  // pending: nothing is served with it until the host confirms it stored the blob
+  assert.equal((await a.app.inject({ method: 'GET', url: '/v1/status' })).json().identity.ready, false);
+  const early = await a.app.inject({ method: 'GET', url: `/v1/attestation?nonce=${'cd'.repeat(16)}` });
+  assert.equal(early.json().code, 'IDENTITY_NOT_READY');
+  // asked again (a host that died before storing it): the same pending identity, no new KMS call
+  assert.deepEqual((await a.app.inject(json({}))).json(), f);
+  assert.equal(calls(), 1);
+  assert.equal((await a.app.inject(json({ confirm: 'ab'.repeat(32) }))).json().code, 'IDENTITY_NOT_PENDING');
+  const confirmed = await a.app.inject(json({ confirm: toHex(sealedDigest(fromBase64(f.stored.sealed))) }));
+  assert.equal(confirmed.statusCode, 200, confirmed.body);
+  assert.deepEqual(confirmed.json(), { created: true, confirmed: true, identity: f.identity });
+  assert.equal((await a.app.inject({ method: 'GET', url: '/v1/status' })).json().identity.ready, true);
   // a second establish in the same process is refused
   assert.equal((await a.app.inject(json({}))).json().code, 'IDENTITY_EXISTS');
 
@@ -169,4 +197,95 @@ test('a new logged release unseals the identity once the key policy lists its PC
   assert.equal(r2.json().code, 'GATE_CLOSED');
   assert.equal(calls(), before, 'KMS was called by an image the gate refused');
   for (const e of [a, b, rogue]) await e.stop();
+});
+
+/** What a host that knows the data key can do to a sealed blob: rewrite its records. */
+function resealWithout(sealed: Uint8Array, dataKey: Uint8Array, keyArn: string, drop: number[]): Uint8Array {
+  const b = Buffer.from(sealed);
+  const aad = Buffer.from(`keycast.dev/enclave-identity-seal/v${b[4]}\n${keyArn}\n`);
+  const d = createDecipheriv('aes-256-gcm', dataKey, b.subarray(5, 17));
+  d.setAAD(aad);
+  d.setAuthTag(b.subarray(b.length - 16));
+  const plain = Buffer.concat([d.update(b.subarray(17, b.length - 16)), d.final()]);
+  const kept: Buffer[] = [];
+  for (let at = 0; at < plain.length; ) {
+    const len = plain.readUInt16BE(at + 1);
+    if (!drop.includes(plain[at]!)) kept.push(plain.subarray(at, at + 3 + len));
+    at += 3 + len;
+  }
+  const nonce = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', dataKey, nonce);
+  c.setAAD(aad);
+  const body = Buffer.concat([c.update(Buffer.concat(kept)), c.final()]);
+  return new Uint8Array(Buffer.concat([b.subarray(0, 5), nonce, body, c.getAuthTag()]));
+}
+
+test('a host allowed kms:Encrypt seals keys of its own choosing: every forged genesis is refused, nothing is served', async () => {
+  const { w, i1, kms, key, start, calls } = await setup();
+  // the red-team policy: the enclave role (whose credentials the host holds) may also Encrypt
+  const bad = JSON.parse(attestedPolicy([v1.pcr0])) as { Statement: object[] };
+  bad.Statement.push({
+    Sid: 'Oops',
+    Effect: 'Allow',
+    Principal: { AWS: ENCLAVE_ROLE },
+    Action: 'kms:Encrypt',
+    Resource: '*',
+  });
+  await kms.core.putKeyPolicy(ADMIN, { keyId: key.KeyId, policy: JSON.stringify(bad) });
+  const dataKey = randomBytes(32);
+  const { ciphertextBlob } = await kms.core.encrypt(ENCLAVE_ROLE, { keyId: key.Arn, plaintext: dataKey });
+  const mine = generateIdentity(); // the host's own keys: it knows every private byte
+  const pub = publicIdentity(mine);
+  const honest = await start(v1);
+  assert.equal((await gate(honest, w, i1)).statusCode, 200);
+  const release = honest.gate.openRelease();
+  const binding = { publicKey: pub.hpkeX25519, userData: formatIdentityBinding(pub), nonce: null };
+  const forgeries: Array<[string, Uint8Array, string, string | null]> = [];
+  const sealedWith = (document: Uint8Array) => sealIdentity(mine, { document, ...release }, dataKey, key.Arn);
+  // 1. no genesis at all
+  forgeries.push([
+    'no genesis',
+    resealWithout(sealedWith(new Uint8Array(1)), dataKey, key.Arn, [5, 6, 7]),
+    'IDENTITY_GENESIS_MISSING',
+    null,
+  ]);
+  // 2. the honest enclave's own attestation (it binds the honest keys, not the host's)
+  const honestDoc = await honest.app.inject({ method: 'GET', url: `/v1/attestation?nonce=${'01'.repeat(16)}` });
+  assert.equal(honestDoc.json().code, 'IDENTITY_NOT_READY', 'the honest enclave has no identity yet either');
+  const genuine = await new SimulatedNsm({ pki, pcrs: v1 }).attestation({
+    publicKey: generateIdentity().hpke.publicKey,
+    userData: formatIdentityBinding(publicIdentity(generateIdentity())),
+  });
+  forgeries.push([
+    'a genuine document binding other keys',
+    sealedWith(genuine),
+    'IDENTITY_GENESIS_INVALID',
+    'IDENTITY_BINDING',
+  ]);
+  // 3. another AWS customer: a genuine NSM (same root) running an image of its own, attesting the host's keys
+  const other = await new SimulatedNsm({ pki, pcrs: measurements('their-own-image') }).attestation(binding);
+  forgeries.push(['an unlogged image’s document', sealedWith(other), 'IDENTITY_GENESIS_INVALID', 'PCR_MISMATCH']);
+  // 4. a document from an NSM under a root of the host's own making
+  const own = await new SimulatedNsm({ pki: createTestPki(), pcrs: v1 }).attestation(binding);
+  forgeries.push(['a document under another root', sealedWith(own), 'IDENTITY_GENESIS_INVALID', 'ROOT_UNTRUSTED']);
+  // 5. the old format, which had no genesis: refused before KMS is asked
+  const v1blob = resealWithout(sealedWith(own), dataKey, key.Arn, [5, 6, 7]);
+  v1blob[4] = 1;
+  forgeries.push(['a version 1 blob', v1blob, 'IDENTITY_GENESIS_MISSING', null]);
+
+  for (const [name, sealed, code, verifierCode] of forgeries) {
+    const before = calls();
+    const r = await honest.app.inject(json({ sealed: toBase64(sealed), ciphertextBlob: toBase64(ciphertextBlob) }));
+    assert.equal(r.statusCode, 422, `${name}: ${r.body}`);
+    assert.equal(r.json().code, code, name);
+    if (verifierCode) assert.equal(r.json().evidence.verifierCode, verifierCode, name);
+    if (name === 'a version 1 blob') assert.equal(calls(), before, 'no KMS call for a genesis-less format');
+    assert.equal(honest.identity.current, null, `${name}: nothing unsealed is served`);
+  }
+  const att = await honest.app.inject({ method: 'GET', url: `/v1/attestation?nonce=${'02'.repeat(16)}` });
+  assert.equal(att.json().code, 'IDENTITY_NOT_READY', 'the enclave never attests the host’s keys');
+  // the honest first boot still works afterwards
+  const first = (await honest.app.inject(json({}))).json();
+  assert.equal(first.pending, true);
+  await honest.stop();
 });

@@ -83,9 +83,9 @@ test('the check flags every decrypt path around the attestation condition', () =
         },
       ],
     }),
-    ['UNCONDITIONED_DECRYPT'],
+    ['UNATTESTED_ENCRYPT', 'UNCONDITIONED_DECRYPT'],
   );
-  assert.deepEqual(codes(stmt({ Action: '*' })), ['UNCONDITIONED_DECRYPT']);
+  assert.deepEqual(codes(stmt({ Action: '*' })), ['UNATTESTED_ENCRYPT', 'UNCONDITIONED_DECRYPT']);
   assert.deepEqual(codes(stmt({ Action: 'kms:Gen*' })), ['UNCONDITIONED_DECRYPT']);
   assert.deepEqual(codes(stmt({ Action: 'KMS:DECRYPT' })), ['UNCONDITIONED_DECRYPT']);
   assert.deepEqual(codes(stmt({ Action: 'kms:ReEncrypt*' })), ['UNCONDITIONED_DECRYPT']);
@@ -96,7 +96,9 @@ test('the check flags every decrypt path around the attestation condition', () =
     'NotAction still reaches GenerateDataKey',
   );
   assert.deepEqual(codes(stmt({ NotAction: 'kms:*' })), []);
-  assert.deepEqual(codes(stmt({ Action: ['kms:Encrypt', 'kms:DescribeKey'] })), []);
+  assert.deepEqual(codes(stmt({ Action: ['kms:Encrypt', 'kms:DescribeKey'] })), ['UNATTESTED_ENCRYPT']);
+  assert.deepEqual(codes(stmt({ Action: 'kms:En*' })), ['UNATTESTED_ENCRYPT']);
+  assert.deepEqual(codes(stmt({ Action: 'kms:DescribeKey' })), []);
   assert.deepEqual(codes(stmt({ Action: 'kms:Decrypt', Condition: att })), []);
   assert.deepEqual(
     codes(
@@ -175,12 +177,95 @@ test('the check flags every decrypt path around the attestation condition', () =
   const wide = checkKmsKeyPolicy(JSON.stringify(stmt({ Sid: 'Wide', Action: 'kms:*' })));
   assert.deepEqual(
     wide.map((x) => x.code),
-    ['POLICY_REWRITE', 'UNCONDITIONED_DECRYPT'],
+    ['POLICY_REWRITE', 'UNATTESTED_ENCRYPT', 'UNCONDITIONED_DECRYPT'],
   );
-  const f = wide[1]!;
+  const f = wide[2]!;
   assert.equal(f.sid, 'Wide');
   assert.equal(f.statement, 0);
   assert.ok(f.actions!.includes('kms:Decrypt') && f.actions!.includes('kms:CreateGrant'));
+});
+
+test('the check flags what lets the host forge an identity: Encrypt unattested, grants or policy rewrites to the enclave role', () => {
+  const attested = {
+    Sid: 'Attested',
+    Effect: 'Allow',
+    Principal: { AWS: ENCLAVE_ROLE },
+    Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    Resource: '*',
+    Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': P0 } },
+  };
+  const policy = (...extra: object[]) => ({ Version: '2012-10-17', Statement: [attested, ...extra] });
+  const allow = (principal: unknown, action: unknown) => ({
+    Effect: 'Allow',
+    Principal: principal,
+    Action: action,
+    Resource: '*',
+  });
+  assert.deepEqual(codes(policy()), []);
+  // the red-team policy: the enclave role may also Encrypt
+  assert.deepEqual(codes(policy(allow({ AWS: ENCLAVE_ROLE }, 'kms:Encrypt'))), ['UNATTESTED_ENCRYPT']);
+  assert.deepEqual(
+    codes(policy(allow({ AWS: ADMIN }, 'kms:Encrypt'))),
+    ['UNATTESTED_ENCRYPT'],
+    'anyone who can Encrypt can forge',
+  );
+  // the role (inferred from the attested Allow), its account root, or "*": grants and policy rewrites
+  for (const who of [{ AWS: ENCLAVE_ROLE }, { AWS: ROOT }, { AWS: ACCOUNT }, '*'])
+    for (const action of ['kms:CreateGrant', 'kms:PutKeyPolicy', 'kms:Put*', 'kms:*Grant'])
+      assert.ok(
+        codes(policy(allow(who, action))).includes('ENCLAVE_ROLE_ADMINISTERS'),
+        `${JSON.stringify(who)} ${action}`,
+      );
+  assert.deepEqual(
+    codes(policy(allow({ AWS: ADMIN }, 'kms:PutKeyPolicy'))),
+    [],
+    'an administrator other than the role',
+  );
+  // a named role without an attested Allow (e.g. before any release): --enclave-role
+  const bare = { Version: '2012-10-17', Statement: [allow({ AWS: ENCLAVE_ROLE }, 'kms:PutKeyPolicy')] };
+  assert.deepEqual(codes(bare), []);
+  assert.deepEqual(
+    checkKmsKeyPolicy(JSON.stringify(bare), { enclaveRoles: [ENCLAVE_ROLE] })
+      .map((f) => f.code)
+      .sort(),
+    ['ENCLAVE_ROLE_ADMINISTERS', 'POLICY_REWRITE'],
+  );
+});
+
+test('the built policy denies the enclave role Encrypt, grants and rewrites even when an allow is added later', async () => {
+  const core = new KmsCore({ store: new MemoryKeyStore(), trustedRoots: [createTestPki().rootDer] });
+  const policy = buildKmsKeyPolicy({
+    pcr0s: [P0],
+    enclaveRoleArn: ENCLAVE_ROLE,
+    adminArns: [ADMIN],
+    policyAdminArns: [ADMIN],
+  }) as {
+    Statement: object[];
+  };
+  const widened = {
+    ...policy,
+    Statement: [
+      ...policy.Statement,
+      {
+        Sid: 'Mistake',
+        Effect: 'Allow',
+        Principal: { AWS: ENCLAVE_ROLE },
+        Action: ['kms:Encrypt', 'kms:PutKeyPolicy'],
+        Resource: '*',
+      },
+    ],
+  };
+  const { Arn: keyId } = await core.createKey(ADMIN, { policy: JSON.stringify(widened) });
+  await assert.rejects(
+    core.encrypt(ENCLAVE_ROLE, { keyId, plaintext: new Uint8Array(32) }),
+    coded('KMS_DENIED'),
+    'the host with the enclave role cannot make a CiphertextBlob of a data key it chose',
+  );
+  await assert.rejects(
+    core.putKeyPolicy(ENCLAVE_ROLE, { keyId, policy: JSON.stringify(widened) }),
+    coded('KMS_DENIED'),
+  );
+  await assert.rejects(core.encrypt(ADMIN, { keyId, plaintext: new Uint8Array(32) }), coded('KMS_DENIED'));
 });
 
 test('the KMS core enforces the built policy: the attested enclave role only; admins and root never, the explicit deny beating a kms:* grant', async () => {
@@ -221,7 +306,11 @@ test('the KMS core enforces the built policy: the attested enclave role only; ad
     ],
   };
   await core.putKeyPolicy(ADMIN, { keyId, policy: JSON.stringify(widened) });
-  assert.deepEqual(codes(widened), ['UNCONDITIONED_DECRYPT'], 'the auditor still flags it');
+  assert.deepEqual(
+    codes(widened),
+    ['ENCLAVE_ROLE_ADMINISTERS', 'UNATTESTED_ENCRYPT', 'UNCONDITIONED_DECRYPT'],
+    'the auditor still flags it',
+  );
   await assert.rejects(core.decrypt(ADMIN, { ciphertextBlob: r.ciphertextBlob }), coded('KMS_DENIED'));
   await assert.rejects(
     core.decrypt(`arn:aws:iam::${ACCOUNT}:role/anyone`, { ciphertextBlob: r.ciphertextBlob }),

@@ -160,6 +160,31 @@ test('an inconsistent newer checkpoint latches the door shut', async () => {
   await e.stop();
 });
 
+test('after a refused revocation the pre-revocation bundle cannot reopen the door: latched, no release shown', async () => {
+  const w = new GateWorld();
+  const i = w.publish(mine);
+  const { e } = await boot(w);
+  const before = w.bundle(i);
+  assert.equal((await e.app.inject(post(before))).statusCode, 200);
+  w.revoke(i);
+  const rv = await e.app.inject(post(w.bundle(i, { fromSize: e.gate.state().heldSize! })));
+  assert.equal(rv.json().evidence.refusal, 'RELEASE_REVOKED');
+  assert.equal(e.gate.state().heldSize, w.tree.size, 'the held tree advanced to the refused checkpoint');
+  const replay = await e.app.inject(post(before));
+  assert.equal(replay.statusCode, 409);
+  assert.equal(replay.json().code, 'BUNDLE_REPLAYED');
+  // a bundle at the held size for this release still says revoked; the latch holds regardless
+  const same = await e.app.inject(post(w.bundle(i, { fromSize: w.tree.size })));
+  assert.equal(same.statusCode, 503);
+  const s = await e.app.inject({ method: 'GET', url: '/v1/status' });
+  assert.equal(s.statusCode, 503);
+  assert.equal(s.json().gate.latched, true);
+  assert.equal(s.json().gate.release, null);
+  assert.equal(s.json().gate.refusal.code, 'RELEASE_REVOKED');
+  assert.equal(e.gate.recheck().open, false);
+  await e.stop();
+});
+
 test('bad input at the enclave API: 4xx with a code, state unchanged, still serving', async () => {
   const w = new GateWorld();
   const i = w.publish(mine);

@@ -82,7 +82,7 @@ export class EnclaveClient {
     });
   }
 
-  identity(body: { sealed?: string; ciphertextBlob?: string }): Promise<EnclaveAnswer> {
+  identity(body: { sealed?: string; ciphertextBlob?: string; confirm?: string }): Promise<EnclaveAnswer> {
     return this.json('/v1/identity', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

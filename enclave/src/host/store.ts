@@ -2,9 +2,14 @@
  * Where the host keeps what the enclave hands out to store: the sealed identity and KMS's
  * CiphertextBlob (and later, forwarding outputs). Contract: `put` is all-or-nothing (a reader
  * never sees half a write), `get` of a missing name is null, names are [a-z0-9._-]{1,128}, not starting with a dot.
+ * `putIfAbsent` is create-once: of any number of concurrent callers — other processes, other
+ * hosts sharing the store — exactly one gets true and its bytes stay; the others get false and
+ * change nothing (a directory: link(2) of a finished temporary file, which fails with EEXIST as
+ * O_CREAT|O_EXCL does but never shows a half-written file; S3: PUT with `If-None-Match: *`).
  * Three implementations: a local directory (default), S3 (@aws-sdk/client-s3), and memory.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { link, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EnclaveError } from '../errors.ts';
@@ -12,6 +17,8 @@ import { EnclaveError } from '../errors.ts';
 export interface ArtefactStore {
   get(name: string): Promise<Uint8Array | null>;
   put(name: string, bytes: Uint8Array): Promise<void>;
+  /** Creates `key` with `body` unless it exists: true = created, false = already existed (left as it was). */
+  putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
   readonly where: string;
 }
 
@@ -29,6 +36,12 @@ export class MemoryStore implements ArtefactStore {
   async put(name: string, bytes: Uint8Array): Promise<void> {
     checkName(name);
     this.items.set(name, bytes.slice());
+  }
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    checkName(key);
+    if (this.items.has(key)) return false;
+    this.items.set(key, body.slice());
+    return true;
   }
 }
 
@@ -59,6 +72,33 @@ export class DirStore implements ArtefactStore {
         name,
         errno: (e as NodeJS.ErrnoException).code ?? null,
       });
+    }
+  }
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    checkName(key);
+    const tmp = join(this.where, `.${key}.${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(tmp, body, { mode: 0o600, flag: 'wx', flush: true });
+      try {
+        await link(tmp, join(this.where, key)); // atomic and exclusive: EEXIST when another got there first
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw e;
+      }
+      const dir = await open(this.where, 'r');
+      try {
+        await dir.sync(); // the new name survives a crash
+      } finally {
+        await dir.close();
+      }
+      return true;
+    } catch (e) {
+      throw new EnclaveError('STORE_FAILED', `could not create ${key}`, {
+        name: key,
+        errno: (e as NodeJS.ErrnoException).code ?? null,
+      });
+    } finally {
+      await rm(tmp, { force: true });
     }
   }
 }
@@ -106,6 +146,37 @@ export class S3Store implements ArtefactStore {
         name,
         reason: (e as { name?: string }).name ?? 'error',
       });
+    }
+  }
+
+  /**
+   * PUT with `If-None-Match: *`: S3 answers 412 PreconditionFailed when the key exists (false),
+   * and 409 ConditionalRequestConflict while a concurrent conditional write to it is in flight
+   * (asked again, up to three times). A store that ignores the header (s3rver, old gateways)
+   * would let every caller win: run against real S3 or a store that honours it.
+   */
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    checkName(key);
+    const { mod, c } = await this.client;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await c.send(
+          new mod.PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, IfNoneMatch: '*' }),
+        );
+        return true;
+      } catch (e) {
+        const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 412) return false;
+        if (status === 409 && attempt < 3) {
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+          continue;
+        }
+        throw new EnclaveError('STORE_FAILED', `could not create ${key} in S3`, {
+          name: key,
+          reason: (e as { name?: string }).name ?? 'error',
+          status: status ?? null,
+        });
+      }
     }
   }
 }

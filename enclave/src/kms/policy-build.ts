@@ -5,8 +5,13 @@
  *    Recipient whose verified attestation has PCR0 (`kms:RecipientAttestation:ImageSha384`,
  *    StringEqualsIgnoreCase) equal to one of the active releases;
  *  - KeycastDenyUnattested: everyone — admins, the account root, IAM policies, grants — is
- *    explicitly denied Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret and
- *    CreateGrant unless that same condition holds (an explicit deny beats every allow);
+ *    explicitly denied Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret, CreateGrant and
+ *    Encrypt unless that same condition holds (an explicit deny beats every allow);
+ *  - KeycastDenyEnclaveRoleForgery: the enclave role — whose credentials the parent instance
+ *    holds — is explicitly denied Encrypt, ReEncrypt*, CreateGrant and PutKeyPolicy, so even an
+ *    allow added later (in the key policy, an IAM policy or a grant) cannot let the host make a
+ *    CiphertextBlob for a data key of its choosing, hand itself a grant, or rewrite the policy;
+ *    and everyone is denied Encrypt (it never carries a Recipient, so nothing attested needs it);
  *  - KeycastKeyAdministration: admins describe, tag, enable/disable, rotate, schedule deletion,
  *    but get no cryptographic operation, no grants and no PutKeyPolicy;
  *  - KeycastPolicyUpdates (only with policy admins): PutKeyPolicy, so the policy can follow the
@@ -36,6 +41,8 @@ export const DECRYPT_PATHS = [
   'kms:DeriveSharedSecret',
   'kms:CreateGrant',
 ] as const;
+/** What the enclave role must never do: each lets the host around the attestation condition. */
+export const ENCLAVE_ROLE_DENIED = ['kms:Encrypt', 'kms:ReEncrypt*', 'kms:CreateGrant', 'kms:PutKeyPolicy'] as const;
 export const ADMIN_ACTIONS = [
   'kms:DescribeKey',
   'kms:GetKeyPolicy',
@@ -91,7 +98,7 @@ export function buildKmsKeyPolicy(i: KmsPolicyInput): Record<string, unknown> {
       Sid: 'KeycastDenyUnattested',
       Effect: 'Deny',
       Principal: '*',
-      Action: [...DECRYPT_PATHS],
+      Action: [...DECRYPT_PATHS, 'kms:Encrypt'],
       Resource: resource,
       Condition: { StringNotEqualsIgnoreCase: { [IMAGE_SHA384]: pcr0s } },
     });
@@ -100,10 +107,17 @@ export function buildKmsKeyPolicy(i: KmsPolicyInput): Record<string, unknown> {
       Sid: 'KeycastDenyUnattested',
       Effect: 'Deny',
       Principal: '*',
-      Action: [...DECRYPT_PATHS],
+      Action: [...DECRYPT_PATHS, 'kms:Encrypt'],
       Resource: resource,
     });
   }
+  statements.push({
+    Sid: 'KeycastDenyEnclaveRoleForgery',
+    Effect: 'Deny',
+    Principal: { AWS: i.enclaveRoleArn },
+    Action: [...ENCLAVE_ROLE_DENIED],
+    Resource: resource,
+  });
   statements.push({
     Sid: 'KeycastKeyAdministration',
     Effect: 'Allow',

@@ -11,6 +11,14 @@
  *   error NOT_A_MEASUREMENT      a condition value is not a 96-hex PCR (or is all zero: debug mode)
  *   error ANY_PRINCIPAL          "*" or NotPrincipal on a decrypt path: PCR0s are public, so anyone
  *                                running the logged image in their own account would be let in
+ *   error UNATTESTED_ENCRYPT     Encrypt allowed without a sound attestation condition: its holder (the
+ *                                enclave role's credentials sit on the parent instance) makes a
+ *                                CiphertextBlob for a data key of its choosing and seals an identity of
+ *                                its choosing, which an attested enclave would then unseal
+ *   error ENCLAVE_ROLE_ADMINISTERS the enclave role (named with `enclaveRoles`, or any principal of an
+ *                                attested Allow) — or "*", or its account — may CreateGrant or
+ *                                PutKeyPolicy: the host holding its credentials hands itself what the
+ *                                attestation condition withholds
  *   warning POLICY_REWRITE       the statement grants PutKeyPolicy: its holders can rewrite all this
  *   error MALFORMED              not a policy document
  * Each finding carries the statement index and Sid, the decrypt actions it reaches and the
@@ -25,6 +33,8 @@ export interface PolicyFinding {
     | 'BYPASSABLE_CONDITION'
     | 'NOT_A_MEASUREMENT'
     | 'ANY_PRINCIPAL'
+    | 'UNATTESTED_ENCRYPT'
+    | 'ENCLAVE_ROLE_ADMINISTERS'
     | 'POLICY_REWRITE'
     | 'MALFORMED';
   statement: number | null;
@@ -49,12 +59,33 @@ const ATTESTATION_KEY = /^kms:recipientattestation:(imagesha384|pcr([0-9]|[12][0
 const SAFE_OPERATORS = new Set(['stringequals', 'stringequalsignorecase']);
 const PCR_RE = /^[0-9a-f]{96}$/i;
 
+/** Actions that must never reach the enclave role: each lets its holder around the attestation. */
+const ENCLAVE_ROLE_FORBIDDEN = ['kms:CreateGrant', 'kms:PutKeyPolicy'];
+
 const list = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function reached(s: Record<string, unknown>): string[] {
+function reached(s: Record<string, unknown>, actions: readonly string[] = DECRYPT_ACTIONS): string[] {
   const patterns = list(s.Action ?? s.NotAction).filter((a): a is string => typeof a === 'string');
   const named = (a: string) => patterns.some((p) => wildcard(p, a, true));
-  return DECRYPT_ACTIONS.filter((a) => (s.NotAction !== undefined ? !named(a) : named(a)));
+  return actions.filter((a) => (s.NotAction !== undefined ? !named(a) : named(a)));
+}
+
+function awsPrincipals(s: Record<string, unknown>): string[] {
+  const p = s.Principal;
+  if (p === '*') return ['*'];
+  if (!p || typeof p !== 'object') return [];
+  return list((p as Record<string, unknown>).AWS).filter((x): x is string => typeof x === 'string');
+}
+
+/** Does the statement's principal include `role` ("*", NotPrincipal, the role itself, or its account)? */
+function reachesRole(s: Record<string, unknown>, role: string): boolean {
+  if (anyPrincipal(s)) return true;
+  const account = /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/.exec(role)?.[1];
+  return awsPrincipals(s).some(
+    (p) =>
+      p === role ||
+      (account !== undefined && (p === account || /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(p)?.[1] === account)),
+  );
 }
 
 function anyPrincipal(s: Record<string, unknown>): boolean {
@@ -86,7 +117,12 @@ function attestation(cond: unknown): { sound: number; bypassable: string[]; badV
   return out;
 }
 
-export function checkKmsKeyPolicy(text: string): PolicyFinding[] {
+export interface PolicyCheckOptions {
+  /** the enclave role ARN(s); the principals of every attested Allow count as enclave roles too */
+  enclaveRoles?: readonly string[];
+}
+
+export function checkKmsKeyPolicy(text: string, opts: PolicyCheckOptions = {}): PolicyFinding[] {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -100,6 +136,13 @@ export function checkKmsKeyPolicy(text: string): PolicyFinding[] {
       { severity: 'error', code: 'MALFORMED', statement: null, sid: null, message: 'the policy has no Statement' },
     ];
   const findings: PolicyFinding[] = [];
+  const roles = new Set(opts.enclaveRoles ?? []);
+  for (const raw of stmts) {
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) continue;
+    const s = raw as Record<string, unknown>;
+    if (s.Effect === 'Allow' && reached(s).length > 0 && attestation(s.Condition).sound > 0)
+      for (const p of awsPrincipals(s)) if (p !== '*') roles.add(p);
+  }
   stmts.forEach((raw, i) => {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
       findings.push({
@@ -130,10 +173,28 @@ export function checkKmsKeyPolicy(text: string): PolicyFinding[] {
         ...base,
         message: 'grants PutKeyPolicy: these principals can rewrite the policy, attestation conditions included',
       });
+    const a = attestation(s.Condition);
+    const via = s.NotAction !== undefined ? 'through NotAction' : 'through Action';
+    const forbidden = reached(s, ENCLAVE_ROLE_FORBIDDEN);
+    const role = [...roles].find((r) => reachesRole(s, r));
+    if (forbidden.length > 0 && role !== undefined)
+      findings.push({
+        severity: 'error',
+        code: 'ENCLAVE_ROLE_ADMINISTERS',
+        ...base,
+        actions: forbidden,
+        message: `allows ${forbidden.join(', ')} to the enclave role ${role} (${via}): the host holding its credentials can grant itself decryption or rewrite the policy`,
+      });
+    if (reached(s, ['kms:Encrypt']).length > 0 && a.sound === 0)
+      findings.push({
+        severity: 'error',
+        code: 'UNATTESTED_ENCRYPT',
+        ...base,
+        actions: ['kms:Encrypt'],
+        message: `allows kms:Encrypt ${via} without a RecipientAttestation condition: its holder can seal an enclave identity of its own choosing under this key`,
+      });
     const actions = reached(s);
     if (actions.length === 0) return;
-    const via = s.NotAction !== undefined ? 'through NotAction' : 'through Action';
-    const a = attestation(s.Condition);
     if (a.bypassable.length > 0 && a.sound === 0 && a.badValues.length === 0)
       findings.push({
         severity: 'error',

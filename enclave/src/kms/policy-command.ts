@@ -36,7 +36,10 @@ release not retired by a logged revocation, and prints a key policy where:
   - the enclave role may Decrypt / GenerateDataKey only with a Recipient attestation whose PCR0
     (kms:RecipientAttestation:ImageSha384, StringEqualsIgnoreCase) is one of them;
   - everyone else — admins, the account root, IAM policies, grants — is explicitly DENIED every
-    decrypt path (Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret, CreateGrant) without it;
+    decrypt path (Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret, CreateGrant) and Encrypt
+    without it;
+  - the enclave role (its credentials are on the parent instance) is explicitly DENIED Encrypt,
+    ReEncrypt*, CreateGrant and PutKeyPolicy, so no later allow lets the host forge an identity;
   - admins administer the key (describe, tag, enable/disable, rotate, delete) with no crypto and no grants;
   - --policy-admin principals may PutKeyPolicy (to follow the log). Without them the policy is frozen:
     apply it with --bypass-policy-lockout-safety-check, and a new release needs a new key.
@@ -115,23 +118,30 @@ const check: Command = {
   path: ['kms-policy', 'check'],
   summary:
     'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition',
-  help: `Usage: keycast kms-policy check POLICY.json [--json]
+  help: `Usage: keycast kms-policy check POLICY.json [--enclave-role ARN ...] [--json]
 
 Flags each Allow statement that reaches Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret or
 CreateGrant (directly, through wildcards such as kms:* or *, or through NotAction) unless it carries a
 kms:RecipientAttestation:ImageSha384 / PCR<n> condition with StringEquals[IgnoreCase] on real PCR
-values. Codes: UNCONDITIONED_DECRYPT, BYPASSABLE_CONDITION (…IfExists, ForAnyValue, Not/Like, Null),
+values; each Allow of Encrypt without that condition (its holder could seal an identity of its own
+choosing); and each Allow of CreateGrant or PutKeyPolicy that reaches the enclave role (named by
+--enclave-role, or the principal of any attested Allow; "*" and its account reach it too).
+Codes: UNCONDITIONED_DECRYPT, BYPASSABLE_CONDITION (…IfExists, ForAnyValue, Not/Like, Null),
 NOT_A_MEASUREMENT (not 96 hex, or all-zero debug PCRs), ANY_PRINCIPAL ("*" or NotPrincipal),
-MALFORMED; warning POLICY_REWRITE (who may PutKeyPolicy).
+UNATTESTED_ENCRYPT, ENCLAVE_ROLE_ADMINISTERS, MALFORMED; warning POLICY_REWRITE (who may PutKeyPolicy).
 Exit 0 when no error is found, 1 otherwise; --json prints {ok, findings}.
 Check a live key with: aws kms get-key-policy --key-id KEY --policy-name default --query Policy --output text > p.json`,
   async run(args) {
-    const { values: v, positionals } = parseFlags(args, {}, 1);
+    const { values: v, positionals } = parseFlags(args, { 'enclave-role': { type: 'string', multiple: true } }, 1);
     const file = positionals[0];
     if (!file) throw usageError('POLICY.json is required');
     const buf = readFileSync(file);
     if (buf.length > MAX_POLICY_FILE) throw usageError(`${file} is larger than 1 MiB`);
-    const findings = checkKmsKeyPolicy(buf.toString('utf8'));
+    const enclaveRoles = (v['enclave-role'] as string[] | undefined) ?? [];
+    for (const r of enclaveRoles)
+      if (!/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\x21-\x7e]+$/.test(r))
+        throw usageError('--enclave-role must be an IAM ARN');
+    const findings = checkKmsKeyPolicy(buf.toString('utf8'), { enclaveRoles });
     const ok = !findings.some((f) => f.severity === 'error');
     if (v.json) console.log(JSON.stringify({ ok, findings }, null, 2));
     else {
@@ -141,7 +151,7 @@ Check a live key with: aws kms get-key-policy --key-id KEY --policy-name default
         );
       console.log(
         ok
-          ? `ok: no statement reaches a decrypt path without a RecipientAttestation condition${findings.length ? ` (${findings.length} warning(s))` : ''}`
+          ? `ok: no statement reaches a decrypt path or Encrypt without a RecipientAttestation condition, none lets the enclave role grant or rewrite${findings.length ? ` (${findings.length} warning(s))` : ''}`
           : `refused: ${findings.filter((f) => f.severity === 'error').length} finding(s)`,
       );
     }

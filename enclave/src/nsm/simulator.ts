@@ -46,6 +46,10 @@ export class SimulatorTransport implements NsmTransport {
   private readonly clock: () => number;
   private closed = false;
 
+  get rootDer(): Uint8Array {
+    return this.opts.pki.rootDer;
+  }
+
   constructor(private readonly opts: SimulatedNsmOptions) {
     this.moduleId = opts.moduleId ?? `${opts.pki.instanceId}-enc${randomBytes(8).toString('hex')}`;
     if (!this.moduleId.startsWith(`${opts.pki.instanceId}-enc`)) {
@@ -154,5 +158,10 @@ export class SimulatedNsm extends NsmClient {
 
   get moduleId(): string {
     return this.device.moduleId;
+  }
+
+  /** The root its documents chain to (the test PKI's, never trusted by default). */
+  get rootDer(): Uint8Array {
+    return this.device.rootDer;
   }
 }

@@ -26,6 +26,12 @@ export interface BootOptions {
   recheckMs?: number;
   log?: (line: string) => void;
   limits?: ServerLimits;
+  /**
+   * DER roots the genesis attestation of a sealed identity must chain to: the roots of the
+   * NSM this enclave runs on (default: the AWS Nitro Enclaves root; the simulator's test root
+   * for `--nsm sim`).
+   */
+  attestationRoots?: readonly Uint8Array[];
 }
 
 export interface BootedEnclave {
@@ -57,8 +63,12 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
   const identity = new IdentityKeeper({
     nsm: o.nsm,
     kms: o.kms,
-    keyArn: config.kms.keyArn,
+    config,
     beforeKms: () => gate.requireOpen(),
+    release: () => gate.openRelease(),
+    now: o.now ?? (() => Date.now() / 1000),
+    pcr0: toHex(pcrs.get(0)!),
+    ...(o.attestationRoots ? { attestationRoots: o.attestationRoots } : {}),
   });
   const app = buildEnclaveApp({
     gate,

@@ -1,21 +1,27 @@
 /**
  * The gate as the running enclave holds it: the door state, the last bundle that opened it,
- * the checkpoint it holds (later bundles must extend it), and the re-check schedule. Every
- * decision is #verifier decideGate; this file only keeps state between decisions.
+ * the checkpoint it holds (later bundles must extend it), the latch, and the re-check
+ * schedule. Every decision is #verifier decideGate, and what carries over between decisions is
+ * #verifier advanceGateHold; this file only keeps that state and says it.
  *
  *  - The door starts shut (PROOF_MISSING) and opens only on a passing decision.
- *  - A submitted bundle that is refused shuts the door (fail closed), except a bundle whose
- *    checkpoint is older than the held one: that is a replay, answered BUNDLE_REPLAYED and
- *    ignored, so an old bundle can neither reopen nor close it.
+ *  - The held checkpoint advances to every checkpoint a decision verified, refused or not, and a
+ *    bundle older than it is answered BUNDLE_REPLAYED and ignored: an old bundle can neither
+ *    reopen nor close the door (a refused newer bundle is never undone by resubmitting the
+ *    one it superseded).
+ *  - A submitted bundle that is refused shuts the door (fail closed).
  *  - recheck() re-decides the bundle that opened the door at the current time, so a host that
  *    stops supplying newer proofs finds the door shut once the cosignatures go stale; a shut
- *    door is not re-checked (an older bundle never undoes a newer refusal).
+ *    door is not re-checked.
  *  - While open, a bundle refused only for its witnessing (WITNESS_POLICY, CHECKPOINT_STALE) is
  *    answered BUNDLE_UNWITNESSED and ignored: the held bundle stays until it goes stale.
- *  - An inconsistent checkpoint (a split view of the log) latches the door shut for the life
- *    of the process: only a restart, with its own fresh checks, can reopen it.
+ *  - An inconsistent checkpoint (a split view of the log) or a verified revocation of this
+ *    release latches the door shut for the life of the process: only a restart, with its own
+ *    fresh checks, can reopen it. While latched the state names the latching refusal and no
+ *    release.
  */
 import {
+  advanceGateHold,
   decideGate,
   isVerifierError,
   parseCheckpoint,
@@ -23,7 +29,7 @@ import {
   splitNote,
   type EnclaveConfig,
   type GateDecision,
-  type GateOpen,
+  type GateHold,
   type GateRefusal,
   type ProofBundle,
 } from '#verifier';
@@ -53,8 +59,7 @@ export interface GatekeeperOptions {
 export class Gatekeeper {
   private bundle: ProofBundle | null = null;
   private last: GateDecision;
-  private held: GateOpen['held'] | null = null;
-  private latched = false;
+  private hold: GateHold = { held: null, latch: null };
   private checkedAt: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -65,7 +70,7 @@ export class Gatekeeper {
   }
 
   get isOpen(): boolean {
-    return this.last.open && !this.latched;
+    return this.last.open && this.hold.latch === null;
   }
 
   /** Throws GATE_CLOSED (with the refusal as evidence) unless the door is open. */
@@ -79,17 +84,24 @@ export class Gatekeeper {
     });
   }
 
+  /** The log entry and tlog-proof of the release the open door speaks for (GATE_CLOSED while shut). */
+  openRelease(): { entry: Uint8Array; proof: string } {
+    this.requireOpen();
+    return { entry: this.bundle!.entry, proof: this.bundle!.proof };
+  }
+
   /** Decides a bundle from the host. Throws BUNDLE_REPLAYED for one older than the held checkpoint. */
   submit(bundle: ProofBundle): GateState {
     const size = proofTreeSize(bundle);
-    if (this.held && size !== null && size < this.held.checkpoint.size) {
+    const held = this.hold.held;
+    if (held && size !== null && size < held.checkpoint.size) {
       throw new EnclaveError(
         'BUNDLE_REPLAYED',
-        `the bundle speaks for tree ${size}, older than the held tree ${this.held.checkpoint.size}`,
-        { size, heldSize: this.held.checkpoint.size },
+        `the bundle speaks for tree ${size}, older than the held tree ${held.checkpoint.size}`,
+        { size, heldSize: held.checkpoint.size },
       );
     }
-    const d = decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle, now: this.now(), held: this.held });
+    const d = decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle, now: this.now(), held });
     if (!d.open && this.isOpen && (d.code === 'WITNESS_POLICY' || d.code === 'CHECKPOINT_STALE')) {
       // A newer checkpoint the witnesses have not cosigned (yet) proves nothing new. The bundle
       // that opened the door stands until it goes stale itself — the same bound a host that
@@ -116,7 +128,7 @@ export class Gatekeeper {
       config: this.opts.config,
       bundle: this.bundle,
       now: this.now(),
-      held: null,
+      held: this.hold.held,
     });
     this.apply(d, this.bundle);
     return this.state();
@@ -136,35 +148,34 @@ export class Gatekeeper {
 
   state(): GateState {
     const d = this.last;
-    const refusal =
-      this.latched && d.open
-        ? {
-            code: 'INCONSISTENT' as const,
-            message: 'the log showed an inconsistent checkpoint earlier; the gate stays closed until restart',
-            evidence: {},
-          }
-        : d.open
-          ? null
-          : { code: d.code, message: d.message, evidence: d.evidence };
+    const latch = this.hold.latch;
+    const refusal = latch
+      ? {
+          code: latch.code,
+          message: `${latch.message} (latched: the gate stays closed until the enclave restarts)`,
+          evidence: latch.evidence,
+        }
+      : d.open
+        ? null
+        : { code: d.code, message: d.message, evidence: d.evidence };
+    const open = this.isOpen && d.open;
     return {
-      open: this.isOpen,
+      open,
       refusal,
-      release: d.open ? { index: d.index, pcr0: d.pcr0 } : null,
-      heldSize: this.held ? this.held.checkpoint.size : null,
+      // a latched gate serves no release, whatever the last bundle said
+      release: open ? { index: d.index, pcr0: d.pcr0 } : null,
+      heldSize: this.hold.held ? this.hold.held.checkpoint.size : null,
       checkedAt: this.checkedAt,
-      freshUntil: d.open ? d.freshUntil : null,
-      latched: this.latched,
+      freshUntil: open ? d.freshUntil : null,
+      latched: latch !== null,
     };
   }
 
   private apply(d: GateDecision, bundle: ProofBundle | null): void {
     const was = this.isOpen;
     this.checkedAt = this.now();
-    if (!d.open && d.code === 'INCONSISTENT') this.latched = true;
-    if (d.open) {
-      this.held = d.held;
-      this.bundle = bundle;
-    }
+    this.hold = advanceGateHold(this.hold, d);
+    if (d.open) this.bundle = bundle;
     this.last = d;
     if (was !== this.isOpen) this.opts.onChange?.(this.state());
   }

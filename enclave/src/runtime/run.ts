@@ -20,6 +20,8 @@ export interface EnclaveRunOptions {
   port: number;
   recheckSeconds: number;
   limits?: ServerLimits;
+  /** roots for genesis documents (bootEnclave's attestationRoots; default the AWS root) */
+  attestationRoots?: readonly Uint8Array[];
 }
 
 export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
@@ -40,6 +42,7 @@ export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
     recheckMs: o.recheckSeconds * 1000,
     log: say,
     ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.attestationRoots ? { attestationRoots: o.attestationRoots } : {}),
   });
   const address = await e.app.listen({ host: o.host, port: o.port });
   say(

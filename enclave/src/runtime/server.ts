@@ -7,9 +7,13 @@
  *   POST /v1/gate                 application/json proof bundle (#verifier parseProofBundle) →
  *                                 200 { gate } when it opens the gate, 503 GATE_CLOSED (evidence.refusal:
  *                                 the verifier code) when refused, 409 BUNDLE_REPLAYED for an older tree
- *   POST /v1/identity             application/json { sealed?: b64, ciphertextBlob?: b64 } (both or neither) →
- *                                 200 { created, identity: { hpkeX25519, receiptsEd25519, kdmChainSha256 } (b64),
- *                                 stored?: { sealed, ciphertextBlob } (b64, first boot only) }
+ *   POST /v1/identity             application/json, one of (identity = { hpkeX25519, receiptsEd25519, kdmChainSha256 }, b64):
+ *                                 {} (first boot, phase one) → 200 { created: true, pending: true, identity,
+ *                                   stored: { sealed, ciphertextBlob } (b64) } — not served until confirmed;
+ *                                 { confirm: hex SHA-256 of that sealed blob } (phase two, once the host stored
+ *                                   it) → 200 { created: true, confirmed: true, identity }; 409 IDENTITY_NOT_PENDING;
+ *                                 { sealed, ciphertextBlob } (b64, later boots) → 200 { created: false, identity };
+ *                                   422 UNSEAL_FAILED / IDENTITY_GENESIS_MISSING / IDENTITY_GENESIS_INVALID
  *   POST /v1/forward              application/json forward request → { requestDigest, receipt, outputs }
  *                                 (runtime/forward-route.ts)
  *   GET  /v1/certificates         200 { kdmSigner: [b64 DER…], kdmDecryption: [b64 DER…] } (leaf first): the
@@ -95,9 +99,19 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
   app.post('/v1/identity', async (req) => {
     d.gate.requireOpen();
     const body = jsonBody(req.body);
-    for (const k of Object.keys(body))
-      if (k !== 'sealed' && k !== 'ciphertextBlob')
+    const fields = Object.keys(body);
+    for (const k of fields)
+      if (k !== 'sealed' && k !== 'ciphertextBlob' && k !== 'confirm')
         throw new EnclaveError('REQUEST_MALFORMED', `unknown field ${k.slice(0, 64)}`, { field: k.slice(0, 64) });
+    if (body.confirm !== undefined) {
+      if (fields.length !== 1 || typeof body.confirm !== 'string' || !/^[0-9a-f]{64}$/.test(body.confirm))
+        throw new EnclaveError(
+          'REQUEST_MALFORMED',
+          'confirm is alone and 64 lowercase hex (SHA-256 of the sealed blob)',
+        );
+      const r = d.identity.confirm(fromHexStrict(body.confirm));
+      return { created: true, confirmed: true, identity: identityJson(r.identity) };
+    }
     if ((body.sealed === undefined) !== (body.ciphertextBlob === undefined))
       throw new EnclaveError('REQUEST_MALFORMED', 'give both sealed and ciphertextBlob, or neither (first boot)');
     const stored: StoredIdentity | null =
@@ -109,9 +123,10 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
           };
     const r = await d.identity.establish(stored);
     const identity = identityJson(r.identity);
-    return r.created
+    return 'stored' in r
       ? {
           created: true,
+          pending: true,
           identity,
           stored: { sealed: toBase64(r.stored.sealed), ciphertextBlob: toBase64(r.stored.ciphertextBlob) },
         }

@@ -19,6 +19,11 @@
  *  8. the log's signed status speaks for exactly the proven tree and says "active"
  *     (STATUS_TREE_MISMATCH for an older tree, STATUS_MISMATCH, RELEASE_REVOKED).
  *
+ * A refusal from step 6 on carries the checkpoint the bundle proved (`checkpoint`): it is signed,
+ * witnessed, fresh and extends the held one, so the gate must hold it from then on whatever the
+ * verdict (`advanceGateHold`) — otherwise a host answers a refused newer bundle by resubmitting
+ * the older one it superseded.
+ *
  * Throws only on caller misuse (TypeError/RangeError); every refusal is a returned value.
  */
 import { VerifierError, isVerifierError, type Evidence, type VerifierErrorCode } from '../errors.ts';
@@ -68,6 +73,11 @@ export interface GateRefusal {
   code: VerifierErrorCode;
   message: string;
   evidence: Evidence;
+  /**
+   * The checkpoint this bundle proved although the gate refused (signed by the log, k fresh
+   * cosignatures, consistent with the held one): the held tree advances to it.
+   */
+  checkpoint?: HeldCheckpoint;
 }
 
 export type GateDecision = GateOpen | GateRefusal;
@@ -89,7 +99,24 @@ export function decideGate(input: GateInput): GateDecision {
   }
 }
 
-function evaluate({ pcrs, config, bundle, now, held }: GateInput): GateOpen {
+function evaluate(input: GateInput): GateDecision {
+  const verified = verifyCheckpoint(input);
+  try {
+    return checkRelease(input, verified);
+  } catch (e) {
+    if (!isVerifierError(e)) throw e;
+    return { open: false, code: e.code, message: e.message, evidence: e.evidence, checkpoint: verified.held };
+  }
+}
+
+interface VerifiedCheckpoint {
+  proven: ReturnType<typeof verifyTlogProof>;
+  held: HeldCheckpoint;
+  fresh: Array<{ name: string; timestamp: number }>;
+}
+
+/** Steps 1–5: the bundle's checkpoint is the pinned log's, witnessed, fresh and extends the held one. */
+function verifyCheckpoint({ pcrs, config, bundle, now, held }: GateInput): VerifiedCheckpoint {
   if (isDebugMode(pcrs)) refuse('DEBUG_MODE', 'the enclave runs in debug mode (PCR0/1/2 are zero): it never serves');
   if (bundle === null || bundle === undefined) refuse('PROOF_MISSING', 'no proof bundle from the host yet');
   const k = config.witnesses.threshold;
@@ -117,38 +144,60 @@ function evaluate({ pcrs, config, bundle, now, held }: GateInput): GateOpen {
     );
   }
   if (held) checkExtends(held, proven.checkpoint, checkpointNote, bundle);
-  const entry = decodeLeaf(bundle.entry);
+  return { proven, held: { checkpoint: proven.checkpoint, note: checkpointNote }, fresh };
+}
+
+/** Steps 6–8: the proven entry is this image's release, by a pinned publisher, active at that tree. */
+function checkRelease({ pcrs, config, bundle }: GateInput, { proven, held, fresh }: VerifiedCheckpoint): GateOpen {
+  const k = config.witnesses.threshold;
+  const { pcr0 } = requireReleaseOf(pcrs, config, bundle!.entry, proven.index);
+  const status = openReleaseStatus(bundle!.status, noteVerifier(config.log.vkey), config.log.origin);
+  requireActiveStatus(status, proven.checkpoint, { index: proven.index, pcr0 });
+  return {
+    open: true,
+    index: proven.index,
+    pcr0,
+    held,
+    cosigners: fresh,
+    freshUntil: fresh[k - 1]!.timestamp + config.maxCheckpointAgeSeconds,
+  };
+}
+
+/**
+ * The publisher policy of a pinned config for one log entry: it is a release signed by a pinned
+ * publisher key whose PCR0, PCR1, PCR2 (and PCR8, when either side is signed) equal `pcrs`.
+ * Throws SIGNER_NOT_ALLOWED, PCR_MISMATCH, or decodeLeaf's codes. The gate runs it on its own
+ * PCRs; the identity's genesis check (genesis.ts) on the PCRs of the enclave that created it.
+ */
+export function requireReleaseOf(
+  pcrs: Map<number, Uint8Array>,
+  config: EnclaveConfig,
+  leaf: Uint8Array,
+  index: number,
+): { pcr0: string } {
+  const entry = decodeLeaf(leaf);
   const allowed = configPublishers(config);
   if (!allowed.some((p) => p.spkiSha256 === entry.signer.spkiSha256)) {
-    refuse('SIGNER_NOT_ALLOWED', `entry ${proven.index} is not signed by a pinned publisher key`, {
-      index: proven.index,
+    refuse('SIGNER_NOT_ALLOWED', `entry ${index} is not signed by a pinned publisher key`, {
+      index,
       signerSpkiSha256: entry.signer.spkiSha256,
     });
   }
   if (entry.kind !== 'release' || entry.statement.predicateType !== 'https://keycast.dev/release/v1') {
-    refuse('PCR_MISMATCH', `entry ${proven.index} is a ${entry.kind}, not a release`, {
+    refuse('PCR_MISMATCH', `entry ${index} is a ${entry.kind}, not a release`, {
       pcr: 0,
-      index: proven.index,
+      index,
       kind: entry.kind,
     });
   }
   const m = entry.statement.predicate.measurements;
-  comparePcr(pcrs, 0, m.pcr0, proven.index);
-  comparePcr(pcrs, 1, m.pcr1, proven.index);
-  comparePcr(pcrs, 2, m.pcr2, proven.index);
+  comparePcr(pcrs, 0, m.pcr0, index);
+  comparePcr(pcrs, 1, m.pcr1, index);
+  comparePcr(pcrs, 2, m.pcr2, index);
   const own8 = pcrs.get(8);
   if (m.pcr8 !== undefined || (own8 !== undefined && !bytesEqual(own8, ZERO_PCR)))
-    comparePcr(pcrs, 8, m.pcr8 ?? toHex(ZERO_PCR), proven.index);
-  const status = openReleaseStatus(bundle.status, noteVerifier(config.log.vkey), config.log.origin);
-  requireActiveStatus(status, proven.checkpoint, { index: proven.index, pcr0: m.pcr0 });
-  return {
-    open: true,
-    index: proven.index,
-    pcr0: m.pcr0,
-    held: { checkpoint: proven.checkpoint, note: checkpointNote },
-    cosigners: fresh,
-    freshUntil: fresh[k - 1]!.timestamp + config.maxCheckpointAgeSeconds,
-  };
+    comparePcr(pcrs, 8, m.pcr8 ?? toHex(ZERO_PCR), index);
+  return { pcr0: m.pcr0 };
 }
 
 function comparePcr(pcrs: Map<number, Uint8Array>, i: number, want: string, index: number): void {

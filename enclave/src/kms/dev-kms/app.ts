@@ -6,6 +6,10 @@
  * statuses.ts. Order: content type, target, signature, body, operation — so an unsigned or
  * malformed request never reaches a key. Runs with the shared SERVER_LIMITS (#verifier).
  *
+ * Without `credentials` (development only) signatures are not checked and every caller acts as
+ * `unverifiedPrincipal`; PutKeyPolicy is then refused (KMS_DENIED) for everyone, since the
+ * administrator cannot be told apart from the enclave's host.
+ *
  * `onRequestDone` sees the operation, status and code of each request (never a body): the CLI
  * logs it. Nothing secret is ever put into a log line, an error or a non-200 answer.
  */
@@ -20,6 +24,8 @@ import { KMS_ERRORS } from './statuses.ts';
 export const DEV_KMS_BODY_LIMIT = 128 * 1024;
 export const JSON_11 = 'application/x-amz-json-1.1';
 const TARGET_RE = /^TrentService\.([A-Za-z]{1,64})$/;
+/** Operations only a key administrator may call: refused outright when callers are not authenticated. */
+const ADMINISTRATION_ONLY = new Set(['PutKeyPolicy']);
 
 export interface DevKmsAppOptions {
   core: KmsCore;
@@ -108,6 +114,14 @@ export async function buildDevKmsApp(o: DevKmsAppOptions): Promise<FastifyInstan
       replay,
     );
     rec.principal = who.principal;
+    if (!credentials && ADMINISTRATION_ONLY.has(m[1]!))
+      // without --credentials every caller is the same unverified principal — the enclave's host
+      // among them — so no one can be told apart from the key's administrator
+      throw new EnclaveError(
+        'KMS_DENIED',
+        `dev-kms without --credentials authenticates no one, so it refuses ${m[1]}: start it with --credentials to name an administrator`,
+        { operation: m[1]! },
+      );
     let parsed: unknown;
     try {
       parsed = parseJsonStrict(body, DEV_KMS_BODY_LIMIT, 'the request body');

@@ -76,7 +76,9 @@ is CMS EnvelopedData exactly as KMS writes it. Keys persist in DIR/keys (files 0
                         SigV4 signatures are VERIFIED and each key acts as its principal.
   --caller ARN          without --credentials: signatures are NOT verified (any well-formed SigV4
                         header within ±5 minutes passes) and every caller acts as ARN
-                        (default arn:aws:iam::<account>:role/dev-kms-caller). Local development only.
+                        (default arn:aws:iam::<account>:role/dev-kms-caller); PutKeyPolicy is then
+                        refused for everyone (no caller is known to be the administrator).
+                        Local development only.
   --region R            default us-east-1 (or what DIR was created with)
   --account ID          twelve digits; default 111122223333 (or what DIR was created with)
 ${SERVER_LIMIT_FLAGS_HELP.replace(/^/gm, '  ')}

@@ -459,6 +459,8 @@ export {
   INTEROP_KEY_BLOCK_BYTES,
   KDM_KEY_TYPES,
   checkDkdm,
+  checkDkdmRelease,
+  dkdmRulesRoots,
   checkSignerLeaf,
   chainValidity,
 } from './src/kdm/dkdm-check.ts';

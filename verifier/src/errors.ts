@@ -105,6 +105,8 @@ export const VERIFIER_ERROR_CODES = [
   // the enclave (through its host) refused a forward request: its code and the recipient it names
   'FORWARD_REFUSED',
   // DKDMs (a mastering tool's KDM addressed to the enclave): one code per reason it is refused (kdm/dkdm-check.ts)
+  'DKDM_NOT_ALLOWED',
+  'DKDM_RELEASE_NOT_ALLOWED',
   'DKDM_OVERSIZED',
   'DKDM_MALFORMED',
   'DKDM_SIGNATURE',

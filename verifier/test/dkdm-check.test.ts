@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,14 @@ import { isVerifierError, type VerifierErrorCode } from '../src/errors.ts';
 import { buildKdm, kdmSigner, type KdmInput } from '../src/kdm/write.ts';
 import { encodeKeyBlock, encryptKeyBlock, oaepSha1Decrypt, KEY_BLOCK_BYTES } from '../src/kdm/block.ts';
 import { parseDcCertificate, type DcCertificate } from '../src/kdm/certificate.ts';
-import { checkDkdm, chainValidity, type DkdmCheckInput } from '../src/kdm/dkdm-check.ts';
+import {
+  checkDkdm,
+  checkDkdmRelease,
+  chainValidity,
+  dkdmRulesRoots,
+  type DkdmCheckInput,
+} from '../src/kdm/dkdm-check.ts';
+import { RULES_TYPE, openRules, signRules, validateRules } from '../src/forward/rules.ts';
 import { TAG, children, readOnly, seq, derBits } from '../src/encoding/der.ts';
 import { chain, type Chain } from './kdm-fixtures.ts';
 
@@ -367,4 +374,74 @@ test('kdm inspect: shows a DKDM (recipient, signer chain, window, key ids, no ke
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Rules as the studio signs them, with a DKDM section (dkdmSigners + releases). */
+function sampleRules(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: RULES_TYPE,
+    film: { cplId, title: 'Film' },
+    contentKeyIds: keys.map((k) => k.id),
+    kdmWindow: rules.kdmWindow,
+    forwardFrom: '2025-12-01T00:00:00Z',
+    forwardUntil: '2099-01-10T00:00:00Z',
+    recipients: { thumbprints: ['2jmj7l5rSw0yVb/vlWAYkK/YBwk='], roots: [], excluded: [] },
+    limits: { maxKdmValidityDays: 30, maxRecipients: 10 },
+    dkdmSigners: [Buffer.from(mastering.root.der).toString('base64')],
+    releases: { pcr0s: ['ab'.repeat(48)], publishers: ['cd'.repeat(32)] },
+    ...over,
+  };
+}
+
+test('rules: dkdmSigners (self-signed roots) and releases go together; the signed payload keeps them', () => {
+  const r = validateRules(sampleRules());
+  assert.deepEqual(
+    dkdmRulesRoots(r).map((c) => c.subject),
+    [mastering.root.subject],
+  );
+  const studio = generateKeyPairSync('ed25519');
+  const opened = openRules(
+    signRules(r, studio.privateKey),
+    studio.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  );
+  assert.deepEqual(opened.rules.dkdmSigners, r.dkdmSigners);
+  assert.deepEqual(opened.rules.releases, r.releases);
+  // rules without a DKDM section stay valid, and accept no DKDM
+  const { dkdmSigners: _a, releases: _b, ...plain } = sampleRules();
+  assert.throws(
+    () => dkdmRulesRoots(validateRules(plain)),
+    (e) => isVerifierError(e, 'DKDM_NOT_ALLOWED'),
+  );
+  const invalid = (o: Record<string, unknown>, why: string) =>
+    assert.throws(
+      () => validateRules(sampleRules(o)),
+      (e) => isVerifierError(e, 'RULES_INVALID'),
+      why,
+    );
+  invalid({ releases: undefined }, 'signers without releases');
+  invalid({ dkdmSigners: [] }, 'empty signers');
+  invalid({ dkdmSigners: [Buffer.from(mastering.leaf.der).toString('base64')] }, 'a leaf is not a root');
+  invalid({ dkdmSigners: [Buffer.from(mastering.ca.der).toString('base64')] }, 'an intermediate is not a root');
+  invalid({ dkdmSigners: ['AAAA'] }, 'not a certificate');
+  invalid({ releases: { pcr0s: [], publishers: [] } }, 'no release');
+  invalid({ releases: { pcr0s: ['AB'.repeat(48)], publishers: [] } }, 'PCR0 in lowercase hex');
+  invalid({ releases: { pcr0s: [], publishers: [], extra: 1 } }, 'unknown field');
+});
+
+test('releases: the enclave opens a DKDM only as a listed PCR0 or a release of a listed publisher', () => {
+  const r = validateRules(sampleRules());
+  checkDkdmRelease(r, { pcr0: 'ab'.repeat(48), publishers: [] });
+  checkDkdmRelease(r, { pcr0: 'ee'.repeat(48), publishers: ['00'.repeat(32), 'cd'.repeat(32)] });
+  for (const self of [
+    { pcr0: 'ee'.repeat(48), publishers: [] },
+    { pcr0: 'ee'.repeat(48), publishers: ['00'.repeat(32)] },
+  ])
+    assert.throws(
+      () => checkDkdmRelease(r, self),
+      (e) => isVerifierError(e, 'DKDM_RELEASE_NOT_ALLOWED'),
+    );
+  assert.throws(
+    () => checkDkdmRelease({}, { pcr0: 'ab'.repeat(48), publishers: [] }),
+    (e) => isVerifierError(e, 'DKDM_RELEASE_NOT_ALLOWED'),
+  );
 });

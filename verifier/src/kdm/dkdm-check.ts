@@ -6,6 +6,8 @@
  *
  * | code | refused because |
  * |------|-----------------|
+ * | DKDM_NOT_ALLOWED | the rules name no `dkdmSigners` (dkdmRulesRoots) |
+ * | DKDM_RELEASE_NOT_ALLOWED | the enclave's release is not in the rules' `releases` (checkDkdmRelease, before anything is opened) |
  * | DKDM_OVERSIZED | over MAX_KDM_BYTES |
  * | DKDM_MALFORMED | not a well-formed ETM/KDM (the strict reader: DOCTYPE, duplicate Id, …), bad window strings, EncryptedKey count ≠ KeyIdList |
  * | DKDM_SIGNATURE | the XML signature does not verify with the certificate `Signer` names |
@@ -30,7 +32,14 @@
  */
 import { VerifierError, isVerifierError, type VerifierErrorCode } from '../errors.ts';
 import { KEY_BLOCK_BYTES, KEY_BLOCK_STRUCTURE_ID, decodeKeyBlock } from './block.ts';
-import { type DcCertificate, certificateThumbprint, nameValue, publicKeyThumbprint } from './certificate.ts';
+import {
+  type DcCertificate,
+  certificateThumbprint,
+  nameValue,
+  parseDcCertificate,
+  publicKeyThumbprint,
+} from './certificate.ts';
+import { fromBase64 } from '../encoding/bytes.ts';
 import { verifyDcChain } from './profile.ts';
 import { type DecryptedKey, type ParsedKdm, MAX_KDM_BYTES, checkKdmRecipient, verifyKdmSignature } from './read.ts';
 
@@ -45,6 +54,32 @@ export interface DkdmRules {
   film: { cplId: string };
   contentKeyIds: readonly string[];
   kdmWindow: { notBefore: string; notAfter: string };
+}
+
+/** The rules' pinned DKDM signer roots, parsed. Throws DKDM_NOT_ALLOWED when the rules pin none. */
+export function dkdmRulesRoots(rules: { dkdmSigners?: readonly string[] }): DcCertificate[] {
+  if (!rules.dkdmSigners || rules.dkdmSigners.length === 0)
+    refuse('DKDM_NOT_ALLOWED', 'the rules pin no DKDM signer (dkdmSigners): keys cannot come in as a DKDM');
+  return rules.dkdmSigners.map((b) => parseDcCertificate(fromBase64(b)));
+}
+
+/**
+ * Throws DKDM_RELEASE_NOT_ALLOWED unless the enclave's own release may open DKDMs under these
+ * rules: its PCR0 is listed, or one of the publishers whose signature its release's log entry
+ * carries (`publishers`, hex SHA-256 of each SPKI, as the gate verified them) is.
+ */
+export function checkDkdmRelease(
+  rules: { releases?: { pcr0s: readonly string[]; publishers: readonly string[] } },
+  self: { pcr0: string; publishers: readonly string[] },
+): void {
+  const r = rules.releases;
+  const pcr0 = self.pcr0.toLowerCase();
+  if (r && (r.pcr0s.includes(pcr0) || self.publishers.some((p) => r.publishers.includes(p.toLowerCase())))) return;
+  refuse('DKDM_RELEASE_NOT_ALLOWED', "this enclave's release is not one the rules let open the DKDM", {
+    pcr0,
+    publishers: [...self.publishers],
+    allowed: r ?? null,
+  });
 }
 
 /** Opens one CipherValue with the enclave's decryption key; throws when it does not open. The caller's result is wiped here. */

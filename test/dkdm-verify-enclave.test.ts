@@ -10,8 +10,12 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
+  RULES_TYPE,
+  buildKdm,
+  kdmSigner,
+  signRules,
   enclaveCertificatesFromRecord,
   formatIdentityBinding,
   isVerifierError,
@@ -19,10 +23,11 @@ import {
   pemCertificates,
   toBase64,
 } from '#verifier';
-import { SimulatedNsm, createTestPki, generateIdentity, publicIdentity } from '../enclave/index.ts';
+import { SimulatedNsm, createSignerChain, createTestPki, generateIdentity, publicIdentity } from '../enclave/index.ts';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
 import { verifyEnclave } from '../verifier/cli/enclave.ts';
+import { dkdmCheck } from '../verifier/cli/dkdm.ts';
 
 const ORIGIN = 'releases.keycast.test/enclave';
 const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
@@ -60,14 +65,17 @@ function host(
   );
 }
 
-async function run(args: string[]): Promise<{ code: number; out: unknown; error?: unknown }> {
+async function run(
+  args: string[],
+  command: { run(a: string[]): Promise<number> } = verifyEnclave,
+): Promise<{ code: number; out: unknown; error?: unknown }> {
   const lines: string[] = [];
   const log = console.log;
   const err = console.error;
   console.log = (s: string) => lines.push(s);
   console.error = () => {};
   try {
-    const code = await verifyEnclave.run(args);
+    const code = await command.run(args);
     return { code, out: JSON.parse(lines.join('\n')) };
   } catch (e) {
     return { code: -1, out: null, error: e };
@@ -142,6 +150,87 @@ test('verify enclave --dkdm-certificate writes only the bound decryption chain',
     () => enclaveCertificatesFromRecord(edited, rec.binding, new Date()),
     (e) => isVerifierError(e, 'IDENTITY_BINDING'),
   );
+
+  // keycast dkdm check, offline, against that record: a DKDM from the pinned mastering signer is
+  // accepted; one for another certificate, from an unpinned signer, or for an unlisted release is not
+  const mastering = createSignerChain({ name: 'studio.mastering' });
+  const cplId = 'urn:uuid:11111111-2222-4333-8444-555555555555';
+  const keyIds = ['urn:uuid:aaaaaaaa-2222-4333-8444-555555555555', 'urn:uuid:bbbbbbbb-2222-4333-8444-555555555555'];
+  const t0 = Date.now();
+  const kdmT = (ms: number) => `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}+00:00`;
+  const dkdm = (recipient = id.dkdm.chain[0]!, signer = mastering) =>
+    buildKdm({
+      cplId,
+      title: 'Film',
+      keys: keyIds.map((kid, i) => ({ id: kid, type: i ? 'MDAK' : 'MDIK', key: new Uint8Array(randomBytes(16)) })),
+      notBefore: kdmT(t0 + 86_400_000),
+      notAfter: kdmT(t0 + 100 * 86_400_000),
+      issueDate: kdmT(t0),
+      recipient,
+      signer: kdmSigner(signer.chain, signer.privateKey),
+    });
+  const studio = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'studio.pub'), studio.publicKey.export({ type: 'spki', format: 'pem' }));
+  const rulesFile = (name: string, over: Record<string, unknown> = {}) => {
+    const f = join(dir, `${name}.dsse`);
+    writeFileSync(
+      f,
+      signRules(
+        {
+          type: RULES_TYPE,
+          film: { cplId, title: 'Film' },
+          contentKeyIds: keyIds,
+          kdmWindow: { notBefore: kdmT(t0 + 2 * 86_400_000), notAfter: kdmT(t0 + 20 * 86_400_000) },
+          forwardFrom: '2025-01-01T00:00:00Z',
+          forwardUntil: '2099-01-01T00:00:00Z',
+          recipients: { thumbprints: ['2jmj7l5rSw0yVb/vlWAYkK/YBwk='], roots: [], excluded: [] },
+          limits: { maxKdmValidityDays: 30, maxRecipients: 10 },
+          dkdmSigners: [toBase64(mastering.chain[2]!.der)],
+          releases: { pcr0s: [releaseFields('live').pcr0], publishers: [] },
+          ...over,
+        } as Parameters<typeof signRules>[0],
+        studio.privateKey,
+      ),
+    );
+    return f;
+  };
+  const check = (xml: string, rules: string) => {
+    writeFileSync(join(dir, 'film.kdm.xml'), xml);
+    return run(
+      [
+        join(dir, 'film.kdm.xml'),
+        '--enclave',
+        join(dir, 'good.json'),
+        '--rules',
+        rules,
+        '--rules-key',
+        join(dir, 'studio.pub'),
+        '--json',
+      ],
+      dkdmCheck,
+    );
+  };
+  const accepted = await check(dkdm(), rulesFile('rules'));
+  assert.equal(accepted.code, 0, String(accepted.error));
+  assert.equal((accepted.out as { recipient: string }).recipient, id.dkdm.chain[0]!.subject);
+  const stranger = createSignerChain({ name: 'someone.else' });
+  for (const [xml, rules, code] of [
+    [dkdm(stranger.chain[0]!), rulesFile('rules'), 'DKDM_RECIPIENT'],
+    [dkdm(undefined, stranger), rulesFile('rules'), 'DKDM_SIGNER_NOT_PINNED'],
+    [
+      dkdm(),
+      rulesFile('other-release', { releases: { pcr0s: ['ab'.repeat(48)], publishers: [] } }),
+      'DKDM_RELEASE_NOT_ALLOWED',
+    ],
+    [
+      dkdm(),
+      rulesFile('other-film', { film: { cplId: 'urn:uuid:99999999-2222-4333-8444-555555555555', title: 'F' } }),
+      'DKDM_CPL_MISMATCH',
+    ],
+  ] as const) {
+    const r = await check(xml, rules);
+    assert.ok(isVerifierError(r.error, code), `${code}: ${String(r.error)}`);
+  }
 
   for (const [h, name] of [
     [lying, 'lying'],

@@ -4,5 +4,6 @@ import { verifyRelease } from './release.ts';
 import { monitor } from './monitor.ts';
 import { verifyEnclave } from './enclave.ts';
 import { forwardSend } from './forward-send.ts';
+import { dkdmCheck } from './dkdm.ts';
 
-export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor, forwardSend];
+export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor, forwardSend, dkdmCheck];

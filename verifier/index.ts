@@ -464,6 +464,7 @@ export {
   checkSignerLeaf,
   chainValidity,
 } from './src/kdm/dkdm-check.ts';
+export { DKDM_ENDORSEMENT_CONTEXT, endorseRules, checkRulesEndorsement } from './src/forward/dkdm-endorsement.ts';
 export type { DkdmRules, DkdmDecrypt, DkdmCheckInput, DkdmVerdict, Validity } from './src/kdm/dkdm-check.ts';
 export {
   ENCLAVE_KEYS_BYTES,

@@ -83,6 +83,8 @@ export const ENCLAVE_ERROR_CODES = [
   'FORWARD_RECIPIENT_INVALID',
   'FORWARD_RECIPIENT_NOT_ALLOWED',
   'FORWARD_SIGNER_VALIDITY',
+  /** a DKDM (keys in as a mastering tool's KDM) refused: evidence.cause is the verifier's DKDM_* code */
+  'FORWARD_DKDM_REFUSED',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

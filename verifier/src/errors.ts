@@ -106,6 +106,7 @@ export const VERIFIER_ERROR_CODES = [
   'FORWARD_REFUSED',
   // DKDMs (a mastering tool's KDM addressed to the enclave): one code per reason it is refused (kdm/dkdm-check.ts)
   'DKDM_NOT_ALLOWED',
+  'DKDM_RULES_NOT_ENDORSED',
   'DKDM_RELEASE_NOT_ALLOWED',
   'DKDM_OVERSIZED',
   'DKDM_MALFORMED',

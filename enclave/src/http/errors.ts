@@ -71,6 +71,7 @@ export const ENCLAVE_HTTP_STATUS: Record<EnclaveErrorCode, number> = {
   FORWARD_RECIPIENT_INVALID: 422,
   FORWARD_RECIPIENT_NOT_ALLOWED: 403,
   FORWARD_SIGNER_VALIDITY: 503,
+  FORWARD_DKDM_REFUSED: 422,
 };
 
 export interface HttpError {

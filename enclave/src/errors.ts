@@ -35,6 +35,8 @@ export const ENCLAVE_ERROR_CODES = [
   'KMS_INVALID_CIPHERTEXT',
   // the boot gate and the enclave's identity
   'CONFIG_MISSING',
+  /** a test-only option (a given KDM decryption key) asked of an enclave that is not on the simulated NSM */
+  'TEST_ONLY_OPTION',
   'GATE_CLOSED',
   'BUNDLE_REPLAYED',
   'BUNDLE_UNWITNESSED',

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   checkDcProfile,
   checkEnclaveCertificates,
@@ -20,6 +20,9 @@ import {
 import { generateIdentity, publicIdentity } from '../src/identity/keys.ts';
 import { sealIdentity, unsealIdentity } from '../src/identity/seal.ts';
 import { createEnclaveChains } from '../src/forward/pki.ts';
+import { SimulatedNsm, bootEnclave, createTestPki, isEnclaveError, type KmsPort } from '../index.ts';
+import type { Nsm } from '../src/nsm/types.ts';
+import { measurements } from './world.ts';
 
 const id = generateIdentity({ release: '0123456789abcdef' });
 const pub = publicIdentity(id);
@@ -105,5 +108,30 @@ test('refused: a chain the attestation does not bind, one not ending in the sign
   code(
     () => checkEnclaveCertificates(binding(), der(id.kdm), der(id.dkdm), new Date(Date.now() + 11 * 365 * 86_400_000)),
     'CERT_VALIDITY',
+  );
+});
+
+test('test-only decryption key: used as given on the simulated NSM, refused on any other NSM', async () => {
+  const key = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 }).privateKey;
+  const mine = generateIdentity({ release: 'test', testDkdm: { privateKey: key } });
+  assert.equal(mine.dkdm.privateKey, key);
+  assert.deepEqual(
+    Buffer.from(mine.dkdm.chain[0]!.pkcs1),
+    createPublicKey(key).export({ type: 'pkcs1', format: 'der' }),
+  );
+  // a given chain (a real vector's recipient certificate) is used as it is
+  const given = generateIdentity({ release: 'test', testDkdm: { privateKey: key, chain: id.kdm.chain } });
+  assert.equal(given.dkdm.chain[0], id.kdm.chain[0]);
+  // any NSM that is not the simulator (here: one wrapping it) refuses the option before anything else
+  const sim = new SimulatedNsm({ pki: createTestPki(), pcrs: measurements('dkdm-test') });
+  const wrapped: Nsm = {
+    describeNsm: () => sim.describeNsm(),
+    describePcr: (i) => sim.describePcr(i),
+    attestation: (r) => sim.attestation(r),
+    close: () => sim.close(),
+  } as Nsm;
+  await assert.rejects(
+    bootEnclave({ nsm: wrapped, kms: {} as KmsPort, configBytes: '{}', testDkdm: { privateKey: key } }),
+    (e) => isEnclaveError(e, 'TEST_ONLY_OPTION'),
   );
 });

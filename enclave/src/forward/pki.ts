@@ -9,7 +9,7 @@
  *   or non-DCI receivers with X25519 leaves for the raw-hpke format.
  * Values follow notes/kdm.md §5 (DCP-o-matic's chains and real SM certificates).
  */
-import { generateKeyPairSync, randomBytes, createPrivateKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { buildDcCertificate, parseDcCertificate, type DcCertificate } from '#verifier';
 
 const DAY = 86_400_000;
@@ -64,12 +64,18 @@ export interface EnclaveChains {
  * so nobody can issue another certificate under it. Validity: the root `days` (default 10
  * years, from a day before creation), the intermediate a day less, both leaves two days less.
  */
-export function createEnclaveChains(o: SignerChainOptions & { release: string }): EnclaveChains {
-  const c = createChains(o, o.release);
+export function createEnclaveChains(
+  o: SignerChainOptions & { release: string; decryptionKey?: KeyObject },
+): EnclaveChains {
+  const c = createChains(o, o.release, o.decryptionKey);
   return { signer: c.signer, decryption: c.decryption! };
 }
 
-function createChains(o: SignerChainOptions, release?: string): { signer: SignerChain; decryption?: SignerChain } {
+function createChains(
+  o: SignerChainOptions,
+  release?: string,
+  decryptionKey?: KeyObject,
+): { signer: SignerChain; decryption?: SignerChain } {
   const name = o.name ?? 'keycast.enclave';
   const now = (o.now ?? new Date()).getTime() - DAY; // a day's slack for projectors' clocks
   const days = o.days ?? 3650;
@@ -119,7 +125,7 @@ function createChains(o: SignerChainOptions, release?: string): { signer: Signer
   );
   const signer = { chain: [leaf, intermediate, root], privateKey: leafKeys.privateKey };
   if (release === undefined) return { signer };
-  const decKeys = rsa2048();
+  const decKeys = decryptionKey ? { publicKey: createPublicKey(decryptionKey), privateKey: decryptionKey } : rsa2048();
   const decLeaf = parseDcCertificate(
     buildDcCertificate({
       subject: subj(`SM.${name}.dkdm-recipient.${release}`),

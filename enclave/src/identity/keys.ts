@@ -8,7 +8,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createEnclaveChains, type SignerChain } from '../forward/pki.ts';
 import { createHash } from 'node:crypto';
-import { kdmChainSha256 } from '#verifier';
+import { kdmChainSha256, type DcCertificate } from '#verifier';
 
 const PKCS8_PREFIX = {
   x25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),
@@ -22,6 +22,17 @@ export interface IdentityKeys {
   kdm: SignerChain;
   /** the KDM decryption chain (leaf, intermediate, root: the signer chain's CAs) and the leaf's private key */
   dkdm: SignerChain;
+}
+
+/**
+ * TEST ONLY, and only on the simulated NSM (bootEnclave refuses it otherwise): a given KDM
+ * decryption key — and, optionally, the certificate chain it belongs to (a real vector's
+ * recipient certificate) — instead of a fresh one, so real DKDMs made for that key can be
+ * forwarded by hand. Without `chain` the key gets a leaf under the enclave's own root as usual.
+ */
+export interface TestDkdm {
+  privateKey: KeyObject;
+  chain?: readonly DcCertificate[];
 }
 
 export interface PublicIdentity {
@@ -48,8 +59,13 @@ function pair(privateKey: KeyObject): { privateKey: KeyObject; publicKey: Uint8A
  * A fresh identity. `release` names the creating release in the decryption leaf's CN
  * (PrintableString; the runtime gives the first 16 hex digits of its PCR0).
  */
-export function generateIdentity(o: { release?: string } = {}): IdentityKeys {
-  const chains = createEnclaveChains({ name: 'keycast.enclave', release: o.release ?? 'unreleased' });
+export function generateIdentity(o: { release?: string; testDkdm?: TestDkdm } = {}): IdentityKeys {
+  const chains = createEnclaveChains({
+    name: 'keycast.enclave',
+    release: o.release ?? 'unreleased',
+    ...(o.testDkdm ? { decryptionKey: o.testDkdm.privateKey } : {}),
+  });
+  if (o.testDkdm?.chain) chains.decryption = { chain: [...o.testDkdm.chain], privateKey: o.testDkdm.privateKey };
   return {
     hpke: pair(generateKeyPairSync('x25519').privateKey),
     receipts: pair(generateKeyPairSync('ed25519').privateKey),

@@ -15,6 +15,10 @@ group(
     ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
     ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
     ['rules sign', 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key'],
+    [
+      'rules endorse',
+      "endorse signed rules with the DKDM signer's key, so the enclave takes that DKDM's keys under them",
+    ],
     ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key"],
     [
       'forward',

@@ -4,6 +4,6 @@ import { verifyRelease } from './release.ts';
 import { monitor } from './monitor.ts';
 import { verifyEnclave } from './enclave.ts';
 import { forwardSend } from './forward-send.ts';
-import { dkdmCheck } from './dkdm.ts';
+import { dkdmCheck, rulesEndorse } from './dkdm.ts';
 
-export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor, forwardSend, dkdmCheck];
+export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor, forwardSend, dkdmCheck, rulesEndorse];

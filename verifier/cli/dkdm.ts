@@ -6,7 +6,8 @@
  * decryption certificate (from the verified-enclave record), CPL and key ids exactly the rules',
  * windows. The key blocks can only be opened inside the enclave; the enclave checks them again.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import {
   chainValidity,
   checkDkdm,
@@ -16,6 +17,8 @@ import {
   openRules,
   parseVerifiedEnclave,
   certificateThumbprint,
+  endorseRules,
+  DKDM_ENDORSEMENT_CONTEXT,
 } from '../index.ts';
 import { need, parse, str, usageError, type Command } from './flags.ts';
 
@@ -95,6 +98,46 @@ Exit 0 accepted, 1 refused (a DKDM_* code with its evidence), 2 bad flags, 6 a f
           `  release     ${ek.record.pcr0.slice(0, 16)}… ${release}`,
         ].join('\n'),
       );
+    return 0;
+  },
+};
+
+export const rulesEndorse: Command = {
+  path: ['rules', 'endorse'],
+  summary: "endorse signed rules with the DKDM signer's key, so the enclave takes that DKDM's keys under them",
+  help: `keycast rules endorse RULES.dsse --rules-key PUB --key DKDM-SIGNER.key --out ENDORSEMENT [--json]
+
+Run by whoever signs the DKDMs (the mastering tool's KDM signer certificate's private key, RSA):
+checks RULES.dsse with the studio's rules key, and writes the base64 endorsement of exactly those
+rules — an RSA-SHA256 signature over "${DKDM_ENDORSEMENT_CONTEXT}", the rules payload's SHA-256.
+keycast forward --dkdm sends it with the DKDM; the enclave takes a DKDM's keys only under rules its
+own signer endorsed, so nobody else (the host included) can pin the studio's mastering root in
+rules of their own and name their own projectors.
+
+Exit 0 written, 1 the rules do not verify, 2 bad flags, 6 a file cannot be read.`,
+  async run(args) {
+    const { v, positionals } = parse(
+      args,
+      { 'rules-key': { type: 'string' }, key: { type: 'string' }, out: { type: 'string' } },
+      1,
+    );
+    const file = positionals[0];
+    if (file === undefined) throw usageError('give the rules file');
+    const opened = openRules(readFileSync(file, 'utf8'), readFileSync(need(v, 'rules-key'), 'utf8'));
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(readFileSync(need(v, 'key')));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') throw e;
+      throw usageError('--key must be a PEM private key');
+    }
+    if (key.asymmetricKeyType !== 'rsa') throw usageError('--key must be the DKDM signer certificate’s RSA key');
+    const endorsement = endorseRules(opened.digest, key);
+    writeFileSync(need(v, 'out'), `${endorsement}\n`);
+    const view = { out: need(v, 'out'), rulesDigest: opened.digest, cplId: opened.rules.film.cplId };
+    console.log(
+      v.json === true ? JSON.stringify(view, null, 2) : `endorsed rules ${opened.digest} (${view.cplId}) → ${view.out}`,
+    );
     return 0;
   },
 };

@@ -14,11 +14,13 @@ import {
   openRules,
   openSealedKeys,
   parseInstant,
+  toHex,
   type FilmKeys,
   type OpenedRules,
 } from '#verifier';
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
 import { checkRecipients, type Recipient } from './recipients.ts';
+import { openDkdm, type DkdmContext } from './dkdm-open.ts';
 import type { ReplayGuard } from './replay.ts';
 
 export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, forwardRequestDigest } from '#verifier';
@@ -37,6 +39,12 @@ export interface OpenContext {
    * then stays flat in the number of recipients, and `thumbprints` still feeds the receipt.
    */
   retainCertificates?: boolean;
+  /**
+   * What a request carrying a DKDM instead of sealed keys needs (dkdm-open.ts): the identity's
+   * KDM signer chain and decryption key, and the publishers of this release's log entry. A DKDM
+   * request without it is refused.
+   */
+  dkdm?: Omit<DkdmContext, 'pcr0' | 'now'>;
 }
 
 /** A request that passed every check: the pure forwarding core's input. */
@@ -91,14 +99,26 @@ export function validateForwardRequest(body: unknown): ForwardRequest {
 export async function openForwardRequest(body: unknown, ctx: OpenContext): Promise<OpenedForward> {
   const req = validateForwardRequest(body);
   const requestDigest = forwardRequestDigest(req);
-  let film: Awaited<ReturnType<typeof openSealedKeys>>;
-  try {
-    film = await openSealedKeys(req.sealedKeys, ctx.hpkePrivateKey, ctx.pcr0);
-  } catch (e) {
-    throw lifted(e);
+  let film: FilmKeys;
+  let opened: OpenedRules | undefined;
+  if (req.dkdm !== undefined) {
+    if (!ctx.dkdm) throw new EnclaveError('FORWARD_REQUEST_MALFORMED', 'this enclave takes no DKDM here');
+    const o = await openDkdm(
+      { dkdm: req.dkdm, rules: req.rules, rulesKey: req.rulesKey!, rulesEndorsement: req.rulesEndorsement! },
+      { ...ctx.dkdm, pcr0: toHex(ctx.pcr0), now: ctx.now },
+    );
+    film = o.film;
+    opened = o.rules;
+  } else {
+    try {
+      film = await openSealedKeys(req.sealedKeys!, ctx.hpkePrivateKey, ctx.pcr0);
+    } catch (e) {
+      throw lifted(e);
+    }
   }
   try {
-    const rules = lift(() => openRules(req.rules, film.rulesKey));
+    const rulesKey = (film as { rulesKey?: string }).rulesKey;
+    const rules = opened ?? lift(() => openRules(req.rules, rulesKey!));
     lift(() => checkRulesTime(rules.rules, ctx.now));
     const r = rules.rules;
     const want = new Set(r.contentKeyIds);

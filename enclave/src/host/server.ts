@@ -13,11 +13,14 @@
  *                                (public; a studio trusts them only as far as the attestation binds them)
  *   POST /v1/forward             application/json forward request, passed to the enclave unchanged
  *                                (≤ 32 MiB); the enclave's answer { requestDigest, receipt, outputs } is
- *                                stored as forward-<requestDigest>.json and returned; refusals pass through
+ *                                stored as forward-<requestDigest>.json and returned, and a DKDM it carried as
+ *                                dkdm-<SHA-256 of the DKDM>.xml (only once the enclave accepted it); refusals
+ *                                pass through and store nothing
  *
  * Errors: { error, code, message, evidence } with statuses from http/errors.ts; an enclave that
  * cannot be reached is 502 ENCLAVE_UNREACHABLE.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ServerLimits } from '#verifier';
 import { EnclaveError } from '../errors.ts';
@@ -88,9 +91,27 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
       if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest))
         throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered a forward request without its digest');
       await d.store.put(`forward-${digest}.json`, r.bytes);
+      // keys in as a DKDM: kept as it came (it is encrypted to the enclave) once the enclave accepted it,
+      // so projectors added later need only the DKDM and the rules; a refused DKDM is never stored
+      const dkdm = dkdmOf(req.body);
+      if (dkdm !== undefined)
+        await d.store.put(
+          `dkdm-${createHash('sha256').update(dkdm, 'utf8').digest('hex')}.xml`,
+          Buffer.from(dkdm, 'utf8'),
+        );
     }
     return reply.status(r.status).type('application/json; charset=utf-8').send(Buffer.from(r.bytes));
   });
 
   return app;
+}
+
+/** The DKDM a forward request carried (the request as the host passed it on), if any. */
+function dkdmOf(body: Buffer): string | undefined {
+  try {
+    const v = JSON.parse(body.toString('utf8')) as { dkdm?: unknown };
+    return typeof v.dkdm === 'string' ? v.dkdm : undefined;
+  } catch {
+    return undefined;
+  }
 }

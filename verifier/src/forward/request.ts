@@ -9,6 +9,9 @@
  *   "intermediates": ["<PEM or base64 DER>", …],        // optional, shared manufacturer CAs
  *   "format": "kdm" | "raw-rsa-oaep" | "raw-hpke" }      // optional, default "kdm"
  * ```
+ * Keys in as a DKDM instead of sealed keys (issue 24): no `sealedKeys`, but
+ * `"dkdm": "<the DKDM's XML text>", "rulesKey": "<SPKI PEM of the key the rules are signed with>",
+ * "rulesEndorsement": "<base64: the DKDM signer's endorsement of the rules (dkdm-endorsement.ts)>"`.
  * Answer (200, application/json):
  * ```json
  * { "requestDigest": "<hex>", "receipt": "<DSSE envelope JSON text>",
@@ -29,7 +32,11 @@ export const MAX_FORWARD_RECIPIENTS = 100_000;
 export const MAX_FORWARD_INTERMEDIATES = 64;
 
 export interface ForwardRequest {
-  sealedKeys: string;
+  /** sealed content keys; or, instead, `dkdm` with `rulesKey` and `rulesEndorsement` */
+  sealedKeys?: string;
+  dkdm?: string;
+  rulesKey?: string;
+  rulesEndorsement?: string;
   rules: string;
   recipients: Array<string | Uint8Array>;
   intermediates?: Array<string | Uint8Array>;
@@ -63,9 +70,27 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
   if (!isObject(body)) malformed('request must be a JSON object');
   const o = body;
   for (const k of Object.keys(o))
-    if (!['sealedKeys', 'rules', 'recipients', 'intermediates', 'format'].includes(k)) malformed(`unknown field ${k}`);
-  if (typeof o.sealedKeys !== 'string' || typeof o.rules !== 'string')
-    malformed('sealedKeys and rules must be strings');
+    if (
+      ![
+        'sealedKeys',
+        'dkdm',
+        'rulesKey',
+        'rulesEndorsement',
+        'rules',
+        'recipients',
+        'intermediates',
+        'format',
+      ].includes(k)
+    )
+      malformed(`unknown field ${k}`);
+  if (typeof o.rules !== 'string') malformed('rules must be a string');
+  const viaDkdm = 'dkdm' in o;
+  if (viaDkdm === 'sealedKeys' in o) malformed('give exactly one of sealedKeys and dkdm');
+  if (viaDkdm) {
+    if (typeof o.dkdm !== 'string' || typeof o.rulesKey !== 'string' || typeof o.rulesEndorsement !== 'string')
+      malformed('dkdm, rulesKey and rulesEndorsement must be strings');
+  } else if (typeof o.sealedKeys !== 'string' || 'rulesKey' in o || 'rulesEndorsement' in o)
+    malformed('sealedKeys must be a string (rulesKey and rulesEndorsement go with dkdm)');
   if (!Array.isArray(o.recipients) || o.recipients.length === 0) malformed('recipients must be a non-empty list');
   if (o.recipients.length > MAX_FORWARD_RECIPIENTS)
     throw new VerifierError('OVERSIZED', `at most ${MAX_FORWARD_RECIPIENTS} recipients per request`, {
@@ -80,7 +105,9 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
   const format = (o.format ?? 'kdm') as ForwardFormat;
   if (!FORWARD_FORMATS.includes(format)) malformed(`format must be one of ${FORWARD_FORMATS.join(', ')}`);
   return {
-    sealedKeys: o.sealedKeys,
+    ...(viaDkdm
+      ? { dkdm: o.dkdm as string, rulesKey: o.rulesKey as string, rulesEndorsement: o.rulesEndorsement as string }
+      : { sealedKeys: o.sealedKeys as string }),
     rules: o.rules,
     recipients: o.recipients as ForwardRequest['recipients'],
     intermediates: ints as ForwardRequest['intermediates'],
@@ -92,7 +119,9 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
 export function formatForwardRequest(r: ForwardRequest): string {
   const req = parseForwardRequest(r);
   return JSON.stringify({
-    sealedKeys: req.sealedKeys,
+    ...(req.dkdm !== undefined
+      ? { dkdm: req.dkdm, rulesKey: req.rulesKey, rulesEndorsement: req.rulesEndorsement }
+      : { sealedKeys: req.sealedKeys }),
     rules: req.rules,
     recipients: req.recipients.map(certText),
     intermediates: (req.intermediates ?? []).map(certText),
@@ -113,11 +142,16 @@ export function forwardRequestDigest(r: ForwardRequest): string {
     l.forEach((c, i) => h.update(i === 0 ? JSON.stringify(certText(c)) : `,${JSON.stringify(certText(c))}`));
     h.update(']');
   };
-  h.update(`{"format":${JSON.stringify(r.format ?? 'kdm')},"intermediates":`);
+  // keys in canonical (sorted) order: dkdm < format < intermediates < recipients < rules < rulesEndorsement < rulesKey < sealedKeys
+  h.update(r.dkdm !== undefined ? `{"dkdm":${JSON.stringify(r.dkdm)},"format":` : '{"format":');
+  h.update(`${JSON.stringify(r.format ?? 'kdm')},"intermediates":`);
   list(r.intermediates ?? []);
   h.update(',"recipients":');
   list(r.recipients);
-  h.update(`,"rules":${JSON.stringify(r.rules)},"sealedKeys":${JSON.stringify(r.sealedKeys)}}`);
+  h.update(`,"rules":${JSON.stringify(r.rules)}`);
+  if (r.dkdm !== undefined)
+    h.update(`,"rulesEndorsement":${JSON.stringify(r.rulesEndorsement)},"rulesKey":${JSON.stringify(r.rulesKey)}}`);
+  else h.update(`,"sealedKeys":${JSON.stringify(r.sealedKeys)}}`);
   return h.digest('hex');
 }
 

@@ -26,9 +26,9 @@ import {
   forward,
   generateIdentity,
   isEnclaveError,
+  openDkdm,
   type OpenedForward,
 } from '../enclave/index.ts';
-import { openDkdm } from '../enclave/src/forward/dkdm-open.ts';
 import { CPL, DAY, kdmT, rules as baseRules, world } from './forward-fixtures.ts';
 
 const identity = generateIdentity({ release: 'test' });

@@ -37,7 +37,12 @@ interface HostStatus {
     identity: { ready: boolean; hpkeX25519?: string };
   };
   host: { lastRefresh: { code: string | null; identity: string } | null };
+  freshSecondsLeft: number;
 }
+
+/** The enclave's freshness window in the demo (maxCheckpointAgeSeconds), and the quiet spell watched. */
+const DEMO_WINDOW = 8;
+const QUIET_SECONDS = 20;
 
 const ACCOUNT = '111122223333';
 const CALLER = `arn:aws:iam::${ACCOUNT}:role/keycast-demo-enclave`;
@@ -102,27 +107,36 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     say.say(`${ok ? '✓' : '✗'} ${detail}`);
   };
 
-  say.step('Start the transparency log, an independent witness and a development KMS');
+  say.step('Start the transparency log, three independent witnesses and a development KMS');
   const logVkey = (await c.keycastOk(['log', 'init', '--data', p('log'), '--origin', c.ORIGIN])).stdout
     .trim()
     .split('\n')
     .pop()!
     .trim();
   say.say(`log verifier key: ${logVkey}`);
-  const witness = await c.startService([
-    'witness',
-    'serve',
-    '--data',
-    p('witness'),
-    '--listen',
-    `127.0.0.1:${await c.freePort()}`,
-    '--log',
-    logVkey,
-    '--name',
-    'witness.demo.keycast.test',
-  ]);
-  c.services.push(witness);
-  const witnessVkey = (await c.keycastOk(['witness', 'vkey', '--data', p('witness')])).stdout.trim();
+  // three witnesses, started side by side
+  const witnesses = await Promise.all(
+    [1, 2, 3].map(async (n) => {
+      const w = await c.startService([
+        'witness',
+        'serve',
+        '--data',
+        p(`witness${n}`),
+        '--listen',
+        `127.0.0.1:${await c.freePort()}`,
+        '--log',
+        logVkey,
+        '--name',
+        `witness${n}.demo.keycast.test`,
+      ]);
+      c.services.push(w);
+      return w;
+    }),
+  );
+  const witnessVkeys = await Promise.all(
+    [1, 2, 3].map(async (n) => (await c.keycastOk(['witness', 'vkey', '--data', p(`witness${n}`)])).stdout.trim()),
+  );
+  const witnessVkey = witnessVkeys[0]!;
   await c.keycastOk(['release', 'keygen', '--out', p('release.pem')]);
   const log = await c.startService([
     'log',
@@ -133,8 +147,9 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     `127.0.0.1:${await c.freePort()}`,
     '--trust-signer',
     p('release.pem.pub'),
-    '--witness',
-    `${witnessVkey}=${witness.url}`,
+    ...witnesses.flatMap((w, i) => ['--witness', `${witnessVkeys[i]}=${w.url}`]),
+    '--witness-refresh',
+    '1',
   ]);
   c.services.push(log);
   const client = new LogClient({ url: log.url, fetch: globalThis.fetch, logKey: logVkey });
@@ -142,7 +157,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   check(
     'log up',
     served.origin === c.ORIGIN && served.size === 0,
-    `log at ${log.url} serves its empty checkpoint, signed by its key; witness ${witnessVkey.split('+')[0]} at ${witness.url}`,
+    `log at ${log.url} serves its empty checkpoint, signed by its key; witnesses ${witnessVkeys.map((v) => v.split('+')[0]).join(', ')}; the log asks them to cosign again every second`,
   );
   await c.keycastOk([
     'nsm',
@@ -200,13 +215,15 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     formatEnclaveConfig({
       version: 1,
       log: { origin: c.ORIGIN, vkey: logVkey },
-      witnesses: { vkeys: [witnessVkey], threshold: 1 },
-      maxCheckpointAgeSeconds: 600,
+      witnesses: { vkeys: witnessVkeys, threshold: 2 },
+      maxCheckpointAgeSeconds: DEMO_WINDOW,
       publishers: [readFileSync(p('release.pem.pub'), 'utf8')],
       kms: { keyArn, region: 'us-east-1' },
     }),
   );
-  say.say(`enclave.json pins the log key and origin, the witness (1 of 1, ≤ 600 s), the release key and the KMS key`);
+  say.say(
+    `enclave.json pins the log key and origin, the witnesses (2 of 3, cosigned ≤ ${DEMO_WINDOW} s ago: a demo-sized window; 600 s in production), the release key and the KMS key`,
+  );
   const b1 = JSON.parse(
     (await c.keycastOk(c.buildArgs(p('inputs'), p('build'), p('inputs', 'enclave.json')))).stdout,
   ) as { sha256: string; measurements: Record<string, string> };
@@ -422,6 +439,9 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
 
   await forwardChecks(c, { hostUrl: a.host.url, logUrl: log.url, logVkey, witnessVkey, hpke, check });
 
+  say.step('A quiet day later: no new release, one witness down — the door stays open');
+  await quietDay(c, { status: a.status, hostUrl: a.host.url, log, witness: witnesses[2]!, check });
+
   say.step('Restart the enclave: KMS Decrypt+Recipient unseals the same identity');
   await a.stop();
   a = await pair('build');
@@ -527,4 +547,57 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   );
   kms.destroy();
   return checks;
+}
+
+/**
+ * Nothing is published for QUIET_SECONDS (several freshness windows) and the third witness is
+ * stopped: the log re-cosigns its unchanged checkpoint every second, the host brings the fresh
+ * proof to the enclave, 2 of 3 witnesses still meet the policy, and the door never shuts.
+ */
+async function quietDay(
+  c: DemoContext,
+  d: {
+    status: () => Promise<{ code: number; body: HostStatus }>;
+    hostUrl: string;
+    log: Service;
+    witness: Service;
+    check: (name: string, ok: boolean, detail: string) => void;
+  },
+): Promise<void> {
+  const size = async () => Number((await (await fetch(`${d.log.url}/checkpoint`)).text()).split('\n')[1]);
+  const before = await size();
+  await d.witness.stop();
+  c.say.say(
+    `witness3 stopped; watching GET /v1/status for ${QUIET_SECONDS} s (${QUIET_SECONDS / DEMO_WINDOW} windows)`,
+  );
+  const end = Date.now() + QUIET_SECONDS * 1000;
+  let polls = 0;
+  const shut: string[] = [];
+  let least = Infinity;
+  while (Date.now() < end) {
+    const s = await d.status();
+    polls++;
+    if (s.code !== 200) shut.push(s.body.enclave.gate.refusal?.code ?? String(s.code));
+    else least = Math.min(least, s.body.freshSecondsLeft);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const after = await size();
+  const last = await d.status();
+  d.check(
+    'quiet day open',
+    shut.length === 0 && after === before && last.code === 200 && last.body.freshSecondsLeft > 0,
+    shut.length === 0
+      ? `${polls} status checks over ${QUIET_SECONDS} s with the log at size ${after} (nothing appended) and 2 of 3 witnesses: always open, freshSecondsLeft ≥ ${least} (now ${last.body.freshSecondsLeft})`
+      : `the door shut ${shut.length} of ${polls} times: ${[...new Set(shut)].join(', ')}`,
+  );
+  const text = await (await fetch(`${d.hostUrl}/metrics`)).text();
+  const shown = text
+    .split('\n')
+    .filter((l) => /^keycast_(gate_open|fresh_seconds_left|forwards_total|kdms_total|kms_round_trips_total)\b/.test(l));
+  for (const l of shown) c.say.say(`  ${l}`);
+  d.check(
+    'metrics',
+    /^keycast_gate_open 1$/m.test(text) && /^keycast_kdms_total\{format="kdm"\} [1-9]/m.test(text),
+    `GET /metrics (Prometheus text): door open, ${shown.length} figures shown above`,
+  );
 }

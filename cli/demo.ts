@@ -2,14 +2,15 @@
  * `keycast demo` (npm run demo): the whole Keycast story on embedded defaults, on loopback,
  * with the real CLI and no network beyond 127.0.0.1:
  *
- *   run a log (SQLite), a witness and dev-kms → build an EIF twice (byte-identical) with the
+ *   run a log (SQLite) that re-cosigns every second, three witnesses (the image pins 2 of 3) and dev-kms → build an EIF twice (byte-identical) with the
  *   enclave's pinned config inside → run the enclave (simulated NSM) and its host: the gate
  *   answers 503 while the image is unlogged → sign the release into a Sigstore bundle and
  *   publish it → stock @sigstore/verify accepts it → the gate opens and the enclave seals its
  *   identity through KMS → a studio verifies the enclave's attestation (logged, witnessed,
  *   fresh, keys bound) → the studio forwards a film's two content keys through the host to 300
  *   projectors (rules, sealed keys, KDMs, a verified receipt; one projector decrypts its KDM; an
- *   excluded projector is refused) → a restart unseals the same keys → a modified image is refused and
+ *   excluded projector is refused) → a quiet day later (no release for several freshness windows, one
+ *   witness down): the door stays open, /metrics shows it → a restart unseals the same keys → a modified image is refused and
  *   diff-eif says why → after revocation the gate shuts and the studio refuses.
  *
  * The demo's "kernel", init and nsm.ko are deterministic filler bytes, not bootable binaries:

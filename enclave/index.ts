@@ -132,3 +132,11 @@ export {
   wipe,
 } from './src/forward/engine.ts';
 export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';
+// AWS credentials for the enclave: the host's IMDSv2 reader and container-credentials endpoint
+export { ImdsCredentials, parseRoleCredentials } from './src/host/credentials-imds.ts';
+export type { CredentialSource, RoleCredentials, ImdsOptions } from './src/host/credentials-imds.ts';
+export { CREDENTIALS_PATH, startCredentialsServer } from './src/host/credentials-server.ts';
+export type { CredentialsServer, CredentialsServerOptions } from './src/host/credentials-server.ts';
+export { CREDENTIALS_TOKEN_ROUTE } from './src/runtime/credentials-token-route.ts';
+export { formatMetrics, freshSecondsLeft, relayedEnclave, METRICS_CONTENT_TYPE } from './src/host/metrics.ts';
+export { EnclaveMetrics } from './src/runtime/metrics.ts';

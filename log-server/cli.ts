@@ -9,6 +9,7 @@ import { createLog, DB_FILE } from './src/log.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
 import { witnessCommands, limitsFlags } from './src/witness/cli.ts';
+import { DEFAULT_WITNESS_REFRESH_SECONDS } from './src/witness/refresh.ts';
 import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions } from '#verifier';
 
 const init: Command = {
@@ -49,7 +50,7 @@ const serveCmd: Command = {
   path: ['log', 'serve'],
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
   help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...]
-       [--witness VKEY=URL ...] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
+       [--witness VKEY=URL ... [--witness-refresh SECONDS]] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
        [--batch-max N] [--pool-max N] [--admission-workers N]
        [--max-connections N] [--request-timeout MS] [--headers-timeout MS] [--keep-alive-timeout MS] [--json]
 
@@ -59,6 +60,9 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
   GET  /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency
 --trust-signer   a PEM file with a public key (or certificate) allowed to publish; repeatable.
 --witness        a witness verifier key and its add-checkpoint URL prefix; repeatable.
+--witness-refresh  seconds between asking the witnesses to cosign the unchanged checkpoint again, so
+                 its cosignatures stay fresh without appends (default ${DEFAULT_WITNESS_REFRESH_SECONDS}; keep it well inside
+                 the enclaves' maxCheckpointAgeSeconds).
 --s3-bucket      mirror tiles and checkpoints to S3 (credentials from the usual AWS settings).
 --admission-workers  threads verifying submitted bundles (default: cores - 1, at most 2; 0 = inline).
 --pool-max       submissions waiting at most; beyond it 503 + Retry-After (default 16384).
@@ -70,6 +74,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       listen: { type: 'string' },
       'trust-signer': { type: 'string', multiple: true },
       witness: { type: 'string', multiple: true },
+      'witness-refresh': { type: 'string' },
       's3-bucket': { type: 'string' },
       's3-endpoint': { type: 'string' },
       's3-region': { type: 'string' },
@@ -84,6 +89,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       ...hostPort(requireFlag(v, 'listen')),
       allowedSigners: ((v['trust-signer'] as string[] | undefined) ?? []).map((f) => readFileSync(f, 'utf8')),
       witnesses: ((v.witness as string[] | undefined) ?? []).map(witnessSpec),
+      witnessRefreshSeconds: intFlag(v, 'witness-refresh', DEFAULT_WITNESS_REFRESH_SECONDS),
       batchMax: intFlag(v, 'batch-max', 4096),
       poolMax: intFlag(v, 'pool-max', 16384),
       admissionWorkers:

@@ -17,7 +17,14 @@
     in
     {
       packages = forAll (system: pkgs:
-        let k = import ./keycast.nix { inherit pkgs; repo = ../.; }; in
+        let
+          k = import ./keycast.nix {
+            inherit pkgs;
+            repo = ../.;
+            # the deployment's pinned configuration (log, witnesses, publishers, KMS key): measured
+            enclaveConfig = if builtins.pathExists ./enclave.json then ./enclave.json else null;
+          };
+        in
         {
           inherit (k) keycast app rootfs blobs eif;
           default = k.eif;

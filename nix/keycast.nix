@@ -3,11 +3,16 @@
 #   keycast  – this repository's sources + production node_modules (npm ci --omit=dev,
 #              offline, from package-lock.json's integrity hashes) and a Node 22 runtime.
 #              The TypeScript runs with Node's --experimental-transform-types (no tsx).
-#   app      – the enclave service: whatever enclave/ contains, started through cli/main.ts.
-#   rootfs   – the app's runtime closure (/nix/store/...) plus /app -> the app, as a directory.
+#   app      – the enclave service: `keycast enclave run` over the tree above.
+#   rootfs   – the runtime closure (/nix/store/...) plus the layout enclave/deploy/enclave/image.json
+#              names: /app, /bin/keycast, /bin/sh, /bin/sleep, /sbin/ip, /usr/bin/socat, /usr/bin/node.
 #   blobs    – kernel, kernel config, init, nsm.ko and cmdline from aws-nitro-enclaves-cli.
-#   eif      – `keycast build` of blobs + rootfs: enclave.eif, measurements.json, builder.lock.json.
-{ pkgs, repo }:
+#   eif      – `keycast build` of blobs + rootfs + the pinned config (`enclaveConfig`, measured),
+#              argv = image.json's (the entrypoint enclave/deploy/enclave/entrypoint.sh):
+#              enclave.eif, measurements.json, builder.lock.json, describe.json.
+# builder/test/nix.test.ts evaluates `argv`, `rootfsLinks` and `imageFlags` (they need no
+# nixpkgs) and fails when they drift from image.json and the entrypoint.
+{ pkgs, repo, enclaveConfig ? null }:
 let
   lib = pkgs.lib;
   nodejs = pkgs.nodejs_22;
@@ -40,15 +45,38 @@ let
     '';
   };
 
-  app = keycast; # the enclave service is `keycast <enclave command>` over this same tree
+  app = keycast; # the enclave service is `keycast enclave run` over this same tree
 
-  closure = pkgs.closureInfo { rootPaths = [ app nodejs ]; };
+  # The image's command and layout, shared with `keycast build` without Nix (enclave/deploy).
+  image = builtins.fromJSON (builtins.readFile (repo + "/enclave/deploy/enclave/image.json"));
+  # What init executes after chroot (absolute paths: init's PATH is fixed).
+  argv = image.argv;
+  # Rootfs path -> store path; the names are exactly image.json's `app` and `commands`.
+  rootfsLinks = {
+    "app" = "${app}/lib/keycast";
+    "bin/keycast" = "${app}/bin/keycast";
+    "bin/sh" = "${pkgs.busybox}/bin/sh";
+    "bin/sleep" = "${pkgs.busybox}/bin/sleep";
+    "sbin/ip" = "${pkgs.busybox}/bin/ip";
+    "usr/bin/socat" = "${pkgs.socat}/bin/socat"; # built with VSOCK (Linux default)
+    "usr/bin/node" = "${nodejs}/bin/node";
+  };
+  # The pinned configuration is measured with the image: no image without it.
+  config =
+    if enclaveConfig == null then
+      throw "keycast: no pinned enclave configuration; write nix/enclave.json (format: enclave/README.md), git add it, and build again"
+    else enclaveConfig;
+  imageFlags = [ "--enclave-config" "${config}" ] ++ builtins.concatMap (a: [ "--arg" a ]) argv;
+
+  closure = pkgs.closureInfo { rootPaths = [ app nodejs pkgs.busybox pkgs.socat ]; };
 
   rootfs = pkgs.runCommand "keycast-enclave-rootfs" { } ''
-    mkdir -p $out/nix/store $out/bin
+    mkdir -p $out/nix/store
     for p in $(cat ${closure}/store-paths); do cp -a "$p" $out/nix/store/; done
-    ln -s ${app}/lib/keycast $out/app
-    ln -s ${app}/bin/keycast $out/bin/keycast
+    ${lib.concatStringsSep "\n" (lib.mapAttrsToList (path: target: ''
+      mkdir -p "$(dirname "$out/${path}")"
+      ln -s ${target} "$out/${path}"
+    '') rootfsLinks)}
   '';
 
   # AWS's prebuilt blobs; same pin as monzo/aws-nitro-util's flake (packages.aws-nitro-cli-src).
@@ -68,15 +96,12 @@ let
     cp $b/cmdline $out/cmdline
   '';
 
-  # The enclave's argv: what init executes after chroot (absolute path: init's PATH is fixed).
-  argv = [ "/bin/keycast" "enclave" "serve" ];
-
   eif = pkgs.runCommand "keycast-enclave.eif" { } ''
     ${keycast}/bin/keycast build --out $out \
       --kernel ${blobs}/kernel --kernel-config ${blobs}/kernel.config \
       --init ${blobs}/init --nsm ${blobs}/nsm.ko --cmdline-file ${blobs}/cmdline \
       --rootfs ${rootfs} --arch ${arch} --format linuxkit --name keycast-enclave --version ${keycast.version} \
-      ${lib.concatMapStringsSep " " (a: "--arg ${lib.escapeShellArg a}") argv}
+      ${lib.escapeShellArgs imageFlags}
     ${keycast}/bin/keycast describe-eif $out/enclave.eif > $out/describe.json
   '';
 
@@ -90,4 +115,4 @@ let
     cp got.json $out
   '';
 in
-{ inherit keycast app rootfs blobs eif fixtureCheck; }
+{ inherit keycast app rootfs blobs eif fixtureCheck argv rootfsLinks imageFlags; }

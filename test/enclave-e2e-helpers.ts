@@ -2,6 +2,7 @@
 import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 
 const KEYCAST = resolve(import.meta.dirname, '..', 'bin/keycast.mjs');
 
@@ -73,4 +74,24 @@ export async function until<T>(what: string, f: () => Promise<T | undefined>, ms
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 150));
   }
+}
+
+/**
+ * `run(args, env)`: starts `keycast ARGS` like start() and keeps it; when the test ends every
+ * process still running is killed and `tmp` removed.
+ */
+export function processes(
+  t: { after(fn: () => void): void },
+  tmp: string,
+): (args: string[], env?: Record<string, string>) => Promise<Proc> {
+  const procs: Proc[] = [];
+  t.after(() => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  return async (args, env) => {
+    const p = await start(args, env);
+    procs.push(p);
+    return p;
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * The enclave stack on loopback through the real CLI, shared by the end-to-end tests: a SQLite
- * log with a witness, `keycast dev-kms` trusting the simulator's test root (the real
+ * log with three witnesses (the image pins 2 of 3, as a deployment would: one witness down shuts
+ * nothing), `keycast dev-kms` trusting the simulator's test root (the real
  * @aws-sdk/client-kms talks to it), and `pair()` to start `keycast enclave run --nsm sim` with
  * `keycast host run` feeding it proofs from the log, storing its sealed identity and relaying its
  * KMS traffic. The image's PCRs are the release fixture's for `seed`; publish its release with
@@ -42,10 +43,23 @@ export function keycastSync(...args: string[]): string {
 
 export interface HostStatus {
   enclave: {
-    gate: { open: boolean; refusal: { code: string } | null; release: { index: number } | null };
+    gate: {
+      open: boolean;
+      refusal: { code: string } | null;
+      release: { index: number } | null;
+      freshUntil: number | null;
+    };
     identity: { ready: boolean; hpkeX25519?: string; receiptsEd25519?: string };
   };
   host: { lastRefresh: { code: string | null; identity: string } | null };
+  freshSecondsLeft: number;
+}
+
+export interface StackOptions {
+  /** `log serve --witness-refresh` (default: the log's own default) */
+  witnessRefreshSeconds?: number;
+  /** `host run --refresh` (default 1) */
+  hostRefreshSeconds?: number;
 }
 
 export async function startStack(
@@ -53,37 +67,48 @@ export async function startStack(
   run: (args: string[], env?: Record<string, string>) => Promise<Proc>,
   answers: string[] = [],
   seed = 'e2e',
+  opts: StackOptions = {},
 ) {
   const logVkey = keycastSync('log', 'init', '--data', join(tmp, 'log'), '--origin', ORIGIN);
-  const witness = await run([
-    'witness',
-    'serve',
-    '--data',
-    join(tmp, 'w'),
-    '--listen',
-    '127.0.0.1:0',
-    '--log',
-    logVkey,
-    '--name',
-    'w1.e2e.keycast.test',
-  ]);
-  const witnessVkey = keycastSync('witness', 'vkey', '--data', join(tmp, 'w'));
+  const witnesses = await Promise.all(
+    [1, 2, 3].map((n) =>
+      run([
+        'witness',
+        'serve',
+        '--data',
+        join(tmp, `w${n}`),
+        '--listen',
+        '127.0.0.1:0',
+        '--log',
+        logVkey,
+        '--name',
+        `w${n}.e2e.keycast.test`,
+      ]),
+    ),
+  );
+  const witnessVkeys = [1, 2, 3].map((n) => keycastSync('witness', 'vkey', '--data', join(tmp, `w${n}`)));
+  const witness = witnesses[0]!;
+  const witnessVkey = witnessVkeys[0]!;
   const pub = newPublisher();
   writeFileSync(join(tmp, 'signer.pem'), pub.publicPem);
-  const log = await run([
+  // a fixed port, so a test can stop the log and start it again where the host looks for it
+  const logArgs = [
     'log',
     'serve',
     '--data',
     join(tmp, 'log'),
     '--listen',
-    '127.0.0.1:0',
+    `127.0.0.1:${await freePort()}`,
     '--trust-signer',
     join(tmp, 'signer.pem'),
-    '--witness',
-    `${witnessVkey}=${witness.url}`,
+    ...witnesses.flatMap((w, i) => ['--witness', `${witnessVkeys[i]}=${w.url}`]),
+    ...(opts.witnessRefreshSeconds === undefined ? [] : ['--witness-refresh', String(opts.witnessRefreshSeconds)]),
     '--admission-workers',
     '0',
-  ]);
+  ];
+  const log = await run(logArgs);
+  /** Starts the log again (same data, same address) after a test stopped it. */
+  const startLog = () => run(logArgs);
   const pki = createTestPki();
   writeFileSync(join(tmp, 'pki.json'), JSON.stringify(exportTestPki(pki, { keys: 'issuing' })), { mode: 0o600 });
   writeFileSync(join(tmp, 'root.pem'), pki.rootPem);
@@ -140,7 +165,7 @@ export async function startStack(
   const config = (maxAge: number): EnclaveConfig => ({
     version: 1,
     log: { origin: ORIGIN, vkey: logVkey },
-    witnesses: { vkeys: [witnessVkey], threshold: 1 },
+    witnesses: { vkeys: witnessVkeys, threshold: 2 },
     maxCheckpointAgeSeconds: maxAge,
     publishers: [pub.publicPem],
     kms: { keyArn: key, region: 'us-east-1' },
@@ -194,7 +219,7 @@ export async function startStack(
       '--store',
       join(tmp, store),
       '--refresh',
-      '1',
+      String(opts.hostRefreshSeconds ?? 1),
       '--kms-listen',
       `127.0.0.1:${relay}`,
       '--kms-target',
@@ -218,6 +243,8 @@ export async function startStack(
     return {
       enclave,
       host,
+      /** the host's KMS relay port (the enclave's KMS endpoint) */
+      relay,
       status,
       when,
       async stop() {
@@ -240,8 +267,11 @@ export async function startStack(
     logVkey,
     witness,
     witnessVkey,
+    witnesses,
+    witnessVkeys,
     pub,
     log,
+    startLog,
     pki,
     kms,
     kmsCalls,

@@ -29,6 +29,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { decryptKdm, parseKdm } from '#verifier';
 import { start, type Proc } from './enclave-e2e-helpers.ts';
 import { KEYCAST, startStack } from './enclave-stack.ts';
+import { parseExposition, seriesKey } from './prometheus-text.ts';
 import { CPL, KEY_IDS, DAY, isoZ, kdmT } from './forward-fixtures.ts';
 import { toolsMissing, xsdValidate } from './kdm-tools.ts';
 
@@ -257,6 +258,14 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   assert.equal(JSON.parse(foreign.stdout).evidence.enclaveCode, 'FORWARD_RULES_SIGNATURE');
   assert.equal(existsSync(f('out-foreign')), false);
   assert.equal((await a.status()).code, 200, 'the enclave keeps serving');
+
+  // 5. the host's /metrics counted it all: one forward, one KDM per allowed projector, refusals by code
+  const metrics = parseExposition(await (await fetch(`${a.host.url}/metrics`)).text());
+  const m = (name: string, labels: Record<string, string>) => metrics.samples.get(seriesKey(name, labels));
+  assert.equal(m('keycast_forwards_total', { format: 'kdm' }), 1);
+  assert.equal(m('keycast_kdms_total', { format: 'kdm' }), PROJECTORS - 1);
+  for (const code of ['FORWARD_RECIPIENT_NOT_ALLOWED', 'FORWARD_REPLAY', 'FORWARD_RULES_SIGNATURE'])
+    assert.equal(m('keycast_enclave_refusals_total', { code }), 1, code);
   await a.stop();
 
   // 5. the content keys' bytes appear in no output file, no stdout/stderr, no host store file

@@ -57,6 +57,9 @@ export const ENCLAVE_ERROR_CODES = [
   'LOG_UNREACHABLE',
   'LOG_ANSWER_INVALID',
   'STORE_FAILED',
+  // AWS credentials the host serves the enclave (host/credentials-*.ts)
+  'CREDENTIALS_UNAVAILABLE',
+  'CREDENTIALS_TOKEN_REFUSED',
   // KMS requests refused for what they ask (the KMS core; dev-kms answers them as AWS error types)
   'KMS_NOT_FOUND',
   'KMS_VALIDATION',

@@ -32,6 +32,8 @@ export interface Witnesses {
    * implementation (it knows how to ask the log for another proof). Resolves to the cosignature
    * lines (each `— <name> <base64>\n`) it collected and verified; a witness that is down or
    * refuses contributes nothing (logged, not fatal). Never rejects; may take up to its own timeout.
+   * A freshness refresh submits the current checkpoint again with `oldSize` = its size and no proof
+   * (each witness answers a cosignature with a new timestamp).
    */
   cosign(signedCheckpoint: string, oldSize: number, consistencyProof: Uint8Array[]): Promise<string[]>;
 }

@@ -25,6 +25,7 @@ import { HashCache, overlayKey, overlayReader } from './tree.ts';
 import type { Publisher } from './publish.ts';
 import { consistencyProof } from './proofs.ts';
 import { SeenKeys } from './seen.ts';
+import { mergeCosignatures } from './witness/cosignatures.ts';
 
 export interface Integrated {
   index: number;
@@ -121,6 +122,37 @@ export class Sequencer {
   async close(): Promise<void> {
     this.closing = true;
     while (this.running) await this.running;
+  }
+
+  /**
+   * Asks the witnesses to cosign the current checkpoint again (same tree, new timestamps) and
+   * serves the merged cosignatures (witness/cosignatures.ts), so checkpoints stay fresh while
+   * nothing is appended. Skipped while a batch runs (its checkpoint is being cosigned anyway);
+   * a batch submitted meanwhile waits for it. Resolves to the number of fresh cosignatures.
+   */
+  refreshCosignatures(): Promise<number> {
+    if (this.running || this.closing || this.failed || !this.witnesses) return Promise.resolve(0);
+    const witnesses = this.witnesses;
+    let fresh = 0;
+    this.running = (async () => {
+      const cp = this.current;
+      const lines = await witnesses.cosign(cp.note, cp.size, []);
+      const cosigned = lines.length > 0 ? mergeCosignatures(cp.note, cp.cosigned, lines) : null;
+      if (cosigned === null || this.current !== cp || !wellFormed(cosigned)) return;
+      await this.writer.setCosigned(cp.note, cosigned);
+      this.current = { ...cp, cosigned };
+      fresh = lines.length;
+      if (this.publisher)
+        await this.publisher
+          .publishCheckpoint(this.current)
+          .catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${errorText(e)}`));
+    })()
+      .catch((e) => this.opts.log?.(`log: cosignature refresh failed: ${errorText(e)}`))
+      .finally(() => {
+        this.running = null;
+        if (this.pool.length > 0) this.kick();
+      });
+    return this.running.then(() => fresh);
   }
 
   private kick(): void {

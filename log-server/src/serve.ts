@@ -10,6 +10,7 @@ import { buildApp } from './http/app.ts';
 import { releasePolicy } from './admission.ts';
 import { consistencyProof } from './proofs.ts';
 import { WitnessClient } from './witness/client.ts';
+import { DEFAULT_WITNESS_REFRESH_SECONDS, startWitnessRefresh } from './witness/refresh.ts';
 import { explorerPlugin } from './explorer/plugin.ts';
 
 export interface ServeOptions {
@@ -19,6 +20,8 @@ export interface ServeOptions {
   /** PEM public keys or certificates allowed to publish. */
   allowedSigners: string[];
   witnesses: Array<{ vkey: string; url: string }>;
+  /** Seconds between re-cosignings of an unchanged checkpoint (default DEFAULT_WITNESS_REFRESH_SECONDS). */
+  witnessRefreshSeconds?: number;
   s3?: { bucket: string; endpoint?: string | undefined; region?: string | undefined; prefix?: string | undefined };
   batchMax: number;
   poolMax: number;
@@ -47,6 +50,10 @@ export async function serve(o: ServeOptions): Promise<number> {
       log: say,
     });
   }
+  const refresh =
+    o.witnesses.length > 0
+      ? startWitnessRefresh(log.sequencer, o.witnessRefreshSeconds ?? DEFAULT_WITNESS_REFRESH_SECONDS)
+      : null;
   await log.policy.ready?.(); // 'listening' means the admission workers are loaded
   const app = await buildApp({
     log,
@@ -67,6 +74,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     process.once('SIGINT', stop);
   });
   say('log: shutting down');
+  refresh?.stop();
   await app.close();
   await log.close();
   return 0;

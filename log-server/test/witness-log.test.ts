@@ -306,3 +306,74 @@ test('a hostile witness streaming an endless body or declaring a huge one costs 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('without appends the log refreshes its cosignatures: same tree, newer timestamps; a down witness keeps its older line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-log-'));
+  const { vkey } = createLog(dir, ORIGIN);
+  const ws = [
+    await startWitness('r1.keycast.test', vkey),
+    await startWitness('r2.keycast.test', vkey),
+    await startWitness('r3.keycast.test', vkey),
+  ];
+  const vkeys = ws.map((w) => w.vkey);
+  const messages: string[] = [];
+  const t = await logWith(
+    dir,
+    ws.map((w) => ({ vkey: w.vkey, url: w.url })),
+    messages,
+  );
+  const times = (cp: string) =>
+    new Map(
+      checkWitnessPolicy(cp, { witnesses: vkeys, threshold: 1, now: Date.now() / 1000 }).cosigners.map((c) => [
+        c.name,
+        c.timestamp,
+      ]),
+    );
+  const body = (cp: string) => cp.slice(0, cp.indexOf('\n\n'));
+  let refresher: { stop(): void } | null = null;
+  try {
+    await add(t, 'only');
+    const first = await checkpoint(t.url);
+    const t0 = times(first);
+    assert.equal(t0.size, 3);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await t.log.sequencer.refreshCosignatures(), 3);
+    const second = await checkpoint(t.url);
+    assert.equal(body(second), body(first), 'the same checkpoint (size, root, log signature)');
+    const t1 = times(second);
+    for (const [name, ts] of t0) assert.ok(t1.get(name)! > ts, `${name} cosigned again with a newer timestamp`);
+    assert.equal(second.split('\n— ').length - 1, 4, 'one log signature and one line per witness, no duplicates');
+    for (const w of ws) assert.equal(w.state.latest(ORIGIN)?.size, 1, 'the witnesses did not move');
+
+    // One witness down: the other two refresh, its older line stays (still valid for this tree).
+    await ws[2]!.close();
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await t.log.sequencer.refreshCosignatures(), 2);
+    const third = await checkpoint(t.url);
+    const t2 = times(third);
+    assert.ok(t2.get('r1.keycast.test')! > t1.get('r1.keycast.test')!);
+    assert.ok(t2.get('r2.keycast.test')! > t1.get('r2.keycast.test')!);
+    assert.equal(t2.get('r3.keycast.test'), t1.get('r3.keycast.test'), 'the down witness keeps its last line');
+    checkWitnessPolicy(third, { witnesses: vkeys, threshold: 3, now: Date.now() / 1000 });
+
+    // The timer: with nothing appended, timestamps keep moving.
+    const { startWitnessRefresh } = await import('../src/witness/refresh.ts');
+    refresher = startWitnessRefresh(t.log.sequencer, 1);
+    await new Promise((r) => setTimeout(r, 2500));
+    const t3 = times(await checkpoint(t.url));
+    assert.ok(t3.get('r1.keycast.test')! > t2.get('r1.keycast.test')!, 'the timer refreshed without an append');
+    assert.throws(() => startWitnessRefresh(t.log.sequencer, 0), RangeError);
+
+    // An append during refreshes still integrates and is cosigned by the witnesses that are up.
+    await add(t, 'later');
+    const fourth = await checkpoint(t.url);
+    assert.equal(openCheckpoint(fourth, noteVerifier(vkey), ORIGIN).checkpoint.size, 2);
+    checkWitnessPolicy(fourth, { witnesses: vkeys, threshold: 2, now: Date.now() / 1000 });
+  } finally {
+    refresher?.stop();
+    await t.close();
+    await ws[0]!.close();
+    await ws[1]!.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -250,3 +250,36 @@ test('GET /logs/<origin>/checkpoint serves the latest cosigned checkpoint with t
     await w.close();
   }
 });
+
+test('an unchanged checkpoint is cosigned again with a new timestamp, without touching the state (freshness without appends)', async () => {
+  let now = 1700000000;
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-witness-'));
+  const state = new FileWitnessState(dir);
+  const app = await buildWitnessApp({
+    state,
+    signer: cosignatureSigner(WITNESS_SKEY, () => now),
+    logs: [{ origin: ORIGIN, vkey: LOG_VKEY }],
+  });
+  const post = (payload: string) =>
+    app.inject({ method: 'POST', url: '/add-checkpoint', headers: { 'content-type': 'text/plain' }, payload });
+  const timestamp = (line: string) => Number(Buffer.from(line.trim().split(' ').pop()!, 'base64').readBigUInt64BE(4));
+  try {
+    const first = await post(FIRST!.requestBody);
+    assert.equal(first.statusCode, 200);
+    assert.equal(timestamp(first.body), 1700000000);
+    const stored = readFileSync(join(dir, STATE_FILE), 'utf8');
+    const note = FIRST!.requestBody.slice(FIRST!.requestBody.indexOf('\n\n') + 2);
+    now += 60;
+    const again = await post(formatAddCheckpoint({ oldSize: 4, proof: [], checkpoint: note }));
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal(timestamp(again.body), 1700000060, 'the same tree head, cosigned as of now');
+    assert.equal(readFileSync(join(dir, STATE_FILE), 'utf8'), stored, 'no state written for the same tree head');
+    // a refresh from a client that lost track of the witness's size is told it (409), not cosigned
+    const lost = await post(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: note }));
+    assert.equal(lost.statusCode, 409);
+    assert.equal(lost.body, '4\n');
+  } finally {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -18,6 +18,7 @@ export interface EnclaveStatusBody {
     heldSize: number | null;
     refusal: { code: string; message: string } | null;
     release: { index: number; pcr0: string } | null;
+    freshUntil?: number | null;
   };
   identity: { ready: boolean; hpkeX25519?: string; receiptsEd25519?: string };
   pcr0: string;
@@ -72,6 +73,11 @@ export class EnclaveClient {
 
   status(): Promise<EnclaveAnswer<EnclaveStatusBody>> {
     return this.json('/v1/status');
+  }
+
+  /** The enclave's counters (runtime/metrics.ts), relayed by the host's GET /metrics. */
+  metrics(): Promise<EnclaveAnswer<unknown>> {
+    return this.json('/v1/metrics');
   }
 
   gate(bundle: ProofBundle): Promise<EnclaveAnswer> {

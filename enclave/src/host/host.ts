@@ -54,6 +54,10 @@ export class Host {
       source: ProofSource;
       store: ArtefactStore;
       log?: (line: string) => void;
+      /** run at the start of every round, e.g. handing the enclave its credentials token; never throws */
+      beforeRound?: () => Promise<void>;
+      /** told each round's outcome code (null: open and ready) */
+      onRound?: (code: string | null) => void;
     },
   ) {}
 
@@ -92,11 +96,13 @@ export class Host {
     if (this.last?.gateOpen !== out.gateOpen || this.last?.code !== out.code)
       this.d.log?.(`enclave gate ${out.gateOpen ? 'open' : `closed (${out.code})`}, identity ${out.identity}`);
     this.last = out;
+    this.d.onRound?.(out.code);
     return out;
   }
 
   private async step(at: number): Promise<RefreshOutcome> {
     this.roundGateOpen = false;
+    await this.d.beforeRound?.();
     const s = (await this.d.enclave.status()).body as EnclaveStatusBody;
     this.roundGateOpen = s.gate.open;
     let gate = s.gate;

@@ -2,8 +2,11 @@
  * The host's public HTTP API (on the parent instance):
  *
  *   GET /v1/status               the enclave's status body (runtime/server.ts) under `enclave`,
- *                                plus `host: { log, store, lastRefresh }`; 200 while the enclave's
- *                                gate is open, else 503 (same body)
+ *                                plus `host: { log, store, lastRefresh }` and `freshSecondsLeft`
+ *                                (seconds until the held proof goes stale; 0 while shut); 200 while
+ *                                the enclave's gate is open, else 503 (same body)
+ *   GET /metrics                 Prometheus text (host/metrics.ts): the host's figures and the
+ *                                enclave's, relayed from its GET /v1/metrics
  *   GET /v1/attestation?nonce=HEX  a fresh attestation document from the enclave (application/cbor),
  *                                nonce 16..512 bytes lowercase hex; a nonce seen before is 409
  *                                NONCE_REPLAYED (the host remembers the last 65,536); the enclave's
@@ -28,6 +31,15 @@ import { createApp } from '../http/app.ts';
 import type { EnclaveClient } from './enclave-client.ts';
 import type { Host } from './host.ts';
 import type { ArtefactStore } from './store.ts';
+import { countRefusals } from '../runtime/metrics.ts';
+import {
+  formatMetrics,
+  freshSecondsLeft,
+  HostMetrics,
+  METRICS_CONTENT_TYPE,
+  relayedEnclave,
+  type RelayedEnclave,
+} from './metrics.ts';
 
 const MAX_REMEMBERED_NONCES = 65_536;
 
@@ -37,6 +49,10 @@ export interface HostAppDeps {
   logUrl: string;
   storeWhere: string;
   store: ArtefactStore;
+  /** the host's counters (default: a fresh set) */
+  metrics?: HostMetrics;
+  /** Unix seconds (default: the system clock) */
+  now?: () => number;
   log?: (line: string) => void;
   limits?: ServerLimits;
 }
@@ -44,13 +60,29 @@ export interface HostAppDeps {
 export function buildHostApp(d: HostAppDeps): FastifyInstance {
   const app = createApp({ bodyLimit: 64 * 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
   const seen = new Set<string>();
+  const metrics = d.metrics ?? new HostMetrics();
+  const now = d.now ?? (() => Date.now() / 1000);
+  countRefusals(app, (code) => metrics.refused(code));
 
   app.get('/v1/status', async (_req, reply) => {
     const s = await d.enclave.status();
     const open = s.status === 200 && s.body.gate?.open === true;
-    return reply
-      .status(open ? 200 : 503)
-      .send({ enclave: s.body, host: { log: d.logUrl, store: d.storeWhere, lastRefresh: d.host.lastRefresh } });
+    return reply.status(open ? 200 : 503).send({
+      enclave: s.body,
+      host: { log: d.logUrl, store: d.storeWhere, lastRefresh: d.host.lastRefresh },
+      freshSecondsLeft: freshSecondsLeft(s.body.gate, now()),
+    });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    let enclave: RelayedEnclave | null = null;
+    try {
+      const r = await d.enclave.metrics();
+      if (r.status === 200) enclave = relayedEnclave(r.body);
+    } catch {
+      enclave = null; // unreachable: keycast_enclave_up 0
+    }
+    return reply.type(METRICS_CONTENT_TYPE).send(formatMetrics(metrics.figures(), enclave, now()));
   });
 
   app.get('/v1/attestation', async (req, reply) => {

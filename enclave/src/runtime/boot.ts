@@ -15,6 +15,7 @@ import { SimulatedNsm } from '../nsm/simulator.ts';
 import { EnclaveError } from '../errors.ts';
 import { Gatekeeper, type GateState } from './gatekeeper.ts';
 import { buildEnclaveApp } from './server.ts';
+import { EnclaveMetrics, timedKms } from './metrics.ts';
 
 export const MEASURED_PCRS = [0, 1, 2, 3, 4, 8] as const;
 
@@ -49,6 +50,7 @@ export interface BootedEnclave {
   gate: Gatekeeper;
   identity: IdentityKeeper;
   app: FastifyInstance;
+  metrics: EnclaveMetrics;
   stop(): Promise<void>;
 }
 
@@ -74,9 +76,10 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     onChange: (s: GateState) =>
       log?.(s.open ? `gate open: release ${s.release!.index}, tree ${s.heldSize}` : `gate closed: ${s.refusal!.code}`),
   });
+  const metrics = new EnclaveMetrics();
   const identity = new IdentityKeeper({
     nsm: o.nsm,
-    kms: o.kms,
+    kms: timedKms(o.kms, metrics),
     config,
     beforeKms: () => gate.requireOpen(),
     release: () => gate.openRelease(),
@@ -90,6 +93,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     identity,
     nsm: o.nsm,
     pcr0: toHex(pcrs.get(0)!),
+    metrics,
     ...(log ? { log } : {}),
     ...(o.limits ? { limits: o.limits } : {}),
   });
@@ -100,6 +104,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     gate,
     identity,
     app,
+    metrics,
     async stop() {
       gate.stop();
       await app.close();

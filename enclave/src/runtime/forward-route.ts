@@ -28,7 +28,14 @@ export const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
 export function forwardRoute(
   app: FastifyInstance,
-  d: { gate: Gatekeeper; identity: IdentityKeeper; pcr0: Uint8Array; now?: () => Date },
+  d: {
+    gate: Gatekeeper;
+    identity: IdentityKeeper;
+    pcr0: Uint8Array;
+    now?: () => Date;
+    /** told after each served request: its output format and how many outputs it emitted */
+    onForward?: (format: string, outputs: number) => void;
+  },
 ): void {
   const replay = new MemoryReplayGuard();
   let cached: { keys: IdentityKeys; hpke: CryptoKey; signer: KdmSigner } | null = null;
@@ -67,6 +74,7 @@ export function forwardRoute(
       const keys = { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 };
       const emit = (o: ForwardOutput) => outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') });
       const r = opened.format === 'raw-hpke' ? await forwardRawHpke(opened, keys, emit) : forward(opened, keys, emit);
+      d.onForward?.(opened.format, outputs.length);
       return { requestDigest: opened.requestDigest, receipt: r.receipt, outputs };
     } finally {
       wipe(opened);

@@ -19,12 +19,14 @@
  *   GET  /v1/certificates         200 { kdmSigner: [b64 DER…], kdmDecryption: [b64 DER…] } (leaf first): the
  *                                KDM signer chain and the KDM decryption (DKDM recipient) chain the
  *                                attestation binds by digest; 503 IDENTITY_NOT_READY before the identity
+ *   POST /v1/aws-credentials-token  { token } from the host's container-credentials endpoint
+ *                                 (runtime/credentials-token-route.ts)
  *   GET  /v1/attestation?nonce=HEX  application/cbor: a fresh attestation document whose public_key
  *                                 is the HPKE key and user_data the identity binding (#verifier
  *                                 formatIdentityBinding); nonce 1..512 hex bytes, required
  *
- * While the gate is shut, everything but /v1/gate answers 503 GATE_CLOSED with the refusal's
- * code and reason, and KMS is never called. Errors: { error, code, message, evidence } with the
+ * While the gate is shut, everything but /v1/gate, /v1/status and /v1/metrics answers 503
+ * GATE_CLOSED with the refusal's code and reason, and KMS is never called. Errors: { error, code, message, evidence } with the
  * status from http/errors.ts.
  */
 import type { FastifyInstance } from 'fastify';
@@ -45,12 +47,16 @@ import { MAX_SEALED_BYTES } from '../identity/seal.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
 import type { PublicIdentity } from '../identity/keys.ts';
 import { forwardRoute } from './forward-route.ts';
+import { credentialsTokenRoute } from './credentials-token-route.ts';
+import { countRefusals, EnclaveMetrics } from './metrics.ts';
 
 export interface EnclaveAppDeps {
   gate: Gatekeeper;
   identity: IdentityKeeper;
   nsm: Nsm;
   pcr0: string;
+  /** the figures GET /v1/metrics serves (default: a fresh set) */
+  metrics?: EnclaveMetrics;
   log?: (line: string) => void;
   limits?: ServerLimits;
 }
@@ -69,6 +75,8 @@ function b64(v: unknown, field: string, max: number): Uint8Array {
 
 export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
   const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
+  const metrics = d.metrics ?? new EnclaveMetrics();
+  countRefusals(app, (code) => metrics.refused(code));
 
   const identityView = (): Record<string, unknown> => {
     const p = d.identity.publicKeys;
@@ -78,6 +86,11 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
   app.get('/v1/status', async (_req, reply) => {
     const gate = d.gate.state();
     return reply.status(gate.open ? 200 : 503).send({ gate, identity: identityView(), pcr0: d.pcr0 });
+  });
+
+  app.get('/v1/metrics', async () => {
+    const g = d.gate.state();
+    return { gate: { open: g.open, freshUntil: g.freshUntil }, ...metrics.body() };
   });
 
   app.post('/v1/gate', async (req, reply) => {
@@ -165,7 +178,13 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
     });
   });
 
-  forwardRoute(app, { gate: d.gate, identity: d.identity, pcr0: fromHexStrict(d.pcr0) });
+  forwardRoute(app, {
+    gate: d.gate,
+    identity: d.identity,
+    pcr0: fromHexStrict(d.pcr0),
+    onForward: (format, outputs) => metrics.forwarded(format, outputs),
+  });
+  credentialsTokenRoute(app);
   return app;
 }
 

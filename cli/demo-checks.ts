@@ -29,6 +29,20 @@ export interface DemoContext {
   freePort(): Promise<number>;
   /** A cosignature key of a witness that never saw this log. */
   otherWitnessVkey: string;
+  /** Called once while every service is up and the release active (test/readme-commands.test.ts runs the README here). */
+  live?: (s: LiveStack) => Promise<void>;
+}
+
+/** The demo's services while they serve an active, endorsed release, and where its files are. */
+export interface LiveStack {
+  p(...s: string[]): string;
+  logUrl: string;
+  logVkey: string;
+  witnessVkey: string;
+  hostUrl: string;
+  pcr0: string;
+  releaseIndex: number;
+  source: string;
 }
 
 interface HostStatus {
@@ -138,6 +152,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   );
   const witnessVkey = witnessVkeys[0]!;
   await c.keycastOk(['release', 'keygen', '--out', p('release.pem')]);
+  await c.keycastOk(['release', 'keygen', '--out', p('rebuilder.pem')]);
   const log = await c.startService([
     'log',
     'serve',
@@ -147,6 +162,8 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     `127.0.0.1:${await c.freePort()}`,
     '--trust-signer',
     p('release.pem.pub'),
+    '--trust-rebuilder',
+    p('rebuilder.pem.pub'),
     ...witnesses.flatMap((w, i) => ['--witness', `${witnessVkeys[i]}=${w.url}`]),
     '--witness-refresh',
     '1',
@@ -345,6 +362,7 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     verified.code === 0,
     `entry ${pub.index ?? '?'}; stock @sigstore/verify with a trusted root naming the log: ${verified.code === 0 ? 'accepted' : `refused (${verified.stderr.trim()})`}`,
   );
+  await rebuildAndEndorse(c, { logUrl: log.url, logVkey, witnessVkey, pcr0, index: pub.index ?? 0, check });
 
   say.step('The enclave gate opens with the verifier the studio uses, and the enclave seals its identity through KMS');
   const opened = await until(async () => {
@@ -438,6 +456,16 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   );
 
   await forwardChecks(c, { hostUrl: a.host.url, logUrl: log.url, logVkey, witnessVkey, hpke, check });
+  await c.live?.({
+    p,
+    logUrl: log.url,
+    logVkey,
+    witnessVkey,
+    hostUrl: a.host.url,
+    pcr0,
+    releaseIndex: pub.index ?? 0,
+    source: c.SOURCE,
+  });
 
   say.step('A quiet day later: no new release, one witness down — the door stays open');
   await quietDay(c, { status: a.status, hostUrl: a.host.url, log, witness: witnesses[2]!, check });
@@ -599,5 +627,82 @@ async function quietDay(
     'metrics',
     /^keycast_gate_open 1$/m.test(text) && /^keycast_kdms_total\{format="kdm"\} [1-9]/m.test(text),
     `GET /metrics (Prometheus text): door open, ${shown.length} figures shown above`,
+  );
+}
+
+/**
+ * An independent rebuilder (a key the log admits with --trust-rebuilder) reproduces the release
+ * from its lock, checks the released image it was given, and endorses it in the log; the studio then
+ * requires one such rebuild.
+ */
+async function rebuildAndEndorse(
+  c: DemoContext,
+  o: {
+    logUrl: string;
+    logVkey: string;
+    witnessVkey: string;
+    pcr0: string;
+    index: number;
+    check: (name: string, ok: boolean, detail: string) => void;
+  },
+): Promise<void> {
+  const { p, say } = c;
+  say.step('An independent rebuilder reproduces the release from its lock and endorses it in the log');
+  const logFlags = ['--log', o.logUrl, '--log-key', o.logVkey, '--witness', o.witnessVkey];
+  const rebuilt = await c.keycast([
+    'verify',
+    'rebuild',
+    '--lock',
+    p('build', 'builder.lock.json'),
+    '--released-eif',
+    p('build', 'enclave.eif'),
+    '--out',
+    p('rebuilt'),
+    ...logFlags,
+    '--publisher',
+    p('release.pem.pub'),
+    '--json',
+  ]);
+  let reproduced = false;
+  try {
+    reproduced = (JSON.parse(rebuilt.stdout) as { reproduced?: boolean }).reproduced === true;
+  } catch {
+    reproduced = false;
+  }
+  await c.keycast([
+    'endorse',
+    '--eif',
+    p('rebuilt', 'enclave.eif'),
+    '--source',
+    c.SOURCE,
+    '--lock',
+    p('build', 'builder.lock.json'),
+    '--release-index',
+    String(o.index),
+    '--key',
+    p('rebuilder.pem'),
+    '--log',
+    o.logUrl,
+    '--log-key',
+    o.logVkey,
+    '--out',
+    p('endorsement.json'),
+  ]);
+  const required = await c.keycast([
+    'verify',
+    'release',
+    o.pcr0,
+    ...logFlags,
+    '--publisher',
+    p('release.pem.pub'),
+    '--require-rebuilds',
+    '1',
+    '--rebuilder',
+    p('rebuilder.pem.pub'),
+  ]);
+  o.check(
+    'rebuilt + endorsed',
+    rebuilt.code === 0 && reproduced && required.code === 0,
+    `verify rebuild: ${rebuilt.code === 0 && reproduced ? 'REPRODUCED (PCR0/1/2, and --released-eif is the released image)' : `exit ${rebuilt.code} ${errorCode(rebuilt)}`}; endorse → verify release --require-rebuilds 1 --rebuilder rebuilder.pem.pub: ${required.code === 0 ? 'passes' : `exit ${required.code} ${errorCode(required) || required.stderr.trim().split('\n').pop()}`}`,
   );
 }

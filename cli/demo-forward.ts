@@ -100,13 +100,14 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     p('rules.json'),
     JSON.stringify(
       {
-        type: 'keycast-forward-rules/v1',
+        type: 'keycast-forward-rules/v2',
         film: { cplId, title: 'Keycast Demo Feature' },
         contentKeyIds: keyIds,
         kdmWindow: window,
         forwardFrom: isoZ(now - DAY),
         forwardUntil: isoZ(now + 7 * DAY),
-        recipients: { thumbprints: [], roots: made.roots, excluded: [excludedThumb] },
+        recipients: { thumbprints: [], roots: made.roots, excluded: [excludedThumb], roles: ['SM', 'RX'] },
+        formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
         limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
       },
       null,
@@ -129,14 +130,22 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     }),
     { mode: 0o600 },
   );
+  // seal and forward verify the record again (its attestation) and ask the log whether its PCR0 is a logged release
+  const trust = [
+    ...['--log', d.logUrl, '--log-key', d.logVkey, '--witness', d.witnessVkey],
+    ...['--trust-root', p('test-root.pem')],
+  ];
   await c.keycastOk([
     'seal',
+    ...trust,
     '--enclave',
     p('enclave-verified.json'),
     '--keys',
     p('film-keys.json'),
     '--rules-key',
     p('studio.pem.pub'),
+    '--rules',
+    p('rules.dsse'),
     '--out',
     p('sealed.json'),
   ]);
@@ -160,6 +169,7 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
   );
   const fwd = await c.keycast([
     'forward',
+    ...trust,
     '--host',
     d.hostUrl,
     '--enclave',
@@ -236,6 +246,8 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
       p('kdms', 'receipt.json'),
       '--enclave',
       p('enclave-verified.json'),
+      '--trust-root',
+      p('test-root.pem'),
       '--delivery',
       p('kdms', sample.file),
       '--proof',
@@ -251,6 +263,7 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
   say.step('A request that also names the excluded projector is refused whole');
   const bad = await c.keycast([
     'forward',
+    ...trust,
     '--host',
     d.hostUrl,
     '--enclave',

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { cosignatureVerifierKey, generateNoteKey } from '#verifier';
 import type { Command } from './command.ts';
 import { freePort, keycast, keycastOk, startService, type Narrator, type Service } from './demo-steps.ts';
-import { demoChecks, type Check } from './demo-checks.ts';
+import { demoChecks, type Check, type LiveStack } from './demo-checks.ts';
 
 const ORIGIN = 'demo.keycast.test/log';
 const SOURCE = `https://github.com/keycast/demo-enclave@${'c0ffee'.padEnd(40, '0')}`;
@@ -101,7 +101,7 @@ function narrator(json: boolean): Narrator & { n: number } {
   };
 }
 
-export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
+export async function runDemo(dir: string, json: boolean, live?: (s: LiveStack) => Promise<void>): Promise<Check[]> {
   const say = narrator(json);
   const services: Service[] = [];
   const p = (...s: string[]): string => join(dir, ...s);
@@ -119,6 +119,7 @@ export async function runDemo(dir: string, json: boolean): Promise<Check[]> {
       startService: (a) => startService(a, say),
       freePort,
       otherWitnessVkey: cosignatureVerifierKey(generateNoteKey('absent-witness.demo.keycast.test').skey),
+      ...(live ? { live } : {}),
     });
   } finally {
     await Promise.all(services.map((s) => s.stop()));

@@ -19,13 +19,13 @@ group(
       'rules endorse',
       "endorse signed rules with the DKDM signer's key, so the enclave takes that DKDM's keys under them",
     ],
-    ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key"],
+    ['seal', "seal a film's content keys to an attested forwarding enclave, bound to the studio's signed rules"],
     [
       'forward',
       'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
     ],
-    ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
     ['dkdm check', "say offline whether an attested enclave will accept a DKDM under the studio's rules, and why not"],
+    ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
     [
       'raw open',
       "open a raw delivery (raw-hpke or raw-rsa-oaep) with the receiver's key, checking it is for this receiver",

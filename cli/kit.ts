@@ -4,6 +4,8 @@
  * Shell plumbing only — no trust decisions live here. verifier/ keeps its own copy, since it
  * depends on nothing internal.
  */
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export interface Command {
@@ -28,6 +30,29 @@ export function usageError(message: string): UsageError {
 }
 
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** Option configs made by urlOption: their values must be http(s) URLs (checked by parseFlags). */
+const URL_OPTIONS = new WeakSet<object>();
+
+/** A string flag whose value is an http(s) URL: anything else is a usage error at parse time (exit 2). */
+export function urlOption(multiple = false): { type: 'string'; multiple: boolean } {
+  const o = { type: 'string' as const, multiple };
+  URL_OPTIONS.add(o);
+  return o;
+}
+
+/** `s` as an http(s) URL, or a UsageError naming the flag (a URL without a scheme included). */
+export function checkUrl(s: string, flag: string): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(s);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '')
+    throw usageError(`--${flag} ${JSON.stringify(s)} is not an http:// or https:// URL`);
+  return u;
+}
 export type Flags = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
 /**
@@ -51,6 +76,11 @@ export function parseFlags(
     throw usageError((e as Error).message);
   }
   if (r.positionals.length > positionals) throw usageError(`unexpected argument ${r.positionals[positionals]}`);
+  for (const [name, o] of Object.entries(options)) {
+    if (!URL_OPTIONS.has(o)) continue;
+    const val = r.values[name];
+    for (const s of Array.isArray(val) ? val : val === undefined ? [] : [val]) checkUrl(String(s), name);
+  }
   return { values: r.values as Flags, positionals: r.positionals };
 }
 
@@ -97,4 +127,26 @@ const REASONS: Record<string, string> = {
 /** The IoError for a failed file read of `path` (a Node system error code). */
 export function fileError(code: string, path: string, what = 'file'): IoError {
   return new IoError(code, `${what} ${path}: ${REASONS[code] ?? code}`, { file: path });
+}
+
+/**
+ * An output path's directory must exist: `--out /nonexistent/dir/file` is refused (exit 6, naming
+ * the missing directory) rather than creating directories the user did not ask for. The same rule
+ * in every command (verifier/cli/io.ts holds the verifier's copy); an output DIR itself may be new.
+ */
+export function requireOutParent(path: string, what = '--out'): void {
+  const dir = dirname(resolve(path));
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'EIO';
+    throw new IoError(
+      code,
+      `${what} ${path}: directory ${dir} ${code === 'ENOENT' ? 'does not exist (create it first)' : `cannot be used (${REASONS[code] ?? code})`}`,
+      { file: path, directory: dir },
+    );
+  }
+  if (!st.isDirectory())
+    throw new IoError('ENOTDIR', `${what} ${path}: ${dir} is not a directory`, { file: path, directory: dir });
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { EXIT, exitCodeFor, isCoded, normalizeError } from './exit-codes.ts';
 import { LOADERS, TABLE, entriesUnder, findEntry, type TableEntry } from './registry.ts';
+import { applyProfile } from './profile.ts';
 import './groups.ts';
 
 const EXIT_LINE = [
@@ -144,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(cmd.help);
       return EXIT.OK;
     }
-    return await cmd.run(rest);
+    return await cmd.run(applyProfile(cmd.path, rest));
   } catch (e) {
     return await report(e, json);
   }
@@ -166,8 +167,22 @@ async function report(raw: unknown, json: boolean): Promise<number> {
     console.error(`keycast: ${e.message} (see --help)`);
   } else if (isCoded(e)) {
     console.error(`keycast: ${errorText(e)}`); // CODE: message
+    const ev = evidenceText(e);
+    if (ev !== '') console.error(ev);
   } else {
     console.error(`keycast: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }
   return code;
+}
+
+/** A refusal's evidence for text mode (what --json gives under "evidence"), indented; '' when there is none. */
+export function evidenceText(e: { evidence?: unknown }): string {
+  const j =
+    typeof (e as { toJSON?: unknown }).toJSON === 'function' ? (e as { toJSON(): { evidence?: unknown } }).toJSON() : e;
+  const ev = j.evidence;
+  if (typeof ev !== 'object' || ev === null || Object.keys(ev).length === 0) return '';
+  return `evidence:\n${JSON.stringify(ev, null, 2)
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}`;
 }

@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, createPrivateKey } from 'node:crypto';
-import { hostPort, parseFlags, usageError as usage, type Command } from '#cli-kit';
+import { hostPort, parseFlags, requireOutParent, urlOption, usageError as usage, type Command } from '#cli-kit';
 import {
   certificatePem,
   certificateThumbprint,
@@ -150,6 +150,7 @@ const attest: Command = {
       'public-key': { type: 'string' },
     });
     if (typeof v.out !== 'string') throw usage('--out FILE is required');
+    requireOutParent(v.out);
     const req = {
       userData: fromHexFlag(v['user-data'], 'user-data'),
       nonce: fromHexFlag(v.nonce, 'nonce'),
@@ -188,6 +189,8 @@ trusted root explicitly — nothing trusts it by default.`,
       'instance-id': { type: 'string' },
     });
     if (typeof v.out !== 'string') throw usage('--out FILE is required');
+    requireOutParent(v.out);
+    if (typeof v['root-out'] === 'string') requireOutParent(v['root-out'], '--root-out');
     if (v.keys !== 'all' && v.keys !== 'issuing' && v.keys !== 'none')
       throw usage('--keys must be all, issuing or none');
     let pki;
@@ -360,11 +363,11 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
       'credentials-listen': { type: 'string' },
       'imds-endpoint': { type: 'string' },
       enclave: { type: 'string' },
-      log: { type: 'string' },
+      log: urlOption(),
       'log-key': { type: 'string' },
       listen: { type: 'string' },
       store: { type: 'string' },
-      's3-endpoint': { type: 'string' },
+      's3-endpoint': urlOption(),
       's3-region': { type: 'string' },
       refresh: { type: 'string' },
       'kms-listen': { type: 'string' },
@@ -456,6 +459,7 @@ FOR TESTS AND DEMOS ONLY: the private keys are written in clear.
     };
     const count = int('projectors', v.projectors, 1_000_000);
     if (typeof v.out !== 'string') throw usage('--out is required');
+    requireOutParent(v.out);
     const keyType = v['key-type'] ?? 'rsa';
     if (keyType !== 'rsa' && keyType !== 'x25519') throw usage('--key-type must be rsa or x25519');
     const pki = createProjectorPki({

@@ -1,7 +1,7 @@
 /**
  * `keycast log …` commands: init, vkey, serve. Matches cli/command.ts structurally.
  */
-import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
+import { checkUrl, hostPort, parseFlags, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -49,7 +49,7 @@ Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db.`,
 const serveCmd: Command = {
   path: ['log', 'serve'],
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
-  help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...]
+  help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...] [--trust-rebuilder PEM ...]
        [--witness VKEY=URL ... [--witness-refresh SECONDS]] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
        [--batch-max N] [--pool-max N] [--admission-workers N]
        [--max-connections N] [--request-timeout MS] [--headers-timeout MS] [--keep-alive-timeout MS] [--json]
@@ -59,6 +59,9 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
   GET  /checkpoint, /tile/…            c2sp.org/tlog-tiles
   GET  /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency
 --trust-signer   a PEM file with a public key (or certificate) allowed to publish; repeatable.
+--trust-rebuilder  a PEM public key allowed to log rebuild endorsements (keycast endorse);
+                 repeatable. Without it the log admits no endorsement (SIGNER_NOT_ALLOWED), so
+                 keycast verify release --require-rebuilds can never pass against it.
 --witness        a witness verifier key and its add-checkpoint URL prefix; repeatable.
 --witness-refresh  seconds between asking the witnesses to cosign the unchanged checkpoint again, so
                  its cosignatures stay fresh without appends (default ${DEFAULT_WITNESS_REFRESH_SECONDS}; keep it well inside
@@ -73,10 +76,11 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       data: { type: 'string' },
       listen: { type: 'string' },
       'trust-signer': { type: 'string', multiple: true },
+      'trust-rebuilder': { type: 'string', multiple: true },
       witness: { type: 'string', multiple: true },
       'witness-refresh': { type: 'string' },
       's3-bucket': { type: 'string' },
-      's3-endpoint': { type: 'string' },
+      's3-endpoint': urlOption(),
       's3-region': { type: 'string' },
       's3-prefix': { type: 'string' },
       'batch-max': { type: 'string' },
@@ -88,6 +92,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       dir: requireFlag(v, 'data'),
       ...hostPort(requireFlag(v, 'listen')),
       allowedSigners: ((v['trust-signer'] as string[] | undefined) ?? []).map((f) => readFileSync(f, 'utf8')),
+      allowedRebuilders: ((v['trust-rebuilder'] as string[] | undefined) ?? []).map((f) => readFileSync(f, 'utf8')),
       witnesses: ((v.witness as string[] | undefined) ?? []).map(witnessSpec),
       witnessRefreshSeconds: intFlag(v, 'witness-refresh', DEFAULT_WITNESS_REFRESH_SECONDS),
       batchMax: intFlag(v, 'batch-max', 4096),
@@ -114,6 +119,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
 function witnessSpec(s: string): { vkey: string; url: string } {
   const i = s.indexOf('=');
   if (i <= 0) throw usageError('--witness must be VKEY=URL');
+  checkUrl(s.slice(i + 1), 'witness');
   return { vkey: s.slice(0, i), url: s.slice(i + 1) };
 }
 

@@ -23,6 +23,7 @@ test('npm run demo: every step of the story passes its check', { timeout: 300_00
   for (const must of [
     'reproducible',
     'published + sigstore',
+    'rebuilt + endorsed',
     'test root not trusted by default',
     'studio verifies',
     'unwitnessed refused',

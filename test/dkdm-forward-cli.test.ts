@@ -26,10 +26,14 @@ import {
   toBase64,
   toHex,
   verifiedEnclaveRecord,
+  verifyAttestationDocument,
   type ForwardRules,
 } from '#verifier';
+import { createHash, randomBytes } from 'node:crypto';
 import {
+  SimulatedNsm,
   createSignerChain,
+  createTestPki,
   forward,
   generateIdentity,
   openForwardRequest,
@@ -84,27 +88,42 @@ function host(w: World): Promise<{ url: string; server: Server }> {
   );
 }
 
-function record(w: World): string {
+/** The simulated NSM's test PKI: its root stands in for AWS's (--trust-root). */
+const NSM_PKI = createTestPki();
+const ROOT_PEM = join(mkdtempSync(join(tmpdir(), 'dkdm-forward-root-')), 'root.pem');
+writeFileSync(ROOT_PEM, NSM_PKI.rootPem);
+const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
+
+/** The verified-enclave record (v2: with its attestation) a studio holds for this enclave. */
+async function record(w: World): Promise<string> {
   const binding = {
     hpkeX25519: w.enclave.hpke.publicKey,
     receiptsEd25519: new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32)),
     kdmChainSha256: kdmChainSha256(w.enclave.signerChain.chain),
   };
   const userData = formatIdentityBinding(binding);
+  const nsm = new SimulatedNsm({
+    pki: NSM_PKI,
+    pcrs: { pcr0: toHex(w.enclave.pcr0), pcr1: sha384('pcr1'), pcr2: sha384('pcr2') },
+  });
+  const nonce = new Uint8Array(randomBytes(32));
+  const doc = await nsm.attestation({ nonce, publicKey: w.enclave.hpke.publicKey, userData });
+  const att = verifyAttestationDocument(doc, { trustedRoots: [NSM_PKI.rootDer] });
   return formatVerifiedEnclave(
     verifiedEnclaveRecord(
       {
         host: 'http://127.0.0.1',
-        moduleId: 'i-test-enc0',
-        timestamp: new Date().toISOString(),
+        moduleId: att.moduleId,
+        timestamp: new Date(att.timestamp).toISOString(),
         pcr0: toHex(w.enclave.pcr0),
         releaseIndex: 0,
         origin: 'test/log',
         treeSize: 1,
         publicKey: toBase64(w.enclave.hpke.publicKey),
         userData: toBase64(userData),
-        nonce: '00'.repeat(32),
-        rootSha256: '00'.repeat(32),
+        nonce: toHex(nonce),
+        rootSha256: att.rootSha256,
+        attestation: toBase64(doc),
       },
       parseIdentityBinding(userData, w.enclave.hpke.publicKey),
     ),
@@ -124,7 +143,7 @@ test('keycast forward --dkdm: KDMs open to exactly the DKDM keys; unendorsed rul
   });
   const f = (n: string) => join(dir, n);
   const now = w.now.getTime();
-  writeFileSync(f('enclave.json'), record(w));
+  writeFileSync(f('enclave.json'), await record(w));
   writeFileSync(
     f('film.kdm.xml'),
     buildKdm({
@@ -194,6 +213,10 @@ test('keycast forward --dkdm: KDMs open to exactly the DKDM keys; unendorsed rul
       f('bundle.pem'),
       '--out',
       f(out),
+      '--trust-root',
+      ROOT_PEM,
+      '--expect-pcr0',
+      toHex(w.enclave.pcr0),
       '--json',
       ...extra,
     ]);

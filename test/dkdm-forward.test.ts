@@ -116,7 +116,12 @@ test('DKDM → KDMs: each projector opens exactly the DKDM keys; unendorsed, unl
   // the DKDM is genuine and addressed to the enclave, but its signer never endorsed these rules
   const host = generateKeyPairSync('ed25519');
   const hostRules = r({
-    recipients: { thumbprints: [], roots: [Buffer.from(w.pki.root.der).toString('base64')], excluded: [] },
+    recipients: {
+      thumbprints: [],
+      roots: [Buffer.from(w.pki.root.der).toString('base64')],
+      excluded: [],
+      roles: ['SM'],
+    },
   } as Partial<ForwardRules>);
   await refusedWith(
     openDkdm(

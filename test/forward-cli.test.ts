@@ -63,13 +63,14 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
     writeFileSync(
       f('rules.json'),
       JSON.stringify({
-        type: 'keycast-forward-rules/v1',
+        type: 'keycast-forward-rules/v2',
         film: { cplId: CPL, title: 'CLI Film' },
         contentKeyIds: KEY_IDS,
         kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 8 * DAY) },
         forwardFrom: isoZ(t - DAY),
         forwardUntil: isoZ(t + 5 * DAY),
-        recipients: { thumbprints: [], roots: recipients.roots, excluded: [] },
+        recipients: { thumbprints: [], roots: recipients.roots, excluded: [], roles: ['SM', 'RX'] },
+        formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
         limits: { maxKdmValidityDays: 14, maxRecipients: 10 },
       }),
     );
@@ -107,13 +108,16 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
       f('keys.json'),
       '--rules-key',
       f('studio.pub'),
+      '--rules',
+      f('rules.dsse'),
       '--out',
       f('sealed.json'),
     ]);
     assert.equal(r.code, 0, r.stderr);
     const sealedText = readFileSync(f('sealed.json'), 'utf8');
     assert.ok(!keyHex.some((k) => sealedText.includes(k)));
-    // a bare key file is not an attested enclave key; an attestation from an untrusted root is refused too
+    // a bare key file is not an attested enclave key; an attestation from an untrusted root is refused too;
+    // and without a PCR policy seal does not run at all (issue 16 item 5)
     writeFileSync(f('bare.key'), Buffer.from(hpke.publicKey).toString('hex'));
     assert.equal(
       (
@@ -121,10 +125,14 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
           'seal',
           '--enclave',
           f('bare.key'),
+          '--expect-pcr0',
+          pcr0,
           '--keys',
           f('keys.json'),
           '--rules-key',
           f('studio.pub'),
+          '--rules',
+          f('rules.dsse'),
           '--out',
           f('x'),
         ])
@@ -137,16 +145,38 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
           'seal',
           '--enclave',
           f('att.cbor'),
+          '--expect-pcr0',
+          pcr0,
           '--keys',
           f('keys.json'),
           '--rules-key',
           f('studio.pub'),
+          '--rules',
+          f('rules.dsse'),
           '--out',
           f('x'),
         ])
       ).code,
       1,
     );
+
+    const noPolicy = await keycast([
+      'seal',
+      '--enclave',
+      f('att.cbor'),
+      '--trust-root',
+      f('nitro-root.pem'),
+      '--keys',
+      f('keys.json'),
+      '--rules-key',
+      f('studio.pub'),
+      '--rules',
+      f('rules.dsse'),
+      '--out',
+      f('x'),
+    ]);
+    assert.equal(noPolicy.code, 2, noPolicy.stderr);
+    assert.match(noPolicy.stderr, /no PCR policy/);
 
     // the enclave side: the forwarding core
     const sc = createSignerChain();
@@ -156,6 +186,7 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
         rules: readFileSync(f('rules.dsse'), 'utf8'),
         recipients: ['000001', '000002'].map((n) => readFileSync(f(`pki/projectors/${n}.pem`), 'utf8')),
         intermediates: [readFileSync(f('pki/maker-ca.pem'), 'utf8')],
+        expires: isoZ(Date.now() + 3600_000),
       },
       { hpkePrivateKey: hpke.privateKey, pcr0: Buffer.from(pcr0, 'hex'), now: new Date() },
     );

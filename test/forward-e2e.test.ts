@@ -117,13 +117,14 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
   writeFileSync(
     f('rules.json'),
     JSON.stringify({
-      type: 'keycast-forward-rules/v1',
+      type: 'keycast-forward-rules/v2',
       film: { cplId: CPL, title: 'E2E Film' },
       contentKeyIds: KEY_IDS,
       kdmWindow: window,
       forwardFrom: isoZ(now - DAY),
       forwardUntil: isoZ(now + 5 * DAY),
-      recipients: { thumbprints: [], roots: made.roots, excluded: [made.thumbprints[EXCLUDED - 1]!] },
+      recipients: { thumbprints: [], roots: made.roots, excluded: [made.thumbprints[EXCLUDED - 1]!], roles: ['SM'] },
+      formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
       limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
     }),
   );
@@ -140,14 +141,21 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
       ],
     }),
   );
+  const trust = [
+    ...['--log', stack.log.url, '--log-key', stack.logVkey, '--witness', stack.witnessVkey],
+    ...['--trust-root', f('root.pem'), '--state', f('state')],
+  ];
   await ok(
     'seal',
+    ...trust,
     '--enclave',
     f('enclave-verified.json'),
     '--keys',
     f('keys.json'),
     '--rules-key',
     f('studio.pub'),
+    '--rules',
+    f('rules.dsse'),
     '--out',
     f('sealed.json'),
   );
@@ -165,9 +173,11 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
     if (n !== excludedName) copyFileSync(f('pki', 'projectors', n), f('allowed', n));
   }
   for (const d of ['allowed', 'all']) copyFileSync(f('pki', 'maker-ca.pem'), f(d, 'maker-ca.pem'));
+  const expires = isoZ(Date.now() + 3600_000);
   const forward = (out: string, recipients = 'allowed', rules = 'rules.dsse') =>
     keycast(
       'forward',
+      ...trust,
       '--host',
       a.host.url,
       '--enclave',
@@ -180,6 +190,8 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
       f(recipients),
       '--out',
       f(out),
+      '--expires',
+      expires, // one instant for every run: sending the same request again is a replay
       '--json',
     );
 
@@ -238,6 +250,8 @@ test('keycast forward through the host: ~200 KDMs that decrypt to the keys seale
     f('out', 'receipt.json'),
     '--enclave',
     f('enclave-verified.json'),
+    '--trust-root',
+    f('root.pem'),
     '--delivery',
     f('out', sample.file),
     '--proof',

@@ -4,6 +4,7 @@ import {
   certificatePem,
   generateHpkeKeyPair,
   kdmSigner,
+  rulesDigest,
   sealContentKeys,
   signRules,
   type ForwardRules,
@@ -75,24 +76,35 @@ export async function world(projectors: number, keyPool?: number): Promise<World
 export function rules(w: World, over: Partial<ForwardRules> = {}): ForwardRules {
   const t = w.now.getTime();
   return {
-    type: 'keycast-forward-rules/v1',
+    type: 'keycast-forward-rules/v2',
     film: { cplId: CPL, title: 'The Keycast Test Film' },
     contentKeyIds: KEY_IDS,
     kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 15 * DAY) },
     forwardFrom: isoZ(t - DAY),
     forwardUntil: isoZ(t + 10 * DAY),
-    recipients: { thumbprints: [], roots: [Buffer.from(w.pki.root.der).toString('base64')], excluded: [] },
+    recipients: {
+      thumbprints: [],
+      roots: [Buffer.from(w.pki.root.der).toString('base64')],
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
+    formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
     limits: { maxKdmValidityDays: 30, maxRecipients: 100_000 },
     ...over,
   };
 }
 
-export async function sealed(w: World, o: { pcr0?: Uint8Array; rulesKey?: string } = {}): Promise<string> {
+/** The film's keys sealed to the test enclave, bound to `o.rules` (default: rules(w)). */
+export async function sealed(
+  w: World,
+  o: { pcr0?: Uint8Array; rulesKey?: string; rules?: ForwardRules } = {},
+): Promise<string> {
   return sealContentKeys(
     { cplId: CPL, keys: w.contentKeys.map((k) => ({ ...k, key: k.key.slice() })) },
     w.enclave.hpke.publicKey,
     o.pcr0 ?? w.enclave.pcr0,
     o.rulesKey ?? w.studio.pem,
+    rulesDigest(o.rules ?? rules(w)),
   );
 }
 
@@ -104,14 +116,16 @@ export async function request(
     recipients?: string[];
     format?: 'kdm' | 'raw-rsa-oaep' | 'raw-hpke';
     sealedKeys?: string;
+    expires?: string;
   } = {},
 ) {
   return {
-    sealedKeys: o.sealedKeys ?? (await sealed(w)),
+    sealedKeys: o.sealedKeys ?? (await sealed(w, o.rules ? { rules: o.rules } : {})),
     rules: signRules(o.rules ?? rules(w), o.signWith ?? w.studio.privateKey),
     recipients: o.recipients ?? w.pki.projectors.map((p) => certificatePem(p.certificate.der)),
     intermediates: [certificatePem(w.pki.intermediate.der)],
     format: o.format ?? 'kdm',
+    expires: o.expires ?? isoZ(w.now.getTime() + 3600_000),
   };
 }
 

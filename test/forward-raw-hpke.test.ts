@@ -24,6 +24,7 @@ const bothRoots = rules(w, {
     thumbprints: [],
     roots: [w.pki.root, rx.root].map((c) => Buffer.from(c.der).toString('base64')),
     excluded: [],
+    roles: ['SM', 'RX'],
   },
 });
 const rxPem = (i: number) => certificatePem(rx.projectors[i]!.certificate.der) + certificatePem(rx.intermediate.der);
@@ -94,7 +95,12 @@ test('raw-hpke: an RSA D-cinema certificate in a raw-hpke request is refused, na
   );
   // listed by thumbprint instead of chained: the same refusal
   const listed = rules(w, {
-    recipients: { thumbprints: [certificateThumbprint(w.pki.projectors[0]!.certificate)], roots: [], excluded: [] },
+    recipients: {
+      thumbprints: [certificateThumbprint(w.pki.projectors[0]!.certificate)],
+      roots: [],
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
   });
   await refusedNaming(
     await request(w, { rules: listed, recipients: [rsaPem], format: 'raw-hpke' }),
@@ -111,7 +117,12 @@ test('an X25519 certificate in a KDM (or raw-rsa-oaep) request is refused, namin
       rx.projectors[2]!.certificate.subject,
     );
   const listed = rules(w, {
-    recipients: { thumbprints: [certificateThumbprint(rx.projectors[0]!.certificate)], roots: [], excluded: [] },
+    recipients: {
+      thumbprints: [certificateThumbprint(rx.projectors[0]!.certificate)],
+      roots: [],
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
   });
   await refusedNaming(
     await request(w, { rules: listed, recipients: [rxPem(0)], format: 'kdm' }),

@@ -26,7 +26,7 @@ import {
   openForwardRequest,
   type EnclaveErrorCode,
 } from '../enclave/index.ts';
-import { DAY, ctx, leaks, request, rules, sealed, world, type World } from './forward-fixtures.ts';
+import { DAY, ctx, isoZ, leaks, request, rules, sealed, world, type World } from './forward-fixtures.ts';
 
 const w: World = await world(3);
 const errors: string[] = [];
@@ -89,9 +89,8 @@ test('rules: another signer, expired, not yet valid; sealed keys: another PCR0, 
     }),
     'FORWARD_RULES_SIGNATURE',
   );
-  const body = await request(w);
-  await refused(body, 'FORWARD_RULES_EXPIRED', ctx(w, new Date(w.now.getTime() + 11 * DAY)));
-  await refused(body, 'FORWARD_RULES_EXPIRED', ctx(w, new Date(w.now.getTime() - 2 * DAY)));
+  for (const at of [w.now.getTime() + 11 * DAY, w.now.getTime() - 2 * DAY])
+    await refused(await request(w, { expires: isoZ(at + 3600_000) }), 'FORWARD_RULES_EXPIRED', ctx(w, new Date(at)));
   await refused(
     await request(w, { sealedKeys: await sealed(w, { pcr0: new Uint8Array(48).fill(1) }) }),
     'FORWARD_SEALED_BINDING',
@@ -126,7 +125,9 @@ test('recipient certificates: malformed, expired, wrong key size, self-signed ou
   // expired: a PKI made six years ago (5-year leaves), listed explicitly by thumbprint
   const old = createProjectorPki({ count: 1, now: new Date(w.now.getTime() - 6 * 365 * DAY) });
   const oldLeaf = old.projectors[0]!.certificate;
-  const r = rules(w, { recipients: { thumbprints: [certificateThumbprint(oldLeaf)], roots: [], excluded: [] } });
+  const r = rules(w, {
+    recipients: { thumbprints: [certificateThumbprint(oldLeaf)], roots: [], excluded: [], roles: ['SM', 'RX'] },
+  });
   assert.equal(
     (await refused(await request(w, { rules: r, recipients: [pemOf(oldLeaf.der)] }), 'FORWARD_RECIPIENT_NOT_ALLOWED'))
       .evidence.cause,
@@ -135,7 +136,12 @@ test('recipient certificates: malformed, expired, wrong key size, self-signed ou
   // expiring before the KDM window ends
   const short = createProjectorPki({ count: 1, now: w.now, days: 5 });
   const r2 = rules(w, {
-    recipients: { thumbprints: [certificateThumbprint(short.projectors[0]!.certificate)], roots: [], excluded: [] },
+    recipients: {
+      thumbprints: [certificateThumbprint(short.projectors[0]!.certificate)],
+      roots: [],
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
   });
   assert.equal(
     (
@@ -149,7 +155,12 @@ test('recipient certificates: malformed, expired, wrong key size, self-signed ou
   // 1024-bit leaf under a root the rules allow
   const weak = createProjectorPki({ count: 1, now: w.now, leafBits: 1024 });
   const r3 = rules(w, {
-    recipients: { thumbprints: [], roots: [Buffer.from(weak.root.der).toString('base64')], excluded: [] },
+    recipients: {
+      thumbprints: [],
+      roots: [Buffer.from(weak.root.der).toString('base64')],
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
   });
   assert.equal(
     (

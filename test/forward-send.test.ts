@@ -14,7 +14,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generateKeyPairSync, constants, privateDecrypt } from 'node:crypto';
+import { createHash, generateKeyPairSync, constants, privateDecrypt, randomBytes } from 'node:crypto';
 import {
   certificatePem,
   certificateThumbprint,
@@ -30,9 +30,12 @@ import {
   toBase64,
   toHex,
   verifiedEnclaveRecord,
+  verifyAttestationDocument,
 } from '#verifier';
 import {
+  SimulatedNsm,
   createProjectorPki,
+  createTestPki,
   forward,
   forwardRawHpke,
   openForwardRequest,
@@ -51,7 +54,7 @@ function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-type Mode = 'honest' | 'tamper' | 'swap' | 'silent';
+type Mode = 'honest' | 'tamper' | 'swap' | 'silent' | 'gate-closed';
 
 /** A host whose answer is the core's, then changed as `mode()` says; `seen` gets each request's recipient count. */
 function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: string; server: Server }> {
@@ -66,6 +69,16 @@ function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: s
       }
       const m = mode();
       if (m === 'silent') return; // never answers
+      if (m === 'gate-closed')
+        // what a host relays when the enclave's gate shut (a revocation): 503 with the enclave's code and evidence
+        return res.writeHead(503, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: 'EnclaveError',
+            code: 'GATE_CLOSED',
+            message: 'the gate is closed: release 0 is revoked',
+            evidence: { refusal: { code: 'RELEASE_REVOKED', message: 'revoked by entry 3' } },
+          }),
+        );
       try {
         const opened = await openForwardRequest(JSON.parse(Buffer.concat(chunks).toString('utf8')), {
           ...ctx(w),
@@ -110,24 +123,49 @@ function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: s
   );
 }
 
-/** The verified-enclave record a studio would hold for this enclave (receipt key `receipts`). */
-function record(w: World, receipts: Uint8Array, kdmChain = kdmChainSha256(w.enclave.signerChain.chain)): string {
+/** The simulated NSM's test PKI: its root stands in for AWS's (--trust-root). */
+const NSM_PKI = createTestPki();
+const ROOT_PEM = join(mkdtempSync(join(tmpdir(), 'forward-send-root-')), 'root.pem');
+writeFileSync(ROOT_PEM, NSM_PKI.rootPem);
+const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
+
+/** The trust flags `keycast forward` requires: the test root and this enclave's PCR0. */
+const trust = (w: World) => ['--trust-root', ROOT_PEM, '--expect-pcr0', toHex(w.enclave.pcr0)];
+
+/**
+ * The verified-enclave record a studio would hold for this enclave (receipt key `receipts`): made
+ * from a real (simulated) attestation document binding these keys, as keycast verify enclave
+ * writes it, so keycast forward can verify it again.
+ */
+async function record(
+  w: World,
+  receipts: Uint8Array,
+  kdmChain = kdmChainSha256(w.enclave.signerChain.chain),
+): Promise<string> {
   const binding = { hpkeX25519: w.enclave.hpke.publicKey, receiptsEd25519: receipts, kdmChainSha256: kdmChain };
   const userData = formatIdentityBinding(binding);
+  const nsm = new SimulatedNsm({
+    pki: NSM_PKI,
+    pcrs: { pcr0: toHex(w.enclave.pcr0), pcr1: sha384('pcr1'), pcr2: sha384('pcr2') },
+  });
+  const nonce = new Uint8Array(randomBytes(32));
+  const doc = await nsm.attestation({ nonce, publicKey: w.enclave.hpke.publicKey, userData });
+  const att = verifyAttestationDocument(doc, { trustedRoots: [NSM_PKI.rootDer] });
   return formatVerifiedEnclave(
     verifiedEnclaveRecord(
       {
         host: 'http://127.0.0.1',
-        moduleId: 'i-test-enc0',
-        timestamp: new Date().toISOString(),
+        moduleId: att.moduleId,
+        timestamp: new Date(att.timestamp).toISOString(),
         pcr0: toHex(w.enclave.pcr0),
         releaseIndex: 0,
         origin: 'test/log',
         treeSize: 1,
         publicKey: toBase64(w.enclave.hpke.publicKey),
         userData: toBase64(userData),
-        nonce: '00'.repeat(32),
-        rootSha256: '00'.repeat(32),
+        nonce: toHex(nonce),
+        rootSha256: att.rootSha256,
+        attestation: toBase64(doc),
       },
       parseIdentityBinding(userData, w.enclave.hpke.publicKey),
     ),
@@ -149,13 +187,13 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   const f = (n: string) => join(dir, n);
   writeFileSync(
     f('enclave.json'),
-    record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
+    await record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
   );
   const stranger = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
-  writeFileSync(f('other-enclave.json'), record(w, new Uint8Array(stranger)));
+  writeFileSync(f('other-enclave.json'), await record(w, new Uint8Array(stranger)));
   writeFileSync(
     f('other-chain.json'),
-    record(
+    await record(
       w,
       new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32)),
       new Uint8Array(32).fill(9),
@@ -171,6 +209,7 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   const send = (out: string, extra: string[] = [], enclave = 'enclave.json') =>
     keycast([
       'forward',
+      ...trust(w),
       '--host',
       h.url,
       '--enclave',
@@ -221,6 +260,60 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   const silent = await send('o-silent', ['--timeout', '1']);
   assert.equal(silent.code, 6, silent.stdout);
   assert.equal(existsSync(f('o-silent')), false);
+
+  // a host's 503 refusal is the enclave's refusal (exit 5, its code and evidence), not "the host did not answer"
+  mode = 'gate-closed';
+  const shut = await send('o-shut');
+  const shutJson = JSON.parse(shut.stdout) as { code: string; evidence: Record<string, unknown> };
+  assert.equal(shut.code, 5, shut.stdout + shut.stderr);
+  assert.equal(shutJson.code, 'FORWARD_REFUSED');
+  assert.equal(shutJson.evidence.enclaveCode, 'GATE_CLOSED');
+  assert.deepEqual(shutJson.evidence.enclaveEvidence, {
+    refusal: { code: 'RELEASE_REVOKED', message: 'revoked by entry 3' },
+  });
+  assert.equal(existsSync(f('o-shut')), false);
+  // in text mode the refusal prints its evidence too
+  const shutText = await keycast([
+    'forward',
+    '--host',
+    h.url,
+    '--enclave',
+    f('enclave.json'),
+    '--sealed',
+    f('sealed.json'),
+    '--rules',
+    f('rules.dsse'),
+    '--recipients',
+    f('bundle.pem'),
+    '--out',
+    f('o-shut-text'),
+  ]);
+  assert.equal(shutText.code, 5);
+  assert.match(shutText.stderr, /FORWARD_REFUSED: .*GATE_CLOSED/);
+  assert.match(shutText.stderr, /evidence:[\s\S]*"RELEASE_REVOKED"/);
+  // a host that is down is named as what could not be reached (not "the log")
+  const closed = createServer();
+  await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
+  const downUrl = `http://127.0.0.1:${(closed.address() as { port: number }).port}`;
+  await new Promise((ok) => closed.close(ok));
+  const down = await keycast([
+    'forward',
+    '--host',
+    downUrl,
+    '--enclave',
+    f('enclave.json'),
+    '--sealed',
+    f('sealed.json'),
+    '--rules',
+    f('rules.dsse'),
+    '--recipients',
+    f('bundle.pem'),
+    '--out',
+    f('o-down'),
+  ]);
+  assert.equal(down.code, 6, down.stderr);
+  assert.match(down.stderr, /the host at http:\/\/127\.0\.0\.1:\d+\/v1\/forward did not answer: cannot reach the host/);
+  assert.doesNotMatch(down.stderr, /the log/);
 
   // honest, raw format: one RSA-OAEP document per projector, decrypting with its key
   mode = 'honest';
@@ -302,13 +395,18 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
   const f = (n: string) => join(dir, n);
   writeFileSync(
     f('enclave.json'),
-    record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
+    await record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
   );
-  writeFileSync(f('sealed.json'), await sealed(w));
   const rxRules = rules(w, {
-    recipients: { thumbprints: [], roots: [Buffer.from(rx.root.der).toString('base64')], excluded: [] },
+    recipients: {
+      thumbprints: [],
+      roots: [Buffer.from(rx.root.der).toString('base64')],
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
   });
   writeFileSync(f('rules.dsse'), signRules(rxRules, w.studio.privateKey));
+  writeFileSync(f('sealed.json'), await sealed(w, { rules: rxRules }));
   writeFileSync(
     f('bundle.pem'),
     [rx.intermediate, ...rx.projectors.map((p) => p.certificate)].map((c) => certificatePem(c.der)).join(''),
@@ -316,6 +414,7 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
   const send = (out: string, format: string) =>
     keycast([
       'forward',
+      ...trust(w),
       ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json'), '--rules', f('rules.dsse')],
       ...['--recipients', f('bundle.pem'), '--out', f(out), '--format', format, '--json'],
     ]);
@@ -378,26 +477,34 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
   // the RSA projectors of a KDM-only PKI are refused in a raw-hpke request: exit 5, nothing written
   writeFileSync(f('rsa.pem'), certificatePem(w.pki.projectors[0]!.certificate.der));
   writeFileSync(f('ca.pem'), certificatePem(w.pki.intermediate.der));
-  writeFileSync(
-    f('rules-rsa.dsse'),
-    signRules(
-      rules(w, {
-        recipients: {
-          thumbprints: [],
-          roots: [w.pki.root, rx.root].map((c) => Buffer.from(c.der).toString('base64')),
-          excluded: [],
-        },
-      }),
-      w.studio.privateKey,
-    ),
-  );
+  const rsaRules = rules(w, {
+    recipients: {
+      thumbprints: [],
+      roots: [w.pki.root, rx.root].map((c) => Buffer.from(c.der).toString('base64')),
+      excluded: [],
+      roles: ['SM', 'RX'],
+    },
+  });
+  writeFileSync(f('rules-rsa.dsse'), signRules(rsaRules, w.studio.privateKey));
+  writeFileSync(f('sealed-rsa.json'), await sealed(w, { rules: rsaRules }));
   const refused = await keycast([
     'forward',
-    ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json'), '--rules', f('rules-rsa.dsse')],
+    ...trust(w),
+    ...[
+      '--host',
+      h.url,
+      '--enclave',
+      f('enclave.json'),
+      '--sealed',
+      f('sealed-rsa.json'),
+      '--rules',
+      f('rules-rsa.dsse'),
+    ],
     ...['--recipients', f('rsa.pem'), '--intermediate', f('ca.pem'), '--out', f('o-rsa')],
     ...['--format', 'raw-hpke', '--json'],
   ]);
   assert.equal(refused.code, 5, refused.stdout + refused.stderr);
+  assert.equal(JSON.parse(refused.stdout).evidence.enclaveCode, 'FORWARD_RECIPIENT_NOT_ALLOWED');
   assert.equal(existsSync(f('o-rsa')), false);
 });
 
@@ -418,27 +525,27 @@ test('keycast forward --batch: several requests, one receipt each; a lie or refu
   const receiptKey = w.enclave.receipt.publicKey;
   writeFileSync(
     f('enclave.json'),
-    record(w, new Uint8Array(receiptKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
+    await record(w, new Uint8Array(receiptKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
   );
   writeFileSync(f('receipt-key.pem'), receiptKey.export({ type: 'spki', format: 'pem' }));
   writeFileSync(f('sealed.json'), await sealed(w));
   writeFileSync(f('rules.dsse'), signRules(rules(w), w.studio.privateKey));
   // the 7th projector excluded: the enclave refuses it, as recipient 0 of the last batch
   const last = certificateThumbprint(w.pki.projectors[6]!.certificate);
-  writeFileSync(
-    f('rules-excluding.dsse'),
-    signRules(rules(w, { recipients: { ...rules(w).recipients, excluded: [last] } }), w.studio.privateKey),
-  );
+  const excluding = rules(w, { recipients: { ...rules(w).recipients, excluded: [last] } });
+  writeFileSync(f('rules-excluding.dsse'), signRules(excluding, w.studio.privateKey));
+  writeFileSync(f('sealed-excluding.json'), await sealed(w, { rules: excluding }));
   const pems = (order: number[]) =>
     [w.pki.intermediate, ...order.map((i) => w.pki.projectors[i]!.certificate)]
       .map((c) => certificatePem(c.der))
       .join('');
   writeFileSync(f('bundle.pem'), pems([0, 1, 2, 3, 4, 5, 6]));
   writeFileSync(f('twice.pem'), pems([0, 1, 2, 3, 0]));
-  const send = (out: string, extra: string[], o: { rules?: string; recipients?: string } = {}) =>
+  const send = (out: string, extra: string[], o: { rules?: string; recipients?: string; sealed?: string } = {}) =>
     keycast([
       'forward',
-      ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f('sealed.json')],
+      ...trust(w),
+      ...['--host', h.url, '--enclave', f('enclave.json'), '--sealed', f(o.sealed ?? 'sealed.json')],
       ...['--rules', f(o.rules ?? 'rules.dsse'), '--recipients', f(o.recipients ?? 'bundle.pem')],
       ...['--out', f(out), '--json', ...extra],
     ]);
@@ -547,7 +654,10 @@ test('keycast forward --batch: several requests, one receipt each; a lie or refu
 
   // the enclave refuses the last batch, naming its recipient 0: reported as recipient 6 of the list
   seen.length = 0;
-  const refused = await send('o-refused', ['--batch', '3'], { rules: 'rules-excluding.dsse' });
+  const refused = await send('o-refused', ['--batch', '3'], {
+    rules: 'rules-excluding.dsse',
+    sealed: 'sealed-excluding.json',
+  });
   assert.equal(refused.code, 5, refused.stdout + refused.stderr);
   assert.deepEqual(seen, [3, 3, 1]);
   const rj = JSON.parse(refused.stdout) as {

@@ -13,8 +13,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SimulatedNsm, createTestPki } from '../enclave/index.ts';
-import { formatIdentityBinding, parseVerifiedEnclave } from '#verifier';
-import { CPL, KEY_IDS } from './forward-fixtures.ts';
+import { formatIdentityBinding, parseVerifiedEnclave, signRules } from '#verifier';
+import { CPL, KEY_IDS, rules, type World } from './forward-fixtures.ts';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -132,6 +132,14 @@ test('verify enclave: a logged release passes and its keys are written; unlogged
   // keycast seal reads the record; a record whose key fields were edited is refused
   const studio = generateKeyPairSync('ed25519');
   writeFileSync(join(dir, 'studio.pub'), studio.publicKey.export({ type: 'spki', format: 'pem' }));
+  const w = { now: new Date(), pki: { root: { der: new Uint8Array(0) } } } as unknown as World;
+  writeFileSync(
+    join(dir, 'rules.dsse'),
+    signRules(
+      rules(w, { recipients: { ...rules(w).recipients, roots: [], thumbprints: ['2jmj7l5rSw0yVb/vlWAYkK/YBwk='] } }),
+      studio.privateKey,
+    ),
+  );
   writeFileSync(
     join(dir, 'keys.json'),
     JSON.stringify({
@@ -151,6 +159,12 @@ test('verify enclave: a logged release passes and its keys are written; unlogged
       join(dir, 'keys.json'),
       '--rules-key',
       join(dir, 'studio.pub'),
+      '--rules',
+      join(dir, 'rules.dsse'),
+      '--trust-root',
+      join(dir, 'root.pem'),
+      '--expect-pcr0',
+      releaseFields('live').pcr0,
       '--out',
       join(dir, 'sealed.json'),
       '--json',

@@ -83,7 +83,8 @@ test('verify rebuild: a faithful rebuild reproduces the logged release; one chan
   assert.equal(same.code, 0, same.stderr + same.stdout);
   const ok = JSON.parse(same.stdout);
   assert.deepEqual([ok.reproduced, ok.index], [true, 0]);
-  assert.equal(ok.eifSha256, ok.releasedEifSha256, 'byte for byte');
+  assert.equal(ok.eifSha256, ok.loggedEifSha256, 'byte for byte');
+  assert.equal(ok.releasedEifSha256, null, 'no --released-eif: no file checked');
   assert.match(same.stderr, /keycast: rebuilding from/, 'progress on stderr');
 
   // one changed input file, built into its own lock: not the release, and diff-eif names the file

@@ -13,7 +13,6 @@ import { parseArgs } from 'node:util';
 import {
   verifyAttestationDocument,
   parseAttestationDocument,
-  formatCheckpoint,
   toHex,
   AWS_NITRO_ROOT_G1_SHA256,
   MAX_COSE_BYTES,
@@ -21,15 +20,15 @@ import {
   type VerifiedAttestation,
   type LoggedRelease,
 } from './index.ts';
-import { readInput, readUserFile, readVkey } from './cli/io.ts';
-import { hexArg, readRoot, usageError, witnessFlags, type Command, type WitnessFlags } from './cli/flags.ts';
+import { readInput, readUserFile } from './cli/io.ts';
+import { checkUrl, hexArg, readRoot, usageError, witnessFlags, type Command } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
-import { logSetup } from './cli/log.ts';
-import { currentCheckpoint, requireConsistent } from './cli/memory.ts';
-import type { Values } from './cli/flags.ts';
+import { checkLog } from './cli/logged-pcr0.ts';
 import { commands as forwardCommands } from './cli/forward.ts';
 
-export { readUserFile };
+export { readUserFile, readInput };
+export { requireOutParent } from './cli/io.ts';
+export type { Values } from './cli/flags.ts';
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
 export { verifyReleaseThroughLog, readKeys, type LoggedReleaseCheck } from './cli/release.ts';
 export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
@@ -73,22 +72,6 @@ function policyFrom(v: Record<string, unknown>): AttestationPolicy {
     p.maxAgeMs = Number(v['max-age']) * 1000;
   }
   return p;
-}
-
-/**
- * Proves PCR0 is a logged release with the log client (over this process's fetch), under the
- * pinned key, and holds the log to what this user verified before: the current checkpoint must
- * extend the remembered one (then it is remembered), and the lookup's must agree with it.
- */
-async function checkLog(v: Record<string, unknown>, pcr0: Uint8Array): Promise<LoggedRelease> {
-  const log = logSetup(v as Values);
-  const { current } = await currentCheckpoint(log.client, log.store, log.logKey);
-  process.stderr.write(`verify: looking up PCR0 in ${new URL(`lookup/pcr0/${toHex(pcr0)}`, log.client.url).href}\n`);
-  const logged = await log.client.loggedPcr0(pcr0);
-  const proven = { checkpoint: logged.checkpoint, note: formatCheckpoint(logged.checkpoint) };
-  const [older, newer] = logged.checkpoint.size <= current.checkpoint.size ? [proven, current] : [current, proven];
-  await requireConsistent(log.client, older, newer, "the lookup's checkpoint and the current one do not agree");
-  return logged;
 }
 
 const hexOrNull = (b: Uint8Array | null) => (b === null ? null : toHex(b));
@@ -189,6 +172,8 @@ A PCR policy is required, so that "verified" never means "some enclave": give
   --state DIR           with --log: where the last verified checkpoint of each log is kept (default
                         $XDG_STATE_HOME/keycast); the log must prove it extends it (LOG_INCONSISTENT)
   --timeout SECONDS     with --log: per request, headers and body (default 30)
+  --profile FILE        take --log, --log-key and --witness from FILE (also KEYCAST_PROFILE);
+                        flags given on the command line win
 
 Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code and evidence
 (--json: the VerifierError as JSON) when refused; 2 on bad flags; 3 when the log is unreachable
@@ -226,6 +211,7 @@ reported on stderr first); 6 when a file cannot be read.`,
     }
     const { values: v, positionals } = parsed;
     if (positionals.length !== 1) throw usageError('expected exactly one DOC (see keycast verify attestation --help)');
+    if (v.log !== undefined) checkUrl(v.log, 'log');
     if (v.log !== undefined && v['log-key'] === undefined)
       throw usageError("--log needs --log-key (the log's verifier key)");
     const witnesses = witnessFlags(v);

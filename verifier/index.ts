@@ -149,6 +149,8 @@ export type {
   KeycastStatement,
 } from './src/release/schema.ts';
 export { canonicalize, parseJsonStrict, jsonStructure, MAX_JSON_DEPTH } from './src/encoding/canonical-json.ts';
+export { JsonShapeGuard } from './src/encoding/json-shape.ts';
+export type { JsonShapeLimits } from './src/encoding/json-shape.ts';
 export { dssePae, parseTrustedKey, certificateKey, verifyDsseSignature } from './src/release/dsse.ts';
 export type { ReleaseSigner } from './src/release/dsse.ts';
 export { BUNDLE_MEDIA_TYPES, MAX_BUNDLE_BYTES, parseBundle, parseEnvelope } from './src/release/bundle.ts';
@@ -338,12 +340,15 @@ export type { FetchLike, RetryEvent, TransportOptions, RequestSpec, RawAnswer } 
 // forwarding (content keys → projectors): signed rules, HPKE-sealed content keys, receipts with delivery proofs
 export {
   RULES_TYPE,
+  RULES_TYPE_V1,
+  RULES_FORMATS,
   RULES_PAYLOAD_TYPE,
   MAX_RULES_BYTES,
   UUID_URN,
   KDM_TIME,
   validateRules,
   formatRules,
+  rulesDigest,
   parseRules,
   signRules,
   openRules,
@@ -356,6 +361,7 @@ export { signEnvelope, openEnvelope } from './src/forward/envelope.ts';
 export type { SignedEnvelope } from './src/forward/envelope.ts';
 export {
   SEALED_TYPE,
+  SEALED_TYPE_V1,
   MAX_SEALED_BYTES,
   MAX_CONTENT_KEYS,
   KEY_TYPES,
@@ -397,6 +403,9 @@ export {
   FORWARD_FORMATS,
   MAX_FORWARD_RECIPIENTS,
   MAX_FORWARD_INTERMEDIATES,
+  MAX_FORWARD_REQUEST_LIFETIME_MS,
+  FORWARD_JSON_LIMITS,
+  checkForwardRequestTime,
   parseForwardRequest,
   formatForwardRequest,
   forwardRequestDigest,
@@ -417,7 +426,7 @@ export {
   certificatePem,
 } from './src/kdm/certificate.ts';
 export type { DcCertificate, NameAttribute } from './src/kdm/certificate.ts';
-export { cnRoles, checkDcProfile, verifyDcChain } from './src/kdm/profile.ts';
+export { cnRoles, checkCaBasics, checkDcNames, checkDcProfile, verifyDcChain } from './src/kdm/profile.ts';
 export type { DcRole, DcChainOptions } from './src/kdm/profile.ts';
 export { buildDcCertificate } from './src/kdm/certificate-build.ts';
 export type { DcCertificateInput } from './src/kdm/certificate-build.ts';
@@ -469,6 +478,7 @@ export type { DkdmRules, DkdmDecrypt, DkdmCheckInput, DkdmVerdict, Validity } fr
 export {
   ENCLAVE_KEYS_BYTES,
   VERIFIED_ENCLAVE_TYPE,
+  VERIFIED_ENCLAVE_TYPE_V1,
   formatEnclaveKeys,
   enclaveKeysFromAttestation,
   ed25519PublicKey,
@@ -476,8 +486,9 @@ export {
   verifiedEnclaveRecord,
   formatVerifiedEnclave,
   parseVerifiedEnclave,
+  reverifyEnclaveRecord,
 } from './src/forward/enclave-keys.ts';
-export type { EnclaveKeys, VerifiedEnclaveRecord } from './src/forward/enclave-keys.ts';
+export type { EnclaveKeys, VerifiedEnclaveRecord, ReverifyOptions } from './src/forward/enclave-keys.ts';
 export {
   MAX_ENCLAVE_CHAIN,
   checkEnclaveCertificates,

@@ -25,6 +25,7 @@ import {
   certificatePem,
   deriveHpkeKeyPair,
   sealContentKeys,
+  rulesDigest,
   signRules,
   verifyKdmSignature,
   decryptKdm,
@@ -121,13 +122,19 @@ const contentKeys = [
   { id: ids[1]!, type: 'MDAK' as const, key: new Uint8Array(randomBytes(16)) },
 ];
 const rules: ForwardRules = {
-  type: 'keycast-forward-rules/v1',
+  type: 'keycast-forward-rules/v2',
   film: { cplId: cpl, title: 'Benchmark Film' },
   contentKeyIds: ids,
   kdmWindow: { notBefore: kdmT(t0 + DAY), notAfter: kdmT(t0 + 15 * DAY) },
   forwardFrom: isoZ(t0 - DAY),
   forwardUntil: isoZ(t0 + 10 * DAY),
-  recipients: { thumbprints: [], roots: [Buffer.from(pki.root.der).toString('base64')], excluded: [] },
+  recipients: {
+    thumbprints: [],
+    roots: [Buffer.from(pki.root.der).toString('base64')],
+    excluded: [],
+    roles: ['SM', 'RX'],
+  },
+  formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
   limits: { maxKdmValidityDays: 30, maxRecipients: 100_000 },
 };
 const sealedKeys = await sealContentKeys(
@@ -135,8 +142,10 @@ const sealedKeys = await sealContentKeys(
   hpke.publicKey,
   pcr0,
   studioPem,
+  rulesDigest(rules),
 );
 const rulesEnv = signRules(rules, studio.privateKey);
+const expires = new Date(Math.floor(now.getTime() / 1000) * 1000 + 3600_000).toISOString().replace('.000Z', 'Z');
 const intermediates = [certificatePem(pki.intermediate.der)];
 
 // ----- workers -----
@@ -206,7 +215,10 @@ async function run(
     workers.map((w, i) =>
       ask<{ ms: number }>(w, {
         cmd: 'open',
-        request: { sealedKeys, rules: rulesEnv, intermediates, format } satisfies Omit<ForwardRequest, 'recipients'>,
+        request: { sealedKeys, rules: rulesEnv, intermediates, format, expires } satisfies Omit<
+          ForwardRequest,
+          'recipients'
+        >,
         ...shard(i, from, to),
       }),
     ),
@@ -239,7 +251,7 @@ async function run(
 // the whole request checked once on the main thread, as the enclave does before emitting anything
 const tc = performance.now();
 const opened = await openForwardRequest(
-  { sealedKeys, rules: rulesEnv, recipients: certViews(certs, 0, COUNT), intermediates, format: 'kdm' },
+  { sealedKeys, rules: rulesEnv, recipients: certViews(certs, 0, COUNT), intermediates, format: 'kdm', expires },
   { hpkePrivateKey: hpke.privateKey, pcr0, now, retainCertificates: false },
 );
 const thumbprints = opened.thumbprints;

@@ -10,6 +10,7 @@ import { build } from './build.ts';
 import { diffEif, formatDiff } from './diff.ts';
 import { BuilderError } from './errors.ts';
 import { parseLock, type BuildLock, type RootfsType } from './lock.ts';
+import { requireOutParent } from '#cli-kit';
 
 type Usage = (m: string) => Error;
 
@@ -94,6 +95,7 @@ export async function runBuild(v: Record<string, unknown>, usage: Usage): Promis
   const out = opt(v, 'out');
   if (!out) throw usage('--out DIR is required');
   const outDir = resolve(out);
+  requireOutParent(outDir);
   const cert = opt(v, 'signing-certificate');
   const key = opt(v, 'signing-key');
   if (!!cert !== !!key) throw usage('--signing-certificate and --signing-key go together');
@@ -124,7 +126,7 @@ export async function runBuild(v: Record<string, unknown>, usage: Usage): Promis
 
 export async function scanFile(path: string): Promise<ReturnType<EifScanner['finish']>> {
   const s = new EifScanner();
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
   try {
     for await (const chunk of stream) s.push(chunk as Buffer);
   } catch (e) {
@@ -161,8 +163,16 @@ export async function runDescribe(path: string, json: boolean): Promise<number> 
   return 0;
 }
 
+/** A file, or all of stdin for `-`. */
+async function readFileOrStdin(path: string): Promise<Buffer> {
+  if (path !== '-') return readFile(path);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
 export async function runDiff(a: string, b: string, json: boolean): Promise<number> {
-  const [x, y] = await Promise.all([readFile(a), readFile(b)]).catch((e) => {
+  const [x, y] = await Promise.all([readFileOrStdin(a), readFileOrStdin(b)]).catch((e) => {
     throw new BuilderError('INPUT_MISSING', 'cannot read an image to compare', { a, b }, { cause: e });
   });
   const d = diffEif(x, y);

@@ -15,6 +15,7 @@ import {
   openRawHpkeDelivery,
   openReceipt,
   sealContentKeys,
+  rulesDigest,
   signRules,
   ed25519Spki,
   type ForwardRules,
@@ -87,7 +88,7 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
   const contentKey = new Uint8Array(randomBytes(16));
   const t = Date.now();
   const rules: ForwardRules = {
-    type: 'keycast-forward-rules/v1',
+    type: 'keycast-forward-rules/v2',
     film: { cplId: CPL, title: 'Keycast Forward Test' },
     contentKeyIds: KEY_IDS,
     kdmWindow: { notBefore: kdmT(t + DAY), notAfter: kdmT(t + 10 * DAY) },
@@ -97,7 +98,9 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
       thumbprints: [],
       roots: [projectors.root, receivers.root].map((c) => Buffer.from(c.der).toString('base64')),
       excluded: [],
+      roles: ['SM', 'RX'],
     },
+    formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
     limits: { maxKdmValidityDays: 30, maxRecipients: 10 },
   };
 
@@ -117,11 +120,13 @@ test('forwarding behind the gate with the sealed identity: KDMs, a bound receipt
       fromBase64(id.identity.hpkeX25519),
       Buffer.from(m.pcr0, 'hex'),
       studio.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      rulesDigest(rules),
     ),
     rules: signRules(rules, studio.privateKey),
     recipients: projectors.projectors.map((p) => certificatePem(p.certificate.der)),
     intermediates: [certificatePem(projectors.intermediate.der)],
     format: 'kdm',
+    expires: new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000).toISOString().replace('.000Z', 'Z'),
   });
   const req = await request();
   const r = await post(a, '/v1/forward', req);

@@ -6,13 +6,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { forwardRequestDigest } from '#verifier';
 import { buildHostApp } from '../src/host/server.ts';
 import { MemoryStore } from '../src/host/store.ts';
 import type { EnclaveClient } from '../src/host/enclave-client.ts';
 import type { Host } from '../src/host/host.ts';
 
 const DKDM = '<?xml version="1.0" encoding="UTF-8"?>\n<DCinemaSecurityMessage>…</DCinemaSecurityMessage>\n';
-const DIGEST = 'ab'.repeat(32);
+const REQUEST = {
+  dkdm: DKDM,
+  rulesKey: 'k',
+  rulesEndorsement: 'e',
+  rules: 'r',
+  recipients: ['x'],
+  intermediates: [],
+  format: 'kdm' as const,
+  expires: new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000).toISOString().replace('.000Z', 'Z'),
+};
+const DIGEST = forwardRequestDigest(REQUEST);
 
 function app(answer: { status: number; body: unknown }) {
   const store = new MemoryStore();
@@ -34,7 +45,7 @@ const post = (a: ReturnType<typeof app>['a']) =>
     method: 'POST',
     url: '/v1/forward',
     headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify({ dkdm: DKDM, rulesKey: 'k', rulesEndorsement: 'e', rules: 'r', recipients: ['x'] }),
+    payload: JSON.stringify(REQUEST),
   });
 
 test('host: an accepted DKDM is kept as sent; a refused one leaves nothing in the store', async () => {

@@ -19,6 +19,8 @@ export interface ServeOptions {
   port: number;
   /** PEM public keys or certificates allowed to publish. */
   allowedSigners: string[];
+  /** PEM public keys allowed to log rebuild endorsements (keycast endorse); none by default. */
+  allowedRebuilders?: string[];
   witnesses: Array<{ vkey: string; url: string }>;
   /** Seconds between re-cosignings of an unchanged checkpoint (default DEFAULT_WITNESS_REFRESH_SECONDS). */
   witnessRefreshSeconds?: number;
@@ -36,7 +38,11 @@ export async function serve(o: ServeOptions): Promise<number> {
   const objectStore: ObjectStore | null = o.s3 ? new (await import('./objectstore/s3.ts')).S3ObjectStore(o.s3) : null;
   const witnesses = new LateWitnesses();
   const log = await openLog(o.dir, {
-    policy: releasePolicy({ allowedSigners: o.allowedSigners, workers: o.admissionWorkers }),
+    policy: releasePolicy({
+      allowedSigners: o.allowedSigners,
+      allowedRebuilders: o.allowedRebuilders ?? [],
+      workers: o.admissionWorkers,
+    }),
     objectStore,
     witnesses,
     batchMax: o.batchMax,

@@ -26,10 +26,11 @@ import {
   type EnclaveCertificates,
   type ReleasePredicate,
 } from '../index.ts';
-import { WITNESS_HELP, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
+import { WITNESS_HELP, checkUrl, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
 import { readKeys, verifyReleaseThroughLog } from './release.ts';
 import { writeAtomic } from './state.ts';
+import { requireOutParent } from './io.ts';
 import { dirname, resolve } from 'node:path';
 
 const HOST_TIMEOUT_MS = 30_000;
@@ -40,6 +41,43 @@ function hostError(url: string, reason: string, evidence: Record<string, unknown
   e.code = 'EHOST';
   e.evidence = { url, ...evidence };
   return e;
+}
+
+/** The coded JSON body `{ code, message, evidence }` an enclave or host refuses with, if it is one. */
+export function codedBody(
+  body: Uint8Array,
+): { code: string; message: string; evidence: Record<string, unknown> } | null {
+  let j: { code?: unknown; message?: unknown; evidence?: unknown };
+  try {
+    j = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof j !== 'object' || j === null || typeof j.code !== 'string' || !/^[A-Z][A-Z0-9_]{0,63}$/.test(j.code))
+    return null;
+  return {
+    code: j.code,
+    message: typeof j.message === 'string' ? j.message.slice(0, 500) : '',
+    evidence: typeof j.evidence === 'object' && j.evidence !== null ? (j.evidence as Record<string, unknown>) : {},
+  };
+}
+
+/** Reads at most `cap` bytes of an error body (the rest is dropped: the status and code are what matter). */
+async function errorBody(res: Response, cap = 64 * 1024): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  try {
+    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+      chunks.push(c);
+      n += c.length;
+      if (n > cap) break;
+    }
+  } catch {
+    // a broken-off error body: what arrived is all there is
+  } finally {
+    await res.body?.cancel().catch(() => {});
+  }
+  return new Uint8Array(Buffer.concat(chunks)).subarray(0, cap);
 }
 
 /** GET the document, with a timeout over headers and body and a byte cap (a host is not trusted either). */
@@ -85,7 +123,15 @@ async function hostGet(host: string, path: string, accept: string, cap: number, 
     throw hostError(url.href, `unreachable (${(e as Error).message})`);
   }
   if (res.status !== 200) {
-    await res.body?.cancel().catch(() => {});
+    // the enclave's own refusal, relayed by the host (503 GATE_CLOSED with RELEASE_REVOKED as
+    // evidence, IDENTITY_NOT_READY, …): its code and evidence, exit 5 — not "the host did not answer"
+    const coded = codedBody(await errorBody(res));
+    if (coded)
+      throw new VerifierError(
+        'ENCLAVE_REFUSED',
+        `the enclave at ${host} refused to attest: ${coded.code}${coded.message ? `: ${coded.message}` : ''}`,
+        { url: url.href, status: res.status, enclaveCode: coded.code, enclaveEvidence: coded.evidence },
+      );
     throw hostError(url.href, `answered HTTP ${res.status}`, { status: res.status });
   }
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
@@ -131,14 +177,18 @@ decryption certificate's digest. When the binding names a decryption certificate
 GET /v1/certificates must serve both chains exactly as bound (the decryption leaf a CA:false
 ST 430-2 leaf with its own key, under the signer chain's root), else IDENTITY_BINDING.
 
-  --out ENCLAVE.json    write the verified-enclave record (keycast-verified-enclave/v1: host,
-                        pcr0, release, publicKey/userData and the keys read from them) that
-                        keycast seal --enclave and keycast forward --enclave read; it records
-                        both certificate chains (keycast dkdm check reads them)
+  --out ENCLAVE.json    write the verified-enclave record (keycast-verified-enclave/v2: host,
+                        pcr0, release, publicKey/userData and the keys read from them, and the
+                        attestation document itself) that keycast seal --enclave and keycast
+                        forward --enclave read — and verify again: the document's chain, nonce
+                        and age, and that the record states what the document holds; it
+                        records both KDM certificate chains (keycast dkdm check reads them)
   --dkdm-certificate PEM  write the KDM decryption certificate chain (leaf, then its CAs) that a
                         mastering tool imports as a DKDM recipient; only a chain the attestation
                         binds is ever written (refused with IDENTITY_BINDING otherwise)
-  --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root (test PKIs)
+  --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root: required for an enclave
+                        on the NSM simulator (keycast nsm test-pki init --root-out ROOT.pem; the
+                        demo's is test-root.pem), which no one trusts by default
   --publisher KEY.pem   a release publisher's public key (repeatable; required)
 ${LOG_HELP}
 ${WITNESS_HELP}
@@ -159,11 +209,13 @@ cannot be read.`,
       1,
     );
     const host = positionals[0];
-    if (host === undefined || !/^https?:\/\//.test(host))
-      throw usageError('give the host as HOST_URL (http:// or https://)');
+    if (host === undefined) throw usageError('give the host as HOST_URL (http:// or https://)');
+    checkUrl(host, 'HOST_URL');
     const publishers = readKeys(v, 'publisher');
     if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
     if (str(v, 'log') === undefined) throw usageError('--log URL is required: the enclave must run a logged release');
+    const file = str(v, 'out');
+    if (file !== undefined) requireOutParent(file);
     const roots = list(v, 'trust-root').map(readRoot);
     const maxAge = positiveInt(str(v, 'max-age'), 'max-age', 300);
 
@@ -212,11 +264,11 @@ cannot be read.`,
         userData: toBase64(att.userData!),
         nonce: toHex(nonce),
         rootSha256: att.rootSha256,
+        attestation: toBase64(doc),
       },
       binding,
       certs,
     );
-    const file = str(v, 'out');
     if (file !== undefined)
       writeAtomic(resolve(file), dirname(resolve(file)), new TextEncoder().encode(formatVerifiedEnclave(out)));
     if (pemFile !== undefined && certs)

@@ -25,6 +25,31 @@ export function usageError(message: string): Error {
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
+/** Option configs made by urlOption: their values must be http(s) URLs (checked by parse). */
+const URL_OPTIONS = new WeakSet<object>();
+
+/** A string flag whose value is an http(s) URL: anything else is a usage error at parse time (exit 2). */
+export function urlOption<M extends boolean = false>(multiple?: M): { type: 'string'; multiple: M } {
+  const o = { type: 'string' as const, multiple: (multiple ?? false) as M };
+  URL_OPTIONS.add(o);
+  return o;
+}
+
+/** `s` as an http(s) URL, or a UsageError naming the flag (a URL without a scheme included). */
+export function checkUrl(s: string, flag: string): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(s);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '')
+    throw usageError(
+      `${flag.startsWith('-') || flag === 'HOST_URL' ? flag : `--${flag}`} ${JSON.stringify(s)} is not an http:// or https:// URL`,
+    );
+  return u;
+}
+
 /** Strict parsing (unknown flags are usage errors); `--json` is always accepted. */
 export function parse(args: string[], options: Options, maxPositionals = 0): { v: Values; positionals: string[] } {
   let r: { values: Record<string, unknown>; positionals: string[] };
@@ -39,6 +64,11 @@ export function parse(args: string[], options: Options, maxPositionals = 0): { v
     throw usageError((e as Error).message);
   }
   if (r.positionals.length > maxPositionals) throw usageError(`unexpected argument ${r.positionals[maxPositionals]}`);
+  for (const [name, o] of Object.entries(options)) {
+    if (!URL_OPTIONS.has(o)) continue;
+    const val = r.values[name];
+    for (const s of Array.isArray(val) ? val : val === undefined ? [] : [val]) checkUrl(String(s), name);
+  }
   return { v: r.values as Values, positionals: r.positionals };
 }
 

@@ -16,6 +16,7 @@ import {
   DeliveryTree,
   forwardRequestDigest,
   formatForwardRequest,
+  MAX_FORWARD_REQUEST_LIFETIME_MS,
   FORWARD_FORMATS,
   fromBase64,
   openReceipt,
@@ -24,7 +25,7 @@ import {
   parseKdm,
   kdmChainSha256,
   bytesEqual,
-  parseVerifiedEnclave,
+  type parseVerifiedEnclave,
   httpRequest,
   sha256,
   toHex,
@@ -34,9 +35,11 @@ import {
   type RawAnswer,
   type Receipt,
 } from '../index.ts';
-import { list, need, parse, positiveInt, str, usageError, type Command } from './flags.ts';
-import { readUserFile } from './io.ts';
+import { list, need, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
+import { oneStdin, readInput, requireOutParent } from './io.ts';
 import { say } from './log.ts';
+import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
+import { codedBody } from './enclave.ts';
 import { DeliveryDir, type VerifiedBatch } from './forward-write.ts';
 import { readCertificates, type Certs } from './forward-recipients.ts';
 
@@ -65,20 +68,15 @@ const batchLabel = (b: Batch) =>
  * whole list (enclaveEvidence keeps the enclave's own words).
  */
 function refusal(status: number, body: Uint8Array, url: string, batch: Batch): VerifierError {
-  let j: { code?: unknown; message?: unknown; evidence?: Record<string, unknown> } = {};
-  try {
-    j = JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch {
-    // not a coded body: the status is all there is
-  }
-  const code = typeof j.code === 'string' ? j.code.slice(0, 64) : `HTTP_${status}`;
-  const ev = typeof j.evidence === 'object' && j.evidence !== null ? j.evidence : {};
+  const j = codedBody(body); // null when not a coded body: the status is all there is
+  const code = j?.code ?? `HTTP_${status}`;
+  const ev = j?.evidence ?? {};
   const at = ev.index;
   const recipient =
     typeof at === 'number' && Number.isInteger(at) && at >= 0 && at < batch.recipients.length
       ? { index: batch.first + at, thumbprint: ev.thumbprint, subject: ev.subject }
       : undefined;
-  const msg = typeof j.message === 'string' ? j.message.slice(0, 500) : `HTTP ${status}`;
+  const msg = j?.message || `HTTP ${status}`;
   const label = batchLabel(batch);
   return new VerifierError(
     'FORWARD_REFUSED',
@@ -154,14 +152,18 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
   const started = Date.now();
   let answer: RawAnswer;
   try {
-    answer = await httpRequest({ fetch: globalThis.fetch, timeoutMs: s.timeoutS * 1000, retries: 0 }, url, {
-      method: 'POST',
-      body: formatForwardRequest(req),
-      contentType: 'application/json',
-      accept: ['application/json'],
-      cap,
-      pass: Array.from({ length: 200 }, (_, i) => 400 + i),
-    });
+    answer = await httpRequest(
+      { fetch: globalThis.fetch, peer: 'the host', timeoutMs: s.timeoutS * 1000, retries: 0 },
+      url,
+      {
+        method: 'POST',
+        body: formatForwardRequest(req),
+        contentType: 'application/json',
+        accept: ['application/json'],
+        cap,
+        pass: Array.from({ length: 200 }, (_, i) => 400 + i),
+      },
+    );
   } catch (e) {
     if (e instanceof VerifierError && e.code === 'LOG_UNAVAILABLE') {
       const io = new Error(
@@ -232,13 +234,28 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
   };
 }
 
+/**
+ * --expires: seconds from now (default 3600) or an instant `YYYY-MM-DDThh:mm:ssZ` — the same
+ * instant makes the same request, so sending it again is refused as a replay rather than served twice.
+ */
+function expiresFlag(flag: string | undefined): string {
+  const now = Date.now();
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(flag ?? '')
+    ? Date.parse(flag!)
+    : Math.floor(now / 1000) * 1000 + positiveInt(flag, 'expires', 3600) * 1000;
+  if (!Number.isFinite(at) || at <= now || at - now > MAX_FORWARD_REQUEST_LIFETIME_MS)
+    throw usageError(`--expires must lie in the next ${MAX_FORWARD_REQUEST_LIFETIME_MS / 1000} seconds`);
+  return new Date(at).toISOString().replace('.000Z', 'Z');
+}
+
 export const forwardSend: Command = {
   path: ['forward'],
   summary:
     'forward sealed content keys through the host to the attested enclave: one KDM per recipient and a verified receipt',
   help: `keycast forward --host URL --enclave ENCLAVE.json --sealed SEALED --rules RULES.dsse
                 --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
-                [--batch N] [--timeout S] [--json]
+                (--expect-pcr0 HEX | --log URL --log-key VKEY [--witness VKEY…]) [--trust-root FILE] [--max-age S]
+                [--batch N] [--timeout S] [--expires S|TIME] [--json]
 keycast forward --dkdm DKDM.xml --rules-key PUB --rules-endorsement FILE  (instead of --sealed) …
 
 With --dkdm the keys come as a DKDM — a mastering tool's KDM addressed to the enclave's KDM
@@ -272,6 +289,11 @@ subject, file, proof, source, receipt }]. A delivery is proven with keycast rece
 DIR/<its receipt> --delivery DIR/<file> --proof DIR/<proof>; a raw-hpke delivery opens under its
 batch's requestDigest. Progress goes to stderr, per batch.
 
+Each request carries an expiry (--expires: seconds from now, default 3600, or an instant
+YYYY-MM-DDThh:mm:ssZ; at most 24 hours ahead), bound into its digest — the same instant makes the
+same request, so a resend is a replay: the enclave refuses it after that (FORWARD_REQUEST_EXPIRED), and the host keeps
+the digests it served (in its store, across restarts and instances) until then.
+
 A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
 the earlier ones' outputs are discarded, so send again with other rules or another --batch.
 
@@ -280,13 +302,18 @@ ST 430-1 block under RSA-OAEP-SHA256, for non-DCI receivers with RSA certificate
 same blocks under HPKE X25519/AES-256-GCM, bound to the receiver, CPL and request, for receivers
 with X25519 certificates, who open them with the verifier's openRawHpkeDelivery).
 
+ENCLAVE.json is verified again before anything is sent, as keycast seal does (its attestation
+document: chain, nonce, age; the record must state what it holds; a PCR policy is required):
+${ENCLAVE_TRUST_HELP}
+
 Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names, by
 its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
 flags; 6 a file or the host cannot be read.`,
   async run(args) {
     const { v } = parse(args, {
-      host: { type: 'string' },
+      host: urlOption(),
       enclave: { type: 'string' },
+      ...ENCLAVE_TRUST_OPTIONS,
       sealed: { type: 'string' },
       dkdm: { type: 'string' },
       'rules-key': { type: 'string' },
@@ -298,10 +325,11 @@ flags; 6 a file or the host cannot be read.`,
       out: { type: 'string' },
       batch: { type: 'string' },
       timeout: { type: 'string' },
+      expires: { type: 'string' },
     });
     const host = need(v, 'host');
-    if (!/^https?:\/\//.test(host)) throw usageError('--host must be an http:// or https:// URL');
     const outDir = resolve(need(v, 'out'));
+    requireOutParent(outDir);
     if (existsSync(outDir)) throw usageError(`--out ${outDir} already exists: give a new directory`);
     const fmt = str(v, 'format') ?? 'kdm';
     const format = (fmt === 'raw' ? 'raw-rsa-oaep' : fmt) as ForwardFormat;
@@ -309,12 +337,16 @@ flags; 6 a file or the host cannot be read.`,
       throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
+    const expires = expiresFlag(str(v, 'expires'));
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
-    const enclave = parseVerifiedEnclave(readUserFile(need(v, 'enclave'), 64 * 1024, 'verified enclave'));
+    oneStdin(str(v, 'enclave'), str(v, 'sealed') ?? str(v, 'dkdm'), str(v, 'rules'));
     if ((str(v, 'sealed') === undefined) === (str(v, 'dkdm') === undefined))
       throw usageError('give exactly one of --sealed and --dkdm');
+    const attested = await attestedEnclave(v, { policy: 'required', fresh: true });
+    if (!attested.record) throw usageError('--enclave must be the record keycast verify enclave --out wrote');
+    const enclave = attested as ReturnType<typeof parseVerifiedEnclave>;
     const text = (flag: string, what: string) =>
-      Buffer.from(readUserFile(need(v, flag), MAX_INPUT_FILE, what)).toString('utf8');
+      Buffer.from(readInput(need(v, flag), MAX_INPUT_FILE, what)).toString('utf8');
     const keysIn =
       str(v, 'dkdm') !== undefined
         ? {
@@ -323,7 +355,7 @@ flags; 6 a file or the host cannot be read.`,
             rulesEndorsement: text('rules-endorsement', 'rules endorsement').trim(),
           }
         : { sealedKeys: text('sealed', 'sealed keys') };
-    const rules = Buffer.from(readUserFile(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
+    const rules = Buffer.from(readInput(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));
     const total = certs.recipients.length;
     const count = Math.ceil(total / batchSize);
@@ -333,7 +365,7 @@ flags; 6 a file or the host cannot be read.`,
       url,
       timeoutS,
       enclave,
-      shared: { ...keysIn, rules, intermediates: certs.intermediates, format },
+      shared: { ...keysIn, rules, intermediates: certs.intermediates, format, expires },
       format,
     };
     say(

@@ -1,23 +1,26 @@
 /**
- * Studio tools for forwarding (the library does the work; this file reads and writes files):
+ * Studio tools for forwarding (the library does the work; this file reads and writes files; every
+ * input may be `-` for stdin, one per command, and every --out goes into an existing directory):
  *
  *   keycast rules sign RULES.json --key KEY --out RULES.dsse
- *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
+ *   keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules RULES.dsse --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX]
  *   keycast kdm inspect KDM.xml [--key PROJECTOR.pem] [--at TIME] [--signer-root ROOT.pem]
  *   keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ATTESTATION [--trust-root FILE])
  *       [--delivery KDM --proof PROOF.json]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
+import type { Values } from './flags.ts';
+import { oneStdin, readInput, requireOutParent } from './io.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
   VerifierError,
   validateRules,
   signRules,
+  openRules,
   parseJsonStrict,
   sealContentKeys,
-  verifyAttestationDocument,
-  enclaveKeysFromAttestation,
   toHex,
   fromHex,
   verifyKdmSignature,
@@ -32,7 +35,6 @@ import {
   openReceipt,
   parseDeliveryProof,
   checkDelivery,
-  parseVerifiedEnclave,
   openRawHpkeDelivery,
   openRawRsaOaepDelivery,
   RAW_RSA_OAEP_ENCRYPTION,
@@ -54,6 +56,10 @@ function usageError(message: string): Error {
   (e as Error & { code: string }).code = 'USAGE';
   return e;
 }
+
+/** Every file a studio tool reads: a path or `-` (stdin), capped (a KDM, a key, a receipt are small). */
+const MAX_INPUT = 64 * 1024 * 1024;
+const read = (path: string, what: string): Buffer => Buffer.from(readInput(path, MAX_INPUT, what));
 
 type Opts = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 function flags(
@@ -84,52 +90,11 @@ function need(v: Record<string, unknown>, name: string): string {
 
 function privateKeyFile(file: string): KeyObject {
   try {
-    return createPrivateKey(readFileSync(file));
+    return createPrivateKey(read(file, 'private key'));
   } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') throw e;
+    if (e instanceof Error && (e.name === 'IoError' || e instanceof VerifierError)) throw e;
     throw usageError(`${file}: not a PEM private key`);
   }
-}
-
-/** DOC: raw CBOR COSE_Sign1 or base64 of it. Anything else (a bare key file) is refused. */
-function readAttestation(file: string): Uint8Array {
-  const raw = new Uint8Array(readFileSync(file));
-  if (raw[0] === 0x84 || raw[0] === 0xd2) return raw;
-  const text = Buffer.from(raw).toString('utf8').replace(/\s+/g, '');
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && text.length > 100) return new Uint8Array(Buffer.from(text, 'base64'));
-  throw new VerifierError(
-    'PUBLIC_KEY_MISMATCH',
-    `${file} is not an attestation document: an enclave key is only accepted inside a verified attestation`,
-  );
-}
-
-/**
- * The enclave's keys from --enclave: a verified-enclave record (keycast verify enclave --out,
- * JSON) or an attestation document verified here.
- */
-function attestedKeys(v: Record<string, unknown>) {
-  const file = need(v, 'enclave');
-  const raw = readFileSync(file);
-  if (raw[0] === 0x7b) {
-    const ek = parseVerifiedEnclave(raw);
-    if (typeof v['expect-pcr0'] === 'string' && toHex(fromHex(v['expect-pcr0'])) !== ek.record.pcr0)
-      throw new VerifierError('PCR_MISMATCH', 'the verified enclave runs another PCR0', {
-        pcr: 0,
-        expected: v['expect-pcr0'],
-        actual: ek.record.pcr0,
-      });
-    return ek;
-  }
-  const roots = ((v['trust-root'] as string[] | undefined) ?? []).map(
-    (f) => pemCertificates(readFileSync(f, 'utf8'))[0]!,
-  );
-  const expect: Record<number, Uint8Array> =
-    typeof v['expect-pcr0'] === 'string' ? { 0: fromHex(v['expect-pcr0']) } : {};
-  const a = verifyAttestationDocument(readAttestation(need(v, 'enclave')), {
-    ...(roots.length ? { trustedRoots: roots } : {}),
-    policy: { expectedPcrs: expect },
-  });
-  return enclaveKeysFromAttestation(a);
 }
 
 const out = (json: boolean, obj: unknown, text: string) => console.log(json ? JSON.stringify(obj, null, 2) : text);
@@ -139,13 +104,17 @@ const rulesSign: Command = {
   summary: 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key',
   help: `keycast rules sign RULES.json --key KEY --out RULES.dsse [--json]
 
-Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v1; unknown fields
+Checks RULES.json against the forwarding-rules schema (keycast-forward-rules/v2: it names the
+output formats and recipient CN roles it allows; v1 is refused as RULES_OUTDATED; unknown fields
 refused), writes its canonical form signed as a DSSE envelope (payload type
 application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 private key (PEM).
-Exit 1 (RULES_INVALID) when the rules are malformed.`,
+Exit 1 (RULES_INVALID) when the rules are malformed. Any input file may be - (stdin; one per command);
+--out goes into an existing directory (else exit 6).`,
   async run(args) {
     const { v, p } = flags(args, { key: { type: 'string' }, out: { type: 'string' } }, 1);
-    const rules = validateRules(parseJsonStrict(readFileSync(p[0]!), 4 << 20, 'rules'));
+    oneStdin(p[0], v.key as string | undefined);
+    requireOutParent(need(v, 'out'));
+    const rules = validateRules(parseJsonStrict(read(p[0]!, 'rules'), 4 << 20, 'rules'));
     const env = signRules(rules, privateKeyFile(need(v, 'key')));
     writeFileSync(need(v, 'out'), env);
     out(
@@ -159,32 +128,47 @@ Exit 1 (RULES_INVALID) when the rules are malformed.`,
 
 const seal: Command = {
   path: ['seal'],
-  summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's rules key",
-  help: `keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules-key PUB --out SEALED [--trust-root FILE] [--expect-pcr0 HEX] [--json]
+  summary: "seal a film's content keys to an attested forwarding enclave, bound to the studio's signed rules",
+  help: `keycast seal --enclave ENCLAVE.json|ATTESTATION --keys KEYS.json --rules RULES.dsse --rules-key PUB --out SEALED
+             (--expect-pcr0 HEX | --log URL --log-key VKEY [--witness VKEY…]) [--trust-root FILE] [--max-age S] [--json]
 
-ENCLAVE.json: the record keycast verify enclave --out wrote (the enclave attested live with a
-fresh nonce, its release proven logged and active); its keys are re-read from the bound
-public_key/user_data. Or verifies ATTESTATION (an AWS Nitro attestation document: CBOR or base64; chain to the AWS root or
---trust-root, PCR policy), reads the enclave's HPKE key from its public_key binding, and seals the
-keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0 and the studio key PUB, so
-only rules signed by PUB can release them. A bare key file is refused: the enclave key must come
+ENCLAVE.json: the record keycast verify enclave --out wrote; the attestation document it carries
+is verified again (chain, signature, the record's nonce, at most --max-age old) and must hold
+exactly what the record states — a v1 record or a hand-written one is RECORD_UNVERIFIABLE. Or
+ATTESTATION, an AWS Nitro attestation document (CBOR or base64) verified the same way. Either way
+a PCR policy is required, as keycast verify attestation requires one: --expect-pcr0, or --log
+(PCR0 must be a logged release). Then reads the enclave's HPKE key from its binding and seals the
+keys (HPKE X25519/HKDF-SHA256/AES-256-GCM) for that release's PCR0, the studio key PUB and the
+one rules document RULES.dsse (verified with PUB here; keycast-sealed-keys/v2 binds its digest):
+the enclave releases them under exactly those rules — not under older or looser rules the same
+key once signed. New rules (a projector excluded) need the keys sealed again. A bare key file is refused: the enclave key must come
 inside a verified attestation.
-KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}`,
+KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}
+${ENCLAVE_TRUST_HELP}`,
   async run(args) {
     const { v } = flags(
       args,
       {
         enclave: { type: 'string' },
         keys: { type: 'string' },
+        rules: { type: 'string' },
         'rules-key': { type: 'string' },
         out: { type: 'string' },
-        'trust-root': { type: 'string', multiple: true },
-        'expect-pcr0': { type: 'string' },
+        ...ENCLAVE_TRUST_OPTIONS,
       },
       0,
     );
-    const ek = attestedKeys(v);
-    const j = parseJsonStrict(readFileSync(need(v, 'keys')), 1 << 20, 'keys') as {
+    oneStdin(
+      v.enclave as string | undefined,
+      v.keys as string | undefined,
+      v['rules-key'] as string | undefined,
+      v.rules as string | undefined,
+    );
+    requireOutParent(need(v, 'out'));
+    const ek = await attestedEnclave(v as Values, { policy: 'required', fresh: true });
+    const rulesKey = read(need(v, 'rules-key'), '--rules-key').toString('utf8');
+    const rules = openRules(read(need(v, 'rules'), '--rules'), rulesKey);
+    const j = parseJsonStrict(read(need(v, 'keys'), '--keys'), 1 << 20, 'keys') as {
       cplId: string;
       keys: Array<{ id: string; type: KeyType; key: string }>;
     };
@@ -196,7 +180,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
     }
     let sealed: string;
     try {
-      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, readFileSync(need(v, 'rules-key'), 'utf8'));
+      sealed = await sealContentKeys(fk, ek.hpke, ek.pcr0, rulesKey, rules.digest);
     } catch (e) {
       if (e instanceof RangeError) throw usageError(e.message);
       throw e;
@@ -204,7 +188,7 @@ KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","k
     writeFileSync(need(v, 'out'), sealed);
     out(
       v.json === true,
-      { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length },
+      { out: v.out, pcr0: toHex(ek.pcr0), keys: fk.keys.length, rulesDigest: rules.digest },
       `sealed ${fk.keys.length} key(s) of ${fk.cplId} for PCR0 ${toHex(ek.pcr0).slice(0, 16)}… → ${v.out}`,
     );
     return 0;
@@ -220,14 +204,16 @@ Parses an SMPTE ST 430-1 KDM (or a DKDM), verifies its XML signature (exactly th
 references), that the signer is a CA:false leaf whose dnQualifier matches its key, and its KeyInfo chain (to --signer-root, or to the chain's own root: self-consistency) at --at
 (default now). With --key (the projector's private key, for testing) decrypts every key block and
 checks it against the XML; the content keys are PRINTED (never without --key). Shows the recipient,
-signer chain, window and key ids. Exit 1 when the signature, the signer, its chain or a block fails.`,
+signer chain, window and key ids. Exit 1 when the signature, the signer, its chain or a block fails.
+KDM.xml (or any other input file) may be - (stdin; one per command).`,
   async run(args) {
     const { v, p } = flags(
       args,
       { key: { type: 'string' }, at: { type: 'string' }, 'signer-root': { type: 'string' } },
       1,
     );
-    const xml = readFileSync(p[0]!);
+    oneStdin(p[0], v.key as string | undefined, v['signer-root'] as string | undefined);
+    const xml = read(p[0]!, 'KDM');
     const at = typeof v.at === 'string' ? new Date(v.at) : new Date();
     if (Number.isNaN(at.getTime())) throw usageError('--at must be an ISO time');
     const kdm = parseKdm(new Uint8Array(xml));
@@ -245,7 +231,7 @@ signer chain, window and key ids. Exit 1 when the signature, the signer, its cha
       }
       const roots =
         typeof v['signer-root'] === 'string'
-          ? pemCertificates(readFileSync(v['signer-root'], 'utf8')).map(parseDcCertificate)
+          ? pemCertificates(read(v['signer-root'], '--signer-root').toString('utf8')).map(parseDcCertificate)
           : undefined;
       try {
         chain = `${checkKdmSignerChain(kdm, signer, { at, roots, profile: false }).length} certificates to ${roots ? 'the given root' : 'its own root'}`;
@@ -298,21 +284,21 @@ signer chain, window and key ids. Exit 1 when the signature, the signer, its cha
 const receiptVerify: Command = {
   path: ['receipt', 'verify'],
   summary: "verify a forwarding receipt (enclave's signature) and, optionally, one delivery's inclusion",
-  help: `keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ENCLAVE.json|ATTESTATION [--trust-root FILE] [--expect-pcr0 HEX])
+  help: `keycast receipt verify RECEIPT (--receipt-key PUB | --enclave ENCLAVE.json|ATTESTATION [--trust-root FILE] [--expect-pcr0 HEX | --log URL --log-key VKEY])
     [--delivery KDM --proof PROOF.json] [--json]
 
 Checks the receipt's signature with the enclave's receipt key (PEM, or read from a verified
 attestation's public_key binding), prints what it states (request and rules digests, PCR0, time,
 number of recipients, Merkle root). With --delivery and --proof: proves that exactly these
-delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof).`,
+delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof). RECEIPT (or any
+other input file) may be - (stdin; one per command).`,
   async run(args) {
     const { v, p } = flags(
       args,
       {
         'receipt-key': { type: 'string' },
         enclave: { type: 'string' },
-        'trust-root': { type: 'string', multiple: true },
-        'expect-pcr0': { type: 'string' },
+        ...ENCLAVE_TRUST_OPTIONS,
         delivery: { type: 'string' },
         proof: { type: 'string' },
       },
@@ -321,15 +307,23 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
     if ((v['receipt-key'] === undefined) === (v.enclave === undefined))
       throw usageError('give exactly one of --receipt-key and --enclave');
     if ((v.delivery === undefined) !== (v.proof === undefined)) throw usageError('--delivery and --proof go together');
+    oneStdin(
+      p[0],
+      v['receipt-key'] as string | undefined,
+      v.enclave as string | undefined,
+      v.delivery as string | undefined,
+      v.proof as string | undefined,
+    );
     let key: string | Uint8Array;
     let attestedPcr0: string | null = null;
-    if (typeof v['receipt-key'] === 'string') key = readFileSync(v['receipt-key'], 'utf8');
+    if (typeof v['receipt-key'] === 'string') key = read(v['receipt-key'], '--receipt-key').toString('utf8');
     else {
-      const ek = attestedKeys(v);
+      // a receipt is checked long after: the attestation's age is not held against it
+      const ek = await attestedEnclave(v as Values, { policy: 'optional', fresh: false });
       key = new Uint8Array(ek.receipt.export({ type: 'spki', format: 'der' }));
       attestedPcr0 = toHex(ek.pcr0);
     }
-    const r = openReceipt(readFileSync(p[0]!), key);
+    const r = openReceipt(read(p[0]!, 'receipt'), key);
     if (attestedPcr0 && attestedPcr0 !== r.pcr0)
       throw new VerifierError('RECEIPT_INVALID', 'the receipt names another PCR0 than the attested enclave', {
         receipt: r.pcr0,
@@ -337,8 +331,8 @@ delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof)
       });
     let delivery = '';
     if (typeof v.proof === 'string') {
-      const proof = parseDeliveryProof(readFileSync(v.proof));
-      checkDelivery(r, proof, new Uint8Array(readFileSync(v.delivery as string)));
+      const proof = parseDeliveryProof(read(v.proof, '--proof'));
+      checkDelivery(r, proof, new Uint8Array(read(v.delivery as string, '--delivery')));
       delivery = `delivery #${proof.index} to certificate ${proof.thumbprint} is in the receipt`;
     }
     out(
@@ -392,11 +386,12 @@ RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a
     const digest = typeof v['request-digest'] === 'string' ? v['request-digest'] : undefined;
     if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest))
       throw usageError('--request-digest must be 64 lowercase hex digits');
-    const [der] = pemCertificates(readFileSync(need(v, 'cert'), 'utf8'));
+    oneStdin(p[0], v.key as string | undefined, v.cert as string | undefined);
+    const [der] = pemCertificates(read(need(v, 'cert'), '--cert').toString('utf8'));
     if (!der) throw usageError('--cert holds no certificate');
     const cert = parseDcCertificate(der);
     const key = privateKeyFile(need(v, 'key'));
-    const bytes = new Uint8Array(readFileSync(p[0]!));
+    const bytes = new Uint8Array(read(p[0]!, 'delivery'));
     let named: { cplId?: unknown; encryption?: unknown } = {};
     try {
       named = JSON.parse(Buffer.from(bytes).toString('utf8')) ?? {};

@@ -5,7 +5,8 @@
  * which cli/exit-codes.ts maps to exit 6. Inline input is explicit: `-` means stdin, nothing
  * else is ever taken as the value itself.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { VerifierError } from '../index.ts';
 
 export interface IoErrorShape extends Error {
@@ -97,4 +98,40 @@ export const MAX_KEY_FILE_BYTES = 4096;
 export function readVkey(s: string, what = 'key file'): string {
   if (/^[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]+=*$/.test(s)) return s;
   return new TextDecoder().decode(readInput(s, MAX_KEY_FILE_BYTES, what)).trim();
+}
+
+/**
+ * An output path's directory must exist: `--out /nonexistent/dir/file` is refused (exit 6, naming
+ * the missing directory) rather than creating directories the user did not ask for. The same rule
+ * in every command (cli/kit.ts holds the other folders' copy); an output DIR itself may be new.
+ */
+export function requireOutParent(path: string, what = '--out'): void {
+  const dir = dirname(resolve(path));
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'EIO';
+    throw ioError(
+      code,
+      `${what} ${path}: directory ${dir} ${code === 'ENOENT' ? 'does not exist (create it first)' : `cannot be used (${REASONS[code] ?? code})`}`,
+      {
+        file: path,
+        directory: dir,
+      },
+    );
+  }
+  if (!st.isDirectory())
+    throw ioError('ENOTDIR', `${what} ${path}: ${dir} is not a directory`, { file: path, directory: dir });
+}
+
+/** Stdin can be read once: more than one input named `-` in one command is a usage error. */
+export function oneStdin(...inputs: Array<string | string[] | boolean | undefined>): void {
+  const n = inputs.flat().filter((a) => a === '-').length;
+  if (n > 1) {
+    const e = new Error(`only one input can be - (stdin); ${n} were given`);
+    e.name = 'UsageError';
+    (e as Error & { code: string }).code = 'USAGE';
+    throw e;
+  }
 }

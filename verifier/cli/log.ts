@@ -5,11 +5,11 @@
  */
 import { LogClient, parseVerifierKey, type RetryEvent } from '../index.ts';
 import { readVkey } from './io.ts';
-import { need, positiveInt, str, witnessFlags, type Values, type WitnessFlags } from './flags.ts';
+import { need, positiveInt, str, urlOption, witnessFlags, type Values, type WitnessFlags } from './flags.ts';
 import { FileCheckpointStore, type CheckpointStore } from './state.ts';
 
 export const LOG_OPTIONS = {
-  log: { type: 'string' },
+  log: urlOption(),
   'log-key': { type: 'string' },
   state: { type: 'string' },
   timeout: { type: 'string' },
@@ -23,7 +23,9 @@ export const LOG_HELP = `  --log URL             the log (its checkpoint, tiles,
   --state DIR           where the last verified checkpoint of each log is kept (default
                         $XDG_STATE_HOME/keycast, else ~/.local/state/keycast); every later call
                         demands a consistency proof from it
-  --timeout SECONDS     per request to the log, headers and body (default 30)`;
+  --timeout SECONDS     per request to the log, headers and body (default 30)
+  --profile FILE        take --log, --log-key, --witness and --publisher from FILE (JSON with those
+                        keys; also KEYCAST_PROFILE=FILE); flags given on the command line win`;
 
 export interface LogSetup {
   client: LogClient;

@@ -2,7 +2,9 @@
  * One pass of `keycast monitor` over a log: the new checkpoint must extend the last one
  * (consistency), every other view of the log (--witness-url, --mirror-url) must agree with it (no split view),
  * every new entry must decode (schema, signature) and not repeat a logged statement, every
- * revocation must name a logged release, and every signed status statement the log gives for the
+ * revocation must name a logged release, a PCR0 released again must keep its source (repo and
+ * commit; else PROVENANCE_CHANGED), a watched release must be signed by a --publisher key when
+ * given, and every signed status statement the log gives for the
  * releases watched must agree with the entries up to its tree (an "active" release revoked below
  * that size is a provable lie). Returns the events and alarms and the state to save when clean.
  */
@@ -46,6 +48,11 @@ export interface PassInput {
   views: View[];
   /** Report events only for these source repositories (all when empty). */
   watch: string[];
+  /**
+   * SPKI SHA-256 of the release publishers the studio trusts (--publisher): a watched release
+   * signed by any other key alarms (SIGNER_NOT_ALLOWED). Empty: no publisher check.
+   */
+  publishers?: string[];
   state: MonitorState;
   progress?: (done: number, total: number) => void;
 }
@@ -138,6 +145,13 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
 
   const next: MonitorState = structuredClone(state);
   const replay = new Set(next.replayKeys);
+  // PCR0 → the first release of it: a measurement's provenance (repo, commit) never changes silently
+  const firstOf = new Map<string, number>();
+  for (const [i, rel] of Object.entries(next.releases)) {
+    const known = firstOf.get(rel.pcr0);
+    if (known === undefined || Number(i) < known) firstOf.set(rel.pcr0, Number(i));
+  }
+  const publishers = new Set(input.publishers ?? []);
   for await (const { index, leaf } of client.entries(next.next, cp, input.progress)) {
     let e;
     try {
@@ -164,7 +178,33 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
     const source = (e.statement.predicate as { source?: { repo: string; commit: string } }).source;
     const repo = source?.repo ?? null;
     if (e.kind === 'release') {
-      next.releases[index] = { pcr0: e.pcr0, repo, commit: source?.commit ?? null };
+      const commit = source?.commit ?? null;
+      const first = firstOf.get(e.pcr0);
+      const was = first === undefined ? undefined : next.releases[first];
+      if (
+        was !== undefined &&
+        (was.repo !== repo || was.commit !== commit) &&
+        (watched(input.watch, repo) || watched(input.watch, was.repo))
+      ) {
+        alarms.push({
+          code: 'PROVENANCE_CHANGED',
+          message: `entry ${index} releases PCR0 ${e.pcr0.slice(0, 16)}… again under ${repo ?? '-'}@${commit ?? '-'}, but release ${first} logged it from ${was.repo ?? '-'}@${was.commit ?? '-'}`,
+          evidence: {
+            index,
+            pcr0: e.pcr0,
+            first: { index: first, repo: was.repo, commit: was.commit },
+            again: { index, repo, commit },
+          },
+        });
+      }
+      if (first === undefined) firstOf.set(e.pcr0, index);
+      if (publishers.size > 0 && watched(input.watch, repo) && !publishers.has(e.signer.spkiSha256))
+        alarms.push({
+          code: 'SIGNER_NOT_ALLOWED',
+          message: `entry ${index} is a release of ${repo ?? '-'} signed by a key that is not one of your --publisher keys`,
+          evidence: { index, pcr0: e.pcr0, signer: e.signer.spkiSha256, publishers: [...publishers] },
+        });
+      next.releases[index] = { pcr0: e.pcr0, repo, commit };
       if (watched(input.watch, repo))
         events.push({ type: 'release', index, pcr0: e.pcr0, repo, commit: source?.commit ?? null });
     } else if (e.kind === 'revocation') {

@@ -5,10 +5,11 @@
  * saved only after a pass verified without alarms, so a bad pass is re-checked next time.
  */
 import { LogClient } from '../index.ts';
-import { WITNESS_HELP, list, parse, positiveInt, str, usageError, type Command } from './flags.ts';
+import { WITNESS_HELP, list, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say, transport } from './log.ts';
 import { FileMonitorStore } from './monitor-state.ts';
 import { defaultStateDir } from './state.ts';
+import { readKeys } from './release.ts';
 import { monitorPass, type Alarm, type MonitorEvent, type PassResult } from './monitor-pass.ts';
 
 function describe(e: MonitorEvent): string {
@@ -51,13 +52,16 @@ export const monitor: Command = {
   path: ['monitor'],
   summary: 'follow a log and alarm on forks, split views, bad entries and lying status statements',
   help: `keycast monitor --log URL --log-key VKEY [--witness-url URL…] [--mirror-url URL…] [--watch-source REPO…]
-                [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
+                [--publisher KEY.pem…] [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
 
 Reads the log through its tiles (every tile checked against the signed checkpoint) and checks:
   - each new checkpoint is consistent with the last one seen (a fork: LOG_INCONSISTENT);
   - the checkpoint seen through each --witness-url / --mirror-url agrees with it (a split view);
   - every new entry decodes (schema, DSSE signature; ENTRY_INVALID) and repeats no logged
     statement (ENTRY_DUPLICATE); every revocation names a logged release (REVOCATION_INVALID);
+  - a PCR0 released again keeps the source repo and commit of its first release
+    (PROVENANCE_CHANGED, with both entries as evidence: the log admits it, the monitor tells you);
+  - with --publisher, every watched release is signed by one of those keys (SIGNER_NOT_ALLOWED);
   - the log's signed status statement for every watched release, at the current tree, agrees with
     the entries (STATUS_CONTRADICTED: "active" for a release revoked below that size, with the
     statement and checkpoint as evidence).
@@ -71,6 +75,8 @@ given). Alarms exit 1 and are POSTed as JSON to --webhook. State is saved (per l
   --mirror-url URL      another view of this log serving URL/checkpoint and proofs (a mirror,
                         or the log reached another way); repeatable
   --watch-source REPO   report and check releases of this source repository (repeatable)
+  --publisher KEY.pem   your release publishers' public keys (repeatable; the same flag as verify
+                        release, so one set of log flags serves both)
   --once                one pass (default)      --follow  keep following, every --interval S (10)
   --webhook URL         POST {origin, treeSize, events, alarms} when there are alarms
 ${LOG_HELP}
@@ -81,13 +87,14 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
   async run(args) {
     const { v } = parse(args, {
       ...LOG_OPTIONS,
-      'witness-url': { type: 'string', multiple: true },
-      'mirror-url': { type: 'string', multiple: true },
+      'witness-url': urlOption(true),
+      'mirror-url': urlOption(true),
       'watch-source': { type: 'string', multiple: true },
       once: { type: 'boolean' },
       follow: { type: 'boolean' },
       interval: { type: 'string' },
-      webhook: { type: 'string' },
+      webhook: urlOption(),
+      publisher: { type: 'string', multiple: true },
     });
     if (v.once === true && v.follow === true) throw usageError('give --once or --follow, not both');
     if (v.follow !== true && str(v, 'interval') !== undefined) throw usageError('--interval needs --follow');
@@ -111,6 +118,7 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
         client: new LogClient({ ...transport(v), url, logKey: log.logKey }),
       })),
     ];
+    const publishers = readKeys(v, 'publisher');
     const store = new FileMonitorStore(str(v, 'state') ?? defaultStateDir());
     const json = v.json === true;
     const webhook = str(v, 'webhook');
@@ -122,6 +130,7 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
         logKey: log.logKey,
         views,
         watch: list(v, 'watch-source'),
+        publishers: publishers.map((k) => k.spkiSha256),
         state,
         progress: (done, total) => {
           if (Date.now() - lastSay > 1000 || done === total) {

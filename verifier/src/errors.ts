@@ -92,11 +92,17 @@ export const VERIFIER_ERROR_CODES = [
   'RULES_INVALID',
   'RULES_SIGNATURE',
   'RULES_EXPIRED',
+  'RULES_OUTDATED',
   'SEALED_INVALID',
   'SEALED_BINDING',
+  'SEALED_OUTDATED',
+  'REQUEST_OUTDATED',
+  'REQUEST_EXPIRED',
   'RECEIPT_INVALID',
+  'RECORD_UNVERIFIABLE',
   'RECIPIENT_NOT_ALLOWED',
   'CERT_PROFILE',
+  'CERT_NAME',
   'KDM_MALFORMED',
   'KDM_SIGNATURE',
   'KDM_DECRYPT',
@@ -104,6 +110,8 @@ export const VERIFIER_ERROR_CODES = [
   'RAW_DELIVERY_BINDING',
   // the enclave (through its host) refused a forward request: its code and the recipient it names
   'FORWARD_REFUSED',
+  // the enclave (through its host) refused another request (an attestation): its code and evidence
+  'ENCLAVE_REFUSED',
   // DKDMs (a mastering tool's KDM addressed to the enclave): one code per reason it is refused (kdm/dkdm-check.ts)
   'DKDM_NOT_ALLOWED',
   'DKDM_RULES_NOT_ENDORSED',

@@ -6,7 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isVerifierError } from '../src/errors.ts';
-import { type ForwardRules, signRules, openRules, checkRulesTime, parseRules } from '../src/forward/rules.ts';
+import {
+  type ForwardRules,
+  signRules,
+  openRules,
+  checkRulesTime,
+  parseRules,
+  rulesDigest,
+} from '../src/forward/rules.ts';
 import { sealContentKeys, openSealedKeys, generateHpkeKeyPair } from '../src/forward/sealed-keys.ts';
 import {
   DeliveryTree,
@@ -24,13 +31,14 @@ const pem = (k: typeof studio) => k.publicKey.export({ type: 'spki', format: 'pe
 
 export function sampleRules(over: Partial<ForwardRules> = {}): ForwardRules {
   return {
-    type: 'keycast-forward-rules/v1',
+    type: 'keycast-forward-rules/v2',
     film: { cplId: 'urn:uuid:11111111-2222-4333-8444-555555555555', title: 'A Film' },
     contentKeyIds: ['urn:uuid:aaaaaaaa-2222-4333-8444-555555555555'],
     kdmWindow: { notBefore: '2026-01-01T00:00:00+00:00', notAfter: '2026-01-15T00:00:00+00:00' },
     forwardFrom: '2025-12-01T00:00:00Z',
     forwardUntil: '2026-01-10T00:00:00Z',
-    recipients: { thumbprints: ['2jmj7l5rSw0yVb/vlWAYkK/YBwk='], roots: [], excluded: [] },
+    recipients: { thumbprints: ['2jmj7l5rSw0yVb/vlWAYkK/YBwk='], roots: [], excluded: [], roles: ['SM'] },
+    formats: ['kdm'],
     limits: { maxKdmValidityDays: 30, maxRecipients: 10 },
     ...over,
   };
@@ -80,6 +88,30 @@ test('rules: another key, tampering, unknown fields, non-canonical payloads are 
   );
 });
 
+test('rules: v1 (no formats, no roles) is RULES_OUTDATED; v2 must name at least one known format and role', () => {
+  const { formats: _f, ...noFormats } = sampleRules();
+  const v1 = { ...noFormats, type: 'keycast-forward-rules/v1', recipients: { ...sampleRules().recipients } };
+  delete (v1.recipients as { roles?: string[] }).roles;
+  assert.throws(
+    () => parseRules(utf8(JSON.stringify(v1))),
+    (e) => isVerifierError(e, 'RULES_OUTDATED'),
+  );
+  for (const over of [
+    { formats: [] },
+    { formats: ['pdf'] },
+    { formats: ['kdm', 'kdm'] },
+    { recipients: { ...sampleRules().recipients, roles: [] } },
+    { recipients: { ...sampleRules().recipients, roles: ['sm lower'] } },
+  ] as Array<Partial<ForwardRules>>) {
+    assert.throws(
+      () => signRules(sampleRules(over), studio.privateKey),
+      (e) => isVerifierError(e, 'RULES_INVALID'),
+      JSON.stringify(over),
+    );
+  }
+  assert.equal(rulesDigest(sampleRules()), openRules(signRules(sampleRules(), studio.privateKey), pem(studio)).digest);
+});
+
 test('rules: expired and not-yet-valid rules are RULES_EXPIRED', () => {
   const r = sampleRules();
   assert.throws(
@@ -100,26 +132,47 @@ test('sealed keys: open only with the same PCR0, enclave key and header', async 
     cplId: 'urn:uuid:11111111-2222-4333-8444-555555555555',
     keys: [{ id: 'urn:uuid:aaaaaaaa-2222-4333-8444-555555555555', type: 'MDIK' as const, key }],
   };
-  const sealed = await sealContentKeys(fk, enclave.publicKey, pcr0, pem(studio));
+  const digest = rulesDigest(sampleRules());
+  const sealed = await sealContentKeys(fk, enclave.publicKey, pcr0, pem(studio), digest);
   assert.ok(!sealed.includes(toHex(key)) && !sealed.includes(Buffer.from(key).toString('base64')));
-  const opened = await openSealedKeys(sealed, enclave.privateKey, pcr0);
+  const opened = await openSealedKeys(sealed, enclave.privateKey, pcr0, digest);
   assert.deepEqual(opened.keys[0]!.key, key);
   assert.equal(opened.rulesKey.pem, pem(studio));
-  await assert.rejects(openSealedKeys(sealed, enclave.privateKey, new Uint8Array(48)), (e) =>
+  await assert.rejects(openSealedKeys(sealed, enclave.privateKey, new Uint8Array(48), digest), (e) =>
     isVerifierError(e, 'SEALED_BINDING'),
   );
   const wrongEnclave = await generateHpkeKeyPair();
-  await assert.rejects(openSealedKeys(sealed, wrongEnclave.privateKey, pcr0), (e) =>
+  await assert.rejects(openSealedKeys(sealed, wrongEnclave.privateKey, pcr0, digest), (e) =>
     isVerifierError(e, 'SEALED_BINDING'),
   );
   // swapping in another studio's key in the header breaks the HPKE binding
   const j = JSON.parse(sealed);
   j.rulesKey = other.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  await assert.rejects(openSealedKeys(JSON.stringify(j), enclave.privateKey, pcr0), (e) =>
+  await assert.rejects(openSealedKeys(JSON.stringify(j), enclave.privateKey, pcr0, digest), (e) =>
     isVerifierError(e, 'SEALED_BINDING'),
   );
-  await assert.rejects(openSealedKeys('{"type":1}', enclave.privateKey, pcr0), (e) =>
+  await assert.rejects(openSealedKeys('{"type":1}', enclave.privateKey, pcr0, digest), (e) =>
     isVerifierError(e, 'SEALED_INVALID'),
+  );
+  // other rules (older, looser, the same studio key): refused before and by the HPKE binding
+  const older = rulesDigest(
+    sampleRules({
+      recipients: { ...sampleRules().recipients, excluded: [] },
+      limits: { maxKdmValidityDays: 30, maxRecipients: 9 },
+    }),
+  );
+  await assert.rejects(openSealedKeys(sealed, enclave.privateKey, pcr0, older), (e) =>
+    isVerifierError(e, 'SEALED_BINDING'),
+  );
+  const relabelled = { ...JSON.parse(sealed), rulesDigest: older };
+  await assert.rejects(openSealedKeys(JSON.stringify(relabelled), enclave.privateKey, pcr0, older), (e) =>
+    isVerifierError(e, 'SEALED_BINDING'),
+  );
+  // v1 (bound the studio key only): SEALED_OUTDATED
+  const { rulesDigest: _d, ...v1 } = JSON.parse(sealed);
+  await assert.rejects(
+    openSealedKeys(JSON.stringify({ ...v1, type: 'keycast-sealed-keys/v1' }), enclave.privateKey, pcr0, digest),
+    (e) => isVerifierError(e, 'SEALED_OUTDATED'),
   );
 });
 

@@ -25,21 +25,21 @@ import {
 } from './cli-input.ts';
 import { readSigningKeyFile } from './keys.ts';
 
-import type { Command } from '#cli-kit';
+import { requireOutParent, urlOption, type Command } from '#cli-kit';
 
 const SIGN_FLAGS = {
   key: { type: 'string' },
   keyless: { type: 'boolean' },
   'id-token': { type: 'string' },
-  'fulcio-url': { type: 'string' },
-  'rekor-url': { type: 'string' },
+  'fulcio-url': urlOption(),
+  'rekor-url': urlOption(),
 } as const;
 // --keyless (Fulcio + Rekor, an OIDC token from --id-token or SIGSTORE_ID_TOKEN) still works but
 // is not shown: a studio cannot verify keyless bundles by signer identity yet.
 const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen)`;
 const ARTIFACT_FLAGS = {
   eif: { type: 'string' },
-  'eif-uri': { type: 'string' },
+  'eif-uri': urlOption(),
   pcrs: { type: 'string' },
   source: { type: 'string' },
   lock: { type: 'string' },
@@ -68,14 +68,20 @@ function measureEifPcrs(eif: Uint8Array): Measurements {
   return out;
 }
 
+/** A file the user named, or all of stdin for `-` (at most one input of a command may be -). */
+function readArg(path: string): Buffer {
+  return path === '-' ? readFileSync(0) : readFileSync(path);
+}
+
 function artifactInput(f: Flags): SignReleaseInput {
   const eifPath = need(f, 'eif');
-  process.stderr.write(`reading ${eifPath}\n`);
+  if (eifPath === '-' && f.lock === '-') throw usageError('only one of --eif and --lock can be - (stdin)');
+  process.stderr.write(`reading ${eifPath === '-' ? 'the EIF from stdin' : eifPath}\n`);
   const input: SignReleaseInput = {
-    eifBytes: readFileSync(eifPath),
-    eifName: eifPath.split('/').pop() ?? 'enclave.eif',
+    eifBytes: readArg(eifPath),
+    eifName: eifPath === '-' ? 'enclave.eif' : (eifPath.split('/').pop() ?? 'enclave.eif'),
     source: parseSourceRef(need(f, 'source')),
-    lockBytes: readFileSync(need(f, 'lock')),
+    lockBytes: readArg(need(f, 'lock')),
     builderVersion: typeof f['builder-version'] === 'string' ? f['builder-version'] : defaultBuilderVersion(),
   };
   if (typeof f['eif-uri'] === 'string') input.eifUri = f['eif-uri'];
@@ -110,6 +116,7 @@ public key to KEY.pem.pub (SPKI PEM: give it to the log operator's --allow list 
   async run(args) {
     const { flags } = parseFlags(args, { out: { type: 'string' } });
     const out = need(flags, 'out');
+    requireOutParent(out);
     const { generateSigningKey } = await import('./keys.ts');
     const k = generateSigningKey();
     writeFileSync(out, k.privateKeyPem, { mode: 0o600, flag: 'wx' });
@@ -141,6 +148,7 @@ ${SIGN_HELP}`,
   async run(args) {
     const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS });
     const out = need(flags, 'out');
+    requireOutParent(out);
     const { signRelease } = await import('./release.ts');
     const bundle = await signRelease({ ...artifactInput(flags), ...signingMethod(flags) });
     writeBundle(out, bundle);
@@ -158,6 +166,7 @@ function reportRetry(e: RetryEvent): void {
 
 async function publishAndWrite(flags: Flags, bundle: BundleJson, out: string): Promise<number> {
   const logUrl = need(flags, 'log');
+  requireOutParent(out);
   process.stderr.write(`submitting to ${logUrl}/add-entry\n`);
   const opts = typeof flags['log-key'] === 'string' ? { log: logIdentity(flags['log-key']) } : {};
   if (!opts.log)
@@ -180,18 +189,19 @@ const publish: Command = {
   summary: 'submit a signed bundle to a Keycast log and write back its tlog entry',
   help: `keycast release publish --log URL BUNDLE [--out FILE] [--log-key VKEY] [--json]
 
-POSTs BUNDLE to URL/add-entry, checks the answer is the canonical leaf of this envelope (and,
+POSTs BUNDLE (- reads stdin; then --out is required) to URL/add-entry, checks the answer is the canonical leaf of this envelope (and,
 with --log-key, that the checkpoint and inclusion proof verify under the log's key), then writes
 the bundle with verificationMaterial.tlogEntries = [the log's entry] to --out (default: BUNDLE).`,
   async run(args) {
     const { flags, positionals } = parseFlags(
       args,
-      { log: { type: 'string' }, out: { type: 'string' }, 'log-key': { type: 'string' } },
+      { log: urlOption(), out: { type: 'string' }, 'log-key': { type: 'string' } },
       1,
     );
     const path = positionals[0];
-    if (!path) throw usageError('give the bundle file');
-    const bundle = JSON.parse(readFileSync(path, 'utf8')) as BundleJson;
+    if (!path) throw usageError('give the bundle file (or - for stdin, with --out)');
+    if (path === '-' && typeof flags.out !== 'string') throw usageError('a bundle read from stdin needs --out FILE');
+    const bundle = JSON.parse(readArg(path).toString('utf8')) as BundleJson;
     return publishAndWrite(flags, bundle, typeof flags.out === 'string' ? flags.out : path);
   },
 };
@@ -210,7 +220,7 @@ ${SIGN_HELP}`,
   async run(args) {
     const { flags } = parseFlags(args, {
       ...SIGN_FLAGS,
-      log: { type: 'string' },
+      log: urlOption(),
       index: { type: 'string' },
       reason: { type: 'string' },
       pcr0: { type: 'string' },
@@ -241,14 +251,20 @@ const ENDORSE_FLAGS = {
   ...SIGN_FLAGS,
   ...ARTIFACT_FLAGS,
   'release-index': { type: 'string' },
-  log: { type: 'string' },
+  log: urlOption(),
   'log-key': { type: 'string' },
 } as const;
 
 async function runEndorse(args: string[]): Promise<number> {
   const { flags } = parseFlags(args, ENDORSE_FLAGS);
-  const out = need(flags, 'out');
   const releaseIndex = optInt(flags, 'release-index');
+  const out =
+    typeof flags.out === 'string'
+      ? flags.out
+      : releaseIndex === undefined
+        ? 'endorsement.json'
+        : `endorsement-${releaseIndex}.json`;
+  requireOutParent(out);
   const input = {
     ...artifactInput(flags),
     ...signingMethod(flags),
@@ -265,13 +281,16 @@ async function runEndorse(args: string[]): Promise<number> {
 const endorse: Command = {
   path: ['endorse'],
   summary: 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"',
-  help: `keycast endorse --eif FILE --source REPO@COMMIT --lock FILE --out BUNDLE --key KEY.pem
+  help: `keycast endorse --eif FILE --source REPO@COMMIT --lock FILE --key KEY.pem [--out BUNDLE]
                 [--pcrs FILE] [--release-index N] [--log URL [--log-key VKEY]]
                 [--builder-version V] [--json]
 
 Signs a rebuild endorsement (https://keycast.dev/rebuild/v1) over the EIF you rebuilt, optionally
 naming the logged release it reproduces; with --log also publishes it (the log admits rebuilds
-only from its allowed rebuilders). Run it after keycast verify rebuild reports a match.
+only from its allowed rebuilders: keycast log serve --trust-rebuilder). Run it after keycast verify
+rebuild reports a match. Writes the bundle (with its tlog entry when published) to --out (default
+endorsement-N.json with --release-index N, else endorsement.json, in the current directory).
+--profile FILE (or KEYCAST_PROFILE) supplies --log and --log-key; flags given win.
 ${SIGN_HELP}`,
   run: runEndorse,
 };

@@ -28,6 +28,7 @@ import {
   isVerifierError,
   type AddEntryAnswer,
   type DecodedEntry,
+  type EnvelopeJson,
   type FetchLike,
   type RetryEvent,
 } from '#verifier';
@@ -62,8 +63,14 @@ export async function publishRelease(
   const url = new URL('add-entry', client.url);
   const answer = await builderErrors(() => client.addEntry(JSON.stringify(bundle)));
   const tle = answer.transparencyLogEntry;
-  checkAnswer(answer, parsed.envelope);
-  const out = structuredClone(bundle) as { verificationMaterial: Record<string, unknown> };
+  const loggedEnvelope = checkAnswer(answer, parsed.envelope, hintOf(bundle));
+  const out = structuredClone(bundle) as { verificationMaterial: Record<string, unknown>; dsseEnvelope?: unknown };
+  // a duplicate: the log holds this very statement, signed earlier by this key; the entry proves that
+  // envelope (ECDSA signatures differ run to run), so the bundle written carries it
+  if (loggedEnvelope !== null) {
+    const env = out.dsseEnvelope as { signatures: Array<{ sig: string }> };
+    env.signatures = [{ ...env.signatures[0], sig: loggedEnvelope.signatures[0].sig }];
+  }
   // Keep entries from other logs (keyless bundles carry a Rekor entry); replace any earlier one from this log.
   const earlier = Array.isArray(out.verificationMaterial.tlogEntries)
     ? (out.verificationMaterial.tlogEntries as Array<{ logId?: { keyId?: unknown } }>)
@@ -130,7 +137,20 @@ function bad(message: string, evidence: Record<string, unknown> = {}): BuilderEr
   return new BuilderError('PUBLISH_BAD_ANSWER', message, evidence);
 }
 
-function checkAnswer(a: AddEntryAnswer, envelope: unknown): void {
+/** The bundle's `publicKey.hint` (the SHA-256 of its key's SPKI), if it names one. */
+function hintOf(bundle: BundleJson): string | undefined {
+  const hint = (bundle as { verificationMaterial?: { publicKey?: { hint?: unknown } } }).verificationMaterial?.publicKey
+    ?.hint;
+  return typeof hint === 'string' ? hint.toLowerCase() : undefined;
+}
+
+/**
+ * Checks the log's answer is the entry of what was submitted. Returns null when the logged
+ * envelope is the one sent; for a duplicate, the logged envelope when it is the same statement
+ * (payload type and bytes) signed by the same key (its signature checked by decodeLeaf), which is
+ * all a second signature over the same statement may differ in; anything else is refused.
+ */
+function checkAnswer(a: AddEntryAnswer, envelope: unknown, hint: string | undefined): EnvelopeJson | null {
   const tle = a.transparencyLogEntry;
   if (!Number.isSafeInteger(a.index) || typeof a.leafHash !== 'string' || typeof tle !== 'object' || tle === null)
     throw bad('the log answer lacks index, leafHash or transparencyLogEntry');
@@ -141,10 +161,19 @@ function checkAnswer(a: AddEntryAnswer, envelope: unknown): void {
     throw bad('transparencyLogEntry.canonicalizedBody is not base64');
   }
   const logged = decodeLeaf(body);
-  if (canonicalize(logged.envelope) !== canonicalize(envelope))
+  const sent = envelope as { payloadType?: unknown; payload?: unknown };
+  const same = canonicalize(logged.envelope) === canonicalize(envelope);
+  const sameStatement =
+    a.duplicate === true &&
+    hint !== undefined &&
+    logged.signer.spkiSha256 === hint &&
+    logged.envelope.payloadType === sent.payloadType &&
+    logged.envelope.payload === sent.payload;
+  if (!same && !sameStatement)
     throw bad('the log answered with a different envelope than the one submitted', { index: a.index });
   if (toHex(hashLeaf(body)) !== a.leafHash)
     throw bad('leafHash is not the hash of the logged body', { leafHash: a.leafHash });
   if (tle.logIndex !== String(a.index))
     throw bad('transparencyLogEntry.logIndex differs from index', { index: a.index, logIndex: tle.logIndex });
+  return same ? null : logged.envelope;
 }

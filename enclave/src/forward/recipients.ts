@@ -1,15 +1,22 @@
 /**
  * Recipient certificates of a forward request, checked against the studio's rules before anything
- * is emitted: parse (PEM — leaf first, optionally followed by its CAs — or base64 DER), no
- * duplicates, not excluded, explicitly listed by thumbprint or chaining to a named manufacturer
- * root, valid now and through the KDM window, and (for KDMs) inside the ST 430-2 profile with the
- * Security Manager role; raw-rsa-oaep recipients hold RSA ≥ 2048 keys, raw-hpke recipients X25519 keys. The first failure throws an EnclaveError naming the recipient (index,
- * thumbprint, subject); the caller then emits nothing.
+ * is emitted: parse (PEM — leaf first, optionally followed by its CAs — or base64 DER), plain
+ * names (no control character, no multi-valued RDN: FORWARD_RECIPIENT_NAME), no duplicates, not
+ * excluded, a CN role the rules allow (`recipients.roles`), explicitly listed by thumbprint or
+ * chaining to a named manufacturer root — for every format the full chain check: each
+ * certificate above the leaf a CA with keyCertSign and the path lengths kept —, valid now and
+ * through the KDM window, and (for KDMs) inside the ST 430-2 profile with the Security Manager
+ * role; raw-rsa-oaep recipients hold RSA ≥ 2048 keys, raw-hpke recipients X25519 keys. The first
+ * failure throws an EnclaveError naming the recipient (index, thumbprint, subject); the caller
+ * then emits nothing.
  */
 import {
   VerifierError,
   certificateThumbprint,
+  checkDcNames,
   checkDcProfile,
+  cnRoles,
+  nameValue,
   parseDcCertificate,
   pemCertificates,
   verifyDcChain,
@@ -72,6 +79,7 @@ export function checkRecipients(
   const intermediates = ctx.intermediates.flatMap((t, i) => decode(t, `intermediate ${i}`));
   const allowed = new Set(ctx.rules.recipients.thumbprints);
   const excluded = new Set(ctx.rules.recipients.excluded);
+  const allowedRoles = new Set(ctx.rules.recipients.roles);
   const windowEnd = parseInstant(ctx.rules.kdmWindow.notAfter);
   const seen = new Set<string>();
   const verifiedCas = new Map<string, DcCertificate[]>();
@@ -94,9 +102,23 @@ export function checkRecipients(
       } else if (c.basicConstraints?.ca || c.keyType !== 'rsa' || c.modulusBits < 2048)
         refuse('a raw-rsa-oaep recipient must be an RSA ≥ 2048 end-entity certificate', 'CERT_KEY_TYPE');
     };
+    try {
+      checkDcNames(leaf!);
+    } catch (e) {
+      if (!(e instanceof VerifierError)) throw e;
+      throw new EnclaveError('FORWARD_RECIPIENT_NAME', `recipient ${index}: ${e.message}`, {
+        index,
+        thumbprint,
+        cause: e.code,
+        ...e.toJSON().evidence,
+      });
+    }
     if (seen.has(thumbprint)) refuse('listed twice in this request');
     seen.add(thumbprint);
     if (excluded.has(thumbprint)) refuse('excluded by the rules');
+    const roles = cnRoles(nameValue(leaf!.subjectRdns, 'CN') ?? '');
+    if (!roles.some((r) => allowedRoles.has(r)))
+      refuse(`its CN roles (${roles.join(' ') || 'none'}) are not among the roles the rules allow`, 'CERT_ROLE');
     try {
       if (allowed.has(thumbprint)) {
         if (ctx.kdm) checkDcProfile(leaf!, 'leaf', 'SM');
@@ -104,6 +126,7 @@ export function checkRecipients(
         if (ctx.now < leaf!.notBefore || ctx.now > leaf!.notAfter)
           refuse('certificate is not valid now', 'CERT_VALIDITY');
       } else if (roots.length > 0) {
+        // every format: CAs above the leaf must be CAs (keyCertSign, path lengths); KDMs also the ST 430-2 profile
         verifyDcChain(leaf!, {
           intermediates: [...extra, ...intermediates],
           roots,

@@ -1,12 +1,17 @@
 /**
  * Replay guard for forward requests: a request (by its digest) is served once. Contract:
  * `claim(digest, until)` returns true the first time a digest is claimed and false afterwards
- * until `until` has passed (after which the rules' forwarding window is closed anyway, so the
- * request would be refused as expired). The runtime may back this with sealed durable storage;
- * MemoryReplayGuard is the in-memory implementation (tests, single-process runtimes).
+ * until `until` has passed (the request's expiry, or the rules' forwarding window if sooner:
+ * after it the request is refused as expired anyway). `release(digest)` undoes a claim whose
+ * answer was never delivered (the request failed after it, or the host hung up before the
+ * answer was written), so the retry is served instead of refused as a replay.
+ * MemoryReplayGuard is the in-memory implementation the enclave holds (its process's life); what
+ * outlives the process and spans instances is the host's store of served answers
+ * (host/server.ts, created with putIfAbsent).
  */
 export interface ReplayGuard {
   claim(digest: string, until: Date, now: Date): boolean;
+  release(digest: string): void;
 }
 
 export class MemoryReplayGuard implements ReplayGuard {
@@ -22,5 +27,9 @@ export class MemoryReplayGuard implements ReplayGuard {
     if (this.seen.size >= this.max) return false; // full of live entries: refuse rather than forget one
     this.seen.set(digest, until.getTime());
     return true;
+  }
+
+  release(digest: string): void {
+    this.seen.delete(digest);
   }
 }

@@ -1,14 +1,18 @@
 /**
  * Opening a forward request inside the enclave (the request's format, shared with the studio's
  * `keycast forward`, is the verifier's: verifier/src/forward/request.ts).
- * Opening: shape and size → replay → sealed keys open under this release's PCR0 and HPKE key
- * (which names the studio's rules key) → rules verify with that key and are in time → the keys
- * are exactly the rules' content keys for the rules' CPL → every recipient is allowed. Any
- * failure throws a coded EnclaveError and nothing is emitted. Pure apart from the replay guard.
+ * Opening: shape and size → the request's expiry → the sealed keys' header (which names the
+ * studio's rules key and the rules digest) → rules verify with that key, are in time and allow
+ * this output format → the sealed keys open under this release's PCR0, HPKE key and exactly these
+ * rules → the keys are exactly the rules' content keys for the rules' CPL → every recipient is
+ * allowed → only then the replay claim (so no check can fail after a request was marked served).
+ * Any failure throws a coded EnclaveError and nothing is emitted. Pure apart from the replay guard.
  */
 import {
   VerifierError,
+  checkForwardRequestTime,
   checkRulesTime,
+  parseSealedKeys,
   forwardRequestDigest,
   parseForwardRequest,
   openRules,
@@ -57,6 +61,8 @@ export interface OpenedForward {
   format: ForwardFormat;
   /** hex SHA-256 of the canonical request */
   requestDigest: string;
+  /** the request's expiry (bound into requestDigest) */
+  expires: Date;
   now: Date;
 }
 
@@ -70,6 +76,10 @@ const MAP: Partial<Record<string, EnclaveErrorCode>> = {
   MALFORMED: 'FORWARD_REQUEST_MALFORMED',
   KEY_MALFORMED: 'FORWARD_SEALED_INVALID',
   SIGNER_NOT_ALLOWED: 'FORWARD_SEALED_INVALID',
+  RULES_OUTDATED: 'FORWARD_RULES_OUTDATED',
+  SEALED_OUTDATED: 'FORWARD_SEALED_OUTDATED',
+  REQUEST_OUTDATED: 'FORWARD_REQUEST_OUTDATED',
+  REQUEST_EXPIRED: 'FORWARD_REQUEST_EXPIRED',
 };
 
 /** A VerifierError as the matching EnclaveError (public evidence only); anything else unchanged. */
@@ -98,29 +108,46 @@ export function validateForwardRequest(body: unknown): ForwardRequest {
 /** Opens and checks a forward request. Throws coded EnclaveErrors; emits nothing. */
 export async function openForwardRequest(body: unknown, ctx: OpenContext): Promise<OpenedForward> {
   const req = validateForwardRequest(body);
+  const format = req.format ?? 'kdm';
+  const expires = lift(() => checkForwardRequestTime(req, ctx.now));
   const requestDigest = forwardRequestDigest(req);
+  const formatAllowed = (r: OpenedRules['rules']) => {
+    if (!r.formats.includes(format))
+      throw new EnclaveError('FORWARD_FORMAT_NOT_ALLOWED', `the rules do not allow the ${format} format`, {
+        format,
+        allowed: r.formats,
+      });
+  };
+  let rules: OpenedRules;
   let film: FilmKeys;
-  let opened: OpenedRules | undefined;
   if (req.dkdm !== undefined) {
+    // keys in as a DKDM (dkdm-open.ts): every check before its blocks are opened
     if (!ctx.dkdm) throw new EnclaveError('FORWARD_REQUEST_MALFORMED', 'this enclave takes no DKDM here');
     const o = await openDkdm(
       { dkdm: req.dkdm, rules: req.rules, rulesKey: req.rulesKey!, rulesEndorsement: req.rulesEndorsement! },
       { ...ctx.dkdm, pcr0: toHex(ctx.pcr0), now: ctx.now },
     );
     film = o.film;
-    opened = o.rules;
-  } else {
+    rules = o.rules;
     try {
-      film = await openSealedKeys(req.sealedKeys!, ctx.hpkePrivateKey, ctx.pcr0);
+      formatAllowed(rules.rules);
+    } catch (e) {
+      for (const k of film.keys) k.key.fill(0);
+      throw e;
+    }
+  } else {
+    const header = lift(() => parseSealedKeys(req.sealedKeys!));
+    rules = lift(() => openRules(req.rules, header.rulesKey));
+    lift(() => checkRulesTime(rules.rules, ctx.now));
+    formatAllowed(rules.rules);
+    try {
+      film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0, rules.digest);
     } catch (e) {
       throw lifted(e);
     }
   }
+  const r = rules.rules;
   try {
-    const rulesKey = (film as { rulesKey?: string }).rulesKey;
-    const rules = opened ?? lift(() => openRules(req.rules, rulesKey!));
-    lift(() => checkRulesTime(rules.rules, ctx.now));
-    const r = rules.rules;
     const want = new Set(r.contentKeyIds);
     if (film.cplId !== r.film.cplId || film.keys.length !== want.size || !film.keys.every((k) => want.has(k.id))) {
       throw new EnclaveError(
@@ -139,13 +166,14 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       rules: r,
       intermediates: req.intermediates ?? [],
       now: ctx.now,
-      kdm: req.format === 'kdm',
-      hpke: req.format === 'raw-hpke',
+      kdm: format === 'kdm',
+      hpke: format === 'raw-hpke',
       retain: ctx.retainCertificates !== false,
       onChecked: (c) => thumbprints.push(c.thumbprint),
     });
     // claimed last: a refused request can be corrected and sent again
-    if (ctx.replay && !ctx.replay.claim(requestDigest, new Date(parseInstant(r.forwardUntil)), ctx.now)) {
+    const until = new Date(Math.min(expires.getTime(), parseInstant(r.forwardUntil)));
+    if (ctx.replay && !ctx.replay.claim(requestDigest, until, ctx.now)) {
       throw new EnclaveError('FORWARD_REPLAY', 'this request has already been served', { requestDigest });
     }
     return {
@@ -153,8 +181,9 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       rules,
       recipients,
       thumbprints,
-      format: req.format ?? 'kdm',
+      format,
       requestDigest,
+      expires,
       now: ctx.now,
     };
   } catch (e) {

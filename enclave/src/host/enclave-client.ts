@@ -42,17 +42,26 @@ export class EnclaveClient {
     path: string,
     init: RequestInit = {},
     cap = MAX_ANSWER_BYTES,
+    timeoutMs = this.timeoutMs,
   ): Promise<{ status: number; bytes: Uint8Array; type: string }> {
     let r: Response;
     try {
-      r = await this.fetchFn(`${this.base}${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      r = await this.fetchFn(`${this.base}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (e) {
       throw new EnclaveError('ENCLAVE_UNREACHABLE', `the enclave did not answer ${path.split('?')[0]}`, {
         path: path.split('?')[0],
         reason: (e as Error).name,
       });
     }
-    const bytes = new Uint8Array(await r.arrayBuffer());
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await r.arrayBuffer());
+    } catch (e) {
+      throw new EnclaveError('ENCLAVE_UNREACHABLE', `the enclave's answer to ${path.split('?')[0]} did not arrive`, {
+        path: path.split('?')[0],
+        reason: (e as Error).name,
+      });
+    }
     if (bytes.length > cap)
       throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered too much', { size: bytes.length });
     return { status: r.status, bytes, type: r.headers.get('content-type') ?? '' };
@@ -96,12 +105,13 @@ export class EnclaveClient {
     });
   }
 
-  /** A forward request (JSON bytes, passed through unparsed); the enclave's answer as bytes. */
-  async forward(body: Uint8Array): Promise<{ status: number; bytes: Uint8Array }> {
+  /** A forward request (JSON bytes, passed through unparsed); the enclave's answer as bytes. `timeoutMs` covers the whole answer. */
+  async forward(body: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ status: number; bytes: Uint8Array }> {
     const r = await this.call(
       '/v1/forward',
       { method: 'POST', headers: { 'content-type': 'application/json' }, body: body as unknown as BodyInit },
       MAX_FORWARD_ANSWER_BYTES,
+      timeoutMs,
     );
     return { status: r.status, bytes: r.bytes };
   }

@@ -1,6 +1,6 @@
 /**
  * Where the host keeps what the enclave hands out to store: the sealed identity and KMS's
- * CiphertextBlob (and later, forwarding outputs). Contract: `put` is all-or-nothing (a reader
+ * CiphertextBlob, and the answers of forward requests served. Contract: `put` is all-or-nothing (a reader
  * never sees half a write), `get` of a missing name is null, names are [a-z0-9._-]{1,128}, not starting with a dot.
  * `putIfAbsent` is create-once: of any number of concurrent callers — other processes, other
  * hosts sharing the store — exactly one gets true and its bytes stay; the others get false and
@@ -166,7 +166,7 @@ export class S3Store implements ArtefactStore {
         return true;
       } catch (e) {
         const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (status === 412) return false;
+        if (status === 412 || (e as { name?: string }).name === 'PreconditionFailed') return false;
         if (status === 409 && attempt < 3) {
           await new Promise((r) => setTimeout(r, 100 * attempt));
           continue;

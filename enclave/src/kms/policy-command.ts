@@ -1,6 +1,6 @@
 /** `keycast kms-policy` (build a key policy from the log's active releases) and `keycast kms-policy check`. */
 import { readFileSync } from 'node:fs';
-import { parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
+import { parseFlags, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
 import { LogClient } from '#verifier';
 import { activeReleases } from './active-releases.ts';
 import { buildKmsKeyPolicy } from './policy-build.ts';
@@ -48,7 +48,7 @@ With --json, prints {policy, releases, checkpoint}; otherwise the policy JSON al
 Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://policy.json`,
   async run(args) {
     const { values: v } = parseFlags(args, {
-      log: { type: 'string' },
+      log: urlOption(),
       'log-key': { type: 'string' },
       witness: { type: 'string', multiple: true },
       'witness-threshold': { type: 'string' },
@@ -118,7 +118,7 @@ const check: Command = {
   path: ['kms-policy', 'check'],
   summary:
     'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition',
-  help: `Usage: keycast kms-policy check POLICY.json [--enclave-role ARN ...] [--json]
+  help: `Usage: keycast kms-policy check POLICY.json|- [--enclave-role ARN ...] [--json]      (- reads the policy from stdin)
 
 Flags each Allow statement that reaches Decrypt, GenerateDataKey*, ReEncrypt*, DeriveSharedSecret or
 CreateGrant (directly, through wildcards such as kms:* or *, or through NotAction) unless it carries a
@@ -135,7 +135,7 @@ Check a live key with: aws kms get-key-policy --key-id KEY --policy-name default
     const { values: v, positionals } = parseFlags(args, { 'enclave-role': { type: 'string', multiple: true } }, 1);
     const file = positionals[0];
     if (!file) throw usageError('POLICY.json is required');
-    const buf = readFileSync(file);
+    const buf = readFileSync(file === '-' ? 0 : file); // - reads stdin (aws kms get-key-policy … | keycast kms-policy check -)
     if (buf.length > MAX_POLICY_FILE) throw usageError(`${file} is larger than 1 MiB`);
     const enclaveRoles = (v['enclave-role'] as string[] | undefined) ?? [];
     for (const r of enclaveRoles)

@@ -7,7 +7,8 @@
  *     trickles bytes forever fails too;
  *   - bounded retries with exponential backoff for transient failures — network errors,
  *     timeouts, 429 and 5xx (honouring Retry-After, e.g. the log's 503 PUSHBACK) — each one
- *     reported through `onRetry` before the wait;
+ *     reported through `onRetry` before the wait; a status the caller accepts (`pass`) is handed
+ *     back first, whatever it is (a host's 503 GATE_CLOSED is a refusal to relay, not a glitch);
  *   - a content-type check on success, where the log sets one.
  * Any other status is LOG_REFUSED carrying the log's coded error body (code, message) as evidence.
  */
@@ -30,6 +31,8 @@ export interface RetryEvent {
 
 export interface TransportOptions {
   fetch: FetchLike;
+  /** What the peer is, in messages (default "the log"; e.g. "the host"). */
+  peer?: string;
   /** Per attempt, headers and body together (default 30 s). */
   timeoutMs?: number;
   /** Retries after the first attempt for transient failures (default 3). */
@@ -90,7 +93,7 @@ export async function request(o: TransportOptions, url: URL, spec: RequestSpec):
       if (attempt >= retries) {
         throw new VerifierError(
           'LOG_UNAVAILABLE',
-          `the log at ${url.origin} failed ${attempt + 1} times for ${url.pathname}: ${e.reason}`,
+          `${o.peer ?? 'the log'} at ${url.origin} failed ${attempt + 1} times for ${url.pathname}: ${e.reason}`,
           {
             url: url.href,
             attempts: attempt + 1,
@@ -136,7 +139,9 @@ async function once(o: TransportOptions, url: URL, spec: RequestSpec): Promise<R
       });
     } catch (e) {
       throw new Transient(
-        timedOut ? `no answer within ${o.timeoutMs ?? 30_000} ms` : `cannot reach the log: ${describe(e)}`,
+        timedOut
+          ? `no answer within ${o.timeoutMs ?? 30_000} ms`
+          : `cannot reach ${o.peer ?? 'the log'} at ${url.origin}: ${describe(e)}`,
       );
     }
     const ok = res.status === 200 || (spec.pass ?? []).includes(res.status);
@@ -157,7 +162,7 @@ async function once(o: TransportOptions, url: URL, spec: RequestSpec): Promise<R
         );
     }
     const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (TRANSIENT(res.status))
+    if (TRANSIENT(res.status) && !ok)
       throw new Transient(`HTTP ${res.status}${logCodeOf(body)}`, res.status, retryAfter(res), logEvidence(body));
     if (!ok) {
       const ev = logEvidence(body);

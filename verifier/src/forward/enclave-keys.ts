@@ -13,26 +13,32 @@
  * --enclave` and `keycast forward --enclave`): what the studio's own verification established,
  *
  * ```json
- * { "type": "keycast-verified-enclave/v1", "verified": true, "host": "http://…", "moduleId": "…",
+ * { "type": "keycast-verified-enclave/v2", "verified": true, "host": "http://…", "moduleId": "…",
  *   "timestamp": "<ISO>", "pcr0": "<96 hex>", "releaseIndex": 3, "origin": "…", "treeSize": 9,
  *   "status": "active", "publicKey": "<base64>", "userData": "<base64>",
  *   "hpkeX25519": "<base64>", "receiptsEd25519": "<base64>", "kdmChainSha256": "<base64>" | null,
  *   "kdmDecryptionSha256": "<base64>" | null,
  *   "kdmSignerChain": ["<base64 DER>", …] | null, "kdmDecryptionChain": ["<base64 DER>", …] | null,
- *   "nonce": "<hex>", "rootSha256": "<hex>" }
+ *   "nonce": "<hex>", "rootSha256": "<hex>", "attestation": "<base64 of the COSE_Sign1 document>" }
  * ```
  * Parsing re-reads the keys from publicKey/userData (parseIdentityBinding) and requires the
- * convenience fields to agree with them. The two certificate chains (the KDM signer's and the
- * KDM decryption certificate's, which DKDMs are addressed to) are recorded only after
- * checkEnclaveCertificates (dkdm-recipient.ts) proved them bound; readers that use them check
- * them again (enclaveCertificatesFromRecord). Pure.
+ * convenience fields to agree with them. v2 carries the attestation document itself, so whoever
+ * reads the record re-verifies it (reverifyEnclaveRecord: the chain, the signature, the nonce the
+ * record names, its age, and that every field the record states is the document's). Issue 16: a
+ * v1 record was taken on its word — a hand-written `"verified": true` sealed a film's keys to
+ * anything — so v1 is refused with RECORD_UNVERIFIABLE. What the record says about the log
+ * (releaseIndex, origin, treeSize) is not re-verifiable from the record alone: commands that
+ * seal or forward ask for a PCR policy besides (`--expect-pcr0` or `--log`). Pure.
+ * The two certificate chains (the KDM signer's and the KDM decryption certificate's, which DKDMs
+ * are addressed to) are recorded only after checkEnclaveCertificates (dkdm-recipient.ts) proved
+ * them bound; readers that use them check them again (enclaveCertificatesFromRecord).
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
 import { concatBytes, utf8 } from '../encoding/bytes.ts';
-import type { VerifiedAttestation } from '../attestation/verify.ts';
+import { verifyAttestationDocument, type VerifiedAttestation } from '../attestation/verify.ts';
 import { parseIdentityBinding, type IdentityBinding } from '../gate/identity.ts';
-import { fromBase64, fromHex, toBase64 } from '../encoding/bytes.ts';
+import { fromBase64, fromHex, toBase64, toHex } from '../encoding/bytes.ts';
 import { isObject } from '../encoding/canonical-json.ts';
 
 const TAG = utf8('keycast-forward/v1\0');
@@ -98,7 +104,9 @@ export function enclaveKeysFromAttestation(a: VerifiedAttestation): EnclaveKeys 
   return { hpke: pk.slice(TAG.length, TAG.length + 32), receipt, pcr0: a.pcrs.get(0)! };
 }
 
-export const VERIFIED_ENCLAVE_TYPE = 'keycast-verified-enclave/v1';
+export const VERIFIED_ENCLAVE_TYPE = 'keycast-verified-enclave/v2';
+/** The record before it carried its attestation: refused with RECORD_UNVERIFIABLE. */
+export const VERIFIED_ENCLAVE_TYPE_V1 = 'keycast-verified-enclave/v1';
 const MAX_VERIFIED_ENCLAVE_BYTES = 64 * 1024;
 
 export interface VerifiedEnclaveRecord {
@@ -124,6 +132,8 @@ export interface VerifiedEnclaveRecord {
   kdmDecryptionChain?: string[] | null;
   nonce: string;
   rootSha256: string;
+  /** base64 of the attestation document the record was made from */
+  attestation: string;
 }
 
 /** The record's fields from a verified attestation and its binding (the keys filled in from `binding`). */
@@ -167,6 +177,7 @@ export function verifiedEnclaveRecord(
     kdmDecryptionChain: certificates ? certificates.decryptionChain.map((c) => toBase64(c.der)) : null,
     nonce: f.nonce,
     rootSha256: f.rootSha256,
+    attestation: f.attestation,
   };
 }
 
@@ -192,8 +203,19 @@ export function parseVerifiedEnclave(
   } catch {
     return bad('not JSON');
   }
+  if (isObject(v) && v.type === VERIFIED_ENCLAVE_TYPE_V1)
+    throw new VerifierError(
+      'RECORD_UNVERIFIABLE',
+      `a ${VERIFIED_ENCLAVE_TYPE_V1} record carries no attestation to re-verify; run keycast verify enclave --out again`,
+      { type: VERIFIED_ENCLAVE_TYPE_V1, expected: VERIFIED_ENCLAVE_TYPE },
+    );
   if (!isObject(v) || v.type !== VERIFIED_ENCLAVE_TYPE || v.verified !== true)
     return bad(`type must be ${VERIFIED_ENCLAVE_TYPE} and verified true`);
+  if (typeof v.attestation !== 'string' || v.attestation.length === 0)
+    throw new VerifierError('RECORD_UNVERIFIABLE', 'the verified-enclave record carries no attestation document', {
+      missing: 'attestation',
+    });
+  if (typeof v.nonce !== 'string' || !/^([0-9a-f]{2}){1,512}$/.test(v.nonce)) bad('nonce must be lowercase hex');
   if (typeof v.pcr0 !== 'string' || !/^[0-9a-f]{96}$/.test(v.pcr0)) bad('pcr0 must be 96 lowercase hex');
   let binding: IdentityBinding;
   try {
@@ -217,4 +239,50 @@ export function parseVerifiedEnclave(
     record: v as unknown as VerifiedEnclaveRecord,
     binding,
   };
+}
+
+export interface ReverifyOptions {
+  /** roots to trust instead of the AWS Nitro root (test PKIs) */
+  trustedRoots?: Uint8Array[];
+  at: Date;
+  /** how old the document may be (its timestamp against `at`) */
+  maxAgeMs: number;
+}
+
+/**
+ * Re-verifies the evidence a parsed record carries: its attestation document (chain, signature,
+ * the record's nonce, at most `maxAgeMs` old, not debug), and that the record states exactly what
+ * the document holds (PCR0, public_key, user_data, module id, root). Returns the verified
+ * attestation; the keys come from it. Throws the attestation's codes, or RECORD_UNVERIFIABLE.
+ */
+export function reverifyEnclaveRecord(
+  parsed: ReturnType<typeof parseVerifiedEnclave>,
+  o: ReverifyOptions,
+): VerifiedAttestation & { keys: EnclaveKeys } {
+  const r = parsed.record;
+  let doc: Uint8Array;
+  try {
+    doc = fromBase64(r.attestation);
+  } catch {
+    throw new VerifierError('RECORD_UNVERIFIABLE', "the record's attestation is not base64", {});
+  }
+  const att = verifyAttestationDocument(doc, {
+    at: o.at,
+    policy: { nonce: fromHex(r.nonce), maxAgeMs: o.maxAgeMs, allowDebug: false },
+    ...(o.trustedRoots && o.trustedRoots.length > 0 ? { trustedRoots: o.trustedRoots } : {}),
+  });
+  const differs = (
+    [
+      ['pcr0', r.pcr0, att.pcrs.has(0) ? toHex(att.pcrs.get(0)!) : null],
+      ['publicKey', r.publicKey, att.publicKey ? toBase64(att.publicKey) : null],
+      ['userData', r.userData, att.userData ? toBase64(att.userData) : null],
+      ['moduleId', r.moduleId, att.moduleId],
+      ['rootSha256', r.rootSha256, att.rootSha256],
+    ] as const
+  ).find(([, said, is]) => said !== is);
+  if (differs)
+    throw new VerifierError('RECORD_UNVERIFIABLE', `the record's ${differs[0]} is not its attestation's`, {
+      field: differs[0],
+    });
+  return Object.assign(att, { keys: enclaveKeysFromAttestation(att) });
 }

@@ -7,8 +7,14 @@
  * { "sealedKeys": "<sealed content keys JSON text>", "rules": "<DSSE envelope JSON text>",
  *   "recipients": ["<PEM (leaf first, CAs may follow) or base64 DER>", …],
  *   "intermediates": ["<PEM or base64 DER>", …],        // optional, shared manufacturer CAs
- *   "format": "kdm" | "raw-rsa-oaep" | "raw-hpke" }      // optional, default "kdm"
+ *   "format": "kdm" | "raw-rsa-oaep" | "raw-hpke",       // optional, default "kdm"
+ *   "expires": "2026-01-01T12:00:00Z" }                  // required: no forwarding after this instant
  * ```
+ * `expires` (ISO 8601, whole seconds, `Z`) is part of the digest, so a request is served once
+ * until it expires and refused after (issue 23: the set of served digests then only needs to be
+ * kept until each expiry; the host keeps it in its store). It may lie at most
+ * MAX_FORWARD_REQUEST_LIFETIME_MS ahead of the enclave's clock. A request without it (the format
+ * before issue 23) is refused with REQUEST_OUTDATED.
  * Keys in as a DKDM instead of sealed keys (issue 24): no `sealedKeys`, but
  * `"dkdm": "<the DKDM's XML text>", "rulesKey": "<SPKI PEM of the key the rules are signed with>",
  * "rulesEndorsement": "<base64: the DKDM signer's endorsement of the rules (dkdm-endorsement.ts)>"`.
@@ -30,6 +36,14 @@ export type ForwardFormat = (typeof FORWARD_FORMATS)[number];
 /** Hard cap on recipients per request, whatever the rules allow. */
 export const MAX_FORWARD_RECIPIENTS = 100_000;
 export const MAX_FORWARD_INTERMEDIATES = 64;
+/** How far ahead of now a request's `expires` may lie: 24 hours. */
+export const MAX_FORWARD_REQUEST_LIFETIME_MS = 24 * 3600 * 1000;
+/** The request body's JSON shape bound (object → list → string): what a bounded reader enforces while the body streams in. */
+export const FORWARD_JSON_LIMITS = Object.freeze({
+  maxDepth: 3,
+  maxValues: MAX_FORWARD_RECIPIENTS + MAX_FORWARD_INTERMEDIATES + 64,
+});
+const ISO_Z_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 export interface ForwardRequest {
   /** sealed content keys; or, instead, `dkdm` with `rulesKey` and `rulesEndorsement` */
@@ -41,6 +55,8 @@ export interface ForwardRequest {
   recipients: Array<string | Uint8Array>;
   intermediates?: Array<string | Uint8Array>;
   format?: ForwardFormat;
+  /** ISO 8601 `YYYY-MM-DDThh:mm:ssZ`: the request is refused after this instant */
+  expires: string;
 }
 
 export interface ForwardOutputJson {
@@ -80,9 +96,18 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
         'recipients',
         'intermediates',
         'format',
+        'expires',
       ].includes(k)
     )
       malformed(`unknown field ${k}`);
+  if (o.expires === undefined)
+    throw new VerifierError(
+      'REQUEST_OUTDATED',
+      'forward request without "expires": the format before replays were refused across restarts; send it again with an expiry',
+      { missing: 'expires' },
+    );
+  if (typeof o.expires !== 'string' || !ISO_Z_SECONDS.test(o.expires) || !Number.isFinite(Date.parse(o.expires)))
+    malformed('expires must be an ISO 8601 time in whole seconds with Z');
   if (typeof o.rules !== 'string') malformed('rules must be a string');
   const viaDkdm = 'dkdm' in o;
   if (viaDkdm === 'sealedKeys' in o) malformed('give exactly one of sealedKeys and dkdm');
@@ -112,7 +137,29 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
     recipients: o.recipients as ForwardRequest['recipients'],
     intermediates: ints as ForwardRequest['intermediates'],
     format,
+    expires: o.expires,
   };
+}
+
+/**
+ * Throws REQUEST_EXPIRED unless `now` is before the request's expiry and the expiry lies at most
+ * MAX_FORWARD_REQUEST_LIFETIME_MS ahead (a request valid for years would need its digest kept
+ * for years). Returns the expiry instant.
+ */
+export function checkForwardRequestTime(r: Pick<ForwardRequest, 'expires'>, now: Date): Date {
+  const t = Date.parse(r.expires);
+  if (!(now.getTime() < t))
+    throw new VerifierError('REQUEST_EXPIRED', 'the forward request has expired', {
+      expires: r.expires,
+      now: now.toISOString(),
+    });
+  if (t - now.getTime() > MAX_FORWARD_REQUEST_LIFETIME_MS)
+    throw new VerifierError('REQUEST_EXPIRED', 'the forward request expires too far ahead (at most 24 hours)', {
+      expires: r.expires,
+      now: now.toISOString(),
+      maxLifetimeSeconds: MAX_FORWARD_REQUEST_LIFETIME_MS / 1000,
+    });
+  return new Date(t);
 }
 
 /** The request body as sent (JSON text; DER certificates as base64). */
@@ -126,6 +173,7 @@ export function formatForwardRequest(r: ForwardRequest): string {
     recipients: req.recipients.map(certText),
     intermediates: (req.intermediates ?? []).map(certText),
     format: req.format ?? 'kdm',
+    expires: req.expires,
   });
 }
 
@@ -142,9 +190,9 @@ export function forwardRequestDigest(r: ForwardRequest): string {
     l.forEach((c, i) => h.update(i === 0 ? JSON.stringify(certText(c)) : `,${JSON.stringify(certText(c))}`));
     h.update(']');
   };
-  // keys in canonical (sorted) order: dkdm < format < intermediates < recipients < rules < rulesEndorsement < rulesKey < sealedKeys
-  h.update(r.dkdm !== undefined ? `{"dkdm":${JSON.stringify(r.dkdm)},"format":` : '{"format":');
-  h.update(`${JSON.stringify(r.format ?? 'kdm')},"intermediates":`);
+  // keys in canonical (sorted) order: dkdm < expires < format < intermediates < recipients < rules < rulesEndorsement < rulesKey < sealedKeys
+  h.update(r.dkdm !== undefined ? `{"dkdm":${JSON.stringify(r.dkdm)},` : '{');
+  h.update(`"expires":${JSON.stringify(r.expires)},"format":${JSON.stringify(r.format ?? 'kdm')},"intermediates":`);
   list(r.intermediates ?? []);
   h.update(',"recipients":');
   list(r.recipients);

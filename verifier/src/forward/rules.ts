@@ -6,7 +6,7 @@
  * document has exactly one digest.
  *
  * ```json
- * { "type": "keycast-forward-rules/v1",
+ * { "type": "keycast-forward-rules/v2",
  *   "film": { "cplId": "urn:uuid:…", "title": "…" },
  *   "contentKeyIds": ["urn:uuid:…", …],
  *   "kdmWindow": { "notBefore": "2026-01-01T00:00:00+00:00", "notAfter": "…+00:00" },
@@ -14,12 +14,17 @@
  *   "forwardFrom": "2025-12-01T00:00:00Z",             // nor before this one
  *   "recipients": { "thumbprints": ["<base64 SHA-1 of TBSCertificate>", …],
  *                   "roots": ["<base64 DER of a manufacturer root certificate>", …],
- *                   "excluded": ["<thumbprint>", …] },
+ *                   "excluded": ["<thumbprint>", …],
+ *                   "roles": ["SM", …] },                // CN roles a recipient leaf must carry one of
+ *   "formats": ["kdm", "raw-rsa-oaep", "raw-hpke"],      // output formats the studio allows
  *   "limits": { "maxKdmValidityDays": 30, "maxRecipients": 5000 },
  *   "dkdmSigners": ["<base64 DER of a DKDM signer root certificate>", …],   // optional, see below
  *   "releases": { "pcr0s": ["<96 hex>", …], "publishers": ["<hex SHA-256 of a publisher's SPKI>", …] } }
  * ```
  * `kdmWindow` strings are exactly the 25-character form KDMs carry (`+00:00`, no fraction).
+ * v2 added `formats` and `recipients.roles` (issue 16: a raw format must not loosen what the
+ * studio allowed). A v1 document is refused with RULES_OUTDATED, never read as "every format,
+ * any role": the studio re-signs its rules as v2.
  * `dkdmSigners` and `releases` (both or neither) let the keys come in as a DKDM (issue 24): a DKDM
  * is accepted only from a signer chain ending in one of the `dkdmSigners` roots (self-signed ST
  * 430-2 CA certificates), and only by an enclave whose release is listed by PCR0 or was logged by
@@ -33,7 +38,13 @@ import { fromBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { openEnvelope, signEnvelope, type SignedEnvelope } from './envelope.ts';
 import { parseDcCertificate } from '../kdm/certificate.ts';
 
-export const RULES_TYPE = 'keycast-forward-rules/v1';
+export const RULES_TYPE = 'keycast-forward-rules/v2';
+/** The earlier rules type, refused with RULES_OUTDATED. */
+export const RULES_TYPE_V1 = 'keycast-forward-rules/v1';
+/** Output formats rules may name (the forward request's `format`). */
+export const RULES_FORMATS = ['kdm', 'raw-rsa-oaep', 'raw-hpke'] as const;
+/** A certificate CN role: letters and digits (ST 430-2 roles such as SM, LE, SPB, MD; RX for raw-hpke receivers). */
+const ROLE = /^[A-Z][A-Z0-9]{0,15}$/;
 export const RULES_PAYLOAD_TYPE = 'application/vnd.keycast.forward-rules+json';
 export const MAX_RULES_BYTES = 4 * 1024 * 1024;
 export const MAX_RULES_THUMBPRINTS = 100_000;
@@ -46,7 +57,8 @@ export interface ForwardRules {
   kdmWindow: { notBefore: string; notAfter: string };
   forwardFrom: string;
   forwardUntil: string;
-  recipients: { thumbprints: string[]; roots: string[]; excluded: string[] };
+  recipients: { thumbprints: string[]; roots: string[]; excluded: string[]; roles: string[] };
+  formats: Array<(typeof RULES_FORMATS)[number]>;
   limits: { maxKdmValidityDays: number; maxRecipients: number };
   /** base64 DER root certificates a DKDM's signer chain must end in (absent: no DKDM accepted) */
   dkdmSigners?: string[];
@@ -101,10 +113,16 @@ export function parseInstant(s: string): number {
 
 /** Validates a parsed value against the schema; returns it typed. Throws RULES_INVALID. */
 export function validateRules(v: unknown): ForwardRules {
+  if (isObject(v) && v.type === RULES_TYPE_V1)
+    throw new VerifierError(
+      'RULES_OUTDATED',
+      `rules of type ${RULES_TYPE_V1} do not name the formats and certificate roles they allow; sign them again as ${RULES_TYPE}`,
+      { type: RULES_TYPE_V1, expected: RULES_TYPE },
+    );
   const o = obj(
     v,
     'rules',
-    ['type', 'film', 'contentKeyIds', 'kdmWindow', 'forwardFrom', 'forwardUntil', 'recipients', 'limits'],
+    ['type', 'film', 'contentKeyIds', 'kdmWindow', 'forwardFrom', 'forwardUntil', 'recipients', 'formats', 'limits'],
     ['dkdmSigners', 'releases'],
   );
   if (o.type !== RULES_TYPE) bad(`rules.type must be ${RULES_TYPE}`, 'rules.type');
@@ -120,7 +138,7 @@ export function validateRules(v: unknown): ForwardRules {
   const ff = parseInstant(str(o.forwardFrom, 'rules.forwardFrom', ISO_Z));
   const fu = parseInstant(str(o.forwardUntil, 'rules.forwardUntil', ISO_Z));
   if (!(ff < fu)) bad('rules.forwardUntil must be after rules.forwardFrom', 'rules.forwardUntil');
-  const r = obj(o.recipients, 'rules.recipients', ['thumbprints', 'roots', 'excluded']);
+  const r = obj(o.recipients, 'rules.recipients', ['thumbprints', 'roots', 'excluded', 'roles']);
   const thumbs = strList(r.thumbprints, 'rules.recipients.thumbprints', THUMB, MAX_RULES_THUMBPRINTS);
   const roots = strList(r.roots, 'rules.recipients.roots', /^[A-Za-z0-9+/]+={0,2}$/, MAX_RULES_ROOTS, 16384);
   for (const [i, b] of roots.entries()) {
@@ -131,6 +149,13 @@ export function validateRules(v: unknown): ForwardRules {
     }
   }
   strList(r.excluded, 'rules.recipients.excluded', THUMB, MAX_RULES_THUMBPRINTS);
+  const roles = strList(r.roles, 'rules.recipients.roles', ROLE, 16, 16);
+  if (roles.length === 0) bad('rules.recipients.roles names no certificate role', 'rules.recipients.roles');
+  const formats = strList(o.formats, 'rules.formats', undefined, RULES_FORMATS.length, 32);
+  if (formats.length === 0) bad('rules.formats names no output format', 'rules.formats');
+  for (const f of formats)
+    if (!(RULES_FORMATS as readonly string[]).includes(f))
+      bad(`rules.formats: ${f} is not one of ${RULES_FORMATS.join(', ')}`, 'rules.formats');
   if (thumbs.length === 0 && roots.length === 0)
     bad('rules name no recipient: give thumbprints or roots', 'rules.recipients');
   const l = obj(o.limits, 'rules.limits', ['maxKdmValidityDays', 'maxRecipients']);
@@ -186,6 +211,11 @@ export function parseRules(payload: Uint8Array): ForwardRules {
   if (Buffer.compare(Buffer.from(utf8(canonicalize(rules))), Buffer.from(payload)) !== 0)
     bad('rules payload is not in canonical JSON form');
   return rules;
+}
+
+/** The digest OpenedRules.digest gives for these rules once signed: lowercase hex SHA-256 of the canonical payload (what sealed keys bind). */
+export function rulesDigest(rules: ForwardRules): string {
+  return toHex(createHash('sha256').update(formatRules(rules)).digest());
 }
 
 /** Signs rules with the studio's rules key (Ed25519 or P-256); returns the envelope JSON text. */

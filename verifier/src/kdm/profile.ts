@@ -47,7 +47,7 @@ export function checkDcProfile(c: DcCertificate, role: DcRole, requiredRole?: st
     profile(c, 'dnQualifier does not match the public key');
   if (nameValue(c.issuerRdns, 'O') !== nameValue(c.subjectRdns, 'O')) profile(c, 'issuer O differs from subject O');
   const bc = c.basicConstraints;
-  if (!bc || !bc.critical) profile(c, 'basicConstraints missing or not critical');
+  if (!bc?.critical) profile(c, 'basicConstraints missing or not critical');
   const ku = c.keyUsage?.usages ?? new Set();
   const cn = nameValue(c.subjectRdns, 'CN')!;
   if (role === 'ca') {
@@ -63,6 +63,53 @@ export function checkDcProfile(c: DcCertificate, role: DcRole, requiredRole?: st
   }
   if (!c.hasSki) profile(c, 'subjectKeyIdentifier missing');
   if (c.unknownCritical.length > 0) profile(c, `unknown critical extension ${c.unknownCritical[0]}`);
+}
+
+/**
+ * What makes a certificate a CA whatever the output format (issue 16: a raw format skipped this,
+ * so a leaf — the excluded projector's own — could sign another leaf under a root with
+ * pathLen ≥ 1): basicConstraints with CA:TRUE and a keyUsage with keyCertSign. Throws
+ * CERT_CHAIN. The ST 430-2 profile (checkDcProfile 'ca') asks this and more.
+ */
+export function checkCaBasics(c: DcCertificate): void {
+  const why = !c.basicConstraints?.ca
+    ? 'it is not a CA (basicConstraints CA:FALSE or missing)'
+    : !c.keyUsage?.usages.has('keyCertSign')
+      ? 'its keyUsage does not allow keyCertSign'
+      : null;
+  if (why)
+    throw new VerifierError('CERT_CHAIN', `certificate ${c.subject} cannot issue certificates: ${why}`, {
+      subject: c.subject,
+      thumbprint: certificateThumbprint(c),
+      reason: why,
+    });
+}
+
+/**
+ * Names a KDM writes (the recipient's subject and issuer) must be plain: one attribute per RDN
+ * (a multi-valued RDN has no single RFC 2253 spelling that every reader agrees on) and no
+ * control character (C0, DEL, C1) in any value. Throws CERT_NAME.
+ */
+export function checkDcNames(c: DcCertificate): void {
+  for (const [which, rdns] of [
+    ['subject', c.subjectRdns],
+    ['issuer', c.issuerRdns],
+  ] as const) {
+    for (const rdn of rdns) {
+      const why =
+        rdn.length !== 1
+          ? 'a multi-valued RDN'
+          : /[\u0000-\u001f\u007f-\u009f]/.test(rdn[0]!.value)
+            ? `a control character in ${rdn[0]!.type}`
+            : null;
+      if (why)
+        throw new VerifierError('CERT_NAME', `certificate ${which} name carries ${why}`, {
+          thumbprint: certificateThumbprint(c),
+          name: which,
+          reason: why,
+        });
+    }
+  }
 }
 
 export interface DcChainOptions {
@@ -110,6 +157,8 @@ function validAt(c: DcCertificate, at: Date): void {
 export function verifyDcChain(leaf: DcCertificate, o: DcChainOptions): DcCertificate[] {
   const check = o.profile !== false;
   if (check) checkDcProfile(leaf, 'leaf', o.requiredRole);
+  else if (o.requiredRole && !cnRoles(nameValue(leaf.subjectRdns, 'CN') ?? '').includes(o.requiredRole))
+    profile(leaf, `leaf CN roles do not include ${o.requiredRole}`);
   validAt(leaf, o.at);
   const path: DcCertificate[] = [leaf];
   let cur = leaf;
@@ -125,6 +174,7 @@ export function verifyDcChain(leaf: DcCertificate, o: DcChainOptions): DcCertifi
       return [...path, ...cached];
     }
     if (check) checkDcProfile(parent, 'ca');
+    else checkCaBasics(parent);
     validAt(parent, o.at);
     nested(cur, parent);
     path.push(parent);
@@ -145,6 +195,7 @@ function nested(child: DcCertificate, parent: DcCertificate): void {
 
 function finish(path: DcCertificate[], root: DcCertificate, o: DcChainOptions, check: boolean): DcCertificate[] {
   if (check) checkDcProfile(root, 'ca');
+  else checkCaBasics(root);
   validAt(root, o.at);
   nested(path[path.length - 1]!, root);
   const full = [...path, root];

@@ -1,0 +1,8 @@
+/**
+ * What other folders' tests may use of cli/ (test/architecture.test.ts: only through index.ts):
+ * the `keycast` entry run in process, the demo with its live-services hook, and the profile plumbing.
+ */
+export { main } from './main.ts';
+export { runDemo } from './demo.ts';
+export type { LiveStack } from './demo-checks.ts';
+export { applyProfile, readProfile, PROFILE_COMMANDS } from './profile.ts';

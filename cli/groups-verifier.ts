@@ -12,6 +12,7 @@ group(
   [
     ['verify attestation', 'verify an AWS Nitro attestation document (chain to the AWS root, signature, PCR policy)'],
     ['verify release', 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds'],
+    ['verify bundle', 'verify any Sigstore bundle for a file or digest, by signer identity (keyless) or public key'],
     ['verify enclave', 'attest a live enclave with a fresh nonce and prove it runs a logged, active release'],
     ['monitor', 'follow a log and alarm on forks, split views, bad entries and lying status statements'],
     ['rules sign', 'sign forwarding rules (strict JSON schema) as a DSSE envelope with the studio key'],

@@ -13,12 +13,14 @@ import { dirname, join } from 'node:path';
 import { VerifierError, httpRequest, type ReleasePredicate } from '#verifier';
 import { build, diffEif, formatDiff, parseLock } from '../builder/index.ts';
 import {
+  IDENTITY_HELP,
+  IDENTITY_OPTIONS,
   LOG_HELP,
   LOG_OPTIONS,
   WITNESS_HELP,
   parseVerifyFlags,
+  publishersFromFlags,
   readInput,
-  readKeys,
   requireOutParent,
   verifyReleaseThroughLog,
   verifyUsageError,
@@ -78,7 +80,8 @@ PCR1 and PCR2 with the release's.
                         a file that cannot be read, exit 6); on a PCR mismatch it is compared
                         with the rebuild, naming what differs; without it, the image is fetched from the release's eif.uri when it names one
                         (keycast release sign --eif-uri; at most 1 GiB, 10 min per attempt)
-  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+  --publisher KEY.pem   a release publisher's public key (repeatable), and/or a keyless one by identity:
+${IDENTITY_HELP}
 ${LOG_HELP}
 ${WITNESS_HELP}
 
@@ -93,15 +96,14 @@ loggedEifSha256 (the release's), releasedEif and releasedEifSha256 (the file che
       ...LOG_OPTIONS,
       lock: { type: 'string' },
       publisher: { type: 'string', multiple: true },
+      ...IDENTITY_OPTIONS,
       release: { type: 'string' },
       'released-eif': { type: 'string' },
       out: { type: 'string' },
     });
     const lockPath = v.lock;
     if (typeof lockPath !== 'string') throw verifyUsageError('--lock FILE is required');
-    const publishers = readKeys(v, 'publisher');
-    if (publishers.length === 0)
-      throw verifyUsageError('--publisher KEY.pem is required: whose releases do you trust?');
+    const { keys: publishers, keyless } = publishersFromFlags(v);
     if (typeof v.log !== 'string') throw verifyUsageError('--log URL is required');
     const want = typeof v.release === 'string' ? v.release.toLowerCase() : undefined;
     if (want !== undefined && !/^[0-9a-f]{96}$/.test(want))
@@ -121,6 +123,7 @@ loggedEifSha256 (the release's), releasedEif and releasedEifSha256 (the file che
         kept: tmp === undefined,
         want,
         publishers,
+        keyless,
         ...(releasedPath !== undefined && releasedFile !== undefined
           ? { released: { path: releasedPath, bytes: releasedFile } }
           : {}),
@@ -139,7 +142,8 @@ interface Rebuild {
   /** the rebuilt image stays (--out); else the temporary directory is removed */
   kept: boolean;
   want: string | undefined;
-  publishers: ReturnType<typeof readKeys>;
+  publishers: ReturnType<typeof publishersFromFlags>['keys'];
+  keyless: ReturnType<typeof publishersFromFlags>['keyless'];
   released?: { path: string; bytes: Uint8Array };
 }
 
@@ -156,7 +160,7 @@ async function rebuildAndCompare(v: Values, o: Rebuild): Promise<number> {
     progress: (m) => say(`keycast: build: ${m}`),
   });
   say(`keycast: rebuilt PCR0 ${rebuilt.pcr0}`);
-  const r = await verifyReleaseThroughLog(v, { pcr0: o.want ?? rebuilt.pcr0 }, o.publishers);
+  const r = await verifyReleaseThroughLog(v, { pcr0: o.want ?? rebuilt.pcr0 }, o.publishers, [], 0, o.keyless);
   const predicate = r.entry.statement.predicate as ReleasePredicate;
   const logged = predicate.measurements;
   const loggedEif = r.entry.eifSha256 ?? null;

@@ -10,7 +10,15 @@ import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
 import { witnessCommands, limitsFlags } from './src/witness/cli.ts';
 import { DEFAULT_WITNESS_REFRESH_SECONDS } from './src/witness/refresh.ts';
-import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions } from '#verifier';
+import {
+  SERVER_LIMIT_FLAGS_HELP,
+  keylessPublishers,
+  parseIdentityPolicy,
+  parseTrustedRoot,
+  publicGoodTrustedRoot,
+  serverLimitFlagOptions,
+  type KeylessPublishers,
+} from '#verifier';
 
 const init: Command = {
   path: ['log', 'init'],
@@ -50,6 +58,7 @@ const serveCmd: Command = {
   path: ['log', 'serve'],
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
   help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...] [--trust-rebuilder PEM ...]
+       [--trust-identity POLICY.json ... [--trusted-root FILE]]
        [--witness VKEY=URL ... [--witness-refresh SECONDS]] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
        [--batch-max N] [--pool-max N] [--admission-workers N]
        [--max-connections N] [--request-timeout MS] [--headers-timeout MS] [--keep-alive-timeout MS] [--json]
@@ -62,6 +71,12 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
 --trust-rebuilder  a PEM public key allowed to log rebuild endorsements (keycast endorse);
                  repeatable. Without it the log admits no endorsement (SIGNER_NOT_ALLOWED), so
                  keycast verify release --require-rebuilds can never pass against it.
+--trust-identity a JSON file naming a keyless publisher as cosign's flags do:
+                 {"identity" | "identityRegexp", "issuer", "githubWorkflowRepository", "githubWorkflowRef",
+                  "githubWorkflowSha", "githubWorkflowTrigger", "githubWorkflowName"} (or a list of them);
+                 its bundles must verify as keyless Sigstore bundles (Fulcio chain, SCT, a timestamp inside
+                 the certificate's validity) under --trusted-root; repeatable.
+--trusted-root   Sigstore trusted_root.json for --trust-identity (default: the public-good root).
 --witness        a witness verifier key and its add-checkpoint URL prefix; repeatable.
 --witness-refresh  seconds between asking the witnesses to cosign the unchanged checkpoint again, so
                  its cosignatures stay fresh without appends (default ${DEFAULT_WITNESS_REFRESH_SECONDS}; keep it well inside
@@ -77,6 +92,8 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       listen: { type: 'string' },
       'trust-signer': { type: 'string', multiple: true },
       'trust-rebuilder': { type: 'string', multiple: true },
+      'trust-identity': { type: 'string', multiple: true },
+      'trusted-root': { type: 'string' },
       witness: { type: 'string', multiple: true },
       'witness-refresh': { type: 'string' },
       's3-bucket': { type: 'string' },
@@ -103,6 +120,8 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
           : intFlag(v, 'admission-workers', Math.min(2, Math.max(1, availableParallelism() - 1))),
       limits: limitsFlags(v),
     };
+    const identities = identityPublishers(v);
+    if (identities) opts.allowedIdentities = identities;
     if (typeof v['s3-bucket'] === 'string') {
       opts.s3 = {
         bucket: v['s3-bucket'],
@@ -115,6 +134,27 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
     return serve(opts);
   },
 };
+
+/** --trust-identity FILE… (JSON identity policies) and their --trusted-root; usage errors name the file. */
+function identityPublishers(v: Record<string, unknown>): KeylessPublishers | undefined {
+  const files = (v['trust-identity'] as string[] | undefined) ?? [];
+  if (files.length === 0) {
+    if (v['trusted-root'] !== undefined) throw usageError('--trusted-root needs --trust-identity');
+    return undefined;
+  }
+  const policies = files.flatMap((f) => {
+    try {
+      const j = JSON.parse(readFileSync(f, 'utf8')) as unknown;
+      return (Array.isArray(j) ? j : [j]).map((p) => parseIdentityPolicy(p));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'EACCES') throw e;
+      throw usageError(`--trust-identity ${f}: ${(e as Error).message}`);
+    }
+  });
+  const rootFile = v['trusted-root'];
+  const root = typeof rootFile === 'string' ? parseTrustedRoot(readFileSync(rootFile)) : publicGoodTrustedRoot();
+  return keylessPublishers(policies, root);
+}
 
 function witnessSpec(s: string): { vkey: string; url: string } {
   const i = s.indexOf('=');

@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const defaults = ['verifier', 'log-server', 'enclave', 'builder', 'test', 'cli'];
+// Packages with their own install and `npm test` (test/cdk.test.ts runs the CDK app's, or says why not).
+const OWN_PACKAGES = new Set(['enclave/deploy/cdk'].map((p) => join(root, p)));
 const args = process.argv.slice(2);
 const targets = args.length > 0 ? args : defaults;
 
@@ -22,6 +24,7 @@ function collect(path, out) {
     if (path.endsWith('.test.ts')) out.push(path);
     return;
   }
+  if (OWN_PACKAGES.has(path)) return;
   for (const name of readdirSync(path).sort()) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     collect(join(path, name), out);

@@ -248,7 +248,7 @@ test('monitor: a PCR0 released again under another commit alarms PROVENANCE_CHAN
   await add(url, releaseBundle(other, 'two'));
   const s = await run(['monitor', ...L, '--state', f('state-2'), '--json']);
   const codes = (JSON.parse(s.stdout) as { alarms: Array<{ code: string; evidence: Record<string, unknown> }> }).alarms;
-  const signer = codes.find((a) => a.code === 'SIGNER_NOT_ALLOWED');
+  const signer = codes.find((a) => a.code === 'PUBLISHER_UNEXPECTED' && a.evidence.check === 'SIGNER_NOT_ALLOWED');
   assert.ok(signer, s.stdout);
   assert.equal(signer.evidence.signer, other.hint);
   assert.equal(s.code, 1);

@@ -21,8 +21,8 @@ function filesUnder(dir: string, prefix = ''): string[] {
   });
 }
 
-test('testdata holds the nitro, tlog and kdm sets', () => {
-  assert.deepEqual(sets, ['kdm', 'nitro', 'tlog']);
+test('testdata holds the nitro, tlog, kdm and sigstore-conformance sets', () => {
+  assert.deepEqual(sets, ['kdm', 'nitro', 'sigstore-conformance', 'tlog']);
 });
 
 for (const set of sets) {

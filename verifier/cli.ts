@@ -30,8 +30,14 @@ export { readUserFile, readInput };
 export { requireOutParent } from './cli/io.ts';
 export type { Values } from './cli/flags.ts';
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
-export { verifyReleaseThroughLog, readKeys, type LoggedReleaseCheck } from './cli/release.ts';
+export { verifyReleaseThroughLog, readKeys, publishersFromFlags, type LoggedReleaseCheck } from './cli/release.ts';
 export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
+export {
+  IDENTITY_OPTIONS,
+  IDENTITY_HELP,
+  identityPolicyFromFlags,
+  trustedRootFromFlags,
+} from './cli/identity-flags.ts';
 export { WITNESS_HELP, parse as parseVerifyFlags, usageError as verifyUsageError } from './cli/flags.ts';
 
 /** Base64 of a maximal COSE_Sign1, with room for line breaks: the most a DOC file may hold. */

@@ -182,6 +182,37 @@ export { endorsementsOf, requireEndorsements } from './src/release/endorsements.
 export type { IndexedEntry, Endorsement } from './src/release/endorsements.ts';
 export type { BoundEntry } from './src/release/log-binding.ts';
 export { verifyReleaseBundleWithSigstore } from './src/release/sigstore.ts';
+export { fulcioIdentity, FULCIO_OID } from './src/sigstore/fulcio-identity.ts';
+export type { FulcioIdentity, FulcioField, SubjectAltName } from './src/sigstore/fulcio-identity.ts';
+export {
+  IDENTITY_POLICY_FLAGS,
+  parseIdentityPolicy,
+  checkIdentity,
+  checkCertificateIdentity,
+  matchCertificateIdentity,
+  identityPolicyFromFlagValues,
+  describeIdentityPolicy,
+} from './src/sigstore/identity-policy.ts';
+export type { IdentityPolicy } from './src/sigstore/identity-policy.ts';
+export {
+  verifySigstoreBundle,
+  checkTrustedRoot,
+  parseTrustedRoot,
+  MAX_GENERIC_BUNDLE_BYTES,
+} from './src/sigstore/verify-bundle.ts';
+export type { ArtifactInput, BundleVerifyInput, BundleVerifyResult } from './src/sigstore/verify-bundle.ts';
+export {
+  keylessPublishers,
+  keylessBundleSigner,
+  keylessLeafSigner,
+  checkFulcioIssued,
+} from './src/sigstore/keyless-publisher.ts';
+export type { KeylessPublishers, KeylessSigner } from './src/sigstore/keyless-publisher.ts';
+export {
+  PUBLIC_GOOD_TRUSTED_ROOT_SHA256,
+  publicGoodTrustedRoot,
+  publicGoodTrustedRootBytes,
+} from './src/sigstore/public-good.ts';
 export type { SigstoreVerifyOptions, VerifiedRelease } from './src/release/sigstore.ts';
 export { checkCheckpointConsistency } from './src/tlog/checkpoint-consistency.ts';
 export { MAX_CONSISTENCY_LINES, formatAddCheckpoint, parseAddCheckpoint } from './src/tlog/witness-request.ts';
@@ -293,6 +324,8 @@ export {
   parseEnclaveConfig,
   formatEnclaveConfig,
   configPublishers,
+  configKeylessPublishers,
+  requireConfigIdentity,
 } from './src/gate/config.ts';
 export type { EnclaveConfig } from './src/gate/config.ts';
 export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './src/gate/bundle.ts';

@@ -157,6 +157,11 @@ export class GateWorld {
     return this.tree.append(leaf);
   }
 
+  /** Logs a leaf made elsewhere (e.g. a keyless release) for PCR0 `pcr0`; returns its index. */
+  publishLeaf(leaf: Uint8Array, pcr0: string): number {
+    return this.append(leaf, pcr0);
+  }
+
   /** Logs a release of `m`, signed by `by` (default the pinned publisher); returns its index. */
   publish(m: Measured, by: Publisher = this.publisher): number {
     return this.append(leafOf(releaseStatement(m), by), m.pcr0);

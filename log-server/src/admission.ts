@@ -25,7 +25,7 @@ import {
   verifyDsseSignature,
   verifyEntryBundle,
 } from '#verifier';
-import type { ReleaseSigner, ReleaseStatement, RebuildStatement } from '#verifier';
+import type { KeylessPublishers, ReleaseSigner, ReleaseStatement, RebuildStatement } from '#verifier';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy } from './ports.ts';
 import { AdmissionPool } from './admission-pool.ts';
 
@@ -34,6 +34,8 @@ export interface ReleasePolicyOptions {
   allowedSigners: Array<string | Uint8Array>;
   /** Keys allowed to log rebuild attestations (default none). */
   allowedRebuilders?: Array<string | Uint8Array>;
+  /** Publishers pinned by keyless identity (`--trust-identity`); checked on the full path only. */
+  allowedIdentities?: KeylessPublishers;
 }
 
 interface PolicyKey {
@@ -49,6 +51,7 @@ export function releasePolicy(opts: ReleasePolicyOptions & { workers?: number })
     const d = verifyEntryBundle(bundleJson, {
       allowedSigners,
       allowedRebuilders,
+      ...(opts.allowedIdentities ? { allowedIdentities: opts.allowedIdentities } : {}),
       lookupLeaf: (i: number) => ctx.leafAt(i),
     });
     const e: AdmittedEntry = { leaf: d.leaf, kind: d.kind, pcr0: d.pcr0, replayKey: d.replayKey };

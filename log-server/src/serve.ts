@@ -3,7 +3,7 @@
  * (fail closed), wires the admission policy, the optional S3 mirror and witnesses, builds the
  * fastify app and listens. SIGTERM/SIGINT stop accepting, drain the pool, close the database.
  */
-import type { ServerLimits } from '#verifier';
+import type { KeylessPublishers, ServerLimits } from '#verifier';
 import { openLog } from './log.ts';
 import type { ObjectStore, Witnesses } from './ports.ts';
 import { buildApp } from './http/app.ts';
@@ -21,6 +21,8 @@ export interface ServeOptions {
   allowedSigners: string[];
   /** PEM public keys allowed to log rebuild endorsements (keycast endorse); none by default. */
   allowedRebuilders?: string[];
+  /** Publishers pinned by keyless identity (--trust-identity) and their Sigstore trust root. */
+  allowedIdentities?: KeylessPublishers;
   witnesses: Array<{ vkey: string; url: string }>;
   /** Seconds between re-cosignings of an unchanged checkpoint (default DEFAULT_WITNESS_REFRESH_SECONDS). */
   witnessRefreshSeconds?: number;
@@ -34,7 +36,7 @@ export interface ServeOptions {
 }
 
 export async function serve(o: ServeOptions): Promise<number> {
-  const say = (m: string) => process.stderr.write(m + '\n');
+  const say = (m: string) => process.stderr.write(`${m}\n`);
   const objectStore: ObjectStore | null = o.s3 ? new (await import('./objectstore/s3.ts')).S3ObjectStore(o.s3) : null;
   const witnesses = new LateWitnesses();
   const log = await openLog(o.dir, {
@@ -42,6 +44,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       allowedSigners: o.allowedSigners,
       allowedRebuilders: o.allowedRebuilders ?? [],
       workers: o.admissionWorkers,
+      ...(o.allowedIdentities ? { allowedIdentities: o.allowedIdentities } : {}),
     }),
     objectStore,
     witnesses,

@@ -4,6 +4,15 @@ import { verifyRelease } from './release.ts';
 import { monitor } from './monitor.ts';
 import { verifyEnclave } from './enclave.ts';
 import { forwardSend } from './forward-send.ts';
+import { verifyBundle } from './bundle.ts';
 import { dkdmCheck, rulesEndorse } from './dkdm.ts';
 
-export const studioCommands: Command[] = [verifyRelease, verifyEnclave, monitor, forwardSend, dkdmCheck, rulesEndorse];
+export const studioCommands: Command[] = [
+  verifyRelease,
+  verifyBundle,
+  verifyEnclave,
+  monitor,
+  forwardSend,
+  dkdmCheck,
+  rulesEndorse,
+];

@@ -28,7 +28,8 @@ import {
 } from '../index.ts';
 import { WITNESS_HELP, checkUrl, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
-import { readKeys, verifyReleaseThroughLog } from './release.ts';
+import { publishersFromFlags, verifyReleaseThroughLog } from './release.ts';
+import { IDENTITY_HELP, IDENTITY_OPTIONS } from './identity-flags.ts';
 import { writeAtomic } from './state.ts';
 import { requireOutParent } from './io.ts';
 import { dirname, resolve } from 'node:path';
@@ -189,7 +190,8 @@ ST 430-2 leaf with its own key, under the signer chain's root), else IDENTITY_BI
   --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root: required for an enclave
                         on the NSM simulator (keycast nsm test-pki init --root-out ROOT.pem; the
                         demo's is test-root.pem), which no one trusts by default
-  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+  --publisher KEY.pem   a release publisher's public key (repeatable), and/or a keyless one by identity:
+${IDENTITY_HELP}
 ${LOG_HELP}
 ${WITNESS_HELP}
 
@@ -201,6 +203,7 @@ cannot be read.`,
       {
         ...LOG_OPTIONS,
         publisher: { type: 'string', multiple: true },
+        ...IDENTITY_OPTIONS,
         'trust-root': { type: 'string', multiple: true },
         'max-age': { type: 'string' },
         out: { type: 'string' },
@@ -211,8 +214,7 @@ cannot be read.`,
     const host = positionals[0];
     if (host === undefined) throw usageError('give the host as HOST_URL (http:// or https://)');
     checkUrl(host, 'HOST_URL');
-    const publishers = readKeys(v, 'publisher');
-    if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
+    const { keys: publishers, keyless } = publishersFromFlags(v);
     if (str(v, 'log') === undefined) throw usageError('--log URL is required: the enclave must run a logged release');
     const file = str(v, 'out');
     if (file !== undefined) requireOutParent(file);
@@ -228,7 +230,7 @@ cannot be read.`,
       ...(roots.length > 0 ? { trustedRoots: roots } : {}),
     });
     const pcr0 = toHex(att.pcrs.get(0)!);
-    const r = await verifyReleaseThroughLog(v, { pcr0 }, publishers);
+    const r = await verifyReleaseThroughLog(v, { pcr0 }, publishers, [], 0, keyless);
     const m = (r.entry.statement.predicate as ReleasePredicate).measurements;
     for (const [i, want] of [
       [1, m.pcr1],

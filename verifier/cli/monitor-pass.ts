@@ -14,6 +14,7 @@ import {
   isVerifierError,
   noteVerifier,
   openCheckpoint,
+  type DecodedEntry,
   type LogClient,
   type WitnessedCheckpoint,
 } from '../index.ts';
@@ -49,10 +50,10 @@ export interface PassInput {
   /** Report events only for these source repositories (all when empty). */
   watch: string[];
   /**
-   * SPKI SHA-256 of the release publishers the studio trusts (--publisher): a watched release
-   * signed by any other key alarms (SIGNER_NOT_ALLOWED). Empty: no publisher check.
+   * The publishers the studio pins (--publisher / --certificate-identity): throws (a coded
+   * VerifierError) for a release by anyone else, which alarms PUBLISHER_UNEXPECTED. None: no check.
    */
-  publishers?: string[];
+  publisher?: (entry: DecodedEntry) => void;
   state: MonitorState;
   progress?: (done: number, total: number) => void;
 }
@@ -151,7 +152,6 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
     const known = firstOf.get(rel.pcr0);
     if (known === undefined || Number(i) < known) firstOf.set(rel.pcr0, Number(i));
   }
-  const publishers = new Set(input.publishers ?? []);
   for await (const { index, leaf } of client.entries(next.next, cp, input.progress)) {
     let e;
     try {
@@ -198,12 +198,18 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
         });
       }
       if (first === undefined) firstOf.set(e.pcr0, index);
-      if (publishers.size > 0 && watched(input.watch, repo) && !publishers.has(e.signer.spkiSha256))
-        alarms.push({
-          code: 'SIGNER_NOT_ALLOWED',
-          message: `entry ${index} is a release of ${repo ?? '-'} signed by a key that is not one of your --publisher keys`,
-          evidence: { index, pcr0: e.pcr0, signer: e.signer.spkiSha256, publishers: [...publishers] },
-        });
+      if (input.publisher && watched(input.watch, repo)) {
+        try {
+          input.publisher(e);
+        } catch (err) {
+          const a = alarmOf(err);
+          alarms.push({
+            code: 'PUBLISHER_UNEXPECTED',
+            message: `release ${index} is not by a pinned publisher: ${a.message}`,
+            evidence: { index, pcr0: e.pcr0, check: a.code, ...a.evidence },
+          });
+        }
+      }
       next.releases[index] = { pcr0: e.pcr0, repo, commit };
       if (watched(input.watch, repo))
         events.push({ type: 'release', index, pcr0: e.pcr0, repo, commit: source?.commit ?? null });

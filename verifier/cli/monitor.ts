@@ -4,12 +4,13 @@
  * pass with --json), progress to stderr; an alarm exits 1 and is POSTed to --webhook. State is
  * saved only after a pass verified without alarms, so a bad pass is re-checked next time.
  */
-import { LogClient } from '../index.ts';
+import { LogClient, requirePublisher, type DecodedEntry } from '../index.ts';
+import { IDENTITY_HELP, IDENTITY_OPTIONS } from './identity-flags.ts';
+import { publishersFromFlags } from './release.ts';
 import { WITNESS_HELP, list, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say, transport } from './log.ts';
 import { FileMonitorStore } from './monitor-state.ts';
 import { defaultStateDir } from './state.ts';
-import { readKeys } from './release.ts';
 import { monitorPass, type Alarm, type MonitorEvent, type PassResult } from './monitor-pass.ts';
 
 function describe(e: MonitorEvent): string {
@@ -52,7 +53,8 @@ export const monitor: Command = {
   path: ['monitor'],
   summary: 'follow a log and alarm on forks, split views, bad entries and lying status statements',
   help: `keycast monitor --log URL --log-key VKEY [--witness-url URL…] [--mirror-url URL…] [--watch-source REPO…]
-                [--publisher KEY.pem…] [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
+                [--publisher KEY.pem… | --certificate-identity ID --certificate-oidc-issuer URL …]
+                [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
 
 Reads the log through its tiles (every tile checked against the signed checkpoint) and checks:
   - each new checkpoint is consistent with the last one seen (a fork: LOG_INCONSISTENT);
@@ -61,7 +63,8 @@ Reads the log through its tiles (every tile checked against the signed checkpoin
     statement (ENTRY_DUPLICATE); every revocation names a logged release (REVOCATION_INVALID);
   - a PCR0 released again keeps the source repo and commit of its first release
     (PROVENANCE_CHANGED, with both entries as evidence: the log admits it, the monitor tells you);
-  - with --publisher, every watched release is signed by one of those keys (SIGNER_NOT_ALLOWED);
+  - with --publisher / --certificate-identity: every watched release is by one of those publishers,
+    by key or keylessly by identity (PUBLISHER_UNEXPECTED, with the code and field that differ);
   - the log's signed status statement for every watched release, at the current tree, agrees with
     the entries (STATUS_CONTRADICTED: "active" for a release revoked below that size, with the
     statement and checkpoint as evidence).
@@ -77,6 +80,7 @@ given). Alarms exit 1 and are POSTed as JSON to --webhook. State is saved (per l
   --watch-source REPO   report and check releases of this source repository (repeatable)
   --publisher KEY.pem   your release publishers' public keys (repeatable; the same flag as verify
                         release, so one set of log flags serves both)
+${IDENTITY_HELP}
   --once                one pass (default)      --follow  keep following, every --interval S (10)
   --webhook URL         POST {origin, treeSize, events, alarms} when there are alarms
 ${LOG_HELP}
@@ -90,11 +94,12 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
       'witness-url': urlOption(true),
       'mirror-url': urlOption(true),
       'watch-source': { type: 'string', multiple: true },
+      publisher: { type: 'string', multiple: true },
+      ...IDENTITY_OPTIONS,
       once: { type: 'boolean' },
       follow: { type: 'boolean' },
       interval: { type: 'string' },
       webhook: urlOption(),
-      publisher: { type: 'string', multiple: true },
     });
     if (v.once === true && v.follow === true) throw usageError('give --once or --follow, not both');
     if (v.follow !== true && str(v, 'interval') !== undefined) throw usageError('--interval needs --follow');
@@ -118,7 +123,11 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
         client: new LogClient({ ...transport(v), url, logKey: log.logKey }),
       })),
     ];
-    const publishers = readKeys(v, 'publisher');
+    const pinned = publishersFromFlags(v, true);
+    const publisher =
+      pinned.keys.length > 0 || pinned.keyless
+        ? (e: DecodedEntry) => void requirePublisher(e, pinned.keys, pinned.keyless)
+        : undefined;
     const store = new FileMonitorStore(str(v, 'state') ?? defaultStateDir());
     const json = v.json === true;
     const webhook = str(v, 'webhook');
@@ -130,7 +139,7 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
         logKey: log.logKey,
         views,
         watch: list(v, 'watch-source'),
-        publishers: publishers.map((k) => k.spkiSha256),
+        ...(publisher ? { publisher } : {}),
         state,
         progress: (done, total) => {
           if (Date.now() - lastSay > 1000 || done === total) {

@@ -9,6 +9,7 @@ import {
   buildTransparencyLogEntry,
   decodeLeaf,
   fromBase64,
+  fulcioIdentity,
   hashLeaf,
   notLogged,
   parseBundle,
@@ -17,17 +18,21 @@ import {
   publisherForBundle,
   requireActiveStatus,
   requireEndorsements,
+  requirePublisher,
   toHex,
   trustedRootForLog,
   verifyReleaseBundleWithSigstore,
   type DecodedEntry,
   type Endorsement,
   type IndexedEntry,
+  type KeylessPublishers,
   type LogClient,
+  type TrustedRootJson,
   type ReleaseSigner,
   type VerifiedRelease,
   type WitnessedCheckpoint,
 } from '../index.ts';
+import { X509Certificate } from 'node:crypto';
 import { readInput, readVkey } from './io.ts';
 import {
   WITNESS_HELP,
@@ -43,6 +48,7 @@ import {
 } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say } from './log.ts';
 import { currentCheckpoint } from './memory.ts';
+import { IDENTITY_HELP, IDENTITY_OPTIONS, identityPolicyFromFlags, trustedRootFromFlags } from './identity-flags.ts';
 
 const MAX_PEM_BYTES = 16 * 1024;
 
@@ -57,21 +63,58 @@ export function readKeys(v: Values, flag: string): ReleaseSigner[] {
   });
 }
 
-/** The bundle alone: Sigstore verification under the log key, signed by a pinned publisher. */
+/** The log's trust root, plus (keyless) the Fulcio CAs, CT logs, timestamp authorities and tlogs of the Sigstore root. */
+function rootFor(logVkey: string, keyless?: KeylessPublishers): TrustedRootJson {
+  const k = parseVerifierKey(logVkey);
+  const log = trustedRootForLog({ origin: k.name, logPublicKey: k.publicKey });
+  if (!keyless) return log;
+  const s = keyless.trustedRoot as Partial<Record<keyof TrustedRootJson, unknown[]>>;
+  return {
+    ...log,
+    tlogs: [...log.tlogs, ...((s.tlogs ?? []) as TrustedRootJson['tlogs'])],
+    certificateAuthorities: s.certificateAuthorities ?? [],
+    ctlogs: s.ctlogs ?? [],
+    timestampAuthorities: s.timestampAuthorities ?? [],
+  };
+}
+
+/**
+ * The bundle alone: Sigstore verification under the log key, signed by a pinned publisher key,
+ * or (keyless) by a Fulcio certificate for a pinned identity with a timestamp inside its validity.
+ */
 export function checkBundle(
   bundle: string | Record<string, unknown>,
   logVkey: string,
   publishers: ReleaseSigner[],
+  keyless?: KeylessPublishers,
 ): { verified: VerifiedRelease; publisher: ReleaseSigner } {
   const parsed = parseBundle(bundle);
-  const publisher = publisherForBundle(parsed, publishers);
-  const k = parseVerifierKey(logVkey);
-  const verified = verifyReleaseBundleWithSigstore(
-    parsed.json,
-    trustedRootForLog({ origin: k.name, logPublicKey: k.publicKey }),
-    { publicKey: publisher.pem },
-  );
+  const publisher = publisherForBundle(parsed, publishers, keyless);
+  const verified = verifyReleaseBundleWithSigstore(parsed.json, rootFor(logVkey, keyless), {
+    publicKey: publisher.pem,
+  });
   return { verified, publisher };
+}
+
+/**
+ * The publishers a studio pins: keys (--publisher) and keyless identities (--certificate-identity …).
+ * `optional`: none given is allowed (monitor); otherwise it is a usage error.
+ */
+export function publishersFromFlags(
+  v: Values,
+  optional = false,
+): { keys: ReleaseSigner[]; keyless?: KeylessPublishers } {
+  const keys = readKeys(v, 'publisher');
+  const policy = identityPolicyFromFlags(v);
+  if (!policy) {
+    if (str(v, 'trusted-root') !== undefined) throw usageError('--trusted-root needs --certificate-identity');
+    if (keys.length === 0 && !optional)
+      throw usageError(
+        '--publisher KEY.pem or --certificate-identity ID --certificate-oidc-issuer URL is required: whose releases do you trust?',
+      );
+    return { keys };
+  }
+  return { keys, keyless: { policies: [policy], trustedRoot: trustedRootFromFlags(v) } };
 }
 
 /** The Sigstore bundle a logged leaf stands for, with its entry proven in `cp`'s tree. */
@@ -107,7 +150,15 @@ interface Facts {
   commit: string | null;
   repo: string | null;
   publisher: string;
+  /** Keyless: the signing certificate's SANs and OIDC issuer. */
+  identity: { sans: string[]; issuer: string | null } | null;
   statement: unknown;
+}
+
+function keylessIdentity(p: ReleaseSigner): Facts['identity'] {
+  if (!p.certificate) return null;
+  const id = fulcioIdentity(new Uint8Array(new X509Certificate(p.pem).raw));
+  return { sans: id.sans.map((s) => s.value), issuer: id.fields.issuer ?? id.fields.issuerV1 ?? null };
 }
 
 function facts(e: DecodedEntry, publisher: ReleaseSigner): Facts {
@@ -122,6 +173,7 @@ function facts(e: DecodedEntry, publisher: ReleaseSigner): Facts {
     commit: e.commit ?? null,
     repo: source?.repo ?? null,
     publisher: publisher.spkiSha256,
+    identity: keylessIdentity(publisher),
     statement: e.statement,
   };
 }
@@ -165,6 +217,7 @@ export async function verifyReleaseThroughLog(
   publishers: ReleaseSigner[],
   rebuilders: ReleaseSigner[] = [],
   k = 0,
+  keyless?: KeylessPublishers,
 ): Promise<LoggedReleaseCheck> {
   const log = logSetup(v);
   say(`keycast: reading ${new URL('checkpoint', log.client.url).href}`);
@@ -208,9 +261,17 @@ export async function verifyReleaseThroughLog(
         { index, treeSize: cp.size, checkpoint: current.note },
       );
     const proof = await log.client.inclusionProof(index, hashLeaf(leaf), current);
-    const rebuilt = checkBundle(bundleFromLog(entry, index, proof, current, log.logKey), log.logKey, publishers);
-    entry = rebuilt.verified.entry;
-    publisher = rebuilt.publisher;
+    const fromLog = bundleFromLog(entry, index, proof, current, log.logKey);
+    if (entry.signer.certificate) {
+      // A keyless leaf keeps its certificate: Fulcio-issued, for a pinned identity (the signing
+      // time was checked when the log admitted the full bundle; --bundle checks it again).
+      publisher = requirePublisher(entry, publishers, keyless);
+      entry = verifyReleaseBundleWithSigstore(fromLog, rootFor(log.logKey), { publicKey: publisher.pem }).entry;
+    } else {
+      const rebuilt = checkBundle(fromLog, log.logKey, publishers);
+      entry = rebuilt.verified.entry;
+      publisher = rebuilt.publisher;
+    }
   }
   const { status, note } = await log.client.signedStatus(index, current);
   try {
@@ -235,7 +296,8 @@ export async function verifyReleaseThroughLog(
 export const verifyRelease: Command = {
   path: ['verify', 'release'],
   summary: 'verify a release: log checkpoint, inclusion, Sigstore bundle, publisher, status, rebuilds',
-  help: `keycast verify release (PCR0 | --bundle FILE) --log URL --log-key VKEY --publisher KEY.pem…
+  help: `keycast verify release (PCR0 | --bundle FILE) --log URL --log-key VKEY
+                       (--publisher KEY.pem… | --certificate-identity ID --certificate-oidc-issuer URL […])
                        [--witness VKEY… [--witness-threshold K] [--max-checkpoint-age S]]
                        [--require-rebuilds K --rebuilder KEY.pem…] [--state DIR] [--json]
 keycast verify release --bundle FILE --log-key VKEY --publisher KEY.pem…   (offline: the bundle alone)
@@ -246,13 +308,15 @@ Proves, trusting neither the operator nor the log:
      rewrote history is LOG_INCONSISTENT with both checkpoints as evidence); it is then saved;
   3. the release (the newest one of PCR0, or the bundle's entry) is included in that tree;
   4. its Sigstore bundle verifies with stock @sigstore/verify plus Keycast's checks, and it is
-     signed by one of the --publisher keys;
+     signed by one of the --publisher keys, or keylessly by a Fulcio certificate (of --trusted-root)
+     for the --certificate-identity, with a timestamp inside the certificate's validity;
   5. the log's signed status statement for that tree says "active" (RELEASE_REVOKED otherwise);
   6. with --require-rebuilds K: K distinct --rebuilder keys logged rebuilds with the same PCRs.
 
   PCR0                  96 hex digits: the enclave image (use this or --bundle)
   --bundle FILE         a published Sigstore bundle (- for stdin)
-  --publisher KEY.pem   a release publisher's public key (repeatable; required)
+  --publisher KEY.pem   a release publisher's public key (repeatable)
+${IDENTITY_HELP}
   --require-rebuilds K  at least K independent rebuild endorsements (reads every entry)
   --rebuilder KEY.pem   a rebuilder's public key (repeatable)
 ${LOG_HELP}
@@ -265,6 +329,7 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
       args,
       {
         ...LOG_OPTIONS,
+        ...IDENTITY_OPTIONS,
         bundle: { type: 'string' },
         publisher: { type: 'string', multiple: true },
         'require-rebuilds': { type: 'string' },
@@ -276,8 +341,7 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
     const pcr0Arg = positionals[0];
     if ((pcr0Arg === undefined) === (bundlePath === undefined)) throw usageError('give either PCR0 or --bundle FILE');
     const pcr0 = pcr0Arg === undefined ? undefined : toHex(hexArg('PCR0', pcr0Arg, 48));
-    const publishers = readKeys(v, 'publisher');
-    if (publishers.length === 0) throw usageError('--publisher KEY.pem is required: whose releases do you trust?');
+    const { keys: publishers, keyless } = publishersFromFlags(v);
     const rebuilders = readKeys(v, 'rebuilder');
     const k =
       str(v, 'require-rebuilds') === undefined ? 0 : positiveInt(str(v, 'require-rebuilds'), 'require-rebuilds', 1);
@@ -292,6 +356,7 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
             new TextDecoder().decode(readInput(bundlePath, MAX_BUNDLE_BYTES, '--bundle')),
             readVkey(need(v, 'log-key'), '--log-key'),
             publishers,
+            keyless,
           );
 
     if (str(v, 'log') === undefined) {
@@ -312,7 +377,7 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
             `OK ${out.kind} pcr0=${out.pcr0} at log index ${out.logIndex} (offline: against the checkpoint in the bundle)`,
             `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`,
             `  eif sha256 ${out.eifSha256 ?? '-'}`,
-            `  publisher  ${out.publisher}`,
+            `  publisher  ${out.identity ? `${out.identity.sans.join(', ')} (issuer ${out.identity.issuer})` : out.publisher}`,
             "  pass --log URL to check the log's current view, the release status and rebuilds",
           ].join('\n'),
         );
@@ -325,6 +390,7 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
       publishers,
       rebuilders,
       k,
+      keyless,
     );
     const { index, entry, publisher, current, previous, endorsements } = r;
     const cp = current.checkpoint;
@@ -348,7 +414,7 @@ unreachable or answers nonsense, 6 a file cannot be read.`,
           `  pcr0       ${entry.pcr0}`,
           `  source     ${out.repo ?? '-'}@${out.commit ?? '-'}`,
           `  eif sha256 ${out.eifSha256 ?? '-'}`,
-          `  publisher  ${publisher.spkiSha256}`,
+          `  publisher  ${out.identity ? `${out.identity.sans.join(', ')} (issuer ${out.identity.issuer})` : publisher.spkiSha256}`,
           `  log        ${previous ? `consistent with the tree of ${previous.size} you verified before` : 'first checkpoint of this log remembered'}`,
           ...(current.cosigners.length > 0
             ? [

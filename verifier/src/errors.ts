@@ -42,6 +42,13 @@ export const VERIFIER_ERROR_CODES = [
   'REVOCATION_INVALID',
   'SIGSTORE_INVALID',
   'TLE_INVALID',
+  // generic Sigstore bundles (verify bundle): who signed, what was signed, the trust root
+  /** a keyless signer's certificate does not match the identity policy (evidence.field names the flag) */
+  'IDENTITY_MISMATCH',
+  /** the artifact (or its digest) is not what the bundle signs (message digest or in-toto subject) */
+  'ARTIFACT_MISMATCH',
+  /** a trusted_root.json that does not parse or leaves a validity bound open */
+  'TRUSTED_ROOT_INVALID',
   // Nitro attestation documents: COSE_Sign1, X.509 chain to a pinned root, policy
   'COSE_MALFORMED',
   'ATTESTATION_MALFORMED',

@@ -12,7 +12,7 @@ import * as verifier from '#verifier';
 import type { Measurements, RetryEvent } from '#verifier';
 import { parseSourceRef } from './statement.ts';
 import type { SignReleaseInput } from './release.ts';
-import type { BundleJson, SigningMethod } from './sign.ts';
+import type { BundleJson, KeylessOptions, SigningMethod } from './sign.ts';
 import {
   defaultBuilderVersion,
   logIdentity,
@@ -30,13 +30,24 @@ import { requireOutParent, urlOption, type Command } from '#cli-kit';
 const SIGN_FLAGS = {
   key: { type: 'string' },
   keyless: { type: 'boolean' },
-  'id-token': { type: 'string' },
+  'identity-token': { type: 'string' },
+  'identity-token-file': { type: 'string' },
+  'id-token': { type: 'string' }, // the old name of --identity-token
   'fulcio-url': urlOption(),
+  'timestamp-server-url': urlOption(),
   'rekor-url': urlOption(),
 } as const;
-// --keyless (Fulcio + Rekor, an OIDC token from --id-token or SIGSTORE_ID_TOKEN) still works but
-// is not shown: a studio cannot verify keyless bundles by signer identity yet.
-const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen)`;
+const SIGN_HELP = `  --key KEY.pem          ECDSA P-256 private key (keycast release keygen), or
+  --keyless              sign as the OIDC identity that runs this (a CI workflow): an ephemeral key,
+                         a short-lived Fulcio certificate for the identity, and an RFC 3161
+                         timestamp over the signature proving it was made while the certificate
+                         was valid. The token: --identity-token TOKEN, --identity-token-file FILE,
+                         SIGSTORE_ID_TOKEN, or GitHub Actions' own (permissions: id-token: write)
+  --fulcio-url URL       Fulcio (default https://fulcio.sigstore.dev)
+  --timestamp-server-url URL
+                         RFC 3161 timestamp authority (default https://timestamp.sigstore.dev)
+  --rekor-url URL        also record the signature in this Rekor (none by default: the Keycast log
+                         is the transparency log)`;
 const ARTIFACT_FLAGS = {
   eif: { type: 'string' },
   'eif-uri': urlOption(),
@@ -47,16 +58,26 @@ const ARTIFACT_FLAGS = {
   out: { type: 'string' },
 } as const;
 
-function signingMethod(f: Flags): SigningMethod {
+async function signingMethod(f: Flags): Promise<SigningMethod> {
+  const keylessFlags = [
+    'identity-token',
+    'identity-token-file',
+    'id-token',
+    'fulcio-url',
+    'timestamp-server-url',
+    'rekor-url',
+  ];
   if (f.keyless) {
     if (f.key) throw usageError('give either --key or --keyless, not both');
-    const token = (f['id-token'] as string | undefined) ?? process.env.SIGSTORE_ID_TOKEN ?? '';
-    if (!token) throw usageError('--keyless needs an OIDC token: --id-token or SIGSTORE_ID_TOKEN');
-    const keyless: { identityToken: string; fulcioUrl?: string; rekorUrl?: string } = { identityToken: token };
+    const { identityToken } = await import('./identity-token.ts');
+    const keyless: KeylessOptions = { identityToken: await identityToken(f) };
     if (typeof f['fulcio-url'] === 'string') keyless.fulcioUrl = f['fulcio-url'];
+    if (typeof f['timestamp-server-url'] === 'string') keyless.tsaUrl = f['timestamp-server-url'];
     if (typeof f['rekor-url'] === 'string') keyless.rekorUrl = f['rekor-url'];
     return { keyless };
   }
+  const stray = keylessFlags.find((k) => f[k] !== undefined);
+  if (stray) throw usageError(`--${stray} needs --keyless`);
   return { keyPem: readSigningKeyFile(need(f, 'key')) };
 }
 
@@ -91,7 +112,7 @@ function artifactInput(f: Flags): SignReleaseInput {
 }
 
 function writeBundle(path: string, bundle: BundleJson): void {
-  writeFileSync(path, JSON.stringify(bundle, null, 2) + '\n');
+  writeFileSync(path, `${JSON.stringify(bundle, null, 2)}\n`);
 }
 
 function print(f: Flags, json: Record<string, unknown>, text: string): void {
@@ -135,11 +156,13 @@ const sign: Command = {
   path: ['release', 'sign'],
   summary: 'sign a release statement (PCRs, source, lock) into a Sigstore bundle',
   help: `keycast release sign --eif FILE --source REPO@COMMIT --lock builder.lock.json --out BUNDLE
-                     --key KEY.pem [--pcrs FILE] [--eif-uri URL] [--builder-version V] [--json]
+                     (--key KEY.pem | --keyless [--identity-token T | --identity-token-file F])
+                     [--pcrs FILE] [--eif-uri URL] [--builder-version V] [--json]
 
 Writes an in-toto statement (predicate https://keycast.dev/release/v1: subject = the EIF's
 SHA-256; PCR0/1/2(/8), source repo and 40-hex commit, lock file SHA-256, builder version) as a
-DSSE envelope in a Sigstore v0.3 bundle. No network with --key. PCRs come from --pcrs (nitro-cli
+DSSE envelope in a Sigstore v0.3 bundle. No network with --key; --keyless asks Fulcio and the
+timestamp authority. PCRs come from --pcrs (nitro-cli
 describe-eif JSON or pcr.json, for EIFs built elsewhere) or are computed from the EIF (EIF v4,
 CRC checked; the same PCRs nitro-cli reports).
   --eif-uri URL          where the EIF can be fetched (https; http only on loopback): recorded as
@@ -150,7 +173,7 @@ ${SIGN_HELP}`,
     const out = need(flags, 'out');
     requireOutParent(out);
     const { signRelease } = await import('./release.ts');
-    const bundle = await signRelease({ ...artifactInput(flags), ...signingMethod(flags) });
+    const bundle = await signRelease({ ...artifactInput(flags), ...(await signingMethod(flags)) });
     writeBundle(out, bundle);
     print(flags, { bundle: out, eifSha256: eifSha256Of(bundle) }, `wrote ${out}`);
     return 0;
@@ -241,7 +264,7 @@ ${SIGN_HELP}`,
       logIndex: index,
       pcr0,
       reason: need(flags, 'reason'),
-      ...signingMethod(flags),
+      ...(await signingMethod(flags)),
     });
     return publishAndWrite(flags, bundle, typeof flags.out === 'string' ? flags.out : `revocation-${index}.json`);
   },
@@ -267,7 +290,7 @@ async function runEndorse(args: string[]): Promise<number> {
   requireOutParent(out);
   const input = {
     ...artifactInput(flags),
-    ...signingMethod(flags),
+    ...(await signingMethod(flags)),
     ...(releaseIndex === undefined ? {} : { releaseIndex }),
   };
   const { signRebuild } = await import('./release.ts');

@@ -3,9 +3,11 @@
  * DSSEBundleBuilder (notes/peers.md §1.3): the signer receives the DSSE PAE and signs it.
  *  - local key (default): a P-256 key from PEM, no network, no witnesses — the bundle gets its
  *    tlog entry when `publishRelease` submits it to a Keycast log;
- *  - keyless (`keyless` options): FulcioSigner (ephemeral key, certificate for the OIDC
- *    identity in the token) and RekorWitness (public Rekor dsse entry). For CI with OIDC; it is
- *    not exercised by the tests (they run offline).
+ *  - keyless (`keyless` options): FulcioSigner (ephemeral key, a short-lived certificate for the
+ *    OIDC identity in the token) and TSAWitness: an RFC 3161 timestamp over the signature from a
+ *    timestamp authority, the proof that the signature was made while the certificate was valid
+ *    (builder/README.md says why a TSA rather than Rekor or the Keycast log); RekorWitness too
+ *    when a Rekor URL is given. Tested against loopback stand-ins (test/sigstore-standins.ts).
  * The output is the bundle JSON (media type v0.3), verified once more by the verifier's own
  * DSSE check before it is returned.
  */
@@ -14,8 +16,8 @@ import {
   DSSEBundleBuilder,
   FulcioSigner,
   RekorWitness,
+  TSAWitness,
   DEFAULT_FULCIO_URL,
-  DEFAULT_REKOR_URL,
   type Signer,
   type Signature,
   type Witness,
@@ -26,6 +28,7 @@ import {
   parseBundle,
   verifyDsseSignature,
   parseTrustedKey,
+  certificateKey,
   type KeycastStatement,
 } from '#verifier';
 import { BuilderError } from '../errors.ts';
@@ -43,10 +46,16 @@ export class LocalKeySigner implements Signer {
   }
 }
 
+/** Sigstore's public-good RFC 3161 timestamp authority (base URL; the client adds /api/v1/timestamp). */
+export const DEFAULT_TSA_URL = 'https://timestamp.sigstore.dev';
+
 export interface KeylessOptions {
   /** The OIDC identity token (e.g. from SIGSTORE_ID_TOKEN or the CI provider). */
   identityToken: string;
   fulcioUrl?: string;
+  /** The RFC 3161 timestamp authority (default DEFAULT_TSA_URL). */
+  tsaUrl?: string;
+  /** Also record the signature in this Rekor (v1) instance; none by default. */
   rekorUrl?: string;
 }
 
@@ -59,14 +68,16 @@ function builderFor(method: SigningMethod): { signer: Signer; witnesses: Witness
     const key = loadSigningKey(method.keyPem);
     return { signer: new LocalKeySigner(key), witnesses: [], key };
   }
-  const { identityToken, fulcioUrl, rekorUrl } = method.keyless;
+  const { identityToken, fulcioUrl, tsaUrl, rekorUrl } = method.keyless;
   if (!identityToken)
     throw new BuilderError('SIGN_FAILED', 'keyless signing needs an OIDC identity token (SIGSTORE_ID_TOKEN)');
   const signer = new FulcioSigner({
     identityProvider: { getToken: async () => identityToken },
     fulcioBaseURL: fulcioUrl ?? DEFAULT_FULCIO_URL,
   });
-  return { signer, witnesses: [new RekorWitness({ rekorBaseURL: rekorUrl ?? DEFAULT_REKOR_URL, entryType: 'dsse' })] };
+  const witnesses: Witness[] = [new TSAWitness({ tsaBaseURL: tsaUrl ?? DEFAULT_TSA_URL })];
+  if (rekorUrl) witnesses.push(new RekorWitness({ rekorBaseURL: rekorUrl, entryType: 'dsse' }));
+  return { signer, witnesses };
 }
 
 /** Signs `statement` as an in-toto DSSE envelope into a Sigstore bundle (JSON). */
@@ -97,10 +108,9 @@ export async function signStatement(statement: KeycastStatement, method: Signing
 /** The bundle must verify under our own key before we hand it out (catches a broken signer). */
 function selfCheck(json: BundleJson, key: SigningKey | undefined): void {
   const parsed = parseBundle(json);
-  if (!key) return; // keyless: the certificate-bound signature is checked by the log and verifiers
   if (
     !verifyDsseSignature(
-      parseTrustedKey(key.publicKeyPem),
+      key ? parseTrustedKey(key.publicKeyPem) : certificateKey(parsed.certificate ?? new Uint8Array()),
       parsed.envelope.payloadType,
       parsed.payload,
       parsed.signature,

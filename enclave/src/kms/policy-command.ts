@@ -1,8 +1,18 @@
 /** `keycast kms-policy` (build a key policy from the log's active releases) and `keycast kms-policy check`. */
 import { readFileSync } from 'node:fs';
 import { parseFlags, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
-import { LogClient } from '#verifier';
-import { activeReleases } from './active-releases.ts';
+import {
+  IDENTITY_POLICY_FLAGS,
+  LogClient,
+  identityPolicyFromFlagValues,
+  isVerifierError,
+  parseTrustedKey,
+  parseTrustedRoot,
+  publicGoodTrustedRoot,
+  requirePublisher,
+  type KeylessPublishers,
+} from '#verifier';
+import { activeReleases, type ReleaseFilter } from './active-releases.ts';
 import { buildKmsKeyPolicy } from './policy-build.ts';
 import { checkKmsKeyPolicy } from './policy-check.ts';
 
@@ -18,6 +28,53 @@ export function vkeyArg(s: string): string {
   }
 }
 
+const IDENTITY_FLAGS = Object.fromEntries(
+  Object.values(IDENTITY_POLICY_FLAGS).map((f) => [f, { type: 'string' as const }]),
+) as Record<(typeof IDENTITY_POLICY_FLAGS)[keyof typeof IDENTITY_POLICY_FLAGS], { type: 'string' }>;
+
+/**
+ * --publisher KEY.pem… and/or cosign's --certificate-identity flags (with --trusted-root): only
+ * releases by these publishers may decrypt. None given: every release the log admitted.
+ */
+function publisherFilter(v: Record<string, unknown>): ReleaseFilter | undefined {
+  const keys = ((v.publisher as string[] | undefined) ?? []).map((f) => {
+    try {
+      return parseTrustedKey(readFileSync(f, 'utf8'));
+    } catch (e) {
+      if (!isVerifierError(e)) throw e;
+      throw usageError(`--publisher ${f}: not a PEM public key`);
+    }
+  });
+  let policy: ReturnType<typeof identityPolicyFromFlagValues>;
+  try {
+    policy = identityPolicyFromFlagValues((flag) => v[flag]);
+  } catch (e) {
+    if (!isVerifierError(e)) throw e;
+    throw usageError(e.message);
+  }
+  if (!policy && v['trusted-root'] !== undefined) throw usageError('--trusted-root needs --certificate-identity');
+  if (!policy && keys.length === 0) return undefined;
+  const keyless: KeylessPublishers | undefined = policy
+    ? {
+        policies: [policy],
+        trustedRoot:
+          typeof v['trusted-root'] === 'string'
+            ? parseTrustedRoot(readFileSync(v['trusted-root']))
+            : publicGoodTrustedRoot(),
+      }
+    : undefined;
+  return (entry) => {
+    try {
+      requirePublisher(entry, keys, keyless);
+      return null;
+    } catch (e) {
+      if (!isVerifierError(e)) throw e;
+      const field = typeof e.evidence.field === 'string' ? e.evidence.field : undefined;
+      return field ? { code: e.code, field } : { code: e.code };
+    }
+  };
+}
+
 function positiveInt(s: unknown, flag: string, dflt: number): number {
   if (s === undefined) return dflt;
   if (typeof s !== 'string' || !/^[1-9][0-9]{0,9}$/.test(s)) throw usageError(`--${flag} must be a positive integer`);
@@ -29,6 +86,8 @@ const build: Command = {
   summary: 'Print a KMS key policy that lets only the logged, active releases decrypt (read through the verified log)',
   help: `Usage: keycast kms-policy (--log URL --log-key VKEY [--witness VKEY ...] [--witness-threshold K] [--max-checkpoint-age S] | --pcr0 HEX ...)
                           --enclave-role ARN --admin ARN [--admin ARN ...] [--policy-admin ARN ...] [--key-arn ARN] [--json]
+                          [--publisher KEY.pem ... | --certificate-identity ID --certificate-oidc-issuer URL
+                           [--certificate-github-workflow-{repository,ref,sha,trigger,name} V] [--trusted-root FILE]]
 
 Reads every entry of the log through verified reads (the checkpoint under --log-key, cosigned by the
 --witness keys; each entry bundle checked against tiles under that checkpoint), takes the PCR0 of each
@@ -43,6 +102,9 @@ release not retired by a logged revocation, and prints a key policy where:
   - admins administer the key (describe, tag, enable/disable, rotate, delete) with no crypto and no grants;
   - --policy-admin principals may PutKeyPolicy (to follow the log). Without them the policy is frozen:
     apply it with --bypass-policy-lockout-safety-check, and a new release needs a new key.
+With --publisher and/or --certificate-identity (cosign's identity flags, exact; the same policy as
+keycast verify release), only releases by those publishers count: any other release the log holds
+is listed as excluded (with the code and the field that differs) and cannot decrypt.
 --pcr0 HEX (repeatable) gives the releases directly instead of reading a log.
 With --json, prints {policy, releases, checkpoint}; otherwise the policy JSON alone.
 Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://policy.json`,
@@ -58,6 +120,9 @@ Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://
       admin: { type: 'string', multiple: true },
       'policy-admin': { type: 'string', multiple: true },
       'key-arn': { type: 'string' },
+      publisher: { type: 'string', multiple: true },
+      'trusted-root': { type: 'string' },
+      ...IDENTITY_FLAGS,
     });
     const pcr0Flags = (v.pcr0 as string[] | undefined) ?? [];
     if ((v.log === undefined) === (pcr0Flags.length === 0))
@@ -65,6 +130,8 @@ Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://
     const enclaveRoleArn = requireFlag(v, 'enclave-role');
     const adminArns = (v.admin as string[] | undefined) ?? [];
     if (adminArns.length === 0) throw usageError('--admin ARN is required');
+    if (pcr0Flags.length > 0 && (v.publisher !== undefined || v['certificate-identity'] !== undefined))
+      throw usageError('--publisher and --certificate-identity filter the releases read from --log, not --pcr0');
     let pcr0s = pcr0Flags.map((p) => p.toLowerCase());
     let provenance: Record<string, unknown> = { source: '--pcr0' };
     if (typeof v.log === 'string') {
@@ -89,7 +156,7 @@ Then: aws kms put-key-policy --key-id KEY --policy-name default --policy file://
             `kms-policy: the log is busy or unreachable (${e.reason}); retry ${e.attempt} of ${e.retries}\n`,
           ),
       });
-      const a = await activeReleases(client);
+      const a = await activeReleases(client, publisherFilter(v));
       pcr0s = a.pcr0s;
       provenance = {
         source: client.url.href,

@@ -9,18 +9,29 @@
  *     "witnesses": { "vkeys": ["<cosignature/v1 verifier key>", …], "threshold": k },
  *     "maxCheckpointAgeSeconds": 600,
  *     "publishers": ["<SPKI PEM of an accepted release signer>", …],
- *     "kms": { "keyArn": "arn:aws:kms:…:key/…", "region": "us-east-1" }
+ *     "kms": { "keyArn": "arn:aws:kms:…:key/…", "region": "us-east-1" },
+ *     "publisherIdentities": [{ "identity": "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1",
+ *                               "issuer": "https://token.actions.githubusercontent.com", … }],   // optional
+ *     "fulcioCAs": ["<PEM of a Fulcio CA certificate that issues them>", …]                      // with the above
  *   }
+ *
+ * `publisherIdentities` pins keyless publishers by who they are (sigstore/identity-policy.ts,
+ * cosign's fields); their logged leaves carry the Fulcio certificate, which must be issued by one
+ * of `fulcioCAs` and match one of the identities. With identities, `publishers` may be empty.
  *
  * Parsing is strict (unknown keys, duplicates, empty lists, a threshold outside 1..n, keys that
  * do not parse → GATE_CONFIG_MALFORMED naming the field): a typo must fail the boot, never
  * silently weaken the gate.
  */
+import { X509Certificate } from 'node:crypto';
 import { VerifierError, isVerifierError } from '../errors.ts';
 import { canonicalize, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
 import { noteVerifier } from '../note/keys.ts';
 import { cosignatureVerifier } from '../note/cosignature.ts';
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
+import type { DecodedEntry } from '../release/leaf.ts';
+import { parseIdentityPolicy, type IdentityPolicy } from '../sigstore/identity-policy.ts';
+import { keylessLeafSigner, type KeylessPublishers } from '../sigstore/keyless-publisher.ts';
 
 /** Where the config lives in the enclave's root filesystem (the customer ramdisk's /rootfs). */
 export const ENCLAVE_CONFIG_PATH = 'etc/keycast/enclave.json';
@@ -34,16 +45,21 @@ export interface EnclaveConfig {
   /** SPKI PEM of each accepted release signer */
   publishers: string[];
   kms: { keyArn: string; region: string };
+  /** Keyless publishers pinned by identity (optional) … */
+  publisherIdentities?: IdentityPolicy[];
+  /** … and the Fulcio CA certificates (PEM) that issue their certificates. */
+  fulcioCAs?: string[];
 }
 
 function bad(field: string, reason: string): VerifierError {
   return new VerifierError('GATE_CONFIG_MALFORMED', `enclave config ${field}: ${reason}`, { field, reason });
 }
 
-function keys(o: unknown, field: string, required: string[]): Record<string, unknown> {
+function keys(o: unknown, field: string, required: string[], optional: string[] = []): Record<string, unknown> {
   if (!isObject(o)) throw bad(field, 'must be an object');
   for (const k of required) if (!(k in o)) throw bad(`${field}.${k}`, 'missing');
-  for (const k of Object.keys(o)) if (!required.includes(k)) throw bad(`${field}.${k}`, 'unknown field');
+  for (const k of Object.keys(o))
+    if (!required.includes(k) && !optional.includes(k)) throw bad(`${field}.${k}`, 'unknown field');
   return o;
 }
 
@@ -83,7 +99,12 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
     if (isVerifierError(e) && e.code !== 'OVERSIZED') throw bad('(document)', e.message);
     throw e;
   }
-  const o = keys(json, 'config', ['version', 'log', 'witnesses', 'maxCheckpointAgeSeconds', 'publishers', 'kms']);
+  const o = keys(
+    json,
+    'config',
+    ['version', 'log', 'witnesses', 'maxCheckpointAgeSeconds', 'publishers', 'kms'],
+    ['publisherIdentities', 'fulcioCAs'],
+  );
   if (o.version !== 1) throw bad('version', 'must be 1');
   const log = keys(o.log, 'log', ['origin', 'vkey']);
   const origin = str(log.origin, 'log.origin', 1024);
@@ -98,12 +119,16 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
   const vkeys = list(w.vkeys, 'witnesses.vkeys', cosignatureVerifier);
   const threshold = count(w.threshold, 'witnesses.threshold', 1, vkeys.length);
   const maxCheckpointAgeSeconds = count(o.maxCheckpointAgeSeconds, 'maxCheckpointAgeSeconds', 1, 7 * 24 * 3600);
-  const publishers = list(o.publishers, 'publishers', parseTrustedKey);
+  const identities = keylessConfig(o);
+  const publishers =
+    identities && Array.isArray(o.publishers) && o.publishers.length === 0
+      ? []
+      : list(o.publishers, 'publishers', parseTrustedKey);
   const kms = keys(o.kms, 'kms', ['keyArn', 'region']);
   const keyArn = str(kms.keyArn, 'kms.keyArn', 2048);
   const region = str(kms.region, 'kms.region', 64);
   if (!/^[a-z0-9-]+$/.test(region)) throw bad('kms.region', 'must be an AWS region name');
-  return {
+  const out: EnclaveConfig = {
     version: 1,
     log: { origin, vkey },
     witnesses: { vkeys, threshold },
@@ -111,6 +136,64 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
     publishers,
     kms: { keyArn, region },
   };
+  if (identities) Object.assign(out, identities);
+  return out;
+}
+
+/** The optional keyless publishers: identities and the Fulcio CAs, both or neither. */
+function keylessConfig(o: Record<string, unknown>): Pick<EnclaveConfig, 'publisherIdentities' | 'fulcioCAs'> | null {
+  if (o.publisherIdentities === undefined && o.fulcioCAs === undefined) return null;
+  if (!Array.isArray(o.publisherIdentities) || o.publisherIdentities.length === 0 || o.publisherIdentities.length > 64)
+    throw bad('publisherIdentities', 'must be a list of 1..64 identity policies (with fulcioCAs)');
+  const publisherIdentities = o.publisherIdentities.map((p, i) => {
+    try {
+      return parseIdentityPolicy(p);
+    } catch (e) {
+      if (!isVerifierError(e)) throw e;
+      throw bad(`publisherIdentities[${i}]`, e.message);
+    }
+  });
+  const fulcioCAs = list(o.fulcioCAs, 'fulcioCAs', (pem) => {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw bad('fulcioCAs', 'must hold PEM certificates');
+    parseTrustedKey(pem);
+  });
+  return { publisherIdentities, fulcioCAs };
+}
+
+/** The keyless publishers of a config as identity-policy.ts checks them (CAs as a trust root). */
+export function configKeylessPublishers(c: EnclaveConfig): KeylessPublishers | null {
+  if (!c.publisherIdentities || !c.fulcioCAs) return null;
+  return {
+    policies: c.publisherIdentities,
+    trustedRoot: {
+      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+      certificateAuthorities: c.fulcioCAs.map((pem) => ({
+        certChain: { certificates: [{ rawBytes: pemBody(pem) }] },
+        validFor: { start: '1970-01-01T00:00:00Z' },
+      })),
+      tlogs: [],
+      ctlogs: [],
+      timestampAuthorities: [],
+    },
+  };
+}
+
+function pemBody(pem: string): string {
+  return pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+}
+
+/**
+ * The hook the gate calls for a leaf whose signer is no pinned key: a keyless leaf is allowed
+ * when its certificate was issued by a pinned Fulcio CA for a pinned identity. Throws
+ * SIGNER_NOT_ALLOWED, IDENTITY_MISMATCH (naming the field), CERT_CHAIN.
+ */
+export function requireConfigIdentity(c: EnclaveConfig, entry: DecodedEntry): void {
+  const pubs = configKeylessPublishers(c);
+  if (!pubs || !entry.signer.certificate)
+    throw new VerifierError('SIGNER_NOT_ALLOWED', 'the entry is not signed by a pinned publisher key', {
+      signerSpkiSha256: entry.signer.spkiSha256,
+    });
+  keylessLeafSigner(new Uint8Array(new X509Certificate(entry.signer.pem).raw), pubs);
 }
 
 /** The canonical bytes of a config (what `keycast build --enclave-config` writes into the image). */

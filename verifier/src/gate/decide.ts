@@ -13,8 +13,9 @@
  *  4. at least k of those cosignatures are within the maximum checkpoint age (CHECKPOINT_STALE);
  *  5. a held checkpoint is extended consistently (INCONSISTENT, CHECKPOINT_STALE for a rollback,
  *     PROOF_MISSING when the bundle lacks the consistency proof from the held size);
- *  6. the entry is a release signed by a pinned publisher key (SIGNER_NOT_ALLOWED, and the
- *     leaf's own checks: RELEASE_MALFORMED, SIGNATURE_INVALID…);
+ *  6. the entry is a release signed by a pinned publisher key, or by a Fulcio certificate of a
+ *     pinned CA for a pinned publisher identity (SIGNER_NOT_ALLOWED, IDENTITY_MISMATCH naming the
+ *     field, CERT_CHAIN; and the leaf's own checks: RELEASE_MALFORMED, SIGNATURE_INVALID…);
  *  7. its PCR0, PCR1, PCR2 (and PCR8, when either side is signed) equal the enclave's own (PCR_MISMATCH);
  *  8. the log's signed status speaks for exactly the proven tree and says "active"
  *     (STATUS_TREE_MISMATCH for an older tree, STATUS_MISMATCH, RELEASE_REVOKED).
@@ -36,7 +37,7 @@ import { decodeLeaf } from '../release/leaf.ts';
 import { openReleaseStatus, requireActiveStatus } from '../release/status.ts';
 import { isDebugMode } from '../attestation/policy.ts';
 import { PCR_BYTES } from '../eif/measure.ts';
-import { configPublishers, type EnclaveConfig } from './config.ts';
+import { configPublishers, requireConfigIdentity, type EnclaveConfig } from './config.ts';
 import type { ProofBundle } from './bundle.ts';
 
 /** The checkpoint a gate holds after it opened: later bundles must extend it. */
@@ -178,10 +179,20 @@ export function requireReleaseOf(
   const entry = decodeLeaf(leaf);
   const allowed = configPublishers(config);
   if (!allowed.some((p) => p.spkiSha256 === entry.signer.spkiSha256)) {
-    refuse('SIGNER_NOT_ALLOWED', `entry ${index} is not signed by a pinned publisher key`, {
-      index,
-      signerSpkiSha256: entry.signer.spkiSha256,
-    });
+    if (entry.signer.certificate && config.publisherIdentities) {
+      // keyless: a pinned Fulcio CA issued the leaf's certificate for a pinned identity
+      try {
+        requireConfigIdentity(config, entry);
+      } catch (e) {
+        if (!isVerifierError(e)) throw e;
+        refuse(e.code, `entry ${index}: ${e.message}`, { index: index, ...e.evidence });
+      }
+    } else {
+      refuse('SIGNER_NOT_ALLOWED', `entry ${index} is not signed by a pinned publisher key`, {
+        index: index,
+        signerSpkiSha256: entry.signer.spkiSha256,
+      });
+    }
   }
   if (entry.kind !== 'release' || entry.statement.predicateType !== 'https://keycast.dev/release/v1') {
     refuse('PCR_MISMATCH', `entry ${index} is a ${entry.kind}, not a release`, {

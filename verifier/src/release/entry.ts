@@ -14,13 +14,17 @@
  *    allow-list still retire its own releases; a stranger can revoke nothing. Without
  *    `lookupLeaf` only allowed publishers may revoke (the release's signer is unknown).
  *
- * Keyless (certificate) bundles are admitted only if the certificate's key is pinned in the
- * relevant list: no Fulcio chain or identity is checked here.
+ * Keyless (certificate) bundles are admitted if the certificate's key is pinned in the relevant
+ * list, or — publishers only — when `allowedIdentities` is given and the bundle verifies as a
+ * keyless Sigstore bundle under its trust root (Fulcio chain, SCT, a timestamp inside the
+ * certificate's validity, the signature; nothing logged yet) for one of the pinned identities
+ * (sigstore/keyless-publisher.ts; IDENTITY_MISMATCH names the field that differs).
  */
 import { VerifierError } from '../errors.ts';
 import { parseBundle, type ParsedBundle } from './bundle.ts';
 import { certificateKey, parseTrustedKey, verifyDsseSignature, type ReleaseSigner } from './dsse.ts';
 import { decodeLeaf, encodeLeaf, entryFrom, type DecodedEntry } from './leaf.ts';
+import { keylessBundleSigner, type KeylessPublishers } from '../sigstore/keyless-publisher.ts';
 
 /** A trusted key: SPKI PEM text, SPKI DER bytes, or a certificate PEM. */
 export type TrustedKey = string | Uint8Array;
@@ -30,6 +34,8 @@ export interface EntryPolicyOptions {
   allowedSigners: TrustedKey[];
   /** Keys allowed to log rebuild attestations (default: none). */
   allowedRebuilders?: TrustedKey[];
+  /** Publishers pinned by keyless identity, with the Sigstore trust root of their Fulcio (default none). */
+  allowedIdentities?: KeylessPublishers;
   /** The log's leaf at `index`, or undefined if there is none; used to check revocations. */
   lookupLeaf?: (index: number) => Uint8Array | undefined;
 }
@@ -71,6 +77,17 @@ export function verifyEntryBundle(
   const bundle = parseBundle(bundleJson);
   const publishers = policy.allowedSigners.map(parseTrustedKey);
   const rebuilders = (policy.allowedRebuilders ?? []).map(parseTrustedKey);
+  const ids = policy.allowedIdentities;
+  if (bundle.certificate && ids && ids.policies.length > 0) {
+    const cert = certificateKey(bundle.certificate);
+    if (![...publishers, ...rebuilders].some((k) => k.spkiSha256 === cert.spkiSha256)) {
+      keylessBundleSigner(bundle.json, ids, 0);
+      const entry = entryFrom(bundle.envelope, bundle.payload, bundle.signature, cert, encodeLeaf(bundle, cert));
+      if (entry.kind === 'rebuild') throw notAllowed(cert);
+      if (entry.kind === 'revocation') checkRevocationSigner(entry, true, policy.lookupLeaf);
+      return entry;
+    }
+  }
   // Verify against every key this log knows; the kind-specific rule is applied after the
   // statement is read (a rebuilder key must not publish releases, and vice versa).
   const signer = signerFor(bundle, [...publishers, ...rebuilders, ...revokerCandidates(bundle, policy)]);

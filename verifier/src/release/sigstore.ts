@@ -7,11 +7,8 @@
  * they are verified with timestampThreshold 0 (notes/tlog.md §3.4 (c)); certificate bundles
  * keep the default of 1 and need timestamp and CA material in the root.
  */
-import { createRequire } from 'node:module';
-import type * as SigstoreBundle from '@sigstore/bundle';
-import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
-import type * as SigstoreVerify from '@sigstore/verify';
 import type { KeyFinderFunc } from '@sigstore/verify';
+import { sigstoreLibs } from '../sigstore/libs.ts';
 import { VerifierError } from '../errors.ts';
 import { bytesEqual } from '../encoding/bytes.ts';
 import { parseBundle } from './bundle.ts';
@@ -32,25 +29,6 @@ export interface VerifiedRelease {
   entry: DecodedEntry;
   /** The bundle's tlog entries after the binding checks (index, log ID, checkpoint). */
   tlogEntries: BoundEntry[];
-}
-
-/**
- * The sigstore-js packages (CommonJS) are loaded on first use: they cost ~0.5 s and ~10 MB at
- * startup, and most importers of #verifier (the enclave, the log's hot path) never call this.
- */
-let sigstoreLibs:
-  | { bundle: typeof SigstoreBundle; specs: typeof ProtobufSpecs; verify: typeof SigstoreVerify }
-  | undefined;
-function libs(): NonNullable<typeof sigstoreLibs> {
-  if (!sigstoreLibs) {
-    const req = createRequire(import.meta.url);
-    sigstoreLibs = {
-      bundle: req('@sigstore/bundle'),
-      specs: req('@sigstore/protobuf-specs'),
-      verify: req('@sigstore/verify'),
-    };
-  }
-  return sigstoreLibs;
 }
 
 function keyFinder(key: ReleaseSigner | undefined): KeyFinderFunc {
@@ -109,7 +87,7 @@ function runStock(
   keyless: boolean,
 ): void {
   try {
-    const { bundle, specs, verify } = libs();
+    const { bundle, specs, verify } = sigstoreLibs();
     const trust = verify.toTrustMaterial(specs.TrustedRoot.fromJSON(root), keyFinder(signer));
     const verifier = new verify.Verifier(trust, {
       tlogThreshold,

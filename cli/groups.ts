@@ -13,6 +13,7 @@ group(['log', 'witness'], logServer, [
   ['log init', 'create a log database and its Ed25519 checkpoint key'],
   ['log serve', 'serve the log over HTTP (add-entry, tiles, lookups, proofs)'],
   ['log vkey', "print the log's verifier key"],
+  ['log migrate', 'move a SQLite log into an empty PostgreSQL database, byte for byte'],
   ['witness serve', 'run a c2sp.org/tlog-witness that cosigns consistent checkpoints of the given logs'],
   ['witness vkey', "print the witness's cosignature verifier key"],
 ]);

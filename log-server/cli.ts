@@ -5,7 +5,8 @@ import { checkUrl, hostPort, parseFlags, requireFlag, urlOption, usageError, typ
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { createLog, DB_FILE } from './src/log.ts';
+import { createLog, createPgLog, migrateToPg, DB_FILE } from './src/log.ts';
+import { isPgUrl } from './src/storage/pg-url.ts';
 import { openSqliteStorage } from './src/storage/sqlite.ts';
 import type { ServeOptions } from './src/serve.ts';
 import { witnessCommands, limitsFlags } from './src/witness/cli.ts';
@@ -24,13 +25,25 @@ const init: Command = {
   path: ['log', 'init'],
   summary: 'create a log database and its Ed25519 checkpoint key',
   help: `keycast log init --data DIR --origin ORIGIN [--json]
+       keycast log init --store postgres://USER@HOST:PORT/DB --origin ORIGIN --key-out FILE [--json]
 
 Creates DIR/log.db (SQLite) and DIR/log.key (mode 0600; the checkpoint signing key, named ORIGIN),
 signs the empty checkpoint, and prints the log's verifier key (vkey). ORIGIN is the log's
-scheme-less URL prefix, e.g. log.example.com/keycast. Refuses to overwrite an existing log.`,
+scheme-less URL prefix, e.g. log.example.com/keycast. Refuses to overwrite an existing log.
+With --store, the log's tables go into that (empty) PostgreSQL database, shared by any number of
+\`keycast log serve --store\` processes, and the key into FILE (mode 0600, never overwritten).`,
   async run(args) {
-    const v = parseFlags(args, { data: { type: 'string' }, origin: { type: 'string' } }).values;
-    const { vkey } = createLog(requireFlag(v, 'data'), requireFlag(v, 'origin'));
+    const v = parseFlags(args, {
+      data: { type: 'string' },
+      store: { type: 'string' },
+      'key-out': { type: 'string' },
+      origin: { type: 'string' },
+    }).values;
+    const origin = requireFlag(v, 'origin');
+    const { vkey } =
+      typeof v.store === 'string'
+        ? await createPgLog(pgUrl(v.store), origin, requireFlag(v, 'key-out'))
+        : createLog(requireFlag(v, 'data'), origin);
     console.log(v.json ? JSON.stringify({ vkey, origin: v.origin }) : vkey);
     return 0;
   },
@@ -39,17 +52,41 @@ scheme-less URL prefix, e.g. log.example.com/keycast. Refuses to overwrite an ex
 const vkey: Command = {
   path: ['log', 'vkey'],
   summary: "print the log's verifier key",
-  help: `keycast log vkey --data DIR [--json]
+  help: `keycast log vkey (--data DIR | --store postgres://…) [--json]
 
-Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db.`,
+Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db or in the database.`,
   async run(args) {
-    const v = parseFlags(args, { data: { type: 'string' } }).values;
-    const storage = openSqliteStorage(join(requireFlag(v, 'data'), DB_FILE));
-    try {
-      console.log(v.json ? JSON.stringify({ vkey: storage.vkey, origin: storage.origin }) : storage.vkey);
-    } finally {
+    const v = parseFlags(args, { data: { type: 'string' }, store: { type: 'string' } }).values;
+    let meta: { vkey: string; origin: string };
+    if (typeof v.store === 'string') {
+      const { PgLogStore } = await import('./src/storage/postgres.ts');
+      const store = await PgLogStore.open(pgUrl(v.store));
+      meta = { vkey: store.vkey, origin: store.origin };
+      await store.close();
+    } else {
+      const storage = openSqliteStorage(join(requireFlag(v, 'data'), DB_FILE));
+      meta = { vkey: storage.vkey, origin: storage.origin };
       storage.close();
     }
+    console.log(v.json ? JSON.stringify(meta) : meta.vkey);
+    return 0;
+  },
+};
+
+const migrate: Command = {
+  path: ['log', 'migrate'],
+  summary: 'move a SQLite log into an empty PostgreSQL database, byte for byte',
+  help: `keycast log migrate --from DIR --to postgres://USER@HOST:PORT/DB [--json]
+
+Checks the SQLite log in DIR as \`log serve\` would, copies every entry, stored hash and the latest
+checkpoint (with its cosignatures) into the empty database in one transaction, then opens the
+database as a server does (every hash re-derived, the checkpoint verified). The tree is unchanged:
+the same checkpoint, tiles and proofs. Serve it with \`keycast log serve --store URL --key DIR/log.key\`.
+Stop the SQLite server first: entries it takes after the copy began are not moved.`,
+  async run(args) {
+    const v = parseFlags(args, { from: { type: 'string' }, to: { type: 'string' } }).values;
+    const r = await migrateToPg(requireFlag(v, 'from'), pgUrl(requireFlag(v, 'to')));
+    console.log(v.json ? JSON.stringify(r) : `migrated ${r.size} entries; vkey ${r.vkey}`);
     return 0;
   },
 };
@@ -57,13 +94,17 @@ Prints the C2SP verifier key (name+keyid+base64) recorded in DIR/log.db.`,
 const serveCmd: Command = {
   path: ['log', 'serve'],
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
-  help: `keycast log serve --data DIR --listen HOST:PORT [--trust-signer PEM ...] [--trust-rebuilder PEM ...]
-       [--trust-identity POLICY.json ... [--trusted-root FILE]]
-       [--witness VKEY=URL ... [--witness-refresh SECONDS]] [--s3-bucket B [--s3-endpoint URL] [--s3-region R] [--s3-prefix P]]
+  help: `keycast log serve (--data DIR | --store postgres://… --key FILE) --listen HOST:PORT [--trust-signer PEM ...]
+       [--trust-rebuilder PEM ...] [--trust-identity POLICY.json ... [--trusted-root FILE]]
+       [--witness VKEY=URL ... [--witness-refresh SECONDS]]
+       [--tiles s3://BUCKET[/PREFIX] | --s3-bucket B [--s3-prefix P]] [--s3-endpoint URL] [--s3-region R]
        [--batch-max N] [--pool-max N] [--admission-workers N]
        [--max-connections N] [--request-timeout MS] [--headers-timeout MS] [--keep-alive-timeout MS] [--json]
 
 Opens the log in DIR (fails closed unless key, database and last checkpoint agree) and serves:
+(with --store, the log in that PostgreSQL database: any number of servers may share it; each
+verifies the whole tree on start and refuses to serve if the database's tree head disagrees with
+its tiles or the --tiles bucket holds a checkpoint ahead of the database)
   POST /add-entry                      a Sigstore bundle → { index, leafHash, transparencyLogEntry }
   GET  /checkpoint, /tile/…            c2sp.org/tlog-tiles
   GET  /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency
@@ -82,6 +123,7 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
                  its cosignatures stay fresh without appends (default ${DEFAULT_WITNESS_REFRESH_SECONDS}; keep it well inside
                  the enclaves' maxCheckpointAgeSeconds).
 --s3-bucket      mirror tiles and checkpoints to S3 (credentials from the usual AWS settings).
+--tiles          the same, as one URL: s3://BUCKET[/PREFIX].
 --admission-workers  threads verifying submitted bundles (default: cores - 1, at most 2; 0 = inline).
 --pool-max       submissions waiting at most; beyond it 503 + Retry-After (default 16384).
 ${SERVER_LIMIT_FLAGS_HELP}
@@ -89,6 +131,9 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
   async run(args) {
     const v = parseFlags(args, {
       data: { type: 'string' },
+      store: { type: 'string' },
+      key: { type: 'string' },
+      tiles: { type: 'string' },
       listen: { type: 'string' },
       'trust-signer': { type: 'string', multiple: true },
       'trust-rebuilder': { type: 'string', multiple: true },
@@ -106,7 +151,9 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       ...serverLimitFlagOptions(),
     }).values;
     const opts: ServeOptions = {
-      dir: requireFlag(v, 'data'),
+      ...(typeof v.store === 'string'
+        ? { store: { url: pgUrl(v.store), keyFile: requireFlag(v, 'key') } }
+        : { dir: requireFlag(v, 'data') }),
       ...hostPort(requireFlag(v, 'listen')),
       allowedSigners: ((v['trust-signer'] as string[] | undefined) ?? []).map((f) => readFileSync(f, 'utf8')),
       allowedRebuilders: ((v['trust-rebuilder'] as string[] | undefined) ?? []).map((f) => readFileSync(f, 'utf8')),
@@ -122,7 +169,16 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
     };
     const identities = identityPublishers(v);
     if (identities) opts.allowedIdentities = identities;
-    if (typeof v['s3-bucket'] === 'string') {
+    if (typeof v.tiles === 'string') {
+      const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(v.tiles);
+      if (!m) throw usageError('--tiles must be s3://BUCKET[/PREFIX]');
+      opts.s3 = {
+        bucket: m[1]!,
+        endpoint: v['s3-endpoint'] as string | undefined,
+        region: v['s3-region'] as string | undefined,
+        prefix: m[2] || undefined,
+      };
+    } else if (typeof v['s3-bucket'] === 'string') {
       opts.s3 = {
         bucket: v['s3-bucket'],
         endpoint: v['s3-endpoint'] as string | undefined,
@@ -156,6 +212,11 @@ function identityPublishers(v: Record<string, unknown>): KeylessPublishers | und
   return keylessPublishers(policies, root);
 }
 
+function pgUrl(s: string): string {
+  if (!isPgUrl(s)) throw usageError('--store/--to must be a postgres:// (or postgresql://) URL');
+  return s;
+}
+
 function witnessSpec(s: string): { vkey: string; url: string } {
   const i = s.indexOf('=');
   if (i <= 0) throw usageError('--witness must be VKEY=URL');
@@ -170,4 +231,4 @@ function intFlag(v: Record<string, unknown>, name: string, dflt: number): number
   return Number(s);
 }
 
-export const commands: Command[] = [init, vkey, serveCmd, ...witnessCommands];
+export const commands: Command[] = [init, vkey, serveCmd, migrate, ...witnessCommands];

@@ -13,13 +13,15 @@ export type {
   AdmittedEntry,
   EntryKind,
   LogStorage,
+  LogSequencer,
+  Integrated,
   StoredCheckpoint,
   StoredEntry,
   StoredHash,
 } from './src/ports.ts';
 export { MemoryObjectStore } from './src/objectstore/memory.ts';
 export { createSqliteStorage, openSqliteStorage, SqliteStorage } from './src/storage/sqlite.ts';
-export { createLog, openLog, startLog, KEY_FILE, DB_FILE } from './src/log.ts';
+export { createLog, openLog, startLog, createPgLog, openPgLog, migrateToPg, KEY_FILE, DB_FILE } from './src/log.ts';
 export type { Log, LogOptions } from './src/log.ts';
 export { loadLogKey, newLogKey } from './src/keys.ts';
 export type { LogKey } from './src/keys.ts';

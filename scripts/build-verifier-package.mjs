@@ -16,7 +16,11 @@ import { join, relative } from 'node:path';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const OUT_DIR = join(root, 'verifier/dist');
 const GROUPS_VERIFIER = join(root, 'cli/groups-verifier.ts');
-const SIGSTORE = join(root, 'verifier/src/release/sigstore.ts');
+// the modules that load sigstore-js (and the public-good trusted root) lazily through createRequire
+const LAZY_REQUIRERS = new Set([
+  join(root, 'verifier/src/sigstore/libs.ts'),
+  join(root, 'verifier/src/sigstore/public-good.ts'),
+]);
 const FORBIDDEN =
   /^(builder|log-server|enclave)\/|node_modules\/(better-sqlite3|fastify|@fastify|@aws-sdk|@smithy|koffi)\//;
 
@@ -31,11 +35,11 @@ const studioOnly = {
       swapped = true;
       return { path: GROUPS_VERIFIER };
     });
-    // verifier/src/release/sigstore.ts loads the sigstore-js packages lazily through
+    // verifier/src/sigstore/{libs,public-good}.ts load the sigstore-js packages lazily through
     // createRequire; in the bundle the same lazy require is esbuild's (the packages inlined,
     // evaluated on first use), and any other package name fails loudly.
     b.onResolve({ filter: /^node:module$/ }, (args) =>
-      args.importer === SIGSTORE ? { path: 'sigstore-require', namespace: 'keycast-bundled' } : undefined,
+      LAZY_REQUIRERS.has(args.importer) ? { path: 'sigstore-require', namespace: 'keycast-bundled' } : undefined,
     );
     b.onLoad({ filter: /^sigstore-require$/, namespace: 'keycast-bundled' }, () => ({
       resolveDir: root,
@@ -46,6 +50,7 @@ const studioOnly = {
       case '@sigstore/bundle': return require('@sigstore/bundle');
       case '@sigstore/protobuf-specs': return require('@sigstore/protobuf-specs');
       case '@sigstore/verify': return require('@sigstore/verify');
+      case '@sigstore/tuf/seeds.json': return require('@sigstore/tuf/seeds.json');
       default: throw new Error('the @keycast/verifier bundle does not include ' + id);
     }
   };

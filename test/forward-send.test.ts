@@ -275,6 +275,7 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   // in text mode the refusal prints its evidence too
   const shutText = await keycast([
     'forward',
+    ...trust(w),
     '--host',
     h.url,
     '--enclave',

@@ -24,7 +24,16 @@ import { runDemo, type LiveStack } from '../cli/index.ts';
 import { freePort } from './enclave-e2e-helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const SKIPPED = ['npm ci && npm run demo', 'npm test', 'npm run lint', 'npm run format'];
+// The npm lines install, test and lint; the two studio-install lines (npm pack, then install the tarball
+// and run npx keycast) are what test/verifier-package.test.ts does, offline, with the README's tarball name.
+const SKIPPED = [
+  'npm ci && npm run demo',
+  'npm test',
+  '(cd verifier && npm pack --pack-destination /tmp)',
+  'mkdir -p /tmp/studio && cd /tmp/studio && npm install /tmp/keycast-verifier-0.1.0.tgz && npx keycast verify release --help',
+  'npm run lint',
+  'npm run format',
+];
 
 interface Command {
   block: number;
@@ -74,7 +83,7 @@ test('every README command block runs as written against the demo services', { t
   assert.deepEqual(
     skipped.map((c) => c.text),
     SKIPPED,
-    'only the npm lines are not run here (they install, test and lint)',
+    'only the npm lines are not run here (they install, test and lint, or are the studio install verifier-package.test.ts runs)',
   );
   const commands = all.filter((c) => !skipped.includes(c));
 

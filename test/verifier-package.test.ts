@@ -126,6 +126,7 @@ test('npx keycast: help for every studio command, only studio commands listed, s
     'rules sign',
     'seal',
     'verify attestation',
+    'verify bundle',
     'verify enclave',
     'verify release',
   ]);

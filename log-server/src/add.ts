@@ -8,6 +8,7 @@ import { MAX_LEAF_BYTES, buildTransparencyLogEntry, hashLeaf, toHex } from '#ver
 import { inclusionProof } from './proofs.ts';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
+import type { AdmittedEntry } from './ports.ts';
 import { readCheckpointRoot } from './reads.ts';
 
 export interface AddEntryResult {
@@ -18,9 +19,21 @@ export interface AddEntryResult {
 }
 
 export async function addEntry(log: Log, bundleJson: string): Promise<AddEntryResult> {
-  const admitted = await log.policy.admit(bundleJson, {
-    leafAt: (i) => (i < log.sequencer.current.size ? (log.storage.entry(i)?.leaf ?? undefined) : undefined),
-  });
+  const ctx = {
+    leafAt: (i: number) => (i < log.sequencer.current.size ? (log.storage.entry(i)?.leaf ?? undefined) : undefined),
+  };
+  let admitted: AdmittedEntry;
+  try {
+    admitted = await log.policy.admit(bundleJson, ctx);
+  } catch (e) {
+    // On a shared store another server may have integrated the entry this one names moments
+    // ago: look once more after catching up, and refuse as before if that changed nothing.
+    const size = log.sequencer.current.size;
+    if (!log.sequencer.refresh) throw e;
+    await log.sequencer.refresh();
+    if (log.sequencer.current.size === size) throw e;
+    admitted = await log.policy.admit(bundleJson, ctx);
+  }
   if (admitted.leaf.length > MAX_LEAF_BYTES) {
     throw new LogError('ENTRY_TOO_LARGE', `the entry exceeds the ${MAX_LEAF_BYTES}-byte tlog-tiles limit`, {
       size: admitted.leaf.length,

@@ -7,11 +7,12 @@
  * is STARTUP_MISMATCH with the evidence; the log never serves or signs from a state it cannot
  * vouch for.
  */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesEqual, formatCheckpoint, hashLeaf, openCheckpoint, signNote, treeHash, EMPTY_ROOT } from '#verifier';
 import { LogError } from './errors.ts';
-import type { EntryPolicy, LogStorage, LogWriter, ObjectStore, Witnesses } from './ports.ts';
+import type { EntryPolicy, LogSequencer, LogStorage, LogWriter, ObjectStore, Witnesses } from './ports.ts';
 import { loadLogKey, newLogKey, readKeyFile, writeKeyFile } from './keys.ts';
 import type { LogKey } from './keys.ts';
 import { createSqliteStorage, openSqliteStorage } from './storage/sqlite.ts';
@@ -35,7 +36,7 @@ export interface Log {
   readonly storage: LogStorage;
   readonly hashes: HashCache;
   readonly tiles: TileReader;
-  readonly sequencer: Sequencer;
+  readonly sequencer: LogSequencer;
   readonly policy: EntryPolicy;
   close(): Promise<void>;
 }
@@ -124,6 +125,145 @@ export async function startLog(
     },
   };
 }
+
+/**
+ * `keycast log init --store postgres://…`: a new log in that (empty) PostgreSQL database, its
+ * key written to `keyOut` (mode 0600, never overwritten), and the signed size-0 checkpoint.
+ * Returns the vkey. The key file is removed again if the database refuses.
+ */
+export async function createPgLog(url: string, origin: string, keyOut: string): Promise<{ vkey: string }> {
+  const { PgLogStore } = await import('./storage/postgres.ts');
+  const { skey, vkey } = newLogKey(origin);
+  const key = loadLogKey(skey, vkey, origin);
+  writeKeyFile(keyOut, skey);
+  try {
+    const note = signNote(formatCheckpoint({ origin, size: 0, rootHash: EMPTY_ROOT, extensions: [] }), [key.signer]);
+    const store = await PgLogStore.create(
+      url,
+      { origin, vkey },
+      { checkpoint: { size: 0, note, cosigned: note }, root: EMPTY_ROOT },
+    );
+    await store.close();
+  } catch (e) {
+    unlinkSync(keyOut);
+    throw e;
+  }
+  return { vkey };
+}
+
+/**
+ * Opens the log in a PostgreSQL database as one of any number of servers on it
+ * (storage/pg-sequencer.ts). Fails closed like openLog: the key must match the database's
+ * vkey and origin, every recorded checkpoint must verify and agree with the stored entries and
+ * tiles, and the object store's checkpoint must not be ahead of the database.
+ */
+export async function openPgLog(url: string, keyFile: string, opts: LogOptions & { pollMs?: number }): Promise<Log> {
+  const { PgLogStore } = await import('./storage/postgres.ts');
+  const { PgSequencer } = await import('./storage/pg-sequencer.ts');
+  const store = await PgLogStore.open(url);
+  const tmp = mkdtempSync(join(tmpdir(), 'keycast-log-model-'));
+  let storage: LogStorage | null = null;
+  let sequencer: LogSequencer | null = null;
+  try {
+    const key = loadLogKey(readKeyFile(keyFile), store.vkey, store.origin);
+    storage = createSqliteStorage(
+      join(tmp, 'model.db'),
+      { origin: store.origin, vkey: store.vkey },
+      { durable: false },
+    );
+    const hashes = new HashCache(storage);
+    sequencer = await PgSequencer.start(store, storage, key, hashes, {
+      batchMax: opts.batchMax ?? 4096,
+      poolMax: opts.poolMax ?? 16384,
+      objectStore: opts.objectStore ?? null,
+      witnesses: opts.witnesses ?? null,
+      ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    checkState(storage, key, hashes);
+    const model = storage;
+    const seq = sequencer;
+    return {
+      key,
+      storage: model,
+      hashes,
+      tiles: new TileReader(model),
+      sequencer: seq,
+      policy: opts.policy,
+      async close() {
+        await seq.close();
+        await opts.policy.close?.();
+        await store.close();
+        model.close();
+        rmSync(tmp, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await sequencer?.close().catch(() => {});
+    await store.close();
+    storage?.close();
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/**
+ * `keycast log migrate --from DIR --to postgres://…`: copies the SQLite log in DIR (checked as
+ * openLog checks it) into an empty PostgreSQL database in ONE transaction: every entry, every
+ * stored hash and the latest checkpoint (with its cosignatures), byte for byte. The database is
+ * then opened as a server would open it (every hash re-derived, the checkpoint verified), so a
+ * migration that changed anything fails here. Returns the migrated checkpoint's size.
+ */
+export async function migrateToPg(dir: string, url: string): Promise<{ size: number; vkey: string }> {
+  const { PgLogStore } = await import('./storage/postgres.ts');
+  requireReadableDir(dir);
+  const src = openSqliteStorage(join(dir, DB_FILE));
+  let size: number;
+  try {
+    const key = loadLogKey(readKeyFile(join(dir, KEY_FILE)), src.vkey, src.origin);
+    const hashes = new HashCache(src);
+    checkState(src, key, hashes);
+    const cp = src.latestCheckpoint()!;
+    size = cp.size;
+    const CHUNK = 2048;
+    const store = await PgLogStore.create(
+      url,
+      { origin: src.origin, vkey: src.vkey },
+      { checkpoint: cp, root: treeHash(cp.size, hashes.read) },
+      async (put) => {
+        for (let i = 0; i < cp.size; i += CHUNK) {
+          const n = Math.min(CHUNK, cp.size - i);
+          await put.entries(Array.from({ length: n }, (_, k) => src.entry(i + k)!));
+        }
+        for (let level = 0; Math.floor(cp.size / 2 ** level) > 0; level++) {
+          const count = Math.floor(cp.size / 2 ** level);
+          for (let i = 0; i < count; i += CHUNK) {
+            const bytes = src.readHashes(level, i, Math.min(CHUNK, count - i));
+            await put.hashes(
+              Array.from({ length: bytes.length / 32 }, (_, k) => ({
+                level,
+                index: i + k,
+                hash: bytes.subarray(k * 32, k * 32 + 32),
+              })),
+            );
+          }
+        }
+      },
+    );
+    await store.close();
+  } finally {
+    src.close();
+  }
+  const check = await openPgLog(url, join(dir, KEY_FILE), { policy: MIGRATION_ONLY });
+  await check.close();
+  return { size, vkey: check.key.vkey };
+}
+
+const MIGRATION_ONLY: EntryPolicy = {
+  admit() {
+    throw new LogError('ENTRY_REJECTED', 'this log is only being checked after a migration', {});
+  },
+};
 
 function checkState(storage: LogStorage, key: LogKey, hashes: HashCache): void {
   const cp = storage.latestCheckpoint();

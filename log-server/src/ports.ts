@@ -180,3 +180,42 @@ export interface LogWriter {
   setPublishedSize(size: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** An entry's place in the log, as `LogSequencer.submit` answers it. */
+export interface Integrated {
+  index: number;
+  /** The integrated leaf: for a replay (same replayKey, other bytes) the one logged first. */
+  leaf: Uint8Array;
+  leafHash: Uint8Array;
+  /** A checkpoint (with cosignatures) that includes the entry: the one it was first integrated in, or a later one. */
+  checkpoint: StoredCheckpoint;
+  duplicate: boolean;
+}
+
+/**
+ * What the HTTP app asks of the write path, whichever store is behind it: sequencer.ts (one
+ * process owns a SQLite file) or storage/pg-sequencer.ts (any number of processes share one
+ * PostgreSQL database).
+ *
+ * `submit` resolves only once the entry has an index in a committed transaction AND a signed,
+ * committed checkpoint includes it (so the answer can carry an inclusion proof); it rejects
+ * with a LogError (PUSHBACK, SHUTTING_DOWN, REVOCATION_TARGET, MEASUREMENT_REVOKED,
+ * CHECKPOINT_CONFLICT, STORAGE_FAILED) and then nothing was acknowledged. A submission whose
+ * replay key is already logged resolves with the first index, `duplicate: true`.
+ * `current` is the newest checkpoint this process has verified and serves; it only grows, and
+ * LogStorage answers every read below its size.
+ */
+export interface LogSequencer {
+  readonly current: StoredCheckpoint;
+  submit(entry: AdmittedEntry, leafHash: Uint8Array): Promise<Integrated>;
+  /** Stops taking submissions and waits for those already taken. */
+  close(): Promise<void>;
+  /** Where other processes write too: catch `current` up with the store now. */
+  refresh?(): Promise<void>;
+  /**
+   * Asks the witnesses to cosign the unchanged current checkpoint again (log serve
+   * --witness-refresh) and keeps the fresh lines; resolves to how many witnesses answered. Never
+   * rejects: a witness that is down keeps its older line.
+   */
+  refreshCosignatures(): Promise<number>;
+}

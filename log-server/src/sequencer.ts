@@ -9,10 +9,13 @@
  * Never acknowledges an entry before its batch is durable; never signs a checkpoint that does not
  * extend the stored one (the CAS fails closed and the sequencer stops).
  */
+import type { HashReader } from '#verifier';
 import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex, errorText } from '#verifier';
 import { LogError } from './errors.ts';
 import type {
   AdmittedEntry,
+  Integrated,
+  LogSequencer,
   LogStorage,
   LogWriter,
   StoredCheckpoint,
@@ -21,21 +24,11 @@ import type {
   Witnesses,
 } from './ports.ts';
 import type { LogKey } from './keys.ts';
-import { HashCache, overlayKey, overlayReader } from './tree.ts';
+import { type HashCache, overlayKey, overlayReader } from './tree.ts';
 import type { Publisher } from './publish.ts';
 import { consistencyProof } from './proofs.ts';
 import { SeenKeys } from './seen.ts';
 import { mergeCosignatures } from './witness/cosignatures.ts';
-
-export interface Integrated {
-  index: number;
-  /** The integrated leaf: for a replay (same replayKey, other bytes) the one logged first. */
-  leaf: Uint8Array;
-  leafHash: Uint8Array;
-  /** The checkpoint (with cosignatures) the entry was first included in, or the current one for a duplicate. */
-  checkpoint: StoredCheckpoint;
-  duplicate: boolean;
-}
 
 export interface SequencerOptions {
   /** Largest batch integrated at once. */
@@ -52,7 +45,7 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-export class Sequencer {
+export class Sequencer implements LogSequencer {
   private pool: Pending[] = [];
   private readonly inflight = new Map<string, Promise<Integrated>>();
   private running: Promise<void> | null = null;
@@ -87,16 +80,8 @@ export class Sequencer {
     const waiting = this.inflight.get(hex);
     if (waiting) return waiting.then((r) => ({ ...r, duplicate: true }));
     const existing = this.seen.mightContain(hex) ? this.storage.indexOfReplayKey(hex) : null;
-    if (existing !== null && existing < this.current.size) {
-      const stored = this.storage.entry(existing)!;
-      return Promise.resolve({
-        index: existing,
-        leaf: stored.leaf,
-        leafHash: stored.leafHash,
-        checkpoint: this.current,
-        duplicate: true,
-      });
-    }
+    if (existing !== null && existing < this.current.size)
+      return Promise.resolve(integratedDuplicate(this.storage, existing, this.current));
     if (existing !== null) return this.afterRunning().then(() => this.submit(entry, leafHash));
     if (this.pool.length >= this.opts.poolMax) {
       return Promise.reject(
@@ -183,27 +168,11 @@ export class Sequencer {
 
   private async integrate(batch: Pending[]): Promise<void> {
     const prev = this.current;
-    const { accepted, rejected } = this.checkRevocations(batch, prev.size);
+    const { accepted, rejected } = checkRevocations(batch, prev.size, this.storage);
     for (const [p, e] of rejected) p.reject(e);
     if (accepted.length === 0) return;
-    const pending = new Map<number, Uint8Array>();
-    const read = overlayReader(this.hashes.read, pending);
-    const entries: StoredEntry[] = [];
-    const hashes: StoredHash[] = [];
-    let size = prev.size;
-    for (const p of accepted) {
-      for (const h of subtreeHashesForAppend(size, p.leafHash, read)) {
-        pending.set(overlayKey(h.level, h.index), h.hash);
-        hashes.push(h);
-      }
-      // A revocation is stored under the PCR0 it retires (storage.firstRevocation finds it there).
-      const pcr0 = p.entry.revokes ? { pcr0: p.entry.revokes.pcr0 } : {};
-      entries.push({ ...p.entry, ...pcr0, index: size, leafHash: p.leafHash });
-      size++;
-    }
-    const text = formatCheckpoint({ origin: this.key.origin, size, rootHash: treeHash(size, read), extensions: [] });
-    const note = signNote(text, [this.key.signer]);
-    const next: StoredCheckpoint = { size, note, cosigned: note };
+    const entries: StoredEntry[] = accepted.map((p, i) => storedEntry(p.entry, prev.size + i, p.leafHash));
+    const { hashes, next } = extendTree(prev.size, entries, this.hashes.read, this.key);
     await this.writer.commitBatch({ expected: prev.note, next, entries, hashes });
     this.hashes.remember(hashes);
     this.current = next;
@@ -221,16 +190,10 @@ export class Sequencer {
         .publishTiles(next.size)
         .catch((e) => this.opts.log?.(`log: tile publish failed (will retry): ${errorText(e)}`));
     if (this.witnesses) {
-      const proof = prev.size === 0 ? [] : consistencyProof(prev.size, next.size, this.hashes.read);
-      const lines = await this.witnesses.cosign(next.note, prev.size, proof);
-      if (lines.length > 0 && this.current === next) {
-        const cosigned = next.note + lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
-        if (wellFormed(cosigned)) {
-          await this.writer.setCosigned(next.note, cosigned);
-          this.current = { ...next, cosigned };
-        } else {
-          this.opts.log?.('log: dropping malformed cosignature lines; serving the checkpoint without them');
-        }
+      const cosigned = await cosign(this.witnesses, prev, next, this.hashes.read, this.opts.log);
+      if (cosigned !== null && this.current === next) {
+        await this.writer.setCosigned(next.note, cosigned);
+        this.current = { ...next, cosigned };
       }
     }
     if (this.publisher)
@@ -238,57 +201,133 @@ export class Sequencer {
         .publishCheckpoint(this.current)
         .catch((e) => this.opts.log?.(`log: checkpoint publish failed (will retry): ${errorText(e)}`));
   }
+}
 
-  /**
-   * A revocation must name an integrated, unrevoked release with the PCR0 it claims. A release
-   * whose PCR0 a revocation already retired (stored, or earlier in this batch) is refused:
-   * revoking a release retires its measurement, and a later release must not make it active again.
-   */
-  private checkRevocations(
-    batch: Pending[],
-    size: number,
-  ): { accepted: Pending[]; rejected: Array<[Pending, LogError]> } {
-    const accepted: Pending[] = [];
-    const rejected: Array<[Pending, LogError]> = [];
-    const revokedHere = new Set<number>();
-    const retiredHere = new Map<string, number>(); // PCR0 → its batch position's future index
-    for (const p of batch) {
-      const r = p.entry.revokes;
-      if (r) {
-        const target = r.index < size ? this.storage.entry(r.index) : null;
-        let why: string | null = null;
-        if (!target || target.kind !== 'release') why = 'no release entry at that index';
-        else if (target.pcr0 !== r.pcr0) why = 'the PCR0 does not match the release at that index';
-        else if (revokedHere.has(r.index) || this.storage.revokedBy(r.index) !== null)
-          why = 'that release is already revoked';
-        if (why) {
-          rejected.push([p, new LogError('REVOCATION_TARGET', why, { index: r.index, pcr0: r.pcr0 })]);
-          continue;
-        }
-        revokedHere.add(r.index);
-        if (!retiredHere.has(r.pcr0)) retiredHere.set(r.pcr0, size + accepted.length);
-      } else if (p.entry.kind === 'release' && p.entry.pcr0 !== undefined) {
-        const by = this.storage.firstRevocation(p.entry.pcr0, -1, size) ?? retiredHere.get(p.entry.pcr0) ?? null;
-        if (by !== null) {
-          rejected.push([
-            p,
-            new LogError(
-              'MEASUREMENT_REVOKED',
-              `that PCR0 was revoked by entry ${by}; a revoked measurement is not admitted again`,
-              { pcr0: p.entry.pcr0, revokedBy: by },
-            ),
-          ]);
-          continue;
-        }
+/** What checkRevocations reads: the entries sequenced before the batch. */
+export type RevocationLookups = Pick<LogStorage, 'entry' | 'revokedBy' | 'firstRevocation'>;
+
+/**
+ * A revocation must name a sequenced, unrevoked release with the PCR0 it claims. A release
+ * whose PCR0 a revocation already retired (stored, or earlier in this batch) is refused:
+ * revoking a release retires its measurement, and a later release must not make it active again.
+ * `size` is the index the batch's first entry will get; `log` answers for entries below it.
+ * The one rule for both stores: the SQLite sequencer asks its storage, the PostgreSQL one asks
+ * rows it read under the sequencing lock.
+ */
+export function checkRevocations<P extends { entry: AdmittedEntry }>(
+  batch: P[],
+  size: number,
+  log: RevocationLookups,
+): { accepted: P[]; rejected: Array<[P, LogError]> } {
+  const accepted: P[] = [];
+  const rejected: Array<[P, LogError]> = [];
+  const revokedHere = new Set<number>();
+  const retiredHere = new Map<string, number>(); // PCR0 → its batch position's future index
+  for (const p of batch) {
+    const r = p.entry.revokes;
+    if (r) {
+      const target = r.index < size ? log.entry(r.index) : null;
+      let why: string | null = null;
+      if (!target || target.kind !== 'release') why = 'no release entry at that index';
+      else if (target.pcr0 !== r.pcr0) why = 'the PCR0 does not match the release at that index';
+      else if (revokedHere.has(r.index) || log.revokedBy(r.index) !== null) why = 'that release is already revoked';
+      if (why) {
+        rejected.push([p, new LogError('REVOCATION_TARGET', why, { index: r.index, pcr0: r.pcr0 })]);
+        continue;
       }
-      accepted.push(p);
+      revokedHere.add(r.index);
+      if (!retiredHere.has(r.pcr0)) retiredHere.set(r.pcr0, size + accepted.length);
+    } else if (p.entry.kind === 'release' && p.entry.pcr0 !== undefined) {
+      const by = log.firstRevocation(p.entry.pcr0, -1, size) ?? retiredHere.get(p.entry.pcr0) ?? null;
+      if (by !== null) {
+        rejected.push([
+          p,
+          new LogError(
+            'MEASUREMENT_REVOKED',
+            `that PCR0 was revoked by entry ${by}; a revoked measurement is not admitted again`,
+            { pcr0: p.entry.pcr0, revokedBy: by },
+          ),
+        ]);
+        continue;
+      }
     }
-    return { accepted, rejected };
+    accepted.push(p);
   }
+  return { accepted, rejected };
+}
+
+/**
+ * Asks the witnesses to cosign `next` (consistency from `prev`) and returns the note with their
+ * lines appended, or null when none answered or what they sent would not keep the note
+ * well-formed. Shared by both sequencers.
+ */
+export async function cosign(
+  witnesses: Witnesses,
+  prev: StoredCheckpoint,
+  next: StoredCheckpoint,
+  read: HashReader,
+  log?: (msg: string) => void,
+): Promise<string | null> {
+  const proof = prev.size === 0 ? [] : consistencyProof(prev.size, next.size, read);
+  const lines = await witnesses.cosign(next.note, prev.size, proof);
+  if (lines.length === 0) return null;
+  const cosigned = next.note + lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
+  if (wellFormed(cosigned)) return cosigned;
+  log?.('log: dropping malformed cosignature lines; serving the checkpoint without them');
+  return null;
+}
+
+/** The answer to a submission whose replay key an integrated entry (`index` < current.size) already has. */
+export function integratedDuplicate(storage: LogStorage, index: number, current: StoredCheckpoint): Integrated {
+  const stored = storage.entry(index)!;
+  return { index, leaf: stored.leaf, leafHash: stored.leafHash, checkpoint: current, duplicate: true };
+}
+
+/** The entry as stored at `index`: a revocation is stored under the PCR0 it retires (firstRevocation finds it there). */
+export function storedEntry(entry: AdmittedEntry, index: number, leafHash: Uint8Array): StoredEntry {
+  const pcr0 = entry.revokes ? { pcr0: entry.revokes.pcr0 } : {};
+  return { ...entry, ...pcr0, index, leafHash };
+}
+
+/**
+ * The subtree hashes that appending `entries` (indexes size, size+1, …) to the tree whose stored
+ * hashes `read` gives makes known, and the new root. `read` itself is not changed: the result's
+ * `read` sees the new hashes in an overlay until they are committed.
+ */
+export function appendHashes(
+  size: number,
+  entries: StoredEntry[],
+  read: HashReader,
+): { hashes: StoredHash[]; read: HashReader; size: number; root: Uint8Array } {
+  const pending = new Map<number, Uint8Array>();
+  const over = overlayReader(read, pending);
+  const hashes: StoredHash[] = [];
+  for (const e of entries) {
+    if (e.index !== size) throw new RangeError(`entry ${e.index} appended at size ${size}`);
+    for (const h of subtreeHashesForAppend(size, e.leafHash, over)) {
+      pending.set(overlayKey(h.level, h.index), h.hash);
+      hashes.push(h);
+    }
+    size++;
+  }
+  return { hashes, read: over, size, root: treeHash(size, over) };
+}
+
+/** appendHashes, and the log's signed checkpoint of the new size (c2sp.org/tlog-checkpoint). */
+export function extendTree(
+  size: number,
+  entries: StoredEntry[],
+  read: HashReader,
+  key: LogKey,
+): { hashes: StoredHash[]; next: StoredCheckpoint; read: HashReader; root: Uint8Array } {
+  const t = appendHashes(size, entries, read);
+  const text = formatCheckpoint({ origin: key.origin, size: t.size, rootHash: t.root, extensions: [] });
+  const note = signNote(text, [key.signer]);
+  return { hashes: t.hashes, next: { size: t.size, note, cosigned: note }, read: t.read, root: t.root };
 }
 
 /** A served checkpoint must stay a well-formed note, whatever a witness sent back. */
-function wellFormed(note: string): boolean {
+export function wellFormed(note: string): boolean {
   try {
     splitNote(note);
     return true;

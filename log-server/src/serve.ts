@@ -4,7 +4,7 @@
  * fastify app and listens. SIGTERM/SIGINT stop accepting, drain the pool, close the database.
  */
 import type { KeylessPublishers, ServerLimits } from '#verifier';
-import { openLog } from './log.ts';
+import { openLog, openPgLog } from './log.ts';
 import type { ObjectStore, Witnesses } from './ports.ts';
 import { buildApp } from './http/app.ts';
 import { releasePolicy } from './admission.ts';
@@ -14,7 +14,10 @@ import { DEFAULT_WITNESS_REFRESH_SECONDS, startWitnessRefresh } from './witness/
 import { explorerPlugin } from './explorer/plugin.ts';
 
 export interface ServeOptions {
-  dir: string;
+  /** The SQLite log's directory, or… */
+  dir?: string;
+  /** …a shared PostgreSQL store (`postgres://…`) with the log key in `keyFile`. */
+  store?: { url: string; keyFile: string };
   host: string;
   port: number;
   /** PEM public keys or certificates allowed to publish. */
@@ -39,7 +42,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const say = (m: string) => process.stderr.write(`${m}\n`);
   const objectStore: ObjectStore | null = o.s3 ? new (await import('./objectstore/s3.ts')).S3ObjectStore(o.s3) : null;
   const witnesses = new LateWitnesses();
-  const log = await openLog(o.dir, {
+  const logOpts = {
     policy: releasePolicy({
       allowedSigners: o.allowedSigners,
       allowedRebuilders: o.allowedRebuilders ?? [],
@@ -51,7 +54,8 @@ export async function serve(o: ServeOptions): Promise<number> {
     batchMax: o.batchMax,
     poolMax: o.poolMax,
     log: say,
-  });
+  };
+  const log = o.store ? await openPgLog(o.store.url, o.store.keyFile, logOpts) : await openLog(o.dir!, logOpts);
   if (o.witnesses.length > 0) {
     witnesses.target = new WitnessClient({
       witnesses: o.witnesses,

@@ -14,17 +14,18 @@ import type { LogStorage } from './ports.ts';
 const CACHE_MAX = 4096;
 
 export interface TileBody {
-  body: Uint8Array;
+  body: Buffer;
   entries: boolean;
 }
 
 export class TileReader {
-  private readonly cache = new Map<string, Uint8Array>();
+  /** Tile bytes as Buffers, ready to send (immutable for their path). */
+  private readonly cache = new Map<string, Buffer>();
 
   constructor(private readonly storage: LogStorage) {}
 
   /** The hash tile's bytes, or TILE_NOT_FOUND if tree `size` does not contain it. */
-  hashTile(t: Tile, size: number): Uint8Array {
+  hashTile(t: Tile, size: number): Buffer {
     checkInTree(t, size);
     return this.cached(`h/${t.level}/${t.index}/${t.width}`, () =>
       this.storage.readHashes(t.level * TILE_HEIGHT, t.index * TILE_WIDTH, t.width),
@@ -32,7 +33,7 @@ export class TileReader {
   }
 
   /** The entry bundle's bytes, or TILE_NOT_FOUND if tree `size` does not contain it. */
-  entryBundle(index: number, width: number, size: number): Uint8Array {
+  entryBundle(index: number, width: number, size: number): Buffer {
     checkInTree({ level: 0, index, width }, size);
     return this.cached(`e/${index}/${width}`, () => encodeEntryBundle(this.storage.leaves(index * TILE_WIDTH, width)));
   }
@@ -43,10 +44,11 @@ export class TileReader {
     return { body: entries ? this.entryBundle(tile.index, tile.width, size) : this.hashTile(tile, size), entries };
   }
 
-  private cached(key: string, make: () => Uint8Array): Uint8Array {
+  private cached(key: string, make: () => Uint8Array): Buffer {
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const body = make();
+    const made = make();
+    const body = Buffer.isBuffer(made) ? made : Buffer.from(made.buffer, made.byteOffset, made.byteLength);
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, body);
     return body;

@@ -171,3 +171,29 @@ test('tlog-witness add-checkpoint bodies of the vectors parse, check, and cosign
     );
   }
 });
+
+test('a verifier key string, once imported, is still judged by its type: a note key is no cosignature key and back', () => {
+  const k = generateNoteKey('typed.example');
+  const cvkey = cosignatureVerifierKey(k.skey);
+  for (let round = 0; round < 2; round++) {
+    // The second round runs on the keys imported (and kept) by the first.
+    assert.equal(noteVerifier(k.vkey).name, 'typed.example');
+    assert.equal(cosignatureVerifier(cvkey).name, 'typed.example');
+    assert.throws(
+      () => cosignatureVerifier(k.vkey),
+      (e: unknown) => isVerifierError(e) && e.code === 'KEY_MALFORMED' && /cosignature\/v1/.test(e.message),
+    );
+    assert.throws(
+      () => noteVerifier(cvkey),
+      (e: unknown) => isVerifierError(e) && e.code === 'KEY_MALFORMED' && /note verifier/.test(e.message),
+    );
+  }
+  // Verifiers built from one kept key keep their own state: timestamps do not leak between them.
+  const signer = cosignatureSigner(k.skey, () => 1_700_000_000);
+  const body = utf8('typed.example\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n');
+  const a = cosignatureVerifier(cvkey);
+  const b = cosignatureVerifier(cvkey);
+  assert.equal(a.verify(body, signer.sign(body)), true);
+  assert.equal(a.timestamp, 1_700_000_000);
+  assert.equal(b.timestamp, undefined);
+});

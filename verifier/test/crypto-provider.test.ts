@@ -42,6 +42,24 @@ test('SHA-256: incremental digests agree with each other and with FIPS 180-4 vec
   assert.deepEqual(Uint8Array.from(digest(node)), Uint8Array.from(digest(browser as unknown as Contract)));
 });
 
+test('SHA-256 one-shot: sha256Digest agrees with the incremental digest, as a plain 32-byte Uint8Array', () => {
+  const inputs = [new Uint8Array(0), new Uint8Array(65).fill(1), new Uint8Array(3000).map((_, i) => i * 31)];
+  for (const [name, p] of implementations) {
+    for (const x of inputs) {
+      const once = p.sha256Digest(x);
+      assert.equal(Object.getPrototypeOf(once), Uint8Array.prototype, name);
+      assert.equal(once.length, 32, name);
+      assert.equal(p.hexEncode(once), node.hexEncode(node.createSha256().update(x).digest()), name);
+    }
+    // Every byte value survives the node provider's latin1 round trip (≥ 0x80 included).
+    assert.equal(
+      p.hexEncode(p.sha256Digest(new TextEncoder().encode('abc'))),
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      name,
+    );
+  }
+});
+
 test('Ed25519: same public keys and signatures from a seed; verdicts agree on good, tampered and malformed signatures', () => {
   const seed = new Uint8Array(32).map((_, i) => i * 7);
   const msg = new TextEncoder().encode('log.keycast.test\n1\nAAAA\n');
@@ -81,6 +99,29 @@ test('Ed25519: same public keys and signatures from a seed; verdicts agree on go
   }
 });
 
+test('base64: the node provider accepts exactly the strings the browser one does (random short strings)', () => {
+  // browser.ts decodes with atob and re-encodes: an independent judge of canonical spelling.
+  const alphabet = 'AQgwBEIMb0+/=-_ \n.é';
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let k = 0; k < 20_000; k++) {
+    let s = '';
+    for (let len = rand(13); len > 0; len--) s += alphabet[rand(alphabet.length)];
+    // … and near-misses: a canonical encoding with one character replaced.
+    const good = node.base64Encode(new Uint8Array(rand(11)).map(() => rand(256)));
+    const at = rand(good.length + 1);
+    const near = good.slice(0, at) + alphabet[rand(alphabet.length)] + good.slice(at + 1);
+    for (const x of [s, good, near]) {
+      const a = node.base64DecodeCanonical(x);
+      const b = browser.base64DecodeCanonical(x);
+      assert.deepEqual(a && Uint8Array.from(a), b && Uint8Array.from(b), JSON.stringify(x));
+    }
+  }
+});
+
 test('byte encodings agree, and base64 decodes only its canonical spelling', () => {
   const bytes = new Uint8Array(300).map((_, i) => (i * 37) & 0xff);
   assert.equal(browser.hexEncode(bytes), node.hexEncode(bytes));
@@ -89,8 +130,28 @@ test('byte encodings agree, and base64 decodes only its canonical spelling', () 
   assert.deepEqual(Uint8Array.from(browser.base64DecodeCanonical(node.base64Encode(bytes))!), bytes);
   assert.deepEqual(Uint8Array.from(node.base64DecodeCanonical(node.base64Encode(bytes))!), bytes);
   assert.deepEqual(Uint8Array.from(browser.utf8Encode('é—✓')), Uint8Array.from(node.utf8Encode('é—✓')));
-  for (const bad of ['%%%%', 'AB', 'AB=', 'A===', 'QQ=A', 'QR==', 'QQ ==', 'Q-8=']) {
+  for (const bad of [
+    '%%%%',
+    'AB',
+    'AB=',
+    'A===',
+    'QQ=A',
+    'QR==',
+    'QQ ==',
+    'Q-8=',
+    '====',
+    'Q===',
+    'QUJD=',
+    'QUI=QUI=',
+    'QUJ\u00e9',
+  ]) {
     for (const [name, p] of implementations) assert.equal(p.base64DecodeCanonical(bad), undefined, `${name}: ${bad}`);
+  }
+  for (const n of [0, 1, 2, 3, 31, 32, 33, 64, 767, 768, 769, 1500]) {
+    // Both sides of the node provider's short-string path (≤ 1024 characters) round-trip.
+    const b = new Uint8Array(n).map((_, i) => (i * 91 + n) & 0xff);
+    for (const [name, p] of implementations)
+      assert.deepEqual(Uint8Array.from(p.base64DecodeCanonical(node.base64Encode(b))!), b, `${name}: ${n} bytes`);
   }
   for (const [name, p] of implementations) {
     assert.equal(p.constantTimeEqual(bytes, bytes.slice()), true, name);

@@ -21,8 +21,9 @@ export const MEASURED_PCRS = [0, 1, 2, 3, 4, 8] as const;
 
 export interface BootOptions {
   nsm: Nsm;
-  kms: KmsPort;
-  /** the pinned configuration file's bytes, as read from the image */
+  /** the KMS port, or how to make it from the parsed configuration (its region) */
+  kms: KmsPort | ((config: EnclaveConfig) => KmsPort);
+  /** the pinned configuration file's bytes, as read from the image (parsed here, once) */
   configBytes: Uint8Array | string;
   /** Unix seconds (default: the system clock) */
   now?: () => number;
@@ -79,7 +80,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
   const metrics = new EnclaveMetrics();
   const identity = new IdentityKeeper({
     nsm: o.nsm,
-    kms: timedKms(o.kms, metrics),
+    kms: timedKms(typeof o.kms === 'function' ? o.kms(config) : o.kms, metrics),
     config,
     beforeKms: () => gate.requireOpen(),
     release: () => gate.openRelease(),
@@ -92,7 +93,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     gate,
     identity,
     nsm: o.nsm,
-    pcr0: toHex(pcrs.get(0)!),
+    pcr0: pcrs.get(0)!,
     metrics,
     ...(log ? { log } : {}),
     ...(o.limits ? { limits: o.limits } : {}),

@@ -5,7 +5,7 @@
  * and on SIGTERM/SIGINT stops. Logs name routes, statuses and gate transitions only.
  */
 import { readFileSync } from 'node:fs';
-import { parseEnclaveConfig, type EnclaveConfig, type ServerLimits } from '#verifier';
+import { toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import type { KmsPort } from '../kms/port.ts';
 import type { Nsm } from '../nsm/types.ts';
@@ -40,7 +40,7 @@ export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
   }
   const e = await bootEnclave({
     nsm: o.nsm,
-    kms: o.kms(parseEnclaveConfig(configBytes)),
+    kms: o.kms,
     configBytes,
     recheckMs: o.recheckSeconds * 1000,
     log: say,
@@ -50,7 +50,7 @@ export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
   });
   const address = await e.app.listen({ host: o.host, port: o.port });
   say(
-    `PCR0 ${Buffer.from(e.pcrs.get(0)!).toString('hex').slice(0, 16)}…, log ${e.config.log.origin}, ${e.config.witnesses.threshold} of ${e.config.witnesses.vkeys.length} witnesses; gate closed until the host brings a proof`,
+    `PCR0 ${toHex(e.pcrs.get(0)!).slice(0, 16)}…, log ${e.config.log.origin}, ${e.config.witnesses.threshold} of ${e.config.witnesses.vkeys.length} witnesses; gate closed until the host brings a proof`,
   );
   process.stdout.write(`listening ${address}\n`);
   await new Promise<void>((resolve) => {

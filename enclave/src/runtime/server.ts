@@ -35,6 +35,7 @@ import {
   fromBase64,
   parseProofBundle,
   toBase64,
+  toHex,
   MAX_PROOF_BUNDLE_BYTES,
   type ServerLimits,
 } from '#verifier';
@@ -54,7 +55,8 @@ export interface EnclaveAppDeps {
   gate: Gatekeeper;
   identity: IdentityKeeper;
   nsm: Nsm;
-  pcr0: string;
+  /** This enclave's PCR0, as the NSM reported it (hex only where it is shown, in /v1/status). */
+  pcr0: Uint8Array;
   /** the figures GET /v1/metrics serves (default: a fresh set) */
   metrics?: EnclaveMetrics;
   log?: (line: string) => void;
@@ -74,6 +76,7 @@ function b64(v: unknown, field: string, max: number): Uint8Array {
 }
 
 export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
+  const pcr0Hex = toHex(d.pcr0);
   const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
   const metrics = d.metrics ?? new EnclaveMetrics();
   countRefusals(app, (code) => metrics.refused(code));
@@ -85,7 +88,7 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
 
   app.get('/v1/status', async (_req, reply) => {
     const gate = d.gate.state();
-    return reply.status(gate.open ? 200 : 503).send({ gate, identity: identityView(), pcr0: d.pcr0 });
+    return reply.status(gate.open ? 200 : 503).send({ gate, identity: identityView(), pcr0: pcr0Hex });
   });
 
   app.get('/v1/metrics', async () => {
@@ -181,7 +184,7 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
   forwardRoute(app, {
     gate: d.gate,
     identity: d.identity,
-    pcr0: fromHexStrict(d.pcr0),
+    pcr0: d.pcr0,
     onForward: (format, outputs) => metrics.forwarded(format, outputs),
   });
   credentialsTokenRoute(app);

@@ -1548,6 +1548,9 @@ function createSha256() {
   };
   return wrapper;
 }
+function sha256Digest(data) {
+  return sha256(data);
+}
 function ed25519PublicKey(raw) {
   if (raw.length !== 32) throw new TypeError("Ed25519 public key must be 32 bytes");
   return { raw: raw.slice() };
@@ -1649,21 +1652,25 @@ function isVerifierError(e, code) {
   return e instanceof VerifierError && (code === void 0 || e.code === code);
 }
 
-var HASH_SIZE = 32, LEAF_PREFIX = new Uint8Array([0]), NODE_PREFIX = new Uint8Array([1]);
+var HASH_SIZE = 32;
 function plain(b) {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 function sha2562(...parts) {
+  if (parts.length === 1) return sha256Digest(parts[0]);
   let h = createSha256();
   for (let p of parts) h.update(p);
   return plain(h.digest());
 }
 var EMPTY_ROOT = sha2562();
 function hashLeaf(entry) {
-  return plain(createSha256().update(LEAF_PREFIX).update(entry).digest());
+  let input = new Uint8Array(1 + entry.length);
+  return input.set(entry, 1), sha256Digest(input);
 }
+var node = new Uint8Array(1 + 2 * HASH_SIZE);
+node[0] = 1;
 function hashChildren(left, right) {
-  return plain(createSha256().update(NODE_PREFIX).update(left).update(right).digest());
+  return left.length !== HASH_SIZE || right.length !== HASH_SIZE ? plain(createSha256().update(node.subarray(0, 1)).update(left).update(right).digest()) : (node.set(left, 1), node.set(right, 1 + HASH_SIZE), sha256Digest(node));
 }
 
 function isUint53(n) {
@@ -1683,7 +1690,7 @@ function xor(a, b) {
   return ((Math.floor(a / 4294967296) ^ Math.floor(b / 4294967296)) >>> 0) * 4294967296 + lo;
 }
 function shr(n, k) {
-  return k === 0 ? n : Math.floor(n / 2 ** k);
+  return k < 32 && n >= 0 && n < 4294967296 ? n >>> k : k === 0 ? n : Math.floor(n / 2 ** k);
 }
 function bitAt(n, k) {
   return shr(n, k) % 2;
@@ -1854,19 +1861,30 @@ function parseVerifierKey(vkey) {
     throw keyError("verifier key ID does not match the key", { vkey });
   return { name, keyId, type: key[0], publicKey: key.slice(1) };
 }
-function noteVerifier(vkey) {
+var ed25519Keys = /* @__PURE__ */ new Map(), MAX_CACHED_KEYS = 256;
+function ed25519VerifierKey(vkey, type) {
+  let cached = ed25519Keys.get(vkey);
+  if (cached !== void 0) return cached.type === type ? cached : void 0;
   let k = parseVerifierKey(vkey);
-  if (k.type !== SIG_ED25519 || k.publicKey.length !== 32)
-    throw keyError("not an Ed25519 note verifier key (type 0x01)", { vkey });
-  let key = ed25519PublicKey2(k.publicKey);
-  return { name: k.name, keyId: k.keyId, verify: (msg, sig) => ed25519Verify2(key, msg, sig) };
+  if (k.type !== type || k.publicKey.length !== 32) return;
+  let parsed = { name: k.name, keyId: k.keyId, type, key: ed25519PublicKey2(k.publicKey) };
+  return ed25519Keys.size >= MAX_CACHED_KEYS && ed25519Keys.delete(ed25519Keys.keys().next().value), ed25519Keys.set(vkey, parsed), parsed;
+}
+function ed25519KeyOf(vkey, type, message) {
+  let k = ed25519VerifierKey(vkey, type);
+  if (k === void 0) throw keyError(message, { vkey });
+  return k;
+}
+function noteVerifier(vkey) {
+  let { name, keyId, key } = ed25519KeyOf(vkey, SIG_ED25519, "not an Ed25519 note verifier key (type 0x01)");
+  return { name, keyId, verify: (msg, sig) => ed25519Verify2(key, msg, sig) };
 }
 
 var MAX_SIGNATURES = 100, MAX_NOTE_BYTES = 1 << 20, SIG_PREFIX = "— ", BAD_CHARS = /[\x00-\x09\x0b-\x1f]|\p{Cs}/u, decoder = new TextDecoder("utf-8", { fatal: !0, ignoreBOM: !0 });
 function malformed(reason) {
   return new VerifierError("NOTE_MALFORMED", `malformed note: ${reason}`, { reason });
 }
-function toText(msg) {
+function noteString(msg) {
   if (typeof msg == "string") {
     if (msg.length > MAX_NOTE_BYTES) throw new VerifierError("OVERSIZED", "note too large", { limit: MAX_NOTE_BYTES });
     return msg;
@@ -1881,7 +1899,7 @@ function toText(msg) {
   }
 }
 function splitNote(msg) {
-  let s = toText(msg);
+  let s = noteString(msg);
   if (BAD_CHARS.test(s)) throw malformed("control character or invalid UTF-8");
   let split2 = s.lastIndexOf(`
 
@@ -1919,7 +1937,10 @@ ${v.keyId}`;
   return m;
 }
 function openNote(msg, verifiers) {
-  let { text, signatures } = splitNote(msg), known = verifierMap(verifiers), textBytes = utf8(text), seen = /* @__PURE__ */ new Set(), sigs = [], unverified = [];
+  return openSplitNote(splitNote(msg), verifiers);
+}
+function openSplitNote({ text, signatures }, verifiers) {
+  let known = verifierMap(verifiers), textBytes = utf8(text), seen = /* @__PURE__ */ new Set(), sigs = [], unverified = [];
   for (let s of signatures) {
     let v = known.get(`${s.name}
 ${s.keyId}`);
@@ -1991,7 +2012,11 @@ function parseCheckpoint(text) {
   return { origin, size, rootHash, extensions };
 }
 function openCheckpoint(note, logVerifier, expectedOrigin) {
-  let opened = openNote(note, [logVerifier]), checkpoint = parseCheckpoint(opened.text);
+  let noteText = noteString(note);
+  return { ...openSplitCheckpoint(splitNote(noteText), logVerifier, expectedOrigin), note: noteText };
+}
+function openSplitCheckpoint(note, logVerifier, expectedOrigin) {
+  let opened = openSplitNote(note, [logVerifier]), checkpoint = parseCheckpoint(opened.text);
   if (expectedOrigin !== void 0 && checkpoint.origin !== expectedOrigin)
     throw new VerifierError(
       "CHECKPOINT_ORIGIN",
@@ -2001,8 +2026,7 @@ function openCheckpoint(note, logVerifier, expectedOrigin) {
         got: checkpoint.origin
       }
     );
-  let noteText = typeof note == "string" ? note : new TextDecoder("utf-8", { ignoreBOM: !0 }).decode(note);
-  return { checkpoint, note: noteText, opened };
+  return { checkpoint, opened };
 }
 
 var MAX_FUTURE_SECONDS = 300, TIMESTAMPED_SIG_SIZE = 72;
@@ -2017,13 +2041,10 @@ function cosignatureTimestamp(sig) {
   return t <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(t) : void 0;
 }
 function cosignatureVerifier(vkey) {
-  let k = parseVerifierKey(vkey);
-  if (k.type !== SIG_COSIGNATURE_V1 || k.publicKey.length !== 32)
-    throw new VerifierError("KEY_MALFORMED", "not a cosignature/v1 verifier key (type 0x04)", { vkey });
-  let key = ed25519PublicKey2(k.publicKey), last;
+  let { name, keyId, key } = ed25519KeyOf(vkey, SIG_COSIGNATURE_V1, "not a cosignature/v1 verifier key (type 0x04)"), last;
   return {
-    name: k.name,
-    keyId: k.keyId,
+    name,
+    keyId,
     get timestamp() {
       return last;
     },
@@ -2034,11 +2055,17 @@ function cosignatureVerifier(vkey) {
   };
 }
 function checkWitnessPolicy(note, policy) {
+  return checkPolicy(note, policy);
+}
+function checkSplitWitnessPolicy(note, policy) {
+  return checkPolicy(note, policy);
+}
+function checkPolicy(note, policy) {
   let verifiers = [...new Set(policy.witnesses)].map(cosignatureVerifier);
   if (!Number.isInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > verifiers.length)
     throw new RangeError(`witness threshold ${policy.threshold} is not in 0..${verifiers.length}`);
   if (!Number.isFinite(policy.now)) throw new RangeError("witness policy needs now (Unix seconds)");
-  let { text, signatures } = splitNote(note), body = utf8(text), cosigners = [], stale = [], future = [], missing = [];
+  let { text, signatures } = typeof note == "string" ? splitNote(note) : note, body = utf8(text), cosigners = [], stale = [], future = [], missing = [];
   for (let v of verifiers) {
     let line = signatures.find((s) => s.name === v.name && s.keyId === v.keyId);
     if (line === void 0) {
@@ -2073,7 +2100,7 @@ function checkWitnessPolicy(note, policy) {
 }
 
 function openWitnessedCheckpoint(note, opts) {
-  let opened = openCheckpoint(note, opts.logVerifier, opts.origin), now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1e3, cosigners = opts.witnessPolicy ? checkWitnessPolicy(opened.note, { ...opts.witnessPolicy, now }).cosigners : [];
+  let noteText = noteString(note), split2 = splitNote(noteText), opened = openSplitCheckpoint(split2, opts.logVerifier, opts.origin), now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1e3, cosigners = opts.witnessPolicy ? checkSplitWitnessPolicy(split2, { ...opts.witnessPolicy, now }).cosigners : [];
   if (opts.maxAgeSeconds !== void 0) {
     if (!opts.witnessPolicy) throw new TypeError("maxAgeSeconds needs a witnessPolicy: only cosignatures carry time");
     let newest = Math.max(-1 / 0, ...cosigners.map((c) => c.timestamp));
@@ -2085,11 +2112,11 @@ function openWitnessedCheckpoint(note, opts) {
           now,
           maxAgeSeconds: opts.maxAgeSeconds,
           newest: Number.isFinite(newest) ? newest : null,
-          checkpoint: opened.note
+          checkpoint: noteText
         }
       );
   }
-  return { checkpoint: opened.checkpoint, note: opened.note, cosigners };
+  return { checkpoint: opened.checkpoint, note: noteText, cosigners };
 }
 
 function checkCheckpointConsistency(proof, older, newer, notes = {}) {
@@ -2277,11 +2304,11 @@ var TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1", MAX_PROOF_HASHES = 63;
 function bad2(reason) {
   return new VerifierError("TLOG_PROOF_MALFORMED", `malformed tlog-proof: ${reason}`, { reason });
 }
-function decodeLine(line, what) {
+function decodeLine(line) {
   try {
     return fromBase64(line);
   } catch {
-    throw bad2(`${what} is not base64`);
+    return;
   }
 }
 function parseLines(text) {
@@ -2294,18 +2321,22 @@ function parseLines(text) {
   if (blank < 0) throw bad2("no empty line before the checkpoint");
   let lines = text.slice(0, blank).split(`
 `), checkpoint = text.slice(blank + 2);
-  if (lines.shift() !== TLOG_PROOF_HEADER) throw bad2(`first line must be ${TLOG_PROOF_HEADER}`);
-  let extra;
-  if (lines[0]?.startsWith("extra ") && (extra = decodeLine(lines.shift().slice(6), "extra"), extra.length === 0))
-    throw bad2("empty extra");
-  let indexLine = lines.shift(), index = indexLine?.startsWith("index ") ? parseTreeSize(indexLine.slice(6)) : void 0;
+  if (lines[0] !== TLOG_PROOF_HEADER) throw bad2(`first line must be ${TLOG_PROOF_HEADER}`);
+  let next = 1, extra;
+  if (lines[next]?.startsWith("extra ")) {
+    if (extra = decodeLine(lines[next++].slice(6)), extra === void 0) throw bad2("extra is not base64");
+    if (extra.length === 0) throw bad2("empty extra");
+  }
+  let indexLine = lines[next++], index = indexLine?.startsWith("index ") ? parseTreeSize(indexLine.slice(6)) : void 0;
   if (index === void 0) throw bad2("missing or non-canonical index line");
-  if (lines.length > MAX_PROOF_HASHES) throw bad2(`more than ${MAX_PROOF_HASHES} proof hashes`);
-  let proof = lines.map((l, i) => {
-    let h = decodeLine(l, `proof hash ${i}`);
+  if (lines.length - next > MAX_PROOF_HASHES) throw bad2(`more than ${MAX_PROOF_HASHES} proof hashes`);
+  let proof = [];
+  for (let i = 0; next < lines.length; i++) {
+    let h = decodeLine(lines[next++]);
+    if (h === void 0) throw bad2(`proof hash ${i} is not base64`);
     if (h.length !== HASH_SIZE) throw bad2(`proof hash ${i} is not 32 bytes`);
-    return h;
-  });
+    proof.push(h);
+  }
   return extra === void 0 ? { index, proof, checkpoint } : { index, extra, proof, checkpoint };
 }
 function parseTlogProof(text) {

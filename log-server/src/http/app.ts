@@ -10,6 +10,8 @@
  * any plugins passed in (the explorer page at `/`).
  */
 import Fastify from 'fastify';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limitConnections, serverLimits, serverOptions } from '#verifier';
 import type { ServerLimits } from '#verifier';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
@@ -20,6 +22,7 @@ import { strictUtf8Body } from './body.ts';
 import { writeRoutes } from './routes/write.ts';
 import { tileRoutes } from './routes/tiles.ts';
 import { readRoutes } from './routes/reads.ts';
+import { ImmutableAnswers } from './immutable.ts';
 
 export interface AppDeps {
   log: Log;
@@ -38,8 +41,22 @@ export const DEFAULT_BODY_LIMIT = 256 * 1024;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const limits = deps.limits ?? serverLimits();
+  const answers = new ImmutableAnswers();
   const app = Fastify({
     ...serverOptions(limits),
+    // Immutable reads already answered once are written before fastify routes them
+    // (http/immutable.ts); the server gets the same limits fastify gives its own.
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      const o = serverOptions(limits);
+      const server = createServer(o.http, (req, res) => {
+        if (!answers.serve(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = o.keepAliveTimeout;
+      server.requestTimeout = o.requestTimeout;
+      server.setTimeout(o.connectionTimeout);
+      server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+      return server;
+    },
     logger: deps.logger ?? false,
     bodyLimit,
     return503OnClosing: true,
@@ -65,8 +82,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   writeRoutes(app, deps.log, bodyLimit);
-  tileRoutes(app, deps.log);
-  readRoutes(app, deps.log);
+  tileRoutes(app, deps.log, answers);
+  readRoutes(app, deps.log, answers);
   for (const p of deps.plugins ?? []) await app.register(p.plugin, p.opts ?? {});
   return app;
 }

@@ -54,9 +54,17 @@ const TAIL = `idx >= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'index
 
 const COLUMN = { pcr0: 'pcr0', eifSha256: 'eif', commit: 'commit_sha' } as const;
 
-function pragmas(db: Database.Database): void {
+/**
+ * `durable: false` is for a read model that can be rebuilt from elsewhere (a PostgreSQL log
+ * server's private copy): no fsync at all. Every log database proper is durable.
+ */
+export interface SqliteOptions {
+  durable?: boolean;
+}
+
+function pragmas(db: Database.Database, o: SqliteOptions = {}): void {
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(o.durable === false ? 'synchronous = OFF' : 'synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   // 64 MiB of page cache per connection (default 2 MiB): the index B-trees and the unindexed
@@ -65,11 +73,15 @@ function pragmas(db: Database.Database): void {
 }
 
 /** Creates a new log database at `path`; refuses if the file exists. */
-export function createSqliteStorage(path: string, meta: { origin: string; vkey: string }): SqliteStorage {
+export function createSqliteStorage(
+  path: string,
+  meta: { origin: string; vkey: string },
+  o: SqliteOptions = {},
+): SqliteStorage {
   if (existsSync(path))
     throw new LogError('DATA_EXISTS', `refusing to overwrite existing log database ${path}`, { path });
   const db = new Database(path);
-  pragmas(db);
+  pragmas(db, o);
   db.exec(SCHEMA);
   db.exec(INDEX_SCHEMA);
   const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
@@ -78,7 +90,7 @@ export function createSqliteStorage(path: string, meta: { origin: string; vkey: 
     put.run('vkey', meta.vkey);
     put.run('published_size', '0');
   })();
-  return new SqliteStorage(db);
+  return new SqliteStorage(db, o.durable !== false);
 }
 
 /** Opens an existing log database; refuses (fail closed) if it is missing or not a log. */
@@ -114,6 +126,7 @@ function upgrade(db: Database.Database): void {
 
 type Row = {
   idx: number;
+  replay_key: string;
   leaf: Buffer;
   leaf_hash: Buffer;
   kind: EntryKind;
@@ -128,7 +141,10 @@ export class SqliteStorage implements LogStorage {
   readonly vkey: string;
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly durable = true,
+  ) {
     const meta = new Map(
       (db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [
         r.key,
@@ -216,7 +232,13 @@ export class SqliteStorage implements LogStorage {
   entry(index: number): StoredEntry | null {
     const r = this.s.entry.get(index) as Row | undefined;
     if (!r) return null;
-    const e: StoredEntry = { index: r.idx, leaf: r.leaf, leafHash: r.leaf_hash, kind: r.kind };
+    const e: StoredEntry = {
+      index: r.idx,
+      leaf: r.leaf,
+      leafHash: r.leaf_hash,
+      kind: r.kind,
+      replayKey: r.replay_key,
+    };
     if (r.pcr0 !== null) e.pcr0 = r.pcr0;
     if (r.eif !== null) e.eifSha256 = r.eif;
     if (r.commit_sha !== null) e.commit = r.commit_sha;
@@ -243,7 +265,7 @@ export class SqliteStorage implements LogStorage {
   indexPending(): void {
     // Derived data, redone on open after a crash: no fsync of its own (the next commit's
     // covers it). The first replay key wins, as dedup answers with the entry logged first.
-    this.db.pragma('synchronous = NORMAL');
+    if (this.durable) this.db.pragma('synchronous = NORMAL');
     try {
       this.db
         .transaction(() => {
@@ -254,7 +276,7 @@ export class SqliteStorage implements LogStorage {
         })
         .immediate();
     } finally {
-      this.db.pragma('synchronous = FULL');
+      if (this.durable) this.db.pragma('synchronous = FULL');
     }
   }
 

@@ -28,6 +28,10 @@ export function createSha256(): Sha256 {
   return wrapper;
 }
 
+export function sha256Digest(data: Uint8Array): Uint8Array {
+  return sha256(data);
+}
+
 export function ed25519PublicKey(raw: Uint8Array): Ed25519PublicKey {
   if (raw.length !== 32) throw new TypeError('Ed25519 public key must be 32 bytes');
   return { raw: raw.slice() };

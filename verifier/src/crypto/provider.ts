@@ -9,6 +9,7 @@
  *
  * Contract (all synchronous; inputs are never modified):
  *   createSha256()                 incremental SHA-256: update(bytes) returns the hash, digest() the 32 bytes
+ *   sha256Digest(bytes)            SHA-256 of one byte string in one call, as a plain Uint8Array
  *   ed25519PublicKey(raw32)        an opaque, reusable verification key
  *   ed25519Verify(key, msg, sig)   RFC 8032 verification of a 64-byte signature; never throws
  *   ed25519FromSeed(seed32)        { privateKey (opaque), publicKey (raw 32) }

@@ -7,18 +7,18 @@
  */
 import { VerifierError } from '../errors.ts';
 import { concatBytes, u64be, utf8 } from '../encoding/bytes.ts';
-import { ed25519FromSeed, ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.ts';
+import { ed25519FromSeed, ed25519Sign, ed25519Verify } from './ed25519.ts';
 import {
+  ed25519KeyOf,
   formatVerifierKey,
   keyIdHex,
   parseSignerKey,
-  parseVerifierKey,
   SIG_COSIGNATURE_V1,
   verifierKeyId,
   type NoteSigner,
   type NoteVerifier,
 } from './keys.ts';
-import { splitNote } from './note.ts';
+import { splitNote, type SplitNote } from './note.ts';
 
 /** Cosignatures more than this many seconds in the future do not count towards a policy. */
 export const MAX_FUTURE_SECONDS = 300;
@@ -71,15 +71,11 @@ export function cosignatureVerifierKey(skey: string): string {
 
 /** A cosignature/v1 verifier from a type-0x04 verifier key. Throws KEY_MALFORMED. */
 export function cosignatureVerifier(vkey: string): CosignatureVerifier {
-  const k = parseVerifierKey(vkey);
-  if (k.type !== SIG_COSIGNATURE_V1 || k.publicKey.length !== 32) {
-    throw new VerifierError('KEY_MALFORMED', 'not a cosignature/v1 verifier key (type 0x04)', { vkey });
-  }
-  const key = ed25519PublicKey(k.publicKey);
+  const { name, keyId, key } = ed25519KeyOf(vkey, SIG_COSIGNATURE_V1, 'not a cosignature/v1 verifier key (type 0x04)');
   let last: number | undefined;
   return {
-    name: k.name,
-    keyId: k.keyId,
+    name,
+    keyId,
     get timestamp() {
       return last;
     },
@@ -112,12 +108,28 @@ export function checkWitnessPolicy(
   note: string,
   policy: WitnessPolicy,
 ): { cosigners: Array<{ name: string; timestamp: number }> } {
+  return checkPolicy(note, policy);
+}
+
+/** checkWitnessPolicy on a note already split (so one pass over a note splits it once). */
+export function checkSplitWitnessPolicy(
+  note: SplitNote,
+  policy: WitnessPolicy,
+): { cosigners: Array<{ name: string; timestamp: number }> } {
+  return checkPolicy(note, policy);
+}
+
+/** The policy is checked before the note is split, as it always was. */
+function checkPolicy(
+  note: string | SplitNote,
+  policy: WitnessPolicy,
+): { cosigners: Array<{ name: string; timestamp: number }> } {
   const verifiers = [...new Set(policy.witnesses)].map(cosignatureVerifier);
   if (!Number.isInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > verifiers.length) {
     throw new RangeError(`witness threshold ${policy.threshold} is not in 0..${verifiers.length}`);
   }
   if (!Number.isFinite(policy.now)) throw new RangeError('witness policy needs now (Unix seconds)');
-  const { text, signatures } = splitNote(note);
+  const { text, signatures } = typeof note === 'string' ? splitNote(note) : note;
   const body = utf8(text);
   const cosigners: Array<{ name: string; timestamp: number }> = [];
   const stale: Array<{ name: string; timestamp: number }> = [];

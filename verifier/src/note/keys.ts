@@ -11,6 +11,7 @@ import { VerifierError } from '../errors.ts';
 import { concatBytes, fromBase64, fromHex, toBase64, utf8 } from '../encoding/bytes.ts';
 import { sha256 } from '../tlog/hash.ts';
 import { ed25519FromSeed, ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.ts';
+import type { Ed25519PublicKey } from '../crypto/provider.ts';
 
 /** Signature type bytes used here. */
 export const SIG_ED25519 = 0x01;
@@ -95,6 +96,49 @@ export function parseVerifierKey(vkey: string): VerifierKey {
   return { name, keyId, type: key[0]!, publicKey: key.slice(1) };
 }
 
+/** An Ed25519 verifier key, parsed, with its reusable verification key. */
+interface Ed25519VerifierKey {
+  readonly name: string;
+  readonly keyId: number;
+  readonly type: number;
+  readonly key: Ed25519PublicKey;
+}
+
+/**
+ * Ed25519 verifier keys by the exact string they were parsed from, so a verifier built again
+ * from the same pinned key (a gate re-check, a witness policy per checkpoint) does not decode,
+ * re-hash and re-import it. A pure function of the string: only successful parses are kept, and
+ * at most MAX_CACHED_KEYS, the oldest dropped first.
+ */
+const ed25519Keys = new Map<string, Ed25519VerifierKey>();
+const MAX_CACHED_KEYS = 256;
+
+/**
+ * parseVerifierKey (throws KEY_MALFORMED) for a key of signature type `type` with a 32-byte
+ * Ed25519 public key, imported once; undefined if the key has another type or length.
+ */
+function ed25519VerifierKey(vkey: string, type: number): Ed25519VerifierKey | undefined {
+  const cached = ed25519Keys.get(vkey);
+  if (cached !== undefined) return cached.type === type ? cached : undefined;
+  const k = parseVerifierKey(vkey);
+  if (k.type !== type || k.publicKey.length !== 32) return undefined;
+  const parsed = { name: k.name, keyId: k.keyId, type, key: ed25519PublicKey(k.publicKey) };
+  if (ed25519Keys.size >= MAX_CACHED_KEYS) ed25519Keys.delete(ed25519Keys.keys().next().value!);
+  ed25519Keys.set(vkey, parsed);
+  return parsed;
+}
+
+/**
+ * The name, key ID and verification key of a type-`type` Ed25519 verifier key string; throws
+ * KEY_MALFORMED, with `message` for a key of another type or length. For noteVerifier and
+ * cosignatureVerifier.
+ */
+export function ed25519KeyOf(vkey: string, type: number, message: string): Ed25519VerifierKey {
+  const k = ed25519VerifierKey(vkey, type);
+  if (k === undefined) throw keyError(message, { vkey });
+  return k;
+}
+
 /** Formats a verifier key string. */
 export function formatVerifierKey(name: string, type: number, publicKey: Uint8Array): string {
   if (!isValidKeyName(name)) throw new TypeError('invalid key name');
@@ -158,9 +202,6 @@ export function noteSigner(skey: string): NoteSigner {
 
 /** An Ed25519 (type 0x01) note verifier from a verifier key string. Throws KEY_MALFORMED. */
 export function noteVerifier(vkey: string): NoteVerifier {
-  const k = parseVerifierKey(vkey);
-  if (k.type !== SIG_ED25519 || k.publicKey.length !== 32)
-    throw keyError('not an Ed25519 note verifier key (type 0x01)', { vkey });
-  const key = ed25519PublicKey(k.publicKey);
-  return { name: k.name, keyId: k.keyId, verify: (msg, sig) => ed25519Verify(key, msg, sig) };
+  const { name, keyId, key } = ed25519KeyOf(vkey, SIG_ED25519, 'not an Ed25519 note verifier key (type 0x01)');
+  return { name, keyId, verify: (msg, sig) => ed25519Verify(key, msg, sig) };
 }

@@ -45,7 +45,12 @@ function malformed(reason: string): VerifierError {
   return new VerifierError('NOTE_MALFORMED', `malformed note: ${reason}`, { reason });
 }
 
-function toText(msg: string | Uint8Array): string {
+/**
+ * A note as a string: a string is checked against MAX_NOTE_BYTES (OVERSIZED), bytes must
+ * also be UTF-8 (NOTE_MALFORMED). splitNote does this first; callers that keep the note as
+ * received decode once here and split the string.
+ */
+export function noteString(msg: string | Uint8Array): string {
   if (typeof msg === 'string') {
     if (msg.length > MAX_NOTE_BYTES) throw new VerifierError('OVERSIZED', 'note too large', { limit: MAX_NOTE_BYTES });
     return msg;
@@ -70,7 +75,7 @@ export function isValidNoteText(text: string): boolean {
  * NOTE_MALFORMED (or OVERSIZED) on any deviation from the format.
  */
 export function splitNote(msg: string | Uint8Array): SplitNote {
-  const s = toText(msg);
+  const s = noteString(msg);
   if (BAD_CHARS.test(s)) throw malformed('control character or invalid UTF-8');
   const split = s.lastIndexOf('\n\n');
   if (split < 0) throw malformed('no blank line before the signatures');
@@ -142,7 +147,11 @@ function verifierMap(verifiers: NoteVerifier[]): Map<string, NoteVerifier> {
  * key signed (evidence: the signers seen).
  */
 export function openNote(msg: string | Uint8Array, verifiers: NoteVerifier[]): OpenedNote {
-  const { text, signatures } = splitNote(msg);
+  return openSplitNote(splitNote(msg), verifiers);
+}
+
+/** openNote on a note already split (so one pass over a note splits it once). */
+export function openSplitNote({ text, signatures }: SplitNote, verifiers: NoteVerifier[]): OpenedNote {
   const known = verifierMap(verifiers);
   const textBytes = utf8(text);
   const seen = new Set<string>();

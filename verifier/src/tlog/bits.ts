@@ -34,6 +34,7 @@ export function xor(a: number, b: number): number {
 
 /** floor(n / 2^k). */
 export function shr(n: number, k: number): number {
+  if (k < 32 && n >= 0 && n < TWO32) return n >>> k; // the common case, without a division
   return k === 0 ? n : Math.floor(n / 2 ** k);
 }
 

@@ -8,7 +8,7 @@
 import { VerifierError } from '../errors.ts';
 import { fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { HASH_SIZE } from './hash.ts';
-import { openNote, type OpenedNote } from '../note/note.ts';
+import { noteString, openSplitNote, splitNote, type OpenedNote, type SplitNote } from '../note/note.ts';
 import type { NoteVerifier } from '../note/keys.ts';
 
 export interface Checkpoint {
@@ -76,7 +76,17 @@ export function openCheckpoint(
   logVerifier: NoteVerifier,
   expectedOrigin?: string,
 ): { checkpoint: Checkpoint; note: string; opened: OpenedNote } {
-  const opened = openNote(note, [logVerifier]);
+  const noteText = noteString(note);
+  return { ...openSplitCheckpoint(splitNote(noteText), logVerifier, expectedOrigin), note: noteText };
+}
+
+/** openCheckpoint on a note already split (so one pass over a note splits it once). */
+export function openSplitCheckpoint(
+  note: SplitNote,
+  logVerifier: NoteVerifier,
+  expectedOrigin?: string,
+): { checkpoint: Checkpoint; opened: OpenedNote } {
+  const opened = openSplitNote(note, [logVerifier]);
   const checkpoint = parseCheckpoint(opened.text);
   if (expectedOrigin !== undefined && checkpoint.origin !== expectedOrigin) {
     throw new VerifierError(
@@ -88,6 +98,5 @@ export function openCheckpoint(
       },
     );
   }
-  const noteText = typeof note === 'string' ? note : new TextDecoder('utf-8', { ignoreBOM: true }).decode(note);
-  return { checkpoint, note: noteText, opened };
+  return { checkpoint, opened };
 }

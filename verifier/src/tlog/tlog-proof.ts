@@ -45,11 +45,12 @@ export function formatTlogProof(p: TlogProof): string {
   return [TLOG_PROOF_HEADER, ...extra, `index ${p.index}`, ...p.proof.map(toBase64), '', p.checkpoint].join('\n');
 }
 
-function decodeLine(line: string, what: string): Uint8Array {
+/** `line` decoded, or undefined if it is not canonical base64. */
+function decodeLine(line: string): Uint8Array | undefined {
   try {
     return fromBase64(line);
   } catch {
-    throw bad(`${what} is not base64`);
+    return undefined;
   }
 }
 
@@ -62,21 +63,25 @@ function parseLines(text: string): TlogProof {
   if (blank < 0) throw bad('no empty line before the checkpoint');
   const lines = text.slice(0, blank).split('\n');
   const checkpoint = text.slice(blank + 2);
-  if (lines.shift() !== TLOG_PROOF_HEADER) throw bad(`first line must be ${TLOG_PROOF_HEADER}`);
+  if (lines[0] !== TLOG_PROOF_HEADER) throw bad(`first line must be ${TLOG_PROOF_HEADER}`);
+  let next = 1;
   let extra: Uint8Array | undefined;
-  if (lines[0]?.startsWith('extra ')) {
-    extra = decodeLine(lines.shift()!.slice('extra '.length), 'extra');
+  if (lines[next]?.startsWith('extra ')) {
+    extra = decodeLine(lines[next++]!.slice('extra '.length));
+    if (extra === undefined) throw bad('extra is not base64');
     if (extra.length === 0) throw bad('empty extra');
   }
-  const indexLine = lines.shift();
+  const indexLine = lines[next++];
   const index = indexLine?.startsWith('index ') ? parseTreeSize(indexLine.slice('index '.length)) : undefined;
   if (index === undefined) throw bad('missing or non-canonical index line');
-  if (lines.length > MAX_PROOF_HASHES) throw bad(`more than ${MAX_PROOF_HASHES} proof hashes`);
-  const proof = lines.map((l, i) => {
-    const h = decodeLine(l, `proof hash ${i}`);
+  if (lines.length - next > MAX_PROOF_HASHES) throw bad(`more than ${MAX_PROOF_HASHES} proof hashes`);
+  const proof: Uint8Array[] = [];
+  for (let i = 0; next < lines.length; i++) {
+    const h = decodeLine(lines[next++]!);
+    if (h === undefined) throw bad(`proof hash ${i} is not base64`);
     if (h.length !== HASH_SIZE) throw bad(`proof hash ${i} is not 32 bytes`);
-    return h;
-  });
+    proof.push(h);
+  }
   return extra === undefined ? { index, proof, checkpoint } : { index, extra, proof, checkpoint };
 }
 

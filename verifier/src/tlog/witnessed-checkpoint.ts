@@ -7,8 +7,9 @@
  */
 import { VerifierError } from '../errors.ts';
 import type { NoteVerifier } from '../note/keys.ts';
-import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { checkWitnessPolicy, type WitnessPolicy } from '../note/cosignature.ts';
+import { noteString, splitNote } from '../note/note.ts';
+import { openSplitCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { checkSplitWitnessPolicy, type WitnessPolicy } from '../note/cosignature.ts';
 
 export interface CheckpointPolicy {
   logVerifier: NoteVerifier;
@@ -31,9 +32,11 @@ export interface WitnessedCheckpoint {
 
 /** Throws VerifierError (any code of openCheckpoint/checkWitnessPolicy, CHECKPOINT_STALE). */
 export function openWitnessedCheckpoint(note: string | Uint8Array, opts: CheckpointPolicy): WitnessedCheckpoint {
-  const opened = openCheckpoint(note, opts.logVerifier, opts.origin);
+  const noteText = noteString(note);
+  const split = splitNote(noteText); // once, for the log's signature and the cosignatures
+  const opened = openSplitCheckpoint(split, opts.logVerifier, opts.origin);
   const now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1000;
-  const cosigners = opts.witnessPolicy ? checkWitnessPolicy(opened.note, { ...opts.witnessPolicy, now }).cosigners : [];
+  const cosigners = opts.witnessPolicy ? checkSplitWitnessPolicy(split, { ...opts.witnessPolicy, now }).cosigners : [];
   if (opts.maxAgeSeconds !== undefined) {
     if (!opts.witnessPolicy) throw new TypeError('maxAgeSeconds needs a witnessPolicy: only cosignatures carry time');
     const newest = Math.max(-Infinity, ...cosigners.map((c) => c.timestamp));
@@ -45,10 +48,10 @@ export function openWitnessedCheckpoint(note: string | Uint8Array, opts: Checkpo
           now,
           maxAgeSeconds: opts.maxAgeSeconds,
           newest: Number.isFinite(newest) ? newest : null,
-          checkpoint: opened.note,
+          checkpoint: noteText,
         },
       );
     }
   }
-  return { checkpoint: opened.checkpoint, note: opened.note, cosigners };
+  return { checkpoint: opened.checkpoint, note: noteText, cosigners };
 }

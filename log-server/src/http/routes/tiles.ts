@@ -8,13 +8,15 @@ import type { FastifyInstance } from 'fastify';
 import { VerifierError } from '#verifier';
 import type { Log } from '../../log.ts';
 import { errorSchema } from '../errors.ts';
+import type { ImmutableAnswers } from '../immutable.ts';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const CHECKPOINT_CACHE = 'public, max-age=2';
 /** Longer than any valid tile path after `tile/` (the deepest is about 40 characters). */
 const MAX_TILE_PATH = 64;
+const TILE_HEADERS = { 'content-type': 'application/octet-stream', 'cache-control': IMMUTABLE };
 
-export function tileRoutes(app: FastifyInstance, log: Log): void {
+export function tileRoutes(app: FastifyInstance, log: Log, answers: ImmutableAnswers): void {
   app.get('/checkpoint', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
     reply.header('content-type', 'text/plain; charset=utf-8').header('cache-control', CHECKPOINT_CACHE);
     return log.sequencer.current.cosigned;
@@ -25,7 +27,7 @@ export function tileRoutes(app: FastifyInstance, log: Log): void {
     {
       schema: { response: { '4xx': errorSchema } },
     },
-    async (req, reply) => {
+    (req, reply) => {
       const rest = (req.params as { '*': string })['*'];
       // the longest valid path is well under this; refuse before parsing, with the tile code
       if (rest.length > MAX_TILE_PATH)
@@ -34,8 +36,8 @@ export function tileRoutes(app: FastifyInstance, log: Log): void {
           max: MAX_TILE_PATH,
         });
       const { body } = log.tiles.read(`tile/${rest}`, log.sequencer.current.size);
-      reply.header('content-type', 'application/octet-stream').header('cache-control', IMMUTABLE);
-      return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      answers.remember(req.url, body, TILE_HEADERS);
+      reply.headers(TILE_HEADERS).send(body);
     },
   );
 }

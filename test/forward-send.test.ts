@@ -299,6 +299,7 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   await new Promise((ok) => closed.close(ok));
   const down = await keycast([
     'forward',
+    ...trust(w),
     '--host',
     downUrl,
     '--enclave',

@@ -5,12 +5,15 @@
  * seals the film's two content keys to the attested enclave and forwards them through the host —
  * one KDM per projector and a receipt verified before anything is written. One projector opens
  * its KDM; the studio proves that delivery from the receipt; a request naming the excluded
- * projector is refused and writes nothing. Every outcome is a check decided by what the
- * commands answered.
+ * projector is refused and writes nothing. Then the mastering step: a DKDM for the enclave's
+ * attested KDM decryption certificate, forwarded under rules its signer endorsed (the sealed
+ * path above stays for raw outputs). Every outcome is a check decided by what the commands answered.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
+import { buildKdm, kdmSigner, parseDcCertificate, pemCertificates } from '#verifier';
+import { createSignerChain } from '../enclave/index.ts';
 import type { DemoContext } from './demo-checks.ts';
 import type { RunResult } from './demo-steps.ts';
 
@@ -63,6 +66,8 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     p('test-root.pem'),
     '--out',
     p('enclave-verified.json'),
+    '--dkdm-certificate',
+    p('enclave-dkdm.pem'),
     '--json',
   ]);
   const rec = json<{
@@ -70,6 +75,7 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     receiptsEd25519?: string;
     kdmChainSha256?: string | null;
     releaseIndex?: number;
+    pcr0?: string;
   }>(ve);
   d.check(
     'enclave keys bound',
@@ -294,5 +300,153 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
     refusedOk
       ? `${err?.evidence?.enclaveCode} for ${excludedFile} (${err?.evidence?.recipient?.thumbprint}); no KDM for anyone, nothing written`
       : `exit ${bad.code}: ${bad.stdout.trim().slice(0, 200)}`,
+  );
+
+  await dkdmChapter(c, d, { trust, cplId, keyIds, keys, window, pcr0: rec?.pcr0 ?? '' });
+}
+
+/**
+ * Keys in as a DKDM (issue 24): a mastering tool — the project's KDM writer standing in — makes a
+ * DKDM for the enclave's KDM decryption certificate (written by verify enclave --dkdm-certificate,
+ * only as the attestation binds it); the studio's rules pin the mastering root and this release,
+ * the mastering signer endorses them, keycast dkdm check says offline that the enclave will accept
+ * it, and keycast forward --dkdm gets KDMs a projector opens to exactly the DKDM's keys.
+ */
+async function dkdmChapter(
+  c: DemoContext,
+  d: ForwardDemo,
+  f: {
+    trust: string[];
+    cplId: string;
+    keyIds: string[];
+    keys: string[];
+    window: { notBefore: string; notAfter: string };
+    pcr0: string;
+  },
+): Promise<void> {
+  const { say, p } = c;
+  say.step(
+    "Keys in as a DKDM: a mastering tool targets the enclave's attested KDM decryption certificate; the studio pins its mastering root, the mastering signer endorses the rules, the enclave forwards",
+  );
+  const recipient = existsSync(p('enclave-dkdm.pem'))
+    ? parseDcCertificate(pemCertificates(readFileSync(p('enclave-dkdm.pem'), 'utf8'))[0]!)
+    : undefined;
+  if (!recipient) return d.check('forwarded from a DKDM', false, 'verify enclave wrote no enclave-dkdm.pem');
+  const mastering = createSignerChain({ name: 'studio.mastering' });
+  const now = Date.now();
+  writeFileSync(
+    p('film.dkdm.xml'),
+    buildKdm({
+      cplId: f.cplId,
+      title: 'Keycast Demo Feature',
+      keys: f.keyIds.map((id, i) => ({
+        id,
+        type: i === 0 ? 'MDIK' : 'MDAK',
+        key: new Uint8Array(Buffer.from(f.keys[i]!, 'hex')),
+      })),
+      notBefore: kdmTime(now),
+      notAfter: kdmTime(now + 30 * DAY),
+      issueDate: kdmTime(now),
+      recipient,
+      signer: kdmSigner(mastering.chain, mastering.privateKey),
+    }),
+  );
+  writeFileSync(p('mastering.key'), mastering.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const rules = JSON.parse(readFileSync(p('rules.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(
+    p('rules-dkdm.json'),
+    JSON.stringify({
+      ...rules,
+      dkdmSigners: [Buffer.from(mastering.chain[2]!.der).toString('base64')],
+      releases: { pcr0s: [f.pcr0], publishers: [] },
+    }),
+  );
+  await c.keycastOk(['rules', 'sign', p('rules-dkdm.json'), '--key', p('studio.pem'), '--out', p('rules-dkdm.dsse')]);
+  await c.keycastOk([
+    'rules',
+    'endorse',
+    p('rules-dkdm.dsse'),
+    '--rules-key',
+    p('studio.pem.pub'),
+    '--key',
+    p('mastering.key'),
+    '--out',
+    p('rules-dkdm.endorsement'),
+  ]);
+  const checked = await c.keycast([
+    'dkdm',
+    'check',
+    p('film.dkdm.xml'),
+    '--enclave',
+    p('enclave-verified.json'),
+    '--rules',
+    p('rules-dkdm.dsse'),
+    '--rules-key',
+    p('studio.pem.pub'),
+  ]);
+  const few = readdirSync(p('recipients'))
+    .filter((n) => n.endsWith('.pem') && n !== 'maker-ca.pem')
+    .sort()
+    .slice(0, 3);
+  mkdirSync(p('recipients-dkdm'), { recursive: true });
+  for (const n of [...few, 'maker-ca.pem']) copyFileSync(p('recipients', n), p('recipients-dkdm', n));
+  const fwd = await c.keycast([
+    'forward',
+    ...f.trust,
+    '--host',
+    d.hostUrl,
+    '--enclave',
+    p('enclave-verified.json'),
+    '--dkdm',
+    p('film.dkdm.xml'),
+    '--rules-key',
+    p('studio.pem.pub'),
+    '--rules-endorsement',
+    p('rules-dkdm.endorsement'),
+    '--rules',
+    p('rules-dkdm.dsse'),
+    '--recipients',
+    p('recipients-dkdm'),
+    '--out',
+    p('kdms-dkdm'),
+    '--json',
+  ]);
+  const index =
+    fwd.code === 0
+      ? (
+          JSON.parse(readFileSync(p('kdms-dkdm', 'index.json'), 'utf8')) as {
+            recipients: Array<{ file: string; source: string }>;
+          }
+        ).recipients
+      : [];
+  const first = index[0];
+  const inspect = first
+    ? await c.keycast([
+        'kdm',
+        'inspect',
+        p('kdms-dkdm', first.file),
+        '--key',
+        p('projectors', 'projectors', basename(first.source).replace(/\.pem$/, '.key')),
+        '--json',
+      ])
+    : undefined;
+  const got = JSON.stringify(
+    json<{ keys?: Array<{ id: string; type: string; key: string }> }>(inspect ?? fwd)?.keys?.map((k) => [
+      k.id,
+      k.type,
+      k.key,
+    ]) ?? null,
+  );
+  const want = JSON.stringify([
+    [f.keyIds[0], 'MDIK', f.keys[0]],
+    [f.keyIds[1], 'MDAK', f.keys[1]],
+  ]);
+  const ok = checked.code === 0 && fwd.code === 0 && index.length === few.length && inspect?.code === 0 && got === want;
+  d.check(
+    'forwarded from a DKDM',
+    ok,
+    ok
+      ? `dkdm check: accepted offline; ${index.length} KDMs from film.dkdm.xml (signer ${mastering.chain[0]!.subject.split(',').find((x) => x.startsWith('CN='))}); projector ${basename(first!.source)} opens exactly the DKDM's 2 keys`
+      : `dkdm check exit ${checked.code} ${checked.stdout.trim().slice(0, 150)}; forward exit ${fwd.code} ${fwd.stdout.trim().slice(0, 200)}`,
   );
 }

@@ -5,9 +5,15 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { hostPort, parseFlags, requireOutParent, urlOption, usageError as usage, type Command } from '#cli-kit';
-import { certificatePem, certificateThumbprint, secretFileModeProblem } from '#verifier';
+import {
+  certificatePem,
+  certificateThumbprint,
+  parseDcCertificate,
+  pemCertificates,
+  secretFileModeProblem,
+} from '#verifier';
 import {
   ENCLAVE_CONFIG_PATH,
   SERVER_LIMIT_FLAGS_HELP,
@@ -27,6 +33,7 @@ import { SimulatedNsm } from './src/nsm/simulator.ts';
 import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
 import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki-json.ts';
 import type { Nsm } from './src/nsm/types.ts';
+import type { TestDkdm } from './src/identity/keys.ts';
 import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
 import { devKmsCommand } from './src/kms/dev-kms/command.ts';
 import { kmsPolicyCommands, vkeyArg } from './src/kms/policy-command.ts';
@@ -264,6 +271,10 @@ shows an inconsistent checkpoint. Prints "listening <url>" once ready.
                      AWS SDK's default chain
   --kms-bridge HOST:PORT  dial every KMS connection here (the in-enclave end of the socat →
                      vsock-proxy bridge), keeping TLS and SNI for the real KMS host
+  --test-dkdm-key FILE   TEST ONLY, --nsm sim only (refused otherwise): at first boot use this RSA
+                     key (PEM) as the KDM decryption key, to forward real DKDMs made for it by hand
+  --test-dkdm-chain FILE TEST ONLY: the PEM certificate chain of that key (leaf first), e.g. a
+                     real vector's recipient certificate; default a leaf under the enclave's root
 ${SERVER_LIMIT_FLAGS_HELP}`,
   async run(args) {
     const v = parse(args, {
@@ -276,6 +287,8 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
       recheck: { type: 'string' },
       'kms-endpoint': { type: 'string' },
       'kms-bridge': { type: 'string' },
+      'test-dkdm-key': { type: 'string' },
+      'test-dkdm-chain': { type: 'string' },
       ...serverLimitFlagOptions(),
     });
     const endpoint = typeof v['kms-endpoint'] === 'string' ? v['kms-endpoint'] : undefined;
@@ -286,6 +299,16 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
     if (typeof v.listen !== 'string') throw usage('--listen HOST:PORT is required');
     const { host, port } = hostPort(v.listen);
     const limits = limitsFrom(v);
+    let testDkdm: TestDkdm | undefined;
+    if (typeof v['test-dkdm-key'] === 'string') {
+      if (mode !== 'sim') throw usage('--test-dkdm-key is a test option of --nsm sim only');
+      testDkdm = {
+        privateKey: createPrivateKey(readFileSync(v['test-dkdm-key'])),
+        ...(typeof v['test-dkdm-chain'] === 'string'
+          ? { chain: pemCertificates(readFileSync(v['test-dkdm-chain'], 'utf8')).map(parseDcCertificate) }
+          : {}),
+      };
+    } else if (typeof v['test-dkdm-chain'] === 'string') throw usage('--test-dkdm-chain goes with --test-dkdm-key');
     const nsm = await backend({ ...v, sim: mode === 'sim' });
     const kms = (c: EnclaveConfig): KmsPort =>
       new AwsKmsPort({ region: c.kms.region, ...(endpoint ? { endpoint } : {}), ...(bridge ? { bridge } : {}) });
@@ -299,6 +322,7 @@ ${SERVER_LIMIT_FLAGS_HELP}`,
       limits,
       // a sealed identity's genesis chains to the root of the NSM this enclave runs on
       ...(nsm instanceof SimulatedNsm ? { attestationRoots: [nsm.rootDer] } : {}),
+      ...(testDkdm ? { testDkdm } : {}),
     });
   },
 };

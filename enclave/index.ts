@@ -116,6 +116,8 @@ export type { ForwardRequest, ForwardFormat, OpenContext, OpenedForward } from '
 export { MAX_CERTIFICATE_TEXT, checkRecipients, rulesRoots } from './src/forward/recipients.ts';
 export type { Recipient } from './src/forward/recipients.ts';
 export { MemoryReplayGuard } from './src/forward/replay.ts';
+export { openDkdm } from './src/forward/dkdm-open.ts';
+export type { DkdmInput, DkdmContext } from './src/forward/dkdm-open.ts';
 export type { ReplayGuard } from './src/forward/replay.ts';
 export {
   kdmTime,

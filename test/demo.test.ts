@@ -34,6 +34,7 @@ test('npm run demo: every step of the story passes its check', { timeout: 300_00
     'projector decrypts',
     'delivery in receipt',
     'excluded refused',
+    'forwarded from a DKDM',
     'quiet day open',
     'metrics',
     'restart same keys',

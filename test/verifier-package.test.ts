@@ -118,11 +118,13 @@ test('npx keycast: help for every studio command, only studio commands listed, s
   assert.match(release.stdout, /^keycast verify release .*--publisher/m);
   const listed = [...all.stdout.matchAll(/^ {2}keycast (\S+(?: \S+)?)\s{2,}/gm)].map((m) => m[1]);
   assert.deepEqual(listed.sort(), [
+    'dkdm check',
     'forward',
     'kdm inspect',
     'monitor',
     'raw open',
     'receipt verify',
+    'rules endorse',
     'rules sign',
     'seal',
     'verify attestation',

@@ -472,6 +472,7 @@ export {
   decodeKeyBlock,
   encryptKeyBlock,
   decryptKeyBlock,
+  oaepSha1Decrypt,
 } from './src/kdm/block.ts';
 export type { KeyBlock } from './src/kdm/block.ts';
 export {
@@ -497,6 +498,17 @@ export {
 } from './src/kdm/read.ts';
 export type { ParsedKdm, DecryptedKey } from './src/kdm/read.ts';
 export {
+  INTEROP_KEY_BLOCK_BYTES,
+  KDM_KEY_TYPES,
+  checkDkdm,
+  checkDkdmRelease,
+  dkdmRulesRoots,
+  checkSignerLeaf,
+  chainValidity,
+} from './src/kdm/dkdm-check.ts';
+export { DKDM_ENDORSEMENT_CONTEXT, endorseRules, checkRulesEndorsement } from './src/forward/dkdm-endorsement.ts';
+export type { DkdmRules, DkdmDecrypt, DkdmCheckInput, DkdmVerdict, Validity } from './src/kdm/dkdm-check.ts';
+export {
   ENCLAVE_KEYS_BYTES,
   VERIFIED_ENCLAVE_TYPE,
   VERIFIED_ENCLAVE_TYPE_V1,
@@ -510,3 +522,9 @@ export {
   reverifyEnclaveRecord,
 } from './src/forward/enclave-keys.ts';
 export type { EnclaveKeys, VerifiedEnclaveRecord, ReverifyOptions } from './src/forward/enclave-keys.ts';
+export {
+  MAX_ENCLAVE_CHAIN,
+  checkEnclaveCertificates,
+  enclaveCertificatesFromRecord,
+} from './src/forward/dkdm-recipient.ts';
+export type { EnclaveCertificates } from './src/forward/dkdm-recipient.ts';

@@ -35,6 +35,8 @@ export const ENCLAVE_ERROR_CODES = [
   'KMS_INVALID_CIPHERTEXT',
   // the boot gate and the enclave's identity
   'CONFIG_MISSING',
+  /** a test-only option (a given KDM decryption key) asked of an enclave that is not on the simulated NSM */
+  'TEST_ONLY_OPTION',
   'GATE_CLOSED',
   'BUNDLE_REPLAYED',
   'BUNDLE_UNWITNESSED',
@@ -93,6 +95,8 @@ export const ENCLAVE_ERROR_CODES = [
   'FORWARD_FORMAT_NOT_ALLOWED',
   'FORWARD_RECIPIENT_NAME',
   'FORWARD_BUSY',
+  /** a DKDM (keys in as a mastering tool's KDM) refused: evidence.cause is the verifier's DKDM_* code */
+  'FORWARD_DKDM_REFUSED',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

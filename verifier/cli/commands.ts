@@ -5,5 +5,14 @@ import { monitor } from './monitor.ts';
 import { verifyEnclave } from './enclave.ts';
 import { forwardSend } from './forward-send.ts';
 import { verifyBundle } from './bundle.ts';
+import { dkdmCheck, rulesEndorse } from './dkdm.ts';
 
-export const studioCommands: Command[] = [verifyRelease, verifyBundle, verifyEnclave, monitor, forwardSend];
+export const studioCommands: Command[] = [
+  verifyRelease,
+  verifyBundle,
+  verifyEnclave,
+  monitor,
+  forwardSend,
+  dkdmCheck,
+  rulesEndorse,
+];

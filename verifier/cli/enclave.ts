@@ -19,6 +19,11 @@ import {
   parseIdentityBinding,
   verifiedEnclaveRecord,
   formatVerifiedEnclave,
+  checkEnclaveCertificates,
+  certificatePem,
+  fromBase64,
+  MAX_ENCLAVE_CHAIN,
+  type EnclaveCertificates,
   type ReleasePredicate,
 } from '../index.ts';
 import { WITNESS_HELP, checkUrl, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
@@ -77,12 +82,44 @@ async function errorBody(res: Response, cap = 64 * 1024): Promise<Uint8Array> {
 }
 
 /** GET the document, with a timeout over headers and body and a byte cap (a host is not trusted either). */
-async function fetchAttestation(host: string, nonce: Uint8Array): Promise<Uint8Array> {
-  const url = new URL(`v1/attestation?nonce=${toHex(nonce)}`, host.endsWith('/') ? host : `${host}/`);
+function fetchAttestation(host: string, nonce: Uint8Array): Promise<Uint8Array> {
+  return hostGet(
+    host,
+    `v1/attestation?nonce=${toHex(nonce)}`,
+    'application/cbor',
+    MAX_COSE_BYTES,
+    'attestation document',
+  );
+}
+
+/** The enclave's public chains (GET /v1/certificates, JSON of base64 DER lists); checked by the caller against the attestation. */
+async function fetchCertificates(host: string): Promise<{ kdmSigner: Uint8Array[]; kdmDecryption: Uint8Array[] }> {
+  const bytes = await hostGet(host, 'v1/certificates', 'application/json', 64 * 1024, 'certificates answer');
+  const url = new URL('v1/certificates', host.endsWith('/') ? host : `${host}/`).href;
+  let v: { kdmSigner?: unknown; kdmDecryption?: unknown };
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw hostError(url, 'answered /v1/certificates with something other than JSON');
+  }
+  const list = (x: unknown): Uint8Array[] => {
+    if (!Array.isArray(x) || x.length > MAX_ENCLAVE_CHAIN || !x.every((c) => typeof c === 'string'))
+      throw hostError(url, 'answered /v1/certificates with malformed chains');
+    try {
+      return x.map((c: string) => fromBase64(c));
+    } catch {
+      throw hostError(url, 'answered /v1/certificates with a certificate that is not base64');
+    }
+  };
+  return { kdmSigner: list(v.kdmSigner), kdmDecryption: list(v.kdmDecryption) };
+}
+
+async function hostGet(host: string, path: string, accept: string, cap: number, what: string): Promise<Uint8Array> {
+  const url = new URL(path, host.endsWith('/') ? host : `${host}/`);
   const signal = AbortSignal.timeout(HOST_TIMEOUT_MS);
   let res: Response;
   try {
-    res = await fetch(url, { signal, headers: { accept: 'application/cbor' } });
+    res = await fetch(url, { signal, headers: { accept } });
   } catch (e) {
     throw hostError(url.href, `unreachable (${(e as Error).message})`);
   }
@@ -99,19 +136,19 @@ async function fetchAttestation(host: string, nonce: Uint8Array): Promise<Uint8A
     throw hostError(url.href, `answered HTTP ${res.status}`, { status: res.status });
   }
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
-  if (type !== 'application/cbor') {
+  if (type !== accept) {
     await res.body?.cancel().catch(() => {});
-    throw hostError(url.href, `answered ${type || 'no content type'}, not application/cbor`);
+    throw hostError(url.href, `answered ${type || 'no content type'}, not ${accept}`);
   }
   const chunks: Uint8Array[] = [];
   let n = 0;
   try {
     for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
       n += c.length;
-      if (n > MAX_COSE_BYTES)
-        throw new VerifierError('OVERSIZED', `the host's attestation document is larger than ${MAX_COSE_BYTES} bytes`, {
+      if (n > cap)
+        throw new VerifierError('OVERSIZED', `the host's ${what} is larger than ${cap} bytes`, {
           url: url.href,
-          cap: MAX_COSE_BYTES,
+          cap,
         });
       chunks.push(c);
     }
@@ -127,7 +164,7 @@ export const verifyEnclave: Command = {
   summary: 'attest a live enclave with a fresh nonce and prove it runs a logged, active release',
   help: `keycast verify enclave HOST_URL --log URL --log-key VKEY --publisher KEY.pem…
                        [--witness VKEY…] [--trust-root FILE] [--max-age S] [--out ENCLAVE.json]
-                       [--state DIR] [--json]
+                       [--dkdm-certificate PEM] [--state DIR] [--json]
 
 Sends a fresh 32-byte random nonce to HOST_URL/v1/attestation, then verifies the document: its
 chain to the AWS Nitro root (or --trust-root, for the simulator's test PKI), its signature,
@@ -136,13 +173,20 @@ seconds old (default 300), not debug mode. Its PCR0 must be a logged, active rel
 --publisher key (proven through the log as keycast verify release does), and its PCR1/PCR2 the
 release's. Its user_data must be the enclave's identity binding and agree with public_key
 (else IDENTITY_BINDING); prints the keys it binds: the HPKE key (you seal content keys to it),
-the receipt key (it signs forwarding receipts) and the KDM signer chain's digest.
+the receipt key (it signs forwarding receipts), the KDM signer chain's digest and the KDM
+decryption certificate's digest. When the binding names a decryption certificate, the host's
+GET /v1/certificates must serve both chains exactly as bound (the decryption leaf a CA:false
+ST 430-2 leaf with its own key, under the signer chain's root), else IDENTITY_BINDING.
 
   --out ENCLAVE.json    write the verified-enclave record (keycast-verified-enclave/v2: host,
                         pcr0, release, publicKey/userData and the keys read from them, and the
                         attestation document itself) that keycast seal --enclave and keycast
                         forward --enclave read — and verify again: the document's chain, nonce
-                        and age, and that the record states what the document holds
+                        and age, and that the record states what the document holds; it
+                        records both KDM certificate chains (keycast dkdm check reads them)
+  --dkdm-certificate PEM  write the KDM decryption certificate chain (leaf, then its CAs) that a
+                        mastering tool imports as a DKDM recipient; only a chain the attestation
+                        binds is ever written (refused with IDENTITY_BINDING otherwise)
   --trust-root FILE     trust this PEM/DER root INSTEAD of the AWS root: required for an enclave
                         on the NSM simulator (keycast nsm test-pki init --root-out ROOT.pem; the
                         demo's is test-root.pem), which no one trusts by default
@@ -163,6 +207,7 @@ cannot be read.`,
         'trust-root': { type: 'string', multiple: true },
         'max-age': { type: 'string' },
         out: { type: 'string' },
+        'dkdm-certificate': { type: 'string' },
       },
       1,
     );
@@ -201,6 +246,13 @@ cannot be read.`,
         });
     }
     const binding = parseIdentityBinding(att.userData, att.publicKey);
+    const pemFile = str(v, 'dkdm-certificate');
+    let certs: EnclaveCertificates | undefined;
+    if (binding.kdmDecryptionSha256 || pemFile !== undefined) {
+      // checkEnclaveCertificates refuses (IDENTITY_BINDING) a binding without the decryption digest
+      const c = await fetchCertificates(host);
+      certs = checkEnclaveCertificates(binding, c.kdmSigner, c.kdmDecryption, new Date());
+    }
     const out = verifiedEnclaveRecord(
       {
         host,
@@ -217,9 +269,16 @@ cannot be read.`,
         attestation: toBase64(doc),
       },
       binding,
+      certs,
     );
     if (file !== undefined)
       writeAtomic(resolve(file), dirname(resolve(file)), new TextEncoder().encode(formatVerifiedEnclave(out)));
+    if (pemFile !== undefined && certs)
+      writeAtomic(
+        resolve(pemFile),
+        dirname(resolve(pemFile)),
+        new TextEncoder().encode(certs.decryptionChain.map((c) => certificatePem(c.der)).join('')),
+      );
     if (v.json === true) console.log(JSON.stringify(out, null, 2));
     else
       console.log(
@@ -230,6 +289,13 @@ cannot be read.`,
           `  hpke key    ${out.hpkeX25519}   (X25519, = public_key: seal content keys to this)`,
           `  receipt key ${out.receiptsEd25519}   (Ed25519: signs forwarding receipts)`,
           `  kdm chain   ${out.kdmChainSha256 ?? '(not bound)'}   (SHA-256 of the KDM signer chain)`,
+          ...(certs
+            ? [
+                `  dkdm cert   ${certs.decryptionChain[0]!.subject}   (KDM decryption leaf: address DKDMs to it)`,
+                `              serial ${certs.decryptionChain[0]!.serial.toString(10)}, valid ${certs.decryptionChain[0]!.notBefore.toISOString()} → ${certs.decryptionChain[0]!.notAfter.toISOString()}`,
+              ]
+            : ['  dkdm cert   (not bound)']),
+          ...(pemFile !== undefined ? [`  wrote       ${pemFile} (DKDM recipient chain)`] : []),
           ...(file !== undefined ? [`  wrote       ${file}`] : []),
         ].join('\n'),
       );

@@ -256,6 +256,14 @@ export const forwardSend: Command = {
                 --recipients DIR|FILE [--intermediate PEM…] [--format FORMAT] --out DIR
                 (--expect-pcr0 HEX | --log URL --log-key VKEY [--witness VKEY…]) [--trust-root FILE] [--max-age S]
                 [--batch N] [--timeout S] [--expires S|TIME] [--json]
+keycast forward --dkdm DKDM.xml --rules-key PUB --rules-endorsement FILE  (instead of --sealed) …
+
+With --dkdm the keys come as a DKDM — a mastering tool's KDM addressed to the enclave's KDM
+decryption certificate (keycast verify enclave --dkdm-certificate) — instead of sealed keys:
+--rules-key is the studio key the rules are signed with, --rules-endorsement the DKDM signer's
+endorsement of exactly these rules (keycast rules endorse). The enclave checks the DKDM (keycast
+dkdm check says offline what it will say) and opens it only then; its refusal is FORWARD_REFUSED
+with its code (FORWARD_DKDM_REFUSED, evidence.cause DKDM_…) and nothing is written anywhere.
 
 Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
 keys (keycast seal), the signed rules (keycast rules sign) and the recipient certificates — every
@@ -307,6 +315,9 @@ flags; 6 a file or the host cannot be read.`,
       enclave: { type: 'string' },
       ...ENCLAVE_TRUST_OPTIONS,
       sealed: { type: 'string' },
+      dkdm: { type: 'string' },
+      'rules-key': { type: 'string' },
+      'rules-endorsement': { type: 'string' },
       rules: { type: 'string' },
       recipients: { type: 'string' },
       intermediate: { type: 'string', multiple: true },
@@ -328,11 +339,22 @@ flags; 6 a file or the host cannot be read.`,
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
     const expires = expiresFlag(str(v, 'expires'));
     if (batchSize > MAX_FORWARD_RECIPIENTS) throw usageError(`--batch must be at most ${MAX_FORWARD_RECIPIENTS}`);
-    oneStdin(str(v, 'enclave'), str(v, 'sealed'), str(v, 'rules'));
+    oneStdin(str(v, 'enclave'), str(v, 'sealed') ?? str(v, 'dkdm'), str(v, 'rules'));
+    if ((str(v, 'sealed') === undefined) === (str(v, 'dkdm') === undefined))
+      throw usageError('give exactly one of --sealed and --dkdm');
     const attested = await attestedEnclave(v, { policy: 'required', fresh: true });
     if (!attested.record) throw usageError('--enclave must be the record keycast verify enclave --out wrote');
     const enclave = attested as ReturnType<typeof parseVerifiedEnclave>;
-    const sealedKeys = Buffer.from(readInput(need(v, 'sealed'), MAX_INPUT_FILE, 'sealed keys')).toString('utf8');
+    const text = (flag: string, what: string) =>
+      Buffer.from(readInput(need(v, flag), MAX_INPUT_FILE, what)).toString('utf8');
+    const keysIn =
+      str(v, 'dkdm') !== undefined
+        ? {
+            dkdm: text('dkdm', 'DKDM'),
+            rulesKey: text('rules-key', 'rules key'),
+            rulesEndorsement: text('rules-endorsement', 'rules endorsement').trim(),
+          }
+        : { sealedKeys: text('sealed', 'sealed keys') };
     const rules = Buffer.from(readInput(need(v, 'rules'), MAX_INPUT_FILE, 'rules')).toString('utf8');
     const certs = readCertificates(need(v, 'recipients'), list(v, 'intermediate'));
     const total = certs.recipients.length;
@@ -343,7 +365,7 @@ flags; 6 a file or the host cannot be read.`,
       url,
       timeoutS,
       enclave,
-      shared: { sealedKeys, rules, intermediates: certs.intermediates, format, expires },
+      shared: { ...keysIn, rules, intermediates: certs.intermediates, format, expires },
       format,
     };
     say(

@@ -30,6 +30,8 @@ import {
   parseDcCertificate,
   pemCertificates,
   certificateThumbprint,
+  checkSignerLeaf,
+  errorText,
   openReceipt,
   parseDeliveryProof,
   checkDelivery,
@@ -198,10 +200,11 @@ const kdmInspect: Command = {
   summary: 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key',
   help: `keycast kdm inspect KDM.xml [--key PROJECTOR.pem] [--at TIME] [--signer-root ROOT.pem] [--json]
 
-Parses an SMPTE ST 430-1 KDM, verifies its XML signature (exactly the two ST 430-3 references)
-and its KeyInfo chain (to --signer-root, or to the chain's own root: self-consistency) at --at
+Parses an SMPTE ST 430-1 KDM (or a DKDM), verifies its XML signature (exactly the two ST 430-3
+references), that the signer is a CA:false leaf whose dnQualifier matches its key, and its KeyInfo chain (to --signer-root, or to the chain's own root: self-consistency) at --at
 (default now). With --key (the projector's private key, for testing) decrypts every key block and
-checks it against the XML; the content keys are PRINTED. Exit 1 when the signature or a block fails.
+checks it against the XML; the content keys are PRINTED (never without --key). Shows the recipient,
+signer chain, window and key ids. Exit 1 when the signature, the signer, its chain or a block fails.
 KDM.xml (or any other input file) may be - (stdin; one per command).`,
   async run(args) {
     const { v, p } = flags(
@@ -216,9 +219,16 @@ KDM.xml (or any other input file) may be - (stdin; one per command).`,
     const kdm = parseKdm(new Uint8Array(xml));
     let signature = 'verified';
     let chain = '';
+    let signerLeaf = '';
     let signer: DcCertificate | undefined;
     try {
       signer = (await verifyKdmSignature(new Uint8Array(xml))).signer;
+      try {
+        checkSignerLeaf(signer);
+        signerLeaf = 'CA:false leaf, dnQualifier matches its key';
+      } catch (e) {
+        signerLeaf = `FAILED: ${errorText(e)}`;
+      }
       const roots =
         typeof v['signer-root'] === 'string'
           ? pemCertificates(read(v['signer-root'], '--signer-root').toString('utf8')).map(parseDcCertificate)
@@ -244,7 +254,14 @@ KDM.xml (or any other input file) may be - (stdin; one per command).`,
       keyIds: kdm.keyIds,
       signer: kdm.signer,
       signerThumbprint: signer ? certificateThumbprint(signer) : null,
+      signerChain: kdm.signerChain.map((c) => ({
+        subject: c.subject,
+        thumbprint: certificateThumbprint(c),
+        notBefore: c.notBefore.toISOString(),
+        notAfter: c.notAfter.toISOString(),
+      })),
       signature,
+      signerLeaf,
       chain,
       ...(keys ? { keys: keys.map((k) => ({ id: k.id, type: k.type, key: toHex(k.key) })) } : {}),
     };
@@ -255,11 +272,12 @@ KDM.xml (or any other input file) may be - (stdin; one per command).`,
       `CPL         ${kdm.cplId}  "${kdm.title}"`,
       `window      ${kdm.notBefore} → ${kdm.notAfter}`,
       `key ids     ${kdm.keyIds.map((k) => `${k.type} ${k.id}`).join('\n            ')}`,
-      `signature   ${signature}${chain ? `; chain ${chain}` : ''}`,
+      `signer      ${kdm.signerChain.map((c) => `${c.subject}  ${certificateThumbprint(c)}  ${c.notBefore.toISOString()} → ${c.notAfter.toISOString()}`).join('\n            ')}`,
+      `signature   ${signature}${chain ? `; chain ${chain}` : ''}${signerLeaf ? `; signer ${signerLeaf}` : ''}`,
       ...(keys ? [`keys        ${keys.map((k) => `${k.type} ${k.id} ${toHex(k.key)}`).join('\n            ')}`] : []),
     ];
     out(v.json === true, view, lines.join('\n'));
-    return signature === 'verified' && !chain.startsWith('FAILED') ? 0 : 1;
+    return signature === 'verified' && !chain.startsWith('FAILED') && !signerLeaf.startsWith('FAILED') ? 0 : 1;
   },
 };
 

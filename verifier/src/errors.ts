@@ -119,6 +119,27 @@ export const VERIFIER_ERROR_CODES = [
   'FORWARD_REFUSED',
   // the enclave (through its host) refused another request (an attestation): its code and evidence
   'ENCLAVE_REFUSED',
+  // DKDMs (a mastering tool's KDM addressed to the enclave): one code per reason it is refused (kdm/dkdm-check.ts)
+  'DKDM_NOT_ALLOWED',
+  'DKDM_RULES_NOT_ENDORSED',
+  'DKDM_RELEASE_NOT_ALLOWED',
+  'DKDM_OVERSIZED',
+  'DKDM_MALFORMED',
+  'DKDM_SIGNATURE',
+  'DKDM_SIGNER_NOT_LEAF',
+  'DKDM_SIGNER_CHAIN',
+  'DKDM_SIGNER_NOT_PINNED',
+  'DKDM_RECIPIENT',
+  'DKDM_DECRYPT',
+  'DKDM_INTEROP_BLOCK',
+  'DKDM_BLOCK_MALFORMED',
+  'DKDM_BLOCK_SIGNER',
+  'DKDM_CPL_MISMATCH',
+  'DKDM_KEY_IDS',
+  'DKDM_BLOCK_WINDOW',
+  'DKDM_WINDOW_SIGNER_CHAIN',
+  'DKDM_WINDOW_OUTSIDE',
+  'DKDM_WINDOW_ENCLAVE_CHAIN',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

@@ -1,14 +1,15 @@
 /**
  * ST 430-2 certificate chains the enclave makes:
- * - its KDM signer chain (root → intermediate → signer leaf `CS.<name>`), created at first boot;
- *   only the leaf's private key is kept (the runtime seals it with the enclave's identity), the
+ * - its KDM signer chain (root → intermediate → signer leaf `CS.<name>`), created at first boot
+ *   together with its KDM decryption leaf (`SM.<name>.dkdm-recipient.<release>`, the recipient
+ *   of DKDMs) under the same intermediate; only the two leaves' private keys are kept (the runtime seals it with the enclave's identity), the
  *   CA keys are dropped once they have signed, so nobody can issue another signer under this root;
  * - realistic manufacturer projector chains (root → Security Manager CA → leaf
  *   `LE SPB MD SM.<MODEL>-<SERIAL>.<maker>`) for tests, demos and the benchmark (`keycast dev certs`),
  *   or non-DCI receivers with X25519 leaves for the raw-hpke format.
  * Values follow notes/kdm.md §5 (DCP-o-matic's chains and real SM certificates).
  */
-import { generateKeyPairSync, randomBytes, createPrivateKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { buildDcCertificate, parseDcCertificate, type DcCertificate } from '#verifier';
 
 const DAY = 86_400_000;
@@ -41,8 +42,40 @@ export interface SignerChainOptions {
   days?: number;
 }
 
-/** Creates a fresh ST 430-2 KDM signer chain. Called by the runtime at first boot. */
+/** Creates a fresh ST 430-2 KDM signer chain. */
 export function createSignerChain(o: SignerChainOptions = {}): SignerChain {
+  return createChains(o).signer;
+}
+
+export interface EnclaveChains {
+  /** the KDM signer chain (leaf `CS.<name>`) */
+  signer: SignerChain;
+  /**
+   * the KDM decryption chain: a CA:false leaf with its own key under the same intermediate and
+   * root (leaf, intermediate, root). DKDMs are addressed to this leaf; its key only decrypts.
+   */
+  decryption: SignerChain;
+}
+
+/**
+ * The enclave identity's two chains, made at first boot: the signer chain and the KDM decryption
+ * leaf `SM.<name>.dkdm-recipient.<release>` (`release`: PrintableString, e.g. the first 16 hex
+ * digits of the creating release's PCR0), both under one root whose key is dropped right after,
+ * so nobody can issue another certificate under it. Validity: the root `days` (default 10
+ * years, from a day before creation), the intermediate a day less, both leaves two days less.
+ */
+export function createEnclaveChains(
+  o: SignerChainOptions & { release: string; decryptionKey?: KeyObject },
+): EnclaveChains {
+  const c = createChains(o, o.release, o.decryptionKey);
+  return { signer: c.signer, decryption: c.decryption! };
+}
+
+function createChains(
+  o: SignerChainOptions,
+  release?: string,
+  decryptionKey?: KeyObject,
+): { signer: SignerChain; decryption?: SignerChain } {
   const name = o.name ?? 'keycast.enclave';
   const now = (o.now ?? new Date()).getTime() - DAY; // a day's slack for projectors' clocks
   const days = o.days ?? 3650;
@@ -90,7 +123,23 @@ export function createSignerChain(o: SignerChainOptions = {}): SignerChain {
       keyUsage: ['digitalSignature', 'keyEncipherment'],
     }),
   );
-  return { chain: [leaf, intermediate, root], privateKey: leafKeys.privateKey };
+  const signer = { chain: [leaf, intermediate, root], privateKey: leafKeys.privateKey };
+  if (release === undefined) return { signer };
+  const decKeys = decryptionKey ? { publicKey: createPublicKey(decryptionKey), privateKey: decryptionKey } : rsa2048();
+  const decLeaf = parseDcCertificate(
+    buildDcCertificate({
+      subject: subj(`SM.${name}.dkdm-recipient.${release}`),
+      issuer: intermediate,
+      serial: serial(),
+      notBefore: sec(now + 2000),
+      notAfter: sec(now + (days - 2) * DAY),
+      publicKey: decKeys.publicKey,
+      issuerPrivateKey: intKeys.privateKey,
+      ca: false,
+      keyUsage: ['digitalSignature', 'keyEncipherment'],
+    }),
+  );
+  return { signer, decryption: { chain: [decLeaf, intermediate, root], privateKey: decKeys.privateKey } };
 }
 
 /** The form the runtime seals: chain DER (base64, leaf first) and the leaf key (PKCS#8 PEM). */

@@ -18,11 +18,13 @@ import {
   openRules,
   openSealedKeys,
   parseInstant,
+  toHex,
   type FilmKeys,
   type OpenedRules,
 } from '#verifier';
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
 import { checkRecipients, type Recipient } from './recipients.ts';
+import { openDkdm, type DkdmContext } from './dkdm-open.ts';
 import type { ReplayGuard } from './replay.ts';
 
 export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, forwardRequestDigest } from '#verifier';
@@ -41,6 +43,12 @@ export interface OpenContext {
    * then stays flat in the number of recipients, and `thumbprints` still feeds the receipt.
    */
   retainCertificates?: boolean;
+  /**
+   * What a request carrying a DKDM instead of sealed keys needs (dkdm-open.ts): the identity's
+   * KDM signer chain and decryption key, and the publishers of this release's log entry. A DKDM
+   * request without it is refused.
+   */
+  dkdm?: Omit<DkdmContext, 'pcr0' | 'now'>;
 }
 
 /** A request that passed every check: the pure forwarding core's input. */
@@ -103,21 +111,42 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
   const format = req.format ?? 'kdm';
   const expires = lift(() => checkForwardRequestTime(req, ctx.now));
   const requestDigest = forwardRequestDigest(req);
-  const header = lift(() => parseSealedKeys(req.sealedKeys));
-  const rules = lift(() => openRules(req.rules, header.rulesKey));
-  lift(() => checkRulesTime(rules.rules, ctx.now));
-  const r = rules.rules;
-  if (!r.formats.includes(format))
-    throw new EnclaveError('FORWARD_FORMAT_NOT_ALLOWED', `the rules do not allow the ${format} format`, {
-      format,
-      allowed: r.formats,
-    });
-  let film: Awaited<ReturnType<typeof openSealedKeys>>;
-  try {
-    film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0, rules.digest);
-  } catch (e) {
-    throw lifted(e);
+  const formatAllowed = (r: OpenedRules['rules']) => {
+    if (!r.formats.includes(format))
+      throw new EnclaveError('FORWARD_FORMAT_NOT_ALLOWED', `the rules do not allow the ${format} format`, {
+        format,
+        allowed: r.formats,
+      });
+  };
+  let rules: OpenedRules;
+  let film: FilmKeys;
+  if (req.dkdm !== undefined) {
+    // keys in as a DKDM (dkdm-open.ts): every check before its blocks are opened
+    if (!ctx.dkdm) throw new EnclaveError('FORWARD_REQUEST_MALFORMED', 'this enclave takes no DKDM here');
+    const o = await openDkdm(
+      { dkdm: req.dkdm, rules: req.rules, rulesKey: req.rulesKey!, rulesEndorsement: req.rulesEndorsement! },
+      { ...ctx.dkdm, pcr0: toHex(ctx.pcr0), now: ctx.now },
+    );
+    film = o.film;
+    rules = o.rules;
+    try {
+      formatAllowed(rules.rules);
+    } catch (e) {
+      for (const k of film.keys) k.key.fill(0);
+      throw e;
+    }
+  } else {
+    const header = lift(() => parseSealedKeys(req.sealedKeys!));
+    rules = lift(() => openRules(req.rules, header.rulesKey));
+    lift(() => checkRulesTime(rules.rules, ctx.now));
+    formatAllowed(rules.rules);
+    try {
+      film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0, rules.digest);
+    } catch (e) {
+      throw lifted(e);
+    }
   }
+  const r = rules.rules;
   try {
     const want = new Set(r.contentKeyIds);
     if (film.cplId !== r.film.cplId || film.keys.length !== want.size || !film.keys.every((k) => want.has(k.id))) {

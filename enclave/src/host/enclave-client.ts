@@ -116,6 +116,11 @@ export class EnclaveClient {
     return { status: r.status, bytes: r.bytes };
   }
 
+  /** The enclave's public KDM signer and decryption chains (GET /v1/certificates), passed through. */
+  certificates(): Promise<EnclaveAnswer> {
+    return this.json('/v1/certificates');
+  }
+
   /** The attestation document bytes, or the enclave's error answer. */
   async attestation(
     nonceHex: string,

@@ -12,6 +12,8 @@
  *                                NONCE_REPLAYED (the host remembers the last 65,536); the enclave's
  *                                own refusals (503 GATE_CLOSED, IDENTITY_NOT_READY) pass through
  *
+ *   GET /v1/certificates         the enclave's KDM signer and KDM decryption chains, passed through
+ *                                (public; a studio trusts them only as far as the attestation binds them)
  *   POST /v1/forward             application/json forward request (≤ 32 MiB, read through the bounded
  *                                JSON reader), checked for shape and expiry, refused 409 FORWARD_REPLAY
  *                                when forward-<requestDigest>.json is already in the store (served
@@ -20,7 +22,8 @@
  *                                grows with the request; the enclave's 200 answer { requestDigest,
  *                                receipt, outputs } is stored with putIfAbsent — the one durable claim:
  *                                losing that race to another instance is FORWARD_REPLAY too — and
- *                                returned; refusals pass through
+ *                                returned, and a DKDM it carried is kept as dkdm-<SHA-256 of the DKDM>.xml (only once
+ *                                the enclave accepted it); refusals pass through and store nothing
  *   GET /v1/forward/<digest>     the stored answer of a request served before (a studio whose
  *                                connection dropped gets its answer again without a second forward);
  *                                404 NOT_FOUND otherwise
@@ -28,6 +31,7 @@
  * Errors: { error, code, message, evidence } with statuses from http/errors.ts; an enclave that
  * cannot be reached is 502 ENCLAVE_UNREACHABLE.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import {
   checkForwardRequestTime,
@@ -156,6 +160,11 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
     return reply.status(r.status).send(r.body);
   });
 
+  app.get('/v1/certificates', async (_req, reply) => {
+    const r = await d.enclave.certificates();
+    return reply.status(r.status).send(r.body);
+  });
+
   app.post('/v1/forward', { bodyLimit: 32 * 1024 * 1024, preParsing: boundedForwardJson }, async (req, reply) => {
     const { req: fr, digest } = readForwardRequest(forwardJsonBody(req), new Date(now() * 1000));
     const replayed = () =>
@@ -176,6 +185,13 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
       if (answered !== digest)
         throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered a forward request with another digest');
       if (!(await d.store.putIfAbsent(servedName(digest), r.bytes))) throw replayed();
+      // keys in as a DKDM: kept as it came (it is encrypted to the enclave) once the enclave accepted it,
+      // so projectors added later need only the DKDM and the rules; a refused DKDM is never stored
+      if (fr.dkdm !== undefined)
+        await d.store.put(
+          `dkdm-${createHash('sha256').update(fr.dkdm, 'utf8').digest('hex')}.xml`,
+          Buffer.from(fr.dkdm, 'utf8'),
+        );
     }
     return reply.status(r.status).type('application/json; charset=utf-8').send(Buffer.from(r.bytes));
   });

@@ -37,7 +37,7 @@ import {
 import { EnclaveError } from '../errors.ts';
 import type { KmsPort } from '../kms/port.ts';
 import type { Nsm } from '../nsm/types.ts';
-import { generateIdentity, publicIdentity, type IdentityKeys, type PublicIdentity } from './keys.ts';
+import { generateIdentity, publicIdentity, type IdentityKeys, type PublicIdentity, type TestDkdm } from './keys.ts';
 import { GENESISLESS_VERSIONS, sealIdentity, sealedVersion, unsealIdentity } from './seal.ts';
 
 export interface StoredIdentity {
@@ -62,6 +62,10 @@ export interface IdentityKeeperDeps {
   attestationRoots?: readonly Uint8Array[];
   /** Unix seconds */
   now: () => number;
+  /** this release's PCR0 (hex): its first 16 digits name the creating release in the KDM decryption certificate's CN */
+  pcr0?: string;
+  /** test only (simulated NSM): a given KDM decryption key for a first boot (keys.ts TestDkdm) */
+  testDkdm?: TestDkdm;
 }
 
 /** SHA-256 of a sealed blob: what the host names when it confirms it stored that blob. */
@@ -130,7 +134,10 @@ export class IdentityKeeper {
 
   private async create(): Promise<{ keys: IdentityKeys; stored: StoredIdentity; digest: Uint8Array }> {
     this.deps.beforeKms();
-    const keys = generateIdentity();
+    const keys = generateIdentity({
+      ...(this.deps.pcr0 ? { release: this.deps.pcr0.slice(0, 16) } : {}),
+      ...(this.deps.testDkdm ? { testDkdm: this.deps.testDkdm } : {}),
+    });
     const pub = publicIdentity(keys);
     const genesis: IdentityGenesis = {
       document: await this.deps.nsm.attestation({
@@ -190,7 +197,12 @@ export class IdentityKeeper {
     try {
       verifyIdentityGenesis(
         genesis,
-        { hpkeX25519: pub.hpkeX25519, receiptsEd25519: pub.receiptsEd25519, kdmChainSha256: pub.kdmChainSha256 },
+        {
+          hpkeX25519: pub.hpkeX25519,
+          receiptsEd25519: pub.receiptsEd25519,
+          kdmChainSha256: pub.kdmChainSha256,
+          kdmDecryptionSha256: pub.kdmDecryptionSha256,
+        },
         {
           config: this.deps.config,
           now: this.deps.now(),

@@ -10,7 +10,9 @@
  *               length ‖ DER per certificate, leaf first), 4 = the KDM signer's private key
  *               (PKCS#8 DER), 5/6/7 = the identity's genesis (#verifier IdentityGenesis: the
  *               creating enclave's attestation document, its release's log leaf, that leaf's
- *               tlog-proof); types 1–4 exactly once, 5–7 all or none, any other refused.
+ *               tlog-proof), 8 = the KDM decryption chain (as 3: leaf, then its CAs), 9 = the KDM
+ *               decryption key (PKCS#8 DER); types 1–4, 8, 9 exactly once, 5–7 all or none, any
+ *               other refused.
  *
  * The data key only keeps the host from reading the keys; it cannot prove who sealed them (a
  * host allowed kms:Encrypt makes a data key's CiphertextBlob itself). That is the genesis's
@@ -28,7 +30,7 @@ import { createPrivateKey } from 'node:crypto';
 import { parseDcCertificate, type IdentityGenesis } from '#verifier';
 import { privateFromRaw, rawPrivate, type IdentityKeys } from './keys.ts';
 
-const KEY_RECORDS = [1, 2, 3, 4];
+const KEY_RECORDS = [1, 2, 3, 4, 8, 9];
 const GENESIS_RECORDS = [5, 6, 7];
 
 function chainRecord(chain: IdentityKeys['kdm']['chain']): Buffer {
@@ -101,11 +103,15 @@ export function sealIdentity(
   const r1 = record(1, x);
   const r2 = record(2, e);
   const r4 = record(4, k);
+  const d = keys.dkdm.privateKey.export({ format: 'der', type: 'pkcs8' });
+  const r9 = record(9, d);
   const plain = Buffer.concat([
     r1,
     r2,
     record(3, chainRecord(keys.kdm.chain)),
     r4,
+    record(8, chainRecord(keys.dkdm.chain)),
+    r9,
     record(5, Buffer.from(genesis.document)),
     record(6, Buffer.from(genesis.entry)),
     record(7, Buffer.from(genesis.proof, 'utf8')),
@@ -117,7 +123,7 @@ export function sealIdentity(
     const body = Buffer.concat([c.update(plain), c.final()]);
     return new Uint8Array(Buffer.concat([MAGIC, Buffer.of(VERSION), nonce, body, c.getAuthTag()]));
   } finally {
-    for (const b of [x, e, k, r1, r2, r4, plain]) b.fill(0);
+    for (const b of [x, e, k, d, r1, r2, r4, r9, plain]) b.fill(0);
   }
 }
 
@@ -181,8 +187,17 @@ export function unsealIdentity(sealed: Uint8Array, dataKey: Uint8Array, keyArn: 
         chain: readChain(raws.get(3)!),
         privateKey: createPrivateKey({ key: raws.get(4)!, format: 'der', type: 'pkcs8' }),
       };
+      const dkdm = {
+        chain: readChain(raws.get(8)!),
+        privateKey: createPrivateKey({ key: raws.get(9)!, format: 'der', type: 'pkcs8' }),
+      };
       return {
-        keys: { hpke: privateFromRaw('x25519', raws.get(1)!), receipts: privateFromRaw('ed25519', raws.get(2)!), kdm },
+        keys: {
+          hpke: privateFromRaw('x25519', raws.get(1)!),
+          receipts: privateFromRaw('ed25519', raws.get(2)!),
+          kdm,
+          dkdm,
+        },
         genesis,
       };
     } catch (e) {

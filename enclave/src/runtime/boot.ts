@@ -5,11 +5,14 @@
  * schedule, and build the HTTP API. Nothing here talks to KMS; the identity is established
  * only when the host asks, behind the open gate.
  */
-import { parseEnclaveConfig, type EnclaveConfig, type ServerLimits } from '#verifier';
+import { parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from '../nsm/types.ts';
 import type { KmsPort } from '../kms/port.ts';
 import { IdentityKeeper } from '../identity/keeper.ts';
+import type { TestDkdm } from '../identity/keys.ts';
+import { SimulatedNsm } from '../nsm/simulator.ts';
+import { EnclaveError } from '../errors.ts';
 import { Gatekeeper, type GateState } from './gatekeeper.ts';
 import { buildEnclaveApp } from './server.ts';
 import { EnclaveMetrics, timedKms } from './metrics.ts';
@@ -34,6 +37,12 @@ export interface BootOptions {
    * for `--nsm sim`).
    */
   attestationRoots?: readonly Uint8Array[];
+  /**
+   * TEST ONLY: a given KDM decryption key (and chain) for the identity's first boot, to forward
+   * real DKDMs by hand. Refused (TEST_ONLY_OPTION) unless the NSM is the simulator, so no real
+   * enclave can ever be made to use a key from outside.
+   */
+  testDkdm?: TestDkdm;
 }
 
 export interface BootedEnclave {
@@ -53,6 +62,11 @@ export async function readPcrs(nsm: Nsm): Promise<Map<number, Uint8Array>> {
 }
 
 export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
+  if (o.testDkdm && !(o.nsm instanceof SimulatedNsm))
+    throw new EnclaveError(
+      'TEST_ONLY_OPTION',
+      'a given KDM decryption key is a test option of the simulated NSM only: a real enclave makes its own',
+    );
   const pcrs = await readPcrs(o.nsm);
   const config = parseEnclaveConfig(o.configBytes);
   const log = o.log;
@@ -71,6 +85,8 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     beforeKms: () => gate.requireOpen(),
     release: () => gate.openRelease(),
     now: o.now ?? (() => Date.now() / 1000),
+    pcr0: toHex(pcrs.get(0)!),
+    ...(o.testDkdm ? { testDkdm: o.testDkdm } : {}),
     ...(o.attestationRoots ? { attestationRoots: o.attestationRoots } : {}),
   });
   const app = buildEnclaveApp({

@@ -3,7 +3,8 @@
  * rules, recipient certificates; the forwarding core's format, src/forward/request.ts) opened
  * with the enclave's HPKE key and PCR0 behind the open gate, every recipient checked before
  * anything is emitted, then one KDM (or raw RSA-OAEP / HPKE ciphertext) per recipient and a receipt
- * signed with the enclave's receipt key. Answer (application/json):
+ * signed with the enclave's receipt key. The keys come sealed, or as a DKDM addressed to the
+ * identity's KDM decryption certificate (forward/dkdm-open.ts). Answer (application/json):
  *
  *   { requestDigest, receipt: <DSSE envelope JSON text>, outputs: [{ index, thumbprint, subject, format, bytes: base64 }] }
  *
@@ -21,7 +22,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
-import { hpkeSuite, kdmSigner, type KdmSigner } from '#verifier';
+import { decodeLeaf, hpkeSuite, kdmSigner, type KdmSigner } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { boundedForwardJson, forwardJsonBody } from '../http/app.ts';
 import { openForwardRequest } from '../forward/request.ts';
@@ -102,6 +103,8 @@ export function forwardRoute(
       pcr0: d.pcr0,
       now: d.now?.() ?? new Date(),
       replay,
+      // keys in as a DKDM: the identity's decryption key, and who published this release (the gate verified its entry)
+      dkdm: { identity: m.keys, publishers: [decodeLeaf(d.gate.openRelease().entry).signer.spkiSha256] },
     });
     // claimed: from here on, an answer that does not reach the host gives the claim back
     let delivered = false;

@@ -10,6 +10,7 @@ import { EnclaveError } from '../errors.ts';
 import type { KmsPort } from '../kms/port.ts';
 import type { Nsm } from '../nsm/types.ts';
 import { bootEnclave } from './boot.ts';
+import type { TestDkdm } from '../identity/keys.ts';
 
 export interface EnclaveRunOptions {
   nsm: Nsm;
@@ -22,6 +23,8 @@ export interface EnclaveRunOptions {
   limits?: ServerLimits;
   /** roots for genesis documents (bootEnclave's attestationRoots; default the AWS root) */
   attestationRoots?: readonly Uint8Array[];
+  /** test only, simulated NSM only (bootEnclave refuses it otherwise) */
+  testDkdm?: TestDkdm;
 }
 
 export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
@@ -43,6 +46,7 @@ export async function runEnclave(o: EnclaveRunOptions): Promise<number> {
     log: say,
     ...(o.limits ? { limits: o.limits } : {}),
     ...(o.attestationRoots ? { attestationRoots: o.attestationRoots } : {}),
+    ...(o.testDkdm ? { testDkdm: o.testDkdm } : {}),
   });
   const address = await e.app.listen({ host: o.host, port: o.port });
   say(

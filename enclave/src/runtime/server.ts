@@ -16,6 +16,9 @@
  *                                   422 UNSEAL_FAILED / IDENTITY_GENESIS_MISSING / IDENTITY_GENESIS_INVALID
  *   POST /v1/forward              application/json forward request → { requestDigest, receipt, outputs }
  *                                 (runtime/forward-route.ts)
+ *   GET  /v1/certificates         200 { kdmSigner: [b64 DER…], kdmDecryption: [b64 DER…] } (leaf first): the
+ *                                KDM signer chain and the KDM decryption (DKDM recipient) chain the
+ *                                attestation binds by digest; 503 IDENTITY_NOT_READY before the identity
  *   POST /v1/aws-credentials-token  { token } from the host's container-credentials endpoint
  *                                 (runtime/credentials-token-route.ts)
  *   GET  /v1/attestation?nonce=HEX  application/cbor: a fresh attestation document whose public_key
@@ -167,6 +170,15 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
       userData: formatIdentityBinding(p),
     });
     return reply.type('application/cbor').send(Buffer.from(doc));
+  });
+
+  app.get('/v1/certificates', async (_req, reply) => {
+    const p = d.identity.publicKeys;
+    if (!p) throw new EnclaveError('IDENTITY_NOT_READY', 'the enclave has not established its identity yet');
+    return reply.send({
+      kdmSigner: p.certificates.kdmSigner.map(toBase64),
+      kdmDecryption: p.certificates.kdmDecryption.map(toBase64),
+    });
   });
 
   forwardRoute(app, {

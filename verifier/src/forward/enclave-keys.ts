@@ -17,6 +17,8 @@
  *   "timestamp": "<ISO>", "pcr0": "<96 hex>", "releaseIndex": 3, "origin": "…", "treeSize": 9,
  *   "status": "active", "publicKey": "<base64>", "userData": "<base64>",
  *   "hpkeX25519": "<base64>", "receiptsEd25519": "<base64>", "kdmChainSha256": "<base64>" | null,
+ *   "kdmDecryptionSha256": "<base64>" | null,
+ *   "kdmSignerChain": ["<base64 DER>", …] | null, "kdmDecryptionChain": ["<base64 DER>", …] | null,
  *   "nonce": "<hex>", "rootSha256": "<hex>", "attestation": "<base64 of the COSE_Sign1 document>" }
  * ```
  * Parsing re-reads the keys from publicKey/userData (parseIdentityBinding) and requires the
@@ -27,6 +29,9 @@
  * anything — so v1 is refused with RECORD_UNVERIFIABLE. What the record says about the log
  * (releaseIndex, origin, treeSize) is not re-verifiable from the record alone: commands that
  * seal or forward ask for a PCR policy besides (`--expect-pcr0` or `--log`). Pure.
+ * The two certificate chains (the KDM signer's and the KDM decryption certificate's, which DKDMs
+ * are addressed to) are recorded only after checkEnclaveCertificates (dkdm-recipient.ts) proved
+ * them bound; readers that use them check them again (enclaveCertificatesFromRecord).
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
@@ -120,6 +125,11 @@ export interface VerifiedEnclaveRecord {
   hpkeX25519: string;
   receiptsEd25519: string;
   kdmChainSha256: string | null;
+  /** SHA-256 of the KDM decryption leaf's DER, as bound */
+  kdmDecryptionSha256?: string | null;
+  /** base64 DER, leaf first: present when the host served them and they passed checkEnclaveCertificates */
+  kdmSignerChain?: string[] | null;
+  kdmDecryptionChain?: string[] | null;
   nonce: string;
   rootSha256: string;
   /** base64 of the attestation document the record was made from */
@@ -128,8 +138,23 @@ export interface VerifiedEnclaveRecord {
 
 /** The record's fields from a verified attestation and its binding (the keys filled in from `binding`). */
 export function verifiedEnclaveRecord(
-  f: Omit<VerifiedEnclaveRecord, 'type' | 'verified' | 'status' | 'hpkeX25519' | 'receiptsEd25519' | 'kdmChainSha256'>,
+  f: Omit<
+    VerifiedEnclaveRecord,
+    | 'type'
+    | 'verified'
+    | 'status'
+    | 'hpkeX25519'
+    | 'receiptsEd25519'
+    | 'kdmChainSha256'
+    | 'kdmDecryptionSha256'
+    | 'kdmSignerChain'
+    | 'kdmDecryptionChain'
+  >,
   binding: IdentityBinding,
+  certificates?: {
+    signerChain: ReadonlyArray<{ der: Uint8Array }>;
+    decryptionChain: ReadonlyArray<{ der: Uint8Array }>;
+  },
 ): VerifiedEnclaveRecord {
   return {
     type: VERIFIED_ENCLAVE_TYPE,
@@ -147,6 +172,9 @@ export function verifiedEnclaveRecord(
     hpkeX25519: toBase64(binding.hpkeX25519),
     receiptsEd25519: toBase64(binding.receiptsEd25519),
     kdmChainSha256: binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null,
+    kdmDecryptionSha256: binding.kdmDecryptionSha256 ? toBase64(binding.kdmDecryptionSha256) : null,
+    kdmSignerChain: certificates ? certificates.signerChain.map((c) => toBase64(c.der)) : null,
+    kdmDecryptionChain: certificates ? certificates.decryptionChain.map((c) => toBase64(c.der)) : null,
     nonce: f.nonce,
     rootSha256: f.rootSha256,
     attestation: f.attestation,
@@ -199,7 +227,8 @@ export function parseVerifiedEnclave(
   if (
     v.hpkeX25519 !== toBase64(binding.hpkeX25519) ||
     v.receiptsEd25519 !== toBase64(binding.receiptsEd25519) ||
-    (v.kdmChainSha256 ?? null) !== (binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null)
+    (v.kdmChainSha256 ?? null) !== (binding.kdmChainSha256 ? toBase64(binding.kdmChainSha256) : null) ||
+    (v.kdmDecryptionSha256 ?? null) !== (binding.kdmDecryptionSha256 ? toBase64(binding.kdmDecryptionSha256) : null)
   ) {
     bad('the key fields do not match the bound keys');
   }

@@ -15,6 +15,9 @@
  * kept until each expiry; the host keeps it in its store). It may lie at most
  * MAX_FORWARD_REQUEST_LIFETIME_MS ahead of the enclave's clock. A request without it (the format
  * before issue 23) is refused with REQUEST_OUTDATED.
+ * Keys in as a DKDM instead of sealed keys (issue 24): no `sealedKeys`, but
+ * `"dkdm": "<the DKDM's XML text>", "rulesKey": "<SPKI PEM of the key the rules are signed with>",
+ * "rulesEndorsement": "<base64: the DKDM signer's endorsement of the rules (dkdm-endorsement.ts)>"`.
  * Answer (200, application/json):
  * ```json
  * { "requestDigest": "<hex>", "receipt": "<DSSE envelope JSON text>",
@@ -43,7 +46,11 @@ export const FORWARD_JSON_LIMITS = Object.freeze({
 const ISO_Z_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 export interface ForwardRequest {
-  sealedKeys: string;
+  /** sealed content keys; or, instead, `dkdm` with `rulesKey` and `rulesEndorsement` */
+  sealedKeys?: string;
+  dkdm?: string;
+  rulesKey?: string;
+  rulesEndorsement?: string;
   rules: string;
   recipients: Array<string | Uint8Array>;
   intermediates?: Array<string | Uint8Array>;
@@ -79,7 +86,19 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
   if (!isObject(body)) malformed('request must be a JSON object');
   const o = body;
   for (const k of Object.keys(o))
-    if (!['sealedKeys', 'rules', 'recipients', 'intermediates', 'format', 'expires'].includes(k))
+    if (
+      ![
+        'sealedKeys',
+        'dkdm',
+        'rulesKey',
+        'rulesEndorsement',
+        'rules',
+        'recipients',
+        'intermediates',
+        'format',
+        'expires',
+      ].includes(k)
+    )
       malformed(`unknown field ${k}`);
   if (o.expires === undefined)
     throw new VerifierError(
@@ -89,8 +108,14 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
     );
   if (typeof o.expires !== 'string' || !ISO_Z_SECONDS.test(o.expires) || !Number.isFinite(Date.parse(o.expires)))
     malformed('expires must be an ISO 8601 time in whole seconds with Z');
-  if (typeof o.sealedKeys !== 'string' || typeof o.rules !== 'string')
-    malformed('sealedKeys and rules must be strings');
+  if (typeof o.rules !== 'string') malformed('rules must be a string');
+  const viaDkdm = 'dkdm' in o;
+  if (viaDkdm === 'sealedKeys' in o) malformed('give exactly one of sealedKeys and dkdm');
+  if (viaDkdm) {
+    if (typeof o.dkdm !== 'string' || typeof o.rulesKey !== 'string' || typeof o.rulesEndorsement !== 'string')
+      malformed('dkdm, rulesKey and rulesEndorsement must be strings');
+  } else if (typeof o.sealedKeys !== 'string' || 'rulesKey' in o || 'rulesEndorsement' in o)
+    malformed('sealedKeys must be a string (rulesKey and rulesEndorsement go with dkdm)');
   if (!Array.isArray(o.recipients) || o.recipients.length === 0) malformed('recipients must be a non-empty list');
   if (o.recipients.length > MAX_FORWARD_RECIPIENTS)
     throw new VerifierError('OVERSIZED', `at most ${MAX_FORWARD_RECIPIENTS} recipients per request`, {
@@ -105,7 +130,9 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
   const format = (o.format ?? 'kdm') as ForwardFormat;
   if (!FORWARD_FORMATS.includes(format)) malformed(`format must be one of ${FORWARD_FORMATS.join(', ')}`);
   return {
-    sealedKeys: o.sealedKeys,
+    ...(viaDkdm
+      ? { dkdm: o.dkdm as string, rulesKey: o.rulesKey as string, rulesEndorsement: o.rulesEndorsement as string }
+      : { sealedKeys: o.sealedKeys as string }),
     rules: o.rules,
     recipients: o.recipients as ForwardRequest['recipients'],
     intermediates: ints as ForwardRequest['intermediates'],
@@ -139,7 +166,9 @@ export function checkForwardRequestTime(r: Pick<ForwardRequest, 'expires'>, now:
 export function formatForwardRequest(r: ForwardRequest): string {
   const req = parseForwardRequest(r);
   return JSON.stringify({
-    sealedKeys: req.sealedKeys,
+    ...(req.dkdm !== undefined
+      ? { dkdm: req.dkdm, rulesKey: req.rulesKey, rulesEndorsement: req.rulesEndorsement }
+      : { sealedKeys: req.sealedKeys }),
     rules: req.rules,
     recipients: req.recipients.map(certText),
     intermediates: (req.intermediates ?? []).map(certText),
@@ -161,11 +190,16 @@ export function forwardRequestDigest(r: ForwardRequest): string {
     l.forEach((c, i) => h.update(i === 0 ? JSON.stringify(certText(c)) : `,${JSON.stringify(certText(c))}`));
     h.update(']');
   };
-  h.update(`{"expires":${JSON.stringify(r.expires)},"format":${JSON.stringify(r.format ?? 'kdm')},"intermediates":`);
+  // keys in canonical (sorted) order: dkdm < expires < format < intermediates < recipients < rules < rulesEndorsement < rulesKey < sealedKeys
+  h.update(r.dkdm !== undefined ? `{"dkdm":${JSON.stringify(r.dkdm)},` : '{');
+  h.update(`"expires":${JSON.stringify(r.expires)},"format":${JSON.stringify(r.format ?? 'kdm')},"intermediates":`);
   list(r.intermediates ?? []);
   h.update(',"recipients":');
   list(r.recipients);
-  h.update(`,"rules":${JSON.stringify(r.rules)},"sealedKeys":${JSON.stringify(r.sealedKeys)}}`);
+  h.update(`,"rules":${JSON.stringify(r.rules)}`);
+  if (r.dkdm !== undefined)
+    h.update(`,"rulesEndorsement":${JSON.stringify(r.rulesEndorsement)},"rulesKey":${JSON.stringify(r.rulesKey)}}`);
+  else h.update(`,"sealedKeys":${JSON.stringify(r.sealedKeys)}}`);
   return h.digest('hex');
 }
 

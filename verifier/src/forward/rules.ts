@@ -17,12 +17,18 @@
  *                   "excluded": ["<thumbprint>", …],
  *                   "roles": ["SM", …] },                // CN roles a recipient leaf must carry one of
  *   "formats": ["kdm", "raw-rsa-oaep", "raw-hpke"],      // output formats the studio allows
- *   "limits": { "maxKdmValidityDays": 30, "maxRecipients": 5000 } }
+ *   "limits": { "maxKdmValidityDays": 30, "maxRecipients": 5000 },
+ *   "dkdmSigners": ["<base64 DER of a DKDM signer root certificate>", …],   // optional, see below
+ *   "releases": { "pcr0s": ["<96 hex>", …], "publishers": ["<hex SHA-256 of a publisher's SPKI>", …] } }
  * ```
  * `kdmWindow` strings are exactly the 25-character form KDMs carry (`+00:00`, no fraction).
  * v2 added `formats` and `recipients.roles` (issue 16: a raw format must not loosen what the
  * studio allowed). A v1 document is refused with RULES_OUTDATED, never read as "every format,
  * any role": the studio re-signs its rules as v2.
+ * `dkdmSigners` and `releases` (both or neither) let the keys come in as a DKDM (issue 24): a DKDM
+ * is accepted only from a signer chain ending in one of the `dkdmSigners` roots (self-signed ST
+ * 430-2 CA certificates), and only by an enclave whose release is listed by PCR0 or was logged by
+ * one of the `publishers` — so a new release need not make the studio re-issue its DKDM.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
@@ -30,6 +36,7 @@ import { canonicalize, exactKeys, isObject } from '../encoding/canonical-json.ts
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
 import { fromBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { openEnvelope, signEnvelope, type SignedEnvelope } from './envelope.ts';
+import { parseDcCertificate } from '../kdm/certificate.ts';
 
 export const RULES_TYPE = 'keycast-forward-rules/v2';
 /** The earlier rules type, refused with RULES_OUTDATED. */
@@ -53,6 +60,10 @@ export interface ForwardRules {
   recipients: { thumbprints: string[]; roots: string[]; excluded: string[]; roles: string[] };
   formats: Array<(typeof RULES_FORMATS)[number]>;
   limits: { maxKdmValidityDays: number; maxRecipients: number };
+  /** base64 DER root certificates a DKDM's signer chain must end in (absent: no DKDM accepted) */
+  dkdmSigners?: string[];
+  /** the releases that may open the DKDM: by PCR0, or any release a listed publisher logged */
+  releases?: { pcr0s: string[]; publishers: string[] };
 }
 
 export const UUID_URN = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -78,10 +89,10 @@ function strList(v: unknown, field: string, re: RegExp | undefined, max: number,
   return out;
 }
 
-function obj(v: unknown, field: string, keys: string[]): Record<string, unknown> {
+function obj(v: unknown, field: string, keys: string[], optional: string[] = []): Record<string, unknown> {
   if (!isObject(v)) bad(`${field} must be an object`, field);
   try {
-    exactKeys(v, keys, [], field);
+    exactKeys(v, keys, optional, field);
   } catch (e) {
     bad((e as Error).message, field);
   }
@@ -108,17 +119,12 @@ export function validateRules(v: unknown): ForwardRules {
       `rules of type ${RULES_TYPE_V1} do not name the formats and certificate roles they allow; sign them again as ${RULES_TYPE}`,
       { type: RULES_TYPE_V1, expected: RULES_TYPE },
     );
-  const o = obj(v, 'rules', [
-    'type',
-    'film',
-    'contentKeyIds',
-    'kdmWindow',
-    'forwardFrom',
-    'forwardUntil',
-    'recipients',
-    'formats',
-    'limits',
-  ]);
+  const o = obj(
+    v,
+    'rules',
+    ['type', 'film', 'contentKeyIds', 'kdmWindow', 'forwardFrom', 'forwardUntil', 'recipients', 'formats', 'limits'],
+    ['dkdmSigners', 'releases'],
+  );
   if (o.type !== RULES_TYPE) bad(`rules.type must be ${RULES_TYPE}`, 'rules.type');
   const film = obj(o.film, 'rules.film', ['cplId', 'title']);
   str(film.cplId, 'rules.film.cplId', UUID_URN);
@@ -157,6 +163,28 @@ export function validateRules(v: unknown): ForwardRules {
   posInt(l.maxRecipients, 'rules.limits.maxRecipients');
   if (na - nb > maxDays * 86_400_000)
     bad(`rules.kdmWindow is longer than rules.limits.maxKdmValidityDays (${maxDays})`, 'rules.kdmWindow');
+  if ('dkdmSigners' in o !== 'releases' in o)
+    bad('rules.dkdmSigners and rules.releases go together', 'rules.dkdmSigners');
+  if ('dkdmSigners' in o) {
+    const signers = strList(o.dkdmSigners, 'rules.dkdmSigners', /^[A-Za-z0-9+/]+={0,2}$/, MAX_RULES_ROOTS, 16384);
+    if (signers.length === 0) bad('rules.dkdmSigners is empty', 'rules.dkdmSigners');
+    for (const [i, b] of signers.entries()) {
+      const field = `rules.dkdmSigners[${i}]`;
+      let c: ReturnType<typeof parseDcCertificate>;
+      try {
+        c = parseDcCertificate(fromBase64(b));
+      } catch {
+        bad(`${field} is not a DER certificate`, field);
+      }
+      if (Buffer.compare(c.issuerDer, c.subjectDer) !== 0 || c.basicConstraints?.ca !== true)
+        bad(`${field} is not a self-signed CA (root) certificate`, field);
+    }
+    const rel = obj(o.releases, 'rules.releases', ['pcr0s', 'publishers']);
+    const pcr0s = strList(rel.pcr0s, 'rules.releases.pcr0s', /^[0-9a-f]{96}$/, 1024);
+    const pubs = strList(rel.publishers, 'rules.releases.publishers', /^[0-9a-f]{64}$/, 64);
+    if (pcr0s.length === 0 && pubs.length === 0)
+      bad('rules.releases names no release: give pcr0s or publishers', 'rules.releases');
+  }
   return o as unknown as ForwardRules;
 }
 

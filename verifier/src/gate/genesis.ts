@@ -13,7 +13,7 @@
  *
  * verifyIdentityGenesis accepts it only when the document chains to a trusted root (at the
  * document's own time — its leaf certificate lives hours, the identity for years) and is not in
- * debug mode; its binding names exactly the unsealed keys (all three: HPKE, receipts, KDM chain);
+ * debug mode; its binding names exactly the unsealed keys (all four: HPKE, receipts, KDM chain, KDM decryption certificate);
  * the entry is included in a checkpoint signed by the pinned log key and cosigned by k pinned
  * witnesses (no freshness: it is history); and the entry passes the pinned publisher policy for
  * the document's PCRs (requireReleaseOf: a release by a pinned publisher naming exactly those
@@ -59,7 +59,7 @@ export interface VerifiedGenesis {
   timestamp: number;
 }
 
-const BOUND = ['hpkeX25519', 'receiptsEd25519', 'kdmChainSha256'] as const;
+const BOUND = ['hpkeX25519', 'receiptsEd25519', 'kdmChainSha256', 'kdmDecryptionSha256'] as const;
 
 export function verifyIdentityGenesis(
   g: IdentityGenesis,

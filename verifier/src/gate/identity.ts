@@ -7,7 +7,9 @@
  *   user_data  = "keycast.dev/enclave-identity/v1\n"
  *                "hpke-x25519 <base64 32 bytes>\n"        (the same key as public_key)
  *                "receipts-ed25519 <base64 32 bytes>\n"
- *                ["kdm-chain-sha256 <base64 32 bytes>\n"] (room for the KDM signing chain)
+ *                ["kdm-chain-sha256 <base64 32 bytes>\n"] (the KDM signer chain, leaf first)
+ *                ["kdm-decryption-sha256 <base64 32 bytes>\n"] (SHA-256 of the DER of the KDM
+ *                                            decryption leaf: the certificate DKDMs are addressed to)
  *
  * Parsing is strict and requires public_key to equal the hpke line (IDENTITY_BINDING).
  */
@@ -20,6 +22,8 @@ export interface IdentityBinding {
   hpkeX25519: Uint8Array;
   receiptsEd25519: Uint8Array;
   kdmChainSha256?: Uint8Array;
+  /** SHA-256 of the KDM decryption leaf certificate's DER (the DKDM recipient) */
+  kdmDecryptionSha256?: Uint8Array;
 }
 
 function bad(reason: string): VerifierError {
@@ -30,6 +34,7 @@ const FIELDS = [
   ['hpke-x25519', 'hpkeX25519'],
   ['receipts-ed25519', 'receiptsEd25519'],
   ['kdm-chain-sha256', 'kdmChainSha256'],
+  ['kdm-decryption-sha256', 'kdmDecryptionSha256'],
 ] as const;
 
 /** The user_data bytes for a binding. */

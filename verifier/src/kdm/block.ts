@@ -96,11 +96,18 @@ export function encryptKeyBlock(block: Uint8Array, recipient: KeyObject): Uint8A
   );
 }
 
+/** RSAES-OAEP (SHA-1, MGF1-SHA-1, empty label) decryption of one CipherValue; the caller wipes the result. */
+export function oaepSha1Decrypt(cipher: Uint8Array, privateKey: KeyObject): Uint8Array {
+  const b = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, cipher);
+  // a view, not a copy: wiping the result wipes the only plaintext
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
 /** Decrypts one CipherValue with a recipient private key. Throws KDM_DECRYPT. */
 export function decryptKeyBlock(cipher: Uint8Array, privateKey: KeyObject): KeyBlock {
-  let p: Buffer;
+  let p: Uint8Array;
   try {
-    p = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, cipher);
+    p = oaepSha1Decrypt(cipher, privateKey);
   } catch (e) {
     throw new VerifierError(
       'KDM_DECRYPT',
@@ -110,7 +117,7 @@ export function decryptKeyBlock(cipher: Uint8Array, privateKey: KeyObject): KeyB
     );
   }
   try {
-    return decodeKeyBlock(new Uint8Array(p));
+    return decodeKeyBlock(p);
   } finally {
     p.fill(0);
   }

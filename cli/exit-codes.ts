@@ -5,7 +5,7 @@
  */
 // Types only: `keycast --help` must not load the verifier.
 import type { VerifierErrorCode } from '#verifier';
-import { IoError, fileError } from './kit.ts';
+import { IoError, fileError } from '#cli-kit';
 
 export const EXIT = {
   OK: 0,
@@ -95,4 +95,4 @@ export function normalizeError(e: unknown): unknown {
 }
 
 /** Thrown by argument parsing (defined in the kit every folder's cli.ts uses). */
-export { UsageError } from './kit.ts';
+export { UsageError } from '#cli-kit';

@@ -6,9 +6,8 @@
  *  - cli/, test/ and bench/ import a folder only through its public entry (index.ts or cli.ts);
  *    the verifier's library entry is `#verifier`, and only cli/ may load verifier/cli.ts;
  *  - a `#` alias is resolved through package.json "imports" and held to the same rules as the
- *    path it names (an alias that is not declared there is refused). One known exception, listed
- *    in UPWARD_ALIASES: `#cli-kit` (cli/kit.ts), the flag kit builder/, log-server/ and enclave/
- *    still import from the roof until it moves to the ground floor (issue 18);
+ *    path it names (an alias that is not declared there is refused); `#cli-kit` is the flag kit
+ *    on the ground floor (verifier/cli/kit.ts), a second public entry every folder may import;
  *  - nothing reads test data from outside the repository: every vector lives under testdata/,
  *    so a fresh clone runs its tests with nothing beside it.
  */
@@ -23,8 +22,8 @@ const FOLDERS = ['verifier', 'builder', 'log-server', 'enclave', 'cli', 'test', 
 const PUBLIC = new Set(['index.ts', 'cli.ts']);
 /** package.json "imports": alias → path from the root. */
 const ALIASES: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).imports ?? {};
-/** Aliases known to point upwards, and the folders allowed to use them until that is fixed. */
-const UPWARD_ALIASES: Record<string, string[]> = { '#cli-kit': ['builder', 'log-server', 'enclave'] };
+/** The ground floor's public entries: every folder may import them (verifier/ itself, relatively). */
+const GROUND_ALIASES = new Set(['#verifier', '#cli-kit']);
 const IO_MODULES =
   /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dgram|tls|dns|worker_threads|cluster)$/;
 
@@ -77,8 +76,7 @@ function violations(): string[] {
             bad.push(`${rel}: ${spec} is not an alias declared in package.json "imports"`);
             continue;
           }
-          if (spec === '#verifier') continue; // the verifier's public entry, for every folder
-          if (UPWARD_ALIASES[spec]?.includes(folder)) continue;
+          if (GROUND_ALIASES.has(spec)) continue; // the ground floor's public entries, for every folder
           target = resolve(root, aliased);
         } else if (spec.startsWith('.')) {
           target = resolve(dirname(file), spec);
@@ -116,6 +114,9 @@ test('the specifier scanner sees every import form', () => {
 
 test('every alias in package.json "imports" names a file, and #verifier names the verifier entry', () => {
   assert.equal(ALIASES['#verifier'], './verifier/index.ts');
+  // the flag kit is on the ground floor: no folder reaches up into cli/ for it
+  assert.equal(ALIASES['#cli-kit'], './verifier/cli/kit.ts');
+  for (const a of GROUND_ALIASES) assert.equal(folderOf(join(root, ALIASES[a]!)), 'verifier', a);
   for (const [alias, path] of Object.entries(ALIASES))
     assert.ok(existsSync(resolve(root, path)), `${alias} → ${path} exists`);
 });

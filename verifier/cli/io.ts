@@ -103,7 +103,7 @@ export function readVkey(s: string, what = 'key file'): string {
 /**
  * An output path's directory must exist: `--out /nonexistent/dir/file` is refused (exit 6, naming
  * the missing directory) rather than creating directories the user did not ask for. The same rule
- * in every command (cli/kit.ts holds the other folders' copy); an output DIR itself may be new.
+ * in every command (verifier/cli/kit.ts, `#cli-kit`, holds the other folders' copy); an output DIR itself may be new.
  */
 export function requireOutParent(path: string, what = '--out'): void {
   const dir = dirname(resolve(path));

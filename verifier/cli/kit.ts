@@ -1,8 +1,9 @@
 /**
  * The command-line kit every folder's `cli.ts` uses (as `#cli-kit`): the Command shape,
- * strict flag parsing that always accepts --json, and the UsageError the CLI maps to exit 2.
- * Shell plumbing only — no trust decisions live here. verifier/ keeps its own copy, since it
- * depends on nothing internal.
+ * strict flag parsing that always accepts --json, the UsageError the CLI maps to exit 2, and the
+ * I/O error. Shell plumbing only — no trust decisions live here. It sits on the ground floor
+ * (verifier/ imports nothing internal, and every folder may import it), so builder/, log-server/,
+ * enclave/ and cli/ share it without reaching up into cli/.
  */
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

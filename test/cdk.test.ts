@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLog } from '../log-server/index.ts';
-import { commands } from '../enclave/cli.ts';
+import { runEnclaveCommand } from './enclave-command.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 
 const CDK = resolve(import.meta.dirname, '..', 'enclave', 'deploy', 'cdk');
@@ -34,22 +34,7 @@ function node(args: string[], cwd: string): Promise<{ code: number; out: string;
   );
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string }> {
-  const cmd = commands
-    .filter((c) => c.path.every((w, i) => args[i] === w))
-    .sort((a, b) => b.path.length - a.path.length)[0]!;
-  const lines: string[] = [];
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { code: await cmd.run(args.slice(cmd.path.length)), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-}
+const run = runEnclaveCommand;
 
 test('the CDK app’s own tests (npm test in enclave/deploy/cdk)', { skip: NOT_INSTALLED }, async () => {
   const files = readdirSync(join(CDK, 'test'))

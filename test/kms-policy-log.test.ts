@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cosignatureVerifierKey, generateNoteKey, isVerifierError } from '#verifier';
 import { createLog } from '../log-server/index.ts';
-import { commands } from '../enclave/cli.ts';
+import { runEnclaveCommand } from './enclave-command.ts';
 import { checkKmsKeyPolicy } from '../enclave/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 
@@ -18,22 +18,7 @@ const ORIGIN = 'releases.keycast.test/kms';
 const ROLE = 'arn:aws:iam::111122223333:role/keycast-enclave';
 const ADMIN = 'arn:aws:iam::111122223333:role/key-admin';
 
-async function run(args: string[]): Promise<{ code: number; out: string }> {
-  const cmd = commands
-    .filter((c) => c.path.every((w, i) => args[i] === w))
-    .sort((a, b) => b.path.length - a.path.length)[0]!;
-  const lines: string[] = [];
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { code: await cmd.run(args.slice(cmd.path.length)), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-}
+const run = runEnclaveCommand;
 
 test('kms-policy reads releases and revocations through verified log reads', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-kms-policy-'));

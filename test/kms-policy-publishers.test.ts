@@ -12,29 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initializeCA } from '@sigstore/mock';
 import { createLog } from '../log-server/index.ts';
-import { commands } from '../enclave/cli.ts';
+import { runEnclaveCommand } from './enclave-command.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, type Publisher } from './log-fixtures.ts';
 
 const ORIGIN = 'releases.keycast.test/kms-publishers';
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const IDENTITY = 'https://github.com/keycast/enclave-app/.github/workflows/release.yml@refs/tags/v3';
 
-async function run(args: string[]): Promise<{ code: number; out: string }> {
-  const cmd = commands
-    .filter((c) => c.path.every((w, i) => args[i] === w))
-    .sort((a, b) => b.path.length - a.path.length)[0]!;
-  const lines: string[] = [];
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return { code: await cmd.run(args.slice(cmd.path.length)), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-}
+const run = runEnclaveCommand;
 
 /** A keyless release bundle: an ephemeral key certified by `ca` for IDENTITY at `ref`. */
 async function keylessRelease(ca: Awaited<ReturnType<typeof initializeCA>>, seed: string, ref: string) {

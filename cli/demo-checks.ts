@@ -5,7 +5,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
-import { LogClient, formatEnclaveConfig, parseIdentityBinding, verifyAttestationDocument, toBase64 } from '#verifier';
+import { LogClient, parseIdentityBinding, verifyAttestationDocument } from '#verifier';
+import { formatEnclaveConfig, toBase64 } from '#verifier/build';
 import type { Narrator, RunResult, Service } from './demo-steps.ts';
 import { forwardChecks } from './demo-forward.ts';
 

@@ -12,7 +12,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import { buildKdm, kdmSigner, parseDcCertificate, pemCertificates } from '#verifier';
+import { parseDcCertificate } from '#verifier';
+import { buildKdm, kdmSigner, pemCertificates } from '#verifier/build';
 import { createSignerChain } from '../enclave/index.ts';
 import type { DemoContext } from './demo-checks.ts';
 import type { RunResult } from './demo-steps.ts';

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { cosignatureVerifierKey, generateNoteKey } from '#verifier';
+import { cosignatureVerifierKey, generateNoteKey } from '#verifier/build';
 import type { Command } from './command.ts';
 import { freePort, keycast, keycastOk, startService, type Narrator, type Service } from './demo-steps.ts';
 import { demoChecks, type Check, type LiveStack } from './demo-checks.ts';

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { VerifierError, httpRequest, type ReleasePredicate } from '#verifier';
+import { VerifierError } from '#verifier';
+import { httpRequest, type ReleasePredicate } from '#verifier/build';
 import { build, diffEif, formatDiff, parseLock } from '../builder/index.ts';
 import {
   IDENTITY_HELP,

@@ -7,21 +7,16 @@ import { closeSync, fstatSync, openSync, readFileSync, writeFileSync, mkdirSync 
 import { join } from 'node:path';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { hostPort, parseFlags, requireOutParent, urlOption, usageError as usage, type Command } from '#cli-kit';
-import {
-  certificatePem,
-  certificateThumbprint,
-  parseDcCertificate,
-  pemCertificates,
-  secretFileModeProblem,
-} from '#verifier';
+import { parseDcCertificate } from '#verifier';
+import { certificatePem, certificateThumbprint, pemCertificates, secretFileModeProblem } from '#verifier/build';
+import type { EnclaveConfig } from '#verifier';
 import {
   ENCLAVE_CONFIG_PATH,
   SERVER_LIMIT_FLAGS_HELP,
   serverLimitFlagOptions,
   serverLimitsFromFlags,
-  type EnclaveConfig,
   type ServerLimits,
-} from '#verifier';
+} from '#verifier/build';
 import { EnclaveError } from './src/errors.ts';
 import { createProjectorPki } from './src/forward/pki.ts';
 import { AwsKmsPort } from './src/kms/aws.ts';

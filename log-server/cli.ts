@@ -12,14 +12,13 @@ import type { ServeOptions } from './src/serve.ts';
 import { witnessCommands, limitsFlags } from './src/witness/cli.ts';
 import { DEFAULT_WITNESS_REFRESH_SECONDS } from './src/witness/refresh.ts';
 import {
-  SERVER_LIMIT_FLAGS_HELP,
   keylessPublishers,
   parseIdentityPolicy,
   parseTrustedRoot,
   publicGoodTrustedRoot,
-  serverLimitFlagOptions,
   type KeylessPublishers,
 } from '#verifier';
+import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions } from '#verifier/build';
 
 const init: Command = {
   path: ['log', 'init'],

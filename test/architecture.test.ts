@@ -2,12 +2,15 @@
  * The dependency rules of the repository, enforced:
  *  - verifier/ imports nothing from the other folders, and its library code (verifier/src)
  *    does no I/O (no fs, net, http, child_process, …);
- *  - builder/, log-server/, enclave/ import verifier/ only through `#verifier`, and each other not at all;
+ *  - verifier/ has two sides: what decides (verifier/index.ts, `#verifier`, and verifier/src/) and
+ *    what builds and encodes (verifier/build.ts, `#verifier/build`, and verifier/build/); the
+ *    decision side never imports the build side, and neither does I/O;
+ *  - builder/, log-server/, enclave/ import verifier/ only through its aliases, and each other not at all;
  *  - cli/, test/ and bench/ import a folder only through its public entry (index.ts or cli.ts);
- *    the verifier's library entry is `#verifier`, and only cli/ may load verifier/cli.ts;
- *  - a `#` alias is resolved through package.json "imports" and held to the same rules as the
- *    path it names (an alias that is not declared there is refused); `#cli-kit` is the flag kit
- *    on the ground floor (verifier/cli/kit.ts), a second public entry every folder may import;
+ *    only cli/ may load verifier/cli.ts;
+ *  - every `#` alias is resolved through package.json "imports" and held to the same rules as the
+ *    path it names (an alias that is not declared there is refused); the ground floor's public
+ *    entries are `#verifier`, `#verifier/build` and `#cli-kit` (the flag kit, verifier/cli/kit.ts);
  *  - nothing reads test data from outside the repository: every vector lives under testdata/,
  *    so a fresh clone runs its tests with nothing beside it.
  */
@@ -22,8 +25,18 @@ const FOLDERS = ['verifier', 'builder', 'log-server', 'enclave', 'cli', 'test', 
 const PUBLIC = new Set(['index.ts', 'cli.ts']);
 /** package.json "imports": alias → path from the root. */
 const ALIASES: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).imports ?? {};
-/** The ground floor's public entries: every folder may import them (verifier/ itself, relatively). */
-const GROUND_ALIASES = new Set(['#verifier', '#cli-kit']);
+/** The ground floor's public entries: every folder may import them by alias (verifier/ itself, relatively). */
+const GROUND_ENTRIES: Record<string, string> = {
+  '#verifier': './verifier/index.ts',
+  '#verifier/build': './verifier/build.ts',
+  '#cli-kit': './verifier/cli/kit.ts',
+};
+const GROUND_FILES = new Set(Object.values(GROUND_ENTRIES).map((p) => resolve(root, p)));
+/** The decision side: its entry and its library code, which must not import the build side. */
+const DECIDE = (rel: string): boolean =>
+  rel === join('verifier', 'index.ts') || rel.startsWith(`verifier${sep}src${sep}`);
+const BUILD_SIDE = (rel: string): boolean =>
+  rel === join('verifier', 'build.ts') || rel.startsWith(`verifier${sep}build${sep}`);
 const IO_MODULES =
   /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dgram|tls|dns|worker_threads|cluster)$/;
 
@@ -56,14 +69,17 @@ function folderOf(abs: string): string {
   return relative(root, abs).split(sep)[0] ?? '';
 }
 
-function violations(): string[] {
+/** The tree's files (or `files`, absolute path → source, for the rules' own tests) against the rules. */
+function violations(files?: Record<string, string>): string[] {
   const bad: string[] = [];
-  for (const folder of FOLDERS) {
-    for (const file of tsFiles(join(root, folder))) {
+  const all = files ? Object.keys(files) : FOLDERS.flatMap((f) => tsFiles(join(root, f)));
+  for (const file of all) {
+    const folder = folderOf(file);
+    {
       const rel = relative(root, file);
       if (file === import.meta.filename) continue; // its own examples are strings, not imports
-      for (const spec of specifiers(readFileSync(file, 'utf8'))) {
-        const libraryCode = rel.startsWith(`verifier${sep}src${sep}`);
+      for (const spec of specifiers(files ? files[file]! : readFileSync(file, 'utf8'))) {
+        const libraryCode = rel.startsWith(`verifier${sep}src${sep}`) || rel.startsWith(`verifier${sep}build${sep}`);
         if (libraryCode && IO_MODULES.test(spec)) bad.push(`${rel}: verifier library code does I/O (${spec})`);
         let target: string;
         if (spec.startsWith('#')) {
@@ -76,22 +92,26 @@ function violations(): string[] {
             bad.push(`${rel}: ${spec} is not an alias declared in package.json "imports"`);
             continue;
           }
-          if (GROUND_ALIASES.has(spec)) continue; // the ground floor's public entries, for every folder
           target = resolve(root, aliased);
+          if (GROUND_FILES.has(target)) continue; // the ground floor's public entries, for every folder
         } else if (spec.startsWith('.')) {
           target = resolve(dirname(file), spec);
         } else {
           continue;
         }
         const tf = folderOf(target);
-        if (tf === folder) continue;
+        if (tf === folder) {
+          if (DECIDE(rel) && BUILD_SIDE(relative(root, target)))
+            bad.push(`${rel}: the decision side imports the build side (${spec})`);
+          continue;
+        }
         if (folder === 'verifier') {
           bad.push(`${rel}: verifier/ imports ${spec} outside itself`);
           continue;
         }
         const isVerifierCli = folder === 'cli' && relative(root, target) === join('verifier', 'cli.ts');
         if (tf === 'verifier' && !isVerifierCli) {
-          bad.push(`${rel}: imports verifier internals (${spec}); use '#verifier'`);
+          bad.push(`${rel}: imports verifier internals (${spec}); use '#verifier' or '#verifier/build'`);
           continue;
         }
         const isPublic =
@@ -112,17 +132,40 @@ test('the specifier scanner sees every import form', () => {
   assert.deepEqual(specifiers(src), ['./a.ts', '../b.ts', './c.ts', './d.ts', '../e.ts', '#verifier']);
 });
 
-test('every alias in package.json "imports" names a file, and #verifier names the verifier entry', () => {
-  assert.equal(ALIASES['#verifier'], './verifier/index.ts');
-  // the flag kit is on the ground floor: no folder reaches up into cli/ for it
-  assert.equal(ALIASES['#cli-kit'], './verifier/cli/kit.ts');
-  for (const a of GROUND_ALIASES) assert.equal(folderOf(join(root, ALIASES[a]!)), 'verifier', a);
+test('every alias in package.json "imports" names a file, and the ground-floor aliases name the verifier entries', () => {
+  // the decision side, the build/encode side and the flag kit: no folder reaches up into cli/ for it
+  for (const [alias, path] of Object.entries(GROUND_ENTRIES)) {
+    assert.equal(ALIASES[alias], path, alias);
+    assert.equal(folderOf(resolve(root, path)), 'verifier', alias);
+  }
   for (const [alias, path] of Object.entries(ALIASES))
     assert.ok(existsSync(resolve(root, path)), `${alias} → ${path} exists`);
 });
 
 test('folders import each other only through public entry points, and verifier/src does no I/O', () => {
   assert.deepEqual(violations(), []);
+});
+
+test('the rules refuse the decision side importing the build side, an aliased internal, and I/O in verifier/build', () => {
+  const at = (p: string) => join(root, p);
+  const bad = violations({
+    [at('verifier/src/gate/decide.ts')]: `import { buildKdm } from '../../build/kdm/write.ts';`,
+    [at('verifier/index.ts')]: `export { writeEif } from './build/eif/write.ts';`,
+    [at('verifier/src/kdm/read.ts')]: `import { x } from '../../build.ts';`,
+    [at('verifier/build/eif/write.ts')]:
+      `import { PCR_BYTES } from '../../src/attestation/payload.ts';\nimport 'node:fs';`,
+    [at('builder/src/a.ts')]:
+      `import { LogClient } from '#verifier';\nimport { toHex } from '#verifier/build';\nimport { UsageError } from '#cli-kit';`,
+    [at('enclave/src/a.ts')]: `import { x } from '#nope';\nimport { y } from '../../verifier/src/tlog/verify.ts';`,
+  });
+  assert.deepEqual(bad, [
+    `${join('verifier', 'src', 'gate', 'decide.ts')}: the decision side imports the build side (../../build/kdm/write.ts)`,
+    `${join('verifier', 'index.ts')}: the decision side imports the build side (./build/eif/write.ts)`,
+    `${join('verifier', 'src', 'kdm', 'read.ts')}: the decision side imports the build side (../../build.ts)`,
+    `${join('verifier', 'build', 'eif', 'write.ts')}: verifier library code does I/O (node:fs)`,
+    `${join('enclave', 'src', 'a.ts')}: #nope is not an alias declared in package.json "imports"`,
+    `${join('enclave', 'src', 'a.ts')}: imports verifier internals (../../verifier/src/tlog/verify.ts); use '#verifier' or '#verifier/build'`,
+  ]);
 });
 
 // Source files, scripts, configs and nix expressions (testdata/ is data and is never edited).

@@ -12,23 +12,19 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { decryptKdm, parseIdentityBinding, parseKdm, verifyAttestationDocument, type ForwardRules } from '#verifier';
 import {
   buildKdm,
   certificatePem,
-  decryptKdm,
   formatIdentityBinding,
   formatVerifiedEnclave,
   kdmChainSha256,
   kdmSigner,
-  parseIdentityBinding,
-  parseKdm,
   signRules,
   toBase64,
   toHex,
   verifiedEnclaveRecord,
-  verifyAttestationDocument,
-  type ForwardRules,
-} from '#verifier';
+} from '#verifier/build';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   SimulatedNsm,

@@ -9,17 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import {
-  buildKdm,
-  decryptKdm,
-  endorseRules,
-  formatRules,
-  kdmSigner,
-  parseKdm,
-  signRules,
-  toHex,
-  type ForwardRules,
-} from '#verifier';
+import { decryptKdm, parseKdm, type ForwardRules } from '#verifier';
+import { buildKdm, endorseRules, formatRules, kdmSigner, signRules, toHex } from '#verifier/build';
 import {
   checkRecipients,
   createSignerChain,

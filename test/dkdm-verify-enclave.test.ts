@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { isVerifierError, parseVerifiedEnclave } from '#verifier';
 import {
   RULES_TYPE,
   buildKdm,
@@ -19,11 +20,9 @@ import {
   signRules,
   enclaveCertificatesFromRecord,
   formatIdentityBinding,
-  isVerifierError,
-  parseVerifiedEnclave,
   pemCertificates,
   toBase64,
-} from '#verifier';
+} from '#verifier/build';
 import { SimulatedNsm, createSignerChain, createTestPki, generateIdentity, publicIdentity } from '../enclave/index.ts';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';

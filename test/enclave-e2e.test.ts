@@ -17,14 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
-import {
-  formatEnclaveConfig,
-  fromBase64,
-  openForRecipient,
-  parseIdentityBinding,
-  toBase64,
-  verifyAttestationDocument,
-} from '#verifier';
+import { openForRecipient, parseIdentityBinding, verifyAttestationDocument } from '#verifier';
+import { formatEnclaveConfig, fromBase64, toBase64 } from '#verifier/build';
 import { SimulatedNsm, importTestPki, unsealIdentity } from '../enclave/index.ts';
 import { releaseBundle, revocationBundle } from './log-fixtures.ts';
 import { start, type Proc } from './enclave-e2e-helpers.ts';

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ENCLAVE_CONFIG_PATH } from '#verifier';
+import { ENCLAVE_CONFIG_PATH } from '#verifier/build';
 import { commands } from '../enclave/cli.ts';
 import { CREDENTIALS_PATH } from '../enclave/index.ts';
 

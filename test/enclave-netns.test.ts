@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { formatEnclaveConfig } from '#verifier';
+import { formatEnclaveConfig } from '#verifier/build';
 import { createTestPki, exportTestPki } from '../enclave/index.ts';
 import { newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
 import { freePort, start, until, type Proc } from './enclave-e2e-helpers.ts';

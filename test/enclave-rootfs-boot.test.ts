@@ -47,7 +47,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
-import { formatEnclaveConfig, parseEif, readCpio, S_IFMT } from '#verifier';
+import { formatEnclaveConfig, parseEif, readCpio, S_IFMT } from '#verifier/build';
 import { build, parseLock } from '../builder/index.ts';
 import { createTestPki, exportTestPki } from '../enclave/index.ts';
 import { bundleOfPayload, newPublisher } from './log-fixtures.ts';

@@ -19,7 +19,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatEnclaveConfig } from '#verifier';
+import { formatEnclaveConfig } from '#verifier/build';
 import { processes } from './enclave-e2e-helpers.ts';
 import { startStack } from './enclave-stack.ts';
 import { parseExposition, seriesKey } from './prometheus-text.ts';

@@ -12,14 +12,8 @@ import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  cosignatureSigner,
-  cosignatureVerifierKey,
-  generateNoteKey,
-  parseTrustedKey,
-  signatureLines,
-  splitNote,
-} from '#verifier';
+import { parseTrustedKey } from '#verifier';
+import { cosignatureSigner, cosignatureVerifierKey, generateNoteKey, signatureLines, splitNote } from '#verifier/build';
 import { buildApp, createLog, explorerPlugin, openLog, releasePolicy } from '../log-server/index.ts';
 import { newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 

@@ -11,14 +11,8 @@ import { mkdtempSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import {
-  formatEnclaveKeys,
-  generateHpkeKeyPair,
-  kdmSigner,
-  parseDcCertificate,
-  pemCertificates,
-  verifyDcChain,
-} from '#verifier';
+import { parseDcCertificate, verifyDcChain } from '#verifier';
+import { formatEnclaveKeys, generateHpkeKeyPair, kdmSigner, pemCertificates } from '#verifier/build';
 import { SimulatedNsm, createSignerChain, createTestPki, forward, openForwardRequest } from '../enclave/index.ts';
 import { CPL, KEY_IDS, isoZ, kdmT, DAY } from './forward-fixtures.ts';
 

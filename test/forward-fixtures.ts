@@ -1,5 +1,6 @@
 /** One studio, one enclave and one projector PKI for the forwarding tests. */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import type { ForwardRules } from '#verifier';
 import {
   certificatePem,
   generateHpkeKeyPair,
@@ -7,9 +8,8 @@ import {
   rulesDigest,
   sealContentKeys,
   signRules,
-  type ForwardRules,
   type KdmSigner,
-} from '#verifier';
+} from '#verifier/build';
 import {
   createProjectorPki,
   createSignerChain,

@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { certificatePem, certificateThumbprint, checkDelivery, openRawHpkeDelivery, openReceipt } from '#verifier';
+import { checkDelivery, openRawHpkeDelivery, openReceipt } from '#verifier';
+import { certificatePem, certificateThumbprint } from '#verifier/build';
 import {
   EnclaveError,
   createProjectorPki,

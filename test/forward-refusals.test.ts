@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, createHash, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { openRawRsaOaepDelivery, parseDcCertificate } from '#verifier';
 import {
   buildDcCertificate,
   canonicalize,
@@ -13,9 +14,7 @@ import {
   certificateThumbprint,
   decodeKeyBlock,
   kdmSigner,
-  openRawRsaOaepDelivery,
-  parseDcCertificate,
-} from '#verifier';
+} from '#verifier/build';
 import {
   EnclaveError,
   MemoryReplayGuard,

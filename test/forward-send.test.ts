@@ -16,22 +16,24 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash, generateKeyPairSync, constants, privateDecrypt, randomBytes } from 'node:crypto';
 import {
-  certificatePem,
-  certificateThumbprint,
   checkDelivery,
-  kdmChainSha256,
   openReceipt,
   parseDeliveryProof,
-  formatIdentityBinding,
-  formatVerifiedEnclave,
   openRawHpkeDelivery,
   parseIdentityBinding,
+  verifyAttestationDocument,
+} from '#verifier';
+import {
+  certificatePem,
+  certificateThumbprint,
+  kdmChainSha256,
+  formatIdentityBinding,
+  formatVerifiedEnclave,
   signRules,
   toBase64,
   toHex,
   verifiedEnclaveRecord,
-  verifyAttestationDocument,
-} from '#verifier';
+} from '#verifier/build';
 import {
   SimulatedNsm,
   createProjectorPki,

@@ -12,7 +12,6 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  certificatePem,
   checkDelivery,
   checkKdmRecipient,
   checkKdmSignerChain,
@@ -21,6 +20,7 @@ import {
   verifyKdmSignature,
   parseDeliveryProof,
 } from '#verifier';
+import { certificatePem } from '#verifier/build';
 import { forward, openForwardRequest, wipe, type ForwardOutput } from '../enclave/index.ts';
 import { toolsMissing, xsdValidate, xmlsecVerify, xmlCryptoVerify } from './kdm-tools.ts';
 import { CPL, ctx, leaks, request, rules, world } from './forward-fixtures.ts';

@@ -26,7 +26,7 @@ import {
   utf8,
   cosignatureSigner,
   signatureLines,
-} from '#verifier';
+} from '#verifier/build';
 
 const GOPATH = '/usr/share/gocode';
 const XMOD = join(GOPATH, 'src/golang.org/x/mod/sumdb/tlog');

@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { buildKdm, kdmSigner, certificatePem, parseKdm, decodeKeyBlock } from '#verifier';
+import { parseKdm } from '#verifier';
+import { buildKdm, kdmSigner, certificatePem, decodeKeyBlock } from '#verifier/build';
 import { createSignerChain, createProjectorPki } from '../enclave/index.ts';
 import { toolsMissing, xsdValidate, xmlsecVerify, xmlCryptoVerify } from './kdm-tools.ts';
 

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogClient, decodeLeaf, hashLeaf, isVerifierError } from '#verifier';
+import { LogClient, decodeLeaf, isVerifierError } from '#verifier';
+import { hashLeaf } from '#verifier/build';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 

@@ -11,16 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import {
-  bytesEqual,
-  checkConsistency,
-  fromBase64,
-  hashLeaf,
-  noteVerifier,
-  openCheckpoint,
-  toHex,
-  EMPTY_ROOT,
-} from '#verifier';
+import { checkConsistency, noteVerifier, openCheckpoint } from '#verifier';
+import { bytesEqual, fromBase64, hashLeaf, toHex, EMPTY_ROOT } from '#verifier/build';
 import type { Checkpoint } from '#verifier';
 import { createLog } from '../log-server/index.ts';
 import { newPublisher, releaseBundle, serveLog } from './log-fixtures.ts';

@@ -18,7 +18,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { bytesEqual, hashLeaf, noteVerifier, openCheckpoint, toBase64, toHex } from '#verifier';
+import { noteVerifier, openCheckpoint } from '#verifier';
+import { bytesEqual, hashLeaf, toBase64, toHex } from '#verifier/build';
 import { commands } from '../log-server/cli.ts';
 import { newPublisher, releaseBundle, serveKeycast } from './log-fixtures.ts';
 import type { Served } from './log-fixtures.ts';

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { formatCheckpoint, signNote } from '#verifier';
+import { formatCheckpoint, signNote } from '#verifier/build';
 import { createPgLog, loadLogKey } from '../log-server/index.ts';
 import { newPublisher, releaseBundle, serveKeycast } from './log-fixtures.ts';
 import { pgUnavailable, startPgCluster } from './pg-cluster.ts';

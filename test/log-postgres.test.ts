@@ -11,12 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { checkConsistency, noteVerifier, openCheckpoint } from '#verifier';
 import {
   bytesEqual,
-  checkConsistency,
   fromBase64,
-  noteVerifier,
-  openCheckpoint,
   utf8,
   formatCheckpoint,
   signNote,
@@ -25,7 +23,7 @@ import {
   cosignatureVerifierKey,
   proveConsistency,
   SIG_COSIGNATURE_V1,
-} from '#verifier';
+} from '#verifier/build';
 import { randomBytes } from 'node:crypto';
 import {
   MemoryObjectStore,

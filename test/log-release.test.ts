@@ -9,13 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  fromBase64,
-  noteVerifier,
-  trustedRootForLog,
-  verifyReleaseBundleWithSigstore,
-  verifyTlogProof,
-} from '#verifier';
+import { noteVerifier, verifyReleaseBundleWithSigstore, verifyTlogProof } from '#verifier';
+import { fromBase64, trustedRootForLog } from '#verifier/build';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 

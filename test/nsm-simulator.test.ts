@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SimulatedNsm, createTestPki, exportTestPki, importTestPki } from '../enclave/index.ts';
-import { measureEif, parseAttestationDocument, verifyAttestationDocument, isVerifierError } from '#verifier';
+import { parseAttestationDocument, verifyAttestationDocument, isVerifierError } from '#verifier';
+import { measureEif } from '#verifier/build';
 
 const vectors = resolve(import.meta.dirname, '../testdata/nitro');
 const sidecar = JSON.parse(readFileSync(resolve(vectors, 'eif/synthetic-x86_64.json'), 'utf8'));

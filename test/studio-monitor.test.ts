@@ -13,6 +13,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { openReleaseStatus, noteVerifier } from '#verifier';
 import {
   SIG_COSIGNATURE_V1,
   cosignatureSigner,
@@ -20,10 +21,8 @@ import {
   formatReleaseStatus,
   formatSignerKey,
   noteSigner,
-  openReleaseStatus,
-  noteVerifier,
   signNote,
-} from '#verifier';
+} from '#verifier/build';
 import { buildWitnessApp, createLog, FileWitnessState, KEY_FILE } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 

@@ -14,7 +14,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { checkWitnessPolicy, noteVerifier, openCheckpoint, splitNote } from '#verifier';
+import { checkWitnessPolicy, noteVerifier, openCheckpoint } from '#verifier';
+import { splitNote } from '#verifier/build';
 import { ROOT, newPublisher, releaseBundle, serveKeycast, serveLog } from './log-fixtures.ts';
 
 const KEYCAST = resolve(ROOT, 'bin/keycast.mjs');

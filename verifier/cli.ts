@@ -13,13 +13,12 @@ import { parseArgs } from 'node:util';
 import {
   verifyAttestationDocument,
   parseAttestationDocument,
-  toHex,
   AWS_NITRO_ROOT_G1_SHA256,
-  MAX_COSE_BYTES,
   type AttestationPolicy,
   type VerifiedAttestation,
   type LoggedRelease,
 } from './index.ts';
+import { toHex, MAX_COSE_BYTES } from './build.ts';
 import { readInput, readUserFile } from './cli/io.ts';
 import { checkUrl, hexArg, readRoot, usageError, witnessFlags, type Command } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';

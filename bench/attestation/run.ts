@@ -11,7 +11,8 @@ import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { verifyAttestationDocument, parseAttestationDocument, parseCertificate, sigStructure } from '#verifier';
+import { verifyAttestationDocument, parseAttestationDocument } from '#verifier';
+import { parseCertificate, sigStructure } from '#verifier/build';
 import { emitResult } from '../result.ts';
 
 const { values } = parseArgs({

@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { emitResult } from '../result.ts';
 import { createHash, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { parseBundle, parseTrustedKey, decideGate, type EnclaveConfig, type ProofBundle } from '#verifier';
 import {
   MemoryTree,
   generateNoteKey,
@@ -24,17 +25,12 @@ import {
   cosignatureSigner,
   cosignatureVerifierKey,
   signReleaseStatus,
-  parseBundle,
   encodeLeaf,
-  parseTrustedKey,
   dssePae,
   IN_TOTO_PAYLOAD_TYPE,
   formatEnclaveConfig,
   formatProofBundle,
-  decideGate,
-  type EnclaveConfig,
-  type ProofBundle,
-} from '#verifier';
+} from '#verifier/build';
 import { bootEnclave, SimulatedNsm, createTestPki, memoryKms } from '../../enclave/index.ts';
 
 const { values } = parseArgs({

@@ -21,19 +21,8 @@
 import { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
-import {
-  certificatePem,
-  deriveHpkeKeyPair,
-  sealContentKeys,
-  rulesDigest,
-  signRules,
-  verifyKdmSignature,
-  decryptKdm,
-  openReceipt,
-  checkDelivery,
-  kdmSigner,
-  type ForwardRules,
-} from '#verifier';
+import { verifyKdmSignature, decryptKdm, openReceipt, checkDelivery, type ForwardRules } from '#verifier';
+import { certificatePem, deriveHpkeKeyPair, sealContentKeys, rulesDigest, signRules, kdmSigner } from '#verifier/build';
 import { emitResult } from '../result.ts';
 import { certViews, sharedCerts } from './shared-certs.ts';
 import {

@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { constants, createPrivateKey, publicEncrypt, sign } from 'node:crypto';
-import { deriveHpkeKeyPair, kdmSigner, parseDcCertificate } from '#verifier';
+import { parseDcCertificate } from '#verifier';
+import { deriveHpkeKeyPair, kdmSigner } from '#verifier/build';
 import { forwardRange, openForwardRequest, wipe, type ForwardRequest } from '../../enclave/index.ts';
 import { certViews, type SharedCerts } from './shared-certs.ts';
 

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tilePath, tilesForSize } from '#verifier';
+import { tilePath, tilesForSize } from '#verifier/build';
 import { createLog, createPgLog } from '../../log-server/index.ts';
 import { pgUnavailable, startPgCluster } from '../../test/index.ts';
 import { benchPublisher } from './bundles.ts';

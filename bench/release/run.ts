@@ -11,21 +11,18 @@
  */
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { parseVerifierKey, verifyEntryBundle, decodeLeaf, verifyReleaseBundleWithSigstore } from '#verifier';
 import {
   MemoryTree,
   generateNoteKey,
   noteSigner,
-  parseVerifierKey,
   signNote,
   formatCheckpoint,
   proveInclusion,
   buildTransparencyLogEntry,
   trustedRootForLog,
-  verifyEntryBundle,
-  decodeLeaf,
-  verifyReleaseBundleWithSigstore,
   dssePae,
-} from '#verifier';
+} from '#verifier/build';
 import { emitResult } from '../result.ts';
 
 const { values } = parseArgs({

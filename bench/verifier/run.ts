@@ -7,21 +7,17 @@
  */
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { checkInclusion, noteVerifier, openNote, openCheckpoint, verifyTlogProof } from '#verifier';
 import {
   MemoryTree,
   proveInclusion,
-  checkInclusion,
   generateNoteKey,
   noteSigner,
-  noteVerifier,
   signNote,
-  openNote,
-  openCheckpoint,
   formatCheckpoint,
   formatTlogProof,
-  verifyTlogProof,
   utf8,
-} from '#verifier';
+} from '#verifier/build';
 import { emitResult, ratio } from '../result.ts';
 
 const { values } = parseArgs({

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { EifScanner, crcError, describeScan } from '#verifier';
+import { EifScanner, crcError, describeScan } from '#verifier/build';
 import { build } from './build.ts';
 import { diffEif, formatDiff } from './diff.ts';
 import { BuilderError } from './errors.ts';

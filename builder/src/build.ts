@@ -10,15 +10,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash, sign as cryptoSign } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  ENCLAVE_CONFIG_PATH,
-  compareUtf8,
-  FIXED_BUILD_TIME,
-  encodeMetadata,
-  isVerifierError,
-  parseEnclaveConfig,
-  type EifSigning,
-} from '#verifier';
+import { isVerifierError, parseEnclaveConfig } from '#verifier';
+import { ENCLAVE_CONFIG_PATH, compareUtf8, FIXED_BUILD_TIME, encodeMetadata, type EifSigning } from '#verifier/build';
 import { BuilderError } from './errors.ts';
 import { checkDigest, fileSha256, kernelIdentity, resolveInput } from './inputs.ts';
 import { formatLock, type BuildLock } from './lock.ts';

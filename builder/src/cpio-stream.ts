@@ -17,7 +17,7 @@ import {
   trailerHeader,
   type CpioDialect,
   type CpioMember,
-} from '#verifier';
+} from '#verifier/build';
 import { BuilderError } from './errors.ts';
 import type { ByteSink } from './sink.ts';
 

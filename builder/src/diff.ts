@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import { S_IFMT, readCpio, scanEif, EIF_SECTION_HEADER_SIZE, type CpioEntry, type EifScan } from '#verifier';
+import { S_IFMT, readCpio, scanEif, EIF_SECTION_HEADER_SIZE, type CpioEntry, type EifScan } from '#verifier/build';
 
 export interface FileChange {
   ramdisk: number;
@@ -35,12 +35,12 @@ export interface EifDiff {
 }
 
 const TYPE_NAMES: Record<number, string> = {
-  0o040000: 'dir',
-  0o100000: 'file',
-  0o120000: 'symlink',
-  0o020000: 'char',
-  0o060000: 'block',
-  0o010000: 'fifo',
+  9604: 'dir',
+  16807: 'file',
+  21609: 'symlink',
+  4802: 'char',
+  14406: 'block',
+  2401: 'fifo',
 };
 
 function secLabel(s: EifScan['sections'][number] | undefined): string | undefined {

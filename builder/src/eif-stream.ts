@@ -1,5 +1,5 @@
 /**
- * Streaming EIF assembly (format: verifier/src/eif/format.ts; testdata/nitro/eif/ pins whole images).
+ * Streaming EIF assembly (format: verifier/build/eif/format.ts; testdata/nitro/eif/ pins whole images).
  * The customer ramdisk is written straight into the image, so its size is only known at the
  * end; the header (which lists every size and comes first in the CRC) is therefore written
  * last: sections are CRC'd piecewise as they stream and joined with crc32Combine, and the
@@ -34,7 +34,7 @@ import {
   type EifPcrs,
   type EifSigning,
   type SectionTypeCode,
-} from '#verifier';
+} from '#verifier/build';
 import { BuilderError } from './errors.ts';
 import { SlotSink, type ByteSink, type Observer } from './sink.ts';
 import { SlotPool } from './slots.ts';

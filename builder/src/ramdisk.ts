@@ -10,9 +10,9 @@
  * Member order: canonical sorts every path bytewise (GNU `sort -z` recipe); linuxkit emits
  * `rootfs`, the sorted tree, the missing init directories, then `cmd`, `env` (its YAML order).
  */
-import type { CpioDialect } from '#verifier';
+import type { CpioDialect } from '#verifier/build';
 import type { SourcedMember } from './cpio-stream.ts';
-import { compareUtf8 } from '#verifier';
+import { compareUtf8 } from '#verifier/build';
 import type { RootfsEntry } from './rootfs/tree.ts';
 
 export const INIT_DIRS = ['dev', 'run', 'sys', 'var', 'proc', 'tmp'] as const;

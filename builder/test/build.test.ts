@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { describeEif, parseEif, readCpio, S_IFMT, S_IFLNK, decodeMetadata, encodeMetadata } from '#verifier';
+import { describeEif, parseEif, readCpio, S_IFMT, S_IFLNK, decodeMetadata, encodeMetadata } from '#verifier/build';
 import { writeEifStreaming } from '../src/eif-stream.ts';
 import { build, type BuildOptions } from '../src/build.ts';
 import { parseLock, formatLock, type BuildLock } from '../src/lock.ts';

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { EnclaveConfig } from '#verifier';
 import {
   ENCLAVE_CONFIG_PATH,
   formatEnclaveConfig,
@@ -15,8 +16,7 @@ import {
   cosignatureVerifierKey,
   parseEif,
   readCpio,
-  type EnclaveConfig,
-} from '#verifier';
+} from '#verifier/build';
 import { generateKeyPairSync } from 'node:crypto';
 import { build } from '../src/build.ts';
 import { parseLock, type BuildLock } from '../src/lock.ts';

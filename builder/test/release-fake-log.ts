@@ -4,22 +4,20 @@
  * a MemoryTree, signs a C2SP checkpoint and answers with buildTransparencyLogEntry; GET
  * /entry/N returns the leaf. `tamper` lets a test make it lie.
  */
+import { parseVerifierKey, verifyEntryBundle, isVerifierError } from '#verifier';
 import {
   MemoryTree,
   generateNoteKey,
   noteSigner,
-  parseVerifierKey,
   signNote,
   formatCheckpoint,
   proveInclusion,
   buildTransparencyLogEntry,
-  verifyEntryBundle,
   hashLeaf,
   toHex,
   toBase64,
-  isVerifierError,
   type TleJson,
-} from '#verifier';
+} from '#verifier/build';
 
 export class FakeLog {
   readonly tree = new MemoryTree();

@@ -7,15 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import {
-  verifyEntryBundle,
-  verifyReleaseBundleWithSigstore,
-  trustedRootForLog,
-  fromBase64,
-  toBase64,
-  isVerifierError,
-  parseVerifierKey,
-} from '#verifier';
+import { verifyEntryBundle, verifyReleaseBundleWithSigstore, isVerifierError, parseVerifierKey } from '#verifier';
+import { trustedRootForLog, fromBase64, toBase64 } from '#verifier/build';
 import { isBuilderError, type BuilderErrorCode } from '../src/errors.ts';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -13,7 +13,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readCpio } from '#verifier';
+import { readCpio } from '#verifier/build';
 import { streamCpio, type SourcedMember } from '../src/cpio-stream.ts';
 import { MemorySink, SlotSink } from '../src/sink.ts';
 import { SlotPool } from '../src/slots.ts';

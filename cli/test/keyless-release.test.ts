@@ -16,23 +16,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   LogClient,
-  cosignatureSigner,
-  cosignatureVerifierKey,
   decideGate,
   decodeLeaf,
   fetchProofBundle,
-  formatTlogProof,
-  fromHex,
-  generateNoteKey,
   parseTlogProof,
-  signNote,
-  splitNote,
-  fromBase64,
   keylessPublishers,
   parseEnclaveConfig,
   requireConfigIdentity,
   type EnclaveConfig,
 } from '#verifier';
+import {
+  cosignatureSigner,
+  cosignatureVerifierKey,
+  formatTlogProof,
+  fromHex,
+  generateNoteKey,
+  signNote,
+  splitNote,
+  fromBase64,
+} from '#verifier/build';
 import { buildApp, createLog, openLog, releasePolicy } from '../../log-server/index.ts';
 import { main } from '../main.ts';
 import { fakeOidcToken, githubClaims, startSigstoreStandins } from './sigstore-standins.ts';

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { conformanceMain, keycastArgv } from '../sigstore-conformance.ts';
-import { PUBLIC_GOOD_TRUSTED_ROOT_SHA256, publicGoodTrustedRootBytes } from '#verifier';
+import { PUBLIC_GOOD_TRUSTED_ROOT_SHA256, publicGoodTrustedRootBytes } from '#verifier/build';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CASES = join(ROOT, 'testdata/sigstore-conformance/cases');

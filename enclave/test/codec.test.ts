@@ -16,7 +16,8 @@ import {
   type NsmRequest,
   type NsmResponse,
 } from '../src/nsm/codec.ts';
-import { decodeCbor, encodeCbor, isVerifierError } from '#verifier';
+import { isVerifierError } from '#verifier';
+import { decodeCbor, encodeCbor } from '#verifier/build';
 import { EnclaveError } from '../src/errors.ts';
 
 const vectors = JSON.parse(

@@ -7,16 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import {
-  checkDcProfile,
-  checkEnclaveCertificates,
-  formatIdentityBinding,
-  isVerifierError,
-  nameValue,
-  parseIdentityBinding,
-  publicKeyThumbprint,
-  OID_SHA256_RSA,
-} from '#verifier';
+import { checkDcProfile, checkEnclaveCertificates, isVerifierError, parseIdentityBinding } from '#verifier';
+import { formatIdentityBinding, nameValue, publicKeyThumbprint, OID_SHA256_RSA } from '#verifier/build';
 import { generateIdentity, publicIdentity } from '../src/identity/keys.ts';
 import { sealIdentity, unsealIdentity } from '../src/identity/seal.ts';
 import { createEnclaveChains } from '../src/forward/pki.ts';

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkDcProfile, verifyDcChain, cnRoles, nameValue } from '#verifier';
+import { checkDcProfile, verifyDcChain } from '#verifier';
+import { cnRoles, nameValue } from '#verifier/build';
 import { createSignerChain, exportSignerChain, importSignerChain, createProjectorPki } from '../index.ts';
 
 test('the signer chain is a valid ST 430-2 chain whose leaf is a CS signer; export/import keeps it', () => {

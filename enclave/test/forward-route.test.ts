@@ -7,19 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { openRawHpkeDelivery, openReceipt, type ForwardRules } from '#verifier';
 import {
   certificatePem,
   formatEnclaveConfig,
   formatProofBundle,
   fromBase64,
-  openRawHpkeDelivery,
-  openReceipt,
   sealContentKeys,
   rulesDigest,
   signRules,
   ed25519Spki,
-  type ForwardRules,
-} from '#verifier';
+} from '#verifier/build';
 import {
   bootEnclave,
   SimulatedNsm,

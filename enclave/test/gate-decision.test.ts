@@ -5,16 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  advanceGateHold,
-  decideGate,
-  generateNoteKey,
-  noteSigner,
-  parseProofBundle,
-  formatProofBundle,
-  type GateDecision,
-  type GateInput,
-} from '#verifier';
+import { advanceGateHold, decideGate, parseProofBundle, type GateDecision, type GateInput } from '#verifier';
+import { generateNoteKey, noteSigner, formatProofBundle } from '#verifier/build';
 import { GateWorld, measurements, newPublisher, pcrMap } from './world.ts';
 
 const mine = measurements('v1');
@@ -210,7 +202,8 @@ test('the decision for a revocation entry is a refusal, not an opening', () => {
 });
 
 test('the pinned config parses strictly: a typo fails the boot instead of weakening the gate', async () => {
-  const { parseEnclaveConfig, formatEnclaveConfig, isVerifierError } = await import('#verifier');
+  const { parseEnclaveConfig, isVerifierError } = await import('#verifier');
+  const { formatEnclaveConfig } = await import('#verifier/build');
   const w = new GateWorld();
   const good = w.config();
   assert.deepEqual(parseEnclaveConfig(formatEnclaveConfig(good)), good);

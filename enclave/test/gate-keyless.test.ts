@@ -9,17 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { initializeCA } from '@sigstore/mock';
-import {
-  IN_TOTO_PAYLOAD_TYPE,
-  decideGate,
-  dssePae,
-  encodeLeaf,
-  parseBundle,
-  parseEnclaveConfig,
-  formatEnclaveConfig,
-  type EnclaveConfig,
-  type GateDecision,
-} from '#verifier';
+import { decideGate, parseBundle, parseEnclaveConfig, type EnclaveConfig, type GateDecision } from '#verifier';
+import { IN_TOTO_PAYLOAD_TYPE, dssePae, encodeLeaf, formatEnclaveConfig } from '#verifier/build';
 import { GateWorld, measurements, pcrMap, releaseStatement } from './world.ts';
 
 const ISSUER = 'https://token.actions.githubusercontent.com';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { forwardRequestDigest } from '#verifier';
+import { forwardRequestDigest } from '#verifier/build';
 import { buildHostApp } from '../src/host/server.ts';
 import { MemoryStore } from '../src/host/store.ts';
 import type { EnclaveClient } from '../src/host/enclave-client.ts';

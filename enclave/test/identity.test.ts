@@ -8,16 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { verifyAttestationDocument, parseIdentityBinding } from '#verifier';
 import {
   formatEnclaveConfig,
   formatProofBundle,
-  verifyAttestationDocument,
-  parseIdentityBinding,
   fromBase64,
   toBase64,
   toHex,
   formatIdentityBinding,
-} from '#verifier';
+} from '#verifier/build';
 import {
   bootEnclave,
   SimulatedNsm,

@@ -15,7 +15,7 @@ import {
   proveInclusion,
   signReleaseStatus,
   toBase64,
-} from '#verifier';
+} from '#verifier/build';
 import { LogProofSource } from '../src/host/proof-source.ts';
 import { isEnclaveError } from '../src/errors.ts';
 import { GateWorld, ORIGIN, measurements } from './world.ts';

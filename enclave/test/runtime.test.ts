@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import assert from 'node:assert/strict';
-import { formatProofBundle, formatEnclaveConfig } from '#verifier';
+import { formatProofBundle, formatEnclaveConfig } from '#verifier/build';
 import { bootEnclave, SimulatedNsm, createTestPki, type KmsPort } from '../index.ts';
 import { GateWorld, measurements } from './world.ts';
 

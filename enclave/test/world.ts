@@ -5,6 +5,7 @@
  * signed status, consistency proof), each variable an attacker or a slow host could vary.
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { parseBundle, parseTrustedKey, type EnclaveConfig, type ProofBundle } from '#verifier';
 import {
   MemoryTree,
   generateNoteKey,
@@ -17,15 +18,11 @@ import {
   cosignatureSigner,
   cosignatureVerifierKey,
   signReleaseStatus,
-  parseBundle,
   encodeLeaf,
-  parseTrustedKey,
   dssePae,
   IN_TOTO_PAYLOAD_TYPE,
-  type EnclaveConfig,
-  type ProofBundle,
   type NoteSigner,
-} from '#verifier';
+} from '#verifier/build';
 
 export const ORIGIN = 'log.keycast.test/releases';
 const sha384 = (s: string): string => createHash('sha384').update(s).digest('hex');

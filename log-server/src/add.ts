@@ -4,7 +4,7 @@
  * wait for durable integration, and answer with the Sigstore TransparencyLogEntry (tlog.md §3.4)
  * whose inclusion proof and checkpoint the builder embeds in the bundle.
  */
-import { MAX_LEAF_BYTES, buildTransparencyLogEntry, hashLeaf, toHex } from '#verifier';
+import { MAX_LEAF_BYTES, buildTransparencyLogEntry, hashLeaf, toHex } from '#verifier/build';
 import { inclusionProof } from './proofs.ts';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';

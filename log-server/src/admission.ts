@@ -13,19 +13,10 @@
  * always carry the verifier's own codes. test/log-admission.test.ts checks both paths agree.
  */
 import { createPublicKey } from 'node:crypto';
-import {
-  IN_TOTO_PAYLOAD_TYPE,
-  MAX_LEAF_BYTES,
-  encodeLeaf,
-  entryReplayKey,
-  parseBundle,
-  parseJsonStrict,
-  parseTrustedKey,
-  validateStatement,
-  verifyDsseSignature,
-  verifyEntryBundle,
-} from '#verifier';
-import type { KeylessPublishers, ReleaseSigner, ReleaseStatement, RebuildStatement } from '#verifier';
+import { parseBundle, parseTrustedKey, validateStatement, verifyDsseSignature, verifyEntryBundle } from '#verifier';
+import { IN_TOTO_PAYLOAD_TYPE, MAX_LEAF_BYTES, encodeLeaf, entryReplayKey, parseJsonStrict } from '#verifier/build';
+import type { KeylessPublishers, ReleaseSigner, ReleaseStatement } from '#verifier';
+import type { RebuildStatement } from '#verifier/build';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy } from './ports.ts';
 import { AdmissionPool } from './admission-pool.ts';
 

@@ -7,8 +7,10 @@
  * and is never logged or put into an error.
  */
 import { writeFileSync } from 'node:fs';
-import { noteSigner, noteVerifier, parseVerifierKey, signNote, openNote, generateNoteKey, logIdFor } from '#verifier';
-import type { NoteSigner, NoteVerifier } from '#verifier';
+import { noteVerifier, parseVerifierKey, openNote } from '#verifier';
+import { noteSigner, signNote, generateNoteKey, logIdFor } from '#verifier/build';
+import type { NoteVerifier } from '#verifier';
+import type { NoteSigner } from '#verifier/build';
 import { LogError } from './errors.ts';
 import { readSecretFile } from './secret-file.ts';
 

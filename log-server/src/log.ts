@@ -10,7 +10,8 @@
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesEqual, formatCheckpoint, hashLeaf, openCheckpoint, signNote, treeHash, EMPTY_ROOT } from '#verifier';
+import { openCheckpoint } from '#verifier';
+import { bytesEqual, formatCheckpoint, hashLeaf, signNote, treeHash, EMPTY_ROOT } from '#verifier/build';
 import { LogError } from './errors.ts';
 import type { EntryPolicy, LogSequencer, LogStorage, LogWriter, ObjectStore, Witnesses } from './ports.ts';
 import { loadLogKey, newLogKey, readKeyFile, writeKeyFile } from './keys.ts';

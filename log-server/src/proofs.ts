@@ -2,7 +2,7 @@
  * Proof requests against the log's current tree (RFC 6962 §2.1.1/§2.1.2 via #verifier), with
  * the range checks a public endpoint needs: callers get OUT_OF_RANGE, never a RangeError.
  */
-import { proveConsistency, proveInclusion } from '#verifier';
+import { proveConsistency, proveInclusion } from '#verifier/build';
 import type { HashReader } from '#verifier';
 import { LogError } from './errors.ts';
 

@@ -15,7 +15,7 @@ import {
   utf8,
   TILE_HEIGHT,
   TILE_WIDTH,
-} from '#verifier';
+} from '#verifier/build';
 import type { HashReader } from '#verifier';
 import { LogError } from './errors.ts';
 import type { LogStorage, LogWriter, ObjectStore, StoredCheckpoint } from './ports.ts';

@@ -4,7 +4,8 @@
  * latest (cosigned) checkpoint, and inclusion/consistency proofs. Every answer is computed
  * against one checkpoint snapshot, so the proof always verifies against the checkpoint it names.
  */
-import { formatTlogProof, parseCheckpoint, signReleaseStatus, splitNote, toBase64, treeHash } from '#verifier';
+import { parseCheckpoint } from '#verifier';
+import { formatTlogProof, signReleaseStatus, splitNote, toBase64, treeHash } from '#verifier/build';
 import type { ReleaseState } from '#verifier';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';

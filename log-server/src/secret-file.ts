@@ -3,7 +3,7 @@
  * secret-file policy: mode checked on the open descriptor before the content is read.
  */
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { secretFileModeProblem, secretFileText } from '#verifier';
+import { secretFileModeProblem, secretFileText } from '#verifier/build';
 import { LogError } from './errors.ts';
 
 /**

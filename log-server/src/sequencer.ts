@@ -10,7 +10,8 @@
  * extend the stored one (the CAS fails closed and the sequencer stops).
  */
 import type { HashReader } from '#verifier';
-import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex, errorText } from '#verifier';
+import { errorText } from '#verifier';
+import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex } from '#verifier/build';
 import { LogError } from './errors.ts';
 import type {
   AdmittedEntry,

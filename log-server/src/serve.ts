@@ -3,7 +3,8 @@
  * (fail closed), wires the admission policy, the optional S3 mirror and witnesses, builds the
  * fastify app and listens. SIGTERM/SIGINT stop accepting, drain the pool, close the database.
  */
-import type { KeylessPublishers, ServerLimits } from '#verifier';
+import type { KeylessPublishers } from '#verifier';
+import type { ServerLimits } from '#verifier/build';
 import { openLog, openPgLog } from './log.ts';
 import type { ObjectStore, Witnesses } from './ports.ts';
 import { buildApp } from './http/app.ts';

@@ -6,8 +6,8 @@
  * Entry bundle (N, W) = leaves [256·N, 256·N + W), uint16-length-prefixed (encodeEntryBundle).
  * Both are immutable for a given path, so they are cached (a small insertion-order LRU).
  */
-import { encodeEntryBundle, parseTilePath, TILE_HEIGHT, TILE_WIDTH } from '#verifier';
-import type { Tile } from '#verifier';
+import { encodeEntryBundle, parseTilePath, TILE_HEIGHT, TILE_WIDTH } from '#verifier/build';
+import type { Tile } from '#verifier/build';
 import { LogError } from './errors.ts';
 import type { LogStorage } from './ports.ts';
 

@@ -10,20 +10,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { noteVerifier, openCheckpoint, isVerifierError } from '#verifier';
 import {
   MemoryTree,
   generateNoteKey,
   noteSigner,
-  noteVerifier,
   signNote,
   formatCheckpoint,
   proveInclusion,
   hashLeaf,
   utf8,
   toBase64,
-  openCheckpoint,
-  isVerifierError,
-} from '#verifier';
+} from '#verifier/build';
 // @ts-expect-error the generated bundle is untyped JavaScript; it is typed as #verifier's subset below
 import * as browser from '../src/explorer/verifier.js';
 
@@ -53,7 +51,7 @@ test('the bundle reaches the same verdicts as the verifier on Node', () => {
   const note = signNote(formatCheckpoint({ origin, size: tree.size, rootHash: tree.root(), extensions: [] }), [
     noteSigner(key.skey),
   ]);
-  const B = browser as unknown as typeof import('#verifier');
+  const B = browser as unknown as typeof import('#verifier') & typeof import('#verifier/build');
   const fromBrowser = B.openCheckpoint(note, B.noteVerifier(key.vkey), origin).checkpoint;
   const fromNode = openCheckpoint(note, noteVerifier(key.vkey), origin).checkpoint;
   assert.deepEqual(

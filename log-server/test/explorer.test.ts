@@ -16,15 +16,8 @@ import { createLog, openLog } from '../src/log.ts';
 import type { Log } from '../src/log.ts';
 import { buildApp } from '../src/http/app.ts';
 import { explorerPlugin, explorerHtml } from '../src/explorer/plugin.ts';
-import {
-  cosignatureSigner,
-  cosignatureVerifierKey,
-  generateNoteKey,
-  parseCheckpoint,
-  parseTrustedKey,
-  signatureLines,
-  splitNote,
-} from '#verifier';
+import { parseCheckpoint, parseTrustedKey } from '#verifier';
+import { cosignatureSigner, cosignatureVerifierKey, generateNoteKey, signatureLines, splitNote } from '#verifier/build';
 import type { Witnesses } from '../src/ports.ts';
 import { ORIGIN, leafBundle, post, rawLeafPolicy } from './helpers.ts';
 

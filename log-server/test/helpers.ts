@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromBase64 } from '#verifier';
+import { fromBase64 } from '#verifier/build';
 import { LogError } from '../src/errors.ts';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy, ObjectStore, Witnesses } from '../src/ports.ts';
 import { createLog, openLog } from '../src/log.ts';

@@ -9,17 +9,14 @@ import {
   checkEntryBundle,
   checkInclusion,
   checkTile,
-  entriesPath,
-  fromBase64,
-  hashLeaf,
   noteVerifier,
   openCheckpoint,
   tileHashReader,
-  tilePath,
-  tilesForSize,
   verifyTlogProof,
 } from '#verifier';
-import type { Checkpoint, Tile } from '#verifier';
+import { entriesPath, fromBase64, hashLeaf, tilePath, tilesForSize } from '#verifier/build';
+import type { Checkpoint } from '#verifier';
+import type { Tile } from '#verifier/build';
 import { MemoryObjectStore } from '../src/objectstore/memory.ts';
 import { ORIGIN, leafBundle, post, startTestLog } from './helpers.ts';
 import { mkdtempSync, rmSync } from 'node:fs';

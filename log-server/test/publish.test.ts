@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatSignatureLine, noteVerifier, openCheckpoint, tilePath, tilesForSize } from '#verifier';
+import { noteVerifier, openCheckpoint } from '#verifier';
+import { formatSignatureLine, tilePath, tilesForSize } from '#verifier/build';
 import { MemoryObjectStore } from '../src/objectstore/memory.ts';
 import type { Witnesses } from '../src/ports.ts';
 import { ORIGIN, leafBundle, post, startTestLog } from './helpers.ts';

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromBase64, noteVerifier, openNote, parseCheckpoint, splitNote, toBase64 } from '#verifier';
+import { noteVerifier, openNote, parseCheckpoint } from '#verifier';
+import { fromBase64, splitNote, toBase64 } from '#verifier/build';
 import { addEntry } from '../src/add.ts';
 import { readCheckpointRoot } from '../src/reads.ts';
 import { leafBundle, startTestLog } from './helpers.ts';

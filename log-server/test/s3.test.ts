@@ -13,18 +13,9 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import {
-  checkEntryBundle,
-  checkTile,
-  entriesPath,
-  entryBundlesForSize,
-  noteVerifier,
-  openCheckpoint,
-  tileHashReader,
-  tilePath,
-  tilesForSize,
-} from '#verifier';
-import type { Tile } from '#verifier';
+import { checkEntryBundle, checkTile, noteVerifier, openCheckpoint, tileHashReader } from '#verifier';
+import { entriesPath, entryBundlesForSize, tilePath, tilesForSize } from '#verifier/build';
+import type { Tile } from '#verifier/build';
 import { S3ObjectStore, IMMUTABLE_CACHE_CONTROL, MUTABLE_CACHE_CONTROL } from '../src/objectstore/s3.ts';
 import type { ObjectStore } from '../src/ports.ts';
 import { ORIGIN, leafBundle, post, startTestLog } from './helpers.ts';

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { generateNoteKey } from '#verifier';
+import { generateNoteKey } from '#verifier/build';
 import { createLog, openLog, KEY_FILE, DB_FILE } from '../src/log.ts';
 import { openSqliteStorage } from '../src/storage/sqlite.ts';
 import { isLogError } from '../src/errors.ts';

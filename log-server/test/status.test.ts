@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytesEqual, noteVerifier, openCheckpoint, openReleaseStatus } from '#verifier';
+import { noteVerifier, openCheckpoint, openReleaseStatus } from '#verifier';
+import { bytesEqual } from '#verifier/build';
 import type { Checkpoint, ReleaseStatus } from '#verifier';
 import { ORIGIN, leafBundle, post, startTestLog } from './helpers.ts';
 import type { TestLog } from './helpers.ts';
@@ -149,7 +150,7 @@ test('a release and a revocation of its PCR0 in one batch: the release after the
   t.after(() => l.close());
   const a = await post(l.url, leafBundle('release-x', { pcr0: X }));
   const leaf = (s: string) => new Uint8Array(Buffer.from(s));
-  const { hashLeaf } = await import('#verifier');
+  const { hashLeaf } = await import('#verifier/build');
   // Submitted synchronously, so both wait in the pool for the same batch, revocation first.
   const revP = l.log.sequencer.submit(
     { leaf: leaf('rev'), kind: 'revocation', revokes: { index: a.json.index, pcr0: X } },

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { packBatch, unpackBatch, type CommitBatch } from '../src/storage/batch-wire.ts';
 import { HashCache } from '../src/tree.ts';
 import { inclusionProof } from '../src/proofs.ts';
-import { MemoryTree, proveInclusion } from '#verifier';
+import { MemoryTree, proveInclusion } from '#verifier/build';
 import type { LogStorage } from '../src/ports.ts';
 
 test('packBatch → unpackBatch gives back the batch, with one transferable buffer', () => {

@@ -10,15 +10,8 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  checkWitnessPolicy,
-  cosignatureSigner,
-  cosignatureVerifierKey,
-  formatSignerKey,
-  openCheckpoint,
-  noteVerifier,
-  SIG_COSIGNATURE_V1,
-} from '#verifier';
+import { checkWitnessPolicy, openCheckpoint, noteVerifier } from '#verifier';
+import { cosignatureSigner, cosignatureVerifierKey, formatSignerKey, SIG_COSIGNATURE_V1 } from '#verifier/build';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';

@@ -21,7 +21,7 @@ import {
   noteSigner,
   proveConsistency,
   signNote,
-} from '#verifier';
+} from '#verifier/build';
 import { buildWitnessApp } from '../src/witness/server.ts';
 import { FileWitnessState, STATE_FILE } from '../src/witness/state.ts';
 

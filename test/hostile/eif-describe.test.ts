@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MAX_JSON_DEPTH, describeEif, isVerifierError } from '#verifier';
+import { isVerifierError } from '#verifier';
+import { MAX_JSON_DEPTH, describeEif } from '#verifier/build';
 import { GOOD_METADATA, rawEif } from './eif-fixture.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');

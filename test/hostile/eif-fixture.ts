@@ -12,7 +12,7 @@ import {
   layoutEif,
   pad4,
   planSections,
-} from '#verifier';
+} from '#verifier/build';
 
 export const GOOD_METADATA =
   '{"ImageName":"n","ImageVersion":"v","BuildMetadata":{"BuildTime":"t","BuildTool":"k","BuildToolVersion":"1","OperatingSystem":"o","KernelVersion":"kv"},"DockerInfo":null,"CustomMetadata":null}';

@@ -15,16 +15,15 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { parseDcCertificate, type ForwardRules } from '#verifier';
 import {
   buildDcCertificate,
   certificatePem,
   certificateThumbprint,
-  parseDcCertificate,
   rulesDigest,
   sealContentKeys,
   signRules,
-  type ForwardRules,
-} from '#verifier';
+} from '#verifier/build';
 import { createProjectorPki, rsa2048 } from '../../enclave/index.ts';
 import { start, type Proc } from '../enclave-e2e-helpers.ts';
 import { startStack } from '../enclave-stack.ts';

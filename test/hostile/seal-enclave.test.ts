@@ -15,16 +15,15 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { parseIdentityBinding, verifyAttestationDocument } from '#verifier';
 import {
   formatIdentityBinding,
   formatVerifiedEnclave,
-  parseIdentityBinding,
   signRules,
   toBase64,
   toHex,
   verifiedEnclaveRecord,
-  verifyAttestationDocument,
-} from '#verifier';
+} from '#verifier/build';
 import { SimulatedNsm, createTestPki } from '../../enclave/index.ts';
 import { CPL, KEY_IDS, rules, type World } from '../forward-fixtures.ts';
 

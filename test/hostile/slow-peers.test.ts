@@ -25,8 +25,8 @@ import {
   serverLimits,
   serverLimitsFromFlags,
   serverOptions,
-} from '#verifier';
-import type { ServerLimits } from '#verifier';
+} from '#verifier/build';
+import type { ServerLimits } from '#verifier/build';
 import { FileWitnessState, buildApp, buildWitnessApp, createLog, openLog } from '../../log-server/index.ts';
 
 const HEADERS_MS = 800;

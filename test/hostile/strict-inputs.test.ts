@@ -12,14 +12,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { validateStatement } from '#verifier';
 import {
   SIG_COSIGNATURE_V1,
   cosignatureSigner,
   formatSignerKey,
   generateNoteKey,
   parseJsonStrict,
-  validateStatement,
-} from '#verifier';
+} from '#verifier/build';
 import { FileWitnessState, buildWitnessApp, createLog } from '../../log-server/index.ts';
 import { bundleOfPayload, listenLog, newPublisher, releaseBundle, releaseFields } from '../log-fixtures.ts';
 

@@ -25,7 +25,7 @@ import {
   noteSigner,
   proveConsistency,
   signNote,
-} from '#verifier';
+} from '#verifier/build';
 import { FileWitnessState, buildWitnessApp } from '../../log-server/index.ts';
 
 const ORIGINS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'log.example.com/normal'];

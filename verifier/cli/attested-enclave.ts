@@ -18,15 +18,14 @@
 import {
   VerifierError,
   enclaveKeysFromAttestation,
-  fromHex,
   parseVerifiedEnclave,
   reverifyEnclaveRecord,
-  toHex,
   verifyAttestationDocument,
   type EnclaveKeys,
   type IdentityBinding,
   type VerifiedEnclaveRecord,
 } from '../index.ts';
+import { fromHex, toHex } from '../build.ts';
 import { hexArg, readRoot, usageError, type Options, type Values } from './flags.ts';
 import { LOG_OPTIONS } from './log.ts';
 import { readInput } from './io.ts';

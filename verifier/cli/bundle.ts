@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { fromHex, verifySigstoreBundle, type ArtifactInput, type BundleVerifyResult } from '../index.ts';
+import { verifySigstoreBundle, type ArtifactInput, type BundleVerifyResult } from '../index.ts';
+import { fromHex } from '../build.ts';
 import { fileError, readInput } from './io.ts';
 import { need, parse, str, usageError, type Command } from './flags.ts';
 import { IDENTITY_HELP, IDENTITY_OPTIONS, identityPolicyFromFlags, trustedRootFromFlags } from './identity-flags.ts';

@@ -8,18 +8,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { checkDkdm, checkDkdmRelease, openRules, parseVerifiedEnclave } from '../index.ts';
 import {
   chainValidity,
-  checkDkdm,
-  checkDkdmRelease,
   dkdmRulesRoots,
   enclaveCertificatesFromRecord,
-  openRules,
-  parseVerifiedEnclave,
   certificateThumbprint,
   endorseRules,
   DKDM_ENDORSEMENT_CONTEXT,
-} from '../index.ts';
+} from '../build.ts';
 import { need, parse, str, usageError, type Command } from './flags.ts';
 
 export const dkdmCheck: Command = {

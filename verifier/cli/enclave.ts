@@ -12,20 +12,22 @@
 import { randomBytes } from 'node:crypto';
 import {
   VerifierError,
+  verifyAttestationDocument,
+  parseIdentityBinding,
+  checkEnclaveCertificates,
+  type EnclaveCertificates,
+} from '../index.ts';
+import {
   MAX_COSE_BYTES,
   toBase64,
   toHex,
-  verifyAttestationDocument,
-  parseIdentityBinding,
   verifiedEnclaveRecord,
   formatVerifiedEnclave,
-  checkEnclaveCertificates,
   certificatePem,
   fromBase64,
   MAX_ENCLAVE_CHAIN,
-  type EnclaveCertificates,
   type ReleasePredicate,
-} from '../index.ts';
+} from '../build.ts';
 import { WITNESS_HELP, checkUrl, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
 import { publishersFromFlags, verifyReleaseThroughLog } from './release.ts';

@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { MAX_CERTIFICATE_BYTES, fromHex } from '../index.ts';
+import { MAX_CERTIFICATE_BYTES, fromHex } from '../build.ts';
 import { readUserFile, readVkey } from './io.ts';
 
 export interface Command {

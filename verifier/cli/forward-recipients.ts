@@ -7,15 +7,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  VerifierError,
-  certificateThumbprint,
-  certificatePem,
-  parseDcCertificate,
-  pemCertificates,
-  MAX_FORWARD_RECIPIENTS,
-  type DcCertificate,
-} from '../index.ts';
+import { VerifierError, parseDcCertificate, type DcCertificate } from '../index.ts';
+import { certificateThumbprint, certificatePem, pemCertificates, MAX_FORWARD_RECIPIENTS } from '../build.ts';
 import { usageError } from './flags.ts';
 import { readUserFile } from './io.ts';
 

@@ -13,28 +13,30 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   VerifierError,
+  openReceipt,
+  parseForwardAnswer,
+  parseKdm,
+  type parseVerifiedEnclave,
+  type ForwardFormat,
+  type ForwardRequest,
+  type Receipt,
+} from '../index.ts';
+import {
   DeliveryTree,
   forwardRequestDigest,
   formatForwardRequest,
   MAX_FORWARD_REQUEST_LIFETIME_MS,
   FORWARD_FORMATS,
   fromBase64,
-  openReceipt,
-  parseForwardAnswer,
   parseJsonStrict,
-  parseKdm,
   kdmChainSha256,
   bytesEqual,
-  type parseVerifiedEnclave,
   httpRequest,
   sha256,
   toHex,
   MAX_FORWARD_RECIPIENTS,
-  type ForwardFormat,
-  type ForwardRequest,
   type RawAnswer,
-  type Receipt,
-} from '../index.ts';
+} from '../build.ts';
 import { list, need, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
 import { oneStdin, readInput, requireOutParent } from './io.ts';
 import { say } from './log.ts';

@@ -13,7 +13,8 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { checkDelivery, fromBase64, toHex, type DeliveryTree, type ForwardFormat, type Receipt } from '../index.ts';
+import { checkDelivery, type ForwardFormat, type Receipt } from '../index.ts';
+import { fromBase64, toHex, type DeliveryTree } from '../build.ts';
 
 /** One batch whose receipt and outputs have been verified against what was sent. */
 export interface VerifiedBatch {

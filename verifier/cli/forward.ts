@@ -17,19 +17,12 @@ import { parseArgs } from 'node:util';
 import {
   VerifierError,
   validateRules,
-  signRules,
   openRules,
-  parseJsonStrict,
-  sealContentKeys,
-  toHex,
-  fromHex,
   verifyKdmSignature,
   parseKdm,
   checkKdmSignerChain,
   decryptKdm,
   parseDcCertificate,
-  pemCertificates,
-  certificateThumbprint,
   checkSignerLeaf,
   errorText,
   openReceipt,
@@ -37,11 +30,20 @@ import {
   checkDelivery,
   openRawHpkeDelivery,
   openRawRsaOaepDelivery,
-  RAW_RSA_OAEP_ENCRYPTION,
   type FilmKeys,
   type KeyType,
   type DcCertificate,
 } from '../index.ts';
+import {
+  signRules,
+  parseJsonStrict,
+  sealContentKeys,
+  toHex,
+  fromHex,
+  pemCertificates,
+  certificateThumbprint,
+  RAW_RSA_OAEP_ENCRYPTION,
+} from '../build.ts';
 
 interface Command {
   path: string[];

@@ -4,13 +4,8 @@
  * public-good root, #verifier publicGoodTrustedRoot). The decision itself is #verifier's
  * identity-policy.ts; this only reads flags and files.
  */
-import {
-  VerifierError,
-  identityPolicyFromFlagValues,
-  parseTrustedRoot,
-  publicGoodTrustedRoot,
-  type IdentityPolicy,
-} from '../index.ts';
+import { VerifierError, parseTrustedRoot, publicGoodTrustedRoot, type IdentityPolicy } from '../index.ts';
+import { identityPolicyFromFlagValues } from '../build.ts';
 import { readInput } from './io.ts';
 import { str, usageError, type Options, type Values } from './flags.ts';
 

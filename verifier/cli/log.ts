@@ -3,7 +3,8 @@
  * [--timeout S]) and the one LogClient built from them over this process's fetch: byte caps and
  * timeouts are the client's, and every retry is said on stderr.
  */
-import { LogClient, parseVerifierKey, type RetryEvent } from '../index.ts';
+import { LogClient, parseVerifierKey } from '../index.ts';
+import type { RetryEvent } from '../build.ts';
 import { readVkey } from './io.ts';
 import { need, positiveInt, str, urlOption, witnessFlags, type Values, type WitnessFlags } from './flags.ts';
 import { FileCheckpointStore, type CheckpointStore } from './state.ts';

@@ -2,7 +2,8 @@
  * `--log`: PCR0 must be a logged release — the one check `keycast verify attestation --log` and
  * the commands that seal or forward to an attested enclave (`seal`, `forward`) share.
  */
-import { formatCheckpoint, toHex, type LoggedRelease } from '../index.ts';
+import type { LoggedRelease } from '../index.ts';
+import { formatCheckpoint, toHex } from '../build.ts';
 import type { Values } from './flags.ts';
 import { logSetup } from './log.ts';
 import { currentCheckpoint, requireConsistent } from './memory.ts';

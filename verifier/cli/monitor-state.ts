@@ -5,7 +5,8 @@
  * the state directory, written atomically, and only after a pass verified without alarms.
  */
 import { join } from 'node:path';
-import { parseVerifierKey, sha256, toHex, utf8 } from '../index.ts';
+import { parseVerifierKey } from '../index.ts';
+import { sha256, toHex, utf8 } from '../build.ts';
 import { readUserFile } from './io.ts';
 import { writeAtomic } from './state.ts';
 

@@ -4,13 +4,8 @@
  * no --log it checks the bundle alone (stock @sigstore/verify plus Keycast's checks).
  */
 import {
-  MAX_BUNDLE_BYTES,
   VerifierError,
-  buildTransparencyLogEntry,
   decodeLeaf,
-  fromBase64,
-  fulcioIdentity,
-  hashLeaf,
   notLogged,
   parseBundle,
   parseTrustedKey,
@@ -19,19 +14,26 @@ import {
   requireActiveStatus,
   requireEndorsements,
   requirePublisher,
-  toHex,
-  trustedRootForLog,
   verifyReleaseBundleWithSigstore,
   type DecodedEntry,
   type Endorsement,
   type IndexedEntry,
   type KeylessPublishers,
   type LogClient,
-  type TrustedRootJson,
   type ReleaseSigner,
   type VerifiedRelease,
   type WitnessedCheckpoint,
 } from '../index.ts';
+import {
+  MAX_BUNDLE_BYTES,
+  buildTransparencyLogEntry,
+  fromBase64,
+  fulcioIdentity,
+  hashLeaf,
+  toHex,
+  trustedRootForLog,
+  type TrustedRootJson,
+} from '../build.ts';
 import { X509Certificate } from 'node:crypto';
 import { readInput, readVkey } from './io.ts';
 import {

@@ -10,7 +10,8 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, unlin
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { MAX_NOTE_BYTES, parseVerifierKey, sha256, toHex, utf8 } from '../index.ts';
+import { parseVerifierKey } from '../index.ts';
+import { MAX_NOTE_BYTES, sha256, toHex, utf8 } from '../build.ts';
 import { readUserFile } from './io.ts';
 
 /** The contract: load what was saved for a log key (null if nothing), save a verified note. */

@@ -12,26 +12,22 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import { noteVerifier, parseBundle, parseTrustedKey, verifyLoggedPcr0, isVerifierError } from '../index.ts';
 import {
   MemoryTree,
   generateNoteKey,
   noteSigner,
-  noteVerifier,
   signNote,
   formatCheckpoint,
   proveInclusion,
   formatTlogProof,
-  parseBundle,
   encodeLeaf,
-  parseTrustedKey,
-  verifyLoggedPcr0,
   toBase64,
   toHex,
   utf8,
-  isVerifierError,
   cosignatureSigner,
   cosignatureVerifierKey,
-} from '../index.ts';
+} from '../build.ts';
 import { makeTestPki, issueDocument, pcrs, NITRO } from './attestation-fixtures.ts';
 import { makeBundle, newKey, releaseStatement, revocationStatement } from './release-fixtures.ts';
 

@@ -9,20 +9,22 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   verifyAttestationDocument,
+  parseAttestationDocument,
+  decodeCoseSign1,
+  VerifierError,
+  isVerifierError,
+  type AttestationPayload,
+} from '../index.ts';
+import {
   WideUint,
   encodeCbor,
   toHex,
   fromHex,
   type CborValue,
-  parseAttestationDocument,
   decodeAttestationPayload,
   encodeAttestationPayload,
-  decodeCoseSign1,
   signCoseSign1,
-  VerifierError,
-  isVerifierError,
-  type AttestationPayload,
-} from '../index.ts';
+} from '../build.ts';
 import { realVectors, makeTestPki, issueDocument, pcrs } from './attestation-fixtures.ts';
 import { cborValue } from './cbor-arbitrary.ts';
 

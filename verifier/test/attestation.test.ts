@@ -14,11 +14,9 @@ import {
   awsNitroRootG1,
   AWS_NITRO_ROOT_G1_SHA256,
   isVerifierError,
-  toHex,
-  fromHex,
-  isDebugMode,
   type VerifierErrorCode,
 } from '../index.ts';
+import { toHex, fromHex, isDebugMode } from '../build.ts';
 import {
   NITRO,
   realVectors,

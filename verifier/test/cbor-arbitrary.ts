@@ -1,6 +1,6 @@
 /** fast-check generators of values the strict CBOR codec can encode (shared by the codec and attestation tests). */
 import fc from 'fast-check';
-import type { CborValue } from '../index.ts';
+import type { CborValue } from '../build.ts';
 
 const int = fc.oneof(
   fc.integer({ min: -30, max: 30 }),

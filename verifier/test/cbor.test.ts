@@ -6,16 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  CborTag,
-  WideUint,
-  decodeCbor,
-  encodeCbor,
-  fromHex,
-  toHex,
-  isVerifierError,
-  type CborDecodeOptions,
-} from '../index.ts';
+import { isVerifierError } from '../index.ts';
+import { CborTag, WideUint, decodeCbor, encodeCbor, fromHex, toHex, type CborDecodeOptions } from '../build.ts';
 import { cborValue } from './cbor-arbitrary.ts';
 
 /** Asserts `hex` is refused with `code` (MALFORMED by default) at `offset`. */

@@ -7,22 +7,24 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  formatCheckpoint,
   parseCheckpoint,
   openCheckpoint,
   noteVerifier,
-  fromBase64,
-  toBase64,
   isVerifierError,
   checkInclusion,
-  hashLeaf,
   checkCheckpointConsistency,
+  type Checkpoint,
+} from '../index.ts';
+import {
+  formatCheckpoint,
+  fromBase64,
+  toBase64,
+  hashLeaf,
   proveConsistency,
   MemoryTree,
   EMPTY_ROOT,
   utf8,
-  type Checkpoint,
-} from '../index.ts';
+} from '../build.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const load = (n: string) => JSON.parse(readFileSync(resolve(VEC, n), 'utf8'));

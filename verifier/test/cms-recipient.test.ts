@@ -10,15 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  sealForRecipient,
-  openForRecipient,
-  parseRecipientEnvelope,
-  isVerifierError,
-  toHex,
-  MAX_CMS_BYTES,
-  type VerifierErrorCode,
-} from '../index.ts';
+import { openForRecipient, parseRecipientEnvelope, isVerifierError, type VerifierErrorCode } from '../index.ts';
+import { sealForRecipient, toHex, MAX_CMS_BYTES } from '../build.ts';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
 const me = rsa();

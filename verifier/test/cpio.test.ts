@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { readCpio, isVerifierError, S_IFMT, S_IFLNK, type CpioMember } from '../index.ts';
+import { isVerifierError } from '../index.ts';
+import { readCpio, S_IFMT, S_IFLNK, type CpioMember } from '../build.ts';
 import { bootstrapFromInputs, customerFromInputs, sidecar, vec, writeCpio } from './eif-fixtures.ts';
 
 const sha = (b: Uint8Array, alg = 'sha256') => createHash(alg).update(b).digest('hex');

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVerifierError, type VerifierErrorCode } from '../src/errors.ts';
-import { buildKdm, kdmSigner, type KdmInput } from '../src/kdm/write.ts';
+import { buildKdm, kdmSigner, type KdmInput } from '../build/kdm/write.ts';
 import { encodeKeyBlock, encryptKeyBlock, oaepSha1Decrypt, KEY_BLOCK_BYTES } from '../src/kdm/block.ts';
 import { parseDcCertificate, type DcCertificate } from '../src/kdm/certificate.ts';
 import {

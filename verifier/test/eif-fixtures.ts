@@ -14,7 +14,7 @@ import {
   trailerHeader,
   type CpioDialect,
   type CpioMember,
-} from '../index.ts';
+} from '../build.ts';
 
 export const EIF_DIR = resolve(import.meta.dirname, '../../testdata/nitro/eif');
 export const vec = (name: string): Uint8Array => new Uint8Array(readFileSync(resolve(EIF_DIR, name)));

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { describeEif, isVerifierError, parseEif, scanEif, writeEif, type EifMetadata } from '../index.ts';
+import { isVerifierError } from '../index.ts';
+import { describeEif, parseEif, scanEif, writeEif, type EifMetadata } from '../build.ts';
 import { vec } from './eif-fixtures.ts';
 
 const coded = (e: unknown) =>

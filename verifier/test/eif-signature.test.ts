@@ -22,7 +22,7 @@ import {
   measureEif,
   decodeSignatureSection,
   type EifMetadata,
-} from '../index.ts';
+} from '../build.ts';
 import { vec } from './eif-fixtures.ts';
 
 const MD: EifMetadata = {

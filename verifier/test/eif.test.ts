@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { isVerifierError } from '../index.ts';
 import {
   SectionType,
   crc32Combine,
@@ -20,10 +21,9 @@ import {
   writeEif,
   decodeMetadata,
   serdeJson,
-  isVerifierError,
   EifMeasurer,
   EifScanner,
-} from '../index.ts';
+} from '../build.ts';
 import { bootstrapFromInputs, customerFromInputs, sidecar, vec } from './eif-fixtures.ts';
 
 const CASES = [

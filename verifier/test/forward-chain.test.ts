@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDcCertificate } from '../src/kdm/certificate-build.ts';
+import { buildDcCertificate } from '../build/kdm/certificate-build.ts';
 import { parseDcCertificate, type DcCertificate } from '../src/kdm/certificate.ts';
 import { checkCaBasics, checkDcNames, verifyDcChain } from '../src/kdm/profile.ts';
 import { isVerifierError } from '../src/errors.ts';

@@ -10,35 +10,37 @@ import { resolve } from 'node:path';
 import fc from 'fast-check';
 import {
   parseCheckpoint,
-  formatCheckpoint,
   openNote,
-  signNote,
-  noteSigner,
   noteVerifier,
   parseVerifierKey,
-  parseTilePath,
-  tilePath,
-  entriesPath,
   parseTlogProof,
-  formatTlogProof,
   verifyTlogProof,
-  decodeEntryBundle,
-  encodeEntryBundle,
   checkInclusion,
   checkConsistency,
   checkWitnessPolicy,
+  isVerifierError,
+  VerifierError,
+  type Checkpoint,
+} from '../index.ts';
+import {
+  formatCheckpoint,
+  signNote,
+  noteSigner,
+  parseTilePath,
+  tilePath,
+  entriesPath,
+  formatTlogProof,
+  decodeEntryBundle,
+  encodeEntryBundle,
   toBase64,
   fromBase64,
   toHex,
   fromHex,
   utf8,
   fromHex as hex,
-  isVerifierError,
-  VerifierError,
   parseAddCheckpoint,
   formatAddCheckpoint,
-  type Checkpoint,
-} from '../index.ts';
+} from '../build.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const notes = JSON.parse(readFileSync(resolve(VEC, 'signed-notes.json'), 'utf8'));

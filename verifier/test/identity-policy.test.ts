@@ -8,15 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import {
-  checkIdentity,
-  fromBase64,
-  fulcioIdentity,
-  matchCertificateIdentity,
-  parseIdentityPolicy,
-  type FulcioIdentity,
-  type IdentityPolicy,
-} from '../index.ts';
+import { checkIdentity, matchCertificateIdentity, parseIdentityPolicy, type IdentityPolicy } from '../index.ts';
+import { fromBase64, fulcioIdentity, type FulcioIdentity } from '../build.ts';
 
 const CASES = resolve(import.meta.dirname, '../../testdata/sigstore-conformance/cases');
 function certOf(name: string): Uint8Array {

@@ -1,6 +1,6 @@
 /** A small ST 430-2 PKI for the verifier's KDM tests: root → CA → leaf, RSA-2048, with knobs to break it. */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { buildDcCertificate } from '../src/kdm/certificate-build.ts';
+import { buildDcCertificate } from '../build/kdm/certificate-build.ts';
 import { parseDcCertificate, type DcCertificate } from '../src/kdm/certificate.ts';
 
 const DAY = 86_400_000;

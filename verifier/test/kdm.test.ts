@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { isVerifierError } from '../src/errors.ts';
-import { buildKdm, kdmSigner } from '../src/kdm/write.ts';
+import { buildKdm, kdmSigner } from '../build/kdm/write.ts';
 import { parseKdm, verifyKdmSignature, decryptKdm, checkKdmSignerChain, checkKdmRecipient } from '../src/kdm/read.ts';
 import { decodeKeyBlock, encodeKeyBlock, KEY_BLOCK_BYTES } from '../src/kdm/block.ts';
 import { checkDcProfile, verifyDcChain } from '../src/kdm/profile.ts';

@@ -8,6 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   LogClient,
+  parseBundle,
+  parseTrustedKey,
+  isVerifierError,
+  fetchProofBundle,
+  parseProofBundle,
+  type VerifierErrorCode,
+} from '../index.ts';
+import {
   MemoryTree,
   generateNoteKey,
   noteSigner,
@@ -19,23 +27,17 @@ import {
   readTileData,
   encodeEntryBundle,
   parseTilePath,
-  parseBundle,
   encodeLeaf,
-  parseTrustedKey,
   hashLeaf,
   toBase64,
   toHex,
   utf8,
-  isVerifierError,
   cosignatureSigner,
   cosignatureVerifierKey,
   signReleaseStatus,
-  fetchProofBundle,
-  parseProofBundle,
   formatProofBundle,
   type RetryEvent,
-  type VerifierErrorCode,
-} from '../index.ts';
+} from '../build.ts';
 import { makeBundle, newKey, releaseStatement, releasePredicate } from './release-fixtures.ts';
 
 const origin = 'log.keycast.test/client';

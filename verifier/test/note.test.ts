@@ -6,25 +6,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { noteVerifier, openNote, parseVerifierKey, isVerifierError } from '../index.ts';
 import {
   generateNoteKey,
   noteSigner,
-  noteVerifier,
   signNote,
-  openNote,
   splitNote,
   verifierKeyId,
   keyIdHex,
-  parseVerifierKey,
   parseSignerKey,
   formatSignerKey,
   fromHex,
   toHex,
-  isVerifierError,
   MAX_SIGNATURES,
   formatSignatureLine,
   utf8,
-} from '../index.ts';
+} from '../build.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const notes = JSON.parse(readFileSync(resolve(VEC, 'signed-notes.json'), 'utf8'));

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { VerifierError } from '../src/errors.ts';
-import { buildDcCertificate } from '../src/kdm/certificate-build.ts';
+import { buildDcCertificate } from '../build/kdm/certificate-build.ts';
 import { certificateThumbprint, parseDcCertificate } from '../src/kdm/certificate.ts';
 import { checkDcProfile, verifyDcChain } from '../src/kdm/profile.ts';
 import { encodeKeyBlock } from '../src/kdm/block.ts';

@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrivateKey, sign, X509Certificate } from 'node:crypto';
-import { verifyEntryBundle, decodeLeaf, dssePae, IN_TOTO_PAYLOAD_TYPE, isVerifierError } from '../index.ts';
+import { verifyEntryBundle, decodeLeaf, isVerifierError } from '../index.ts';
+import { dssePae, IN_TOTO_PAYLOAD_TYPE } from '../build.ts';
 import { newKey, releaseStatement } from './release-fixtures.ts';
 
 function opensslCert(): { certPem: string; keyPem: string } | undefined {

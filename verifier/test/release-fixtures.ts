@@ -4,11 +4,11 @@
  * tiny in-memory C2SP log built from the #verifier primitives.
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { parseVerifierKey } from '../index.ts';
 import {
   MemoryTree,
   generateNoteKey,
   noteSigner,
-  parseVerifierKey,
   signNote,
   formatCheckpoint,
   proveInclusion,
@@ -16,7 +16,7 @@ import {
   dssePae,
   IN_TOTO_PAYLOAD_TYPE,
   type TleJson,
-} from '../index.ts';
+} from '../build.ts';
 
 export const hex = (n: number, c = 'a') => c.repeat(n);
 

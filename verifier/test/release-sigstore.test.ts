@@ -15,13 +15,11 @@ import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import {
   verifyEntryBundle,
   verifyReleaseBundleWithSigstore,
-  trustedRootForLog,
   checkLogBinding,
-  logIdFor,
   isVerifierError,
-  type TrustedRootJson,
   type VerifierErrorCode,
 } from '../index.ts';
+import { trustedRootForLog, logIdFor, type TrustedRootJson } from '../build.ts';
 import { newKey, makeBundle, releaseStatement, TestLog, withTle } from './release-fixtures.ts';
 
 const VECTOR = resolve(import.meta.dirname, '../../testdata/tlog/sigstore-custom-log-bundle.json');

@@ -5,19 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  formatReleaseStatus,
-  parseReleaseStatus,
-  signReleaseStatus,
   openReleaseStatus,
   requireActiveStatus,
-  generateNoteKey,
-  noteSigner,
   noteVerifier,
   parseCheckpoint,
   isVerifierError,
   type ReleaseStatus,
   type Checkpoint,
 } from '../index.ts';
+import { formatReleaseStatus, parseReleaseStatus, signReleaseStatus, generateNoteKey, noteSigner } from '../build.ts';
 
 const log = generateNoteKey('log.example/keycast');
 const other = generateNoteKey('log.example/keycast');

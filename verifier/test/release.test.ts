@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import {
   verifyEntryBundle,
   decodeLeaf,
-  encodeLeaf,
   parseBundle,
   validateStatement,
-  canonicalize,
   checkRevocation,
   isVerifierError,
   type VerifierErrorCode,
 } from '../index.ts';
+import { encodeLeaf, canonicalize } from '../build.ts';
 import {
   hex,
   newKey,

@@ -1,7 +1,7 @@
 /** The secret-file policy every folder applies to private key files: owner-only mode, UTF-8 text. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { secretFileModeProblem, secretFileText } from '../index.ts';
+import { secretFileModeProblem, secretFileText } from '../build.ts';
 
 test('only owner access passes; any group or other bit is refused with the mode in the reason', () => {
   for (const mode of [0o100600, 0o100400, 0o100700, 0o600])

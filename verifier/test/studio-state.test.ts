@@ -11,22 +11,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   LogClient,
-  MemoryTree,
   decodeLeaf,
-  encodeLeaf,
   endorsementsOf,
-  formatCheckpoint,
-  generateNoteKey,
   isVerifierError,
-  noteSigner,
   parseBundle,
   parseTrustedKey,
-  proveConsistency,
   requireEndorsements,
+} from '../index.ts';
+import {
+  MemoryTree,
+  encodeLeaf,
+  formatCheckpoint,
+  generateNoteKey,
+  noteSigner,
+  proveConsistency,
   signNote,
   toBase64,
   utf8,
-} from '../index.ts';
+} from '../build.ts';
 import { FileCheckpointStore, MemoryCheckpointStore, defaultStateDir } from '../cli/state.ts';
 import { currentCheckpoint } from '../cli/memory.ts';
 import { makeBundle, newKey, rebuildStatement, releasePredicate, releaseStatement } from './release-fixtures.ts';

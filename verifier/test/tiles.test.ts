@@ -8,6 +8,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
+  tileHashReader,
+  checkTile,
+  checkEntryBundle,
+  checkInclusion,
+  isVerifierError,
+  type Checkpoint,
+} from '../index.ts';
+import {
   MemoryTree,
   tilePath,
   entriesPath,
@@ -18,23 +26,17 @@ import {
   newTiles,
   newEntryBundles,
   readTileData,
-  tileHashReader,
-  checkTile,
   encodeEntryBundle,
   decodeEntryBundle,
-  checkEntryBundle,
   proveInclusion,
   proveConsistency,
-  checkInclusion,
   sha256,
   toHex,
   toBase64,
   fromBase64,
   utf8,
-  isVerifierError,
   type Tile,
-  type Checkpoint,
-} from '../index.ts';
+} from '../build.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const load = (n: string) => JSON.parse(readFileSync(resolve(VEC, n), 'utf8'));

@@ -6,22 +6,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseTlogProof, verifyTlogProof, noteVerifier, isVerifierError } from '../index.ts';
 import {
-  parseTlogProof,
   formatTlogProof,
-  verifyTlogProof,
-  noteVerifier,
   generateNoteKey,
   fromHex,
   toBase64,
-  isVerifierError,
   MemoryTree,
   proveInclusion,
   formatCheckpoint,
   signNote,
   noteSigner,
   utf8,
-} from '../index.ts';
+} from '../build.ts';
 
 const VEC = resolve(import.meta.dirname, '../../testdata/tlog');
 const notes = JSON.parse(readFileSync(resolve(VEC, 'signed-notes.json'), 'utf8'));

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { httpRequest, isVerifierError } from '../index.ts';
+import { isVerifierError } from '../index.ts';
+import { httpRequest } from '../build.ts';
 
 const refusal = JSON.stringify({
   code: 'GATE_CLOSED',

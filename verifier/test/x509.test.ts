@@ -8,14 +8,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
-  buildCertificate,
-  parseCertificate,
   verifyCertificateChain,
   parseAttestationDocument,
   awsNitroRootG1,
   isVerifierError,
   type VerifierErrorCode,
 } from '../index.ts';
+import { buildCertificate, parseCertificate } from '../build.ts';
 import { makeTestPki, realVectors, type TestCa } from './attestation-fixtures.ts';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -318,7 +317,7 @@ test('fuzz: mutated real certificates parse or fail only with CERT_MALFORMED', a
         maxLength: 3,
       }),
       (ci, edits) => {
-        let b = [...certs[ci]!];
+        const b = [...certs[ci]!];
         for (const [pos, x, del] of edits) {
           const p = pos % b.length;
           if (del) b.splice(p, 1);

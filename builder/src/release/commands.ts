@@ -9,7 +9,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as verifier from '#verifier';
-import type { Measurements, RetryEvent } from '#verifier';
+import * as verifierBuild from '#verifier/build';
+import type { Measurements } from '#verifier';
+import type { RetryEvent } from '#verifier/build';
 import { parseSourceRef } from './statement.ts';
 import type { SignReleaseInput } from './release.ts';
 import type { BundleJson, KeylessOptions, SigningMethod } from './sign.ts';
@@ -83,7 +85,7 @@ async function signingMethod(f: Flags): Promise<SigningMethod> {
 
 /** PCR0/1/2(/8) of an EIF, computed by the verifier's nitro-cli-compatible measurer. */
 function measureEifPcrs(eif: Uint8Array): Measurements {
-  const m = verifier.measureEif(eif);
+  const m = verifierBuild.measureEif(eif);
   const out: Measurements = { pcr0: m.pcr0, pcr1: m.pcr1, pcr2: m.pcr2 };
   if (m.pcr8) out.pcr8 = m.pcr8;
   return out;

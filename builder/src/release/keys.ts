@@ -6,7 +6,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { secretFileModeProblem, secretFileText } from '#verifier';
+import { secretFileModeProblem, secretFileText } from '#verifier/build';
 import { BuilderError } from '../errors.ts';
 
 export interface SigningKey {

@@ -15,23 +15,18 @@
  * retries → PUBLISH_UNREACHABLE, a refusal → PUBLISH_REFUSED carrying the log's coded error
  * body, a malformed or oversized answer → PUBLISH_BAD_ANSWER.
  */
+import { LogClient, checkLogBinding, decodeLeaf, parseBundle, isVerifierError, type DecodedEntry } from '#verifier';
 import {
-  LogClient,
-  checkLogBinding,
-  decodeLeaf,
   hashLeaf,
-  parseBundle,
   toHex,
   trustedRootForLog,
   fromBase64,
   canonicalize,
-  isVerifierError,
   type AddEntryAnswer,
-  type DecodedEntry,
   type EnvelopeJson,
   type FetchLike,
   type RetryEvent,
-} from '#verifier';
+} from '#verifier/build';
 import { BuilderError } from '../errors.ts';
 import type { BundleJson } from './sign.ts';
 

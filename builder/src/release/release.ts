@@ -4,7 +4,8 @@
  * rebuild attestation. Pure apart from the optional network of keyless signing; files are read
  * and written by the CLI.
  */
-import type { Measurements, SourceRef } from '#verifier';
+import type { Measurements } from '#verifier';
+import type { SourceRef } from '#verifier/build';
 import { BuilderError } from '../errors.ts';
 import { releaseStatement, rebuildStatement, revocationStatement, sha256Hex } from './statement.ts';
 import { signStatement, type BundleJson, type SigningMethod } from './sign.ts';

@@ -23,14 +23,8 @@ import {
   type Witness,
 } from '@sigstore/sign';
 import { bundleToJSON } from '@sigstore/bundle';
-import {
-  IN_TOTO_PAYLOAD_TYPE,
-  parseBundle,
-  verifyDsseSignature,
-  parseTrustedKey,
-  certificateKey,
-  type KeycastStatement,
-} from '#verifier';
+import { parseBundle, verifyDsseSignature, parseTrustedKey, type KeycastStatement } from '#verifier';
+import { IN_TOTO_PAYLOAD_TYPE, certificateKey } from '#verifier/build';
 import { BuilderError } from '../errors.ts';
 import { loadSigningKey, type SigningKey } from './keys.ts';
 

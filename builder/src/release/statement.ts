@@ -4,16 +4,14 @@
  * anything is signed, so the builder never signs an entry the log would refuse.
  */
 import { createHash } from 'node:crypto';
+import { validateStatement, type KeycastStatement, type Measurements } from '#verifier';
 import {
   IN_TOTO_STATEMENT_V1,
   RELEASE_PREDICATE_V1,
   REVOCATION_PREDICATE_V1,
   REBUILD_PREDICATE_V1,
-  validateStatement,
-  type KeycastStatement,
-  type Measurements,
   type SourceRef,
-} from '#verifier';
+} from '#verifier/build';
 import { BuilderError } from '../errors.ts';
 
 export interface ReleaseFacts {

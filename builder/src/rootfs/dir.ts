@@ -10,7 +10,7 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BuilderError } from '../errors.ts';
-import { compareUtf8 } from '#verifier';
+import { compareUtf8 } from '#verifier/build';
 import { normalPerm, type EntryType, type RootfsEntry } from './tree.ts';
 
 function typeOf(st: Stats): EntryType | undefined {

@@ -1,6 +1,6 @@
 /**
  * The normalised rootfs tree the builder turns into a ramdisk. Normalisation removes every
- * host-dependent attribute (verifier/src/cpio/newc.ts lists what leaks into PCRs):
+ * host-dependent attribute (verifier/build/cpio/newc.ts lists what leaks into PCRs):
  * owner → 0:0, mtime → the dialect's constant, permissions → 0755 for directories and for
  * files with any execute bit, 0644 for other files, 0777 for symlinks (setuid/setgid/sticky
  * are dropped); order → bytewise by full path. Hard links are grouped by the source's

@@ -14,18 +14,16 @@
  */
 import {
   VerifierError,
-  chainValidity,
   checkDkdm,
   checkDkdmRelease,
   checkRulesEndorsement,
   checkRulesTime,
-  dkdmRulesRoots,
-  oaepSha1Decrypt,
   openRules,
   type FilmKeys,
   type KeyType,
   type OpenedRules,
 } from '#verifier';
+import { chainValidity, dkdmRulesRoots, oaepSha1Decrypt } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import type { IdentityKeys } from '../identity/keys.ts';
 

@@ -15,6 +15,7 @@
  * several worker threads can share one request; receiptFor() then signs over all of them.
  */
 import type { KeyObject } from 'node:crypto';
+import type { DeliveryProof, Receipt } from '#verifier';
 import {
   DeliveryTree,
   buildKdmBytes,
@@ -24,11 +25,9 @@ import {
   sealRawHpkeDelivery,
   sha256,
   signReceipt,
-  type DeliveryProof,
   type KdmSigner,
   type RawRsaOaepSealer,
-  type Receipt,
-} from '#verifier';
+} from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import type { OpenedForward } from './request.ts';
 import type { Recipient } from './recipients.ts';

@@ -10,7 +10,8 @@
  * Values follow notes/kdm.md §5 (DCP-o-matic's chains and real SM certificates).
  */
 import { generateKeyPairSync, randomBytes, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { buildDcCertificate, parseDcCertificate, type DcCertificate } from '#verifier';
+import { parseDcCertificate, type DcCertificate } from '#verifier';
+import { buildDcCertificate } from '#verifier/build';
 
 const DAY = 86_400_000;
 

@@ -12,18 +12,14 @@
  */
 import {
   VerifierError,
-  certificateThumbprint,
   checkDcNames,
   checkDcProfile,
-  cnRoles,
-  nameValue,
   parseDcCertificate,
-  pemCertificates,
   verifyDcChain,
-  parseInstant,
   type DcCertificate,
   type ForwardRules,
 } from '#verifier';
+import { certificateThumbprint, cnRoles, nameValue, pemCertificates, parseInstant } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 
 export const MAX_CERTIFICATE_TEXT = 16 * 1024;

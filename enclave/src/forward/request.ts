@@ -13,21 +13,24 @@ import {
   checkForwardRequestTime,
   checkRulesTime,
   parseSealedKeys,
-  forwardRequestDigest,
   parseForwardRequest,
   openRules,
   openSealedKeys,
-  parseInstant,
-  toHex,
   type FilmKeys,
   type OpenedRules,
 } from '#verifier';
+import { forwardRequestDigest, parseInstant, toHex } from '#verifier/build';
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
 import { checkRecipients, type Recipient } from './recipients.ts';
 import { openDkdm, type DkdmContext } from './dkdm-open.ts';
 import type { ReplayGuard } from './replay.ts';
 
-export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, forwardRequestDigest } from '#verifier';
+export {
+  FORWARD_FORMATS,
+  MAX_FORWARD_RECIPIENTS,
+  MAX_FORWARD_INTERMEDIATES,
+  forwardRequestDigest,
+} from '#verifier/build';
 export type { ForwardFormat, ForwardRequest } from '#verifier';
 import type { ForwardFormat, ForwardRequest } from '#verifier';
 

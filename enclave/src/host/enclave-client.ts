@@ -3,7 +3,8 @@
  * enclave's base URL (loopback locally; on AWS the socat VSOCK-CONNECT bridge). Answers come
  * back as status + parsed body; only transport failures throw (ENCLAVE_UNREACHABLE).
  */
-import { formatProofBundle, type ProofBundle } from '#verifier';
+import type { ProofBundle } from '#verifier';
+import { formatProofBundle } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import type { Fetch } from './proof-source.ts';
 

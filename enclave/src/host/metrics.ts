@@ -6,7 +6,7 @@
  * by code, KMS and log round trips. `formatMetrics` is pure; HostMetrics counts the host's side.
  */
 import type { EnclaveMetricsBody } from '../runtime/metrics.ts';
-import type { FetchLike } from '#verifier';
+import type { FetchLike } from '#verifier/build';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

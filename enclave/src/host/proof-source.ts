@@ -9,7 +9,8 @@
  * A log that cannot be reached (or refuses) is LOG_UNREACHABLE; a log whose answer fails a check
  * is LOG_ANSWER_INVALID, carrying the verifier's code — nothing is forwarded either way.
  */
-import { LogClient, VerifierError, fetchProofBundle, fromHex, type FetchLike, type ProofBundle } from '#verifier';
+import { LogClient, VerifierError, fetchProofBundle, type ProofBundle } from '#verifier';
+import { fromHex, type FetchLike } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 
 export interface ProofSource {

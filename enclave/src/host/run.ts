@@ -6,7 +6,7 @@
  * the public API; prints "listening <url>"; stops on SIGTERM promptly: requests in flight to the log
  * and the enclave are aborted, the relay's connections cut, idle keep-alive sockets closed.
  */
-import type { ServerLimits } from '#verifier';
+import type { ServerLimits } from '#verifier/build';
 import { EnclaveClient } from './enclave-client.ts';
 import { Host } from './host.ts';
 import { LogProofSource } from './proof-source.ts';

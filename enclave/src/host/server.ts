@@ -33,14 +33,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import {
-  checkForwardRequestTime,
-  forwardRequestDigest,
-  isVerifierError,
-  parseForwardRequest,
-  type ForwardRequest,
-  type ServerLimits,
-} from '#verifier';
+import { checkForwardRequestTime, isVerifierError, parseForwardRequest, type ForwardRequest } from '#verifier';
+import { forwardRequestDigest, type ServerLimits } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import { PER_CLIENT_CONNECTIONS, boundedForwardJson, createApp, forwardJsonBody } from '../http/app.ts';
 import type { EnclaveClient } from './enclave-client.ts';

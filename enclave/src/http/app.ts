@@ -8,15 +8,15 @@
  */
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyInstance, type preParsingAsyncHookHandler } from 'fastify';
+import { isVerifierError } from '#verifier';
 import {
   FORWARD_JSON_LIMITS,
   JsonShapeGuard,
-  isVerifierError,
   limitConnections,
   serverLimits,
   serverOptions,
   type ServerLimits,
-} from '#verifier';
+} from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import { toHttpError } from './errors.ts';
 

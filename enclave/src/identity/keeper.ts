@@ -27,13 +27,13 @@
  */
 import { createHash, generateKeyPairSync, timingSafeEqual } from 'node:crypto';
 import {
-  formatIdentityBinding,
   isVerifierError,
   openForRecipient,
   verifyIdentityGenesis,
   type EnclaveConfig,
   type IdentityGenesis,
 } from '#verifier';
+import { formatIdentityBinding } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import type { KmsPort } from '../kms/port.ts';
 import type { Nsm } from '../nsm/types.ts';

@@ -8,7 +8,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createEnclaveChains, type SignerChain } from '../forward/pki.ts';
 import { createHash } from 'node:crypto';
-import { kdmChainSha256, type DcCertificate } from '#verifier';
+import type { DcCertificate } from '#verifier';
+import { kdmChainSha256 } from '#verifier/build';
 
 const PKCS8_PREFIX = {
   x25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),

@@ -9,7 +9,8 @@
  * studio pins: keys and keyless identities, #verifier requirePublisher), a release by anyone else
  * is not active either, whatever the log admitted: it is listed with `excluded` (code and field).
  */
-import { TILE_WIDTH, decodeLeaf, type DecodedEntry, type LogClient, type WitnessedCheckpoint } from '#verifier';
+import { decodeLeaf, type DecodedEntry, type LogClient, type WitnessedCheckpoint } from '#verifier';
+import { TILE_WIDTH } from '#verifier/build';
 
 /** null to accept a release entry, or why it is excluded (a VerifierError's code and evidence field). */
 export type ReleaseFilter = (entry: DecodedEntry) => { code: string; field?: string } | null;

@@ -9,7 +9,7 @@
  * Anything that does not open is KMS_INVALID_CIPHERTEXT, with no detail about why.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { canonicalize } from '#verifier';
+import { canonicalize } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import { UUID_RE } from './store.ts';
 

@@ -11,7 +11,7 @@
  * attested RSA key) and never the plaintext. Nothing secret goes into an error.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { sealForRecipient } from '#verifier';
+import { sealForRecipient } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import { evaluatePolicy, parseKeyPolicy } from './policy.ts';
 import { blobKeyId, openBlob, sealBlob, MAX_PLAINTEXT, type EncryptionContext } from './blob.ts';

@@ -2,9 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseFlags, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
 import {
-  IDENTITY_POLICY_FLAGS,
   LogClient,
-  identityPolicyFromFlagValues,
   isVerifierError,
   parseTrustedKey,
   parseTrustedRoot,
@@ -12,6 +10,7 @@ import {
   requirePublisher,
   type KeylessPublishers,
 } from '#verifier';
+import { IDENTITY_POLICY_FLAGS, identityPolicyFromFlagValues } from '#verifier/build';
 import { activeReleases, type ReleaseFilter } from './active-releases.ts';
 import { buildKmsKeyPolicy } from './policy-build.ts';
 import { checkKmsKeyPolicy } from './policy-check.ts';

@@ -6,7 +6,8 @@
  * (lower-case hex). A document that does not verify is a refusal (KMS_DENIED) carrying the
  * verifier's code, before any key material is touched.
  */
-import { recipientKey, toHex, verifyAttestationDocument, isVerifierError } from '#verifier';
+import { verifyAttestationDocument, isVerifierError } from '#verifier';
+import { recipientKey, toHex } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import { KEY_ENCRYPTION_ALGORITHM } from './port.ts';
 

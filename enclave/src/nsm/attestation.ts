@@ -7,7 +7,7 @@
  * share one definition of the format. Each document gets its own leaf key and certificate, as
  * the device's do; the leaf private key is dropped when this returns.
  */
-import { encodeAttestationPayload, signCoseSign1 } from '#verifier';
+import { encodeAttestationPayload, signCoseSign1 } from '#verifier/build';
 import type { TestPki } from './test-pki.ts';
 
 export interface DocumentInput {

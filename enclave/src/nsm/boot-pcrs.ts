@@ -7,7 +7,7 @@
  * - PCR4 = SHA384(0⁴⁸ ‖ utf8(parent instance id)), checked on 13 real documents;
  * - every other boot PCR is zero.
  */
-import { PCR_BYTES, type EifPcrs } from '#verifier';
+import { PCR_BYTES, type EifPcrs } from '#verifier/build';
 import { extendDigest, type BootPcrs } from './pcr-bank.ts';
 
 /** An EIF measurement as the builder/verifier report it: hex PCR0/1/2 and PCR8 when signed. */

@@ -12,7 +12,8 @@
  * definite lengths, no tags or floats, no duplicate keys, bounded depth); the NSM speaks only
  * unsigned integers, so a negative one is refused here.
  */
-import { decodeCbor, encodeCbor, isVerifierError, type CborMap, type CborValue } from '#verifier';
+import { isVerifierError } from '#verifier';
+import { decodeCbor, encodeCbor, type CborMap, type CborValue } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import {
   NSM_DIGESTS,

@@ -12,7 +12,8 @@
  * In memory only: a new bank is a freshly booted enclave.
  */
 import { createHash } from 'node:crypto';
-import { BOOT_LOCKED_PCRS, PCR_BYTES } from '#verifier';
+import { BOOT_LOCKED_PCRS } from '#verifier';
+import { PCR_BYTES } from '#verifier/build';
 import type { NsmErrorName } from './types.ts';
 
 export const MAX_PCRS = 32;

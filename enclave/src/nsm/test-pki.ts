@@ -17,7 +17,7 @@
  * asked (`keys`), and only as PKCS#8 PEM; persisting that JSON is the caller's choice.
  */
 import { generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { buildCertificate } from '#verifier';
+import { buildCertificate } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 
 const HOUR = 3600_000;

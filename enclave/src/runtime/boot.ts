@@ -5,7 +5,8 @@
  * schedule, and build the HTTP API. Nothing here talks to KMS; the identity is established
  * only when the host asks, behind the open gate.
  */
-import { parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
+import { parseEnclaveConfig, type EnclaveConfig } from '#verifier';
+import { toHex, type ServerLimits } from '#verifier/build';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from '../nsm/types.ts';
 import type { KmsPort } from '../kms/port.ts';

@@ -22,7 +22,8 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
-import { decodeLeaf, hpkeSuite, kdmSigner, type KdmSigner } from '#verifier';
+import { decodeLeaf } from '#verifier';
+import { hpkeSuite, kdmSigner, type KdmSigner } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import { boundedForwardJson, forwardJsonBody } from '../http/app.ts';
 import { openForwardRequest } from '../forward/request.ts';

@@ -26,13 +26,13 @@ import {
   isVerifierError,
   parseCheckpoint,
   parseTlogProof,
-  splitNote,
   type EnclaveConfig,
   type GateDecision,
   type GateHold,
   type GateRefusal,
   type ProofBundle,
 } from '#verifier';
+import { splitNote } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 
 export interface GateState {

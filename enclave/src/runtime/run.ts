@@ -5,7 +5,8 @@
  * and on SIGTERM/SIGINT stops. Logs name routes, statuses and gate transitions only.
  */
 import { readFileSync } from 'node:fs';
-import { toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
+import type { EnclaveConfig } from '#verifier';
+import { toHex, type ServerLimits } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import type { KmsPort } from '../kms/port.ts';
 import type { Nsm } from '../nsm/types.ts';

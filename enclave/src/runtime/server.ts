@@ -30,15 +30,15 @@
  * status from http/errors.ts.
  */
 import type { FastifyInstance } from 'fastify';
+import { parseProofBundle } from '#verifier';
 import {
   formatIdentityBinding,
   fromBase64,
-  parseProofBundle,
   toBase64,
   toHex,
   MAX_PROOF_BUNDLE_BYTES,
   type ServerLimits,
-} from '#verifier';
+} from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import { createApp, jsonBody } from '../http/app.ts';
 import { toHttpError } from '../http/errors.ts';

@@ -12,8 +12,8 @@
 import Fastify from 'fastify';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { limitConnections, serverLimits, serverOptions } from '#verifier';
-import type { ServerLimits } from '#verifier';
+import { limitConnections, serverLimits, serverOptions } from '#verifier/build';
+import type { ServerLimits } from '#verifier/build';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { LogError } from '../errors.ts';
 import type { Log } from '../log.ts';

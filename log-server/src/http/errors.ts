@@ -12,7 +12,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyServerOptions } from 'fastify';
-import { VERIFIER_ERROR_CODES, isVerifierError, type CodedErrorJson, type VerifierErrorCode } from '#verifier';
+import { VERIFIER_ERROR_CODES, isVerifierError, type VerifierErrorCode } from '#verifier';
+import type { CodedErrorJson } from '#verifier/build';
 import { LOG_ERROR_CODES, LogError, isLogError, type LogErrorCode } from '../errors.ts';
 
 export type HttpErrorCode = LogErrorCode | VerifierErrorCode;

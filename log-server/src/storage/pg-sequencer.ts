@@ -21,7 +21,8 @@
  * `NOTIFY log_tree` and on a short poll, and the poll also integrates entries that a crashed
  * server sequenced but never integrated.
  */
-import { bytesEqual, errorText, hashLeaf, openCheckpoint, toHex, treeHash } from '#verifier';
+import { errorText, openCheckpoint } from '#verifier';
+import { bytesEqual, hashLeaf, toHex, treeHash } from '#verifier/build';
 import type pg from 'pg';
 import { LogError, isLogError } from '../errors.ts';
 import type { LogKey } from '../keys.ts';

@@ -5,8 +5,8 @@
  */
 import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
 import { hostname } from 'node:os';
-import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags } from '#verifier';
-import type { ServerLimits } from '#verifier';
+import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags } from '#verifier/build';
+import type { ServerLimits } from '#verifier/build';
 
 const serveCmd: Command = {
   path: ['witness', 'serve'],

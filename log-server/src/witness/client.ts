@@ -13,17 +13,8 @@
  * - Its answer is read through the verifier's capped reader under the same timeout, so a witness
  *   that streams an endless or huge body costs at most MAX_WITNESS_ANSWER bytes and the timeout.
  */
-import {
-  formatAddCheckpoint,
-  formatSignatureLine,
-  openNote,
-  cosignatureVerifier,
-  splitNote,
-  parseCheckpoint,
-  parseTreeSize,
-  errorText,
-  readCapped,
-} from '#verifier';
+import { openNote, cosignatureVerifier, parseCheckpoint, errorText } from '#verifier';
+import { formatAddCheckpoint, formatSignatureLine, splitNote, parseTreeSize, readCapped } from '#verifier/build';
 import type { CosignatureVerifier } from '#verifier';
 import type { Witnesses } from '../ports.ts';
 

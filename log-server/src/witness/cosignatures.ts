@@ -6,7 +6,7 @@
  * until its timestamp ages out under the verifier's freshness rule. So a witness outage costs
  * only that witness's freshness, never the others'.
  */
-import { splitNote } from '#verifier';
+import { splitNote } from '#verifier/build';
 
 /**
  * `note` plus the lines in `fresh` (one per witness key, newest), then the lines of `served`

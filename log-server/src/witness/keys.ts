@@ -11,8 +11,8 @@ import {
   cosignatureVerifierKey,
   formatSignerKey,
   isValidKeyName,
-} from '#verifier';
-import type { NoteSigner } from '#verifier';
+} from '#verifier/build';
+import type { NoteSigner } from '#verifier/build';
 import { LogError } from '../errors.ts';
 import { readSecretFile } from '../secret-file.ts';
 

@@ -3,7 +3,7 @@
  * witness app and listens until SIGTERM/SIGINT.
  */
 import { noteVerifier } from '#verifier';
-import type { ServerLimits } from '#verifier';
+import type { ServerLimits } from '#verifier/build';
 import { loadOrCreateWitnessKey } from './keys.ts';
 import { FileWitnessState } from './state.ts';
 import { buildWitnessApp } from './server.ts';

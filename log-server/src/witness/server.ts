@@ -16,8 +16,8 @@
  */
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import { limitConnections, serverLimits, serverOptions } from '#verifier';
-import type { NoteSigner, ServerLimits } from '#verifier';
+import { limitConnections, serverLimits, serverOptions } from '#verifier/build';
+import type { NoteSigner, ServerLimits } from '#verifier/build';
 import { LogError } from '../errors.ts';
 import { errorOptions, sendHttpError, toHttpError } from '../http/errors.ts';
 import { Witness } from './witness.ts';

@@ -10,18 +10,10 @@
  * Checking and cosigning use #verifier (openCheckpoint, checkCheckpointConsistency,
  * cosignature/v1); nothing here hashes or signs by hand.
  */
-import {
-  EMPTY_ROOT,
-  checkCheckpointConsistency,
-  isVerifierError,
-  noteVerifier,
-  openCheckpoint,
-  parseAddCheckpoint,
-  parseCheckpoint,
-  signatureLines,
-  splitNote,
-} from '#verifier';
-import type { AddCheckpointRequest, Checkpoint, NoteSigner, NoteVerifier } from '#verifier';
+import { checkCheckpointConsistency, isVerifierError, noteVerifier, openCheckpoint, parseCheckpoint } from '#verifier';
+import { EMPTY_ROOT, parseAddCheckpoint, signatureLines, splitNote } from '#verifier/build';
+import type { Checkpoint, NoteVerifier } from '#verifier';
+import type { AddCheckpointRequest, NoteSigner } from '#verifier/build';
 import { LogError } from '../errors.ts';
 import type { LogRecord, WitnessState } from './state.ts';
 

@@ -13,8 +13,9 @@
  */
 import { VerifierError } from '../errors.ts';
 import { WideUint, decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
-import { PCR_BYTES } from '../eif/measure.ts';
 
+/** Bytes in a Nitro PCR (SHA-384): attestation documents, EIF measurements and the NSM alike. */
+export const PCR_BYTES = 48;
 export const MAX_PCR_INDEX = 31;
 /** PCRs 0..15 are locked at boot, so every genuine document carries them (NSM nsm-check). */
 export const BOOT_LOCKED_PCRS = 16;

@@ -8,7 +8,7 @@
  */
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
 import { bytesEqual, fromHex, toHex } from '../encoding/bytes.ts';
-import { PCR_BYTES } from '../eif/measure.ts';
+import { PCR_BYTES } from './payload.ts';
 import { MAX_PCR_INDEX, type AttestationPayload } from './payload.ts';
 
 export interface AttestationPolicy {

@@ -36,7 +36,7 @@ import type { Checkpoint } from '../tlog/checkpoint.ts';
 import { decodeLeaf } from '../release/leaf.ts';
 import { openReleaseStatus, requireActiveStatus } from '../release/status.ts';
 import { isDebugMode } from '../attestation/policy.ts';
-import { PCR_BYTES } from '../eif/measure.ts';
+import { PCR_BYTES } from '../attestation/payload.ts';
 import { configPublishers, requireConfigIdentity, type EnclaveConfig } from './config.ts';
 import type { ProofBundle } from './bundle.ts';
 

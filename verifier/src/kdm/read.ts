@@ -16,7 +16,7 @@ import { VerifierError } from '../errors.ts';
 import { type DcCertificate, parseDcCertificate } from './certificate.ts';
 import { verifyDcChain } from './profile.ts';
 import { decryptKeyBlock } from './block.ts';
-import { NS_DS, NS_ENC, NS_ETM, NS_KDM, KDM_MESSAGE_TYPE } from './write.ts';
+import { NS_DS, NS_ENC, NS_ETM, NS_KDM, KDM_MESSAGE_TYPE } from './xml-names.ts';
 
 export const MAX_KDM_BYTES = 1024 * 1024;
 

@@ -14,7 +14,7 @@
  * logs it. Nothing secret is ever put into a log line, an error or a non-200 answer.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { limitConnections, parseJsonStrict, serverLimits, serverOptions, type ServerLimits } from '#verifier';
+import { limitConnections, parseJsonStrict, serverLimits, serverOptions, type ServerLimits } from '#verifier/build';
 import { EnclaveError, isEnclaveError } from '../../errors.ts';
 import type { KmsCore } from '../core.ts';
 import { OPERATIONS } from './protocol.ts';

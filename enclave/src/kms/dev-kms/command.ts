@@ -2,7 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
-import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags } from '#verifier';
+import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags } from '#verifier/build';
 import { serveDevKms } from './serve.ts';
 import type { Credential } from './sigv4.ts';
 

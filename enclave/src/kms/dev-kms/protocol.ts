@@ -5,7 +5,7 @@
  * principal, and shapes the answer as KMS does (blobs base64, timestamps epoch seconds). With a
  * Recipient, `Plaintext` is absent and `CiphertextForRecipient` carries the secret.
  */
-import { fromBase64, toBase64 } from '#verifier';
+import { fromBase64, toBase64 } from '#verifier/build';
 import { EnclaveError } from '../../errors.ts';
 import type { KmsCore } from '../core.ts';
 import type { RecipientInput } from '../recipient.ts';

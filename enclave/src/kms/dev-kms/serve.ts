@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { ServerLimits } from '#verifier';
+import type { ServerLimits } from '#verifier/build';
 import { EnclaveError } from '../../errors.ts';
 import { KmsCore } from '../core.ts';
 import { DirectoryKeyStore } from '../directory-store.ts';

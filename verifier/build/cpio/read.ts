@@ -4,7 +4,7 @@
  * Refuses anything malformed (bad magic, non-hex fields, name without NUL, data past the
  * end, missing trailer, non-zero padding) with CPIO_MALFORMED and the offset.
  */
-import { VerifierError } from '../errors.ts';
+import { VerifierError } from '../../src/errors.ts';
 import { CPIO_HEADER_SIZE, CPIO_MAGIC, CPIO_TRAILER_NAME, pad4, type NewcHeader } from './newc.ts';
 
 export interface CpioEntry extends NewcHeader {

@@ -11,7 +11,7 @@
  * it is reported as `crcOk: false` (describe-eif prints `CheckCRC: false`).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { VerifierError } from '../errors.ts';
+import { VerifierError } from '../../src/errors.ts';
 import {
   EIF_HEADER_SIZE,
   EIF_SECTION_HEADER_SIZE,

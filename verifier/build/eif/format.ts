@@ -15,7 +15,7 @@
  * are far below 2^53 bytes); a decoded value ≥ 2^53 is refused as EIF_MALFORMED.
  */
 import { crc32 as zcrc32 } from 'node:zlib';
-import { VerifierError } from '../errors.ts';
+import { VerifierError } from '../../src/errors.ts';
 
 export const EIF_MAGIC = new Uint8Array([0x2e, 0x65, 0x69, 0x66]);
 export const EIF_VERSION = 4;

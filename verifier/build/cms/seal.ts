@@ -13,8 +13,8 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { VerifierError } from '../errors.ts';
-import { concatBytes } from '../encoding/bytes.ts';
+import { VerifierError } from '../../src/errors.ts';
+import { concatBytes } from '../../src/encoding/bytes.ts';
 import {
   children,
   DerError,
@@ -26,7 +26,7 @@ import {
   seq,
   TAG,
   tlv,
-} from '../encoding/der.ts';
+} from '../../src/encoding/der.ts';
 import {
   CEK_BYTES,
   CONTENT_CHUNK,
@@ -36,7 +36,7 @@ import {
   MAX_CMS_BYTES,
   OID,
   RSA_MODULUS_BITS,
-} from './profile.ts';
+} from '../../src/cms/profile.ts';
 
 const EOC = Uint8Array.of(0, 0);
 

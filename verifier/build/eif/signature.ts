@@ -10,8 +10,8 @@
  * caller-supplied sign function.
  */
 import { X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { VerifierError } from '../errors.ts';
-import { decodeCbor, encodeCbor, type CborValue } from '../encoding/cbor.ts';
+import { VerifierError } from '../../src/errors.ts';
+import { decodeCbor, encodeCbor, type CborValue } from '../../src/encoding/cbor.ts';
 
 export const COSE_ALGS = {
   'P-256': { alg: -7, hash: 'sha256' },

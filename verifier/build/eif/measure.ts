@@ -14,8 +14,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { SectionType, type SectionTypeCode } from './format.ts';
 
-/** Bytes in a Nitro PCR (SHA-384): EIF measurements, attestation documents and the NSM alike. */
-export const PCR_BYTES = 48;
+import { PCR_BYTES } from '../../src/attestation/payload.ts';
+
+export { PCR_BYTES };
 const ZEROS = new Uint8Array(PCR_BYTES);
 
 /** Lowercase-hex PCRs of an EIF; pcr8 only when the image is signed. */

@@ -8,9 +8,9 @@
  * Deterministic given its inputs (ECDSA signatures aside). Never logs or embeds the private key.
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { TAG, derBits, derBoolean, derInteger, derOctets, derOid, derTime, seq, tlv } from '../encoding/der.ts';
-import { encodeName, type NameInput } from './names.ts';
-import { KEY_USAGE_BITS, OID, type KeyUsage } from './certificate.ts';
+import { TAG, derBits, derBoolean, derInteger, derOctets, derOid, derTime, seq, tlv } from '../../src/encoding/der.ts';
+import { encodeName, type NameInput } from '../../src/x509/names.ts';
+import { KEY_USAGE_BITS, OID, type KeyUsage } from '../../src/x509/certificate.ts';
 
 export interface CertificateInput {
   subject: NameInput;

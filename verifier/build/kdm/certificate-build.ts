@@ -7,9 +7,19 @@
  * Uses the verifier's DER writer and extension encoders (x509/). Pure; never embeds a private key.
  */
 import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { TAG, derInteger, derOctets, derOid, derPrintable, derTime, seq, tlv, derBits } from '../encoding/der.ts';
+import {
+  TAG,
+  derInteger,
+  derOctets,
+  derOid,
+  derPrintable,
+  derTime,
+  seq,
+  tlv,
+  derBits,
+} from '../../src/encoding/der.ts';
 import { basicConstraintsExt, keyUsageExt } from '../x509/build.ts';
-import { OID_SHA256_RSA, publicKeyThumbprint, type DcCertificate } from './certificate.ts';
+import { OID_SHA256_RSA, publicKeyThumbprint, type DcCertificate } from '../../src/kdm/certificate.ts';
 
 export interface DcCertificateInput {
   /** O (the chain's root name, same in every certificate), OU and CN (`<roles>.<name>`, `.name` for CAs) */

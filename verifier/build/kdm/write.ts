@@ -17,16 +17,28 @@
  * and never touched after signing. Pure.
  */
 import { createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { type DcCertificate, nameValue } from './certificate.ts';
-import { encodeKeyBlock, encryptKeyBlock } from './block.ts';
+import { type DcCertificate, nameValue } from '../../src/kdm/certificate.ts';
+import { encodeKeyBlock, encryptKeyBlock } from '../../src/kdm/block.ts';
+import {
+  DOLBY_KEY_TYPE_SCOPE,
+  KDM_MESSAGE_TYPE,
+  KEY_TYPE_SCOPE,
+  NS_DS,
+  NS_ENC,
+  NS_ETM,
+  NS_KDM,
+} from '../../src/kdm/xml-names.ts';
 
-export const NS_ETM = 'http://www.smpte-ra.org/schemas/430-3/2006/ETM';
-export const NS_KDM = 'http://www.smpte-ra.org/schemas/430-1/2006/KDM';
-export const NS_DS = 'http://www.w3.org/2000/09/xmldsig#';
-export const NS_ENC = 'http://www.w3.org/2001/04/xmlenc#';
-export const KDM_MESSAGE_TYPE = 'http://www.smpte-ra.org/430-1/2006/KDM#kdm-key-type';
-export const KEY_TYPE_SCOPE = 'http://www.smpte-ra.org/430-1/2006/KDM#kdm-key-type';
-export const DOLBY_KEY_TYPE_SCOPE = 'http://www.dolby.com/cp850/2012/KDM#kdm-key-type';
+export {
+  DOLBY_KEY_TYPE_SCOPE,
+  KDM_MESSAGE_TYPE,
+  KEY_TYPE_SCOPE,
+  NS_DS,
+  NS_ENC,
+  NS_ETM,
+  NS_KDM,
+} from '../../src/kdm/xml-names.ts';
+
 /** base64 SHA-1 of zero bytes: the modified-transitional-1 "assume trust" device list entry */
 export const ASSUME_TRUST_THUMBPRINT = '2jmj7l5rSw0yVb/vlWAYkK/YBwk=';
 const C14N_WITH_COMMENTS = 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments';

@@ -5,7 +5,7 @@
  * `parseEif` also refuses a CRC mismatch (EIF_CRC) — use `scanEif`/`describeEif` to inspect
  * a damaged file instead.
  */
-import { VerifierError } from '../errors.ts';
+import { VerifierError } from '../../src/errors.ts';
 import {
   EIF_SECTION_HEADER_SIZE,
   archFromFlags,

@@ -10,7 +10,7 @@
  * Symlink data is the target path. Pure and deterministic: same list in, same headers out.
  */
 import { posix } from 'node:path';
-import { VerifierError } from '../errors.ts';
+import { VerifierError } from '../../src/errors.ts';
 import {
   DIALECTS,
   S_IFBLK,

@@ -8,9 +8,9 @@
  * Limitation: JS numbers cannot tell `2.0` from `2`; integral floats are written as `2`.
  * The metadata is not measured, but it changes the file bytes and the CRC.
  */
-import { compareUtf8 } from '../encoding/bytes.ts';
-import { VerifierError } from '../errors.ts';
-import { MAX_JSON_DEPTH, jsonStructure } from '../encoding/canonical-json.ts';
+import { compareUtf8 } from '../../src/encoding/bytes.ts';
+import { VerifierError } from '../../src/errors.ts';
+import { MAX_JSON_DEPTH, jsonStructure } from '../../src/encoding/canonical-json.ts';
 
 export interface EifBuildInfo {
   BuildTime: string;

@@ -20,9 +20,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { cosignatureVerifierKey, generateNoteKey } from '#verifier/build';
-import type { Command } from './command.ts';
+import { parseFlags, type Command } from '#cli-kit';
 import { freePort, keycast, keycastOk, startService, type Narrator, type Service } from './demo-steps.ts';
 import { demoChecks, type Check, type LiveStack } from './demo-checks.ts';
 
@@ -139,11 +138,8 @@ every outcome. Exit 0 when every check passed, 1 otherwise.
   --keep      keep the work directory (always kept with --dir)
   --json      print only a JSON summary of the checks`,
     async run(args) {
-      const { values } = parseArgs({
-        args,
-        options: { dir: { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } },
-      });
-      const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'keycast-demo-'));
+      const { values } = parseFlags(args, { dir: { type: 'string' }, keep: { type: 'boolean' } });
+      const dir = typeof values.dir === 'string' ? values.dir : mkdtempSync(join(tmpdir(), 'keycast-demo-'));
       mkdirSync(dir, { recursive: true });
       // the studio commands remember each log's checkpoint: the demo's logs are its own, so is that memory
       process.env.XDG_STATE_HOME = join(dir, 'state');

@@ -164,7 +164,8 @@ async function report(raw: unknown, json: boolean): Promise<number> {
       : { error: 'Error', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
     console.log(JSON.stringify(body, null, 2));
   } else if (e instanceof Error && e.name === 'UsageError') {
-    console.error(`keycast: ${e.message} (see --help)`);
+    // one pointer to the help: a message that already names it (see keycast X --help) gets no second
+    console.error(`keycast: ${e.message}${/--help\b/.test(e.message) ? '' : ' (see --help)'}`);
   } else if (isCoded(e)) {
     console.error(`keycast: ${errorText(e)}`); // CODE: message
     const ev = evidenceText(e);

@@ -19,14 +19,11 @@ import {
   LOG_HELP,
   LOG_OPTIONS,
   WITNESS_HELP,
-  parseVerifyFlags,
   publishersFromFlags,
   readInput,
-  requireOutParent,
   verifyReleaseThroughLog,
-  verifyUsageError,
-  type Values,
 } from '../verifier/cli.ts';
+import { parseFlags, requireOutParent, usageError, type Flags } from '#cli-kit';
 import type { Command } from './command.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -93,7 +90,7 @@ compared) when its SHA-256 is not the release's; a server it cannot be fetched f
 --json on success: reproduced, index, pcr0/1/2, eif (null unless --out), eifSha256 (the rebuild's),
 loggedEifSha256 (the release's), releasedEif and releasedEifSha256 (the file checked, else null).`,
   async run(args) {
-    const { v } = parseVerifyFlags(args, {
+    const { values: v } = parseFlags(args, {
       ...LOG_OPTIONS,
       lock: { type: 'string' },
       publisher: { type: 'string', multiple: true },
@@ -103,12 +100,12 @@ loggedEifSha256 (the release's), releasedEif and releasedEifSha256 (the file che
       out: { type: 'string' },
     });
     const lockPath = v.lock;
-    if (typeof lockPath !== 'string') throw verifyUsageError('--lock FILE is required');
+    if (typeof lockPath !== 'string') throw usageError('--lock FILE is required');
     const { keys: publishers, keyless } = publishersFromFlags(v);
-    if (typeof v.log !== 'string') throw verifyUsageError('--log URL is required');
+    if (typeof v.log !== 'string') throw usageError('--log URL is required');
     const want = typeof v.release === 'string' ? v.release.toLowerCase() : undefined;
     if (want !== undefined && !/^[0-9a-f]{96}$/.test(want))
-      throw verifyUsageError('--release: expected a PCR0 of 96 hex digits');
+      throw usageError('--release: expected a PCR0 of 96 hex digits');
     const lockText = new TextDecoder().decode(readInput(lockPath, MAX_LOCK_BYTES, '--lock'));
     // the image given is read (and so must exist) before anything is built, and is always checked
     const releasedPath = typeof v['released-eif'] === 'string' ? v['released-eif'] : undefined;
@@ -150,7 +147,7 @@ interface Rebuild {
 
 const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-async function rebuildAndCompare(v: Values, o: Rebuild): Promise<number> {
+async function rebuildAndCompare(v: Flags, o: Rebuild): Promise<number> {
   const { lockPath, outDir } = o;
   say(`keycast: rebuilding from ${lockPath} into ${o.kept ? outDir : 'a temporary directory (removed afterwards)'}`);
   const rebuilt = await build({

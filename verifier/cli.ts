@@ -9,7 +9,6 @@
  *       [--log URL --log-key VKEY] [--json]
  *   keycast rules sign | seal | kdm inspect | receipt verify   (studio tools, verifier/cli/forward.ts)
  */
-import { parseArgs } from 'node:util';
 import {
   verifyAttestationDocument,
   parseAttestationDocument,
@@ -20,14 +19,13 @@ import {
 } from './index.ts';
 import { toHex, MAX_COSE_BYTES } from './build.ts';
 import { readInput, readUserFile } from './cli/io.ts';
-import { checkUrl, hexArg, readRoot, usageError, witnessFlags, type Command } from './cli/flags.ts';
+import { hexArg, readRoot, witnessFlags } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
 import { checkLog } from './cli/logged-pcr0.ts';
 import { commands as forwardCommands } from './cli/forward.ts';
+import { checkUrl, parseFlags, usageError, type Command } from './cli/kit.ts';
 
 export { readUserFile, readInput };
-export { requireOutParent } from './cli/io.ts';
-export type { Values } from './cli/flags.ts';
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.
 export { verifyReleaseThroughLog, readKeys, publishersFromFlags, type LoggedReleaseCheck } from './cli/release.ts';
 export { LOG_OPTIONS, LOG_HELP } from './cli/log.ts';
@@ -37,7 +35,28 @@ export {
   identityPolicyFromFlags,
   trustedRootFromFlags,
 } from './cli/identity-flags.ts';
-export { WITNESS_HELP, parse as parseVerifyFlags, usageError as verifyUsageError } from './cli/flags.ts';
+export { WITNESS_HELP } from './cli/flags.ts';
+
+/** `keycast verify attestation`'s flags, as its option table below declares them. */
+type AttestationFlags = {
+  at?: string;
+  'expect-pcr'?: string[];
+  'expect-pcr0'?: string;
+  'allow-debug'?: boolean;
+  'any-pcr'?: boolean;
+  'trust-root'?: string[];
+  nonce?: string;
+  'user-data'?: string;
+  'max-age'?: string;
+  log?: string;
+  'log-key'?: string;
+  json?: boolean;
+  state?: string;
+  timeout?: string;
+  witness?: string[];
+  'witness-threshold'?: string;
+  'max-checkpoint-age'?: string;
+};
 
 /** Base64 of a maximal COSE_Sign1, with room for line breaks: the most a DOC file may hold. */
 const MAX_DOC_FILE_BYTES = Math.ceil(MAX_COSE_BYTES / 3) * 4 * 2;
@@ -185,36 +204,29 @@ Exit 0 when verified (prints module, timestamp and PCRs); 1 with the error code 
 or answers malformed, oversized or refusing (LOG_* codes; transient failures are retried and
 reported on stderr first); 6 when a file cannot be read.`,
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          at: { type: 'string' },
-          'expect-pcr': { type: 'string', multiple: true },
-          'expect-pcr0': { type: 'string' },
-          'allow-debug': { type: 'boolean' },
-          'any-pcr': { type: 'boolean' },
-          'trust-root': { type: 'string', multiple: true },
-          nonce: { type: 'string' },
-          'user-data': { type: 'string' },
-          'max-age': { type: 'string' },
-          log: { type: 'string' },
-          'log-key': { type: 'string' },
-          json: { type: 'boolean' },
-          state: { type: 'string' },
-          timeout: { type: 'string' },
-          witness: { type: 'string', multiple: true },
-          'witness-threshold': { type: 'string' },
-          'max-checkpoint-age': { type: 'string' },
-        },
-      });
-    } catch (e) {
-      throw usageError((e as Error).message);
-    }
-    const { values: v, positionals } = parsed;
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        at: { type: 'string' },
+        'expect-pcr': { type: 'string', multiple: true },
+        'expect-pcr0': { type: 'string' },
+        'allow-debug': { type: 'boolean' },
+        'any-pcr': { type: 'boolean' },
+        'trust-root': { type: 'string', multiple: true },
+        nonce: { type: 'string' },
+        'user-data': { type: 'string' },
+        'max-age': { type: 'string' },
+        log: { type: 'string' },
+        'log-key': { type: 'string' },
+        state: { type: 'string' },
+        timeout: { type: 'string' },
+        witness: { type: 'string', multiple: true },
+        'witness-threshold': { type: 'string' },
+        'max-checkpoint-age': { type: 'string' },
+      },
+      { any: true },
+    );
+    const v = values as AttestationFlags;
     if (positionals.length !== 1) throw usageError('expected exactly one DOC (see keycast verify attestation --help)');
     if (v.log !== undefined) checkUrl(v.log, 'log');
     if (v.log !== undefined && v['log-key'] === undefined)

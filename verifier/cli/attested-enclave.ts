@@ -26,10 +26,11 @@ import {
   type VerifiedEnclaveRecord,
 } from '../index.ts';
 import { fromHex, toHex } from '../build.ts';
-import { hexArg, readRoot, usageError, type Options, type Values } from './flags.ts';
+import { hexArg, readRoot } from './flags.ts';
 import { LOG_OPTIONS } from './log.ts';
 import { readInput } from './io.ts';
 import { checkLog } from './logged-pcr0.ts';
+import { usageError, type FlagOptions as Options, type Flags as Values } from './kit.ts';
 
 /** The flags of the enclave check (spread into a command's options). */
 export const ENCLAVE_TRUST_OPTIONS = {

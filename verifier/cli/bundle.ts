@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { verifySigstoreBundle, type ArtifactInput, type BundleVerifyResult } from '../index.ts';
 import { fromHex } from '../build.ts';
-import { fileError, readInput } from './io.ts';
-import { need, parse, str, usageError, type Command } from './flags.ts';
+import { readInput } from './io.ts';
+import { fileError, requireFlag as need, parseFlags, stringFlag as str, usageError, type Command } from './kit.ts';
 import { IDENTITY_HELP, IDENTITY_OPTIONS, identityPolicyFromFlags, trustedRootFromFlags } from './identity-flags.ts';
 
 const MAX_BUNDLE_FILE_BYTES = 1024 * 1024;
@@ -75,7 +75,7 @@ ${IDENTITY_HELP}
 
 Exit 0 verified, 1 refused (code and evidence; --json as JSON), 2 bad flags, 6 a file cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(
+    const { values: v, positionals } = parseFlags(
       args,
       { ...IDENTITY_OPTIONS, bundle: { type: 'string' }, key: { type: 'string' } },
       1,

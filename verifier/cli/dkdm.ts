@@ -17,7 +17,7 @@ import {
   endorseRules,
   DKDM_ENDORSEMENT_CONTEXT,
 } from '../build.ts';
-import { need, parse, str, usageError, type Command } from './flags.ts';
+import { requireFlag as need, parseFlags, stringFlag as str, usageError, type Command } from './kit.ts';
 
 export const dkdmCheck: Command = {
   path: ['dkdm', 'check'],
@@ -38,7 +38,7 @@ The key blocks are sealed to the enclave: only it can open and check them.
 
 Exit 0 accepted, 1 refused (a DKDM_* code with its evidence), 2 bad flags, 6 a file cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(
+    const { values: v, positionals } = parseFlags(
       args,
       {
         enclave: { type: 'string' },
@@ -113,7 +113,7 @@ rules of their own and name their own projectors.
 
 Exit 0 written, 1 the rules do not verify, 2 bad flags, 6 a file cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(
+    const { values: v, positionals } = parseFlags(
       args,
       { 'rules-key': { type: 'string' }, key: { type: 'string' }, out: { type: 'string' } },
       1,

@@ -28,12 +28,21 @@ import {
   MAX_ENCLAVE_CHAIN,
   type ReleasePredicate,
 } from '../build.ts';
-import { WITNESS_HELP, checkUrl, list, parse, positiveInt, readRoot, str, usageError, type Command } from './flags.ts';
+import { WITNESS_HELP, readRoot } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, say } from './log.ts';
 import { publishersFromFlags, verifyReleaseThroughLog } from './release.ts';
 import { IDENTITY_HELP, IDENTITY_OPTIONS } from './identity-flags.ts';
 import { writeAtomic } from './state.ts';
-import { requireOutParent } from './io.ts';
+import {
+  checkUrl,
+  listFlag as list,
+  parseFlags,
+  positiveInt,
+  stringFlag as str,
+  usageError,
+  type Command,
+  requireOutParent,
+} from './kit.ts';
 import { dirname, resolve } from 'node:path';
 
 const HOST_TIMEOUT_MS = 30_000;
@@ -200,7 +209,7 @@ ${WITNESS_HELP}
 Exit 0 verified, 1 refused (code and evidence), 2 bad flags, 3 log error, 6 the host or a file
 cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(
+    const { values: v, positionals } = parseFlags(
       args,
       {
         ...LOG_OPTIONS,

@@ -37,8 +37,19 @@ import {
   MAX_FORWARD_RECIPIENTS,
   type RawAnswer,
 } from '../build.ts';
-import { list, need, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
-import { oneStdin, readInput, requireOutParent } from './io.ts';
+import {
+  listFlag as list,
+  requireFlag as need,
+  parseFlags,
+  positiveInt,
+  stringFlag as str,
+  urlOption,
+  usageError,
+  type Command,
+  oneStdin,
+  requireOutParent,
+} from './kit.ts';
+import { readInput } from './io.ts';
 import { say } from './log.ts';
 import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
 import { codedBody } from './enclave.ts';
@@ -312,7 +323,7 @@ Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipie
 its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
 flags; 6 a file or the host cannot be read.`,
   async run(args) {
-    const { v } = parse(args, {
+    const { values: v } = parseFlags(args, {
       host: urlOption(),
       enclave: { type: 'string' },
       ...ENCLAVE_TRUST_OPTIONS,

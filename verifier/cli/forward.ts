@@ -10,10 +10,17 @@
  */
 import { writeFileSync } from 'node:fs';
 import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';
-import type { Values } from './flags.ts';
-import { oneStdin, readInput, requireOutParent } from './io.ts';
+import {
+  type Command,
+  type Flags as Values,
+  oneStdin,
+  parseFlags,
+  requireFlag as need,
+  requireOutParent,
+  usageError,
+} from './kit.ts';
+import { readInput } from './io.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import {
   VerifierError,
   validateRules,
@@ -45,50 +52,9 @@ import {
   RAW_RSA_OAEP_ENCRYPTION,
 } from '../build.ts';
 
-interface Command {
-  path: string[];
-  summary: string;
-  help: string;
-  run(args: string[]): Promise<number>;
-}
-
-function usageError(message: string): Error {
-  const e = new Error(message);
-  e.name = 'UsageError';
-  (e as Error & { code: string }).code = 'USAGE';
-  return e;
-}
-
 /** Every file a studio tool reads: a path or `-` (stdin), capped (a KDM, a key, a receipt are small). */
 const MAX_INPUT = 64 * 1024 * 1024;
 const read = (path: string, what: string): Buffer => Buffer.from(readInput(path, MAX_INPUT, what));
-
-type Opts = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
-function flags(
-  args: string[],
-  options: Opts,
-  positionals: number,
-): { v: Record<string, string | boolean | string[] | undefined>; p: string[] } {
-  try {
-    const r = parseArgs({
-      args,
-      options: { ...options, json: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: true,
-    });
-    if (r.positionals.length !== positionals)
-      throw new Error(`expected ${positionals} argument(s), got ${r.positionals.length}`);
-    return { v: r.values as Record<string, string | boolean | string[] | undefined>, p: r.positionals };
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-}
-
-function need(v: Record<string, unknown>, name: string): string {
-  const s = v[name];
-  if (typeof s !== 'string' || !s) throw usageError(`--${name} is required`);
-  return s;
-}
 
 function privateKeyFile(file: string): KeyObject {
   try {
@@ -113,7 +79,11 @@ application/vnd.keycast.forward-rules+json). KEY: the studio's Ed25519 or P-256 
 Exit 1 (RULES_INVALID) when the rules are malformed. Any input file may be - (stdin; one per command);
 --out goes into an existing directory (else exit 6).`,
   async run(args) {
-    const { v, p } = flags(args, { key: { type: 'string' }, out: { type: 'string' } }, 1);
+    const { values: v, positionals: p } = parseFlags(
+      args,
+      { key: { type: 'string' }, out: { type: 'string' } },
+      { exactly: 1 },
+    );
     oneStdin(p[0], v.key as string | undefined);
     requireOutParent(need(v, 'out'));
     const rules = validateRules(parseJsonStrict(read(p[0]!, 'rules'), 4 << 20, 'rules'));
@@ -148,7 +118,7 @@ inside a verified attestation.
 KEYS.json: {"cplId":"urn:uuid:…","keys":[{"id":"urn:uuid:…","type":"MDIK","key":"<32 hex>"},…]}
 ${ENCLAVE_TRUST_HELP}`,
   async run(args) {
-    const { v } = flags(
+    const { values: v } = parseFlags(
       args,
       {
         enclave: { type: 'string' },
@@ -158,7 +128,7 @@ ${ENCLAVE_TRUST_HELP}`,
         out: { type: 'string' },
         ...ENCLAVE_TRUST_OPTIONS,
       },
-      0,
+      { exactly: 0 },
     );
     oneStdin(
       v.enclave as string | undefined,
@@ -209,10 +179,10 @@ checks it against the XML; the content keys are PRINTED (never without --key). S
 signer chain, window and key ids. Exit 1 when the signature, the signer, its chain or a block fails.
 KDM.xml (or any other input file) may be - (stdin; one per command).`,
   async run(args) {
-    const { v, p } = flags(
+    const { values: v, positionals: p } = parseFlags(
       args,
       { key: { type: 'string' }, at: { type: 'string' }, 'signer-root': { type: 'string' } },
-      1,
+      { exactly: 1 },
     );
     oneStdin(p[0], v.key as string | undefined, v['signer-root'] as string | undefined);
     const xml = read(p[0]!, 'KDM');
@@ -295,7 +265,7 @@ number of recipients, Merkle root). With --delivery and --proof: proves that exa
 delivered bytes went to the recipient the proof names (RFC 6962 inclusion proof). RECEIPT (or any
 other input file) may be - (stdin; one per command).`,
   async run(args) {
-    const { v, p } = flags(
+    const { values: v, positionals: p } = parseFlags(
       args,
       {
         'receipt-key': { type: 'string' },
@@ -304,7 +274,7 @@ other input file) may be - (stdin; one per command).`,
         delivery: { type: 'string' },
         proof: { type: 'string' },
       },
-      1,
+      { exactly: 1 },
     );
     if ((v['receipt-key'] === undefined) === (v.enclave === undefined))
       throw usageError('give exactly one of --receipt-key and --enclave');
@@ -375,7 +345,7 @@ Exit 1 RAW_DELIVERY_BINDING (another receiver, request or CPL, the wrong key, or
 RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a missing
 --request-digest for raw-hpke).`,
   async run(args) {
-    const { v, p } = flags(
+    const { values: v, positionals: p } = parseFlags(
       args,
       {
         key: { type: 'string' },
@@ -383,7 +353,7 @@ RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a
         'request-digest': { type: 'string' },
         cpl: { type: 'string' },
       },
-      1,
+      { exactly: 1 },
     );
     const digest = typeof v['request-digest'] === 'string' ? v['request-digest'] : undefined;
     if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest))

@@ -7,7 +7,7 @@
 import { VerifierError, parseTrustedRoot, publicGoodTrustedRoot, type IdentityPolicy } from '../index.ts';
 import { identityPolicyFromFlagValues } from '../build.ts';
 import { readInput } from './io.ts';
-import { str, usageError, type Options, type Values } from './flags.ts';
+import { stringFlag as str, usageError, type FlagOptions as Options, type Flags as Values } from './kit.ts';
 
 export const IDENTITY_OPTIONS = {
   'certificate-identity': { type: 'string' },

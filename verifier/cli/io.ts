@@ -5,35 +5,9 @@
  * which cli/exit-codes.ts maps to exit 6. Inline input is explicit: `-` means stdin, nothing
  * else is ever taken as the value itself.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { VerifierError } from '../index.ts';
-
-export interface IoErrorShape extends Error {
-  code: string;
-  evidence: Record<string, unknown>;
-}
-
-const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'not a directory, or a parent is not',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EINVAL: 'not a regular file',
-};
-
-/** A file the user named could not be read (exit 6 through cli/exit-codes.ts). */
-export function ioError(code: string, message: string, evidence: Record<string, unknown>): IoErrorShape {
-  const e = new Error(message) as IoErrorShape;
-  e.name = 'IoError';
-  Object.assign(e, { code, evidence });
-  return e;
-}
-
-export function fileError(code: string, path: string, what: string): IoErrorShape {
-  return ioError(code, `${what} ${path}: ${REASONS[code] ?? code}`, { file: path });
-}
+import { IoError, fileError } from './kit.ts';
 
 function readCapped(fd: number, limit: number, what: string, path: string): Uint8Array {
   const buf = new Uint8Array(limit + 1);
@@ -82,7 +56,7 @@ export function readInput(arg: string, limit: number, what: string): Uint8Array 
       return readCapped(0, limit, what, '(stdin)');
     } catch (e) {
       if (e instanceof VerifierError) throw e;
-      throw ioError((e as { code?: string }).code ?? 'EIO', `${what}: cannot read stdin`, { file: '-' });
+      throw new IoError((e as { code?: string }).code ?? 'EIO', `${what}: cannot read stdin`, { file: '-' });
     }
   }
   return readUserFile(arg, limit, what);
@@ -98,40 +72,4 @@ export const MAX_KEY_FILE_BYTES = 4096;
 export function readVkey(s: string, what = 'key file'): string {
   if (/^[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]+=*$/.test(s)) return s;
   return new TextDecoder().decode(readInput(s, MAX_KEY_FILE_BYTES, what)).trim();
-}
-
-/**
- * An output path's directory must exist: `--out /nonexistent/dir/file` is refused (exit 6, naming
- * the missing directory) rather than creating directories the user did not ask for. The same rule
- * in every command (verifier/cli/kit.ts, `#cli-kit`, holds the other folders' copy); an output DIR itself may be new.
- */
-export function requireOutParent(path: string, what = '--out'): void {
-  const dir = dirname(resolve(path));
-  let st;
-  try {
-    st = statSync(dir);
-  } catch (e) {
-    const code = (e as { code?: string }).code ?? 'EIO';
-    throw ioError(
-      code,
-      `${what} ${path}: directory ${dir} ${code === 'ENOENT' ? 'does not exist (create it first)' : `cannot be used (${REASONS[code] ?? code})`}`,
-      {
-        file: path,
-        directory: dir,
-      },
-    );
-  }
-  if (!st.isDirectory())
-    throw ioError('ENOTDIR', `${what} ${path}: ${dir} is not a directory`, { file: path, directory: dir });
-}
-
-/** Stdin can be read once: more than one input named `-` in one command is a usage error. */
-export function oneStdin(...inputs: Array<string | string[] | boolean | undefined>): void {
-  const n = inputs.flat().filter((a) => a === '-').length;
-  if (n > 1) {
-    const e = new Error(`only one input can be - (stdin); ${n} were given`);
-    e.name = 'UsageError';
-    (e as Error & { code: string }).code = 'USAGE';
-    throw e;
-  }
 }

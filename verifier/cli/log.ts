@@ -6,8 +6,9 @@
 import { LogClient, parseVerifierKey } from '../index.ts';
 import type { RetryEvent } from '../build.ts';
 import { readVkey } from './io.ts';
-import { need, positiveInt, str, urlOption, witnessFlags, type Values, type WitnessFlags } from './flags.ts';
+import { witnessFlags, type WitnessFlags } from './flags.ts';
 import { FileCheckpointStore, type CheckpointStore } from './state.ts';
+import { requireFlag as need, positiveInt, stringFlag as str, urlOption, type Flags as Values } from './kit.ts';
 
 export const LOG_OPTIONS = {
   log: urlOption(),

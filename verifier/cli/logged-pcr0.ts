@@ -4,7 +4,7 @@
  */
 import type { LoggedRelease } from '../index.ts';
 import { formatCheckpoint, toHex } from '../build.ts';
-import type { Values } from './flags.ts';
+import type { Flags as Values } from './kit.ts';
 import { logSetup } from './log.ts';
 import { currentCheckpoint, requireConsistent } from './memory.ts';
 

@@ -40,17 +40,6 @@ export interface MonitorStore {
   save(logKey: string, s: MonitorState): void;
 }
 
-export class MemoryMonitorStore implements MonitorStore {
-  readonly states = new Map<string, string>();
-  load(logKey: string): MonitorState {
-    const s = this.states.get(logKey);
-    return s === undefined ? emptyState() : (JSON.parse(s) as MonitorState);
-  }
-  save(logKey: string, s: MonitorState): void {
-    this.states.set(logKey, JSON.stringify(s));
-  }
-}
-
 const MAX_STATE_BYTES = 256 * 1024 * 1024;
 
 export class FileMonitorStore implements MonitorStore {

@@ -7,11 +7,20 @@
 import { LogClient, requirePublisher, type DecodedEntry } from '../index.ts';
 import { IDENTITY_HELP, IDENTITY_OPTIONS } from './identity-flags.ts';
 import { publishersFromFlags } from './release.ts';
-import { WITNESS_HELP, list, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
+import { WITNESS_HELP } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say, transport } from './log.ts';
 import { FileMonitorStore } from './monitor-state.ts';
 import { defaultStateDir } from './state.ts';
 import { monitorPass, type Alarm, type MonitorEvent, type PassResult } from './monitor-pass.ts';
+import {
+  listFlag as list,
+  parseFlags,
+  positiveInt,
+  stringFlag as str,
+  urlOption,
+  usageError,
+  type Command,
+} from './kit.ts';
 
 function describe(e: MonitorEvent): string {
   switch (e.type) {
@@ -89,7 +98,7 @@ ${WITNESS_HELP}
 Exit 0 clean, 1 alarm, 2 bad flags, 3 the log is unreachable or answers nonsense (tiles that do
 not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file cannot be read.`,
   async run(args) {
-    const { v } = parse(args, {
+    const { values: v } = parseFlags(args, {
       ...LOG_OPTIONS,
       'witness-url': urlOption(true),
       'mirror-url': urlOption(true),

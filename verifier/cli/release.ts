@@ -36,21 +36,20 @@ import {
 } from '../build.ts';
 import { X509Certificate } from 'node:crypto';
 import { readInput, readVkey } from './io.ts';
-import {
-  WITNESS_HELP,
-  hexArg,
-  list,
-  need,
-  parse,
-  positiveInt,
-  str,
-  usageError,
-  type Command,
-  type Values,
-} from './flags.ts';
+import { WITNESS_HELP, hexArg } from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say } from './log.ts';
 import { currentCheckpoint } from './memory.ts';
 import { IDENTITY_HELP, IDENTITY_OPTIONS, identityPolicyFromFlags, trustedRootFromFlags } from './identity-flags.ts';
+import {
+  listFlag as list,
+  requireFlag as need,
+  parseFlags,
+  positiveInt,
+  stringFlag as str,
+  usageError,
+  type Command,
+  type Flags as Values,
+} from './kit.ts';
 
 const MAX_PEM_BYTES = 16 * 1024;
 
@@ -327,7 +326,7 @@ ${WITNESS_HELP}
 Exit 0 verified, 1 refused (code and evidence; --json as JSON), 2 bad flags, 3 the log is
 unreachable or answers nonsense, 6 a file cannot be read.`,
   async run(args) {
-    const { v, positionals } = parse(
+    const { values: v, positionals } = parseFlags(
       args,
       {
         ...LOG_OPTIONS,

@@ -1,6 +1,6 @@
 /** `keycast kms-policy` (build a key policy from the log's active releases) and `keycast kms-policy check`. */
 import { readFileSync } from 'node:fs';
-import { parseFlags, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
+import { parseFlags, positiveInt, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
 import {
   LogClient,
   isVerifierError,
@@ -72,12 +72,6 @@ function publisherFilter(v: Record<string, unknown>): ReleaseFilter | undefined 
       return field ? { code: e.code, field } : { code: e.code };
     }
   };
-}
-
-function positiveInt(s: unknown, flag: string, dflt: number): number {
-  if (s === undefined) return dflt;
-  if (typeof s !== 'string' || !/^[1-9][0-9]{0,9}$/.test(s)) throw usageError(`--${flag} must be a positive integer`);
-  return Number(s);
 }
 
 const build: Command = {

@@ -65,7 +65,7 @@ export function readEntry(log: Log, index: number): EntryView {
 }
 
 /**
- * The log's signed release-status statement (#verifier signReleaseStatus) for release `index`
+ * The log's signed release-status statement (#verifier/build signReleaseStatus) for release `index`
  * at the tree of `size` (default: the current checkpoint's), any size from index + 1 up to the
  * current one: a gate asks at exactly the size it holds an inclusion proof for. The root is
  * recomputed from the stored tree, so a past size speaks for that past root.

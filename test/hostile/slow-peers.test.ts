@@ -275,6 +275,6 @@ test('every fastify server in the source tree applies the shared limits', () => 
   assert.deepEqual(
     offenders,
     [],
-    'these build a fastify server without serverOptions(...) and limitConnections(...) from #verifier',
+    'these build a fastify server without serverOptions(...) and limitConnections(...) from #verifier/build',
   );
 });

@@ -34,7 +34,7 @@ export interface DkdmInput {
   rules: string;
   /** the public key the rules are signed with (SPKI PEM) */
   rulesKey: string;
-  /** base64: the DKDM signer leaf's signature over the rules digest (#verifier endorseRules) */
+  /** base64: the DKDM signer leaf's signature over the rules digest (#verifier/build endorseRules) */
   rulesEndorsement: string;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The fastify instance both of this folder's servers start from: bounded bodies, the shared
- * server limits (#verifier SERVER_LIMITS: timeouts, requests per socket, and the connection cap
+ * server limits (#verifier/build SERVER_LIMITS: timeouts, requests per socket, and the connection cap
  * once listening), JSON accepted only
  * as `application/json` and parsed strictly by the route, every error answered through the one
  * status table (errors.ts), unknown routes NOT_FOUND, and nothing logged but the method, route
@@ -106,7 +106,7 @@ const SHAPE_REFUSED = new WeakMap<object, EnclaveError>();
 
 /**
  * A preParsing hook for forward requests (enclave and host): the body streams through the
- * bounded JSON reader (#verifier JsonShapeGuard, FORWARD_JSON_LIMITS). Once a body is nested
+ * bounded JSON reader (#verifier/build JsonShapeGuard, FORWARD_JSON_LIMITS). Once a body is nested
  * deeper than a forward request can be (FORWARD_REQUEST_MALFORMED) or holds more values than one
  * can hold (FORWARD_OVERSIZED), the rest of it is read and dropped — nothing more is buffered or
  * parsed — and forwardJsonBody() throws the refusal. (Failing the stream instead let the error

@@ -27,7 +27,7 @@ export const SIM_RANDOM_BYTES = 256;
 export interface SimulatedNsmOptions {
   /** Signs the documents; its instance certificate names the parent instance. */
   pki: TestPki;
-  /** The EIF measurement ({pcr0,pcr1,pcr2,pcr8?} hex, e.g. #verifier measureEif's result) or explicit boot PCRs {0: hex, …}. */
+  /** The EIF measurement ({pcr0,pcr1,pcr2,pcr8?} hex, e.g. #verifier/build measureEif's result) or explicit boot PCRs {0: hex, …}. */
   pcrs: EifPcrs | Record<string | number, unknown>;
   /** Default: `<pki.instanceId>-enc<16 random hex>`, like a real module id. */
   moduleId?: string;

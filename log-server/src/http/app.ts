@@ -32,7 +32,7 @@ export interface AppDeps {
   plugins?: Array<{ plugin: FastifyPluginAsync<Record<string, unknown>>; opts?: Record<string, unknown> }>;
   /** Log each request (default false: the CLI turns it on). */
   logger?: boolean;
-  /** Timeouts and connection caps (default SERVER_LIMITS from #verifier). */
+  /** Timeouts and connection caps (default SERVER_LIMITS from #verifier/build). */
   limits?: ServerLimits;
 }
 

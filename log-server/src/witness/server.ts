@@ -12,7 +12,7 @@
  * The body is read as text whatever its Content-Type (the spec names none), refused unless it
  * is well-formed UTF-8 (a signed note is), and capped at
  * 64 KiB. The new state is durable before the 200 is sent (Witness.addCheckpoint). The server
- * runs with the shared SERVER_LIMITS (#verifier).
+ * runs with the shared SERVER_LIMITS (#verifier/build).
  */
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
@@ -34,7 +34,7 @@ export interface WitnessAppOptions {
   logs: WitnessedLog[];
   logger?: boolean;
   log?: (msg: string) => void;
-  /** Timeouts and connection caps (default SERVER_LIMITS from #verifier). */
+  /** Timeouts and connection caps (default SERVER_LIMITS from #verifier/build). */
   limits?: ServerLimits;
 }
 

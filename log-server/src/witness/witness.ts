@@ -25,7 +25,7 @@ export interface WitnessedLog {
 
 export interface WitnessOptions {
   state: WitnessState;
-  /** A cosignature/v1 signer (cosignatureSigner from #verifier). */
+  /** A cosignature/v1 signer (cosignatureSigner from #verifier/build). */
   signer: NoteSigner;
   logs: WitnessedLog[];
   /** Where refusals worth an operator's attention are reported (default: nowhere). */

@@ -1,5 +1,5 @@
 /**
- * Byte helpers shared across verifier/ (and importable by anyone through `#verifier`).
+ * Byte helpers shared across verifier/ (and importable by anyone through `#verifier/build`).
  * Encodings: hex (RFC 4648 §8, either case on input, lowercase on output) and standard
  * padded base64 (RFC 4648 §4). Decoders are strict: they throw TypeError on anything that
  * is not the canonical encoding of some byte string, so a parser built on them never

@@ -4,7 +4,7 @@
  * header (sigv4.ts), a JSON object body (duplicate keys refused) of at most 128 KiB. Answers
  * are JSON 1.1 too; refusals are `{"__type": <AWS type>, "message": …}` with the status from
  * statuses.ts. Order: content type, target, signature, body, operation — so an unsigned or
- * malformed request never reaches a key. Runs with the shared SERVER_LIMITS (#verifier).
+ * malformed request never reaches a key. Runs with the shared SERVER_LIMITS (#verifier/build).
  *
  * Without `credentials` (development only) signatures are not checked and every caller acts as
  * `unverifiedPrincipal`; PutKeyPolicy is then refused (KMS_DENIED) for everyone, since the

@@ -87,7 +87,9 @@ test('npm pack in verifier/ gives @keycast/verifier: one bundled file, bin keyca
     ),
     'the README installs the tarball npm pack makes',
   );
+  // npm always packs a package's README (verifier/README.md: the two sides and the auditor's list)
   assert.deepEqual(packed.files.map((f) => f.path).sort(), [
+    'README.md',
     'dist/keycast.mjs',
     'dist/keycast.mjs.LEGAL.txt',
     'package.json',

@@ -2,25 +2,13 @@
  * Inputs the release commands read from files and flags: measurements from a PCR JSON
  * (nitro-cli `describe-eif`/`build-enclave` output `{"Measurements":{"PCR0":…}}`, monzo
  * aws-nitro-util `pcr.json` `{"PCR0":…}`, or Keycast's own `{"pcr0":…}`), the log's C2SP
- * verifier key, the default builder version, and the UsageError the CLI maps to exit code 2.
+ * verifier key, the default builder version, and the non-negative integer flags (flags themselves are
+ * parsed by the one kit, #cli-kit).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseFlags as kitParseFlags, requireFlag, usageError, type FlagOptions } from '#cli-kit';
+import { usageError, type Flags } from '#cli-kit';
 import { parseVerifierKey, validateMeasurements, type Measurements } from '#verifier';
-
-export { usageError, requireFlag as need };
-export type Flags = Record<string, string | boolean | undefined>;
-
-/** Strict flag parsing (the shared kit's); `--json` is always accepted. Throws UsageError. */
-export function parseFlags(
-  args: string[],
-  options: FlagOptions,
-  positionals = 0,
-): { flags: Flags; positionals: string[] } {
-  const r = kitParseFlags(args, options, positionals);
-  return { flags: r.values as Flags, positionals: r.positionals };
-}
 
 export function optInt(f: Flags, name: string): number | undefined {
   const s = f[name];

@@ -15,19 +15,18 @@ import type { RetryEvent } from '#verifier/build';
 import { parseSourceRef } from './statement.ts';
 import type { SignReleaseInput } from './release.ts';
 import type { BundleJson, KeylessOptions, SigningMethod } from './sign.ts';
-import {
-  defaultBuilderVersion,
-  logIdentity,
-  need,
-  optInt,
-  parseFlags,
-  readMeasurements,
-  usageError,
-  type Flags,
-} from './cli-input.ts';
+import { defaultBuilderVersion, logIdentity, optInt, readMeasurements } from './cli-input.ts';
 import { readSigningKeyFile } from './keys.ts';
 
-import { requireOutParent, urlOption, type Command } from '#cli-kit';
+import {
+  parseFlags,
+  requireFlag as need,
+  requireOutParent,
+  urlOption,
+  usageError,
+  type Command,
+  type Flags,
+} from '#cli-kit';
 
 const SIGN_FLAGS = {
   key: { type: 'string' },
@@ -137,7 +136,7 @@ const keygen: Command = {
 Writes a new P-256 private key to KEY.pem (PKCS#8, mode 0600, refuses to overwrite) and its
 public key to KEY.pem.pub (SPKI PEM: give it to the log operator's --allow list and verifiers).`,
   async run(args) {
-    const { flags } = parseFlags(args, { out: { type: 'string' } });
+    const { values: flags } = parseFlags(args, { out: { type: 'string' } });
     const out = need(flags, 'out');
     requireOutParent(out);
     const { generateSigningKey } = await import('./keys.ts');
@@ -171,7 +170,7 @@ CRC checked; the same PCRs nitro-cli reports).
                          predicate.eif.uri, so keycast verify rebuild can fetch it to diff a mismatch
 ${SIGN_HELP}`,
   async run(args) {
-    const { flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS });
+    const { values: flags } = parseFlags(args, { ...SIGN_FLAGS, ...ARTIFACT_FLAGS });
     const out = need(flags, 'out');
     requireOutParent(out);
     const { signRelease } = await import('./release.ts');
@@ -218,7 +217,7 @@ POSTs BUNDLE (- reads stdin; then --out is required) to URL/add-entry, checks th
 with --log-key, that the checkpoint and inclusion proof verify under the log's key), then writes
 the bundle with verificationMaterial.tlogEntries = [the log's entry] to --out (default: BUNDLE).`,
   async run(args) {
-    const { flags, positionals } = parseFlags(
+    const { values: flags, positionals } = parseFlags(
       args,
       { log: urlOption(), out: { type: 'string' }, 'log-key': { type: 'string' } },
       1,
@@ -243,7 +242,7 @@ The log accepts it only from an allowed publisher or from the key that signed re
 --pcr0 skips the read. Writes the published revocation bundle to --out (default revocation-N.json).
 ${SIGN_HELP}`,
   async run(args) {
-    const { flags } = parseFlags(args, {
+    const { values: flags } = parseFlags(args, {
       ...SIGN_FLAGS,
       log: urlOption(),
       index: { type: 'string' },
@@ -281,7 +280,7 @@ const ENDORSE_FLAGS = {
 } as const;
 
 async function runEndorse(args: string[]): Promise<number> {
-  const { flags } = parseFlags(args, ENDORSE_FLAGS);
+  const { values: flags } = parseFlags(args, ENDORSE_FLAGS);
   const releaseIndex = optInt(flags, 'release-index');
   const out =
     typeof flags.out === 'string'

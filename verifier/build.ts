@@ -8,8 +8,9 @@
  * files under verifier/build/; the encodings both sides use live under verifier/src/ (encoding/,
  * tlog/hash.ts, errors.ts), the shared lower floor.
  *
- * A name is here only if code outside its module imports it (verifier/test/entries.test.ts
- * checks that no name is exported by both entries).
+ * A name is here only if code outside verifier/ imports it, or the verifier's own commands and
+ * tests import it beside #verifier's (verifier/test/entries.test.ts checks that no name is
+ * exported by both entries).
  */
 // shared encodings: bytes, the one strict CBOR codec, canonical JSON, JSON shapes, RFC 6962 hashing
 export type { CodedErrorJson } from './src/errors.ts';
@@ -19,6 +20,7 @@ export type { CborMap, CborValue, DecodeOptions as CborDecodeOptions } from './s
 export { canonicalize, parseJsonStrict, MAX_JSON_DEPTH } from './src/encoding/canonical-json.ts';
 export { JsonShapeGuard } from './src/encoding/json-shape.ts';
 export { hashLeaf, hashChildren, sha256, EMPTY_ROOT } from './src/tlog/hash.ts';
+export type { HashReader } from './src/tlog/index.ts';
 // the log's side of the tlog: trees and proofs, signed notes, checkpoints, tiles, cosignatures, witness requests
 export { rangeHash, treeHash, subtreeHashesForAppend, proveInclusion, proveConsistency } from './src/tlog/index.ts';
 export { MemoryTree } from './src/tlog/index.ts';
@@ -45,7 +47,8 @@ export type { AddCheckpointRequest } from './src/tlog/witness-request.ts';
 // release statements, leaves, transparency-log entries and status, as the builder and the log write them
 export { IN_TOTO_STATEMENT_V1, IN_TOTO_PAYLOAD_TYPE } from './src/release/schema.ts';
 export { RELEASE_PREDICATE_V1, REVOCATION_PREDICATE_V1, REBUILD_PREDICATE_V1 } from './src/release/schema.ts';
-export type { SourceRef, ReleasePredicate, RebuildStatement } from './src/release/schema.ts';
+export { validateMeasurements } from './src/release/schema.ts';
+export type { SourceRef, ReleasePredicate, ReleaseStatement, RebuildStatement } from './src/release/schema.ts';
 export { dssePae, certificateKey } from './src/release/dsse.ts';
 export { MAX_BUNDLE_BYTES } from './src/release/bundle.ts';
 export type { EnvelopeJson } from './src/release/bundle.ts';
@@ -93,7 +96,7 @@ export { parseCertificate, MAX_CERTIFICATE_BYTES } from './src/x509/certificate.
 export { buildCertificate } from './build/x509/build.ts';
 export type { CertificateInput } from './build/x509/build.ts';
 export { ES384_PROTECTED, MAX_COSE_BYTES, sigStructure, signCoseSign1 } from './src/cose/sign1.ts';
-export { encodeAttestationPayload, decodeAttestationPayload } from './src/attestation/payload.ts';
+export { BOOT_LOCKED_PCRS, encodeAttestationPayload, decodeAttestationPayload } from './src/attestation/payload.ts';
 export { isDebugMode } from './src/attestation/policy.ts';
 // what the enclave and its host write: pinned configuration, proof bundles, identity bindings, sealed identity
 export { ENCLAVE_CONFIG_PATH, formatEnclaveConfig } from './src/gate/config.ts';
@@ -106,8 +109,19 @@ export type { AddEntryAnswer } from './src/client/log-client.ts';
 export { readCapped, request as httpRequest } from './src/client/transport.ts';
 export type { FetchLike, RetryEvent, RawAnswer } from './src/client/transport.ts';
 // forwarding, the writing half: rules, sealed keys, outputs, receipts, requests, enclave records
-export { RULES_TYPE, formatRules, rulesDigest, signRules, parseInstant } from './src/forward/rules.ts';
+export {
+  RULES_TYPE,
+  UUID_URN,
+  formatRules,
+  rulesDigest,
+  signRules,
+  parseInstant,
+  keyFingerprint,
+} from './src/forward/rules.ts';
+export { signEnvelope } from './src/forward/envelope.ts';
+export type { SignedEnvelope } from './src/forward/envelope.ts';
 export { hpkeSuite, generateHpkeKeyPair, deriveHpkeKeyPair, sealContentKeys } from './src/forward/sealed-keys.ts';
+export type { KeyType } from './src/forward/sealed-keys.ts';
 export { sealRawHpkeDelivery } from './src/forward/raw-hpke.ts';
 export { RAW_RSA_OAEP_ENCRYPTION, rawRsaOaepSealer } from './src/forward/raw-rsa-oaep.ts';
 export type { RawRsaOaepSealer } from './src/forward/raw-rsa-oaep.ts';

@@ -9,14 +9,11 @@
  *       [--log URL --log-key VKEY] [--json]
  *   keycast rules sign | seal | kdm inspect | receipt verify   (studio tools, verifier/cli/forward.ts)
  */
-import {
-  verifyAttestationDocument,
-  parseAttestationDocument,
-  AWS_NITRO_ROOT_G1_SHA256,
-  type AttestationPolicy,
-  type VerifiedAttestation,
-  type LoggedRelease,
-} from './index.ts';
+import { verifyAttestationDocument, parseAttestationDocument } from './index.ts';
+import { AWS_NITRO_ROOT_G1_SHA256 } from './src/attestation/aws-root.ts';
+import type { LoggedRelease } from './src/attestation/logged.ts';
+import type { AttestationPolicy } from './src/attestation/policy.ts';
+import type { VerifiedAttestation } from './src/attestation/verify.ts';
 import { toHex, MAX_COSE_BYTES } from './build.ts';
 import { readInput, readUserFile } from './cli/io.ts';
 import { hexArg, readRoot, witnessFlags } from './cli/flags.ts';

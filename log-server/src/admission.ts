@@ -15,7 +15,8 @@
 import { createPublicKey } from 'node:crypto';
 import { parseBundle, parseTrustedKey, validateStatement, verifyDsseSignature, verifyEntryBundle } from '#verifier';
 import { IN_TOTO_PAYLOAD_TYPE, MAX_LEAF_BYTES, encodeLeaf, entryReplayKey, parseJsonStrict } from '#verifier/build';
-import type { KeylessPublishers, ReleaseSigner, ReleaseStatement } from '#verifier';
+import type { KeylessPublishers, ReleaseSigner } from '#verifier';
+import type { ReleaseStatement } from '#verifier/build';
 import type { RebuildStatement } from '#verifier/build';
 import type { AdmissionContext, AdmittedEntry, EntryPolicy } from './ports.ts';
 import { AdmissionPool } from './admission-pool.ts';

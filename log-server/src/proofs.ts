@@ -3,7 +3,7 @@
  * the range checks a public endpoint needs: callers get OUT_OF_RANGE, never a RangeError.
  */
 import { proveConsistency, proveInclusion } from '#verifier/build';
-import type { HashReader } from '#verifier';
+import type { HashReader } from '#verifier/build';
 import { LogError } from './errors.ts';
 
 /** What proofs at one tree size share (HashCache.proofMemo keeps one, for the last size asked). */

@@ -16,7 +16,7 @@ import {
   TILE_HEIGHT,
   TILE_WIDTH,
 } from '#verifier/build';
-import type { HashReader } from '#verifier';
+import type { HashReader } from '#verifier/build';
 import { LogError } from './errors.ts';
 import type { LogStorage, LogWriter, ObjectStore, StoredCheckpoint } from './ports.ts';
 import type { TileReader } from './tiles.ts';

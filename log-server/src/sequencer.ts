@@ -9,7 +9,7 @@
  * Never acknowledges an entry before its batch is durable; never signs a checkpoint that does not
  * extend the stored one (the CAS fails closed and the sequencer stops).
  */
-import type { HashReader } from '#verifier';
+import type { HashReader } from '#verifier/build';
 import { errorText } from '#verifier';
 import { formatCheckpoint, signNote, splitNote, subtreeHashesForAppend, treeHash, toHex } from '#verifier/build';
 import { LogError } from './errors.ts';

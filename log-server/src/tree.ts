@@ -6,7 +6,7 @@
  * (c2sp.org/tlog-tiles: hash i of tile n at level l is MTH of 256^l leaves), so tiles are read
  * straight out of the same table.
  */
-import type { HashReader } from '#verifier';
+import type { HashReader } from '#verifier/build';
 import type { LogStorage, StoredHash } from './ports.ts';
 import type { ProofMemo } from './proofs.ts';
 

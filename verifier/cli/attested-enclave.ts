@@ -15,16 +15,13 @@
  * seals or forwards refuses to run (exit 2): a genuine attestation proves only that some Nitro
  * enclave runs some image, and anyone can run their own.
  */
+import { VerifierError, parseVerifiedEnclave, reverifyEnclaveRecord, verifyAttestationDocument } from '../index.ts';
 import {
-  VerifierError,
   enclaveKeysFromAttestation,
-  parseVerifiedEnclave,
-  reverifyEnclaveRecord,
-  verifyAttestationDocument,
   type EnclaveKeys,
-  type IdentityBinding,
   type VerifiedEnclaveRecord,
-} from '../index.ts';
+} from '../src/forward/enclave-keys.ts';
+import type { IdentityBinding } from '../src/gate/identity.ts';
 import { fromHex, toHex } from '../build.ts';
 import { hexArg, readRoot } from './flags.ts';
 import { LOG_OPTIONS } from './log.ts';

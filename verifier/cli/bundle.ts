@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { verifySigstoreBundle, type ArtifactInput, type BundleVerifyResult } from '../index.ts';
+import { verifySigstoreBundle } from '../index.ts';
+import type { ArtifactInput, BundleVerifyResult } from '../src/sigstore/verify-bundle.ts';
 import { fromHex } from '../build.ts';
 import { readInput } from './io.ts';
 import { fileError, requireFlag as need, parseFlags, stringFlag as str, usageError, type Command } from './kit.ts';

@@ -10,13 +10,8 @@
  * --enclave` and `keycast forward --enclave` read (verifier/src/forward/enclave-keys.ts).
  */
 import { randomBytes } from 'node:crypto';
-import {
-  VerifierError,
-  verifyAttestationDocument,
-  parseIdentityBinding,
-  checkEnclaveCertificates,
-  type EnclaveCertificates,
-} from '../index.ts';
+import { VerifierError, verifyAttestationDocument, parseIdentityBinding, checkEnclaveCertificates } from '../index.ts';
+import type { EnclaveCertificates } from '../src/forward/dkdm-recipient.ts';
 import {
   MAX_COSE_BYTES,
   toBase64,

@@ -30,7 +30,6 @@ import {
   checkKdmSignerChain,
   decryptKdm,
   parseDcCertificate,
-  checkSignerLeaf,
   errorText,
   openReceipt,
   parseDeliveryProof,
@@ -38,9 +37,10 @@ import {
   openRawHpkeDelivery,
   openRawRsaOaepDelivery,
   type FilmKeys,
-  type KeyType,
   type DcCertificate,
 } from '../index.ts';
+import type { KeyType } from '../build.ts';
+import { checkSignerLeaf } from '../src/kdm/dkdm-check.ts';
 import {
   signRules,
   parseJsonStrict,

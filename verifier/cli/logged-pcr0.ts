@@ -2,7 +2,7 @@
  * `--log`: PCR0 must be a logged release — the one check `keycast verify attestation --log` and
  * the commands that seal or forward to an attested enclave (`seal`, `forward`) share.
  */
-import type { LoggedRelease } from '../index.ts';
+import type { LoggedRelease } from '../src/attestation/logged.ts';
 import { formatCheckpoint, toHex } from '../build.ts';
 import type { Flags as Values } from './kit.ts';
 import { logSetup } from './log.ts';

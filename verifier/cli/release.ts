@@ -6,7 +6,6 @@
 import {
   VerifierError,
   decodeLeaf,
-  notLogged,
   parseBundle,
   parseTrustedKey,
   parseVerifierKey,
@@ -16,14 +15,14 @@ import {
   requirePublisher,
   verifyReleaseBundleWithSigstore,
   type DecodedEntry,
-  type Endorsement,
-  type IndexedEntry,
   type KeylessPublishers,
   type LogClient,
   type ReleaseSigner,
-  type VerifiedRelease,
   type WitnessedCheckpoint,
 } from '../index.ts';
+import { notLogged } from '../src/attestation/logged.ts';
+import type { Endorsement, IndexedEntry } from '../src/release/endorsements.ts';
+import type { VerifiedRelease } from '../src/release/sigstore.ts';
 import {
   MAX_BUNDLE_BYTES,
   buildTransparencyLogEntry,

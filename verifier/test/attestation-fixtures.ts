@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import type { AttestationPayload } from '../index.ts';
+import type { AttestationPayload } from '../src/attestation/payload.ts';
 import { buildCertificate, encodeAttestationPayload, signCoseSign1, fromHex, type CertificateInput } from '../build.ts';
 
 export const NITRO = resolve(import.meta.dirname, '../../testdata/nitro');

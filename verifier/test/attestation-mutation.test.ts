@@ -7,14 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  verifyAttestationDocument,
-  parseAttestationDocument,
-  decodeCoseSign1,
-  VerifierError,
-  isVerifierError,
-  type AttestationPayload,
-} from '../index.ts';
+import { verifyAttestationDocument, parseAttestationDocument, VerifierError, isVerifierError } from '../index.ts';
+import type { AttestationPayload } from '../src/attestation/payload.ts';
+import { decodeCoseSign1 } from '../src/cose/sign1.ts';
 import {
   WideUint,
   encodeCbor,

@@ -12,10 +12,10 @@ import {
   verifyAttestationDocument,
   parseAttestationDocument,
   awsNitroRootG1,
-  AWS_NITRO_ROOT_G1_SHA256,
   isVerifierError,
   type VerifierErrorCode,
 } from '../index.ts';
+import { AWS_NITRO_ROOT_G1_SHA256 } from '../src/attestation/aws-root.ts';
 import { toHex, fromHex, isDebugMode } from '../build.ts';
 import {
   NITRO,

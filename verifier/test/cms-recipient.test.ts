@@ -10,7 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openForRecipient, parseRecipientEnvelope, isVerifierError, type VerifierErrorCode } from '../index.ts';
+import { openForRecipient, isVerifierError, type VerifierErrorCode } from '../index.ts';
+import { parseRecipientEnvelope } from '../src/cms/open.ts';
 import { sealForRecipient, toHex, MAX_CMS_BYTES } from '../build.ts';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });

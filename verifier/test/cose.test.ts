@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { verifyCoseSign1, decodeCoseSign1, isVerifierError } from '../index.ts';
+import { verifyCoseSign1, isVerifierError } from '../index.ts';
+import { decodeCoseSign1 } from '../src/cose/sign1.ts';
 import { signCoseSign1, sigStructure, ES384_PROTECTED, toHex, fromHex } from '../build.ts';
 import { vectors } from './attestation-fixtures.ts';
 

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkIdentity, matchCertificateIdentity, parseIdentityPolicy, type IdentityPolicy } from '../index.ts';
+import { parseIdentityPolicy, type IdentityPolicy } from '../index.ts';
+import { checkIdentity, matchCertificateIdentity } from '../src/sigstore/identity-policy.ts';
 import { fromBase64, fulcioIdentity, type FulcioIdentity } from '../build.ts';
 
 const CASES = resolve(import.meta.dirname, '../../testdata/sigstore-conformance/cases');

@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError, type Flags } from '#cli-kit';
-import { parseVerifierKey, validateMeasurements, type Measurements } from '#verifier';
+import { parseVerifierKey, type Measurements } from '#verifier';
+import { validateMeasurements } from '#verifier/build';
 
 export function optInt(f: Flags, name: string): number | undefined {
   const s = f[name];

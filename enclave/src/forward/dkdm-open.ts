@@ -20,9 +20,9 @@ import {
   checkRulesTime,
   openRules,
   type FilmKeys,
-  type KeyType,
   type OpenedRules,
 } from '#verifier';
+import type { KeyType } from '#verifier/build';
 import { chainValidity, dkdmRulesRoots, oaepSha1Decrypt } from '#verifier/build';
 import { EnclaveError } from '../errors.ts';
 import type { IdentityKeys } from '../identity/keys.ts';

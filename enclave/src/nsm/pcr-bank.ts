@@ -12,7 +12,7 @@
  * In memory only: a new bank is a freshly booted enclave.
  */
 import { createHash } from 'node:crypto';
-import { BOOT_LOCKED_PCRS } from '#verifier';
+import { BOOT_LOCKED_PCRS } from '#verifier/build';
 import { PCR_BYTES } from '#verifier/build';
 import type { NsmErrorName } from './types.ts';
 

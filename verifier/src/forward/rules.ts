@@ -30,7 +30,7 @@
  * 430-2 CA certificates), and only by an enclave whose release is listed by PCR0 or was logged by
  * one of the `publishers` — so a new release need not make the studio re-issue its DKDM.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
 import { canonicalize, exactKeys, isObject } from '../encoding/canonical-json.ts';
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
@@ -271,4 +271,14 @@ export function checkRulesTime(rules: ForwardRules, now: Date): void {
       notAfter: rules.kdmWindow.notAfter,
       now: now.toISOString(),
     });
+}
+
+/** The SPKI SHA-256 fingerprint (lowercase hex) of a public or private key. */
+export function keyFingerprint(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return toHex(
+    createHash('sha256')
+      .update(pub.export({ type: 'spki', format: 'der' }))
+      .digest(),
+  );
 }

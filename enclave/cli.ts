@@ -22,21 +22,21 @@ import {
   type EnclaveConfig,
   type ServerLimits,
 } from '#verifier';
-import { EnclaveError } from './src/errors.ts';
-import { createProjectorPki } from './src/forward/pki.ts';
-import { AwsKmsPort } from './src/kms/aws.ts';
-import type { KmsPort } from './src/kms/port.ts';
-import { runEnclave } from './src/runtime/run.ts';
-import { runHost } from './src/host/run.ts';
-import { openDeviceNsm } from './src/nsm/device.ts';
-import { SimulatedNsm } from './src/nsm/simulator.ts';
-import { createTestPki, renewTestPki } from './src/nsm/test-pki.ts';
-import { exportTestPki, importTestPki, type KeyExport } from './src/nsm/test-pki-json.ts';
-import type { Nsm } from './src/nsm/types.ts';
-import type { TestDkdm } from './src/identity/keys.ts';
-import { MAX_PCRS } from './src/nsm/pcr-bank.ts';
-import { devKmsCommand } from './src/kms/dev-kms/command.ts';
-import { kmsPolicyCommands, vkeyArg } from './src/kms/policy-command.ts';
+import { EnclaveError } from './shared/errors.ts';
+import { createProjectorPki } from './runtime/forward/pki.ts';
+import { AwsKmsPort } from './runtime/kms/aws.ts';
+import type { KmsPort } from './runtime/kms/port.ts';
+import { runEnclave } from './runtime/run.ts';
+import { runHost } from './host/run.ts';
+import { openDeviceNsm } from './runtime/nsm/device.ts';
+import { SimulatedNsm } from './dev/nsm/simulator.ts';
+import { createTestPki, renewTestPki } from './dev/nsm/test-pki.ts';
+import { exportTestPki, importTestPki, type KeyExport } from './dev/nsm/test-pki-json.ts';
+import type { Nsm } from './runtime/nsm/types.ts';
+import type { TestDkdm } from './runtime/identity/keys.ts';
+import { MAX_PCRS } from './dev/nsm/pcr-bank.ts';
+import { devKmsCommand } from './dev/dev-kms/command.ts';
+import { kmsPolicyCommands, vkeyArg } from './kms-policy/policy-command.ts';
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>;
 function parse(args: string[], options: Spec): Record<string, string | boolean | undefined> {

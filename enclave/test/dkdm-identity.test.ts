@@ -17,11 +17,11 @@ import {
   publicKeyThumbprint,
   OID_SHA256_RSA,
 } from '#verifier';
-import { generateIdentity, publicIdentity } from '../src/identity/keys.ts';
-import { sealIdentity, unsealIdentity } from '../src/identity/seal.ts';
-import { createEnclaveChains } from '../src/forward/pki.ts';
+import { generateIdentity, publicIdentity } from '../runtime/identity/keys.ts';
+import { sealIdentity, unsealIdentity } from '../runtime/identity/seal.ts';
+import { createEnclaveChains } from '../runtime/forward/pki.ts';
 import { SimulatedNsm, bootEnclave, createTestPki, isEnclaveError, type KmsPort } from '../index.ts';
-import type { Nsm } from '../src/nsm/types.ts';
+import type { Nsm } from '../runtime/nsm/types.ts';
 import { measurements } from './world.ts';
 
 const id = generateIdentity({ release: '0123456789abcdef' });

@@ -18,12 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatEnclaveConfig, type ProofBundle } from '#verifier';
 import { bootEnclave, SimulatedNsm, memoryKms, createTestPki, type BootedEnclave } from '../index.ts';
-import { EnclaveError } from '../src/errors.ts';
-import { Host, IDENTITY_ARTEFACT } from '../src/host/host.ts';
-import { EnclaveClient } from '../src/host/enclave-client.ts';
-import { DirStore, type ArtefactStore } from '../src/host/store.ts';
-import { buildHostApp } from '../src/host/server.ts';
-import type { ProofSource } from '../src/host/proof-source.ts';
+import { EnclaveError } from '../shared/errors.ts';
+import { Host, IDENTITY_ARTEFACT } from '../host/host.ts';
+import { EnclaveClient } from '../host/enclave-client.ts';
+import { DirStore, type ArtefactStore } from '../host/store.ts';
+import { buildHostApp } from '../host/server.ts';
+import type { ProofSource } from '../host/proof-source.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
 import { GateWorld, measurements } from './world.ts';
 

@@ -16,8 +16,8 @@ import {
   signReleaseStatus,
   toBase64,
 } from '#verifier';
-import { LogProofSource } from '../src/host/proof-source.ts';
-import { isEnclaveError } from '../src/errors.ts';
+import { LogProofSource } from '../host/proof-source.ts';
+import { isEnclaveError } from '../shared/errors.ts';
 import { GateWorld, ORIGIN, measurements } from './world.ts';
 
 const world = new GateWorld();

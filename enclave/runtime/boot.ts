@@ -11,7 +11,6 @@ import type { Nsm } from './nsm/types.ts';
 import type { KmsPort } from './kms/port.ts';
 import { IdentityKeeper } from './identity/keeper.ts';
 import type { TestDkdm } from './identity/keys.ts';
-import { SimulatedNsm } from '../dev/nsm/simulator.ts';
 import { EnclaveError } from '../shared/errors.ts';
 import { Gatekeeper, type GateState } from './gatekeeper.ts';
 import { buildEnclaveApp } from './server.ts';
@@ -62,7 +61,7 @@ export async function readPcrs(nsm: Nsm): Promise<Map<number, Uint8Array>> {
 }
 
 export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
-  if (o.testDkdm && !(o.nsm instanceof SimulatedNsm))
+  if (o.testDkdm && o.nsm.simulated !== true)
     throw new EnclaveError(
       'TEST_ONLY_OPTION',
       'a given KDM decryption key is a test option of the simulated NSM only: a real enclave makes its own',

@@ -20,7 +20,7 @@ import {
 import { generateIdentity, publicIdentity } from '../runtime/identity/keys.ts';
 import { sealIdentity, unsealIdentity } from '../runtime/identity/seal.ts';
 import { createEnclaveChains } from '../runtime/forward/pki.ts';
-import { SimulatedNsm, bootEnclave, createTestPki, isEnclaveError, type KmsPort } from '../index.ts';
+import { NsmClient, SimulatedNsm, bootEnclave, createTestPki, isEnclaveError, type KmsPort } from '../index.ts';
 import type { Nsm } from '../runtime/nsm/types.ts';
 import { measurements } from './world.ts';
 
@@ -134,4 +134,16 @@ test('test-only decryption key: used as given on the simulated NSM, refused on a
     bootEnclave({ nsm: wrapped, kms: {} as KmsPort, configBytes: '{}', testDkdm: { privateKey: key } }),
     (e) => isEnclaveError(e, 'TEST_ONLY_OPTION'),
   );
+  // nor does the device's own client, even speaking to the simulator's transport: only the
+  // simulator says it is one (the runtime does not import it to ask)
+  await assert.rejects(
+    bootEnclave({
+      nsm: new NsmClient(sim.device),
+      kms: {} as KmsPort,
+      configBytes: '{}',
+      testDkdm: { privateKey: key },
+    }),
+    (e) => isEnclaveError(e, 'TEST_ONLY_OPTION'),
+  );
+  assert.equal(sim.simulated, true);
 });

@@ -155,6 +155,8 @@ export class SimulatorTransport implements NsmTransport {
  */
 export class SimulatedNsm extends NsmClient {
   readonly device: SimulatorTransport;
+  /** the one NSM test-only options are allowed on (Nsm.simulated) */
+  readonly simulated = true as const;
 
   constructor(opts: SimulatedNsmOptions) {
     const device = new SimulatorTransport(opts);

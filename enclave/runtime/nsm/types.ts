@@ -82,6 +82,11 @@ export interface AttestationRequest {
  *   serialises them), and extends of the same PCR apply in the order they are processed.
  */
 export interface Nsm {
+  /**
+   * True only on the simulator (enclave/dev/nsm/simulator.ts), which the runtime never imports:
+   * boot asks this to refuse test-only options (TEST_ONLY_OPTION) on any other NSM.
+   */
+  readonly simulated?: true;
   describePcr(index: number): Promise<PcrDescription>;
   extendPcr(index: number, data: Uint8Array): Promise<Uint8Array>;
   lockPcr(index: number): Promise<void>;

@@ -23,7 +23,7 @@ import {
   type ServerLimits,
 } from '#verifier';
 import { EnclaveError } from './shared/errors.ts';
-import { createProjectorPki } from './runtime/forward/pki.ts';
+import { createProjectorPki } from './dev/projector-pki.ts';
 import { AwsKmsPort } from './runtime/kms/aws.ts';
 import type { KmsPort } from './runtime/kms/port.ts';
 import { runEnclave } from './runtime/run.ts';

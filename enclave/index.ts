@@ -88,21 +88,11 @@ export type { IdentityKeys, PublicIdentity } from './runtime/identity/keys.ts';
 export { sealIdentity, unsealIdentity, sealedVersion, MAX_SEALED_BYTES } from './runtime/identity/seal.ts';
 export type { UnsealedIdentity } from './runtime/identity/seal.ts';
 export { ENCLAVE_HTTP_STATUS, toHttpError } from './shared/http/errors.ts';
-// forwarding: ST 430-2 signer chain (first boot) and projector test PKIs
-export {
-  rsa2048,
-  createSignerChain,
-  exportSignerChain,
-  importSignerChain,
-  createProjectorPki,
-} from './runtime/forward/pki.ts';
-export type {
-  SignerChain,
-  SignerChainOptions,
-  SignerChainJson,
-  ProjectorPki,
-  ProjectorPkiOptions,
-} from './runtime/forward/pki.ts';
+// forwarding: ST 430-2 signer chain (first boot) and projector test PKIs (dev)
+export { rsa2048, createSignerChain, exportSignerChain, importSignerChain } from './runtime/forward/pki.ts';
+export type { SignerChain, SignerChainOptions, SignerChainJson } from './runtime/forward/pki.ts';
+export { createProjectorPki } from './dev/projector-pki.ts';
+export type { ProjectorPki, ProjectorPkiOptions } from './dev/projector-pki.ts';
 // forwarding core: open and check a forward request, then deliver KDMs (or raw ciphertexts) and sign the receipt
 export {
   FORWARD_FORMATS,

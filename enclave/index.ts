@@ -3,8 +3,8 @@
  * The Nitro Security Module: one `Nsm` interface, two backends (the real /dev/nsm device and a
  * faithful simulator), and the byte-exact NSM API codec they share.
  */
-export { EnclaveError, ENCLAVE_ERROR_CODES, isEnclaveError } from './shared/errors.ts';
-export type { EnclaveErrorCode } from './shared/errors.ts';
+export { EnclaveError, ENCLAVE_ERROR_CODES, isEnclaveError } from './common/errors.ts';
+export type { EnclaveErrorCode } from './common/errors.ts';
 export { NSM_ERROR_NAMES, NSM_DIGESTS, NSM_LIMITS } from './runtime/nsm/types.ts';
 export type {
   Nsm,
@@ -42,8 +42,8 @@ export type { TestPkiOptions, Issued } from './dev/nsm/test-pki.ts';
 export { exportTestPki, importTestPki, TEST_PKI_FORMAT } from './dev/nsm/test-pki-json.ts';
 export type { TestPkiJson, KeyExport } from './dev/nsm/test-pki-json.ts';
 // KMS (the port the runtime uses, the core dev-kms serves, key storage, key policies)
-export { KEY_ENCRYPTION_ALGORITHM } from './runtime/kms/port.ts';
-export type { KmsPort, RecipientCall, DataKeyForRecipient } from './runtime/kms/port.ts';
+export { KEY_ENCRYPTION_ALGORITHM } from './common/kms/port.ts';
+export type { KmsPort, RecipientCall, DataKeyForRecipient } from './common/kms/port.ts';
 export { KmsCore } from './dev/kms/core.ts';
 export type {
   KmsCoreOptions,
@@ -87,7 +87,7 @@ export { generateIdentity, publicIdentity } from './runtime/identity/keys.ts';
 export type { IdentityKeys, PublicIdentity } from './runtime/identity/keys.ts';
 export { sealIdentity, unsealIdentity, sealedVersion, MAX_SEALED_BYTES } from './runtime/identity/seal.ts';
 export type { UnsealedIdentity } from './runtime/identity/seal.ts';
-export { ENCLAVE_HTTP_STATUS, toHttpError } from './shared/http/errors.ts';
+export { ENCLAVE_HTTP_STATUS, toHttpError } from './common/http/errors.ts';
 // forwarding: ST 430-2 signer chain (first boot) and projector test PKIs (dev)
 export { rsa2048, createSignerChain, exportSignerChain, importSignerChain } from './runtime/forward/pki.ts';
 export type { SignerChain, SignerChainOptions, SignerChainJson } from './runtime/forward/pki.ts';
@@ -127,6 +127,6 @@ export { ImdsCredentials, parseRoleCredentials } from './host/credentials-imds.t
 export type { CredentialSource, RoleCredentials, ImdsOptions } from './host/credentials-imds.ts';
 export { CREDENTIALS_PATH, startCredentialsServer } from './host/credentials-server.ts';
 export type { CredentialsServer, CredentialsServerOptions } from './host/credentials-server.ts';
-export { CREDENTIALS_TOKEN_ROUTE } from './shared/credentials-token-route.ts';
+export { CREDENTIALS_TOKEN_ROUTE } from './common/credentials-token-route.ts';
 export { formatMetrics, freshSecondsLeft, relayedEnclave, METRICS_CONTENT_TYPE } from './host/metrics.ts';
-export { EnclaveMetrics } from './shared/metrics.ts';
+export { EnclaveMetrics } from './common/metrics.ts';

@@ -14,7 +14,7 @@
  * checked; anything unexpected is CREDENTIALS_UNAVAILABLE, whose message and evidence name the
  * step and the HTTP status only — never a credential, the session token or a response body.
  */
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 export interface RoleCredentials {
   accessKeyId: string;

@@ -23,9 +23,9 @@
  */
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { EnclaveError } from '../shared/errors.ts';
-import { toHttpError } from '../shared/http/errors.ts';
-import { CREDENTIALS_TOKEN_ROUTE } from '../shared/credentials-token-route.ts';
+import { EnclaveError } from '../common/errors.ts';
+import { toHttpError } from '../common/http/errors.ts';
+import { CREDENTIALS_TOKEN_ROUTE } from '../common/credentials-token-route.ts';
 import type { CredentialSource } from './credentials-imds.ts';
 
 export const CREDENTIALS_PATH = '/v1/aws-credentials';

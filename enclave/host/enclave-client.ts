@@ -4,7 +4,7 @@
  * back as status + parsed body; only transport failures throw (ENCLAVE_UNREACHABLE).
  */
 import { formatProofBundle, type ProofBundle } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import type { Fetch } from './proof-source.ts';
 
 export interface EnclaveAnswer<T = Record<string, unknown>> {

@@ -20,7 +20,7 @@
  * reported as the round's code, never as a shut door the enclave does not have.
  */
 import { createHash } from 'node:crypto';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import type { ArtefactStore } from './store.ts';
 import type { EnclaveClient, EnclaveStatusBody } from './enclave-client.ts';
 import type { ProofSource } from './proof-source.ts';

@@ -5,7 +5,7 @@
  * (alert well before 0: the log or its witnesses stopped refreshing), forwards and KDMs, refusals
  * by code, KMS and log round trips. `formatMetrics` is pure; HostMetrics counts the host's side.
  */
-import type { EnclaveMetricsBody } from '../shared/metrics.ts';
+import type { EnclaveMetricsBody } from '../common/metrics.ts';
 import type { FetchLike } from '#verifier';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -10,7 +10,7 @@
  * is LOG_ANSWER_INVALID, carrying the verifier's code — nothing is forwarded either way.
  */
 import { LogClient, VerifierError, fetchProofBundle, fromHex, type FetchLike, type ProofBundle } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 export interface ProofSource {
   /** The newest bundle for this PCR0 extending a held tree of `heldSize` (null: none held); null when not logged. */

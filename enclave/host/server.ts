@@ -41,12 +41,12 @@ import {
   type ForwardRequest,
   type ServerLimits,
 } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
-import { PER_CLIENT_CONNECTIONS, boundedForwardJson, createApp, forwardJsonBody } from '../shared/http/app.ts';
+import { EnclaveError } from '../common/errors.ts';
+import { PER_CLIENT_CONNECTIONS, boundedForwardJson, createApp, forwardJsonBody } from '../common/http/app.ts';
 import type { EnclaveClient } from './enclave-client.ts';
 import type { Host } from './host.ts';
 import type { ArtefactStore } from './store.ts';
-import { countRefusals } from '../shared/metrics.ts';
+import { countRefusals } from '../common/metrics.ts';
 import {
   formatMetrics,
   freshSecondsLeft,

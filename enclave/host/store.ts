@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { link, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 export interface ArtefactStore {
   get(name: string): Promise<Uint8Array | null>;

@@ -20,7 +20,7 @@
  *    and must be applied with BypassPolicyLockoutSafetyCheck.
  * With no active release there is no allow at all.
  */
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { IMAGE_SHA384 } from './recipient.ts';
 
 export interface KmsPolicyInput {

@@ -15,18 +15,9 @@ import {
 import { activeReleases, type ReleaseFilter } from './active-releases.ts';
 import { buildKmsKeyPolicy } from './policy-build.ts';
 import { checkKmsKeyPolicy } from './policy-check.ts';
+import { vkeyArg } from '../common/cli-flags.ts';
 
 const MAX_POLICY_FILE = 1024 * 1024;
-
-/** A note verifier key given inline or as a file holding one. */
-export function vkeyArg(s: string): string {
-  if (/^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(s)) return s;
-  try {
-    return readFileSync(s, 'utf8').trim();
-  } catch {
-    throw usageError(`${s} is neither a vkey nor a readable file holding one`);
-  }
-}
 
 const IDENTITY_FLAGS = Object.fromEntries(
   Object.values(IDENTITY_POLICY_FLAGS).map((f) => [f, { type: 'string' as const }]),

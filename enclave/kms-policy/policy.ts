@@ -13,7 +13,7 @@
  * case-insensitively; several values for one key are OR, several keys and operators are AND.
  * Not supported (refused): NotPrincipal, NotResource, ForAnyValue:/ForAllValues:, other operators.
  */
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 export const MAX_POLICY_BYTES = 32 * 1024;
 const VERSION = '2012-10-17';

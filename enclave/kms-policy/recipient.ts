@@ -7,8 +7,8 @@
  * verifier's code, before any key material is touched.
  */
 import { recipientKey, toHex, verifyAttestationDocument, isVerifierError } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
-import { KEY_ENCRYPTION_ALGORITHM } from '../runtime/kms/port.ts';
+import { EnclaveError } from '../common/errors.ts';
+import { KEY_ENCRYPTION_ALGORITHM } from '../common/kms/port.ts';
 
 export interface RecipientInput {
   attestationDocument: Uint8Array;

@@ -8,13 +8,13 @@
 import { parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from './nsm/types.ts';
-import type { KmsPort } from './kms/port.ts';
+import type { KmsPort } from '../common/kms/port.ts';
 import { IdentityKeeper } from './identity/keeper.ts';
 import type { TestDkdm } from './identity/keys.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { Gatekeeper, type GateState } from './gatekeeper.ts';
 import { buildEnclaveApp } from './server.ts';
-import { EnclaveMetrics, timedKms } from '../shared/metrics.ts';
+import { EnclaveMetrics, timedKms } from '../common/metrics.ts';
 
 export const MEASURED_PCRS = [0, 1, 2, 3, 4, 8] as const;
 

@@ -23,8 +23,8 @@
 import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import { decodeLeaf, hpkeSuite, kdmSigner, type KdmSigner } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
-import { boundedForwardJson, forwardJsonBody } from '../shared/http/app.ts';
+import { EnclaveError } from '../common/errors.ts';
+import { boundedForwardJson, forwardJsonBody } from '../common/http/app.ts';
 import { openForwardRequest } from './forward/request.ts';
 import { forward, forwardRawHpke, wipe, type ForwardOutput } from './forward/engine.ts';
 import { MemoryReplayGuard } from './forward/replay.ts';

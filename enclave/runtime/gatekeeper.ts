@@ -33,7 +33,7 @@ import {
   type GateRefusal,
   type ProofBundle,
 } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 export interface GateState {
   open: boolean;

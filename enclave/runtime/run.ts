@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
-import type { KmsPort } from './kms/port.ts';
+import { EnclaveError } from '../common/errors.ts';
+import type { KmsPort } from '../common/kms/port.ts';
 import type { Nsm } from './nsm/types.ts';
 import { bootEnclave } from './boot.ts';
 import type { TestDkdm } from './identity/keys.ts';

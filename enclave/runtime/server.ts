@@ -39,17 +39,17 @@ import {
   MAX_PROOF_BUNDLE_BYTES,
   type ServerLimits,
 } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
-import { createApp, jsonBody } from '../shared/http/app.ts';
-import { toHttpError } from '../shared/http/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
+import { createApp, jsonBody } from '../common/http/app.ts';
+import { toHttpError } from '../common/http/errors.ts';
 import type { Nsm } from './nsm/types.ts';
 import type { IdentityKeeper, StoredIdentity } from './identity/keeper.ts';
 import { MAX_SEALED_BYTES } from './identity/seal.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
 import type { PublicIdentity } from './identity/keys.ts';
 import { forwardRoute } from './forward-route.ts';
-import { credentialsTokenRoute } from '../shared/credentials-token-route.ts';
-import { countRefusals, EnclaveMetrics } from '../shared/metrics.ts';
+import { credentialsTokenRoute } from '../common/credentials-token-route.ts';
+import { countRefusals, EnclaveMetrics } from '../common/metrics.ts';
 
 export interface EnclaveAppDeps {
   gate: Gatekeeper;

@@ -17,7 +17,7 @@ import {
   type NsmResponse,
 } from '../runtime/nsm/codec.ts';
 import { decodeCbor, encodeCbor, isVerifierError } from '#verifier';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const vectors = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/nsm-cbor-encodings.json'), 'utf8'),

@@ -18,11 +18,11 @@ import { KmsCore } from '../dev/kms/core.ts';
 import { DirectoryKeyStore } from '../dev/kms/directory-store.ts';
 import { AwsKmsPort } from '../runtime/kms/aws.ts';
 import { buildDevKmsApp } from '../dev/dev-kms/app.ts';
-import { createApp } from '../shared/http/app.ts';
-import { credentialsTokenRoute } from '../shared/credentials-token-route.ts';
+import { createApp } from '../common/http/app.ts';
+import { credentialsTokenRoute } from '../common/credentials-token-route.ts';
 import { ImdsCredentials, parseRoleCredentials } from '../host/credentials-imds.ts';
 import { CREDENTIALS_PATH, startCredentialsServer } from '../host/credentials-server.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave } from './kms-fixtures.ts';
 
 interface RoleSet {

@@ -24,7 +24,7 @@ import { KmsCore } from '../dev/kms/core.ts';
 import { DirectoryKeyStore } from '../dev/kms/directory-store.ts';
 import { AwsKmsPort } from '../runtime/kms/aws.ts';
 import { buildDevKmsApp, JSON_11 } from '../dev/dev-kms/app.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave, pcrHex } from './kms-fixtures.ts';
 
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;

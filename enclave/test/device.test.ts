@@ -17,7 +17,7 @@ import {
   type IoctlFfi,
 } from '../runtime/nsm/device.ts';
 import { decodeRequest, encodeResponse } from '../runtime/nsm/codec.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { createApp } from '../shared/http/app.ts';
+import { createApp } from '../common/http/app.ts';
 import { defaultForwardConcurrency, forwardRoute, FORWARD_MEMORY_BUDGET } from '../runtime/forward-route.ts';
 import type { Gatekeeper } from '../runtime/gatekeeper.ts';
 import type { IdentityKeeper } from '../runtime/identity/keeper.ts';

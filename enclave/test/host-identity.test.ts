@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatEnclaveConfig, type ProofBundle } from '#verifier';
 import { bootEnclave, SimulatedNsm, memoryKms, createTestPki, type BootedEnclave } from '../index.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { Host, IDENTITY_ARTEFACT } from '../host/host.ts';
 import { EnclaveClient } from '../host/enclave-client.ts';
 import { DirStore, type ArtefactStore } from '../host/store.ts';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext, createServer } from 'node:tls';
 import { AwsKmsPort } from '../runtime/kms/aws.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const noOpenssl = spawnSync('openssl', ['version']).status === 0 ? false : 'Debian openssl is not installed';
 

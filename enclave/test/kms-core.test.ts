@@ -9,7 +9,7 @@ import { openForRecipient } from '#verifier';
 import { KmsCore } from '../dev/kms/core.ts';
 import { MemoryKmsPort } from '../dev/kms/memory.ts';
 import { MemoryKeyStore } from '../dev/kms/store.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave, pcrHex } from './kms-fixtures.ts';
 
 const pki = createTestPki();

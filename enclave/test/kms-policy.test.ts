@@ -12,7 +12,7 @@ import { checkKmsKeyPolicy } from '../kms-policy/policy-check.ts';
 import { KmsCore } from '../dev/kms/core.ts';
 import { MemoryKeyStore } from '../dev/kms/store.ts';
 import { MemoryKmsPort } from '../dev/kms/memory.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ACCOUNT, ADMIN, ENCLAVE_ROLE, createTestPki, enclave, pcrHex } from './kms-fixtures.ts';
 
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;

@@ -17,7 +17,7 @@ import {
   toBase64,
 } from '#verifier';
 import { LogProofSource } from '../host/proof-source.ts';
-import { isEnclaveError } from '../shared/errors.ts';
+import { isEnclaveError } from '../common/errors.ts';
 import { GateWorld, ORIGIN, measurements } from './world.ts';
 
 const world = new GateWorld();

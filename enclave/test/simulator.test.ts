@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { SimulatedNsm } from '../dev/nsm/simulator.ts';
 import { createTestPki } from '../dev/nsm/test-pki.ts';
 import { decodeResponse, encodeRequest } from '../runtime/nsm/codec.ts';
-import { EnclaveError } from '../shared/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const eif = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/eif/synthetic-x86_64.json'), 'utf8'),

@@ -15,7 +15,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { limitConnections, parseJsonStrict, serverLimits, serverOptions, type ServerLimits } from '#verifier';
-import { EnclaveError, isEnclaveError } from '../../shared/errors.ts';
+import { EnclaveError, isEnclaveError } from '../../common/errors.ts';
 import type { KmsCore } from '../kms/core.ts';
 import { OPERATIONS } from './protocol.ts';
 import { authenticate, ReplayGuard, type Credential } from './sigv4.ts';

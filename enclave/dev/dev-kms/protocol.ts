@@ -6,7 +6,7 @@
  * Recipient, `Plaintext` is absent and `CiphertextForRecipient` carries the secret.
  */
 import { fromBase64, toBase64 } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import type { KmsCore } from '../kms/core.ts';
 import type { RecipientInput } from '../../kms-policy/recipient.ts';
 import type { EncryptionContext } from '../kms/blob.ts';

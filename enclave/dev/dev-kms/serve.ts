@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ServerLimits } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { KmsCore } from '../kms/core.ts';
 import { DirectoryKeyStore } from '../kms/directory-store.ts';
 import { buildDevKmsApp, type DevKmsAppOptions } from './app.ts';

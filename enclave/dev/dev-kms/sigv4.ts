@@ -11,7 +11,7 @@
  * configured principal — for local development only, and dev-kms says so when it starts.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 
 export interface Credential {
   accessKeyId: string;

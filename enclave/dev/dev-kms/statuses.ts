@@ -2,7 +2,7 @@
  * dev-kms's one table from EnclaveError codes to the AWS error type (`__type`) and HTTP status
  * KMS answers with. Errors not in the table are internal (500 KMSInternalException, no detail).
  */
-import type { EnclaveErrorCode } from '../../shared/errors.ts';
+import type { EnclaveErrorCode } from '../../common/errors.ts';
 
 export const KMS_ERRORS: Partial<Record<EnclaveErrorCode, { type: string; status: number }>> = {
   KMS_DENIED: { type: 'AccessDeniedException', status: 400 },

@@ -10,7 +10,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { canonicalize } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { UUID_RE } from './store.ts';
 
 const MAGIC = Buffer.from('KCB1');

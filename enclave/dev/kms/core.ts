@@ -12,7 +12,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sealForRecipient } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { evaluatePolicy, parseKeyPolicy } from '../../kms-policy/policy.ts';
 import { blobKeyId, openBlob, sealBlob, MAX_PLAINTEXT, type EncryptionContext } from './blob.ts';
 import { verifyRecipient, type RecipientInput, type VerifiedRecipient } from '../../kms-policy/recipient.ts';

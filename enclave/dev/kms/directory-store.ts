@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { UUID_RE, type KeyStore, type StoredKey } from './store.ts';
 
 interface KeyFile {

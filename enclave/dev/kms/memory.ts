@@ -5,14 +5,14 @@
  * EnclaveErrors: KMS_DENIED, KMS_INVALID_CIPHERTEXT, and KMS_NOT_FOUND / KMS_VALIDATION for
  * requests no KMS could answer.
  */
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { KmsCore, type KmsCoreOptions } from './core.ts';
 import {
   KEY_ENCRYPTION_ALGORITHM,
   type DataKeyForRecipient,
   type KmsPort,
   type RecipientCall,
-} from '../../runtime/kms/port.ts';
+} from '../../common/kms/port.ts';
 import { MemoryKeyStore } from './store.ts';
 
 function recipientOf(call: RecipientCall) {

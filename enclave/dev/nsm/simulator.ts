@@ -25,7 +25,7 @@ import { launchPcrs, type EifPcrs } from './boot-pcrs.ts';
 import { issueAttestationDocument } from './attestation.ts';
 import type { TestPki } from './test-pki.ts';
 import { NSM_LIMITS, type NsmTransport } from '../../runtime/nsm/types.ts';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 
 /** Bytes of entropy per GetRandom: nsm-lib documents "up to 256 bytes". */
 export const SIM_RANDOM_BYTES = 256;

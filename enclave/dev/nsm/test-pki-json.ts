@@ -9,7 +9,7 @@
  * certificate; any failure is EnclaveError PKI_MALFORMED (never echoing key material).
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { TestPki, type Issued } from './test-pki.ts';
 
 export const TEST_PKI_FORMAT = 'keycast-test-pki/v1';

@@ -18,7 +18,7 @@
  */
 import { generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { buildCertificate } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;

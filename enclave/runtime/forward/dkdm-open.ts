@@ -26,7 +26,7 @@ import {
   type KeyType,
   type OpenedRules,
 } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import type { IdentityKeys } from '../identity/keys.ts';
 
 export interface DkdmInput {

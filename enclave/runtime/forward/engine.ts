@@ -29,7 +29,7 @@ import {
   type RawRsaOaepSealer,
   type Receipt,
 } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import type { OpenedForward } from './request.ts';
 import type { Recipient } from './recipients.ts';
 

@@ -24,7 +24,7 @@ import {
   type DcCertificate,
   type ForwardRules,
 } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 
 export const MAX_CERTIFICATE_TEXT = 16 * 1024;
 

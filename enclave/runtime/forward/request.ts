@@ -22,7 +22,7 @@ import {
   type FilmKeys,
   type OpenedRules,
 } from '#verifier';
-import { EnclaveError, type EnclaveErrorCode } from '../../shared/errors.ts';
+import { EnclaveError, type EnclaveErrorCode } from '../../common/errors.ts';
 import { checkRecipients, type Recipient } from './recipients.ts';
 import { openDkdm, type DkdmContext } from './dkdm-open.ts';
 import type { ReplayGuard } from './replay.ts';

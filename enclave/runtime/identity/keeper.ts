@@ -34,8 +34,8 @@ import {
   type EnclaveConfig,
   type IdentityGenesis,
 } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
-import type { KmsPort } from '../kms/port.ts';
+import { EnclaveError } from '../../common/errors.ts';
+import type { KmsPort } from '../../common/kms/port.ts';
 import type { Nsm } from '../nsm/types.ts';
 import { generateIdentity, publicIdentity, type IdentityKeys, type PublicIdentity, type TestDkdm } from './keys.ts';
 import { GENESISLESS_VERSIONS, sealIdentity, sealedVersion, unsealIdentity } from './seal.ts';

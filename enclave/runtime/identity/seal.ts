@@ -25,7 +25,7 @@
  * Plaintext buffers are zeroed after use.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { createPrivateKey } from 'node:crypto';
 import { parseDcCertificate, type IdentityGenesis } from '#verifier';
 import { privateFromRaw, rawPrivate, type IdentityKeys } from './keys.ts';

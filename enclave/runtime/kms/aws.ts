@@ -23,8 +23,13 @@ import {
   type GenerateDataKeyCommandOutput,
   type KMSClientConfig,
 } from '@aws-sdk/client-kms';
-import { EnclaveError, type EnclaveErrorCode } from '../../shared/errors.ts';
-import { KEY_ENCRYPTION_ALGORITHM, type DataKeyForRecipient, type KmsPort, type RecipientCall } from './port.ts';
+import { EnclaveError, type EnclaveErrorCode } from '../../common/errors.ts';
+import {
+  KEY_ENCRYPTION_ALGORITHM,
+  type DataKeyForRecipient,
+  type KmsPort,
+  type RecipientCall,
+} from '../../common/kms/port.ts';
 
 export interface AwsKmsOptions {
   region: string;

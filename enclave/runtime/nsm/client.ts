@@ -4,7 +4,7 @@
  * EnclaveError. The device backend and the simulator share this file, so whatever the
  * simulator proves about the client also holds on /dev/nsm. notes/nitro.md §5.2.
  */
-import { EnclaveError, type EnclaveErrorCode } from '../../shared/errors.ts';
+import { EnclaveError, type EnclaveErrorCode } from '../../common/errors.ts';
 import { decodeResponse, encodeRequest, type NsmRequest, type NsmResponse } from './codec.ts';
 import {
   NSM_LIMITS,

@@ -13,7 +13,7 @@
  * unsigned integers, so a negative one is refused here.
  */
 import { decodeCbor, encodeCbor, isVerifierError, type CborMap, type CborValue } from '#verifier';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import {
   NSM_DIGESTS,
   NSM_ERROR_NAMES,

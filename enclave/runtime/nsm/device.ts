@@ -13,7 +13,7 @@
  * milliseconds; the driver's own timeout is 2 minutes).
  */
 import { closeSync, openSync } from 'node:fs';
-import { EnclaveError } from '../../shared/errors.ts';
+import { EnclaveError } from '../../common/errors.ts';
 import { NsmClient } from './client.ts';
 import { NSM_LIMITS, type NsmTransport } from './types.ts';
 

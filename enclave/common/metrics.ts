@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { CodedError } from '#verifier';
-import type { KmsPort } from '../runtime/kms/port.ts';
+import type { KmsPort } from './kms/port.ts';
 
 export interface KmsRoundTrips {
   count: number;

@@ -29,7 +29,7 @@ export const ENCLAVE_ERROR_CODES = [
   // the simulator's test PKI
   'PKI_MALFORMED',
   'PKI_FILE_EXPOSED',
-  // KMS (see runtime/kms/port.ts for the contract)
+  // KMS (see common/kms/port.ts for the contract)
   'KMS_DENIED',
   'KMS_UNAVAILABLE',
   'KMS_INVALID_CIPHERTEXT',

@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { ALIASES, specifiers } from './import-graph.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const FOLDERS = ['verifier', 'builder', 'log-server', 'enclave', 'cli', 'test', 'bench', 'scripts'];
@@ -38,8 +39,6 @@ export const ENCLAVE_ROOMS: Record<string, readonly string[]> = {
 };
 /** enclave/ entries and folders that are not rooms: the public entries, the tests, the deployment. */
 const ENCLAVE_OUTSIDE_ROOMS = new Set(['index.ts', 'cli.ts', 'test', 'deploy']);
-/** package.json "imports": alias → path from the root. */
-const ALIASES: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).imports ?? {};
 /** The ground floor's public entries: every folder may import them (verifier/ itself, relatively). */
 const GROUND_ALIASES = new Set(['#verifier', '#cli-kit']);
 const IO_MODULES =
@@ -58,15 +57,6 @@ function tsFiles(dir: string, out: string[] = []): string[] {
     if (statSync(p).isDirectory()) tsFiles(p, out);
     else if (/\.(ts|mts|mjs)$/.test(n)) out.push(p);
   }
-  return out;
-}
-
-/** Import specifiers: static imports/exports and dynamic import() with a string literal. */
-export function specifiers(src: string): string[] {
-  const out: string[] = [];
-  const re =
-    /(?:^|[\s;])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
-  for (const m of src.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3])!);
   return out;
 }
 

@@ -2,8 +2,8 @@
  * Every `keycast` command enclave/ offers, in one list (tests, and the help of a group without a
  * table). Each lives in its room and keycast loads only that room: `enclave run` from
  * runtime/cli.ts (the image's command; `--nsm sim` from dev/cli.ts), `host run` from
- * host/cli.ts, `nsm …`, `dev-kms` and `dev certs` from dev/cli.ts, `kms-policy` from
- * kms-policy/policy-command.ts. Commands match cli/command.ts structurally.
+ * host/cli.ts, `nsm …`, `dev-kms` and `dev certs` from dev/cli.ts; `kms-policy` (defined in
+ * kms-policy/policy-command.ts) through this list. Commands match cli/command.ts structurally.
  */
 import type { Command } from '#cli-kit';
 import { commands as dev, enclaveRun } from './dev/cli.ts';

@@ -28,19 +28,38 @@ group(['build', 'describe-eif', 'diff-eif', 'release', 'endorse'], () => import(
   ['release attest-rebuild', 'deprecated name of keycast endorse'],
   ['endorse', 'sign (and publish) a rebuild endorsement: "I rebuilt this source and got these PCRs"'],
 ]);
-group(['nsm', 'enclave', 'host', 'dev-kms', 'kms-policy', 'dev'], () => import('../enclave/cli.ts'), [
+// enclave/ in its rooms: keycast loads only the room a command lives in, so the image's
+// `enclave run` loads the runtime alone (test/enclave-image-closure.test.ts); `--nsm sim` is the
+// development tools' (they hold the simulator)
+const enclaveDev = () => import('../enclave/dev/cli.ts');
+const enclaveAll = () => import('../enclave/cli.ts'); // kms-policy (its module lists it with the rest)
+group(['nsm', 'dev-kms', 'dev'], enclaveDev, [
   ['nsm describe', 'Describe the NSM and every PCR (device or simulator)'],
   ['nsm attest', 'Get a signed attestation document from the NSM (device or simulator)'],
   ['nsm test-pki init', 'Create a simulator test PKI (AWS-shaped P-384 chain under a NEW, untrusted test root)'],
   ['nsm test-pki renew', 'Reissue the test PKI intermediates (same root) so they are valid from now'],
   ['dev-kms', 'A local KMS speaking the real KMS JSON 1.1 protocol, enforcing RecipientAttestation policies'],
+]);
+group(['kms-policy'], enclaveAll, [
   [
     'kms-policy',
     'Print a KMS key policy that lets only the logged, active releases decrypt (read through the verified log)',
   ],
-  ['enclave run', 'Run the enclave service: fail-closed boot gate, KMS-sealed identity, the enclave API'],
+]);
+group(['enclave'], () => import('../enclave/runtime/cli.ts'), [
+  [
+    'enclave run',
+    'Run the enclave service: fail-closed boot gate, KMS-sealed identity, the enclave API',
+    { when: simulatedNsm, load: enclaveDev },
+  ],
+]);
+group(['host'], () => import('../enclave/host/cli.ts'), [
   ['host run', 'Run the parent-instance host: proofs from the log, sealed-artefact store, public API'],
+]);
+group(['dev'], enclaveDev, [
   ['dev certs', 'generate realistic ST 430-2 projector chains (maker root → SM CA → SM leaves) for tests and demos'],
+]);
+group(['kms-policy'], enclaveAll, [
   [
     'kms-policy check',
     'Audit a KMS key policy: flag every statement that reaches a decrypt path without a RecipientAttestation condition',
@@ -53,3 +72,8 @@ group([], () => import('./aliases.ts'), [['release verify', 'deprecated name of 
 group([], () => import('./verify-rebuild.ts'), [
   ['verify rebuild', 'rebuild an enclave image from its lock and compare PCR0/1/2 with the logged release'],
 ]);
+
+/** `--nsm sim` or `--nsm=sim` anywhere in argv: the command then runs with the dev tools' simulator. */
+function simulatedNsm(argv: readonly string[]): boolean {
+  return argv.some((a, i) => a === '--nsm=sim' || (a === '--nsm' && argv[i + 1] === 'sim'));
+}

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from './command.ts';
 import { EXIT, exitCodeFor, isCoded, normalizeError } from './exit-codes.ts';
-import { LOADERS, TABLE, entriesUnder, findEntry, type TableEntry } from './registry.ts';
+import { LOADERS, TABLE, entriesUnder, findEntry, loaderFor, type TableEntry } from './registry.ts';
 import { applyProfile } from './profile.ts';
 import './groups.ts';
 
@@ -62,8 +62,8 @@ function version(): string {
   return `keycast ${pkg.version}`;
 }
 
-async function commandFor(entry: TableEntry): Promise<Command> {
-  const { commands } = await entry.load();
+async function commandFor(entry: TableEntry, argv: readonly string[] = []): Promise<Command> {
+  const { commands } = await loaderFor(entry, argv)();
   const cmd = commands.find((c) => c.path.join(' ') === entry.path.join(' '));
   if (!cmd)
     throw new Error(`the command table names 'keycast ${entry.path.join(' ')}' but its module does not define it`);
@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const entry = findEntry(argv);
-    const cmd = entry ? await commandFor(entry) : await untabledCommand(argv);
+    const cmd = entry ? await commandFor(entry, argv) : await untabledCommand(argv);
     if (!cmd) {
       const flagAt = argv.findIndex((a) => a.startsWith('-'));
       const words = flagAt < 0 ? argv : argv.slice(0, flagAt);

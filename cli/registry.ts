@@ -13,6 +13,14 @@ export interface TableEntry {
   path: string[];
   summary: string;
   load: Loader;
+  /** another module for the same command when argv asks for it (`enclave run --nsm sim`: the dev tools') */
+  variant?: Variant;
+}
+
+/** A module that serves a command instead of its entry's when `when(argv)` holds. */
+export interface Variant {
+  when: (argv: readonly string[]) => boolean;
+  load: Loader;
 }
 
 /** First word → its group's loader (a word may have no table entries yet: then help loads it). */
@@ -22,12 +30,19 @@ export const TABLE: TableEntry[] = [];
 
 /**
  * Registers a folder's command group under its first word(s); `commands` lists its commands as
- * [path words joined by spaces, summary]. A command may be registered from another module than
- * its first word's (an alias living elsewhere): its table entry's loader is the one used.
+ * [path words joined by spaces, summary, variant?]. A command may be registered from another
+ * module than its first word's (an alias living elsewhere): its table entry's loader is the one
+ * used — or its variant's, for the argv the variant claims.
  */
-export function group(words: string[], load: Loader, commands: Array<[string, string]> = []): void {
+export function group(words: string[], load: Loader, commands: Array<[string, string, Variant?]> = []): void {
   for (const w of words) LOADERS[w] ??= load;
-  for (const [path, summary] of commands) TABLE.push({ path: path.split(' '), summary, load });
+  for (const [path, summary, variant] of commands)
+    TABLE.push({ path: path.split(' '), summary, load, ...(variant ? { variant } : {}) });
+}
+
+/** The loader that serves `entry` for this argv: its variant's when the variant claims the argv. */
+export function loaderFor(entry: TableEntry, argv: readonly string[]): Loader {
+  return entry.variant?.when(argv) ? entry.variant.load : entry.load;
 }
 
 /** The table entry whose path is the longest prefix of argv. */

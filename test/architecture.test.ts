@@ -11,6 +11,12 @@
  *  - every `#` alias is resolved through package.json "imports" and held to the same rules as the
  *    path it names (an alias that is not declared there is refused); the ground floor's public
  *    entries are `#verifier`, `#verifier/build` and `#cli-kit` (the flag kit, verifier/cli/kit.ts);
+ *  - enclave/ is in rooms (enclave/README.md): runtime/ (inside the enclave), host/ (the parent
+ *    instance) and kms-policy/ (the operator's tools) import only themselves and common/ (what
+ *    more than one room needs; it imports no room); dev/ (development only) anything; no room
+ *    imports the folder's entries (index.ts, cli.ts), and every source of enclave/ lives in a room
+ *    (or its tests). cli/ may load a room's command module (enclave/<room>/cli.ts), so
+ *    `enclave run` loads the runtime alone (test/enclave-image-closure.test.ts);
  *  - nothing reads test data from outside the repository: every vector lives under testdata/,
  *    so a fresh clone runs its tests with nothing beside it.
  */
@@ -19,12 +25,23 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { ALIASES, specifiers } from './import-graph.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const FOLDERS = ['verifier', 'builder', 'log-server', 'enclave', 'cli', 'test', 'bench', 'scripts'];
 const PUBLIC = new Set(['index.ts', 'cli.ts']);
-/** package.json "imports": alias → path from the root. */
-const ALIASES: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).imports ?? {};
+/** Command modules of enclave/'s rooms, public like enclave/cli.ts (cli/ loads only the room a command lives in). */
+const ROOM_COMMANDS = new Set(['enclave/runtime/cli.ts', 'enclave/host/cli.ts', 'enclave/dev/cli.ts']);
+/** enclave/'s rooms and the rooms each may import (itself always). */
+export const ENCLAVE_ROOMS: Record<string, readonly string[]> = {
+  common: [],
+  runtime: ['common'],
+  host: ['common'],
+  'kms-policy': ['common'],
+  dev: ['common', 'runtime', 'host', 'kms-policy'],
+};
+/** enclave/ entries and folders that are not rooms: the public entries, the tests, the deployment. */
+const ENCLAVE_OUTSIDE_ROOMS = new Set(['index.ts', 'cli.ts', 'test', 'deploy']);
 /** The ground floor's public entries: every folder may import them by alias (verifier/ itself, relatively). */
 const GROUND_ENTRIES: Record<string, string> = {
   '#verifier': './verifier/index.ts',
@@ -53,15 +70,6 @@ function tsFiles(dir: string, out: string[] = []): string[] {
     if (statSync(p).isDirectory()) tsFiles(p, out);
     else if (/\.(ts|mts|mjs)$/.test(n)) out.push(p);
   }
-  return out;
-}
-
-/** Import specifiers: static imports/exports and dynamic import() with a string literal. */
-export function specifiers(src: string): string[] {
-  const out: string[] = [];
-  const re =
-    /(?:^|[\s;])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
-  for (const m of src.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3])!);
   return out;
 }
 
@@ -115,7 +123,8 @@ function violations(files?: Record<string, string>): string[] {
           continue;
         }
         const isPublic =
-          relative(join(root, tf), target).split(sep).length === 1 && PUBLIC.has(target.split(sep).pop()!);
+          (relative(join(root, tf), target).split(sep).length === 1 && PUBLIC.has(target.split(sep).pop()!)) ||
+          ROOM_COMMANDS.has(relative(root, target).split(sep).join('/'));
         const mayUsePublic = ['cli', 'test', 'bench', 'scripts'].includes(folder);
         if (!(mayUsePublic && isPublic))
           bad.push(
@@ -166,6 +175,75 @@ test('the rules refuse the decision side importing the build side, an aliased in
     `${join('enclave', 'src', 'a.ts')}: #nope is not an alias declared in package.json "imports"`,
     `${join('enclave', 'src', 'a.ts')}: imports verifier internals (../../verifier/src/tlog/verify.ts); use '#verifier' or '#verifier/build'`,
   ]);
+});
+
+/** Imports between enclave/'s rooms that ENCLAVE_ROOMS does not allow, and sources outside every room. */
+export function roomViolations(files: Record<string, string>): string[] {
+  const bad: string[] = [];
+  const roomOf = (rel: string): string | undefined => {
+    const [top, first] = rel.split('/');
+    return top === 'enclave' && first !== undefined && first in ENCLAVE_ROOMS ? first : undefined;
+  };
+  for (const [rel, src] of Object.entries(files)) {
+    const [, first] = rel.split('/');
+    if (first === undefined || (!(first in ENCLAVE_ROOMS) && !ENCLAVE_OUTSIDE_ROOMS.has(first))) {
+      bad.push(`${rel}: enclave/ sources live in a room (${Object.keys(ENCLAVE_ROOMS).join(', ')})`);
+      continue;
+    }
+    const room = roomOf(rel);
+    if (room === undefined) continue;
+    for (const spec of specifiers(src)) {
+      if (!spec.startsWith('.')) continue;
+      const target = posixJoin(rel, spec);
+      if (!target.startsWith('enclave/')) continue;
+      const to = roomOf(target);
+      if (to === undefined) bad.push(`${rel}: a room imports ${spec}, outside the rooms (an entry or a test)`);
+      else if (to !== room && !ENCLAVE_ROOMS[room]!.includes(to))
+        bad.push(`${rel}: ${room}/ may not import ${to}/ (${spec})`);
+    }
+  }
+  return bad;
+}
+
+function posixJoin(from: string, spec: string): string {
+  const parts = from.split('/').slice(0, -1);
+  for (const p of spec.split('/')) {
+    if (p === '..') parts.pop();
+    else if (p !== '.') parts.push(p);
+  }
+  return parts.join('/');
+}
+
+test('the room checker refuses runtime → dev or host, host → runtime, common → anything, a room → the entries, and sources outside a room', () => {
+  const files = {
+    'enclave/runtime/boot.ts': "import { SimulatedNsm } from '../dev/nsm/simulator.ts';",
+    'enclave/runtime/run.ts': "const h = await import('../host/run.ts');\nimport { x } from './boot.ts';",
+    'enclave/host/server.ts': "import { countRefusals } from '../runtime/metrics.ts';",
+    'enclave/common/errors.ts': "import type { Nsm } from '../runtime/nsm/types.ts';",
+    'enclave/runtime/forward/engine.ts': "import { commands } from '../../cli.ts';",
+    'enclave/src/forward/new.ts': "import { x } from '../errors.ts';",
+    'enclave/dev/cli.ts': "import { runHost } from '../host/run.ts';\nimport { x } from '../runtime/cli.ts';",
+    'enclave/kms-policy/recipient.ts': "import { KEY_ENCRYPTION_ALGORITHM } from '../common/kms/port.ts';",
+    'enclave/kms-policy/policy-build.ts': "import { runEnclave } from '../runtime/run.ts';",
+    'enclave/test/boot.test.ts': "import { SimulatedNsm } from '../dev/nsm/simulator.ts';",
+  };
+  assert.deepEqual(roomViolations(files), [
+    'enclave/runtime/boot.ts: runtime/ may not import dev/ (../dev/nsm/simulator.ts)',
+    'enclave/runtime/run.ts: runtime/ may not import host/ (../host/run.ts)',
+    'enclave/host/server.ts: host/ may not import runtime/ (../runtime/metrics.ts)',
+    'enclave/common/errors.ts: common/ may not import runtime/ (../runtime/nsm/types.ts)',
+    'enclave/runtime/forward/engine.ts: a room imports ../../cli.ts, outside the rooms (an entry or a test)',
+    'enclave/src/forward/new.ts: enclave/ sources live in a room (common, runtime, host, kms-policy, dev)',
+    'enclave/kms-policy/policy-build.ts: kms-policy/ may not import runtime/ (../runtime/run.ts)',
+  ]);
+});
+
+test("enclave/'s rooms import only the rooms they may: the runtime and the host never a development tool, nor each other", () => {
+  const files: Record<string, string> = {};
+  for (const f of tsFiles(join(root, 'enclave')))
+    files[relative(root, f).split(sep).join('/')] = readFileSync(f, 'utf8');
+  assert.ok('enclave/runtime/run.ts' in files && 'enclave/dev/nsm/simulator.ts' in files, 'the scan sees the rooms');
+  assert.deepEqual(roomViolations(files), []);
 });
 
 // Source files, scripts, configs and nix expressions (testdata/ is data and is never edited).

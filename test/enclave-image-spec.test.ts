@@ -13,7 +13,7 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ENCLAVE_CONFIG_PATH } from '#verifier/build';
-import { commands } from '../enclave/cli.ts';
+import { commands } from '../enclave/runtime/cli.ts'; // the image's enclave run (no simulator)
 import { CREDENTIALS_PATH } from '../enclave/index.ts';
 
 const REPO = resolve(import.meta.dirname, '..');

@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands } from '../cli.ts';
+import { commands as runtimeCommands } from '../runtime/cli.ts';
 import { verifyAttestationDocument } from '#verifier';
 
 const dir = mkdtempSync(join(tmpdir(), 'keycast-nsm-cli-'));
@@ -181,4 +182,39 @@ test('describe on a machine without /dev/nsm is a coded NSM_UNAVAILABLE', async 
     run('nsm describe', ['--device', join(dir, 'no-such-nsm')]),
     (e: unknown) => (e as { code?: string }).code === 'NSM_UNAVAILABLE',
   );
+});
+
+test("the image's enclave run (runtime/cli.ts) has no simulator: --nsm sim and test-only keys are usage errors", async () => {
+  assert.deepEqual(
+    runtimeCommands.map((c) => c.path.join(' ')),
+    ['enclave run'],
+  );
+  const [imageRun] = runtimeCommands;
+  const devRun = commands.find((c) => c.path.join(' ') === 'enclave run')!;
+  assert.notEqual(imageRun, devRun, 'keycast serves --nsm sim from the dev tools, not the runtime');
+  assert.equal(imageRun!.help, devRun.help, 'one command, one help, whichever room serves it');
+  const refused = (re: RegExp) => (e: unknown) => usage(e) && re.test((e as Error).message);
+  await assert.rejects(
+    imageRun!.run([
+      '--nsm',
+      'sim',
+      '--pki',
+      join(dir, 'pki.json'),
+      '--pcrs',
+      join(dir, 'p'),
+      '--listen',
+      '127.0.0.1:0',
+    ]),
+    refused(/--nsm sim needs the development tools/),
+  );
+  await assert.rejects(
+    imageRun!.run(['--nsm=sim', '--listen', '127.0.0.1:0']),
+    refused(/--nsm sim needs the development tools/),
+  );
+  await assert.rejects(
+    imageRun!.run(['--test-dkdm-key', join(dir, 'k.pem'), '--listen', '127.0.0.1:0']),
+    refused(/test option of --nsm sim only/),
+  );
+  // the dev tools' variant takes --nsm sim (and asks for its files)
+  await assert.rejects(devRun.run(['--nsm', 'sim', '--listen', '127.0.0.1:0']), refused(/--pki FILE and --pcrs FILE/));
 });

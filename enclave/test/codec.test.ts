@@ -15,10 +15,10 @@ import {
   NsmDecodeError,
   type NsmRequest,
   type NsmResponse,
-} from '../src/nsm/codec.ts';
+} from '../runtime/nsm/codec.ts';
 import { isVerifierError } from '#verifier';
 import { decodeCbor, encodeCbor } from '#verifier/build';
-import { EnclaveError } from '../src/errors.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const vectors = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/nsm-cbor-encodings.json'), 'utf8'),
@@ -86,7 +86,7 @@ for (const { value, cbor_hex } of vectors.encodings) {
 }
 
 test('the ioctl number in the vectors is the one device.ts uses', async () => {
-  const { NSM_IOCTL_RAW } = await import('../src/nsm/device.ts');
+  const { NSM_IOCTL_RAW } = await import('../runtime/nsm/device.ts');
   assert.match(vectors.transport.ioctl_request, /^0xC0200A00\b/);
   assert.equal(NSM_IOCTL_RAW, 0xc0200a00);
 });

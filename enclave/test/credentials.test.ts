@@ -14,15 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { KmsCore } from '../src/kms/core.ts';
-import { DirectoryKeyStore } from '../src/kms/directory-store.ts';
-import { AwsKmsPort } from '../src/kms/aws.ts';
-import { buildDevKmsApp } from '../src/kms/dev-kms/app.ts';
-import { createApp } from '../src/http/app.ts';
-import { credentialsTokenRoute } from '../src/runtime/credentials-token-route.ts';
-import { ImdsCredentials, parseRoleCredentials } from '../src/host/credentials-imds.ts';
-import { CREDENTIALS_PATH, startCredentialsServer } from '../src/host/credentials-server.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { KmsCore } from '../dev/kms/core.ts';
+import { DirectoryKeyStore } from '../dev/kms/directory-store.ts';
+import { AwsKmsPort } from '../runtime/kms/aws.ts';
+import { buildDevKmsApp } from '../dev/dev-kms/app.ts';
+import { createApp } from '../common/http/app.ts';
+import { credentialsTokenRoute } from '../common/credentials-token-route.ts';
+import { ImdsCredentials, parseRoleCredentials } from '../host/credentials-imds.ts';
+import { CREDENTIALS_PATH, startCredentialsServer } from '../host/credentials-server.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave } from './kms-fixtures.ts';
 
 interface RoleSet {

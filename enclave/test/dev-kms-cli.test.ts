@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { openForRecipient } from '#verifier';
-import { AwsKmsPort } from '../src/kms/aws.ts';
+import { AwsKmsPort } from '../runtime/kms/aws.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave } from './kms-fixtures.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');

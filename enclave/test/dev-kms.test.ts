@@ -20,11 +20,11 @@ import {
   PutKeyPolicyCommand,
 } from '@aws-sdk/client-kms';
 import { openForRecipient } from '#verifier';
-import { KmsCore } from '../src/kms/core.ts';
-import { DirectoryKeyStore } from '../src/kms/directory-store.ts';
-import { AwsKmsPort } from '../src/kms/aws.ts';
-import { buildDevKmsApp, JSON_11 } from '../src/kms/dev-kms/app.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { KmsCore } from '../dev/kms/core.ts';
+import { DirectoryKeyStore } from '../dev/kms/directory-store.ts';
+import { AwsKmsPort } from '../runtime/kms/aws.ts';
+import { buildDevKmsApp, JSON_11 } from '../dev/dev-kms/app.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave, pcrHex } from './kms-fixtures.ts';
 
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;

@@ -15,9 +15,9 @@ import {
   encodeNsmRaw,
   openDeviceNsm,
   type IoctlFfi,
-} from '../src/nsm/device.ts';
-import { decodeRequest, encodeResponse } from '../src/nsm/codec.ts';
-import { EnclaveError } from '../src/errors.ts';
+} from '../runtime/nsm/device.ts';
+import { decodeRequest, encodeResponse } from '../runtime/nsm/codec.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;
 

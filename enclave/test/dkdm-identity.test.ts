@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { checkDcProfile, checkEnclaveCertificates, isVerifierError, parseIdentityBinding } from '#verifier';
 import { formatIdentityBinding, nameValue, publicKeyThumbprint, OID_SHA256_RSA } from '#verifier/build';
-import { generateIdentity, publicIdentity } from '../src/identity/keys.ts';
-import { sealIdentity, unsealIdentity } from '../src/identity/seal.ts';
-import { createEnclaveChains } from '../src/forward/pki.ts';
+import { generateIdentity, publicIdentity } from '../runtime/identity/keys.ts';
+import { sealIdentity, unsealIdentity } from '../runtime/identity/seal.ts';
+import { createEnclaveChains } from '../runtime/forward/pki.ts';
 import { SimulatedNsm, bootEnclave, createTestPki, isEnclaveError, type KmsPort } from '../index.ts';
-import type { Nsm } from '../src/nsm/types.ts';
+import type { Nsm } from '../runtime/nsm/types.ts';
+import { NsmClient } from '../index.ts';
 import { measurements } from './world.ts';
 
 const id = generateIdentity({ release: '0123456789abcdef' });
@@ -126,4 +127,16 @@ test('test-only decryption key: used as given on the simulated NSM, refused on a
     bootEnclave({ nsm: wrapped, kms: {} as KmsPort, configBytes: '{}', testDkdm: { privateKey: key } }),
     (e) => isEnclaveError(e, 'TEST_ONLY_OPTION'),
   );
+  // nor does the device's own client, even speaking to the simulator's transport: only the
+  // simulator says it is one (the runtime does not import it to ask)
+  await assert.rejects(
+    bootEnclave({
+      nsm: new NsmClient(sim.device),
+      kms: {} as KmsPort,
+      configBytes: '{}',
+      testDkdm: { privateKey: key },
+    }),
+    (e) => isEnclaveError(e, 'TEST_ONLY_OPTION'),
+  );
+  assert.equal(sim.simulated, true);
 });

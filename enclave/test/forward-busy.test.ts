@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { createApp } from '../src/http/app.ts';
-import { defaultForwardConcurrency, forwardRoute, FORWARD_MEMORY_BUDGET } from '../src/runtime/forward-route.ts';
-import type { Gatekeeper } from '../src/runtime/gatekeeper.ts';
-import type { IdentityKeeper } from '../src/identity/keeper.ts';
+import { createApp } from '../common/http/app.ts';
+import { defaultForwardConcurrency, forwardRoute, FORWARD_MEMORY_BUDGET } from '../runtime/forward-route.ts';
+import type { Gatekeeper } from '../runtime/gatekeeper.ts';
+import type { IdentityKeeper } from '../runtime/identity/keeper.ts';
 
 test('defaultForwardConcurrency: the heap over the per-request budget, 1..8', () => {
   assert.equal(defaultForwardConcurrency(FORWARD_MEMORY_BUDGET), 1);

@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { forwardRequestDigest } from '#verifier/build';
-import { buildHostApp } from '../src/host/server.ts';
-import { MemoryStore } from '../src/host/store.ts';
-import type { EnclaveClient } from '../src/host/enclave-client.ts';
-import type { Host } from '../src/host/host.ts';
+import { buildHostApp } from '../host/server.ts';
+import { MemoryStore } from '../host/store.ts';
+import type { EnclaveClient } from '../host/enclave-client.ts';
+import type { Host } from '../host/host.ts';
 
 const DKDM = '<?xml version="1.0" encoding="UTF-8"?>\n<DCinemaSecurityMessage>…</DCinemaSecurityMessage>\n';
 const REQUEST = {

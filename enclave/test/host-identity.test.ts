@@ -19,12 +19,12 @@ import { join } from 'node:path';
 import type { ProofBundle } from '#verifier';
 import { formatEnclaveConfig } from '#verifier/build';
 import { bootEnclave, SimulatedNsm, memoryKms, createTestPki, type BootedEnclave } from '../index.ts';
-import { EnclaveError } from '../src/errors.ts';
-import { Host, IDENTITY_ARTEFACT } from '../src/host/host.ts';
-import { EnclaveClient } from '../src/host/enclave-client.ts';
-import { DirStore, type ArtefactStore } from '../src/host/store.ts';
-import { buildHostApp } from '../src/host/server.ts';
-import type { ProofSource } from '../src/host/proof-source.ts';
+import { EnclaveError } from '../common/errors.ts';
+import { Host, IDENTITY_ARTEFACT } from '../host/host.ts';
+import { EnclaveClient } from '../host/enclave-client.ts';
+import { DirStore, type ArtefactStore } from '../host/store.ts';
+import { buildHostApp } from '../host/server.ts';
+import type { ProofSource } from '../host/proof-source.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
 import { GateWorld, measurements } from './world.ts';
 

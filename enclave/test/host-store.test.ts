@@ -15,9 +15,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { DirStore, MemoryStore, S3Store } from '../src/host/store.ts';
+import { DirStore, MemoryStore, S3Store } from '../host/store.ts';
 
-const STORE_TS = resolve(import.meta.dirname, '../src/host/store.ts');
+const STORE_TS = resolve(import.meta.dirname, '../host/store.ts');
 
 test('DirStore.putIfAbsent: of 16 callers in this process and 4 other processes, exactly one creates it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-store-excl-'));

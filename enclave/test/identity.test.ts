@@ -29,7 +29,7 @@ import {
   type KmsPort,
   type BootedEnclave,
 } from '../index.ts';
-import { rawPrivate } from '../src/identity/keys.ts';
+import { rawPrivate } from '../runtime/identity/keys.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
 import { GateWorld, measurements, type Measured } from './world.ts';
 

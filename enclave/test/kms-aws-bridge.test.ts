@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext, createServer } from 'node:tls';
-import { AwsKmsPort } from '../src/kms/aws.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { AwsKmsPort } from '../runtime/kms/aws.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const noOpenssl = spawnSync('openssl', ['version']).status === 0 ? false : 'Debian openssl is not installed';
 

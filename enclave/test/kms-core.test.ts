@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openForRecipient } from '#verifier';
-import { KmsCore } from '../src/kms/core.ts';
-import { MemoryKmsPort } from '../src/kms/memory.ts';
-import { MemoryKeyStore } from '../src/kms/store.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { KmsCore } from '../dev/kms/core.ts';
+import { MemoryKmsPort } from '../dev/kms/memory.ts';
+import { MemoryKeyStore } from '../dev/kms/store.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy, createTestPki, enclave, pcrHex } from './kms-fixtures.ts';
 
 const pki = createTestPki();
@@ -189,7 +189,7 @@ test('key policies: strict parsing, GetKeyPolicy/PutKeyPolicy for admins only, a
 
 test('a Recipient must carry an RSA-2048 key and name RSAES_OAEP_SHA_256', async () => {
   const { core, keyId } = await setup();
-  const { SimulatedNsm } = await import('../src/nsm/simulator.ts');
+  const { SimulatedNsm } = await import('../dev/nsm/simulator.ts');
   const nsm = new SimulatedNsm({ pki, pcrs: { pcr0: good.pcr0, pcr1: pcrHex(), pcr2: pcrHex() } });
   const noKey = await nsm.attestation({});
   await assert.rejects(

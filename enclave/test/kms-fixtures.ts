@@ -1,7 +1,7 @@
 /** Shared fixtures for the KMS tests: a simulated enclave whose attestation carries an ephemeral RSA key. */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { SimulatedNsm } from '../src/nsm/simulator.ts';
-import { createTestPki, type TestPki } from '../src/nsm/test-pki.ts';
+import { SimulatedNsm } from '../dev/nsm/simulator.ts';
+import { createTestPki, type TestPki } from '../dev/nsm/test-pki.ts';
 
 export const ACCOUNT = '111122223333';
 export const ENCLAVE_ROLE = `arn:aws:iam::${ACCOUNT}:role/keycast-enclave`;

@@ -1,7 +1,7 @@
 /** Key-policy evaluation as IAM does it: explicit Deny wins, Allow needed, conditions AND across keys and OR across values. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluatePolicy, parseKeyPolicy, wildcard } from '../src/kms/policy.ts';
+import { evaluatePolicy, parseKeyPolicy, wildcard } from '../kms-policy/policy.ts';
 
 const P = 'arn:aws:iam::111122223333:role/enclave';
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/k';

@@ -7,12 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openForRecipient } from '#verifier';
-import { buildKmsKeyPolicy } from '../src/kms/policy-build.ts';
-import { checkKmsKeyPolicy } from '../src/kms/policy-check.ts';
-import { KmsCore } from '../src/kms/core.ts';
-import { MemoryKeyStore } from '../src/kms/store.ts';
-import { MemoryKmsPort } from '../src/kms/memory.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { buildKmsKeyPolicy } from '../kms-policy/policy-build.ts';
+import { checkKmsKeyPolicy } from '../kms-policy/policy-check.ts';
+import { KmsCore } from '../dev/kms/core.ts';
+import { MemoryKeyStore } from '../dev/kms/store.ts';
+import { MemoryKmsPort } from '../dev/kms/memory.ts';
+import { EnclaveError } from '../common/errors.ts';
 import { ACCOUNT, ADMIN, ENCLAVE_ROLE, createTestPki, enclave, pcrHex } from './kms-fixtures.ts';
 
 const coded = (code: string) => (e: unknown) => e instanceof EnclaveError && e.code === code;

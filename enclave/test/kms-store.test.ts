@@ -5,8 +5,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DirectoryKeyStore } from '../src/kms/directory-store.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { DirectoryKeyStore } from '../dev/kms/directory-store.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 test('keys persist as 0600 files, replace atomically and survive a new store instance', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-kms-store-'));

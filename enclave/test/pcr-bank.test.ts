@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PcrBank, PcrRefusal, extendDigest, measureContent, MAX_PCRS } from '../src/nsm/pcr-bank.ts';
+import { PcrBank, PcrRefusal, extendDigest, measureContent, MAX_PCRS } from '../dev/nsm/pcr-bank.ts';
 
 const formulas = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/pcr-formulas.json'), 'utf8'),

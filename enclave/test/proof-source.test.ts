@@ -16,8 +16,8 @@ import {
   signReleaseStatus,
   toBase64,
 } from '#verifier/build';
-import { LogProofSource } from '../src/host/proof-source.ts';
-import { isEnclaveError } from '../src/errors.ts';
+import { LogProofSource } from '../host/proof-source.ts';
+import { isEnclaveError } from '../common/errors.ts';
 import { GateWorld, ORIGIN, measurements } from './world.ts';
 
 const world = new GateWorld();

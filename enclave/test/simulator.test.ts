@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SimulatedNsm } from '../src/nsm/simulator.ts';
-import { createTestPki } from '../src/nsm/test-pki.ts';
-import { decodeResponse, encodeRequest } from '../src/nsm/codec.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { SimulatedNsm } from '../dev/nsm/simulator.ts';
+import { createTestPki } from '../dev/nsm/test-pki.ts';
+import { decodeResponse, encodeRequest } from '../runtime/nsm/codec.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const eif = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../testdata/nitro/eif/synthetic-x86_64.json'), 'utf8'),

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirStore, MemoryStore } from '../src/host/store.ts';
+import { DirStore, MemoryStore } from '../host/store.ts';
 
 for (const [name, make] of [
   ['directory', () => new DirStore(mkdtempSync(join(tmpdir(), 'keycast-store-')))],

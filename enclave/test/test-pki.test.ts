@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createTestPki, renewTestPki, LIFETIME_MS } from '../src/nsm/test-pki.ts';
-import { exportTestPki, importTestPki } from '../src/nsm/test-pki-json.ts';
-import { EnclaveError } from '../src/errors.ts';
+import { createTestPki, renewTestPki, LIFETIME_MS } from '../dev/nsm/test-pki.ts';
+import { exportTestPki, importTestPki } from '../dev/nsm/test-pki-json.ts';
+import { EnclaveError } from '../common/errors.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
 const pki = createTestPki({ now: NOW, region: 'eu-west-1', instanceId: 'i-0123456789abcdef0' });

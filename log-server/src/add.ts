@@ -27,11 +27,13 @@ export interface AddEntryResult {
 export async function addEntry(log: Log, body: string): Promise<AddEntryResult> {
   const b = parseAddEntryBody(body);
   if (b.kind === 'bundle') return addBundle(log, b.text);
-  const view = { storage: log.storage, size: log.sequencer.current.size };
-  const admitted =
-    b.kind === 'identity'
-      ? await admitIdentity(view, b.attestation, log.deliveries)
-      : await admitDelivery(view, b.envelope, b.manifest, log.deliveries);
+  const admit = () => {
+    const view = { storage: log.storage, size: log.sequencer.current.size };
+    return b.kind === 'identity'
+      ? admitIdentity(view, b.attestation, log.deliveries)
+      : admitDelivery(view, b.envelope, b.manifest, log.deliveries);
+  };
+  const admitted = await admitOrCatchUp(log, admit);
   const { result, logged } = await submit(log, admitted);
   // one entry per request: the same leaf again is a duplicate, another leaf for it a conflict
   if (admitted.kind === 'delivery' && result.duplicate) requireSameLeaf(logged, admitted.leaf, result.index);
@@ -42,19 +44,24 @@ async function addBundle(log: Log, bundleJson: string): Promise<AddEntryResult> 
   const ctx = {
     leafAt: (i: number) => (i < log.sequencer.current.size ? (log.storage.entry(i)?.leaf ?? undefined) : undefined),
   };
-  let admitted: AdmittedEntry;
+  return (await submit(log, await admitOrCatchUp(log, () => log.policy.admit(bundleJson, ctx)))).result;
+}
+
+/**
+ * On a shared store another server may have integrated the entry this one names moments ago
+ * (the release a revocation names, the identity a delivery's key needs): look once more after
+ * catching up, and refuse as before if that changed nothing.
+ */
+async function admitOrCatchUp(log: Log, admit: () => AdmittedEntry | Promise<AdmittedEntry>): Promise<AdmittedEntry> {
   try {
-    admitted = await log.policy.admit(bundleJson, ctx);
+    return await admit();
   } catch (e) {
-    // On a shared store another server may have integrated the entry this one names moments
-    // ago: look once more after catching up, and refuse as before if that changed nothing.
     const size = log.sequencer.current.size;
     if (!log.sequencer.refresh) throw e;
     await log.sequencer.refresh();
     if (log.sequencer.current.size === size) throw e;
-    admitted = await log.policy.admit(bundleJson, ctx);
+    return await admit();
   }
-  return (await submit(log, admitted)).result;
 }
 
 async function submit(log: Log, admitted: AdmittedEntry): Promise<{ result: AddEntryResult; logged: Uint8Array }> {

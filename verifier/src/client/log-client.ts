@@ -389,6 +389,19 @@ export class LogClient {
     return r.body;
   }
 
+  /**
+   * GET identity/<receiptKeySha256>: the index the log names for the identity entry registering
+   * that receipt key, shape-checked only (fetch it with entry(index, cp) to verify); null on 404.
+   */
+  async identityIndex(receiptKeySha256: string): Promise<number | null> {
+    if (!/^[0-9a-f]{64}$/.test(receiptKeySha256)) throw new TypeError('identityIndex: not a lowercase hex SHA-256');
+    const path = `identity/${receiptKeySha256}`;
+    const j = await this.getJson(path, CAP.proof, [404]);
+    if (j === null) return null;
+    if (!Number.isSafeInteger(j.index) || (j.index as number) < 0) this.invalid(path, 'not { index }', {});
+    return j.index as number;
+  }
+
   // ----- primitives: every request goes through get/post -----
 
   private get(path: string, spec: Omit<RequestSpec, 'method' | 'body' | 'contentType'>) {

@@ -209,3 +209,28 @@ export async function startDeliveryLog(o: { pki?: TestPki; dir?: string } = {}):
     },
   };
 }
+
+export interface RegisteredWorld {
+  /** a scratch directory for files, removed with the log */
+  dir: string;
+  log: DeliveryLog;
+  rel: { index: number; pcr0: string };
+  enclave: Enclave;
+  /** the index of the enclave's identity entry */
+  identity: number;
+}
+
+/** A delivery log with one release ('a') and an enclave of it registered, closed after the test. */
+export async function registeredWorld(t: { after: (f: () => Promise<void>) => void }): Promise<RegisteredWorld> {
+  const dir = mkdtempSync(join(tmpdir(), 'keycast-delivery-files-'));
+  const log = await startDeliveryLog();
+  t.after(async () => {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const rel = await log.release('a');
+  const enclave = newEnclave(log.pki, rel.pcr0, rel.index);
+  const r = await log.post(identityAddEntryBody(enclave.attest()));
+  if (r.status !== 200) throw new Error(`identity: ${JSON.stringify(r.json)}`);
+  return { dir, log, rel, enclave, identity: r.json.index as number };
+}

@@ -9,8 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildKdmBytes,
@@ -24,28 +23,13 @@ import {
 } from '#verifier';
 import { createProjectorPki, createSignerChain } from '../enclave/index.ts';
 import { run } from './cli-capture.ts';
-import {
-  CPL,
-  auditPublicKey,
-  identityAddEntryBody,
-  makeDelivery,
-  newEnclave,
-  startDeliveryLog,
-} from './delivery-fixtures.ts';
+import { CPL, auditPublicKey, makeDelivery, newEnclave, registeredWorld } from './delivery-fixtures.ts';
 
 const kdmT = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', '+00:00');
 
 test('kdm logged: a received KDM is proved on the record; every substitution is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'keycast-kdmlogged-'));
-  const log = await startDeliveryLog();
-  t.after(async () => {
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const rel = await log.release('a');
-  const enclave = newEnclave(log.pki, rel.pcr0, rel.index);
-  const id = await log.post(identityAddEntryBody(enclave.attest()));
-  assert.equal(id.status, 200);
+  const { dir, log, enclave, identity } = await registeredWorld(t);
+  const id = { json: { index: identity } };
 
   const now = Date.now();
   const screens = createProjectorPki({ count: 3, keyPool: 1 });
@@ -91,22 +75,20 @@ test('kdm logged: a received KDM is proved on the record; every substitution is 
   const cert1 = file('screen1.pem', certificatePem(screens.projectors[1]!.certificate.der));
   const cert2 = file('screen2.pem', certificatePem(screens.projectors[2]!.certificate.der));
   const root = file('nitro-test-root.pem', log.pki.rootPem);
+  const args = (kdm: string, proof: string, logKey = log.vkey) => [
+    'kdm',
+    'logged',
+    kdm,
+    '--proof',
+    proof,
+    '--log',
+    log.url,
+    '--log-key',
+    logKey,
+    '--json',
+  ];
   const logged = (kdm: string, proof: string, extra: string[] = []) =>
-    run([
-      'kdm',
-      'logged',
-      kdm,
-      '--proof',
-      proof,
-      '--log',
-      log.url,
-      '--log-key',
-      log.vkey,
-      '--trust-root',
-      root,
-      '--json',
-      ...extra,
-    ]);
+    run([...args(kdm, proof), '--trust-root', root, ...extra]);
 
   const ok = await logged(kdm1, proof1, ['--certificate', cert1]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
@@ -132,35 +114,11 @@ test('kdm logged: a received KDM is proved on the record; every substitution is 
   const beyond = file('p-beyond.json', formatKdmLoggedProof(entryIndex + 50, d.tree.prove(1)));
   assert.deepEqual(code(await logged(kdm1, beyond)), [1, 'DELIVERY_NOT_LOGGED']);
   // the identity's attestation checked under the default AWS root: the simulator's is not it
-  const noRoot = await run([
-    'kdm',
-    'logged',
-    kdm1,
-    '--proof',
-    proof1,
-    '--log',
-    log.url,
-    '--log-key',
-    log.vkey,
-    '--json',
-  ]);
+  const noRoot = await run(args(kdm1, proof1));
   assert.deepEqual(code(noRoot), [1, 'ROOT_UNTRUSTED']);
   // a log key that is not this log's
   const other = generateNoteKey('log.keycast.test/deliveries');
-  const wrongKey = await run([
-    'kdm',
-    'logged',
-    kdm1,
-    '--proof',
-    proof1,
-    '--log',
-    log.url,
-    '--log-key',
-    other.vkey,
-    '--trust-root',
-    root,
-    '--json',
-  ]);
+  const wrongKey = await run([...args(kdm1, proof1, other.vkey), '--trust-root', root]);
   assert.equal(wrongKey.code, 1);
 
   // an entry the operator wrote without admission, for a key no identity registered

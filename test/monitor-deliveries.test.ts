@@ -9,8 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   deliveryEntryLeaf,
@@ -30,6 +29,7 @@ import {
   makeDelivery,
   newEnclave,
   randomRecipients,
+  registeredWorld,
   startDeliveryLog,
   type DeliveryLog,
   type Enclave,
@@ -84,19 +84,7 @@ function signed(s: Studio, r: ForwardRules) {
   };
 }
 
-async function world(t: { after: (f: () => Promise<void> | void) => void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'keycast-mondel-'));
-  const log = await startDeliveryLog();
-  t.after(async () => {
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const rel = await log.release('a');
-  const enclave = newEnclave(log.pki, rel.pcr0, rel.index);
-  const r = await log.post(identityAddEntryBody(enclave.attest()));
-  assert.equal(r.status, 200);
-  return { dir, log, enclave, rel };
-}
+const world = registeredWorld;
 
 async function logged(log: DeliveryLog, body: string): Promise<number> {
   const r = await log.post(body);
@@ -104,22 +92,21 @@ async function logged(log: DeliveryLog, body: string): Promise<number> {
   return r.json.index as number;
 }
 
+/** `monitor --deliveries` for this studio on this log, before the output flags. */
+const deliveriesArgs = (log: DeliveryLog, s: Studio) => [
+  'monitor',
+  '--deliveries',
+  '--log',
+  log.url,
+  '--log-key',
+  log.vkey,
+  '--rules-key',
+  s.rulesKeyFile,
+  '--audit-key',
+  s.auditFile,
+];
 const monitor = (log: DeliveryLog, s: Studio, extra: string[] = []) =>
-  run([
-    'monitor',
-    '--deliveries',
-    '--log',
-    log.url,
-    '--log-key',
-    log.vkey,
-    '--rules-key',
-    s.rulesKeyFile,
-    '--audit-key',
-    s.auditFile,
-    '--once',
-    '--json',
-    ...extra,
-  ]);
+  run([...deliveriesArgs(log, s), '--once', '--json', ...extra]);
 
 test('monitor --deliveries: every delivery under the studio rules, with its projectors; others not shown', async (t) => {
   const { dir, log, enclave } = await world(t);
@@ -162,19 +149,7 @@ test('monitor --deliveries: every delivery under the studio rules, with its proj
     0,
   );
   assert.equal(JSON.parse((await monitor(log, s, ['--cpl', CPL.slice(9)])).stdout).deliveries.length, 2);
-  const csv = await run([
-    'monitor',
-    '--deliveries',
-    '--log',
-    log.url,
-    '--log-key',
-    log.vkey,
-    '--rules-key',
-    s.rulesKeyFile,
-    '--audit-key',
-    s.auditFile,
-    '--csv',
-  ]);
+  const csv = await run([...deliveriesArgs(log, s), '--csv']);
   assert.equal(csv.code, 0);
   assert.equal(csv.stdout.trim().split('\n').length, 1 + 5);
   // the other studio's key does not open this studio's manifests, and sees only its own delivery
@@ -189,18 +164,7 @@ test('monitor --deliveries: every delivery under the studio rules, with its proj
     ['release', 'identity'],
   );
   // flags: a wrong audit key file is a usage error
-  const bad = await run([
-    'monitor',
-    '--deliveries',
-    '--log',
-    log.url,
-    '--log-key',
-    log.vkey,
-    '--rules-key',
-    s.rulesKeyFile,
-    '--audit-key',
-    s.rulesKeyFile,
-  ]);
+  const bad = await run([...deliveriesArgs(log, s).slice(0, -1), s.rulesKeyFile]);
   assert.equal(bad.code, 2);
 });
 

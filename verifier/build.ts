@@ -151,3 +151,33 @@ export { secretFileModeProblem, secretFileText } from './build/secret-file.ts';
 export { SERVER_LIMITS, SERVER_LIMIT_FLAGS_HELP, serverLimits, serverOptions } from './build/server-limits.ts';
 export { limitConnections, serverLimitFlagOptions, serverLimitsFromFlags } from './build/server-limits.ts';
 export type { ServerLimits } from './build/server-limits.ts';
+// delivery transparency (issue 19): writing delivery and identity entries, sealing manifests, add-entry bodies
+export {
+  DELIVERY_TYPE,
+  DELIVERY_PAYLOAD_TYPE,
+  MAX_MANIFEST_BYTES,
+  MAX_DELIVERY_ENVELOPE_BYTES,
+  receiptKeyBase64,
+  cplIdDigest,
+  signDeliveryEntry,
+  deliveryEntryLeaf,
+} from './src/delivery/entry.ts';
+export { IDENTITY_TYPE, identityEntryLeaf } from './src/delivery/identity.ts';
+export type { IdentityEntry } from './src/delivery/identity.ts';
+export {
+  MANIFEST_TYPE,
+  validateManifest,
+  encodeManifest,
+  parseManifest,
+  sealManifest,
+  auditPublicKey,
+} from './src/delivery/manifest.ts';
+export type { ManifestRecipient, SealedManifest } from './src/delivery/manifest.ts';
+export {
+  MAX_IDENTITY_ATTESTATION_BYTES,
+  MAX_DELIVERY_BODY_BYTES,
+  identityAddEntryBody,
+  deliveryAddEntryBody,
+} from './src/delivery/add-entry.ts';
+export type { AddEntryBody } from './src/delivery/add-entry.ts';
+export { KDM_LOGGED_TYPE, formatKdmLoggedProof } from './src/delivery/kdm-logged.ts';

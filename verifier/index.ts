@@ -55,6 +55,7 @@ export { verifyCoseSign1 } from './src/cose/sign1.ts';
 export { awsNitroRootG1 } from './src/attestation/aws-root.ts';
 export { parseAttestationDocument } from './src/attestation/document.ts';
 export { verifyAttestationDocument } from './src/attestation/verify.ts';
+export type { VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0 } from './src/attestation/logged.ts';
 // the enclave's boot gate: pinned configuration, the host's proof bundle, the decision and its hold
 export { parseEnclaveConfig, requireConfigIdentity } from './src/gate/config.ts';
@@ -74,7 +75,7 @@ export { openForRecipient } from './src/cms/open.ts';
 export { LogClient } from './src/client/log-client.ts';
 export { fetchProofBundle } from './src/client/proof-bundle.ts';
 // forwarding: the studio's signed rules, sealed content keys, forward requests, outputs and receipts
-export { validateRules, openRules, checkRulesTime } from './src/forward/rules.ts';
+export { validateRules, openRules, checkRulesTime, parseAuditField, rulesAuditKey } from './src/forward/rules.ts';
 export type { ForwardRules, OpenedRules } from './src/forward/rules.ts';
 export { parseSealedKeys, openSealedKeys } from './src/forward/sealed-keys.ts';
 export type { FilmKeys } from './src/forward/sealed-keys.ts';
@@ -93,3 +94,20 @@ export type { DcCertificate } from './src/kdm/certificate.ts';
 export { checkDcNames, checkDcProfile, verifyDcChain } from './src/kdm/profile.ts';
 export { parseKdm, verifyKdmSignature, checkKdmSignerChain, checkKdmRecipient, decryptKdm } from './src/kdm/read.ts';
 export { checkDkdm, checkDkdmRelease } from './src/kdm/dkdm-check.ts';
+// delivery transparency (issue 19): what a studio and a cinema check of the log's delivery entries
+export { validateDeliveryEntry, openDeliveryEntry, decodeDeliveryEntryLeaf } from './src/delivery/entry.ts';
+export type { DeliveryEntry, OpenedDelivery } from './src/delivery/entry.ts';
+export { parseIdentityLeaf } from './src/delivery/identity.ts';
+export type { IdentityLeaf } from './src/delivery/identity.ts';
+export {
+  openManifest,
+  checkManifest,
+  checkSealedManifest,
+  manifestRoot,
+  parseAuditPrivateKey,
+} from './src/delivery/manifest.ts';
+export type { DeliveryManifest } from './src/delivery/manifest.ts';
+export { parseAddEntryBody, leafKind } from './src/delivery/add-entry.ts';
+export type { LeafKind } from './src/delivery/add-entry.ts';
+export { parseKdmLoggedProof, checkKdmLogged } from './src/delivery/kdm-logged.ts';
+export type { KdmLoggedProof } from './src/delivery/kdm-logged.ts';

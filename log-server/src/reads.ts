@@ -6,6 +6,7 @@
  */
 import { parseCheckpoint } from '#verifier';
 import { formatTlogProof, signReleaseStatus, splitNote, toBase64, treeHash } from '#verifier/build';
+import { decodeDeliveryEntryLeaf } from '#verifier';
 import type { ReleaseState } from '#verifier';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
@@ -30,6 +31,8 @@ export interface EntryView {
   kind: EntryKind;
   status: 'active' | 'revoked';
   revokedBy?: number;
+  /** a delivery entry's public count of recipients (who they are is in the sealed manifest only) */
+  count?: number;
 }
 
 /**
@@ -61,6 +64,7 @@ export function readEntry(log: Log, index: number): EntryView {
   const st = releaseState(log, e, size);
   const view: EntryView = { index, leaf: toBase64(e.leaf), kind: e.kind, status: st.state };
   if (st.state === 'revoked') view.revokedBy = st.revokedBy;
+  if (e.kind === 'delivery') view.count = decodeDeliveryEntryLeaf(e.leaf).entry.count;
   return view;
 }
 

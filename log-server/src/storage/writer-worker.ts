@@ -1,33 +1,101 @@
 /**
  * Worker thread body for SqliteWorkerWriter: one SQLite connection (WAL, synchronous=FULL)
  * that performs the log's writes in the order received and reports each one's outcome.
+ *
+ * Group commit: the sequencer may queue a batch behind the one being committed (sequencer.ts
+ * `loop`). Commits found queued when the thread picks up a commit are chained (each one's
+ * expected checkpoint is the previous one's next) and written in ONE transaction with one
+ * fsync, each answered once that transaction is durable. If the joint transaction fails, they
+ * are committed one by one instead, so each gets exactly the outcome it would have had alone.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { isLogError } from '../errors.ts';
 import type { LogError } from '../errors.ts';
 import { openSqliteStorage } from './sqlite.ts';
-import { unpackBatch, type PackedBatch } from './batch-wire.ts';
+import { type CommitBatch, unpackBatch, type PackedBatch } from './batch-wire.ts';
 
 const storage = openSqliteStorage((workerData as { path: string }).path);
 
-parentPort!.on(
-  'message',
-  (m: { id: number; op: 'commitBatch' | 'setCosigned' | 'setPublishedSize'; args: unknown[] }) => {
-    try {
-      if (m.op === 'commitBatch') storage.commitBatch(unpackBatch(m.args[0] as PackedBatch));
-      else if (m.op === 'setCosigned') storage.setCosigned(m.args[0] as string, m.args[1] as string);
-      else storage.setPublishedSize(m.args[0] as number);
-      parentPort!.postMessage({ id: m.id });
-    } catch (e) {
-      const error = isLogError(e)
-        ? { log: true, code: e.code, message: e.message, evidence: (e as LogError).toJSON().evidence }
-        : { log: false, code: 'STORAGE_FAILED', message: (e as Error).message, evidence: {} };
-      parentPort!.postMessage({ id: m.id, error });
-      return;
+type Message = { id: number; op: 'commitBatch' | 'setCosigned' | 'setPublishedSize'; args: unknown[] };
+
+/** Most commits written in one transaction. */
+const GROUP_MAX = 16;
+
+parentPort!.on('message', (m: Message) => {
+  if (m.op !== 'commitBatch') {
+    answer(m.id, () => run(m));
+    return;
+  }
+  const commits: Message[] = [m];
+  let after: Message | undefined;
+  while (commits.length < GROUP_MAX) {
+    const next = receiveMessageOnPort(parentPort!)?.message as Message | undefined;
+    if (next === undefined) break;
+    if (next.op === 'commitBatch') commits.push(next);
+    else {
+      after = next;
+      break;
     }
-    if (m.op === 'commitBatch') afterCommit((m.args[0] as PackedBatch).entries);
-  },
-);
+  }
+  commitAll(commits);
+  if (after) {
+    const a = after;
+    answer(a.id, () => run(a));
+  }
+});
+
+function run(m: Message): void {
+  if (m.op === 'commitBatch') storage.commitBatch(unpackBatch(m.args[0] as PackedBatch));
+  else if (m.op === 'setCosigned') storage.setCosigned(m.args[0] as string, m.args[1] as string);
+  else storage.setPublishedSize(m.args[0] as number);
+}
+
+/** Commits `ms` (commitBatch messages, in order): jointly when they chain, else one by one. */
+function commitAll(ms: Message[]): void {
+  const batches = ms.map((m) => unpackBatch(m.args[0] as PackedBatch));
+  const chained = batches.every((b, i) => i === 0 || b.expected === batches[i - 1]!.next.note);
+  let joint = false;
+  if (ms.length > 1 && chained) {
+    try {
+      storage.commitBatch(join(batches));
+      joint = true;
+    } catch {
+      // committed one by one below: each gets its own outcome
+    }
+  }
+  let entries = 0;
+  ms.forEach((m, i) => {
+    const ok = joint || answer(m.id, () => storage.commitBatch(batches[i]!));
+    if (joint) parentPort!.postMessage({ id: m.id });
+    if (ok) entries += batches[i]!.entries.length;
+  });
+  if (entries > 0) afterCommit(entries);
+}
+
+/** Chained batches as one: every entry and hash, from the first's expected checkpoint to the last's next. */
+function join(bs: CommitBatch[]): CommitBatch {
+  return {
+    expected: bs[0]!.expected,
+    next: bs.at(-1)!.next,
+    entries: bs.flatMap((b) => b.entries),
+    hashes: bs.flatMap((b) => b.hashes),
+  };
+}
+
+/** Runs `fn` and posts its outcome for request `id`; returns whether it succeeded. */
+function answer(id: number, fn: () => void): boolean {
+  try {
+    fn();
+    parentPort!.postMessage({ id });
+    return true;
+  } catch (e) {
+    const error = isLogError(e)
+      ? { log: true, code: e.code, message: e.message, evidence: (e as LogError).toJSON().evidence }
+      : { log: false, code: 'STORAGE_FAILED', message: (e as Error).message, evidence: {} };
+    parentPort!.postMessage({ id, error });
+    return false;
+  }
+}
 
 // The lookup indexes are derived data, kept off the acknowledged path: they are folded in once
 // INDEX_EVERY entries have piled up, or when commits pause for INDEX_IDLE_MS, so a busy log

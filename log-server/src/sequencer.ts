@@ -245,7 +245,12 @@ export class Sequencer implements LogSequencer {
   private fill(): void {
     const w = this.window;
     while (this.pool.length > 0 && w.length < IN_FLIGHT_MAX && !this.failed && !this.abandoning) {
-      if (w.length > 0 && (w.some((b) => b.revocations) || revocationAhead(this.pool, this.opts.batchMax))) return;
+      if (w.length > 0) {
+        // Behind a commit only once the pool holds a batch at least as big as the last one in
+        // flight: smaller batches would each cost a signature and an fsync for fewer entries.
+        if (this.pool.length < Math.min(w.at(-1)!.entries.length, this.opts.batchMax)) return;
+        if (w.some((b) => b.revocations) || revocationAhead(this.pool, this.opts.batchMax)) return;
+      }
       const f = this.prepare(this.pool.splice(0, this.opts.batchMax));
       if (f !== null) w.push(f);
     }

@@ -1,7 +1,8 @@
 /**
  * The sequencer's pipelined commits (src/sequencer.ts `loop`): a batch is queued on the writer
  * behind the one committing. These tests hold commits at a gate to force that, then check
- * that nothing is acknowledged before its own commit, that indexes stay gapless when a commit
+ * that nothing is acknowledged before its own commit, that no smaller batch is queued behind
+ * one in flight (each batch costs a signature and an fsync), that indexes stay gapless when a commit
  * fails with a batch queued behind it, that a commit the writer made but reported as failed
  * stops the sequencer (fail closed), and that revocations never ride behind an uncommitted
  * batch (checkRevocations reads committed storage only). And the writer thread's group
@@ -131,9 +132,9 @@ function checkAcks(log: Log, acks: Integrated[]): void {
 
 test('a batch is queued behind the one committing, and nothing is acknowledged before its own commit', async (t) => {
   const { log, writer } = await gatedLog(t);
-  const first = [0, 1, 2].map((i) => submit(log, entry(`a-${i}`)));
+  const first = [0, 1].map((i) => submit(log, entry(`a-${i}`)));
   await until('the first commit', () => writer.queue.length === 1);
-  const second = [0, 1].map((i) => submit(log, entry(`b-${i}`)));
+  const second = [0, 1, 2].map((i) => submit(log, entry(`b-${i}`)));
   await until('a second commit queued behind the first', () => writer.queue.length === 2);
   let acked = 0;
   for (const p of [...first, ...second]) void p.then(() => acked++);
@@ -143,15 +144,15 @@ test('a batch is queued behind the one committing, and nothing is acknowledged b
   writer.release('ok');
   const a = await Promise.all(first);
   await new Promise((r) => setTimeout(r, 20));
-  assert.equal(acked, 3, 'the second batch waits for its own commit');
-  assert.equal(log.sequencer.current.size, 3);
+  assert.equal(acked, 2, 'the second batch waits for its own commit');
+  assert.equal(log.sequencer.current.size, 2);
   writer.release('ok');
   const b = await Promise.all(second);
   assert.deepEqual(
     [...a, ...b].map((r) => r.index),
     [0, 1, 2, 3, 4],
   );
-  assert.equal(a[0]!.checkpoint.size, 3);
+  assert.equal(a[0]!.checkpoint.size, 2);
   assert.equal(b[0]!.checkpoint.size, 5);
   assert.equal(writer.maxQueued, 2);
   checkAcks(log, [...a, ...b]);
@@ -199,7 +200,7 @@ test('a failed commit refuses the batch queued behind it too, and the next entri
 
 test('a commit the writer made but reported failed stops the sequencer: nothing behind it is acknowledged', async (t) => {
   const { log, writer } = await gatedLog(t);
-  const first = [0, 1].map((i) => submit(log, entry(`p-${i}`)));
+  const first = [0].map((i) => submit(log, entry(`p-${i}`)));
   await until('the first commit', () => writer.queue.length === 1);
   const second = [0].map((i) => submit(log, entry(`q-${i}`)));
   await until('a commit queued behind it', () => writer.queue.length === 2);
@@ -207,9 +208,32 @@ test('a commit the writer made but reported failed stops the sequencer: nothing 
   writer.release('ok'); // commits: the store now holds a checkpoint the sequencer never saw acknowledged
   const r = await settle([...first, ...second]);
   assert.ok(r.every((s) => s.status === 'rejected'));
-  assert.equal((r[2] as PromiseRejectedResult).reason.code, 'CHECKPOINT_CONFLICT');
+  assert.equal((r[1] as PromiseRejectedResult).reason.code, 'CHECKPOINT_CONFLICT');
   await assert.rejects(submit(log, entry('later')), (e: LogError) => e.code === 'CHECKPOINT_CONFLICT');
   assert.equal(log.sequencer.current.size, 0, 'the sequencer serves what it acknowledged, nothing past it');
+});
+
+test('no smaller batch is queued behind a commit: it waits until the pool holds as many entries as the batch in flight', async (t) => {
+  const { log, writer } = await gatedLog(t);
+  const first = [0, 1, 2].map((i) => submit(log, entry(`s-${i}`)));
+  await until('the first commit', () => writer.queue.length === 1);
+  const second = [submit(log, entry('t-0')), submit(log, entry('t-1'))];
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(writer.queue.length, 1, 'two entries wait behind a batch of three');
+  second.push(submit(log, entry('t-2')));
+  await until('the second batch queued', () => writer.queue.length === 2);
+  writer.openGate();
+  assert.deepEqual(
+    (await Promise.all([...first, ...second])).map((r) => [r.index, r.checkpoint.size]),
+    [
+      [0, 3],
+      [1, 3],
+      [2, 3],
+      [3, 6],
+      [4, 6],
+      [5, 6],
+    ],
+  );
 });
 
 test('a revocation waits for the batch in flight: it may name an entry of that batch, and a release behind it of the revoked PCR0 is refused', async (t) => {

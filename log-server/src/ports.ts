@@ -166,8 +166,10 @@ export interface LogStorage {
 /**
  * The write half of the log's storage, which may run on another thread so a commit's fsync
  * never stalls the HTTP event loop. Same contract as LogStorage.commitBatch (atomic, durable
- * before the promise resolves, CHECKPOINT_CONFLICT on a failed compare-and-swap). The
- * sequencer issues one call at a time; readers (LogStorage) see a commit once it resolved.
+ * before the promise resolves, CHECKPOINT_CONFLICT on a failed compare-and-swap). Calls are
+ * applied in the order issued: the sequencer may queue the next commit before the previous one
+ * resolved (its compare-and-swap expects the previous one's checkpoint, so it cannot commit if
+ * that one failed). Readers (LogStorage) see a commit once it resolved.
  */
 export interface LogWriter {
   commitBatch(batch: {

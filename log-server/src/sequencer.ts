@@ -4,7 +4,8 @@
  * (RFC 6962 via #verifier), the checkpoint signed (c2sp.org/tlog-checkpoint), and entries,
  * hashes and checkpoint committed in ONE SQLite transaction with a compare-and-swap on the
  * checkpoint. Only then are tiles published, witnesses asked, and the waiting requests answered.
- * A batch forms while the previous one commits (group commit), so batches grow with load.
+ * A batch forms while the previous one commits (group commit), so batches grow with load, and
+ * is queued on the writer behind it (see `loop`), so commits follow each other back to back.
  *
  * Never acknowledges an entry before its batch is durable; never signs a checkpoint that does not
  * extend the stored one (the CAS fails closed and the sequencer stops).
@@ -46,10 +47,38 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** Batches handed to the writer and not yet completed, at most: one committing, one queued behind it. */
+const IN_FLIGHT_MAX = 2;
+
+/** A batch handed to the writer. */
+interface InFlight {
+  waiting: Pending[];
+  entries: StoredEntry[];
+  hashes: StoredHash[];
+  prev: StoredCheckpoint;
+  next: StoredCheckpoint;
+  /** `hashes` by overlayKey, for the batches built on this one before it completes. */
+  pending: Map<number, Uint8Array>;
+  commit: Promise<void>;
+  revocations: boolean;
+}
+
+/** Whether the next batch taken from `pool` holds a revocation. */
+function revocationAhead(pool: Pending[], batchMax: number): boolean {
+  const n = Math.min(pool.length, batchMax);
+  for (let i = 0; i < n; i++) if (pool[i]!.entry.revokes) return true;
+  return false;
+}
+
 export class Sequencer implements LogSequencer {
   private pool: Pending[] = [];
   private readonly inflight = new Map<string, Promise<Integrated>>();
   private running: Promise<void> | null = null;
+  /** Batches handed to the writer, oldest first, not yet completed (see `loop`). */
+  private window: InFlight[] = [];
+  private looping = false;
+  private abandoning = false;
+  private fillSoon = false;
   private failed: LogError | null = null;
   private closing = false;
   private readonly seen: SeenKeys;
@@ -96,7 +125,8 @@ export class Sequencer implements LogSequencer {
     this.inflight.set(hex, p);
     const forget = () => this.inflight.delete(hex);
     p.then(forget, forget);
-    this.kick();
+    if (this.looping) this.scheduleFill();
+    else this.kick();
     return p;
   }
 
@@ -148,40 +178,154 @@ export class Sequencer implements LogSequencer {
         this.loop().finally(() => {
           this.running = null;
           done();
+          // a submission that arrived as the loop was ending
+          if (this.pool.length > 0) this.kick();
         }),
       ),
     );
   }
 
+  /**
+   * Commits are pipelined: while one batch's transaction is on the writer (its fsync is most of
+   * a batch's time), the next batch is hashed, signed on top of it and queued behind it (`fill`,
+   * as soon as submissions arrive), so the writer goes from one commit to the next without
+   * waiting for this thread. Batches complete strictly in order, and a batch is acknowledged,
+   * its hashes cached and `current` moved only once its own commit is durable.
+   */
   private async loop(): Promise<void> {
-    while (this.pool.length > 0 && !this.failed) {
-      const batch = this.pool.splice(0, this.opts.batchMax);
-      try {
-        await this.integrate(batch);
-      } catch (e) {
-        for (const p of batch) p.reject(e);
-        if (e instanceof LogError && e.code === 'CHECKPOINT_CONFLICT') this.failed = e;
-        this.opts.log?.(`log: batch of ${batch.length} failed: ${errorText(e)}`);
+    this.looping = true;
+    try {
+      this.fill();
+      while (this.window.length > 0) {
+        const head = this.window[0]!;
+        try {
+          await head.commit;
+        } catch (e) {
+          await this.abandon(e);
+          this.fill();
+          continue;
+        }
+        this.window.shift();
+        this.hashes.remember(head.hashes);
+        this.current = head.next;
+        this.fill();
+        await this.afterCommit(head.prev, head.next);
+        const cp = this.current;
+        head.entries.forEach((e, i) =>
+          head.waiting[i]!.resolve({
+            index: e.index,
+            leaf: e.leaf,
+            leafHash: e.leafHash,
+            checkpoint: cp,
+            duplicate: false,
+          }),
+        );
+        this.fill();
       }
+    } finally {
+      this.looping = false;
     }
     if (this.failed) for (const p of this.pool.splice(0)) p.reject(this.failed);
   }
 
-  private async integrate(batch: Pending[]): Promise<void> {
-    const prev = this.current;
-    const { accepted, rejected } = checkRevocations(batch, prev.size, this.storage);
-    for (const [p, e] of rejected) p.reject(e);
-    if (accepted.length === 0) return;
-    const entries: StoredEntry[] = accepted.map((p, i) => storedEntry(p.entry, prev.size + i, p.leafHash));
-    const { hashes, next } = extendTree(prev.size, entries, this.hashes.read, this.key);
-    await this.writer.commitBatch({ expected: prev.note, next, entries, hashes });
-    this.hashes.remember(hashes);
-    this.current = next;
-    await this.afterCommit(prev, next);
-    const cp = this.current;
-    entries.forEach((e, i) =>
-      accepted[i]!.resolve({ index: e.index, leaf: e.leaf, leafHash: e.leafHash, checkpoint: cp, duplicate: false }),
-    );
+  /** Fills the window from the pool, soon (submissions arriving in one turn share a batch). */
+  private scheduleFill(): void {
+    if (this.fillSoon || this.window.length >= IN_FLIGHT_MAX) return;
+    this.fillSoon = true;
+    setImmediate(() => {
+      this.fillSoon = false;
+      if (this.looping) this.fill();
+    });
+  }
+
+  /**
+   * Hands pooled submissions to the writer while the window has room. A batch that holds a
+   * revocation, or would follow one still in flight, waits for the window to drain:
+   * checkRevocations reads committed storage only.
+   */
+  private fill(): void {
+    const w = this.window;
+    while (this.pool.length > 0 && w.length < IN_FLIGHT_MAX && !this.failed && !this.abandoning) {
+      if (w.length > 0) {
+        // Behind a commit only once the pool holds a batch at least as big as the last one in
+        // flight: smaller batches would each cost a signature and an fsync for fewer entries.
+        if (this.pool.length < Math.min(w.at(-1)!.entries.length, this.opts.batchMax)) return;
+        if (w.some((b) => b.revocations) || revocationAhead(this.pool, this.opts.batchMax)) return;
+      }
+      const f = this.prepare(this.pool.splice(0, this.opts.batchMax));
+      if (f !== null) w.push(f);
+    }
+  }
+
+  /**
+   * Checks a batch, extends the tree with it (on top of the batches still in the window, whose
+   * hashes are not stored yet), signs, and hands it to the writer.
+   */
+  private prepare(batch: Pending[]): InFlight | null {
+    const window = this.window;
+    const prev = window.at(-1)?.next ?? this.current;
+    const stored = this.hashes.read;
+    const inFlight = [...window];
+    const read: HashReader =
+      inFlight.length === 0
+        ? stored
+        : (level, index) => {
+            const k = overlayKey(level, index);
+            for (const b of inFlight) {
+              const h = b.pending.get(k);
+              if (h !== undefined) return h;
+            }
+            return stored(level, index);
+          };
+    try {
+      const { accepted, rejected } = checkRevocations(batch, prev.size, this.storage);
+      for (const [p, e] of rejected) p.reject(e);
+      if (accepted.length === 0) return null;
+      const entries: StoredEntry[] = accepted.map((p, i) => storedEntry(p.entry, prev.size + i, p.leafHash));
+      const { hashes, next } = extendTree(prev.size, entries, read, this.key);
+      const pending = new Map<number, Uint8Array>();
+      for (const h of hashes) pending.set(overlayKey(h.level, h.index), h.hash);
+      const commit = this.writer.commitBatch({ expected: prev.note, next, entries, hashes });
+      commit.catch(() => {}); // observed, in order, by loop()
+      const revocations = entries.some((e) => e.revokes !== undefined);
+      return { waiting: accepted, entries, hashes, prev, next, pending, commit, revocations };
+    } catch (e) {
+      this.opts.log?.(`log: batch of ${batch.length} failed: ${errorText(e)}`);
+      for (const p of batch) p.reject(e);
+      return null;
+    }
+  }
+
+  /**
+   * The window's first commit failed. Every batch queued behind it was built on it and cannot
+   * commit either (its compare-and-swap expects the failed one's checkpoint): wait for the
+   * writer to settle them, then refuse all their entries with the first error. Stops the
+   * sequencer (fail closed) on a conflict, or if the stored checkpoint nevertheless moved.
+   */
+  private async abandon(e: unknown): Promise<void> {
+    this.abandoning = true;
+    const all = this.window;
+    try {
+      await Promise.allSettled(all.map((b) => b.commit));
+      let error = e;
+      if (e instanceof LogError && e.code === 'CHECKPOINT_CONFLICT') this.failed = e;
+      else {
+        const stored = this.storage.latestCheckpoint();
+        if (stored?.note !== this.current.note) {
+          this.failed = new LogError('CHECKPOINT_CONFLICT', 'the stored checkpoint moved past a failed commit', {
+            expected: this.current.note,
+            stored: stored?.note ?? null,
+          });
+          error = this.failed;
+        }
+      }
+      const n = all.reduce((k, b) => k + b.entries.length, 0);
+      this.opts.log?.(`log: ${all.length} batch(es) of ${n} entries failed: ${errorText(e)}`);
+      for (const b of all) for (const p of b.waiting) p.reject(error);
+    } finally {
+      this.window = [];
+      this.abandoning = false;
+    }
   }
 
   /** Publishes tiles, collects cosignatures, publishes the checkpoint. Failures here never lose entries. */

@@ -69,6 +69,51 @@ test('lookups see committed entries before and after indexPending; the first rep
   }
 });
 
+test('indexing in steps: commits between the steps are never marked indexed unless they were, and lookups stay right throughout', () => {
+  const dir = tmp();
+  try {
+    const s = createSqliteStorage(join(dir, 'log.db'), { origin: 'o', vkey: 'v' });
+    s.commitBatch({
+      expected: null,
+      next: { size: 2, note: 'n1', cosigned: 'n1' },
+      entries: [entry(0), entry(1)],
+      hashes: [],
+    });
+    const steps = s.indexPendingSteps();
+    assert.ok(steps.length >= 2);
+    const db = new Database(join(dir, 'log.db'), { readonly: true });
+    const indexed = () => Number(db.prepare(`SELECT value FROM meta WHERE key = 'indexed_size'`).pluck().get());
+    const all = () => {
+      for (let i = 0; i < s.entryCount(); i++) {
+        assert.equal(s.indexOfReplayKey(hex(64, i.toString(16))), i);
+        assert.equal(s.findRelease('eifSha256', hex(63, 'e') + i), i);
+      }
+    };
+    steps[0]!();
+    // a commit lands between two steps (the writer thread runs queued commits first)
+    s.commitBatch({
+      expected: 'n1',
+      next: { size: 4, note: 'n2', cosigned: 'n2' },
+      entries: [entry(2), entry(3)],
+      hashes: [],
+    });
+    all();
+    for (const step of steps.slice(1)) {
+      step();
+      all();
+    }
+    assert.equal(indexed(), 2, 'the mark covers what was there when the round began, not the later commit');
+    for (const step of s.indexPendingSteps()) step();
+    assert.equal(indexed(), 4);
+    all();
+    assert.deepEqual(s.indexPendingSteps(), [], 'nothing left to index');
+    db.close();
+    s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a database from before the split is upgraded on open: old indexes dropped, every entry indexed', () => {
   const dir = tmp();
   try {

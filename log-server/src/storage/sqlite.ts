@@ -209,6 +209,8 @@ export class SqliteStorage implements LogStorage {
       setIndexed: db.prepare(
         `UPDATE meta SET value = (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries) WHERE key = 'indexed_size'`,
       ),
+      entriesEnd: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM entries').pluck(),
+      setIndexedTo: db.prepare(`UPDATE meta SET value = ? WHERE key = 'indexed_size'`),
     };
   }
 
@@ -275,6 +277,44 @@ export class SqliteStorage implements LogStorage {
           this.s.setIndexed.run();
         })
         .immediate();
+    } finally {
+      if (this.durable) this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  /**
+   * indexPending in steps, each its own short transaction (one per lookup table, then the mark),
+   * so a writer can run other transactions between them instead of waiting for one long one.
+   * Entries committed meanwhile may be indexed early (harmless: lookups read the tail too, and
+   * the first replay key still wins); the mark only covers what was there at the start.
+   */
+  indexPendingSteps(): Array<() => void> {
+    const from = this.s.indexed.get() as number;
+    const to = this.s.entriesEnd.get() as number;
+    if (to <= from) return [];
+    const step = (fn: () => void) => () => this.relaxed(() => this.db.transaction(fn).immediate());
+    return [
+      step(() => this.s.indexReplay.run(from)),
+      ...this.s.indexRelease.map((st) => step(() => st.run(from))),
+      step(() => this.s.setIndexedTo.run(String(to))),
+    ];
+  }
+
+  /** Pages of WAL after which a commit checkpoints by itself (SQLite's wal_autocheckpoint). */
+  walAutocheckpoint(pages: number): void {
+    this.db.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`);
+  }
+
+  /** Copies committed WAL content into the database file (PASSIVE: never waits for readers or the writer). */
+  checkpointWal(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** Runs `fn` with synchronous=NORMAL: derived data, redone on open after a crash, needs no fsync of its own. */
+  private relaxed(fn: () => void): void {
+    if (this.durable) this.db.pragma('synchronous = NORMAL');
+    try {
+      fn();
     } finally {
       if (this.durable) this.db.pragma('synchronous = FULL');
     }

@@ -50,6 +50,16 @@ const LOOKUPS: Array<{ path: string; field: LookupField; hexLen: number }> = [
 ];
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+/** GET /proof/inclusion in its one plain spelling: exactly index then size, canonical decimals (uint53 by length). */
+const PLAIN_INCLUSION = /^\/proof\/inclusion\?index=(0|[1-9][0-9]{0,14})&size=(0|[1-9][0-9]{0,14})$/;
+
+/** The inclusion proof answer's bytes (numbers and base64 need no escaping, so no serializer). */
+function inclusionBody(log: Log, index: number, size: number): Buffer {
+  const p = inclusion(log, index, size);
+  return Buffer.from(
+    `{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`,
+  );
+}
 
 export function readRoutes(app: FastifyInstance, log: Log, answers: ImmutableAnswers): void {
   app.get(
@@ -119,17 +129,22 @@ export function readRoutes(app: FastifyInstance, log: Log, answers: ImmutableAns
           query: keys.slice(0, 8),
         });
       }
-      const index = canonicalNumber(q.index, 'index');
-      const size = canonicalNumber(q.size, 'size');
-      const p = inclusion(log, index, size);
-      const body = Buffer.from(
-        `{"index":${p.index},"treeSize":${p.treeSize},"hashes":[${p.hashes.map((h) => `"${h}"`).join(',')}]}`,
-      );
+      const body = inclusionBody(log, canonicalNumber(q.index, 'index'), canonicalNumber(q.size, 'size'));
       // A proof at a size the log has reached never changes: later asks get these bytes (http/immutable.ts).
       answers.remember(req.url, body, JSON_HEADERS);
       reply.headers(JSON_HEADERS).send(body);
     },
   );
+  // The plain form (?index=<n>&size=<n>, canonical, in range) is answered before fastify routes
+  // it, with the same bytes; any other spelling or a refusal goes through the route above.
+  answers.makeWith('/proof/inclusion?', (url) => {
+    const m = PLAIN_INCLUSION.exec(url);
+    if (!m) return null;
+    const index = Number(m[1]);
+    const size = Number(m[2]);
+    if (!(index < size && size <= log.sequencer.current.size)) return null;
+    return { body: inclusionBody(log, index, size), headers: JSON_HEADERS };
+  });
 
   app.get(
     '/proof/consistency',

@@ -3,6 +3,7 @@
  * the `keycast` entry run in process, the demo with its live-services hook, and the profile plumbing.
  */
 export { main } from './main.ts';
+export { runKeycast, errorJson, type Ran } from './capture.ts';
 export { runDemo } from './demo.ts';
 export type { LiveStack } from './demo-checks.ts';
 export { applyProfile, readProfile, PROFILE_COMMANDS } from './profile.ts';

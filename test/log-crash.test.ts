@@ -23,7 +23,8 @@ import {
 } from '#verifier';
 import type { Checkpoint } from '#verifier';
 import { createLog } from '../log-server/index.ts';
-import { newPublisher, releaseBundle, serveLog } from './log-fixtures.ts';
+import { newPublisher, releaseBundle } from './log-fixtures.ts';
+import { serveLog } from './enclave-e2e-helpers.ts';
 
 const ORIGIN = 'crash.keycast.test/log';
 const ROUNDS = 4;

@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { bytesEqual, hashLeaf, noteVerifier, openCheckpoint, toBase64, toHex } from '#verifier';
 import { commands } from '../log-server/cli.ts';
-import { newPublisher, releaseBundle, serveKeycast } from './log-fixtures.ts';
-import type { Served } from './log-fixtures.ts';
+import { newPublisher, releaseBundle } from './log-fixtures.ts';
+import { serveKeycast, type Served } from './enclave-e2e-helpers.ts';
 import { pgUnavailable, startPgCluster } from './pg-cluster.ts';
 
 const ORIGIN = 'failover.keycast.test/log';

@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { checkWitnessPolicy, noteVerifier, openCheckpoint, splitNote } from '#verifier';
-import { ROOT, newPublisher, releaseBundle, serveKeycast, serveLog } from './log-fixtures.ts';
+import { ROOT, newPublisher, releaseBundle } from './log-fixtures.ts';
+import { serveKeycast, serveLog } from './enclave-e2e-helpers.ts';
 
 const KEYCAST = resolve(ROOT, 'bin/keycast.mjs');
 const ORIGIN = 'witnessed.keycast.test/log';

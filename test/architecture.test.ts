@@ -7,7 +7,8 @@
  *    the verifier's library entry is `#verifier`, and only cli/ may load verifier/cli.ts;
  *  - a `#` alias is resolved through package.json "imports" and held to the same rules as the
  *    path it names (an alias that is not declared there is refused); `#cli-kit` is the flag kit
- *    on the ground floor (verifier/cli/kit.ts), a second public entry every folder may import;
+ *    on the ground floor (verifier/cli/kit.ts) and `#test-kit` the test kit (verifier/testkit/world.ts),
+ *    public entries every folder may import;
  *  - nothing reads test data from outside the repository: every vector lives under testdata/,
  *    so a fresh clone runs its tests with nothing beside it.
  */
@@ -23,7 +24,7 @@ const PUBLIC = new Set(['index.ts', 'cli.ts']);
 /** package.json "imports": alias → path from the root. */
 const ALIASES: Record<string, string> = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).imports ?? {};
 /** The ground floor's public entries: every folder may import them (verifier/ itself, relatively). */
-const GROUND_ALIASES = new Set(['#verifier', '#cli-kit']);
+const GROUND_ALIASES = new Set(['#verifier', '#cli-kit', '#test-kit']);
 const IO_MODULES =
   /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dgram|tls|dns|worker_threads|cluster)$/;
 
@@ -116,6 +117,8 @@ test('every alias in package.json "imports" names a file, and #verifier names th
   assert.equal(ALIASES['#verifier'], './verifier/index.ts');
   // the flag kit is on the ground floor: no folder reaches up into cli/ for it
   assert.equal(ALIASES['#cli-kit'], './verifier/cli/kit.ts');
+  // the test kit (the in-memory log, witnesses and publisher) every folder's tests and the benches share
+  assert.equal(ALIASES['#test-kit'], './verifier/testkit/world.ts');
   for (const a of GROUND_ALIASES) assert.equal(folderOf(join(root, ALIASES[a]!)), 'verifier', a);
   for (const [alias, path] of Object.entries(ALIASES))
     assert.ok(existsSync(resolve(root, path)), `${alias} → ${path} exists`);

@@ -22,7 +22,7 @@ import { sealIdentity, unsealIdentity } from '../src/identity/seal.ts';
 import { createEnclaveChains } from '../src/forward/pki.ts';
 import { SimulatedNsm, bootEnclave, createTestPki, isEnclaveError, type KmsPort } from '../index.ts';
 import type { Nsm } from '../src/nsm/types.ts';
-import { measurements } from './world.ts';
+import { measurements } from '#test-kit';
 
 const id = generateIdentity({ release: '0123456789abcdef' });
 const pub = publicIdentity(id);

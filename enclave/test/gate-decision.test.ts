@@ -15,7 +15,7 @@ import {
   type GateDecision,
   type GateInput,
 } from '#verifier';
-import { GateWorld, measurements, newPublisher, pcrMap } from './world.ts';
+import { GateWorld, measurements, newPublisher, pcrMap } from '#test-kit';
 
 const mine = measurements('v1');
 

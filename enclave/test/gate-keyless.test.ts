@@ -20,7 +20,7 @@ import {
   type EnclaveConfig,
   type GateDecision,
 } from '#verifier';
-import { GateWorld, measurements, pcrMap, releaseStatement } from './world.ts';
+import { GateWorld, measurements, pcrMap, releaseStatement } from '#test-kit';
 
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const IDENTITY = 'https://github.com/keycast/enclave-app/.github/workflows/release.yml@refs/tags/v2.0.0';

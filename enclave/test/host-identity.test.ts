@@ -25,7 +25,7 @@ import { DirStore, type ArtefactStore } from '../src/host/store.ts';
 import { buildHostApp } from '../src/host/server.ts';
 import type { ProofSource } from '../src/host/proof-source.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
-import { GateWorld, measurements } from './world.ts';
+import { GateWorld, measurements } from '#test-kit';
 
 const pki = createTestPki();
 const image = measurements('host-identity');

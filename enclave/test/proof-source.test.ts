@@ -18,7 +18,7 @@ import {
 } from '#verifier';
 import { LogProofSource } from '../src/host/proof-source.ts';
 import { isEnclaveError } from '../src/errors.ts';
-import { GateWorld, ORIGIN, measurements } from './world.ts';
+import { GateWorld, ORIGIN, measurements } from '#test-kit';
 
 const world = new GateWorld();
 const m = measurements('proof-source');

@@ -20,14 +20,18 @@ const root = resolve(import.meta.dirname, '..');
 const defaults = ['verifier', 'log-server', 'enclave', 'builder', 'test', 'cli'];
 // Packages with their own install and `npm test` (test/cdk.test.ts runs the CDK app's, or says why not).
 const OWN_PACKAGES = new Set(['enclave/deploy/cdk'].map((p) => join(root, p)));
-// The files that take longest alone (seconds of wall on an idle 2-core machine, measured; see the
-// README's test section), started first. A file missing here is started after them, by name.
+// The files that take longest alone (by the CPU and wall time each took when run by itself), started
+// first. A file missing here is started after them, by name.
 const LONGEST = [
   'test/readme-commands.test.ts',
   'test/enclave-soak.test.ts',
   'test/forward-e2e.test.ts',
   'test/cdk.test.ts',
   'test/enclave-e2e.test.ts',
+  'test/hostile/identity-forgery.test.ts',
+  'test/hostile/forward-host.test.ts',
+  'test/log-crash.test.ts',
+  'test/hostile/gate-reopen.test.ts',
   'test/log-postgres-failover.test.ts',
   'test/enclave-rootfs-boot.test.ts',
   'test/reproducible.test.ts',

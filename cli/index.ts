@@ -4,6 +4,7 @@
  * and the command table's dispatch (which module serves an argv: test/enclave-image-closure.test.ts).
  */
 export { main } from './main.ts';
+export { runKeycast, errorJson, type Ran } from './capture.ts';
 export { runDemo } from './demo.ts';
 export type { LiveStack } from './demo-checks.ts';
 export { applyProfile, readProfile, PROFILE_COMMANDS } from './profile.ts';

@@ -10,7 +10,8 @@
  *    only cli/ may load verifier/cli.ts;
  *  - every `#` alias is resolved through package.json "imports" and held to the same rules as the
  *    path it names (an alias that is not declared there is refused); the ground floor's public
- *    entries are `#verifier`, `#verifier/build` and `#cli-kit` (the flag kit, verifier/cli/kit.ts);
+ *    entries are `#verifier`, `#verifier/build`, `#cli-kit` (the flag kit, verifier/cli/kit.ts) and
+ *    `#test-kit` (the test kit, verifier/testkit/world.ts: the in-memory log, witnesses and publisher);
  *  - enclave/ is in rooms (enclave/README.md): runtime/ (inside the enclave), host/ (the parent
  *    instance) and kms-policy/ (the operator's tools) import only themselves and common/ (what
  *    more than one room needs; it imports no room); dev/ (development only) anything; no room
@@ -47,6 +48,7 @@ const GROUND_ENTRIES: Record<string, string> = {
   '#verifier': './verifier/index.ts',
   '#verifier/build': './verifier/build.ts',
   '#cli-kit': './verifier/cli/kit.ts',
+  '#test-kit': './verifier/testkit/world.ts',
 };
 const GROUND_FILES = new Set(Object.values(GROUND_ENTRIES).map((p) => resolve(root, p)));
 /** The decision side: its entry and its library code, which must not import the build side. */
@@ -142,7 +144,7 @@ test('the specifier scanner sees every import form', () => {
 });
 
 test('every alias in package.json "imports" names a file, and the ground-floor aliases name the verifier entries', () => {
-  // the decision side, the build/encode side and the flag kit: no folder reaches up into cli/ for it
+  // the decision side, the build/encode side, the flag kit and the test kit: no folder reaches up into cli/ for it
   for (const [alias, path] of Object.entries(GROUND_ENTRIES)) {
     assert.equal(ALIASES[alias], path, alias);
     assert.equal(folderOf(resolve(root, path)), 'verifier', alias);

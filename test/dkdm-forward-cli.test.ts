@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,15 +36,10 @@ import {
   type ForwardOutput,
 } from '../enclave/index.ts';
 import { CPL, DAY, ctx, kdmT, rules as baseRules, world, type World } from './forward-fixtures.ts';
+import { runKeycast } from '../cli/index.ts';
 
-const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
-function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
-    );
-  });
-}
+/** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), its output captured. */
+const keycast = runKeycast;
 
 const identity = generateIdentity({ release: 'test' });
 const mastering = createSignerChain({ name: 'studio.mastering' });

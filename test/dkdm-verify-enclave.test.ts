@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isVerifierError, parseVerifiedEnclave } from '#verifier';
 import {
@@ -26,6 +25,7 @@ import {
 import { SimulatedNsm, createSignerChain, createTestPki, generateIdentity, publicIdentity } from '../enclave/index.ts';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
+import { runKeycast } from '../cli/index.ts';
 
 const ORIGIN = 'releases.keycast.test/enclave';
 const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
@@ -63,19 +63,14 @@ function host(
   );
 }
 
-const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
-
-/** Runs keycast; `out` is its --json output (the result, or the refusal with its code). */
-function run(args: string[]): Promise<{ code: number; out: { code?: string } & Record<string, unknown> }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (err, stdout) => {
-      let out: Record<string, unknown> = {};
-      try {
-        out = JSON.parse(stdout);
-      } catch {}
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, out });
-    });
-  });
+/** Runs keycast in this process; `out` is its --json output (the result, or the refusal with its code). */
+async function run(args: string[]): Promise<{ code: number; out: { code?: string } & Record<string, unknown> }> {
+  const r = await runKeycast(args);
+  let out: Record<string, unknown> = {};
+  try {
+    out = JSON.parse(r.stdout);
+  } catch {}
+  return { code: r.code, out };
 }
 
 test('verify enclave --dkdm-certificate writes only the bound decryption chain', async (t) => {

@@ -1,4 +1,4 @@
-/** Small helpers for the enclave end-to-end tests. */
+/** Small helpers for the end-to-end tests: free ports, polling, and `keycast` servers as child processes. */
 import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -94,4 +94,33 @@ export function processes(
     procs.push(p);
     return p;
   };
+}
+
+export interface Served {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+}
+
+/** Starts `keycast ARGS` (a server that prints "listening <url>") and resolves once it listens. */
+export function serveKeycast(args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [KEYCAST, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return new Promise((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening (\S+)\n/.exec(out);
+      if (m) ok({ child, url: m[1]!, stderr: () => err });
+    });
+    child.on('exit', (code) => fail(new Error(`keycast ${args.slice(0, 2).join(' ')} exited ${code}: ${err}`)));
+  });
+}
+
+/** Starts `keycast log serve` on an ephemeral loopback port and resolves once it listens. */
+export function serveLog(dir: string, extra: string[]): Promise<Served> {
+  return serveKeycast(['log', 'serve', '--data', dir, '--listen', '127.0.0.1:0', ...extra]);
 }

@@ -6,25 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseDcCertificate, verifyDcChain } from '#verifier';
 import { formatEnclaveKeys, generateHpkeKeyPair, kdmSigner, pemCertificates } from '#verifier/build';
 import { SimulatedNsm, createSignerChain, createTestPki, forward, openForwardRequest } from '../enclave/index.ts';
 import { CPL, KEY_IDS, isoZ, kdmT, DAY } from './forward-fixtures.ts';
+import { runKeycast } from '../cli/index.ts';
 
-const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
-
-function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
-    );
-  });
-}
+/** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), its output captured. */
+const keycast = runKeycast;
 
 test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'forward-cli-'));

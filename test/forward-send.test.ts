@@ -9,11 +9,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createHash, generateKeyPairSync, constants, privateDecrypt, randomBytes } from 'node:crypto';
 import {
   checkDelivery,
@@ -45,16 +44,10 @@ import {
   type ForwardOutput,
 } from '../enclave/index.ts';
 import { ctx, keySpellings, rules, sealed, world, type World } from './forward-fixtures.ts';
+import { runKeycast } from '../cli/index.ts';
 
-const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
-
-function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
-    );
-  });
-}
+/** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), its output captured. */
+const keycast = runKeycast;
 
 type Mode = 'honest' | 'tamper' | 'swap' | 'silent' | 'gate-closed';
 

@@ -22,7 +22,7 @@ import {
   kdmSigner,
 } from '#verifier/build';
 import { createProjectorPki, createSignerChain } from '../enclave/index.ts';
-import { run } from './cli-capture.ts';
+import { runKeycast as run } from '../cli/index.ts';
 import { CPL, auditPublicKey, makeDelivery, newEnclave, registeredWorld } from './delivery-fixtures.ts';
 
 const kdmT = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', '+00:00');

@@ -15,7 +15,8 @@ import { checkConsistency, noteVerifier, openCheckpoint } from '#verifier';
 import { bytesEqual, fromBase64, hashLeaf, toHex, EMPTY_ROOT } from '#verifier/build';
 import type { Checkpoint } from '#verifier';
 import { createLog } from '../log-server/index.ts';
-import { newPublisher, releaseBundle, serveLog } from './log-fixtures.ts';
+import { newPublisher, releaseBundle } from './log-fixtures.ts';
+import { serveLog } from './enclave-e2e-helpers.ts';
 
 const ORIGIN = 'crash.keycast.test/log';
 const ROUNDS = 4;

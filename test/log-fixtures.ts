@@ -1,12 +1,11 @@
 /**
  * Fixtures for the cross-folder log tests: signed Keycast release and revocation bundles
  * (Sigstore v0.3 DSSE bundles over in-toto statements, signed with a local ECDSA P-256 key,
- * exactly the shape verifier/src/release admits), and a `keycast log serve` child process.
+ * exactly the shape verifier/src/release admits), and a log served in this process
+ * (`keycast log serve` as a child process is enclave-e2e-helpers.ts's serveLog).
  */
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { rmSync } from 'node:fs';
 import { buildApp, openLog, releasePolicy } from '../log-server/index.ts';
@@ -87,35 +86,6 @@ export function revocationBundle(p: Publisher, index: number, pcr0: string, reas
     predicateType: 'https://keycast.dev/revocation/v1',
     predicate: { revokes: { logIndex: index, pcr0 }, reason },
   });
-}
-
-export interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-/** Starts `keycast ARGS` (a server that prints "listening <url>") and resolves once it listens. */
-export function serveKeycast(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'bin/keycast.mjs'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening (\S+)\n/.exec(out);
-      if (m) ok({ child, url: m[1]!, stderr: () => err });
-    });
-    child.on('exit', (code) => fail(new Error(`keycast ${args.slice(0, 2).join(' ')} exited ${code}: ${err}`)));
-  });
-}
-
-/** Starts `keycast log serve` on an ephemeral loopback port and resolves once it listens. */
-export function serveLog(dir: string, extra: string[]): Promise<Served> {
-  return serveKeycast(['log', 'serve', '--data', dir, '--listen', '127.0.0.1:0', ...extra]);
 }
 
 /**

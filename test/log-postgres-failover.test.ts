@@ -21,8 +21,8 @@ import pg from 'pg';
 import { noteVerifier, openCheckpoint } from '#verifier';
 import { bytesEqual, hashLeaf, toBase64, toHex } from '#verifier/build';
 import { commands } from '../log-server/cli.ts';
-import { newPublisher, releaseBundle, serveKeycast } from './log-fixtures.ts';
-import type { Served } from './log-fixtures.ts';
+import { newPublisher, releaseBundle } from './log-fixtures.ts';
+import { serveKeycast, type Served } from './enclave-e2e-helpers.ts';
 import { pgUnavailable, startPgCluster } from './pg-cluster.ts';
 
 const ORIGIN = 'failover.keycast.test/log';

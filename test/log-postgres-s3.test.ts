@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { formatCheckpoint, signNote } from '#verifier/build';
 import { createPgLog, loadLogKey } from '../log-server/index.ts';
-import { newPublisher, releaseBundle, serveKeycast } from './log-fixtures.ts';
+import { newPublisher, releaseBundle } from './log-fixtures.ts';
+import { serveKeycast } from './enclave-e2e-helpers.ts';
 import { pgUnavailable, startPgCluster } from './pg-cluster.ts';
 
 interface S3rverInstance {

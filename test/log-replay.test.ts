@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
-import { newPublisher, releaseBundle, serveLog, ROOT } from './log-fixtures.ts';
+import { newPublisher, releaseBundle, ROOT } from './log-fixtures.ts';
+import { serveLog } from './enclave-e2e-helpers.ts';
 
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 

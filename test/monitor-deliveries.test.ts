@@ -21,7 +21,7 @@ import {
   signRules,
   toBase64,
 } from '#verifier/build';
-import { run } from './cli-capture.ts';
+import { runKeycast as run } from '../cli/index.ts';
 import {
   CPL,
   auditPublicKey,

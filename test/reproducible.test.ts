@@ -20,6 +20,7 @@ import {
   writeFileSync,
   existsSync,
   lchownSync,
+  statSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -158,6 +159,8 @@ test('two builds under different TZ, locale, umask, cwd, uid, env, mtimes, owner
         KEYCAST_NOISE: 'x'.repeat(1000),
       },
     });
+    // the second build really ran as the other uid (through the bind mounts, wherever the clone is)
+    if (otherUid !== undefined) assert.equal(statSync(join(outB, 'enclave.eif')).uid, otherUid);
     const a = readFileSync(join(dir, 'outA', 'enclave.eif'));
     const b = readFileSync(join(outB, 'enclave.eif'));
     assert.ok(a.length > 548);

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLog } from '../log-server/index.ts';
-import { applyProfile } from '../cli/index.ts';
+import { applyProfile, errorJson, runKeycast as run } from '../cli/index.ts';
 import {
   bundleOfPayload,
   listenLog,
@@ -24,7 +24,6 @@ import {
   releaseFields,
   type Publisher,
 } from './log-fixtures.ts';
-import { errorJson, run } from './cli-capture.ts';
 
 const ORIGIN = 'releases.keycast.test/answers';
 const hex = (alg: string, s: string) => createHash(alg).update(s).digest('hex');

@@ -7,11 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SimulatedNsm, createTestPki } from '../enclave/index.ts';
 import { parseVerifiedEnclave } from '#verifier';
 import { formatIdentityBinding, signRules } from '#verifier/build';
@@ -19,17 +18,12 @@ import { CPL, KEY_IDS, rules, type World } from './forward-fixtures.ts';
 import { createLog } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields } from './log-fixtures.ts';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { runKeycast } from '../cli/index.ts';
 
-const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
 const ORIGIN = 'releases.keycast.test/enclave';
 
-function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
-    );
-  });
-}
+/** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), its output captured. */
+const keycast = runKeycast;
 
 const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
 const HPKE = new Uint8Array(32).fill(0x11);

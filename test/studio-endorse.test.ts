@@ -15,8 +15,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLog } from '../log-server/index.ts';
-import { serveLog } from './log-fixtures.ts';
-import { errorJson, run } from './cli-capture.ts';
+import { serveLog } from './enclave-e2e-helpers.ts';
+
+import { errorJson, runKeycast as run } from '../cli/index.ts';
 
 const ORIGIN = 'releases.keycast.test/endorse';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,17 +24,13 @@ import {
 } from '#verifier/build';
 import { buildWitnessApp, createLog, FileWitnessState, KEY_FILE } from '../log-server/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
+import { runKeycast } from '../cli/index.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
 const ORIGIN = 'releases.keycast.test/monitor';
 
-function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 90_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
-    );
-  });
-}
+/** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), its output captured. */
+const keycast = runKeycast;
 
 async function add(url: string, body: string): Promise<number> {
   const r = await fetch(`${url}/add-entry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

@@ -7,34 +7,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createLog } from '../log-server/index.ts';
+import { runKeycast } from '../cli/index.ts';
 import { listenLog, newPublisher, releaseBundle, releaseFields, revocationBundle } from './log-fixtures.ts';
 
-const BIN = resolve(import.meta.dirname, '../bin/keycast.mjs');
 const ORIGIN = 'releases.keycast.test/studio';
 
-function keycast(
+/** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), with `env` set for the call. */
+async function keycast(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string; json: () => Record<string, any> }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { timeout: 60_000, env: { ...process.env, ...env } },
-      (err, stdout, stderr) =>
-        done({
-          code: err ? (typeof err.code === 'number' ? err.code : 70) : 0,
-          stdout,
-          stderr,
-          json: () => JSON.parse(stdout),
-        }),
-    );
-  });
+  const r = await runKeycast(args, env);
+  return { ...r, json: () => JSON.parse(r.stdout) };
 }
 
 async function add(url: string, body: string): Promise<{ index: number; transparencyLogEntry: unknown }> {

@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { checkWitnessPolicy, noteVerifier, openCheckpoint } from '#verifier';
 import { splitNote } from '#verifier/build';
-import { ROOT, newPublisher, releaseBundle, serveKeycast, serveLog } from './log-fixtures.ts';
+import { ROOT, newPublisher, releaseBundle } from './log-fixtures.ts';
+import { serveKeycast, serveLog } from './enclave-e2e-helpers.ts';
 
 const KEYCAST = resolve(ROOT, 'bin/keycast.mjs');
 const ORIGIN = 'witnessed.keycast.test/log';

@@ -15,14 +15,6 @@ import { emitResult } from '../result.ts';
 import { createHash, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { parseBundle, parseTrustedKey, decideGate, type EnclaveConfig, type ProofBundle } from '#verifier';
 import {
-  MemoryTree,
-  generateNoteKey,
-  noteSigner,
-  signNote,
-  formatCheckpoint,
-  proveInclusion,
-  formatTlogProof,
-  cosignatureSigner,
   cosignatureVerifierKey,
   signReleaseStatus,
   encodeLeaf,
@@ -31,6 +23,7 @@ import {
   formatEnclaveConfig,
   formatProofBundle,
 } from '#verifier/build';
+import { GateWorld, measurements } from '#test-kit';
 import { bootEnclave, SimulatedNsm, createTestPki, memoryKms } from '../../enclave/index.ts';
 
 const { values } = parseArgs({
@@ -40,65 +33,14 @@ values.boots ??= values.quick ? '3' : '5';
 values.seconds ??= values.quick ? '1' : '2';
 const boots = Number(values.boots);
 const seconds = Number(values.seconds);
-const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-// a one-release log with one witness, and a publisher key
-const origin = 'bench.keycast.test/log';
-const log = generateNoteKey(origin);
-const witness = generateNoteKey('w.bench.keycast.test');
-const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const pubPem = pub.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-const pcrs = { pcr0: sha384('bench-0'), pcr1: sha384('bench-1'), pcr2: sha384('bench-2') };
-const eif = createHash('sha256').update('bench').digest('hex');
-const payload = Buffer.from(
-  JSON.stringify({
-    _type: 'https://in-toto.io/Statement/v1',
-    subject: [{ name: 'enclave.eif', digest: { sha256: eif } }],
-    predicateType: 'https://keycast.dev/release/v1',
-    predicate: {
-      eif: { sha256: eif },
-      measurements: pcrs,
-      source: { repo: 'https://github.com/keycast/bench', commit: 'c'.repeat(40) },
-      lock: { sha256: 'f'.repeat(64) },
-      builder: { version: 'keycast-0.1.0' },
-    },
-  }),
-);
-const leaf = encodeLeaf(
-  parseBundle(
-    JSON.stringify({
-      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-      verificationMaterial: { publicKey: { hint: 'bench' }, tlogEntries: [] },
-      dsseEnvelope: {
-        payload: payload.toString('base64'),
-        payloadType: IN_TOTO_PAYLOAD_TYPE,
-        signatures: [
-          { sig: cryptoSign('sha256', dssePae(IN_TOTO_PAYLOAD_TYPE, payload), pub.privateKey).toString('base64') },
-        ],
-      },
-    }),
-  ),
-  parseTrustedKey(pubPem),
-);
-const tree = new MemoryTree();
-for (let i = 0; i < 1000; i++) tree.append(Buffer.from(`filler-${i}`));
-const index = tree.append(leaf);
-for (let i = 0; i < 23; i++) tree.append(Buffer.from(`after-${i}`));
-const size = tree.size;
-const checkpoint = signNote(formatCheckpoint({ origin, size, rootHash: tree.root(), extensions: [] }), [
-  noteSigner(log.skey),
-  cosignatureSigner(witness.skey),
-]);
-const bundle: ProofBundle = {
-  entry: leaf,
-  proof: formatTlogProof({ index, proof: proveInclusion(index, size, tree.hashReader()), checkpoint }),
-  status: signReleaseStatus(
-    { origin, treeSize: size, rootHash: tree.root(), index, pcr0: pcrs.pcr0, status: { state: 'active' } },
-    noteSigner(log.skey),
-  ),
-};
-
+// a one-release log (1000 entries before it, 23 after) with one witness, and a publisher key: the test kit's world
+const world = new GateWorld(1000);
+const pcrs = measurements('bench');
+const index = world.publish(pcrs);
+for (let i = 0; i < 23; i++) world.publishLeaf(Buffer.from(`after-${i}`), '0'.repeat(96));
+const bundle: ProofBundle = world.bundle(index, { witnesses: 1 });
 const pki = createTestPki();
 const kms = memoryKms('arn:aws:iam::111122223333:role/bench', { trustedRoots: [pki.rootDer] });
 const key = await kms.core.createKey('arn:aws:iam::111122223333:role/bench', {
@@ -123,14 +65,10 @@ const key = await kms.core.createKey('arn:aws:iam::111122223333:role/bench', {
     ],
   }),
 });
-const config: EnclaveConfig = {
-  version: 1,
-  log: { origin, vkey: log.vkey },
-  witnesses: { vkeys: [cosignatureVerifierKey(witness.skey)], threshold: 1 },
-  maxCheckpointAgeSeconds: 600,
-  publishers: [pubPem],
+const config: EnclaveConfig = world.config({
+  witnesses: { vkeys: [cosignatureVerifierKey(world.witnessKeys[0]!.skey)], threshold: 1 },
   kms: { keyArn: key.Arn, region: 'us-east-1' },
-};
+});
 const configBytes = formatEnclaveConfig(config);
 const bundleJson = formatProofBundle(bundle);
 
@@ -258,7 +196,7 @@ emitResult({
       baseline: { what: 'raw Ed25519 verifies (node:crypto), same run', value: r(edMean), unit: '/s' },
       ratio: Number((gateRate / edMean).toFixed(3)),
       target: null,
-      note: `tree size ${size}`,
+      note: `tree size ${world.tree.size}`,
     },
   ],
 });

@@ -176,6 +176,7 @@ export async function runDiff(a: string, b: string, json: boolean): Promise<numb
     throw new BuilderError('INPUT_MISSING', 'cannot read an image to compare', { a, b }, { cause: e });
   });
   const d = diffEif(x, y);
-  process.stdout.write(json ? JSON.stringify(d) + '\n' : formatDiff(d));
+  // through console.log like every other command's output (the in-process test runner captures it)
+  console.log(json ? JSON.stringify(d) : formatDiff(d).replace(/\n$/, ''));
   return d.identical ? 0 : 1;
 }

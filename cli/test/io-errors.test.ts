@@ -1,7 +1,8 @@
 /**
  * One I/O error everywhere: the same mistake (a missing file, a directory where a file belongs)
  * gives exit 6, the path in the message, no stack trace, and `--json` saying IoError with the
- * system's code — whichever folder's command hit it. Spawned concurrently through the binary.
+ * system's code — whichever folder's command hit it. In process through cli/main.ts (what the
+ * binary runs); one case also through bin/keycast.mjs, for the exit status the shell sees.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { normalizeError, exitCodeFor } from '../exit-codes.ts';
+import { runKeycast as keycast } from '../capture.ts';
 import { createLog, KEY_FILE } from '../../log-server/index.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');
@@ -23,7 +25,7 @@ writeFileSync(
   generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }),
 );
 
-function keycast(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function binary(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
       done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
@@ -78,6 +80,13 @@ test('a missing or unreadable file: exit 6, the path named, no stack, --json IoE
     assert.ok(['ENOENT', 'EISDIR'].includes(body.code), `${name}: ${body.code}`);
     assert.equal(body.evidence.file, path, name);
   });
+});
+
+test('through the binary: the shell sees exit 6 and the path, no stack trace', async () => {
+  const r = await binary(['describe-eif', missing]);
+  assert.equal(r.code, 6, r.stderr);
+  assert.ok(r.stderr.includes(missing), r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 
 test('normalizeError: a coded error caused by a failed read becomes the IoError; others are left alone', () => {

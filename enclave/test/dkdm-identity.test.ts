@@ -15,7 +15,7 @@ import { createEnclaveChains } from '../runtime/forward/pki.ts';
 import { SimulatedNsm, bootEnclave, createTestPki, isEnclaveError, type KmsPort } from '../index.ts';
 import type { Nsm } from '../runtime/nsm/types.ts';
 import { NsmClient } from '../index.ts';
-import { measurements } from './world.ts';
+import { measurements } from '#test-kit';
 
 const id = generateIdentity({ release: '0123456789abcdef' });
 const pub = publicIdentity(id);

@@ -27,7 +27,7 @@ import {
   type BootedEnclave,
 } from '../index.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
-import { GateWorld, measurements } from './world.ts';
+import { GateWorld, measurements } from '#test-kit';
 
 const pki = createTestPki();
 const m = measurements('forward');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { advanceGateHold, decideGate, parseProofBundle, type GateDecision, type GateInput } from '#verifier';
 import { generateNoteKey, noteSigner, formatProofBundle } from '#verifier/build';
-import { GateWorld, measurements, newPublisher, pcrMap } from './world.ts';
+import { GateWorld, measurements, newPublisher, pcrMap } from '#test-kit';
 
 const mine = measurements('v1');
 

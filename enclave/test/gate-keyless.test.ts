@@ -11,7 +11,7 @@ import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { initializeCA } from '@sigstore/mock';
 import { decideGate, parseBundle, parseEnclaveConfig, type EnclaveConfig, type GateDecision } from '#verifier';
 import { IN_TOTO_PAYLOAD_TYPE, dssePae, encodeLeaf, formatEnclaveConfig } from '#verifier/build';
-import { GateWorld, measurements, pcrMap, releaseStatement } from './world.ts';
+import { GateWorld, measurements, pcrMap, releaseStatement } from '#test-kit';
 
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const IDENTITY = 'https://github.com/keycast/enclave-app/.github/workflows/release.yml@refs/tags/v2.0.0';

@@ -26,7 +26,7 @@ import { DirStore, type ArtefactStore } from '../host/store.ts';
 import { buildHostApp } from '../host/server.ts';
 import type { ProofSource } from '../host/proof-source.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
-import { GateWorld, measurements } from './world.ts';
+import { GateWorld, measurements } from '#test-kit';
 
 const pki = createTestPki();
 const image = measurements('host-identity');

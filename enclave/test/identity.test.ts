@@ -31,7 +31,7 @@ import {
 } from '../index.ts';
 import { rawPrivate } from '../runtime/identity/keys.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
-import { GateWorld, measurements, type Measured } from './world.ts';
+import { GateWorld, measurements, type Measured } from '#test-kit';
 
 const pki = createTestPki();
 const v1 = measurements('identity-v1');

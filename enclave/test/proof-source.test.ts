@@ -18,7 +18,7 @@ import {
 } from '#verifier/build';
 import { LogProofSource } from '../host/proof-source.ts';
 import { isEnclaveError } from '../common/errors.ts';
-import { GateWorld, ORIGIN, measurements } from './world.ts';
+import { GateWorld, ORIGIN, measurements } from '#test-kit';
 
 const world = new GateWorld();
 const m = measurements('proof-source');

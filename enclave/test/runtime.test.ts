@@ -9,7 +9,7 @@ import type { InjectOptions } from 'fastify';
 import assert from 'node:assert/strict';
 import { formatProofBundle, formatEnclaveConfig } from '#verifier/build';
 import { bootEnclave, SimulatedNsm, createTestPki, type KmsPort } from '../index.ts';
-import { GateWorld, measurements } from './world.ts';
+import { GateWorld, measurements } from '#test-kit';
 
 const mine = measurements('runtime');
 const pki = createTestPki();

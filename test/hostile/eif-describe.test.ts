@@ -6,15 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isVerifierError } from '#verifier';
 import { MAX_JSON_DEPTH, describeEif } from '#verifier/build';
 import { GOOD_METADATA, rawEif } from './eif-fixture.ts';
-
-const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');
+import { runKeycast } from '../../cli/index.ts';
 
 function nested(depth: number): string {
   return GOOD_METADATA.replace(
@@ -63,14 +61,14 @@ test('describe-eif refuses over-deep and duplicate-key metadata with EIF_MALFORM
   );
 });
 
-test('keycast describe-eif exits 1 with the code, never 70, on hostile metadata', (t) => {
+test('keycast describe-eif exits 1 with the code, never 70, on hostile metadata', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keycast-hostile-eif-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const [i, [what, text]] of [CASES[0]!, CASES[3]!].entries()) {
     const file = join(dir, `${i}.eif`);
     writeFileSync(file, rawEif(new Uint8Array(Buffer.from(text))));
-    const r = spawnSync(process.execPath, [BIN, 'describe-eif', file, '--json'], { encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 1, `${what}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    const r = await runKeycast(['describe-eif', file, '--json']);
+    assert.equal(r.code, 1, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout + r.stderr, /EIF_MALFORMED/, what);
   }
 });

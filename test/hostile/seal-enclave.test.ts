@@ -9,11 +9,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseIdentityBinding, verifyAttestationDocument } from '#verifier';
 import {
@@ -26,14 +25,10 @@ import {
 } from '#verifier/build';
 import { SimulatedNsm, createTestPki } from '../../enclave/index.ts';
 import { CPL, KEY_IDS, rules, type World } from '../forward-fixtures.ts';
+import { runKeycast } from '../../cli/index.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/keycast.mjs');
-const keycast = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((done) =>
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 70) : 0, stdout, stderr }),
-    ),
-  );
+/** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), its output captured. */
+const keycast = runKeycast;
 const sha384 = (s: string) => createHash('sha384').update(s).digest('hex');
 
 test('seal and forward take only an enclave they can verify again, under a PCR policy', {

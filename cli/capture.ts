@@ -3,7 +3,7 @@
  * code exactly as the binary does) with what it prints captured. For tests where the process
  * boundary is not what is tested. Calls are serialised: console and stderr are process-wide.
  */
-import { main } from '../cli/index.ts';
+import { main } from './main.ts';
 
 export interface Ran {
   code: number;
@@ -13,10 +13,25 @@ export interface Ran {
 
 let queue: Promise<unknown> = Promise.resolve();
 
-export function run(args: string[]): Promise<Ran> {
-  const next = queue.then(() => runNow(args));
+/** `env`: variables set (undefined: removed) for this call only, as a child's environment would be. */
+export function runKeycast(args: string[], env: Record<string, string | undefined> = {}): Promise<Ran> {
+  const next = queue.then(() => withEnv(env, () => runNow(args)));
   queue = next.catch(() => {});
   return next;
+}
+
+async function withEnv<T>(env: Record<string, string | undefined>, f: () => Promise<T>): Promise<T> {
+  const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
+  const set = (k: string, v: string | undefined) => {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  };
+  for (const [k, v] of Object.entries(env)) set(k, v);
+  try {
+    return await f();
+  } finally {
+    for (const [k, v] of saved) set(k, v);
+  }
 }
 
 async function runNow(args: string[]): Promise<Ran> {

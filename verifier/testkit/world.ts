@@ -1,5 +1,6 @@
 /**
- * A whole trust world for gate tests, built from #verifier primitives: an in-memory log with
+ * The test kit (`#test-kit`, on the ground floor so every folder's tests and the benchmarks share one):
+ * a whole trust world built from the verifier's own primitives: an in-memory log with
  * its note key, cosigning witnesses with their own clocks, a release publisher key, release
  * and revocation leaves, and the proof bundles a host would hand the enclave (tlog-proof,
  * signed status, consistency proof), each variable an attacker or a slow host could vary.

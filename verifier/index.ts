@@ -177,6 +177,8 @@ export {
 } from './src/release/status.ts';
 export type { ReleaseStatus, ReleaseState } from './src/release/status.ts';
 export { checkLogBinding } from './src/release/log-binding.ts';
+export { checkLoggedLeaf, MAX_TLE_PROOF_HASHES } from './src/release/logged-leaf.ts';
+export type { LoggedLeaf } from './src/release/logged-leaf.ts';
 export { publisherForBundle, requirePublisher } from './src/release/publisher.ts';
 export { endorsementsOf, requireEndorsements } from './src/release/endorsements.ts';
 export type { IndexedEntry, Endorsement } from './src/release/endorsements.ts';
@@ -326,6 +328,7 @@ export {
   configPublishers,
   configKeylessPublishers,
   requireConfigIdentity,
+  deliveriesRequired,
 } from './src/gate/config.ts';
 export type { EnclaveConfig } from './src/gate/config.ts';
 export { MAX_PROOF_BUNDLE_BYTES, parseProofBundle, formatProofBundle } from './src/gate/bundle.ts';

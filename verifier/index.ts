@@ -391,6 +391,8 @@ export {
   checkRulesTime,
   keyFingerprint,
   parseInstant,
+  parseAuditField,
+  rulesAuditKey,
 } from './src/forward/rules.ts';
 export type { ForwardRules, OpenedRules } from './src/forward/rules.ts';
 export { signEnvelope, openEnvelope } from './src/forward/envelope.ts';
@@ -531,3 +533,50 @@ export {
   enclaveCertificatesFromRecord,
 } from './src/forward/dkdm-recipient.ts';
 export type { EnclaveCertificates } from './src/forward/dkdm-recipient.ts';
+// delivery transparency (issue 19): delivery entries, enclave identity entries, sealed manifests, kdm-logged proofs
+export {
+  DELIVERY_TYPE,
+  DELIVERY_PAYLOAD_TYPE,
+  MAX_MANIFEST_BYTES,
+  MAX_DELIVERY_ENVELOPE_BYTES,
+  validateDeliveryEntry,
+  receiptKeyBase64,
+  cplIdDigest,
+  signDeliveryEntry,
+  openDeliveryEntry,
+  deliveryEntryLeaf,
+  decodeDeliveryEntryLeaf,
+} from './src/delivery/entry.ts';
+export type { DeliveryEntry, OpenedDelivery } from './src/delivery/entry.ts';
+export { IDENTITY_TYPE, identityEntryLeaf, parseIdentityLeaf } from './src/delivery/identity.ts';
+export type { IdentityEntry, IdentityLeaf } from './src/delivery/identity.ts';
+export {
+  MANIFEST_TYPE,
+  validateManifest,
+  encodeManifest,
+  parseManifest,
+  manifestRoot,
+  sealManifest,
+  openManifest,
+  parseAuditPrivateKey,
+  auditPublicKey,
+  checkManifest,
+  checkSealedManifest,
+} from './src/delivery/manifest.ts';
+export type { DeliveryManifest, ManifestRecipient, SealedManifest } from './src/delivery/manifest.ts';
+export {
+  MAX_IDENTITY_ATTESTATION_BYTES,
+  MAX_DELIVERY_BODY_BYTES,
+  identityAddEntryBody,
+  deliveryAddEntryBody,
+  parseAddEntryBody,
+  leafKind,
+} from './src/delivery/add-entry.ts';
+export type { AddEntryBody, LeafKind } from './src/delivery/add-entry.ts';
+export {
+  KDM_LOGGED_TYPE,
+  formatKdmLoggedProof,
+  parseKdmLoggedProof,
+  checkKdmLogged,
+} from './src/delivery/kdm-logged.ts';
+export type { KdmLoggedProof } from './src/delivery/kdm-logged.ts';

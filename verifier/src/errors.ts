@@ -140,6 +140,21 @@ export const VERIFIER_ERROR_CODES = [
   'DKDM_WINDOW_SIGNER_CHAIN',
   'DKDM_WINDOW_OUTSIDE',
   'DKDM_WINDOW_ENCLAVE_CHAIN',
+  // delivery transparency (issue 19): delivery entries, enclave identity entries, sealed manifests
+  /** a delivery entry (or its envelope, or its log leaf) is not the keycast-delivery/v1 schema */
+  'DELIVERY_INVALID',
+  /** a delivery entry's signature does not verify under the receipt key it names (or the one expected) */
+  'DELIVERY_SIGNATURE',
+  /** the log entry a proof names is not a delivery entry with the root, key or digest the proof needs */
+  'DELIVERY_NOT_LOGGED',
+  /** an enclave identity entry (or its leaf) is not the keycast-enclave-identity/v1 schema */
+  'IDENTITY_ENTRY_INVALID',
+  /** a delivery manifest's plaintext is not the keycast-delivery-manifest/v1 schema */
+  'MANIFEST_INVALID',
+  /** a sealed manifest does not open with this audit key (sealed to another key, or tampered) */
+  'MANIFEST_UNOPENABLE',
+  /** a manifest does not reproduce its entry (root, count, request digest, sealed digest or size) */
+  'MANIFEST_MISMATCH',
 ] as const;
 
 export type VerifierErrorCode = (typeof VERIFIER_ERROR_CODES)[number];

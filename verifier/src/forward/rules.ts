@@ -19,7 +19,8 @@
  *   "formats": ["kdm", "raw-rsa-oaep", "raw-hpke"],      // output formats the studio allows
  *   "limits": { "maxKdmValidityDays": 30, "maxRecipients": 5000 },
  *   "dkdmSigners": ["<base64 DER of a DKDM signer root certificate>", …],   // optional, see below
- *   "releases": { "pcr0s": ["<96 hex>", …], "publishers": ["<hex SHA-256 of a publisher's SPKI>", …] } }
+ *   "releases": { "pcr0s": ["<96 hex>", …], "publishers": ["<hex SHA-256 of a publisher's SPKI>", …] },
+ *   "audit": { "hpkeX25519": "<base64 raw 32-byte X25519 public key>" } }   // optional, see below
  * ```
  * `kdmWindow` strings are exactly the 25-character form KDMs carry (`+00:00`, no fraction).
  * v2 added `formats` and `recipients.roles` (issue 16: a raw format must not loosen what the
@@ -29,6 +30,10 @@
  * is accepted only from a signer chain ending in one of the `dkdmSigners` roots (self-signed ST
  * 430-2 CA certificates), and only by an enclave whose release is listed by PCR0 or was logged by
  * one of the `publishers` — so a new release need not make the studio re-issue its DKDM.
+ * `audit` (issue 19) names the studio's audit key: an enclave that logs its deliveries seals each
+ * delivery's manifest (who received what) to it, so only the studio learns the recipients of the
+ * deliveries the public log counts (delivery/manifest.ts). An enclave pinned to log deliveries
+ * refuses rules without it.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
@@ -64,6 +69,8 @@ export interface ForwardRules {
   dkdmSigners?: string[];
   /** the releases that may open the DKDM: by PCR0, or any release a listed publisher logged */
   releases?: { pcr0s: string[]; publishers: string[] };
+  /** the studio's audit key: delivery manifests are HPKE-sealed to it (issue 19) */
+  audit?: { hpkeX25519: string };
 }
 
 export const UUID_URN = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -123,7 +130,7 @@ export function validateRules(v: unknown): ForwardRules {
     v,
     'rules',
     ['type', 'film', 'contentKeyIds', 'kdmWindow', 'forwardFrom', 'forwardUntil', 'recipients', 'formats', 'limits'],
-    ['dkdmSigners', 'releases'],
+    ['dkdmSigners', 'releases', 'audit'],
   );
   if (o.type !== RULES_TYPE) bad(`rules.type must be ${RULES_TYPE}`, 'rules.type');
   const film = obj(o.film, 'rules.film', ['cplId', 'title']);
@@ -185,7 +192,31 @@ export function validateRules(v: unknown): ForwardRules {
     if (pcr0s.length === 0 && pubs.length === 0)
       bad('rules.releases names no release: give pcr0s or publishers', 'rules.releases');
   }
+  if ('audit' in o) parseAuditField(o.audit);
   return o as unknown as ForwardRules;
+}
+
+/**
+ * The raw 32-byte X25519 public key of a rules `audit` field value. Throws RULES_INVALID
+ * unless it is exactly `{ "hpkeX25519": "<canonical base64 of 32 bytes>" }`.
+ */
+export function parseAuditField(v: unknown): Uint8Array {
+  const a = obj(v, 'rules.audit', ['hpkeX25519']);
+  const b64 = str(a.hpkeX25519, 'rules.audit.hpkeX25519', /^[A-Za-z0-9+/]{43}=$/, 44);
+  let raw: Uint8Array;
+  try {
+    raw = fromBase64(b64);
+  } catch {
+    bad('rules.audit.hpkeX25519 is not canonical base64', 'rules.audit.hpkeX25519');
+  }
+  if (raw.length !== 32) bad('rules.audit.hpkeX25519 must be a raw 32-byte X25519 key', 'rules.audit.hpkeX25519');
+  if (raw.every((b) => b === 0)) bad('rules.audit.hpkeX25519 is the all-zero point', 'rules.audit.hpkeX25519');
+  return raw;
+}
+
+/** The studio's audit key (raw X25519) the rules name, or undefined when they name none. */
+export function rulesAuditKey(rules: ForwardRules): Uint8Array | undefined {
+  return rules.audit === undefined ? undefined : parseAuditField(rules.audit);
 }
 
 /** Canonical payload bytes of valid rules. */

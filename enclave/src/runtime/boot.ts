@@ -5,7 +5,7 @@
  * schedule, and build the HTTP API. Nothing here talks to KMS; the identity is established
  * only when the host asks, behind the open gate.
  */
-import { parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
+import { deliveriesRequired, parseEnclaveConfig, toHex, type EnclaveConfig, type ServerLimits } from '#verifier';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from '../nsm/types.ts';
 import type { KmsPort } from '../kms/port.ts';
@@ -16,6 +16,7 @@ import { EnclaveError } from '../errors.ts';
 import { Gatekeeper, type GateState } from './gatekeeper.ts';
 import { buildEnclaveApp } from './server.ts';
 import { EnclaveMetrics, timedKms } from './metrics.ts';
+import { DeliveryReleases, type DeliveryOptions } from './deliveries.ts';
 
 export const MEASURED_PCRS = [0, 1, 2, 3, 4, 8] as const;
 
@@ -43,6 +44,8 @@ export interface BootOptions {
    * enclave can ever be made to use a key from outside.
    */
   testDkdm?: TestDkdm;
+  /** bounds of the pending deliveries when the config requires logged deliveries (runtime/deliveries.ts defaults) */
+  deliveries?: Omit<DeliveryOptions, 'config'>;
 }
 
 export interface BootedEnclave {
@@ -97,6 +100,8 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     metrics,
     ...(log ? { log } : {}),
     ...(o.limits ? { limits: o.limits } : {}),
+    // pinned in the image: no host can switch it off (issue 19)
+    ...(deliveriesRequired(config) ? { deliveries: new DeliveryReleases({ ...o.deliveries, config }) } : {}),
   });
   if ((o.recheckMs ?? 30_000) > 0) gate.schedule(o.recheckMs ?? 30_000);
   return {

@@ -15,7 +15,9 @@ import {
   SERVER_LIMIT_FLAGS_HELP,
   keylessPublishers,
   parseIdentityPolicy,
+  parseCertificate,
   parseTrustedRoot,
+  pemCertificates,
   publicGoodTrustedRoot,
   serverLimitFlagOptions,
   type KeylessPublishers,
@@ -95,7 +97,7 @@ const serveCmd: Command = {
   path: ['log', 'serve'],
   summary: 'serve the log over HTTP (add-entry, tiles, lookups, proofs)',
   help: `keycast log serve (--data DIR | --store postgres://… --key FILE) --listen HOST:PORT [--trust-signer PEM ...]
-       [--trust-rebuilder PEM ...] [--trust-identity POLICY.json ... [--trusted-root FILE]]
+       [--trust-rebuilder PEM ...] [--trust-identity POLICY.json ... [--trusted-root FILE]] [--trust-root PEM]
        [--witness VKEY=URL ... [--witness-refresh SECONDS]]
        [--tiles s3://BUCKET[/PREFIX] | --s3-bucket B [--s3-prefix P]] [--s3-endpoint URL] [--s3-region R]
        [--batch-max N] [--pool-max N] [--admission-workers N]
@@ -105,9 +107,14 @@ Opens the log in DIR (fails closed unless key, database and last checkpoint agre
 (with --store, the log in that PostgreSQL database: any number of servers may share it; each
 verifies the whole tree on start and refuses to serve if the database's tree head disagrees with
 its tiles or the --tiles bucket holds a checkpoint ahead of the database)
-  POST /add-entry                      a Sigstore bundle → { index, leafHash, transparencyLogEntry }
+  POST /add-entry                      a Sigstore bundle → { index, leafHash, transparencyLogEntry };
+                                       or {"kind":"identity","attestation":B64} (an enclave registers its
+                                       receipt key) or {"kind":"delivery","envelope":{…},"manifest":B64}
+                                       (a delivery entry signed by a registered receipt key, with its
+                                       sealed manifest, stored before the answer)
   GET  /checkpoint, /tile/…            c2sp.org/tlog-tiles
   GET  /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency
+  GET  /delivery-manifest/<sha256>     a sealed delivery manifest (only the studio's audit key opens it)
 --trust-signer   a PEM file with a public key (or certificate) allowed to publish; repeatable.
 --trust-rebuilder  a PEM public key allowed to log rebuild endorsements (keycast endorse);
                  repeatable. Without it the log admits no endorsement (SIGNER_NOT_ALLOWED), so
@@ -118,6 +125,11 @@ its tiles or the --tiles bucket holds a checkpoint ahead of the database)
                  its bundles must verify as keyless Sigstore bundles (Fulcio chain, SCT, a timestamp inside
                  the certificate's validity) under --trusted-root; repeatable.
 --trusted-root   Sigstore trusted_root.json for --trust-identity (default: the public-good root).
+--trust-root     PEM root certificate(s) enclave identity attestations must chain to (default: the
+                 AWS Nitro Enclaves root G1). Identity entries are admitted only from attestations
+                 under it whose PCR0 is an active release of this log; delivery entries only from
+                 receipt keys such an entry registered. The NSM simulator's test root only for tests
+                 and the demo.
 --witness        a witness verifier key and its add-checkpoint URL prefix; repeatable.
 --witness-refresh  seconds between asking the witnesses to cosign the unchanged checkpoint again, so
                  its cosignatures stay fresh without appends (default ${DEFAULT_WITNESS_REFRESH_SECONDS}; keep it well inside
@@ -139,6 +151,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
       'trust-rebuilder': { type: 'string', multiple: true },
       'trust-identity': { type: 'string', multiple: true },
       'trusted-root': { type: 'string' },
+      'trust-root': { type: 'string' },
       witness: { type: 'string', multiple: true },
       'witness-refresh': { type: 'string' },
       's3-bucket': { type: 'string' },
@@ -167,6 +180,7 @@ Prints "listening <url>" on stdout once ready; SIGTERM/SIGINT drain and stop.`,
           : intFlag(v, 'admission-workers', Math.min(2, Math.max(1, availableParallelism() - 1))),
       limits: limitsFlags(v),
     };
+    if (typeof v['trust-root'] === 'string') opts.trustRoots = trustRoots(v['trust-root']);
     const identities = identityPublishers(v);
     if (identities) opts.allowedIdentities = identities;
     if (typeof v.tiles === 'string') {
@@ -210,6 +224,18 @@ function identityPublishers(v: Record<string, unknown>): KeylessPublishers | und
   const rootFile = v['trusted-root'];
   const root = typeof rootFile === 'string' ? parseTrustedRoot(readFileSync(rootFile)) : publicGoodTrustedRoot();
   return keylessPublishers(policies, root);
+}
+
+/** --trust-root FILE: PEM certificates, each a well-formed X.509 certificate (usage error otherwise). */
+function trustRoots(file: string): Uint8Array[] {
+  const text = readFileSync(file, 'utf8');
+  try {
+    const ders = pemCertificates(text);
+    for (const d of ders) parseCertificate(d);
+    return ders;
+  } catch (e) {
+    throw usageError(`--trust-root ${file}: not PEM certificates (${(e as Error).message})`);
+  }
 }
 
 function pgUrl(s: string): string {

@@ -24,6 +24,19 @@ export const LOG_ERROR_CODES = [
   'SIGNER_NOT_ALLOWED',
   'REVOCATION_TARGET',
   'MEASUREMENT_REVOKED',
+  // delivery transparency (issue 19): identity entries (attested enclaves) and their delivery entries
+  /** the identity attestation does not verify under the log's trust root (evidence.check: the verifier code) */
+  'IDENTITY_UNTRUSTED',
+  /** the attested PCR0 is not a release logged here */
+  'IDENTITY_RELEASE_NOT_LOGGED',
+  /** the attested PCR0's release was revoked */
+  'IDENTITY_RELEASE_REVOKED',
+  /** a delivery entry not signed by a receipt key an identity entry registered (forged, other key, unregistered enclave) */
+  'DELIVERY_UNREGISTERED',
+  /** a delivery entry from an enclave whose release was revoked */
+  'DELIVERY_RELEASE_REVOKED',
+  /** a delivery entry for a request this receipt key already logged, with other contents */
+  'DELIVERY_CONFLICT',
   // reads
   'NOT_FOUND',
   'TILE_NOT_FOUND',

@@ -21,6 +21,8 @@ import { HashCache } from './tree.ts';
 import { TileReader } from './tiles.ts';
 import { Publisher } from './publish.ts';
 import { Sequencer } from './sequencer.ts';
+import type { DeliveryConfig } from './deliveries.ts';
+import { FileManifestStore, MemoryManifestStore, PgManifestStore, type ManifestStore } from './storage/manifests.ts';
 
 export interface LogOptions {
   policy: EntryPolicy;
@@ -29,6 +31,10 @@ export interface LogOptions {
   batchMax?: number;
   poolMax?: number;
   log?: (msg: string) => void;
+  /** DER roots enclave identity attestations must chain to (default: the AWS Nitro root). */
+  trustRoots?: readonly Uint8Array[];
+  /** Where sealed delivery manifests go (default: DATA/manifests, the PostgreSQL table, or memory for startLog). */
+  manifests?: ManifestStore;
 }
 
 export interface Log {
@@ -38,11 +44,19 @@ export interface Log {
   readonly tiles: TileReader;
   readonly sequencer: LogSequencer;
   readonly policy: EntryPolicy;
+  /** Identity and delivery admission (deliveries.ts): the trust root and the manifest store. */
+  readonly deliveries: DeliveryConfig;
   close(): Promise<void>;
+}
+
+function deliveryConfig(opts: LogOptions, manifests: ManifestStore): DeliveryConfig {
+  return { manifests: opts.manifests ?? manifests, ...(opts.trustRoots ? { trustRoots: opts.trustRoots } : {}) };
 }
 
 export const KEY_FILE = 'log.key';
 export const DB_FILE = 'log.db';
+/** Sealed delivery manifests of a SQLite log (storage/manifests.ts). */
+export const MANIFEST_DIR = 'manifests';
 
 /** `keycast log init`: a new database and key in `dir`, with a signed size-0 checkpoint. Returns the vkey. */
 export function createLog(dir: string, origin: string): { vkey: string } {
@@ -73,7 +87,12 @@ export async function openLog(dir: string, opts: LogOptions): Promise<Log> {
   try {
     const key = loadLogKey(readKeyFile(join(dir, KEY_FILE)), storage.vkey, storage.origin);
     writer = new SqliteWorkerWriter(join(dir, DB_FILE));
-    return await startLog(storage, key, opts, writer);
+    return await startLog(
+      storage,
+      key,
+      { ...opts, manifests: opts.manifests ?? new FileManifestStore(join(dir, MANIFEST_DIR)) },
+      writer,
+    );
   } catch (e) {
     await writer?.close();
     storage.close();
@@ -117,6 +136,7 @@ export async function startLog(
     tiles,
     sequencer,
     policy: opts.policy,
+    deliveries: deliveryConfig(opts, new MemoryManifestStore()),
     async close() {
       await sequencer.close();
       await opts.policy.close?.();
@@ -190,6 +210,7 @@ export async function openPgLog(url: string, keyFile: string, opts: LogOptions &
       tiles: new TileReader(model),
       sequencer: seq,
       policy: opts.policy,
+      deliveries: deliveryConfig(opts, new PgManifestStore(store.pool)),
       async close() {
         await seq.close();
         await opts.policy.close?.();

@@ -39,7 +39,7 @@ export interface Witnesses {
 }
 
 /** What the log knows about a stored entry, beyond the leaf bytes. */
-export type EntryKind = 'release' | 'revocation' | 'rebuild';
+export type EntryKind = 'release' | 'revocation' | 'rebuild' | 'identity' | 'delivery';
 
 /** The result of admitting a submitted bundle: the leaf to log and the fields it is indexed by. */
 export interface AdmittedEntry {

@@ -4,7 +4,15 @@
  * latest (cosigned) checkpoint, and inclusion/consistency proofs. Every answer is computed
  * against one checkpoint snapshot, so the proof always verifies against the checkpoint it names.
  */
-import { formatTlogProof, parseCheckpoint, signReleaseStatus, splitNote, toBase64, treeHash } from '#verifier';
+import {
+  decodeDeliveryEntryLeaf,
+  formatTlogProof,
+  parseCheckpoint,
+  signReleaseStatus,
+  splitNote,
+  toBase64,
+  treeHash,
+} from '#verifier';
 import type { ReleaseState } from '#verifier';
 import { LogError } from './errors.ts';
 import type { Log } from './log.ts';
@@ -29,6 +37,8 @@ export interface EntryView {
   kind: EntryKind;
   status: 'active' | 'revoked';
   revokedBy?: number;
+  /** a delivery entry's public count of recipients (who they are is in the sealed manifest only) */
+  count?: number;
 }
 
 /**
@@ -60,6 +70,7 @@ export function readEntry(log: Log, index: number): EntryView {
   const st = releaseState(log, e, size);
   const view: EntryView = { index, leaf: toBase64(e.leaf), kind: e.kind, status: st.state };
   if (st.state === 'revoked') view.revokedBy = st.revokedBy;
+  if (e.kind === 'delivery') view.count = decodeDeliveryEntryLeaf(e.leaf).entry.count;
   return view;
 }
 

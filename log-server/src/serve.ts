@@ -36,6 +36,8 @@ export interface ServeOptions {
   admissionWorkers: number;
   /** Timeouts and connection caps (default SERVER_LIMITS). */
   limits?: ServerLimits;
+  /** DER roots enclave identity attestations must chain to (--trust-root; default the AWS Nitro root). */
+  trustRoots?: Uint8Array[];
 }
 
 export async function serve(o: ServeOptions): Promise<number> {
@@ -54,6 +56,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     batchMax: o.batchMax,
     poolMax: o.poolMax,
     log: say,
+    ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}),
   };
   const log = o.store ? await openPgLog(o.store.url, o.store.keyFile, logOpts) : await openLog(o.dir!, logOpts);
   if (o.witnesses.length > 0) {

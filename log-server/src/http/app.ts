@@ -6,7 +6,8 @@
  * (#verifier: header, request, keep-alive and socket timeouts, requests per socket, connections).
  *
  * Routes: POST /add-entry; GET /checkpoint, /tile/…, /tile/entries/… (c2sp.org/tlog-tiles);
- * GET /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency; plus
+ * GET /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency,
+ * /delivery-manifest/<sha256>; plus
  * any plugins passed in (the explorer page at `/`).
  */
 import Fastify from 'fastify';
@@ -22,6 +23,7 @@ import { strictUtf8Body } from './body.ts';
 import { writeRoutes } from './routes/write.ts';
 import { tileRoutes } from './routes/tiles.ts';
 import { readRoutes } from './routes/reads.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
 import { ImmutableAnswers } from './immutable.ts';
 
 export interface AppDeps {
@@ -84,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   writeRoutes(app, deps.log, bodyLimit);
   tileRoutes(app, deps.log, answers);
   readRoutes(app, deps.log, answers);
+  deliveryRoutes(app, deps.log);
   for (const p of deps.plugins ?? []) await app.register(p.plugin, p.opts ?? {});
   return app;
 }

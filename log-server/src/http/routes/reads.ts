@@ -27,6 +27,7 @@ const entryReply = {
     kind: { type: 'string' },
     status,
     revokedBy: { type: 'integer' },
+    count: { type: 'integer' },
   },
 } as const;
 

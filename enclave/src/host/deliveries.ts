@@ -41,6 +41,8 @@ export interface DeliveryLogOptions {
   /** per log request, ms (default 30 s) */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** told of each add-entry round trip: step, outcome (ok or the code), seconds */
+  onRoundTrip?: (step: 'identity' | 'delivery', outcome: string, seconds: number) => void;
 }
 
 interface PendingBody {
@@ -70,6 +72,18 @@ export class DeliveryLog {
 
   /** POST /add-entry; the log's JSON answer, or DELIVERY_LOG_UNAVAILABLE / DELIVERY_LOG_REFUSED. */
   private async addEntry(body: string, step: 'identity' | 'delivery'): Promise<Record<string, unknown>> {
+    const start = performance.now();
+    try {
+      const r = await this.addEntryOnce(body, step);
+      this.o.onRoundTrip?.(step, 'ok', (performance.now() - start) / 1000);
+      return r;
+    } catch (e) {
+      this.o.onRoundTrip?.(step, e instanceof EnclaveError ? e.code : 'INTERNAL', (performance.now() - start) / 1000);
+      throw e;
+    }
+  }
+
+  private async addEntryOnce(body: string, step: 'identity' | 'delivery'): Promise<Record<string, unknown>> {
     let status: number;
     let text: string;
     try {

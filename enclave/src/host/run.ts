@@ -60,6 +60,7 @@ export async function runHost(o: HostRunOptions): Promise<number> {
     logUrl: o.logUrl,
     fetch: metrics.timedFetch(abortable(fetch, shutdown.signal)),
     log: say,
+    onRoundTrip: (step, outcome, seconds) => metrics.deliveryLogged(step, outcome, seconds),
   });
   const host = new Host({
     enclave,

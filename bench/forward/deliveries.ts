@@ -117,6 +117,7 @@ try {
     );
   const pems = pki.projectors.map((p) => certificatePem(p.certificate.der));
   let seq = 0;
+  const base = Date.now() + 3_600_000;
   /** One forward request of `count` KDMs through `which`'s host; its wall time in ms. */
   const forward = async (which: keyof typeof pairs, count: number): Promise<number> => {
     const body = JSON.stringify({
@@ -126,7 +127,7 @@ try {
       intermediates: [certificatePem(pki.intermediate.der)],
       format: 'kdm',
       // a distinct expiry per request: a distinct request digest
-      expires: isoZ(Date.now() + 3_600_000 - 1000 * seq++),
+      expires: isoZ(base - 1000 * seq++),
     });
     const t = performance.now();
     const r = await fetch(`${pairs[which].host.url}/v1/forward`, {

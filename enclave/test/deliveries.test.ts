@@ -34,13 +34,7 @@ import {
   type ForwardRules,
   type SignedEnvelope,
 } from '#verifier';
-import {
-  bootEnclave,
-  SimulatedNsm,
-  createTestPki,
-  memoryKms,
-  createProjectorPki,
-} from '../index.ts';
+import { bootEnclave, SimulatedNsm, createTestPki, memoryKms, createProjectorPki } from '../index.ts';
 import { openPendingAnswer } from '../src/forward/delivery-answer.ts';
 import { ADMIN, ENCLAVE_ROLE, attestedPolicy } from './kms-fixtures.ts';
 import { GateWorld, ORIGIN, measurements } from './world.ts';
@@ -123,6 +117,7 @@ async function world(required: boolean | undefined, deliveries: { ttlMs?: number
     ...(withAudit ? { audit: { hpkeX25519: toBase64(auditPublicKey(audit.publicKey)) } } : {}),
   });
   let n = 0;
+  const base = Math.floor(Date.now() / 1000) * 1000 + 3600_000;
   const request = async (o: { withAudit?: boolean; recipients?: number } = {}) => {
     const r = rules(o.withAudit ?? true);
     return {
@@ -138,9 +133,7 @@ async function world(required: boolean | undefined, deliveries: { ttlMs?: number
       intermediates: [certificatePem(projectors.intermediate.der)],
       format: 'kdm',
       // a distinct expiry per request: distinct digests
-      expires: new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000 - 1000 * n++)
-        .toISOString()
-        .replace('.000Z', 'Z'),
+      expires: new Date(base - 1000 * n++).toISOString().replace('.000Z', 'Z'),
     };
   };
   /** The log's answer for `leaf`, appended to the world's tree (a TransparencyLogEntry). */

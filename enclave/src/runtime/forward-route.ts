@@ -136,7 +136,9 @@ export function forwardRoute(
       }
       const answer = { requestDigest: opened.requestDigest, receipt: r.receipt, outputs };
       if (d.deliveries) {
-        // the claim now belongs to the pending delivery: final on release, given back on expiry
+        // the claim now belongs to the pending delivery: final on release, given back on expiry;
+        // the entry names the release the gate speaks for now (GATE_CLOSED if it shut meanwhile)
+        d.gate.requireOpen();
         const pending = await d.deliveries.hold({
           opened,
           rulesText: String((body as { rules?: unknown }).rules ?? ''),

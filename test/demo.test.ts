@@ -31,6 +31,8 @@ test('npm run demo: every step of the story passes its check', { timeout: 300_00
     'identity sealed',
     'enclave keys bound',
     'forwarded 300 KDMs',
+    'delivery on the log',
+    'studio opens manifest',
     'projector decrypts',
     'delivery in receipt',
     'excluded refused',

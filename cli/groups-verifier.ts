@@ -27,6 +27,7 @@ group(
     ],
     ['dkdm check', "say offline whether an attested enclave will accept a DKDM under the studio's rules, and why not"],
     ['kdm inspect', 'show a KDM: recipient, CPL, window, keys, signature and signer chain; decrypt with --key'],
+    ['kdm logged', 'prove a KDM is on the record: its delivery proof, the logged delivery entry and its inclusion'],
     [
       'raw open',
       "open a raw delivery (raw-hpke or raw-rsa-oaep) with the receiver's key, checking it is for this receiver",

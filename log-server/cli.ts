@@ -115,6 +115,7 @@ its tiles or the --tiles bucket holds a checkpoint ahead of the database)
   GET  /checkpoint, /tile/…            c2sp.org/tlog-tiles
   GET  /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency
   GET  /delivery-manifest/<sha256>     a sealed delivery manifest (only the studio's audit key opens it)
+  GET  /identity/<sha256>              { index } of the identity entry registering that receipt key
 --trust-signer   a PEM file with a public key (or certificate) allowed to publish; repeatable.
 --trust-rebuilder  a PEM public key allowed to log rebuild endorsements (keycast endorse);
                  repeatable. Without it the log admits no endorsement (SIGNER_NOT_ALLOWED), so

@@ -90,6 +90,8 @@ export interface DeliveryInput {
   cplId?: string;
   time?: string;
   requestDigest?: string;
+  /** the delivered bytes, in recipient order (default: a stand-in per recipient) */
+  outputs?: Uint8Array[];
   /** entry fields to override after everything is computed (an attacker's entry) */
   override?: Partial<DeliveryEntry>;
 }
@@ -106,7 +108,7 @@ export async function makeDelivery(enclave: Enclave, d: DeliveryInput): Promise<
   const recipients = d.recipients ?? randomRecipients(3);
   const requestDigest = d.requestDigest ?? toHex(new Uint8Array(randomBytes(32)));
   const tree = new DeliveryTree();
-  const outputs = recipients.map((r, i) => utf8(`<KDM for ${r.subject} #${i} ${requestDigest}/>`));
+  const outputs = d.outputs ?? recipients.map((r, i) => utf8(`<KDM for ${r.subject} #${i} ${requestDigest}/>`));
   const manifest: DeliveryManifest = {
     type: 'keycast-delivery-manifest/v1',
     requestDigest,

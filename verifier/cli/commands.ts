@@ -6,6 +6,7 @@ import { verifyEnclave } from './enclave.ts';
 import { forwardSend } from './forward-send.ts';
 import { verifyBundle } from './bundle.ts';
 import { dkdmCheck, rulesEndorse } from './dkdm.ts';
+import { kdmLogged } from './kdm-logged.ts';
 
 export const studioCommands: Command[] = [
   verifyRelease,
@@ -15,4 +16,5 @@ export const studioCommands: Command[] = [
   forwardSend,
   dkdmCheck,
   rulesEndorse,
+  kdmLogged,
 ];

@@ -10,7 +10,10 @@
  */
 import {
   VerifierError,
+  decodeDeliveryEntryLeaf,
   decodeLeaf,
+  leafKind,
+  parseIdentityLeaf,
   isVerifierError,
   noteVerifier,
   openCheckpoint,
@@ -30,6 +33,7 @@ export interface Alarm {
 export type MonitorEvent =
   | { type: 'release'; index: number; pcr0: string; repo: string | null; commit: string | null }
   | { type: 'revocation'; index: number; revokes: number; pcr0: string }
+  | { type: 'identity'; index: number; pcr0: string; receiptKey: string }
   | {
       type: 'endorsement';
       index: number;
@@ -153,6 +157,27 @@ export async function monitorPass(input: PassInput): Promise<PassResult> {
     if (known === undefined || Number(i) < known) firstOf.set(rel.pcr0, Number(i));
   }
   for await (const { index, leaf } of client.entries(next.next, cp, input.progress)) {
+    // enclave identities and deliveries (issue 19): checked here, reported by --deliveries
+    const kind = leafKind(leaf);
+    if (kind !== 'release') {
+      try {
+        if (kind === 'delivery') decodeDeliveryEntryLeaf(leaf);
+        else {
+          const id = parseIdentityLeaf(leaf);
+          const known = Object.values(next.releases).find((r) => r.pcr0 === id.pcr0);
+          if (input.watch.length === 0 || (known && watched(input.watch, known.repo)))
+            events.push({ type: 'identity', index, pcr0: id.pcr0, receiptKey: id.receiptKeySha256 });
+        }
+      } catch (err) {
+        const a = alarmOf(err);
+        alarms.push({
+          code: 'ENTRY_INVALID',
+          message: `entry ${index} is not a valid Keycast ${kind} entry: ${a.message}`,
+          evidence: { index, check: a.code, ...a.evidence },
+        });
+      }
+      continue;
+    }
     let e;
     try {
       e = decodeLeaf(leaf);

@@ -4,10 +4,30 @@
  * pass with --json), progress to stderr; an alarm exits 1 and is POSTed to --webhook. State is
  * saved only after a pass verified without alarms, so a bad pass is re-checked next time.
  */
-import { LogClient, requirePublisher, type DecodedEntry } from '../index.ts';
+import {
+  LogClient,
+  UUID_URN,
+  parseAuditPrivateKey,
+  parseTrustedKey,
+  requirePublisher,
+  type DecodedEntry,
+} from '../index.ts';
+import { readUserFile } from './io.ts';
+import { deliveriesCsv, deliveryPass, newDeliveryWatch, type DeliveryPassResult } from './monitor-deliveries.ts';
 import { IDENTITY_HELP, IDENTITY_OPTIONS } from './identity-flags.ts';
 import { publishersFromFlags } from './release.ts';
-import { WITNESS_HELP, list, parse, positiveInt, str, urlOption, usageError, type Command } from './flags.ts';
+import {
+  WITNESS_HELP,
+  list,
+  need,
+  parse,
+  positiveInt,
+  str,
+  urlOption,
+  usageError,
+  type Command,
+  type Values,
+} from './flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup, say, transport } from './log.ts';
 import { FileMonitorStore } from './monitor-state.ts';
 import { defaultStateDir } from './state.ts';
@@ -19,6 +39,8 @@ function describe(e: MonitorEvent): string {
       return `release     #${e.index} pcr0=${e.pcr0} ${e.repo ?? '-'}@${e.commit ?? '-'}`;
     case 'revocation':
       return `revocation  #${e.index} revokes release #${e.revokes} (pcr0=${e.pcr0})`;
+    case 'identity':
+      return `identity    #${e.index} pcr0=${e.pcr0} receipt key ${e.receiptKey}`;
     case 'endorsement':
       return `endorsement #${e.index} of ${e.release === null ? `pcr0=${e.pcr0}` : `release #${e.release}`} by rebuilder ${e.rebuilder}`;
   }
@@ -55,6 +77,8 @@ export const monitor: Command = {
   help: `keycast monitor --log URL --log-key VKEY [--witness-url URL…] [--mirror-url URL…] [--watch-source REPO…]
                 [--publisher KEY.pem… | --certificate-identity ID --certificate-oidc-issuer URL …]
                 [--state DIR] [--once | --follow [--interval S]] [--webhook URL] [--json]
+keycast monitor --deliveries --log URL --log-key VKEY --rules-key STUDIO.pub --audit-key AUDIT.key
+                [--cpl UUID] [--once | --follow [--interval S]] [--webhook URL] [--json | --csv]
 
 Reads the log through its tiles (every tile checked against the signed checkpoint) and checks:
   - each new checkpoint is consistent with the last one seen (a fork: LOG_INCONSISTENT);
@@ -86,6 +110,27 @@ ${IDENTITY_HELP}
 ${LOG_HELP}
 ${WITNESS_HELP}
 
+With --deliveries: every delivery of keys under rules the studio signed (issue 19). Each delivery
+entry whose rulesSigner is --rules-key (with --cpl, for that film only) is listed with its time,
+enclave (pcr0, receipt key), count and — its sealed manifest fetched from the log and opened with
+--audit-key (the X25519 PKCS#8 PEM \`openssl genpkey -algorithm X25519\` writes; its public half is
+the rules' audit.hpkeX25519) — its recipients {thumbprint, subject}. Alarms:
+  MANIFEST_UNOPENABLE / MANIFEST_MISMATCH / MANIFEST_UNAVAILABLE  the manifest does not open with
+      the audit key, does not reproduce the entry's count and receipt root, or is not served;
+  RULES_SIGNATURE / RULES_MISMATCH  the rules inside are not signed by --rules-key, or are not
+      the rules (or film) the entry names;
+  DELIVERY_OUTSIDE_WINDOW  a delivery before forwardFrom or after forwardUntil;
+  RECIPIENT_NOT_ALLOWED    a recipient the rules exclude, or do not list (rules naming
+      manufacturer roots cannot be judged from a thumbprint: those recipients are listed only);
+  DELIVERY_OVER_LIMIT      more distinct recipients under one rules digest than maxRecipients,
+      across all batches;
+  ENCLAVE_NOT_ACTIVE       a delivery signed by a key no earlier identity entry registered for its
+      PCR0, or from a release revoked before it;
+  DELIVERY_DUPLICATE       a second entry for one request.
+Each run reads the log from its first entry (totals need every delivery) and keeps no state;
+--follow then reports only new deliveries. --json prints {origin, treeSize, deliveries, alarms};
+--csv one row per recipient (alarms on stderr).
+
 Exit 0 clean, 1 alarm, 2 bad flags, 3 the log is unreachable or answers nonsense (tiles that do
 not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file cannot be read.`,
   async run(args) {
@@ -100,10 +145,18 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
       follow: { type: 'boolean' },
       interval: { type: 'string' },
       webhook: urlOption(),
+      deliveries: { type: 'boolean' },
+      'rules-key': { type: 'string' },
+      'audit-key': { type: 'string' },
+      cpl: { type: 'string' },
+      csv: { type: 'boolean' },
     });
     if (v.once === true && v.follow === true) throw usageError('give --once or --follow, not both');
     if (v.follow !== true && str(v, 'interval') !== undefined) throw usageError('--interval needs --follow');
     const interval = positiveInt(str(v, 'interval'), 'interval', 10);
+    if (v.deliveries === true) return monitorDeliveries(v, interval);
+    for (const f of ['rules-key', 'audit-key', 'cpl', 'csv'])
+      if (v[f] !== undefined) throw usageError(`--${f} needs --deliveries`);
     const log = logSetup(v);
     const origin = encodeURIComponent(log.client.origin!);
     const views = [
@@ -165,3 +218,75 @@ not match the checkpoint are refused as TILE_MISMATCH, exit 1), 6 a state file c
     }
   },
 };
+
+/** Reads a key file the user named (small: a PEM key). */
+function keyFile(path: string, what: string): Uint8Array {
+  return readUserFile(path, 64 * 1024, what);
+}
+
+function printDeliveries(r: DeliveryPassResult, json: boolean, csv: boolean, first: boolean): void {
+  const cp = r.checkpoint.checkpoint;
+  if (json) {
+    console.log(JSON.stringify({ origin: cp.origin, treeSize: cp.size, deliveries: r.deliveries, alarms: r.alarms }));
+    return;
+  }
+  if (csv) {
+    const text = deliveriesCsv(r.deliveries, first);
+    if (text) console.log(text.slice(0, -1));
+  } else {
+    for (const d of r.deliveries) {
+      console.log(
+        `delivery #${d.index} ${d.time} ${d.count} recipient${d.count === 1 ? '' : 's'} by enclave pcr0=${d.enclave.pcr0.slice(0, 16)}… (release #${d.enclave.releaseIndex})`,
+      );
+      for (const x of d.recipients) console.log(`  ${x.thumbprint} ${x.subject}`);
+    }
+  }
+  for (const a of r.alarms) {
+    const text = `ALARM ${a.code}: ${a.message}\n${JSON.stringify(a.evidence, null, 2)}`;
+    if (csv) say(text);
+    else console.log(text);
+  }
+  say(`keycast: ${cp.origin} at ${cp.size}: ${r.deliveries.length} deliveries, ${r.alarms.length} alarms`);
+}
+
+async function monitorDeliveries(v: Values, interval: number): Promise<number> {
+  if (v.json === true && v.csv === true) throw usageError('give --json or --csv, not both');
+  for (const f of ['witness-url', 'mirror-url', 'watch-source', 'publisher'])
+    if (v[f] !== undefined) throw usageError(`--${f} is for the release monitor, not --deliveries`);
+  const rulesKey = parseTrustedKey(new TextDecoder().decode(keyFile(need(v, 'rules-key'), '--rules-key')));
+  let auditKey: ReturnType<typeof parseAuditPrivateKey>;
+  try {
+    auditKey = parseAuditPrivateKey(keyFile(need(v, 'audit-key'), '--audit-key'));
+  } catch (e) {
+    if (e instanceof TypeError) throw usageError(`--audit-key: ${e.message}`);
+    throw e;
+  }
+  const cpl = str(v, 'cpl');
+  const cplUrn = cpl === undefined ? undefined : (cpl.startsWith('urn:uuid:') ? cpl : `urn:uuid:${cpl}`).toLowerCase();
+  if (cplUrn !== undefined && !UUID_URN.test(cplUrn)) throw usageError('--cpl must be a UUID (or urn:uuid:…)');
+  const log = logSetup(v);
+  const watch = newDeliveryWatch();
+  const webhook = str(v, 'webhook');
+  for (let first = true; ; first = false) {
+    const r = await deliveryPass({
+      client: log.client,
+      rulesKey,
+      auditKey,
+      ...(cplUrn ? { cpl: cplUrn } : {}),
+      watch,
+    });
+    printDeliveries(r, v.json === true, v.csv === true, first);
+    if (r.alarms.length > 0) {
+      if (webhook !== undefined)
+        await postWebhook(webhook, {
+          origin: r.checkpoint.checkpoint.origin,
+          treeSize: r.checkpoint.checkpoint.size,
+          deliveries: r.deliveries,
+          alarms: r.alarms,
+        });
+      return 1;
+    }
+    if (v.follow !== true) return 0;
+    await new Promise((ok) => setTimeout(ok, interval * 1000));
+  }
+}

@@ -5,11 +5,20 @@
  * list is exactly the log's content at that tree, not the log's say-so. Active = every
  * release's PCR0, minus each PCR0 a logged revocation retires (a revocation names the release
  * index and its PCR0, and the log admits it only from that release's signer or an allowed
- * publisher). Rebuild attestations do not make anything active. With `accept` (the publishers a
+ * publisher). Rebuild attestations, enclave identities and deliveries do not make anything active. With `accept` (the publishers a
  * studio pins: keys and keyless identities, #verifier requirePublisher), a release by anyone else
  * is not active either, whatever the log admitted: it is listed with `excluded` (code and field).
  */
-import { TILE_WIDTH, decodeLeaf, type DecodedEntry, type LogClient, type WitnessedCheckpoint } from '#verifier';
+import {
+  TILE_WIDTH,
+  decodeDeliveryEntryLeaf,
+  decodeLeaf,
+  leafKind,
+  parseIdentityLeaf,
+  type DecodedEntry,
+  type LogClient,
+  type WitnessedCheckpoint,
+} from '#verifier';
 
 /** null to accept a release entry, or why it is excluded (a VerifierError's code and evidence field). */
 export type ReleaseFilter = (entry: DecodedEntry) => { code: string; field?: string } | null;
@@ -31,6 +40,10 @@ export async function activeReleases(client: LogClient, accept?: ReleaseFilter):
     const leaves = await client.entryBundle(b, checkpoint);
     leaves.forEach((leaf, j) => {
       const index = b * TILE_WIDTH + j;
+      // enclave identities and deliveries (issue 19) make nothing active; they must still decode
+      const kind = leafKind(leaf);
+      if (kind === 'identity') return void parseIdentityLeaf(leaf);
+      if (kind === 'delivery') return void decodeDeliveryEntryLeaf(leaf);
       const e = decodeLeaf(leaf);
       if (e.kind === 'release') {
         const excluded = accept?.(e) ?? null;

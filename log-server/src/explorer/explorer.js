@@ -147,6 +147,8 @@ const pemBody = (pem) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '')
 function describe(leaf) {
   try {
     const body = JSON.parse(dec.decode(leaf));
+    if (body.type === 'keycast-enclave-identity/v1') return describeIdentity(body);
+    if (body.kind === 'delivery') return describeDelivery(body);
     const st = JSON.parse(dec.decode(V.fromBase64(body.spec.envelope.payload)));
     const p = st.predicate || {};
     const m = p.measurements || {};
@@ -176,6 +178,104 @@ function describe(leaf) {
   }
 }
 
+/**
+ * An enclave identity (issue 19): the attested PCR0 and the receipt key it registered (shown by
+ * the SHA-256 of its SPKI, as delivery entries and monitors name it).
+ */
+function describeIdentity(body) {
+  return {
+    ok: true,
+    pcr0: body.pcr0,
+    identity: {
+      receiptKeySha256: V.toHex(V.sha256(V.fromBase64(body.receiptKey))),
+      hpkeKey: body.hpkeKey,
+      attestation: body.attestation
+        ? `${V.fromBase64(body.attestation).length} bytes in the leaf`
+        : body.attestationSha256,
+    },
+  };
+}
+
+/**
+ * A delivery (issue 19): what the public sees — the enclave, the rules and film digests, how many
+ * recipients, when, the receipt root and the sealed manifest's digest. Who received is sealed.
+ */
+function describeDelivery(body) {
+  const e = JSON.parse(dec.decode(V.fromBase64(body.envelope.payload)));
+  return {
+    ok: true,
+    pcr0: e.pcr0,
+    delivery: {
+      count: e.count,
+      time: e.time,
+      rulesDigest: e.rulesDigest,
+      rulesSigner: e.rulesSigner,
+      cplIdDigest: e.cplIdDigest,
+      releaseIndex: e.releaseIndex,
+      receiptKeySha256: V.toHex(V.sha256(V.fromBase64(e.receiptKey))),
+      root: e.root,
+      requestDigest: e.requestDigest,
+      manifest: e.manifest,
+    },
+  };
+}
+
+/** Deliveries per rules digest and enclave identities, from the entries this page has read. */
+const seenEntries = new Set();
+const byRules = new Map();
+function tally(entry, d) {
+  if (seenEntries.has(entry.index) || !(d.delivery || d.identity)) return;
+  seenEntries.add(entry.index);
+  if (d.identity) {
+    const tr = $('identities').insertRow();
+    tr.dataset.index = String(entry.index);
+    tr.insertCell().append(entryLink(entry.index));
+    const rel = document.createElement('a');
+    rel.href = `#pcr0/${d.pcr0}`;
+    rel.textContent = short(d.pcr0);
+    rel.title = d.pcr0;
+    tr.insertCell().append(rel);
+    cell(tr, d.identity.receiptKeySha256);
+    $('identities-table').hidden = false;
+    $('identities-none').hidden = true;
+    return;
+  }
+  const x = d.delivery;
+  const r = byRules.get(x.rulesDigest) ?? {
+    deliveries: 0,
+    recipients: 0,
+    first: x.time,
+    last: x.time,
+    days: new Map(),
+  };
+  r.deliveries += 1;
+  r.recipients += x.count;
+  if (x.time < r.first) r.first = x.time;
+  if (x.time > r.last) r.last = x.time;
+  const day = String(x.time).slice(0, 10);
+  r.days.set(day, (r.days.get(day) ?? 0) + x.count);
+  byRules.set(x.rulesDigest, r);
+  const tbody = $('deliveries');
+  tbody.replaceChildren();
+  for (const [digest, t] of [...byRules].sort((a, b) => (a[1].last < b[1].last ? 1 : -1))) {
+    const tr = tbody.insertRow();
+    tr.dataset.rules = digest;
+    cell(tr, short(digest), digest);
+    cell(tr, String(t.deliveries)).dataset.field = 'deliveries';
+    cell(tr, String(t.recipients)).dataset.field = 'recipients';
+    cell(tr, `${t.first} → ${t.last}`);
+    cell(
+      tr,
+      [...t.days]
+        .sort()
+        .map(([dday, n]) => `${dday}: ${n}`)
+        .join(', '),
+    ).dataset.field = 'per-day';
+  }
+  $('deliveries-table').hidden = false;
+  $('deliveries-none').hidden = true;
+}
+
 /** A revocation's reason, read from its leaf ('' if it cannot be read). */
 async function reasonOf(index) {
   try {
@@ -191,6 +291,12 @@ async function reasonOf(index) {
  * then says so), undefined for entries that have no status statement (revocations, rebuilds).
  */
 async function statusOf(entry, d, cp) {
+  if (entry.kind === 'identity') return { text: 'enclave identity', cls: '' };
+  if (entry.kind === 'delivery')
+    return {
+      text: d.delivery ? `delivery: ${d.delivery.count} recipient${d.delivery.count === 1 ? '' : 's'}` : 'delivery',
+      cls: '',
+    };
   if (entry.kind === 'revocation') {
     const target = Number.isSafeInteger(d.revokes?.logIndex) ? `revokes #${d.revokes.logIndex}` : 'revocation';
     return { text: d.reason ? `${target}: ${d.reason}` : target, cls: 'revoked' };
@@ -224,11 +330,17 @@ function entryLink(index) {
 }
 
 const short = (hex) => (hex.length > 16 ? `${hex.slice(0, 16)}…` : hex);
-const sourceText = (d) => (d.source ? `${d.source.repo} @ ${d.source.commit}` : d.ok ? '' : '(undecodable leaf)');
+const sourceText = (d) => {
+  if (d.delivery)
+    return `rules ${short(d.delivery.rulesDigest)} at ${d.delivery.time} (release #${d.delivery.releaseIndex})`;
+  if (d.identity) return `receipt key ${short(d.identity.receiptKeySha256)}`;
+  return d.source ? `${d.source.repo} @ ${d.source.commit}` : d.ok ? '' : '(undecodable leaf)';
+};
 
 async function renderRow(tbody, entry, cp) {
   const leaf = V.fromBase64(entry.leaf);
   const d = describe(leaf);
+  tally(entry, d);
   const tr = tbody.insertRow();
   tr.dataset.index = String(entry.index);
   tr.dataset.kind = entry.kind;
@@ -266,6 +378,16 @@ function verifyCommand(entry, d, status) {
   const save = d.signer?.publisher
     ? `Save the publisher key listed above as ${publisher}, after checking it against the one you pinned.`
     : 'The signer is not a listed publisher: use the publisher key you pinned.';
+  if (entry.kind === 'delivery')
+    return {
+      command: line(['keycast', 'kdm', 'logged', 'KDM.xml', '--proof', 'KDM.xml.logged.json', ...flags]),
+      note: `A projector's owner proves a KDM it received is on the record with the proof keycast forward wrote beside it (entryIndex ${entry.index}). The studio lists who received with keycast monitor --deliveries and its audit key.`,
+    };
+  if (entry.kind === 'identity')
+    return {
+      command: line(['keycast', 'verify', 'release', d.pcr0, ...flags, '--publisher', 'PUBLISHER.pem']),
+      note: "The enclave's attestation (in the leaf) was verified by the log against its trust root; this checks the release it runs.",
+    };
   if (entry.kind === 'revocation')
     return {
       command: line(['keycast', 'verify', 'release', d.pcr0, ...flags, '--publisher', publisher]),
@@ -356,6 +478,27 @@ async function showEntry(index) {
     field(dl, 'PCR1', d.pcr1);
     field(dl, 'PCR2', d.pcr2);
     field(dl, 'PCR8', d.pcr8);
+  }
+  if (d.identity) {
+    field(dl, 'receipt key (SHA-256 of its SPKI)', d.identity.receiptKeySha256);
+    field(dl, 'HPKE key', d.identity.hpkeKey);
+    field(dl, 'attestation', d.identity.attestation);
+  }
+  if (d.delivery) {
+    const x = d.delivery;
+    field(dl, 'recipients', String(x.count));
+    field(dl, 'time', x.time);
+    field(dl, 'release', entryLink(x.releaseIndex));
+    field(dl, 'receipt key (SHA-256 of its SPKI)', x.receiptKeySha256);
+    field(dl, 'rules digest', x.rulesDigest);
+    field(dl, 'rules signer (SHA-256 of its SPKI)', x.rulesSigner);
+    field(dl, 'CPL id digest', x.cplIdDigest);
+    field(dl, 'request digest', x.requestDigest);
+    field(dl, 'receipt root', x.root);
+    const m = document.createElement('a');
+    m.href = `delivery-manifest/${x.manifest.sha256}`;
+    m.textContent = `${x.manifest.sha256} (${x.manifest.size} bytes, sealed to the studio's audit key)`;
+    field(dl, 'manifest', m);
   }
   field(dl, 'EIF SHA-256', d.eif?.sha256);
   field(dl, 'EIF URI', d.eif?.uri);

@@ -4,7 +4,9 @@
  *   GET /explorer.js  the page's script (explorer.js next to this file, an ES module)
  *   GET /verifier.js  the verifier it imports (verifier.js next to this file: the esbuild bundle
  *                     of verifier/browser.ts made by scripts/build-explorer-verifier.mjs)
- * The page lists the newest entries (GET /entry/<i>), searches by PCR0, EIF digest or source
+ * The page lists the newest entries (GET /entry/<i>) — releases, revocations, rebuilds, enclave
+ * identities and deliveries (issue 19: counts per rules digest over time, identities beside the
+ * releases they run) — searches by PCR0, EIF digest or source
  * commit (GET /lookup/{pcr0,eif,commit}/…) or index, gives every entry a permalink
  * (`#entry/<i>`, searches `#pcr0/<hex>` …) with its full fields and a `keycast verify` command
  * line, and verifies in the browser, with the verifier's own code, the checkpoint's signature
@@ -105,6 +107,18 @@ export function explorerHtml(o: ExplorerOptions): string {
 <h3>Verify this yourself</h3>
 <p class="muted" id="entry-command-note"></p>
 <pre id="entry-command"></pre>
+</section>
+<section id="transparency">
+<h2>Deliveries</h2>
+<p class="muted">Every KDM an enclave forwards is on this log before it is usable: each delivery entry shows how
+many recipients, under which rules (digest), when. Who received is sealed to the studio's audit key. Counted over
+the entries listed below (load older entries to count more).</p>
+<p id="deliveries-none">No delivery among the entries listed.</p>
+<table id="deliveries-table" hidden><thead><tr><th>rules digest</th><th>deliveries</th><th>recipients</th><th>first → last</th><th>recipients per day</th></tr></thead><tbody id="deliveries"></tbody></table>
+<h3>Enclave identities</h3>
+<p class="muted">Enclaves that registered an attested identity (its receipt key) for a release of this log.</p>
+<p id="identities-none">No enclave identity among the entries listed.</p>
+<table id="identities-table" hidden><thead><tr><th>#</th><th>release (PCR0)</th><th>receipt key (SHA-256 of its SPKI)</th></tr></thead><tbody id="identities"></tbody></table>
 </section>
 <section>
 <h2>Entries (newest first)</h2>

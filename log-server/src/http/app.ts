@@ -7,7 +7,7 @@
  *
  * Routes: POST /add-entry; GET /checkpoint, /tile/…, /tile/entries/… (c2sp.org/tlog-tiles);
  * GET /entry/<i>, /lookup/{pcr0,eif,commit}/<hex>, /proof/inclusion, /proof/consistency,
- * /delivery-manifest/<sha256>; plus
+ * /delivery-manifest/<sha256>, /identity/<receiptKeySha256>; plus
  * any plugins passed in (the explorer page at `/`).
  */
 import Fastify from 'fastify';

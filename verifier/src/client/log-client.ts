@@ -22,7 +22,8 @@
  */
 import { VerifierError } from '../errors.ts';
 import { bytesEqual, fromBase64, toHex } from '../encoding/bytes.ts';
-import { HASH_SIZE, hashLeaf } from '../tlog/hash.ts';
+import { HASH_SIZE, hashLeaf, sha256 } from '../tlog/hash.ts';
+import { MAX_MANIFEST_BYTES } from '../delivery/entry.ts';
 import { checkConsistencyToRoot, checkInclusion } from '../tlog/verify.ts';
 import { checkTile, tileHashReader, tileWidthInTree } from '../tlog/tile-math.ts';
 import { TILE_WIDTH, entriesPath, tilePath, type Tile } from '../tlog/tile-path.ts';
@@ -373,6 +374,32 @@ export class LogClient {
       duplicate: j.duplicate === true,
       transparencyLogEntry: tle as Record<string, unknown>,
     };
+  }
+
+  /**
+   * GET delivery-manifest/<sha256>: the sealed manifest a delivery entry names, checked against
+   * its digest (LOG_RESPONSE_INVALID otherwise); null when the log has none (404).
+   */
+  async deliveryManifest(sha256Hex: string): Promise<Uint8Array | null> {
+    if (!/^[0-9a-f]{64}$/.test(sha256Hex)) throw new TypeError('deliveryManifest: not a lowercase hex SHA-256');
+    const path = `delivery-manifest/${sha256Hex}`;
+    const r = await this.get(path, { cap: MAX_MANIFEST_BYTES, accept: OCTETS, pass: [404] });
+    if (r.status === 404) return null;
+    if (toHex(sha256(r.body)) !== sha256Hex) this.invalid(path, 'the manifest is not the one its digest names', {});
+    return r.body;
+  }
+
+  /**
+   * GET identity/<receiptKeySha256>: the index the log names for the identity entry registering
+   * that receipt key, shape-checked only (fetch it with entry(index, cp) to verify); null on 404.
+   */
+  async identityIndex(receiptKeySha256: string): Promise<number | null> {
+    if (!/^[0-9a-f]{64}$/.test(receiptKeySha256)) throw new TypeError('identityIndex: not a lowercase hex SHA-256');
+    const path = `identity/${receiptKeySha256}`;
+    const j = await this.getJson(path, CAP.proof, [404]);
+    if (j === null) return null;
+    if (!Number.isSafeInteger(j.index) || (j.index as number) < 0) this.invalid(path, 'not { index }', {});
+    return j.index as number;
   }
 
   // ----- primitives: every request goes through get/post -----

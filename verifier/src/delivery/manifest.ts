@@ -70,6 +70,11 @@ export function validateManifest(v: unknown): DeliveryManifest {
   if (typeof v.requestDigest !== 'string' || !/^[0-9a-f]{64}$/.test(v.requestDigest))
     bad('manifest.requestDigest must be 64 lowercase hex', 'manifest.requestDigest');
   if (typeof v.rules !== 'string' || v.rules.length === 0) bad('manifest.rules must be base64', 'manifest.rules');
+  try {
+    fromBase64(v.rules);
+  } catch {
+    bad('manifest.rules is not canonical base64', 'manifest.rules');
+  }
   const rs = v.recipients;
   if (!Array.isArray(rs) || rs.length === 0 || rs.length > MAX_FORWARD_RECIPIENTS)
     bad(`manifest.recipients must list 1 to ${MAX_FORWARD_RECIPIENTS}`, 'manifest.recipients');

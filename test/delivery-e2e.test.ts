@@ -13,6 +13,8 @@
  *  - every output has `<file>.logged.json`, checked by keycast forward itself; both deliveries
  *    are on the log (their entries read back from it) and their manifests open with the audit key
  *    to exactly the projectors each party sent to;
+ *  - the studio's `monitor --deliveries` lists both with the right projectors and no alarm, and a
+ *    cinema proves its KDM with `kdm logged`;
  *  - an enclave pinned without deliveries forwards as today (no delivery entry, no proof files);
  *  - no content key byte appears in any output, store file or process output.
  */
@@ -332,6 +334,68 @@ test('the transparent enclave: deliveries by the studio and a third party on the
       assert.ok(!pub.includes(r.subject.split(',')[0]!));
     }
   }
+
+  // the studio's monitor lists both deliveries under its rules, with the projectors each went to, and no alarm
+  const mon = await ok(
+    'monitor',
+    '--deliveries',
+    '--log',
+    log.url,
+    '--log-key',
+    stack.logVkey,
+    '--rules-key',
+    f('studio.pub'),
+    '--audit-key',
+    f('audit.key'),
+    '--once',
+    '--json',
+  );
+  const watched = JSON.parse(mon.stdout) as {
+    deliveries: Array<{
+      index: number;
+      count: number;
+      recipients: Array<{ thumbprint: string }>;
+      enclave: { pcr0: string };
+    }>;
+    alarms: unknown[];
+  };
+  assert.deepEqual(watched.alarms, []);
+  assert.deepEqual(
+    watched.deliveries.map((x) => x.index),
+    deliveries.map((x) => x.index),
+  );
+  for (const [i, out] of ['out-studio', 'out-third'].entries()) {
+    const idx = JSON.parse(readFileSync(f(out, 'index.json'), 'utf8')) as {
+      recipients: Array<{ thumbprint: string; file: string; logged: string }>;
+    };
+    assert.deepEqual(
+      watched.deliveries[i]!.recipients.map((r) => r.thumbprint),
+      idx.recipients.map((r) => r.thumbprint),
+    );
+    assert.equal(watched.deliveries[i]!.enclave.pcr0, stack.f.pcr0);
+    // a cinema proves its KDM is on the record
+    const one = idx.recipients[1]!;
+    await ok(
+      'kdm',
+      'logged',
+      f(out, one.file),
+      '--proof',
+      f(out, one.logged),
+      '--log',
+      log.url,
+      '--log-key',
+      stack.logVkey,
+      '--trust-root',
+      f('root.pem'),
+    );
+  }
+  // the host counted one delivery round trip per served request (and the one that found the log down)
+  const metrics = await (await fetch(`${a.host.url}/metrics`)).text();
+  assert.match(metrics, /^keycast_delivery_log_round_trips_total\{step="delivery",outcome="ok"\} 2$/m);
+  assert.match(
+    metrics,
+    /^keycast_delivery_log_round_trips_total\{step="delivery",outcome="DELIVERY_LOG_UNAVAILABLE"\} 1$/m,
+  );
 
   // 4. an enclave pinned without deliveries forwards as today: no entry, no proof files
   const plain = await stack.pair('store-plain');

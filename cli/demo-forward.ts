@@ -396,6 +396,68 @@ async function deliveryChecks(
       ? `the sealed manifest the log serves opens with audit.key: exactly the ${who.length} projectors the studio sent to, in order`
       : `the manifest names ${who.length} projectors`,
   );
+  say.step(
+    'The studio watches the record: keycast monitor --deliveries lists every delivery under its rules, with the projectors only its audit key reveals',
+  );
+  const mon = await c.keycast([
+    'monitor',
+    '--deliveries',
+    '--log',
+    d.logUrl,
+    '--log-key',
+    d.logVkey,
+    '--rules-key',
+    p('studio.pem.pub'),
+    '--audit-key',
+    p('audit.key'),
+    '--once',
+    '--json',
+  ]);
+  const watched = json<{
+    deliveries?: Array<{ index: number; count: number; recipients: Array<{ thumbprint: string; subject: string }> }>;
+    alarms?: unknown[];
+  }>(mon);
+  const listed = watched?.deliveries?.find((x) => x.index === at);
+  const monOk =
+    mon.code === 0 &&
+    watched?.alarms?.length === 0 &&
+    watched.deliveries?.length === 1 &&
+    listed?.count === f.count &&
+    JSON.stringify(listed.recipients.map((r) => r.thumbprint)) ===
+      JSON.stringify(index.recipients.map((r) => r.thumbprint));
+  d.check(
+    'monitor lists delivery',
+    monOk,
+    monOk
+      ? `exit 0, no alarm: delivery #${at}, ${listed?.count} projectors (first: ${listed?.recipients[0]?.subject}), the enclave's PCR0 and receipt key`
+      : `exit ${mon.code}: ${mon.stdout.trim().slice(0, 300)}`,
+  );
+
+  say.step('A cinema proves its KDM is on the record: keycast kdm logged, learning nothing about other screens');
+  const one = index.recipients[41];
+  const proved = one?.logged
+    ? await c.keycast([
+        'kdm',
+        'logged',
+        p('kdms', one.file),
+        '--proof',
+        p('kdms', one.logged),
+        '--log',
+        d.logUrl,
+        '--log-key',
+        d.logVkey,
+        '--trust-root',
+        p('test-root.pem'),
+        '--json',
+      ])
+    : undefined;
+  d.check(
+    'kdm logged',
+    proved?.code === 0,
+    proved?.code === 0
+      ? `${one!.file}: its digest and thumbprint lead to delivery entry #${at}, included under the signed checkpoint, signed by a registered enclave identity`
+      : `exit ${proved?.code}: ${proved?.stdout.trim().slice(0, 300)}`,
+  );
 }
 
 /**

@@ -33,6 +33,8 @@ test('npm run demo: every step of the story passes its check', { timeout: 300_00
     'forwarded 300 KDMs',
     'delivery on the log',
     'studio opens manifest',
+    'monitor lists delivery',
+    'kdm logged',
     'projector decrypts',
     'delivery in receipt',
     'excluded refused',

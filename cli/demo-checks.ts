@@ -154,6 +154,18 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
   const witnessVkey = witnessVkeys[0]!;
   await c.keycastOk(['release', 'keygen', '--out', p('release.pem')]);
   await c.keycastOk(['release', 'keygen', '--out', p('rebuilder.pem')]);
+  // the simulated NSM's test PKI: the log admits enclave identity entries only from attestations under its root
+  await c.keycastOk([
+    'nsm',
+    'test-pki',
+    'init',
+    '--out',
+    p('test-pki.json'),
+    '--keys',
+    'issuing',
+    '--root-out',
+    p('test-root.pem'),
+  ]);
   const log = await c.startService([
     'log',
     'serve',
@@ -168,6 +180,8 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     ...witnesses.flatMap((w, i) => ['--witness', `${witnessVkeys[i]}=${w.url}`]),
     '--witness-refresh',
     '1',
+    '--trust-root',
+    p('test-root.pem'),
   ]);
   c.services.push(log);
   const client = new LogClient({ url: log.url, fetch: globalThis.fetch, logKey: logVkey });
@@ -177,17 +191,6 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
     served.origin === c.ORIGIN && served.size === 0,
     `log at ${log.url} serves its empty checkpoint, signed by its key; witnesses ${witnessVkeys.map((v) => v.split('+')[0]).join(', ')}; the log asks them to cosign again every second`,
   );
-  await c.keycastOk([
-    'nsm',
-    'test-pki',
-    'init',
-    '--out',
-    p('test-pki.json'),
-    '--keys',
-    'issuing',
-    '--root-out',
-    p('test-root.pem'),
-  ]);
   const kmsPort = await c.freePort();
   writeFileSync(
     p('kms-credentials.json'),
@@ -237,10 +240,11 @@ export async function demoChecks(c: DemoContext): Promise<Check[]> {
       maxCheckpointAgeSeconds: DEMO_WINDOW,
       publishers: [readFileSync(p('release.pem.pub'), 'utf8')],
       kms: { keyArn, region: 'us-east-1' },
+      deliveries: { required: true },
     }),
   );
   say.say(
-    `enclave.json pins the log key and origin, the witnesses (2 of 3, cosigned ≤ ${DEMO_WINDOW} s ago: a demo-sized window; 600 s in production), the release key and the KMS key`,
+    `enclave.json pins the log key and origin, the witnesses (2 of 3, cosigned ≤ ${DEMO_WINDOW} s ago: a demo-sized window; 600 s in production), the release key, the KMS key — and deliveries.required: every forward goes on the log before any KDM leaves the enclave usable`,
   );
   const b1 = JSON.parse(
     (await c.keycastOk(c.buildArgs(p('inputs'), p('build'), p('inputs', 'enclave.json')))).stdout,

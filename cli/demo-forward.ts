@@ -10,10 +10,12 @@
  * path above stays for raw outputs). Every outcome is a check decided by what the commands answered.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, copyFileSync, writeFileSync } from 'node:fs';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { parseDcCertificate } from '#verifier';
 import { buildKdm, kdmSigner, pemCertificates } from '#verifier/build';
+import { decodeDeliveryEntryLeaf, openManifest, parseAuditPrivateKey, parseKdmLoggedProof } from '#verifier';
+import { auditPublicKey, fromBase64, toBase64 } from '#verifier/build';
 import { createSignerChain } from '../enclave/index.ts';
 import type { DemoContext } from './demo-checks.ts';
 import type { RunResult } from './demo-steps.ts';
@@ -99,6 +101,12 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
   };
   const excludedThumb = made.thumbprints[PROJECTORS - 1]!;
   await c.keycastOk(['release', 'keygen', '--out', p('studio.pem')]);
+  // the studio's audit key (what `openssl genpkey -algorithm X25519` writes): the enclave seals each
+  // delivery's manifest — who received what — to it; the public log shows only counts and digests
+  writeFileSync(p('audit.key'), generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+  });
+  const auditKey = parseAuditPrivateKey(readFileSync(p('audit.key')));
   const cplId = `urn:uuid:${randomUUID()}`;
   const keyIds = [`urn:uuid:${randomUUID()}`, `urn:uuid:${randomUUID()}`];
   const now = Date.now();
@@ -116,13 +124,14 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
         recipients: { thumbprints: [], roots: made.roots, excluded: [excludedThumb], roles: ['SM', 'RX'] },
         formats: ['kdm', 'raw-rsa-oaep', 'raw-hpke'],
         limits: { maxKdmValidityDays: 14, maxRecipients: 1000 },
+        audit: { hpkeX25519: toBase64(auditPublicKey(auditKey)) },
       },
       null,
       2,
     ),
   );
   say.say(
-    `rules.json: CPL ${cplId}, KDM window ${window.notBefore} → ${window.notAfter}, every projector under the maker's root except ${excludedThumb}`,
+    `rules.json: CPL ${cplId}, KDM window ${window.notBefore} → ${window.notAfter}, every projector under the maker's root except ${excludedThumb}; audit: the studio's audit key (audit.key)`,
   );
   await c.keycastOk(['rules', 'sign', p('rules.json'), '--key', p('studio.pem'), '--out', p('rules.dsse')]);
   const keys = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')];
@@ -211,6 +220,8 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
       ? `${kdmFiles} KDMs + receipt.json in kdms/; the receipt (root ${sum?.root?.slice(0, 16)}…) verified with the attested receipt key before anything was written`
       : `refused: ${fwd.stdout.trim().slice(0, 300)}`,
   );
+
+  await deliveryChecks(c, d, { auditKey, count: PROJECTORS - 1, ok: fwd.code === 0 });
 
   say.step('Projector #42 opens its KDM with its own private key; the studio proves that delivery from the receipt');
   const sample = index[41];
@@ -304,6 +315,140 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
   );
 
   await dkdmChapter(c, d, { trust, cplId, keyIds, keys, window, pcr0: rec?.pcr0 ?? '' });
+}
+
+/**
+ * Every KDM on the record (issue 19): the enclave pins `deliveries.required`, so the forward above
+ * was released only once its delivery entry was on the log — keycast forward checked that entry
+ * (signed by the attested receipt key, this request's root and count, included under a checkpoint
+ * the log key signs) and wrote a .logged.json proof beside each KDM. Here the demo reads the entry
+ * back from the log (its public face: a count, digests, no projector), and the studio opens the
+ * manifest the log serves with its audit key: exactly the projectors it sent to.
+ */
+async function deliveryChecks(
+  c: DemoContext,
+  d: ForwardDemo,
+  f: { auditKey: ReturnType<typeof parseAuditPrivateKey>; count: number; ok: boolean },
+): Promise<void> {
+  const { say, p } = c;
+  say.step(
+    'The transparent enclave: that forward is on the log — one delivery entry (a count, digests, the enclave key), a proof beside each KDM, the manifest only the studio opens',
+  );
+  if (!f.ok) return d.check('delivery on the log', false, 'the forward above failed');
+  const index = JSON.parse(readFileSync(p('kdms', 'index.json'), 'utf8')) as {
+    batches: Array<{ logIndex?: number }>;
+    recipients: Array<{ thumbprint: string; file: string; logged?: string }>;
+  };
+  const at = index.batches[0]?.logIndex;
+  const proofs = index.recipients.filter((r) => r.logged && existsSync(p('kdms', r.logged)));
+  const proofsOk = proofs.every((r) => parseKdmLoggedProof(readFileSync(p('kdms', r.logged!))).entryIndex === at);
+  const entry =
+    at === undefined
+      ? null
+      : ((await (await fetch(`${d.logUrl}/entry/${at}`)).json()) as {
+          kind?: string;
+          count?: number;
+          leaf?: string;
+        });
+  const opened = entry?.leaf ? decodeDeliveryEntryLeaf(fromBase64(entry.leaf)) : null;
+  const publicText = entry?.leaf ? Buffer.from(entry.leaf, 'base64').toString('latin1') : '';
+  const anonymous = index.recipients.every(
+    (r) =>
+      !publicText.includes(r.thumbprint) && !publicText.includes(Buffer.from(r.thumbprint, 'base64').toString('hex')),
+  );
+  const onLog =
+    entry?.kind === 'delivery' &&
+    entry.count === f.count &&
+    opened?.entry.count === f.count &&
+    proofs.length === f.count &&
+    proofsOk &&
+    anonymous;
+  d.check(
+    'delivery on the log',
+    onLog,
+    onLog
+      ? `log entry #${at}: kind delivery, count ${entry?.count}, signed by the enclave's receipt key, no projector named; ${proofs.length} .logged.json proofs in kdms/ (keycast forward checked the entry's inclusion under the log key before writing)`
+      : `entry #${at}: ${JSON.stringify(entry).slice(0, 200)}; ${proofs.length} proofs`,
+  );
+  const manifestAt = opened ? `${d.logUrl}/delivery-manifest/${opened.entry.manifest.sha256}` : '';
+  let who: string[] = [];
+  try {
+    const sealed = new Uint8Array(await (await fetch(manifestAt)).arrayBuffer());
+    who = (await openManifest(sealed, f.auditKey, opened!.entry.requestDigest)).recipients.map((r) => r.thumbprint);
+  } catch (e) {
+    who = [];
+    say.say(`the manifest did not open: ${(e as Error).message}`);
+  }
+  const same = JSON.stringify(who) === JSON.stringify(index.recipients.map((r) => r.thumbprint));
+  d.check(
+    'studio opens manifest',
+    same,
+    same
+      ? `the sealed manifest the log serves opens with audit.key: exactly the ${who.length} projectors the studio sent to, in order`
+      : `the manifest names ${who.length} projectors`,
+  );
+  say.step(
+    'The studio watches the record: keycast monitor --deliveries lists every delivery under its rules, with the projectors only its audit key reveals',
+  );
+  const mon = await c.keycast([
+    'monitor',
+    '--deliveries',
+    '--log',
+    d.logUrl,
+    '--log-key',
+    d.logVkey,
+    '--rules-key',
+    p('studio.pem.pub'),
+    '--audit-key',
+    p('audit.key'),
+    '--once',
+    '--json',
+  ]);
+  const watched = json<{
+    deliveries?: Array<{ index: number; count: number; recipients: Array<{ thumbprint: string; subject: string }> }>;
+    alarms?: unknown[];
+  }>(mon);
+  const listed = watched?.deliveries?.find((x) => x.index === at);
+  const monOk =
+    mon.code === 0 &&
+    watched?.alarms?.length === 0 &&
+    watched.deliveries?.length === 1 &&
+    listed?.count === f.count &&
+    JSON.stringify(listed.recipients.map((r) => r.thumbprint)) ===
+      JSON.stringify(index.recipients.map((r) => r.thumbprint));
+  d.check(
+    'monitor lists delivery',
+    monOk,
+    monOk
+      ? `exit 0, no alarm: delivery #${at}, ${listed?.count} projectors (first: ${listed?.recipients[0]?.subject}), the enclave's PCR0 and receipt key`
+      : `exit ${mon.code}: ${mon.stdout.trim().slice(0, 300)}`,
+  );
+
+  say.step('A cinema proves its KDM is on the record: keycast kdm logged, learning nothing about other screens');
+  const one = index.recipients[41];
+  const proved = one?.logged
+    ? await c.keycast([
+        'kdm',
+        'logged',
+        p('kdms', one.file),
+        '--proof',
+        p('kdms', one.logged),
+        '--log',
+        d.logUrl,
+        '--log-key',
+        d.logVkey,
+        '--trust-root',
+        p('test-root.pem'),
+        '--json',
+      ])
+    : undefined;
+  d.check(
+    'kdm logged',
+    proved?.code === 0,
+    proved?.code === 0
+      ? `${one!.file}: its digest and thumbprint lead to delivery entry #${at}, included under the signed checkpoint, signed by a registered enclave identity`
+      : `exit ${proved?.code}: ${proved?.stdout.trim().slice(0, 300)}`,
+  );
 }
 
 /**

@@ -9,7 +9,9 @@
  *   identity through KMS → a studio verifies the enclave's attestation (logged, witnessed,
  *   fresh, keys bound) → the studio forwards a film's two content keys through the host to 300
  *   projectors (rules, sealed keys, KDMs, a verified receipt; one projector decrypts its KDM; an
- *   excluded projector is refused) → a quiet day later (no release for several freshness windows, one
+ *   excluded projector is refused) — through a transparent enclave (deliveries.required pinned): the
+ *   forward's delivery entry is on the log before any KDM is usable, the studio's monitor --deliveries
+ *   lists it with its projectors, a cinema proves its KDM with kdm logged → a quiet day later (no release for several freshness windows, one
  *   witness down): the door stays open, /metrics shows it → a restart unseals the same keys → a modified image is refused and
  *   diff-eif says why → after revocation the gate shuts and the studio refuses.
  *

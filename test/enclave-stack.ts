@@ -61,6 +61,8 @@ export interface StackOptions {
   witnessRefreshSeconds?: number;
   /** `host run --refresh` (default 1) */
   hostRefreshSeconds?: number;
+  /** more `log serve` flags (e.g. `--trust-root FILE` for enclave identity entries) */
+  logArgs?: string[];
 }
 
 export async function startStack(
@@ -106,10 +108,12 @@ export async function startStack(
     ...(opts.witnessRefreshSeconds === undefined ? [] : ['--witness-refresh', String(opts.witnessRefreshSeconds)]),
     '--admission-workers',
     '0',
+    ...(opts.logArgs ?? []),
   ];
   const log = await run(logArgs);
-  /** Starts the log again (same data, same address) after a test stopped it. */
-  const startLog = () => run(logArgs);
+  /** Starts the log again (same data, same address) after a test stopped it; `extra` flags replace opts.logArgs. */
+  const startLog = (extra?: string[]) =>
+    run(extra === undefined ? logArgs : [...logArgs.slice(0, logArgs.length - (opts.logArgs?.length ?? 0)), ...extra]);
   const pki = createTestPki();
   writeFileSync(join(tmp, 'pki.json'), JSON.stringify(exportTestPki(pki, { keys: 'issuing' })), { mode: 0o600 });
   writeFileSync(join(tmp, 'root.pem'), pki.rootPem);

@@ -33,6 +33,20 @@ import {
   toHex,
   verifiedEnclaveRecord,
 } from '#verifier/build';
+import { parseKdmLoggedProof } from '#verifier';
+import {
+  MemoryTree,
+  buildTransparencyLogEntry,
+  cplIdDigest,
+  deliveryEntryLeaf,
+  formatCheckpoint,
+  generateNoteKey,
+  noteSigner,
+  proveInclusion,
+  receiptKeyBase64,
+  signDeliveryEntry,
+  signNote,
+} from '#verifier/build';
 import {
   SimulatedNsm,
   createProjectorPki,
@@ -45,11 +59,82 @@ import {
 } from '../enclave/index.ts';
 import { ctx, keySpellings, rules, sealed, world, type World } from './forward-fixtures.ts';
 import { runKeycast } from '../cli/index.ts';
+import { CPL } from './forward-fixtures.ts';
 
 /** `keycast ARGS` in this process (cli/main.ts, as the binary runs it), its output captured. */
 const keycast = runKeycast;
 
-type Mode = 'honest' | 'tamper' | 'swap' | 'silent' | 'gate-closed';
+type Mode =
+  | 'honest'
+  | 'tamper'
+  | 'swap'
+  | 'silent'
+  | 'gate-closed'
+  // a transparent enclave's host (issue 19): the answer carries `delivery`, honest or forged
+  | 'logged'
+  | 'logged-other-signer'
+  | 'logged-other-root'
+  | 'logged-foreign-log';
+
+/** The log a transparent enclave's deliveries go to (its key is --log-key), and one nobody pins. */
+const LOG = generateNoteKey('forward-send.keycast.test/log');
+const FOREIGN_LOG = generateNoteKey('forward-send.keycast.test/log');
+const logTree = new MemoryTree();
+logTree.append(new TextEncoder().encode('a release entry'));
+
+/** The `delivery` field of a forward answer as a host would make it, honest or forged as `m` says. */
+function deliveryFor(
+  w: World,
+  o: { requestDigest: string; rules: { digest: string; signerSpkiSha256: string } },
+  receipt: string,
+  count: number,
+  m: Mode,
+) {
+  const signer = m === 'logged-other-signer' ? generateKeyPairSync('ed25519').privateKey : w.enclave.keys.receiptKey;
+  const root = JSON.parse(Buffer.from((JSON.parse(receipt) as { payload: string }).payload, 'base64').toString()).root;
+  const envelope = signDeliveryEntry(
+    {
+      type: 'keycast-delivery/v1',
+      pcr0: toHex(w.enclave.pcr0),
+      releaseIndex: 0,
+      receiptKey: receiptKeyBase64(signer),
+      rulesDigest: o.rules.digest,
+      rulesSigner: o.rules.signerSpkiSha256,
+      cplIdDigest: cplIdDigest(CPL),
+      count,
+      root: m === 'logged-other-root' ? 'ab'.repeat(32) : root,
+      requestDigest: o.requestDigest,
+      time: new Date().toISOString(),
+      manifest: { sha256: '00'.repeat(32), size: 1 },
+    },
+    signer,
+  );
+  const leaf = deliveryEntryLeaf(envelope);
+  const index = logTree.append(leaf);
+  const size = logTree.size;
+  const key = m === 'logged-foreign-log' ? FOREIGN_LOG : LOG;
+  return {
+    index,
+    transparencyLogEntry: buildTransparencyLogEntry({
+      index,
+      origin: 'forward-send.keycast.test/log',
+      logPublicKey: new Uint8Array(32).fill(1),
+      leaf,
+      proof: proveInclusion(index, size, logTree.hashReader()),
+      checkpointNote: signNote(
+        formatCheckpoint({
+          origin: 'forward-send.keycast.test/log',
+          size,
+          rootHash: logTree.root(size),
+          extensions: [],
+        }),
+        [noteSigner(key.skey)],
+      ),
+      rootHash: logTree.root(size),
+      treeSize: size,
+    }),
+  };
+}
 
 /** A host whose answer is the core's, then changed as `mode()` says; `seen` gets each request's recipient count. */
 function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: string; server: Server }> {
@@ -100,9 +185,12 @@ function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: s
           outputs[0]!.bytes = b.toString('base64');
         }
         if (m === 'swap') [outputs[0]!.bytes, outputs[1]!.bytes] = [outputs[1]!.bytes, outputs[0]!.bytes];
+        const delivery = m.startsWith('logged')
+          ? { delivery: deliveryFor(w, opened, r.receipt, outputs.length, m) }
+          : {};
         res
           .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ requestDigest: opened.requestDigest, receipt: r.receipt, outputs }));
+          .end(JSON.stringify({ requestDigest: opened.requestDigest, receipt: r.receipt, outputs, ...delivery }));
       } catch (e) {
         const err = e as { code?: string; message?: string; toJSON?: () => unknown };
         res
@@ -676,3 +764,92 @@ test('keycast forward --batch: several requests, one receipt each; a lie or refu
   assert.deepEqual(leftovers(), []);
   assert.ok(!keySpellings(w).some((k) => (refused.stdout + refused.stderr + lie.stdout + lie.stderr).includes(k)));
 });
+
+test('keycast forward from a transparent enclave: the delivery is checked on the log before anything is written', {
+  timeout: 180_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'forward-logged-'));
+  const w = await world(3, 1);
+  let mode: Mode = 'logged';
+  const h = await host(w, () => mode);
+  t.after(() => {
+    h.server.close();
+    h.server.closeAllConnections();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const f = (n: string) => join(dir, n);
+  writeFileSync(
+    f('enclave.json'),
+    await record(w, new Uint8Array(w.enclave.receipt.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32))),
+  );
+  writeFileSync(f('sealed.json'), await sealed(w));
+  writeFileSync(f('rules.dsse'), signRules(rules(w), w.studio.privateKey));
+  writeFileSync(
+    f('bundle.pem'),
+    [w.pki.intermediate, ...w.pki.projectors.map((p) => p.certificate)].map((c) => certificatePem(c.der)).join(''),
+  );
+  const send = (out: string, extra: string[] = ['--log-key', LOG.vkey]) =>
+    keycast([
+      'forward',
+      ...trust(w),
+      '--host',
+      h.url,
+      '--enclave',
+      f('enclave.json'),
+      '--sealed',
+      f('sealed.json'),
+      '--rules',
+      f('rules.dsse'),
+      '--recipients',
+      f('bundle.pem'),
+      '--out',
+      f(out),
+      '--json',
+      ...extra,
+    ]);
+
+  // honest: every output gets its .logged.json proof, naming the entry
+  const ok = await send('o-logged');
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  assert.match(ok.stderr, /the delivery is on the log at index \d+/);
+  const index = JSON.parse(readFileSync(join(f('o-logged'), 'index.json'), 'utf8')) as {
+    batches: Array<{ logIndex: number }>;
+    recipients: Array<{ file: string; thumbprint: string; logged: string }>;
+  };
+  assert.equal(index.recipients.length, 3);
+  for (const r of index.recipients) {
+    const p = parseKdmLoggedProof(readFileSync(join(f('o-logged'), r.logged)));
+    assert.equal(p.entryIndex, index.batches[0]!.logIndex);
+    assert.equal(p.delivery.thumbprint, r.thumbprint);
+    checkDelivery(
+      { recipients: 3, root: rootOf(f('o-logged')) },
+      p.delivery,
+      readFileSync(join(f('o-logged'), r.file)),
+    );
+  }
+
+  // forged deliveries: nothing written, DELIVERY_NOT_LOGGED (exit 1)
+  for (const [m, why] of [
+    ['logged-other-signer', 'an entry signed by another key than the enclave receipt key'],
+    ['logged-other-root', "the enclave's entry for other deliveries"],
+    ['logged-foreign-log', 'a checkpoint signed by a log key nobody pinned'],
+  ] as const) {
+    mode = m;
+    const r = await send(`o-${m}`);
+    assert.equal(r.code, 1, `${why}: ${r.stdout}`);
+    assert.equal((JSON.parse(r.stdout) as { code: string }).code, 'DELIVERY_NOT_LOGGED', why);
+    assert.equal(existsSync(f(`o-${m}`)), false, `${why}: nothing written`);
+  }
+  // an honest delivery cannot be checked without the log key: refused, nothing written
+  mode = 'logged';
+  const noKey = await send('o-nokey', []);
+  assert.equal(noKey.code, 1, noKey.stdout);
+  assert.match(noKey.stdout, /DELIVERY_NOT_LOGGED[\s\S]*--log-key/);
+  assert.equal(existsSync(f('o-nokey')), false);
+});
+
+/** The root of the receipt keycast forward wrote in `dir`. */
+function rootOf(dir: string): string {
+  const env = JSON.parse(readFileSync(join(dir, 'receipt.json'), 'utf8')) as { payload: string };
+  return (JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { root: string }).root;
+}

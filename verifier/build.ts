@@ -181,3 +181,4 @@ export {
 } from './src/delivery/add-entry.ts';
 export type { AddEntryBody } from './src/delivery/add-entry.ts';
 export { KDM_LOGGED_TYPE, formatKdmLoggedProof } from './src/delivery/kdm-logged.ts';
+export { MAX_TLE_PROOF_HASHES } from './src/release/logged-leaf.ts';

@@ -31,6 +31,8 @@ export { parseTlogProof, verifyTlogProof } from './src/tlog/tlog-proof.ts';
 export { validateStatement } from './src/release/schema.ts';
 export type { Measurements, KeycastStatement } from './src/release/schema.ts';
 export { parseTrustedKey, verifyDsseSignature } from './src/release/dsse.ts';
+export { checkLoggedLeaf } from './src/release/logged-leaf.ts';
+export type { LoggedLeaf } from './src/release/logged-leaf.ts';
 export type { ReleaseSigner } from './src/release/dsse.ts';
 export { parseBundle } from './src/release/bundle.ts';
 export { decodeLeaf } from './src/release/leaf.ts';
@@ -58,7 +60,7 @@ export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0 } from './src/attestation/logged.ts';
 // the enclave's boot gate: pinned configuration, the host's proof bundle, the decision and its hold
-export { parseEnclaveConfig, requireConfigIdentity } from './src/gate/config.ts';
+export { parseEnclaveConfig, requireConfigIdentity, deliveriesRequired } from './src/gate/config.ts';
 export type { EnclaveConfig } from './src/gate/config.ts';
 export { parseProofBundle } from './src/gate/bundle.ts';
 export type { ProofBundle } from './src/gate/bundle.ts';

@@ -97,6 +97,19 @@ export const ENCLAVE_ERROR_CODES = [
   'FORWARD_BUSY',
   /** a DKDM (keys in as a mastering tool's KDM) refused: evidence.cause is the verifier's DKDM_* code */
   'FORWARD_DKDM_REFUSED',
+  // delivery transparency (issue 19: an enclave pinned with deliveries.required releases outputs only once logged)
+  /** rules without `audit` sent to an enclave whose pinned config requires logged deliveries */
+  'FORWARD_AUDIT_REQUIRED',
+  /** the release route: no pending delivery for this request (never pending, expired, or already released) */
+  'DELIVERY_NOT_PENDING',
+  /** the log's answer does not prove this delivery's leaf under a checkpoint signed by the pinned log key */
+  'DELIVERY_PROOF_INVALID',
+  /** the log could not be reached (or answered 5xx) for a delivery or identity entry: retry later */
+  'DELIVERY_LOG_UNAVAILABLE',
+  /** the log refused the delivery or identity entry (evidence: the log's status and code) */
+  'DELIVERY_LOG_REFUSED',
+  /** pending deliveries already hold as much memory as the enclave allows: retry */
+  'DELIVERY_PENDING_FULL',
 ] as const;
 
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];

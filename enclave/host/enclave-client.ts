@@ -23,6 +23,8 @@ export interface EnclaveStatusBody {
   };
   identity: { ready: boolean; hpkeX25519?: string; receiptsEd25519?: string };
   pcr0: string;
+  /** whether the pinned config requires logged deliveries (issue 19; absent from older enclaves) */
+  deliveries?: { required: boolean };
 }
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -115,6 +117,15 @@ export class EnclaveClient {
       timeoutMs,
     );
     return { status: r.status, bytes: r.bytes };
+  }
+
+  /** Hands the log's answer for a pending delivery to the enclave (issue 19): `{ key }` once it proves the delivery. */
+  release(body: { requestDigest: string; transparencyLogEntry: unknown }): Promise<EnclaveAnswer> {
+    return this.json('/v1/forward/release', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   }
 
   /** The enclave's public KDM signer and decryption chains (GET /v1/certificates), passed through. */

@@ -24,6 +24,7 @@ import { EnclaveError } from '../common/errors.ts';
 import type { ArtefactStore } from './store.ts';
 import type { EnclaveClient, EnclaveStatusBody } from './enclave-client.ts';
 import type { ProofSource } from './proof-source.ts';
+import type { DeliveryLog } from './deliveries.ts';
 
 export const IDENTITY_ARTEFACT = 'identity.json';
 
@@ -58,6 +59,8 @@ export class Host {
       beforeRound?: () => Promise<void>;
       /** told each round's outcome code (null: open and ready) */
       onRound?: (code: string | null) => void;
+      /** registers the enclave's identity on the log once it is ready, when it requires logged deliveries (issue 19) */
+      deliveries?: DeliveryLog;
     },
   ) {}
 
@@ -128,8 +131,21 @@ export class Host {
         code: gate.refusal?.code ?? logCode ?? (bundle ? 'GATE_CLOSED' : 'PROOF_MISSING'),
         identity: 'waiting',
       };
-    if (s.identity.ready) return { at, gateOpen: true, code: logCode, identity: 'ready' };
+    if (s.identity.ready) {
+      await this.registerIdentity(s);
+      return { at, gateOpen: true, code: logCode, identity: 'ready' };
+    }
     return { at, gateOpen: true, code: logCode, identity: await this.establish() };
+  }
+
+  /** Before the first delivery: the identity entry (a fresh attestation) on the log. A failure is retried next round and before each forward. */
+  private async registerIdentity(s: EnclaveStatusBody): Promise<void> {
+    if (!s.deliveries?.required || !this.d.deliveries || !s.identity.receiptsEd25519) return;
+    try {
+      await this.d.deliveries.ensureIdentity(this.d.enclave, s.identity.receiptsEd25519);
+    } catch (e) {
+      this.d.log?.(`identity entry not on the log yet: ${e instanceof EnclaveError ? e.code : 'INTERNAL'}`);
+    }
   }
 
   private async establish(): Promise<RefreshOutcome['identity']> {

@@ -25,6 +25,7 @@ export class HostMetrics {
   private readonly log = new Map<string, { count: number; seconds: number }>();
   private readonly refusals = new Map<string, number>();
   private readonly refreshes = new Map<string, number>();
+  private readonly deliveries = new Map<string, { count: number; seconds: number }>();
 
   /** `fetch` that counts each log round trip by outcome (the HTTP status, or "error"). */
   timedFetch(inner: FetchLike): FetchLike {
@@ -54,11 +55,21 @@ export class HostMetrics {
     if (this.refreshes.has(k) || this.refreshes.size < 256) this.refreshes.set(k, (this.refreshes.get(k) ?? 0) + 1);
   }
 
+  /** One add-entry round trip for delivery transparency (issue 19): step identity|delivery, outcome ok or the code. */
+  deliveryLogged(step: string, outcome: string, seconds: number): void {
+    const k = `${step} ${/^[A-Z][A-Z0-9_]{0,63}$|^ok$/.test(outcome) ? outcome : 'OTHER'}`;
+    const e = this.deliveries.get(k) ?? { count: 0, seconds: 0 };
+    e.count++;
+    e.seconds += seconds;
+    if (this.deliveries.has(k) || this.deliveries.size < 64) this.deliveries.set(k, e);
+  }
+
   figures(): HostFigures {
     return {
       log: Object.fromEntries([...this.log].map(([k, v]) => [k, { ...v }])),
       refusals: Object.fromEntries(this.refusals),
       refreshes: Object.fromEntries(this.refreshes),
+      deliveries: Object.fromEntries([...this.deliveries].map(([k, v]) => [k, { ...v }])),
     };
   }
 }
@@ -67,6 +78,8 @@ export interface HostFigures {
   log: Record<string, { count: number; seconds: number }>;
   refusals: Record<string, number>;
   refreshes: Record<string, number>;
+  /** delivery transparency's log round trips, by "step outcome" (issue 19) */
+  deliveries?: Record<string, { count: number; seconds: number }>;
 }
 
 /** Reads the enclave's /v1/metrics body; null when it is not the expected shape. */
@@ -175,6 +188,24 @@ export function formatMetrics(host: HostFigures, enclave: RelayedEnclave | null,
     'counter',
     "Seconds spent in the host's requests to the log, by outcome.",
     log.map(([k, v]) => [{ outcome: k }, v.seconds]),
+  );
+  const dl = Object.entries(host.deliveries ?? {}).map(([k, v]) => {
+    const [step = '', outcome = ''] = k.split(' ');
+    return { labels: { step, outcome }, ...v };
+  });
+  family(
+    out,
+    'keycast_delivery_log_round_trips_total',
+    'counter',
+    'Identity and delivery entries the host submitted to the log (issue 19), by step and outcome (ok or the code): one per forward request, not per KDM.',
+    dl.map((d) => [d.labels, d.count]),
+  );
+  family(
+    out,
+    'keycast_delivery_log_round_trip_seconds_total',
+    'counter',
+    'Seconds spent submitting identity and delivery entries to the log, by step and outcome.',
+    dl.map((d) => [d.labels, d.seconds]),
   );
   return `${out.join('\n')}\n`;
 }

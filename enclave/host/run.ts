@@ -16,6 +16,7 @@ import { startTcpRelay } from './kms-proxy.ts';
 import { ImdsCredentials } from './credentials-imds.ts';
 import { startCredentialsServer } from './credentials-server.ts';
 import { HostMetrics } from './metrics.ts';
+import { DeliveryLog } from './deliveries.ts';
 
 export interface HostRunOptions {
   enclaveUrl: string;
@@ -54,6 +55,13 @@ export async function runHost(o: HostRunOptions): Promise<number> {
     : null;
   if (credentials) say(`AWS credentials for the enclave on ${credentials.address} (instance role, IMDSv2)`);
   const metrics = new HostMetrics();
+  // used only for an enclave whose pinned config requires logged deliveries (issue 19)
+  const deliveries = new DeliveryLog({
+    logUrl: o.logUrl,
+    fetch: metrics.timedFetch(abortable(fetch, shutdown.signal)),
+    log: say,
+    onRoundTrip: (step, outcome, seconds) => metrics.deliveryLogged(step, outcome, seconds),
+  });
   const host = new Host({
     enclave,
     source: new LogProofSource({
@@ -66,6 +74,7 @@ export async function runHost(o: HostRunOptions): Promise<number> {
     log: say,
     ...(credentials ? { beforeRound: () => credentials.pushToken() } : {}),
     onRound: (code) => metrics.refreshed(code),
+    deliveries,
   });
   const app = buildHostApp({
     host,
@@ -75,6 +84,7 @@ export async function runHost(o: HostRunOptions): Promise<number> {
     store,
     metrics,
     log: say,
+    deliveries,
     ...(o.limits ? { limits: o.limits } : {}),
   });
   const address = await app.listen({ host: o.host, port: o.port });

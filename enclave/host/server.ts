@@ -24,6 +24,11 @@
  *                                losing that race to another instance is FORWARD_REPLAY too — and
  *                                returned, and a DKDM it carried is kept as dkdm-<SHA-256 of the DKDM>.xml (only once
  *                                the enclave accepted it); refusals pass through and store nothing
+ *                                With an enclave that requires logged deliveries (issue 19) the
+ *                                enclave answers 202 pending; the host logs it and has it released
+ *                                (host/deliveries.ts) and answers as above plus `delivery: { index,
+ *                                transparencyLogEntry }`; a log down or refusing is 503
+ *                                DELIVERY_LOG_UNAVAILABLE / DELIVERY_LOG_REFUSED and stores nothing
  *   GET /v1/forward/<digest>     the stored answer of a request served before (a studio whose
  *                                connection dropped gets its answer again without a second forward);
  *                                404 NOT_FOUND otherwise
@@ -41,6 +46,7 @@ import type { EnclaveClient } from './enclave-client.ts';
 import type { Host } from './host.ts';
 import type { ArtefactStore } from './store.ts';
 import { countRefusals } from '../common/metrics.ts';
+import type { DeliveryLog } from './deliveries.ts';
 import {
   formatMetrics,
   freshSecondsLeft,
@@ -97,6 +103,8 @@ export interface HostAppDeps {
   limits?: ServerLimits;
   /** open connections one client address may hold (default PER_CLIENT_CONNECTIONS) */
   perClientConnections?: number;
+  /** logs the deliveries of an enclave that requires it (issue 19, host/deliveries.ts) */
+  deliveries?: DeliveryLog;
 }
 
 export function buildHostApp(d: HostAppDeps): FastifyInstance {
@@ -169,7 +177,16 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
     if ((await d.store.get(servedName(digest))) !== null) throw replayed();
     const body = new Uint8Array(req.body as Buffer);
     const r = await d.enclave.forward(body, forwardTimeoutMs(fr.recipients.length, body.length));
-    if (r.status === 200) {
+    if (r.status === 202) {
+      // deliveries required (issue 19): on the log first, then the enclave releases the answer
+      if (!d.deliveries)
+        throw new EnclaveError(
+          'DELIVERY_LOG_UNAVAILABLE',
+          'the enclave requires logged deliveries and this host has no log for them',
+        );
+      r.bytes = await d.deliveries.complete(d.enclave, r.bytes, digest);
+      r.status = 200;
+    } else if (r.status === 200) {
       let answered: unknown;
       try {
         answered = (JSON.parse(Buffer.from(r.bytes).toString('utf8')) as { requestDigest?: unknown }).requestDigest;
@@ -178,6 +195,8 @@ export function buildHostApp(d: HostAppDeps): FastifyInstance {
       }
       if (answered !== digest)
         throw new EnclaveError('ENCLAVE_UNREACHABLE', 'the enclave answered a forward request with another digest');
+    }
+    if (r.status === 200) {
       if (!(await d.store.putIfAbsent(servedName(digest), r.bytes))) throw replayed();
       // keys in as a DKDM: kept as it came (it is encrypted to the enclave) once the enclave accepted it,
       // so projectors added later need only the DKDM and the rules; a refused DKDM is never stored

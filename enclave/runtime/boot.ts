@@ -7,6 +7,7 @@
  */
 import { parseEnclaveConfig, type EnclaveConfig } from '#verifier';
 import { toHex, type ServerLimits } from '#verifier/build';
+import { deliveriesRequired } from '#verifier';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from './nsm/types.ts';
 import type { KmsPort } from '../common/kms/port.ts';
@@ -16,6 +17,7 @@ import { EnclaveError } from '../common/errors.ts';
 import { Gatekeeper, type GateState } from './gatekeeper.ts';
 import { buildEnclaveApp } from './server.ts';
 import { EnclaveMetrics, timedKms } from '../common/metrics.ts';
+import { DeliveryReleases, type DeliveryOptions } from './deliveries.ts';
 
 export const MEASURED_PCRS = [0, 1, 2, 3, 4, 8] as const;
 
@@ -43,6 +45,8 @@ export interface BootOptions {
    * enclave can ever be made to use a key from outside.
    */
   testDkdm?: TestDkdm;
+  /** bounds of the pending deliveries when the config requires logged deliveries (runtime/deliveries.ts defaults) */
+  deliveries?: Omit<DeliveryOptions, 'config'>;
 }
 
 export interface BootedEnclave {
@@ -97,6 +101,8 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     metrics,
     ...(log ? { log } : {}),
     ...(o.limits ? { limits: o.limits } : {}),
+    // pinned in the image: no host can switch it off (issue 19)
+    ...(deliveriesRequired(config) ? { deliveries: new DeliveryReleases({ ...o.deliveries, config }) } : {}),
   });
   if ((o.recheckMs ?? 30_000) > 0) gate.schedule(o.recheckMs ?? 30_000);
   return {

@@ -32,6 +32,7 @@ import { MemoryReplayGuard } from './forward/replay.ts';
 import type { IdentityKeeper } from './identity/keeper.ts';
 import { rawPrivate, type IdentityKeys } from './identity/keys.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
+import { outputDigest, type DeliveryReleases } from './deliveries.ts';
 
 /** Forward requests carry one certificate per recipient: up to 32 MiB. */
 export const MAX_FORWARD_BODY = 32 * 1024 * 1024;
@@ -58,6 +59,8 @@ export function forwardRoute(
     onForward?: (format: string, outputs: number) => void;
     /** forward requests taken at once (default defaultForwardConcurrency()) */
     maxConcurrent?: number;
+    /** set when the pinned config requires logged deliveries (issue 19): answers are pending until logged */
+    deliveries?: DeliveryReleases;
   },
 ): void {
   const replay = new MemoryReplayGuard();
@@ -99,6 +102,9 @@ export function forwardRoute(
     d.gate.requireOpen();
     const m = await material();
     const body = forwardJsonBody(req);
+    // a retry while its delivery is pending gets the same pending answer (same entry): one entry per request
+    const again = d.deliveries?.again(body);
+    if (again) return reply.status(202).send(again);
     const opened = await openForwardRequest(body, {
       hpkePrivateKey: m.hpke,
       pcr0: d.pcr0,
@@ -115,7 +121,13 @@ export function forwardRoute(
     const outputs: Array<Omit<ForwardOutput, 'bytes'> & { bytes: string }> = [];
     try {
       const keys = { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 };
-      const emit = (o: ForwardOutput) => outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') });
+      if (d.deliveries) d.deliveries.auditKey(opened);
+      const listed: Array<{ thumbprint: string; subject: string; outputDigest: string }> = [];
+      const emit = (o: ForwardOutput) => {
+        outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') });
+        if (d.deliveries)
+          listed.push({ thumbprint: o.thumbprint, subject: o.subject, outputDigest: outputDigest(o.bytes) });
+      };
       const r = opened.format === 'raw-hpke' ? await forwardRawHpke(opened, keys, emit) : forward(opened, keys, emit);
       // forward() runs synchronously: let a hang-up that arrived meanwhile be seen before answering
       await new Promise((r) => setImmediate(r));
@@ -123,11 +135,31 @@ export function forwardRoute(
         replay.release(opened.requestDigest);
         throw new EnclaveError('REQUEST_MALFORMED', 'the host hung up before the answer was ready');
       }
+      const answer = { requestDigest: opened.requestDigest, receipt: r.receipt, outputs };
+      if (d.deliveries) {
+        // the claim now belongs to the pending delivery: final on release, given back on expiry;
+        // the entry names the release the gate speaks for now (GATE_CLOSED if it shut meanwhile)
+        d.gate.requireOpen();
+        const pending = await d.deliveries.hold({
+          opened,
+          rulesText: String((body as { rules?: unknown }).rules ?? ''),
+          receipt: r.receipt,
+          recipients: listed,
+          answer: Buffer.from(JSON.stringify(answer), 'utf8'),
+          receiptKey: keys.receiptKey,
+          pcr0: d.pcr0,
+          releaseIndex: d.gate.state().release!.index,
+          unclaim: () => replay.release(opened.requestDigest),
+        });
+        delivered = true;
+        d.onForward?.(opened.format, outputs.length);
+        return reply.status(202).send(pending);
+      }
       reply.raw.once('finish', () => {
         delivered = true;
       });
       d.onForward?.(opened.format, outputs.length);
-      return { requestDigest: opened.requestDigest, receipt: r.receipt, outputs };
+      return answer;
     } catch (e) {
       replay.release(opened.requestDigest);
       throw e;

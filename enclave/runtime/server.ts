@@ -3,7 +3,8 @@
  * locally). Every request carries what it needs; the enclave keeps nothing on disk.
  *
  *   GET  /v1/status               200 while the gate is open, else 503 — same body either way:
- *                                 { gate: GateState, identity: { ready, hpkeX25519?, receiptsEd25519? }, pcr0 }
+ *                                 { gate: GateState, identity: { ready, hpkeX25519?, receiptsEd25519? }, pcr0,
+ *                                   deliveries: { required } }
  *   POST /v1/gate                 application/json proof bundle (#verifier parseProofBundle) →
  *                                 200 { gate } when it opens the gate, 503 GATE_CLOSED (evidence.refusal:
  *                                 the verifier code) when refused, 409 BUNDLE_REPLAYED for an older tree
@@ -15,7 +16,12 @@
  *                                 { sealed, ciphertextBlob } (b64, later boots) → 200 { created: false, identity };
  *                                   422 UNSEAL_FAILED / IDENTITY_GENESIS_MISSING / IDENTITY_GENESIS_INVALID
  *   POST /v1/forward              application/json forward request → { requestDigest, receipt, outputs }
- *                                 (runtime/forward-route.ts)
+ *                                 (runtime/forward-route.ts); with deliveries required (issue 19) 202
+ *                                 { pending: true, requestDigest, entry, manifest, sealed } instead
+ *   POST /v1/forward/release      only with deliveries required: { requestDigest, transparencyLogEntry }
+ *                                 → { requestDigest, key, index } once the log's answer proves the
+ *                                 delivery (runtime/deliveries.ts); 409 DELIVERY_NOT_PENDING,
+ *                                 422 DELIVERY_PROOF_INVALID
  *   GET  /v1/certificates         200 { kdmSigner: [b64 DER…], kdmDecryption: [b64 DER…] } (leaf first): the
  *                                KDM signer chain and the KDM decryption (DKDM recipient) chain the
  *                                attestation binds by digest; 503 IDENTITY_NOT_READY before the identity
@@ -50,6 +56,7 @@ import type { PublicIdentity } from './identity/keys.ts';
 import { forwardRoute } from './forward-route.ts';
 import { credentialsTokenRoute } from '../common/credentials-token-route.ts';
 import { countRefusals, EnclaveMetrics } from '../common/metrics.ts';
+import type { DeliveryReleases } from './deliveries.ts';
 
 export interface EnclaveAppDeps {
   gate: Gatekeeper;
@@ -61,6 +68,8 @@ export interface EnclaveAppDeps {
   metrics?: EnclaveMetrics;
   log?: (line: string) => void;
   limits?: ServerLimits;
+  /** set when the pinned config requires logged deliveries (issue 19, runtime/deliveries.ts) */
+  deliveries?: DeliveryReleases;
 }
 
 const MAX_NONCE_BYTES = 512;
@@ -88,7 +97,9 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
 
   app.get('/v1/status', async (_req, reply) => {
     const gate = d.gate.state();
-    return reply.status(gate.open ? 200 : 503).send({ gate, identity: identityView(), pcr0: pcr0Hex });
+    return reply
+      .status(gate.open ? 200 : 503)
+      .send({ gate, identity: identityView(), pcr0: pcr0Hex, deliveries: { required: d.deliveries !== undefined } });
   });
 
   app.get('/v1/metrics', async () => {
@@ -186,7 +197,14 @@ export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
     identity: d.identity,
     pcr0: d.pcr0,
     onForward: (format, outputs) => metrics.forwarded(format, outputs),
+    ...(d.deliveries ? { deliveries: d.deliveries } : {}),
   });
+  const deliveries = d.deliveries;
+  if (deliveries)
+    app.post('/v1/forward/release', async (req) => {
+      d.gate.requireOpen();
+      return deliveries.release(jsonBody(req.body));
+    });
   credentialsTokenRoute(app);
   return app;
 }

@@ -55,6 +55,8 @@ import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './at
 import { codedBody } from './enclave.ts';
 import { DeliveryDir, type VerifiedBatch } from './forward-write.ts';
 import { readCertificates, type Certs } from './forward-recipients.ts';
+import { checkForwardDelivery } from './forward-logged.ts';
+import { readVkey } from './io.ts';
 
 const MAX_INPUT_FILE = 4 * 1024 * 1024;
 /** The answer carries every output: allow 64 KiB per recipient and a margin. */
@@ -154,6 +156,8 @@ interface Send {
   /** everything of a request but its recipients, shared by every batch */
   shared: Omit<ForwardRequest, 'recipients'>;
   format: ForwardFormat;
+  /** --log-key: checks a delivery the answer says is on the log (issue 19) */
+  logKey?: string;
 }
 
 /** Sends one batch and verifies its answer; nothing is written here. */
@@ -237,6 +241,20 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
     }
     say(`keycast: ${label ? `${label}: ` : ''}every KDM carries the attested KDM signer chain`);
   }
+  // a transparent enclave: the delivery must be on the log before anything is written
+  const logged =
+    parsed.delivery === undefined
+      ? undefined
+      : checkForwardDelivery(
+          parsed.delivery,
+          receipt,
+          new Uint8Array(enclave.receipt.export({ type: 'spki', format: 'der' })),
+          s.logKey,
+        );
+  if (logged)
+    say(
+      `keycast: ${label ? `${label}: ` : ''}the delivery is on the log at index ${logged.index} (checked under --log-key)`,
+    );
   return {
     receiptText: parsed.receipt,
     receipt,
@@ -244,6 +262,7 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
     outputs,
     first: batch.first,
     sources: batch.recipients.map((r) => r.from),
+    ...(logged ? { logged } : {}),
   };
 }
 
@@ -295,7 +314,7 @@ then go to a hidden sibling directory (.DIR.partial-…), which becomes DIR (it 
 only once every batch has passed; any refusal or bad answer removes it.
 
 DIR holds, per recipient, <thumbprint hex>.kdm.xml (or .raw.json for a raw format) and
-proofs/<thumbprint hex>.json; the receipt — receipt.json with one batch, receipts/0001.json,
+proofs/<thumbprint hex>.json (and <file>.logged.json from a transparent enclave, below); the receipt — receipt.json with one batch, receipts/0001.json,
 0002.json … with several; and index.json: format, batches [{ receipt, requestDigest, recipients,
 root }], requestDigest (one batch only) and recipients [{ index (in the whole list), thumbprint,
 subject, file, proof, source, receipt }]. A delivery is proven with keycast receipt verify
@@ -310,6 +329,17 @@ the digests it served (in its store, across restarts and instances) until then.
 A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
 the earlier ones' outputs are discarded, so send again with other rules or another --batch.
 
+A transparent enclave (its image pins "deliveries": { "required": true }) releases the outputs
+only once their delivery entry is on the log, and the host's answer says where (delivery: index
+and the log's entry). keycast then checks it before writing: the logged entry is signed by the
+enclave's receipt key and names this batch's root, request, count, rules and PCR0, and it is
+included under a checkpoint signed by --log-key (required then: the log's verifier key, with
+--expect-pcr0 or --log). Each output gets <file>.logged.json (keycast-kdm-logged/v1), which a
+projector's owner checks with keycast kdm logged. A log that is down or refuses the entry means
+no outputs (the host answers 503 DELIVERY_LOG_UNAVAILABLE or DELIVERY_LOG_REFUSED; exit 5,
+nothing written); the same command again, with the same --expires instant, is served once the log
+is back and makes exactly one entry.
+
 FORMAT: kdm (default: signed SMPTE KDMs for DCI projectors); raw-rsa-oaep (or raw: each key's
 ST 430-1 block under RSA-OAEP-SHA256, for non-DCI receivers with RSA certificates); raw-hpke (the
 same blocks under HPKE X25519/AES-256-GCM, bound to the receiver, CPL and request, for receivers
@@ -320,7 +350,8 @@ document: chain, nonce, age; the record must state what it holds; a PCR policy i
 ${ENCLAVE_TRUST_HELP}
 
 Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names, by
-its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
+its index in the whole list; nothing written); 1 RECEIPT_INVALID, IDENTITY_BINDING or
+DELIVERY_NOT_LOGGED (a delivery the log does not prove; nothing written); 2 bad
 flags; 6 a file or the host cannot be read.`,
   async run(args) {
     const { values: v } = parseFlags(args, {
@@ -380,6 +411,7 @@ flags; 6 a file or the host cannot be read.`,
       enclave,
       shared: { ...keysIn, rules, intermediates: certs.intermediates, format, expires },
       format,
+      ...(typeof v['log-key'] === 'string' ? { logKey: readVkey(v['log-key'], '--log-key') } : {}),
     };
     say(
       `keycast: forwarding ${total} recipient(s) (${certs.intermediates.length} intermediate CA(s), ${format}) to ${url.href}${count > 1 ? ` in ${count} batches of at most ${batchSize}` : ''}`,

@@ -8,13 +8,16 @@
  * index.json: { requestDigest (one batch only), format, batches: [{ receipt, requestDigest,
  * recipients, root }], recipients: [{ index, thumbprint, subject, file, proof, source, receipt }] },
  * where `index` is the recipient's place in the whole list and `receipt` names the receipt its
- * proof verifies against.
+ * proof verifies against. From a transparent enclave (issue 19) each output also gets
+ * `<file>.logged.json` (keycast-kdm-logged/v1, for `keycast kdm logged`), its index.json entry a
+ * `logged` name and its batch the delivery entry's `logIndex`.
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { checkDelivery, type ForwardFormat, type Receipt } from '../index.ts';
 import { fromBase64, toHex, type DeliveryTree } from '../build.ts';
+import { formatKdmLoggedProof } from '../build.ts';
 
 /** One batch whose receipt and outputs have been verified against what was sent. */
 export interface VerifiedBatch {
@@ -27,6 +30,8 @@ export interface VerifiedBatch {
   first: number;
   /** where each recipient's certificate was read from */
   sources: string[];
+  /** the batch's delivery entry on the log, checked (forward-logged.ts): each output gets <file>.logged.json */
+  logged?: { index: number };
 }
 
 interface Entry {
@@ -37,13 +42,21 @@ interface Entry {
   proof: string;
   source: string;
   receipt: string;
+  /** <file>.logged.json, when the delivery is on the log */
+  logged?: string;
 }
 
 export class DeliveryDir {
   private readonly tmp: string;
   private created = false;
   private readonly entries: Entry[] = [];
-  private readonly batches: Array<{ receipt: string; requestDigest: string; recipients: number; root: string }> = [];
+  private readonly batches: Array<{
+    receipt: string;
+    requestDigest: string;
+    recipients: number;
+    root: string;
+    logIndex?: number;
+  }> = [];
 
   constructor(
     private readonly outDir: string,
@@ -75,6 +88,7 @@ export class DeliveryDir {
       checkDelivery(b.receipt, proof, o.bytes);
       writeFileSync(join(this.tmp, file), o.bytes);
       writeFileSync(join(this.tmp, 'proofs', `${name}.json`), `${JSON.stringify(proof)}\n`);
+      if (b.logged) writeFileSync(join(this.tmp, `${file}.logged.json`), formatKdmLoggedProof(b.logged.index, proof));
       this.entries.push({
         index: b.first + i,
         thumbprint: o.thumbprint,
@@ -83,6 +97,7 @@ export class DeliveryDir {
         proof: `proofs/${name}.json`,
         source: b.sources[i]!,
         receipt,
+        ...(b.logged ? { logged: `${file}.logged.json` } : {}),
       });
     }
     writeFileSync(join(this.tmp, receipt), b.receiptText);
@@ -91,6 +106,7 @@ export class DeliveryDir {
       requestDigest: b.receipt.requestDigest,
       recipients: b.outputs.length,
       root: b.receipt.root,
+      ...(b.logged ? { logIndex: b.logged.index } : {}),
     });
   }
 

@@ -6,7 +6,7 @@
  * signed status, consistency proof), each variable an attacker or a slow host could vary.
  */
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { parseBundle, parseTrustedKey, type EnclaveConfig, type ProofBundle } from '#verifier';
+import { parseBundle, parseTrustedKey, type EnclaveConfig, type ProofBundle } from '../index.ts';
 import {
   MemoryTree,
   generateNoteKey,
@@ -23,7 +23,7 @@ import {
   dssePae,
   IN_TOTO_PAYLOAD_TYPE,
   type NoteSigner,
-} from '#verifier/build';
+} from '../build.ts';
 
 export const ORIGIN = 'log.keycast.test/releases';
 const sha384 = (s: string): string => createHash('sha384').update(s).digest('hex');

@@ -73,6 +73,8 @@ export interface ForwardAnswer {
   requestDigest: string;
   receipt: string;
   outputs: ForwardOutputJson[];
+  /** from a host whose enclave logs its deliveries (issue 19): the log's entry for this request */
+  delivery?: { index: number; transparencyLogEntry: Record<string, unknown> };
 }
 
 function malformed(message: string): never {
@@ -230,5 +232,10 @@ export function parseForwardAnswer(v: unknown): ForwardAnswer {
       bad(`output ${i} is not base64`);
     }
   }
+  if (
+    v.delivery !== undefined &&
+    (!isObject(v.delivery) || !Number.isSafeInteger(v.delivery.index) || !isObject(v.delivery.transparencyLogEntry))
+  )
+    bad('delivery must be { index, transparencyLogEntry }');
   return v as unknown as ForwardAnswer;
 }

@@ -12,8 +12,14 @@
  *     "kms": { "keyArn": "arn:aws:kms:…:key/…", "region": "us-east-1" },
  *     "publisherIdentities": [{ "identity": "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1",
  *                               "issuer": "https://token.actions.githubusercontent.com", … }],   // optional
- *     "fulcioCAs": ["<PEM of a Fulcio CA certificate that issues them>", …]                      // with the above
+ *     "fulcioCAs": ["<PEM of a Fulcio CA certificate that issues them>", …],                     // with the above
+ *     "deliveries": { "required": true }                                                         // optional (issue 19)
  *   }
+ *
+ * `deliveries.required` (issue 19): every forward's delivery entry must be on the pinned log
+ * before its outputs leave the enclave usable, and rules without an `audit` key are refused. It
+ * is in the image (PCR0), so no host can switch it off; absent or false, the enclave forwards as
+ * before.
  *
  * `publisherIdentities` pins keyless publishers by who they are (sigstore/identity-policy.ts,
  * cosign's fields); their logged leaves carry the Fulcio certificate, which must be issued by one
@@ -49,6 +55,8 @@ export interface EnclaveConfig {
   publisherIdentities?: IdentityPolicy[];
   /** … and the Fulcio CA certificates (PEM) that issue their certificates. */
   fulcioCAs?: string[];
+  /** Whether deliveries must be logged before outputs are released (issue 19; absent = not required). */
+  deliveries?: { required: boolean };
 }
 
 function bad(field: string, reason: string): VerifierError {
@@ -103,7 +111,7 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
     json,
     'config',
     ['version', 'log', 'witnesses', 'maxCheckpointAgeSeconds', 'publishers', 'kms'],
-    ['publisherIdentities', 'fulcioCAs'],
+    ['publisherIdentities', 'fulcioCAs', 'deliveries'],
   );
   if (o.version !== 1) throw bad('version', 'must be 1');
   const log = keys(o.log, 'log', ['origin', 'vkey']);
@@ -137,6 +145,11 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
     kms: { keyArn, region },
   };
   if (identities) Object.assign(out, identities);
+  if (o.deliveries !== undefined) {
+    const dv = keys(o.deliveries, 'deliveries', ['required']);
+    if (typeof dv.required !== 'boolean') throw bad('deliveries.required', 'must be true or false');
+    out.deliveries = { required: dv.required };
+  }
   return out;
 }
 
@@ -201,6 +214,11 @@ export function formatEnclaveConfig(c: EnclaveConfig): string {
   const text = canonicalize(c) + '\n';
   parseEnclaveConfig(text);
   return text;
+}
+
+/** Whether the config pins logged deliveries (issue 19). */
+export function deliveriesRequired(c: EnclaveConfig): boolean {
+  return c.deliveries?.required === true;
 }
 
 /** The accepted release signers of a parsed config. */

@@ -117,9 +117,10 @@ export {
   MAX_PROOF_HASHES,
   formatTlogProof,
   parseTlogProof,
+  readTlogProof,
   verifyTlogProof,
 } from './src/tlog/tlog-proof.ts';
-export type { TlogProof, TlogProofOptions } from './src/tlog/tlog-proof.ts';
+export type { ReadTlogProof, TlogProof, TlogProofOptions } from './src/tlog/tlog-proof.ts';
 // release entries: schema, DSSE bundles, canonical leaves, admission, TLEs, Sigstore verification
 export {
   IN_TOTO_STATEMENT_V1,

@@ -105,7 +105,7 @@ export type {
 } from './src/forward/pki.ts';
 // forwarding core: open and check a forward request, then deliver KDMs (or raw ciphertexts) and sign the receipt
 export {
-  FORWARD_FORMATS,
+  FORMAT_NAMES,
   MAX_FORWARD_RECIPIENTS,
   MAX_FORWARD_INTERMEDIATES,
   validateForwardRequest,
@@ -120,18 +120,14 @@ export { openDkdm } from './src/forward/dkdm-open.ts';
 export type { DkdmInput, DkdmContext } from './src/forward/dkdm-open.ts';
 export type { ReplayGuard } from './src/forward/replay.ts';
 export {
-  kdmTime,
-  deliver,
-  deliverRawHpke,
   checkSignerValidity,
   forwardRange,
   receiptFor,
   signForwardReceipt,
   forward,
-  forwardRawHpke,
   wipe,
 } from './src/forward/engine.ts';
-export type { ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';
+export type { Delivery, ForwardHooks, ForwardKeys, ForwardOutput, ForwardResult } from './src/forward/engine.ts';
 // AWS credentials for the enclave: the host's IMDSv2 reader and container-credentials endpoint
 export { ImdsCredentials, parseRoleCredentials } from './src/host/credentials-imds.ts';
 export type { CredentialSource, RoleCredentials, ImdsOptions } from './src/host/credentials-imds.ts';

@@ -66,7 +66,7 @@ function host(w: World): Promise<{ url: string; server: Server }> {
           dkdm: { identity, publishers: [] },
         });
         const outputs: Array<Omit<ForwardOutput, 'bytes'> & { bytes: string }> = [];
-        const r = forward(opened, w.enclave.keys, (o) =>
+        const r = await forward(opened, w.enclave.keys, (o) =>
           outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') }),
         );
         wipe(opened);

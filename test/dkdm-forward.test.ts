@@ -12,6 +12,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   buildKdm,
   decryptKdm,
+  deliveryFormat,
   endorseRules,
   formatRules,
   kdmSigner,
@@ -19,6 +20,7 @@ import {
   signRules,
   toHex,
   type ForwardRules,
+  Measurement,
 } from '#verifier';
 import {
   checkRecipients,
@@ -34,7 +36,7 @@ import { CPL, DAY, kdmT, rules as baseRules, world } from './forward-fixtures.ts
 const identity = generateIdentity({ release: 'test' });
 const mastering = createSignerChain({ name: 'studio.mastering' });
 const stranger = createSignerChain({ name: 'someone.else' });
-const pcr0 = 'ab'.repeat(48);
+const pcr0 = Measurement.fromHex('ab'.repeat(48));
 
 test('DKDM → KDMs: each projector opens exactly the DKDM keys; unendorsed, unlisted, unpinned are refused', async () => {
   const w = await world(2);
@@ -53,7 +55,7 @@ test('DKDM → KDMs: each projector opens exactly the DKDM keys; unendorsed, unl
   const r = (over: Partial<ForwardRules> = {}): ForwardRules =>
     baseRules(w, {
       dkdmSigners: [Buffer.from(mastering.chain[2]!.der).toString('base64')],
-      releases: { pcr0s: [pcr0], publishers: [] },
+      releases: { pcr0s: [pcr0.hex], publishers: [] },
       ...over,
     } as Partial<ForwardRules>);
   const digest = (rules: ForwardRules) => toHex(createHash('sha256').update(formatRules(rules)).digest());
@@ -78,8 +80,7 @@ test('DKDM → KDMs: each projector opens exactly the DKDM keys; unendorsed, unl
       rules: opened.rules.rules,
       intermediates: [Buffer.from(w.pki.intermediate.der).toString('base64')],
       now: w.now,
-      kdm: true,
-      hpke: false,
+      format: deliveryFormat('kdm'),
       retain: true,
       onChecked: (c) => thumbprints.push(c.thumbprint),
     } as Parameters<typeof checkRecipients>[1],
@@ -94,7 +95,7 @@ test('DKDM → KDMs: each projector opens exactly the DKDM keys; unendorsed, unl
     now: w.now,
   } as OpenedForward;
   const outputs: Uint8Array[] = [];
-  forward(o, w.enclave.keys, (out) => outputs.push(out.bytes));
+  await forward(o, w.enclave.keys, (out) => outputs.push(out.bytes));
   assert.equal(outputs.length, 2);
   for (const [i, bytes] of outputs.entries()) {
     const kdm = parseKdm(bytes);
@@ -148,9 +149,12 @@ test('DKDM → KDMs: each projector opens exactly the DKDM keys; unendorsed, unl
     ),
     'DKDM_RULES_NOT_ENDORSED',
   );
-  await refusedWith(openDkdm(input(r()), { ...ctx, pcr0: 'cd'.repeat(48) }), 'DKDM_RELEASE_NOT_ALLOWED');
   await refusedWith(
-    openDkdm(input(r()), { ...ctx, publishers: ['ef'.repeat(32)], pcr0: 'cd'.repeat(48) }),
+    openDkdm(input(r()), { ...ctx, pcr0: Measurement.fromHex('cd'.repeat(48)) }),
+    'DKDM_RELEASE_NOT_ALLOWED',
+  );
+  await refusedWith(
+    openDkdm(input(r()), { ...ctx, publishers: ['ef'.repeat(32)], pcr0: Measurement.fromHex('cd'.repeat(48)) }),
     'DKDM_RELEASE_NOT_ALLOWED',
   );
   await openDkdm(input(r({ releases: { pcr0s: [], publishers: ['ef'.repeat(32)] } } as Partial<ForwardRules>)), {

@@ -35,7 +35,7 @@ async function refused(body: unknown, code: EnclaveErrorCode, c = ctx(w)): Promi
   let emitted = 0;
   try {
     const opened = await openForwardRequest(body, c);
-    forward(opened, w.enclave.keys, () => emitted++);
+    await forward(opened, w.enclave.keys, () => emitted++);
   } catch (e) {
     assert.ok(e instanceof EnclaveError, String(e));
     assert.equal(e.code, code, e.message);
@@ -50,7 +50,7 @@ async function refused(body: unknown, code: EnclaveErrorCode, c = ctx(w)): Promi
 
 async function serves(): Promise<void> {
   const out: number[] = [];
-  forward(await openForwardRequest(await request(w), ctx(w)), w.enclave.keys, (o) => out.push(o.index));
+  await forward(await openForwardRequest(await request(w), ctx(w)), w.enclave.keys, (o) => out.push(o.index));
   assert.deepEqual(out, [0, 1, 2]);
 }
 
@@ -222,7 +222,7 @@ test('oversized requests, malformed bodies and replays', async () => {
   const replay = new MemoryReplayGuard();
   const body = await request(w);
   const c = { ...ctx(w), replay };
-  forward(await openForwardRequest(body, c), w.enclave.keys, () => {});
+  await forward(await openForwardRequest(body, c), w.enclave.keys, () => {});
   await refused(body, 'FORWARD_REPLAY', c);
   await serves();
 });
@@ -231,8 +231,8 @@ test('a KDM signer chain that does not cover the window emits nothing', async ()
   const old = createSignerChain({ now: new Date(w.now.getTime() - 3640 * DAY) }); // expires in ~8 days, before the window ends
   const opened = await openForwardRequest(await request(w), ctx(w));
   let emitted = 0;
-  assert.throws(
-    () => forward(opened, { ...w.enclave.keys, signer: kdmSigner(old.chain, old.privateKey) }, () => emitted++),
+  await assert.rejects(
+    forward(opened, { ...w.enclave.keys, signer: kdmSigner(old.chain, old.privateKey) }, () => emitted++),
     (e) => e instanceof EnclaveError && e.code === 'FORWARD_SIGNER_VALIDITY',
   );
   assert.equal(emitted, 0);
@@ -240,7 +240,7 @@ test('a KDM signer chain that does not cover the window emits nothing', async ()
 
 test('raw RSA-OAEP-SHA256 output decrypts with the projector key to the keys sent', async () => {
   const outs: Uint8Array[] = [];
-  forward(await openForwardRequest(await request(w, { format: 'raw-rsa-oaep' }), ctx(w)), w.enclave.keys, (o) =>
+  await forward(await openForwardRequest(await request(w, { format: 'raw-rsa-oaep' }), ctx(w)), w.enclave.keys, (o) =>
     outs.push(o.bytes),
   );
   assert.equal(outs.length, 3);

@@ -37,7 +37,6 @@ import {
   createProjectorPki,
   createTestPki,
   forward,
-  forwardRawHpke,
   openForwardRequest,
   wipe,
   type ForwardOutput,
@@ -94,10 +93,7 @@ function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: s
             format: o.format,
             bytes: Buffer.from(o.bytes).toString('base64'),
           });
-        const r =
-          opened.format === 'raw-hpke'
-            ? await forwardRawHpke(opened, w.enclave.keys, emit)
-            : forward(opened, w.enclave.keys, emit);
+        const r = await forward(opened, w.enclave.keys, emit);
         wipe(opened);
         if (m === 'tamper') {
           const b = Buffer.from(outputs[0]!.bytes, 'base64');

@@ -314,6 +314,7 @@ export { parseAttestationDocument } from './src/attestation/document.ts';
 export type { AttestationDocument } from './src/attestation/document.ts';
 export { MAX_CLOCK_SKEW_MS, isDebugMode, checkPolicy } from './src/attestation/policy.ts';
 export type { AttestationPolicy } from './src/attestation/policy.ts';
+export { Measurement } from './src/attestation/measurement.ts';
 export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifyAttestationOptions, VerifiedAttestation } from './src/attestation/verify.ts';
 export { verifyLoggedPcr0, notLogged } from './src/attestation/logged.ts';
@@ -375,7 +376,6 @@ export type { FetchLike, RetryEvent, TransportOptions, RequestSpec, RawAnswer } 
 export {
   RULES_TYPE,
   RULES_TYPE_V1,
-  RULES_FORMATS,
   RULES_PAYLOAD_TYPE,
   MAX_RULES_BYTES,
   UUID_URN,
@@ -424,7 +424,6 @@ export type { RawRsaOaepHeader, RawRsaOaepSealer, OpenedRawRsaOaep } from './src
 export {
   RECEIPT_TYPE,
   RECEIPT_PAYLOAD_TYPE,
-  OUTPUT_FORMATS,
   deliveryLeaf,
   DeliveryTree,
   signReceipt,
@@ -432,9 +431,19 @@ export {
   parseDeliveryProof,
   checkDelivery,
 } from './src/forward/receipt.ts';
-export type { Receipt, DeliveryProof, OutputFormat } from './src/forward/receipt.ts';
+export type { Receipt, DeliveryProof } from './src/forward/receipt.ts';
+// output formats: one module each (contract and how to add one: src/forward/formats/format.ts)
+export { FORMAT_NAMES, DELIVERY_FORMATS, deliveryFormat, kdmTime } from './src/forward/formats/index.ts';
+export type {
+  FormatName,
+  DeliveryFormat,
+  DeliveryBinding,
+  FormatRecipient,
+  FormatRequest,
+  OpenedDelivery,
+  PreparedFormat,
+} from './src/forward/formats/index.ts';
 export {
-  FORWARD_FORMATS,
   MAX_FORWARD_RECIPIENTS,
   MAX_FORWARD_INTERMEDIATES,
   MAX_FORWARD_REQUEST_LIFETIME_MS,

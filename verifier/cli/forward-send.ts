@@ -17,12 +17,12 @@ import {
   forwardRequestDigest,
   formatForwardRequest,
   MAX_FORWARD_REQUEST_LIFETIME_MS,
-  FORWARD_FORMATS,
+  FORMAT_NAMES,
+  deliveryFormat,
   fromBase64,
   openReceipt,
   parseForwardAnswer,
   parseJsonStrict,
-  parseKdm,
   kdmChainSha256,
   bytesEqual,
   type parseVerifiedEnclave,
@@ -213,9 +213,10 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
       { answer: parsed.requestDigest, ...(label ? { batch: batch.number } : {}) },
     );
   const boundChain = enclave.binding.kdmChainSha256;
-  if (format === 'kdm' && boundChain) {
+  const signerChain = deliveryFormat(format).signerChain;
+  if (signerChain && boundChain) {
     for (const [i, o] of outputs.entries()) {
-      if (!bytesEqual(kdmChainSha256(parseKdm(o.bytes).signerChain), boundChain))
+      if (!bytesEqual(kdmChainSha256(signerChain(o.bytes)), boundChain))
         throw new VerifierError(
           'KDM_SIGNATURE',
           `KDM ${batch.first + i} is not signed with the KDM signer chain the enclave's attestation binds`,
@@ -333,8 +334,7 @@ flags; 6 a file or the host cannot be read.`,
     if (existsSync(outDir)) throw usageError(`--out ${outDir} already exists: give a new directory`);
     const fmt = str(v, 'format') ?? 'kdm';
     const format = (fmt === 'raw' ? 'raw-rsa-oaep' : fmt) as ForwardFormat;
-    if (!FORWARD_FORMATS.includes(format))
-      throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
+    if (!FORMAT_NAMES.includes(format)) throw usageError(`--format must be raw or one of ${FORMAT_NAMES.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
     const expires = expiresFlag(str(v, 'expires'));

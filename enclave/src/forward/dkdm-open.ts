@@ -24,6 +24,7 @@ import {
   openRules,
   type FilmKeys,
   type KeyType,
+  type Measurement,
   type OpenedRules,
 } from '#verifier';
 import { EnclaveError } from '../errors.ts';
@@ -43,8 +44,8 @@ export interface DkdmInput {
 export interface DkdmContext {
   /** the identity's KDM signer chain (its validity bounds the issued window) and its KDM decryption key */
   identity: Pick<IdentityKeys, 'kdm' | 'dkdm'>;
-  /** this release's PCR0, lowercase hex */
-  pcr0: string;
+  /** this release's PCR0 */
+  pcr0: Measurement;
   /** hex SPKI SHA-256 of the publishers whose signature this release's log entry carries (as the gate verified) */
   publishers: readonly string[];
   now: Date;
@@ -76,7 +77,7 @@ export async function openDkdm(
     checkRulesTime(rules.rules, ctx.now);
     const r = rules.rules;
     const signerRoots = dkdmRulesRoots(r);
-    checkDkdmRelease(r, { pcr0: ctx.pcr0, publishers: ctx.publishers });
+    checkDkdmRelease(r, { pcr0: ctx.pcr0.hex, publishers: ctx.publishers });
     const base = {
       dkdm: input.dkdm,
       signerRoots,

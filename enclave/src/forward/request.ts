@@ -12,14 +12,15 @@ import {
   VerifierError,
   checkForwardRequestTime,
   checkRulesTime,
+  deliveryFormat,
   parseSealedKeys,
   forwardRequestDigest,
   parseForwardRequest,
   openRules,
   openSealedKeys,
   parseInstant,
-  toHex,
   type FilmKeys,
+  type Measurement,
   type OpenedRules,
 } from '#verifier';
 import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
@@ -27,14 +28,15 @@ import { checkRecipients, type Recipient } from './recipients.ts';
 import { openDkdm, type DkdmContext } from './dkdm-open.ts';
 import type { ReplayGuard } from './replay.ts';
 
-export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, forwardRequestDigest } from '#verifier';
+export { FORMAT_NAMES, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, forwardRequestDigest } from '#verifier';
 export type { ForwardFormat, ForwardRequest } from '#verifier';
 import type { ForwardFormat, ForwardRequest } from '#verifier';
 
 /** What opening needs from the enclave: its HPKE key, its own PCR0, a replay guard and the time. */
 export interface OpenContext {
   hpkePrivateKey: CryptoKey;
-  pcr0: Uint8Array;
+  /** this release's PCR0 */
+  pcr0: Measurement;
   now: Date;
   replay?: ReplayGuard;
   /**
@@ -125,7 +127,7 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
     if (!ctx.dkdm) throw new EnclaveError('FORWARD_REQUEST_MALFORMED', 'this enclave takes no DKDM here');
     const o = await openDkdm(
       { dkdm: req.dkdm, rules: req.rules, rulesKey: req.rulesKey!, rulesEndorsement: req.rulesEndorsement! },
-      { ...ctx.dkdm, pcr0: toHex(ctx.pcr0), now: ctx.now },
+      { ...ctx.dkdm, pcr0: ctx.pcr0, now: ctx.now },
     );
     film = o.film;
     rules = o.rules;
@@ -141,7 +143,7 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
     lift(() => checkRulesTime(rules.rules, ctx.now));
     formatAllowed(rules.rules);
     try {
-      film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0, rules.digest);
+      film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0.bytes, rules.digest);
     } catch (e) {
       throw lifted(e);
     }
@@ -166,8 +168,7 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       rules: r,
       intermediates: req.intermediates ?? [],
       now: ctx.now,
-      kdm: format === 'kdm',
-      hpke: format === 'raw-hpke',
+      format: deliveryFormat(format),
       retain: ctx.retainCertificates !== false,
       onChecked: (c) => thumbprints.push(c.thumbprint),
     });

@@ -22,11 +22,11 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
-import { decodeLeaf, hpkeSuite, kdmSigner, type KdmSigner } from '#verifier';
+import { decodeLeaf, hpkeSuite, kdmSigner, type KdmSigner, type Measurement } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { boundedForwardJson, forwardJsonBody } from '../http/app.ts';
 import { openForwardRequest } from '../forward/request.ts';
-import { forward, forwardRawHpke, wipe, type ForwardOutput } from '../forward/engine.ts';
+import { forward, wipe, type ForwardOutput } from '../forward/engine.ts';
 import { MemoryReplayGuard } from '../forward/replay.ts';
 import type { IdentityKeeper } from '../identity/keeper.ts';
 import { rawPrivate, type IdentityKeys } from '../identity/keys.ts';
@@ -51,7 +51,7 @@ export function forwardRoute(
   d: {
     gate: Gatekeeper;
     identity: IdentityKeeper;
-    pcr0: Uint8Array;
+    pcr0: Measurement;
     now?: () => Date;
     /** told after each served request: its output format and how many outputs it emitted */
     onForward?: (format: string, outputs: number) => void;
@@ -115,8 +115,8 @@ export function forwardRoute(
     try {
       const keys = { signer: m.signer, receiptKey: m.keys.receipts.privateKey, pcr0: d.pcr0 };
       const emit = (o: ForwardOutput) => outputs.push({ ...o, bytes: Buffer.from(o.bytes).toString('base64') });
-      const r = opened.format === 'raw-hpke' ? await forwardRawHpke(opened, keys, emit) : forward(opened, keys, emit);
-      // forward() runs synchronously: let a hang-up that arrived meanwhile be seen before answering
+      const r = await forward(opened, keys, emit);
+      // the outputs are built without I/O: let a hang-up that arrived meanwhile be seen before answering
       await new Promise((r) => setImmediate(r));
       if (reply.raw.destroyed || req.raw.socket?.destroyed) {
         replay.release(opened.requestDigest);

@@ -38,6 +38,7 @@ import {
   toHex,
   MAX_PROOF_BUNDLE_BYTES,
   type ServerLimits,
+  type Measurement,
 } from '#verifier';
 import { EnclaveError } from '../errors.ts';
 import { createApp, jsonBody } from '../http/app.ts';
@@ -56,7 +57,7 @@ export interface EnclaveAppDeps {
   identity: IdentityKeeper;
   nsm: Nsm;
   /** This enclave's PCR0, as the NSM reported it (hex only where it is shown, in /v1/status). */
-  pcr0: Uint8Array;
+  pcr0: Measurement;
   /** the figures GET /v1/metrics serves (default: a fresh set) */
   metrics?: EnclaveMetrics;
   log?: (line: string) => void;
@@ -76,7 +77,7 @@ function b64(v: unknown, field: string, max: number): Uint8Array {
 }
 
 export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
-  const pcr0Hex = toHex(d.pcr0);
+  const pcr0Hex = d.pcr0.hex;
   const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
   const metrics = d.metrics ?? new EnclaveMetrics();
   countRefusals(app, (code) => metrics.refused(code));

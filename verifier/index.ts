@@ -6,6 +6,7 @@
 export {
   CodedError,
   VerifierError,
+  RelayedRefusal,
   VERIFIER_ERROR_CODES,
   isVerifierError,
   errorText,

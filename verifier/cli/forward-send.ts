@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   VerifierError,
+  RelayedRefusal,
   DeliveryTree,
   forwardRequestDigest,
   formatForwardRequest,
@@ -67,7 +68,7 @@ const batchLabel = (b: Batch) =>
  * enclave counts recipients within the batch; the recipient's index reported is its place in the
  * whole list (enclaveEvidence keeps the enclave's own words).
  */
-function refusal(status: number, body: Uint8Array, url: string, batch: Batch): VerifierError {
+function refusal(status: number, body: Uint8Array, url: string, batch: Batch): RelayedRefusal | VerifierError {
   const j = codedBody(body); // null when not a coded body: the status is all there is
   const code = j?.code ?? `HTTP_${status}`;
   const ev = j?.evidence ?? {};
@@ -78,20 +79,19 @@ function refusal(status: number, body: Uint8Array, url: string, batch: Batch): V
       : undefined;
   const msg = j?.message || `HTTP ${status}`;
   const label = batchLabel(batch);
-  return new VerifierError(
-    'FORWARD_REFUSED',
-    `the enclave refused ${label ? `${label} of ` : ''}the request: ${code}: ${msg}`,
-    {
-      url,
-      status,
-      enclaveCode: code,
-      ...(recipient ? { recipient } : {}),
-      ...(label
-        ? { batch: { number: batch.number, of: batch.of, first: batch.first, recipients: batch.recipients.length } }
-        : {}),
-      enclaveEvidence: ev,
-    },
-  );
+  const context = {
+    url,
+    status,
+    ...(recipient ? { recipient } : {}),
+    ...(label
+      ? { batch: { number: batch.number, of: batch.of, first: batch.first, recipients: batch.recipients.length } }
+      : {}),
+    enclaveEvidence: ev,
+  };
+  const what = `the enclave refused ${label ? `${label} of ` : ''}the request`;
+  // the enclave's own code, unchanged, with where it came from as context; an uncoded answer is the host's
+  if (j) return new RelayedRefusal(code, `${what}: ${msg}`, context);
+  return new VerifierError('FORWARD_REFUSED', `${what}: ${code}: ${msg}`, { ...context, enclaveCode: code });
 }
 
 /** Checks the receipt and every output against what this batch sent; returns the delivery tree. */
@@ -190,7 +190,7 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
     const served = batch.number > 1 ? ` (the outputs of the ${batch.first} recipient(s) before it are discarded)` : '';
     const tooBig = answer.status === 413 ? ' (the host takes at most 32 MiB a request: try a smaller --batch)' : '';
     say(
-      `keycast: ${label ? `${label} ` : ''}refused ${String(r.evidence.enclaveCode)}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${batch.recipients[rec.index - batch.first]?.from ?? '?'})` : ''}${tooBig}; nothing written${served}`,
+      `keycast: ${label ? `${label} ` : ''}refused ${r.code === 'FORWARD_REFUSED' ? String(r.evidence.enclaveCode) : r.code}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${batch.recipients[rec.index - batch.first]?.from ?? '?'})` : ''}${tooBig}; nothing written${served}`,
     );
     throw r;
   }
@@ -263,8 +263,8 @@ With --dkdm the keys come as a DKDM — a mastering tool's KDM addressed to the 
 decryption certificate (keycast verify enclave --dkdm-certificate) — instead of sealed keys:
 --rules-key is the studio key the rules are signed with, --rules-endorsement the DKDM signer's
 endorsement of exactly these rules (keycast rules endorse). The enclave checks the DKDM (keycast
-dkdm check says offline what it will say) and opens it only then; its refusal is FORWARD_REFUSED
-with its code (FORWARD_DKDM_REFUSED, evidence.cause DKDM_…) and nothing is written anywhere.
+dkdm check says offline what it will say) and opens it only then; its refusal keeps the code
+dkdm check gives (DKDM_…) and nothing is written anywhere.
 
 Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
 keys (keycast seal), the signed rules (keycast rules sign) and the recipient certificates — every
@@ -292,7 +292,7 @@ batch's requestDigest. Progress goes to stderr, per batch.
 
 Each request carries an expiry (--expires: seconds from now, default 3600, or an instant
 YYYY-MM-DDThh:mm:ssZ; at most 24 hours ahead), bound into its digest — the same instant makes the
-same request, so a resend is a replay: the enclave refuses it after that (FORWARD_REQUEST_EXPIRED), and the host keeps
+same request, so a resend is a replay: the enclave refuses it after that (REQUEST_EXPIRED), and the host keeps
 the digests it served (in its store, across restarts and instances) until then.
 
 A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
@@ -307,8 +307,9 @@ ENCLAVE.json is verified again before anything is sent, as keycast seal does (it
 document: chain, nonce, age; the record must state what it holds; a PCR policy is required):
 ${ENCLAVE_TRUST_HELP}
 
-Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names, by
-its index in the whole list; nothing written); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
+Exit 0 written; 5 the enclave refused (with the code it refused with, e.g. FORWARD_RECIPIENT_NOT_ALLOWED,
+RULES_SIGNATURE, GATE_CLOSED, and the recipient it names, by its index in the whole list; nothing
+written) or the host refused without a code (FORWARD_REFUSED); 1 RECEIPT_INVALID or IDENTITY_BINDING; 2 bad
 flags; 6 a file or the host cannot be read.`,
   async run(args) {
     const { v } = parse(args, {

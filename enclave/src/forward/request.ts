@@ -9,7 +9,6 @@
  * Any failure throws a coded EnclaveError and nothing is emitted. Pure apart from the replay guard.
  */
 import {
-  VerifierError,
   checkForwardRequestTime,
   checkRulesTime,
   deliveryFormat,
@@ -23,7 +22,7 @@ import {
   type Measurement,
   type OpenedRules,
 } from '#verifier';
-import { EnclaveError, type EnclaveErrorCode } from '../errors.ts';
+import { EnclaveError } from '../errors.ts';
 import { checkRecipients, type Recipient } from './recipients.ts';
 import { openDkdm, type DkdmContext } from './dkdm-open.ts';
 import type { ReplayGuard } from './replay.ts';
@@ -68,50 +67,16 @@ export interface OpenedForward {
   now: Date;
 }
 
-const MAP: Partial<Record<string, EnclaveErrorCode>> = {
-  SEALED_INVALID: 'FORWARD_SEALED_INVALID',
-  SEALED_BINDING: 'FORWARD_SEALED_BINDING',
-  RULES_INVALID: 'FORWARD_RULES_INVALID',
-  RULES_SIGNATURE: 'FORWARD_RULES_SIGNATURE',
-  RULES_EXPIRED: 'FORWARD_RULES_EXPIRED',
-  OVERSIZED: 'FORWARD_OVERSIZED',
-  MALFORMED: 'FORWARD_REQUEST_MALFORMED',
-  KEY_MALFORMED: 'FORWARD_SEALED_INVALID',
-  SIGNER_NOT_ALLOWED: 'FORWARD_SEALED_INVALID',
-  RULES_OUTDATED: 'FORWARD_RULES_OUTDATED',
-  SEALED_OUTDATED: 'FORWARD_SEALED_OUTDATED',
-  REQUEST_OUTDATED: 'FORWARD_REQUEST_OUTDATED',
-  REQUEST_EXPIRED: 'FORWARD_REQUEST_EXPIRED',
-};
-
-/** A VerifierError as the matching EnclaveError (public evidence only); anything else unchanged. */
-function lifted(e: unknown): unknown {
-  if (e instanceof VerifierError)
-    return new EnclaveError(MAP[e.code] ?? 'FORWARD_REQUEST_MALFORMED', e.message, {
-      cause: e.code,
-      ...e.toJSON().evidence,
-    });
-  return e;
-}
-
-function lift<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw lifted(e);
-  }
-}
-
-/** Validates the request's shape and returns it typed (FORWARD_REQUEST_MALFORMED, FORWARD_OVERSIZED). */
+/** Validates the request's shape and returns it typed (the verifier's MALFORMED, OVERSIZED). */
 export function validateForwardRequest(body: unknown): ForwardRequest {
-  return lift(() => parseForwardRequest(body));
+  return parseForwardRequest(body);
 }
 
 /** Opens and checks a forward request. Throws coded EnclaveErrors; emits nothing. */
 export async function openForwardRequest(body: unknown, ctx: OpenContext): Promise<OpenedForward> {
   const req = validateForwardRequest(body);
   const format = req.format ?? 'kdm';
-  const expires = lift(() => checkForwardRequestTime(req, ctx.now));
+  const expires = checkForwardRequestTime(req, ctx.now);
   const requestDigest = forwardRequestDigest(req);
   const formatAllowed = (r: OpenedRules['rules']) => {
     if (!r.formats.includes(format))
@@ -138,15 +103,11 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       throw e;
     }
   } else {
-    const header = lift(() => parseSealedKeys(req.sealedKeys!));
-    rules = lift(() => openRules(req.rules, header.rulesKey));
-    lift(() => checkRulesTime(rules.rules, ctx.now));
+    const header = parseSealedKeys(req.sealedKeys!);
+    rules = openRules(req.rules, header.rulesKey);
+    checkRulesTime(rules.rules, ctx.now);
     formatAllowed(rules.rules);
-    try {
-      film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0.bytes, rules.digest);
-    } catch (e) {
-      throw lifted(e);
-    }
+    film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0.bytes, rules.digest);
   }
   const r = rules.rules;
   try {

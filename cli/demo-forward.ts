@@ -298,19 +298,18 @@ export async function forwardChecks(c: DemoContext, d: ForwardDemo): Promise<voi
   ]);
   const err = json<{
     code?: string;
-    evidence?: { enclaveCode?: string; recipient?: { thumbprint?: string; subject?: string } };
+    evidence?: { recipient?: { thumbprint?: string; subject?: string } };
   }>(bad);
   const refusedOk =
     bad.code === 5 &&
-    err?.code === 'FORWARD_REFUSED' &&
-    err.evidence?.enclaveCode === 'FORWARD_RECIPIENT_NOT_ALLOWED' &&
-    err.evidence.recipient?.thumbprint === excludedThumb &&
+    err?.code === 'FORWARD_RECIPIENT_NOT_ALLOWED' &&
+    err.evidence?.recipient?.thumbprint === excludedThumb &&
     !existsSync(p('kdms-refused'));
   d.check(
     'excluded refused',
     refusedOk,
     refusedOk
-      ? `${err?.evidence?.enclaveCode} for ${excludedFile} (${err?.evidence?.recipient?.thumbprint}); no KDM for anyone, nothing written`
+      ? `${err?.code} for ${excludedFile} (${err?.evidence?.recipient?.thumbprint}); no KDM for anyone, nothing written`
       : `exit ${bad.code}: ${bad.stdout.trim().slice(0, 200)}`,
   );
 

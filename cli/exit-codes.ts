@@ -31,10 +31,8 @@ const BY_CODE = {
   LOG_REFUSED: EXIT.LOG_ERROR,
   LOG_RESPONSE_INVALID: EXIT.LOG_ERROR,
   LOG_RESPONSE_OVERSIZED: EXIT.LOG_ERROR,
-  /** the enclave refused a forward request: its refusal, relayed to the studio */
+  /** the host refused a forward request without a coded answer (the enclave's own refusals keep their codes: RelayedRefusal, exit 5) */
   FORWARD_REFUSED: EXIT.ENCLAVE_ERROR,
-  /** the enclave refused to attest (e.g. GATE_CLOSED with RELEASE_REVOKED as evidence), relayed by its host */
-  ENCLAVE_REFUSED: EXIT.ENCLAVE_ERROR,
 } satisfies Partial<Record<VerifierErrorCode, number>>;
 
 const FAMILY: Record<string, number> = {

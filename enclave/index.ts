@@ -95,7 +95,7 @@ export { createProjectorPki } from './dev/projector-pki.ts';
 export type { ProjectorPki, ProjectorPkiOptions } from './dev/projector-pki.ts';
 // forwarding core: open and check a forward request, then deliver KDMs (or raw ciphertexts) and sign the receipt
 export {
-  FORWARD_FORMATS,
+  FORMAT_NAMES,
   MAX_FORWARD_RECIPIENTS,
   MAX_FORWARD_INTERMEDIATES,
   validateForwardRequest,
@@ -110,18 +110,15 @@ export { openDkdm } from './runtime/forward/dkdm-open.ts';
 export type { DkdmInput, DkdmContext } from './runtime/forward/dkdm-open.ts';
 export type { ReplayGuard } from './runtime/forward/replay.ts';
 export {
-  kdmTime,
-  deliver,
-  deliverRawHpke,
   checkSignerValidity,
   forwardRange,
   receiptFor,
   signForwardReceipt,
   forward,
-  forwardRawHpke,
   wipe,
 } from './runtime/forward/engine.ts';
 export type { ForwardKeys, ForwardOutput, ForwardResult } from './runtime/forward/engine.ts';
+export type { Delivery, ForwardHooks } from './runtime/forward/engine.ts';
 // AWS credentials for the enclave: the host's IMDSv2 reader and container-credentials endpoint
 export { ImdsCredentials, parseRoleCredentials } from './host/credentials-imds.ts';
 export type { CredentialSource, RoleCredentials, ImdsOptions } from './host/credentials-imds.ts';

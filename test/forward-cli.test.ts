@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseDcCertificate, verifyDcChain } from '#verifier';
 import { formatEnclaveKeys, generateHpkeKeyPair, kdmSigner, pemCertificates } from '#verifier/build';
+import { Measurement } from '#verifier';
 import { SimulatedNsm, createSignerChain, createTestPki, forward, openForwardRequest } from '../enclave/index.ts';
 import { CPL, KEY_IDS, isoZ, kdmT, DAY } from './forward-fixtures.ts';
 import { runKeycast } from '../cli/index.ts';
@@ -175,12 +176,16 @@ test('studio tools: dev certs, rules sign, seal, kdm inspect, receipt verify', {
         intermediates: [readFileSync(f('pki/maker-ca.pem'), 'utf8')],
         expires: isoZ(Date.now() + 3600_000),
       },
-      { hpkePrivateKey: hpke.privateKey, pcr0: Buffer.from(pcr0, 'hex'), now: new Date() },
+      { hpkePrivateKey: hpke.privateKey, pcr0: Measurement.fromHex(pcr0), now: new Date() },
     );
     const outs: Uint8Array[] = [];
-    const result = forward(
+    const result = await forward(
       opened,
-      { signer: kdmSigner(sc.chain, sc.privateKey), receiptKey: receiptKey.privateKey, pcr0: Buffer.from(pcr0, 'hex') },
+      {
+        signer: kdmSigner(sc.chain, sc.privateKey),
+        receiptKey: receiptKey.privateKey,
+        pcr0: Measurement.fromHex(pcr0),
+      },
       (o) => outs.push(o.bytes),
     );
     writeFileSync(f('kdm1.xml'), outs[1]!);

@@ -1,6 +1,7 @@
 /** One studio, one enclave and one projector PKI for the forwarding tests. */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { ForwardRules } from '#verifier';
+import { Measurement } from '#verifier';
 import {
   certificatePem,
   generateHpkeKeyPair,
@@ -63,7 +64,7 @@ export async function world(projectors: number, keyPool?: number): Promise<World
       signerChain,
       signer,
       receipt,
-      keys: { signer, receiptKey: receipt.privateKey, pcr0 },
+      keys: { signer, receiptKey: receipt.privateKey, pcr0: Measurement.fromBytes(pcr0) },
     },
     contentKeys: [
       { id: KEY_IDS[0]!, type: 'MDIK', key: new Uint8Array(randomBytes(16)) },
@@ -130,7 +131,7 @@ export async function request(
 }
 
 export function ctx(w: World, now = w.now) {
-  return { hpkePrivateKey: w.enclave.hpke.privateKey, pcr0: w.enclave.pcr0, now };
+  return { hpkePrivateKey: w.enclave.hpke.privateKey, pcr0: Measurement.fromBytes(w.enclave.pcr0), now };
 }
 
 /** Every spelling of a content key a leak could take. */

@@ -8,14 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkDelivery, openRawHpkeDelivery, openReceipt } from '#verifier';
 import { certificatePem, certificateThumbprint } from '#verifier/build';
-import {
-  EnclaveError,
-  createProjectorPki,
-  forward,
-  forwardRawHpke,
-  openForwardRequest,
-  type ForwardOutput,
-} from '../enclave/index.ts';
+import { EnclaveError, createProjectorPki, forward, openForwardRequest, type ForwardOutput } from '../enclave/index.ts';
 import { CPL, ctx, leaks, request, rules, world, type World } from './forward-fixtures.ts';
 
 const w: World = await world(1);
@@ -35,7 +28,7 @@ test('raw-hpke: three X25519 receivers each open exactly the keys sent, under a 
   const body = await request(w, { rules: bothRoots, recipients: [0, 1, 2].map(rxPem), format: 'raw-hpke' });
   const opened = await openForwardRequest(body, ctx(w));
   const outs: ForwardOutput[] = [];
-  const r = await forwardRawHpke(opened, w.enclave.keys, (o) => outs.push(o));
+  const r = await forward(opened, w.enclave.keys, (o) => outs.push(o));
   assert.deepEqual(
     outs.map((o) => [o.index, o.format, o.thumbprint]),
     rx.projectors.map((p, i) => [i, 'raw-hpke', certificateThumbprint(p.certificate)]),
@@ -65,8 +58,6 @@ test('raw-hpke: three X25519 receivers each open exactly the keys sent, under a 
       (e: Error & { code?: string }) => e.code === 'RAW_DELIVERY_BINDING',
     );
   }
-  // the synchronous core refuses raw-hpke rather than emit something else
-  assert.throws(() => forward(opened, w.enclave.keys, () => assert.fail('emitted')), RangeError);
 });
 
 async function refusedNaming(body: unknown, index: number, subject: string): Promise<void> {
@@ -75,8 +66,7 @@ async function refusedNaming(body: unknown, index: number, subject: string): Pro
     (async () => {
       const opened = await openForwardRequest(body, ctx(w));
       const emit = () => emitted++;
-      if (opened.format === 'raw-hpke') await forwardRawHpke(opened, w.enclave.keys, emit);
-      else forward(opened, w.enclave.keys, emit);
+      await forward(opened, w.enclave.keys, emit);
     })(),
     (e) =>
       e instanceof EnclaveError &&

@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, createHash, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { openRawRsaOaepDelivery, parseDcCertificate } from '#verifier';
 import {
   buildDcCertificate,
   canonicalize,
@@ -15,6 +14,7 @@ import {
   decodeKeyBlock,
   kdmSigner,
 } from '#verifier/build';
+import { openRawRsaOaepDelivery, parseDcCertificate, VerifierError, type VerifierErrorCode } from '#verifier';
 import {
   EnclaveError,
   MemoryReplayGuard,
@@ -30,13 +30,18 @@ import { DAY, ctx, isoZ, leaks, request, rules, sealed, world, type World } from
 const w: World = await world(3);
 const errors: string[] = [];
 
-async function refused(body: unknown, code: EnclaveErrorCode, c = ctx(w)): Promise<EnclaveError> {
+/** Refused with `code` (the enclave's, or the verifier's own kept end to end), nothing emitted, no key in the error. */
+async function refused(
+  body: unknown,
+  code: EnclaveErrorCode | VerifierErrorCode,
+  c = ctx(w),
+): Promise<EnclaveError | VerifierError> {
   let emitted = 0;
   try {
     const opened = await openForwardRequest(body, c);
-    forward(opened, w.enclave.keys, () => emitted++);
+    await forward(opened, w.enclave.keys, () => emitted++);
   } catch (e) {
-    assert.ok(e instanceof EnclaveError, String(e));
+    assert.ok(e instanceof EnclaveError || e instanceof VerifierError, String(e));
     assert.equal(e.code, code, e.message);
     assert.equal(emitted, 0);
     const text = JSON.stringify(e.toJSON()) + String(e.stack);
@@ -49,7 +54,7 @@ async function refused(body: unknown, code: EnclaveErrorCode, c = ctx(w)): Promi
 
 async function serves(): Promise<void> {
   const out: number[] = [];
-  forward(await openForwardRequest(await request(w), ctx(w)), w.enclave.keys, (o) => out.push(o.index));
+  await forward(await openForwardRequest(await request(w), ctx(w)), w.enclave.keys, (o) => out.push(o.index));
   assert.deepEqual(out, [0, 1, 2]);
 }
 
@@ -80,26 +85,26 @@ test('a projector outside the rules refuses the whole request, naming it', async
 
 test('rules: another signer, expired, not yet valid; sealed keys: another PCR0, another studio key, keys not in the rules', async () => {
   const intruder = generateKeyPairSync('ed25519');
-  await refused(await request(w, { signWith: intruder.privateKey }), 'FORWARD_RULES_SIGNATURE');
+  await refused(await request(w, { signWith: intruder.privateKey }), 'RULES_SIGNATURE');
   // sealed under the intruder's studio key: only rules the intruder signs would open it, and ours do not verify
   await refused(
     await request(w, {
       sealedKeys: await sealed(w, { rulesKey: intruder.publicKey.export({ type: 'spki', format: 'pem' }).toString() }),
     }),
-    'FORWARD_RULES_SIGNATURE',
+    'RULES_SIGNATURE',
   );
   for (const at of [w.now.getTime() + 11 * DAY, w.now.getTime() - 2 * DAY])
-    await refused(await request(w, { expires: isoZ(at + 3600_000) }), 'FORWARD_RULES_EXPIRED', ctx(w, new Date(at)));
+    await refused(await request(w, { expires: isoZ(at + 3600_000) }), 'RULES_EXPIRED', ctx(w, new Date(at)));
   await refused(
     await request(w, { sealedKeys: await sealed(w, { pcr0: new Uint8Array(48).fill(1) }) }),
-    'FORWARD_SEALED_BINDING',
+    'SEALED_BINDING',
   );
   const j = JSON.parse(await sealed(w));
   j.ciphertext = Buffer.from(Buffer.from(j.ciphertext, 'base64').map((b, i) => (i === 0 ? b ^ 1 : b))).toString(
     'base64',
   );
-  await refused(await request(w, { sealedKeys: JSON.stringify(j) }), 'FORWARD_SEALED_BINDING');
-  await refused(await request(w, { sealedKeys: '{"type":"nope"}' }), 'FORWARD_SEALED_INVALID');
+  await refused(await request(w, { sealedKeys: JSON.stringify(j) }), 'SEALED_BINDING');
+  await refused(await request(w, { sealedKeys: '{"type":"nope"}' }), 'SEALED_INVALID');
   await refused(
     await request(w, { rules: rules(w, { contentKeyIds: ['urn:uuid:99999999-2222-4333-8444-555555555555'] }) }),
     'FORWARD_KEYS_MISMATCH',
@@ -213,15 +218,16 @@ test('oversized requests, malformed bodies and replays', async () => {
     await request(w, { rules: rules(w, { limits: { maxKdmValidityDays: 30, maxRecipients: 2 } }) }),
     'FORWARD_OVERSIZED',
   );
-  await refused({ ...(await request(w)), recipients: new Array(100_001).fill('x') }, 'FORWARD_OVERSIZED');
-  await refused({ ...(await request(w)), extra: 1 }, 'FORWARD_REQUEST_MALFORMED');
-  await refused({ ...(await request(w)), format: 'pdf' }, 'FORWARD_REQUEST_MALFORMED');
-  await refused(null, 'FORWARD_REQUEST_MALFORMED');
-  await refused({ ...(await request(w)), recipients: [] }, 'FORWARD_REQUEST_MALFORMED');
+  // the request parser's own codes, kept (one name per refusal)
+  await refused({ ...(await request(w)), recipients: new Array(100_001).fill('x') }, 'OVERSIZED');
+  await refused({ ...(await request(w)), extra: 1 }, 'MALFORMED');
+  await refused({ ...(await request(w)), format: 'pdf' }, 'MALFORMED');
+  await refused(null, 'MALFORMED');
+  await refused({ ...(await request(w)), recipients: [] }, 'MALFORMED');
   const replay = new MemoryReplayGuard();
   const body = await request(w);
   const c = { ...ctx(w), replay };
-  forward(await openForwardRequest(body, c), w.enclave.keys, () => {});
+  await forward(await openForwardRequest(body, c), w.enclave.keys, () => {});
   await refused(body, 'FORWARD_REPLAY', c);
   await serves();
 });
@@ -230,8 +236,8 @@ test('a KDM signer chain that does not cover the window emits nothing', async ()
   const old = createSignerChain({ now: new Date(w.now.getTime() - 3640 * DAY) }); // expires in ~8 days, before the window ends
   const opened = await openForwardRequest(await request(w), ctx(w));
   let emitted = 0;
-  assert.throws(
-    () => forward(opened, { ...w.enclave.keys, signer: kdmSigner(old.chain, old.privateKey) }, () => emitted++),
+  await assert.rejects(
+    forward(opened, { ...w.enclave.keys, signer: kdmSigner(old.chain, old.privateKey) }, () => emitted++),
     (e) => e instanceof EnclaveError && e.code === 'FORWARD_SIGNER_VALIDITY',
   );
   assert.equal(emitted, 0);
@@ -239,7 +245,7 @@ test('a KDM signer chain that does not cover the window emits nothing', async ()
 
 test('raw RSA-OAEP-SHA256 output decrypts with the projector key to the keys sent', async () => {
   const outs: Uint8Array[] = [];
-  forward(await openForwardRequest(await request(w, { format: 'raw-rsa-oaep' }), ctx(w)), w.enclave.keys, (o) =>
+  await forward(await openForwardRequest(await request(w, { format: 'raw-rsa-oaep' }), ctx(w)), w.enclave.keys, (o) =>
     outs.push(o.bytes),
   );
   assert.equal(outs.length, 3);

@@ -52,7 +52,6 @@ import {
   createProjectorPki,
   createTestPki,
   forward,
-  forwardRawHpke,
   openForwardRequest,
   wipe,
   type ForwardOutput,
@@ -174,10 +173,7 @@ function host(w: World, mode: () => Mode, seen: number[] = []): Promise<{ url: s
             format: o.format,
             bytes: Buffer.from(o.bytes).toString('base64'),
           });
-        const r =
-          opened.format === 'raw-hpke'
-            ? await forwardRawHpke(opened, w.enclave.keys, emit)
-            : forward(opened, w.enclave.keys, emit);
+        const r = await forward(opened, w.enclave.keys, emit);
         wipe(opened);
         if (m === 'tamper') {
           const b = Buffer.from(outputs[0]!.bytes, 'base64');
@@ -347,10 +343,12 @@ test("keycast forward: an honest answer is written; a lying host or another encl
   // a host's 503 refusal is the enclave's refusal (exit 5, its code and evidence), not "the host did not answer"
   mode = 'gate-closed';
   const shut = await send('o-shut');
-  const shutJson = JSON.parse(shut.stdout) as { code: string; evidence: Record<string, unknown> };
+  const shutJson = JSON.parse(shut.stdout) as { error: string; code: string; evidence: Record<string, unknown> };
   assert.equal(shut.code, 5, shut.stdout + shut.stderr);
-  assert.equal(shutJson.code, 'FORWARD_REFUSED');
-  assert.equal(shutJson.evidence.enclaveCode, 'GATE_CLOSED');
+  // the enclave's own code, end to end, with where it came from as context
+  assert.deepEqual([shutJson.error, shutJson.code], ['EnclaveError', 'GATE_CLOSED']);
+  assert.equal(shutJson.evidence.status, 503);
+  assert.equal(shutJson.evidence.url, new URL('/v1/forward', h.url).href);
   assert.deepEqual(shutJson.evidence.enclaveEvidence, {
     refusal: { code: 'RELEASE_REVOKED', message: 'revoked by entry 3' },
   });
@@ -373,7 +371,7 @@ test("keycast forward: an honest answer is written; a lying host or another encl
     f('o-shut-text'),
   ]);
   assert.equal(shutText.code, 5);
-  assert.match(shutText.stderr, /FORWARD_REFUSED: .*GATE_CLOSED/);
+  assert.match(shutText.stderr, /GATE_CLOSED: the enclave refused the request: /);
   assert.match(shutText.stderr, /evidence:[\s\S]*"RELEASE_REVOKED"/);
   // a host that is down is named as what could not be reached (not "the log")
   const closed = createServer();
@@ -589,7 +587,7 @@ test('keycast forward --format raw-hpke: one HPKE document per X25519 receiver, 
     ...['--format', 'raw-hpke', '--json'],
   ]);
   assert.equal(refused.code, 5, refused.stdout + refused.stderr);
-  assert.equal(JSON.parse(refused.stdout).evidence.enclaveCode, 'FORWARD_RECIPIENT_NOT_ALLOWED');
+  assert.equal(JSON.parse(refused.stdout).code, 'FORWARD_RECIPIENT_NOT_ALLOWED');
   assert.equal(existsSync(f('o-rsa')), false);
 });
 
@@ -748,14 +746,12 @@ test('keycast forward --batch: several requests, one receipt each; a lie or refu
   const rj = JSON.parse(refused.stdout) as {
     code: string;
     evidence: {
-      enclaveCode: string;
       recipient: { index: number; thumbprint: string };
       batch: { number: number; of: number; first: number };
       enclaveEvidence: { index: number };
     };
   };
-  assert.equal(rj.code, 'FORWARD_REFUSED');
-  assert.equal(rj.evidence.enclaveCode, 'FORWARD_RECIPIENT_NOT_ALLOWED');
+  assert.equal(rj.code, 'FORWARD_RECIPIENT_NOT_ALLOWED');
   assert.deepEqual([rj.evidence.recipient.index, rj.evidence.recipient.thumbprint], [6, last]);
   assert.deepEqual([rj.evidence.batch.number, rj.evidence.batch.of, rj.evidence.batch.first], [3, 3, 6]);
   assert.equal(rj.evidence.enclaveEvidence.index, 0, "the enclave's own words count within the batch");

@@ -34,7 +34,7 @@ test(`one film's keys forwarded to ${N} projectors as KDMs`, { timeout: 600_000 
   const req = await request(w);
   const opened = await openForwardRequest(req, ctx(w));
   const outputs: ForwardOutput[] = [];
-  const result = forward(opened, w.enclave.keys, (o) => outputs.push(o));
+  const result = await forward(opened, w.enclave.keys, (o) => outputs.push(o));
   wipe(opened);
   assert.equal(outputs.length, N);
   const receipt = openReceipt(

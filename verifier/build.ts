@@ -126,7 +126,7 @@ export { sealRawHpkeDelivery } from './src/forward/raw-hpke.ts';
 export { RAW_RSA_OAEP_ENCRYPTION, rawRsaOaepSealer } from './src/forward/raw-rsa-oaep.ts';
 export type { RawRsaOaepSealer } from './src/forward/raw-rsa-oaep.ts';
 export { DeliveryTree, signReceipt } from './src/forward/receipt.ts';
-export { FORWARD_FORMATS, MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES } from './src/forward/request.ts';
+export { MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES } from './src/forward/request.ts';
 export { MAX_FORWARD_REQUEST_LIFETIME_MS, FORWARD_JSON_LIMITS } from './src/forward/request.ts';
 export { formatForwardRequest, forwardRequestDigest } from './src/forward/request.ts';
 export {
@@ -182,3 +182,13 @@ export {
 export type { AddEntryBody } from './src/delivery/add-entry.ts';
 export { KDM_LOGGED_TYPE, formatKdmLoggedProof } from './src/delivery/kdm-logged.ts';
 export { MAX_TLE_PROOF_HASHES } from './src/release/logged-leaf.ts';
+// output formats: one module each (the contract and how to add one: build/forward/formats/format.ts)
+export { DELIVERY_FORMATS, deliveryFormat, kdmTime } from './build/forward/formats/index.ts';
+export type {
+  DeliveryFormat,
+  DeliveryBinding,
+  FormatRecipient,
+  FormatRequest,
+  OpenedDelivery as OpenedFormatDelivery,
+  PreparedFormat,
+} from './build/forward/formats/index.ts';

@@ -11,7 +11,14 @@
  * import, are listed in verifier/README.md (the same test checks that list).
  */
 // refusals: one coded error class, its closed code list and how it is printed
-export { CodedError, VerifierError, VERIFIER_ERROR_CODES, isVerifierError, errorText } from './src/errors.ts';
+export {
+  CodedError,
+  VerifierError,
+  RelayedRefusal,
+  VERIFIER_ERROR_CODES,
+  isVerifierError,
+  errorText,
+} from './src/errors.ts';
 export type { VerifierErrorCode, Evidence } from './src/errors.ts';
 // RFC 6962 proofs, C2SP signed notes, checkpoints, cosignatures, tiles and tlog-proof
 export { checkInclusion, checkConsistency, checkConsistencyToRoot } from './src/tlog/index.ts';
@@ -26,7 +33,8 @@ export { cosignatureVerifier, checkWitnessPolicy } from './src/note/cosignature.
 export type { CosignatureVerifier } from './src/note/cosignature.ts';
 export { openWitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
 export type { WitnessedCheckpoint } from './src/tlog/witnessed-checkpoint.ts';
-export { parseTlogProof, verifyTlogProof } from './src/tlog/tlog-proof.ts';
+export { parseTlogProof, readTlogProof, verifyTlogProof } from './src/tlog/tlog-proof.ts';
+export type { ReadTlogProof } from './src/tlog/tlog-proof.ts';
 // releases: statements, DSSE bundles, logged leaves, publishers, revocation, status, endorsements
 export { validateStatement } from './src/release/schema.ts';
 export type { Measurements, KeycastStatement } from './src/release/schema.ts';
@@ -58,6 +66,7 @@ export { awsNitroRootG1 } from './src/attestation/aws-root.ts';
 export { parseAttestationDocument } from './src/attestation/document.ts';
 export { verifyAttestationDocument } from './src/attestation/verify.ts';
 export type { VerifiedAttestation } from './src/attestation/verify.ts';
+export { Measurement } from './src/attestation/measurement.ts';
 export { verifyLoggedPcr0 } from './src/attestation/logged.ts';
 // the enclave's boot gate: pinned configuration, the host's proof bundle, the decision and its hold
 export { parseEnclaveConfig, requireConfigIdentity, deliveriesRequired } from './src/gate/config.ts';
@@ -87,6 +96,8 @@ export { openRawHpkeDelivery } from './src/forward/raw-hpke.ts';
 export { openRawRsaOaepDelivery } from './src/forward/raw-rsa-oaep.ts';
 export { openReceipt, parseDeliveryProof, checkDelivery } from './src/forward/receipt.ts';
 export type { Receipt, DeliveryProof } from './src/forward/receipt.ts';
+export { FORMAT_NAMES } from './src/forward/format-names.ts';
+export type { FormatName } from './src/forward/format-names.ts';
 export { parseVerifiedEnclave, reverifyEnclaveRecord } from './src/forward/enclave-keys.ts';
 export { checkEnclaveCertificates } from './src/forward/dkdm-recipient.ts';
 export { checkRulesEndorsement } from './src/forward/dkdm-endorsement.ts';

@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { verifyKdmSignature, decryptKdm, openReceipt, checkDelivery, type ForwardRules } from '#verifier';
 import { certificatePem, deriveHpkeKeyPair, sealContentKeys, rulesDigest, signRules, kdmSigner } from '#verifier/build';
+import { Measurement } from '#verifier';
 import { emitResult } from '../result.ts';
 import { certViews, sharedCerts } from './shared-certs.ts';
 import {
@@ -86,7 +87,11 @@ const hpke = await deriveHpkeKeyPair(hpkeSeed);
 const pcr0 = new Uint8Array(randomBytes(48));
 const signerChain = createSignerChain({ now });
 const receiptKey = generateKeyPairSync('ed25519');
-const keys = { signer: kdmSigner(signerChain.chain, signerChain.privateKey), receiptKey: receiptKey.privateKey, pcr0 };
+const keys = {
+  signer: kdmSigner(signerChain.chain, signerChain.privateKey),
+  receiptKey: receiptKey.privateKey,
+  pcr0: Measurement.fromBytes(pcr0),
+};
 log(`setup: ${COUNT} projector certificates (key pool ${values['key-pool']})…`);
 const ts = performance.now();
 // certificates streamed out of the generator into shared memory (ST 430-2 projector certificates
@@ -241,7 +246,7 @@ async function run(
 const tc = performance.now();
 const opened = await openForwardRequest(
   { sealedKeys, rules: rulesEnv, recipients: certViews(certs, 0, COUNT), intermediates, format: 'kdm', expires },
-  { hpkePrivateKey: hpke.privateKey, pcr0, now, retainCertificates: false },
+  { hpkePrivateKey: hpke.privateKey, pcr0: keys.pcr0, now, retainCertificates: false },
 );
 const thumbprints = opened.thumbprints;
 const checkMs = performance.now() - tc;

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { constants, createPrivateKey, publicEncrypt, sign } from 'node:crypto';
 import { parseDcCertificate } from '#verifier';
 import { deriveHpkeKeyPair, kdmSigner } from '#verifier/build';
+import { Measurement } from '#verifier';
 import { forwardRange, openForwardRequest, wipe, type ForwardRequest } from '../../enclave/index.ts';
 import { certViews, type SharedCerts } from './shared-certs.ts';
 
@@ -58,7 +59,7 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     const request = { ...(m.request as Omit<ForwardRequest, 'recipients'>), recipients: views(m) };
     opened = await openForwardRequest(request, {
       hpkePrivateKey: hpke.privateKey,
-      pcr0: init.pcr0,
+      pcr0: Measurement.fromBytes(init.pcr0),
       now: new Date(init.now),
     });
     port.postMessage({ ready: true, ms: performance.now() - t });
@@ -67,15 +68,15 @@ port.on('message', async (m: { cmd: string; [k: string]: unknown }) => {
     let bytes = 0;
     let first: Uint8Array | null = null;
     const t = performance.now();
-    const digests = forwardRange(o, signer, 0, o.recipients.length, (out) => {
+    const deliveries = await forwardRange(o, signer, 0, o.recipients.length, (out) => {
       bytes += out.bytes.length;
       first ??= out.bytes;
     });
     const ms = performance.now() - t;
     wipe(o);
     opened = null;
-    const flat = new Uint8Array(digests.length * 32);
-    digests.forEach((d, i) => flat.set(d, i * 32));
+    const flat = new Uint8Array(deliveries.length * 32);
+    deliveries.forEach((d, i) => flat.set(d.outputDigest, i * 32));
     port.postMessage({ ms, bytes, digests: flat, first }, [flat.buffer]);
   }
 });

@@ -75,28 +75,18 @@ export const ENCLAVE_ERROR_CODES = [
   'KMS_UNRECOGNIZED_CLIENT',
   'KMS_INVALID_SIGNATURE',
   'KMS_REPLAYED',
-  // forwarding content keys to projectors (POST /v1/forward): every refusal emits nothing
+  // forwarding content keys to projectors (POST /v1/forward): every refusal emits nothing; what the
+  // verifier decides (sealed keys, rules, the request's time, a DKDM) keeps the verifier's code
   'FORWARD_REQUEST_MALFORMED',
   'FORWARD_OVERSIZED',
   'FORWARD_REPLAY',
-  'FORWARD_SEALED_INVALID',
-  'FORWARD_SEALED_BINDING',
-  'FORWARD_RULES_INVALID',
-  'FORWARD_RULES_SIGNATURE',
-  'FORWARD_RULES_EXPIRED',
   'FORWARD_KEYS_MISMATCH',
   'FORWARD_RECIPIENT_INVALID',
   'FORWARD_RECIPIENT_NOT_ALLOWED',
   'FORWARD_SIGNER_VALIDITY',
-  'FORWARD_RULES_OUTDATED',
-  'FORWARD_SEALED_OUTDATED',
-  'FORWARD_REQUEST_OUTDATED',
-  'FORWARD_REQUEST_EXPIRED',
   'FORWARD_FORMAT_NOT_ALLOWED',
   'FORWARD_RECIPIENT_NAME',
   'FORWARD_BUSY',
-  /** a DKDM (keys in as a mastering tool's KDM) refused: evidence.cause is the verifier's DKDM_* code */
-  'FORWARD_DKDM_REFUSED',
   // delivery transparency (issue 19: an enclave pinned with deliveries.required releases outputs only once logged)
   /** rules without `audit` sent to an enclave whose pinned config requires logged deliveries */
   'FORWARD_AUDIT_REQUIRED',

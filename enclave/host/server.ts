@@ -70,23 +70,11 @@ export function forwardTimeoutMs(recipients: number, bodyBytes: number): number 
 /** The store name of a served request's answer (and the durable record that it was served). */
 export const servedName = (digest: string) => `forward-${digest}.json`;
 
-/** The request's shape, as the enclave will read it; refusals carry the enclave's codes. */
+/** The request's shape, as the enclave will read it; refusals carry the same codes the enclave's would. */
 function readForwardRequest(body: unknown, now: Date): { req: ForwardRequest; digest: string } {
-  try {
-    const req = parseForwardRequest(body);
-    checkForwardRequestTime(req, now);
-    return { req, digest: forwardRequestDigest(req) };
-  } catch (e) {
-    if (!isVerifierError(e)) throw e;
-    const code = (
-      {
-        REQUEST_OUTDATED: 'FORWARD_REQUEST_OUTDATED',
-        REQUEST_EXPIRED: 'FORWARD_REQUEST_EXPIRED',
-        OVERSIZED: 'FORWARD_OVERSIZED',
-      } as const
-    )[e.code as 'OVERSIZED'];
-    throw new EnclaveError(code ?? 'FORWARD_REQUEST_MALFORMED', e.message, { cause: e.code, ...e.toJSON().evidence });
-  }
+  const req = parseForwardRequest(body);
+  checkForwardRequestTime(req, now);
+  return { req, digest: forwardRequestDigest(req) };
 }
 
 export interface HostAppDeps {

@@ -8,6 +8,7 @@
 import { parseEnclaveConfig, type EnclaveConfig } from '#verifier';
 import { toHex, type ServerLimits } from '#verifier/build';
 import { deliveriesRequired } from '#verifier';
+import { Measurement } from '#verifier';
 import type { FastifyInstance } from 'fastify';
 import type { Nsm } from './nsm/types.ts';
 import type { KmsPort } from '../common/kms/port.ts';
@@ -72,6 +73,8 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
       'a given KDM decryption key is a test option of the simulated NSM only: a real enclave makes its own',
     );
   const pcrs = await readPcrs(o.nsm);
+  // this release's PCR0, in the one form the identity, the API and forwarding take
+  const pcr0 = Measurement.fromBytes(pcrs.get(0)!);
   const config = parseEnclaveConfig(o.configBytes);
   const log = o.log;
   const gate = new Gatekeeper({
@@ -89,7 +92,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     beforeKms: () => gate.requireOpen(),
     release: () => gate.openRelease(),
     now: o.now ?? (() => Date.now() / 1000),
-    pcr0: toHex(pcrs.get(0)!),
+    pcr0,
     ...(o.testDkdm ? { testDkdm: o.testDkdm } : {}),
     ...(o.attestationRoots ? { attestationRoots: o.attestationRoots } : {}),
   });
@@ -97,7 +100,7 @@ export async function bootEnclave(o: BootOptions): Promise<BootedEnclave> {
     gate,
     identity,
     nsm: o.nsm,
-    pcr0: pcrs.get(0)!,
+    pcr0,
     metrics,
     ...(log ? { log } : {}),
     ...(o.limits ? { limits: o.limits } : {}),

@@ -29,6 +29,7 @@ import {
   checkLoggedLeaf,
   type EnclaveConfig,
   type NoteVerifier,
+  type Measurement,
 } from '#verifier';
 import {
   cplIdDigest,
@@ -89,7 +90,7 @@ export interface BuiltForward {
   /** the answer as the enclave would have sent it without deliveries (JSON bytes) */
   answer: Uint8Array;
   receiptKey: KeyObject;
-  pcr0: Uint8Array;
+  pcr0: Measurement;
   releaseIndex: number;
   /** gives the request's replay claim back (when the pending delivery expires unreleased) */
   unclaim: () => void;
@@ -177,7 +178,7 @@ export class DeliveryReleases {
     const entry = signDeliveryEntry(
       {
         type: 'keycast-delivery/v1',
-        pcr0: toHex(b.pcr0),
+        pcr0: b.pcr0.hex,
         releaseIndex: b.releaseIndex,
         receiptKey: receiptKeyBase64(b.receiptKey),
         rulesDigest: o.rules.digest,

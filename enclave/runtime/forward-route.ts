@@ -27,10 +27,11 @@ import { hpkeSuite, kdmSigner, type KdmSigner } from '#verifier/build';
 import { EnclaveError } from '../common/errors.ts';
 import { boundedForwardJson, forwardJsonBody } from '../common/http/app.ts';
 import { openForwardRequest } from './forward/request.ts';
-import { forward, forwardRawHpke, wipe, type ForwardOutput } from './forward/engine.ts';
+import { forward, wipe, type ForwardOutput } from './forward/engine.ts';
 import { MemoryReplayGuard } from './forward/replay.ts';
 import type { IdentityKeeper } from './identity/keeper.ts';
 import { rawPrivate, type IdentityKeys } from './identity/keys.ts';
+import type { Measurement } from '#verifier';
 import type { Gatekeeper } from './gatekeeper.ts';
 import { outputDigest, type DeliveryReleases } from './deliveries.ts';
 
@@ -53,7 +54,7 @@ export function forwardRoute(
   d: {
     gate: Gatekeeper;
     identity: IdentityKeeper;
-    pcr0: Uint8Array;
+    pcr0: Measurement;
     now?: () => Date;
     /** told after each served request: its output format and how many outputs it emitted */
     onForward?: (format: string, outputs: number) => void;
@@ -128,8 +129,8 @@ export function forwardRoute(
         if (d.deliveries)
           listed.push({ thumbprint: o.thumbprint, subject: o.subject, outputDigest: outputDigest(o.bytes) });
       };
-      const r = opened.format === 'raw-hpke' ? await forwardRawHpke(opened, keys, emit) : forward(opened, keys, emit);
-      // forward() runs synchronously: let a hang-up that arrived meanwhile be seen before answering
+      const r = await forward(opened, keys, emit);
+      // the outputs are built without I/O: let a hang-up that arrived meanwhile be seen before answering
       await new Promise((r) => setImmediate(r));
       if (reply.raw.destroyed || req.raw.socket?.destroyed) {
         replay.release(opened.requestDigest);

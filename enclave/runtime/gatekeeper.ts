@@ -24,15 +24,14 @@ import {
   advanceGateHold,
   decideGate,
   isVerifierError,
-  parseCheckpoint,
-  parseTlogProof,
+  readTlogProof,
   type EnclaveConfig,
   type GateDecision,
   type GateHold,
   type GateRefusal,
   type ProofBundle,
+  type ReadTlogProof,
 } from '#verifier';
-import { splitNote } from '#verifier/build';
 import { EnclaveError } from '../common/errors.ts';
 
 export interface GateState {
@@ -58,6 +57,8 @@ export interface GatekeeperOptions {
 
 export class Gatekeeper {
   private bundle: ProofBundle | null = null;
+  /** the open bundle's proof, read once when it was submitted (re-checks do not read it again) */
+  private proof: ReadTlogProof | undefined;
   private last: GateDecision;
   private hold: GateHold = { held: null, latch: null };
   private checkedAt: number | null = null;
@@ -92,7 +93,8 @@ export class Gatekeeper {
 
   /** Decides a bundle from the host. Throws BUNDLE_REPLAYED for one older than the held checkpoint. */
   submit(bundle: ProofBundle): GateState {
-    const size = proofTreeSize(bundle);
+    const proof = readProof(bundle);
+    const size = proof ? treeSize(proof) : null;
     const held = this.hold.held;
     if (held && size !== null && size < held.checkpoint.size) {
       throw new EnclaveError(
@@ -101,7 +103,14 @@ export class Gatekeeper {
         { size, heldSize: held.checkpoint.size },
       );
     }
-    const d = decideGate({ pcrs: this.opts.pcrs, config: this.opts.config, bundle, now: this.now(), held });
+    const d = decideGate({
+      pcrs: this.opts.pcrs,
+      config: this.opts.config,
+      bundle,
+      ...(proof ? { proof } : {}),
+      now: this.now(),
+      held,
+    });
     if (!d.open && this.isOpen && (d.code === 'WITNESS_POLICY' || d.code === 'CHECKPOINT_STALE')) {
       // A newer checkpoint the witnesses have not cosigned (yet) proves nothing new. The bundle
       // that opened the door stands until it goes stale itself — the same bound a host that
@@ -112,7 +121,7 @@ export class Gatekeeper {
         { refusal: d.code, reason: d.message },
       );
     }
-    this.apply(d, bundle);
+    this.apply(d, bundle, proof);
     return this.state();
   }
 
@@ -127,10 +136,11 @@ export class Gatekeeper {
       pcrs: this.opts.pcrs,
       config: this.opts.config,
       bundle: this.bundle,
+      ...(this.proof ? { proof: this.proof } : {}),
       now: this.now(),
       held: this.hold.held,
     });
-    this.apply(d, this.bundle);
+    this.apply(d, this.bundle, this.proof);
     return this.state();
   }
 
@@ -171,20 +181,33 @@ export class Gatekeeper {
     };
   }
 
-  private apply(d: GateDecision, bundle: ProofBundle | null): void {
+  private apply(d: GateDecision, bundle: ProofBundle | null, proof: ReadTlogProof | undefined): void {
     const was = this.isOpen;
     this.checkedAt = this.now();
     this.hold = advanceGateHold(this.hold, d);
-    if (d.open) this.bundle = bundle;
+    if (d.open) {
+      this.bundle = bundle;
+      this.proof = proof;
+    }
     this.last = d;
     if (was !== this.isOpen) this.opts.onChange?.(this.state());
   }
 }
 
-/** The tree size a bundle's proof claims (unverified), or null when it does not parse. */
-function proofTreeSize(b: ProofBundle): number | null {
+/** A bundle's proof read once for the whole decision, or undefined when it does not parse (decideGate then says why). */
+function readProof(b: ProofBundle): ReadTlogProof | undefined {
   try {
-    return parseCheckpoint(splitNote(parseTlogProof(b.proof).checkpoint).text).size;
+    return readTlogProof(b.proof);
+  } catch (e) {
+    if (isVerifierError(e)) return undefined;
+    throw e;
+  }
+}
+
+/** The tree size a read proof claims (unverified), or null when its checkpoint does not parse. */
+function treeSize(p: ReadTlogProof): number | null {
+  try {
+    return p.treeSize();
   } catch (e) {
     if (isVerifierError(e)) return null;
     throw e;

@@ -51,6 +51,7 @@ import { toHttpError } from '../common/http/errors.ts';
 import type { Nsm } from './nsm/types.ts';
 import type { IdentityKeeper, StoredIdentity } from './identity/keeper.ts';
 import { MAX_SEALED_BYTES } from './identity/seal.ts';
+import type { Measurement } from '#verifier';
 import type { Gatekeeper } from './gatekeeper.ts';
 import type { PublicIdentity } from './identity/keys.ts';
 import { forwardRoute } from './forward-route.ts';
@@ -63,7 +64,7 @@ export interface EnclaveAppDeps {
   identity: IdentityKeeper;
   nsm: Nsm;
   /** This enclave's PCR0, as the NSM reported it (hex only where it is shown, in /v1/status). */
-  pcr0: Uint8Array;
+  pcr0: Measurement;
   /** the figures GET /v1/metrics serves (default: a fresh set) */
   metrics?: EnclaveMetrics;
   log?: (line: string) => void;
@@ -85,7 +86,7 @@ function b64(v: unknown, field: string, max: number): Uint8Array {
 }
 
 export function buildEnclaveApp(d: EnclaveAppDeps): FastifyInstance {
-  const pcr0Hex = toHex(d.pcr0);
+  const pcr0Hex = d.pcr0.hex;
   const app = createApp({ bodyLimit: MAX_PROOF_BUNDLE_BYTES + 1024, ...(d.limits ? { server: d.limits } : {}) }, d.log);
   const metrics = d.metrics ?? new EnclaveMetrics();
   countRefusals(app, (code) => metrics.refused(code));

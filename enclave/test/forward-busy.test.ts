@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Measurement } from '#verifier';
 import { connect } from 'node:net';
 import { createApp } from '../common/http/app.ts';
 import { defaultForwardConcurrency, forwardRoute, FORWARD_MEMORY_BUDGET } from '../runtime/forward-route.ts';
@@ -22,7 +23,7 @@ test('past the cap a forward request is FORWARD_BUSY before its body is read; th
   forwardRoute(app, {
     gate: { requireOpen() {} } as unknown as Gatekeeper,
     identity: { current: null } as unknown as IdentityKeeper,
-    pcr0: new Uint8Array(48),
+    pcr0: Measurement.fromBytes(new Uint8Array(48)),
     maxConcurrent: 1,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -56,10 +56,10 @@ test('host: an accepted DKDM is kept as sent; a refused one leaves nothing in th
   assert.equal(Buffer.from(ok.store.items.get(name)!).toString('utf8'), DKDM);
   await ok.a.close();
 
-  const refused = app({ status: 422, body: { code: 'FORWARD_DKDM_REFUSED', evidence: { cause: 'DKDM_RECIPIENT' } } });
+  const refused = app({ status: 422, body: { code: 'DKDM_RECIPIENT', evidence: { field: 'recipient' } } });
   const r = await post(refused.a);
   assert.equal(r.statusCode, 422);
-  assert.equal(r.json().evidence.cause, 'DKDM_RECIPIENT');
+  assert.deepEqual([r.json().code, r.json().evidence.field], ['DKDM_RECIPIENT', 'recipient']);
   assert.equal(refused.store.items.size, 0);
   await refused.a.close();
 });

@@ -10,7 +10,13 @@
  * --enclave` and `keycast forward --enclave` read (verifier/src/forward/enclave-keys.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { VerifierError, verifyAttestationDocument, parseIdentityBinding, checkEnclaveCertificates } from '../index.ts';
+import {
+  VerifierError,
+  RelayedRefusal,
+  verifyAttestationDocument,
+  parseIdentityBinding,
+  checkEnclaveCertificates,
+} from '../index.ts';
 import type { EnclaveCertificates } from '../src/forward/dkdm-recipient.ts';
 import {
   MAX_COSE_BYTES,
@@ -134,10 +140,10 @@ async function hostGet(host: string, path: string, accept: string, cap: number, 
     // evidence, IDENTITY_NOT_READY, …): its code and evidence, exit 5 — not "the host did not answer"
     const coded = codedBody(await errorBody(res));
     if (coded)
-      throw new VerifierError(
-        'ENCLAVE_REFUSED',
-        `the enclave at ${host} refused to attest: ${coded.code}${coded.message ? `: ${coded.message}` : ''}`,
-        { url: url.href, status: res.status, enclaveCode: coded.code, enclaveEvidence: coded.evidence },
+      throw new RelayedRefusal(
+        coded.code,
+        `the enclave at ${host} refused to attest${coded.message ? `: ${coded.message}` : ''}`,
+        { ...coded.evidence, url: url.href, status: res.status },
       );
     throw hostError(url.href, `answered HTTP ${res.status}`, { status: res.status });
   }

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   VerifierError,
+  RelayedRefusal,
   openReceipt,
   parseForwardAnswer,
   parseKdm,
@@ -21,12 +22,13 @@ import {
   type ForwardRequest,
   type Receipt,
 } from '../index.ts';
+import { FORMAT_NAMES } from '../index.ts';
 import {
   DeliveryTree,
   forwardRequestDigest,
   formatForwardRequest,
   MAX_FORWARD_REQUEST_LIFETIME_MS,
-  FORWARD_FORMATS,
+  deliveryFormat,
   fromBase64,
   parseJsonStrict,
   kdmChainSha256,
@@ -82,7 +84,7 @@ const batchLabel = (b: Batch) =>
  * enclave counts recipients within the batch; the recipient's index reported is its place in the
  * whole list (enclaveEvidence keeps the enclave's own words).
  */
-function refusal(status: number, body: Uint8Array, url: string, batch: Batch): VerifierError {
+function refusal(status: number, body: Uint8Array, url: string, batch: Batch): RelayedRefusal | VerifierError {
   const j = codedBody(body); // null when not a coded body: the status is all there is
   const code = j?.code ?? `HTTP_${status}`;
   const ev = j?.evidence ?? {};
@@ -93,20 +95,19 @@ function refusal(status: number, body: Uint8Array, url: string, batch: Batch): V
       : undefined;
   const msg = j?.message || `HTTP ${status}`;
   const label = batchLabel(batch);
-  return new VerifierError(
-    'FORWARD_REFUSED',
-    `the enclave refused ${label ? `${label} of ` : ''}the request: ${code}: ${msg}`,
-    {
-      url,
-      status,
-      enclaveCode: code,
-      ...(recipient ? { recipient } : {}),
-      ...(label
-        ? { batch: { number: batch.number, of: batch.of, first: batch.first, recipients: batch.recipients.length } }
-        : {}),
-      enclaveEvidence: ev,
-    },
-  );
+  const context = {
+    url,
+    status,
+    ...(recipient ? { recipient } : {}),
+    ...(label
+      ? { batch: { number: batch.number, of: batch.of, first: batch.first, recipients: batch.recipients.length } }
+      : {}),
+    enclaveEvidence: ev,
+  };
+  const what = `the enclave refused ${label ? `${label} of ` : ''}the request`;
+  // the enclave's own code, unchanged, with where it came from as context; an uncoded answer is the host's
+  if (j) return new RelayedRefusal(code, `${what}: ${msg}`, context);
+  return new VerifierError('FORWARD_REFUSED', `${what}: ${code}: ${msg}`, { ...context, enclaveCode: code });
 }
 
 /** Checks the receipt and every output against what this batch sent; returns the delivery tree. */
@@ -207,7 +208,7 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
     const served = batch.number > 1 ? ` (the outputs of the ${batch.first} recipient(s) before it are discarded)` : '';
     const tooBig = answer.status === 413 ? ' (the host takes at most 32 MiB a request: try a smaller --batch)' : '';
     say(
-      `keycast: ${label ? `${label} ` : ''}refused ${String(r.evidence.enclaveCode)}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${batch.recipients[rec.index - batch.first]?.from ?? '?'})` : ''}${tooBig}; nothing written${served}`,
+      `keycast: ${label ? `${label} ` : ''}refused ${r.code === 'FORWARD_REFUSED' ? String(r.evidence.enclaveCode) : r.code}${rec ? ` for recipient ${rec.index} (${rec.subject}, ${batch.recipients[rec.index - batch.first]?.from ?? '?'})` : ''}${tooBig}; nothing written${served}`,
     );
     throw r;
   }
@@ -230,9 +231,10 @@ async function sendBatch(s: Send, batch: Batch): Promise<VerifiedBatch> {
       { answer: parsed.requestDigest, ...(label ? { batch: batch.number } : {}) },
     );
   const boundChain = enclave.binding.kdmChainSha256;
-  if (format === 'kdm' && boundChain) {
+  const signerChain = deliveryFormat(format).signerChain;
+  if (signerChain && boundChain) {
     for (const [i, o] of outputs.entries()) {
-      if (!bytesEqual(kdmChainSha256(parseKdm(o.bytes).signerChain), boundChain))
+      if (!bytesEqual(kdmChainSha256(signerChain(o.bytes)), boundChain))
         throw new VerifierError(
           'KDM_SIGNATURE',
           `KDM ${batch.first + i} is not signed with the KDM signer chain the enclave's attestation binds`,
@@ -294,8 +296,8 @@ With --dkdm the keys come as a DKDM — a mastering tool's KDM addressed to the 
 decryption certificate (keycast verify enclave --dkdm-certificate) — instead of sealed keys:
 --rules-key is the studio key the rules are signed with, --rules-endorsement the DKDM signer's
 endorsement of exactly these rules (keycast rules endorse). The enclave checks the DKDM (keycast
-dkdm check says offline what it will say) and opens it only then; its refusal is FORWARD_REFUSED
-with its code (FORWARD_DKDM_REFUSED, evidence.cause DKDM_…) and nothing is written anywhere.
+dkdm check says offline what it will say) and opens it only then; its refusal keeps the code
+dkdm check gives (DKDM_…) and nothing is written anywhere.
 
 Posts forward requests (verifier/src/forward/request.ts) to URL/v1/forward: the sealed content
 keys (keycast seal), the signed rules (keycast rules sign) and the recipient certificates — every
@@ -323,7 +325,7 @@ batch's requestDigest. Progress goes to stderr, per batch.
 
 Each request carries an expiry (--expires: seconds from now, default 3600, or an instant
 YYYY-MM-DDThh:mm:ssZ; at most 24 hours ahead), bound into its digest — the same instant makes the
-same request, so a resend is a replay: the enclave refuses it after that (FORWARD_REQUEST_EXPIRED), and the host keeps
+same request, so a resend is a replay: the enclave refuses it after that (REQUEST_EXPIRED), and the host keeps
 the digests it served (in its store, across restarts and instances) until then.
 
 A batch the enclave served is not served again (FORWARD_REPLAY): if a later batch is refused,
@@ -349,8 +351,9 @@ ENCLAVE.json is verified again before anything is sent, as keycast seal does (it
 document: chain, nonce, age; the record must state what it holds; a PCR policy is required):
 ${ENCLAVE_TRUST_HELP}
 
-Exit 0 written; 5 FORWARD_REFUSED (the enclave refused: its code and the recipient it names, by
-its index in the whole list; nothing written); 1 RECEIPT_INVALID, IDENTITY_BINDING or
+Exit 0 written; 5 the enclave refused (with the code it refused with, e.g. FORWARD_RECIPIENT_NOT_ALLOWED,
+RULES_SIGNATURE, GATE_CLOSED, and the recipient it names, by its index in the whole list; nothing
+written) or the host refused without a code (FORWARD_REFUSED); 1 RECEIPT_INVALID, IDENTITY_BINDING or
 DELIVERY_NOT_LOGGED (a delivery the log does not prove; nothing written); 2 bad
 flags; 6 a file or the host cannot be read.`,
   async run(args) {
@@ -377,8 +380,7 @@ flags; 6 a file or the host cannot be read.`,
     if (existsSync(outDir)) throw usageError(`--out ${outDir} already exists: give a new directory`);
     const fmt = str(v, 'format') ?? 'kdm';
     const format = (fmt === 'raw' ? 'raw-rsa-oaep' : fmt) as ForwardFormat;
-    if (!FORWARD_FORMATS.includes(format))
-      throw usageError(`--format must be raw or one of ${FORWARD_FORMATS.join(', ')}`);
+    if (!FORMAT_NAMES.includes(format)) throw usageError(`--format must be raw or one of ${FORMAT_NAMES.join(', ')}`);
     const timeoutS = positiveInt(str(v, 'timeout'), 'timeout', 300);
     const batchSize = positiveInt(str(v, 'batch'), 'batch', DEFAULT_BATCH);
     const expires = expiresFlag(str(v, 'expires'));

@@ -3,7 +3,7 @@
  * verified batch at a time and renamed to --out only once every batch has passed; on any failure
  * the sibling is removed, so --out either holds a complete, verified answer or does not exist.
  *
- * Layout: per recipient <thumbprint hex>.kdm.xml (or .raw.json) and proofs/<thumbprint hex>.json;
+ * Layout: per recipient <thumbprint hex>.<the format's file: kdm.xml, raw.json> and proofs/<thumbprint hex>.json;
  * the receipt — receipt.json for one batch, receipts/0001.json, 0002.json … for several — and
  * index.json: { requestDigest (one batch only), format, batches: [{ receipt, requestDigest,
  * recipients, root }], recipients: [{ index, thumbprint, subject, file, proof, source, receipt }] },
@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { checkDelivery, type ForwardFormat, type Receipt } from '../index.ts';
 import { fromBase64, toHex, type DeliveryTree } from '../build.ts';
 import { formatKdmLoggedProof } from '../build.ts';
+import { deliveryFormat } from '../build.ts';
 
 /** One batch whose receipt and outputs have been verified against what was sent. */
 export interface VerifiedBatch {
@@ -83,7 +84,7 @@ export class DeliveryDir {
     const receipt = this.receiptName(n);
     for (const [i, o] of b.outputs.entries()) {
       const name = toHex(fromBase64(o.thumbprint));
-      const file = `${name}.${this.format === 'kdm' ? 'kdm.xml' : 'raw.json'}`;
+      const file = `${name}.${deliveryFormat(this.format).file}`;
       const proof = b.tree.prove(i);
       checkDelivery(b.receipt, proof, o.bytes);
       writeFileSync(join(this.tmp, file), o.bytes);

@@ -34,11 +34,10 @@ import {
   openReceipt,
   parseDeliveryProof,
   checkDelivery,
-  openRawHpkeDelivery,
-  openRawRsaOaepDelivery,
   type FilmKeys,
   type DcCertificate,
 } from '../index.ts';
+import { DELIVERY_FORMATS } from '../build.ts';
 import type { KeyType } from '../build.ts';
 import { checkSignerLeaf } from '../src/kdm/dkdm-check.ts';
 import {
@@ -370,33 +369,28 @@ RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a
     } catch {
       named = {}; // the opener reports it as malformed
     }
-    const rsa = named.encryption === RAW_RSA_OAEP_ENCRYPTION;
+    // the raw format the document names by its "encryption"; failing that, the one the key opens (its parser then says why not)
+    const raw = DELIVERY_FORMATS.filter((f) => f.open.encryption !== undefined);
+    const format =
+      raw.find((f) => f.open.encryption === named.encryption) ??
+      raw.find((f) => f.open.keyType === key.asymmetricKeyType) ??
+      raw[raw.length - 1]!;
+    const bindsRequest = format.open.binds.includes('requestDigest');
     const namedCpl = typeof named.cplId === 'string' ? named.cplId : undefined;
     const cplId = typeof v.cpl === 'string' ? v.cpl : (namedCpl ?? '');
     const recipient = certificateThumbprint(cert);
-    let o: {
-      cplId: string;
-      notBefore: string;
-      notAfter: string;
-      keys: Array<{ keyId: string; keyType: string; key: Uint8Array }>;
-    };
-    if (rsa) {
-      if (key.asymmetricKeyType !== 'rsa')
-        throw usageError('--key must be an RSA private key for a raw-rsa-oaep delivery');
-      o = openRawRsaOaepDelivery(bytes, key, { recipient, cplId });
-    } else {
-      if (key.asymmetricKeyType !== 'x25519')
-        throw usageError('--key must be an X25519 private key for a raw-hpke delivery');
-      if (digest === undefined) throw usageError('--request-digest is required for a raw-hpke delivery');
-      o = await openRawHpkeDelivery(bytes, key, { recipient, cplId, requestDigest: digest });
-    }
+    if (key.asymmetricKeyType !== format.open.keyType)
+      throw usageError(`--key must be an ${format.open.keyName} private key for a ${format.name} delivery`);
+    if (bindsRequest && digest === undefined)
+      throw usageError(`--request-digest is required for a ${format.name} delivery`);
+    const o = await format.open.run(bytes, key, { recipient, cplId, requestDigest: digest });
     const view = {
-      format: rsa ? 'raw-rsa-oaep' : 'raw-hpke',
+      format: format.name,
       recipient: cert.subject,
       thumbprint: recipient,
       cplId: o.cplId,
       window: [o.notBefore, o.notAfter],
-      ...(rsa ? {} : { requestDigest: digest }),
+      ...(bindsRequest ? { requestDigest: digest } : {}),
       keys: o.keys.map((k) => ({ id: k.keyId, type: k.keyType, key: toHex(k.key) })),
     };
     out(
@@ -406,7 +400,7 @@ RAW_DELIVERY_MALFORMED; 2 bad flags (a key of the wrong type for the delivery, a
         `${view.format.padEnd(12)}for ${cert.subject} (thumbprint ${view.thumbprint})`,
         `CPL         ${o.cplId}${typeof v.cpl === 'string' ? '' : ' (as the delivery names it)'}`,
         `window      ${o.notBefore} → ${o.notAfter}`,
-        ...(rsa ? [] : [`request     ${digest}`]),
+        ...(bindsRequest ? [`request     ${digest}`] : []),
         `keys        ${view.keys.map((k) => `${k.type} ${k.id} ${k.key}`).join('\n            ')}`,
       ].join('\n'),
     );

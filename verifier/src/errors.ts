@@ -115,10 +115,8 @@ export const VERIFIER_ERROR_CODES = [
   'KDM_DECRYPT',
   'RAW_DELIVERY_MALFORMED',
   'RAW_DELIVERY_BINDING',
-  // the enclave (through its host) refused a forward request: its code and the recipient it names
+  // the host refused a forward request with no coded answer (an enclave's own refusals keep their codes: RelayedRefusal)
   'FORWARD_REFUSED',
-  // the enclave (through its host) refused another request (an attestation): its code and evidence
-  'ENCLAVE_REFUSED',
   // DKDMs (a mastering tool's KDM addressed to the enclave): one code per reason it is refused (kdm/dkdm-check.ts)
   'DKDM_NOT_ALLOWED',
   'DKDM_RULES_NOT_ENDORSED',
@@ -211,6 +209,17 @@ export function errorText(e: unknown): string {
 
 export class VerifierError extends CodedError<VerifierErrorCode> {
   override readonly name = 'VerifierError';
+}
+
+/**
+ * A refusal the enclave decided, relayed by its host to a studio's command: the enclave's own
+ * code and evidence, unchanged, with where it came from added (the URL, the HTTP status, and
+ * e.g. the batch and the recipient's place in the whole list). It belongs to the enclave's
+ * family (its name is EnclaveError, so the CLI's exit code is the enclave's), whatever code it
+ * carries: one name per refusal from where it is decided to where the user sees it.
+ */
+export class RelayedRefusal extends CodedError<string> {
+  override readonly name = 'EnclaveError';
 }
 
 export function isVerifierError(e: unknown, code?: VerifierErrorCode): e is VerifierError {

@@ -9,6 +9,7 @@
 import { Transform } from 'node:stream';
 import Fastify, { type FastifyInstance, type preParsingAsyncHookHandler } from 'fastify';
 import { isVerifierError } from '#verifier';
+import { VerifierError } from '#verifier';
 import {
   FORWARD_JSON_LIMITS,
   JsonShapeGuard,
@@ -102,7 +103,7 @@ export function jsonBody(body: unknown): Record<string, unknown> {
 }
 
 /** Refusals of the bounded reader, by request: the route throws them (fastify then answers with the code). */
-const SHAPE_REFUSED = new WeakMap<object, EnclaveError>();
+const SHAPE_REFUSED = new WeakMap<object, EnclaveError | VerifierError>();
 
 /**
  * A preParsing hook for forward requests (enclave and host): the body streams through the
@@ -130,12 +131,9 @@ export const boundedForwardJson: preParsingAsyncHookHandler = async (req, _reply
           refused = true;
           SHAPE_REFUSED.set(
             req.raw,
+            // the reader's own code (OVERSIZED, MALFORMED), with what it was reading
             isVerifierError(e)
-              ? new EnclaveError(
-                  e.code === 'OVERSIZED' ? 'FORWARD_OVERSIZED' : 'FORWARD_REQUEST_MALFORMED',
-                  `forward request: ${e.message}`,
-                  { cause: e.code, ...e.toJSON().evidence },
-                )
+              ? new VerifierError(e.code, `forward request: ${e.message}`, e.evidence)
               : new EnclaveError('FORWARD_REQUEST_MALFORMED', 'forward request: unreadable body'),
           );
           cb();

@@ -5,7 +5,7 @@
  * parsing what a caller sent are client errors (400, 413 when oversized); fastify's own
  * request errors get enclave codes; anything else is a 500 that reveals nothing.
  */
-import { isVerifierError } from '#verifier';
+import { isVerifierError, type VerifierErrorCode } from '#verifier';
 import { EnclaveError, isEnclaveError, type EnclaveErrorCode } from '../errors.ts';
 
 export const ENCLAVE_HTTP_STATUS: Record<EnclaveErrorCode, number> = {
@@ -65,23 +65,13 @@ export const ENCLAVE_HTTP_STATUS: Record<EnclaveErrorCode, number> = {
   FORWARD_REQUEST_MALFORMED: 400,
   FORWARD_OVERSIZED: 413,
   FORWARD_REPLAY: 409,
-  FORWARD_SEALED_INVALID: 422,
-  FORWARD_SEALED_BINDING: 422,
-  FORWARD_RULES_INVALID: 422,
-  FORWARD_RULES_SIGNATURE: 422,
-  FORWARD_RULES_EXPIRED: 422,
   FORWARD_KEYS_MISMATCH: 422,
   FORWARD_RECIPIENT_INVALID: 422,
   FORWARD_RECIPIENT_NOT_ALLOWED: 403,
   FORWARD_SIGNER_VALIDITY: 503,
-  FORWARD_RULES_OUTDATED: 422,
-  FORWARD_SEALED_OUTDATED: 422,
-  FORWARD_REQUEST_OUTDATED: 400,
-  FORWARD_REQUEST_EXPIRED: 403,
   FORWARD_FORMAT_NOT_ALLOWED: 403,
   FORWARD_RECIPIENT_NAME: 422,
   FORWARD_BUSY: 503,
-  FORWARD_DKDM_REFUSED: 422,
   FORWARD_AUDIT_REQUIRED: 422,
   DELIVERY_NOT_PENDING: 409,
   DELIVERY_PROOF_INVALID: 422,
@@ -89,6 +79,28 @@ export const ENCLAVE_HTTP_STATUS: Record<EnclaveErrorCode, number> = {
   DELIVERY_LOG_REFUSED: 503,
   DELIVERY_PENDING_FULL: 503,
 };
+
+/**
+ * VerifierErrors keep their own codes through both servers (one name per refusal); those that
+ * are not a plain 400 (a request that does not parse) say so here. DKDM_* refusals are all 422.
+ */
+export const VERIFIER_HTTP_STATUS: Partial<Record<VerifierErrorCode, number>> = {
+  OVERSIZED: 413,
+  SEALED_INVALID: 422,
+  SEALED_BINDING: 422,
+  SEALED_OUTDATED: 422,
+  SIGNER_NOT_ALLOWED: 422,
+  RULES_INVALID: 422,
+  RULES_SIGNATURE: 422,
+  RULES_EXPIRED: 422,
+  RULES_OUTDATED: 422,
+  REQUEST_OUTDATED: 400,
+  REQUEST_EXPIRED: 403,
+};
+
+function verifierStatus(code: VerifierErrorCode): number {
+  return VERIFIER_HTTP_STATUS[code] ?? (code.startsWith('DKDM_') ? 422 : 400);
+}
 
 export interface HttpError {
   status: number;
@@ -105,7 +117,7 @@ const FASTIFY: Record<string, EnclaveErrorCode> = {
 
 export function toHttpError(e: unknown): HttpError {
   if (isEnclaveError(e)) return { status: ENCLAVE_HTTP_STATUS[e.code], body: e.toJSON() };
-  if (isVerifierError(e)) return { status: e.code === 'OVERSIZED' ? 413 : 400, body: e.toJSON() as HttpError['body'] };
+  if (isVerifierError(e)) return { status: verifierStatus(e.code), body: e.toJSON() as HttpError['body'] };
   const fcode = (e as { code?: unknown })?.code;
   if (typeof fcode === 'string' && fcode in FASTIFY)
     return toHttpError(new EnclaveError(FASTIFY[fcode]!, (e as Error).message));

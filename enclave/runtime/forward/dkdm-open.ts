@@ -8,23 +8,21 @@
  *   (DKDM_RULES_NOT_ENDORSED) → only then the key blocks are opened with the identity's KDM
  *   decryption key and checked (checkDkdm again, with the key).
  * The result is the film's keys (the caller wipes them) and the opened rules; the forwarding
- * core then runs exactly as for sealed keys. Every refusal is FORWARD_DKDM_REFUSED with the
- * verifier's DKDM_* code as evidence.cause (rules refusals keep their FORWARD_RULES_* codes).
+ * core then runs exactly as for sealed keys. Every refusal keeps the verifier's code (DKDM_*,
+ * RULES_*), as the request's other refusals do.
  * Pure (node:crypto only).
  */
 import {
-  VerifierError,
   checkDkdm,
   checkDkdmRelease,
   checkRulesEndorsement,
   checkRulesTime,
   openRules,
   type FilmKeys,
+  type Measurement,
   type OpenedRules,
 } from '#verifier';
-import type { KeyType } from '#verifier/build';
-import { chainValidity, dkdmRulesRoots, oaepSha1Decrypt } from '#verifier/build';
-import { EnclaveError } from '../../common/errors.ts';
+import { chainValidity, dkdmRulesRoots, oaepSha1Decrypt, type KeyType } from '#verifier/build';
 import type { IdentityKeys } from '../identity/keys.ts';
 
 export interface DkdmInput {
@@ -41,27 +39,11 @@ export interface DkdmInput {
 export interface DkdmContext {
   /** the identity's KDM signer chain (its validity bounds the issued window) and its KDM decryption key */
   identity: Pick<IdentityKeys, 'kdm' | 'dkdm'>;
-  /** this release's PCR0, lowercase hex */
-  pcr0: string;
+  /** this release's PCR0 */
+  pcr0: Measurement;
   /** hex SPKI SHA-256 of the publishers whose signature this release's log entry carries (as the gate verified) */
   publishers: readonly string[];
   now: Date;
-}
-
-const RULES_CODES: Record<string, 'FORWARD_RULES_INVALID' | 'FORWARD_RULES_SIGNATURE' | 'FORWARD_RULES_EXPIRED'> = {
-  RULES_INVALID: 'FORWARD_RULES_INVALID',
-  RULES_SIGNATURE: 'FORWARD_RULES_SIGNATURE',
-  RULES_EXPIRED: 'FORWARD_RULES_EXPIRED',
-  OVERSIZED: 'FORWARD_RULES_INVALID',
-  KEY_MALFORMED: 'FORWARD_RULES_SIGNATURE',
-};
-
-function refused(e: unknown): never {
-  if (e instanceof VerifierError) {
-    const code = RULES_CODES[e.code] ?? 'FORWARD_DKDM_REFUSED';
-    throw new EnclaveError(code, e.message, { cause: e.code, ...e.toJSON().evidence });
-  }
-  throw e;
 }
 
 /** Opens the film's keys from a DKDM under the studio's endorsed rules; throws coded EnclaveErrors, opens nothing on refusal. */
@@ -69,31 +51,27 @@ export async function openDkdm(
   input: DkdmInput,
   ctx: DkdmContext,
 ): Promise<{ film: FilmKeys; rules: OpenedRules; messageId: string }> {
-  try {
-    const rules = openRules(input.rules, input.rulesKey);
-    checkRulesTime(rules.rules, ctx.now);
-    const r = rules.rules;
-    const signerRoots = dkdmRulesRoots(r);
-    checkDkdmRelease(r, { pcr0: ctx.pcr0, publishers: ctx.publishers });
-    const base = {
-      dkdm: input.dkdm,
-      signerRoots,
-      recipient: ctx.identity.dkdm.chain[0]!,
-      rules: r,
-      enclaveSigner: chainValidity(ctx.identity.kdm.chain),
-      at: ctx.now,
-    };
-    const seen = await checkDkdm(base);
-    checkRulesEndorsement(rules.digest, input.rulesEndorsement, seen.signerChain[0]!);
-    const key = ctx.identity.dkdm.privateKey;
-    const opened = await checkDkdm({ ...base, decrypt: (c) => oaepSha1Decrypt(c, key) });
-    const keys = opened.keys!;
-    return {
-      film: { cplId: r.film.cplId, keys: keys.map((k) => ({ id: k.id, type: k.type as KeyType, key: k.key })) },
-      rules,
-      messageId: opened.kdm.messageId,
-    };
-  } catch (e) {
-    refused(e);
-  }
+  const rules = openRules(input.rules, input.rulesKey);
+  checkRulesTime(rules.rules, ctx.now);
+  const r = rules.rules;
+  const signerRoots = dkdmRulesRoots(r);
+  checkDkdmRelease(r, { pcr0: ctx.pcr0.hex, publishers: ctx.publishers });
+  const base = {
+    dkdm: input.dkdm,
+    signerRoots,
+    recipient: ctx.identity.dkdm.chain[0]!,
+    rules: r,
+    enclaveSigner: chainValidity(ctx.identity.kdm.chain),
+    at: ctx.now,
+  };
+  const seen = await checkDkdm(base);
+  checkRulesEndorsement(rules.digest, input.rulesEndorsement, seen.signerChain[0]!);
+  const key = ctx.identity.dkdm.privateKey;
+  const opened = await checkDkdm({ ...base, decrypt: (c) => oaepSha1Decrypt(c, key) });
+  const keys = opened.keys!;
+  return {
+    film: { cplId: r.film.cplId, keys: keys.map((k) => ({ id: k.id, type: k.type as KeyType, key: k.key })) },
+    rules,
+    messageId: opened.kdm.messageId,
+  };
 }

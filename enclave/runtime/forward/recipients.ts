@@ -5,8 +5,9 @@
  * excluded, a CN role the rules allow (`recipients.roles`), explicitly listed by thumbprint or
  * chaining to a named manufacturer root — for every format the full chain check: each
  * certificate above the leaf a CA with keyCertSign and the path lengths kept —, valid now and
- * through the KDM window, and (for KDMs) inside the ST 430-2 profile with the Security Manager
- * role; raw-rsa-oaep recipients hold RSA ≥ 2048 keys, raw-hpke recipients X25519 keys. The first
+ * through the KDM window, and what the output format accepts (its `recipients` contract,
+ * verifier/src/forward/formats/format.ts: the ST 430-2 profile with the Security Manager role for
+ * KDMs, a leaf of the right key type for a raw format). The first
  * failure throws an EnclaveError naming the recipient (index, thumbprint, subject); the caller
  * then emits nothing.
  */
@@ -19,6 +20,7 @@ import {
   type DcCertificate,
   type ForwardRules,
 } from '#verifier';
+import type { DeliveryFormat } from '#verifier/build';
 import { certificateThumbprint, cnRoles, nameValue, pemCertificates, parseInstant } from '#verifier/build';
 import { EnclaveError } from '../../common/errors.ts';
 
@@ -57,9 +59,8 @@ export interface RecipientCheck {
   roots: DcCertificate[];
   intermediates: DcCertificate[];
   now: Date;
-  kdm: boolean;
-  /** raw-hpke: recipients must hold X25519 keys (raw-rsa-oaep: RSA ≥ 2048) */
-  hpke?: boolean;
+  /** the output format: which recipients it accepts */
+  format: Pick<DeliveryFormat, 'recipients'>;
 }
 
 /** Parses and checks every recipient; returns them in request order or throws on the first refusal. */
@@ -91,12 +92,10 @@ export function checkRecipients(
         cause ? { ...who, cause } : who,
       );
     };
-    const rawKeyCheck = (c: DcCertificate) => {
-      if (ctx.hpke) {
-        if (c.basicConstraints?.ca || c.keyType !== 'x25519')
-          refuse('a raw-hpke recipient must be an X25519 end-entity certificate', 'CERT_KEY_TYPE');
-      } else if (c.basicConstraints?.ca || c.keyType !== 'rsa' || c.modulusBits < 2048)
-        refuse('a raw-rsa-oaep recipient must be an RSA ≥ 2048 end-entity certificate', 'CERT_KEY_TYPE');
+    const { dci, refuse: formatRefuses } = ctx.format.recipients;
+    const formatCheck = (c: DcCertificate) => {
+      const reason = formatRefuses?.(c);
+      if (reason !== undefined) refuse(reason, 'CERT_KEY_TYPE');
     };
     try {
       checkDcNames(leaf!);
@@ -117,8 +116,8 @@ export function checkRecipients(
       refuse(`its CN roles (${roles.join(' ') || 'none'}) are not among the roles the rules allow`, 'CERT_ROLE');
     try {
       if (allowed.has(thumbprint)) {
-        if (ctx.kdm) checkDcProfile(leaf!, 'leaf', 'SM');
-        else rawKeyCheck(leaf!);
+        if (dci) checkDcProfile(leaf!, 'leaf', 'SM');
+        formatCheck(leaf!);
         if (ctx.now < leaf!.notBefore || ctx.now > leaf!.notAfter)
           refuse('certificate is not valid now', 'CERT_VALIDITY');
       } else if (roots.length > 0) {
@@ -127,11 +126,11 @@ export function checkRecipients(
           intermediates: [...extra, ...intermediates],
           roots,
           at: ctx.now,
-          requiredRole: ctx.kdm ? 'SM' : undefined,
-          profile: ctx.kdm,
+          requiredRole: dci ? 'SM' : undefined,
+          profile: dci,
           verifiedCas,
         });
-        if (!ctx.kdm) rawKeyCheck(leaf!);
+        formatCheck(leaf!);
       } else refuse('not listed by thumbprint');
     } catch (e) {
       if (e instanceof VerifierError) refuse(e.message, e.code);

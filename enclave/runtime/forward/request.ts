@@ -9,7 +9,6 @@
  * Any failure throws a coded EnclaveError and nothing is emitted. Pure apart from the replay guard.
  */
 import {
-  VerifierError,
   checkForwardRequestTime,
   checkRulesTime,
   parseSealedKeys,
@@ -17,27 +16,25 @@ import {
   openRules,
   openSealedKeys,
   type FilmKeys,
+  type Measurement,
   type OpenedRules,
 } from '#verifier';
-import { forwardRequestDigest, parseInstant, toHex } from '#verifier/build';
-import { EnclaveError, type EnclaveErrorCode } from '../../common/errors.ts';
+import { deliveryFormat, forwardRequestDigest, parseInstant } from '#verifier/build';
+import { EnclaveError } from '../../common/errors.ts';
 import { checkRecipients, type Recipient } from './recipients.ts';
 import { openDkdm, type DkdmContext } from './dkdm-open.ts';
 import type { ReplayGuard } from './replay.ts';
 
-export {
-  FORWARD_FORMATS,
-  MAX_FORWARD_RECIPIENTS,
-  MAX_FORWARD_INTERMEDIATES,
-  forwardRequestDigest,
-} from '#verifier/build';
+export { FORMAT_NAMES } from '#verifier';
+export { MAX_FORWARD_RECIPIENTS, MAX_FORWARD_INTERMEDIATES, forwardRequestDigest } from '#verifier/build';
 export type { ForwardFormat, ForwardRequest } from '#verifier';
 import type { ForwardFormat, ForwardRequest } from '#verifier';
 
 /** What opening needs from the enclave: its HPKE key, its own PCR0, a replay guard and the time. */
 export interface OpenContext {
   hpkePrivateKey: CryptoKey;
-  pcr0: Uint8Array;
+  /** this release's PCR0 */
+  pcr0: Measurement;
   now: Date;
   replay?: ReplayGuard;
   /**
@@ -69,50 +66,16 @@ export interface OpenedForward {
   now: Date;
 }
 
-const MAP: Partial<Record<string, EnclaveErrorCode>> = {
-  SEALED_INVALID: 'FORWARD_SEALED_INVALID',
-  SEALED_BINDING: 'FORWARD_SEALED_BINDING',
-  RULES_INVALID: 'FORWARD_RULES_INVALID',
-  RULES_SIGNATURE: 'FORWARD_RULES_SIGNATURE',
-  RULES_EXPIRED: 'FORWARD_RULES_EXPIRED',
-  OVERSIZED: 'FORWARD_OVERSIZED',
-  MALFORMED: 'FORWARD_REQUEST_MALFORMED',
-  KEY_MALFORMED: 'FORWARD_SEALED_INVALID',
-  SIGNER_NOT_ALLOWED: 'FORWARD_SEALED_INVALID',
-  RULES_OUTDATED: 'FORWARD_RULES_OUTDATED',
-  SEALED_OUTDATED: 'FORWARD_SEALED_OUTDATED',
-  REQUEST_OUTDATED: 'FORWARD_REQUEST_OUTDATED',
-  REQUEST_EXPIRED: 'FORWARD_REQUEST_EXPIRED',
-};
-
-/** A VerifierError as the matching EnclaveError (public evidence only); anything else unchanged. */
-function lifted(e: unknown): unknown {
-  if (e instanceof VerifierError)
-    return new EnclaveError(MAP[e.code] ?? 'FORWARD_REQUEST_MALFORMED', e.message, {
-      cause: e.code,
-      ...e.toJSON().evidence,
-    });
-  return e;
-}
-
-function lift<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw lifted(e);
-  }
-}
-
-/** Validates the request's shape and returns it typed (FORWARD_REQUEST_MALFORMED, FORWARD_OVERSIZED). */
+/** Validates the request's shape and returns it typed (the verifier's MALFORMED, OVERSIZED). */
 export function validateForwardRequest(body: unknown): ForwardRequest {
-  return lift(() => parseForwardRequest(body));
+  return parseForwardRequest(body);
 }
 
 /** Opens and checks a forward request. Throws coded EnclaveErrors; emits nothing. */
 export async function openForwardRequest(body: unknown, ctx: OpenContext): Promise<OpenedForward> {
   const req = validateForwardRequest(body);
   const format = req.format ?? 'kdm';
-  const expires = lift(() => checkForwardRequestTime(req, ctx.now));
+  const expires = checkForwardRequestTime(req, ctx.now);
   const requestDigest = forwardRequestDigest(req);
   const formatAllowed = (r: OpenedRules['rules']) => {
     if (!r.formats.includes(format))
@@ -128,7 +91,7 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
     if (!ctx.dkdm) throw new EnclaveError('FORWARD_REQUEST_MALFORMED', 'this enclave takes no DKDM here');
     const o = await openDkdm(
       { dkdm: req.dkdm, rules: req.rules, rulesKey: req.rulesKey!, rulesEndorsement: req.rulesEndorsement! },
-      { ...ctx.dkdm, pcr0: toHex(ctx.pcr0), now: ctx.now },
+      { ...ctx.dkdm, pcr0: ctx.pcr0, now: ctx.now },
     );
     film = o.film;
     rules = o.rules;
@@ -139,15 +102,11 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       throw e;
     }
   } else {
-    const header = lift(() => parseSealedKeys(req.sealedKeys!));
-    rules = lift(() => openRules(req.rules, header.rulesKey));
-    lift(() => checkRulesTime(rules.rules, ctx.now));
+    const header = parseSealedKeys(req.sealedKeys!);
+    rules = openRules(req.rules, header.rulesKey);
+    checkRulesTime(rules.rules, ctx.now);
     formatAllowed(rules.rules);
-    try {
-      film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0, rules.digest);
-    } catch (e) {
-      throw lifted(e);
-    }
+    film = await openSealedKeys(header, ctx.hpkePrivateKey, ctx.pcr0.bytes, rules.digest);
   }
   const r = rules.rules;
   try {
@@ -169,8 +128,7 @@ export async function openForwardRequest(body: unknown, ctx: OpenContext): Promi
       rules: r,
       intermediates: req.intermediates ?? [],
       now: ctx.now,
-      kdm: format === 'kdm',
-      hpke: format === 'raw-hpke',
+      format: deliveryFormat(format),
       retain: ctx.retainCertificates !== false,
       onChecked: (c) => thumbprints.push(c.thumbprint),
     });

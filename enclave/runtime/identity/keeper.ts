@@ -32,6 +32,7 @@ import {
   verifyIdentityGenesis,
   type EnclaveConfig,
   type IdentityGenesis,
+  type Measurement,
 } from '#verifier';
 import { formatIdentityBinding } from '#verifier/build';
 import { EnclaveError } from '../../common/errors.ts';
@@ -63,7 +64,7 @@ export interface IdentityKeeperDeps {
   /** Unix seconds */
   now: () => number;
   /** this release's PCR0 (hex): its first 16 digits name the creating release in the KDM decryption certificate's CN */
-  pcr0?: string;
+  pcr0?: Measurement;
   /** test only (simulated NSM): a given KDM decryption key for a first boot (keys.ts TestDkdm) */
   testDkdm?: TestDkdm;
 }
@@ -135,7 +136,7 @@ export class IdentityKeeper {
   private async create(): Promise<{ keys: IdentityKeys; stored: StoredIdentity; digest: Uint8Array }> {
     this.deps.beforeKms();
     const keys = generateIdentity({
-      ...(this.deps.pcr0 ? { release: this.deps.pcr0.slice(0, 16) } : {}),
+      ...(this.deps.pcr0 ? { release: this.deps.pcr0.hex.slice(0, 16) } : {}),
       ...(this.deps.testDkdm ? { testDkdm: this.deps.testDkdm } : {}),
     });
     const pub = publicIdentity(keys);

@@ -22,11 +22,10 @@ import { hashLeaf } from '../tlog/hash.ts';
 import { MemoryTree, proveInclusion, rootFromInclusionProof } from '../tlog/index.ts';
 import { RecordList } from '../encoding/record-list.ts';
 import { openEnvelope, signEnvelope } from './envelope.ts';
+import { FORMAT_NAMES, type FormatName } from './format-names.ts';
 
 export const RECEIPT_TYPE = 'keycast-forward-receipt/v1';
 export const RECEIPT_PAYLOAD_TYPE = 'application/vnd.keycast.forward-receipt+json';
-export const OUTPUT_FORMATS = ['kdm', 'raw-rsa-oaep', 'raw-hpke'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface Receipt {
   type: typeof RECEIPT_TYPE;
@@ -34,7 +33,7 @@ export interface Receipt {
   rulesDigest: string;
   pcr0: string;
   time: string;
-  format: OutputFormat;
+  format: FormatName;
   recipients: number;
   root: string;
 }
@@ -114,7 +113,7 @@ function validate(v: unknown): Receipt {
     bad('receipt digests must be lowercase hex');
   if (typeof v.time !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/.test(v.time))
     bad('receipt.time must be an ISO UTC time');
-  if (!OUTPUT_FORMATS.includes(v.format as OutputFormat)) bad('receipt.format is unknown');
+  if (!FORMAT_NAMES.includes(v.format as FormatName)) bad('receipt.format is unknown');
   if (!Number.isSafeInteger(v.recipients) || (v.recipients as number) < 1)
     bad('receipt.recipients must be a positive integer');
   return v as unknown as Receipt;

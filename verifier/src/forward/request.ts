@@ -30,9 +30,10 @@ import { createHash } from 'node:crypto';
 import { VerifierError } from '../errors.ts';
 import { isObject } from '../encoding/canonical-json.ts';
 import { fromBase64 } from '../encoding/bytes.ts';
+import { FORMAT_NAMES, type FormatName } from './format-names.ts';
 
-export const FORWARD_FORMATS = ['kdm', 'raw-rsa-oaep', 'raw-hpke'] as const;
-export type ForwardFormat = (typeof FORWARD_FORMATS)[number];
+/** A request's output format: one of the formats' names (formats/format.ts). */
+export type ForwardFormat = FormatName;
 /** Hard cap on recipients per request, whatever the rules allow. */
 export const MAX_FORWARD_RECIPIENTS = 100_000;
 export const MAX_FORWARD_INTERMEDIATES = 64;
@@ -130,7 +131,7 @@ export function parseForwardRequest(body: unknown): ForwardRequest {
   const certOk = (c: unknown) => typeof c === 'string' || c instanceof Uint8Array;
   if (!o.recipients.every(certOk) || !ints.every(certOk)) malformed('certificates must be PEM or base64 DER strings');
   const format = (o.format ?? 'kdm') as ForwardFormat;
-  if (!FORWARD_FORMATS.includes(format)) malformed(`format must be one of ${FORWARD_FORMATS.join(', ')}`);
+  if (!FORMAT_NAMES.includes(format)) malformed(`format must be one of ${FORMAT_NAMES.join(', ')}`);
   return {
     ...(viaDkdm
       ? { dkdm: o.dkdm as string, rulesKey: o.rulesKey as string, rulesEndorsement: o.rulesEndorsement as string }
@@ -222,7 +223,7 @@ export function parseForwardAnswer(v: unknown): ForwardAnswer {
       typeof o.thumbprint !== 'string' ||
       typeof o.subject !== 'string' ||
       typeof o.bytes !== 'string' ||
-      !FORWARD_FORMATS.includes(o.format as ForwardFormat)
+      !FORMAT_NAMES.includes(o.format as ForwardFormat)
     )
       bad(`output ${i} is malformed`);
     try {

@@ -42,12 +42,11 @@ import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
 import { fromBase64, toHex, utf8 } from '../encoding/bytes.ts';
 import { openEnvelope, signEnvelope, type SignedEnvelope } from './envelope.ts';
 import { parseDcCertificate } from '../kdm/certificate.ts';
+import { FORMAT_NAMES, type FormatName } from './format-names.ts';
 
 export const RULES_TYPE = 'keycast-forward-rules/v2';
 /** The earlier rules type, refused with RULES_OUTDATED. */
 export const RULES_TYPE_V1 = 'keycast-forward-rules/v1';
-/** Output formats rules may name (the forward request's `format`). */
-export const RULES_FORMATS = ['kdm', 'raw-rsa-oaep', 'raw-hpke'] as const;
 /** A certificate CN role: letters and digits (ST 430-2 roles such as SM, LE, SPB, MD; RX for raw-hpke receivers). */
 const ROLE = /^[A-Z][A-Z0-9]{0,15}$/;
 export const RULES_PAYLOAD_TYPE = 'application/vnd.keycast.forward-rules+json';
@@ -63,7 +62,7 @@ export interface ForwardRules {
   forwardFrom: string;
   forwardUntil: string;
   recipients: { thumbprints: string[]; roots: string[]; excluded: string[]; roles: string[] };
-  formats: Array<(typeof RULES_FORMATS)[number]>;
+  formats: FormatName[];
   limits: { maxKdmValidityDays: number; maxRecipients: number };
   /** base64 DER root certificates a DKDM's signer chain must end in (absent: no DKDM accepted) */
   dkdmSigners?: string[];
@@ -158,11 +157,11 @@ export function validateRules(v: unknown): ForwardRules {
   strList(r.excluded, 'rules.recipients.excluded', THUMB, MAX_RULES_THUMBPRINTS);
   const roles = strList(r.roles, 'rules.recipients.roles', ROLE, 16, 16);
   if (roles.length === 0) bad('rules.recipients.roles names no certificate role', 'rules.recipients.roles');
-  const formats = strList(o.formats, 'rules.formats', undefined, RULES_FORMATS.length, 32);
+  const formats = strList(o.formats, 'rules.formats', undefined, FORMAT_NAMES.length, 32);
   if (formats.length === 0) bad('rules.formats names no output format', 'rules.formats');
   for (const f of formats)
-    if (!(RULES_FORMATS as readonly string[]).includes(f))
-      bad(`rules.formats: ${f} is not one of ${RULES_FORMATS.join(', ')}`, 'rules.formats');
+    if (!(FORMAT_NAMES as readonly string[]).includes(f))
+      bad(`rules.formats: ${f} is not one of ${FORMAT_NAMES.join(', ')}`, 'rules.formats');
   if (thumbs.length === 0 && roots.length === 0)
     bad('rules name no recipient: give thumbprints or roots', 'rules.recipients');
   const l = obj(o.limits, 'rules.limits', ['maxKdmValidityDays', 'maxRecipients']);

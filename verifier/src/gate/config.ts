@@ -32,8 +32,8 @@
 import { X509Certificate } from 'node:crypto';
 import { VerifierError, isVerifierError } from '../errors.ts';
 import { canonicalize, isObject, parseJsonStrict } from '../encoding/canonical-json.ts';
-import { noteVerifier } from '../note/keys.ts';
-import { cosignatureVerifier } from '../note/cosignature.ts';
+import { noteVerifier, type NoteVerifier } from '../note/keys.ts';
+import { cosignatureVerifier, type CosignatureVerifier } from '../note/cosignature.ts';
 import { parseTrustedKey, type ReleaseSigner } from '../release/dsse.ts';
 import type { DecodedEntry } from '../release/leaf.ts';
 import { parseIdentityPolicy, type IdentityPolicy } from '../sigstore/identity-policy.ts';
@@ -83,13 +83,13 @@ function count(v: unknown, field: string, min: number, max: number): number {
   return v as number;
 }
 
-function list(v: unknown, field: string, check: (s: string) => unknown): string[] {
+function list(v: unknown, field: string, check: (s: string) => unknown, parsed: unknown[] = []): string[] {
   if (!Array.isArray(v) || v.length === 0 || v.length > 64) throw bad(field, 'must be a list of 1..64 strings');
   const out = v.map((x, i) => str(x, `${field}[${i}]`));
   if (new Set(out).size !== out.length) throw bad(field, 'duplicate entry');
   out.forEach((s, i) => {
     try {
-      check(s);
+      parsed.push(check(s));
     } catch (e) {
       if (!isVerifierError(e)) throw e;
       throw bad(`${field}[${i}]`, e.message);
@@ -117,21 +117,24 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
   const log = keys(o.log, 'log', ['origin', 'vkey']);
   const origin = str(log.origin, 'log.origin', 1024);
   const vkey = str(log.vkey, 'log.vkey');
+  let logVerifier: NoteVerifier;
   try {
-    noteVerifier(vkey);
+    logVerifier = noteVerifier(vkey);
   } catch (e) {
     if (!isVerifierError(e)) throw e;
     throw bad('log.vkey', e.message);
   }
   const w = keys(o.witnesses, 'witnesses', ['vkeys', 'threshold']);
-  const vkeys = list(w.vkeys, 'witnesses.vkeys', cosignatureVerifier);
+  const witnessVerifiers: CosignatureVerifier[] = [];
+  const vkeys = list(w.vkeys, 'witnesses.vkeys', cosignatureVerifier, witnessVerifiers);
   const threshold = count(w.threshold, 'witnesses.threshold', 1, vkeys.length);
   const maxCheckpointAgeSeconds = count(o.maxCheckpointAgeSeconds, 'maxCheckpointAgeSeconds', 1, 7 * 24 * 3600);
   const identities = keylessConfig(o);
+  const publisherSigners: ReleaseSigner[] = [];
   const publishers =
     identities && Array.isArray(o.publishers) && o.publishers.length === 0
       ? []
-      : list(o.publishers, 'publishers', parseTrustedKey);
+      : list(o.publishers, 'publishers', parseTrustedKey, publisherSigners);
   const kms = keys(o.kms, 'kms', ['keyArn', 'region']);
   const keyArn = str(kms.keyArn, 'kms.keyArn', 2048);
   const region = str(kms.region, 'kms.region', 64);
@@ -150,7 +153,36 @@ export function parseEnclaveConfig(input: string | Uint8Array): EnclaveConfig {
     if (typeof dv.required !== 'boolean') throw bad('deliveries.required', 'must be true or false');
     out.deliveries = { required: dv.required };
   }
+  // the keys were parsed to check them: kept for every later decision (pinnedKeys), not parsed again
+  PINNED.set(out, { log: logVerifier, witnesses: witnessVerifiers, publishers: publisherSigners });
   return out;
+}
+
+/** The pinned keys of a config, parsed: the log's note verifier, the witnesses' cosignature verifiers, the publishers. */
+export interface PinnedKeys {
+  log: NoteVerifier;
+  witnesses: readonly CosignatureVerifier[];
+  publishers: readonly ReleaseSigner[];
+}
+
+const PINNED = new WeakMap<EnclaveConfig, PinnedKeys>();
+
+/**
+ * The keys of `c`, parsed once per config object: parseEnclaveConfig keeps what it parsed to
+ * check them, and a config built in code is parsed on first use. A config is not edited after
+ * it is made (the enclave's is read from its image once).
+ */
+export function pinnedKeys(c: EnclaveConfig): PinnedKeys {
+  let k = PINNED.get(c);
+  if (!k) {
+    k = {
+      log: noteVerifier(c.log.vkey),
+      witnesses: c.witnesses.vkeys.map(cosignatureVerifier),
+      publishers: c.publishers.map((p) => parseTrustedKey(p)),
+    };
+    PINNED.set(c, k);
+  }
+  return k;
 }
 
 /** The optional keyless publishers: identities and the Fulcio CAs, both or neither. */
@@ -222,6 +254,6 @@ export function deliveriesRequired(c: EnclaveConfig): boolean {
 }
 
 /** The accepted release signers of a parsed config. */
-export function configPublishers(c: EnclaveConfig): ReleaseSigner[] {
-  return c.publishers.map((p) => parseTrustedKey(p));
+export function configPublishers(c: EnclaveConfig): readonly ReleaseSigner[] {
+  return pinnedKeys(c).publishers;
 }

@@ -29,8 +29,7 @@
  */
 import { VerifierError, isVerifierError, type Evidence, type VerifierErrorCode } from '../errors.ts';
 import { bytesEqual, toHex } from '../encoding/bytes.ts';
-import { noteVerifier } from '../note/keys.ts';
-import { verifyTlogProof } from '../tlog/tlog-proof.ts';
+import { readTlogProof, verifyTlogProof, type ReadTlogProof } from '../tlog/tlog-proof.ts';
 import { checkCheckpointConsistency } from '../tlog/checkpoint-consistency.ts';
 import type { Checkpoint } from '../tlog/checkpoint.ts';
 import { decodeLeaf } from '../release/leaf.ts';
@@ -38,6 +37,7 @@ import { openReleaseStatus, requireActiveStatus } from '../release/status.ts';
 import { isDebugMode } from '../attestation/policy.ts';
 import { PCR_BYTES } from '../attestation/payload.ts';
 import { configPublishers, requireConfigIdentity, type EnclaveConfig } from './config.ts';
+import { pinnedKeys } from './config.ts';
 import type { ProofBundle } from './bundle.ts';
 
 /** The checkpoint a gate holds after it opened: later bundles must extend it. */
@@ -52,6 +52,8 @@ export interface GateInput {
   pcrs: Map<number, Uint8Array>;
   config: EnclaveConfig;
   bundle: ProofBundle | null;
+  /** the bundle's proof as the caller already read it (readTlogProof(bundle.proof)): not read again */
+  proof?: ReadTlogProof;
   /** Unix seconds */
   now: number;
   held?: HeldCheckpoint | null;
@@ -117,18 +119,21 @@ interface VerifiedCheckpoint {
 }
 
 /** Steps 1–5: the bundle's checkpoint is the pinned log's, witnessed, fresh and extends the held one. */
-function verifyCheckpoint({ pcrs, config, bundle, now, held }: GateInput): VerifiedCheckpoint {
+function verifyCheckpoint({ pcrs, config, bundle, proof, now, held }: GateInput): VerifiedCheckpoint {
   if (isDebugMode(pcrs)) refuse('DEBUG_MODE', 'the enclave runs in debug mode (PCR0/1/2 are zero): it never serves');
   if (bundle === null || bundle === undefined) refuse('PROOF_MISSING', 'no proof bundle from the host yet');
   const k = config.witnesses.threshold;
-  const proven = verifyTlogProof(bundle.proof, {
+  const keys = pinnedKeys(config);
+  // the proof read once: the caller's reading of exactly this text, or read here
+  const read = proof !== undefined && proof.text === bundle.proof ? proof : readTlogProof(bundle.proof);
+  const proven = verifyTlogProof(read, {
     leaf: bundle.entry,
-    logVerifier: noteVerifier(config.log.vkey),
+    logVerifier: keys.log,
     origin: config.log.origin,
-    witnessPolicy: { witnesses: config.witnesses.vkeys, threshold: k },
+    witnessPolicy: { witnesses: keys.witnesses, threshold: k },
     now,
   });
-  const checkpointNote = bundle.proof.slice(bundle.proof.indexOf('\n\n') + 2);
+  const checkpointNote = read.checkpoint;
   const fresh = proven.cosigners
     .filter((c) => now - c.timestamp <= config.maxCheckpointAgeSeconds)
     .sort((a, b) => b.timestamp - a.timestamp);
@@ -152,7 +157,7 @@ function verifyCheckpoint({ pcrs, config, bundle, now, held }: GateInput): Verif
 function checkRelease({ pcrs, config, bundle }: GateInput, { proven, held, fresh }: VerifiedCheckpoint): GateOpen {
   const k = config.witnesses.threshold;
   const { pcr0 } = requireReleaseOf(pcrs, config, bundle!.entry, proven.index);
-  const status = openReleaseStatus(bundle!.status, noteVerifier(config.log.vkey), config.log.origin);
+  const status = openReleaseStatus(bundle!.status, pinnedKeys(config).log, config.log.origin);
   requireActiveStatus(status, proven.checkpoint, { index: proven.index, pcr0 });
   return {
     open: true,

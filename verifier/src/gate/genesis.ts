@@ -25,11 +25,10 @@
  */
 import { VerifierError } from '../errors.ts';
 import { bytesEqual, toBase64 } from '../encoding/bytes.ts';
-import { noteVerifier } from '../note/keys.ts';
 import { verifyTlogProof } from '../tlog/tlog-proof.ts';
 import { parseAttestationDocument } from '../attestation/document.ts';
 import { verifyAttestationDocument } from '../attestation/verify.ts';
-import type { EnclaveConfig } from './config.ts';
+import { pinnedKeys, type EnclaveConfig } from './config.ts';
 import { requireReleaseOf } from './decide.ts';
 import { parseIdentityBinding, type IdentityBinding } from './identity.ts';
 
@@ -90,9 +89,9 @@ export function verifyIdentityGenesis(
   }
   const proven = verifyTlogProof(g.proof, {
     leaf: g.entry,
-    logVerifier: noteVerifier(o.config.log.vkey),
+    logVerifier: pinnedKeys(o.config).log,
     origin: o.config.log.origin,
-    witnessPolicy: { witnesses: o.config.witnesses.vkeys, threshold: o.config.witnesses.threshold },
+    witnessPolicy: { witnesses: pinnedKeys(o.config).witnesses, threshold: o.config.witnesses.threshold },
     now: o.now,
   });
   const { pcr0 } = requireReleaseOf(doc.pcrs, o.config, g.entry, proven.index);

@@ -90,7 +90,8 @@ export function cosignatureVerifier(vkey: string): CosignatureVerifier {
 
 /** "At least `threshold` of `witnesses` (type-0x04 vkeys) cosigned, each within maxAgeSeconds of `now`." */
 export interface WitnessPolicy {
-  witnesses: string[];
+  /** the witnesses' verifier keys, or their verifiers already parsed (cosignatureVerifier) */
+  witnesses: ReadonlyArray<string | CosignatureVerifier>;
   threshold: number;
   maxAgeSeconds?: number;
   /** Unix seconds. */
@@ -124,7 +125,7 @@ function checkPolicy(
   note: string | SplitNote,
   policy: WitnessPolicy,
 ): { cosigners: Array<{ name: string; timestamp: number }> } {
-  const verifiers = [...new Set(policy.witnesses)].map(cosignatureVerifier);
+  const verifiers = [...new Set(policy.witnesses)].map((w) => (typeof w === 'string' ? cosignatureVerifier(w) : w));
   if (!Number.isInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > verifiers.length) {
     throw new RangeError(`witness threshold ${policy.threshold} is not in 0..${verifiers.length}`);
   }

@@ -80,14 +80,19 @@ export function openCheckpoint(
   return { ...openSplitCheckpoint(splitNote(noteText), logVerifier, expectedOrigin), note: noteText };
 }
 
-/** openCheckpoint on a note already split (so one pass over a note splits it once). */
+/**
+ * openCheckpoint on a note already split (so one pass over a note splits it once); `parsed`
+ * gives the checkpoint of `note.text` when the caller already parsed it (it is asked only after
+ * the log's signature verified, so a forged note is refused for its signature first).
+ */
 export function openSplitCheckpoint(
   note: SplitNote,
   logVerifier: NoteVerifier,
   expectedOrigin?: string,
+  parsed?: () => Checkpoint,
 ): { checkpoint: Checkpoint; opened: OpenedNote } {
   const opened = openSplitNote(note, [logVerifier]);
-  const checkpoint = parseCheckpoint(opened.text);
+  const checkpoint = parsed && opened.text === note.text ? parsed() : parseCheckpoint(opened.text);
   if (expectedOrigin !== undefined && checkpoint.origin !== expectedOrigin) {
     throw new VerifierError(
       'CHECKPOINT_ORIGIN',

@@ -14,7 +14,7 @@ import { VerifierError, isVerifierError } from '../errors.ts';
 import { fromBase64, toBase64 } from '../encoding/bytes.ts';
 import { HASH_SIZE, hashLeaf } from './hash.ts';
 import { checkInclusion } from './verify.ts';
-import { MAX_NOTE_BYTES, splitNote } from '../note/note.ts';
+import { MAX_NOTE_BYTES, splitNote, type SplitNote } from '../note/note.ts';
 import { parseCheckpoint, parseTreeSize, type Checkpoint } from './checkpoint.ts';
 import { openWitnessedCheckpoint, type CheckpointPolicy } from './witnessed-checkpoint.ts';
 
@@ -91,9 +91,35 @@ function parseLines(text: string): TlogProof {
  * well-formed signed checkpoint (signatures are not verified here).
  */
 export function parseTlogProof(text: string): TlogProof {
+  const { index, extra, proof, checkpoint, treeSize } = readTlogProof(text);
+  treeSize(); // parses the checkpoint
+  return extra === undefined ? { index, proof, checkpoint } : { index, extra, proof, checkpoint };
+}
+
+/** A tlog-proof read once: its lines, its checkpoint note split, the checkpoint parsed on first use. */
+export interface ReadTlogProof extends TlogProof {
+  /** the proof's text, as read */
+  readonly text: string;
+  readonly note: SplitNote;
+  /** the checkpoint's text parsed (not verified; parsed once, on first call) */
+  readonly parsedCheckpoint: () => Checkpoint;
+  /** the tree size the (unverified) checkpoint claims */
+  readonly treeSize: () => number;
+}
+
+/**
+ * Reads a proof once for every later use (verifyTlogProof accepts the result): the proof's
+ * lines and the checkpoint note's split. Throws TLOG_PROOF_MALFORMED, OVERSIZED, NOTE_MALFORMED.
+ */
+export function readTlogProof(text: string): ReadTlogProof {
   const p = parseLines(text);
-  parseCheckpoint(splitNote(p.checkpoint).text);
-  return p;
+  const note = splitNote(p.checkpoint);
+  let parsed: Checkpoint | undefined;
+  const parsedCheckpoint = () => {
+    parsed ??= parseCheckpoint(note.text);
+    return parsed;
+  };
+  return Object.freeze({ ...p, text, note, parsedCheckpoint, treeSize: () => parsedCheckpoint().size });
 }
 
 export interface TlogProofOptions extends CheckpointPolicy {
@@ -108,7 +134,7 @@ export interface TlogProofOptions extends CheckpointPolicy {
  * inclusion failures carry the checkpoint note as evidence.
  */
 export function verifyTlogProof(
-  text: string,
+  text: string | ReadTlogProof,
   opts: TlogProofOptions,
 ): {
   index: number;
@@ -119,8 +145,11 @@ export function verifyTlogProof(
   if ((opts.leaf === undefined) === (opts.leafHash === undefined))
     throw new TypeError('verifyTlogProof needs exactly one of leaf or leafHash');
   const leafHash = opts.leafHash ?? hashLeaf(opts.leaf!);
-  const p = parseLines(text);
-  const { checkpoint, cosigners } = openWitnessedCheckpoint(p.checkpoint, opts);
+  const p = typeof text === 'string' ? readTlogProof(text) : text;
+  const { checkpoint, cosigners } = openWitnessedCheckpoint(p.checkpoint, opts, {
+    split: p.note,
+    checkpoint: p.parsedCheckpoint,
+  });
   try {
     checkInclusion(p.proof, p.index, checkpoint.size, leafHash, checkpoint.rootHash);
   } catch (e) {

@@ -7,7 +7,7 @@
  */
 import { VerifierError } from '../errors.ts';
 import type { NoteVerifier } from '../note/keys.ts';
-import { noteString, splitNote } from '../note/note.ts';
+import { noteString, splitNote, type SplitNote } from '../note/note.ts';
 import { openSplitCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { checkSplitWitnessPolicy, type WitnessPolicy } from '../note/cosignature.ts';
 
@@ -31,10 +31,15 @@ export interface WitnessedCheckpoint {
 }
 
 /** Throws VerifierError (any code of openCheckpoint/checkWitnessPolicy, CHECKPOINT_STALE). */
-export function openWitnessedCheckpoint(note: string | Uint8Array, opts: CheckpointPolicy): WitnessedCheckpoint {
+export function openWitnessedCheckpoint(
+  note: string | Uint8Array,
+  opts: CheckpointPolicy,
+  read?: { split: SplitNote; checkpoint: () => Checkpoint },
+): WitnessedCheckpoint {
   const noteText = noteString(note);
-  const split = splitNote(noteText); // once, for the log's signature and the cosignatures
-  const opened = openSplitCheckpoint(split, opts.logVerifier, opts.origin);
+  // split once, for the log's signature and the cosignatures (or already split and parsed by the caller: read)
+  const split = read?.split ?? splitNote(noteText);
+  const opened = openSplitCheckpoint(split, opts.logVerifier, opts.origin, read?.checkpoint);
   const now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1000;
   const cosigners = opts.witnessPolicy ? checkSplitWitnessPolicy(split, { ...opts.witnessPolicy, now }).cosigners : [];
   if (opts.maxAgeSeconds !== undefined) {

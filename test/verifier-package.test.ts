@@ -123,6 +123,7 @@ test('npx keycast: help for every studio command, only studio commands listed, s
     'dkdm check',
     'forward',
     'kdm inspect',
+    'kdm logged',
     'monitor',
     'raw open',
     'receipt verify',

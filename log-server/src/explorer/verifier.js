@@ -2015,8 +2015,8 @@ function openCheckpoint(note, logVerifier, expectedOrigin) {
   let noteText = noteString(note);
   return { ...openSplitCheckpoint(splitNote(noteText), logVerifier, expectedOrigin), note: noteText };
 }
-function openSplitCheckpoint(note, logVerifier, expectedOrigin) {
-  let opened = openSplitNote(note, [logVerifier]), checkpoint = parseCheckpoint(opened.text);
+function openSplitCheckpoint(note, logVerifier, expectedOrigin, parsed) {
+  let opened = openSplitNote(note, [logVerifier]), checkpoint = parsed && opened.text === note.text ? parsed() : parseCheckpoint(opened.text);
   if (expectedOrigin !== void 0 && checkpoint.origin !== expectedOrigin)
     throw new VerifierError(
       "CHECKPOINT_ORIGIN",
@@ -2061,7 +2061,7 @@ function checkSplitWitnessPolicy(note, policy) {
   return checkPolicy(note, policy);
 }
 function checkPolicy(note, policy) {
-  let verifiers = [...new Set(policy.witnesses)].map(cosignatureVerifier);
+  let verifiers = [...new Set(policy.witnesses)].map((w) => typeof w == "string" ? cosignatureVerifier(w) : w);
   if (!Number.isInteger(policy.threshold) || policy.threshold < 0 || policy.threshold > verifiers.length)
     throw new RangeError(`witness threshold ${policy.threshold} is not in 0..${verifiers.length}`);
   if (!Number.isFinite(policy.now)) throw new RangeError("witness policy needs now (Unix seconds)");
@@ -2099,8 +2099,8 @@ function checkPolicy(note, policy) {
   return { cosigners };
 }
 
-function openWitnessedCheckpoint(note, opts) {
-  let noteText = noteString(note), split2 = splitNote(noteText), opened = openSplitCheckpoint(split2, opts.logVerifier, opts.origin), now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1e3, cosigners = opts.witnessPolicy ? checkSplitWitnessPolicy(split2, { ...opts.witnessPolicy, now }).cosigners : [];
+function openWitnessedCheckpoint(note, opts, read) {
+  let noteText = noteString(note), split2 = read?.split ?? splitNote(noteText), opened = openSplitCheckpoint(split2, opts.logVerifier, opts.origin, read?.checkpoint), now = opts.witnessPolicy?.now ?? opts.now ?? Date.now() / 1e3, cosigners = opts.witnessPolicy ? checkSplitWitnessPolicy(split2, { ...opts.witnessPolicy, now }).cosigners : [];
   if (opts.maxAgeSeconds !== void 0) {
     if (!opts.witnessPolicy) throw new TypeError("maxAgeSeconds needs a witnessPolicy: only cosignatures carry time");
     let newest = Math.max(-1 / 0, ...cosigners.map((c) => c.timestamp));
@@ -2340,13 +2340,20 @@ function parseLines(text) {
   return extra === void 0 ? { index, proof, checkpoint } : { index, extra, proof, checkpoint };
 }
 function parseTlogProof(text) {
-  let p = parseLines(text);
-  return parseCheckpoint(splitNote(p.checkpoint).text), p;
+  let { index, extra, proof, checkpoint, treeSize } = readTlogProof(text);
+  return treeSize(), extra === void 0 ? { index, proof, checkpoint } : { index, extra, proof, checkpoint };
+}
+function readTlogProof(text) {
+  let p = parseLines(text), note = splitNote(p.checkpoint), parsed, parsedCheckpoint = () => (parsed ??= parseCheckpoint(note.text), parsed);
+  return Object.freeze({ ...p, text, note, parsedCheckpoint, treeSize: () => parsedCheckpoint().size });
 }
 function verifyTlogProof(text, opts) {
   if (opts.leaf === void 0 == (opts.leafHash === void 0))
     throw new TypeError("verifyTlogProof needs exactly one of leaf or leafHash");
-  let leafHash = opts.leafHash ?? hashLeaf(opts.leaf), p = parseLines(text), { checkpoint, cosigners } = openWitnessedCheckpoint(p.checkpoint, opts);
+  let leafHash = opts.leafHash ?? hashLeaf(opts.leaf), p = typeof text == "string" ? readTlogProof(text) : text, { checkpoint, cosigners } = openWitnessedCheckpoint(p.checkpoint, opts, {
+    split: p.note,
+    checkpoint: p.parsedCheckpoint
+  });
   try {
     checkInclusion(p.proof, p.index, checkpoint.size, leafHash, checkpoint.rootHash);
   } catch (e) {

@@ -7,6 +7,8 @@
  * to MAX_DELIVERY_BODY_BYTES).
  */
 import type { FastifyInstance } from 'fastify';
+import { Transform } from 'node:stream';
+import type { preParsingAsyncHookHandler } from 'fastify';
 import { MAX_DELIVERY_BODY_BYTES } from '#verifier/build';
 import { addEntry } from '../../add.ts';
 import type { Log } from '../../log.ts';
@@ -32,6 +34,9 @@ export function writeRoutes(app: FastifyInstance, log: Log, bodyLimit: number): 
     '/add-entry',
     {
       bodyLimit: Math.max(bodyLimit, MAX_DELIVERY_BODY_BYTES),
+      // only a delivery body may run past `bodyLimit`: anything else is cut with 413 the moment it
+      // does, not read on to the delivery limit (test/hostile/slow-peers.test.ts)
+      preParsing: deliveryOnlyPastLimit(bodyLimit),
       schema: { response: { 200: addEntryReply, '4xx': errorSchema, '5xx': errorSchema } },
     },
     async (req, reply) => {
@@ -47,4 +52,34 @@ export function writeRoutes(app: FastifyInstance, log: Log, bodyLimit: number): 
       return reply.type('application/json; charset=utf-8').send(JSON.stringify(r));
     },
   );
+}
+
+/** `{"kind":"delivery"` as the body's first key, the only body allowed past the route's own limit. */
+const DELIVERY_PREFIX = /^\s*\{\s*"kind"\s*:\s*"delivery"/;
+
+function deliveryOnlyPastLimit(bodyLimit: number): preParsingAsyncHookHandler {
+  return async (_req, _reply, payload) => {
+    let seen = 0;
+    let head = '';
+    const counted = { receivedEncodedLength: 0 };
+    const t: Transform & typeof counted = Object.assign(
+      new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          seen += chunk.length;
+          t.receivedEncodedLength = seen;
+          if (head.length < 64) head += chunk.subarray(0, 64 - head.length).toString('latin1');
+          if (seen > bodyLimit && !DELIVERY_PREFIX.test(head)) {
+            const e = new LogError('PAYLOAD_TOO_LARGE', `only a delivery body may exceed ${bodyLimit} bytes`, {
+              limit: bodyLimit,
+            });
+            return cb(Object.assign(e, { statusCode: 413 }));
+          }
+          cb(null, chunk);
+        },
+      }),
+      counted,
+    );
+    payload.on('error', (e) => t.destroy(e));
+    return payload.pipe(t);
+  };
 }

@@ -3,7 +3,7 @@
  * cli/command.ts structurally. Heavy modules load inside `run`. The release signer adds its
  * commands by appending to `commands` below.
  */
-import { parseFlags, usageError, type Command } from '#cli-kit';
+import { parseFlags, usageError, type Command } from '#flag-kit';
 import { releaseCommands } from './src/release/commands.ts';
 
 const BUILD_FLAGS = {

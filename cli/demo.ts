@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { cosignatureVerifierKey, generateNoteKey } from '#verifier/build';
-import { parseFlags, type Command } from '#cli-kit';
+import { parseFlags, type Command } from '#flag-kit';
 import { freePort, keycast, keycastOk, startService, type Narrator, type Service } from './demo-steps.ts';
 import { demoChecks, type Check, type LiveStack } from './demo-checks.ts';
 

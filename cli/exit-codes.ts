@@ -5,7 +5,7 @@
  */
 // Types only: `keycast --help` must not load the verifier.
 import type { VerifierErrorCode } from '#verifier';
-import { IoError, fileError } from '#cli-kit';
+import { IoError, fileError } from '#flag-kit';
 
 export const EXIT = {
   OK: 0,
@@ -93,4 +93,4 @@ export function normalizeError(e: unknown): unknown {
 }
 
 /** Thrown by argument parsing (defined in the kit every folder's cli.ts uses). */
-export { UsageError } from '#cli-kit';
+export { UsageError } from '#flag-kit';

@@ -14,7 +14,7 @@
  */
 import { dirname, isAbsolute, join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { fileError, usageError } from '#cli-kit';
+import { fileError, usageError } from '#flag-kit';
 
 const ALL = ['log', 'log-key', 'witness', 'publisher'] as const;
 type ProfileFlag = (typeof ALL)[number];

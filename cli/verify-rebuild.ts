@@ -23,7 +23,7 @@ import {
   readInput,
   verifyReleaseThroughLog,
 } from '../verifier/cli.ts';
-import { parseFlags, requireOutParent, usageError, type Flags } from '#cli-kit';
+import { parseFlags, requireOutParent, usageError, type Flags } from '#flag-kit';
 import type { Command } from './command.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);

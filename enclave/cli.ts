@@ -5,7 +5,7 @@
  * host/cli.ts, `nsm …`, `dev-kms` and `dev certs` from dev/cli.ts; `kms-policy` (defined in
  * kms-policy/policy-command.ts) through this list. Commands match cli/command.ts structurally.
  */
-import type { Command } from '#cli-kit';
+import type { Command } from '#flag-kit';
 import { commands as dev, enclaveRun } from './dev/cli.ts';
 import { hostRun } from './host/cli.ts';
 import { kmsPolicyCommands } from './kms-policy/policy-command.ts';

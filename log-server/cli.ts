@@ -1,7 +1,7 @@
 /**
  * `keycast log …` commands: init, vkey, serve. Matches cli/command.ts structurally.
  */
-import { checkUrl, hostPort, parseFlags, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
+import { checkUrl, hostPort, parseFlags, requireFlag, urlOption, usageError, type Command } from '#flag-kit';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';

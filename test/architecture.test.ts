@@ -10,7 +10,7 @@
  *    only cli/ may load verifier/cli.ts;
  *  - every `#` alias is resolved through package.json "imports" and held to the same rules as the
  *    path it names (an alias that is not declared there is refused); the ground floor's public
- *    entries are `#verifier`, `#verifier/build`, `#cli-kit` (the flag kit, verifier/cli/kit.ts) and
+ *    entries are `#verifier`, `#verifier/build`, `#flag-kit` (the flag kit, verifier/kit/flags.ts) and
  *    `#test-kit` (the test kit, verifier/testkit/world.ts: the in-memory log, witnesses and publisher);
  *  - enclave/ is in rooms (enclave/README.md): runtime/ (inside the enclave), host/ (the parent
  *    instance) and kms-policy/ (the operator's tools) import only themselves and common/ (what
@@ -47,7 +47,7 @@ const ENCLAVE_OUTSIDE_ROOMS = new Set(['index.ts', 'cli.ts', 'test', 'deploy']);
 const GROUND_ENTRIES: Record<string, string> = {
   '#verifier': './verifier/index.ts',
   '#verifier/build': './verifier/build.ts',
-  '#cli-kit': './verifier/cli/kit.ts',
+  '#flag-kit': './verifier/kit/flags.ts',
   '#test-kit': './verifier/testkit/world.ts',
 };
 const GROUND_FILES = new Set(Object.values(GROUND_ENTRIES).map((p) => resolve(root, p)));
@@ -166,7 +166,7 @@ test('the rules refuse the decision side importing the build side, an aliased in
     [at('verifier/build/eif/write.ts')]:
       `import { PCR_BYTES } from '../../src/attestation/payload.ts';\nimport 'node:fs';`,
     [at('builder/src/a.ts')]:
-      `import { LogClient } from '#verifier';\nimport { toHex } from '#verifier/build';\nimport { UsageError } from '#cli-kit';`,
+      `import { LogClient } from '#verifier';\nimport { toHex } from '#verifier/build';\nimport { UsageError } from '#flag-kit';`,
     [at('enclave/src/a.ts')]: `import { x } from '#nope';\nimport { y } from '../../verifier/src/tlog/verify.ts';`,
   });
   assert.deepEqual(bad, [

@@ -20,7 +20,7 @@ import { hexArg, readRoot, witnessFlags } from './cli/flags.ts';
 import { studioCommands } from './cli/commands.ts';
 import { checkLog } from './cli/logged-pcr0.ts';
 import { commands as forwardCommands } from './cli/forward.ts';
-import { checkUrl, parseFlags, usageError, type Command } from './cli/kit.ts';
+import { checkUrl, parseFlags, usageError, type Command } from './kit/flags.ts';
 
 export { readUserFile, readInput };
 // For commands that live in cli/ (verify rebuild uses the builder): the same log flags and checks.

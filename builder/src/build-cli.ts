@@ -10,7 +10,7 @@ import { build } from './build.ts';
 import { diffEif, formatDiff } from './diff.ts';
 import { BuilderError } from './errors.ts';
 import { parseLock, type BuildLock, type RootfsType } from './lock.ts';
-import { requireOutParent } from '#cli-kit';
+import { requireOutParent } from '#flag-kit';
 
 type Usage = (m: string) => Error;
 

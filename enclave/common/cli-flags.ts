@@ -1,9 +1,9 @@
 /**
  * Flag helpers the enclave/ commands share (runtime, host, dev tools, kms-policy), over the
- * ground floor's flag kit (#cli-kit).
+ * ground floor's flag kit (#flag-kit).
  */
 import { readFileSync } from 'node:fs';
-import { parseFlags, usageError as usage } from '#cli-kit';
+import { parseFlags, usageError as usage } from '#flag-kit';
 import { serverLimitsFromFlags, type ServerLimits } from '#verifier/build';
 
 export type Spec = Record<string, { type: 'string' | 'boolean' }>;

@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { requireOutParent, usageError as usage, type Command } from '#cli-kit';
+import { requireOutParent, usageError as usage, type Command } from '#flag-kit';
 import { certificatePem, certificateThumbprint, secretFileModeProblem } from '#verifier/build';
 import { EnclaveError } from '../common/errors.ts';
 import { parse, type FlagValues, type Spec } from '../common/cli-flags.ts';

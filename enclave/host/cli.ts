@@ -1,5 +1,5 @@
 /** `keycast host run`: the parent-instance host (enclave/deploy/host/keycast-host.service runs it). */
-import { hostPort, urlOption, usageError as usage, type Command } from '#cli-kit';
+import { hostPort, urlOption, usageError as usage, type Command } from '#flag-kit';
 import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions } from '#verifier/build';
 import { limitsFrom, parse, seconds, vkeyArg } from '../common/cli-flags.ts';
 import { runHost } from './run.ts';

@@ -1,6 +1,6 @@
 /** `keycast kms-policy` (build a key policy from the log's active releases) and `keycast kms-policy check`. */
 import { readFileSync } from 'node:fs';
-import { parseFlags, positiveInt, requireFlag, urlOption, usageError, type Command } from '#cli-kit';
+import { parseFlags, positiveInt, requireFlag, urlOption, usageError, type Command } from '#flag-kit';
 import {
   LogClient,
   isVerifierError,

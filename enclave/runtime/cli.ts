@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
-import { hostPort, usageError as usage, type Command } from '#cli-kit';
+import { hostPort, usageError as usage, type Command } from '#flag-kit';
 import { parseDcCertificate, type EnclaveConfig } from '#verifier';
 import { ENCLAVE_CONFIG_PATH, SERVER_LIMIT_FLAGS_HELP, pemCertificates, serverLimitFlagOptions } from '#verifier/build';
 import { limitsFrom, parse, seconds, type FlagValues } from '../common/cli-flags.ts';

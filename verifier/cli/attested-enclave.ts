@@ -27,7 +27,7 @@ import { hexArg, readRoot } from './flags.ts';
 import { LOG_OPTIONS } from './log.ts';
 import { readInput } from './io.ts';
 import { checkLog } from './logged-pcr0.ts';
-import { usageError, type FlagOptions as Options, type Flags as Values } from './kit.ts';
+import { usageError, type FlagOptions as Options, type Flags as Values } from '../kit/flags.ts';
 
 /** The flags of the enclave check (spread into a command's options). */
 export const ENCLAVE_TRUST_OPTIONS = {

@@ -8,7 +8,14 @@ import { verifySigstoreBundle } from '../index.ts';
 import type { ArtifactInput, BundleVerifyResult } from '../src/sigstore/verify-bundle.ts';
 import { fromHex } from '../build.ts';
 import { readInput } from './io.ts';
-import { fileError, requireFlag as need, parseFlags, stringFlag as str, usageError, type Command } from './kit.ts';
+import {
+  fileError,
+  requireFlag as need,
+  parseFlags,
+  stringFlag as str,
+  usageError,
+  type Command,
+} from '../kit/flags.ts';
 import { IDENTITY_HELP, IDENTITY_OPTIONS, identityPolicyFromFlags, trustedRootFromFlags } from './identity-flags.ts';
 
 const MAX_BUNDLE_FILE_BYTES = 1024 * 1024;

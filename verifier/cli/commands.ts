@@ -1,5 +1,5 @@
 /** The studio commands that live in verifier/cli/ (verifier/cli.ts appends them to its list). */
-import type { Command } from './kit.ts';
+import type { Command } from '../kit/flags.ts';
 import { verifyRelease } from './release.ts';
 import { monitor } from './monitor.ts';
 import { verifyEnclave } from './enclave.ts';

@@ -17,7 +17,7 @@ import {
   endorseRules,
   DKDM_ENDORSEMENT_CONTEXT,
 } from '../build.ts';
-import { requireFlag as need, parseFlags, stringFlag as str, usageError, type Command } from './kit.ts';
+import { requireFlag as need, parseFlags, stringFlag as str, usageError, type Command } from '../kit/flags.ts';
 
 export const dkdmCheck: Command = {
   path: ['dkdm', 'check'],

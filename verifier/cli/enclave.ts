@@ -43,7 +43,7 @@ import {
   usageError,
   type Command,
   requireOutParent,
-} from './kit.ts';
+} from '../kit/flags.ts';
 import { dirname, resolve } from 'node:path';
 
 const HOST_TIMEOUT_MS = 30_000;

@@ -1,11 +1,11 @@
 /**
  * The flags several `keycast verify …` commands share (log witnesses, hex, --trust-root), built on
- * the one flag kit (kit.ts, `#cli-kit` for the other folders).
+ * the one flag kit (kit.ts, `#flag-kit` for the other folders).
  */
 import { X509Certificate } from 'node:crypto';
 import { MAX_CERTIFICATE_BYTES, fromHex } from '../build.ts';
 import { readUserFile, readVkey } from './io.ts';
-import { positiveInt, usageError } from './kit.ts';
+import { positiveInt, usageError } from '../kit/flags.ts';
 
 export function hexArg(flag: string, v: string, len?: number): Uint8Array {
   try {

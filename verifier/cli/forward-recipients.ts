@@ -9,7 +9,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VerifierError, parseDcCertificate, type DcCertificate } from '../index.ts';
 import { certificateThumbprint, certificatePem, pemCertificates, MAX_FORWARD_RECIPIENTS } from '../build.ts';
-import { usageError } from './kit.ts';
+import { usageError } from '../kit/flags.ts';
 import { readUserFile } from './io.ts';
 
 const MAX_CERT_FILE = 64 * 1024;

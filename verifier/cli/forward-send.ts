@@ -50,7 +50,7 @@ import {
   type Command,
   oneStdin,
   requireOutParent,
-} from './kit.ts';
+} from '../kit/flags.ts';
 import { readInput } from './io.ts';
 import { say } from './log.ts';
 import { ENCLAVE_TRUST_HELP, ENCLAVE_TRUST_OPTIONS, attestedEnclave } from './attested-enclave.ts';

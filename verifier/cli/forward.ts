@@ -18,7 +18,7 @@ import {
   requireFlag as need,
   requireOutParent,
   usageError,
-} from './kit.ts';
+} from '../kit/flags.ts';
 import { readInput } from './io.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import {

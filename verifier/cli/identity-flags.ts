@@ -7,7 +7,7 @@
 import { VerifierError, parseTrustedRoot, publicGoodTrustedRoot, type IdentityPolicy } from '../index.ts';
 import { identityPolicyFromFlagValues } from '../build.ts';
 import { readInput } from './io.ts';
-import { stringFlag as str, usageError, type FlagOptions as Options, type Flags as Values } from './kit.ts';
+import { stringFlag as str, usageError, type FlagOptions as Options, type Flags as Values } from '../kit/flags.ts';
 
 export const IDENTITY_OPTIONS = {
   'certificate-identity': { type: 'string' },

@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { VerifierError } from '../index.ts';
-import { IoError, fileError } from './kit.ts';
+import { IoError, fileError } from '../kit/flags.ts';
 
 function readCapped(fd: number, limit: number, what: string, path: string): Uint8Array {
   const buf = new Uint8Array(limit + 1);

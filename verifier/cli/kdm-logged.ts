@@ -34,7 +34,7 @@ import {
 import { certificateThumbprint, fromBase64, pemCertificates } from '../build.ts';
 import { readInput, readUserFile } from './io.ts';
 import { WITNESS_HELP, readRoot } from './flags.ts';
-import { parseFlags, requireFlag as need, stringFlag as str, usageError, type Command } from './kit.ts';
+import { parseFlags, requireFlag as need, stringFlag as str, usageError, type Command } from '../kit/flags.ts';
 import { LOG_HELP, LOG_OPTIONS, logSetup } from './log.ts';
 
 const MAX_KDM_FILE = 16 * 1024 * 1024;

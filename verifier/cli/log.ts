@@ -8,7 +8,7 @@ import type { RetryEvent } from '../build.ts';
 import { readVkey } from './io.ts';
 import { witnessFlags, type WitnessFlags } from './flags.ts';
 import { FileCheckpointStore, type CheckpointStore } from './state.ts';
-import { requireFlag as need, positiveInt, stringFlag as str, urlOption, type Flags as Values } from './kit.ts';
+import { requireFlag as need, positiveInt, stringFlag as str, urlOption, type Flags as Values } from '../kit/flags.ts';
 
 export const LOG_OPTIONS = {
   log: urlOption(),

@@ -4,7 +4,7 @@
  */
 import type { LoggedRelease } from '../src/attestation/logged.ts';
 import { formatCheckpoint, toHex } from '../build.ts';
-import type { Flags as Values } from './kit.ts';
+import type { Flags as Values } from '../kit/flags.ts';
 import { logSetup } from './log.ts';
 import { currentCheckpoint, requireConsistent } from './memory.ts';
 

@@ -25,7 +25,7 @@ import {
   usageError,
   type Command,
   type Flags as Values,
-} from './kit.ts';
+} from '../kit/flags.ts';
 
 function describe(e: MonitorEvent): string {
   switch (e.type) {

@@ -48,7 +48,7 @@ import {
   usageError,
   type Command,
   type Flags as Values,
-} from './kit.ts';
+} from '../kit/flags.ts';
 
 const MAX_PEM_BYTES = 16 * 1024;
 

@@ -1,5 +1,5 @@
 /**
- * The one flag kit (verifier/cli/kit.ts, `#cli-kit`): the behaviours the four copies it replaced
+ * The one flag kit (verifier/kit/flags.ts, `#flag-kit`): the behaviours the four copies it replaced
  * had, each pinned, so that one kit keeps every command's flags as they were.
  */
 import { test } from 'node:test';
@@ -19,7 +19,7 @@ import {
   requireOutParent,
   stringFlag,
   urlOption,
-} from '../cli/kit.ts';
+} from '../kit/flags.ts';
 
 const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && e.code === 'USAGE' && re.test(e.message);
 

@@ -3,11 +3,11 @@
  * (nitro-cli `describe-eif`/`build-enclave` output `{"Measurements":{"PCR0":…}}`, monzo
  * aws-nitro-util `pcr.json` `{"PCR0":…}`, or Keycast's own `{"pcr0":…}`), the log's C2SP
  * verifier key, the default builder version, and the non-negative integer flags (flags themselves are
- * parsed by the one kit, #cli-kit).
+ * parsed by the one kit, #flag-kit).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { usageError, type Flags } from '#cli-kit';
+import { usageError, type Flags } from '#flag-kit';
 import { parseVerifierKey, type Measurements } from '#verifier';
 import { validateMeasurements } from '#verifier/build';
 

@@ -26,7 +26,7 @@ import {
   usageError,
   type Command,
   type Flags,
-} from '#cli-kit';
+} from '#flag-kit';
 
 const SIGN_FLAGS = {
   key: { type: 'string' },

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { BuilderError } from '../errors.ts';
-import { usageError, type Flags } from '#cli-kit';
+import { usageError, type Flags } from '#flag-kit';
 
 export type TokenFetch = (
   url: string,

@@ -1,7 +1,7 @@
 /** `keycast dev-kms`: the local KMS (see app.ts and sigv4.ts for the protocol and what is checked). */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
+import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#flag-kit';
 import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags } from '#verifier/build';
 import { serveDevKms } from './serve.ts';
 import type { Credential } from './sigv4.ts';

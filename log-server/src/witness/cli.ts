@@ -3,7 +3,7 @@
  * (a studio, an auditor). Registered through log-server/cli.ts; matches cli/command.ts
  * structurally.
  */
-import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#cli-kit';
+import { hostPort, parseFlags, requireFlag, usageError, type Command } from '#flag-kit';
 import { hostname } from 'node:os';
 import { SERVER_LIMIT_FLAGS_HELP, serverLimitFlagOptions, serverLimitsFromFlags } from '#verifier/build';
 import type { ServerLimits } from '#verifier/build';

@@ -1,5 +1,5 @@
 /**
- * The one command-line kit (as `#cli-kit`; verifier/cli/ imports it relatively): the Command
+ * The one command-line kit (as `#flag-kit`; verifier/cli/ imports it relatively): the Command
  * shape, strict flag parsing that always accepts --json, flag readers, the UsageError the CLI maps
  * to exit 2, and the I/O error it maps to exit 6. Shell plumbing only — no trust decisions live
  * here. It sits on the ground floor (verifier/ imports nothing internal, and every folder may
